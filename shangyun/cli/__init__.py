@@ -1,0 +1,26 @@
+"""The ``shangyun`` command line: one group per stage, each loaded only when used."""
+
+from __future__ import annotations
+
+import click
+
+from shangyun import __version__
+from shangyun.cli.lazy import LazyGroup
+
+COMMANDS = {
+    "inventory": "shangyun.cli.inventory:inventory",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="shangyun")
+def main() -> None:
+    """shangyun (上云): move a government's legacy systems onto its e-government cloud.
+
+    The pipeline: inventory (ledgers, discovery) → assess → plan (move groups, waves) →
+    wave run (convert, replicate, cut over, verify, finalize; rollback on failure) →
+    runbooks and reports.
+    """
+
+
+__all__ = ["main"]

@@ -1,0 +1,52 @@
+"""``shangyun inventory``: the estate as reviewable files (import, validate, show, export)."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.lazy import LazyGroup
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.estate import Estate
+
+SUBCOMMANDS: dict[str, str] = {}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
+def inventory() -> None:
+    """Build and review the estate: import ledgers, validate, show, export, generate samples."""
+
+
+@inventory.command("validate")
+@estate_option
+@json_option
+@handle_errors
+def validate_cmd(estate_dir: str, as_json: bool) -> None:
+    """Check the estate and list every problem (file, row, column); exit 1 if any."""
+    Estate.load(estate_dir, check=True)
+    if as_json:
+        print_json({"ok": True, "problems": []})
+    else:
+        console.print(f"[green]ok[/]: {estate_dir} is a valid estate")
+
+
+@inventory.command("show")
+@estate_option
+@json_option
+@handle_errors
+def show_cmd(estate_dir: str, as_json: bool) -> None:
+    """Show counts per table and per bureau."""
+    summary = Estate.load(estate_dir, check=False).summary()
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"[bold]{summary['name']}[/]  (schema {summary['schema_version']})")
+    t = RichTable("table", "rows")
+    for name, n in summary["counts"].items():
+        t.add_row(name, str(n))
+    console.print(t)
+    b = RichTable("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB")
+    for bid, e in summary["per_bureau"].items():
+        b.add_row(bid, e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
+                  str(e["physical"]), str(e["databases"]), f"{e['disk_gb']:,.0f}")
+    console.print(b)

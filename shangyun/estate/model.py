@@ -1,0 +1,449 @@
+"""The estate: every table of one migration programme, loaded, validated and saved.
+
+An estate folder holds ``estate.yaml`` (``schema_version``, name, sources) and one CSV per
+table in :mod:`shangyun.estate.schema`. Other stages keep their own files in sub-folders
+(``plan/``, ``assessment/``, ``facts/`` …); saving the estate keeps them.
+
+Saving is all-or-nothing: the new folder is written beside the old one and swapped in with
+renames, so a failure (or a crash) never leaves a half-written estate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from shangyun.errors import EstateError, Problem, SchemaVersionError, ValidationFailed
+from shangyun.estate.schema import SCHEMA_VERSION, TABLES, Column, Table
+
+META_FILE = "estate.yaml"
+TRUE_WORDS = {"true", "1", "yes", "y", "是", "t", "on", "√", "✓"}
+FALSE_WORDS = {"false", "0", "no", "n", "否", "f", "off", "×", "✗"}
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def empty_frame(table: Table) -> pd.DataFrame:
+    """An empty frame with the table's columns and dtypes."""
+    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c)) for c in table.columns})
+
+
+def _dtype(col: Column) -> str:
+    return {"int": "Int64", "float": "float64", "bool": "boolean"}.get(col.kind, "object")
+
+
+def parse_bool(value: str) -> bool | None:
+    """``True``/``False`` for the usual spellings (true/1/yes/Y/是 …), ``None`` otherwise."""
+    v = value.strip().lower()
+    if v in TRUE_WORDS:
+        return True
+    if v in FALSE_WORDS:
+        return False
+    return None
+
+
+def coerce_table(
+    table: Table, raw: pd.DataFrame, file: str
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Turn a frame of strings into the table's typed frame, collecting every problem.
+
+    ``raw`` holds strings ('' for empty). Unknown extra columns are kept as strings. Row
+    numbers in problems are spreadsheet rows (header = row 1).
+    """
+    problems: list[Problem] = []
+    out: dict[str, pd.Series] = {}
+    n = len(raw)
+    for col in table.columns:
+        if col.name not in raw.columns:
+            if col.required:
+                problems.append(Problem(file, None, col.name, "required column is missing"))
+            out[col.name] = pd.Series([pd.NA if col.kind in ("int", "bool") else
+                                       (math.nan if col.kind == "float" else "")] * n,
+                                      dtype=_dtype(col))
+            continue
+        values = raw[col.name].astype(str).str.strip().tolist()
+        parsed: list[Any] = []
+        for i, v in enumerate(values):
+            row = i + 2
+            if v == "" or v.lower() in ("nan", "none", "<na>"):
+                if col.required:
+                    problems.append(Problem(file, row, col.name, "a value is required"))
+                parsed.append(math.nan if col.kind == "float" else
+                              (pd.NA if col.kind in ("int", "bool") else ""))
+                continue
+            value, err = _parse(col, v)
+            if err:
+                problems.append(Problem(file, row, col.name, err))
+                parsed.append(math.nan if col.kind == "float" else
+                              (pd.NA if col.kind in ("int", "bool") else ""))
+            else:
+                parsed.append(value)
+        out[col.name] = pd.Series(parsed, dtype=_dtype(col))
+    for extra in raw.columns:
+        if extra not in out:
+            out[extra] = raw[extra].astype(str).reset_index(drop=True)
+    return pd.DataFrame(out), problems
+
+
+def _parse(col: Column, v: str) -> tuple[Any, str | None]:
+    if col.kind == "int":
+        try:
+            f = float(v)
+        except ValueError:
+            return None, f"{v!r} is not a whole number"
+        if not f.is_integer():
+            return None, f"{v!r} is not a whole number"
+        return _bounded(col, int(f))
+    if col.kind == "float":
+        try:
+            f = float(v)
+        except ValueError:
+            return None, f"{v!r} is not a number"
+        if math.isnan(f) or math.isinf(f):
+            return None, f"{v!r} is not a number"
+        return _bounded(col, f)
+    if col.kind == "bool":
+        b = parse_bool(v)
+        if b is None:
+            return None, f"{v!r} is not yes/no (true/false, 是/否)"
+        return b, None
+    if col.kind == "enum":
+        low = v.lower()
+        if low not in col.choices:
+            return None, f"{v!r} is not one of: {', '.join(col.choices)}"
+        return low, None
+    if col.kind == "time":
+        if not _TIME.match(v):
+            return None, f"{v!r} is not a time HH:MM"
+        hh, mm = v.split(":")
+        return f"{int(hh):02d}:{mm}", None
+    if col.kind == "dates":
+        days = [d.strip() for d in re.split(r"[;,；，\s]+", v) if d.strip()]
+        for d in days:
+            try:
+                dt.date.fromisoformat(d)
+            except ValueError:
+                return None, f"{d!r} is not a date YYYY-MM-DD"
+        return ";".join(days), None
+    return v, None
+
+
+def _bounded(col: Column, x: float) -> tuple[Any, str | None]:
+    if col.low is not None and x < col.low:
+        return None, f"{x:g} is below the minimum {col.low:g}"
+    if col.high is not None and x > col.high:
+        return None, f"{x:g} is above the maximum {col.high:g}"
+    return x, None
+
+
+@dataclass
+class Estate:
+    """Everything known about one migration programme.
+
+    ``tables`` maps each table name of :data:`TABLES` to a typed ``pandas.DataFrame``;
+    ``meta`` is the content of ``estate.yaml`` (without ``schema_version``, which is
+    written on save).
+    """
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, table in TABLES.items():
+            if name not in self.tables:
+                self.tables[name] = empty_frame(table)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def new(cls, name: str, **meta: Any) -> Estate:
+        """An empty estate called ``name``."""
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        return cls(meta={"name": name, "created": now, "sources": [], **meta})
+
+    @classmethod
+    def from_records(
+        cls, meta: Mapping[str, Any], records: Mapping[str, Iterable[Mapping[str, Any]]]
+    ) -> Estate:
+        """An estate from plain rows (dicts) per table; values are coerced like a load."""
+        est = cls(meta=dict(meta))
+        for name, rows in records.items():
+            est.set_rows(name, rows)
+        return est
+
+    def set_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> list[Problem]:
+        """Replace table ``name`` with ``rows``; returns the coercion problems (if any)."""
+        table = TABLES[name]
+        raw = pd.DataFrame([{k: _to_text(v) for k, v in r.items()} for r in rows])
+        if raw.empty:
+            self.tables[name] = empty_frame(table)
+            return []
+        typed, problems = coerce_table(table, raw.fillna(""), table.file)
+        self.tables[name] = typed
+        return problems
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """Table ``name`` as a list of dicts with plain Python values (None for empty)."""
+        df = self.tables[name]
+        out = []
+        for rec in df.to_dict(orient="records"):
+            out.append({k: _plain(v) for k, v in rec.items()})
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    # ----------------------------------------------------------------- validation
+    def validate(self) -> list[Problem]:
+        """Every problem of the estate at once: types, duplicates, references, impossibles.
+
+        Type and range problems are found when a table is loaded or set; this checks what
+        spans rows and tables (duplicate ids, dangling references, cross-column rules).
+        """
+        problems: list[Problem] = []
+        ids: dict[str, set[str]] = {}
+        for name, table in TABLES.items():
+            df = self.tables[name]
+            seen: dict[str, int] = {}
+            for i, key in enumerate(df["id"].tolist()):
+                if key == "" or key is None:
+                    continue
+                if key in seen:
+                    problems.append(Problem(table.file, i + 2, "id",
+                                            f"duplicate id {key!r} (first at row {seen[key]})"))
+                else:
+                    seen[key] = i + 2
+            ids[name] = set(seen)
+        for name, table in TABLES.items():
+            df = self.tables[name]
+            for col in table.columns:
+                if not col.ref:
+                    continue
+                known = ids[col.ref]
+                for i, v in enumerate(df[col.name].tolist()):
+                    if v and v not in known:
+                        problems.append(Problem(table.file, i + 2, col.name,
+                                                f"refers to unknown {col.ref[:-1]} {v!r}"))
+        problems += self._cross_checks()
+        return problems
+
+    def _cross_checks(self) -> list[Problem]:
+        problems: list[Problem] = []
+        disks = self.tables["disks"]
+        for i, (size, used) in enumerate(zip(disks["size_gb"], disks["used_gb"], strict=True)):
+            if pd.notna(size) and pd.notna(used) and used > size * 1.0001:
+                problems.append(Problem("disks.csv", i + 2, "used_gb",
+                                        f"used {used:g} GB is more than the size {size:g} GB"))
+        deps = self.tables["dependencies"]
+        for i, r in enumerate(deps.to_dict(orient="records")):
+            if not (r["source_system"] or r["source_host"]):
+                problems.append(Problem("dependencies.csv", i + 2, "source_system",
+                                        "a dependency needs a source system or host"))
+            if not (r["target_system"] or r["target_host"] or r["external"]):
+                problems.append(Problem("dependencies.csv", i + 2, "target_system",
+                                        "a dependency needs a target system, host or external"))
+        bureaus = self.tables["bureaus"]
+        for i, r in enumerate(bureaus.to_dict(orient="records")):
+            has = [bool(r["window_day"]), bool(r["window_start"]), pd.notna(r["window_hours"])]
+            if any(has) and not all(has):
+                problems.append(Problem("bureaus.csv", i + 2, "window_start",
+                                        "a maintenance window needs window_day, window_start "
+                                        "and window_hours together"))
+        return problems
+
+    def check(self) -> None:
+        """Raise :class:`ValidationFailed` listing every problem, if there is any."""
+        problems = self.validate()
+        if problems:
+            raise ValidationFailed(problems)
+
+    # ----------------------------------------------------------------- summaries
+    def summary(self) -> dict[str, Any]:
+        """Counts per table and per bureau (systems, hosts, disks, databases, data)."""
+        counts = {name: len(df) for name, df in self.tables.items()}
+        hosts, systems = self.tables["hosts"], self.tables["systems"]
+        dbs, disks = self.tables["databases"], self.tables["disks"]
+        per: dict[str, dict[str, Any]] = {}
+        for b in self.rows("bureaus"):
+            per[b["id"]] = {"name": b["name"], "systems": 0, "hosts": 0, "vms": 0,
+                            "physical": 0, "databases": 0, "disk_gb": 0.0}
+        for bid, n in systems["bureau_id"].value_counts().items():
+            per.setdefault(str(bid), _blank_bureau(str(bid)))["systems"] = int(n)
+        for bid, grp in hosts.groupby("bureau_id"):
+            e = per.setdefault(str(bid), _blank_bureau(str(bid)))
+            e["hosts"] = len(grp)
+            e["vms"] = int((grp["kind"] == "vm").sum())
+            e["physical"] = int((grp["kind"] == "physical").sum())
+            e["disk_gb"] = round(float(grp["disk_gb"].fillna(0).sum()), 1)
+        sys_bureau = dict(zip(systems["id"], systems["bureau_id"], strict=True))
+        for sid in dbs["system_id"].tolist():
+            b = sys_bureau.get(sid)
+            if b is not None:
+                per.setdefault(b, _blank_bureau(b))["databases"] += 1
+        return {
+            "name": self.meta.get("name", ""),
+            "schema_version": SCHEMA_VERSION,
+            "counts": counts,
+            "classified_systems": int(systems["classified"].fillna(False).sum()),
+            "disk_gb": round(float(disks["size_gb"].fillna(0).sum()), 1),
+            "per_bureau": per,
+        }
+
+    # ----------------------------------------------------------------- files
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, check: bool = True) -> Estate:
+        """Read the estate folder at ``path``.
+
+        Raises :class:`SchemaVersionError` for another schema version,
+        :class:`EstateError` when the folder is not an estate, and (with ``check``)
+        :class:`ValidationFailed` with every problem found.
+        """
+        root = Path(path)
+        _recover_swap(root)
+        meta_path = root / META_FILE
+        if not meta_path.is_file():
+            raise EstateError(f"{root}: not an estate (no {META_FILE}); create one with "
+                              "'shangyun inventory import' or 'shangyun inventory sample'")
+        try:
+            meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise EstateError(f"{meta_path}: not valid YAML: {exc}") from exc
+        if not isinstance(meta, dict):
+            raise EstateError(f"{meta_path}: expected a mapping at the top level")
+        version = meta.pop("schema_version", None)
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{meta_path}: schema_version is {version!r}, this shangyun reads "
+                f"schema_version {SCHEMA_VERSION}")
+        est = cls(meta=meta)
+        problems: list[Problem] = []
+        for name, table in TABLES.items():
+            f = root / table.file
+            if not f.exists():
+                continue
+            try:
+                raw = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                problems.append(Problem(table.file, None, None, f"cannot be read: {exc}"))
+                continue
+            except pd.errors.EmptyDataError:
+                continue
+            typed, probs = coerce_table(table, raw, table.file)
+            est.tables[name] = typed
+            problems += probs
+        if check:
+            problems += est.validate()
+            if problems:
+                raise ValidationFailed(problems, what=str(root))
+        return est
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the estate to ``path`` all-or-nothing; other files in the folder are kept."""
+        root = Path(path).resolve()
+        root.parent.mkdir(parents=True, exist_ok=True)
+        _recover_swap(root)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=root.parent))
+        try:
+            if root.exists():
+                _link_tree(root, tmp, skip={META_FILE, *(t.file for t in TABLES.values())})
+            meta = {"schema_version": SCHEMA_VERSION, **self.meta}
+            meta["updated"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            (tmp / META_FILE).write_text(
+                yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            for name, table in TABLES.items():
+                df = self.tables[name]
+                _to_csv(df, table, tmp / table.file)
+            _swap(tmp, root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return root
+
+
+def _blank_bureau(bid: str) -> dict[str, Any]:
+    return {"name": bid, "systems": 0, "hosts": 0, "vms": 0, "physical": 0,
+            "databases": 0, "disk_gb": 0.0}
+
+
+def _to_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is pd.NA:
+        return ""
+    return str(v)
+
+
+def _plain(v: Any) -> Any:
+    if v is pd.NA or v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def _to_csv(df: pd.DataFrame, table: Table, path: Path) -> None:
+    cols = table.column_names + [c for c in df.columns if c not in table.column_names]
+    text = pd.DataFrame({c: [_to_text(_plain(v)) for v in df[c].tolist()] for c in cols},
+                        columns=cols)
+    text.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def _link_tree(src: Path, dst: Path, skip: set[str]) -> None:
+    """Hard-link (or copy) everything of ``src`` into ``dst`` except the ``skip`` names."""
+    for entry in src.iterdir():
+        if entry.name in skip:
+            continue
+        target = dst / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, copy_function=_link_or_copy, symlinks=True)
+        else:
+            _link_or_copy(str(entry), str(target))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _swap(new: Path, root: Path) -> None:
+    """Put ``new`` in place of ``root`` with two renames; the old one is removed after."""
+    if not root.exists():
+        os.rename(new, root)
+        return
+    old = root.parent / f".{root.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    os.rename(root, old)
+    os.rename(new, root)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_swap(root: Path) -> None:
+    """Finish or undo a swap that a crash interrupted (the old folder left aside)."""
+    old = root.parent / f".{root.name}.old"
+    if old.exists():
+        if root.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.rename(old, root)

@@ -1,0 +1,98 @@
+"""The estate model: coercion, validation (every problem at once), all-or-nothing saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shangyun.errors import EstateError, SchemaVersionError, ValidationFailed
+from shangyun.estate import Estate
+
+
+def small_estate() -> Estate:
+    est = Estate.new("unit")
+    assert not est.set_rows("bureaus", [
+        {"id": "hq", "name": "总局", "kind": "hq", "link_mbps": 10000},
+        {"id": "b1", "name": "一局", "kind": "bureau", "link_mbps": 100,
+         "window_day": "sat", "window_start": "22:00", "window_hours": 8},
+    ])
+    assert not est.set_rows("systems", [
+        {"id": "s1", "name": "审批系统", "bureau_id": "b1", "mlps_level": 3, "classified": "否"},
+    ])
+    assert not est.set_rows("hosts", [
+        {"id": "h1", "hostname": "app01", "ip": "10.0.0.1", "bureau_id": "b1", "system_id": "s1",
+         "kind": "vm", "cpu_cores": 4, "memory_gb": 16},
+    ])
+    assert not est.set_rows("disks", [{"id": "d1", "host_id": "h1", "size_gb": 100, "used_gb": 40}])
+    return est
+
+
+def test_round_trip_keeps_types_and_chinese(tmp_path: Path) -> None:
+    est = small_estate()
+    est.save(tmp_path / "e")
+    raw = (tmp_path / "e" / "systems.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "CSV must carry a BOM so Excel reads UTF-8"
+    back = Estate.load(tmp_path / "e")
+    assert back.rows("systems")[0]["name"] == "审批系统"
+    assert back.rows("systems")[0]["classified"] is False
+    assert back.rows("hosts")[0]["cpu_cores"] == 4
+    assert back.summary()["per_bureau"]["b1"]["hosts"] == 1
+
+
+def test_validation_reports_every_problem(tmp_path: Path) -> None:
+    est = small_estate()
+    est.save(tmp_path / "e")
+    hosts = tmp_path / "e" / "hosts.csv"
+    text = hosts.read_text(encoding="utf-8-sig")
+    text += "h1,dup,,,s9,b1,vm,,,,,,,,,-3,16,,,,,,,\n"
+    hosts.write_text(text, encoding="utf-8-sig")
+    with pytest.raises(ValidationFailed) as info:
+        Estate.load(tmp_path / "e")
+    found = {(p.file, p.row, p.column) for p in info.value.problems}
+    assert ("hosts.csv", 3, "id") in found          # duplicate id
+    assert ("hosts.csv", 3, "system_id") in found   # dangling reference
+    assert ("hosts.csv", 3, "cpu_cores") in found   # impossible value
+    assert len(info.value.problems) == 3
+
+
+def test_dependency_on_unknown_host_and_used_over_size() -> None:
+    est = small_estate()
+    est.set_rows("dependencies", [
+        {"id": "x1", "source_host": "h1", "target_host": "nope", "port": 5432,
+         "origin": "declared"},
+        {"id": "x2", "origin": "observed"},
+    ])
+    est.set_rows("disks", [{"id": "d1", "host_id": "h1", "size_gb": 10, "used_gb": 20}])
+    msgs = [str(p) for p in est.validate()]
+    assert any("unknown host 'nope'" in m for m in msgs)
+    assert any("needs a source" in m for m in msgs)
+    assert any("needs a target" in m for m in msgs)
+    assert any("more than the size" in m for m in msgs)
+
+
+def test_other_schema_version_is_a_clear_error(tmp_path: Path) -> None:
+    small_estate().save(tmp_path / "e")
+    meta = yaml.safe_load((tmp_path / "e" / "estate.yaml").read_text())
+    meta["schema_version"] = 99
+    (tmp_path / "e" / "estate.yaml").write_text(yaml.safe_dump(meta))
+    with pytest.raises(SchemaVersionError, match="schema_version is 99"):
+        Estate.load(tmp_path / "e")
+
+
+def test_not_an_estate(tmp_path: Path) -> None:
+    with pytest.raises(EstateError, match="not an estate"):
+        Estate.load(tmp_path)
+
+
+def test_save_keeps_other_stage_files_and_recovers_interrupted_swap(tmp_path: Path) -> None:
+    root = tmp_path / "e"
+    small_estate().save(root)
+    (root / "plan").mkdir()
+    (root / "plan" / "waves.csv").write_text("x")
+    small_estate().save(root)
+    assert (root / "plan" / "waves.csv").read_text() == "x"
+    # a crash between the two renames leaves only the old folder aside: loading recovers it
+    root.rename(tmp_path / ".e.old")
+    assert Estate.load(root).rows("systems")[0]["id"] == "s1"
