@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import math
 import os
 import re
@@ -268,6 +269,24 @@ class Estate:
             raise ValidationFailed(problems)
 
     # ----------------------------------------------------------------- summaries
+    def fingerprint(self) -> str:
+        """SHA-256 over every table's content (not ``meta``): what a plan was made from.
+
+        Two estates with the same rows (in any order) have the same fingerprint; the wave
+        pre-check compares it with the one recorded in the plan.
+        """
+        h = hashlib.sha256()
+        for name in TABLES:
+            if name == "conflicts":
+                continue
+            df = self.tables[name]
+            cols = sorted(df.columns)
+            lines = sorted("\x1f".join(_to_text(_plain(v)) for v in row)
+                           for row in df[cols].itertuples(index=False, name=None))
+            h.update(f"{name}\x1e{','.join(cols)}\x1e".encode())
+            h.update("\n".join(lines).encode())
+        return h.hexdigest()
+
     def summary(self) -> dict[str, Any]:
         """Counts per table and per bureau (systems, hosts, disks, databases, data)."""
         counts = {name: len(df) for name, df in self.tables.items()}
