@@ -1,0 +1,609 @@
+"""qemu-img as a connector: inspect, check, measure, convert, compare and digest disk images.
+
+Every call runs the real ``qemu-img`` (Debian's qemu-utils) with a timeout. Formats: vmdk
+(sparse and streamOptimized), vhd (qemu's ``vpc``), vhdx, qcow2 and raw; names follow the
+estate (:mod:`shangyun.images`).
+
+Guarantees:
+
+* :func:`convert` writes to a hidden temporary file beside the destination and renames it
+  only after qemu-img succeeded and the data is on disk: there is never a half image at
+  ``dst``. Failures (missing tool, unreadable source, no space left, timeout) raise one of
+  the errors below, naming the file, and leave nothing behind.
+* :func:`content_digest` hashes the *guest-visible* bytes (what the VM reads), so a qcow2
+  converted from a vmdk has the same content digest as its source. Raw images are read
+  directly; other formats are served read-only by ``qemu-nbd`` on a private unix socket
+  and read over NBD — no temporary copy is made.
+
+Errors::
+
+    ConnectorError
+    └── QemuImgError            qemu-img failed on a file (message names it)
+        ├── QemuImgMissing      qemu-img / qemu-nbd is not installed
+        ├── ImageUnreadable     the image does not exist or cannot be opened/parsed
+        ├── StagingFullError    not enough free space (before or during the write: ENOSPC)
+        └── QemuTimeout         qemu-img ran longer than allowed (killed, output removed)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import secrets
+import selectors
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from shangyun.errors import ConnectorError, VerificationError
+from shangyun.images import (
+    ImageInfo,
+    digest_string,
+    estate_format,
+    estimate_output_bytes,
+    qemu_format,
+    split_digest,
+)
+from shangyun.images import ProgressParser as _ProgressParser
+
+__all__ = [
+    "CheckResult", "ImageInfo", "ImageUnreadable", "QemuImgError", "QemuImgMissing",
+    "QemuTimeout", "StagingFullError", "check", "compare", "content_digest", "convert",
+    "detect_format", "ensure_space", "free_bytes", "info", "measure", "verify_copy",
+]
+
+QEMU_IMG = "qemu-img"
+QEMU_NBD = "qemu-nbd"
+DEFAULT_TIMEOUT = 6 * 3600.0
+_SHORT_TIMEOUT = 120.0
+_CHUNK = 4 * 1024 * 1024
+
+
+class QemuImgError(ConnectorError):
+    """qemu-img failed on a file; ``path`` names it and the message says what happened."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class QemuImgMissing(QemuImgError):
+    """qemu-img (or qemu-nbd) is not installed: ``apt-get install qemu-utils``."""
+
+
+class ImageUnreadable(QemuImgError):
+    """The image does not exist, cannot be opened, or is not a valid image of its format."""
+
+
+class StagingFullError(QemuImgError):
+    """Not enough free space for an image; ``needed``/``free`` in bytes when known."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str, *,
+                 needed: int | None = None, free: int | None = None) -> None:
+        self.needed, self.free = needed, free
+        super().__init__(path, message)
+
+
+class QemuTimeout(QemuImgError):
+    """qemu-img ran longer than its timeout; it was killed and its output removed."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The result of ``qemu-img check``: ``supported`` is False for formats without checks
+    (raw, vpc); ``ok`` means no corruption (leaks are reported but harmless)."""
+
+    path: str
+    supported: bool
+    ok: bool
+    corruptions: int = 0
+    leaks: int = 0
+    check_errors: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return dict(self.__dict__)
+
+
+# --------------------------------------------------------------------------- running
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise QemuImgMissing(name, f"{name} is not installed (Debian: apt-get install qemu-utils)")
+    return found
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no message)"
+
+
+def _run(args: list[str], path: str | os.PathLike[str], timeout: float) -> \
+        subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run([_tool(args[0]), *args[1:]], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise QemuTimeout(path, f"{args[0]} {args[1]} took longer than {timeout:.0f} s") from exc
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageUnreadable(path, "image file does not exist")
+    if not os.access(path, os.R_OK):
+        raise ImageUnreadable(path, "image file is not readable (permission denied)")
+
+
+# --------------------------------------------------------------------------- inspect
+
+def info(path: str | os.PathLike[str], fmt: str | None = None, *,
+         timeout: float = _SHORT_TIMEOUT) -> ImageInfo:
+    """What the image is: format, virtual and actual size, backing file, dirty/corrupt flags.
+
+    ``fmt`` pins the format (recommended once known: probing a raw image is guesswork).
+    """
+    p = Path(path)
+    _require_file(p)
+    args = [QEMU_IMG, "info", "--output=json"]
+    if fmt:
+        args += ["-f", qemu_format(fmt)]
+    proc = _run([*args, str(p)], p, timeout)
+    if proc.returncode != 0:
+        raise ImageUnreadable(p, f"qemu-img info failed: {_last_line(proc.stderr)}")
+    try:
+        return ImageInfo.from_qemu_json(json.loads(proc.stdout), path=str(p))
+    except (ValueError, KeyError) as exc:
+        raise ImageUnreadable(p, f"qemu-img info gave output we cannot read: {exc}") from exc
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """The image's format as the estate names it: raw, qcow2, vmdk, vhd or vhdx."""
+    return info(path).format
+
+
+def check(path: str | os.PathLike[str], fmt: str | None = None, *,
+          timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
+    """Run ``qemu-img check``: structural consistency (corruptions, leaks) of the image."""
+    p = Path(path)
+    _require_file(p)
+    f = qemu_format(fmt) if fmt else qemu_format(detect_format(p))
+    proc = _run([QEMU_IMG, "check", "--output=json", "-f", f, str(p)], p, timeout)
+    if proc.returncode == 63:
+        return CheckResult(str(p), supported=False, ok=True)
+    try:
+        data = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    except ValueError:
+        data = {}
+    if proc.returncode == 1 or (proc.returncode not in (0, 2, 3) or not data):
+        raise ImageUnreadable(p, f"qemu-img check failed: {_last_line(proc.stderr)}")
+    corruptions = int(data.get("corruptions", 0))
+    return CheckResult(str(p), supported=True, ok=corruptions == 0, corruptions=corruptions,
+                       leaks=int(data.get("leaks", 0)),
+                       check_errors=int(data.get("check-errors", 0)))
+
+
+def measure(src: str | os.PathLike[str], dst_format: str, src_format: str | None = None, *,
+            options: Mapping[str, str | int | bool] | None = None,
+            timeout: float = _SHORT_TIMEOUT) -> int:
+    """Bytes a conversion of ``src`` to ``dst_format`` needs (``qemu-img measure``).
+
+    qemu-img cannot measure vmdk/vhd/vhdx outputs; for those (and for raw, where holes may
+    not survive) the size is estimated with :func:`shangyun.images.estimate_output_bytes`.
+    """
+    p = Path(src)
+    _require_file(p)
+    dst = estate_format(dst_format)
+    src_fmt = src_format or detect_format(p)
+    if dst == "qcow2":
+        args = [QEMU_IMG, "measure", "--output=json", "-f", qemu_format(src_fmt), "-O", "qcow2"]
+        if options:
+            args += ["-o", _options(options)]
+        proc = _run([*args, str(p)], p, timeout)
+        if proc.returncode == 0:
+            with contextlib.suppress(ValueError, KeyError):
+                return int(json.loads(proc.stdout)["required"])
+    i = info(p, src_fmt)
+    return estimate_output_bytes(i.virtual_size, i.actual_size, dst)
+
+
+def free_bytes(directory: str | os.PathLike[str]) -> int:
+    """Bytes an unprivileged writer may still use in the file system holding ``directory``."""
+    st = os.statvfs(directory)
+    return st.f_bavail * st.f_frsize
+
+
+def ensure_space(directory: str | os.PathLike[str], needed: int, *, reserve: int = 0,
+                 what: str = "image") -> int:
+    """The staging-full check: raise :class:`StagingFullError` unless ``needed`` bytes (plus
+    ``reserve``) fit in ``directory``; return the free bytes."""
+    free = free_bytes(directory)
+    if needed + reserve > free:
+        raise StagingFullError(
+            directory, f"staging full: the {what} needs {needed:,} bytes"
+            f"{f' (+{reserve:,} reserve)' if reserve else ''} but only {free:,} are free",
+            needed=needed, free=free)
+    return free
+
+
+# --------------------------------------------------------------------------- convert
+
+def _options(options: Mapping[str, str | int | bool]) -> str:
+    parts = []
+    for k, v in options.items():
+        val = ("on" if v else "off") if isinstance(v, bool) else str(v)
+        if "," in k or "," in val:
+            raise ValueError(f"qemu-img option {k}={val} may not contain a comma")
+        parts.append(f"{k}={val}")
+    return ",".join(parts)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def convert(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    dst_format: str,
+    *,
+    src_format: str | None = None,
+    progress: Callable[[float], None] | None = None,
+    options: Mapping[str, str | int | bool] | None = None,
+    subformat: str | None = None,
+    compress: bool = False,
+    parallel: int | None = None,
+    out_of_order: bool = False,
+    check_space: bool = True,
+    reserve: int = 0,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ImageInfo:
+    """Convert ``src`` into a new image ``dst`` of ``dst_format``; return the new image's info.
+
+    ``progress`` is called with the percentage done (0–100, rising) as ``qemu-img -p``
+    reports it. ``options`` become ``-o k=v,...``; ``subformat`` is the vmdk create type
+    (e.g. ``streamOptimized``); vhd outputs get ``force_size=on`` so the virtual size is
+    exact. ``parallel``/``out_of_order`` map to ``-m``/``-W``. With ``check_space`` the free
+    space of ``dst``'s folder is checked first (see :func:`measure`). An existing ``dst`` is
+    replaced only when the conversion succeeded.
+    """
+    s, d = Path(src), Path(dst)
+    _require_file(s)
+    if not d.parent.is_dir():
+        raise QemuImgError(d, f"destination folder {d.parent} does not exist")
+    src_fmt = estate_format(src_format) if src_format else detect_format(s)
+    dst_fmt = estate_format(dst_format)
+    opts: dict[str, str | int | bool] = dict(options or {})
+    if subformat:
+        opts.setdefault("subformat", subformat)
+    if dst_fmt == "vhd":
+        opts.setdefault("force_size", True)
+    if check_space:
+        ensure_space(d.parent, measure(s, dst_fmt, src_fmt), reserve=reserve,
+                     what=f"conversion of {s.name} to {dst_fmt}")
+    tmp = d.parent / f".{d.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    args = [_tool(QEMU_IMG), "convert", "-p", "-f", qemu_format(src_fmt),
+            "-O", qemu_format(dst_fmt)]
+    if opts:
+        args += ["-o", _options(opts)]
+    if compress:
+        args.append("-c")
+    if parallel:
+        args += ["-m", str(int(parallel))]
+    if out_of_order:
+        args.append("-W")
+    args += [str(s), str(tmp)]
+    try:
+        _run_with_progress(args, d, timeout, progress)
+        _finish(tmp, d)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return info(d, dst_fmt)
+
+
+def _run_with_progress(args: list[str], dst: Path, timeout: float,
+                       progress: Callable[[float], None] | None) -> str:
+    """Run qemu-img, feeding its ``-p`` output to ``progress``; return stderr; raise on error."""
+    parser = _ProgressParser()
+    err: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "out")
+    sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    try:
+        open_pipes = 2
+        while open_pipes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                proc.kill()
+                proc.wait()
+                raise QemuTimeout(dst, f"qemu-img convert took longer than {timeout:.0f} s; "
+                                  "killed, nothing written")
+            for key, _ in sel.select(timeout=min(left, 1.0)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_pipes -= 1
+                elif key.data == "err":
+                    if sum(len(e) for e in err) < 1 << 20:
+                        err.append(chunk)
+                elif progress is not None:
+                    for pct in parser.feed(chunk.decode("ascii", "replace")):
+                        progress(pct)
+        rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.wait()
+        raise QemuTimeout(dst, f"qemu-img convert took longer than {timeout:.0f} s") from exc
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = b"".join(err).decode("utf-8", "replace")
+    if rc != 0:
+        if "No space left on device" in text or "ENOSPC" in text:
+            raise StagingFullError(dst, "no space left on device while converting "
+                                   f"(qemu-img: {_last_line(text)}); partial output removed",
+                                   free=_free_or_none(dst.parent))
+        if "Could not open" in text and args[-2] in text:
+            raise ImageUnreadable(args[-2], f"qemu-img cannot open it: {_last_line(text)}")
+        raise QemuImgError(dst, f"qemu-img convert failed (exit {rc}): {_last_line(text)}")
+    if progress is not None and parser.last < 100.0:
+        progress(100.0)
+    return text
+
+
+def _free_or_none(directory: Path) -> int | None:
+    try:
+        return free_bytes(directory)
+    except OSError:
+        return None
+
+
+def _finish(tmp: Path, dst: Path) -> None:
+    """fsync the new image, rename it over ``dst`` and fsync the folder (ENOSPC → staging full)."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dst)
+        _fsync_dir(dst.parent)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StagingFullError(dst, "no space left on device while finishing the image; "
+                                   "partial output removed") from exc
+        raise QemuImgError(dst, f"cannot finish the image: {exc.strerror or exc}") from exc
+
+
+# --------------------------------------------------------------------------- compare
+
+def compare(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
+            a_format: str | None = None, b_format: str | None = None, strict: bool = False,
+            timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """True when both images show the guest the same bytes (``qemu-img compare``).
+
+    Exit 1 (they differ) → False; exit 2 or more (an error) → :class:`QemuImgError`.
+    ``strict`` also fails on different virtual sizes or allocation.
+    """
+    pa, pb = Path(a), Path(b)
+    _require_file(pa)
+    _require_file(pb)
+    args = [QEMU_IMG, "compare", "-q"]
+    args += ["-f", qemu_format(a_format or detect_format(pa))]
+    args += ["-F", qemu_format(b_format or detect_format(pb))]
+    if strict:
+        args.append("-s")
+    proc = _run([*args, str(pa), str(pb)], pa, timeout)
+    if proc.returncode == 0:
+        return True
+    if proc.returncode == 1:
+        return False
+    raise QemuImgError(f"{pa} vs {pb}", f"qemu-img compare failed (exit {proc.returncode}): "
+                       f"{_last_line(proc.stderr)}")
+
+
+# --------------------------------------------------------------------------- digests
+
+class _Hasher(Protocol):
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+
+
+def _new_hasher(algorithm: str) -> tuple[_Hasher, Callable[[], str]]:
+    algo = algorithm.lower()
+    if algo == "sha256":
+        h = hashlib.sha256()
+        return h, h.hexdigest
+    if algo == "sm3":
+        from cryptography.hazmat.primitives import hashes
+
+        sm3 = hashes.Hash(hashes.SM3())
+        return sm3, lambda: sm3.finalize().hex()
+    raise ValueError(f"unknown digest algorithm {algorithm!r} (use sha256 or sm3)")
+
+
+def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256", *,
+                   fmt: str | None = None, chunk_size: int = _CHUNK,
+                   timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The digest of the image's guest-visible content: ``"sha256:<hex>"`` or ``"sm3:<hex>"``.
+
+    Equal for the same disk in any format, so it verifies a conversion end to end.
+    """
+    p = Path(path)
+    _require_file(p)
+    hasher, hexdigest = _new_hasher(algorithm)
+    f = estate_format(fmt) if fmt else detect_format(p)
+    deadline = time.monotonic() + timeout
+    if f == "raw":
+        with p.open("rb", buffering=0) as fh:
+            buf = bytearray(chunk_size)
+            view = memoryview(buf)
+            while n := fh.readinto(buf):
+                hasher.update(view[:n])
+                if time.monotonic() > deadline:
+                    raise QemuTimeout(p, f"digest took longer than {timeout:.0f} s")
+    else:
+        with _nbd_export(p, f, deadline) as reader:
+            for block in reader.blocks(chunk_size, deadline):
+                hasher.update(block)
+    return digest_string(algorithm, hexdigest())
+
+
+def verify_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+                src_format: str | None = None, dst_format: str | None = None,
+                expected_digest: str | None = None, algorithm: str | None = None) -> str:
+    """Prove ``dst`` holds the same disk as ``src``: ``qemu-img compare`` and, when
+    ``expected_digest`` (the source's content digest) is given, the content digest of ``dst``.
+
+    Returns ``dst``'s content digest; raises :class:`VerificationError` naming both files.
+    """
+    if not compare(src, dst, a_format=src_format, b_format=dst_format):
+        raise VerificationError(f"{dst}: its content differs from the source {src} "
+                                "(qemu-img compare)")
+    algo = algorithm or (split_digest(expected_digest)[0] if expected_digest else "sha256")
+    got = content_digest(dst, algo, fmt=dst_format)
+    if expected_digest is not None and got != expected_digest.lower():
+        raise VerificationError(f"{dst}: content digest {got} differs from the source's "
+                                f"{expected_digest} ({src})")
+    return got
+
+
+# --------------------------------------------------------------------------- NBD reader
+
+_NBD_MAGIC = b"NBDMAGIC"
+_IHAVEOPT = 0x49484156454F5054
+_REQ_MAGIC = 0x25609513
+_REPLY_MAGIC = 0x67446698
+_FLAG_FIXED_NEWSTYLE, _FLAG_NO_ZEROES = 1, 2
+_OPT_EXPORT_NAME = 1
+_CMD_READ, _CMD_DISC = 0, 2
+_MAX_READ = 32 * 1024 * 1024
+_IN_FLIGHT = 4
+
+
+class _NbdReader:
+    """A minimal NBD client (fixed newstyle, simple replies) reading an export in order."""
+
+    def __init__(self, sock: socket.socket, path: Path) -> None:
+        self.sock, self.path = sock, path
+        self.size = self._handshake()
+
+    def _recv(self, n: int) -> bytearray:
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
+        while got < n:
+            k = self.sock.recv_into(view[got:], n - got)
+            if not k:
+                raise ImageUnreadable(self.path, "qemu-nbd closed the connection")
+            got += k
+        return buf
+
+    def _handshake(self) -> int:
+        head = self._recv(18)
+        if bytes(head[:8]) != _NBD_MAGIC or struct.unpack(">Q", head[8:16])[0] != _IHAVEOPT:
+            raise ImageUnreadable(self.path, "qemu-nbd spoke an unexpected protocol")
+        server_flags = struct.unpack(">H", head[16:18])[0]
+        client_flags = _FLAG_FIXED_NEWSTYLE | (server_flags & _FLAG_NO_ZEROES)
+        self.sock.sendall(struct.pack(">I", client_flags))
+        self.sock.sendall(struct.pack(">QII", _IHAVEOPT, _OPT_EXPORT_NAME, 0))
+        tail = self._recv(10 if client_flags & _FLAG_NO_ZEROES else 134)
+        return int(struct.unpack(">Q", tail[:8])[0])
+
+    def blocks(self, chunk_size: int, deadline: float) -> Iterator[bytearray]:
+        """The export's bytes, in order, as blocks of at most ``chunk_size``."""
+        chunk = max(4096, min(chunk_size, _MAX_READ))
+        offsets = iter(range(0, self.size, chunk))
+        pending: dict[int, tuple[int, int]] = {}
+        ready: dict[int, bytearray] = {}
+        next_off, handle = 0, 0
+        for _ in range(_IN_FLIGHT):
+            handle = self._send_read(offsets, pending, handle, chunk)
+        while pending or ready:
+            if time.monotonic() > deadline:
+                raise QemuTimeout(self.path, "digest over NBD took too long")
+            if next_off in ready:
+                yield ready.pop(next_off)
+                next_off += chunk
+                handle = self._send_read(offsets, pending, handle, chunk)
+                continue
+            magic, error, h = struct.unpack(">IIQ", self._recv(16))
+            if magic != _REPLY_MAGIC or h not in pending:
+                raise ImageUnreadable(self.path, "bad NBD reply from qemu-nbd")
+            off, length = pending.pop(h)
+            if error:
+                raise ImageUnreadable(self.path, f"read error at offset {off} (NBD error {error})")
+            ready[off] = self._recv(length)
+        self.sock.sendall(struct.pack(">IHHQQI", _REQ_MAGIC, 0, _CMD_DISC, 0, 0, 0))
+
+    def _send_read(self, offsets: Iterator[int], pending: dict[int, tuple[int, int]],
+                   handle: int, chunk: int) -> int:
+        off = next(offsets, None)
+        if off is None:
+            return handle
+        length = min(chunk, self.size - off)
+        handle += 1
+        pending[handle] = (off, length)
+        self.sock.sendall(struct.pack(">IHHQQI", _REQ_MAGIC, 0, _CMD_READ, handle, off, length))
+        return handle
+
+
+@contextlib.contextmanager
+def _nbd_export(path: Path, fmt: str, deadline: float) -> Iterator[_NbdReader]:
+    """Serve ``path`` read-only with qemu-nbd on a private unix socket; yield a reader."""
+    tool = _tool(QEMU_NBD)
+    with tempfile.TemporaryDirectory(prefix="shangyun-nbd-") as tmp:
+        sock_path = os.path.join(tmp, "nbd.sock")
+        proc = subprocess.Popen(
+            [tool, "--read-only", "--shared=1", "--format", qemu_format(fmt),
+             "--socket", sock_path, str(path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            start_by = min(deadline, time.monotonic() + 30.0)
+            while True:
+                if proc.poll() is not None:
+                    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+                    raise ImageUnreadable(path, f"qemu-nbd cannot serve it: {_last_line(err)}")
+                try:
+                    sock.connect(sock_path)
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > start_by:
+                        raise QemuTimeout(path, "qemu-nbd did not start in time") from None
+                    time.sleep(0.02)
+            sock.settimeout(max(1.0, min(300.0, deadline - time.monotonic())))
+            yield _NbdReader(sock, path)
+        finally:
+            sock.close()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stderr:
+                proc.stderr.close()
