@@ -9,6 +9,7 @@ from shangyun.cli.lazy import LazyGroup
 
 COMMANDS = {
     "inventory": "shangyun.cli.inventory:inventory",
+    "wave": "shangyun.cli.wave:wave",
 }
 
 

@@ -1,0 +1,182 @@
+"""``shangyun wave``: run a wave of the plan, see its status, resume it, roll it back.
+
+``wave run N --dry-run`` is pure (no Prefect, no connector): it prints exactly the steps a
+run would do. The other commands import the flow or the step actions only when called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.errors import StepError
+from shangyun.wave.steps import TARGET_FORMATS, RunOptions
+
+
+def _target_options(target: str, uri: str | None, pool: str | None, endpoint: str | None,
+                    region: str | None) -> dict[str, str]:
+    if target == "libvirt":
+        return {k: v for k, v in (("uri", uri), ("pool", pool)) if v}
+    return {k: v for k, v in (("endpoint", endpoint), ("region", region)) if v}
+
+
+def run_options(estate_dir: str, target: str, uri: str | None, pool: str | None,
+                endpoint: str | None, region: str | None, staging: str | None,
+                s3_endpoint: str | None, bucket: str, digest: str) -> RunOptions:
+    """The :class:`RunOptions` of a ``wave run`` command line (staging defaults inside
+    the estate)."""
+    return RunOptions(
+        target=target, target_options=_target_options(target, uri, pool, endpoint, region),
+        staging_dir=str(Path(staging or Path(estate_dir) / "staging").resolve()),
+        s3_endpoint=s3_endpoint or "", bucket=bucket, digest=digest)
+
+
+_run_opts = [
+    click.option("--target", type=click.Choice(sorted(TARGET_FORMATS)), default="libvirt",
+                 show_default=True, help="The target cloud kind."),
+    click.option("--target-uri", "uri", envvar="SHANGYUN_TARGET_URI",
+                 help="libvirt: the target cloud's connection URI."),
+    click.option("--pool", help="libvirt: the storage pool for imported disks."),
+    click.option("--ec2-endpoint", "endpoint", envvar="SHANGYUN_EC2_ENDPOINT",
+                 help="ec2: the EC2-compatible endpoint URL."),
+    click.option("--region", envvar="AWS_DEFAULT_REGION", help="ec2: the region."),
+    click.option("--staging", type=click.Path(file_okay=False),
+                 help="Folder for converted images [default: <estate>/staging]."),
+    click.option("--s3-endpoint", envvar="SHANGYUN_S3_ENDPOINT",
+                 help="S3-compatible staging endpoint URL (credentials from the "
+                      "environment)."),
+    click.option("--bucket", default="shangyun-staging", show_default=True,
+                 help="S3 staging bucket."),
+    click.option("--digest", type=click.Choice(["sha256", "sm3"]), default="sha256",
+                 show_default=True, help="Digest used to verify every image end to end."),
+]
+
+
+def _with_run_opts(fn: Any) -> Any:
+    for opt in reversed(_run_opts):
+        fn = opt(fn)
+    return fn
+
+
+@click.group("wave")
+def wave() -> None:
+    """Run a wave of the plan: pre-checks → convert → replicate (upload, import, test launch)."""
+
+
+@wave.command("run")
+@click.argument("number", type=int)
+@estate_option
+@click.option("--dry-run", is_flag=True, help="Print exactly what would be done; touch nothing.")
+@click.option("--only", "only", metavar="SYSTEM", help="Run only this system (id or name).")
+@_with_run_opts
+@json_option
+@handle_errors
+def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, target: str,
+            uri: str | None, pool: str | None, endpoint: str | None, region: str | None,
+            staging: str | None, s3_endpoint: str | None, bucket: str, digest: str,
+            as_json: bool) -> None:
+    """Run wave NUMBER (or, with --dry-run, print every step it would do)."""
+    from shangyun.wave.plan import load_wave
+
+    opts = run_options(estate_dir, target, uri, pool, endpoint, region, staging,
+                       s3_endpoint, bucket, digest)
+    work = load_wave(estate_dir, number, only=only)
+    if dry_run:
+        from shangyun.wave.dryrun import dry_run as make_dry_run
+        from shangyun.wave.dryrun import render_text
+
+        plan = make_dry_run(work, opts)
+        if as_json:
+            print_json(plan)
+        else:
+            click.echo(render_text(plan))
+        return
+    from flows.wave import run_wave
+
+    result = run_wave(estate_dir=estate_dir, number=number, only=only, options=opts.to_dict())
+    _report(result, as_json)
+
+
+@wave.command("resume")
+@click.argument("number", type=int)
+@estate_option
+@json_option
+@handle_errors
+def resume_cmd(number: int, estate_dir: str, as_json: bool) -> None:
+    """Resume wave NUMBER with the options of its last run: done steps are skipped."""
+    from flows.wave import run_wave
+
+    from shangyun.wave.journal_port import open_journal
+
+    with open_journal(estate_dir) as journal:
+        last = journal.last_run(number)
+    if last is None:
+        raise StepError(f"wave {number} has never run in {estate_dir}; use 'wave run'")
+    result = run_wave(estate_dir=estate_dir, number=number, only=last.get("only"),
+                      options=last["options"])
+    _report(result, as_json)
+
+
+@wave.command("status")
+@click.argument("number", type=int)
+@estate_option
+@json_option
+@handle_errors
+def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
+    """Show every step of wave NUMBER as the journal records it."""
+    from shangyun.wave.journal_port import open_journal, wave_status
+
+    with open_journal(estate_dir) as journal:
+        status = wave_status(journal, number)
+    if as_json:
+        print_json(status)
+        return
+    console.print(f"[bold]wave {number}[/]: {status['state']}  (runs: {len(status['runs'])})")
+    t = RichTable("system", "step", "status", "detail")
+    for s in status["systems"]:
+        for st in s["steps"]:
+            t.add_row(s["id"], st["key"], st["status"], st.get("error") or "")
+    console.print(t)
+
+
+@wave.command("rollback")
+@click.argument("number", type=int)
+@estate_option
+@click.option("--system", "system", help="Roll back only this system (id).")
+@json_option
+@handle_errors
+def rollback_cmd(number: int, estate_dir: str, system: str | None, as_json: bool) -> None:
+    """Undo wave NUMBER (or one system) from the journal alone, newest step first."""
+    from flows.wave_actions import rollback
+
+    reports = rollback(estate_dir, number, system)
+    data = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
+    if as_json:
+        print_json({"wave": number, "ok": all(r.ok for r in reports), "systems": data})
+    else:
+        for r in reports:
+            mark = "[green]rolled back[/]" if r.ok else "[red]ROLLBACK FAILED[/]"
+            console.print(f"{r.system_id}: {mark} ({len(r.undone)} step(s) undone)")
+            for key, err in r.failed.items():
+                console.print(f"  [red]failed[/] {key}: {err}")
+    if not all(r.ok for r in reports):
+        raise SystemExit(1)
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"[bold]wave {result['wave']}[/]: {result['state']}")
+        for s in result["systems"]:
+            colour = {"done": "green", "failed": "red", "rolled_back": "yellow"}.get(
+                s["state"], "white")
+            console.print(f"  {s['id']}: [{colour}]{s['state']}[/] {s.get('error') or ''}")
+    if result["state"] != "done":
+        raise SystemExit(1)
+
+

@@ -1,0 +1,59 @@
+"""The dry run: exactly the steps a wave run would do, as text or JSON. Touches nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shangyun.wave.model import WaveWork
+from shangyun.wave.steps import RunOptions, Step, plan_steps
+
+
+def dry_run(wave: WaveWork, opts: RunOptions) -> dict[str, Any]:
+    """The whole wave as plain data: options, systems (with group and bureau) and steps."""
+    steps = plan_steps(wave, opts)
+    return {
+        "wave": wave.number,
+        "dry_run": True,
+        "options": opts.to_dict(),
+        "estate_fingerprint": wave.estate_fingerprint,
+        "plan_fingerprint": wave.plan_fingerprint,
+        "fingerprint_matches": wave.plan_fingerprint == wave.estate_fingerprint,
+        "move_groups": wave.move_groups,
+        "systems": [{
+            "id": s.id, "name": s.name, "bureau": s.bureau_id, "move_group": s.move_group,
+            "run_name": run_name(wave.number, s.bureau_id, s.name),
+            "steps": [st.to_dict() for st in steps[s.id]],
+        } for s in wave.systems],
+        "step_count": sum(len(v) for v in steps.values()),
+    }
+
+
+def run_name(wave: int, bureau: str, system_name: str) -> str:
+    """The readable run name of one system's work: ``wave-1 · bureau-03 · 审批系统``."""
+    return f"wave-{wave} · {bureau} · {system_name}"
+
+
+def render_text(plan: dict[str, Any]) -> str:
+    """The dry run as numbered lines a person reads before the window."""
+    lines = [f"wave {plan['wave']} — dry run, nothing will be touched",
+             f"target: {plan['options']['target']} "
+             f"(staging {plan['options']['staging_dir'] or '-'}, "
+             f"s3://{plan['options']['bucket']})"]
+    if not plan["fingerprint_matches"]:
+        lines.append("WARNING: the estate changed since the plan was made; the pre-check "
+                     "will stop every system")
+    n = 0
+    for s in plan["systems"]:
+        lines.append(f"\n{s['run_name']}  [{s['id']}, move group {s['move_group']}]")
+        for st in s["steps"]:
+            n += 1
+            lines.append(f"  {n:4d}. {_line(st)}")
+    lines.append(f"\n{len(plan['systems'])} system(s), {plan['step_count']} step(s)")
+    return "\n".join(lines)
+
+
+def _line(st: dict[str, Any]) -> str:
+    return f"[{st['kind']}] {st['title']}"
+
+
+__all__ = ["Step", "dry_run", "render_text", "run_name"]

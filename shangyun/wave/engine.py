@@ -1,0 +1,152 @@
+"""Run and undo steps through the journal: the part of a wave run that survives ``kill -9``.
+
+:func:`execute` makes a step idempotent: a step already ``done`` in the journal (and still
+valid, e.g. its file still there) is skipped; otherwise it is journaled ``started`` with
+what it *plans* to create, run, and journaled ``done`` with what it *did* create (ids,
+paths, digests) before :func:`execute` returns. :func:`undo_system` reads only the journal
+(never process memory) and undoes a system's steps in reverse order, so it works after a
+crash, on command, and twice in a row.
+
+The journal itself belongs to :mod:`shangyun.journal`; this module needs only the small
+:class:`StepJournal` surface below (see :mod:`shangyun.wave.journal_port`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shangyun.errors import ShangyunError, StepError, TransientError
+from shangyun.wave.steps import Step
+
+STARTED, DONE, FAILED, UNDONE, UNDO_FAILED = "started", "done", "failed", "undone", "undo_failed"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The latest journal state of one step of one system in one wave."""
+
+    key: str
+    kind: str
+    system_id: str
+    status: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class StepJournal(Protocol):
+    """What the step engine needs from the journal."""
+
+    def last(self, wave: int, system_id: str, key: str) -> StepRecord | None:
+        """The latest record of step ``key`` (any run of this wave), or None."""
+        ...
+
+    def record(self, run_id: str, wave: int, step: Step, status: str,
+               payload: Mapping[str, Any], error: str | None = None) -> None:
+        """Durably record ``status`` of ``step`` (committed before returning)."""
+        ...
+
+    def records(self, wave: int, system_id: str | None = None) -> list[StepRecord]:
+        """The latest record of every step of the wave (or one system), oldest first."""
+        ...
+
+
+class StepAction(Protocol):
+    """How one kind of step is done, checked and undone (see ``flows/wave_actions.py``)."""
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Do the step; ``done`` maps earlier step keys of the system to their payloads.
+
+        Returns the payload to journal: everything needed to verify and undo it.
+        """
+        ...
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Whether a step journaled ``done`` still holds (e.g. its output exists)."""
+        ...
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Undo from the journaled payload alone; safe to call twice."""
+        ...
+
+
+@dataclass
+class Outcome:
+    """What :func:`execute` did: ran the step, or skipped it as already done."""
+
+    step: Step
+    payload: dict[str, Any]
+    skipped: bool
+    seconds: float
+
+
+def execute(journal: StepJournal, run_id: str, wave: int, step: Step, action: StepAction,
+            done: Mapping[str, dict[str, Any]]) -> Outcome:
+    """Run ``step`` once, idempotently, journaling it before returning.
+
+    A :class:`TransientError` is journaled ``failed`` and re-raised unchanged (the flow may
+    retry it); any other error becomes a :class:`StepError` naming the system and step.
+    """
+    t0 = time.monotonic()
+    prev = journal.last(wave, step.system_id, step.key)
+    if prev is not None and prev.status == DONE and action.still_valid(step, prev.payload):
+        return Outcome(step, dict(prev.payload), True, time.monotonic() - t0)
+    journal.record(run_id, wave, step, STARTED, {**step.planned})
+    try:
+        payload = action.do(step, done)
+    except TransientError as exc:
+        journal.record(run_id, wave, step, FAILED, {**step.planned}, error=str(exc))
+        raise
+    except Exception as exc:
+        journal.record(run_id, wave, step, FAILED, {**step.planned}, error=str(exc))
+        if isinstance(exc, StepError):
+            raise
+        msg = str(exc) if isinstance(exc, ShangyunError) else f"{type(exc).__name__}: {exc}"
+        raise StepError(f"system {step.system_id}, step {step.key}: {msg}") from exc
+    full = {**step.planned, **payload}
+    journal.record(run_id, wave, step, DONE, full)
+    return Outcome(step, full, False, time.monotonic() - t0)
+
+
+@dataclass
+class UndoReport:
+    """The result of undoing one system: steps undone, and steps whose undo failed."""
+
+    system_id: str
+    undone: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every step was undone."""
+        return not self.failed
+
+
+def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
+                actions: Mapping[str, StepAction],
+                on_step: Callable[[StepRecord], None] | None = None) -> UndoReport:
+    """Undo every step of ``system_id`` that left something behind, newest first.
+
+    Reads only the journal. Steps ``started``, ``done`` or ``failed`` (a crash or failure
+    may leave partial output) are undone with their journaled payload and journaled
+    ``undone``; an undo that raises is journaled ``undo_failed`` and reported, never as
+    undone. Steps already ``undone`` are left alone, so running it twice is safe.
+    """
+    report = UndoReport(system_id)
+    for rec in reversed(journal.records(wave, system_id)):
+        if rec.status not in (STARTED, DONE, FAILED, UNDO_FAILED):
+            continue
+        step = Step(rec.kind, rec.system_id, rec.key, f"undo {rec.key}")
+        try:
+            actions[rec.kind].undo(rec.payload)
+        except Exception as exc:
+            journal.record(run_id, wave, step, UNDO_FAILED, rec.payload, error=str(exc))
+            report.failed[rec.key] = f"{type(exc).__name__}: {exc}"
+            continue
+        journal.record(run_id, wave, step, UNDONE, rec.payload)
+        report.undone.append(rec.key)
+        if on_step is not None:
+            on_step(rec)
+    return report

@@ -1,0 +1,77 @@
+"""What one wave moves: its systems, their hosts and disks, read from the estate and plan.
+
+Plain frozen dataclasses; no I/O here except :func:`shangyun.wave.plan.load_wave`, which
+builds them from files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DiskWork:
+    """One source disk image: where it lives and in which legacy format."""
+
+    id: str
+    host_id: str
+    name: str
+    path: str
+    format: str
+    size_gb: float
+
+
+@dataclass(frozen=True)
+class HostWork:
+    """One VM of a system: its hypervisor URI, size, and disks (in the estate's order)."""
+
+    id: str
+    hostname: str
+    hypervisor: str
+    cpu_cores: int
+    memory_gb: float
+    disks: tuple[DiskWork, ...] = ()
+
+
+@dataclass(frozen=True)
+class SystemWork:
+    """One business system of the wave and what it owns."""
+
+    id: str
+    name: str
+    bureau_id: str
+    bureau_name: str
+    move_group: str
+    link_mbps: float | None = None
+    hosts: tuple[HostWork, ...] = ()
+
+    @property
+    def disks(self) -> list[DiskWork]:
+        """Every disk of every host of this system."""
+        return [d for h in self.hosts for d in h.disks]
+
+
+@dataclass(frozen=True)
+class WaveWork:
+    """One wave of the plan: its number and its systems in plan order."""
+
+    number: int
+    estate_dir: str
+    plan_fingerprint: str
+    estate_fingerprint: str
+    systems: tuple[SystemWork, ...] = field(default_factory=tuple)
+
+    def system(self, system_id: str) -> SystemWork:
+        """The system ``system_id`` of this wave (KeyError if it is not in the wave)."""
+        for s in self.systems:
+            if s.id == system_id:
+                return s
+        raise KeyError(system_id)
+
+    @property
+    def move_groups(self) -> dict[str, list[str]]:
+        """Move group id -> the system ids of this wave in it (plan order)."""
+        out: dict[str, list[str]] = {}
+        for s in self.systems:
+            out.setdefault(s.move_group, []).append(s.id)
+        return out

@@ -1,0 +1,150 @@
+"""Read one wave of the plan (``<estate>/plan/plan.yaml``) together with the estate.
+
+The planner writes ``plan.yaml``; this module reads only what a wave run needs and
+accepts the shapes documented in ``docs/wave.md``::
+
+    estate_fingerprint: <sha256 of the estate's tables when the plan was made>
+    move_groups:                      # optional: id -> systems
+      - {id: mg-01, systems: [sys-001, sys-002]}
+    waves:
+      - number: 1                     # or "wave" / "id"
+        move_groups: [mg-01]          # ids, or inline {id, systems}
+        systems: [sys-003]            # optional: systems not in a named group
+
+A system without a named move group forms a group of its own (``mg:<system id>``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shangyun.errors import EstateError, PlanError
+from shangyun.estate import Estate
+from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
+
+PLAN_FILE = Path("plan") / "plan.yaml"
+
+
+def read_plan(estate_dir: str | Path) -> dict[str, Any]:
+    """The parsed ``plan.yaml`` of the estate; :class:`EstateError` naming the file if bad."""
+    path = Path(estate_dir) / PLAN_FILE
+    if not path.is_file():
+        raise EstateError(f"{path}: no plan; make one with 'shangyun plan' first")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise EstateError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("waves"), list):
+        raise EstateError(f"{path}: expected a mapping with a 'waves' list")
+    return data
+
+
+def _wave_number(entry: dict[str, Any], index: int) -> int:
+    for key in ("number", "wave", "id"):
+        if key in entry:
+            text = str(entry[key]).lower().removeprefix("wave-").removeprefix("wave")
+            try:
+                return int(text)
+            except ValueError:
+                break
+    return index + 1
+
+
+def wave_groups(plan: dict[str, Any], number: int, file: str = "plan.yaml") -> list[
+        tuple[str, list[str]]]:
+    """The (move group id, system ids) of wave ``number``, in plan order."""
+    named: dict[str, list[str]] = {}
+    for i, g in enumerate(plan.get("move_groups") or []):
+        if not isinstance(g, dict) or "id" not in g:
+            raise EstateError(f"{file}: move_groups[{i}] needs an 'id' and 'systems'")
+        named[str(g["id"])] = [str(s) for s in g.get("systems") or []]
+    for i, entry in enumerate(plan["waves"]):
+        if not isinstance(entry, dict):
+            raise EstateError(f"{file}: waves[{i}] is not a mapping")
+        if _wave_number(entry, i) != number:
+            continue
+        groups: list[tuple[str, list[str]]] = []
+        for g in entry.get("move_groups") or []:
+            if isinstance(g, dict):
+                groups.append((str(g.get("id", f"mg-{len(groups) + 1}")),
+                               [str(s) for s in g.get("systems") or []]))
+            elif str(g) in named:
+                groups.append((str(g), named[str(g)]))
+            else:
+                raise EstateError(f"{file}: wave {number} names move group {g!r}, "
+                                  "which move_groups does not define")
+        grouped = {s for _, ss in groups for s in ss}
+        for s in entry.get("systems") or []:
+            sid = str(s["id"] if isinstance(s, dict) else s)
+            if sid not in grouped:
+                owner = next((gid for gid, ss in named.items() if sid in ss), f"mg:{sid}")
+                groups.append((owner, [sid]))
+        return groups
+    known = [_wave_number(e, i) for i, e in enumerate(plan["waves"]) if isinstance(e, dict)]
+    raise PlanError(f"{file}: there is no wave {number} (the plan has waves {known})")
+
+
+def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -> WaveWork:
+    """Wave ``number`` of the estate's plan with every system's hosts and disks.
+
+    ``only`` keeps one system (by id or name). Raises :class:`PlanError` for an unknown
+    wave or system and :class:`EstateError` for a host whose disk has no path.
+    """
+    root = Path(estate_dir)
+    plan = read_plan(root)
+    estate = Estate.load(root, check=False)
+    file = str(root / PLAN_FILE)
+    groups = wave_groups(plan, number, file)
+    systems = {r["id"]: r for r in estate.rows("systems")}
+    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
+    hosts_by_sys: dict[str, list[dict[str, Any]]] = {}
+    for h in estate.rows("hosts"):
+        hosts_by_sys.setdefault(h["system_id"] or "", []).append(h)
+    disks_by_host: dict[str, list[dict[str, Any]]] = {}
+    for d in estate.rows("disks"):
+        disks_by_host.setdefault(d["host_id"], []).append(d)
+    out: list[SystemWork] = []
+    for gid, sids in groups:
+        for sid in sids:
+            if sid not in systems:
+                raise PlanError(f"{file}: wave {number} names system {sid!r}, "
+                                "which is not in systems.csv")
+            out.append(_system(systems[sid], bureaus, hosts_by_sys.get(sid, []),
+                               disks_by_host, gid))
+    if only is not None:
+        out = [s for s in out if only in (s.id, s.name)]
+        if not out:
+            raise PlanError(f"{file}: system {only!r} is not in wave {number}")
+    return WaveWork(number=number, estate_dir=str(root),
+                    plan_fingerprint=str(plan.get("estate_fingerprint")
+                                         or plan.get("fingerprint") or ""),
+                    estate_fingerprint=estate.fingerprint(), systems=tuple(out))
+
+
+def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
+            hosts: list[dict[str, Any]], disks_by_host: dict[str, list[dict[str, Any]]],
+            group: str) -> SystemWork:
+    bureau = bureaus.get(row["bureau_id"], {})
+    host_work = []
+    for h in hosts:
+        disks = []
+        for d in disks_by_host.get(h["id"], []):
+            if not d.get("path"):
+                raise EstateError(f"disks.csv: disk {d['id']!r} of host {h['id']!r} has no "
+                                  "path, column path (where its image lives)")
+            disks.append(DiskWork(id=d["id"], host_id=h["id"], name=d.get("name") or d["id"],
+                                  path=d["path"], format=d.get("format") or "raw",
+                                  size_gb=float(d["size_gb"])))
+        host_work.append(HostWork(id=h["id"], hostname=h["hostname"],
+                                  hypervisor=h.get("hypervisor") or "",
+                                  cpu_cores=int(h.get("cpu_cores") or 1),
+                                  memory_gb=float(h.get("memory_gb") or 1),
+                                  disks=tuple(disks)))
+    link = bureau.get("link_mbps")
+    return SystemWork(id=row["id"], name=row["name"], bureau_id=row["bureau_id"],
+                      bureau_name=bureau.get("name") or row["bureau_id"], move_group=group,
+                      link_mbps=float(link) if link is not None else None,
+                      hosts=tuple(host_work))

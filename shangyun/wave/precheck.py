@@ -1,0 +1,59 @@
+"""Pre-check logic: given what was observed, is it safe to start moving a system?
+
+Pure: the flow gathers :class:`Observations` (reads the files, asks the hypervisor and the
+target, measures free space) and :func:`precheck_problems` decides. Every problem names the
+system and what is wrong; an empty list means go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REQUIRED_TOOLS = ("qemu-img",)
+
+
+@dataclass
+class Observations:
+    """What the pre-check saw for one system (sizes in bytes)."""
+
+    system_id: str
+    plan_fingerprint: str
+    estate_fingerprint: str
+    tools: dict[str, str | None] = field(default_factory=dict)
+    unreadable_disks: dict[str, str] = field(default_factory=dict)
+    unreachable_hypervisors: dict[str, str] = field(default_factory=dict)
+    staging_free: int = 0
+    staging_needed: int = 0
+    target_free: dict[str, float] = field(default_factory=dict)
+    target_needed: dict[str, float] = field(default_factory=dict)
+
+
+def precheck_problems(obs: Observations) -> list[str]:
+    """Every reason not to start ``obs.system_id`` (empty: go)."""
+    s = obs.system_id
+    out: list[str] = []
+    if not obs.plan_fingerprint:
+        out.append(f"system {s}: the plan records no estate fingerprint; re-run 'shangyun plan'")
+    elif obs.plan_fingerprint != obs.estate_fingerprint:
+        out.append(f"system {s}: the estate changed since the plan was made (fingerprint "
+                   f"{obs.estate_fingerprint[:12]} ≠ plan {obs.plan_fingerprint[:12]}); "
+                   "re-run 'shangyun plan'")
+    for tool in REQUIRED_TOOLS:
+        if not obs.tools.get(tool):
+            out.append(f"system {s}: tool {tool!r} is not installed (not on PATH)")
+    for uri, why in sorted(obs.unreachable_hypervisors.items()):
+        out.append(f"system {s}: hypervisor {uri} is not reachable: {why}")
+    for path, why in sorted(obs.unreadable_disks.items()):
+        out.append(f"system {s}: disk image {path} is not readable: {why}")
+    if obs.staging_needed > obs.staging_free:
+        out.append(f"system {s}: staging needs {_gib(obs.staging_needed)} but has "
+                   f"{_gib(obs.staging_free)} free")
+    for what, need in sorted(obs.target_needed.items()):
+        have = obs.target_free.get(what)
+        if have is not None and need > have:
+            out.append(f"system {s}: the target has {have:g} {what} free, {need:g} needed")
+    return out
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"

@@ -1,0 +1,140 @@
+"""The steps of a wave run, as plain data: what will be done to which system, in order.
+
+A :class:`Step` is one idempotent action on one system. Its ``key`` is unique in the wave
+and is what the journal records it under; ``args`` hold everything the action needs and
+``planned`` what it will create (so that an undo can clean up even after a crash in the
+middle of the step). Steps are built by :func:`plan_steps` from a :class:`WaveWork` and the
+run's :class:`RunOptions`; the dry run prints exactly this list.
+
+Part 1 kinds, in order per system: ``precheck`` → ``convert`` (per disk) → ``upload`` (per
+disk, to S3 staging) → ``import`` (per disk, into the target) → ``launch`` (per host, the
+isolated "test launch").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from shangyun.wave.model import SystemWork, WaveWork
+
+TARGET_FORMATS = {"libvirt": "qcow2", "ec2": "raw"}
+"""The disk format each target kind imports."""
+
+KINDS = ("precheck", "convert", "upload", "import", "launch")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a wave is run: the target cloud and the staging areas.
+
+    ``target`` is ``libvirt`` or ``ec2``; ``target_options`` are that target's settings
+    (e.g. ``uri``/``pool`` for libvirt, ``endpoint``/``region`` for ec2) — never secrets,
+    which come from the environment. ``staging_dir`` holds converted images;
+    ``s3_endpoint``/``bucket``/``prefix`` name the S3 staging area.
+    """
+
+    target: str = "libvirt"
+    target_options: dict[str, str] = field(default_factory=dict)
+    staging_dir: str = ""
+    s3_endpoint: str = ""
+    bucket: str = "shangyun-staging"
+    prefix: str = ""
+    digest: str = "sha256"
+
+    @property
+    def target_format(self) -> str:
+        """The disk format the target imports."""
+        return TARGET_FORMATS[self.target]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the journal and the dry run."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One idempotent action on one system; see the module docstring."""
+
+    kind: str
+    system_id: str
+    key: str
+    title: str
+    args: dict[str, Any] = field(default_factory=dict)
+    planned: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return asdict(self)
+
+
+def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
+    """The file/object name of a converted disk: ``wave-N/<system>/<disk>.<fmt>``."""
+    return str(PurePosixPath(f"wave-{wave}") / system.id / f"{disk_id}.{fmt}")
+
+
+def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[Step]:
+    """The ordered steps that move ``system`` in this wave."""
+    fmt = opts.target_format
+    sid = system.id
+    steps = [Step("precheck", sid, f"{sid}/precheck", f"pre-check {system.name}", args={
+        "disks": [{"id": d.id, "path": d.path, "format": d.format} for d in system.disks],
+        "hypervisors": sorted({h.hypervisor for h in system.hosts if h.hypervisor}),
+        "cpus": sum(h.cpu_cores for h in system.hosts),
+        "memory_gb": sum(h.memory_gb for h in system.hosts),
+        "target": opts.target, "target_options": opts.target_options,
+        "staging_dir": opts.staging_dir,
+    })]
+    for d in system.disks:
+        name = staged_name(wave.number, system, d.id, fmt)
+        staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
+        steps.append(Step("convert", sid, f"{sid}/convert/{d.id}",
+                          f"convert {d.path} ({d.format}) → {fmt}",
+                          args={"source": d.path, "source_format": d.format,
+                                "target_format": fmt, "digest": opts.digest},
+                          planned={"path": staged}))
+    for d in system.disks:
+        name = staged_name(wave.number, system, d.id, fmt)
+        key = f"{opts.prefix.rstrip('/')}/{name}" if opts.prefix else name
+        staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
+        steps.append(Step("upload", sid, f"{sid}/upload/{d.id}",
+                          f"upload {name} → s3://{opts.bucket}/{key}",
+                          args={"path": staged, "endpoint": opts.s3_endpoint,
+                                "bucket": opts.bucket, "digest": opts.digest,
+                                "convert_key": f"{sid}/convert/{d.id}"},
+                          planned={"endpoint": opts.s3_endpoint, "bucket": opts.bucket,
+                                   "key": key}))
+    for h in system.hosts:
+        for d in h.disks:
+            name = staged_name(wave.number, system, d.id, fmt)
+            key = f"{opts.prefix.rstrip('/')}/{name}" if opts.prefix else name
+            vol = f"w{wave.number}-{sid}-{d.id}"
+            steps.append(Step("import", sid, f"{sid}/import/{d.id}",
+                              f"import s3://{opts.bucket}/{key} into {opts.target} as {vol}",
+                              args={"bucket": opts.bucket, "key": key, "endpoint":
+                                    opts.s3_endpoint, "format": fmt, "volume": vol,
+                                    "host_id": h.id, "upload_key": f"{sid}/upload/{d.id}",
+                                    "target": opts.target,
+                                    "target_options": opts.target_options},
+                              planned={"target": opts.target,
+                                       "target_options": opts.target_options,
+                                       "volume": vol}))
+    for h in system.hosts:
+        if not h.disks:
+            continue
+        name = f"w{wave.number}-{sid}-{h.id}"
+        steps.append(Step("launch", sid, f"{sid}/launch/{h.id}",
+                          f"test-launch {h.hostname} on {opts.target} as {name} (isolated)",
+                          args={"name": name, "cpus": h.cpu_cores,
+                                "memory_mb": int(h.memory_gb * 1024),
+                                "import_keys": [f"{sid}/import/{d.id}" for d in h.disks],
+                                "target": opts.target, "target_options": opts.target_options},
+                          planned={"target": opts.target,
+                                   "target_options": opts.target_options, "name": name}))
+    return steps
+
+
+def plan_steps(wave: WaveWork, opts: RunOptions) -> dict[str, list[Step]]:
+    """System id -> its ordered steps, for every system of the wave (plan order)."""
+    return {s.id: system_steps(wave, s, opts) for s in wave.systems}

@@ -1,0 +1,115 @@
+"""The pure side of a wave: reading the plan, the step list, the dry run and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.errors import EstateError, PlanError
+from shangyun.wave.plan import load_wave
+from shangyun.wave.precheck import Observations, precheck_problems
+from shangyun.wave.steps import RunOptions, plan_steps
+from tests.wave.conftest import WaveEstate, write_plan
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*")}
+
+
+def test_load_wave_reads_hosts_disks_and_groups(wave_estate: WaveEstate) -> None:
+    wave = load_wave(wave_estate.root, 1)
+    assert [s.id for s in wave.systems] == ["sys-01", "sys-02", "sys-03"]
+    assert wave.plan_fingerprint == wave.estate_fingerprint
+    s1 = wave.system("sys-01")
+    assert s1.bureau_id == "bureau-01" and s1.name == "审批系统"
+    assert [d.format for d in s1.disks] == ["vmdk", "vhd"]
+    assert s1.hosts[0].hypervisor.startswith("test://")
+    assert wave.move_groups == {"mg-1-0": ["sys-01"], "mg-1-1": ["sys-02"],
+                                "mg-1-2": ["sys-03"]}
+    assert [s.id for s in load_wave(wave_estate.root, 1, only="档案系统").systems] == ["sys-02"]
+
+
+def test_unknown_wave_and_system_are_named(wave_estate: WaveEstate) -> None:
+    with pytest.raises(PlanError, match="no wave 7"):
+        load_wave(wave_estate.root, 7)
+    with pytest.raises(PlanError, match="'nope' is not in wave 1"):
+        load_wave(wave_estate.root, 1, only="nope")
+    (wave_estate.root / "plan" / "plan.yaml").unlink()
+    with pytest.raises(EstateError, match=r"plan\.yaml: no plan"):
+        load_wave(wave_estate.root, 1)
+
+
+def test_steps_are_ordered_and_keys_unique(wave_estate: WaveEstate) -> None:
+    wave = load_wave(wave_estate.root, 1)
+    steps = plan_steps(wave, RunOptions(staging_dir="/stage"))
+    kinds = [s.kind for s in steps["sys-01"]]
+    assert kinds == ["precheck", "convert", "convert", "upload", "upload", "import", "import",
+                     "launch"]
+    keys = [s.key for ss in steps.values() for s in ss]
+    assert len(keys) == len(set(keys))
+    conv = steps["sys-01"][1]
+    assert conv.planned["path"] == "/stage/wave-1/sys-01/disk-01-0.qcow2"
+    ec2 = plan_steps(wave, RunOptions(target="ec2", staging_dir="/s"))["sys-01"][1]
+    assert ec2.args["target_format"] == "raw"
+
+
+def test_precheck_logic_names_every_problem() -> None:
+    ok = Observations("sys-01", "abc", "abc", tools={"qemu-img": "/usr/bin/qemu-img"},
+                      staging_free=10, staging_needed=5)
+    assert precheck_problems(ok) == []
+    bad = Observations("sys-01", "abc", "abd", tools={"qemu-img": None},
+                       unreadable_disks={"/x.vmdk": "missing"},
+                       unreachable_hypervisors={"test:///n.xml": "no such file"},
+                       staging_free=1, staging_needed=2 * 2**30,
+                       target_free={"vcpus": 1}, target_needed={"vcpus": 4})
+    text = "\n".join(precheck_problems(bad))
+    for needle in ("estate changed", "qemu-img", "/x.vmdk", "test:///n.xml",
+                   "staging needs 2.00 GiB", "4 needed"):
+        assert needle in text
+
+
+def test_dry_run_cli_prints_every_step_and_touches_nothing(wave_estate: WaveEstate) -> None:
+    before = _snapshot(wave_estate.root)
+    images_before = {p: p.stat().st_mtime_ns for p in wave_estate.images.values()}
+    r = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
+                                  "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["dry_run"] and data["step_count"] == 3 * 8
+    assert data["systems"][0]["run_name"] == "wave-1 · bureau-01 · 审批系统"
+    assert _snapshot(wave_estate.root) == before
+    assert {p: p.stat().st_mtime_ns for p in wave_estate.images.values()} == images_before
+    text = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
+                                     "--dry-run", "--only", "sys-02"])
+    assert text.exit_code == 0
+    assert "[convert]" in text.output and "sys-01" not in text.output
+    assert "1 system(s), 8 step(s)" in text.output
+
+
+def test_dry_run_warns_when_estate_changed(wave_estate: WaveEstate) -> None:
+    write_plan(wave_estate.root, {1: [["sys-01"]]})
+    plan = wave_estate.root / "plan" / "plan.yaml"
+    plan.write_text(plan.read_text().replace("estate_fingerprint: ", "estate_fingerprint: 0"))
+    r = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
+                                  "--dry-run"])
+    assert r.exit_code == 0 and "estate changed" in r.output
+
+
+def test_dry_run_does_not_import_prefect(wave_estate: WaveEstate) -> None:
+    code = ("import sys; from shangyun.cli import main\n"
+            "try:\n main(['wave','run','1','--estate',sys.argv[1],'--dry-run','--json'])\n"
+            "except SystemExit: pass\n"
+            "assert 'prefect' not in sys.modules and 'boto3' not in sys.modules, 'imported'\n")
+    r = subprocess.run([sys.executable, "-c", code, str(wave_estate.root)],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert r.returncode == 0, r.stderr
+    assert '"dry_run": true' in r.stdout
