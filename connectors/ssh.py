@@ -1,0 +1,345 @@
+"""SSH connector (paramiko): run one script on many hosts, safely and in bounded numbers.
+
+Security rules, all enforced here:
+
+* Host keys are verified against one known_hosts file only. A host whose key is not there
+  is refused (:class:`UnknownHostKeyError`); a host presenting a different key than the one
+  recorded is refused (:class:`ChangedHostKeyError`). Both are :class:`HostKeyError`, never
+  retried, never auto-accepted (a :class:`paramiko.RejectPolicy` subclass; no AutoAddPolicy).
+* Only the explicit private key given is used (``allow_agent=False``,
+  ``look_for_keys=False``); no agent forwarding is ever requested.
+* A jump host (``[user@]host[:port]``) is reached first and verified the same way; the target
+  is reached through a ``direct-tcpip`` channel of the jump host's transport, which is shared
+  by every target behind that jump host.
+
+Errors name the host: :class:`AuthError` (never retried), :class:`TransientError`
+(timeouts, refused or reset connections, a silent server; retried ``retries`` times).
+
+Limits: :class:`SSHPool` holds at most ``max_connections`` target connections at once and at
+most ``per_bureau`` per bureau; each target gets exactly one connection, used for one
+``/bin/sh -s`` session fed the whole script on stdin (one round trip for all facts).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
+
+
+class UnknownHostKeyError(HostKeyError):
+    """The host's key is not in known_hosts: refused (add it after checking it out of band)."""
+
+
+class ChangedHostKeyError(HostKeyError):
+    """The host presented a key different from the one in known_hosts: refused."""
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    """How to reach hosts: the private key, the known_hosts file and the timeouts (seconds)."""
+
+    key_file: str
+    known_hosts: str
+    connect_timeout: float = 10.0
+    banner_timeout: float = 10.0
+    auth_timeout: float = 10.0
+    command_timeout: float = 120.0
+    retries: int = 2
+    retry_delay: float = 0.5
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """One host to reach: its address, port, login user, optional jump host and labels."""
+
+    host: str
+    port: int = 22
+    user: str = "root"
+    jump: str = ""
+    name: str = ""
+    bureau: str = ""
+
+    @property
+    def label(self) -> str:
+        """How messages name this host: ``name (host:port)`` or ``host:port``."""
+        addr = f"{self.host}:{self.port}"
+        return f"{self.name} ({addr})" if self.name and self.name != self.host else addr
+
+
+@dataclass
+class ScriptResult:
+    """What one script run returned."""
+
+    stdout: str
+    exit_status: int
+    seconds: float
+    attempts: int = 1
+    stderr: str = ""
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """The name known_hosts files use: ``host`` for port 22, ``[host]:port`` otherwise."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def parse_jump(spec: str, default_user: str) -> tuple[str, str, int]:
+    """``[user@]host[:port]`` → ``(user, host, port)``."""
+    user, _, hostport = spec.rpartition("@")
+    host, port = hostport, 22
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 22
+    elif hostport.count(":") == 1:
+        host, p = hostport.split(":")
+        port = int(p)
+    return user or default_user, host, port
+
+
+class _Reject(paramiko.RejectPolicy):
+    """Refuse unknown host keys with our own error naming the host."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                         key: paramiko.PKey) -> None:
+        raise UnknownHostKeyError(
+            f"{hostname}: host key unknown ({key.get_name()} "
+            f"SHA256:{key.fingerprint.split(':', 1)[-1]}) — not in known_hosts; refused")
+
+
+@dataclass
+class _Jump:
+    client: paramiko.SSHClient
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SSHPool:
+    """A bounded pool of SSH connections: at most ``max_connections`` at once overall and
+    ``per_bureau`` per bureau; jump host connections are opened once and shared."""
+
+    def __init__(self, settings: SSHSettings, *, max_connections: int = 32,
+                 per_bureau: int | None = None) -> None:
+        self.settings = settings
+        self._slots = threading.BoundedSemaphore(max(1, max_connections))
+        self._per_bureau = per_bureau
+        self._bureau_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._jumps: dict[tuple[str, str, int], _Jump] = {}
+        self._lock = threading.Lock()
+        self._pkey = _load_key(settings.key_file)
+        self._known = _load_known_hosts(settings.known_hosts)
+
+    # ------------------------------------------------------------------ public
+    def run_script(self, target: SSHTarget, script: str) -> ScriptResult:
+        """Run ``script`` with ``/bin/sh -s`` on ``target``; retry only transient failures.
+
+        Raises :class:`HostKeyError`, :class:`AuthError` or (after the retries)
+        :class:`TransientError`, each naming the host.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = self._run_once(target, script)
+                result.attempts = attempt
+                return result
+            except TransientError:
+                if attempt > self.settings.retries:
+                    raise
+                time.sleep(self.settings.retry_delay * attempt)
+
+    def close(self) -> None:
+        """Close the shared jump host connections."""
+        with self._lock:
+            jumps, self._jumps = list(self._jumps.values()), {}
+        for j in jumps:
+            j.client.close()
+
+    def __enter__(self) -> SSHPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+    @contextmanager
+    def _slot(self, bureau: str) -> Iterator[None]:
+        sem = None
+        if self._per_bureau:
+            with self._lock:
+                sem = self._bureau_slots.setdefault(
+                    bureau, threading.BoundedSemaphore(self._per_bureau))
+            sem.acquire()
+        try:
+            with self._slots:
+                yield
+        finally:
+            if sem is not None:
+                sem.release()
+
+    def _run_once(self, target: SSHTarget, script: str) -> ScriptResult:
+        with self._slot(target.bureau):
+            start = time.monotonic()
+            client = self._connect(target)
+            try:
+                out, err, status = self._exec(client, target, script)
+            finally:
+                client.close()
+            return ScriptResult(out, status, time.monotonic() - start, stderr=err)
+
+    def _client(self, host: str, port: int) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(_Reject())
+        name = known_hosts_name(host, port)
+        for keytype, key in (self._known.lookup(name) or {}).items():
+            client.get_host_keys().add(name, keytype, key)
+        return client
+
+    def _connect(self, target: SSHTarget) -> paramiko.SSHClient:
+        sock: paramiko.Channel | None = None
+        if target.jump:
+            sock = self._through_jump(target)
+        client = self._client(target.host, target.port)
+        s = self.settings
+        try:
+            client.connect(target.host, target.port, username=target.user, pkey=self._pkey,
+                           timeout=s.connect_timeout, banner_timeout=s.banner_timeout,
+                           auth_timeout=s.auth_timeout, channel_timeout=s.connect_timeout,
+                           allow_agent=False, look_for_keys=False, sock=sock)
+        except Exception as exc:
+            client.close()
+            if sock is not None:
+                sock.close()
+            raise _translate(exc, target.label) from exc
+        return client
+
+    def _through_jump(self, target: SSHTarget) -> paramiko.Channel:
+        user, host, port = parse_jump(target.jump, target.user)
+        key = (user, host, port)
+        with self._lock:
+            jump = self._jumps.get(key)
+        if jump is None or not _alive(jump.client):
+            label = f"jump host {host}:{port} (for {target.label})"
+            client = self._client(host, port)
+            s = self.settings
+            try:
+                client.connect(host, port, username=user, pkey=self._pkey,
+                               timeout=s.connect_timeout, banner_timeout=s.banner_timeout,
+                               auth_timeout=s.auth_timeout, allow_agent=False,
+                               look_for_keys=False)
+            except Exception as exc:
+                client.close()
+                raise _translate(exc, label) from exc
+            with self._lock:
+                jump = self._jumps.setdefault(key, _Jump(client))
+                if jump.client is not client:
+                    client.close()
+        transport = jump.client.get_transport()
+        try:
+            assert transport is not None
+            return transport.open_channel("direct-tcpip", (target.host, target.port),
+                                          ("127.0.0.1", 0), timeout=self.settings.connect_timeout)
+        except Exception as exc:
+            raise _translate(exc, f"{target.label} via jump host {host}:{port}") from exc
+
+    def _exec(self, client: paramiko.SSHClient, target: SSHTarget,
+              script: str) -> tuple[str, str, int]:
+        s = self.settings
+        deadline = time.monotonic() + s.command_timeout
+        try:
+            transport = client.get_transport()
+            assert transport is not None
+            chan = transport.open_session(timeout=s.connect_timeout)
+            chan.settimeout(min(5.0, s.command_timeout))
+            chan.exec_command("/bin/sh -s")
+            chan.sendall(script.encode())
+            chan.shutdown_write()
+            out, err = bytearray(), bytearray()
+            while True:
+                if time.monotonic() > deadline:
+                    raise TransientError(f"{target.label}: the command did not finish within "
+                                         f"{s.command_timeout:g} s")
+                try:
+                    chunk = chan.recv(65536)
+                except TimeoutError:
+                    continue
+                if chunk:
+                    out += chunk
+                    continue
+                break
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+            status = chan.recv_exit_status()
+            chan.close()
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, target.label) from exc
+        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status
+
+
+def _alive(client: paramiko.SSHClient) -> bool:
+    t = client.get_transport()
+    return bool(t and t.is_active())
+
+
+def _load_key(path: str) -> paramiko.PKey:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise AuthError(f"{p}: private key file not found")
+    try:
+        return paramiko.PKey.from_path(p)
+    except paramiko.PasswordRequiredException as exc:
+        raise AuthError(f"{p}: the private key is passphrase-protected; "
+                        "use an unprotected deployment key") from exc
+    except (paramiko.SSHException, ValueError, OSError) as exc:
+        raise AuthError(f"{p}: not a usable private key ({exc})") from exc
+
+
+def _load_known_hosts(path: str) -> paramiko.HostKeys:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise HostKeyError(f"{p}: known_hosts file not found (host keys must be known)")
+    try:
+        return paramiko.HostKeys(str(p))
+    except (OSError, paramiko.SSHException) as exc:
+        raise HostKeyError(f"{p}: cannot read known_hosts ({exc})") from exc
+
+
+def _translate(exc: BaseException, label: str) -> BaseException:
+    """Turn a paramiko/socket failure into our error naming the host."""
+    if isinstance(exc, ConnectorError):
+        if isinstance(exc, UnknownHostKeyError):
+            return UnknownHostKeyError(f"{label}: host key unknown — not in known_hosts; "
+                                       f"refused ({exc})")
+        return exc
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return ChangedHostKeyError(
+            f"{label}: host key CHANGED — got {exc.key.get_name()} {exc.key.fingerprint}, "
+            f"known_hosts has {exc.expected_key.fingerprint}; refused (possible "
+            "man-in-the-middle, or the host was reinstalled)")
+    if isinstance(exc, paramiko.AuthenticationException):
+        return AuthError(f"{label}: authentication refused ({exc})")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return TransientError(f"{label}: timed out")
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return TransientError(f"{label}: connection refused")
+    if isinstance(exc, ConnectionRefusedError):
+        return TransientError(f"{label}: connection refused")
+    if isinstance(exc, paramiko.ChannelException):
+        return TransientError(f"{label}: the jump host could not open a channel ({exc})")
+    if isinstance(exc, paramiko.SSHException):
+        msg = str(exc)
+        if "banner" in msg.lower():
+            return TransientError(f"{label}: no SSH banner (the server accepted the "
+                                  f"connection but did not speak SSH in time)")
+        return TransientError(f"{label}: SSH failure ({msg})")
+    if isinstance(exc, OSError | EOFError):
+        return TransientError(f"{label}: network error ({exc})")
+    return exc

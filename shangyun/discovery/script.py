@@ -1,0 +1,74 @@
+"""The gather script: every fact's command in one POSIX shell script, one section each.
+
+One SSH round trip per host: the script is sent on stdin to ``/bin/sh -s`` and its output
+is split back into sections at the ``@@shangyun:<fact>@@`` marker lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from shangyun.facts import ALL_FACTS, Fact
+from shangyun.facts.services import detect_databases
+from shangyun.facts.utilisation import Utilisation
+
+MARKER = "@@shangyun:"
+END = "end"
+
+
+def gather_script(facts: Iterable[type[Fact]] = ALL_FACTS, sample_seconds: float = 1.0) -> str:
+    """The shell script printing every fact of ``facts`` in its own marked section.
+
+    ``sample_seconds`` is the utilisation sampling interval (0 skips the sleep).
+    """
+    lines = [
+        "LC_ALL=C; export LC_ALL; LANG=C; export LANG",
+        "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"; export PATH",
+    ]
+    for fact in facts:
+        cmd = fact.command()
+        if fact is Utilisation or issubclass(fact, Utilisation):
+            cmd = cmd.replace(f"sleep {Utilisation.seconds:g}", f"sleep {sample_seconds:g}")
+        lines.append(f"echo '{MARKER}{fact.name}@@'")
+        lines.append(f"{{ {cmd}\n}} 2>/dev/null")
+    lines.append(f"echo '{MARKER}{END}@@'")
+    return "\n".join(lines) + "\n"
+
+
+def split_sections(text: str) -> dict[str, list[str]]:
+    """The script's output as ``{fact name: output lines}``; ``end`` marks completeness."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(MARKER) and line.endswith("@@"):
+            current = sections.setdefault(line[len(MARKER):-2], [])
+            continue
+        if current is not None:
+            current.append(line.rstrip("\r"))
+    return sections
+
+
+def parse_output(text: str, facts: Iterable[type[Fact]] = ALL_FACTS) -> dict[str, Any]:
+    """Parse the script's output into ``{fact name: value}`` plus derived facts.
+
+    A parser that fails on odd output does not lose the others: its error is recorded
+    under ``_errors``. ``_complete`` tells whether the script ran to its end marker.
+    ``databases`` is derived from processes, listening sockets and binaries.
+    """
+    sections = split_sections(text)
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for fact in facts:
+        if fact.name not in sections:
+            errors[fact.name] = "section missing from the output"
+            continue
+        try:
+            out[fact.name] = fact.process(sections[fact.name])
+        except Exception as exc:  # a parser bug must not lose the host's other facts
+            errors[fact.name] = f"{type(exc).__name__}: {exc}"
+    out["databases"] = detect_databases(out.get("processes", []), out.get("tcp", []),
+                                        out.get("db_binaries", []))
+    out["_complete"] = END in sections
+    out["_errors"] = errors
+    return out

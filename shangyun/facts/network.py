@@ -1,0 +1,192 @@
+"""Facts about the network: interfaces and addresses, the SSH session, TCP connections."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import struct
+from typing import Any
+
+from shangyun.facts.base import Fact, split_format, to_int
+
+
+class Interfaces(Fact):
+    """Network interfaces with their MAC and IP addresses (``/sys/class/net``, ``ip -o addr``).
+
+    Sample output::
+
+        link eth0 52:54:00:12:34:56
+        link lo 00:00:00:00:00:00
+        1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+        2: eth0    inet 10.3.1.21/24 brd 10.3.1.255 scope global eth0
+
+    Result: ``[{"name": "eth0", "mac": "52:54:00:12:34:56", "addresses": ["10.3.1.21"]}, …]``
+    """
+
+    name = "interfaces"
+
+    @classmethod
+    def command(cls) -> str:
+        return ('for d in /sys/class/net/*; do echo "link ${d##*/} $(cat "$d/address")"; done; '
+                "ip -o addr show")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "link":
+                entry = found.setdefault(parts[1], {"name": parts[1], "mac": "", "addresses": []})
+                entry["mac"] = parts[2].lower() if len(parts) > 2 else ""
+            elif len(parts) >= 4 and parts[0].endswith(":") and parts[2] in ("inet", "inet6"):
+                name = parts[1].split("@")[0]
+                entry = found.setdefault(name, {"name": name, "mac": "", "addresses": []})
+                entry["addresses"].append(parts[3].split("/")[0])
+        return list(found.values())
+
+
+def primary_ip_mac(interfaces: list[dict[str, Any]], prefer_ip: str = "") -> tuple[str, str]:
+    """The host's main IPv4 address and MAC (the interface carrying ``prefer_ip`` if any)."""
+    best: tuple[str, str] = ("", "")
+    for iface in interfaces:
+        if iface["name"] == "lo":
+            continue
+        v4 = [a for a in iface["addresses"] if "." in a and not a.startswith("127.")]
+        if prefer_ip and prefer_ip in iface["addresses"]:
+            return prefer_ip, iface["mac"]
+        if v4 and not best[0]:
+            best = (v4[0], iface["mac"])
+    return best
+
+
+class Session(Fact):
+    """The SSH session as the host sees it (``$SSH_CONNECTION``), to leave it out of the
+    dependencies.
+
+    Sample output::
+
+        10.0.0.1 50122 10.3.1.21 22
+
+    Result: ``{"client_ip": "10.0.0.1", "client_port": 50122, "server_ip": "10.3.1.21",
+    "server_port": 22}`` (empty dict outside SSH).
+    """
+
+    name = "session"
+
+    @classmethod
+    def command(cls) -> str:
+        return 'echo "$SSH_CONNECTION"'
+
+    @classmethod
+    def process(cls, lines: list[str]) -> dict[str, Any]:
+        parts = " ".join(lines).split()
+        if len(parts) != 4:
+            return {}
+        return {"client_ip": normalise_ip(parts[0]), "client_port": to_int(parts[1], 0),
+                "server_ip": normalise_ip(parts[2]), "server_port": to_int(parts[3], 0)}
+
+
+class TcpConnections(Fact):
+    """Listening and established TCP sockets with their processes: ``ss -tnpa``, else
+    ``netstat -tnpa``, else ``/proc/net/tcp`` and ``tcp6`` (no process names there).
+
+    Sample output (CentOS 6 netstat)::
+
+        #fmt netstat
+        Active Internet connections (servers and established)
+        Proto Recv-Q Send-Q Local Address     Foreign Address    State       PID/Program name
+        tcp        0      0 0.0.0.0:5432      0.0.0.0:*          LISTEN      1520/postmaster
+        tcp        0      0 10.3.1.21:41022   10.3.1.30:5432     ESTABLISHED 2211/java
+
+    Result: one dict per socket: ``state`` (``listen``/``established``), ``local_ip``,
+    ``local_port``, ``peer_ip``, ``peer_port``, ``process`` and ``pid`` ('' / 0 if unknown).
+    """
+
+    name = "tcp"
+
+    @classmethod
+    def command(cls) -> str:
+        return ("if o=$(ss -tnpa 2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt ss'; echo \"$o\"; "
+                "elif o=$(netstat -tnpa 2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt netstat'; "
+                "echo \"$o\"; else echo '#fmt proc'; cat /proc/net/tcp /proc/net/tcp6; fi")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        fmt, rest = split_format(lines, "proc")
+        parser = {"ss": _from_ss, "netstat": _from_netstat}.get(fmt, _from_proc)
+        return [c for c in (parser(line) for line in rest) if c is not None]
+
+
+_STATES = {"LISTEN": "listen", "ESTAB": "established", "ESTABLISHED": "established"}
+
+
+def normalise_ip(text: str) -> str:
+    """An address without brackets, zone or IPv4-mapped prefix; ``*`` becomes ``0.0.0.0``."""
+    text = text.strip("[]").split("%")[0]
+    if text in ("*", ""):
+        return "0.0.0.0"
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def split_endpoint(text: str) -> tuple[str, int]:
+    """``"[::1]:22"``, ``":::22"``, ``"10.0.0.1:22"``, ``"*:*"`` → ``(ip, port)``."""
+    host, _, port = text.rpartition(":")
+    return normalise_ip(host), to_int(port, 0) or 0
+
+
+def _conn(state: str, local: str, peer: str, process: str, pid: int) -> dict[str, Any]:
+    lip, lport = split_endpoint(local)
+    pip, pport = split_endpoint(peer)
+    return {"state": state, "local_ip": lip, "local_port": lport, "peer_ip": pip,
+            "peer_port": pport, "process": process, "pid": pid}
+
+
+_SS_USER = re.compile(r'\(\("(?P<proc>[^"]*)",(?:pid=)?(?P<pid>\d+)')
+
+
+def _from_ss(line: str) -> dict[str, Any] | None:
+    parts = line.split()
+    if len(parts) < 5 or parts[0] not in _STATES:
+        return None
+    m = _SS_USER.search(line)
+    return _conn(_STATES[parts[0]], parts[3], parts[4], m.group("proc") if m else "",
+                 int(m.group("pid")) if m else 0)
+
+
+def _from_netstat(line: str) -> dict[str, Any] | None:
+    parts = line.split()
+    if len(parts) < 6 or not parts[0].startswith("tcp") or parts[5] not in _STATES:
+        return None
+    pid, process = 0, ""
+    if len(parts) > 6 and "/" in parts[6]:
+        p, _, process = parts[6].partition("/")
+        pid = to_int(p, 0) or 0
+        process = " ".join([process, *parts[7:]]).strip()
+    return _conn(_STATES[parts[5]], parts[3], parts[4], process, pid)
+
+
+def _hex_ip(text: str) -> str:
+    raw = bytes.fromhex(text)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, struct.pack("<I", struct.unpack(">I", raw)[0]))
+    words = struct.unpack(">4I", raw)
+    return normalise_ip(socket.inet_ntop(socket.AF_INET6, struct.pack("<4I", *words)))
+
+
+def _from_proc(line: str) -> dict[str, Any] | None:
+    parts = line.split()
+    if len(parts) < 4 or not parts[0].rstrip(":").isdigit():
+        return None
+    state = {"0A": "listen", "01": "established"}.get(parts[3].upper())
+    if state is None:
+        return None
+    (lh, lp), (ph, pp) = parts[1].split(":"), parts[2].split(":")
+    return {"state": state, "local_ip": _hex_ip(lh), "local_port": int(lp, 16),
+            "peer_ip": _hex_ip(ph), "peer_port": int(pp, 16), "process": "", "pid": 0}

@@ -1,0 +1,238 @@
+"""Facts about what runs: services, processes and the database engines present."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shangyun.facts.base import Fact, split_format, to_int
+
+
+class Services(Fact):
+    """Running services: ``systemctl``, else SysV ``service --status-all`` and ``chkconfig``.
+
+    Sample output (CentOS 6)::
+
+        #fmt sysv
+        crond (pid  1620) is running...
+        ip6tables: Firewall is not running.
+        postmaster (pid  1520) is running...
+        sshd is stopped
+        #chkconfig
+        crond           0:off   1:off   2:on    3:on    4:on    5:on    6:off
+
+    Result: ``{"running": ["crond", "postmaster"], "enabled": ["crond"], "source": "sysv"}``.
+    """
+
+    name = "services"
+
+    @classmethod
+    def command(cls) -> str:
+        return ("if o=$(systemctl list-units --type=service --state=running --no-pager "
+                "--no-legend --plain 2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt systemd'; "
+                "echo \"$o\"; else echo '#fmt sysv'; service --status-all 2>&1; "
+                "if command -v chkconfig >/dev/null; then echo '#chkconfig'; chkconfig --list; "
+                "fi; fi")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> dict[str, Any]:
+        fmt, rest = split_format(lines, "sysv")
+        running: list[str] = []
+        enabled: list[str] = []
+        if fmt == "systemd":
+            for line in rest:
+                parts = line.replace("●", " ").split()
+                if len(parts) >= 4 and parts[0].endswith(".service") and parts[3] == "running":
+                    running.append(parts[0].removesuffix(".service"))
+            return {"running": sorted(set(running)), "enabled": [], "source": "systemd"}
+        in_chk = False
+        for line in rest:
+            if line.startswith("#chkconfig"):
+                in_chk = True
+                continue
+            if in_chk:
+                parts = line.split()
+                if len(parts) >= 8 and any(p in ("3:on", "5:on") for p in parts[1:]):
+                    enabled.append(parts[0])
+                continue
+            name = _sysv_running(line)
+            if name:
+                running.append(name)
+        return {"running": sorted(set(running)), "enabled": sorted(set(enabled)),
+                "source": "sysv"}
+
+
+_RH_RUNNING = re.compile(r"^(?P<name>[\w@.+-]+)(?::)?\s+\(pid\s+[\d ]+\)\s+is running")
+_DEB_RUNNING = re.compile(r"^\s*\[\s*\+\s*\]\s+(?P<name>\S+)")
+_SUSE_RUNNING = re.compile(r"^Checking for (?:service )?(?P<name>.+?)\s*\.*\s*running\s*$",
+                           re.I)
+
+
+def _sysv_running(line: str) -> str:
+    for rx in (_RH_RUNNING, _DEB_RUNNING, _SUSE_RUNNING):
+        m = rx.match(line)
+        if m:
+            return m.group("name").strip()
+    return ""
+
+
+class Processes(Fact):
+    """Every process (``ps -eo pid,user,comm,args``); arguments cut at 300 characters.
+
+    Sample output::
+
+          PID USER     COMMAND         COMMAND
+            1 root     init            /sbin/init
+         1520 postgres postmaster      /usr/bin/postmaster -p 5432 -D /var/lib/pgsql/data
+
+    Result: ``[{"pid": 1, "user": "root", "comm": "init", "args": "/sbin/init"}, …]``.
+    """
+
+    name = "processes"
+
+    @classmethod
+    def command(cls) -> str:
+        return "ps -eo pid,user,comm,args"
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for line in lines[1:]:
+            parts = line.split(None, 3)
+            if len(parts) < 3 or not parts[0].isdigit():
+                continue
+            out.append({"pid": int(parts[0]), "user": parts[1], "comm": parts[2],
+                        "args": parts[3][:300] if len(parts) > 3 else parts[2]})
+        return out
+
+
+_BIN_NAMES = ("postgres", "postmaster", "mysqld", "mariadbd", "oracle", "dmserver", "kingbase")
+_BIN_GLOBS = (
+    "/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres", "/usr/sbin/mysqld",
+    "/usr/sbin/mariadbd", "/usr/libexec/mysqld", "/opt/dmdbms/bin/dmserver",
+    "/home/dmdba/dmdbms/bin/dmserver", "/opt/Kingbase/ES/V*/Server/bin/kingbase",
+    "/home/kingbase/*/Server/bin/kingbase", "/u01/app/oracle/product/*/*/bin/oracle",
+    "/opt/oracle/product/*/*/bin/oracle",
+)
+
+
+class DatabaseBinaries(Fact):
+    """Database engine binaries installed (on ``PATH`` or in their usual places).
+
+    Sample output::
+
+        /usr/lib/postgresql/15/bin/postgres
+        /usr/sbin/mariadbd
+
+    Result: the sorted, de-duplicated list of paths.
+    """
+
+    name = "db_binaries"
+
+    @classmethod
+    def command(cls) -> str:
+        names = " ".join(_BIN_NAMES)
+        globs = " ".join(_BIN_GLOBS)
+        return (f"for b in {names}; do command -v $b; done; "
+                f"for p in {globs}; do [ -x \"$p\" ] && echo \"$p\"; done; true")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[str]:
+        return sorted({ln.strip() for ln in lines if ln.strip().startswith("/")})
+
+
+_PROC_ENGINE = {"postgres": "postgresql", "postmaster": "postgresql", "mysqld": "mysql",
+                "mariadbd": "mariadb", "dmserver": "dm", "kingbase": "kingbase",
+                "tnslsnr": "oracle", "oracle": "oracle"}
+_PORT_ENGINE = {5432: "postgresql", 3306: "mysql", 1521: "oracle", 5236: "dm",
+                54321: "kingbase", 1433: "sqlserver"}
+_VERSION = (re.compile(r"/postgresql/(\d+(?:\.\d+)?)/"), re.compile(r"/pgsql-(\d+(?:\.\d+)?)/"),
+            re.compile(r"/Kingbase/ES/(V\d+)/"), re.compile(r"/product/(\d+[\d.]*)/"))
+
+
+def _engine_of_process(comm: str, args: str) -> str:
+    if comm.startswith("ora_pmon_"):
+        return "oracle"
+    base = comm.split("/")[-1].split(":")[0]
+    engine = _PROC_ENGINE.get(base, "")
+    if engine == "mysql" and "mariadb" in args.lower():
+        return "mariadb"
+    return engine
+
+
+def _engine_of_binary(path: str) -> str:
+    base = path.rsplit("/", 1)[-1]
+    if base == "mysqld" and "mariadb" in path.lower():
+        return "mariadb"
+    return _PROC_ENGINE.get(base, "")
+
+
+def detect_databases(processes: list[dict[str, Any]], tcp: list[dict[str, Any]],
+                     binaries: list[str]) -> list[dict[str, Any]]:
+    """Database engines present on a host, from processes, listening ports and binaries.
+
+    Returns one dict per engine: ``engine`` (a ``databases.engine`` value), ``running``,
+    ``ports`` (listening), ``version`` (from an install path, when it tells) and
+    ``evidence`` (``process``/``port``/``binary``).
+    """
+    found: dict[str, dict[str, Any]] = {}
+
+    def entry(engine: str) -> dict[str, Any]:
+        return found.setdefault(engine, {"engine": engine, "running": False, "ports": [],
+                                         "version": "", "evidence": []})
+
+    has_mariadb_bin = any(b.endswith("mariadbd") for b in binaries)
+    pid_engine: dict[int, str] = {}
+    for p in processes:
+        engine = _engine_of_process(str(p.get("comm", "")), str(p.get("args", "")))
+        if engine == "mysql" and has_mariadb_bin:
+            engine = "mariadb"
+        if engine:
+            pid_engine[int(p.get("pid", 0))] = engine
+            e = entry(engine)
+            e["running"] = True
+            _add(e["evidence"], "process")
+            _version_from(e, str(p.get("args", "")))
+    for c in tcp:
+        if c["state"] != "listen":
+            continue
+        proc_engine = _engine_of_process(str(c.get("process", "")), "")
+        if proc_engine == "mysql" and has_mariadb_bin:
+            proc_engine = "mariadb"
+        engine = pid_engine.get(int(c.get("pid", 0) or 0)) or proc_engine or \
+            _PORT_ENGINE.get(int(c["local_port"]), "")
+        if engine:
+            e = entry(engine)
+            e["running"] = True
+            if c["local_port"] not in e["ports"]:
+                e["ports"].append(c["local_port"])
+            _add(e["evidence"], "port")
+    for path in binaries:
+        engine = _engine_of_binary(path)
+        if engine == "mysql" and has_mariadb_bin:
+            engine = "mariadb"
+        if engine:
+            e = entry(engine)
+            _add(e["evidence"], "binary")
+            _version_from(e, path)
+    for e in found.values():
+        e["ports"].sort()
+    return sorted(found.values(), key=lambda e: e["engine"])
+
+
+def _add(items: list[str], value: str) -> None:
+    if value not in items:
+        items.append(value)
+
+
+def _version_from(entry: dict[str, Any], text: str) -> None:
+    if entry["version"]:
+        return
+    for rx in _VERSION:
+        m = rx.search(text)
+        if m:
+            entry["version"] = m.group(1)
+            return
+
+
+__all__ = ["DatabaseBinaries", "Processes", "Services", "detect_databases", "to_int"]

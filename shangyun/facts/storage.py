@@ -1,0 +1,162 @@
+"""Facts about storage: block devices (disks, partitions, LVM) and filesystem usage."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any
+
+from shangyun.facts.base import Fact, split_format, to_int
+
+_COLS = "NAME,KNAME,TYPE,SIZE,FSTYPE,MOUNTPOINT"
+_PSEUDO_FS = {"tmpfs", "devtmpfs", "overlay", "squashfs", "proc", "sysfs", "devpts", "cgroup",
+              "cgroup2", "nsfs", "shm", "udev", "none", "rootfs", "mqueue", "hugetlbfs",
+              "efivarfs", "fuse.lxcfs", "autofs", "binfmt_misc", "tracefs", "debugfs"}
+
+
+class BlockDevices(Fact):
+    """Disks, partitions and LVM volumes: ``lsblk -J``, else ``lsblk -P``, else
+    ``/proc/partitions`` (sizes always in bytes).
+
+    Sample output (CentOS 6, util-linux-ng without ``-J``)::
+
+        #fmt pairs
+        NAME="sda" KNAME="sda" TYPE="disk" SIZE="21474836480" FSTYPE="" MOUNTPOINT=""
+        NAME="sda1" KNAME="sda1" TYPE="part" SIZE="524288000" FSTYPE="ext4" MOUNTPOINT="/boot"
+
+    Result: one dict per device: ``name``, ``type`` (disk/part/lvm/rom/loop …),
+    ``size_bytes``, ``fstype``, ``mountpoint`` and ``disk`` (the top-level disk it sits on).
+    """
+
+    name = "block"
+
+    @classmethod
+    def command(cls) -> str:
+        return (
+            f"if o=$(lsblk -J -b -o {_COLS} 2>/dev/null) && [ -n \"$o\" ]; then "
+            "echo '#fmt json'; echo \"$o\"; "
+            f"elif o=$(lsblk -P -b -o {_COLS},PKNAME 2>/dev/null || lsblk -P -b -o {_COLS} "
+            "2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt pairs'; echo \"$o\"; "
+            "else echo '#fmt partitions'; cat /proc/partitions; fi")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        fmt, rest = split_format(lines, "partitions")
+        if fmt == "json":
+            return _from_json("\n".join(rest))
+        if fmt == "pairs":
+            return _from_pairs(rest)
+        return _from_partitions(rest)
+
+
+def _device(name: str, dtype: str, size: Any, fstype: Any, mount: Any, disk: str) -> dict[str, Any]:
+    return {"name": name, "type": dtype, "size_bytes": to_int(str(size or ""), 0),
+            "fstype": fstype or "", "mountpoint": mount or "", "disk": disk}
+
+
+def _from_json(text: str) -> list[dict[str, Any]]:
+    data = json.loads(text) if text.strip() else {}
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+
+    def walk(dev: dict[str, Any], disk: str) -> None:
+        name = str(dev.get("name", ""))
+        top = disk or name
+        if (name, top) not in seen:
+            seen.add((name, top))
+            out.append(_device(name, str(dev.get("type", "")), dev.get("size"),
+                               dev.get("fstype"), dev.get("mountpoint"), top))
+        for child in dev.get("children", []) or []:
+            walk(child, top)
+
+    for dev in data.get("blockdevices", []):
+        walk(dev, "")
+    return out
+
+
+def _from_pairs(lines: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    disk = ""
+    for line in lines:
+        if "=" not in line:
+            continue
+        kv = dict(p.split("=", 1) for p in shlex.split(line) if "=" in p)
+        name, dtype = kv.get("NAME", ""), kv.get("TYPE", "")
+        if dtype in ("disk", "rom", "loop") or not disk:
+            disk = name
+        parent = kv.get("PKNAME", "")
+        top = names.get(parent, disk) if parent else (name if dtype in ("disk", "rom", "loop")
+                                                      else disk)
+        names[kv.get("KNAME", name)] = top
+        out.append(_device(name, dtype, kv.get("SIZE"), kv.get("FSTYPE"),
+                           kv.get("MOUNTPOINT"), top))
+    return out
+
+
+_PART = (re.compile(r"^(?P<disk>(?:[shv]d|xvd)[a-z]+)(?P<n>\d+)?$"),
+         re.compile(r"^(?P<disk>nvme\d+n\d+|mmcblk\d+)(?:p(?P<n>\d+))?$"))
+
+
+def _from_partitions(lines: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4 or not parts[0].isdigit():
+            continue
+        blocks, name = to_int(parts[2], 0) or 0, parts[3]
+        m = _PART[0].match(name) or _PART[1].match(name)
+        if m and m.group("n"):
+            dtype, disk = "part", m.group("disk")
+        elif m:
+            dtype, disk = "disk", name
+        elif name.startswith("dm-"):
+            dtype, disk = "lvm", ""
+        elif name.startswith(("sr", "loop", "ram")):
+            dtype, disk = ("rom" if name.startswith("sr") else name.rstrip("0123456789")), name
+        else:
+            dtype, disk = "disk", name
+        out.append(_device(name, dtype, blocks * 1024, "", "", disk))
+    return out
+
+
+class Filesystems(Fact):
+    """Mounted filesystems and their usage (``df -P -k -T``, else ``df -P -k``).
+
+    Sample output::
+
+        Filesystem     Type  1024-blocks    Used Available Capacity Mounted on
+        /dev/sda1      ext4     20511312 9123420  10323000      47% /
+        tmpfs          tmpfs      816452       0    816452       0% /dev/shm
+
+    Result: one dict per filesystem: ``device``, ``fstype`` ('' without ``-T``),
+    ``size_kib``, ``used_kib``, ``available_kib``, ``mount`` and ``pseudo`` (tmpfs & co).
+    """
+
+    name = "filesystems"
+
+    @classmethod
+    def command(cls) -> str:
+        return "df -P -k -T 2>/dev/null || df -P -k"
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        has_type = bool(lines) and lines[0].split()[1:2] == ["Type"]
+        for line in lines[1:]:
+            parts = line.split()
+            need = 7 if has_type else 6
+            if len(parts) < need:
+                continue
+            dev = parts[0]
+            fstype = parts[1] if has_type else ""
+            nums = parts[2:5] if has_type else parts[1:4]
+            mount = " ".join(parts[need - 1:])
+            size, used, avail = (to_int(n) for n in nums)
+            if size is None or used is None:
+                continue
+            pseudo = fstype in _PSEUDO_FS or dev in _PSEUDO_FS or not dev.startswith("/")
+            out.append({"device": dev, "fstype": fstype, "size_kib": size, "used_kib": used,
+                        "available_kib": avail or 0, "mount": mount, "pseudo": pseudo})
+        return out
