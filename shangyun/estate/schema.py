@@ -127,6 +127,8 @@ HOSTS = Table("hosts", "主机", (
     _c("mem_p95_pct", "float", zh="内存 P95(%)", low=0, high=100),
     _c("ssh_port", "int", zh="SSH端口", low=1, high=65535),
     _c("source", zh="来源"),
+    _c("discovery_status", zh="发现状态"),
+    _c("discovered_at", zh="发现时间"),
 ))
 
 DISKS = Table("disks", "磁盘", (
