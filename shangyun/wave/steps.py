@@ -85,6 +85,9 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
         "memory_gb": sum(h.memory_gb for h in system.hosts),
         "target": opts.target, "target_options": opts.target_options,
         "staging_dir": opts.staging_dir,
+        "plan_fingerprint": wave.plan_fingerprint,
+        "estate_fingerprint": wave.estate_fingerprint,
+        "hosts": [h.hostname for h in system.hosts],
     })]
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
@@ -92,7 +95,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
         steps.append(Step("convert", sid, f"{sid}/convert/{d.id}",
                           f"convert {d.path} ({d.format}) → {fmt}",
                           args={"source": d.path, "source_format": d.format,
-                                "target_format": fmt, "digest": opts.digest},
+                                "target_format": fmt, "digest": opts.digest,
+                                "staging_dir": opts.staging_dir},
                           planned={"path": staged}))
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
@@ -115,6 +119,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                               args={"bucket": opts.bucket, "key": key, "endpoint":
                                     opts.s3_endpoint, "format": fmt, "volume": vol,
                                     "host_id": h.id, "upload_key": f"{sid}/upload/{d.id}",
+                                    "convert_key": f"{sid}/convert/{d.id}",
+                                    "wave": wave.number, "bureau": system.bureau_id,
                                     "target": opts.target,
                                     "target_options": opts.target_options},
                               planned={"target": opts.target,
@@ -126,7 +132,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
         name = f"w{wave.number}-{sid}-{h.id}"
         steps.append(Step("launch", sid, f"{sid}/launch/{h.id}",
                           f"test-launch {h.hostname} on {opts.target} as {name} (isolated)",
-                          args={"name": name, "cpus": h.cpu_cores,
+                          args={"name": name, "cpus": h.cpu_cores, "wave": wave.number,
+                                "bureau": system.bureau_id,
                                 "memory_mb": int(h.memory_gb * 1024),
                                 "import_keys": [f"{sid}/import/{d.id}" for d in h.disks],
                                 "target": opts.target, "target_options": opts.target_options},
