@@ -1,0 +1,683 @@
+"""The journal: the durable record of every run and step, read by resume and rollback.
+
+Every public method is one database transaction, committed before it returns, so what a
+step recorded survives ``kill -9`` of the orchestrator. Every change of a run or a step
+is also appended to the audit log (:mod:`shangyun.journal.audit`) in the same transaction.
+See ``docs/journal.md`` for how the wave flow uses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
+from shangyun.errors import SchemaVersionError
+from shangyun.journal import audit as audit_log
+from shangyun.journal.liveness import is_alive, process_start, this_host
+from shangyun.journal.models import (
+    DONE,
+    FAILED,
+    NEEDS_UNDO,
+    RUN_CRASHED,
+    RUN_DONE,
+    RUN_FAILED,
+    RUN_RUNNING,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    STARTED,
+    UNDO_FAILED,
+    UNDOING,
+    UNDONE,
+    Base,
+    Meta,
+    RunRow,
+    StepRow,
+)
+from shangyun.journal.store import JournalError, display, make_engine, resolve
+
+T = TypeVar("T")
+_RETRIES = 6
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    return t.replace(tzinfo=dt.UTC) if t is not None else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a wave, as recorded."""
+
+    id: str
+    wave: int
+    status: str
+    operator: str
+    host: str
+    pid: int
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    ended_at: dt.datetime | None
+    resumes: int
+    note: str | None = None
+
+    @classmethod
+    def from_row(cls, r: RunRow) -> Run:
+        """Build from a stored row."""
+        return cls(r.id, r.wave, r.status, r.operator, r.host, r.pid,
+                   _aware(r.started_at), _aware(r.heartbeat_at),  # type: ignore[arg-type]
+                   _aware(r.ended_at), r.resumes, r.note)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able data."""
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+                for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """One step of one system in one run, as recorded."""
+
+    id: int
+    run_id: str
+    wave: int
+    system: str
+    step: str
+    status: str
+    attempt: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    updated_at: dt.datetime
+    error: str | None
+    undo: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, r: StepRow) -> StepEntry:
+        """Build from a stored row."""
+        return cls(r.id, r.run_id, r.wave, r.system, r.step, r.status, r.attempt,
+                   _aware(r.started_at), _aware(r.ended_at),  # type: ignore[arg-type]
+                   _aware(r.updated_at), r.error, dict(r.undo or {}),  # type: ignore[arg-type]
+                   dict(r.result or {}))
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the last attempt took (None while it runs)."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able data."""
+        d = {k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+             for k, v in asdict(self).items()}
+        d["seconds"] = self.seconds
+        return d
+
+
+@dataclass(frozen=True)
+class StepStart:
+    """What :meth:`Journal.step_started` found: ``skip`` is True when the step is done."""
+
+    entry: StepEntry
+    skip: bool
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The recorded result of a step that is already done (empty otherwise)."""
+        return self.entry.result
+
+
+def _run_id(r: Run | str) -> str:
+    return r if isinstance(r, str) else r.id
+
+
+class Journal:
+    """The journal of one estate (SQLite) or one programme database (PostgreSQL).
+
+    Open it with :meth:`open`; every method commits before returning.
+    """
+
+    def __init__(self, engine: Engine, url: str, *, operator: str | None = None) -> None:
+        self.engine = engine
+        self.url = display(url)
+        self.operator = audit_log.operator_name(operator)
+        self.algorithm = DEFAULT_ALGORITHM
+
+    # -- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: str | os.PathLike[str], *, algorithm: str | None = None,
+             create: bool = True, operator: str | None = None) -> Journal:
+        """Open (and, with ``create``, create) the journal of an estate folder or URL.
+
+        ``algorithm`` (``sha256`` or ``sm3``) chooses the audit chain's hash when the
+        journal is created; opening an existing journal with a different one is an error.
+        """
+        url, path = resolve(target)
+        if not create and path is not None and not path.exists():
+            raise JournalError(f"no journal at {path}")
+        alg = check_algorithm(algorithm) if algorithm else None
+        engine = make_engine(url)
+        journal = cls(engine, url, operator=operator)
+        try:
+            journal._init_schema(alg, create)
+        except BaseException:
+            engine.dispose()
+            raise
+        return journal
+
+    def _init_schema(self, algorithm: str | None, create: bool) -> None:
+        try:
+            exists = inspect(self.engine).has_table(Meta.__tablename__)
+        except OperationalError as exc:
+            raise JournalError(f"cannot open journal {self.url}: {exc.orig}") from None
+        if not exists:
+            if not create:
+                raise JournalError(f"no journal at {self.url}")
+            self._retry(lambda: Base.metadata.create_all(self.engine))
+
+        def init(s: Session) -> str:
+            version = s.get(Meta, "schema_version")
+            if version is None:
+                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                audit_log.set_algorithm(s, algorithm or DEFAULT_ALGORITHM)
+                return algorithm or DEFAULT_ALGORITHM
+            if int(version.value) != SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"journal {self.url} has schema version {version.value}; this shangyun "
+                    f"reads version {SCHEMA_VERSION}")
+            recorded = audit_log.get_algorithm(s) or DEFAULT_ALGORITHM
+            if algorithm and algorithm != recorded:
+                raise JournalError(
+                    f"journal {self.url} chains its audit log with {recorded}, not "
+                    f"{algorithm}; the algorithm is fixed when a journal is created")
+            return recorded
+
+        self.algorithm = self._tx(init)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ------------------------------------------------------------------
+    def _retry(self, fn: Callable[[], T]) -> T:
+        for attempt in range(_RETRIES):
+            try:
+                return fn()
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == _RETRIES - 1:
+                    raise JournalError(f"journal {self.url}: {exc.orig}") from None
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _tx(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in one transaction, committed before returning; retried on conflicts."""
+
+        def once() -> T:
+            with Session(self.engine, expire_on_commit=False) as s, s.begin():
+                return fn(s)
+
+        return self._retry(once)
+
+    def _audit(self, s: Session, action: str, result: str, *, system: str | None = None,
+               run_id: str | None = None, details: Mapping[str, Any] | None = None,
+               operator: str | None = None) -> audit_log.AuditRow:
+        return audit_log.append(s, action=action, result=result,
+                                operator=operator or self.operator, system=system,
+                                run_id=run_id, details=details)
+
+    # -- runs --------------------------------------------------------------------------
+    def begin_run(self, wave: int, operator: str | None = None,
+                  note: str | None = None) -> Run:
+        """Start a new run of ``wave`` owned by this process; returns it ``running``."""
+        who = audit_log.operator_name(operator or self.operator)
+        now = _now()
+        run_id = f"w{wave}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        pid = os.getpid()
+
+        def go(s: Session) -> Run:
+            row = RunRow(id=run_id, wave=wave, status=RUN_RUNNING, operator=who,
+                         host=this_host(), pid=pid, pid_start=process_start(pid),
+                         started_at=now, heartbeat_at=now, ended_at=None, resumes=0,
+                         note=note)
+            s.add(row)
+            self._audit(s, "run begin", RUN_RUNNING, run_id=run_id, operator=who,
+                        details={"wave": wave, "host": row.host, "pid": pid, "note": note})
+            return Run.from_row(row)
+
+        return self._tx(go)
+
+    def resume_run(self, run_id: str, operator: str | None = None) -> Run:
+        """Take over a run that crashed, failed or was left ``running`` by a dead process.
+
+        A run still owned by a live process, or a run that is done, cannot be resumed.
+        """
+        who = audit_log.operator_name(operator or self.operator)
+        self.reconcile(run_id=run_id)
+        pid = os.getpid()
+
+        def go(s: Session) -> Run:
+            row = self._run_row(s, run_id, lock=True)
+            if row.status == RUN_DONE:
+                raise JournalError(f"run {run_id} (wave {row.wave}) is already done")
+            if row.status == RUN_RUNNING and not (row.host == this_host() and row.pid == pid):
+                raise JournalError(
+                    f"run {run_id} (wave {row.wave}) is still running: pid {row.pid} on "
+                    f"host {row.host}, last heartbeat {row.heartbeat_at:%Y-%m-%d %H:%M:%S} "
+                    f"UTC")
+            before = row.status
+            now = _now()
+            row.status, row.host, row.pid = RUN_RUNNING, this_host(), pid
+            row.pid_start, row.heartbeat_at, row.ended_at = process_start(pid), now, None
+            row.resumes += 1
+            self._audit(s, "run resume", RUN_RUNNING, run_id=run_id, operator=who,
+                        details={"wave": row.wave, "was": before, "host": row.host,
+                                 "pid": pid, "resumes": row.resumes})
+            return Run.from_row(row)
+
+        return self._tx(go)
+
+    def heartbeat(self, run: Run | str) -> None:
+        """Tell the journal this run's orchestrator is alive (step calls do it too)."""
+
+        def go(s: Session) -> None:
+            row = self._run_row(s, _run_id(run))
+            if row.status == RUN_RUNNING:
+                row.heartbeat_at = _now()
+
+        self._tx(go)
+
+    @contextmanager
+    def keepalive(self, run: Run | str, interval: float = 10.0) -> Iterator[None]:
+        """Beat the run's heartbeat every ``interval`` seconds while the block runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.heartbeat(run)
+                except JournalError:
+                    continue
+
+        thread = threading.Thread(target=beat, name=f"journal-heartbeat-{_run_id(run)}",
+                                  daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=interval + 5)
+
+    def finish_run(self, run: Run | str, status: str = RUN_DONE,
+                   note: str | None = None) -> Run:
+        """End a run as ``done``, ``failed`` or ``aborted``."""
+        if status not in RUN_STATUSES or status in (RUN_RUNNING, RUN_CRASHED):
+            raise JournalError(f"a run cannot be finished as {status!r}")
+
+        def go(s: Session) -> Run:
+            row = self._run_row(s, _run_id(run), lock=True)
+            row.status, row.ended_at = status, _now()
+            if note:
+                row.note = note
+            self._audit(s, "run end", status, run_id=row.id,
+                        details={"wave": row.wave, "note": note})
+            return Run.from_row(row)
+
+        return self._tx(go)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run ``run_id``; :class:`JournalError` if there is none."""
+        return self._tx(lambda s: Run.from_row(self._run_row(s, run_id)))
+
+    def runs(self, wave: int | None = None, status: str | None = None) -> list[Run]:
+        """Runs, oldest first, optionally of one wave and/or one status."""
+
+        def go(s: Session) -> list[Run]:
+            q = select(RunRow).order_by(RunRow.started_at, RunRow.id)
+            if wave is not None:
+                q = q.where(RunRow.wave == wave)
+            if status is not None:
+                q = q.where(RunRow.status == status)
+            return [Run.from_row(r) for r in s.execute(q).scalars()]
+
+        return self._tx(go)
+
+    def latest_run(self, wave: int) -> Run | None:
+        """The most recent run of ``wave``, or None."""
+        runs = self.runs(wave)
+        return runs[-1] if runs else None
+
+    def reconcile(self, stale_after: float = 120.0, run_id: str | None = None) -> list[Run]:
+        """Mark ``crashed`` every ``running`` run whose orchestrator is dead; return them.
+
+        A run of this host is dead when its pid is gone (or reused, or a zombie); a run of
+        another host is dead when its heartbeat is older than ``stale_after`` seconds.
+        """
+
+        def go(s: Session) -> list[Run]:
+            q = select(RunRow).where(RunRow.status == RUN_RUNNING).with_for_update()
+            if run_id is not None:
+                q = q.where(RunRow.id == run_id)
+            crashed = []
+            host, now = this_host(), _now()
+            for row in s.execute(q).scalars():
+                if row.host == host:
+                    dead = not is_alive(row.pid, row.pid_start)
+                    why = f"pid {row.pid} is gone"
+                else:
+                    age = (now - row.heartbeat_at).total_seconds()
+                    dead = age > stale_after
+                    why = f"no heartbeat from host {row.host} for {age:.0f} s"
+                if dead:
+                    row.status, row.ended_at = RUN_CRASHED, now
+                    row.note = why
+                    self._audit(s, "run crashed", RUN_CRASHED, run_id=row.id,
+                                details={"wave": row.wave, "reason": why})
+                    crashed.append(Run.from_row(row))
+            return crashed
+
+        return self._tx(go)
+
+    def _run_row(self, s: Session, run_id: str, lock: bool = False) -> RunRow:
+        q = select(RunRow).where(RunRow.id == run_id)
+        row = s.execute(q.with_for_update() if lock else q).scalar_one_or_none()
+        if row is None:
+            raise JournalError(f"journal {self.url} has no run {run_id!r}")
+        return row
+
+    # -- steps -------------------------------------------------------------------------
+    def _step_row(self, s: Session, run_id: str, system: str, step: str) -> StepRow | None:
+        q = select(StepRow).where(StepRow.run_id == run_id, StepRow.system == system,
+                                  StepRow.step == step).with_for_update()
+        return s.execute(q).scalar_one_or_none()
+
+    def _need_step(self, s: Session, run_id: str, system: str, step: str) -> StepRow:
+        row = self._step_row(s, run_id, system, step)
+        if row is None:
+            raise JournalError(f"run {run_id}, system {system}: step {step!r} was never "
+                               f"started")
+        return row
+
+    def _live_run(self, s: Session, run_id: str) -> RunRow:
+        run = self._run_row(s, run_id)
+        if run.status != RUN_RUNNING:
+            raise JournalError(f"run {run_id} is {run.status}, not running: resume it "
+                               f"before doing steps")
+        run.heartbeat_at = _now()
+        return run
+
+    def _step_audit(self, s: Session, row: StepRow, **details: Any) -> None:
+        self._audit(s, f"step {row.step}", row.status, system=row.system, run_id=row.run_id,
+                    details={"wave": row.wave, "attempt": row.attempt, **details})
+
+    def step_started(self, run: Run | str, system: str, step: str,
+                     undo: Mapping[str, Any] | None = None) -> StepStart:
+        """Record that ``step`` of ``system`` starts, with what its undo will need.
+
+        Idempotent: when the step is already ``done`` in this run, nothing changes and the
+        answer has ``skip=True`` (the caller skips the step and uses ``.result``). A step
+        left ``started`` or ``failed`` (a crash, an error) or ``undone`` starts again with
+        ``attempt`` + 1. A step being undone (``undoing``/``undo_failed``) cannot start.
+        """
+        rid = _run_id(run)
+
+        def go(s: Session) -> StepStart:
+            run_row = self._live_run(s, rid)
+            row = self._step_row(s, rid, system, step)
+            now = _now()
+            if row is None:
+                row = StepRow(run_id=rid, wave=run_row.wave, system=system, step=step,
+                              status=STARTED, attempt=1, started_at=now, ended_at=None,
+                              updated_at=now, error=None, undo=dict(undo or {}), result={})
+                s.add(row)
+                s.flush()
+            elif row.status == DONE:
+                return StepStart(StepEntry.from_row(row), True)
+            elif row.status in (UNDOING, UNDO_FAILED):
+                raise JournalError(f"run {rid}, system {system}: step {step!r} is "
+                                   f"{row.status}; finish its undo before starting it again")
+            else:
+                row.attempt += 1
+                row.status, row.started_at, row.ended_at, row.updated_at = (
+                    STARTED, now, None, now)
+                row.error = None
+                row.undo = {**(row.undo or {}), **(undo or {})}
+            self._step_audit(s, row, undo=row.undo)
+            return StepStart(StepEntry.from_row(row), False)
+
+        return self._tx(go)
+
+    def step_progress(self, run: Run | str, system: str, step: str, *,
+                      undo: Mapping[str, Any] | None = None,
+                      result: Mapping[str, Any] | None = None) -> StepEntry:
+        """Merge more undo/result data into a running step (e.g. a multipart upload id).
+
+        Not audited (it may be called once per uploaded part); the status does not change.
+        """
+        rid = _run_id(run)
+
+        def go(s: Session) -> StepEntry:
+            self._live_run(s, rid)
+            row = self._need_step(s, rid, system, step)
+            if row.status != STARTED:
+                raise JournalError(f"run {rid}, system {system}: step {step!r} is "
+                                   f"{row.status}, not started")
+            if undo:
+                row.undo = {**(row.undo or {}), **undo}
+            if result:
+                row.result = {**(row.result or {}), **result}
+            row.updated_at = _now()
+            return StepEntry.from_row(row)
+
+        return self._tx(go)
+
+    def step_done(self, run: Run | str, system: str, step: str, *,
+                  result: Mapping[str, Any] | None = None,
+                  undo: Mapping[str, Any] | None = None) -> StepEntry:
+        """Record that the step finished; ``result`` and ``undo`` are merged into the record.
+
+        Calling it again for a step already done changes nothing.
+        """
+        rid = _run_id(run)
+
+        def go(s: Session) -> StepEntry:
+            self._live_run(s, rid)
+            row = self._need_step(s, rid, system, step)
+            if row.status == DONE:
+                return StepEntry.from_row(row)
+            if row.status != STARTED:
+                raise JournalError(f"run {rid}, system {system}: step {step!r} is "
+                                   f"{row.status}; only a started step can be done")
+            now = _now()
+            row.status, row.ended_at, row.updated_at = DONE, now, now
+            row.undo = {**(row.undo or {}), **(undo or {})}
+            row.result = {**(row.result or {}), **(result or {})}
+            self._step_audit(s, row, result=row.result,
+                             seconds=(now - row.started_at).total_seconds())
+            return StepEntry.from_row(row)
+
+        return self._tx(go)
+
+    def step_failed(self, run: Run | str, system: str, step: str,
+                    error: str | BaseException) -> StepEntry:
+        """Record that the step failed with ``error`` (its undo data is kept)."""
+        rid = _run_id(run)
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+        def go(s: Session) -> StepEntry:
+            self._run_row(s, rid).heartbeat_at = _now()
+            row = self._need_step(s, rid, system, step)
+            if row.status not in (STARTED, FAILED):
+                raise JournalError(f"run {rid}, system {system}: step {step!r} is "
+                                   f"{row.status}; only a started step can fail")
+            now = _now()
+            row.status, row.ended_at, row.updated_at, row.error = FAILED, now, now, text
+            self._step_audit(s, row, error=text)
+            return StepEntry.from_row(row)
+
+        return self._tx(go)
+
+    def step(self, run: Run | str, system: str, step: str) -> StepEntry | None:
+        """The record of one step in one run, or None."""
+
+        def go(s: Session) -> StepEntry | None:
+            q = select(StepRow).where(StepRow.run_id == _run_id(run), StepRow.system == system,
+                                      StepRow.step == step)
+            row = s.execute(q).scalar_one_or_none()
+            return StepEntry.from_row(row) if row else None
+
+        return self._tx(go)
+
+    def steps(self, run: Run | str, system: str | None = None) -> list[StepEntry]:
+        """The steps of a run (or of one system in it) in the order they first started."""
+
+        def go(s: Session) -> list[StepEntry]:
+            q = select(StepRow).where(StepRow.run_id == _run_id(run)).order_by(StepRow.id)
+            if system is not None:
+                q = q.where(StepRow.system == system)
+            return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
+
+        return self._tx(go)
+
+    def wave_steps(self, wave: int, system: str | None = None) -> list[StepEntry]:
+        """Every step record of every run of ``wave`` (optionally one system), oldest first."""
+
+        def go(s: Session) -> list[StepEntry]:
+            q = select(StepRow).where(StepRow.wave == wave).order_by(StepRow.id)
+            if system is not None:
+                q = q.where(StepRow.system == system)
+            return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
+
+        return self._tx(go)
+
+    def latest_step(self, wave: int, system: str, step: str) -> StepEntry | None:
+        """The most recently updated record of ``step`` in any run of ``wave``, or None."""
+
+        def go(s: Session) -> StepEntry | None:
+            q = (select(StepRow)
+                 .where(StepRow.wave == wave, StepRow.system == system, StepRow.step == step)
+                 .order_by(StepRow.updated_at.desc(), StepRow.id.desc()).limit(1))
+            row = s.execute(q).scalar_one_or_none()
+            return StepEntry.from_row(row) if row else None
+
+        return self._tx(go)
+
+    def steps_to_undo(self, run: Run | str, system: str) -> list[StepEntry]:
+        """The steps of ``system`` in ``run`` that may have left something, newest first.
+
+        That is every step ``started``, ``done``, ``failed``, ``undoing`` or ``undo_failed``
+        (a crash or a failure may leave partial output), in reverse order of first start.
+        """
+
+        def go(s: Session) -> list[StepEntry]:
+            q = (select(StepRow)
+                 .where(StepRow.run_id == _run_id(run), StepRow.system == system,
+                        StepRow.status.in_(NEEDS_UNDO))
+                 .order_by(StepRow.id.desc()))
+            return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
+
+        return self._tx(go)
+
+    def _undo_mark(self, run: Run | str, system: str, step: str, status: str,
+                   error: str | None = None,
+                   result: Mapping[str, Any] | None = None) -> StepEntry:
+        rid = _run_id(run)
+
+        def go(s: Session) -> StepEntry:
+            row = self._need_step(s, rid, system, step)
+            if row.status == status == UNDONE:
+                return StepEntry.from_row(row)
+            if row.status not in NEEDS_UNDO:
+                raise JournalError(f"run {rid}, system {system}: step {step!r} is "
+                                   f"{row.status}; it cannot become {status}")
+            now = _now()
+            row.status, row.updated_at = status, now
+            if status != UNDOING:
+                row.ended_at = now
+            if error is not None:
+                row.error = error
+            if result:
+                row.result = {**(row.result or {}), "undo": dict(result)}
+            self._step_audit(s, row, **({"error": error} if error else {}))
+            return StepEntry.from_row(row)
+
+        return self._tx(go)
+
+    def mark_undoing(self, run: Run | str, system: str, step: str) -> StepEntry:
+        """Record that the undo of a step begins (a crash now leaves it ``undoing``)."""
+        return self._undo_mark(run, system, step, UNDOING)
+
+    def mark_undone(self, run: Run | str, system: str, step: str,
+                    result: Mapping[str, Any] | None = None) -> StepEntry:
+        """Record that a step was undone (again: no change). ``result`` notes what was done."""
+        return self._undo_mark(run, system, step, UNDONE, result=result)
+
+    def mark_undo_failed(self, run: Run | str, system: str, step: str,
+                         error: str | BaseException) -> StepEntry:
+        """Record that undoing a step failed; it is reported as failed, never as undone."""
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        return self._undo_mark(run, system, step, UNDO_FAILED, error=text)
+
+    # -- audit -------------------------------------------------------------------------
+    def audit(self, action: str, result: str, *, system: str | None = None,
+              run: Run | str | None = None, details: Mapping[str, Any] | None = None,
+              operator: str | None = None) -> audit_log.AuditEntry:
+        """Append one record to the audit log (secrets in ``details`` are redacted)."""
+
+        def go(s: Session) -> audit_log.AuditEntry:
+            row = self._audit(s, action, result, system=system,
+                              run_id=_run_id(run) if run is not None else None,
+                              details=details, operator=operator)
+            return audit_log.AuditEntry.from_row(row)
+
+        return self._tx(go)
+
+    def audit_entries(self, *, system: str | None = None, run: Run | str | None = None,
+                      limit: int | None = None) -> list[audit_log.AuditEntry]:
+        """Audit records in chain order (the last ``limit`` ones when given)."""
+
+        def go(s: Session) -> list[audit_log.AuditEntry]:
+            q = select(audit_log.AuditRow).order_by(audit_log.AuditRow.seq.desc())
+            if system is not None:
+                q = q.where(audit_log.AuditRow.system == system)
+            if run is not None:
+                q = q.where(audit_log.AuditRow.run_id == _run_id(run))
+            if limit is not None:
+                q = q.limit(limit)
+            rows = list(s.execute(q).scalars())
+            return [audit_log.AuditEntry.from_row(r) for r in reversed(rows)]
+
+        return self._tx(go)
+
+    def verify_audit(self) -> audit_log.VerifyReport:
+        """Recompute the audit chain; the report names the first broken record, if any."""
+        return self._tx(audit_log.verify)
+
+
+def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None,
+                 create: bool = True, operator: str | None = None) -> Journal:
+    """Open the journal of an estate folder (``<estate>/journal.db``) or a database URL."""
+    return Journal.open(target, algorithm=algorithm, create=create, operator=operator)
+
+
+__all__ = ["RUN_FAILED", "Journal", "Run", "StepEntry", "StepStart", "open_journal"]

@@ -1,0 +1,85 @@
+"""Where a journal lives: ``<estate>/journal.db`` (SQLite) or a SQLAlchemy URL (PostgreSQL).
+
+SQLite is opened in WAL mode with ``synchronous=FULL`` (a commit is on disk before it
+returns), a busy timeout, and ``BEGIN IMMEDIATE`` transactions, so several processes can
+write one journal safely: writers queue instead of failing. PostgreSQL uses ordinary
+transactions (psycopg 3 driver); ``postgresql://`` URLs are given that driver.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from shangyun.errors import ShangyunError
+
+JOURNAL_FILE = "journal.db"
+BUSY_TIMEOUT_MS = 30_000
+
+
+class JournalError(ShangyunError):
+    """The journal cannot be opened, or a step/run transition is not allowed."""
+
+
+def resolve(target: str | os.PathLike[str]) -> tuple[str, Path | None]:
+    """The SQLAlchemy URL for ``target`` and, for SQLite, the database file.
+
+    ``target`` is an estate folder (→ ``<folder>/journal.db``), a ``.db`` file, or a URL
+    such as ``postgresql://user@127.0.0.1:5432/journal``.
+    """
+    text = os.fspath(target)
+    if "://" in text:
+        try:
+            url = make_url(text)
+        except ArgumentError as exc:
+            raise JournalError(f"journal URL {text!r} is not a database URL: {exc}") from None
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        if url.drivername.startswith("sqlite"):
+            db = url.database
+            return url.render_as_string(hide_password=False), Path(db) if db else None
+        return url.render_as_string(hide_password=False), None
+    path = Path(text)
+    if path.suffix != ".db":
+        if not path.is_dir():
+            raise JournalError(f"estate folder {path} does not exist (the journal lives in "
+                               f"{path / JOURNAL_FILE})")
+        path = path / JOURNAL_FILE
+    return f"sqlite:///{path.resolve()}", path.resolve()
+
+
+def display(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the journal's durability and concurrency settings."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (pysqlite would defer the lock)
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
