@@ -1,0 +1,185 @@
+"""The libvirt target against the libvirt test driver (an empty cloud from a node XML)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from connectors import qemu
+from connectors.targets import (
+    CapacityRequest,
+    ImportedDisk,
+    Instance,
+    InstanceSpec,
+    InstanceState,
+    Labels,
+    ObjectRef,
+    TargetError,
+)
+from connectors.targets.libvirt import NS, LibvirtTarget
+from shangyun.errors import VerificationError
+from tests.targets.conftest import Cloud, Converted
+
+LABELS = Labels(wave="3", bureau="b-hz", system="sys-tax")
+
+
+def _target(cloud: Cloud) -> LibvirtTarget:
+    return LibvirtTarget(cloud.uri, pool=cloud.pool, isolated_network="cloud-isolated",
+                         production_network="cloud-prod", stop_timeout=2)
+
+
+def _spec(name: str = "tax-app") -> InstanceSpec:
+    return InstanceSpec(name=name, vcpus=2, memory_mb=1024, labels=LABELS)
+
+
+def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
+                                                   converted_disks: dict[str, Converted]) -> None:
+    src = converted_disks["qcow2"]
+    with _target(libvirt_cloud) as target:
+        cap = target.check_capacity(CapacityRequest(vcpus=2, memory_mb=1024,
+                                                    disk_bytes=src.size))
+        assert cap.ok and cap.free_disk_bytes == 100 << 30
+
+        disk = target.import_disk(src.path, name="disk0", fmt="qcow2", digest=src.digest,
+                                  labels=LABELS)
+        vol_path = Path(disk.extra["path"])
+        assert vol_path.parent == libvirt_cloud.pool_path
+        assert disk.name == "w3-sys-tax-disk0.qcow2" and disk.size_bytes == src.size
+        assert qemu.content_digest(vol_path) == src.digest
+        # a journal round trip gives back an equal record
+        assert ImportedDisk.from_record(disk.to_record()) == disk
+
+        # importing again (a resumed step) reuses the verified volume
+        again = target.import_disk(src.path, name="disk0", fmt="qcow2", digest=src.digest,
+                                   labels=LABELS)
+        assert again == disk
+
+        inst = target.create_instance(_spec(), [disk], test_mode=True)
+        assert inst.name == "tax-app-test" and inst.test_mode
+        assert target.status(inst) == InstanceState.STOPPED
+        xml = ET.fromstring(target.domain_xml(inst))
+        nets = [s.get("network") for s in xml.findall("./devices/interface/source")]
+        assert nets == ["cloud-isolated"]  # never the production network
+        assert xml.find("./devices/disk/source").get("file") == str(vol_path)
+        meta = xml.find(f"./metadata/{{{NS}}}labels")
+        assert meta is not None and meta.find(f"{{{NS}}}system").text == "sys-tax"
+        assert target.create_instance(_spec(), [disk], test_mode=True) == inst
+
+        target.start(inst)
+        assert target.status(inst) == InstanceState.RUNNING
+        target.start(inst)  # already running: no-op
+        used = target.check_capacity(CapacityRequest(memory_mb=1))
+        assert used.free_memory_mb == cap.free_memory_mb - 1024
+        target.stop(inst)
+        assert target.status(inst) == InstanceState.STOPPED
+        target.start(inst)
+
+        rebuilt = Instance.from_record(inst.to_record())
+        for _ in range(2):  # undo twice: the second finds nothing and is fine
+            target.delete_instance(rebuilt)
+            target.delete_disk(ImportedDisk.from_record(disk.to_record()))
+        assert target.status(inst) == InstanceState.ABSENT
+        assert not vol_path.exists()
+        assert target.conn.storagePoolLookupByName("cloud-pool").listVolumes() == []
+        target.stop(inst)  # stopping something gone is fine too
+        with pytest.raises(TargetError, match="does not exist"):
+            target.start(inst)
+
+
+def test_production_launch_uses_production_network(libvirt_cloud: Cloud,
+                                                   converted_disks: dict[str, Converted]) -> None:
+    raw = converted_disks["raw"]
+    with _target(libvirt_cloud) as target:
+        d0 = target.import_disk(raw.path, name="root", fmt="raw", digest=raw.digest,
+                                labels=LABELS)
+        d1 = target.import_disk(raw.path, name="data", fmt="raw", digest=raw.digest,
+                                labels=LABELS)
+        inst = target.create_instance(_spec("tax-db"), [d0, d1], test_mode=False)
+        xml = ET.fromstring(target.domain_xml(inst))
+        assert [s.get("network") for s in xml.findall("./devices/interface/source")] == \
+            ["cloud-prod"]
+        assert [t.get("dev") for t in xml.findall("./devices/disk/target")] == ["vda", "vdb"]
+        assert inst.name == "tax-db" and not inst.test_mode
+
+
+def test_test_mode_without_isolated_network_has_no_nic(
+        libvirt_cloud: Cloud, converted_disks: dict[str, Converted]) -> None:
+    raw = converted_disks["raw"]
+    with LibvirtTarget(libvirt_cloud.uri, pool=libvirt_cloud.pool,
+                       production_network="cloud-prod") as target:
+        d0 = target.import_disk(raw.path, name="root", fmt="raw", digest=raw.digest,
+                                labels=LABELS)
+        inst = target.create_instance(_spec(), [d0], test_mode=True)
+        assert ET.fromstring(target.domain_xml(inst)).findall("./devices/interface") == []
+
+
+def test_forwarding_network_refused_as_isolated(libvirt_cloud: Cloud) -> None:
+    with pytest.raises(TargetError, match="forwards traffic"):
+        LibvirtTarget(libvirt_cloud.uri, pool=libvirt_cloud.pool, isolated_network="cloud-prod")
+
+
+def test_wrong_digest_deletes_volume(libvirt_cloud: Cloud,
+                                     converted_disks: dict[str, Converted]) -> None:
+    src = converted_disks["qcow2"]
+    wrong = "sha256:" + "0" * 64
+    with _target(libvirt_cloud) as target:
+        with pytest.raises(VerificationError, match=r"w3-sys-tax-disk0\.qcow2"):
+            target.import_disk(src.path, name="disk0", fmt="qcow2", digest=wrong, labels=LABELS)
+        assert target.conn.storagePoolLookupByName("cloud-pool").listVolumes() == []
+        assert list(libvirt_cloud.pool_path.iterdir()) == []
+
+
+def test_rejects_formats_and_objects_it_cannot_take(
+        libvirt_cloud: Cloud, converted_disks: dict[str, Converted]) -> None:
+    vmdk = converted_disks["vmdk"]
+    with _target(libvirt_cloud) as target:
+        with pytest.raises(TargetError, match="not vmdk"):
+            target.import_disk(vmdk.path, name="d", fmt="vmdk", digest=vmdk.digest,
+                               labels=LABELS)
+        with pytest.raises(TargetError, match="download the staged object"):
+            target.import_disk(ObjectRef("bkt", "k"), name="d", fmt="raw", digest=vmdk.digest,
+                               labels=LABELS)
+        with pytest.raises(TargetError, match="at least one disk"):
+            target.create_instance(_spec(), [], test_mode=True)
+
+
+def test_capacity_lists_every_reason(libvirt_cloud: Cloud) -> None:
+    with _target(libvirt_cloud) as target:
+        cap = target.check_capacity(CapacityRequest(vcpus=10_000, memory_mb=10**9,
+                                                    disk_bytes=10**15))
+        assert not cap.ok and len(cap.reasons) == 3
+        assert any("cloud-pool" in r for r in cap.reasons)
+
+
+def test_state_lives_in_the_connection(libvirt_cloud: Cloud,
+                                       converted_disks: dict[str, Converted]) -> None:
+    """The test driver keeps objects per connection: a second connection sees none of them."""
+    raw = converted_disks["raw"]
+    with _target(libvirt_cloud) as first:
+        d0 = first.import_disk(raw.path, name="root", fmt="raw", digest=raw.digest,
+                               labels=LABELS)
+        inst = first.create_instance(_spec(), [d0], test_mode=True)
+        with _target(libvirt_cloud) as second:
+            assert second.status(inst) == InstanceState.ABSENT
+        assert first.status(inst) == InstanceState.STOPPED
+
+
+def test_name_taken_by_someone_else_is_refused(libvirt_cloud: Cloud,
+                                               converted_disks: dict[str, Converted]) -> None:
+    raw = converted_disks["raw"]
+    with _target(libvirt_cloud) as target:
+        target.conn.defineXML("<domain type='test'><name>tax-app-test</name>"
+                              "<memory>1024</memory><os><type>hvm</type></os></domain>")
+        d0 = target.import_disk(raw.path, name="root", fmt="raw", digest=raw.digest,
+                                labels=LABELS)
+        with pytest.raises(TargetError, match="not this run's"):
+            target.create_instance(_spec(), [d0], test_mode=True)
+
+
+def test_bad_uri_is_a_connector_error() -> None:
+    with pytest.raises(TargetError, match="cannot connect"):
+        LibvirtTarget("test:///nonexistent/node.xml", pool="p")
+    assert libvirt is not None
