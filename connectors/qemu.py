@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import secrets
@@ -43,12 +42,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from shangyun.digest import Digest
 from shangyun.errors import ConnectorError, VerificationError
 from shangyun.images import (
     ImageInfo,
-    digest_string,
     estate_format,
     estimate_output_bytes,
     qemu_format,
@@ -428,33 +427,17 @@ def compare(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
 
 # --------------------------------------------------------------------------- digests
 
-class _Hasher(Protocol):
-    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
-
-
-def _new_hasher(algorithm: str) -> tuple[_Hasher, Callable[[], str]]:
-    algo = algorithm.lower()
-    if algo == "sha256":
-        h = hashlib.sha256()
-        return h, h.hexdigest
-    if algo == "sm3":
-        from cryptography.hazmat.primitives import hashes
-
-        sm3 = hashes.Hash(hashes.SM3())
-        return sm3, lambda: sm3.finalize().hex()
-    raise ValueError(f"unknown digest algorithm {algorithm!r} (use sha256 or sm3)")
-
-
 def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256", *,
                    fmt: str | None = None, chunk_size: int = _CHUNK,
                    timeout: float = DEFAULT_TIMEOUT) -> str:
     """The digest of the image's guest-visible content: ``"sha256:<hex>"`` or ``"sm3:<hex>"``.
 
-    Equal for the same disk in any format, so it verifies a conversion end to end.
+    Equal for the same disk in any format, so it verifies a conversion end to end. Hashing
+    is :class:`shangyun.digest.Digest` (``algorithm`` = ``sha256`` or ``sm3``).
     """
     p = Path(path)
     _require_file(p)
-    hasher, hexdigest = _new_hasher(algorithm)
+    hasher = Digest(algorithm)
     f = estate_format(fmt) if fmt else detect_format(p)
     deadline = time.monotonic() + timeout
     if f == "raw":
@@ -469,7 +452,7 @@ def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256", *,
         with _nbd_export(p, f, deadline) as reader:
             for block in reader.blocks(chunk_size, deadline):
                 hasher.update(block)
-    return digest_string(algorithm, hexdigest())
+    return hasher.labelled()
 
 
 def verify_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
