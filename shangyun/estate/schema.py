@@ -100,6 +100,7 @@ SYSTEMS = Table("systems", "业务系统", (
     _c("dr_tier", "int", zh="灾备等级", low=0, high=3),
     _c("criticality", "enum", zh="重要程度", choices=CRITICALITY),
     _c("description", zh="系统描述"),
+    _c("source", zh="来源"),
 ))
 
 HOSTS = Table("hosts", "主机", (
@@ -140,6 +141,7 @@ DISKS = Table("disks", "磁盘", (
     _c("format", "enum", zh="格式", choices=DISK_FORMATS),
     _c("path", zh="路径"),
     _c("datastore", zh="存储"),
+    _c("source", zh="来源"),
 ))
 
 DATABASES = Table("databases", "数据库", (
@@ -151,6 +153,7 @@ DATABASES = Table("databases", "数据库", (
     _c("name", zh="库名"),
     _c("size_gb", "float", zh="数据量(GB)", low=0, high=10_000_000),
     _c("shared", "bool", zh="是否共享"),
+    _c("source", zh="来源"),
 ))
 
 DEPENDENCIES = Table("dependencies", "依赖关系", (
@@ -166,6 +169,7 @@ DEPENDENCIES = Table("dependencies", "依赖关系", (
     _c("type", "enum", zh="依赖类型", choices=DEPENDENCY_TYPES),
     _c("origin", "enum", zh="来源", choices=("declared", "observed"), required=True),
     _c("seen_count", "int", zh="观测次数", low=0, high=10**12),
+    _c("source", zh="数据来源"),
 ))
 
 CONFLICTS = Table("conflicts", "冲突", (

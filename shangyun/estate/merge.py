@@ -1,0 +1,329 @@
+"""Merging one source into an estate, and listing conflicts. Pure: no files, no network.
+
+Ledger import and discovery both bring *incoming* rows (an :class:`Estate` of their own)
+into the estate through :func:`merge`:
+
+- rows are matched to existing rows — bureaus by id or name; systems by id or
+  (bureau, name); hosts by id, MAC, IP (same bureau) or hostname (same bureau, short name,
+  case-insensitive); disks by id or (host, name); databases by id or
+  (system, engine, name, host); dependencies by id or (source/target system/host,
+  external, port) — and references in the incoming rows are re-pointed to the matched ids;
+- a matched row gets its empty fields filled; equal values are fine; a *different* value is
+  never overwritten: it becomes a row of the ``conflicts`` table (current value, incoming
+  value, current source, incoming source), once (the same conflict is not added twice);
+- unmatched rows are added; ``source`` columns collect every source that brought the row.
+
+Merging the same incoming rows twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from shangyun.errors import Problem
+from shangyun.estate.model import Estate
+from shangyun.estate.schema import TABLES
+
+#: Merge order: referenced tables before the tables that refer to them.
+ORDER = ("bureaus", "systems", "hosts", "disks", "databases", "dependencies")
+#: Columns merged by rule instead of conflict: keep the first value / keep the largest.
+_KEEP_CURRENT = {("dependencies", "origin")}
+_KEEP_MAX = {("dependencies", "seen_count")}
+
+Row = dict[str, Any]
+
+
+@dataclass
+class TableCounts:
+    """How many incoming rows of one table were added, updated (filled) or unchanged."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """The counts as plain data."""
+        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class MergeReport:
+    """What :func:`merge` did: the merged estate, counts per table, new conflicts, id map.
+
+    ``id_map[table][incoming_id]`` is the estate id an incoming row was matched to (or
+    kept as, when added); ``problems`` are coercion problems of the merged rows (normally
+    none, since both sides are typed estates).
+    """
+
+    source: str
+    estate: Estate
+    counts: dict[str, TableCounts] = field(default_factory=dict)
+    conflicts: list[Row] = field(default_factory=list)
+    id_map: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """``True`` when anything was added, filled or a conflict recorded."""
+        return bool(self.conflicts) or any(c.added or c.updated for c in self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able data (without the estate)."""
+        return {
+            "source": self.source,
+            "counts": {t: c.to_dict() for t, c in self.counts.items()},
+            "conflicts": self.conflicts,
+        }
+
+
+def merge(estate: Estate, incoming: Estate, source: str) -> MergeReport:
+    """Merge ``incoming`` (rows from ``source``) into a copy of ``estate``.
+
+    ``estate`` is not modified; the result is ``report.estate``. ``source`` names where the
+    incoming rows came from (a ledger file name, ``"discovery"`` …) and is recorded in the
+    rows' ``source`` columns and in new conflicts. See the module docstring for matching.
+    """
+    m = _Merger(estate, source)
+    for name in ORDER:
+        m.merge_table(name, incoming.rows(name))
+    for c in incoming.rows("conflicts"):
+        m.add_conflict_row(c)
+    return m.finish()
+
+
+def conflicts(estate: Estate) -> list[Row]:
+    """The estate's recorded conflicts as plain rows (id, table, key, column, current,
+    incoming, current_source, incoming_source)."""
+    return estate.rows("conflicts")
+
+
+def stable_id(prefix: str, *parts: object) -> str:
+    """A short id that is always the same for the same parts: ``prefix-<10 hex>``."""
+    text = "\x1f".join(_norm_text(p) for p in parts)
+    return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
+
+
+def host_key_name(hostname: object) -> str:
+    """A hostname in matching form: lower case, short name (up to the first dot) unless the
+    name is an IP address."""
+    h = _norm_text(hostname)
+    if not h or _looks_like_ip(h):
+        return h
+    return h.split(".", 1)[0]
+
+
+def normalize_mac(mac: object) -> str:
+    """A MAC address as ``aa:bb:cc:dd:ee:ff`` (``""`` when empty or malformed)."""
+    hexes = "".join(ch for ch in _norm_text(mac) if ch in "0123456789abcdef")
+    if len(hexes) != 12:
+        return ""
+    return ":".join(hexes[i:i + 2] for i in range(0, 12, 2))
+
+
+# --------------------------------------------------------------------------- internals
+def _norm_text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and math.isnan(v):
+        return ""
+    return str(v).strip().casefold()
+
+
+def _looks_like_ip(h: str) -> bool:
+    return h.replace(".", "").isdigit() or ":" in h
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    return _norm_text(a) == _norm_text(b)
+
+
+def _same_in_column(col: str, a: Any, b: Any) -> bool:
+    if col == "hostname":
+        return host_key_name(a) == host_key_name(b)
+    if col == "mac":
+        return normalize_mac(a) == normalize_mac(b) != ""
+    return False
+
+
+def _text(v: Any) -> str:
+    if _empty(v):
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+class _Merger:
+    """The state of one merge: current rows per table, their indexes and the id maps."""
+
+    def __init__(self, estate: Estate, source: str) -> None:
+        self.source = source
+        self.meta = dict(estate.meta)
+        self.rows: dict[str, list[Row]] = {name: estate.rows(name) for name in TABLES}
+        self.by_id: dict[str, dict[str, Row]] = {
+            name: {r["id"]: r for r in rows} for name, rows in self.rows.items()}
+        self.id_map: dict[str, dict[str, str]] = {name: {} for name in TABLES}
+        self.counts: dict[str, TableCounts] = {name: TableCounts() for name in ORDER}
+        self.new_conflicts: list[Row] = []
+        self.keys: dict[str, dict[Any, Row]] = {}
+        self._index_all()
+
+    # ----------------------------------------------------------------- indexes
+    def _natural_keys(self, name: str, r: Row) -> list[Any]:
+        if name == "bureaus":
+            return [("name", _norm_text(r.get("name")))] if r.get("name") else []
+        if name == "systems":
+            if not r.get("name"):
+                return []
+            return [("name", r.get("bureau_id") or "", _norm_text(r.get("name")))]
+        if name == "hosts":
+            keys: list[Any] = []
+            mac = normalize_mac(r.get("mac"))
+            if mac:
+                keys.append(("mac", mac))
+            b = r.get("bureau_id") or ""
+            if r.get("ip"):
+                keys.append(("ip", b, _norm_text(r.get("ip"))))
+            if r.get("hostname"):
+                keys.append(("hostname", b, host_key_name(r.get("hostname"))))
+            return keys
+        if name == "disks":
+            if not r.get("name"):
+                return []
+            return [("name", r.get("host_id") or "", _norm_text(r.get("name")))]
+        if name == "databases":
+            return [("db", r.get("system_id") or "", _norm_text(r.get("engine")),
+                     _norm_text(r.get("name")), r.get("host_id") or "")]
+        if name == "dependencies":
+            return [("dep", *(_norm_text(r.get(c)) for c in (
+                "source_system", "target_system", "source_host", "target_host",
+                "external")), _text(r.get("port")))]
+        return []
+
+    def _index_all(self) -> None:
+        for name in ORDER:
+            idx: dict[Any, Row] = {}
+            for r in self.rows[name]:
+                for k in self._natural_keys(name, r):
+                    idx.setdefault(k, r)
+            self.keys[name] = idx
+        self.conflict_ids = {c["id"] for c in self.rows["conflicts"]}
+
+    # ----------------------------------------------------------------- merging
+    def _remap(self, name: str, r: Row) -> Row:
+        out = dict(r)
+        for col in TABLES[name].columns:
+            if col.ref and out.get(col.name):
+                out[col.name] = self.id_map[col.ref].get(out[col.name], out[col.name])
+        return out
+
+    def _find(self, name: str, r: Row) -> Row | None:
+        hit = self.by_id[name].get(r.get("id"))
+        if hit is not None:
+            return hit
+        for k in self._natural_keys(name, r):
+            hit = self.keys[name].get(k)
+            if hit is not None:
+                return hit
+        return None
+
+    def merge_table(self, name: str, incoming: list[Row]) -> None:
+        has_source = "source" in TABLES[name].column_names
+        counts = self.counts[name]
+        for raw in incoming:
+            r = self._remap(name, raw)
+            if has_source and _empty(r.get("source")):
+                r["source"] = self.source
+            cur = self._find(name, r)
+            if cur is None:
+                if r["id"] in self.by_id[name]:  # pragma: no cover - defensive
+                    r["id"] = stable_id(r["id"], self.source)
+                self.rows[name].append(r)
+                self.by_id[name][r["id"]] = r
+                for k in self._natural_keys(name, r):
+                    self.keys[name].setdefault(k, r)
+                self.id_map[name][raw["id"]] = r["id"]
+                counts.added += 1
+                continue
+            self.id_map[name][raw["id"]] = cur["id"]
+            if self._merge_row(name, cur, r, has_source):
+                counts.updated += 1
+                for k in self._natural_keys(name, cur):
+                    self.keys[name].setdefault(k, cur)
+            else:
+                counts.unchanged += 1
+
+    def _merge_row(self, name: str, cur: Row, inc: Row, has_source: bool) -> bool:
+        changed = False
+        cur_source = _text(cur.get("source")) if has_source else ""
+        for col, value in inc.items():
+            if col in ("id", "source") or _empty(value):
+                continue
+            old = cur.get(col)
+            if _empty(old):
+                cur[col] = value
+                changed = True
+            elif (_same(old, value) or _same_in_column(col, old, value)
+                  or (name, col) in _KEEP_CURRENT):
+                continue
+            elif (name, col) in _KEEP_MAX:
+                if value > old:
+                    cur[col] = value
+                    changed = True
+            else:
+                self._conflict(name, cur["id"], col, old, value, cur_source)
+        if has_source:
+            sources = [s for s in _text(cur.get("source")).split(";") if s]
+            incoming = [s for s in _text(inc.get("source")).split(";") if s]
+            added = [s for s in incoming if s not in sources]
+            if added:
+                cur["source"] = ";".join(sources + added)
+                changed = True
+        return changed
+
+    def _conflict(self, table: str, key: str, column: str, current: Any, incoming: Any,
+                  current_source: str) -> None:
+        cid = stable_id("c", table, key, column, _text(incoming))
+        if cid in self.conflict_ids:
+            return
+        row = {"id": cid, "table": table, "key": key, "column": column,
+               "current": _text(current), "incoming": _text(incoming),
+               "current_source": current_source or "estate",
+               "incoming_source": self.source}
+        self.add_conflict_row(row)
+
+    def add_conflict_row(self, row: Row) -> None:
+        """Record a conflict row once (by id)."""
+        if row["id"] in self.conflict_ids:
+            return
+        self.conflict_ids.add(row["id"])
+        self.rows["conflicts"].append(row)
+        self.new_conflicts.append(row)
+
+    def finish(self) -> MergeReport:
+        est = Estate(meta=self.meta)
+        problems: list[Problem] = []
+        for name in TABLES:
+            problems += est.set_rows(name, self.rows[name])
+        return MergeReport(source=self.source, estate=est, counts=self.counts,
+                           conflicts=self.new_conflicts, id_map=self.id_map,
+                           problems=problems)
+
+
+__all__ = [
+    "MergeReport", "TableCounts", "conflicts", "host_key_name", "merge", "normalize_mac",
+    "stable_id",
+]
