@@ -8,6 +8,7 @@ from shangyun import __version__
 from shangyun.cli.lazy import LazyGroup
 
 COMMANDS = {
+    "audit": "shangyun.cli.audit:audit",
     "inventory": "shangyun.cli.inventory:inventory",
     "wave": "shangyun.cli.wave:wave",
 }
