@@ -8,7 +8,9 @@ from shangyun import __version__
 from shangyun.cli.lazy import LazyGroup
 
 COMMANDS = {
+    "assess": "shangyun.cli.assess:assess",
     "audit": "shangyun.cli.audit:audit",
+    "plan": "shangyun.cli.plan:plan",
     "inventory": "shangyun.cli.inventory:inventory",
     "wave": "shangyun.cli.wave:wave",
 }

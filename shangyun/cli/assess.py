@@ -1,0 +1,57 @@
+"""``shangyun assess``: readiness, right-sizing, cost and constraints, written into the estate."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+
+
+@click.command("assess")
+@estate_option
+@click.option("--target", "target", type=click.FloatRange(0.05, 1.0), default=0.70,
+              show_default=True, help="Utilisation to size for (0.05–1).")
+@click.option("--headroom", type=click.FloatRange(0, 5), default=0.10, show_default=True,
+              help="Fraction added on top of the sized need.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="A folder with support_matrix.yaml, flavours.csv, prices.yaml, layout.yaml "
+                   "(default: the ones shipped with shangyun).")
+@json_option
+@handle_errors
+def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None,
+           as_json: bool) -> None:
+    """Assess every host and system and write ESTATE/assessment/.
+
+    Readiness (ready / conditional / not ready, with reasons) from the target's support
+    matrix; right-size from p95 utilisation to the target utilisation, mapped to a flavour;
+    vCPU, memory, physical servers and monthly cost before and after; classified systems
+    excluded, MLPS level → allowed zones, DR tier → two-sites-three-centres placement.
+    """
+    from shangyun.assess import assess as run_assess
+    from shangyun.assess import load_catalog, write_assessment
+    from shangyun.estate import Estate
+
+    estate = Estate.load(estate_dir, check=True)
+    result = run_assess(estate, load_catalog(data_dir), target=target, headroom=headroom)
+    path = write_assessment(result, estate_dir)
+    if as_json:
+        print_json({"path": str(path), "summary": result.summary,
+                    "systems": result.systems.to_dict(orient="records")})
+        return
+    s = result.summary
+    console.print(f"[bold]assessment[/] written to {path}")
+    t = RichTable("systems", "ready", "conditional", "not ready", "excluded", "moving")
+    c = s["systems"]
+    t.add_row(str(sum(c[k] for k in ("ready", "conditional", "not ready"))), str(c["ready"]),
+              str(c["conditional"]), str(c["not ready"]), str(c["excluded"]), str(c["moving"]))
+    console.print(t)
+    m = RichTable("moving hosts", "vCPU", "memory GB", "servers", "CPU util", "monthly")
+    for label in ("before", "after"):
+        x = s[label]
+        util = "-" if x["cpu_utilisation"] is None else f"{100 * x['cpu_utilisation']:.0f} %"
+        m.add_row(label, str(x["vcpu"]), f"{x['memory_gb']:,.0f}", str(x["physical_servers"]),
+                  util, f"{x['monthly_cny']:,.0f} {s['currency']}")
+    console.print(m)
+    if s["saving_pct"] is not None:
+        console.print(f"monthly cost change: [bold]{-s['saving_pct']:+.1f} %[/]")

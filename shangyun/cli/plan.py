@@ -1,0 +1,157 @@
+"""``shangyun plan``: move groups and waves under every constraint; ``plan explain``: why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import console, handle_errors, json_option, print_json
+
+
+def _pin(values: tuple[str, ...]) -> dict[str, int]:
+    pins: dict[str, int] = {}
+    for v in values:
+        sid, sep, wave = v.rpartition("=")
+        if not sep or not sid or not wave.strip().isdigit():
+            raise click.BadParameter(f"{v!r} is not SYSTEM=WAVE", param_hint="--pin")
+        if sid in pins and pins[sid] != int(wave):
+            raise click.BadParameter(f"{sid} pinned twice ({pins[sid]} and {wave})",
+                                     param_hint="--pin")
+        pins[sid] = int(wave)
+    return pins
+
+
+def _limit(v: float | None) -> float | None:
+    return None if v is None or v == 0 else v
+
+
+@click.group("plan", invoke_without_command=True)
+@click.option("--estate", "estate_dir", type=click.Path(file_okay=False), envvar="SHANGYUN_ESTATE",
+              show_envvar=True, help="The estate folder (an inventory).")
+@click.option("--max-hosts", type=click.IntRange(0), default=200, show_default=True,
+              help="Hosts per wave (0 = no limit).")
+@click.option("--max-systems", type=click.IntRange(0), default=40, show_default=True,
+              help="Systems per wave (0 = no limit).")
+@click.option("--max-tb", type=click.FloatRange(0), default=50.0, show_default=True,
+              help="TB of data per wave (0 = no limit).")
+@click.option("--max-bureaus", type=click.IntRange(0), default=0, show_default=True,
+              help="Bureaus per wave (field teams; 0 = no hard limit, fewer still preferred).")
+@click.option("--link-efficiency", type=click.FloatRange(0.01, 1.0), default=0.8,
+              show_default=True, help="Share of a bureau's link a copy gets in its window.")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First wave's week (YYYY-MM-DD; default: next Monday).")
+@click.option("--cadence-days", type=click.IntRange(1, 365), default=7, show_default=True,
+              help="Days between waves.")
+@click.option("--blackout", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="A date no wave may use, for every bureau (repeatable).")
+@click.option("--pilot-systems", type=click.IntRange(0), default=3, show_default=True,
+              help="Systems in the low-risk pilot wave 1 (0 = no pilot).")
+@click.option("--pilot-hosts", type=click.IntRange(1), default=10, show_default=True,
+              help="Hosts in the pilot wave at most.")
+@click.option("--order", type=click.Choice(["before-or-with", "before", "off"]),
+              default="before-or-with", show_default=True,
+              help="Shared services move before or with their consumers, strictly before, or "
+                   "in any order.")
+@click.option("--strong", multiple=True, default=("database", "sync"), show_default=True,
+              help="Dependency types that bind systems into one move group (repeatable).")
+@click.option("--no-split", is_flag=True, help="Fail instead of splitting a move group that "
+              "does not fit one wave.")
+@click.option("--pin", "pins", multiple=True, metavar="SYSTEM=WAVE",
+              help="Put SYSTEM (and its move group) in WAVE (repeatable).")
+@click.option("--exclude", multiple=True, metavar="SYSTEM", help="Leave SYSTEM out (repeatable).")
+@click.option("--include-not-ready", is_flag=True,
+              help="Plan systems whose OS or architecture the target cannot run, too.")
+@click.option("--dry-run", is_flag=True, help="Print the plan without writing ESTATE/plan/.")
+@json_option
+@click.pass_context
+@handle_errors
+def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems: int,
+         max_tb: float, max_bureaus: int, link_efficiency: float, start: dt.datetime | None,
+         cadence_days: int, blackout: tuple[dt.datetime, ...], pilot_systems: int,
+         pilot_hosts: int, order: str, strong: tuple[str, ...], no_split: bool,
+         pins: tuple[str, ...], exclude: tuple[str, ...], include_not_ready: bool,
+         dry_run: bool, as_json: bool) -> None:
+    """Plan move groups and waves for the estate and write ESTATE/plan/.
+
+    Systems bound by strong dependencies move together (move groups); waves respect the
+    capacity per wave, each bureau's link × maintenance window, the calendar and blackout
+    dates, a small pilot first, criticality (critical later), shared services before or
+    with their consumers, few bureaus per wave, and --pin/--exclude. Classified systems are
+    excluded with the reason. Impossible constraints stop with an error naming them.
+    `shangyun plan explain SYSTEM` tells why a system is in its wave.
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"estate_dir": estate_dir}
+        return
+    if not estate_dir:
+        raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
+    from shangyun.estate import Estate
+    from shangyun.planner import PlanOptions, make_plan, write_plan
+
+    today = dt.datetime.now(dt.UTC).date()
+    first = start.date() if start else today + dt.timedelta(days=7 - today.weekday())
+    try:
+        opts = PlanOptions(
+            max_hosts=int(_limit(max_hosts) or 0) or None,
+            max_systems=int(_limit(max_systems) or 0) or None, max_tb=_limit(max_tb),
+            max_bureaus=int(_limit(max_bureaus) or 0) or None, link_efficiency=link_efficiency,
+            start=first, cadence_days=cadence_days, blackout=tuple(b.date() for b in blackout),
+            pilot_systems=pilot_systems, pilot_hosts=pilot_hosts, order=order,
+            strong_types=tuple(strong), allow_split=not no_split, pins=_pin(pins),
+            exclude=tuple(exclude), include_not_ready=include_not_ready)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    estate = Estate.load(estate_dir, check=True)
+    result = make_plan(estate, opts)
+    path = None if dry_run else write_plan(result, estate_dir)
+    if as_json:
+        print_json(result.to_json())
+        return
+    t = RichTable("wave", "start", "systems", "hosts", "data GB", "bureaus", title="waves")
+    for w in result.waves:
+        label = f"{w['number']}" + (" (pilot)" if w["pilot"] else "")
+        t.add_row(label, w["start"], str(len(w["systems"])), str(w["hosts"]),
+                  f"{w['data_gb']:,.1f}", ", ".join(w["bureaus"][:6])
+                  + (" …" if len(w["bureaus"]) > 6 else ""))
+    console.print(t)
+    m = result.metrics
+    console.print(f"{m['waves']} waves (lower bound {m['lower_bound_waves']}), "
+                  f"{m['move_groups']} move groups, {m['cut_dependencies']} of "
+                  f"{m['dependencies']} dependencies cross waves, "
+                  f"{m['systems_excluded']} systems excluded")
+    for e in result.excluded[:20]:
+        console.print(f"  excluded {e['system']}: {e['reason']}")
+    if path:
+        console.print(f"plan written to {path}")
+
+
+@plan.command("explain")
+@click.argument("system")
+@click.option("--estate", "estate_dir", type=click.Path(file_okay=False), envvar="SHANGYUN_ESTATE",
+              help="The estate folder (an inventory).")
+@json_option
+@click.pass_context
+@handle_errors
+def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json: bool) -> None:
+    """Say why SYSTEM is in its wave: which constraint bound, which dependencies pulled it."""
+    from shangyun.planner import explain
+
+    folder = estate_dir or (ctx.obj or {}).get("estate_dir")
+    if not folder:
+        raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
+    info = explain(folder, system)
+    if as_json:
+        print_json(info)
+        return
+    if info["excluded"]:
+        console.print(f"[bold]{system}[/] is not in any wave: {info['reasons'][0]}")
+    else:
+        console.print(f"[bold]{system}[/]: wave {info['wave']} (starts {info['start']}), "
+                      f"move group {info['move_group']}")
+        for r in info["reasons"]:
+            console.print(f"  - {r}")
+    if info["stale"]:
+        console.print("[yellow]warning:[/] the estate changed since this plan was made; "
+                      "run 'shangyun plan' again")

@@ -1,0 +1,87 @@
+"""Does a set of systems fit one wave? Capacity (hosts, systems, TB), bureaus and windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shangyun.planner.inputs import PlanInput
+from shangyun.planner.options import PlanOptions
+
+
+@dataclass
+class Load:
+    """What a wave (or a move group) holds: the measures every capacity limit reads."""
+
+    hosts: int = 0
+    systems: int = 0
+    data_gb: float = 0.0
+    by_bureau: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: Load) -> None:
+        """Add ``other`` into this load."""
+        self.hosts += other.hosts
+        self.systems += other.systems
+        self.data_gb += other.data_gb
+        for b, gb in other.by_bureau.items():
+            self.by_bureau[b] = self.by_bureau.get(b, 0.0) + gb
+
+    def remove(self, other: Load) -> None:
+        """Take ``other`` out of this load."""
+        self.hosts -= other.hosts
+        self.systems -= other.systems
+        self.data_gb -= other.data_gb
+        for b, gb in other.by_bureau.items():
+            left = self.by_bureau[b] - gb
+            if abs(left) < 1e-9 and b in self.by_bureau:
+                del self.by_bureau[b]
+            else:
+                self.by_bureau[b] = left
+
+
+def load_of(inp: PlanInput, members: list[int]) -> Load:
+    """The load of the systems ``members`` (indices into ``inp.systems``)."""
+    out = Load()
+    for i in members:
+        out.hosts += int(inp.hosts[i])
+        out.systems += 1
+        out.data_gb += float(inp.data_gb[i])
+        for b, gb in inp.data_by_bureau[i].items():
+            out.by_bureau[b] = out.by_bureau.get(b, 0.0) + gb
+        out.by_bureau.setdefault(inp.bureau[i], out.by_bureau.get(inp.bureau[i], 0.0))
+    return out
+
+
+class Limits:
+    """The per-wave limits of one planning run."""
+
+    def __init__(self, inp: PlanInput, opts: PlanOptions) -> None:
+        self.opts = opts
+        self.window = {b: v.capacity_gb for b, v in inp.bureaus.items()
+                       if v.capacity_gb is not None}
+
+    def violation(self, load: Load, extra: Load | None = None) -> str | None:
+        """The first limit ``load`` (+ ``extra``) breaks, in words; None if it fits."""
+        o = self.opts
+        hosts = load.hosts + (extra.hosts if extra else 0)
+        systems = load.systems + (extra.systems if extra else 0)
+        data = load.data_gb + (extra.data_gb if extra else 0.0)
+        if o.max_hosts is not None and hosts > o.max_hosts:
+            return f"hosts per wave: {hosts} > {o.max_hosts}"
+        if o.max_systems is not None and systems > o.max_systems:
+            return f"systems per wave: {systems} > {o.max_systems}"
+        if o.max_tb is not None and data > o.max_tb * 1000 + 1e-6:
+            return f"TB per wave: {data / 1000:.2f} > {o.max_tb:g}"
+        bureaus = load.by_bureau if extra is None else {**load.by_bureau, **{
+            b: load.by_bureau.get(b, 0.0) + gb for b, gb in extra.by_bureau.items()}}
+        if o.max_bureaus is not None and len(bureaus) > o.max_bureaus:
+            return f"bureaus per wave: {len(bureaus)} > {o.max_bureaus}"
+        for b, gb in bureaus.items():
+            cap = self.window.get(b)
+            if cap is not None and gb > cap + 1e-6:
+                return (f"bureau {b} window: {gb:,.1f} GB > {cap:,.1f} GB its link moves in "
+                        "one maintenance window")
+        return None
+
+    def fits(self, load: Load, extra: Load | None = None) -> bool:
+        """True when ``load`` (+ ``extra``) breaks no limit."""
+        return self.violation(load, extra) is None

@@ -1,0 +1,93 @@
+"""The plan as files in the estate's ``plan/`` folder, and ``explain`` that reads them.
+
+``plan.yaml`` (schema_version, options, the estate fingerprint, metrics, waves),
+``waves.csv``, ``windows.csv``, ``move_groups.csv``, ``systems.csv`` (wave, group, reasons
+joined with `` | ``) and ``excluded.csv``. Written all-or-nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shangyun.assess.folder import read_meta, write_folder
+from shangyun.errors import EstateError, PlanError
+from shangyun.estate import Estate
+from shangyun.planner.plan import PLAN_SCHEMA_VERSION, Plan
+
+FOLDER = "plan"
+SEP = " | "
+
+
+def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
+    """Write ``plan`` into ``estate_dir/plan/`` (replacing an older plan atomically)."""
+    meta = {"schema_version": PLAN_SCHEMA_VERSION, "created": plan.created,
+            "estate_fingerprint": plan.fingerprint, "options": plan.options,
+            "metrics": plan.metrics,
+            "waves": [{k: w[k] for k in ("number", "start", "hosts", "data_gb", "bureaus",
+                                         "pilot")} | {"systems": len(w["systems"])}
+                      for w in plan.waves]}
+    waves = pd.DataFrame([{"wave": w["number"], "start": w["start"], "pilot": w["pilot"],
+                           "systems": len(w["systems"]), "hosts": w["hosts"],
+                           "data_gb": w["data_gb"], "bureaus": ";".join(w["bureaus"]),
+                           "move_groups": ";".join(w["move_groups"])} for w in plan.waves],
+                         columns=["wave", "start", "pilot", "systems", "hosts", "data_gb",
+                                  "bureaus", "move_groups"])
+    windows = pd.DataFrame([{"wave": w["number"], **win} for w in plan.waves
+                            for win in w["windows"]],
+                           columns=["wave", "bureau_id", "date", "start", "hours",
+                                    "capacity_gb", "data_gb"])
+    groups = pd.DataFrame([{**g, "systems": ";".join(g["systems"])} for g in plan.move_groups],
+                          columns=["id", "wave", "systems", "hosts", "data_gb", "split_from",
+                                   "cut"])
+    systems = pd.DataFrame([{**s, "reasons": SEP.join(s["reasons"])} for s in plan.systems],
+                           columns=["system", "wave", "start", "move_group", "bureau_id",
+                                    "hosts", "data_gb", "criticality", "zones", "placement",
+                                    "strong_dependencies", "reasons"])
+    excluded = pd.DataFrame(plan.excluded, columns=["system", "reason"])
+    return write_folder(Path(estate_dir) / FOLDER, {
+        "plan.yaml": meta, "waves.csv": waves, "windows.csv": windows,
+        "move_groups.csv": groups, "systems.csv": systems, "excluded.csv": excluded})
+
+
+def read_plan_meta(estate_dir: str | Path) -> dict[str, Any]:
+    """``plan.yaml`` of the estate (schema version checked)."""
+    path = Path(estate_dir) / FOLDER / "plan.yaml"
+    if not path.is_file():
+        raise EstateError(f"{path}: no plan yet; run 'shangyun plan --estate {estate_dir}'")
+    return read_meta(path, PLAN_SCHEMA_VERSION)
+
+
+def plan_matches(estate: Estate, estate_dir: str | Path) -> bool:
+    """True when the plan in ``estate_dir`` was made from exactly this estate's content."""
+    return read_plan_meta(estate_dir).get("estate_fingerprint") == estate.fingerprint()
+
+
+def explain(estate_dir: str | Path, system: str) -> dict[str, Any]:
+    """Why ``system`` is in its wave (or why it is excluded), read from the plan files.
+
+    Returns ``{"system", "wave", "start", "move_group", "reasons": [...], "excluded": bool,
+    "stale": bool}``; ``stale`` is true when the estate changed since the plan was made.
+    """
+    meta = read_plan_meta(estate_dir)
+    root = Path(estate_dir) / FOLDER
+    estate = Estate.load(estate_dir, check=False)
+    stale = meta.get("estate_fingerprint") != estate.fingerprint()
+    systems = pd.read_csv(root / "systems.csv", dtype=str, keep_default_na=False,
+                          encoding="utf-8-sig")
+    hit = systems[systems["system"] == system]
+    if len(hit):
+        row = hit.iloc[0]
+        return {"system": system, "wave": int(row["wave"]), "start": row["start"],
+                "move_group": row["move_group"], "excluded": False, "stale": stale,
+                "reasons": [x for x in row["reasons"].split(SEP) if x]}
+    excluded = pd.read_csv(root / "excluded.csv", dtype=str, keep_default_na=False,
+                           encoding="utf-8-sig")
+    hit = excluded[excluded["system"] == system]
+    if len(hit):
+        return {"system": system, "wave": None, "start": None, "move_group": None,
+                "excluded": True, "stale": stale, "reasons": [hit.iloc[0]["reason"]]}
+    raise PlanError(f"{root / 'systems.csv'}: system {system!r} is not in the plan "
+                    "(unknown system, or added after the plan was made)")

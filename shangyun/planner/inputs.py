@@ -1,0 +1,225 @@
+"""What the planner needs from an estate, computed with vectorised pandas.
+
+Per planned system: bureau, hosts, data (GB, per bureau), criticality, shared or not.
+Per pair of systems: how many dependencies join them and whether any is strong.
+Per consumer → shared provider: the dependency order. Plus the excluded systems, each with
+its reason (classified, no security zone, not ready, or excluded by the user).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shangyun.assess.catalog import Catalog, load_catalog
+from shangyun.assess.constraints import placement
+from shangyun.assess.readiness import NOT_READY, host_readiness
+from shangyun.errors import PlanError
+from shangyun.estate import Estate
+from shangyun.planner.options import PlanOptions
+
+CRITICALITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+DB_PORTS = {5432, 3306, 1521, 1433, 5236, 54321, 2881, 50000, 5258, 9088}
+
+
+@dataclass(frozen=True)
+class Bureau:
+    """One bureau's link and maintenance window; ``capacity_gb`` None = unconstrained."""
+
+    id: str
+    link_mbps: float | None
+    window_day: str | None
+    window_start: str | None
+    window_hours: float | None
+    blackout: frozenset[str]
+    capacity_gb: float | None
+
+
+@dataclass
+class PlanInput:
+    """The planner's view of an estate (only the systems that will move, plus the rest)."""
+
+    systems: list[str]
+    index: dict[str, int]
+    bureau: list[str]
+    hosts: np.ndarray
+    data_gb: np.ndarray
+    data_by_bureau: list[dict[str, float]]
+    crit: np.ndarray
+    criticality: list[str]
+    shared: np.ndarray
+    zones: list[str]
+    sites: list[str]
+    pairs: pd.DataFrame
+    precedence: list[tuple[int, int, int]]
+    bureaus: dict[str, Bureau]
+    excluded: dict[str, str]
+    to_excluded: dict[str, dict[str, int]] = field(default_factory=dict)
+    dependency_rows: int = 0
+
+
+def window_capacity_gb(link_mbps: float, hours: float, efficiency: float) -> float:
+    """GB a link of ``link_mbps`` moves in ``hours`` at ``efficiency`` (decimal GB)."""
+    return link_mbps * efficiency * hours * 3600 / 8 / 1000
+
+
+def _bureaus(estate: Estate, opts: PlanOptions) -> dict[str, Bureau]:
+    out: dict[str, Bureau] = {}
+    for b in estate.rows("bureaus"):
+        cap = None
+        if b["link_mbps"] and b["window_hours"]:
+            cap = window_capacity_gb(b["link_mbps"], b["window_hours"], opts.link_efficiency)
+        out[b["id"]] = Bureau(b["id"], b["link_mbps"], b["window_day"], b["window_start"],
+                              b["window_hours"],
+                              frozenset(x for x in (b["blackout_dates"] or "").split(";") if x),
+                              cap)
+    return out
+
+
+def _host_data(estate: Estate) -> pd.DataFrame:
+    """Per host: system, bureau and data in GB (used disk space, else disk size)."""
+    hosts = estate.tables["hosts"][["id", "system_id", "bureau_id", "disk_gb", "os", "arch"]]
+    disks = estate.tables["disks"]
+    per_disk = disks["used_gb"].where(disks["used_gb"].notna(), disks["size_gb"])
+    by_host = per_disk.groupby(disks["host_id"]).sum()
+    data = hosts["id"].map(by_host)
+    data = data.where(data.notna(), hosts["disk_gb"]).fillna(0.0).astype(float)
+    return hosts.assign(data_gb=data)
+
+
+def _not_ready(hosts: pd.DataFrame, catalog: Catalog) -> set[str]:
+    """Systems with a host the target cannot run (OS family or architecture)."""
+    combos = hosts[["os", "arch"]].fillna("").drop_duplicates()
+    bad: set[tuple[str, str]] = set()
+    for os_name, arch in combos.itertuples(index=False, name=None):
+        status, _ = host_readiness({"os": os_name, "arch": arch, "os_version": "9999"}, [],
+                                   catalog)
+        if status == NOT_READY:
+            bad.add((os_name, arch))
+    if not bad:
+        return set()
+    key = list(zip(hosts["os"].fillna(""), hosts["arch"].fillna(""), strict=True))
+    mask = np.array([k in bad for k in key], dtype=bool)
+    return set(hosts.loc[mask, "system_id"].dropna()) - {""}
+
+
+def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = None) -> PlanInput:
+    """Collect everything the planner needs from ``estate`` under ``opts``."""
+    cat = catalog or load_catalog()
+    sysdf = estate.tables["systems"]
+    all_ids = sysdf["id"].astype(str).tolist()
+    known = set(all_ids)
+    for sid in [*opts.exclude, *opts.pins]:
+        if sid not in known:
+            raise PlanError(f"--pin/--exclude: unknown system {sid!r}")
+    both = sorted(set(opts.exclude) & set(opts.pins))
+    if both:
+        raise PlanError(f"contradictory options: {', '.join(both)} both pinned and excluded")
+    hosts = _host_data(estate)
+    excluded: dict[str, str] = {}
+    cols = ["classified", "mlps_level", "network_zone", "dr_tier"]
+    place: dict[tuple[Any, ...], Any] = {}
+    zones_of: dict[str, str] = {}
+    sites_of: dict[str, str] = {}
+    for sid, *vals in sysdf[["id", *cols]].itertuples(index=False, name=None):
+        key = tuple(None if v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+                    for v in vals)
+        if key not in place:
+            place[key] = placement(dict(zip(cols, key, strict=True)), cat)
+        p = place[key]
+        zones_of[sid], sites_of[sid] = ";".join(p.zones), ";".join(p.sites)
+        if p.excluded:
+            excluded[sid] = p.excluded
+    if not opts.include_not_ready:
+        for sid in _not_ready(hosts, cat):
+            excluded.setdefault(sid, "not ready: a host's OS or CPU architecture cannot run on "
+                                     "the target cloud (see 'shangyun assess')")
+    for sid in opts.exclude:
+        excluded.setdefault(sid, "excluded by the user (--exclude)")
+    for sid in opts.pins:
+        if sid in excluded:
+            raise PlanError(f"--pin {sid}={opts.pins[sid]}: {sid} cannot be planned: "
+                            f"{excluded[sid]}")
+    planned = [s for s in all_ids if s not in excluded]
+    index = {s: i for i, s in enumerate(planned)}
+    n = len(planned)
+    sub = sysdf[sysdf["id"].isin(index)]
+    order = sub["id"].map(index).to_numpy()
+    bureau = [""] * n
+    crit = np.ones(n, dtype=np.int64)
+    crit_name = ["medium"] * n
+    kinds = np.zeros(n, dtype=bool)
+    for pos, (_sid, bid, c, kind) in zip(order, sub[["id", "bureau_id", "criticality", "kind"]]
+                                        .itertuples(index=False, name=None), strict=True):
+        bureau[pos] = bid
+        if c:
+            crit[pos], crit_name[pos] = CRITICALITY_RANK[c], c
+        kinds[pos] = kind == "shared-service"
+    dbs = estate.tables["databases"]
+    shared_db = set(dbs.loc[dbs["shared"].fillna(False).astype(bool), "system_id"])
+    for sid in shared_db:
+        if sid in index:
+            kinds[index[sid]] = True
+    h = hosts[hosts["system_id"].isin(index)]
+    hcount = np.zeros(n, dtype=np.int64)
+    vc = h["system_id"].value_counts()
+    hcount[vc.index.map(index).to_numpy()] = vc.to_numpy()
+    data = np.zeros(n)
+    by_bureau: list[dict[str, float]] = [{} for _ in range(n)]
+    for (sid, bid), gb in h.groupby(["system_id", "bureau_id"])["data_gb"].sum().items():
+        i = index[sid]
+        by_bureau[i][bid] = by_bureau[i].get(bid, 0.0) + float(gb)
+        data[i] += float(gb)
+    loose = dbs[(dbs["host_id"].fillna("") == "") & dbs["system_id"].isin(index)]
+    for sid, gb in loose.groupby("system_id")["size_gb"].sum().items():
+        i = index[sid]
+        by_bureau[i][bureau[i]] = by_bureau[i].get(bureau[i], 0.0) + float(gb)
+        data[i] += float(gb)
+    pairs, prec, to_excl, rows = _dependencies(estate, index, excluded, kinds, opts)
+    return PlanInput(planned, index, bureau, hcount, data, by_bureau, crit, crit_name, kinds,
+                     [zones_of[s] for s in planned], [sites_of[s] for s in planned], pairs, prec,
+                     _bureaus(estate, opts), excluded, to_excl, rows)
+
+
+def _dependencies(
+    estate: Estate, index: dict[str, int], excluded: dict[str, str], shared: np.ndarray,
+    opts: PlanOptions,
+) -> tuple[pd.DataFrame, list[tuple[int, int, int]], dict[str, dict[str, int]], int]:
+    deps = estate.tables["dependencies"]
+    hosts = estate.tables["hosts"]
+    host_sys = pd.Series(hosts["system_id"].to_numpy(), index=hosts["id"].to_numpy())
+    src = deps["source_system"].where(deps["source_system"] != "",
+                                      deps["source_host"].map(host_sys)).fillna("")
+    tgt = deps["target_system"].where(deps["target_system"] != "",
+                                      deps["target_host"].map(host_sys)).fillna("")
+    typ = deps["type"].fillna("").astype(str)
+    port = deps["port"]
+    inferred = np.where((typ == "") & port.isin(list(DB_PORTS)).fillna(False).to_numpy(),
+                        "database", typ)
+    strong = np.isin(inferred, list(opts.strong_types))
+    frame = pd.DataFrame({"src": src.to_numpy(), "tgt": tgt.to_numpy(), "strong": strong})
+    frame = frame[(frame["src"] != "") & (frame["tgt"] != "") & (frame["src"] != frame["tgt"])]
+    to_excl: dict[str, dict[str, int]] = {}
+    cross = frame[frame["src"].isin(index) & frame["tgt"].isin(excluded)]
+    cross2 = frame[frame["tgt"].isin(index) & frame["src"].isin(excluded)]
+    for a, b in [*zip(cross["src"], cross["tgt"], strict=True),
+                 *zip(cross2["tgt"], cross2["src"], strict=True)]:
+        d = to_excl.setdefault(a, {})
+        d[b] = d.get(b, 0) + 1
+    frame = frame[frame["src"].isin(index) & frame["tgt"].isin(index)]
+    s = frame["src"].map(index).to_numpy(dtype=np.int64)
+    t = frame["tgt"].map(index).to_numpy(dtype=np.int64)
+    a, b = np.minimum(s, t), np.maximum(s, t)
+    pairs = (pd.DataFrame({"a": a, "b": b, "weight": 1, "strong": frame["strong"].to_numpy()})
+             .groupby(["a", "b"], as_index=False).agg(weight=("weight", "sum"),
+                                                      strong=("strong", "any")))
+    prec: list[tuple[int, int, int]] = []
+    if opts.order != "off" and len(s):
+        m = shared[t]
+        p = (pd.DataFrame({"c": s[m], "p": t[m], "w": 1}).groupby(["c", "p"], as_index=False)
+             ["w"].sum())
+        prec = list(zip(p["c"].tolist(), p["p"].tolist(), p["w"].tolist(), strict=True))
+    return pairs, prec, to_excl, len(frame)

@@ -1,0 +1,71 @@
+"""The planner's options: capacities, calendar, pilot, ordering, pins and exclusions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ORDER_MODES = ("before-or-with", "before", "off")
+
+
+@dataclass
+class PlanOptions:
+    """Every knob of :func:`shangyun.planner.make_plan`; ``None`` means "no limit".
+
+    - ``max_hosts``, ``max_systems``, ``max_tb``: capacity of one wave;
+    - ``max_bureaus``: at most this many bureaus per wave (field teams); fewer is always
+      preferred even without a limit;
+    - ``link_efficiency``: the share of a bureau's link a copy really gets; a bureau's data
+      in one wave must fit ``link_mbps × window_hours × efficiency``;
+    - ``start``, ``cadence_days``, ``blackout``: the wave calendar (one wave per cadence,
+      a wave never lands on a bureau's blackout date, nor on a global ``blackout`` date);
+    - ``pilot_systems``, ``pilot_hosts``: the size of the low-risk pilot wave (0 = none);
+    - ``order``: shared services ``before-or-with`` their consumers (default), strictly
+      ``before``, or ``off``;
+    - ``strong_types``: dependency types that bind systems into one move group;
+    - ``allow_split``: split move groups too large for a wave (community detection);
+    - ``pins`` (system → wave), ``exclude`` (systems kept out, with "excluded by the user");
+    - ``include_not_ready``: plan systems the assessment finds "not ready" too.
+    """
+
+    max_hosts: int | None = 200
+    max_systems: int | None = 40
+    max_tb: float | None = 50.0
+    max_bureaus: int | None = None
+    link_efficiency: float = 0.8
+    start: dt.date = field(default_factory=lambda: dt.date(2027, 1, 4))
+    cadence_days: int = 7
+    blackout: tuple[dt.date, ...] = ()
+    pilot_systems: int = 3
+    pilot_hosts: int = 10
+    order: str = "before-or-with"
+    strong_types: tuple[str, ...] = ("database", "sync")
+    allow_split: bool = True
+    pins: dict[str, int] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    include_not_ready: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDER_MODES:
+            raise ValueError(f"order must be one of {', '.join(ORDER_MODES)}")
+        if self.cadence_days < 1:
+            raise ValueError("cadence_days must be at least 1")
+        if not 0 < self.link_efficiency <= 1:
+            raise ValueError("link_efficiency must be in (0, 1]")
+        for name in ("max_hosts", "max_systems", "max_bureaus"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_tb is not None and self.max_tb <= 0:
+            raise ValueError("max_tb must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain YAML/JSON-able data (recorded in ``plan.yaml``)."""
+        d = asdict(self)
+        d["start"] = self.start.isoformat()
+        d["blackout"] = [x.isoformat() for x in self.blackout]
+        d["strong_types"] = list(self.strong_types)
+        d["exclude"] = list(self.exclude)
+        return d

@@ -1,0 +1,269 @@
+"""``make_plan``: estate + options → move groups, waves, reasons (pure, no I/O).
+
+The pipeline: :func:`~shangyun.planner.inputs.build_input` (what moves, what is excluded),
+:func:`~shangyun.planner.groups.move_groups` (networkx components + community detection),
+:func:`~shangyun.planner.order.build_units` (dependency order, pins),
+:func:`~shangyun.planner.waves.schedule` (pilot, list scheduling, local search) and
+:func:`~shangyun.planner.calendar.schedule_dates` (windows and blackout dates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shangyun.assess.catalog import Catalog
+from shangyun.errors import PlanError
+from shangyun.estate import Estate
+from shangyun.planner.calendar import schedule_dates
+from shangyun.planner.capacity import Limits, Load
+from shangyun.planner.groups import MoveGroup, move_groups
+from shangyun.planner.inputs import PlanInput, build_input
+from shangyun.planner.options import PlanOptions
+from shangyun.planner.order import INF, Unit, apply_pins, build_units
+from shangyun.planner.waves import Schedule, schedule, unit_adjacency
+
+PLAN_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Plan:
+    """A plan: waves, move groups, exclusions, metrics and one explanation per system."""
+
+    waves: list[dict[str, Any]]
+    move_groups: list[dict[str, Any]]
+    excluded: list[dict[str, str]]
+    metrics: dict[str, Any]
+    systems: list[dict[str, Any]]
+    options: dict[str, Any]
+    fingerprint: str
+    created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC)
+                         .replace(microsecond=0).isoformat())
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` shape: waves, move_groups, excluded, metrics."""
+        return {
+            "waves": [{k: w[k] for k in ("number", "start", "systems", "hosts", "data_gb",
+                                         "bureaus")} for w in self.waves],
+            "move_groups": [{"id": g["id"], "systems": g["systems"]} for g in self.move_groups],
+            "excluded": [{"system": e["system"], "reason": e["reason"]} for e in self.excluded],
+            "metrics": {k: self.metrics[k] for k in ("waves", "cut_dependencies",
+                                                     "lower_bound_waves")},
+        }
+
+    def wave_of(self) -> dict[str, int]:
+        """System id → wave number for every planned system."""
+        return {s["system"]: s["wave"] for s in self.systems}
+
+
+def make_plan(estate: Estate, options: PlanOptions | None = None,
+              catalog: Catalog | None = None) -> Plan:
+    """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible."""
+    opts = options or PlanOptions()
+    inp = build_input(estate, opts, catalog)
+    limits = Limits(inp, opts)
+    groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
+    units, u_of_sys = build_units(inp, groups, limits, opts.order)
+    apply_pins(inp, units, u_of_sys, groups, opts.pins)
+    adj = unit_adjacency(inp, u_of_sys)
+    sched = schedule(inp, units, limits, opts, adj)
+    return _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched)
+
+
+def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
+                      pilot: Load | None) -> int:
+    """A lower bound on the wave count: capacity per measure, windows, chain, pins."""
+    hosts = int(inp.hosts.sum()) - (pilot.hosts if pilot else 0)
+    systems = len(inp.systems) - (pilot.systems if pilot else 0)
+    data = float(inp.data_gb.sum()) - (pilot.data_gb if pilot else 0.0)
+    lb = 1 if systems > 0 else 0
+    if opts.max_hosts:
+        lb = max(lb, math.ceil(hosts / opts.max_hosts - 1e-9))
+    if opts.max_systems:
+        lb = max(lb, math.ceil(systems / opts.max_systems - 1e-9))
+    if opts.max_tb:
+        lb = max(lb, math.ceil(data / (opts.max_tb * 1000) - 1e-9))
+    per: dict[str, float] = {}
+    for d in inp.data_by_bureau:
+        for b, gb in d.items():
+            per[b] = per.get(b, 0.0) + gb
+    if pilot:
+        for b, gb in pilot.by_bureau.items():
+            per[b] = per.get(b, 0.0) - gb
+    for b, gb in per.items():
+        cap = inp.bureaus[b].capacity_gb if b in inp.bureaus else None
+        if cap:
+            lb = max(lb, math.ceil(gb / cap - 1e-6))
+    if opts.max_bureaus:
+        bureaus = {b for d in inp.data_by_bureau for b in d} | set(inp.bureau)
+        lb = max(lb, math.ceil(len(bureaus) / opts.max_bureaus))
+    total = lb + (1 if pilot else 0)
+    if opts.order == "before" and units:
+        depth = [1] * len(units)
+        from shangyun.planner.order import _topo
+        for uid in _topo(units):
+            for s in units[uid].succs:
+                depth[s] = max(depth[s], depth[uid] + 1)
+        total = max(total, max(depth))
+    pins = [u.pin for u in units if u.pin is not None]
+    return max([total, *pins]) if pins else total
+
+
+def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
+              groups: list[MoveGroup], units: list[Unit], u_of_sys: list[int],
+              sched: Schedule) -> Plan:
+    names = inp.systems
+    n = len(names)
+    g_of = np.zeros(n, dtype=np.int64)
+    for k, g in enumerate(groups):
+        g_of[g.members] = k
+    wave_sys = np.array([sched.wave_of[u_of_sys[i]] for i in range(n)], dtype=np.int64)
+    pairs = inp.pairs
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    w = pairs["weight"].to_numpy()
+    crossing = wave_sys[a] != wave_sys[b] if n else np.zeros(0, dtype=bool)
+    cut = int(w[crossing].sum())
+    cut_strong = int(w[crossing & pairs["strong"].to_numpy()].sum()) if len(pairs) else 0
+    # waves
+    by_wave: dict[int, list[int]] = {}
+    for i in range(n):
+        by_wave.setdefault(int(wave_sys[i]), []).append(i)
+    wave_bureaus = {k: sorted({b for i in m for b in [inp.bureau[i], *inp.data_by_bureau[i]]})
+                    for k, m in by_wave.items()}
+    dates = schedule_dates(wave_bureaus, inp.bureaus, opts)
+    pilot_wave = 1 if sched.pilot else None
+    waves: list[dict[str, Any]] = []
+    for k in sorted(by_wave):
+        m = by_wave[k]
+        load = sched.loads[k]
+        waves.append({
+            "number": k, "start": dates[k][0].isoformat(), "systems": [names[i] for i in m],
+            "hosts": int(inp.hosts[m].sum()), "data_gb": round(float(inp.data_gb[m].sum()), 1),
+            "bureaus": wave_bureaus[k], "pilot": k == pilot_wave,
+            "move_groups": sorted({groups[int(g_of[i])].id for i in m}),
+            "windows": [{**win, "capacity_gb": _cap(inp, win["bureau_id"]),
+                         "data_gb": round(load.by_bureau.get(win["bureau_id"], 0.0), 1)}
+                        for win in dates[k][1]],
+        })
+    mg = [{"id": g.id, "systems": [names[i] for i in g.members],
+           "wave": int(wave_sys[g.members[0]]), "hosts": int(inp.hosts[g.members].sum()),
+           "data_gb": round(float(inp.data_gb[g.members].sum()), 1),
+           "split_from": g.split_from, "cut": g.cut} for g in groups]
+    excluded = [{"system": s, "reason": r} for s, r in sorted(inp.excluded.items())]
+    pilot_load = Load()
+    for uid in sched.pilot:
+        pilot_load.add(units[uid].load)
+    metrics = {
+        "waves": len(waves), "cut_dependencies": cut,
+        "lower_bound_waves": lower_bound_waves(inp, opts, units,
+                                               pilot_load if sched.pilot else None),
+        "cut_strong_dependencies": cut_strong, "dependencies": int(w.sum()) if len(w) else 0,
+        "systems_planned": n, "systems_excluded": len(excluded),
+        "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),
+    }
+    systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates)
+    if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
+        raise PlanError("internal: a wave breaks a limit; this is a bug, please report it")
+    return Plan(waves, mg, excluded, metrics, systems, opts.to_dict(), estate.fingerprint())
+
+
+def _cap(inp: PlanInput, bureau: str) -> float | None:
+    b = inp.bureaus.get(bureau)
+    return round(b.capacity_gb, 1) if b and b.capacity_gb is not None else None
+
+
+def _neighbours(inp: PlanInput, wave_sys: np.ndarray, g_of: np.ndarray
+                ) -> tuple[dict[int, list[tuple[int, int]]], dict[int, int]]:
+    """Per system: its heaviest same-wave partners outside its group, and deps crossing."""
+    p = inp.pairs
+    if not len(p):
+        return {}, {}
+    both = pd.DataFrame({"s": np.concatenate([p["a"], p["b"]]),
+                         "o": np.concatenate([p["b"], p["a"]]),
+                         "w": np.concatenate([p["weight"], p["weight"]])})
+    same = wave_sys[both["s"]] == wave_sys[both["o"]]
+    other_group = g_of[both["s"]] != g_of[both["o"]]
+    pulled = both[same & other_group].sort_values(["s", "w"], ascending=[True, False])
+    top = pulled.groupby("s").head(3)
+    near: dict[int, list[tuple[int, int]]] = {}
+    for s, o, x in top.itertuples(index=False, name=None):
+        near.setdefault(int(s), []).append((int(o), int(x)))
+    cross = both[~same].groupby("s")["w"].sum()
+    return near, {int(k): int(v) for k, v in cross.items()}
+
+
+def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], units: list[Unit],
+                 u_of_sys: list[int], sched: Schedule, wave_sys: np.ndarray, g_of: np.ndarray,
+                 dates: dict[int, tuple[dt.date, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    names = inp.systems
+    near, cross = _neighbours(inp, wave_sys, g_of)
+    strong = inp.pairs[inp.pairs["strong"]]
+    strong_deg: dict[int, int] = {}
+    for x in (strong["a"].tolist() + strong["b"].tolist()):
+        strong_deg[x] = strong_deg.get(x, 0) + 1
+    crit_words = {0: "low", 1: "medium", 2: "high", 3: "critical"}
+    out: list[dict[str, Any]] = []
+    for i, sid in enumerate(names):
+        g = groups[int(g_of[i])]
+        u = units[u_of_sys[i]]
+        k = int(wave_sys[i])
+        r: list[str] = []
+        if len(g.members) > 1:
+            others = [names[m] for m in g.members if m != i]
+            r.append(f"move group {g.id}: moves with {', '.join(others[:8])}"
+                     + (f" and {len(others) - 8} more" if len(others) > 8 else "")
+                     + f" (strong dependencies: {', '.join(opts.strong_types)})")
+        else:
+            r.append(f"move group {g.id}: moves alone (no strong dependency"
+                     + (" left after the split" if g.split_from else "") + ")")
+        r += g.why
+        if len(u.groups) > 1:
+            r.append("shares the wave with move groups "
+                     + ", ".join(groups[x].id for x in u.groups if x != g_of[i])
+                     + ": shared services in a dependency cycle move together")
+        if u.id in sched.pilot:
+            r.append(f"wave 1 is the pilot — {sched.pilot_note}")
+        if sid in opts.pins:
+            r.append(f"pinned to wave {opts.pins[sid]} (--pin)")
+        elif u.pin is not None and u.pin_reason and u.id not in sched.pilot:
+            r.append(u.pin_reason)
+        for p in sorted(u.preds):
+            r.append(f"dependency order ({opts.order}): uses shared service "
+                     f"{', '.join(names[m] for m in units[p].members[:3])} "
+                     f"(wave {sched.wave_of[p]})")
+        if u.succs:
+            waves = sorted({sched.wave_of[s] for s in u.succs})
+            r.append(f"shared service for {len(u.succs)} consumer group(s), in wave(s) "
+                     f"{', '.join(map(str, waves[:10]))}{' …' if len(waves) > 10 else ''}")
+        if u.lo_why and u.pin is None:
+            r.append(f"not before wave {u.lo}: {u.lo_why}")
+        if u.hi < INF and u.pin is None:
+            r.append(f"by wave {u.hi} at the latest: {u.hi_why}")
+        if u.id in sched.blocked and u.pin is None:
+            r.append(f"binding constraint: {sched.blocked[u.id]}")
+        if u.id in sched.moved:
+            r.append(sched.moved[u.id])
+        if near.get(i):
+            r.append("pulled in by dependencies on " + ", ".join(
+                f"{names[o]} ({x})" for o, x in near[i]) + " in the same wave")
+        if cross.get(i):
+            r.append(f"{cross[i]} dependencies cross to systems in other waves")
+        for e, c in sorted(inp.to_excluded.get(sid, {}).items()):
+            r.append(f"{c} dependencies on {e}, which does not move ({inp.excluded[e]})")
+        c = crit_words[int(inp.crit[i])]
+        r.append(f"criticality {c}" + (": critical systems are scheduled after less critical "
+                                       "ones where dependencies allow" if inp.crit[i] >= 2
+                                       else ""))
+        r.append(f"target zones: {inp.zones[i] or 'none'}; DR placement: {inp.sites[i]}")
+        start = dates[k][0].isoformat()
+        out.append({"system": sid, "wave": k, "start": start, "move_group": g.id,
+                    "bureau_id": inp.bureau[i], "hosts": int(inp.hosts[i]),
+                    "data_gb": round(float(inp.data_gb[i]), 1), "criticality": c,
+                    "zones": inp.zones[i], "placement": inp.sites[i],
+                    "strong_dependencies": strong_deg.get(i, 0), "reasons": r})
+    return out

@@ -1,0 +1,265 @@
+"""Waves: place units (move groups) into numbered waves under every limit.
+
+1. Pins and the pilot are placed first. The pilot (wave 1) takes the smallest, least
+   critical units that use no shared service and are not one, up to ``pilot_systems`` and
+   ``pilot_hosts``; a unit whose consumer is pinned to wave 1 joins it.
+2. Waves are then filled one after another (list scheduling). A unit is eligible once its
+   shared services are placed (same wave allowed with ``before-or-with``) and its ``lo``
+   allows. Units that must move by this wave (a pinned consumer) go first; then the unit
+   with the most dependencies into the wave (so coupled systems land together); then the
+   least critical one (critical systems go later), preferring bureaus already in the wave
+   (few bureaus per wave) and larger units (first-fit decreasing). A unit that does not fit
+   waits for the next wave; why it did not fit is recorded for the explanation.
+3. A local search moves single units to the wave holding most of their dependencies when
+   every limit and the dependency order still hold; empty waves are removed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shangyun.errors import PlanError
+from shangyun.planner.capacity import Limits, Load
+from shangyun.planner.groups import _names
+from shangyun.planner.inputs import PlanInput
+from shangyun.planner.options import PlanOptions
+from shangyun.planner.order import INF, Unit, bound
+
+IMPROVE_PASSES = 3
+
+
+@dataclass
+class Schedule:
+    """The wave of every unit plus what the explanation needs."""
+
+    wave_of: list[int]
+    pilot: set[int]
+    pilot_note: str
+    blocked: dict[int, str] = field(default_factory=dict)
+    moved: dict[int, str] = field(default_factory=dict)
+    loads: dict[int, Load] = field(default_factory=dict)
+
+
+def unit_adjacency(inp: PlanInput, u_of_sys: list[int]) -> list[dict[int, float]]:
+    """For each unit, the number of dependencies to every other unit."""
+    adj: list[dict[int, float]] = [{} for _ in range(max(u_of_sys, default=-1) + 1)]
+    if not len(inp.pairs):
+        return adj
+    uos = np.asarray(u_of_sys, dtype=np.int64)
+    ua = uos[inp.pairs["a"].to_numpy()]
+    ub = uos[inp.pairs["b"].to_numpy()]
+    w = inp.pairs["weight"].to_numpy()
+    m = ua != ub
+    agg: dict[tuple[int, int], float] = defaultdict(float)
+    for a, b, x in zip(ua[m].tolist(), ub[m].tolist(), w[m].tolist(), strict=True):
+        agg[(a, b)] += x
+    for (a, b), x in agg.items():
+        adj[a][b] = adj[a].get(b, 0.0) + x
+        adj[b][a] = adj[b].get(a, 0.0) + x
+    return adj
+
+
+def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOptions,
+                  adj: list[dict[int, float]]) -> tuple[set[int], str]:
+    pilot = {u.id for u in units if u.hi <= 1}
+    load = Load()
+    for uid in pilot:
+        load.add(units[uid].load)
+    cands = [u for u in units if u.pin is None and u.id not in pilot and not u.preds
+             and not u.shared and u.crit <= 1 and u.load.systems <= opts.pilot_systems]
+    cands.sort(key=lambda u: (u.crit, sum(adj[u.id].values()), u.load.hosts, u.load.data_gb,
+                              u.members[0]))
+    for u in cands:
+        if load.systems + u.load.systems > opts.pilot_systems:
+            continue
+        if load.hosts + u.load.hosts > opts.pilot_hosts or not limits.fits(load, u.load):
+            continue
+        pilot.add(u.id)
+        load.add(u.load)
+    if not pilot:
+        return pilot, ("no pilot wave: no system qualifies (low or medium criticality, "
+                       "no shared service used or provided, within the pilot size)")
+    return pilot, (f"pilot wave: {load.systems} low-risk system(s), {load.hosts} host(s) — "
+                   "low criticality first, no shared service used or provided, few dependencies")
+
+
+def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOptions,
+             adj: list[dict[int, float]]) -> Schedule:
+    """Place every unit into a wave; raises :class:`PlanError` when a pin cannot be met."""
+    delta = 1 if opts.order == "before" else 0
+    bound(inp, units, delta, first=1)
+    pilot: set[int] = set()
+    note = "no pilot wave (--pilot-systems 0)"
+    if opts.pilot_systems > 0:
+        pilot, note = _choose_pilot(inp, units, limits, opts, adj)
+        for uid in pilot:
+            u = units[uid]
+            if u.pin is None:
+                u.pin, u.pin_reason = 1, "chosen for the pilot wave"
+    first = 2 if pilot else 1
+    bound(inp, units, delta, first=first)
+    wave_of = [0] * len(units)
+    loads: dict[int, Load] = defaultdict(Load)
+    members: dict[int, set[int]] = defaultdict(set)
+    for u in units:
+        if u.pin is not None:
+            wave_of[u.id] = u.pin
+            loads[u.pin].add(u.load)
+            members[u.pin].add(u.id)
+    for w, ids in sorted(members.items()):
+        why = limits.violation(loads[w])
+        if why:
+            systems = sorted(m for uid in ids for m in units[uid].members)
+            what = "the pilot and pins" if w == 1 and pilot else "pins"
+            raise PlanError(f"constraint {why}: {what} put too much into wave {w} "
+                            f"({_names(inp, systems)})")
+    sched = Schedule(wave_of, pilot, note, loads=loads)
+    _fill(inp, units, limits, adj, sched, first, delta)
+    _improve(units, limits, adj, sched, delta, first)
+    _compact(units, sched)
+    return sched
+
+
+def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int, float]],
+          sched: Schedule, first: int, delta: int) -> None:
+    wave_of, loads = sched.wave_of, sched.loads
+    remaining = {u.id for u in units if u.pin is None}
+    left = {u.id: sum(1 for p in u.preds if p in remaining) for u in units}
+    ready: dict[int, int] = {}
+
+    def release(uid: int) -> None:
+        u = units[uid]
+        ready[uid] = max([u.lo, *(wave_of[p] + delta for p in u.preds)])
+
+    for uid in remaining:
+        if left[uid] == 0:
+            release(uid)
+    rank = {u.id: (u.crit, -u.load.hosts, -u.load.data_gb, u.members[0]) for u in units}
+    static = sorted(remaining, key=rank.__getitem__)
+    due = {uid for uid in remaining if units[uid].hi < INF}
+    guard = len(units) + max([u.pin or 0 for u in units] + [first]) + 2
+    k = first
+    while remaining:
+        if k > guard:  # pragma: no cover - every unit fits an empty wave, so this cannot be
+            raise PlanError("internal: the wave scheduler did not converge")
+        load = loads[k]
+        aff: dict[int, float] = defaultdict(float)
+        for uid in [x for x, w in enumerate(wave_of) if w == k]:
+            for v, x in adj[uid].items():
+                if v in remaining:
+                    aff[v] += x
+        rejected: dict[int, str] = {}
+
+        def ok(v: int, k: int = k, load: Load = load, rejected: dict[int, str] = rejected) -> bool:
+            if v not in ready or ready[v] > k or v in rejected:
+                return False
+            why = limits.violation(load, units[v].load)
+            if why:
+                rejected[v] = why
+                return False
+            return True
+
+        while True:
+            pick = None
+            for v in sorted(due, key=lambda x: (units[x].hi, x)):
+                if v in ready and ready[v] <= k and units[v].hi <= k:
+                    why = limits.violation(load, units[v].load)
+                    if why:
+                        raise PlanError(
+                            f"constraint {why}: {_names(inp, units[v].members)} must move by "
+                            f"wave {k} ({units[v].hi_why}) but wave {k} cannot take it")
+                    pick = v
+                    break
+            if pick is None:
+                for v in sorted(aff, key=lambda x: (-aff[x], rank[x])):
+                    if ok(v):
+                        pick = v
+                        break
+            if pick is None:
+                bureaus = set(load.by_bureau)
+                cands = [v for v in static if v in ready and ready[v] <= k and v not in rejected]
+                cands.sort(key=lambda x: (rank[x][0], not (set(units[x].load.by_bureau)
+                                                          <= bureaus), rank[x]))
+                for v in cands:
+                    if ok(v):
+                        pick = v
+                        break
+            if pick is None:
+                break
+            wave_of[pick] = k
+            load.add(units[pick].load)
+            remaining.discard(pick)
+            due.discard(pick)
+            del ready[pick]
+            aff.pop(pick, None)
+            for v, x in adj[pick].items():
+                if v in remaining:
+                    aff[v] += x
+            for s in units[pick].succs:
+                if s in remaining:
+                    left[s] -= 1
+                    if left[s] == 0:
+                        release(s)
+        for v in [x for x in ready if ready[x] <= k]:
+            sched.blocked[v] = f"wave {k} could not take it ({rejected.get(v) or 'full'})"
+        stuck = [v for v in due if units[v].hi <= k]
+        if stuck:
+            v = stuck[0]
+            raise PlanError(f"constraint pins vs dependency order: {_names(inp, units[v].members)}"
+                            f" must move by wave {k} ({units[v].hi_why}) but its shared "
+                            "services are not placed by then")
+        k += 1
+        static = [v for v in static if v in remaining]
+
+
+def _improve(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched: Schedule,
+             delta: int, first: int) -> None:
+    wave_of, loads = sched.wave_of, sched.loads
+    for _ in range(IMPROVE_PASSES):
+        moved = False
+        for u in units:
+            if u.pin is not None:
+                continue
+            a = wave_of[u.id]
+            lo = max([u.lo, first, *(wave_of[p] + delta for p in u.preds)])
+            hi = min([u.hi, *(wave_of[s] - delta for s in u.succs)])
+            per: dict[int, float] = defaultdict(float)
+            for v, x in adj[u.id].items():
+                per[wave_of[v]] += x
+            best, gain = a, 0.0
+            for b, x in per.items():
+                if b == a or b < lo or b > hi:
+                    continue
+                g = x - per.get(a, 0.0)
+                if g > gain and limits.fits(loads[b], u.load):
+                    best, gain = b, g
+            if best != a:
+                loads[a].remove(u.load)
+                loads[best].add(u.load)
+                wave_of[u.id] = best
+                sched.moved[u.id] = (f"moved from wave {a} to wave {best} by the local search: "
+                                     f"{gain:g} fewer dependencies cross waves")
+                moved = True
+        if not moved:
+            break
+
+
+def _compact(units: list[Unit], sched: Schedule) -> None:
+    fixed = max([u.pin or 0 for u in units], default=0)
+    used = sorted(set(sched.wave_of))
+    mapping: dict[int, int] = {}
+    nxt = fixed + 1
+    for w in used:
+        if w <= fixed:
+            mapping[w] = w
+        else:
+            mapping[w] = nxt
+            nxt += 1
+    sched.wave_of[:] = [mapping[w] for w in sched.wave_of]
+    sched.loads = {mapping[w]: ld for w, ld in sched.loads.items() if w in mapping}
+    for uid, text in list(sched.moved.items()):
+        sched.moved[uid] = text + " (wave numbers before empty waves were removed)" \
+            if any(mapping[w] != w for w in mapping) else text
