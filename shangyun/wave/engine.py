@@ -13,6 +13,7 @@ The journal itself belongs to :mod:`shangyun.journal`; this module needs only th
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from typing import Any, Protocol
 from shangyun.errors import ShangyunError, StepError, TransientError
 from shangyun.wave.steps import Step
 
-STARTED, DONE, FAILED, UNDONE, UNDO_FAILED = "started", "done", "failed", "undone", "undo_failed"
+STARTED, DONE, FAILED, UNDOING, UNDONE, UNDO_FAILED = (
+    "started", "done", "failed", "undoing", "undone", "undo_failed")
+NEEDS_UNDO = (STARTED, DONE, FAILED, UNDOING, UNDO_FAILED)
 
 
 @dataclass(frozen=True)
@@ -129,24 +132,40 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
                 on_step: Callable[[StepRecord], None] | None = None) -> UndoReport:
     """Undo every step of ``system_id`` that left something behind, newest first.
 
-    Reads only the journal. Steps ``started``, ``done`` or ``failed`` (a crash or failure
-    may leave partial output) are undone with their journaled payload and journaled
+    Reads only the journal. Steps ``started``, ``done``, ``failed``, ``undoing`` or
+    ``undo_failed`` (a crash or failure may leave partial output) are marked ``undoing``,
+    undone with their journaled payload and journaled
     ``undone``; an undo that raises is journaled ``undo_failed`` and reported, never as
     undone. Steps already ``undone`` are left alone, so running it twice is safe.
     """
     report = UndoReport(system_id)
     for rec in reversed(journal.records(wave, system_id)):
-        if rec.status not in (STARTED, DONE, FAILED, UNDO_FAILED):
+        if rec.status not in NEEDS_UNDO:
             continue
-        step = Step(rec.kind, rec.system_id, rec.key, f"undo {rec.key}")
-        try:
-            actions[rec.kind].undo(rec.payload)
-        except Exception as exc:
-            journal.record(run_id, wave, step, UNDO_FAILED, rec.payload, error=str(exc))
-            report.failed[rec.key] = f"{type(exc).__name__}: {exc}"
+        err = undo_record(journal, run_id, wave, rec, actions)
+        if err is not None:
+            report.failed[rec.key] = err
             continue
-        journal.record(run_id, wave, step, UNDONE, rec.payload)
         report.undone.append(rec.key)
         if on_step is not None:
             on_step(rec)
     return report
+
+
+def undo_record(journal: StepJournal, run_id: str, wave: int, rec: StepRecord,
+                actions: Mapping[str, StepAction]) -> str | None:
+    """Undo one journaled step (``undoing`` → ``undone``); the error text if it failed.
+
+    A step whose undo fails is journaled ``undo_failed``, never ``undone``.
+    """
+    step = Step(rec.kind, rec.system_id, rec.key, f"undo {rec.key}")
+    try:
+        journal.record(run_id, wave, step, UNDOING, rec.payload)
+        actions[rec.kind].undo(rec.payload)
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):
+            journal.record(run_id, wave, step, UNDO_FAILED, rec.payload, error=text)
+        return text
+    journal.record(run_id, wave, step, UNDONE, rec.payload)
+    return None

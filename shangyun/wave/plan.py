@@ -1,7 +1,9 @@
 """Read one wave of the plan (``<estate>/plan/plan.yaml``) together with the estate.
 
-The planner writes ``plan.yaml``; this module reads only what a wave run needs and
-accepts the shapes documented in ``docs/wave.md``::
+The planner (:mod:`shangyun.planner.files`) writes ``plan.yaml`` (the estate fingerprint)
+and ``move_groups.csv`` (``id``, ``wave``, ``systems`` joined with ``;``), in wave order;
+that is what is read when it exists. Without ``move_groups.csv``, the waves may be written
+inline in ``plan.yaml`` (hand-made plans, see ``docs/wave.md``)::
 
     estate_fingerprint: <sha256 of the estate's tables when the plan was made>
     move_groups:                      # optional: id -> systems
@@ -87,6 +89,35 @@ def wave_groups(plan: dict[str, Any], number: int, file: str = "plan.yaml") -> l
     raise PlanError(f"{file}: there is no wave {number} (the plan has waves {known})")
 
 
+def csv_groups(estate_dir: str | Path, number: int) -> list[tuple[str, list[str]]] | None:
+    """The move groups of wave ``number`` from the planner's ``move_groups.csv`` (file
+    order), or None when there is no such file."""
+    path = Path(estate_dir) / "plan" / "move_groups.csv"
+    if not path.is_file():
+        return None
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for col in ("id", "wave", "systems"):
+        if col not in df.columns:
+            raise EstateError(f"{path}: column {col!r} is missing")
+    groups: list[tuple[str, list[str]]] = []
+    waves: set[int] = set()
+    for i, row in enumerate(df.to_dict(orient="records")):
+        try:
+            w = int(float(row["wave"]))
+        except ValueError:
+            raise EstateError(f"{path}, row {i + 2}, column wave: {row['wave']!r} is not "
+                              "a wave number") from None
+        waves.add(w)
+        if w == number:
+            groups.append((row["id"], [s for s in row["systems"].split(";") if s]))
+    if not groups:
+        raise PlanError(f"{path}: there is no wave {number} (the plan has waves "
+                        f"{sorted(waves)})")
+    return groups
+
+
 def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -> WaveWork:
     """Wave ``number`` of the estate's plan with every system's hosts and disks.
 
@@ -97,7 +128,9 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
     plan = read_plan(root)
     estate = Estate.load(root, check=False)
     file = str(root / PLAN_FILE)
-    groups = wave_groups(plan, number, file)
+    groups = csv_groups(root, number)
+    if groups is None:
+        groups = wave_groups(plan, number, file)
     systems = {r["id"]: r for r in estate.rows("systems")}
     bureaus = {r["id"]: r for r in estate.rows("bureaus")}
     hosts_by_sys: dict[str, list[dict[str, Any]]] = {}

@@ -1,0 +1,171 @@
+"""The wave's view of :mod:`shangyun.journal`: the small adapter the step engine needs.
+
+The journal records steps per run (``step_started`` / ``step_done`` / ``step_failed`` /
+``mark_undoing`` / ``mark_undone`` / ``mark_undo_failed``). A wave may take several runs
+(a run, a crash, a resume, a re-run), so this adapter answers per *wave*: the latest record
+of each step key over every run, and it marks an undo on the run that made the record.
+
+A run's options are kept in its ``begin_run`` note (JSON) — and, because a crash
+reconciliation rewrites the note, read back from the append-only audit record of the
+run's start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shangyun.journal import Journal
+from shangyun.journal import open_journal as _open
+from shangyun.wave.engine import DONE, FAILED, STARTED, UNDO_FAILED, UNDONE, StepRecord
+from shangyun.wave.steps import Step
+
+UNDOING = "undoing"
+
+
+def _kind(key: str, payload: Mapping[str, Any]) -> str:
+    return str(payload.get("_kind") or (key.split("/")[1] if "/" in key else key))
+
+
+class WaveJournal:
+    """A :class:`shangyun.wave.engine.StepJournal` over a :class:`shangyun.journal.Journal`."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.j = journal
+
+    # -- runs ---------------------------------------------------------------------------
+    def reconcile(self) -> list[str]:
+        """Mark runs whose orchestrator died as crashed; return their ids."""
+        return [r.id for r in self.j.reconcile()]
+
+    def begin_run(self, wave: int, params: Mapping[str, Any]) -> str:
+        """A new run of ``wave`` recording ``params`` (options, only); returns its id."""
+        return self.j.begin_run(wave, note=json.dumps(dict(params), ensure_ascii=False)).id
+
+    def resume_run(self, run_id: str) -> str:
+        """Take over a crashed or failed run (same id)."""
+        return self.j.resume_run(run_id).id
+
+    def heartbeat(self, run_id: str) -> None:
+        """The run's orchestrator is alive."""
+        self.j.heartbeat(run_id)
+
+    def finish_run(self, run_id: str, state: str) -> None:
+        """End the run: ``done`` or ``failed`` (anything else is recorded as failed)."""
+        self.j.finish_run(run_id, "done" if state == "done" else "failed", note=state)
+
+    def last_run(self, wave: int) -> dict[str, Any] | None:
+        """The latest non-rollback run of ``wave`` with its recorded params, or None."""
+        for run in reversed(self.j.runs(wave)):
+            params = self.run_params(run.id)
+            if params.get("rollback"):
+                continue
+            return {"id": run.id, "status": run.status, **params}
+        return None
+
+    def run_params(self, run_id: str) -> dict[str, Any]:
+        """The params a run began with (from the audit log, which is never rewritten)."""
+        for e in self.j.audit_entries(run=run_id):
+            if e.action == "run begin":
+                note = e.details.get("note")
+                try:
+                    return dict(json.loads(note)) if note else {}
+                except (TypeError, ValueError):
+                    return {}
+        return {}
+
+    def runs(self, wave: int) -> list[dict[str, Any]]:
+        """Every run of ``wave``, oldest first, as plain data."""
+        return [r.to_dict() for r in self.j.runs(wave)]
+
+    def audit(self, action: str, system: str | None, result: str,
+              details: Mapping[str, Any]) -> None:
+        """Append an audit record."""
+        self.j.audit(action, result, system=system, details=details)
+
+    # -- steps (StepJournal) ------------------------------------------------------------
+    def last(self, wave: int, system_id: str, key: str) -> StepRecord | None:
+        """The latest record of step ``key`` over every run of the wave."""
+        e = self.j.latest_step(wave, system_id, key)
+        return None if e is None else _record(e)
+
+    def record(self, run_id: str, wave: int, step: Step, status: str,
+               payload: Mapping[str, Any], error: str | None = None) -> None:
+        """Durably record ``status`` of ``step`` (committed before returning)."""
+        sys_, key = step.system_id, step.key
+        if status == STARTED:
+            undo = {**payload, "_kind": step.kind}
+            if self.j.step_started(run_id, sys_, key, undo=undo).skip:
+                # done earlier in this run but no longer valid (its output is gone): the
+                # engine does it again, so the old record is superseded, then restarted
+                self.j.mark_undoing(run_id, sys_, key)
+                self.j.mark_undone(run_id, sys_, key, result={"superseded": True})
+                self.j.step_started(run_id, sys_, key, undo=undo)
+        elif status == DONE:
+            self.j.step_done(run_id, sys_, key, result=dict(payload), undo=dict(payload))
+        elif status == FAILED:
+            self.j.step_failed(run_id, sys_, key, error or "failed")
+        else:
+            owner = payload.get("_run_id") or run_id
+            if status == UNDOING:
+                self.j.mark_undoing(owner, sys_, key)
+            elif status == UNDONE:
+                self.j.mark_undone(owner, sys_, key)
+            elif status == UNDO_FAILED:
+                self.j.mark_undo_failed(owner, sys_, key, error or "undo failed")
+            else:
+                raise ValueError(f"unknown step status {status!r}")
+
+    def records(self, wave: int, system_id: str | None = None) -> list[StepRecord]:
+        """The latest record of every step key, in the order the keys first started."""
+        latest: dict[tuple[str, str], StepRecord] = {}
+        for e in self.j.wave_steps(wave, system_id):
+            latest[(e.system, e.step)] = _record(e)  # dict keeps first-start order
+        return list(latest.values())
+
+    def systems(self, wave: int) -> list[str]:
+        """Every system that has a step record in ``wave``, in first-start order."""
+        return list(dict.fromkeys(e.system for e in self.j.wave_steps(wave)))
+
+
+def _record(e: Any) -> StepRecord:
+    payload = {**(e.undo or {}), **(e.result or {}), "_run_id": e.run_id}
+    payload.pop("undo", None)
+    return StepRecord(key=e.step, kind=_kind(e.step, payload), system_id=e.system,
+                      status=e.status, payload=payload, error=e.error)
+
+
+@contextmanager
+def open_journal(estate_dir: str | Path) -> Iterator[WaveJournal]:
+    """The estate's journal (``<estate>/journal.db``, or $SHANGYUN_JOURNAL as a URL)."""
+    import os
+
+    target = os.environ.get("SHANGYUN_JOURNAL") or str(estate_dir)
+    j = _open(target)
+    try:
+        yield WaveJournal(j)
+    finally:
+        j.close()
+
+
+def wave_status(journal: WaveJournal, wave: int) -> dict[str, Any]:
+    """The wave as the journal records it: runs, and per system its steps' latest state."""
+    journal.reconcile()
+    runs = journal.runs(wave)
+    systems: dict[str, list[dict[str, Any]]] = {}
+    for r in journal.records(wave):
+        systems.setdefault(r.system_id, []).append(
+            {"key": r.key, "kind": r.kind, "status": r.status, "error": r.error})
+    out = []
+    for sid, steps in systems.items():
+        statuses = {s["status"] for s in steps}
+        state = ("rollback_failed" if UNDO_FAILED in statuses else
+                 "rolled_back" if statuses == {UNDONE} else
+                 "failed" if FAILED in statuses else
+                 "done" if statuses == {DONE} else "partial")
+        out.append({"id": sid, "state": state, "steps": steps})
+    state = runs[-1]["status"] if runs else "never run"
+    return {"wave": wave, "state": state, "runs": runs, "systems": out}
