@@ -38,9 +38,25 @@ from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientEr
 class UnknownHostKeyError(HostKeyError):
     """The host's key is not in known_hosts: refused (add it after checking it out of band)."""
 
+    status = "unknown-host-key"
+
 
 class ChangedHostKeyError(HostKeyError):
     """The host presented a key different from the one in known_hosts: refused."""
+
+    status = "changed-host-key"
+
+
+class UnreachableError(TransientError):
+    """The host refused or dropped the connection (nothing listening, reset, no route)."""
+
+    status = "unreachable"
+
+
+class SSHTimeoutError(TransientError):
+    """The host did not answer in time (connect, SSH banner, or the command itself)."""
+
+    status = "timeout"
 
 
 @dataclass(frozen=True)
@@ -109,9 +125,10 @@ class _Reject(paramiko.RejectPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
-        raise UnknownHostKeyError(
-            f"{hostname}: host key unknown ({key.get_name()} "
-            f"SHA256:{key.fingerprint.split(':', 1)[-1]}) — not in known_hosts; refused")
+        exc = UnknownHostKeyError(f"{hostname}: host key unknown ({_describe(key)}) — not "
+                                  "in known_hosts; refused")
+        exc.key = key  # type: ignore[attr-defined]
+        raise exc
 
 
 @dataclass
@@ -149,8 +166,9 @@ class SSHPool:
                 result = self._run_once(target, script)
                 result.attempts = attempt
                 return result
-            except TransientError:
+            except TransientError as exc:
                 if attempt > self.settings.retries:
+                    exc.attempts = attempt  # type: ignore[attr-defined]
                     raise
                 time.sleep(self.settings.retry_delay * attempt)
 
@@ -263,7 +281,7 @@ class SSHPool:
             out, err = bytearray(), bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise TransientError(f"{target.label}: the command did not finish within "
+                    raise SSHTimeoutError(f"{target.label}: the command did not finish within "
                                          f"{s.command_timeout:g} s")
                 try:
                     chunk = chan.recv(65536)
@@ -282,6 +300,11 @@ class SSHPool:
         except Exception as exc:
             raise _translate(exc, target.label) from exc
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status
+
+
+def _describe(key: paramiko.PKey) -> str:
+    """``ssh-ed25519 SHA256:…`` for messages."""
+    return f"{key.get_name()} {key.fingerprint}"
 
 
 def _alive(client: paramiko.SSHClient) -> bool:
@@ -315,31 +338,32 @@ def _load_known_hosts(path: str) -> paramiko.HostKeys:
 def _translate(exc: BaseException, label: str) -> BaseException:
     """Turn a paramiko/socket failure into our error naming the host."""
     if isinstance(exc, ConnectorError):
-        if isinstance(exc, UnknownHostKeyError):
-            return UnknownHostKeyError(f"{label}: host key unknown — not in known_hosts; "
-                                       f"refused ({exc})")
+        key = getattr(exc, "key", None)
+        if isinstance(exc, UnknownHostKeyError) and key is not None:
+            return UnknownHostKeyError(f"{label}: host key unknown ({_describe(key)}) — not "
+                                       "in known_hosts; refused")
         return exc
     if isinstance(exc, paramiko.BadHostKeyException):
         return ChangedHostKeyError(
-            f"{label}: host key CHANGED — got {exc.key.get_name()} {exc.key.fingerprint}, "
-            f"known_hosts has {exc.expected_key.fingerprint}; refused (possible "
+            f"{label}: host key CHANGED — got {_describe(exc.key)}, known_hosts has "
+            f"{_describe(exc.expected_key)}; refused (possible "
             "man-in-the-middle, or the host was reinstalled)")
     if isinstance(exc, paramiko.AuthenticationException):
         return AuthError(f"{label}: authentication refused ({exc})")
     if isinstance(exc, TimeoutError | socket.timeout):
-        return TransientError(f"{label}: timed out")
+        return SSHTimeoutError(f"{label}: timed out")
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        return TransientError(f"{label}: connection refused")
+        return UnreachableError(f"{label}: connection refused")
     if isinstance(exc, ConnectionRefusedError):
-        return TransientError(f"{label}: connection refused")
+        return UnreachableError(f"{label}: connection refused")
     if isinstance(exc, paramiko.ChannelException):
-        return TransientError(f"{label}: the jump host could not open a channel ({exc})")
+        return UnreachableError(f"{label}: the jump host could not open a channel ({exc})")
     if isinstance(exc, paramiko.SSHException):
         msg = str(exc)
         if "banner" in msg.lower():
-            return TransientError(f"{label}: no SSH banner (the server accepted the "
+            return SSHTimeoutError(f"{label}: no SSH banner (the server accepted the "
                                   f"connection but did not speak SSH in time)")
         return TransientError(f"{label}: SSH failure ({msg})")
     if isinstance(exc, OSError | EOFError):
-        return TransientError(f"{label}: network error ({exc})")
+        return UnreachableError(f"{label}: network error ({exc})")
     return exc

@@ -1,0 +1,221 @@
+"""Dependency mapping: established TCP connections → host→host edges → system→system.
+
+Pure. Each host's ``tcp`` fact says which sockets it has; a connection is *inbound* when its
+local port is one the host listens on (the peer is the client), otherwise *outbound* (the
+host is the client). The same connection seen from both ends counts once: an edge's
+``seen_count`` is the number of distinct client sockets observed. Peers that are not hosts
+of the estate become external dependencies (``external`` = ``ip:port``) when the estate's
+host is the client; external *clients* cannot be a dependencies row (it needs a source host or
+system), so they are kept as facts with the listening ports nobody was seen using.
+The discovery's own SSH session (``session`` fact) and loopback/self traffic are ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SERVICES = {
+    20: "ftp-data", 21: "ftp", 22: "ssh", 25: "smtp", 53: "dns", 80: "http", 110: "pop3",
+    111: "rpcbind", 139: "netbios", 143: "imap", 389: "ldap", 443: "https", 445: "smb",
+    636: "ldaps", 873: "rsync", 1433: "sqlserver", 1521: "oracle", 2049: "nfs",
+    3306: "mysql", 5236: "dm", 5432: "postgresql", 5672: "amqp", 6379: "redis",
+    8080: "http", 8443: "https", 9092: "kafka", 11211: "memcached", 27017: "mongodb",
+    54321: "kingbase", 61616: "activemq",
+}
+_TYPES = {
+    "database": {"mysql", "postgresql", "oracle", "sqlserver", "dm", "kingbase", "redis",
+                 "mongodb", "memcached"},
+    "file": {"nfs", "smb", "ftp", "ftp-data", "rsync", "netbios"},
+    "async": {"amqp", "kafka", "activemq"},
+    "sync": {"http", "https", "ldap", "ldaps", "dns", "smtp"},
+}
+
+
+def service_of(port: int, process: str = "") -> str:
+    """The service name of a server port (well-known ports first, else the process)."""
+    return SERVICES.get(port, process)
+
+
+def type_of(service: str) -> str:
+    """The ``dependencies.type`` for a service name."""
+    return next((t for t, names in _TYPES.items() if service in names), "other")
+
+
+@dataclass
+class Edge:
+    """Client ``source`` → server ``target`` on ``port`` (hosts are ids; externals are IPs)."""
+
+    source: str
+    target: str
+    port: int
+    source_external: bool = False
+    target_external: bool = False
+    server_process: str = ""
+    client_process: str = ""
+    sockets: set[tuple[str, int, str, int]] = field(default_factory=set)
+
+    @property
+    def seen_count(self) -> int:
+        """How many distinct connections (client sockets) were observed."""
+        return len(self.sockets)
+
+    @property
+    def service(self) -> str:
+        """The service name (port map, else the server's process)."""
+        return service_of(self.port, self.server_process)
+
+    @property
+    def process(self) -> str:
+        """The server's process when known, else the client's."""
+        return self.server_process or self.client_process
+
+
+@dataclass
+class DependencyMap:
+    """The result of mapping: host edges, system roll-up, external clients, unused ports."""
+
+    edges: list[Edge]
+    host_system: dict[str, str]
+    external_clients: dict[str, list[dict[str, Any]]]
+    unused_ports: dict[str, list[dict[str, Any]]]
+
+    def host_rows(self) -> list[dict[str, Any]]:
+        """``dependencies`` rows host→host (and host→external), origin ``observed``."""
+        rows = []
+        for e in self.edges:
+            if e.source_external:
+                continue
+            tgt = "" if e.target_external else e.target
+            ext = f"{e.target}:{e.port}" if e.target_external else ""
+            ident = f"obs-{e.source}-{tgt or 'ext-' + e.target}-{e.port}"
+            rows.append({
+                "id": ident, "source_host": e.source, "target_host": tgt,
+                "source_system": self.host_system.get(e.source, ""),
+                "target_system": self.host_system.get(tgt, "") if tgt else "",
+                "external": ext, "port": e.port, "service": e.service, "process": e.process,
+                "type": type_of(e.service), "origin": "observed", "seen_count": e.seen_count,
+            })
+        return sorted(rows, key=lambda r: r["id"])
+
+    def system_rows(self) -> list[dict[str, Any]]:
+        """The roll-up: one row per (source system, target system, port), no host columns."""
+        return rollup(self.host_rows())
+
+
+def rollup(host_rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """System→system rows from host-level rows (same-system traffic is not a dependency)."""
+    acc: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in host_rows:
+        src, tgt = r.get("source_system") or "", r.get("target_system") or ""
+        if not src or not tgt or src == tgt or not r.get("source_host"):
+            continue
+        key = (src, tgt, int(r["port"] or 0))
+        row = acc.setdefault(key, {
+            "id": f"obs-sys-{src}-{tgt}-{key[2]}", "source_host": "", "target_host": "",
+            "source_system": src, "target_system": tgt, "external": "", "port": key[2],
+            "service": r.get("service") or "", "process": r.get("process") or "",
+            "type": r.get("type") or "other", "origin": "observed", "seen_count": 0})
+        row["seen_count"] += int(r.get("seen_count") or 0)
+    return sorted(acc.values(), key=lambda r: r["id"])
+
+
+def _local(ip: str) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return a.is_loopback or a.is_unspecified
+
+
+def _own_ips(facts: Mapping[str, Any]) -> set[str]:
+    return {a for i in facts.get("interfaces", []) for a in i.get("addresses", [])}
+
+
+def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
+                     hosts: Iterable[Mapping[str, Any]]) -> DependencyMap:
+    """Map the ``tcp`` facts of the discovered hosts (``{host id: facts}``) against the
+    estate's ``hosts`` rows (id, ip, system_id) into a :class:`DependencyMap`."""
+    host_list = list(hosts)
+    ip_host = {str(h["ip"]): str(h["id"]) for h in host_list if h.get("ip")}
+    host_system = {str(h["id"]): str(h.get("system_id") or "") for h in host_list}
+    for hid, facts in observed.items():
+        host_system.setdefault(hid, "")
+        for ip in _own_ips(facts):
+            if not _local(ip):
+                ip_host.setdefault(ip, hid)
+    edges: dict[tuple[str, str, int], Edge] = {}
+    external_clients: dict[str, list[dict[str, Any]]] = {}
+    for hid, facts in observed.items():
+        conns = facts.get("tcp", [])
+        own = _own_ips(facts)
+        listening = {(c["local_ip"], c["local_port"]) for c in conns if c["state"] == "listen"}
+        ports = {p for _, p in listening}
+        sess = facts.get("session") or {}
+        for c in conns:
+            if c["state"] != "established" or _local(c["peer_ip"]) or c["peer_ip"] in own:
+                continue
+            if (sess and c["local_port"] == sess.get("server_port")
+                    and c["peer_ip"] == sess.get("client_ip")
+                    and c["peer_port"] == sess.get("client_port")):
+                continue
+            inbound = c["local_port"] in ports
+            if inbound:
+                client_ip, client_port = c["peer_ip"], c["peer_port"]
+                server_ip, server_port = c["local_ip"], c["local_port"]
+                client = ip_host.get(client_ip)
+                if client is None:
+                    external_clients.setdefault(hid, []).append(
+                        {"client": client_ip, "port": server_port, "process": c["process"]})
+                src, src_ext = (client, False) if client else (client_ip, True)
+                tgt, tgt_ext = hid, False
+            else:
+                client_ip, client_port = c["local_ip"], c["local_port"]
+                server_ip, server_port = c["peer_ip"], c["peer_port"]
+                server = ip_host.get(server_ip)
+                src, src_ext = hid, False
+                tgt, tgt_ext = (server, False) if server else (server_ip, True)
+            if src == tgt:
+                continue
+            edge = edges.setdefault((src, tgt, server_port),
+                                    Edge(src, tgt, server_port, src_ext, tgt_ext))
+            edge.sockets.add((client_ip, client_port, server_ip, server_port))
+            if inbound and c["process"]:
+                edge.server_process = c["process"]
+            elif not inbound and c["process"]:
+                edge.client_process = c["process"]
+    used = {(e.target, e.port) for e in edges.values() if not e.target_external}
+    unused: dict[str, list[dict[str, Any]]] = {}
+    for hid, facts in observed.items():
+        seen: set[int] = set()
+        for c in facts.get("tcp", []):
+            if c["state"] != "listen" or (_local(c["local_ip"]) and c["local_ip"] not in (
+                    "0.0.0.0", "::")):
+                continue
+            if (hid, c["local_port"]) in used or c["local_port"] in seen:
+                continue
+            seen.add(c["local_port"])
+            unused.setdefault(hid, []).append(
+                {"port": c["local_port"], "ip": c["local_ip"], "process": c["process"],
+                 "service": service_of(c["local_port"], c["process"])})
+    return DependencyMap(sorted(edges.values(), key=lambda e: (e.source, e.target, e.port)),
+                         host_system, external_clients, unused)
+
+
+def merge_observed(existing: Iterable[Mapping[str, Any]], new_host_rows: list[dict[str, Any]],
+                   discovered: set[str]) -> list[dict[str, Any]]:
+    """The estate's new dependencies table: declared rows kept; observed host rows touching
+    a host discovered now replaced by ``new_host_rows``; the system roll-up recomputed."""
+    kept: list[dict[str, Any]] = []
+    observed_hosts: list[dict[str, Any]] = []
+    for r in existing:
+        row = dict(r)
+        if row.get("origin") != "observed":
+            kept.append(row)
+        elif row.get("source_host") and row.get("source_host") not in discovered and \
+                row.get("target_host") not in discovered:
+            observed_hosts.append(row)
+    observed_hosts += new_host_rows
+    return kept + observed_hosts + rollup(observed_hosts)

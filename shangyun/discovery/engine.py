@@ -1,0 +1,375 @@
+"""The discovery engine: many hosts in parallel, one script each, never aborting the run.
+
+Plain Python (threads), no Prefect: the CLI calls it directly and :mod:`flows.discovery`
+wraps the same functions in tasks. The network is reached only through the ``runner``
+callable given to :func:`discover_hosts` (the CLI and the flow pass
+:meth:`connectors.ssh.SSHPool.run_script`), so this module stays testable without servers.
+
+::
+
+    targets_from_estate(estate, defaults)  -> [Target]
+    discover_hosts(targets, runner, ...)   -> [HostResult]   (status per host, facts if ok)
+    apply_results(estate, results)         -> Applied        (hosts/disks/dbs/deps merged)
+    write_facts(estate_dir, results, applied.depmap, applied.matched)  (facts/<host>.json)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shangyun.discovery.dependencies import DependencyMap
+from shangyun.discovery.rows import database_rows, disk_rows, host_row
+from shangyun.discovery.script import parse_output
+from shangyun.errors import AuthError, HostKeyError, ShangyunError, TransientError
+from shangyun.estate import Estate
+
+UNASSIGNED_BUREAU = "unassigned"
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """SSH settings used where the estate (bureau or host) does not say otherwise."""
+
+    user: str = "root"
+    jump: str = ""
+    port: int = 22
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host to discover: estate id (or a provisional one), address and how to log in."""
+
+    host_id: str
+    address: str
+    port: int = 22
+    user: str = "root"
+    jump: str = ""
+    bureau: str = ""
+    system_id: str = ""
+    hostname: str = ""
+    in_estate: bool = True
+
+
+@dataclass
+class HostResult:
+    """What discovering one host gave: ``status`` (``ok``, ``unknown-host-key``,
+    ``changed-host-key``, ``auth-failed``, ``unreachable``, ``timeout``, ``error``), the
+    reason when not ok, the parsed facts, time spent and connection attempts."""
+
+    target: Target
+    status: str
+    reason: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    attempts: int = 0
+    at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the host answered and its facts were parsed."""
+        return self.status == OK
+
+
+Runner = Callable[[Target], tuple[str, int]]
+"""Runs the gather script on a target; returns ``(stdout, attempts)`` or raises."""
+
+
+def parse_target(spec: str, defaults: Defaults) -> Target:
+    """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) from ``--target`` as a :class:`Target`."""
+    host, port = spec, defaults.port
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else port
+    elif spec.count(":") == 1:
+        host, p = spec.split(":")
+        if not p.isdigit() or not 0 < int(p) < 65536:
+            raise ShangyunError(f"--target {spec!r}: {p!r} is not a port number")
+        port = int(p)
+    suffix = "" if port == 22 else f"-{port}"
+    return Target(host_id=f"disc-{host.replace(':', '_')}{suffix}", address=host, port=port,
+                  user=defaults.user, jump=defaults.jump, bureau=UNASSIGNED_BUREAU,
+                  in_estate=False)
+
+
+def targets_from_estate(estate: Estate, defaults: Defaults,
+                        extra: Iterable[str] = ()) -> list[Target]:
+    """Every estate host with an IP (bureau SSH settings win over ``defaults``; the host's
+    ``ssh_port`` over the bureau's), then the ``extra`` ``HOST[:PORT]`` targets."""
+    bureaus = {b["id"]: b for b in estate.rows("bureaus")}
+    out: list[Target] = []
+    seen: set[tuple[str, int]] = set()
+    for h in estate.rows("hosts"):
+        if not h.get("ip"):
+            continue
+        b = bureaus.get(h["bureau_id"], {})
+        port = int(h.get("ssh_port") or b.get("ssh_port") or defaults.port)
+        t = Target(host_id=h["id"], address=str(h["ip"]), port=port,
+                   user=b.get("ssh_user") or defaults.user, jump=b.get("ssh_jump") or
+                   defaults.jump, bureau=h["bureau_id"], system_id=h.get("system_id") or "",
+                   hostname=h.get("hostname") or "")
+        seen.add((t.address, t.port))
+        out.append(t)
+    for spec in extra:
+        t = parse_target(spec, defaults)
+        if (t.address, t.port) not in seen:
+            seen.add((t.address, t.port))
+            out.append(t)
+    return out
+
+
+def status_of(exc: BaseException) -> str:
+    """The host status for a failure (never-retried ones are distinct from transient)."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, str):
+        return status
+    if isinstance(exc, HostKeyError):
+        return "host-key"
+    if isinstance(exc, AuthError):
+        return "auth-failed"
+    if isinstance(exc, TransientError):
+        return "unreachable"
+    return "error"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def discover_one(target: Target, runner: Runner) -> HostResult:
+    """Discover one host; every failure becomes a status, never an exception."""
+    start = time.monotonic()
+    try:
+        stdout, attempts = runner(target)
+        facts = parse_output(stdout)
+        status, reason = OK, ""
+        if not facts["_complete"]:
+            status, reason = "error", "the gather script did not run to its end"
+        return HostResult(target, status, reason, facts, time.monotonic() - start, attempts,
+                          _now())
+    except Exception as exc:
+        return HostResult(target, status_of(exc), str(exc), {}, time.monotonic() - start,
+                          int(getattr(exc, "attempts", 1) or 1), _now())
+
+
+def discover_hosts(targets: list[Target], runner: Runner, *, concurrency: int = 20,
+                   on_result: Callable[[HostResult], None] | None = None) -> list[HostResult]:
+    """Discover ``targets`` with at most ``concurrency`` at once; results in target order."""
+    results: dict[int, HostResult] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency),
+                            thread_name_prefix="discover") as pool:
+        futures = {pool.submit(discover_one, t, runner): i for i, t in enumerate(targets)}
+        for fut in as_completed(futures):
+            res = fut.result()
+            results[futures[fut]] = res
+            if on_result is not None:
+                on_result(res)
+    return [results[i] for i in range(len(targets))]
+
+
+@dataclass
+class Applied:
+    """What :func:`apply_results` changed in the estate."""
+
+    hosts_updated: int = 0
+    hosts_added: int = 0
+    disks: int = 0
+    databases: int = 0
+    dependencies: int = 0
+    conflicts: int = 0
+    matched: dict[str, str] = field(default_factory=dict)
+    depmap: DependencyMap | None = None
+
+
+def apply_results(estate: Estate, results: list[HostResult],
+                  hypervisor_rows: dict[str, list[dict[str, Any]]] | None = None) -> Applied:
+    """Merge discovery into ``estate`` (in memory; the caller saves it).
+
+    Hosts go through :func:`shangyun.estate.merge.merge` (matching by IP, hostname and
+    MAC; differences with the ledger are listed as conflicts, not overwritten); disks and
+    databases of discovered hosts are replaced by what was found; observed dependencies of
+    discovered hosts are replaced and the system roll-up recomputed (``Applied.depmap``
+    holds the dependency map, keyed by the estate's host ids after matching).
+    """
+    from shangyun.discovery.merging import merge_discovered
+
+    return merge_discovered(estate, results, hypervisor_rows or {})
+
+
+def discovered_rows(results: list[HostResult]) -> tuple[list[dict[str, Any]],
+                                                        list[dict[str, Any]],
+                                                        list[dict[str, Any]]]:
+    """Hosts (every target, with its status), disks and databases rows from the results."""
+    hosts, disks, dbs = [], [], []
+    for r in results:
+        t = r.target
+        if r.ok:
+            row = host_row(r.facts, host_id=t.host_id, bureau_id=t.bureau, ip=t.address,
+                           system_id=t.system_id, ssh_port=t.port)
+            disks += disk_rows(r.facts, t.host_id)
+            dbs += database_rows(r.facts, t.host_id, t.system_id)
+        else:
+            row = {"id": t.host_id, "hostname": t.hostname or t.address, "ip": t.address,
+                   "bureau_id": t.bureau, "system_id": t.system_id}
+        row["discovery_status"] = r.status
+        row["discovered_at"] = r.at
+        hosts.append(row)
+    return hosts, disks, dbs
+
+
+def write_facts(estate_dir: str | os.PathLike[str], results: list[HostResult],
+                depmap: DependencyMap, renamed: dict[str, str] | None = None) -> Path:
+    """Raw facts per host as ``facts/<host id>.json`` (each written atomically) and
+    ``facts/discovery.json`` (the run's statuses). Returns the facts folder."""
+    folder = Path(estate_dir) / "facts"
+    folder.mkdir(parents=True, exist_ok=True)
+    renamed = renamed or {}
+    for r in results:
+        hid = renamed.get(r.target.host_id, r.target.host_id)
+        doc = {"host_id": hid, "target": asdict(r.target), "status": r.status,
+               "reason": r.reason, "discovered_at": r.at, "seconds": round(r.seconds, 3),
+               "attempts": r.attempts, "facts": r.facts,
+               "derived": {"unused_listening_ports": depmap.unused_ports.get(hid, []),
+                           "external_clients": depmap.external_clients.get(hid, [])}}
+        _write_json(folder / f"{_safe(hid)}.json", doc)
+    _write_json(folder / "discovery.json", summary(results))
+    return folder
+
+
+def summary(results: list[HostResult]) -> dict[str, Any]:
+    """Counts per status and one line per host (id, address, status, reason, seconds)."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return {"total": len(results), "counts": counts,
+            "hosts": [{"host_id": r.target.host_id, "address": f"{r.target.address}:"
+                       f"{r.target.port}", "status": r.status, "reason": r.reason,
+                       "seconds": round(r.seconds, 3), "attempts": r.attempts}
+                      for r in results]}
+
+
+def markdown_summary(results: list[HostResult], applied: Applied | None = None) -> str:
+    """The run as a markdown table (the Prefect artifact and ``--json``-less CLI report)."""
+    s = summary(results)
+    lines = ["# Discovery", "",
+             "Status counts: " + ", ".join(f"{k} {v}" for k, v in sorted(s["counts"].items())),
+             ""]
+    if applied is not None:
+        lines += [f"Hosts updated {applied.hosts_updated}, added {applied.hosts_added}; "
+                  f"disks {applied.disks}; databases {applied.databases}; observed "
+                  f"dependencies {applied.dependencies}; conflicts {applied.conflicts}.", ""]
+    lines += ["| host | address | status | seconds | reason |", "|---|---|---|---|---|"]
+    for h in s["hosts"]:
+        reason = str(h["reason"]).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {h['host_id']} | {h['address']} | {h['status']} | "
+                     f"{h['seconds']:.2f} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class DiscoveryRun:
+    """A whole discovery: per-host results, what changed in the estate, where facts went."""
+
+    estate_dir: str
+    results: list[HostResult]
+    applied: Applied
+    facts_dir: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as plain JSON-able data (for ``--json``)."""
+        a = self.applied
+        return {"estate": self.estate_dir, "seconds": round(self.seconds, 3),
+                "facts_dir": self.facts_dir, **summary(self.results),
+                "applied": {"hosts_updated": a.hosts_updated, "hosts_added": a.hosts_added,
+                            "disks": a.disks, "databases": a.databases,
+                            "observed_dependencies": a.dependencies,
+                            "conflicts": a.conflicts}}
+
+
+@dataclass(frozen=True)
+class SSHOptions:
+    """Key, known_hosts, login defaults, timeouts and limits for :func:`run_discovery`."""
+
+    key_file: str
+    known_hosts: str
+    defaults: Defaults = Defaults()
+    concurrency: int = 20
+    per_bureau: int | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float = 120.0
+    retries: int = 2
+    sample_seconds: float = 1.0
+
+
+def ssh_runner(options: SSHOptions) -> tuple[Runner, Callable[[], None]]:
+    """A runner over a bounded :class:`connectors.ssh.SSHPool`, and its ``close``."""
+    from connectors.ssh import SSHPool, SSHSettings, SSHTarget
+    from shangyun.discovery.script import gather_script
+
+    settings = SSHSettings(options.key_file, options.known_hosts,
+                           connect_timeout=options.connect_timeout,
+                           banner_timeout=options.connect_timeout,
+                           auth_timeout=options.connect_timeout,
+                           command_timeout=options.command_timeout, retries=options.retries)
+    pool = SSHPool(settings, max_connections=options.concurrency,
+                   per_bureau=options.per_bureau)
+    script = gather_script(sample_seconds=options.sample_seconds)
+
+    def run(t: Target) -> tuple[str, int]:
+        res = pool.run_script(SSHTarget(t.address, t.port, t.user, t.jump, t.host_id, t.bureau),
+                              script)
+        return res.stdout, res.attempts
+
+    return run, pool.close
+
+
+def run_discovery(estate_dir: str, options: SSHOptions, *, extra_targets: Iterable[str] = (),
+                  hypervisor_rows: dict[str, list[dict[str, Any]]] | None = None,
+                  on_start: Callable[[int], None] | None = None,
+                  on_result: Callable[[HostResult], None] | None = None,
+                  runner: Runner | None = None) -> DiscoveryRun:
+    """Discover every host of the estate at ``estate_dir`` (and ``extra_targets``), merge
+    the results (and ``hypervisor_rows``) into it, save it and write ``facts/``.
+
+    Never raises for one bad host: each ends with its status. Raises
+    :class:`~shangyun.errors.ShangyunError` for a bad estate, key or known_hosts file.
+    """
+    start = time.monotonic()
+    estate = Estate.load(estate_dir, check=True)
+    targets = targets_from_estate(estate, options.defaults, extra_targets)
+    close: Callable[[], None] = lambda: None  # noqa: E731
+    if runner is None:
+        runner, close = ssh_runner(options)
+    if on_start is not None:
+        on_start(len(targets))
+    try:
+        results = discover_hosts(targets, runner, concurrency=options.concurrency,
+                                 on_result=on_result)
+    finally:
+        close()
+    applied = apply_results(estate, results, hypervisor_rows)
+    estate.save(estate_dir)
+    assert applied.depmap is not None
+    folder = write_facts(estate_dir, results, applied.depmap, applied.matched)
+    return DiscoveryRun(str(estate_dir), results, applied, str(folder),
+                        time.monotonic() - start)

@@ -1,0 +1,100 @@
+"""Discovery results into the estate, through :func:`shangyun.estate.merge.merge`.
+
+Hosts, disks and databases found go through the shared merge (matching ledger hosts by id,
+MAC, IP or hostname; a value that differs from the ledger is listed as a conflict, never
+overwritten). Measurements that change from run to run and belong to discovery — the
+discovery status and time, CPU/memory utilisation and disk usage — are then set directly
+(the latest run wins), so re-discovering does not pile up conflicts. Observed dependencies
+of the hosts discovered are replaced and the system roll-up recomputed; declared ones stay.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shangyun.discovery.dependencies import map_dependencies, merge_observed
+from shangyun.estate import Estate
+from shangyun.estate.merge import host_key_name, merge
+
+if TYPE_CHECKING:
+    from shangyun.discovery.engine import Applied, HostResult
+
+SOURCE = "discovery"
+_VOLATILE_HOST = ("discovery_status", "discovered_at", "cpu_util_pct", "mem_util_pct")
+_UNASSIGNED_ROW = {"id": "unassigned", "name": "未分配 (unassigned: found by discovery)",
+                   "kind": "bureau"}
+
+
+def _place_extra_targets(estate: Estate, hosts: list[dict[str, Any]]) -> None:
+    """Give an extra target (no bureau known) the bureau of the one estate host with the
+    same short hostname, so the merge can match it by hostname."""
+    from shangyun.discovery.engine import UNASSIGNED_BUREAU
+
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for h in estate.rows("hosts"):
+        by_name.setdefault(host_key_name(h["hostname"]), []).append(h)
+    for row in hosts:
+        if row["bureau_id"] != UNASSIGNED_BUREAU:
+            continue
+        same = by_name.get(host_key_name(row.get("hostname")), [])
+        if len(same) == 1:
+            row["bureau_id"] = same[0]["bureau_id"]
+
+
+def merge_discovered(estate: Estate, results: list[HostResult],
+                     hypervisor_rows: dict[str, list[dict[str, Any]]]) -> Applied:
+    """Merge ``results`` (and hypervisor rows) into ``estate`` in place; see the module."""
+    from shangyun.discovery.engine import UNASSIGNED_BUREAU, Applied, discovered_rows
+
+    hosts, disks, dbs = discovered_rows(results)
+    _place_extra_targets(estate, hosts)
+    volatile = {h["id"]: {k: h.pop(k, None) for k in _VOLATILE_HOST} for h in hosts}
+    used = {d["id"]: d.pop("used_gb", None) for d in disks}
+    records: dict[str, list[dict[str, Any]]] = {"hosts": hosts, "disks": disks,
+                                                "databases": dbs}
+    for table, rows in hypervisor_rows.items():
+        records.setdefault(table, [])
+        records[table] = rows + records[table]
+    known_bureaus = {b["id"] for b in estate.rows("bureaus")}
+    if any(h["bureau_id"] == UNASSIGNED_BUREAU for h in hosts) and \
+            UNASSIGNED_BUREAU not in known_bureaus:
+        records["bureaus"] = [*records.get("bureaus", []), _UNASSIGNED_ROW]
+    incoming = Estate.from_records({"name": SOURCE}, records)
+    report = merge(estate, incoming, SOURCE)
+    merged = report.estate
+    host_ids = report.id_map["hosts"]
+    disk_ids = report.id_map["disks"]
+
+    host_rows = merged.rows("hosts")
+    by_id = {h["id"]: h for h in host_rows}
+    for inc_id, values in volatile.items():
+        row = by_id.get(host_ids.get(inc_id, inc_id))
+        if row is not None:
+            row.update({k: v for k, v in values.items() if v is not None or
+                        k in ("discovery_status", "discovered_at")})
+    merged.set_rows("hosts", host_rows)
+    disk_rows = merged.rows("disks")
+    dby = {d["id"]: d for d in disk_rows}
+    for inc_id, value in used.items():
+        row = dby.get(disk_ids.get(inc_id, inc_id))
+        if row is not None and value is not None:
+            row["used_gb"] = min(value, row["size_gb"]) if row.get("size_gb") else value
+    merged.set_rows("disks", disk_rows)
+
+    observed = {host_ids.get(r.target.host_id, r.target.host_id): r.facts
+                for r in results if r.ok}
+    depmap = map_dependencies(observed, merged.rows("hosts"))
+    deps = merge_observed(merged.rows("dependencies"), depmap.host_rows(), set(observed))
+    for d in deps:
+        if d.get("origin") == "observed" and not d.get("source"):
+            d["source"] = SOURCE
+    merged.set_rows("dependencies", deps)
+
+    estate.meta = merged.meta
+    estate.tables = merged.tables
+    counts = report.counts
+    return Applied(
+        hosts_updated=counts["hosts"].updated + counts["hosts"].unchanged,
+        hosts_added=counts["hosts"].added, disks=len(disks), databases=len(dbs),
+        dependencies=sum(1 for d in deps if d.get("origin") == "observed"),
+        conflicts=len(report.conflicts), matched=dict(host_ids), depmap=depmap)

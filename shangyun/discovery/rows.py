@@ -1,0 +1,80 @@
+"""Facts → estate rows: one ``hosts`` row and its ``disks`` rows per discovered host.
+
+Sizes are GiB (2**30 bytes), rounded to 2 decimals, like the hypervisor connector's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shangyun.facts.network import primary_ip_mac
+
+GIB = 2**30
+_NOT_DISKS = ("zram", "loop", "ram", "sr", "fd")
+
+
+def _gib(n_bytes: float) -> float:
+    return round(n_bytes / GIB, 2)
+
+
+def real_disks(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The host's physical/virtual disks from the ``block`` fact (no loop, zram, cd-rom)."""
+    return [d for d in facts.get("block", []) if d["type"] == "disk" and d["size_bytes"] > 0
+            and not d["name"].startswith(_NOT_DISKS)]
+
+
+def host_row(facts: dict[str, Any], *, host_id: str, bureau_id: str, ip: str = "",
+             system_id: str = "", ssh_port: int | None = None) -> dict[str, Any]:
+    """The estate ``hosts`` row these facts describe (only what discovery knows is filled)."""
+    os_fact = facts.get("os", {})
+    kernel = facts.get("kernel", {})
+    cpu = facts.get("cpu", {})
+    mem = facts.get("memory", {})
+    util = facts.get("utilisation", {})
+    virt = facts.get("virt", {})
+    main_ip, mac = primary_ip_mac(facts.get("interfaces", []), prefer_ip=ip)
+    kind = {"vm": "vm", "physical": "physical"}.get(virt.get("kind", ""), "")
+    return {
+        "id": host_id, "hostname": facts.get("hostname", "") or host_id,
+        "ip": ip or main_ip, "mac": mac, "system_id": system_id, "bureau_id": bureau_id,
+        "kind": kind, "power_state": "on", "os": os_fact.get("name", ""),
+        "os_version": os_fact.get("version", ""), "arch": kernel.get("arch", ""),
+        "firmware": facts.get("firmware", ""), "cpu_cores": cpu.get("cores") or None,
+        "memory_gb": round(mem["total_kib"] / 2**20, 2) if mem.get("total_kib") else None,
+        "disk_gb": round(sum(_gib(d["size_bytes"]) for d in real_disks(facts)), 2) or None,
+        "cpu_util_pct": util.get("cpu_pct"), "mem_util_pct": util.get("mem_pct"),
+        "ssh_port": ssh_port if ssh_port not in (None, 22) else None,
+        "source": "discovery",
+    }
+
+
+def disk_rows(facts: dict[str, Any], host_id: str) -> list[dict[str, Any]]:
+    """The estate ``disks`` rows: size from the block devices, used from ``df`` of the
+    filesystems living on each disk (its partitions and LVM volumes)."""
+    by_name: dict[str, str] = {}
+    for dev in facts.get("block", []):
+        by_name.setdefault(dev["name"], dev["disk"])
+    used: dict[str, int] = {}
+    for fs in facts.get("filesystems", []):
+        if fs["pseudo"]:
+            continue
+        base = fs["device"].rsplit("/", 1)[-1]
+        disk = by_name.get(base)
+        if disk:
+            used[disk] = used.get(disk, 0) + int(fs["used_kib"]) * 1024
+    rows = []
+    for d in real_disks(facts):
+        size = _gib(d["size_bytes"])
+        rows.append({"id": f"{host_id}-{d['name']}", "host_id": host_id, "name": d["name"],
+                     "size_gb": size, "used_gb": min(size, _gib(used.get(d["name"], 0))),
+                     "path": f"/dev/{d['name']}"})
+    return rows
+
+
+def database_rows(facts: dict[str, Any], host_id: str, system_id: str) -> list[dict[str, Any]]:
+    """Estate ``databases`` rows for running engines (needs the host's system)."""
+    if not system_id:
+        return []
+    return [{"id": f"{host_id}-{e['engine']}", "system_id": system_id, "host_id": host_id,
+             "engine": e["engine"], "version": e["version"]}
+            for e in facts.get("databases", []) if e["running"]]
