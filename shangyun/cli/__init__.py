@@ -10,6 +10,7 @@ from shangyun.cli.lazy import LazyGroup
 COMMANDS = {
     "assess": "shangyun.cli.assess:assess",
     "audit": "shangyun.cli.audit:audit",
+    "discover": "shangyun.cli.discover:discover",
     "plan": "shangyun.cli.plan:plan",
     "inventory": "shangyun.cli.inventory:inventory",
     "wave": "shangyun.cli.wave:wave",
