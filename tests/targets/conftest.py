@@ -4,6 +4,7 @@ storage pool and networks), a moto server for S3 + EC2, and a small converted di
 from __future__ import annotations
 
 import hashlib
+import logging
 import socket
 import subprocess
 import uuid
@@ -103,6 +104,7 @@ def moto_endpoint() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1 (a free port): S3 and EC2."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
