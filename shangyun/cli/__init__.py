@@ -8,6 +8,7 @@ from shangyun import __version__
 from shangyun.cli.lazy import LazyGroup
 
 COMMANDS = {
+    "lab": "shangyun.cli.lab:lab",
     "assess": "shangyun.cli.assess:assess",
     "audit": "shangyun.cli.audit:audit",
     "discover": "shangyun.cli.discover:discover",

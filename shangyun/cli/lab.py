@@ -1,0 +1,81 @@
+"""``shangyun lab``: bring the local lab (a small real estate) up, inspect it, tear it down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import console, handle_errors, json_option, print_json
+
+dir_option = click.option(
+    "--dir", "lab_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    envvar="SHANGYUN_LAB", show_envvar=True,
+    help="The lab folder (default: .lab/ at the project root).")
+
+
+@click.group()
+def lab() -> None:
+    """The lab: sshd hosts in network namespaces, databases, hypervisors, images, ledgers."""
+
+
+@lab.command("up")
+@dir_option
+@click.option("--bureaus", type=click.IntRange(1, 35), default=2, show_default=True,
+              help="Bureaus, each with an app server, a database host and a file server.")
+@click.option("--hosts", type=click.IntRange(1, 5000), default=None,
+              help="Total hosts; those beyond the bureaus' full roles are light web hosts.")
+@json_option
+@handle_errors
+def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, as_json: bool) -> None:
+    """Bring the lab up (idempotent: a second run only repairs what died)."""
+    from shangyun import lab as labmod
+
+    state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts)
+    if as_json:
+        print_json(state.to_dict())
+        return
+    console.print(f"[green]lab up[/]: {len(state.hosts)} hosts on {state.net} "
+                  f"(bridge {state.bridge}), {len(state.hypervisors)} hypervisor(s), "
+                  f"{len(state.images)} images, ledgers in {state.ledgers_dir}")
+    console.print(f"ssh: ssh -i {state.client_key} -o UserKnownHostsFile={state.known_hosts} "
+                  f"-o StrictHostKeyChecking=yes root@<ip>")
+
+
+@lab.command("status")
+@dir_option
+@json_option
+@handle_errors
+def status_cmd(lab_dir: Path | None, as_json: bool) -> None:
+    """Show each lab host: running, sshd answering, role, OS look; exit 1 if any is down."""
+    from shangyun import lab as labmod
+
+    st = labmod.status(lab_dir)
+    if as_json:
+        print_json(st)
+    else:
+        t = RichTable("host", "ip", "bureau", "role", "os", "running", "ssh")
+        for r in st["hosts"]:
+            t.add_row(r["id"], r["ip"], r["bureau"], r["role"], r["os"],
+                      "yes" if r["running"] else "[red]no[/]", "yes" if r["ssh"] else "[red]no[/]")
+        console.print(t)
+        console.print(f"{st['up']}/{st['total']} hosts up; hypervisors: "
+                      f"{', '.join(st['hypervisors'])}; cloud: {st['cloud_uri']}")
+    if st["up"] != st["total"]:
+        raise SystemExit(1)
+
+
+@lab.command("down")
+@dir_option
+@json_option
+@handle_errors
+def down_cmd(lab_dir: Path | None, as_json: bool) -> None:
+    """Stop every lab process and remove its namespaces, bridge and files."""
+    from shangyun import lab as labmod
+
+    res = labmod.down(lab_dir)
+    if as_json:
+        print_json(res)
+    else:
+        console.print(f"[green]lab down[/]: {res['lab_dir']} ({res['hosts_stopped']} hosts)")

@@ -1,0 +1,266 @@
+"""Bring the lab up (idempotently, repairing what died), report its status, tear it down."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from shangyun.lab import hosts as hx
+from shangyun.lab.databases import init_datadir, seed_postgres
+from shangyun.lab.hypervisors import build_bureau, build_cloud
+from shangyun.lab.keys import ensure_keypair, known_hosts_lines
+from shangyun.lab.ledgers import write_ledgers
+from shangyun.lab.state import STATE_FILE, LabError, LabHost, LabState
+from shangyun.lab.topology import plan_bureaus, plan_hosts
+
+DEFAULT_NET = 213
+LAB_ENTRIES = ("hosts", "hypervisors", "cloud", "ledgers", "client", "authorized_keys",
+               "known_hosts", STATE_FILE, STATE_FILE + ".tmp")
+
+
+def default_lab_dir() -> Path:
+    """``$SHANGYUN_LAB``, else ``.lab/`` at the project root (the folder of pyproject.toml)."""
+    env = os.environ.get("SHANGYUN_LAB")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[2] / ".lab"
+
+
+def lab_tag(lab_dir: Path) -> str:
+    """Five hex digits naming this lab's netns, veths and bridge (from its absolute path)."""
+    return hashlib.sha1(str(lab_dir.resolve()).encode()).hexdigest()[:5]
+
+
+def _nets_in_use() -> set[int]:
+    cp = hx.run(["ip", "-4", "-o", "addr", "show"], what="ip addr", check=False)
+    used = set()
+    for word in cp.stdout.split():
+        parts = word.split(".")
+        if len(parts) == 4 and parts[0] == "10" and parts[1].isdigit():
+            used.add(int(parts[1]))
+    return used
+
+
+def _choose_net(lab_dir: Path, tag: str) -> int:
+    if lab_dir == default_lab_dir():
+        return DEFAULT_NET
+    used = _nets_in_use() | {DEFAULT_NET}
+    start = int(tag, 16) % 100
+    for k in range(100):
+        n = 100 + (start + k) % 100
+        if n not in used:
+            return n
+    raise LabError("no free 10.<n>.0.0/16 network for the lab (10.100–10.199 all in use)")
+
+
+def _check_privileges() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, mounts, sshd per host); "
+                       "run `shangyun lab up` as root")
+    for tool in ("ip", "unshare", "qemu-img", "/usr/sbin/sshd", "mariadb-install-db"):
+        if not shutil.which(tool):
+            raise LabError(f"{tool} is not installed; run ./scripts/setup")
+    if not (hx.PG_BIN / "postgres").exists():
+        raise LabError(f"{hx.PG_BIN / 'postgres'} is missing; run ./scripts/setup")
+
+
+def _check_traversable(lab_dir: Path) -> None:
+    """The database servers run as postgres/mysql: every parent must be world-searchable."""
+    for p in [lab_dir, *lab_dir.parents]:
+        if not os.stat(p).st_mode & 0o001:
+            raise LabError(f"{p}: not searchable by other users (mode "
+                           f"{oct(os.stat(p).st_mode & 0o777)}); the lab's PostgreSQL and "
+                           "MariaDB run as their own users and need to reach "
+                           f"{lab_dir}; choose a lab dir under a world-searchable folder")
+
+
+def _wait_ports(targets: list[tuple[str, str, int]], timeout: float) -> None:
+    """Wait until every (host id, ip, port) accepts TCP connections; LabError if not."""
+    pending = list(targets)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        still = []
+        for hid, ip, port in pending:
+            try:
+                with socket.create_connection((ip, port), timeout=0.5):
+                    pass
+            except OSError:
+                still.append((hid, ip, port))
+        pending = still
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        shown = ", ".join(f"{h} ({ip}:{p})" for h, ip, p in pending[:10])
+        raise LabError(f"{len(pending)} lab service(s) did not come up in {timeout:.0f} s: "
+                       f"{shown}; see the host folders' *.log files")
+
+
+def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = None,
+       *, net: int | None = None) -> LabState:
+    """Bring the lab up in ``lab_dir`` and return its state; idempotent.
+
+    A second call with the same arguments changes nothing that is running: it restarts only
+    hosts whose processes or namespace died and recreates only missing files. Called with a
+    different ``bureaus``/``hosts``, it stops the hosts that no longer fit and starts the
+    new ones (images and keys are kept). ``net`` picks the lab network ``10.<net>.0.0/16``
+    (default: 213 for the project's own lab, a free one in 100–199 for any other dir).
+    """
+    _check_privileges()
+    lab = Path(lab_dir).resolve() if lab_dir else default_lab_dir()
+    lab.mkdir(parents=True, exist_ok=True)
+    lab.chmod(0o755)
+    _check_traversable(lab)
+    tag = lab_tag(lab)
+    old: LabState | None = None
+    if (lab / STATE_FILE).exists():
+        try:
+            old = LabState.load(lab)
+        except LabError:
+            old = None
+    if net is None:
+        net = int(old.net.split(".")[1]) if old else _choose_net(lab, tag)
+    bl, sl = plan_bureaus(bureaus)
+    planned = plan_hosts(bureaus, hosts, tag=tag, net=net)
+    client_key = lab / "client" / "id_ed25519"
+    client_key.parent.mkdir(exist_ok=True)
+    state = LabState(
+        lab_dir=str(lab), tag=tag, mode="netns", net=f"10.{net}.0.0/16", bridge=f"sy{tag}br",
+        gateway=f"10.{net}.0.1", user="root", client_key=str(client_key),
+        known_hosts=str(lab / "known_hosts"), bureaus=bl, systems=sl, hosts=planned,
+        ledgers_dir=str(lab / "ledgers"))
+    if old and (old.net != state.net or old.tag != tag):
+        _stop_all(old)
+        old = None
+    # keep the pids of hosts that still run exactly as planned; stop the others
+    old_hosts = {h.id: h for h in old.hosts} if old else {}
+    index = {h.id: i for i, h in enumerate(planned)}
+    to_start: list[tuple[int, LabHost]] = []
+    for h in planned:
+        prev = old_hosts.pop(h.id, None)
+        if prev and prev.ip == h.ip and prev.netns == h.netns and hx.host_alive(prev):
+            h.pid = prev.pid
+            if prev.database and h.database:
+                h.database.tables = prev.database.tables
+        else:
+            if prev:
+                _stop_host(prev)
+            to_start.append((index[h.id], h))
+    for gone in old_hosts.values():
+        _stop_host(gone)
+        hx.remove_tree(hx.host_dir(state, gone))
+    pub = ensure_keypair(client_key, f"shangyun-lab@{tag}")
+    auth_keys = lab / "authorized_keys"
+    auth_keys.write_text(pub + "\n")
+    auth_keys.chmod(0o644)
+    pubkeys: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futs = [pool.submit(init_datadir, h, hx.host_dir(state, h))
+                for h in planned if h.database]
+        hv_futs = [pool.submit(build_bureau, lab, b["id"], tag) for b in bl]
+        for h in planned:
+            pubkeys[h.id] = hx.prepare_host(state, h, auth_keys)
+        for f in futs:
+            f.result()
+        for f in hv_futs:
+            hv, imgs = f.result()
+            state.hypervisors.append(hv)
+            state.images.extend(imgs)
+    state.cloud_uri, state.cloud_node_xml, state.cloud_pool = build_cloud(lab)
+    Path(state.known_hosts).write_text("\n".join(known_hosts_lines(planned, pubkeys)) + "\n")
+    if to_start:
+        hx.network_up(state, to_start)
+        for _, h in to_start:
+            h.pid = hx.start_host(state, h)
+    state.save()  # early: `down` finds every pid even if the waiting below fails
+    ports = [(h.id, h.ip, s.port) for h in planned for s in h.services]
+    _wait_ports(ports, timeout=60 + 0.3 * len(planned))
+    for _, h in to_start:
+        if h.database and h.database.engine == "postgresql":
+            seed_postgres(h)
+            h.database.tables = {"orders": 1000}
+    state.ledgers = write_ledgers(lab / "ledgers", bl, sl, planned)
+    state.save()
+    return state
+
+
+def _stop_host(h: LabHost) -> None:
+    pids = [h.pid] if h.pid else []
+    pids += hx.netns_pids(h.netns)
+    hx.stop_pids(pids)
+    if hx.netns_exists(h.netns):
+        hx.run(["ip", "netns", "del", h.netns], what=f"netns {h.netns}", check=False)
+
+
+def _stop_all(state: LabState) -> list[int]:
+    pids = [h.pid for h in state.hosts if h.pid]
+    prefix = f"sy{state.tag}-"
+    if Path("/run/netns").is_dir():
+        for n in os.listdir("/run/netns"):
+            if n.startswith(prefix):
+                pids += hx.netns_pids(n)
+    left = hx.stop_pids(sorted(set(pids)))
+    hx.network_down(state.tag, state.bridge)
+    return left
+
+
+def down(lab_dir: Path | str | None = None) -> dict[str, Any]:
+    """Stop every lab process (by pid), delete its namespaces, veths, bridge and files.
+
+    Works from the state file, and also without one (it finds the lab's namespaces by the
+    tag derived from the folder's path). Removes only what the lab created in ``lab_dir``.
+    """
+    lab = Path(lab_dir).resolve() if lab_dir else default_lab_dir()
+    tag = lab_tag(lab)
+    try:
+        state: LabState | None = LabState.load(lab)
+    except LabError:
+        state = None
+    if state is None:
+        state = LabState(lab_dir=str(lab), tag=tag, mode="netns", net="", bridge=f"sy{tag}br",
+                         gateway="", user="root", client_key="", known_hosts="", bureaus=[],
+                         systems=[])
+    left = _stop_all(state)
+    if left:
+        raise LabError(f"{lab}: processes {left} did not stop; the lab folder is kept")
+    removed = 0
+    if lab.is_dir():
+        for name in LAB_ENTRIES:
+            p = lab / name
+            if p.is_dir():
+                hx.remove_tree(p)
+                removed += 1
+            elif p.exists():
+                p.unlink()
+                removed += 1
+        if not any(lab.iterdir()):
+            lab.rmdir()
+    return {"lab_dir": str(lab), "hosts_stopped": len(state.hosts), "entries_removed": removed}
+
+
+def status(lab_dir: Path | str | None = None) -> dict[str, Any]:
+    """The lab's health: per host, whether it runs and whether its sshd answers."""
+    lab = Path(lab_dir).resolve() if lab_dir else default_lab_dir()
+    state = LabState.load(lab)
+    rows = []
+    for h in state.hosts:
+        alive = hx.host_alive(h)
+        ssh = False
+        if alive:
+            try:
+                with socket.create_connection((h.ip, h.port), timeout=1) as s:
+                    ssh = s.recv(64).startswith(b"SSH-")
+            except OSError:
+                ssh = False
+        rows.append({"id": h.id, "ip": h.ip, "role": h.role, "bureau": h.bureau, "os": h.os,
+                     "pid": h.pid, "running": alive, "ssh": ssh})
+    return {"lab_dir": str(lab), "mode": state.mode, "net": state.net,
+            "hosts": rows, "up": sum(r["running"] and r["ssh"] for r in rows),
+            "total": len(rows), "hypervisors": state.hypervisor_uris,
+            "cloud_uri": state.cloud_uri, "images": len(state.images),
+            "ledgers": state.ledgers}
