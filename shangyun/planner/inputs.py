@@ -166,7 +166,8 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
     h = hosts[hosts["system_id"].isin(index)]
     hcount = np.zeros(n, dtype=np.int64)
     vc = h["system_id"].value_counts()
-    hcount[vc.index.map(index).to_numpy()] = vc.to_numpy()
+    if len(vc):
+        hcount[vc.index.map(index).to_numpy(dtype=np.int64)] = vc.to_numpy()
     data = np.zeros(n)
     by_bureau: list[dict[str, float]] = [{} for _ in range(n)]
     for (sid, bid), gb in h.groupby(["system_id", "bureau_id"])["data_gb"].sum().items():

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ORDER_MODES = ("before-or-with", "before", "off")
+CYCLE_MODES = ("relax", "error")
 
 
 @dataclass
@@ -23,6 +24,8 @@ class PlanOptions:
     - ``pilot_systems``, ``pilot_hosts``: the size of the low-risk pilot wave (0 = none);
     - ``order``: shared services ``before-or-with`` their consumers (default), strictly
       ``before``, or ``off``;
+    - ``cycles``: shared services that use each other in a cycle too large for one wave:
+      ``relax`` the lightest order edges (each one named in the plan) or ``error``;
     - ``strong_types``: dependency types that bind systems into one move group;
     - ``allow_split``: split move groups too large for a wave (community detection);
     - ``pins`` (system → wave), ``exclude`` (systems kept out, with "excluded by the user");
@@ -40,6 +43,7 @@ class PlanOptions:
     pilot_systems: int = 3
     pilot_hosts: int = 10
     order: str = "before-or-with"
+    cycles: str = "relax"
     strong_types: tuple[str, ...] = ("database", "sync")
     allow_split: bool = True
     pins: dict[str, int] = field(default_factory=dict)
@@ -50,6 +54,8 @@ class PlanOptions:
     def __post_init__(self) -> None:
         if self.order not in ORDER_MODES:
             raise ValueError(f"order must be one of {', '.join(ORDER_MODES)}")
+        if self.cycles not in CYCLE_MODES:
+            raise ValueError(f"cycles must be one of {', '.join(CYCLE_MODES)}")
         if self.cadence_days < 1:
             raise ValueError("cadence_days must be at least 1")
         if not 0 < self.link_efficiency <= 1:

@@ -36,15 +36,22 @@ class Unit:
     pin_reason: str = ""
     preds: set[int] = field(default_factory=set)
     succs: set[int] = field(default_factory=set)
+    relaxed: set[int] = field(default_factory=set)
     lo: int = 1
     hi: int = INF
     lo_why: str = ""
     hi_why: str = ""
 
 
-def build_units(inp: PlanInput, groups: list[MoveGroup], limits: Limits,
-                order: str) -> tuple[list[Unit], list[int]]:
-    """Units and the unit of each system; raises :class:`PlanError` for an unorderable cycle."""
+def build_units(inp: PlanInput, groups: list[MoveGroup], limits: Limits, order: str,
+                cycles: str = "relax") -> tuple[list[Unit], list[int]]:
+    """Units and the unit of each system.
+
+    A cycle of move groups in the dependency order is merged into one unit when it fits one
+    wave (``before-or-with``); otherwise (or with strict ``before``) the lightest order edges
+    that break it are relaxed (``cycles="relax"``, recorded on the units) or it is a
+    :class:`PlanError` (``cycles="error"``).
+    """
     n = len(inp.systems)
     g_of = [0] * n
     for k, g in enumerate(groups):
@@ -52,25 +59,31 @@ def build_units(inp: PlanInput, groups: list[MoveGroup], limits: Limits,
             g_of[m] = k
     dag = nx.DiGraph()
     dag.add_nodes_from(range(len(groups)))
-    for c, p, _w in inp.precedence:
+    for c, p, w in inp.precedence:
         gc, gp = g_of[c], g_of[p]
         if gc != gp:
-            dag.add_edge(gp, gc)
+            old = dag.get_edge_data(gp, gc, {"weight": 0})["weight"]
+            dag.add_edge(gp, gc, weight=old + w)
     comps: list[list[int]] = []
-    for scc in nx.strongly_connected_components(dag):
+    relaxed: list[tuple[int, int]] = []
+    for scc in list(nx.strongly_connected_components(dag)):
         comp = sorted(scc)
-        if len(comp) > 1:
-            systems = sorted(m for k in comp for m in groups[k].members)
-            if order == "before":
-                raise PlanError(f"constraint dependency order 'before': shared services use "
-                                f"each other in a cycle ({_names(inp, systems)}), so none can "
-                                "move strictly before the others; use --order before-or-with")
-            why = limits.violation(load_of(inp, systems))
-            if why:
-                raise PlanError(f"constraint dependency order 'before-or-with' and {why}: "
-                                f"shared services in a cycle ({_names(inp, systems)}) must move "
-                                "in one wave but do not fit one")
-        comps.append(comp)
+        if len(comp) == 1:
+            comps.append(comp)
+            continue
+        systems = sorted(m for k in comp for m in groups[k].members)
+        why = "a strict order is impossible in a cycle" if order == "before" else \
+            limits.violation(load_of(inp, systems))
+        if why is None:
+            comps.append(comp)
+            continue
+        if cycles == "error":
+            raise PlanError(f"constraint dependency order '{order}' ({why}): shared services "
+                            f"use each other in a cycle ({_names(inp, systems)}) that cannot "
+                            "move in one wave; use --cycles relax or --order off")
+        relaxed += feedback_arcs(dag.subgraph(comp))
+        comps += [[k] for k in comp]
+    dag.remove_edges_from(relaxed)
     comps.sort(key=lambda c: min(groups[k].members[0] for k in c))
     units: list[Unit] = []
     u_of_group = [0] * len(groups)
@@ -85,6 +98,8 @@ def build_units(inp: PlanInput, groups: list[MoveGroup], limits: Limits,
         if ua != ub:
             units[ub].preds.add(ua)
             units[ua].succs.add(ub)
+    for gp, gc in relaxed:
+        units[u_of_group[gc]].relaxed.add(u_of_group[gp])
     u_of_sys = [u_of_group[g_of[i]] for i in range(n)]
     return units, u_of_sys
 
@@ -152,3 +167,49 @@ def _topo(units: list[Unit]) -> list[int]:
     g.add_nodes_from(range(len(units)))
     g.add_edges_from((p, u.id) for u in units for p in u.preds)
     return list(nx.lexicographical_topological_sort(g))
+
+
+def feedback_arcs(g: nx.DiGraph) -> list[tuple[int, int]]:
+    """Edges whose removal makes ``g`` acyclic, light ones first (Eades–Lin–Smyth greedy).
+
+    Sinks go to the end of a sequence, sources to its front, otherwise the node with the
+    largest (out − in) weight goes to the front; edges pointing backwards are returned.
+    """
+    out_w = {v: 0.0 for v in g}
+    in_w = {v: 0.0 for v in g}
+    succ: dict[int, set[int]] = {v: set(g.successors(v)) for v in g}
+    pred: dict[int, set[int]] = {v: set(g.predecessors(v)) for v in g}
+    for a, b, d in g.edges(data=True):
+        out_w[a] += d.get("weight", 1)
+        in_w[b] += d.get("weight", 1)
+    alive = set(g)
+    front: list[int] = []
+    back: list[int] = []
+
+    def drop(v: int) -> None:
+        alive.discard(v)
+        for x in succ[v]:
+            pred[x].discard(v)
+            in_w[x] -= g[v][x].get("weight", 1)
+        for x in pred[v]:
+            succ[x].discard(v)
+            out_w[x] -= g[x][v].get("weight", 1)
+
+    while alive:
+        sinks = [v for v in alive if not succ[v]]
+        sources = [v for v in alive if not pred[v]]
+        if sinks or sources:
+            for v in sorted(sinks):
+                if v in alive:
+                    back.append(v)
+                    drop(v)
+            for v in sorted(sources):
+                if v in alive:
+                    front.append(v)
+                    drop(v)
+            continue
+        v = max(sorted(alive), key=lambda x: out_w[x] - in_w[x])
+        front.append(v)
+        drop(v)
+    pos = {v: i for i, v in enumerate(front + back[::-1])}
+    return [(a, b) for a, b in g.edges if pos[a] > pos[b]]

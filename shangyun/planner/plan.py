@@ -68,7 +68,7 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
     inp = build_input(estate, opts, catalog)
     limits = Limits(inp, opts)
     groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
-    units, u_of_sys = build_units(inp, groups, limits, opts.order)
+    units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
     apply_pins(inp, units, u_of_sys, groups, opts.pins)
     adj = unit_adjacency(inp, u_of_sys)
     sched = schedule(inp, units, limits, opts, adj)
@@ -165,6 +165,7 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
         "cut_strong_dependencies": cut_strong, "dependencies": int(w.sum()) if len(w) else 0,
         "systems_planned": n, "systems_excluded": len(excluded),
         "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),
+        "relaxed_order": sum(len(u.relaxed) for u in units),
     }
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates)
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
@@ -236,6 +237,11 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
             r.append(f"dependency order ({opts.order}): uses shared service "
                      f"{', '.join(names[m] for m in units[p].members[:3])} "
                      f"(wave {sched.wave_of[p]})")
+        for p in sorted(u.relaxed)[:5]:
+            r.append(f"dependency order relaxed: uses shared service "
+                     f"{', '.join(names[m] for m in units[p].members[:3])} (wave "
+                     f"{sched.wave_of[p]}) in a cycle of shared services too large for one "
+                     "wave (--cycles relax)")
         if u.succs:
             waves = sorted({sched.wave_of[s] for s in u.succs})
             r.append(f"shared service for {len(u.succs)} consumer group(s), in wave(s) "

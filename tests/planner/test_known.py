@@ -1,0 +1,214 @@
+"""Hand-built estates whose right plan is known."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from shangyun.errors import PlanError
+from shangyun.planner import PlanOptions, make_plan
+from tests.planner.build import bureau, make_estate, system
+
+
+def _group_of(plan, sid):  # type: ignore[no-untyped-def]
+    return next(g["id"] for g in plan.move_groups if sid in g["systems"])
+
+
+def test_shared_database_moves_with_every_system_that_queries_it(opts: PlanOptions) -> None:
+    est = make_estate([system("DB", kind="shared-service"), system("A"), system("B"),
+                       system("C"), system("D")],
+                      [("A", "DB", "database"), ("B", "DB", "database"), ("C", "DB", "database"),
+                       ("D", "A", "async")])
+    plan = make_plan(est, opts)
+    waves = plan.wave_of()
+    assert waves["DB"] == waves["A"] == waves["B"] == waves["C"]
+    assert {_group_of(plan, s) for s in ("DB", "A", "B", "C")} == {_group_of(plan, "DB")}
+    assert _group_of(plan, "D") != _group_of(plan, "DB")
+    assert plan.metrics["cut_strong_dependencies"] == 0
+    reasons = next(s for s in plan.systems if s["system"] == "A")["reasons"]
+    assert any("moves with" in r and "DB" in r for r in reasons)
+
+
+def test_chain_of_shared_services_strictly_in_order(opts: PlanOptions) -> None:
+    est = make_estate([system("S1", kind="shared-service"), system("S2", kind="shared-service"),
+                       system("S3", kind="shared-service"), system("APP")],
+                      [("S2", "S1"), ("S3", "S2"), ("APP", "S3")])
+    plan = make_plan(est, dataclasses.replace(opts, order="before"))
+    w = plan.wave_of()
+    assert w["S1"] < w["S2"] < w["S3"] < w["APP"]
+    assert plan.metrics["lower_bound_waves"] == 4 == plan.metrics["waves"]
+    reasons = next(s for s in plan.systems if s["system"] == "S3")["reasons"]
+    assert any("uses shared service S2" in r for r in reasons)
+    # before-or-with lets the whole chain share one wave
+    plan2 = make_plan(est, opts)
+    assert plan2.metrics["waves"] == 1 and plan2.metrics["cut_dependencies"] == 0
+
+
+def test_strong_chain_is_one_move_group(opts: PlanOptions) -> None:
+    est = make_estate([system(x) for x in "ABCD"],
+                      [("A", "B", "sync"), ("B", "C", "sync"), ("C", "D", "database")])
+    plan = make_plan(est, opts)
+    assert [g["systems"] for g in plan.move_groups] == [["A", "B", "C", "D"]]
+
+
+def test_clique_larger_than_a_wave_is_split_where_cheapest(opts: PlanOptions) -> None:
+    names = [f"K{i}" for i in range(6)]
+    deps = [(a, b, "sync") for i, a in enumerate(names) for b in names[i + 1:]]
+    # a second, separate small clique must not be touched
+    deps += [("X", "Y", "sync")]
+    est = make_estate([system(n) for n in [*names, "X", "Y"]], deps)
+    plan = make_plan(est, opts)
+    parts = [g for g in plan.move_groups if g["systems"][0].startswith("K")]
+    assert len(parts) == 2 and all(len(g["systems"]) <= 4 for g in parts)
+    assert sorted(s for g in parts for s in g["systems"]) == names
+    assert plan.metrics["split_groups"] == 2
+    # a cut of K6 into parts of at most 4 costs 8 (4+2) or 9 (3+3) dependencies
+    assert plan.metrics["cut_dependencies"] in (8, 9)
+    assert ["X", "Y"] in [g["systems"] for g in plan.move_groups]
+    reasons = next(s for s in plan.systems if s["system"] == "K0")["reasons"]
+    assert any("split from 6" in r for r in reasons)
+    with pytest.raises(PlanError, match=r"systems per wave: 6 > 4.*K0.*splitting is off"):
+        make_plan(est, dataclasses.replace(opts, allow_split=False))
+
+
+def test_classified_system_is_excluded_with_the_reason(opts: PlanOptions) -> None:
+    est = make_estate([system("SECRET", classified=True), system("A")],
+                      [("A", "SECRET", "database")])
+    plan = make_plan(est, opts)
+    assert "SECRET" not in plan.wave_of()
+    assert plan.to_json()["excluded"] == [
+        {"system": "SECRET", "reason": "classified (涉密) system: never moves to the cloud"}]
+    reasons = next(s for s in plan.systems if s["system"] == "A")["reasons"]
+    assert any("SECRET, which does not move" in r for r in reasons)
+    with pytest.raises(PlanError, match="SECRET cannot be planned"):
+        make_plan(est, dataclasses.replace(opts, pins={"SECRET": 1}))
+
+
+def test_bureau_window_too_small_for_a_system_is_an_error(opts: PlanOptions) -> None:
+    # 10 Mbit/s × 2 h × 0.8 = 7.2 GB per window; the system holds 50 GB
+    est = make_estate([system("BIG", "SLOW", data_gb=50), system("OK", "B1")],
+                      bureaus=[bureau("B1"), bureau("SLOW", link_mbps=10, window_hours=2)])
+    with pytest.raises(PlanError, match=r"bureau SLOW window: 50\.0 GB > 7\.2 GB.*BIG"):
+        make_plan(est, opts)
+
+
+def test_bureau_window_spreads_its_systems_over_waves(opts: PlanOptions) -> None:
+    est = make_estate([system("P", "SLOW", data_gb=5), system("Q", "SLOW", data_gb=5),
+                       system("R", "SLOW", data_gb=2)],
+                      bureaus=[bureau("SLOW", link_mbps=10, window_hours=2)])
+    plan = make_plan(est, opts)
+    w = plan.wave_of()
+    assert w["P"] != w["Q"] and plan.metrics["waves"] == 2 == plan.metrics["lower_bound_waves"]
+    for wave in plan.waves:
+        (win,) = wave["windows"]
+        assert win["data_gb"] <= win["capacity_gb"] == 7.2
+        assert win["date"] >= "2027-01-09" and win["start"] == "22:00"
+    later = next(s for s in plan.systems if s["wave"] == 2)
+    assert any("binding constraint" in r and "SLOW window" in r for r in later["reasons"])
+
+
+def test_contradictory_pins(opts: PlanOptions) -> None:
+    est = make_estate([system("A"), system("B"), system("SH", kind="shared-service"),
+                       system("C")],
+                      [("A", "B", "database"), ("C", "SH", "async")])
+    with pytest.raises(PlanError, match=r"contradictory pins A=2, B=3.*move group MG-1"):
+        make_plan(est, dataclasses.replace(opts, pins={"A": 2, "B": 3}))
+    with pytest.raises(PlanError, match=r"pins vs dependency order.*SH.*wave ≥ 3.*≤ 1"):
+        make_plan(est, dataclasses.replace(opts, pins={"C": 1, "SH": 3}))
+    with pytest.raises(PlanError, match="both pinned and excluded"):
+        make_plan(est, dataclasses.replace(opts, pins={"A": 1}, exclude=("A",)))
+    with pytest.raises(PlanError, match="unknown system 'NOPE'"):
+        make_plan(est, dataclasses.replace(opts, pins={"NOPE": 1}))
+
+
+def test_pins_overloading_a_wave(opts: PlanOptions) -> None:
+    est = make_estate([system(x) for x in "ABCDE"])
+    with pytest.raises(PlanError, match=r"systems per wave: 5 > 4.*pins put too much into wave 2"):
+        make_plan(est, dataclasses.replace(opts, pins={x: 2 for x in "ABCDE"}))
+
+
+def test_pins_and_exclusions_are_honoured(opts: PlanOptions) -> None:
+    est = make_estate([system(x) for x in "ABCDE"],
+                      [("A", "B", "database")])
+    plan = make_plan(est, dataclasses.replace(opts, pins={"B": 3}, exclude=("E",)))
+    w = plan.wave_of()
+    assert w["A"] == w["B"] == 3 and "E" not in w
+    assert {"system": "E", "reason": "excluded by the user (--exclude)"} in plan.excluded
+    reasons = next(s for s in plan.systems if s["system"] == "B")["reasons"]
+    assert "pinned to wave 3 (--pin)" in reasons
+
+
+def test_pilot_first_and_criticality_last() -> None:
+    est = make_estate([system("L1", criticality="low"), system("L2", criticality="low"),
+                       system("M1", criticality="medium"), system("CRIT", criticality="critical"),
+                       system("H1", criticality="high"), system("SH", kind="shared-service",
+                                                              criticality="low")],
+                      [("M1", "SH")])
+    plan = make_plan(est, PlanOptions(max_systems=2, pilot_systems=2, pilot_hosts=5))
+    w = plan.wave_of()
+    assert w["L1"] == w["L2"] == 1 and plan.waves[0]["pilot"]
+    assert w["CRIT"] == max(w.values()) and w["H1"] >= w["M1"]
+    assert w["SH"] <= w["M1"]
+
+
+def test_calendar_skips_blackout_dates(opts: PlanOptions) -> None:
+    est = make_estate([system("A", "B1")],
+                      bureaus=[bureau("B1", 1000, 8, "sat", blackout="2027-01-09")])
+    plan = make_plan(est, opts)
+    assert plan.waves[0]["start"] == "2027-01-16"
+    plan2 = make_plan(est, dataclasses.replace(opts, blackout=(
+        __import__("datetime").date(2027, 1, 16),)))
+    assert plan2.waves[0]["start"] == "2027-01-23"
+
+
+def test_few_bureaus_per_wave(opts: PlanOptions) -> None:
+    est = make_estate([system(f"S{i}", f"B{i % 3}") for i in range(6)],
+                      bureaus=[bureau(f"B{i}") for i in range(3)])
+    plan = make_plan(est, dataclasses.replace(opts, max_systems=6, max_bureaus=1))
+    assert all(len(w["bureaus"]) == 1 for w in plan.waves)
+    assert plan.metrics["waves"] == 3 == plan.metrics["lower_bound_waves"]
+    # without a hard limit, waves still prefer one bureau at a time
+    plan2 = make_plan(est, dataclasses.replace(opts, max_systems=2))
+    assert all(len(w["bureaus"]) == 1 for w in plan2.waves)
+
+
+def test_mlps_and_dr_tier_placement(opts: PlanOptions) -> None:
+    est = make_estate([system("L4", mlps_level=4, network_zone="intranet", dr_tier=3),
+                       system("L5", mlps_level=5)])
+    plan = make_plan(est, opts)
+    row = next(s for s in plan.systems if s["system"] == "L4")
+    assert row["zones"] == "intranet-l4"
+    assert row["placement"] == "primary;same_city_backup;remote_backup"
+    assert plan.excluded == [{"system": "L5", "reason": "no security zone accepts MLPS level 5"}]
+
+
+def test_not_ready_systems_are_excluded_unless_asked(opts: PlanOptions) -> None:
+    est = make_estate([system("OLD")], host_extra={"os": "AIX", "arch": "ppc64"})
+    plan = make_plan(est, opts)
+    assert plan.excluded[0]["system"] == "OLD" and "not ready" in plan.excluded[0]["reason"]
+    assert make_plan(est, dataclasses.replace(opts, include_not_ready=True)).wave_of() == {
+        "OLD": 1}
+
+
+def test_shared_service_cycle_too_large_is_relaxed_or_an_error(opts: PlanOptions) -> None:
+    est = make_estate([system("S1", kind="shared-service", hosts=60),
+                       system("S2", kind="shared-service", hosts=60)],
+                      [("S1", "S2"), ("S2", "S1", "async")])
+    plan = make_plan(est, opts)
+    assert plan.metrics["relaxed_order"] == 1
+    assert any("dependency order relaxed" in r for s in plan.systems for r in s["reasons"])
+    with pytest.raises(PlanError, match=r"cycle \(S1, S2\)"):
+        make_plan(est, dataclasses.replace(opts, cycles="error"))
+    small = make_estate([system("S1", kind="shared-service"),
+                         system("S2", kind="shared-service")], [("S1", "S2"), ("S2", "S1")])
+    w = make_plan(small, opts).wave_of()
+    assert w["S1"] == w["S2"]
+
+
+def test_dependencies_from_hosts_and_db_ports_count(opts: PlanOptions) -> None:
+    est = make_estate([system("A"), system("B")])
+    est.set_rows("dependencies", [{"id": "D1", "source_host": "A-h0", "target_host": "B-h0",
+                                   "port": 5432, "origin": "observed"}])
+    plan = make_plan(est, opts)
+    assert [g["systems"] for g in plan.move_groups] == [["A", "B"]]
