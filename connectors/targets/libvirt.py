@@ -3,7 +3,10 @@
 * ``import_disk`` creates a volume in a storage pool and fills it: with ``virStorageVolUpload``
   (a virStream) when the driver supports it, otherwise — for pools whose target path is on
   this machine (``dir`` pools; the test driver, which does not implement upload) — by a
-  ``qemu-img convert`` copy into the volume's path (keeps holes, atomic rename). A disk that
+  ``qemu-img convert`` copy into the volume's path (keeps holes, atomic rename). A staged
+  S3 object (:class:`~connectors.targets.base.ObjectRef`) is first downloaded next to the
+  pool (``s3_endpoint``), checked against the object digest recorded at upload, and renamed
+  into place. A disk that
   lands on a local path is verified by its content digest; a mismatch deletes it and raises
   :class:`~shangyun.errors.VerificationError`.
 * ``create_instance`` defines a domain (not started) booting from the first disk. Test mode
@@ -22,8 +25,12 @@ node XML again — the journal's undo then finds nothing to delete, which is fin
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +47,10 @@ from connectors.targets.base import (
     InstanceSpec,
     InstanceState,
     Labels,
+    ObjectRef,
     TargetError,
 )
+from shangyun.digest import Digest
 from shangyun.errors import TransientError, VerificationError
 from shangyun.images import estate_format, split_digest
 
@@ -78,6 +87,9 @@ class LibvirtTarget(CloudTarget):
     ``uri`` is opened once (or pass an open ``conn``, which the caller then owns).
     ``isolated_network`` is used for test launches; ``production_network`` (or the spec's
     ``network``) for real ones. ``cpu_overcommit`` is the vCPU:core ratio the cloud allows.
+    ``s3_endpoint``/``s3_region`` (or an ``s3_client``) say where staged objects are read
+    from (credentials from the environment). String values are accepted for every option,
+    so options journaled as strings rebuild the same target.
     """
 
     name = "libvirt"
@@ -91,9 +103,12 @@ class LibvirtTarget(CloudTarget):
         conn: libvirt.virConnect | None = None,
         production_network: str | None = None,
         isolated_network: str | None = None,
-        cpu_overcommit: float = 4.0,
-        verify: bool = True,
-        stop_timeout: float = 60.0,
+        cpu_overcommit: float | str = 4.0,
+        verify: bool | str = True,
+        stop_timeout: float | str = 60.0,
+        s3_endpoint: str | None = None,
+        s3_region: str = "us-east-1",
+        s3_client: Any = None,
     ) -> None:
         if conn is None and uri is None:
             raise ValueError("give a libvirt URI or an open connection")
@@ -106,9 +121,10 @@ class LibvirtTarget(CloudTarget):
         self.pool_name = pool
         self.production_network = production_network
         self.isolated_network = isolated_network
-        self.cpu_overcommit = cpu_overcommit
-        self.verify = verify
-        self.stop_timeout = stop_timeout
+        self.cpu_overcommit = float(cpu_overcommit)
+        self.verify = verify not in (False, "false", "0", "no")
+        self.stop_timeout = float(stop_timeout)
+        self.s3_endpoint, self.s3_region, self._s3 = s3_endpoint, s3_region, s3_client
         self._domain_type = "test" if self._conn.getType().upper() == "TEST" else "kvm"
         self._upload_supported: bool | None = None
         if isolated_network:
@@ -190,31 +206,36 @@ class LibvirtTarget(CloudTarget):
     # ------------------------------------------------------------------ disks
     def import_disk(self, source: DiskSource, *, name: str, fmt: str, digest: str,
                     labels: Labels) -> ImportedDisk:
-        """Create a volume ``w<wave>-<system>-<name>.<fmt>`` and fill it from a local image."""
-        if not isinstance(source, Path):
-            raise TargetError("libvirt target imports local image files; download the staged "
-                              f"object {source.bucket}/{source.key} first")
+        """Create a volume ``w<wave>-<system>-<name>.<fmt>`` and fill it from a local image
+        or a staged S3 object (downloaded beside the pool, checked against its digest)."""
         fmt = estate_format(fmt)
         if fmt not in self.accepted_formats:
             raise TargetError(f"libvirt target takes {', '.join(self.accepted_formats)}, "
-                              f"not {fmt} ({source})")
-        src_info = qemu.info(source, fmt)
+                              f"not {fmt} ({_describe(source)})")
         algo = split_digest(digest)[0]
         pool = self._pool()
         vol_name = f"{labels.slug(name)}.{fmt}"
         existing = self._lookup_vol(pool, vol_name)
         if existing is not None:
-            done = self._reuse(existing, fmt, digest, algo)
-            if done:
-                return self._imported(existing, vol_name, fmt, src_info.virtual_size, digest,
-                                      labels)
+            if self._reuse(existing, fmt, digest, algo):
+                size = qemu.info(existing.path(), fmt).virtual_size
+                return self._imported(existing, vol_name, fmt, size, digest, labels)
             self._delete_vol(pool, existing)
+        if isinstance(source, ObjectRef):
+            with self._download(source, pool) as local:
+                return self._import_local(pool, local, vol_name, fmt, digest, labels,
+                                          move=True)
+        return self._import_local(pool, source, vol_name, fmt, digest, labels, move=False)
+
+    def _import_local(self, pool: libvirt.virStoragePool, source: Path, vol_name: str,
+                      fmt: str, digest: str, labels: Labels, *, move: bool) -> ImportedDisk:
+        src_info = qemu.info(source, fmt)
         vol = self._create_vol(pool, vol_name, fmt, src_info.virtual_size)
         try:
-            self._fill(vol, source, fmt)
+            self._fill(vol, source, fmt, move=move)
             path = Path(vol.path())
             if self.verify and path.is_file():
-                got = qemu.content_digest(path, algo, fmt=fmt)
+                got = qemu.content_digest(path, split_digest(digest)[0], fmt=fmt)
                 if got != digest.lower():
                     raise VerificationError(
                         f"libvirt volume {vol_name} ({path}): content digest {got} differs "
@@ -223,6 +244,56 @@ class LibvirtTarget(CloudTarget):
             self._delete_vol(pool, vol)
             raise
         return self._imported(vol, vol_name, fmt, src_info.virtual_size, digest, labels)
+
+    def _s3_client(self) -> Any:
+        if self._s3 is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "max_attempts": 5})
+            if self.s3_endpoint:
+                config = config.merge(Config(request_checksum_calculation="when_required",
+                                             response_checksum_validation="when_required"))
+            self._s3 = boto3.client("s3", endpoint_url=self.s3_endpoint or None,
+                                    region_name=self.s3_region, config=config)
+        return self._s3
+
+    @contextlib.contextmanager
+    def _download(self, ref: ObjectRef, pool: libvirt.virStoragePool) -> Iterator[Path]:
+        """Fetch a staged object next to the pool (same file system: a rename places it)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        pool_path = self._pool_path(pool)
+        folder = pool_path if pool_path is not None and pool_path.is_dir() else None
+        fd, name = tempfile.mkstemp(prefix=".shangyun-download-", dir=folder)
+        tmp = Path(name)
+        where = f"s3://{ref.bucket}/{ref.key}"
+        try:
+            check = Digest(split_digest(ref.digest)[0]) if ref.digest else None
+            try:
+                body = self._s3_client().get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
+                with os.fdopen(fd, "wb") as out:
+                    for chunk in body.iter_chunks(_UPLOAD_CHUNK):
+                        out.write(chunk)
+                        if check is not None:
+                            check.update(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except (ClientError, BotoCoreError) as exc:
+                raise TargetError(f"libvirt target: cannot download {where}: {exc}") from exc
+            except OSError as exc:
+                raise TargetError(f"libvirt target: cannot write {where} to {tmp}: "
+                                  f"{exc.strerror or exc}") from exc
+            if check is not None and ref.digest and check.labelled() != ref.digest.lower():
+                raise VerificationError(f"{where}: downloaded bytes have digest "
+                                        f"{check.labelled()}, the upload recorded {ref.digest}")
+            if ref.size is not None and tmp.stat().st_size != ref.size:
+                raise VerificationError(f"{where}: downloaded {tmp.stat().st_size} bytes, "
+                                        f"the upload recorded {ref.size}")
+            yield tmp
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
     def _imported(self, vol: libvirt.virStorageVol, vol_name: str, fmt: str, size: int,
                   digest: str, labels: Labels) -> ImportedDisk:
@@ -261,7 +332,8 @@ class LibvirtTarget(CloudTarget):
             raise _error(f"cannot create volume {vol_name} in pool {self.pool_name}",
                          exc) from exc
 
-    def _fill(self, vol: libvirt.virStorageVol, source: Path, fmt: str) -> None:
+    def _fill(self, vol: libvirt.virStorageVol, source: Path, fmt: str, *,
+              move: bool = False) -> None:
         if self._upload_supported is not False:
             try:
                 self._upload(vol, source)
@@ -276,7 +348,10 @@ class LibvirtTarget(CloudTarget):
         if pool_path is None or not pool_path.is_dir() or path.parent != pool_path:
             raise TargetError(f"libvirt driver of {self.uri} cannot upload volumes and the "
                               f"volume path {path} is not in a local pool folder")
-        qemu.convert(source, path, fmt, src_format=fmt)
+        if move:
+            shutil.move(source, path)  # a rename when the download sits in the pool folder
+        else:
+            qemu.convert(source, path, fmt, src_format=fmt)
 
     def _upload(self, vol: libvirt.virStorageVol, source: Path) -> None:
         size = source.stat().st_size
@@ -420,6 +495,10 @@ class LibvirtTarget(CloudTarget):
         if dom is None:
             raise TargetError(f"libvirt: domain {instance.name} does not exist")
         return str(dom.XMLDesc(0))
+
+
+def _describe(source: DiskSource) -> str:
+    return str(source) if isinstance(source, Path) else f"s3://{source.bucket}/{source.key}"
 
 
 def _labels_of(dom: libvirt.virDomain) -> tuple[Labels | None, bool]:
