@@ -9,7 +9,7 @@ from shangyun.cli.lazy import LazyGroup
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
 from shangyun.estate import Estate
 
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample"}
 
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
