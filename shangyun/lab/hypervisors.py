@@ -27,8 +27,11 @@ def test_uri(node_xml: Path) -> str:
 def _domain_xml(d: LabDomain, disks: list[LabImage]) -> str:
     devs = []
     for i, img in enumerate(disks):
-        qfmt = "vpc" if img.format == "vhd" else img.format
-        devs.append(f"<disk type='file' device='disk'><driver name='qemu' type='{qfmt}'/>"
+        # libvirt has no name for vhdx: such a disk carries no driver type (the connector
+        # then asks qemu-img), as a Hyper-V export imported by hand would
+        qfmt = {"vhd": "vpc", "vhdx": ""}.get(img.format, img.format)
+        drv = f"<driver name='qemu' type='{qfmt}'/>" if qfmt else "<driver name='qemu'/>"
+        devs.append(f"<disk type='file' device='disk'>{drv}"
                     f"<source file={quoteattr(img.path)}/>"
                     f"<target dev='vd{chr(97 + i)}' bus='virtio'/></disk>")
     for i, mac in enumerate(d.macs):

@@ -1,0 +1,360 @@
+"""Hypervisors through libvirt: list every domain with its CPUs, memory, disks and NICs.
+
+One connector for every hypervisor libvirt speaks to: KVM over SSH (``qemu+ssh://``),
+VMware ESXi/vCenter (``esx://``, ``vpx://``), Xen (``xen+ssh://``) and the ``test://``
+driver the lab uses for bureau hypervisors. Connections are read-only; nothing on the
+hypervisor is changed. Disk capacity and allocation come from libvirt when the driver knows
+them and from ``qemu-img info`` when the image file is on this machine.
+
+Errors (all name the URI)::
+
+    ConnectorError
+    └── HypervisorError             libvirt refused or failed a call
+        ├── HypervisorUnreachable   cannot connect (also a TransientError: worth retrying)
+        └── HypervisorAuthError     credentials refused (also an AuthError: never retried)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import libvirt
+
+from shangyun.errors import AuthError, ConnectorError, TransientError
+
+libvirt.registerErrorHandler(lambda *a: None, None)  # libvirt prints every error otherwise
+
+__all__ = [
+    "Domain", "DomainDisk", "DomainNic", "HypervisorAuthError", "HypervisorError",
+    "HypervisorUnreachable", "connect", "esx_uri", "kvm_ssh_uri", "list_domains",
+    "test_uri", "to_estate_rows", "xen_ssh_uri",
+]
+
+STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: "nostate", libvirt.VIR_DOMAIN_RUNNING: "running",
+    libvirt.VIR_DOMAIN_BLOCKED: "blocked", libvirt.VIR_DOMAIN_PAUSED: "paused",
+    libvirt.VIR_DOMAIN_SHUTDOWN: "shutdown", libvirt.VIR_DOMAIN_SHUTOFF: "shutoff",
+    libvirt.VIR_DOMAIN_CRASHED: "crashed", libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
+}
+POWER = {"running": "on", "blocked": "on", "paused": "suspended", "pmsuspended": "suspended"}
+_AUTH_CODES = {libvirt.VIR_ERR_AUTH_FAILED, libvirt.VIR_ERR_AUTH_CANCELLED,
+               getattr(libvirt, "VIR_ERR_AUTH_UNAVAILABLE", -1)}
+_UNREACHABLE_CODES = {libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_SYSTEM_ERROR,
+                      libvirt.VIR_ERR_RPC}
+
+
+_UNREACHABLE_WORDS = ("couldn't connect", "connection refused", "no route to host",
+                      "timed out", "could not resolve", "network is unreachable")
+
+
+class HypervisorError(ConnectorError):
+    """libvirt failed a call on a hypervisor; the message names the URI."""
+
+    def __init__(self, uri: str, message: str) -> None:
+        self.uri = uri
+        super().__init__(f"hypervisor {uri}: {message}")
+
+
+class HypervisorUnreachable(HypervisorError, TransientError):
+    """The hypervisor cannot be reached (down, refused, no route); worth retrying."""
+
+
+class HypervisorAuthError(HypervisorError, AuthError):
+    """The hypervisor refused our credentials; never retried."""
+
+
+# -- URIs -----------------------------------------------------------------------------------
+def _query(params: dict[str, str]) -> str:
+    return ("?" + urlencode(params, safe="/")) if params else ""
+
+
+def kvm_ssh_uri(host: str, *, user: str = "root", port: int | None = None,
+                keyfile: str | Path | None = None, known_hosts: str | Path | None = None,
+                system: bool = True) -> str:
+    """A KVM/QEMU URI over SSH that verifies the host key (``no_verify=0``).
+
+    >>> kvm_ssh_uri("10.0.0.5", keyfile="/k/id", known_hosts="/k/kh")
+    'qemu+ssh://root@10.0.0.5/system?keyfile=/k/id&known_hosts=/k/kh&no_verify=0'
+    """
+    params: dict[str, str] = {}
+    if keyfile:
+        params["keyfile"] = str(keyfile)
+    if known_hosts:
+        params["known_hosts"] = str(known_hosts)
+    params["no_verify"] = "0"
+    hostpart = f"{quote(user)}@{host}" + (f":{port}" if port else "")
+    return f"qemu+ssh://{hostpart}/{'system' if system else 'session'}{_query(params)}"
+
+
+def xen_ssh_uri(host: str, *, user: str = "root", port: int | None = None,
+                keyfile: str | Path | None = None,
+                known_hosts: str | Path | None = None) -> str:
+    """A Xen (libxl) URI over SSH that verifies the host key.
+
+    >>> xen_ssh_uri("xen1", user="ops")
+    'xen+ssh://ops@xen1/system?no_verify=0'
+    """
+    return "xen+ssh" + kvm_ssh_uri(host, user=user, port=port, keyfile=keyfile,
+                                   known_hosts=known_hosts).removeprefix("qemu+ssh")
+
+
+def esx_uri(host: str, *, user: str | None = None, no_verify: bool = False,
+            vcenter_path: str | None = None) -> str:
+    """A VMware ESXi URI (or vCenter with ``vcenter_path``); certificates verified by default.
+
+    >>> esx_uri("esx1.example")
+    'esx://esx1.example/?no_verify=0'
+    >>> esx_uri("vc.example", user="ro", vcenter_path="DC1/cluster1/esx1")
+    'vpx://ro@vc.example/DC1/cluster1/esx1?no_verify=0'
+    """
+    scheme = "vpx" if vcenter_path else "esx"
+    hostpart = (f"{quote(user)}@" if user else "") + host
+    path = "/" + (vcenter_path.strip("/") if vcenter_path else "")
+    return f"{scheme}://{hostpart}{path}?no_verify={1 if no_verify else 0}"
+
+
+def test_uri(node_xml: str | Path) -> str:
+    """The libvirt test-driver URI of a node definition file (used by the lab)."""
+    return f"test://{Path(node_xml).resolve()}"
+
+
+# -- data -----------------------------------------------------------------------------------
+@dataclass
+class DomainDisk:
+    """One disk of a domain: where its image is and how big it is (bytes)."""
+
+    target: str
+    device: str
+    bus: str
+    path: str
+    format: str
+    capacity: int | None = None
+    allocation: int | None = None
+    readonly: bool = False
+
+
+@dataclass
+class DomainNic:
+    """One NIC of a domain: its MAC and what it is plugged into."""
+
+    mac: str
+    type: str
+    network: str
+    model: str = ""
+
+
+@dataclass
+class Domain:
+    """One virtual machine as its hypervisor describes it."""
+
+    name: str
+    uuid: str
+    state: str
+    vcpus: int
+    memory_mib: int
+    firmware: str
+    arch: str
+    os_type: str
+    disks: list[DomainDisk] = field(default_factory=list)
+    nics: list[DomainNic] = field(default_factory=list)
+    hypervisor: str = ""
+
+    @property
+    def power_state(self) -> str:
+        """The estate's power state: on, off or suspended."""
+        return POWER.get(self.state, "off")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The domain as plain JSON-able data."""
+        return {**asdict(self), "power_state": self.power_state}
+
+
+# -- connecting and listing -----------------------------------------------------------------
+def _wrap(uri: str, exc: libvirt.libvirtError) -> HypervisorError:
+    code = exc.get_error_code()
+    msg = exc.get_error_message() or str(exc)
+    if code in _AUTH_CODES or "credentials" in msg.lower():
+        return HypervisorAuthError(uri, f"authentication refused: {msg}")
+    low = msg.lower()
+    if code in _UNREACHABLE_CODES or any(w in low for w in _UNREACHABLE_WORDS):
+        return HypervisorUnreachable(uri, f"cannot connect: {msg}")
+    return HypervisorError(uri, msg)
+
+
+def _check_test_uri(uri: str) -> None:
+    """A ``test://`` URI must name an existing node file (libxml2 would only print a warning)."""
+    if uri.startswith("test://"):
+        path = uri.removeprefix("test://").split("?", 1)[0]
+        if path not in ("/default", "") and not Path(path).is_file():
+            raise HypervisorError(uri, f"node definition {path} does not exist")
+
+
+@contextlib.contextmanager
+def connect(uri: str, *, username: str | None = None,
+            password: str | None = None) -> Iterator[libvirt.virConnect]:
+    """A read-only libvirt connection to ``uri``, closed afterwards.
+
+    ``username``/``password`` answer the hypervisor's credential prompts (ESXi, vCenter);
+    the password is handed to libvirt only and never logged. SSH-based URIs use the key
+    and known_hosts named in the URI.
+    """
+    _check_test_uri(uri)
+
+    def _answer(creds: list[list[Any]], _data: object) -> int:
+        for cred in creds:
+            if cred[0] == libvirt.VIR_CRED_AUTHNAME and username:
+                cred[4] = username
+            elif cred[0] == libvirt.VIR_CRED_PASSPHRASE and password is not None:
+                cred[4] = password
+            else:
+                return -1
+        return 0
+
+    try:
+        if username or password:
+            auth = [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], _answer, None]
+            conn = libvirt.openAuth(uri, auth, libvirt.VIR_CONNECT_RO)
+        else:
+            conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as exc:
+        raise _wrap(uri, exc) from None
+    if conn is None:
+        raise HypervisorUnreachable(uri, "cannot connect")
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+
+
+def _firmware(os_el: ET.Element | None) -> str:
+    if os_el is None:
+        return "bios"
+    if os_el.get("firmware") == "efi":
+        return "uefi"
+    loader = os_el.find("loader")
+    if loader is not None and (loader.get("type") == "pflash"
+                               or "ovmf" in (loader.text or "").lower()
+                               or "efi" in (loader.text or "").lower()):
+        return "uefi"
+    return "bios"
+
+
+def _image_sizes(path: str, fmt: str) -> tuple[int | None, int | None, str]:
+    """(virtual size, bytes on disk, format) of a local image file, via qemu-img.
+
+    Sizes are ``None`` when the file is not here; an empty ``fmt`` is probed by qemu-img.
+    """
+    if not path or not Path(path).is_file():
+        return None, None, fmt
+    from connectors import qemu
+
+    try:
+        info = qemu.info(path, fmt or None)
+    except ConnectorError:
+        return None, None, fmt
+    return info.virtual_size, info.actual_size, fmt or info.format
+
+
+def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
+    """A :class:`Domain` from libvirt domain XML (pure, apart from local image sizes)."""
+    root = ET.fromstring(xml)
+    mem_el = root.find("memory")
+    mem_kib = int(mem_el.text or 0) if mem_el is not None else 0
+    unit = (mem_el.get("unit", "KiB") if mem_el is not None else "KiB").lower()
+    factor = {"b": 1 / 1024, "bytes": 1 / 1024, "kib": 1, "k": 1, "mib": 1024, "m": 1024,
+              "gib": 1024 ** 2, "g": 1024 ** 2}.get(unit, 1)
+    os_el = root.find("os")
+    type_el = os_el.find("type") if os_el is not None else None
+    dom = Domain(
+        name=root.findtext("name", ""), uuid=root.findtext("uuid", ""), state=state,
+        vcpus=int(root.findtext("vcpu", "1") or 1), memory_mib=int(mem_kib * factor // 1024),
+        firmware=_firmware(os_el),
+        arch=type_el.get("arch", "") if type_el is not None else "",
+        os_type=(type_el.text or "") if type_el is not None else "", hypervisor=hypervisor)
+    for d in root.iterfind("devices/disk"):
+        src = d.find("source")
+        path = ""
+        if src is not None:
+            path = src.get("file") or src.get("dev") or src.get("name") or ""
+        drv, tgt = d.find("driver"), d.find("target")
+        fmt = drv.get("type", "") if drv is not None else ""
+        fmt = {"vpc": "vhd"}.get(fmt, fmt)
+        disk = DomainDisk(target=tgt.get("dev", "") if tgt is not None else "",
+                          device=d.get("device", "disk"),
+                          bus=tgt.get("bus", "") if tgt is not None else "",
+                          path=path, format=fmt, readonly=d.find("readonly") is not None)
+        if disk.device == "disk":
+            disk.capacity, disk.allocation, disk.format = _image_sizes(path, fmt)
+        dom.disks.append(disk)
+    for n in root.iterfind("devices/interface"):
+        mac, src, model = n.find("mac"), n.find("source"), n.find("model")
+        net = ""
+        if src is not None:
+            net = src.get("network") or src.get("bridge") or src.get("dev") or ""
+        dom.nics.append(DomainNic(mac=(mac.get("address", "") if mac is not None else "").lower(),
+                                  type=n.get("type", ""), network=net,
+                                  model=model.get("type", "") if model is not None else ""))
+    return dom
+
+
+def list_domains(uri: str, *, username: str | None = None,
+                 password: str | None = None) -> list[Domain]:
+    """Every domain on the hypervisor at ``uri`` (running and shut off), sorted by name."""
+    with connect(uri, username=username, password=password) as conn:
+        try:
+            doms = conn.listAllDomains(0)
+            out = []
+            for d in doms:
+                state = STATES.get(d.state()[0], "nostate")
+                dom = parse_domain_xml(d.XMLDesc(0), state, hypervisor=uri)
+                dom.vcpus = max(dom.vcpus, 1)
+                for disk in dom.disks:
+                    if disk.device == "disk" and disk.capacity is None and disk.target:
+                        with contextlib.suppress(libvirt.libvirtError):
+                            disk.capacity, disk.allocation, _ = d.blockInfo(disk.target)
+                out.append(dom)
+        except libvirt.libvirtError as exc:
+            raise _wrap(uri, exc) from None
+    return sorted(out, key=lambda x: x.name)
+
+
+# -- estate rows ----------------------------------------------------------------------------
+GIB = 1024 ** 3
+
+
+def to_estate_rows(domains: Iterable[Domain], *, bureau_id: str, hypervisor: str,
+                   system_id: str = "", cluster: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Turn domains into estate ``hosts`` and ``disks`` rows (columns as in the schema).
+
+    Host ids are the domain names; disk ids are ``<domain>:<target>``. Only real disks
+    (not CD-ROMs) become disk rows; ``disk_gb`` is the sum of their capacities.
+    """
+    hosts, disks = [], []
+    for d in domains:
+        real = [x for x in d.disks if x.device == "disk"]
+        total = sum(x.capacity or 0 for x in real)
+        hosts.append({
+            "id": d.name, "hostname": d.name, "ip": "",
+            "mac": d.nics[0].mac if d.nics else "", "system_id": system_id,
+            "bureau_id": bureau_id, "kind": "vm", "role": "", "hypervisor": hypervisor,
+            "cluster": cluster, "power_state": d.power_state, "arch": d.arch,
+            "firmware": d.firmware, "cpu_cores": d.vcpus,
+            "memory_gb": round(d.memory_mib / 1024, 3),
+            "disk_gb": round(total / GIB, 3), "source": f"libvirt:{d.hypervisor}",
+        })
+        for x in real:
+            disks.append({
+                "id": f"{d.name}:{x.target}", "host_id": d.name, "name": x.target,
+                "size_gb": round((x.capacity or 0) / GIB, 6) or None,
+                "used_gb": round(x.allocation / GIB, 6) if x.allocation is not None else None,
+                "format": x.format if x.format in ("raw", "qcow2", "vmdk", "vhd", "vhdx")
+                else "", "path": x.path, "datastore": str(Path(x.path).parent) if x.path else "",
+            })
+    return {"hosts": hosts, "disks": disks}
