@@ -1,6 +1,7 @@
 """The EC2-compatible target (AWS and clouds that speak its API), through boto3.
 
-* ``import_disk``: a local image is first put into object storage (``bucket``), then
+* ``import_disk``: a local image is first put into object storage (``bucket``, through
+  :class:`connectors.objectstore.ObjectStore`: verified multipart upload), then
   ``import_snapshot`` turns the object into an EBS snapshot; we poll
   ``describe_import_snapshot_tasks`` (bounded by ``import_timeout``) and tag the snapshot
   with the labels, the disk name and its content digest. A second call finds that tagged
@@ -34,6 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from connectors import qemu
+from connectors.objectstore import ObjectStore
 from connectors.targets.base import (
     Capacity,
     CapacityRequest,
@@ -47,9 +49,8 @@ from connectors.targets.base import (
     ObjectRef,
     TargetError,
 )
-from shangyun.digest import digest_file
 from shangyun.errors import TransientError
-from shangyun.images import estate_format
+from shangyun.images import estate_format, split_digest
 
 _AWS_FORMATS = {"raw": "RAW", "vmdk": "VMDK", "vhd": "VHD"}
 _TRANSIENT_CODES = {
@@ -121,7 +122,7 @@ class Ec2Target(CloudTarget):
         import_timeout: float | str = 4 * 3600.0,
         stop_timeout: float | str = 300.0,
         ec2_client: Any = None,
-        s3_client: Any = None,
+        store: ObjectStore | None = None,
         import_client: Any = None,
         session: boto3.Session | None = None,
     ) -> None:
@@ -132,7 +133,8 @@ class Ec2Target(CloudTarget):
         sess = session or boto3.Session()
         kw = {"region_name": region, "endpoint_url": endpoint or None, "config": config}
         self.ec2 = ec2_client or sess.client("ec2", **kw)
-        self.s3 = s3_client or sess.client("s3", **kw)
+        self.store = store or ObjectStore(endpoint or None, region=region, session=sess)
+        self.s3 = self.store.client
         self.importer = import_client or self.ec2
         self.endpoint, self.region, self.bucket, self.prefix = endpoint, region, bucket, prefix
         self.import_role = import_role
@@ -232,24 +234,15 @@ class Ec2Target(CloudTarget):
 
     def _upload(self, source: Path, labels: Labels, name: str, fmt: str,
                 digest: str) -> ObjectRef:
+        """Stage a local image with :class:`connectors.objectstore.ObjectStore` (verified
+        multipart upload carrying our digest)."""
         if not self.bucket:
             raise TargetError(f"ec2 target: no staging bucket configured to upload {source}")
         key = f"{self.prefix}{labels.slug(name)}.{fmt}"
-        object_digest = "sha256:" + digest_file(source, "sha256")
-        try:
-            with source.open("rb") as body:
-                self.s3.put_object(Bucket=self.bucket, Key=key, Body=body,
-                                   ContentLength=source.stat().st_size,
-                                   Metadata={"shangyun-content-digest": digest.lower(),
-                                             "shangyun-object-digest": object_digest})
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            raise _error(f"uploading {source} to s3://{self.bucket}/{key}", exc) from exc
-        if int(head["ContentLength"]) != source.stat().st_size:
-            raise TargetError(f"ec2 target: s3://{self.bucket}/{key} holds "
-                              f"{head['ContentLength']} bytes, {source} has "
-                              f"{source.stat().st_size}")
-        return ObjectRef(self.bucket, key, source.stat().st_size, object_digest)
+        result = self.store.upload_file(
+            source, self.bucket, key, algorithm=split_digest(digest)[0],
+            metadata={"shangyun-content-digest": digest.lower()})
+        return ObjectRef(self.bucket, key, result.size, result.digest)
 
     def _import(self, ref: ObjectRef, fmt: str, labels: Labels, name: str,
                 digest: str) -> tuple[str, str]:

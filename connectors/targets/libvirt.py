@@ -25,7 +25,6 @@ node XML again — the journal's undo then finds nothing to delete, which is fin
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -50,8 +49,7 @@ from connectors.targets.base import (
     ObjectRef,
     TargetError,
 )
-from shangyun.digest import Digest
-from shangyun.errors import TransientError, VerificationError
+from shangyun.errors import ConnectorError, TransientError, VerificationError
 from shangyun.images import estate_format, split_digest
 
 NS = "https://shangyun.example/ns/labels/1"
@@ -87,9 +85,9 @@ class LibvirtTarget(CloudTarget):
     ``uri`` is opened once (or pass an open ``conn``, which the caller then owns).
     ``isolated_network`` is used for test launches; ``production_network`` (or the spec's
     ``network``) for real ones. ``cpu_overcommit`` is the vCPU:core ratio the cloud allows.
-    ``s3_endpoint``/``s3_region`` (or an ``s3_client``) say where staged objects are read
-    from (credentials from the environment). String values are accepted for every option,
-    so options journaled as strings rebuild the same target.
+    ``s3_endpoint``/``s3_region`` (or an ``ObjectStore`` as ``object_store``) say where
+    staged objects are read from (credentials from the environment). String values are
+    accepted for every option, so options journaled as strings rebuild the same target.
     """
 
     name = "libvirt"
@@ -108,7 +106,7 @@ class LibvirtTarget(CloudTarget):
         stop_timeout: float | str = 60.0,
         s3_endpoint: str | None = None,
         s3_region: str = "us-east-1",
-        s3_client: Any = None,
+        object_store: Any = None,
     ) -> None:
         if conn is None and uri is None:
             raise ValueError("give a libvirt URI or an open connection")
@@ -124,7 +122,8 @@ class LibvirtTarget(CloudTarget):
         self.cpu_overcommit = float(cpu_overcommit)
         self.verify = verify not in (False, "false", "0", "no")
         self.stop_timeout = float(stop_timeout)
-        self.s3_endpoint, self.s3_region, self._s3 = s3_endpoint, s3_region, s3_client
+        self.s3_endpoint, self.s3_region = s3_endpoint, s3_region
+        self._objects = object_store
         self._domain_type = "test" if self._conn.getType().upper() == "TEST" else "kvm"
         self._upload_supported: bool | None = None
         if isolated_network:
@@ -138,6 +137,10 @@ class LibvirtTarget(CloudTarget):
 
     def close(self) -> None:
         """Close the connection if this target opened it. Safe to call twice."""
+        if self._objects is not None:
+            with contextlib.suppress(Exception):
+                self._objects.close()
+            self._objects = None
         if self._owns and self._conn is not None:
             with contextlib.suppress(libvirt.libvirtError):
                 self._conn.close()
@@ -245,55 +248,36 @@ class LibvirtTarget(CloudTarget):
             raise
         return self._imported(vol, vol_name, fmt, src_info.virtual_size, digest, labels)
 
-    def _s3_client(self) -> Any:
-        if self._s3 is None:
-            import boto3
-            from botocore.config import Config
+    def _store(self) -> Any:
+        if self._objects is None:
+            from connectors.objectstore import ObjectStore
 
-            config = Config(retries={"mode": "standard", "max_attempts": 5})
-            if self.s3_endpoint:
-                config = config.merge(Config(request_checksum_calculation="when_required",
-                                             response_checksum_validation="when_required"))
-            self._s3 = boto3.client("s3", endpoint_url=self.s3_endpoint or None,
-                                    region_name=self.s3_region, config=config)
-        return self._s3
+            self._objects = ObjectStore(self.s3_endpoint or None, region=self.s3_region)
+        return self._objects
 
     @contextlib.contextmanager
     def _download(self, ref: ObjectRef, pool: libvirt.virStoragePool) -> Iterator[Path]:
-        """Fetch a staged object next to the pool (same file system: a rename places it)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
+        """Fetch a staged object next to the pool (same file system: a rename places it),
+        verified by :meth:`connectors.objectstore.ObjectStore.download_file`."""
         pool_path = self._pool_path(pool)
         folder = pool_path if pool_path is not None and pool_path.is_dir() else None
-        fd, name = tempfile.mkstemp(prefix=".shangyun-download-", dir=folder)
-        tmp = Path(name)
+        tmp_dir = Path(tempfile.mkdtemp(prefix=".shangyun-download-", dir=folder))
+        tmp = tmp_dir / Path(ref.key).name
         where = f"s3://{ref.bucket}/{ref.key}"
         try:
-            check = Digest(split_digest(ref.digest)[0]) if ref.digest else None
             try:
-                body = self._s3_client().get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
-                with os.fdopen(fd, "wb") as out:
-                    for chunk in body.iter_chunks(_UPLOAD_CHUNK):
-                        out.write(chunk)
-                        if check is not None:
-                            check.update(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-            except (ClientError, BotoCoreError) as exc:
+                got = self._store().download_file(ref.bucket, ref.key, tmp)
+            except ConnectorError as exc:
                 raise TargetError(f"libvirt target: cannot download {where}: {exc}") from exc
-            except OSError as exc:
-                raise TargetError(f"libvirt target: cannot write {where} to {tmp}: "
-                                  f"{exc.strerror or exc}") from exc
-            if check is not None and ref.digest and check.labelled() != ref.digest.lower():
-                raise VerificationError(f"{where}: downloaded bytes have digest "
-                                        f"{check.labelled()}, the upload recorded {ref.digest}")
+            if ref.digest and got.lower() != ref.digest.lower():
+                raise VerificationError(f"{where}: downloaded bytes have digest {got}, the "
+                                        f"upload recorded {ref.digest}")
             if ref.size is not None and tmp.stat().st_size != ref.size:
                 raise VerificationError(f"{where}: downloaded {tmp.stat().st_size} bytes, "
                                         f"the upload recorded {ref.size}")
             yield tmp
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
     def _imported(self, vol: libvirt.virStorageVol, vol_name: str, fmt: str, size: int,
                   digest: str, labels: Labels) -> ImportedDisk:

@@ -7,11 +7,11 @@ import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import boto3
 import libvirt
 import pytest
 
 from connectors import qemu
+from connectors.objectstore import ObjectStore
 from connectors.targets import (
     CapacityRequest,
     ImportedDisk,
@@ -191,12 +191,13 @@ def staged(moto_endpoint: str, converted_disks: dict[str, Converted],
     """The qcow2 disk staged in a fresh bucket on moto: (bucket, key, object digest)."""
     for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         monkeypatch.setenv(k, v)
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"stage-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=bucket)
-    data = converted_disks["qcow2"].path.read_bytes()
-    s3.put_object(Bucket=bucket, Key="w3/sys-tax/disk0.qcow2", Body=data)
-    return bucket, "w3/sys-tax/disk0.qcow2", "sha256:" + hashlib.sha256(data).hexdigest()
+    src = converted_disks["qcow2"].path
+    with ObjectStore(moto_endpoint, region="us-east-1") as store:
+        store.ensure_bucket(bucket)
+        result = store.upload_file(src, bucket, "w3/sys-tax/disk0.qcow2")
+    assert result.digest == "sha256:" + hashlib.sha256(src.read_bytes()).hexdigest()
+    return bucket, "w3/sys-tax/disk0.qcow2", result.digest
 
 
 def test_import_from_s3_staging(libvirt_cloud: Cloud, moto_endpoint: str,
