@@ -231,10 +231,11 @@ class SSHPool:
                            auth_timeout=s.auth_timeout, channel_timeout=s.connect_timeout,
                            allow_agent=False, look_for_keys=False, sock=sock)
         except Exception as exc:
+            cause = _root_cause(client, exc)
             client.close()
             if sock is not None:
                 sock.close()
-            raise _translate(exc, target.label) from exc
+            raise _translate(cause, target.label) from exc
         return client
 
     def _through_jump(self, target: SSHTarget) -> paramiko.Channel:
@@ -252,8 +253,9 @@ class SSHPool:
                                auth_timeout=s.auth_timeout, allow_agent=False,
                                look_for_keys=False)
             except Exception as exc:
+                cause = _root_cause(client, exc)
                 client.close()
-                raise _translate(exc, label) from exc
+                raise _translate(cause, label) from exc
             with self._lock:
                 jump = self._jumps.setdefault(key, _Jump(client))
                 if jump.client is not client:
@@ -300,6 +302,18 @@ class SSHPool:
         except Exception as exc:
             raise _translate(exc, target.label) from exc
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status
+
+
+def _root_cause(client: paramiko.SSHClient, exc: Exception) -> BaseException:
+    """The transport's own failure (e.g. no banner) behind a vaguer one ("No existing
+    session") raised later by the client."""
+    t = client.get_transport()
+    saved = getattr(t, "saved_exception", None) if t is not None else None
+    if isinstance(exc, paramiko.SSHException) and not isinstance(
+            exc, paramiko.AuthenticationException | paramiko.BadHostKeyException) and \
+            isinstance(saved, BaseException):
+        return saved
+    return exc
 
 
 def _describe(key: paramiko.PKey) -> str:
@@ -360,6 +374,10 @@ def _translate(exc: BaseException, label: str) -> BaseException:
         return UnreachableError(f"{label}: the jump host could not open a channel ({exc})")
     if isinstance(exc, paramiko.SSHException):
         msg = str(exc)
+        if "no existing session" in msg.lower():
+            # paramiko's start_client gives up silently at its timeout and auth then finds
+            # no session: the server did not complete the SSH handshake in time
+            return SSHTimeoutError(f"{label}: the SSH handshake did not complete in time")
         if "banner" in msg.lower():
             return SSHTimeoutError(f"{label}: no SSH banner (the server accepted the "
                                   f"connection but did not speak SSH in time)")

@@ -25,8 +25,7 @@ def keygen(path: Path, kind: str = "ed25519") -> str:
     """Make a key pair at ``path`` (no passphrase); returns the public key line."""
     subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "", "-f", str(path)],
                    check=True)
-    return path.with_suffix(".pub").read_text().strip() if path.suffix else \
-        Path(f"{path}.pub").read_text().strip()
+    return Path(f"{path}.pub").read_text().strip()
 
 
 @dataclass
@@ -59,8 +58,12 @@ class SshdFarm:
         self.max_startups = max_startups
         self.servers: list[Sshd] = []
 
-    def start(self, n: int, address: str = "127.0.0.1") -> list[Sshd]:
-        """Start ``n`` sshd on free ports of ``address`` and wait until each accepts."""
+    def start(self, n: int, address: str = "127.0.0.1", *, authorized_keys: Path | None = None,
+              forwarding: bool = True) -> list[Sshd]:
+        """Start ``n`` sshd on free ports of ``address`` and wait until each accepts.
+
+        ``authorized_keys`` replaces the farm's (to make a host refuse the client key);
+        ``forwarding=False`` forbids TCP forwarding (a jump host that cannot tunnel)."""
         new: list[Sshd] = []
         for _ in range(n):
             port = free_port(address)
@@ -71,10 +74,11 @@ class SshdFarm:
             cfg.write_text("\n".join([
                 f"Port {port}", f"ListenAddress {address}",
                 f"HostKey {folder / 'host_ed25519'}", f"PidFile {folder / 'sshd.pid'}",
-                f"AuthorizedKeysFile {self.root / 'authorized_keys'}", "StrictModes no",
+                f"AuthorizedKeysFile {authorized_keys or self.root / 'authorized_keys'}",
+                "StrictModes no",
                 "PasswordAuthentication no", "KbdInteractiveAuthentication no",
                 "PubkeyAuthentication yes", "PermitRootLogin prohibit-password", "UsePAM no",
-                "AllowAgentForwarding no", "AllowTcpForwarding yes",
+                "AllowAgentForwarding no", f"AllowTcpForwarding {'yes' if forwarding else 'no'}",
                 f"MaxStartups {self.max_startups}", "MaxSessions 50", "LogLevel ERROR", "",
             ]))
             proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)],
