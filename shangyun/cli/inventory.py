@@ -9,7 +9,10 @@ from shangyun.cli.lazy import LazyGroup
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
 from shangyun.estate import Estate
 
-SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample"}
+SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample",
+                               "import": "shangyun.cli.inventory_io:import_cmd",
+                               "export": "shangyun.cli.inventory_io:export_cmd",
+                               "conflicts": "shangyun.cli.inventory_io:conflicts_cmd"}
 
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
