@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,11 +87,21 @@ def merge(estate: Estate, incoming: Estate, source: str) -> MergeReport:
     incoming rows came from (a ledger file name, ``"discovery"`` …) and is recorded in the
     rows' ``source`` columns and in new conflicts. See the module docstring for matching.
     """
+    return merge_rows(estate, {name: incoming.rows(name) for name in TABLES}, source)
+
+
+def merge_rows(estate: Estate, incoming: Mapping[str, Iterable[Row]], source: str) -> MergeReport:
+    """Like :func:`merge`, with the incoming rows given as plain dicts per table.
+
+    Values must already be typed (numbers, bools, ``None`` for empty), as
+    :meth:`Estate.rows` gives them. Several rows may share an id (the same host on two
+    rows of one ledger): the later ones merge into the first.
+    """
     m = _Merger(estate, source)
     for name in ORDER:
-        m.merge_table(name, incoming.rows(name))
-    for c in incoming.rows("conflicts"):
-        m.add_conflict_row(c)
+        m.merge_table(name, incoming.get(name, ()))
+    for c in incoming.get("conflicts", ()):
+        m.add_conflict_row(dict(c))
     return m.finish()
 
 
@@ -240,7 +251,7 @@ class _Merger:
                 return hit
         return None
 
-    def merge_table(self, name: str, incoming: list[Row]) -> None:
+    def merge_table(self, name: str, incoming: Iterable[Row]) -> None:
         has_source = "source" in TABLES[name].column_names
         counts = self.counts[name]
         for raw in incoming:
@@ -324,6 +335,7 @@ class _Merger:
 
 
 __all__ = [
-    "MergeReport", "TableCounts", "conflicts", "host_key_name", "merge", "normalize_mac",
+    "MergeReport", "TableCounts", "conflicts", "host_key_name", "merge", "merge_rows",
+    "normalize_mac",
     "stable_id",
 ]

@@ -1,0 +1,629 @@
+"""Reading one ledger file (.xlsx or .csv) into estate rows.
+
+For every sheet: find the header row (title rows above it are skipped; a second header row
+under a grouped header is combined), decide what the sheet lists (hosts, systems,
+databases, dependencies or bureaus) from its headers and name, map each header to an
+estate column (:mod:`connectors.ledgers.headers`, then the mapping file), and turn each data
+row into rows of the estate tables, cleaning every value (:mod:`connectors.ledgers.values`).
+Blank rows, note rows (注：…) and totals rows (合计/总计) are skipped.
+
+A ledger row usually describes one host together with its system and bureau, so one row
+may give a bureau, a system, a host and a database. Ids are stable: derived from the bureau
+name and the system name / host name (or IP), so the same row always gets the same id.
+Databases and dependencies refer to systems and hosts by name; names are resolved within
+the file first, then against the ``known`` estate, and otherwise create a minimal row that
+the merge can match later.
+
+Every bad cell of a file is collected; the file is then rejected with one
+:class:`LedgerError` naming the first bad cell (file, sheet, row, column) and listing the
+others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connectors.ledgers import headers as H
+from connectors.ledgers.grid import Grid, column_letter, read_grids
+from connectors.ledgers.values import BadValue, clean, clean_text, parse_engine
+from connectors.ledgers.values import parse_ports as _parse_ports
+from shangyun.errors import LedgerError
+from shangyun.estate.merge import host_key_name, stable_id
+from shangyun.estate.model import Estate
+from shangyun.estate.schema import TABLES
+
+Row = dict[str, Any]
+#: A mapping file, normalized: header (normalized) -> (target or "ignore", unit).
+Mapping = dict[str, tuple[str, str]]
+
+HEADER_SCAN_ROWS = 30
+_TOTALS = re.compile(r"^(合计|总计|小计|共计|总和|汇总|total|sum|grand total)\b", re.I)
+_NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
+_HQ = re.compile(r"总部|机关|本部|总局|headquarter|\bhq\b", re.I)
+_KIND_ORDER = {"bureaus": 0, "hosts": 1, "systems": 2, "databases": 3, "dependencies": 4}
+_NAME_HINTS = (
+    ("dependencies", ("依赖", "调用", "接口关系", "关联", "dependenc", "depend", "link")),
+    ("databases", ("数据库", "database", "db")),
+    ("bureaus", ("单位", "bureau", "站点", "site")),
+    ("hosts", ("主机", "服务器", "设备", "虚拟机", "资产", "host", "server", "vm", "machine")),
+    ("systems", ("系统", "应用", "system", "application", "app")),
+)
+
+
+@dataclass
+class SheetReport:
+    """What was understood of one sheet."""
+
+    sheet: str | None
+    kind: str
+    header_row: int
+    rows: int
+    skipped: int
+    columns: dict[str, str] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data."""
+        return {"sheet": self.sheet, "kind": self.kind, "header_row": self.header_row,
+                "rows": self.rows, "skipped": self.skipped, "columns": self.columns,
+                "unmapped": self.unmapped}
+
+
+@dataclass
+class LedgerRead:
+    """The result of reading one ledger: estate rows per table, and what was read."""
+
+    file: str
+    sha256: str
+    rows: dict[str, list[Row]]
+    sheets: list[SheetReport]
+    kind: str = "ledger"
+
+    @property
+    def data_rows(self) -> int:
+        """How many data rows of the file were read (without headers, blanks, totals)."""
+        return sum(s.rows for s in self.sheets)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per estate table."""
+        return {name: len(rows) for name, rows in self.rows.items() if rows}
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read a mapping file: YAML ``header: table.column`` (or ``column``, ``ignore``/null,
+    or ``{column: table.column, unit: MB}``). Raises :class:`LedgerError` for a bad entry."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LedgerError(str(p), f"cannot read the mapping file: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+        data = data["columns"]
+    if not isinstance(data, dict):
+        raise LedgerError(str(p), "a mapping file is a YAML mapping of header: table.column")
+    out: Mapping = {}
+    for i, (header, spec) in enumerate(data.items(), start=1):
+        unit = ""
+        if isinstance(spec, dict):
+            unit = H.normalize_header(spec.get("unit") or "")
+            spec = spec.get("column")
+        target = _resolve_target(spec)
+        if target is None:
+            raise LedgerError(str(p), f"{spec!r} is not an estate column (write table.column, "
+                                      "e.g. hosts.memory_gb, or ignore)", row=i,
+                              column=str(header))
+        out[H.normalize_header(header)] = (target, unit)
+    return out
+
+
+def _resolve_target(spec: object) -> str | None:
+    if spec is None or str(spec).strip().lower() in ("ignore", "skip", "-", ""):
+        return H.IGNORE
+    s = str(spec).strip()
+    if "." in s:
+        table, column = s.split(".", 1)
+        table = {"host": "hosts", "system": "systems", "bureau": "bureaus",
+                 "database": "databases", "dependency": "dependencies",
+                 "disk": "disks"}.get(table, table)
+        if table in TABLES and column in TABLES[table].column_names and column != "id":
+            return f"{table}.{column}"
+        return None
+    for table in ("hosts", "systems", "bureaus", "databases", "dependencies", "disks"):
+        if s in TABLES[table].column_names and s != "id":
+            return f"{table}.{s}"
+    return None
+
+
+# --------------------------------------------------------------------------- sheets
+def _lookup(cell: Any, kind: str | None, mapping: Mapping) -> tuple[str | None, str]:
+    if cell is None or cell == "":
+        return None, ""
+    norm = H.normalize_header(cell)
+    if norm in mapping:
+        return mapping[norm]
+    return H.lookup(cell, kind)
+
+
+def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
+    """The 0-based index of the header row and its (possibly combined) header cells.
+
+    The header row is the row among the first :data:`HEADER_SCAN_ROWS` with the most cells
+    that are known headers (at least two). When the row below holds known headers where the
+    header row has none (a grouped header such as 配置 over CPU/内存/磁盘), the two rows are
+    combined and the data starts one row lower.
+    """
+    best, best_score = -1, 1
+    for i, row in enumerate(grid.rows[:HEADER_SCAN_ROWS]):
+        targets = {t for t, _u in (_lookup(c, None, mapping) for c in row) if t}
+        if len(targets) > best_score:
+            best, best_score = i, len(targets)
+    if best < 0:
+        return None
+    header = list(grid.rows[best])
+    if best + 1 < len(grid.rows):
+        below = grid.rows[best + 1]
+        extra = 0
+        combined = list(header)
+        for c, cell in enumerate(below):
+            t_below, _ = _lookup(cell, None, mapping)
+            t_here, _ = _lookup(header[c] if c < len(header) else "", None, mapping)
+            if t_below and t_below != H.IGNORE and not t_here:
+                combined[c] = cell
+                extra += 1
+            elif t_below and t_here and t_below != t_here:
+                return best, header
+        if extra >= 2:
+            return best + 1, combined
+    return best, header
+
+
+def detect_kind(targets: Iterable[str], sheet: str | None) -> str | None:
+    """What a sheet lists, from the targets of its headers and its name."""
+    t = set(targets)
+    tables = {x.split(".", 1)[0] for x in t if x != H.IGNORE}
+    src = t & {"dependencies.source_system", "dependencies.source_host"}
+    dst = t & {"dependencies.target_system", "dependencies.target_host",
+               "dependencies.external"}
+    if src and dst:
+        return "dependencies"
+    name = (sheet or "").lower().replace("操作系统", "")
+    hint = next((k for k, words in _NAME_HINTS if any(w in name for w in words)), None)
+    has_host = bool(t & {"hosts.hostname", "hosts.ip", "hosts.mac"})
+    if "databases.engine" in t and (hint == "databases" or not has_host):
+        return "databases"
+    if has_host:
+        return "hosts"
+    if "systems.name" in t:
+        return "systems"
+    if "bureaus.name" in t and tables <= {"bureaus"} | ({"systems"} if hint == "bureaus"
+                                                        else set()):
+        return "bureaus"
+    return None
+
+
+@dataclass
+class _Col:
+    index: int
+    header: str
+    target: str
+    unit: str
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+class _Problems:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.items: list[tuple[str | None, int | None, str | None, str]] = []
+
+    def add(self, sheet: str | None, row: int | None, column: str | None, msg: str) -> None:
+        self.items.append((sheet, row, column, msg))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        sheet, row, column, msg = self.items[0]
+        rest = self.items[1:]
+        if rest:
+            more = [f"{'sheet ' + repr(s) + ', ' if s else ''}row {r}, column {c!r}: {m}"
+                    for s, r, c, m in rest[:30]]
+            tail = f"\n  … and {len(rest) - 30} more" if len(rest) > 30 else ""
+            msg += f"\n  {len(rest)} more problem(s) in this file:\n  - " + "\n  - ".join(
+                more) + tail
+        raise LedgerError(self.file, msg, sheet=sheet, row=row, column=column)
+
+
+class _Collector:
+    """Estate rows of one file, with indexes to resolve names to ids."""
+
+    def __init__(self, source: str, known: Estate | None) -> None:
+        self.source = source
+        self.rows: dict[str, list[Row]] = {name: [] for name in TABLES}
+        self.bureaus: dict[str, str] = {}
+        self.systems: dict[tuple[str, str], str] = {}
+        self.system_fields: dict[tuple[str, str], Row] = {}
+        self.hosts: dict[tuple[str, str], str] = {}
+        self.known_systems: dict[tuple[str, str], str] = {}
+        self.known_system_names: dict[str, set[str]] = {}
+        self.known_hosts: dict[tuple[str, str], str] = {}
+        self.known_bureaus: dict[str, str] = {}
+        if known is not None:
+            self._index_known(known)
+
+    def _index_known(self, known: Estate) -> None:
+        for b in known.rows("bureaus"):
+            self.known_bureaus[str(b["id"])] = str(b["name"] or "")
+        for s in known.rows("systems"):
+            bname = self.known_bureaus.get(s["bureau_id"] or "", "")
+            key = (bname.casefold(), str(s["name"] or "").casefold())
+            self.known_systems[key] = s["id"]
+            self.known_system_names.setdefault(key[1], set()).add(s["id"])
+        for h in known.rows("hosts"):
+            bname = self.known_bureaus.get(h["bureau_id"] or "", "").casefold()
+            if h.get("hostname"):
+                self.known_hosts.setdefault((bname, host_key_name(h["hostname"])), h["id"])
+            if h.get("ip"):
+                self.known_hosts.setdefault((bname, str(h["ip"])), h["id"])
+
+    def bureau(self, name: str) -> str:
+        bid = self.bureaus.get(name)
+        if bid is None:
+            bid = stable_id("b", name)
+            self.bureaus[name] = bid
+            self.rows["bureaus"].append({"id": bid, "name": name,
+                                         "kind": "hq" if _HQ.search(name) else "bureau"})
+        return bid
+
+    def system(self, bureau: str, name: str, fields: Row | None = None) -> str:
+        key = (bureau.casefold(), name.casefold())
+        sid = self.systems.get(key)
+        row: Row = {"id": sid or stable_id("s", bureau, name), "name": name,
+                    "bureau_id": self.bureau(bureau), "source": self.source}
+        if fields:
+            row.update(fields)
+        if sid is None or (fields and self.system_fields.get(key) != fields):
+            self.rows["systems"].append(row)
+            if fields:
+                self.system_fields[key] = dict(fields)
+        self.systems[key] = row["id"]
+        return row["id"]
+
+    def system_ref(self, bureau: str, name: str) -> str:
+        """The id of system ``name`` seen from ``bureau``: this file, the estate, or new."""
+        key = (bureau.casefold(), name.casefold())
+        if key in self.systems:
+            return self.systems[key]
+        if key in self.known_systems:
+            return self.known_systems[key]
+        here = {sid for (b, n), sid in self.systems.items() if n == key[1]}
+        if len(here) == 1:
+            return here.pop()
+        there = self.known_system_names.get(key[1], set())
+        if len(there) == 1:
+            return next(iter(there))
+        return self.system(bureau, name)
+
+    def host_id(self, bureau: str, hostname: str, ip: str) -> str:
+        return stable_id("h", bureau, host_key_name(hostname) if hostname else ip)
+
+    def host(self, bureau: str, row: Row) -> str:
+        hid = self.host_id(bureau, row.get("hostname") or "", row.get("ip") or "")
+        row["id"] = hid
+        row["bureau_id"] = self.bureau(bureau)
+        row.setdefault("source", self.source)
+        self.rows["hosts"].append(row)
+        b = bureau.casefold()
+        if row.get("hostname"):
+            self.hosts[(b, host_key_name(row["hostname"]))] = hid
+        if row.get("ip"):
+            self.hosts[(b, str(row["ip"]))] = hid
+        return hid
+
+    def host_ref(self, bureau: str, text: str) -> str:
+        """The id of the host named (or addressed) ``text`` in ``bureau``."""
+        b = bureau.casefold()
+        ip = ""
+        try:
+            ip = clean("hosts.ip", text) or ""
+        except BadValue:
+            ip = ""
+        key = (b, ip) if ip and ip == text.strip() else (b, host_key_name(text))
+        for index in (self.hosts, self.known_hosts):
+            if key in index:
+                return index[key]
+        row: Row = {"hostname": text.strip()}
+        if ip and ip == text.strip():
+            row["ip"] = ip
+        return self.host(bureau, row)
+
+
+def read_ledger(
+    path: str | Path,
+    *,
+    mapping: Mapping | None = None,
+    bureau: str | None = None,
+    known: Estate | None = None,
+    advance: Callable[[int], None] | None = None,
+    source: str | None = None,
+) -> LedgerRead:
+    """Read one ledger file (.xlsx or .csv; RVTools exports are recognised) into rows.
+
+    ``mapping`` adds header → column entries (see :func:`load_mapping`); ``bureau`` is the
+    bureau for rows without a 单位 column; ``known`` is the current estate, used to resolve
+    system and host names in database and dependency sheets; ``advance(n)`` is called as
+    rows are read (for a progress bar). Raises :class:`LedgerError`.
+    """
+    p = Path(path)
+    grids = read_grids(p)
+    src = source or p.name
+    from connectors.ledgers import rvtools
+
+    if rvtools.is_rvtools(grids):
+        return rvtools.read_rvtools(p, grids, bureau=bureau, advance=advance, source=src)
+    from connectors.ledgers import export
+
+    if export.is_export(grids):
+        rows = export.read_export(str(p), grids)
+        sheets = [SheetReport(g.sheet, t, 1, len(rows.get(t, [])), 0)
+                  for g, t in zip(grids, rows, strict=False)]
+        if advance is not None:
+            advance(sum(len(r) for r in rows.values()))
+        return LedgerRead(file=str(p), sha256=sha256_of(p), rows=rows, sheets=sheets,
+                          kind="export")
+    mapping = mapping or {}
+    problems = _Problems(str(p))
+    col = _Collector(src, known)
+    plans = []
+    for grid in grids:
+        found = find_header(grid, mapping)
+        if found is None:
+            continue
+        header_idx, header = found
+        targets = {t for t, _u in (_lookup(c, None, mapping) for c in header) if t}
+        kind = detect_kind(targets, grid.sheet)
+        if kind is None:
+            continue
+        plans.append((_KIND_ORDER[kind], grid, header_idx, header, kind))
+    if not plans:
+        names = ", ".join(repr(g.sheet) for g in grids if g.sheet) or "the file"
+        raise LedgerError(str(p), "no ledger found: no sheet has a header row with known "
+                                  "headers (主机名, IP地址, 系统名称, 单位 …) in its first "
+                                  f"{HEADER_SCAN_ROWS} rows ({names}); add a --mapping file "
+                                  "for other headers")
+    plans.sort(key=lambda x: x[0])
+    reports = []
+    for _order, grid, header_idx, header, kind in plans:
+        reports.append(_read_sheet(grid, header_idx, header, kind, mapping, bureau, col,
+                                   problems, advance))
+    problems.raise_if_any()
+    return LedgerRead(file=str(p), sha256=sha256_of(p), rows=col.rows, sheets=reports)
+
+
+def _columns(header: list[Any], kind: str, mapping: Mapping) -> tuple[list[_Col], list[str]]:
+    cols: list[_Col] = []
+    unmapped: list[str] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(header):
+        text = clean_text(cell)
+        if not text:
+            continue
+        target, unit = _lookup(cell, kind, mapping)
+        if target is None:
+            unmapped.append(text)
+            continue
+        if target == H.IGNORE:
+            continue
+        cols.append(_Col(i, text, target, unit))
+        seen.add(target)
+    # a second column for the same target fills in only where the first is empty
+    return cols, unmapped
+
+
+def _read_sheet(
+    grid: Grid, header_idx: int, header: list[Any], kind: str, mapping: Mapping,
+    default_bureau: str | None, col: _Collector, problems: _Problems,
+    advance: Callable[[int], None] | None,
+) -> SheetReport:
+    cols, unmapped = _columns(header, kind, mapping)
+    report = SheetReport(grid.sheet, kind, header_idx + 1, 0, 0,
+                         columns={c.header: c.target for c in cols}, unmapped=unmapped)
+    has_bureau = any(c.target == "bureaus.name" for c in cols)
+    file_bureau = default_bureau or (next(iter(col.bureaus)) if len(col.bureaus) == 1 else None)
+    if not has_bureau and not file_bureau:
+        problems.add(grid.sheet, header_idx + 1, None,
+                     "no bureau: the sheet has no 单位/所属单位 column; pass --bureau NAME")
+        return report
+    pending = 0
+    for r in range(header_idx + 1, len(grid.rows)):
+        row = grid.rows[r]
+        pending += 1
+        if pending >= 500 and advance is not None:
+            advance(pending)
+            pending = 0
+        if not any(c != "" and c is not None for c in row):
+            continue
+        first = [c for c in row if isinstance(c, str) and c.strip()][:3]
+        if any(_TOTALS.match(c.strip()) for c in first):
+            report.skipped += 1
+            continue
+        nonblank = [c for c in row if c != "" and c is not None]
+        if len(nonblank) == 1 and isinstance(nonblank[0], str) and _NOTE.match(
+                nonblank[0].strip()):
+            report.skipped += 1
+            continue
+        values: Row = {}
+        bad = False
+        for c in cols:
+            raw = row[c.index] if c.index < len(row) else ""
+            if raw == "" or raw is None:
+                continue
+            key = raw if type(raw) is str else (type(raw), raw)
+            v = c.memo.get(key, _MISSING)
+            if v is _MISSING:
+                try:
+                    v = clean(c.target, raw, c.unit)
+                except BadValue as exc:
+                    v = exc
+                c.memo[key] = v
+            if isinstance(v, BadValue):
+                problems.add(grid.sheet, r + 1, f"{c.header} ({column_letter(c.index)})",
+                             str(v))
+                bad = True
+                continue
+            if v is not None and c.target not in values:
+                values[c.target] = v
+                if c.target == "databases.engine":
+                    values["_engine_text"] = clean_text(raw)
+        if bad:
+            continue
+        if not values:
+            report.skipped += 1
+            continue
+        bname = values.pop("bureaus.name", None) or file_bureau
+        if not bname:
+            problems.add(grid.sheet, r + 1, None,
+                         "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
+            continue
+        try:
+            _ROW_READERS[kind](col, str(bname), values)
+        except BadValue as exc:
+            problems.add(grid.sheet, r + 1, None, str(exc))
+            continue
+        report.rows += 1
+    if advance is not None and pending:
+        advance(pending)
+    return report
+
+
+_MISSING = object()
+
+
+def _split(values: Row) -> dict[str, Row]:
+    out: dict[str, Row] = {}
+    for target, v in values.items():
+        if target.startswith("_"):
+            continue
+        table, column = target.split(".", 1)
+        out.setdefault(table, {})[column] = v
+    return out
+
+
+def _host_row(col: _Collector, bureau: str, values: Row) -> None:
+    parts = _split(values)
+    if parts.get("bureaus"):
+        _bureau_row(col, bureau, {f"bureaus.{k}": v for k, v in parts["bureaus"].items()})
+    sys_fields = parts.get("systems", {})
+    sid = None
+    if sys_fields.get("name"):
+        name = str(sys_fields.pop("name"))
+        sid = col.system(bureau, name, sys_fields or None)
+    elif sys_fields:
+        raise BadValue("system details (等保级别, 负责人 …) without a 系统名称")
+    host = parts.get("hosts", {})
+    if not host.get("hostname") and not host.get("ip"):
+        if sid is not None and not host:
+            return
+        raise BadValue("a host row needs a 主机名 (hostname) or an IP地址 (IP address)")
+    host.setdefault("hostname", host.get("ip"))
+    host["hostname"] = str(host["hostname"])
+    if sid:
+        host["system_id"] = sid
+    hid = col.host(bureau, host)
+    db = parts.get("databases")
+    if db and db.get("engine"):
+        if sid is None:
+            raise BadValue("a database (数据库类型) needs a 系统名称 on the same row")
+        _add_database(col, sid, hid, db, values.get("_engine_text", ""))
+
+
+def _add_database(col: _Collector, sid: str, hid: str | None, db: Row, text: str) -> None:
+    if not db.get("version") and text:
+        _engine, version = parse_engine(text)
+        if version:
+            db["version"] = version
+    db["id"] = stable_id("db", sid, db.get("engine"), db.get("name") or "", hid or "")
+    db["system_id"] = sid
+    if hid:
+        db["host_id"] = hid
+    db["source"] = col.source
+    col.rows["databases"].append(db)
+
+
+def _system_row(col: _Collector, bureau: str, values: Row) -> None:
+    parts = _split(values)
+    fields = parts.get("systems", {})
+    if not fields.get("name"):
+        raise BadValue("a system row needs a 系统名称 (system name)")
+    name = str(fields.pop("name"))
+    col.system(bureau, name, fields or {})
+
+
+def _database_row(col: _Collector, bureau: str, values: Row) -> None:
+    parts = _split(values)
+    sys_fields = parts.get("systems", {})
+    if not sys_fields.get("name"):
+        raise BadValue("a database row needs the 系统名称 (system) it belongs to")
+    sid = col.system_ref(bureau, str(sys_fields["name"]))
+    host = parts.get("hosts", {})
+    hid = None
+    if host.get("hostname") or host.get("ip"):
+        hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
+    _add_database(col, sid, hid, parts.get("databases", {}), values.get("_engine_text", ""))
+
+
+def _dependency_row(col: _Collector, bureau: str, values: Row) -> None:
+    dep = _split(values).get("dependencies", {})
+    out: Row = {"origin": "declared", "source": col.source}
+    for end in ("source", "target"):
+        if dep.get(f"{end}_system"):
+            out[f"{end}_system"] = col.system_ref(bureau, str(dep[f"{end}_system"]))
+        if dep.get(f"{end}_host"):
+            out[f"{end}_host"] = col.host_ref(bureau, str(dep[f"{end}_host"]))
+    for k in ("external", "service", "type", "process"):
+        if dep.get(k):
+            out[k] = dep[k]
+    ports = _parse_ports(str(dep["port"])) if dep.get("port") is not None else [None]
+    for port in ports:
+        if port is not None and not 0 <= port <= 65535:
+            raise BadValue(f"port {port} is not between 0 and 65535")
+        row = dict(out)
+        if port is not None:
+            row["port"] = port
+        row["id"] = stable_id("dep", *(row.get(k) or "" for k in (
+            "source_system", "target_system", "source_host", "target_host", "external")),
+            port if port is not None else "")
+        col.rows["dependencies"].append(row)
+
+
+def _bureau_row(col: _Collector, bureau: str, values: Row) -> None:
+    fields = _split(values).get("bureaus", {})
+    fields.pop("name", None)
+    bid = col.bureau(bureau)
+    if fields:
+        col.rows["bureaus"].append({"id": bid, "name": bureau, **fields})
+
+
+_ROW_READERS: dict[str, Callable[[_Collector, str, Row], None]] = {
+    "hosts": _host_row, "systems": _system_row, "databases": _database_row,
+    "dependencies": _dependency_row, "bureaus": _bureau_row,
+}
+
+__all__ = [
+    "LedgerRead", "Mapping", "SheetReport", "detect_kind", "find_header", "load_mapping",
+    "read_ledger", "sha256_of",
+]

@@ -1,0 +1,218 @@
+"""RVTools exports (VMware inventories): sheets vInfo, vDisk and vNetwork → hosts and disks.
+
+Each VM of ``vInfo`` (templates skipped) becomes a host of kind ``vm`` with its power state,
+guest OS, CPUs, memory, provisioned disk, firmware, cluster and ESXi host (as
+``hypervisor``); each row of ``vDisk`` becomes a disk of that host; ``vNetwork`` gives the
+MAC address (and the IP when vInfo has none). Older RVTools write sizes in columns named
+``… MB`` and newer ones ``… MiB``; both are read (RVTools means MiB in both).
+
+The bureau is ``--bureau`` when given, otherwise the ``Datacenter`` column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from connectors.ledgers.grid import Grid
+from connectors.ledgers.read import LedgerRead, Row, SheetReport, _Collector, sha256_of
+from connectors.ledgers.values import BadValue, clean, clean_text
+from shangyun.errors import LedgerError
+from shangyun.estate.merge import stable_id
+
+REQUIRED = {"vInfo": ("VM",)}
+
+
+def is_rvtools(grids: list[Grid]) -> bool:
+    """``True`` when the workbook is an RVTools export (it has a ``vInfo`` sheet whose first
+    row starts with a ``VM`` column)."""
+    for g in grids:
+        if (g.sheet or "").lower() == "vinfo" and g.rows and g.rows[0] and \
+                clean_text(g.rows[0][0]).lower() == "vm":
+            return True
+    return False
+
+
+def _sheet(grids: list[Grid], name: str) -> Grid | None:
+    return next((g for g in grids if (g.sheet or "").lower() == name.lower()), None)
+
+
+class _Table:
+    """One RVTools sheet: header names → column index, with MB/MiB twins resolved."""
+
+    def __init__(self, file: str, grid: Grid) -> None:
+        self.file, self.grid = file, grid
+        self.index = {clean_text(h): i for i, h in enumerate(grid.rows[0]) if clean_text(h)}
+
+    def col(self, *names: str) -> int | None:
+        for n in names:
+            if n in self.index:
+                return self.index[n]
+        return None
+
+    def need(self, *names: str) -> int:
+        i = self.col(*names)
+        if i is None:
+            raise LedgerError(self.file, f"RVTools sheet has no column {' / '.join(names)}",
+                              sheet=self.grid.sheet, row=1, column=names[0])
+        return i
+
+
+def _cell(row: list[Any], i: int | None) -> Any:
+    if i is None or i >= len(row):
+        return ""
+    return row[i]
+
+
+def _mib_to_gb(value: Any, file: str, sheet: str, r: int, column: str) -> float | None:
+    text = clean_text(value)
+    if not text:
+        return None
+    try:
+        return round(float(text.replace(",", "")) / 1024, 6)
+    except ValueError:
+        raise LedgerError(file, f"{text!r} is not a number of MiB", sheet=sheet, row=r,
+                          column=column) from None
+
+
+def read_rvtools(path: Path, grids: list[Grid], *, bureau: str | None = None,
+                 advance: Callable[[int], None] | None = None,
+                 source: str | None = None) -> LedgerRead:
+    """Read an RVTools export's vInfo/vDisk/vNetwork sheets into hosts and disks."""
+    file = str(path)
+    col = _Collector(source or path.name, None)
+    info_grid = _sheet(grids, "vInfo")
+    assert info_grid is not None
+    info = _Table(file, info_grid)
+    c_vm = info.need("VM")
+    c_power = info.col("Powerstate", "Power state")
+    c_template = info.col("Template")
+    c_dns = info.col("DNS Name")
+    c_cpu = info.col("CPUs", "# CPU")
+    c_mem = info.col("Memory", "Memory MiB", "Memory MB")
+    c_prov = info.col("Provisioned MiB", "Provisioned MB", "Total disk capacity MiB",
+                      "Total disk capacity MB")
+    c_ip = info.col("Primary IP Address", "IP Address")
+    c_os = info.col("OS according to the VMware Tools", "OS according to the configuration file",
+                    "OS")
+    c_os_cfg = info.col("OS according to the configuration file")
+    c_fw = info.col("Firmware")
+    c_cluster = info.col("Cluster")
+    c_host = info.col("Host")
+    c_dc = info.col("Datacenter")
+    vm_ids: dict[str, str] = {}
+    vm_rows: dict[str, Row] = {}
+    report = SheetReport(info_grid.sheet, "hosts", 1, 0, 0, columns={})
+    for r, row in enumerate(info_grid.rows[1:], start=2):
+        vm = clean_text(_cell(row, c_vm))
+        if not vm:
+            continue
+        if clean_text(_cell(row, c_template)).lower() in ("true", "1", "yes"):
+            report.skipped += 1
+            continue
+        bname = bureau or clean_text(_cell(row, c_dc))
+        if not bname:
+            raise LedgerError(file, "no bureau for this VM: pass --bureau NAME (the "
+                                    "Datacenter column is empty)", sheet=info_grid.sheet,
+                              row=r, column="Datacenter")
+        dns = clean_text(_cell(row, c_dns))
+        host: Row = {"hostname": dns or vm, "kind": "vm", "role": vm if dns else None}
+        try:
+            if c_power is not None and clean_text(_cell(row, c_power)):
+                host["power_state"] = clean("hosts.power_state", _cell(row, c_power))
+            if clean_text(_cell(row, c_cpu)):
+                host["cpu_cores"] = clean("hosts.cpu_cores", _cell(row, c_cpu))
+            ip = clean_text(_cell(row, c_ip))
+            if ip:
+                host["ip"] = clean("hosts.ip", ip)
+            fw = clean_text(_cell(row, c_fw))
+            if fw:
+                host["firmware"] = clean("hosts.firmware", fw)
+        except BadValue as exc:
+            raise LedgerError(file, str(exc), sheet=info_grid.sheet, row=r) from exc
+        mem = _mib_to_gb(_cell(row, c_mem), file, str(info_grid.sheet), r, "Memory")
+        if mem:
+            host["memory_gb"] = mem
+        prov = _mib_to_gb(_cell(row, c_prov), file, str(info_grid.sheet), r, "Provisioned MiB")
+        if prov is not None:
+            host["disk_gb"] = prov
+        os_name = clean_text(_cell(row, c_os)) or clean_text(_cell(row, c_os_cfg))
+        if os_name:
+            host["os"] = os_name
+        for key, c in (("cluster", c_cluster), ("hypervisor", c_host)):
+            if clean_text(_cell(row, c)):
+                host[key] = clean_text(_cell(row, c))
+        host = {k: v for k, v in host.items() if v is not None}
+        vm_ids[vm] = col.host(bname, host)
+        vm_rows[vm] = host
+        report.rows += 1
+    if advance is not None:
+        advance(report.rows + report.skipped)
+    reports = [report]
+    disk_grid = _sheet(grids, "vDisk")
+    if disk_grid is not None and disk_grid.rows:
+        reports.append(_read_disks(file, disk_grid, vm_ids, col))
+    net_grid = _sheet(grids, "vNetwork")
+    if net_grid is not None and net_grid.rows:
+        reports.append(_read_network(file, net_grid, vm_rows))
+    return LedgerRead(file=file, sha256=sha256_of(path), rows=col.rows, sheets=reports,
+                      kind="rvtools")
+
+
+def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: _Collector) -> SheetReport:
+    t = _Table(file, grid)
+    c_vm = t.need("VM")
+    c_disk = t.need("Disk", "Label")
+    c_cap = t.need("Capacity MiB", "Capacity MB")
+    c_path = t.col("Path", "Disk Path")
+    report = SheetReport(grid.sheet, "disks", 1, 0, 0)
+    for r, row in enumerate(grid.rows[1:], start=2):
+        vm = clean_text(_cell(row, c_vm))
+        if not vm:
+            continue
+        hid = vm_ids.get(vm)
+        if hid is None:  # a template's disk, or a VM not in vInfo
+            report.skipped += 1
+            continue
+        name = clean_text(_cell(row, c_disk))
+        size = _mib_to_gb(_cell(row, c_cap), file, str(grid.sheet), r, "Capacity MiB")
+        if not size:
+            raise LedgerError(file, "a disk needs a capacity", sheet=grid.sheet, row=r,
+                              column="Capacity MiB")
+        disk: Row = {"id": stable_id("d", hid, name), "host_id": hid, "name": name,
+                     "size_gb": size, "format": "vmdk", "source": col.source}
+        dpath = clean_text(_cell(row, c_path))
+        if dpath:
+            disk["path"] = dpath
+            if dpath.startswith("[") and "]" in dpath:
+                disk["datastore"] = dpath[1:dpath.index("]")]
+        col.rows["disks"].append(disk)
+        report.rows += 1
+    return report
+
+
+def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport:
+    t = _Table(file, grid)
+    c_vm = t.need("VM")
+    c_mac = t.col("Mac Address", "MAC Address")
+    c_ip = t.col("IPv4 Address", "IP Address")
+    report = SheetReport(grid.sheet, "network", 1, 0, 0)
+    for r, row in enumerate(grid.rows[1:], start=2):
+        host = vm_rows.get(clean_text(_cell(row, c_vm)))
+        if host is None:
+            continue
+        try:
+            mac = clean_text(_cell(row, c_mac))
+            if mac and not host.get("mac"):
+                host["mac"] = clean("hosts.mac", mac)
+            ip = clean_text(_cell(row, c_ip))
+            if ip and not host.get("ip"):
+                host["ip"] = clean("hosts.ip", ip)
+        except BadValue as exc:
+            raise LedgerError(file, str(exc), sheet=grid.sheet, row=r) from exc
+        report.rows += 1
+    return report
+
+
+__all__ = ["is_rvtools", "read_rvtools"]

@@ -1,0 +1,425 @@
+"""Cleaning ledger cell values into estate values.
+
+Ledgers hold numbers as text with units ("16G", "2 TB", "2*300G", "8核"), booleans as
+是/否, Y/N or √/×, MLPS levels as "三级" or "等保3级", network zones in Chinese
+(互联网区, 政务外网 …), full-width digits and punctuation, and placeholders such as "-",
+"/", "待定" for "unknown". :func:`clean` turns one cell into the value of one estate
+column (a ``"table.column"`` target) or raises :class:`BadValue` saying what is wrong.
+
+Every function here is pure; ``clean`` is called once per distinct cell value of a column
+(the reader memoises), so it need not be fast, only right.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from connectors.ledgers.headers import SIZE_UNITS
+from shangyun.estate.schema import DB_ENGINES, TABLES
+
+
+class BadValue(ValueError):
+    """A cell value that cannot be turned into its column's value; the message says why."""
+
+
+#: Cell texts that mean "nothing here".
+BLANKS = frozenset({
+    "", "-", "--", "---", "—", "——", "/", "\\", "n/a", "na", "null", "none", "nan", "nat",
+    "#n/a", "#null!", "待定", "暂无", "不详", "未知", "待补充", "?", "？", "<na>",
+})
+
+_SPACES = re.compile(r"\s+")
+_NUM = r"\d+(?:\.\d+)?"
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d])")
+_SIZE_TERM = re.compile(
+    rf"^(?:(?P<mul>{_NUM})\s*[*x×]\s*)?(?P<num>{_NUM})\s*(?P<unit>[a-z兆吉]*)"
+    rf"(?:\s*[*x×]\s*(?P<mul2>{_NUM})(?:\s*(?:块|个|盘|disks?))?)?$")
+
+
+def clean_text(value: Any) -> str:
+    """Any cell as tidy text: NFKC (full-width → half-width), trimmed, single spaces.
+
+    ``None``/NaN give ``""``; whole floats lose their ``.0`` (Excel stores phone numbers
+    and ids as numbers); dates become ISO text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    text = str(value)
+    if text.isascii():
+        return _SPACES.sub(" ", text).strip()
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def is_blank(text: str) -> bool:
+    """``True`` for empty text and placeholders such as ``-``, ``/``, ``N/A``, ``待定``."""
+    return text.lower() in BLANKS
+
+
+# --------------------------------------------------------------------------- numbers
+def _number(text: str) -> float:
+    t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower())
+    m = re.search(rf"-?{_NUM}", t)
+    if not m:
+        raise BadValue(f"{text!r} is not a number")
+    return float(m.group(0))
+
+
+def parse_size_gb(text: str, unit: str = "g") -> float:
+    """A size in GB: "16G", "2 TB" (2048), "512MB", "2*300G", "100G+500G", "16" (in the
+    header's ``unit``, default GB). Binary units: 1 TB = 1024 GB."""
+    t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower())
+    t = t.replace("（", "(").replace("）", ")")
+    total = 0.0
+    for term in re.split(r"\s*[+;；、]\s*", t.strip()):
+        term = term.strip().removesuffix("(ssd)").removesuffix("(hdd)").strip()
+        m = _SIZE_TERM.match(term)
+        if not m:
+            raise BadValue(f"{text!r} is not a size (like 16G, 2 TB or 512MB)")
+        u = (m.group("unit") or unit or "g").removesuffix("ssd").removesuffix("hdd")
+        factor = SIZE_UNITS.get(u)
+        if factor is None:
+            raise BadValue(f"{text!r}: unknown size unit {u!r}")
+        n = float(m.group("num")) * float(m.group("mul") or 1) * float(m.group("mul2") or 1)
+        total += n * factor
+    return round(total, 6)
+
+
+def parse_count(text: str) -> int:
+    """A count such as CPU cores: "8", "8核", "8C", "8 vCPU", "2*8" / "2路8核" (16)."""
+    t = text.lower()
+    nums = re.findall(_NUM, t)
+    if not nums:
+        raise BadValue(f"{text!r} is not a whole number")
+    if len(nums) > 1 and re.search(r"[*x×]|路|颗", t):
+        value = math.prod(float(n) for n in nums)
+    else:
+        value = float(nums[0])
+    if not value.is_integer():
+        raise BadValue(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def parse_percent(text: str) -> float:
+    """A percentage: "15%", "15", "15.5 %"."""
+    return _number(text.replace("%", ""))
+
+
+def parse_int(text: str) -> int:
+    """A whole number, allowing thousands separators and trailing units ("22端口")."""
+    f = _number(text)
+    if not f.is_integer():
+        raise BadValue(f"{text!r} is not a whole number")
+    return int(f)
+
+
+def parse_ports(text: str) -> list[int]:
+    """Every port in "80", "80,443", "3306/tcp", "8080-8081" (a range gives both ends)."""
+    ports = [int(p) for p in re.findall(r"\d+", text)]
+    if not ports:
+        raise BadValue(f"{text!r} is not a port number")
+    return ports
+
+
+# --------------------------------------------------------------------------- words
+_TRUE = {"true", "t", "1", "yes", "y", "是", "√", "✓", "✔", "on", "有", "涉密", "对", "共享"}
+_FALSE = {"false", "f", "0", "no", "n", "否", "×", "✗", "✘", "x", "off", "无", "非涉密",
+          "不涉密", "错", "不共享", "独享", "独占"}
+
+
+def parse_bool(text: str) -> bool:
+    """是/否, Y/N, yes/no, true/false, 1/0, √/×, 有/无, 涉密/非涉密."""
+    t = text.strip().lower()
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    raise BadValue(f"{text!r} is not yes/no (是/否, Y/N)")
+
+
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
+
+
+def parse_mlps(text: str) -> int:
+    """An MLPS (等保) level 1–5: "3", "三级", "等保3级", "第三级", "III", "L3"."""
+    t = text.strip().lower()
+    m = re.search(r"[1-5]", t)
+    if m:
+        return int(m.group(0))
+    for ch in t:
+        if ch in _CN_DIGITS:
+            return _CN_DIGITS[ch]
+    roman = re.sub(r"[^iv]", "", t.replace("级", ""))
+    if roman in _ROMAN and re.fullmatch(r"(等保|level|l)?\s*[iv]+\s*(级)?", t):
+        return _ROMAN[roman]
+    raise BadValue(f"{text!r} is not an MLPS level (1-5, 三级, 等保3级)")
+
+
+_ZONES = (
+    ("dmz", ("dmz", "隔离区", "非军事区")),
+    ("management", ("管理", "运维", "带外", "management", "mgmt", "oob")),
+    ("internet", ("互联网", "公网", "internet", "public")),
+    ("extranet", ("外网", "extranet", "电子政务外网")),
+    ("intranet", ("内网", "intranet", "专网", "private", "internal")),
+)
+
+
+def parse_zone(text: str) -> str:
+    """A network zone: 互联网区→internet, 政务外网→extranet, 政务内网→intranet, DMZ→dmz,
+    管理区→management (and the English names)."""
+    t = text.lower()
+    for zone, words in _ZONES:
+        if any(w in t for w in words):
+            return zone
+    raise BadValue(f"{text!r} is not a network zone (互联网区, 政务外网, 政务内网, DMZ, 管理区)")
+
+
+def _word_map(table: tuple[tuple[str, tuple[str, ...]], ...], what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        t = text.lower().replace(" ", "")
+        for value, words in table:
+            if t == value or any(w in t for w in words):
+                return value
+        raise BadValue(f"{text!r} is not {what}")
+
+    parse.__doc__ = f"Parse {what}."
+    return parse
+
+
+parse_host_kind = _word_map((
+    ("vm", ("虚拟", "虚机", "云主机", "virtual", "vm", "guest", "ecs")),
+    ("physical", ("物理", "实体", "physical", "bare", "pm", "服务器", "server", "小型机")),
+), "a host kind (物理机/虚拟机, physical/vm)")
+parse_power = _word_map((
+    ("suspended", ("挂起", "暂停", "suspend")),
+    ("off", ("poweredoff", "关机", "停机", "下线", "stopped", "down", "离线", "shutoff",
+             "off")),
+    ("on", ("poweredon", "开机", "运行", "running", "在线", "online", "up", "正常", "on")),
+), "a power state (on/off/suspended, 开机/关机)")
+parse_criticality = _word_map((
+    ("critical", ("核心", "关键", "critical", "极高", "特别重要")),
+    ("high", ("高", "重要", "high")),
+    ("medium", ("中", "一般", "medium", "normal")),
+    ("low", ("低", "low", "次要")),
+), "a criticality (低/中/高/核心, low/medium/high/critical)")
+parse_system_kind = _word_map((
+    ("shared-service", ("共享", "公共", "基础", "shared", "common", "platform", "平台")),
+    ("business", ("业务", "business", "应用", "app")),
+), "a system kind (业务系统/共享服务, business/shared-service)")
+parse_bureau_kind = _word_map((
+    ("hq", ("总部", "机关", "本部", "总局", "hq", "headquarter")),
+    ("bureau", ("局", "分", "bureau", "branch", "site", "单位")),
+), "a bureau kind (总部/直属局, hq/bureau)")
+parse_firmware = _word_map((
+    ("uefi", ("uefi", "efi")),
+    ("bios", ("bios", "legacy", "传统")),
+), "a firmware (bios/uefi)")
+parse_dep_type = _word_map((
+    ("database", ("数据库", "database", "jdbc", "sql", "db")),
+    ("async", ("异步", "async", "mq", "消息", "kafka", "queue")),
+    ("file", ("文件", "file", "ftp", "nfs", "smb", "共享目录")),
+    ("sync", ("同步", "sync", "http", "api", "接口", "rpc", "webservice", "rest", "调用")),
+    ("other", ("其他", "other")),
+), "a dependency type (database/sync/async/file/other)")
+parse_disk_format = _word_map((
+    ("qcow2", ("qcow2",)), ("vmdk", ("vmdk",)), ("vhdx", ("vhdx",)), ("vhd", ("vhd",)),
+    ("raw", ("raw", "img")),
+), "a disk format (raw/qcow2/vmdk/vhd/vhdx)")
+parse_origin = _word_map((
+    ("observed", ("observed", "发现", "观测", "采集")),
+    ("declared", ("declared", "申报", "登记", "台账", "ledger")),
+), "an origin (declared/observed)")
+
+_ENGINES = (
+    ("postgresql", ("postgres", "pgsql", "pg")), ("mariadb", ("mariadb",)),
+    ("mysql", ("mysql",)), ("oracle", ("oracle", "ora")),
+    ("sqlserver", ("sqlserver", "mssql", "sql server")), ("kingbase", ("kingbase", "金仓")),
+    ("gbase", ("gbase", "南大通用")), ("dm", ("达梦", "dameng", "dm")),
+)
+
+
+def parse_engine(text: str) -> tuple[str, str]:
+    """A database engine and the version written with it: "Oracle 11g" → ("oracle", "11g"),
+    "达梦DM8" → ("dm", "8"), "MySQL" → ("mysql", ""). Unknown products are "other"."""
+    t = text.lower()
+    for engine, words in _ENGINES:
+        for w in words:
+            if w in t:
+                rest = t.split(w, 1)[1]
+                m = re.search(r"\d[\w.]*", rest)
+                return engine, (m.group(0) if m else "")
+    return "other", ""
+
+
+_DAYS = (
+    ("daily", ("每天", "每日", "daily", "everyday")),
+    ("mon", ("周一", "星期一", "礼拜一", "mon")), ("tue", ("周二", "星期二", "tue")),
+    ("wed", ("周三", "星期三", "wed")), ("thu", ("周四", "星期四", "thu")),
+    ("fri", ("周五", "星期五", "fri")), ("sat", ("周六", "星期六", "sat")),
+    ("sun", ("周日", "周天", "星期日", "星期天", "sun")),
+)
+
+
+def parse_weekday(text: str) -> str:
+    """A maintenance day: 周六/星期六/sat/saturday/每天 → sat … daily."""
+    t = text.lower()
+    for day, words in _DAYS:
+        if any(w in t for w in words):
+            return day
+    raise BadValue(f"{text!r} is not a weekday (周一…周日, mon…sun, 每天)")
+
+
+def parse_time(text: str) -> str:
+    """A time of day as HH:MM: "22:00", "22：00", "22点", "22:00:00", Excel fractions."""
+    t = text.strip()
+    m = re.fullmatch(r"(\d{1,2})\s*[:：点时]\s*(\d{1,2})?(?:\s*[:：]\s*\d{1,2})?\s*(分)?", t)
+    if m:
+        hh, mm = int(m.group(1)), int(m.group(2) or 0)
+    else:
+        try:
+            frac = float(t)
+        except ValueError:
+            raise BadValue(f"{text!r} is not a time (HH:MM)") from None
+        if not 0 <= frac < 1:
+            raise BadValue(f"{text!r} is not a time (HH:MM)")
+        minutes = round(frac * 24 * 60)
+        hh, mm = divmod(minutes, 60)
+    if hh > 23 or mm > 59:
+        raise BadValue(f"{text!r} is not a time (HH:MM)")
+    return f"{hh:02d}:{mm:02d}"
+
+
+def parse_ip(text: str) -> str:
+    """The first IP address in the cell ("10.0.0.5", "10.0.0.5/24", "10.0.0.5；10.0.0.6")."""
+    for part in re.split(r"[\s,;；，、|]+|/(?=\D)", text):
+        p = part.strip().split("/", 1)[0]
+        if not p:
+            continue
+        try:
+            return str(ipaddress.ip_address(p))
+        except ValueError:
+            continue
+    raise BadValue(f"{text!r} is not an IP address")
+
+
+def parse_mac(text: str) -> str:
+    """A MAC address as aa:bb:cc:dd:ee:ff (accepts -, . and no separators)."""
+    hexes = re.sub(r"[^0-9a-f]", "", text.lower())
+    if len(hexes) != 12:
+        raise BadValue(f"{text!r} is not a MAC address")
+    return ":".join(hexes[i:i + 2] for i in range(0, 12, 2))
+
+
+def parse_dates(text: str) -> str:
+    """Dates separated by ; , or spaces, as ISO "YYYY-MM-DD;…" (accepts 2024/10/01)."""
+    out = []
+    for d in re.split(r"[;,；，、\s]+", text):
+        if not d:
+            continue
+        norm = re.sub(r"[/.年月]", "-", d).rstrip("日")
+        try:
+            out.append(dt.date.fromisoformat(
+                "-".join(p.zfill(2) for p in norm.split("-"))).isoformat())
+        except ValueError:
+            raise BadValue(f"{d!r} is not a date (YYYY-MM-DD)") from None
+    return ";".join(out)
+
+
+# --------------------------------------------------------------------------- dispatch
+_SPECIAL: dict[str, Callable[[str], Any]] = {
+    "systems.mlps_level": parse_mlps,
+    "systems.network_zone": parse_zone,
+    "systems.criticality": parse_criticality,
+    "systems.kind": parse_system_kind,
+    "hosts.kind": parse_host_kind,
+    "hosts.power_state": parse_power,
+    "hosts.firmware": parse_firmware,
+    "hosts.ip": parse_ip,
+    "hosts.mac": parse_mac,
+    "hosts.cpu_cores": parse_count,
+    "bureaus.kind": parse_bureau_kind,
+    "bureaus.window_day": parse_weekday,
+    "bureaus.window_start": parse_time,
+    "bureaus.blackout_dates": parse_dates,
+    "dependencies.type": parse_dep_type,
+    "dependencies.origin": parse_origin,
+    "disks.format": parse_disk_format,
+    "dependencies.port": lambda t: ";".join(str(p) for p in parse_ports(t)),
+}
+
+
+def clean(target: str, value: Any, unit: str = "") -> Any:
+    """The estate value of one cell for ``target`` ("table.column"); ``None`` when blank.
+
+    ``unit`` is the unit written in the header ("g", "mb", "tb", "%", "核" …); sizes
+    without a unit of their own are read in it. Raises :class:`BadValue`.
+    """
+    table, column = target.split(".", 1)
+    col = TABLES[table].column(column)
+    if col.kind == "bool" and isinstance(value, bool):
+        return value
+    text = clean_text(value)
+    if col.kind == "bool":
+        if text.lower() in ("", "-", "/", "无", "n/a"):
+            return False if text == "无" else None
+        return parse_bool(text)
+    if is_blank(text):
+        return None
+    if target == "databases.engine":
+        engine, _version = parse_engine(text)
+        return engine
+    parser = _SPECIAL.get(target)
+    if parser is not None:
+        result = parser(text)
+    elif col.kind == "float" and column.endswith("_gb"):
+        factor_unit = unit if unit in SIZE_UNITS else "g"
+        result = parse_size_gb(text, factor_unit)
+    elif col.kind == "float" and column.endswith("_pct"):
+        result = parse_percent(text)
+    elif col.kind == "float":
+        result = _number(text)
+    elif col.kind == "int":
+        result = parse_int(text)
+    elif col.kind == "enum":
+        low = text.lower()
+        if low not in col.choices:
+            raise BadValue(f"{text!r} is not one of: {', '.join(col.choices)}")
+        result = low
+    else:
+        return text
+    if isinstance(result, int | float) and not isinstance(result, bool):
+        if col.low is not None and result < col.low:
+            raise BadValue(f"{text!r} is below the minimum {col.low:g}")
+        if col.high is not None and result > col.high:
+            raise BadValue(f"{text!r} is above the maximum {col.high:g}")
+    return result
+
+
+__all__ = [
+    "BLANKS", "DB_ENGINES", "BadValue", "clean", "clean_text", "is_blank", "parse_bool",
+    "parse_count", "parse_dates", "parse_engine", "parse_ip", "parse_mac", "parse_mlps",
+    "parse_percent", "parse_ports", "parse_size_gb", "parse_time", "parse_weekday",
+    "parse_zone",
+]

@@ -1,0 +1,151 @@
+"""``shangyun inventory import | export | conflicts``: ledgers in, workbooks out, conflicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import (
+    console,
+    err_console,
+    escape,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
+
+
+@contextmanager
+def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
+    """Two progress bars on stderr: files, and rows read. Yields (on_file, advance)."""
+    if not enabled:
+        yield (lambda name: None), (lambda n=1: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=False) as bar:
+        ftask = bar.add_task("files", total=files)
+        rtask = bar.add_task("rows", total=None)
+        started = [0]
+
+        def on_file(name: str) -> None:
+            if started[0]:
+                bar.advance(ftask, 1)
+            started[0] += 1
+            bar.update(ftask, description=f"files ({escape(name)})")
+
+        def advance(n: int = 1) -> None:
+            bar.advance(rtask, n)
+
+        yield on_file, advance
+        bar.update(ftask, completed=files, description="files")
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=str))
+@estate_option
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML file: ledger header -> estate column (table.column or ignore).")
+@click.option("--bureau", help="Bureau (单位) of rows whose ledger has no 单位 column.")
+@click.option("--progress/--no-progress", "show_progress", default=True,
+              help="Show progress bars on stderr.")
+@json_option
+@handle_errors
+def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None,
+               bureau: str | None, show_progress: bool, as_json: bool) -> None:
+    """Import ledgers (.xlsx/.csv, RVTools exports) into the estate, merging by host.
+
+    A new estate folder is created when ESTATE does not exist. Values that differ from the
+    estate's are not overwritten but listed as conflicts (see `inventory conflicts`). A
+    file that cannot be understood is rejected naming its sheet, row and column, and
+    nothing is written.
+    """
+    from connectors.ledgers.importer import import_ledgers
+
+    with _bars(len(files), show_progress) as (on_file, advance):
+        report = import_ledgers(files, estate_dir, mapping_file=mapping_file, bureau=bureau,
+                                on_file=on_file, advance=advance)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    what = "created" if report.created else ("updated" if report.saved else "unchanged")
+    console.print(f"[bold]{escape(estate_dir)}[/]: {what}")
+    t = RichTable("table", "added", "updated", "unchanged", "total")
+    for name, c in report.counts.items():
+        t.add_row(name, str(c.added), str(c.updated), str(c.unchanged),
+                  str(report.totals.get(name, 0)))
+    console.print(t)
+    for f in report.files:
+        unmapped = sorted({u for s in f["sheets"] for u in s.get("unmapped", [])})
+        line = f"{escape(f['file'])}: {f['rows']} rows ({f['kind']})"
+        if unmapped:
+            line += f"; ignored headers: {escape(', '.join(unmapped))}"
+        console.print(line)
+    if report.conflicts:
+        console.print(f"[yellow]{len(report.conflicts)} new conflict(s)[/]; list them with "
+                      "'shangyun inventory conflicts'")
+
+
+@click.command("export")
+@estate_option
+@click.option("--xlsx", "xlsx", required=True, type=click.Path(dir_okay=False),
+              help="The workbook to write (one sheet per table).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of sheet names and headers.")
+@json_option
+@handle_errors
+def export_cmd(estate_dir: str, xlsx: str, lang: str, as_json: bool) -> None:
+    """Export the estate to one Excel workbook, a sheet per table, headers in zh or en."""
+    from connectors.ledgers.export import export_xlsx
+    from shangyun.estate import Estate
+
+    estate = Estate.load(estate_dir, check=False)
+    path = export_xlsx(estate, xlsx, lang)
+    counts = {name: len(df) for name, df in estate.tables.items()}
+    if as_json:
+        print_json({"xlsx": str(path), "lang": lang, "counts": counts})
+    else:
+        console.print(f"wrote {escape(str(path))} ({sum(counts.values())} rows, "
+                      f"{len(counts)} sheets, {lang})")
+
+
+@click.command("conflicts")
+@estate_option
+@json_option
+@handle_errors
+def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
+    """List values that two sources disagree on (current vs incoming, and their sources)."""
+    from shangyun.estate import Estate
+    from shangyun.estate.merge import conflicts
+
+    rows = conflicts(Estate.load(estate_dir, check=False))
+    if as_json:
+        print_json({"count": len(rows), "conflicts": rows})
+        return
+    if not rows:
+        console.print("no conflicts")
+        return
+    t = RichTable("table", "key", "column", "current", "incoming", "current source",
+                  "incoming source")
+    for c in rows:
+        t.add_row(*(escape(str(c.get(k) or "")) for k in (
+            "table", "key", "column", "current", "incoming", "current_source",
+            "incoming_source")))
+    console.print(t)
+    console.print(f"{len(rows)} conflict(s)")
+
+
+__all__ = ["conflicts_cmd", "export_cmd", "import_cmd"]
