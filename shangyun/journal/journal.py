@@ -74,13 +74,14 @@ class Run:
     ended_at: dt.datetime | None
     resumes: int
     note: str | None = None
+    reason: str | None = None
 
     @classmethod
     def from_row(cls, r: RunRow) -> Run:
         """Build from a stored row."""
         return cls(r.id, r.wave, r.status, r.operator, r.host, r.pid,
                    _aware(r.started_at), _aware(r.heartbeat_at),  # type: ignore[arg-type]
-                   _aware(r.ended_at), r.resumes, r.note)
+                   _aware(r.ended_at), r.resumes, r.note, r.reason)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able data."""
@@ -289,6 +290,7 @@ class Journal:
             now = _now()
             row.status, row.host, row.pid = RUN_RUNNING, this_host(), pid
             row.pid_start, row.heartbeat_at, row.ended_at = process_start(pid), now, None
+            row.reason = None
             row.resumes += 1
             self._audit(s, "run resume", RUN_RUNNING, run_id=run_id, operator=who,
                         details={"wave": row.wave, "was": before, "host": row.host,
@@ -330,7 +332,7 @@ class Journal:
 
     def finish_run(self, run: Run | str, status: str = RUN_DONE,
                    note: str | None = None) -> Run:
-        """End a run as ``done``, ``failed`` or ``aborted``."""
+        """End a run as ``done``, ``failed`` or ``aborted``; ``note`` says why (``reason``)."""
         if status not in RUN_STATUSES or status in (RUN_RUNNING, RUN_CRASHED):
             raise JournalError(f"a run cannot be finished as {status!r}")
 
@@ -338,7 +340,7 @@ class Journal:
             row = self._run_row(s, _run_id(run), lock=True)
             row.status, row.ended_at = status, _now()
             if note:
-                row.note = note
+                row.reason = note
             self._audit(s, "run end", status, run_id=row.id,
                         details={"wave": row.wave, "note": note})
             return Run.from_row(row)
@@ -389,8 +391,7 @@ class Journal:
                     dead = age > stale_after
                     why = f"no heartbeat from host {row.host} for {age:.0f} s"
                 if dead:
-                    row.status, row.ended_at = RUN_CRASHED, now
-                    row.note = why
+                    row.status, row.ended_at, row.reason = RUN_CRASHED, now, why
                     self._audit(s, "run crashed", RUN_CRASHED, run_id=row.id,
                                 details={"wave": row.wave, "reason": why})
                     crashed.append(Run.from_row(row))

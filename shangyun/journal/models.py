@@ -75,7 +75,10 @@ class RunRow(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     resumes: Mapped[int] = mapped_column(Integer, default=0)
+    #: what the run was begun with (``begin_run(note=…)``); never rewritten
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: why it ended: the crash found by ``reconcile``, or ``finish_run(note=…)``
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StepRow(Base):

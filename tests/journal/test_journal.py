@@ -184,13 +184,15 @@ def test_killed_run_is_reconciled_as_crashed_and_resumed(journal_target: str) ->
 
 def test_run_of_another_host_crashes_when_its_heartbeat_stops(journal_target: str) -> None:
     with open_journal(journal_target) as j:
-        run = j.begin_run(8)
+        run = j.begin_run(8, note='{"options": 1}')
         _sql(journal_target, "UPDATE runs SET host = 'bureau-17-orchestrator' WHERE id = :id",
              id=run.id)
         assert j.reconcile(stale_after=60) == []
         time.sleep(0.3)
         assert [r.id for r in j.reconcile(stale_after=0.1)] == [run.id]
-        assert "no heartbeat from host bureau-17-orchestrator" in (j.get_run(run.id).note or "")
+        crashed = j.get_run(run.id)
+        assert "no heartbeat from host bureau-17-orchestrator" in (crashed.reason or "")
+        assert crashed.note == '{"options": 1}'  # what it began with is kept
 
 
 def test_two_processes_write_one_journal(journal_target: str) -> None:
