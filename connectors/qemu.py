@@ -31,6 +31,7 @@ import contextlib
 import errno
 import json
 import os
+import queue
 import secrets
 import selectors
 import shutil
@@ -38,6 +39,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -440,19 +442,47 @@ def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256", *,
     hasher = Digest(algorithm)
     f = estate_format(fmt) if fmt else detect_format(p)
     deadline = time.monotonic() + timeout
-    if f == "raw":
-        with p.open("rb", buffering=0) as fh:
-            buf = bytearray(chunk_size)
-            view = memoryview(buf)
-            while n := fh.readinto(buf):
-                hasher.update(view[:n])
-                if time.monotonic() > deadline:
-                    raise QemuTimeout(p, f"digest took longer than {timeout:.0f} s")
-    else:
-        with _nbd_export(p, f, deadline) as reader:
-            for block in reader.blocks(chunk_size, deadline):
-                hasher.update(block)
+    with _HashThread(hasher) as feed:
+        if f == "raw":
+            with p.open("rb", buffering=0) as fh:
+                while block := fh.read(chunk_size):
+                    feed(block)
+                    if time.monotonic() > deadline:
+                        raise QemuTimeout(p, f"digest took longer than {timeout:.0f} s")
+        else:
+            with _nbd_export(p, f, deadline) as reader:
+                for block in reader.blocks(chunk_size, deadline):
+                    feed(block)
     return hasher.labelled()
+
+
+class _HashThread:
+    """Hash blocks on a second thread (hashlib and OpenSSL release the GIL), so reading the
+    next block overlaps hashing this one. Bounded: at most ``depth`` blocks wait."""
+
+    def __init__(self, hasher: Digest, depth: int = 4) -> None:
+        self.hasher = hasher
+        self.queue: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="shangyun-digest", daemon=True)
+
+    def _run(self) -> None:
+        while (block := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.hasher.update(block)
+                except BaseException as exc:  # handed to the caller in __exit__
+                    self.error = exc
+
+    def __enter__(self) -> Callable[[bytes | bytearray], None]:
+        self.thread.start()
+        return self.queue.put
+
+    def __exit__(self, *exc: object) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
 
 def verify_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
