@@ -13,7 +13,6 @@ import click
 from rich.table import Table as RichTable
 
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
-from shangyun.errors import StepError
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -110,15 +109,7 @@ def resume_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     """Resume wave NUMBER with the options of its last run: done steps are skipped."""
     from flows.wave import run_wave
 
-    from shangyun.wave.journal_port import open_journal
-
-    with open_journal(estate_dir) as journal:
-        last = journal.last_run(number)
-    if last is None:
-        raise StepError(f"wave {number} has never run in {estate_dir}; use 'wave run'")
-    result = run_wave(estate_dir=estate_dir, number=number, only=last.get("only"),
-                      options=last["options"])
-    _report(result, as_json)
+    _report(run_wave(estate_dir=estate_dir, number=number, resume=True), as_json)
 
 
 @wave.command("status")

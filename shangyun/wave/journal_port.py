@@ -119,6 +119,18 @@ class WaveJournal:
             else:
                 raise ValueError(f"unknown step status {status!r}")
 
+    def progress(self, run_id: str, step: Step, undo: Mapping[str, Any]) -> None:
+        """Merge ``undo`` data into the running ``step`` (e.g. a multipart upload's state)."""
+        self.j.step_progress(run_id, step.system_id, step.key, undo=dict(undo))
+
+    def progress_value(self, wave: int, system_id: str, key: str,
+                       name: str) -> dict[str, Any] | None:
+        """The newest value of ``name`` journaled for step ``key`` in any run of the wave."""
+        for e in reversed(self.j.wave_steps(wave, system_id)):
+            if e.step == key and isinstance((e.undo or {}).get(name), dict):
+                return dict(e.undo[name])
+        return None
+
     def records(self, wave: int, system_id: str | None = None) -> list[StepRecord]:
         """The latest record of every step key, in the order the keys first started."""
         latest: dict[tuple[str, str], StepRecord] = {}

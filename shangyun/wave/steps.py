@@ -42,6 +42,7 @@ class RunOptions:
     bucket: str = "shangyun-staging"
     prefix: str = ""
     digest: str = "sha256"
+    part_size: int = 16 * 2**20
 
     @property
     def target_format(self) -> str:
@@ -125,7 +126,9 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                     "target_options": opts.target_options},
                               planned={"target": opts.target,
                                        "target_options": opts.target_options,
-                                       "volume": vol}))
+                                       "volume": vol, "landing": str(
+                                           PurePosixPath(opts.staging_dir or ".") / "landing"
+                                           / f"{vol}.{fmt}")}))
     for h in system.hosts:
         if not h.disks:
             continue

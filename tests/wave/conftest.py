@@ -72,7 +72,8 @@ def node_xml(path: Path, domains: list[tuple[str, list[Path]]]) -> None:
 
 
 def build_estate(root: Path, images_dir: Path, n_systems: int = 3,
-                 formats: list[tuple[str, str, list[str]]] | None = None) -> WaveEstate:
+                 formats: list[tuple[str, str, list[str]]] | None = None,
+                 mib: int = IMAGE_MIB, groups: list[list[str]] | None = None) -> WaveEstate:
     """An estate of ``n_systems`` systems over two bureaus; every format appears once."""
     formats = formats or FORMATS
     images_dir.mkdir(parents=True, exist_ok=True)
@@ -96,34 +97,36 @@ def build_estate(root: Path, images_dir: Path, n_systems: int = 3,
             fmt, suffix, args = formats[(2 * i + j) % len(formats)]
             did = f"disk-{i + 1:02d}-{j}"
             raw = images_dir / f"{did}.src.raw"
-            out.digests[did] = make_raw(raw, seed=10 * i + j)
+            out.digests[did] = make_raw(raw, seed=10 * i + j, mib=mib)
             img = images_dir / f"{did}.{suffix}"
             make_image(raw, img, args)
             raw.unlink()
             out.images[did] = img
             paths.append(img)
             disks.append({"id": did, "host_id": hid, "name": f"disk{j}",
-                          "size_gb": IMAGE_MIB / 1024, "format": fmt, "path": str(img)})
+                          "size_gb": mib / 1024, "format": fmt, "path": str(img)})
         domains.append((f"vm{i + 1:02d}", paths))
     node_xml(xml, domains)
     out.node_xml = xml
     est = Estate.from_records({"name": "wave-test"}, {
         "bureaus": bureaus, "systems": systems, "hosts": hosts, "disks": disks})
     est.save(root)
-    write_plan(root, {1: [[s["id"]] for s in systems]})
+    write_plan(root, {1: groups or [[s["id"]] for s in systems]})
     return out
 
 
 def write_plan(root: Path, waves: dict[int, list[list[str]]]) -> None:
-    """A plan.yaml: wave number -> move groups (lists of system ids)."""
+    """The planner's files (plan.yaml + move_groups.csv) for wave number -> move groups."""
     est = Estate.load(root, check=False)
     plan = {"schema_version": 1, "estate_fingerprint": est.fingerprint(), "waves": [
-        {"number": n, "move_groups": [{"id": f"mg-{n}-{k}", "systems": g}
-                                      for k, g in enumerate(groups)]}
-        for n, groups in waves.items()]}
+        {"number": n, "systems": sum(len(g) for g in groups)} for n, groups in waves.items()]}
     (root / "plan").mkdir(exist_ok=True)
     (root / "plan" / "plan.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True),
                                             encoding="utf-8")
+    lines = ["id,wave,systems"] + [f"mg-{n}-{k},{n},{';'.join(g)}"
+                                   for n, groups in waves.items() for k, g in enumerate(groups)]
+    (root / "plan" / "move_groups.csv").write_text("\n".join(lines) + "\n",
+                                                  encoding="utf-8-sig")
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +139,108 @@ def images_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def wave_estate(tmp_path: Path) -> Iterator[WaveEstate]:
     """A fresh three-system estate with images in every legacy format and a plan."""
     yield build_estate(tmp_path / "estate", tmp_path / "images")
+
+
+CLOUD_NODE = """<node>
+  <pool type='dir'>
+    <name>cloud-pool</name>
+    <uuid>{pool_uuid}</uuid>
+    <capacity unit='GiB'>100</capacity>
+    <allocation>0</allocation>
+    <available unit='GiB'>100</available>
+    <source/>
+    <target><path>{pool_path}</path></target>
+  </pool>
+</node>
+"""
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A libvirt test-driver "cloud": URI, pool name and pool folder."""
+
+    uri: str
+    pool: str
+    pool_path: Path
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Cloud:
+    """An empty target cloud with a dir pool (state lives in the connection)."""
+    import uuid
+
+    pool = tmp_path / "cloud-pool"
+    pool.mkdir()
+    node = tmp_path / "cloud-node.xml"
+    node.write_text(CLOUD_NODE.format(pool_uuid=uuid.uuid4(), pool_path=pool))
+    return Cloud(uri=f"test://{node}", pool="cloud-pool", pool_path=pool)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MiB tmpfs mounted for the test (staging that fills up); unmounted after."""
+    mnt = tmp_path / "tmpfs-staging"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's ThreadedMotoServer on 127.0.0.1 (a free port): S3 and EC2 for the wave tests."""
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION", "AWS_PROFILE")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION=REGION)
+    os.environ.pop("AWS_PROFILE", None)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def s3_client(endpoint: str) -> object:
+    """A plain boto3 S3 client for checking what landed (when_required checksums)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
+                        config=Config(request_checksum_calculation="when_required",
+                                      response_checksum_validation="when_required"))
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str) -> str:
+    """A fresh staging bucket for one test."""
+    import uuid
+
+    name = f"wave-stage-{uuid.uuid4().hex[:10]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=name)  # type: ignore[attr-defined]
+    return name

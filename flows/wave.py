@@ -1,0 +1,285 @@
+"""The ``run_wave`` Prefect flow: move every system of a wave, each in its own transaction.
+
+Reads top to bottom like the runbook::
+
+    run_wave(estate, N)
+      reconcile crashed runs → begin (or resume) a run in the journal → heartbeat
+      for each move group (concurrently, within the global and per-bureau limits):
+        for each system of the group:
+          with transaction():                 # one per system
+            precheck → convert… → upload… → import… → launch…   (one task per step)
+          on failure: the steps' @on_rollback hooks undo from the journal; then every
+          system of the same move group is undone too; other groups go on
+      artifacts: per-system progress, a table of states, verification results
+
+Correctness does not rest on Prefect: each step is journaled before its task returns and
+every undo reads only the journal (:mod:`shangyun.wave.engine`), so ``wave resume`` and
+``wave rollback`` work after ``kill -9``. Retries are declared only for
+:class:`shangyun.errors.TransientError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.transactions import get_transaction, transaction
+
+from flows.wave_actions import RunContext, actions_for
+from shangyun.errors import StepError, TransientError
+from shangyun.wave.dryrun import run_name
+from shangyun.wave.engine import NEEDS_UNDO, StepAction, execute, undo_record, undo_system
+from shangyun.wave.journal_port import WaveJournal, open_journal
+from shangyun.wave.model import SystemWork, WaveWork
+from shangyun.wave.plan import load_wave
+from shangyun.wave.steps import RunOptions, Step, system_steps
+
+GLOBAL_LIMIT = "shangyun-wave-global"
+GLOBAL_SLOTS = 4
+HEARTBEAT_SECONDS = 5.0
+
+
+def bureau_limit_name(bureau: str) -> str:
+    """The global concurrency limit of one bureau's link."""
+    return f"shangyun-bureau-{bureau}"
+
+
+def bureau_slots(link_mbps: float | None) -> int:
+    """Systems a bureau's link carries at once: one per 100 Mbps, between 1 and 4."""
+    if not link_mbps:
+        return 1
+    return max(1, min(4, int(link_mbps // 100)))
+
+
+def ensure_limits(wave: WaveWork, global_slots: int = GLOBAL_SLOTS) -> dict[str, int]:
+    """Create (or update) the global and per-bureau concurrency limits on demand."""
+    limits = {GLOBAL_LIMIT: global_slots}
+    for s in wave.systems:
+        limits[bureau_limit_name(s.bureau_id)] = bureau_slots(s.link_mbps)
+    with get_client(sync_client=True) as client:
+        for name, slots in limits.items():
+            client.upsert_global_concurrency_limit_by_name(name, slots)
+    return limits
+
+
+def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a step only when it failed with a :class:`TransientError`."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception as err:  # a failed state whose result cannot be read
+        exc = err
+    return isinstance(exc, TransientError)
+
+
+@task(name="step", retries=3, retry_delay_seconds=2, retry_condition_fn=_transient_only,
+      cache_policy=NO_CACHE, persist_result=False)
+def step_task(journal: WaveJournal, run_id: str, wave: int, step: Step, action: StepAction,
+              done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """Run one step idempotently through the journal; remember its key for the rollback."""
+    txn = get_transaction()
+    if txn is not None:
+        txn.set("step", {"key": step.key, "kind": step.kind, "system": step.system_id,
+                         "wave": wave, "run_id": run_id})
+    out = execute(journal, run_id, wave, step, action, done)
+    if out.skipped:
+        get_run_logger().info("%s already done (journal): skipped", step.key)
+    return out.payload
+
+
+@step_task.on_rollback
+def _undo_step(txn: Any) -> None:
+    """Undo the step from its journal record (the record, not memory, says what to undo)."""
+    info = txn.get("step", None)
+    if not info:
+        return
+    ctx = _RUNS.get(info["run_id"])
+    if ctx is None:
+        return
+    journal, rctx = ctx
+    rec = journal.last(info["wave"], info["system"], info["key"])
+    if rec is not None and rec.status in NEEDS_UNDO:
+        undo_record(journal, info["run_id"], info["wave"], rec, actions_for(rctx))
+
+
+_RUNS: dict[str, tuple[WaveJournal, RunContext]] = {}
+"""Run id -> (journal, context), for the rollback hooks of the running process."""
+
+
+def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: SystemWork,
+                ctx: RunContext) -> dict[str, Any]:
+    """Move one system inside its own transaction; undo it alone if any step fails."""
+    steps = system_steps(wave, system, ctx.opts)
+    name = run_name(wave.number, system.bureau_id, system.name)
+    tags = [f"wave-{wave.number}", system.bureau_id, system.id]
+    actions = actions_for(ctx)
+    progress_id = _progress_artifact(wave.number, system.id)
+    done: dict[str, dict[str, Any]] = {}
+    result: dict[str, Any] = {"id": system.id, "name": system.name, "bureau": system.bureau_id,
+                              "move_group": system.move_group, "state": "running",
+                              "steps": 0, "of": len(steps), "verified": []}
+    try:
+        with transaction():
+            for i, step in enumerate(steps, 1):
+                payload = step_task.with_options(
+                    task_run_name=" ".join([f"{name} · {step.kind}", *step.key.split("/")[2:]]),
+                    tags=[*tags, step.kind],
+                )(journal, run_id, wave.number, step, actions[step.kind], done)
+                done[step.key] = payload
+                result["steps"] = i
+                if step.kind == "convert":
+                    result["verified"].append({"disk": step.key.rsplit("/", 1)[-1],
+                                               "content_digest": payload["content_digest"],
+                                               "compare": "identical"})
+                if progress_id is not None:
+                    update_progress_artifact(progress_id, 100.0 * i / len(steps))
+        result["state"] = "done"
+    except Exception as exc:
+        report = undo_system(journal, run_id, wave.number, system.id, actions)
+        result.update(state="rolled_back" if report.ok else "rollback_failed",
+                      error=" ".join(str(exc).split())[:1000], undo_failed=report.failed)
+        journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
+    return result
+
+
+def _progress_artifact(number: int, system_id: str) -> Any:
+    key = f"wave-{number}-{system_id}-progress".lower()
+    safe = "".join(c if c.isalnum() or c == "-" else "-" for c in key)
+    try:
+        return create_progress_artifact(0.0, key=safe,
+                                        description=f"wave {number}: {system_id}")
+    except Exception:  # artifacts are a view; a failure to draw one never stops a wave
+        return None
+
+
+@task(name="move-group", cache_policy=NO_CACHE, persist_result=False)
+def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
+               system_ids: list[str], ctx: RunContext) -> list[dict[str, Any]]:
+    """Move the systems of one move group; if one fails, undo them all (they move together)."""
+    results: list[dict[str, Any]] = []
+    for sid in system_ids:
+        system = wave.system(sid)
+        names = [GLOBAL_LIMIT, bureau_limit_name(system.bureau_id)]
+        with concurrency(names, occupy=1):
+            results.append(move_system(journal, run_id, wave, system, ctx))
+        if results[-1]["state"] != "done":
+            break
+    failed = next((r for r in results if r["state"] != "done"), None)
+    if failed is not None:
+        for r in results:
+            if r["state"] == "done":
+                rep = undo_system(journal, run_id, wave.number, r["id"], actions_for(ctx))
+                r.update(state="rolled_back" if rep.ok else "rollback_failed",
+                         error=f"move group {group}: {failed['id']} failed",
+                         undo_failed=rep.failed)
+        for sid in system_ids[len(results):]:
+            results.append({"id": sid, "name": wave.system(sid).name, "state": "skipped",
+                            "bureau": wave.system(sid).bureau_id, "move_group": group,
+                            "error": f"move group {group}: {failed['id']} failed",
+                            "steps": 0, "of": 0, "verified": []})
+    return results
+
+
+class _Heartbeat:
+    """Beat the run's heartbeat in the journal until stopped (so a kill is noticed)."""
+
+    def __init__(self, journal: WaveJournal, run_id: str) -> None:
+        self.journal, self.run_id = journal, run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self.journal.heartbeat(self.run_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=HEARTBEAT_SECONDS + 5)
+
+
+@flow(name="run_wave", flow_run_name="wave-{number}",
+      task_runner=ThreadPoolTaskRunner(max_workers=GLOBAL_SLOTS), persist_result=False)
+def run_wave(estate_dir: str, number: int, only: str | None = None,
+             options: dict[str, Any] | None = None, resume: bool = False) -> dict[str, Any]:
+    """Run wave ``number`` of the estate's plan (``resume``: take over its latest unfinished
+    run with that run's options); steps already done and still valid are skipped.
+
+    Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
+    every system is, else ``failed``.
+    """
+    with open_journal(estate_dir) as journal:
+        journal.reconcile()
+        if resume:
+            last = journal.last_run(number)
+            if last is None:
+                raise StepError(f"wave {number} has never run in {estate_dir}; use 'wave run'")
+            if last["status"] == "done":
+                raise StepError(f"wave {number}: its last run {last['id']} is done; "
+                                "nothing to resume")
+            only, options = last.get("only"), last.get("options") or {}
+        wave = load_wave(estate_dir, number, only=only)
+        opts = RunOptions(**(options or {}))
+        ctx = RunContext(opts)
+        if resume:
+            run_id = journal.resume_run(last["id"])  # type: ignore[index]
+        else:
+            run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only})
+        ctx.bind(journal, run_id, number)
+        _RUNS[run_id] = (journal, ctx)
+        state, systems = "failed", []
+        try:
+            with _Heartbeat(journal, run_id):
+                ensure_limits(wave)
+                futures = [move_group.with_options(
+                    task_run_name=_group_name(wave, gid, sids),
+                    tags=[f"wave-{number}", *sorted({wave.system(s).bureau_id for s in sids})],
+                ).submit(journal, run_id, wave, gid, sids, ctx)
+                    for gid, sids in wave.move_groups.items()]
+                systems = [r for f in futures for r in f.result()]
+            state = "done" if all(s["state"] == "done" for s in systems) else "failed"
+        finally:
+            journal.finish_run(run_id, state)
+            _RUNS.pop(run_id, None)
+            ctx.close()
+    _artifacts(number, systems)
+    return {"wave": number, "run_id": run_id, "state": state, "systems": systems}
+
+
+def _group_name(wave: WaveWork, gid: str, sids: list[str]) -> str:
+    first = wave.system(sids[0])
+    more = f" +{len(sids) - 1}" if len(sids) > 1 else ""
+    return run_name(wave.number, first.bureau_id, first.name) + more
+
+
+def _artifacts(number: int, systems: list[dict[str, Any]]) -> None:
+    """The wave's table of systems and a markdown page of verification results."""
+    create_table_artifact(
+        key=f"wave-{number}-systems",
+        table=[{"system": s["id"], "name": s["name"], "bureau": s["bureau"],
+                "move group": s["move_group"], "state": s["state"],
+                "steps": f"{s['steps']}/{s['of']}", "error": s.get("error", "")}
+               for s in systems],
+        description=f"wave {number}: per-system progress")
+    lines = [f"# wave {number}: verification", "", "| system | disk | content digest | "
+             "qemu-img compare |", "|---|---|---|---|"]
+    for s in systems:
+        for v in s["verified"]:
+            lines.append(f"| {s['id']} | {v['disk']} | `{v['content_digest']}` | "
+                         f"{v['compare']} |")
+    create_markdown_artifact("\n".join(lines), key=f"wave-{number}-verification",
+                             description=f"wave {number}: what was verified")

@@ -1,0 +1,100 @@
+"""The step engine on the real journal (SQLite), real qemu-img and real images; no Prefect."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flows.wave_actions import ConvertAction, PrecheckAction, RunContext, actions_for
+from shangyun.errors import StepError
+from shangyun.wave.engine import execute, undo_system
+from shangyun.wave.journal_port import open_journal, wave_status
+from shangyun.wave.plan import load_wave
+from shangyun.wave.steps import RunOptions, system_steps
+from tests.wave.conftest import Cloud, WaveEstate
+
+
+def _opts(staging: Path, cloud: Cloud | None = None) -> RunOptions:
+    return RunOptions(target="libvirt", staging_dir=str(staging),
+                      target_options={"uri": cloud.uri, "pool": cloud.pool} if cloud else {})
+
+
+def test_convert_every_format_verified_idempotent_and_undone(
+        wave_estate: WaveEstate, tmp_path: Path) -> None:
+    wave = load_wave(wave_estate.root, 1)
+    ctx = RunContext(_opts(tmp_path / "staging"))
+    conv = ConvertAction(ctx)
+    with open_journal(wave_estate.root) as j:
+        run = j.begin_run(1, {"options": ctx.opts.to_dict()})
+        staged = []
+        for system in wave.systems:
+            for step in [s for s in system_steps(wave, system, ctx.opts) if s.kind == "convert"]:
+                out = execute(j, run, 1, step, conv, {})
+                assert not out.skipped
+                disk = step.key.rsplit("/", 1)[-1]
+                assert out.payload["content_digest"] == "sha256:" + wave_estate.digests[disk]
+                assert Path(out.payload["path"]).is_file()
+                staged.append(Path(out.payload["path"]))
+                again = execute(j, run, 1, step, conv, {})
+                assert again.skipped and again.payload["path"] == out.payload["path"]
+        assert len(staged) == 6
+        # the sources were only read
+        for img in wave_estate.images.values():
+            assert img.exists()
+        rep = undo_system(j, run, 1, "sys-01", actions_for(ctx))
+        assert rep.ok and len(rep.undone) == 2
+        assert not any(p.exists() for p in staged if "/sys-01/" in str(p))
+        assert all(p.exists() for p in staged if "/sys-02/" in str(p))
+        assert undo_system(j, run, 1, "sys-01", actions_for(ctx)).undone == []  # twice: safe
+        st = wave_status(j, 1)
+        states = {s["id"]: s["state"] for s in st["systems"]}
+        assert states == {"sys-01": "rolled_back", "sys-02": "done", "sys-03": "done"}
+
+
+def test_precheck_refuses_changed_estate_and_missing_disk(
+        wave_estate: WaveEstate, tmp_path: Path, cloud: Cloud) -> None:
+    wave = load_wave(wave_estate.root, 1)
+    ctx = RunContext(_opts(tmp_path / "staging", cloud))
+    system = wave.system("sys-02")
+    pre = system_steps(wave, system, ctx.opts)[0]
+    with open_journal(wave_estate.root) as j:
+        run = j.begin_run(1, {})
+        out = execute(j, run, 1, pre, PrecheckAction(ctx), {})
+        assert out.payload["capacity"]["ok"] is True
+        os.rename(wave_estate.images["disk-02-0"], str(wave_estate.images["disk-02-0"]) + ".x")
+        bad = type(pre)(pre.kind, pre.system_id, pre.key, pre.title,
+                        args={**pre.args, "plan_fingerprint": "0" * 64}, planned={})
+        with pytest.raises(StepError) as err:
+            execute(j, run, 1, bad, PrecheckAction(ctx), {})
+        text = str(err.value)
+        assert "estate changed" in text and str(wave_estate.images["disk-02-0"]) in text
+        assert j.last(1, "sys-02", pre.key).status == "failed"
+    ctx.close()
+
+
+def test_staging_full_fails_cleanly_and_rerun_works(
+        wave_estate: WaveEstate, small_tmpfs: Path) -> None:
+    wave = load_wave(wave_estate.root, 1, only="sys-01")
+    ctx = RunContext(_opts(small_tmpfs))
+    system = wave.systems[0]
+    converts = [s for s in system_steps(wave, system, ctx.opts) if s.kind == "convert"]
+    filler = small_tmpfs / "filler"
+    filler.write_bytes(b"\1" * (18 * 1024 * 1024))
+    with open_journal(wave_estate.root) as j:
+        run = j.begin_run(1, {})
+        with pytest.raises(StepError, match="staging full"):
+            execute(j, run, 1, converts[0], ConvertAction(ctx), {})
+        assert j.last(1, "sys-01", converts[0].key).status == "failed"
+        assert _files(small_tmpfs) == ["filler"]  # nothing half-written
+        assert undo_system(j, run, 1, "sys-01", actions_for(ctx)).ok
+        filler.unlink()  # space freed: the rerun works
+        for step in converts:
+            out = execute(j, run, 1, step, ConvertAction(ctx), {})
+            assert not out.skipped and Path(out.payload["path"]).is_file()
+        assert len(_files(small_tmpfs)) == 2
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
