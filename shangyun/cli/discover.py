@@ -34,9 +34,9 @@ from shangyun.errors import ShangyunError
               help="known_hosts file; hosts whose key is not there (or differs) are refused.")
 @click.option("--jump", default="", help="Jump host [user@]host[:port] where the bureau "
               "(bureaus.ssh_jump) does not set one.")
-@click.option("--hypervisor", "hypervisors", multiple=True, metavar="URI",
-              help="libvirt URI to inventory too (qemu+ssh://, esx://, xen://, test://); "
-              "repeatable.")
+@click.option("--hypervisor", "hypervisors", multiple=True, metavar="[BUREAU=]URI",
+              help="libvirt URI to inventory too (qemu+ssh://, esx://, xen+ssh://, "
+              "test://), optionally prefixed with the bureau id; repeatable.")
 @click.option("--target", "targets", multiple=True, metavar="HOST[:PORT]",
               help="Extra host to discover besides the estate's; repeatable.")
 @click.option("--concurrency", default=20, show_default=True, type=click.IntRange(1, 512),

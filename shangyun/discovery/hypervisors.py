@@ -1,22 +1,34 @@
-"""Estate rows from hypervisors (``--hypervisor URI``) through ``connectors.hypervisor``."""
+"""Estate rows from hypervisors (``--hypervisor [BUREAU=]URI``) via ``connectors.hypervisor``.
+
+Each domain becomes a ``hosts`` row (kind ``vm``, with its first NIC's MAC, so the merge
+matches it with a ledger or SSH-discovered host by MAC) and ``disks`` rows. Domains of a
+URI given without a bureau go to the ``unassigned`` bureau unless the merge matches them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shangyun.errors import ConnectorError
+UNASSIGNED = "unassigned"
 
 
-def inventory_rows(uris: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """``{table: rows}`` for every domain of every URI (via the hypervisor connector)."""
-    try:
-        from connectors import hypervisor
-    except ImportError as exc:
-        raise ConnectorError("--hypervisor: the hypervisor connector (connectors/hypervisor.py)"
-                             " is not available in this checkout") from exc
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"B01=test:///x.xml"`` → ``("B01", "test:///x.xml")``; a bare URI has bureau ''."""
+    head, sep, rest = spec.partition("=")
+    if sep and head and not any(c in head for c in ":/?&"):
+        return head, rest
+    return "", spec
+
+
+def inventory_rows(specs: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``{table: rows}`` for every domain of every ``[BUREAU=]URI``."""
+    from connectors.hypervisor import list_domains, to_estate_rows
+
     out: dict[str, list[dict[str, Any]]] = {}
-    for uri in uris:
-        rows = hypervisor.to_estate_rows(uri)  # type: ignore[attr-defined]
+    for spec in specs:
+        bureau, uri = split_spec(spec)
+        rows = to_estate_rows(list_domains(uri), bureau_id=bureau or UNASSIGNED,
+                              hypervisor=uri)
         for table, table_rows in rows.items():
             out.setdefault(table, []).extend(table_rows)
     return out

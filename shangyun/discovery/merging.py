@@ -56,7 +56,7 @@ def merge_discovered(estate: Estate, results: list[HostResult],
         records.setdefault(table, [])
         records[table] = rows + records[table]
     known_bureaus = {b["id"] for b in estate.rows("bureaus")}
-    if any(h["bureau_id"] == UNASSIGNED_BUREAU for h in hosts) and \
+    if any(h.get("bureau_id") == UNASSIGNED_BUREAU for h in records["hosts"]) and \
             UNASSIGNED_BUREAU not in known_bureaus:
         records["bureaus"] = [*records.get("bureaus", []), _UNASSIGNED_ROW]
     incoming = Estate.from_records({"name": SOURCE}, records)

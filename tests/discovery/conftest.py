@@ -82,3 +82,16 @@ def silent_port() -> Iterator[int]:
 def dead_port() -> int:
     """A port nothing listens on."""
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[object]:
+    """A real lab (network namespaces, sshd, databases, long-lived connections), shared by
+    the end-to-end discovery tests; skipped where the lab cannot run."""
+    from shangyun.lab.testing import can_run_lab, lab_session
+
+    reason = can_run_lab()
+    if reason:
+        pytest.skip(reason)
+    with lab_session(bureaus=2, hosts=8) as state:
+        yield state

@@ -1,0 +1,110 @@
+"""End to end against the lab: what discovery finds is what the lab set up (OS looks, services,
+databases, long-lived connections → dependencies, system roll-up, hypervisor domains)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
+from shangyun.estate import Estate
+from shangyun.lab.oses import OSES
+
+
+def lab_estate(state: Any, path: Path, *, with_ips: bool = True) -> None:
+    """An estate made from the lab's own description (bureaus, systems, hosts by IP)."""
+    Estate.from_records({"name": "lab"}, {
+        "bureaus": [{"kind": "bureau", **b} for b in state.bureaus],
+        "systems": [dict(s) for s in state.systems],
+        "hosts": [{"id": h.id, "hostname": h.hostname, "ip": h.ip if with_ips else "",
+                   "bureau_id": h.bureau, "system_id": h.system, "ssh_port": h.port}
+                  for h in state.hosts],
+    }).save(path)
+
+
+@pytest.fixture(scope="module")
+def discovered(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, Any]:
+    estate_dir = tmp_path_factory.mktemp("lab-discovery") / "estate"
+    lab_estate(lab, estate_dir)
+    from shangyun.discovery.hypervisors import inventory_rows
+
+    hv = inventory_rows([f"{hv.bureau}={hv.uri}" for hv in lab.hypervisors])
+    run = run_discovery(str(estate_dir), SSHOptions(
+        lab.client_key, lab.known_hosts, Defaults(user=lab.user), concurrency=8,
+        connect_timeout=5.0, retries=1, sample_seconds=0.2), hypervisor_rows=hv)
+    return lab, estate_dir, run
+
+
+def test_every_lab_host_is_discovered(discovered: tuple[Any, Path, Any]) -> None:
+    lab, _, run = discovered
+    assert {r.target.host_id: r.status for r in run.results} == \
+        {h.id: "ok" for h in lab.hosts}
+
+
+def test_os_services_and_databases_match_the_lab(discovered: tuple[Any, Path, Any]) -> None:
+    lab, estate_dir, _ = discovered
+    for h in lab.hosts:
+        doc = json.loads((estate_dir / "facts" / f"{h.id}.json").read_text())
+        facts = doc["facts"]
+        look = OSES[h.os]
+        assert facts["os"]["id"] == look.os_id, h.id
+        assert facts["os"]["version"] == look.version, h.id
+        assert facts["hostname"] == h.hostname
+        assert h.ip in {a for i in facts["interfaces"] for a in i["addresses"]}
+        listening = {(c["local_port"], c["process"]) for c in facts["tcp"]
+                     if c["state"] == "listen"}
+        for svc in h.services:
+            assert (svc.port, svc.process) in listening, (h.id, svc)
+        if h.database is not None:
+            engines = {e["engine"]: e for e in facts["databases"]}
+            assert engines[h.database.engine]["running"], h.id
+            assert h.database.port in engines[h.database.engine]["ports"]
+
+
+def test_dependencies_match_the_lab(discovered: tuple[Any, Path, Any]) -> None:
+    lab, estate_dir, _ = discovered
+    est = Estate.load(estate_dir)
+    deps = est.rows("dependencies")
+    host_edges = {(d["source_host"], d["target_host"], d["port"]): d for d in deps
+                  if d["source_host"]}
+    expected = {(h.id, dep.target_host, dep.port) for h in lab.hosts for dep in h.dependencies}
+    assert expected <= set(host_edges)
+    for key in expected:
+        edge = host_edges[key]
+        assert edge["origin"] == "observed" and edge["seen_count"] >= 1
+        src = lab.host(key[0])
+        (dep,) = [d for d in src.dependencies if (d.target_host, d.port) == key[1:]]
+        target = lab.host(dep.target_host)
+        server_procs = {s.process for s in target.services if s.port == dep.port}
+        assert edge["process"] in server_procs | {dep.process}
+    extra = set(host_edges) - expected
+    assert not extra, f"edges the lab did not set up: {extra}"
+    systems = {(d["source_system"], d["target_system"], d["port"]) for d in deps
+               if not d["source_host"]}
+    want = {(lab.host(a).system, lab.host(b).system, p) for a, b, p in expected
+            if lab.host(a).system != lab.host(b).system}
+    assert systems == want
+
+
+def test_unused_listening_ports_are_kept_as_facts(discovered: tuple[Any, Path, Any]) -> None:
+    lab, estate_dir, _ = discovered
+    used = {(dep.target_host, dep.port) for h in lab.hosts for dep in h.dependencies}
+    for h in lab.hosts:
+        doc = json.loads((estate_dir / "facts" / f"{h.id}.json").read_text())
+        unused = {u["port"] for u in doc["derived"]["unused_listening_ports"]}
+        for svc in h.services:
+            assert (svc.port in unused) == ((h.id, svc.port) not in used), (h.id, svc.port)
+
+
+def test_hypervisor_domains_are_merged(discovered: tuple[Any, Path, Any]) -> None:
+    lab, estate_dir, _ = discovered
+    est = Estate.load(estate_dir)
+    hosts = {h["id"]: h for h in est.rows("hosts")}
+    for hv in lab.hypervisors:
+        for dom in hv.domains:
+            assert dom.name in hosts and hosts[dom.name]["kind"] == "vm"
+            assert hosts[dom.name]["bureau_id"] == hv.bureau
+    est.check()
