@@ -67,8 +67,9 @@ def generate_estate(
     b = _bureaus(rng, size.bureaus)
     s = _systems(rng, b, size.systems)
     h = _hosts(rng, b, s, size.hosts)
-    d = _disks(rng, h)
+    d = _disks(rng, h, _window_gb(b)[h["bureau"].to_numpy()])
     h["disk_gb"] = d.groupby("host")["size_gb"].sum().reindex(range(len(h)), fill_value=0.0)
+    h["used_gb"] = d.groupby("host")["used_gb"].sum().reindex(range(len(h)), fill_value=0.0)
     db = _databases(rng, s, h)
     dep = _dependencies(rng, s, h, db, size.dependencies)
     meta = {
@@ -343,7 +344,13 @@ def _macs(rng: np.random.Generator, physical: np.ndarray) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- disks
-def _disks(rng: np.random.Generator, h: pd.DataFrame) -> pd.DataFrame:
+def _window_gb(b: pd.DataFrame) -> np.ndarray:
+    """GB each bureau's link moves in one maintenance window at 80 % efficiency."""
+    return (b["link_mbps"].to_numpy() * 0.8 * b["window_hours"].to_numpy() * 3600 / 8 / 1000)
+
+
+def _disks(rng: np.random.Generator, h: pd.DataFrame, window_gb: np.ndarray) -> pd.DataFrame:
+    """Disks of every host; a system's used data fits 70 % of its bureau's window."""
     n = len(h)
     physical = h["kind"].to_numpy() == "physical"
     is_db = h["role"].to_numpy() == "db"
@@ -355,13 +362,20 @@ def _disks(rng: np.random.Generator, h: pd.DataFrame) -> pd.DataFrame:
     phys = physical[host]
     windows = h["os"].to_numpy()[host] == "Windows Server"
     first = nth == 0
-    sys_size = np.where(phys, 600.0, np.where(windows, 100.0, rng.choice([50.0, 100.0],
+    sys_size = np.where(phys, 300.0, np.where(windows, 100.0, rng.choice([50.0, 100.0],
                                                                          size=len(host))))
-    data_size = np.where(phys, rng.choice([1200.0, 2400.0, 4800.0], size=len(host)),
-                         rng.choice([100.0, 200.0, 500.0, 1000.0, 2000.0], size=len(host),
+    data_size = np.where(phys, rng.choice([500.0, 1024.0, 2048.0], size=len(host),
+                                          p=[0.5, 0.35, 0.15]),
+                         rng.choice([50.0, 100.0, 200.0, 500.0, 1024.0], size=len(host),
                                     p=[0.3, 0.3, 0.2, 0.15, 0.05]))
     size = np.where(first, sys_size, data_size)
-    used = np.round(size * rng.uniform(0.15, 0.85, size=len(host)), 1)
+    used = size * rng.uniform(0.1, 0.7, size=len(host))
+    system = h["sys"].to_numpy()[host]
+    sys_used = np.bincount(system, weights=used, minlength=int(system.max(initial=0)) + 1)
+    cap = np.zeros_like(sys_used)
+    cap[h["sys"].to_numpy()] = 0.7 * window_gb
+    scale = np.minimum(1.0, cap / np.maximum(sys_used, 1e-9))
+    used = np.floor(used * scale[system] * 10) / 10
     hostname = h["hostname"].to_numpy()[host]
     bcode = h["bcode"].to_numpy()[host]
     hv = h["hv"].to_numpy()[host]
@@ -420,9 +434,9 @@ def _databases(rng: np.random.Generator, s: pd.DataFrame, h: pd.DataFrame) -> pd
         np.minimum(np.cumsum(shared) - 1, len(N.SHARED_DATABASES) - 1)], code)
     name = [f"{c}{'' if k == 0 else k + 1}" for c, k in zip(base, nth, strict=True)]
     name = [x.upper() if e == "oracle" else f"{x}_db" for x, e in zip(name, engine, strict=True)]
-    disk = h["disk_gb"].to_numpy()[host]
-    size = np.round(np.minimum(rng.lognormal(np.where(shared, 6.0, 4.0), 1.0, size=n),
-                               disk * 0.6), 1)
+    used = h["used_gb"].to_numpy()[host]
+    size = np.round(np.minimum(rng.lognormal(np.where(shared, 5.0, 3.5), 1.0, size=n),
+                               used * 0.8), 1)
     return pd.DataFrame({
         "id": [f"db{i:05d}" for i in range(1, n + 1)],
         "sys": system,

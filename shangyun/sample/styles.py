@@ -83,7 +83,7 @@ ZH_VARIANT: dict[str, str] = {
     "hosts.disk_gb": "硬盘容量", "hosts.cpu_util_pct": "CPU使用率",
     "hosts.mem_util_pct": "内存使用率", "hosts.cpu_p95_pct": "CPU峰值",
     "hosts.mem_p95_pct": "内存峰值", "hosts.ssh_port": "远程端口",
-    "disks.name": "挂载点", "disks.size_gb": "磁盘容量(GB)", "disks.used_gb": "已用容量",
+    "disks.name": "挂载点", "disks.size_gb": "容量（GB）", "disks.used_gb": "已用容量",
     "disks.path": "磁盘路径", "disks.datastore": "存储池",
     "disks:hosts.hostname": "服务器名称",
     "databases.engine": "数据库产品", "databases.version": "数据库版本",
