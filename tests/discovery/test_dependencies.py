@@ -1,0 +1,118 @@
+"""Dependency mapping (pure): edges, both-ends de-duplication, externals, roll-up, unused
+ports, and replacing observed rows while keeping declared ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shangyun.discovery.dependencies import map_dependencies, merge_observed, rollup, type_of
+
+
+def conn(state: str, lip: str, lport: int, pip: str = "0.0.0.0", pport: int = 0,
+         proc: str = "") -> dict[str, Any]:
+    return {"state": state, "local_ip": lip, "local_port": lport, "peer_ip": pip,
+            "peer_port": pport, "process": proc, "pid": 1}
+
+
+def host(ip: str, *conns: dict[str, Any], session: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    return {"interfaces": [{"name": "eth0", "mac": "", "addresses": [ip]},
+                           {"name": "lo", "mac": "", "addresses": ["127.0.0.1"]}],
+            "tcp": list(conns), "session": session or {}}
+
+
+ESTATE = [
+    {"id": "app", "ip": "10.0.0.1", "system_id": "web"},
+    {"id": "db", "ip": "10.0.0.2", "system_id": "core"},
+    {"id": "auth", "ip": "10.0.0.3", "system_id": "idp"},
+    {"id": "app2", "ip": "10.0.0.4", "system_id": "web"},
+]
+
+OBSERVED = {
+    "app": host("10.0.0.1",
+                conn("listen", "0.0.0.0", 8080, proc="java"),
+                conn("listen", "0.0.0.0", 22, proc="sshd"),
+                conn("established", "10.0.0.1", 40001, "10.0.0.2", 5432, "java"),
+                conn("established", "10.0.0.1", 40002, "10.0.0.2", 5432, "java"),
+                conn("established", "10.0.0.1", 40003, "10.0.0.3", 8443, "java"),
+                conn("established", "10.0.0.1", 40004, "203.0.113.9", 443, "java"),
+                conn("established", "10.0.0.1", 8080, "10.0.0.4", 51000, "java"),
+                conn("established", "10.0.0.1", 8080, "198.51.100.7", 52000, "java"),
+                conn("established", "127.0.0.1", 40005, "127.0.0.1", 6379, "java"),
+                conn("established", "10.0.0.1", 22, "10.9.9.9", 60000, "sshd"),
+                session={"client_ip": "10.9.9.9", "client_port": 60000,
+                         "server_ip": "10.0.0.1", "server_port": 22}),
+    "db": host("10.0.0.2",
+               conn("listen", "0.0.0.0", 5432, proc="postgres"),
+               conn("listen", "0.0.0.0", 9187, proc="exporter"),
+               conn("listen", "127.0.0.1", 25, proc="master"),
+               conn("established", "10.0.0.2", 5432, "10.0.0.1", 40001, "postgres"),
+               conn("established", "10.0.0.2", 5432, "10.0.0.1", 40002, "postgres")),
+}
+
+
+def test_edges_hosts_and_externals() -> None:
+    dm = map_dependencies(OBSERVED, ESTATE)
+    rows = {(r["source_host"], r["target_host"] or r["external"], r["port"]): r
+            for r in dm.host_rows()}
+    assert set(rows) == {("app", "db", 5432), ("app", "auth", 8443),
+                         ("app", "203.0.113.9:443", 443), ("app2", "app", 8080)}
+    pg = rows[("app", "db", 5432)]
+    # two connections, each seen from both ends: counted once each
+    assert pg["seen_count"] == 2
+    assert (pg["service"], pg["process"], pg["type"]) == ("postgresql", "postgres", "database")
+    assert (pg["source_system"], pg["target_system"], pg["origin"]) == ("web", "core",
+                                                                        "observed")
+    ext = rows[("app", "203.0.113.9:443", 443)]
+    assert ext["target_host"] == "" and ext["external"] == "203.0.113.9:443"
+    # app2 was not discovered, but app saw it connect in: an edge app2 → app
+    assert rows[("app2", "app", 8080)]["process"] == "java"
+
+
+def test_external_clients_session_and_loopback() -> None:
+    dm = map_dependencies(OBSERVED, ESTATE)
+    assert dm.external_clients == {"app": [{"client": "198.51.100.7", "port": 8080,
+                                            "process": "java"}]}
+    assert all(r["port"] not in (22, 6379) for r in dm.host_rows())
+
+
+def test_unused_ports() -> None:
+    dm = map_dependencies(OBSERVED, ESTATE)
+    assert [u["port"] for u in dm.unused_ports["app"]] == [22]
+    assert [u["port"] for u in dm.unused_ports["db"]] == [9187]  # 25 is loopback only
+
+
+def test_rollup_skips_same_system_and_sums() -> None:
+    dm = map_dependencies(OBSERVED, ESTATE)
+    sys_rows = {(r["source_system"], r["target_system"], r["port"]): r["seen_count"]
+                for r in dm.system_rows()}
+    assert sys_rows == {("web", "core", 5432): 2, ("web", "idp", 8443): 1}
+    assert all(not r["source_host"] and not r["target_host"] for r in dm.system_rows())
+    assert rollup([{"source_system": "a", "target_system": "a", "source_host": "h",
+                    "port": 1, "seen_count": 3}]) == []
+
+
+def test_merge_observed_keeps_declared_and_others() -> None:
+    dm = map_dependencies(OBSERVED, ESTATE)
+    existing = [
+        {"id": "d1", "source_system": "web", "target_system": "core", "origin": "declared",
+         "port": 5432},
+        {"id": "old1", "source_host": "app", "target_host": "db", "port": 1521,
+         "origin": "observed", "source_system": "web", "target_system": "core",
+         "seen_count": 9},
+        {"id": "old2", "source_host": "x1", "target_host": "x2", "port": 80,
+         "origin": "observed", "source_system": "s1", "target_system": "s2", "seen_count": 1},
+        {"id": "oldsys", "source_system": "web", "target_system": "core", "port": 1521,
+         "origin": "observed", "seen_count": 9},
+    ]
+    out = merge_observed(existing, dm.host_rows(), {"app", "db"})
+    ids = {r["id"] for r in out}
+    assert "d1" in ids and "old2" in ids           # declared and not-rediscovered kept
+    assert "old1" not in ids and "oldsys" not in ids  # replaced by this run
+    assert ("s1", "s2") in {(r["source_system"], r["target_system"]) for r in out
+                            if not r.get("source_host")}
+
+
+def test_type_of() -> None:
+    assert [type_of(s) for s in ("mysql", "nfs", "kafka", "https", "java")] == \
+        ["database", "file", "async", "sync", "other"]
