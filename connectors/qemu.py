@@ -59,8 +59,9 @@ from shangyun.images import ProgressParser as _ProgressParser
 
 __all__ = [
     "CheckResult", "ImageInfo", "ImageUnreadable", "QemuImgError", "QemuImgMissing",
-    "QemuTimeout", "StagingFullError", "check", "compare", "content_digest", "convert",
-    "detect_format", "ensure_space", "free_bytes", "info", "measure", "verify_copy",
+    "QemuTimeout", "StagingFullError", "VerifiedImage", "check", "compare", "content_digest",
+    "convert", "convert_verified", "detect_format", "ensure_space", "free_bytes", "info",
+    "measure", "verify_copy",
 ]
 
 QEMU_IMG = "qemu-img"
@@ -502,6 +503,78 @@ def verify_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         raise VerificationError(f"{dst}: content digest {got} differs from the source's "
                                 f"{expected_digest} ({src})")
     return got
+
+
+@dataclass(frozen=True)
+class VerifiedImage:
+    """A converted image and the proof it holds the source's disk."""
+
+    info: ImageInfo
+    source_digest: str
+    digest: str
+    compared: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (for the journal)."""
+        return {"info": self.info.to_dict(), "source_digest": self.source_digest,
+                "digest": self.digest, "compared": self.compared}
+
+
+def convert_verified(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                     dst_format: str, *, src_format: str | None = None,
+                     algorithm: str = "sha256", source_digest: str | None = None,
+                     use_compare: bool = False,
+                     progress: Callable[[float], None] | None = None,
+                     **convert_options: Any) -> VerifiedImage:
+    """Convert and prove it: the source's content digest is computed *while* qemu-img
+    converts (both read the source; the page cache serves the second), then the output's
+    content digest must equal it (and ``qemu-img compare`` must pass when ``use_compare``).
+
+    ``source_digest`` (known from an earlier step) skips hashing the source. On a mismatch
+    the output is deleted and :class:`VerificationError` names both files. Other keyword
+    arguments go to :func:`convert`.
+    """
+    s, d = Path(src), Path(dst)
+    _require_file(s)
+    fmt = estate_format(src_format) if src_format else detect_format(s)
+    result: dict[str, str] = {}
+    failure: list[BaseException] = []
+
+    def hash_source() -> None:
+        try:
+            result["digest"] = content_digest(s, algorithm, fmt=fmt)
+        except BaseException as exc:  # re-raised below on the caller's thread
+            failure.append(exc)
+
+    worker = None
+    if source_digest is None:
+        worker = threading.Thread(target=hash_source, name="shangyun-source-digest",
+                                  daemon=True)
+        worker.start()
+    try:
+        info_out = convert(s, d, dst_format, src_format=fmt, progress=progress,
+                           **convert_options)
+    finally:
+        if worker is not None:
+            worker.join()
+    if failure:
+        with contextlib.suppress(FileNotFoundError):
+            d.unlink()
+        raise failure[0]
+    want = (source_digest or result["digest"]).lower()
+    try:
+        got = content_digest(d, split_digest(want)[0], fmt=dst_format)
+        if got != want:
+            raise VerificationError(f"{d}: content digest {got} differs from the source's "
+                                    f"{want} ({s})")
+        if use_compare and not compare(s, d, a_format=fmt, b_format=dst_format):
+            raise VerificationError(f"{d}: its content differs from the source {s} "
+                                    "(qemu-img compare)")
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            d.unlink()
+        raise
+    return VerifiedImage(info_out, want, got, use_compare)
 
 
 # --------------------------------------------------------------------------- NBD reader

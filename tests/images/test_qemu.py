@@ -209,3 +209,28 @@ def test_measure_is_at_least_the_data(source_disks: dict[str, Disk]) -> None:
                if disk.content[i:i + 65536].count(0) != 65536) * 65536
     assert qemu.measure(disk.path, "qcow2") >= data
     assert qemu.measure(disk.path, "raw") == len(disk.content)
+
+
+@pytest.mark.parametrize("src_name", ["vmdk-stream", "vhdx"])
+def test_convert_verified_hashes_source_while_converting(
+        source_disks: dict[str, Disk], tmp_path: Path, src_name: str) -> None:
+    disk = source_disks[src_name]
+    dst = tmp_path / "out.qcow2"
+    seen: list[float] = []
+    v = qemu.convert_verified(disk.path, dst, "qcow2", src_format=disk.fmt,
+                              use_compare=True, progress=seen.append)
+    assert v.source_digest == v.digest == disk.sha256 and v.compared
+    assert v.info.format == "qcow2" and seen[-1] == 100.0
+    assert v.to_dict()["digest"] == disk.sha256
+    sm3 = qemu.convert_verified(disk.path, tmp_path / "out.raw", "raw", algorithm="sm3")
+    assert sm3.digest.startswith("sm3:") and sm3.digest == sm3.source_digest
+
+
+def test_convert_verified_removes_output_on_mismatch(source_disks: dict[str, Disk],
+                                                     tmp_path: Path) -> None:
+    disk = source_disks["vhd"]
+    dst = tmp_path / "out.qcow2"
+    wrong = "sha256:" + "0" * 64
+    with pytest.raises(VerificationError, match=r"out\.qcow2.*differs"):
+        qemu.convert_verified(disk.path, dst, "qcow2", source_digest=wrong)
+    assert list(tmp_path.iterdir()) == []
