@@ -428,7 +428,7 @@ def _columns(header: list[Any], kind: str, mapping: Mapping) -> tuple[list[_Col]
             continue
         if target == H.IGNORE:
             continue
-        cols.append(_Col(i, text, target, unit))
+        cols.append(_Col(i, str(cell).strip(), target, unit))
         seen.add(target)
     # a second column for the same target fills in only where the first is empty
     return cols, unmapped

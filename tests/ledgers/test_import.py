@@ -1,0 +1,208 @@
+"""`inventory import/export/conflicts` end to end: files on disk, CLI via CliRunner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from connectors.ledgers.export import export_xlsx
+from connectors.ledgers.importer import import_ledgers
+from shangyun.cli import main
+from shangyun.errors import LedgerError, ValidationFailed
+from shangyun.estate import Estate
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir()) if p.is_file()}
+
+
+def without_updated(data: bytes) -> dict:
+    meta = yaml.safe_load(data.decode("utf-8"))
+    meta.pop("updated", None)
+    return meta
+
+
+def test_import_creates_estate_and_records_source(bureau_ledger: Path, tmp_path: Path) -> None:
+    est_dir = tmp_path / "est"
+    report = import_ledgers([bureau_ledger], est_dir, bureau=None)
+    assert report.created and report.saved
+    est = Estate.load(est_dir)
+    assert est.summary()["counts"]["hosts"] == 3
+    src = est.meta["sources"]
+    assert len(src) == 1 and src[0]["path"] == str(bureau_ledger)
+    assert len(src[0]["sha256"]) == 64 and src[0]["rows"] == 4 and src[0]["imported_at"]
+
+
+def test_reimport_changes_nothing(bureau_ledger: Path, tmp_path: Path) -> None:
+    est_dir = tmp_path / "est"
+    import_ledgers([bureau_ledger], est_dir)
+    before = snapshot(est_dir)
+    fp = Estate.load(est_dir).fingerprint()
+    report = import_ledgers([bureau_ledger], est_dir)
+    assert not report.saved and report.conflicts == []
+    assert report.counts["hosts"].to_dict() == {"added": 0, "updated": 0, "unchanged": 3}
+    after = snapshot(est_dir)
+    assert Estate.load(est_dir).fingerprint() == fp
+    assert {k: v for k, v in after.items() if k != "estate.yaml"} == {
+        k: v for k, v in before.items() if k != "estate.yaml"}
+    assert without_updated(after["estate.yaml"]) == without_updated(before["estate.yaml"])
+
+
+def test_second_source_fills_and_lists_conflicts(bureau_ledger: Path, tmp_path: Path,
+                                                 csvfile: Callable[..., Path]) -> None:
+    est_dir = tmp_path / "est"
+    import_ledgers([bureau_ledger], est_dir)
+    second = csvfile("cmdb.csv", [["单位", "主机名", "IP地址", "内存(GB)", "MAC地址", "架构"],
+                                  ["北京局", "OA-WEB01", "10.1.0.11", "32", "", "x86_64"],
+                                  ["北京局", "other", "10.1.0.21", "8", "00:11:22:33:44:55",
+                                   ""]], "gbk")
+    report = import_ledgers([second], est_dir)
+    assert report.counts["hosts"].to_dict() == {"added": 0, "updated": 2, "unchanged": 0}
+    est = Estate.load(est_dir)
+    hosts = {h["hostname"]: h for h in est.rows("hosts")}
+    assert hosts["oa-web01"]["memory_gb"] == 16.0 and hosts["oa-web01"]["arch"] == "x86_64"
+    assert hosts["fin01"]["mac"] == "00:11:22:33:44:55"  # matched by IP, MAC filled
+    got = {(c["key"], c["column"], c["current"], c["incoming"], c["current_source"],
+            c["incoming_source"]) for c in est.rows("conflicts")}
+    assert got == {
+        (hosts["oa-web01"]["id"], "memory_gb", "16", "32", "beijing.xlsx", "cmdb.csv"),
+        (hosts["fin01"]["id"], "hostname", "fin01", "other", "beijing.xlsx", "cmdb.csv"),
+    }
+    assert [s["path"] for s in est.meta["sources"]] == [str(bureau_ledger), str(second)]
+    again = import_ledgers([second], est_dir)
+    assert again.conflicts == [] and not again.saved
+
+
+def test_broken_ledger_writes_nothing(bureau_ledger: Path, tmp_path: Path,
+                                      csvfile: Callable[..., Path]) -> None:
+    est_dir = tmp_path / "est"
+    import_ledgers([bureau_ledger], est_dir)
+    before = snapshot(est_dir)
+    good = csvfile("good.csv", [["单位", "主机名", "IP地址"], ["北京局", "new1", "10.1.9.9"]])
+    bad = csvfile("bad.csv", [["单位", "主机名", "IP地址", "CPU(核)"],
+                              ["北京局", "new2", "10.1.9.10", "four"]])
+    with pytest.raises(LedgerError) as exc:
+        import_ledgers([good, bad], est_dir)
+    assert (exc.value.row, exc.value.column) == (2, "CPU(核) (D)")
+    assert "bad.csv" in str(exc.value)
+    assert snapshot(est_dir) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_port_out_of_range_rejected_no_estate_created(tmp_path: Path,
+                                                          csvfile: Callable[..., Path]) -> None:
+    est_dir = tmp_path / "new-est"
+    deps = csvfile("deps.csv", [["源主机", "目标主机", "端口"], ["a1", "b1", "99999"],
+                                ["a1", "b1", "70000"]])
+    with pytest.raises(LedgerError, match="65535"):
+        import_ledgers([deps], est_dir, bureau="局")
+    assert not est_dir.exists()
+
+
+def test_mixed_sources_validate(tmp_path: Path, bureau_ledger: Path,
+                                xlsx: Callable[..., Path]) -> None:
+    from tests.ledgers.test_rvtools import rvtools
+
+    est_dir = tmp_path / "est"
+    report = import_ledgers([bureau_ledger, rvtools(xlsx, "MiB")], est_dir, bureau="北京局")
+    assert report.totals["hosts"] == 5 and report.totals["disks"] == 3
+    Estate.load(est_dir, check=True)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_export_round_trip(lang: str, tmp_path: Path, bureau_ledger: Path) -> None:
+    est_dir = tmp_path / "est"
+    import_ledgers([bureau_ledger], est_dir)
+    original = Estate.load(est_dir)
+    book = export_xlsx(original, tmp_path / f"estate-{lang}.xlsx", lang)
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    assert ("主机" if lang == "zh" else "hosts") in wb.sheetnames
+    head = [c.value for c in wb["主机" if lang == "zh" else "hosts"][1]]
+    assert head[:3] == (["主机编号", "主机名", "IP地址"] if lang == "zh"
+                        else ["id", "hostname", "ip"])
+    back = tmp_path / "back"
+    import_ledgers([book], back)
+    assert Estate.load(back).fingerprint() == original.fingerprint()
+
+
+def test_cli_import_export_conflicts_json(tmp_path: Path, bureau_ledger: Path,
+                                          csvfile: Callable[..., Path]) -> None:
+    runner = CliRunner()
+    est = str(tmp_path / "est")
+    res = runner.invoke(main, ["inventory", "import", str(bureau_ledger), "--estate", est,
+                               "--json", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["created"] and data["counts"]["hosts"]["added"] == 3
+    assert data["files"][0]["rows"] == 4
+    second = csvfile("x.csv", [["单位", "主机名", "内存"], ["北京局", "fin01", "12G"]])
+    res = runner.invoke(main, ["inventory", "import", str(second), "--estate", est, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["new_conflicts"] == 1
+    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est, "--json"])
+    conflicts = json.loads(res.stdout)
+    assert conflicts["count"] == 1
+    assert conflicts["conflicts"][0]["incoming"] == "12"
+    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est])
+    assert res.exit_code == 0 and "memory_gb" in res.stdout
+    out = tmp_path / "out.xlsx"
+    res = runner.invoke(main, ["inventory", "export", "--estate", est, "--xlsx", str(out),
+                               "--lang", "en", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["counts"]["hosts"] == 3 and out.is_file()
+
+
+def test_cli_bad_file_exit_1_and_message(tmp_path: Path, csvfile: Callable[..., Path]) -> None:
+    bad = csvfile("bad.csv", [["单位", "主机名", "等保级别", "系统名称"],
+                              ["局", "h1", "高", "门户"]])
+    res = CliRunner().invoke(main, ["inventory", "import", str(bad), "--estate",
+                                    str(tmp_path / "e")])
+    assert res.exit_code == 1
+    assert "bad.csv" in res.stderr and "row 2" in res.stderr and "等保级别" in res.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_cli_human_output(tmp_path: Path, bureau_ledger: Path) -> None:
+    res = CliRunner().invoke(main, ["inventory", "import", str(bureau_ledger), "--estate",
+                                    str(tmp_path / "e")])
+    assert res.exit_code == 0, res.output
+    assert "created" in res.stdout and "hosts" in res.stdout
+    assert "files" in res.stderr  # progress bars go to stderr
+
+
+def test_existing_non_estate_folder_refused(tmp_path: Path, bureau_ledger: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("x")
+    from shangyun.errors import EstateError
+
+    with pytest.raises(EstateError, match="not an estate"):
+        import_ledgers([bureau_ledger], folder)
+
+
+def test_validation_failed_lists_every_problem(tmp_path: Path,
+                                               csvfile: Callable[..., Path]) -> None:
+    """A host whose system is declared only on a database sheet of another bureau still
+    validates; an estate whose existing rows are broken reports all problems at once."""
+    est_dir = tmp_path / "est"
+    ok = csvfile("ok.csv", [["单位", "主机名"], ["局", "h1"]])
+    import_ledgers([ok], est_dir)
+    hosts_csv = est_dir / "hosts.csv"
+    text = hosts_csv.read_text(encoding="utf-8-sig").splitlines()
+    text.append(text[1].replace("h1", "h2", 1))          # duplicate id
+    text.append("h-x,h3,,,s-missing," + ",".join(text[1].split(",")[5:]))  # dangling system
+    hosts_csv.write_text("\n".join(text) + "\n", encoding="utf-8-sig")
+    before = snapshot(est_dir)
+    more = csvfile("more.csv", [["单位", "主机名"], ["局", "h9"]])
+    with pytest.raises(ValidationFailed) as exc:
+        import_ledgers([more], est_dir)
+    messages = " | ".join(str(p) for p in exc.value.problems)
+    assert "duplicate id" in messages and "s-missing" in messages
+    assert snapshot(est_dir) == before
