@@ -136,14 +136,15 @@ def set_algorithm(session: Session, algorithm: str) -> None:
 
 def append(session: Session, *, action: str, result: str, operator: str,
            system: str | None = None, run_id: str | None = None,
-           details: Mapping[str, Any] | None = None) -> AuditRow:
+           details: Mapping[str, Any] | None = None,
+           algorithm: str | None = None) -> AuditRow:
     """Append one record to the chain inside ``session``'s transaction.
 
     The chain head row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write
     transaction is already exclusive), so concurrent writers never fork the chain. The
-    caller commits.
+    caller commits. ``algorithm`` saves a lookup when the caller knows the journal's.
     """
-    algorithm = get_algorithm(session)
+    algorithm = algorithm or get_algorithm(session)
     if algorithm is None:
         raise RuntimeError("journal has no audit algorithm recorded")
     head = session.execute(

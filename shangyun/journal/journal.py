@@ -245,7 +245,7 @@ class Journal:
                operator: str | None = None) -> audit_log.AuditRow:
         return audit_log.append(s, action=action, result=result,
                                 operator=operator or self.operator, system=system,
-                                run_id=run_id, details=details)
+                                run_id=run_id, details=details, algorithm=self.algorithm)
 
     # -- runs --------------------------------------------------------------------------
     def begin_run(self, wave: int, operator: str | None = None,

@@ -227,3 +227,14 @@ def test_two_processes_write_one_journal(journal_target: str) -> None:
         report = j.verify_audit()
         assert report.ok, report.problems
         assert report.records == 1 + 2 * 50 + 50  # begin + started/done ×50 + shared ×50
+
+
+def test_keepalive_beats_from_a_thread(journal_target: str) -> None:
+    with open_journal(journal_target) as j:
+        run = j.begin_run(10)
+        with j.keepalive(run, interval=0.05):
+            deadline = time.monotonic() + 5
+            while j.get_run(run.id).heartbeat_at == run.heartbeat_at:
+                assert time.monotonic() < deadline, "no heartbeat within 5 s"
+                time.sleep(0.05)
+        assert j.get_run(run.id).heartbeat_at > run.heartbeat_at
