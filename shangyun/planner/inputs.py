@@ -114,10 +114,11 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
     known = set(all_ids)
     for sid in [*opts.exclude, *opts.pins]:
         if sid not in known:
-            raise PlanError(f"--pin/--exclude: unknown system {sid!r}")
+            raise PlanError(f"constraint pins/exclusions: unknown system {sid!r}")
     both = sorted(set(opts.exclude) & set(opts.pins))
     if both:
-        raise PlanError(f"contradictory options: {', '.join(both)} both pinned and excluded")
+        raise PlanError(f"constraint pins/exclusions: {', '.join(both)} both pinned and "
+                        "excluded")
     hosts = _host_data(estate)
     excluded: dict[str, str] = {}
     cols = ["classified", "mlps_level", "network_zone", "dr_tier"]
@@ -141,8 +142,8 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
         excluded.setdefault(sid, "excluded by the user (--exclude)")
     for sid in opts.pins:
         if sid in excluded:
-            raise PlanError(f"--pin {sid}={opts.pins[sid]}: {sid} cannot be planned: "
-                            f"{excluded[sid]}")
+            raise PlanError(f"constraint pins: --pin {sid}={opts.pins[sid]}: {sid} cannot be "
+                            f"planned: {excluded[sid]}")
     planned = [s for s in all_ids if s not in excluded]
     index = {s: i for i, s in enumerate(planned)}
     n = len(planned)

@@ -110,7 +110,7 @@ def apply_pins(inp: PlanInput, units: list[Unit], u_of_sys: list[int],
     by_unit: dict[int, dict[str, int]] = {}
     for sid, wave in pins.items():
         if wave < 1:
-            raise PlanError(f"--pin {sid}={wave}: waves are numbered from 1")
+            raise PlanError(f"constraint pins: --pin {sid}={wave}: waves are numbered from 1")
         by_unit.setdefault(u_of_sys[inp.index[sid]], {})[sid] = wave
     for uid, pinned in by_unit.items():
         if len(set(pinned.values())) > 1:

@@ -21,11 +21,11 @@ from shangyun.assess.catalog import Catalog
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
 from shangyun.planner.calendar import schedule_dates
-from shangyun.planner.capacity import Limits, Load
+from shangyun.planner.capacity import Limits
 from shangyun.planner.groups import MoveGroup, move_groups
 from shangyun.planner.inputs import PlanInput, build_input
 from shangyun.planner.options import PlanOptions
-from shangyun.planner.order import INF, Unit, apply_pins, build_units
+from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
 
 PLAN_SCHEMA_VERSION = 1
@@ -76,42 +76,43 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
 
 
 def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
-                      pilot: Load | None) -> int:
-    """A lower bound on the wave count: capacity per measure, windows, chain, pins."""
-    hosts = int(inp.hosts.sum()) - (pilot.hosts if pilot else 0)
-    systems = len(inp.systems) - (pilot.systems if pilot else 0)
-    data = float(inp.data_gb.sum()) - (pilot.data_gb if pilot else 0.0)
-    lb = 1 if systems > 0 else 0
+                      pilot: set[int]) -> int:
+    """A lower bound on the number of (non-empty) waves: capacity per measure, windows,
+    bureaus per wave, the strict dependency chain and the distinct pinned waves.
+
+    ``pilot`` holds the systems of the pilot wave; the bound is 1 (the pilot) plus the
+    bound of everything else.
+    """
+    rest = [i for i in range(len(inp.systems)) if i not in pilot]
+    hosts = int(inp.hosts[rest].sum()) if rest else 0
+    data = float(inp.data_gb[rest].sum()) if rest else 0.0
+    lb = 1 if rest else 0
     if opts.max_hosts:
         lb = max(lb, math.ceil(hosts / opts.max_hosts - 1e-9))
     if opts.max_systems:
-        lb = max(lb, math.ceil(systems / opts.max_systems - 1e-9))
+        lb = max(lb, math.ceil(len(rest) / opts.max_systems - 1e-9))
     if opts.max_tb:
         lb = max(lb, math.ceil(data / (opts.max_tb * 1000) - 1e-9))
     per: dict[str, float] = {}
-    for d in inp.data_by_bureau:
-        for b, gb in d.items():
+    for i in rest:
+        per.setdefault(inp.bureau[i], 0.0)
+        for b, gb in inp.data_by_bureau[i].items():
             per[b] = per.get(b, 0.0) + gb
-    if pilot:
-        for b, gb in pilot.by_bureau.items():
-            per[b] = per.get(b, 0.0) - gb
     for b, gb in per.items():
         cap = inp.bureaus[b].capacity_gb if b in inp.bureaus else None
         if cap:
             lb = max(lb, math.ceil(gb / cap - 1e-6))
     if opts.max_bureaus:
-        bureaus = {b for d in inp.data_by_bureau for b in d} | set(inp.bureau)
-        lb = max(lb, math.ceil(len(bureaus) / opts.max_bureaus))
+        lb = max(lb, math.ceil(len(per) / opts.max_bureaus))
     total = lb + (1 if pilot else 0)
     if opts.order == "before" and units:
         depth = [1] * len(units)
-        from shangyun.planner.order import _topo
         for uid in _topo(units):
             for s in units[uid].succs:
                 depth[s] = max(depth[s], depth[uid] + 1)
         total = max(total, max(depth))
-    pins = [u.pin for u in units if u.pin is not None]
-    return max([total, *pins]) if pins else total
+    pinned = {u.pin for u in units if u.pin is not None}
+    return max(total, len(pinned))
 
 
 def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
@@ -155,13 +156,10 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
            "data_gb": round(float(inp.data_gb[g.members].sum()), 1),
            "split_from": g.split_from, "cut": g.cut} for g in groups]
     excluded = [{"system": s, "reason": r} for s, r in sorted(inp.excluded.items())]
-    pilot_load = Load()
-    for uid in sched.pilot:
-        pilot_load.add(units[uid].load)
+    pilot_members = {m for uid in sched.pilot for m in units[uid].members}
     metrics = {
         "waves": len(waves), "cut_dependencies": cut,
-        "lower_bound_waves": lower_bound_waves(inp, opts, units,
-                                               pilot_load if sched.pilot else None),
+        "lower_bound_waves": lower_bound_waves(inp, opts, units, pilot_members),
         "cut_strong_dependencies": cut_strong, "dependencies": int(w.sum()) if len(w) else 0,
         "systems_planned": n, "systems_excluded": len(excluded),
         "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),

@@ -1,0 +1,149 @@
+"""Property tests: every plan respects every constraint and never splits a move group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from shangyun.errors import PlanError
+from shangyun.planner import PlanOptions, make_plan, window_capacity_gb
+from tests.planner.build import bureau, make_estate, system
+
+TYPES = ["database", "sync", "async", "file", "other"]
+
+
+@st.composite
+def scenarios(draw: Any) -> tuple[Any, PlanOptions, dict[str, Any]]:
+    nb = draw(st.integers(1, 3))
+    bureaus = []
+    for k in range(nb):
+        if draw(st.booleans()):
+            bureaus.append(bureau(f"B{k}", link_mbps=draw(st.sampled_from([20, 100, 1000])),
+                                  window_hours=draw(st.sampled_from([1, 4, 8])),
+                                  window_day=draw(st.sampled_from(["sat", "sun", "daily"])),
+                                  blackout=draw(st.sampled_from(["", "2027-01-09",
+                                                                 "2027-01-10;2027-01-17"]))))
+        else:
+            bureaus.append(bureau(f"B{k}"))
+    n = draw(st.integers(1, 12))
+    systems = []
+    for i in range(n):
+        systems.append(system(
+            f"S{i}", f"B{draw(st.integers(0, nb - 1))}", hosts=draw(st.integers(0, 4)),
+            data_gb=draw(st.sampled_from([0, 1, 5, 20, 60])),
+            criticality=draw(st.sampled_from(["low", "medium", "high", "critical"])),
+            kind=draw(st.sampled_from(["business", "business", "shared-service"])),
+            classified=draw(st.sampled_from([False, False, False, True]))))
+    deps = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
+                                   st.sampled_from(TYPES)), max_size=24))
+    dep_rows = [(f"S{a}", f"S{b}", t) for a, b, t in deps if a != b]
+    pins: dict[str, int] = {}
+    if draw(st.booleans()):
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=2, unique=True)):
+            pins[f"S{i}"] = draw(st.integers(1, 4))
+    opts = PlanOptions(
+        max_hosts=draw(st.sampled_from([None, 4, 8, 20])),
+        max_systems=draw(st.sampled_from([None, 1, 2, 3, 6])),
+        max_tb=draw(st.sampled_from([None, 0.08, 0.2])),
+        max_bureaus=draw(st.sampled_from([None, 1, 2])),
+        order=draw(st.sampled_from(["before-or-with", "before", "off"])),
+        pilot_systems=draw(st.integers(0, 3)), pilot_hosts=draw(st.sampled_from([2, 10])),
+        start=dt.date(2027, 1, 4), pins=pins)
+    return make_estate(systems, dep_rows, bureaus), opts, {"deps": dep_rows}
+
+
+def _check(est: Any, opts: PlanOptions, plan: Any, deps: list[tuple[str, str, str]]) -> None:
+    sysrows = {s["id"]: s for s in est.rows("systems")}
+    wave = plan.wave_of()
+    excluded = {e["system"] for e in plan.excluded}
+    # every system is either planned exactly once or excluded with a reason
+    listed = [s for w in plan.waves for s in w["systems"]]
+    assert len(listed) == len(set(listed)) and set(listed) == set(wave)
+    assert set(wave) | excluded == set(sysrows) and not set(wave) & excluded
+    assert all(e["reason"] for e in plan.excluded)
+    assert all(s in excluded for s, r in sysrows.items() if r["classified"])
+    # capacity, bureaus and windows per wave
+    hosts = {}
+    data: dict[tuple[int, str], float] = {}
+    for h in est.rows("hosts"):
+        hosts[h["system_id"]] = hosts.get(h["system_id"], 0) + 1
+        if h["system_id"] in wave:
+            key = (wave[h["system_id"]], h["bureau_id"])
+            data[key] = data.get(key, 0.0) + (h["disk_gb"] or 0.0)
+    caps = {b["id"]: window_capacity_gb(b["link_mbps"], b["window_hours"], opts.link_efficiency)
+            for b in est.rows("bureaus") if b["link_mbps"]}
+    for w in plan.waves:
+        n_hosts = sum(hosts.get(s, 0) for s in w["systems"])
+        assert w["hosts"] == n_hosts
+        assert opts.max_hosts is None or n_hosts <= opts.max_hosts
+        assert opts.max_systems is None or len(w["systems"]) <= opts.max_systems
+        assert opts.max_tb is None or w["data_gb"] <= opts.max_tb * 1000 + 0.1
+        bureaus = {sysrows[s]["bureau_id"] for s in w["systems"]}
+        assert set(w["bureaus"]) == bureaus
+        assert opts.max_bureaus is None or len(bureaus) <= opts.max_bureaus
+        for b in bureaus:
+            if b in caps:
+                assert data.get((w["number"], b), 0.0) <= caps[b] + 1e-6
+    # calendar: increasing starts, no window on a blackout date
+    starts = [w["start"] for w in plan.waves]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    black = {b["id"]: set((b["blackout_dates"] or "").split(";")) for b in est.rows("bureaus")}
+    for w in plan.waves:
+        for win in w["windows"]:
+            assert win["date"] not in black[win["bureau_id"]]
+    # move groups partition the planned systems and are never split across waves
+    members = [s for g in plan.move_groups for s in g["systems"]]
+    assert sorted(members) == sorted(wave)
+    group_of = {s: g for g in plan.move_groups for s in g["systems"]}
+    for g in plan.move_groups:
+        assert len({wave[s] for s in g["systems"]}) == 1
+    # strong dependencies stay inside one group unless that group was split to fit a wave
+    for a, b, t in deps:
+        if t in opts.strong_types and a in wave and b in wave and group_of[a] is not group_of[b]:
+            assert group_of[a]["split_from"] or group_of[b]["split_from"]
+    # pins
+    for s, w in opts.pins.items():
+        assert wave[s] == w
+    # dependency order: shared services before (or with) their consumers, unless relaxed
+    reasons = {s["system"]: s["reasons"] for s in plan.systems}
+    if opts.order != "off":
+        for a, b, _t in deps:
+            if a in wave and b in wave and sysrows[b]["kind"] == "shared-service":
+                relaxed = any("dependency order relaxed" in r for r in reasons[a])
+                same = group_of[a] is group_of[b]
+                ok = wave[b] < wave[a] or (wave[b] == wave[a] and (
+                    opts.order == "before-or-with" or same))
+                assert ok or relaxed, (a, b, wave[a], wave[b])
+    # the pilot stays small (unless pins put more into wave 1)
+    if plan.waves and plan.waves[0]["pilot"] and not any(w == 1 for w in opts.pins.values()):
+        p = plan.waves[0]
+        assert len(p["systems"]) <= opts.pilot_systems and p["hosts"] <= opts.pilot_hosts
+        assert all(sysrows[s]["criticality"] in ("low", "medium") for s in p["systems"])
+    # metrics
+    cut = sum(1 for a, b, _t in deps if a in wave and b in wave and wave[a] != wave[b])
+    assert plan.metrics["cut_dependencies"] == cut
+    assert plan.metrics["lower_bound_waves"] <= plan.metrics["waves"] == len(plan.waves)
+
+
+@settings(max_examples=int(os.environ.get("PLANNER_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_every_plan_respects_every_constraint(case: tuple[Any, PlanOptions, dict[str, Any]]
+                                              ) -> None:
+    est, opts, extra = case
+    try:
+        plan = make_plan(est, opts)
+    except PlanError as exc:
+        event("infeasible")
+        text = str(exc)
+        assert text.startswith("constraint")
+        if not opts.pins:
+            # without pins the only infeasibility is a system too big for any wave
+            assert "alone does not fit one wave" in text
+        return
+    event("planned")
+    _check(est, opts, plan, extra["deps"])
