@@ -20,7 +20,9 @@ END = "end"
 def gather_script(facts: Iterable[type[Fact]] = ALL_FACTS, sample_seconds: float = 1.0) -> str:
     """The shell script printing every fact of ``facts`` in its own marked section.
 
-    ``sample_seconds`` is the utilisation sampling interval (0 skips the sleep).
+    ``sample_seconds`` is the utilisation sampling interval (0 skips the sleep). It runs
+    last, after everything else has finished, so discovery's own work does not count as
+    the host's load.
     """
     lines = [
         "LC_ALL=C; export LC_ALL; LANG=C; export LANG",

@@ -83,7 +83,8 @@ def _from_pairs(lines: list[str]) -> list[dict[str, Any]]:
         if "=" not in line:
             continue
         kv = dict(p.split("=", 1) for p in shlex.split(line) if "=" in p)
-        name, dtype = kv.get("NAME", ""), kv.get("TYPE", "")
+        # util-linux-ng 2.17 (RHEL 6) lists device-mapper names as "vg-lv (dm-0)"
+        name, dtype = re.sub(r" \(.*\)$", "", kv.get("NAME", "")), kv.get("TYPE", "")
         if dtype in ("disk", "rom", "loop") or not disk:
             disk = name
         parent = kv.get("PKNAME", "")

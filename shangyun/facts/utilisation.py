@@ -33,9 +33,14 @@ class Utilisation(Fact):
     seconds: float = SAMPLE_SECONDS
 
     @classmethod
+    def sample_command(cls) -> str:
+        """One sample: the ``cpu`` line of ``/proc/stat`` and the memory lines."""
+        return ("head -n 1 /proc/stat; grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|"
+                "Cached):' /proc/meminfo")
+
+    @classmethod
     def command(cls) -> str:
-        read = ("head -n 1 /proc/stat; grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached):'"
-                " /proc/meminfo")
+        read = cls.sample_command()
         return f"{read}; echo '#sample'; sleep {cls.seconds:g}; {read}"
 
     @classmethod
