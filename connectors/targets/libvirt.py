@@ -127,7 +127,11 @@ class LibvirtTarget(CloudTarget):
         self._domain_type = "test" if self._conn.getType().upper() == "TEST" else "kvm"
         self._upload_supported: bool | None = None
         if isolated_network:
-            self._check_isolated(isolated_network)
+            try:
+                self._check_isolated(isolated_network)
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ helpers
     @property
