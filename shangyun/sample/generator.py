@@ -264,7 +264,7 @@ def _hosts(rng: np.random.Generator, b: pd.DataFrame, s: pd.DataFrame,
                 zip(bcode, scode, role, nn, strict=True)]
     in_bureau = pd.Series(bureau).groupby(bureau).cumcount().to_numpy()
     net = b["net"].to_numpy()[bureau]
-    ip = [f"10.{a}.{1 + c // 250}.{10 + c % 250}" for a, c in zip(net, in_bureau, strict=True)]
+    ip = [f"10.{a}.{1 + c // 240}.{10 + c % 240}" for a, c in zip(net, in_bureau, strict=True)]
     p_phys = pd.Series({"app": 0.25, "db": 0.6, "web": 0.1, "cache": 0.2, "mq": 0.2,
                         "file": 0.4, "lb": 0.3})[role].to_numpy()
     physical = rng.random(n) < p_phys

@@ -14,8 +14,10 @@ Each bureau picks a style (deterministically from ``seed``):
 
 Headquarters (hq) always writes ``zh-xlsx``. Dependencies go to the source system's bureau
 when the target is in the same bureau or at headquarters; links between two bureaus are
-collected by headquarters in ``zz-跨单位依赖关系`` (imported last). ``manifest.yaml`` lists the
-folders in import order with the bureau each belongs to.
+collected by headquarters in ``zz-跨单位依赖关系`` (one workbook per source bureau, imported
+last, when every system is known). A ledger names only its own bureau's hosts: a database
+link to a host in another bureau gives the source host, the target system and the port.
+``manifest.yaml`` lists the files in import order with the bureau each belongs to.
 """
 
 from __future__ import annotations
@@ -104,15 +106,19 @@ def write_ledgers(estate: Estate, out_dir: str | Path, seed: int = 0) -> list[Le
     if len(cross):
         folder = root / CROSS_FOLDER
         folder.mkdir()
-        path = folder / "跨单位系统依赖关系.xlsx"
-        wb = new_workbook()
-        layout = SheetLayout(title="跨单位系统依赖关系汇总表",
-                             subtitle=f"汇总：信息中心  日期：{REPORT_DATE}")
-        _sheet(wb, "dependencies", cross, HEADER_SETS["zh"], ZH_VALUES, "依赖关系", layout)
-        save_workbook(wb, path)
-        files.append(LedgerFile(path, "总部", "zh-xlsx"))
-        manifest.append({"folder": CROSS_FOLDER, "bureau": "总部", "style": "zh-xlsx",
-                         "files": [path.name]})
+        for b in v.bureaus.to_dict(orient="records"):
+            mine = cross[cross["bureau_id"] == b["id"]]
+            if not len(mine):
+                continue
+            path = folder / f"{b['id']}-{b['name']}跨单位依赖关系.xlsx"
+            wb = new_workbook()
+            layout = SheetLayout(title=f"{b['name']}跨单位系统依赖关系",
+                                 subtitle=f"汇总：信息中心  日期：{REPORT_DATE}")
+            _sheet(wb, "dependencies", mine, HEADER_SETS["zh"], ZH_VALUES, "依赖关系", layout)
+            save_workbook(wb, path)
+            files.append(LedgerFile(path, b["name"], "zh-xlsx"))
+            manifest.append({"folder": CROSS_FOLDER, "bureau": b["name"], "style": "zh-xlsx",
+                             "files": [path.name]})
     (root / MANIFEST).write_text(
         yaml.safe_dump({"seed": int(seed), "order": manifest}, allow_unicode=True,
                        sort_keys=False), encoding="utf-8")
@@ -160,6 +166,8 @@ def _views(est: Estate) -> _Views:
     dep["bureau_id"] = dep["source_system"].map(sbureau)
     target_bureau = dep["target_system"].map(sbureau)
     dep["cross"] = (target_bureau != dep["bureau_id"]) & (target_bureau != "hq")
+    # a bureau names only its own hosts; a host elsewhere is known by its system and port
+    dep.loc[target_bureau != dep["bureau_id"], "target_host"] = ""
     dep["source_ip"] = dep["source_host"].map(hip).fillna("")
     dep["target_ip"] = dep["target_host"].map(hip).fillna("")
     dep["source_host"] = dep["source_host"].map(hname).fillna("")
@@ -191,10 +199,12 @@ _FIELD = {  # view column for each target, per sheet (default: the target's colu
 
 def _rows(sheet: str, df: pd.DataFrame, values: ValueStyle,
           columns: Sequence[str], by_ip: bool = False) -> list[list[Any]]:
+    """The cells of ``df`` for ``columns``; ``by_ip``: a dependency's source host by its IP
+    (the target, often at headquarters, by its name)."""
     fields = []
     for target in columns:
         f = _FIELD.get(sheet, {}).get(target, target.split(".", 1)[1])
-        if sheet == "dependencies" and by_ip and f in ("source_host", "target_host"):
+        if sheet == "dependencies" and by_ip and f == "source_host":
             f = f.replace("_host", "_ip")
         fields.append(f)
     out = []

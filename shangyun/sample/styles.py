@@ -15,7 +15,7 @@ from typing import Any
 SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
     "bureaus": ("bureaus.name", "bureaus.kind", "bureaus.region", "bureaus.link_mbps",
                 "bureaus.window_day", "bureaus.window_start", "bureaus.window_hours",
-                "bureaus.blackout_dates", "bureaus.ssh_user", "bureaus.ssh_port"),
+                "bureaus.blackout_dates", "bureaus.ssh_user"),
     "systems": ("bureaus.name", "systems.name", "systems.kind", "systems.owner",
                 "systems.phone", "systems.mlps_level", "systems.classified",
                 "systems.network_zone", "systems.dr_tier", "systems.criticality",
@@ -90,7 +90,7 @@ ZH_VARIANT: dict[str, str] = {
     "databases.name": "数据库名", "databases.size_gb": "数据库大小",
     "databases.shared": "共享库", "databases:hosts.hostname": "服务器名称",
     "dependencies.source_system": "调用系统", "dependencies.target_system": "被调系统",
-    "dependencies.source_host": "源IP", "dependencies.target_host": "目标IP",
+    "dependencies.source_host": "源IP", "dependencies.target_host": "目标主机",
     "dependencies.port": "目的端口", "dependencies.service": "协议",
     "dependencies.type": "调用方式",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import time
 from pathlib import Path
@@ -61,6 +62,7 @@ def test_names_and_addresses_are_unique_and_realistic(estate: Estate) -> None:
     net = dict(zip(b["id"], range(len(b)), strict=True))
     for bid, ip in zip(h["bureau_id"], h["ip"], strict=True):
         assert ip.startswith(f"10.{net[bid]}."), (bid, ip)
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(f"10.{net[bid]}.0.0/16")
 
 
 def test_shared_services_have_many_dependents(estate: Estate) -> None:
