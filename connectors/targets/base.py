@@ -18,6 +18,7 @@ differs from the one given.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -64,9 +65,16 @@ class Labels:
                 "shangyun:system": self.system}
 
     def slug(self, *parts: str) -> str:
-        """A name safe for clouds: ``w<wave>-<system>-<parts…>`` (letters, digits, ``_.-``)."""
+        """A name safe for clouds: ``w<wave>-<system>-<parts…>`` (letters, digits, ``_.-``).
+
+        When characters had to be replaced (e.g. a Chinese system id), a short hash of the
+        original is appended so two different names never share a slug.
+        """
         raw = "-".join([f"w{self.wave}", self.system, *parts])
-        return _SAFE.sub("_", raw).strip("_")[:200]
+        safe = _SAFE.sub("_", raw).strip("_")
+        if safe != raw:
+            safe = f"{safe[:180]}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
+        return safe[:200]
 
 
 @dataclass(frozen=True)
