@@ -44,6 +44,15 @@ def init_datadir(h: LabHost, d: Path) -> None:
             f.write("host all all 10.0.0.0/8 trust\n")
     else:
         my = d / "mydata"
+        (d / "init.sql").write_text(
+            "CREATE USER IF NOT EXISTS 'shangyun'@'%';\n"
+            "GRANT ALL PRIVILEGES ON *.* TO 'shangyun'@'%' WITH GRANT OPTION;\n"
+            "CREATE DATABASE IF NOT EXISTS appdb;\n"
+            "CREATE TABLE IF NOT EXISTS appdb.orders (id INT PRIMARY KEY, bureau VARCHAR(8),"
+            " amount DECIMAL(12,2), note VARCHAR(64));\n"
+            "INSERT IGNORE INTO appdb.orders VALUES "
+            + ",".join(f"({i},'{h.bureau}',{i * 1.5:.2f},'order-{i}')"
+                       for i in range(1, ROWS + 1)) + ";\n")
         if (my / "mysql").is_dir():
             return
         if my.exists():
@@ -54,14 +63,6 @@ def init_datadir(h: LabHost, d: Path) -> None:
              "--auth-root-authentication-method=normal", "--skip-test-db",
              "--skip-name-resolve"],
             what=f"lab host {h.id}: mariadb-install-db", timeout=180)
-        (d / "init.sql").write_text(
-            "CREATE USER IF NOT EXISTS 'shangyun'@'%';\n"
-            "GRANT ALL PRIVILEGES ON *.* TO 'shangyun'@'%' WITH GRANT OPTION;\n"
-            "CREATE DATABASE IF NOT EXISTS appdb;\n"
-            "CREATE TABLE IF NOT EXISTS appdb.orders (id INT PRIMARY KEY, bureau VARCHAR(8),"
-            " amount DECIMAL(12,2), note VARCHAR(64));\n"
-            f"INSERT IGNORE INTO appdb.orders SELECT seq, '{h.bureau}', seq * 1.5, "
-            f"CONCAT('order-', seq) FROM seq_1_to_{ROWS};\n")
     db.tables = {"orders": ROWS}
 
 

@@ -189,12 +189,17 @@ def network_up(state: LabState, hosts: list[tuple[int, LabHost]]) -> None:
             cmds.append(f"link del {v}")
         if netns_exists(h.netns):
             cmds.append(f"netns del {h.netns}")
+        # a fixed MAC per host: a restarted host keeps it, so no stale ARP entry delays it
+        mac = f"02:{state.tag[0:2]}:{state.tag[2:4]}:{state.tag[4]}0:{i >> 8:02x}:{i & 255:02x}"
         cmds += [f"netns add {h.netns}",
-                 f"link add {v} type veth peer name eth0 netns {h.netns}",
+                 f"link add {v} type veth peer name eth0 address {mac} netns {h.netns}",
                  f"link set {v} master {br}", f"link set {v} up"]
     if cmds:
         run(["ip", "-batch", "-"], input="\n".join(cmds) + "\n", what=f"lab network {br}",
             timeout=120)
+        flush = [f"neigh flush to {h.ip} dev {br}" for _, h in hosts]
+        run(["ip", "-force", "-batch", "-"], input="\n".join(flush) + "\n",
+            what=f"lab network {br}", timeout=60, check=False)
 
 
 def network_down(tag: str, bridge: str) -> None:

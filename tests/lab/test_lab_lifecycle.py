@@ -1,0 +1,121 @@
+"""The lab comes up twice (idempotent), repairs a dead host, and goes down clean."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.lab import LabError, LabState, down, status, up
+from shangyun.lab.build import lab_tag
+from shangyun.lab.hosts import pid_alive
+from shangyun.lab.testing import can_run_lab
+
+pytestmark = pytest.mark.skipif(can_run_lab() is not None, reason=str(can_run_lab()))
+
+
+def _netns_with(tag: str) -> list[str]:
+    d = Path("/run/netns")
+    return [n for n in os.listdir(d) if n.startswith(f"sy{tag}")] if d.is_dir() else []
+
+
+def _links_with(tag: str) -> list[str]:
+    return [n for n in os.listdir("/sys/class/net") if n.startswith(f"sy{tag}")]
+
+
+@pytest.fixture()
+def lab_dir() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="shangyun-lab-life-"))
+    d.chmod(0o755)
+    yield d
+    if (d / "lab.json").exists():
+        down(d)
+
+
+def test_up_twice_repair_and_down_clean(lab_dir: Path) -> None:
+    first = up(lab_dir, bureaus=1)
+    tag = first.tag
+    assert len(first.hosts) == 4
+    pids = {h.id: h.pid for h in first.hosts}
+    assert all(pid_alive(p) for p in pids.values())
+    assert len(_netns_with(tag)) == 4
+
+    t0 = time.monotonic()
+    second = up(lab_dir, bureaus=1)
+    assert time.monotonic() - t0 < 10
+    assert {h.id: h.pid for h in second.hosts} == pids  # nothing restarted
+    assert [i.sha256 for i in second.images] == [i.sha256 for i in first.images]
+    assert Path(second.known_hosts).read_text() == Path(first.known_hosts).read_text()
+
+    # kill one host: the next `up` restarts exactly that one
+    victim = second.host("b01-fs01")
+    os.kill(victim.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while pid_alive(victim.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    st = status(lab_dir)
+    assert st["up"] == 3 and st["total"] == 4
+    third = up(lab_dir, bureaus=1)
+    changed = {h.id for h in third.hosts if h.pid != pids[h.id]}
+    assert changed == {"b01-fs01"}
+    assert status(lab_dir)["up"] == 4
+
+    all_pids = [h.pid for h in third.hosts] + list(pids.values())
+    res = down(lab_dir)
+    assert res["hosts_stopped"] == 4
+    assert not lab_dir.exists()
+    assert _netns_with(tag) == []
+    assert _links_with(tag) == []
+    assert not any(pid_alive(p) for p in all_pids)
+    # a second down is harmless
+    assert down(lab_dir)["hosts_stopped"] == 0
+
+
+def test_down_without_state_file_still_cleans(lab_dir: Path) -> None:
+    state = up(lab_dir, bureaus=1)
+    (lab_dir / "lab.json").unlink()
+    down(lab_dir)
+    assert _netns_with(state.tag) == []
+    assert not any(pid_alive(h.pid) for h in state.hosts)
+    assert not lab_dir.exists()
+
+
+def test_cli_up_status_down(lab_dir: Path) -> None:
+    r = CliRunner()
+    res = r.invoke(main, ["lab", "up", "--dir", str(lab_dir), "--bureaus", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"hosts"' in res.output
+    res = r.invoke(main, ["lab", "status", "--dir", str(lab_dir), "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"up": 4' in res.output
+    res = r.invoke(main, ["lab", "down", "--dir", str(lab_dir)])
+    assert res.exit_code == 0 and not lab_dir.exists()
+    assert _netns_with(lab_tag(lab_dir)) == []
+    res = r.invoke(main, ["lab", "status", "--dir", str(lab_dir)])
+    assert res.exit_code == 1 and "no lab here" in res.output
+
+
+def test_bad_arguments_are_clear_errors(lab_dir: Path) -> None:
+    with pytest.raises(LabError, match="fewer than the 7 hosts"):
+        up(lab_dir, bureaus=2, hosts=3)
+    with pytest.raises(LabError, match="no lab here"):
+        LabState.load(lab_dir)
+    assert not (lab_dir / "lab.json").exists()
+
+
+@pytest.mark.slow
+def test_200_hosts_come_up_fast(lab_dir: Path) -> None:
+    t0 = time.monotonic()
+    state = up(lab_dir, bureaus=2, hosts=200)
+    took = time.monotonic() - t0
+    assert len(state.hosts) == 200
+    assert status(lab_dir)["up"] == 200
+    assert took < 60, f"200-host lab took {took:.1f} s"
+    down(lab_dir)
+    assert _netns_with(state.tag) == []
