@@ -234,3 +234,11 @@ def test_convert_verified_removes_output_on_mismatch(source_disks: dict[str, Dis
     with pytest.raises(VerificationError, match=r"out\.qcow2.*differs"):
         qemu.convert_verified(disk.path, dst, "qcow2", source_digest=wrong)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("chunk", [4096, 65536, 3 * MIB])
+def test_nbd_digest_in_many_requests(source_disks: dict[str, Disk], chunk: int) -> None:
+    """Small and odd chunk sizes: many NBD requests in flight, the last one short."""
+    disk = source_disks["vhdx"]
+    assert qemu.content_digest(disk.path, fmt="vhdx", chunk_size=chunk) == disk.sha256
+    assert qemu.content_digest(source_disks["raw"].path, chunk_size=chunk) == disk.sha256
