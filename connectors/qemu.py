@@ -287,6 +287,9 @@ def convert(
     _require_file(s)
     if not d.parent.is_dir():
         raise QemuImgError(d, f"destination folder {d.parent} does not exist")
+    if d.exists() and d.resolve() == s.resolve():
+        raise QemuImgError(d, "destination is the source image itself; the source is never "
+                           "overwritten")
     src_fmt = estate_format(src_format) if src_format else detect_format(s)
     dst_fmt = estate_format(dst_format)
     opts: dict[str, str | int | bool] = dict(options or {})

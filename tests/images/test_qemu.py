@@ -242,3 +242,13 @@ def test_nbd_digest_in_many_requests(source_disks: dict[str, Disk], chunk: int) 
     disk = source_disks["vhdx"]
     assert qemu.content_digest(disk.path, fmt="vhdx", chunk_size=chunk) == disk.sha256
     assert qemu.content_digest(source_disks["raw"].path, chunk_size=chunk) == disk.sha256
+
+
+def test_convert_never_overwrites_its_source(source_disks: dict[str, Disk],
+                                             tmp_path: Path) -> None:
+    src = tmp_path / "same.qcow2"
+    shutil.copyfile(source_disks["qcow2"].path, src)
+    before = src.read_bytes()
+    with pytest.raises(qemu.QemuImgError, match="source image itself"):
+        qemu.convert(src, tmp_path / "." / "same.qcow2", "raw")
+    assert src.read_bytes() == before
