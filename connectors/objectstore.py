@@ -8,12 +8,14 @@ OBS, Ceph RGW, moto in tests). What it adds to a plain ``upload_file``:
   or a :class:`FileState`). Given that state back as ``resume``, the upload lists the parts
   already there (``ListParts``), checks each one's ETag against the MD5 of the local bytes,
   and sends only the missing or different parts. ``UploadResult.parts_sent`` counts them.
-* **Our own digest end to end.** SHA-256 or SM3 of the whole object is computed while the
-  parts are read (once), stored as object metadata ``x-amz-meta-shangyun-digest`` (e.g.
-  ``sm3:66c7…``), and verified: each part is sent with ``Content-MD5`` and its returned ETag
-  compared; the completed object's multipart ETag (MD5 of the part MD5s) is compared with
-  ours; ``verify="read"`` (or :meth:`ObjectStore.verify`) reads the object back with
-  concurrent ranged GETs and recomputes the digest. A known digest passed as ``digest=``
+* **Our own digest end to end.** SHA-256 or SM3 of the whole object is stored as object
+  metadata ``x-amz-meta-shangyun-digest`` (e.g. ``sm3:66c7…``). S3 fixes metadata when an
+  upload is created, so a digest the caller does not pass as ``digest=`` is computed first
+  (a local read); it is computed again from the very bytes sent, and verified: each part
+  is sent with ``Content-MD5`` and its returned ETag compared; the completed object's
+  multipart ETag (MD5 of the part MD5s) is compared with ours; ``verify="read"`` (or
+  :meth:`ObjectStore.verify`) reads the object back with concurrent ranged GETs and
+  recomputes the digest. A known digest passed as ``digest=``
   is checked before the upload is completed: a mismatch aborts it, nothing is promoted.
 * **Tuned transfers.** Part size (≥ 5 MiB, grown so a file needs ≤ 10,000 parts) and the
   number of parts in flight, with a connection pool to match; bounded memory
@@ -51,7 +53,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -68,6 +69,7 @@ from shangyun.digest import (
     Digest,
     DigestError,
     check_algorithm,
+    digest_file,
     parse_label,
 )
 from shangyun.errors import ConnectorError, TransientError, VerificationError
@@ -75,7 +77,6 @@ from shangyun.errors import ConnectorError, TransientError, VerificationError
 MiB = 1 << 20
 MIN_PART_SIZE = 5 * MiB
 MAX_PARTS = 10_000
-MAX_COPY_SIZE = 5 * 1024 * MiB
 DIGEST_META = "shangyun-digest"
 DEFAULT_PART_SIZE = 16 * MiB
 DEFAULT_CONCURRENCY = 4
@@ -155,7 +156,7 @@ class UploadState:
     size: int
     mtime_ns: int
     algorithm: str
-    digest: str | None = None
+    digest: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the journal's undo payload or a state file."""
@@ -371,7 +372,11 @@ class ObjectStore:
             res = self._put_small(src, bucket, key, algorithm, expected, meta, progress)
         else:
             if prior is not None:
-                part_size = prior.part_size
+                part_size, expected = prior.part_size, expected or prior.digest
+            elif expected is None:
+                # S3 metadata is fixed when the upload is created: hash the file first (a
+                # local read, cheaper than copying the object onto itself afterwards)
+                expected = f"{algorithm}:{digest_file(src, algorithm)}"
             res = self._multipart(src, bucket, key, size, st.st_mtime_ns, part_size,
                                   algorithm, expected, meta, prior, on_state, progress)
         if verify == "read" or res.verified == "unverified":
@@ -382,7 +387,7 @@ class ObjectStore:
 
     def _resumable(self, prior: UploadState, bucket: str, key: str, size: int,
                    mtime_ns: int, algorithm: str, expected: str | None) -> bool:
-        if expected and prior.digest and expected != prior.digest:
+        if not prior.digest or (expected and expected != prior.digest):
             return False
         return (prior.bucket, prior.key, prior.size, prior.mtime_ns, prior.algorithm) == (
             bucket, key, size, mtime_ns, algorithm) and prior.part_size >= MIN_PART_SIZE
@@ -436,10 +441,10 @@ class ObjectStore:
                     raise
                 state = None
         if state is None:
-            create_meta = {**meta, DIGEST_META: expected} if expected else meta
+            assert expected is not None
             resp = self._call("CreateMultipartUpload", bucket, key,
                               self.client.create_multipart_upload, Bucket=bucket, Key=key,
-                              Metadata=create_meta)
+                              Metadata={**meta, DIGEST_META: expected})
             state = UploadState(self.endpoint, bucket, key, str(resp["UploadId"]), part_size,
                                 size, mtime_ns, algorithm, expected)
             if on_state is not None:
@@ -455,8 +460,8 @@ class ObjectStore:
         if d.size != size:
             raise ObjectStoreError(f"{src} changed size while uploading ({size} → {d.size})",
                                    endpoint=self.endpoint, bucket=bucket, key=key)
-        want = expected or state.digest
-        if want and got != want:
+        want = state.digest or expected
+        if got != want:
             self.abort_uploads(bucket, key, state.upload_id)
             raise DigestMismatch(endpoint=self.endpoint, bucket=bucket, key=key, expected=want,
                                  actual=got, what=f"local file {src} (upload aborted)")
@@ -468,8 +473,6 @@ class ObjectStore:
         composite = hashlib.md5(b"".join(md5s[n] for n in sorted(md5s))).hexdigest()
         # a store whose ETags are not AWS-style MD5s is checked by reading the object back
         verified = "etag" if etag == f"{composite}-{nparts}" else "unverified"
-        if state.digest is None:  # not known when the upload was created: record it now
-            etag = self._set_digest_metadata(bucket, key, size, {**meta, DIGEST_META: got})
         return UploadResult(self.endpoint, bucket, key, size, got, algorithm, state.part_size,
                             nparts, sent, reused, state.upload_id, etag, verified, 0.0)
 
@@ -522,23 +525,6 @@ class ObjectStore:
                 f"part {number} arrived as ETag {etag}, expected MD5 {md5.hex()}",
                 endpoint=self.endpoint, bucket=bucket, key=key, operation="UploadPart")
         return number, "sent", md5.hex(), md5, len(data)
-
-    def _set_digest_metadata(self, bucket: str, key: str, size: int,
-                             meta: dict[str, str]) -> str:
-        """Record our digest on a completed object by copying it onto itself; new ETag."""
-        source = {"Bucket": bucket, "Key": key}
-        if size <= MAX_COPY_SIZE:
-            resp = self._call("CopyObject", bucket, key, self.client.copy_object,
-                              Bucket=bucket, Key=key, CopySource=source, Metadata=meta,
-                              MetadataDirective="REPLACE")
-            return str(resp.get("CopyObjectResult", {}).get("ETag", "")).strip('"')
-        cfg = TransferConfig(multipart_chunksize=part_size_for(size, self.part_size),
-                             max_concurrency=self.concurrency)
-        self._call("Copy", bucket, key, self.client.copy, CopySource=source, Bucket=bucket,
-                   Key=key, ExtraArgs={"Metadata": meta, "MetadataDirective": "REPLACE"},
-                   Config=cfg)
-        info = self.stat(bucket, key)
-        return info.etag if info else ""
 
     # -- read back -----------------------------------------------------------------------
     def read_digest(self, bucket: str, key: str, algorithm: str = DEFAULT_ALGORITHM, *,
