@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from shangyun.wave.precheck import REQUIRED_TOOLS, Observations, precheck_proble
 from shangyun.wave.steps import RunOptions, Step
 
 Progress = Callable[[Step, float], None]
+LAUNCH_POLLS, LAUNCH_POLL_SECONDS = 60, 1.0
 
 
 @dataclass
@@ -380,6 +382,11 @@ class LaunchAction:
         inst = t.create_instance(spec, disks, test_mode=True)
         t.start(inst)
         state = t.status(inst)
+        for _ in range(LAUNCH_POLLS):  # bounded wait while it boots
+            if state != InstanceState.PENDING:
+                break
+            time.sleep(LAUNCH_POLL_SECONDS)
+            state = t.status(inst)
         if state != InstanceState.RUNNING:
             raise StepError(f"system {step.system_id}: test launch of {a['name']} is "
                             f"{state}, not running")

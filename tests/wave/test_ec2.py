@@ -1,0 +1,111 @@
+"""``run_wave`` onto the EC2-compatible target: S3 staging and EC2 in moto's server; the VM
+import calls (which moto lacks) answered by botocore's Stubber on the target's import
+client, each reporting a real moto snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import ANY, Stubber
+from click.testing import CliRunner
+
+from connectors.objectstore import ObjectStore
+from connectors.targets.ec2 import Ec2Target
+from flows.wave import run_wave
+from flows.wave_actions import register_target
+from shangyun.cli import main
+from shangyun.wave.journal_port import open_journal
+from shangyun.wave.steps import RunOptions
+from tests.wave.conftest import FORMATS, REGION, build_estate
+
+
+def _ec2(endpoint: str) -> Any:
+    return boto3.client("ec2", endpoint_url=endpoint, region_name=REGION,
+                        config=Config(request_checksum_calculation="when_required",
+                                      response_checksum_validation="when_required"))
+
+
+@pytest.fixture
+def stubbed_ec2(moto_endpoint: str) -> Iterator[list[str]]:
+    """Register an ec2 target factory whose import client is stubbed; yields the list the
+    test fills with the snapshot ids the import service "makes"."""
+    snapshots: list[str] = []
+    stubs: list[Stubber] = []
+
+    def factory(options: Mapping[str, str]) -> Ec2Target:
+        importer = _ec2(moto_endpoint)
+        stub = Stubber(importer)
+        for i, snap in enumerate(snapshots):
+            task = f"import-snap-{i:017x}"
+            stub.add_response("import_snapshot", {"ImportTaskId": task}, {
+                "Description": ANY, "ClientToken": ANY, "TagSpecifications": ANY,
+                "DiskContainer": ANY})
+            stub.add_response("describe_import_snapshot_tasks", {"ImportSnapshotTasks": [
+                {"ImportTaskId": task, "SnapshotTaskDetail": {"Status": "completed",
+                                                              "SnapshotId": snap}}]},
+                {"ImportTaskIds": [task]})
+        stub.activate()
+        stubs.append(stub)
+        snapshots.clear()  # a later target (the undo) gets no import answers
+        return Ec2Target(moto_endpoint, REGION, import_client=importer, poll_interval=0.01,
+                         import_timeout=5, stop_timeout=5)
+
+    register_target("ec2", factory)
+    try:
+        yield snapshots
+    finally:
+        register_target("ec2", None)
+        for s in stubs:
+            s.deactivate()
+
+
+def test_wave_onto_ec2_target_verified_and_rolled_back(
+        prefect_harness: None, tmp_path: Path, moto_endpoint: str, bucket: str,
+        stubbed_ec2: list[str]) -> None:
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=1,
+                       formats=FORMATS[2:4])
+    ec2 = _ec2(moto_endpoint)
+    for _ in range(2):
+        vol = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")
+        stubbed_ec2.append(ec2.create_snapshot(VolumeId=vol["VolumeId"])["SnapshotId"])
+    snaps = list(stubbed_ec2)
+    opts = RunOptions(target="ec2", target_options={"endpoint": moto_endpoint,
+                                                    "region": REGION},
+                      staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
+                      bucket=bucket, part_size=5 * 2**20)
+    result = run_wave(str(est.root), 1, options=opts.to_dict())
+    assert result["state"] == "done", result
+    with open_journal(est.root) as j, ObjectStore(moto_endpoint) as store:
+        recs = {r.key: r for r in j.records(1)}
+        for disk, raw_sha in est.digests.items():
+            conv = recs[f"sys-01/convert/{disk}"].payload
+            up = recs[f"sys-01/upload/{disk}"].payload
+            # raw target: the staged object's bytes ARE the guest's disk, byte for byte
+            assert conv["format"] == "raw" and conv["file_digest"] == raw_sha
+            assert store.verify(bucket, up["key"], f"sha256:{raw_sha}")
+            assert recs[f"sys-01/import/{disk}"].payload["disk"]["disk_id"] in snaps
+        inst = recs["sys-01/launch/host-01"].payload["instance"]
+    described = ec2.describe_instances(InstanceIds=[inst["instance_id"]])
+    raw = described["Reservations"][0]["Instances"][0]
+    tags = {t["Key"]: t["Value"] for t in raw["Tags"]}
+    assert raw["State"]["Name"] == "running" and tags["shangyun:test-mode"] == "true"
+    assert tags["shangyun:system"] == "sys-01" and tags["shangyun:wave"] == "1"
+
+    rb = CliRunner().invoke(main, ["wave", "rollback", "1", "--estate", str(est.root),
+                                   "--json"])
+    assert rb.exit_code == 0, rb.output
+    assert json.loads(rb.output)["ok"] is True
+    state = ec2.describe_instances(InstanceIds=[inst["instance_id"]])
+    assert state["Reservations"][0]["Instances"][0]["State"]["Name"] in ("terminated",
+                                                                         "shutting-down")
+    left = [s for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+            if s["SnapshotId"] in snaps]
+    assert left == []
+    assert not boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION
+                            ).list_objects_v2(Bucket=bucket).get("Contents")
