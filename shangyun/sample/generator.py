@@ -57,7 +57,8 @@ def generate_estate(
 ) -> Estate:
     """A realistic estate: ``bureaus`` regional bureaus plus headquarters, ``systems`` systems.
 
-    ``hosts`` defaults to about 5.8 per system (≈ 700 for 120 systems); ``dependencies``
+    ``hosts`` defaults to about 5.8 per system (≈ 700 for 120 systems); with fewer hosts than
+    systems, the systems left over have no inventoried host. ``dependencies``
     defaults to what the shared services, shared databases and about 1.2 extra links per
     system give (≈ 600 for 120 systems); when given, exactly that many are made. The same
     arguments always return the same estate (same :meth:`Estate.fingerprint`).
@@ -102,10 +103,8 @@ def _check(bureaus: int, systems: int, hosts: int | None, deps: int | None,
     if seed < 0:
         raise SampleParameterError(f"seed={seed}: must be 0 or more")
     n_hosts = round(systems * HOSTS_PER_SYSTEM) if hosts is None else hosts
-    if n_hosts < systems:
-        raise SampleParameterError(
-            f"hosts={n_hosts}: must be at least the number of systems ({systems}); every "
-            "system runs on one host or more")
+    if n_hosts < 1:
+        raise SampleParameterError(f"hosts={n_hosts}: must be at least 1")
     if n_hosts > (bureaus + 1) * 60_000:
         raise SampleParameterError(f"hosts={n_hosts}: more than 60,000 per bureau network")
     if deps is not None and not 0 <= deps <= systems * (systems - 1) // 2:
@@ -250,7 +249,11 @@ def _hosts(rng: np.random.Generator, b: pd.DataFrame, s: pd.DataFrame,
     weight = rng.lognormal(0.0, 0.6, size=n_sys)
     weight[s["kind"].to_numpy() == "shared-service"] *= 4
     weight[s["criticality"].to_numpy() == "critical"] *= 1.5
-    per = 1 + rng.multinomial(n - n_sys, weight / weight.sum())
+    if n >= n_sys:
+        per = 1 + rng.multinomial(n - n_sys, weight / weight.sum())
+    else:  # fewer hosts than systems: the others' hosts are not inventoried (yet)
+        per = np.zeros(n_sys, dtype=int)
+        per[rng.choice(n_sys, size=n, replace=False, p=weight / weight.sum())] = 1
     sys_idx = np.repeat(np.arange(n_sys), per)
     within = np.arange(n) - np.repeat(np.cumsum(per) - per, per)
     role = np.array(ROLE_PATTERN)[within % len(ROLE_PATTERN)]
@@ -428,13 +431,13 @@ def _databases(rng: np.random.Generator, s: pd.DataFrame, h: pd.DataFrame) -> pd
     engine = np.array([e[0] for e in N.ENGINES])[eng_i]
     version = [N.ENGINES[e][1][k % len(N.ENGINES[e][1])]
                for e, k in zip(eng_i, rng.integers(0, 6, size=n), strict=True)]
-    host = db_host[system]
+    host = db_host[system]  # -1: the system has no host in the inventory
     code = s["code"].to_numpy()[system]
     base = np.where(shared, np.array([c for _, c in N.SHARED_DATABASES] or [""])[
         np.minimum(np.cumsum(shared) - 1, len(N.SHARED_DATABASES) - 1)], code)
     name = [f"{c}{'' if k == 0 else k + 1}" for c, k in zip(base, nth, strict=True)]
     name = [x.upper() if e == "oracle" else f"{x}_db" for x, e in zip(name, engine, strict=True)]
-    used = h["used_gb"].to_numpy()[host]
+    used = np.where(host >= 0, h["used_gb"].to_numpy()[host], np.inf)
     size = np.round(np.minimum(rng.lognormal(np.where(shared, 5.0, 3.5), 1.0, size=n),
                                used * 0.8), 1)
     return pd.DataFrame({
@@ -442,7 +445,7 @@ def _databases(rng: np.random.Generator, s: pd.DataFrame, h: pd.DataFrame) -> pd
         "sys": system,
         "system_id": s["id"].to_numpy()[system],
         "host": host,
-        "host_id": h["id"].to_numpy()[host],
+        "host_id": np.where(host >= 0, h["id"].to_numpy()[host], ""),
         "engine": engine,
         "engine_i": eng_i,
         "version": version,

@@ -50,8 +50,9 @@ def test_refuses_a_folder_that_is_not_a_sample(tmp_path: Path) -> None:
 
 
 def test_bad_parameters_exit_nonzero(tmp_path: Path) -> None:
-    code, out = _sample("--out", str(tmp_path / "x"), "--systems", "20", "--hosts", "5")
-    assert code == 1 and "hosts=5" in out
+    code, out = _sample("--out", str(tmp_path / "x"), "--systems", "20", "--dependencies",
+                        "1000")
+    assert code == 1 and "dependencies=1000" in out
     assert not (tmp_path / "x").exists()
     code, out = _sample("--out", str(tmp_path / "x"), "--bureaus", "0")
     assert code == 2 and "--bureaus" in out
