@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shangyun.planner.inputs import PlanInput
 from shangyun.planner.options import PlanOptions
@@ -54,10 +54,20 @@ def load_of(inp: PlanInput, members: list[int]) -> Load:
 class Limits:
     """The per-wave limits of one planning run."""
 
-    def __init__(self, inp: PlanInput, opts: PlanOptions) -> None:
-        self.opts = opts
-        self.window = {b: v.capacity_gb for b, v in inp.bureaus.items()
+    def __init__(self, inp: PlanInput, opts: PlanOptions, scale: float = 1.0) -> None:
+        self.inp = inp
+        self.scale = scale
+        self.opts = opts if scale == 1.0 else replace(
+            opts, max_hosts=None if opts.max_hosts is None else max(1, int(opts.max_hosts * scale)),
+            max_systems=None if opts.max_systems is None
+            else max(1, int(opts.max_systems * scale)),
+            max_tb=None if opts.max_tb is None else opts.max_tb * scale)
+        self.window = {b: v.capacity_gb * scale for b, v in inp.bureaus.items()
                        if v.capacity_gb is not None}
+
+    def scaled(self, scale: float) -> Limits:
+        """The same limits shrunk to ``scale`` (0–1) of a wave: the size of split parts."""
+        return Limits(self.inp, self.opts, scale)
 
     def violation(self, load: Load, extra: Load | None = None) -> str | None:
         """The first limit ``load`` (+ ``extra``) breaks, in words; None if it fits."""

@@ -5,8 +5,9 @@ components (networkx). A component that breaks a per-wave limit is split by comm
 detection: Louvain (``networkx.community.louvain_communities``, weighted by the number of
 dependencies) finds densely connected parts, so the cut falls where few dependencies cross;
 a part Louvain will not split further (a clique) is bisected by Kernighan–Lin, which
-minimises the cut between two halves. Parts are then merged back greedily along their
-heaviest links while they still fit, undoing any needless split.
+minimises the cut between two halves. Parts are split down to ``SPLIT_SCALE`` of a wave
+(so the wave packer can fill waves well) and then merged back greedily along their heaviest
+links while they still fit, undoing any needless split.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shangyun.planner.capacity import Limits, load_of
 from shangyun.planner.inputs import PlanInput
 
 MAX_SPLIT_DEPTH = 64
+SPLIT_SCALE = 0.5
 
 
 @dataclass
@@ -34,12 +36,10 @@ class MoveGroup:
     why: list[str] = field(default_factory=list)
 
 
-def _graph(inp: PlanInput, strong_only: bool) -> nx.Graph:
+def _graph(nodes: list[int], a: np.ndarray, b: np.ndarray, w: np.ndarray) -> nx.Graph:
     g = nx.Graph()
-    g.add_nodes_from(range(len(inp.systems)))
-    p = inp.pairs[inp.pairs["strong"]] if strong_only else inp.pairs
-    g.add_weighted_edges_from(zip(p["a"].tolist(), p["b"].tolist(), p["weight"].tolist(),
-                                  strict=True))
+    g.add_nodes_from(nodes)
+    g.add_weighted_edges_from(zip(a.tolist(), b.tolist(), w.tolist(), strict=True))
     return g
 
 
@@ -47,16 +47,22 @@ def move_groups(inp: PlanInput, limits: Limits, *, allow_split: bool = True,
                 seed: int = 0) -> list[MoveGroup]:
     """The move groups of ``inp``; raises :class:`PlanError` for a system too big for a wave."""
     names = inp.systems
-    for i in range(len(names)):
+    n = len(names)
+    for i in range(n):
         why = limits.violation(load_of(inp, [i]))
         if why:
             raise PlanError(f"constraint {why}: system {names[i]} alone does not fit one wave "
                             "(a system is never split)")
-    strong = _graph(inp, strong_only=True)
-    full: nx.Graph | None = None
+    pa, pb = inp.pairs["a"].to_numpy(), inp.pairs["b"].to_numpy()
+    pw, ps = inp.pairs["weight"].to_numpy(), inp.pairs["strong"].to_numpy(dtype=bool)
+    strong = _graph(list(range(n)), pa[ps], pb[ps], pw[ps])
+    comp_of = np.zeros(n, dtype=np.int64)
+    comps = sorted((sorted(c) for c in nx.connected_components(strong)), key=lambda c: c[0])
+    for k, c in enumerate(comps):
+        comp_of[c] = k
+    part_limits = limits.scaled(SPLIT_SCALE)
     groups: list[MoveGroup] = []
-    for comp in sorted(nx.connected_components(strong), key=min):
-        members = sorted(comp)
+    for k, members in enumerate(comps):
         why = limits.violation(load_of(inp, members))
         if why is None:
             groups.append(MoveGroup("", members))
@@ -65,17 +71,24 @@ def move_groups(inp: PlanInput, limits: Limits, *, allow_split: bool = True,
             raise PlanError(f"constraint {why}: move group of {len(members)} systems bound by "
                             f"strong dependencies ({_names(inp, members)}) does not fit one wave "
                             "and splitting is off")
-        if full is None:
-            full = _graph(inp, strong_only=False)
-        sub = full.subgraph(members)
-        parts = _merge(inp, limits, sub, _split(inp, limits, sub, members, seed, 0))
-        total = len(parts)
-        for part in parts:
-            cut = int(sum(d["weight"] for u, v, d in sub.edges(part, data=True)
-                          if (u in part) != (v in part)))
-            groups.append(MoveGroup("", sorted(part), split_from=len(members), cut=cut, why=[
-                f"split from {len(members)} strongly bound systems ({why}) into {total} "
-                f"parts by Louvain/Kernighan–Lin; this part's cut: {cut} dependencies"]))
+        inside = (comp_of[pa] == k) & (comp_of[pb] == k)
+        a, b, w = pa[inside], pb[inside], pw[inside]
+        sub = _graph(members, a, b, w)
+        parts = _split(inp, part_limits, sub, members, seed, 0)
+        parts = _merge(inp, part_limits, parts, a, b, w)
+        owner = {m: j for j, p in enumerate(parts) for m in p}
+        oa = np.array([owner[x] for x in a.tolist()], dtype=np.int64)
+        ob = np.array([owner[x] for x in b.tolist()], dtype=np.int64)
+        cross = oa != ob
+        cut = np.bincount(oa[cross], weights=w[cross], minlength=len(parts)) + \
+            np.bincount(ob[cross], weights=w[cross], minlength=len(parts))
+        total = int(w[cross].sum())
+        for j, part in enumerate(parts):
+            groups.append(MoveGroup("", sorted(part), split_from=len(members), cut=int(cut[j]),
+                                    why=[f"split from {len(members)} strongly bound systems "
+                                         f"({why}) into {len(parts)} parts by Louvain/"
+                                         f"Kernighan–Lin ({total} dependencies cut in all, "
+                                         f"{int(cut[j])} touch this part)"]))
     groups.sort(key=lambda g: names[g.members[0]])
     width = len(str(len(groups)))
     for k, g in enumerate(groups, 1):
@@ -95,29 +108,28 @@ def _split(inp: PlanInput, limits: Limits, g: nx.Graph, members: list[int], seed
         return [set(members)]
     if len(members) == 1 or depth > MAX_SPLIT_DEPTH:
         return [{m} for m in members]
-    sub = g.subgraph(members)
+    sub = g.subgraph(members).copy() if depth else g
     parts = [set(c) for c in nx.community.louvain_communities(sub, weight="weight", seed=seed)]
     if len(parts) < 2:
-        a, b = nx.community.kernighan_lin_bisection(sub, weight="weight", seed=seed)
-        parts = [set(a), set(b)]
+        x, y = nx.community.kernighan_lin_bisection(sub, weight="weight", seed=seed)
+        parts = [set(x), set(y)]
     out: list[set[int]] = []
     for p in parts:
-        out += _split(inp, limits, g, sorted(p), seed, depth + 1)
+        out += _split(inp, limits, sub, sorted(p), seed, depth + 1)
     return out
 
 
-def _merge(inp: PlanInput, limits: Limits, g: nx.Graph, parts: list[set[int]]) -> list[set[int]]:
-    """Merge parts joined by the heaviest links while the union still fits a wave."""
-    owner = np.empty(max(g.nodes) + 1, dtype=np.int64)
-    for k, p in enumerate(parts):
-        for m in p:
-            owner[m] = k
+def _merge(inp: PlanInput, limits: Limits, parts: list[set[int]], a: np.ndarray,
+           b: np.ndarray, w: np.ndarray) -> list[set[int]]:
+    """Merge parts joined by the heaviest links while the union still fits ``limits``."""
+    owner = {m: k for k, p in enumerate(parts) for m in p}
+    oa = np.array([owner[x] for x in a.tolist()], dtype=np.int64)
+    ob = np.array([owner[x] for x in b.tolist()], dtype=np.int64)
+    m = oa != ob
+    lo, hi = np.minimum(oa[m], ob[m]), np.maximum(oa[m], ob[m])
     links: dict[tuple[int, int], float] = {}
-    for u, v, d in g.edges(data=True):
-        a, b = int(owner[u]), int(owner[v])
-        if a != b:
-            key = (min(a, b), max(a, b))
-            links[key] = links.get(key, 0.0) + d["weight"]
+    for x, y, v in zip(lo.tolist(), hi.tolist(), w[m].tolist(), strict=True):
+        links[(x, y)] = links.get((x, y), 0.0) + v
     parent = list(range(len(parts)))
     sets = [set(p) for p in parts]
     loads = [load_of(inp, sorted(p)) for p in parts]
@@ -128,11 +140,11 @@ def _merge(inp: PlanInput, limits: Limits, g: nx.Graph, parts: list[set[int]]) -
             x = parent[x]
         return x
 
-    for (a, b), _w in sorted(links.items(), key=lambda kv: -kv[1]):
-        ra, rb = find(a), find(b)
-        if ra == rb or not limits.fits(loads[ra], loads[rb]):
+    for (x, y), _v in sorted(links.items(), key=lambda kv: (-kv[1], kv[0])):
+        rx, ry = find(x), find(y)
+        if rx == ry or not limits.fits(loads[rx], loads[ry]):
             continue
-        parent[rb] = ra
-        sets[ra] |= sets[rb]
-        loads[ra].add(loads[rb])
+        parent[ry] = rx
+        sets[rx] |= sets[ry]
+        loads[rx].add(loads[ry])
     return [sets[k] for k in range(len(parts)) if find(k) == k]

@@ -94,14 +94,19 @@ def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
     if opts.max_tb:
         lb = max(lb, math.ceil(data / (opts.max_tb * 1000) - 1e-9))
     per: dict[str, float] = {}
+    big: dict[str, int] = {}
     for i in rest:
         per.setdefault(inp.bureau[i], 0.0)
         for b, gb in inp.data_by_bureau[i].items():
             per[b] = per.get(b, 0.0) + gb
+            cap = inp.bureaus[b].capacity_gb if b in inp.bureaus else None
+            if cap and gb > cap / 2:
+                big[b] = big.get(b, 0) + 1
     for b, gb in per.items():
         cap = inp.bureaus[b].capacity_gb if b in inp.bureaus else None
         if cap:
-            lb = max(lb, math.ceil(gb / cap - 1e-6))
+            # systems above half a window never share one: each needs its own wave
+            lb = max(lb, math.ceil(gb / cap - 1e-6), big.get(b, 0))
     if opts.max_bureaus:
         lb = max(lb, math.ceil(len(per) / opts.max_bureaus))
     total = lb + (1 if pilot else 0)

@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,6 +144,7 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
     due = {uid for uid in remaining if units[uid].hi < INF}
     guard = len(units) + max([u.pin or 0 for u in units] + [first]) + 2
     k = first
+    bureaus_of = {u.id: set(u.load.by_bureau) for u in units}
     while remaining:
         if k > guard:  # pragma: no cover - every unit fits an empty wave, so this cannot be
             raise PlanError("internal: the wave scheduler did not converge")
@@ -151,16 +154,16 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
             for v, x in adj[uid].items():
                 if v in remaining:
                     aff[v] += x
+        heap = [(-x, rank[v], v) for v, x in aff.items()]
+        heapq.heapify(heap)
+        waiting: set[int] = set()
         rejected: dict[int, str] = {}
 
-        def ok(v: int, k: int = k, load: Load = load, rejected: dict[int, str] = rejected) -> bool:
-            if v not in ready or ready[v] > k or v in rejected:
-                return False
+        def fits(v: int, load: Load = load, rejected: dict[int, str] = rejected) -> bool:
             why = limits.violation(load, units[v].load)
             if why:
                 rejected[v] = why
-                return False
-            return True
+            return why is None
 
         while True:
             pick = None
@@ -173,20 +176,17 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
                             f"wave {k} ({units[v].hi_why}) but wave {k} cannot take it")
                     pick = v
                     break
+            while pick is None and heap:
+                negw, _r, v = heapq.heappop(heap)
+                if v not in remaining or v in rejected or -negw != aff.get(v):
+                    continue
+                if v not in ready:
+                    waiting.add(v)
+                elif ready[v] <= k and fits(v):
+                    pick = v
             if pick is None:
-                for v in sorted(aff, key=lambda x: (-aff[x], rank[x])):
-                    if ok(v):
-                        pick = v
-                        break
-            if pick is None:
-                bureaus = set(load.by_bureau)
-                cands = [v for v in static if v in ready and ready[v] <= k and v not in rejected]
-                cands.sort(key=lambda x: (rank[x][0], not (set(units[x].load.by_bureau)
-                                                          <= bureaus), rank[x]))
-                for v in cands:
-                    if ok(v):
-                        pick = v
-                        break
+                pick = _next_by_rank(static, ready, k, rejected, rank, bureaus_of,
+                                     set(load.by_bureau), fits)
             if pick is None:
                 break
             wave_of[pick] = k
@@ -198,11 +198,14 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
             for v, x in adj[pick].items():
                 if v in remaining:
                     aff[v] += x
+                    heapq.heappush(heap, (-aff[v], rank[v], v))
             for s in units[pick].succs:
                 if s in remaining:
                     left[s] -= 1
                     if left[s] == 0:
                         release(s)
+                        if s in waiting:
+                            heapq.heappush(heap, (-aff[s], rank[s], s))
         for v in [x for x in ready if ready[x] <= k]:
             sched.blocked[v] = f"wave {k} could not take it ({rejected.get(v) or 'full'})"
         stuck = [v for v in due if units[v].hi <= k]
@@ -213,6 +216,33 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
                             "services are not placed by then")
         k += 1
         static = [v for v in static if v in remaining]
+
+
+def _next_by_rank(static: list[int], ready: dict[int, int], k: int, rejected: dict[int, str],
+                  rank: dict[int, tuple[int, int, float, int]], bureaus_of: dict[int, set[str]],
+                  wave_bureaus: set[str], fits: Callable[[int], bool]) -> int | None:
+    """The least critical eligible unit that fits, preferring bureaus already in the wave."""
+    level: int | None = None
+    others: list[int] = []
+    for v in static:
+        if v not in ready or ready[v] > k or v in rejected:
+            continue
+        c = rank[v][0]
+        if level is not None and c != level:
+            for o in others:
+                if fits(o):
+                    return o
+            others = []
+        level = c
+        if bureaus_of[v] <= wave_bureaus:
+            if fits(v):
+                return v
+        else:
+            others.append(v)
+    for o in others:
+        if fits(o):
+            return o
+    return None
 
 
 def _improve(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched: Schedule,
