@@ -36,6 +36,7 @@ from connectors.ledgers.values import BadValue, clean, clean_text, parse_engine
 from connectors.ledgers.values import parse_ports as _parse_ports
 from shangyun.errors import LedgerError
 from shangyun.estate.merge import host_key_name, stable_id
+from shangyun.estate.merge import match_key as _key
 from shangyun.estate.model import Estate
 from shangyun.estate.schema import TABLES
 
@@ -47,10 +48,12 @@ HEADER_SCAN_ROWS = 30
 _TOTALS = re.compile(r"^(合计|总计|小计|共计|总和|汇总|total|sum|grand total)\b", re.I)
 _NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
 _HQ = re.compile(r"总部|机关|本部|总局|headquarter|\bhq\b", re.I)
-_KIND_ORDER = {"bureaus": 0, "hosts": 1, "systems": 2, "databases": 3, "dependencies": 4}
+_KIND_ORDER = {"bureaus": 0, "hosts": 1, "systems": 2, "disks": 3, "databases": 4,
+               "dependencies": 5}
 _NAME_HINTS = (
     ("dependencies", ("依赖", "调用", "接口关系", "关联", "dependenc", "depend", "link")),
     ("databases", ("数据库", "database", "db")),
+    ("disks", ("磁盘", "硬盘", "disk", "存储卷", "volume")),
     ("bureaus", ("单位", "bureau", "站点", "site")),
     ("hosts", ("主机", "服务器", "设备", "虚拟机", "资产", "host", "server", "vm", "machine")),
     ("systems", ("系统", "应用", "system", "application", "app")),
@@ -207,6 +210,11 @@ def detect_kind(targets: Iterable[str], sheet: str | None) -> str | None:
     has_host = bool(t & {"hosts.hostname", "hosts.ip", "hosts.mac"})
     if "databases.engine" in t and (hint == "databases" or not has_host):
         return "databases"
+    host_details = {x for x in t if x.startswith("hosts.")} - {
+        "hosts.hostname", "hosts.ip", "hosts.mac"}
+    if has_host and t & {"disks.size_gb", "disks.name"} and (
+            hint == "disks" or not host_details):
+        return "disks"
     if has_host:
         return "hosts"
     if "systems.name" in t:
@@ -258,6 +266,8 @@ class _Collector:
         self.systems: dict[tuple[str, str], str] = {}
         self.system_fields: dict[tuple[str, str], Row] = {}
         self.hosts: dict[tuple[str, str], str] = {}
+        self.hosts_any: dict[str, set[str]] = {}
+        self.known_hosts_any: dict[str, set[str]] = {}
         self.known_systems: dict[tuple[str, str], str] = {}
         self.known_system_names: dict[str, set[str]] = {}
         self.known_hosts: dict[tuple[str, str], str] = {}
@@ -270,15 +280,15 @@ class _Collector:
             self.known_bureaus[str(b["id"])] = str(b["name"] or "")
         for s in known.rows("systems"):
             bname = self.known_bureaus.get(s["bureau_id"] or "", "")
-            key = (bname.casefold(), str(s["name"] or "").casefold())
+            key = (_key(bname), _key(s["name"]))
             self.known_systems[key] = s["id"]
             self.known_system_names.setdefault(key[1], set()).add(s["id"])
         for h in known.rows("hosts"):
-            bname = self.known_bureaus.get(h["bureau_id"] or "", "").casefold()
-            if h.get("hostname"):
-                self.known_hosts.setdefault((bname, host_key_name(h["hostname"])), h["id"])
-            if h.get("ip"):
-                self.known_hosts.setdefault((bname, str(h["ip"])), h["id"])
+            bname = _key(self.known_bureaus.get(h["bureau_id"] or "", ""))
+            for key in (host_key_name(h.get("hostname")), str(h.get("ip") or "")):
+                if key:
+                    self.known_hosts.setdefault((bname, key), h["id"])
+                    self.known_hosts_any.setdefault(key, set()).add(h["id"])
 
     def bureau(self, name: str) -> str:
         bid = self.bureaus.get(name)
@@ -290,7 +300,7 @@ class _Collector:
         return bid
 
     def system(self, bureau: str, name: str, fields: Row | None = None) -> str:
-        key = (bureau.casefold(), name.casefold())
+        key = (_key(bureau), _key(name))
         sid = self.systems.get(key)
         row: Row = {"id": sid or stable_id("s", bureau, name), "name": name,
                     "bureau_id": self.bureau(bureau), "source": self.source}
@@ -305,7 +315,7 @@ class _Collector:
 
     def system_ref(self, bureau: str, name: str) -> str:
         """The id of system ``name`` seen from ``bureau``: this file, the estate, or new."""
-        key = (bureau.casefold(), name.casefold())
+        key = (_key(bureau), _key(name))
         if key in self.systems:
             return self.systems[key]
         if key in self.known_systems:
@@ -327,16 +337,16 @@ class _Collector:
         row["bureau_id"] = self.bureau(bureau)
         row.setdefault("source", self.source)
         self.rows["hosts"].append(row)
-        b = bureau.casefold()
-        if row.get("hostname"):
-            self.hosts[(b, host_key_name(row["hostname"]))] = hid
-        if row.get("ip"):
-            self.hosts[(b, str(row["ip"]))] = hid
+        b = _key(bureau)
+        for key in (host_key_name(row.get("hostname")), str(row.get("ip") or "")):
+            if key:
+                self.hosts[(b, key)] = hid
+                self.hosts_any.setdefault(key, set()).add(hid)
         return hid
 
     def host_ref(self, bureau: str, text: str) -> str:
         """The id of the host named (or addressed) ``text`` in ``bureau``."""
-        b = bureau.casefold()
+        b = _key(bureau)
         ip = ""
         try:
             ip = clean("hosts.ip", text) or ""
@@ -346,6 +356,10 @@ class _Collector:
         for index in (self.hosts, self.known_hosts):
             if key in index:
                 return index[key]
+        for any_index in (self.hosts_any, self.known_hosts_any):
+            ids = any_index.get(key[1], set())
+            if len(ids) == 1:  # a host of another bureau (such as headquarters)
+                return next(iter(ids))
         row: Row = {"hostname": text.strip()}
         if ip and ip == text.strip():
             row["ip"] = ip
@@ -610,6 +624,27 @@ def _dependency_row(col: _Collector, bureau: str, values: Row) -> None:
         col.rows["dependencies"].append(row)
 
 
+def _disk_row(col: _Collector, bureau: str, values: Row) -> None:
+    parts = _split(values)
+    host = parts.get("hosts", {})
+    if not host.get("hostname") and not host.get("ip"):
+        raise BadValue("a disk row needs the 主机名 (hostname) or IP地址 of its host")
+    disk = parts.get("disks", {})
+    if disk.get("size_gb") is None:
+        raise BadValue("a disk row needs a 容量 (size)")
+    hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
+    disk["host_id"] = hid
+    disk["id"] = stable_id("d", hid, disk.get("name") or "")
+    disk["source"] = col.source
+    if not disk.get("datastore") and str(disk.get("path", "")).startswith("["):
+        path = str(disk["path"])
+        if "]" in path:
+            disk["datastore"] = path[1:path.index("]")]
+    if not disk.get("format") and str(disk.get("path", "")).lower().endswith(".vmdk"):
+        disk["format"] = "vmdk"
+    col.rows["disks"].append(disk)
+
+
 def _bureau_row(col: _Collector, bureau: str, values: Row) -> None:
     fields = _split(values).get("bureaus", {})
     fields.pop("name", None)
@@ -620,6 +655,7 @@ def _bureau_row(col: _Collector, bureau: str, values: Row) -> None:
 
 _ROW_READERS: dict[str, Callable[[_Collector, str, Row], None]] = {
     "hosts": _host_row, "systems": _system_row, "databases": _database_row,
+    "disks": _disk_row,
     "dependencies": _dependency_row, "bureaus": _bureau_row,
 }
 

@@ -11,6 +11,7 @@ The bureau is ``--bureau`` when given, otherwise the ``Datacenter`` column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,25 @@ def is_rvtools(grids: list[Grid]) -> bool:
                 clean_text(g.rows[0][0]).lower() == "vm":
             return True
     return False
+
+
+_GUEST = re.compile(r"^(?P<os>.*?)(?:\s+(?P<ver>\d[\w.]*(?:\s+(?:SP|R)\d+)?))?"
+                    r"(?:\s+or later)?\s*(?:\((?P<bits>32|64)-bit\))?$", re.I)
+
+
+def split_guest_os(text: str) -> tuple[str, str, str]:
+    """``(os, version, arch)`` of a VMware guest OS name.
+
+    "CentOS 7 (64-bit)" → ("CentOS", "7", "x86_64"); "Microsoft Windows Server 2016
+    (64-bit)" → ("Microsoft Windows Server", "2016", "x86_64"); "Other Linux (32-bit)" →
+    ("Other Linux", "", "x86").
+    """
+    m = _GUEST.match(text.strip())
+    if not m or not m.group("os"):
+        return text, "", ""
+    bits = m.group("bits")
+    arch = {"64": "x86_64", "32": "x86"}.get(bits or "", "")
+    return m.group("os").strip(), (m.group("ver") or "").strip(), arch
 
 
 def _sheet(grids: list[Grid], name: str) -> Grid | None:
@@ -117,7 +137,7 @@ def read_rvtools(path: Path, grids: list[Grid], *, bureau: str | None = None,
                                     "Datacenter column is empty)", sheet=info_grid.sheet,
                               row=r, column="Datacenter")
         dns = clean_text(_cell(row, c_dns))
-        host: Row = {"hostname": dns or vm, "kind": "vm", "role": vm if dns else None}
+        host: Row = {"hostname": dns or vm, "kind": "vm"}
         try:
             if c_power is not None and clean_text(_cell(row, c_power)):
                 host["power_state"] = clean("hosts.power_state", _cell(row, c_power))
@@ -139,7 +159,11 @@ def read_rvtools(path: Path, grids: list[Grid], *, bureau: str | None = None,
             host["disk_gb"] = prov
         os_name = clean_text(_cell(row, c_os)) or clean_text(_cell(row, c_os_cfg))
         if os_name:
-            host["os"] = os_name
+            host["os"], version, arch = split_guest_os(os_name)
+            if version:
+                host["os_version"] = version
+            if arch:
+                host["arch"] = arch
         for key, c in (("cluster", c_cluster), ("hypervisor", c_host)):
             if clean_text(_cell(row, c)):
                 host[key] = clean_text(_cell(row, c))
@@ -215,4 +239,4 @@ def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport
     return report
 
 
-__all__ = ["is_rvtools", "read_rvtools"]
+__all__ = ["is_rvtools", "read_rvtools", "split_guest_os"]

@@ -43,7 +43,11 @@ _SIZE_TERM = re.compile(
 
 
 def clean_text(value: Any) -> str:
-    """Any cell as tidy text: NFKC (full-width → half-width), trimmed, single spaces.
+    """Any cell as tidy text: trimmed, single spaces (full-width spaces too).
+
+    Free text keeps its full-width punctuation (a Chinese description stays as written);
+    :func:`clean` folds full-width characters (NFKC) before parsing numbers, addresses and
+    words.
 
     ``None``/NaN give ``""``; whole floats lose their ``.0`` (Excel stores phone numbers
     and ids as numbers); dates become ISO text.
@@ -66,10 +70,12 @@ def clean_text(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    text = str(value)
-    if text.isascii():
-        return _SPACES.sub(" ", text).strip()
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    return _SPACES.sub(" ", str(value)).strip()
+
+
+def fold(text: str) -> str:
+    """NFKC: full-width digits, letters and punctuation as their ASCII forms."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def is_blank(text: str) -> bool:
@@ -370,6 +376,12 @@ _SPECIAL: dict[str, Callable[[str], Any]] = {
 }
 
 
+#: Text columns that are identifiers or addresses: full-width characters are folded.
+_FOLDED = frozenset({"hosts.hostname", "hosts.ip", "hosts.mac", "dependencies.external",
+                     "bureaus.ssh_user", "bureaus.ssh_jump", "dependencies.source_host",
+                     "dependencies.target_host"})
+
+
 def clean(target: str, value: Any, unit: str = "") -> Any:
     """The estate value of one cell for ``target`` ("table.column"); ``None`` when blank.
 
@@ -381,6 +393,8 @@ def clean(target: str, value: Any, unit: str = "") -> Any:
     if col.kind == "bool" and isinstance(value, bool):
         return value
     text = clean_text(value)
+    if col.kind != "str" or target in _FOLDED:
+        text = fold(text)
     if col.kind == "bool":
         if text.lower() in ("", "-", "/", "无", "n/a"):
             return False if text == "无" else None
@@ -418,7 +432,7 @@ def clean(target: str, value: Any, unit: str = "") -> Any:
 
 
 __all__ = [
-    "BLANKS", "DB_ENGINES", "BadValue", "clean", "clean_text", "is_blank", "parse_bool",
+    "BLANKS", "DB_ENGINES", "BadValue", "clean", "clean_text", "fold", "is_blank", "parse_bool",
     "parse_count", "parse_dates", "parse_engine", "parse_ip", "parse_mac", "parse_mlps",
     "parse_percent", "parse_ports", "parse_size_gb", "parse_time", "parse_weekday",
     "parse_zone",

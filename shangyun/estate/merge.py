@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,14 +114,14 @@ def conflicts(estate: Estate) -> list[Row]:
 
 def stable_id(prefix: str, *parts: object) -> str:
     """A short id that is always the same for the same parts: ``prefix-<10 hex>``."""
-    text = "\x1f".join(_norm_text(p) for p in parts)
+    text = "\x1f".join(match_key(p) for p in parts)
     return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 
 def host_key_name(hostname: object) -> str:
     """A hostname in matching form: lower case, short name (up to the first dot) unless the
     name is an IP address."""
-    h = _norm_text(hostname)
+    h = match_key(hostname)
     if not h or _looks_like_ip(h):
         return h
     return h.split(".", 1)[0]
@@ -128,19 +129,23 @@ def host_key_name(hostname: object) -> str:
 
 def normalize_mac(mac: object) -> str:
     """A MAC address as ``aa:bb:cc:dd:ee:ff`` (``""`` when empty or malformed)."""
-    hexes = "".join(ch for ch in _norm_text(mac) if ch in "0123456789abcdef")
+    hexes = "".join(ch for ch in match_key(mac) if ch in "0123456789abcdef")
     if len(hexes) != 12:
         return ""
     return ":".join(hexes[i:i + 2] for i in range(0, 12, 2))
 
 
 # --------------------------------------------------------------------------- internals
-def _norm_text(v: object) -> str:
+def match_key(v: object) -> str:
+    """A value in matching form: trimmed, NFKC (full-width folded), case-folded."""
     if v is None:
         return ""
     if isinstance(v, float) and math.isnan(v):
         return ""
-    return str(v).strip().casefold()
+    text = str(v).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
 
 
 def _looks_like_ip(h: str) -> bool:
@@ -156,7 +161,7 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a) == bool(b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return _norm_text(a) == _norm_text(b)
+    return match_key(a) == match_key(b)
 
 
 def _same_in_column(col: str, a: Any, b: Any) -> bool:
@@ -195,11 +200,11 @@ class _Merger:
     # ----------------------------------------------------------------- indexes
     def _natural_keys(self, name: str, r: Row) -> list[Any]:
         if name == "bureaus":
-            return [("name", _norm_text(r.get("name")))] if r.get("name") else []
+            return [("name", match_key(r.get("name")))] if r.get("name") else []
         if name == "systems":
             if not r.get("name"):
                 return []
-            return [("name", r.get("bureau_id") or "", _norm_text(r.get("name")))]
+            return [("name", r.get("bureau_id") or "", match_key(r.get("name")))]
         if name == "hosts":
             keys: list[Any] = []
             mac = normalize_mac(r.get("mac"))
@@ -207,19 +212,19 @@ class _Merger:
                 keys.append(("mac", mac))
             b = r.get("bureau_id") or ""
             if r.get("ip"):
-                keys.append(("ip", b, _norm_text(r.get("ip"))))
+                keys.append(("ip", b, match_key(r.get("ip"))))
             if r.get("hostname"):
                 keys.append(("hostname", b, host_key_name(r.get("hostname"))))
             return keys
         if name == "disks":
             if not r.get("name"):
                 return []
-            return [("name", r.get("host_id") or "", _norm_text(r.get("name")))]
+            return [("name", r.get("host_id") or "", match_key(r.get("name")))]
         if name == "databases":
-            return [("db", r.get("system_id") or "", _norm_text(r.get("engine")),
-                     _norm_text(r.get("name")), r.get("host_id") or "")]
+            return [("db", r.get("system_id") or "", match_key(r.get("engine")),
+                     match_key(r.get("name")), r.get("host_id") or "")]
         if name == "dependencies":
-            return [("dep", *(_norm_text(r.get(c)) for c in (
+            return [("dep", *(match_key(r.get(c)) for c in (
                 "source_system", "target_system", "source_host", "target_host",
                 "external")), _text(r.get("port")))]
         return []
@@ -335,7 +340,8 @@ class _Merger:
 
 
 __all__ = [
-    "MergeReport", "TableCounts", "conflicts", "host_key_name", "merge", "merge_rows",
+    "MergeReport", "TableCounts", "conflicts", "host_key_name", "match_key", "merge",
+    "merge_rows",
     "normalize_mac",
     "stable_id",
 ]

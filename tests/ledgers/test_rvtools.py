@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from connectors.ledgers.read import read_ledger
+from connectors.ledgers.rvtools import split_guest_os
 from shangyun.errors import LedgerError
 
 
@@ -60,10 +61,9 @@ def test_rvtools_hosts_and_disks(xlsx: Callable[..., Path], unit: str) -> None:
     assert (app["cpu_cores"], app["memory_gb"], app["disk_gb"]) == (4, 8.0, 150.0)
     assert (db["cpu_cores"], db["memory_gb"], db["disk_gb"]) == (8, 32.0, 500.0)
     assert (app["cluster"], app["hypervisor"]) == ("Cluster-A", "esxi01.corp.local")
-    assert app["os"] == "CentOS 7 (64-bit)"
-    assert db["os"] == "Red Hat Enterprise Linux 7 (64-bit)"
+    assert (app["os"], app["os_version"], app["arch"]) == ("CentOS", "7", "x86_64")
+    assert (db["os"], db["os_version"]) == ("Red Hat Enterprise Linux", "7")
     assert (app["firmware"], db["firmware"]) == ("uefi", "bios")
-    assert app["role"] == "app-vm01"
     assert app["mac"] == "00:50:56:9a:00:01" and db["mac"] == "00:50:56:9a:00:02"
     assert db["ip"] == "10.9.0.12"  # from vNetwork, vInfo has none
     disks = sorted((d["host_id"], d["name"], d["size_gb"], d["datastore"])
@@ -98,3 +98,16 @@ def test_rvtools_bad_capacity_is_named(xlsx: Callable[..., Path]) -> None:
     with pytest.raises(LedgerError) as exc:
         read_ledger(path)
     assert (exc.value.sheet, exc.value.row, exc.value.column) == ("vDisk", 2, "Capacity MiB")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("CentOS 7 (64-bit)", ("CentOS", "7", "x86_64")),
+    ("Microsoft Windows Server 2016 (64-bit)", ("Microsoft Windows Server", "2016", "x86_64")),
+    ("Microsoft Windows Server 2008 R2 (64-bit)", ("Microsoft Windows Server", "2008 R2",
+                                                   "x86_64")),
+    ("Other Linux (32-bit)", ("Other Linux", "", "x86")),
+    ("Ubuntu Linux (64-bit)", ("Ubuntu Linux", "", "x86_64")),
+    ("SUSE Linux Enterprise 12", ("SUSE Linux Enterprise", "12", "")),
+])
+def test_split_guest_os(text: str, expected: tuple[str, str, str]) -> None:
+    assert split_guest_os(text) == expected
