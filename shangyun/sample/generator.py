@@ -529,6 +529,7 @@ def _random_edges(rng: np.random.Generator, s: pd.DataFrame, db: pd.DataFrame,
                   wanted: int) -> dict[str, Any]:
     n_sys = len(s)
     bureau = s["bureau"].to_numpy()
+    suite = _suites(bureau)
     popularity = rng.lognormal(0.0, 1.0, size=n_sys)
     chosen = np.array([], dtype=np.int64)
     for attempt in range(20):
@@ -539,10 +540,11 @@ def _random_edges(rng: np.random.Generator, s: pd.DataFrame, db: pd.DataFrame,
         src = rng.integers(0, n_sys, size=m)
         if attempt < 10:
             tgt = rng.choice(n_sys, size=m, p=popularity / popularity.sum())
-            # most links stay inside a bureau or go to headquarters
-            local = rng.random(m) < 0.5
-            same = _pick_in_bureau(rng, bureau, bureau[src])
-            tgt = np.where(local & (same >= 0), same, tgt)
+            # most links stay inside an application suite or a bureau
+            where = rng.random(m)
+            in_suite = _pick_in_bureau(rng, suite, suite[src])
+            in_bureau = _pick_in_bureau(rng, bureau, bureau[src])
+            tgt = np.where(where < 0.45, in_suite, np.where(where < 0.6, in_bureau, tgt))
         else:
             tgt = rng.integers(0, n_sys, size=m)
         key = src.astype(np.int64) * n_sys + tgt
@@ -560,8 +562,13 @@ def _random_edges(rng: np.random.Generator, s: pd.DataFrame, db: pd.DataFrame,
     tgt_db_engine[db_first["sys"].to_numpy()] = db_first["engine_i"].to_numpy()
     tgt_db_host = np.full(n_sys, -1)
     tgt_db_host[db_first["sys"].to_numpy()] = db_first["host"].to_numpy()
-    kind = rng.choice(np.array(["sync", "async", "file", "database"], dtype=object), size=n,
-                      p=[0.5, 0.2, 0.18, 0.12])
+    # inside a suite: mostly synchronous calls and shared schemas; across: messages, files
+    same = suite[src] == suite[tgt]
+    u = rng.random(n)
+    kinds = np.array(["sync", "async", "file", "database"], dtype=object)
+    edges = np.where(same[:, None], np.array([[0.45, 0.6, 0.75]]),
+                     np.array([[0.2, 0.65, 0.95]]))
+    kind = kinds[(u[:, None] >= edges).sum(axis=1)]
     is_db = (kind == "database") & (tgt_db_engine[tgt] >= 0)
     kind = np.where((kind == "database") & ~is_db, "sync", kind)
     sync_port = rng.choice([8080, 443, 8443, 80, 9000], size=n)
@@ -579,6 +586,13 @@ def _random_edges(rng: np.random.Generator, s: pd.DataFrame, db: pd.DataFrame,
     return {"src": src, "tgt": tgt, "port": port, "service": service, "type": kind,
             "source_host": np.where(is_db, first_host[src], -1),
             "target_host": np.where(is_db, tgt_db_host[tgt], -1)}
+
+
+def _suites(bureau: np.ndarray, size: int = 8) -> np.ndarray:
+    """Application suites: runs of ``size`` systems of one bureau (a dense label each)."""
+    within = pd.Series(bureau).groupby(bureau).cumcount().to_numpy() // size
+    _, label = np.unique(bureau.astype(np.int64) * 1_000_000 + within, return_inverse=True)
+    return label
 
 
 def _pick_in_bureau(rng: np.random.Generator, bureau: np.ndarray,
