@@ -156,15 +156,21 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
         hx.remove_tree(hx.host_dir(state, gone))
     pub = ensure_keypair(client_key, f"shangyun-lab@{tag}")
     auth_keys = lab / "authorized_keys"
-    auth_keys.write_text(pub + "\n")
-    auth_keys.chmod(0o644)
+    if not auth_keys.exists() or auth_keys.read_text() != pub + "\n":
+        auth_keys.write_text(pub + "\n")
+        auth_keys.chmod(0o644)
     pubkeys: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         futs = [pool.submit(init_datadir, h, hx.host_dir(state, h))
                 for h in planned if h.database]
         hv_futs = [pool.submit(build_bureau, lab, b["id"], tag) for b in bl]
+        starting = {h.id for _, h in to_start}
         for h in planned:
-            pubkeys[h.id] = hx.prepare_host(state, h, auth_keys)
+            pub_file = hx.host_dir(state, h) / "ssh_host_ed25519_key.pub"
+            if h.id in starting or not pub_file.exists():
+                pubkeys[h.id] = hx.prepare_host(state, h, auth_keys)
+            else:  # running as planned: its files are in place
+                pubkeys[h.id] = pub_file.read_text().strip()
         for f in futs:
             f.result()
         for f in hv_futs:
@@ -191,20 +197,18 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
 
 def _stop_host(h: LabHost) -> None:
     pids = [h.pid] if h.pid else []
-    pids += hx.netns_pids(h.netns)
+    pids += hx.netns_pids([h.netns])
     hx.stop_pids(pids)
     if hx.netns_exists(h.netns):
         hx.run(["ip", "netns", "del", h.netns], what=f"netns {h.netns}", check=False)
 
 
 def _stop_all(state: LabState) -> list[int]:
-    pids = [h.pid for h in state.hosts if h.pid]
+    hx.stop_pids([h.pid for h in state.hosts if h.pid])  # each takes its PID namespace along
     prefix = f"sy{state.tag}-"
-    if Path("/run/netns").is_dir():
-        for n in os.listdir("/run/netns"):
-            if n.startswith(prefix):
-                pids += hx.netns_pids(n)
-    left = hx.stop_pids(sorted(set(pids)))
+    names = [n for n in os.listdir("/run/netns")
+             if n.startswith(prefix)] if Path("/run/netns").is_dir() else []
+    left = hx.stop_pids(hx.netns_pids(names))  # anything else still in the lab's namespaces
     hx.network_down(state.tag, state.bridge)
     return left
 
