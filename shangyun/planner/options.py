@@ -75,3 +75,20 @@ class PlanOptions:
         d["strong_types"] = list(self.strong_types)
         d["exclude"] = list(self.exclude)
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanOptions:
+        """Options from plain data (as :meth:`to_dict` writes, dates as ``YYYY-MM-DD``)."""
+        d = dict(data)
+        if isinstance(d.get("start"), str):
+            d["start"] = dt.date.fromisoformat(d["start"])
+        if "blackout" in d:
+            d["blackout"] = tuple(dt.date.fromisoformat(x) if isinstance(x, str) else x
+                                  for x in d["blackout"])
+        for key in ("strong_types", "exclude"):
+            if key in d:
+                d[key] = tuple(d[key])
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown plan option(s): {', '.join(sorted(unknown))}")
+        return cls(**d)

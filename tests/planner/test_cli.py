@@ -1,0 +1,111 @@
+"""``shangyun plan`` and ``shangyun plan explain`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.estate import Estate
+from tests.planner.build import bureau, make_estate, system
+
+
+@pytest.fixture
+def estate_dir(tmp_path: Path) -> Path:
+    est = make_estate([system("DB", kind="shared-service", criticality="high"), system("A"),
+                       system("B"), system("LOW", criticality="low"),
+                       system("SECRET", classified=True)],
+                      [("A", "DB", "database"), ("B", "DB", "database"), ("A", "SECRET")],
+                      bureaus=[bureau("B1", 1000, 8, "sat")])
+    return est.save(tmp_path / "estate")
+
+
+def _run(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_plan_json_has_exactly_the_documented_shape(estate_dir: Path) -> None:
+    res = _run("plan", "--estate", str(estate_dir), "--start", "2027-01-04", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert set(data) == {"waves", "move_groups", "excluded", "metrics"}
+    assert all(set(w) == {"number", "start", "systems", "hosts", "data_gb", "bureaus"}
+               for w in data["waves"])
+    assert all(set(g) == {"id", "systems"} for g in data["move_groups"])
+    assert set(data["metrics"]) == {"waves", "cut_dependencies", "lower_bound_waves"}
+    assert data["excluded"] == [{"system": "SECRET",
+                                 "reason": "classified (涉密) system: never moves to the cloud"}]
+    assert data["waves"][0] == {"number": 1, "start": "2027-01-09", "systems": ["LOW"],
+                                "hosts": 1, "data_gb": 10.0, "bureaus": ["B1"]}
+    meta = yaml.safe_load((estate_dir / "plan" / "plan.yaml").read_text(encoding="utf-8"))
+    assert meta["schema_version"] == 1
+    assert meta["estate_fingerprint"] == Estate.load(estate_dir).fingerprint()
+    assert meta["options"]["start"] == "2027-01-04"
+    for name in ("waves.csv", "windows.csv", "move_groups.csv", "systems.csv", "excluded.csv"):
+        assert (estate_dir / "plan" / name).is_file()
+
+
+def test_plan_options_pin_exclude_and_explain(estate_dir: Path) -> None:
+    res = _run("plan", "--estate", str(estate_dir), "--pin", "A=3", "--exclude", "LOW",
+               "--pilot-systems", "0", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    wave3 = next(w for w in data["waves"] if w["number"] == 3)
+    assert set(wave3["systems"]) == {"DB", "A", "B"}
+    assert {"system": "LOW", "reason": "excluded by the user (--exclude)"} in data["excluded"]
+    res = _run("plan", "explain", "B", "--estate", str(estate_dir), "--json")
+    info = json.loads(res.output)
+    assert info["wave"] == 3 and not info["stale"] and not info["excluded"]
+    assert any("moves with" in r and "A" in r for r in info["reasons"])
+    text = _run("plan", "--estate", str(estate_dir), "explain", "A").output
+    assert "wave 3" in text and "pinned to wave 3 (--pin)" in text
+    excl = json.loads(_run("plan", "explain", "SECRET", "--estate", str(estate_dir),
+                           "--json").output)
+    assert excl["excluded"] and "classified" in excl["reasons"][0]
+
+
+def test_explain_notices_a_changed_estate(estate_dir: Path) -> None:
+    assert _run("plan", "--estate", str(estate_dir)).exit_code == 0
+    est = Estate.load(estate_dir)
+    rows = est.rows("systems")
+    rows[1]["criticality"] = "critical"
+    est.set_rows("systems", rows)
+    est.save(estate_dir)
+    info = json.loads(_run("plan", "explain", "A", "--estate", str(estate_dir), "--json").output)
+    assert info["stale"] is True
+
+
+def test_plan_errors_are_one_clear_message(estate_dir: Path) -> None:
+    res = CliRunner().invoke(main, ["plan", "--estate", str(estate_dir), "--pin", "A=1",
+                                    "--pin", "B=2"])
+    assert res.exit_code == 1
+    assert "contradictory pins A=1, B=2" in res.output and "Traceback" not in res.output
+    assert not (estate_dir / "plan").exists()
+    res = CliRunner().invoke(main, ["plan", "--estate", str(estate_dir), "--pin", "A"])
+    assert res.exit_code == 2 and "not SYSTEM=WAVE" in res.output
+    res = CliRunner().invoke(main, ["plan", "explain", "NOPE", "--estate", str(estate_dir)])
+    assert res.exit_code == 1 and "no plan yet" in res.output
+    res = CliRunner().invoke(main, ["plan"])
+    assert res.exit_code == 2 and "--estate" in res.output
+
+
+def test_dry_run_writes_nothing(estate_dir: Path) -> None:
+    res = _run("plan", "--estate", str(estate_dir), "--dry-run")
+    assert res.exit_code == 0 and "waves" in res.output
+    assert not (estate_dir / "plan").exists()
+
+
+def test_plan_cli_does_not_import_prefect(estate_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from shangyun.cli import main; "
+            f"r = CliRunner().invoke(main, ['plan', '--estate', {str(estate_dir)!r}, '--json']);"
+            " assert r.exit_code == 0, r.output; print('prefect' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False"
