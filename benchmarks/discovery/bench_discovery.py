@@ -22,17 +22,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery  # noqa: E402
 from shangyun.estate import Estate  # noqa: E402
+from shangyun.lab import LabError  # noqa: E402
 from shangyun.lab.testing import can_run_lab, lab_session  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ANSIBLE_VENV = HERE / ".venv-ansible"
+
+
+@contextmanager
+def lab_up(bureaus: int, hosts: int) -> Iterator[Any]:
+    """The lab, retried up to 3 times (its MariaDB initialisation can collide with
+    another lab's starting at the same moment)."""
+    for attempt in range(3):
+        try:
+            cm = lab_session(bureaus=bureaus, hosts=hosts)
+            state = cm.__enter__()
+        except LabError as exc:
+            print(f"lab up failed (attempt {attempt + 1}): {exc}", file=sys.stderr)
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield state
+        finally:
+            cm.__exit__(None, None, None)
+        return
 
 
 def cpu_self() -> float:
@@ -122,7 +146,7 @@ def main() -> int:
     try:
         total = max(args.hosts, args.big)
         t0 = time.perf_counter()
-        with lab_session(bureaus=args.bureaus, hosts=total) as state:
+        with lab_up(args.bureaus, total) as state:
             print(f"lab: {len(state.hosts)} hosts ({state.mode}) up in "
                   f"{time.perf_counter() - t0:.1f} s; concurrency/forks {args.concurrency}")
             subset = state.hosts[:args.hosts]

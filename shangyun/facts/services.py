@@ -9,11 +9,13 @@ from shangyun.facts.base import Fact, split_format, to_int
 
 
 class Services(Fact):
-    """Running services: ``systemctl``, else SysV init scripts' ``status`` and ``chkconfig``.
+    """Running services: ``systemctl``, else SysV init scripts' locks/pidfiles and
+    ``chkconfig``.
 
-    Without systemd every ``/etc/init.d`` script's LSB ``status`` is run (in parallel, each
-    cut at 3 s) and printed like Debian's ``service --status-all`` (``[ + ]  name``);
-    RHEL's and SLES's own ``service --status-all`` formats parse too. Sample output (CentOS 6
+    Without systemd, each ``/etc/init.d`` script is reported running when its
+    ``/var/lock/subsys`` lock or a pidfile with a live pid exists — printed like Debian's
+    ``service --status-all`` (``[ + ]  name``); the scripts are never executed. RHEL's and
+    SLES's own ``service --status-all`` output parse too. Sample output (CentOS 6
     ``service --status-all``)::
 
         #fmt sysv
@@ -65,17 +67,22 @@ class Services(Fact):
                 "source": "sysv"}
 
 
-# SysV: every init script's LSB ``status`` (exit 0 = running), all at once and each cut at
-# 3 s, printed like Debian's ``service --status-all``; a slow script (rabbitmqctl …) can
-# neither stall the host nor the run. ``timeout`` is missing on RHEL 5: run without it.
+# SysV without running anything: an init script counts as running when its subsys lock
+# exists (RHEL/CentOS/SLES scripts touch /var/lock/subsys/<name> on start — what RHEL's own
+# ``status`` falls back to) or one of its usual pidfiles holds a live pid. Executing every
+# script's ``status`` is avoided on purpose: some are slow or heavy (rabbitmqctl boots an
+# Erlang VM) and discovery must stay light on legacy production hosts.
 _SYSV_STATUS = (
-    "( T=; command -v timeout >/dev/null && T='timeout 3'; "
-    "for s in /etc/init.d/*; do [ -f \"$s\" ] && [ -x \"$s\" ] || continue; n=${s##*/}; "
+    "( for s in /etc/init.d/*; do [ -f \"$s\" ] && [ -x \"$s\" ] || continue; n=${s##*/}; "
     "case $n in README|skeleton|functions|halt|killall|reboot|single|rc|rcS|*.sh|*.dpkg*) "
-    "continue;; esac; "
-    "( $T \"$s\" status >/dev/null 2>&1 </dev/null; r=$?; if [ $r = 0 ]; then "
-    "echo \" [ + ]  $n\"; elif [ $r = 124 ]; then echo \" [ ? ]  $n\"; else "
-    "echo \" [ - ]  $n\"; fi ) & done; wait )"
+    "continue;; esac; st=-; b=${n%-server}; x=; "
+    "case $n in mysql*|mariadb*) x='/var/run/mysqld/mysqld.pid /run/mysqld/mysqld.pid';; esac; "
+    "for p in /var/lock/subsys/$n /var/run/$n.pid /run/$n.pid /var/run/$n/*.pid "
+    "/run/$n/*.pid /var/run/${n}d.pid /run/${n}d.pid /var/run/$b.pid /run/$b.pid $x; do "
+    "[ -f \"$p\" ] || continue; "
+    "case $p in /var/lock/*) st=+; break;; esac; pid=; read pid rest < \"$p\"; "
+    "[ -n \"$pid\" ] && [ -d \"/proc/$pid\" ] && { st=+; break; }; done; "
+    "echo \" [ $st ]  $n\"; done )"
 )
 
 _RH_RUNNING = re.compile(r"^(?P<name>[\w@.+-]+)(?::)?\s+\(pid\s+[\d ]+\)\s+is running")

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,5 +94,24 @@ def lab() -> Iterator[object]:
     reason = can_run_lab()
     if reason:
         pytest.skip(reason)
-    with lab_session(bureaus=2, hosts=8) as state:
-        yield state
+    yield from _lab_with_retries(lab_session)
+
+
+def _lab_with_retries(lab_session: Any) -> Iterator[object]:
+    """Bring the lab up, retrying (at most 3 times) when its build fails — it can when
+    several labs initialise MariaDB at the same moment (see the report)."""
+    from shangyun.lab import LabError
+
+    for attempt in range(3):
+        try:
+            cm = lab_session(bureaus=2, hosts=8)
+            state = cm.__enter__()
+        except LabError:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield state
+        finally:
+            cm.__exit__(None, None, None)
+        return
