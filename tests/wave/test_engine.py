@@ -98,3 +98,39 @@ def test_staging_full_fails_cleanly_and_rerun_works(
 
 def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_tampered_audit_record_of_a_wave_is_named(wave_estate: WaveEstate,
+                                                  tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from shangyun.cli import main
+
+    wave = load_wave(wave_estate.root, 1, only="sys-01")
+    ctx = RunContext(_opts(tmp_path / "staging"))
+    step = next(s for s in system_steps(wave, wave.systems[0], ctx.opts) if s.kind == "convert")
+    with open_journal(wave_estate.root) as j:
+        run = j.begin_run(1, {})
+        execute(j, run, 1, step, ConvertAction(ctx), {})
+        j.finish_run(run, "done")
+    ok = CliRunner().invoke(main, ["audit", "verify", "--estate", str(wave_estate.root),
+                                   "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
+    db = sqlite3.connect(wave_estate.root / "journal.db")
+    try:
+        seq, details = db.execute(
+            "SELECT seq, details FROM audit_log WHERE system = 'sys-01' AND details LIKE "
+            "'%content_digest%' ORDER BY seq LIMIT 1").fetchone()
+        forged = details.replace("sha256:", "sha256:0", 1)  # an operator "fixes" a digest
+        db.execute("UPDATE audit_log SET details = ? WHERE seq = ?", (forged, seq))
+        db.commit()
+    finally:
+        db.close()
+    bad = CliRunner().invoke(main, ["audit", "verify", "--estate", str(wave_estate.root),
+                                    "--json"])
+    assert bad.exit_code == 1
+    report = json.loads(bad.output)
+    assert report["ok"] is False and report["first_problem"]["seq"] == seq
