@@ -20,6 +20,7 @@ import io
 import json
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
@@ -70,12 +71,16 @@ class StageSkipped(Exception):
 def stage_generate(st: DemoState) -> str:
     """Generate the sample estate and write its ledgers."""
     from shangyun.sample import write_sample
+    from shangyun.sample.ledgers import CROSS_FOLDER
 
     result = write_sample(st.sample_dir, bureaus=st.bureaus, systems=st.systems, seed=st.seed)
     st.generated = result.estate
     counts = result.estate.summary()["counts"]
+    styles = Counter(f.style for f in result.ledgers if f.path.parent.name != CROSS_FOLDER)
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
     return (f"{counts['bureaus']} bureaus, {counts['systems']} systems, {counts['hosts']} hosts,"
-            f" {len(result.ledgers)} ledger files → {result.path}")
+            f" {counts['dependencies']} dependencies; {len(result.ledgers)} ledger files "
+            f"({kinds}) → {result.path}")
 
 
 def stage_import(st: DemoState) -> str:
@@ -129,10 +134,10 @@ def stage_summary(st: DemoState) -> str:
     if est is None:
         raise StageSkipped("no estate")
     summary = est.summary()
-    t = Table("bureau", "name", "systems", "hosts", "VMs", "physical", "databases", "disk TB",
+    t = Table("bureau", "systems", "hosts", "VMs", "physical", "databases", "disk TB",
               title="imported estate" if st.imported is not None else "generated estate")
-    for bid, e in summary["per_bureau"].items():
-        t.add_row(bid, e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
+    for e in summary["per_bureau"].values():
+        t.add_row(e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
                   str(e["physical"]), str(e["databases"]), f"{e['disk_gb'] / 1024:,.1f}")
     console.print(t)
     c = summary["counts"]
@@ -169,8 +174,16 @@ def stage_compare(st: DemoState) -> str:
 
 
 def compare_counts(generated: Estate, imported: Estate) -> list[tuple[str, int, int]]:
-    """``(table, generated rows, imported rows)`` for each compared table."""
-    return [(n, len(generated.tables[n]), len(imported.tables[n])) for n in COMPARED]
+    """``(what, generated, imported)``: rows of each compared table, then a few totals
+    (classified systems, shared databases, disk GB) that the ledgers must carry too."""
+    rows = [(n, len(generated.tables[n]), len(imported.tables[n])) for n in COMPARED]
+    for label, fn in (
+        ("classified systems", lambda e: int(e.tables["systems"]["classified"].sum())),
+        ("shared databases", lambda e: int(e.tables["databases"]["shared"].sum())),
+        ("disk GB", lambda e: round(float(e.tables["disks"]["size_gb"].sum()))),
+    ):
+        rows.append((label, fn(generated), fn(imported)))
+    return rows
 
 
 def rvtools_disk_rows(ledger_dir: Path) -> int:
