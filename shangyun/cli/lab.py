@@ -26,21 +26,26 @@ def lab() -> None:
               help="Bureaus, each with an app server, a database host and a file server.")
 @click.option("--hosts", type=click.IntRange(1, 5000), default=None,
               help="Total hosts; those beyond the bureaus' full roles are light web hosts.")
+@click.option("--mode", type=click.Choice(["netns", "loopback"]), default=None,
+              help="netns (needs root; the default as root) or loopback (no namespaces: "
+                   "sshd on 127.x addresses, port 2222; the default without root).")
 @json_option
 @handle_errors
-def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, as_json: bool) -> None:
+def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | None,
+           as_json: bool) -> None:
     """Bring the lab up (idempotent: a second run only repairs what died)."""
     from shangyun import lab as labmod
 
-    state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts)
+    state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
     if as_json:
         print_json(state.to_dict())
         return
-    console.print(f"[green]lab up[/]: {len(state.hosts)} hosts on {state.net} "
-                  f"(bridge {state.bridge}), {len(state.hypervisors)} hypervisor(s), "
+    where = f"bridge {state.bridge}" if state.bridge else "loopback, sshd port 2222"
+    console.print(f"[green]lab up[/] ({state.mode}): {len(state.hosts)} hosts on {state.net} "
+                  f"({where}), {len(state.hypervisors)} hypervisor(s), "
                   f"{len(state.images)} images, ledgers in {state.ledgers_dir}")
     console.print(f"ssh: ssh -i {state.client_key} -o UserKnownHostsFile={state.known_hosts} "
-                  f"-o StrictHostKeyChecking=yes root@<ip>")
+                  f"-o StrictHostKeyChecking=yes {state.user}@<ip>")
 
 
 @lab.command("status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 import shutil
@@ -59,11 +60,14 @@ def _choose_net(lab_dir: Path, tag: str) -> int:
     raise LabError("no free 10.<n>.0.0/16 network for the lab (10.100–10.199 all in use)")
 
 
-def _check_privileges() -> None:
-    if os.geteuid() != 0:
-        raise LabError("the lab needs root (network namespaces, mounts, sshd per host); "
-                       "run `shangyun lab up` as root")
-    for tool in ("ip", "unshare", "qemu-img", "/usr/sbin/sshd", "mariadb-install-db"):
+def _check_privileges(mode: str) -> None:
+    if mode == "netns" and os.geteuid() != 0:
+        raise LabError("a namespace lab needs root (network namespaces, mounts, sshd per "
+                       "host); run `shangyun lab up` as root, or use the loopback mode")
+    tools = ["qemu-img", "/usr/sbin/sshd", "mariadb-install-db"]
+    if mode == "netns":
+        tools += ["ip", "unshare"]
+    for tool in tools:
         if not shutil.which(tool):
             raise LabError(f"{tool} is not installed; run ./scripts/setup")
     if not (hx.PG_BIN / "postgres").exists():
@@ -102,7 +106,7 @@ def _wait_ports(targets: list[tuple[str, str, int]], timeout: float) -> None:
 
 
 def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = None,
-       *, net: int | None = None) -> LabState:
+       *, net: int | None = None, mode: str | None = None) -> LabState:
     """Bring the lab up in ``lab_dir`` and return its state; idempotent.
 
     A second call with the same arguments changes nothing that is running: it restarts only
@@ -110,12 +114,21 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     different ``bureaus``/``hosts``, it stops the hosts that no longer fit and starts the
     new ones (images and keys are kept). ``net`` picks the lab network ``10.<net>.0.0/16``
     (default: 213 for the project's own lab, a free one in 100–199 for any other dir).
+
+    ``mode`` is ``"netns"`` (root: hosts are network namespaces) or ``"loopback"`` (the
+    fallback without root: sshd and services on ``127.<net>.<b>.<n>``, no namespaces, so no
+    per-host hostname, OS look, process view or ``ss`` view). Default: netns when root.
     """
-    _check_privileges()
+    if mode is None:
+        mode = "netns" if os.geteuid() == 0 else "loopback"
+    if mode not in ("netns", "loopback"):
+        raise LabError(f"unknown lab mode {mode!r}; use netns or loopback")
+    _check_privileges(mode)
     lab = Path(lab_dir).resolve() if lab_dir else default_lab_dir()
     lab.mkdir(parents=True, exist_ok=True)
     lab.chmod(0o755)
-    _check_traversable(lab)
+    if os.geteuid() == 0:
+        _check_traversable(lab)
     tag = lab_tag(lab)
     old: LabState | None = None
     if (lab / STATE_FILE).exists():
@@ -126,15 +139,17 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     if net is None:
         net = int(old.net.split(".")[1]) if old else _choose_net(lab, tag)
     bl, sl = plan_bureaus(bureaus)
-    planned = plan_hosts(bureaus, hosts, tag=tag, net=net)
+    loop = mode == "loopback"
+    planned = plan_hosts(bureaus, hosts, tag=tag, net=net, loopback=loop)
     client_key = lab / "client" / "id_ed25519"
     client_key.parent.mkdir(exist_ok=True)
     state = LabState(
-        lab_dir=str(lab), tag=tag, mode="netns", net=f"10.{net}.0.0/16", bridge=f"sy{tag}br",
-        gateway=f"10.{net}.0.1", user="root", client_key=str(client_key),
+        lab_dir=str(lab), tag=tag, mode=mode, net=f"{127 if loop else 10}.{net}.0.0/16",
+        bridge="" if loop else f"sy{tag}br", gateway="" if loop else f"10.{net}.0.1",
+        user=getpass.getuser(), client_key=str(client_key),
         known_hosts=str(lab / "known_hosts"), bureaus=bl, systems=sl, hosts=planned,
         ledgers_dir=str(lab / "ledgers"))
-    if old and (old.net != state.net or old.tag != tag):
+    if old and (old.net != state.net or old.tag != tag or old.mode != mode):
         _stop_all(old)
         old = None
     # keep the pids of hosts that still run exactly as planned; stop the others
@@ -143,16 +158,16 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     to_start: list[tuple[int, LabHost]] = []
     for h in planned:
         prev = old_hosts.pop(h.id, None)
-        if prev and prev.ip == h.ip and prev.netns == h.netns and hx.host_alive(prev):
+        if prev and prev.ip == h.ip and prev.netns == h.netns and hx.host_alive(prev, mode):
             h.pid = prev.pid
             if prev.database and h.database:
                 h.database.tables = prev.database.tables
         else:
             if prev:
-                _stop_host(prev)
+                _stop_host(prev, mode)
             to_start.append((index[h.id], h))
     for gone in old_hosts.values():
-        _stop_host(gone)
+        _stop_host(gone, mode)
         hx.remove_tree(hx.host_dir(state, gone))
     pub = ensure_keypair(client_key, f"shangyun-lab@{tag}")
     auth_keys = lab / "authorized_keys"
@@ -179,10 +194,10 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
             state.images.extend(imgs)
     state.cloud_uri, state.cloud_node_xml, state.cloud_pool = build_cloud(lab)
     Path(state.known_hosts).write_text("\n".join(known_hosts_lines(planned, pubkeys)) + "\n")
-    if to_start:
+    if to_start and not loop:
         hx.network_up(state, to_start)
-        for _, h in to_start:
-            h.pid = hx.start_host(state, h)
+    for _, h in to_start:
+        h.pid = hx.start_host(state, h)
     state.save()  # early: `down` finds every pid even if the waiting below fails
     ports = [(h.id, h.ip, s.port) for h in planned for s in h.services]
     _wait_ports(ports, timeout=60 + 0.3 * len(planned))
@@ -195,7 +210,10 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     return state
 
 
-def _stop_host(h: LabHost) -> None:
+def _stop_host(h: LabHost, mode: str) -> None:
+    if mode == "loopback":
+        hx.stop_groups([h.pid] if h.pid else [])
+        return
     pids = [h.pid] if h.pid else []
     pids += hx.netns_pids([h.netns])
     hx.stop_pids(pids)
@@ -204,6 +222,8 @@ def _stop_host(h: LabHost) -> None:
 
 
 def _stop_all(state: LabState) -> list[int]:
+    if state.mode == "loopback":
+        return hx.stop_groups([h.pid for h in state.hosts if h.pid])
     hx.stop_pids([h.pid for h in state.hosts if h.pid])  # each takes its PID namespace along
     prefix = f"sy{state.tag}-"
     names = [n for n in os.listdir("/run/netns")
@@ -253,7 +273,7 @@ def status(lab_dir: Path | str | None = None) -> dict[str, Any]:
     state = LabState.load(lab)
     rows = []
     for h in state.hosts:
-        alive = hx.host_alive(h)
+        alive = hx.host_alive(h, state.mode)
         ssh = False
         if alive:
             try:

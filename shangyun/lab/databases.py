@@ -9,6 +9,7 @@ not a production setting. Each has database ``appdb`` with table ``orders`` (100
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -20,7 +21,13 @@ ROWS = 1000
 
 
 def _chown(path: Path, user: str) -> None:
-    shutil.chown(path, user, user)
+    if os.geteuid() == 0:
+        shutil.chown(path, user, user)
+
+
+def _as(user: str) -> list[str]:
+    """Run as the database's own user when we are root; as ourselves otherwise."""
+    return ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
 
 
 def init_datadir(h: LabHost, d: Path) -> None:
@@ -37,7 +44,7 @@ def init_datadir(h: LabHost, d: Path) -> None:
             shutil.rmtree(pg)
         pg.mkdir(mode=0o700)
         _chown(pg, "postgres")
-        run(["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(pg), "-A",
+        run([*_as("postgres"), str(PG_BIN / "initdb"), "-D", str(pg), "-A",
              "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
             what=f"lab host {h.id}: initdb", timeout=120)
         with open(pg / "pg_hba.conf", "a") as f:
@@ -59,7 +66,8 @@ def init_datadir(h: LabHost, d: Path) -> None:
             shutil.rmtree(my)
         my.mkdir(mode=0o750)
         _chown(my, "mysql")
-        run(["mariadb-install-db", "--no-defaults", f"--datadir={my}", "--user=mysql",
+        user = ["--user=mysql"] if os.geteuid() == 0 else []
+        run(["mariadb-install-db", "--no-defaults", f"--datadir={my}", *user,
              "--auth-root-authentication-method=normal", "--skip-test-db",
              "--skip-name-resolve"],
             what=f"lab host {h.id}: mariadb-install-db", timeout=180)

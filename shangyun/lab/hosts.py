@@ -69,6 +69,21 @@ def prepare_host(state: LabState, h: LabHost, authorized_keys: Path) -> str:
     d.mkdir(parents=True, exist_ok=True)
     pub = ensure_keypair(d / "ssh_host_ed25519_key", f"root@{h.hostname}")
     (d / "sshd_config").write_text(sshd_config(h, d, authorized_keys))
+    if state.mode == "netns":
+        _overlays(h, d)
+    for rel in h.files:
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if not p.exists():
+            seed = sum(map(ord, h.id + rel))
+            data = bytes((seed + i * 7) % 251 for i in range(4096)) * 16
+            p.write_bytes(data if rel.endswith(".bin") else f"{h.id} {rel}\n".encode() * 64)
+    (d / "init.sh").write_text(init_script(state, h, d))
+    return pub
+
+
+def _overlays(h: LabHost, d: Path) -> None:
+    """Fill the upper dirs of the host's /etc and /usr/lib overlays with its OS look."""
     look = OSES[h.os]
     etc_files: dict[str, str | None] = {"hostname": h.hostname + "\n"}
     lib_files: dict[str, str | None] = {}
@@ -84,39 +99,31 @@ def prepare_host(state: LabState, h: LabHost, authorized_keys: Path) -> str:
         (d / f"{name}-work").mkdir(exist_ok=True)
         for rel, content in files.items():
             _place(d / f"{name}-upper", rel, content)
-    for rel in h.files:
-        p = d / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if not p.exists():
-            seed = sum(map(ord, h.id + rel))
-            data = bytes((seed + i * 7) % 251 for i in range(4096)) * 16
-            p.write_bytes(data if rel.endswith(".bin") else f"{h.id} {rel}\n".encode() * 64)
-    (d / "init.sh").write_text(init_script(state, h, d))
-    return pub
 
 
 def init_script(state: LabState, h: LabHost, d: Path) -> str:
     """The bash script that is PID 1 of a lab host: network, overlays, sshd, services."""
     q = shlex.quote
-    lines = [
-        "#!/bin/bash",
-        "set -u",
-        f"hostname {q(h.hostname)}",
-    ]
-    if state.mode == "netns":
+    root = os.geteuid() == 0
+    lines = ["#!/bin/bash", "set -u"]
+    if state.mode == "netns":  # only ever inside the host's own UTS/mount namespaces
         lines += [
+            f"hostname {q(h.hostname)}",
             "ip link set lo up",
             f"ip addr replace {h.ip}/{PREFIX_LEN} dev eth0",
             "ip link set eth0 up",
         ]
-    lines.append(f"mount -t overlay lab-etc -o lowerdir=/etc,upperdir={q(str(d / 'etc-upper'))},"
-                 f"workdir={q(str(d / 'etc-work'))} /etc || exit 3")
-    if (d / "usrlib-upper").exists():
+    if state.mode == "netns":
+        lines.append(f"mount -t overlay lab-etc -o lowerdir=/etc,"
+                     f"upperdir={q(str(d / 'etc-upper'))},workdir={q(str(d / 'etc-work'))} "
+                     "/etc || exit 3")
+    if state.mode == "netns" and (d / "usrlib-upper").exists():
         lines.append(f"mount -t overlay lab-usrlib -o lowerdir=/usr/lib,"
                      f"upperdir={q(str(d / 'usrlib-upper'))},workdir={q(str(d / 'usrlib-work'))}"
                      " /usr/lib || exit 3")
+    if root:
+        lines.append("mkdir -p /run/sshd")
     lines += [
-        "mkdir -p /run/sshd",
         f"/usr/sbin/sshd -D -f {q(str(d / 'sshd_config'))} -E {q(str(d / 'sshd.log'))} &",
     ]
     py = f"{SYSTEM_PYTHON} -I -S -B {q(str(LABSVC))}"
@@ -133,8 +140,9 @@ def init_script(state: LabState, h: LabHost, d: Path) -> str:
         pg = d / "pgdata"
         lines += [
             f"rm -f {q(str(pg / 'postmaster.pid'))}",
-            f"mkdir -p {q(str(d / 'pgrun'))} && chown postgres: {q(str(d / 'pgrun'))}",
-            f"runuser -u postgres -- {PG_BIN / 'postgres'} -D {q(str(pg))} "
+            f"mkdir -p {q(str(d / 'pgrun'))}"
+            + (f" && chown postgres: {q(str(d / 'pgrun'))}" if root else ""),
+            ("runuser -u postgres -- " if root else "") + f"{PG_BIN / 'postgres'} -D {q(str(pg))} "
             f"-c listen_addresses={h.ip} -c port={h.database.port} "
             f"-c unix_socket_directories={q(str(d / 'pgrun'))} -c shared_buffers=16MB "
             f"-c max_connections=100 -c fsync=off >>{q(str(d / 'postgres.log'))} 2>&1 &",
@@ -142,9 +150,10 @@ def init_script(state: LabState, h: LabHost, d: Path) -> str:
     if h.database and h.database.engine == "mariadb":
         my, run_d = d / "mydata", d / "myrun"
         lines += [
-            f"mkdir -p {q(str(run_d))} && chown mysql: {q(str(run_d))}",
+            f"mkdir -p {q(str(run_d))}" + (f" && chown mysql: {q(str(run_d))}" if root else ""),
             f"rm -f {q(str(run_d / 'mysqld.pid'))}",
-            f"/usr/sbin/mariadbd --no-defaults --datadir={q(str(my))} --user=mysql "
+            f"/usr/sbin/mariadbd --no-defaults --datadir={q(str(my))} "
+            + ("--user=mysql " if root else "") +
             f"--bind-address={h.ip} --port={h.database.port} "
             f"--socket={q(str(run_d / 'mysqld.sock'))} --pid-file={q(str(run_d / 'mysqld.pid'))} "
             f"--skip-name-resolve --init-file={q(str(d / 'init.sql'))} "
@@ -159,7 +168,8 @@ def init_script(state: LabState, h: LabHost, d: Path) -> str:
                 ">/dev/null 2>&1; sleep 1; done ) &")
         elif dep.process == "mariadb":
             lines.append(
-                f"( while :; do /usr/bin/mariadb --no-defaults -h {dep.target_ip} "
+                f"( while :; do /usr/bin/mariadb --no-defaults --bind-address={h.ip} "
+                f"-h {dep.target_ip} "
                 f"-P {dep.port} -u shangyun --connect-timeout=5 -e 'select sleep(86400)' "
                 "appdb >/dev/null 2>&1; sleep 1; done ) &")
     lines += ["while :; do wait; sleep 1; done", ""]
@@ -232,25 +242,26 @@ def pid_alive(pid: int | None) -> bool:
         return False
 
 
-def host_alive(h: LabHost) -> bool:
-    """Whether the host's PID-1 holder (``unshare``) still runs and its netns exists."""
-    if not pid_alive(h.pid) or not netns_exists(h.netns):
+def host_alive(h: LabHost, mode: str = "netns") -> bool:
+    """Whether the host's holder (``unshare``, or bash in loopback mode) still runs."""
+    if not pid_alive(h.pid) or (mode == "netns" and not netns_exists(h.netns)):
         return False
     try:
         cmd = Path(f"/proc/{h.pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"unshare" in cmd[0] and any(a.endswith(b"init.sh") for a in cmd)
+    holder = b"unshare" if mode == "netns" else b"bash"
+    return holder in cmd[0] and any(a.endswith(b"init.sh") for a in cmd)
 
 
 def start_host(state: LabState, h: LabHost) -> int:
     """Start the host's PID-1 holder in its netns; return the pid of ``unshare``."""
     d = host_dir(state, h)
     log = open(d / "init.log", "ab")  # noqa: SIM115 - handed to the child
-    cmd = ["unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc",
-           "--kill-child=SIGKILL", "/bin/bash", str(d / "init.sh")]
+    cmd = ["/bin/bash", str(d / "init.sh")]
     if state.mode == "netns":
-        cmd = ["ip", "netns", "exec", h.netns, *cmd]
+        cmd = ["ip", "netns", "exec", h.netns, "unshare", "--uts", "--pid", "--mount", "--fork",
+               "--mount-proc", "--kill-child=SIGKILL", *cmd]
     try:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              start_new_session=True, close_fds=True)
@@ -275,6 +286,15 @@ def stop_pids(pids: list[int], timeout: float = 15.0) -> list[int]:
         time.sleep(0.05)
         left = [p for p in left if pid_alive(p)]
     return left
+
+
+def stop_groups(pids: list[int], timeout: float = 15.0) -> list[int]:
+    """Loopback mode: SIGKILL each host's process group; return leaders still alive after."""
+    for pid in pids:
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    return stop_pids(pids, timeout)
 
 
 def netns_pids(names: list[str]) -> list[int]:

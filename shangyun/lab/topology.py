@@ -20,6 +20,7 @@ CITIES = (
     "梧州", "北海",
 )
 SSH_PORT = 22
+LOOPBACK_SSH_PORT = 2222
 HTTP_PORT = 8080
 AUTH_PORT = 8443
 NFS_PORT = 2049
@@ -44,8 +45,13 @@ def plan_bureaus(bureaus: int) -> tuple[list[dict[str, str]], list[dict[str, str
     return bl, sl
 
 
-def plan_hosts(bureaus: int, hosts: int | None, *, tag: str, net: int) -> list[LabHost]:
-    """Every lab host with its address, role, OS look, services and expected connections."""
+def plan_hosts(bureaus: int, hosts: int | None, *, tag: str, net: int,
+               loopback: bool = False) -> list[LabHost]:
+    """Every lab host with its address, role, OS look, services and expected connections.
+
+    With ``loopback`` (the unprivileged fallback) hosts get ``127.<net>.<bureau>.<n>``
+    addresses on the machine's loopback, sshd on port 2222 and no network namespace.
+    """
     if bureaus < 1:
         raise LabError(f"--bureaus must be at least 1, got {bureaus}")
     full = 3 * bureaus + 1
@@ -65,12 +71,14 @@ def plan_hosts(bureaus: int, hosts: int | None, *, tag: str, net: int) -> list[L
 
     def new(b: int, name: str, role: str, system: str) -> LabHost:
         os_key = ROTATION[len(out) % len(ROTATION)]
-        ip = f"10.{net}.{b}.{counters[b]}"
+        ip = f"{127 if loopback else 10}.{net}.{b}.{counters[b]}"
+        ssh_port = LOOPBACK_SSH_PORT if loopback else SSH_PORT
         counters[b] += 1
-        h = LabHost(id=name, hostname=name, ip=ip, port=SSH_PORT, bureau=bureau_id(b),
-                    system=system, role=role, netns=f"sy{tag}-{name}", os=os_key,
-                    os_pretty=OSES[os_key].pretty,
-                    services=[LabService("ssh", SSH_PORT, "sshd")],
+        h = LabHost(id=name, hostname=name, ip=ip, port=ssh_port, bureau=bureau_id(b),
+                    system=system, role=role, netns="" if loopback else f"sy{tag}-{name}",
+                    os="debian12" if loopback else os_key,
+                    os_pretty=OSES["debian12" if loopback else os_key].pretty,
+                    services=[LabService("ssh", ssh_port, "sshd")],
                     cpu_cores=(2, 4, 8)[len(out) % 3], memory_gb=(4.0, 8.0, 16.0)[len(out) % 3])
         out.append(h)
         return h

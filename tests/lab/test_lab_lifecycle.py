@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -119,3 +120,30 @@ def test_200_hosts_come_up_fast(lab_dir: Path) -> None:
     assert took < 60, f"200-host lab took {took:.1f} s"
     down(lab_dir)
     assert _netns_with(state.tag) == []
+
+
+def test_loopback_fallback_without_namespaces(lab_dir: Path) -> None:
+    from tests.lab.helpers import run
+
+    state = up(lab_dir, bureaus=1, mode="loopback")
+    assert state.mode == "loopback" and state.bridge == ""
+    assert _netns_with(state.tag) == []
+    app, auth = state.host("b01-app01"), state.host("b01-auth01")
+    assert app.ip.startswith("127.") and app.port == 2222
+    assert run(state, app, "echo ok").strip() == "ok"  # real sshd, key + known_hosts
+    pairs = [f"{app.ip}:", f"{auth.ip}:8443"]
+    deadline = time.monotonic() + 30
+    seen = False
+    while not seen and time.monotonic() < deadline:
+        ss = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True,
+                            text=True, check=True, timeout=30).stdout
+        seen = any(all(p in line for p in pairs) and '"java"' in line
+                   for line in ss.splitlines())
+        time.sleep(0.2)
+    assert seen, "app → auth connection not seen from the app's own loopback address"
+    pids = [h.pid for h in state.hosts]
+    down(lab_dir)
+    assert not any(pid_alive(p) for p in pids)
+    ss = subprocess.run(["ss", "-tlnH"], capture_output=True, text=True, check=True,
+                        timeout=30).stdout
+    assert app.ip not in ss and auth.ip not in ss
