@@ -100,7 +100,8 @@ def _sysv_running(line: str) -> str:
 
 
 class Processes(Fact):
-    """Every process (``ps -eo pid,user,comm,args``); arguments cut at 300 characters.
+    """Every process (``ps -eo pid,user,comm,args``); arguments cut at 300 characters and
+    passwords in them masked (see :func:`redact`).
 
     Sample output::
 
@@ -124,9 +125,26 @@ class Processes(Fact):
             parts = line.split(None, 3)
             if len(parts) < 3 or not parts[0].isdigit():
                 continue
+            args = redact(parts[3][:300]) if len(parts) > 3 else parts[2]
             out.append({"pid": int(parts[0]), "user": parts[1], "comm": parts[2],
-                        "args": parts[3][:300] if len(parts) > 3 else parts[2]})
+                        "args": args})
         return out
+
+
+_SECRET_OPT = re.compile(
+    r"(?i)(?P<k>(?:--?|\b)[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|"
+    r"access[_-]?key|credential)[\w.-]*)(?P<sep>[=:]|\s+)(?P<v>\S+)")
+_MYSQL_P = re.compile(r"(?<=\s)-p(?!\s)\S+")
+_URL_CRED = re.compile(r"(?P<pre>://[^/\s:@]+:)[^@\s/]+(?=@)")
+
+
+def redact(args: str) -> str:
+    """A command line with secrets replaced by ``***``: ``--password=x``, ``password x``,
+    ``PGPASSWORD=x``, MySQL's ``-px`` and ``scheme://user:x@host``. Facts are written to
+    the estate; passwords must never be."""
+    args = _URL_CRED.sub(r"\g<pre>***", args)
+    args = _SECRET_OPT.sub(lambda m: f"{m['k']}{m['sep']}***", args)
+    return _MYSQL_P.sub("-p***", args)
 
 
 _BIN_NAMES = ("postgres", "postmaster", "mysqld", "mariadbd", "oracle", "dmserver", "kingbase")

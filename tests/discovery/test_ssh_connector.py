@@ -118,40 +118,56 @@ def test_jump_host_tunnels_and_is_verified(sshd_hosts: Hosts) -> None:
         assert "jump host" in str(err2.value)
 
 
-def test_pool_bounds_connections(sshd_hosts: Hosts) -> None:
-    servers = sshd_hosts.good
-    active = 0
-    peak = 0
+def _peak(pool: SSHPool, targets: list[SSHTarget]) -> dict[str, int]:
+    """Run ``sleep 0.3`` on every target at once; the peak of open connections, overall
+    (``""``) and per bureau."""
+    active: dict[str, int] = {}
+    peak: dict[str, int] = {}
     lock = threading.Lock()
+    orig = pool._connect
+
+    def bump(keys: tuple[str, ...], n: int) -> None:
+        with lock:
+            for k in keys:
+                active[k] = active.get(k, 0) + n
+                peak[k] = max(peak.get(k, 0), active[k])
+
+    def counting(target: SSHTarget):  # type: ignore[no-untyped-def]
+        client = orig(target)
+        keys = ("", target.bureau) if target.bureau else ("",)
+        bump(keys, 1)
+        real_close = client.close
+
+        def close() -> None:
+            bump(keys, -1)
+            real_close()
+
+        client.close = close  # type: ignore[method-assign]
+        return client
+
+    pool._connect = counting  # type: ignore[method-assign]
+    threads = [threading.Thread(target=pool.run_script, args=(t, "sleep 0.3")) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return peak
+
+
+def test_pool_bounds_connections(sshd_hosts: Hosts) -> None:
+    targets = [SSHTarget(s.address, s.port) for s in sshd_hosts.good * 2]
     with _pool(sshd_hosts, max=2) as pool:
-        orig = pool._connect
+        assert _peak(pool, targets)[""] == 2
 
-        def counting(target: SSHTarget):  # type: ignore[no-untyped-def]
-            nonlocal active, peak
-            client = orig(target)
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            real_close = client.close
 
-            def close() -> None:
-                nonlocal active
-                with lock:
-                    active -= 1
-                real_close()
-
-            client.close = close  # type: ignore[method-assign]
-            return client
-
-        pool._connect = counting  # type: ignore[method-assign]
-        threads = [threading.Thread(target=pool.run_script,
-                                    args=(SSHTarget(s.address, s.port), "sleep 0.3"))
-                   for s in servers * 2]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
-    assert peak == 2
+def test_pool_bounds_each_bureau(sshd_hosts: Hosts) -> None:
+    s = sshd_hosts.good
+    targets = [SSHTarget(x.address, x.port, bureau="B1") for x in s] + \
+        [SSHTarget(x.address, x.port, bureau="B2") for x in s]
+    settings = SSHSettings(str(sshd_hosts.key), str(sshd_hosts.known_hosts))
+    with SSHPool(settings, max_connections=8, per_bureau=1) as pool:
+        peak = _peak(pool, targets)
+    assert peak["B1"] == 1 and peak["B2"] == 1 and peak[""] == 2
 
 
 def test_missing_files_are_clear_errors(tmp_path: Path, sshd_hosts: Hosts) -> None:
