@@ -37,6 +37,9 @@ from shangyun.estate import Estate
 console = Console(highlight=False)
 COMPARED = ("bureaus", "systems", "hosts", "disks", "databases", "dependencies")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: demo-out/ at the project root (gitignored); in the current folder for an installed copy.
+DEFAULT_OUT = (PROJECT_ROOT / "demo-out" if (PROJECT_ROOT / "pyproject.toml").is_file()
+               else Path("demo-out"))
 
 
 @dataclass
@@ -252,7 +255,7 @@ def _run_cli(main: click.Command, args: list[str]) -> tuple[int, str, str]:
 
 
 @click.command()
-@click.option("--out", default=str(PROJECT_ROOT / "demo-out"), show_default=True,
+@click.option("--out", default=str(DEFAULT_OUT), show_default=True,
               type=click.Path(file_okay=False), help="Work folder of the demo.")
 @click.option("--bureaus", default=35, show_default=True, type=click.IntRange(1, 254))
 @click.option("--systems", default=120, show_default=True, type=click.IntRange(10))

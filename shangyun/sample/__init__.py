@@ -7,9 +7,9 @@ both into one folder, as ``shangyun inventory sample`` does.
 
 from shangyun.sample.generator import SampleParameterError, generate_estate
 from shangyun.sample.ledgers import LedgerFile, write_ledgers
-from shangyun.sample.writer import is_sample_dir, write_sample
+from shangyun.sample.writer import SampleResult, is_sample_dir, write_sample
 
 __all__ = [
-    "LedgerFile", "SampleParameterError", "generate_estate", "is_sample_dir", "write_ledgers",
-    "write_sample",
+    "LedgerFile", "SampleParameterError", "SampleResult", "generate_estate", "is_sample_dir",
+    "write_ledgers", "write_sample",
 ]

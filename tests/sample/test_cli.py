@@ -60,4 +60,6 @@ def test_bad_parameters_exit_nonzero(tmp_path: Path) -> None:
 
 def test_shipped_sample_is_current(sample_dir: Path) -> None:
     shipped = ROOT / "inventories" / "sample"
-    assert _digests(shipped) == _digests(sample_dir)
+    assert _digests(shipped) == _digests(sample_dir), (
+        "inventories/sample is stale; regenerate it with: rm -rf inventories/sample && "
+        ".venv/bin/shangyun inventory sample --out inventories/sample")
