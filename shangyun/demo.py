@@ -257,9 +257,12 @@ def _run_cli(main: click.Command, args: list[str]) -> tuple[int, str, str]:
 @click.command()
 @click.option("--out", default=str(DEFAULT_OUT), show_default=True,
               type=click.Path(file_okay=False), help="Work folder of the demo.")
-@click.option("--bureaus", default=35, show_default=True, type=click.IntRange(1, 254))
-@click.option("--systems", default=120, show_default=True, type=click.IntRange(10))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--bureaus", default=35, show_default=True, type=click.IntRange(1, 254),
+              help="Regional bureaus of the sample (besides headquarters).")
+@click.option("--systems", default=120, show_default=True, type=click.IntRange(10),
+              help="Systems of the sample.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
+              help="Seed of the sample.")
 def cli(out: str, bureaus: int, systems: int, seed: int) -> None:
     """Generate the sample estate, import its ledgers, validate, summarise and compare."""
     st = run(Path(out), bureaus=bureaus, systems=systems, seed=seed)

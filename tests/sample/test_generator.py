@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shangyun.estate import Estate
 from shangyun.sample import SampleParameterError, generate_estate
@@ -187,3 +189,24 @@ def test_fewer_hosts_than_systems() -> None:
                                                                             100_000)
     assert t["hosts"]["system_id"].is_unique
     assert e.validate() == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(bureaus=st.integers(1, 40), systems=st.integers(10, 200),
+       hosts_per=st.floats(0.3, 8.0), deps=st.integers(0, 400) | st.none(),
+       seed=st.integers(0, 2**32))
+def test_any_parameters_give_a_valid_exact_estate(bureaus: int, systems: int,
+                                                  hosts_per: float, deps: int | None,
+                                                  seed: int) -> None:
+    hosts = max(1, round(systems * hosts_per))
+    deps = None if deps is None else min(deps, systems * (systems - 1) // 2)
+    e = generate_estate(bureaus=bureaus, systems=systems, hosts=hosts, dependencies=deps,
+                        seed=seed)
+    t = e.tables
+    assert e.validate() == []
+    assert (len(t["bureaus"]), len(t["systems"]), len(t["hosts"])) == (bureaus + 1, systems,
+                                                                         hosts)
+    if deps is not None:
+        assert len(t["dependencies"]) == deps
+    assert t["hosts"]["hostname"].is_unique and t["hosts"]["ip"].is_unique
+    assert t["systems"]["name"].is_unique

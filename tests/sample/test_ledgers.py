@@ -153,3 +153,17 @@ def test_ledgers_describe_the_whole_estate(sample_dir: Path) -> None:
     assert len(got["disks"]) + len(got["vDisk"]) == len(t["disks"])
     assert len(got["databases"]) == len(t["databases"])
     assert len(got["dependencies"]) == len(t["dependencies"])
+
+
+def test_ledgers_of_systems_without_hosts(tmp_path: Path) -> None:
+    """With fewer hosts than systems the ledgers still list every system and link."""
+    from shangyun.sample import generate_estate, write_ledgers
+
+    est = generate_estate(bureaus=3, systems=24, hosts=12, seed=9)
+    write_ledgers(est, tmp_path / "ledgers", 9)
+    got = read_all(tmp_path / "ledgers")
+    t = est.tables
+    assert set(got["systems"]["systems.name"]) == set(t["systems"]["name"])
+    assert set(got["hosts"]["hosts.hostname"]) == set(t["hosts"]["hostname"])
+    assert len(got["databases"]) == len(t["databases"])
+    assert len(got["dependencies"]) == len(t["dependencies"])
