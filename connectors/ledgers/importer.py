@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from connectors.ledgers.read import LedgerRead, Mapping, load_mapping, read_ledger
-from shangyun.errors import EstateError, ValidationFailed
-from shangyun.estate.merge import ORDER, TableCounts, merge_rows
+from shangyun.errors import EstateError, LedgerError, ValidationFailed
+from shangyun.estate.merge import ORDER, Merger, TableCounts
 from shangyun.estate.model import META_FILE, Estate
 
 
@@ -54,8 +56,43 @@ def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
     return Estate.new(root.resolve().name or "estate"), True
 
 
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+def expand_manifest(path: str | Path) -> list[tuple[Path, str | None]]:
+    """The ``(file, bureau)`` list of a ledger manifest, in its order.
+
+    A manifest (as ``shangyun inventory sample`` writes ``ledgers/manifest.yaml``) is YAML
+    with ``order:`` a list of ``{folder, bureau, files: [...]}``; file names are relative to
+    ``folder`` under the manifest's own folder. Raises :class:`LedgerError` for a bad one.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise LedgerError(str(p), f"cannot read the ledger manifest: {exc}") from exc
+    order = data.get("order") if isinstance(data, dict) else None
+    if not isinstance(order, list):
+        raise LedgerError(str(p), "a ledger manifest needs 'order:', a list of "
+                                  "{folder, bureau, files}")
+    out: list[tuple[Path, str | None]] = []
+    for i, entry in enumerate(order, start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("files"), list):
+            raise LedgerError(str(p), "each entry needs 'files:', a list of file names",
+                              row=i, column="files")
+        folder = p.parent / str(entry.get("folder") or "")
+        bureau = entry.get("bureau")
+        for name in entry["files"]:
+            f = folder / str(name)
+            if not f.is_file():
+                raise LedgerError(str(p), f"listed file {f} does not exist", row=i,
+                                  column="files")
+            out.append((f, str(bureau) if bureau else None))
+    return out
+
+
 def import_ledgers(
-    files: Sequence[str | Path],
+    files: Sequence[str | Path | tuple[str | Path, str | None]],
     estate_dir: str | Path,
     *,
     mapping_file: str | Path | None = None,
@@ -65,6 +102,10 @@ def import_ledgers(
     now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import ``files`` into the estate at ``estate_dir`` (created when missing).
+
+    An item of ``files`` may be ``(path, bureau)`` to give that file its own bureau, or a
+    ledger manifest (.yaml, see :func:`expand_manifest`); otherwise ``bureau`` applies.
+    All files are merged in memory, validated once and saved once.
 
     ``on_file(name)`` is called as each file starts, ``advance(n)`` as rows are read (for
     progress bars). Raises :class:`LedgerError`, :class:`ValidationFailed` or
@@ -77,24 +118,30 @@ def import_ledgers(
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     sources: list[dict[str, Any]] = list(estate.meta.get("sources") or [])
     known = {s.get("sha256") for s in sources if isinstance(s, dict)}
-    problems = []
+    merger = Merger(estate)
     changed = created
-    for f in files:
+    items: list[tuple[str | Path, str | None]] = []
+    for item in files:
+        if isinstance(item, tuple):
+            items.append(item)
+        elif Path(item).suffix.lower() in MANIFEST_SUFFIXES:
+            items += [(f, b or bureau) for f, b in expand_manifest(item)]
+        else:
+            items.append((item, bureau))
+    for f, file_bureau in items:
         p = Path(f)
         if on_file is not None:
             on_file(p.name)
-        read: LedgerRead = read_ledger(p, mapping=mapping, bureau=bureau, known=estate,
-                                       advance=advance)
-        merged = merge_rows(estate, read.rows, p.name)
-        estate = merged.estate
-        problems += merged.problems
-        for t, c in merged.counts.items():
+        read: LedgerRead = read_ledger(p, mapping=mapping, bureau=file_bureau,
+                                       known=merger.rows, advance=advance)
+        step = merger.merge(read.rows, p.name)
+        for t, c in step.counts.items():
             total = report.counts[t]
             total.added += c.added
             total.updated += c.updated
             total.unchanged += c.unchanged
-        report.conflicts += merged.conflicts
-        changed = changed or merged.changed
+        report.conflicts += step.conflicts
+        changed = changed or step.changed
         if read.sha256 not in known:
             sources.append({"path": str(f), "sha256": read.sha256, "rows": read.data_rows,
                             "kind": read.kind, "imported_at": stamp})
@@ -102,18 +149,21 @@ def import_ledgers(
             changed = True
         report.files.append({"file": str(f), "kind": read.kind, "sha256": read.sha256,
                              "rows": read.data_rows, "read": read.counts(),
-                             "merge": {t: c.to_dict() for t, c in merged.counts.items()},
-                             "conflicts": len(merged.conflicts),
+                             "merge": {t: c.to_dict() for t, c in step.counts.items()},
+                             "conflicts": len(step.conflicts),
                              "sheets": [s.to_dict() for s in read.sheets]})
+    if not changed:
+        report.totals = {name: len(df) for name, df in estate.tables.items()}
+        return report
+    estate, problems = merger.finish()
     estate.meta["sources"] = sources
     problems += estate.validate()
     if problems:
         raise ValidationFailed(problems, what=f"import into {estate_dir}")
-    if changed:
-        estate.save(estate_dir)
-        report.saved = True
+    estate.save(estate_dir)
+    report.saved = True
     report.totals = {name: len(df) for name, df in estate.tables.items()}
     return report
 
 
-__all__ = ["ImportReport", "import_ledgers", "open_or_new"]
+__all__ = ["ImportReport", "expand_manifest", "import_ledgers", "open_or_new"]

@@ -43,9 +43,12 @@ from shangyun.estate.schema import TABLES
 Row = dict[str, Any]
 #: A mapping file, normalized: header (normalized) -> (target or "ignore", unit).
 Mapping = dict[str, tuple[str, str]]
+#: What names are resolved against: an estate, or its rows per table.
+Known = Estate | dict[str, list[Row]]
 
 HEADER_SCAN_ROWS = 30
-_TOTALS = re.compile(r"^(合计|总计|小计|共计|总和|汇总|total|sum|grand total)\b", re.I)
+_TOTALS = re.compile(
+    r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand |sub)?totals?[:：]?|sum[:：]?)$", re.I)
 _NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
 _HQ = re.compile(r"总部|机关|本部|总局|headquarter|\bhq\b", re.I)
 _KIND_ORDER = {"bureaus": 0, "hosts": 1, "systems": 2, "disks": 3, "databases": 4,
@@ -233,6 +236,9 @@ class _Col:
     unit: str
     memo: dict[Any, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.table, self.column = self.target.split(".", 1)
+
 
 class _Problems:
     def __init__(self, file: str) -> None:
@@ -259,7 +265,7 @@ class _Problems:
 class _Collector:
     """Estate rows of one file, with indexes to resolve names to ids."""
 
-    def __init__(self, source: str, known: Estate | None) -> None:
+    def __init__(self, source: str, known: Known | None) -> None:
         self.source = source
         self.rows: dict[str, list[Row]] = {name: [] for name in TABLES}
         self.bureaus: dict[str, str] = {}
@@ -275,15 +281,17 @@ class _Collector:
         if known is not None:
             self._index_known(known)
 
-    def _index_known(self, known: Estate) -> None:
-        for b in known.rows("bureaus"):
+    def _index_known(self, known: Known) -> None:
+        rows = ({n: known.rows(n) for n in ("bureaus", "systems", "hosts")}
+                if isinstance(known, Estate) else known)
+        for b in rows.get("bureaus", ()):
             self.known_bureaus[str(b["id"])] = str(b["name"] or "")
-        for s in known.rows("systems"):
+        for s in rows.get("systems", ()):
             bname = self.known_bureaus.get(s["bureau_id"] or "", "")
             key = (_key(bname), _key(s["name"]))
             self.known_systems[key] = s["id"]
             self.known_system_names.setdefault(key[1], set()).add(s["id"])
-        for h in known.rows("hosts"):
+        for h in rows.get("hosts", ()):
             bname = _key(self.known_bureaus.get(h["bureau_id"] or "", ""))
             for key in (host_key_name(h.get("hostname")), str(h.get("ip") or "")):
                 if key:
@@ -302,6 +310,8 @@ class _Collector:
     def system(self, bureau: str, name: str, fields: Row | None = None) -> str:
         key = (_key(bureau), _key(name))
         sid = self.systems.get(key)
+        if sid is not None and (not fields or self.system_fields.get(key) == fields):
+            return sid
         row: Row = {"id": sid or stable_id("s", bureau, name), "name": name,
                     "bureau_id": self.bureau(bureau), "source": self.source}
         if fields:
@@ -371,7 +381,7 @@ def read_ledger(
     *,
     mapping: Mapping | None = None,
     bureau: str | None = None,
-    known: Estate | None = None,
+    known: Known | None = None,
     advance: Callable[[int], None] | None = None,
     source: str | None = None,
 ) -> LedgerRead:
@@ -469,18 +479,16 @@ def _read_sheet(
         if pending >= 500 and advance is not None:
             advance(pending)
             pending = 0
-        if not any(c != "" and c is not None for c in row):
+        if not any(row) and not any(c is not None and c != "" for c in row):
             continue
-        first = [c for c in row if isinstance(c, str) and c.strip()][:3]
-        if any(_TOTALS.match(c.strip()) for c in first):
+        if any(type(c) is str and _TOTALS.match(c.strip()) for c in row[:4]):
             report.skipped += 1
             continue
-        nonblank = [c for c in row if c != "" and c is not None]
-        if len(nonblank) == 1 and isinstance(nonblank[0], str) and _NOTE.match(
-                nonblank[0].strip()):
+        if (type(row[0]) is str and _NOTE.match(row[0].strip())
+                and sum(1 for c in row if c is not None and c != "") == 1):
             report.skipped += 1
             continue
-        values: Row = {}
+        parts: dict[str, Row] = {}
         bad = False
         for c in cols:
             raw = row[c.index] if c.index < len(row) else ""
@@ -494,27 +502,32 @@ def _read_sheet(
                 except BadValue as exc:
                     v = exc
                 c.memo[key] = v
+            if v is None:
+                continue
             if isinstance(v, BadValue):
                 problems.add(grid.sheet, r + 1, f"{c.header} ({column_letter(c.index)})",
                              str(v))
                 bad = True
                 continue
-            if v is not None and c.target not in values:
-                values[c.target] = v
+            part = parts.get(c.table)
+            if part is None:
+                part = parts[c.table] = {}
+            if c.column not in part:
+                part[c.column] = v
                 if c.target == "databases.engine":
-                    values["_engine_text"] = clean_text(raw)
+                    parts["_"] = {"engine_text": clean_text(raw)}
         if bad:
             continue
-        if not values:
+        if not parts:
             report.skipped += 1
             continue
-        bname = values.pop("bureaus.name", None) or file_bureau
+        bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
         if not bname:
             problems.add(grid.sheet, r + 1, None,
                          "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
             continue
         try:
-            _ROW_READERS[kind](col, str(bname), values)
+            _ROW_READERS[kind](col, str(bname), parts)
         except BadValue as exc:
             problems.add(grid.sheet, r + 1, None, str(exc))
             continue
@@ -527,20 +540,13 @@ def _read_sheet(
 _MISSING = object()
 
 
-def _split(values: Row) -> dict[str, Row]:
-    out: dict[str, Row] = {}
-    for target, v in values.items():
-        if target.startswith("_"):
-            continue
-        table, column = target.split(".", 1)
-        out.setdefault(table, {})[column] = v
-    return out
+def _engine_text(parts: dict[str, Row]) -> str:
+    return str(parts.get("_", {}).get("engine_text", ""))
 
 
-def _host_row(col: _Collector, bureau: str, values: Row) -> None:
-    parts = _split(values)
+def _host_row(col: _Collector, bureau: str, parts: dict[str, Row]) -> None:
     if parts.get("bureaus"):
-        _bureau_row(col, bureau, {f"bureaus.{k}": v for k, v in parts["bureaus"].items()})
+        _bureau_row(col, bureau, parts)
     sys_fields = parts.get("systems", {})
     sid = None
     if sys_fields.get("name"):
@@ -562,7 +568,7 @@ def _host_row(col: _Collector, bureau: str, values: Row) -> None:
     if db and db.get("engine"):
         if sid is None:
             raise BadValue("a database (数据库类型) needs a 系统名称 on the same row")
-        _add_database(col, sid, hid, db, values.get("_engine_text", ""))
+        _add_database(col, sid, hid, db, _engine_text(parts))
 
 
 def _add_database(col: _Collector, sid: str, hid: str | None, db: Row, text: str) -> None:
@@ -578,8 +584,7 @@ def _add_database(col: _Collector, sid: str, hid: str | None, db: Row, text: str
     col.rows["databases"].append(db)
 
 
-def _system_row(col: _Collector, bureau: str, values: Row) -> None:
-    parts = _split(values)
+def _system_row(col: _Collector, bureau: str, parts: dict[str, Row]) -> None:
     fields = parts.get("systems", {})
     if not fields.get("name"):
         raise BadValue("a system row needs a 系统名称 (system name)")
@@ -587,8 +592,7 @@ def _system_row(col: _Collector, bureau: str, values: Row) -> None:
     col.system(bureau, name, fields or {})
 
 
-def _database_row(col: _Collector, bureau: str, values: Row) -> None:
-    parts = _split(values)
+def _database_row(col: _Collector, bureau: str, parts: dict[str, Row]) -> None:
     sys_fields = parts.get("systems", {})
     if not sys_fields.get("name"):
         raise BadValue("a database row needs the 系统名称 (system) it belongs to")
@@ -597,11 +601,11 @@ def _database_row(col: _Collector, bureau: str, values: Row) -> None:
     hid = None
     if host.get("hostname") or host.get("ip"):
         hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
-    _add_database(col, sid, hid, parts.get("databases", {}), values.get("_engine_text", ""))
+    _add_database(col, sid, hid, parts.get("databases", {}), _engine_text(parts))
 
 
-def _dependency_row(col: _Collector, bureau: str, values: Row) -> None:
-    dep = _split(values).get("dependencies", {})
+def _dependency_row(col: _Collector, bureau: str, parts: dict[str, Row]) -> None:
+    dep = parts.get("dependencies", {})
     out: Row = {"origin": "declared", "source": col.source}
     for end in ("source", "target"):
         if dep.get(f"{end}_system"):
@@ -624,8 +628,7 @@ def _dependency_row(col: _Collector, bureau: str, values: Row) -> None:
         col.rows["dependencies"].append(row)
 
 
-def _disk_row(col: _Collector, bureau: str, values: Row) -> None:
-    parts = _split(values)
+def _disk_row(col: _Collector, bureau: str, parts: dict[str, Row]) -> None:
     host = parts.get("hosts", {})
     if not host.get("hostname") and not host.get("ip"):
         raise BadValue("a disk row needs the 主机名 (hostname) or IP地址 of its host")
@@ -645,15 +648,15 @@ def _disk_row(col: _Collector, bureau: str, values: Row) -> None:
     col.rows["disks"].append(disk)
 
 
-def _bureau_row(col: _Collector, bureau: str, values: Row) -> None:
-    fields = _split(values).get("bureaus", {})
+def _bureau_row(col: _Collector, bureau: str, parts: dict[str, Row]) -> None:
+    fields = dict(parts.get("bureaus", {}))
     fields.pop("name", None)
     bid = col.bureau(bureau)
     if fields:
         col.rows["bureaus"].append({"id": bid, "name": bureau, **fields})
 
 
-_ROW_READERS: dict[str, Callable[[_Collector, str, Row], None]] = {
+_ROW_READERS: dict[str, Callable[[_Collector, str, dict[str, Row]], None]] = {
     "hosts": _host_row, "systems": _system_row, "databases": _database_row,
     "disks": _disk_row,
     "dependencies": _dependency_row, "bureaus": _bureau_row,

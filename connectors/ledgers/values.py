@@ -317,8 +317,14 @@ def parse_time(text: str) -> str:
     return f"{hh:02d}:{mm:02d}"
 
 
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
 def parse_ip(text: str) -> str:
     """The first IP address in the cell ("10.0.0.5", "10.0.0.5/24", "10.0.0.5；10.0.0.6")."""
+    if _IPV4.fullmatch(text):
+        return text
     for part in re.split(r"[\s,;；，、|]+|/(?=\D)", text):
         p = part.strip().split("/", 1)[0]
         if not p:

@@ -68,14 +68,19 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
                bureau: str | None, show_progress: bool, as_json: bool) -> None:
     """Import ledgers (.xlsx/.csv, RVTools exports) into the estate, merging by host.
 
+    FILES may include a ledger manifest (.yaml with 'order: [{folder, bureau, files}]', as
+    `inventory sample` writes ledgers/manifest.yaml) to import many bureaus at once.
+
     A new estate folder is created when ESTATE does not exist. Values that differ from the
     estate's are not overwritten but listed as conflicts (see `inventory conflicts`). A
     file that cannot be understood is rejected naming its sheet, row and column, and
     nothing is written.
     """
-    from connectors.ledgers.importer import import_ledgers
+    from connectors.ledgers.importer import MANIFEST_SUFFIXES, expand_manifest, import_ledgers
 
-    with _bars(len(files), show_progress) as (on_file, advance):
+    count = sum(len(expand_manifest(f)) if f.lower().endswith(MANIFEST_SUFFIXES) else 1
+                for f in files)
+    with _bars(count, show_progress) as (on_file, advance):
         report = import_ledgers(files, estate_dir, mapping_file=mapping_file, bureau=bureau,
                                 on_file=on_file, advance=advance)
     if as_json:
@@ -88,7 +93,10 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
         t.add_row(name, str(c.added), str(c.updated), str(c.unchanged),
                   str(report.totals.get(name, 0)))
     console.print(t)
-    for f in report.files:
+    if len(report.files) > 10:
+        console.print(f"{len(report.files)} files, "
+                      f"{sum(f['rows'] for f in report.files)} rows (--json lists each file)")
+    for f in report.files if len(report.files) <= 10 else []:
         unmapped = sorted({u for s in f["sheets"] for u in s.get("unmapped", [])})
         line = f"{escape(f['file'])}: {f['rows']} rows ({f['kind']})"
         if unmapped:

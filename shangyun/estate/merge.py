@@ -98,12 +98,11 @@ def merge_rows(estate: Estate, incoming: Mapping[str, Iterable[Row]], source: st
     :meth:`Estate.rows` gives them. Several rows may share an id (the same host on two
     rows of one ledger): the later ones merge into the first.
     """
-    m = _Merger(estate, source)
-    for name in ORDER:
-        m.merge_table(name, incoming.get(name, ()))
-    for c in incoming.get("conflicts", ()):
-        m.add_conflict_row(dict(c))
-    return m.finish()
+    m = Merger(estate)
+    step = m.merge(incoming, source)
+    est, problems = m.finish()
+    return MergeReport(source=source, estate=est, counts=step.counts,
+                       conflicts=step.conflicts, id_map=step.id_map, problems=problems)
 
 
 def conflicts(estate: Estate) -> list[Row]:
@@ -182,11 +181,31 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-class _Merger:
-    """The state of one merge: current rows per table, their indexes and the id maps."""
+@dataclass
+class MergeStep:
+    """What merging one source into a :class:`Merger` did (counts, new conflicts, ids)."""
 
-    def __init__(self, estate: Estate, source: str) -> None:
-        self.source = source
+    source: str
+    counts: dict[str, TableCounts]
+    conflicts: list[Row]
+    id_map: dict[str, dict[str, str]]
+
+    @property
+    def changed(self) -> bool:
+        """``True`` when anything was added, filled or a conflict recorded."""
+        return bool(self.conflicts) or any(c.added or c.updated for c in self.counts.values())
+
+
+class Merger:
+    """Merges several sources, one after the other, into an estate's rows.
+
+    ``Merger(estate)`` copies the estate's rows; each :meth:`merge` brings in one source's
+    rows (see :func:`merge`); :meth:`finish` builds the merged :class:`Estate`. ``rows``
+    holds the current rows per table at any time (what readers resolve names against).
+    """
+
+    def __init__(self, estate: Estate) -> None:
+        self.source = ""
         self.meta = dict(estate.meta)
         self.rows: dict[str, list[Row]] = {name: estate.rows(name) for name in TABLES}
         self.by_id: dict[str, dict[str, Row]] = {
@@ -196,6 +215,18 @@ class _Merger:
         self.new_conflicts: list[Row] = []
         self.keys: dict[str, dict[Any, Row]] = {}
         self._index_all()
+
+    def merge(self, incoming: Mapping[str, Iterable[Row]], source: str) -> MergeStep:
+        """Merge one source's rows (typed values, ``None`` for empty) into the rows."""
+        self.source = source
+        self.id_map = {name: {} for name in TABLES}
+        self.counts = {name: TableCounts() for name in ORDER}
+        self.new_conflicts = []
+        for name in ORDER:
+            self.merge_table(name, incoming.get(name, ()))
+        for c in incoming.get("conflicts", ()):
+            self.add_conflict_row(dict(c))
+        return MergeStep(source, self.counts, self.new_conflicts, self.id_map)
 
     # ----------------------------------------------------------------- indexes
     def _natural_keys(self, name: str, r: Row) -> list[Any]:
@@ -329,19 +360,18 @@ class _Merger:
         self.rows["conflicts"].append(row)
         self.new_conflicts.append(row)
 
-    def finish(self) -> MergeReport:
-        est = Estate(meta=self.meta)
+    def finish(self) -> tuple[Estate, list[Problem]]:
+        """The merged estate, and the coercion problems of its rows (normally none)."""
+        est = Estate(meta=dict(self.meta))
         problems: list[Problem] = []
         for name in TABLES:
             problems += est.set_rows(name, self.rows[name])
-        return MergeReport(source=self.source, estate=est, counts=self.counts,
-                           conflicts=self.new_conflicts, id_map=self.id_map,
-                           problems=problems)
+        return est, problems
 
 
 __all__ = [
-    "MergeReport", "TableCounts", "conflicts", "host_key_name", "match_key", "merge",
-    "merge_rows",
+    "MergeReport", "MergeStep", "Merger", "TableCounts", "conflicts", "host_key_name",
+    "match_key", "merge", "merge_rows",
     "normalize_mac",
     "stable_id",
 ]
