@@ -3,7 +3,8 @@
 Each bureau picks a style (deterministically from ``seed``):
 
 - ``zh-xlsx``: one workbook, Chinese headers with full-width brackets (内存（G）), a title and
-  a 填报 row above each header, 单位/系统名称 merged down, blank rows between systems, sizes as
+  a 填报 row above each header, a two-row host header (配置 over CPU/内存/磁盘, 利用率 over the
+  utilisation columns), 单位/系统名称 merged down, blank rows between systems, sizes as
   text with units ("16G", "2 TB"), 是/否, a 合计 row under the hosts;
 - ``en-xlsx``: one workbook with English headers, Y/N, "16 GB", "17.5%";
 - ``gbk-csv``: one CSV per sheet in GBK (what Chinese Excel saves), variant Chinese headers,
@@ -252,9 +253,12 @@ def _zh_xlsx(folder: Path, b: dict[str, Any], p: _Views, rng: np.random.Generato
         if t in cols:
             total = float(pd.to_numeric(hosts[t.split(".")[1]]).sum())
             totals[cols.index(t)] = V.cell(t, total)
+    groups = [(label, cols.index(a), cols.index(z)) for label, a, z in (
+        ("配置", "hosts.cpu_cores", "hosts.disk_gb"),
+        ("利用率", "hosts.cpu_util_pct", "hosts.mem_p95_pct")) if a in cols and z in cols]
     _sheet(wb, "hosts", hosts.sort_values(["system_name", "hostname"]), H, V, names["hosts"],
            SheetLayout(title=f"{b['name']}服务器资产台账", subtitle=sub, merge_down=(0, 1),
-                       group_by=1, blank_between=True, totals=totals), cols)
+                       group_by=1, blank_between=True, totals=totals, groups=groups), cols)
     if len(disks):
         _sheet(wb, "disks", disks, H, V, names["disks"])
     _sheet(wb, "databases", p.databases, H, V, names["databases"],

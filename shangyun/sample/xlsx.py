@@ -33,11 +33,14 @@ class SheetLayout:
     ``merge_down`` lists column positions whose equal consecutive values are merged into one
     cell (单位, 系统名称); ``group_by`` is the column position whose change starts a new group
     (a blank row between groups when ``blank_between``); ``totals`` maps column positions
-    to the value of a last 合计 row (position 0 holds the label).
+    to the value of a last 合计 row (position 0 holds the label). ``groups`` makes a two-row
+    header: ``(label, first, last)`` column positions under one merged group cell (配置 over
+    CPU/内存/磁盘); the other headers are merged down over both rows.
     """
 
     title: str | None = None
     subtitle: str | None = None
+    groups: Sequence[tuple[str, int, int]] = ()
     merge_down: Sequence[int] = ()
     group_by: int | None = None
     blank_between: bool = False
@@ -67,8 +70,23 @@ def write_sheet(wb: Workbook, name: str, headers: Sequence[str],
             ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=width)
         ws.cell(row=r, column=1).alignment = Alignment(horizontal="center")
         r += 1
-    for c, h in enumerate(headers, start=1):
-        ws.cell(row=r, column=c, value=h).font = Font(bold=True)
+    if lay.groups:
+        grouped = {c for _label, a, b in lay.groups for c in range(a, b + 1)}
+        for label, a, b in lay.groups:
+            ws.cell(row=r, column=a + 1, value=label).font = Font(bold=True)
+            ws.cell(row=r, column=a + 1).alignment = Alignment(horizontal="center")
+            if b > a:
+                ws.merge_cells(start_row=r, start_column=a + 1, end_row=r, end_column=b + 1)
+        for c, h in enumerate(headers):
+            if c in grouped:
+                ws.cell(row=r + 1, column=c + 1, value=h).font = Font(bold=True)
+            else:
+                ws.cell(row=r, column=c + 1, value=h).font = Font(bold=True)
+                ws.merge_cells(start_row=r, start_column=c + 1, end_row=r + 1, end_column=c + 1)
+        r += 1
+    else:
+        for c, h in enumerate(headers, start=1):
+            ws.cell(row=r, column=c, value=h).font = Font(bold=True)
     r += 1
     runs: dict[int, tuple[Any, int]] = {}
     previous_group: Any = None

@@ -40,8 +40,9 @@ def table(rows: list[list[Any]]) -> tuple[str, pd.DataFrame] | None:
         kind = next((k for k, marker in KIND_MARKERS if marker in known), None)
         if kind is None:
             continue
+        row, start = _two_row_header(rows, i)
         cols = [lookup(c, kind)[0] for c in row]
-        body = [r for r in rows[i + 1:] if any(v not in (None, "") for v in r)]
+        body = [r for r in rows[start:] if any(v not in (None, "") for v in r)]
         body = [r for r in body if str(r[0]).strip() != "合计"]
         df = pd.DataFrame(body, columns=[c or f"?{j}" for j, c in enumerate(cols)])
         for c in ("bureaus.name", "systems.name"):
@@ -49,6 +50,22 @@ def table(rows: list[list[Any]]) -> tuple[str, pd.DataFrame] | None:
                 df[c] = df[c].replace("", None).ffill()
         return kind, df
     return None
+
+
+def _two_row_header(rows: list[list[Any]], i: int) -> tuple[list[Any], int]:
+    """The header (row ``i``, combined with the row below when that one holds the headers
+    under a group cell such as 配置) and the index of the first data row."""
+    head = list(rows[i])
+    if i + 1 >= len(rows):
+        return head, i + 1
+    below = rows[i + 1]
+    filled = [c for c, v in enumerate(below) if v is not None and lookup(v)[0]
+              and not (head[c] and lookup(head[c])[0])]
+    if len(filled) < 2:
+        return head, i + 1
+    for c in filled:
+        head[c] = below[c]
+    return head, i + 2
 
 
 def read_all(ledger_dir: Path) -> dict[str, pd.DataFrame]:

@@ -73,12 +73,15 @@ def test_chinese_workbook_quirks(sample_dir: Path) -> None:
     assert any(r.startswith("B") and r.split(":")[0][1:] != r.split(":")[1][1:] for r in merged)
     rows = [list(r) for r in ws.iter_rows(values_only=True)]
     assert "填报单位" in str(rows[1][0])
-    head = rows[2]
-    assert "内存（G）" in head and "CPU（核）" in head
-    assert any(all(v is None for v in r) for r in rows[3:-1])  # blank rows between systems
+    group, head = rows[2], rows[3]  # a two-row header: 配置 over CPU/内存/磁盘
+    cpu = head.index("CPU（核）")
+    assert group[cpu] == "配置" and head[cpu + 1] == "内存（G）" and group[cpu + 1] is None
+    assert group[0] == "单位" and head[0] is None
+    assert "A3:A4" in merged
+    assert any(all(v is None for v in r) for r in rows[4:-1])  # blank rows between systems
     assert rows[-1][0] == "合计"
-    mem = head.index("内存（G）")
-    assert all(str(r[mem]).endswith("G") for r in rows[3:-1] if r[mem] is not None)
+    mem = cpu + 1
+    assert all(str(r[mem]).endswith("G") for r in rows[4:-1] if r[mem] is not None)
     systems = [list(r) for r in wb["业务系统"].iter_rows(values_only=True)]
     assert {r[6] for r in systems[3:]} <= {"是", "否"}
     disks = [list(r) for r in wb["磁盘"].iter_rows(values_only=True)]
