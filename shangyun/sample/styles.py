@@ -88,7 +88,7 @@ ZH_VARIANT: dict[str, str] = {
     "disks:hosts.hostname": "服务器名称",
     "databases.engine": "数据库产品", "databases.version": "数据库版本",
     "databases.name": "数据库名", "databases.size_gb": "数据库大小",
-    "databases.shared": "共享库", "databases:hosts.hostname": "服务器名称",
+    "databases.shared": "共享库", "databases:hosts.hostname": "所在主机",
     "dependencies.source_system": "调用系统", "dependencies.target_system": "被调系统",
     "dependencies.source_host": "源IP", "dependencies.target_host": "目标主机",
     "dependencies.port": "目的端口", "dependencies.service": "协议",

@@ -52,3 +52,17 @@ def test_demo_is_idempotent(demo_run: Path) -> None:
     st = run(demo_run, bureaus=6, systems=30, seed=5)
     assert not st.failed, st.notes
     assert Estate.load(demo_run / "imported").fingerprint() == before
+
+
+def test_import_of_systems_without_hosts(tmp_path: Path) -> None:
+    """Fewer hosts than systems: systems, databases and links without hosts import too."""
+    from shangyun.demo import DemoState, stage_import, stage_validate
+    from shangyun.sample import write_sample
+
+    st = DemoState(out=tmp_path, bureaus=3, systems=24, seed=9)
+    st.generated = write_sample(st.sample_dir, bureaus=3, systems=24, hosts=12, seed=9).estate
+    stage_import(st)
+    stage_validate(st)
+    assert st.imported is not None
+    for name, gen, imp in compare_counts(st.generated, st.imported):
+        assert gen == imp, (name, gen, imp)
