@@ -32,7 +32,7 @@ import yaml
 
 from connectors.ledgers import headers as H
 from connectors.ledgers.grid import Grid, column_letter, read_grids
-from connectors.ledgers.values import BadValue, clean, clean_text, parse_engine
+from connectors.ledgers.values import BadValue, clean, clean_text, cleaner, parse_engine
 from connectors.ledgers.values import parse_ports as _parse_ports
 from shangyun.errors import LedgerError
 from shangyun.estate.merge import host_key_name, stable_id
@@ -238,6 +238,7 @@ class _Col:
 
     def __post_init__(self) -> None:
         self.table, self.column = self.target.split(".", 1)
+        self.clean = cleaner(self.target, self.unit)
 
 
 class _Problems:
@@ -271,6 +272,8 @@ class _Collector:
         self.bureaus: dict[str, str] = {}
         self.systems: dict[tuple[str, str], str] = {}
         self.system_fields: dict[tuple[str, str], Row] = {}
+        self.system_raw: dict[tuple[str, str], str] = {}
+        self.bureau_keys: dict[str, str] = {}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, set[str]] = {}
         self.known_hosts_any: dict[str, set[str]] = {}
@@ -308,6 +311,10 @@ class _Collector:
         return bid
 
     def system(self, bureau: str, name: str, fields: Row | None = None) -> str:
+        if not fields:
+            sid = self.system_raw.get((bureau, name))
+            if sid is not None:
+                return sid
         key = (_key(bureau), _key(name))
         sid = self.systems.get(key)
         if sid is not None and (not fields or self.system_fields.get(key) == fields):
@@ -321,6 +328,7 @@ class _Collector:
             if fields:
                 self.system_fields[key] = dict(fields)
         self.systems[key] = row["id"]
+        self.system_raw[(bureau, name)] = row["id"]
         return row["id"]
 
     def system_ref(self, bureau: str, name: str) -> str:
@@ -338,17 +346,18 @@ class _Collector:
             return next(iter(there))
         return self.system(bureau, name)
 
-    def host_id(self, bureau: str, hostname: str, ip: str) -> str:
-        return stable_id("h", bureau, host_key_name(hostname) if hostname else ip)
-
     def host(self, bureau: str, row: Row) -> str:
-        hid = self.host_id(bureau, row.get("hostname") or "", row.get("ip") or "")
+        b = self.bureau_keys.get(bureau)
+        if b is None:
+            b = self.bureau_keys[bureau] = _key(bureau)
+        name = host_key_name(row.get("hostname"))
+        ip = str(row.get("ip") or "")
+        hid = stable_id("h", b, name or ip)
         row["id"] = hid
         row["bureau_id"] = self.bureau(bureau)
         row.setdefault("source", self.source)
         self.rows["hosts"].append(row)
-        b = _key(bureau)
-        for key in (host_key_name(row.get("hostname")), str(row.get("ip") or "")):
+        for key in (name, ip):
             if key:
                 self.hosts[(b, key)] = hid
                 self.hosts_any.setdefault(key, set()).add(hid)
@@ -497,11 +506,7 @@ def _read_sheet(
             key = raw if type(raw) is str else (type(raw), raw)
             v = c.memo.get(key, _MISSING)
             if v is _MISSING:
-                try:
-                    v = clean(c.target, raw, c.unit)
-                except BadValue as exc:
-                    v = exc
-                c.memo[key] = v
+                v = c.memo[key] = c.clean(raw)
             if v is None:
                 continue
             if isinstance(v, BadValue):

@@ -336,8 +336,13 @@ def parse_ip(text: str) -> str:
     raise BadValue(f"{text!r} is not an IP address")
 
 
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+
+
 def parse_mac(text: str) -> str:
     """A MAC address as aa:bb:cc:dd:ee:ff (accepts -, . and no separators)."""
+    if _MAC.fullmatch(text):
+        return text
     hexes = re.sub(r"[^0-9a-f]", "", text.lower())
     if len(hexes) != 12:
         raise BadValue(f"{text!r} is not a MAC address")
@@ -437,8 +442,32 @@ def clean(target: str, value: Any, unit: str = "") -> Any:
     return result
 
 
+def cleaner(target: str, unit: str = "") -> Callable[[Any], Any]:
+    """A one-argument :func:`clean` for ``target`` that returns a :class:`BadValue` instead
+    of raising it (what a reader memoises per distinct cell value)."""
+    table, column = target.split(".", 1)
+    kind = TABLES[table].column(column).kind
+    if kind == "str" and target not in _FOLDED:
+        def plain(value: Any) -> Any:
+            text = value.strip() if type(value) is str and value.isascii() else clean_text(value)
+            if " " in text or "\t" in text:
+                text = clean_text(text)
+            return None if text.lower() in BLANKS else text
+
+        return plain
+
+    def checked(value: Any) -> Any:
+        try:
+            return clean(target, value, unit)
+        except BadValue as exc:
+            return exc
+
+    return checked
+
+
 __all__ = [
-    "BLANKS", "DB_ENGINES", "BadValue", "clean", "clean_text", "fold", "is_blank", "parse_bool",
+    "BLANKS", "DB_ENGINES", "BadValue", "clean", "clean_text", "cleaner", "fold", "is_blank",
+    "parse_bool",
     "parse_count", "parse_dates", "parse_engine", "parse_ip", "parse_mac", "parse_mlps",
     "parse_percent", "parse_ports", "parse_size_gb", "parse_time", "parse_weekday",
     "parse_zone",

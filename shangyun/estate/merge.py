@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from shangyun.errors import Problem
-from shangyun.estate.model import Estate
-from shangyun.estate.schema import TABLES
+from shangyun.estate.model import Estate, empty_frame
+from shangyun.estate.schema import TABLES, Column
 
 #: Merge order: referenced tables before the tables that refer to them.
 ORDER = ("bureaus", "systems", "hosts", "disks", "databases", "dependencies")
@@ -126,8 +129,13 @@ def host_key_name(hostname: object) -> str:
     return h.split(".", 1)[0]
 
 
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+
+
 def normalize_mac(mac: object) -> str:
     """A MAC address as ``aa:bb:cc:dd:ee:ff`` (``""`` when empty or malformed)."""
+    if type(mac) is str and _MAC.fullmatch(mac):
+        return mac
     hexes = "".join(ch for ch in match_key(mac) if ch in "0123456789abcdef")
     if len(hexes) != 12:
         return ""
@@ -137,6 +145,8 @@ def normalize_mac(mac: object) -> str:
 # --------------------------------------------------------------------------- internals
 def match_key(v: object) -> str:
     """A value in matching form: trimmed, NFKC (full-width folded), case-folded."""
+    if type(v) is str and v.isascii():
+        return v.strip().lower()
     if v is None:
         return ""
     if isinstance(v, float) and math.isnan(v):
@@ -361,12 +371,84 @@ class Merger:
         self.new_conflicts.append(row)
 
     def finish(self) -> tuple[Estate, list[Problem]]:
-        """The merged estate, and the coercion problems of its rows (normally none)."""
+        """The merged estate, and the coercion problems of its rows (normally none).
+
+        Rows hold typed values already (from an estate or a cleaning reader), so tables are
+        built directly; a table whose values do not fit their columns' types goes through
+        :meth:`Estate.set_rows`, which reports every such value as a problem.
+        """
         est = Estate(meta=dict(self.meta))
         problems: list[Problem] = []
         for name in TABLES:
-            problems += est.set_rows(name, self.rows[name])
+            frame = _typed_frame(name, self.rows[name])
+            if frame is None:
+                problems += est.set_rows(name, self.rows[name])
+            else:
+                est.tables[name] = frame
         return est, problems
+
+
+_DTYPES = {"int": "Int64", "float": "float64", "bool": "boolean"}
+
+
+def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
+    """A typed frame of ``rows`` for table ``name``, or ``None`` when a value does not fit."""
+    table = TABLES[name]
+    if not rows:
+        return empty_frame(table)
+    extra: list[str] = []
+    known = set(table.column_names)
+    for r in rows:
+        for k in r:
+            if k not in known and k not in extra:
+                extra.append(k)
+    out: dict[str, Any] = {}
+    for col in table.columns:
+        values = [r.get(col.name) for r in rows]
+        kind = col.kind
+        if kind in ("int", "float", "bool"):
+            want = (bool,) if kind == "bool" else (int, float)
+            clean: list[Any] = []
+            for v in values:
+                if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+                    clean.append(None)
+                elif isinstance(v, want) and (kind == "bool" or not isinstance(v, bool)):
+                    if kind == "int" and isinstance(v, float):
+                        if not v.is_integer():
+                            return None
+                        v = int(v)
+                    if kind != "bool" and not _in_bounds(col, v):
+                        return None
+                    clean.append(v)
+                else:
+                    return None
+            if kind == "float":
+                out[col.name] = pd.Series([math.nan if v is None else float(v) for v in clean],
+                                          dtype="float64")
+            else:
+                out[col.name] = pd.Series(pd.array(clean, dtype=_DTYPES[kind]))
+        else:
+            texts = []
+            for v in values:
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    texts.append("")
+                elif isinstance(v, str):
+                    texts.append(v)
+                else:
+                    return None
+            if kind == "enum" and any(t and t not in col.choices for t in texts):
+                return None
+            if col.required and any(not t for t in texts):
+                return None
+            out[col.name] = pd.Series(texts, dtype="object")
+    for k in extra:
+        out[k] = pd.Series(["" if r.get(k) is None else str(r.get(k)) for r in rows],
+                           dtype="object")
+    return pd.DataFrame(out)
+
+
+def _in_bounds(col: Column, v: float) -> bool:
+    return not ((col.low is not None and v < col.low) or (col.high is not None and v > col.high))
 
 
 __all__ = [
