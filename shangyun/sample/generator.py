@@ -207,7 +207,7 @@ def _systems(rng: np.random.Generator, b: pd.DataFrame, n: int) -> pd.DataFrame:
     tier[shared] = 3
     owner, phone = _people(rng, n, b["area"].to_numpy()[bureau])
     bname = b["name"].to_numpy()[bureau]
-    desc = [f"全部共享的{nm}，各业务系统调用" if sh else f"{bn}{dm}业务"
+    desc = [f"全局共享的{nm}，供各业务系统调用" if sh else f"{bn}{dm}业务"
             for nm, sh, bn, dm in zip(names, shared, bname, domains, strict=True)]
     return pd.DataFrame({
         "id": [f"s{i:04d}" for i in range(1, n + 1)],
