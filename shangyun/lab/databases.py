@@ -9,8 +9,10 @@ not a production setting. Each has database ``appdb`` with table ``orders`` (100
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,15 +64,31 @@ def init_datadir(h: LabHost, d: Path) -> None:
                        for i in range(1, ROWS + 1)) + ";\n")
         if (my / "mysql").is_dir():
             return
-        if my.exists():
-            shutil.rmtree(my)
-        my.mkdir(mode=0o750)
-        _chown(my, "mysql")
+        tmp = d / "mytmp"
+        tmp.mkdir(exist_ok=True)
+        _chown(tmp, "mysql")
         user = ["--user=mysql"] if os.geteuid() == 0 else []
-        run(["mariadb-install-db", "--no-defaults", f"--datadir={my}", *user,
-             "--auth-root-authentication-method=normal", "--skip-test-db",
-             "--skip-name-resolve"],
-            what=f"lab host {h.id}: mariadb-install-db", timeout=180)
+        # Several mariadb-install-db at once (other labs, other sessions) were seen to
+        # crash; run them one at a time machine-wide, each with its own tmpdir, and retry.
+        with open(Path(tempfile.gettempdir()) / "shangyun-lab-mariadb-install.lock", "a") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX)
+            try:
+                for attempt in range(3):
+                    if my.exists():
+                        shutil.rmtree(my)
+                    my.mkdir(mode=0o750)
+                    _chown(my, "mysql")
+                    try:
+                        run(["mariadb-install-db", "--no-defaults", f"--datadir={my}", *user,
+                             "--auth-root-authentication-method=normal", "--skip-test-db",
+                             "--skip-name-resolve", f"--tmpdir={tmp}"],
+                            what=f"lab host {h.id}: mariadb-install-db", timeout=180)
+                        break
+                    except LabError:
+                        if attempt == 2:
+                            raise
+            finally:
+                fcntl.flock(lk, fcntl.LOCK_UN)
     db.tables = {"orders": ROWS}
 
 

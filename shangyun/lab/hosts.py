@@ -157,6 +157,7 @@ def init_script(state: LabState, h: LabHost, d: Path) -> str:
             f"--bind-address={h.ip} --port={h.database.port} "
             f"--socket={q(str(run_d / 'mysqld.sock'))} --pid-file={q(str(run_d / 'mysqld.pid'))} "
             f"--skip-name-resolve --init-file={q(str(d / 'init.sql'))} "
+            f"--tmpdir={q(str(d / 'mytmp'))} "
             f"--innodb-buffer-pool-size=16M --innodb-log-file-size=8M --skip-log-bin "
             f"--log-error={q(str(d / 'mysqld.err'))} &",
         ]
@@ -168,8 +169,7 @@ def init_script(state: LabState, h: LabHost, d: Path) -> str:
                 ">/dev/null 2>&1; sleep 1; done ) &")
         elif dep.process == "mariadb":
             lines.append(
-                f"( while :; do /usr/bin/mariadb --no-defaults --bind-address={h.ip} "
-                f"-h {dep.target_ip} "
+                f"( while :; do /usr/bin/mariadb --no-defaults -h {dep.target_ip} "
                 f"-P {dep.port} -u shangyun --connect-timeout=5 -e 'select sleep(86400)' "
                 "appdb >/dev/null 2>&1; sleep 1; done ) &")
     lines += ["while :; do wait; sleep 1; done", ""]
