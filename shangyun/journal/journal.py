@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, inspect, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
@@ -189,7 +189,7 @@ class Journal:
         if not exists:
             if not create:
                 raise JournalError(f"no journal at {self.url}")
-            self._retry(lambda: Base.metadata.create_all(self.engine))
+            self._create_tables()
 
         def init(s: Session) -> str:
             version = s.get(Meta, "schema_version")
@@ -209,6 +209,18 @@ class Journal:
             return recorded
 
         self.algorithm = self._tx(init)
+
+    def _create_tables(self) -> None:
+        """Create the tables; another process creating them at the same time is fine."""
+        for attempt in range(_RETRIES):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (IntegrityError, OperationalError, ProgrammingError) as exc:
+                # e.g. PostgreSQL's "duplicate table" when two processes race to create
+                if attempt == _RETRIES - 1:
+                    raise JournalError(f"cannot create journal {self.url}: {exc.orig}") from None
+                time.sleep(0.1 * (attempt + 1))
 
     def close(self) -> None:
         """Release the database connections."""

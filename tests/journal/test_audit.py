@@ -167,3 +167,16 @@ def test_cli_names_a_missing_journal(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["audit", "verify", "--estate", str(tmp_path)])
     assert result.exit_code == 1 and "no journal at" in result.output
     assert not (tmp_path / "journal.db").exists()  # verify never creates one
+
+
+def test_cli_reads_a_journal_by_url(journal_target: str, tmp_path: Path) -> None:
+    with open_journal(journal_target, algorithm="sha256") as j:
+        _fill(j, 3)
+    estate = tmp_path / "other-estate"
+    estate.mkdir()
+    result = CliRunner().invoke(main, ["audit", "verify", "--estate", str(estate),
+                                       "--journal", journal_target, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ok"] and data["records"] == 3 and data["algorithm"] == "sha256"
+    assert not (estate / "journal.db").exists()  # --journal wins over --estate

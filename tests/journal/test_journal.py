@@ -238,3 +238,24 @@ def test_keepalive_beats_from_a_thread(journal_target: str) -> None:
                 assert time.monotonic() < deadline, "no heartbeat within 5 s"
                 time.sleep(0.05)
         assert j.get_run(run.id).heartbeat_at > run.heartbeat_at
+
+
+def test_many_processes_create_one_journal_at_once(journal_target: str) -> None:
+    code = f"""
+        from shangyun.journal import open_journal
+        with open_journal({journal_target!r}, algorithm="sm3") as j:
+            j.audit("hello", "ok")
+        print("ok", flush=True)
+    """
+    kids = [_child(code) for _ in range(4)]
+    try:
+        for kid in kids:
+            out, err = kid.communicate(timeout=120)
+            assert kid.returncode == 0 and out.strip() == "ok", err
+    finally:
+        for kid in kids:
+            if kid.poll() is None:
+                kid.kill()
+    with open_journal(journal_target) as j:
+        report = j.verify_audit()
+        assert report.ok and report.records == 4 and j.algorithm == "sm3"
