@@ -34,10 +34,11 @@ def write_ledgers(folder: Path, bureaus: list[dict[str, str]], systems: list[dic
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HOST_HEADERS))
         ws.append(list(HOST_HEADERS))
         mine = [h for h in hosts if h.bureau == b["id"]]
-        for n, h in enumerate(mine):
+        for h in mine:  # owner, phone and MLPS level belong to the system, as in a real ledger
+            k = next(i for i, s in enumerate(systems) if s["id"] == h.system)
             ws.append([b["name"], sys_name[h.system], h.hostname, h.ip, h.os_pretty,
-                       h.cpu_cores, h.memory_gb, 100, 3 if h.role in ("db", "auth") else 2,
-                       "否", "intranet", f"运维{n % 3 + 1}组", f"0591-8{n:07d}"])
+                       h.cpu_cores, h.memory_gb, 100, 3 if h.system == "SYS-AUTH" else 2,
+                       "否", "intranet", f"{sys_name[h.system][:3]}运维组", f"0591-8{k:07d}"])
         deps = wb.create_sheet("依赖关系")
         deps.append(list(DEP_HEADERS))
         seen = set()

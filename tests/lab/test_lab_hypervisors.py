@@ -182,3 +182,17 @@ def test_ledgers_describe_the_lab(lab: LabState) -> None:
         assert deps[0] == ("源系统", "目标系统", "端口")
         assert any(r[1] == "统一身份认证平台" and r[2] == 8443 for r in deps[1:])
     assert rows_seen == len(lab.hosts)
+
+
+def test_ledgers_import_cleanly_into_an_estate(lab: LabState, tmp_path: Path) -> None:
+    from connectors.ledgers.importer import import_ledgers
+    from shangyun.estate import Estate
+
+    report = import_ledgers(lab.ledgers, tmp_path / "estate")
+    assert report.conflicts == []
+    estate = Estate.load(tmp_path / "estate", check=True)
+    summary = estate.summary()
+    assert summary["counts"]["hosts"] == len(lab.hosts)
+    assert summary["counts"]["systems"] == len(lab.systems)
+    again = import_ledgers(lab.ledgers, tmp_path / "estate")
+    assert again.conflicts == []
