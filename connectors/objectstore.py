@@ -340,7 +340,8 @@ class ObjectStore:
         """Upload ``path`` to ``bucket``/``key``, resuming ``resume`` if it still applies.
 
         ``digest`` (hex or labelled) is what the file must hash to; it is checked before
-        the upload completes; ``algorithm`` defaults to the labelled digest's, else SHA-256.
+        the upload completes; ``algorithm`` defaults to the labelled digest's, else the
+        ``resume`` state's, else SHA-256.
         ``on_state(state)`` receives the resumable state as soon as the multipart upload
         exists. ``progress(done_bytes, total_bytes)`` is called as
         parts finish. ``verify``: ``"etag"`` (part and object ETags against our MD5s; falls
@@ -351,7 +352,8 @@ class ObjectStore:
             raise ValueError(f"verify must be 'etag' or 'read', not {verify!r}")
         t0 = time.monotonic()
         if algorithm is None:
-            algorithm = parse_label(digest)[0] if digest and ":" in digest else DEFAULT_ALGORITHM
+            algorithm = (parse_label(digest)[0] if digest and ":" in digest
+                         else str((resume or {}).get("algorithm") or DEFAULT_ALGORITHM))
         algorithm = check_algorithm(algorithm)
         expected = _normalise_digest(digest, algorithm) if digest else None
         src = Path(path)
