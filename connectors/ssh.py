@@ -32,7 +32,13 @@ from pathlib import Path
 
 import paramiko
 
+from shangyun.discovery.jump import parse_jump
 from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
+
+__all__ = [
+    "ChangedHostKeyError", "SSHPool", "SSHSettings", "SSHTarget", "SSHTimeoutError",
+    "ScriptResult", "UnknownHostKeyError", "UnreachableError", "known_hosts_name", "parse_jump",
+]
 
 
 class UnknownHostKeyError(HostKeyError):
@@ -105,19 +111,6 @@ class ScriptResult:
 def known_hosts_name(host: str, port: int) -> str:
     """The name known_hosts files use: ``host`` for port 22, ``[host]:port`` otherwise."""
     return host if port == 22 else f"[{host}]:{port}"
-
-
-def parse_jump(spec: str, default_user: str) -> tuple[str, str, int]:
-    """``[user@]host[:port]`` → ``(user, host, port)``."""
-    user, _, hostport = spec.rpartition("@")
-    host, port = hostport, 22
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else 22
-    elif hostport.count(":") == 1:
-        host, p = hostport.split(":")
-        port = int(p)
-    return user or default_user, host, port
 
 
 class _Reject(paramiko.RejectPolicy):

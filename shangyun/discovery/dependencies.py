@@ -135,9 +135,16 @@ def _own_ips(facts: Mapping[str, Any]) -> set[str]:
 
 
 def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
-                     hosts: Iterable[Mapping[str, Any]]) -> DependencyMap:
+                     hosts: Iterable[Mapping[str, Any]],
+                     ignore: Iterable[tuple[str, str, int]] = ()) -> DependencyMap:
     """Map the ``tcp`` facts of the discovered hosts (``{host id: facts}``) against the
-    estate's ``hosts`` rows (id, ip, system_id) into a :class:`DependencyMap`."""
+    estate's ``hosts`` rows (id, ip, system_id) into a :class:`DependencyMap`.
+
+    Discovery's own traffic is left out: each host's SSH session (``session`` fact), any
+    other connection from that same client to the host's SSH port (a jump host's tunnel),
+    and the outbound connections listed in ``ignore`` as ``(host id, peer ip, peer port)``
+    (a jump host's forwarded connections to the targets behind it)."""
+    skip = set(ignore)
     host_list = list(hosts)
     ip_host = {str(h["ip"]): str(h["id"]) for h in host_list if h.get("ip")}
     host_system = {str(h["id"]): str(h.get("system_id") or "") for h in host_list}
@@ -158,10 +165,11 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
             if c["state"] != "established" or _local(c["peer_ip"]) or c["peer_ip"] in own:
                 continue
             if (sess and c["local_port"] == sess.get("server_port")
-                    and c["peer_ip"] == sess.get("client_ip")
-                    and c["peer_port"] == sess.get("client_port")):
+                    and c["peer_ip"] == sess.get("client_ip")):
                 continue
             inbound = c["local_port"] in ports
+            if not inbound and (hid, c["peer_ip"], c["peer_port"]) in skip:
+                continue
             if inbound:
                 client_ip, client_port = c["peer_ip"], c["peer_port"]
                 server_ip, server_port = c["local_ip"], c["local_port"]

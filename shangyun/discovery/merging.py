@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shangyun.discovery.dependencies import map_dependencies, merge_observed
+from shangyun.discovery.jump import parse_jump
 from shangyun.estate import Estate
 from shangyun.estate.merge import host_key_name, merge
 
@@ -39,6 +40,27 @@ def _place_extra_targets(estate: Estate, hosts: list[dict[str, Any]]) -> None:
         same = by_name.get(host_key_name(row.get("hostname")), [])
         if len(same) == 1:
             row["bureau_id"] = same[0]["bureau_id"]
+
+
+def _jump_traffic(results: list[HostResult], hosts: list[dict[str, Any]],
+                  host_ids: dict[str, str]) -> set[tuple[str, str, int]]:
+    """``(jump host id, target ip, target port)`` for every target reached through a jump
+    host of the estate: the jump's forwarded connections are discovery's, not the app's."""
+    by_addr: dict[str, str] = {}
+    for h in hosts:
+        for key in (h.get("ip"), h.get("hostname"), host_key_name(h.get("hostname"))):
+            if key:
+                by_addr.setdefault(str(key), str(h["id"]))
+    out: set[tuple[str, str, int]] = set()
+    for r in results:
+        t = r.target
+        if not t.jump:
+            continue
+        _, jhost, _ = parse_jump(t.jump, t.user)
+        jid = by_addr.get(jhost) or by_addr.get(host_key_name(jhost))
+        if jid:
+            out.add((host_ids.get(jid, jid), t.address, t.port))
+    return out
 
 
 def merge_discovered(estate: Estate, results: list[HostResult],
@@ -83,7 +105,8 @@ def merge_discovered(estate: Estate, results: list[HostResult],
 
     observed = {host_ids.get(r.target.host_id, r.target.host_id): r.facts
                 for r in results if r.ok}
-    depmap = map_dependencies(observed, merged.rows("hosts"))
+    depmap = map_dependencies(observed, merged.rows("hosts"),
+                              ignore=_jump_traffic(results, merged.rows("hosts"), host_ids))
     deps = merge_observed(merged.rows("dependencies"), depmap.host_rows(), set(observed))
     for d in deps:
         if d.get("origin") == "observed" and not d.get("source"):

@@ -4,6 +4,9 @@ databases, long-lived connections → dependencies, system roll-up, hypervisor d
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,9 @@ import pytest
 from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
 from shangyun.estate import Estate
 from shangyun.lab.oses import OSES
+
+pytestmark = pytest.mark.lab
+Discovered = tuple[Any, Path, Any, set[tuple[str, str, int]]]
 
 
 def lab_estate(state: Any, path: Path, *, with_ips: bool = True) -> None:
@@ -25,27 +31,54 @@ def lab_estate(state: Any, path: Path, *, with_ips: bool = True) -> None:
     }).save(path)
 
 
+def established_lab_connections(lab: Any, timeout: float = 20.0) -> set[tuple[str, str, int]]:
+    """The lab's declared long-lived connections that are really up, as ``ss`` inside each
+    source host's namespace shows them (independent of discovery). Waits (bounded) for all
+    of them; any still missing are reported as a warning (a lab defect, not discovery's)."""
+    deadline = time.monotonic() + timeout
+    want = {(h.id, dep.target_host, dep.port): (h, dep) for h in lab.hosts
+            for dep in h.dependencies}
+    up: set[tuple[str, str, int]] = set()
+    while True:
+        up = set()
+        for key, (h, dep) in want.items():
+            out = subprocess.run(["ip", "netns", "exec", h.netns, "ss", "-tnH", "state",
+                                  "established"], capture_output=True, text=True).stdout
+            if f"{dep.target_ip}:{dep.port}" in set(out.split()):
+                up.add(key)
+        if up == set(want) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if up != set(want):
+        warnings.warn(f"lab connections never established: {sorted(set(want) - up)}",
+                      stacklevel=2)
+    return up
+
+
 @pytest.fixture(scope="module")
-def discovered(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, Any]:
+def discovered(lab: Any, tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[Any, Path, Any, set[tuple[str, str, int]]]:
     estate_dir = tmp_path_factory.mktemp("lab-discovery") / "estate"
     lab_estate(lab, estate_dir)
+    truth = established_lab_connections(lab)
+    assert len(truth) >= 3, "the lab set up almost none of its connections"
     from shangyun.discovery.hypervisors import inventory_rows
 
     hv = inventory_rows([f"{hv.bureau}={hv.uri}" for hv in lab.hypervisors])
     run = run_discovery(str(estate_dir), SSHOptions(
         lab.client_key, lab.known_hosts, Defaults(user=lab.user), concurrency=8,
         connect_timeout=5.0, retries=1, sample_seconds=0.2), hypervisor_rows=hv)
-    return lab, estate_dir, run
+    return lab, estate_dir, run, truth
 
 
-def test_every_lab_host_is_discovered(discovered: tuple[Any, Path, Any]) -> None:
-    lab, _, run = discovered
+def test_every_lab_host_is_discovered(discovered: Discovered) -> None:
+    lab, _, run, _ = discovered
     assert {r.target.host_id: r.status for r in run.results} == \
         {h.id: "ok" for h in lab.hosts}
 
 
-def test_os_services_and_databases_match_the_lab(discovered: tuple[Any, Path, Any]) -> None:
-    lab, estate_dir, _ = discovered
+def test_os_services_and_databases_match_the_lab(discovered: Discovered) -> None:
+    lab, estate_dir, _, _ = discovered
     for h in lab.hosts:
         doc = json.loads((estate_dir / "facts" / f"{h.id}.json").read_text())
         facts = doc["facts"]
@@ -64,13 +97,13 @@ def test_os_services_and_databases_match_the_lab(discovered: tuple[Any, Path, An
             assert h.database.port in engines[h.database.engine]["ports"]
 
 
-def test_dependencies_match_the_lab(discovered: tuple[Any, Path, Any]) -> None:
-    lab, estate_dir, _ = discovered
+def test_dependencies_match_the_lab(discovered: Discovered) -> None:
+    lab, estate_dir, _, truth = discovered
     est = Estate.load(estate_dir)
     deps = est.rows("dependencies")
     host_edges = {(d["source_host"], d["target_host"], d["port"]): d for d in deps
                   if d["source_host"]}
-    expected = {(h.id, dep.target_host, dep.port) for h in lab.hosts for dep in h.dependencies}
+    expected = truth  # the lab's declared connections that are really up
     assert expected <= set(host_edges)
     for key in expected:
         edge = host_edges[key]
@@ -89,9 +122,9 @@ def test_dependencies_match_the_lab(discovered: tuple[Any, Path, Any]) -> None:
     assert systems == want
 
 
-def test_unused_listening_ports_are_kept_as_facts(discovered: tuple[Any, Path, Any]) -> None:
-    lab, estate_dir, _ = discovered
-    used = {(dep.target_host, dep.port) for h in lab.hosts for dep in h.dependencies}
+def test_unused_listening_ports_are_kept_as_facts(discovered: Discovered) -> None:
+    lab, estate_dir, _, truth = discovered
+    used = {(target, port) for _, target, port in truth}
     for h in lab.hosts:
         doc = json.loads((estate_dir / "facts" / f"{h.id}.json").read_text())
         unused = {u["port"] for u in doc["derived"]["unused_listening_ports"]}
@@ -99,8 +132,8 @@ def test_unused_listening_ports_are_kept_as_facts(discovered: tuple[Any, Path, A
             assert (svc.port in unused) == ((h.id, svc.port) not in used), (h.id, svc.port)
 
 
-def test_hypervisor_domains_are_merged(discovered: tuple[Any, Path, Any]) -> None:
-    lab, estate_dir, _ = discovered
+def test_hypervisor_domains_are_merged(discovered: Discovered) -> None:
+    lab, estate_dir, _, _ = discovered
     est = Estate.load(estate_dir)
     hosts = {h["id"]: h for h in est.rows("hosts")}
     for hv in lab.hypervisors:
@@ -108,3 +141,31 @@ def test_hypervisor_domains_are_merged(discovered: tuple[Any, Path, Any]) -> Non
             assert dom.name in hosts and hosts[dom.name]["kind"] == "vm"
             assert hosts[dom.name]["bureau_id"] == hv.bureau
     est.check()
+
+
+def test_bureau_jump_host(lab: Any, tmp_path: Path) -> None:
+    """Bureau B02 is reached through B01's auth host (bureaus.ssh_jump): its hosts see the
+    jump host as their SSH client, and that session is not mistaken for a dependency."""
+    jump = lab.host("b01-auth01")
+    estate_dir = tmp_path / "estate"
+    lab_estate(lab, estate_dir)
+    est = Estate.load(estate_dir)
+    bureaus = est.rows("bureaus")
+    for b in bureaus:
+        if b["id"] == "B02":
+            b["ssh_jump"] = f"{lab.user}@{jump.ip}:{jump.port}"
+    est.set_rows("bureaus", bureaus)
+    est.save(estate_dir)
+    run = run_discovery(str(estate_dir), SSHOptions(
+        lab.client_key, lab.known_hosts, Defaults(user=lab.user), concurrency=8,
+        connect_timeout=5.0, retries=1, sample_seconds=0.0))
+    b02 = [r for r in run.results if r.target.bureau == "B02"]
+    assert b02 and all(r.ok for r in b02)
+    for r in b02:
+        assert r.target.jump.endswith(f"{jump.ip}:{jump.port}")
+        assert r.facts["session"]["client_ip"] == jump.ip
+    for r in run.results:
+        if r.target.bureau == "B01":
+            assert r.facts["session"]["client_ip"] != jump.ip
+    deps = Estate.load(estate_dir).rows("dependencies")
+    assert not [d for d in deps if d["port"] == 22]
