@@ -116,3 +116,33 @@ def test_merge_observed_keeps_declared_and_others() -> None:
 def test_type_of() -> None:
     assert [type_of(s) for s in ("mysql", "nfs", "kafka", "https", "java")] == \
         ["database", "file", "async", "sync", "other"]
+
+
+def test_discovery_own_traffic_is_left_out() -> None:
+    jump = host("10.0.0.3",
+                conn("listen", "0.0.0.0", 22, proc="sshd"),
+                # our session to the jump host, and a second one carrying the tunnel
+                conn("established", "10.0.0.3", 22, "10.9.9.9", 60001, "sshd"),
+                conn("established", "10.0.0.3", 22, "10.9.9.9", 60002, "sshd"),
+                # the tunnel's forwarded connection to the target's sshd
+                conn("established", "10.0.0.3", 41000, "10.0.0.2", 22, "sshd"),
+                # a real dependency of the jump host
+                conn("established", "10.0.0.3", 41001, "10.0.0.2", 5432, "app"),
+                session={"client_ip": "10.9.9.9", "client_port": 60001,
+                         "server_ip": "10.0.0.3", "server_port": 22})
+    dm = map_dependencies({"auth": jump}, ESTATE, ignore={("auth", "10.0.0.2", 22)})
+    assert [(r["target_host"], r["port"]) for r in dm.host_rows()] == [("db", 5432)]
+    assert dm.external_clients == {}
+    kept = map_dependencies({"auth": jump}, ESTATE)
+    assert ("db", 22) in {(r["target_host"], r["port"]) for r in kept.host_rows()}
+
+
+def test_jump_specs() -> None:
+    import pytest
+
+    from shangyun.discovery.jump import parse_jump
+    from shangyun.errors import ShangyunError
+
+    assert parse_jump("ops@[fd00::1]:2200", "root") == ("ops", "fd00::1", 2200)
+    with pytest.raises(ShangyunError, match="jump host"):
+        parse_jump("jump:notaport", "root")
