@@ -10,12 +10,17 @@ from shangyun.planner.options import PlanOptions
 
 @dataclass
 class Load:
-    """What a wave (or a move group) holds: the measures every capacity limit reads."""
+    """What a wave (or a move group) holds: the measures every capacity limit reads.
+
+    ``by_bureau`` is the data (GB) per bureau present; ``present`` counts the systems
+    contributing to each bureau, so a bureau with no data still counts as present.
+    """
 
     hosts: int = 0
     systems: int = 0
     data_gb: float = 0.0
     by_bureau: dict[str, float] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Load) -> None:
         """Add ``other`` into this load."""
@@ -24,6 +29,7 @@ class Load:
         self.data_gb += other.data_gb
         for b, gb in other.by_bureau.items():
             self.by_bureau[b] = self.by_bureau.get(b, 0.0) + gb
+            self.present[b] = self.present.get(b, 0) + other.present.get(b, 1)
 
     def remove(self, other: Load) -> None:
         """Take ``other`` out of this load."""
@@ -31,23 +37,23 @@ class Load:
         self.systems -= other.systems
         self.data_gb -= other.data_gb
         for b, gb in other.by_bureau.items():
-            left = self.by_bureau[b] - gb
-            if abs(left) < 1e-9 and b in self.by_bureau:
-                del self.by_bureau[b]
+            left = self.present.get(b, 0) - other.present.get(b, 1)
+            if left <= 0:
+                self.by_bureau.pop(b, None)
+                self.present.pop(b, None)
             else:
-                self.by_bureau[b] = left
+                self.present[b] = left
+                self.by_bureau[b] = self.by_bureau.get(b, 0.0) - gb
 
 
 def load_of(inp: PlanInput, members: list[int]) -> Load:
     """The load of the systems ``members`` (indices into ``inp.systems``)."""
     out = Load()
     for i in members:
-        out.hosts += int(inp.hosts[i])
-        out.systems += 1
-        out.data_gb += float(inp.data_gb[i])
-        for b, gb in inp.data_by_bureau[i].items():
-            out.by_bureau[b] = out.by_bureau.get(b, 0.0) + gb
-        out.by_bureau.setdefault(inp.bureau[i], out.by_bureau.get(inp.bureau[i], 0.0))
+        one = Load(int(inp.hosts[i]), 1, float(inp.data_gb[i]),
+                   {inp.bureau[i]: 0.0, **inp.data_by_bureau[i]})
+        one.present = dict.fromkeys(one.by_bureau, 1)
+        out.add(one)
     return out
 
 

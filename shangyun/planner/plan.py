@@ -253,10 +253,11 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
             r.append(f"not before wave {u.lo}: {u.lo_why}")
         if u.hi < INF and u.pin is None:
             r.append(f"by wave {u.hi} at the latest: {u.hi_why}")
-        if u.id in sched.blocked and u.pin is None:
-            r.append(f"binding constraint: {sched.blocked[u.id]}")
-        if u.id in sched.moved:
-            r.append(sched.moved[u.id])
+        blocked, moved = sched.why_blocked(u.id), sched.why_moved(u.id)
+        if blocked and u.pin is None:
+            r.append(f"binding constraint: {blocked}")
+        if moved:
+            r.append(moved)
         if near.get(i):
             r.append("pulled in by dependencies on " + ", ".join(
                 f"{names[o]} ({x})" for o, x in near[i]) + " in the same wave")

@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import copy
 import heapq
+import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,11 @@ from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, bound
 
 IMPROVE_PASSES = 3
+RESTARTS = 12  # packing restarts with varied tie-breaks, for estates of few units
+RESTART_UNITS = 400
+SWAP_BUDGET = 150_000  # pair-swap evaluations per local-search pass
+MAX_ELIMINATE = 50
+ELIMINATE_TRIES = 12  # lightest waves tried per elimination round
 
 
 @dataclass
@@ -40,9 +47,32 @@ class Schedule:
     wave_of: list[int]
     pilot: set[int]
     pilot_note: str
-    blocked: dict[int, str] = field(default_factory=dict)
-    moved: dict[int, str] = field(default_factory=dict)
+    blocked: dict[int, tuple[int, str]] = field(default_factory=dict)
+    moved: dict[int, tuple[int, int, float]] = field(default_factory=dict)
     loads: dict[int, Load] = field(default_factory=dict)
+    attempts: int = 1
+
+    def copy(self) -> Schedule:
+        """An independent copy (for restarts)."""
+        return Schedule(list(self.wave_of), set(self.pilot), self.pilot_note,
+                        dict(self.blocked), dict(self.moved),
+                        defaultdict(Load, {k: copy.deepcopy(v) for k, v in self.loads.items()}),
+                        self.attempts)
+
+    def why_blocked(self, uid: int) -> str | None:
+        """Why an earlier wave could not take unit ``uid`` (final wave numbers)."""
+        if uid not in self.blocked or uid in self.moved:
+            return None
+        k, why = self.blocked[uid]
+        return f"wave {k} could not take it ({why})"
+
+    def why_moved(self, uid: int) -> str | None:
+        """How the local search moved unit ``uid`` (final wave numbers)."""
+        if uid not in self.moved:
+            return None
+        a, b, gain = self.moved[uid]
+        return (f"moved from wave {a} to wave {b} by the local search: {gain:g} fewer "
+                "dependencies cross waves")
 
 
 def unit_adjacency(inp: PlanInput, u_of_sys: list[int]) -> list[dict[int, float]]:
@@ -118,15 +148,128 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
             what = "the pilot and pins" if w == 1 and pilot else "pins"
             raise PlanError(f"constraint {why}: {what} put too much into wave {w} "
                             f"({_names(inp, systems)})")
-    sched = Schedule(wave_of, pilot, note, loads=loads)
-    _fill(inp, units, limits, adj, sched, first, delta)
-    _improve(units, limits, adj, sched, delta, first)
-    _compact(units, sched)
-    return sched
+    base = Schedule(wave_of, pilot, note, loads=loads)
+    attempts = RESTARTS if len(units) <= RESTART_UNITS else 1
+    rng = random.Random(opts.seed)
+    best: Schedule | None = None
+    best_score: tuple[int, float] | None = None
+    for attempt in range(attempts):
+        sched = base.copy()
+        _fill(inp, units, limits, adj, sched, first, delta, _rank(units, attempt, rng))
+        _improve(units, limits, adj, sched, delta, first)
+        _eliminate(units, limits, adj, sched, delta, first)
+        _improve(units, limits, adj, sched, delta, first)
+        score = (len(set(sched.wave_of)), _unit_cut(adj, sched.wave_of))
+        if best_score is None or score < best_score:
+            best, best_score = sched, score
+    assert best is not None
+    best.attempts = attempts
+    if not any(u.pin is not None and u.id not in pilot for u in units):
+        _reorder(units, best, first)
+    _compact(units, best)
+    return best
+
+
+def _rank(units: list[Unit], attempt: int, rng: random.Random
+          ) -> dict[int, tuple[int, float, float, int]]:
+    """Tie-breaks of the packer: attempt 0 is the documented order, others vary it."""
+    if attempt == 0:
+        return {u.id: (u.crit, -u.load.hosts, -u.load.data_gb, u.members[0]) for u in units}
+    keep_crit = attempt % 2 == 1
+    return {u.id: (u.crit if keep_crit else 0, rng.random(), 0.0, u.members[0]) for u in units}
+
+
+def _unit_cut(adj: list[dict[int, float]], wave_of: list[int]) -> float:
+    return sum(x for u, nb in enumerate(adj) for v, x in nb.items()
+               if v > u and wave_of[u] != wave_of[v]) if adj else 0.0
+
+
+def _bounds(u: Unit, wave_of: list[int], delta: int, first: int) -> tuple[int, int]:
+    lo = max([u.lo, first, *(wave_of[p] + delta for p in u.preds)])
+    hi = min([u.hi, *(wave_of[x] - delta for x in u.succs)])
+    return lo, hi
+
+
+def _move(units: list[Unit], sched: Schedule, uid: int, b: int) -> None:
+    a = sched.wave_of[uid]
+    sched.loads[a].remove(units[uid].load)
+    sched.loads.setdefault(b, Load()).add(units[uid].load)
+    sched.wave_of[uid] = b
+
+
+def _eliminate(units: list[Unit], limits: Limits, adj: list[dict[int, float]],
+               sched: Schedule, delta: int, first: int) -> None:
+    """Empty the lightest waves by moving their units where they fit (fewer waves)."""
+    wave_of = sched.wave_of
+    for _ in range(MAX_ELIMINATE):
+        members: dict[int, list[int]] = defaultdict(list)
+        for u in units:
+            members[wave_of[u.id]].append(u.id)
+        pinned = {u.pin for u in units if u.pin is not None}
+        cands = sorted((w for w in members if w not in pinned),
+                       key=lambda w: (sched.loads[w].systems, sched.loads[w].hosts, w))
+        done = False
+        for w in cands[:ELIMINATE_TRIES]:
+            moved: list[tuple[int, int]] = []
+            for uid in sorted(members[w], key=lambda x: -units[x].load.hosts):
+                u = units[uid]
+                lo, hi = _bounds(u, wave_of, delta, first)
+                per: dict[int, float] = defaultdict(float)
+                for v, x in adj[uid].items():
+                    per[wave_of[v]] += x
+                options = [b for b in members if b != w and lo <= b <= hi
+                           and limits.fits(sched.loads[b], u.load)]
+                if not options:
+                    break
+                b = max(options, key=lambda b: (per.get(b, 0.0), -b))
+                _move(units, sched, uid, b)
+                moved.append((uid, w))
+            else:
+                done = True
+                for uid, _w in moved:
+                    sched.moved.pop(uid, None)
+                break
+            for uid, old in reversed(moved):
+                _move(units, sched, uid, old)
+        if not done:
+            return
+
+
+def _reorder(units: list[Unit], sched: Schedule, first: int) -> None:
+    """Order the waves after the pilot: least critical first where the order allows."""
+    waves = sorted({w for w in sched.wave_of if w >= first})
+    crit: dict[int, list[int]] = defaultdict(list)
+    for u in units:
+        crit[sched.wave_of[u.id]].extend([u.crit] * len(u.members))
+    edges: dict[int, set[int]] = defaultdict(set)
+    indeg = dict.fromkeys(waves, 0)
+    for u in units:
+        for p in u.preds:
+            a, b = sched.wave_of[p], sched.wave_of[u.id]
+            if a != b and a >= first and b not in edges[a]:
+                edges[a].add(b)
+                indeg[b] += 1
+    key = {w: (sum(crit[w]) / len(crit[w]), max(crit[w]), w) for w in waves}
+    heap = [(key[w], w) for w in waves if indeg[w] == 0]
+    heapq.heapify(heap)
+    order: list[int] = []
+    while heap:
+        _k, w = heapq.heappop(heap)
+        order.append(w)
+        for b in edges[w]:
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                heapq.heappush(heap, (key[b], b))
+    if len(order) != len(waves):  # pragma: no cover - wave numbers already are an order
+        return
+    mapping = {w: w for w in set(sched.wave_of) if w < first}
+    mapping.update({w: first + i for i, w in enumerate(order)})
+    _renumber(sched, mapping)
 
 
 def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int, float]],
-          sched: Schedule, first: int, delta: int) -> None:
+          sched: Schedule, first: int, delta: int,
+          rank: dict[int, tuple[int, float, float, int]]) -> None:
     wave_of, loads = sched.wave_of, sched.loads
     remaining = {u.id for u in units if u.pin is None}
     left = {u.id: sum(1 for p in u.preds if p in remaining) for u in units}
@@ -139,7 +282,6 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
     for uid in remaining:
         if left[uid] == 0:
             release(uid)
-    rank = {u.id: (u.crit, -u.load.hosts, -u.load.data_gb, u.members[0]) for u in units}
     static = sorted(remaining, key=rank.__getitem__)
     due = {uid for uid in remaining if units[uid].hi < INF}
     guard = len(units) + max([u.pin or 0 for u in units] + [first]) + 2
@@ -207,7 +349,7 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
                         if s in waiting:
                             heapq.heappush(heap, (-aff[s], rank[s], s))
         for v in [x for x in ready if ready[x] <= k]:
-            sched.blocked[v] = f"wave {k} could not take it ({rejected.get(v) or 'full'})"
+            sched.blocked[v] = (k, rejected.get(v) or "full")
         stuck = [v for v in due if units[v].hi <= k]
         if stuck:
             v = stuck[0]
@@ -219,7 +361,7 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
 
 
 def _next_by_rank(static: list[int], ready: dict[int, int], k: int, rejected: dict[int, str],
-                  rank: dict[int, tuple[int, int, float, int]], bureaus_of: dict[int, set[str]],
+                  rank: dict[int, tuple[int, float, float, int]], bureaus_of: dict[int, set[str]],
                   wave_bureaus: set[str], fits: Callable[[int], bool]) -> int | None:
     """The least critical eligible unit that fits, preferring bureaus already in the wave."""
     level: int | None = None
@@ -270,8 +412,7 @@ def _improve(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sch
                 loads[a].remove(u.load)
                 loads[best].add(u.load)
                 wave_of[u.id] = best
-                sched.moved[u.id] = (f"moved from wave {a} to wave {best} by the local search: "
-                                     f"{gain:g} fewer dependencies cross waves")
+                sched.moved[u.id] = (a, best, gain)
                 moved = True
         if not moved:
             break
@@ -288,8 +429,14 @@ def _compact(units: list[Unit], sched: Schedule) -> None:
         else:
             mapping[w] = nxt
             nxt += 1
+    _renumber(sched, mapping)
+
+
+def _renumber(sched: Schedule, mapping: dict[int, int]) -> None:
+    """Apply ``mapping`` (old → new wave number) to every number the schedule holds."""
     sched.wave_of[:] = [mapping[w] for w in sched.wave_of]
-    sched.loads = {mapping[w]: ld for w, ld in sched.loads.items() if w in mapping}
-    for uid, text in list(sched.moved.items()):
-        sched.moved[uid] = text + " (wave numbers before empty waves were removed)" \
-            if any(mapping[w] != w for w in mapping) else text
+    sched.loads = defaultdict(Load, {mapping[w]: ld for w, ld in sched.loads.items()
+                                     if w in mapping})
+    sched.blocked = {u: (mapping.get(k, k), why) for u, (k, why) in sched.blocked.items()}
+    sched.moved = {u: (mapping.get(a, a), mapping.get(b, b), g)
+                   for u, (a, b, g) in sched.moved.items()}
