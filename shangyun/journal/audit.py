@@ -208,13 +208,14 @@ def _where(row: AuditRow) -> str:
 
 
 def check_chain(algorithm: str, rows: Iterable[AuditRow], head_seq: int,
-                head_hash: str) -> list[AuditProblem]:
-    """Every problem of the chain ``rows`` (in stored ``seq`` order) against its head."""
+                head_hash: str) -> tuple[list[AuditProblem], int]:
+    """Every problem of the chain ``rows`` (in stored ``seq`` order) against its head, and
+    the number of records read."""
     problems: list[AuditProblem] = []
-    prev_hash, prev_seq = GENESIS, 0
+    prev_hash, prev_seq, count = GENESIS, 0, 0
     last: AuditRow | None = None
     for row in rows:
-        last = row
+        last, count = row, count + 1
         if row.seq != prev_seq + 1:
             kind = "missing" if row.seq > prev_seq + 1 else "reordered"
             problems.append(AuditProblem(
@@ -241,7 +242,7 @@ def check_chain(algorithm: str, rows: Iterable[AuditRow], head_seq: int,
             last.seq, last.ts, last.action, "truncated",
             f"{_where(last)} is the last record but the chain head is record {head_seq} "
             f"(records after it deleted, or the head altered)"))
-    return problems
+    return problems, count
 
 
 def verify(session: Session) -> VerifyReport:
@@ -249,6 +250,7 @@ def verify(session: Session) -> VerifyReport:
     algorithm = get_algorithm(session) or "sha256"
     head = session.get(Meta, META_HEAD)
     state = json.loads(head.value) if head else {"seq": 0, "hash": GENESIS}
-    rows = list(session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars())
-    problems = check_chain(algorithm, rows, int(state["seq"]), state["hash"])
-    return VerifyReport(algorithm, len(rows), int(state["seq"]), state["hash"], problems)
+    rows = session.scalars(select(AuditRow).order_by(AuditRow.seq)
+                           .execution_options(yield_per=2000))  # streamed, not all in memory
+    problems, count = check_chain(algorithm, rows, int(state["seq"]), state["hash"])
+    return VerifyReport(algorithm, count, int(state["seq"]), state["hash"], problems)
