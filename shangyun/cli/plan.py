@@ -54,6 +54,9 @@ def _limit(v: float | None) -> float | None:
               default="before-or-with", show_default=True,
               help="Shared services move before or with their consumers, strictly before, or "
                    "in any order.")
+@click.option("--cycles", type=click.Choice(["relax", "error"]), default="relax",
+              show_default=True, help="Shared services using each other in a cycle too large "
+              "for one wave: relax the lightest order edges (named in the plan) or fail.")
 @click.option("--strong", multiple=True, default=("database", "sync"), show_default=True,
               help="Dependency types that bind systems into one move group (repeatable).")
 @click.option("--no-split", is_flag=True, help="Fail instead of splitting a move group that "
@@ -70,7 +73,7 @@ def _limit(v: float | None) -> float | None:
 def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems: int,
          max_tb: float, max_bureaus: int, link_efficiency: float, start: dt.datetime | None,
          cadence_days: int, blackout: tuple[dt.datetime, ...], pilot_systems: int,
-         pilot_hosts: int, order: str, strong: tuple[str, ...], no_split: bool,
+         pilot_hosts: int, order: str, cycles: str, strong: tuple[str, ...], no_split: bool,
          pins: tuple[str, ...], exclude: tuple[str, ...], include_not_ready: bool,
          dry_run: bool, as_json: bool) -> None:
     """Plan move groups and waves for the estate and write ESTATE/plan/.
@@ -98,7 +101,7 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
             max_systems=int(_limit(max_systems) or 0) or None, max_tb=_limit(max_tb),
             max_bureaus=int(_limit(max_bureaus) or 0) or None, link_efficiency=link_efficiency,
             start=first, cadence_days=cadence_days, blackout=tuple(b.date() for b in blackout),
-            pilot_systems=pilot_systems, pilot_hosts=pilot_hosts, order=order,
+            pilot_systems=pilot_systems, pilot_hosts=pilot_hosts, order=order, cycles=cycles,
             strong_types=tuple(strong), allow_split=not no_split, pins=_pin(pins),
             exclude=tuple(exclude), include_not_ready=include_not_ready)
     except ValueError as exc:
