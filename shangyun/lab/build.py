@@ -125,6 +125,7 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
         raise LabError(f"unknown lab mode {mode!r}; use netns or loopback")
     _check_privileges(mode)
     lab = Path(lab_dir).resolve() if lab_dir else default_lab_dir()
+    plan_hosts(bureaus, hosts, tag="check", net=0)  # bad arguments fail before any change
     lab.mkdir(parents=True, exist_ok=True)
     lab.chmod(0o755)
     if os.geteuid() == 0:
@@ -155,6 +156,9 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     # keep the pids of hosts that still run exactly as planned; stop the others
     old_hosts = {h.id: h for h in old.hosts} if old else {}
     index = {h.id: i for i, h in enumerate(planned)}
+    for i, h in enumerate(planned):
+        h.dir = str(hx.host_dir(state, h))
+        h.mac = "" if loop else hx.host_mac(tag, i)
     to_start: list[tuple[int, LabHost]] = []
     for h in planned:
         prev = old_hosts.pop(h.id, None)

@@ -182,6 +182,11 @@ def veth_name(state: LabState, index: int) -> str:
     return f"sy{state.tag}{index}"
 
 
+def host_mac(tag: str, index: int) -> str:
+    """The fixed MAC of host number ``index``'s ``eth0`` (locally administered)."""
+    return f"02:{tag[0:2]}:{tag[2:4]}:{tag[4]}0:{index >> 8:02x}:{index & 255:02x}"
+
+
 def netns_exists(name: str) -> bool:
     """Whether the named network namespace exists."""
     return Path("/run/netns", name).exists()
@@ -201,7 +206,7 @@ def network_up(state: LabState, hosts: list[tuple[int, LabHost]]) -> None:
         if netns_exists(h.netns):
             cmds.append(f"netns del {h.netns}")
         # a fixed MAC per host: a restarted host keeps it, so no stale ARP entry delays it
-        mac = f"02:{state.tag[0:2]}:{state.tag[2:4]}:{state.tag[4]}0:{i >> 8:02x}:{i & 255:02x}"
+        mac = host_mac(state.tag, i)
         cmds += [f"netns add {h.netns}",
                  f"link add {v} type veth peer name eth0 address {mac} netns {h.netns}",
                  f"link set {v} master {br}", f"link set {v} up"]

@@ -74,6 +74,7 @@ class LabHost:
     database: LabDatabase | None = None
     pid: int | None = None
     dir: str = ""
+    mac: str = ""
     cpu_cores: int = 2
     memory_gb: float = 4.0
     files: list[str] = field(default_factory=list)

@@ -80,6 +80,7 @@ def test_each_host_has_its_own_name_os_and_processes(lab: LabState) -> None:
                   "ps -eo pid=,comm=")
         name, osr, legacy, ps = out.split("---\n")
         assert name.strip() == h.hostname
+        assert Path(h.dir, "init.sh").is_file()
         look = OSES[h.os]
         want = look.files.get("etc/os-release", "<real>")
         if want is None:
@@ -177,6 +178,12 @@ def test_file_server_serves_files_over_sftp(lab: LabState) -> None:
             assert len(data) > 1000
     finally:
         c.close()
+
+
+def test_hosts_have_their_recorded_mac(lab: LabState) -> None:
+    for h in lab.hosts[:4]:
+        out = run(lab, h, "cat /sys/class/net/eth0/address")
+        assert out.strip() == h.mac
 
 
 def test_light_hosts_listen_and_connect(lab: LabState) -> None:
