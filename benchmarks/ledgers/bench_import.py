@@ -54,16 +54,18 @@ def write_big_ledger(path: Path, rows: int, seed: int = 1) -> None:
     zones = ["政务外网", "政务内网", "互联网区", "DMZ", "管理区"]
     owners = ["张三", "李四", "王五", "赵六"]
     for i in range(rows):
-        b = i % 35
-        s = i // 6
+        s = i // 6  # about six hosts per system, each system in one bureau
+        b = s % 35
         ws.append([
             i + 1, bureaus[b], f"业务系统{s:05d}", f"host-{i:06d}",
             f"10.{b}.{(i // 250) % 250}.{i % 250 + 1}",
-            "00:50:56:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+            f"00:50:56:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
             rnd.choice(["虚拟机", "物理机", "VM"]), rnd.choice(oses),
             rnd.choice(["4核", 8, "16", "2*8"]), rnd.choice(["16G", "32 GB", 64, "8G"]),
-            rnd.choice(["500G", "2 TB", "2*300G", 1024]), rnd.choice(["三级", "等保2级", "3"]),
-            rnd.choice(["是", "否", "N", "Y"]), rnd.choice(zones), rnd.choice(owners),
+            rnd.choice(["500G", "2 TB", "2*300G", 1024]),
+            # system-level columns: the same for every host of a system, spelled per bureau
+            ["三级", "等保2级", "3"][s % 3], ["是", "否", "N", "Y"][s % 4], zones[s % 5],
+            owners[s % 4],
             13800000000 + b, f"{rnd.randint(5, 40)}%",
         ])
     ws.append(["合计"] + [None] * 16)

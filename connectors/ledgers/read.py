@@ -272,7 +272,7 @@ class _Collector:
         self.bureaus: dict[str, str] = {}
         self.systems: dict[tuple[str, str], str] = {}
         self.system_fields: dict[tuple[str, str], Row] = {}
-        self.system_raw: dict[tuple[str, str], str] = {}
+        self.system_raw: dict[tuple[str, str], tuple[str, Row]] = {}
         self.bureau_keys: dict[str, str] = {}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, set[str]] = {}
@@ -311,10 +311,9 @@ class _Collector:
         return bid
 
     def system(self, bureau: str, name: str, fields: Row | None = None) -> str:
-        if not fields:
-            sid = self.system_raw.get((bureau, name))
-            if sid is not None:
-                return sid
+        seen = self.system_raw.get((bureau, name))
+        if seen is not None and (not fields or seen[1] == fields):
+            return seen[0]
         key = (_key(bureau), _key(name))
         sid = self.systems.get(key)
         if sid is not None and (not fields or self.system_fields.get(key) == fields):
@@ -328,7 +327,7 @@ class _Collector:
             if fields:
                 self.system_fields[key] = dict(fields)
         self.systems[key] = row["id"]
-        self.system_raw[(bureau, name)] = row["id"]
+        self.system_raw[(bureau, name)] = (row["id"], dict(fields or {}))
         return row["id"]
 
     def system_ref(self, bureau: str, name: str) -> str:

@@ -462,6 +462,23 @@ def cleaner(target: str, unit: str = "") -> Callable[[Any], Any]:
         except BadValue as exc:
             return exc
 
+    fast = {"hosts.ip": _IPV4, "hosts.mac": _MAC}.get(target)
+    if fast is not None:
+        def address(value: Any) -> Any:
+            if type(value) is str and fast.fullmatch(value):
+                return value
+            return checked(value)
+
+        return address
+    if kind == "str":
+        def folded(value: Any) -> Any:
+            if type(value) is str and value.isascii():
+                text = value.strip()
+                if " " not in text and "\t" not in text:
+                    return None if text.lower() in BLANKS else text
+            return checked(value)
+
+        return folded
     return checked
 
 

@@ -287,11 +287,11 @@ class Merger:
                 out[col.name] = self.id_map[col.ref].get(out[col.name], out[col.name])
         return out
 
-    def _find(self, name: str, r: Row) -> Row | None:
+    def _find(self, name: str, r: Row, keys: list[Any]) -> Row | None:
         hit = self.by_id[name].get(r.get("id"))
         if hit is not None:
             return hit
-        for k in self._natural_keys(name, r):
+        for k in keys:
             hit = self.keys[name].get(k)
             if hit is not None:
                 return hit
@@ -304,14 +304,16 @@ class Merger:
             r = self._remap(name, raw)
             if has_source and _empty(r.get("source")):
                 r["source"] = self.source
-            cur = self._find(name, r)
+            keys = self._natural_keys(name, r)
+            cur = self._find(name, r, keys)
             if cur is None:
                 if r["id"] in self.by_id[name]:  # pragma: no cover - defensive
                     r["id"] = stable_id(r["id"], self.source)
                 self.rows[name].append(r)
                 self.by_id[name][r["id"]] = r
-                for k in self._natural_keys(name, r):
-                    self.keys[name].setdefault(k, r)
+                index = self.keys[name]
+                for k in keys:
+                    index.setdefault(k, r)
                 self.id_map[name][raw["id"]] = r["id"]
                 counts.added += 1
                 continue
@@ -396,51 +398,40 @@ def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
     table = TABLES[name]
     if not rows:
         return empty_frame(table)
-    extra: list[str] = []
     known = set(table.column_names)
-    for r in rows:
-        for k in r:
-            if k not in known and k not in extra:
-                extra.append(k)
+    extra = list(dict.fromkeys(k for r in rows for k in r if k not in known))
     out: dict[str, Any] = {}
     for col in table.columns:
         values = [r.get(col.name) for r in rows]
         kind = col.kind
-        if kind in ("int", "float", "bool"):
-            want = (bool,) if kind == "bool" else (int, float)
-            clean: list[Any] = []
-            for v in values:
-                if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
-                    clean.append(None)
-                elif isinstance(v, want) and (kind == "bool" or not isinstance(v, bool)):
-                    if kind == "int" and isinstance(v, float):
-                        if not v.is_integer():
-                            return None
-                        v = int(v)
-                    if kind != "bool" and not _in_bounds(col, v):
-                        return None
-                    clean.append(v)
-                else:
-                    return None
+        try:
             if kind == "float":
-                out[col.name] = pd.Series([math.nan if v is None else float(v) for v in clean],
-                                          dtype="float64")
-            else:
-                out[col.name] = pd.Series(pd.array(clean, dtype=_DTYPES[kind]))
-        else:
-            texts = []
-            for v in values:
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    texts.append("")
-                elif isinstance(v, str):
-                    texts.append(v)
-                else:
+                series = pd.Series([math.nan if v is None or v == "" else v for v in values],
+                                   dtype="float64")
+            elif kind in ("int", "bool"):
+                if kind == "bool" and any(type(v) not in (bool, type(None)) for v in values):
                     return None
-            if kind == "enum" and any(t and t not in col.choices for t in texts):
-                return None
-            if col.required and any(not t for t in texts):
-                return None
-            out[col.name] = pd.Series(texts, dtype="object")
+                series = pd.Series(pd.array([None if v == "" else v for v in values],
+                                            dtype=_DTYPES[kind]))
+            else:
+                texts = [v if type(v) is str else ("" if v is None else _text(v))
+                         for v in values]
+                distinct = set(texts)
+                if kind == "enum" and distinct - set(col.choices) - {""}:
+                    return None
+                if col.required and "" in distinct:
+                    return None
+                out[col.name] = pd.Series(texts, dtype="object")
+                continue
+        except (TypeError, ValueError):
+            return None
+        if kind in ("int", "float") and series.notna().any() and (
+                (col.low is not None and bool((series < col.low).any()))
+                or (col.high is not None and bool((series > col.high).any()))):
+            return None
+        if col.required and series.isna().any():
+            return None
+        out[col.name] = series
     for k in extra:
         out[k] = pd.Series(["" if r.get(k) is None else str(r.get(k)) for r in rows],
                            dtype="object")
