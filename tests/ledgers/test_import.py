@@ -206,3 +206,29 @@ def test_validation_failed_lists_every_problem(tmp_path: Path,
     messages = " | ".join(str(p) for p in exc.value.problems)
     assert "duplicate id" in messages and "s-missing" in messages
     assert snapshot(est_dir) == before
+
+
+def test_manifest_imports_each_file_with_its_bureau(tmp_path: Path) -> None:
+    from tests.ledgers.conftest import write_csv
+
+    for folder, rows in (("b1", [["主机名", "IP地址"], ["a1", "10.1.1.1"]]),
+                         ("b2", [["主机名", "IP地址"], ["a1", "10.2.1.1"]])):
+        (tmp_path / "ledgers" / folder).mkdir(parents=True)
+        write_csv(tmp_path / "ledgers" / folder / "hosts.csv", rows, "gbk")
+    manifest = tmp_path / "ledgers" / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump({"order": [
+        {"folder": "b1", "bureau": "甲局", "files": ["hosts.csv"]},
+        {"folder": "b2", "bureau": "乙局", "files": ["hosts.csv"]}]}, allow_unicode=True),
+        encoding="utf-8")
+    res = CliRunner().invoke(main, ["inventory", "import", str(manifest), "--estate",
+                                    str(tmp_path / "est"), "--json"])
+    assert res.exit_code == 0, res.output
+    est = Estate.load(tmp_path / "est")
+    bureau = {b["id"]: b["name"] for b in est.rows("bureaus")}
+    assert sorted((bureau[h["bureau_id"]], h["ip"]) for h in est.rows("hosts")) == [
+        ("乙局", "10.2.1.1"), ("甲局", "10.1.1.1")]
+    assert [Path(s["path"]).parent.name for s in est.meta["sources"]] == ["b1", "b2"]
+    manifest.write_text("order: [{folder: b1, files: [missing.csv]}]\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["inventory", "import", str(manifest), "--estate",
+                                    str(tmp_path / "est2")])
+    assert res.exit_code == 1 and "missing.csv" in res.stderr
