@@ -9,6 +9,7 @@ from rich.table import Table as RichTable
 
 from shangyun.cli.output import console, err_console, escape, handle_errors, json_option, print_json
 from shangyun.journal import open_journal
+from shangyun.journal.audit import parse_anchor
 
 estate_opt = click.option(
     "--estate", "estate_dir", type=click.Path(file_okay=False, path_type=str),
@@ -35,22 +36,32 @@ def audit() -> None:
 @audit.command("verify")
 @estate_opt
 @journal_opt
+@click.option("--anchor", default=None, metavar="SEQ:HASH",
+              help="A head printed by an earlier verify (kept e.g. in the signed runbook): "
+                   "record SEQ must still have HASH.")
 @json_option
 @handle_errors
-def verify_cmd(estate_dir: str | None, journal_url: str | None, as_json: bool) -> None:
+def verify_cmd(estate_dir: str | None, journal_url: str | None, anchor: str | None,
+               as_json: bool) -> None:
     """Recompute the audit chain; name the first altered, deleted or reordered record.
 
-    Exits 1 when the chain is broken. Keep the printed head hash somewhere the journal's
-    writers cannot change (e.g. the signed runbook) to detect a rewrite of the whole chain.
+    Exits 1 when the chain is broken. Keep the printed head (SEQ:HASH) somewhere the
+    journal's writers cannot change (e.g. the signed runbook) and pass it back as
+    --anchor: that detects even a rewrite of the whole chain.
     """
+    try:
+        pinned = parse_anchor(anchor) if anchor else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--anchor") from None
     with open_journal(_target(estate_dir, journal_url), create=False) as j:
-        report = j.verify_audit()
+        report = j.verify_audit(pinned)
         where = j.url
     if as_json:
         print_json({"journal": where, **report.to_dict()})
     elif report.ok:
         console.print(f"[green]ok[/]: {report.records} audit record(s) in {escape(where)}, "
-                      f"chain {report.algorithm}, head {report.head_seq} {report.head_hash}")
+                      f"chain {report.algorithm}, head {report.head_seq}:{report.head_hash}",
+                      soft_wrap=True)
     else:
         first = report.first
         assert first is not None

@@ -245,12 +245,34 @@ def check_chain(algorithm: str, rows: Iterable[AuditRow], head_seq: int,
     return problems, count
 
 
-def verify(session: Session) -> VerifyReport:
-    """Recompute the whole chain and report every record whose content or link is broken."""
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``"SEQ:HASH"`` (as ``audit verify`` prints the head) → ``(seq, hash)``."""
+    seq, sep, digest = text.strip().partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64:
+        raise ValueError(f"anchor {text!r} is not SEQ:HASH (a record number and its "
+                         f"64-hex-digit hash)")
+    return int(seq), digest.lower()
+
+
+def verify(session: Session, anchor: tuple[int, str] | None = None) -> VerifyReport:
+    """Recompute the whole chain and report every record whose content or link is broken.
+
+    ``anchor`` = ``(seq, hash)`` noted earlier outside the journal (e.g. in a signed
+    runbook): record ``seq`` must still have that hash, which a rewrite of the whole chain
+    from there on cannot fake.
+    """
     algorithm = get_algorithm(session) or "sha256"
     head = session.get(Meta, META_HEAD)
     state = json.loads(head.value) if head else {"seq": 0, "hash": GENESIS}
     rows = session.scalars(select(AuditRow).order_by(AuditRow.seq)
                            .execution_options(yield_per=2000))  # streamed, not all in memory
     problems, count = check_chain(algorithm, rows, int(state["seq"]), state["hash"])
+    if anchor is not None:
+        seq, want = anchor
+        row = session.get(AuditRow, seq)
+        if row is None or row.hash != want:
+            got = "is missing" if row is None else f"has hash {row.hash}"
+            problems.append(AuditProblem(
+                seq, row.ts if row else None, row.action if row else None, "anchor",
+                f"record {seq} {got}, but {want} was noted for it: the chain was rewritten"))
     return VerifyReport(algorithm, count, int(state["seq"]), state["hash"], problems)

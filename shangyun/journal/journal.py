@@ -682,9 +682,12 @@ class Journal:
 
         return self._tx(go)
 
-    def verify_audit(self) -> audit_log.VerifyReport:
-        """Recompute the audit chain; the report names the first broken record, if any."""
-        return self._tx(audit_log.verify)
+    def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit_log.VerifyReport:
+        """Recompute the audit chain; the report names the first broken record, if any.
+
+        ``anchor`` = ``(seq, hash)`` noted outside the journal; see :func:`audit.verify`.
+        """
+        return self._tx(lambda s: audit_log.verify(s, anchor))
 
 
 def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None,

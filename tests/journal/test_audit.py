@@ -180,3 +180,38 @@ def test_cli_reads_a_journal_by_url(journal_target: str, tmp_path: Path) -> None
     data = json.loads(result.output)
     assert data["ok"] and data["records"] == 3 and data["algorithm"] == "sha256"
     assert not (estate / "journal.db").exists()  # --journal wins over --estate
+
+
+def test_anchor_catches_a_rewrite_of_the_whole_chain(tmp_path: Path) -> None:
+    from shangyun.journal.audit import GENESIS, canonical_json, record_hash
+
+    with open_journal(tmp_path, algorithm="sm3") as j:
+        _fill(j, 5)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path)])
+    assert ok.exit_code == 0
+    anchor = ok.output.split("head ")[1].split()[0]
+    assert anchor.startswith("5:")
+    # an intruder with write access edits record 3 and recomputes every hash and the head
+    with open_journal(tmp_path) as j:
+        rows = [e.to_dict() for e in j.audit_entries()]
+    rows[2]["result"] = "forged"
+    prev = GENESIS
+    statements = []
+    for r in rows:
+        r["details"] = canonical_json(r["details"])
+        r["hash"] = record_hash("sm3", r, prev)
+        statements.append((r["seq"], r["result"], r["hash"], prev))
+        prev = r["hash"]
+    for seq, result, h, p in statements:
+        _sql(str(tmp_path), "UPDATE audit_log SET result = :r, hash = :h, prev_hash = :p "
+                            "WHERE seq = :s", r=result, h=h, p=p, s=seq)
+    head = canonical_json({"seq": 5, "hash": prev})
+    _sql(str(tmp_path), "UPDATE journal_meta SET value = :v WHERE key = 'audit_head'", v=head)
+    assert runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path)]).exit_code == 0
+    caught = runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path),
+                                  "--anchor", anchor])
+    assert caught.exit_code == 1 and "record 5 has hash" in caught.output
+    assert "rewritten" in caught.output
+    bad = runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path), "--anchor", "x"])
+    assert bad.exit_code == 2 and "SEQ:HASH" in bad.output
