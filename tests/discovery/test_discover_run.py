@@ -148,3 +148,20 @@ def test_flow(tmp_path: Path, sshd_hosts: Hosts, prefect_harness: None, dead_por
         arts = client.read_artifacts()
     md = [a for a in arts if a.key == "discovery-summary"]
     assert md and "unreachable" in str(md[0].data)
+
+
+def test_cli_flow_json(tmp_path: Path, sshd_hosts: Hosts, prefect_harness: None) -> None:
+    estate_dir = tmp_path / "estate"
+    Estate.from_records({"name": "f"}, {
+        "bureaus": [{"id": "b1", "name": "B", "kind": "bureau"}],
+        "hosts": [{"id": "a", "hostname": "a", "ip": "127.0.0.1", "bureau_id": "b1",
+                   "ssh_port": sshd_hosts.good[1].port},
+                  {"id": "n", "hostname": "n", "ip": "127.0.0.1", "bureau_id": "b1",
+                   "ssh_port": sshd_hosts.unknown.port}]}).save(estate_dir)
+    res = CliRunner().invoke(main, [
+        "discover", "--estate", str(estate_dir), "--key", str(sshd_hosts.key),
+        "--known-hosts", str(sshd_hosts.known_hosts), "--sample-seconds", "0", "--flow",
+        "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output[res.output.index("{"):])
+    assert data["counts"] == {"ok": 1, "unknown-host-key": 1}
