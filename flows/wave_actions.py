@@ -23,6 +23,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,19 +221,26 @@ class ConvertAction:
         dst = Path(step.planned["path"])
         dst.parent.mkdir(parents=True, exist_ok=True)
         algo = a["digest"]
-        src_digest = qemu.content_digest(a["source"], algo, fmt=a["source_format"])
 
         def report(pct: float) -> None:
             if self.ctx.progress is not None:
                 self.ctx.progress(step, pct)
 
-        qemu.convert(a["source"], dst, a["target_format"], src_format=a["source_format"],
-                     progress=report)
-        got = qemu.verify_copy(a["source"], dst, src_format=a["source_format"],
-                               dst_format=a["target_format"], expected_digest=src_digest,
-                               algorithm=algo)
+        # the source's content digest is read while qemu-img converts (two processes)
+        with ThreadPoolExecutor(1, thread_name_prefix="source-digest") as pool:
+            src_future = pool.submit(qemu.content_digest, a["source"], algo,
+                                     fmt=a["source_format"])
+            qemu.convert(a["source"], dst, a["target_format"], src_format=a["source_format"],
+                         subformat=a.get("subformat"), progress=report)
+            src_digest = src_future.result()
+            # compare + the copy's content digest, while its file digest (for S3) is read
+            file_future = pool.submit(digest_file, dst, algo)
+            got = qemu.verify_copy(a["source"], dst, src_format=a["source_format"],
+                                   dst_format=a["target_format"], expected_digest=src_digest,
+                                   algorithm=algo)
+            file_digest = file_future.result()
         return {"path": str(dst), "format": a["target_format"], "content_digest": got,
-                "source_digest": src_digest, "file_digest": digest_file(dst, algo),
+                "source_digest": src_digest, "file_digest": file_digest,
                 "size": dst.stat().st_size, "algorithm": algo}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:

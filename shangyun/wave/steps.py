@@ -19,8 +19,10 @@ from typing import Any
 
 from shangyun.wave.model import SystemWork, WaveWork
 
-TARGET_FORMATS = {"libvirt": "qcow2", "ec2": "raw"}
-"""The disk format each target kind imports."""
+TARGET_FORMATS = {"libvirt": "qcow2", "ec2": "vmdk"}
+"""The disk format each target kind imports: compact formats (only allocated data; the
+EC2 one stream-optimized, i.e. compressed) so the link carries as few bytes as possible."""
+TARGET_SUBFORMATS = {"ec2": "streamOptimized"}
 
 KINDS = ("precheck", "convert", "upload", "import", "launch")
 
@@ -97,6 +99,7 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                           f"convert {d.path} ({d.format}) → {fmt}",
                           args={"source": d.path, "source_format": d.format,
                                 "target_format": fmt, "digest": opts.digest,
+                                "subformat": TARGET_SUBFORMATS.get(opts.target),
                                 "staging_dir": opts.staging_dir},
                           planned={"path": staged}))
     for d in system.disks:

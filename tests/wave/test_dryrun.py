@@ -58,7 +58,7 @@ def test_steps_are_ordered_and_keys_unique(wave_estate: WaveEstate) -> None:
     conv = steps["sys-01"][1]
     assert conv.planned["path"] == "/stage/wave-1/sys-01/disk-01-0.qcow2"
     ec2 = plan_steps(wave, RunOptions(target="ec2", staging_dir="/s"))["sys-01"][1]
-    assert ec2.args["target_format"] == "raw"
+    assert ec2.args["target_format"] == "vmdk" and ec2.args["subformat"] == "streamOptimized"
 
 
 def test_precheck_logic_names_every_problem() -> None:

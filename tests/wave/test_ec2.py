@@ -86,9 +86,10 @@ def test_wave_onto_ec2_target_verified_and_rolled_back(
         for disk, raw_sha in est.digests.items():
             conv = recs[f"sys-01/convert/{disk}"].payload
             up = recs[f"sys-01/upload/{disk}"].payload
-            # raw target: the staged object's bytes ARE the guest's disk, byte for byte
-            assert conv["format"] == "raw" and conv["file_digest"] == raw_sha
-            assert store.verify(bucket, up["key"], f"sha256:{raw_sha}")
+            # stream-optimized vmdk staged: same guest bytes as the source, and the object
+            # read back from S3 is exactly the staged file
+            assert conv["format"] == "vmdk" and conv["content_digest"] == f"sha256:{raw_sha}"
+            assert store.verify(bucket, up["key"], f"sha256:{conv['file_digest']}")
             assert recs[f"sys-01/import/{disk}"].payload["disk"]["disk_id"] in snaps
         inst = recs["sys-01/launch/host-01"].payload["instance"]
     described = ec2.describe_instances(InstanceIds=[inst["instance_id"]])
