@@ -49,6 +49,7 @@ Known = Estate | dict[str, list[Row]]
 HEADER_SCAN_ROWS = 30
 _TOTALS = re.compile(
     r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand |sub)?totals?[:：]?|sum[:：]?)$", re.I)
+_TOTAL_FIRST = frozenset("合总小共汇tTsSgG")
 _NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
 _HQ = re.compile(r"总部|机关|本部|总局|headquarter|\bhq\b", re.I)
 _KIND_ORDER = {"bureaus": 0, "hosts": 1, "systems": 2, "disks": 3, "databases": 4,
@@ -489,7 +490,8 @@ def _read_sheet(
             pending = 0
         if not any(row) and not any(c is not None and c != "" for c in row):
             continue
-        if any(type(c) is str and _TOTALS.match(c.strip()) for c in row[:4]):
+        if any(type(c) is str and c.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(c.strip())
+               for c in row[:4]):
             report.skipped += 1
             continue
         if (type(row[0]) is str and _NOTE.match(row[0].strip())
@@ -498,17 +500,18 @@ def _read_sheet(
             continue
         parts: dict[str, Row] = {}
         bad = False
+        width = len(row)
         for c in cols:
-            raw = row[c.index] if c.index < len(row) else ""
+            raw = row[c.index] if c.index < width else ""
             if raw == "" or raw is None:
                 continue
-            key = raw if type(raw) is str else (type(raw), raw)
+            key = raw if type(raw) is not bool else (bool, raw)
             v = c.memo.get(key, _MISSING)
             if v is _MISSING:
                 v = c.memo[key] = c.clean(raw)
             if v is None:
                 continue
-            if isinstance(v, BadValue):
+            if type(v) is BadValue:
                 problems.add(grid.sheet, r + 1, f"{c.header} ({column_letter(c.index)})",
                              str(v))
                 bad = True
