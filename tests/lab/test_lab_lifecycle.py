@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,14 @@ def _links_with(tag: str) -> list[str]:
 
 
 @pytest.fixture()
-def lab_dir() -> Path:
+def lab_dir() -> Iterator[Path]:
     d = Path(tempfile.mkdtemp(prefix="shangyun-lab-life-"))
     d.chmod(0o755)
     yield d
     if (d / "lab.json").exists():
         down(d)
+    if d.is_dir() and not any(d.iterdir()):
+        d.rmdir()
 
 
 def test_up_twice_repair_and_down_clean(lab_dir: Path) -> None:
