@@ -85,10 +85,11 @@ def dead_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab() -> Iterator[object]:
-    """A real lab (network namespaces, sshd, databases, long-lived connections), shared by
-    the end-to-end discovery tests; skipped where the lab cannot run."""
+    """A real lab (network namespaces, sshd, databases, long-lived connections) for the
+    end-to-end discovery tests of one module (torn down after it, not at the end of the
+    whole suite); skipped where the lab cannot run."""
     from shangyun.lab.testing import can_run_lab, lab_session
 
     reason = can_run_lab()
