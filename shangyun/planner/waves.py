@@ -33,8 +33,9 @@ from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, bound
 
 IMPROVE_PASSES = 3
-RESTARTS = 12  # packing restarts with varied tie-breaks, for estates of few units
+RESTARTS = 32  # packing restarts with varied tie-breaks, for estates of few units
 RESTART_UNITS = 400
+RESTART_WORK = 3200  # restarts × units: 32 restarts up to 100 units, 8 at 400
 SWAP_BUDGET = 150_000  # pair-swap evaluations per local-search pass
 MAX_ELIMINATE = 50
 ELIMINATE_TRIES = 12  # lightest waves tried per elimination round
@@ -149,7 +150,9 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
             raise PlanError(f"constraint {why}: {what} put too much into wave {w} "
                             f"({_names(inp, systems)})")
     base = Schedule(wave_of, pilot, note, loads=loads)
-    attempts = RESTARTS if len(units) <= RESTART_UNITS else 1
+    attempts = min(RESTARTS, RESTART_WORK // max(len(units), 1)) \
+        if len(units) <= RESTART_UNITS else 1
+    attempts = max(attempts, 1)
     rng = random.Random(opts.seed)
     best: Schedule | None = None
     best_score: tuple[int, float] | None = None
@@ -414,8 +417,70 @@ def _improve(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sch
                 wave_of[u.id] = best
                 sched.moved[u.id] = (a, best, gain)
                 moved = True
-        if not moved:
+        if not moved and not _swaps(units, limits, adj, sched, delta, first):
             break
+
+
+def _per_wave(adj: list[dict[int, float]], wave_of: list[int], uid: int) -> dict[int, float]:
+    per: dict[int, float] = defaultdict(float)
+    for v, x in adj[uid].items():
+        per[wave_of[v]] += x
+    return per
+
+
+def _swaps(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched: Schedule,
+           delta: int, first: int) -> bool:
+    """Swap two units of different waves when fewer dependencies then cross (full waves)."""
+    wave_of, loads = sched.wave_of, sched.loads
+    members: dict[int, list[int]] = defaultdict(list)
+    for u in units:
+        if u.pin is None:
+            members[wave_of[u.id]].append(u.id)
+    budget = SWAP_BUDGET
+    swapped = False
+    for u in units:
+        if u.pin is not None or budget <= 0:
+            continue
+        a = wave_of[u.id]
+        per_u = _per_wave(adj, wave_of, u.id)
+        lo_u, hi_u = _bounds(u, wave_of, delta, first)
+        for b in sorted(per_u, key=lambda w: -per_u[w])[:3]:
+            if b == a or not lo_u <= b <= hi_u or per_u[b] <= 0:
+                continue
+            done = False
+            for vid in members[b]:
+                budget -= 1
+                v = units[vid]
+                if vid in u.preds or vid in u.succs:
+                    continue
+                per_v = _per_wave(adj, wave_of, vid)
+                gain = (per_u[b] - per_u.get(a, 0.0) + per_v.get(a, 0.0) - per_v.get(b, 0.0)
+                        - 2 * adj[u.id].get(vid, 0.0))
+                if gain <= 0:
+                    continue
+                lo_v, hi_v = _bounds(v, wave_of, delta, first)
+                if not lo_v <= a <= hi_v:
+                    continue
+                la, lb = copy.deepcopy(loads[a]), copy.deepcopy(loads[b])
+                la.remove(u.load)
+                lb.remove(v.load)
+                if not (limits.fits(la, v.load) and limits.fits(lb, u.load)):
+                    continue
+                la.add(v.load)
+                lb.add(u.load)
+                loads[a], loads[b] = la, lb
+                wave_of[u.id], wave_of[vid] = b, a
+                members[a].remove(u.id)
+                members[b].remove(vid)
+                members[a].append(vid)
+                members[b].append(u.id)
+                sched.moved[u.id] = (a, b, gain)
+                sched.moved[vid] = (b, a, gain)
+                swapped = done = True
+                break
+            if done:
+                break
+    return swapped
 
 
 def _compact(units: list[Unit], sched: Schedule) -> None:
