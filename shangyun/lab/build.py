@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import hashlib
 import os
 import shutil
 import socket
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,16 +51,59 @@ def _nets_in_use() -> set[int]:
     return used
 
 
+NET_RESERVATIONS = Path(tempfile.gettempdir()) / "shangyun-lab-nets"
+
+
+def _reserved_nets(lab_dir: Path) -> set[int]:
+    """Nets reserved by other labs whose folders still exist (stale ones are dropped)."""
+    out = set()
+    for f in NET_RESERVATIONS.glob("*"):
+        try:
+            owner = Path(f.read_text().strip())
+        except OSError:
+            continue
+        if owner == lab_dir or not f.name.isdigit():
+            continue
+        if (owner / STATE_FILE).exists() or time.time() - f.stat().st_mtime < 600:
+            out.add(int(f.name))  # a running lab, or one still being built
+        else:
+            f.unlink(missing_ok=True)
+    return out
+
+
 def _choose_net(lab_dir: Path, tag: str) -> int:
+    """Pick and reserve a free 10.<n>.0.0/16 for a lab (machine-wide, under a file lock).
+
+    Labs started at the same moment (parallel test sessions) must not pick the same net
+    before either has created its bridge, so the choice is recorded in a reservation file
+    that ``down`` removes.
+    """
     if lab_dir == default_lab_dir():
         return DEFAULT_NET
-    used = _nets_in_use() | {DEFAULT_NET}
-    start = int(tag, 16) % 100
-    for k in range(100):
-        n = 100 + (start + k) % 100
-        if n not in used:
-            return n
+    NET_RESERVATIONS.mkdir(exist_ok=True)
+    with open(NET_RESERVATIONS.with_suffix(".lock"), "a") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        try:
+            used = _nets_in_use() | _reserved_nets(lab_dir) | {DEFAULT_NET}
+            start = int(tag, 16) % 100
+            for k in range(100):
+                n = 100 + (start + k) % 100
+                if n not in used:
+                    (NET_RESERVATIONS / str(n)).write_text(str(lab_dir))
+                    return n
+        finally:
+            fcntl.flock(lk, fcntl.LOCK_UN)
     raise LabError("no free 10.<n>.0.0/16 network for the lab (10.100–10.199 all in use)")
+
+
+def _release_net(lab_dir: Path, net: str) -> None:
+    """Drop the lab's net reservation (if it holds one)."""
+    parts = net.split(".")
+    if len(parts) > 1 and parts[1].isdigit():
+        f = NET_RESERVATIONS / parts[1]
+        with contextlib.suppress(OSError):
+            if Path(f.read_text().strip()) == lab_dir:
+                f.unlink()
 
 
 def _check_privileges(mode: str) -> None:
@@ -254,6 +300,7 @@ def down(lab_dir: Path | str | None = None) -> dict[str, Any]:
                          gateway="", user="root", client_key="", known_hosts="", bureaus=[],
                          systems=[])
     left = _stop_all(state)
+    _release_net(lab, state.net)
     if left:
         raise LabError(f"{lab}: processes {left} did not stop; the lab folder is kept")
     removed = 0

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from shangyun.cli import main
 from shangyun.lab import LabError, LabState, down, status, up
-from shangyun.lab.build import lab_tag
+from shangyun.lab.build import NET_RESERVATIONS, lab_tag
 from shangyun.lab.hosts import pid_alive
 from shangyun.lab.testing import can_run_lab
 
@@ -45,6 +45,8 @@ def lab_dir() -> Iterator[Path]:
 def test_up_twice_repair_and_down_clean(lab_dir: Path) -> None:
     first = up(lab_dir, bureaus=1)
     tag = first.tag
+    reservation = NET_RESERVATIONS / first.net.split(".")[1]
+    assert reservation.read_text() == str(lab_dir)  # parallel labs cannot take this net
     assert len(first.hosts) == 4
     pids = {h.id: h.pid for h in first.hosts}
     assert all(pid_alive(p) for p in pids.values())
@@ -74,6 +76,7 @@ def test_up_twice_repair_and_down_clean(lab_dir: Path) -> None:
     res = down(lab_dir)
     assert res["hosts_stopped"] == 4
     assert not lab_dir.exists()
+    assert not reservation.exists()
     assert _netns_with(tag) == []
     assert _links_with(tag) == []
     assert not any(pid_alive(p) for p in all_pids)
