@@ -158,7 +158,8 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
     best_score: tuple[int, float] | None = None
     for attempt in range(attempts):
         sched = base.copy()
-        _fill(inp, units, limits, adj, sched, first, delta, _rank(units, attempt, rng))
+        _fill(inp, units, limits, adj, sched, first, delta,
+              _rank(units, attempt, rng, _pressure(inp, units, limits)))
         _improve(units, limits, adj, sched, delta, first)
         _eliminate(units, limits, adj, sched, delta, first)
         _improve(units, limits, adj, sched, delta, first)
@@ -173,11 +174,22 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
     return best
 
 
-def _rank(units: list[Unit], attempt: int, rng: random.Random
+def _pressure(inp: PlanInput, units: list[Unit], limits: Limits) -> dict[int, float]:
+    """Per unit: how many windows its busiest bureau needs in all (scarce windows first)."""
+    total: dict[str, float] = defaultdict(float)
+    for d in inp.data_by_bureau:
+        for b, gb in d.items():
+            total[b] += gb
+    need = {b: total[b] / cap for b, cap in limits.window.items() if cap}
+    return {u.id: round(max([need.get(b, 0.0) for b in u.load.by_bureau], default=0.0))
+            for u in units}
+
+
+def _rank(units: list[Unit], attempt: int, rng: random.Random, pressure: dict[int, float]
           ) -> dict[int, tuple[int, float, float, int]]:
     """Tie-breaks of the packer: attempt 0 is the documented order, others vary it."""
     if attempt == 0:
-        return {u.id: (u.crit, -u.load.hosts, -u.load.data_gb, u.members[0]) for u in units}
+        return {u.id: (u.crit, -pressure[u.id], -u.load.hosts, u.members[0]) for u in units}
     keep_crit = attempt % 2 == 1
     return {u.id: (u.crit if keep_crit else 0, rng.random(), 0.0, u.members[0]) for u in units}
 
