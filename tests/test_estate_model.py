@@ -86,13 +86,30 @@ def test_not_an_estate(tmp_path: Path) -> None:
         Estate.load(tmp_path)
 
 
-def test_save_keeps_other_stage_files_and_recovers_interrupted_swap(tmp_path: Path) -> None:
+def test_save_keeps_other_stage_files_and_rolls_a_committed_save_forward(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "e"
     small_estate().save(root)
     (root / "plan").mkdir()
     (root / "plan" / "waves.csv").write_text("x")
+    inode = (root / "plan" / "waves.csv").stat().st_ino
     small_estate().save(root)
     assert (root / "plan" / "waves.csv").read_text() == "x"
-    # a crash between the two renames leaves only the old folder aside: loading recovers it
-    root.rename(tmp_path / ".e.old")
-    assert Estate.load(root).rows("systems")[0]["id"] == "s1"
+    assert (root / "plan" / "waves.csv").stat().st_ino == inode, "other files are not touched"
+    # a crash after the commit point: the marker names a staging folder not yet moved in
+    changed = small_estate()
+    changed.set_rows("systems", [{"id": "s1", "name": "新名字", "bureau_id": "b1"}])
+    stage = root / ".estate-staging-crash"
+    changed.save(tmp_path / "other")
+    stage.mkdir()
+    for f in ("systems.csv", "estate.yaml"):
+        (stage / f).write_bytes((tmp_path / "other" / f).read_bytes())
+    (root / ".estate-commit").write_text(stage.name)
+    assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
+    assert not stage.exists() and not (root / ".estate-commit").exists()
+    # a crash before the commit point: the staging folder is dropped, the estate unchanged
+    (root / ".estate-staging-half").mkdir()
+    (root / ".estate-staging-half" / "systems.csv").write_text("garbage")
+    assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
+    assert not (root / ".estate-staging-half").exists()

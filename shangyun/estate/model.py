@@ -328,7 +328,7 @@ class Estate:
         :class:`ValidationFailed` with every problem found.
         """
         root = Path(path)
-        _recover_swap(root)
+        _recover_save(root)
         meta_path = root / META_FILE
         if not meta_path.is_file():
             raise EstateError(f"{root}: not an estate (no {META_FILE}); create one with "
@@ -367,26 +367,66 @@ class Estate:
         return est
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the estate to ``path`` all-or-nothing; other files in the folder are kept."""
+        """Write the estate to ``path`` all-or-nothing; other files in the folder are kept.
+
+        The new tables and ``estate.yaml`` are written to a staging folder inside the
+        estate, then a commit marker is written (the commit point), then each staged file is
+        renamed into place. A crash before the marker leaves the old estate untouched; a
+        crash after it is rolled forward by the next load or save. Files of other stages
+        (``plan/``, ``journal.db`` …) are never copied or moved.
+        """
         root = Path(path).resolve()
-        root.parent.mkdir(parents=True, exist_ok=True)
-        _recover_swap(root)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=root.parent))
+        root.mkdir(parents=True, exist_ok=True)
+        _recover_save(root)
+        stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=root))
         try:
-            if root.exists():
-                _link_tree(root, tmp, skip={META_FILE, *(t.file for t in TABLES.values())})
             meta = {"schema_version": SCHEMA_VERSION, **self.meta}
             meta["updated"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-            (tmp / META_FILE).write_text(
+            (stage / META_FILE).write_text(
                 yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
             for name, table in TABLES.items():
-                df = self.tables[name]
-                _to_csv(df, table, tmp / table.file)
-            _swap(tmp, root)
+                _to_csv(self.tables[name], table, stage / table.file)
+            for f in stage.iterdir():
+                _fsync(f)
+            marker_tmp = root / (_COMMIT_MARKER + ".tmp")
+            marker_tmp.write_text(stage.name, encoding="utf-8")
+            _fsync(marker_tmp)
+            os.replace(marker_tmp, root / _COMMIT_MARKER)  # the commit point
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(stage, ignore_errors=True)
             raise
+        _recover_save(root)
         return root
+
+
+_STAGE_PREFIX = ".estate-staging-"
+_COMMIT_MARKER = ".estate-commit"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _recover_save(root: Path) -> None:
+    """Roll a committed save forward and drop staging folders that were never committed."""
+    if not root.is_dir():
+        return
+    marker = root / _COMMIT_MARKER
+    committed = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+    if committed:
+        stage = root / committed
+        if stage.is_dir():
+            for f in sorted(stage.iterdir()):
+                os.replace(f, root / f.name)
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+    (root / (_COMMIT_MARKER + ".tmp")).unlink(missing_ok=True)
+    for leftover in root.glob(_STAGE_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _blank_bureau(bid: str) -> dict[str, Any]:
@@ -423,46 +463,3 @@ def _to_csv(df: pd.DataFrame, table: Table, path: Path) -> None:
     text = pd.DataFrame({c: [_to_text(_plain(v)) for v in df[c].tolist()] for c in cols},
                         columns=cols)
     text.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
-
-
-def _link_tree(src: Path, dst: Path, skip: set[str]) -> None:
-    """Hard-link (or copy) everything of ``src`` into ``dst`` except the ``skip`` names."""
-    for entry in src.iterdir():
-        if entry.name in skip:
-            continue
-        target = dst / entry.name
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, copy_function=_link_or_copy, symlinks=True)
-        else:
-            _link_or_copy(str(entry), str(target))
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _swap(new: Path, root: Path) -> None:
-    """Put ``new`` in place of ``root`` with two renames; the old one is removed after."""
-    if not root.exists():
-        os.rename(new, root)
-        return
-    old = root.parent / f".{root.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    os.rename(root, old)
-    os.rename(new, root)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _recover_swap(root: Path) -> None:
-    """Finish or undo a swap that a crash interrupted (the old folder left aside)."""
-    old = root.parent / f".{root.name}.old"
-    if old.exists():
-        if root.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.rename(old, root)
