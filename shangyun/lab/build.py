@@ -208,7 +208,8 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     to_start: list[tuple[int, LabHost]] = []
     for h in planned:
         prev = old_hosts.pop(h.id, None)
-        if prev and prev.ip == h.ip and prev.netns == h.netns and hx.host_alive(prev, mode):
+        if (prev and prev.ip == h.ip and prev.netns == h.netns and prev.mac == h.mac
+                and hx.host_alive(prev, mode)):
             h.pid = prev.pid
             if prev.database and h.database:
                 h.database.tables = prev.database.tables

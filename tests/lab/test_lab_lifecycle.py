@@ -84,6 +84,20 @@ def test_up_twice_repair_and_down_clean(lab_dir: Path) -> None:
     assert down(lab_dir)["hosts_stopped"] == 0
 
 
+def test_up_with_other_sizes_keeps_what_still_fits(lab_dir: Path) -> None:
+    small = up(lab_dir, bureaus=1, hosts=5)
+    assert [h.id for h in small.hosts][-1] == "b01-web01"
+    web = small.host("b01-web01")
+    big = up(lab_dir, bureaus=2)
+    kept = {h.id: h.pid for h in small.hosts if h.id != "b01-web01"}
+    assert {h.id: h.pid for h in big.hosts if h.id in kept} == kept
+    assert "b01-web01" not in {h.id for h in big.hosts}
+    assert not pid_alive(web.pid) and web.netns not in _netns_with(big.tag)
+    assert status(lab_dir)["up"] == 7
+    down(lab_dir)
+    assert _netns_with(big.tag) == []
+
+
 def test_down_without_state_file_still_cleans(lab_dir: Path) -> None:
     state = up(lab_dir, bureaus=1)
     (lab_dir / "lab.json").unlink()
