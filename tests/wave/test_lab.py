@@ -5,6 +5,7 @@ hosts and databases too."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +23,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
+def lab() -> Iterator[LabState]:
     """A lab with two bureaus, up for this module."""
     from shangyun.lab.testing import lab_session
 
-    with lab_session(tmp_path_factory.mktemp("wave-lab"), bureaus=2) as state:
+    with lab_session(None, bureaus=2) as state:  # under /tmp: the lab DBs need o+x
         yield state
 
 
@@ -45,7 +46,8 @@ def _estate_from_lab(lab: LabState, root: Path) -> dict[str, str]:
         sid, hid = f"sys-{i:02d}", f"host-{i:02d}"
         systems.append({"id": sid, "name": f"{dom} 系统", "bureau_id": b})
         hosts.append({"id": hid, "hostname": dom, "system_id": sid, "bureau_id": b,
-                      "kind": "vm", "hypervisor": uris[b], "cpu_cores": 1, "memory_gb": 1})
+                      "kind": "vm", "hypervisor": uris[b], "cpu_cores": 1,
+                      "memory_gb": 0.25})  # the lab cloud is small: 12 test launches
         for j, img in enumerate(imgs):
             disks.append({"id": f"disk-{i:02d}-{j}", "host_id": hid, "format": img.format,
                           "size_gb": img.virtual_size / 2**30, "path": img.path})
@@ -62,8 +64,10 @@ def test_lab_wave_every_legacy_format_onto_libvirt_cloud_through_s3(
     digests = _estate_from_lab(lab, root)
     formats = {(i.format, i.subformat) for i in lab.images}
     assert {f for f, _ in formats} >= {"vmdk", "vhd", "vhdx", "qcow2", "raw"}
+    pool = ET.parse(lab.cloud_node_xml).getroot().find("pool/name")
+    assert pool is not None and pool.text  # the lab's cloud names its pool in the node XML
     opts = RunOptions(target="libvirt",
-                      target_options={"uri": lab.cloud_uri, "pool": lab.cloud_pool},
+                      target_options={"uri": lab.cloud_uri, "pool": pool.text},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * 2**20)
     result = run_wave(str(root), 1, options=opts.to_dict())
