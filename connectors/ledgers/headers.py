@@ -20,6 +20,7 @@ known and deliberately dropped (序号, 备注 …).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -232,6 +233,13 @@ def lookup(header: object, kind: str | None = None) -> tuple[str | None, str]:
     trailing) unit such as ``"g"``, ``"mb"``, ``"核"``, ``"%"`` or ``""``. ``kind`` (one of
     :data:`SHEET_KINDS`) lets the sheet's context decide short ambiguous headers.
     """
+    if header is None:
+        return None, ""
+    return _lookup(str(header), kind)
+
+
+@functools.lru_cache(maxsize=65536)
+def _lookup(header: str, kind: str | None) -> tuple[str | None, str]:
     norm = normalize_header(header)
     if not norm:
         return None, ""

@@ -159,11 +159,12 @@ def _resolve_target(spec: object) -> str | None:
 
 # --------------------------------------------------------------------------- sheets
 def _lookup(cell: Any, kind: str | None, mapping: Mapping) -> tuple[str | None, str]:
-    if cell is None or cell == "":
-        return None, ""
-    norm = H.normalize_header(cell)
-    if norm in mapping:
-        return mapping[norm]
+    if type(cell) is not str or not cell or len(cell) > 60:
+        return None, ""  # numbers, dates and long texts are never headers
+    if mapping:
+        norm = H.normalize_header(cell)
+        if norm in mapping:
+            return mapping[norm]
     return H.lookup(cell, kind)
 
 
