@@ -22,6 +22,11 @@ class Load:
     by_bureau: dict[str, float] = field(default_factory=dict)
     present: dict[str, int] = field(default_factory=dict)
 
+    def copy(self) -> Load:
+        """An independent copy."""
+        return Load(self.hosts, self.systems, self.data_gb, dict(self.by_bureau),
+                    dict(self.present))
+
     def add(self, other: Load) -> None:
         """Add ``other`` into this load."""
         self.hosts += other.hosts

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import copy
 import heapq
 import random
 from collections import defaultdict
@@ -36,7 +35,7 @@ IMPROVE_PASSES = 3
 RESTARTS = 32  # packing restarts with varied tie-breaks, for estates of few units
 RESTART_UNITS = 400
 RESTART_WORK = 3200  # restarts × units: 32 restarts up to 100 units, 8 at 400
-SWAP_BUDGET = 150_000  # pair-swap evaluations per local-search pass
+SWAP_BUDGET = 30_000  # pair-swap evaluations per local-search pass
 MAX_ELIMINATE = 50
 ELIMINATE_TRIES = 12  # lightest waves tried per elimination round
 
@@ -57,7 +56,7 @@ class Schedule:
         """An independent copy (for restarts)."""
         return Schedule(list(self.wave_of), set(self.pilot), self.pilot_note,
                         dict(self.blocked), dict(self.moved),
-                        defaultdict(Load, {k: copy.deepcopy(v) for k, v in self.loads.items()}),
+                        defaultdict(Load, {k: v.copy() for k, v in self.loads.items()}),
                         self.attempts)
 
     def why_blocked(self, uid: int) -> str | None:
@@ -450,6 +449,7 @@ def _swaps(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched
             members[wave_of[u.id]].append(u.id)
     budget = SWAP_BUDGET
     swapped = False
+    degree = [sum(nb.values()) for nb in adj]
     for u in units:
         if u.pin is not None or budget <= 0:
             continue
@@ -463,7 +463,8 @@ def _swaps(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched
             for vid in members[b]:
                 budget -= 1
                 v = units[vid]
-                if vid in u.preds or vid in u.succs:
+                base = per_u[b] - per_u.get(a, 0.0) - 2 * adj[u.id].get(vid, 0.0)
+                if vid in u.preds or vid in u.succs or base + degree[vid] <= 0:
                     continue
                 per_v = _per_wave(adj, wave_of, vid)
                 gain = (per_u[b] - per_u.get(a, 0.0) + per_v.get(a, 0.0) - per_v.get(b, 0.0)
@@ -473,7 +474,7 @@ def _swaps(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched
                 lo_v, hi_v = _bounds(v, wave_of, delta, first)
                 if not lo_v <= a <= hi_v:
                     continue
-                la, lb = copy.deepcopy(loads[a]), copy.deepcopy(loads[b])
+                la, lb = loads[a].copy(), loads[b].copy()
                 la.remove(u.load)
                 lb.remove(v.load)
                 if not (limits.fits(la, v.load) and limits.fits(lb, u.load)):
