@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, handle_errors, json_option, print_json
+from shangyun.cli.output import console, err_console, handle_errors, json_option, print_json
 
 dir_option = click.option(
     "--dir", "lab_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -36,7 +36,11 @@ def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | No
     """Bring the lab up (idempotent: a second run only repairs what died)."""
     from shangyun import lab as labmod
 
-    state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
+    if as_json:
+        state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
+    else:
+        with err_console.status("bringing the lab up (hosts, databases, images, ledgers)…"):
+            state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
     if as_json:
         print_json(state.to_dict())
         return
@@ -79,7 +83,11 @@ def down_cmd(lab_dir: Path | None, as_json: bool) -> None:
     """Stop every lab process and remove its namespaces, bridge and files."""
     from shangyun import lab as labmod
 
-    res = labmod.down(lab_dir)
+    if as_json:
+        res = labmod.down(lab_dir)
+    else:
+        with err_console.status("tearing the lab down…"):
+            res = labmod.down(lab_dir)
     if as_json:
         print_json(res)
     else:
