@@ -96,11 +96,9 @@ def _choose_net(lab_dir: Path, tag: str) -> int:
     raise LabError("no free 10.<n>.0.0/16 network for the lab (10.100–10.199 all in use)")
 
 
-def _release_net(lab_dir: Path, net: str) -> None:
-    """Drop the lab's net reservation (if it holds one)."""
-    parts = net.split(".")
-    if len(parts) > 1 and parts[1].isdigit():
-        f = NET_RESERVATIONS / parts[1]
+def _release_net(lab_dir: Path) -> None:
+    """Drop every net reservation held by the lab in ``lab_dir`` (state file or not)."""
+    for f in NET_RESERVATIONS.glob("*"):
         with contextlib.suppress(OSError):
             if Path(f.read_text().strip()) == lab_dir:
                 f.unlink()
@@ -301,7 +299,7 @@ def down(lab_dir: Path | str | None = None) -> dict[str, Any]:
                          gateway="", user="root", client_key="", known_hosts="", bureaus=[],
                          systems=[])
     left = _stop_all(state)
-    _release_net(lab, state.net)
+    _release_net(lab)
     if left:
         raise LabError(f"{lab}: processes {left} did not stop; the lab folder is kept")
     removed = 0

@@ -102,6 +102,7 @@ def test_down_without_state_file_still_cleans(lab_dir: Path) -> None:
     state = up(lab_dir, bureaus=1)
     (lab_dir / "lab.json").unlink()
     down(lab_dir)
+    assert not (NET_RESERVATIONS / state.net.split(".")[1]).exists()
     assert _netns_with(state.tag) == []
     assert not any(pid_alive(h.pid) for h in state.hosts)
     assert not lab_dir.exists()
