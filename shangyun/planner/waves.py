@@ -10,8 +10,12 @@
    least critical one (critical systems go later), preferring bureaus already in the wave
    (few bureaus per wave) and larger units (first-fit decreasing). A unit that does not fit
    waits for the next wave; why it did not fit is recorded for the explanation.
-3. A local search moves single units to the wave holding most of their dependencies when
-   every limit and the dependency order still hold; empty waves are removed.
+3. A local search moves single units to the wave holding most of their dependencies and
+   swaps pairs of units between waves, when every limit and the dependency order still
+   hold, and empties the lightest waves where it can. Small estates are packed several
+   times with varied tie-breaks; the plan with the fewest waves, then the fewest cut
+   dependencies, wins. Waves after the pilot are then ordered least critical first where the
+   dependency order allows; empty waves are removed.
 """
 
 from __future__ import annotations
