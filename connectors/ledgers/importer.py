@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from connectors.ledgers.read import LedgerRead, Mapping, load_mapping, read_ledger
+from connectors.ledgers.read import KnownIndex, LedgerRead, Mapping, load_mapping, read_ledger
 from shangyun.errors import EstateError, LedgerError, ValidationFailed
 from shangyun.estate.merge import ORDER, Merger, TableCounts
 from shangyun.estate.model import META_FILE, Estate
@@ -119,6 +119,7 @@ def import_ledgers(
     sources: list[dict[str, Any]] = list(estate.meta.get("sources") or [])
     known = {s.get("sha256") for s in sources if isinstance(s, dict)}
     merger = Merger(estate)
+    names = KnownIndex(merger.rows)
     changed = created
     items: list[tuple[str | Path, str | None]] = []
     for item in files:
@@ -133,7 +134,7 @@ def import_ledgers(
         if on_file is not None:
             on_file(p.name)
         read: LedgerRead = read_ledger(p, mapping=mapping, bureau=file_bureau,
-                                       known=merger.rows, advance=advance)
+                                       known=names, advance=advance)
         step = merger.merge(read.rows, p.name)
         for t, c in step.counts.items():
             total = report.counts[t]

@@ -265,10 +265,51 @@ class _Problems:
         raise LedgerError(self.file, msg, sheet=sheet, row=row, column=column)
 
 
+class KnownIndex:
+    """Names of the current estate (bureaus, systems, hosts) indexed for lookups.
+
+    Built over rows per table that may grow (a :class:`~shangyun.estate.merge.Merger`'s
+    ``rows``): :meth:`refresh` indexes only the rows added since the last call, so an
+    import of many files indexes each row once.
+    """
+
+    def __init__(self, known: Known) -> None:
+        self.tables = ({n: known.rows(n) for n in ("bureaus", "systems", "hosts")}
+                       if isinstance(known, Estate) else known)
+        self.done = {"bureaus": 0, "systems": 0, "hosts": 0}
+        self.bureaus: dict[str, str] = {}
+        self.systems: dict[tuple[str, str], str] = {}
+        self.system_names: dict[str, set[str]] = {}
+        self.hosts: dict[tuple[str, str], str] = {}
+        self.hosts_any: dict[str, set[str]] = {}
+
+    def refresh(self) -> KnownIndex:
+        """Index the rows added since the last refresh; returns ``self``."""
+        bureaus = self.tables.get("bureaus", [])
+        for b in bureaus[self.done["bureaus"]:]:
+            self.bureaus[str(b["id"])] = str(b["name"] or "")
+        self.done["bureaus"] = len(bureaus)
+        systems = self.tables.get("systems", [])
+        for s in systems[self.done["systems"]:]:
+            key = (_key(self.bureaus.get(s["bureau_id"] or "", "")), _key(s["name"]))
+            self.systems.setdefault(key, s["id"])
+            self.system_names.setdefault(key[1], set()).add(s["id"])
+        self.done["systems"] = len(systems)
+        hosts = self.tables.get("hosts", [])
+        for h in hosts[self.done["hosts"]:]:
+            bname = _key(self.bureaus.get(h["bureau_id"] or "", ""))
+            for key in (host_key_name(h.get("hostname")), str(h.get("ip") or "")):
+                if key:
+                    self.hosts.setdefault((bname, key), h["id"])
+                    self.hosts_any.setdefault(key, set()).add(h["id"])
+        self.done["hosts"] = len(hosts)
+        return self
+
+
 class _Collector:
     """Estate rows of one file, with indexes to resolve names to ids."""
 
-    def __init__(self, source: str, known: Known | None) -> None:
+    def __init__(self, source: str, known: Known | KnownIndex | None) -> None:
         self.source = source
         self.rows: dict[str, list[Row]] = {name: [] for name in TABLES}
         self.bureaus: dict[str, str] = {}
@@ -278,30 +319,19 @@ class _Collector:
         self.bureau_keys: dict[str, str] = {}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, set[str]] = {}
-        self.known_hosts_any: dict[str, set[str]] = {}
-        self.known_systems: dict[tuple[str, str], str] = {}
-        self.known_system_names: dict[str, set[str]] = {}
-        self.known_hosts: dict[tuple[str, str], str] = {}
-        self.known_bureaus: dict[str, str] = {}
-        if known is not None:
-            self._index_known(known)
+        self._known_source = known
+        self._known: KnownIndex | None = None
 
-    def _index_known(self, known: Known) -> None:
-        rows = ({n: known.rows(n) for n in ("bureaus", "systems", "hosts")}
-                if isinstance(known, Estate) else known)
-        for b in rows.get("bureaus", ()):
-            self.known_bureaus[str(b["id"])] = str(b["name"] or "")
-        for s in rows.get("systems", ()):
-            bname = self.known_bureaus.get(s["bureau_id"] or "", "")
-            key = (_key(bname), _key(s["name"]))
-            self.known_systems[key] = s["id"]
-            self.known_system_names.setdefault(key[1], set()).add(s["id"])
-        for h in rows.get("hosts", ()):
-            bname = _key(self.known_bureaus.get(h["bureau_id"] or "", ""))
-            for key in (host_key_name(h.get("hostname")), str(h.get("ip") or "")):
-                if key:
-                    self.known_hosts.setdefault((bname, key), h["id"])
-                    self.known_hosts_any.setdefault(key, set()).add(h["id"])
+    @property
+    def known(self) -> KnownIndex:
+        """The index of the current estate, refreshed on first use by this file."""
+        if self._known is None:
+            src = self._known_source
+            if isinstance(src, KnownIndex):
+                self._known = src.refresh()
+            else:
+                self._known = KnownIndex(src if src is not None else {}).refresh()
+        return self._known
 
     def bureau(self, name: str) -> str:
         bid = self.bureaus.get(name)
@@ -337,12 +367,12 @@ class _Collector:
         key = (_key(bureau), _key(name))
         if key in self.systems:
             return self.systems[key]
-        if key in self.known_systems:
-            return self.known_systems[key]
+        if key in self.known.systems:
+            return self.known.systems[key]
         here = {sid for (b, n), sid in self.systems.items() if n == key[1]}
         if len(here) == 1:
             return here.pop()
-        there = self.known_system_names.get(key[1], set())
+        there = self.known.system_names.get(key[1], set())
         if len(there) == 1:
             return next(iter(there))
         return self.system(bureau, name)
@@ -373,10 +403,10 @@ class _Collector:
         except BadValue:
             ip = ""
         key = (b, ip) if ip and ip == text.strip() else (b, host_key_name(text))
-        for index in (self.hosts, self.known_hosts):
+        for index in (self.hosts, self.known.hosts):
             if key in index:
                 return index[key]
-        for any_index in (self.hosts_any, self.known_hosts_any):
+        for any_index in (self.hosts_any, self.known.hosts_any):
             ids = any_index.get(key[1], set())
             if len(ids) == 1:  # a host of another bureau (such as headquarters)
                 return next(iter(ids))
@@ -391,7 +421,7 @@ def read_ledger(
     *,
     mapping: Mapping | None = None,
     bureau: str | None = None,
-    known: Known | None = None,
+    known: Known | KnownIndex | None = None,
     advance: Callable[[int], None] | None = None,
     source: str | None = None,
 ) -> LedgerRead:
@@ -671,6 +701,6 @@ _ROW_READERS: dict[str, Callable[[_Collector, str, dict[str, Row]], None]] = {
 }
 
 __all__ = [
-    "LedgerRead", "Mapping", "SheetReport", "detect_kind", "find_header", "load_mapping",
-    "read_ledger", "sha256_of",
+    "KnownIndex", "LedgerRead", "Mapping", "SheetReport", "detect_kind", "find_header",
+    "load_mapping", "read_ledger", "sha256_of",
 ]
