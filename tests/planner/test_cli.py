@@ -109,3 +109,20 @@ def test_plan_cli_does_not_import_prefect(estate_dir: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_cli_limits_and_cycles(tmp_path: Path) -> None:
+    est = make_estate([system("S1", "B1", kind="shared-service", hosts=3),
+                       system("S2", "B2", kind="shared-service", hosts=3),
+                       system("A", "B1"), system("B", "B2")],
+                      [("S1", "S2"), ("S2", "S1"), ("A", "S1"), ("B", "S2")],
+                      bureaus=[bureau("B1"), bureau("B2")])
+    root = est.save(tmp_path / "e")
+    res = CliRunner().invoke(main, ["plan", "--estate", str(root), "--max-hosts", "4",
+                                    "--pilot-systems", "0", "--cycles", "error"])
+    assert res.exit_code == 1 and "cycle (S1, S2" in res.output
+    res = _run("plan", "--estate", str(root), "--max-hosts", "4", "--pilot-systems", "0",
+               "--max-bureaus", "1", "--json")
+    data = json.loads(res.output)
+    assert all(len(w["bureaus"]) == 1 for w in data["waves"])
+    assert sorted(s for w in data["waves"] for s in w["systems"]) == ["A", "B", "S1", "S2"]
