@@ -179,7 +179,8 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     if (lab / STATE_FILE).exists():
         try:
             old = LabState.load(lab)
-        except LabError:
+        except LabError:  # unreadable: stop whatever runs under this lab's tag, start afresh
+            _stop_all(_bare_state(lab, tag))
             old = None
     if net is None:
         net = int(old.net.split(".")[1]) if old else _choose_net(lab, tag)
@@ -259,6 +260,13 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     return state
 
 
+def _bare_state(lab: Path, tag: str) -> LabState:
+    """A state that knows only the lab's tag: enough to sweep its namespaces and bridge."""
+    return LabState(lab_dir=str(lab), tag=tag, mode="netns", net="", bridge=f"sy{tag}br",
+                    gateway="", user="root", client_key="", known_hosts="", bureaus=[],
+                    systems=[])
+
+
 def _stop_host(h: LabHost, mode: str) -> None:
     if mode == "loopback":
         hx.stop_groups([h.pid] if h.pid else [])
@@ -295,9 +303,7 @@ def down(lab_dir: Path | str | None = None) -> dict[str, Any]:
     except LabError:
         state = None
     if state is None:
-        state = LabState(lab_dir=str(lab), tag=tag, mode="netns", net="", bridge=f"sy{tag}br",
-                         gateway="", user="root", client_key="", known_hosts="", bureaus=[],
-                         systems=[])
+        state = _bare_state(lab, tag)
     left = _stop_all(state)
     _release_net(lab)
     if left:

@@ -98,6 +98,17 @@ def test_up_with_other_sizes_keeps_what_still_fits(lab_dir: Path) -> None:
     assert _netns_with(big.tag) == []
 
 
+def test_up_over_a_corrupt_state_file_starts_afresh(lab_dir: Path) -> None:
+    first = up(lab_dir, bureaus=1)
+    (lab_dir / "lab.json").write_text("{not json")
+    second = up(lab_dir, bureaus=1)
+    assert not any(pid_alive(h.pid) for h in first.hosts)  # the old processes were swept
+    assert all(pid_alive(h.pid) for h in second.hosts)
+    assert status(lab_dir)["up"] == 4
+    down(lab_dir)
+    assert _netns_with(second.tag) == []
+
+
 def test_down_without_state_file_still_cleans(lab_dir: Path) -> None:
     state = up(lab_dir, bureaus=1)
     (lab_dir / "lab.json").unlink()
