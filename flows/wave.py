@@ -20,6 +20,7 @@ every undo reads only the journal (:mod:`shangyun.wave.engine`), so ``wave resum
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -191,6 +192,26 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
     return results
 
 
+class _ProgressLog:
+    """Log each step's progress (convert, upload) at every quarter, once per step."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, step: Step, pct: float) -> None:
+        quarter = min(4, int(pct // 25))
+        with self._lock:
+            if quarter <= self._seen.get(step.key, 0):
+                return
+            self._seen[step.key] = quarter
+        try:
+            logger: Any = get_run_logger()
+        except Exception:  # called outside a run context (a worker thread)
+            logger = logging.getLogger("shangyun.wave")
+        logger.info("%s: %d%%", step.key, quarter * 25)
+
+
 class _Heartbeat:
     """Beat the run's heartbeat in the journal until stopped (so a kill is noticed)."""
 
@@ -234,7 +255,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             only, options = last.get("only"), last.get("options") or {}
         wave = load_wave(estate_dir, number, only=only)
         opts = RunOptions(**(options or {}))
-        ctx = RunContext(opts)
+        ctx = RunContext(opts, progress=_ProgressLog())
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]
         else:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from connectors import qemu
 from connectors.objectstore import ObjectStore
-from flows.wave import run_wave
+from flows.wave import GLOBAL_LIMIT, bureau_limit_name, run_wave
 from flows.wave_actions import ConvertAction, PrecheckAction, RunContext
 from shangyun.cli import main
 from shangyun.wave.engine import execute
@@ -58,6 +58,12 @@ def test_wave_replicates_every_format_to_libvirt_through_s3_and_rolls_back(
         run = j.last_run(1)
         assert run is not None and run["status"] == "done"
     assert {d: _sha(p) for d, p in wave_estate.images.items()} == sources  # source untouched
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:  # limits were created on demand
+        assert client.read_global_concurrency_limit_by_name(GLOBAL_LIMIT).limit == 4
+        assert client.read_global_concurrency_limit_by_name(
+            bureau_limit_name("bureau-02")).limit == 1  # 50 Mbps link: one system at a time
     objects = s3.list_objects_v2(Bucket=bucket).get("Contents", [])  # type: ignore[attr-defined]
     assert len(objects) == 6
     status = CliRunner().invoke(main, ["wave", "status", "1", "--estate",
@@ -132,3 +138,14 @@ def test_flipped_byte_in_converted_image_fails_upload_nothing_downstream(
     s3 = s3_client(moto_endpoint)
     assert not s3.list_objects_v2(Bucket=bucket).get("Contents")  # type: ignore
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # type: ignore
+
+
+def test_retries_only_for_transient_errors_and_bureau_slots() -> None:
+    from prefect.states import Failed
+
+    from flows.wave import _transient_only, bureau_slots
+    from shangyun.errors import StepError, TransientError
+
+    assert _transient_only(None, None, Failed(data=TransientError("timeout"))) is True
+    assert _transient_only(None, None, Failed(data=StepError("bad digest"))) is False
+    assert [bureau_slots(x) for x in (None, 50, 100, 250, 10_000)] == [1, 1, 1, 2, 4]
