@@ -512,13 +512,10 @@ def _read_sheet(
         problems.add(grid.sheet, header_idx + 1, None,
                      "no bureau: the sheet has no 单位/所属单位 column; pass --bureau NAME")
         return report
-    pending = 0
-    for r in range(header_idx + 1, len(grid.rows)):
-        row = grid.rows[r]
-        pending += 1
-        if pending >= 500 and advance is not None:
-            advance(pending)
-            pending = 0
+    rows = grid.rows
+    keep: list[int] = []
+    for r in range(header_idx + 1, len(rows)):
+        row = rows[r]
         if not any(row) and not any(c is not None and c != "" for c in row):
             continue
         if any(type(c) is str and c.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(c.strip())
@@ -529,50 +526,73 @@ def _read_sheet(
                 and sum(1 for c in row if c is not None and c != "") == 1):
             report.skipped += 1
             continue
-        parts: dict[str, Row] = {}
-        bad = False
-        width = len(row)
-        for c in cols:
-            raw = row[c.index] if c.index < width else ""
-            if raw == "" or raw is None:
+        keep.append(r)
+    reader = _ROW_READERS[kind]
+    layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
+    for start in range(0, len(keep), _CHUNK):
+        chunk = keep[start:start + _CHUNK]
+        cells = [_clean_column(rows, chunk, c) for c in cols]
+        for j, r in enumerate(chunk):
+            parts: dict[str, Row] = {}
+            bad = False
+            for (table, column, is_engine, c), values in zip(layout, cells, strict=True):
+                v = values[j]
+                if v is None:
+                    continue
+                if type(v) is BadValue:
+                    problems.add(grid.sheet, r + 1, f"{c.header} ({column_letter(c.index)})",
+                                 str(v))
+                    bad = True
+                    continue
+                part = parts.get(table)
+                if part is None:
+                    part = parts[table] = {}
+                if column not in part:
+                    part[column] = v
+                    if is_engine:
+                        parts["_"] = {"engine_text": clean_text(rows[r][c.index])}
+            if bad:
                 continue
-            key = raw if type(raw) is not bool else (bool, raw)
-            v = c.memo.get(key, _MISSING)
-            if v is _MISSING:
-                v = c.memo[key] = c.clean(raw)
-            if v is None:
+            if not parts:
+                report.skipped += 1
                 continue
-            if type(v) is BadValue:
-                problems.add(grid.sheet, r + 1, f"{c.header} ({column_letter(c.index)})",
-                             str(v))
-                bad = True
+            bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
+            if not bname:
+                problems.add(grid.sheet, r + 1, None,
+                             "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
                 continue
-            part = parts.get(c.table)
-            if part is None:
-                part = parts[c.table] = {}
-            if c.column not in part:
-                part[c.column] = v
-                if c.target == "databases.engine":
-                    parts["_"] = {"engine_text": clean_text(raw)}
-        if bad:
-            continue
-        if not parts:
-            report.skipped += 1
-            continue
-        bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
-        if not bname:
-            problems.add(grid.sheet, r + 1, None,
-                         "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
-            continue
-        try:
-            _ROW_READERS[kind](col, str(bname), parts)
-        except BadValue as exc:
-            problems.add(grid.sheet, r + 1, None, str(exc))
-            continue
-        report.rows += 1
-    if advance is not None and pending:
-        advance(pending)
+            try:
+                reader(col, str(bname), parts)
+            except BadValue as exc:
+                problems.add(grid.sheet, r + 1, None, str(exc))
+                continue
+            report.rows += 1
+        if advance is not None:
+            advance(len(chunk))
     return report
+
+
+_CHUNK = 5000
+
+
+def _clean_column(rows: list[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
+    """The cleaned values of column ``c`` for the rows ``chunk`` (``None`` when blank; a
+    :class:`BadValue` when bad), each distinct raw value cleaned once."""
+    idx, memo, fn = c.index, c.memo, c.clean
+    out: list[Any] = []
+    append = out.append
+    for r in chunk:
+        row = rows[r]
+        raw = row[idx] if idx < len(row) else ""
+        if raw == "" or raw is None:
+            append(None)
+            continue
+        key = raw if type(raw) is not bool else (bool, raw)
+        v = memo.get(key, _MISSING)
+        if v is _MISSING:
+            v = memo[key] = fn(raw)
+        append(v)
+    return out
 
 
 _MISSING = object()
