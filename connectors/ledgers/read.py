@@ -265,6 +265,20 @@ class _Problems:
         raise LedgerError(self.file, msg, sheet=sheet, row=row, column=column)
 
 
+def _add_any(index: dict[str, str], key: str, hid: str) -> None:
+    prev = index.get(key)
+    if prev is None:
+        index[key] = hid
+    elif prev != hid:
+        index[key] = ""
+
+
+def _sid(prefix: str, *keys: str) -> str:
+    """:func:`stable_id` of parts that are already match keys (skips re-normalising)."""
+    text = "\x1f".join(keys)
+    return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
+
+
 class KnownIndex:
     """Names of the current estate (bureaus, systems, hosts) indexed for lookups.
 
@@ -281,7 +295,7 @@ class KnownIndex:
         self.systems: dict[tuple[str, str], str] = {}
         self.system_names: dict[str, set[str]] = {}
         self.hosts: dict[tuple[str, str], str] = {}
-        self.hosts_any: dict[str, set[str]] = {}
+        self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
 
     def refresh(self) -> KnownIndex:
         """Index the rows added since the last refresh; returns ``self``."""
@@ -301,7 +315,7 @@ class KnownIndex:
             for key in (host_key_name(h.get("hostname")), str(h.get("ip") or "")):
                 if key:
                     self.hosts.setdefault((bname, key), h["id"])
-                    self.hosts_any.setdefault(key, set()).add(h["id"])
+                    _add_any(self.hosts_any, key, h["id"])
         self.done["hosts"] = len(hosts)
         return self
 
@@ -318,7 +332,7 @@ class _Collector:
         self.system_raw: dict[tuple[str, str], tuple[str, Row]] = {}
         self.bureau_keys: dict[str, str] = {}
         self.hosts: dict[tuple[str, str], str] = {}
-        self.hosts_any: dict[str, set[str]] = {}
+        self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
         self._known_source = known
         self._known: KnownIndex | None = None
 
@@ -383,7 +397,7 @@ class _Collector:
             b = self.bureau_keys[bureau] = _key(bureau)
         name = host_key_name(row.get("hostname"))
         ip = str(row.get("ip") or "")
-        hid = stable_id("h", b, name or ip)
+        hid = _sid("h", b, name or ip)
         row["id"] = hid
         row["bureau_id"] = self.bureau(bureau)
         row.setdefault("source", self.source)
@@ -391,7 +405,7 @@ class _Collector:
         for key in (name, ip):
             if key:
                 self.hosts[(b, key)] = hid
-                self.hosts_any.setdefault(key, set()).add(hid)
+                _add_any(self.hosts_any, key, hid)
         return hid
 
     def host_ref(self, bureau: str, text: str) -> str:
@@ -407,9 +421,9 @@ class _Collector:
             if key in index:
                 return index[key]
         for any_index in (self.hosts_any, self.known.hosts_any):
-            ids = any_index.get(key[1], set())
-            if len(ids) == 1:  # a host of another bureau (such as headquarters)
-                return next(iter(ids))
+            hid = any_index.get(key[1])
+            if hid:  # the one host of that name in another bureau (such as headquarters)
+                return hid
         row: Row = {"hostname": text.strip()}
         if ip and ip == text.strip():
             row["ip"] = ip
