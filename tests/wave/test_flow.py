@@ -126,7 +126,13 @@ def test_flipped_byte_in_converted_image_fails_upload_nothing_downstream(
     data = bytearray(staged.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped byte in the converted image
     staged.write_bytes(bytes(data))
-    result = run_wave(str(wave_estate.root), 1, only="sys-03", options=opts.to_dict())
+    r = CliRunner().invoke(main, [  # through the CLI this time: options → RunOptions
+        "wave", "run", "1", "--estate", str(wave_estate.root), "--only", "sys-03",
+        "--target", "libvirt", "--target-uri", cloud.uri, "--pool", cloud.pool,
+        "--staging", opts.staging_dir, "--s3-endpoint", moto_endpoint, "--bucket", bucket,
+        "--json"])
+    assert r.exit_code == 1, r.output
+    result = json.loads(r.output)
     s = result["systems"][0]
     assert result["state"] == "failed" and s["state"] == "rolled_back"
     assert "digest" in s["error"].lower()
