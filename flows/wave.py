@@ -259,6 +259,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]
         else:
+            journal.ensure_idle(number)
             run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only})
         ctx.bind(journal, run_id, number)
         _RUNS[run_id] = (journal, ctx)

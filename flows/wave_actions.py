@@ -431,9 +431,9 @@ def rollback(estate_dir: str, number: int, system: str | None = None) -> list[Un
     from shangyun.wave.journal_port import open_journal
 
     with open_journal(estate_dir) as journal:
-        journal.reconcile()
+        journal.ensure_idle(number)
         last = journal.last_run(number)
-        opts = RunOptions(**last["options"]) if last else RunOptions()
+        opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"rollback": True, "system": system,
                                             "options": opts.to_dict()})
         ctx = RunContext(opts).bind(journal, run_id, number)

@@ -119,10 +119,14 @@ def resume_cmd(number: int, estate_dir: str, as_json: bool) -> None:
 @handle_errors
 def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     """Show every step of wave NUMBER as the journal records it."""
+    from shangyun.journal.store import JournalError
     from shangyun.wave.journal_port import open_journal, wave_status
 
-    with open_journal(estate_dir) as journal:
-        status = wave_status(journal, number)
+    try:
+        with open_journal(estate_dir, create=False) as journal:
+            status = wave_status(journal, number)
+    except JournalError:  # no journal yet: nothing ever ran (and status writes nothing)
+        status = {"wave": number, "state": "never run", "runs": [], "systems": []}
     if as_json:
         print_json(status)
         return

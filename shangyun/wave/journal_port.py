@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from shangyun.errors import StepError
 from shangyun.journal import Journal
 from shangyun.journal import open_journal as _open
 from shangyun.wave.engine import DONE, FAILED, STARTED, UNDO_FAILED, UNDONE, StepRecord
@@ -76,6 +77,13 @@ class WaveJournal:
                 except (TypeError, ValueError):
                     return {}
         return {}
+
+    def ensure_idle(self, wave: int) -> None:
+        """Refuse (:class:`StepError`) while a live process is running ``wave``."""
+        self.reconcile()
+        for r in self.j.runs(wave, status="running"):
+            raise StepError(f"wave {wave} is being run right now (run {r.id}, pid {r.pid} "
+                            f"on host {r.host}); wait for it, or stop it and 'wave resume'")
 
     def runs(self, wave: int) -> list[dict[str, Any]]:
         """Every run of ``wave``, oldest first, as plain data."""
@@ -151,12 +159,13 @@ def _record(e: Any) -> StepRecord:
 
 
 @contextmanager
-def open_journal(estate_dir: str | Path) -> Iterator[WaveJournal]:
-    """The estate's journal (``<estate>/journal.db``, or $SHANGYUN_JOURNAL as a URL)."""
+def open_journal(estate_dir: str | Path, *, create: bool = True) -> Iterator[WaveJournal]:
+    """The estate's journal (``<estate>/journal.db``, or $SHANGYUN_JOURNAL as a URL);
+    ``create=False`` raises :class:`shangyun.journal.store.JournalError` if there is none."""
     import os
 
     target = os.environ.get("SHANGYUN_JOURNAL") or str(estate_dir)
-    j = _open(target)
+    j = _open(target, create=create)
     try:
         yield WaveJournal(j)
     finally:

@@ -113,3 +113,12 @@ def test_dry_run_does_not_import_prefect(wave_estate: WaveEstate) -> None:
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     assert r.returncode == 0, r.stderr
     assert '"dry_run": true' in r.stdout
+
+
+def test_status_of_a_wave_never_run_writes_nothing(wave_estate: WaveEstate) -> None:
+    before = _snapshot(wave_estate.root)
+    r = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(wave_estate.root),
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["state"] == "never run"
+    assert _snapshot(wave_estate.root) == before

@@ -134,3 +134,14 @@ def test_tampered_audit_record_of_a_wave_is_named(wave_estate: WaveEstate,
     assert bad.exit_code == 1
     report = json.loads(bad.output)
     assert report["ok"] is False and report["first_problem"]["seq"] == seq
+
+
+def test_rollback_refused_while_the_wave_is_running(wave_estate: WaveEstate) -> None:
+    from flows.wave_actions import rollback
+
+    with open_journal(wave_estate.root) as j:
+        run = j.begin_run(1, {})  # this (live) process is running wave 1
+        with pytest.raises(StepError, match="being run right now"):
+            rollback(str(wave_estate.root), 1)
+        j.finish_run(run, "done")
+    assert rollback(str(wave_estate.root), 1) == []  # idle now: nothing to undo
