@@ -1,0 +1,175 @@
+"""MariaDB/MySQL: initial copy (``mariadb-dump --single-transaction | mariadb``), per-table
+row counts and ``CHECKSUM TABLE``, final delta (tables that differ are dumped again, with
+their definition, and replace the target's), and undo (drop the target database).
+
+Credentials go into a 0600 ``--defaults-extra-file`` that is removed afterwards, never into
+argv or a log. ``CHECKSUM TABLE`` depends on the row format, so compare tables on servers of
+the same major version (as a migration onto the cloud's managed MariaDB does).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pymysql
+
+from connectors.database.common import (
+    DbEndpoint,
+    TableDigest,
+    compare_digests,
+    refuse_source_as_target,
+    require_same,
+    run_pipe,
+    secret_file,
+)
+from shangyun.errors import AuthError, TransientError
+
+_DUMP = "mariadb-dump"
+_CLIENT = "mariadb"
+
+
+@dataclass
+class MyCopyResult:
+    """What a copy or a delta did: the target's digests after it, and the tables re-copied."""
+
+    target: DbEndpoint
+    digests: dict[str, TableDigest]
+    recopied: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the journal (no password)."""
+        return {"target": self.target.where(), "recopied": self.recopied,
+                "dropped": self.dropped,
+                "digests": {k: v.to_dict() for k, v in sorted(self.digests.items())}}
+
+
+def connect(ep: DbEndpoint, dbname: str | None = "") -> pymysql.connections.Connection:
+    """A pymysql connection to ``ep`` (``dbname=None``: no default database)."""
+    try:
+        return pymysql.connect(host=ep.host, port=ep.port, user=ep.user,
+                               password=ep.password or "",
+                               database=(ep.dbname if dbname == "" else dbname),
+                               autocommit=True, connect_timeout=10)
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in (1044, 1045, 1698):
+            raise AuthError(f"MariaDB {ep.where()}: access denied") from exc
+        raise TransientError(f"MariaDB {ep.where()}: {exc.args[-1]}") from exc
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+@contextmanager
+def _defaults(ep: DbEndpoint) -> Iterator[str]:
+    """A 0600 option file with the client credentials, removed on exit."""
+    def val(v: object) -> str:
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["[client]", f"host={val(ep.host)}", f"port={ep.port}", f"user={val(ep.user)}",
+             "protocol=TCP"]
+    if ep.password:
+        lines.append(f"password={val(ep.password)}")
+    with secret_file("\n".join(lines) + "\n", suffix=".cnf") as path:
+        yield path
+
+
+def tables(ep: DbEndpoint) -> list[str]:
+    """Every base table of the database."""
+    with connect(ep, None) as conn, conn.cursor() as cur:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                    "AND table_type = 'BASE TABLE' ORDER BY 1", (ep.dbname,))
+        return [str(r[0]) for r in cur.fetchall()]
+
+
+def digests(ep: DbEndpoint) -> dict[str, TableDigest]:
+    """Row count and ``CHECKSUM TABLE … EXTENDED`` of every table."""
+    names = tables(ep)
+    out: dict[str, TableDigest] = {}
+    if not names:
+        return out
+    with connect(ep) as conn, conn.cursor() as cur:
+        cur.execute("CHECKSUM TABLE " + ", ".join(_q(n) for n in names) + " EXTENDED")
+        sums = {str(r[0]).split(".", 1)[1]: str(r[1]) for r in cur.fetchall()}
+        for n in names:
+            cur.execute(f"SELECT COUNT(*) FROM {_q(n)}")
+            row = cur.fetchone()
+            out[n] = TableDigest(n, int(row[0]) if row else 0, sums.get(n, "None"))
+    return out
+
+
+def database_exists(ep: DbEndpoint) -> bool:
+    """True when ``ep.dbname`` exists on its server."""
+    with connect(ep, None) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                    (ep.dbname,))
+        return cur.fetchone() is not None
+
+
+def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bool:
+    """Undo of a copy: drop the target database; never the source. False if already gone."""
+    if source is not None:
+        refuse_source_as_target(source, target)
+    if not database_exists(target):
+        return False
+    with connect(target, None) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {_q(target.dbname)}")
+    return True
+
+
+def _copy(source: DbEndpoint, target: DbEndpoint, only: list[str] | None, what: str) -> None:
+    with _defaults(source) as src_cnf, _defaults(target) as dst_cnf:
+        dump = [_DUMP, f"--defaults-extra-file={src_cnf}", "--single-transaction",
+                "--routines", "--triggers", "--events", "--hex-blob", "--quick",
+                source.dbname, *(only or [])]
+        load = [_CLIENT, f"--defaults-extra-file={dst_cnf}", target.dbname]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
+        run_pipe(dump, load, what, env=env)
+
+
+def initial_copy(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
+    """Copy the whole source database into a fresh target database in one consistent
+    snapshot (``--single-transaction``). A leftover target from an earlier attempt is
+    dropped first; the source is only read. Returns the target's digests."""
+    refuse_source_as_target(source, target)
+    drop_database(target, source=source)
+    with connect(target, None) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {_q(target.dbname)}")
+    try:
+        _copy(source, target, None, f"mariadb-dump {source.where()} → {target.where()}")
+    except BaseException:
+        drop_database(target, source=source)
+        raise
+    return MyCopyResult(target, digests(target), recopied=tables(target))
+
+
+def final_delta(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
+    """Bring the target level with the (frozen) source: every table whose row count or
+    checksum differs (or that is missing) is dumped again and replaces the target's
+    (``DROP TABLE``/``CREATE``/``INSERT`` in the dump, foreign-key checks off); tables only
+    on the target are dropped. Returns the target's digests afterwards."""
+    refuse_source_as_target(source, target)
+    diffs = compare_digests(digests(source), digests(target))
+    recopy = [d.table for d in diffs if d.source is not None]
+    extra = [d.table for d in diffs if d.source is None]
+    if recopy:
+        _copy(source, target, recopy, f"re-copy {len(recopy)} table(s) into {target.where()}")
+    if extra:
+        with connect(target) as conn, conn.cursor() as cur:
+            cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+            for t in extra:
+                cur.execute(f"DROP TABLE IF EXISTS {_q(t)}")
+    return MyCopyResult(target, digests(target), recopied=recopy, dropped=extra)
+
+
+def verify(source: DbEndpoint, target: DbEndpoint) -> dict[str, TableDigest]:
+    """Compare every table's row count and checksum; raise VerificationError naming the
+    tables that differ. Returns the (equal) digests for the journal."""
+    src = digests(source)
+    require_same(f"MariaDB {source.where()} → {target.where()}", src, digests(target))
+    return src

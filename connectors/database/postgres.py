@@ -1,0 +1,250 @@
+"""PostgreSQL: initial copy (``pg_dump -Fd -j N`` → ``pg_restore -j N``), per-table digests,
+final delta (tables that differ are re-copied inside one transaction), freeze and undo.
+
+The per-table checksum is order-free and bounded in memory: the sum, over rows, of the two
+64-bit halves of ``md5(row::text)`` (two ``numeric`` sums), so tables without a primary key
+work and a 1M-row table is checksummed in one sequential scan. Passwords go into a 0600
+``PGPASSFILE`` that is removed afterwards — never into argv, the environment or a log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from connectors.database.common import (
+    DbEndpoint,
+    TableDiff,
+    TableDigest,
+    compare_digests,
+    refuse_source_as_target,
+    run_checked,
+    run_pipe,
+    secret_file,
+)
+from shangyun.errors import ConnectorError, TransientError
+
+_TABLES = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+ORDER BY 1, 2
+"""
+
+_DIGEST = """
+SELECT count(*),
+       coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text || ':' ||
+       coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
+FROM (SELECT md5(t::text) AS h FROM {table} AS t) AS s
+"""
+
+
+@dataclass
+class PgCopyResult:
+    """What a copy or a delta did: the target's digests after it, and the tables it re-copied."""
+
+    target: DbEndpoint
+    digests: dict[str, TableDigest]
+    recopied: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the journal (no password)."""
+        return {"target": self.target.where(), "recopied": self.recopied,
+                "dropped": self.dropped,
+                "digests": {k: v.to_dict() for k, v in sorted(self.digests.items())}}
+
+
+def connect(ep: DbEndpoint, dbname: str | None = None) -> psycopg.Connection:
+    """An autocommit psycopg connection to ``ep`` (or another database of its server)."""
+    try:
+        return psycopg.connect(host=ep.host, port=ep.port, user=ep.user,
+                               dbname=dbname or ep.dbname, password=ep.password,
+                               autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        text = str(exc).split("\n")[0]
+        if "password" in text or "authentication" in text:
+            raise ConnectorError(f"PostgreSQL {ep.where()}: authentication refused") from exc
+        raise TransientError(f"PostgreSQL {ep.where()}: {text}") from exc
+
+
+def _passline(ep: DbEndpoint) -> str:
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace(":", "\\:")
+
+    return ":".join(esc(str(v)) for v in (ep.host, ep.port, "*", ep.user, ep.password or ""))
+
+
+@contextmanager
+def _env(*eps: DbEndpoint) -> Iterator[dict[str, str]]:
+    """The environment for pg_dump/pg_restore/psql: a temporary PGPASSFILE, no PGPASSWORD."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGCONNECT_TIMEOUT"] = "10"
+    lines = "".join(_passline(ep) + "\n" for ep in eps if ep.password)
+    with secret_file(lines) as path:
+        env["PGPASSFILE"] = path
+        yield env
+
+
+def _conn_args(ep: DbEndpoint) -> list[str]:
+    return ["-h", ep.host, "-p", str(ep.port), "-U", ep.user, "-w"]
+
+
+def _ident(table: str) -> sql.Composable:
+    schema, _, name = table.partition(".")
+    return sql.Identifier(schema, name)
+
+
+def _pattern(table: str) -> str:
+    schema, _, name = table.partition(".")
+    return '"{}"."{}"'.format(schema.replace('"', '""'), name.replace('"', '""'))
+
+
+def tables(ep: DbEndpoint) -> list[str]:
+    """Every ordinary table of the database as ``schema.table``."""
+    with connect(ep) as conn:
+        return [f"{s}.{t}" for s, t in conn.execute(_TABLES).fetchall()]
+
+
+def table_digest(ep: DbEndpoint, table: str) -> TableDigest:
+    """Row count and order-free checksum of one table."""
+    with connect(ep) as conn:
+        row = conn.execute(sql.SQL(_DIGEST).format(table=_ident(table))).fetchone()
+    assert row is not None
+    return TableDigest(table, int(row[0]), str(row[1]))
+
+
+def digests(ep: DbEndpoint, jobs: int = 2) -> dict[str, TableDigest]:
+    """Digests of every table, ``jobs`` tables at a time (one connection each)."""
+    names = tables(ep)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        found = list(pool.map(lambda t: table_digest(ep, t), names))
+    return {d.table: d for d in found}
+
+
+def database_exists(ep: DbEndpoint) -> bool:
+    """True when ``ep.dbname`` exists on its server."""
+    with connect(ep, "postgres") as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (ep.dbname,))
+        return row.fetchone() is not None
+
+
+def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bool:
+    """Undo of a copy: drop the target database (connections forced off). Never the source.
+
+    Returns False when it was already gone (so undo is safe to run twice)."""
+    if source is not None:
+        refuse_source_as_target(source, target)
+    if not database_exists(target):
+        return False
+    with connect(target, "postgres") as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                     .format(sql.Identifier(target.dbname)))
+    return True
+
+
+def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
+                 no_owner: bool = True) -> PgCopyResult:
+    """Copy the whole source database into a fresh target database, in parallel.
+
+    ``pg_dump -Fd -j jobs`` (one consistent snapshot) into a temporary folder, then
+    ``pg_restore -j jobs --exit-on-error``. A target left over from an earlier attempt is
+    dropped first (it is ours); the source is only read. Returns the target's digests."""
+    refuse_source_as_target(source, target)
+    drop_database(target, source=source)
+    with connect(target, "postgres") as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0")
+                     .format(sql.Identifier(target.dbname)))
+    folder = tempfile.mkdtemp(prefix="shangyun-pgdump-")
+    try:
+        dump = os.path.join(folder, "dump")
+        owner = ["--no-owner", "--no-privileges"] if no_owner else []
+        with _env(source, target) as env:
+            run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
+                         "-j", str(jobs), "-Z", "0", *owner, "-f", dump],
+                        f"pg_dump {source.where()}", env=env)
+            run_checked(["pg_restore", *_conn_args(target), "-d", target.dbname,
+                         "-j", str(jobs), "--exit-on-error", *owner, dump],
+                        f"pg_restore into {target.where()}", env=env)
+    except BaseException:
+        drop_database(target, source=source)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return PgCopyResult(target, digests(target, jobs), recopied=tables(target))
+
+
+def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
+                no_owner: bool = True) -> PgCopyResult:
+    """Bring the target level with the (frozen) source: compare every table's digest and
+    re-copy each table that differs, in one transaction per batch.
+
+    A table missing on the target is copied with its definition; a table that differs is
+    emptied and reloaded with foreign-key triggers off (``session_replication_role =
+    replica``) so tables that reference it are untouched; a table only on the target is
+    dropped. Returns the target's digests afterwards (call :func:`verify` to compare)."""
+    refuse_source_as_target(source, target)
+    src = digests(source, jobs)
+    diffs: list[TableDiff] = compare_digests(src, digests(target, jobs))
+    missing = [d.table for d in diffs if d.target is None]
+    changed = [d.table for d in diffs if d.source is not None and d.target is not None]
+    extra = [d.table for d in diffs if d.source is None]
+    owner = ["--no-owner", "--no-privileges"] if no_owner else []
+    with _env(source, target) as env:
+        psql = ["psql", *_conn_args(target), "-d", target.dbname, "-q", "-X",
+                "-v", "ON_ERROR_STOP=1"]
+        if missing:
+            picks = [a for t in missing for a in ("-t", _pattern(t))]
+            run_pipe(["pg_dump", *_conn_args(source), "-d", source.dbname, *owner, *picks],
+                     [*psql, "--single-transaction"], f"copy new tables into {target.where()}",
+                     env=env)
+        if changed:
+            picks = [a for t in changed for a in ("-t", _pattern(t))]
+            deletes = "".join(f"DELETE FROM {_pattern(t)};\n" for t in changed)
+            run_pipe(["pg_dump", *_conn_args(source), "-d", source.dbname, "--data-only",
+                      *owner, *picks], psql, f"re-copy changed tables into {target.where()}",
+                     env=env,
+                     prefix=("BEGIN;\nSET session_replication_role = replica;\n"
+                             + deletes).encode(),
+                     suffix=b"\nCOMMIT;\n")
+    if extra:
+        with connect(target) as conn:
+            for t in extra:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(_ident(t)))
+    return PgCopyResult(target, digests(target, jobs), recopied=missing + changed,
+                        dropped=extra)
+
+
+def verify(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2) -> dict[str, TableDigest]:
+    """Compare every table's row count and checksum; raise VerificationError naming the
+    tables that differ. Returns the (equal) digests for the journal."""
+    from connectors.database.common import require_same
+
+    src = digests(source, jobs)
+    require_same(f"PostgreSQL {source.where()} → {target.where()}", src, digests(target, jobs))
+    return src
+
+
+def freeze(ep: DbEndpoint) -> None:
+    """Freeze a source database for cutover: new transactions are read-only and the
+    sessions open now are ended. Undone by :func:`unfreeze`; no data is touched."""
+    with connect(ep, "postgres") as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")
+                     .format(sql.Identifier(ep.dbname)))
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (ep.dbname,))
+
+
+def unfreeze(ep: DbEndpoint) -> None:
+    """Undo :func:`freeze` (safe to run twice)."""
+    with connect(ep, "postgres") as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only")
+                     .format(sql.Identifier(ep.dbname)))

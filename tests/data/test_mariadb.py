@@ -1,0 +1,68 @@
+"""MariaDB connector against the real local server."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from connectors.database import DbEndpoint
+from connectors.database import mariadb as my
+from shangyun.errors import StepError, VerificationError
+from tests.data.conftest import my_exec
+
+
+def test_initial_copy_then_verify(my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, dst = my_pair
+    result = my.initial_copy(src, dst)
+    assert set(result.digests) == {"people", "orders", "blobs"}
+    assert result.digests["orders"].rows == 1000
+    assert my.verify(src, dst) == result.digests
+    assert my_exec(dst, "SELECT name FROM people WHERE id = 1") == [("人员-0",)]
+
+
+def test_row_written_after_copy_found_and_synced(my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, dst = my_pair
+    my.initial_copy(src, dst)
+    my_exec(src, "INSERT INTO people (name) VALUES ('late-comer')")
+    my_exec(src, "UPDATE blobs SET b = 'x' LIMIT 1")
+    with pytest.raises(VerificationError) as err:
+        my.verify(src, dst)
+    assert "people" in str(err.value) and "blobs" in str(err.value)
+    assert "orders" not in str(err.value)
+    delta = my.final_delta(src, dst)
+    assert sorted(delta.recopied) == ["blobs", "people"]
+    my.verify(src, dst)
+    assert my_exec(dst, "SELECT COUNT(*) FROM people WHERE name = 'late-comer'") == [(1,)]
+    # orders (which references people) was untouched and still joins
+    assert my_exec(dst, "SELECT COUNT(*) FROM orders o JOIN people p ON p.id = o.person") \
+        == [(1000,)]
+
+
+def test_checksum_catches_same_count_change(my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, dst = my_pair
+    my.initial_copy(src, dst)
+    my_exec(dst, "UPDATE orders SET amount = amount + 1 WHERE id = 5")
+    with pytest.raises(VerificationError, match="orders: same row count"):
+        my.verify(src, dst)
+
+
+def test_undo_drops_target_never_source(my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, dst = my_pair
+    my.initial_copy(src, dst)
+    assert my.drop_database(dst, source=src) is True
+    assert my.drop_database(dst, source=src) is False
+    assert my.database_exists(src) and not my.database_exists(dst)
+    with pytest.raises(StepError, match="is the source"):
+        my.drop_database(src, source=src)
+
+
+def test_defaults_file_is_private_and_removed() -> None:
+    ep = DbEndpoint("127.0.0.1", 3306, "root", "x", password='p"w\\d')
+    with my._defaults(ep) as path:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert 'password="p\\"w\\\\d"' in Path(path).read_text()
+    assert not os.path.exists(path)
+    assert "p\"w" not in repr(ep)
