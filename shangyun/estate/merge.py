@@ -39,6 +39,9 @@ _KEEP_CURRENT = {("dependencies", "origin")}
 _KEEP_MAX = {("dependencies", "seen_count")}
 
 Row = dict[str, Any]
+#: (column, referenced table) of every reference column, per table.
+_REFS: dict[str, list[tuple[str, str]]] = {
+    name: [(c.name, str(c.ref)) for c in t.columns if c.ref] for name, t in TABLES.items()}
 
 
 @dataclass
@@ -282,9 +285,10 @@ class Merger:
     # ----------------------------------------------------------------- merging
     def _remap(self, name: str, r: Row) -> Row:
         out = dict(r)
-        for col in TABLES[name].columns:
-            if col.ref and out.get(col.name):
-                out[col.name] = self.id_map[col.ref].get(out[col.name], out[col.name])
+        for column, ref in _REFS[name]:
+            v = out.get(column)
+            if v:
+                out[column] = self.id_map[ref].get(v, v)
         return out
 
     def _find(self, name: str, r: Row, keys: list[Any]) -> Row | None:
