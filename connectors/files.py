@@ -1,0 +1,201 @@
+"""Files by rsync over SSH, with end-to-end SHA-256 verification.
+
+``sync`` pulls a folder of a source host into a local target folder
+(``rsync -a --checksum --delete -e "ssh -i KEY -o UserKnownHostsFile=KH
+-o StrictHostKeyChecking=yes …"``): the first call is the initial copy while the source
+runs, a later call is the final delta at cutover. ``verify`` then checks twice: an rsync
+``--dry-run --checksum --itemize-changes`` pass must list nothing, and a SHA-256 manifest
+of every source file (``sha256sum`` run on the source host) must equal the target's.
+``remove_copy`` (the undo) deletes only a target folder that carries our marker file.
+
+Host keys come only from the given known_hosts file (an unknown or changed key is refused,
+never added); login is key-only in batch mode, with no agent forwarding.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shangyun.digest import digest_file
+from shangyun.errors import (
+    AuthError,
+    ConnectorError,
+    HostKeyError,
+    StepError,
+    TransientError,
+    VerificationError,
+)
+
+MARKER = ".shangyun-sync"
+_FILTER = [f"--filter=P /{MARKER}", f"--filter=- /{MARKER}"]
+
+
+@dataclass(frozen=True)
+class SshSource:
+    """A folder on a source host reached by SSH (key file and known_hosts file by path)."""
+
+    host: str
+    port: int
+    user: str
+    key_file: str
+    known_hosts: str
+    path: str
+    connect_timeout: int = 10
+
+    def where(self) -> str:
+        """``user@host:port:path`` for messages."""
+        return f"{self.user}@{self.host}:{self.port}:{self.path}"
+
+    def ssh_argv(self) -> list[str]:
+        """The ssh command: strict host keys from our file only, key-only, batch mode."""
+        return ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", self.key_file,
+                "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={self.known_hosts}",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+                "-o", "BatchMode=yes", "-o", "ForwardAgent=no", "-o", "ForwardX11=no",
+                "-o", "PasswordAuthentication=no",
+                "-o", f"ConnectTimeout={self.connect_timeout}"]
+
+    def rsync_remote(self) -> str:
+        """The rsync source spec: the folder's contents."""
+        return f"{self.user}@{self.host}:{self.path.rstrip('/')}/"
+
+
+@dataclass
+class FileSyncResult:
+    """What one sync did, for the journal."""
+
+    target: str
+    files: int
+    bytes: int
+    changed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the journal (a long change list is cut to its first 200)."""
+        return {"target": self.target, "files": self.files, "bytes": self.bytes,
+                "changed": self.changed[:200], "changed_count": len(self.changed)}
+
+
+def _fail(what: str, proc: subprocess.CompletedProcess[bytes]) -> ConnectorError:
+    err = proc.stderr.decode(errors="replace").strip()
+    low = err.lower()
+    if "host key verification failed" in low or "host key for" in low \
+            or "remote host identification has changed" in low:
+        return HostKeyError(f"{what}: host key not known or changed — refused ({err[-300:]})")
+    if "permission denied" in low:
+        return AuthError(f"{what}: authentication refused")
+    if any(s in low for s in ("connection refused", "timed out", "no route", "reset by peer")):
+        return TransientError(f"{what}: {err[-300:]}")
+    return ConnectorError(f"{what}: exit {proc.returncode}: {err[-500:]}")
+
+
+def _rsync(src: SshSource, target: Path, extra: list[str], what: str,
+           timeout: float | None) -> list[str]:
+    argv = ["rsync", "-a", "--checksum", "--delete", "--itemize-changes", "--out-format=%i %n",
+            *_FILTER, *extra, "-e", shlex.join(src.ssh_argv()), src.rsync_remote(),
+            str(target).rstrip("/") + "/"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise TransientError(f"{what}: rsync timed out after {timeout} s") from exc
+    if proc.returncode != 0:
+        raise _fail(what, proc)
+    return [line for line in proc.stdout.decode(errors="replace").splitlines() if line.strip()]
+
+
+def _check_target(target: Path) -> None:
+    if str(target.resolve()) in ("/", str(Path.home())) or len(target.resolve().parts) < 3:
+        raise StepError(f"target folder {target} is too close to / to be a copy target")
+    if target.exists() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise StepError(f"target folder {target} is not empty and was not made by shangyun; "
+                        "refusing to overwrite it")
+
+
+def sync(src: SshSource, target: str | os.PathLike[str], *,
+         timeout: float | None = None) -> FileSyncResult:
+    """Copy (first call) or bring up to date (later calls: the delta) ``target`` from the
+    source folder. Files deleted on the source are deleted in the target. The source is
+    only read."""
+    dest = Path(target)
+    _check_target(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / MARKER).write_text(src.where() + "\n")
+    changed = _rsync(src, dest, [], f"rsync {src.where()} → {dest}", timeout)
+    files, size = 0, 0
+    for path in _walk(dest):
+        files += 1
+        size += path.stat().st_size
+    return FileSyncResult(str(dest), files, size,
+                          [c.split(" ", 1)[1] for c in changed if " " in c])
+
+
+def _walk(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*")
+                  if p.is_file() and not p.is_symlink() and p.relative_to(root) != Path(MARKER))
+
+
+def local_manifest(target: str | os.PathLike[str]) -> dict[str, str]:
+    """SHA-256 of every regular file under ``target`` (relative path → hex)."""
+    root = Path(target)
+    return {p.relative_to(root).as_posix(): digest_file(p, "sha256") for p in _walk(root)}
+
+
+def remote_manifest(src: SshSource, *, timeout: float | None = None) -> dict[str, str]:
+    """SHA-256 of every regular file of the source folder, computed on the source host."""
+    script = (f"cd {shlex.quote(src.path)} && find . -type f ! -name {MARKER} -print0 "
+              "| xargs -0 -r sha256sum -z")
+    try:
+        proc = subprocess.run([*src.ssh_argv(), f"{src.user}@{src.host}", script],
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise TransientError(f"sha256sum on {src.where()}: timed out") from exc
+    if proc.returncode != 0:
+        raise _fail(f"sha256sum on {src.where()}", proc)
+    out: dict[str, str] = {}
+    for rec in proc.stdout.split(b"\0"):
+        if not rec:
+            continue
+        digest, _, name = rec.partition(b"  ")
+        path = name.decode(errors="surrogateescape")
+        out[path[2:] if path.startswith("./") else path] = digest.decode()
+    return out
+
+
+def verify(src: SshSource, target: str | os.PathLike[str], *,
+           timeout: float | None = None) -> dict[str, str]:
+    """Raise VerificationError unless the target equals the source: rsync's checksum dry
+    run must list nothing, and both SHA-256 manifests must be equal. Returns the manifest."""
+    dest = Path(target)
+    if not dest.is_dir():
+        raise VerificationError(f"files {src.where()} → {dest}: the target folder is missing")
+    pending = _rsync(src, dest, ["--dry-run"], f"rsync --dry-run {src.where()} → {dest}",
+                     timeout)
+    problems = [f"rsync would change {c.split(' ', 1)[-1]}" for c in pending]
+    theirs, ours = remote_manifest(src, timeout=timeout), local_manifest(dest)
+    for name in sorted(set(theirs) | set(ours)):
+        if name not in ours:
+            problems.append(f"{name}: missing on the target")
+        elif name not in theirs:
+            problems.append(f"{name}: only on the target")
+        elif theirs[name] != ours[name]:
+            problems.append(f"{name}: SHA-256 differs")
+    if problems:
+        shown = "; ".join(problems[:20]) + (" …" if len(problems) > 20 else "")
+        raise VerificationError(f"files {src.where()} → {dest}: {len(problems)} "
+                                f"difference(s): {shown}")
+    return ours
+
+
+def remove_copy(target: str | os.PathLike[str]) -> bool:
+    """Undo: delete the target copy, only if our marker is in it. False when already gone."""
+    dest = Path(target)
+    if not dest.exists():
+        return False
+    if not (dest / MARKER).exists():
+        raise StepError(f"{dest} has no {MARKER} marker: not a shangyun copy, not removed")
+    shutil.rmtree(dest)
+    return True

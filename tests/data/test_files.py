@@ -1,0 +1,105 @@
+"""Files connector: rsync over a real sshd on 127.0.0.1, verification, delta, undo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors import files
+from shangyun.errors import HostKeyError, StepError, VerificationError
+from tests.discovery.sshd import SshdFarm, keygen
+
+
+@pytest.fixture(scope="module")
+def farm() -> Iterator[SshdFarm]:
+    """One sshd for this module."""
+    root = Path(tempfile.mkdtemp(prefix="sy-files-sshd-"))
+    f = SshdFarm(root)
+    f.start(1)
+    f.write_known_hosts(f.servers)
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def tree(tmp_path: Path, farm: SshdFarm) -> tuple[files.SshSource, Path]:
+    """A source folder with nested, binary and Chinese-named files, and a target path."""
+    src = tmp_path / "src"
+    (src / "sub" / "深层").mkdir(parents=True)
+    (src / "a.txt").write_text("hello\n")
+    (src / "sub" / "b.bin").write_bytes(os.urandom(200_000))
+    (src / "sub" / "深层" / "文件 with space.txt").write_text("数据\n")
+    (src / "empty").write_bytes(b"")
+    srv = farm.servers[0]
+    source = files.SshSource("127.0.0.1", srv.port, "root", str(farm.client_key),
+                             str(farm.root / "known_hosts"), str(src))
+    return source, tmp_path / "landing" / "app-files"
+
+
+def test_copy_verify_delta_undo(tree: tuple[files.SshSource, Path]) -> None:
+    source, target = tree
+    first = files.sync(source, target)
+    assert first.files == 4 and first.bytes == 200_000 + 6 + len("数据\n".encode()) + 0
+    manifest = files.verify(source, target)
+    assert set(manifest) == {"a.txt", "sub/b.bin", "sub/深层/文件 with space.txt", "empty"}
+    # the source changes after the first copy: a write, a new file, a deletion
+    src = Path(source.path)
+    (src / "a.txt").write_text("hellO\n")
+    (src / "new.txt").write_text("late\n")
+    (src / "empty").unlink()
+    with pytest.raises(VerificationError) as err:
+        files.verify(source, target)
+    msg = str(err.value)
+    assert "a.txt: SHA-256 differs" in msg and "new.txt: missing on the target" in msg
+    assert "empty: only on the target" in msg
+    delta = files.sync(source, target)
+    assert "new.txt" in delta.changed and "a.txt" in delta.changed
+    files.verify(source, target)
+    assert (target / "a.txt").read_text() == "hellO\n" and not (target / "empty").exists()
+    # nothing changes on a second delta
+    assert files.sync(source, target).changed == []
+    assert files.remove_copy(target) is True
+    assert files.remove_copy(target) is False
+    assert (src / "new.txt").exists()  # the source is untouched
+
+
+def test_unknown_host_key_refused(tree: tuple[files.SshSource, Path], tmp_path: Path) -> None:
+    source, target = tree
+    other = tmp_path / "kh"
+    pub = keygen(tmp_path / "otherkey")
+    other.write_text(f"[127.0.0.1]:{source.port} {pub}\n")
+    bad = files.SshSource(source.host, source.port, source.user, source.key_file, str(other),
+                          source.path)
+    with pytest.raises(HostKeyError, match="host key"):
+        files.sync(bad, target)
+    empty = tmp_path / "empty_kh"
+    empty.write_text("")
+    bad2 = files.SshSource(source.host, source.port, source.user, source.key_file,
+                           str(empty), source.path)
+    with pytest.raises(HostKeyError):
+        files.verify(bad2, tmp_path)
+    assert not any(p.is_file() and p.name != files.MARKER for p in target.rglob("*"))
+    assert empty.read_text() == ""  # never added
+
+
+def test_foreign_folder_never_overwritten_or_removed(tree: tuple[files.SshSource, Path]) -> None:
+    source, target = tree
+    target.mkdir(parents=True)
+    (target / "precious").write_text("keep")
+    with pytest.raises(StepError, match="not made by shangyun"):
+        files.sync(source, target)
+    with pytest.raises(StepError, match="marker"):
+        files.remove_copy(target)
+    assert (target / "precious").read_text() == "keep"
+    shutil.rmtree(target)
+
+
+def test_verify_missing_target(tree: tuple[files.SshSource, Path]) -> None:
+    source, target = tree
+    with pytest.raises(VerificationError, match="missing"):
+        files.verify(source, target)
