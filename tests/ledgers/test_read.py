@@ -215,3 +215,36 @@ def test_placeholders_are_blank(csvfile: Callable[..., Path]) -> None:
                               ["长沙局", "cs-01", "-", "/", "待定"]])
     host = read_ledger(path).rows["hosts"][0]
     assert "memory_gb" not in host and "cpu_cores" not in host and "os" not in host
+
+
+def test_gb18030_only_characters_and_semicolons(tmp_path: Path) -> None:
+    path = tmp_path / "rare.csv"
+    text = "单位;主机名;负责人;系统名称\r\n𠮷林局;jl-01;龘先生;档案系统\r\n"
+    path.write_bytes(text.encode("gb18030"))
+    read = read_ledger(path)
+    assert read.rows["bureaus"][0]["name"] == "𠮷林局"
+    assert read.rows["systems"][0]["owner"] == "龘先生"
+    assert read.rows["hosts"][0]["hostname"] == "jl-01"
+
+
+def test_excel_typed_cells_and_hidden_sheet(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "单位"
+    ws.append(["单位名称", "维护窗口(星期)", "维护窗口开始", "维护窗口时长(小时)", "封网日期"])
+    ws.append(["拉萨局", "星期日", dt.time(23, 30), 4, dt.datetime(2027, 10, 1)])
+    hidden = wb.create_sheet("旧主机")
+    hidden.append(["单位", "主机名"])
+    hidden.append(["拉萨局", "old-01"])
+    hidden.sheet_state = "hidden"
+    path = tmp_path / "typed.xlsx"
+    wb.save(path)
+    read = read_ledger(path)
+    bureau = next(b for b in read.rows["bureaus"] if b.get("window_day"))
+    assert (bureau["window_day"], bureau["window_start"], bureau["window_hours"],
+            bureau["blackout_dates"]) == ("sun", "23:30", 4.0, "2027-10-01")
+    assert read.rows["hosts"] == []  # the hidden sheet is not read
