@@ -80,6 +80,8 @@ def test_wave_replicates_every_format_to_libvirt_through_s3_and_rolls_back(
         Bucket=bucket).get("Contents", [])}
     assert len(left) == 4 and not any("/sys-02/" in k for k in left)
     assert not list((tmp_path / "staging" / "wave-1" / "sys-02").glob("*"))
+    assert not list(cloud.pool_path.glob("*sys-02*"))  # the volumes' files went too
+    assert len(list(cloud.pool_path.glob("*sys-01*"))) == 2
     again = CliRunner().invoke(main, ["wave", "rollback", "1", "--estate",
                                       str(wave_estate.root), "--system", "sys-02", "--json"])
     assert again.exit_code == 0 and json.loads(again.output)["systems"][0]["undone"] == []
