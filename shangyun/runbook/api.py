@@ -1,0 +1,122 @@
+"""The runbook's public functions: context, charts, rendering, writing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shangyun import charts
+from shangyun.errors import EstateError
+from shangyun.runbook.context import build_context
+from shangyun.runbook.i18n import translator
+from shangyun.runbook.render import render
+
+CHARTS = ("gantt", "graph", "progress")
+
+
+def runbook_context(estate_dir: str | Path, number: int, lang: str = "zh") -> dict[str, Any]:
+    """Everything the runbook of wave ``number`` shows, as plain JSON-able data."""
+    return build_context(estate_dir, number, translator(lang))
+
+
+def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if ctx["ran"]:
+        steps = [(s, st) for s in ctx["systems"] for st in s["history"]["steps"]
+                 if st["started_ts"] is not None]
+        t0 = min((st["started_ts"] for _, st in steps), default=0.0)
+        for s, st in steps:
+            rows.append({"label": s["name"], "kind": st["kind"],
+                         "start": st["started_ts"] - t0, "seconds": st["seconds"] or 0.0})
+        return rows
+    for s in ctx["systems"]:
+        at = 0.0
+        for st in s["steps"]:
+            rows.append({"label": s["name"], "kind": st["kind"], "start": at,
+                         "seconds": st["seconds"]})
+            at += st["seconds"]
+    return rows
+
+
+def runbook_charts(ctx: dict[str, Any], lang: str = "zh") -> dict[str, bytes]:
+    """PNG charts of a runbook context: ``gantt``, ``graph`` (dependencies), ``progress``."""
+    t = translator(lang)
+    gantt = charts.gantt_png(_gantt_rows(ctx), f"{t('runbook_title', n=ctx['wave'])} · "
+                             f"{t('gantt')}", t("duration"))
+    nodes = {s["id"]: {"id": s["id"], "label": s["name"], "inside": True}
+             for s in ctx["systems"]}
+    edges = []
+    for s in ctx["systems"]:
+        for d in s["dependencies"]:
+            nodes.setdefault(d["other"], {"id": d["other"], "label": d["other_name"],
+                                          "inside": False})
+            edges.append((s["id"], d["other"]) if d["direction"] == "depends_on"
+                         else (d["other"], s["id"]))
+    graph = charts.dependency_png(list(nodes.values()), sorted(set(edges)), t("graph"))
+    per: dict[str, dict[str, Any]] = {}
+    for s in ctx["systems"]:
+        b = per.setdefault(s["bureau"], {"label": s["bureau_name"], "moved": 0, "pending": 0,
+                                         "failed": 0, "excluded": 0})
+        key = ("moved" if s["state"] == "done" else
+               "pending" if s["state"] in ("pending", "partial") else "failed")
+        b[key] += 1
+    labels = {k: t(k) for k in ("moved", "pending", "failed", "excluded")}
+    progress = charts.progress_png(list(per.values()), labels, t("progress"))
+    return {"gantt": gantt, "graph": graph, "progress": progress}
+
+
+def render_runbook(estate_dir: str | Path, number: int, fmt: str = "md",
+                   lang: str = "zh", *, image_prefix: str = "") -> tuple[str, dict[str, bytes]]:
+    """The runbook text and its PNG charts. HTML embeds the charts (base64); Markdown links
+    ``<image_prefix><chart>.png`` files that the caller writes beside it."""
+    ctx = runbook_context(estate_dir, number, lang)
+    pngs = runbook_charts(ctx, lang)
+    images = ({k: charts.data_uri(v) for k, v in pngs.items()} if fmt == "html"
+              else {k: f"{image_prefix}{k}.png" for k in pngs})
+    return render("runbook", fmt, lang, {**ctx, "images": images}), pngs
+
+
+def default_path(estate_dir: str | Path, number: int, fmt: str, lang: str) -> Path:
+    """Where a runbook lands by default: ``<estate>/runbooks/wave-N.<lang>.<fmt>``."""
+    return Path(estate_dir) / "runbooks" / f"wave-{number}.{lang}.{fmt}"
+
+
+def write_document(path: Path, text: str, images: dict[str, bytes] | None = None) -> Path:
+    """Write ``text`` (and PNG ``images`` named ``<stem>.<name>.png``) atomically."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for name, data in (images or {}).items():
+            _atomic(path.parent / f"{path.stem}.{name}.png", data)
+        _atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise EstateError(f"{path}: cannot write: {exc}") from exc
+    return path
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_runbook(estate_dir: str | Path, number: int, fmt: str = "md", lang: str = "zh",
+                  out: str | Path | None = None) -> Path:
+    """Render and write the runbook of wave ``number``; returns the file written.
+
+    Default: ``<estate>/runbooks/wave-N.<lang>.<fmt>``; Markdown gets its charts as PNG
+    files beside it (``wave-N.<lang>.gantt.png`` …), HTML is self-contained.
+    """
+    path = Path(out) if out else default_path(estate_dir, number, fmt, lang)
+    text, pngs = render_runbook(estate_dir, number, fmt, lang, image_prefix=f"{path.stem}.")
+    return write_document(path, text, pngs if fmt == "md" else None)
+
+
+__all__ = ["default_path", "render_runbook", "runbook_charts", "runbook_context",
+           "write_document", "write_runbook"]

@@ -1,0 +1,259 @@
+"""The runbook's context: everything a wave's runbook shows, as plain data (no I/O but
+reading the estate's files and the journal).
+
+Before the wave: window and bureaus, systems with owners and contacts, the go/no-go
+checklist, every step per system (the wave engine's own step list,
+:func:`shangyun.wave.steps.system_steps`) with its estimated duration, the rollback per
+system, dependencies, readiness warnings and a sign-off table. After it (when the journal
+has runs of the wave): runs, step durations, verification results, failures and rollbacks,
+and the final state per system.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from shangyun.errors import EstateError
+from shangyun.estate import Estate
+from shangyun.runbook.estimate import DEFAULT_LINK_MBPS, Rates, human_duration, step_seconds
+from shangyun.runbook.history import wave_history
+from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
+from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
+from shangyun.wave.plan import PLAN_FILE, csv_groups, read_plan, wave_groups
+from shangyun.wave.steps import RunOptions, Step, system_steps
+
+CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
+MANUAL_CHECKS = ("chk_backup", "chk_notice", "chk_contacts", "chk_target")
+SIGNERS = ("role_bureau", "role_owner", "role_change", "role_engineer", "role_security")
+
+
+def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int) -> WaveWork:
+    """The wave as the engine sees it, tolerating disks without a path (warned instead)."""
+    groups = csv_groups(root, number)
+    if groups is None:
+        groups = wave_groups(plan, number, str(root / PLAN_FILE))
+    systems = {r["id"]: r for r in estate.rows("systems")}
+    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
+    hosts: dict[str, list[dict[str, Any]]] = {}
+    for h in estate.rows("hosts"):
+        hosts.setdefault(h["system_id"] or "", []).append(h)
+    disks: dict[str, list[dict[str, Any]]] = {}
+    for d in estate.rows("disks"):
+        disks.setdefault(d["host_id"], []).append(d)
+    out = []
+    for gid, sids in groups:
+        for sid in sids:
+            if sid not in systems:
+                raise EstateError(f"{root / 'plan' / 'move_groups.csv'}: wave {number} names "
+                                  f"system {sid!r}, which is not in systems.csv")
+            row = systems[sid]
+            b = bureaus.get(row["bureau_id"], {})
+            hw = tuple(HostWork(
+                id=h["id"], hostname=h["hostname"], hypervisor=h.get("hypervisor") or "",
+                cpu_cores=int(h.get("cpu_cores") or 1), memory_gb=float(h.get("memory_gb") or 1),
+                disks=tuple(DiskWork(id=d["id"], host_id=h["id"], name=d.get("name") or d["id"],
+                                     path=d.get("path") or "", format=d.get("format") or "raw",
+                                     size_gb=float(d["size_gb"]))
+                            for d in disks.get(h["id"], [])))
+                for h in hosts.get(sid, []))
+            link = b.get("link_mbps")
+            out.append(SystemWork(id=sid, name=row["name"], bureau_id=row["bureau_id"],
+                                  bureau_name=b.get("name") or row["bureau_id"], move_group=gid,
+                                  link_mbps=float(link) if link is not None else None,
+                                  hosts=hw))
+    return WaveWork(number=number, estate_dir=str(root),
+                    plan_fingerprint=str(plan.get("estate_fingerprint") or ""),
+                    estate_fingerprint=estate.fingerprint(), systems=tuple(out))
+
+
+def _step_data_gb(step: Step, used: dict[str, float], system: SystemWork) -> float:
+    disk_id = step.key.split("/")[-1]
+    for d in system.disks:
+        if d.id == disk_id:
+            return used.get(d.id, d.size_gb) if step.kind != "convert" else d.size_gb
+    return 0.0
+
+
+def _undo_text(t: Any, step: Step) -> str:
+    p = step.planned
+    fields = {"path": p.get("path", ""), "bucket": p.get("bucket", ""),
+              "key": p.get("key", ""), "volume": p.get("volume", ""), "name": p.get("name", "")}
+    return str(t(f"undo_{step.kind}", **fields))
+
+
+def build_context(estate_dir: str | Path, number: int, t: Any,
+                  options: RunOptions | None = None) -> dict[str, Any]:
+    """The whole runbook of wave ``number`` as plain data; ``t`` is the translator."""
+    root = Path(estate_dir)
+    estate = Estate.load(root, check=False)
+    plan = read_plan(root)
+    wave = _wave_work(root, estate, plan, number)
+    pf, af = plan_files(root), assessment_files(root)
+    opts = options or RunOptions(staging_dir=str(root / "staging"))
+    eff = to_float((plan.get("options") or {}).get("link_efficiency"), 0.8) or 0.8
+    sys_rows = {r["id"]: r for r in estate.rows("systems")}
+    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
+    hosts = {r["id"]: r for r in estate.rows("hosts")}
+    used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
+            if d.get("used_gb") is not None}
+    readiness = {r["system_id"]: r for r in af["systems"]}
+    reasons = {r["system"]: r.get("reasons", "") for r in pf["systems"]}
+    waves_of = wave_of_systems(pf)
+    excluded = {r["system"]: r.get("reason", "") for r in pf["excluded"]}
+    history = wave_history(root, number)
+    warnings: list[dict[str, str]] = []
+    if wave.plan_fingerprint != wave.estate_fingerprint:
+        warnings.append({"system": "", "text": t("warn_fingerprint")})
+    ids = {s.id for s in wave.systems}
+    systems = []
+    for s in wave.systems:
+        row = sys_rows[s.id]
+        link = s.link_mbps
+        if link is None:
+            link = DEFAULT_LINK_MBPS
+            warnings.append({"system": s.id, "text": t("warn_no_link", bureau=s.bureau_id,
+                                                        mbps=DEFAULT_LINK_MBPS)})
+        rates = Rates(link_mbps=link, efficiency=eff)
+        steps = []
+        for st in system_steps(wave, s, opts):
+            secs = step_seconds(st.kind, _step_data_gb(st, used, s), rates)
+            steps.append({"key": st.key, "kind": st.kind, "kind_label": t(f"kind_{st.kind}"),
+                          "title": st.title, "seconds": secs, "estimate": human_duration(secs),
+                          "undo": _undo_text(t, st)})
+        for d in s.disks:
+            if not d.path:
+                warnings.append({"system": s.id, "text": t("warn_no_path", disk=d.id,
+                                                            host=d.host_id)})
+        a = readiness.get(s.id, {})
+        if a.get("readiness") in ("conditional", "not ready") and a.get("reasons"):
+            for reason in str(a["reasons"]).split(" | "):
+                warnings.append({"system": s.id, "text": f"{a['readiness']}: {reason}"})
+        deps = _dependencies(estate, s.id, ids, sys_rows, hosts, waves_of, excluded, number, t)
+        warnings.extend({"system": s.id, "text": d["warning"]} for d in deps if d["warning"])
+        hist = history["systems"].get(s.id, {"steps": [], "state": "pending"})
+        total = sum(x["seconds"] for x in steps)
+        systems.append({
+            "id": s.id, "name": s.name, "bureau": s.bureau_id, "bureau_name": s.bureau_name,
+            "owner": row.get("owner") or "", "phone": row.get("phone") or "",
+            "criticality": row.get("criticality") or "", "move_group": s.move_group,
+            "hosts": [{"hostname": h.hostname, "ip": hosts[h.id].get("ip") or "",
+                       "os": " ".join(x for x in (hosts[h.id].get("os") or "",
+                                                  hosts[h.id].get("os_version") or "") if x),
+                       "cpu": h.cpu_cores, "memory_gb": h.memory_gb,
+                       "disks": len(h.disks)} for h in s.hosts],
+            "data_gb": round(sum(used.get(d.id, d.size_gb) for d in s.disks), 1),
+            "link_mbps": link, "readiness": a.get("readiness", ""),
+            "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
+            "estimate": human_duration(total), "rollback": list(reversed(steps)),
+            "dependencies": deps, "history": hist, "state": hist["state"]})
+    windows = _windows(pf["windows"], number, bureaus, systems, t, warnings)
+    wrow = next((w for w in pf["waves"] if str(w.get("wave")) == str(number)), {})
+    checks = _checks(wave, systems, windows, warnings, t)
+    return {
+        "wave": number, "estate": estate.meta.get("name", root.name),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "start": wrow.get("start", ""), "pilot": str(wrow.get("pilot", "")).lower() == "true",
+        "windows": windows, "bureaus": sorted({s["bureau"] for s in systems}),
+        "systems": systems, "checks": checks, "warnings": warnings,
+        "signers": [t(r) for r in SIGNERS], "efficiency": eff,
+        "move_groups": wave.move_groups, "runs": history["runs"],
+        "ran": bool(history["runs"]),
+        "step_count": sum(len(s["steps"]) for s in systems),
+        "failures": [{"system": s["id"], "name": s["name"], **f} for s in systems
+                     for f in s["history"].get("failures", [])],
+        "rollbacks": [{"system": s["id"], "name": s["name"], **r} for s in systems
+                      for r in s["history"].get("rolled_back", [])],
+    }
+
+
+def _dependencies(estate: Estate, sid: str, ids: set[str], sys_rows: dict[str, Any],
+                  hosts: dict[str, Any], waves_of: dict[str, int], excluded: dict[str, str],
+                  number: int, t: Any) -> list[dict[str, Any]]:
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in estate.rows("dependencies"):
+        src = d.get("source_system") or (hosts.get(d.get("source_host") or "") or {}).get(
+            "system_id")
+        dst = d.get("target_system") or (hosts.get(d.get("target_host") or "") or {}).get(
+            "system_id")
+        if not src or not dst or src == dst or sid not in (src, dst):
+            continue
+        other, direction = (dst, "depends_on") if src == sid else (src, "used_by")
+        wave = waves_of.get(other)
+        where = (t("this_wave") if other in ids else
+                 t("not_moving") if other in excluded or wave is None else f"{wave}")
+        warning = ""
+        if direction == "depends_on" and other not in ids:
+            if other in excluded or wave is None:
+                warning = t("warn_not_moving", other=other)
+            elif wave > number:
+                warning = t("warn_later", other=other, wave=wave)
+        key = (direction, other)
+        if key in out:
+            out[key]["ports"].add(str(d.get("port") or ""))
+            continue
+        out[key] = {"direction": direction, "label": t(direction), "other": other,
+                    "other_name": (sys_rows.get(other) or {}).get("name", other),
+                    "where": where, "type": d.get("type") or "", "warning": warning,
+                    "ports": {str(d.get("port") or "")}}
+    for v in out.values():
+        v["ports"] = ", ".join(sorted(p for p in v["ports"] if p and p != "None"))
+    return list(out.values())
+
+
+def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
+             systems: list[dict[str, Any]], t: Any,
+             warnings: list[dict[str, str]]) -> list[dict[str, Any]]:
+    data: dict[str, float] = {}
+    est: dict[str, float] = {}
+    for s in systems:
+        data[s["bureau"]] = data.get(s["bureau"], 0.0) + s["data_gb"]
+        est[s["bureau"]] = est.get(s["bureau"], 0.0) + s["seconds"]
+    out = []
+    seen = set()
+    for r in rows:
+        if str(r.get("wave")) != str(number):
+            continue
+        bid = r.get("bureau_id", "")
+        seen.add(bid)
+        cap, hours = to_float(r.get("capacity_gb")), to_float(r.get("hours"))
+        gb = data.get(bid, to_float(r.get("data_gb")))
+        fits = not cap or gb <= cap
+        if not fits:
+            warnings.append({"system": "", "text": t("warn_window", bureau=bid,
+                                                     data=round(gb, 1), cap=cap)})
+        if hours and est.get(bid, 0.0) > hours * 3600:
+            warnings.append({"system": "", "text": f"{bid}: " + t(
+                "warn_estimate", est=human_duration(est[bid]), hours=hours)})
+        out.append({"bureau": bid, "name": (bureaus.get(bid) or {}).get("name", bid),
+                    "date": r.get("date", ""), "start": r.get("start", ""), "hours": hours,
+                    "capacity_gb": cap, "data_gb": round(gb, 1), "fits": fits,
+                    "link_mbps": (bureaus.get(bid) or {}).get("link_mbps"),
+                    "estimate": human_duration(est.get(bid))})
+    for bid in sorted(set(data) - seen):
+        b = bureaus.get(bid) or {}
+        out.append({"bureau": bid, "name": b.get("name", bid), "date": "",
+                    "start": str(b.get("window_start") or ""),
+                    "hours": b.get("window_hours") or 0.0, "capacity_gb": 0.0,
+                    "data_gb": round(data[bid], 1), "fits": True,
+                    "link_mbps": b.get("link_mbps"), "estimate": human_duration(est[bid])})
+    return out
+
+
+def _checks(wave: WaveWork, systems: list[dict[str, Any]], windows: list[dict[str, Any]],
+            warnings: list[dict[str, str]], t: Any) -> list[dict[str, Any]]:
+    results = {
+        "chk_fingerprint": wave.plan_fingerprint == wave.estate_fingerprint,
+        "chk_paths": all(d.path for s in wave.systems for d in s.disks),
+        "chk_ready": all(s["readiness"] != "not ready" for s in systems),
+        "chk_window": all(w["fits"] for w in windows),
+    }
+    out = [{"text": t(k), "auto": True, "ok": v,
+            "result": t("ok") if v else t("attention")} for k, v in results.items()]
+    out += [{"text": t(k), "auto": False, "ok": None, "result": t("confirm")}
+            for k in MANUAL_CHECKS]
+    return out
+
+
+__all__ = ["build_context"]

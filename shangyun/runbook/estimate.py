@@ -1,0 +1,53 @@
+"""Estimated step durations from data size and link bandwidth (pure arithmetic).
+
+Convert and import run on local disks (``DISK_MBPS``); upload crosses the bureau's link at
+``link_mbps × efficiency``. Only allocated data travels (the target formats are compact),
+so a disk's ``used_gb`` is used when known, else its size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DISK_MBPS = 150.0
+"""Megabytes per second a local ``qemu-img convert`` / import sustains (conservative)."""
+DEFAULT_LINK_MBPS = 100.0
+"""Assumed link when a bureau has none recorded (a warning says so)."""
+FIXED_SECONDS = {"precheck": 60.0, "launch": 180.0}
+"""Steps whose duration does not depend on data: pre-checks and booting the test instance."""
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates estimates use: link bandwidth, the share of it a copy gets, disk speed."""
+
+    link_mbps: float = DEFAULT_LINK_MBPS
+    efficiency: float = 0.8
+    disk_mbps: float = DISK_MBPS
+
+
+def step_seconds(kind: str, data_gb: float, rates: Rates) -> float:
+    """Estimated seconds of one step of ``kind`` moving ``data_gb`` gigabytes."""
+    if kind in FIXED_SECONDS:
+        return FIXED_SECONDS[kind]
+    megabytes = max(data_gb, 0.0) * 1000.0
+    if kind == "upload":
+        return megabytes * 8.0 / max(rates.link_mbps * rates.efficiency, 1e-6)
+    return megabytes / max(rates.disk_mbps, 1e-6)
+
+
+def human_duration(seconds: float | None) -> str:
+    """``1h 05m``, ``4m 10s``, ``12s`` (``-`` for None)."""
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m {s % 60:02d}s"
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
+    return f"{s}s"
+
+
+__all__ = ["DEFAULT_LINK_MBPS", "DISK_MBPS", "Rates", "human_duration", "step_seconds"]

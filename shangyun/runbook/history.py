@@ -1,0 +1,93 @@
+"""What the journal says happened in a wave: runs, every step's latest record, rollbacks.
+
+Read-only: the journal is opened with ``create=False`` and nothing is written (no
+``reconcile``), so a runbook can be rendered while a wave runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from shangyun.journal import open_journal
+from shangyun.runbook.estimate import human_duration
+
+VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
+               "checksum", "compare", "verified", "state")
+"""Result keys that are verification evidence (digests, row counts, comparisons)."""
+
+
+def journal_target(estate_dir: str | Path) -> str | None:
+    """The journal to read: ``$SHANGYUN_JOURNAL`` or ``<estate>/journal.db`` (None: none)."""
+    url = os.environ.get("SHANGYUN_JOURNAL")
+    if url:
+        return url
+    path = Path(estate_dir) / "journal.db"
+    return str(estate_dir) if path.is_file() else None
+
+
+def system_state(statuses: set[str]) -> str:
+    """A system's final state from its steps' latest statuses (as ``wave status`` says)."""
+    if not statuses:
+        return "pending"
+    if "undo_failed" in statuses:
+        return "rollback_failed"
+    if statuses == {"undone"}:
+        return "rolled_back"
+    if "failed" in statuses:
+        return "failed"
+    return "done" if statuses == {"done"} else "partial"
+
+
+def _verification(result: dict[str, Any]) -> dict[str, Any]:
+    out = {k: result[k] for k in VERIFY_KEYS if k in result and result[k] not in (None, "")}
+    for nested in ("disk", "instance"):
+        if isinstance(result.get(nested), dict):
+            for k in VERIFY_KEYS:
+                if k in result[nested]:
+                    out[f"{nested}.{k}"] = result[nested][k]
+    return out
+
+
+def wave_history(estate_dir: str | Path, number: int) -> dict[str, Any]:
+    """Runs and per-system step history of wave ``number`` (empty when it never ran)."""
+    target = journal_target(estate_dir)
+    if target is None:
+        return {"runs": [], "systems": {}}
+    with open_journal(target, create=False) as j:
+        runs = j.runs(wave=number)
+        entries = j.wave_steps(number)
+    run_rows = []
+    for r in runs:
+        secs = (r.ended_at - r.started_at).total_seconds() if r.ended_at else None
+        run_rows.append({"id": r.id, "status": r.status, "operator": r.operator,
+                         "host": r.host, "started": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                         "ended": r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at
+                         else "", "seconds": secs, "duration": human_duration(secs),
+                         "reason": r.reason or "", "resumes": r.resumes})
+    latest: dict[tuple[str, str], Any] = {}
+    for e in entries:
+        latest[(e.system, e.step)] = e
+    systems: dict[str, dict[str, Any]] = {}
+    for (sid, key), e in latest.items():
+        result = dict(e.result or {})
+        undo_result = result.pop("undo", None)
+        rec = {"key": key, "kind": key.split("/")[1] if "/" in key else key,
+               "status": e.status, "attempt": e.attempt, "run_id": e.run_id,
+               "seconds": e.seconds, "duration": human_duration(e.seconds),
+               "started_ts": e.started_at.timestamp() if e.started_at else None,
+               "error": e.error or "", "verification": _verification(result),
+               "undone": e.status in ("undone", "undo_failed", "undoing"),
+               "undo_result": undo_result}
+        systems.setdefault(sid, {"steps": []})["steps"].append(rec)
+    for s in systems.values():
+        s["state"] = system_state({st["status"] for st in s["steps"]})
+        s["seconds"] = sum(st["seconds"] or 0.0 for st in s["steps"])
+        s["duration"] = human_duration(s["seconds"])
+        s["failures"] = [st for st in s["steps"] if st["error"]]
+        s["rolled_back"] = [st for st in s["steps"] if st["undone"]]
+    return {"runs": run_rows, "systems": systems}
+
+
+__all__ = ["VERIFY_KEYS", "journal_target", "system_state", "wave_history"]

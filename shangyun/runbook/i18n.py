@@ -1,0 +1,203 @@
+"""A small message catalogue: one template serves Chinese and English.
+
+Templates call ``t("key")`` (or ``t("key", n=3)`` with ``str.format`` fields). A key missing
+from the catalogue is a programming error and raises ``KeyError`` so it is caught by tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (zh, en)
+    "runbook_title": ("第 {n} 批迁移操作手册", "Wave {n} runbook"),
+    "report_title": ("迁移进展报告", "Migration progress report"),
+    "estate": ("资产清单", "Estate"),
+    "generated": ("生成时间", "Generated"),
+    "before": ("迁移前：计划与准备", "Before the wave: plan and preparation"),
+    "after": ("迁移后：执行结果", "After the wave: what happened"),
+    "not_run": ("本批次尚未执行（日志中没有记录）。",
+                "This wave has not run yet (no runs in the journal)."),
+    "window": ("维护窗口", "Window"),
+    "start": ("开始", "Start"),
+    "pilot": ("试点批次", "pilot wave"),
+    "bureau": ("单位", "Bureau"),
+    "bureaus": ("涉及单位", "Bureaus"),
+    "date": ("日期", "Date"),
+    "time": ("时间", "Time"),
+    "hours": ("时长(小时)", "Hours"),
+    "capacity_gb": ("窗口可传输(GB)", "Window capacity (GB)"),
+    "data_gb": ("数据量(GB)", "Data (GB)"),
+    "link_mbps": ("专线带宽(Mbps)", "Link (Mbps)"),
+    "systems": ("业务系统", "Systems"),
+    "system": ("系统", "System"),
+    "owner": ("负责人", "Owner"),
+    "phone": ("联系电话", "Contact"),
+    "criticality": ("重要程度", "Criticality"),
+    "move_group": ("迁移组", "Move group"),
+    "hosts": ("主机", "Hosts"),
+    "readiness": ("就绪评估", "Readiness"),
+    "checklist": ("Go/No-Go 检查单", "Go/no-go checklist"),
+    "check": ("检查项", "Check"),
+    "result": ("结果", "Result"),
+    "ok": ("通过", "OK"),
+    "attention": ("需关注", "Attention"),
+    "confirm": ("□ 待确认", "□ to confirm"),
+    "steps": ("步骤", "Steps"),
+    "step": ("步骤", "Step"),
+    "kind": ("类型", "Kind"),
+    "estimate": ("预计时长", "Estimated"),
+    "total_estimate": ("预计合计", "Estimated total"),
+    "rollback": ("回退方案", "Rollback procedure"),
+    "dependencies": ("依赖关系", "Dependencies"),
+    "depends_on": ("依赖", "depends on"),
+    "used_by": ("被依赖", "used by"),
+    "other_wave": ("所在批次", "wave"),
+    "not_moving": ("不迁移", "does not move"),
+    "this_wave": ("本批次", "this wave"),
+    "warnings": ("就绪风险提示", "Readiness warnings"),
+    "no_warnings": ("无。", "None."),
+    "signoff": ("签字确认", "Sign-off"),
+    "role": ("角色", "Role"),
+    "name": ("姓名", "Name"),
+    "signature": ("签字", "Signature"),
+    "role_bureau": ("单位负责人", "Bureau lead"),
+    "role_owner": ("系统负责人", "System owner"),
+    "role_change": ("变更委员会", "Change board"),
+    "role_engineer": ("实施工程师", "Field engineer"),
+    "role_security": ("安全管理员", "Security officer"),
+    "runs": ("执行记录", "Runs"),
+    "run": ("运行", "Run"),
+    "status": ("状态", "Status"),
+    "operator": ("操作员", "Operator"),
+    "started": ("开始时间", "Started"),
+    "ended": ("结束时间", "Ended"),
+    "duration": ("耗时", "Duration"),
+    "reason": ("原因", "Reason"),
+    "attempt": ("次数", "Attempt"),
+    "verification": ("校验结果", "Verification"),
+    "failures": ("失败与回退", "Failures and rollbacks"),
+    "no_failures": ("无失败。", "No failures."),
+    "error": ("错误", "Error"),
+    "final_state": ("最终状态", "Final state"),
+    "charts": ("图表", "Charts"),
+    "gantt": ("批次计划甘特图", "Wave schedule (Gantt)"),
+    "graph": ("依赖关系图", "Dependency graph"),
+    "progress": ("各单位进度", "Progress per bureau"),
+    "summary": ("概况", "Summary"),
+    "moved": ("已迁移", "Moved"),
+    "pending": ("待迁移", "Pending"),
+    "excluded": ("不迁移", "Excluded"),
+    "failed": ("失败/回退", "Failed / rolled back"),
+    "total": ("合计", "Total"),
+    "wave": ("批次", "Wave"),
+    "waves": ("迁移批次", "Waves"),
+    "by_bureau": ("按单位", "By bureau"),
+    "by_wave": ("按批次", "By wave"),
+    "before_after": ("迁移前后对比（评估）", "Before and after (assessment)"),
+    "measure": ("指标", "Measure"),
+    "before_col": ("迁移前", "Before"),
+    "after_col": ("迁移后", "After"),
+    "cpu_util": ("CPU 利用率", "CPU utilisation"),
+    "servers": ("物理服务器", "Physical servers"),
+    "vcpu": ("vCPU", "vCPU"),
+    "memory_gb": ("内存(GB)", "Memory (GB)"),
+    "monthly_cost": ("月成本", "Monthly cost"),
+    "saving": ("节省", "Saving"),
+    "no_assessment": ("尚未评估（运行 shangyun assess）。",
+                      "Not assessed yet (run shangyun assess)."),
+    "no_plan": ("尚无迁移计划（运行 shangyun plan）。", "No plan yet (run shangyun plan)."),
+    "excluded_list": ("不迁移的系统", "Systems that do not move"),
+    "state_done": ("完成", "done"),
+    "state_rolled_back": ("已回退", "rolled back"),
+    "state_rollback_failed": ("回退失败", "rollback failed"),
+    "state_failed": ("失败", "failed"),
+    "state_partial": ("部分完成", "partial"),
+    "state_pending": ("未执行", "not run"),
+    "state_running": ("执行中", "running"),
+    "state_crashed": ("中断", "crashed"),
+    "state_aborted": ("已中止", "aborted"),
+    "state_never run": ("未执行", "never run"),
+    "state_excluded": ("不迁移", "excluded"),
+    "state_started": ("已开始", "started"),
+    "state_undone": ("已撤销", "undone"),
+    "state_undoing": ("撤销中", "undoing"),
+    "state_undo_failed": ("撤销失败", "undo failed"),
+    # go/no-go checks
+    "chk_fingerprint": ("计划与资产清单一致（指纹相同）",
+                        "The plan matches the estate (fingerprint)"),
+    "chk_paths": ("每块磁盘都有镜像路径", "Every disk has an image path"),
+    "chk_ready": ("没有“不可迁移”的系统", "No system is 'not ready'"),
+    "chk_window": ("每个单位的数据量在窗口可传输量之内", "Each bureau's data fits its window"),
+    "chk_backup": ("源系统已完成备份并验证可恢复", "Source systems backed up and restore tested"),
+    "chk_notice": ("已通知用户停机时间", "Users notified of the downtime"),
+    "chk_contacts": ("系统负责人在窗口内可联系", "System owners reachable during the window"),
+    "chk_target": ("目标云资源与安全区域已就绪", "Target cloud capacity and zones ready"),
+    # step kinds and their undo
+    "kind_precheck": ("预检查", "pre-check"),
+    "kind_convert": ("镜像转换", "convert"),
+    "kind_upload": ("上传至对象存储", "upload"),
+    "kind_import": ("导入目标云", "import"),
+    "kind_launch": ("测试启动", "test launch"),
+    "undo_precheck": ("无需回退", "nothing to undo"),
+    "undo_convert": ("删除暂存的转换镜像 {path}", "delete the staged image {path}"),
+    "undo_upload": ("中止分段上传并删除对象 s3://{bucket}/{key}",
+                    "abort the multipart upload and delete s3://{bucket}/{key}"),
+    "undo_import": ("删除目标云中的卷 {volume}", "delete the volume {volume} on the target"),
+    "undo_launch": ("删除测试实例 {name}", "delete the test instance {name}"),
+    "rollback_intro": (
+        "按相反顺序执行，每一步都从日志读取（进程崩溃后同样适用）：`shangyun wave rollback {n} "
+        "--system {sid}`。源系统在批次完成前从不修改。",
+        "Newest first, each step from the journal (works after a crash too): `shangyun wave "
+        "rollback {n} --system {sid}`. The source is never modified before the wave is "
+        "finalized."),
+    # warnings
+    "warn_fingerprint": ("资产清单在制定计划后已变更：预检查将阻止所有系统，请重新制定计划。",
+                         "The estate changed since the plan was made: the pre-check will stop "
+                         "every system; re-plan."),
+    "warn_no_path": ("磁盘 {disk}（主机 {host}）没有镜像路径：预检查将阻止该系统。",
+                     "Disk {disk} (host {host}) has no image path: the pre-check will stop "
+                     "this system."),
+    "warn_no_link": ("单位 {bureau} 未登记专线带宽：按 {mbps} Mbps 估算。",
+                     "Bureau {bureau} has no link bandwidth recorded: estimated at {mbps} "
+                     "Mbps."),
+    "warn_window": ("单位 {bureau} 的数据量 {data} GB 超过窗口可传输量 {cap} GB。",
+                    "Bureau {bureau}: {data} GB of data exceeds the window's {cap} GB."),
+    "warn_later": ("依赖的系统 {other} 在第 {wave} 批迁移（晚于本批次）。",
+                   "Depends on {other}, which moves in wave {wave} (later)."),
+    "warn_not_moving": ("依赖的系统 {other} 不迁移。", "Depends on {other}, which does not move."),
+    "warn_estimate": ("预计时长 {est} 超过窗口 {hours} 小时。",
+                      "Estimated {est} exceeds the {hours} h window."),
+    "estimate_note": (
+        "估算：转换与导入按本地 {disk} MB/s，上传按专线带宽 × {eff:.0%}，只计算已用数据。",
+        "Estimates: convert and import at {disk} MB/s locally, upload at link bandwidth × "
+        "{eff:.0%}, allocated data only."),
+    "digest": ("摘要", "Digest"),
+    "rows": ("行数", "Rows"),
+    "ran_steps": ("已执行步骤", "Steps that ran"),
+    "export_line": ("仪表盘", "Dashboard"),
+}
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """The ``t(key, **fields)`` function of ``lang`` (``zh`` or ``en``)."""
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r}: choose one of {', '.join(LANGS)}")
+    idx = LANGS.index(lang)
+
+    def t(msg_id: str, /, **fields: object) -> str:
+        text = MESSAGES[msg_id][idx]
+        return text.format(**fields) if fields else text
+
+    return t
+
+
+def state_label(lang: str, state: str) -> str:
+    """A run/system/step state in ``lang`` (the raw state when the catalogue lacks it)."""
+    pair = MESSAGES.get(f"state_{state}")
+    return pair[LANGS.index(lang)] if pair else state
+
+
+__all__ = ["LANGS", "MESSAGES", "state_label", "translator"]

@@ -1,0 +1,40 @@
+"""Render runbooks (and the report) from their context with the Jinja2 templates in
+``runbooks/``: one template per format (md, html) serving both languages via ``t()``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from shangyun.errors import ShangyunError
+from shangyun.runbook.i18n import state_label, translator
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "runbooks"
+FORMATS = ("md", "html")
+
+
+def environment(fmt: str) -> jinja2.Environment:
+    """The Jinja2 environment for ``fmt`` (HTML autoescaped; undefined names are errors)."""
+    if fmt not in FORMATS:
+        raise ShangyunError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                              autoescape=fmt == "html", undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def _md_cell(value: Any) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render(template: str, fmt: str, lang: str, context: dict[str, Any]) -> str:
+    """Render ``<template>.<fmt>.j2`` in ``lang`` with ``context``."""
+    env = environment(fmt)
+    env.filters["cell"] = _md_cell
+    t = translator(lang)
+    return env.get_template(f"{template}.{fmt}.j2").render(
+        t=t, lang=lang, state=lambda s: state_label(lang, s), **context)
+
+
+__all__ = ["FORMATS", "TEMPLATES", "environment", "render"]
