@@ -14,8 +14,8 @@ from tests.data.conftest import pg_exec
 
 def test_initial_copy_then_verify(pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
     src, dst = pg_pair
-    result = pg.initial_copy(src, dst, jobs=2)
-    assert set(result.digests) == {"public.people", "public.orders", "public.log",
+    result = pg.initial_copy(src, dst, jobs=2, digest=True)
+    assert set(result.recopied) == {"public.people", "public.orders", "public.log",
                                    'app.Settings'}
     assert result.digests["public.orders"].rows == 2000
     digests = pg.verify(src, dst)
