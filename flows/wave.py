@@ -212,27 +212,6 @@ class _ProgressLog:
         logger.info("%s: %d%%", step.key, quarter * 25)
 
 
-class _Heartbeat:
-    """Beat the run's heartbeat in the journal until stopped (so a kill is noticed)."""
-
-    def __init__(self, journal: WaveJournal, run_id: str) -> None:
-        self.journal, self.run_id = journal, run_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            self.journal.heartbeat(self.run_id)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=HEARTBEAT_SECONDS + 5)
-
-
 @flow(name="run_wave", flow_run_name="wave-{number}",
       task_runner=ThreadPoolTaskRunner(max_workers=GLOBAL_SLOTS), persist_result=False)
 def run_wave(estate_dir: str, number: int, only: str | None = None,
@@ -265,7 +244,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         _RUNS[run_id] = (journal, ctx)
         state, systems = "failed", []
         try:
-            with _Heartbeat(journal, run_id):
+            with journal.keepalive(run_id, HEARTBEAT_SECONDS):
                 ensure_limits(wave)
                 futures = [move_group.with_options(
                     task_run_name=_group_name(wave, gid, sids),

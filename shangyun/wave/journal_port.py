@@ -54,6 +54,10 @@ class WaveJournal:
         """The run's orchestrator is alive."""
         self.j.heartbeat(run_id)
 
+    def keepalive(self, run_id: str, interval: float) -> Any:
+        """A context manager beating the run's heartbeat every ``interval`` seconds."""
+        return self.j.keepalive(run_id, interval)
+
     def finish_run(self, run_id: str, state: str) -> None:
         """End the run: ``done`` or ``failed`` (anything else is recorded as failed)."""
         self.j.finish_run(run_id, "done" if state == "done" else "failed", note=state)
