@@ -15,6 +15,10 @@ COMMANDS = {
     "plan": "shangyun.cli.plan:plan",
     "inventory": "shangyun.cli.inventory:inventory",
     "wave": "shangyun.cli.wave:wave",
+    "runbook": "shangyun.cli.runbook:runbook",
+    "report": "shangyun.cli.report:report",
+    "server": "shangyun.cli.server:server",
+    "status": "shangyun.cli.status:status",
 }
 
 

@@ -1,0 +1,224 @@
+"""A persistent Prefect server (``prefect server start``) for the dashboard.
+
+The ephemeral server Prefect starts by itself loses most task-run records at exit, so the
+dashboard needs a server that outlives each flow. This connector starts one as its own
+process group, with ``PREFECT_HOME`` under ``state_dir`` (the estate's ``.shangyun/server``
+or ``~/.shangyun/server``), SQLite by default or PostgreSQL by URL
+(``PREFECT_API_DATABASE_CONNECTION_URL``), analytics off, logs to ``server.log``, and records
+``server.json`` (pid, port, URLs, database kind — never the database URL, which may carry a
+password). Flows report to it when ``PREFECT_API_URL`` is set to :attr:`ServerInfo.api_url`.
+
+::
+
+    info = start(state_dir, port=4200)          # waits (bounded) for /api/health
+    info.ui_url, info.api_url, info.export_line
+    status(state_dir)                            # ServerInfo (running or not) / None
+    stop(state_dir)                              # SIGTERM the group, SIGKILL after a bound
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from shangyun.errors import ConnectorError
+
+STATE_FILE = "server.json"
+LOG_FILE = "server.log"
+
+
+class ServerError(ConnectorError):
+    """The Prefect server cannot be started, reached or stopped (names the port and log)."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A recorded server: its process, address and database kind; ``running`` when its
+    process is alive and ``/api/health`` answers."""
+
+    pid: int
+    host: str
+    port: int
+    database: str
+    home: str
+    log: str
+    started: float
+    running: bool = False
+
+    @property
+    def ui_url(self) -> str:
+        """The dashboard in a browser."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What ``PREFECT_API_URL`` must be for flows to report here."""
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def export_line(self) -> str:
+        """The shell line that points flows at this server."""
+        return f"export PREFECT_API_URL={self.api_url}"
+
+    def flow_run_url(self, flow_run_id: str) -> str:
+        """The dashboard page of one flow run."""
+        return f"{self.ui_url}/runs/flow-run/{flow_run_id}"
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able data (with the URLs)."""
+        return {**asdict(self), "ui_url": self.ui_url, "api_url": self.api_url,
+                "export": self.export_line}
+
+
+def default_state_dir(estate_dir: str | Path | None = None) -> Path:
+    """``<estate>/.shangyun/server`` for an estate, else ``~/.shangyun/server``."""
+    base = Path(estate_dir) if estate_dir else Path.home()
+    return base / ".shangyun" / "server"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether ``/api/health`` answers 200."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/api/health",
+                                    timeout=timeout) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return b"prefect" in cmd and stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _read(state_dir: Path) -> ServerInfo | None:
+    path = state_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data.pop("running", None)
+        return ServerInfo(**data)
+    except (ValueError, TypeError) as exc:
+        raise ServerError(f"{path}: not a server record: {exc}") from exc
+
+
+def status(state_dir: str | Path) -> ServerInfo | None:
+    """The recorded server with ``running`` set, or None when none was started."""
+    info = _read(Path(state_dir))
+    if info is None:
+        return None
+    running = _alive(info.pid) and healthy(info.host, info.port)
+    return ServerInfo(**{**asdict(info), "running": running})
+
+
+def _log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
+          database_url: str | None = None, timeout: float = 120.0) -> ServerInfo:
+    """Start the server (or return the running one) and wait until it is healthy.
+
+    Raises :class:`ServerError` when the port is taken by something else, the process
+    exits, or health does not answer within ``timeout`` seconds (the process is then
+    stopped again; the log's tail is in the message).
+    """
+    root = Path(state_dir)
+    current = status(root)
+    if current is not None and current.running:
+        return current
+    if healthy(host, port, timeout=1.0):
+        raise ServerError(f"port {host}:{port} already answers as a Prefect API that this "
+                          "estate did not start; choose another --port")
+    home, log = root / "home", root / LOG_FILE
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_API_URL": f"http://{host}:{port}/api"}
+    env.pop("PREFECT_API_URL", None)
+    if database_url:
+        url = database_url
+        if url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
+    prefect = Path(sys.executable).parent / "prefect"
+    cmd = [str(prefect) if prefect.exists() else "prefect", "server", "start",
+           "--host", host, "--port", str(port)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    info = ServerInfo(pid=proc.pid, host=host, port=port,
+                      database="postgresql" if database_url else "sqlite", home=str(home),
+                      log=str(log), started=time.time())
+    tmp = root / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
+    os.replace(tmp, root / STATE_FILE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            (root / STATE_FILE).unlink(missing_ok=True)
+            raise ServerError(f"the Prefect server on {host}:{port} exited with "
+                              f"{proc.returncode}; log {log}:\n{_log_tail(log)}")
+        if healthy(host, port, timeout=1.0):
+            return ServerInfo(**{**asdict(info), "running": True})
+        time.sleep(0.5)
+    stop(root)
+    raise ServerError(f"the Prefect server on {host}:{port} was not healthy after "
+                      f"{timeout:.0f} s; log {log}:\n{_log_tail(log)}")
+
+
+def stop(state_dir: str | Path, timeout: float = 20.0) -> bool:
+    """Stop the recorded server (its whole process group); True if one was running."""
+    root = Path(state_dir)
+    info = _read(root)
+    if info is None:
+        return False
+    was = _alive(info.pid)
+    if was:
+        try:
+            os.killpg(info.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            was = False
+        deadline = time.monotonic() + timeout
+        while was and _alive(info.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(info.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(info.pid, signal.SIGKILL)
+    for _ in range(50):  # reap our own child if we started it in this process
+        try:
+            if os.waitpid(info.pid, os.WNOHANG)[0] != 0:
+                break
+        except ChildProcessError:
+            break
+        time.sleep(0.1)
+    (root / STATE_FILE).unlink(missing_ok=True)
+    return was
+
+
+__all__ = ["ServerError", "ServerInfo", "default_state_dir", "free_port", "healthy", "start",
+           "status", "stop"]

@@ -1,0 +1,28 @@
+"""``shangyun report``: progress by bureau and wave, moved / pending / excluded, and the
+assessment's before/after (utilisation, servers, cost)."""
+
+from __future__ import annotations
+
+import click
+
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.runbook import FORMAT, LANG
+
+
+@click.command("report")
+@estate_option
+@FORMAT
+@LANG
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output file (default: <estate>/runbooks/report.<lang>.<format>).")
+@json_option
+@handle_errors
+def report(estate_dir: str, fmt: str, lang: str, out: str | None, as_json: bool) -> None:
+    """Write the estate report (``--json``: print its data instead of writing a file)."""
+    from shangyun.report import programme_status, write_report
+
+    if as_json:
+        print_json(programme_status(estate_dir))
+        return
+    path = write_report(estate_dir, fmt, lang, out)
+    console.print(f"report written: {path}")

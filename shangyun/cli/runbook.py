@@ -1,0 +1,40 @@
+"""``shangyun runbook N``: the wave's runbook (before: plan, checklist, rollback, sign-off;
+after: what ran, verification, failures), Markdown or self-contained HTML, zh or en."""
+
+from __future__ import annotations
+
+import click
+
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="html",
+                      show_default=True, help="Markdown (charts as PNGs beside it) or HTML "
+                      "(self-contained, prints well).")
+LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                    help="Language of the document.")
+
+
+@click.command("runbook")
+@click.argument("number", type=click.IntRange(1))
+@estate_option
+@FORMAT
+@LANG
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output file (default: <estate>/runbooks/wave-N.<lang>.<format>).")
+@json_option
+@handle_errors
+def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
+            as_json: bool) -> None:
+    """Write the runbook of wave NUMBER (before the wave, and what happened once it ran)."""
+    from shangyun.runbook import runbook_context, write_runbook
+
+    path = write_runbook(estate_dir, number, fmt, lang, out)
+    if as_json:
+        ctx = runbook_context(estate_dir, number, lang)
+        print_json({"path": str(path), "wave": number, "ran": ctx["ran"],
+                    "systems": [{"id": s["id"], "state": s["state"], "steps": len(s["steps"]),
+                                 "estimate_seconds": round(s["seconds"])}
+                                for s in ctx["systems"]],
+                    "warnings": ctx["warnings"]})
+        return
+    console.print(f"runbook of wave {number} written: {path}")

@@ -1,0 +1,85 @@
+"""``shangyun server start|stop|status``: the persistent Prefect server behind the dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from shangyun.cli.output import console, handle_errors, json_option, print_json
+
+ESTATE = click.option("--estate", "estate_dir", type=click.Path(file_okay=False),
+                      envvar="SHANGYUN_ESTATE", show_envvar=True, default=None,
+                      help="Keep the server's state under <estate>/.shangyun/server "
+                      "(default: ~/.shangyun/server).")
+
+
+def _dir(estate_dir: str | None) -> Path:
+    from connectors.prefect_server import default_state_dir
+
+    return default_state_dir(estate_dir)
+
+
+@click.group("server")
+def server() -> None:
+    """Run the persistent Prefect server (the dashboard) that wave flows report to."""
+
+
+@server.command("start")
+@ESTATE
+@click.option("--port", type=click.IntRange(1, 65535), default=4200, show_default=True)
+@click.option("--database-url", default=None, envvar="SHANGYUN_PREFECT_DATABASE_URL",
+              help="PostgreSQL URL for the server's database (default: SQLite).")
+@click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
+              help="Seconds to wait for the server to answer.")
+@json_option
+@handle_errors
+def start_cmd(estate_dir: str | None, port: int, database_url: str | None, timeout: float,
+              as_json: bool) -> None:
+    """Start the server (or report the running one) and print the export line."""
+    from connectors.prefect_server import start
+
+    info = start(_dir(estate_dir), port=port, database_url=database_url, timeout=timeout)
+    if as_json:
+        print_json(info.to_dict())
+        return
+    console.print(f"dashboard: {info.ui_url}  (pid {info.pid}, {info.database}, log {info.log})")
+    console.print("point flows at it with:")
+    console.print(info.export_line)
+
+
+@server.command("stop")
+@ESTATE
+@json_option
+@handle_errors
+def stop_cmd(estate_dir: str | None, as_json: bool) -> None:
+    """Stop the server and every process it started."""
+    from connectors.prefect_server import stop
+
+    was = stop(_dir(estate_dir))
+    if as_json:
+        print_json({"stopped": was})
+    else:
+        console.print("server stopped" if was else "no server was running")
+
+
+@server.command("status")
+@ESTATE
+@json_option
+@handle_errors
+def status_cmd(estate_dir: str | None, as_json: bool) -> None:
+    """Whether the server runs, where, and the export line (exit 1 when it does not)."""
+    from connectors.prefect_server import status
+
+    info = status(_dir(estate_dir))
+    if as_json:
+        print_json(info.to_dict() if info else {"running": False})
+    elif info is None:
+        console.print("no server recorded; start one with 'shangyun server start'")
+    else:
+        console.print(f"{'running' if info.running else 'not running'}: {info.ui_url} "
+                      f"(pid {info.pid}, {info.database})")
+        if info.running:
+            console.print(info.export_line)
+    if info is None or not info.running:
+        raise SystemExit(1)

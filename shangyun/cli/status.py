@@ -1,0 +1,65 @@
+"""``shangyun status``: one screen of where the programme stands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+
+
+def _server_line(estate_dir: str) -> str | None:
+    from connectors.prefect_server import default_state_dir, status
+
+    info = status(default_state_dir(estate_dir))
+    if info is None:
+        return None
+    return f"{info.ui_url} ({'running' if info.running else 'stopped'})"
+
+
+@click.command("status")
+@estate_option
+@json_option
+@handle_errors
+def status(estate_dir: str, as_json: bool) -> None:
+    """Estate counts, assessment, plan waves, and each wave's runs from the journal."""
+    from shangyun.report import programme_status
+
+    data: dict[str, Any] = programme_status(estate_dir)
+    data["dashboard"] = _server_line(estate_dir)
+    if as_json:
+        data.pop("systems")
+        print_json(data)
+        return
+    c = data["counts"]
+    console.print(f"[bold]{data['estate']}[/] ({data['path']})")
+    console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, {c['hosts']} hosts, "
+                  f"{c['disks']} disks ({data['disk_gb']} GB), {c['databases']} databases, "
+                  f"{c['dependencies']} dependencies")
+    a = data["assessment"]
+    if a:
+        s = a["systems"]
+        console.print(f"assessment: {s['ready']} ready, {s['conditional']} conditional, "
+                      f"{s['not ready']} not ready, {s['excluded']} excluded; servers "
+                      f"{a['before']['physical_servers']} → {a['after']['physical_servers']}, "
+                      f"cost {a['before']['monthly_cny']:,.0f} → {a['after']['monthly_cny']:,.0f}"
+                      f" {a.get('currency', 'CNY')}/month")
+    else:
+        console.print("assessment: none (run shangyun assess)")
+    t = data["totals"]
+    console.print(f"systems: {t['moved']} moved, {t['pending']} pending, {t['failed']} failed or "
+                  f"rolled back, {t['excluded']} excluded (of {t['systems']})")
+    if data["waves"]:
+        table = RichTable("wave", "start", "systems", "bureaus", "runs", "state", "moved",
+                          "failed", "last run")
+        for w in data["waves"]:
+            table.add_row(str(w["wave"]), w["start"], str(w["systems"]),
+                          str(len(w["bureaus"])), str(w["runs"]), w["state"], str(w["moved"]),
+                          str(w["failed"]), w["last_run"] or "-")
+        console.print(table)
+    else:
+        console.print("plan: none (run shangyun plan)")
+    if data["dashboard"]:
+        console.print(f"dashboard: {data['dashboard']}")
