@@ -73,17 +73,19 @@ def gantt_png(rows: Sequence[dict[str, Any]], title: str, xlabel: str) -> bytes:
     cjk_font()
     labels = list(dict.fromkeys(r["label"] for r in rows))
     fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(labels), 2) + 1.4))
-    scale, unit = _time_scale(max((r["start"] + r["seconds"] for r in rows), default=0.0))
+    total = max((r["start"] + r["seconds"] for r in rows), default=0.0)
+    scale, unit = _time_scale(total)
     for r in rows:
         y = labels.index(r["label"])
-        ax.barh(y, max(r["seconds"], 0.5) / scale, left=r["start"] / scale, height=0.6,
+        ax.barh(y, max(r["seconds"], total * 0.004) / scale, left=r["start"] / scale, height=0.6,
                 color=KIND_COLOURS.get(r["kind"], "#999999"), edgecolor="white")
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(f"{xlabel} ({unit})")
     ax.set_title(title)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLOURS.values()]
-    ax.legend(handles, list(KIND_COLOURS), loc="lower right", fontsize=8)
+    ax.legend(handles, list(KIND_COLOURS), loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -140,7 +142,7 @@ def progress_png(per_bureau: Sequence[dict[str, Any]], labels: dict[str, str],
         left = [a + b for a, b in zip(left, vals, strict=True)]
     ax.invert_yaxis()
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 

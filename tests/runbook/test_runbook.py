@@ -1,0 +1,116 @@
+"""Runbooks rendered from a real run's journal: content, both languages, both formats."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.runbook import render_runbook, runbook_context, write_runbook
+from shangyun.wave.journal_port import open_journal
+from tests.runbook.conftest import RanWave
+
+
+def test_context_before_and_after(ran_wave: RanWave) -> None:
+    ctx = runbook_context(ran_wave.root, 1, "en")
+    assert ctx["ran"] and [r["id"] for r in ctx["runs"]] == [ran_wave.run_id]
+    states = {s["id"]: s["state"] for s in ctx["systems"]}
+    assert states == {"sys-01": "done", "sys-02": "rolled_back"}
+    for s in ctx["systems"]:
+        assert [st["key"] for st in s["steps"]] == ran_wave.steps[s["id"]]
+        assert all(st["seconds"] > 0 for st in s["steps"])
+    moved = next(s for s in ctx["systems"] if s["id"] == "sys-01")
+    with open_journal(ran_wave.root) as j:
+        recs = {r.key: r for r in j.records(1, "sys-01")}
+    for st in moved["history"]["steps"]:
+        if st["kind"] == "convert":
+            assert st["verification"]["content_digest"] == recs[st["key"]].payload[
+                "content_digest"]
+    assert ctx["failures"] and ctx["failures"][0]["key"] == "sys-02/convert/disk-02-1"
+    assert {r["key"] for r in ctx["rollbacks"]} >= {"sys-02/precheck",
+                                                    "sys-02/convert/disk-02-0"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_every_system_step_and_verification_present(ran_wave: RanWave, fmt: str,
+                                                    lang: str) -> None:
+    text, pngs = render_runbook(ran_wave.root, 1, fmt, lang)
+    with open_journal(ran_wave.root) as j:
+        records = j.records(1)
+    for sid, keys in ran_wave.steps.items():
+        assert sid in text
+        for key in keys:
+            assert key in text
+    digests = [str(r.payload[k]) for r in records for k in ("content_digest", "file_digest")
+               if r.payload.get(k)]
+    assert len(digests) >= 4
+    for d in digests:
+        assert d in text
+    assert "审批系统" in text and "档案系统" in text
+    if lang == "zh":
+        assert "第 1 批迁移操作手册" in text and "回退方案" in text and "签字确认" in text
+        assert "已回退" in text and "完成" in text
+    else:
+        assert "Wave 1 runbook" in text and "Rollback procedure" in text and "Sign-off" in text
+        assert "rolled back" in text
+    assert all(p.startswith(b"\x89PNG") and len(p) > 5000 for p in pngs.values())
+    if fmt == "html":
+        assert text.count("data:image/png;base64,") == 3
+        assert "@media print" in text and "page-break" in text
+        assert not re.search(r"<img[^>]+src=\"(?!data:)", text)  # self-contained
+
+
+def test_before_the_wave_runbook_without_journal(ran_wave: RanWave, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "estate"
+    shutil.copytree(ran_wave.root, copy, ignore=shutil.ignore_patterns("journal.db*"))
+    ctx = runbook_context(copy, 1, "zh")
+    assert not ctx["ran"] and all(s["state"] == "pending" for s in ctx["systems"])
+    text, _ = render_runbook(copy, 1, "md", "zh")
+    assert "本批次尚未执行" in text and "Go/No-Go" in text
+    assert all(c["ok"] for c in ctx["checks"] if c["auto"])
+    # a disk without a path, and so a changed estate: both become no-go items and warnings
+    from shangyun.estate import Estate
+
+    est = Estate.load(copy, check=False)
+    disks = est.rows("disks")
+    for d in disks:
+        if d["id"] == "disk-02-1":
+            d["path"] = ""
+    est.set_rows("disks", disks)
+    est.save(copy)
+    ctx = runbook_context(copy, 1, "en")
+    checks = {c["text"]: c["ok"] for c in ctx["checks"]}
+    assert checks["Every disk has an image path"] is False
+    assert checks["The plan matches the estate (fingerprint)"] is False
+    text = " ".join(w["text"] for w in ctx["warnings"])
+    assert "disk-02-1" in text and "estate changed" in text
+
+
+def test_cli_writes_default_paths_and_pngs(ran_wave: RanWave) -> None:
+    runner = CliRunner()
+    for fmt in ("md", "html"):
+        for lang in ("zh", "en"):
+            r = runner.invoke(main, ["runbook", "1", "--estate", str(ran_wave.root),
+                                     "--format", fmt, "--lang", lang])
+            assert r.exit_code == 0, r.output
+            path = ran_wave.root / "runbooks" / f"wave-1.{lang}.{fmt}"
+            assert path.is_file() and "sys-01" in path.read_text(encoding="utf-8")
+    for chart in ("gantt", "graph", "progress"):
+        assert (ran_wave.root / "runbooks" / f"wave-1.zh.{chart}.png").stat().st_size > 5000
+    r = runner.invoke(main, ["runbook", "1", "--estate", str(ran_wave.root), "--json"])
+    assert r.exit_code == 0
+    assert '"rolled_back"' in r.output
+
+
+def test_unknown_wave_is_one_clear_error(ran_wave: RanWave, tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["runbook", "7", "--estate", str(ran_wave.root),
+                                  "--out", str(tmp_path / "x.html")])
+    assert r.exit_code == 1 and "no wave 7" in r.output
+    assert not (tmp_path / "x.html").exists()
+    assert write_runbook(ran_wave.root, 1, "md", "en", tmp_path / "o.md").is_file()
