@@ -20,9 +20,10 @@ every undo reads only the journal (:mod:`shangyun.wave.engine`), so ``wave resum
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -114,6 +115,16 @@ def _undo_step(txn: Any) -> None:
         undo_record(journal, info["run_id"], info["wave"], rec, actions_for(rctx))
 
 
+STEP_LISTENERS: list[Callable[[Step, str], None]] = []
+"""Called with (step, "done" | "failed") as steps end: the CLI draws its progress bar."""
+
+
+def _tell(step: Step, outcome: str) -> None:
+    for listener in list(STEP_LISTENERS):
+        with contextlib.suppress(Exception):  # a progress view never stops a wave
+            listener(step, outcome)
+
+
 _RUNS: dict[str, tuple[WaveJournal, RunContext]] = {}
 """Run id -> (journal, context), for the rollback hooks of the running process."""
 
@@ -137,6 +148,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                     task_run_name=" ".join([f"{name} · {step.kind}", *step.key.split("/")[2:]]),
                     tags=[*tags, step.kind],
                 )(journal, run_id, wave.number, step, actions[step.kind], done)
+                _tell(step, "done")
                 done[step.key] = payload
                 result["steps"] = i
                 if step.kind == "convert":

@@ -94,10 +94,27 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, targe
         else:
             click.echo(render_text(plan))
         return
-    from flows.wave import run_wave
+    from shangyun.wave.steps import plan_steps
 
-    result = run_wave(estate_dir=estate_dir, number=number, only=only, options=opts.to_dict())
-    _report(result, as_json)
+    total = sum(len(v) for v in plan_steps(work, opts).values())
+    _report(_run_with_bar(f"wave {number}", total, not as_json, estate_dir=estate_dir,
+                          number=number, only=only, options=opts.to_dict()), as_json)
+
+
+def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:
+    """Call ``run_wave(**kwargs)`` with a progress bar of finished steps on stderr."""
+    from flows.wave import STEP_LISTENERS, run_wave
+    from shangyun.cli.output import progress
+
+    with progress(f"{label}: steps", total, enabled=enabled) as advance:
+        def listener(step: Any, outcome: str) -> None:
+            advance(1)
+
+        STEP_LISTENERS.append(listener)
+        try:
+            return run_wave(**kwargs)
+        finally:
+            STEP_LISTENERS.remove(listener)
 
 
 @wave.command("resume")
@@ -107,9 +124,8 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, targe
 @handle_errors
 def resume_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     """Resume wave NUMBER with the options of its last run: done steps are skipped."""
-    from flows.wave import run_wave
-
-    _report(run_wave(estate_dir=estate_dir, number=number, resume=True), as_json)
+    _report(_run_with_bar(f"wave {number} (resume)", None, not as_json,
+                          estate_dir=estate_dir, number=number, resume=True), as_json)
 
 
 @wave.command("status")
