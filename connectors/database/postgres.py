@@ -3,8 +3,8 @@ final delta (tables that differ are re-copied inside one transaction), freeze an
 
 The per-table checksum is order-free and bounded in memory, so tables without a primary key
 work and a 1M-row table is checksummed in one sequential scan: by default (``"hash"``) the
-two sums, over rows, of PostgreSQL's 64-bit ``hashtextextended(row::text, seed)`` for seeds 0
-and 1 (portable, ~3× faster than md5, not cryptographic); ``"md5"`` sums the two 64-bit
+sum and the XOR, over rows, of PostgreSQL's 64-bit ``hashtextextended(row::text, 0)``
+(portable, ~3× faster than md5, not cryptographic); ``"md5"`` sums the two 64-bit
 halves of ``md5(row::text)`` instead. Passwords go into a 0600
 ``PGPASSFILE`` that is removed afterwards — never into argv, the environment or a log.
 """
@@ -49,9 +49,8 @@ SELECT count(*),
 FROM (SELECT md5(t::text) AS h FROM {table} AS t) AS s
 """,
     "hash": """
-SELECT count(*), 'hash:' || coalesce(sum(hashtextextended(t::text, 0)), 0)::text || ':'
-       || coalesce(sum(hashtextextended(t::text, 1)), 0)::text
-FROM {table} AS t
+SELECT count(*), 'hash:' || coalesce(sum(h), 0)::text || ':' || coalesce(bit_xor(h), 0)::text
+FROM (SELECT hashtextextended(t::text, 0) AS h FROM {table} AS t) AS s
 """,
 }
 CHECKSUMS = tuple(_DIGESTS)
@@ -248,8 +247,12 @@ def verify(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2) -> dict[str
     tables that differ. Returns the (equal) digests for the journal."""
     from connectors.database.common import require_same
 
-    src = digests(source, jobs)
-    require_same(f"PostgreSQL {source.where()} → {target.where()}", src, digests(target, jobs))
+    work = [(source, t) for t in tables(source)] + [(target, t) for t in tables(target)]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # one queue for both sides
+        found = list(pool.map(lambda w: (w[0] is source, table_digest(w[0], w[1])), work))
+    src = {d.table: d for is_src, d in found if is_src}
+    dst = {d.table: d for is_src, d in found if not is_src}
+    require_same(f"PostgreSQL {source.where()} → {target.where()}", src, dst)
     return src
 
 

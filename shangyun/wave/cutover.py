@@ -1,0 +1,292 @@
+"""Cutover and rollback of a wave, as pure logic: the cutover file, the step sequence, the
+rollback order and the finalize rule. No I/O except reading the cutover file.
+
+Per system, after part 1's steps (precheck → convert → upload → import → launch)::
+
+    copy/<item>…      initial copy of each database and file set while the source runs
+    freeze            stop the source (shut its libvirt domains down)       undo: restart
+    delta/<item>…     final delta of each item (the source is frozen)
+    verify            every item compared (row counts + checksums, SHA-256)  refuses cutover
+    start             the production instance(s) on the target              undo: stop+remove
+    dns               UPSERT the records; previous records journaled first  undo: put back
+    health            TCP/HTTP checks with timeouts and bounded retries      fails → rollback
+    cutover           mark the system cut over
+
+Rollback is the engine's: every step that left something is undone newest first, from the
+journal alone — so DNS is reverted first, then the target stopped and removed, then the
+source restarted, then the data copies dropped, then part 1's undo.
+
+The cutover file is ``<estate>/plan/cutover.yaml`` (``schema_version: 1``)::
+
+    systems:
+      sys-001:
+        freeze: true                      # shut the system's hosts' domains down (default)
+        databases:
+          - id: main
+            engine: postgresql            # or mariadb
+            source: {host: 127.0.0.1, port: 5432, user: postgres, dbname: app}
+            target: {host: 127.0.0.1, port: 5432, user: postgres, dbname: app_new,
+                     password_env: APP_DB_PW}   # passwords only by environment variable
+        files:
+          - id: uploads
+            source: {host: 10.1.2.3, port: 22, user: root, key_file: …, known_hosts: …,
+                     path: /srv/uploads}
+            target: /cloud/landing/sys-001/uploads
+        dns:
+          endpoint: http://127.0.0.1:5000   # Route53-compatible API; empty = AWS
+          zone: bureau.gov.cn
+          records: [{name: app.bureau.gov.cn, type: A, values: [10.9.0.5], ttl: 60}]
+        health:
+          - {kind: http, url: "http://10.9.0.5/health", expect_body: UP, attempts: 5}
+          - {kind: tcp, host: 10.9.0.5, port: 5432}
+    soak_hours: 72
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shangyun.errors import EstateError, StepError
+from shangyun.wave.model import SystemWork, WaveWork
+from shangyun.wave.steps import Step
+
+CUTOVER_FILE = Path("plan") / "cutover.yaml"
+SCHEMA_VERSION = 1
+CUTOVER_KINDS = ("copy", "freeze", "delta", "verify", "start", "dns", "health", "cutover")
+ENGINES = ("postgresql", "mariadb")
+DEFAULT_SOAK_HOURS = 72.0
+_DB_KEYS = {"host", "port", "user", "dbname", "password_env"}
+_SSH_KEYS = {"host", "port", "user", "key_file", "known_hosts", "path"}
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """One database or file set to move: ``kind`` is ``db`` or ``files``."""
+
+    id: str
+    kind: str
+    engine: str
+    source: dict[str, Any]
+    target: Any
+
+    def to_args(self) -> dict[str, Any]:
+        """Plain data for a step's args (no secrets: passwords are env var names)."""
+        return {"id": self.id, "kind": self.kind, "engine": self.engine,
+                "source": dict(self.source),
+                "target": dict(self.target) if isinstance(self.target, dict) else self.target}
+
+
+@dataclass(frozen=True)
+class SystemCutover:
+    """What cutting one system over involves."""
+
+    system_id: str
+    freeze: bool = True
+    data: tuple[DataItem, ...] = ()
+    dns_endpoint: str = ""
+    dns_zone: str = ""
+    dns_records: tuple[dict[str, Any], ...] = ()
+    health: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class CutoverPlan:
+    """The cutover file: per-system cutovers and the soak period before finalize."""
+
+    systems: dict[str, SystemCutover] = field(default_factory=dict)
+    soak_hours: float = DEFAULT_SOAK_HOURS
+
+
+def _need(where: str, data: Any, keys: Iterable[str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise EstateError(f"{where}: expected a mapping")
+    missing = [k for k in keys if data.get(k) in (None, "")]
+    if missing:
+        raise EstateError(f"{where}: missing {', '.join(missing)}")
+    return data
+
+
+def _endpoint(where: str, data: Any, allowed: set[str], required: Iterable[str]) -> dict[str, Any]:
+    d = _need(where, data, required)
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        hint = " (passwords go in the environment: password_env)" if "password" in unknown else ""
+        raise EstateError(f"{where}: unknown key(s) {', '.join(unknown)}{hint}")
+    if "port" in d:
+        try:
+            d = {**d, "port": int(d["port"])}
+        except (TypeError, ValueError):
+            raise EstateError(f"{where}.port: not a number: {d['port']!r}") from None
+    return d
+
+
+def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
+    """Check and read the cutover file's content; :class:`EstateError` naming file and key."""
+    if not isinstance(data, dict):
+        raise EstateError(f"{file}: expected a mapping")
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        from shangyun.errors import SchemaVersionError
+
+        raise SchemaVersionError(f"{file}: schema_version {version}, this shangyun reads "
+                                 f"{SCHEMA_VERSION}")
+    systems: dict[str, SystemCutover] = {}
+    raw = data.get("systems") or {}
+    if not isinstance(raw, dict):
+        raise EstateError(f"{file}: 'systems' must map system ids to their cutover")
+    for sid, spec in raw.items():
+        at = f"{file}: systems.{sid}"
+        spec = _need(at, spec or {}, ())
+        items: list[DataItem] = []
+        for i, db in enumerate(spec.get("databases") or []):
+            w = f"{at}.databases[{i}]"
+            db = _need(w, db, ("id", "engine", "source", "target"))
+            if db["engine"] not in ENGINES:
+                raise EstateError(f"{w}.engine: {db['engine']!r} is not one of "
+                                  f"{', '.join(ENGINES)}")
+            src = _endpoint(f"{w}.source", db["source"], _DB_KEYS, ("host", "user", "dbname"))
+            dst = _endpoint(f"{w}.target", db["target"], _DB_KEYS, ("host", "user", "dbname"))
+            if (src["host"], src.get("port"), src["dbname"]) == \
+                    (dst["host"], dst.get("port"), dst["dbname"]):
+                raise EstateError(f"{w}: the target is the source database")
+            items.append(DataItem(str(db["id"]), "db", db["engine"], src, dst))
+        for i, fs in enumerate(spec.get("files") or []):
+            w = f"{at}.files[{i}]"
+            fs = _need(w, fs, ("id", "source", "target"))
+            src = _endpoint(f"{w}.source", fs["source"], _SSH_KEYS,
+                            ("host", "user", "key_file", "known_hosts", "path"))
+            items.append(DataItem(str(fs["id"]), "files", "rsync", src, str(fs["target"])))
+        ids = [it.id for it in items]
+        dup = sorted({x for x in ids if ids.count(x) > 1})
+        if dup:
+            raise EstateError(f"{at}: data item id(s) used twice: {', '.join(dup)}")
+        dns = spec.get("dns") or {}
+        records: tuple[dict[str, Any], ...] = ()
+        if dns:
+            dns = _need(f"{at}.dns", dns, ("zone", "records"))
+            recs = []
+            for j, r in enumerate(dns["records"]):
+                r = _need(f"{at}.dns.records[{j}]", r, ("name", "type", "values"))
+                if str(r["type"]).upper() not in ("A", "AAAA", "CNAME"):
+                    raise EstateError(f"{at}.dns.records[{j}].type: {r['type']!r} is not "
+                                      "A, AAAA or CNAME")
+                recs.append({"name": str(r["name"]), "type": str(r["type"]).upper(),
+                             "values": [str(v) for v in r["values"]],
+                             "ttl": int(r.get("ttl", 60))})
+            records = tuple(recs)
+        checks = []
+        for j, h in enumerate(spec.get("health") or []):
+            h = _need(f"{at}.health[{j}]", h, ("kind",))
+            need = ("url",) if h["kind"] == "http" else ("host", "port")
+            if h["kind"] not in ("http", "tcp"):
+                raise EstateError(f"{at}.health[{j}].kind: {h['kind']!r} is not http or tcp")
+            _need(f"{at}.health[{j}]", h, need)
+            checks.append(dict(h))
+        systems[str(sid)] = SystemCutover(str(sid), bool(spec.get("freeze", True)),
+                                          tuple(items), str(dns.get("endpoint", "") or ""),
+                                          str(dns.get("zone", "") or ""), records,
+                                          tuple(checks))
+    return CutoverPlan(systems, float(data.get("soak_hours", DEFAULT_SOAK_HOURS)))
+
+
+def load_cutover(estate_dir: str | Path) -> CutoverPlan | None:
+    """The estate's cutover file, or ``None`` when there is none (part 1 only)."""
+    path = Path(estate_dir) / CUTOVER_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise EstateError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_cutover(data, str(path))
+
+
+def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
+                  start_target: bool = True) -> list[Step]:
+    """The ordered cutover steps of ``system``, to run after part 1's steps (whose step
+    keys and instance names :mod:`shangyun.wave.steps` defines; ``start`` reads them)."""
+    sid, n = system.id, wave.number
+    hosts = [{"launch_key": f"{sid}/launch/{h.id}", "name": f"w{n}-{sid}-{h.id}",
+              "import_keys": [f"{sid}/import/{d.id}" for d in h.disks],
+              "cpus": h.cpu_cores, "memory_mb": int(h.memory_gb * 1024), "wave": n,
+              "bureau": system.bureau_id} for h in system.hosts if h.disks]
+    steps = [Step("copy", sid, f"{sid}/copy/{it.id}", f"initial copy of {it.kind} {it.id}",
+                  args=it.to_args(), planned={"item": it.to_args()}) for it in spec.data]
+    domains = [{"hypervisor": h.hypervisor, "name": h.hostname}
+               for h in system.hosts if h.hypervisor]
+    if spec.freeze and domains:
+        steps.append(Step("freeze", sid, f"{sid}/freeze", f"freeze {system.name}: shut down "
+                          + ", ".join(d["name"] for d in domains),
+                          args={"domains": domains}, planned={"domains": domains}))
+    steps += [Step("delta", sid, f"{sid}/delta/{it.id}", f"final delta of {it.kind} {it.id}",
+                   args=it.to_args()) for it in spec.data]
+    if spec.data:
+        steps.append(Step("verify", sid, f"{sid}/verify", f"verify {len(spec.data)} item(s)",
+                          args={"items": [it.to_args() for it in spec.data]}))
+    if start_target and hosts:
+        steps.append(Step("start", sid, f"{sid}/start", "start the target in production: "
+                          + ", ".join(h["name"] for h in hosts), args={"hosts": hosts}))
+    if spec.dns_records:
+        steps.append(Step("dns", sid, f"{sid}/dns", f"switch DNS in {spec.dns_zone}",
+                          args={"endpoint": spec.dns_endpoint, "zone": spec.dns_zone,
+                                "records": list(spec.dns_records)},
+                          planned={"endpoint": spec.dns_endpoint, "zone": spec.dns_zone}))
+    if spec.health:
+        steps.append(Step("health", sid, f"{sid}/health", f"{len(spec.health)} health check(s)",
+                          args={"checks": list(spec.health)}))
+    steps.append(Step("cutover", sid, f"{sid}/cutover", f"mark {system.name} cut over",
+                      args={"wave": n}))
+    return steps
+
+
+def rollback_order(records: Iterable[Any], needs_undo: Iterable[str]) -> list[str]:
+    """The step keys to undo, newest first (the order the engine undoes them)."""
+    want = set(needs_undo)
+    return [r.key for r in reversed(list(records)) if r.status in want]
+
+
+@dataclass(frozen=True)
+class FinalizeVerdict:
+    """Whether a wave may be finalized, and every reason why not."""
+
+    ok: bool
+    reasons: tuple[str, ...]
+    cut_over_at: datetime | None
+
+
+def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
+                     soak_hours: float) -> FinalizeVerdict:
+    """A wave may be finalized when every system has its ``cutover`` step done (``at`` =
+    when) and the last one was cut over at least ``soak_hours`` ago. ``systems`` maps each
+    system of the wave to ``{"cutover": status or None, "at": datetime or None}``."""
+    reasons, times = [], []
+    for sid, info in sorted(systems.items()):
+        if info.get("cutover") != "done" or info.get("at") is None:
+            reasons.append(f"{sid}: not cut over (cutover step: {info.get('cutover')})")
+        else:
+            times.append(info["at"])
+    last = max(times) if times else None
+    if not systems:
+        reasons.append("no system of the wave has run")
+    if last is not None and now - last < timedelta(hours=soak_hours):
+        left = timedelta(hours=soak_hours) - (now - last)
+        reasons.append(f"soak period of {soak_hours:g} h not over: {_hours(left)} left "
+                       f"(last cutover {last.isoformat(timespec='seconds')})")
+    return FinalizeVerdict(not reasons, tuple(reasons), last)
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+def require_spec(plan: CutoverPlan | None, system_id: str) -> SystemCutover:
+    """The cutover of ``system_id``; :class:`StepError` when the file does not list it."""
+    if plan is None or system_id not in plan.systems:
+        raise StepError(f"system {system_id}: no entry in {CUTOVER_FILE}")
+    return plan.systems[system_id]

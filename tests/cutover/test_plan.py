@@ -1,0 +1,115 @@
+"""The pure cutover logic: the cutover file, the step sequence, finalize."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shangyun.errors import EstateError, SchemaVersionError
+from shangyun.wave.cutover import (
+    CUTOVER_KINDS,
+    cutover_steps,
+    finalize_verdict,
+    parse_cutover,
+    rollback_order,
+)
+from shangyun.wave.engine import NEEDS_UNDO, StepRecord
+from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
+
+DB = {"id": "main", "engine": "postgresql",
+      "source": {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "app"},
+      "target": {"host": "127.0.0.1", "port": "5432", "user": "postgres", "dbname": "app2",
+                 "password_env": "APP_PW"}}
+FILES = {"id": "uploads", "target": "/srv/landing/up",
+         "source": {"host": "127.0.0.1", "port": 22, "user": "root", "key_file": "/k",
+                    "known_hosts": "/kh", "path": "/srv/up"}}
+
+
+def _spec(**extra: Any) -> dict[str, Any]:
+    base = {"databases": [DB], "files": [FILES],
+            "dns": {"zone": "b.gov.cn", "endpoint": "http://127.0.0.1:1",
+                    "records": [{"name": "app.b.gov.cn", "type": "a", "values": ["10.0.0.1"]}]},
+            "health": [{"kind": "http", "url": "http://10.0.0.1/"}]}
+    return {"schema_version": 1, "systems": {"sys-1": {**base, **extra}}, "soak_hours": 24}
+
+
+def _wave() -> tuple[WaveWork, SystemWork]:
+    disk = DiskWork("d1", "h1", "disk0", "/img/a.vmdk", "vmdk", 10)
+    host = HostWork("h1", "app-vm", "test:///default", 2, 4, (disk,))
+    system = SystemWork("sys-1", "审批系统", "b-01", "一局", "mg-1", 100, (host,))
+    return WaveWork(3, "/e", "pf", "ef", (system,)), system
+
+
+def test_sequence_is_the_runbook_order() -> None:
+    plan = parse_cutover(_spec())
+    assert plan.soak_hours == 24
+    wave, system = _wave()
+    steps = cutover_steps(wave, system, plan.systems["sys-1"])
+    assert [s.key for s in steps] == [
+        "sys-1/copy/main", "sys-1/copy/uploads", "sys-1/freeze", "sys-1/delta/main",
+        "sys-1/delta/uploads", "sys-1/verify", "sys-1/start", "sys-1/dns", "sys-1/health",
+        "sys-1/cutover"]
+    assert {s.kind for s in steps} == set(CUTOVER_KINDS)
+    start = next(s for s in steps if s.kind == "start")
+    assert start.args["hosts"][0] == {
+        "launch_key": "sys-1/launch/h1", "name": "w3-sys-1-h1", "import_keys":
+        ["sys-1/import/d1"], "cpus": 2, "memory_mb": 4096, "wave": 3, "bureau": "b-01"}
+    assert steps[2].args["domains"] == [{"hypervisor": "test:///default", "name": "app-vm"}]
+    dns = next(s for s in steps if s.kind == "dns")
+    assert dns.args["records"][0]["type"] == "A"
+    # no password anywhere in the steps, only the variable's name
+    assert "APP_PW" in str(steps[0].args) and "password'" not in str(steps[0].args)
+
+
+def test_minimal_system_only_marks() -> None:
+    plan = parse_cutover({"systems": {"sys-1": {"freeze": False}}})
+    wave, system = _wave()
+    steps = cutover_steps(wave, system, plan.systems["sys-1"], start_target=False)
+    assert [s.kind for s in steps] == ["cutover"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"databases": [{**DB, "engine": "oracle"}]}, "databases[0].engine: 'oracle'"),
+    ({"databases": [{**DB, "target": {**DB["target"], "password": "x"}}]},
+     "databases[0].target: unknown key(s) password (passwords go in the environment"),
+    ({"databases": [{**DB, "target": DB["source"]}]}, "the target is the source database"),
+    ({"databases": [{**DB, "source": {"host": "h", "user": "u"}}]},
+     "databases[0].source: missing dbname"),
+    ({"files": [FILES, FILES]}, "data item id(s) used twice: uploads"),
+    ({"dns": {"zone": "z", "records": [{"name": "a", "type": "MX", "values": ["x"]}]}},
+     "dns.records[0].type: 'MX'"),
+    ({"health": [{"kind": "ping"}]}, "health[0].kind: 'ping'"),
+    ({"health": [{"kind": "tcp", "host": "h"}]}, "health[0]: missing port"),
+    ({"databases": [{**DB, "source": {**DB["source"], "port": "x"}}]}, "source.port: not a"),
+])
+def test_bad_file_names_the_place(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(EstateError) as err:
+        parse_cutover(_spec(**change), "plan/cutover.yaml")
+    assert "plan/cutover.yaml: systems.sys-1" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_schema_version_checked() -> None:
+    with pytest.raises(SchemaVersionError, match="schema_version 2"):
+        parse_cutover({"schema_version": 2, "systems": {}})
+
+
+def test_rollback_order_newest_first_skips_undone() -> None:
+    recs = [StepRecord(k, k.split("/")[1], "s", st) for k, st in [
+        ("s/copy/a", "done"), ("s/freeze", "done"), ("s/verify", "done"),
+        ("s/dns", "started"), ("s/old", "undone")]]
+    assert rollback_order(recs, NEEDS_UNDO) == ["s/dns", "s/verify", "s/freeze", "s/copy/a"]
+
+
+def test_finalize_verdict() -> None:
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    early = {"a": {"cutover": "done", "at": now - timedelta(hours=80)},
+             "b": {"cutover": "done", "at": now - timedelta(hours=10)}}
+    v = finalize_verdict(early, now, 72)
+    assert not v.ok and "soak period of 72 h not over: 62.0 h left" in v.reasons[0]
+    assert finalize_verdict(early, now + timedelta(hours=62), 72).ok
+    v = finalize_verdict({"a": {"cutover": "undone", "at": None}}, now, 72)
+    assert not v.ok and "a: not cut over (cutover step: undone)" in v.reasons
+    assert not finalize_verdict({}, now, 0).ok
