@@ -68,7 +68,8 @@ def programme_status(estate_dir: str | Path) -> dict[str, Any]:
                         "wave": waves_of.get(sid), "state": state,
                         "excluded_reason": excluded.get(sid, "")})
     waves = []
-    for w in pf["waves"]:
+    wave_rows = pf["waves"] or [{"wave": n} for n in sorted(set(waves_of.values()))]
+    for w in wave_rows:
         n = int(to_float(w.get("wave")))
         members = [s for s in systems if s["wave"] == n]
         runs = histories.get(n, {"runs": []})["runs"]
