@@ -1,17 +1,20 @@
 """The demo's main job, run by ``scripts/demo`` as ``python -m shangyun.demo``.
 
-A clear sequence of named stages, each printed with rich as it runs:
+The full pipeline on the lab (default), as named, timed stages printed with rich:
 
-1. ``generate`` — write the sample estate and its bureaus' ledgers (``shangyun inventory
-   sample``) into ``<out>/sample``;
-2. ``import``   — import every bureau's ledgers, in the manifest's order, into a fresh
-   estate ``<out>/imported`` (``shangyun inventory import … --bureau NAME``);
-3. ``validate`` — load the imported estate and list every problem;
-4. ``summary``  — counts per table and per bureau;
-5. ``compare``  — imported against generated counts, table by table.
+1. ``lab up``    — bring the lab up (``shangyun.lab.up``; a running lab is reused);
+2. ``import``    — one ``shangyun inventory import`` of every lab ledger plus the demo's
+   VM ledger (which system owns which hypervisor VM) into a fresh ``<out>/estate``;
+3. ``discover``  — over SSH (the lab's key + known_hosts) and every bureau hypervisor;
+4. ``assess``; 5. ``plan`` (the VM systems pinned to the pilot wave 1);
+6. ``dashboard`` — ``shangyun server start`` (the persistent Prefect server);
+7. ``wave 1``    — ``shangyun wave run 1`` onto the lab's libvirt cloud through S3 staging
+   (moto's server on 127.0.0.1 as the object store);
+8. ``runbooks``  — the wave-1 runbook (zh/en, html/md) and the estate report;
+9. ``where to look``.
 
-Running it again starts the imported estate afresh, so a second run gives the same result.
-Later stages (assess, plan, wave run) are added here as their issues land.
+``--sample`` runs the earlier, lab-free path instead: generate the sample estate, import its
+ledgers, validate, summarise, compare. See ``docs/demo.md``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,18 @@ class DemoState:
     imported: Estate | None = None
     notes: list[str] = field(default_factory=list)
     failed: bool = False
+    lab_dir: Path | None = None
+    quick: bool = False
+    fail_health: str | None = None
+    lab: Any = None
+    results: dict[str, Any] = field(default_factory=dict)
+    api_url: str | None = None
+    s3: Any = None
+
+    @property
+    def estate_dir(self) -> Path:
+        """The estate the lab pipeline builds (fresh on every run)."""
+        return self.out / "estate"
 
     @property
     def sample_dir(self) -> Path:
@@ -201,36 +216,388 @@ def rvtools_disk_rows(ledger_dir: Path) -> int:
     return n
 
 
-STAGES: tuple[tuple[str, Callable[[DemoState], str]], ...] = (
+SAMPLE_STAGES: tuple[tuple[str, Callable[[DemoState], str]], ...] = (
     ("generate", stage_generate),
     ("import", stage_import),
     ("validate", stage_validate),
     ("summary", stage_summary),
     ("compare", stage_compare),
 )
+STAGES = SAMPLE_STAGES  # the name earlier callers used
+
+
+# ---------------------------------------------------------------------------- the lab path
+#: The VMs of each bureau hypervisor that the demo's VM ledger gives to a system.
+QUICK_VMS = 2
+VM_SYSTEM = "{bureau}虚拟化业务系统"
+VM_LEDGER_HEADER = ("单位", "系统名称", "主机名", "CPU(核)", "内存(GB)", "网络区域", "负责人")
+#: The size the VM ledger declares for each VM. The lab cloud is libvirt's test driver, whose
+#: node has only a few GiB of memory for the test launches; the hypervisors report more, and
+#: that difference is listed as a conflict (the ledger's value is kept).
+VM_SIZE = (1, 0.25)
+
+
+def stage_lab(st: DemoState) -> str:
+    """Bring the lab up (a running lab is reused)."""
+    from shangyun import lab
+
+    st.lab = lab.up(st.lab_dir, bureaus=st.bureaus)
+    health = lab.status(st.lab_dir)
+    st.results["lab"] = {"up": health["up"], "total": health["total"]}
+    if health["up"] != health["total"]:
+        raise ShangyunError(f"lab: only {health['up']} of {health['total']} hosts are up")
+    return (f"{len(st.lab.hosts)} hosts in {len(st.lab.bureaus)} bureaus ({st.lab.mode}), "
+            f"{len(st.lab.hypervisors)} hypervisors, {len(st.lab.images)} disk images, "
+            f"cloud {st.lab.cloud_uri} → {st.lab.lab_dir}")
+
+
+def write_vm_ledger(lab: Any, path: Path, per_bureau: int | None) -> list[str]:
+    """Write the demo's VM ledger: per bureau, one system owning (some of) the bureau
+    hypervisor's VMs, by hostname (= domain name, which the hypervisor inventory merges on).
+    Returns the system names. The lab's own ledgers list only its sshd hosts."""
+    import csv
+
+    names = {b["id"]: b["name"] for b in lab.bureaus}
+    systems = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(VM_LEDGER_HEADER)
+        for hv in sorted(lab.hypervisors, key=lambda h: h.bureau):
+            bureau = names[hv.bureau]
+            system = VM_SYSTEM.format(bureau=bureau)
+            domains = sorted(d.name for d in hv.domains)
+            if per_bureau is not None:  # rotate so the bureaus together show more formats
+                k = len(systems) * per_bureau % max(1, len(domains))
+                domains = (domains[k:] + domains[:k])[:per_bureau]
+            for dom in domains:
+                w.writerow((bureau, system, dom, *VM_SIZE, "政务外网", "演示"))
+            systems.append(system)
+    return systems
+
+
+def stage_lab_import(st: DemoState) -> str:
+    """Import the lab's ledgers and the demo's VM ledger into a fresh estate (one import)."""
+    from shangyun.cli import main
+
+    if st.estate_dir.exists():
+        shutil.rmtree(st.estate_dir)
+    vm_ledger = st.out / "ledgers" / "虚拟机台账.csv"
+    st.results["vm_systems"] = write_vm_ledger(st.lab, vm_ledger,
+                                               QUICK_VMS if st.quick else None)
+    files = [str(f) for f in st.lab.ledgers] + [str(vm_ledger)]
+    data = _cli_json(main, ["inventory", "import", *files, "--estate", str(st.estate_dir),
+                            "--no-progress", "--json"], "inventory import")
+    counts = Estate.load(st.estate_dir, check=True).summary()["counts"]
+    st.results["import"] = counts
+    return (f"{len(files)} ledgers → {st.estate_dir}: {counts['bureaus']} bureaus, "
+            f"{counts['systems']} systems, {counts['hosts']} hosts "
+            f"({len(data.get('conflicts') or [])} conflicts)")
+
+
+def stage_discover(st: DemoState) -> str:
+    """Discover every host over SSH and every bureau hypervisor over libvirt, and merge."""
+    from shangyun.cli import main
+
+    est = Estate.load(st.estate_dir, check=False)
+    ids = {r["name"]: r["id"] for r in est.rows("bureaus")}
+    names = {b["id"]: b["name"] for b in st.lab.bureaus}
+    args = ["discover", "--estate", str(st.estate_dir), "--key", str(st.lab.client_key),
+            "--known-hosts", str(st.lab.known_hosts), "--user", st.lab.user, "--json"]
+    for hv in st.lab.hypervisors:
+        args += ["--hypervisor", f"{ids[names[hv.bureau]]}={hv.uri}"]
+    data = _cli_json(main, args, "discover")
+    st.results["discover"] = data
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
+    a = data["applied"]
+    t = Table("host", "address", "status", "s", title="discovery")
+    for h in data["hosts"]:
+        colour = "green" if h["status"] == "ok" else "red"
+        t.add_row(h["host_id"], h["address"], f"[{colour}]{h['status']}[/]", f"{h['seconds']}")
+    console.print(t)
+    if data["counts"].get("ok", 0) != data["total"]:
+        raise ShangyunError(f"discovery: not every host answered ({statuses})")
+    return (f"{data['total']} hosts over SSH ({statuses}) in {data['seconds']} s; "
+            f"{a['hosts_added']} VMs from {len(st.lab.hypervisors)} hypervisors, "
+            f"{a['disks']} disks, {a['databases']} databases, "
+            f"{a['observed_dependencies']} observed dependencies; {a['conflicts']} conflicts "
+            "(ledger vs discovered: `shangyun inventory conflicts`)")
+
+
+def stage_assess(st: DemoState) -> str:
+    """Assess readiness, right-size and cost."""
+    from shangyun.cli import main
+
+    code, out, err = _run_cli(main, ["assess", "--estate", str(st.estate_dir)])
+    console.print(out.rstrip(), markup=False, highlight=False)
+    if code != 0:
+        raise ShangyunError(f"assess failed (exit {code}): {err.strip()}")
+    return f"written to {st.estate_dir / 'assessment'}"
+
+
+def stage_plan(st: DemoState) -> str:
+    """Plan move groups and waves: the systems on the bureau hypervisors are the pilot."""
+    from shangyun.cli import main
+
+    est = Estate.load(st.estate_dir, check=False)
+    vm_names = set(st.results["vm_systems"])
+    args = ["plan", "--estate", str(st.estate_dir)]
+    for r in est.rows("systems"):
+        # Lab sshd hosts are namespaces of this machine: their discovered disk is the
+        # machine's own /dev/vda, which no wave should copy; they wait in wave 2.
+        args += ["--pin", f"{r['id']}={1 if r['name'] in vm_names else 2}"]
+    code, out, err = _run_cli(main, args)
+    console.print(out.rstrip(), markup=False, highlight=False)
+    if code != 0:
+        raise ShangyunError(f"plan failed (exit {code}): {err.strip()}")
+    import pandas as pd
+
+    groups = pd.read_csv(st.estate_dir / "plan" / "move_groups.csv", dtype=str,
+                         encoding="utf-8-sig")
+    waves = sorted({int(w) for w in groups["wave"]})
+    st.results["plan"] = {"waves": waves, "move_groups": len(groups)}
+    return (f"{len(waves)} waves, {len(groups)} move groups; wave 1 (pilot) = the "
+            f"{len(vm_names)} VM systems; the sshd-host systems wait in wave 2")
+
+
+def stage_dashboard(st: DemoState) -> str:
+    """Start the persistent Prefect server (the dashboard) and point the wave run at it."""
+    if "server" not in _top_commands():
+        raise StageSkipped("'shangyun server' is not part of this build: the wave runs on "
+                           "an ephemeral Prefect server (no dashboard)")
+    from connectors.prefect_server import default_state_dir, free_port, start, status
+
+    state_dir = default_state_dir(st.out)
+    current = status(state_dir)
+    port = current.port if current is not None else free_port()
+    info = start(state_dir, port=port)
+    st.api_url = info.api_url
+    st.results["dashboard"] = info.ui_url
+    return f"dashboard {info.ui_url} (pid {info.pid}, {info.database}, log {info.log})"
+
+
+def stage_wave(st: DemoState) -> str:
+    """Run wave 1 onto the lab's libvirt cloud through S3 staging (moto on 127.0.0.1)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import xml.etree.ElementTree as ET
+
+    if st.fail_health:
+        raise ShangyunError("--fail-health: cutover and health checks are not wired into "
+                            "'shangyun wave run' in this build; nothing to fail")
+    console.print("[yellow]note[/]: cutover (data copy, DNS, health checks, rollback of "
+                  "traffic) is not part of this build's wave run yet: wave 1 runs part 1 "
+                  "(pre-check → convert → upload → import → test launch)")
+    endpoint, bucket = _object_store(st)
+    pool_el = ET.parse(st.lab.cloud_node_xml).getroot().find("pool/name")
+    pool = pool_el.text if pool_el is not None and pool_el.text else "cloud-pool"
+    env = {**os.environ, **S3_ENV, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    if st.api_url:
+        env["PREFECT_API_URL"] = st.api_url
+    else:
+        env.pop("PREFECT_API_URL", None)
+        env.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="shangyun-demo-prefect-"))
+    cmd = [sys.executable, "-c", "from shangyun.cli import main; main()", "wave", "run", "1",
+           "--estate", str(st.estate_dir), "--target", "libvirt",
+           "--target-uri", st.lab.cloud_uri, "--pool", pool, "--s3-endpoint", endpoint,
+           "--bucket", bucket, "--json"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900,
+                          check=False)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        console.print(proc.stderr[-3000:], markup=False)
+        raise ShangyunError(f"wave run 1 printed no result (exit {proc.returncode})") from None
+    st.results["wave"] = data
+    _wave_table(data)
+    if proc.returncode != 0 or data.get("state") != "done":
+        console.print(proc.stderr[-2000:], markup=False)
+        raise ShangyunError(f"wave 1 ended {data.get('state')!r} (exit {proc.returncode})")
+    return f"wave 1 {data.get('state')}: {_wave_counts(data)}"
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "shangyun-demo", "AWS_SECRET_ACCESS_KEY": "shangyun-demo",
+          "AWS_DEFAULT_REGION": "us-east-1"}  # moto accepts any; not a secret
+
+
+def _object_store(st: DemoState) -> tuple[str, str]:
+    """The lab's S3 endpoint and a staging bucket: moto's server on 127.0.0.1."""
+    import logging
+
+    import boto3
+    from botocore.config import Config
+    from moto.server import ThreadedMotoServer
+
+    from connectors.prefect_server import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the console
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    st.s3 = server
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=S3_ENV["AWS_DEFAULT_REGION"],
+                      aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+                      config=Config(request_checksum_calculation="when_required",
+                                    response_checksum_validation="when_required"))
+    bucket = "shangyun-demo-staging"
+    s3.create_bucket(Bucket=bucket)
+    console.print(f"object store: moto S3 at {endpoint}, bucket {bucket}")
+    return endpoint, bucket
+
+
+def _wave_counts(data: dict[str, Any]) -> str:
+    systems = data.get("systems") or {}
+    states = Counter(str(v.get("state") if isinstance(v, dict) else v)
+                     for v in (systems.values() if isinstance(systems, dict) else systems))
+    return ", ".join(f"{n} system(s) {s}" for s, n in sorted(states.items())) or "no systems"
+
+
+def _wave_table(data: dict[str, Any]) -> None:
+    systems = data.get("systems") or {}
+    t = Table("system", "state", title="wave 1")
+    items = systems.items() if isinstance(systems, dict) else enumerate(systems)
+    for key, v in items:
+        state = v.get("state") if isinstance(v, dict) else v
+        name = v.get("name", key) if isinstance(v, dict) else key
+        t.add_row(str(name), str(state))
+    console.print(t)
+
+
+def stage_documents(st: DemoState) -> str:
+    """Write the wave-1 runbook (zh and en, html and md) and the estate report."""
+    from shangyun.cli import main
+
+    top = _top_commands()
+    if "runbook" not in top:
+        raise StageSkipped("'shangyun runbook' is not part of this build")
+    written = []
+    for lang in ("zh", "en"):
+        for fmt in ("html", "md"):
+            data = _cli_json(main, ["runbook", "1", "--estate", str(st.estate_dir),
+                                    "--format", fmt, "--lang", lang, "--json"], "runbook")
+            written.append(_written_path(data))
+    if "report" in top:
+        for lang in ("zh", "en"):
+            out = st.estate_dir / "runbooks" / f"report.{lang}.html"
+            code, _, err = _run_cli(main, ["report", "--estate", str(st.estate_dir),
+                                           "--lang", lang, "--out", str(out)])
+            if code != 0:
+                raise ShangyunError(f"report failed (exit {code}): {err.strip()}")
+            written.append(str(out))
+    st.results["documents"] = written
+    missing = [w for w in written if not Path(w).is_file()]
+    if missing:
+        raise ShangyunError(f"documents not written: {', '.join(missing)}")
+    return f"{len(written)} files in {st.estate_dir / 'runbooks'}"
+
+
+def _written_path(data: dict[str, Any]) -> str:
+    for key in ("path", "out", "file", "written"):
+        if isinstance(data.get(key), str):
+            return str(data[key])
+    raise ShangyunError(f"runbook --json named no file: {sorted(data)}")
+
+
+def stage_where(st: DemoState) -> str:
+    """Say where to look."""
+    from shangyun.cli import main
+
+    if "status" in _top_commands():
+        _, out, _ = _run_cli(main, ["status", "--estate", str(st.estate_dir)])
+        console.print(out.rstrip(), markup=False, highlight=False)
+    lines = [f"estate:     {st.estate_dir}  (CSV tables, open them in Excel)",
+             f"plan:       {st.estate_dir / 'plan'}",
+             f"runbooks:   {st.estate_dir / 'runbooks'}",
+             f"status:     .venv/bin/shangyun status --estate {st.estate_dir}",
+             f"lab:        {st.lab.lab_dir if st.lab else st.lab_dir}  "
+             "(stop it with: .venv/bin/shangyun lab down"
+             + (f" --dir {st.lab_dir})" if st.lab_dir else ")")]
+    if st.results.get("dashboard"):
+        lines.insert(3, f"dashboard:  {st.results['dashboard']}  (stop: .venv/bin/shangyun "
+                        f"server stop --estate {st.out})")
+    for line in lines:
+        console.print(f"  {line}")
+    return "see above"
+
+
+LAB_STAGES: tuple[tuple[str, Callable[[DemoState], str]], ...] = (
+    ("lab up", stage_lab),
+    ("import", stage_lab_import),
+    ("discover", stage_discover),
+    ("assess", stage_assess),
+    ("plan", stage_plan),
+    ("dashboard", stage_dashboard),
+    ("wave 1", stage_wave),
+    ("runbooks", stage_documents),
+    ("where to look", stage_where),
+)
 
 
 # ---------------------------------------------------------------------------- running
-def run(out: Path, bureaus: int = 35, systems: int = 120, seed: int = 0) -> DemoState:
-    """Run every stage in order; a failed stage stops the ones after it."""
-    st = DemoState(out=out.resolve(), bureaus=bureaus, systems=systems, seed=seed)
+def run_stages(st: DemoState, stages: tuple[tuple[str, Callable[[DemoState], str]], ...]
+               ) -> DemoState:
+    """Run ``stages`` in order, timing each; a failed stage stops the ones after it."""
     st.out.mkdir(parents=True, exist_ok=True)
-    for number, (name, fn) in enumerate(STAGES, start=1):
-        console.rule(f"[bold]{number}. {name}[/] — {(fn.__doc__ or '').strip()}")
-        started = time.perf_counter()
-        try:
-            result = fn(st)
-        except StageSkipped as exc:
-            console.print(f"[yellow]skipped[/]: {exc}")
-            st.notes.append(f"{name}: skipped ({exc})")
-            continue
-        except ShangyunError as exc:
-            console.print(f"[bold red]failed[/]: {exc}")
-            st.notes.append(f"{name}: failed ({exc})")
-            st.failed = True
-            break
-        console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s: {result}")
+    try:
+        for number, (name, fn) in enumerate(stages, start=1):
+            console.rule(f"[bold]{number}. {name}[/] — {(fn.__doc__ or '').strip()}")
+            started = time.perf_counter()
+            try:
+                result = fn(st)
+            except StageSkipped as exc:
+                console.print(f"[bold yellow]SKIPPED[/]: {exc}")
+                st.notes.append(f"{name}: skipped ({exc})")
+                continue
+            except ShangyunError as exc:
+                console.print(f"[bold red]failed[/]: {exc}")
+                st.notes.append(f"{name}: failed ({exc})")
+                st.failed = True
+                break
+            seconds = time.perf_counter() - started
+            st.results.setdefault("seconds", {})[name] = round(seconds, 1)
+            console.print(f"[green]done[/] in {seconds:.1f} s: {result}")
+    finally:
+        if st.s3 is not None:
+            st.s3.stop()
+            st.s3 = None
     return st
+
+
+def run(out: Path, bureaus: int = 35, systems: int = 120, seed: int = 0) -> DemoState:
+    """The sample path: generate, import, validate, summarise, compare."""
+    st = DemoState(out=out.resolve(), bureaus=bureaus, systems=systems, seed=seed)
+    return run_stages(st, SAMPLE_STAGES)
+
+
+def run_lab(out: Path, bureaus: int = 2, *, lab_dir: Path | None = None, quick: bool = False,
+            fail_health: str | None = None) -> DemoState:
+    """The full pipeline on the lab (see the module's docstring)."""
+    st = DemoState(out=out.resolve(), bureaus=bureaus, systems=0, seed=0,
+                   lab_dir=lab_dir.resolve() if lab_dir else None, quick=quick,
+                   fail_health=fail_health)
+    return run_stages(st, LAB_STAGES)
+
+
+def _top_commands() -> list[str]:
+    from shangyun.cli import COMMANDS
+
+    return list(COMMANDS)
+
+
+def _cli_json(main: click.Command, args: list[str], what: str) -> dict[str, Any]:
+    code, out, err = _run_cli(main, args)
+    if code != 0:
+        console.print(err.strip()[-3000:], markup=False)
+        raise ShangyunError(f"{what} failed (exit {code})")
+    try:
+        data = json.loads(out)
+    except ValueError as exc:
+        raise ShangyunError(f"{what}: --json printed no JSON") from exc
+    return data if isinstance(data, dict) else {"items": data}
 
 
 def _inventory_commands() -> list[str]:
@@ -257,16 +624,38 @@ def _run_cli(main: click.Command, args: list[str]) -> tuple[int, str, str]:
 @click.command()
 @click.option("--out", default=str(DEFAULT_OUT), show_default=True,
               type=click.Path(file_okay=False), help="Work folder of the demo.")
-@click.option("--bureaus", default=35, show_default=True, type=click.IntRange(1, 254),
-              help="Regional bureaus of the sample (besides headquarters).")
+@click.option("--bureaus", default=None, type=click.IntRange(1, 254),
+              help="Bureaus of the lab (default 2) or, with --sample, of the sample (35).")
+@click.option("--lab-dir", default=None, type=click.Path(file_okay=False),
+              envvar="SHANGYUN_LAB", help="The lab's folder (default: .lab/).")
+@click.option("--quick", is_flag=True,
+              help="The shortened form for CI: fewest hosts and VMs, still every stage.")
+@click.option("--keep-lab/--lab-down", default=True, show_default=True,
+              help="Leave the lab up afterwards so people can look ('shangyun lab down').")
+@click.option("--fail-health", default=None, metavar="SYSTEM",
+              help="Make SYSTEM's health check fail to show a rollback (needs cutover).")
+@click.option("--sample", is_flag=True,
+              help="Run the lab-free path: generate the sample, import, validate, compare.")
 @click.option("--systems", default=120, show_default=True, type=click.IntRange(10),
-              help="Systems of the sample.")
+              help="Systems of the sample (--sample).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
-              help="Seed of the sample.")
-def cli(out: str, bureaus: int, systems: int, seed: int) -> None:
-    """Generate the sample estate, import its ledgers, validate, summarise and compare."""
-    st = run(Path(out), bureaus=bureaus, systems=systems, seed=seed)
+              help="Seed of the sample (--sample).")
+def cli(out: str, bureaus: int | None, lab_dir: str | None, quick: bool, keep_lab: bool,
+        fail_health: str | None, sample: bool, systems: int, seed: int) -> None:
+    """Run the main job: the full pipeline on the lab (or, with --sample, the sample path)."""
+    if sample:
+        st = run(Path(out), bureaus=bureaus or 35, systems=systems, seed=seed)
+    else:
+        st = run_lab(Path(out), bureaus=bureaus or 2, lab_dir=Path(lab_dir) if lab_dir else None,
+                     quick=quick, fail_health=fail_health)
+        if not keep_lab:
+            from shangyun import lab
+
+            lab.down(st.lab_dir)
+            console.print("lab down")
     console.rule("[bold]result")
+    for name, seconds in (st.results.get("seconds") or {}).items():
+        console.print(f"  {name:<14} {seconds:>6.1f} s")
     for note in st.notes:
         console.print(f"• {note}")
     console.print("[bold red]demo failed[/]" if st.failed else "[bold green]demo finished[/]")
