@@ -30,6 +30,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from shangyun.errors import ConnectorError
 
@@ -133,6 +134,16 @@ def status(state_dir: str | Path) -> ServerInfo | None:
     return ServerInfo(**{**asdict(info), "running": running})
 
 
+def find_server(estate_dir: str | Path | None = None) -> ServerInfo | None:
+    """The running server of the estate, else the user's (``~/.shangyun/server``), or None."""
+    dirs = [default_state_dir(estate_dir)] if estate_dir else []
+    for d in [*dirs, default_state_dir(None)]:
+        info = status(d)
+        if info is not None and info.running:
+            return info
+    return None
+
+
 def _log_tail(log: Path, lines: int = 15) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
@@ -220,5 +231,38 @@ def stop(state_dir: str | Path, timeout: float = 20.0) -> bool:
     return was
 
 
-__all__ = ["ServerError", "ServerInfo", "default_state_dir", "free_port", "healthy", "start",
-           "status", "stop"]
+def _api(info: ServerInfo, path: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(f"{info.api_url}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return json.loads(resp.read() or b"null")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServerError(f"Prefect API {info.api_url}{path}: {exc}") from exc
+
+
+def publish_artifact(info: ServerInfo, key: str, data: str | list[dict[str, Any]],
+                     description: str = "", flow_run_id: str | None = None) -> str:
+    """Publish a markdown page (``data`` text) or a table (list of rows) as an artifact
+    (a new version under ``key``: lowercase letters, digits, dashes); returns its id."""
+    kind = "markdown" if isinstance(data, str) else "table"
+    body: dict[str, Any] = {"key": key, "type": kind, "description": description,
+                            "data": data if kind == "markdown" else json.dumps(data)}
+    if flow_run_id:
+        body["flow_run_id"] = flow_run_id
+    return str(_api(info, "/artifacts/", body)["id"])
+
+
+def latest_flow_run(info: ServerInfo, tag: str) -> dict[str, Any] | None:
+    """The newest flow run carrying ``tag`` (e.g. ``wave-1``) with its dashboard ``url``."""
+    runs = _api(info, "/flow_runs/filter", {"flow_runs": {"tags": {"all_": [tag]}},
+                                            "sort": "EXPECTED_START_TIME_DESC", "limit": 1})
+    if not runs:
+        return None
+    r = runs[0]
+    return {"id": r["id"], "name": r["name"], "state": r.get("state_type"),
+            "url": info.flow_run_url(r["id"])}
+
+
+__all__ = ["ServerError", "ServerInfo", "default_state_dir", "find_server", "free_port", "healthy",
+           "latest_flow_run", "publish_artifact", "start", "status", "stop"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
-from shangyun.cli.runbook import FORMAT, LANG
+from shangyun.cli.runbook import FORMAT, LANG, PUBLISH, publish_markdown
 
 
 @click.command("report")
@@ -15,11 +15,21 @@ from shangyun.cli.runbook import FORMAT, LANG
 @LANG
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Output file (default: <estate>/runbooks/report.<lang>.<format>).")
+@PUBLISH
 @json_option
 @handle_errors
-def report(estate_dir: str, fmt: str, lang: str, out: str | None, as_json: bool) -> None:
+def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
+           as_json: bool) -> None:
     """Write the estate report (``--json``: print its data instead of writing a file)."""
-    from shangyun.report import programme_status, write_report
+    from shangyun.report import programme_status, render_report, write_report
+
+    if publish:
+        text, _ = render_report(estate_dir, "md", lang)
+        rows = [{k: b[k] for k in ("id", "name", "systems", "moved", "pending", "failed",
+                                   "excluded")} for b in programme_status(estate_dir)["bureaus"]]
+        url = publish_markdown(estate_dir, f"estate-report-{lang}", text,
+                               "progress by bureau and wave", table=rows)
+        console.print(f"published to the dashboard: {url}")
 
     if as_json:
         print_json(programme_status(estate_dir))

@@ -13,6 +13,26 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "html"]), defa
 LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                     help="Language of the document.")
 
+PUBLISH = click.option("--publish", is_flag=True, help="Also publish it (Markdown) as an "
+                       "artifact on the running dashboard ('shangyun server start').")
+
+
+def publish_markdown(estate_dir: str, key: str, text: str, description: str,
+                     table: list[dict[str, object]] | None = None) -> str:
+    """Publish ``text`` (and an optional table under ``<key>-table``) to the running server;
+    returns the dashboard's artifacts page. :class:`ShangyunError` when none runs."""
+    from connectors.prefect_server import find_server, publish_artifact
+    from shangyun.errors import ShangyunError
+
+    info = find_server(estate_dir)
+    if info is None:
+        raise ShangyunError("--publish: no dashboard server is running for this estate; "
+                            "start one with 'shangyun server start'")
+    publish_artifact(info, key, text, description)
+    if table is not None:
+        publish_artifact(info, f"{key}-table", table, description)
+    return f"{info.ui_url}/artifacts"
+
 
 @click.command("runbook")
 @click.argument("number", type=click.IntRange(1))
@@ -21,14 +41,20 @@ LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", sho
 @LANG
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Output file (default: <estate>/runbooks/wave-N.<lang>.<format>).")
+@PUBLISH
 @json_option
 @handle_errors
 def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
-            as_json: bool) -> None:
+            publish: bool, as_json: bool) -> None:
     """Write the runbook of wave NUMBER (before the wave, and what happened once it ran)."""
-    from shangyun.runbook import runbook_context, write_runbook
+    from shangyun.runbook import render_runbook, runbook_context, write_runbook
 
     path = write_runbook(estate_dir, number, fmt, lang, out)
+    if publish:
+        text, _ = render_runbook(estate_dir, number, "md", lang)
+        url = publish_markdown(estate_dir, f"runbook-wave-{number}-{lang}", text,
+                               f"wave {number} runbook ({lang})")
+        console.print(f"published to the dashboard: {url}")
     if as_json:
         ctx = runbook_context(estate_dir, number, lang)
         print_json({"path": str(path), "wave": number, "ran": ctx["ran"],

@@ -10,13 +10,19 @@ from rich.table import Table as RichTable
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
 
 
-def _server_line(estate_dir: str) -> str | None:
-    from connectors.prefect_server import default_state_dir, status
+def _dashboard(estate_dir: str, waves: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The running dashboard and, per wave, a link to its newest flow run there."""
+    from connectors.prefect_server import ServerError, find_server, latest_flow_run
 
-    info = status(default_state_dir(estate_dir))
+    info = find_server(estate_dir)
     if info is None:
         return None
-    return f"{info.ui_url} ({'running' if info.running else 'stopped'})"
+    for w in waves:
+        try:
+            w["flow_run"] = latest_flow_run(info, f"wave-{w['wave']}")
+        except ServerError:
+            w["flow_run"] = None
+    return {"url": info.ui_url, "api_url": info.api_url, "export": info.export_line}
 
 
 @click.command("status")
@@ -28,7 +34,7 @@ def status(estate_dir: str, as_json: bool) -> None:
     from shangyun.report import programme_status
 
     data: dict[str, Any] = programme_status(estate_dir)
-    data["dashboard"] = _server_line(estate_dir)
+    data["dashboard"] = _dashboard(estate_dir, data["waves"])
     if as_json:
         data.pop("systems")
         print_json(data)
@@ -62,4 +68,8 @@ def status(estate_dir: str, as_json: bool) -> None:
     else:
         console.print("plan: none (run shangyun plan)")
     if data["dashboard"]:
-        console.print(f"dashboard: {data['dashboard']}")
+        console.print(f"dashboard: {data['dashboard']['url']}  ({data['dashboard']['export']})")
+        for w in data["waves"]:
+            if w.get("flow_run"):
+                console.print(f"  wave {w['wave']}: {w['flow_run']['name']} "
+                              f"[{w['flow_run']['state']}] {w['flow_run']['url']}")

@@ -33,7 +33,13 @@ print(state.state_details.flow_run_id)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prefect_server.ServerInfo]:
     """``shangyun server start`` on a free port (estate-local state); stopped afterwards."""
-    estate = tmp_path_factory.mktemp("dashboard-estate")
+    from shangyun.sample.generator import generate_estate
+
+    estate = tmp_path_factory.mktemp("dashboard-estate") / "estate"
+    generate_estate(bureaus=3, systems=10, seed=2).save(estate)
+    for cmd in ("assess", "plan"):
+        r = CliRunner().invoke(main, [cmd, "--estate", str(estate)])
+        assert r.exit_code == 0, r.output
     port = prefect_server.free_port()
     r = CliRunner().invoke(main, ["server", "start", "--estate", str(estate), "--port",
                                   str(port), "--json"])

@@ -65,3 +65,42 @@ def test_dashboard_shows_the_flow_run_in_chromium(server: prefect_server.ServerI
     dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True,
                          timeout=120, check=False).stdout
     assert token in dom, dom[-1500:]
+
+
+def test_status_links_the_wave_flow_run_and_runbook_is_published(
+        server: prefect_server.ServerInfo, flow_run: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # only the estate's server counts
+    estate = str(Path(server.home).parents[2])
+    r = CliRunner().invoke(main, ["status", "--estate", estate, "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["dashboard"]["url"] == server.ui_url
+    wave1 = next(w for w in data["waves"] if w["wave"] == 1)
+    assert wave1["flow_run"]["id"] == flow_run[0]
+    assert wave1["flow_run"]["url"] == server.flow_run_url(flow_run[0])
+    r = CliRunner().invoke(main, ["runbook", "1", "--estate", estate, "--lang", "en",
+                                  "--publish"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["report", "--estate", estate, "--publish"])
+    assert r.exit_code == 0, r.output
+    arts = api(server, "/artifacts/filter", {"artifacts": {"key": {"any_": [
+        "runbook-wave-1-en", "estate-report-zh", "estate-report-zh-table"]}}})
+    assert isinstance(arts, list)
+    by_key = {a["key"]: a for a in arts}
+    assert set(by_key) == {"runbook-wave-1-en", "estate-report-zh", "estate-report-zh-table"}
+    assert "Wave 1 runbook" in by_key["runbook-wave-1-en"]["data"]
+    assert "迁移进展报告" in by_key["estate-report-zh"]["data"]
+
+
+def test_publish_without_a_server_is_one_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    from shangyun.sample.generator import generate_estate
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    est = tmp_path / "e"
+    generate_estate(bureaus=2, systems=10, seed=3).save(est)
+    r = CliRunner().invoke(main, ["report", "--estate", str(est), "--publish"])
+    assert r.exit_code == 1 and "no dashboard server is running" in r.output
