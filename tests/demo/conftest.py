@@ -1,0 +1,34 @@
+"""Fixtures of the demo's tests: a fresh lab folder under /tmp and a demo work folder,
+both removed afterwards (lab down, dashboard server stopped)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def demo_dirs() -> Iterator[tuple[Path, Path]]:
+    """``(out, lab_dir)``: unique folders under /tmp (the lab's databases need o+x)."""
+    from connectors.prefect_server import default_state_dir, stop
+    from shangyun import lab
+    from shangyun.lab.testing import can_run_lab
+
+    reason = can_run_lab()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="shangyun-demo-test-"))
+    root.chmod(0o755)
+    out, lab_dir = root / "out", root / "lab"
+    lab_dir.mkdir()
+    lab_dir.chmod(0o755)
+    try:
+        yield out, lab_dir
+    finally:
+        stop(default_state_dir(out))
+        lab.down(lab_dir)
+        shutil.rmtree(root, ignore_errors=True)

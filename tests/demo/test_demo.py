@@ -1,0 +1,122 @@
+"""The demo end to end: the quick lab pipeline through every stage that has landed (run twice:
+the second run must work too), and the lab-free sample path."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun import demo
+from shangyun.estate import Estate
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _journal(estate: Path) -> list:
+    from shangyun.wave.journal_port import open_journal
+
+    with open_journal(estate) as j:
+        return j.records(1)
+
+
+def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Path]) -> None:
+    out, lab_dir = demo_dirs
+    st = demo.run_lab(out, bureaus=2, lab_dir=lab_dir, quick=True)
+    assert not st.failed, st.notes
+    names = [n for n, _ in demo.LAB_STAGES]
+    skipped = [n.split(":")[0] for n in st.notes if "skipped" in n]
+    assert set(st.results["seconds"]) | set(skipped) == set(names)
+    # landed in this build: nothing may be skipped
+    assert skipped == [], st.notes
+
+    # 1. lab
+    assert st.results["lab"]["up"] == st.results["lab"]["total"] == 7
+    # 2. import: the lab's 3 systems + one VM system per bureau, 7 sshd hosts + 2 VMs each
+    assert st.results["import"]["systems"] == 5
+    assert st.results["import"]["hosts"] == 7 + 2 * demo.QUICK_VMS
+    # 3. discovery: every SSH host ok, every hypervisor domain in the estate
+    disc = st.results["discover"]
+    assert disc["counts"] == {"ok": 7} and disc["total"] == 7
+    est = Estate.load(out / "estate", check=True)
+    vms = [h for h in est.rows("hosts") if h.get("hypervisor")]
+    assert len(vms) == sum(len(hv.domains) for hv in st.lab.hypervisors) == 12
+    assert disc["applied"]["conflicts"] > 0  # the VM ledger's sizes differ from libvirt's
+    # 4./5. assessment and a plan with the VM systems as wave 1
+    assert (out / "estate" / "assessment").is_dir()
+    assert st.results["plan"]["waves"] == [1, 2]
+    # 6. dashboard answers
+    with urllib.request.urlopen(st.results["dashboard"] + "/api/health", timeout=5) as r:
+        assert r.status == 200
+    # 7. wave 1 done; its journal shows every step done, images checked end to end
+    assert st.results["wave"]["state"] == "done"
+    recs = _journal(out / "estate")
+    kinds = {r.kind for r in recs}
+    assert {"precheck", "convert", "upload", "import", "launch"} <= kinds
+    assert all(r.status == "done" for r in recs), [(r.key, r.status) for r in recs]
+    digests = {i.path: i.sha256 for i in st.lab.images}
+    disk_paths = {d["id"]: d["path"] for d in est.rows("disks")}
+    converts = [r for r in recs if r.kind == "convert"]
+    assert len(converts) == 2 * demo.QUICK_VMS
+    for r in converts:  # the copy's content digest is the lab image's known digest
+        path = disk_paths[r.key.split("/convert/", 1)[1]]
+        assert r.payload["content_digest"] == f"sha256:{digests[path]}"
+    # 8. runbooks zh/en html/md and the report
+    docs = [Path(p) for p in st.results["documents"]]
+    names_written = {p.name for p in docs}
+    assert {"wave-1.zh.html", "wave-1.en.html", "wave-1.zh.md", "wave-1.en.md",
+            "report.zh.html", "report.en.html"} <= names_written
+    assert all(p.stat().st_size > 1000 for p in docs)
+    en = (out / "estate" / "runbooks" / "wave-1.en.md").read_text(encoding="utf-8")
+    for system in st.results["vm_systems"]:
+        assert system in en
+
+    # a second run works too (the lab and the dashboard are reused, the estate is fresh)
+    again = demo.run_lab(out, bureaus=2, lab_dir=lab_dir, quick=True)
+    assert not again.failed, again.notes
+    assert again.results["wave"]["state"] == "done"
+    assert again.results["dashboard"] == st.results["dashboard"]
+
+
+def test_fail_health_is_refused_loudly_while_cutover_is_not_wired(
+        demo_dirs: tuple[Path, Path]) -> None:
+    out, lab_dir = demo_dirs
+    st = demo.DemoState(out=out, bureaus=2, systems=0, seed=0, lab_dir=lab_dir,
+                        fail_health="SYS-B01-BIZ")
+    with pytest.raises(demo.ShangyunError, match="fail-health"):
+        demo.stage_wave(st)
+
+
+def test_sample_path_cli(tmp_path: Path) -> None:
+    res = CliRunner().invoke(demo.cli, ["--sample", "--out", str(tmp_path), "--bureaus", "2",
+                                        "--systems", "10"])
+    assert res.exit_code == 0, res.output
+    assert "demo finished" in res.output
+    est = Estate.load(tmp_path / "imported", check=True)
+    assert len(est.tables["systems"]) == 10
+
+
+def test_vm_ledger_names_each_bureau_system(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from shangyun.lab.state import LabDomain, LabHypervisor
+
+    lab = SimpleNamespace(  # the two LabState fields write_vm_ledger reads
+        bureaus=[{"id": "B01", "name": "福州局"}, {"id": "B02", "name": "厦门局"}],
+        hypervisors=[
+            LabHypervisor(bureau=b, name=b, uri=f"test:///{b}", node_xml="",
+                          domains=[LabDomain(name=f"{b.lower()}-vm-{k}", uuid="", state="",
+                                             vcpus=1, memory_mib=512, firmware="bios",
+                                             macs=[], network="", disks=[])
+                                   for k in "abc"])
+            for b in ("B01", "B02")])
+    path = tmp_path / "vm.csv"
+    systems = demo.write_vm_ledger(lab, path, per_bureau=2)
+    assert systems == ["福州局虚拟化业务系统", "厦门局虚拟化业务系统"]
+    rows = path.read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("单位,系统名称,主机名")
+    assert len(rows) == 1 + 4
+    assert json.dumps(rows, ensure_ascii=False).count("b02-vm-") == 2
