@@ -1,0 +1,31 @@
+"""Child process for the kill -9 test: run the given cutover steps through the journal of
+an estate folder (``python crash_child.py SPEC.json``). The parent kills it mid-way."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from flows.cutover_actions import CutoverContext, all_actions, run_system_steps
+from flows.wave_actions import RunContext
+from shangyun.wave.journal_port import open_journal
+from shangyun.wave.steps import RunOptions, Step
+
+
+def main() -> None:
+    """Run the steps; print the outcome (if it ever gets there)."""
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    steps = [Step(**s) for s in spec["steps"]]
+    with open_journal(spec["estate"]) as journal:
+        run_id = journal.begin_run(1, {"options": {}})
+        cctx = CutoverContext(RunContext(RunOptions()).bind(journal, run_id, 1))
+        print(json.dumps(run_system_steps(journal, run_id, 1, steps, all_actions(cctx))))
+        cctx.close()
+        journal.finish_run(run_id, "done")
+
+
+if __name__ == "__main__":
+    main()
