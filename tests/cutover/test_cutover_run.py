@@ -193,3 +193,36 @@ def test_failed_rollback_step_is_reported_failed(
         assert (tmp_path / "landing" / "share").exists()  # not deleted
     finally:
         cctx.close()
+
+
+def test_finalize_after_soak_never_touches_source(
+        tmp_path: Path, journal: WaveJournal, dns: Route53Dns, farm: SshdFarm, web: str,
+        pg_pair: tuple[DbEndpoint, DbEndpoint], my_pair: tuple[DbEndpoint, DbEndpoint],
+        files_source: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from flows.cutover_actions import finalize_wave
+    from shangyun.errors import StepError
+
+    steps, _, _ = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, files_source)
+    cctx, run_id = _ctx(journal)
+    try:
+        assert run_system_steps(journal, run_id, 1, steps, all_actions(cctx))["state"] == "done"
+    finally:
+        cctx.close()
+    journal.finish_run(run_id, "done")
+    estate = str(tmp_path / "estate")
+    with pytest.raises(StepError, match=r"soak period of 72 h not over: 72\.0 h left"):
+        finalize_wave(estate, 1)
+    later = datetime.now(UTC) + timedelta(hours=73)
+    out = finalize_wave(estate, 1, now=later)
+    assert out["finalized"] and out["systems"] == ["sys-1"] and not out["source_deleted"]
+    assert pg.database_exists(pg_pair[0]) and (files_source / "upload.bin").exists()
+    assert my_exec(my_pair[0], "SELECT COUNT(*) FROM people") == [(400,)]
+    # a system of the wave that never got cut over blocks finalize
+    run2 = journal.begin_run(1, {"options": {}})
+    journal.record(run2, 1, steps[0].__class__("copy", "sys-2", "sys-2/copy/x", "x"),
+                   "started", {})
+    journal.finish_run(run2, "failed")
+    with pytest.raises(StepError, match="sys-2: not cut over"):
+        finalize_wave(estate, 1, now=later)
