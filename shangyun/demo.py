@@ -9,7 +9,7 @@ The full pipeline on the lab (default), as named, timed stages printed with rich
 4. ``assess``; 5. ``plan`` (the VM systems pinned to the pilot wave 1);
 6. ``dashboard`` — ``shangyun server start`` (the persistent Prefect server);
 7. ``wave 1``    — ``shangyun wave run 1`` onto the lab's libvirt cloud through S3 staging
-   (moto's server on 127.0.0.1 as the object store);
+   (the lab's object store: moto's server on 127.0.0.1);
 8. ``runbooks``  — the wave-1 runbook (zh/en, html/md) and the estate report;
 9. ``where to look``.
 
@@ -391,6 +391,7 @@ def stage_wave(st: DemoState) -> str:
                   "traffic) is not part of this build's wave run yet: wave 1 runs part 1 "
                   "(pre-check → convert → upload → import → test launch)")
     endpoint, bucket = _object_store(st)
+    st.results["s3"] = {"endpoint": endpoint, "bucket": bucket}
     pool_el = ET.parse(st.lab.cloud_node_xml).getroot().find("pool/name")
     pool = pool_el.text if pool_el is not None and pool_el.text else "cloud-pool"
     env = {**os.environ, **S3_ENV, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -423,29 +424,36 @@ S3_ENV = {"AWS_ACCESS_KEY_ID": "shangyun-demo", "AWS_SECRET_ACCESS_KEY": "shangy
 
 
 def _object_store(st: DemoState) -> tuple[str, str]:
-    """The lab's S3 endpoint and a staging bucket: moto's server on 127.0.0.1."""
+    """The lab's S3 endpoint (``LabState.s3_endpoint``, moto on 127.0.0.1) and a staging
+    bucket; a lab without one gets moto started here, for this run only."""
     import logging
 
     import boto3
     from botocore.config import Config
-    from moto.server import ThreadedMotoServer
 
-    from connectors.prefect_server import free_port
+    endpoint = getattr(st.lab, "s3_endpoint", "") or ""
+    if not endpoint:
+        from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the console
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    st.s3 = server
-    endpoint = f"http://127.0.0.1:{port}"
+        from connectors.prefect_server import free_port
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the console
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        st.s3 = server
+        endpoint = f"http://127.0.0.1:{port}"
+        console.print("[yellow]note[/]: this lab has no object store; moto started for this run")
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=S3_ENV["AWS_DEFAULT_REGION"],
                       aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
                       config=Config(request_checksum_calculation="when_required",
                                     response_checksum_validation="when_required"))
     bucket = "shangyun-demo-staging"
-    s3.create_bucket(Bucket=bucket)
-    console.print(f"object store: moto S3 at {endpoint}, bucket {bucket}")
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket)
+    console.print(f"object store: S3 at {endpoint}, bucket {bucket}")
     return endpoint, bucket
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shangyun.lab import hosts as hx
+from shangyun.lab import objectstore
 from shangyun.lab.databases import init_datadir, seed_postgres
 from shangyun.lab.hypervisors import build_bureau, build_cloud
 from shangyun.lab.keys import ensure_keypair, known_hosts_lines
@@ -25,7 +26,7 @@ from shangyun.lab.topology import plan_bureaus, plan_hosts
 
 DEFAULT_NET = 213
 LAB_ENTRIES = ("hosts", "hypervisors", "cloud", "ledgers", "client", "authorized_keys",
-               "known_hosts", STATE_FILE, STATE_FILE + ".tmp")
+               "known_hosts", STATE_FILE, STATE_FILE + ".tmp", objectstore.LOG_FILE)
 
 
 def default_lab_dir() -> Path:
@@ -243,6 +244,8 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
             state.hypervisors.append(hv)
             state.images.extend(imgs)
     state.cloud_uri, state.cloud_node_xml, state.cloud_pool = build_cloud(lab)
+    state.s3_endpoint, state.s3_pid = objectstore.ensure(
+        lab, old.s3_endpoint if old else "", old.s3_pid if old else 0)
     Path(state.known_hosts).write_text("\n".join(known_hosts_lines(planned, pubkeys)) + "\n")
     if to_start and not loop:
         hx.network_up(state, to_start)
@@ -279,6 +282,7 @@ def _stop_host(h: LabHost, mode: str) -> None:
 
 
 def _stop_all(state: LabState) -> list[int]:
+    objectstore.stop(state.s3_pid)
     if state.mode == "loopback":
         return hx.stop_groups([h.pid for h in state.hosts if h.pid])
     hx.stop_pids([h.pid for h in state.hosts if h.pid])  # each takes its PID namespace along

@@ -142,6 +142,8 @@ class LabState:
     images: list[LabImage] = field(default_factory=list)
     ledgers_dir: str = ""
     ledgers: list[str] = field(default_factory=list)
+    s3_endpoint: str = ""  # the lab's object store (moto on 127.0.0.1): wave staging
+    s3_pid: int = 0
     version: int = STATE_VERSION
 
     # -- lookups -----------------------------------------------------------------------

@@ -53,6 +53,7 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
         assert r.status == 200
     # 7. wave 1 done; its journal shows every step done, images checked end to end
     assert st.results["wave"]["state"] == "done"
+    assert st.results["s3"]["endpoint"] == st.lab.s3_endpoint != ""  # the lab's object store
     recs = _journal(out / "estate")
     kinds = {r.kind for r in recs}
     assert {"precheck", "convert", "upload", "import", "launch"} <= kinds

@@ -1,0 +1,34 @@
+"""The lab's object store: ``up`` starts moto's S3 server (URL in the state), a second
+``up`` keeps it, ``down`` stops it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shangyun.lab import hosts as hx
+from shangyun.lab.testing import can_run_lab, lab_session
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.mark.skipif(can_run_lab() is not None, reason=str(can_run_lab()))
+def test_up_starts_the_object_store_keeps_it_and_down_stops_it() -> None:
+    import boto3
+
+    from shangyun.lab.build import up
+
+    with lab_session(bureaus=1) as state:
+        assert state.s3_endpoint.startswith("http://127.0.0.1:")
+        assert hx.pid_alive(state.s3_pid)
+        s3 = boto3.client("s3", endpoint_url=state.s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id="lab", aws_secret_access_key="lab")
+        bucket = f"lab-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"payload")
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"payload"
+        again = up(state.lab_dir, bureaus=1)
+        assert (again.s3_endpoint, again.s3_pid) == (state.s3_endpoint, state.s3_pid)
+        pid = state.s3_pid
+    assert not hx.pid_alive(pid)
