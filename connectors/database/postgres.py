@@ -82,6 +82,8 @@ def connect(ep: DbEndpoint, dbname: str | None = None) -> psycopg.Connection:
         text = str(exc).split("\n")[0]
         if "password" in text or "authentication" in text:
             raise ConnectorError(f"PostgreSQL {ep.where()}: authentication refused") from exc
+        if "does not exist" in text:
+            raise ConnectorError(f"PostgreSQL {ep.where()}: {text}") from exc
         raise TransientError(f"PostgreSQL {ep.where()}: {text}") from exc
 
 
@@ -164,38 +166,69 @@ def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bo
 
 
 def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
-                 no_owner: bool = True, digest: bool = False) -> PgCopyResult:
+                 no_owner: bool = True, digest: bool = False,
+                 verify: bool = False) -> PgCopyResult:
     """Copy the whole source database into a fresh target database, in parallel.
 
-    ``pg_dump -Fd -j jobs`` (one consistent snapshot) into a temporary folder, then
+    ``pg_dump -Fd -j jobs`` of one exported snapshot into a temporary folder, then
     ``pg_restore -j jobs --exit-on-error``. A target left over from an earlier attempt is
-    dropped first (it is ours); the source is only read. Returns the tables copied (and,
-    with ``digest``, the target's digests; verification proper happens at cutover, when the
-    source is frozen)."""
+    dropped first (it is ours); the source is only read. Returns the tables copied; with
+    ``digest`` also the target's digests; with ``verify`` the source's digests are read *in
+    the snapshot that was dumped* (while the dump runs) and the target must equal them —
+    exact even while the source keeps changing (a :class:`VerificationError` otherwise)."""
     refuse_source_as_target(source, target)
     drop_database(target, source=source)
     with connect(target, "postgres") as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0")
                      .format(sql.Identifier(target.dbname)))
     folder = tempfile.mkdtemp(prefix="shangyun-pgdump-")
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    holder: psycopg.Connection | None = None
     try:
+        holder = connect(source)
+        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snap = str(holder.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
+        src_tables = [f"{a}.{b}" for a, b in holder.execute(_TABLES).fetchall()]
+        src_future = [pool.submit(_snapshot_digest, source, snap, t)
+                      for t in src_tables] if verify else []
         dump = os.path.join(folder, "dump")
         owner = ["--no-owner", "--no-privileges"] if no_owner else []
         with _env(source, target) as env:
             run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
-                         "-j", str(jobs), "-Z", "0", *owner, "-f", dump],
-                        f"pg_dump {source.where()}", env=env)
+                         "-j", str(jobs), "-Z", "0", f"--snapshot={snap}", *owner,
+                         "-f", dump], f"pg_dump {source.where()}", env=env)
             run_checked(["pg_restore", *_conn_args(target), "-d", target.dbname,
                          "-j", str(jobs), "--exit-on-error", *owner, dump],
                         f"pg_restore into {target.where()}", env=env)
+        src = {d.table: d for d in (f.result() for f in src_future)}
+        holder.execute("ROLLBACK")
+        copied = tables(target)
+        found = digests(target, jobs, only=copied) if (digest or verify) else {}
+        if verify:
+            from connectors.database.common import require_same
+
+            require_same(f"PostgreSQL {source.where()} (snapshot {snap}) → {target.where()}",
+                         src, found)
     except BaseException:
         drop_database(target, source=source)
         raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if holder is not None:
+            holder.close()
         shutil.rmtree(folder, ignore_errors=True)
-    copied = tables(target)
-    return PgCopyResult(target, digests(target, jobs, only=copied) if digest else {},
-                        recopied=copied)
+    return PgCopyResult(target, found, recopied=copied)
+
+
+def _snapshot_digest(ep: DbEndpoint, snapshot: str, table: str) -> TableDigest:
+    """One table's digest as of an exported snapshot."""
+    with connect(ep) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # autocommit: explicit
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        row = conn.execute(sql.SQL(_DIGESTS["hash"]).format(table=_ident(table))).fetchone()
+        conn.execute("ROLLBACK")
+    assert row is not None
+    return TableDigest(table, int(row[0]), str(row[1]))
 
 
 def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,

@@ -87,7 +87,7 @@ def test_undo_drops_target_never_source(pg_pair: tuple[DbEndpoint, DbEndpoint]) 
 def test_failed_restore_leaves_no_target(pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
     src, dst = pg_pair
     missing = DbEndpoint(src.host, src.port, src.user, src.dbname + "_nope")
-    with pytest.raises(ConnectorError, match="pg_dump"):
+    with pytest.raises(ConnectorError, match="does not exist"):
         pg.initial_copy(missing, dst)
     assert not pg.database_exists(dst)
 
@@ -103,3 +103,19 @@ def test_password_never_in_argv_or_message() -> None:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert "s3cr3t-pw" in Path(path).read_text()
     assert not os.path.exists(path)
+
+
+def test_verified_copy_compares_the_dumped_snapshot(
+        pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, dst = pg_pair
+    result = pg.initial_copy(src, dst, verify=True)
+    assert result.digests["public.orders"].rows == 2000
+    assert result.digests == pg.verify(src, dst)
+
+
+def test_md5_checksum_and_unknown_checksum(pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, _ = pg_pair
+    d = pg.table_digest(src, "public.log", "md5")
+    assert d.rows == 300 and d.checksum.startswith("md5:")
+    with pytest.raises(StepError, match="checksum 'sha1'"):
+        pg.table_digest(src, "public.log", "sha1")
