@@ -144,6 +144,18 @@ def find_server(estate_dir: str | Path | None = None) -> ServerInfo | None:
     return None
 
 
+def configure_env(estate_dir: str | Path | None = None) -> str | None:
+    """Point this process's flows at the running dashboard: set ``PREFECT_API_URL`` from
+    the estate's (or the user's) server unless it is already set; returns the URL in use."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    info = find_server(estate_dir)
+    if info is None:
+        return None
+    os.environ["PREFECT_API_URL"] = info.api_url
+    return info.api_url
+
+
 def _log_tail(log: Path, lines: int = 15) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
@@ -264,5 +276,6 @@ def latest_flow_run(info: ServerInfo, tag: str) -> dict[str, Any] | None:
             "url": info.flow_run_url(r["id"])}
 
 
-__all__ = ["ServerError", "ServerInfo", "default_state_dir", "find_server", "free_port", "healthy",
-           "latest_flow_run", "publish_artifact", "start", "status", "stop"]
+__all__ = ["ServerError", "ServerInfo", "configure_env", "default_state_dir", "find_server",
+           "free_port", "healthy", "latest_flow_run", "publish_artifact", "start", "status",
+           "stop"]
