@@ -463,3 +463,28 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     return {"wave": number, "finalized": True, "systems": sorted(systems), "soak_hours": soak,
             "last_cutover": verdict.cut_over_at.isoformat() if verdict.cut_over_at else None,
             "source_deleted": False}
+
+
+_CONTEXTS: dict[int, CutoverContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def cutover_actions_for(run: RunContext) -> dict[str, StepAction]:
+    """The cutover actions sharing one :class:`CutoverContext` per run context (so a freeze
+    and its undo in one process use the same hypervisor connection)."""
+    with _CONTEXTS_LOCK:
+        cctx = _CONTEXTS.get(id(run))
+        if cctx is None or cctx.run is not run:
+            cctx = _CONTEXTS[id(run)] = CutoverContext(run)
+    return cutover_actions(cctx)
+
+
+def extra_steps(wave: Any, system: Any) -> list[Step]:
+    """The cutover steps of ``system`` when the estate has ``plan/cutover.yaml`` listing it
+    (none otherwise: a part-1-only wave is unchanged)."""
+    from shangyun.wave.cutover import cutover_steps, load_cutover
+
+    plan = load_cutover(wave.estate_dir)
+    if plan is None or system.id not in plan.systems:
+        return []
+    return cutover_steps(wave, system, plan.systems[system.id])
