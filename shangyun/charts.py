@@ -78,7 +78,7 @@ def gantt_png(rows: Sequence[dict[str, Any]], title: str, xlabel: str) -> bytes:
     for r in rows:
         y = labels.index(r["label"])
         ax.barh(y, max(r["seconds"], total * 0.004) / scale, left=r["start"] / scale, height=0.6,
-                color=KIND_COLOURS.get(r["kind"], "#999999"), edgecolor="white")
+                color=KIND_COLOURS.get(r["kind"], "#999999"), linewidth=0)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(f"{xlabel} ({unit})")

@@ -32,7 +32,7 @@ def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:
                          "start": st["started_ts"] - t0, "seconds": st["seconds"] or 0.0})
         return rows
     for s in ctx["systems"]:
-        at = 0.0
+        at = s["offset"]
         for st in s["steps"]:
             rows.append({"label": s["name"], "kind": st["kind"], "start": at,
                          "seconds": st["seconds"]})

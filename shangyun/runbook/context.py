@@ -17,7 +17,14 @@ from typing import Any
 
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
-from shangyun.runbook.estimate import DEFAULT_LINK_MBPS, Rates, human_duration, step_seconds
+from shangyun.runbook.estimate import (
+    DEFAULT_LINK_MBPS,
+    Rates,
+    bureau_slots,
+    human_duration,
+    schedule,
+    step_seconds,
+)
 from shangyun.runbook.history import wave_history
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
@@ -115,7 +122,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             link = DEFAULT_LINK_MBPS
             warnings.append({"system": s.id, "text": t("warn_no_link", bureau=s.bureau_id,
                                                         mbps=DEFAULT_LINK_MBPS)})
-        rates = Rates(link_mbps=link, efficiency=eff)
+        # concurrent systems of one bureau share its link
+        rates = Rates(link_mbps=link / bureau_slots(link), efficiency=eff)
         steps = []
         for st in system_steps(wave, s, opts):
             secs = step_seconds(st.kind, _step_data_gb(st, used, s), rates)
@@ -147,7 +155,16 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "link_mbps": link, "readiness": a.get("readiness", ""),
             "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
             "estimate": human_duration(total), "rollback": list(reversed(steps)),
+            "slots": bureau_slots(link), "offset": 0.0,
             "dependencies": deps, "history": hist, "state": hist["state"]})
+    # bureaus whose windows fall on the same date share the run's global slots
+    day = {r.get("bureau_id"): r.get("date", "") for r in pf["windows"]
+           if str(r.get("wave")) == str(number)}
+    for d in sorted({day.get(s["bureau"], "") for s in systems}):
+        starts = schedule([(s["id"], s["bureau"], s["seconds"], s["slots"]) for s in systems
+                           if day.get(s["bureau"], "") == d])
+        for sid, start in starts.items():
+            next(x for x in systems if x["id"] == sid)["offset"] = start
     windows = _windows(pf["windows"], number, bureaus, systems, t, warnings)
     wrow = next((w for w in pf["waves"] if str(w.get("wave")) == str(number)), {})
     checks = _checks(wave, systems, windows, warnings, t)
@@ -209,7 +226,11 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
     est: dict[str, float] = {}
     for s in systems:
         data[s["bureau"]] = data.get(s["bureau"], 0.0) + s["data_gb"]
-        est[s["bureau"]] = est.get(s["bureau"], 0.0) + s["seconds"]
+        # the bureau's part of the schedule: first start to last end
+        end = s["offset"] + s["seconds"]
+        first, last = est.get(s["bureau"] + "/first", s["offset"]), est.get(s["bureau"], 0.0)
+        est[s["bureau"] + "/first"] = min(first, s["offset"])
+        est[s["bureau"]] = max(last, end)
     out = []
     seen = set()
     for r in rows:
@@ -223,21 +244,23 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         if not fits:
             warnings.append({"system": "", "text": t("warn_window", bureau=bid,
                                                      data=round(gb, 1), cap=cap)})
-        if hours and est.get(bid, 0.0) > hours * 3600:
+        span = est.get(bid, 0.0) - est.get(bid + "/first", 0.0)
+        if hours and span > hours * 3600:
             warnings.append({"system": "", "text": f"{bid}: " + t(
-                "warn_estimate", est=human_duration(est[bid]), hours=hours)})
+                "warn_estimate", est=human_duration(span), hours=hours)})
         out.append({"bureau": bid, "name": (bureaus.get(bid) or {}).get("name", bid),
                     "date": r.get("date", ""), "start": r.get("start", ""), "hours": hours,
                     "capacity_gb": cap, "data_gb": round(gb, 1), "fits": fits,
                     "link_mbps": (bureaus.get(bid) or {}).get("link_mbps"),
-                    "estimate": human_duration(est.get(bid))})
+                    "estimate": human_duration(span)})
     for bid in sorted(set(data) - seen):
         b = bureaus.get(bid) or {}
         out.append({"bureau": bid, "name": b.get("name", bid), "date": "",
                     "start": str(b.get("window_start") or ""),
                     "hours": b.get("window_hours") or 0.0, "capacity_gb": 0.0,
                     "data_gb": round(data[bid], 1), "fits": True,
-                    "link_mbps": b.get("link_mbps"), "estimate": human_duration(est[bid])})
+                    "link_mbps": b.get("link_mbps"),
+                    "estimate": human_duration(est[bid] - est[bid + "/first"])})
     return out
 
 

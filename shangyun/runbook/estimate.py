@@ -36,6 +36,35 @@ def step_seconds(kind: str, data_gb: float, rates: Rates) -> float:
     return megabytes / max(rates.disk_mbps, 1e-6)
 
 
+GLOBAL_SLOTS = 4
+"""Systems a wave run moves at once (``flows.wave.GLOBAL_SLOTS``)."""
+
+
+def bureau_slots(link_mbps: float | None) -> int:
+    """Systems a bureau's link carries at once: one per 100 Mbps, 1–4 (as the wave flow's
+    per-bureau concurrency limit); each then gets its share of the link."""
+    if not link_mbps:
+        return 1
+    return max(1, min(4, int(link_mbps // 100)))
+
+
+def schedule(jobs: list[tuple[str, str, float, int]],
+             global_slots: int = GLOBAL_SLOTS) -> dict[str, float]:
+    """Start offsets (s) of ``(system, bureau, seconds, bureau slots)`` jobs in plan order
+    when a system holds a global slot and one of its bureau's slots while it moves."""
+    free_global = [0.0] * global_slots
+    free_bureau: dict[str, list[float]] = {}
+    starts: dict[str, float] = {}
+    for sid, bureau, seconds, slots in jobs:
+        lanes = free_bureau.setdefault(bureau, [0.0] * max(slots, 1))
+        g = min(range(len(free_global)), key=free_global.__getitem__)
+        b = min(range(len(lanes)), key=lanes.__getitem__)
+        start = max(free_global[g], lanes[b])
+        starts[sid] = start
+        free_global[g] = lanes[b] = start + seconds
+    return starts
+
+
 def human_duration(seconds: float | None) -> str:
     """``1h 05m``, ``4m 10s``, ``12s`` (``-`` for None)."""
     if seconds is None:
@@ -50,4 +79,5 @@ def human_duration(seconds: float | None) -> str:
     return f"{s}s"
 
 
-__all__ = ["DEFAULT_LINK_MBPS", "DISK_MBPS", "Rates", "human_duration", "step_seconds"]
+__all__ = ["DEFAULT_LINK_MBPS", "DISK_MBPS", "GLOBAL_SLOTS", "Rates", "bureau_slots",
+           "human_duration", "schedule", "step_seconds"]
