@@ -171,7 +171,8 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     """Copy the whole source database into a fresh target database, in parallel.
 
     ``pg_dump -Fd -j jobs`` of one exported snapshot into a temporary folder, then
-    ``pg_restore -j jobs --exit-on-error``. A target left over from an earlier attempt is
+    ``pg_restore -j jobs --exit-on-error`` (``jobs=1``: ``pg_dump -Fc | pg_restore``
+    streamed, so dump and restore overlap). A target left over from an earlier attempt is
     dropped first (it is ours); the source is only read. Returns the tables copied; with
     ``digest`` also the target's digests; with ``verify`` the source's digests are read *in
     the snapshot that was dumped* (while the dump runs) and the target must equal them —
@@ -194,12 +195,20 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
         dump = os.path.join(folder, "dump")
         owner = ["--no-owner", "--no-privileges"] if no_owner else []
         with _env(source, target) as env:
-            run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
-                         "-j", str(jobs), "-Z", "0", f"--snapshot={snap}", *owner,
-                         "-f", dump], f"pg_dump {source.where()}", env=env)
-            run_checked(["pg_restore", *_conn_args(target), "-d", target.dbname,
-                         "-j", str(jobs), "--exit-on-error", *owner, dump],
-                        f"pg_restore into {target.where()}", env=env)
+            if jobs <= 1:  # streamed: dump and restore overlap (best on small machines)
+                run_pipe(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fc",
+                          "-Z", "0", f"--snapshot={snap}", *owner],
+                         ["pg_restore", *_conn_args(target), "-d", target.dbname,
+                          "--exit-on-error", *owner],
+                         f"pg_dump {source.where()} | pg_restore into {target.where()}",
+                         env=env)
+            else:
+                run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
+                             "-j", str(jobs), "-Z", "0", f"--snapshot={snap}", *owner,
+                             "-f", dump], f"pg_dump {source.where()}", env=env)
+                run_checked(["pg_restore", *_conn_args(target), "-d", target.dbname,
+                             "-j", str(jobs), "--exit-on-error", *owner, dump],
+                            f"pg_restore into {target.where()}", env=env)
         src = {d.table: d for d in (f.result() for f in src_future)}
         holder.execute("ROLLBACK")
         copied = tables(target)

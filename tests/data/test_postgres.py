@@ -119,3 +119,9 @@ def test_md5_checksum_and_unknown_checksum(pg_pair: tuple[DbEndpoint, DbEndpoint
     assert d.rows == 300 and d.checksum.startswith("md5:")
     with pytest.raises(StepError, match="checksum 'sha1'"):
         pg.table_digest(src, "public.log", "sha1")
+
+
+def test_streamed_copy_with_one_job(pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    src, dst = pg_pair
+    result = pg.initial_copy(src, dst, jobs=1, verify=True)
+    assert result.digests["public.people"].rows == 500
