@@ -57,9 +57,11 @@ def schedule(jobs: list[tuple[str, str, float, int]],
     starts: dict[str, float] = {}
     for sid, bureau, seconds, slots in jobs:
         lanes = free_bureau.setdefault(bureau, [0.0] * max(slots, 1))
-        g = min(range(len(free_global)), key=free_global.__getitem__)
         b = min(range(len(lanes)), key=lanes.__getitem__)
-        start = max(free_global[g], lanes[b])
+        start = max(min(free_global), lanes[b])
+        # the global slot freed last before the start (best fit: keeps early slots free)
+        g = max((i for i, f in enumerate(free_global) if f <= start),
+                key=free_global.__getitem__)
         starts[sid] = start
         free_global[g] = lanes[b] = start + seconds
     return starts
