@@ -280,8 +280,10 @@ def stage_lab_import(st: DemoState) -> str:
     """Import the lab's ledgers and the demo's VM ledger into a fresh estate (one import)."""
     from shangyun.cli import main
 
+    if st.estate_dir.is_symlink() or st.estate_dir.is_file():
+        raise ShangyunError(f"{st.estate_dir}: expected a folder (or nothing) for the estate")
     if st.estate_dir.exists():
-        shutil.rmtree(st.estate_dir)
+        shutil.rmtree(st.estate_dir)  # does not follow the .shangyun link
     vm_ledger = st.out / "ledgers" / "虚拟机台账.csv"
     st.results["vm_systems"] = write_vm_ledger(st.lab, vm_ledger,
                                                QUICK_VMS if st.quick else None)
@@ -290,9 +292,23 @@ def stage_lab_import(st: DemoState) -> str:
                             "--no-progress", "--json"], "inventory import")
     counts = Estate.load(st.estate_dir, check=True).summary()["counts"]
     st.results["import"] = counts
+    _link_dashboard_state(st)
     return (f"{len(files)} ledgers → {st.estate_dir}: {counts['bureaus']} bureaus, "
             f"{counts['systems']} systems, {counts['hosts']} hosts "
             f"({len(data.get('conflicts') or [])} conflicts)")
+
+
+def _link_dashboard_state(st: DemoState) -> None:
+    """``<estate>/.shangyun`` → ``<out>/.shangyun``: the dashboard server's state lives
+    outside the estate (which every run imports afresh), but commands given ``--estate``
+    (``status``, ``runbook --publish``, ``server stop``) find it there."""
+    link, target = st.estate_dir / KEEP, st.out / KEEP
+    target.mkdir(exist_ok=True)
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(target, target_is_directory=True)
+
+
+KEEP = ".shangyun"
 
 
 def stage_discover(st: DemoState) -> str:
@@ -308,6 +324,8 @@ def stage_discover(st: DemoState) -> str:
         args += ["--hypervisor", f"{ids[names[hv.bureau]]}={hv.uri}"]
     data = _cli_json(main, args, "discover")
     st.results["discover"] = data
+    est = Estate.load(st.estate_dir, check=False)
+    vms = sum(1 for h in est.rows("hosts") if h.get("hypervisor"))
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
     a = data["applied"]
     t = Table("host", "address", "status", "s", title="discovery")
@@ -318,7 +336,8 @@ def stage_discover(st: DemoState) -> str:
     if data["counts"].get("ok", 0) != data["total"]:
         raise ShangyunError(f"discovery: not every host answered ({statuses})")
     return (f"{data['total']} hosts over SSH ({statuses}) in {data['seconds']} s; "
-            f"{a['hosts_added']} VMs from {len(st.lab.hypervisors)} hypervisors, "
+            f"{vms} VMs from {len(st.lab.hypervisors)} hypervisors "
+            f"({a['hosts_added']} not in any ledger), "
             f"{a['disks']} disks, {a['databases']} databases, "
             f"{a['observed_dependencies']} observed dependencies; {a['conflicts']} conflicts "
             "(ledger vs discovered: `shangyun inventory conflicts`)")
@@ -485,14 +504,17 @@ def stage_documents(st: DemoState) -> str:
     written = []
     for lang in ("zh", "en"):
         for fmt in ("html", "md"):
+            publish = ["--publish"] if st.api_url and fmt == "md" else []
             data = _cli_json(main, ["runbook", "1", "--estate", str(st.estate_dir),
-                                    "--format", fmt, "--lang", lang, "--json"], "runbook")
+                                    "--format", fmt, "--lang", lang, *publish, "--json"],
+                             "runbook")
             written.append(_written_path(data))
     if "report" in top:
         for lang in ("zh", "en"):
             out = st.estate_dir / "runbooks" / f"report.{lang}.html"
+            publish = ["--publish"] if st.api_url else []
             code, _, err = _run_cli(main, ["report", "--estate", str(st.estate_dir),
-                                           "--lang", lang, "--out", str(out)])
+                                           "--lang", lang, "--out", str(out), *publish])
             if code != 0:
                 raise ShangyunError(f"report failed (exit {code}): {err.strip()}")
             written.append(str(out))
@@ -526,7 +548,7 @@ def stage_where(st: DemoState) -> str:
              + (f" --dir {st.lab_dir})" if st.lab_dir else ")")]
     if st.results.get("dashboard"):
         lines.insert(3, f"dashboard:  {st.results['dashboard']}  (stop: .venv/bin/shangyun "
-                        f"server stop --estate {st.out})")
+                        f"server stop --estate {st.estate_dir})")
     for line in lines:
         console.print(f"  {line}")
     return "see above"
@@ -601,8 +623,11 @@ def _cli_json(main: click.Command, args: list[str], what: str) -> dict[str, Any]
     if code != 0:
         console.print(err.strip()[-3000:], markup=False)
         raise ShangyunError(f"{what} failed (exit {code})")
+    start = out.find("\n{") + 1 if not out.startswith("{") else 0
+    for line in out[:start].splitlines():  # e.g. runbook --publish says where it went
+        console.print(f"  {line}", markup=False)
     try:
-        data = json.loads(out)
+        data = json.loads(out[start:])
     except ValueError as exc:
         raise ShangyunError(f"{what}: --json printed no JSON") from exc
     return data if isinstance(data, dict) else {"items": data}
