@@ -396,21 +396,16 @@ def stage_dashboard(st: DemoState) -> str:
 
 
 def stage_wave(st: DemoState) -> str:
-    """Run wave 1 onto the lab's libvirt cloud through S3 staging (moto on 127.0.0.1)."""
+    """Run wave 1 onto the lab's libvirt cloud through the lab's S3 object store."""
     import os
     import subprocess
     import sys
     import tempfile
     import xml.etree.ElementTree as ET
 
-    if st.fail_health:
-        raise ShangyunError("--fail-health: cutover and health checks are not wired into "
-                            "'shangyun wave run' in this build; nothing to fail")
-    console.print("[yellow]note[/]: cutover (data copy, DNS, health checks, rollback of "
-                  "traffic) is not part of this build's wave run yet: wave 1 runs part 1 "
-                  "(pre-check → convert → upload → import → test launch)")
     endpoint, bucket = _object_store(st)
     st.results["s3"] = {"endpoint": endpoint, "bucket": bucket}
+    cutover = _prepare_cutover(st, endpoint)
     pool_el = ET.parse(st.lab.cloud_node_xml).getroot().find("pool/name")
     pool = pool_el.text if pool_el is not None and pool_el.text else "cloud-pool"
     env = {**os.environ, **S3_ENV, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -432,10 +427,129 @@ def stage_wave(st: DemoState) -> str:
         raise ShangyunError(f"wave run 1 printed no result (exit {proc.returncode})") from None
     st.results["wave"] = data
     _wave_table(data)
+    states = _system_states(data)
+    failing = st.results.get("fail_health_system")
+    if failing:  # the rollback is the point: that system rolled back, the others done
+        others = {k: v for k, v in states.items() if k != failing}
+        if states.get(failing) != "rolled_back" or set(others.values()) - {"done"}:
+            console.print(proc.stderr[-2000:], markup=False)
+            raise ShangyunError(f"wave 1 with a failing health check on {failing}: expected it "
+                                f"rolled back and the others done, got {states}")
+        _check_dns_restored(st)
+        return (f"wave 1 {data.get('state')}: {_wave_counts(data)} — {failing}'s health check "
+                "failed and it was rolled back cleanly (DNS restored, target removed)")
     if proc.returncode != 0 or data.get("state") != "done":
         console.print(proc.stderr[-2000:], markup=False)
         raise ShangyunError(f"wave 1 ended {data.get('state')!r} (exit {proc.returncode})")
-    return f"wave 1 {data.get('state')}: {_wave_counts(data)}"
+    what = "with cutover (DNS switched, health checked)" if cutover else "part 1 only"
+    return f"wave 1 {data.get('state')} ({what}): {_wave_counts(data)}"
+
+
+DNS_ZONE = "demo.gov.cn"
+CLOUD_NET = "172.30"  # the lab cloud's network (cloud-vpc)
+
+
+def _system_states(data: dict[str, Any]) -> dict[str, str]:
+    systems = data.get("systems") or []
+    if isinstance(systems, dict):
+        return {str(k): str(v.get("state") if isinstance(v, dict) else v)
+                for k, v in systems.items()}
+    return {str(s.get("id")): str(s.get("state")) for s in systems if isinstance(s, dict)}
+
+
+def cutover_spec(st: DemoState, systems: list[dict[str, Any]], dns_endpoint: str,
+                 fail: str | None) -> dict[str, Any]:
+    """The cutover file for wave 1's systems: per system a DNS name (switched from the
+    bureau's app server to the cloud) and an HTTP health check of the bureau's lab app
+    service; the system ``fail`` (id) gets a check of a port where nothing listens."""
+    est = Estate.load(st.estate_dir, check=False)
+    bureau_names = {r["id"]: r["name"] for r in est.rows("bureaus")}
+    lab_bureaus = {b["name"]: b["id"] for b in st.lab.bureaus}
+    out: dict[str, Any] = {}
+    for n, sysw in enumerate(systems, start=1):
+        lab_bureau = lab_bureaus[bureau_names[sysw["bureau"]]]
+        app = next(h for h in st.lab.hosts if h.bureau == lab_bureau and h.role == "app")
+        port = 1 if sysw["id"] == fail else 8080  # port 1: refused
+        out[sysw["id"]] = {
+            "freeze": True,
+            "dns": {"endpoint": dns_endpoint, "zone": DNS_ZONE,
+                    "records": [{"name": _dns_name(lab_bureau), "type": "A",
+                                 "values": [f"{CLOUD_NET}.{n}.10"], "ttl": 60}]},
+            "health": [{"kind": "http", "url": f"http://{app.ip}:{port}/health",
+                        "expect_body": "shangyun lab service", "attempts": 2,
+                        "backoff": 0.2, "timeout": 3}],
+        }
+    return {"schema_version": 1, "soak_hours": 72, "systems": out}
+
+
+def _dns_name(lab_bureau: str) -> str:
+    return f"{lab_bureau.lower()}-vm.{DNS_ZONE}"
+
+
+def _prepare_cutover(st: DemoState, endpoint: str) -> bool:
+    """Write ``plan/cutover.yaml`` for wave 1 if the wave run carries out cutover steps in
+    this build (asked by a dry run); otherwise say so loudly and run part 1 only."""
+    import os
+
+    import yaml
+
+    from shangyun.cli import main
+
+    path = st.estate_dir / "plan" / "cutover.yaml"
+    dry = _cli_json(main, ["wave", "run", "1", "--estate", str(st.estate_dir), "--dry-run",
+                           "--json"], "wave run --dry-run")
+    systems = dry["systems"]
+    fail = None
+    if st.fail_health:
+        match = [s for s in systems if st.fail_health in (s["id"], s["name"])]
+        if not match:
+            raise ShangyunError(f"--fail-health {st.fail_health!r}: not a system of wave 1 "
+                                f"(one of: {', '.join(s['name'] for s in systems)})")
+        fail = match[0]["id"]
+    spec = cutover_spec(st, systems, endpoint, fail)
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    dry = _cli_json(main, ["wave", "run", "1", "--estate", str(st.estate_dir), "--dry-run",
+                           "--json"], "wave run --dry-run")
+    kinds = {step["kind"] for s in dry["systems"] for step in s["steps"]}
+    if "health" not in kinds:
+        path.unlink()
+        console.print("[bold yellow]NOTE[/]: cutover (final data copy, DNS switch, health "
+                      "checks, rollback of traffic) is not carried out by this build's "
+                      "'shangyun wave run': wave 1 runs part 1 only (pre-check → convert → "
+                      "upload → import → test launch)")
+        if fail:
+            raise ShangyunError("--fail-health: this build's wave run has no health checks "
+                                "yet, so there is nothing to fail")
+        return False
+    from connectors.dns import DnsRecord, Route53Dns
+
+    os.environ.update({k: v for k, v in S3_ENV.items() if k not in os.environ})
+    before = {}
+    with Route53Dns(endpoint) as dns:  # what the names say before the wave: the source
+        zid = dns.zone_id(DNS_ZONE, create=True)
+        for sid, sc in spec["systems"].items():
+            rec = sc["dns"]["records"][0]
+            app = sc["health"][0]["url"].split("//", 1)[1].split(":", 1)[0]
+            old = DnsRecord.make(rec["name"], "A", [app], 60)
+            dns.switch(zid, old)
+            before[sid] = old
+    st.results["dns_before"] = before
+    st.results["fail_health_system"] = fail
+    console.print(f"cutover file {path}: {len(systems)} systems, DNS zone {DNS_ZONE}"
+                  + (f", health check of {fail} made to fail" if fail else ""))
+    return True
+
+
+def _check_dns_restored(st: DemoState) -> None:
+    from connectors.dns import Route53Dns
+
+    fail = st.results["fail_health_system"]
+    old = st.results["dns_before"][fail]
+    with Route53Dns(st.results["s3"]["endpoint"]) as dns:
+        now = dns.get(dns.zone_id(DNS_ZONE), old.name, "A")
+    if now != old:
+        raise ShangyunError(f"rollback of {fail}: DNS {old.name} is {now}, expected {old}")
 
 
 S3_ENV = {"AWS_ACCESS_KEY_ID": "shangyun-demo", "AWS_SECRET_ACCESS_KEY": "shangyun-demo",

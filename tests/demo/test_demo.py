@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from shangyun import demo
@@ -75,20 +76,42 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     for system in st.results["vm_systems"]:
         assert system in en
 
+    # the cutover file the demo writes when the wave runs cutover steps is valid
+    from shangyun.cli import main
+    from shangyun.wave.cutover import load_cutover
+
+    _, dry_out, _ = demo._run_cli(main, ["wave", "run", "1", "--estate", str(out / "estate"),
+                                         "--dry-run", "--json"])
+    systems = json.loads(dry_out)["systems"]
+    victim_id = systems[0]["id"]
+    spec = demo.cutover_spec(st, systems, st.lab.s3_endpoint, victim_id)
+    (out / "estate" / "plan" / "cutover.yaml").write_text(
+        yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    plan = load_cutover(out / "estate")
+    assert plan is not None and set(plan.systems) == {s["id"] for s in systems}
+    assert [h["url"].rsplit(":", 1)[1] for h in plan.systems[victim_id].health] == ["1/health"]
+    assert all(c.dns_records and c.health for c in plan.systems.values())
+
     # a second run works too (the lab and the dashboard are reused, the estate is fresh)
     again = demo.run_lab(out, bureaus=2, lab_dir=lab_dir, quick=True)
     assert not again.failed, again.notes
     assert again.results["wave"]["state"] == "done"
     assert again.results["dashboard"] == st.results["dashboard"]
 
-
-def test_fail_health_is_refused_loudly_while_cutover_is_not_wired(
-        demo_dirs: tuple[Path, Path]) -> None:
-    out, lab_dir = demo_dirs
-    st = demo.DemoState(out=out, bureaus=2, systems=0, seed=0, lab_dir=lab_dir,
-                        fail_health="SYS-B01-BIZ")
-    with pytest.raises(demo.ShangyunError, match="fail-health"):
-        demo.stage_wave(st)
+    # --fail-health: with cutover in the wave run, that system rolls back cleanly (DNS put
+    # back) and the others are done; without it, the demo refuses loudly at the wave stage
+    victim = st.results["vm_systems"][0]
+    third = demo.run_lab(out, bureaus=2, lab_dir=lab_dir, quick=True, fail_health=victim)
+    if third.results.get("fail_health_system"):
+        assert not third.failed, third.notes
+        states = demo._system_states(third.results["wave"])
+        assert states[third.results["fail_health_system"]] == "rolled_back"
+        assert sorted(states.values()).count("done") == len(states) - 1
+    else:
+        assert third.failed
+        assert any(n.startswith("wave 1: failed") and "--fail-health" in n
+                   for n in third.notes), third.notes
+        assert not (out / "estate" / "plan" / "cutover.yaml").exists()
 
 
 def test_sample_path_cli(tmp_path: Path) -> None:
