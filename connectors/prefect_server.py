@@ -135,13 +135,28 @@ def status(state_dir: str | Path) -> ServerInfo | None:
 
 
 def find_server(estate_dir: str | Path | None = None) -> ServerInfo | None:
-    """The running server of the estate, else the user's (``~/.shangyun/server``), or None."""
+    """The running server of the estate, else the user's (``~/.shangyun/server``), else the
+    one ``$PREFECT_API_URL`` names (if it answers), or None."""
     dirs = [default_state_dir(estate_dir)] if estate_dir else []
     for d in [*dirs, default_state_dir(None)]:
         info = status(d)
         if info is not None and info.running:
             return info
-    return None
+    return _from_env()
+
+
+def _from_env() -> ServerInfo | None:
+    """A server named by ``$PREFECT_API_URL`` (started elsewhere) if it answers."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("PREFECT_API_URL", "")
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        return None
+    if not healthy(parts.hostname, parts.port):
+        return None
+    return ServerInfo(pid=0, host=parts.hostname, port=parts.port, database="unknown",
+                      home="", log="", started=0.0, running=True)
 
 
 def configure_env(estate_dir: str | Path | None = None) -> str | None:
@@ -265,13 +280,16 @@ def publish_artifact(info: ServerInfo, key: str, data: str | list[dict[str, Any]
     return str(_api(info, "/artifacts/", body)["id"])
 
 
-def latest_flow_run(info: ServerInfo, tag: str) -> dict[str, Any] | None:
-    """The newest flow run carrying ``tag`` (e.g. ``wave-1``) with its dashboard ``url``."""
-    runs = _api(info, "/flow_runs/filter", {"flow_runs": {"tags": {"all_": [tag]}},
-                                            "sort": "EXPECTED_START_TIME_DESC", "limit": 1})
-    if not runs:
+def latest_flow_run(info: ServerInfo, wave: int) -> dict[str, Any] | None:
+    """The newest flow run of wave ``wave`` — named ``wave-N`` (the wave flow) or tagged
+    ``wave-N`` — with its dashboard ``url``; None when there is none."""
+    found: list[dict[str, Any]] = []
+    for flt in ({"name": {"any_": [f"wave-{wave}"]}}, {"tags": {"all_": [f"wave-{wave}"]}}):
+        found += _api(info, "/flow_runs/filter", {"flow_runs": flt, "limit": 1,
+                                                  "sort": "EXPECTED_START_TIME_DESC"}) or []
+    if not found:
         return None
-    r = runs[0]
+    r = max(found, key=lambda x: str(x.get("expected_start_time") or ""))
     return {"id": r["id"], "name": r["name"], "state": r.get("state_type"),
             "url": info.flow_run_url(r["id"])}
 

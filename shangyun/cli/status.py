@@ -19,7 +19,7 @@ def _dashboard(estate_dir: str, waves: list[dict[str, Any]]) -> dict[str, Any] |
         return None
     for w in waves:
         try:
-            w["flow_run"] = latest_flow_run(info, f"wave-{w['wave']}")
+            w["flow_run"] = latest_flow_run(info, int(w["wave"]))
         except ServerError:
             w["flow_run"] = None
     return {"url": info.ui_url, "api_url": info.api_url, "export": info.export_line}
