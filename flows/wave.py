@@ -39,6 +39,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import get_transaction, transaction
 
+from flows.cutover_actions import extra_steps
 from flows.wave_actions import RunContext, actions_for
 from shangyun.errors import StepError, TransientError
 from shangyun.wave.dryrun import run_name
@@ -132,7 +133,7 @@ _RUNS: dict[str, tuple[WaveJournal, RunContext]] = {}
 def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: SystemWork,
                 ctx: RunContext) -> dict[str, Any]:
     """Move one system inside its own transaction; undo it alone if any step fails."""
-    steps = system_steps(wave, system, ctx.opts)
+    steps = system_steps(wave, system, ctx.opts) + extra_steps(wave, system)  # + cutover
     name = run_name(wave.number, system.bureau_id, system.name)
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
     actions = actions_for(ctx)

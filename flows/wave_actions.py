@@ -421,9 +421,11 @@ class LaunchAction:
 
 def actions_for(ctx: RunContext) -> dict[str, StepAction]:
     """Step kind -> its action, sharing ``ctx``."""
+    from flows.cutover_actions import cutover_actions_for  # part 2: data, cutover
+
     return {"precheck": PrecheckAction(ctx), "convert": ConvertAction(ctx),
             "upload": UploadAction(ctx), "import": ImportAction(ctx),
-            "launch": LaunchAction(ctx)}
+            "launch": LaunchAction(ctx), **cutover_actions_for(ctx)}
 
 
 def rollback(estate_dir: str, number: int, system: str | None = None) -> list[UndoReport]:
