@@ -191,3 +191,26 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         raise SystemExit(1)
 
 
+
+
+@wave.command("finalize")
+@click.argument("number", type=int)
+@estate_option
+@click.option("--soak-hours", type=float, default=None,
+              help="Override the soak period of plan/cutover.yaml (default 72 h).")
+@json_option
+@handle_errors
+def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json: bool) -> None:
+    """Close wave NUMBER once every system is cut over and the soak period is over.
+
+    Refuses, listing every reason, otherwise. The source systems are never deleted.
+    """
+    from flows.cutover_actions import finalize_wave
+
+    out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
+    if as_json:
+        print_json(out)
+    else:
+        console.print(f"[bold]wave {number}[/]: [green]finalized[/] ({len(out['systems'])} "
+                      f"system(s), last cutover {out['last_cutover']}, soak "
+                      f"{out['soak_hours']:g} h); the source systems were not touched")

@@ -1,0 +1,49 @@
+"""``shangyun wave finalize`` on a journal with one cut-over system (the real SQLite
+journal; no servers needed: the cutover step's record is what finalize reads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.wave.journal_port import open_journal
+from shangyun.wave.steps import Step
+
+
+def _estate(tmp_path: Path, at: str) -> Path:
+    root = tmp_path / "estate"
+    (root / "plan").mkdir(parents=True)
+    (root / "plan" / "cutover.yaml").write_text("schema_version: 1\nsoak_hours: 24\n"
+                                                "systems: {}\n")
+    with open_journal(root) as j:
+        run = j.begin_run(1, {"options": {}})
+        step = Step("cutover", "sys-1", "sys-1/cutover", "mark")
+        j.record(run, 1, step, "started", {})
+        j.record(run, 1, step, "done", {"cut_over_at": at})
+        j.finish_run(run, "done")
+    return root
+
+
+def test_finalize_refused_during_soak_then_closes(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    recent = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    root = _estate(tmp_path, recent)
+    res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root)])
+    assert res.exit_code == 1
+    assert "soak period of 24 h not over: 22.0 h left" in res.output
+    res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
+                                    "--soak-hours", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["finalized"] and out["systems"] == ["sys-1"] and out["source_deleted"] is False
+
+
+def test_finalize_without_journal_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(main, ["wave", "finalize", "3", "--estate",
+                                    str(tmp_path / "empty")])
+    assert res.exit_code == 1 and "error:" in res.output and "Traceback" not in res.output
