@@ -436,8 +436,10 @@ def stage_wave(st: DemoState) -> str:
             raise ShangyunError(f"wave 1 with a failing health check on {failing}: expected it "
                                 f"rolled back and the others done, got {states}")
         _check_dns_restored(st)
+        undone = _check_all_undone(st, failing)
         return (f"wave 1 {data.get('state')}: {_wave_counts(data)} — {failing}'s health check "
-                "failed and it was rolled back cleanly (DNS restored, target removed)")
+                f"failed and it was rolled back cleanly (DNS restored; all {undone} of its "
+                "journaled steps undone, newest first)")
     if proc.returncode != 0 or data.get("state") != "done":
         console.print(proc.stderr[-2000:], markup=False)
         raise ShangyunError(f"wave 1 ended {data.get('state')!r} (exit {proc.returncode})")
@@ -509,10 +511,7 @@ def _prepare_cutover(st: DemoState, endpoint: str) -> bool:
     spec = cutover_spec(st, systems, endpoint, fail)
     path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
-    dry = _cli_json(main, ["wave", "run", "1", "--estate", str(st.estate_dir), "--dry-run",
-                           "--json"], "wave run --dry-run")
-    kinds = {step["kind"] for s in dry["systems"] for step in s["steps"]}
-    if "health" not in kinds:
+    if not cutover_in_wave_run(st.estate_dir):
         path.unlink()
         console.print("[bold yellow]NOTE[/]: cutover (final data copy, DNS switch, health "
                       "checks, rollback of traffic) is not carried out by this build's "
@@ -539,6 +538,42 @@ def _prepare_cutover(st: DemoState, endpoint: str) -> bool:
     console.print(f"cutover file {path}: {len(systems)} systems, DNS zone {DNS_ZONE}"
                   + (f", health check of {fail} made to fail" if fail else ""))
     return True
+
+
+def cutover_in_wave_run(estate_dir: Path) -> bool:
+    """Whether ``shangyun wave run 1`` carries out the health-checked cutover of the estate's
+    ``plan/cutover.yaml``: its dry run lists ``health`` steps, or the wave flow adds the
+    cutover's extra steps (``flows.wave.extra_steps``) and they include ``health``."""
+    from shangyun.cli import main
+
+    dry = _cli_json(main, ["wave", "run", "1", "--estate", str(estate_dir), "--dry-run",
+                           "--json"], "wave run --dry-run")
+    if any(step["kind"] == "health" for s in dry["systems"] for step in s["steps"]):
+        return True
+    try:
+        import flows.wave as wave_flow
+    except ImportError:
+        return False
+    extra = getattr(wave_flow, "extra_steps", None)
+    if extra is None:
+        return False
+    from shangyun.wave.plan import load_wave
+
+    work = load_wave(estate_dir, 1)
+    return any(step.kind == "health" for s in work.systems for step in extra(work, s))
+
+
+def _check_all_undone(st: DemoState, system_id: str) -> int:
+    """Every journaled step of ``system_id`` in wave 1 is ``undone``; returns how many."""
+    from shangyun.wave.journal_port import open_journal
+
+    with open_journal(st.estate_dir) as j:
+        recs = j.records(1, system_id)
+    left = [f"{r.key} ({r.status})" for r in recs if r.status != "undone"]
+    if not recs or left:
+        raise ShangyunError(f"rollback of {system_id} is not clean: "
+                            f"{', '.join(left) or 'no journal records'}")
+    return len(recs)
 
 
 def _check_dns_restored(st: DemoState) -> None:

@@ -104,9 +104,15 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     third = demo.run_lab(out, bureaus=2, lab_dir=lab_dir, quick=True, fail_health=victim)
     if third.results.get("fail_health_system"):
         assert not third.failed, third.notes
+        failed_id = third.results["fail_health_system"]
         states = demo._system_states(third.results["wave"])
-        assert states[third.results["fail_health_system"]] == "rolled_back"
+        assert states[failed_id] == "rolled_back"
         assert sorted(states.values()).count("done") == len(states) - 1
+        recs = _journal(out / "estate")
+        assert {r.status for r in recs if r.system_id == failed_id} == {"undone"}
+        for r in recs:
+            if r.system_id != failed_id and r.kind in ("dns", "health", "cutover"):
+                assert r.status == "done", (r.key, r.status)
     else:
         assert third.failed
         assert any(n.startswith("wave 1: failed") and "--fail-health" in n
