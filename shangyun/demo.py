@@ -9,7 +9,9 @@ The full pipeline on the lab (default), as named, timed stages printed with rich
 4. ``assess``; 5. ``plan`` (the VM systems pinned to the pilot wave 1);
 6. ``dashboard`` — ``shangyun server start`` (the persistent Prefect server);
 7. ``wave 1``    — ``shangyun wave run 1`` onto the lab's libvirt cloud through S3 staging
-   (the lab's object store: moto's server on 127.0.0.1);
+   (the lab's object store: moto's server on 127.0.0.1), then the cutover of
+   ``plan/cutover.yaml`` (DNS switch, health checks) where the wave run carries it out;
+   ``--fail-health`` makes one system's check fail to show its clean rollback;
 8. ``runbooks``  — the wave-1 runbook (zh/en, html/md) and the estate report;
 9. ``where to look``.
 
@@ -448,6 +450,7 @@ def stage_wave(st: DemoState) -> str:
 
 
 DNS_ZONE = "demo.gov.cn"
+AUTO = "auto"  # --fail-health default: the last system of wave 1
 CLOUD_NET = "172.30"  # the lab cloud's network (cloud-vpc)
 
 
@@ -502,8 +505,11 @@ def _prepare_cutover(st: DemoState, endpoint: str) -> bool:
                            "--json"], "wave run --dry-run")
     systems = dry["systems"]
     fail = None
-    if st.fail_health:
-        match = [s for s in systems if st.fail_health in (s["id"], s["name"])]
+    choice = (st.fail_health or "none").strip()
+    if choice == AUTO:
+        fail = systems[-1]["id"]
+    elif choice != "none":
+        match = [s for s in systems if choice in (s["id"], s["name"])]
         if not match:
             raise ShangyunError(f"--fail-health {st.fail_health!r}: not a system of wave 1 "
                                 f"(one of: {', '.join(s['name'] for s in systems)})")
@@ -517,7 +523,7 @@ def _prepare_cutover(st: DemoState, endpoint: str) -> bool:
                       "checks, rollback of traffic) is not carried out by this build's "
                       "'shangyun wave run': wave 1 runs part 1 only (pre-check → convert → "
                       "upload → import → test launch)")
-        if fail:
+        if fail and choice != AUTO:
             raise ShangyunError("--fail-health: this build's wave run has no health checks "
                                 "yet, so there is nothing to fail")
         return False
@@ -814,8 +820,9 @@ def _run_cli(main: click.Command, args: list[str]) -> tuple[int, str, str]:
               help="The shortened form for CI: fewest hosts and VMs, still every stage.")
 @click.option("--keep-lab/--lab-down", default=True, show_default=True,
               help="Leave the lab up afterwards so people can look ('shangyun lab down').")
-@click.option("--fail-health", default=None, metavar="SYSTEM",
-              help="Make SYSTEM's health check fail to show a rollback (needs cutover).")
+@click.option("--fail-health", default=AUTO, show_default=True, metavar="SYSTEM|auto|none",
+              help="Make this wave-1 system's health check fail after cutover, to show a clean "
+              "rollback ('auto': the last system of wave 1; 'none': every check passes).")
 @click.option("--sample", is_flag=True,
               help="Run the lab-free path: generate the sample, import, validate, compare.")
 @click.option("--systems", default=120, show_default=True, type=click.IntRange(10),
