@@ -32,7 +32,9 @@ def _db(ep: DbEndpoint) -> dict[str, Any]:
     return {"host": ep.host, "port": ep.port, "user": ep.user, "dbname": ep.dbname}
 
 
-@pytest.mark.parametrize("portal_health", ["/ok", "/broken"])
+@pytest.mark.parametrize("portal_health", [
+    "/ok", pytest.param("/broken", marks=pytest.mark.slow)])  # health-failure rollback is
+# also covered, faster, by tests/cutover/test_cutover_run.py
 def test_wave_of_three_cut_over_then_rolled_back(
         portal_health: str, prefect_harness: None, tmp_path: Path, cloud: Cloud,  # noqa: F811
         moto_endpoint: str, bucket: str, farm: SshdFarm, web: str,  # noqa: F811
