@@ -480,4 +480,7 @@ def _text_column(s: pd.Series) -> pd.Series:
             lambda v: v if v == "" else str(int(v)))
     if str(s.dtype) == "boolean":
         return s.map({True: "true", False: "false"}).astype(object).where(s.notna(), "")
-    return pd.Series([_to_text(_plain(v)) for v in s.tolist()], dtype=object)
+    values = s.tolist()
+    if all(type(v) is str for v in values):
+        return pd.Series(values, dtype=object)
+    return pd.Series([_to_text(_plain(v)) for v in values], dtype=object)
