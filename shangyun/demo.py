@@ -439,7 +439,8 @@ def stage_wave(st: DemoState) -> str:
                                 f"rolled back and the others done, got {states}")
         _check_dns_restored(st)
         undone = _check_all_undone(st, failing)
-        return (f"wave 1 {data.get('state')}: {_wave_counts(data)} — {failing}'s health check "
+        name = st.results.get("fail_health_name") or failing
+        return (f"wave 1 {data.get('state')}: {_wave_counts(data)} — {name}'s health check "
                 f"failed and it was rolled back cleanly (DNS restored; all {undone} of its "
                 "journaled steps undone, newest first)")
     if proc.returncode != 0 or data.get("state") != "done":
@@ -541,8 +542,10 @@ def _prepare_cutover(st: DemoState, endpoint: str) -> bool:
             before[sid] = old
     st.results["dns_before"] = before
     st.results["fail_health_system"] = fail
+    st.results["fail_health_name"] = next((x["name"] for x in systems if x["id"] == fail), None)
     console.print(f"cutover file {path}: {len(systems)} systems, DNS zone {DNS_ZONE}"
-                  + (f", health check of {fail} made to fail" if fail else ""))
+                  + (f", health check of {st.results['fail_health_name']} made to fail"
+                     if fail else ""))
     return True
 
 
