@@ -1,16 +1,20 @@
-"""``kill -9`` of the orchestrator after the DNS switch, during the health check: the
-journal alone lets a new process roll back (DNS restored, target data removed) or resume
-(nothing copied twice)."""
+"""``kill -9`` of the orchestrator mid-cutover — after verify while the DNS API hangs
+(nothing switched yet), and after the DNS switch while the health check hangs: the journal
+alone lets a new process roll back (DNS as before, target data removed) or resume (nothing
+copied twice, the journaled previous DNS records kept)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +33,7 @@ from tests.discovery.sshd import SshdFarm
 CHILD = Path(__file__).with_name("crash_child.py")
 
 
-def _kill_during_health(estate: Path, steps: list[Step]) -> None:
+def _kill_during(estate: Path, steps: list[Step], key: str) -> None:
     spec = estate.parent / "spec.json"
     spec.write_text(json.dumps({"estate": str(estate), "steps": [s.to_dict() for s in steps]}))
     proc = subprocess.Popen([sys.executable, str(CHILD), str(spec)], stdout=subprocess.PIPE,
@@ -38,7 +42,7 @@ def _kill_during_health(estate: Path, steps: list[Step]) -> None:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with open_journal(estate) as j:
-                rec = j.last(1, "sys-1", "sys-1/health")
+                rec = j.last(1, "sys-1", key)
             if rec is not None:
                 break
             if proc.poll() is not None:
@@ -46,7 +50,7 @@ def _kill_during_health(estate: Path, steps: list[Step]) -> None:
                                      if proc.stderr else "child ended early")
             time.sleep(0.05)
         else:
-            raise AssertionError("the child never reached the health check")
+            raise AssertionError(f"the child never reached {key}")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:
@@ -58,22 +62,44 @@ def _kill_during_health(estate: Path, steps: list[Step]) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.fixture
+def hanging_endpoint() -> Iterator[str]:
+    """A TCP endpoint that accepts connections (backlog) and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+def _swap(steps: list[Step], kind: str, args: dict[str, Any]) -> list[Step]:
+    return [Step(s.kind, s.system_id, s.key, s.title, {**s.args, **args}, s.planned)
+            if s.kind == kind else s for s in steps]
+
+
+@pytest.mark.parametrize("kill_at", ["dns", "health"])
 @pytest.mark.parametrize("after", ["rollback", "resume"])
-def test_kill_9_after_dns_switch(
-        after: str, tmp_path: Path, dns: Route53Dns, farm: SshdFarm, web: str,
-        pg_pair: tuple[DbEndpoint, DbEndpoint], my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+def test_kill_9_mid_cutover(
+        kill_at: str, after: str, tmp_path: Path, dns: Route53Dns, farm: SshdFarm, web: str,
+        hanging_endpoint: str, pg_pair: tuple[DbEndpoint, DbEndpoint],
+        my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    """``dns``: killed after verify, while the DNS API hangs (nothing switched yet);
+    ``health``: killed after the DNS switch, while the health check hangs."""
     src = tmp_path / "share"
     src.mkdir()
     (src / "a.txt").write_text("a\n")
     steps, zid, name = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, src,
                               health_path="/hang")
+    dns_args = next(s.args for s in steps if s.kind == "dns")
+    if kill_at == "dns":
+        steps = _swap(steps, "dns", {"endpoint": hanging_endpoint})
     estate = tmp_path / "estate"
     estate.mkdir()
     pg_exec(pg_pair[0], "INSERT INTO people (name) VALUES ('before the crash')")
-    _kill_during_health(estate, steps)
+    _kill_during(estate, steps, f"sys-1/{kill_at}")
     new = DnsRecord.make(name, "A", ["127.0.0.20"], 60)
     old = DnsRecord.make(name, "A", ["127.0.0.10"], 300)
-    assert dns.get(zid, name, "A") == new  # the switch happened before the kill
+    assert dns.get(zid, name, "A") == (new if kill_at == "health" else old)
     with open_journal(estate) as journal:
         assert journal.reconcile()  # the dead run is marked crashed
         run_id = journal.begin_run(1, {"options": {}})
@@ -81,11 +107,10 @@ def test_kill_9_after_dns_switch(
         actions = all_actions(cctx)
         try:
             if after == "resume":
-                healthy = [Step(s.kind, s.system_id, s.key, s.title,
-                                {**s.args, "checks": [{**s.args["checks"][0],
-                                                       "url": s.args["checks"][0]["url"]
-                                                       .replace("/hang", "/ok")}]}, s.planned)
-                           if s.kind == "health" else s for s in steps]
+                check = next(s.args for s in steps if s.kind == "health")["checks"][0]
+                healthy = _swap(_swap(steps, "dns", {"endpoint": dns_args["endpoint"]}),
+                                "health", {"checks": [{**check, "url": check["url"]
+                                                       .replace("/hang", "/ok")}]})
                 out = run_system_steps(journal, run_id, 1, healthy, actions)
                 assert out["state"] == "done", out
                 assert dns.get(zid, name, "A") == new
@@ -93,6 +118,8 @@ def test_kill_9_after_dns_switch(
                 assert pg_exec(pg_pair[1], "SELECT count(*) FROM people") == [(501,)]
                 assert journal.last(1, "sys-1", "sys-1/delta/pg").payload["result"][
                     "recopied"] == []
+                prev = journal.last(1, "sys-1", "sys-1/dns").payload["previous"]
+                assert prev["records"][0]["previous"]["values"] == ["127.0.0.10"]
             report = undo_system(journal, run_id, 1, "sys-1", actions)
             assert report.ok, report.failed
             assert dns.get(zid, name, "A") == old
