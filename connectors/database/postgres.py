@@ -206,13 +206,24 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
                 run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
                              "-j", str(jobs), "-Z", "0", f"--snapshot={snap}", *owner,
                              "-f", dump], f"pg_dump {source.where()}", env=env)
-                run_checked(["pg_restore", *_conn_args(target), "-d", target.dbname,
-                             "-j", str(jobs), "--exit-on-error", *owner, dump],
-                            f"pg_restore into {target.where()}", env=env)
+                restore = ["pg_restore", *_conn_args(target), "-d", target.dbname,
+                           "-j", str(jobs), "--exit-on-error", *owner]
+                run_checked([*restore, "--section=pre-data", "--section=data", dump],
+                            f"pg_restore (tables, data) into {target.where()}", env=env)
+                # the data is in: read it back while the indexes and constraints are built
+                copied = tables(target)
+                dst_future = [pool.submit(table_digest, target, t)
+                              for t in copied] if (digest or verify) else []
+                run_checked([*restore, "--section=post-data", dump],
+                            f"pg_restore (indexes, constraints) into {target.where()}",
+                            env=env)
         src = {d.table: d for d in (f.result() for f in src_future)}
         holder.execute("ROLLBACK")
-        copied = tables(target)
-        found = digests(target, jobs, only=copied) if (digest or verify) else {}
+        if jobs <= 1:
+            copied = tables(target)
+            found = digests(target, jobs, only=copied) if (digest or verify) else {}
+        else:
+            found = {d.table: d for d in (f.result() for f in dst_future)}
         if verify:
             from connectors.database.common import require_same
 
