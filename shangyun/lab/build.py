@@ -26,7 +26,8 @@ from shangyun.lab.topology import plan_bureaus, plan_hosts
 
 DEFAULT_NET = 213
 LAB_ENTRIES = ("hosts", "hypervisors", "cloud", "ledgers", "client", "authorized_keys",
-               "known_hosts", STATE_FILE, STATE_FILE + ".tmp", objectstore.LOG_FILE)
+               "known_hosts", STATE_FILE, STATE_FILE + ".tmp", objectstore.LOG_FILE,
+               objectstore.PID_FILE)
 
 
 def default_lab_dir() -> Path:
@@ -182,6 +183,7 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
             old = LabState.load(lab)
         except LabError:  # unreadable: stop whatever runs under this lab's tag, start afresh
             _stop_all(_bare_state(lab, tag))
+            objectstore.stop_recorded(lab)
             old = None
     if net is None:
         net = int(old.net.split(".")[1]) if old else _choose_net(lab, tag)
@@ -309,6 +311,7 @@ def down(lab_dir: Path | str | None = None) -> dict[str, Any]:
     if state is None:
         state = _bare_state(lab, tag)
     left = _stop_all(state)
+    objectstore.stop_recorded(lab)
     _release_net(lab)
     if left:
         raise LabError(f"{lab}: processes {left} did not stop; the lab folder is kept")

@@ -17,6 +17,7 @@ from shangyun.lab import hosts as hx
 from shangyun.lab.state import LabError
 
 LOG_FILE = "objectstore.log"
+PID_FILE = "objectstore.pid"  # also found without the state file (down over a lost state)
 _DETACHED: list[subprocess.Popen[bytes]] = []  # outlives this process; `lab down` stops it
 
 
@@ -64,6 +65,7 @@ def ensure(lab_dir: Path, url: str = "", pid: int = 0, timeout: float = 30.0
                            f"see {log}")
         if _answers(url, timeout=0.5):
             _DETACHED.append(proc)
+            (lab_dir / PID_FILE).write_text(f"{proc.pid}\n", encoding="ascii")
             return url, proc.pid
         time.sleep(0.1)
     stop(proc.pid)
@@ -75,3 +77,12 @@ def stop(pid: int) -> None:
     """Stop the object store's process (only if ``pid`` is moto's)."""
     if pid and hx.pid_alive(pid) and _is_moto(pid):
         hx.stop_pids([pid])
+
+
+def stop_recorded(lab_dir: Path) -> None:
+    """Stop the object store whose pid the lab folder records (works without a state)."""
+    try:
+        pid = int((lab_dir / PID_FILE).read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return
+    stop(pid)

@@ -32,3 +32,24 @@ def test_up_starts_the_object_store_keeps_it_and_down_stops_it() -> None:
         assert (again.s3_endpoint, again.s3_pid) == (state.s3_endpoint, state.s3_pid)
         pid = state.s3_pid
     assert not hx.pid_alive(pid)
+
+
+@pytest.mark.skipif(can_run_lab() is not None, reason=str(can_run_lab()))
+def test_down_without_a_state_file_still_stops_the_object_store() -> None:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from shangyun.lab.build import down, up
+    from shangyun.lab.state import STATE_FILE
+
+    lab_dir = Path(tempfile.mkdtemp(prefix="shangyun-lab-s3-"))
+    lab_dir.chmod(0o755)
+    try:
+        state = up(lab_dir, bureaus=1)
+        pid = state.s3_pid
+        assert hx.pid_alive(pid)
+        os.unlink(lab_dir / STATE_FILE)  # the state is lost
+    finally:
+        down(lab_dir)
+    assert not hx.pid_alive(pid)
