@@ -171,8 +171,9 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     """Copy the whole source database into a fresh target database, in parallel.
 
     ``pg_dump -Fd -j jobs`` of one exported snapshot into a temporary folder, then
-    ``pg_restore -j jobs --exit-on-error`` (``jobs=1``: ``pg_dump -Fc | pg_restore``
-    streamed, so dump and restore overlap). A target left over from an earlier attempt is
+    ``pg_restore -j jobs --exit-on-error`` (``jobs=1``: plain ``pg_dump | psql`` streamed,
+    so dump and load overlap). The target's checksums are read while the indexes and
+    constraints (post-data) are built. A target left over from an earlier attempt is
     dropped first (it is ours); the source is only read. Returns the tables copied; with
     ``digest`` also the target's digests; with ``verify`` the source's digests are read *in
     the snapshot that was dumped* (while the dump runs) and the target must equal them —
@@ -195,12 +196,18 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
         dump = os.path.join(folder, "dump")
         owner = ["--no-owner", "--no-privileges"] if no_owner else []
         with _env(source, target) as env:
-            if jobs <= 1:  # streamed: dump and restore overlap (best on small machines)
-                run_pipe(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fc",
-                          "-Z", "0", f"--snapshot={snap}", *owner],
-                         ["pg_restore", *_conn_args(target), "-d", target.dbname,
-                          "--exit-on-error", *owner],
-                         f"pg_dump {source.where()} | pg_restore into {target.where()}",
+            if jobs <= 1:  # streamed: dump and load overlap (best on small machines)
+                dump_cmd = ["pg_dump", *_conn_args(source), "-d", source.dbname,
+                            f"--snapshot={snap}", *owner]
+                psql = ["psql", *_conn_args(target), "-d", target.dbname, "-q", "-X",
+                        "-v", "ON_ERROR_STOP=1"]
+                run_pipe([*dump_cmd, "--section=pre-data", "--section=data"], psql,
+                         f"pg_dump {source.where()} | psql {target.where()} (data)", env=env)
+                copied = tables(target)
+                dst_future = [pool.submit(table_digest, target, t)
+                              for t in copied] if (digest or verify) else []
+                run_pipe([*dump_cmd, "--section=post-data"], psql,
+                         f"pg_dump {source.where()} | psql {target.where()} (indexes)",
                          env=env)
             else:
                 run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
@@ -219,11 +226,7 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
                             env=env)
         src = {d.table: d for d in (f.result() for f in src_future)}
         holder.execute("ROLLBACK")
-        if jobs <= 1:
-            copied = tables(target)
-            found = digests(target, jobs, only=copied) if (digest or verify) else {}
-        else:
-            found = {d.table: d for d in (f.result() for f in dst_future)}
+        found = {d.table: d for d in (f.result() for f in dst_future)}
         if verify:
             from connectors.database.common import require_same
 

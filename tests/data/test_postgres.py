@@ -124,4 +124,5 @@ def test_md5_checksum_and_unknown_checksum(pg_pair: tuple[DbEndpoint, DbEndpoint
 def test_streamed_copy_with_one_job(pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
     src, dst = pg_pair
     result = pg.initial_copy(src, dst, jobs=1, verify=True)
+    assert pg_exec(dst, "SELECT count(*) FROM orders") == [(2000,)]
     assert result.digests["public.people"].rows == 500
