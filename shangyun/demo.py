@@ -476,8 +476,15 @@ def cutover_spec(st: DemoState, systems: list[dict[str, Any]], dns_endpoint: str
         lab_bureau = lab_bureaus[bureau_names[sysw["bureau"]]]
         app = next(h for h in st.lab.hosts if h.bureau == lab_bureau and h.role == "app")
         port = 1 if sysw["id"] == fail else 8080  # port 1: refused
+        db = next((h for h in st.lab.hosts if h.bureau == lab_bureau and h.database), None)
         out[sysw["id"]] = {
             "freeze": True,
+            "databases": [] if db is None else [{
+                "id": db.database.name, "engine": db.database.engine,
+                "source": {"host": db.ip, "port": db.database.port, "user": db.database.user,
+                           "dbname": db.database.name},
+                "target": {"host": "127.0.0.1", **LOCAL_DB[db.database.engine],
+                           "dbname": target_dbname(st.lab, lab_bureau, db.database.name)}}],
             "dns": {"endpoint": dns_endpoint, "zone": DNS_ZONE,
                     "records": [{"name": _dns_name(lab_bureau), "type": "A",
                                  "values": [f"{CLOUD_NET}.{n}.10"], "ttl": 60}]},
@@ -486,6 +493,36 @@ def cutover_spec(st: DemoState, systems: list[dict[str, Any]], dns_endpoint: str
                         "backoff": 0.2, "timeout": 3}],
         }
     return {"schema_version": 1, "soak_hours": 72, "systems": out}
+
+
+#: The cloud's database servers in the demo: this machine's PostgreSQL and MariaDB.
+LOCAL_DB = {"postgresql": {"port": 5432, "user": "postgres"},
+            "mariadb": {"port": 3306, "user": "root"}}
+DB_PREFIX = "shangyun_demo_"
+
+
+def target_dbname(lab: Any, lab_bureau: str, name: str) -> str:
+    """The cloud-side copy of a lab database: unique per lab (its tag) and bureau."""
+    return f"{DB_PREFIX}{lab.tag}_{lab_bureau.lower()}_{name}"[:63]
+
+
+def drop_demo_databases(lab: Any) -> list[str]:
+    """Drop the cloud-side copies the demo made for ``lab`` (what a cut-over system keeps
+    until the wave is finalized); returns the names dropped."""
+    from connectors.database import mariadb, postgres
+    from connectors.database.common import DbEndpoint
+
+    dropped = []
+    for h in lab.hosts:
+        if not h.database:
+            continue
+        engine = h.database.engine
+        ep = DbEndpoint(host="127.0.0.1", **LOCAL_DB[engine],
+                        dbname=target_dbname(lab, h.bureau, h.database.name))
+        mod = postgres if engine == "postgresql" else mariadb
+        if mod.drop_database(ep):
+            dropped.append(ep.dbname)
+    return dropped
 
 
 def _dns_name(lab_bureau: str) -> str:
@@ -843,6 +880,9 @@ def cli(out: str, bureaus: int | None, lab_dir: str | None, quick: bool, keep_la
         if not keep_lab:
             from shangyun import lab
 
+            if st.lab is not None:
+                dropped = drop_demo_databases(st.lab)
+                console.print(f"dropped the demo's database copies: {', '.join(dropped) or '-'}")
             lab.down(st.lab_dir)
             console.print("lab down")
     console.rule("[bold]result")

@@ -1,5 +1,6 @@
 """Fixtures of the demo's tests: a fresh lab folder under /tmp and a demo work folder,
-both removed afterwards (lab down, dashboard server stopped)."""
+both removed afterwards (dashboard server stopped, the demo's database copies on the local
+PostgreSQL/MariaDB dropped, lab down)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def demo_dirs() -> Iterator[tuple[Path, Path]]:
     try:
         yield out, lab_dir
     finally:
+        from shangyun.demo import drop_demo_databases
+
         stop(default_state_dir(out))
+        if (lab_dir / "lab.json").exists():
+            drop_demo_databases(lab.LabState.load(lab_dir))
         lab.down(lab_dir)
         shutil.rmtree(root, ignore_errors=True)

@@ -66,6 +66,14 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     for r in converts:  # the copy's content digest is the lab image's known digest
         path = disk_paths[r.key.split("/convert/", 1)[1]]
         assert r.payload["content_digest"] == f"sha256:{digests[path]}"
+    # 7b. cutover, where the wave run carries it out: each bureau's lab database copied to
+    # this machine's server, verified (1000 rows), DNS switched, health checked
+    if st.results.get("dns_before"):
+        verified = [r.payload["verified"] for r in recs if r.kind == "verify"]
+        assert len(verified) == 2
+        assert sorted(next(iter(v["appdb"].values()))["rows"] for v in verified) == [1000, 1000]
+        assert {r.kind for r in recs} >= {"copy", "delta", "freeze", "start", "dns", "health",
+                                           "cutover"}
     # 8. runbooks zh/en html/md and the report
     docs = [Path(p) for p in st.results["documents"]]
     names_written = {p.name for p in docs}
@@ -111,6 +119,14 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     if (out / "estate" / "plan" / "cutover.yaml").exists():
         assert sorted(map(sorted, by_system.values())) == [["done"], ["undone"]], by_system
         assert "rolled back cleanly" in res.output
+        from connectors.database import mariadb, postgres
+        from connectors.database.common import DbEndpoint
+
+        rolled = next(sid for sid, v in by_system.items() if v == {"undone"})
+        copy = next(r for r in recs if r.system_id == rolled and r.kind == "copy")
+        tgt = copy.payload["item"]["target"]
+        mod = postgres if copy.payload["item"]["engine"] == "postgresql" else mariadb
+        assert not mod.database_exists(DbEndpoint(**tgt))  # the undo dropped the copy
         assert {r.kind for r in recs} >= {"freeze", "start", "dns", "health", "cutover"}
     else:
         assert set().union(*by_system.values()) == {"done"}
