@@ -782,6 +782,12 @@ def run_stages(st: DemoState, stages: tuple[tuple[str, Callable[[DemoState], str
                 st.notes.append(f"{name}: failed ({exc})")
                 st.failed = True
                 break
+            except Exception as exc:  # a bug in a piece the stage calls: show it, stop
+                console.print_exception(max_frames=4)
+                console.print(f"[bold red]failed[/] with an unexpected {type(exc).__name__}")
+                st.notes.append(f"{name}: failed (unexpected {type(exc).__name__}: {exc})")
+                st.failed = True
+                break
             seconds = time.perf_counter() - started
             st.results.setdefault("seconds", {})[name] = round(seconds, 1)
             console.print(f"[green]done[/] in {seconds:.1f} s: {result}")
