@@ -225,6 +225,11 @@ class FreezeAction:
                     time.sleep(FREEZE_POLL_SECONDS)
                 if dom.isActive():
                     dom.destroy()
+        from connectors.database import postgres
+
+        for item in step.args.get("databases") or []:
+            _, src, _ = _db(item)
+            postgres.freeze(src)
         return {"frozen": {"was_running": running}}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
@@ -232,7 +237,13 @@ class FreezeAction:
         return not any(self._dom(d).isActive() for d in step.args["domains"])
 
     def undo(self, payload: Mapping[str, Any]) -> None:
-        """Restart the domains that ran before the freeze (no-op if they run)."""
+        """Make the frozen databases writable again and restart the domains that ran
+        before the freeze (no-op for those that run)."""
+        from connectors.database import postgres
+
+        for item in payload.get("databases") or []:
+            _, src, _ = _db(item)
+            postgres.unfreeze(src)
         for d in (payload.get("frozen") or {}).get("was_running", []):
             dom = self._dom(d)
             if not dom.isActive():

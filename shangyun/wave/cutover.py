@@ -4,7 +4,8 @@ rollback order and the finalize rule. No I/O except reading the cutover file.
 Per system, after part 1's steps (precheck → convert → upload → import → launch)::
 
     copy/<item>…      initial copy of each database and file set while the source runs
-    freeze            stop the source (shut its libvirt domains down)       undo: restart
+    freeze            stop the source (shut its libvirt domains down; with
+                      freeze_databases, PostgreSQL sources made read-only)  undo: restart
     delta/<item>…     final delta of each item (the source is frozen)
     verify            every item compared (row counts + checksums, SHA-256)  refuses cutover
     start             the production instance(s) on the target              undo: stop+remove
@@ -21,6 +22,7 @@ The cutover file is ``<estate>/plan/cutover.yaml`` (``schema_version: 1``)::
     systems:
       sys-001:
         freeze: true                      # shut the system's hosts' domains down (default)
+        freeze_databases: true            # also make its PostgreSQL sources read-only
         databases:
           - id: main
             engine: postgresql            # or mariadb
@@ -93,6 +95,7 @@ class SystemCutover:
     dns_zone: str = ""
     dns_records: tuple[dict[str, Any], ...] = ()
     health: tuple[dict[str, Any], ...] = ()
+    freeze_databases: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,9 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
         systems[str(sid)] = SystemCutover(str(sid), bool(spec.get("freeze", True)),
                                           tuple(items), str(dns.get("endpoint", "") or ""),
                                           str(dns.get("zone", "") or ""), records,
-                                          tuple(checks))
+                                          tuple(checks),
+                                          freeze_databases=bool(spec.get("freeze_databases",
+                                                                         False)))
     return CutoverPlan(systems, float(data.get("soak_hours", DEFAULT_SOAK_HOURS)))
 
 
@@ -220,10 +225,13 @@ def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
                   args=it.to_args(), planned={"item": it.to_args()}) for it in spec.data]
     domains = [{"hypervisor": h.hypervisor, "name": h.hostname}
                for h in system.hosts if h.hypervisor]
-    if spec.freeze and domains:
-        steps.append(Step("freeze", sid, f"{sid}/freeze", f"freeze {system.name}: shut down "
-                          + ", ".join(d["name"] for d in domains),
-                          args={"domains": domains}, planned={"domains": domains}))
+    dbs = [it.to_args() for it in spec.data
+           if spec.freeze_databases and it.kind == "db" and it.engine == "postgresql"]
+    if spec.freeze and (domains or dbs):
+        what = [d["name"] for d in domains] + [f"database {d['id']} read-only" for d in dbs]
+        steps.append(Step("freeze", sid, f"{sid}/freeze", f"freeze {system.name}: "
+                          + ", ".join(what), args={"domains": domains, "databases": dbs},
+                          planned={"domains": domains, "databases": dbs}))
     steps += [Step("delta", sid, f"{sid}/delta/{it.id}", f"final delta of {it.kind} {it.id}",
                    args=it.to_args()) for it in spec.data]
     if spec.data:

@@ -55,6 +55,7 @@ def _setup(tmp_path: Path, dns: Route53Dns, farm: SshdFarm, web: str,
     (ps, pt), (ms, mt) = pg_pair, my_pair
     srv = farm.servers[0]
     spec = {"systems": {"sys-1": {
+        "freeze_databases": True,
         "databases": [
             {"id": "pg", "engine": "postgresql",
              "source": {"host": ps.host, "port": ps.port, "user": ps.user, "dbname": ps.dbname},
@@ -124,6 +125,7 @@ def test_cutover_then_health_failure_rolls_back_in_reverse(
         assert not (tmp_path / "landing" / "share").exists()
         assert (files_source / "late.txt").exists()
         assert pg_exec(pg_pair[0], "SELECT count(*) FROM people") == [(501,)]
+        pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'writable again')")  # unfrozen
         statuses = {r.key: r.status for r in journal.records(1, "sys-1")}
         assert statuses["sys-1/dns"] == UNDONE and statuses["sys-1/copy/share"] == UNDONE
         # a second rollback finds nothing left to undo
@@ -147,6 +149,8 @@ def test_cutover_succeeds_and_verification_gap_refuses(
         assert out["state"] == "done", out
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.20"], 60)
         assert not _vm_running(cctx)
+        with pytest.raises(Exception, match="read-only"):  # the source database is frozen
+            pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'after cutover')")
         cut = journal.last(1, "sys-1", "sys-1/cutover")
         assert cut is not None and cut.status == "done" and "cut_over_at" in cut.payload
         dns_rec = journal.last(1, "sys-1", "sys-1/dns")
@@ -161,6 +165,7 @@ def test_cutover_succeeds_and_verification_gap_refuses(
         assert "299 on the target" in refused["error"]
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.10"], 300)
         assert _vm_running(cctx)
+        pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'writable again')")
     finally:
         cctx.close()
 

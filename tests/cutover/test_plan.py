@@ -113,3 +113,13 @@ def test_finalize_verdict() -> None:
     v = finalize_verdict({"a": {"cutover": "undone", "at": None}}, now, 72)
     assert not v.ok and "a: not cut over (cutover step: undone)" in v.reasons
     assert not finalize_verdict({}, now, 0).ok
+
+
+def test_freeze_databases_adds_postgresql_sources_to_the_freeze() -> None:
+    plan = parse_cutover(_spec(freeze_databases=True))
+    wave, system = _wave()
+    freeze = next(s for s in cutover_steps(wave, system, plan.systems["sys-1"])
+                  if s.kind == "freeze")
+    assert [d["id"] for d in freeze.args["databases"]] == ["main"]
+    assert freeze.planned["databases"] == freeze.args["databases"]  # undo works after a crash
+    assert "database main read-only" in freeze.title
