@@ -131,11 +131,25 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     else:
         assert set().union(*by_system.values()) == {"done"}
         assert "part 1 only" in res.output
-    # an explicit --fail-health naming no system of wave 1 is one clear error
+    # an explicit --fail-health naming no system of wave 1 is one clear error; --lab-down
+    # then drops the demo's database copies and takes the lab down
+    from connectors.database import postgres
+    from connectors.database.common import DbEndpoint
+
+    lab_state = st.lab
+    pg_host = next(h for h in lab_state.hosts if h.database and
+                   h.database.engine == "postgresql")
+    pg_copy = DbEndpoint(host="127.0.0.1", port=5432, user="postgres",
+                         dbname=demo.target_dbname(lab_state, pg_host.bureau, "appdb"))
+    cut_over = (out / "estate" / "plan" / "cutover.yaml").exists()
+    assert postgres.database_exists(pg_copy) == cut_over  # B01 was cut over, its copy stays
     res = CliRunner().invoke(demo.cli, ["--out", str(out), "--lab-dir", str(lab_dir),
-                                        "--quick", "--fail-health", "no-such-system"])
+                                        "--quick", "--fail-health", "no-such-system",
+                                        "--lab-down"])
     assert res.exit_code == 1
     assert "no-such-system" in res.output and "not a system of wave 1" in res.output
+    assert "lab down" in res.output and not (lab_dir / "lab.json").exists()
+    assert not postgres.database_exists(pg_copy)
 
 
 def test_sample_path_cli(tmp_path: Path) -> None:
