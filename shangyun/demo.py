@@ -713,6 +713,10 @@ def stage_documents(st: DemoState) -> str:
             if code != 0:
                 raise ShangyunError(f"report failed (exit {code}): {err.strip()}")
             written.append(str(out))
+    else:
+        console.print("[bold yellow]SKIPPED[/]: the estate report ('shangyun report' is not "
+                      "part of this build)")
+        st.notes.append("runbooks: the estate report skipped ('shangyun report' missing)")
     st.results["documents"] = written
     missing = [w for w in written if not Path(w).is_file()]
     if missing:
