@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from connectors.dns import DnsRecord, Route53Dns
 from shangyun.errors import StepError, TransientError
-
-# moto accepts any credentials; these are not secrets.
-TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import MOTO_ENV, free_port, moto_server
 
 
 @pytest.fixture(scope="module")
 def dns() -> Iterator[Route53Dns]:
     """A Route53Dns client on a moto server started for this module."""
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in TEST_ENV}
-    os.environ.update(TEST_ENV)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        with Route53Dns(f"http://127.0.0.1:{port}") as client:
-            yield client
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with moto_server() as url, Route53Dns(url) as client:
+        yield client
 
 
 @pytest.fixture
@@ -91,8 +65,8 @@ def test_bad_input_and_missing_zone(dns: Route53Dns) -> None:
 
 
 def test_unreachable_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in TEST_ENV.items():
+    for k, v in MOTO_ENV.items():
         monkeypatch.setenv(k, v)
-    with Route53Dns(f"http://127.0.0.1:{_free_port()}", max_attempts=1,
+    with Route53Dns(f"http://127.0.0.1:{free_port()}", max_attempts=1,
                     connect_timeout=1) as dead, pytest.raises(TransientError):
         dead.zone_id("x.gov.cn")

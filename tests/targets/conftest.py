@@ -4,8 +4,6 @@ storage pool and networks), a moto server for S3 + EC2, and a small converted di
 from __future__ import annotations
 
 import hashlib
-import logging
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.images.conftest import make_content, write_raw
+from tests.support import moto_server
 
 CLOUD_NODE = """<node>
   <pool type='dir'>
@@ -93,22 +92,8 @@ def converted_disks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Conve
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1 (a free port): S3 and EC2."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
