@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import click
 
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    console,
+    err_console,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 from shangyun.cli.runbook import FORMAT, LANG, PUBLISH, publish_markdown
 
 
@@ -29,7 +36,7 @@ def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
                                    "excluded")} for b in programme_status(estate_dir)["bureaus"]]
         url = publish_markdown(estate_dir, f"estate-report-{lang}", text,
                                "progress by bureau and wave", table=rows)
-        console.print(f"published to the dashboard: {url}")
+        (err_console if as_json else console).print(f"published to the dashboard: {url}")
 
     if as_json:
         print_json(programme_status(estate_dir))

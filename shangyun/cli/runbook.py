@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import click
 
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    console,
+    err_console,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="html",
                       show_default=True, help="Markdown (charts as PNGs beside it) or HTML "
@@ -54,7 +61,7 @@ def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
         text, _ = render_runbook(estate_dir, number, "md", lang)
         url = publish_markdown(estate_dir, f"runbook-wave-{number}-{lang}", text,
                                f"wave {number} runbook ({lang})")
-        console.print(f"published to the dashboard: {url}")
+        (err_console if as_json else console).print(f"published to the dashboard: {url}")
     if as_json:
         ctx = runbook_context(estate_dir, number, lang)
         print_json({"path": str(path), "wave": number, "ran": ctx["ran"],
