@@ -591,21 +591,39 @@ _CHUNK = 5000
 
 def _clean_column(rows: list[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
     """The cleaned values of column ``c`` for the rows ``chunk`` (``None`` when blank; a
-    :class:`BadValue` when bad), each distinct raw value cleaned once."""
+    :class:`BadValue` when bad), each distinct raw value cleaned once.
+
+    The column is gathered in one pass, its distinct values cleaned (through the column's
+    memo), then mapped back. A column holding booleans (or values equal to them: 0, 1,
+    0.0, 1.0) takes the value-by-value path, since ``True == 1`` would share a memo key.
+    """
     idx, memo, fn = c.index, c.memo, c.clean
+    try:
+        raw = [rows[r][idx] for r in chunk]
+    except IndexError:  # a short row: its missing cells are blank
+        raw = [rows[r][idx] if idx < len(rows[r]) else "" for r in chunk]
+    distinct = dict.fromkeys(raw)
+    if True in distinct or False in distinct:
+        return _clean_each(raw, memo, fn)
+    for key in distinct:
+        if key not in memo:
+            memo[key] = None if key == "" or key is None else fn(key)
+    return [memo[v] for v in raw]
+
+
+def _clean_each(raw: list[Any], memo: dict[Any, Any], fn: Callable[[Any], Any]) -> list[Any]:
+    """Value by value, with booleans keyed apart from the numbers equal to them."""
     out: list[Any] = []
     append = out.append
-    for r in chunk:
-        row = rows[r]
-        raw = row[idx] if idx < len(row) else ""
-        if raw == "" or raw is None:
+    for v in raw:
+        if v == "" or v is None:
             append(None)
             continue
-        key = raw if type(raw) is not bool else (bool, raw)
-        v = memo.get(key, _MISSING)
-        if v is _MISSING:
-            v = memo[key] = fn(raw)
-        append(v)
+        key = v if type(v) is not bool else (bool, v)
+        got = memo.get(key, _MISSING)
+        if got is _MISSING:
+            got = memo[key] = fn(v)
+        append(got)
     return out
 
 
