@@ -402,11 +402,11 @@ def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
     table = TABLES[name]
     if not rows:
         return empty_frame(table)
-    known = set(table.column_names)
-    extra = list(dict.fromkeys(k for r in rows for k in r if k not in known))
+    columns = _columns_of(rows, table.column_names)
+    extra = [k for k in columns if k not in table.column_names]
     out: dict[str, Any] = {}
     for col in table.columns:
-        values = [r.get(col.name) for r in rows]
+        values = columns[col.name]
         kind = col.kind
         try:
             if kind == "float":
@@ -437,9 +437,22 @@ def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
             return None
         out[col.name] = series
     for k in extra:
-        out[k] = pd.Series(["" if r.get(k) is None else str(r.get(k)) for r in rows],
-                           dtype="object")
+        out[k] = pd.Series(["" if v is None else str(v) for v in columns[k]], dtype="object")
     return pd.DataFrame(out)
+
+
+def _columns_of(rows: list[Row], names: Iterable[str]) -> dict[str, list[Any]]:
+    """``rows`` turned into columns (``None`` where a row lacks the key): the schema's
+    ``names`` first, then any other keys in the order they first appear."""
+    n = len(rows)
+    columns: dict[str, list[Any]] = {name: [None] * n for name in names}
+    for i, r in enumerate(rows):
+        for k, v in r.items():
+            column = columns.get(k)
+            if column is None:
+                column = columns[k] = [None] * n
+            column[i] = v
+    return columns
 
 
 def _in_bounds(col: Column, v: float) -> bool:
