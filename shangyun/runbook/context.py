@@ -27,9 +27,10 @@ from shangyun.runbook.estimate import (
 )
 from shangyun.runbook.history import wave_history
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
+from shangyun.wave.cutover import load_cutover, wave_system_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import PLAN_FILE, csv_groups, read_plan, wave_groups
-from shangyun.wave.steps import RunOptions, Step, system_steps
+from shangyun.wave.steps import RunOptions, Step
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
 MANUAL_CHECKS = ("chk_backup", "chk_notice", "chk_contacts", "chk_target")
@@ -86,7 +87,8 @@ def _step_data_gb(step: Step, used: dict[str, float], system: SystemWork) -> flo
 def _undo_text(t: Any, step: Step) -> str:
     p = step.planned
     fields = {"path": p.get("path", ""), "bucket": p.get("bucket", ""),
-              "key": p.get("key", ""), "volume": p.get("volume", ""), "name": p.get("name", "")}
+              "key": p.get("key", ""), "volume": p.get("volume", ""), "name": p.get("name", ""),
+              "item": step.args.get("id", ""), "zone": p.get("zone", "")}
     return str(t(f"undo_{step.kind}", **fields))
 
 
@@ -114,6 +116,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     if wave.plan_fingerprint != wave.estate_fingerprint:
         warnings.append({"system": "", "text": t("warn_fingerprint")})
     ids = {s.id for s in wave.systems}
+    cutover = load_cutover(root)
     systems = []
     for s in wave.systems:
         row = sys_rows[s.id]
@@ -125,7 +128,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         # concurrent systems of one bureau share its link
         rates = Rates(link_mbps=link / bureau_slots(link), efficiency=eff)
         steps = []
-        for st in system_steps(wave, s, opts):
+        for st in wave_system_steps(wave, s, opts, cutover):
             secs = step_seconds(st.kind, _step_data_gb(st, used, s), rates)
             steps.append({"key": st.key, "kind": st.kind, "kind_label": t(f"kind_{st.kind}"),
                           "title": st.title, "seconds": secs, "estimate": human_duration(secs),

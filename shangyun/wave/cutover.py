@@ -56,7 +56,7 @@ import yaml
 
 from shangyun.errors import EstateError, StepError
 from shangyun.wave.model import SystemWork, WaveWork
-from shangyun.wave.steps import Step
+from shangyun.wave.steps import RunOptions, Step, system_steps
 
 CUTOVER_FILE = Path("plan") / "cutover.yaml"
 SCHEMA_VERSION = 1
@@ -250,6 +250,16 @@ def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
                           args={"checks": list(spec.health)}))
     steps.append(Step("cutover", sid, f"{sid}/cutover", f"mark {system.name} cut over",
                       args={"wave": n}))
+    return steps
+
+
+def wave_system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
+                      plan: CutoverPlan | None) -> list[Step]:
+    """Every step a wave run does to ``system``: part 1's, then its cutover steps when
+    ``plan`` (the estate's cutover file, see :func:`load_cutover`) lists it."""
+    steps = system_steps(wave, system, opts)
+    if plan is not None and system.id in plan.systems:
+        steps += cutover_steps(wave, system, plan.systems[system.id])
     return steps
 
 

@@ -149,5 +149,10 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
 
 
 def plan_steps(wave: WaveWork, opts: RunOptions) -> dict[str, list[Step]]:
-    """System id -> its ordered steps, for every system of the wave (plan order)."""
-    return {s.id: system_steps(wave, s, opts) for s in wave.systems}
+    """System id -> its ordered steps, for every system of the wave (plan order): part 1's
+    steps, then the cutover steps of each system ``plan/cutover.yaml`` lists (pure: the
+    cutover file is read once; no connector, no Prefect)."""
+    from shangyun.wave.cutover import load_cutover, wave_system_steps
+
+    cutover = load_cutover(wave.estate_dir)
+    return {s.id: wave_system_steps(wave, s, opts, cutover) for s in wave.systems}

@@ -122,3 +122,52 @@ def test_status_of_a_wave_never_run_writes_nothing(wave_estate: WaveEstate) -> N
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["state"] == "never run"
     assert _snapshot(wave_estate.root) == before
+
+
+CUTOVER_YAML = """schema_version: 1
+systems:
+  sys-01:
+    databases:
+      - id: main
+        engine: postgresql
+        source: {host: 127.0.0.1, port: 5432, user: postgres, dbname: app}
+        target: {host: 127.0.0.1, port: 5432, user: postgres, dbname: app_new}
+    dns:
+      endpoint: http://127.0.0.1:9
+      zone: b.gov.cn
+      records: [{name: app.b.gov.cn, type: A, values: [10.9.0.5]}]
+    health: [{kind: tcp, host: 127.0.0.1, port: 9}]
+"""
+
+
+def test_dry_run_and_runbook_list_the_cutover_steps(wave_estate: WaveEstate) -> None:
+    from shangyun.runbook.api import runbook_context
+
+    (wave_estate.root / "plan" / "cutover.yaml").write_text(CUTOVER_YAML, encoding="utf-8")
+    code = ("import sys; from shangyun.cli import main\n"
+            "try:\n main(['wave','run','1','--estate',sys.argv[1],'--dry-run','--json'])\n"
+            "except SystemExit: pass\n"
+            "assert 'prefect' not in sys.modules and 'boto3' not in sys.modules, 'imported'\n")
+    r = subprocess.run([sys.executable, "-c", code, str(wave_estate.root)],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    kinds = [st["kind"] for st in data["systems"][0]["steps"]]
+    cut = ["copy", "freeze", "delta", "verify", "start", "dns", "health", "cutover"]
+    assert kinds[8:] == cut  # part 1's eight, then the cutover's, in order
+    assert [len(s["steps"]) for s in data["systems"]] == [16, 8, 8]
+    assert data["step_count"] == 32
+    text = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
+                                     "--dry-run", "--only", "sys-01"])
+    assert "[dns] switch DNS in b.gov.cn" in text.output
+    assert "1 system(s), 16 step(s)" in text.output
+    for lang, label, undo in (("zh", "切换 DNS", "恢复日志中记录的原 DNS 记录（b.gov.cn）"),
+                              ("en", "switch DNS", "put the journaled previous DNS records "
+                                                   "back (b.gov.cn)")):
+        ctx = runbook_context(wave_estate.root, 1, lang)
+        steps = ctx["systems"][0]["steps"]
+        assert [s["kind"] for s in steps][8:] == cut
+        dns = next(s for s in steps if s["kind"] == "dns")
+        assert dns["kind_label"] == label and dns["undo"] == undo
+        assert all(s["seconds"] > 0 for s in steps[8:])
