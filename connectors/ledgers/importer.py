@@ -19,7 +19,14 @@ from typing import Any
 
 import yaml
 
-from connectors.ledgers.read import KnownIndex, LedgerRead, Mapping, load_mapping, read_ledger
+from connectors.ledgers.read import (
+    SAFE_LOADER,
+    KnownIndex,
+    LedgerRead,
+    Mapping,
+    load_mapping,
+    read_ledger,
+)
 from shangyun.errors import EstateError, LedgerError, ValidationFailed
 from shangyun.estate.merge import ORDER, Merger, TableCounts
 from shangyun.estate.model import META_FILE, Estate
@@ -68,7 +75,7 @@ def expand_manifest(path: str | Path) -> list[tuple[Path, str | None]]:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+        data = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise LedgerError(str(p), f"cannot read the ledger manifest: {exc}") from exc
     order = data.get("order") if isinstance(data, dict) else None

@@ -47,6 +47,8 @@ Mapping = dict[str, tuple[str, str]]
 Known = Estate | dict[str, list[Row]]
 
 HEADER_SCAN_ROWS = 30
+#: libyaml's safe loader when PyYAML was built with it (same documents, ~10x faster).
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOTALS = re.compile(
     r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand |sub)?totals?[:：]?|sum[:：]?)$", re.I)
 _TOTAL_FIRST = frozenset("合总小共汇tTsSgG")
@@ -117,7 +119,7 @@ def load_mapping(path: str | Path) -> Mapping:
     or ``{column: table.column, unit: MB}``). Raises :class:`LedgerError` for a bad entry."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
+        data = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=SAFE_LOADER) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise LedgerError(str(p), f"cannot read the mapping file: {exc}") from exc
     if isinstance(data, dict) and isinstance(data.get("columns"), dict):
