@@ -490,6 +490,17 @@ def cutover_actions_for(run: RunContext) -> dict[str, StepAction]:
     return cutover_actions(cctx)
 
 
+def close_cutover_context(run: RunContext) -> None:
+    """Close and forget the :class:`CutoverContext` of ``run`` (its source-hypervisor
+    connections); nothing when the run never used one. :meth:`RunContext.close` calls it."""
+    with _CONTEXTS_LOCK:
+        cctx = _CONTEXTS.get(id(run))
+        if cctx is None or cctx.run is not run:
+            return
+        del _CONTEXTS[id(run)]
+    cctx.close()
+
+
 def extra_steps(wave: Any, system: Any) -> list[Step]:
     """The cutover steps of ``system`` when the estate has ``plan/cutover.yaml`` listing it
     (none otherwise: a part-1-only wave is unchanged)."""

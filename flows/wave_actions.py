@@ -87,7 +87,11 @@ class RunContext:
             self.journal.progress(self.run_id, step, {name: value})
 
     def close(self) -> None:
-        """Close the target connection (safe twice)."""
+        """Close the target connection and the cutover's source-hypervisor connections of
+        this run (safe twice)."""
+        from flows.cutover_actions import close_cutover_context  # part 2: data, cutover
+
+        close_cutover_context(self)
         with self._lock:
             if self._target is not None:
                 self._target.close()
