@@ -464,8 +464,7 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
         verdict = finalize_verdict(systems, now, soak)
         if not verdict.ok:
             raise StepError(f"wave {number} cannot be finalized: " + "; ".join(verdict.reasons))
-        run_id = journal.begin_run(number, {"finalize": True, "rollback": True,
-                                            "soak_hours": soak})
+        run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize")
         journal.audit("wave.finalized", None, "ok",
                       {"wave": number, "systems": sorted(systems), "soak_hours": soak,
                        "last_cutover": verdict.cut_over_at.isoformat()

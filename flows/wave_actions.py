@@ -440,8 +440,8 @@ def rollback(estate_dir: str, number: int, system: str | None = None) -> list[Un
         journal.ensure_idle(number)
         last = journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
-        run_id = journal.begin_run(number, {"rollback": True, "system": system,
-                                            "options": opts.to_dict()})
+        run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict()},
+                                   kind="rollback")
         ctx = RunContext(opts).bind(journal, run_id, number)
         reports = []
         try:

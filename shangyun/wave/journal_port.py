@@ -25,10 +25,23 @@ from shangyun.wave.engine import DONE, FAILED, STARTED, UNDO_FAILED, UNDONE, Ste
 from shangyun.wave.steps import Step
 
 UNDOING = "undoing"
+RUN_KINDS = ("run", "rollback", "finalize")
+"""What a journaled run did: moved systems (``run``, the only kind ``wave resume`` takes up),
+undid them (``rollback``), or closed the wave (``finalize``)."""
 
 
 def _kind(key: str, payload: Mapping[str, Any]) -> str:
     return str(payload.get("_kind") or (key.split("/")[1] if "/" in key else key))
+
+
+def run_kind(params: Mapping[str, Any]) -> str:
+    """The kind of a run from the params it began with (runs journaled before kinds
+    existed: by their ``rollback``/``finalize`` flags)."""
+    if params.get("kind"):
+        return str(params["kind"])
+    if params.get("finalize"):
+        return "finalize"
+    return "rollback" if params.get("rollback") else "run"
 
 
 class WaveJournal:
@@ -42,9 +55,13 @@ class WaveJournal:
         """Mark runs whose orchestrator died as crashed; return their ids."""
         return [r.id for r in self.j.reconcile()]
 
-    def begin_run(self, wave: int, params: Mapping[str, Any]) -> str:
-        """A new run of ``wave`` recording ``params`` (options, only); returns its id."""
-        return self.j.begin_run(wave, note=json.dumps(dict(params), ensure_ascii=False)).id
+    def begin_run(self, wave: int, params: Mapping[str, Any], *, kind: str = "run") -> str:
+        """A new run of ``wave`` recording ``params`` (options, only) and its ``kind`` (one
+        of :data:`RUN_KINDS`: only ``run`` runs are resumed); returns its id."""
+        if kind not in RUN_KINDS:
+            raise ValueError(f"run kind {kind!r}: choose one of {', '.join(RUN_KINDS)}")
+        note = json.dumps({**dict(params), "kind": kind}, ensure_ascii=False)
+        return self.j.begin_run(wave, note=note).id
 
     def resume_run(self, run_id: str) -> str:
         """Take over a crashed or failed run (same id)."""
@@ -63,10 +80,12 @@ class WaveJournal:
         self.j.finish_run(run_id, "done" if state == "done" else "failed", note=state)
 
     def last_run(self, wave: int) -> dict[str, Any] | None:
-        """The latest non-rollback run of ``wave`` with its recorded params, or None."""
+        """The latest ``run``-kind run of ``wave`` (not a rollback, not a finalize) with its
+        recorded params, or None. Runs journaled before kinds existed count by their
+        ``rollback``/``finalize`` params."""
         for run in reversed(self.j.runs(wave)):
             params = self.run_params(run.id)
-            if params.get("rollback"):
+            if run_kind(params) != "run":
                 continue
             return {"id": run.id, "status": run.status, **params}
         return None
@@ -90,8 +109,9 @@ class WaveJournal:
                             f"on host {r.host}); wait for it, or stop it and 'wave resume'")
 
     def runs(self, wave: int) -> list[dict[str, Any]]:
-        """Every run of ``wave``, oldest first, as plain data."""
-        return [r.to_dict() for r in self.j.runs(wave)]
+        """Every run of ``wave``, oldest first, as plain data (with its ``kind``)."""
+        return [{**r.to_dict(), "kind": run_kind(self.run_params(r.id))}
+                for r in self.j.runs(wave)]
 
     def audit(self, action: str, system: str | None, result: str,
               details: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from shangyun.cli import main
@@ -47,3 +48,26 @@ def test_finalize_without_journal_is_one_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["wave", "finalize", "3", "--estate",
                                     str(tmp_path / "empty")])
     assert res.exit_code == 1 and "error:" in res.output and "Traceback" not in res.output
+
+
+def test_finalize_and_rollback_runs_have_their_kind(tmp_path: Path) -> None:
+    """Finalize and rollback runs are journaled with their kind; resume takes up only the
+    last ``run``-kind run; runs of old journals are classified by their flags."""
+    from flows.wave_actions import rollback
+
+    root = _estate(tmp_path, "2020-01-01T00:00:00+00:00")
+    with open_journal(root) as j:
+        first = j.last_run(1)
+        assert first is not None and first["kind"] == "run"
+        old = j.j.begin_run(1, note='{"rollback": true}')  # before run kinds existed
+        j.finish_run(old.id, "done")
+        with pytest.raises(ValueError, match="run kind 'undo'"):
+            j.begin_run(1, {}, kind="undo")
+    res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
+                                    "--soak-hours", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert all(r.ok for r in rollback(str(root), 1))
+    with open_journal(root) as j:
+        assert [r["kind"] for r in j.runs(1)] == ["run", "rollback", "finalize", "rollback"]
+        last = j.last_run(1)
+        assert last is not None and last["id"] == first["id"]
