@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shangyun.errors import Problem
@@ -404,12 +405,20 @@ def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
         return empty_frame(table)
     columns = _columns_of(rows, table.column_names)
     extra = [k for k in columns if k not in table.column_names]
+    absent: list[Any] = [None] * len(rows)  # a column no row has
     out: dict[str, Any] = {}
     for col in table.columns:
-        values = columns[col.name]
+        values = columns.get(col.name, absent)
         kind = col.kind
         try:
-            if kind == "float":
+            if values is absent and kind not in ("int", "bool"):
+                series = pd.Series(np.full(len(rows), np.nan), dtype="float64")
+                if kind != "float":
+                    if col.required:
+                        return None
+                    out[col.name] = pd.Series([""] * len(rows), dtype="object")
+                    continue
+            elif kind == "float":
                 series = pd.Series([math.nan if v is None or v == "" else v for v in values],
                                    dtype="float64")
             elif kind in ("int", "bool"):
@@ -442,16 +451,18 @@ def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
 
 
 def _columns_of(rows: list[Row], names: Iterable[str]) -> dict[str, list[Any]]:
-    """``rows`` turned into columns (``None`` where a row lacks the key): the schema's
-    ``names`` first, then any other keys in the order they first appear."""
+    """``rows`` turned into columns (``None`` where a row lacks the key) for the keys some
+    row has: the schema's ``names`` first, then other keys in the order they first appear."""
     n = len(rows)
-    columns: dict[str, list[Any]] = {name: [None] * n for name in names}
+    present: set[str] = set().union(*rows)
+    order = [k for k in names if k in present]
+    if len(order) < len(present):
+        known = set(order)
+        order += dict.fromkeys(k for r in rows for k in r if k not in known)
+    columns: dict[str, list[Any]] = {k: [None] * n for k in order}
     for i, r in enumerate(rows):
         for k, v in r.items():
-            column = columns.get(k)
-            if column is None:
-                column = columns[k] = [None] * n
-            column[i] = v
+            columns[k][i] = v
     return columns
 
 
