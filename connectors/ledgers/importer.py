@@ -24,6 +24,7 @@ from connectors.ledgers.read import (
     KnownIndex,
     LedgerRead,
     Mapping,
+    gc_paused,
     load_mapping,
     read_ledger,
 )
@@ -98,6 +99,7 @@ def expand_manifest(path: str | Path) -> list[tuple[Path, str | None]]:
     return out
 
 
+@gc_paused
 def import_ledgers(
     files: Sequence[str | Path | tuple[str | Path, str | None]],
     estate_dir: str | Path,
