@@ -284,49 +284,44 @@ class Merger:
         self.conflict_ids = {c["id"] for c in self.rows["conflicts"]}
 
     # ----------------------------------------------------------------- merging
-    def _remap(self, name: str, r: Row) -> Row:
-        out = dict(r)
-        for column, ref in _REFS[name]:
-            v = out.get(column)
-            if v:
-                out[column] = self.id_map[ref].get(v, v)
-        return out
-
-    def _find(self, name: str, r: Row, keys: list[Any]) -> Row | None:
-        hit = self.by_id[name].get(r.get("id"))
-        if hit is not None:
-            return hit
-        for k in keys:
-            hit = self.keys[name].get(k)
-            if hit is not None:
-                return hit
-        return None
-
     def merge_table(self, name: str, incoming: Iterable[Row]) -> None:
+        """Merge one table's incoming rows (see :func:`merge` for matching)."""
         has_source = "source" in TABLES[name].column_names
         counts = self.counts[name]
+        refs = _REFS[name]
+        id_map, by_id, index, rows = (self.id_map[name], self.by_id[name], self.keys[name],
+                                      self.rows[name])
+        natural_keys = self._natural_keys
         for raw in incoming:
-            r = self._remap(name, raw)
+            r = dict(raw)
+            for column, ref in refs:
+                v = r.get(column)
+                if v:
+                    r[column] = self.id_map[ref].get(v, v)
             if has_source and _empty(r.get("source")):
                 r["source"] = self.source
-            keys = self._natural_keys(name, r)
-            cur = self._find(name, r, keys)
+            keys = natural_keys(name, r)
+            cur = by_id.get(r.get("id"))
             if cur is None:
-                if r["id"] in self.by_id[name]:  # pragma: no cover - defensive
+                for k in keys:
+                    cur = index.get(k)
+                    if cur is not None:
+                        break
+            if cur is None:
+                if r["id"] in by_id:  # pragma: no cover - defensive
                     r["id"] = stable_id(r["id"], self.source)
-                self.rows[name].append(r)
-                self.by_id[name][r["id"]] = r
-                index = self.keys[name]
+                rows.append(r)
+                by_id[r["id"]] = r
                 for k in keys:
                     index.setdefault(k, r)
-                self.id_map[name][raw["id"]] = r["id"]
+                id_map[raw["id"]] = r["id"]
                 counts.added += 1
                 continue
-            self.id_map[name][raw["id"]] = cur["id"]
+            id_map[raw["id"]] = cur["id"]
             if self._merge_row(name, cur, r, has_source):
                 counts.updated += 1
-                for k in self._natural_keys(name, cur):
-                    self.keys[name].setdefault(k, cur)
+                for k in natural_keys(name, cur):
+                    index.setdefault(k, cur)
             else:
                 counts.unchanged += 1
 
