@@ -57,8 +57,17 @@ def test_kill_during_upload_then_resume_sends_only_missing_parts(
     uploads = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]  # type: ignore[attr-defined]
     assert len(uploads) == 1
     up = uploads[0]
-    present = len(s3.list_parts(Bucket=bucket, Key=up["Key"],  # type: ignore[attr-defined]
-                                UploadId=up["UploadId"]).get("Parts", []))
+    # a part whose bytes were all sent before the kill may still be landing in the server:
+    # count the parts once the count has stayed the same for a second (bounded)
+    present, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 15
+    while time.monotonic() < deadline:
+        n = len(s3.list_parts(Bucket=bucket, Key=up["Key"],  # type: ignore[attr-defined]
+                              UploadId=up["UploadId"]).get("Parts", []))
+        if n != present:
+            present, stable_since = n, time.monotonic()
+        elif time.monotonic() - stable_since >= 1.0:
+            break
+        time.sleep(0.2)
     assert present >= 1
 
     # the killed run is found dead, never left RUNNING
