@@ -556,20 +556,7 @@ def _read_sheet(
                      "no bureau: the sheet has no 单位/所属单位 column; pass --bureau NAME")
         return report
     rows = grid.rows
-    keep: list[int] = []
-    for r in range(header_idx + 1, len(rows)):
-        row = rows[r]
-        if not any(row) and not any(c is not None and c != "" for c in row):
-            continue
-        if any(type(c) is str and c.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(c.strip())
-               for c in row[:4]):
-            report.skipped += 1
-            continue
-        if (type(row[0]) is str and _NOTE.match(row[0].strip())
-                and sum(1 for c in row if c is not None and c != "") == 1):
-            report.skipped += 1
-            continue
-        keep.append(r)
+    keep, report.skipped = _data_rows(rows, header_idx + 1)
     reader = _ROW_READERS[kind]
     layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
     for start in range(0, len(keep), _CHUNK):
@@ -616,6 +603,36 @@ def _read_sheet(
 
 
 _CHUNK = 5000
+
+
+def _data_rows(rows: list[list[Any]], first: int) -> tuple[list[int], int]:
+    """The indexes of the data rows from ``first`` on, and how many rows were skipped as
+    totals (合计 …) or notes (注：…). Blank rows are dropped without counting.
+
+    Each distinct value of the first four columns is tested once (a totals row has its
+    label there; a note row its text in the first cell and nothing else).
+    """
+    data = [r for r in range(first, len(rows))
+            if any(rows[r]) or any(c is not None and c != "" for c in rows[r])]
+    skip: set[int] = set()
+    for j in range(4):
+        try:
+            values = [rows[r][j] for r in data]
+        except IndexError:
+            values = [rows[r][j] if j < len(rows[r]) else "" for r in data]
+        totals = {v for v in dict.fromkeys(values) if type(v) is str
+                  and v.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(v.strip())}
+        if totals:
+            skip.update(r for r, v in zip(data, values, strict=True) if v in totals)
+        if j == 0:
+            notes = {v for v in dict.fromkeys(values)
+                     if type(v) is str and _NOTE.match(v.strip())}
+            if notes:
+                skip.update(r for r, v in zip(data, values, strict=True) if v in notes
+                            and sum(1 for c in rows[r] if c is not None and c != "") == 1)
+    if not skip:
+        return data, 0
+    return [r for r in data if r not in skip], len(skip)
 
 
 def _clean_column(rows: list[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
