@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from shangyun.estate import Estate
+from tests.support import moto_server
 
 MIB = 1024 * 1024
 IMAGE_MIB = 12
@@ -194,36 +195,11 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1 (a free port): S3 and EC2 for the wave tests."""
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_DEFAULT_REGION", "AWS_PROFILE")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                      AWS_DEFAULT_REGION=REGION)
-    os.environ.pop("AWS_PROFILE", None)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with moto_server() as url:
+        yield url
 
 
 def s3_client(endpoint: str) -> object:
