@@ -5,6 +5,7 @@ one DNS change, the source (its PostgreSQL database frozen read-only) restored."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -88,7 +89,7 @@ def test_cli_run_killed_before_dns_then_reconciled(
     child = subprocess.Popen(
         [sys.executable, "-c", "from shangyun.cli import main; main()", "wave", "run", "1",
          *run_args, "--json"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
+        stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -103,12 +104,14 @@ def test_cli_run_killed_before_dns_then_reconciled(
             time.sleep(0.1)
         else:
             raise AssertionError("the run never reached the DNS switch")
-        child.send_signal(signal.SIGKILL)  # kill -9 while the DNS API hangs
+        # kill -9 while the DNS API hangs: the orchestrator and everything it started (its
+        # ephemeral Prefect server too), as when the machine running it dies
+        os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
         if child.stderr:
             child.stderr.close()
     assert child.returncode == -signal.SIGKILL
