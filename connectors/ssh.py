@@ -5,7 +5,7 @@ Security rules, all enforced here:
 * Host keys are verified against one known_hosts file only. A host whose key is not there
   is refused (:class:`UnknownHostKeyError`); a host presenting a different key than the one
   recorded is refused (:class:`ChangedHostKeyError`). Both are :class:`HostKeyError`, never
-  retried, never auto-accepted (a :class:`paramiko.RejectPolicy` subclass; no AutoAddPolicy).
+  retried, never auto-accepted (a :class:`paramiko.RejectPolicy` subclass).
 * Only the explicit private key given is used (``allow_agent=False``,
   ``look_for_keys=False``); no agent forwarding is ever requested.
 * A jump host (``[user@]host[:port]``) is reached first and verified the same way; the target

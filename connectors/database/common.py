@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from shangyun.errors import ConnectorError, StepError, TransientError
 
@@ -59,6 +59,22 @@ class TableDigest:
     def from_dict(cls, data: dict[str, object]) -> TableDigest:
         """Read back what :meth:`to_dict` wrote."""
         return cls(str(data["table"]), int(str(data["rows"])), str(data["checksum"]))
+
+
+@dataclass
+class CopyResult:
+    """What a copy or a delta did: the target's digests after it, and the tables re-copied."""
+
+    target: DbEndpoint
+    digests: dict[str, TableDigest]
+    recopied: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the journal (no password)."""
+        return {"target": self.target.where(), "recopied": self.recopied,
+                "dropped": self.dropped,
+                "digests": {k: v.to_dict() for k, v in sorted(self.digests.items())}}
 
 
 @dataclass(frozen=True)

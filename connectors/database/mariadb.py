@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import pymysql
 
 from connectors.database.common import (
+    CopyResult,
     DbEndpoint,
     TableDigest,
     compare_digests,
@@ -31,20 +31,8 @@ _DUMP = "mariadb-dump"
 _CLIENT = "mariadb"
 
 
-@dataclass
-class MyCopyResult:
-    """What a copy or a delta did: the target's digests after it, and the tables re-copied."""
-
-    target: DbEndpoint
-    digests: dict[str, TableDigest]
-    recopied: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain data for the journal (no password)."""
-        return {"target": self.target.where(), "recopied": self.recopied,
-                "dropped": self.dropped,
-                "digests": {k: v.to_dict() for k, v in sorted(self.digests.items())}}
+MyCopyResult = CopyResult
+"""What a MariaDB copy or delta did (the engine-neutral :class:`CopyResult`)."""
 
 
 def connect(ep: DbEndpoint, dbname: str | None = "") -> pymysql.connections.Connection:

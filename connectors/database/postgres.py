@@ -17,12 +17,12 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from connectors.database.common import (
+    CopyResult,
     DbEndpoint,
     TableDiff,
     TableDigest,
@@ -56,20 +56,8 @@ FROM (SELECT hashtextextended(t::text, 0) AS h FROM {table} AS t) AS s
 CHECKSUMS = tuple(_DIGESTS)
 
 
-@dataclass
-class PgCopyResult:
-    """What a copy or a delta did: the target's digests after it, and the tables it re-copied."""
-
-    target: DbEndpoint
-    digests: dict[str, TableDigest]
-    recopied: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain data for the journal (no password)."""
-        return {"target": self.target.where(), "recopied": self.recopied,
-                "dropped": self.dropped,
-                "digests": {k: v.to_dict() for k, v in sorted(self.digests.items())}}
+PgCopyResult = CopyResult
+"""What a PostgreSQL copy or delta did (the engine-neutral :class:`CopyResult`)."""
 
 
 def connect(ep: DbEndpoint, dbname: str | None = None) -> psycopg.Connection:
