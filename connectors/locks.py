@@ -152,7 +152,6 @@ class _Held:
     holder: str
     lock: Lock
     stop: threading.Event = field(default_factory=threading.Event)
-    lost: bool = False
     thread: threading.Thread | None = None
 
 
@@ -265,7 +264,6 @@ class LeasedRedisLockManager(RedisLockManager):
             try:
                 held.lock.reacquire()
             except redis.exceptions.LockNotOwnedError:
-                held.lost = True
                 log.error("lock %s: lease lost (expired and maybe taken by another worker); "
                           "this holder no longer excludes others", key)
                 return
