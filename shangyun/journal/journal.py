@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import secrets
 import threading
 import time
@@ -45,10 +46,33 @@ from shangyun.journal.models import (
     RunRow,
     StepRow,
 )
-from shangyun.journal.store import JournalError, display, make_engine, resolve
+from shangyun.journal.store import (
+    JournalError,
+    display,
+    lock_for_write,
+    make_engine,
+    resolve,
+)
 
 T = TypeVar("T")
-_RETRIES = 6
+_RETRIES = 10
+"""Attempts of one transaction before its error is raised (conflicts, busy, serialization)."""
+_BACKOFF = 0.01
+_BACKOFF_MAX = 0.5
+SERIALIZATION_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL's serialization failure and deadlock: the transaction is simply retried."""
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, jittered (so
+    two workers that collided do not collide again in step)."""
+    return min(_BACKOFF_MAX, _BACKOFF * 2 ** attempt) * random.uniform(0.5, 1.5)
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    """The SQLSTATE of a database error (psycopg's ``sqlstate``), if it has one."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def _now() -> dt.datetime:
@@ -234,20 +258,34 @@ class Journal:
 
     # -- transactions ------------------------------------------------------------------
     def _retry(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (one whole transaction), again after a conflict: a unique-key race, a
+        busy SQLite, a lost connection, or a PostgreSQL serialization failure or deadlock
+        (SQLSTATE 40001/40P01, which SERIALIZABLE transactions are expected to meet). At
+        most :data:`_RETRIES` attempts; then a :class:`JournalError` naming the journal."""
         for attempt in range(_RETRIES):
             try:
                 return fn()
             except (IntegrityError, OperationalError) as exc:
                 if attempt == _RETRIES - 1:
-                    raise JournalError(f"journal {self.url}: {exc.orig}") from None
-                time.sleep(0.05 * (attempt + 1))
+                    what = ("could not serialize the transaction"
+                            if _sqlstate(exc) in SERIALIZATION_SQLSTATES else "failed")
+                    raise JournalError(f"journal {self.url}: {what} after {_RETRIES} "
+                                       f"attempts: {exc.orig}") from None
+                time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 
-    def _tx(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn`` in one transaction, committed before returning; retried on conflicts."""
+    def _tx(self, fn: Callable[[Session], T], *, write: bool = True) -> T:
+        """Run ``fn`` in one transaction, committed before returning; retried on conflicts.
+
+        ``write`` (the default; pass False only for pure reads): on PostgreSQL the
+        transaction first takes the journal's write lock (:func:`store.lock_for_write`),
+        before its snapshot, so writers queue as SQLite's ``BEGIN IMMEDIATE`` makes them.
+        """
 
         def once() -> T:
             with Session(self.engine, expire_on_commit=False) as s, s.begin():
+                if write:
+                    lock_for_write(s)
                 return fn(s)
 
         return self._retry(once)
@@ -361,7 +399,7 @@ class Journal:
 
     def get_run(self, run_id: str) -> Run:
         """The run ``run_id``; :class:`JournalError` if there is none."""
-        return self._tx(lambda s: Run.from_row(self._run_row(s, run_id)))
+        return self._tx(lambda s: Run.from_row(self._run_row(s, run_id)), write=False)
 
     def runs(self, wave: int | None = None, status: str | None = None) -> list[Run]:
         """Runs, oldest first, optionally of one wave and/or one status."""
@@ -374,7 +412,7 @@ class Journal:
                 q = q.where(RunRow.status == status)
             return [Run.from_row(r) for r in s.execute(q).scalars()]
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def latest_run(self, wave: int) -> Run | None:
         """The most recent run of ``wave``, or None."""
@@ -559,7 +597,7 @@ class Journal:
             row = s.execute(q).scalar_one_or_none()
             return StepEntry.from_row(row) if row else None
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def steps(self, run: Run | str, system: str | None = None) -> list[StepEntry]:
         """The steps of a run (or of one system in it) in the order they first started."""
@@ -570,7 +608,7 @@ class Journal:
                 q = q.where(StepRow.system == system)
             return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def wave_steps(self, wave: int, system: str | None = None) -> list[StepEntry]:
         """Every step record of every run of ``wave`` (optionally one system), oldest first."""
@@ -581,7 +619,7 @@ class Journal:
                 q = q.where(StepRow.system == system)
             return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def latest_step(self, wave: int, system: str, step: str) -> StepEntry | None:
         """The most recently updated record of ``step`` in any run of ``wave``, or None."""
@@ -593,7 +631,7 @@ class Journal:
             row = s.execute(q).scalar_one_or_none()
             return StepEntry.from_row(row) if row else None
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def steps_to_undo(self, run: Run | str, system: str) -> list[StepEntry]:
         """The steps of ``system`` in ``run`` that may have left something, newest first.
@@ -609,7 +647,7 @@ class Journal:
                  .order_by(StepRow.id.desc()))
             return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def _undo_mark(self, run: Run | str, system: str, step: str, status: str,
                    error: str | None = None,
@@ -680,14 +718,14 @@ class Journal:
             rows = list(s.execute(q).scalars())
             return [audit_log.AuditEntry.from_row(r) for r in reversed(rows)]
 
-        return self._tx(go)
+        return self._tx(go, write=False)
 
     def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit_log.VerifyReport:
         """Recompute the audit chain; the report names the first broken record, if any.
 
         ``anchor`` = ``(seq, hash)`` noted outside the journal; see :func:`audit.verify`.
         """
-        return self._tx(lambda s: audit_log.verify(s, anchor))
+        return self._tx(lambda s: audit_log.verify(s, anchor), write=False)
 
 
 def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None,

@@ -2,8 +2,23 @@
 
 SQLite is opened in WAL mode with ``synchronous=FULL`` (a commit is on disk before it
 returns), a busy timeout, and ``BEGIN IMMEDIATE`` transactions, so several processes can
-write one journal safely: writers queue instead of failing. PostgreSQL uses ordinary
-transactions (psycopg 3 driver); ``postgresql://`` URLs are given that driver.
+write one journal safely: writers queue instead of failing.
+
+PostgreSQL (psycopg 3 driver; ``postgresql://`` URLs are given it) runs every journal
+transaction at ``SERIALIZABLE`` isolation: in distributed mode one journal is written by
+a worker per bureau at the same time, and SERIALIZABLE makes each transaction's reads and
+writes behave as if the transactions ran one after another (no lost update, no decision
+taken on a stale read). PostgreSQL answers a transaction that cannot be serialized with a
+serialization failure (SQLSTATE 40001, or 40P01 for a deadlock); ``Journal`` retries the
+whole transaction a bounded number of times with a short jittered backoff.
+
+Every write appends to the one audit chain, so writers are serialized on its head row
+anyway; under SERIALIZABLE, a writer that waited for that row would then fail (its
+snapshot predates the other's commit), and with many workers (8 measured) the retries ran
+out. So a writing transaction first takes the journal's write lock
+(:func:`lock_for_write`: ``LOCK TABLE journal_meta IN SHARE ROW EXCLUSIVE MODE``, which
+takes no snapshot): writers queue, as on SQLite, and never conflict with each other;
+pure reads take no lock and see a consistent snapshot.
 """
 
 from __future__ import annotations
@@ -12,14 +27,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
 
 from shangyun.errors import ShangyunError
 
 JOURNAL_FILE = "journal.db"
 BUSY_TIMEOUT_MS = 30_000
+PG_ISOLATION = "SERIALIZABLE"
+"""The isolation level of every PostgreSQL journal transaction."""
 
 
 class JournalError(ShangyunError):
@@ -65,7 +83,17 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
+                         isolation_level=PG_ISOLATION)
+
+
+def lock_for_write(session: Session) -> None:
+    """Take the journal's write lock for the rest of ``session``'s transaction (PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` already did). Call it before the first read: the lock is
+    a table lock on ``journal_meta`` that every writer takes (self-conflicting), while
+    plain reads and ``SELECT … FOR UPDATE`` of other tables are not blocked by it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE journal_meta IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
