@@ -8,6 +8,15 @@ of each step key over every run, and it marks an undo on the run that made the r
 A run's options are kept in its ``begin_run`` note (JSON) — and, because a crash
 reconciliation rewrites the note, read back from the append-only audit record of the
 run's start.
+
+**Scopes (distributed runs).** A wave run distributed (issue #8) is split by bureau: each
+bureau's worker journals its own run whose params carry ``"bureau": "<id>"`` (and
+``"flow_run_id"``). A run's *scope* is that bureau, or None for a whole-wave run (params
+without ``bureau``, or ``bureau`` None). Two runs overlap unless both are bureau runs of
+different bureaus: :meth:`WaveJournal.ensure_idle` refuses an overlapping live run.
+:meth:`WaveJournal.last_run` keeps its old answer when called with the wave alone (the
+latest ``run``-kind run of *any* scope); ``bureau=`` asks for one scope (``bureau=None``:
+whole-wave runs only); :meth:`WaveJournal.last_runs_by_bureau` gives the latest per scope.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from shangyun.errors import StepError
 from shangyun.journal import Journal
@@ -28,6 +37,29 @@ UNDOING = "undoing"
 RUN_KINDS = ("run", "rollback", "finalize")
 """What a journaled run did: moved systems (``run``, the only kind ``wave resume`` takes up),
 undid them (``rollback``), or closed the wave (``finalize``)."""
+
+
+class _AnyScope:
+    """The type of :data:`ANY_SCOPE`."""
+
+    def __repr__(self) -> str:
+        return "ANY_SCOPE"
+
+
+ANY_SCOPE: Final = _AnyScope()
+"""``last_run(wave, bureau=ANY_SCOPE)`` (the default): runs of every scope count."""
+
+
+def run_scope(params: Mapping[str, Any]) -> str | None:
+    """The bureau a run was scoped to by its params, or None for a whole-wave run."""
+    bureau = params.get("bureau")
+    return str(bureau) if bureau not in (None, "") else None
+
+
+def overlaps(a: str | None, b: str | None) -> bool:
+    """Whether runs of scopes ``a`` and ``b`` may touch the same systems: a whole-wave run
+    (None) overlaps every run; two bureau runs overlap only when the bureau is the same."""
+    return a is None or b is None or a == b
 
 
 def _kind(key: str, payload: Mapping[str, Any]) -> str:
@@ -79,16 +111,38 @@ class WaveJournal:
         """End the run: ``done`` or ``failed`` (anything else is recorded as failed)."""
         self.j.finish_run(run_id, "done" if state == "done" else "failed", note=state)
 
-    def last_run(self, wave: int) -> dict[str, Any] | None:
+    def last_run(self, wave: int, bureau: str | _AnyScope | None = ANY_SCOPE, *,
+                 any_scope: bool = False) -> dict[str, Any] | None:
         """The latest ``run``-kind run of ``wave`` (not a rollback, not a finalize) with its
         recorded params, or None. Runs journaled before kinds existed count by their
-        ``rollback``/``finalize`` params."""
+        ``rollback``/``finalize`` params.
+
+        Called with the wave alone (or ``any_scope=True``), runs of every scope count — the
+        answer it always gave. ``bureau="b1"``: only that bureau's runs; ``bureau=None``
+        passed explicitly: only whole-wave runs (so a plain ``wave resume`` never takes
+        up one bureau's run as if it were the whole wave's).
+        """
         for run in reversed(self.j.runs(wave)):
             params = self.run_params(run.id)
             if run_kind(params) != "run":
                 continue
+            if not (any_scope or isinstance(bureau, _AnyScope)) \
+                    and run_scope(params) != bureau:
+                continue
             return {"id": run.id, "status": run.status, **params}
         return None
+
+    def last_runs_by_bureau(self, wave: int) -> dict[str | None, dict[str, Any]]:
+        """The latest ``run``-kind run of ``wave`` per scope (bureau id, or None for
+        whole-wave runs), each with its recorded params, in the order of those runs."""
+        latest: dict[str | None, dict[str, Any]] = {}
+        for run in self.j.runs(wave):
+            params = self.run_params(run.id)
+            if run_kind(params) == "run":
+                scope = run_scope(params)
+                latest.pop(scope, None)
+                latest[scope] = {"id": run.id, "status": run.status, **params}
+        return latest
 
     def run_params(self, run_id: str) -> dict[str, Any]:
         """The params a run began with (from the audit log, which is never rewritten)."""
@@ -101,17 +155,34 @@ class WaveJournal:
                     return {}
         return {}
 
-    def ensure_idle(self, wave: int) -> None:
-        """Refuse (:class:`StepError`) while a live process is running ``wave``."""
+    def ensure_idle(self, wave: int, bureau: str | None = None) -> None:
+        """Refuse (:class:`StepError`) while a live process runs ``wave`` in a scope that
+        overlaps ``bureau`` (None: the whole wave): a whole-wave run overlaps every run, a
+        bureau run overlaps a whole-wave request and a run of the same bureau. Dead
+        processes' runs are reconciled (marked crashed) first."""
         self.reconcile()
         for r in self.j.runs(wave, status="running"):
-            raise StepError(f"wave {wave} is being run right now (run {r.id}, pid {r.pid} "
-                            f"on host {r.host}); wait for it, or stop it and 'wave resume'")
+            scope = run_scope(self.run_params(r.id))
+            if not overlaps(scope, bureau):
+                continue
+            held = f"bureau {scope}" if scope else "the whole wave"
+            asked = f"bureau {bureau}" if bureau else "the whole wave"
+            raise StepError(f"wave {wave} is being run right now for {held} (run {r.id}, "
+                            f"pid {r.pid} on host {r.host}), which overlaps {asked}; wait "
+                            "for it, or stop it and 'wave resume'")
 
     def runs(self, wave: int) -> list[dict[str, Any]]:
-        """Every run of ``wave``, oldest first, as plain data (with its ``kind``)."""
-        return [{**r.to_dict(), "kind": run_kind(self.run_params(r.id))}
-                for r in self.j.runs(wave)]
+        """Every run of ``wave``, oldest first, as plain data (with its ``kind``, and its
+        ``bureau``/``flow_run_id`` when it was a bureau's run)."""
+        out = []
+        for r in self.j.runs(wave):
+            params = self.run_params(r.id)
+            d = {**r.to_dict(), "kind": run_kind(params)}
+            if run_scope(params) is not None:
+                d["bureau"] = run_scope(params)
+                d["flow_run_id"] = params.get("flow_run_id")
+            out.append(d)
+        return out
 
     def audit(self, action: str, system: str | None, result: str,
               details: Mapping[str, Any]) -> None:
@@ -212,5 +283,24 @@ def wave_status(journal: WaveJournal, wave: int) -> dict[str, Any]:
                  "failed" if FAILED in statuses else
                  "done" if statuses == {DONE} else "partial")
         out.append({"id": sid, "state": state, "steps": steps})
-    state = runs[-1]["status"] if runs else "never run"
-    return {"wave": wave, "state": state, "runs": runs, "systems": out}
+    state, bureaus = _scoped_state(runs)
+    return {"wave": wave, "state": state, "runs": runs, "systems": out, "bureaus": bureaus}
+
+
+def _scoped_state(runs: list[dict[str, Any]]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The wave's state over the latest run of each scope since (and including) the last
+    whole-wave run, and each bureau's latest run of that span (the whole-wave scope is not
+    listed: it is the last whole-wave run in ``runs``)."""
+    if not runs:
+        return "never run", {}
+    start = max((i for i, r in enumerate(runs) if not r.get("bureau")), default=0)
+    latest: dict[str | None, dict[str, Any]] = {}
+    for r in runs[start:]:
+        latest[r.get("bureau") or None] = r
+    statuses = {r["status"] for r in latest.values()}
+    state = next((s for s in ("running", "crashed", "failed", "aborted") if s in statuses),
+                 "done" if statuses == {"done"} else runs[-1]["status"])
+    bureaus = {str(b): {"run": r["id"], "status": r["status"], "kind": r["kind"],
+                        "flow_run_id": r.get("flow_run_id")}
+               for b, r in latest.items() if b is not None}
+    return state, dict(sorted(bureaus.items()))
