@@ -37,17 +37,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.transactions import get_transaction, transaction
+from prefect.transactions import IsolationLevel, get_transaction, transaction
 
 from flows.cutover_actions import extra_steps
-from flows.wave_actions import RunContext, actions_for
+from flows.wave_actions import RunContext, actions_for, rollback
 from shangyun.errors import StepError, TransientError
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import NEEDS_UNDO, StepAction, execute, undo_record, undo_system
 from shangyun.wave.journal_port import WaveJournal, open_journal
 from shangyun.wave.model import SystemWork, WaveWork
+from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
-from shangyun.wave.steps import RunOptions, Step, system_steps
+from shangyun.wave.steps import RunOptions, Step, plan_steps, system_steps
 
 GLOBAL_LIMIT = "shangyun-wave-global"
 GLOBAL_SLOTS = 4
@@ -66,15 +67,58 @@ def bureau_slots(link_mbps: float | None) -> int:
     return max(1, min(4, int(link_mbps // 100)))
 
 
-def ensure_limits(wave: WaveWork, global_slots: int = GLOBAL_SLOTS) -> dict[str, int]:
-    """Create (or update) the global and per-bureau concurrency limits on demand."""
+def wave_limits(wave: WaveWork, global_slots: int = GLOBAL_SLOTS) -> dict[str, int]:
+    """The global and per-bureau concurrency limits ``wave`` needs, with their slots."""
     limits = {GLOBAL_LIMIT: global_slots}
     for s in wave.systems:
         limits[bureau_limit_name(s.bureau_id)] = bureau_slots(s.link_mbps)
+    return limits
+
+
+def ensure_limits(wave: WaveWork, global_slots: int = GLOBAL_SLOTS) -> dict[str, int]:
+    """Create (or update) the global and per-bureau concurrency limits on demand."""
+    limits = wave_limits(wave, global_slots)
     with get_client(sync_client=True) as client:
         for name, slots in limits.items():
             client.upsert_global_concurrency_limit_by_name(name, slots)
     return limits
+
+
+SLOT_LEASE_SECONDS = 60.0
+"""How long a dead worker's concurrency slots stay taken (Prefect's minimum lease)."""
+
+
+@contextlib.contextmanager
+def system_slots(system: SystemWork) -> Any:
+    """Hold one slot of the global and of the system's bureau limit. Strict: a missing
+    limit is an error naming it (never Prefect's warning-and-go-on)."""
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    names = [GLOBAL_LIMIT, bureau_limit_name(system.bureau_id)]
+    try:
+        with concurrency(names, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS,
+                         raise_on_lease_renewal_failure=False):  # the system lock guards
+            yield
+    except ConcurrencySlotAcquisitionError as exc:
+        raise StepError(f"{system.id}: concurrency limits {', '.join(names)}: {exc} "
+                        "(create them with 'shangyun worker deploy')") from None
+
+
+@contextlib.contextmanager
+def system_lock(system_id: str, distributed: bool) -> Any:
+    """In distributed mode, a SERIALIZABLE Prefect transaction keyed on the system whose
+    lock lives in Redis (:mod:`connectors.locks`): no two workers anywhere run the same
+    system's steps. Locally, a plain transaction (one process owns the wave)."""
+    if not distributed:
+        with transaction() as txn:
+            yield txn
+        return
+    from connectors.locks import system_lock_key, system_lock_store
+
+    with transaction(key=system_lock_key(system_id), store=system_lock_store(),
+                     isolation_level=IsolationLevel.SERIALIZABLE, write_on_commit=False,
+                     overwrite=True) as txn:
+        yield txn
 
 
 def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -131,8 +175,14 @@ _RUNS: dict[str, tuple[WaveJournal, RunContext]] = {}
 
 
 def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: SystemWork,
-                ctx: RunContext) -> dict[str, Any]:
-    """Move one system inside its own transaction; undo it alone if any step fails."""
+                ctx: RunContext, distributed: bool = False) -> dict[str, Any]:
+    """Move one system inside its own transaction; undo it alone if any step fails.
+
+    ``distributed``: the transaction is SERIALIZABLE on the system's Redis lock, and the
+    undo after a failure takes that lock again. A system whose lock another worker holds
+    is reported ``busy`` and left alone (nothing undone: it is not ours)."""
+    from connectors.locks import SystemBusyError
+
     steps = system_steps(wave, system, ctx.opts) + extra_steps(wave, system)  # + cutover
     name = run_name(wave.number, system.bureau_id, system.name)
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
@@ -143,7 +193,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                               "move_group": system.move_group, "state": "running",
                               "steps": 0, "of": len(steps), "verified": []}
     try:
-        with transaction():
+        with system_lock(system.id, distributed):
             for i, step in enumerate(steps, 1):
                 payload = step_task.with_options(
                     task_run_name=" ".join([f"{name} · {step.kind}", *step.key.split("/")[2:]]),
@@ -159,8 +209,12 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                 if progress_id is not None:
                     update_progress_artifact(progress_id, 100.0 * i / len(steps))
         result["state"] = "done"
+    except SystemBusyError as exc:
+        result.update(state="busy", error=str(exc))
+        journal.audit("wave.system.busy", system.id, "skipped", {"error": str(exc)[:2000]})
     except Exception as exc:
-        report = undo_system(journal, run_id, wave.number, system.id, actions)
+        with system_lock(system.id, distributed):
+            report = undo_system(journal, run_id, wave.number, system.id, actions)
         result.update(state="rolled_back" if report.ok else "rollback_failed",
                       error=" ".join(str(exc).split())[:1000], undo_failed=report.failed)
         journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
@@ -179,21 +233,28 @@ def _progress_artifact(number: int, system_id: str) -> Any:
 
 @task(name="move-group", cache_policy=NO_CACHE, persist_result=False)
 def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
-               system_ids: list[str], ctx: RunContext) -> list[dict[str, Any]]:
+               system_ids: list[str], ctx: RunContext,
+               distributed: bool = False) -> list[dict[str, Any]]:
     """Move the systems of one move group; if one fails, undo them all (they move together)."""
     results: list[dict[str, Any]] = []
     for sid in system_ids:
         system = wave.system(sid)
-        names = [GLOBAL_LIMIT, bureau_limit_name(system.bureau_id)]
-        with concurrency(names, occupy=1):
-            results.append(move_system(journal, run_id, wave, system, ctx))
+        try:
+            with system_slots(system):
+                results.append(move_system(journal, run_id, wave, system, ctx, distributed))
+        except StepError as exc:  # a missing limit: nothing of this system ran
+            results.append({"id": sid, "name": system.name, "bureau": system.bureau_id,
+                            "move_group": group, "state": "failed", "error": str(exc),
+                            "steps": 0, "of": 0, "verified": []})
         if results[-1]["state"] != "done":
             break
     failed = next((r for r in results if r["state"] != "done"), None)
     if failed is not None:
         for r in results:
             if r["state"] == "done":
-                rep = undo_system(journal, run_id, wave.number, r["id"], actions_for(ctx))
+                with system_lock(r["id"], distributed):
+                    rep = undo_system(journal, run_id, wave.number, r["id"],
+                                      actions_for(ctx))
                 r.update(state="rolled_back" if rep.ok else "rollback_failed",
                          error=f"move group {group}: {failed['id']} failed",
                          undo_failed=rep.failed)
@@ -228,41 +289,58 @@ class _ProgressLog:
 @flow(name="run_wave", flow_run_name="wave-{number}",
       task_runner=ThreadPoolTaskRunner(max_workers=GLOBAL_SLOTS), persist_result=False)
 def run_wave(estate_dir: str, number: int, only: str | None = None,
-             options: dict[str, Any] | None = None, resume: bool = False) -> dict[str, Any]:
+             options: dict[str, Any] | None = None, resume: bool = False,
+             bureau: str | None = None, distributed: bool = False,
+             dry_run: bool = False) -> dict[str, Any]:
     """Run wave ``number`` of the estate's plan (``resume``: take over its latest unfinished
     run with that run's options); steps already done and still valid are skipped.
+
+    ``bureau``: move only that bureau's share of the wave (:mod:`shangyun.wave.partition`),
+    as a bureau worker does. ``distributed``: the journal must be on PostgreSQL, the
+    concurrency limits must already exist (strict), and each system's steps run under its
+    Redis lock. ``dry_run``: a rehearsal through Prefect — every step is a task run, slots
+    and locks are taken, nothing is touched and nothing is journaled.
 
     Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
     every system is, else ``failed``.
     """
+    if distributed:
+        check_distributed(journal=not dry_run)
+    if dry_run:
+        return _rehearse(estate_dir, number, only, options, bureau, distributed)
     with open_journal(estate_dir) as journal:
         journal.reconcile()
         if resume:
-            last = journal.last_run(number)
+            last = journal.last_run(number, bureau=bureau)
             if last is None:
-                raise StepError(f"wave {number} has never run in {estate_dir}; use 'wave run'")
+                scope = f" for bureau {bureau}" if bureau else " as a whole"
+                hint = ("; it was run distributed: use 'wave resume --distributed'"
+                        if not bureau and journal.last_run(number) else "; use 'wave run'")
+                raise StepError(f"wave {number} has never run{scope} in {estate_dir}{hint}")
             if last["status"] == "done":
                 raise StepError(f"wave {number}: its last run {last['id']} is done; "
                                 "nothing to resume")
             only, options = last.get("only"), last.get("options") or {}
-        wave = load_wave(estate_dir, number, only=only)
-        opts = RunOptions(**(options or {}))
+        wave = _share(load_wave(estate_dir, number, only=only), bureau)
+        opts = _worker_options(RunOptions(**(options or {})), distributed)
         ctx = RunContext(opts, progress=_ProgressLog())
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]
         else:
-            journal.ensure_idle(number)
-            run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only})
+            journal.ensure_idle(number, bureau=bureau)
+            run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only,
+                                                "bureau": bureau,
+                                                "flow_run_id": _flow_run_id()})
         ctx.bind(journal, run_id, number)
         _RUNS[run_id] = (journal, ctx)
         state, systems = "failed", []
         try:
             with journal.keepalive(run_id, HEARTBEAT_SECONDS):
-                ensure_limits(wave)
+                _limits(wave, distributed)
                 futures = [move_group.with_options(
                     task_run_name=_group_name(wave, gid, sids),
                     tags=[f"wave-{number}", *sorted({wave.system(s).bureau_id for s in sids})],
-                ).submit(journal, run_id, wave, gid, sids, ctx)
+                ).submit(journal, run_id, wave, gid, sids, ctx, distributed)
                     for gid, sids in wave.move_groups.items()]
                 systems = [r for f in futures for r in f.result()]
             state = "done" if all(s["state"] == "done" for s in systems) else "failed"
@@ -270,8 +348,130 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             journal.finish_run(run_id, state)
             _RUNS.pop(run_id, None)
             ctx.close()
-    _artifacts(number, systems)
-    return {"wave": number, "run_id": run_id, "state": state, "systems": systems}
+    _artifacts(number, systems, bureau)
+    return {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
+            "systems": systems}
+
+
+def check_distributed(journal: bool = True) -> None:
+    """Distributed mode needs a journal every worker shares (PostgreSQL; not for a dry run,
+    which journals nothing) and Redis for the system locks; a clear error otherwise, before
+    anything is touched."""
+    import os
+
+    from connectors.locks import check_redis, redis_url
+
+    url = os.environ.get("SHANGYUN_JOURNAL", "")
+    if journal and not url.startswith(("postgresql", "postgres")):
+        from shangyun.journal.store import display
+
+        shown = "unset, i.e. SQLite in the estate"
+        if url:
+            try:
+                shown = display(url) if "://" in url else url
+            except Exception:  # not a URL at all: say so without echoing it
+                shown = "not a database URL"
+        raise StepError("distributed mode needs the journal on PostgreSQL: set "
+                        "SHANGYUN_JOURNAL=postgresql://… on the submitter and every worker "
+                        f"(it is {shown})")
+    check_redis(redis_url())
+
+
+def _share(wave: WaveWork, bureau: str | None) -> WaveWork:
+    return bureau_share(wave, bureau) if bureau else wave
+
+
+def _worker_options(opts: RunOptions, distributed: bool) -> RunOptions:
+    """A worker may keep converted images on its own disk ($SHANGYUN_STAGING)."""
+    import os
+    from dataclasses import replace
+
+    staging = os.environ.get("SHANGYUN_STAGING")
+    return replace(opts, staging_dir=staging) if distributed and staging else opts
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    fid = flow_run.id
+    return str(fid) if fid else None
+
+
+def _limits(wave: WaveWork, distributed: bool) -> None:
+    """Locally the flow creates its limits; a worker only checks that the submitter did."""
+    if distributed:
+        from connectors.workpool import check_limits
+
+        check_limits(wave_limits(wave))
+    else:
+        ensure_limits(wave)
+
+
+@task(name="rehearse-step", cache_policy=NO_CACHE, persist_result=False)
+def rehearse_step(step: Step) -> dict[str, Any]:
+    """A dry-run step: what would be done, recorded as a task run; touches nothing."""
+    return step.to_dict()
+
+
+@task(name="rehearse-group", cache_policy=NO_CACHE, persist_result=False)
+def rehearse_group(wave: WaveWork, system_ids: list[str], steps: dict[str, list[Step]],
+                   distributed: bool) -> list[dict[str, Any]]:
+    """Rehearse one move group: the same slots and system locks as a run, no-op steps."""
+    from connectors.locks import SystemBusyError
+
+    out = []
+    for sid in system_ids:
+        system = wave.system(sid)
+        result = {"id": sid, "name": system.name, "bureau": system.bureau_id,
+                  "move_group": system.move_group, "state": "rehearsed",
+                  "steps": 0, "of": len(steps[sid]), "verified": []}
+        try:
+            with system_slots(system), system_lock(sid, distributed):
+                for st in steps[sid]:
+                    rehearse_step.with_options(
+                        task_run_name=f"{run_name(wave.number, system.bureau_id, system.name)}"
+                                      f" · {st.kind} (dry run)")(st)
+                    result["steps"] += 1
+        except (StepError, SystemBusyError) as exc:
+            result.update(state="failed", error=str(exc))
+        out.append(result)
+    return out
+
+
+def _rehearse(estate_dir: str, number: int, only: str | None,
+              options: dict[str, Any] | None, bureau: str | None,
+              distributed: bool) -> dict[str, Any]:
+    wave = _share(load_wave(estate_dir, number, only=only), bureau)
+    steps = plan_steps(wave, RunOptions(**(options or {})))
+    _limits(wave, distributed)
+    futures = [rehearse_group.with_options(task_run_name=_group_name(wave, gid, sids))
+               .submit(wave, sids, steps, distributed)
+               for gid, sids in wave.move_groups.items()]
+    systems = [r for f in futures for r in f.result()]
+    failed = [s for s in systems if s["state"] != "rehearsed"]
+    if failed:  # the flow run fails, so the dashboard and the follower both see it
+        raise StepError(f"wave {number} dry run: {len(failed)} system(s) could not be "
+                        "rehearsed: " + "; ".join(f"{s['id']}: {s.get('error', '')}"
+                                                  for s in failed[:5]))
+    return {"wave": number, "run_id": None, "state": "done", "bureau": bureau,
+            "dry_run": True, "systems": systems}
+
+
+@flow(name="rollback_wave", flow_run_name="wave-{number}-rollback", persist_result=False)
+def rollback_wave(estate_dir: str, number: int, bureau: str | None = None,
+                  system: str | None = None, distributed: bool = False) -> dict[str, Any]:
+    """Undo wave ``number`` (one bureau's share, or one system) from the journal alone,
+    newest step first; in distributed mode each system under its Redis lock."""
+    if distributed:
+        check_distributed()
+    systems = None
+    if bureau:
+        systems = [s.id for s in _share(load_wave(estate_dir, number), bureau).systems]
+    reports = rollback(estate_dir, number, system, systems=systems, bureau=bureau,
+                       lock=(lambda sid: system_lock(sid, distributed)))
+    out = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
+    return {"wave": number, "bureau": bureau, "ok": all(r.ok for r in reports),
+            "systems": out}
 
 
 def _group_name(wave: WaveWork, gid: str, sids: list[str]) -> str:
@@ -280,10 +480,12 @@ def _group_name(wave: WaveWork, gid: str, sids: list[str]) -> str:
     return run_name(wave.number, first.bureau_id, first.name) + more
 
 
-def _artifacts(number: int, systems: list[dict[str, Any]]) -> None:
+def _artifacts(number: int, systems: list[dict[str, Any]], bureau: str | None = None) -> None:
     """The wave's table of systems and a markdown page of verification results."""
+    suffix = f"-{bureau}".lower() if bureau else ""
+    suffix = "".join(c if c.isalnum() or c == "-" else "-" for c in suffix)
     create_table_artifact(
-        key=f"wave-{number}-systems",
+        key=f"wave-{number}-systems{suffix}",
         table=[{"system": s["id"], "name": s["name"], "bureau": s["bureau"],
                 "move group": s["move_group"], "state": s["state"],
                 "steps": f"{s['steps']}/{s['of']}", "error": s.get("error", "")}
@@ -295,5 +497,5 @@ def _artifacts(number: int, systems: list[dict[str, Any]]) -> None:
         for v in s["verified"]:
             lines.append(f"| {s['id']} | {v['disk']} | `{v['content_digest']}` | "
                          f"{v['compare']} |")
-    create_markdown_artifact("\n".join(lines), key=f"wave-{number}-verification",
+    create_markdown_artifact("\n".join(lines), key=f"wave-{number}-verification{suffix}",
                              description=f"wave {number}: what was verified")

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -432,22 +433,33 @@ def actions_for(ctx: RunContext) -> dict[str, StepAction]:
             "launch": LaunchAction(ctx), **cutover_actions_for(ctx)}
 
 
-def rollback(estate_dir: str, number: int, system: str | None = None) -> list[UndoReport]:
-    """Undo wave ``number`` (or one system) from the journal alone, newest step first."""
+def rollback(estate_dir: str, number: int, system: str | None = None, *,
+             systems: list[str] | None = None, bureau: str | None = None,
+             lock: Callable[[str], AbstractContextManager[Any]] | None = None,
+             ) -> list[UndoReport]:
+    """Undo wave ``number`` (or one system) from the journal alone, newest step first.
+
+    ``systems`` limits the undo to those systems (a bureau's share, journaled as that
+    bureau's run); ``lock(system_id)`` is held around each system's undo (the distributed
+    system lock)."""
     from shangyun.wave.journal_port import open_journal
 
     with open_journal(estate_dir) as journal:
-        journal.ensure_idle(number)
-        last = journal.last_run(number)
+        journal.ensure_idle(number, bureau=bureau)
+        last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
-        run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict()},
-                                   kind="rollback")
+        run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict(),
+                                            "bureau": bureau}, kind="rollback")
         ctx = RunContext(opts).bind(journal, run_id, number)
         reports = []
         try:
-            systems = [system] if system else journal.systems(number)
-            for sid in systems:
-                reports.append(undo_system(journal, run_id, number, sid, actions_for(ctx)))
+            todo = [system] if system else journal.systems(number)
+            if systems is not None:
+                todo = [s for s in todo if s in set(systems)]
+            for sid in todo:
+                with lock(sid) if lock else nullcontext():
+                    reports.append(undo_system(journal, run_id, number, sid,
+                                               actions_for(ctx)))
         finally:
             ctx.close()
             journal.finish_run(run_id, "rolled_back" if all(r.ok for r in reports)
