@@ -19,6 +19,7 @@ COMMANDS = {
     "report": "shangyun.cli.report:report",
     "server": "shangyun.cli.server:server",
     "status": "shangyun.cli.status:status",
+    "worker": "shangyun.cli.worker:worker",
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
@@ -55,6 +56,53 @@ _run_opts = [
 ]
 
 
+_dist_opts = [
+    click.option("--distributed", is_flag=True,
+                 help="Send each bureau's share to its worker (Prefect work pool 'shangyun', "
+                      "queue bureau-<id>) and follow; needs PREFECT_API_URL, a PostgreSQL "
+                      "SHANGYUN_JOURNAL and SHANGYUN_REDIS_URL."),
+    click.option("--max-resumes", type=click.IntRange(0), default=1, show_default=True,
+                 help="--distributed: resubmit a bureau whose worker died this many times."),
+    click.option("--start-timeout", type=click.FloatRange(1), default=600.0,
+                 show_default=True,
+                 help="--distributed: seconds a bureau's run may wait for its worker."),
+]
+
+
+def _distributed_opts(fn: Any) -> Any:
+    for opt in reversed(_dist_opts):
+        fn = opt(fn)
+    return fn
+
+
+def _distributed(estate_dir: str, number: int, as_json: bool, **kwargs: Any) -> None:
+    """Run (or resume) the wave on the bureau workers, printing what happens per bureau."""
+    from flows.distributed import run_distributed
+    from shangyun.cli.worker import _api
+
+    _api(estate_dir)
+    result = run_distributed(str(Path(estate_dir).resolve()), number, on_event=_event,
+                             **kwargs)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"[bold]wave {number}[/] (distributed): {result['state']}")
+        for b in result["bureaus"]:
+            console.print(f"  {b['bureau']}: {b['outcome']} (journal: "
+                          f"{b.get('journal_state', '-')}, resumes {b['resumes']})")
+        for s in result["systems"]:
+            console.print(f"  {s['id']}: {s['state']} {s.get('error') or ''}")
+    if result["state"] != "done":
+        raise SystemExit(1)
+
+
+def _event(bureau: str, what: str, detail: str) -> None:
+    """One line on stderr per thing the follower sees (stdout stays for the result)."""
+    from shangyun.cli.output import err_console
+
+    err_console.print(f"[dim]{bureau}[/] {what} {escape(detail)}")
+
+
 def _with_run_opts(fn: Any) -> Any:
     for opt in reversed(_run_opts):
         fn = opt(fn)
@@ -71,18 +119,29 @@ def wave() -> None:
 @estate_option
 @click.option("--dry-run", is_flag=True, help="Print exactly what would be done; touch nothing.")
 @click.option("--only", "only", metavar="SYSTEM", help="Run only this system (id or name).")
+@_distributed_opts
 @_with_run_opts
 @json_option
 @handle_errors
-def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, target: str,
-            uri: str | None, pool: str | None, endpoint: str | None, region: str | None,
+def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distributed: bool,
+            max_resumes: int, start_timeout: float, target: str, uri: str | None,
+            pool: str | None, endpoint: str | None, region: str | None,
             staging: str | None, s3_endpoint: str | None, bucket: str, digest: str,
             as_json: bool) -> None:
-    """Run wave NUMBER (or, with --dry-run, print every step it would do)."""
+    """Run wave NUMBER (or, with --dry-run, print every step it would do).
+
+    With --distributed, each bureau's share goes to its worker's queue (bureau-<id>) and
+    this command follows the flow runs to the end; --dry-run then rehearses the wave on the
+    workers (every step a task run, nothing touched, nothing journaled).
+    """
     from shangyun.wave.plan import load_wave
 
     opts = run_options(estate_dir, target, uri, pool, endpoint, region, staging,
                        s3_endpoint, bucket, digest)
+    if distributed:
+        _distributed(estate_dir, number, as_json, options=opts.to_dict(), only=only,
+                     dry_run=dry_run, max_resumes=max_resumes, start_timeout=start_timeout)
+        return
     work = load_wave(estate_dir, number, only=only)
     if dry_run:
         from shangyun.wave.dryrun import dry_run as make_dry_run
@@ -120,10 +179,19 @@ def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -
 @wave.command("resume")
 @click.argument("number", type=int)
 @estate_option
+@_distributed_opts
 @json_option
 @handle_errors
-def resume_cmd(number: int, estate_dir: str, as_json: bool) -> None:
-    """Resume wave NUMBER with the options of its last run: done steps are skipped."""
+def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int,
+               start_timeout: float, as_json: bool) -> None:
+    """Resume wave NUMBER with the options of its last run: done steps are skipped.
+
+    With --distributed, every bureau whose last run is not done is resubmitted to its
+    worker with its own options."""
+    if distributed:
+        _distributed(estate_dir, number, as_json, resume=True, max_resumes=max_resumes,
+                     start_timeout=start_timeout)
+        return
     _report(_run_with_bar(f"wave {number} (resume)", None, not as_json,
                           estate_dir=estate_dir, number=number, resume=True), as_json)
 
@@ -147,6 +215,9 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
         print_json(status)
         return
     console.print(f"[bold]wave {number}[/]: {status['state']}  (runs: {len(status['runs'])})")
+    for bureau, b in (status.get("bureaus") or {}).items():
+        console.print(f"  {bureau}: {b['status']} (run {b['run']}, flow run "
+                      f"{b.get('flow_run_id') or '-'})")
     t = RichTable("system", "step", "status", "detail")
     for s in status["systems"]:
         for st in s["steps"]:
@@ -158,11 +229,21 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
 @click.argument("number", type=int)
 @estate_option
 @click.option("--system", "system", help="Roll back only this system (id).")
+@click.option("--distributed", is_flag=True,
+              help="Undo each bureau's share on its worker (each system under its lock).")
 @json_option
 @handle_errors
-def rollback_cmd(number: int, estate_dir: str, system: str | None, as_json: bool) -> None:
+def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: bool,
+                 as_json: bool) -> None:
     """Undo wave NUMBER (or one system) from the journal alone, newest step first."""
     from flows.wave_actions import rollback
+
+    if distributed:
+        if system:
+            raise click.UsageError("--system and --distributed: roll one system back "
+                                   "locally (the journal and locks are shared)")
+        _rollback_distributed(estate_dir, number, as_json)
+        return
 
     reports = rollback(estate_dir, number, system)
     data = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
@@ -175,6 +256,23 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, as_json: bool
             for key, err in r.failed.items():
                 console.print(f"  [red]failed[/] {key}: {err}")
     if not all(r.ok for r in reports):
+        raise SystemExit(1)
+
+
+def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
+    from flows.distributed import rollback_distributed
+    from shangyun.cli.worker import _api
+
+    _api(estate_dir)
+    out = rollback_distributed(str(Path(estate_dir).resolve()), number, on_event=_event)
+    if as_json:
+        print_json(out)
+    else:
+        for s in out["systems"]:
+            mark = "[green]rolled back[/]" if s["state"] == "rolled_back" else \
+                f"[red]{s['state']}[/]"
+            console.print(f"{s['id']}: {mark}")
+    if not out["ok"]:
         raise SystemExit(1)
 
 

@@ -1,0 +1,132 @@
+"""``shangyun worker deploy|start|status``: the Prefect work pool and the bureau workers.
+
+Distributed mode (docs/distributed.md): one Prefect server on PostgreSQL, one ``process``
+work pool (``shangyun``) with a queue per bureau, one worker per bureau next to its server
+room. ``wave run N --distributed`` then sends each bureau's share to its queue.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.table import Table as RichTable
+
+from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.errors import ShangyunError
+
+
+def _api(estate_dir: str | None) -> str:
+    """The shared Prefect API: $PREFECT_API_URL, else the recorded running server."""
+    from connectors.prefect_server import configure_env
+
+    url = configure_env(estate_dir)
+    if not url:
+        raise ShangyunError("no Prefect server: start one with 'shangyun server start "
+                            "--database-url postgresql+asyncpg://…' or export PREFECT_API_URL")
+    return url
+
+
+@click.group("worker")
+def worker() -> None:
+    """Set up the work pool and run bureau workers for distributed waves."""
+
+
+@worker.command("deploy")
+@estate_option
+@click.option("--bureau", "bureaus", multiple=True, metavar="ID",
+              help="Make queues for these bureaus only [default: every bureau of the estate].")
+@click.option("--project", type=click.Path(file_okay=False, exists=True), default=None,
+              help="The folder with prefect.yaml [default: the installed shangyun source].")
+@json_option
+@handle_errors
+def deploy_cmd(estate_dir: str, bureaus: tuple[str, ...], project: str | None,
+               as_json: bool) -> None:
+    """Create the 'shangyun' process pool, one queue per bureau, the global concurrency
+    limit, and register the deployments of prefect.yaml (discovery, planning, wave run,
+    wave rollback). Safe to run again."""
+    from connectors import workpool
+    from flows.wave import GLOBAL_LIMIT, GLOBAL_SLOTS
+    from shangyun.estate.model import Estate
+
+    url = _api(estate_dir)
+    ids = list(bureaus) or [r["id"] for r in Estate.load(Path(estate_dir), check=False)
+                            .rows("bureaus")]
+    queues = workpool.ensure_pool(ids)
+    limits = workpool.ensure_limits({GLOBAL_LIMIT: GLOBAL_SLOTS})
+    names = workpool.deploy(project)
+    out = {"api_url": url, "pool": "shangyun", "queues": queues, "limits": limits,
+           "deployments": names}
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"[bold]work pool[/] shangyun on {url}: {len(queues)} bureau queue(s)")
+    console.print(f"deployments: {', '.join(names)}")
+    console.print("start one worker per bureau with: shangyun worker start --bureau <id>")
+
+
+@worker.command("start")
+@click.option("--bureau", "bureaus", multiple=True, required=True, metavar="ID",
+              help="The bureau(s) whose queue this worker serves (repeat for several).")
+@click.option("--name", default=None, help="Worker name [default: shangyun-<bureaus>-<host>].")
+@click.option("--limit", type=click.IntRange(1), default=None,
+              help="At most this many flow runs at once on this worker.")
+@click.option("--dry-run", "show", is_flag=True,
+              help="Print the 'prefect worker start' line instead of running it.")
+@handle_errors
+def start_cmd(bureaus: tuple[str, ...], name: str | None, limit: int | None,
+              show: bool) -> None:
+    """Run a Prefect process worker for BUREAU's queue (bureau-<id>) in the foreground.
+
+    It needs PREFECT_API_URL (the shared server), SHANGYUN_JOURNAL (the PostgreSQL journal)
+    and SHANGYUN_REDIS_URL (the system locks) in its environment; it checks them first.
+    """
+    from connectors.workpool import worker_command
+
+    cmd = worker_command(list(bureaus), name=name, limit=limit)
+    if show:
+        click.echo(" ".join(cmd))
+        return
+    _api(None)
+    _check_worker_env()
+    console.print(f"worker for {', '.join(bureaus)}: {' '.join(cmd)}", highlight=False)
+    os.execv(cmd[0], cmd)
+
+
+def _check_worker_env() -> None:
+    """Refuse to start a worker that could not run a distributed wave."""
+    from connectors.locks import check_redis, redis_url
+
+    journal = os.environ.get("SHANGYUN_JOURNAL", "")
+    if not journal.startswith(("postgresql", "postgres")):
+        raise ShangyunError("a worker needs SHANGYUN_JOURNAL=postgresql://… (the journal every "
+                            "worker shares)")
+    check_redis(redis_url())
+
+
+@worker.command("status")
+@estate_option
+@json_option
+@handle_errors
+def status_cmd(estate_dir: str, as_json: bool) -> None:
+    """Show the pool's bureau queues (last polled, late runs) and its workers."""
+    from connectors import workpool
+    from shangyun.estate.model import Estate
+
+    _api(estate_dir)
+    ids = [r["id"] for r in Estate.load(Path(estate_dir), check=False).rows("bureaus")]
+    queues = workpool.queue_status([workpool.queue_name(b) for b in ids])
+    workers = workpool.workers()
+    if as_json:
+        print_json({"queues": [q.to_dict() for q in queues], "workers": workers})
+        return
+    t = RichTable("queue", "last polled", "ready", "late runs")
+    for q in queues:
+        t.add_row(q.name, q.last_polled or "never", "yes" if q.ready else "no",
+                  str(q.late_runs))
+    console.print(t)
+    w = RichTable("worker", "status", "last heartbeat")
+    for row in workers:
+        w.add_row(row["name"], row["status"], row["last_heartbeat"] or "")
+    console.print(w)
