@@ -179,8 +179,13 @@ def _log_tail(log: Path, lines: int = 15) -> str:
 
 
 def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
-          database_url: str | None = None, timeout: float = 120.0) -> ServerInfo:
+          database_url: str | None = None, timeout: float = 120.0,
+          advertise: str | None = None) -> ServerInfo:
     """Start the server (or return the running one) and wait until it is healthy.
+
+    ``host`` is the address it listens on (``0.0.0.0`` for workers on other machines);
+    ``advertise`` the name its URLs carry (default: ``host``, or this machine's name when
+    listening on every address).
 
     Raises :class:`ServerError` when the port is taken by something else, the process
     exits, or health does not answer within ``timeout`` seconds (the process is then
@@ -190,13 +195,16 @@ def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
     current = status(root)
     if current is not None and current.running:
         return current
-    if healthy(host, port, timeout=1.0):
+    everywhere = host in ("0.0.0.0", "::")
+    public = advertise or (socket.getfqdn() if everywhere else host)
+    probe = "127.0.0.1" if everywhere else host
+    if healthy(probe, port, timeout=1.0):
         raise ServerError(f"port {host}:{port} already answers as a Prefect API that this "
                           "estate did not start; choose another --port")
     home, log = root / "home", root / LOG_FILE
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_API_URL": f"http://{host}:{port}/api"}
+           "PREFECT_UI_API_URL": f"http://{public}:{port}/api"}
     env.pop("PREFECT_API_URL", None)
     if database_url:
         url = database_url
@@ -209,7 +217,7 @@ def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    info = ServerInfo(pid=proc.pid, host=host, port=port,
+    info = ServerInfo(pid=proc.pid, host=public, port=port,
                       database="postgresql" if database_url else "sqlite", home=str(home),
                       log=str(log), started=time.time())
     tmp = root / f".{STATE_FILE}.tmp"
@@ -221,7 +229,7 @@ def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
             (root / STATE_FILE).unlink(missing_ok=True)
             raise ServerError(f"the Prefect server on {host}:{port} exited with "
                               f"{proc.returncode}; log {log}:\n{_log_tail(log)}")
-        if healthy(host, port, timeout=1.0):
+        if healthy(probe, port, timeout=1.0):
             return ServerInfo(**{**asdict(info), "running": True})
         time.sleep(0.5)
     stop(root)

@@ -28,18 +28,24 @@ def server() -> None:
 @server.command("start")
 @ESTATE
 @click.option("--port", type=click.IntRange(1, 65535), default=4200, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: reachable by workers on other machines).")
+@click.option("--advertise", default=None,
+              help="Host name in the URLs printed and given to the dashboard [default: "
+                   "--host, or this machine's name with 0.0.0.0].")
 @click.option("--database-url", default=None, envvar="SHANGYUN_PREFECT_DATABASE_URL",
               help="PostgreSQL URL for the server's database (default: SQLite).")
 @click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
               help="Seconds to wait for the server to answer.")
 @json_option
 @handle_errors
-def start_cmd(estate_dir: str | None, port: int, database_url: str | None, timeout: float,
-              as_json: bool) -> None:
+def start_cmd(estate_dir: str | None, port: int, host: str, advertise: str | None,
+              database_url: str | None, timeout: float, as_json: bool) -> None:
     """Start the server (or report the running one) and print the export line."""
     from connectors.prefect_server import start
 
-    info = start(_dir(estate_dir), port=port, database_url=database_url, timeout=timeout)
+    info = start(_dir(estate_dir), port=port, host=host, advertise=advertise,
+                 database_url=database_url, timeout=timeout)
     if as_json:
         print_json(info.to_dict())
         return
