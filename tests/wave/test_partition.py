@@ -34,7 +34,7 @@ def test_a_bureau_share_keeps_whole_groups_in_plan_order() -> None:
 
 def test_a_bureau_without_work_in_the_wave_is_an_error() -> None:
     w = _wave(("a1", "b01", "g1"))
-    with pytest.raises(PlanError, match="no move group for bureau 'b09'.*b01"):
+    with pytest.raises(PlanError, match=r"no move group for bureau 'b09'.*b01"):
         bureau_share(w, "b09")
     with pytest.raises(PlanError, match="no move group 'g9'"):
         group_bureau(w, "g9")

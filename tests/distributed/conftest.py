@@ -1,0 +1,229 @@
+"""Fixtures for distributed waves: a Prefect server on PostgreSQL, a PostgreSQL journal,
+Redis for the system locks, and bureau workers as real ``prefect worker`` processes.
+
+Everything runs on 127.0.0.1 and is removed afterwards: the server and workers are
+stopped (their whole process trees), the two databases dropped, the Redis keys deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support import MOTO_ENV, free_port
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+ROOT = Path(__file__).resolve().parents[2]
+SHANGYUN = str(Path(sys.executable).parent / "shangyun")
+
+
+@contextlib.contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database (dropped afterwards); yields its name."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children first found through /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def kill_tree(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Kill a process and everything it started (flow-run children live in their own
+    sessions, so a process group is not enough); reap it."""
+    if proc.poll() is None:
+        for pid in [*descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+@dataclass
+class Programme:
+    """The shared services of a distributed programme, as the environment shows them."""
+
+    api_url: str
+    journal_url: str
+    redis_url: str
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the shangyun CLI with the programme's environment."""
+        return subprocess.run([SHANGYUN, *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout, cwd=ROOT)
+
+    def start_worker(self, bureau: str, log: Path) -> subprocess.Popen[bytes]:
+        """``shangyun worker start --bureau B`` in the background, output to ``log``."""
+        with log.open("ab") as out:
+            proc = subprocess.Popen([SHANGYUN, "worker", "start", "--bureau", bureau],
+                                    env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=ROOT, start_new_session=True)
+        self.workers.append(proc)
+        return proc
+
+
+@pytest.fixture(scope="module")
+def programme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Programme]:
+    """A Prefect server on PostgreSQL, a PostgreSQL journal and a Redis lock database."""
+    from connectors import prefect_server
+
+    base = tmp_path_factory.mktemp("programme")
+    redis_db = 9
+    with pg_database("shangyun_prefect") as pdb, pg_database("shangyun_journal") as jdb:
+        home = base / "prefect-home"
+        home.mkdir()
+        saved = {k: os.environ.get(k) for k in ("PREFECT_HOME",
+                                                "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS")}
+        os.environ["PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS"] = "2"
+        try:
+            info = prefect_server.start(
+                base / "server", port=free_port(),
+                database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pdb}",
+                timeout=180)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        prog = Programme(api_url=info.api_url,
+                         journal_url=f"postgresql://postgres@127.0.0.1:5432/{jdb}",
+                         redis_url=f"redis://127.0.0.1:6379/{redis_db}", home=home)
+        prog.env = {**os.environ, **MOTO_ENV, "PREFECT_API_URL": info.api_url,
+                    "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "PREFECT_LOGGING_TO_API_ENABLED": "true",
+                    "PREFECT_WORKER_QUERY_SECONDS": "1",
+                    "SHANGYUN_JOURNAL": prog.journal_url,
+                    "SHANGYUN_REDIS_URL": prog.redis_url, "SHANGYUN_LOCK_LEASE": "3",
+                    "PYTHONPATH": str(ROOT)}
+        prog.env.pop("AWS_PROFILE", None)
+        try:
+            yield prog
+        finally:
+            for w in prog.workers:
+                kill_tree(w, signal.SIGTERM)
+                kill_tree(w)
+            prefect_server.stop(base / "server")
+            _flush_redis(prog.redis_url)
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    with contextlib.suppress(Exception):
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        for key in client.scan_iter("lock:shangyun/*", count=500):
+            client.delete(key)
+        client.close()
+
+
+def wait_for(predicate: object, timeout: float, what: str, every: float = 0.2) -> None:
+    """Poll ``predicate()`` until true (bounded); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+LIBVIRTD_CONF = """listen_tls = 0
+listen_tcp = 0
+unix_sock_dir = "{dir}"
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+"""
+
+
+@dataclass(frozen=True)
+class SharedCloud:
+    """A libvirt test-driver cloud served by a libvirtd of our own: every worker process
+    that connects sees the same pools, volumes and domains (as with a real cloud), so a
+    killed worker's imports and launches outlive it."""
+
+    uri: str
+    pool: str
+    pool_path: Path
+
+
+@pytest.fixture
+def shared_cloud(tmp_path: Path) -> Iterator[SharedCloud]:
+    """libvirtd on a private unix socket (no TCP, no hypervisor drivers loaded: only the
+    built-in test driver) with a dir pool ``cloud-pool``; stopped afterwards."""
+    import shutil
+
+    import libvirt
+
+    daemon = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
+    if not Path(daemon).exists():
+        raise AssertionError("libvirtd is missing: run ./scripts/setup (package "
+                             "libvirt-daemon)")
+    run = tmp_path / "libvirtd"
+    (run / "drivers").mkdir(parents=True)
+    conf = run / "libvirtd.conf"
+    conf.write_text(LIBVIRTD_CONF.format(dir=run))
+    log = (run / "libvirtd.log").open("wb")
+    proc = subprocess.Popen([daemon, "--config", str(conf), "--pid-file", str(run / "pid")],
+                            env={**os.environ, "LIBVIRT_DRIVER_DIR": str(run / "drivers")},
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        sock = run / "libvirt-sock"
+        wait_for(lambda: sock.exists() or proc.poll() is not None, 30, "libvirtd's socket")
+        assert proc.poll() is None, (run / "libvirtd.log").read_text()
+        uri = f"test+unix:///default?socket={sock}"
+        pool_path = tmp_path / "cloud-pool"
+        pool_path.mkdir()
+        conn = libvirt.open(uri)
+        try:
+            pool = conn.storagePoolDefineXML(
+                "<pool type='dir'><name>cloud-pool</name>"
+                f"<target><path>{pool_path}</path></target></pool>")
+            pool.create()
+            for dom in conn.listAllDomains():  # the default node's 8 GiB demo domain
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+        finally:
+            conn.close()
+        yield SharedCloud(uri=uri, pool="cloud-pool", pool_path=pool_path)
+    finally:
+        kill_tree(proc, signal.SIGTERM)
+        kill_tree(proc)
+        log.close()
