@@ -95,9 +95,12 @@ def system_slots(system: SystemWork) -> Any:
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
     names = [GLOBAL_LIMIT, bureau_limit_name(system.bureau_id)]
+    opts: dict[str, Any] = {"occupy": 1, "strict": True, "lease_duration": SLOT_LEASE_SECONDS,
+                            "raise_on_lease_renewal_failure": False}  # the system lock guards
     try:
-        with concurrency(names, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS,
-                         raise_on_lease_renewal_failure=False):  # the system lock guards
+        # one limit at a time, the bureau's first: given several names, Prefect's ``strict``
+        # refuses only when *every* one is missing and silently skips a missing one
+        with concurrency(names[1], **opts), concurrency(names[0], **opts):
             yield
     except ConcurrencySlotAcquisitionError as exc:
         raise StepError(f"{system.id}: concurrency limits {', '.join(names)}: {exc} "
@@ -349,8 +352,17 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             _RUNS.pop(run_id, None)
             ctx.close()
     _artifacts(number, systems, bureau)
-    return {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
-            "systems": systems}
+    result = {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
+              "systems": systems}
+    if distributed and state != "done":
+        # a bureau's flow run is Failed in the dashboard when a system of it is not done
+        # (a local call keeps returning the result: the CLI reads it)
+        from prefect.states import Failed
+
+        bad = [f"{s['id']} {s['state']}" for s in systems if s["state"] != "done"]
+        return Failed(message=f"wave {number} · {bureau}: {', '.join(bad[:10])}",  # type: ignore[return-value]
+                      data=result)
+    return result
 
 
 def check_distributed(journal: bool = True) -> None:

@@ -48,7 +48,7 @@ def _midway(estate: Path, systems: set[str]) -> bool:
     return bool(finished) and bool(begun)
 
 
-def _small_vms(root: Path) -> None:
+def _small_vms(root: Path, n: int = 8) -> None:
     """256 MiB per VM, so the test driver's 3 GiB node holds all eight launches."""
     from shangyun.estate import Estate
 
@@ -57,7 +57,7 @@ def _small_vms(root: Path) -> None:
     Estate.from_records(est.meta, {**{t: est.rows(t) for t in ("bureaus", "systems",
                                                                "disks")},
                                    "hosts": hosts}).save(root)
-    write_plan(root, {1: [[f"sys-{i:02d}"] for i in range(1, 9)]})
+    write_plan(root, {1: [[f"sys-{i:02d}"] for i in range(1, n + 1)]})
 
 
 def test_two_workers_split_a_wave_and_a_killed_worker_resumes(
@@ -148,3 +148,43 @@ def test_two_workers_split_a_wave_and_a_killed_worker_resumes(
     kill_tree(w2)
     kill_tree(w1)
     assert not os.path.exists(est.root / "journal.db")  # the journal lived in PostgreSQL
+
+
+def test_a_failed_system_fails_only_its_bureau_and_is_not_resubmitted(
+        journal_env: Programme, shared_cloud: SharedCloud, tmp_path: Path) -> None:
+    """bureau-02's system cannot be read (its image is gone): it rolls back, its bureau's
+    flow run ends Failed in Prefect (not Completed), bureau-01 completes, nothing is
+    resubmitted and the command exits 1 naming the system."""
+    prog = journal_env
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2,
+                       formats=FORMATS[3:5], mib=4)
+    _small_vms(est.root, 2)
+    est.images["disk-02-1"].unlink()  # sys-02 (bureau-02) loses a source disk
+    assert prog.run("worker", "deploy", "--estate", str(est.root)).returncode == 0
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    workers = [prog.start_worker(B1, logs / "w1.log"), prog.start_worker(B2, logs / "w2.log")]
+    try:
+        with moto_server() as s3:
+            with ObjectStore(s3) as store:
+                store.ensure_bucket("staging")
+            r = subprocess.run(
+                [SHANGYUN, "wave", "run", "1", "--estate", str(est.root), "--distributed",
+                 "--json", "--target", "libvirt", "--target-uri", shared_cloud.uri,
+                 "--pool", shared_cloud.pool, "--s3-endpoint", s3, "--bucket", "staging",
+                 "--start-timeout", "120"],
+                env={**prog.env, "AWS_ACCESS_KEY_ID": "testing",
+                     "AWS_SECRET_ACCESS_KEY": "testing"},
+                capture_output=True, text=True, timeout=400)
+    finally:
+        for w in workers:
+            kill_tree(w)
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["state"] == "failed"
+    by_bureau = {b["bureau"]: b for b in out["bureaus"]}
+    assert by_bureau[B1]["prefect_state"] == "COMPLETED"
+    assert by_bureau[B2]["prefect_state"] == "FAILED" and "sys-02" in by_bureau[B2]["message"]
+    assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
+    assert {s["id"]: s["state"] for s in out["systems"]} == {"sys-01": "done",
+                                                             "sys-02": "rolled_back"}
