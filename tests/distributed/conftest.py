@@ -143,6 +143,23 @@ def programme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Programme]:
             _flush_redis(prog.redis_url)
 
 
+@pytest.fixture
+def journal_env(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> Iterator[Programme]:
+    """The programme with a PostgreSQL journal of this test's own (one journal holds every
+    estate's runs, and step keys name only wave and system, so tests would see each
+    other's); this process reads it too. The Redis lock keys are flushed afterwards."""
+    from dataclasses import replace
+
+    with pg_database("shangyun_journal") as db:
+        url = f"postgresql://postgres@127.0.0.1:5432/{db}"
+        monkeypatch.setenv("SHANGYUN_JOURNAL", url)
+        try:
+            yield replace(programme, journal_url=url,
+                          env={**programme.env, "SHANGYUN_JOURNAL": url})
+        finally:
+            _flush_redis(programme.redis_url)
+
+
 def _flush_redis(url: str) -> None:
     import redis
 

@@ -15,7 +15,6 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,7 @@ from tests.distributed.conftest import (
     SHANGYUN,
     Programme,
     SharedCloud,
-    _flush_redis,
     kill_tree,
-    pg_database,
 )
 from tests.support import free_port, moto_server
 from tests.wave.conftest import FORMATS, build_estate
@@ -39,7 +36,6 @@ pytestmark = pytest.mark.timeout(600)
 
 B1, B2 = "bureau-01", "bureau-02"
 LIMIT_B1, LIMIT_B2 = "shangyun-bureau-bureau-01", "shangyun-bureau-bureau-02"
-REDIS_URL = "redis://127.0.0.1:6379/12"
 
 # Runs in a subprocess: ``argv[1]`` is a JSON list of actions, each printed as one
 # ``RESULT <json>`` line ({"error", "message"} when it raised).
@@ -129,23 +125,6 @@ def helper(journal_env: Programme) -> Iterator[Any]:
     yield start
     for p in procs:
         kill_tree(p)
-
-
-@pytest.fixture
-def journal_env(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> Iterator[Programme]:
-    """The programme with a PostgreSQL journal of this test's own (one journal holds every
-    estate's runs, so tests would see each other's) and its own Redis database (lock keys
-    name only the system: another test's sys-01 must not be ours); this process reads the
-    journal too."""
-    with pg_database("shangyun_journal") as db:
-        url = f"postgresql://postgres@127.0.0.1:5432/{db}"
-        monkeypatch.setenv("SHANGYUN_JOURNAL", url)
-        try:
-            yield replace(programme, journal_url=url, redis_url=REDIS_URL, workers=[],
-                          env={**programme.env, "SHANGYUN_JOURNAL": url,
-                               "SHANGYUN_REDIS_URL": REDIS_URL})
-        finally:
-            _flush_redis(REDIS_URL)
 
 
 def _estate(tmp_path: Path, n: int) -> Path:

@@ -70,9 +70,9 @@ def _objects(store: ObjectStore, bucket: str) -> list[str]:
 
 
 def test_distributed_rollback_undoes_everything_on_each_bureau_queue(
-        programme: Programme, shared_cloud: SharedCloud, tmp_path: Path,
+        journal_env: Programme, shared_cloud: SharedCloud, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    prog = programme
+    prog = journal_env
     monkeypatch.setenv("SHANGYUN_JOURNAL", prog.journal_url)
     est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2,
                        formats=FORMATS[3:5], mib=4)  # sys-01 in bureau-01, sys-02 in -02

@@ -29,13 +29,6 @@ pytestmark = pytest.mark.timeout(900)
 B1, B2 = "bureau-01", "bureau-02"
 
 
-@pytest.fixture
-def journal_env(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> Programme:
-    """This process reads the same PostgreSQL journal the workers write."""
-    monkeypatch.setenv("SHANGYUN_JOURNAL", programme.journal_url)
-    return programme
-
-
 def _midway(estate: Path, systems: set[str]) -> bool:
     """One of ``systems`` has finished every step and another has begun (not finished)."""
     with open_journal(estate) as j:
