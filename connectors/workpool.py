@@ -18,7 +18,6 @@ that is refused with a clear error.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import subprocess
@@ -334,8 +333,3 @@ def worker_name(bureaus: Sequence[str]) -> str:
     import socket
 
     return f"shangyun-{'+'.join(sorted(bureaus))}-{socket.gethostname()}"
-
-
-def now_utc() -> dt.datetime:
-    """Now, timezone-aware (for comparing with the server's timestamps)."""
-    return dt.datetime.now(dt.UTC)

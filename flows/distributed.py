@@ -20,6 +20,7 @@ the bureau flow runs go on; ``wave resume N --distributed`` takes over whatever 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 from connectors import workpool
 from flows.wave import check_distributed, wave_limits
 from shangyun.errors import StepError
-from shangyun.wave.journal_port import open_journal, wave_status
+from shangyun.wave.journal_port import WaveJournal, open_journal, wave_status
 from shangyun.wave.partition import partition, queue_name
 from shangyun.wave.plan import load_wave
 
@@ -47,6 +48,7 @@ class BureauRun:
     bureau: str
     flow_run_ids: list[str] = field(default_factory=list)
     submitted: float = 0.0
+    submitted_at: float = 0.0
     state: str = "SCHEDULED"
     message: str = ""
     resumes: int = 0
@@ -131,7 +133,8 @@ def _submit(r: BureauRun, number: int, params: dict[str, Any], *, resume: bool,
         tags=["shangyun", f"wave-{number}", r.bureau],
         idempotency_key=f"wave-{number}-{r.bureau}-{time.time_ns()}-{attempt}")
     r.flow_run_ids.append(fid)
-    r.submitted, r.state, r.outcome = time.monotonic(), "SCHEDULED", "pending"
+    r.submitted, r.submitted_at = time.monotonic(), time.time()
+    r.state, r.outcome = "SCHEDULED", "pending"
 
 
 def _follow(estate_dir: str, number: int, runs: dict[str, BureauRun],
@@ -142,6 +145,17 @@ def _follow(estate_dir: str, number: int, runs: dict[str, BureauRun],
 
     ``dry_run`` (or a rollback): nothing is journaled per bureau, so only Prefect's own
     Crashed state triggers a resubmission."""
+    with contextlib.ExitStack() as stack:
+        journal = None if dry_run else stack.enter_context(open_journal(estate_dir))
+        _poll(journal, number, runs, params, max_resumes=max_resumes,
+              start_timeout=start_timeout, follow_timeout=follow_timeout, poll=poll,
+              tell=tell, deployment=deployment, dry_run=dry_run)
+
+
+def _poll(journal: WaveJournal | None, number: int, runs: dict[str, BureauRun],
+          params: dict[str, Any], *, max_resumes: int, start_timeout: float,
+          follow_timeout: float, poll: float, tell: Event, deployment: str,
+          dry_run: bool) -> None:
     deadline = time.monotonic() + follow_timeout
     open_ = set(runs)
     while open_:
@@ -151,7 +165,7 @@ def _follow(estate_dir: str, number: int, runs: dict[str, BureauRun],
                 f"runs go on on their workers ({', '.join(sorted(open_))}); see 'shangyun "
                 f"wave status {number}'")
         current = workpool.states(runs[b].flow_run_id for b in open_)
-        crashed = {} if dry_run else _journal_crashed(estate_dir, number, runs, open_)
+        crashed = {} if journal is None else _journal_crashed(journal, number, runs, open_)
         for b in sorted(open_):
             r = runs[b]
             st = current[r.flow_run_id]
@@ -186,17 +200,24 @@ def _follow(estate_dir: str, number: int, runs: dict[str, BureauRun],
             time.sleep(poll)
 
 
-def _journal_crashed(estate_dir: str, number: int, runs: dict[str, BureauRun],
+def _journal_crashed(journal: WaveJournal, number: int, runs: dict[str, BureauRun],
                      open_: set[str]) -> dict[str, str]:
-    """Bureaus whose followed flow run's journal run was found crashed (process gone)."""
+    """Bureaus whose followed flow run's journal run was found crashed (process gone).
+
+    A resumed run keeps its id (and the first flow run's id in its params), so a crash
+    counts only when it was recorded after the latest submission: the crash that caused
+    a resubmission is not taken for a second one while the resumed flow run starts."""
+    journal.reconcile()
     out = {}
-    with open_journal(estate_dir) as journal:
-        journal.reconcile()
-        for b in open_:
-            last = journal.last_run(number, bureau=b)
-            if last and last.get("flow_run_id") == runs[b].flow_run_id \
-                    and last["status"] == "crashed":
-                out[b] = f"journal run {last['id']} crashed (its process is gone)"
+    for b in open_:
+        r = runs[b]
+        last = journal.last_run(number, bureau=b)
+        if not last or last["status"] != "crashed" \
+                or last.get("flow_run_id") not in r.flow_run_ids:
+            continue
+        ended = journal.j.get_run(last["id"]).ended_at
+        if ended is not None and ended.timestamp() >= r.submitted_at:
+            out[b] = f"journal run {last['id']} crashed (its process is gone)"
     return out
 
 
