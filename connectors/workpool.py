@@ -64,6 +64,28 @@ def _missing(exc: BaseException) -> bool:
     return isinstance(exc, ObjectNotFound)
 
 
+def check_distributed(journal: bool = True) -> None:
+    """Distributed mode needs a journal every worker shares (PostgreSQL; not for a dry run,
+    which journals nothing) and Redis for the system locks; a clear error otherwise, before
+    anything is touched."""
+    from connectors.locks import check_redis, redis_url
+
+    url = os.environ.get("SHANGYUN_JOURNAL", "")
+    if journal and not url.startswith(("postgresql", "postgres")):
+        from shangyun.journal.store import display
+
+        shown = "unset, i.e. SQLite in the estate"
+        if url:
+            try:
+                shown = display(url) if "://" in url else url
+            except Exception:  # not a URL at all: say so without echoing it
+                shown = "not a database URL"
+        raise WorkPoolError("distributed mode needs the journal on PostgreSQL: set "
+                            "SHANGYUN_JOURNAL=postgresql://… on the submitter and every "
+                            f"worker (it is {shown})")
+    check_redis(redis_url())
+
+
 # -- pool and queues ---------------------------------------------------------------------
 def ensure_pool(bureaus: Iterable[str], pool: str = POOL,
                 queue_limit: int | None = None) -> list[str]:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors import workpool
-from flows.wave import check_distributed, wave_limits
+from connectors.workpool import check_distributed
+from flows.wave import wave_limits
 from shangyun.errors import StepError
 from shangyun.wave.journal_port import WaveJournal, open_journal, wave_status
 from shangyun.wave.partition import partition, queue_name

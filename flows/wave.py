@@ -39,6 +39,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, get_transaction, transaction
 
+from connectors.workpool import check_distributed
 from flows.cutover_actions import extra_steps
 from flows.wave_actions import RunContext, actions_for, rollback
 from shangyun.errors import StepError, TransientError
@@ -363,30 +364,6 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         return Failed(message=f"wave {number} · {bureau}: {', '.join(bad[:10])}",  # type: ignore[return-value]
                       data=result)
     return result
-
-
-def check_distributed(journal: bool = True) -> None:
-    """Distributed mode needs a journal every worker shares (PostgreSQL; not for a dry run,
-    which journals nothing) and Redis for the system locks; a clear error otherwise, before
-    anything is touched."""
-    import os
-
-    from connectors.locks import check_redis, redis_url
-
-    url = os.environ.get("SHANGYUN_JOURNAL", "")
-    if journal and not url.startswith(("postgresql", "postgres")):
-        from shangyun.journal.store import display
-
-        shown = "unset, i.e. SQLite in the estate"
-        if url:
-            try:
-                shown = display(url) if "://" in url else url
-            except Exception:  # not a URL at all: say so without echoing it
-                shown = "not a database URL"
-        raise StepError("distributed mode needs the journal on PostgreSQL: set "
-                        "SHANGYUN_JOURNAL=postgresql://… on the submitter and every worker "
-                        f"(it is {shown})")
-    check_redis(redis_url())
 
 
 def _share(wave: WaveWork, bureau: str | None) -> WaveWork:

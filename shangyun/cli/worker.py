@@ -88,21 +88,12 @@ def start_cmd(bureaus: tuple[str, ...], name: str | None, limit: int | None,
     if show:
         click.echo(" ".join(cmd))
         return
+    from connectors.workpool import check_distributed
+
     _api(None)
-    _check_worker_env()
+    check_distributed()  # a worker that could not run a distributed wave does not start
     console.print(f"worker for {', '.join(bureaus)}: {' '.join(cmd)}", highlight=False)
     os.execv(cmd[0], cmd)
-
-
-def _check_worker_env() -> None:
-    """Refuse to start a worker that could not run a distributed wave."""
-    from connectors.locks import check_redis, redis_url
-
-    journal = os.environ.get("SHANGYUN_JOURNAL", "")
-    if not journal.startswith(("postgresql", "postgres")):
-        raise ShangyunError("a worker needs SHANGYUN_JOURNAL=postgresql://… (the journal every "
-                            "worker shares)")
-    check_redis(redis_url())
 
 
 @worker.command("status")
