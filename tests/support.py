@@ -1,12 +1,19 @@
-"""Helpers shared by several test areas: free ports and moto's server on 127.0.0.1."""
+"""Helpers shared by several test areas (and the benchmarks that start the same services):
+free ports, moto's server on 127.0.0.1, throw-away PostgreSQL databases, process trees and
+the Redis lock keys of distributed waves."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
+import signal
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 # moto accepts any credentials; these are not secrets.
 MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -46,3 +53,71 @@ def moto_server() -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1 (dropped afterwards); yields its name."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, found through /proc."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def kill_tree(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Signal a process and everything it started (a worker's flow-run children live in
+    their own sessions, so its process group is not enough); reap it (bounded)."""
+    if proc.poll() is None:
+        for pid in [*descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+def flush_lock_keys(url: str) -> int:
+    """Delete the ``lock:shangyun/*`` keys (distributed system locks) of Redis ``url``;
+    returns how many there were. Never raises (cleanup)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5)
+    except Exception:
+        return 0
+    try:
+        keys = list(client.scan_iter("lock:shangyun/*", count=500))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
+    except Exception:
+        return 0
+    finally:
+        client.close()

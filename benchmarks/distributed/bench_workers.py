@@ -22,18 +22,15 @@ on error.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +39,11 @@ import yaml
 
 from shangyun.errors import ShangyunError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support import flush_lock_keys, kill_tree, pg_database
+
 ROOT = Path(__file__).resolve().parents[2]
 SHANGYUN = str(Path(sys.executable).parent / "shangyun")
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REDIS_URL = "redis://127.0.0.1:6379/11"
 B1, B2 = "bureau-01", "bureau-02"
 WAVE_TIMEOUT = 900.0
@@ -92,65 +91,6 @@ def build(root: Path, n: int) -> None:
 
 
 # -- services ----------------------------------------------------------------------------
-@contextlib.contextmanager
-def pg_database(prefix: str) -> Iterator[str]:
-    """A fresh PostgreSQL database on 127.0.0.1 (dropped afterwards); yields its name."""
-    import psycopg
-
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def clean_redis(url: str) -> int:
-    """Delete the ``lock:shangyun/*`` keys of ``url``; how many there were."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        keys = list(client.scan_iter("lock:shangyun/*", count=500))
-        if keys:
-            client.delete(*keys)
-        return len(keys)
-    finally:
-        client.close()
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, found through /proc."""
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a worker and everything it started (flow-run processes have their own
-    sessions, so its process group is not enough); reap it (bounded)."""
-    if proc.poll() is None:
-        for pid in [*descendants(proc.pid), proc.pid]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=30)
-
-
 @dataclass
 class Bench:
     """The benchmark's environment, estate and running workers."""
@@ -335,7 +275,7 @@ def measure(bench: Bench, config: str, rep: int, first: str,
         one = flow_runs(bench.api_url, json.loads(out1), {})
     finally:
         bench.stop_workers()
-        clean_redis(REDIS_URL)
+        flush_lock_keys(REDIS_URL)
     both = max_concurrent([sp for fr in runs for sp in fr["spans"]])
     for fr in [*runs, *one]:
         fr["systems_at_once"] = max_concurrent(fr.pop("spans"))
@@ -441,7 +381,7 @@ def main() -> None:
             os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME",
                                                    "SHANGYUN_REDIS_URL")})
             bench = Bench(estate, logs, env, info.api_url)
-            clean_redis(REDIS_URL)
+            flush_lock_keys(REDIS_URL)
             secs, _ = bench.cli("worker", "deploy", "--estate", str(estate), "--json",
                                 timeout=600)
             print(f"worker deploy: {secs:.1f} s")
@@ -464,7 +404,7 @@ def main() -> None:
                 Path(a.out).write_text(json.dumps(results, indent=1), encoding="utf-8")
         finally:
             prefect_server.stop(server_dir)
-            print(f"cleaned {clean_redis(REDIS_URL)} leftover lock key(s) in {REDIS_URL}")
+            print(f"cleaned {flush_lock_keys(REDIS_URL)} leftover lock key(s) in {REDIS_URL}")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,7 @@ stopped (their whole process trees), the two databases dropped, the Redis keys d
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -18,58 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.support import MOTO_ENV, free_port
+from tests.support import MOTO_ENV, flush_lock_keys, free_port, kill_tree, pg_database
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 ROOT = Path(__file__).resolve().parents[2]
 SHANGYUN = str(Path(sys.executable).parent / "shangyun")
-
-
-@contextlib.contextmanager
-def pg_database(prefix: str) -> Iterator[str]:
-    """A fresh PostgreSQL database (dropped afterwards); yields its name."""
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (children first found through /proc)."""
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def kill_tree(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    """Kill a process and everything it started (flow-run children live in their own
-    sessions, so a process group is not enough); reap it."""
-    if proc.poll() is None:
-        for pid in [*descendants(proc.pid), proc.pid]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=30)
 
 
 @dataclass
@@ -140,7 +92,7 @@ def programme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Programme]:
                 kill_tree(w, signal.SIGTERM)
                 kill_tree(w)
             prefect_server.stop(base / "server")
-            _flush_redis(prog.redis_url)
+            flush_lock_keys(prog.redis_url)
 
 
 @pytest.fixture
@@ -157,17 +109,7 @@ def journal_env(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> Iterat
             yield replace(programme, journal_url=url,
                           env={**programme.env, "SHANGYUN_JOURNAL": url})
         finally:
-            _flush_redis(programme.redis_url)
-
-
-def _flush_redis(url: str) -> None:
-    import redis
-
-    with contextlib.suppress(Exception):
-        client = redis.Redis.from_url(url, socket_timeout=2)
-        for key in client.scan_iter("lock:shangyun/*", count=500):
-            client.delete(key)
-        client.close()
+            flush_lock_keys(programme.redis_url)
 
 
 def wait_for(predicate: object, timeout: float, what: str, every: float = 0.2) -> None:
