@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -44,8 +45,10 @@ def write_folder(root: Path, files: dict[str, str | pd.DataFrame | dict[str, obj
     return root
 
 
-def read_meta(path: Path, version: int) -> dict[str, object]:
-    """Read a stage's YAML header and check its ``schema_version``."""
+def read_meta(path: Path, version: int) -> dict[str, Any]:
+    """Read a stage's YAML header (``assessment.yaml``, ``plan.yaml``) and check its
+    ``schema_version``: the one reader of every stage header. A missing file is an
+    :class:`EstateError` naming it (callers that allow an absent stage check first)."""
     if not path.is_file():
         raise EstateError(f"{path}: missing")
     try:

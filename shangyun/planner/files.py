@@ -18,6 +18,7 @@ from shangyun.estate import Estate
 from shangyun.planner.plan import PLAN_SCHEMA_VERSION, Plan
 
 FOLDER = "plan"
+PLAN_FILE = Path(FOLDER) / "plan.yaml"
 SEP = " | "
 
 
@@ -53,11 +54,16 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
 
 
 def read_plan_meta(estate_dir: str | Path) -> dict[str, Any]:
-    """``plan.yaml`` of the estate (schema version checked)."""
-    path = Path(estate_dir) / FOLDER / "plan.yaml"
+    """``plan.yaml`` of the estate: the one reader of that file (the wave engine, the
+    runbook, the report and ``plan explain`` all call it). Its ``schema_version`` is
+    checked and it must hold a ``waves`` list; :class:`EstateError` names the file."""
+    path = Path(estate_dir) / PLAN_FILE
     if not path.is_file():
         raise EstateError(f"{path}: no plan yet; run 'shangyun plan --estate {estate_dir}'")
-    return read_meta(path, PLAN_SCHEMA_VERSION)
+    doc = read_meta(path, PLAN_SCHEMA_VERSION)
+    if not isinstance(doc.get("waves"), list):
+        raise EstateError(f"{path}: expected a mapping with a 'waves' list")
+    return doc
 
 
 def plan_matches(estate: Estate, estate_dir: str | Path) -> bool:

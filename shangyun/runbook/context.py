@@ -17,6 +17,7 @@ from typing import Any
 
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
+from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.runbook.estimate import (
     DEFAULT_LINK_MBPS,
     Rates,
@@ -29,7 +30,7 @@ from shangyun.runbook.history import wave_history
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.cutover import load_cutover, wave_system_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
-from shangyun.wave.plan import PLAN_FILE, csv_groups, read_plan, wave_groups
+from shangyun.wave.plan import csv_groups, wave_groups
 from shangyun.wave.steps import RunOptions, Step
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
@@ -97,7 +98,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     """The whole runbook of wave ``number`` as plain data; ``t`` is the translator."""
     root = Path(estate_dir)
     estate = Estate.load(root, check=False)
-    plan = read_plan(root)
+    plan = read_plan_meta(root)
     wave = _wave_work(root, estate, plan, number)
     pf, af = plan_files(root), assessment_files(root)
     opts = options or RunOptions(staging_dir=str(root / "staging"))

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from shangyun.assess.assessment import ASSESSMENT_SCHEMA_VERSION
+from shangyun.assess.folder import read_meta
 from shangyun.errors import EstateError
+from shangyun.planner.files import PLAN_FILE, read_plan_meta
 
 
 def read_csv_rows(path: Path) -> list[dict[str, Any]]:
@@ -24,19 +26,6 @@ def read_csv_rows(path: Path) -> list[dict[str, Any]]:
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise EstateError(f"{path}: cannot be read as CSV: {exc}") from exc
     return df.to_dict(orient="records")
-
-
-def read_yaml(path: Path) -> dict[str, Any] | None:
-    """A stage's YAML mapping, or None when the file is absent."""
-    if not path.is_file():
-        return None
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise EstateError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise EstateError(f"{path}: expected a mapping at the top level")
-    return doc
 
 
 def to_float(value: Any, default: float = 0.0) -> float:
@@ -51,7 +40,7 @@ def plan_files(root: Path) -> dict[str, Any]:
     """The planner's files: ``plan`` (yaml), ``waves``, ``windows``, ``systems``,
     ``move_groups``, ``excluded`` (rows)."""
     folder = root / "plan"
-    return {"plan": read_yaml(folder / "plan.yaml"),
+    return {"plan": read_plan_meta(root) if (root / PLAN_FILE).is_file() else None,
             "waves": read_csv_rows(folder / "waves.csv"),
             "windows": read_csv_rows(folder / "windows.csv"),
             "systems": read_csv_rows(folder / "systems.csv"),
@@ -62,7 +51,8 @@ def plan_files(root: Path) -> dict[str, Any]:
 def assessment_files(root: Path) -> dict[str, Any]:
     """The assessment: ``meta`` (yaml, None if not assessed) and ``systems`` rows."""
     folder = root / "assessment"
-    return {"meta": read_yaml(folder / "assessment.yaml"),
+    meta = folder / "assessment.yaml"
+    return {"meta": read_meta(meta, ASSESSMENT_SCHEMA_VERSION) if meta.is_file() else None,
             "systems": read_csv_rows(folder / "systems.csv")}
 
 
@@ -79,5 +69,5 @@ def wave_of_systems(plan: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-__all__ = ["assessment_files", "plan_files", "read_csv_rows", "read_yaml", "to_float",
+__all__ = ["assessment_files", "plan_files", "read_csv_rows", "to_float",
            "wave_of_systems"]

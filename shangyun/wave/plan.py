@@ -5,6 +5,7 @@ and ``move_groups.csv`` (``id``, ``wave``, ``systems`` joined with ``;``), in wa
 that is what is read when it exists. Without ``move_groups.csv``, the waves may be written
 inline in ``plan.yaml`` (hand-made plans, see ``docs/wave.md``)::
 
+    schema_version: 1                 # checked: another version is refused
     estate_fingerprint: <sha256 of the estate's tables when the plan was made>
     move_groups:                      # optional: id -> systems
       - {id: mg-01, systems: [sys-001, sys-002]}
@@ -21,27 +22,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
+from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
-
-PLAN_FILE = Path("plan") / "plan.yaml"
-
-
-def read_plan(estate_dir: str | Path) -> dict[str, Any]:
-    """The parsed ``plan.yaml`` of the estate; :class:`EstateError` naming the file if bad."""
-    path = Path(estate_dir) / PLAN_FILE
-    if not path.is_file():
-        raise EstateError(f"{path}: no plan; make one with 'shangyun plan' first")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise EstateError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("waves"), list):
-        raise EstateError(f"{path}: expected a mapping with a 'waves' list")
-    return data
 
 
 def _wave_number(entry: dict[str, Any], index: int) -> int:
@@ -125,7 +109,7 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
     wave or system and :class:`EstateError` for a host whose disk has no path.
     """
     root = Path(estate_dir)
-    plan = read_plan(root)
+    plan = read_plan_meta(root)
     estate = Estate.load(root, check=False)
     file = str(root / PLAN_FILE)
     groups = csv_groups(root, number)
