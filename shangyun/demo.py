@@ -2,7 +2,7 @@
 
 The full pipeline on the lab (default), as named, timed stages printed with rich:
 
-1. ``lab up``    — bring the lab up (``shangyun.lab.up``; a running lab is reused);
+1. ``lab up``    — bring the lab up (``lab.up``; a running lab is reused);
 2. ``import``    — one ``shangyun inventory import`` of every lab ledger plus the demo's
    VM ledger (which system owns which hypervisor VM) into a fresh ``<out>/estate``;
 3. ``discover``  — over SSH (the lab's key + known_hosts) and every bureau hypervisor;
@@ -241,7 +241,7 @@ VM_SIZE = (1, 0.25)
 
 def stage_lab(st: DemoState) -> str:
     """Bring the lab up (a running lab is reused)."""
-    from shangyun import lab
+    import lab
 
     st.lab = lab.up(st.lab_dir, bureaus=st.bureaus)
     health = lab.status(st.lab_dir)
@@ -888,7 +888,7 @@ def cli(out: str, bureaus: int | None, lab_dir: str | None, quick: bool, keep_la
         st = run_lab(Path(out), bureaus=bureaus or 2, lab_dir=Path(lab_dir) if lab_dir else None,
                      quick=quick, fail_health=fail_health)
         if not keep_lab:
-            from shangyun import lab
+            import lab
 
             if st.lab is not None:
                 dropped = drop_demo_databases(st.lab)

@@ -30,10 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from lab import LabError  # noqa: E402
 from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery  # noqa: E402
 from shangyun.estate import Estate  # noqa: E402
-from shangyun.lab import LabError  # noqa: E402
-from shangyun.lab.testing import can_run_lab, lab_session  # noqa: E402
+from tests.lab_support import can_run_lab, lab_session  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ANSIBLE_VENV = HERE / ".venv-ansible"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from shangyun.lab import LabHost, LabState, down, status, up
-from shangyun.lab import hosts as hx
+from lab import LabHost, LabState, down, status, up
+from lab import hosts as hx
 
 
 def _cpu() -> float:

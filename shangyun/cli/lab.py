@@ -34,7 +34,7 @@ def lab() -> None:
 def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | None,
            as_json: bool) -> None:
     """Bring the lab up (idempotent: a second run only repairs what died)."""
-    from shangyun import lab as labmod
+    import lab as labmod
 
     if as_json:
         state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
@@ -58,7 +58,7 @@ def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | No
 @handle_errors
 def status_cmd(lab_dir: Path | None, as_json: bool) -> None:
     """Show each lab host: running, sshd answering, role, OS look; exit 1 if any is down."""
-    from shangyun import lab as labmod
+    import lab as labmod
 
     st = labmod.status(lab_dir)
     if as_json:
@@ -81,7 +81,7 @@ def status_cmd(lab_dir: Path | None, as_json: bool) -> None:
 @handle_errors
 def down_cmd(lab_dir: Path | None, as_json: bool) -> None:
     """Stop every lab process and remove its namespaces, bridge and files."""
-    from shangyun import lab as labmod
+    import lab as labmod
 
     if as_json:
         res = labmod.down(lab_dir)

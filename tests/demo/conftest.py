@@ -15,9 +15,9 @@ import pytest
 @pytest.fixture
 def demo_dirs() -> Iterator[tuple[Path, Path]]:
     """``(out, lab_dir)``: unique folders under /tmp (the lab's databases need o+x)."""
+    import lab
     from connectors.prefect_server import default_state_dir, stop
-    from shangyun import lab
-    from shangyun.lab.testing import can_run_lab
+    from tests.lab_support import can_run_lab
 
     reason = can_run_lab()
     if reason:

@@ -164,7 +164,7 @@ def test_sample_path_cli(tmp_path: Path) -> None:
 def test_vm_ledger_names_each_bureau_system(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from shangyun.lab.state import LabDomain, LabHypervisor
+    from lab.state import LabDomain, LabHypervisor
 
     lab = SimpleNamespace(  # the two LabState fields write_vm_ledger reads
         bureaus=[{"id": "B01", "name": "福州局"}, {"id": "B02", "name": "厦门局"}],

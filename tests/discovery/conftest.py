@@ -90,7 +90,7 @@ def lab() -> Iterator[object]:
     """A real lab (network namespaces, sshd, databases, long-lived connections) for the
     end-to-end discovery tests of one module (torn down after it, not at the end of the
     whole suite); skipped where the lab cannot run."""
-    from shangyun.lab.testing import can_run_lab, lab_session
+    from tests.lab_support import can_run_lab, lab_session
 
     reason = can_run_lab()
     if reason:
@@ -101,7 +101,7 @@ def lab() -> Iterator[object]:
 def _lab_with_retries(lab_session: Any) -> Iterator[object]:
     """Bring the lab up, retrying (at most 3 times) when its build fails — it can when
     several labs initialise MariaDB at the same moment (see the report)."""
-    from shangyun.lab import LabError
+    from lab import LabError
 
     for attempt in range(3):
         try:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from lab.oses import OSES
 from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
 from shangyun.estate import Estate
-from shangyun.lab.oses import OSES
 
 pytestmark = pytest.mark.lab
 Discovered = tuple[Any, Path, Any, set[tuple[str, str, int]]]

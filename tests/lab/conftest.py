@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shangyun.lab import LabState
-from shangyun.lab.testing import can_run_lab, lab_session
+from lab import LabState
+from tests.lab_support import can_run_lab, lab_session
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paramiko
 
-from shangyun.lab import LabHost, LabState
+from lab import LabHost, LabState
 
 
 def ssh_client(state: LabState, host: LabHost) -> paramiko.SSHClient:

@@ -12,8 +12,8 @@ import psycopg
 import pymysql
 import pytest
 
-from shangyun.lab import LabState
-from shangyun.lab.oses import OSES
+from lab import LabState
+from lab.oses import OSES
 from tests.lab.helpers import run, ssh_client
 
 

@@ -13,11 +13,11 @@ import pytest
 from openpyxl import load_workbook
 
 from connectors import hypervisor as hv
+from lab import LabState
+from lab.images import FORMATS, expected_digest
+from lab.ledgers import HOST_HEADERS
 from shangyun.errors import AuthError, TransientError
 from shangyun.estate.schema import DISKS, HOSTS
-from shangyun.lab import LabState
-from shangyun.lab.images import FORMATS, expected_digest
-from shangyun.lab.ledgers import HOST_HEADERS
 
 
 def test_connector_lists_domains_matching_the_node_xml(lab: LabState) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lab import LabError, LabState, down, status, up
+from lab.build import NET_RESERVATIONS, lab_tag
+from lab.hosts import pid_alive
 from shangyun.cli import main
-from shangyun.lab import LabError, LabState, down, status, up
-from shangyun.lab.build import NET_RESERVATIONS, lab_tag
-from shangyun.lab.hosts import pid_alive
-from shangyun.lab.testing import can_run_lab
+from tests.lab_support import can_run_lab
 
 pytestmark = pytest.mark.skipif(can_run_lab() is not None, reason=str(can_run_lab()))
 

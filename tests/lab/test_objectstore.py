@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from shangyun.lab import hosts as hx
-from shangyun.lab.testing import can_run_lab, lab_session
+from lab import hosts as hx
+from tests.lab_support import can_run_lab, lab_session
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(180)
 def test_up_starts_the_object_store_keeps_it_and_down_stops_it() -> None:
     import boto3
 
-    from shangyun.lab.build import up
+    from lab.build import up
 
     with lab_session(bureaus=1) as state:
         assert state.s3_endpoint.startswith("http://127.0.0.1:")
@@ -40,8 +40,8 @@ def test_down_without_a_state_file_still_stops_the_object_store() -> None:
     import tempfile
     from pathlib import Path
 
-    from shangyun.lab.build import down, up
-    from shangyun.lab.state import STATE_FILE
+    from lab.build import down, up
+    from lab.state import STATE_FILE
 
     lab_dir = Path(tempfile.mkdtemp(prefix="shangyun-lab-s3-"))
     lab_dir.chmod(0o755)

@@ -1,4 +1,4 @@
-"""The Done-when test on the real lab (``shangyun.lab``): every VM of the lab's bureau
+"""The Done-when test on the real lab (``lab``): every VM of the lab's bureau
 hypervisors (disks in every legacy format, known content digests) replicated onto the lab's
 libvirt cloud through S3 staging (moto), every byte verified. Slow: the lab starts sshd
 hosts and databases too."""
@@ -13,8 +13,8 @@ import pytest
 
 from connectors import qemu
 from flows.wave import run_wave
+from lab import LabState
 from shangyun.estate import Estate
-from shangyun.lab import LabState
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import write_plan
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab]
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
     """A lab with two bureaus, up for this module."""
-    from shangyun.lab.testing import lab_session
+    from tests.lab_support import lab_session
 
     with lab_session(None, bureaus=2) as state:  # under /tmp: the lab DBs need o+x
         yield state

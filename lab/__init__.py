@@ -2,19 +2,19 @@
 
 Python API (see ``docs/lab.md``)::
 
-    from shangyun import lab
+    import lab
     state = lab.up(Path(".lab"), bureaus=2, hosts=None)   # idempotent; returns LabState
     lab.status(Path(".lab"))                               # dict: per-host running/ssh
     lab.down(Path(".lab"))                                 # stops and removes everything
     state = lab.LabState.load(Path(".lab"))
 
-For tests: :func:`shangyun.lab.testing.lab_session`.
+For tests: :func:`tests.lab_support.lab_session`.
 """
 
 from __future__ import annotations
 
-from shangyun.lab.build import default_lab_dir, down, status, up
-from shangyun.lab.state import (
+from lab.build import default_lab_dir, down, status, up
+from lab.state import (
     LabDatabase,
     LabDependency,
     LabDomain,

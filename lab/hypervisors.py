@@ -2,7 +2,7 @@
 
 Each bureau's node XML defines one domain per legacy image format (running and shut off,
 BIOS and UEFI, one or two NICs), whose disk points at a real image file made by
-:mod:`shangyun.lab.images`. The cloud's node XML has no domains, one network and a
+:mod:`lab.images`. The cloud's node XML has no domains, one network and a
 directory storage pool that later wave runs import converted images into.
 """
 
@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from shangyun.lab.images import FORMATS, build_image
-from shangyun.lab.state import LabDomain, LabHypervisor, LabImage
+from lab.images import FORMATS, build_image
+from lab.state import LabDomain, LabHypervisor, LabImage
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 STATE_CODES = {"running": 1, "shutoff": 5}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from shangyun.lab.state import LabHost
+from lab.state import LabHost
 
 HOST_HEADERS = ("单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)",
                 "磁盘(GB)", "等保级别", "是否涉密", "网络区域", "负责人", "联系电话")

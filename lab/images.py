@@ -14,8 +14,8 @@ import os
 import random
 from pathlib import Path
 
-from shangyun.lab.hosts import run
-from shangyun.lab.state import LabImage
+from lab.hosts import run
+from lab.state import LabImage
 
 MIB = 1024 * 1024
 VIRTUAL_SIZE = 16 * MIB

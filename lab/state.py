@@ -1,6 +1,6 @@
 """The lab state file (``lab.json``): everything a lab is, for the tests, demo and benchmarks.
 
-Written atomically by :func:`shangyun.lab.up` and read by :meth:`LabState.load`. Paths are
+Written atomically by :func:`lab.up` and read by :meth:`LabState.load`. Paths are
 absolute. ``mode`` is ``"netns"`` (hosts are network namespaces on a bridge) or
 ``"loopback"`` (the unprivileged fallback: sshd on 127.0.0.1 ports, no per-host network).
 """

@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from shangyun.lab import hosts as hx
-from shangyun.lab import objectstore
-from shangyun.lab.databases import init_datadir, seed_postgres
-from shangyun.lab.hypervisors import build_bureau, build_cloud
-from shangyun.lab.keys import ensure_keypair, known_hosts_lines
-from shangyun.lab.ledgers import write_ledgers
-from shangyun.lab.state import STATE_FILE, LabError, LabHost, LabState
-from shangyun.lab.topology import plan_bureaus, plan_hosts
+from lab import hosts as hx
+from lab import objectstore
+from lab.databases import init_datadir, seed_postgres
+from lab.hypervisors import build_bureau, build_cloud
+from lab.keys import ensure_keypair, known_hosts_lines
+from lab.ledgers import write_ledgers
+from lab.state import STATE_FILE, LabError, LabHost, LabState
+from lab.topology import plan_bureaus, plan_hosts
 
 DEFAULT_NET = 213
 LAB_ENTRIES = ("hosts", "hypervisors", "cloud", "ledgers", "client", "authorized_keys",
@@ -35,7 +35,7 @@ def default_lab_dir() -> Path:
     env = os.environ.get("SHANGYUN_LAB")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parents[2] / ".lab"
+    return Path(__file__).resolve().parents[1] / ".lab"
 
 
 def lab_tag(lab_dir: Path) -> str:

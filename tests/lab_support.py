@@ -2,7 +2,7 @@
 
 Usage in another area's ``conftest.py``::
 
-    from shangyun.lab.testing import lab_session
+    from tests.lab_support import lab_session
 
     @pytest.fixture(scope="session")
     def lab(tmp_path_factory):
@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shangyun.lab.build import down, up
-from shangyun.lab.state import LabState
+from lab.build import down, up
+from lab.state import LabState
 
 
 def can_run_lab() -> str | None:

@@ -16,8 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from shangyun.lab.hosts import PG_BIN, run
-from shangyun.lab.state import LabError, LabHost
+import psycopg
+
+from lab.hosts import PG_BIN, run
+from lab.state import LabError, LabHost
 
 ROWS = 1000
 
@@ -94,8 +96,6 @@ def init_datadir(h: LabHost, d: Path) -> None:
 
 def seed_postgres(h: LabHost, timeout: float = 60.0) -> None:
     """Create role ``shangyun``, database ``appdb`` and its ``orders`` rows (idempotent)."""
-    import psycopg
-
     assert h.database is not None
     deadline = time.monotonic() + timeout
     last: Exception | None = None

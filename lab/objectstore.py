@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from shangyun.lab import hosts as hx
-from shangyun.lab.state import LabError
+from lab import hosts as hx
+from lab.state import LabError
 
 LOG_FILE = "objectstore.log"
 PID_FILE = "objectstore.pid"  # also found without the state file (down over a lost state)

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shangyun.lab.state import LabHost
+from lab.state import LabHost
 
 
 def ensure_keypair(path: Path, comment: str) -> str:

@@ -20,9 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from shangyun.lab.keys import ensure_keypair, sshd_config
-from shangyun.lab.oses import OSES
-from shangyun.lab.state import LabError, LabHost, LabState
+from lab.keys import ensure_keypair, sshd_config
+from lab.oses import OSES
+from lab.state import LabError, LabHost, LabState
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -10,8 +10,8 @@ bureau's app server. Addresses are ``10.<net>.<bureau>.<10+n>`` on the lab's own
 
 from __future__ import annotations
 
-from shangyun.lab.oses import OSES, ROTATION
-from shangyun.lab.state import LabDatabase, LabDependency, LabError, LabHost, LabService
+from lab.oses import OSES, ROTATION
+from lab.state import LabDatabase, LabDependency, LabError, LabHost, LabService
 
 CITIES = (
     "福州", "厦门", "泉州", "漳州", "莆田", "南平", "三明", "龙岩", "宁德", "广州", "深圳",
