@@ -39,9 +39,11 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, get_transaction, transaction
 
+from actions.context import RunContext
+from actions.cutover import extra_steps
+from actions.registry import actions_for
+from actions.rollback import rollback
 from connectors.workpool import check_distributed
-from flows.cutover_actions import extra_steps
-from flows.wave_actions import RunContext, actions_for, rollback
 from shangyun.errors import StepError, TransientError
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import NEEDS_UNDO, StepAction, execute, undo_record, undo_system

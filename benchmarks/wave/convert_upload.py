@@ -6,7 +6,7 @@ process on 127.0.0.1):
 * **peer** — ``qemu-img convert -O raw`` to a file, then a plain boto3 ``upload_file``
   (default TransferConfig), no verification at all; and, for a like-for-like reading, the
   same peer converting to the format shangyun stages for EC2 (stream-optimized vmdk);
-* **shangyun** — the wave's own ``convert`` and ``upload`` steps (``flows/wave_actions``,
+* **shangyun** — the wave's own ``convert`` and ``upload`` steps (``actions/images``,
   through the step engine and the real journal, EC2 target format raw): the source's
   content digest, ``qemu-img convert``, ``qemu-img compare``, the copy's content digest, then
   the resumable multipart upload that hashes while sending, checks every part's MD5 against
@@ -35,7 +35,8 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from flows.wave_actions import ConvertAction, RunContext, UploadAction  # noqa: E402
+from actions.context import RunContext  # noqa: E402
+from actions.images import ConvertAction, UploadAction  # noqa: E402
 from shangyun.wave.engine import execute  # noqa: E402
 from shangyun.wave.journal_port import open_journal  # noqa: E402
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork  # noqa: E402

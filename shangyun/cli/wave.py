@@ -236,7 +236,7 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
 def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: bool,
                  as_json: bool) -> None:
     """Undo wave NUMBER (or one system) from the journal alone, newest step first."""
-    from flows.wave_actions import rollback
+    from actions.rollback import rollback
 
     if distributed:
         if system:
@@ -303,7 +303,7 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
 
     Refuses, listing every reason, otherwise. The source systems are never deleted.
     """
-    from flows.cutover_actions import finalize_wave
+    from actions.finalize import finalize_wave
 
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
     if as_json:

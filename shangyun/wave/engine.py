@@ -57,7 +57,7 @@ class StepJournal(Protocol):
 
 
 class StepAction(Protocol):
-    """How one kind of step is done, checked and undone (see ``flows/wave_actions.py``)."""
+    """How one kind of step is done, checked and undone (see ``actions/``)."""
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Do the step; ``done`` maps earlier step keys of the system to their payloads.

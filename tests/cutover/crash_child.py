@@ -9,8 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from flows.cutover_actions import CutoverContext, all_actions, run_system_steps
-from flows.wave_actions import RunContext
+from actions.context import CutoverContext, RunContext
+from actions.registry import all_actions
+from actions.rollback import run_system_steps
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions, Step
 

@@ -53,7 +53,7 @@ def test_finalize_without_journal_is_one_clear_error(tmp_path: Path) -> None:
 def test_finalize_and_rollback_runs_have_their_kind(tmp_path: Path) -> None:
     """Finalize and rollback runs are journaled with their kind; resume takes up only the
     last ``run``-kind run; runs of old journals are classified by their flags."""
-    from flows.wave_actions import rollback
+    from actions.rollback import rollback
 
     root = _estate(tmp_path, "2020-01-01T00:00:00+00:00")
     with open_journal(root) as j:

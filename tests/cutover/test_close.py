@@ -5,8 +5,9 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from flows import cutover_actions
-from flows.wave_actions import RunContext, actions_for
+from actions import registry as cutover_actions
+from actions.context import RunContext
+from actions.registry import actions_for
 from shangyun.wave.steps import RunOptions
 
 

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from actions.context import CutoverContext, RunContext
+from actions.registry import all_actions
+from actions.rollback import run_system_steps
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
-from flows.cutover_actions import CutoverContext, all_actions, run_system_steps
-from flows.wave_actions import RunContext
 from shangyun.wave.engine import undo_system
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions, Step

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from actions.context import CutoverContext, RunContext
+from actions.registry import all_actions
+from actions.rollback import run_system_steps
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
-from flows.cutover_actions import CutoverContext, all_actions, run_system_steps
-from flows.wave_actions import RunContext
 from shangyun.wave.cutover import cutover_steps, parse_cutover
 from shangyun.wave.engine import UNDO_FAILED, UNDONE
 from shangyun.wave.journal_port import WaveJournal, open_journal
@@ -206,7 +207,7 @@ def test_finalize_after_soak_never_touches_source(
         files_source: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from flows.cutover_actions import finalize_wave
+    from actions.finalize import finalize_wave
     from shangyun.errors import StepError
 
     steps, _, _ = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, files_source)

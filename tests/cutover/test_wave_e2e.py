@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from actions.rollback import rollback
 from connectors.database import DbEndpoint
 from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from flows.wave import run_wave
-from flows.wave_actions import rollback
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec

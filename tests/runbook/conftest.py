@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.wave_actions import RunContext, actions_for
+from actions.context import RunContext
+from actions.registry import actions_for
 from shangyun.errors import StepError
 from shangyun.wave.engine import execute, undo_system
 from shangyun.wave.journal_port import open_journal

@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 
-from flows.wave_actions import RunContext, actions_for
+from actions.context import RunContext
+from actions.registry import actions_for
 from shangyun.wave.engine import execute
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave

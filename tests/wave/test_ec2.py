@@ -15,10 +15,10 @@ from botocore.config import Config
 from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
 
+from actions.context import register_target
 from connectors.objectstore import ObjectStore
 from connectors.targets.ec2 import Ec2Target
 from flows.wave import run_wave
-from flows.wave_actions import register_target
 from shangyun.cli import main
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions

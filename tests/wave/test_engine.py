@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.wave_actions import ConvertAction, PrecheckAction, RunContext, actions_for
+from actions.context import RunContext
+from actions.images import ConvertAction, PrecheckAction
+from actions.registry import actions_for
 from shangyun.errors import StepError
 from shangyun.wave.engine import execute, undo_system
 from shangyun.wave.journal_port import open_journal, wave_status
@@ -137,7 +139,7 @@ def test_tampered_audit_record_of_a_wave_is_named(wave_estate: WaveEstate,
 
 
 def test_rollback_refused_while_the_wave_is_running(wave_estate: WaveEstate) -> None:
-    from flows.wave_actions import rollback
+    from actions.rollback import rollback
 
     with open_journal(wave_estate.root) as j:
         run = j.begin_run(1, {})  # this (live) process is running wave 1

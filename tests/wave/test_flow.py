@@ -9,10 +9,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from actions.context import RunContext
+from actions.images import ConvertAction, PrecheckAction
 from connectors import qemu
 from connectors.objectstore import ObjectStore
 from flows.wave import GLOBAL_LIMIT, bureau_limit_name, run_wave
-from flows.wave_actions import ConvertAction, PrecheckAction, RunContext
 from shangyun.cli import main
 from shangyun.wave.engine import execute
 from shangyun.wave.journal_port import open_journal

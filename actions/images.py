@@ -1,7 +1,7 @@
-"""The step actions of a wave run: what each step kind does to the world, and its undo.
+"""The image step actions of a wave run (part 1): what each does to the world, and its undo.
 
 No Prefect here: the flow (:mod:`flows.wave`) wraps these in tasks, and ``shangyun wave
-rollback`` calls :func:`rollback` directly. Each action implements
+rollback`` calls :func:`actions.rollback.rollback` directly. Each action implements
 :class:`shangyun.wave.engine.StepAction`; its ``undo`` works from the journaled payload
 alone (a new process after a crash can run it) and is safe to call twice.
 
@@ -20,127 +20,21 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actions.context import RunContext, labels, make_store, make_target
 from connectors import qemu
 from shangyun.digest import digest_file
 from shangyun.errors import ConnectorError, StepError, VerificationError
-from shangyun.wave.engine import StepAction, UndoReport, undo_system
 from shangyun.wave.precheck import REQUIRED_TOOLS, Observations, precheck_problems
-from shangyun.wave.steps import RunOptions, Step
+from shangyun.wave.steps import Step
 
-Progress = Callable[[Step, float], None]
 LAUNCH_POLLS, LAUNCH_POLL_SECONDS = 60, 1.0
-
-
-@dataclass
-class RunContext:
-    """What the actions of one run share: options, one target object, one S3 store.
-
-    The libvirt test driver keeps its state in the connection, so a run holds exactly one
-    target object (made on first use, closed by :meth:`close`).
-    """
-
-    opts: RunOptions
-    progress: Progress | None = None
-    journal: Any = None
-    run_id: str = ""
-    wave: int = 0
-    _target: Any = None
-    _store: Any = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def target(self) -> Any:
-        """The run's :class:`connectors.targets.base.CloudTarget` (one per run)."""
-        with self._lock:
-            if self._target is None:
-                self._target = make_target(self.opts.target, self.opts.target_options)
-            return self._target
-
-    def store(self) -> Any:
-        """The run's S3 staging store."""
-        with self._lock:
-            if self._store is None:
-                self._store = make_store(self.opts.s3_endpoint, self.opts.part_size)
-            return self._store
-
-    def bind(self, journal: Any, run_id: str, wave: int) -> RunContext:
-        """Attach the run's journal (for resumable state written while a step runs)."""
-        self.journal, self.run_id, self.wave = journal, run_id, wave
-        return self
-
-    def saved_state(self, step: Step, name: str) -> dict[str, Any] | None:
-        """The newest ``name`` a run journaled for ``step`` while it ran (e.g. an upload id)."""
-        if self.journal is None:
-            return None
-        return self.journal.progress_value(self.wave, step.system_id, step.key, name)
-
-    def save_state(self, step: Step, name: str, value: dict[str, Any]) -> None:
-        """Journal ``name`` = ``value`` for the running ``step`` (durable before returning)."""
-        if self.journal is not None:
-            self.journal.progress(self.run_id, step, {name: value})
-
-    def close(self) -> None:
-        """Close the target connection and the cutover's source-hypervisor connections of
-        this run (safe twice)."""
-        from flows.cutover_actions import close_cutover_context  # part 2: data, cutover
-
-        close_cutover_context(self)
-        with self._lock:
-            if self._target is not None:
-                self._target.close()
-                self._target = None
-
-
-TargetFactory = Callable[[Mapping[str, str]], Any]
-TARGET_FACTORIES: dict[str, TargetFactory] = {}
-"""Kind -> factory, for targets that need more than journaled options (e.g. an EC2 import
-client with botocore's Stubber where the endpoint lacks VM import). Empty by default."""
-
-
-def register_target(kind: str, factory: TargetFactory | None) -> None:
-    """Make ``kind`` targets with ``factory`` (None: back to the built-in one)."""
-    if factory is None:
-        TARGET_FACTORIES.pop(kind, None)
-    else:
-        TARGET_FACTORIES[kind] = factory
-
-
-def make_target(kind: str, options: Mapping[str, str]) -> Any:
-    """A :class:`CloudTarget` of ``kind`` (``libvirt`` or ``ec2``) from journaled options."""
-    if kind in TARGET_FACTORIES:
-        return TARGET_FACTORIES[kind](options)
-    if kind == "libvirt":
-        from connectors.targets.libvirt import LibvirtTarget
-
-        opts = dict(options)
-        return LibvirtTarget(opts.pop("uri", None), pool=opts.pop("pool", "default"), **opts)
-    if kind == "ec2":
-        from connectors.targets.ec2 import Ec2Target
-
-        opts = dict(options)
-        return Ec2Target(opts.pop("endpoint", None), opts.pop("region", "us-east-1"), **opts)
-    raise StepError(f"unknown target kind {kind!r} (use libvirt or ec2)")
-
-
-def make_store(endpoint: str, part_size: int = 16 * 2**20) -> Any:
-    """The S3 staging store at ``endpoint`` (credentials from the environment)."""
-    from connectors.objectstore import ObjectStore
-
-    return ObjectStore(endpoint_url=endpoint or None, part_size=part_size)
-
-
-def _labels(wave: Any, bureau: str, system: str) -> Any:
-    from connectors.targets.base import Labels
-
-    return Labels(wave=str(wave), bureau=bureau, system=system)
 
 
 # --------------------------------------------------------------------------- precheck
@@ -336,7 +230,7 @@ class ImportAction:
         try:
             disk = target.import_disk(
                 source, name=a["volume"], fmt=a["format"], digest=conv["content_digest"],
-                labels=_labels(a["wave"], a["bureau"], step.system_id))
+                labels=labels(a["wave"], a["bureau"], step.system_id))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 landing.unlink()
@@ -390,7 +284,7 @@ class LaunchAction:
         disks = [ImportedDisk.from_record(dict(done[k]["disk"])) for k in a["import_keys"]]
         spec = InstanceSpec(name=a["name"], vcpus=int(a["cpus"]),
                             memory_mb=int(a["memory_mb"]),
-                            labels=_labels(a["wave"], a["bureau"], step.system_id))
+                            labels=labels(a["wave"], a["bureau"], step.system_id))
         t = self.ctx.target()
         inst = t.create_instance(spec, disks, test_mode=True)
         t.start(inst)
@@ -422,46 +316,3 @@ class LaunchAction:
 
         with make_target(str(payload["target"]), payload.get("target_options") or {}) as t:
             t.delete_instance(Instance.from_record(dict(payload["instance"])))
-
-
-def actions_for(ctx: RunContext) -> dict[str, StepAction]:
-    """Step kind -> its action, sharing ``ctx``."""
-    from flows.cutover_actions import cutover_actions_for  # part 2: data, cutover
-
-    return {"precheck": PrecheckAction(ctx), "convert": ConvertAction(ctx),
-            "upload": UploadAction(ctx), "import": ImportAction(ctx),
-            "launch": LaunchAction(ctx), **cutover_actions_for(ctx)}
-
-
-def rollback(estate_dir: str, number: int, system: str | None = None, *,
-             systems: list[str] | None = None, bureau: str | None = None,
-             lock: Callable[[str], AbstractContextManager[Any]] | None = None,
-             ) -> list[UndoReport]:
-    """Undo wave ``number`` (or one system) from the journal alone, newest step first.
-
-    ``systems`` limits the undo to those systems (a bureau's share, journaled as that
-    bureau's run); ``lock(system_id)`` is held around each system's undo (the distributed
-    system lock)."""
-    from shangyun.wave.journal_port import open_journal
-
-    with open_journal(estate_dir) as journal:
-        journal.ensure_idle(number, bureau=bureau)
-        last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
-        opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
-        run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict(),
-                                            "bureau": bureau}, kind="rollback")
-        ctx = RunContext(opts).bind(journal, run_id, number)
-        reports = []
-        try:
-            todo = [system] if system else journal.systems(number)
-            if systems is not None:
-                todo = [s for s in todo if s in set(systems)]
-            for sid in todo:
-                with lock(sid) if lock else nullcontext():
-                    reports.append(undo_system(journal, run_id, number, sid,
-                                               actions_for(ctx)))
-        finally:
-            ctx.close()
-            journal.finish_run(run_id, "rolled_back" if all(r.ok for r in reports)
-                               else "failed")
-    return reports

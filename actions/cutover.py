@@ -1,0 +1,252 @@
+"""The cutover step actions (part 2 of a wave run): freeze the source, start the target,
+DNS switch, health checks, mark cut over — each with its undo (the data actions are in
+:mod:`actions.data`).
+
+No Prefect here: every action implements :class:`shangyun.wave.engine.StepAction`, and
+every undo works from the journaled payload (plus what the step journaled *while* it ran,
+e.g. the DNS records it was about to replace), so rollback works after ``kill -9`` and
+twice in a row. The source is never modified beyond being stopped (and restarted by the
+undo); its data is only read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import libvirt
+
+from actions.context import CutoverContext, labels
+from actions.data import database_sides
+from connectors import health
+from connectors.dns import DnsRecord, Route53Dns
+from shangyun.errors import ConnectorError, StepError
+from shangyun.wave.steps import Step
+
+FREEZE_POLLS, FREEZE_POLL_SECONDS = 150, 0.2
+START_POLLS, START_POLL_SECONDS = 60, 1.0
+
+# ------------------------------------------------------------------------ the source
+
+
+
+@dataclass
+class FreezeAction:
+    """Stop the source: shut its domains down (forced off after a bounded wait)."""
+
+    cctx: CutoverContext
+
+    def _dom(self, d: Mapping[str, str]) -> Any:
+        try:
+            return self.cctx.hypervisor(d["hypervisor"]).lookupByName(d["name"])
+        except libvirt.libvirtError as exc:
+            raise ConnectorError(f"hypervisor {d['hypervisor']}: domain {d['name']}: "
+                                 f"{exc.get_error_message()}") from None
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Journal which domains run, then shut them down."""
+        saved = self.cctx.run.saved_state(step, "frozen")
+        running = list(saved["was_running"]) if saved else [
+            d for d in step.args["domains"] if self._dom(d).isActive()]
+        self.cctx.run.save_state(step, "frozen", {"was_running": running})
+        for d in running:
+            dom = self._dom(d)
+            if dom.isActive():
+                with contextlib.suppress(libvirt.libvirtError):
+                    dom.shutdown()
+                for _ in range(FREEZE_POLLS):
+                    if not dom.isActive():
+                        break
+                    time.sleep(FREEZE_POLL_SECONDS)
+                if dom.isActive():
+                    dom.destroy()
+        from connectors.database import postgres
+
+        for item in step.args.get("databases") or []:
+            _, src, _ = database_sides(item)
+            postgres.freeze(src)
+        return {"frozen": {"was_running": running}}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Every domain is still off."""
+        return not any(self._dom(d).isActive() for d in step.args["domains"])
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Make the frozen databases writable again and restart the domains that ran
+        before the freeze (no-op for those that run)."""
+        from connectors.database import postgres
+
+        for item in payload.get("databases") or []:
+            _, src, _ = database_sides(item)
+            postgres.unfreeze(src)
+        for d in (payload.get("frozen") or {}).get("was_running", []):
+            dom = self._dom(d)
+            if not dom.isActive():
+                try:
+                    dom.create()
+                except libvirt.libvirtError as exc:
+                    raise ConnectorError(f"hypervisor {d['hypervisor']}: cannot restart "
+                                         f"{d['name']}: {exc.get_error_message()}") from None
+
+
+# ------------------------------------------------------------------------ the target
+
+@dataclass
+class StartAction:
+    """Start the target in production: stop the test instance, create the production
+    instance on the same imported disks, start it and wait until it runs."""
+
+    cctx: CutoverContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Create and start one production instance per host."""
+        from connectors.targets.base import ImportedDisk, Instance, InstanceSpec, InstanceState
+
+        t = self.cctx.run.target()
+        made: list[dict[str, Any]] = []
+        for h in step.args["hosts"]:
+            test = done.get(h["launch_key"], {}).get("instance")
+            if test:
+                t.stop(Instance.from_record(dict(test)))
+            disks = [ImportedDisk.from_record(dict(done[k]["disk"])) for k in h["import_keys"]]
+            spec = InstanceSpec(name=h["name"], vcpus=int(h["cpus"]),
+                                memory_mb=int(h["memory_mb"]),
+                                labels=labels(h["wave"], h["bureau"], step.system_id))
+            inst = t.create_instance(spec, disks, test_mode=False)
+            made.append(inst.to_record())
+            self.cctx.run.save_state(step, "started", {"instances": made})
+            t.start(inst)
+            state = t.status(inst)
+            for _ in range(START_POLLS):
+                if state != InstanceState.PENDING:
+                    break
+                time.sleep(START_POLL_SECONDS)
+                state = t.status(inst)
+            if state != InstanceState.RUNNING:
+                raise StepError(f"system {step.system_id}: {inst.name} is {state}, not running")
+        return {"started": {"instances": made}}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Every production instance still runs."""
+        from connectors.targets.base import Instance, InstanceState
+
+        recs = (payload.get("started") or {}).get("instances") or []
+        t = self.cctx.run.target()
+        return bool(recs) and all(t.status(Instance.from_record(dict(r)))
+                                  == InstanceState.RUNNING for r in recs)
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Stop and remove the production instances (the imported disks stay for part 1's
+        undo)."""
+        from connectors.targets.base import Instance
+
+        recs = (payload.get("started") or {}).get("instances") or []
+        if not recs:
+            return
+        t = self.cctx.run.target()  # the run's options are the journaled run's options
+        for r in recs:
+            inst = Instance.from_record(dict(r))
+            t.stop(inst)
+            t.delete_instance(inst)
+
+
+# ------------------------------------------------------------------------- traffic
+
+@dataclass
+class DnsAction:
+    """Switch the system's DNS records; the records replaced are journaled first."""
+
+    cctx: CutoverContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Journal the current records (once, even across a crash), then UPSERT the new."""
+        a = step.args
+        with Route53Dns(a["endpoint"] or None) as dns:
+            zid = dns.zone_id(a["zone"])
+            wanted = [DnsRecord.make(r["name"], r["type"], r["values"], r.get("ttl", 60))
+                      for r in a["records"]]
+            saved = self.cctx.run.saved_state(step, "previous")
+            if saved is None:
+                prev = [dns.get(zid, w.name, w.type) for w in wanted]
+                saved = {"zone_id": zid, "records": [
+                    {"name": w.name, "type": w.type,
+                     "previous": p.to_dict() if p else None} for w, p in zip(wanted, prev,
+                                                                             strict=True)]}
+                self.cctx.run.save_state(step, "previous", saved)
+            for w in wanted:
+                dns.switch(zid, w)
+        return {"previous": saved, "records": [w.to_dict() for w in wanted]}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """The records still hold the new values."""
+        a = step.args
+        with Route53Dns(a["endpoint"] or None) as dns:
+            zid = dns.zone_id(a["zone"])
+            return all(dns.get(zid, r["name"], r["type"]) == DnsRecord.make(
+                r["name"], r["type"], r["values"], r.get("ttl", 60)) for r in a["records"])
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Put every journaled previous record back (delete the ones that did not exist)."""
+        prev = payload.get("previous")
+        if not prev:
+            return  # crashed before anything was read or changed
+        with Route53Dns(payload.get("endpoint") or None) as dns:
+            for r in prev["records"]:
+                old = DnsRecord.from_dict(r["previous"]) if r["previous"] else None
+                dns.revert(prev["zone_id"], r["name"], r["type"], old)
+
+
+@dataclass
+class HealthAction:
+    """The new system's health checks; a failure rolls the system back."""
+
+    cctx: CutoverContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Run every check; HealthCheckFailed naming the first that fails."""
+        results = []
+        for c in step.args["checks"]:
+            res = health.run_check(health.HealthCheck.from_dict(dict(c)))
+            results.append(res.to_dict())
+            health.require(res, step.system_id)
+        return {"health": results}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Never trusted on resume: check again."""
+        return False
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Nothing to undo."""
+
+
+@dataclass
+class MarkAction:
+    """Mark the system cut over (the time starts the soak period)."""
+
+    cctx: CutoverContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Record the time of cutover."""
+        return {"cut_over_at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """A cutover mark stays."""
+        return "cut_over_at" in payload
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Nothing: undoing the steps before it rolls the system back."""
+
+
+def extra_steps(wave: Any, system: Any) -> list[Step]:
+    """The cutover steps of ``system`` when the estate has ``plan/cutover.yaml`` listing it
+    (none otherwise: a part-1-only wave is unchanged)."""
+    from shangyun.wave.cutover import cutover_steps, load_cutover
+
+    plan = load_cutover(wave.estate_dir)
+    if plan is None or system.id not in plan.systems:
+        return []
+    return cutover_steps(wave, system, plan.systems[system.id])

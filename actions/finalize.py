@@ -1,0 +1,46 @@
+"""Closing a wave: once every system is cut over and the soak period is over."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shangyun.errors import StepError
+
+
+def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
+                  soak_hours: float | None = None) -> dict[str, Any]:
+    """Close wave ``number`` once every system is cut over and the soak period is over.
+
+    Reads the journal (each system's ``cutover`` step and its time) and the soak period of
+    ``plan/cutover.yaml``; refuses with a :class:`StepError` listing every reason. Closing
+    writes a ``finalize`` run and an audit record. The source systems are never deleted or
+    changed: decommissioning them is a separate, human decision."""
+    from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, finalize_verdict, load_cutover
+    from shangyun.wave.journal_port import open_journal
+
+    plan = load_cutover(estate_dir)
+    soak = soak_hours if soak_hours is not None else (
+        plan.soak_hours if plan else DEFAULT_SOAK_HOURS)
+    now = now or datetime.now(UTC)
+    with open_journal(estate_dir, create=False) as journal:
+        journal.ensure_idle(number)
+        systems: dict[str, dict[str, Any]] = {}
+        for sid in journal.systems(number):
+            rec = journal.last(number, sid, f"{sid}/cutover")
+            at = None
+            if rec is not None and rec.payload.get("cut_over_at"):
+                at = datetime.fromisoformat(str(rec.payload["cut_over_at"]))
+            systems[sid] = {"cutover": rec.status if rec else None, "at": at}
+        verdict = finalize_verdict(systems, now, soak)
+        if not verdict.ok:
+            raise StepError(f"wave {number} cannot be finalized: " + "; ".join(verdict.reasons))
+        run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize")
+        journal.audit("wave.finalized", None, "ok",
+                      {"wave": number, "systems": sorted(systems), "soak_hours": soak,
+                       "last_cutover": verdict.cut_over_at.isoformat()
+                       if verdict.cut_over_at else None})
+        journal.finish_run(run_id, "done")
+    return {"wave": number, "finalized": True, "systems": sorted(systems), "soak_hours": soak,
+            "last_cutover": verdict.cut_over_at.isoformat() if verdict.cut_over_at else None,
+            "source_deleted": False}
