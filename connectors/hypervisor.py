@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import libvirt
 
+from connectors import qemu
+from shangyun.discovery.domains import Domain, DomainDisk, DomainNic
 from shangyun.errors import AuthError, ConnectorError, TransientError
 
 libvirt.registerErrorHandler(lambda *a: None, None)  # libvirt prints every error otherwise
@@ -33,7 +34,7 @@ libvirt.registerErrorHandler(lambda *a: None, None)  # libvirt prints every erro
 __all__ = [
     "Domain", "DomainDisk", "DomainNic", "HypervisorAuthError", "HypervisorError",
     "HypervisorUnreachable", "connect", "esx_uri", "kvm_ssh_uri", "list_domains",
-    "test_uri", "to_estate_rows", "xen_ssh_uri",
+    "test_uri", "xen_ssh_uri",
 ]
 
 STATES = {
@@ -42,7 +43,6 @@ STATES = {
     libvirt.VIR_DOMAIN_SHUTDOWN: "shutdown", libvirt.VIR_DOMAIN_SHUTOFF: "shutoff",
     libvirt.VIR_DOMAIN_CRASHED: "crashed", libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
 }
-POWER = {"running": "on", "blocked": "on", "paused": "suspended", "pmsuspended": "suspended"}
 _AUTH_CODES = {libvirt.VIR_ERR_AUTH_FAILED, libvirt.VIR_ERR_AUTH_CANCELLED,
                getattr(libvirt, "VIR_ERR_AUTH_UNAVAILABLE", -1)}
 _UNREACHABLE_CODES = {libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_SYSTEM_ERROR,
@@ -124,57 +124,6 @@ def test_uri(node_xml: str | Path) -> str:
     return f"test://{Path(node_xml).resolve()}"
 
 
-# -- data -----------------------------------------------------------------------------------
-@dataclass
-class DomainDisk:
-    """One disk of a domain: where its image is and how big it is (bytes)."""
-
-    target: str
-    device: str
-    bus: str
-    path: str
-    format: str
-    capacity: int | None = None
-    allocation: int | None = None
-    readonly: bool = False
-
-
-@dataclass
-class DomainNic:
-    """One NIC of a domain: its MAC and what it is plugged into."""
-
-    mac: str
-    type: str
-    network: str
-    model: str = ""
-
-
-@dataclass
-class Domain:
-    """One virtual machine as its hypervisor describes it."""
-
-    name: str
-    uuid: str
-    state: str
-    vcpus: int
-    memory_mib: int
-    firmware: str
-    arch: str
-    os_type: str
-    disks: list[DomainDisk] = field(default_factory=list)
-    nics: list[DomainNic] = field(default_factory=list)
-    hypervisor: str = ""
-
-    @property
-    def power_state(self) -> str:
-        """The estate's power state: on, off or suspended."""
-        return POWER.get(self.state, "off")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The domain as plain JSON-able data."""
-        return {**asdict(self), "power_state": self.power_state}
-
-
 # -- connecting and listing -----------------------------------------------------------------
 def _wrap(uri: str, exc: libvirt.libvirtError) -> HypervisorError:
     code = exc.get_error_code()
@@ -253,8 +202,6 @@ def _image_sizes(path: str, fmt: str) -> tuple[int | None, int | None, str]:
     """
     if not path or not Path(path).is_file():
         return None, None, fmt
-    from connectors import qemu
-
     try:
         info = qemu.info(path, fmt or None)
     except ConnectorError:
@@ -306,7 +253,10 @@ def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
 
 def list_domains(uri: str, *, username: str | None = None,
                  password: str | None = None) -> list[Domain]:
-    """Every domain on the hypervisor at ``uri`` (running and shut off), sorted by name."""
+    """Every domain on the hypervisor at ``uri`` (running and shut off), sorted by name.
+
+    Implements :class:`shangyun.discovery.ports.HypervisorLister`; the domains' estate rows
+    come from :func:`shangyun.discovery.domains.to_estate_rows`."""
     with connect(uri, username=username, password=password) as conn:
         try:
             doms = conn.listAllDomains(0)
@@ -323,38 +273,3 @@ def list_domains(uri: str, *, username: str | None = None,
         except libvirt.libvirtError as exc:
             raise _wrap(uri, exc) from None
     return sorted(out, key=lambda x: x.name)
-
-
-# -- estate rows ----------------------------------------------------------------------------
-GIB = 1024 ** 3
-
-
-def to_estate_rows(domains: Iterable[Domain], *, bureau_id: str, hypervisor: str,
-                   system_id: str = "", cluster: str = "") -> dict[str, list[dict[str, Any]]]:
-    """Turn domains into estate ``hosts`` and ``disks`` rows (columns as in the schema).
-
-    Host ids are the domain names; disk ids are ``<domain>:<target>``. Only real disks
-    (not CD-ROMs) become disk rows; ``disk_gb`` is the sum of their capacities.
-    """
-    hosts, disks = [], []
-    for d in domains:
-        real = [x for x in d.disks if x.device == "disk"]
-        total = sum(x.capacity or 0 for x in real)
-        hosts.append({
-            "id": d.name, "hostname": d.name, "ip": "",
-            "mac": d.nics[0].mac if d.nics else "", "system_id": system_id,
-            "bureau_id": bureau_id, "kind": "vm", "role": "", "hypervisor": hypervisor,
-            "cluster": cluster, "power_state": d.power_state, "arch": d.arch,
-            "firmware": d.firmware, "cpu_cores": d.vcpus,
-            "memory_gb": round(d.memory_mib / 1024, 3),
-            "disk_gb": round(total / GIB, 3), "source": f"libvirt:{d.hypervisor}",
-        })
-        for x in real:
-            disks.append({
-                "id": f"{d.name}:{x.target}", "host_id": d.name, "name": x.target,
-                "size_gb": round((x.capacity or 0) / GIB, 6) or None,
-                "used_gb": round(x.allocation / GIB, 6) if x.allocation is not None else None,
-                "format": x.format if x.format in ("raw", "qcow2", "vmdk", "vhd", "vhdx")
-                else "", "path": x.path, "datastore": str(Path(x.path).parent) if x.path else "",
-            })
-    return {"hosts": hosts, "disks": disks}

@@ -33,11 +33,13 @@ from pathlib import Path
 import paramiko
 
 from shangyun.discovery.jump import parse_jump
+from shangyun.discovery.model import ScriptResult, SSHOptions, SSHSettings, SSHTarget
 from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
 
 __all__ = [
     "ChangedHostKeyError", "SSHPool", "SSHSettings", "SSHTarget", "SSHTimeoutError",
-    "ScriptResult", "UnknownHostKeyError", "UnreachableError", "known_hosts_name", "parse_jump",
+    "ScriptResult", "UnknownHostKeyError", "UnreachableError", "discovery_pool",
+    "known_hosts_name", "parse_jump",
 ]
 
 
@@ -65,49 +67,6 @@ class SSHTimeoutError(TransientError):
     status = "timeout"
 
 
-@dataclass(frozen=True)
-class SSHSettings:
-    """How to reach hosts: the private key, the known_hosts file and the timeouts (seconds)."""
-
-    key_file: str
-    known_hosts: str
-    connect_timeout: float = 10.0
-    banner_timeout: float = 10.0
-    auth_timeout: float = 10.0
-    command_timeout: float = 120.0
-    retries: int = 2
-    retry_delay: float = 0.5
-
-
-@dataclass(frozen=True)
-class SSHTarget:
-    """One host to reach: its address, port, login user, optional jump host and labels."""
-
-    host: str
-    port: int = 22
-    user: str = "root"
-    jump: str = ""
-    name: str = ""
-    bureau: str = ""
-
-    @property
-    def label(self) -> str:
-        """How messages name this host: ``name (host:port)`` or ``host:port``."""
-        addr = f"{self.host}:{self.port}"
-        return f"{self.name} ({addr})" if self.name and self.name != self.host else addr
-
-
-@dataclass
-class ScriptResult:
-    """What one script run returned."""
-
-    stdout: str
-    exit_status: int
-    seconds: float
-    attempts: int = 1
-    stderr: str = ""
-
-
 def known_hosts_name(host: str, port: int) -> str:
     """The name known_hosts files use: ``host`` for port 22, ``[host]:port`` otherwise."""
     return host if port == 22 else f"[{host}]:{port}"
@@ -132,7 +91,9 @@ class _Jump:
 
 class SSHPool:
     """A bounded pool of SSH connections: at most ``max_connections`` at once overall and
-    ``per_bureau`` per bureau; jump host connections are opened once and shared."""
+    ``per_bureau`` per bureau; jump host connections are opened once and shared.
+
+    Implements :class:`shangyun.discovery.ports.ScriptRunner` (what discovery is given)."""
 
     def __init__(self, settings: SSHSettings, *, max_connections: int = 32,
                  per_bureau: int | None = None) -> None:
@@ -295,6 +256,13 @@ class SSHPool:
         except Exception as exc:
             raise _translate(exc, target.label) from exc
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status
+
+
+def discovery_pool(options: SSHOptions) -> SSHPool:
+    """An :class:`SSHPool` with a discovery run's settings and limits (``concurrency``
+    connections at most, ``per_bureau`` per bureau)."""
+    return SSHPool(options.settings(), max_connections=options.concurrency,
+                   per_bureau=options.per_bureau)
 
 
 def _root_cause(client: paramiko.SSHClient, exc: Exception) -> BaseException:

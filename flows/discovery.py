@@ -1,7 +1,8 @@
 """The discovery flow (Prefect): estate hosts → one task per host → merge → artifact.
 
 Thin: the work is done by :mod:`shangyun.discovery.engine` (usable without Prefect; the CLI
-calls it directly unless asked for ``--flow``). Each host is its own task run, so the
+calls it directly unless asked for ``--flow``); this flow plugs in the connectors (the SSH
+pool as the script runner, libvirt as the hypervisor lister). Each host is its own task run, so the
 dashboard shows one state per host; a failed host never fails the flow — its status and
 reason are in the result and the ``discovery-summary`` markdown artifact. Transient failures
 are retried inside the SSH connector (bounded); host-key and auth failures never are.
@@ -16,20 +17,19 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from connectors.hypervisor import list_domains
+from connectors.ssh import discovery_pool
 from shangyun.discovery.engine import (
-    Applied,
-    Defaults,
-    HostResult,
-    Runner,
-    SSHOptions,
-    Target,
     apply_results,
     discover_one,
     markdown_summary,
-    ssh_runner,
+    script_runner,
     targets_from_estate,
     write_facts,
 )
+from shangyun.discovery.hypervisors import inventory_rows
+from shangyun.discovery.model import Applied, Defaults, HostResult, SSHOptions, Target
+from shangyun.discovery.ports import Runner
 from shangyun.estate import Estate
 
 
@@ -51,9 +51,7 @@ def discover_host(target: Target, runner: Runner) -> HostResult:
 @task(name="hypervisor-inventory", cache_policy=NO_CACHE)
 def hypervisor_inventory(uris: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Estate rows (hosts, disks) of every domain of the given libvirt URIs."""
-    from shangyun.discovery.hypervisors import inventory_rows
-
-    return inventory_rows(uris)
+    return inventory_rows(uris, list_domains)
 
 
 @task(name="merge-and-save", cache_policy=NO_CACHE)
@@ -82,12 +80,10 @@ def discovery_flow(estate_dir: str, key_file: str, known_hosts: str, user: str =
     hosts = load_targets(estate_dir, options.defaults, list(targets or []))
     results: list[HostResult] = []
     if hosts:
-        runner, close = ssh_runner(options)
-        try:
+        with discovery_pool(options) as pool:
+            runner = script_runner(pool, options.sample_seconds)
             futures = discover_host.map(hosts, unmapped(runner))
             results = [f.result() for f in futures]
-        finally:
-            close()
     hv_rows = hypervisor_inventory(list(hypervisors)) if hypervisors else {}
     applied = merge_and_save(estate_dir, results, hv_rows)
     create_markdown_artifact(markdown_summary(results, applied), key="discovery-summary",

@@ -30,8 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from connectors.ssh import discovery_pool  # noqa: E402
 from lab import LabError  # noqa: E402
-from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery  # noqa: E402
+from shangyun.discovery.engine import run_discovery  # noqa: E402
+from shangyun.discovery.model import Defaults, SSHOptions  # noqa: E402
 from shangyun.estate import Estate  # noqa: E402
 from tests.lab_support import can_run_lab, lab_session  # noqa: E402
 
@@ -94,7 +96,7 @@ def run_shangyun(state, hosts, work: Path, concurrency: int) -> dict[str, float]
                       concurrency=concurrency, connect_timeout=20, retries=1,
                       sample_seconds=1.0)
     c0, t0 = cpu_self(), time.perf_counter()
-    run = run_discovery(str(estate_dir), opts)
+    run = run_discovery(str(estate_dir), opts, discovery_pool)
     wall, cpu = time.perf_counter() - t0, cpu_self() - c0
     ok = sum(1 for r in run.results if r.ok)
     return {"hosts": len(hosts), "ok": ok, "wall": wall, "cpu": cpu}

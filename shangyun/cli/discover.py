@@ -73,7 +73,9 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
         _run_flow(estate_dir, user, key_file, known_hosts, jump, hypervisors, targets,
                   concurrency, per_bureau, timeout, retries, sample_seconds, as_json)
         return
-    from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
+    from connectors.ssh import discovery_pool
+    from shangyun.discovery.engine import run_discovery
+    from shangyun.discovery.model import Defaults, SSHOptions
 
     hv_rows = _hypervisor_rows(hypervisors)
     options = SSHOptions(key_file, known_hosts, Defaults(user=user, jump=jump),
@@ -81,7 +83,7 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
                          connect_timeout=timeout, retries=retries,
                          sample_seconds=sample_seconds)
     with _Bar(enabled=not as_json) as bar:
-        run = run_discovery(estate_dir, options, extra_targets=targets,
+        run = run_discovery(estate_dir, options, discovery_pool, extra_targets=targets,
                             hypervisor_rows=hv_rows, on_start=bar.start,
                             on_result=bar.advance)
     data = run.to_dict()
@@ -94,9 +96,10 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
 def _hypervisor_rows(uris: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
     if not uris:
         return {}
+    from connectors.hypervisor import list_domains
     from shangyun.discovery.hypervisors import inventory_rows
 
-    return inventory_rows(list(uris))
+    return inventory_rows(list(uris), list_domains)
 
 
 def _run_flow(estate_dir: str, user: str, key_file: str, known_hosts: str, jump: str,

@@ -1,9 +1,11 @@
 """The discovery engine: many hosts in parallel, one script each, never aborting the run.
 
 Plain Python (threads), no Prefect: the CLI calls it directly and :mod:`flows.discovery`
-wraps the same functions in tasks. The network is reached only through the ``runner``
-callable given to :func:`discover_hosts` (the CLI and the flow pass
-:meth:`connectors.ssh.SSHPool.run_script`), so this module stays testable without servers.
+wraps the same functions in tasks. The network is reached only through the ports of
+:mod:`shangyun.discovery.ports`: :func:`run_discovery` takes a
+:class:`~shangyun.discovery.ports.ScriptRunner` opener (the CLI passes
+:func:`connectors.ssh.discovery_pool`), :func:`discover_hosts` a per-host
+:class:`~shangyun.discovery.ports.Runner`, so this module stays testable without servers.
 
 ::
 
@@ -21,66 +23,26 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from shangyun.discovery.dependencies import DependencyMap
-from shangyun.discovery.rows import database_rows, disk_rows, host_row
-from shangyun.discovery.script import parse_output
+from shangyun.discovery.merging import merge_discovered
+from shangyun.discovery.model import (
+    OK,
+    UNASSIGNED_BUREAU,
+    Applied,
+    Defaults,
+    HostResult,
+    SSHOptions,
+    SSHTarget,
+    Target,
+)
+from shangyun.discovery.ports import OpenScriptRunner, Runner, ScriptRunner
+from shangyun.discovery.script import gather_script, parse_output
 from shangyun.errors import AuthError, HostKeyError, ShangyunError, TransientError
 from shangyun.estate import Estate
-
-UNASSIGNED_BUREAU = "unassigned"
-OK = "ok"
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """SSH settings used where the estate (bureau or host) does not say otherwise."""
-
-    user: str = "root"
-    jump: str = ""
-    port: int = 22
-
-
-@dataclass(frozen=True)
-class Target:
-    """One host to discover: estate id (or a provisional one), address and how to log in."""
-
-    host_id: str
-    address: str
-    port: int = 22
-    user: str = "root"
-    jump: str = ""
-    bureau: str = ""
-    system_id: str = ""
-    hostname: str = ""
-    in_estate: bool = True
-
-
-@dataclass
-class HostResult:
-    """What discovering one host gave: ``status`` (``ok``, ``unknown-host-key``,
-    ``changed-host-key``, ``auth-failed``, ``unreachable``, ``timeout``, ``error``), the
-    reason when not ok, the parsed facts, time spent and connection attempts."""
-
-    target: Target
-    status: str
-    reason: str = ""
-    facts: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    attempts: int = 0
-    at: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when the host answered and its facts were parsed."""
-        return self.status == OK
-
-
-Runner = Callable[[Target], tuple[str, int]]
-"""Runs the gather script on a target; returns ``(stdout, attempts)`` or raises."""
 
 
 def parse_target(spec: str, defaults: Defaults) -> Target:
@@ -175,20 +137,6 @@ def discover_hosts(targets: list[Target], runner: Runner, *, concurrency: int = 
     return [results[i] for i in range(len(targets))]
 
 
-@dataclass
-class Applied:
-    """What :func:`apply_results` changed in the estate."""
-
-    hosts_updated: int = 0
-    hosts_added: int = 0
-    disks: int = 0
-    databases: int = 0
-    dependencies: int = 0
-    conflicts: int = 0
-    matched: dict[str, str] = field(default_factory=dict)
-    depmap: DependencyMap | None = None
-
-
 def apply_results(estate: Estate, results: list[HostResult],
                   hypervisor_rows: dict[str, list[dict[str, Any]]] | None = None) -> Applied:
     """Merge discovery into ``estate`` (in memory; the caller saves it).
@@ -199,30 +147,7 @@ def apply_results(estate: Estate, results: list[HostResult],
     discovered hosts are replaced and the system roll-up recomputed (``Applied.depmap``
     holds the dependency map, keyed by the estate's host ids after matching).
     """
-    from shangyun.discovery.merging import merge_discovered
-
     return merge_discovered(estate, results, hypervisor_rows or {})
-
-
-def discovered_rows(results: list[HostResult]) -> tuple[list[dict[str, Any]],
-                                                        list[dict[str, Any]],
-                                                        list[dict[str, Any]]]:
-    """Hosts (every target, with its status), disks and databases rows from the results."""
-    hosts, disks, dbs = [], [], []
-    for r in results:
-        t = r.target
-        if r.ok:
-            row = host_row(r.facts, host_id=t.host_id, bureau_id=t.bureau, ip=t.address,
-                           system_id=t.system_id, ssh_port=t.port)
-            disks += disk_rows(r.facts, t.host_id)
-            dbs += database_rows(r.facts, t.host_id, t.system_id)
-        else:
-            row = {"id": t.host_id, "hostname": t.hostname or t.address, "ip": t.address,
-                   "bureau_id": t.bureau, "system_id": t.system_id}
-        row["discovery_status"] = r.status
-        row["discovered_at"] = r.at
-        hosts.append(row)
-    return hosts, disks, dbs
 
 
 def write_facts(estate_dir: str | os.PathLike[str], results: list[HostResult],
@@ -306,70 +231,50 @@ class DiscoveryRun:
                             "conflicts": a.conflicts}}
 
 
-@dataclass(frozen=True)
-class SSHOptions:
-    """Key, known_hosts, login defaults, timeouts and limits for :func:`run_discovery`."""
-
-    key_file: str
-    known_hosts: str
-    defaults: Defaults = Defaults()
-    concurrency: int = 20
-    per_bureau: int | None = None
-    connect_timeout: float = 10.0
-    command_timeout: float = 120.0
-    retries: int = 2
-    sample_seconds: float = 1.0
-
-
-def ssh_runner(options: SSHOptions) -> tuple[Runner, Callable[[], None]]:
-    """A runner over a bounded :class:`connectors.ssh.SSHPool`, and its ``close``."""
-    from connectors.ssh import SSHPool, SSHSettings, SSHTarget
-    from shangyun.discovery.script import gather_script
-
-    settings = SSHSettings(options.key_file, options.known_hosts,
-                           connect_timeout=options.connect_timeout,
-                           banner_timeout=options.connect_timeout,
-                           auth_timeout=options.connect_timeout,
-                           command_timeout=options.command_timeout, retries=options.retries)
-    pool = SSHPool(settings, max_connections=options.concurrency,
-                   per_bureau=options.per_bureau)
-    script = gather_script(sample_seconds=options.sample_seconds)
+def script_runner(ssh: ScriptRunner, sample_seconds: float = 1.0) -> Runner:
+    """A per-host :class:`Runner` that sends the gather script through ``ssh``."""
+    script = gather_script(sample_seconds=sample_seconds)
 
     def run(t: Target) -> tuple[str, int]:
-        res = pool.run_script(SSHTarget(t.address, t.port, t.user, t.jump, t.host_id, t.bureau),
-                              script)
+        res = ssh.run_script(SSHTarget(t.address, t.port, t.user, t.jump, t.host_id,
+                                       t.bureau), script)
         return res.stdout, res.attempts
 
-    return run, pool.close
+    return run
 
 
-def run_discovery(estate_dir: str, options: SSHOptions, *, extra_targets: Iterable[str] = (),
+def run_discovery(estate_dir: str, options: SSHOptions, connect: OpenScriptRunner, *,
+                  extra_targets: Iterable[str] = (),
                   hypervisor_rows: dict[str, list[dict[str, Any]]] | None = None,
                   on_start: Callable[[int], None] | None = None,
-                  on_result: Callable[[HostResult], None] | None = None,
-                  runner: Runner | None = None) -> DiscoveryRun:
-    """Discover every host of the estate at ``estate_dir`` (and ``extra_targets``), merge
-    the results (and ``hypervisor_rows``) into it, save it and write ``facts/``.
+                  on_result: Callable[[HostResult], None] | None = None) -> DiscoveryRun:
+    """Discover every host of the estate at ``estate_dir`` (and ``extra_targets``) through
+    the script runner ``connect(options)`` opens (the CLI passes
+    :func:`connectors.ssh.discovery_pool`), merge the results (and ``hypervisor_rows``) into
+    the estate, save it and write ``facts/``.
 
     Never raises for one bad host: each ends with its status. Raises
-    :class:`~shangyun.errors.ShangyunError` for a bad estate, key or known_hosts file.
+    :class:`~shangyun.errors.ShangyunError` for a bad estate (before connecting), then for
+    a bad key or known_hosts file (from ``connect``).
     """
     start = time.monotonic()
     estate = Estate.load(estate_dir, check=True)
     targets = targets_from_estate(estate, options.defaults, extra_targets)
-    close: Callable[[], None] = lambda: None  # noqa: E731
-    if runner is None:
-        runner, close = ssh_runner(options)
-    if on_start is not None:
-        on_start(len(targets))
-    try:
-        results = discover_hosts(targets, runner, concurrency=options.concurrency,
-                                 on_result=on_result)
-    finally:
-        close()
+    with connect(options) as ssh:
+        if on_start is not None:
+            on_start(len(targets))
+        results = discover_hosts(targets, script_runner(ssh, options.sample_seconds),
+                                 concurrency=options.concurrency, on_result=on_result)
     applied = apply_results(estate, results, hypervisor_rows)
     estate.save(estate_dir)
     assert applied.depmap is not None
     folder = write_facts(estate_dir, results, applied.depmap, applied.matched)
     return DiscoveryRun(str(estate_dir), results, applied, str(folder),
                         time.monotonic() - start)
+
+
+__all__ = [
+    "DiscoveryRun", "apply_results", "discover_hosts", "discover_one", "markdown_summary",
+    "parse_target", "run_discovery", "script_runner", "status_of", "summary",
+    "targets_from_estate", "write_facts",
+]

@@ -1,4 +1,6 @@
-"""Estate rows from hypervisors (``--hypervisor [BUREAU=]URI``) via ``connectors.hypervisor``.
+"""Estate rows from hypervisors (``--hypervisor [BUREAU=]URI``) through a
+:class:`~shangyun.discovery.ports.HypervisorLister` (the CLI and the flow pass
+:func:`connectors.hypervisor.list_domains`).
 
 Each domain becomes a ``hosts`` row (kind ``vm``, with its first NIC's MAC, so the merge
 matches it with a ledger or SSH-discovered host by MAC) and ``disks`` rows. Domains of a
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-UNASSIGNED = "unassigned"
+from shangyun.discovery.domains import to_estate_rows
+from shangyun.discovery.model import UNASSIGNED_BUREAU
+from shangyun.discovery.ports import HypervisorLister
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -20,14 +24,13 @@ def split_spec(spec: str) -> tuple[str, str]:
     return "", spec
 
 
-def inventory_rows(specs: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """``{table: rows}`` for every domain of every ``[BUREAU=]URI``."""
-    from connectors.hypervisor import list_domains, to_estate_rows
-
+def inventory_rows(specs: list[str],
+                   lister: HypervisorLister) -> dict[str, list[dict[str, Any]]]:
+    """``{table: rows}`` for every domain ``lister`` finds at every ``[BUREAU=]URI``."""
     out: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         bureau, uri = split_spec(spec)
-        rows = to_estate_rows(list_domains(uri), bureau_id=bureau or UNASSIGNED,
+        rows = to_estate_rows(lister(uri), bureau_id=bureau or UNASSIGNED_BUREAU,
                               hypervisor=uri)
         for table, table_rows in rows.items():
             out.setdefault(table, []).extend(table_rows)

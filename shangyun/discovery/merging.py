@@ -10,15 +10,14 @@ of the hosts discovered are replaced and the system roll-up recomputed; declared
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shangyun.discovery.dependencies import map_dependencies, merge_observed
 from shangyun.discovery.jump import parse_jump
+from shangyun.discovery.model import UNASSIGNED_BUREAU, Applied, HostResult
+from shangyun.discovery.rows import discovered_rows
 from shangyun.estate import Estate
 from shangyun.estate.merge import host_key_name, merge
-
-if TYPE_CHECKING:
-    from shangyun.discovery.engine import Applied, HostResult
 
 SOURCE = "discovery"
 _VOLATILE_HOST = ("discovery_status", "discovered_at", "cpu_util_pct", "mem_util_pct")
@@ -29,8 +28,6 @@ _UNASSIGNED_ROW = {"id": "unassigned", "name": "未分配 (unassigned: found by 
 def _place_extra_targets(estate: Estate, hosts: list[dict[str, Any]]) -> None:
     """Give an extra target (no bureau known) the bureau of the one estate host with the
     same short hostname, so the merge can match it by hostname."""
-    from shangyun.discovery.engine import UNASSIGNED_BUREAU
-
     by_name: dict[str, list[dict[str, Any]]] = {}
     for h in estate.rows("hosts"):
         by_name.setdefault(host_key_name(h["hostname"]), []).append(h)
@@ -66,8 +63,6 @@ def _jump_traffic(results: list[HostResult], hosts: list[dict[str, Any]],
 def merge_discovered(estate: Estate, results: list[HostResult],
                      hypervisor_rows: dict[str, list[dict[str, Any]]]) -> Applied:
     """Merge ``results`` (and hypervisor rows) into ``estate`` in place; see the module."""
-    from shangyun.discovery.engine import UNASSIGNED_BUREAU, Applied, discovered_rows
-
     hosts, disks, dbs = discovered_rows(results)
     _place_extra_targets(estate, hosts)
     volatile = {h["id"]: {k: h.pop(k, None) for k in _VOLATILE_HOST} for h in hosts}

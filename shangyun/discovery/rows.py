@@ -1,4 +1,5 @@
-"""Facts → estate rows: one ``hosts`` row and its ``disks`` rows per discovered host.
+"""Facts → estate rows: one ``hosts`` row and its ``disks`` rows per discovered host
+(:func:`discovered_rows` for a whole run's results).
 
 Sizes are GiB (2**30 bytes), rounded to 2 decimals, like the hypervisor connector's.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shangyun.discovery.model import HostResult
 from shangyun.facts.network import primary_ip_mac
 
 GIB = 2**30
@@ -78,3 +80,24 @@ def database_rows(facts: dict[str, Any], host_id: str, system_id: str) -> list[d
     return [{"id": f"{host_id}-{e['engine']}", "system_id": system_id, "host_id": host_id,
              "engine": e["engine"], "version": e["version"]}
             for e in facts.get("databases", []) if e["running"]]
+
+
+def discovered_rows(results: list[HostResult]) -> tuple[list[dict[str, Any]],
+                                                        list[dict[str, Any]],
+                                                        list[dict[str, Any]]]:
+    """Hosts (every target, with its status), disks and databases rows from the results."""
+    hosts, disks, dbs = [], [], []
+    for r in results:
+        t = r.target
+        if r.ok:
+            row = host_row(r.facts, host_id=t.host_id, bureau_id=t.bureau, ip=t.address,
+                           system_id=t.system_id, ssh_port=t.port)
+            disks += disk_rows(r.facts, t.host_id)
+            dbs += database_rows(r.facts, t.host_id, t.system_id)
+        else:
+            row = {"id": t.host_id, "hostname": t.hostname or t.address, "ip": t.address,
+                   "bureau_id": t.bureau, "system_id": t.system_id}
+        row["discovery_status"] = r.status
+        row["discovered_at"] = r.at
+        hosts.append(row)
+    return hosts, disks, dbs

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.ssh import discovery_pool
 from shangyun.cli import main
-from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
+from shangyun.discovery.engine import run_discovery
+from shangyun.discovery.model import Defaults, SSHOptions
 from shangyun.estate import Estate
 from tests.discovery.conftest import Hosts
 
@@ -45,7 +47,7 @@ def test_every_host_ends_in_its_own_status(tmp_path: Path, sshd_hosts: Hosts,
     estate_dir = tmp_path / "estate"
     _estate(estate_dir, sshd_hosts, silent_port, dead_port)
     seen: list[str] = []
-    run = run_discovery(str(estate_dir), _options(sshd_hosts),
+    run = run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool,
                         on_result=lambda r: seen.append(r.target.host_id))
     statuses = {r.target.host_id: r.status for r in run.results}
     assert statuses == EXPECTED
@@ -76,7 +78,7 @@ def test_every_host_ends_in_its_own_status(tmp_path: Path, sshd_hosts: Hosts,
     assert summary["counts"]["ok"] == 2 and summary["total"] == 7
 
     # a second run adds no new conflicts and keeps one row per host
-    again = run_discovery(str(estate_dir), _options(sshd_hosts))
+    again = run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool)
     assert again.applied.conflicts == 0
     assert len(Estate.load(estate_dir).rows("hosts")) == 7
 
@@ -86,7 +88,7 @@ def test_extra_target_and_bad_target(tmp_path: Path, sshd_hosts: Hosts) -> None:
     Estate.from_records({"name": "x"}, {"bureaus": [{"id": "b1", "name": "B",
                                                      "kind": "bureau"}]}).save(estate_dir)
     s = sshd_hosts.good[2]
-    run = run_discovery(str(estate_dir), _options(sshd_hosts),
+    run = run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool,
                         extra_targets=[f"127.0.0.1:{s.port}"])
     assert [r.status for r in run.results] == ["ok"]
     est = Estate.load(estate_dir)
@@ -96,7 +98,8 @@ def test_extra_target_and_bad_target(tmp_path: Path, sshd_hosts: Hosts) -> None:
     from shangyun.errors import ShangyunError
 
     with pytest.raises(ShangyunError, match="not a port"):
-        run_discovery(str(estate_dir), _options(sshd_hosts), extra_targets=["h:abc"])
+        run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool,
+                      extra_targets=["h:abc"])
 
 
 def test_cli_json(tmp_path: Path, sshd_hosts: Hosts, silent_port: int,

@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 
+from connectors.hypervisor import list_domains
+from connectors.ssh import discovery_pool
 from lab.oses import OSES
-from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
+from shangyun.discovery.engine import run_discovery
+from shangyun.discovery.hypervisors import inventory_rows
+from shangyun.discovery.model import Defaults, SSHOptions
 from shangyun.estate import Estate
 
 pytestmark = pytest.mark.lab
@@ -62,12 +66,10 @@ def discovered(lab: Any, tmp_path_factory: pytest.TempPathFactory
     lab_estate(lab, estate_dir)
     truth = established_lab_connections(lab)
     assert len(truth) >= 3, "the lab set up almost none of its connections"
-    from shangyun.discovery.hypervisors import inventory_rows
-
-    hv = inventory_rows([f"{hv.bureau}={hv.uri}" for hv in lab.hypervisors])
-    run = run_discovery(str(estate_dir), SSHOptions(
-        lab.client_key, lab.known_hosts, Defaults(user=lab.user), concurrency=8,
-        connect_timeout=5.0, retries=1, sample_seconds=0.2), hypervisor_rows=hv)
+    hv = inventory_rows([f"{hv.bureau}={hv.uri}" for hv in lab.hypervisors], list_domains)
+    options = SSHOptions(lab.client_key, lab.known_hosts, Defaults(user=lab.user),
+                         concurrency=8, connect_timeout=5.0, retries=1, sample_seconds=0.2)
+    run = run_discovery(str(estate_dir), options, discovery_pool, hypervisor_rows=hv)
     return lab, estate_dir, run, truth
 
 
@@ -156,9 +158,9 @@ def test_bureau_jump_host(lab: Any, tmp_path: Path) -> None:
             b["ssh_jump"] = f"{lab.user}@{jump.ip}:{jump.port}"
     est.set_rows("bureaus", bureaus)
     est.save(estate_dir)
-    run = run_discovery(str(estate_dir), SSHOptions(
-        lab.client_key, lab.known_hosts, Defaults(user=lab.user), concurrency=8,
-        connect_timeout=5.0, retries=1, sample_seconds=0.0))
+    options = SSHOptions(lab.client_key, lab.known_hosts, Defaults(user=lab.user),
+                         concurrency=8, connect_timeout=5.0, retries=1, sample_seconds=0.0)
+    run = run_discovery(str(estate_dir), options, discovery_pool)
     b02 = [r for r in run.results if r.target.bureau == "B02"]
     assert b02 and all(r.ok for r in b02)
     for r in b02:

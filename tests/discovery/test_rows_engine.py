@@ -9,8 +9,6 @@ import pytest
 
 from shangyun.discovery import gather_script, parse_output, split_sections
 from shangyun.discovery.engine import (
-    Defaults,
-    Target,
     apply_results,
     discover_hosts,
     markdown_summary,
@@ -18,6 +16,7 @@ from shangyun.discovery.engine import (
     targets_from_estate,
 )
 from shangyun.discovery.hypervisors import split_spec
+from shangyun.discovery.model import Defaults, Target
 from shangyun.discovery.rows import disk_rows, host_row
 from shangyun.errors import AuthError, HostKeyError, TransientError
 from shangyun.estate import Estate

@@ -16,6 +16,7 @@ from connectors import hypervisor as hv
 from lab import LabState
 from lab.images import FORMATS, expected_digest
 from lab.ledgers import HOST_HEADERS
+from shangyun.discovery.domains import to_estate_rows
 from shangyun.errors import AuthError, TransientError
 from shangyun.estate.schema import DISKS, HOSTS
 
@@ -96,7 +97,7 @@ def test_cloud_is_an_empty_hypervisor_with_a_pool(lab: LabState) -> None:
 
 def test_estate_rows_use_schema_columns(lab: LabState) -> None:
     hyp = lab.hypervisors[0]
-    rows = hv.to_estate_rows(hv.list_domains(hyp.uri), bureau_id=hyp.bureau,
+    rows = to_estate_rows(hv.list_domains(hyp.uri), bureau_id=hyp.bureau,
                              hypervisor=hyp.name, system_id="SYS-X")
     assert len(rows["hosts"]) == len(hyp.domains) == len(rows["disks"])
     for r in rows["hosts"]:
