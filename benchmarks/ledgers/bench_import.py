@@ -32,8 +32,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from connectors.ledgers.importer import import_ledgers
-from connectors.ledgers.read import read_ledger
+from connectors.grid import read_grids
+from shangyun.ledgers.importer import import_ledgers
+from shangyun.ledgers.read import read_ledger
 
 HEADER = ["序号", "单位", "系统名称", "主机名", "IP地址", "MAC地址", "主机类型", "操作系统",
           "CPU(核)", "内存（G）", "磁盘(GB)", "等保级别", "是否涉密", "网络区域", "负责人",
@@ -127,25 +128,26 @@ def main() -> None:
         write_sample(work / "sample")
         groups = sample_files(work / "sample")
         files = [f for fs, _b in groups for f in fs]
-        rows = sum(read_ledger(f, bureau=b).data_rows for fs, b in groups for f in fs)
+        rows = sum(read_ledger(f, bureau=b, reader=read_grids).data_rows
+                   for fs, b in groups for f in fs)
 
         def our_read() -> None:
             for fs, b in groups:
                 for f in fs:
-                    read_ledger(f, bureau=b)
+                    read_ledger(f, bureau=b, reader=read_grids)
 
         manifest = work / "sample" / "ledgers" / "manifest.yaml"
 
         def our_import() -> None:
             est = work / "est-sample"
             shutil.rmtree(est, ignore_errors=True)
-            import_ledgers([manifest], est)
+            import_ledgers([manifest], est, reader=read_grids)
 
         def per_bureau_imports() -> None:
             est = work / "est-sample-per-bureau"
             shutil.rmtree(est, ignore_errors=True)
             for fs, b in groups:
-                import_ledgers(fs, est, bureau=b)
+                import_ledgers(fs, est, bureau=b, reader=read_grids)
 
         res = {"bare pandas.read_excel (calamine)": timed(lambda: bare_read(files, "calamine"),
                                                           args.repeat)}
@@ -167,15 +169,15 @@ def main() -> None:
         def big_import() -> None:
             est = work / "est-big"
             shutil.rmtree(est, ignore_errors=True)
-            import_ledgers([big], est)
+            import_ledgers([big], est, reader=read_grids)
 
         res = {"bare pandas.read_excel (calamine)": timed(lambda: bare_read([big], "calamine"),
                                                           args.repeat)}
         if not args.skip_openpyxl:
             res["bare pandas.read_excel (openpyxl, default)"] = timed(
                 lambda: bare_read([big], "openpyxl"), 1)
-        res["shangyun read_ledger (read + clean)"] = timed(lambda: read_ledger(big),
-                                                           args.repeat)
+        res["shangyun read_ledger (read + clean)"] = timed(
+            lambda: read_ledger(big, reader=read_grids), args.repeat)
         res["shangyun import (…+ merge, validate, save)"] = timed(big_import, args.repeat)
         report("one big ledger", args.rows, res)
     finally:

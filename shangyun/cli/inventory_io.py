@@ -76,13 +76,15 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     file that cannot be understood is rejected naming its sheet, row and column, and
     nothing is written.
     """
-    from connectors.ledgers.importer import MANIFEST_SUFFIXES, expand_manifest, import_ledgers
+    from connectors.grid import read_grids
+    from shangyun.ledgers.importer import MANIFEST_SUFFIXES, expand_manifest, import_ledgers
 
     count = sum(len(expand_manifest(f)) if f.lower().endswith(MANIFEST_SUFFIXES) else 1
                 for f in files)
     with _bars(count, show_progress) as (on_file, advance):
-        report = import_ledgers(files, estate_dir, mapping_file=mapping_file, bureau=bureau,
-                                on_file=on_file, advance=advance)
+        report = import_ledgers(files, estate_dir, reader=read_grids,
+                                mapping_file=mapping_file, bureau=bureau, on_file=on_file,
+                                advance=advance)
     if as_json:
         print_json(report.to_dict())
         return
@@ -117,8 +119,8 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
 @handle_errors
 def export_cmd(estate_dir: str, xlsx: str, lang: str, as_json: bool) -> None:
     """Export the estate to one Excel workbook, a sheet per table, headers in zh or en."""
-    from connectors.ledgers.export import export_xlsx
     from shangyun.estate import Estate
+    from shangyun.ledgers.export import export_xlsx
 
     estate = Estate.load(estate_dir, check=False)
     path = export_xlsx(estate, xlsx, lang)

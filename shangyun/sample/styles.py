@@ -1,7 +1,7 @@
 """How each bureau writes its ledgers: header sets (Chinese, variant Chinese, English) and
 how values are spelled (是/否 or Y/N, "16G", "2 TB", plain numbers).
 
-Every header here is an alias listed in ``connectors/ledgers/headers.py`` (the tests check
+Every header here is an alias listed in ``shangyun/ledgers/aliases.py`` (the tests check
 each one resolves to the column it stands for), so the importer understands all of them.
 """
 

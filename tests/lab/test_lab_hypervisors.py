@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from connectors import hypervisor as hv
+from connectors.grid import read_grids
 from lab import LabState
 from lab.images import FORMATS, expected_digest
 from lab.ledgers import HOST_HEADERS
@@ -98,7 +99,7 @@ def test_cloud_is_an_empty_hypervisor_with_a_pool(lab: LabState) -> None:
 def test_estate_rows_use_schema_columns(lab: LabState) -> None:
     hyp = lab.hypervisors[0]
     rows = to_estate_rows(hv.list_domains(hyp.uri), bureau_id=hyp.bureau,
-                             hypervisor=hyp.name, system_id="SYS-X")
+                          hypervisor=hyp.name, system_id="SYS-X")
     assert len(rows["hosts"]) == len(hyp.domains) == len(rows["disks"])
     for r in rows["hosts"]:
         assert set(r) <= set(HOSTS.column_names)
@@ -186,14 +187,14 @@ def test_ledgers_describe_the_lab(lab: LabState) -> None:
 
 
 def test_ledgers_import_cleanly_into_an_estate(lab: LabState, tmp_path: Path) -> None:
-    from connectors.ledgers.importer import import_ledgers
     from shangyun.estate import Estate
+    from shangyun.ledgers.importer import import_ledgers
 
-    report = import_ledgers(lab.ledgers, tmp_path / "estate")
+    report = import_ledgers(lab.ledgers, tmp_path / "estate", reader=read_grids)
     assert report.conflicts == []
     estate = Estate.load(tmp_path / "estate", check=True)
     summary = estate.summary()
     assert summary["counts"]["hosts"] == len(lab.hosts)
     assert summary["counts"]["systems"] == len(lab.systems)
-    again = import_ledgers(lab.ledgers, tmp_path / "estate")
+    again = import_ledgers(lab.ledgers, tmp_path / "estate", reader=read_grids)
     assert again.conflicts == []

@@ -10,11 +10,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from connectors.ledgers.export import export_xlsx
-from connectors.ledgers.importer import import_ledgers
+from connectors.grid import read_grids
 from shangyun.cli import main
 from shangyun.errors import LedgerError, ValidationFailed
 from shangyun.estate import Estate
+from shangyun.ledgers.export import export_xlsx
+from shangyun.ledgers.importer import import_ledgers
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -29,7 +30,7 @@ def without_updated(data: bytes) -> dict:
 
 def test_import_creates_estate_and_records_source(bureau_ledger: Path, tmp_path: Path) -> None:
     est_dir = tmp_path / "est"
-    report = import_ledgers([bureau_ledger], est_dir, bureau=None)
+    report = import_ledgers([bureau_ledger], est_dir, bureau=None, reader=read_grids)
     assert report.created and report.saved
     est = Estate.load(est_dir)
     assert est.summary()["counts"]["hosts"] == 3
@@ -40,10 +41,10 @@ def test_import_creates_estate_and_records_source(bureau_ledger: Path, tmp_path:
 
 def test_reimport_changes_nothing(bureau_ledger: Path, tmp_path: Path) -> None:
     est_dir = tmp_path / "est"
-    import_ledgers([bureau_ledger], est_dir)
+    import_ledgers([bureau_ledger], est_dir, reader=read_grids)
     before = snapshot(est_dir)
     fp = Estate.load(est_dir).fingerprint()
-    report = import_ledgers([bureau_ledger], est_dir)
+    report = import_ledgers([bureau_ledger], est_dir, reader=read_grids)
     assert not report.saved and report.conflicts == []
     assert report.counts["hosts"].to_dict() == {"added": 0, "updated": 0, "unchanged": 3}
     after = snapshot(est_dir)
@@ -56,12 +57,12 @@ def test_reimport_changes_nothing(bureau_ledger: Path, tmp_path: Path) -> None:
 def test_second_source_fills_and_lists_conflicts(bureau_ledger: Path, tmp_path: Path,
                                                  csvfile: Callable[..., Path]) -> None:
     est_dir = tmp_path / "est"
-    import_ledgers([bureau_ledger], est_dir)
+    import_ledgers([bureau_ledger], est_dir, reader=read_grids)
     second = csvfile("cmdb.csv", [["单位", "主机名", "IP地址", "内存(GB)", "MAC地址", "架构"],
                                   ["北京局", "OA-WEB01", "10.1.0.11", "32", "", "x86_64"],
                                   ["北京局", "other", "10.1.0.21", "8", "00:11:22:33:44:55",
                                    ""]], "gbk")
-    report = import_ledgers([second], est_dir)
+    report = import_ledgers([second], est_dir, reader=read_grids)
     assert report.counts["hosts"].to_dict() == {"added": 0, "updated": 2, "unchanged": 0}
     est = Estate.load(est_dir)
     hosts = {h["hostname"]: h for h in est.rows("hosts")}
@@ -74,20 +75,20 @@ def test_second_source_fills_and_lists_conflicts(bureau_ledger: Path, tmp_path: 
         (hosts["fin01"]["id"], "hostname", "fin01", "other", "beijing.xlsx", "cmdb.csv"),
     }
     assert [s["path"] for s in est.meta["sources"]] == [str(bureau_ledger), str(second)]
-    again = import_ledgers([second], est_dir)
+    again = import_ledgers([second], est_dir, reader=read_grids)
     assert again.conflicts == [] and not again.saved
 
 
 def test_broken_ledger_writes_nothing(bureau_ledger: Path, tmp_path: Path,
                                       csvfile: Callable[..., Path]) -> None:
     est_dir = tmp_path / "est"
-    import_ledgers([bureau_ledger], est_dir)
+    import_ledgers([bureau_ledger], est_dir, reader=read_grids)
     before = snapshot(est_dir)
     good = csvfile("good.csv", [["单位", "主机名", "IP地址"], ["北京局", "new1", "10.1.9.9"]])
     bad = csvfile("bad.csv", [["单位", "主机名", "IP地址", "CPU(核)"],
                               ["北京局", "new2", "10.1.9.10", "four"]])
     with pytest.raises(LedgerError) as exc:
-        import_ledgers([good, bad], est_dir)
+        import_ledgers([good, bad], est_dir, reader=read_grids)
     assert (exc.value.row, exc.value.column) == (2, "CPU(核) (D)")
     assert "bad.csv" in str(exc.value)
     assert snapshot(est_dir) == before
@@ -100,7 +101,7 @@ def test_port_out_of_range_rejected_no_estate_created(tmp_path: Path,
     deps = csvfile("deps.csv", [["源主机", "目标主机", "端口"], ["a1", "b1", "99999"],
                                 ["a1", "b1", "70000"]])
     with pytest.raises(LedgerError, match="65535"):
-        import_ledgers([deps], est_dir, bureau="局")
+        import_ledgers([deps], est_dir, bureau="局", reader=read_grids)
     assert not est_dir.exists()
 
 
@@ -109,7 +110,8 @@ def test_mixed_sources_validate(tmp_path: Path, bureau_ledger: Path,
     from tests.ledgers.test_rvtools import rvtools
 
     est_dir = tmp_path / "est"
-    report = import_ledgers([bureau_ledger, rvtools(xlsx, "MiB")], est_dir, bureau="北京局")
+    report = import_ledgers([bureau_ledger, rvtools(xlsx, "MiB")], est_dir, bureau="北京局",
+                            reader=read_grids)
     assert report.totals["hosts"] == 5 and report.totals["disks"] == 3
     Estate.load(est_dir, check=True)
 
@@ -117,7 +119,7 @@ def test_mixed_sources_validate(tmp_path: Path, bureau_ledger: Path,
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_export_round_trip(lang: str, tmp_path: Path, bureau_ledger: Path) -> None:
     est_dir = tmp_path / "est"
-    import_ledgers([bureau_ledger], est_dir)
+    import_ledgers([bureau_ledger], est_dir, reader=read_grids)
     original = Estate.load(est_dir)
     book = export_xlsx(original, tmp_path / f"estate-{lang}.xlsx", lang)
     import openpyxl
@@ -128,7 +130,7 @@ def test_export_round_trip(lang: str, tmp_path: Path, bureau_ledger: Path) -> No
     assert head[:3] == (["主机编号", "主机名", "IP地址"] if lang == "zh"
                         else ["id", "hostname", "ip"])
     back = tmp_path / "back"
-    import_ledgers([book], back)
+    import_ledgers([book], back, reader=read_grids)
     assert Estate.load(back).fingerprint() == original.fingerprint()
 
 
@@ -184,7 +186,7 @@ def test_existing_non_estate_folder_refused(tmp_path: Path, bureau_ledger: Path)
     from shangyun.errors import EstateError
 
     with pytest.raises(EstateError, match="not an estate"):
-        import_ledgers([bureau_ledger], folder)
+        import_ledgers([bureau_ledger], folder, reader=read_grids)
 
 
 def test_validation_failed_lists_every_problem(tmp_path: Path,
@@ -193,7 +195,7 @@ def test_validation_failed_lists_every_problem(tmp_path: Path,
     validates; an estate whose existing rows are broken reports all problems at once."""
     est_dir = tmp_path / "est"
     ok = csvfile("ok.csv", [["单位", "主机名"], ["局", "h1"]])
-    import_ledgers([ok], est_dir)
+    import_ledgers([ok], est_dir, reader=read_grids)
     hosts_csv = est_dir / "hosts.csv"
     text = hosts_csv.read_text(encoding="utf-8-sig").splitlines()
     text.append(text[1].replace("h1", "h2", 1))          # duplicate id
@@ -202,7 +204,7 @@ def test_validation_failed_lists_every_problem(tmp_path: Path,
     before = snapshot(est_dir)
     more = csvfile("more.csv", [["单位", "主机名"], ["局", "h9"]])
     with pytest.raises(ValidationFailed) as exc:
-        import_ledgers([more], est_dir)
+        import_ledgers([more], est_dir, reader=read_grids)
     messages = " | ".join(str(p) for p in exc.value.problems)
     assert "duplicate id" in messages and "s-missing" in messages
     assert snapshot(est_dir) == before

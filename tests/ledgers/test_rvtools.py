@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.ledgers.read import read_ledger
-from connectors.ledgers.rvtools import split_guest_os
+from connectors.grid import read_grids
 from shangyun.errors import LedgerError
+from shangyun.ledgers.formats.rvtools import split_guest_os
+from shangyun.ledgers.read import read_ledger
 
 
 def rvtools(xlsx: Callable[..., Path], unit: str, name: str = "rv.xlsx") -> Path:
@@ -52,7 +53,7 @@ def rvtools(xlsx: Callable[..., Path], unit: str, name: str = "rv.xlsx") -> Path
 
 @pytest.mark.parametrize("unit", ["MB", "MiB"])
 def test_rvtools_hosts_and_disks(xlsx: Callable[..., Path], unit: str) -> None:
-    read = read_ledger(rvtools(xlsx, unit), bureau="武汉局")
+    read = read_ledger(rvtools(xlsx, unit), bureau="武汉局", reader=read_grids)
     assert read.kind == "rvtools"
     hosts = {h["hostname"]: h for h in read.rows["hosts"]}
     assert set(hosts) == {"app01.corp.local", "db-vm02"}  # template skipped
@@ -78,13 +79,15 @@ def test_rvtools_hosts_and_disks(xlsx: Callable[..., Path], unit: str) -> None:
 
 
 def test_rvtools_datacenter_is_the_bureau_without_option(xlsx: Callable[..., Path]) -> None:
-    read = read_ledger(rvtools(xlsx, "MiB"))
+    read = read_ledger(rvtools(xlsx, "MiB"), reader=read_grids)
     assert [b["name"] for b in read.rows["bureaus"]] == ["DC-Wuhan"]
 
 
 def test_rvtools_mb_and_mib_give_the_same_rows(xlsx: Callable[..., Path]) -> None:
-    old = read_ledger(rvtools(xlsx, "MB", "old.xlsx"), bureau="武汉局", source="rv")
-    new = read_ledger(rvtools(xlsx, "MiB", "new.xlsx"), bureau="武汉局", source="rv")
+    old = read_ledger(rvtools(xlsx, "MB", "old.xlsx"), bureau="武汉局", source="rv",
+                      reader=read_grids)
+    new = read_ledger(rvtools(xlsx, "MiB", "new.xlsx"), bureau="武汉局", source="rv",
+                      reader=read_grids)
     assert old.rows["hosts"] == new.rows["hosts"]
     assert old.rows["disks"] == new.rows["disks"]
 
@@ -96,7 +99,7 @@ def test_rvtools_bad_capacity_is_named(xlsx: Callable[..., Path]) -> None:
         "vDisk": [["VM", "Disk", "Capacity MiB"], ["vm1", "Hard disk 1", "lots"]],
     })
     with pytest.raises(LedgerError) as exc:
-        read_ledger(path)
+        read_ledger(path, reader=read_grids)
     assert (exc.value.sheet, exc.value.row, exc.value.column) == ("vDisk", 2, "Capacity MiB")
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connectors.ledgers.importer import import_ledgers
+from connectors.grid import read_grids
 from shangyun.estate import Estate
+from shangyun.ledgers.importer import import_ledgers
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def import_sample(sample: Path, est_dir: Path) -> None:
     manifest = yaml.safe_load((sample / "ledgers" / "manifest.yaml").read_text("utf-8"))
     for entry in manifest["order"]:
         files = [sample / "ledgers" / entry["folder"] / f for f in entry["files"]]
-        import_ledgers(files, est_dir, bureau=entry.get("bureau"))
+        import_ledgers(files, est_dir, bureau=entry.get("bureau"), reader=read_grids)
 
 
 def test_sample_ledgers_give_back_the_sample_estate(sample: Path, tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from connectors.ledgers.headers import ALIASES, canonical_header, lookup
-from connectors.ledgers.values import BadValue, clean, cleaner, parse_engine
 from shangyun.estate.schema import TABLES
+from shangyun.ledgers.headers import ALIASES, canonical_header, lookup
+from shangyun.ledgers.values import BadValue, clean, cleaner, parse_engine
 
 
 @pytest.mark.parametrize(("target", "raw", "unit", "expected"), [

@@ -11,7 +11,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 
-from connectors.ledgers.headers import IGNORE, lookup
+from shangyun.ledgers.headers import IGNORE, lookup
 
 KIND_MARKERS = (
     ("dependencies", "dependencies.source_system"), ("databases", "databases.engine"),

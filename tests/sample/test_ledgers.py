@@ -10,8 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from connectors.ledgers.headers import lookup
 from shangyun.estate import Estate
+from shangyun.ledgers.headers import lookup
 from shangyun.sample import write_sample
 from shangyun.sample.ledgers import assign_styles, read_manifest
 from shangyun.sample.styles import HEADER_SETS, SHEET_COLUMNS, header

@@ -1,28 +1,18 @@
-"""The header alias table: which ledger headers mean which estate column.
+"""The header alias table: which ledger headers mean which estate column. Data only.
 
-Bureaus write their ledgers (台账) with their own headers. A ledger *target* is an estate
-column written ``"<table>.<column>"`` (``"hosts.memory_gb"``, ``"systems.mlps_level"``,
-``"bureaus.name"``); :data:`ALIASES` lists, for every target, the headers that mean it —
-the first alias is the canonical Chinese header, the second the canonical English one
-(what :func:`canonical_header` returns and what the sample generator may use), the rest
-are variants seen in real ledgers.
+**To teach the reader a new header, add it here**: append it to the target's tuple in
+:data:`ALIASES` (any spelling: case, spaces, full-width brackets and a unit in brackets do
+not matter — :func:`shangyun.ledgers.headers.normalize_header`), or to
+:data:`CONTEXT_ALIASES` when a short header means different things on different sheets,
+or to :data:`IGNORED` when it is known and deliberately dropped. ``tests/ledgers`` and
+``tests/sample`` check that every alias is found.
 
-Headers are compared after :func:`normalize_header` (full-width → half-width, lower case,
-no spaces/underscores/punctuation) and a unit in brackets is split off first
-(``内存（G）`` → ``内存`` + unit ``g``; :func:`split_unit`), so ``内存(GB)``, ``内存（G）``,
-``Memory (GB)`` and ``memory_gb`` all find ``hosts.memory_gb``.
-
-A few short headers mean different things on different sheets (``版本`` is the OS version
-on a host sheet and the engine version on a database sheet); :data:`CONTEXT_ALIASES` holds
-those per sheet kind and wins over :data:`ALIASES`. :data:`IGNORED` lists headers that are
-known and deliberately dropped (序号, 备注 …).
+A *target* is an estate column written ``"<table>.<column>"`` (``"hosts.memory_gb"``); the
+first alias of each target is the canonical Chinese header, the second the canonical
+English one (:func:`shangyun.ledgers.headers.canonical_header`).
 """
 
 from __future__ import annotations
-
-import functools
-import re
-import unicodedata
 
 #: The kinds of sheet a ledger may hold, each filling mainly one estate table.
 SHEET_KINDS = ("hosts", "systems", "databases", "dependencies", "bureaus")
@@ -182,98 +172,5 @@ SIZE_UNITS: dict[str, float] = {
     "p": 1024.0**2, "pb": 1024.0**2, "pib": 1024.0**2,
 }
 
-_DROP = re.compile(r"[\s_\-.:：*＊、'\"`‘’“”]+")
-_UNIT = re.compile(r"^(?P<base>.+?)\s*[(\[{<](?P<unit>[^)\]}>]*)[)\]}>]\s*$")
-_TRAILING_UNIT = re.compile(r"^(?P<base>.+?)(?P<unit>gib|mib|tib|gb|mb|tb|g|m|t|%)$")
 
-
-def normalize_header(text: object) -> str:
-    """A header in comparable form: NFKC (full-width → ASCII), lower case, no spaces or
-    underscores, dashes, dots, colons, asterisks or quotes. ``None`` gives ``""``."""
-    if text is None:
-        return ""
-    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    s = s.replace("（", "(").replace("）", ")").replace("【", "[").replace("】", "]")
-    return _DROP.sub("", s)
-
-
-def split_unit(header: str) -> tuple[str, str]:
-    """``(base, unit)`` of a normalized header: ``"内存(g)"`` → ``("内存", "g")``.
-
-    A unit is what stands in brackets at the end; without brackets the unit is ``""``.
-    """
-    m = _UNIT.match(header)
-    if m and m.group("base"):
-        return m.group("base"), m.group("unit")
-    return header, ""
-
-
-def _build() -> tuple[dict[str, str], dict[str, dict[str, str]], frozenset[str]]:
-    general: dict[str, str] = {}
-    for target, names in ALIASES.items():
-        for n in names:
-            general.setdefault(normalize_header(n), target)
-            base, _unit = split_unit(normalize_header(n))
-            general.setdefault(base, target)
-    context = {kind: {normalize_header(k): v for k, v in table.items()}
-               for kind, table in CONTEXT_ALIASES.items()}
-    ignored = frozenset(normalize_header(n) for n in IGNORED)
-    return general, context, ignored
-
-
-_GENERAL, _CONTEXT, _IGNORED = _build()
-IGNORE = "ignore"
-
-
-def lookup(header: object, kind: str | None = None) -> tuple[str | None, str]:
-    """The target of one header cell and the unit written in it.
-
-    Returns ``(target, unit)``: ``target`` is ``"table.column"``, :data:`IGNORE` for a known
-    header we drop, or ``None`` for an unknown header; ``unit`` is the bracketed (or
-    trailing) unit such as ``"g"``, ``"mb"``, ``"核"``, ``"%"`` or ``""``. ``kind`` (one of
-    :data:`SHEET_KINDS`) lets the sheet's context decide short ambiguous headers.
-    """
-    if header is None:
-        return None, ""
-    return _lookup(str(header), kind)
-
-
-@functools.lru_cache(maxsize=65536)
-def _lookup(header: str, kind: str | None) -> tuple[str | None, str]:
-    norm = normalize_header(header)
-    if not norm:
-        return None, ""
-    base, unit = split_unit(norm)
-    ctx = _CONTEXT.get(kind or "", {})
-    for cand in (norm, base):
-        if cand in ctx:
-            return ctx[cand], unit
-        if cand in _GENERAL:
-            return _GENERAL[cand], unit
-        if cand in _IGNORED:
-            return IGNORE, unit
-    m = _TRAILING_UNIT.match(base)
-    if m and not unit:
-        b = m.group("base")
-        if b in ctx:
-            return ctx[b], m.group("unit")
-        if b in _GENERAL:
-            return _GENERAL[b], m.group("unit")
-    return None, unit
-
-
-def canonical_header(target: str, lang: str = "zh") -> str:
-    """The canonical header of ``target`` in ``lang`` (``"zh"`` or ``"en"``)."""
-    names = ALIASES[target]
-    return names[0] if lang == "zh" else names[1]
-
-
-def aliases_of(target: str) -> tuple[str, ...]:
-    """Every header (canonical first) that means ``target``."""
-    return ALIASES[target]
-
-
-__all__ = [
-    "ALIASES", "CONTEXT_ALIASES", "IGNORE", "IGNORED", "SHEET_KINDS", "SIZE_UNITS",
-    "aliases_of", "canonical_header", "lookup", "normalize_header", "split_unit",
-]
+__all__ = ["ALIASES", "CONTEXT_ALIASES", "IGNORED", "SHEET_KINDS", "SIZE_UNITS"]

@@ -19,18 +19,14 @@ from typing import Any
 
 import yaml
 
-from connectors.ledgers.read import (
-    SAFE_LOADER,
-    KnownIndex,
-    LedgerRead,
-    Mapping,
-    gc_paused,
-    load_mapping,
-    read_ledger,
-)
 from shangyun.errors import EstateError, LedgerError, ValidationFailed
 from shangyun.estate.merge import ORDER, Merger, TableCounts
 from shangyun.estate.model import META_FILE, Estate
+from shangyun.ledgers.collector import KnownIndex
+from shangyun.ledgers.grid import GridReader
+from shangyun.ledgers.mapping import SAFE_LOADER, load_mapping
+from shangyun.ledgers.model import LedgerRead, Mapping
+from shangyun.ledgers.read import gc_paused, read_ledger
 
 
 @dataclass
@@ -104,6 +100,7 @@ def import_ledgers(
     files: Sequence[str | Path | tuple[str | Path, str | None]],
     estate_dir: str | Path,
     *,
+    reader: GridReader,
     mapping_file: str | Path | None = None,
     bureau: str | None = None,
     on_file: Callable[[str], None] | None = None,
@@ -114,7 +111,8 @@ def import_ledgers(
 
     An item of ``files`` may be ``(path, bureau)`` to give that file its own bureau, or a
     ledger manifest (.yaml, see :func:`expand_manifest`); otherwise ``bureau`` applies.
-    All files are merged in memory, validated once and saved once.
+    ``reader`` reads each file into grids (:func:`connectors.grid.read_grids`). All files
+    are merged in memory, validated once and saved once.
 
     ``on_file(name)`` is called as each file starts, ``advance(n)`` as rows are read (for
     progress bars). Raises :class:`LedgerError`, :class:`ValidationFailed` or
@@ -142,8 +140,8 @@ def import_ledgers(
         p = Path(f)
         if on_file is not None:
             on_file(p.name)
-        read: LedgerRead = read_ledger(p, mapping=mapping, bureau=file_bureau,
-                                       known=names, advance=advance)
+        read: LedgerRead = read_ledger(p, reader=reader, mapping=mapping,
+                                       bureau=file_bureau, known=names, advance=advance)
         step = merger.merge(read.rows, p.name)
         for t, c in step.counts.items():
             total = report.counts[t]

@@ -20,8 +20,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from connectors.ledgers.headers import SIZE_UNITS
 from shangyun.estate.schema import DB_ENGINES, TABLES
+from shangyun.ledgers.aliases import SIZE_UNITS
 
 
 class BadValue(ValueError):

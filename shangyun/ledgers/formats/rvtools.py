@@ -12,15 +12,15 @@ The bureau is ``--bureau`` when given, otherwise the ``Datacenter`` column.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from connectors.ledgers.grid import Grid
-from connectors.ledgers.read import LedgerRead, Row, SheetReport, _Collector, sha256_of
-from connectors.ledgers.values import BadValue, clean, clean_text
 from shangyun.errors import LedgerError
 from shangyun.estate.merge import stable_id
+from shangyun.ledgers.collector import Collector
+from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
+from shangyun.ledgers.grid import Grid
+from shangyun.ledgers.model import Row, SheetReport
+from shangyun.ledgers.values import BadValue, clean, clean_text
 
 REQUIRED = {"vInfo": ("VM",)}
 
@@ -96,12 +96,10 @@ def _mib_to_gb(value: Any, file: str, sheet: str, r: int, column: str) -> float 
                           column=column) from None
 
 
-def read_rvtools(path: Path, grids: list[Grid], *, bureau: str | None = None,
-                 advance: Callable[[int], None] | None = None,
-                 source: str | None = None) -> LedgerRead:
+def read_rvtools(inp: LedgerInput) -> FormatRead:
     """Read an RVTools export's vInfo/vDisk/vNetwork sheets into hosts and disks."""
-    file = str(path)
-    col = _Collector(source or path.name, None)
+    file, grids, bureau = inp.file, inp.grids, inp.bureau
+    col = Collector(inp.source, None)
     info_grid = _sheet(grids, "vInfo")
     assert info_grid is not None
     info = _Table(file, info_grid)
@@ -171,8 +169,7 @@ def read_rvtools(path: Path, grids: list[Grid], *, bureau: str | None = None,
         vm_ids[vm] = col.host(bname, host)
         vm_rows[vm] = host
         report.rows += 1
-    if advance is not None:
-        advance(report.rows + report.skipped)
+    inp.progress(report.rows + report.skipped)
     reports = [report]
     disk_grid = _sheet(grids, "vDisk")
     if disk_grid is not None and disk_grid.rows:
@@ -180,11 +177,10 @@ def read_rvtools(path: Path, grids: list[Grid], *, bureau: str | None = None,
     net_grid = _sheet(grids, "vNetwork")
     if net_grid is not None and net_grid.rows:
         reports.append(_read_network(file, net_grid, vm_rows))
-    return LedgerRead(file=file, sha256=sha256_of(path), rows=col.rows, sheets=reports,
-                      kind="rvtools")
+    return col.rows, reports
 
 
-def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: _Collector) -> SheetReport:
+def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector) -> SheetReport:
     t = _Table(file, grid)
     c_vm = t.need("VM")
     c_disk = t.need("Disk", "Label")
@@ -239,4 +235,7 @@ def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport
     return report
 
 
-__all__ = ["is_rvtools", "read_rvtools", "split_guest_os"]
+#: RVTools exports, recognised by their vInfo sheet.
+RVTOOLS = LedgerFormat("rvtools", is_rvtools, read_rvtools)
+
+__all__ = ["RVTOOLS", "is_rvtools", "read_rvtools", "split_guest_os"]

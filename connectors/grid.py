@@ -1,5 +1,6 @@
-"""Reading a ledger file into raw grids of cells: .xlsx/.xlsm/.xls via calamine, .csv with
-encoding detection. No interpretation happens here beyond filling merged cells.
+"""The grid reader (a connector): a ledger file into raw grids of cells — .xlsx/.xlsm/.xls
+via calamine, .csv with encoding detection. No interpretation happens here beyond filling
+merged cells; :mod:`shangyun.ledgers` reads the grids.
 
 Excel: python-calamine (Rust) reads the cells — several times faster than openpyxl — and
 reports merged ranges; every cell of a merged range gets the range's top-left value (so a
@@ -13,31 +14,21 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from python_calamine import CalamineError, CalamineWorkbook
+
 from shangyun.errors import LedgerError
+from shangyun.ledgers.grid import Grid
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
-@dataclass
-class Grid:
-    """One sheet as rows of cells; ``rows[i]`` is spreadsheet row ``i + 1``.
-
-    ``sheet`` is ``None`` for a CSV file; ``encoding`` is set for CSV files.
-    """
-
-    file: str
-    sheet: str | None
-    rows: list[list[Any]]
-    encoding: str | None = None
-
-
 def read_grids(path: Path) -> list[Grid]:
-    """Every sheet of ``path`` as a :class:`Grid` (one for a CSV file).
+    """Every sheet of ``path`` as a :class:`~shangyun.ledgers.grid.Grid` (one for a CSV
+    file); implements :class:`shangyun.ledgers.grid.GridReader`.
 
     Raises :class:`LedgerError` naming the file when it cannot be opened or decoded.
     """
@@ -53,8 +44,6 @@ def read_grids(path: Path) -> list[Grid]:
 
 
 def _read_excel(path: Path) -> list[Grid]:
-    from python_calamine import CalamineError, CalamineWorkbook
-
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except (CalamineError, ValueError, OSError) as exc:
@@ -127,14 +116,4 @@ def _read_csv(path: Path) -> Grid:
     return Grid(str(path), None, rows, encoding=encoding)
 
 
-def column_letter(index: int) -> str:
-    """The spreadsheet letter of a 0-based column index (0 → A, 27 → AB)."""
-    out = ""
-    n = index + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "Grid", "column_letter", "decode", "read_grids"]
+__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "decode", "read_grids"]

@@ -1,0 +1,199 @@
+"""Collecting one ledger file's estate rows: stable ids, and names resolved to ids.
+
+A ledger row usually describes one host together with its system and bureau, so one row
+may give a bureau, a system, a host and a database. Ids are stable: derived from the bureau
+name and the system name / host name (or IP), so the same row always gets the same id.
+Databases and dependencies refer to systems and hosts by name; names are resolved within
+the file first, then against the ``known`` estate (:class:`KnownIndex`), and otherwise
+create a minimal row that the merge can match later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from shangyun.estate.merge import host_key_name, stable_id
+from shangyun.estate.merge import match_key as _key
+from shangyun.estate.model import Estate
+from shangyun.estate.schema import TABLES
+from shangyun.ledgers.model import Known, Row
+from shangyun.ledgers.values import BadValue, clean
+
+_HQ = re.compile(r"总部|机关|本部|总局|headquarter|\bhq\b", re.I)
+
+
+def _add_any(index: dict[str, str], key: str, hid: str) -> None:
+    prev = index.get(key)
+    if prev is None:
+        index[key] = hid
+    elif prev != hid:
+        index[key] = ""
+
+
+def _sid(prefix: str, *keys: str) -> str:
+    """:func:`stable_id` of parts that are already match keys (skips re-normalising)."""
+    text = "\x1f".join(keys)
+    return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
+
+
+class KnownIndex:
+    """Names of the current estate (bureaus, systems, hosts) indexed for lookups.
+
+    Built over rows per table that may grow (a :class:`~shangyun.estate.merge.Merger`'s
+    ``rows``): :meth:`refresh` indexes only the rows added since the last call, so an
+    import of many files indexes each row once.
+    """
+
+    def __init__(self, known: Known) -> None:
+        self.tables = ({n: known.rows(n) for n in ("bureaus", "systems", "hosts")}
+                       if isinstance(known, Estate) else known)
+        self.done = {"bureaus": 0, "systems": 0, "hosts": 0}
+        self.bureaus: dict[str, str] = {}
+        self.systems: dict[tuple[str, str], str] = {}
+        self.system_names: dict[str, set[str]] = {}
+        self.hosts: dict[tuple[str, str], str] = {}
+        self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
+
+    def refresh(self) -> KnownIndex:
+        """Index the rows added since the last refresh; returns ``self``."""
+        bureaus = self.tables.get("bureaus", [])
+        for b in bureaus[self.done["bureaus"]:]:
+            self.bureaus[str(b["id"])] = str(b["name"] or "")
+        self.done["bureaus"] = len(bureaus)
+        systems = self.tables.get("systems", [])
+        for s in systems[self.done["systems"]:]:
+            key = (_key(self.bureaus.get(s["bureau_id"] or "", "")), _key(s["name"]))
+            self.systems.setdefault(key, s["id"])
+            self.system_names.setdefault(key[1], set()).add(s["id"])
+        self.done["systems"] = len(systems)
+        hosts = self.tables.get("hosts", [])
+        for h in hosts[self.done["hosts"]:]:
+            bname = _key(self.bureaus.get(h["bureau_id"] or "", ""))
+            for key in (host_key_name(h.get("hostname")), str(h.get("ip") or "")):
+                if key:
+                    self.hosts.setdefault((bname, key), h["id"])
+                    _add_any(self.hosts_any, key, h["id"])
+        self.done["hosts"] = len(hosts)
+        return self
+
+
+class Collector:
+    """Estate rows of one file, with indexes to resolve names to ids.
+
+    Every format adds its rows through one collector, so the same bureau, system or host
+    gets the same stable id whichever format (or sheet) it came from."""
+
+    def __init__(self, source: str, known: Known | KnownIndex | None) -> None:
+        self.source = source
+        self.rows: dict[str, list[Row]] = {name: [] for name in TABLES}
+        self.bureaus: dict[str, str] = {}
+        self.systems: dict[tuple[str, str], str] = {}
+        self.system_fields: dict[tuple[str, str], Row] = {}
+        self.system_raw: dict[tuple[str, str], tuple[str, Row]] = {}
+        self.bureau_keys: dict[str, str] = {}
+        self.hosts: dict[tuple[str, str], str] = {}
+        self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
+        self._known_source = known
+        self._known: KnownIndex | None = None
+
+    @property
+    def known(self) -> KnownIndex:
+        """The index of the current estate, refreshed on first use by this file."""
+        if self._known is None:
+            src = self._known_source
+            if isinstance(src, KnownIndex):
+                self._known = src.refresh()
+            else:
+                self._known = KnownIndex(src if src is not None else {}).refresh()
+        return self._known
+
+    def bureau(self, name: str) -> str:
+        """The id of bureau ``name``, adding its row on first sight."""
+        bid = self.bureaus.get(name)
+        if bid is None:
+            bid = stable_id("b", name)
+            self.bureaus[name] = bid
+            self.rows["bureaus"].append({"id": bid, "name": name,
+                                         "kind": "hq" if _HQ.search(name) else "bureau"})
+        return bid
+
+    def system(self, bureau: str, name: str, fields: Row | None = None) -> str:
+        """The id of system ``name`` of ``bureau``; a row is added on first sight and again
+        when ``fields`` differ from those seen (the merge then reconciles them)."""
+        seen = self.system_raw.get((bureau, name))
+        if seen is not None and (not fields or seen[1] == fields):
+            return seen[0]
+        key = (_key(bureau), _key(name))
+        sid = self.systems.get(key)
+        if sid is not None and (not fields or self.system_fields.get(key) == fields):
+            return sid
+        row: Row = {"id": sid or stable_id("s", bureau, name), "name": name,
+                    "bureau_id": self.bureau(bureau), "source": self.source}
+        if fields:
+            row.update(fields)
+        if sid is None or (fields and self.system_fields.get(key) != fields):
+            self.rows["systems"].append(row)
+            if fields:
+                self.system_fields[key] = dict(fields)
+        self.systems[key] = row["id"]
+        self.system_raw[(bureau, name)] = (row["id"], dict(fields or {}))
+        return row["id"]
+
+    def system_ref(self, bureau: str, name: str) -> str:
+        """The id of system ``name`` seen from ``bureau``: this file, the estate, or new."""
+        key = (_key(bureau), _key(name))
+        if key in self.systems:
+            return self.systems[key]
+        if key in self.known.systems:
+            return self.known.systems[key]
+        here = {sid for (b, n), sid in self.systems.items() if n == key[1]}
+        if len(here) == 1:
+            return here.pop()
+        there = self.known.system_names.get(key[1], set())
+        if len(there) == 1:
+            return next(iter(there))
+        return self.system(bureau, name)
+
+    def host(self, bureau: str, row: Row) -> str:
+        """Add host ``row`` of ``bureau`` (its id set from bureau and hostname or IP);
+        returns the id."""
+        b = self.bureau_keys.get(bureau)
+        if b is None:
+            b = self.bureau_keys[bureau] = _key(bureau)
+        name = host_key_name(row.get("hostname"))
+        ip = str(row.get("ip") or "")
+        hid = _sid("h", b, name or ip)
+        row["id"] = hid
+        row["bureau_id"] = self.bureau(bureau)
+        row.setdefault("source", self.source)
+        self.rows["hosts"].append(row)
+        for key in (name, ip):
+            if key:
+                self.hosts[(b, key)] = hid
+                _add_any(self.hosts_any, key, hid)
+        return hid
+
+    def host_ref(self, bureau: str, text: str) -> str:
+        """The id of the host named (or addressed) ``text`` in ``bureau``."""
+        b = _key(bureau)
+        ip = ""
+        try:
+            ip = clean("hosts.ip", text) or ""
+        except BadValue:
+            ip = ""
+        key = (b, ip) if ip and ip == text.strip() else (b, host_key_name(text))
+        for index in (self.hosts, self.known.hosts):
+            if key in index:
+                return index[key]
+        for any_index in (self.hosts_any, self.known.hosts_any):
+            hid = any_index.get(key[1])
+            if hid:  # the one host of that name in another bureau (such as headquarters)
+                return hid
+        row: Row = {"hostname": text.strip()}
+        if ip and ip == text.strip():
+            row["ip"] = ip
+        return self.host(bureau, row)
+
+
+__all__ = ["Collector", "KnownIndex"]

@@ -1,0 +1,144 @@
+"""Ledger rows → estate rows, one reader per sheet kind (hosts, systems, databases, disks,
+dependencies, bureaus).
+
+Each reader gets the row's cleaned values grouped by table (``parts``: ``{"hosts": {...},
+"systems": {...}, ...}``) and adds estate rows through the file's
+:class:`~shangyun.ledgers.collector.Collector`; it raises :class:`BadValue` for a row it
+cannot use (the sheet reader reports it with the row number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shangyun.estate.merge import stable_id
+from shangyun.ledgers.collector import Collector
+from shangyun.ledgers.model import Row
+from shangyun.ledgers.values import BadValue, parse_engine
+from shangyun.ledgers.values import parse_ports as _parse_ports
+
+
+def _engine_text(parts: dict[str, Row]) -> str:
+    return str(parts.get("_", {}).get("engine_text", ""))
+
+
+def _host_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    if parts.get("bureaus"):
+        _bureau_row(col, bureau, parts)
+    sys_fields = parts.get("systems", {})
+    sid = None
+    if sys_fields.get("name"):
+        name = str(sys_fields.pop("name"))
+        sid = col.system(bureau, name, sys_fields or None)
+    elif sys_fields:
+        raise BadValue("system details (等保级别, 负责人 …) without a 系统名称")
+    host = parts.get("hosts", {})
+    if not host.get("hostname") and not host.get("ip"):
+        if sid is not None and not host:
+            return
+        raise BadValue("a host row needs a 主机名 (hostname) or an IP地址 (IP address)")
+    host.setdefault("hostname", host.get("ip"))
+    host["hostname"] = str(host["hostname"])
+    if sid:
+        host["system_id"] = sid
+    hid = col.host(bureau, host)
+    db = parts.get("databases")
+    if db and db.get("engine"):
+        if sid is None:
+            raise BadValue("a database (数据库类型) needs a 系统名称 on the same row")
+        _add_database(col, sid, hid, db, _engine_text(parts))
+
+
+def _add_database(col: Collector, sid: str, hid: str | None, db: Row, text: str) -> None:
+    if not db.get("version") and text:
+        _engine, version = parse_engine(text)
+        if version:
+            db["version"] = version
+    db["id"] = stable_id("db", sid, db.get("engine"), db.get("name") or "", hid or "")
+    db["system_id"] = sid
+    if hid:
+        db["host_id"] = hid
+    db["source"] = col.source
+    col.rows["databases"].append(db)
+
+
+def _system_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    fields = parts.get("systems", {})
+    if not fields.get("name"):
+        raise BadValue("a system row needs a 系统名称 (system name)")
+    name = str(fields.pop("name"))
+    col.system(bureau, name, fields or {})
+
+
+def _database_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    sys_fields = parts.get("systems", {})
+    if not sys_fields.get("name"):
+        raise BadValue("a database row needs the 系统名称 (system) it belongs to")
+    sid = col.system_ref(bureau, str(sys_fields["name"]))
+    host = parts.get("hosts", {})
+    hid = None
+    if host.get("hostname") or host.get("ip"):
+        hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
+    _add_database(col, sid, hid, parts.get("databases", {}), _engine_text(parts))
+
+
+def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    dep = parts.get("dependencies", {})
+    out: Row = {"origin": "declared", "source": col.source}
+    for end in ("source", "target"):
+        if dep.get(f"{end}_system"):
+            out[f"{end}_system"] = col.system_ref(bureau, str(dep[f"{end}_system"]))
+        if dep.get(f"{end}_host"):
+            out[f"{end}_host"] = col.host_ref(bureau, str(dep[f"{end}_host"]))
+    for k in ("external", "service", "type", "process"):
+        if dep.get(k):
+            out[k] = dep[k]
+    ports = _parse_ports(str(dep["port"])) if dep.get("port") is not None else [None]
+    for port in ports:
+        if port is not None and not 0 <= port <= 65535:
+            raise BadValue(f"port {port} is not between 0 and 65535")
+        row = dict(out)
+        if port is not None:
+            row["port"] = port
+        row["id"] = stable_id("dep", *(row.get(k) or "" for k in (
+            "source_system", "target_system", "source_host", "target_host", "external")),
+            port if port is not None else "")
+        col.rows["dependencies"].append(row)
+
+
+def _disk_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    host = parts.get("hosts", {})
+    if not host.get("hostname") and not host.get("ip"):
+        raise BadValue("a disk row needs the 主机名 (hostname) or IP地址 of its host")
+    disk = parts.get("disks", {})
+    if disk.get("size_gb") is None:
+        raise BadValue("a disk row needs a 容量 (size)")
+    hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
+    disk["host_id"] = hid
+    disk["id"] = stable_id("d", hid, disk.get("name") or "")
+    disk["source"] = col.source
+    if not disk.get("datastore") and str(disk.get("path", "")).startswith("["):
+        path = str(disk["path"])
+        if "]" in path:
+            disk["datastore"] = path[1:path.index("]")]
+    if not disk.get("format") and str(disk.get("path", "")).lower().endswith(".vmdk"):
+        disk["format"] = "vmdk"
+    col.rows["disks"].append(disk)
+
+
+def _bureau_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    fields = dict(parts.get("bureaus", {}))
+    fields.pop("name", None)
+    bid = col.bureau(bureau)
+    if fields:
+        col.rows["bureaus"].append({"id": bid, "name": bureau, **fields})
+
+
+ROW_READERS: dict[str, Callable[[Collector, str, dict[str, Row]], None]] = {
+    "hosts": _host_row, "systems": _system_row, "databases": _database_row,
+    "disks": _disk_row,
+    "dependencies": _dependency_row, "bureaus": _bureau_row,
+}
+
+
+__all__ = ["ROW_READERS"]
