@@ -1,8 +1,8 @@
 """Files by rsync over SSH, with end-to-end SHA-256 verification.
 
 ``sync`` pulls a folder of a source host into a local target folder
-(``rsync -a --checksum --delete -e "ssh -i KEY -o UserKnownHostsFile=KH
--o StrictHostKeyChecking=yes …"``): the first call is the initial copy while the source
+(``rsync -rlpt --checksum --delete -e "ssh -i KEY -o UserKnownHostsFile=KH
+-o StrictHostKeyChecking=yes …" -- SRC DST``): the first call is the initial copy while the source
 runs, a later call is the final delta at cutover. ``verify`` then checks twice: an rsync
 ``--dry-run --checksum --itemize-changes`` pass must list nothing, and a SHA-256 manifest
 of every source file (``sha256sum`` run on the source host) must equal the target's.
@@ -10,11 +10,20 @@ of every source file (``sha256sum`` run on the source host) must equal the targe
 
 Host keys come only from the given known_hosts file (an unknown or changed key is refused,
 never added); login is key-only in batch mode, with no agent forwarding.
+
+Nothing from the source becomes an option or a privilege here (docs/safety.md): ``user`` and
+``host`` are checked when an :class:`SshSource` is made (a name starting with ``-`` is
+refused), every name handed to rsync or ssh comes after ``--``, remote names are not split
+by the remote shell (``--protect-args``), and what lands is plain data: no devices, no
+special files (fifos, sockets), no owners or groups (the files belong to whoever runs
+shangyun), and no setuid/setgid bits (``--chmod=ugo-s``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,6 +42,27 @@ from shangyun.errors import (
 
 MARKER = ".shangyun-sync"
 _FILTER = [f"--filter=P /{MARKER}", f"--filter=- /{MARKER}"]
+# -a without -o -g -D: no owners, groups, devices or specials; setuid/setgid bits dropped
+_PLAIN_DATA = ["-rlpt", "--no-owner", "--no-group", "--no-devices", "--no-specials",
+               "--chmod=ugo-s", "--protect-args"]
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}")
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def check_login(user: str, host: str) -> None:
+    """Refuse a ``user``/``host`` that ssh or rsync could read as anything but a login:
+    a user is a POSIX login name, a host a DNS name or an IP address (never ``-…``)."""
+    if not _USER.fullmatch(user):
+        raise StepError(f"ssh user {user!r} is not a login name ([A-Za-z_][A-Za-z0-9._-]*); "
+                        "refused")
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    if not _HOSTNAME.fullmatch(host):
+        raise StepError(f"ssh host {host!r} is neither a host name nor an IP address; refused")
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,16 @@ class SshSource:
     known_hosts: str
     path: str
     connect_timeout: int = 10
+
+    def __post_init__(self) -> None:
+        check_login(self.user, self.host)
+        if not self.path or "\0" in self.path or "\n" in self.path:
+            raise StepError(f"source path {self.path!r} on {self.host}: empty or with a "
+                            "NUL/newline; refused")
+
+    def login(self) -> str:
+        """``user@host`` (IPv6 addresses in brackets for rsync)."""
+        return f"{self.user}@{self.host}"
 
     def where(self) -> str:
         """``user@host:port:path`` for messages."""
@@ -62,7 +102,8 @@ class SshSource:
 
     def rsync_remote(self) -> str:
         """The rsync source spec: the folder's contents."""
-        return f"{self.user}@{self.host}:{self.path.rstrip('/')}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user}@{host}:{self.path.rstrip('/')}/"
 
 
 @dataclass
@@ -73,11 +114,14 @@ class FileSyncResult:
     files: int
     bytes: int
     changed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Devices, fifos and sockets of the source that were not copied (never are)."""
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for the journal (a long change list is cut to its first 200)."""
         return {"target": self.target, "files": self.files, "bytes": self.bytes,
-                "changed": self.changed[:200], "changed_count": len(self.changed)}
+                "changed": self.changed[:200], "changed_count": len(self.changed),
+                "skipped": self.skipped[:200]}
 
 
 def _fail(what: str, proc: subprocess.CompletedProcess[bytes]) -> ConnectorError:
@@ -95,9 +139,9 @@ def _fail(what: str, proc: subprocess.CompletedProcess[bytes]) -> ConnectorError
 
 def _rsync(src: SshSource, target: Path, extra: list[str], what: str,
            timeout: float | None) -> list[str]:
-    argv = ["rsync", "-a", "--checksum", "--delete", "--itemize-changes", "--out-format=%i %n",
-            *_FILTER, *extra, "-e", shlex.join(src.ssh_argv()), src.rsync_remote(),
-            str(target).rstrip("/") + "/"]
+    argv = ["rsync", *_PLAIN_DATA, "--checksum", "--delete", "--itemize-changes",
+            "--out-format=%i %n", *_FILTER, *extra, "-e", shlex.join(src.ssh_argv()),
+            "--", src.rsync_remote(), str(target).rstrip("/") + "/"]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -105,6 +149,16 @@ def _rsync(src: SshSource, target: Path, extra: list[str], what: str,
     if proc.returncode != 0:
         raise _fail(what, proc)
     return [line for line in proc.stdout.decode(errors="replace").splitlines() if line.strip()]
+
+
+_SKIPPED = "skipping non-regular file "
+
+
+def _split_skipped(lines: list[str]) -> tuple[list[str], list[str]]:
+    """rsync's itemized changes, and the devices/specials it left out (by name)."""
+    changes = [c for c in lines if not c.startswith(_SKIPPED)]
+    skipped = [c[len(_SKIPPED):].strip('"') for c in lines if c.startswith(_SKIPPED)]
+    return changes, skipped
 
 
 def _check_target(target: Path) -> None:
@@ -124,13 +178,14 @@ def sync(src: SshSource, target: str | os.PathLike[str], *,
     _check_target(dest)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / MARKER).write_text(src.where() + "\n")
-    changed = _rsync(src, dest, [], f"rsync {src.where()} → {dest}", timeout)
+    changed, skipped = _split_skipped(
+        _rsync(src, dest, [], f"rsync {src.where()} → {dest}", timeout))
     files, size = 0, 0
     for path in _walk(dest):
         files += 1
         size += path.stat().st_size
     return FileSyncResult(str(dest), files, size,
-                          [c.split(" ", 1)[1] for c in changed if " " in c])
+                          [c.split(" ", 1)[1] for c in changed if " " in c], skipped)
 
 
 def _walk(root: Path) -> list[Path]:
@@ -146,10 +201,10 @@ def local_manifest(target: str | os.PathLike[str]) -> dict[str, str]:
 
 def remote_manifest(src: SshSource, *, timeout: float | None = None) -> dict[str, str]:
     """SHA-256 of every regular file of the source folder, computed on the source host."""
-    script = (f"cd {shlex.quote(src.path)} && find . -type f ! -name {MARKER} -print0 "
+    script = (f"cd -- {shlex.quote(src.path)} && find . -type f ! -name {MARKER} -print0 "
               "| xargs -0 -r sha256sum -z")
     try:
-        proc = subprocess.run([*src.ssh_argv(), f"{src.user}@{src.host}", script],
+        proc = subprocess.run([*src.ssh_argv(), "--", src.login(), script],
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise TransientError(f"sha256sum on {src.where()}: timed out") from exc
@@ -172,8 +227,8 @@ def verify(src: SshSource, target: str | os.PathLike[str], *,
     dest = Path(target)
     if not dest.is_dir():
         raise VerificationError(f"files {src.where()} → {dest}: the target folder is missing")
-    pending = _rsync(src, dest, ["--dry-run"], f"rsync --dry-run {src.where()} → {dest}",
-                     timeout)
+    pending, _ = _split_skipped(_rsync(src, dest, ["--dry-run"],
+                                       f"rsync --dry-run {src.where()} → {dest}", timeout))
     problems = [f"rsync would change {c.split(' ', 1)[-1]}" for c in pending]
     theirs, ours = remote_manifest(src, timeout=timeout), local_manifest(dest)
     for name in sorted(set(theirs) | set(ours)):

@@ -13,8 +13,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
-from shangyun.errors import ConnectorError, StepError, TransientError
+from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,6 @@ def compare_digests(source: dict[str, TableDigest],
 def require_same(what: str, source: dict[str, TableDigest],
                  target: dict[str, TableDigest]) -> None:
     """Raise :class:`~shangyun.errors.VerificationError` naming every table that differs."""
-    from shangyun.errors import VerificationError
-
     diffs = compare_digests(source, target)
     if diffs:
         raise VerificationError(f"{what}: {len(diffs)} table(s) differ: "
@@ -119,9 +118,32 @@ def require_same(what: str, source: dict[str, TableDigest],
 
 
 def refuse_source_as_target(source: DbEndpoint, target: DbEndpoint) -> None:
-    """The target must never be the source: copy and undo would destroy it."""
+    """The target must never be the source: copy and undo would destroy it.
+
+    This compares the endpoints as written (cheap, no connection); each engine then compares
+    the *server identity* too (``refuse_same_database`` in :mod:`.postgres` and
+    :mod:`.mariadb`), which catches ``localhost`` vs ``127.0.0.1``, DNS aliases and VIPs."""
     if source.same_server(target) and source.dbname == target.dbname:
         raise StepError(f"target {target.where()} is the source database; refusing")
+
+
+OWNER_MARK = "shangyun-owned"
+"""How the comment on a database shangyun created begins (its ownership marker)."""
+
+
+def ownership_comment(source: DbEndpoint) -> str:
+    """The comment written on a target database when shangyun creates it."""
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{OWNER_MARK}: copy of {source.where()} made {when}"
+
+
+def require_ours(target: DbEndpoint, comment: str | None, what: str) -> None:
+    """Refuse to ``what`` (drop, replace, reload) a database without our ownership marker."""
+    if not (comment or "").startswith(OWNER_MARK):
+        raise StepError(f"database {target.dbname!r} on {target.host}:{target.port} was not "
+                        f"created by shangyun (no {OWNER_MARK!r} marker in its comment); "
+                        f"refusing to {what} it — drop or rename it yourself if it is "
+                        "really a leftover")
 
 
 @contextmanager

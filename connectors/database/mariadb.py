@@ -3,13 +3,26 @@ row counts and ``CHECKSUM TABLE``, final delta (tables that differ are dumped ag
 their definition, and replace the target's), and undo (drop the target database).
 
 Credentials go into a 0600 ``--defaults-extra-file`` that is removed afterwards, never into
-argv or a log. ``CHECKSUM TABLE`` depends on the row format, so compare tables on servers of
+argv or a log.
+
+A dump from the source is untrusted input: it is loaded by ``mariadb --sandbox``, which
+refuses every client command that touches the file system or runs a program (``\\!``,
+``source`` …), and every database or table name handed to ``mariadb-dump``/``mariadb``
+comes after ``--`` (a table named ``-e…`` is a name, never an option). MariaDB has no
+``@@server_uuid``, so "is the target the source?" is decided by the server itself: a
+named lock taken on the source connection must be visible from the target connection
+(``GET_LOCK``/``IS_USED_LOCK``), whatever the host strings say. A target database is
+dropped or replaced only when its schema comment carries shangyun's ownership marker
+(``CREATE DATABASE … COMMENT``, written when shangyun created it).
+
+``CHECKSUM TABLE`` depends on the row format, so compare tables on servers of
 the same major version (as a migration onto the cloud's managed MariaDB does).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,12 +33,14 @@ from connectors.database.common import (
     DbEndpoint,
     TableDigest,
     compare_digests,
+    ownership_comment,
     refuse_source_as_target,
+    require_ours,
     require_same,
     run_pipe,
     secret_file,
 )
-from shangyun.errors import AuthError, TransientError
+from shangyun.errors import AuthError, StepError, TransientError
 
 _DUMP = "mariadb-dump"
 _CLIENT = "mariadb"
@@ -99,12 +114,48 @@ def database_exists(ep: DbEndpoint) -> bool:
         return cur.fetchone() is not None
 
 
+def same_server(a: DbEndpoint, b: DbEndpoint) -> bool:
+    """True when ``a`` and ``b`` reach the same MariaDB server, by asking the servers: a
+    named lock taken through ``a`` is seen as held through ``b`` only on the same server."""
+    token = f"shangyun-identity-{secrets.token_hex(12)}"
+    with connect(a, None) as ca, ca.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (token,))
+        got = cur.fetchone()
+        try:
+            with connect(b, None) as cb, cb.cursor() as cur2:
+                cur2.execute("SELECT IS_USED_LOCK(%s)", (token,))
+                holder = cur2.fetchone()
+        finally:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (token,))
+    return bool(got and got[0] == 1 and holder and holder[0] == got[1])
+
+
+def refuse_same_database(source: DbEndpoint, target: DbEndpoint) -> None:
+    """Refuse when ``target`` is the source schema on the same server (server identity by
+    :func:`same_server`, not host strings; schema names compared case-insensitively)."""
+    refuse_source_as_target(source, target)
+    if source.dbname.lower() == target.dbname.lower() and same_server(source, target):
+        raise StepError(f"target {target.where()} is the source database {source.where()} "
+                        "(the same server, by a lock probe); refusing")
+
+
+def ownership(ep: DbEndpoint) -> str | None:
+    """The schema comment of ``ep.dbname`` (where shangyun's ownership marker lives)."""
+    with connect(ep, None) as conn, conn.cursor() as cur:
+        cur.execute("SELECT schema_comment FROM information_schema.schemata "
+                    "WHERE schema_name = %s", (ep.dbname,))
+        row = cur.fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bool:
-    """Undo of a copy: drop the target database; never the source. False if already gone."""
+    """Undo of a copy: drop the target database; never the source, never a database
+    shangyun did not create (no ownership marker): both refused. False if already gone."""
     if source is not None:
-        refuse_source_as_target(source, target)
+        refuse_same_database(source, target)
     if not database_exists(target):
         return False
+    require_ours(target, ownership(target), "drop")
     with connect(target, None) as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {_q(target.dbname)}")
     return True
@@ -114,8 +165,9 @@ def _copy(source: DbEndpoint, target: DbEndpoint, only: list[str] | None, what: 
     with _defaults(source) as src_cnf, _defaults(target) as dst_cnf:
         dump = [_DUMP, f"--defaults-extra-file={src_cnf}", "--single-transaction",
                 "--routines", "--triggers", "--events", "--hex-blob", "--quick",
-                source.dbname, *(only or [])]
-        load = [_CLIENT, f"--defaults-extra-file={dst_cnf}", target.dbname]
+                "--", source.dbname, *(only or [])]
+        load = [_CLIENT, f"--defaults-extra-file={dst_cnf}", "--sandbox", "--batch",
+                "--", target.dbname]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
         run_pipe(dump, load, what, env=env)
 
@@ -124,10 +176,11 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
     """Copy the whole source database into a fresh target database in one consistent
     snapshot (``--single-transaction``). A leftover target from an earlier attempt is
     dropped first; the source is only read. Returns the target's digests."""
-    refuse_source_as_target(source, target)
+    refuse_same_database(source, target)
     drop_database(target, source=source)
     with connect(target, None) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {_q(target.dbname)}")
+        cur.execute(f"CREATE DATABASE {_q(target.dbname)} COMMENT %s",
+                    (ownership_comment(source),))
     try:
         _copy(source, target, None, f"mariadb-dump {source.where()} → {target.where()}")
     except BaseException:
@@ -140,8 +193,10 @@ def final_delta(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
     """Bring the target level with the (frozen) source: every table whose row count or
     checksum differs (or that is missing) is dumped again and replaces the target's
     (``DROP TABLE``/``CREATE``/``INSERT`` in the dump, foreign-key checks off); tables only
-    on the target are dropped. Returns the target's digests afterwards."""
-    refuse_source_as_target(source, target)
+    on the target are dropped. Returns the target's digests afterwards. The target must be
+    ours (ownership marker)."""
+    refuse_same_database(source, target)
+    require_ours(target, ownership(target), "reload")
     diffs = compare_digests(digests(source), digests(target))
     recopy = [d.table for d in diffs if d.source is not None]
     extra = [d.table for d in diffs if d.source is None]

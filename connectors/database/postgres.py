@@ -1,6 +1,14 @@
 """PostgreSQL: initial copy (``pg_dump -Fd -j N`` → ``pg_restore -j N``), per-table digests,
 final delta (tables that differ are re-copied inside one transaction), freeze and undo.
 
+A dump from the source is untrusted input: it is only ever loaded by ``pg_restore`` (custom
+or directory format) or by ``COPY`` through psycopg, never by ``psql``, so nothing in it
+(a table name or a row carrying ``\\!``) can run a client meta-command. Database names go
+to the tools as quoted ``dbname=…`` connection strings, never as options. The target is
+told apart from the source by server identity (``system_identifier`` + database OID, not
+host strings), and a target database is dropped, replaced or reloaded only when it carries
+the ownership marker (a ``COMMENT ON DATABASE`` written when shangyun created it).
+
 The per-table checksum is order-free and bounded in memory, so tables without a primary key
 work and a 1M-row table is checksummed in one sequential scan: by default (``"hash"``) the
 sum and the XOR, over rows, of PostgreSQL's 64-bit ``hashtextextended(row::text, 0)``
@@ -20,6 +28,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from connectors.database.common import (
     CopyResult,
@@ -27,7 +36,10 @@ from connectors.database.common import (
     TableDiff,
     TableDigest,
     compare_digests,
+    ownership_comment,
     refuse_source_as_target,
+    require_ours,
+    require_same,
     run_checked,
     run_pipe,
     secret_file,
@@ -94,7 +106,10 @@ def _env(*eps: DbEndpoint) -> Iterator[dict[str, str]]:
 
 
 def _conn_args(ep: DbEndpoint) -> list[str]:
-    return ["-h", ep.host, "-p", str(ep.port), "-U", ep.user, "-w"]
+    """Server, user and database for pg_dump/pg_restore: the database goes as a quoted
+    ``dbname=…`` connection string, so no name is ever read as an option or a conninfo."""
+    return ["-h", ep.host, "-p", str(ep.port), "-U", ep.user, "-w",
+            f"--dbname={make_conninfo('', dbname=ep.dbname)}"]
 
 
 def _ident(table: str) -> sql.Composable:
@@ -139,14 +154,55 @@ def database_exists(ep: DbEndpoint) -> bool:
         return row.fetchone() is not None
 
 
+def identity(ep: DbEndpoint) -> tuple[str, int | None]:
+    """The server's ``system_identifier`` and the OID of ``ep.dbname`` (None: no such
+    database): what names a database whatever host string reaches it."""
+    with connect(ep, "postgres") as conn:
+        try:
+            sysid = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConnectorError(f"PostgreSQL {ep.where()}: cannot read the server identity "
+                                 "(pg_control_system: permission denied; grant pg_monitor "
+                                 "or pg_read_all_settings)") from exc
+        row = conn.execute("SELECT oid FROM pg_database WHERE datname = %s",
+                           (ep.dbname,)).fetchone()
+    assert sysid is not None
+    return str(sysid[0]), (int(row[0]) if row else None)
+
+
+def refuse_same_database(source: DbEndpoint, target: DbEndpoint) -> None:
+    """Refuse when ``target`` is the source database, by server identity: the same
+    ``system_identifier`` and the same database (OID), whatever the host strings say."""
+    refuse_source_as_target(source, target)
+    src_id, src_oid = identity(source)
+    if src_oid is None:
+        raise ConnectorError(f"PostgreSQL {source.where()}: database {source.dbname!r} "
+                             "does not exist")
+    dst_id, dst_oid = identity(target)
+    if src_id == dst_id and (dst_oid == src_oid or source.dbname == target.dbname):
+        raise StepError(f"target {target.where()} is the source database {source.where()} "
+                        f"(same server: system identifier {src_id}, database OID {src_oid});"
+                        " refusing")
+
+
+def ownership(ep: DbEndpoint) -> str | None:
+    """The comment on ``ep.dbname`` (where shangyun's ownership marker lives)."""
+    with connect(ep, "postgres") as conn:
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                           "WHERE datname = %s", (ep.dbname,)).fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bool:
-    """Undo of a copy: drop the target database (connections forced off). Never the source.
+    """Undo of a copy: drop the target database (connections forced off). Never the source,
+    and never a database shangyun did not create (no ownership marker): both refused.
 
     Returns False when it was already gone (so undo is safe to run twice)."""
     if source is not None:
-        refuse_source_as_target(source, target)
+        refuse_same_database(source, target)
     if not database_exists(target):
         return False
+    require_ours(target, ownership(target), "drop")
     with connect(target, "postgres") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                      .format(sql.Identifier(target.dbname)))
@@ -166,11 +222,13 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     ``digest`` also the target's digests; with ``verify`` the source's digests are read *in
     the snapshot that was dumped* (while the dump runs) and the target must equal them —
     exact even while the source keeps changing (a :class:`VerificationError` otherwise)."""
-    refuse_source_as_target(source, target)
+    refuse_same_database(source, target)
     drop_database(target, source=source)
     with connect(target, "postgres") as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0")
                      .format(sql.Identifier(target.dbname)))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(target.dbname), sql.Literal(ownership_comment(source))))
     folder = tempfile.mkdtemp(prefix="shangyun-pgdump-")
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     holder: psycopg.Connection | None = None
@@ -185,23 +243,23 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
         owner = ["--no-owner", "--no-privileges"] if no_owner else []
         with _env(source, target) as env:
             if jobs <= 1:  # streamed: dump and load overlap (best on small machines)
-                dump_cmd = ["pg_dump", *_conn_args(source), "-d", source.dbname,
+                dump_cmd = ["pg_dump", *_conn_args(source), "-Fc", "-Z", "0",
                             f"--snapshot={snap}", *owner]
-                psql = ["psql", *_conn_args(target), "-d", target.dbname, "-q", "-X",
-                        "-v", "ON_ERROR_STOP=1"]
-                run_pipe([*dump_cmd, "--section=pre-data", "--section=data"], psql,
-                         f"pg_dump {source.where()} | psql {target.where()} (data)", env=env)
+                load = ["pg_restore", *_conn_args(target), "--exit-on-error", *owner]
+                run_pipe([*dump_cmd, "--section=pre-data", "--section=data"], load,
+                         f"pg_dump {source.where()} | pg_restore {target.where()} (data)",
+                         env=env)
                 copied = tables(target)
                 dst_future = [pool.submit(table_digest, target, t)
                               for t in copied] if (digest or verify) else []
-                run_pipe([*dump_cmd, "--section=post-data"], psql,
-                         f"pg_dump {source.where()} | psql {target.where()} (indexes)",
+                run_pipe([*dump_cmd, "--section=post-data"], load,
+                         f"pg_dump {source.where()} | pg_restore {target.where()} (indexes)",
                          env=env)
             else:
-                run_checked(["pg_dump", *_conn_args(source), "-d", source.dbname, "-Fd",
+                run_checked(["pg_dump", *_conn_args(source), "-Fd",
                              "-j", str(jobs), "-Z", "0", f"--snapshot={snap}", *owner,
                              "-f", dump], f"pg_dump {source.where()}", env=env)
-                restore = ["pg_restore", *_conn_args(target), "-d", target.dbname,
+                restore = ["pg_restore", *_conn_args(target),
                            "-j", str(jobs), "--exit-on-error", *owner]
                 run_checked([*restore, "--section=pre-data", "--section=data", dump],
                             f"pg_restore (tables, data) into {target.where()}", env=env)
@@ -216,8 +274,6 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
         holder.execute("ROLLBACK")
         found = {d.table: d for d in (f.result() for f in dst_future)}
         if verify:
-            from connectors.database.common import require_same
-
             require_same(f"PostgreSQL {source.where()} (snapshot {snap}) → {target.where()}",
                          src, found)
     except BaseException:
@@ -251,8 +307,9 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     emptied and reloaded with foreign-key triggers off (``session_replication_role =
     replica``) so tables that reference it are untouched; a table only on the target is
     dropped. Returns the target's digests afterwards (only re-copied tables are read again;
-    call :func:`verify` for an independent comparison)."""
-    refuse_source_as_target(source, target)
+    call :func:`verify` for an independent comparison). The target must be ours (marker)."""
+    refuse_same_database(source, target)
+    require_ours(target, ownership(target), "reload")
     src = digests(source, jobs)
     dst = digests(target, jobs)
     diffs: list[TableDiff] = compare_digests(src, dst)
@@ -260,23 +317,15 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     changed = [d.table for d in diffs if d.source is not None and d.target is not None]
     extra = [d.table for d in diffs if d.source is None]
     owner = ["--no-owner", "--no-privileges"] if no_owner else []
-    with _env(source, target) as env:
-        psql = ["psql", *_conn_args(target), "-d", target.dbname, "-q", "-X",
-                "-v", "ON_ERROR_STOP=1"]
-        if missing:
-            picks = [a for t in missing for a in ("-t", _pattern(t))]
-            run_pipe(["pg_dump", *_conn_args(source), "-d", source.dbname, *owner, *picks],
-                     [*psql, "--single-transaction"], f"copy new tables into {target.where()}",
-                     env=env)
-        if changed:
-            picks = [a for t in changed for a in ("-t", _pattern(t))]
-            deletes = "".join(f"DELETE FROM {_pattern(t)};\n" for t in changed)
-            run_pipe(["pg_dump", *_conn_args(source), "-d", source.dbname, "--data-only",
-                      *owner, *picks], psql, f"re-copy changed tables into {target.where()}",
-                     env=env,
-                     prefix=("BEGIN;\nSET session_replication_role = replica;\n"
-                             + deletes).encode(),
-                     suffix=b"\nCOMMIT;\n")
+    if missing:
+        picks = [a for t in missing for a in ("-t", _pattern(t))]
+        with _env(source, target) as env:
+            run_pipe(["pg_dump", *_conn_args(source), "-Fc", "-Z", "0", *owner, *picks],
+                     ["pg_restore", *_conn_args(target), "--exit-on-error",
+                      "--single-transaction", *owner],
+                     f"copy new tables into {target.where()}", env=env)
+    if changed:
+        _reload(source, target, changed)
     if extra:
         with connect(target) as conn:
             for t in extra:
@@ -286,11 +335,46 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     return PgCopyResult(target, after, recopied=missing + changed, dropped=extra)
 
 
+_COLUMNS = """
+SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0
+  AND NOT attisdropped AND attgenerated = '' ORDER BY attnum
+"""
+_OWNED_SEQUENCES = """
+SELECT n.nspname, s.relname
+FROM pg_depend d JOIN pg_class s ON s.oid = d.objid JOIN pg_namespace n ON n.oid = s.relnamespace
+WHERE d.refobjid = %s::regclass AND d.deptype IN ('a', 'i') AND s.relkind = 'S'
+"""
+
+
+def _reload(source: DbEndpoint, target: DbEndpoint, changed: list[str]) -> None:
+    """Empty and reload ``changed`` on the target from the source in one transaction, rows
+    streamed by ``COPY`` (data only: nothing in it is ever run), foreign-key triggers off,
+    owned sequences set to the source's values."""
+    with connect(source) as src, connect(target) as dst, src.transaction(), dst.transaction():
+        src.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        dst.execute("SET LOCAL session_replication_role = replica")
+        for t in changed:
+            name = _pattern(t)
+            cols = [str(r[0]) for r in src.execute(_COLUMNS, (name,)).fetchall()]
+            collist = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+            dst.execute(sql.SQL("DELETE FROM {}").format(_ident(t)))
+            with src.cursor().copy(sql.SQL("COPY {} ({}) TO STDOUT").format(
+                    _ident(t), collist)) as out, dst.cursor().copy(
+                    sql.SQL("COPY {} ({}) FROM STDIN").format(_ident(t), collist)) as into:
+                for block in out:
+                    into.write(block)
+            for nsp, rel in src.execute(_OWNED_SEQUENCES, (name,)).fetchall():
+                seq = sql.Identifier(nsp, rel)
+                last = src.execute(sql.SQL("SELECT last_value, is_called FROM {}")
+                                   .format(seq)).fetchone()
+                assert last is not None
+                dst.execute(sql.SQL("SELECT setval({}, %s, %s)").format(
+                    sql.Literal(seq.as_string(dst))), (last[0], last[1]))
+
+
 def verify(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2) -> dict[str, TableDigest]:
     """Compare every table's row count and checksum; raise VerificationError naming the
     tables that differ. Returns the (equal) digests for the journal."""
-    from connectors.database.common import require_same
-
     work = [(source, t) for t in tables(source)] + [(target, t) for t in tables(target)]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # one queue for both sides
         found = list(pool.map(lambda w: (w[0] is source, table_digest(w[0], w[1])), work))

@@ -118,7 +118,13 @@ class ObjectRef:
 @dataclass(frozen=True)
 class ImportedDisk:
     """A disk the target now holds. ``disk_id`` is what ``delete_disk`` needs; ``extra``
-    holds the target's other ids (pool, object key, import task …) as strings."""
+    holds the target's other ids (pool, object key, import task …) as strings.
+
+    ``digest`` is the content digest the disk was imported for; ``verification`` says
+    honestly what proved it: ``"verified: …"`` when the target read the disk back and its
+    content digest matched, ``"not verifiable by the target: …"`` when the target cannot
+    read it back (EC2 snapshots), ``"not verified: …"`` when a check was switched off.
+    Only a ``verified`` disk proves ``digest``; the others merely record it."""
 
     target: str
     disk_id: str
@@ -128,6 +134,12 @@ class ImportedDisk:
     digest: str
     labels: Labels
     extra: dict[str, str] = field(default_factory=dict)
+    verification: str = "not verified: no record of a check"
+
+    @property
+    def verified(self) -> bool:
+        """True only when the target itself read the disk back and its digest matched."""
+        return self.verification.startswith("verified:")
 
     def to_record(self) -> dict[str, Any]:
         """Plain data for the journal."""

@@ -18,8 +18,9 @@ The import calls go through ``import_client`` (by default the EC2 client itself)
 can stand botocore's Stubber in for them where no server implements VM import (moto).
 For non-AWS endpoints boto3's default checksums are switched to ``when_required``.
 We cannot read an imported snapshot's bytes back through the EC2 API, so the content
-digest is recorded (tag) but proven only up to the uploaded object; the test launch checks
-the rest.
+digest is recorded (tag) but proven only up to the uploaded object: every
+:class:`ImportedDisk` this target returns says ``"not verifiable by the target: …"`` in its
+``verification`` (never "verified"), and the test launch checks the rest.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ from shangyun.errors import TransientError
 from shangyun.images import estate_format, split_digest
 
 _AWS_FORMATS = {"raw": "RAW", "vmdk": "VMDK", "vhd": "VHD"}
+_NOT_VERIFIABLE = ("not verifiable by the target: the EC2 API cannot read an imported "
+                   "snapshot's bytes back")
 _TRANSIENT_CODES = {
     "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",
     "InternalError", "Unavailable", "RequestTimeout", "SlowDown",
@@ -206,11 +209,15 @@ class Ec2Target(CloudTarget):
                 size = int(snap.get("VolumeSize", 0)) << 30
         except (ClientError, BotoCoreError) as exc:
             raise _error(f"tagging snapshot {snapshot_id}", exc) from exc
+        staged = (f"the staged object s3://{ref.bucket}/{ref.key} was verified on upload "
+                  f"({ref.digest})" if uploaded else
+                  f"it was imported from s3://{ref.bucket}/{ref.key}, staged earlier")
         return ImportedDisk(
             target=self.name, disk_id=snapshot_id, name=name, format=fmt, size_bytes=size,
             digest=digest.lower(), labels=labels,
             extra={"bucket": ref.bucket, "key": ref.key, "import_task": task_id,
-                   "uploaded": "true" if uploaded else "false", "region": self.region})
+                   "uploaded": "true" if uploaded else "false", "region": self.region},
+            verification=f"{_NOT_VERIFIABLE}; {staged}")
 
     def _find_snapshot(self, labels: Labels, name: str, digest: str) -> ImportedDisk | None:
         try:
@@ -229,7 +236,9 @@ class Ec2Target(CloudTarget):
                     extra={"bucket": tags.get("shangyun:bucket", ""),
                            "key": tags.get("shangyun:key", ""), "import_task": "",
                            "uploaded": tags.get("shangyun:uploaded", "false"),
-                           "region": self.region})
+                           "region": self.region},
+                    verification=f"{_NOT_VERIFIABLE}; an earlier import's snapshot "
+                                 f"{snap['SnapshotId']} was reused by its tags")
         return None
 
     def _upload(self, source: Path, labels: Labels, name: str, fmt: str,

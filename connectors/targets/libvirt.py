@@ -226,7 +226,9 @@ class LibvirtTarget(CloudTarget):
         if existing is not None:
             if self._reuse(existing, fmt, digest, algo):
                 size = qemu.info(existing.path(), fmt).virtual_size
-                return self._imported(existing, vol_name, fmt, size, digest, labels)
+                return self._imported(existing, vol_name, fmt, size, digest, labels,
+                                      f"verified: content digest of {existing.path()} read "
+                                      "back")
             self._delete_vol(pool, existing)
         if isinstance(source, ObjectRef):
             with self._download(source, pool) as local:
@@ -241,16 +243,23 @@ class LibvirtTarget(CloudTarget):
         try:
             self._fill(vol, source, fmt, move=move)
             path = Path(vol.path())
-            if self.verify and path.is_file():
+            if not self.verify:
+                verification = "not verified: verification is switched off (verify=false)"
+            elif not path.is_file():
+                verification = (f"not verifiable by the target: volume {path} is not a "
+                                "local file")
+            else:
                 got = qemu.content_digest(path, split_digest(digest)[0], fmt=fmt)
                 if got != digest.lower():
                     raise VerificationError(
                         f"libvirt volume {vol_name} ({path}): content digest {got} differs "
                         f"from the source's {digest} ({source})")
+                verification = f"verified: content digest of {path} read back"
         except BaseException:
             self._delete_vol(pool, vol)
             raise
-        return self._imported(vol, vol_name, fmt, src_info.virtual_size, digest, labels)
+        return self._imported(vol, vol_name, fmt, src_info.virtual_size, digest, labels,
+                              verification)
 
     def _store(self) -> Any:
         if self._objects is None:
@@ -284,10 +293,11 @@ class LibvirtTarget(CloudTarget):
             shutil.rmtree(tmp_dir, ignore_errors=True)
 
     def _imported(self, vol: libvirt.virStorageVol, vol_name: str, fmt: str, size: int,
-                  digest: str, labels: Labels) -> ImportedDisk:
+                  digest: str, labels: Labels, verification: str) -> ImportedDisk:
         return ImportedDisk(target=self.name, disk_id=vol.key(), name=vol_name, format=fmt,
                             size_bytes=size, digest=digest.lower(), labels=labels,
-                            extra={"pool": self.pool_name, "path": vol.path(), "uri": self.uri})
+                            extra={"pool": self.pool_name, "path": vol.path(), "uri": self.uri},
+                            verification=verification)
 
     def _lookup_vol(self, pool: libvirt.virStoragePool,
                     vol_name: str) -> libvirt.virStorageVol | None:

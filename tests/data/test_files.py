@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,56 @@ def test_verify_missing_target(tree: tuple[files.SshSource, Path]) -> None:
     source, target = tree
     with pytest.raises(VerificationError, match="missing"):
         files.verify(source, target)
+
+
+def test_devices_specials_owners_setuid_never_land(tree: tuple[files.SshSource, Path]) -> None:
+    """rsync runs as root on both ends here: a device node, a fifo, a setuid binary and a
+    file owned by another user on the source land as plain data or not at all."""
+    source, target = tree
+    src = Path(source.path)
+    os.mknod(src / "null-device", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mkfifo(src / "pipe")
+    (src / "suid").write_bytes(b"#!/bin/sh\n")
+    os.chmod(src / "suid", 0o4755)
+    (src / "theirs.txt").write_text("owned by uid 12345\n")
+    os.chown(src / "theirs.txt", 12345, 12345)
+    result = files.sync(source, target)
+    assert sorted(result.skipped) == ["null-device", "pipe"]
+    assert not (target / "null-device").exists() and not (target / "pipe").exists()
+    mode = (target / "suid").stat().st_mode
+    assert not mode & (stat.S_ISUID | stat.S_ISGID) and mode & 0o755 == 0o755
+    owned = (target / "theirs.txt").stat()
+    assert (owned.st_uid, owned.st_gid) == (os.getuid(), os.getgid())
+    files.verify(source, target)  # the regular files are all there, equal
+
+
+@pytest.mark.parametrize("user,host", [
+    ("-oProxyCommand=touch /tmp/sy-pwned", "127.0.0.1"),
+    ("root", "-oProxyCommand=touch /tmp/sy-pwned"),
+    ("root", "host name"),
+    ("ro ot", "127.0.0.1"),
+])
+def test_hostile_login_refused_before_anything_runs(farm: SshdFarm, tmp_path: Path,
+                                                    user: str, host: str) -> None:
+    with pytest.raises(StepError, match="refused"):
+        files.SshSource(host, farm.servers[0].port, user, str(farm.client_key),
+                        str(farm.root / "known_hosts"), str(tmp_path))
+    assert not Path("/tmp/sy-pwned").exists()
+
+
+def test_names_starting_with_dash_are_names(tree: tuple[files.SshSource, Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local target and a remote folder whose names start with ``-`` are names after
+    ``--``: never rsync/ssh/cd options."""
+    source, _ = tree
+    src = Path(source.path)
+    odd = src.parent / "-e touch pwned"
+    src.rename(odd)
+    source = files.SshSource(source.host, source.port, source.user, source.key_file,
+                             source.known_hosts, str(odd))
+    monkeypatch.chdir(src.parent)
+    target = Path("--delete-excluded")
+    files.sync(source, target)
+    assert (src.parent / "--delete-excluded" / "a.txt").read_text() == "hello\n"
+    assert set(files.verify(source, target)) >= {"a.txt", "sub/b.bin"}
+    assert not (src.parent / "pwned").exists()

@@ -115,11 +115,17 @@ def test_full_path_upload_import_test_launch_and_idempotent_undo(
             t.ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["Tags"]}
     assert tags["shangyun:system"] == labels.system and tags["shangyun:wave"] == "7"
     assert tags["shangyun:content-digest"] == src.digest
+    # EC2 cannot read the snapshot back: the disk records the digest but never claims it
+    # was verified by the target (safety: "verification that can fail")
+    assert not disk.verified
+    assert disk.verification.startswith("not verifiable by the target")
+    assert f"s3://{bucket}/{disk.extra['key']}" in disk.verification
 
     # a resumed step finds the tagged snapshot: no second upload, no import call
     again = t.import_disk(src.path, name="disk0", fmt="vmdk", digest=src.digest,
                           labels=labels)
     assert again.disk_id == disk.disk_id and again.format == "vmdk"
+    assert not again.verified and "reused" in again.verification
 
     spec = InstanceSpec(name="tax-app", vcpus=2, memory_mb=4096, labels=labels)
     inst = t.create_instance(spec, [disk], test_mode=True)
@@ -175,6 +181,7 @@ def test_object_ref_import_keeps_the_staged_object(
     disk = t.import_disk(ObjectRef(bucket, "staged/disk.raw"), name="root", fmt="raw",
                          digest=src.digest, labels=labels)
     assert disk.extra["uploaded"] == "false" and disk.size_bytes == 1 << 30
+    assert not disk.verified and "not verifiable by the target" in disk.verification
     t.delete_disk(disk)
     t.delete_disk(disk)
     # the object belongs to the staging store, not to this disk: it stays

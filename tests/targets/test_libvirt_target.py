@@ -52,6 +52,9 @@ def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
         assert vol_path.parent == libvirt_cloud.pool_path
         assert disk.name == "w3-sys-tax-disk0.qcow2" and disk.size_bytes == src.size
         assert qemu.content_digest(vol_path) == src.digest
+        # the target read the volume back: this disk is verified, and says so
+        assert disk.verified
+        assert disk.verification == f"verified: content digest of {vol_path} read back"
         # a journal round trip gives back an equal record
         assert ImportedDisk.from_record(disk.to_record()) == disk
 
