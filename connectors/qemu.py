@@ -15,11 +15,21 @@ Guarantees:
   directly; other formats are served read-only by ``qemu-nbd`` on a private unix socket
   and read over NBD — no temporary copy is made.
 
+* An image is untrusted input (it comes from a bureau's datastore): before qemu-img or
+  qemu-nbd opens one, its header is read here and every file it names — a qcow2 backing
+  file or external data file, a vmdk extent or parent — must resolve inside the image's own
+  folder; a protocol (``nbd:``, ``json:``, ``http:`` …) is never followed. So a qcow2 whose
+  backing file is ``/root/.ssh/id_ed25519`` is refused before anything reads that file.
+  :func:`admit` adds the datastore roots (an allow-list: a source image is read only under
+  them, never under ``/dev``, ``..`` refused, symlinks resolved) and cross-checks
+  ``qemu-img info --backing-chain``.
+
 Errors::
 
     ConnectorError
     └── QemuImgError            qemu-img failed on a file (message names it)
         ├── QemuImgMissing      qemu-img / qemu-nbd is not installed
+        ├── ImageRefused        the image, or a file it names, is outside what may be read
         ├── ImageUnreadable     the image does not exist or cannot be opened/parsed
         ├── StagingFullError    not enough free space (before or during the write: ENOSPC)
         └── QemuTimeout         qemu-img ran longer than allowed (killed, output removed)
@@ -32,18 +42,20 @@ import errno
 import json
 import os
 import queue
+import re
 import secrets
 import selectors
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from shangyun.digest import Digest
@@ -58,10 +70,10 @@ from shangyun.images import (
 from shangyun.images import ProgressParser as _ProgressParser
 
 __all__ = [
-    "CheckResult", "ImageInfo", "ImageUnreadable", "QemuImgError", "QemuImgMissing",
-    "QemuTimeout", "StagingFullError", "VerifiedImage", "check", "compare", "content_digest",
-    "convert", "convert_verified", "detect_format", "ensure_space", "free_bytes", "info",
-    "measure", "verify_copy",
+    "CheckResult", "ImageInfo", "ImageRefused", "ImageUnreadable", "QemuImgError",
+    "QemuImgMissing", "QemuTimeout", "StagingFullError", "VerifiedImage", "admit", "check",
+    "compare", "content_digest", "convert", "convert_verified", "detect_format", "ensure_space",
+    "external_files", "free_bytes", "info", "measure", "source_path", "verify_copy",
 ]
 
 QEMU_IMG = "qemu-img"
@@ -81,6 +93,11 @@ class QemuImgError(ConnectorError):
 
 class QemuImgMissing(QemuImgError):
     """qemu-img (or qemu-nbd) is not installed: ``apt-get install qemu-utils``."""
+
+
+class ImageRefused(QemuImgError):
+    """The image, or a file its header names (backing file, extent, data file), lies outside
+    what may be read (its own folder, the datastore roots); nothing was opened."""
 
 
 class ImageUnreadable(QemuImgError):
@@ -140,11 +157,177 @@ def _run(args: list[str], path: str | os.PathLike[str], timeout: float) -> \
         raise QemuTimeout(path, f"{args[0]} {args[1]} took longer than {timeout:.0f} s") from exc
 
 
-def _require_file(path: Path) -> None:
+def _require_file(path: Path, fmt: str | None = None) -> None:
+    """The image exists, is readable, and names no file outside its own folder."""
     if not path.exists():
         raise ImageUnreadable(path, "image file does not exist")
     if not os.access(path, os.R_OK):
         raise ImageUnreadable(path, "image file is not readable (permission denied)")
+    _contained(path, fmt)
+
+
+# --------------------------------------------------------------------------- containment
+
+_QCOW2_MAGIC, _VMDK_MAGIC = b"QFI\xfb", b"KDMV"
+_DESCRIPTOR = b"# Disk DescriptorFile"
+_QCOW2_DATA_FILE_EXT, _QCOW2_DATA_FILE_BIT = 0x44415441, 1 << 2
+_EXTENT = re.compile(r'^\s*(?:RW|RDONLY|NOACCESS)\s+\d+\s+(\w+)(?:\s+"([^"]*)")?', re.M)
+_PARENT = re.compile(r'^\s*parentFileNameHint\s*=\s*"([^"]*)"', re.M)
+_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SYSTEM_TREES = ("/dev", "/proc", "/sys")
+_MAX_CHAIN = 16
+
+
+def external_files(path: str | os.PathLike[str], fmt: str | None = None) -> list[tuple[str, str]]:
+    """Every other file the image's header names, as ``(what, name)``: a qcow2 backing file
+    or external data file, vmdk extents and parent. Read from the header here (64 KiB at
+    most) — qemu is not run and the named files are not opened. ``fmt="raw"``: none."""
+    p = Path(path)
+    if fmt is not None and estate_format(fmt) == "raw":
+        return []
+    with p.open("rb") as fh:
+        head = fh.read(4096)
+        if head.startswith(_QCOW2_MAGIC):
+            return _qcow2_files(fh, head)
+        if head.startswith(_VMDK_MAGIC) and len(head) >= 44:
+            offset, size = struct.unpack_from("<QQ", head, 28)
+            if not offset or not size:
+                return []
+            fh.seek(offset * 512)
+            return _descriptor_files(fh.read(min(size * 512, 1 << 16)))
+        if head.startswith(_DESCRIPTOR) or b"createType" in head[:1024]:
+            fh.seek(0)
+            return _descriptor_files(fh.read(1 << 16))
+    return []
+
+
+def _qcow2_files(fh: Any, head: bytes) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    version, backing_offset, backing_size = struct.unpack_from(">IQI", head, 4)
+    if backing_offset:
+        fh.seek(backing_offset)
+        out.append(("backing file", fh.read(min(backing_size, 1023)).decode("utf-8",
+                                                                             "replace")))
+    if version >= 3 and len(head) >= 104:
+        (incompatible,) = struct.unpack_from(">Q", head, 72)
+        (header_length,) = struct.unpack_from(">I", head, 100)
+        if incompatible & _QCOW2_DATA_FILE_BIT:
+            name = "(named outside the image)"
+            pos = header_length
+            while pos + 8 <= len(head):
+                kind, length = struct.unpack_from(">II", head, pos)
+                if kind == 0:
+                    break
+                if kind == _QCOW2_DATA_FILE_EXT:
+                    name = head[pos + 8:pos + 8 + length].decode("utf-8", "replace")
+                pos += 8 + ((length + 7) & ~7)
+            out.append(("external data file", name))
+    return out
+
+
+def _descriptor_files(raw: bytes) -> list[tuple[str, str]]:
+    text = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+    out = [("extent", m.group(2) or "") for m in _EXTENT.finditer(text)
+           if m.group(1).upper() != "ZERO"]
+    out += [("parent", m.group(1)) for m in _PARENT.finditer(text)]
+    return out
+
+
+def _inside(child: Path, folder: Path) -> bool:
+    return child == folder or folder in child.parents
+
+
+def _refuse_name(image: Path, what: str, name: str) -> Path:
+    """The file ``name`` (from ``image``'s header) resolved; refused unless it is a plain
+    file name inside the image's own folder."""
+    folder = image.resolve().parent
+    plain = name[5:] if name.startswith("file:") else name
+    if not plain or _PROTOCOL.match(plain) or "\0" in plain:
+        raise ImageRefused(image, f"its {what} {name!r} is not a file in its folder "
+                           f"({folder}); refused before reading anything")
+    for base in {folder, image.absolute().parent}:
+        target = (base / plain).resolve()
+        if not _inside(target, folder):
+            raise ImageRefused(image, f"its {what} {name!r} points outside its folder "
+                               f"({folder}): {target}; refused before reading anything")
+    return (folder / plain).resolve()
+
+
+def _contained(path: Path, fmt: str | None, depth: int = 0) -> None:
+    """Refuse an image whose header names a file outside its folder (checked down the
+    chain: a backing file's own backing file too)."""
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+        raise ImageRefused(path, "not a regular file or block device; refused")
+    if depth > _MAX_CHAIN:
+        raise ImageRefused(path, f"backing chain deeper than {_MAX_CHAIN}; refused")
+    for what, name in external_files(path, fmt if depth == 0 else None):
+        target = _refuse_name(path, what, name)
+        if what in ("backing file", "parent") and target.exists():
+            _contained(target, None, depth + 1)
+
+
+def source_path(path: str | os.PathLike[str], roots: Sequence[str | os.PathLike[str]]) -> Path:
+    """``path`` resolved (symlinks followed), refused unless it is a regular file under one
+    of the datastore ``roots``: ``..`` in the path, ``/dev``, ``/proc`` and ``/sys`` are
+    refused, and so is a root that is ``/`` or one of those trees."""
+    given = Path(path)
+    if ".." in PurePath(path).parts:
+        raise ImageRefused(given, "the path contains '..'; refused")
+    if not roots:
+        raise ImageRefused(given, "no datastore roots are configured; a source image is read "
+                           "only under one")
+    resolved = given.resolve()
+    allowed = []
+    for root in roots:
+        r = Path(root).resolve()
+        if r == Path("/") or any(_inside(r, Path(t)) for t in _SYSTEM_TREES):
+            raise ImageRefused(given, f"datastore root {root} is not allowed (/, /dev, /proc, "
+                               "/sys)")
+        allowed.append(r)
+    if any(_inside(resolved, Path(t)) for t in _SYSTEM_TREES):
+        raise ImageRefused(given, f"resolves to {resolved}, a device or system file; refused")
+    if not any(_inside(resolved, r) for r in allowed):
+        raise ImageRefused(given, f"resolves to {resolved}, outside the datastore roots "
+                           f"({', '.join(str(r) for r in allowed)}); refused")
+    if not resolved.is_file():
+        raise ImageUnreadable(given, f"{resolved} is not a regular file")
+    return resolved
+
+
+def admit(path: str | os.PathLike[str], fmt: str | None = None, *,
+          roots: Sequence[str | os.PathLike[str]] | None = None,
+          timeout: float = _SHORT_TIMEOUT) -> ImageInfo:
+    """Check a source image may be read, before anything reads it; return its info.
+
+    With ``roots``: the image must lie under one (:func:`source_path`). Then its header
+    (and its backing files' headers) must name no file outside its folder, read here
+    before qemu opens it; then ``qemu-img info --backing-chain`` must agree (every file of
+    the chain, every extent and data file inside the folder). :class:`ImageRefused`
+    otherwise, naming the file and what it points to."""
+    p = source_path(path, roots) if roots is not None else Path(path)
+    _require_file(p, fmt)
+    args = [QEMU_IMG, "info", "--backing-chain", "--output=json"]
+    if fmt:
+        args += ["-f", qemu_format(fmt)]
+    proc = _run([*args, str(p)], p, timeout)
+    if proc.returncode != 0:
+        raise ImageUnreadable(p, f"qemu-img info failed: {_last_line(proc.stderr)}")
+    try:
+        chain = json.loads(proc.stdout)
+        chain = chain if isinstance(chain, list) else [chain]
+        for layer in chain:
+            names = [("backing file", layer.get("backing-filename") or ""),
+                     ("file", layer.get("filename") or "")]
+            data = (layer.get("format-specific") or {}).get("data") or {}
+            names += [("extent", e.get("filename", "")) for e in data.get("extents", [])]
+            names += [("external data file", data["data-file"])] if "data-file" in data else []
+            for what, name in names:
+                if name:
+                    _refuse_name(p, what, name)
+        return ImageInfo.from_qemu_json(chain[0], path=str(p))
+    except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise ImageUnreadable(p, f"qemu-img info gave output we cannot read: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- inspect
@@ -156,7 +339,7 @@ def info(path: str | os.PathLike[str], fmt: str | None = None, *,
     ``fmt`` pins the format (recommended once known: probing a raw image is guesswork).
     """
     p = Path(path)
-    _require_file(p)
+    _require_file(p, fmt)
     args = [QEMU_IMG, "info", "--output=json"]
     if fmt:
         args += ["-f", qemu_format(fmt)]
@@ -178,7 +361,7 @@ def check(path: str | os.PathLike[str], fmt: str | None = None, *,
           timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
     """Run ``qemu-img check``: structural consistency (corruptions, leaks) of the image."""
     p = Path(path)
-    _require_file(p)
+    _require_file(p, fmt)
     f = qemu_format(fmt) if fmt else qemu_format(detect_format(p))
     proc = _run([QEMU_IMG, "check", "--output=json", "-f", f, str(p)], p, timeout)
     if proc.returncode == 63:
@@ -204,7 +387,7 @@ def measure(src: str | os.PathLike[str], dst_format: str, src_format: str | None
     not survive) the size is estimated with :func:`shangyun.images.estimate_output_bytes`.
     """
     p = Path(src)
-    _require_file(p)
+    _require_file(p, src_format)
     dst = estate_format(dst_format)
     src_fmt = src_format or detect_format(p)
     if dst == "qcow2":
@@ -284,7 +467,7 @@ def convert(
     replaced only when the conversion succeeded.
     """
     s, d = Path(src), Path(dst)
-    _require_file(s)
+    _require_file(s, src_format)
     if not d.parent.is_dir():
         raise QemuImgError(d, f"destination folder {d.parent} does not exist")
     if d.exists() and d.resolve() == s.resolve():
@@ -415,8 +598,8 @@ def compare(a: str | os.PathLike[str], b: str | os.PathLike[str], *,
     ``strict`` also fails on different virtual sizes or allocation.
     """
     pa, pb = Path(a), Path(b)
-    _require_file(pa)
-    _require_file(pb)
+    _require_file(pa, a_format)
+    _require_file(pb, b_format)
     args = [QEMU_IMG, "compare", "-q"]
     args += ["-f", qemu_format(a_format or detect_format(pa))]
     args += ["-F", qemu_format(b_format or detect_format(pb))]
@@ -442,7 +625,7 @@ def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256", *,
     is :class:`shangyun.digest.Digest` (``algorithm`` = ``sha256`` or ``sm3``).
     """
     p = Path(path)
-    _require_file(p)
+    _require_file(p, fmt)
     hasher = Digest(algorithm)
     f = estate_format(fmt) if fmt else detect_format(p)
     deadline = time.monotonic() + timeout
@@ -538,7 +721,7 @@ def convert_verified(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     arguments go to :func:`convert`.
     """
     s, d = Path(src), Path(dst)
-    _require_file(s)
+    _require_file(s, src_format)
     fmt = estate_format(src_format) if src_format else detect_format(s)
     result: dict[str, str] = {}
     failure: list[BaseException] = []
