@@ -14,11 +14,21 @@ password). Flows report to it when ``PREFECT_API_URL`` is set to :attr:`ServerIn
     info.ui_url, info.api_url, info.export_line
     status(state_dir)                            # ServerInfo (running or not) / None
     stop(state_dir)                              # SIGTERM the group, SIGKILL after a bound
+
+Hardening (docs/safety.md): a server that listens on anything but a loopback address is
+refused unless basic authentication is configured (Prefect's
+``PREFECT_SERVER_API_AUTH_STRING=user:password``; clients then set
+``PREFECT_API_AUTH_STRING``); the health probe stays open, everything else answers 401
+without it. The server process gets a minimal environment (:func:`server_env`): the
+operator's cloud, database and shangyun credentials (``AWS_*``, ``PG*``, ``SHANGYUN_*`` …)
+never reach it.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -28,14 +38,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shangyun.errors import ConnectorError
 
 STATE_FILE = "server.json"
 LOG_FILE = "server.log"
+AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"
+"""Where the server's basic-auth ``user:password`` comes from (Prefect 3's own setting)."""
+CLIENT_AUTH_ENV = "PREFECT_API_AUTH_STRING"
+"""What clients (flows, workers, this module's API calls) send as basic auth."""
+_ENV_KEEP = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
+                       "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR"})
+_PREFECT_CLIENT_SECRETS = frozenset({"PREFECT_API_KEY", CLIENT_AUTH_ENV, "PREFECT_API_URL"})
 
 
 class ServerError(ConnectorError):
@@ -85,6 +104,43 @@ def default_state_dir(estate_dir: str | Path | None = None) -> Path:
     """``<estate>/.shangyun/server`` for an estate, else ``~/.shangyun/server``."""
     base = Path(estate_dir) if estate_dir else Path.home()
     return base / ".shangyun" / "server"
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def server_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The minimal environment of the server process: locale, paths, time zone and the
+    ``PREFECT_*`` server settings — never the operator's credentials (``AWS_*``, ``PG*``,
+    ``SHANGYUN_*``, ``MYSQL_*``, ``REDIS_*`` …) nor Prefect client secrets."""
+    return {k: v for k, v in base.items()
+            if k in _ENV_KEEP or k.startswith("LC_")
+            or (k.startswith("PREFECT_") and k not in _PREFECT_CLIENT_SECRETS)}
+
+
+def _check_auth(auth: str | None, host: str) -> None:
+    if auth is not None and (":" not in auth or not auth.split(":", 1)[0]):
+        raise ServerError(f"{AUTH_ENV} must be 'user:password'")
+    if not is_loopback(host) and not auth:
+        raise ServerError(f"refusing to start the Prefect server on {host}: it would answer "
+                          "anyone on the network with no authentication. Set "
+                          f"{AUTH_ENV}=user:password (workers and flows then set "
+                          f"{CLIENT_AUTH_ENV} to the same), or listen on 127.0.0.1")
+
+
+def _auth_header() -> dict[str, str]:
+    """Basic auth for this process's calls to the API, when ``PREFECT_API_AUTH_STRING``."""
+    auth = os.environ.get(CLIENT_AUTH_ENV)
+    if not auth:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -147,8 +203,6 @@ def find_server(estate_dir: str | Path | None = None) -> ServerInfo | None:
 
 def _from_env() -> ServerInfo | None:
     """A server named by ``$PREFECT_API_URL`` (started elsewhere) if it answers."""
-    from urllib.parse import urlsplit
-
     url = os.environ.get("PREFECT_API_URL", "")
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname or not parts.port:
@@ -180,17 +234,25 @@ def _log_tail(log: Path, lines: int = 15) -> str:
 
 def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
           database_url: str | None = None, timeout: float = 120.0,
-          advertise: str | None = None) -> ServerInfo:
+          advertise: str | None = None, auth_string: str | None = None,
+          environ: Mapping[str, str] | None = None) -> ServerInfo:
     """Start the server (or return the running one) and wait until it is healthy.
 
     ``host`` is the address it listens on (``0.0.0.0`` for workers on other machines);
     ``advertise`` the name its URLs carry (default: ``host``, or this machine's name when
-    listening on every address).
+    listening on every address). ``auth_string`` (``user:password``; default
+    ``$PREFECT_SERVER_API_AUTH_STRING``) turns on basic auth and is required for a
+    non-loopback ``host``. The server's environment is :func:`server_env` of ``environ``
+    (default: this process's), never recorded in ``server.json``.
 
-    Raises :class:`ServerError` when the port is taken by something else, the process
-    exits, or health does not answer within ``timeout`` seconds (the process is then
-    stopped again; the log's tail is in the message).
+    Raises :class:`ServerError` when a non-loopback ``host`` has no auth (nothing is
+    started), the port is taken by something else, the process exits, or health does not
+    answer within ``timeout`` seconds (the process is then stopped again; the log's tail
+    is in the message).
     """
+    base = dict(os.environ if environ is None else environ)
+    auth = auth_string or base.get(AUTH_ENV) or None
+    _check_auth(auth, host)
     root = Path(state_dir)
     current = status(root)
     if current is not None and current.running:
@@ -203,9 +265,11 @@ def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
                           "estate did not start; choose another --port")
     home, log = root / "home", root / LOG_FILE
     home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    env = {**server_env(base), "PREFECT_HOME": str(home),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_UI_API_URL": f"http://{public}:{port}/api"}
-    env.pop("PREFECT_API_URL", None)
+    if auth:
+        env[AUTH_ENV] = auth
     if database_url:
         url = database_url
         if url.startswith("postgresql://"):
@@ -268,7 +332,8 @@ def stop(state_dir: str | Path, timeout: float = 20.0) -> bool:
 
 def _api(info: ServerInfo, path: str, body: dict[str, Any]) -> Any:
     req = urllib.request.Request(f"{info.api_url}{path}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+                                 headers={"Content-Type": "application/json",
+                                          **_auth_header()}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
             return json.loads(resp.read() or b"null")
@@ -302,6 +367,6 @@ def latest_flow_run(info: ServerInfo, wave: int) -> dict[str, Any] | None:
             "url": info.flow_run_url(r["id"])}
 
 
-__all__ = ["ServerError", "ServerInfo", "configure_env", "default_state_dir", "find_server",
-           "free_port", "healthy", "latest_flow_run", "publish_artifact", "start", "status",
-           "stop"]
+__all__ = ["AUTH_ENV", "CLIENT_AUTH_ENV", "ServerError", "ServerInfo", "configure_env",
+           "default_state_dir", "find_server", "free_port", "healthy", "is_loopback",
+           "latest_flow_run", "publish_artifact", "server_env", "start", "status", "stop"]

@@ -29,7 +29,9 @@ def server() -> None:
 @ESTATE
 @click.option("--port", type=click.IntRange(1, 65535), default=4200, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0: reachable by workers on other machines).")
+              help="Address to listen on (0.0.0.0: reachable by workers on other machines; "
+                   "then PREFECT_SERVER_API_AUTH_STRING=user:password must be set, and "
+                   "workers set PREFECT_API_AUTH_STRING).")
 @click.option("--advertise", default=None,
               help="Host name in the URLs printed and given to the dashboard [default: "
                    "--host, or this machine's name with 0.0.0.0].")
@@ -41,7 +43,11 @@ def server() -> None:
 @handle_errors
 def start_cmd(estate_dir: str | None, port: int, host: str, advertise: str | None,
               database_url: str | None, timeout: float, as_json: bool) -> None:
-    """Start the server (or report the running one) and print the export line."""
+    """Start the server (or report the running one) and print the export line.
+
+    A non-loopback ``--host`` is refused unless ``PREFECT_SERVER_API_AUTH_STRING`` is set
+    (basic auth); the server gets a minimal environment, never the operator's credentials.
+    """
     from connectors.prefect_server import start
 
     info = start(_dir(estate_dir), port=port, host=host, advertise=advertise,
