@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from shangyun.discovery.dependencies import map_dependencies, merge_observed, rollup, type_of
+from shangyun.discovery.jump import parse_jump
+from shangyun.errors import ShangyunError
 
 
 def conn(state: str, lip: str, lport: int, pip: str = "0.0.0.0", pport: int = 0,
@@ -138,11 +142,6 @@ def test_discovery_own_traffic_is_left_out() -> None:
 
 
 def test_jump_specs() -> None:
-    import pytest
-
-    from shangyun.discovery.jump import parse_jump
-    from shangyun.errors import ShangyunError
-
     assert parse_jump("ops@[fd00::1]:2200", "root") == ("ops", "fd00::1", 2200)
     with pytest.raises(ShangyunError, match="jump host"):
         parse_jump("jump:notaport", "root")

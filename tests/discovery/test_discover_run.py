@@ -13,6 +13,7 @@ from connectors.ssh import discovery_pool
 from shangyun.cli import main
 from shangyun.discovery.engine import run_discovery
 from shangyun.discovery.model import Defaults, SSHOptions
+from shangyun.errors import ShangyunError
 from shangyun.estate import Estate
 from tests.discovery.conftest import Hosts
 
@@ -95,7 +96,6 @@ def test_extra_target_and_bad_target(tmp_path: Path, sshd_hosts: Hosts) -> None:
     (host,) = est.rows("hosts")
     assert host["bureau_id"] == "unassigned" and host["discovery_status"] == "ok"
     assert {b["id"] for b in est.rows("bureaus")} == {"b1", "unassigned"}
-    from shangyun.errors import ShangyunError
 
     with pytest.raises(ShangyunError, match="not a port"):
         run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool,

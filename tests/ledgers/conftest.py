@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,6 @@ def write_xlsx(path: Path, sheets: Sheets, merges: dict[str, list[str]] | None =
 
 def write_csv(path: Path, rows: Sequence[Sequence[Any]], encoding: str = "utf-8") -> Path:
     """Write a CSV file in ``encoding`` (utf-8, utf-8-sig, gbk, gb18030)."""
-    import csv
-    import io
-
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(rows)
     path.write_bytes(buf.getvalue().encode(encoding))

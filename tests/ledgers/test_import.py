@@ -6,16 +6,19 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import openpyxl
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from connectors.grid import read_grids
 from shangyun.cli import main
-from shangyun.errors import LedgerError, ValidationFailed
+from shangyun.errors import EstateError, LedgerError, ValidationFailed
 from shangyun.estate import Estate
 from shangyun.ledgers.export import export_xlsx
 from shangyun.ledgers.importer import import_ledgers
+from tests.ledgers.conftest import write_csv
+from tests.ledgers.test_rvtools import rvtools
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -107,8 +110,6 @@ def test_port_out_of_range_rejected_no_estate_created(tmp_path: Path,
 
 def test_mixed_sources_validate(tmp_path: Path, bureau_ledger: Path,
                                 xlsx: Callable[..., Path]) -> None:
-    from tests.ledgers.test_rvtools import rvtools
-
     est_dir = tmp_path / "est"
     report = import_ledgers([bureau_ledger, rvtools(xlsx, "MiB")], est_dir, bureau="北京局",
                             reader=read_grids)
@@ -122,7 +123,6 @@ def test_export_round_trip(lang: str, tmp_path: Path, bureau_ledger: Path) -> No
     import_ledgers([bureau_ledger], est_dir, reader=read_grids)
     original = Estate.load(est_dir)
     book = export_xlsx(original, tmp_path / f"estate-{lang}.xlsx", lang)
-    import openpyxl
 
     wb = openpyxl.load_workbook(book)
     assert ("主机" if lang == "zh" else "hosts") in wb.sheetnames
@@ -183,7 +183,6 @@ def test_existing_non_estate_folder_refused(tmp_path: Path, bureau_ledger: Path)
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "readme.txt").write_text("x")
-    from shangyun.errors import EstateError
 
     with pytest.raises(EstateError, match="not an estate"):
         import_ledgers([bureau_ledger], folder, reader=read_grids)
@@ -211,8 +210,6 @@ def test_validation_failed_lists_every_problem(tmp_path: Path,
 
 
 def test_manifest_imports_each_file_with_its_bureau(tmp_path: Path) -> None:
-    from tests.ledgers.conftest import write_csv
-
     for folder, rows in (("b1", [["主机名", "IP地址"], ["a1", "10.1.1.1"]]),
                          ("b2", [["主机名", "IP地址"], ["a1", "10.2.1.1"]])):
         (tmp_path / "ledgers" / folder).mkdir(parents=True)

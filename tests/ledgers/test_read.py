@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from connectors.grid import read_grids
@@ -231,10 +233,6 @@ def test_gb18030_only_characters_and_semicolons(tmp_path: Path) -> None:
 
 
 def test_excel_typed_cells_and_hidden_sheet(tmp_path: Path) -> None:
-    import datetime as dt
-
-    import openpyxl
-
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "单位"

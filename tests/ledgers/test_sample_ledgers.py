@@ -11,12 +11,11 @@ import yaml
 from connectors.grid import read_grids
 from shangyun.estate import Estate
 from shangyun.ledgers.importer import import_ledgers
+from shangyun.sample import write_sample
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from shangyun.sample import write_sample
-
     out = tmp_path_factory.mktemp("ledgers-sample") / "sample"
     write_sample(out, bureaus=8, systems=24, seed=7)
     return out

@@ -12,7 +12,7 @@ import pytest
 
 from shangyun.estate import Estate
 from shangyun.ledgers.headers import lookup
-from shangyun.sample import write_sample
+from shangyun.sample import generate_estate, write_ledgers, write_sample
 from shangyun.sample.ledgers import assign_styles, read_manifest
 from shangyun.sample.styles import HEADER_SETS, SHEET_COLUMNS, header
 from tests.sample.ledger_reader import read_all, sheets, size_gb
@@ -160,8 +160,6 @@ def test_ledgers_describe_the_whole_estate(sample_dir: Path) -> None:
 
 def test_ledgers_of_systems_without_hosts(tmp_path: Path) -> None:
     """With fewer hosts than systems the ledgers still list every system and link."""
-    from shangyun.sample import generate_estate, write_ledgers
-
     est = generate_estate(bureaus=3, systems=24, hosts=12, seed=9)
     write_ledgers(est, tmp_path / "ledgers", 9)
     got = read_all(tmp_path / "ledgers")
