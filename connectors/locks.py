@@ -17,12 +17,32 @@ systems locked for good. :class:`LeasedRedisLockManager` gives every lock a leas
 lives; a dead holder stops renewing and its lock frees itself within one lease. It waits
 at most ``SHANGYUN_LOCK_WAIT`` (3 leases) and then raises :class:`SystemBusyError`, so a
 transaction can never begin without the lock.
+
+Safety (docs/safety.md):
+
+* **A lost lease aborts the holder.** When a renewal finds the lock no longer ours (it
+  expired, maybe another worker took it), or no renewal succeeded for a whole lease (Redis
+  unreachable: the key has expired there), the renewing thread raises
+  :class:`LeaseLostError` *in the thread that took the lock* — the step running there stops
+  at its next Python instruction — instead of only logging. ``LeaseLostError`` is a
+  :class:`SystemBusyError`, so the wave leaves the system to the worker that has it now.
+* **Fencing tokens.** Every acquisition increments ``fence:<lock name>`` in Redis (never
+  expires): a number that grows with each holder of one system lock.
+  :meth:`LeasedRedisLockManager.fencing_token` gives the holder its token and
+  :meth:`LeasedRedisLockManager.check_fence` raises :class:`LeaseLostError` when a newer
+  holder exists; a store (the journal) that keeps the highest token it saw per system can
+  refuse a stale holder's writes.
+* **Redis URLs.** ``redis://`` and ``rediss://`` (TLS) with ``user:password@`` are accepted;
+  a URL without a password is refused unless the server is on a loopback address
+  (:func:`check_url`) — any worker on the network could otherwise take or free locks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ipaddress
 import logging
 import os
 import socket
@@ -71,6 +91,17 @@ class SystemBusyError(ShangyunError):
                          f"held by {who}) — waited {waited:g} s")
 
 
+class LeaseLostError(SystemBusyError):
+    """This worker's lease on a system lock was lost: its step was stopped, and another
+    worker may be moving the system now (so nothing of it is undone here)."""
+
+    def __init__(self, key: str = "", fence: int | None = None, why: str = "") -> None:
+        ShangyunError.__init__(self, f"system {key.removeprefix(SYSTEM_PREFIX)}: the lease on "
+                               f"lock {key} (fencing token {fence}) was lost ({why}); this "
+                               "worker stopped its step and leaves the system alone")
+        self.key, self.holder, self.waited, self.fence = key, None, 0.0, fence
+
+
 def hide_password(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``."""
     try:
@@ -84,13 +115,42 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def check_url(url: str) -> str:
+    """Accept ``redis://``/``rediss://``/``unix://`` URLs; refuse one without a password
+    unless its server is on a loopback address (or a unix socket). Returns ``url``."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError as exc:
+        raise LockConfigError(f"Redis URL {hide_password(url)} is malformed: {exc}") from None
+    if parts.scheme == "unix":
+        return url
+    if parts.scheme not in ("redis", "rediss") or not host:
+        raise LockConfigError(f"Redis URL {hide_password(url)}: use redis://[user:password@]"
+                              "host:port/db or rediss:// (TLS)")
+    if parts.password:
+        return url
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise LockConfigError(f"Redis URL {url} has no password: the system locks on "
+                              f"{host} could be taken or freed by anyone who reaches it; use "
+                              "redis://:PASSWORD@host:port/db (or user:password, or rediss:// "
+                              "for TLS); only a loopback Redis may go without")
+    return url
+
+
 def redis_url() -> str:
-    """The Redis URL of the system locks, from ``SHANGYUN_REDIS_URL`` (required)."""
+    """The Redis URL of the system locks, from ``SHANGYUN_REDIS_URL`` (required; checked
+    by :func:`check_url`)."""
     url = os.environ.get(URL_ENV, "").strip()
     if not url:
         raise LockConfigError(f"distributed mode needs Redis for the system locks: set "
                               f"{URL_ENV}=redis://host:6379/0 on the submitter and every worker")
-    return url
+    return check_url(url)
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -145,13 +205,29 @@ def describe_holder(token: str | None) -> str:
     return f"{where} (transaction {holder})" if holder else token
 
 
+def fence_name(lock_name: str) -> str:
+    """The Redis key of a lock's fencing counter."""
+    return f"fence:{lock_name}"
+
+
+def _interrupt(thread_id: int, exc_type: type[BaseException]) -> bool:
+    """Raise ``exc_type`` in the thread ``thread_id`` at its next Python instruction."""
+    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                                      ctypes.py_object(exc_type))
+    return int(done) == 1
+
+
 @dataclass
 class _Held:
-    """One lock this process holds, and the thread renewing its lease."""
+    """One lock this process holds, the thread renewing its lease, the thread that took it
+    (stopped when the lease is lost) and its fencing token."""
 
     holder: str
     lock: Lock
+    owner: int = 0
+    fence: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
 
@@ -168,7 +244,7 @@ class LeasedRedisLockManager(RedisLockManager):
 
     def __init__(self, *, lease_seconds: float | None = None,
                  wait_seconds: float | None = None, connection_url: str | None = None,
-                 **kwargs: Any) -> None:
+                 abort_on_loss: bool = True, **kwargs: Any) -> None:
         self.lease_seconds = (lease_seconds if lease_seconds is not None
                               else _env_seconds(LEASE_ENV, DEFAULT_LEASE))
         self.wait_seconds = (wait_seconds if wait_seconds is not None
@@ -176,6 +252,9 @@ class LeasedRedisLockManager(RedisLockManager):
         if self.lease_seconds <= 0 or self.wait_seconds < 0:
             raise LockConfigError(f"lock lease {self.lease_seconds:g} s must be > 0 and wait "
                                   f"{self.wait_seconds:g} s >= 0")
+        if connection_url is not None:
+            check_url(connection_url)
+        self.abort_on_loss = abort_on_loss
         super().__init__(connection_url=connection_url, **kwargs)
         self._setup_local()
 
@@ -186,7 +265,8 @@ class LeasedRedisLockManager(RedisLockManager):
     # ---------- pickling: settings only ----------
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state.update(lease_seconds=self.lease_seconds, wait_seconds=self.wait_seconds)
+        state.update(lease_seconds=self.lease_seconds, wait_seconds=self.wait_seconds,
+                     abort_on_loss=self.abort_on_loss)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -228,6 +308,10 @@ class LeasedRedisLockManager(RedisLockManager):
         """Take ``key``'s lock for ``holder``: True, or :class:`SystemBusyError` after the
         wait (``acquire_timeout``, else ``wait_seconds``). With no ``hold_timeout`` the
         lock has a renewed lease; with one, it simply expires after that long."""
+        return self._acquire(key, holder, acquire_timeout, hold_timeout, threading.get_ident())
+
+    def _acquire(self, key: str, holder: str, acquire_timeout: float | None,
+                 hold_timeout: float | None, owner: int) -> bool:
         name = self._lock_name_for_key(key)
         if self.is_lock_holder(key, holder):
             return True
@@ -241,7 +325,13 @@ class LeasedRedisLockManager(RedisLockManager):
             raise self._server_error(exc, key) from None
         if not acquired:
             raise SystemBusyError(key, self._current(key), wait)
-        held = _Held(holder=holder, lock=lock)
+        try:
+            fence = int(self.client.incr(fence_name(name)))
+        except (redis.RedisError, OSError) as exc:
+            with contextlib.suppress(redis.RedisError, OSError):
+                lock.release()
+            raise self._server_error(exc, key) from None
+        held = _Held(holder=holder, lock=lock, owner=owner, fence=fence)
         if hold_timeout is None:
             held.thread = threading.Thread(target=self._renew, args=(key, held), daemon=True,
                                            name=f"shangyun-lock-lease {key}")
@@ -253,22 +343,79 @@ class LeasedRedisLockManager(RedisLockManager):
 
     async def aacquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None,
                             hold_timeout: float | None = None) -> bool:
-        """:meth:`acquire_lock` without blocking the event loop."""
-        return await asyncio.to_thread(self.acquire_lock, key, holder, acquire_timeout,
-                                       hold_timeout)
+        """:meth:`acquire_lock` without blocking the event loop (the awaiting thread is
+        the one stopped if the lease is lost)."""
+        return await asyncio.to_thread(self._acquire, key, holder, acquire_timeout,
+                                       hold_timeout, threading.get_ident())
 
     def _renew(self, key: str, held: _Held) -> None:
-        """Renew ``held``'s lease every lease/3 until released or lost."""
+        """Renew ``held``'s lease every lease/3 until released; when it is lost (not ours
+        any more, or no renewal for a whole lease) stop the holder (:meth:`_lose`)."""
         interval = self.lease_seconds / 3
+        last_ok = time.monotonic()
         while not held.stop.wait(interval):
             try:
                 held.lock.reacquire()
+                last_ok = time.monotonic()
             except redis.exceptions.LockNotOwnedError:
-                log.error("lock %s: lease lost (expired and maybe taken by another worker); "
-                          "this holder no longer excludes others", key)
+                self._lose(key, held, "it expired and may be held by another worker")
                 return
             except (redis.RedisError, OSError) as exc:  # try again at the next tick
                 log.warning("lock %s: lease renewal failed at %s: %s", key, self.where, exc)
+                if time.monotonic() - last_ok >= self.lease_seconds:
+                    self._lose(key, held, f"no renewal for {self.lease_seconds:g} s: {exc}")
+                    return
+
+    def _lose(self, key: str, held: _Held, why: str) -> None:
+        """Record the loss and raise :class:`LeaseLostError` in the holder's thread."""
+        fence = held.fence
+
+        class _Lost(LeaseLostError):
+            def __init__(self) -> None:
+                super().__init__(key, fence, why)
+
+        _Lost.__name__ = _Lost.__qualname__ = "LeaseLostError"
+        with self._guard:  # not released meanwhile (release removes it under this guard)
+            if self._held.get(self._lock_name_for_key(key)) is not held:
+                return
+            held.lost.set()
+            log.error("lock %s: lease lost (%s); stopping the holder's step", key, why)
+            if self.abort_on_loss and held.owner:
+                _interrupt(held.owner, _Lost)
+
+    # ---------- fencing ----------
+    def fencing_token(self, key: str) -> int:
+        """The fencing token of ``key``'s lock held by this manager (grows with every
+        holder); :class:`LeaseLostError` when it is not held or its lease was lost."""
+        held = self._held_for(key)
+        return held.fence
+
+    def current_fence(self, key: str) -> int:
+        """The newest fencing token handed out for ``key``'s lock (0: never taken)."""
+        try:
+            value = self.client.get(fence_name(self._lock_name_for_key(key)))
+        except (redis.RedisError, OSError) as exc:
+            raise self._server_error(exc, key) from None
+        return int(value or 0)
+
+    def check_fence(self, key: str, token: int) -> None:
+        """Raise :class:`LeaseLostError` unless ``token`` is still the newest for ``key``
+        and this manager still holds the lock (ask before a write that must be fenced)."""
+        current = self.current_fence(key)
+        if current != token:
+            raise LeaseLostError(key, token, f"a newer holder has token {current}")
+        held = self._held_for(key)
+        if held.fence != token:
+            raise LeaseLostError(key, token, f"this manager holds token {held.fence}")
+
+    def _held_for(self, key: str) -> _Held:
+        with self._guard:
+            held = self._held.get(self._lock_name_for_key(key))
+        if held is None:
+            raise LeaseLostError(key, None, "this manager does not hold it")
+        if held.lost.is_set():
+            raise LeaseLostError(key, held.fence, "its lease ran out")
+        return held
 
     def release_lock(self, key: str, holder: str) -> None:
         """Stop renewing and free ``key``'s lock if ``holder`` still holds it.
@@ -344,7 +491,7 @@ _STORES_GUARD = threading.Lock()
 def system_lock_store(url: str | None = None) -> ResultStore:
     """A Prefect result store whose lock manager is a :class:`LeasedRedisLockManager` on
     ``url`` (default ``$SHANGYUN_REDIS_URL``); one per process, URL and lease settings."""
-    url = url or redis_url()
+    url = check_url(url) if url else redis_url()
     lease = _env_seconds(LEASE_ENV, DEFAULT_LEASE)
     wait = _env_seconds(WAIT_ENV, 3 * lease)
     with _STORES_GUARD:
@@ -358,7 +505,7 @@ def system_lock_store(url: str | None = None) -> ResultStore:
 
 def lock_holder(key: str, url: str | None = None) -> str | None:
     """Who holds ``key``'s lock (``<transaction holder>|<host>:pid <pid>``), or None."""
-    url = url or redis_url()
+    url = check_url(url) if url else redis_url()
     client = redis_from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
     try:
         value = client.get(RedisLockManager._lock_name_for_key(key))
