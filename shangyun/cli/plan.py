@@ -91,10 +91,9 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     if not estate_dir:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
     from shangyun.estate import Estate
-    from shangyun.planner import PlanOptions, make_plan, write_plan
+    from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
-    today = dt.datetime.now(dt.UTC).date()
-    first = start.date() if start else today + dt.timedelta(days=7 - today.weekday())
+    first = start.date() if start else next_monday()
     try:
         opts = PlanOptions(
             max_hosts=int(_limit(max_hosts) or 0) or None,

@@ -13,7 +13,7 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
-from shangyun.cli.runbook import FORMAT, LANG, PUBLISH, publish_markdown
+from shangyun.cli.runbook import FORMAT, LANG, PUBLISH
 
 
 @click.command("report")
@@ -28,14 +28,12 @@ from shangyun.cli.runbook import FORMAT, LANG, PUBLISH, publish_markdown
 def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
            as_json: bool) -> None:
     """Write the estate report (``--json``: print its data instead of writing a file)."""
-    from shangyun.report import programme_status, render_report, write_report
+    from shangyun.report import programme_status, write_report
 
     if publish:
-        text, _ = render_report(estate_dir, "md", lang)
-        rows = [{k: b[k] for k in ("id", "name", "systems", "moved", "pending", "failed",
-                                   "excluded")} for b in programme_status(estate_dir)["bureaus"]]
-        url = publish_markdown(estate_dir, f"estate-report-{lang}", text,
-                               "progress by bureau and wave", table=rows)
+        from connectors.dashboard import publish_report
+
+        url = publish_report(estate_dir, lang)
         (err_console if as_json else console).print(f"published to the dashboard: {url}")
 
     if as_json:

@@ -24,23 +24,6 @@ PUBLISH = click.option("--publish", is_flag=True, help="Also publish it (Markdow
                        "artifact on the running dashboard ('shangyun server start').")
 
 
-def publish_markdown(estate_dir: str, key: str, text: str, description: str,
-                     table: list[dict[str, object]] | None = None) -> str:
-    """Publish ``text`` (and an optional table under ``<key>-table``) to the running server;
-    returns the dashboard's artifacts page. :class:`ShangyunError` when none runs."""
-    from connectors.prefect_server import find_server, publish_artifact
-    from shangyun.errors import ShangyunError
-
-    info = find_server(estate_dir)
-    if info is None:
-        raise ShangyunError("--publish: no dashboard server is running for this estate; "
-                            "start one with 'shangyun server start'")
-    publish_artifact(info, key, text, description)
-    if table is not None:
-        publish_artifact(info, f"{key}-table", table, description)
-    return f"{info.ui_url}/artifacts"
-
-
 @click.command("runbook")
 @click.argument("number", type=click.IntRange(1))
 @estate_option
@@ -54,13 +37,13 @@ def publish_markdown(estate_dir: str, key: str, text: str, description: str,
 def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
             publish: bool, as_json: bool) -> None:
     """Write the runbook of wave NUMBER (before the wave, and what happened once it ran)."""
-    from shangyun.runbook import render_runbook, runbook_context, write_runbook
+    from shangyun.runbook import runbook_context, write_runbook
 
     path = write_runbook(estate_dir, number, fmt, lang, out)
     if publish:
-        text, _ = render_runbook(estate_dir, number, "md", lang)
-        url = publish_markdown(estate_dir, f"runbook-wave-{number}-{lang}", text,
-                               f"wave {number} runbook ({lang})")
+        from connectors.dashboard import publish_runbook
+
+        url = publish_runbook(estate_dir, number, lang)
         (err_console if as_json else console).print(f"published to the dashboard: {url}")
     if as_json:
         ctx = runbook_context(estate_dir, number, lang)

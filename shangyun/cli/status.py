@@ -10,31 +10,17 @@ from rich.table import Table as RichTable
 from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
 
 
-def _dashboard(estate_dir: str, waves: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The running dashboard and, per wave, a link to its newest flow run there."""
-    from connectors.prefect_server import ServerError, find_server, latest_flow_run
-
-    info = find_server(estate_dir)
-    if info is None:
-        return None
-    for w in waves:
-        try:
-            w["flow_run"] = latest_flow_run(info, int(w["wave"]))
-        except ServerError:
-            w["flow_run"] = None
-    return {"url": info.ui_url, "api_url": info.api_url, "export": info.export_line}
-
-
 @click.command("status")
 @estate_option
 @json_option
 @handle_errors
 def status(estate_dir: str, as_json: bool) -> None:
     """Estate counts, assessment, plan waves, and each wave's runs from the journal."""
+    from connectors.dashboard import dashboard_status
     from shangyun.report import programme_status
 
     data: dict[str, Any] = programme_status(estate_dir)
-    data["dashboard"] = _dashboard(estate_dir, data["waves"])
+    data["dashboard"] = dashboard_status(estate_dir, data["waves"])
     if as_json:
         data.pop("systems")
         print_json(data)

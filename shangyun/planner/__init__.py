@@ -7,10 +7,10 @@ Pure: an :class:`~shangyun.estate.Estate` and :class:`PlanOptions` in, a :class:
 
 from shangyun.planner.files import explain, plan_matches, read_plan_meta, write_plan
 from shangyun.planner.inputs import window_capacity_gb
-from shangyun.planner.options import ORDER_MODES, PlanOptions
+from shangyun.planner.options import ORDER_MODES, PlanOptions, next_monday
 from shangyun.planner.plan import PLAN_SCHEMA_VERSION, Plan, make_plan
 
 __all__ = [
     "ORDER_MODES", "PLAN_SCHEMA_VERSION", "Plan", "PlanOptions", "explain", "make_plan",
-    "plan_matches", "read_plan_meta", "window_capacity_gb", "write_plan",
+    "next_monday", "plan_matches", "read_plan_meta", "window_capacity_gb", "write_plan",
 ]

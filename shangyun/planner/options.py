@@ -10,6 +10,12 @@ ORDER_MODES = ("before-or-with", "before", "off")
 CYCLE_MODES = ("relax", "error")
 
 
+def next_monday(today: dt.date | None = None) -> dt.date:
+    """The first wave's default week: the Monday after ``today`` (default: today, UTC)."""
+    day = today or dt.datetime.now(dt.UTC).date()
+    return day + dt.timedelta(days=7 - day.weekday())
+
+
 @dataclass
 class PlanOptions:
     """Every knob of :func:`shangyun.planner.make_plan`; ``None`` means "no limit".

@@ -30,7 +30,7 @@ def demo_dirs() -> Iterator[tuple[Path, Path]]:
     try:
         yield out, lab_dir
     finally:
-        from shangyun.demo import drop_demo_databases
+        from demo import drop_demo_databases
 
         stop(default_state_dir(out))
         if (lab_dir / "lab.json").exists():

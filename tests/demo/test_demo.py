@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from shangyun import demo
+import demo
 from shangyun.estate import Estate
 
 pytestmark = pytest.mark.timeout(600)
@@ -88,9 +88,10 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     from shangyun.cli import main
     from shangyun.wave.cutover import load_cutover
 
-    _, dry_out, _ = demo._run_cli(main, ["wave", "run", "1", "--estate", str(out / "estate"),
-                                         "--dry-run", "--json"])
-    systems = json.loads(dry_out)["systems"]
+    dry = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(out / "estate"),
+                                    "--dry-run", "--json"])
+    systems = json.loads(dry.output)["systems"]
+    assert systems == demo.wave_dry_run(out / "estate")["systems"]  # the demo's library call
     victim_id = systems[0]["id"]
     spec = demo.cutover_spec(st, systems, st.lab.s3_endpoint, victim_id)
     (out / "estate" / "plan" / "cutover.yaml").write_text(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shangyun.demo import compare_counts, run
+from demo import compare_counts, run
 from shangyun.estate import Estate
 
 
@@ -56,7 +56,7 @@ def test_demo_is_idempotent(demo_run: Path) -> None:
 
 def test_import_of_systems_without_hosts(tmp_path: Path) -> None:
     """Fewer hosts than systems: systems, databases and links without hosts import too."""
-    from shangyun.demo import DemoState, stage_import, stage_validate
+    from demo import DemoState, stage_import, stage_validate
     from shangyun.sample import write_sample
 
     st = DemoState(out=tmp_path, bureaus=3, systems=24, seed=9)

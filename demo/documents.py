@@ -1,0 +1,61 @@
+"""The last two lab stages: the wave-1 runbooks and the estate report (written, and published
+on the dashboard), then where to look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.dashboard import dashboard_status, publish_report, publish_runbook
+from demo.state import DemoState, console
+from shangyun.errors import ShangyunError
+from shangyun.report import programme_status, write_report
+from shangyun.runbook import write_runbook
+
+
+def stage_documents(st: DemoState) -> str:
+    """Write the wave-1 runbook (zh and en, html and md) and the estate report."""
+    written = []
+    for lang in ("zh", "en"):
+        for fmt in ("html", "md"):
+            written.append(str(write_runbook(st.estate_dir, 1, fmt, lang)))
+            if st.api_url and fmt == "md":
+                url = publish_runbook(st.estate_dir, 1, lang)
+                console.print(f"  published to the dashboard: {url}", markup=False)
+    for lang in ("zh", "en"):
+        if st.api_url:
+            url = publish_report(st.estate_dir, lang)
+            console.print(f"  published to the dashboard: {url}", markup=False)
+        written.append(str(write_report(st.estate_dir, "html", lang)))
+    st.results["documents"] = written
+    missing = [w for w in written if not Path(w).is_file()]
+    if missing:
+        raise ShangyunError(f"documents not written: {', '.join(missing)}")
+    return f"{len(written)} files in {st.estate_dir / 'runbooks'}"
+
+
+def stage_where(st: DemoState) -> str:
+    """Say where to look."""
+    data = programme_status(st.estate_dir)
+    dashboard = dashboard_status(st.estate_dir, data["waves"])
+    c, t = data["counts"], data["totals"]
+    console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, {c['hosts']} "
+                  f"hosts; systems {t['moved']} moved, {t['pending']} pending, {t['failed']} "
+                  f"failed or rolled back, {t['excluded']} excluded")
+    for w in data["waves"]:
+        run = w.get("flow_run")
+        console.print(f"  wave {w['wave']} ({w['start']}): {w['systems']} systems, {w['state']}"
+                      + (f" — {run['name']} [{run['state']}] {run['url']}" if run else ""),
+                      markup=False)
+    lines = [f"estate:     {st.estate_dir}  (CSV tables, open them in Excel)",
+             f"plan:       {st.estate_dir / 'plan'}",
+             f"runbooks:   {st.estate_dir / 'runbooks'}",
+             f"status:     .venv/bin/shangyun status --estate {st.estate_dir}",
+             f"lab:        {st.lab.lab_dir if st.lab else st.lab_dir}  "
+             "(stop it with: .venv/bin/shangyun lab down"
+             + (f" --dir {st.lab_dir})" if st.lab_dir else ")")]
+    if dashboard:
+        lines.insert(3, f"dashboard:  {dashboard['url']}  (stop: .venv/bin/shangyun "
+                        f"server stop --estate {st.estate_dir})")
+    for line in lines:
+        console.print(f"  {line}")
+    return "see above"

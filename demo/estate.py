@@ -1,0 +1,162 @@
+"""The lab stages that build the estate: lab up, import, discover, assess, plan. Each calls
+the library functions the matching ``shangyun`` command calls."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from rich.table import Table
+
+import lab
+from connectors.ledgers.importer import import_ledgers
+from demo.state import DemoState, console
+from lab import LabState
+from shangyun.assess import assess, load_catalog, write_assessment
+from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
+from shangyun.discovery.hypervisors import inventory_rows
+from shangyun.errors import ShangyunError
+from shangyun.estate import Estate
+from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
+
+#: The VMs of each bureau hypervisor that the demo's VM ledger gives to a system (--quick).
+QUICK_VMS = 2
+VM_SYSTEM = "{bureau}虚拟化业务系统"
+VM_LEDGER_HEADER = ("单位", "系统名称", "主机名", "CPU(核)", "内存(GB)", "网络区域", "负责人")
+#: The size the VM ledger declares for each VM. The lab cloud is libvirt's test driver, whose
+#: node has only a few GiB of memory for the test launches; the hypervisors report more, and
+#: that difference is listed as a conflict (the ledger's value is kept).
+VM_SIZE = (1, 0.25)
+#: ``<estate>/.shangyun``: where commands given ``--estate`` find the dashboard's state.
+KEEP = ".shangyun"
+
+
+def stage_lab(st: DemoState) -> str:
+    """Bring the lab up (a running lab is reused)."""
+    st.lab = lab.up(st.lab_dir, bureaus=st.bureaus)
+    health = lab.status(st.lab_dir)
+    st.results["lab"] = {"up": health["up"], "total": health["total"]}
+    if health["up"] != health["total"]:
+        raise ShangyunError(f"lab: only {health['up']} of {health['total']} hosts are up")
+    return (f"{len(st.lab.hosts)} hosts in {len(st.lab.bureaus)} bureaus ({st.lab.mode}), "
+            f"{len(st.lab.hypervisors)} hypervisors, {len(st.lab.images)} disk images, "
+            f"cloud {st.lab.cloud_uri} → {st.lab.lab_dir}")
+
+
+def write_vm_ledger(state: LabState, path: Path, per_bureau: int | None) -> list[str]:
+    """Write the demo's VM ledger: per bureau, one system owning (some of) the bureau
+    hypervisor's VMs, by hostname (= domain name, which the hypervisor inventory merges on).
+    Returns the system names. The lab's own ledgers list only its sshd hosts."""
+    names = {b["id"]: b["name"] for b in state.bureaus}
+    systems: list[str] = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(VM_LEDGER_HEADER)
+        for hv in sorted(state.hypervisors, key=lambda h: h.bureau):
+            bureau = names[hv.bureau]
+            system = VM_SYSTEM.format(bureau=bureau)
+            domains = sorted(d.name for d in hv.domains)
+            if per_bureau is not None:  # rotate so the bureaus together show more formats
+                k = len(systems) * per_bureau % max(1, len(domains))
+                domains = (domains[k:] + domains[:k])[:per_bureau]
+            for dom in domains:
+                w.writerow((bureau, system, dom, *VM_SIZE, "政务外网", "演示"))
+            systems.append(system)
+    return systems
+
+
+def stage_lab_import(st: DemoState) -> str:
+    """Import the lab's ledgers and the demo's VM ledger into a fresh estate (one import)."""
+    state = st.the_lab
+    if st.estate_dir.is_symlink() or st.estate_dir.is_file():
+        raise ShangyunError(f"{st.estate_dir}: expected a folder (or nothing) for the estate")
+    if st.estate_dir.exists():
+        shutil.rmtree(st.estate_dir)  # does not follow the .shangyun link
+    vm_ledger = st.out / "ledgers" / "虚拟机台账.csv"
+    st.results["vm_systems"] = write_vm_ledger(state, vm_ledger,
+                                               QUICK_VMS if st.quick else None)
+    files = [*state.ledgers, vm_ledger]
+    report = import_ledgers(files, st.estate_dir)
+    counts = Estate.load(st.estate_dir, check=True).summary()["counts"]
+    st.results["import"] = counts
+    _link_dashboard_state(st)
+    return (f"{len(files)} ledgers → {st.estate_dir}: {counts['bureaus']} bureaus, "
+            f"{counts['systems']} systems, {counts['hosts']} hosts "
+            f"({len(report.conflicts or [])} conflicts)")
+
+
+def _link_dashboard_state(st: DemoState) -> None:
+    """``<estate>/.shangyun`` → ``<out>/.shangyun``: the dashboard server's state lives
+    outside the estate (which every run imports afresh), but commands given ``--estate``
+    (``status``, ``runbook --publish``, ``server stop``) find it there."""
+    link, target = st.estate_dir / KEEP, st.out / KEEP
+    target.mkdir(exist_ok=True)
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(target, target_is_directory=True)
+
+
+def stage_discover(st: DemoState) -> str:
+    """Discover every host over SSH and every bureau hypervisor over libvirt, and merge."""
+    state = st.the_lab
+    est = Estate.load(st.estate_dir, check=False)
+    ids = {r["name"]: r["id"] for r in est.rows("bureaus")}
+    names = {b["id"]: b["name"] for b in state.bureaus}
+    uris = [f"{ids[names[hv.bureau]]}={hv.uri}" for hv in state.hypervisors]
+    options = SSHOptions(str(state.client_key), str(state.known_hosts),
+                         Defaults(user=state.user))
+    data = run_discovery(str(st.estate_dir), options,
+                         hypervisor_rows=inventory_rows(uris)).to_dict()
+    st.results["discover"] = data
+    est = Estate.load(st.estate_dir, check=False)
+    vms = sum(1 for h in est.rows("hosts") if h.get("hypervisor"))
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
+    a = data["applied"]
+    t = Table("host", "address", "status", "s", title="discovery")
+    for h in data["hosts"]:
+        colour = "green" if h["status"] == "ok" else "red"
+        t.add_row(h["host_id"], h["address"], f"[{colour}]{h['status']}[/]", f"{h['seconds']}")
+    console.print(t)
+    if data["counts"].get("ok", 0) != data["total"]:
+        raise ShangyunError(f"discovery: not every host answered ({statuses})")
+    return (f"{data['total']} hosts over SSH ({statuses}) in {data['seconds']} s; "
+            f"{vms} VMs from {len(state.hypervisors)} hypervisors "
+            f"({a['hosts_added']} not in any ledger), "
+            f"{a['disks']} disks, {a['databases']} databases, "
+            f"{a['observed_dependencies']} observed dependencies; {a['conflicts']} conflicts "
+            "(ledger vs discovered: `shangyun inventory conflicts`)")
+
+
+def stage_assess(st: DemoState) -> str:
+    """Assess readiness, right-size and cost."""
+    result = assess(Estate.load(st.estate_dir, check=True), load_catalog())
+    path = write_assessment(result, st.estate_dir)
+    s = result.summary
+    c = s["systems"]
+    before, after = s["before"], s["after"]
+    saving = "" if s["saving_pct"] is None else f"; monthly cost {-s['saving_pct']:+.1f} %"
+    return (f"systems: {c['ready']} ready, {c['conditional']} conditional, "
+            f"{c['not ready']} not ready, {c['excluded']} excluded; servers "
+            f"{before['physical_servers']} → {after['physical_servers']}{saving} "
+            f"— written to {path}")
+
+
+def stage_plan(st: DemoState) -> str:
+    """Plan move groups and waves: the systems on the bureau hypervisors are the pilot."""
+    est = Estate.load(st.estate_dir, check=True)
+    vm_names = set(st.results["vm_systems"])
+    # Lab sshd hosts are namespaces of this machine: their discovered disk is the machine's
+    # own /dev/vda, which no wave should copy; they wait in wave 2.
+    pins = {r["id"]: 1 if r["name"] in vm_names else 2 for r in est.rows("systems")}
+    plan = make_plan(est, PlanOptions(start=next_monday(), pins=pins))
+    path = write_plan(plan, st.estate_dir)
+    t = Table("wave", "start", "systems", "hosts", "bureaus", title="waves")
+    for w in plan.waves:
+        t.add_row(str(w["number"]) + (" (pilot)" if w["pilot"] else ""), w["start"],
+                  str(len(w["systems"])), str(w["hosts"]), ", ".join(w["bureaus"]))
+    console.print(t)
+    waves = sorted({int(g["wave"]) for g in plan.move_groups})
+    st.results["plan"] = {"waves": waves, "move_groups": len(plan.move_groups)}
+    return (f"{len(waves)} waves, {len(plan.move_groups)} move groups; wave 1 (pilot) = the "
+            f"{len(vm_names)} VM systems; the sshd-host systems wait in wave 2 → {path}")

@@ -1,0 +1,69 @@
+"""Running the stages: each named, timed and printed; a failed stage stops the rest."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from demo.documents import stage_documents, stage_where
+from demo.estate import stage_assess, stage_discover, stage_lab, stage_lab_import, stage_plan
+from demo.sample import SAMPLE_STAGES
+from demo.state import DemoState, Stages, StageSkipped, console
+from demo.wave import stage_dashboard, stage_wave
+from shangyun.errors import ShangyunError
+
+LAB_STAGES: Stages = (
+    ("lab up", stage_lab),
+    ("import", stage_lab_import),
+    ("discover", stage_discover),
+    ("assess", stage_assess),
+    ("plan", stage_plan),
+    ("dashboard", stage_dashboard),
+    ("wave 1", stage_wave),
+    ("runbooks", stage_documents),
+    ("where to look", stage_where),
+)
+
+
+def run_stages(st: DemoState, stages: Stages) -> DemoState:
+    """Run ``stages`` in order, timing each; a failed stage stops the ones after it."""
+    st.out.mkdir(parents=True, exist_ok=True)
+    for number, (name, fn) in enumerate(stages, start=1):
+        console.rule(f"[bold]{number}. {name}[/] — {(fn.__doc__ or '').strip()}")
+        started = time.perf_counter()
+        try:
+            result = fn(st)
+        except StageSkipped as exc:
+            console.print(f"[bold yellow]SKIPPED[/]: {exc}")
+            st.notes.append(f"{name}: skipped ({exc})")
+            continue
+        except ShangyunError as exc:
+            console.print(f"[bold red]failed[/]: {exc}")
+            st.notes.append(f"{name}: failed ({exc})")
+            st.failed = True
+            break
+        except Exception as exc:  # a bug in a piece the stage calls: show it, stop
+            console.print_exception(max_frames=4)
+            console.print(f"[bold red]failed[/] with an unexpected {type(exc).__name__}")
+            st.notes.append(f"{name}: failed (unexpected {type(exc).__name__}: {exc})")
+            st.failed = True
+            break
+        seconds = time.perf_counter() - started
+        st.results.setdefault("seconds", {})[name] = round(seconds, 1)
+        console.print(f"[green]done[/] in {seconds:.1f} s: {result}")
+    return st
+
+
+def run(out: Path, bureaus: int = 35, systems: int = 120, seed: int = 0) -> DemoState:
+    """The sample path: generate, import, validate, summarise, compare."""
+    st = DemoState(out=out.resolve(), bureaus=bureaus, systems=systems, seed=seed)
+    return run_stages(st, SAMPLE_STAGES)
+
+
+def run_lab(out: Path, bureaus: int = 2, *, lab_dir: Path | None = None, quick: bool = False,
+            fail_health: str | None = None) -> DemoState:
+    """The full pipeline on the lab (see the package's docstring)."""
+    st = DemoState(out=out.resolve(), bureaus=bureaus, systems=0, seed=0,
+                   lab_dir=lab_dir.resolve() if lab_dir else None, quick=quick,
+                   fail_health=fail_health)
+    return run_stages(st, LAB_STAGES)

@@ -1,0 +1,138 @@
+"""The dashboard and wave 1: the persistent Prefect server, the lab's object store as the
+staging area, and the wave run itself (the library call ``shangyun wave run`` makes), in this
+process, pointed at the dashboard."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect.logging.handlers import PrefectConsoleHandler
+from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+from rich.table import Table
+
+from connectors.objectstore import ObjectStore
+from connectors.prefect_server import default_state_dir, free_port, start, status
+from demo.cutover import (
+    check_all_undone,
+    check_dns_restored,
+    prepare_cutover,
+    use_lab_credentials,
+)
+from demo.state import DemoState, console
+from flows.wave import run_wave
+from shangyun.errors import ShangyunError
+from shangyun.wave.steps import RunOptions
+
+BUCKET = "shangyun-demo-staging"
+
+
+def stage_dashboard(st: DemoState) -> str:
+    """Start the persistent Prefect server (the dashboard) and point the wave run at it."""
+    state_dir = default_state_dir(st.out)
+    current = status(state_dir)
+    port = current.port if current is not None else free_port()
+    info = start(state_dir, port=port)
+    st.api_url = info.api_url
+    st.results["dashboard"] = info.ui_url
+    return f"dashboard {info.ui_url} (pid {info.pid}, {info.database}, log {info.log})"
+
+
+def stage_wave(st: DemoState) -> str:
+    """Run wave 1 onto the lab's libvirt cloud through the lab's S3 object store."""
+    state = st.the_lab
+    endpoint = object_store(st)
+    st.results["s3"] = {"endpoint": endpoint, "bucket": BUCKET}
+    cutover = prepare_cutover(st, endpoint)
+    pool_el = ET.parse(state.cloud_node_xml).getroot().find("pool/name")
+    pool = pool_el.text if pool_el is not None and pool_el.text else "cloud-pool"
+    opts = RunOptions(target="libvirt", target_options={"uri": state.cloud_uri, "pool": pool},
+                      staging_dir=str((st.estate_dir / "staging").resolve()),
+                      s3_endpoint=endpoint, bucket=BUCKET)
+    with prefect_settings(st.api_url), quiet_prefect_console():
+        data = run_wave(str(st.estate_dir), 1, options=opts.to_dict())
+    st.results["wave"] = data
+    states = {str(s["id"]): str(s["state"]) for s in data["systems"]}
+    _wave_table(data)
+    failing = st.results.get("fail_health_system")
+    if failing:  # the rollback is the point: that system rolled back, the others done
+        others = {k: v for k, v in states.items() if k != failing}
+        if states.get(failing) != "rolled_back" or set(others.values()) - {"done"}:
+            raise ShangyunError(f"wave 1 with a failing health check on {failing}: expected it "
+                                f"rolled back and the others done, got {states}"
+                                + _errors(data))
+        check_dns_restored(st)
+        undone = check_all_undone(st, failing)
+        name = st.results.get("fail_health_name") or failing
+        return (f"wave 1 {data['state']}: {_wave_counts(states)} — {name}'s health check "
+                f"failed and it was rolled back cleanly (DNS restored; all {undone} of its "
+                "journaled steps undone, newest first)")
+    if data["state"] != "done":
+        raise ShangyunError(f"wave 1 ended {data['state']!r}" + _errors(data))
+    what = "with cutover (DNS switched, health checked)" if cutover else "part 1 only"
+    return f"wave 1 {data['state']} ({what}): {_wave_counts(states)}"
+
+
+@contextmanager
+def prefect_settings(api_url: str | None) -> Iterator[None]:
+    """Prefect pointed at the dashboard's API (else at an ephemeral server whose home is a
+    fresh temporary folder), for the wave run in this process."""
+    if api_url:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield
+        return
+    home = tempfile.mkdtemp(prefix="shangyun-demo-prefect-")
+    with temporary_settings(updates={PREFECT_HOME: home}, restore_defaults={PREFECT_API_URL}):
+        yield
+
+
+@contextmanager
+def quiet_prefect_console() -> Iterator[None]:
+    """Prefect's flow and task logs go to the dashboard only, not to the demo's console
+    (warnings and errors still show)."""
+    handlers = [h for name in ("", "prefect") for h in logging.getLogger(name).handlers
+                if isinstance(h, PrefectConsoleHandler)]
+    levels = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for h, level in zip(handlers, levels, strict=True):
+            h.setLevel(level)
+
+
+def object_store(st: DemoState) -> str:
+    """The lab's S3 endpoint (``LabState.s3_endpoint``, moto on 127.0.0.1), with the demo's
+    staging bucket in it."""
+    endpoint = st.the_lab.s3_endpoint
+    if not endpoint:
+        raise ShangyunError("this lab has no object store: take it down and up again "
+                            "('shangyun lab down', then the demo)")
+    use_lab_credentials()
+    with ObjectStore(endpoint) as s3:
+        s3.ensure_bucket(BUCKET)
+    console.print(f"object store: S3 at {endpoint}, bucket {BUCKET}")
+    return endpoint
+
+
+def _errors(data: dict[str, Any]) -> str:
+    errors = [f"{s['id']}: {s['error']}" for s in data["systems"] if s.get("error")]
+    return ("; " + "; ".join(errors)) if errors else ""
+
+
+def _wave_counts(states: dict[str, str]) -> str:
+    counts = Counter(states.values())
+    return ", ".join(f"{n} system(s) {s}" for s, n in sorted(counts.items())) or "no systems"
+
+
+def _wave_table(data: dict[str, Any]) -> None:
+    t = Table("system", "state", title="wave 1")
+    for s in data["systems"]:
+        t.add_row(str(s.get("name", s["id"])), str(s["state"]))
+    console.print(t)
