@@ -10,14 +10,18 @@ from pathlib import Path
 from rich.table import Table
 
 import lab
-from connectors.ledgers.importer import import_ledgers
+from connectors.grid import read_grids
+from connectors.hypervisor import list_domains
+from connectors.ssh import discovery_pool
 from demo.state import DemoState, console
 from lab import LabState
 from shangyun.assess import assess, load_catalog, write_assessment
-from shangyun.discovery.engine import Defaults, SSHOptions, run_discovery
+from shangyun.discovery.engine import run_discovery
 from shangyun.discovery.hypervisors import inventory_rows
+from shangyun.discovery.model import Defaults, SSHOptions
 from shangyun.errors import ShangyunError
 from shangyun.estate import Estate
+from shangyun.ledgers.importer import import_ledgers
 from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
 #: The VMs of each bureau hypervisor that the demo's VM ledger gives to a system (--quick).
@@ -78,7 +82,7 @@ def stage_lab_import(st: DemoState) -> str:
     st.results["vm_systems"] = write_vm_ledger(state, vm_ledger,
                                                QUICK_VMS if st.quick else None)
     files = [*state.ledgers, vm_ledger]
-    report = import_ledgers(files, st.estate_dir)
+    report = import_ledgers(files, st.estate_dir, reader=read_grids)
     counts = Estate.load(st.estate_dir, check=True).summary()["counts"]
     st.results["import"] = counts
     _link_dashboard_state(st)
@@ -106,8 +110,8 @@ def stage_discover(st: DemoState) -> str:
     uris = [f"{ids[names[hv.bureau]]}={hv.uri}" for hv in state.hypervisors]
     options = SSHOptions(str(state.client_key), str(state.known_hosts),
                          Defaults(user=state.user))
-    data = run_discovery(str(st.estate_dir), options,
-                         hypervisor_rows=inventory_rows(uris)).to_dict()
+    data = run_discovery(str(st.estate_dir), options, discovery_pool,
+                         hypervisor_rows=inventory_rows(uris, list_domains)).to_dict()
     st.results["discover"] = data
     est = Estate.load(st.estate_dir, check=False)
     vms = sum(1 for h in est.rows("hosts") if h.get("hypervisor"))

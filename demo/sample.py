@@ -11,10 +11,11 @@ from openpyxl import load_workbook
 from rich.progress import track
 from rich.table import Table
 
-from connectors.ledgers.importer import import_ledgers
+from connectors.grid import read_grids
 from demo.state import DemoState, Stages, StageSkipped, console
 from shangyun.errors import ShangyunError, ValidationFailed
 from shangyun.estate import Estate
+from shangyun.ledgers.importer import import_ledgers
 from shangyun.sample import write_sample
 from shangyun.sample.ledgers import CROSS_FOLDER, read_manifest
 from shangyun.sample.writer import LEDGER_DIR
@@ -44,7 +45,7 @@ def stage_import(st: DemoState) -> str:
     for entry in track(order, description="importing ledgers", console=console,
                        transient=True):
         files = [ledger_dir / entry["folder"] / f for f in entry["files"]]
-        report = import_ledgers(files, st.imported_dir, bureau=entry["bureau"])
+        report = import_ledgers(files, st.imported_dir, reader=read_grids, bureau=entry["bureau"])
         conflicts += len(report.conflicts or [])
         n_files += len(files)
     return (f"{n_files} files in {len(order)} imports → {st.imported_dir} "
