@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table as RichTable
 
+import lab as labmod
 from shangyun.cli.output import console, err_console, handle_errors, json_option, print_json
 
 dir_option = click.option(
@@ -34,8 +35,6 @@ def lab() -> None:
 def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | None,
            as_json: bool) -> None:
     """Bring the lab up (idempotent: a second run only repairs what died)."""
-    import lab as labmod
-
     if as_json:
         state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
     else:
@@ -58,8 +57,6 @@ def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | No
 @handle_errors
 def status_cmd(lab_dir: Path | None, as_json: bool) -> None:
     """Show each lab host: running, sshd answering, role, OS look; exit 1 if any is down."""
-    import lab as labmod
-
     st = labmod.status(lab_dir)
     if as_json:
         print_json(st)
@@ -81,8 +78,6 @@ def status_cmd(lab_dir: Path | None, as_json: bool) -> None:
 @handle_errors
 def down_cmd(lab_dir: Path | None, as_json: bool) -> None:
     """Stop every lab process and remove its namespaces, bridge and files."""
-    import lab as labmod
-
     if as_json:
         res = labmod.down(lab_dir)
     else:
