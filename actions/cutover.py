@@ -239,14 +239,3 @@ class MarkAction:
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing: undoing the steps before it rolls the system back."""
-
-
-def extra_steps(wave: Any, system: Any) -> list[Step]:
-    """The cutover steps of ``system`` when the estate has ``plan/cutover.yaml`` listing it
-    (none otherwise: a part-1-only wave is unchanged)."""
-    from shangyun.wave.cutover import cutover_steps, load_cutover
-
-    plan = load_cutover(wave.estate_dir)
-    if plan is None or system.id not in plan.systems:
-        return []
-    return cutover_steps(wave, system, plan.systems[system.id])

@@ -40,18 +40,18 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, get_transaction, transaction
 
 from actions.context import RunContext
-from actions.cutover import extra_steps
 from actions.registry import actions_for
 from actions.rollback import rollback
 from connectors.workpool import check_distributed
 from shangyun.errors import StepError, TransientError
+from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import NEEDS_UNDO, StepAction, execute, undo_record, undo_system
 from shangyun.wave.journal_port import WaveJournal, open_journal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
-from shangyun.wave.steps import RunOptions, Step, plan_steps, system_steps
+from shangyun.wave.steps import RunOptions, Step
 
 GLOBAL_LIMIT = "shangyun-wave-global"
 GLOBAL_SLOTS = 4
@@ -181,15 +181,16 @@ _RUNS: dict[str, tuple[WaveJournal, RunContext]] = {}
 
 
 def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: SystemWork,
-                ctx: RunContext, distributed: bool = False) -> dict[str, Any]:
-    """Move one system inside its own transaction; undo it alone if any step fails.
+                steps: list[Step], ctx: RunContext,
+                distributed: bool = False) -> dict[str, Any]:
+    """Move one system (``steps``: its list from :func:`wave_steps`) inside its own
+    transaction; undo it alone if any step fails.
 
     ``distributed``: the transaction is SERIALIZABLE on the system's Redis lock, and the
     undo after a failure takes that lock again. A system whose lock another worker holds
     is reported ``busy`` and left alone (nothing undone: it is not ours)."""
     from connectors.locks import SystemBusyError
 
-    steps = system_steps(wave, system, ctx.opts) + extra_steps(wave, system)  # + cutover
     name = run_name(wave.number, system.bureau_id, system.name)
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
     actions = actions_for(ctx)
@@ -239,7 +240,7 @@ def _progress_artifact(number: int, system_id: str) -> Any:
 
 @task(name="move-group", cache_policy=NO_CACHE, persist_result=False)
 def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
-               system_ids: list[str], ctx: RunContext,
+               system_ids: list[str], steps: Mapping[str, list[Step]], ctx: RunContext,
                distributed: bool = False) -> list[dict[str, Any]]:
     """Move the systems of one move group; if one fails, undo them all (they move together)."""
     results: list[dict[str, Any]] = []
@@ -247,7 +248,8 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
         system = wave.system(sid)
         try:
             with system_slots(system):
-                results.append(move_system(journal, run_id, wave, system, ctx, distributed))
+                results.append(move_system(journal, run_id, wave, system, steps[sid], ctx,
+                                           distributed))
         except StepError as exc:  # a missing limit: nothing of this system ran
             results.append({"id": sid, "name": system.name, "bureau": system.bureau_id,
                             "move_group": group, "state": "failed", "error": str(exc),
@@ -328,7 +330,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                                 "nothing to resume")
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
-        opts = _worker_options(RunOptions(**(options or {})), distributed)
+        opts, steps = _run_steps(wave, options, distributed)
         ctx = RunContext(opts, progress=_ProgressLog())
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]
@@ -346,7 +348,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                 futures = [move_group.with_options(
                     task_run_name=_group_name(wave, gid, sids),
                     tags=[f"wave-{number}", *sorted({wave.system(s).bureau_id for s in sids})],
-                ).submit(journal, run_id, wave, gid, sids, ctx, distributed)
+                ).submit(journal, run_id, wave, gid, sids, {s: steps[s] for s in sids}, ctx,
+                          distributed)
                     for gid, sids in wave.move_groups.items()]
                 systems = [r for f in futures for r in f.result()]
             state = "done" if all(s["state"] == "done" for s in systems) else "failed"
@@ -370,6 +373,14 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
 
 def _share(wave: WaveWork, bureau: str | None) -> WaveWork:
     return bureau_share(wave, bureau) if bureau else wave
+
+
+def _run_steps(wave: WaveWork, options: dict[str, Any] | None,
+               distributed: bool) -> tuple[RunOptions, dict[str, list[Step]]]:
+    """The run's options and its steps per system, from the one builder (the dry run's
+    list; ``plan/cutover.yaml`` read once): the run and its rehearsal both call this."""
+    opts = _worker_options(RunOptions(**(options or {})), distributed)
+    return opts, wave_steps(wave, opts)
 
 
 def _worker_options(opts: RunOptions, distributed: bool) -> RunOptions:
@@ -433,7 +444,7 @@ def _rehearse(estate_dir: str, number: int, only: str | None,
               options: dict[str, Any] | None, bureau: str | None,
               distributed: bool) -> dict[str, Any]:
     wave = _share(load_wave(estate_dir, number, only=only), bureau)
-    steps = plan_steps(wave, RunOptions(**(options or {})))
+    _, steps = _run_steps(wave, options, distributed)
     _limits(wave, distributed)
     futures = [rehearse_group.with_options(task_run_name=_group_name(wave, gid, sids))
                .submit(wave, sids, steps, distributed)

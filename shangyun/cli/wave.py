@@ -153,9 +153,9 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
         else:
             click.echo(render_text(plan))
         return
-    from shangyun.wave.steps import plan_steps
+    from shangyun.wave.builder import step_count, wave_steps
 
-    total = sum(len(v) for v in plan_steps(work, opts).values())
+    total = step_count(wave_steps(work, opts))
     _report(_run_with_bar(f"wave {number}", total, not as_json, estate_dir=estate_dir,
                           number=number, only=only, options=opts.to_dict()), as_json)
 

@@ -3,7 +3,7 @@ reading the estate's files and the journal).
 
 Before the wave: window and bureaus, systems with owners and contacts, the go/no-go
 checklist, every step per system (the wave engine's own step list,
-:func:`shangyun.wave.steps.system_steps`) with its estimated duration, the rollback per
+:func:`shangyun.wave.builder.wave_steps`) with its estimated duration, the rollback per
 system, dependencies, readiness warnings and a sign-off table. After it (when the journal
 has runs of the wave): runs, step durations, verification results, failures and rollbacks,
 and the final state per system.
@@ -28,7 +28,7 @@ from shangyun.runbook.estimate import (
 )
 from shangyun.runbook.history import wave_history
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
-from shangyun.wave.cutover import load_cutover, wave_system_steps
+from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import csv_groups, wave_groups
 from shangyun.wave.steps import RunOptions, Step
@@ -117,7 +117,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     if wave.plan_fingerprint != wave.estate_fingerprint:
         warnings.append({"system": "", "text": t("warn_fingerprint")})
     ids = {s.id for s in wave.systems}
-    cutover = load_cutover(root)
+    wave_plan = wave_steps(wave, opts)
     systems = []
     for s in wave.systems:
         row = sys_rows[s.id]
@@ -129,7 +129,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         # concurrent systems of one bureau share its link
         rates = Rates(link_mbps=link / bureau_slots(link), efficiency=eff)
         steps = []
-        for st in wave_system_steps(wave, s, opts, cutover):
+        for st in wave_plan[s.id]:
             secs = step_seconds(st.kind, _step_data_gb(st, used, s), rates)
             steps.append({"key": st.key, "kind": st.kind, "kind_label": t(f"kind_{st.kind}"),
                           "title": st.title, "seconds": secs, "estimate": human_duration(secs),

@@ -17,8 +17,11 @@ Rollback is the engine's: every step that left something is undone newest first,
 journal alone — so DNS is reverted first, then the target stopped and removed, then the
 source restarted, then the data copies dropped, then part 1's undo.
 
-The cutover file is ``<estate>/plan/cutover.yaml`` (``schema_version: 1``)::
+The cutover file is ``<estate>/plan/cutover.yaml``, read by :func:`load_cutover` and
+written by :func:`write_cutover`; its ``schema_version`` is required (a file without one,
+or with another, is a :class:`SchemaVersionError` naming the file)::
 
+    schema_version: 1
     systems:
       sys-001:
         freeze: true                      # shut the system's hosts' domains down (default)
@@ -46,7 +49,7 @@ The cutover file is ``<estate>/plan/cutover.yaml`` (``schema_version: 1``)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,9 +57,9 @@ from typing import Any
 
 import yaml
 
-from shangyun.errors import EstateError, StepError
+from shangyun.errors import EstateError, SchemaVersionError, StepError
 from shangyun.wave.model import SystemWork, WaveWork
-from shangyun.wave.steps import RunOptions, Step, system_steps
+from shangyun.wave.steps import Step
 
 CUTOVER_FILE = Path("plan") / "cutover.yaml"
 SCHEMA_VERSION = 1
@@ -133,10 +136,12 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
     """Check and read the cutover file's content; :class:`EstateError` naming file and key."""
     if not isinstance(data, dict):
         raise EstateError(f"{file}: expected a mapping")
-    version = data.get("schema_version", SCHEMA_VERSION)
+    if "schema_version" not in data:
+        raise SchemaVersionError(f"{file}: no schema_version; this shangyun reads "
+                                 f"schema_version {SCHEMA_VERSION} (add "
+                                 f"'schema_version: {SCHEMA_VERSION}' at the top)")
+    version = data["schema_version"]
     if version != SCHEMA_VERSION:
-        from shangyun.errors import SchemaVersionError
-
         raise SchemaVersionError(f"{file}: schema_version {version}, this shangyun reads "
                                  f"{SCHEMA_VERSION}")
     systems: dict[str, SystemCutover] = {}
@@ -212,10 +217,26 @@ def load_cutover(estate_dir: str | Path) -> CutoverPlan | None:
     return parse_cutover(data, str(path))
 
 
+def write_cutover(estate_dir: str | Path, spec: Mapping[str, Any]) -> Path:
+    """Write ``spec`` (the file's content, as :func:`parse_cutover` reads it) as the estate's
+    cutover file, stamped with this shangyun's ``schema_version``. The content is checked
+    first (:class:`EstateError` naming the key), so a bad file is never written."""
+    path = Path(estate_dir) / CUTOVER_FILE
+    data = {"schema_version": SCHEMA_VERSION,
+            **{k: v for k, v in spec.items() if k != "schema_version"}}
+    parse_cutover(data, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
                   start_target: bool = True) -> list[Step]:
     """The ordered cutover steps of ``system``, to run after part 1's steps (whose step
-    keys and instance names :mod:`shangyun.wave.steps` defines; ``start`` reads them)."""
+    keys and instance names :mod:`shangyun.wave.steps` defines; ``start`` reads them).
+    A run's whole list comes from :func:`shangyun.wave.builder.wave_steps`."""
     sid, n = system.id, wave.number
     hosts = [{"launch_key": f"{sid}/launch/{h.id}", "name": f"w{n}-{sid}-{h.id}",
               "import_keys": [f"{sid}/import/{d.id}" for d in h.disks],
@@ -250,16 +271,6 @@ def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
                           args={"checks": list(spec.health)}))
     steps.append(Step("cutover", sid, f"{sid}/cutover", f"mark {system.name} cut over",
                       args={"wave": n}))
-    return steps
-
-
-def wave_system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
-                      plan: CutoverPlan | None) -> list[Step]:
-    """Every step a wave run does to ``system``: part 1's, then its cutover steps when
-    ``plan`` (the estate's cutover file, see :func:`load_cutover`) lists it."""
-    steps = system_steps(wave, system, opts)
-    if plan is not None and system.id in plan.systems:
-        steps += cutover_steps(wave, system, plan.systems[system.id])
     return steps
 
 

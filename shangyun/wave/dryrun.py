@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.model import WaveWork
-from shangyun.wave.steps import RunOptions, Step, plan_steps
+from shangyun.wave.steps import RunOptions, Step
 
 
 def dry_run(wave: WaveWork, opts: RunOptions) -> dict[str, Any]:
-    """The whole wave as plain data: options, systems (with group and bureau) and steps."""
-    steps = plan_steps(wave, opts)
+    """The whole wave as plain data: options, systems (with group and bureau) and steps
+    (the run's own list: :func:`shangyun.wave.builder.wave_steps`)."""
+    steps = wave_steps(wave, opts)
     return {
         "wave": wave.number,
         "dry_run": True,
@@ -24,7 +26,7 @@ def dry_run(wave: WaveWork, opts: RunOptions) -> dict[str, Any]:
             "run_name": run_name(wave.number, s.bureau_id, s.name),
             "steps": [st.to_dict() for st in steps[s.id]],
         } for s in wave.systems],
-        "step_count": sum(len(v) for v in steps.values()),
+        "step_count": step_count(steps),
     }
 
 

@@ -3,8 +3,10 @@
 A :class:`Step` is one idempotent action on one system. Its ``key`` is unique in the wave
 and is what the journal records it under; ``args`` hold everything the action needs and
 ``planned`` what it will create (so that an undo can clean up even after a crash in the
-middle of the step). Steps are built by :func:`plan_steps` from a :class:`WaveWork` and the
-run's :class:`RunOptions`; the dry run prints exactly this list.
+middle of the step). This module builds part 1's steps of one system
+(:func:`system_steps`); the whole list a run does — part 1, then the cutover — comes from
+the one builder, :func:`shangyun.wave.builder.wave_steps`, which the run, the dry run,
+the progress bar, the runbook and the rehearsal all call.
 
 Part 1 kinds, in order per system: ``precheck`` → ``convert`` (per disk) → ``upload`` (per
 disk, to S3 staging) → ``import`` (per disk, into the target) → ``launch`` (per host, the
@@ -147,12 +149,3 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                    "target_options": opts.target_options, "name": name}))
     return steps
 
-
-def plan_steps(wave: WaveWork, opts: RunOptions) -> dict[str, list[Step]]:
-    """System id -> its ordered steps, for every system of the wave (plan order): part 1's
-    steps, then the cutover steps of each system ``plan/cutover.yaml`` lists (pure: the
-    cutover file is read once; no connector, no Prefect)."""
-    from shangyun.wave.cutover import load_cutover, wave_system_steps
-
-    cutover = load_cutover(wave.estate_dir)
-    return {s.id: wave_system_steps(wave, s, opts, cutover) for s in wave.systems}

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError
 from shangyun.wave.cutover import (
     CUTOVER_KINDS,
     cutover_steps,
     finalize_verdict,
+    load_cutover,
     parse_cutover,
     rollback_order,
+    write_cutover,
 )
 from shangyun.wave.engine import NEEDS_UNDO, StepRecord
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
@@ -64,7 +68,7 @@ def test_sequence_is_the_runbook_order() -> None:
 
 
 def test_minimal_system_only_marks() -> None:
-    plan = parse_cutover({"systems": {"sys-1": {"freeze": False}}})
+    plan = parse_cutover({"schema_version": 1, "systems": {"sys-1": {"freeze": False}}})
     wave, system = _wave()
     steps = cutover_steps(wave, system, plan.systems["sys-1"], start_target=False)
     assert [s.kind for s in steps] == ["cutover"]
@@ -94,6 +98,23 @@ def test_bad_file_names_the_place(change: dict[str, Any], message: str) -> None:
 def test_schema_version_checked() -> None:
     with pytest.raises(SchemaVersionError, match="schema_version 2"):
         parse_cutover({"schema_version": 2, "systems": {}})
+
+
+def test_missing_schema_version_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "plan").mkdir()
+    (tmp_path / "plan" / "cutover.yaml").write_text("systems: {}\n", encoding="utf-8")
+    with pytest.raises(SchemaVersionError, match=r"plan/cutover\.yaml: no schema_version"):
+        load_cutover(tmp_path)
+
+
+def test_written_file_reads_back_with_its_version(tmp_path: Path) -> None:
+    spec = {k: v for k, v in _spec().items() if k != "schema_version"}
+    path = write_cutover(tmp_path, spec)
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["schema_version"] == 1
+    assert load_cutover(tmp_path) == parse_cutover(_spec(), str(path))
+    with pytest.raises(EstateError, match=r"health\[0\]\.kind"):
+        write_cutover(tmp_path / "bad", {**spec, "systems": {"s": {"health": [{"kind": "x"}]}}})
+    assert not (tmp_path / "bad").exists()
 
 
 def test_rollback_order_newest_first_skips_undone() -> None:

@@ -16,10 +16,11 @@ import pytest
 from actions.context import RunContext
 from actions.registry import actions_for
 from shangyun.errors import StepError
+from shangyun.wave.builder import wave_steps
 from shangyun.wave.engine import execute, undo_system
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
-from shangyun.wave.steps import RunOptions, plan_steps
+from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import CLOUD_NODE, build_estate, moto_endpoint, s3_client  # noqa: F401
 
 
@@ -51,7 +52,7 @@ def ran_wave(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str  # noq
                       staging_dir=str(tmp / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * 2**20)
     wave = load_wave(est.root, 1)
-    steps = plan_steps(wave, opts)
+    steps = wave_steps(wave, opts)
     ctx = RunContext(opts)
     try:
         with open_journal(est.root) as j:

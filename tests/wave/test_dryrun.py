@@ -13,9 +13,10 @@ from click.testing import CliRunner
 
 from shangyun.cli import main
 from shangyun.errors import EstateError, PlanError
+from shangyun.wave.builder import wave_steps
 from shangyun.wave.plan import load_wave
 from shangyun.wave.precheck import Observations, precheck_problems
-from shangyun.wave.steps import RunOptions, plan_steps
+from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import WaveEstate, write_plan
 
 
@@ -49,7 +50,7 @@ def test_unknown_wave_and_system_are_named(wave_estate: WaveEstate) -> None:
 
 def test_steps_are_ordered_and_keys_unique(wave_estate: WaveEstate) -> None:
     wave = load_wave(wave_estate.root, 1)
-    steps = plan_steps(wave, RunOptions(staging_dir="/stage"))
+    steps = wave_steps(wave, RunOptions(staging_dir="/stage"))
     kinds = [s.kind for s in steps["sys-01"]]
     assert kinds == ["precheck", "convert", "convert", "upload", "upload", "import", "import",
                      "launch"]
@@ -57,7 +58,7 @@ def test_steps_are_ordered_and_keys_unique(wave_estate: WaveEstate) -> None:
     assert len(keys) == len(set(keys))
     conv = steps["sys-01"][1]
     assert conv.planned["path"] == "/stage/wave-1/sys-01/disk-01-0.qcow2"
-    ec2 = plan_steps(wave, RunOptions(target="ec2", staging_dir="/s"))["sys-01"][1]
+    ec2 = wave_steps(wave, RunOptions(target="ec2", staging_dir="/s"))["sys-01"][1]
     assert ec2.args["target_format"] == "vmdk" and ec2.args["subformat"] == "streamOptimized"
 
 
