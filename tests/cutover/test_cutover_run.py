@@ -55,7 +55,7 @@ def _setup(tmp_path: Path, dns: Route53Dns, farm: SshdFarm, web: str,
     dns.switch(zid, DnsRecord.make(f"app.{zone}", "A", ["127.0.0.10"], 300))
     (ps, pt), (ms, mt) = pg_pair, my_pair
     srv = farm.servers[0]
-    spec = {"systems": {"sys-1": {
+    spec = {"schema_version": 1, "systems": {"sys-1": {
         "freeze_databases": True,
         "databases": [
             {"id": "pg", "engine": "postgresql",
