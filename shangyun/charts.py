@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import matplotlib
+import networkx as nx
 
 matplotlib.use("Agg")
 
@@ -102,8 +103,6 @@ def dependency_png(nodes: Sequence[dict[str, Any]], edges: Sequence[tuple[str, s
                    title: str) -> bytes:
     """The dependency graph. ``nodes``: ``{"id", "label", "inside"}`` (inside: in this
     wave, drawn filled; outside: grey); ``edges``: (consumer, provider)."""
-    import networkx as nx
-
     cjk_font()
     g = nx.DiGraph()
     for n in nodes:

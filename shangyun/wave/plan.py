@@ -22,6 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
@@ -79,8 +81,6 @@ def csv_groups(estate_dir: str | Path, number: int) -> list[tuple[str, list[str]
     path = Path(estate_dir) / "plan" / "move_groups.csv"
     if not path.is_file():
         return None
-    import pandas as pd
-
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     for col in ("id", "wave", "systems"):
         if col not in df.columns:
