@@ -104,8 +104,9 @@ def kill_tree(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
 
 
 def flush_lock_keys(url: str) -> int:
-    """Delete the ``lock:shangyun/*`` keys (distributed system locks) of Redis ``url``;
-    returns how many there were. Never raises (cleanup)."""
+    """Delete the ``lock:shangyun/*`` keys (distributed system locks) and their
+    ``fence:lock:shangyun/*`` fencing counters of Redis ``url``; returns how many locks
+    there were. Never raises (cleanup)."""
     import redis
 
     try:
@@ -114,8 +115,9 @@ def flush_lock_keys(url: str) -> int:
         return 0
     try:
         keys = list(client.scan_iter("lock:shangyun/*", count=500))
-        if keys:
-            client.delete(*keys)
+        fences = list(client.scan_iter("fence:lock:shangyun/*", count=500))
+        if keys or fences:
+            client.delete(*keys, *fences)
         return len(keys)
     except Exception:
         return 0

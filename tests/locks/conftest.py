@@ -40,8 +40,9 @@ def system_id(redis_url: str) -> Iterator[Callable[[str], str]]:
     prefix = f"t{os.getpid()}-{secrets.token_hex(4)}"
     yield lambda name: f"{prefix}-{name}"
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
-    for key in client.scan_iter(f"lock:shangyun/system/{prefix}-*", count=500):
-        client.delete(key)
+    for pattern in (f"lock:shangyun/system/{prefix}-*", f"fence:lock:shangyun/system/{prefix}-*"):
+        for key in client.scan_iter(pattern, count=500):
+            client.delete(key)
     client.close()
 
 

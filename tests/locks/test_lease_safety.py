@@ -33,9 +33,11 @@ from tests.support import free_port
 
 
 @contextlib.contextmanager
-def private_redis(tmp_path: Path, *args: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """A redis-server of this test's own on a free loopback port; ended by its pid."""
-    port = free_port()
+def private_redis(tmp_path: Path, *args: str, port: int | None = None
+                  ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own on a free loopback port (``args`` may move it to
+    ``--tls-port port``); ended by its pid."""
+    port = port or free_port()
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
                              *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -181,3 +183,25 @@ def test_password_and_acl_user_urls_against_a_real_redis(tmp_path: Path) -> None
         with pytest.raises(LockServerError) as err:
             wrong.acquire_lock(key, "h")
         assert "nope" not in str(err.value) and "***" in str(err.value)
+
+
+def test_tls_url_against_a_real_redis(tmp_path: Path) -> None:
+    """``rediss://`` with a password and the server's CA: the lock works over TLS; the same
+    server is not reachable in clear text."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    with private_redis(tmp_path, "--port", "0", "--tls-port", str(port), "--tls-cert-file",
+                       str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert),
+                       "--tls-auth-clients", "no", "--requirepass", "tls-pw", port=port):
+        lock = system_lock_key("sys-tls")
+        url = f"rediss://:tls-pw@127.0.0.1:{port}/0?ssl_ca_certs={cert}"
+        m = LeasedRedisLockManager(connection_url=url, lease_seconds=5, wait_seconds=1)
+        assert m.acquire_lock(lock, "h") and m.fencing_token(lock) == 1
+        m.release_lock(lock, "h")
+        clear = LeasedRedisLockManager(connection_url=f"redis://:tls-pw@127.0.0.1:{port}/0",
+                                       lease_seconds=5, wait_seconds=1)
+        with pytest.raises(LockServerError):
+            clear.acquire_lock(lock, "h")
