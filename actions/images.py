@@ -56,8 +56,11 @@ class PrecheckAction:
                 obs.unreachable_hypervisors[uri] = why
         needed = 0
         fmt = self.ctx.opts.target_format
+        roots = self.ctx.opts.datastore_roots
         for d in a["disks"]:
             try:
+                if roots:  # under the datastore roots, no backing/extent outside
+                    qemu.admit(d["path"], d["format"], roots=roots)
                 needed += qemu.measure(d["path"], fmt, d["format"])
             except ConnectorError as exc:
                 obs.unreadable_disks[d["path"]] = str(exc)
@@ -117,6 +120,8 @@ class ConvertAction:
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Convert, verify, and return the staged image's path and digests."""
         a = step.args
+        if self.ctx.opts.datastore_roots:  # refused before anything is read or written
+            qemu.source_path(a["source"], self.ctx.opts.datastore_roots)
         dst = Path(step.planned["path"])
         dst.parent.mkdir(parents=True, exist_ok=True)
         algo = a["digest"]

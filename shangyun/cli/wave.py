@@ -26,13 +26,15 @@ def _target_options(target: str, uri: str | None, pool: str | None, endpoint: st
 
 def run_options(estate_dir: str, target: str, uri: str | None, pool: str | None,
                 endpoint: str | None, region: str | None, staging: str | None,
-                s3_endpoint: str | None, bucket: str, digest: str) -> RunOptions:
+                s3_endpoint: str | None, bucket: str, digest: str,
+                datastore_roots: tuple[str, ...] = ()) -> RunOptions:
     """The :class:`RunOptions` of a ``wave run`` command line (staging defaults inside
     the estate)."""
     return RunOptions(
         target=target, target_options=_target_options(target, uri, pool, endpoint, region),
         staging_dir=str(Path(staging or Path(estate_dir) / "staging").resolve()),
-        s3_endpoint=s3_endpoint or "", bucket=bucket, digest=digest)
+        s3_endpoint=s3_endpoint or "", bucket=bucket, digest=digest,
+        datastore_roots=[str(Path(r).resolve()) for r in datastore_roots])
 
 
 _run_opts = [
@@ -53,6 +55,11 @@ _run_opts = [
                  help="S3 staging bucket."),
     click.option("--digest", type=click.Choice(["sha256", "sm3"]), default="sha256",
                  show_default=True, help="Digest used to verify every image end to end."),
+    click.option("--datastore-root", "datastore_roots", multiple=True,
+                 type=click.Path(file_okay=False), envvar="SHANGYUN_DATASTORE_ROOTS",
+                 help="A folder source images may be read from (repeatable); when given, "
+                      "a disk path outside every root (or with '..', or under /dev) is "
+                      "refused by the pre-check and the convert."),
 ]
 
 
@@ -127,7 +134,7 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
             max_resumes: int, start_timeout: float, target: str, uri: str | None,
             pool: str | None, endpoint: str | None, region: str | None,
             staging: str | None, s3_endpoint: str | None, bucket: str, digest: str,
-            as_json: bool) -> None:
+            datastore_roots: tuple[str, ...], as_json: bool) -> None:
     """Run wave NUMBER (or, with --dry-run, print every step it would do).
 
     With --distributed, each bureau's share goes to its worker's queue (bureau-<id>) and
@@ -137,7 +144,7 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
     from shangyun.wave.plan import load_wave
 
     opts = run_options(estate_dir, target, uri, pool, endpoint, region, staging,
-                       s3_endpoint, bucket, digest)
+                       s3_endpoint, bucket, digest, datastore_roots)
     if distributed:
         _distributed(estate_dir, number, as_json, options=opts.to_dict(), only=only,
                      dry_run=dry_run, max_resumes=max_resumes, start_timeout=start_timeout)

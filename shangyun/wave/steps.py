@@ -36,7 +36,9 @@ class RunOptions:
     ``target`` is ``libvirt`` or ``ec2``; ``target_options`` are that target's settings
     (e.g. ``uri``/``pool`` for libvirt, ``endpoint``/``region`` for ec2) — never secrets,
     which come from the environment. ``staging_dir`` holds converted images;
-    ``s3_endpoint``/``bucket``/``prefix`` name the S3 staging area.
+    ``s3_endpoint``/``bucket``/``prefix`` name the S3 staging area. ``datastore_roots``:
+    the folders source images may be read from (docs/safety.md); when given, the pre-check
+    and the convert refuse a disk path outside them (``..``, ``/dev``, symlinks resolved).
     """
 
     target: str = "libvirt"
@@ -47,6 +49,7 @@ class RunOptions:
     prefix: str = ""
     digest: str = "sha256"
     part_size: int = 16 * 2**20
+    datastore_roots: list[str] = field(default_factory=list)
 
     @property
     def target_format(self) -> str:
