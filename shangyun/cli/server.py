@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from connectors.prefect_server import default_state_dir, start, status, stop
 from shangyun.cli.output import console, handle_errors, json_option, print_json
 
 ESTATE = click.option("--estate", "estate_dir", type=click.Path(file_okay=False),
@@ -15,8 +16,6 @@ ESTATE = click.option("--estate", "estate_dir", type=click.Path(file_okay=False)
 
 
 def _dir(estate_dir: str | None) -> Path:
-    from connectors.prefect_server import default_state_dir
-
     return default_state_dir(estate_dir)
 
 
@@ -48,8 +47,6 @@ def start_cmd(estate_dir: str | None, port: int, host: str, advertise: str | Non
     A non-loopback ``--host`` is refused unless ``PREFECT_SERVER_API_AUTH_STRING`` is set
     (basic auth); the server gets a minimal environment, never the operator's credentials.
     """
-    from connectors.prefect_server import start
-
     info = start(_dir(estate_dir), port=port, host=host, advertise=advertise,
                  database_url=database_url, timeout=timeout)
     if as_json:
@@ -66,8 +63,6 @@ def start_cmd(estate_dir: str | None, port: int, host: str, advertise: str | Non
 @handle_errors
 def stop_cmd(estate_dir: str | None, as_json: bool) -> None:
     """Stop the server and every process it started."""
-    from connectors.prefect_server import stop
-
     was = stop(_dir(estate_dir))
     if as_json:
         print_json({"stopped": was})
@@ -81,8 +76,6 @@ def stop_cmd(estate_dir: str | None, as_json: bool) -> None:
 @handle_errors
 def status_cmd(estate_dir: str | None, as_json: bool) -> None:
     """Whether the server runs, where, and the export line (exit 1 when it does not)."""
-    from connectors.prefect_server import status
-
     info = status(_dir(estate_dir))
     if as_json:
         print_json(info.to_dict() if info else {"running": False})
