@@ -4,7 +4,10 @@ merged cells; :mod:`shangyun.ledgers` reads the grids.
 
 Excel: python-calamine (Rust) reads the cells — several times faster than openpyxl — and
 reports merged ranges; every cell of a merged range gets the range's top-left value (so a
-单位 or 系统名称 merged down over many rows is filled down).
+单位 or 系统名称 merged down over many rows is filled down) and the ranges are kept on the
+grid. Hidden sheets are listed without their rows (the reader warns that it skipped them).
+Formula cells saved without a cached value (calamine reads them as blank) are found by a
+scan of the sheet's XML, only in sheets that hold formulas.
 
 CSV: UTF-8 (with or without BOM), UTF-16 with BOM, otherwise GB18030 (a superset of GBK,
 what Chinese Excel saves as "CSV"); the delimiter is sniffed among ``, ; tab |``.
@@ -13,7 +16,10 @@ what Chinese Excel saves as "CSV"); the delimiter is sniffed among ``, ; tab |``
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +57,10 @@ def _read_excel(path: Path) -> list[Grid]:
     grids = []
     try:
         for meta in wb.sheets_metadata:
-            if str(meta.visible).endswith("Hidden") or str(meta.visible).endswith("VeryHidden"):
-                continue
             if not str(meta.typ).endswith("WorkSheet"):
+                continue
+            if str(meta.visible).endswith("Hidden") or str(meta.visible).endswith("VeryHidden"):
+                grids.append(Grid(str(path), meta.name, [], hidden=True))
                 continue
             try:
                 sheet = wb.get_sheet_by_name(meta.name)
@@ -62,10 +69,68 @@ def _read_excel(path: Path) -> list[Grid]:
             except (CalamineError, ValueError) as exc:
                 raise LedgerError(str(path), f"cannot be read: {exc}", sheet=meta.name) from exc
             _fill_merged(rows, merged)
-            grids.append(Grid(str(path), meta.name, rows))
+            grids.append(Grid(str(path), meta.name, rows,
+                              merged=[(tuple(a), tuple(b)) for a, b in merged]))
     finally:
         wb.close()
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        blanks = formula_blanks(path)
+        for g in grids:
+            g.formula_blanks = blanks.get(g.sheet or "", [])
     return grids
+
+
+_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+_FORMULA_NO_VALUE = re.compile(
+    rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<f\b[^>]*(?:/>|>[^<]*</f>)\s*(?:<v\s*/>)?\s*</c>')
+
+
+def formula_blanks(path: Path) -> dict[str, list[tuple[int, int]]]:
+    """Per sheet name, the 0-based ``(row, col)`` of formula cells saved with no cached value
+    (a workbook written by a program that does not calculate: Excel would show a result,
+    every reader sees a blank). Only sheets containing formulas are scanned."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = _sheet_parts(z)
+            for name, part in names.items():
+                try:
+                    data = z.read(part)
+                except KeyError:
+                    continue
+                if b"<f" not in data:
+                    continue
+                cells = []
+                for m in _FORMULA_NO_VALUE.finditer(data):
+                    ref = _CELL_REF.fullmatch(m.group(1).decode())
+                    if ref:
+                        col = 0
+                        for ch in ref.group(1):
+                            col = col * 26 + ord(ch) - 64
+                        cells.append((int(ref.group(2)) - 1, col - 1))
+                if cells:
+                    out[name] = cells
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return {}
+    return out
+
+
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> the zip member holding its cells (from workbook.xml and its rels)."""
+    wb = z.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    targets = {m.group(1): m.group(2) for m in re.finditer(
+        r'<Relationship\b[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
+    targets |= {m.group(2): m.group(1) for m in re.finditer(
+        r'<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)}
+    out = {}
+    for m in re.finditer(r'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]+)"', wb):
+        target = targets.get(m.group(2))
+        if target:
+            target = target.lstrip("/")
+            out[html.unescape(m.group(1))] = (target if target.startswith("xl/")
+                                              else "xl/" + target)
+    return out
 
 
 def _fill_merged(rows: list[list[Any]], merged: list[tuple[tuple[int, int], ...]]) -> None:
@@ -116,4 +181,4 @@ def _read_csv(path: Path) -> Grid:
     return Grid(str(path), None, rows, encoding=encoding)
 
 
-__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "decode", "read_grids"]
+__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "decode", "formula_blanks", "read_grids"]

@@ -54,43 +54,58 @@ def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
 
 
 @click.command("import")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=str, metavar="DIR_OR_GLOB_OR_FILE...")
 @estate_option
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
               help="YAML file: ledger header -> estate column (table.column or ignore).")
 @click.option("--bureau", help="Bureau (单位) of rows whose ledger has no 单位 column.")
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="Read, merge and validate; show per file and sheet which column became "
+                   "which field, what was ignored, the counts and warnings; write nothing.")
 @click.option("--progress/--no-progress", "show_progress", default=True,
               help="Show progress bars on stderr.")
 @json_option
 @handle_errors
 def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None,
-               bureau: str | None, show_progress: bool, as_json: bool) -> None:
+               bureau: str | None, dry_run: bool, show_progress: bool, as_json: bool) -> None:
     """Import ledgers (.xlsx/.csv, RVTools exports) into the estate, merging by host.
 
-    FILES may include a ledger manifest (.yaml with 'order: [{folder, bureau, files}]', as
-    `inventory sample` writes ledgers/manifest.yaml) to import many bureaus at once.
+    Each argument is a file, a folder (every ledger under it, or its manifest.yaml) or a
+    glob pattern ('ledgers/*/*.xlsx'); a whole programme's ledgers in one command, in any
+    order: dependencies naming systems of other files are resolved once every file is
+    read. A ledger manifest (.yaml with 'order: [{folder, bureau, files}]', as
+    `inventory sample` writes ledgers/manifest.yaml) gives each file its bureau.
 
     A new estate folder is created when ESTATE does not exist. Values that differ from the
     estate's are not overwritten but listed as conflicts (see `inventory conflicts`). A
     file that cannot be understood is rejected naming its sheet, row and column, and
-    nothing is written.
+    nothing is written. Doubtful values that were read anyway are listed as warnings.
     """
     from connectors.grid import read_grids
-    from shangyun.ledgers.importer import MANIFEST_SUFFIXES, expand_manifest, import_ledgers
+    from shangyun.ledgers.importer import (
+        MANIFEST_SUFFIXES,
+        expand_inputs,
+        expand_manifest,
+        import_ledgers,
+    )
 
-    count = sum(len(expand_manifest(f)) if f.lower().endswith(MANIFEST_SUFFIXES) else 1
-                for f in files)
-    with _bars(count, show_progress) as (on_file, advance):
-        report = import_ledgers(files, estate_dir, reader=read_grids,
+    paths = expand_inputs(files)
+    count = sum(len(expand_manifest(f)) if f.suffix.lower() in MANIFEST_SUFFIXES else 1
+                for f, _b in paths)
+    with _bars(count, show_progress and not as_json) as (on_file, advance):
+        report = import_ledgers([(f, b or bureau) for f, b in paths], estate_dir, reader=read_grids,
                                 mapping_file=mapping_file, bureau=bureau, on_file=on_file,
-                                advance=advance)
+                                advance=advance, dry_run=dry_run)
     if as_json:
         print_json(report.to_dict())
         return
-    what = "created" if report.created else ("updated" if report.saved else "unchanged")
+    if dry_run:
+        _print_preview(report.files)
+    what = ("dry run: nothing written" if dry_run else "created" if report.created
+            else ("updated" if report.saved else "unchanged"))
     console.print(f"[bold]{escape(estate_dir)}[/]: {what}")
-    t = RichTable("table", "added", "updated", "unchanged", "total")
+    t = RichTable("table", "added", "updated", "unchanged", "estate total",
+                  title="rows this import touched (each once)")
     for name, c in report.counts.items():
         t.add_row(name, str(c.added), str(c.updated), str(c.unchanged),
                   str(report.totals.get(name, 0)))
@@ -98,7 +113,7 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     if len(report.files) > 10:
         console.print(f"{len(report.files)} files, "
                       f"{sum(f['rows'] for f in report.files)} rows (--json lists each file)")
-    for f in report.files if len(report.files) <= 10 else []:
+    for f in report.files if len(report.files) <= 10 and not dry_run else []:
         unmapped = sorted({u for s in f["sheets"] for u in s.get("unmapped", [])})
         line = f"{escape(f['file'])}: {f['rows']} rows ({f['kind']})"
         if unmapped:
@@ -107,6 +122,27 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     if report.conflicts:
         console.print(f"[yellow]{len(report.conflicts)} new conflict(s)[/]; list them with "
                       "'shangyun inventory conflicts'")
+    if report.warnings:
+        console.print(f"[yellow bold]{len(report.warnings)} warning(s):[/]")
+        for w in report.warnings[:200]:
+            console.print(f"[yellow]- {escape(w)}[/]")
+        if len(report.warnings) > 200:
+            console.print(f"[yellow]… and {len(report.warnings) - 200} more (--json)[/]")
+
+
+def _print_preview(files: list[dict[str, Any]]) -> None:
+    """Per file and sheet: which column became which field, what was ignored, the counts."""
+    for f in files:
+        console.print(f"[bold]{escape(f['file'])}[/] ({f['kind']}): {f['rows']} rows → "
+                      + ", ".join(f"{t} {n}" for t, n in sorted(f["read"].items())))
+        for s in f["sheets"]:
+            name = s["sheet"] or "(csv)"
+            console.print(f"  sheet {escape(str(name))}: {s['kind']}, header row "
+                          f"{s['header_row']}, {s['rows']} rows, {s['skipped']} skipped")
+            for header, target in s["columns"].items():
+                console.print(f"    {escape(header)} → {target}")
+            if s["unmapped"]:
+                console.print(f"    ignored: {escape(', '.join(s['unmapped']))}")
 
 
 @click.command("export")

@@ -18,7 +18,7 @@ from shangyun.estate.merge import match_key as _key
 from shangyun.estate.model import Estate
 from shangyun.estate.schema import TABLES
 from shangyun.ledgers.model import Known, Row
-from shangyun.ledgers.values import BadValue, clean
+from shangyun.ledgers.values import BadValue, clean, value_of
 
 _HQ = re.compile(r"总部|机关|本部|总局|headquarter|\bhq\b", re.I)
 
@@ -37,6 +37,10 @@ def _sid(prefix: str, *keys: str) -> str:
     return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 
+class Unresolved(BadValue):
+    """A name that no bureau has yet: the row waits until every file is read."""
+
+
 class KnownIndex:
     """Names of the current estate (bureaus, systems, hosts) indexed for lookups.
 
@@ -51,7 +55,7 @@ class KnownIndex:
         self.done = {"bureaus": 0, "systems": 0, "hosts": 0}
         self.bureaus: dict[str, str] = {}
         self.systems: dict[tuple[str, str], str] = {}
-        self.system_names: dict[str, set[str]] = {}
+        self.system_names: dict[str, dict[str, str]] = {}  # name -> {id: bureau name}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
 
@@ -65,7 +69,8 @@ class KnownIndex:
         for s in systems[self.done["systems"]:]:
             key = (_key(self.bureaus.get(s["bureau_id"] or "", "")), _key(s["name"]))
             self.systems.setdefault(key, s["id"])
-            self.system_names.setdefault(key[1], set()).add(s["id"])
+            self.system_names.setdefault(key[1], {})[s["id"]] = self.bureaus.get(
+                s["bureau_id"] or "", "")
         self.done["systems"] = len(systems)
         hosts = self.tables.get("hosts", [])
         for h in hosts[self.done["hosts"]:]:
@@ -91,11 +96,15 @@ class Collector:
         self.systems: dict[tuple[str, str], str] = {}
         self.system_fields: dict[tuple[str, str], Row] = {}
         self.system_raw: dict[tuple[str, str], tuple[str, Row]] = {}
+        self.system_names: dict[str, dict[str, str]] = {}  # name -> {id: bureau name}
         self.bureau_keys: dict[str, str] = {}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
         self._known_source = known
         self._known: KnownIndex | None = None
+        #: a system or host name no bureau has yet raises :class:`Unresolved` (the row
+        #: waits for the other files) instead of adding a new row to the given bureau
+        self.defer_unknown = False
 
     @property
     def known(self) -> KnownIndex:
@@ -137,23 +146,64 @@ class Collector:
             if fields:
                 self.system_fields[key] = dict(fields)
         self.systems[key] = row["id"]
+        self.system_names.setdefault(key[1], {})[row["id"]] = bureau
         self.system_raw[(bureau, name)] = (row["id"], dict(fields or {}))
         return row["id"]
 
     def system_ref(self, bureau: str, name: str) -> str:
-        """The id of system ``name`` seen from ``bureau``: this file, the estate, or new."""
+        """The id of system ``name`` seen from ``bureau``: this file, the estate, or new.
+
+        With ``bureau`` empty (a sheet without a 单位 column) the name is looked up across
+        every bureau (:meth:`system_anywhere`). Each lookup is a dict access: linear in rows.
+        """
+        if not bureau:
+            return self.system_anywhere(name)
         key = (_key(bureau), _key(name))
         if key in self.systems:
             return self.systems[key]
         if key in self.known.systems:
             return self.known.systems[key]
-        here = {sid for (b, n), sid in self.systems.items() if n == key[1]}
+        here = self.system_names.get(key[1], {})
         if len(here) == 1:
-            return here.pop()
-        there = self.known.system_names.get(key[1], set())
+            return next(iter(here))
+        there = self.known.system_names.get(key[1], {})
         if len(there) == 1:
             return next(iter(there))
+        if self.defer_unknown and not here and not there:
+            raise Unresolved(f"system {name!r} is not known yet")
         return self.system(bureau, name)
+
+    def system_anywhere(self, name: str) -> str:
+        """The id of the one system called ``name`` in any bureau (this file or the estate).
+
+        Raises :class:`Unresolved` when no bureau has it (yet), :class:`BadValue` listing
+        the candidates when several have it."""
+        key = _key(name)
+        found = dict(self.known.system_names.get(key, {}))
+        found.update(self.system_names.get(key, {}))
+        if len(found) == 1:
+            return next(iter(found))
+        if not found:
+            raise Unresolved(f"system {name!r} is not defined in any bureau (in this import "
+                             "or the estate); add a 单位 column or pass --bureau NAME")
+        cands = "; ".join(sorted(f"{b or '?'} / {name}" for b in found.values()))
+        raise BadValue(f"system {name!r} is ambiguous: {len(found)} bureaus have it ({cands});"
+                       " add a 单位 column to say which")
+
+    def host_anywhere(self, text: str) -> str:
+        """The id of the one host named (or addressed) ``text`` in any bureau."""
+        key = text.strip()
+        name = host_key_name(key)
+        for k in (key, name):
+            for index in (self.hosts_any, self.known.hosts_any):
+                hid = index.get(k)
+                if hid:
+                    return hid
+                if hid == "":
+                    raise BadValue(f"host {text!r} is ambiguous: several bureaus have a host "
+                                   "of that name or address; add a 单位 column")
+        raise Unresolved(f"host {text!r} is not defined in any bureau (in this import or the "
+                         "estate); add a 单位 column or pass --bureau NAME")
 
     def host(self, bureau: str, row: Row) -> str:
         """Add host ``row`` of ``bureau`` (its id set from bureau and hostname or IP);
@@ -175,11 +225,14 @@ class Collector:
         return hid
 
     def host_ref(self, bureau: str, text: str) -> str:
-        """The id of the host named (or addressed) ``text`` in ``bureau``."""
+        """The id of the host named (or addressed) ``text`` in ``bureau`` (any bureau when
+        ``bureau`` is empty: :meth:`host_anywhere`)."""
+        if not bureau:
+            return self.host_anywhere(text)
         b = _key(bureau)
         ip = ""
         try:
-            ip = clean("hosts.ip", text) or ""
+            ip = value_of(clean("hosts.ip", text)) or ""
         except BadValue:
             ip = ""
         key = (b, ip) if ip and ip == text.strip() else (b, host_key_name(text))
@@ -190,10 +243,13 @@ class Collector:
             hid = any_index.get(key[1])
             if hid:  # the one host of that name in another bureau (such as headquarters)
                 return hid
+        if self.defer_unknown and not any(key[1] in i for i in (self.hosts_any,
+                                                                  self.known.hosts_any)):
+            raise Unresolved(f"host {text!r} is not known yet")
         row: Row = {"hostname": text.strip()}
         if ip and ip == text.strip():
             row["ip"] = ip
         return self.host(bureau, row)
 
 
-__all__ = ["Collector", "KnownIndex"]
+__all__ = ["Collector", "KnownIndex", "Unresolved"]

@@ -7,7 +7,7 @@ workbooks, encoding detection for CSV) is the job of a :class:`GridReader` it is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,13 +17,20 @@ class Grid:
     """One sheet as rows of cells; ``rows[i]`` is spreadsheet row ``i + 1``.
 
     ``sheet`` is ``None`` for a CSV file; ``encoding`` is set for CSV files. Every cell of a
-    merged range holds the range's top-left value.
+    merged range holds the range's top-left value; ``merged`` lists the ranges as 0-based
+    ``((first_row, first_col), (last_row, last_col))`` (so a row holding nothing but filled
+    cells is known to be blank). A ``hidden`` sheet is listed without its rows.
+    ``formula_blanks`` are the 0-based ``(row, col)`` of formula cells saved without a
+    value (Excel did not calculate them): they read as blank.
     """
 
     file: str
     sheet: str | None
     rows: list[list[Any]]
     encoding: str | None = None
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    hidden: bool = False
+    formula_blanks: list[tuple[int, int]] = field(default_factory=list)
 
 
 class GridReader(Protocol):

@@ -12,6 +12,7 @@ imported_at) once per content: importing the same file again changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,14 @@ from typing import Any
 import yaml
 
 from shangyun.errors import EstateError, LedgerError, ValidationFailed
-from shangyun.estate.merge import ORDER, Merger, TableCounts
+from shangyun.estate.merge import ORDER, Merger, MergeStep, TableCounts
 from shangyun.estate.model import META_FILE, Estate
 from shangyun.ledgers.collector import KnownIndex
 from shangyun.ledgers.grid import GridReader
 from shangyun.ledgers.mapping import SAFE_LOADER, load_mapping
 from shangyun.ledgers.model import LedgerRead, Mapping
 from shangyun.ledgers.read import gc_paused, read_ledger
+from shangyun.ledgers.resolve import resolve_deferred
 
 
 @dataclass
@@ -40,13 +42,16 @@ class ImportReport:
     counts: dict[str, TableCounts] = field(default_factory=dict)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""
         return {"estate": self.estate_dir, "created": self.created, "saved": self.saved,
+                "dry_run": self.dry_run,
                 "files": self.files, "counts": {t: c.to_dict() for t, c in self.counts.items()},
                 "conflicts": self.conflicts, "new_conflicts": len(self.conflicts),
-                "totals": self.totals}
+                "totals": self.totals, "warnings": self.warnings}
 
 
 def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
@@ -61,6 +66,51 @@ def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
 
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+#: Files a folder given to ``import`` contributes (Office lock files ``~$…`` excepted).
+LEDGER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv")
+MANIFEST_NAME = "manifest.yaml"
+
+
+def expand_inputs(items: Sequence[str | Path]) -> list[tuple[Path, str | None]]:
+    """Folders, glob patterns and files as the ``(file, bureau)`` list to import.
+
+    A folder holding a ``manifest.yaml`` gives that manifest (its files with their
+    bureaus); any other folder gives every ledger file under it (sorted, recursively); a
+    pattern (``ledgers/*/*.xlsx``, ``**/*.csv``) not naming an existing path is expanded;
+    a file is itself. A file listed by a ``manifest.yaml`` in its folder or the folder
+    above gets that manifest's bureau (so ``ledgers/*/*.xlsx`` imports like the manifest);
+    otherwise the bureau is ``None``. A name matching nothing raises :class:`LedgerError`."""
+    files = _expand_paths(items)
+    listed: dict[Path, str | None] = {}
+    for manifest in dict.fromkeys(d / MANIFEST_NAME for f in files
+                                  for d in (f.parent, f.parent.parent)):
+        if manifest.is_file() and manifest not in files:
+            listed.update({f.resolve(): b for f, b in expand_manifest(manifest)})
+    return [(f, listed.get(f.resolve())) for f in files]
+
+
+def _expand_paths(items: Sequence[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            if (p / MANIFEST_NAME).is_file():
+                out.append(p / MANIFEST_NAME)
+                continue
+            out += sorted(f for f in p.rglob("*") if f.is_file()
+                          and f.suffix.lower() in LEDGER_SUFFIXES
+                          and not f.name.startswith("~$"))
+        elif p.exists():
+            out.append(p)
+        elif any(ch in str(item) for ch in "*?["):
+            found = sorted(Path(x) for x in glob.glob(str(item), recursive=True))
+            found = [f for f in found if f.is_file() and not f.name.startswith("~$")]
+            if not found:
+                raise LedgerError(str(item), "the pattern matches no file")
+            out += found
+        else:
+            raise LedgerError(str(item), "no such file or folder")
+    return list(dict.fromkeys(out))
 
 
 def expand_manifest(path: str | Path) -> list[tuple[Path, str | None]]:
@@ -106,6 +156,7 @@ def import_ledgers(
     on_file: Callable[[str], None] | None = None,
     advance: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import ``files`` into the estate at ``estate_dir`` (created when missing).
 
@@ -114,6 +165,12 @@ def import_ledgers(
     ``reader`` reads each file into grids (:func:`connectors.grid.read_grids`). All files
     are merged in memory, validated once and saved once.
 
+    Dependencies naming systems by name only (no 单位 column) are resolved after every
+    file is merged (:mod:`shangyun.ledgers.resolve`), so the order of ``files`` does not
+    matter. ``report.counts`` counts each estate row the import touched once (added,
+    updated or unchanged); ``report.totals`` are the estate's rows afterwards.
+    ``dry_run`` reads, merges and validates everything and writes nothing.
+
     ``on_file(name)`` is called as each file starts, ``advance(n)`` as rows are read (for
     progress bars). Raises :class:`LedgerError`, :class:`ValidationFailed` or
     :class:`EstateError`; in each case nothing is written.
@@ -121,7 +178,7 @@ def import_ledgers(
     estate, created = open_or_new(estate_dir)
     mapping: Mapping = load_mapping(mapping_file) if mapping_file else {}
     report = ImportReport(str(estate_dir), created, False,
-                          counts={t: TableCounts() for t in ORDER})
+                          counts={t: TableCounts() for t in ORDER}, dry_run=dry_run)
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     sources: list[dict[str, Any]] = list(estate.meta.get("sources") or [])
     known = {s.get("sha256") for s in sources if isinstance(s, dict)}
@@ -130,24 +187,24 @@ def import_ledgers(
     changed = created
     items: list[tuple[str | Path, str | None]] = []
     for item in files:
-        if isinstance(item, tuple):
+        path, item_bureau = item if isinstance(item, tuple) else (item, bureau)
+        if Path(path).suffix.lower() in MANIFEST_SUFFIXES:
+            items += [(f, b or item_bureau) for f, b in expand_manifest(path)]
+        elif isinstance(item, tuple):
             items.append(item)
-        elif Path(item).suffix.lower() in MANIFEST_SUFFIXES:
-            items += [(f, b or bureau) for f, b in expand_manifest(item)]
         else:
             items.append((item, bureau))
+    touched: dict[str, set[str]] = {t: set() for t in ORDER}
+    waiting: list[tuple[LedgerRead, str, dict[str, Any]]] = []
     for f, file_bureau in items:
         p = Path(f)
         if on_file is not None:
             on_file(p.name)
         read: LedgerRead = read_ledger(p, reader=reader, mapping=mapping,
-                                       bureau=file_bureau, known=names, advance=advance)
+                                       bureau=file_bureau, known=names, advance=advance,
+                                       defer=True)
         step = merger.merge(read.rows, p.name)
-        for t, c in step.counts.items():
-            total = report.counts[t]
-            total.added += c.added
-            total.updated += c.updated
-            total.unchanged += c.unchanged
+        _touch(touched, step)
         report.conflicts += step.conflicts
         changed = changed or step.changed
         if read.sha256 not in known:
@@ -155,11 +212,24 @@ def import_ledgers(
                             "kind": read.kind, "imported_at": stamp})
             known.add(read.sha256)
             changed = True
-        report.files.append({"file": str(f), "kind": read.kind, "sha256": read.sha256,
-                             "rows": read.data_rows, "read": read.counts(),
-                             "merge": {t: c.to_dict() for t, c in step.counts.items()},
-                             "conflicts": len(step.conflicts),
-                             "sheets": [s.to_dict() for s in read.sheets]})
+        entry = {"file": str(f), "kind": read.kind, "sha256": read.sha256,
+                 "rows": read.data_rows, "read": read.counts(),
+                 "merge": {t: c.to_dict() for t, c in step.counts.items()},
+                 "conflicts": len(step.conflicts),
+                 "sheets": [s.to_dict() for s in read.sheets]}
+        report.files.append(entry)
+        report.warnings += [f"{p.name}: {w}" for w in read.warnings]
+        if read.deferred:
+            waiting.append((read, p.name, entry))
+    for read, name, entry in waiting:  # every system is known now: any file order works
+        rows = resolve_deferred(read, names, name)
+        step = merger.merge(rows, name)
+        _touch(touched, step)
+        report.conflicts += step.conflicts
+        changed = changed or step.changed
+        entry["read"] = {t: entry["read"].get(t, 0) + len(r)
+                         for t, r in rows.items() if r or entry["read"].get(t)}
+    report.counts = _counts(touched, estate, created, merger)
     if not changed:
         report.totals = {name: len(df) for name, df in estate.tables.items()}
         return report
@@ -168,10 +238,54 @@ def import_ledgers(
     problems += estate.validate()
     if problems:
         raise ValidationFailed(problems, what=f"import into {estate_dir}")
+    if dry_run:
+        report.totals = {name: len(df) for name, df in estate.tables.items()}
+        return report
     estate.save(estate_dir)
     report.saved = True
     report.totals = {name: len(df) for name, df in estate.tables.items()}
     return report
 
 
-__all__ = ["ImportReport", "expand_manifest", "import_ledgers", "open_or_new"]
+def _touch(touched: dict[str, set[str]], step: MergeStep) -> None:
+    for t, ids in step.id_map.items():
+        if t in touched:
+            touched[t].update(ids.values())
+
+
+def _counts(touched: dict[str, set[str]], before: Estate, created: bool,
+            merger: Merger) -> dict[str, TableCounts]:
+    """Each estate row the import touched, counted once: added (new), updated (a value
+    filled) or unchanged — so the counts of one table add up to the rows it touched."""
+    out: dict[str, TableCounts] = {}
+    for t in ORDER:
+        ids = touched.get(t, set())
+        c = TableCounts()
+        if ids:
+            old = {} if created else {r["id"]: r for r in before.rows(t)}
+            for i in ids:
+                prev = old.get(i)
+                if prev is None:
+                    c.added += 1
+                elif _same(prev, merger.by_id[t].get(i)):
+                    c.unchanged += 1
+                else:
+                    c.updated += 1
+        out[t] = c
+    return out
+
+
+def _same(a: dict[str, Any], b: dict[str, Any] | None) -> bool:
+    if b is None:
+        return True
+    return all(_eq(a.get(k), b.get(k)) for k in set(a) | set(b) if k != "source")
+
+
+def _eq(x: Any, y: Any) -> bool:
+    if x is None or x == "" or (isinstance(x, float) and x != x):
+        return y is None or y == "" or (isinstance(y, float) and y != y)
+    return bool(x == y)
+
+
+__all__ = ["ImportReport", "expand_inputs", "expand_manifest", "import_ledgers",
+           "open_or_new"]

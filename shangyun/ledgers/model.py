@@ -25,12 +25,32 @@ class SheetReport:
     skipped: int
     columns: dict[str, str] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    #: doubtful things read anyway, one line each (several IPs in a cell, duplicate headers,
+    #: an unknown column whose values look like IPs, a hidden sheet skipped …)
+    warnings: list[str] = field(default_factory=list)
+    #: rows naming systems or hosts not known yet (dependencies without a 单位 column),
+    #: resolved once every file of the import is read (:mod:`shangyun.ledgers.resolve`)
+    deferred: list[Deferred] = field(default_factory=list)
+    #: how many rows gave a value, per target ("hosts.os": 120)
+    filled: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data."""
         return {"sheet": self.sheet, "kind": self.kind, "header_row": self.header_row,
                 "rows": self.rows, "skipped": self.skipped, "columns": self.columns,
-                "unmapped": self.unmapped}
+                "unmapped": self.unmapped, "warnings": self.warnings}
+
+
+@dataclass
+class Deferred:
+    """A row whose names could not be resolved yet: where it is and its cleaned values."""
+
+    sheet: str | None
+    row: int
+    kind: str  # the sheet kind: dependencies, databases or disks
+    bureau: str  # the row's bureau ("" when the sheet names none: any bureau)
+    parts: dict[str, Row]
+    columns: dict[str, str]  # target -> header label (for the error's column)
 
 
 @dataclass
@@ -48,9 +68,20 @@ class LedgerRead:
         """How many data rows of the file were read (without headers, blanks, totals)."""
         return sum(s.rows for s in self.sheets)
 
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning of the file, each prefixed with its sheet."""
+        return [f"sheet {s.sheet!r}: {w}" if s.sheet else w for s in self.sheets
+                for w in s.warnings]
+
+    @property
+    def deferred(self) -> list[Deferred]:
+        """The rows of the file waiting for names (see :class:`Deferred`)."""
+        return [d for s in self.sheets for d in s.deferred]
+
     def counts(self) -> dict[str, int]:
         """Rows per estate table."""
         return {name: len(rows) for name, rows in self.rows.items() if rows}
 
 
-__all__ = ["Known", "LedgerRead", "Mapping", "Row", "SheetReport"]
+__all__ = ["Deferred", "Known", "LedgerRead", "Mapping", "Row", "SheetReport"]

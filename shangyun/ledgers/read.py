@@ -12,14 +12,17 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from shangyun.errors import LedgerError
+from shangyun.estate.schema import TABLES
 from shangyun.ledgers.collector import KnownIndex
 from shangyun.ledgers.formats import FORMATS, LedgerFormat, LedgerInput, detect_format
 from shangyun.ledgers.grid import GridReader
-from shangyun.ledgers.model import Known, LedgerRead, Mapping
+from shangyun.ledgers.model import Known, LedgerRead, Mapping, Row, SheetReport
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -65,6 +68,7 @@ def read_ledger(
     advance: Callable[[int], None] | None = None,
     source: str | None = None,
     formats: Sequence[LedgerFormat] = FORMATS,
+    defer: bool = False,
 ) -> LedgerRead:
     """Read one ledger file into rows: ``reader`` turns it into grids, the first of
     ``formats`` that recognises them reads them.
@@ -73,15 +77,44 @@ def read_ledger(
     :func:`shangyun.ledgers.mapping.load_mapping`); ``bureau`` is the bureau for rows
     without a 单位 column; ``known`` is the current estate, used to resolve system and host
     names in database and dependency sheets; ``advance(n)`` is called as rows are read (for
-    a progress bar). Raises :class:`~shangyun.errors.LedgerError`.
+    a progress bar). With ``defer`` rows naming systems or hosts no file has yet are left in
+    ``read.deferred`` (see :mod:`shangyun.ledgers.resolve`) instead of being resolved in
+    this file alone. Raises :class:`~shangyun.errors.LedgerError`.
     """
     p = Path(path)
-    grids = reader(p)
+    all_grids = reader(p)
+    grids = [g for g in all_grids if not g.hidden]
     fmt = detect_format(grids, formats)
     rows, sheets = fmt.read(LedgerInput(str(p), grids, source or p.name, mapping or {},
-                                        bureau, known, advance))
+                                        bureau, known, advance, defer))
+    check_ids(str(p), rows)
+    sheets += [SheetReport(g.sheet, "hidden", 0, 0, 0, warnings=[
+        "the sheet is hidden in Excel: skipped (unhide it to import it)"])
+        for g in all_grids if g.hidden]
     return LedgerRead(file=str(p), sha256=sha256_of(p), rows=rows, sheets=sheets,
                       kind=fmt.name)
 
 
-__all__ = ["gc_paused", "read_ledger", "sha256_of"]
+#: What an id may be made of (ids become file names and paths further on).
+ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_ID_COLUMNS = {t: [c.name for c in TABLES[t].columns if c.name == "id" or c.ref]
+               for t in TABLES}
+
+
+def check_ids(file: str, rows: dict[str, list[Row]]) -> None:
+    """Refuse ids (and references to ids) that are not ``[A-Za-z0-9._-]`` or hold ``..``:
+    ids from an edited export or a mapping file reach file names further on."""
+    for table, table_rows in rows.items():
+        cols = _ID_COLUMNS.get(table, [])
+        for n, row in enumerate(table_rows, start=1):
+            for c in cols:
+                v = row.get(c)
+                if v is None or v == "":
+                    continue
+                if type(v) is not str or not ID_PATTERN.fullmatch(v) or ".." in v:
+                    raise LedgerError(file, f"{table} row {n}: id {str(v)[:60]!r} is not "
+                                      "made of letters, digits, '.', '_' and '-' (no '..')",
+                                      sheet=table, row=n, column=c)
+
+
+__all__ = ["ID_PATTERN", "check_ids", "gc_paused", "read_ledger", "sha256_of"]

@@ -25,7 +25,26 @@ from shangyun.ledgers.aliases import SIZE_UNITS
 
 
 class BadValue(ValueError):
-    """A cell value that cannot be turned into its column's value; the message says why."""
+    """A cell value that cannot be turned into its column's value; the message says why.
+
+    ``target`` ("table.column") says which column a row-level problem is about."""
+
+    def __init__(self, message: str, target: str | None = None) -> None:
+        super().__init__(message)
+        self.target = target
+
+
+class Doubtful:
+    """A cell value that is used, with a warning (several IPs in one cell: the first is
+    used). ``kind`` groups the warnings of a column (one line per column and kind)."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, value: Any, kind: str) -> None:
+        self.value, self.kind = value, kind
+
+    def __repr__(self) -> str:
+        return f"Doubtful({self.value!r}, {self.kind!r})"
 
 
 #: Cell texts that mean "nothing here".
@@ -84,18 +103,36 @@ def is_blank(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------- numbers
+_RANGE = re.compile(rf"^\s*{_NUM}\s*[a-z%]*\s*(?:-|~|～|—|至|到)\s*{_NUM}")
+_STRICT = re.compile(rf"^(?P<sign>[-−+]?)\s*(?P<num>{_NUM})\s*(?P<unit>[^\d\s.,+\-*/]{{0,8}})$")
+
+
+def _refuse_range_or_sign(text: str, what: str) -> None:
+    t = text.strip()
+    if _RANGE.match(t):
+        raise BadValue(f"{text!r} is a range; give one {what} (the upper bound if in doubt)")
+    if t[:1] in "-−" and re.match(r"^[-−]\s*\d", t):
+        raise BadValue(f"{text!r} is negative")
+
+
 def _number(text: str) -> float:
-    t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower())
-    m = re.search(rf"-?{_NUM}", t)
+    """One number, optionally followed by a short unit ("22端口", "100Mbps", "8 h").
+
+    Ranges ("4-8"), negative numbers and garbled text ("abc8", "8 8") are refused."""
+    t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower()).strip()
+    _refuse_range_or_sign(t, "number")
+    m = _STRICT.match(t)
     if not m:
         raise BadValue(f"{text!r} is not a number")
-    return float(m.group(0))
+    return float(m.group("num"))
 
 
 def parse_size_gb(text: str, unit: str = "g") -> float:
     """A size in GB: "16G", "2 TB" (2048), "512MB", "2*300G", "100G+500G", "16" (in the
-    header's ``unit``, default GB). Binary units: 1 TB = 1024 GB."""
+    header's ``unit``, default GB). Binary units: 1 TB = 1024 GB. Ranges and negative
+    sizes are refused."""
     t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower())
+    _refuse_range_or_sign(t, "size")
     t = t.replace("（", "(").replace("）", ")")
     total = 0.0
     for term in re.split(r"\s*[+;；、]\s*", t.strip()):
@@ -112,16 +149,26 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
     return round(total, 6)
 
 
+_COUNT_UNIT = r"(?:核心?|c|cores?|vcpus?|cpus?|个|颗|u)?"
+_COUNT = re.compile(rf"^(?P<a>{_NUM})\s*{_COUNT_UNIT}$")
+_COUNT_PROD = re.compile(
+    rf"^(?P<a>{_NUM})\s*(?:[*x×]|路|颗|sockets?)\s*(?P<b>{_NUM})\s*{_COUNT_UNIT}$")
+
+
 def parse_count(text: str) -> int:
-    """A count such as CPU cores: "8", "8核", "8C", "8 vCPU", "2*8" / "2路8核" (16)."""
-    t = text.lower()
-    nums = re.findall(_NUM, t)
-    if not nums:
-        raise BadValue(f"{text!r} is not a whole number")
-    if len(nums) > 1 and re.search(r"[*x×]|路|颗", t):
-        value = math.prod(float(n) for n in nums)
+    """A count such as CPU cores: "8", "8核", "8C", "8 vCPU", "2*8" / "2路8核" (16).
+
+    Ranges ("4-8"), negative numbers and garbled text ("abc8") are refused."""
+    t = text.lower().strip()
+    _refuse_range_or_sign(t, "count")
+    m = _COUNT.match(t)
+    if m:
+        value = float(m.group("a"))
     else:
-        value = float(nums[0])
+        m = _COUNT_PROD.match(t)
+        if not m:
+            raise BadValue(f"{text!r} is not a whole number (like 8, 8核, 2*8 or 2路8核)")
+        value = float(m.group("a")) * float(m.group("b"))
     if not value.is_integer():
         raise BadValue(f"{text!r} is not a whole number")
     return int(value)
@@ -169,14 +216,19 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
 
 
 def parse_mlps(text: str) -> int:
-    """An MLPS (等保) level 1–5: "3", "三级", "等保3级", "第三级", "III", "L3"."""
-    t = text.strip().lower()
-    m = re.search(r"[1-5]", t)
-    if m:
-        return int(m.group(0))
-    for ch in t:
-        if ch in _CN_DIGITS:
-            return _CN_DIGITS[ch]
+    """An MLPS (等保) level 1–5: "3", "三级", "等保3级", "第三级", "III", "L3", "等保2.0三级".
+
+    A cell naming several levels ("二级/三级") is refused: the level decides controls."""
+    t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?", "", text.strip().lower())
+    levels = {int(d) for d in re.findall(r"\d", t)} | {
+        _CN_DIGITS[ch] for ch in t if ch in _CN_DIGITS}
+    if len(levels) > 1:
+        raise BadValue(f"{text!r} names several MLPS levels; give one (1-5)")
+    if levels:
+        level = levels.pop()
+        if not 1 <= level <= 5:
+            raise BadValue(f"{text!r} is not an MLPS level (1-5)")
+        return level
     roman = re.sub(r"[^iv]", "", t.replace("级", ""))
     if roman in _ROMAN and re.fullmatch(r"(等保|level|l)?\s*[iv]+\s*(级)?", t):
         return _ROMAN[roman]
@@ -321,19 +373,98 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
-def parse_ip(text: str) -> str:
-    """The first IP address in the cell ("10.0.0.5", "10.0.0.5/24", "10.0.0.5；10.0.0.6")."""
-    if _IPV4.fullmatch(text):
-        return text
-    for part in re.split(r"[\s,;；，、|]+|/(?=\D)", text):
-        p = part.strip().split("/", 1)[0]
-        if not p:
-            continue
+def unusable_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why ``addr`` cannot be a host's address (``None`` when it is a usable unicast one)."""
+    if addr.is_unspecified:
+        return "is the unspecified address"
+    if addr.is_loopback:
+        return "is a loopback address"
+    if addr.is_multicast:
+        return "is a multicast address"
+    if addr.is_link_local:
+        return "is a link-local address"
+    if addr.version == 4 and (addr == ipaddress.IPv4Address("255.255.255.255")
+                              or addr.is_reserved):
+        return "is a broadcast/reserved address"
+    return None
+
+
+def _one_ip(part: str, text: str) -> str:
+    addr_text, _, prefix = part.partition("/")
+    try:
+        addr = ipaddress.ip_address(addr_text)
+    except ValueError:
+        raise BadValue(f"{text!r} is not an IP address") from None
+    why = unusable_ip(addr)
+    if why:
+        raise BadValue(f"{text!r} {why}, not a host's address")
+    if prefix and addr.version == 4:
         try:
-            return str(ipaddress.ip_address(p))
+            net = ipaddress.ip_network(part, strict=False)
         except ValueError:
-            continue
-    raise BadValue(f"{text!r} is not an IP address")
+            raise BadValue(f"{text!r} has a bad prefix length") from None
+        if net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address):
+            raise BadValue(f"{text!r} is the network or broadcast address of {net}")
+    return str(addr)
+
+
+def quick_ip(text: str) -> bool:
+    """``True`` for a plain dotted IPv4 text that is a usable unicast host address (the
+    fast path; anything else goes through :func:`parse_ip`)."""
+    if not _IPV4.fullmatch(text):
+        return False
+    first = int(text[: text.index(".")])
+    return 0 < first < 224 and first != 127 and not text.startswith("169.254.")
+
+
+def parse_ip(text: str) -> str | Doubtful:
+    """The IP address in the cell ("10.0.0.5", "10.0.0.5/24", "10. 0. 0. 5").
+
+    The address must be a usable unicast host address (not 0.0.0.0, loopback, multicast,
+    broadcast, reserved or link-local). Several addresses in one cell ("10.0.0.5；10.0.0.6",
+    "管理:10.0.0.5 业务:10.0.0.6") give the first, as a :class:`Doubtful` value."""
+    if quick_ip(text):
+        return text
+    t = re.sub(r"\s*([.:/])\s*(?=[\da-f])", r"\1", text.strip().lower())
+    parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D)|[()（）]", t) if p]
+    found: list[str] = []
+    refused: list[BadValue] = []
+    for part in parts:
+        p = re.sub(r"^[^\d:]*?[:：=]?(?=\d|::)", "", part) if not part[:1].isdigit() else part
+        if not re.search(r"\d", p):
+            continue  # a label such as 管理 or 业务
+        try:
+            found.append(_one_ip(p, text))
+        except BadValue as exc:
+            refused.append(exc)
+    if not found:
+        raise refused[0] if refused else BadValue(f"{text!r} is not an IP address")
+    if len(found) + len(refused) > 1:
+        return Doubtful(found[0], "holds several IP addresses; the first usable one is used")
+    return found[0]
+
+
+def value_of(value: Any) -> Any:
+    """The value itself of a :class:`Doubtful` value (anything else as it is)."""
+    return value.value if type(value) is Doubtful else value
+
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.I)
+
+
+def parse_hostname(text: str) -> str:
+    """A host name as RFC 1123 allows: labels of letters, digits and hyphens (and ``_``,
+    common in Windows names), 1–63 characters each, 253 in all, separated by dots."""
+    t = text.strip()
+    if len(t) > 253:
+        raise BadValue(f"a host name of {len(t)} characters is longer than 253 (RFC 1123)")
+    labels = t.removesuffix(".").split(".")
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            shown = t if len(t) <= 60 else t[:57] + "…"
+            raise BadValue(f"{shown!r} is not a host name (RFC 1123: letters, digits and "
+                           "hyphens, labels of 1-63 characters separated by dots)")
+    return t
 
 
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
@@ -349,11 +480,19 @@ def parse_mac(text: str) -> str:
     return ":".join(hexes[i:i + 2] for i in range(0, 12, 2))
 
 
+def excel_date(serial: float) -> dt.date:
+    """The date of an Excel serial day number (1900 date system: 45292 = 2024-01-01)."""
+    return dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))
+
+
 def parse_dates(text: str) -> str:
     """Dates separated by ; , or spaces, as ISO "YYYY-MM-DD;…" (accepts 2024/10/01)."""
     out = []
     for d in re.split(r"[;,；，、\s]+", text):
         if not d:
+            continue
+        if re.fullmatch(r"\d{5}(?:\.\d+)?", d) and 20000 <= float(d) < 80000:
+            out.append(excel_date(float(d)).isoformat())  # an Excel serial day number
             continue
         norm = re.sub(r"[/.年月]", "-", d).rstrip("日")
         try:
@@ -374,6 +513,7 @@ _SPECIAL: dict[str, Callable[[str], Any]] = {
     "hosts.power_state": parse_power,
     "hosts.firmware": parse_firmware,
     "hosts.ip": parse_ip,
+    "hosts.hostname": parse_hostname,
     "hosts.mac": parse_mac,
     "hosts.cpu_cores": parse_count,
     "bureaus.kind": parse_bureau_kind,
@@ -397,12 +537,21 @@ def clean(target: str, value: Any, unit: str = "") -> Any:
     """The estate value of one cell for ``target`` ("table.column"); ``None`` when blank.
 
     ``unit`` is the unit written in the header ("g", "mb", "tb", "%", "核" …); sizes
-    without a unit of their own are read in it. Raises :class:`BadValue`.
+    without a unit of their own are read in it. Raises :class:`BadValue`. (A doubtful value
+    — several IPs in a cell — gives its value; :func:`cleaner` keeps the doubt.)
     """
+    return value_of(clean_or_doubt(target, value, unit))
+
+
+def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
+    """:func:`clean`, but a value read with a doubt comes as a :class:`Doubtful`."""
     table, column = target.split(".", 1)
     col = TABLES[table].column(column)
     if col.kind == "bool" and isinstance(value, bool):
         return value
+    if col.kind in ("int", "float") and isinstance(value, dt.date | dt.time):
+        raise BadValue(f"{clean_text(value)!r} is a date: Excel turned this number into a "
+                       "date (format the column as a number and type the value again)")
     text = clean_text(value)
     if col.kind != "str" or target in _FOLDED:
         text = fold(text)
@@ -442,9 +591,21 @@ def clean(target: str, value: Any, unit: str = "") -> Any:
     return result
 
 
-def cleaner(target: str, unit: str = "") -> Callable[[Any], Any]:
+_HOSTNAME_RE = re.compile(
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}"
+    r"[A-Za-z0-9_])?)*")
+
+
+def _hostname_fast(text: str) -> bool:
+    return len(text) <= 253 and _HOSTNAME_RE.fullmatch(text) is not None
+
+
+
+def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any], Any]:
     """A one-argument :func:`clean` for ``target`` that returns a :class:`BadValue` instead
-    of raising it (what a reader memoises per distinct cell value)."""
+    of raising it (what a reader memoises per distinct cell value); with ``doubts`` a value
+    read with a doubt comes as a :class:`Doubtful` (the reader turns it into a warning)."""
+    parse = clean_or_doubt if doubts else clean
     table, column = target.split(".", 1)
     kind = TABLES[table].column(column).kind
     if kind == "str" and target not in _FOLDED:
@@ -458,14 +619,16 @@ def cleaner(target: str, unit: str = "") -> Callable[[Any], Any]:
 
     def checked(value: Any) -> Any:
         try:
-            return clean(target, value, unit)
+            return parse(target, value, unit)
         except BadValue as exc:
             return exc
 
-    fast = {"hosts.ip": _IPV4, "hosts.mac": _MAC}.get(target)
+    fast: Callable[[str], object] | None = {
+        "hosts.ip": quick_ip, "hosts.mac": _MAC.fullmatch,
+        "hosts.hostname": _hostname_fast}.get(target)
     if fast is not None:
         def address(value: Any) -> Any:
-            if type(value) is str and fast.fullmatch(value):
+            if type(value) is str and fast(value):
                 return value
             return checked(value)
 
@@ -483,9 +646,31 @@ def cleaner(target: str, unit: str = "") -> Callable[[Any], Any]:
 
 
 __all__ = [
-    "BLANKS", "DB_ENGINES", "BadValue", "clean", "clean_text", "cleaner", "fold", "is_blank",
+    "BLANKS",
+    "DB_ENGINES",
+    "BadValue",
+    "Doubtful",
+    "clean",
+    "clean_text",
+    "cleaner",
+    "excel_date",
+    "fold",
+    "is_blank",
     "parse_bool",
-    "parse_count", "parse_dates", "parse_engine", "parse_ip", "parse_mac", "parse_mlps",
-    "parse_percent", "parse_ports", "parse_size_gb", "parse_time", "parse_weekday",
+    "parse_count",
+    "parse_dates",
+    "parse_engine",
+    "parse_hostname",
+    "parse_ip",
+    "parse_mac",
+    "parse_mlps",
+    "parse_percent",
+    "parse_ports",
+    "parse_size_gb",
+    "parse_time",
+    "parse_weekday",
     "parse_zone",
+    "quick_ip",
+    "unusable_ip",
+    "value_of",
 ]

@@ -29,6 +29,9 @@ class LedgerInput:
     bureau: str | None = None
     known: Known | KnownIndex | None = None
     advance: Callable[[int], None] | None = None
+    #: leave rows naming systems/hosts no file has yet in ``SheetReport.deferred`` (an
+    #: import of many files resolves them at the end); else resolve them in this file
+    defer: bool = False
 
     def progress(self, rows: int) -> None:
         """Report ``rows`` more rows read (when someone listens)."""

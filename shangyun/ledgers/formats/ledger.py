@@ -22,12 +22,12 @@ from typing import Any
 
 from shangyun.errors import LedgerError
 from shangyun.ledgers import headers as H
-from shangyun.ledgers.collector import Collector
+from shangyun.ledgers.collector import Collector, Unresolved
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.formats.ledger_rows import ROW_READERS
 from shangyun.ledgers.grid import Grid, column_letter
-from shangyun.ledgers.model import Mapping, Row, SheetReport
-from shangyun.ledgers.values import BadValue, clean_text, cleaner
+from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
+from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner
 
 HEADER_SCAN_ROWS = 30
 _TOTALS = re.compile(
@@ -57,12 +57,14 @@ def _lookup(cell: Any, kind: str | None, mapping: Mapping) -> tuple[str | None, 
 
 
 def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
-    """The 0-based index of the header row and its (possibly combined) header cells.
+    """The 0-based index of the last header row and the (possibly combined) header cells.
 
     The header row is the row among the first :data:`HEADER_SCAN_ROWS` with the most cells
-    that are known headers (at least two). When the row below holds known headers where the
-    header row has none (a grouped header such as 配置 over CPU/内存/磁盘), the two rows are
-    combined and the data starts one row lower.
+    that are known headers (at least two). Up to three rows below it are header rows too
+    when every text in them is a header: a grouped header (配置 over CPU/内存/磁盘: the row
+    below fills the columns), a header split over two rows (``IP`` over ``地址``, ``内存``
+    over ``(GB)``: the texts are joined), or a second language row repeating the first
+    (主机名 over hostname). The data starts below the last header row.
     """
     best, best_score = -1, 1
     for i, row in enumerate(grid.rows[:HEADER_SCAN_ROWS]):
@@ -72,21 +74,77 @@ def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
     if best < 0:
         return None
     header = list(grid.rows[best])
-    if best + 1 < len(grid.rows):
-        below = grid.rows[best + 1]
-        extra = 0
-        combined = list(header)
-        for c, cell in enumerate(below):
-            t_below, _ = _lookup(cell, None, mapping)
-            t_here, _ = _lookup(header[c] if c < len(header) else "", None, mapping)
-            if t_below and t_below != H.IGNORE and not t_here:
-                combined[c] = cell
-                extra += 1
-            elif t_below and t_here and t_below != t_here:
-                return best, header
-        if extra >= 2:
-            return best + 1, combined
-    return best, header
+    last = best
+    for below_idx in range(best + 1, min(best + 4, len(grid.rows))):
+        combined = _combine(header, grid.rows[below_idx], mapping)
+        if combined is None:
+            break
+        header, last = combined, below_idx
+    return last, header
+
+
+_UNIT_ONLY = re.compile(r"^\s*[(（\[]?\s*(?:[kmgtp]i?b?|[kmgtp]|%|核|个|mbps|gbps|小时|h)"
+                        r"\s*[)）\]]?\s*$", re.I)
+
+
+def _combine(header: list[Any], below: list[Any], mapping: Mapping) -> list[Any] | None:
+    """``header`` completed by the row ``below`` when that row is a header row too (every
+    text in it a header, a unit or the header's second half), else ``None``."""
+    combined = list(header)
+    used = 0
+    for c, cell in enumerate(below):
+        if cell is None or cell == "" or not isinstance(cell, str):
+            if cell not in (None, ""):
+                return None  # a number or a date: a data row
+            continue
+        here = header[c] if c < len(header) else ""
+        here_text = here if isinstance(here, str) else ""
+        t_here, _ = _lookup(here_text, None, mapping) if here_text else (None, "")
+        t_below, _ = _lookup(cell, None, mapping)
+        joined = here_text + cell
+        t_joined, _ = _lookup(joined, None, mapping) if here_text else (None, "")
+        if _UNIT_ONLY.match(cell) and t_here:
+            combined[c] = joined
+        elif t_below and not t_here:
+            combined[c] = cell
+        elif t_below and t_below == t_here:
+            pass  # the same header again (a second language)
+        elif t_joined and t_joined != t_here:
+            combined[c] = joined
+        else:
+            return None
+        if c >= len(combined):
+            combined.extend([""] * (c + 1 - len(combined)))
+            combined[c] = cell
+        used += 1
+    return combined if used >= 2 else None
+
+
+_BUREAU_LINE = re.compile(
+    r"^\s*(?:填报单位|单位名称|填报部门|报送单位|所属单位|单位)\s*[:：]\s*(?P<name>\S.*?)\s*$")
+_BUREAU_LABEL = re.compile(r"^\s*(?:填报单位|单位名称|填报部门|报送单位|所属单位)\s*[:：]?\s*$")
+
+
+_NEXT_LABEL = re.compile(r"\s{2,}|\s+\S{1,8}[:：]|[,，;；]")
+
+
+def bureau_line(rows: list[list[Any]], header_idx: int) -> str | None:
+    """The bureau named above the header (``填报单位：湖北直属局`` in one cell, or
+    ``填报单位`` with the name in the next cell), else ``None``."""
+    for row in rows[:header_idx]:
+        for c, cell in enumerate(row):
+            if not isinstance(cell, str):
+                continue
+            m = _BUREAU_LINE.match(cell)
+            if m:
+                name = _NEXT_LABEL.split(m.group("name"), maxsplit=1)[0].strip()
+                if name:
+                    return name
+            if _BUREAU_LABEL.match(cell):
+                nxt = next((x for x in row[c + 1:] if isinstance(x, str) and x.strip()), None)
+                if nxt:
+                    return nxt.strip()
+    return None
 
 
 def detect_kind(targets: Iterable[str], sheet: str | None) -> str | None:
@@ -128,27 +186,46 @@ class _Col:
 
     def __post_init__(self) -> None:
         self.table, self.column = self.target.split(".", 1)
-        self.clean = cleaner(self.target, self.unit)
+        self.clean = cleaner(self.target, self.unit, doubts=True)
+        self.label = f"{self.header} ({column_letter(self.index)})"
+
+
+#: Problems kept (and listed) per file; the rest are counted.
+MAX_PROBLEMS_KEPT = 100
+#: Reading a file stops after this many problems (junk cannot exhaust memory or time).
+MAX_PROBLEMS = 1000
 
 
 class _Problems:
+    """The problems of one file: the first :data:`MAX_PROBLEMS_KEPT` kept, the others
+    counted; at :data:`MAX_PROBLEMS` reading stops with the error."""
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.items: list[tuple[str | None, int | None, str | None, str]] = []
+        self.count = 0
 
     def add(self, sheet: str | None, row: int | None, column: str | None, msg: str) -> None:
-        self.items.append((sheet, row, column, msg))
+        self.count += 1
+        if len(self.items) < MAX_PROBLEMS_KEPT:
+            self.items.append((sheet, row, column, msg))
+        if self.count >= MAX_PROBLEMS:
+            self.raise_if_any(stopped=True)
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, stopped: bool = False) -> None:
         if not self.items:
             return
         sheet, row, column, msg = self.items[0]
         rest = self.items[1:]
-        if rest:
+        shown = 30
+        if self.count > 1:
             more = [f"{'sheet ' + repr(s) + ', ' if s else ''}row {r}, column {c!r}: {m}"
-                    for s, r, c, m in rest[:30]]
-            tail = f"\n  … and {len(rest) - 30} more" if len(rest) > 30 else ""
-            msg += f"\n  {len(rest)} more problem(s) in this file:\n  - " + "\n  - ".join(
+                    for s, r, c, m in rest[:shown]]
+            hidden = self.count - 1 - len(more)
+            tail = f"\n  … and {hidden} more" if hidden > 0 else ""
+            if stopped:
+                tail += f" (reading stopped after {MAX_PROBLEMS} problems)"
+            msg += f"\n  {self.count - 1} more problem(s) in this file:\n  - " + "\n  - ".join(
                 more) + tail
         raise LedgerError(self.file, msg, sheet=sheet, row=row, column=column)
 
@@ -160,6 +237,7 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     mapping = inp.mapping
     problems = _Problems(inp.file)
     col = Collector(inp.source, inp.known)
+    col.defer_unknown = True
     plans = []
     for grid in inp.grids:
         found = find_header(grid, mapping)
@@ -171,6 +249,8 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         if kind is None:
             continue
         plans.append((_KIND_ORDER[kind], grid, header_idx, header, kind))
+    file_line = next((b for b in (bureau_line(g.rows, h) for _o, g, h, _hd, _k in plans) if b),
+                     None)
     if not plans:
         names = ", ".join(repr(g.sheet) for g in inp.grids if g.sheet) or "the file"
         raise LedgerError(inp.file, "no ledger found: no sheet has a header row with known "
@@ -180,10 +260,52 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     plans.sort(key=lambda x: x[0])
     reports = []
     for _order, grid, header_idx, header, kind in plans:
-        reports.append(_read_sheet(grid, header_idx, header, kind, mapping, inp.bureau, col,
-                                   problems, inp.advance))
+        line = bureau_line(grid.rows, header_idx) or file_line
+        report = _read_sheet(grid, header_idx, header, kind, mapping, line or inp.bureau, col,
+                             problems, inp.advance)
+        if line and inp.bureau and _norm(line) != _norm(inp.bureau):
+            report.warnings.append(f"the line above the header names the bureau {line!r}; "
+                                   f"it is used instead of --bureau {inp.bureau!r}")
+        reports.append(report)
+    if not inp.defer:
+        _resolve_here(col, reports, problems)
     problems.raise_if_any()
+    _file_warnings(reports)
     return col.rows, reports
+
+
+def _resolve_here(col: Collector, reports: list[SheetReport], problems: _Problems) -> None:
+    """Resolve the deferred rows within this file (a read on its own): a name no bureau
+    has is an error without a bureau, else a new system/host of the row's bureau."""
+    col.defer_unknown = False
+    for rep in reports:
+        for d in rep.deferred:
+            try:
+                ROW_READERS[d.kind](col, d.bureau, d.parts)
+            except BadValue as exc:
+                problems.add(d.sheet, d.row, _label(d.columns, exc.target), str(exc))
+        rep.deferred = []
+
+
+def _norm(text: str) -> str:
+    return H.normalize_header(text)
+
+
+#: Host fields a migration cannot do without: warned when a whole sheet leaves them empty.
+REQUIRED_HOST_FIELDS = {"hosts.os": "操作系统 (OS)", "hosts.ip": "IP地址 (IP address)"}
+
+
+def _file_warnings(reports: list[SheetReport]) -> None:
+    """Warn, on each host sheet, about a required field empty in every row."""
+    for rep in reports:
+        if rep.kind != "hosts" or not rep.rows:
+            continue
+        for target, label in REQUIRED_HOST_FIELDS.items():
+            if rep.filled.get(target, 0) == 0:
+                where = ("no column of this sheet is mapped to it" if target
+                         not in rep.columns.values() else "its column is empty in every row")
+                rep.warnings.append(f"no host has a {label}: {where}; the assessment needs it "
+                                    "(map the column in a --mapping file)")
 
 
 def _always(_grids: list[Grid]) -> bool:
@@ -194,24 +316,65 @@ def _always(_grids: list[Grid]) -> bool:
 LEDGER = LedgerFormat("ledger", _always, read_sheets)
 
 
-def _columns(header: list[Any], kind: str, mapping: Mapping) -> tuple[list[_Col], list[str]]:
+def _columns(header: list[Any], kind: str, mapping: Mapping
+             ) -> tuple[list[_Col], list[tuple[int, str]], list[str]]:
+    """The mapped columns, the unmapped ``(index, header)`` and warnings about duplicates."""
     cols: list[_Col] = []
-    unmapped: list[str] = []
-    seen: set[str] = set()
+    unmapped: list[tuple[int, str]] = []
+    seen: dict[str, _Col] = {}
+    warnings: list[str] = []
     for i, cell in enumerate(header):
         text = clean_text(cell)
         if not text:
             continue
         target, unit = _lookup(cell, kind, mapping)
         if target is None:
-            unmapped.append(text)
+            unmapped.append((i, text))
             continue
         if target == H.IGNORE:
             continue
-        cols.append(_Col(i, str(cell).strip(), target, unit))
-        seen.add(target)
-    # a second column for the same target fills in only where the first is empty
-    return cols, unmapped
+        c = _Col(i, text, target, unit)
+        first = seen.get(target)
+        if first is not None:
+            warnings.append(
+                f"columns {first.label!r} and {c.label!r} both mean {target}: the first "
+                "is used, the second only where the first is empty (map one of them to "
+                "another column or to ignore in a --mapping file)")
+        else:
+            seen[target] = c
+        cols.append(c)
+    return cols, unmapped, warnings
+
+
+_LOOKS_LIKE: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("IP addresses", "hosts.ip", re.compile(r"^\s*(?:\d{1,3}\.){3}\d{1,3}")),
+    ("operating systems", "hosts.os", re.compile(
+        r"centos|red\s*hat|rhel|windows|kylin|麒麟|ubuntu|debian|suse|sles|uos|统信|linux|"
+        r"aix|hp-?ux|solaris|euler|anolis|龙蜥|oracle\s*linux|rocky|alma", re.I)),
+    ("MLPS levels", "systems.mlps_level", re.compile(r"^(?:等保)?\s*(?:第?[一二三四五1-5]级)$")),
+    ("sizes", "hosts.disk_gb", re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:[kmgt]i?b?|[kmgt])\s*$",
+                                          re.I)),
+)
+
+
+def suggest(grid: Grid, first: int, index: int, header: str) -> str | None:
+    """A warning with a suggested mapping line when the unrecognised column ``index`` holds
+    values that look like IPs, operating systems, sizes or MLPS levels."""
+    values = []
+    for row in grid.rows[first:first + 200]:
+        if index < len(row) and isinstance(row[index], str) and row[index].strip():
+            values.append(row[index])
+        if len(values) >= 50:
+            break
+    if len(values) < 1:
+        return None
+    for what, target, pattern in _LOOKS_LIKE:
+        hits = sum(1 for v in values if pattern.search(v))
+        if hits * 2 > len(values):
+            return (f"column {header!r} ({column_letter(index)}) is not recognised but its "
+                    f"values look like {what}: if so, add to a --mapping file the line  "
+                    f"{header}: {target}")
+    return None
 
 
 def _read_sheet(
@@ -219,19 +382,35 @@ def _read_sheet(
     default_bureau: str | None, col: Collector, problems: _Problems,
     advance: Callable[[int], None] | None,
 ) -> SheetReport:
-    cols, unmapped = _columns(header, kind, mapping)
+    cols, unmapped, dup_warnings = _columns(header, kind, mapping)
     report = SheetReport(grid.sheet, kind, header_idx + 1, 0, 0,
-                         columns={c.header: c.target for c in cols}, unmapped=unmapped)
-    has_bureau = any(c.target == "bureaus.name" for c in cols)
+                         columns={c.label: c.target for c in cols},
+                         unmapped=[h for _i, h in unmapped], warnings=dup_warnings)
+    for i, h in unmapped:
+        hint = suggest(grid, header_idx + 1, i, h)
+        if hint:
+            report.warnings.append(hint)
+    labels = {c.target: c.label for c in reversed(cols)}
+    has_bureau = "bureaus.name" in labels
     file_bureau = default_bureau or (next(iter(col.bureaus)) if len(col.bureaus) == 1 else None)
-    if not has_bureau and not file_bureau:
-        problems.add(grid.sheet, header_idx + 1, None,
-                     "no bureau: the sheet has no 单位/所属单位 column; pass --bureau NAME")
+    by_name = kind in ("dependencies", "databases", "disks")  # names resolve across bureaus
+    if not has_bureau and not file_bureau and not by_name:
+        problems.add(grid.sheet, header_idx + 1, H.canonical_header("bureaus.name"),
+                     "no bureau: the sheet has no 单位/所属单位 column and no 填报单位 line "
+                     "above the header; pass --bureau NAME")
         return report
     rows = grid.rows
-    keep, report.skipped = _data_rows(rows, header_idx + 1)
+    keep, report.skipped = _data_rows(rows, header_idx + 1, grid.merged)
+    for r, c in grid.formula_blanks:
+        if r > header_idx and any(x.index == c for x in cols):
+            report.warnings.append(
+                f"row {r + 1}, column {labels.get(next(x.target for x in cols if x.index == c))!r}"
+                ": a formula saved without its value reads as blank (open and save the file "
+                "in Excel to calculate it)")
     reader = ROW_READERS[kind]
     layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
+    doubts: dict[tuple[str, str], list[int]] = {}
+    filled = report.filled
     for start in range(0, len(keep), _CHUNK):
         chunk = keep[start:start + _CHUNK]
         cells = [_clean_column(rows, chunk, c) for c in cols]
@@ -242,11 +421,14 @@ def _read_sheet(
                 v = values[j]
                 if v is None:
                     continue
-                if type(v) is BadValue:
-                    problems.add(grid.sheet, r + 1, f"{c.header} ({column_letter(c.index)})",
-                                 str(v))
+                tv = type(v)
+                if tv is BadValue:
+                    problems.add(grid.sheet, r + 1, c.label, str(v))
                     bad = True
                     continue
+                if tv is Doubtful:
+                    doubts.setdefault((c.label, v.kind), []).append(r + 1)
+                    v = v.value
                 part = parts.get(table)
                 if part is None:
                     part = parts[table] = {}
@@ -260,33 +442,56 @@ def _read_sheet(
                 report.skipped += 1
                 continue
             bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
-            if not bname:
-                problems.add(grid.sheet, r + 1, None,
+            if not bname and not by_name:
+                problems.add(grid.sheet, r + 1, labels.get("bureaus.name", "单位"),
                              "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
                 continue
             try:
-                reader(col, str(bname), parts)
+                reader(col, str(bname or ""), parts)
+            except Unresolved:
+                report.deferred.append(Deferred(grid.sheet, r + 1, kind, str(bname or ""),
+                                                parts, labels))
             except BadValue as exc:
-                problems.add(grid.sheet, r + 1, None, str(exc))
+                problems.add(grid.sheet, r + 1, _label(labels, exc.target), str(exc))
                 continue
             report.rows += 1
+            for table, part in parts.items():
+                for column in part:
+                    key = f"{table}.{column}"
+                    filled[key] = filled.get(key, 0) + 1
         if advance is not None:
             advance(len(chunk))
+    for (label, what), at in doubts.items():
+        rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
+        report.warnings.append(f"column {label!r}: {len(at)} cell(s) {what} (row {rows_text})")
     return report
+
+
+def _label(labels: dict[str, str], target: str | None) -> str:
+    """The sheet's header for ``target`` (its canonical header when the sheet lacks it)."""
+    if not target:
+        return "?"
+    return labels.get(target) or H.canonical_header(target)
 
 
 _CHUNK = 5000
 
 
-def _data_rows(rows: list[list[Any]], first: int) -> tuple[list[int], int]:
+def _data_rows(rows: list[list[Any]], first: int,
+               merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
+               ) -> tuple[list[int], int]:
     """The indexes of the data rows from ``first`` on, and how many rows were skipped as
-    totals (合计 …) or notes (注：…). Blank rows are dropped without counting.
+    totals (合计 …) or notes (注：…). Blank rows are dropped without counting — including a
+    row whose only values were filled in from merged cells (a separator row inside a 单位
+    or 系统名称 merged over the table is not a host).
 
     Each distinct value of the first four columns is tested once (a totals row has its
     label there; a note row its text in the first cell and nothing else).
     """
     data = [r for r in range(first, len(rows))
             if any(rows[r]) or any(c is not None and c != "" for c in rows[r])]
+    if merged:
+        data = _drop_fill_only(rows, data, merged)
     skip: set[int] = set()
     for j in range(4):
         try:
@@ -306,6 +511,32 @@ def _data_rows(rows: list[list[Any]], first: int) -> tuple[list[int], int]:
     if not skip:
         return data, 0
     return [r for r in data if r not in skip], len(skip)
+
+
+def _drop_fill_only(rows: list[list[Any]], data: list[int],
+                    merged: list[tuple[tuple[int, int], tuple[int, int]]]) -> list[int]:
+    """``data`` without the rows whose every non-empty cell was filled from a merged range."""
+    filled: dict[int, set[int]] = {}
+    for (r0, c0), (r1, c1) in merged:
+        if r1 == r0:
+            continue  # merged across one row only: that row holds the value itself
+        cols = set(range(c0, c1 + 1))
+        for r in range(r0 + 1, r1 + 1):
+            got = filled.get(r)
+            if got is None:
+                filled[r] = set(cols)
+            else:
+                got |= cols
+    if not filled:
+        return data
+    out = []
+    for r in data:
+        f = filled.get(r)
+        if f is not None and all(c in f for c, v in enumerate(rows[r])
+                                 if v is not None and v != ""):
+            continue
+        out.append(r)
+    return out
 
 
 def _clean_column(rows: list[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
@@ -349,4 +580,6 @@ def _clean_each(raw: list[Any], memo: dict[Any, Any], fn: Callable[[Any], Any]) 
 _MISSING = object()
 
 
-__all__ = ["HEADER_SCAN_ROWS", "LEDGER", "detect_kind", "find_header", "read_sheets"]
+__all__ = ["HEADER_SCAN_ROWS", "LEDGER", "MAX_PROBLEMS", "MAX_PROBLEMS_KEPT",
+           "REQUIRED_HOST_FIELDS", "bureau_line", "detect_kind", "find_header", "read_sheets",
+           "suggest"]

@@ -31,12 +31,13 @@ def _host_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
         name = str(sys_fields.pop("name"))
         sid = col.system(bureau, name, sys_fields or None)
     elif sys_fields:
-        raise BadValue("system details (等保级别, 负责人 …) without a 系统名称")
+        raise BadValue("system details (等保级别, 负责人 …) without a 系统名称", "systems.name")
     host = parts.get("hosts", {})
     if not host.get("hostname") and not host.get("ip"):
         if sid is not None and not host:
             return
-        raise BadValue("a host row needs a 主机名 (hostname) or an IP地址 (IP address)")
+        raise BadValue("a host row needs a 主机名 (hostname) or an IP地址 (IP address)",
+                       "hosts.hostname")
     host.setdefault("hostname", host.get("ip"))
     host["hostname"] = str(host["hostname"])
     if sid:
@@ -45,7 +46,8 @@ def _host_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     db = parts.get("databases")
     if db and db.get("engine"):
         if sid is None:
-            raise BadValue("a database (数据库类型) needs a 系统名称 on the same row")
+            raise BadValue("a database (数据库类型) needs a 系统名称 on the same row",
+                           "systems.name")
         _add_database(col, sid, hid, db, _engine_text(parts))
 
 
@@ -65,7 +67,7 @@ def _add_database(col: Collector, sid: str, hid: str | None, db: Row, text: str)
 def _system_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     fields = parts.get("systems", {})
     if not fields.get("name"):
-        raise BadValue("a system row needs a 系统名称 (system name)")
+        raise BadValue("a system row needs a 系统名称 (system name)", "systems.name")
     name = str(fields.pop("name"))
     col.system(bureau, name, fields or {})
 
@@ -73,8 +75,13 @@ def _system_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
 def _database_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     sys_fields = parts.get("systems", {})
     if not sys_fields.get("name"):
-        raise BadValue("a database row needs the 系统名称 (system) it belongs to")
-    sid = col.system_ref(bureau, str(sys_fields["name"]))
+        raise BadValue("a database row needs the 系统名称 (system) it belongs to",
+                       "systems.name")
+    try:
+        sid = col.system_ref(bureau, str(sys_fields["name"]))
+    except BadValue as exc:
+        exc.target = exc.target or "systems.name"
+        raise
     host = parts.get("hosts", {})
     hid = None
     if host.get("hostname") or host.get("ip"):
@@ -86,17 +93,22 @@ def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     dep = parts.get("dependencies", {})
     out: Row = {"origin": "declared", "source": col.source}
     for end in ("source", "target"):
-        if dep.get(f"{end}_system"):
-            out[f"{end}_system"] = col.system_ref(bureau, str(dep[f"{end}_system"]))
-        if dep.get(f"{end}_host"):
-            out[f"{end}_host"] = col.host_ref(bureau, str(dep[f"{end}_host"]))
+        for what, ref in (("system", col.system_ref), ("host", col.host_ref)):
+            name = dep.get(f"{end}_{what}")
+            if not name:
+                continue
+            try:
+                out[f"{end}_{what}"] = ref(bureau, str(name))
+            except BadValue as exc:
+                exc.target = exc.target or f"dependencies.{end}_{what}"
+                raise
     for k in ("external", "service", "type", "process"):
         if dep.get(k):
             out[k] = dep[k]
     ports = _parse_ports(str(dep["port"])) if dep.get("port") is not None else [None]
     for port in ports:
         if port is not None and not 0 <= port <= 65535:
-            raise BadValue(f"port {port} is not between 0 and 65535")
+            raise BadValue(f"port {port} is not between 0 and 65535", "dependencies.port")
         row = dict(out)
         if port is not None:
             row["port"] = port
@@ -109,11 +121,16 @@ def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
 def _disk_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     host = parts.get("hosts", {})
     if not host.get("hostname") and not host.get("ip"):
-        raise BadValue("a disk row needs the 主机名 (hostname) or IP地址 of its host")
+        raise BadValue("a disk row needs the 主机名 (hostname) or IP地址 of its host",
+                       "hosts.hostname")
     disk = parts.get("disks", {})
     if disk.get("size_gb") is None:
-        raise BadValue("a disk row needs a 容量 (size)")
-    hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
+        raise BadValue("a disk row needs a 容量 (size)", "disks.size_gb")
+    try:
+        hid = col.host_ref(bureau, str(host.get("hostname") or host.get("ip")))
+    except BadValue as exc:
+        exc.target = exc.target or "hosts.hostname"
+        raise
     disk["host_id"] = hid
     disk["id"] = stable_id("d", hid, disk.get("name") or "")
     disk["source"] = col.source

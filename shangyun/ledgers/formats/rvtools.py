@@ -20,7 +20,7 @@ from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.grid import Grid
 from shangyun.ledgers.model import Row, SheetReport
-from shangyun.ledgers.values import BadValue, clean, clean_text
+from shangyun.ledgers.values import BadValue, clean, clean_text, value_of
 
 REQUIRED = {"vInfo": ("VM",)}
 
@@ -143,7 +143,7 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
                 host["cpu_cores"] = clean("hosts.cpu_cores", _cell(row, c_cpu))
             ip = clean_text(_cell(row, c_ip))
             if ip:
-                host["ip"] = clean("hosts.ip", ip)
+                host["ip"] = value_of(clean("hosts.ip", ip))
             fw = clean_text(_cell(row, c_fw))
             if fw:
                 host["firmware"] = clean("hosts.firmware", fw)
@@ -228,7 +228,7 @@ def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport
                 host["mac"] = clean("hosts.mac", mac)
             ip = clean_text(_cell(row, c_ip))
             if ip and not host.get("ip"):
-                host["ip"] = clean("hosts.ip", ip)
+                host["ip"] = value_of(clean("hosts.ip", ip))
         except BadValue as exc:
             raise LedgerError(file, str(exc), sheet=grid.sheet, row=r) from exc
         report.rows += 1
