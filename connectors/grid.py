@@ -82,7 +82,7 @@ def _read_excel(path: Path) -> list[Grid]:
 
 _CELL_REF = re.compile(r"([A-Z]+)(\d+)")
 _FORMULA_NO_VALUE = re.compile(
-    rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<f\b[^>]*(?:/>|>[^<]*</f>)\s*(?:<v\s*/>)?\s*</c>')
+    rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<f\b[^>]*(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
 
 
 def formula_blanks(path: Path) -> dict[str, list[tuple[int, int]]]:

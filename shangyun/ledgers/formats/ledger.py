@@ -74,6 +74,16 @@ def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
     if best < 0:
         return None
     header = list(grid.rows[best])
+    for start in range(max(0, best - 2), best):  # header rows above the best one
+        known = {t for t, _u in (_lookup(c, None, mapping) for c in grid.rows[start]) if t}
+        if len(known) < 2:
+            continue
+        top: list[Any] | None = list(grid.rows[start])
+        for i in range(start + 1, best + 1):
+            top = _combine(top, grid.rows[i], mapping) if top is not None else None
+        if top is not None:
+            header = top
+            break
     last = best
     for below_idx in range(best + 1, min(best + 4, len(grid.rows))):
         combined = _combine(header, grid.rows[below_idx], mapping)
@@ -109,7 +119,7 @@ def _combine(header: list[Any], below: list[Any], mapping: Mapping) -> list[Any]
             combined[c] = cell
         elif t_below and t_below == t_here:
             pass  # the same header again (a second language)
-        elif t_joined and t_joined != t_here:
+        elif t_joined:
             combined[c] = joined
         else:
             return None
@@ -260,9 +270,13 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     plans.sort(key=lambda x: x[0])
     reports = []
     for _order, grid, header_idx, header, kind in plans:
-        line = bureau_line(grid.rows, header_idx) or file_line
-        report = _read_sheet(grid, header_idx, header, kind, mapping, line or inp.bureau, col,
-                             problems, inp.advance)
+        # the sheet's own 填报单位 line, else --bureau, else the file's one bureau so far,
+        # else a 填报单位 line on another sheet of the file
+        line = bureau_line(grid.rows, header_idx)
+        single = next(iter(col.bureaus)) if len(col.bureaus) == 1 else None
+        report = _read_sheet(grid, header_idx, header, kind, mapping,
+                             line or inp.bureau or single or file_line, col, problems,
+                             inp.advance)
         if line and inp.bureau and _norm(line) != _norm(inp.bureau):
             report.warnings.append(f"the line above the header names the bureau {line!r}; "
                                    f"it is used instead of --bureau {inp.bureau!r}")
@@ -343,6 +357,12 @@ def _columns(header: list[Any], kind: str, mapping: Mapping
         else:
             seen[target] = c
         cols.append(c)
+    if kind == "hosts" and "hosts.os" not in seen and "hosts.os_version" in seen:
+        # a sheet whose only OS column is headed OS版本/系统版本: it holds the OS itself
+        # ("CentOS 7.9"), not a bare version
+        old = seen.pop("hosts.os_version")
+        seen["hosts.os"] = new = _Col(old.index, old.header, "hosts.os", old.unit)
+        cols = [new if c is old else c for c in cols]
     return cols, unmapped, warnings
 
 

@@ -1,0 +1,331 @@
+"""Ledgers as bureaus write them: one test per quirk class, from files the tests write.
+
+Refusals name file, sheet, row and column; doubtful values are read with a warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from connectors.grid import read_grids
+from shangyun.cli import main
+from shangyun.errors import LedgerError
+from shangyun.estate import Estate
+from shangyun.ledgers.export import export_xlsx
+from shangyun.ledgers.formats.ledger import MAX_PROBLEMS
+from shangyun.ledgers.importer import import_ledgers
+from shangyun.ledgers.read import read_ledger
+
+from .conftest import write_csv, write_xlsx
+
+HEAD = ["单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)", "等保级别"]
+
+
+def _host(bureau: str, system: str, name: str, ip: str, cpu: object = 4,
+          mlps: object = "三级") -> list[object]:
+    return [bureau, system, name, ip, "CentOS 7.9", cpu, "16G", mlps]
+
+
+def _read(path: Path, **kw: object) -> object:
+    return read_ledger(path, reader=read_grids, **kw)  # type: ignore[arg-type]
+
+
+def _refused(path: Path, **kw: object) -> LedgerError:
+    with pytest.raises(LedgerError) as info:
+        _read(path, **kw)
+    return info.value
+
+
+# ------------------------------------------------------------------ refuse what is wrong
+@pytest.mark.parametrize("cpu, why", [
+    ("-4", "negative"), (-6, "negative"), (0, "below the minimum"), ("4-8", "is a range"),
+    ("2~16核", "is a range"), ("abc8", "not a whole number"), ("8 8", "not a whole number"),
+    (dt.datetime(2026, 3, 4), "is a date"), (dt.date(2025, 12, 1), "is a date"),
+])
+def test_bad_numbers_are_refused_naming_the_cell(tmp_path: Path, cpu: object, why: str) -> None:
+    path = write_xlsx(tmp_path / "cpu.xlsx", {"服务器": [
+        ["某局服务器台账"], HEAD,
+        _host("湖北局", "门户", "web-1", "10.20.0.1"),
+        _host("湖北局", "门户", "web-2", "10.20.0.2", cpu=cpu)]})
+    err = _refused(path)
+    assert (err.file, err.sheet, err.row, err.column) == (str(path), "服务器", 4, "CPU(核) (F)")
+    assert why in str(err)
+
+
+def test_ranged_memory_and_garbled_link_are_refused(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "m.csv", [["单位", "主机名", "IP地址", "内存", "专线带宽"],
+                                          ["甲局", "a1", "10.1.1.1", "8-16G", "100M"],
+                                          ["甲局", "a2", "10.1.1.2", "16G", "x100"]])
+    err = _refused(path)
+    assert err.row == 2 and err.column == "内存 (D)" and "range" in str(err)
+    assert "row 3, column '专线带宽 (E)'" in str(err) and "not a number" in str(err)
+
+
+@pytest.mark.parametrize("level", ["二级/三级", "2-3级", "三级（拟定二级）"])
+def test_several_mlps_levels_are_an_error(tmp_path: Path, level: str) -> None:
+    path = write_xlsx(tmp_path / "l.xlsx", {"系统": [
+        ["单位", "系统名称", "等保级别"], ["乙局", "审批", "三级"], ["乙局", "档案", level]]})
+    err = _refused(path)
+    assert (err.sheet, err.row, err.column) == ("系统", 3, "等保级别 (C)")
+
+
+def test_mlps_with_the_standard_version_is_one_level(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "l.xlsx", {"系统": [
+        ["单位", "系统名称", "安全保护等级"], ["乙局", "审批", "等保2.0三级"]]})
+    assert _read(path).rows["systems"][0]["mlps_level"] == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("ip, why", [
+    ("0.0.0.0", "unspecified"), ("255.255.255.255", "broadcast"), ("224.0.0.9", "multicast"),
+    ("127.0.0.1", "loopback"), ("169.254.3.4", "link-local"), ("240.1.1.1", "reserved"),
+    ("10.9.8.0/24", "network or broadcast"), ("10.9.8.300", "not an IP"),
+])
+def test_unusable_ips_are_refused(tmp_path: Path, ip: str, why: str) -> None:
+    path = write_csv(tmp_path / "ip.csv", [["单位", "主机名", "IP地址"], ["丙局", "h1", "10.3.0.1"],
+                                           ["丙局", "h2", ip]])
+    err = _refused(path)
+    assert (err.sheet, err.row, err.column) == (None, 3, "IP地址 (C)") and why in str(err)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a" * 254, "x" * 64 + ".example",
+                                  "web 01", "-lead", "主机一"])
+def test_host_names_follow_rfc_1123(tmp_path: Path, name: str) -> None:
+    path = write_csv(tmp_path / "h.csv", [["单位", "主机名", "IP地址"], ["丁局", name, "10.4.0.1"]])
+    err = _refused(path)
+    assert (err.row, err.column) == (2, "主机名 (B)")
+
+
+def test_good_host_names_pass(tmp_path: Path) -> None:
+    names = ["web-01", "DB_02", "a" * 63, ".".join(["b" * 60] * 4), "app01.gov.example."]
+    path = write_csv(tmp_path / "h.csv", [["单位", "主机名"]] + [["丁局", n] for n in names])
+    assert len(_read(path).rows["hosts"]) == 5  # type: ignore[attr-defined]
+
+
+def test_ids_of_an_edited_export_are_checked(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "s.csv", [["单位", "系统名称", "主机名"], ["戊局", "邮件", "m1"]])
+    import_ledgers([src], tmp_path / "est", reader=read_grids)
+    book = export_xlsx(Estate.load(tmp_path / "est"), tmp_path / "out.xlsx", "zh")
+    wb = openpyxl.load_workbook(book)
+    wb["主机"]["A2"] = "../../etc/cron.d/x"
+    wb.save(book)
+    with pytest.raises(LedgerError) as info:
+        import_ledgers([book], tmp_path / "est", reader=read_grids)
+    assert "'..'" in str(info.value) and info.value.column == "id"
+
+
+def test_problems_are_capped_and_junk_stops_early(tmp_path: Path) -> None:
+    junk = [["单位", "主机名", "IP地址", "CPU"]] + [
+        ["某局", f"j{i}", f"999.{i % 250}.0.1", f"?{i}"] for i in range(60_000)]
+    path = write_csv(tmp_path / "junk.csv", junk)
+    started = time.perf_counter()
+    err = _refused(path)
+    assert time.perf_counter() - started < 30
+    text = str(err)
+    assert f"reading stopped after {MAX_PROBLEMS} problems" in text and "… and" in text
+    assert text.count("\n  - ") == 30 and len(text) < 20_000
+
+
+# ------------------------------------------------------------------ say what is doubtful
+def test_duplicate_headers_are_both_reported(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "d.xlsx", {"主机": [
+        ["单位", "主机名", "IP地址", "操作系统", "IP地址"],
+        ["己局", "n1", "10.6.0.1", "Kylin V10", "10.7.0.1"],
+        ["己局", "n2", "", "Kylin V10", "10.7.0.2"]]})
+    read = _read(path)
+    hosts = {h["hostname"]: h["ip"] for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert hosts == {"n1": "10.6.0.1", "n2": "10.7.0.2"}
+    [w] = [w for w in read.warnings if "both mean" in w]  # type: ignore[attr-defined]
+    assert "'IP地址 (C)'" in w and "'IP地址 (E)'" in w
+
+
+def test_several_ips_full_width_and_spaces(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "ips.csv", [
+        ["单位", "主机名", "管理IP"], ["庚局", "a", "10.8.0.1；10.8.1.1"],
+        ["庚局", "b", "１０．８．０．２"], ["庚局", "c", " 10. 8. 0. 3 "],
+        ["庚局", "d", "管理:10.8.0.4 业务:10.9.0.4"]], "gbk")
+    read = _read(path)
+    got = {h["hostname"]: h["ip"] for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert got == {"a": "10.8.0.1", "b": "10.8.0.2", "c": "10.8.0.3", "d": "10.8.0.4"}
+    [w] = [w for w in read.warnings if "IP addresses" in w]  # type: ignore[attr-defined]
+    assert "2 cell(s) holds several IP addresses" in w and "row 2, 5" in w
+
+
+def test_formula_without_cached_value_is_warned(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "f.xlsx", {"主机": [
+        ["单位", "主机名", "内存(GB)", "CPU(核)"], ["辛局", "f1", 8, 4],
+        ["辛局", "f2", "=C2*2", 4]]})
+    read = _read(path)
+    assert any("row 3, column '内存(GB) (C)': a formula" in w
+               for w in read.warnings)  # type: ignore[attr-defined]
+
+
+def test_hidden_sheet_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "h.xlsx", {
+        "主机": [["单位", "主机名"], ["壬局", "v1"]],
+        "旧主机": [["单位", "主机名"], ["壬局", "old"]]})
+    wb = openpyxl.load_workbook(path)
+    wb["旧主机"].sheet_state = "hidden"
+    wb["主机"].row_dimensions[2].hidden = True  # a hidden row is still data: read
+    wb.save(path)
+    read = _read(path)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["v1"]  # type: ignore[attr-defined]
+    assert any("旧主机" in w and "hidden" in w for w in read.warnings)  # type: ignore[attr-defined]
+
+
+def test_unknown_column_that_looks_like_ips_or_os_is_warned(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "u.csv", [
+        ["单位", "主机名", "服务器地址（内网）", "平台软件"],
+        ["癸局", "u1", "10.11.0.1", "Red Hat Enterprise Linux 8"],
+        ["癸局", "u2", "10.11.0.2", "Windows Server 2019"]])
+    warnings = _read(path).warnings  # type: ignore[attr-defined]
+    assert any("服务器地址（内网）: hosts.ip" in w for w in warnings)
+    assert any("平台软件: hosts.os" in w for w in warnings)
+    assert any("no host has a 操作系统" in w for w in warnings)
+    assert any("no host has a IP地址" in w for w in warnings)
+
+
+def test_os_version_alone_is_the_os(tmp_path: Path) -> None:
+    """The GBK CSV whose OS column was headed OS版本 lost every OS."""
+    path = write_csv(tmp_path / "os.csv", [["单位", "主机名", "IP地址", "OS版本"],
+                                           ["湖北局", "o1", "10.12.0.1", "麒麟 V10 SP2"]], "gbk")
+    read = _read(path)
+    assert read.rows["hosts"][0]["os"] == "麒麟 V10 SP2"  # type: ignore[attr-defined]
+    assert not read.warnings  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ ledgers as they are
+def test_separator_rows_inside_merged_regions_are_blank(tmp_path: Path) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址"],
+            ["子局", "税务", "t1", "10.13.0.1"], ["子局", "税务", "t2", "10.13.0.2"],
+            [None, None, None, None],
+            ["子局", "社保", "s1", "10.13.1.1"], [None, None, None, None]]
+    path = write_xlsx(tmp_path / "m.xlsx", {"主机": rows}, {"主机": ["A2:A6", "B2:B4"]})
+    read = _read(path)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["t1", "t2", "s1"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("line", [["填报单位：湖北出入境检验检疫局"],
+                                  ["单位名称", "湖北出入境检验检疫局", None,
+                                   "填报日期：2026-01-02"],
+                                  ["填报单位: 湖北出入境检验检疫局   联系人：张三"]])
+def test_bureau_named_above_the_header(tmp_path: Path, line: list[object]) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"台账": [
+        ["资产台账"], line, ["系统名称", "主机名", "IP地址"], ["口岸", "k1", "10.14.0.1"]]})
+    read = _read(path)
+    assert [b["name"] for b in read.rows["bureaus"]] == ["湖北出入境检验检疫局"]  # type: ignore[attr-defined]
+
+
+def test_header_over_two_rows_split_and_repeated(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "two.xlsx", {"主机": [
+        ["单位", "主机", "IP", "内存", "配置", "配置"],
+        [None, "名称", "地址", "(MB)", "CPU", "磁盘"],
+        ["unit", "hostname", "ip", "memory", "cpu", "disk"],
+        ["丑局", "c1", "10.15.0.1", 2048, "8核", "1T"]]}, {"主机": ["A1:A3"]})
+    host = _read(path).rows["hosts"][0]  # type: ignore[attr-defined]
+    assert (host["hostname"], host["ip"], host["memory_gb"], host["cpu_cores"], host["disk_gb"]) \
+        == ("c1", "10.15.0.1", 2.0, 8, 1024.0)
+
+
+def test_dates_as_excel_serials(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "b.xlsx", {"单位": [
+        ["单位", "封网日期", "维护窗口(星期)"], ["寅局", 45566, "周六"],
+        ["卯局", dt.datetime(2024, 10, 1), "周日"]]})
+    got = {b["name"]: b.get("blackout_dates") for b in _read(path).rows["bureaus"]}  # type: ignore[attr-defined]
+    assert got == {"寅局": "2024-10-01", "卯局": "2024-10-01"}
+
+
+def _programme(tmp_path: Path) -> list[Path]:
+    """Two bureaus' ledgers and a cross-bureau dependency workbook without a 单位 column."""
+    a = write_xlsx(tmp_path / "a" / "甲.xlsx", {"主机": [
+        HEAD, _host("甲局", "门户网站", "mh1", "10.16.0.1"),
+        _host("甲局", "公共数据", "gg1", "10.16.0.2")]}) if (tmp_path / "a").mkdir() is None \
+        else Path()
+    (tmp_path / "b").mkdir()
+    b = write_csv(tmp_path / "b" / "乙.csv", [HEAD, _host("乙局", "审批", "sp1", "10.17.0.1"),
+                                             _host("乙局", "档案", "da1", "10.17.0.2")], "gbk")
+    (tmp_path / "x").mkdir()
+    deps = write_xlsx(tmp_path / "x" / "依赖.xlsx", {"依赖关系": [
+        ["跨单位依赖关系"], ["源系统", "目标系统", "源主机", "端口"],
+        ["审批", "公共数据", "sp1", 5432], ["门户网站", "档案", "mh1", "80,443"]]})
+    return [a, b, deps]
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_dependencies_by_name_in_any_file_order(tmp_path: Path,
+                                                order: tuple[int, int, int]) -> None:
+    files = _programme(tmp_path)
+    report = import_ledgers([files[i] for i in order], tmp_path / "est", reader=read_grids)
+    est = Estate.load(tmp_path / "est")
+    names = {s["id"]: s["name"] for s in est.rows("systems")}
+    deps = {(names[d["source_system"]], names[d["target_system"]], d["port"])
+            for d in est.rows("dependencies")}
+    assert deps == {("审批", "公共数据", 5432), ("门户网站", "档案", 80), ("门户网站", "档案", 443)}
+    assert len(names) == 4 and report.counts["bureaus"].to_dict() == {
+        "added": 2, "updated": 0, "unchanged": 0}
+
+
+def test_ambiguous_system_name_lists_the_candidates(tmp_path: Path) -> None:
+    a, b, _deps = _programme(tmp_path)
+    c = write_csv(tmp_path / "丙.csv", [HEAD, _host("丙局", "审批", "sp9", "10.18.0.1")])
+    deps = write_csv(tmp_path / "d.csv", [["源系统", "目标系统"], ["门户网站", "档案"],
+                                          ["审批", "门户网站"]])
+    with pytest.raises(LedgerError) as info:
+        import_ledgers([deps, a, b, c], tmp_path / "est", reader=read_grids)
+    err = info.value
+    assert (err.row, err.column) == (3, "源系统 (A)")
+    assert "ambiguous" in str(err) and "丙局 / 审批" in str(err) and "乙局 / 审批" in str(err)
+    assert not (tmp_path / "est").exists()
+
+
+def test_unknown_system_without_bureau_is_an_error(tmp_path: Path) -> None:
+    deps = write_csv(tmp_path / "d.csv", [["源系统", "目标系统", "端口"],
+                                          ["无此系统", "也没有", 80]])
+    err = _refused(deps)
+    assert (err.row, err.column) == (2, "源系统 (A)") and "not defined in any bureau" in str(err)
+
+
+def test_counts_add_up_for_one_bureau_in_several_files(tmp_path: Path) -> None:
+    one = write_csv(tmp_path / "1.csv", [HEAD, _host("辰局", "门户", "p1", "10.19.0.1")])
+    two = write_csv(tmp_path / "2.csv", [HEAD, _host("辰局", "门户", "p2", "10.19.0.2")])
+    three = write_csv(tmp_path / "3.csv", [["单位", "专线带宽"], ["辰局", "100M"]])
+    report = import_ledgers([one, two, three], tmp_path / "est", reader=read_grids)
+    assert report.counts["bureaus"].to_dict() == {"added": 1, "updated": 0, "unchanged": 0}
+    assert report.totals["bureaus"] == 1 and report.counts["hosts"].added == 2
+    again = import_ledgers([one, two, three], tmp_path / "est", reader=read_grids)
+    assert again.counts["bureaus"].to_dict() == {"added": 0, "updated": 0, "unchanged": 1}
+
+
+# ------------------------------------------------------------------ the CLI
+def test_cli_imports_folders_and_globs_and_dry_run_writes_nothing(tmp_path: Path) -> None:
+    _programme(tmp_path)
+    est = tmp_path / "est"
+    run = CliRunner().invoke(main, ["inventory", "import", str(tmp_path / "*" / "*.*"),
+                                    "--estate", str(est), "--dry-run", "--no-progress"])
+    assert run.exit_code == 0, run.output
+    assert not est.exists()
+    out = " ".join(run.output.split())
+    assert "dry run: nothing written" in out
+    assert "IP地址 (D) → hosts.ip" in out and "源系统 (A) → dependencies.source_system" in out
+    run = CliRunner().invoke(main, ["inventory", "import", str(tmp_path / "a"),
+                                    str(tmp_path / "x"), str(tmp_path / "b"),
+                                    "--estate", str(est), "--no-progress"])
+    assert run.exit_code == 0, run.output
+    assert len(Estate.load(est).rows("dependencies")) == 3
+
+
+def test_cli_prints_warnings_at_the_end(tmp_path: Path,
+                                        csvfile: Callable[..., Path]) -> None:
+    path = csvfile("w.csv", [["单位", "主机名", "地址"], ["巳局", "w1", "10.20.0.1"]])
+    run = CliRunner().invoke(main, ["inventory", "import", str(path), "--estate",
+                                    str(tmp_path / "est"), "--no-progress"])
+    assert run.exit_code == 0, run.output
+    out = " ".join(run.output.split())
+    tail = out[out.index("warning(s)"):]
+    assert "地址: hosts.ip" in tail and "no host has a 操作系统" in tail
