@@ -1,11 +1,13 @@
-"""What the step actions of one run share: a typed run context (options, one target, one
-S3 staging store, the journal binding, a progress callback) and the source-hypervisor
-connections of the cutover.
+"""What the step actions of one run share: :class:`RunContext` — the run's options, one
+target, one S3 staging store, the source-hypervisor power sessions, the journal binding and
+the progress callbacks. Nothing here is global: whoever runs the steps makes a context and
+passes it (and anything that is not journaled, such as target factories) in.
 
-The lab's hypervisors are libvirt ``test://`` drivers, whose state lives in the connection:
-:class:`CutoverContext` keeps one read-write connection per source URI for the whole run,
-so a freeze and its undo in one process act on the same domains. (After a crash, a new
-process gets a fresh test driver — real hypervisors keep their state.)
+The libvirt ``test://`` driver keeps its state in the connection, so a run holds exactly
+one target object and one power session per source hypervisor URI, made on first use and
+closed by :meth:`RunContext.close`: a freeze and its undo in one process act on the same
+domains. (After a crash, a new process gets a fresh test driver — real hypervisors keep
+their state.)
 """
 
 from __future__ import annotations
@@ -16,48 +18,101 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import libvirt
-
-from shangyun.errors import ConnectorError, StepError
+from connectors.hypervisor import PowerSession
+from connectors.objectstore import ObjectStore
+from connectors.targets.base import CloudTarget, Labels
+from connectors.targets.ec2 import Ec2Target
+from connectors.targets.libvirt import LibvirtTarget
+from shangyun.errors import StepError
+from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
 
-libvirt.registerErrorHandler(lambda *_: None, None)
-
 Progress = Callable[[Step, float], None]
+"""Called with (step, percent) while a long step (convert, upload) runs."""
+
+StepListener = Callable[[Step, str], None]
+"""Called with (step, ``"done"``) as a step ends: the CLI draws its progress bar."""
+
+TargetFactory = Callable[[Mapping[str, str]], CloudTarget]
+"""Makes a target of one kind from its journaled options (e.g. an EC2 target whose VM
+import client is botocore's Stubber where the endpoint lacks VM import)."""
+
+TargetFactories = Mapping[str, TargetFactory]
+
+
+def make_target(kind: str, options: Mapping[str, str],
+                factories: TargetFactories | None = None) -> CloudTarget:
+    """A :class:`CloudTarget` of ``kind`` (``libvirt`` or ``ec2``) from journaled options;
+    ``factories`` (kind -> factory) take precedence over the built-in ones."""
+    if factories and kind in factories:
+        return factories[kind](options)
+    opts: dict[str, Any] = dict(options)
+    if kind == "libvirt":
+        return LibvirtTarget(opts.pop("uri", None), pool=opts.pop("pool", "default"), **opts)
+    if kind == "ec2":
+        return Ec2Target(opts.pop("endpoint", None), opts.pop("region", "us-east-1"), **opts)
+    raise StepError(f"unknown target kind {kind!r} (use libvirt or ec2)")
+
+
+def make_store(endpoint: str, part_size: int = 16 * 2**20) -> ObjectStore:
+    """The S3 staging store at ``endpoint`` (credentials from the environment)."""
+    return ObjectStore(endpoint_url=endpoint or None, part_size=part_size)
+
+
+def labels(wave: Any, bureau: str, system: str) -> Labels:
+    """The labels a target puts on what a step makes for ``system``."""
+    return Labels(wave=str(wave), bureau=bureau, system=system)
 
 
 @dataclass
 class RunContext:
-    """What the actions of one run share: options, one target object, one S3 store.
+    """What the actions of one run share: options, one target object, one S3 store, one
+    power session per source hypervisor, the journal binding and progress callbacks.
 
-    The libvirt test driver keeps its state in the connection, so a run holds exactly one
-    target object (made on first use, closed by :meth:`close`).
+    ``targets``: target factories by kind (not journaled; the built-in ones otherwise).
+    ``on_step``: told as each step ends. Every resource is made on first use and closed
+    by :meth:`close`.
     """
 
     opts: RunOptions
     progress: Progress | None = None
-    journal: Any = None
+    targets: TargetFactories = field(default_factory=dict)
+    on_step: StepListener | None = None
+    journal: WaveJournal | None = None
     run_id: str = ""
     wave: int = 0
-    _target: Any = None
-    _store: Any = None
+    _target: CloudTarget | None = None
+    _store: ObjectStore | None = None
+    _hv: dict[str, PowerSession] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def target(self) -> Any:
+    def target(self) -> CloudTarget:
         """The run's :class:`connectors.targets.base.CloudTarget` (one per run)."""
         with self._lock:
             if self._target is None:
-                self._target = make_target(self.opts.target, self.opts.target_options)
+                self._target = self.make_target(self.opts.target, self.opts.target_options)
             return self._target
 
-    def store(self) -> Any:
+    def make_target(self, kind: str, options: Mapping[str, str]) -> CloudTarget:
+        """A new target of ``kind`` (an undo's, from its journaled options), made with this
+        run's factories; the caller closes it."""
+        return make_target(kind, options, self.targets)
+
+    def store(self) -> ObjectStore:
         """The run's S3 staging store."""
         with self._lock:
             if self._store is None:
                 self._store = make_store(self.opts.s3_endpoint, self.opts.part_size)
             return self._store
 
-    def bind(self, journal: Any, run_id: str, wave: int) -> RunContext:
+    def hypervisor(self, uri: str) -> PowerSession:
+        """The run's power session on the source hypervisor ``uri`` (one per URI)."""
+        with self._lock:
+            if uri not in self._hv:
+                self._hv[uri] = PowerSession(uri)
+            return self._hv[uri]
+
+    def bind(self, journal: WaveJournal, run_id: str, wave: int) -> RunContext:
         """Attach the run's journal (for resumable state written while a step runs)."""
         self.journal, self.run_id, self.wave = journal, run_id, wave
         return self
@@ -73,87 +128,19 @@ class RunContext:
         if self.journal is not None:
             self.journal.progress(self.run_id, step, {name: value})
 
-    def close(self) -> None:
-        """Close the target connection and the cutover's source-hypervisor connections of
-        this run (safe twice)."""
-        from actions.registry import close_cutover_context  # part 2: data, cutover
+    def step_ended(self, step: Step, outcome: str) -> None:
+        """Tell the run's listener that ``step`` ended; a listener's error never stops a
+        wave (a progress view is only a view)."""
+        if self.on_step is not None:
+            with contextlib.suppress(Exception):
+                self.on_step(step, outcome)
 
-        close_cutover_context(self)
+    def close(self) -> None:
+        """Close the target connection and the source-hypervisor sessions (safe twice)."""
         with self._lock:
+            for session in self._hv.values():
+                session.close()
+            self._hv.clear()
             if self._target is not None:
                 self._target.close()
                 self._target = None
-
-
-TargetFactory = Callable[[Mapping[str, str]], Any]
-TARGET_FACTORIES: dict[str, TargetFactory] = {}
-"""Kind -> factory, for targets that need more than journaled options (e.g. an EC2 import
-client with botocore's Stubber where the endpoint lacks VM import). Empty by default."""
-
-
-def register_target(kind: str, factory: TargetFactory | None) -> None:
-    """Make ``kind`` targets with ``factory`` (None: back to the built-in one)."""
-    if factory is None:
-        TARGET_FACTORIES.pop(kind, None)
-    else:
-        TARGET_FACTORIES[kind] = factory
-
-
-def make_target(kind: str, options: Mapping[str, str]) -> Any:
-    """A :class:`CloudTarget` of ``kind`` (``libvirt`` or ``ec2``) from journaled options."""
-    if kind in TARGET_FACTORIES:
-        return TARGET_FACTORIES[kind](options)
-    if kind == "libvirt":
-        from connectors.targets.libvirt import LibvirtTarget
-
-        opts = dict(options)
-        return LibvirtTarget(opts.pop("uri", None), pool=opts.pop("pool", "default"), **opts)
-    if kind == "ec2":
-        from connectors.targets.ec2 import Ec2Target
-
-        opts = dict(options)
-        return Ec2Target(opts.pop("endpoint", None), opts.pop("region", "us-east-1"), **opts)
-    raise StepError(f"unknown target kind {kind!r} (use libvirt or ec2)")
-
-
-def make_store(endpoint: str, part_size: int = 16 * 2**20) -> Any:
-    """The S3 staging store at ``endpoint`` (credentials from the environment)."""
-    from connectors.objectstore import ObjectStore
-
-    return ObjectStore(endpoint_url=endpoint or None, part_size=part_size)
-
-
-def labels(wave: Any, bureau: str, system: str) -> Any:
-    from connectors.targets.base import Labels
-
-    return Labels(wave=str(wave), bureau=bureau, system=system)
-
-
-
-@dataclass
-class CutoverContext:
-    """What the cutover actions of one run share: part 1's context and the source
-    hypervisor connections (one read-write connection per URI)."""
-
-    run: RunContext
-    _hv: dict[str, libvirt.virConnect] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def hypervisor(self, uri: str) -> libvirt.virConnect:
-        """The run's read-write connection to the source hypervisor ``uri``."""
-        with self._lock:
-            if uri not in self._hv:
-                try:
-                    self._hv[uri] = libvirt.open(uri)
-                except libvirt.libvirtError as exc:
-                    raise ConnectorError(f"hypervisor {uri}: {exc.get_error_message()}") \
-                        from None
-            return self._hv[uri]
-
-    def close(self) -> None:
-        """Close the hypervisor connections (safe twice)."""
-        with self._lock:
-            for conn in self._hv.values():
-                with contextlib.suppress(libvirt.libvirtError):
-                    conn.close()
-            self._hv.clear()

@@ -11,20 +11,19 @@ undo); its data is only read.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import libvirt
-
-from actions.context import CutoverContext, labels
+from actions.context import RunContext, labels
 from actions.data import database_sides
 from connectors import health
+from connectors.database import postgres
 from connectors.dns import DnsRecord, Route53Dns
-from shangyun.errors import ConnectorError, StepError
+from connectors.targets.base import ImportedDisk, Instance, InstanceSpec, InstanceState
+from shangyun.errors import StepError
 from shangyun.wave.steps import Step
 
 FREEZE_POLLS, FREEZE_POLL_SECONDS = 150, 0.2
@@ -32,40 +31,24 @@ START_POLLS, START_POLL_SECONDS = 60, 1.0
 
 # ------------------------------------------------------------------------ the source
 
-
-
 @dataclass
 class FreezeAction:
     """Stop the source: shut its domains down (forced off after a bounded wait)."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
-    def _dom(self, d: Mapping[str, str]) -> Any:
-        try:
-            return self.cctx.hypervisor(d["hypervisor"]).lookupByName(d["name"])
-        except libvirt.libvirtError as exc:
-            raise ConnectorError(f"hypervisor {d['hypervisor']}: domain {d['name']}: "
-                                 f"{exc.get_error_message()}") from None
+    def _is_active(self, d: Mapping[str, str]) -> bool:
+        return self.ctx.hypervisor(d["hypervisor"]).is_active(d["name"])
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Journal which domains run, then shut them down."""
-        saved = self.cctx.run.saved_state(step, "frozen")
+        saved = self.ctx.saved_state(step, "frozen")
         running = list(saved["was_running"]) if saved else [
-            d for d in step.args["domains"] if self._dom(d).isActive()]
-        self.cctx.run.save_state(step, "frozen", {"was_running": running})
+            d for d in step.args["domains"] if self._is_active(d)]
+        self.ctx.save_state(step, "frozen", {"was_running": running})
         for d in running:
-            dom = self._dom(d)
-            if dom.isActive():
-                with contextlib.suppress(libvirt.libvirtError):
-                    dom.shutdown()
-                for _ in range(FREEZE_POLLS):
-                    if not dom.isActive():
-                        break
-                    time.sleep(FREEZE_POLL_SECONDS)
-                if dom.isActive():
-                    dom.destroy()
-        from connectors.database import postgres
-
+            self.ctx.hypervisor(d["hypervisor"]).shut_down(
+                d["name"], polls=FREEZE_POLLS, poll_seconds=FREEZE_POLL_SECONDS)
         for item in step.args.get("databases") or []:
             _, src, _ = database_sides(item)
             postgres.freeze(src)
@@ -73,24 +56,16 @@ class FreezeAction:
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Every domain is still off."""
-        return not any(self._dom(d).isActive() for d in step.args["domains"])
+        return not any(self._is_active(d) for d in step.args["domains"])
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Make the frozen databases writable again and restart the domains that ran
         before the freeze (no-op for those that run)."""
-        from connectors.database import postgres
-
         for item in payload.get("databases") or []:
             _, src, _ = database_sides(item)
             postgres.unfreeze(src)
         for d in (payload.get("frozen") or {}).get("was_running", []):
-            dom = self._dom(d)
-            if not dom.isActive():
-                try:
-                    dom.create()
-                except libvirt.libvirtError as exc:
-                    raise ConnectorError(f"hypervisor {d['hypervisor']}: cannot restart "
-                                         f"{d['name']}: {exc.get_error_message()}") from None
+            self.ctx.hypervisor(d["hypervisor"]).start(d["name"])
 
 
 # ------------------------------------------------------------------------ the target
@@ -100,13 +75,11 @@ class StartAction:
     """Start the target in production: stop the test instance, create the production
     instance on the same imported disks, start it and wait until it runs."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Create and start one production instance per host."""
-        from connectors.targets.base import ImportedDisk, Instance, InstanceSpec, InstanceState
-
-        t = self.cctx.run.target()
+        t = self.ctx.target()
         made: list[dict[str, Any]] = []
         for h in step.args["hosts"]:
             test = done.get(h["launch_key"], {}).get("instance")
@@ -118,7 +91,7 @@ class StartAction:
                                 labels=labels(h["wave"], h["bureau"], step.system_id))
             inst = t.create_instance(spec, disks, test_mode=False)
             made.append(inst.to_record())
-            self.cctx.run.save_state(step, "started", {"instances": made})
+            self.ctx.save_state(step, "started", {"instances": made})
             t.start(inst)
             state = t.status(inst)
             for _ in range(START_POLLS):
@@ -132,22 +105,18 @@ class StartAction:
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Every production instance still runs."""
-        from connectors.targets.base import Instance, InstanceState
-
         recs = (payload.get("started") or {}).get("instances") or []
-        t = self.cctx.run.target()
+        t = self.ctx.target()
         return bool(recs) and all(t.status(Instance.from_record(dict(r)))
                                   == InstanceState.RUNNING for r in recs)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Stop and remove the production instances (the imported disks stay for part 1's
         undo)."""
-        from connectors.targets.base import Instance
-
         recs = (payload.get("started") or {}).get("instances") or []
         if not recs:
             return
-        t = self.cctx.run.target()  # the run's options are the journaled run's options
+        t = self.ctx.target()  # the run's options are the journaled run's options
         for r in recs:
             inst = Instance.from_record(dict(r))
             t.stop(inst)
@@ -160,7 +129,7 @@ class StartAction:
 class DnsAction:
     """Switch the system's DNS records; the records replaced are journaled first."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Journal the current records (once, even across a crash), then UPSERT the new."""
@@ -169,14 +138,14 @@ class DnsAction:
             zid = dns.zone_id(a["zone"])
             wanted = [DnsRecord.make(r["name"], r["type"], r["values"], r.get("ttl", 60))
                       for r in a["records"]]
-            saved = self.cctx.run.saved_state(step, "previous")
+            saved = self.ctx.saved_state(step, "previous")
             if saved is None:
                 prev = [dns.get(zid, w.name, w.type) for w in wanted]
                 saved = {"zone_id": zid, "records": [
                     {"name": w.name, "type": w.type,
                      "previous": p.to_dict() if p else None} for w, p in zip(wanted, prev,
                                                                              strict=True)]}
-                self.cctx.run.save_state(step, "previous", saved)
+                self.ctx.save_state(step, "previous", saved)
             for w in wanted:
                 dns.switch(zid, w)
         return {"previous": saved, "records": [w.to_dict() for w in wanted]}
@@ -204,7 +173,7 @@ class DnsAction:
 class HealthAction:
     """The new system's health checks; a failure rolls the system back."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Run every check; HealthCheckFailed naming the first that fails."""
@@ -227,7 +196,7 @@ class HealthAction:
 class MarkAction:
     """Mark the system cut over (the time starts the soak period)."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Record the time of cutover."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actions.context import CutoverContext
+from actions.context import RunContext
 from connectors import files
-from connectors.database import DbEndpoint
+from connectors.database import DbEndpoint, mariadb, postgres
 from shangyun.errors import StepError, VerificationError
 from shangyun.wave.steps import Step
 
@@ -35,8 +35,6 @@ def db_endpoint(side: Mapping[str, Any], where: str) -> DbEndpoint:
 
 
 def database_sides(item: Mapping[str, Any]) -> tuple[Any, DbEndpoint, DbEndpoint]:
-    from connectors.database import mariadb, postgres
-
     module = postgres if item["engine"] == "postgresql" else mariadb
     where = f"{item['engine']} {item['id']}"
     return module, db_endpoint(item["source"], where), db_endpoint(item["target"], where)
@@ -52,7 +50,7 @@ def ssh_source(item: Mapping[str, Any]) -> files.SshSource:
 class CopyAction:
     """Initial copy of a database or a file set while the source runs."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Copy; returns what was copied."""
@@ -86,7 +84,7 @@ class CopyAction:
 class DeltaAction:
     """Final delta of one item once the source is frozen."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Re-copy what changed since the initial copy."""
@@ -108,7 +106,7 @@ class DeltaAction:
 class VerifyAction:
     """Every item compared end to end; any difference refuses the cutover."""
 
-    cctx: CutoverContext
+    ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Verify all items; one VerificationError naming every item and table that differs."""

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shangyun.errors import StepError
+from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, finalize_verdict, load_cutover
+from shangyun.wave.journal_port import open_journal
 
 
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
@@ -16,9 +18,6 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     ``plan/cutover.yaml``; refuses with a :class:`StepError` listing every reason. Closing
     writes a ``finalize`` run and an audit record. The source systems are never deleted or
     changed: decommissioning them is a separate, human decision."""
-    from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, finalize_verdict, load_cutover
-    from shangyun.wave.journal_port import open_journal
-
     plan = load_cutover(estate_dir)
     soak = soak_hours if soak_hours is not None else (
         plan.soak_hours if plan else DEFAULT_SOAK_HOURS)

@@ -27,8 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actions.context import RunContext, labels, make_store, make_target
+from actions.context import RunContext, labels, make_store
 from connectors import qemu
+from connectors.hypervisor import missing_domains
+from connectors.targets.base import (
+    CapacityRequest,
+    DiskSource,
+    ImportedDisk,
+    Instance,
+    InstanceSpec,
+    InstanceState,
+    ObjectRef,
+)
 from shangyun.digest import digest_file
 from shangyun.errors import ConnectorError, StepError, VerificationError
 from shangyun.wave.precheck import REQUIRED_TOOLS, Observations, precheck_problems
@@ -51,7 +61,7 @@ class PrecheckAction:
         obs = Observations(step.system_id, a["plan_fingerprint"], a["estate_fingerprint"],
                            tools={t: shutil.which(t) for t in REQUIRED_TOOLS})
         for uri in a["hypervisors"]:
-            why = hypervisor_problem(uri, a.get("hosts", []))
+            why = missing_domains(uri, a.get("hosts", []))
             if why:
                 obs.unreachable_hypervisors[uri] = why
         needed = 0
@@ -70,8 +80,6 @@ class PrecheckAction:
         problems = precheck_problems(obs)
         capacity: dict[str, Any] = {}
         if not problems:
-            from connectors.targets.base import CapacityRequest
-
             cap = self.ctx.target().check_capacity(CapacityRequest(
                 vcpus=int(a["cpus"]), memory_mb=int(float(a["memory_gb"]) * 1024),
                 disk_bytes=needed, instances=len(a.get("hosts", []))))
@@ -89,24 +97,6 @@ class PrecheckAction:
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo: a pre-check only looks."""
-
-
-def hypervisor_problem(uri: str, hostnames: list[str]) -> str | None:
-    """Why the source hypervisor at ``uri`` is not usable (None when it is): it must open
-    read-only and know every host of the system as a domain."""
-    import libvirt
-
-    libvirt.registerErrorHandler(lambda *_: None, None)
-    try:
-        conn = libvirt.openReadOnly(uri)
-    except libvirt.libvirtError as exc:
-        return str(exc)
-    try:
-        names = {d.name() for d in conn.listAllDomains()}
-        missing = [h for h in hostnames if h not in names]
-        return f"no domain named {', '.join(missing)}" if missing else None
-    finally:
-        conn.close()
 
 
 # --------------------------------------------------------------------------- convert
@@ -217,14 +207,12 @@ class ImportAction:
         """Import and return the target's disk record."""
         a = step.args
         up, conv = done[a["upload_key"]], done[a["convert_key"]]
-        from connectors.targets.base import ObjectRef
-
         target = self.ctx.target()
-        source: Any = ObjectRef(bucket=up["bucket"], key=up["key"], size=int(up["size"]),
+        source: DiskSource = ObjectRef(bucket=up["bucket"], key=up["key"], size=int(up["size"]),
                                 digest=up["digest"])
         landing = Path(step.planned["landing"])
-        if target.name == "libvirt":
-            # the libvirt cloud takes local files: fetch the staged object (digest-checked)
+        if target.takes_local_files:
+            # fetch the staged object (digest-checked) for a target that takes local files
             landing.parent.mkdir(parents=True, exist_ok=True)
             got = self.ctx.store().download_file(up["bucket"], up["key"], landing)
             if got != up["digest"]:
@@ -246,19 +234,10 @@ class ImportAction:
         return {"disk": disk.to_record()}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
-        """The imported disk is still in the target (libvirt: its volume is known)."""
+        """The imported disk is still in the target (as far as the target can tell)."""
         if "disk" not in payload:
             return False
-        t = self.ctx.target()
-        if getattr(t, "name", "") != "libvirt":
-            return True
-        import libvirt
-
-        try:
-            t.conn.storageVolLookupByKey(str(payload["disk"]["disk_id"]))
-        except libvirt.libvirtError:
-            return False
-        return True
+        return self.ctx.target().has_disk(ImportedDisk.from_record(dict(payload["disk"])))
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Delete the imported disk from the target."""
@@ -267,9 +246,7 @@ class ImportAction:
                 os.unlink(str(payload["landing"]))
         if "disk" not in payload:
             return
-        from connectors.targets.base import ImportedDisk
-
-        with make_target(str(payload["target"]), payload.get("target_options") or {}) as t:
+        with self.ctx.make_target(str(payload["target"]), payload.get("target_options") or {}) as t:
             t.delete_disk(ImportedDisk.from_record(dict(payload["disk"])))
 
 
@@ -283,8 +260,6 @@ class LaunchAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Create (test mode), start, and check it runs."""
-        from connectors.targets.base import ImportedDisk, InstanceSpec, InstanceState
-
         a = step.args
         disks = [ImportedDisk.from_record(dict(done[k]["disk"])) for k in a["import_keys"]]
         spec = InstanceSpec(name=a["name"], vcpus=int(a["cpus"]),
@@ -306,8 +281,6 @@ class LaunchAction:
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The test instance still exists in the target."""
-        from connectors.targets.base import Instance, InstanceState
-
         if "instance" not in payload:
             return False
         inst = Instance.from_record(dict(payload["instance"]))
@@ -317,7 +290,5 @@ class LaunchAction:
         """Stop and delete the test instance."""
         if "instance" not in payload:
             return
-        from connectors.targets.base import Instance
-
-        with make_target(str(payload["target"]), payload.get("target_options") or {}) as t:
+        with self.ctx.make_target(str(payload["target"]), payload.get("target_options") or {}) as t:
             t.delete_instance(Instance.from_record(dict(payload["instance"])))

@@ -2,9 +2,10 @@
 
 One connector for every hypervisor libvirt speaks to: KVM over SSH (``qemu+ssh://``),
 VMware ESXi/vCenter (``esx://``, ``vpx://``), Xen (``xen+ssh://``) and the ``test://``
-driver the lab uses for bureau hypervisors. Connections are read-only; nothing on the
-hypervisor is changed. Disk capacity and allocation come from libvirt when the driver knows
-them and from ``qemu-img info`` when the image file is on this machine.
+driver the lab uses for bureau hypervisors. Listing connections are read-only; only
+:class:`PowerSession`, the cutover's power control, changes anything (it stops a source's
+domains and starts them again on undo). Disk capacity and allocation come from libvirt when
+the driver knows them and from ``qemu-img info`` when the image file is on this machine.
 
 Errors (all name the URI)::
 
@@ -17,8 +18,9 @@ Errors (all name the URI)::
 from __future__ import annotations
 
 import contextlib
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -33,8 +35,8 @@ libvirt.registerErrorHandler(lambda *a: None, None)  # libvirt prints every erro
 
 __all__ = [
     "Domain", "DomainDisk", "DomainNic", "HypervisorAuthError", "HypervisorError",
-    "HypervisorUnreachable", "connect", "esx_uri", "kvm_ssh_uri", "list_domains",
-    "test_uri", "xen_ssh_uri",
+    "HypervisorUnreachable", "PowerSession", "connect", "esx_uri", "kvm_ssh_uri",
+    "list_domains", "missing_domains", "test_uri", "xen_ssh_uri",
 ]
 
 STATES = {
@@ -273,3 +275,92 @@ def list_domains(uri: str, *, username: str | None = None,
         except libvirt.libvirtError as exc:
             raise _wrap(uri, exc) from None
     return sorted(out, key=lambda x: x.name)
+
+
+# -- power control (the cutover's freeze and its undo) --------------------------------------
+def missing_domains(uri: str, names: Iterable[str]) -> str | None:
+    """Why the hypervisor at ``uri`` cannot serve a system (None when it can): it must open
+    read-only and know every one of ``names`` as a domain."""
+    try:
+        conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as exc:
+        return str(exc)
+    try:
+        known = {d.name() for d in conn.listAllDomains()}
+        missing = [n for n in names if n not in known]
+        return f"no domain named {', '.join(missing)}" if missing else None
+    finally:
+        conn.close()
+
+
+class PowerSession:
+    """Power control of one source hypervisor's domains: one read-write connection kept
+    for the session (the ``test://`` driver keeps its domains' state in the connection, so
+    a freeze and its undo in one process must share it). Errors are
+    :class:`HypervisorError` naming the URI and the domain."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        try:
+            self._conn: libvirt.virConnect | None = libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(uri, exc.get_error_message()) from None
+
+    def _domain(self, name: str) -> libvirt.virDomain:
+        if self._conn is None:
+            raise HypervisorError(self.uri, f"domain {name}: the session is closed")
+        try:
+            return self._conn.lookupByName(name)
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(self.uri, f"domain {name}: {exc.get_error_message()}") \
+                from None
+
+    def is_active(self, name: str) -> bool:
+        """Whether domain ``name`` runs (running, blocked or paused)."""
+        return bool(self._domain(name).isActive())
+
+    def shut_down(self, name: str, *, polls: int, poll_seconds: float) -> None:
+        """Shut ``name`` down, forced off when it still runs after ``polls`` waits of
+        ``poll_seconds`` (no-op when it is off)."""
+        dom = self._domain(name)
+        if not dom.isActive():
+            return
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.shutdown()
+        for _ in range(polls):
+            if not dom.isActive():
+                break
+            time.sleep(poll_seconds)
+        if dom.isActive():
+            try:
+                dom.destroy()
+            except libvirt.libvirtError as exc:
+                raise HypervisorError(self.uri, f"cannot stop {name}: "
+                                                f"{exc.get_error_message()}") from None
+
+    def start(self, name: str) -> None:
+        """Start ``name`` (no-op when it runs)."""
+        dom = self._domain(name)
+        if dom.isActive():
+            return
+        try:
+            dom.create()
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(self.uri, f"cannot restart {name}: "
+                                            f"{exc.get_error_message()}") from None
+
+    def alive(self) -> bool:
+        """Whether the session's connection is open and answers."""
+        if self._conn is None:
+            return False
+        try:
+            return bool(self._conn.isAlive())
+        except libvirt.libvirtError:
+            return False
+
+    def close(self) -> None:
+        """Close the connection (safe twice)."""
+        if self._conn is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                self._conn.close()
+            self._conn = None

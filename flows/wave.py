@@ -8,22 +8,26 @@ Reads top to bottom like the runbook::
         for each system of the group:
           with transaction():                 # one per system
             precheck → convert… → upload… → import… → launch…   (one task per step)
-          on failure: the steps' @on_rollback hooks undo from the journal; then every
-          system of the same move group is undone too; other groups go on
+          on failure: the system is undone from the journal (newest step first); then
+          every system of the same move group is undone too; other groups go on
       artifacts: per-system progress, a table of states, verification results
 
 Correctness does not rest on Prefect: each step is journaled before its task returns and
 every undo reads only the journal (:mod:`shangyun.wave.engine`), so ``wave resume`` and
-``wave rollback`` work after ``kill -9``. Retries are declared only for
-:class:`shangyun.errors.TransientError`.
+``wave rollback`` work after ``kill -9``; there is one undo path, the journal's (no
+Prefect rollback hooks). The step actions are in :mod:`actions`; this module holds only
+the Prefect side (tasks, transactions as system locks, concurrency slots, artifacts).
+Retries are declared only for :class:`shangyun.errors.TransientError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -35,18 +39,22 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
+from prefect.runtime import flow_run
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.transactions import IsolationLevel, get_transaction, transaction
+from prefect.transactions import IsolationLevel, Transaction, transaction
 
-from actions.context import RunContext
-from actions.registry import actions_for
+from actions.context import RunContext, StepListener, TargetFactories
+from actions.registry import Registry, actions_for
 from actions.rollback import rollback
-from connectors.workpool import check_distributed
+from connectors.locks import SystemBusyError, system_lock_key, system_lock_store
+from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import StepError, TransientError
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
-from shangyun.wave.engine import NEEDS_UNDO, StepAction, execute, undo_record, undo_system
+from shangyun.wave.engine import StepAction, execute, undo_system
 from shangyun.wave.journal_port import WaveJournal, open_journal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
@@ -92,11 +100,9 @@ SLOT_LEASE_SECONDS = 60.0
 
 
 @contextlib.contextmanager
-def system_slots(system: SystemWork) -> Any:
+def system_slots(system: SystemWork) -> Iterator[None]:
     """Hold one slot of the global and of the system's bureau limit. Strict: a missing
     limit is an error naming it (never Prefect's warning-and-go-on)."""
-    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
-
     names = [GLOBAL_LIMIT, bureau_limit_name(system.bureau_id)]
     opts: dict[str, Any] = {"occupy": 1, "strict": True, "lease_duration": SLOT_LEASE_SECONDS,
                             "raise_on_lease_renewal_failure": False}  # the system lock guards
@@ -111,7 +117,7 @@ def system_slots(system: SystemWork) -> Any:
 
 
 @contextlib.contextmanager
-def system_lock(system_id: str, distributed: bool) -> Any:
+def system_lock(system_id: str, distributed: bool) -> Iterator[Transaction]:
     """In distributed mode, a SERIALIZABLE Prefect transaction keyed on the system whose
     lock lives in Redis (:mod:`connectors.locks`): no two workers anywhere run the same
     system's steps. Locally, a plain transaction (one process owns the wave)."""
@@ -119,8 +125,6 @@ def system_lock(system_id: str, distributed: bool) -> Any:
         with transaction() as txn:
             yield txn
         return
-    from connectors.locks import system_lock_key, system_lock_store
-
     with transaction(key=system_lock_key(system_id), store=system_lock_store(),
                      isolation_level=IsolationLevel.SERIALIZABLE, write_on_commit=False,
                      overwrite=True) as txn:
@@ -140,48 +144,15 @@ def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
       cache_policy=NO_CACHE, persist_result=False)
 def step_task(journal: WaveJournal, run_id: str, wave: int, step: Step, action: StepAction,
               done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    """Run one step idempotently through the journal; remember its key for the rollback."""
-    txn = get_transaction()
-    if txn is not None:
-        txn.set("step", {"key": step.key, "kind": step.kind, "system": step.system_id,
-                         "wave": wave, "run_id": run_id})
+    """Run one step idempotently through the journal (its undo is the journal's, too)."""
     out = execute(journal, run_id, wave, step, action, done)
     if out.skipped:
         get_run_logger().info("%s already done (journal): skipped", step.key)
     return out.payload
 
 
-@step_task.on_rollback
-def _undo_step(txn: Any) -> None:
-    """Undo the step from its journal record (the record, not memory, says what to undo)."""
-    info = txn.get("step", None)
-    if not info:
-        return
-    ctx = _RUNS.get(info["run_id"])
-    if ctx is None:
-        return
-    journal, rctx = ctx
-    rec = journal.last(info["wave"], info["system"], info["key"])
-    if rec is not None and rec.status in NEEDS_UNDO:
-        undo_record(journal, info["run_id"], info["wave"], rec, actions_for(rctx))
-
-
-STEP_LISTENERS: list[Callable[[Step, str], None]] = []
-"""Called with (step, "done" | "failed") as steps end: the CLI draws its progress bar."""
-
-
-def _tell(step: Step, outcome: str) -> None:
-    for listener in list(STEP_LISTENERS):
-        with contextlib.suppress(Exception):  # a progress view never stops a wave
-            listener(step, outcome)
-
-
-_RUNS: dict[str, tuple[WaveJournal, RunContext]] = {}
-"""Run id -> (journal, context), for the rollback hooks of the running process."""
-
-
 def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: SystemWork,
-                steps: list[Step], ctx: RunContext,
+                steps: list[Step], ctx: RunContext, actions: Registry,
                 distributed: bool = False) -> dict[str, Any]:
     """Move one system (``steps``: its list from :func:`wave_steps`) inside its own
     transaction; undo it alone if any step fails.
@@ -189,11 +160,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
     ``distributed``: the transaction is SERIALIZABLE on the system's Redis lock, and the
     undo after a failure takes that lock again. A system whose lock another worker holds
     is reported ``busy`` and left alone (nothing undone: it is not ours)."""
-    from connectors.locks import SystemBusyError
-
     name = run_name(wave.number, system.bureau_id, system.name)
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
-    actions = actions_for(ctx)
     progress_id = _progress_artifact(wave.number, system.id)
     done: dict[str, dict[str, Any]] = {}
     result: dict[str, Any] = {"id": system.id, "name": system.name, "bureau": system.bureau_id,
@@ -206,7 +174,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                     task_run_name=" ".join([f"{name} · {step.kind}", *step.key.split("/")[2:]]),
                     tags=[*tags, step.kind],
                 )(journal, run_id, wave.number, step, actions[step.kind], done)
-                _tell(step, "done")
+                ctx.step_ended(step, "done")
                 done[step.key] = payload
                 result["steps"] = i
                 if step.kind == "convert":
@@ -241,7 +209,7 @@ def _progress_artifact(number: int, system_id: str) -> Any:
 @task(name="move-group", cache_policy=NO_CACHE, persist_result=False)
 def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                system_ids: list[str], steps: Mapping[str, list[Step]], ctx: RunContext,
-               distributed: bool = False) -> list[dict[str, Any]]:
+               actions: Registry, distributed: bool = False) -> list[dict[str, Any]]:
     """Move the systems of one move group; if one fails, undo them all (they move together)."""
     results: list[dict[str, Any]] = []
     for sid in system_ids:
@@ -249,7 +217,7 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
         try:
             with system_slots(system):
                 results.append(move_system(journal, run_id, wave, system, steps[sid], ctx,
-                                           distributed))
+                                           actions, distributed))
         except StepError as exc:  # a missing limit: nothing of this system ran
             results.append({"id": sid, "name": system.name, "bureau": system.bureau_id,
                             "move_group": group, "state": "failed", "error": str(exc),
@@ -261,8 +229,7 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
         for r in results:
             if r["state"] == "done":
                 with system_lock(r["id"], distributed):
-                    rep = undo_system(journal, run_id, wave.number, r["id"],
-                                      actions_for(ctx))
+                    rep = undo_system(journal, run_id, wave.number, r["id"], actions)
                 r.update(state="rolled_back" if rep.ok else "rollback_failed",
                          error=f"move group {group}: {failed['id']} failed",
                          undo_failed=rep.failed)
@@ -299,7 +266,8 @@ class _ProgressLog:
 def run_wave(estate_dir: str, number: int, only: str | None = None,
              options: dict[str, Any] | None = None, resume: bool = False,
              bureau: str | None = None, distributed: bool = False,
-             dry_run: bool = False) -> dict[str, Any]:
+             dry_run: bool = False, targets: TargetFactories | None = None,
+             on_step: StepListener | None = None) -> dict[str, Any]:
     """Run wave ``number`` of the estate's plan (``resume``: take over its latest unfinished
     run with that run's options); steps already done and still valid are skipped.
 
@@ -307,7 +275,10 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     as a bureau worker does. ``distributed``: the journal must be on PostgreSQL, the
     concurrency limits must already exist (strict), and each system's steps run under its
     Redis lock. ``dry_run``: a rehearsal through Prefect — every step is a task run, slots
-    and locks are taken, nothing is touched and nothing is journaled.
+    and locks are taken, nothing is touched and nothing is journaled. ``targets``: target
+    factories by kind (the built-in ones otherwise); ``on_step``: told as each step ends
+    (the CLI's progress bar). Neither is journaled: a resume or rollback in another process
+    uses the built-in targets.
 
     Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
     every system is, else ``failed``.
@@ -331,7 +302,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
         opts, steps = _run_steps(wave, options, distributed)
-        ctx = RunContext(opts, progress=_ProgressLog())
+        ctx = RunContext(opts, progress=_ProgressLog(), targets=targets or {},
+                         on_step=on_step)
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]
         else:
@@ -340,7 +312,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                                                 "bureau": bureau,
                                                 "flow_run_id": _flow_run_id()})
         ctx.bind(journal, run_id, number)
-        _RUNS[run_id] = (journal, ctx)
+        actions = actions_for(ctx)
         state, systems = "failed", []
         try:
             with journal.keepalive(run_id, HEARTBEAT_SECONDS):
@@ -349,13 +321,12 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                     task_run_name=_group_name(wave, gid, sids),
                     tags=[f"wave-{number}", *sorted({wave.system(s).bureau_id for s in sids})],
                 ).submit(journal, run_id, wave, gid, sids, {s: steps[s] for s in sids}, ctx,
-                          distributed)
+                          actions, distributed)
                     for gid, sids in wave.move_groups.items()]
                 systems = [r for f in futures for r in f.result()]
             state = "done" if all(s["state"] == "done" for s in systems) else "failed"
         finally:
             journal.finish_run(run_id, state)
-            _RUNS.pop(run_id, None)
             ctx.close()
     _artifacts(number, systems, bureau)
     result = {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
@@ -363,8 +334,6 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     if distributed and state != "done":
         # a bureau's flow run is Failed in the dashboard when a system of it is not done
         # (a local call keeps returning the result: the CLI reads it)
-        from prefect.states import Failed
-
         bad = [f"{s['id']} {s['state']}" for s in systems if s["state"] != "done"]
         return Failed(message=f"wave {number} · {bureau}: {', '.join(bad[:10])}",  # type: ignore[return-value]
                       data=result)
@@ -385,16 +354,11 @@ def _run_steps(wave: WaveWork, options: dict[str, Any] | None,
 
 def _worker_options(opts: RunOptions, distributed: bool) -> RunOptions:
     """A worker may keep converted images on its own disk ($SHANGYUN_STAGING)."""
-    import os
-    from dataclasses import replace
-
     staging = os.environ.get("SHANGYUN_STAGING")
     return replace(opts, staging_dir=staging) if distributed and staging else opts
 
 
 def _flow_run_id() -> str | None:
-    from prefect.runtime import flow_run
-
     fid = flow_run.id
     return str(fid) if fid else None
 
@@ -402,8 +366,6 @@ def _flow_run_id() -> str | None:
 def _limits(wave: WaveWork, distributed: bool) -> None:
     """Locally the flow creates its limits; a worker only checks that the submitter did."""
     if distributed:
-        from connectors.workpool import check_limits
-
         check_limits(wave_limits(wave))
     else:
         ensure_limits(wave)
@@ -419,8 +381,6 @@ def rehearse_step(step: Step) -> dict[str, Any]:
 def rehearse_group(wave: WaveWork, system_ids: list[str], steps: dict[str, list[Step]],
                    distributed: bool) -> list[dict[str, Any]]:
     """Rehearse one move group: the same slots and system locks as a run, no-op steps."""
-    from connectors.locks import SystemBusyError
-
     out = []
     for sid in system_ids:
         system = wave.system(sid)

@@ -213,6 +213,9 @@ class CloudTarget(ABC):
 
     name: str
     accepted_formats: tuple[str, ...]
+    takes_local_files: bool = False
+    """Whether ``import_disk`` is given a local file: the wave's import step then downloads
+    the staged object first (digest-checked) instead of passing an :class:`ObjectRef`."""
 
     @abstractmethod
     def check_capacity(self, request: CapacityRequest) -> Capacity:
@@ -255,6 +258,11 @@ class CloudTarget(ABC):
     @abstractmethod
     def delete_disk(self, disk: ImportedDisk) -> None:
         """Undo ``import_disk``: remove the disk and anything staged for it. Idempotent."""
+
+    def has_disk(self, disk: ImportedDisk) -> bool:
+        """Whether the target still holds ``disk`` (a resume imports it again when not).
+        By default the journal is trusted; a target that can tell cheaply overrides this."""
+        return True
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections. Safe to call twice."""

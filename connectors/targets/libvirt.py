@@ -91,6 +91,7 @@ class LibvirtTarget(CloudTarget):
     """
 
     name = "libvirt"
+    takes_local_files = True
     accepted_formats = ("qcow2", "raw")
 
     def __init__(
@@ -384,6 +385,14 @@ class LibvirtTarget(CloudTarget):
         pool_path = self._pool_path(pool)
         if pool_path is not None and path.parent == pool_path and path.is_file():
             path.unlink()
+
+    def has_disk(self, disk: ImportedDisk) -> bool:
+        """Whether the disk's volume (looked up by its key) is still in the target."""
+        try:
+            self.conn.storageVolLookupByKey(disk.disk_id)
+        except libvirt.libvirtError:
+            return False
+        return True
 
     def delete_disk(self, disk: ImportedDisk) -> None:
         """Delete the volume (and its file in a local pool folder). Idempotent."""

@@ -169,18 +169,14 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:
     """Call ``run_wave(**kwargs)`` with a progress bar of finished steps on stderr."""
-    from flows.wave import STEP_LISTENERS, run_wave
+    from flows.wave import run_wave
     from shangyun.cli.output import progress
 
     with progress(f"{label}: steps", total, enabled=enabled) as advance:
         def listener(step: Any, outcome: str) -> None:
             advance(1)
 
-        STEP_LISTENERS.append(listener)
-        try:
-            return run_wave(**kwargs)
-        finally:
-            STEP_LISTENERS.remove(listener)
+        return run_wave(**kwargs, on_step=listener)
 
 
 @wave.command("resume")

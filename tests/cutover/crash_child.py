@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from actions.context import CutoverContext, RunContext
-from actions.registry import all_actions
+from actions.context import RunContext
+from actions.registry import actions_for
 from actions.rollback import run_system_steps
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions, Step
@@ -22,9 +22,9 @@ def main() -> None:
     steps = [Step(**s) for s in spec["steps"]]
     with open_journal(spec["estate"]) as journal:
         run_id = journal.begin_run(1, {"options": {}})
-        cctx = CutoverContext(RunContext(RunOptions()).bind(journal, run_id, 1))
-        print(json.dumps(run_system_steps(journal, run_id, 1, steps, all_actions(cctx))))
-        cctx.close()
+        ctx = RunContext(RunOptions()).bind(journal, run_id, 1)
+        print(json.dumps(run_system_steps(journal, run_id, 1, steps, actions_for(ctx))))
+        ctx.close()
         journal.finish_run(run_id, "done")
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from actions.context import CutoverContext, RunContext
-from actions.registry import all_actions
+from actions.context import RunContext
+from actions.registry import actions_for
 from actions.rollback import run_system_steps
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
@@ -104,8 +104,8 @@ def test_kill_9_mid_cutover(
     with open_journal(estate) as journal:
         assert journal.reconcile()  # the dead run is marked crashed
         run_id = journal.begin_run(1, {"options": {}})
-        cctx = CutoverContext(RunContext(RunOptions()).bind(journal, run_id, 1))
-        actions = all_actions(cctx)
+        ctx = RunContext(RunOptions()).bind(journal, run_id, 1)
+        actions = actions_for(ctx)
         try:
             if after == "resume":
                 check = next(s.args for s in steps if s.kind == "health")["checks"][0]
@@ -128,4 +128,4 @@ def test_kill_9_mid_cutover(
             assert not (tmp_path / "landing" / "share").exists() and (src / "a.txt").exists()
             assert undo_system(journal, run_id, 1, "sys-1", actions).undone == []
         finally:
-            cctx.close()
+            ctx.close()

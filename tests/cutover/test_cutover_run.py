@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from actions.context import CutoverContext, RunContext
-from actions.registry import all_actions
+from actions.context import RunContext
+from actions.registry import actions_for
 from actions.rollback import run_system_steps
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
@@ -82,14 +82,14 @@ def _setup(tmp_path: Path, dns: Route53Dns, farm: SshdFarm, web: str,
     return cutover_steps(wave, system, plan.systems["sys-1"]), zid, f"app.{zone}"
 
 
-def _ctx(journal: WaveJournal) -> tuple[CutoverContext, str]:
+def _ctx(journal: WaveJournal) -> tuple[RunContext, str]:
     run_id = journal.begin_run(1, {"options": {}})
     run = RunContext(RunOptions()).bind(journal, run_id, 1)
-    return CutoverContext(run), run_id
+    return run, run_id
 
 
-def _vm_running(cctx: CutoverContext) -> bool:
-    return bool(cctx.hypervisor("test:///default").lookupByName(SOURCE_VM).isActive())
+def _vm_running(ctx: RunContext) -> bool:
+    return ctx.hypervisor("test:///default").is_active(SOURCE_VM)
 
 
 def test_cutover_then_health_failure_rolls_back_in_reverse(
@@ -98,8 +98,8 @@ def test_cutover_then_health_failure_rolls_back_in_reverse(
         files_source: Path) -> None:
     steps, zid, name = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, files_source,
                               health_path="/broken")
-    cctx, run_id = _ctx(journal)
-    actions = all_actions(cctx)
+    ctx, run_id = _ctx(journal)
+    actions = actions_for(ctx)
     # the initial copies run while the source is live; then a row and a file arrive late
     copies = [s for s in steps if s.kind == "copy"]
     assert run_system_steps(journal, run_id, 1, copies, actions)["state"] == "done"
@@ -121,7 +121,7 @@ def test_cutover_then_health_failure_rolls_back_in_reverse(
         assert out["undone"][:3] == ["sys-1/health", "sys-1/dns", "sys-1/verify"]
         assert out["undone"].index("sys-1/freeze") < out["undone"].index("sys-1/copy/pg")
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.10"], 300)
-        assert _vm_running(cctx)
+        assert _vm_running(ctx)
         assert not pg.database_exists(pg_pair[1]) and pg.database_exists(pg_pair[0])
         assert not (tmp_path / "landing" / "share").exists()
         assert (files_source / "late.txt").exists()
@@ -135,7 +135,7 @@ def test_cutover_then_health_failure_rolls_back_in_reverse(
         again = undo_system(journal, run_id, 1, "sys-1", actions)
         assert again.undone == [] and again.ok
     finally:
-        cctx.close()
+        ctx.close()
 
 
 def test_cutover_succeeds_and_verification_gap_refuses(
@@ -143,13 +143,13 @@ def test_cutover_succeeds_and_verification_gap_refuses(
         pg_pair: tuple[DbEndpoint, DbEndpoint], my_pair: tuple[DbEndpoint, DbEndpoint],
         files_source: Path) -> None:
     steps, zid, name = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, files_source)
-    cctx, run_id = _ctx(journal)
-    actions = all_actions(cctx)
+    ctx, run_id = _ctx(journal)
+    actions = actions_for(ctx)
     try:
         out = run_system_steps(journal, run_id, 1, steps, actions)
         assert out["state"] == "done", out
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.20"], 60)
-        assert not _vm_running(cctx)
+        assert not _vm_running(ctx)
         with pytest.raises(Exception, match="read-only"):  # the source database is frozen
             pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'after cutover')")
         cut = journal.last(1, "sys-1", "sys-1/cutover")
@@ -165,10 +165,10 @@ def test_cutover_succeeds_and_verification_gap_refuses(
         assert "cutover refused" in refused["error"] and "public.log" in refused["error"]
         assert "299 on the target" in refused["error"]
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.10"], 300)
-        assert _vm_running(cctx)
+        assert _vm_running(ctx)
         pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'writable again')")
     finally:
-        cctx.close()
+        ctx.close()
 
 
 def test_failed_rollback_step_is_reported_failed(
@@ -177,8 +177,8 @@ def test_failed_rollback_step_is_reported_failed(
         files_source: Path) -> None:
     steps, zid, name = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, files_source,
                               health_path="/broken")
-    cctx, run_id = _ctx(journal)
-    actions = all_actions(cctx)
+    ctx, run_id = _ctx(journal)
+    actions = actions_for(ctx)
     copies = [s for s in steps if s.kind == "copy"]
     assert run_system_steps(journal, run_id, 1, copies, actions)["state"] == "done"
     # someone removes our marker from the copy: its undo must refuse, not "succeed"
@@ -194,11 +194,11 @@ def test_failed_rollback_step_is_reported_failed(
         # the delta refused to write into a folder that is not ours; the rest rolled back
         assert "not made by shangyun" in out["error"] and "sys-1/dns" not in statuses
         assert statuses["sys-1/copy/pg"] == UNDONE and statuses["sys-1/freeze"] == UNDONE
-        assert _vm_running(cctx) and not pg.database_exists(pg_pair[1])
+        assert _vm_running(ctx) and not pg.database_exists(pg_pair[1])
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.10"], 300)
         assert (tmp_path / "landing" / "share").exists()  # not deleted
     finally:
-        cctx.close()
+        ctx.close()
 
 
 def test_finalize_after_soak_never_touches_source(
@@ -211,11 +211,11 @@ def test_finalize_after_soak_never_touches_source(
     from shangyun.errors import StepError
 
     steps, _, _ = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, files_source)
-    cctx, run_id = _ctx(journal)
+    ctx, run_id = _ctx(journal)
     try:
-        assert run_system_steps(journal, run_id, 1, steps, all_actions(cctx))["state"] == "done"
+        assert run_system_steps(journal, run_id, 1, steps, actions_for(ctx))["state"] == "done"
     finally:
-        cctx.close()
+        ctx.close()
     journal.finish_run(run_id, "done")
     estate = str(tmp_path / "estate")
     with pytest.raises(StepError, match=r"soak period of 72 h not over: 72\.0 h left"):

@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
 
-from actions.context import register_target
+from actions.context import TargetFactories
 from connectors.objectstore import ObjectStore
 from connectors.targets.ec2 import Ec2Target
 from flows.wave import run_wave
@@ -32,9 +32,10 @@ def _ec2(endpoint: str) -> Any:
 
 
 @pytest.fixture
-def stubbed_ec2(moto_endpoint: str) -> Iterator[list[str]]:
-    """Register an ec2 target factory whose import client is stubbed; yields the list the
-    test fills with the snapshot ids the import service "makes"."""
+def stubbed_ec2(moto_endpoint: str) -> Iterator[tuple[list[str], TargetFactories]]:
+    """An ec2 target factory whose import client is stubbed, to pass to ``run_wave``; yields
+    the list the test fills with the snapshot ids the import service "makes", and the
+    factories."""
     snapshots: list[str] = []
     stubs: list[Stubber] = []
 
@@ -56,30 +57,29 @@ def stubbed_ec2(moto_endpoint: str) -> Iterator[list[str]]:
         return Ec2Target(moto_endpoint, REGION, import_client=importer, poll_interval=0.01,
                          import_timeout=5, stop_timeout=5)
 
-    register_target("ec2", factory)
     try:
-        yield snapshots
+        yield snapshots, {"ec2": factory}
     finally:
-        register_target("ec2", None)
         for s in stubs:
             s.deactivate()
 
 
 def test_wave_onto_ec2_target_verified_and_rolled_back(
         prefect_harness: None, tmp_path: Path, moto_endpoint: str, bucket: str,
-        stubbed_ec2: list[str]) -> None:
+        stubbed_ec2: tuple[list[str], TargetFactories]) -> None:
+    snapshots, factories = stubbed_ec2
     est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=1,
                        formats=FORMATS[2:4])
     ec2 = _ec2(moto_endpoint)
     for _ in range(2):
         vol = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")
-        stubbed_ec2.append(ec2.create_snapshot(VolumeId=vol["VolumeId"])["SnapshotId"])
-    snaps = list(stubbed_ec2)
+        snapshots.append(ec2.create_snapshot(VolumeId=vol["VolumeId"])["SnapshotId"])
+    snaps = list(snapshots)
     opts = RunOptions(target="ec2", target_options={"endpoint": moto_endpoint,
                                                     "region": REGION},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * 2**20)
-    result = run_wave(str(est.root), 1, options=opts.to_dict())
+    result = run_wave(str(est.root), 1, options=opts.to_dict(), targets=factories)
     assert result["state"] == "done", result
     with open_journal(est.root) as j, ObjectStore(moto_endpoint) as store:
         recs = {r.key: r for r in j.records(1)}
