@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.dns import Route53Dns
-from flows.wave import STEP_LISTENERS, run_wave
+from flows.wave import run_wave
 from shangyun.runbook.api import runbook_context
 from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.cutover import write_cutover
@@ -53,11 +53,7 @@ def test_the_run_executes_the_dry_run_list(
     def listener(step: Step, outcome: str) -> None:
         ran.setdefault(step.system_id, []).append(step.to_dict())
 
-    STEP_LISTENERS.append(listener)
-    try:
-        result = run_wave(str(root), 1, options=opts.to_dict())
-    finally:
-        STEP_LISTENERS.remove(listener)
+    result = run_wave(str(root), 1, options=opts.to_dict(), on_step=listener)
     assert result["state"] == "done", result
     # every step the flow ran, with its args and planned outputs, is the dry run's
     assert ran == dry
