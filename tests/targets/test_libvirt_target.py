@@ -57,6 +57,8 @@ def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
         assert disk.verification == f"verified: content digest of {vol_path} read back"
         # a journal round trip gives back an equal record
         assert ImportedDisk.from_record(disk.to_record()) == disk
+        # the wave's import step hands it local files, and a resume asks it for the disk
+        assert target.takes_local_files and target.has_disk(disk)
 
         # importing again (a resumed step) reuses the verified volume
         again = target.import_disk(src.path, name="disk0", fmt="qcow2", digest=src.digest,
@@ -90,6 +92,7 @@ def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
         assert target.status(inst) == InstanceState.ABSENT
         assert not vol_path.exists()
         assert target.conn.storagePoolLookupByName("cloud-pool").listVolumes() == []
+        assert not target.has_disk(disk)
         target.stop(inst)  # stopping something gone is fine too
         with pytest.raises(TargetError, match="does not exist"):
             target.start(inst)
