@@ -105,6 +105,7 @@ class Collector:
         #: a system or host name no bureau has yet raises :class:`Unresolved` (the row
         #: waits for the other files) instead of adding a new row to the given bureau
         self.defer_unknown = False
+        self._anywhere: dict[str, str] = {}  # name -> the one system of that name (found)
 
     @property
     def known(self) -> KnownIndex:
@@ -157,7 +158,10 @@ class Collector:
         every bureau (:meth:`system_anywhere`). Each lookup is a dict access: linear in rows.
         """
         if not bureau:
-            return self.system_anywhere(name)
+            hit = self._anywhere.get(name)
+            if hit is None:
+                hit = self._anywhere[name] = self.system_anywhere(name)
+            return hit
         key = (_key(bureau), _key(name))
         if key in self.systems:
             return self.systems[key]

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from connectors.grid import read_grids
 from shangyun.cli import main
 from shangyun.errors import LedgerError
+from shangyun.ledgers.aliases import ALIASES, IGNORED
 from shangyun.estate import Estate
 from shangyun.ledgers.export import export_xlsx
 from shangyun.ledgers.formats.ledger import MAX_PROBLEMS
@@ -329,3 +330,10 @@ def test_cli_prints_warnings_at_the_end(tmp_path: Path,
     out = " ".join(run.output.split())
     tail = out[out.index("warning(s)"):]
     assert "地址: hosts.ip" in tail and "no host has a 操作系统" in tail
+
+
+def test_docs_list_every_header_alias() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "ledgers.md").read_text(encoding="utf-8")
+    missing = [n for names in ALIASES.values() for n in names if n.replace("|", "/") not in doc]
+    missing += [n for n in IGNORED if n not in doc]
+    assert not missing, f"docs/ledgers.md lacks aliases: {missing}"
