@@ -65,7 +65,8 @@ def write_workbook(path: Path, hosts: int, seed: int = 7) -> int:
     for i in range(hosts):
         s = i // HOSTS_PER_SYSTEM
         t = rnd.randrange(systems)
-        dep.append([f"第{s % BUREAUS + 1}局业务系统{s:06d}", f"第{t % BUREAUS + 1}局业务系统{t:06d}",
+        dep.append([f"第{s % BUREAUS + 1}局业务系统{s:06d}",
+                    f"第{t % BUREAUS + 1}局业务系统{t:06d}",
                     f"h{i:07d}", rnd.choice([80, 443, 1521, 3306, "8080,8443"]), "http"])
     wb.save(path)
     return 3 * hosts
@@ -110,7 +111,8 @@ def main() -> None:
         print(f"estate: {counts}")
         print(f"{'step':44s} {'seconds':>8s} {'rows/s':>10s}")
         print(f"{'bare pandas.read_excel (calamine)':44s} {t_bare:8.2f} {rows / t_bare:10,.0f}")
-        print(f"{'shangyun import_ledgers (whole import)':44s} {t_ours:8.2f} {rows / t_ours:10,.0f}")
+        name = "shangyun import_ledgers (whole import)"
+        print(f"{name:44s} {t_ours:8.2f} {rows / t_ours:10,.0f}")
         print(f"ratio import / bare read: {t_ours / t_bare:.2f}x (goal <= 1.5x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)

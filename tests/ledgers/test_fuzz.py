@@ -83,7 +83,7 @@ def ledger(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         above.append([draw(st.sampled_from(["填报单位：湖北局", "单位名称", "填报单位"])),
                       "湖北局"])
-    return {"rows": above + [header] + rows, "header_at": len(above),
+    return {"rows": [*above, header, *rows], "header_at": len(above),
             "csv": draw(st.booleans()),
             "encoding": draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk"])),
             "merge": draw(st.booleans()), "hide_row": draw(st.booleans()),

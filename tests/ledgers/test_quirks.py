@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from connectors.grid import read_grids
 from shangyun.cli import main
 from shangyun.errors import LedgerError
-from shangyun.ledgers.aliases import ALIASES, IGNORED
 from shangyun.estate import Estate
+from shangyun.ledgers.aliases import ALIASES, IGNORED
 from shangyun.ledgers.export import export_xlsx
 from shangyun.ledgers.formats.ledger import MAX_PROBLEMS
 from shangyun.ledgers.importer import import_ledgers
