@@ -62,12 +62,16 @@ def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
 @click.option("--dry-run", "dry_run", is_flag=True,
               help="Read, merge and validate; show per file and sheet which column became "
                    "which field, what was ignored, the counts and warnings; write nothing.")
+@click.option("--apply", "apply", is_flag=True,
+              help="Write the edits of an edited `inventory export` workbook (without it "
+                   "they are shown as a diff and nothing is written).")
 @click.option("--progress/--no-progress", "show_progress", default=True,
               help="Show progress bars on stderr.")
 @json_option
 @handle_errors
 def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None,
-               bureau: str | None, dry_run: bool, show_progress: bool, as_json: bool) -> None:
+               bureau: str | None, dry_run: bool, apply: bool, show_progress: bool,
+               as_json: bool) -> None:
     """Import ledgers (.xlsx/.csv, RVTools exports) into the estate, merging by host.
 
     Each argument is a file, a folder (every ledger under it, or its manifest.yaml) or a
@@ -80,6 +84,10 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     estate's are not overwritten but listed as conflicts (see `inventory conflicts`). A
     file that cannot be understood is rejected naming its sheet, row and column, and
     nothing is written. Doubtful values that were read anyway are listed as warnings.
+
+    The round trip: `inventory export --xlsx F`, edit F in Excel (corrections, owners,
+    windows …), `inventory import F` shows the edits as a diff and writes nothing;
+    `inventory import F --apply` writes them.
     """
     from connectors.grid import read_grids
     from shangyun.ledgers.importer import (
@@ -95,14 +103,18 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     with _bars(count, show_progress and not as_json) as (on_file, advance):
         report = import_ledgers([(f, b or bureau) for f, b in paths], estate_dir, reader=read_grids,
                                 mapping_file=mapping_file, bureau=bureau, on_file=on_file,
-                                advance=advance, dry_run=dry_run)
+                                advance=advance, dry_run=dry_run, apply=apply)
     if as_json:
         print_json(report.to_dict())
         return
     if dry_run:
         _print_preview(report.files)
-    what = ("dry run: nothing written" if dry_run else "created" if report.created
-            else ("updated" if report.saved else "unchanged"))
+    if report.edits:
+        _print_edits(report.edits)
+    what = ("dry run: nothing written" if dry_run
+            else f"{len(report.edits)} edit(s) shown, nothing written: run again with --apply"
+            if report.edits and not report.applied
+            else "created" if report.created else ("updated" if report.saved else "unchanged"))
     console.print(f"[bold]{escape(estate_dir)}[/]: {what}")
     t = RichTable("table", "added", "updated", "unchanged", "estate total",
                   title="rows this import touched (each once)")
@@ -128,6 +140,18 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             console.print(f"[yellow]- {escape(w)}[/]")
         if len(report.warnings) > 200:
             console.print(f"[yellow]… and {len(report.warnings) - 200} more (--json)[/]")
+
+
+def _print_edits(edits: list[dict[str, Any]]) -> None:
+    """The cells an edited export changes: table, id, column, current → edited."""
+    t = RichTable("table", "id", "column", "current", "edited", title="edits")
+    for e in edits[:500]:
+        t.add_row(*(escape(str(x)) for x in (e["table"], e["id"], e["column"],
+                                             "" if e["current"] is None else e["current"],
+                                             "" if e["edited"] is None else e["edited"])))
+    console.print(t)
+    if len(edits) > 500:
+        console.print(f"… and {len(edits) - 500} more (--json lists all)")
 
 
 def _print_preview(files: list[dict[str, Any]]) -> None:

@@ -44,6 +44,10 @@ class ImportReport:
     totals: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: cells an edited export workbook changes: {table, id, column, current, edited, file}
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    #: the edits were written (``apply``); without it an import with edits writes nothing
+    applied: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""
@@ -51,7 +55,8 @@ class ImportReport:
                 "dry_run": self.dry_run,
                 "files": self.files, "counts": {t: c.to_dict() for t, c in self.counts.items()},
                 "conflicts": self.conflicts, "new_conflicts": len(self.conflicts),
-                "totals": self.totals, "warnings": self.warnings}
+                "totals": self.totals, "warnings": self.warnings, "edits": self.edits,
+                "applied": self.applied}
 
 
 def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
@@ -157,6 +162,7 @@ def import_ledgers(
     advance: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
     dry_run: bool = False,
+    apply: bool = False,
 ) -> ImportReport:
     """Import ``files`` into the estate at ``estate_dir`` (created when missing).
 
@@ -170,6 +176,12 @@ def import_ledgers(
     matter. ``report.counts`` counts each estate row the import touched once (added,
     updated or unchanged); ``report.totals`` are the estate's rows afterwards.
     ``dry_run`` reads, merges and validates everything and writes nothing.
+
+    A workbook written by ``inventory export`` and edited (the round trip) is a set of
+    **edits**: every cell of an existing row (by id) that differs from the estate is listed
+    in ``report.edits``; without ``apply`` nothing is written (review the diff), with
+    ``apply`` the edited values replace the estate's (rows only in the workbook are added;
+    rows deleted from it are kept).
 
     ``on_file(name)`` is called as each file starts, ``advance(n)`` as rows are read (for
     progress bars). Raises :class:`LedgerError`, :class:`ValidationFailed` or
@@ -203,9 +215,17 @@ def import_ledgers(
         read: LedgerRead = read_ledger(p, reader=reader, mapping=mapping,
                                        bureau=file_bureau, known=names, advance=advance,
                                        defer=True)
+        if read.kind == "export":
+            edits = export_edits(read.rows, merger.by_id, p.name)
+            report.edits += edits
+            if apply:
+                for e in edits:
+                    merger.by_id[e["table"]][e["id"]][e["column"]] = e["edited"]
+                changed = changed or bool(edits)
         step = merger.merge(read.rows, p.name)
         _touch(touched, step)
-        report.conflicts += step.conflicts
+        if not (read.kind == "export" and report.edits and not apply):
+            report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
         changed = changed or step.changed
         if read.sha256 not in known:
             sources.append({"path": str(f), "sha256": read.sha256, "rows": read.data_rows,
@@ -238,13 +258,40 @@ def import_ledgers(
     problems += estate.validate()
     if problems:
         raise ValidationFailed(problems, what=f"import into {estate_dir}")
-    if dry_run:
+    if dry_run or (report.edits and not apply):
         report.totals = {name: len(df) for name, df in estate.tables.items()}
         return report
     estate.save(estate_dir)
+    report.applied = bool(report.edits)
     report.saved = True
     report.totals = {name: len(df) for name, df in estate.tables.items()}
     return report
+
+
+#: Columns an edited export does not change (bookkeeping, not facts).
+_NOT_EDITED = frozenset({"id", "source"})
+
+
+def export_edits(rows: dict[str, list[dict[str, Any]]],
+                 current: dict[str, dict[str, dict[str, Any]]],
+                 file: str) -> list[dict[str, Any]]:
+    """The cells of an exported workbook's rows (by id) that differ from ``current``
+    (the estate's rows by table and id); new rows and the conflicts table are not edits."""
+    edits: list[dict[str, Any]] = []
+    for table, table_rows in rows.items():
+        if table == "conflicts" or table not in current:
+            continue
+        by_id = current[table]
+        for row in table_rows:
+            cur = by_id.get(row.get("id"))
+            if cur is None:
+                continue
+            for column, value in row.items():
+                if column in _NOT_EDITED or _eq(cur.get(column), value):
+                    continue
+                edits.append({"table": table, "id": row["id"], "column": column,
+                              "current": cur.get(column), "edited": value, "file": file})
+    return edits
 
 
 def _touch(touched: dict[str, set[str]], step: MergeStep) -> None:
@@ -287,5 +334,11 @@ def _eq(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
-__all__ = ["ImportReport", "expand_inputs", "expand_manifest", "import_ledgers",
-           "open_or_new"]
+__all__ = [
+    "ImportReport",
+    "expand_inputs",
+    "expand_manifest",
+    "export_edits",
+    "import_ledgers",
+    "open_or_new",
+]

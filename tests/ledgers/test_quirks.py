@@ -337,3 +337,37 @@ def test_docs_list_every_header_alias() -> None:
     missing = [n for names in ALIASES.values() for n in names if n.replace("|", "/") not in doc]
     missing += [n for n in IGNORED if n not in doc]
     assert not missing, f"docs/ledgers.md lacks aliases: {missing}"
+
+
+def test_excel_round_trip_shows_a_diff_then_applies(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "s.csv", [HEAD, _host("午局", "门户", "r1", "10.21.0.1"),
+                                         _host("午局", "门户", "r2", "10.21.0.2", cpu=8)])
+    est = tmp_path / "est"
+    import_ledgers([src], est, reader=read_grids)
+    book = tmp_path / "edit.xlsx"
+    run = CliRunner().invoke(main, ["inventory", "export", "--estate", str(est),
+                                    "--xlsx", str(book)])
+    assert run.exit_code == 0, run.output
+    wb = openpyxl.load_workbook(book)
+    ws = wb["主机"]
+    head = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[head.index("主机名")].value == "r2")
+    row[head.index("CPU(核)")].value = 16
+    systems = wb["业务系统"]
+    shead = [c.value for c in systems[1]]
+    systems.cell(row=2, column=shead.index("负责人") + 1).value = "王五"
+    wb.save(book)
+    before = Estate.load(est).fingerprint()
+    run = CliRunner().invoke(main, ["inventory", "import", str(book), "--estate", str(est),
+                                    "--no-progress"])
+    assert run.exit_code == 0, run.output
+    out = " ".join(run.output.split())
+    assert "cpu_cores │ 8 │ 16" in out and "王五" in out and "--apply" in out
+    assert Estate.load(est).fingerprint() == before
+    run = CliRunner().invoke(main, ["inventory", "import", str(book), "--estate", str(est),
+                                    "--apply", "--json"])
+    assert run.exit_code == 0, run.output
+    hosts = {h["hostname"]: h for h in Estate.load(est).rows("hosts")}
+    assert hosts["r2"]["cpu_cores"] == 16
+    assert Estate.load(est).rows("systems")[0]["owner"] == "王五"
+    assert Estate.load(est).rows("conflicts") == []
