@@ -177,9 +177,8 @@ def run_checked(argv: Sequence[str], what: str, *, env: dict[str, str] | None = 
 
 
 def run_pipe(producer: Sequence[str], consumer: Sequence[str], what: str, *,
-             env: dict[str, str] | None = None, prefix: bytes = b"",
-             suffix: bytes = b"") -> None:
-    """``producer | consumer`` without a shell; ``prefix``/``suffix`` wrap the stream.
+             env: dict[str, str] | None = None) -> None:
+    """``producer | consumer`` without a shell; the stream is passed on untouched.
 
     Both exit codes are checked; stderr of either is in the error message."""
     cons = subprocess.Popen(list(consumer), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -189,10 +188,8 @@ def run_pipe(producer: Sequence[str], consumer: Sequence[str], what: str, *,
     assert cons.stdin is not None and prod.stdout is not None
     broken = False
     try:
-        cons.stdin.write(prefix)
         while chunk := prod.stdout.read(1 << 20):
             cons.stdin.write(chunk)
-        cons.stdin.write(suffix)
     except BrokenPipeError:
         broken = True
     finally:
