@@ -290,6 +290,18 @@ class Ec2Target(CloudTarget):
                                      f"after {self.import_timeout:.0f} s (last: {status})")
             time.sleep(self.poll_interval)
 
+    def has_disk(self, disk: ImportedDisk) -> bool:
+        """Whether the disk's snapshot is still in the target."""
+        try:
+            found = self.ec2.describe_snapshots(SnapshotIds=[disk.disk_id])["Snapshots"]
+        except ClientError as exc:
+            if _code(exc) in _GONE_CODES:
+                return False
+            raise _error(f"looking up snapshot {disk.disk_id}", exc) from exc
+        except BotoCoreError as exc:
+            raise _error(f"looking up snapshot {disk.disk_id}", exc) from exc
+        return bool(found)
+
     def delete_disk(self, disk: ImportedDisk) -> None:
         """Delete the snapshot and the staged object we uploaded. Idempotent."""
         try:

@@ -155,10 +155,12 @@ def test_full_path_upload_import_test_launch_and_idempotent_undo(
 
     rebuilt_inst = Instance.from_record(inst.to_record())
     rebuilt_disk = ImportedDisk.from_record(disk.to_record())
+    assert t.has_disk(rebuilt_disk) and not t.takes_local_files
     for _ in range(2):  # undo twice: the second finds everything gone
         t.delete_instance(rebuilt_inst)
         t.delete_disk(rebuilt_disk)
     assert t.status(inst) == InstanceState.ABSENT
+    assert not t.has_disk(rebuilt_disk)
     assert t.ec2.describe_images(Owners=["self"], Filters=[
         {"Name": "name", "Values": ["shangyun-tax-app-test"]}])["Images"] == []
     assert t.ec2.describe_snapshots(Filters=[
