@@ -475,10 +475,9 @@ def _read_sheet(
                 problems.add(grid.sheet, r + 1, _label(labels, exc.target), str(exc))
                 continue
             report.rows += 1
-            for table, part in parts.items():
-                for column in part:
-                    key = f"{table}.{column}"
-                    filled[key] = filled.get(key, 0) + 1
+        for c, values in zip(cols, cells, strict=True):  # rows giving each field a value
+            n = sum(1 for v in values if v is not None and type(v) is not BadValue)
+            filled[c.target] = filled.get(c.target, 0) + n
         if advance is not None:
             advance(len(chunk))
     for (label, what), at in doubts.items():
