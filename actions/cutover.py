@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,16 @@ from connectors.database import postgres
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.targets.base import ImportedDisk, Instance, InstanceSpec, InstanceState
 from shangyun.errors import StepError
+from shangyun.wave.stepargs import (
+    DataItem,
+    DnsArgs,
+    DomainRef,
+    FreezeArgs,
+    HealthArgs,
+    ImportDone,
+    StartArgs,
+    from_record,
+)
 from shangyun.wave.steps import Step
 
 FREEZE_POLLS, FREEZE_POLL_SECONDS = 150, 0.2
@@ -37,35 +47,38 @@ class FreezeAction:
 
     ctx: RunContext
 
-    def _is_active(self, d: Mapping[str, str]) -> bool:
-        return self.ctx.hypervisor(d["hypervisor"]).is_active(d["name"])
+    def _is_active(self, d: DomainRef) -> bool:
+        return self.ctx.hypervisor(d.hypervisor).is_active(d.name)
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Journal which domains run, then shut them down."""
+        a = step.args_as(FreezeArgs)
         saved = self.ctx.saved_state(step, "frozen")
-        running = list(saved["was_running"]) if saved else [
-            d for d in step.args["domains"] if self._is_active(d)]
-        self.ctx.save_state(step, "frozen", {"was_running": running})
+        running = [from_record(DomainRef, d) for d in saved["was_running"]] if saved else [
+            d for d in a.domains if self._is_active(d)]
+        frozen = {"was_running": [asdict(d) for d in running]}
+        self.ctx.save_state(step, "frozen", frozen)
         for d in running:
-            self.ctx.hypervisor(d["hypervisor"]).shut_down(
-                d["name"], polls=FREEZE_POLLS, poll_seconds=FREEZE_POLL_SECONDS)
-        for item in step.args.get("databases") or []:
+            self.ctx.hypervisor(d.hypervisor).shut_down(
+                d.name, polls=FREEZE_POLLS, poll_seconds=FREEZE_POLL_SECONDS)
+        for item in a.databases:
             _, src, _ = database_sides(item)
             postgres.freeze(src)
-        return {"frozen": {"was_running": running}}
+        return {"frozen": frozen}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Every domain is still off."""
-        return not any(self._is_active(d) for d in step.args["domains"])
+        return not any(self._is_active(d) for d in step.args_as(FreezeArgs).domains)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Make the frozen databases writable again and restart the domains that ran
         before the freeze (no-op for those that run)."""
         for item in payload.get("databases") or []:
-            _, src, _ = database_sides(item)
+            _, src, _ = database_sides(from_record(DataItem, item))
             postgres.unfreeze(src)
         for d in (payload.get("frozen") or {}).get("was_running", []):
-            self.ctx.hypervisor(d["hypervisor"]).start(d["name"])
+            ref = from_record(DomainRef, d)
+            self.ctx.hypervisor(ref.hypervisor).start(ref.name)
 
 
 # ------------------------------------------------------------------------ the target
@@ -81,14 +94,14 @@ class StartAction:
         """Create and start one production instance per host."""
         t = self.ctx.target()
         made: list[dict[str, Any]] = []
-        for h in step.args["hosts"]:
-            test = done.get(h["launch_key"], {}).get("instance")
+        for h in step.args_as(StartArgs).hosts:
+            test = done.get(h.launch_key, {}).get("instance")
             if test:
                 t.stop(Instance.from_record(dict(test)))
-            disks = [ImportedDisk.from_record(dict(done[k]["disk"])) for k in h["import_keys"]]
-            spec = InstanceSpec(name=h["name"], vcpus=int(h["cpus"]),
-                                memory_mb=int(h["memory_mb"]),
-                                labels=labels(h["wave"], h["bureau"], step.system_id))
+            disks = [ImportedDisk.from_record(from_record(ImportDone, done[k]).disk)
+                     for k in h.import_keys]
+            spec = InstanceSpec(name=h.name, vcpus=h.cpus, memory_mb=h.memory_mb,
+                                labels=labels(h.wave, h.bureau, step.system_id))
             inst = t.create_instance(spec, disks, test_mode=False)
             made.append(inst.to_record())
             self.ctx.save_state(step, "started", {"instances": made})
@@ -133,11 +146,10 @@ class DnsAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Journal the current records (once, even across a crash), then UPSERT the new."""
-        a = step.args
-        with Route53Dns(a["endpoint"] or None) as dns:
-            zid = dns.zone_id(a["zone"])
-            wanted = [DnsRecord.make(r["name"], r["type"], r["values"], r.get("ttl", 60))
-                      for r in a["records"]]
+        a = step.args_as(DnsArgs)
+        with Route53Dns(a.endpoint or None) as dns:
+            zid = dns.zone_id(a.zone)
+            wanted = [DnsRecord.make(r.name, r.type, r.values, r.ttl) for r in a.records]
             saved = self.ctx.saved_state(step, "previous")
             if saved is None:
                 prev = [dns.get(zid, w.name, w.type) for w in wanted]
@@ -152,11 +164,11 @@ class DnsAction:
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The records still hold the new values."""
-        a = step.args
-        with Route53Dns(a["endpoint"] or None) as dns:
-            zid = dns.zone_id(a["zone"])
-            return all(dns.get(zid, r["name"], r["type"]) == DnsRecord.make(
-                r["name"], r["type"], r["values"], r.get("ttl", 60)) for r in a["records"])
+        a = step.args_as(DnsArgs)
+        with Route53Dns(a.endpoint or None) as dns:
+            zid = dns.zone_id(a.zone)
+            return all(dns.get(zid, r.name, r.type) == DnsRecord.make(
+                r.name, r.type, r.values, r.ttl) for r in a.records)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Put every journaled previous record back (delete the ones that did not exist)."""
@@ -178,7 +190,7 @@ class HealthAction:
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Run every check; HealthCheckFailed naming the first that fails."""
         results = []
-        for c in step.args["checks"]:
+        for c in step.args_as(HealthArgs).checks:
             res = health.run_check(health.HealthCheck.from_dict(dict(c)))
             results.append(res.to_dict())
             health.require(res, step.system_id)

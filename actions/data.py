@@ -17,6 +17,7 @@ from actions.context import RunContext
 from connectors import files
 from connectors.database import DbEndpoint, mariadb, postgres
 from shangyun.errors import StepError, VerificationError
+from shangyun.wave.stepargs import CopyDone, DataItem, VerifyArgs, as_record, from_record
 from shangyun.wave.steps import Step
 
 
@@ -34,14 +35,16 @@ def db_endpoint(side: Mapping[str, Any], where: str) -> DbEndpoint:
                       str(side["user"]), str(side["dbname"]), password)
 
 
-def database_sides(item: Mapping[str, Any]) -> tuple[Any, DbEndpoint, DbEndpoint]:
-    module = postgres if item["engine"] == "postgresql" else mariadb
-    where = f"{item['engine']} {item['id']}"
-    return module, db_endpoint(item["source"], where), db_endpoint(item["target"], where)
+def database_sides(item: DataItem) -> tuple[Any, DbEndpoint, DbEndpoint]:
+    """The database connector of ``item``'s engine, and its source and target."""
+    module = postgres if item.engine == "postgresql" else mariadb
+    where = f"{item.engine} {item.id}"
+    return module, db_endpoint(item.source, where), db_endpoint(item.target, where)
 
 
-def ssh_source(item: Mapping[str, Any]) -> files.SshSource:
-    s = item["source"]
+def ssh_source(item: DataItem) -> files.SshSource:
+    """The SSH source of a file set."""
+    s = item.source
     return files.SshSource(str(s["host"]), int(s.get("port") or 22), str(s["user"]),
                            str(s["key_file"]), str(s["known_hosts"]), str(s["path"]))
 
@@ -54,30 +57,30 @@ class CopyAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Copy; returns what was copied."""
-        a = step.args
-        if a["kind"] == "db":
+        a = step.args_as(DataItem)
+        if a.kind == "db":
             mod, src, dst = database_sides(a)
-            return {"result": mod.initial_copy(src, dst).to_dict()}
-        return {"result": files.sync(ssh_source(a), a["target"]).to_dict()}
+            return as_record(CopyDone(mod.initial_copy(src, dst).to_dict()))
+        return as_record(CopyDone(files.sync(ssh_source(a), a.target).to_dict()))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The copy is still there (the delta brings it up to date)."""
-        a = step.args
-        if a["kind"] == "db":
+        a = step.args_as(DataItem)
+        if a.kind == "db":
             mod, _, dst = database_sides(a)
             return bool(mod.database_exists(dst))
-        return Path(a["target"], files.MARKER).exists()
+        return Path(a.target, files.MARKER).exists()
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Drop the target database / remove the copied folder; never the source."""
-        item = payload.get("item")
-        if not item:
+        if not payload.get("item"):
             return
-        if item["kind"] == "db":
+        item = from_record(DataItem, payload["item"])
+        if item.kind == "db":
             mod, src, dst = database_sides(item)
             mod.drop_database(dst, source=src)
         else:
-            files.remove_copy(item["target"])
+            files.remove_copy(item.target)
 
 
 @dataclass
@@ -88,11 +91,11 @@ class DeltaAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Re-copy what changed since the initial copy."""
-        a = step.args
-        if a["kind"] == "db":
+        a = step.args_as(DataItem)
+        if a.kind == "db":
             mod, src, dst = database_sides(a)
-            return {"result": mod.final_delta(src, dst).to_dict()}
-        return {"result": files.sync(ssh_source(a), a["target"]).to_dict()}
+            return as_record(CopyDone(mod.final_delta(src, dst).to_dict()))
+        return as_record(CopyDone(files.sync(ssh_source(a), a.target).to_dict()))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Never trusted on resume: the delta is cheap when nothing changed."""
@@ -112,15 +115,15 @@ class VerifyAction:
         """Verify all items; one VerificationError naming every item and table that differs."""
         out: dict[str, Any] = {}
         problems: list[str] = []
-        for item in step.args["items"]:
+        for item in step.args_as(VerifyArgs).items:
             try:
-                if item["kind"] == "db":
+                if item.kind == "db":
                     mod, src, dst = database_sides(item)
                     found = mod.verify(src, dst)
-                    out[item["id"]] = {t: d.to_dict() for t, d in sorted(found.items())}
+                    out[item.id] = {t: d.to_dict() for t, d in sorted(found.items())}
                 else:
-                    manifest = files.verify(ssh_source(item), item["target"])
-                    out[item["id"]] = {"files": len(manifest)}
+                    manifest = files.verify(ssh_source(item), item.target)
+                    out[item.id] = {"files": len(manifest)}
             except VerificationError as exc:
                 problems.append(str(exc))
         if problems:

@@ -42,6 +42,21 @@ from connectors.targets.base import (
 from shangyun.digest import digest_file
 from shangyun.errors import ConnectorError, StepError, VerificationError
 from shangyun.wave.precheck import REQUIRED_TOOLS, Observations, precheck_problems
+from shangyun.wave.stepargs import (
+    ConvertArgs,
+    ConvertDone,
+    ConvertPlanned,
+    ImportArgs,
+    ImportDone,
+    ImportPlanned,
+    LaunchArgs,
+    LaunchDone,
+    PrecheckArgs,
+    UploadArgs,
+    UploadPlanned,
+    as_record,
+    from_record,
+)
 from shangyun.wave.steps import Step
 
 LAUNCH_POLLS, LAUNCH_POLL_SECONDS = 60, 1.0
@@ -57,43 +72,43 @@ class PrecheckAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Observe and decide; raise :class:`StepError` listing every problem."""
-        a = step.args
-        obs = Observations(step.system_id, a["plan_fingerprint"], a["estate_fingerprint"],
+        a = step.args_as(PrecheckArgs)
+        obs = Observations(step.system_id, a.plan_fingerprint, a.estate_fingerprint,
                            tools={t: shutil.which(t) for t in REQUIRED_TOOLS})
-        for uri in a["hypervisors"]:
-            why = missing_domains(uri, a.get("hosts", []))
+        for uri in a.hypervisors:
+            why = missing_domains(uri, a.hosts)
             if why:
                 obs.unreachable_hypervisors[uri] = why
         needed = 0
         fmt = self.ctx.opts.target_format
         roots = self.ctx.opts.datastore_roots
-        for d in a["disks"]:
+        for d in a.disks:
             try:
                 if roots:  # under the datastore roots, no backing/extent outside
-                    qemu.admit(d["path"], d["format"], roots=roots)
-                needed += qemu.measure(d["path"], fmt, d["format"])
+                    qemu.admit(d.path, d.format, roots=roots)
+                needed += qemu.measure(d.path, fmt, d.format)
             except ConnectorError as exc:
-                obs.unreadable_disks[d["path"]] = str(exc)
-        staging = Path(a["staging_dir"])
+                obs.unreadable_disks[d.path] = str(exc)
+        staging = Path(a.staging_dir)
         staging.mkdir(parents=True, exist_ok=True)
         obs.staging_free, obs.staging_needed = qemu.free_bytes(staging), needed
         problems = precheck_problems(obs)
         capacity: dict[str, Any] = {}
         if not problems:
             cap = self.ctx.target().check_capacity(CapacityRequest(
-                vcpus=int(a["cpus"]), memory_mb=int(float(a["memory_gb"]) * 1024),
-                disk_bytes=needed, instances=len(a.get("hosts", []))))
+                vcpus=int(a.cpus), memory_mb=int(float(a.memory_gb) * 1024),
+                disk_bytes=needed, instances=len(a.hosts)))
             capacity = cap.to_dict()
             problems += [f"system {step.system_id}: target: {r}" for r in cap.reasons]
         if problems:
             raise StepError("pre-check refused:\n  - " + "\n  - ".join(problems))
         return {"staging_needed": needed, "staging_free": obs.staging_free,
-                "capacity": capacity, "estate_fingerprint": a["estate_fingerprint"]}
+                "capacity": capacity, "estate_fingerprint": a.estate_fingerprint}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """A passed pre-check holds while the estate is the one it checked."""
-        return (payload.get("estate_fingerprint") == step.args["estate_fingerprint"]
-                == step.args["plan_fingerprint"])
+        a = step.args_as(PrecheckArgs)
+        return payload.get("estate_fingerprint") == a.estate_fingerprint == a.plan_fingerprint
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo: a pre-check only looks."""
@@ -109,12 +124,12 @@ class ConvertAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Convert, verify, and return the staged image's path and digests."""
-        a = step.args
+        a = step.args_as(ConvertArgs)
         if self.ctx.opts.datastore_roots:  # refused before anything is read or written
-            qemu.source_path(a["source"], self.ctx.opts.datastore_roots)
-        dst = Path(step.planned["path"])
+            qemu.source_path(a.source, self.ctx.opts.datastore_roots)
+        dst = Path(step.planned_as(ConvertPlanned).path)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        algo = a["digest"]
+        algo = a.digest
 
         def report(pct: float) -> None:
             if self.ctx.progress is not None:
@@ -122,20 +137,21 @@ class ConvertAction:
 
         # the source's content digest is read while qemu-img converts (two processes)
         with ThreadPoolExecutor(1, thread_name_prefix="source-digest") as pool:
-            src_future = pool.submit(qemu.content_digest, a["source"], algo,
-                                     fmt=a["source_format"])
-            qemu.convert(a["source"], dst, a["target_format"], src_format=a["source_format"],
-                         subformat=a.get("subformat"), progress=report)
+            src_future = pool.submit(qemu.content_digest, a.source, algo,
+                                     fmt=a.source_format)
+            qemu.convert(a.source, dst, a.target_format, src_format=a.source_format,
+                         subformat=a.subformat, progress=report)
             src_digest = src_future.result()
             # compare + the copy's content digest, while its file digest (for S3) is read
             file_future = pool.submit(digest_file, dst, algo)
-            got = qemu.verify_copy(a["source"], dst, src_format=a["source_format"],
-                                   dst_format=a["target_format"], expected_digest=src_digest,
+            got = qemu.verify_copy(a.source, dst, src_format=a.source_format,
+                                   dst_format=a.target_format, expected_digest=src_digest,
                                    algorithm=algo)
             file_digest = file_future.result()
-        return {"path": str(dst), "format": a["target_format"], "content_digest": got,
-                "source_digest": src_digest, "file_digest": file_digest,
-                "size": dst.stat().st_size, "algorithm": algo}
+        return as_record(ConvertDone(path=str(dst), format=a.target_format,
+                                     content_digest=got, source_digest=src_digest,
+                                     file_digest=file_digest, size=dst.stat().st_size,
+                                     algorithm=algo))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The staged image is still there with its size (its bytes are checked on upload)."""
@@ -164,8 +180,9 @@ class UploadAction:
         The file must hash to the digest ``convert`` journaled, or the upload is aborted
         before it completes (a byte changed in staging never reaches the target).
         """
-        conv = done[step.args["convert_key"]]
-        bucket, key = step.planned["bucket"], step.planned["key"]
+        planned = step.planned_as(UploadPlanned)
+        conv = from_record(ConvertDone, done[step.args_as(UploadArgs).convert_key])
+        bucket, key = planned.bucket, planned.key
         store = self.ctx.store()
         store.ensure_bucket(bucket)
 
@@ -176,11 +193,11 @@ class UploadAction:
             if self.ctx.progress is not None and total:
                 self.ctx.progress(step, 100.0 * sent / total)
 
-        res = store.upload_file(Path(conv["path"]), bucket, key, algorithm=conv["algorithm"],
-                                digest=conv["file_digest"],
+        res = store.upload_file(Path(conv.path), bucket, key, algorithm=conv.algorithm,
+                                digest=conv.file_digest,
                                 resume=self.ctx.saved_state(step, "upload_state"),
                                 on_state=on_state, progress=progress)
-        return {**res.to_dict(), "endpoint": step.planned["endpoint"]}
+        return {**res.to_dict(), "endpoint": planned.endpoint}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The staged object is still there with the journaled digest."""
@@ -205,12 +222,12 @@ class ImportAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Import and return the target's disk record."""
-        a = step.args
-        up, conv = done[a["upload_key"]], done[a["convert_key"]]
+        a = step.args_as(ImportArgs)
+        up, conv = done[a.upload_key], from_record(ConvertDone, done[a.convert_key])
         target = self.ctx.target()
         source: DiskSource = ObjectRef(bucket=up["bucket"], key=up["key"], size=int(up["size"]),
                                 digest=up["digest"])
-        landing = Path(step.planned["landing"])
+        landing = Path(step.planned_as(ImportPlanned).landing)
         if target.takes_local_files:
             # fetch the staged object (digest-checked) for a target that takes local files
             landing.parent.mkdir(parents=True, exist_ok=True)
@@ -222,16 +239,16 @@ class ImportAction:
             source = landing
         try:
             disk = target.import_disk(
-                source, name=a["volume"], fmt=a["format"], digest=conv["content_digest"],
-                labels=labels(a["wave"], a["bureau"], step.system_id))
+                source, name=a.volume, fmt=a.format, digest=conv.content_digest,
+                labels=labels(a.wave, a.bureau, step.system_id))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 landing.unlink()
-        if disk.digest != conv["content_digest"]:
-            raise VerificationError(f"system {step.system_id}: imported disk {a['volume']} "
+        if disk.digest != conv.content_digest:
+            raise VerificationError(f"system {step.system_id}: imported disk {a.volume} "
                                     f"has digest {disk.digest}, expected "
-                                    f"{conv['content_digest']}")
-        return {"disk": disk.to_record()}
+                                    f"{conv.content_digest}")
+        return as_record(ImportDone(disk.to_record()))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The imported disk is still in the target (as far as the target can tell)."""
@@ -260,11 +277,12 @@ class LaunchAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Create (test mode), start, and check it runs."""
-        a = step.args
-        disks = [ImportedDisk.from_record(dict(done[k]["disk"])) for k in a["import_keys"]]
-        spec = InstanceSpec(name=a["name"], vcpus=int(a["cpus"]),
-                            memory_mb=int(a["memory_mb"]),
-                            labels=labels(a["wave"], a["bureau"], step.system_id))
+        a = step.args_as(LaunchArgs)
+        disks = [ImportedDisk.from_record(from_record(ImportDone, done[k]).disk)
+                 for k in a.import_keys]
+        spec = InstanceSpec(name=a.name, vcpus=int(a.cpus),
+                            memory_mb=int(a.memory_mb),
+                            labels=labels(a.wave, a.bureau, step.system_id))
         t = self.ctx.target()
         inst = t.create_instance(spec, disks, test_mode=True)
         t.start(inst)
@@ -275,9 +293,9 @@ class LaunchAction:
             time.sleep(LAUNCH_POLL_SECONDS)
             state = t.status(inst)
         if state != InstanceState.RUNNING:
-            raise StepError(f"system {step.system_id}: test launch of {a['name']} is "
+            raise StepError(f"system {step.system_id}: test launch of {a.name} is "
                             f"{state}, not running")
-        return {"instance": inst.to_record(), "state": str(state)}
+        return as_record(LaunchDone(inst.to_record(), str(state)))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The test instance still exists in the target."""

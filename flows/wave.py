@@ -59,6 +59,7 @@ from shangyun.wave.journal_port import WaveJournal, open_journal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
+from shangyun.wave.stepargs import ConvertDone, from_record
 from shangyun.wave.steps import RunOptions, Step
 
 GLOBAL_LIMIT = "shangyun-wave-global"
@@ -179,7 +180,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                 result["steps"] = i
                 if step.kind == "convert":
                     result["verified"].append({"disk": step.key.rsplit("/", 1)[-1],
-                                               "content_digest": payload["content_digest"],
+                                               "content_digest": from_record(ConvertDone, payload)
+                                               .content_digest,
                                                "compare": "identical"})
                 if progress_id is not None:
                     update_progress_artifact(progress_id, 100.0 * i / len(steps))

@@ -31,6 +31,7 @@ from shangyun.runbook.sources import assessment_files, plan_files, to_float, wav
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import csv_groups, wave_groups
+from shangyun.wave.stepargs import DataItem
 from shangyun.wave.steps import RunOptions, Step
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
@@ -87,9 +88,9 @@ def _step_data_gb(step: Step, used: dict[str, float], system: SystemWork) -> flo
 
 def _undo_text(t: Any, step: Step) -> str:
     p = step.planned
-    fields = {"path": p.get("path", ""), "bucket": p.get("bucket", ""),
-              "key": p.get("key", ""), "volume": p.get("volume", ""), "name": p.get("name", ""),
-              "item": step.args.get("id", ""), "zone": p.get("zone", "")}
+    fields = {name: str(getattr(p, name, "")) for name in
+              ("path", "bucket", "key", "volume", "name", "zone")}
+    fields["item"] = step.args.id if isinstance(step.args, DataItem) else ""
     return str(t(f"undo_{step.kind}", **fields))
 
 

@@ -59,6 +59,20 @@ import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError, StepError
 from shangyun.wave.model import SystemWork, WaveWork
+from shangyun.wave.stepargs import (
+    CopyPlanned,
+    CutoverArgs,
+    DataItem,
+    DnsArgs,
+    DnsPlanned,
+    DnsRecordArg,
+    DomainRef,
+    FreezeArgs,
+    HealthArgs,
+    StartArgs,
+    StartHost,
+    VerifyArgs,
+)
 from shangyun.wave.steps import Step
 
 CUTOVER_FILE = Path("plan") / "cutover.yaml"
@@ -71,23 +85,6 @@ _SSH_KEYS = {"host", "port", "user", "key_file", "known_hosts", "path"}
 
 
 @dataclass(frozen=True)
-class DataItem:
-    """One database or file set to move: ``kind`` is ``db`` or ``files``."""
-
-    id: str
-    kind: str
-    engine: str
-    source: dict[str, Any]
-    target: Any
-
-    def to_args(self) -> dict[str, Any]:
-        """Plain data for a step's args (no secrets: passwords are env var names)."""
-        return {"id": self.id, "kind": self.kind, "engine": self.engine,
-                "source": dict(self.source),
-                "target": dict(self.target) if isinstance(self.target, dict) else self.target}
-
-
-@dataclass(frozen=True)
 class SystemCutover:
     """What cutting one system over involves."""
 
@@ -96,7 +93,7 @@ class SystemCutover:
     data: tuple[DataItem, ...] = ()
     dns_endpoint: str = ""
     dns_zone: str = ""
-    dns_records: tuple[dict[str, Any], ...] = ()
+    dns_records: tuple[DnsRecordArg, ...] = ()
     health: tuple[dict[str, Any], ...] = ()
     freeze_databases: bool = False
 
@@ -175,7 +172,7 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
         if dup:
             raise EstateError(f"{at}: data item id(s) used twice: {', '.join(dup)}")
         dns = spec.get("dns") or {}
-        records: tuple[dict[str, Any], ...] = ()
+        records: tuple[DnsRecordArg, ...] = ()
         if dns:
             dns = _need(f"{at}.dns", dns, ("zone", "records"))
             recs = []
@@ -184,9 +181,8 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
                 if str(r["type"]).upper() not in ("A", "AAAA", "CNAME"):
                     raise EstateError(f"{at}.dns.records[{j}].type: {r['type']!r} is not "
                                       "A, AAAA or CNAME")
-                recs.append({"name": str(r["name"]), "type": str(r["type"]).upper(),
-                             "values": [str(v) for v in r["values"]],
-                             "ttl": int(r.get("ttl", 60))})
+                recs.append(DnsRecordArg(str(r["name"]), str(r["type"]).upper(),
+                                         [str(v) for v in r["values"]], int(r.get("ttl", 60))))
             records = tuple(recs)
         checks = []
         for j, h in enumerate(spec.get("health") or []):
@@ -238,39 +234,38 @@ def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
     keys and instance names :mod:`shangyun.wave.steps` defines; ``start`` reads them).
     A run's whole list comes from :func:`shangyun.wave.builder.wave_steps`."""
     sid, n = system.id, wave.number
-    hosts = [{"launch_key": f"{sid}/launch/{h.id}", "name": f"w{n}-{sid}-{h.id}",
-              "import_keys": [f"{sid}/import/{d.id}" for d in h.disks],
-              "cpus": h.cpu_cores, "memory_mb": int(h.memory_gb * 1024), "wave": n,
-              "bureau": system.bureau_id} for h in system.hosts if h.disks]
+    hosts = [StartHost(launch_key=f"{sid}/launch/{h.id}", name=f"w{n}-{sid}-{h.id}",
+                       import_keys=[f"{sid}/import/{d.id}" for d in h.disks],
+                       cpus=h.cpu_cores, memory_mb=int(h.memory_gb * 1024), wave=n,
+                       bureau=system.bureau_id) for h in system.hosts if h.disks]
     steps = [Step("copy", sid, f"{sid}/copy/{it.id}", f"initial copy of {it.kind} {it.id}",
-                  args=it.to_args(), planned={"item": it.to_args()}) for it in spec.data]
-    domains = [{"hypervisor": h.hypervisor, "name": h.hostname}
-               for h in system.hosts if h.hypervisor]
-    dbs = [it.to_args() for it in spec.data
+                  args=it, planned=CopyPlanned(it)) for it in spec.data]
+    domains = [DomainRef(h.hypervisor, h.hostname) for h in system.hosts if h.hypervisor]
+    dbs = [it for it in spec.data
            if spec.freeze_databases and it.kind == "db" and it.engine == "postgresql"]
     if spec.freeze and (domains or dbs):
-        what = [d["name"] for d in domains] + [f"database {d['id']} read-only" for d in dbs]
+        what = [d.name for d in domains] + [f"database {d.id} read-only" for d in dbs]
+        frozen = FreezeArgs(domains=domains, databases=dbs)
         steps.append(Step("freeze", sid, f"{sid}/freeze", f"freeze {system.name}: "
-                          + ", ".join(what), args={"domains": domains, "databases": dbs},
-                          planned={"domains": domains, "databases": dbs}))
+                          + ", ".join(what), args=frozen, planned=frozen))
     steps += [Step("delta", sid, f"{sid}/delta/{it.id}", f"final delta of {it.kind} {it.id}",
-                   args=it.to_args()) for it in spec.data]
+                   args=it) for it in spec.data]
     if spec.data:
         steps.append(Step("verify", sid, f"{sid}/verify", f"verify {len(spec.data)} item(s)",
-                          args={"items": [it.to_args() for it in spec.data]}))
+                          args=VerifyArgs(list(spec.data))))
     if start_target and hosts:
         steps.append(Step("start", sid, f"{sid}/start", "start the target in production: "
-                          + ", ".join(h["name"] for h in hosts), args={"hosts": hosts}))
+                          + ", ".join(h.name for h in hosts), args=StartArgs(hosts)))
     if spec.dns_records:
         steps.append(Step("dns", sid, f"{sid}/dns", f"switch DNS in {spec.dns_zone}",
-                          args={"endpoint": spec.dns_endpoint, "zone": spec.dns_zone,
-                                "records": list(spec.dns_records)},
-                          planned={"endpoint": spec.dns_endpoint, "zone": spec.dns_zone}))
+                          args=DnsArgs(spec.dns_endpoint, spec.dns_zone,
+                                       list(spec.dns_records)),
+                          planned=DnsPlanned(spec.dns_endpoint, spec.dns_zone)))
     if spec.health:
         steps.append(Step("health", sid, f"{sid}/health", f"{len(spec.health)} health check(s)",
-                          args={"checks": list(spec.health)}))
+                          args=HealthArgs([dict(c) for c in spec.health])))
     steps.append(Step("cutover", sid, f"{sid}/cutover", f"mark {system.name} cut over",
-                      args={"wave": n}))
+                      args=CutoverArgs(wave=n)))
     return steps
 
 

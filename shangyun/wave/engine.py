@@ -96,19 +96,19 @@ def execute(journal: StepJournal, run_id: str, wave: int, step: Step, action: St
     prev = journal.last(wave, step.system_id, step.key)
     if prev is not None and prev.status == DONE and action.still_valid(step, prev.payload):
         return Outcome(step, dict(prev.payload), True, time.monotonic() - t0)
-    journal.record(run_id, wave, step, STARTED, {**step.planned})
+    journal.record(run_id, wave, step, STARTED, step.planned_record())
     try:
         payload = action.do(step, done)
     except TransientError as exc:
-        journal.record(run_id, wave, step, FAILED, {**step.planned}, error=str(exc))
+        journal.record(run_id, wave, step, FAILED, step.planned_record(), error=str(exc))
         raise
     except Exception as exc:
-        journal.record(run_id, wave, step, FAILED, {**step.planned}, error=str(exc))
+        journal.record(run_id, wave, step, FAILED, step.planned_record(), error=str(exc))
         if isinstance(exc, StepError):
             raise
         msg = str(exc) if isinstance(exc, ShangyunError) else f"{type(exc).__name__}: {exc}"
         raise StepError(f"system {step.system_id}, step {step.key}: {msg}") from exc
-    full = {**step.planned, **payload}
+    full = {**step.planned_record(), **payload}
     journal.record(run_id, wave, step, DONE, full)
     return Outcome(step, full, False, time.monotonic() - t0)
 

@@ -15,11 +15,32 @@ isolated "test launch").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
+from shangyun.errors import StepError
 from shangyun.wave.model import SystemWork, WaveWork
+from shangyun.wave.stepargs import (
+    ConvertArgs,
+    ConvertPlanned,
+    DiskArg,
+    ImportArgs,
+    ImportPlanned,
+    LaunchArgs,
+    LaunchPlanned,
+    Planned,
+    PrecheckArgs,
+    StepArgs,
+    UploadArgs,
+    UploadPlanned,
+    args_from_record,
+    as_record,
+    planned_from_record,
+)
+
+A = TypeVar("A")
 
 TARGET_FORMATS = {"libvirt": "qcow2", "ec2": "vmdk"}
 """The disk format each target kind imports: compact formats (only allocated data; the
@@ -63,18 +84,49 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Step:
-    """One idempotent action on one system; see the module docstring."""
+    """One idempotent action on one system; see the module docstring. ``args`` and
+    ``planned`` are the kind's typed records (:mod:`shangyun.wave.stepargs`)."""
 
     kind: str
     system_id: str
     key: str
     title: str
-    args: dict[str, Any] = field(default_factory=dict)
-    planned: dict[str, Any] = field(default_factory=dict)
+    args: StepArgs | None = None
+    planned: Planned | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data."""
-        return asdict(self)
+        """Plain JSON-able data (``args`` and ``planned`` as mappings, ``{}`` if none)."""
+        return {"kind": self.kind, "system_id": self.system_id, "key": self.key,
+                "title": self.title, "args": as_record(self.args),
+                "planned": as_record(self.planned)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Step:
+        """A step back from :meth:`to_dict`'s data (its args and planned outputs typed by
+        its kind)."""
+        kind = str(data["kind"])
+        return cls(kind, str(data["system_id"]), str(data["key"]), str(data["title"]),
+                   args_from_record(kind, data.get("args")),
+                   planned_from_record(kind, data.get("planned")))
+
+    def planned_record(self) -> dict[str, Any]:
+        """What the step will create, as the journal records it before the step runs."""
+        return as_record(self.planned)
+
+    def args_as(self, kind: type[A]) -> A:
+        """The args, checked to be a ``kind`` (:class:`StepError` otherwise)."""
+        return _typed(self, "args", self.args, kind)
+
+    def planned_as(self, kind: type[A]) -> A:
+        """The planned outputs, checked to be a ``kind`` (:class:`StepError` otherwise)."""
+        return _typed(self, "planned outputs", self.planned, kind)
+
+
+def _typed(step: Step, what: str, value: object, kind: type[A]) -> A:
+    if not isinstance(value, kind):
+        raise StepError(f"system {step.system_id}, step {step.key}: {what} are "
+                        f"{type(value).__name__}, not {kind.__name__}")
+    return value
 
 
 def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
@@ -83,41 +135,41 @@ def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
 
 
 def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[Step]:
-    """The ordered steps that move ``system`` in this wave."""
+    """The ordered part 1 steps that move ``system`` in this wave."""
     fmt = opts.target_format
     sid = system.id
-    steps = [Step("precheck", sid, f"{sid}/precheck", f"pre-check {system.name}", args={
-        "disks": [{"id": d.id, "path": d.path, "format": d.format} for d in system.disks],
-        "hypervisors": sorted({h.hypervisor for h in system.hosts if h.hypervisor}),
-        "cpus": sum(h.cpu_cores for h in system.hosts),
-        "memory_gb": sum(h.memory_gb for h in system.hosts),
-        "target": opts.target, "target_options": opts.target_options,
-        "staging_dir": opts.staging_dir,
-        "plan_fingerprint": wave.plan_fingerprint,
-        "estate_fingerprint": wave.estate_fingerprint,
-        "hosts": [h.hostname for h in system.hosts],
-    })]
+    steps = [Step("precheck", sid, f"{sid}/precheck", f"pre-check {system.name}",
+                  args=PrecheckArgs(
+                      disks=[DiskArg(d.id, d.path, d.format) for d in system.disks],
+                      hypervisors=sorted({h.hypervisor for h in system.hosts if h.hypervisor}),
+                      cpus=sum(h.cpu_cores for h in system.hosts),
+                      memory_gb=sum(h.memory_gb for h in system.hosts),
+                      target=opts.target, target_options=opts.target_options,
+                      staging_dir=opts.staging_dir,
+                      plan_fingerprint=wave.plan_fingerprint,
+                      estate_fingerprint=wave.estate_fingerprint,
+                      hosts=[h.hostname for h in system.hosts]))]
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
         staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
         steps.append(Step("convert", sid, f"{sid}/convert/{d.id}",
                           f"convert {d.path} ({d.format}) → {fmt}",
-                          args={"source": d.path, "source_format": d.format,
-                                "target_format": fmt, "digest": opts.digest,
-                                "subformat": TARGET_SUBFORMATS.get(opts.target),
-                                "staging_dir": opts.staging_dir},
-                          planned={"path": staged}))
+                          args=ConvertArgs(source=d.path, source_format=d.format,
+                                           target_format=fmt, digest=opts.digest,
+                                           subformat=TARGET_SUBFORMATS.get(opts.target),
+                                           staging_dir=opts.staging_dir),
+                          planned=ConvertPlanned(path=staged)))
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
         key = f"{opts.prefix.rstrip('/')}/{name}" if opts.prefix else name
         staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
         steps.append(Step("upload", sid, f"{sid}/upload/{d.id}",
                           f"upload {name} → s3://{opts.bucket}/{key}",
-                          args={"path": staged, "endpoint": opts.s3_endpoint,
-                                "bucket": opts.bucket, "digest": opts.digest,
-                                "convert_key": f"{sid}/convert/{d.id}"},
-                          planned={"endpoint": opts.s3_endpoint, "bucket": opts.bucket,
-                                   "key": key}))
+                          args=UploadArgs(path=staged, endpoint=opts.s3_endpoint,
+                                          bucket=opts.bucket, digest=opts.digest,
+                                          convert_key=f"{sid}/convert/{d.id}"),
+                          planned=UploadPlanned(endpoint=opts.s3_endpoint, bucket=opts.bucket,
+                                                key=key)))
     for h in system.hosts:
         for d in h.disks:
             name = staged_name(wave.number, system, d.id, fmt)
@@ -125,30 +177,33 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
             vol = f"w{wave.number}-{sid}-{d.id}"
             steps.append(Step("import", sid, f"{sid}/import/{d.id}",
                               f"import s3://{opts.bucket}/{key} into {opts.target} as {vol}",
-                              args={"bucket": opts.bucket, "key": key, "endpoint":
-                                    opts.s3_endpoint, "format": fmt, "volume": vol,
-                                    "host_id": h.id, "upload_key": f"{sid}/upload/{d.id}",
-                                    "convert_key": f"{sid}/convert/{d.id}",
-                                    "wave": wave.number, "bureau": system.bureau_id,
-                                    "target": opts.target,
-                                    "target_options": opts.target_options},
-                              planned={"target": opts.target,
-                                       "target_options": opts.target_options,
-                                       "volume": vol, "landing": str(
-                                           PurePosixPath(opts.staging_dir or ".") / "landing"
-                                           / f"{vol}.{fmt}")}))
+                              args=ImportArgs(bucket=opts.bucket, key=key,
+                                              endpoint=opts.s3_endpoint, format=fmt,
+                                              volume=vol, host_id=h.id,
+                                              upload_key=f"{sid}/upload/{d.id}",
+                                              convert_key=f"{sid}/convert/{d.id}",
+                                              wave=wave.number, bureau=system.bureau_id,
+                                              target=opts.target,
+                                              target_options=opts.target_options),
+                              planned=ImportPlanned(
+                                  target=opts.target, target_options=opts.target_options,
+                                  volume=vol, landing=str(
+                                      PurePosixPath(opts.staging_dir or ".") / "landing"
+                                      / f"{vol}.{fmt}"))))
     for h in system.hosts:
         if not h.disks:
             continue
         name = f"w{wave.number}-{sid}-{h.id}"
         steps.append(Step("launch", sid, f"{sid}/launch/{h.id}",
                           f"test-launch {h.hostname} on {opts.target} as {name} (isolated)",
-                          args={"name": name, "cpus": h.cpu_cores, "wave": wave.number,
-                                "bureau": system.bureau_id,
-                                "memory_mb": int(h.memory_gb * 1024),
-                                "import_keys": [f"{sid}/import/{d.id}" for d in h.disks],
-                                "target": opts.target, "target_options": opts.target_options},
-                          planned={"target": opts.target,
-                                   "target_options": opts.target_options, "name": name}))
+                          args=LaunchArgs(name=name, cpus=h.cpu_cores, wave=wave.number,
+                                          bureau=system.bureau_id,
+                                          memory_mb=int(h.memory_gb * 1024),
+                                          import_keys=[f"{sid}/import/{d.id}"
+                                                       for d in h.disks],
+                                          target=opts.target,
+                                          target_options=opts.target_options),
+                          planned=LaunchPlanned(target=opts.target,
+                                                target_options=opts.target_options,
+                                                name=name)))
     return steps
-

@@ -19,7 +19,7 @@ from shangyun.wave.steps import RunOptions, Step
 def main() -> None:
     """Run the steps; print the outcome (if it ever gets there)."""
     spec = json.loads(Path(sys.argv[1]).read_text())
-    steps = [Step(**s) for s in spec["steps"]]
+    steps = [Step.from_dict(s) for s in spec["steps"]]
     with open_journal(spec["estate"]) as journal:
         run_id = journal.begin_run(1, {"options": {}})
         ctx = RunContext(RunOptions()).bind(journal, run_id, 1)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from shangyun.wave.engine import undo_system
 from shangyun.wave.journal_port import open_journal
+from shangyun.wave.stepargs import DnsArgs, HealthArgs
 from shangyun.wave.steps import RunOptions, Step
 from tests.cutover.test_cutover_run import _setup
 from tests.data.conftest import pg_exec
@@ -74,7 +76,7 @@ def hanging_endpoint() -> Iterator[str]:
 
 
 def _swap(steps: list[Step], kind: str, args: dict[str, Any]) -> list[Step]:
-    return [Step(s.kind, s.system_id, s.key, s.title, {**s.args, **args}, s.planned)
+    return [replace(s, args=replace(s.args, **args))  # type: ignore[type-var]
             if s.kind == kind else s for s in steps]
 
 
@@ -91,7 +93,7 @@ def test_kill_9_mid_cutover(
     (src / "a.txt").write_text("a\n")
     steps, zid, name = _setup(tmp_path, dns, farm, web, pg_pair, my_pair, src,
                               health_path="/hang")
-    dns_args = next(s.args for s in steps if s.kind == "dns")
+    dns_args = next(s.args_as(DnsArgs) for s in steps if s.kind == "dns")
     if kill_at == "dns":
         steps = _swap(steps, "dns", {"endpoint": hanging_endpoint})
     estate = tmp_path / "estate"
@@ -108,8 +110,9 @@ def test_kill_9_mid_cutover(
         actions = actions_for(ctx)
         try:
             if after == "resume":
-                check = next(s.args for s in steps if s.kind == "health")["checks"][0]
-                healthy = _swap(_swap(steps, "dns", {"endpoint": dns_args["endpoint"]}),
+                check = next(s.args_as(HealthArgs) for s in steps
+                             if s.kind == "health").checks[0]
+                healthy = _swap(_swap(steps, "dns", {"endpoint": dns_args.endpoint}),
                                 "health", {"checks": [{**check, "url": check["url"]
                                                        .replace("/hang", "/ok")}]})
                 out = run_system_steps(journal, run_id, 1, healthy, actions)

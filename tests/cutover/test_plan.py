@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError
+from shangyun.wave.builder import build_steps
 from shangyun.wave.cutover import (
     CUTOVER_KINDS,
     cutover_steps,
@@ -21,6 +23,8 @@ from shangyun.wave.cutover import (
 )
 from shangyun.wave.engine import NEEDS_UNDO, StepRecord
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
+from shangyun.wave.stepargs import DnsArgs, FreezeArgs
+from shangyun.wave.steps import RunOptions, Step
 
 DB = {"id": "main", "engine": "postgresql",
       "source": {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "app"},
@@ -57,14 +61,16 @@ def test_sequence_is_the_runbook_order() -> None:
         "sys-1/cutover"]
     assert {s.kind for s in steps} == set(CUTOVER_KINDS)
     start = next(s for s in steps if s.kind == "start")
-    assert start.args["hosts"][0] == {
+    assert start.to_dict()["args"]["hosts"][0] == {
         "launch_key": "sys-1/launch/h1", "name": "w3-sys-1-h1", "import_keys":
         ["sys-1/import/d1"], "cpus": 2, "memory_mb": 4096, "wave": 3, "bureau": "b-01"}
-    assert steps[2].args["domains"] == [{"hypervisor": "test:///default", "name": "app-vm"}]
+    assert steps[2].to_dict()["args"]["domains"] == [{"hypervisor": "test:///default",
+                                                      "name": "app-vm"}]
     dns = next(s for s in steps if s.kind == "dns")
-    assert dns.args["records"][0]["type"] == "A"
+    assert dns.args_as(DnsArgs).records[0].type == "A"
     # no password anywhere in the steps, only the variable's name
-    assert "APP_PW" in str(steps[0].args) and "password'" not in str(steps[0].args)
+    text = str(steps[0].to_dict()["args"])
+    assert "APP_PW" in text and "password'" not in text
 
 
 def test_minimal_system_only_marks() -> None:
@@ -141,6 +147,17 @@ def test_freeze_databases_adds_postgresql_sources_to_the_freeze() -> None:
     wave, system = _wave()
     freeze = next(s for s in cutover_steps(wave, system, plan.systems["sys-1"])
                   if s.kind == "freeze")
-    assert [d["id"] for d in freeze.args["databases"]] == ["main"]
-    assert freeze.planned["databases"] == freeze.args["databases"]  # undo works after a crash
+    assert [d.id for d in freeze.args_as(FreezeArgs).databases] == ["main"]
+    record = freeze.to_dict()  # undo works after a crash: the journal has what to bring back
+    assert record["planned"]["databases"] == record["args"]["databases"]
     assert "database main read-only" in freeze.title
+
+
+def test_steps_read_back_from_their_json_typed() -> None:
+    wave, _ = _wave()
+    plan = parse_cutover(_spec(freeze_databases=True))
+    steps = build_steps(wave, RunOptions(staging_dir="/stage"), plan)["sys-1"]
+    assert {s.kind for s in steps} >= set(CUTOVER_KINDS) | {"convert", "launch"}
+    again = [Step.from_dict(json.loads(json.dumps(s.to_dict()))) for s in steps]
+    assert again == steps  # typed args and planned outputs, same JSON both ways
+    assert [s.to_dict() for s in again] == [s.to_dict() for s in steps]

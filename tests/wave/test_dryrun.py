@@ -16,6 +16,7 @@ from shangyun.errors import EstateError, PlanError
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.plan import load_wave
 from shangyun.wave.precheck import Observations, precheck_problems
+from shangyun.wave.stepargs import ConvertArgs, ConvertPlanned
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import WaveEstate, write_plan
 
@@ -57,9 +58,10 @@ def test_steps_are_ordered_and_keys_unique(wave_estate: WaveEstate) -> None:
     keys = [s.key for ss in steps.values() for s in ss]
     assert len(keys) == len(set(keys))
     conv = steps["sys-01"][1]
-    assert conv.planned["path"] == "/stage/wave-1/sys-01/disk-01-0.qcow2"
+    assert conv.planned_as(ConvertPlanned).path == "/stage/wave-1/sys-01/disk-01-0.qcow2"
     ec2 = wave_steps(wave, RunOptions(target="ec2", staging_dir="/s"))["sys-01"][1]
-    assert ec2.args["target_format"] == "vmdk" and ec2.args["subformat"] == "streamOptimized"
+    args = ec2.args_as(ConvertArgs)
+    assert args.target_format == "vmdk" and args.subformat == "streamOptimized"
 
 
 def test_precheck_logic_names_every_problem() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from shangyun.errors import StepError
 from shangyun.wave.engine import execute, undo_system
 from shangyun.wave.journal_port import open_journal, wave_status
 from shangyun.wave.plan import load_wave
+from shangyun.wave.stepargs import PrecheckArgs
 from shangyun.wave.steps import RunOptions, system_steps
 from tests.wave.conftest import Cloud, WaveEstate
 
@@ -66,8 +68,8 @@ def test_precheck_refuses_changed_estate_and_missing_disk(
         out = execute(j, run, 1, pre, PrecheckAction(ctx), {})
         assert out.payload["capacity"]["ok"] is True
         os.rename(wave_estate.images["disk-02-0"], str(wave_estate.images["disk-02-0"]) + ".x")
-        bad = type(pre)(pre.kind, pre.system_id, pre.key, pre.title,
-                        args={**pre.args, "plan_fingerprint": "0" * 64}, planned={})
+        bad = replace(pre, args=replace(pre.args_as(PrecheckArgs), plan_fingerprint="0" * 64),
+                      planned=None)
         with pytest.raises(StepError) as err:
             execute(j, run, 1, bad, PrecheckAction(ctx), {})
         text = str(err.value)

@@ -1,0 +1,377 @@
+"""What each kind of step needs (its *args*), what it will create (its *planned*
+outputs) and what it journals when done (its *payload*), as typed records shared by the
+step builder (:mod:`shangyun.wave.builder`), the step actions (``actions/``) and the flow.
+
+One class per kind, named after it: ``ConvertArgs`` for a ``convert`` step, and so on.
+The dry run and the journal see them as plain JSON (:func:`as_record`), with the fields
+as keys; :func:`from_record` reads them back (from the journal, or a step's JSON).
+``planned`` is what the engine journals before a step runs, so that its undo can clean
+up after a crash; the payload a step journals when done is its planned outputs plus what
+its action returns (:class:`ConvertDone`, :class:`ImportDone`, :class:`LaunchDone`,
+:class:`CopyDone`; ``upload`` journals the object store connector's own record).
+
+======== ===================== ==================
+kind     args                  planned
+======== ===================== ==================
+precheck :class:`PrecheckArgs`  —
+convert  :class:`ConvertArgs`   :class:`ConvertPlanned`
+upload   :class:`UploadArgs`    :class:`UploadPlanned`
+import   :class:`ImportArgs`    :class:`ImportPlanned`
+launch   :class:`LaunchArgs`    :class:`LaunchPlanned`
+copy     :class:`DataItem`      :class:`CopyPlanned`
+freeze   :class:`FreezeArgs`    :class:`FreezeArgs` (what to bring back)
+delta    :class:`DataItem`      —
+verify   :class:`VerifyArgs`    —
+start    :class:`StartArgs`     —
+dns      :class:`DnsArgs`       :class:`DnsPlanned`
+health   :class:`HealthArgs`    —
+cutover  :class:`CutoverArgs`   —
+======== ===================== ==================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from functools import cache
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+T = TypeVar("T")
+
+# ------------------------------------------------------------------ part 1: the images
+
+
+@dataclass(frozen=True)
+class DiskArg:
+    """One source disk a pre-check reads."""
+
+    id: str
+    path: str
+    format: str
+
+
+@dataclass(frozen=True)
+class PrecheckArgs:
+    """Everything a pre-check looks at: the disks, the source hypervisors, the size the
+    target must hold, the staging folder and the fingerprints that must still match."""
+
+    disks: list[DiskArg]
+    hypervisors: list[str]
+    cpus: int
+    memory_gb: float
+    target: str
+    target_options: dict[str, str]
+    staging_dir: str
+    plan_fingerprint: str
+    estate_fingerprint: str
+    hosts: list[str]
+
+
+@dataclass(frozen=True)
+class ConvertArgs:
+    """Convert one source disk into the target's format, with its digest."""
+
+    source: str
+    source_format: str
+    target_format: str
+    digest: str
+    subformat: str | None
+    staging_dir: str
+
+
+@dataclass(frozen=True)
+class ConvertPlanned:
+    """The converted image's path."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class UploadArgs:
+    """Upload one converted image (the ``convert`` step ``convert_key``) to S3 staging."""
+
+    path: str
+    endpoint: str
+    bucket: str
+    digest: str
+    convert_key: str
+
+
+@dataclass(frozen=True)
+class UploadPlanned:
+    """The staged object."""
+
+    endpoint: str
+    bucket: str
+    key: str
+
+
+@dataclass(frozen=True)
+class ImportArgs:
+    """Import one staged object into the target as a volume of host ``host_id``."""
+
+    bucket: str
+    key: str
+    endpoint: str
+    format: str
+    volume: str
+    host_id: str
+    upload_key: str
+    convert_key: str
+    wave: int
+    bureau: str
+    target: str
+    target_options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ImportPlanned:
+    """The volume on the target, and where its bytes land first."""
+
+    target: str
+    target_options: dict[str, str]
+    volume: str
+    landing: str
+
+
+@dataclass(frozen=True)
+class LaunchArgs:
+    """Test-launch one host (isolated) on the volumes of its ``import`` steps."""
+
+    name: str
+    cpus: int
+    wave: int
+    bureau: str
+    memory_mb: int
+    import_keys: list[str]
+    target: str
+    target_options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LaunchPlanned:
+    """The test instance."""
+
+    target: str
+    target_options: dict[str, str]
+    name: str
+
+
+# ------------------------------------------------------------------ cutover: the data
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """One database or file set to move (the args of its ``copy`` and ``delta`` steps):
+    ``kind`` is ``db`` (``engine`` postgresql or mariadb; ``source``/``target`` are
+    database endpoints) or ``files`` (``engine`` rsync; ``source`` an SSH endpoint with
+    a path, ``target`` a folder). No secrets: passwords are environment variable names."""
+
+    id: str
+    kind: str
+    engine: str
+    source: dict[str, Any]
+    target: Any
+
+
+@dataclass(frozen=True)
+class CopyPlanned:
+    """The item copied (its undo drops the copy, never the source)."""
+
+    item: DataItem
+
+
+@dataclass(frozen=True)
+class DomainRef:
+    """One source domain on its hypervisor."""
+
+    hypervisor: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FreezeArgs:
+    """Stop the source: its domains, and (``freeze_databases``) its PostgreSQL databases
+    made read-only."""
+
+    domains: list[DomainRef]
+    databases: list[DataItem]
+
+
+@dataclass(frozen=True)
+class VerifyArgs:
+    """Compare every item end to end."""
+
+    items: list[DataItem]
+
+
+# ------------------------------------------------------------- cutover: the target
+
+
+@dataclass(frozen=True)
+class StartHost:
+    """One production instance to start on the disks of the host's ``import`` steps (its
+    test instance, the ``launch`` step ``launch_key``, is stopped first)."""
+
+    launch_key: str
+    name: str
+    import_keys: list[str]
+    cpus: int
+    memory_mb: int
+    wave: int
+    bureau: str
+
+
+@dataclass(frozen=True)
+class StartArgs:
+    """Start the target in production."""
+
+    hosts: list[StartHost]
+
+
+@dataclass(frozen=True)
+class DnsRecordArg:
+    """One DNS record to switch to."""
+
+    name: str
+    type: str
+    values: list[str]
+    ttl: int = 60
+
+
+@dataclass(frozen=True)
+class DnsArgs:
+    """Switch the records in ``zone`` (``endpoint``: a Route53-compatible API)."""
+
+    endpoint: str
+    zone: str
+    records: list[DnsRecordArg]
+
+
+@dataclass(frozen=True)
+class DnsPlanned:
+    """Where the records are (the previous ones are journaled by the step)."""
+
+    endpoint: str
+    zone: str
+
+
+@dataclass(frozen=True)
+class HealthArgs:
+    """The checks, each as the cutover file gives it (read by the health connector)."""
+
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CutoverArgs:
+    """Mark the system cut over in this wave."""
+
+    wave: int
+
+
+# ------------------------------------------------------------------ what steps journal
+
+
+@dataclass(frozen=True)
+class ConvertDone:
+    """What a ``convert`` step journals (and ``upload``, ``import`` and the run's
+    verification table read): the staged image, its format and its digests."""
+
+    path: str
+    format: str
+    content_digest: str
+    source_digest: str
+    file_digest: str
+    size: int
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class ImportDone:
+    """What an ``import`` step journals: the target's record of the imported disk (read
+    by ``launch`` and ``start``; the target connector knows its fields)."""
+
+    disk: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LaunchDone:
+    """What a ``launch`` step journals: the target's record of the test instance (``start``
+    stops it) and the state it reached."""
+
+    instance: dict[str, Any]
+    state: str
+
+
+@dataclass(frozen=True)
+class CopyDone:
+    """What a ``copy`` or ``delta`` step journals: the database or file connector's
+    account of the copy."""
+
+    result: dict[str, Any]
+
+
+Payload = ConvertDone | ImportDone | LaunchDone | CopyDone
+"""The typed part of what a step journals (the rest is its planned outputs)."""
+
+
+StepArgs = (PrecheckArgs | ConvertArgs | UploadArgs | ImportArgs | LaunchArgs | DataItem
+            | FreezeArgs | VerifyArgs | StartArgs | DnsArgs | HealthArgs | CutoverArgs)
+"""The args of any step."""
+
+Planned = (ConvertPlanned | UploadPlanned | ImportPlanned | LaunchPlanned | CopyPlanned
+           | FreezeArgs | DnsPlanned)
+"""The planned outputs of any step that creates something."""
+
+
+ARGS: dict[str, type[Any]] = {
+    "precheck": PrecheckArgs, "convert": ConvertArgs, "upload": UploadArgs,
+    "import": ImportArgs, "launch": LaunchArgs, "copy": DataItem, "freeze": FreezeArgs,
+    "delta": DataItem, "verify": VerifyArgs, "start": StartArgs, "dns": DnsArgs,
+    "health": HealthArgs, "cutover": CutoverArgs}
+"""Step kind -> the class of its args."""
+
+PLANNED: dict[str, type[Any]] = {
+    "convert": ConvertPlanned, "upload": UploadPlanned, "import": ImportPlanned,
+    "launch": LaunchPlanned, "copy": CopyPlanned, "freeze": FreezeArgs, "dns": DnsPlanned}
+"""Step kind -> the class of its planned outputs (kinds that create nothing have none)."""
+
+
+def as_record(value: StepArgs | Planned | Payload | None) -> dict[str, Any]:
+    """Plain JSON-able data with the fields as keys (``{}`` for nothing)."""
+    return {} if value is None else asdict(value)
+
+
+def from_record(kind: type[T], data: Mapping[str, Any]) -> T:
+    """A ``kind`` record (any class of this module) back from :func:`as_record`'s data,
+    e.g. read from the journal or a dry run's JSON."""
+    hints = _hints(kind)
+    return kind(**{f.name: _value(hints[f.name], data[f.name])
+                   for f in fields(kind) if f.name in data})  # type: ignore[arg-type]
+
+
+@cache
+def _hints(kind: type[Any]) -> dict[str, Any]:
+    return get_type_hints(kind)
+
+
+def _value(hint: Any, value: Any) -> Any:
+    if isinstance(hint, type) and is_dataclass(hint) and isinstance(value, Mapping):
+        return from_record(hint, value)
+    if get_origin(hint) is list and isinstance(value, list):
+        (item,) = get_args(hint)
+        return [_value(item, v) for v in value]
+    return value
+
+
+def args_from_record(kind: str, data: Mapping[str, Any] | None) -> StepArgs | None:
+    """The typed args of a step of ``kind`` from their plain data (``None`` if none)."""
+    cls = ARGS.get(kind)
+    return from_record(cls, data) if cls is not None and data else None
+
+
+def planned_from_record(kind: str, data: Mapping[str, Any] | None) -> Planned | None:
+    """The typed planned outputs of a step of ``kind`` from plain data (``None`` if none)."""
+    cls = PLANNED.get(kind)
+    return from_record(cls, data) if cls is not None and data else None
