@@ -19,6 +19,7 @@ from shangyun.errors import StepError
 from shangyun.wave.engine import execute
 from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
+from shangyun.wave.stepargs import ConvertArgs, ConvertPlanned, PrecheckArgs
 from shangyun.wave.steps import RunOptions, Step, system_steps
 from tests.wave.conftest import Cloud, WaveEstate
 
@@ -31,9 +32,10 @@ def _opts(staging: Path, cloud: Cloud, roots: list[str]) -> RunOptions:
 def _with_disk_path(step: Step, key: str, path: str) -> Step:
     """The same step as if the ledger had given ``path`` for its (first) disk."""
     if key == "disks":
-        disks = [{**step.args["disks"][0], "path": path}, *step.args["disks"][1:]]
-        return replace(step, args={**step.args, "disks": disks})
-    return replace(step, args={**step.args, "source": path})
+        pre = step.args_as(PrecheckArgs)
+        disks = [replace(pre.disks[0], path=path), *pre.disks[1:]]
+        return replace(step, args=replace(pre, disks=disks))
+    return replace(step, args=replace(step.args_as(ConvertArgs), source=path))
 
 
 def test_precheck_and_convert_refuse_paths_outside_the_roots(
@@ -66,6 +68,6 @@ def test_precheck_and_convert_refuse_paths_outside_the_roots(
         bad = _with_disk_path(convert, "source", path)
         with pytest.raises(qemu.ImageRefused, match=why):
             ConvertAction(ctx).do(bad, {})
-        assert not Path(bad.planned["path"]).exists()
+        assert not Path(bad.planned_as(ConvertPlanned).path).exists()
     assert secret.stat().st_atime == 0, "the secret was read"
     ctx.close()
