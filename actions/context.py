@@ -59,7 +59,7 @@ def make_store(endpoint: str, part_size: int = 16 * 2**20) -> ObjectStore:
     return ObjectStore(endpoint_url=endpoint or None, part_size=part_size)
 
 
-def labels(wave: Any, bureau: str, system: str) -> Labels:
+def labels(wave: int | str, bureau: str, system: str) -> Labels:
     """The labels a target puts on what a step makes for ``system``."""
     return Labels(wave=str(wave), bureau=bureau, system=system)
 
