@@ -36,6 +36,7 @@ from typing import Any
 import libvirt
 
 from connectors import qemu
+from connectors.objectstore import ObjectStore
 from connectors.targets.base import (
     Capacity,
     CapacityRequest,
@@ -262,10 +263,8 @@ class LibvirtTarget(CloudTarget):
         return self._imported(vol, vol_name, fmt, src_info.virtual_size, digest, labels,
                               verification)
 
-    def _store(self) -> Any:
+    def _store(self) -> ObjectStore:
         if self._objects is None:
-            from connectors.objectstore import ObjectStore
-
             self._objects = ObjectStore(self.s3_endpoint or None, region=self.s3_region)
         return self._objects
 
