@@ -107,9 +107,14 @@ def test_save_keeps_other_stage_files_and_rolls_a_committed_save_forward(
         (stage / f).write_bytes((tmp_path / "other" / f).read_bytes())
     (root / ".estate-commit").write_text(stage.name)
     assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
+    assert stage.exists(), "loading reads the committed save and writes nothing"
+    Estate.load(root).save(root)  # the next save (a writer, holding the lock) rolls forward
+    assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
     assert not stage.exists() and not (root / ".estate-commit").exists()
     # a crash before the commit point: the staging folder is dropped, the estate unchanged
     (root / ".estate-staging-half").mkdir()
     (root / ".estate-staging-half" / "systems.csv").write_text("garbage")
+    assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
+    Estate.load(root).save(root)
     assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
     assert not (root / ".estate-staging-half").exists()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import math
 import os
 import re
@@ -328,8 +329,10 @@ class Estate:
         :class:`ValidationFailed` with every problem found.
         """
         root = Path(path)
-        _recover_save(root)
-        meta_path = root / META_FILE
+        if not root.is_dir():
+            raise EstateError(f"{root}: no such estate folder")
+        stage = _committed_stage(root)  # a committed save not yet rolled forward: read it
+        meta_path = _current(root, stage, META_FILE)
         if not meta_path.is_file():
             raise EstateError(f"{root}: not an estate (no {META_FILE}); create one with "
                               "'shangyun inventory import' or 'shangyun inventory sample'")
@@ -346,22 +349,29 @@ class Estate:
                 f"schema_version {SCHEMA_VERSION}")
         est = cls(meta=meta)
         problems: list[Problem] = []
+        unreadable: list[Problem] = []
         for name, table in TABLES.items():
-            f = root / table.file
+            f = _current(root, stage, table.file)
             if not f.exists():
                 continue
             try:
-                raw = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                problems.append(Problem(table.file, None, None, f"cannot be read: {exc}"))
+                try:
+                    raw = _read_table(f)
+                except FileNotFoundError:  # renamed into place by the writer meanwhile
+                    raw = _read_table(root / table.file)
+            except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
+                unreadable.append(Problem(table.file, None, None, f"cannot be read: {exc}"))
                 continue
             except pd.errors.EmptyDataError:
                 continue
             typed, probs = coerce_table(table, raw, table.file)
             est.tables[name] = typed
             problems += probs
+        if unreadable and not check:  # never hand on (and so never save) a table as empty
+            raise EstateError(f"{root}: " + "; ".join(f"{p.file} {p.message}" for p in unreadable)
+                              + " — fix or restore the file; nothing was read or written")
         if check:
-            problems += est.validate()
+            problems = unreadable + problems + est.validate()
             if problems:
                 raise ValidationFailed(problems, what=str(root))
         return est
@@ -409,6 +419,31 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _read_table(f: Path) -> pd.DataFrame:
+    """A table file as strings; raises when it is not UTF-8 CSV (UTF-16, a stray quote)."""
+    data = f.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise ValueError("not UTF-8 text (UTF-16? save it as CSV UTF-8)")
+    return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                       encoding="utf-8-sig")
+
+
+def _committed_stage(root: Path) -> Path | None:
+    """The staging folder of a committed save that was not yet renamed into place."""
+    try:
+        name = (root / _COMMIT_MARKER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return root / name if name.startswith(_STAGE_PREFIX) else None
+
+
+def _current(root: Path, stage: Path | None, name: str) -> Path:
+    """Where file ``name`` of the estate is now: in a committed stage, else in ``root``."""
+    if stage is not None and (stage / name).is_file():
+        return stage / name
+    return root / name
 
 
 def _recover_save(root: Path) -> None:

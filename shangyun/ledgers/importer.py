@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from shangyun.errors import EstateError, LedgerError, ValidationFailed
+from shangyun.estate.lock import LOCK_FILE, writes_estate
 from shangyun.estate.merge import ORDER, Merger, MergeStep, TableCounts
 from shangyun.estate.model import META_FILE, Estate
 from shangyun.ledgers.collector import KnownIndex
@@ -64,7 +65,7 @@ def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
     root = Path(estate_dir)
     if (root / META_FILE).is_file():
         return Estate.load(root, check=False), False
-    if root.exists() and any(root.iterdir()):
+    if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
         raise EstateError(f"{root}: exists but is not an estate (no {META_FILE}); give an "
                           "estate folder or a new folder name")
     return Estate.new(root.resolve().name or "estate"), True
@@ -151,6 +152,7 @@ def expand_manifest(path: str | Path) -> list[tuple[Path, str | None]]:
 
 
 @gc_paused
+@writes_estate("inventory import")
 def import_ledgers(
     files: Sequence[str | Path | tuple[str | Path, str | None]],
     estate_dir: str | Path,
