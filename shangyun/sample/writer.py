@@ -1,7 +1,9 @@
 """Writing a generated sample into a folder: the estate (estate.yaml + CSVs) and its ledgers.
 
 The folder is built beside the target and swapped in with renames, so a failure never
-leaves half a sample; a non-empty folder that is not a sample is refused unless ``force``.
+leaves half a sample. A folder that holds anything but a pristine sample (an estate in
+use: plan, runbooks, facts …) is refused unless ``force``; a folder that holds an audit
+journal is refused even with ``force`` (the journal is never deleted).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import yaml
 
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
+from shangyun.estate.lock import LOCK_FILE
 from shangyun.estate.model import META_FILE
+from shangyun.estate.schema import TABLES
 from shangyun.sample.generator import GENERATOR, generate_estate
 from shangyun.sample.ledgers import LedgerFile, write_ledgers
 
@@ -44,6 +48,33 @@ def is_sample_dir(path: str | Path) -> bool:
     return isinstance(gen, dict) and gen.get("tool") == GENERATOR
 
 
+#: What a sample folder holds; anything else (journal, plan, runbooks, facts …) is work.
+SAMPLE_NAMES = frozenset({META_FILE, LEDGER_DIR, LOCK_FILE, *(t.file for t in TABLES.values())})
+#: Names never deleted, even with ``force``: the audit journal (SQLite and its side files).
+AUDIT_PREFIXES = ("journal", "audit")
+
+
+def _check_replaceable(root: Path, force: bool) -> None:
+    """Refuse to replace ``root`` unless it is empty or a pristine sample (or ``force``);
+    refuse even with ``force`` when it holds an audit journal."""
+    names = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    if not names:
+        return
+    audit = [n for n in names if n.startswith(AUDIT_PREFIXES)]
+    if audit:
+        raise EstateError(f"{root}: holds an audit journal ({', '.join(audit[:5])}); "
+                          "shangyun never deletes it, even with --force: write the sample "
+                          "to another folder, or move the journal away yourself first")
+    foreign = [n for n in names if n not in SAMPLE_NAMES]
+    if force or (is_sample_dir(root) and not foreign):
+        return
+    held = f"{', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}"
+    what = ("is not a generated sample" if not is_sample_dir(root) else "is a sample in use")
+    if foreign:
+        what += f" (it holds files a sample does not write: {held})"
+    raise EstateError(f"{root}: {what}; choose an empty folder or pass --force to replace it")
+
+
 def write_sample(
     out: str | Path,
     *,
@@ -62,9 +93,7 @@ def write_sample(
     root = Path(out).resolve()
     if root.exists() and not root.is_dir():
         raise EstateError(f"{root}: exists and is not a folder")
-    if root.is_dir() and any(root.iterdir()) and not force and not is_sample_dir(root):
-        raise EstateError(f"{root}: folder is not empty and is not a generated sample; "
-                          "choose an empty folder or pass --force to replace it")
+    _check_replaceable(root, force)
     estate = generate_estate(bureaus=bureaus, systems=systems, seed=seed, hosts=hosts,
                              dependencies=dependencies)
     root.parent.mkdir(parents=True, exist_ok=True)

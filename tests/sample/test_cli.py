@@ -63,3 +63,29 @@ def test_shipped_sample_is_current(sample_dir: Path) -> None:
     assert _digests(shipped) == _digests(sample_dir), (
         "inventories/sample is stale; regenerate it with: rm -rf inventories/sample && "
         ".venv/bin/shangyun inventory sample --out inventories/sample")
+
+
+def test_a_sample_in_use_is_refused_and_its_journal_survives_force(tmp_path: Path) -> None:
+    """A sample that became a real estate (plan, runbooks, facts, journal) is work: refused
+    without --force; with --force still refused while it holds the audit journal."""
+    out = tmp_path / "s"
+    code, text = _sample("--out", str(out), "--bureaus", "2", "--systems", "12")
+    assert code == 0, text
+    for d in ("plan", "runbooks", "facts"):
+        (out / d).mkdir()
+        (out / d / "x.txt").write_text("work", encoding="utf-8")
+    (out / "journal.db").write_bytes(b"SQLite format 3\x00journal")
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    code, text = _sample("--out", str(out), "--bureaus", "3", "--systems", "12")
+    assert code == 1 and "journal.db" in text and "never deletes" in text, text
+    code, text = _sample("--out", str(out), "--bureaus", "3", "--systems", "12", "--force")
+    assert code == 1 and "journal.db" in text, text
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    assert (out / "journal.db").read_bytes() == b"SQLite format 3\x00journal"
+    (out / "journal.db").rename(tmp_path / "journal.db")
+    code, text = _sample("--out", str(out), "--bureaus", "3", "--systems", "12")
+    assert code == 1 and "sample in use" in " ".join(text.split()) and "plan" in text, text
+    assert (out / "plan" / "x.txt").is_file()
+    code, text = _sample("--out", str(out), "--bureaus", "3", "--systems", "12", "--force")
+    assert code == 0, text
+    assert not (out / "plan").exists() and (tmp_path / "journal.db").is_file()
