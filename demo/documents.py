@@ -30,7 +30,10 @@ def stage_documents(st: DemoState) -> str:
     missing = [w for w in written if not Path(w).is_file()]
     if missing:
         raise ShangyunError(f"documents not written: {', '.join(missing)}")
-    return f"{len(written)} files in {st.estate_dir / 'runbooks'}"
+    charts = sum(len(list(Path(w).parent.glob(f"{Path(w).stem}.*.png")))
+                 for w in written if w.endswith(".md"))
+    return (f"{len(written)} documents and {charts} chart images ({len(written) + charts} "
+            f"files) in {st.estate_dir / 'runbooks'}")
 
 
 def stage_where(st: DemoState) -> str:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    escape,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 
 
 @click.command("assess")
@@ -40,13 +47,13 @@ def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None
                     "systems": result.systems.to_dict(orient="records")})
         return
     s = result.summary
-    console.print(f"[bold]assessment[/] written to {path}")
-    t = RichTable("systems", "ready", "conditional", "not ready", "excluded", "moving")
+    console.print(f"[bold]assessment[/] written to {escape(path)}")
+    t = Table("systems", "ready", "conditional", "not ready", "excluded", "moving")
     c = s["systems"]
     t.add_row(str(sum(c[k] for k in ("ready", "conditional", "not ready"))), str(c["ready"]),
               str(c["conditional"]), str(c["not ready"]), str(c["excluded"]), str(c["moving"]))
     console.print(t)
-    m = RichTable("moving hosts", "vCPU", "memory GB", "servers", "CPU util", "monthly")
+    m = Table("moving hosts", "vCPU", "memory GB", "servers", "CPU util", "monthly")
     for label in ("before", "after"):
         x = s[label]
         util = "-" if x["cpu_utilisation"] is None else f"{100 * x['cpu_utilisation']:.0f} %"

@@ -5,9 +5,16 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, err_console, escape, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    json_option,
+    print_json,
+)
 from shangyun.journal import open_journal
 from shangyun.journal.audit import parse_anchor
 
@@ -90,10 +97,9 @@ def show_cmd(estate_dir: str | None, journal_url: str | None, system: str | None
     if as_json:
         print_json([e.to_dict() for e in entries])
         return
-    table = RichTable("#", "time (UTC)", "operator", "system", "action", "result", "details")
+    table = Table("#", "time (UTC)", "operator", "system", "action", "result", "details")
     for e in entries:
         details = ", ".join(f"{k}={v}" for k, v in e.details.items() if v not in (None, {}))
-        table.add_row(str(e.seq), e.ts[:19].replace("T", " "), escape(e.operator),
-                      escape(e.system or ""), escape(e.action), escape(e.result),
-                      escape(details[:120]))
+        table.add_row(str(e.seq), e.ts[:19].replace("T", " "), e.operator,
+                      e.system or "", e.action, e.result, details[:120])
     console.print(table)

@@ -4,19 +4,22 @@ hypervisors over libvirt), merged into the estate."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import click
-from rich.table import Table as RichTable
 
 from shangyun.cli.output import (
+    Table,
     console,
     err_console,
     escape,
     estate_option,
+    fail,
     handle_errors,
     json_option,
     print_json,
+    styled,
 )
 from shangyun.errors import ShangyunError
 
@@ -87,10 +90,25 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
                             hypervisor_rows=hv_rows, on_start=bar.start,
                             on_result=bar.advance)
     data = run.to_dict()
+    nobody = nobody_reached(data)
     if as_json:
-        print_json(data)
-        return
-    _print_report(data)
+        print_json({**data, "ok": False, "error": nobody} if nobody else data)
+    else:
+        _print_report(data)
+    if nobody:
+        if not as_json:
+            fail(nobody)
+        sys.exit(1)
+
+
+def nobody_reached(data: dict[str, Any]) -> str | None:
+    """The error when hosts were tried and none answered (nothing useful happened), else None."""
+    total = int(data.get("total") or 0)
+    if total and not data.get("counts", {}).get("ok"):
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(data.get("counts", {}).items()))
+        return (f"none of the {total} host(s) could be discovered ({counts}); check the "
+                f"addresses, --key, --known-hosts and --jump")
+    return None
 
 
 def _hypervisor_rows(uris: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
@@ -112,19 +130,25 @@ def _run_flow(estate_dir: str, user: str, key_file: str, known_hosts: str, jump:
                    known_hosts=known_hosts, user=user, jump=jump, targets=list(targets),
                    hypervisors=list(hypervisors), per_bureau=per_bureau,
                    connect_timeout=timeout, retries=retries, sample_seconds=sample_seconds)
+    nobody = nobody_reached(out)
     if as_json:
-        print_json(out)
+        print_json({**out, "ok": False, "error": nobody} if nobody else out)
     else:
         console.print(f"discovered {out['total']} host(s): "
                       + ", ".join(f"{k} {v}" for k, v in sorted(out["counts"].items())))
+        if nobody:
+            fail(nobody)
+    if nobody:
+        sys.exit(1)
 
 
 def _print_report(data: dict[str, Any]) -> None:
-    t = RichTable("host", "address", "status", "s", "reason")
+    t = Table("host", "id", "address", "status", "seconds", "reason")
     for h in data["hosts"]:
         style = "green" if h["status"] == "ok" else "red"
-        t.add_row(h["host_id"], h["address"], f"[{style}]{h['status']}[/]",
-                  f"{h['seconds']:.1f}", escape(h["reason"]))
+        t.add_row(h.get("hostname") or h["host_id"], h["host_id"], h["address"],
+                  styled(h["status"], style),
+                  f"{h['seconds']:.1f}", h["reason"] or "")
     console.print(t)
     a = data["applied"]
     console.print(

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table as RichTable
 
 from shangyun.cli.lazy import LazyGroup
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    escape,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 from shangyun.estate import Estate
 
 SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample",
@@ -30,7 +37,7 @@ def validate_cmd(estate_dir: str, as_json: bool) -> None:
     if as_json:
         print_json({"ok": True, "problems": []})
     else:
-        console.print(f"[green]ok[/]: {estate_dir} is a valid estate")
+        console.print(f"[green]ok[/]: {escape(estate_dir)} is a valid estate")
 
 
 @inventory.command("show")
@@ -43,12 +50,12 @@ def show_cmd(estate_dir: str, as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
-    console.print(f"[bold]{summary['name']}[/]  (schema {summary['schema_version']})")
-    t = RichTable("table", "rows")
+    console.print(f"[bold]{escape(summary['name'])}[/]  (schema {summary['schema_version']})")
+    t = Table("table", "rows")
     for name, n in summary["counts"].items():
         t.add_row(name, str(n))
     console.print(t)
-    b = RichTable("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB")
+    b = Table("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB")
     for bid, e in summary["per_bureau"].items():
         b.add_row(bid, e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
                   str(e["physical"]), str(e["databases"]), f"{e['disk_gb']:,.0f}")

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from rich.table import Table as RichTable
 
 from shangyun.cli.output import (
+    Table,
     console,
     err_console,
     escape,
@@ -116,7 +116,7 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             if report.edits and not report.applied
             else "created" if report.created else ("updated" if report.saved else "unchanged"))
     console.print(f"[bold]{escape(estate_dir)}[/]: {what}")
-    t = RichTable("table", "added", "updated", "unchanged", "estate total",
+    t = Table("table", "added", "updated", "unchanged", "estate total",
                   title="rows this import touched (each once)")
     for name, c in report.counts.items():
         t.add_row(name, str(c.added), str(c.updated), str(c.unchanged),
@@ -208,10 +208,10 @@ def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
     if not rows:
         console.print("no conflicts")
         return
-    t = RichTable("table", "key", "column", "current", "incoming", "current source",
+    t = Table("table", "key", "column", "current", "incoming", "current source",
                   "incoming source")
     for c in rows:
-        t.add_row(*(escape(str(c.get(k) or "")) for k in (
+        t.add_row(*(str(c.get(k) or "") for k in (
             "table", "key", "column", "current", "incoming", "current_source",
             "incoming_source")))
     console.print(t)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import click
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, handle_errors, json_option, print_json
+from shangyun.cli.output import Table, console, handle_errors, json_option, print_json
 
 
 @click.command("sample")
@@ -53,7 +52,7 @@ def sample(out: str, bureaus: int, systems: int, hosts: int | None, dependencies
     if as_json:
         print_json(data)
         return
-    t = RichTable("table", "rows", title=f"sample estate (seed {seed}) → {result.path}")
+    t = Table("table", "rows", title=f"sample estate (seed {seed}) → {result.path}")
     for name, n in data["counts"].items():
         t.add_row(name, str(n))
     console.print(t)

@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table as RichTable
 
 import lab as labmod
-from shangyun.cli.output import console, err_console, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    err_console,
+    handle_errors,
+    json_option,
+    print_json,
+    styled,
+)
 
 dir_option = click.option(
     "--dir", "lab_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -61,10 +68,11 @@ def status_cmd(lab_dir: Path | None, as_json: bool) -> None:
     if as_json:
         print_json(st)
     else:
-        t = RichTable("host", "ip", "bureau", "role", "os", "running", "ssh")
+        t = Table("host", "ip", "bureau", "role", "os", "running", "ssh")
         for r in st["hosts"]:
             t.add_row(r["id"], r["ip"], r["bureau"], r["role"], r["os"],
-                      "yes" if r["running"] else "[red]no[/]", "yes" if r["ssh"] else "[red]no[/]")
+                      "yes" if r["running"] else styled("no", "red"),
+                      "yes" if r["ssh"] else styled("no", "red"))
         console.print(t)
         console.print(f"{st['up']}/{st['total']} hosts up; hypervisors: "
                       f"{', '.join(st['hypervisors'])}; cloud: {st['cloud_uri']}")

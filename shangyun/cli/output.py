@@ -10,12 +10,55 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions, RenderableType
+from rich.markup import escape as _escape
+from rich.table import Table as _RichTable
+from rich.text import Text
 
 from shangyun.errors import ShangyunError, ValidationFailed
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+#: Width used when output is not a terminal (a pipe, a file, a test): wide enough that
+#: tables and lines are never cut or wrapped for a reader's ``grep`` or editor.
+PIPE_WIDTH = 10_000
+
+
+class _Console(Console):
+    """A console that does not cut lines at 80 columns when it is not writing to a terminal."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size, or a very wide page when output is piped or captured."""
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPE_WIDTH, super().size.height)
+        return super().size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        width, height = new_size
+        self._width = width
+        self._height = height
+
+
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
+
+
+class Table(_RichTable):
+    """A rich table whose cells are literal text: a value from an estate or a ledger is never
+    read as rich markup (a system named ``[/] 系统 [bold]`` prints as written).
+
+    Pass a :class:`rich.text.Text` (see :func:`styled`) for a cell that should carry a style.
+    """
+
+    def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
+        """Add a row; plain strings become literal :class:`~rich.text.Text`."""
+        cells = [Text(r) if isinstance(r, str) else r for r in renderables]
+        super().add_row(*cells, **kwargs)
+
+
+def styled(text: object, style: str) -> Text:
+    """``text`` as a literal cell or line part shown in ``style`` (never parsed as markup)."""
+    return Text(str(text), style=style)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,30 +76,51 @@ def print_json(data: Any) -> None:
 
 
 def handle_errors(fn: F) -> F:
-    """Turn :class:`ShangyunError` into one clear message on stderr and exit code 1."""
+    """Turn :class:`ShangyunError` (and click's usage errors raised inside a command) into one
+    clear message and exit code 1: on stderr for people, or with ``--json`` as
+    ``{"ok": false, "error": …}`` on stdout so a script always gets a JSON document.
+    """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except ValidationFailed as exc:
-            if kwargs.get("as_json"):
-                print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
+            if as_json:
+                print_json({"ok": False, "error": str(exc),
+                            "problems": [p.to_dict() for p in exc.problems]})
             else:
-                err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+                fail(str(exc))
             sys.exit(1)
         except ShangyunError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            if as_json:
+                print_json({"ok": False, "error": str(exc)})
+            else:
+                fail(str(exc))
             sys.exit(1)
+        except click.ClickException as exc:
+            if not as_json:
+                raise
+            print_json({"ok": False, "error": exc.format_message()})
+            sys.exit(exc.exit_code or 1)
 
     return wrapper  # type: ignore[return-value]
 
 
-def escape(text: str) -> str:
-    """Escape rich markup in user text."""
-    from rich.markup import escape as _escape
+def fail(message: str) -> None:
+    """Print ``error: message`` on stderr, the message taken literally."""
+    err_console.print(Text.assemble(styled("error:", "bold red"), " ", message), soft_wrap=True)
 
-    return _escape(text)
+
+def warn(message: str) -> None:
+    """Print ``warning: message`` on stderr, the message taken literally."""
+    err_console.print(Text.assemble(styled("warning:", "yellow"), " ", message), soft_wrap=True)
+
+
+def escape(text: object) -> str:
+    """Escape rich markup in user text (any value; ``None`` becomes an empty string)."""
+    return _escape("" if text is None else str(text))
 
 
 @contextmanager

@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    escape,
+    handle_errors,
+    json_option,
+    print_json,
+    warn,
+)
 
 
 def _pin(values: tuple[str, ...]) -> dict[str, int]:
@@ -108,10 +115,11 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     estate = Estate.load(estate_dir, check=True)
     result = make_plan(estate, opts)
     path = None if dry_run else write_plan(result, estate_dir)
+    warnings = result.warnings(dt.date.today())
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "warnings": warnings})
         return
-    t = RichTable("wave", "start", "systems", "hosts", "data GB", "bureaus", title="waves")
+    t = Table("wave", "start", "systems", "hosts", "data GB", "bureaus", title="waves")
     for w in result.waves:
         label = f"{w['number']}" + (" (pilot)" if w["pilot"] else "")
         t.add_row(label, w["start"], str(len(w["systems"])), str(w["hosts"]),
@@ -124,9 +132,11 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
                   f"{m['dependencies']} dependencies cross waves, "
                   f"{m['systems_excluded']} systems excluded")
     for e in result.excluded[:20]:
-        console.print(f"  excluded {e['system']}: {e['reason']}")
+        console.print(f"  excluded {escape(e['system'])}: {escape(e['reason'])}")
     if path:
-        console.print(f"plan written to {path}")
+        console.print(f"plan written to {escape(path)}")
+    for w in warnings:
+        warn(w)
 
 
 @plan.command("explain")
@@ -148,12 +158,13 @@ def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json
         print_json(info)
         return
     if info["excluded"]:
-        console.print(f"[bold]{system}[/] is not in any wave: {info['reasons'][0]}")
+        console.print(f"[bold]{escape(system)}[/] is not in any wave: "
+                      f"{escape(info['reasons'][0])}")
     else:
-        console.print(f"[bold]{system}[/]: wave {info['wave']} (starts {info['start']}), "
+        console.print(f"[bold]{escape(system)}[/]: wave {info['wave']} (starts {info['start']}), "
                       f"move group {info['move_group']}")
         for r in info["reasons"]:
-            console.print(f"  - {r}")
+            console.print(f"  - {escape(r)}")
     if info["stale"]:
         console.print("[yellow]warning:[/] the estate changed since this plan was made; "
                       "run 'shangyun plan' again")

@@ -27,7 +27,7 @@ from shangyun.cli.runbook import FORMAT, LANG, PUBLISH
 @handle_errors
 def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
            as_json: bool) -> None:
-    """Write the estate report (``--json``: print its data instead of writing a file)."""
+    """Write the estate report (--json: print its data instead of writing a file)."""
     from shangyun.report import programme_status, write_report
 
     if publish:

@@ -44,7 +44,7 @@ def start_cmd(estate_dir: str | None, port: int, host: str, advertise: str | Non
               database_url: str | None, timeout: float, as_json: bool) -> None:
     """Start the server (or report the running one) and print the export line.
 
-    A non-loopback ``--host`` is refused unless ``PREFECT_SERVER_API_AUTH_STRING`` is set
+    A non-loopback --host is refused unless PREFECT_SERVER_API_AUTH_STRING is set
     (basic auth); the server gets a minimal environment, never the operator's credentials.
     """
     info = start(_dir(estate_dir), port=port, host=host, advertise=advertise,

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    escape,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 
 
 @click.command("status")
@@ -26,7 +33,7 @@ def status(estate_dir: str, as_json: bool) -> None:
         print_json(data)
         return
     c = data["counts"]
-    console.print(f"[bold]{data['estate']}[/] ({data['path']})")
+    console.print(f"[bold]{escape(data['estate'])}[/] ({escape(data['path'])})")
     console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, {c['hosts']} hosts, "
                   f"{c['disks']} disks ({data['disk_gb']} GB), {c['databases']} databases, "
                   f"{c['dependencies']} dependencies")
@@ -44,7 +51,7 @@ def status(estate_dir: str, as_json: bool) -> None:
     console.print(f"systems: {t['moved']} moved, {t['pending']} pending, {t['failed']} failed or "
                   f"rolled back, {t['excluded']} excluded (of {t['systems']})")
     if data["waves"]:
-        table = RichTable("wave", "start", "systems", "bureaus", "runs", "state", "moved",
+        table = Table("wave", "start", "systems", "bureaus", "runs", "state", "moved",
                           "failed", "last run")
         for w in data["waves"]:
             table.add_row(str(w["wave"]), w["start"], str(w["systems"]),

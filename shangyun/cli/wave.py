@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    escape,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -95,10 +101,10 @@ def _distributed(estate_dir: str, number: int, as_json: bool, **kwargs: Any) -> 
     else:
         console.print(f"[bold]wave {number}[/] (distributed): {result['state']}")
         for b in result["bureaus"]:
-            console.print(f"  {b['bureau']}: {b['outcome']} (journal: "
+            console.print(f"  {escape(b['bureau'])}: {b['outcome']} (journal: "
                           f"{b.get('journal_state', '-')}, resumes {b['resumes']})")
         for s in result["systems"]:
-            console.print(f"  {s['id']}: {s['state']} {s.get('error') or ''}")
+            console.print(f"  {escape(s['id'])}: {s['state']} {escape(s.get('error'))}")
     if result["state"] != "done":
         raise SystemExit(1)
 
@@ -107,7 +113,7 @@ def _event(bureau: str, what: str, detail: str) -> None:
     """One line on stderr per thing the follower sees (stdout stays for the result)."""
     from shangyun.cli.output import err_console
 
-    err_console.print(f"[dim]{bureau}[/] {what} {escape(detail)}")
+    err_console.print(f"[dim]{escape(bureau)}[/] {escape(what)} {escape(detail)}")
 
 
 def _with_run_opts(fn: Any) -> Any:
@@ -219,9 +225,9 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
         return
     console.print(f"[bold]wave {number}[/]: {status['state']}  (runs: {len(status['runs'])})")
     for bureau, b in (status.get("bureaus") or {}).items():
-        console.print(f"  {bureau}: {b['status']} (run {b['run']}, flow run "
+        console.print(f"  {escape(bureau)}: {b['status']} (run {b['run']}, flow run "
                       f"{b.get('flow_run_id') or '-'})")
-    t = RichTable("system", "step", "status", "detail")
+    t = Table("system", "step", "status", "detail")
     for s in status["systems"]:
         for st in s["steps"]:
             t.add_row(s["id"], st["key"], st["status"], st.get("error") or "")
@@ -255,9 +261,9 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
     else:
         for r in reports:
             mark = "[green]rolled back[/]" if r.ok else "[red]ROLLBACK FAILED[/]"
-            console.print(f"{r.system_id}: {mark} ({len(r.undone)} step(s) undone)")
+            console.print(f"{escape(r.system_id)}: {mark} ({len(r.undone)} step(s) undone)")
             for key, err in r.failed.items():
-                console.print(f"  [red]failed[/] {key}: {err}")
+                console.print(f"  [red]failed[/] {escape(key)}: {escape(err)}")
     if not all(r.ok for r in reports):
         raise SystemExit(1)
 
@@ -274,7 +280,7 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
         for s in out["systems"]:
             mark = "[green]rolled back[/]" if s["state"] == "rolled_back" else \
                 f"[red]{s['state']}[/]"
-            console.print(f"{s['id']}: {mark}")
+            console.print(f"{escape(s['id'])}: {mark}")
     if not out["ok"]:
         raise SystemExit(1)
 
@@ -287,7 +293,8 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         for s in result["systems"]:
             colour = {"done": "green", "failed": "red", "rolled_back": "yellow"}.get(
                 s["state"], "white")
-            console.print(f"  {s['id']}: [{colour}]{s['state']}[/] {s.get('error') or ''}")
+            console.print(f"  {escape(s['id'])}: [{colour}]{s['state']}[/] "
+                          f"{escape(s.get('error'))}")
     if result["state"] != "done":
         raise SystemExit(1)
 

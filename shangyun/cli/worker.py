@@ -11,9 +11,15 @@ import os
 from pathlib import Path
 
 import click
-from rich.table import Table as RichTable
 
-from shangyun.cli.output import console, estate_option, handle_errors, json_option, print_json
+from shangyun.cli.output import (
+    Table,
+    console,
+    estate_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
 from shangyun.errors import ShangyunError
 
 
@@ -112,12 +118,12 @@ def status_cmd(estate_dir: str, as_json: bool) -> None:
     if as_json:
         print_json({"queues": [q.to_dict() for q in queues], "workers": workers})
         return
-    t = RichTable("queue", "last polled", "ready", "late runs")
+    t = Table("queue", "last polled", "ready", "late runs")
     for q in queues:
         t.add_row(q.name, q.last_polled or "never", "yes" if q.ready else "no",
                   str(q.late_runs))
     console.print(t)
-    w = RichTable("worker", "status", "last heartbeat")
+    w = Table("worker", "status", "last heartbeat")
     for row in workers:
         w.add_row(row["name"], row["status"], row["last_heartbeat"] or "")
     console.print(w)

@@ -175,7 +175,8 @@ def summary(results: list[HostResult]) -> dict[str, Any]:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     return {"total": len(results), "counts": counts,
-            "hosts": [{"host_id": r.target.host_id, "address": f"{r.target.address}:"
+            "hosts": [{"host_id": r.target.host_id, "hostname": r.target.hostname,
+                       "address": f"{r.target.address}:"
                        f"{r.target.port}", "status": r.status, "reason": r.reason,
                        "seconds": round(r.seconds, 3), "attempts": r.attempts}
                       for r in results]}
@@ -191,10 +192,11 @@ def markdown_summary(results: list[HostResult], applied: Applied | None = None) 
         lines += [f"Hosts updated {applied.hosts_updated}, added {applied.hosts_added}; "
                   f"disks {applied.disks}; databases {applied.databases}; observed "
                   f"dependencies {applied.dependencies}; conflicts {applied.conflicts}.", ""]
-    lines += ["| host | address | status | seconds | reason |", "|---|---|---|---|---|"]
+    lines += ["| host | id | address | status | seconds | reason |", "|---|---|---|---|---|---|"]
     for h in s["hosts"]:
         reason = str(h["reason"]).replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {h['host_id']} | {h['address']} | {h['status']} | "
+        name = str(h["hostname"] or h["host_id"]).replace("|", "\\|")
+        lines.append(f"| {name} | {h['host_id']} | {h['address']} | {h['status']} | "
                      f"{h['seconds']:.2f} | {reason} |")
     return "\n".join(lines) + "\n"
 

@@ -56,6 +56,26 @@ class Plan:
                                                      "lower_bound_waves")},
         }
 
+    def warnings(self, today: dt.date) -> list[str]:
+        """What a reader of this plan must be told: waves starting before ``today``, and
+        wave numbers that are skipped (a pin names a wave number, so pinning past the last
+        wave leaves empty waves in between)."""
+        out: list[str] = []
+        past = [w for w in self.waves if dt.date.fromisoformat(w["start"]) < today]
+        if past:
+            out.append(f"{len(past)} wave(s) start in the past (wave {past[0]['number']} on "
+                       f"{past[0]['start']}, today is {today.isoformat()}); pass --start")
+        numbers = [w["number"] for w in self.waves]
+        gaps = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+        if gaps:
+            pinned = sorted(f"{s}={n}" for s, n in (self.options.get("pins") or {}).items())
+            span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]}–{gaps[-1]}" \
+                if gaps[-1] - gaps[0] + 1 == len(gaps) else ", ".join(map(str, gaps))
+            out.append(f"wave(s) {span} are empty because of the pins "
+                       f"({', '.join(pinned) or 'none'}): a pin names a wave number; pin to "
+                       f"wave {gaps[0]} or lower to close the gap")
+        return out
+
     def wave_of(self) -> dict[str, int]:
         """System id → wave number for every planned system."""
         return {s["system"]: s["wave"] for s in self.systems}
@@ -66,6 +86,11 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
     """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible."""
     opts = options or PlanOptions()
     inp = build_input(estate, opts, catalog)
+    if not inp.systems:
+        why = (f"all {len(inp.excluded)} systems are excluded (see 'shangyun plan --json' "
+               "or the assessment)" if inp.excluded else "the estate has no systems "
+               "(import ledgers with 'shangyun inventory import' or run 'shangyun discover')")
+        raise PlanError(f"nothing to plan: {why}")
     limits = Limits(inp, opts)
     groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
     units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)

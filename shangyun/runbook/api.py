@@ -95,9 +95,21 @@ def write_document(path: Path, text: str, images: dict[str, bytes] | None = None
     return path
 
 
+#: The mode of a written document before the umask: what ``open(path, "w")`` would give.
+FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE & ~_umask())  # mkstemp makes 0600; a document is for sharing
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

@@ -32,7 +32,8 @@ def test_plan_json_has_exactly_the_documented_shape(estate_dir: Path) -> None:
     res = _run("plan", "--estate", str(estate_dir), "--start", "2027-01-04", "--json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert set(data) == {"waves", "move_groups", "excluded", "metrics"}
+    assert set(data) == {"waves", "move_groups", "excluded", "metrics", "warnings"}
+    assert data["warnings"] == []
     assert all(set(w) == {"number", "start", "systems", "hosts", "data_gb", "bureaus"}
                for w in data["waves"])
     assert all(set(g) == {"id", "systems"} for g in data["move_groups"])

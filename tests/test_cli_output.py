@@ -1,0 +1,162 @@
+"""What the command line prints cannot be hijacked or misread (issue #17, items 6 and 7):
+estate values are never read as rich markup, ``--json`` errors are JSON, piped output is not
+cut, help texts render, documents get normal file modes, plans say what is odd about them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import COMMANDS, main
+from shangyun.cli.discover import nobody_reached
+from shangyun.cli.lazy import LazyGroup
+from shangyun.errors import PlanError
+from shangyun.estate import Estate
+from shangyun.planner import PlanOptions, make_plan
+from shangyun.runbook import write_document
+from tests.planner.build import bureau, make_estate, system
+
+SYSTEM = "[/] 系统 [bold]"
+BUREAU = "[/] 局 [bold]"
+CELL = "[bold red]oops"
+
+
+def _run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    """An estate whose names and cells look like rich markup."""
+    b = bureau("B1", 1000, 8, "sat")
+    b["name"] = BUREAU
+    est = make_estate([system("A", name=SYSTEM, owner=CELL), system("B", name=CELL)],
+                      [("A", "B", "database")], bureaus=[b])
+    return est.save(tmp_path / "estate")
+
+
+@pytest.mark.parametrize("command", [
+    ("inventory", "show"), ("inventory", "validate"), ("inventory", "conflicts"), ("assess",),
+    ("plan",), ("status",)])
+def test_markup_in_names_is_printed_not_parsed(hostile: Path, command: tuple[str, ...]) -> None:
+    if command == ("status",):
+        assert _run("plan", "--estate", str(hostile)).exit_code == 0
+    res = _run(*command, "--estate", str(hostile))
+    assert res.exit_code == 0, res.output
+    if command == ("inventory", "show"):
+        assert BUREAU in res.output
+
+
+def test_plan_explain_prints_a_markup_like_reason_literally(hostile: Path) -> None:
+    assert _run("plan", "--estate", str(hostile)).exit_code == 0
+    res = _run("plan", "explain", "A", "--estate", str(hostile))
+    assert res.exit_code == 0, res.output
+    assert "A" in res.output and "wave 1" in res.output
+
+
+def test_a_bad_cell_is_quoted_back_as_written(hostile: Path) -> None:
+    hosts = hostile / "hosts.csv"
+    text = hosts.read_text(encoding="utf-8-sig")
+    header, first, *rest = text.splitlines()
+    cols = header.split(",")
+    cells = first.split(",")
+    cells[cols.index("cpu_cores")] = CELL
+    hosts.write_text("\n".join([header, ",".join(cells), *rest]) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["inventory", "validate", "--estate", str(hostile)])
+    assert res.exit_code == 1
+    assert CELL in res.output  # not 'oops' with the brackets eaten as a style
+    res = CliRunner().invoke(main, ["inventory", "validate", "--estate", str(hostile), "--json"])
+    data = json.loads(res.stdout)
+    assert data["ok"] is False and CELL in data["error"] and data["problems"]
+
+
+def test_json_errors_are_a_json_object_on_stdout(tmp_path: Path) -> None:
+    empty = Estate.new("empty").save(tmp_path / "empty")
+    res = CliRunner().invoke(main, ["plan", "--estate", str(empty), "--json"])
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)
+    assert data == {"ok": False, "error": data["error"]}
+    assert "nothing to plan" in data["error"]
+    res = CliRunner().invoke(main, ["plan", "explain", "A", "--estate", str(empty), "--json"])
+    assert res.exit_code == 1 and json.loads(res.stdout)["ok"] is False
+
+
+def test_plan_on_an_empty_estate_is_an_error_not_an_empty_plan(tmp_path: Path) -> None:
+    empty = Estate.new("empty").save(tmp_path / "empty")
+    res = CliRunner().invoke(main, ["plan", "--estate", str(empty)])
+    assert res.exit_code == 1
+    assert "nothing to plan" in res.stderr
+    assert not (empty / "plan" / "waves.csv").exists()
+    with pytest.raises(PlanError, match="all 1 systems are excluded"):
+        make_plan(make_estate([system("S", classified=True)]))
+
+
+def test_piped_output_is_not_cut_at_80_columns(hostile: Path) -> None:
+    res = _run("plan", "--estate", str(hostile))
+    summary = next(line for line in res.output.splitlines() if "move groups" in line)
+    assert len(summary) > 80 and summary.endswith("systems excluded")
+
+
+def _commands(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None
+        yield (*path, name)
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, ctx, (*path, name))
+
+
+def test_every_help_text_renders_without_rst_markup() -> None:
+    assert isinstance(main, LazyGroup)
+    paths = list(_commands(main, click.Context(main)))
+    assert len(paths) > len(COMMANDS)
+    for path in paths:
+        res = _run(*path, "--help")
+        assert res.exit_code == 0, (path, res.output)
+        assert "``" not in res.output, (path, res.output)
+
+
+def test_documents_are_written_with_normal_file_modes(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = write_document(tmp_path / "wave-1.zh.md", "# 第 1 批\n", {"gantt": b"png"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "wave-1.zh.gantt.png").stat().st_mode) == 0o644
+
+
+def test_a_pin_past_the_last_wave_is_explained_and_past_dates_warned() -> None:
+    est = make_estate([system("A"), system("B"), system("C")],
+                      bureaus=[bureau("B1", 1000, 8, "sat")])
+    plan = make_plan(est, PlanOptions(pins={"C": 9}, start=dt.date(2027, 1, 4)))
+    numbers = [w["number"] for w in plan.waves]
+    assert numbers[-1] == 9
+    warnings = plan.warnings(dt.date(2027, 1, 1))
+    assert len(warnings) == 1
+    gap = f"{numbers[-2] + 1}–8"
+    assert f"wave(s) {gap} are empty" in warnings[0] and "C=9" in warnings[0]
+    past = plan.warnings(dt.date(2030, 1, 1))
+    assert any("start in the past" in w for w in past)
+    plain = make_plan(est, PlanOptions(start=dt.date(2027, 1, 4)))
+    assert plain.warnings(dt.date(2027, 1, 1)) == []
+
+
+def test_plan_cli_warns_about_a_start_in_the_past(hostile: Path) -> None:
+    res = CliRunner().invoke(main, ["plan", "--estate", str(hostile), "--start", "2001-01-01"])
+    assert res.exit_code == 0
+    assert "warning:" in res.stderr and "in the past" in res.stderr
+
+
+def test_discovery_where_no_host_answered_is_an_error() -> None:
+    assert nobody_reached({"total": 0, "counts": {}}) is None
+    assert nobody_reached({"total": 2, "counts": {"ok": 1, "timeout": 1}}) is None
+    msg = nobody_reached({"total": 2, "counts": {"unreachable": 1, "timeout": 1}})
+    assert msg is not None and "none of the 2 host(s)" in msg
