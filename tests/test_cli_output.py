@@ -94,8 +94,10 @@ def test_plan_on_an_empty_estate_is_an_error_not_an_empty_plan(tmp_path: Path) -
     assert res.exit_code == 1
     assert "nothing to plan" in res.stderr
     assert not (empty / "plan" / "waves.csv").exists()
-    with pytest.raises(PlanError, match="all 1 systems are excluded"):
-        make_plan(make_estate([system("S", classified=True)]))
+    with pytest.raises(PlanError, match="the estate has no systems"):
+        make_plan(Estate.new("empty"))
+    # every system excluded is still a plan: it lists each exclusion with its reason
+    assert make_plan(make_estate([system("S", classified=True)])).excluded
 
 
 def test_piped_output_is_not_cut_at_80_columns(hostile: Path) -> None:
@@ -160,3 +162,70 @@ def test_discovery_where_no_host_answered_is_an_error() -> None:
     assert nobody_reached({"total": 2, "counts": {"ok": 1, "timeout": 1}}) is None
     msg = nobody_reached({"total": 2, "counts": {"unreachable": 1, "timeout": 1}})
     assert msg is not None and "none of the 2 host(s)" in msg
+
+
+# --- names everywhere a person reads (item 2) ---------------------------------------------
+
+@pytest.fixture
+def named(tmp_path: Path) -> Path:
+    """Systems with Chinese names, two of them sharing one."""
+    b = bureau("B1", 1000, 8, "sat")
+    b["name"] = "北京直属局"
+    est = make_estate([system("s1", name="审批系统"), system("s2", name="邮件系统"),
+                       system("s3", name="档案系统"), system("s4", name="档案系统")],
+                      [("s1", "s2", "database")], bureaus=[b])
+    return est.save(tmp_path / "estate")
+
+
+def test_resolver_takes_ids_names_and_suggests() -> None:
+    from shangyun.estate.names import AmbiguousName, NameNotFound, label, resolve
+
+    names = {"s1": "审批系统", "s2": "邮件系统", "s3": "档案系统", "s4": "档案系统",
+             "s5": "Mail Gateway"}
+    assert resolve("system", "s2", names) == "s2"
+    assert resolve("system", "审批系统", names) == "s1"
+    assert resolve("system", " mail gateway ", names) == "s5"
+    assert resolve("system", "审批", names) == "s1"  # the one name that contains it
+    with pytest.raises(AmbiguousName, match=r"2 systems named '档案系统'.*s3.*s4"):
+        resolve("system", "档案系统", names)
+    with pytest.raises(NameNotFound, match=r"did you mean 邮件系统 \(s2\)"):
+        resolve("system", "邮件糸统", names)
+    assert label("s1", names) == "审批系统 (s1)" and label("x", names) == "x"
+
+
+def test_plan_explain_and_pins_take_names(named: Path) -> None:
+    res = _run("plan", "--estate", str(named), "--pin", "邮件系统=2", "--exclude", "s3",
+               "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert "s2" in next(w for w in data["waves"] if w["number"] == 2)["systems"]
+    res = _run("plan", "explain", "审批系统", "--estate", str(named), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["system"] == "s1"
+    res = CliRunner().invoke(main, ["plan", "explain", "档案系统", "--estate", str(named)])
+    assert res.exit_code == 1 and "give the system id" in res.output
+    res = CliRunner().invoke(main, ["plan", "explain", "审批糸统", "--estate", str(named)])
+    assert res.exit_code == 1 and "did you mean 审批系统 (s1)" in res.output
+
+
+def test_files_people_open_carry_names_beside_ids(named: Path) -> None:
+    import csv
+
+    assert _run("plan", "--estate", str(named)).exit_code == 0
+    assert _run("assess", "--estate", str(named)).exit_code == 0
+
+    def rows(rel: str) -> list[dict[str, str]]:
+        with open(named / rel, encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f))
+
+    waves = rows("plan/waves.csv")
+    assert all(w["bureau_names"] == "北京直属局" for w in waves)
+    assert "审批系统" in ";".join(w["system_names"] for w in waves)
+    groups = rows("plan/move_groups.csv")
+    assert any("审批系统" in g["system_names"] for g in groups)
+    planned = {r["system"]: r for r in rows("plan/systems.csv")}
+    assert planned["s1"]["name"] == "审批系统" and planned["s1"]["bureau_name"] == "北京直属局"
+    assessed = {r["system_id"]: r for r in rows("assessment/systems.csv")}
+    assert assessed["s2"]["name"] == "邮件系统"
+    hosts = rows("assessment/hosts.csv")
+    assert all(h["hostname"] for h in hosts)

@@ -38,6 +38,12 @@ class Assessment:
     fingerprint: str = ""
 
 
+def _host_label(row: dict[str, Any]) -> str:
+    """``hostname (id)`` for a reader; the id alone when the host has no hostname."""
+    name, ident = row.get("hostname") or "", row["host_id"]
+    return f"{name} ({ident})" if name and name != ident else ident
+
+
 def _ceil(x: float) -> int:
     return math.ceil(x - 1e-9)
 
@@ -68,7 +74,8 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
         fl = size.flavour
         cloud = (fl.monthly_cny if fl else 0.0) + disk_gb * prices["cloud"]["storage_gb_month"]
         host_rows.append({
-            "host_id": h["id"], "system_id": h["system_id"] or "", "bureau_id": h["bureau_id"],
+            "host_id": h["id"], "hostname": h["hostname"] or "",
+            "system_id": h["system_id"] or "", "bureau_id": h["bureau_id"],
             "kind": h["kind"] or "", "hypervisor": h["hypervisor"] or "",
             "readiness": status, "reasons": "; ".join(reasons), "basis": size.basis,
             "vcpu_before": int(h["cpu_cores"] or 0), "memory_gb_before": h["memory_gb"] or 0.0,
@@ -82,7 +89,8 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
             / 100 if (h["cpu_p95_pct"] is not None or h["cpu_util_pct"] is not None) else None,
         })
     hosts = pd.DataFrame(host_rows, columns=[
-        "host_id", "system_id", "bureau_id", "kind", "hypervisor", "readiness", "reasons",
+        "host_id", "hostname", "system_id", "bureau_id", "kind", "hypervisor", "readiness",
+        "reasons",
         "basis", "vcpu_before", "memory_gb_before", "disk_gb", "vcpu_need", "memory_gb_need",
         "flavour", "vcpu_after", "memory_gb_after", "cloud_monthly_cny", "cpu_used"])
     by_sys: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -93,12 +101,13 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
         p, hs = places[sid], by_sys.get(sid, [])
         status = worst([r["readiness"] for r in hs]) if hs else CONDITIONAL
         reasons = sorted({x for r in hs if r["readiness"] != READY
-                          for x in [f"{r['host_id']}: {r['reasons']}"]})
+                          for x in [f"{_host_label(r)}: {r['reasons']}"]})
         if not hs:
             reasons = ["no hosts known for this system"]
         moves = not p.excluded and status != NOT_READY
         sys_rows.append({
-            "system_id": sid, "bureau_id": s["bureau_id"], "readiness": status,
+            "system_id": sid, "name": s.get("name") or "", "bureau_id": s["bureau_id"],
+            "readiness": status,
             "reasons": " | ".join(reasons) if reasons else "all hosts ready",
             "excluded": p.excluded, "moves": moves, "mlps_level": p.mlps_level,
             "allowed_zones": ";".join(p.zones), "dr_tier": p.dr_tier,
@@ -110,7 +119,7 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
             "cloud_monthly_cny": round(sum(r["cloud_monthly_cny"] for r in hs), 2),
         })
     sysdf = pd.DataFrame(sys_rows, columns=[
-        "system_id", "bureau_id", "readiness", "reasons", "excluded", "moves", "mlps_level",
+        "system_id", "name", "bureau_id", "readiness", "reasons", "excluded", "moves", "mlps_level",
         "allowed_zones", "dr_tier", "placement", "placement_note", "hosts", "vcpu_before",
         "vcpu_after", "memory_gb_before", "memory_gb_after", "cloud_monthly_cny"])
     moving = set(sysdf.loc[sysdf["moves"], "system_id"]) if len(sysdf) else set()

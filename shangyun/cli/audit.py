@@ -15,6 +15,7 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
+from shangyun.estate.names import resolve_in
 from shangyun.journal import open_journal
 from shangyun.journal.audit import parse_anchor
 
@@ -83,7 +84,8 @@ def verify_cmd(estate_dir: str | None, journal_url: str | None, anchor: str | No
 @audit.command("show")
 @estate_opt
 @journal_opt
-@click.option("--system", default=None, help="Only records about this system.")
+@click.option("--system", default=None,
+              help="Only records about this system (id, or name with --estate).")
 @click.option("--run", "run_id", default=None, help="Only records of this run.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="Show the last N records.")
@@ -92,6 +94,8 @@ def verify_cmd(estate_dir: str | None, journal_url: str | None, anchor: str | No
 def show_cmd(estate_dir: str | None, journal_url: str | None, system: str | None,
              run_id: str | None, limit: int, as_json: bool) -> None:
     """Show the last audit records: time (UTC), operator, system, action, result."""
+    if system is not None and estate_dir:
+        system = resolve_in(estate_dir, "system", system)
     with open_journal(_target(estate_dir, journal_url), create=False) as j:
         entries = j.audit_entries(system=system, run=run_id, limit=limit)
     if as_json:

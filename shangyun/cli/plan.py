@@ -69,8 +69,9 @@ def _limit(v: float | None) -> float | None:
 @click.option("--no-split", is_flag=True, help="Fail instead of splitting a move group that "
               "does not fit one wave.")
 @click.option("--pin", "pins", multiple=True, metavar="SYSTEM=WAVE",
-              help="Put SYSTEM (and its move group) in WAVE (repeatable).")
-@click.option("--exclude", multiple=True, metavar="SYSTEM", help="Leave SYSTEM out (repeatable).")
+              help="Put SYSTEM (id or name; and its move group) in WAVE (repeatable).")
+@click.option("--exclude", multiple=True, metavar="SYSTEM",
+              help="Leave SYSTEM (id or name) out (repeatable).")
 @click.option("--include-not-ready", is_flag=True,
               help="Plan systems whose OS or architecture the target cannot run, too.")
 @click.option("--dry-run", is_flag=True, help="Print the plan without writing ESTATE/plan/.")
@@ -98,9 +99,14 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     if not estate_dir:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
     from shangyun.estate import Estate
+    from shangyun.estate.names import names_of, resolve, resolve_all
     from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
     first = start.date() if start else next_monday()
+    estate = Estate.load(estate_dir, check=True)
+    names = names_of(estate, "system")
+    pinned = {resolve("system", s, names): w for s, w in _pin(pins).items()}
+    excluded = tuple(resolve_all("system", exclude, names))
     try:
         opts = PlanOptions(
             max_hosts=int(_limit(max_hosts) or 0) or None,
@@ -108,11 +114,10 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
             max_bureaus=int(_limit(max_bureaus) or 0) or None, link_efficiency=link_efficiency,
             start=first, cadence_days=cadence_days, blackout=tuple(b.date() for b in blackout),
             pilot_systems=pilot_systems, pilot_hosts=pilot_hosts, order=order, cycles=cycles,
-            strong_types=tuple(strong), allow_split=not no_split, pins=_pin(pins),
-            exclude=tuple(exclude), include_not_ready=include_not_ready)
+            strong_types=tuple(strong), allow_split=not no_split, pins=pinned,
+            exclude=excluded, include_not_ready=include_not_ready)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    estate = Estate.load(estate_dir, check=True)
     result = make_plan(estate, opts)
     path = None if dry_run else write_plan(result, estate_dir)
     warnings = result.warnings(dt.date.today())
@@ -123,7 +128,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     for w in result.waves:
         label = f"{w['number']}" + (" (pilot)" if w["pilot"] else "")
         t.add_row(label, w["start"], str(len(w["systems"])), str(w["hosts"]),
-                  f"{w['data_gb']:,.1f}", ", ".join(w["bureaus"][:6])
+                  f"{w['data_gb']:,.1f}",
+                  ", ".join(result.names["bureau"].get(b) or b for b in w["bureaus"][:6])
                   + (" …" if len(w["bureaus"]) > 6 else ""))
     console.print(t)
     m = result.metrics
@@ -147,13 +153,15 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
 @click.pass_context
 @handle_errors
 def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json: bool) -> None:
-    """Say why SYSTEM is in its wave: which constraint bound, which dependencies pulled it."""
+    """Say why SYSTEM (its id or its name) is in its wave: which constraint bound, which
+    dependencies pulled it."""
+    from shangyun.estate.names import resolve_in
     from shangyun.planner import explain
 
     folder = estate_dir or (ctx.obj or {}).get("estate_dir")
     if not folder:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
-    info = explain(folder, system)
+    info = explain(folder, resolve_in(folder, "system", system))
     if as_json:
         print_json(info)
         return

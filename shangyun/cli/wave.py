@@ -20,6 +20,8 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
+from shangyun.estate import Estate
+from shangyun.estate.names import label, names_of, resolve_in
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -149,6 +151,8 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
     """
     from shangyun.wave.plan import load_wave
 
+    if only is not None:
+        only = resolve_in(estate_dir, "system", only)
     opts = run_options(estate_dir, target, uri, pool, endpoint, region, staging,
                        s3_endpoint, bucket, digest, datastore_roots)
     if distributed:
@@ -227,17 +231,18 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     for bureau, b in (status.get("bureaus") or {}).items():
         console.print(f"  {escape(bureau)}: {b['status']} (run {b['run']}, flow run "
                       f"{b.get('flow_run_id') or '-'})")
+    names = names_of(Estate.load(estate_dir, check=False), "system")
     t = Table("system", "step", "status", "detail")
     for s in status["systems"]:
         for st in s["steps"]:
-            t.add_row(s["id"], st["key"], st["status"], st.get("error") or "")
+            t.add_row(label(s["id"], names), st["key"], st["status"], st.get("error") or "")
     console.print(t)
 
 
 @wave.command("rollback")
 @click.argument("number", type=int)
 @estate_option
-@click.option("--system", "system", help="Roll back only this system (id).")
+@click.option("--system", "system", help="Roll back only this system (id or name).")
 @click.option("--distributed", is_flag=True,
               help="Undo each bureau's share on its worker (each system under its lock).")
 @json_option
@@ -247,6 +252,8 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
     """Undo wave NUMBER (or one system) from the journal alone, newest step first."""
     from actions.rollback import rollback
 
+    if system is not None:
+        system = resolve_in(estate_dir, "system", system)
     if distributed:
         if system:
             raise click.UsageError("--system and --distributed: roll one system back "

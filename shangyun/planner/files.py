@@ -30,24 +30,37 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
             "waves": [{k: w[k] for k in ("number", "start", "hosts", "data_gb", "bureaus",
                                          "pilot")} | {"systems": len(w["systems"])}
                       for w in plan.waves]}
+    sname, bname = plan.names.get("system", {}), plan.names.get("bureau", {})
+
+    def named(ids: list[str], names: dict[str, str]) -> str:
+        return ";".join(names.get(i) or i for i in ids)
+
     waves = pd.DataFrame([{"wave": w["number"], "start": w["start"], "pilot": w["pilot"],
                            "systems": len(w["systems"]), "hosts": w["hosts"],
                            "data_gb": w["data_gb"], "bureaus": ";".join(w["bureaus"]),
-                           "move_groups": ";".join(w["move_groups"])} for w in plan.waves],
+                           "bureau_names": named(w["bureaus"], bname),
+                           "move_groups": ";".join(w["move_groups"]),
+                           "system_names": named(w["systems"], sname)} for w in plan.waves],
                          columns=["wave", "start", "pilot", "systems", "hosts", "data_gb",
-                                  "bureaus", "move_groups"])
-    windows = pd.DataFrame([{"wave": w["number"], **win} for w in plan.waves
-                            for win in w["windows"]],
-                           columns=["wave", "bureau_id", "date", "start", "hours",
+                                  "bureaus", "bureau_names", "move_groups", "system_names"])
+    windows = pd.DataFrame([{"wave": w["number"], **win,
+                             "bureau_name": bname.get(win["bureau_id"], "")}
+                            for w in plan.waves for win in w["windows"]],
+                           columns=["wave", "bureau_id", "bureau_name", "date", "start", "hours",
                                     "capacity_gb", "data_gb"])
-    groups = pd.DataFrame([{**g, "systems": ";".join(g["systems"])} for g in plan.move_groups],
-                          columns=["id", "wave", "systems", "hosts", "data_gb", "split_from",
-                                   "cut"])
-    systems = pd.DataFrame([{**s, "reasons": SEP.join(s["reasons"])} for s in plan.systems],
-                           columns=["system", "wave", "start", "move_group", "bureau_id",
-                                    "hosts", "data_gb", "criticality", "zones", "placement",
-                                    "strong_dependencies", "reasons"])
-    excluded = pd.DataFrame(plan.excluded, columns=["system", "reason"])
+    groups = pd.DataFrame([{**g, "systems": ";".join(g["systems"]),
+                            "system_names": named(g["systems"], sname)}
+                           for g in plan.move_groups],
+                          columns=["id", "wave", "systems", "system_names", "hosts", "data_gb",
+                                   "split_from", "cut"])
+    systems = pd.DataFrame([{**s, "name": sname.get(s["system"], ""),
+                             "bureau_name": bname.get(s["bureau_id"], ""),
+                             "reasons": SEP.join(s["reasons"])} for s in plan.systems],
+                           columns=["system", "name", "wave", "start", "move_group", "bureau_id",
+                                    "bureau_name", "hosts", "data_gb", "criticality", "zones",
+                                    "placement", "strong_dependencies", "reasons"])
+    excluded = pd.DataFrame([{**e, "name": sname.get(e["system"], "")} for e in plan.excluded],
+                            columns=["system", "name", "reason"])
     return write_folder(Path(estate_dir) / FOLDER, {
         "plan.yaml": meta, "waves.csv": waves, "windows.csv": windows,
         "move_groups.csv": groups, "systems.csv": systems, "excluded.csv": excluded})

@@ -20,6 +20,7 @@ import pandas as pd
 from shangyun.assess.catalog import Catalog
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
+from shangyun.estate.names import names_of
 from shangyun.planner.calendar import schedule_dates
 from shangyun.planner.capacity import Limits
 from shangyun.planner.groups import MoveGroup, move_groups
@@ -42,6 +43,8 @@ class Plan:
     systems: list[dict[str, Any]]
     options: dict[str, Any]
     fingerprint: str
+    #: id → name of the estate's systems and bureaus, for the files people open
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC)
                          .replace(microsecond=0).isoformat())
 
@@ -86,11 +89,9 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
     """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible."""
     opts = options or PlanOptions()
     inp = build_input(estate, opts, catalog)
-    if not inp.systems:
-        why = (f"all {len(inp.excluded)} systems are excluded (see 'shangyun plan --json' "
-               "or the assessment)" if inp.excluded else "the estate has no systems "
-               "(import ledgers with 'shangyun inventory import' or run 'shangyun discover')")
-        raise PlanError(f"nothing to plan: {why}")
+    if not inp.systems and not inp.excluded:
+        raise PlanError("nothing to plan: the estate has no systems (import ledgers with "
+                        "'shangyun inventory import' or run 'shangyun discover')")
     limits = Limits(inp, opts)
     groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
     units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
@@ -198,7 +199,9 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates)
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
         raise PlanError("internal: a wave breaks a limit; this is a bug, please report it")
-    return Plan(waves, mg, excluded, metrics, systems, opts.to_dict(), estate.fingerprint())
+    return Plan(waves, mg, excluded, metrics, systems, opts.to_dict(), estate.fingerprint(),
+                names={"system": names_of(estate, "system"),
+                       "bureau": names_of(estate, "bureau")})
 
 
 def _cap(inp: PlanInput, bureau: str) -> float | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
+from shangyun.estate.names import label
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.runbook.estimate import (
     DEFAULT_LINK_MBPS,
@@ -125,7 +126,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         link = s.link_mbps
         if link is None:
             link = DEFAULT_LINK_MBPS
-            warnings.append({"system": s.id, "text": t("warn_no_link", bureau=s.bureau_id,
+            warnings.append({"system": s.id, "text": t("warn_no_link",
+                                                        bureau=_label(s.bureau_id, bureaus),
                                                         mbps=DEFAULT_LINK_MBPS)})
         # concurrent systems of one bureau share its link
         rates = Rates(link_mbps=link / bureau_slots(link), efficiency=eff)
@@ -178,7 +180,9 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "start": wrow.get("start", ""), "pilot": str(wrow.get("pilot", "")).lower() == "true",
         "windows": windows, "bureaus": sorted({s["bureau"] for s in systems}),
-        "systems": systems, "checks": checks, "warnings": warnings,
+        "systems": systems, "checks": checks,
+        "warnings": [{**w, "system": _label(w["system"], sys_rows)} if w["system"] else w
+                     for w in warnings],
         "signers": [t(r) for r in SIGNERS], "efficiency": eff,
         "move_groups": wave.move_groups, "runs": history["runs"],
         "ran": bool(history["runs"]),
@@ -188,6 +192,11 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "rollbacks": [{"system": s["id"], "name": s["name"], **r} for s in systems
                       for r in s["history"].get("rolled_back", [])],
     }
+
+
+def _label(ident: str, rows: dict[str, Any]) -> str:
+    """``name (id)`` of a system or bureau for a reader (the id alone when it has no name)."""
+    return label(ident, {ident: str((rows.get(ident) or {}).get("name") or "")})
 
 
 def _dependencies(estate: Estate, sid: str, ids: set[str], sys_rows: dict[str, Any],
@@ -208,9 +217,9 @@ def _dependencies(estate: Estate, sid: str, ids: set[str], sys_rows: dict[str, A
         warning = ""
         if direction == "depends_on" and other not in ids:
             if other in excluded or wave is None:
-                warning = t("warn_not_moving", other=other)
+                warning = t("warn_not_moving", other=_label(other, sys_rows))
             elif wave > number:
-                warning = t("warn_later", other=other, wave=wave)
+                warning = t("warn_later", other=_label(other, sys_rows), wave=wave)
         key = (direction, other)
         if key in out:
             out[key]["ports"].add(str(d.get("port") or ""))
@@ -247,11 +256,12 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         gb = data.get(bid, to_float(r.get("data_gb")))
         fits = not cap or gb <= cap
         if not fits:
-            warnings.append({"system": "", "text": t("warn_window", bureau=bid,
+            warnings.append({"system": "", "text": t("warn_window",
+                                                     bureau=_label(bid, bureaus),
                                                      data=round(gb, 1), cap=cap)})
         span = est.get(bid, 0.0) - est.get(bid + "/first", 0.0)
         if hours and span > hours * 3600:
-            warnings.append({"system": "", "text": f"{bid}: " + t(
+            warnings.append({"system": "", "text": f"{_label(bid, bureaus)}: " + t(
                 "warn_estimate", est=human_duration(span), hours=hours)})
         out.append({"bureau": bid, "name": (bureaus.get(bid) or {}).get("name", bid),
                     "date": r.get("date", ""), "start": r.get("start", ""), "hours": hours,
