@@ -156,11 +156,12 @@ def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json
     """Say why SYSTEM (its id or its name) is in its wave: which constraint bound, which
     dependencies pulled it."""
     from shangyun.estate.names import resolve_in
-    from shangyun.planner import explain
+    from shangyun.planner import explain, read_plan_meta
 
     folder = estate_dir or (ctx.obj or {}).get("estate_dir")
     if not folder:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
+    read_plan_meta(folder)  # "no plan yet" comes before an unknown name
     info = explain(folder, resolve_in(folder, "system", system))
     if as_json:
         print_json(info)

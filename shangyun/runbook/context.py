@@ -180,7 +180,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "start": wrow.get("start", ""), "pilot": str(wrow.get("pilot", "")).lower() == "true",
         "windows": windows, "bureaus": sorted({s["bureau"] for s in systems}),
-        "systems": systems, "checks": checks,
+        "systems": systems, "checks": checks, "verdict": verdict(checks, t),
         "warnings": [{**w, "system": _label(w["system"], sys_rows)} if w["system"] else w
                      for w in warnings],
         "signers": [t(r) for r in SIGNERS], "efficiency": eff,
@@ -255,28 +255,91 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         cap, hours = to_float(r.get("capacity_gb")), to_float(r.get("hours"))
         gb = data.get(bid, to_float(r.get("data_gb")))
         fits = not cap or gb <= cap
+        span = est.get(bid, 0.0) - est.get(bid + "/first", 0.0)
+        link = (bureaus.get(bid) or {}).get("link_mbps")
+        verdict = window_verdict(link, hours, cap, gb, span)
+        if verdict["missing"]:
+            warnings.append({"system": "", "text": t(
+                "warn_unknown", bureau=_label(bid, bureaus),
+                what=", ".join(f"bureaus.{m}" for m in verdict["missing"]))})
         if not fits:
             warnings.append({"system": "", "text": t("warn_window",
                                                      bureau=_label(bid, bureaus),
                                                      data=round(gb, 1), cap=cap)})
-        span = est.get(bid, 0.0) - est.get(bid + "/first", 0.0)
         if hours and span > hours * 3600:
             warnings.append({"system": "", "text": f"{_label(bid, bureaus)}: " + t(
                 "warn_estimate", est=human_duration(span), hours=hours)})
         out.append({"bureau": bid, "name": (bureaus.get(bid) or {}).get("name", bid),
                     "date": r.get("date", ""), "start": r.get("start", ""), "hours": hours,
-                    "capacity_gb": cap, "data_gb": round(gb, 1), "fits": fits,
-                    "link_mbps": (bureaus.get(bid) or {}).get("link_mbps"),
-                    "estimate": human_duration(span)})
+                    "capacity_gb": cap, "data_gb": round(gb, 1), "fits": verdict["ok"] is True,
+                    "link_mbps": link, "estimate": human_duration(span), **verdict,
+                    **_window_texts(t, link, hours, cap)})
     for bid in sorted(set(data) - seen):
         b = bureaus.get(bid) or {}
+        hours = to_float(b.get("window_hours")) or None
+        verdict = window_verdict(b.get("link_mbps"), hours, None, data[bid],
+                                 est[bid] - est[bid + "/first"])
+        verdict["missing"] = sorted({*verdict["missing"], "window_day"})
+        verdict["ok"] = None
+        warnings.append({"system": "", "text": t(
+            "warn_unknown", bureau=_label(bid, bureaus),
+            what=", ".join(f"bureaus.{m}" for m in verdict["missing"]))})
         out.append({"bureau": bid, "name": b.get("name", bid), "date": "",
                     "start": str(b.get("window_start") or ""),
-                    "hours": b.get("window_hours") or 0.0, "capacity_gb": 0.0,
-                    "data_gb": round(data[bid], 1), "fits": True,
+                    "hours": hours or 0.0, "capacity_gb": 0.0,
+                    "data_gb": round(data[bid], 1), "fits": False,
                     "link_mbps": b.get("link_mbps"),
-                    "estimate": human_duration(est[bid] - est[bid + "/first"])})
+                    "estimate": human_duration(est[bid] - est[bid + "/first"]), **verdict,
+                    **_window_texts(t, b.get("link_mbps"), hours, None)})
     return out
+
+
+def window_verdict(link_mbps: Any, hours: float | None, capacity_gb: float | None,
+                   data_gb: float, estimate_seconds: float) -> dict[str, Any]:
+    """One bureau's window in a wave: ``ok`` True (the data and the estimated time fit),
+    False (they do not: ``why`` says which), or None (unknown: ``missing`` names the bureau
+    columns to fill in). Unknown is never OK."""
+    missing = [c for c, v in (("link_mbps", link_mbps), ("window_hours", hours)) if not v]
+    why = []
+    if capacity_gb and data_gb > capacity_gb:
+        why.append("data")
+    if hours and estimate_seconds > hours * 3600:
+        why.append("time")
+    ok: bool | None = False if why else (None if missing else True)
+    return {"ok": ok, "missing": missing, "why": why}
+
+
+def _window_texts(t: Any, link: Any, hours: float | None, cap: float | None) -> dict[str, str]:
+    unknown = t("unknown")
+    return {"link_text": f"{link:g}" if isinstance(link, int | float) and link else unknown,
+            "hours_text": f"{hours:g}" if hours else unknown,
+            "capacity_text": f"{cap:,.1f}" if cap else unknown}
+
+
+def _window_check(windows: list[dict[str, Any]], t: Any) -> dict[str, Any]:
+    """Check "each bureau's data and estimated time fit its window": failed, unknown (what
+    to fill in) or OK; never OK while a window is unknown."""
+    bad = [w for w in windows if w["ok"] is False]
+    unknown = [w for w in windows if w["ok"] is None]
+    if bad:
+        result = t("attention") + ": " + "; ".join(
+            f"{w['name']} ({w['bureau']}): " + ", ".join(t(f"window_{x}") for x in w["why"])
+            for w in bad)
+    elif unknown:
+        result = t("unknown_fill", what="; ".join(
+            f"{w['name']} ({w['bureau']}): " + ", ".join(f"bureaus.{m}" for m in w["missing"])
+            for w in unknown))
+    else:
+        result = t("ok")
+    return {"text": t("chk_window"), "auto": True, "ok": not bad and not unknown,
+            "result": result}
+
+
+def verdict(checks: list[dict[str, Any]], t: Any) -> dict[str, Any]:
+    """GO when every automatic check passed, else NO-GO with the checks that did not."""
+    failed = [c for c in checks if c["auto"] and not c["ok"]]
+    return {"go": not failed, "label": t("go") if not failed else t("no_go"),
+            "reasons": [f"{c['text']}: {c['result']}" for c in failed]}
 
 
 def _checks(wave: WaveWork, systems: list[dict[str, Any]], windows: list[dict[str, Any]],
@@ -285,10 +348,10 @@ def _checks(wave: WaveWork, systems: list[dict[str, Any]], windows: list[dict[st
         "chk_fingerprint": wave.plan_fingerprint == wave.estate_fingerprint,
         "chk_paths": all(d.path for s in wave.systems for d in s.disks),
         "chk_ready": all(s["readiness"] != "not ready" for s in systems),
-        "chk_window": all(w["fits"] for w in windows),
     }
     out = [{"text": t(k), "auto": True, "ok": v,
             "result": t("ok") if v else t("attention")} for k, v in results.items()]
+    out.append(_window_check(windows, t))
     out += [{"text": t(k), "auto": False, "ok": None, "result": t("confirm")}
             for k in MANUAL_CHECKS]
     return out

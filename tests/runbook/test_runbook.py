@@ -73,7 +73,13 @@ def test_before_the_wave_runbook_without_journal(ran_wave: RanWave, tmp_path: Pa
     assert not ctx["ran"] and all(s["state"] == "pending" for s in ctx["systems"])
     text, _ = render_runbook(copy, 1, "md", "zh")
     assert "本批次尚未执行" in text and "Go/No-Go" in text
-    assert all(c["ok"] for c in ctx["checks"] if c["auto"])
+    # the bureaus have a link but no window: the window check is unknown, never OK (#17)
+    window = [c for c in ctx["checks"] if c["auto"] and "窗口" in c["text"]]
+    assert len(window) == 1 and window[0]["ok"] is False
+    assert "未知 — 请填写" in window[0]["result"] and "bureaus.window_hours" in window[0]["result"]
+    assert all(c["ok"] for c in ctx["checks"] if c["auto"] and c not in window)
+    assert ctx["verdict"]["go"] is False and "NO-GO" in text.split("##")[0]
+    assert "None" not in text
     # a disk without a path, and so a changed estate: both become no-go items and warnings
     from shangyun.estate import Estate
 
