@@ -144,9 +144,9 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
 
 def _print_edits(edits: list[dict[str, Any]]) -> None:
     """The cells an edited export changes: table, id, column, current → edited."""
-    t = RichTable("table", "id", "column", "current", "edited", title="edits")
+    t = Table("table", "id", "column", "current", "edited", title="edits")
     for e in edits[:500]:
-        t.add_row(*(escape(str(x)) for x in (e["table"], e["id"], e["column"],
+        t.add_row(*(str(x) for x in (e["table"], e["id"], e["column"],
                                              "" if e["current"] is None else e["current"],
                                              "" if e["edited"] is None else e["edited"])))
     console.print(t)
