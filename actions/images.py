@@ -151,7 +151,7 @@ class ConvertAction:
         return as_record(ConvertDone(path=str(dst), format=a.target_format,
                                      content_digest=got, source_digest=src_digest,
                                      file_digest=file_digest, size=dst.stat().st_size,
-                                     algorithm=algo))
+                                     algorithm=algo, compare="identical"))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The staged image is still there with its size (its bytes are checked on upload)."""

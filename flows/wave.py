@@ -59,7 +59,7 @@ from shangyun.wave.journal_port import WaveJournal, open_journal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
-from shangyun.wave.stepargs import ConvertDone, from_record
+from shangyun.wave.stepargs import ConvertDone, ImportArgs, from_record
 from shangyun.wave.steps import RunOptions, Step
 
 GLOBAL_LIMIT = "shangyun-wave-global"
@@ -178,11 +178,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                 ctx.step_ended(step, "done")
                 done[step.key] = payload
                 result["steps"] = i
-                if step.kind == "convert":
-                    result["verified"].append({"disk": step.key.rsplit("/", 1)[-1],
-                                               "content_digest": from_record(ConvertDone, payload)
-                                               .content_digest,
-                                               "compare": "identical"})
+                _record_verification(result["verified"], step, payload)
                 if progress_id is not None:
                     update_progress_artifact(progress_id, 100.0 * i / len(steps))
         result["state"] = "done"
@@ -196,6 +192,37 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                       error=" ".join(str(exc).split())[:1000], undo_failed=report.failed)
         journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
     return result
+
+
+def _record_verification(verified: list[dict[str, Any]], step: Step,
+                         payload: Mapping[str, Any]) -> None:
+    """Add what a ``convert`` or ``import`` step journaled about its checks to a system's
+    ``verified`` list: the convert's digests and qemu-img compare result, then the
+    target's own account (``ImportedDisk.verification``) on the same disk's entry."""
+    if step.kind == "convert":
+        conv = from_record(ConvertDone, payload)
+        verified.append({"disk": step.key.rsplit("/", 1)[-1], "convert_key": step.key,
+                         "source_digest": conv.source_digest,
+                         "content_digest": conv.content_digest, "compare": conv.compare,
+                         "target": "not imported"})
+    elif step.kind == "import":
+        convert_key = step.args_as(ImportArgs).convert_key
+        disk = payload.get("disk") or {}
+        for v in verified:
+            if v["convert_key"] == convert_key:
+                v["target"] = str(disk.get("verification") or "not verified: no record")
+
+
+def verification_page(number: int, systems: list[dict[str, Any]]) -> str:
+    """The markdown page of what was verified for each converted disk, as journaled."""
+    lines = [f"# wave {number}: verification", "",
+             "| system | disk | source content digest | copy content digest | "
+             "qemu-img compare | target |", "|---|---|---|---|---|---|"]
+    for s in systems:
+        for v in s["verified"]:
+            lines.append(f"| {s['id']} | {v['disk']} | `{v['source_digest']}` | "
+                         f"`{v['content_digest']}` | {v['compare']} | {v['target']} |")
+    return "\n".join(lines)
 
 
 def _progress_artifact(number: int, system_id: str) -> Any:
@@ -455,11 +482,6 @@ def _artifacts(number: int, systems: list[dict[str, Any]], bureau: str | None = 
                 "steps": f"{s['steps']}/{s['of']}", "error": s.get("error", "")}
                for s in systems],
         description=f"wave {number}: per-system progress")
-    lines = [f"# wave {number}: verification", "", "| system | disk | content digest | "
-             "qemu-img compare |", "|---|---|---|---|"]
-    for s in systems:
-        for v in s["verified"]:
-            lines.append(f"| {s['id']} | {v['disk']} | `{v['content_digest']}` | "
-                         f"{v['compare']} |")
-    create_markdown_artifact("\n".join(lines), key=f"wave-{number}-verification{suffix}",
+    create_markdown_artifact(verification_page(number, systems),
+                             key=f"wave-{number}-verification{suffix}",
                              description=f"wave {number}: what was verified")

@@ -285,6 +285,9 @@ class ConvertDone:
     file_digest: str
     size: int
     algorithm: str
+    compare: str = "not recorded"
+    """What ``qemu-img compare`` of source and copy said (``identical``: it ran and found
+    no difference; a difference fails the step). ``not recorded`` in older journals."""
 
 
 @dataclass(frozen=True)

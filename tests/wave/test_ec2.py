@@ -14,6 +14,9 @@ import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from actions.context import TargetFactories
 from connectors.objectstore import ObjectStore
@@ -64,6 +67,15 @@ def stubbed_ec2(moto_endpoint: str) -> Iterator[tuple[list[str], TargetFactories
             s.deactivate()
 
 
+def _artifact(key: str) -> str:
+    """The newest artifact ``key`` as the Prefect API holds it."""
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1)
+    assert arts, key
+    return str(arts[0].data)
+
+
 def test_wave_onto_ec2_target_verified_and_rolled_back(
         prefect_harness: None, tmp_path: Path, moto_endpoint: str, bucket: str,
         stubbed_ec2: tuple[list[str], TargetFactories]) -> None:
@@ -92,6 +104,20 @@ def test_wave_onto_ec2_target_verified_and_rolled_back(
             assert store.verify(bucket, up["key"], f"sha256:{conv['file_digest']}")
             assert recs[f"sys-01/import/{disk}"].payload["disk"]["disk_id"] in snaps
         inst = recs["sys-01/launch/host-01"].payload["instance"]
+    # what was verified comes from the journaled payloads: EC2 cannot read a snapshot back,
+    # so the result and the verification artifact say "not verifiable", never "verified"
+    verified = {v["disk"]: v for v in result["systems"][0]["verified"]}
+    assert set(verified) == set(est.digests)
+    for disk, v in verified.items():
+        conv = recs[f"sys-01/convert/{disk}"].payload
+        imp = recs[f"sys-01/import/{disk}"].payload["disk"]
+        assert v["compare"] == conv["compare"] == "identical"
+        assert v["source_digest"] == conv["source_digest"] == v["content_digest"]
+        assert v["target"] == imp["verification"]
+        assert v["target"].startswith("not verifiable by the target")
+    page = _artifact("wave-1-verification")
+    assert "not verifiable by the target" in page and "verified:" not in page
+    assert all(f"`{v['content_digest']}`" in page for v in verified.values())
     described = ec2.describe_instances(InstanceIds=[inst["instance_id"]])
     raw = described["Reservations"][0]["Instances"][0]
     tags = {t["Key"]: t["Value"] for t in raw["Tags"]}

@@ -56,6 +56,12 @@ def test_wave_replicates_every_format_to_libvirt_through_s3_and_rolls_back(
             vol = Path(imp["disk_id"])
             assert qemu.content_digest(vol, "sha256", fmt="qcow2") == f"sha256:{raw_sha}"
             assert recs[f"{sid}/launch/host-{disk.split('-')[1]}"].payload["state"] == "running"
+            # the libvirt target read the volume back: its own account is in the result
+            entry = next(v for s in result["systems"] if s["id"] == sid
+                         for v in s["verified"] if v["disk"] == disk)
+            assert entry["target"] == imp["verification"]
+            assert entry["target"].startswith("verified: content digest of")
+            assert entry["compare"] == conv["compare"] == "identical"
         run = j.last_run(1)
         assert run is not None and run["status"] == "done"
     assert {d: _sha(p) for d, p in wave_estate.images.items()} == sources  # source untouched
