@@ -6,6 +6,7 @@ run would do. The other commands import the flow or the step actions only when c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
+from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
 from shangyun.estate.names import label, names_of, resolve_in
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
@@ -216,14 +218,7 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
 @handle_errors
 def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     """Show every step of wave NUMBER as the journal records it."""
-    from shangyun.journal.store import JournalError
-    from shangyun.wave.journal_port import open_journal, wave_status
-
-    try:
-        with open_journal(estate_dir, create=False) as journal:
-            status = wave_status(journal, number)
-    except JournalError:  # no journal yet: nothing ever ran (and status writes nothing)
-        status = {"wave": number, "state": "never run", "runs": [], "systems": []}
+    status = _journaled_wave(estate_dir, number)
     if as_json:
         print_json(status)
         return
@@ -252,8 +247,15 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
     """Undo wave NUMBER (or one system) from the journal alone, newest step first."""
     from actions.rollback import rollback
 
+    status = _journaled_wave(estate_dir, number)
+    if not [r for r in status["runs"] if r.get("kind") != "rollback"]:
+        raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
+                        "of it): nothing to roll back")
     if system is not None:
         system = resolve_in(estate_dir, "system", system)
+    if system and system not in {s["id"] for s in status["systems"]}:
+        raise PlanError(f"system {system} has no step in wave {number}: nothing to roll back "
+                        f"(its systems: {', '.join(s['id'] for s in status['systems']) or '-'})")
     if distributed:
         if system:
             raise click.UsageError("--system and --distributed: roll one system back "
@@ -273,6 +275,25 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                 console.print(f"  [red]failed[/] {escape(key)}: {escape(err)}")
     if not all(r.ok for r in reports):
         raise SystemExit(1)
+
+
+def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
+    """Wave ``number`` as the journal records it (``never run`` without a journal); raises
+    :class:`EstateError` when ``estate_dir`` is not an estate. Creates nothing."""
+    from shangyun.estate.model import META_FILE  # (pandas: start-up cost)
+    from shangyun.journal.store import JournalError
+    from shangyun.wave.journal_port import open_journal, wave_status
+
+    if not (Path(estate_dir) / META_FILE).is_file():
+        raise EstateError(f"{estate_dir}: no estate here (no {META_FILE}); check --estate "
+                          "or $SHANGYUN_ESTATE")
+    try:
+        with open_journal(estate_dir, create=False) as journal:
+            return wave_status(journal, number)
+    except JournalError:  # no journal yet: nothing ever ran (and status writes nothing)
+        if os.environ.get("SHANGYUN_JOURNAL"):
+            raise
+        return {"wave": number, "state": "never run", "runs": [], "systems": []}
 
 
 def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:

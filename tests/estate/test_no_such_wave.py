@@ -1,0 +1,73 @@
+"""Commands on a wave that was never run, a system not in it, or an estate path that does not
+exist are errors and create nothing (real CLI, real files, the real SQLite journal)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.wave.journal_port import open_journal
+
+
+def files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+@pytest.fixture
+def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("SHANGYUN_JOURNAL", raising=False)
+    root = tmp_path / "estate"
+    r = CliRunner().invoke(main, ["inventory", "sample", "--out", str(root), "--bureaus", "1",
+                                  "--systems", "10"])
+    assert r.exit_code == 0, r.output
+    return root
+
+
+def invoke(*args: str) -> tuple[int, str, BaseException | None]:
+    r = CliRunner().invoke(main, list(args))
+    exc = None if isinstance(r.exception, SystemExit) else r.exception
+    return r.exit_code, " ".join(r.output.split()), exc
+
+
+def test_rollback_of_a_wave_never_run_is_an_error_and_journals_nothing(estate: Path) -> None:
+    before = files(estate)
+    for args in (["1"], ["99", "--json"], ["1", "--system", "s9999"]):
+        code, out, exc = invoke("wave", "rollback", *args, "--estate", str(estate))
+        assert code == 1 and exc is None, out
+        assert "never run" in out and "nothing to roll back" in out
+        assert '"ok": true' not in out
+    assert files(estate) == before, "no journal.db, nothing created"
+
+
+def test_rollback_of_a_system_not_in_the_wave_is_an_error(estate: Path) -> None:
+    with open_journal(estate) as journal:
+        journal.finish_run(journal.begin_run(1, {}), "failed")
+    with open_journal(estate) as journal:
+        runs_before = len(journal.runs(1))
+    code, out, exc = invoke("wave", "rollback", "1", "--system", "s9999", "--estate",
+                            str(estate))
+    assert code == 1 and exc is None and "s9999" in out, out
+    assert "rolled back" not in out
+    with open_journal(estate) as journal:
+        assert len(journal.runs(1)) == runs_before, "no rollback run journaled"
+
+
+def test_a_mistyped_estate_path_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "mistyped" / "path"
+    for args in (["wave", "status", "1"], ["wave", "status", "1", "--json"],
+                 ["wave", "rollback", "1"]):
+        code, out, exc = invoke(*args, "--estate", str(missing))
+        assert code == 1 and exc is None, out
+        assert "no estate here" in out and "never run" not in out
+        assert not (tmp_path / "mistyped").exists()
+
+
+def test_status_of_a_wave_never_run_still_says_so(estate: Path) -> None:
+    before = files(estate)
+    code, out, _exc = invoke("wave", "status", "3", "--json", "--estate", str(estate))
+    assert code == 0 and json.loads(out)["state"] == "never run"
+    assert files(estate) == before
