@@ -12,6 +12,7 @@ from typing import Any
 
 from shangyun.journal import open_journal
 from shangyun.runbook.estimate import human_duration
+from shangyun.wave.state import system_state
 
 VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
                "checksum", "compare", "verified", "state")
@@ -25,19 +26,6 @@ def journal_target(estate_dir: str | Path) -> str | None:
         return url
     path = Path(estate_dir) / "journal.db"
     return str(estate_dir) if path.is_file() else None
-
-
-def system_state(statuses: set[str]) -> str:
-    """A system's final state from its steps' latest statuses (as ``wave status`` says)."""
-    if not statuses:
-        return "pending"
-    if "undo_failed" in statuses:
-        return "rollback_failed"
-    if statuses == {"undone"}:
-        return "rolled_back"
-    if "failed" in statuses:
-        return "failed"
-    return "done" if statuses == {"done"} else "partial"
 
 
 def _verification(result: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +70,7 @@ def wave_history(estate_dir: str | Path, number: int) -> dict[str, Any]:
                "undo_result": undo_result}
         systems.setdefault(sid, {"steps": []})["steps"].append(rec)
     for s in systems.values():
-        s["state"] = system_state({st["status"] for st in s["steps"]})
+        s["state"] = system_state((st["kind"], st["status"]) for st in s["steps"])
         s["seconds"] = sum(st["seconds"] or 0.0 for st in s["steps"])
         s["duration"] = human_duration(s["seconds"])
         s["failures"] = [st for st in s["steps"] if st["error"]]

@@ -112,6 +112,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "excluded_list": ("不迁移的系统", "Systems that do not move"),
     "state_done": ("完成", "done"),
     "state_rolled_back": ("已回退", "rolled back"),
+    "state_refused": ("预检查拒绝（未改动）", "refused by the pre-check (untouched)"),
     "state_rollback_failed": ("回退失败", "rollback failed"),
     "state_failed": ("失败", "failed"),
     "state_partial": ("部分完成", "partial"),

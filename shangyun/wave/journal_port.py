@@ -31,6 +31,7 @@ from shangyun.errors import StepError
 from shangyun.journal import Journal
 from shangyun.journal import open_journal as _open
 from shangyun.wave.engine import DONE, FAILED, STARTED, UNDO_FAILED, UNDONE, StepRecord
+from shangyun.wave.state import system_state
 from shangyun.wave.steps import Step
 
 UNDOING = "undoing"
@@ -277,11 +278,7 @@ def wave_status(journal: WaveJournal, wave: int) -> dict[str, Any]:
             {"key": r.key, "kind": r.kind, "status": r.status, "error": r.error})
     out = []
     for sid, steps in systems.items():
-        statuses = {s["status"] for s in steps}
-        state = ("rollback_failed" if UNDO_FAILED in statuses else
-                 "rolled_back" if statuses == {UNDONE} else
-                 "failed" if FAILED in statuses else
-                 "done" if statuses == {DONE} else "partial")
+        state = system_state((s["kind"], s["status"]) for s in steps)
         out.append({"id": sid, "state": state, "steps": steps})
     state, bureaus = _scoped_state(runs)
     return {"wave": wave, "state": state, "runs": runs, "systems": out, "bureaus": bureaus}

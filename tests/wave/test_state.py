@@ -1,0 +1,30 @@
+"""One system state from the journal (issue #17, item 1): a refused pre-check is "refused",
+never "rolled back"; ``wave status`` and the runbook read the same function."""
+
+from __future__ import annotations
+
+import pytest
+
+from shangyun.runbook import history
+from shangyun.wave import journal_port
+from shangyun.wave.state import system_state
+
+
+@pytest.mark.parametrize(("steps", "state"), [
+    ([], "pending"),
+    ([("precheck", "done"), ("convert", "done")], "done"),
+    ([("precheck", "failed")], "refused"),
+    ([("precheck", "failed"), ("convert", "undone")], "refused"),
+    ([("precheck", "undone"), ("convert", "undone")], "rolled_back"),
+    ([("precheck", "undone"), ("convert", "failed")], "failed"),
+    ([("precheck", "done"), ("convert", "undo_failed")], "rollback_failed"),
+    ([("precheck", "failed"), ("convert", "done")], "failed"),
+    ([("precheck", "done"), ("convert", "started")], "partial"),
+])
+def test_system_state(steps: list[tuple[str, str]], state: str) -> None:
+    assert system_state(steps) == state
+
+
+def test_wave_status_and_the_runbook_history_use_the_one_function() -> None:
+    assert history.system_state is system_state
+    assert journal_port.system_state is system_state
