@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.journal.wave import open_journal
 from shangyun.errors import StepError
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, finalize_verdict, load_cutover
-from shangyun.wave.journal_port import open_journal
 
 
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,

@@ -9,8 +9,9 @@ from typing import Any
 
 from actions.context import RunContext, TargetFactories
 from actions.registry import actions_for
+from connectors.journal.wave import open_journal
 from shangyun.wave.engine import StepAction, UndoReport, execute, undo_system
-from shangyun.wave.journal_port import WaveJournal, open_journal
+from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
 
 

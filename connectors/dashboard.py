@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.prefect_server import ServerError, find_server, latest_flow_run, publish_artifact
 from shangyun.errors import ShangyunError
+from shangyun.journal.ports import JournalReader
 from shangyun.report import programme_status, render_report
 from shangyun.runbook import render_runbook
 
@@ -31,18 +32,23 @@ def publish_markdown(estate_dir: str | Path, key: str, text: str, description: s
     return f"{info.ui_url}/artifacts"
 
 
-def publish_runbook(estate_dir: str | Path, number: int, lang: str) -> str:
-    """Publish the runbook of wave ``number`` (Markdown, in ``lang``); returns the page."""
-    text, _ = render_runbook(estate_dir, number, "md", lang)
+def publish_runbook(estate_dir: str | Path, number: int, lang: str, *,
+                    journal: JournalReader | None = None) -> str:
+    """Publish the runbook of wave ``number`` (Markdown, in ``lang``; what happened from
+    ``journal``); returns the page."""
+    text, _ = render_runbook(estate_dir, number, "md", lang, journal=journal)
     return publish_markdown(estate_dir, f"runbook-wave-{number}-{lang}", text,
                             f"wave {number} runbook ({lang})")
 
 
-def publish_report(estate_dir: str | Path, lang: str) -> str:
-    """Publish the estate report (Markdown, in ``lang``) and its table of bureaus."""
-    text, _ = render_report(estate_dir, "md", lang)
+def publish_report(estate_dir: str | Path, lang: str, *,
+                   journal: JournalReader | None = None) -> str:
+    """Publish the estate report (Markdown, in ``lang``; progress from ``journal``) and its
+    table of bureaus."""
+    text, _ = render_report(estate_dir, "md", lang, journal=journal)
     rows: list[dict[str, object]] = [
-        {k: b[k] for k in REPORT_COLUMNS} for b in programme_status(estate_dir)["bureaus"]]
+        {k: b[k] for k in REPORT_COLUMNS}
+        for b in programme_status(estate_dir, journal=journal)["bureaus"]]
     return publish_markdown(estate_dir, f"estate-report-{lang}", text,
                             "progress by bureau and wave", table=rows)
 

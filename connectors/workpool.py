@@ -72,7 +72,7 @@ def check_distributed(journal: bool = True) -> None:
 
     url = os.environ.get("SHANGYUN_JOURNAL", "")
     if journal and not url.startswith(("postgresql", "postgres")):
-        from shangyun.journal.store import display
+        from connectors.journal.store import display
 
         shown = "unset, i.e. SQLite in the estate"
         if url:

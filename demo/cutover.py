@@ -13,12 +13,12 @@ import yaml
 from connectors.database import mariadb, postgres
 from connectors.database.common import DbEndpoint
 from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal.wave import open_journal
 from demo.state import DemoState, console
 from lab import LabState
 from shangyun.errors import ShangyunError
 from shangyun.estate import Estate
 from shangyun.wave.dryrun import dry_run
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions
 

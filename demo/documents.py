@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.dashboard import dashboard_status, publish_report, publish_runbook
+from connectors.journal.history import open_reader
 from demo.state import DemoState, console
 from shangyun.errors import ShangyunError
 from shangyun.report import programme_status, write_report
@@ -15,17 +16,19 @@ from shangyun.runbook import write_runbook
 def stage_documents(st: DemoState) -> str:
     """Write the wave-1 runbook (zh and en, html and md) and the estate report."""
     written = []
-    for lang in ("zh", "en"):
-        for fmt in ("html", "md"):
-            written.append(str(write_runbook(st.estate_dir, 1, fmt, lang)))
-            if st.api_url and fmt == "md":
-                url = publish_runbook(st.estate_dir, 1, lang)
+    with open_reader(st.estate_dir) as journal:
+        for lang in ("zh", "en"):
+            for fmt in ("html", "md"):
+                written.append(str(write_runbook(st.estate_dir, 1, fmt, lang,
+                                                 journal=journal)))
+                if st.api_url and fmt == "md":
+                    url = publish_runbook(st.estate_dir, 1, lang, journal=journal)
+                    console.print(f"  published to the dashboard: {url}", markup=False)
+        for lang in ("zh", "en"):
+            if st.api_url:
+                url = publish_report(st.estate_dir, lang, journal=journal)
                 console.print(f"  published to the dashboard: {url}", markup=False)
-    for lang in ("zh", "en"):
-        if st.api_url:
-            url = publish_report(st.estate_dir, lang)
-            console.print(f"  published to the dashboard: {url}", markup=False)
-        written.append(str(write_report(st.estate_dir, "html", lang)))
+            written.append(str(write_report(st.estate_dir, "html", lang, journal=journal)))
     st.results["documents"] = written
     missing = [w for w in written if not Path(w).is_file()]
     if missing:
@@ -38,7 +41,8 @@ def stage_documents(st: DemoState) -> str:
 
 def stage_where(st: DemoState) -> str:
     """Say where to look."""
-    data = programme_status(st.estate_dir)
+    with open_reader(st.estate_dir) as journal:
+        data = programme_status(st.estate_dir, journal=journal)
     dashboard = dashboard_status(st.estate_dir, data["waves"])
     c, t = data["counts"], data["totals"]
     console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, {c['hosts']} "

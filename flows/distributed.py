@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors import workpool
+from connectors.journal.wave import open_journal
 from connectors.workpool import check_distributed
 from flows.wave import wave_limits
 from shangyun.errors import StepError
-from shangyun.wave.journal_port import WaveJournal, open_journal, wave_status
+from shangyun.wave.journal_port import WaveJournal, wave_status
 from shangyun.wave.partition import partition, queue_name
 from shangyun.wave.plan import load_wave
 

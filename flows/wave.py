@@ -49,13 +49,14 @@ from prefect.transactions import IsolationLevel, Transaction, transaction
 from actions.context import RunContext, StepListener, TargetFactories
 from actions.registry import Registry, actions_for
 from actions.rollback import rollback
+from connectors.journal.wave import open_journal
 from connectors.locks import SystemBusyError, system_lock_key, system_lock_store
 from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import StepError, TransientError
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import StepAction, execute, undo_system
-from shangyun.wave.journal_port import WaveJournal, open_journal
+from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave

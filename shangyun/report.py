@@ -5,7 +5,7 @@ Pure: reads the estate, ``plan/``, ``assessment/`` and the journal (read-only).
 
 ::
 
-    data = programme_status("inventories/x")            # plain data (``status --json``)
+    data = programme_status("inventories/x", journal=j)  # plain data (``status --json``)
     text, charts = render_report("inventories/x", fmt="html", lang="zh")
     path = write_report("inventories/x", fmt="md", lang="en")   # <estate>/runbooks/report.en.md
 """
@@ -18,8 +18,9 @@ from typing import Any
 
 from shangyun import charts
 from shangyun.estate import Estate
+from shangyun.journal.ports import JournalReader
 from shangyun.runbook.api import write_document
-from shangyun.runbook.history import journal_target, wave_history
+from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import translator
 from shangyun.runbook.render import render
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
@@ -33,8 +34,11 @@ def _bucket(state: str) -> str:
     return "pending"
 
 
-def programme_status(estate_dir: str | Path) -> dict[str, Any]:
-    """Where the programme stands, as plain JSON-able data (see the module docstring)."""
+def programme_status(estate_dir: str | Path, *,
+                     journal: JournalReader | None = None) -> dict[str, Any]:
+    """Where the programme stands, as plain JSON-able data (see the module docstring);
+    ``journal`` (``connectors.journal.history.open_reader``; None: nothing ran yet) says
+    what the waves did."""
     root = Path(estate_dir)
     estate = Estate.load(root, check=False)
     summary = estate.summary()
@@ -44,7 +48,7 @@ def programme_status(estate_dir: str | Path) -> dict[str, Any]:
     for r in af["systems"]:
         if r.get("excluded") and r["system_id"] not in excluded:
             excluded[r["system_id"]] = r["excluded"]
-    histories = {n: wave_history(root, n) for n in sorted(set(waves_of.values()))}
+    histories = {n: wave_history(journal, n) for n in sorted(set(waves_of.values()))}
     state_of: dict[str, str] = {}
     for n, h in histories.items():
         for sid, s in h["systems"].items():
@@ -91,7 +95,8 @@ def programme_status(estate_dir: str | Path) -> dict[str, Any]:
         "assessment": meta.get("summary"), "assessed": meta.get("created"),
         "plan": {"created": (pf["plan"] or {}).get("created"),
                  "metrics": (pf["plan"] or {}).get("metrics")} if pf["plan"] else None,
-        "journal": journal_target(root), "waves": waves, "bureaus": list(per_bureau.values()),
+        "journal": journal.target if journal is not None else None, "waves": waves,
+        "bureaus": list(per_bureau.values()),
         "systems": systems, "totals": totals,
         "excluded": [s for s in systems if s["state"] == "excluded"],
     }
@@ -119,10 +124,11 @@ def before_after(assessment: dict[str, Any] | None, t: Any) -> list[dict[str, st
 
 
 def render_report(estate_dir: str | Path, fmt: str = "md", lang: str = "zh", *,
-                  image_prefix: str = "") -> tuple[str, dict[str, bytes]]:
+                  image_prefix: str = "",
+                  journal: JournalReader | None = None) -> tuple[str, dict[str, bytes]]:
     """The report's text and its PNG chart (``progress``); HTML embeds it."""
     t = translator(lang)
-    data = programme_status(estate_dir)
+    data = programme_status(estate_dir, journal=journal)
     labels = {k: t(k) for k in ("moved", "pending", "failed", "excluded")}
     png = charts.progress_png([{**b, "label": b["name"]} for b in data["bureaus"]], labels,
                               t("progress"))
@@ -133,10 +139,12 @@ def render_report(estate_dir: str | Path, fmt: str = "md", lang: str = "zh", *,
 
 
 def write_report(estate_dir: str | Path, fmt: str = "md", lang: str = "zh",
-                 out: str | Path | None = None) -> Path:
+                 out: str | Path | None = None, *,
+                 journal: JournalReader | None = None) -> Path:
     """Render and write the report (default ``<estate>/runbooks/report.<lang>.<fmt>``)."""
     path = Path(out) if out else Path(estate_dir) / "runbooks" / f"report.{lang}.{fmt}"
-    text, pngs = render_report(estate_dir, fmt, lang, image_prefix=f"{path.stem}.")
+    text, pngs = render_report(estate_dir, fmt, lang, image_prefix=f"{path.stem}.",
+                               journal=journal)
     return write_document(path, text, pngs if fmt == "md" else None)
 
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from connectors.journal import open_journal
 from connectors.objectstore import MiB, ObjectStore
 from shangyun.digest import digest_file
-from shangyun.journal import open_journal
 
 
 def timed(fn: Callable[[], object], repeat: int = 3) -> float:

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from actions.context import RunContext  # noqa: E402
 from actions.images import ConvertAction, UploadAction  # noqa: E402
+from connectors.journal.wave import open_journal  # noqa: E402
 from shangyun.wave.engine import execute  # noqa: E402
-from shangyun.wave.journal_port import open_journal  # noqa: E402
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork  # noqa: E402
 from shangyun.wave.steps import RunOptions, system_steps  # noqa: E402
 

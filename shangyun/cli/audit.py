@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from connectors.journal import open_journal
 from shangyun.cli.output import (
     Table,
     console,
@@ -16,7 +17,6 @@ from shangyun.cli.output import (
     print_json,
 )
 from shangyun.estate.names import resolve_in
-from shangyun.journal import open_journal
 from shangyun.journal.audit import parse_anchor
 
 estate_opt = click.option(

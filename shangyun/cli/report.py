@@ -28,16 +28,18 @@ from shangyun.cli.runbook import FORMAT, LANG, PUBLISH
 def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
            as_json: bool) -> None:
     """Write the estate report (--json: print its data instead of writing a file)."""
+    from connectors.journal.history import open_reader
     from shangyun.report import programme_status, write_report
 
-    if publish:
-        from connectors.dashboard import publish_report
+    with open_reader(estate_dir) as journal:
+        if publish:
+            from connectors.dashboard import publish_report
 
-        url = publish_report(estate_dir, lang)
-        (err_console if as_json else console).print(f"published to the dashboard: {url}")
+            url = publish_report(estate_dir, lang, journal=journal)
+            (err_console if as_json else console).print(f"published to the dashboard: {url}")
 
-    if as_json:
-        print_json(programme_status(estate_dir))
-        return
-    path = write_report(estate_dir, fmt, lang, out)
+        if as_json:
+            print_json(programme_status(estate_dir, journal=journal))
+            return
+        path = write_report(estate_dir, fmt, lang, out, journal=journal)
     console.print(f"report written: {path}")

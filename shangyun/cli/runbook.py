@@ -37,16 +37,18 @@ PUBLISH = click.option("--publish", is_flag=True, help="Also publish it (Markdow
 def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
             publish: bool, as_json: bool) -> None:
     """Write the runbook of wave NUMBER (before the wave, and what happened once it ran)."""
+    from connectors.journal.history import open_reader
     from shangyun.runbook import runbook_context, write_runbook
 
-    path = write_runbook(estate_dir, number, fmt, lang, out)
-    if publish:
-        from connectors.dashboard import publish_runbook
+    with open_reader(estate_dir) as journal:
+        path = write_runbook(estate_dir, number, fmt, lang, out, journal=journal)
+        if publish:
+            from connectors.dashboard import publish_runbook
 
-        url = publish_runbook(estate_dir, number, lang)
-        (err_console if as_json else console).print(f"published to the dashboard: {url}")
-    if as_json:
-        ctx = runbook_context(estate_dir, number, lang)
+            url = publish_runbook(estate_dir, number, lang, journal=journal)
+            (err_console if as_json else console).print(f"published to the dashboard: {url}")
+        ctx = runbook_context(estate_dir, number, lang, journal=journal) if as_json else None
+    if ctx is not None:
         print_json({"path": str(path), "wave": number, "ran": ctx["ran"],
                     "systems": [{"id": s["id"], "state": s["state"], "steps": len(s["steps"]),
                                  "estimate_seconds": round(s["seconds"])}

@@ -24,9 +24,11 @@ from shangyun.cli.output import (
 def status(estate_dir: str, as_json: bool) -> None:
     """Estate counts, assessment, plan waves, and each wave's runs from the journal."""
     from connectors.dashboard import dashboard_status
+    from connectors.journal.history import open_reader
     from shangyun.report import programme_status
 
-    data: dict[str, Any] = programme_status(estate_dir)
+    with open_reader(estate_dir) as journal:
+        data: dict[str, Any] = programme_status(estate_dir, journal=journal)
     data["dashboard"] = dashboard_status(estate_dir, data["waves"])
     if as_json:
         data.pop("systems")

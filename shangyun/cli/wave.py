@@ -280,9 +280,10 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
 def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
     """Wave ``number`` as the journal records it (``never run`` without a journal); raises
     :class:`EstateError` when ``estate_dir`` is not an estate. Creates nothing."""
+    from connectors.journal.wave import open_journal
     from shangyun.estate.model import META_FILE  # (pandas: start-up cost)
-    from shangyun.journal.store import JournalError
-    from shangyun.wave.journal_port import open_journal, wave_status
+    from shangyun.journal import JournalError
+    from shangyun.wave.journal_port import wave_status
 
     if not (Path(estate_dir) / META_FILE).is_file():
         raise EstateError(f"{estate_dir}: no estate here (no {META_FILE}); check --estate "

@@ -1,22 +1,18 @@
-"""The journal (durable record of runs and steps) and the tamper-evident audit log.
+"""The journal's port: what a journal records and what its readers and writers need.
 
-::
-
-    from shangyun.journal import open_journal
-
-    with open_journal(estate_dir) as j:          # or a postgresql:// URL
-        run = j.begin_run(wave=3, operator="zhang.wei")
-        start = j.step_started(run, "sys-001", "convert", undo={"path": "/staging/a.qcow2"})
-        if not start.skip:
-            ...                                   # do the step
-            j.step_done(run, "sys-001", "convert", result={"digest": "sm3:…"})
-
-See ``docs/journal.md`` for the whole API and how resume and rollback use it.
+The journal is the durable record of every run and step, and the tamper-evident audit log
+(see ``docs/journal.md``). The core defines here, once, the statuses
+(:mod:`shangyun.journal.status`), the records (:mod:`shangyun.journal.records`), the audit
+chain's pure computation (:mod:`shangyun.journal.audit`) and the Protocols that the
+runbook and the CLI read through (:mod:`shangyun.journal.ports`; the wave engine's are in
+:mod:`shangyun.wave.engine` and :mod:`shangyun.wave.journal_port`). The SQL store that
+implements them is ``connectors/journal``.
 """
 
 from shangyun.journal.audit import AuditEntry, AuditProblem, VerifyReport, operator_name, redact
-from shangyun.journal.journal import Journal, Run, StepEntry, StepStart, open_journal
-from shangyun.journal.models import (
+from shangyun.journal.ports import AuditLog, JournalReader
+from shangyun.journal.records import JournalError, Run, StepEntry, StepStart
+from shangyun.journal.status import (
     DONE,
     FAILED,
     NEEDS_UNDO,
@@ -24,39 +20,41 @@ from shangyun.journal.models import (
     RUN_CRASHED,
     RUN_DONE,
     RUN_FAILED,
+    RUN_KINDS,
     RUN_RUNNING,
+    RUN_STATUSES,
     STARTED,
     STEP_STATUSES,
     UNDO_FAILED,
     UNDOING,
     UNDONE,
 )
-from shangyun.journal.store import JOURNAL_FILE, JournalError
 
 __all__ = [
     "DONE",
     "FAILED",
-    "JOURNAL_FILE",
     "NEEDS_UNDO",
     "RUN_ABORTED",
     "RUN_CRASHED",
     "RUN_DONE",
     "RUN_FAILED",
+    "RUN_KINDS",
     "RUN_RUNNING",
+    "RUN_STATUSES",
     "STARTED",
     "STEP_STATUSES",
     "UNDOING",
     "UNDONE",
     "UNDO_FAILED",
     "AuditEntry",
+    "AuditLog",
     "AuditProblem",
-    "Journal",
     "JournalError",
+    "JournalReader",
     "Run",
     "StepEntry",
     "StepStart",
     "VerifyReport",
-    "open_journal",
     "operator_name",
     "redact",
 ]

@@ -1,19 +1,22 @@
-"""The tamper-evident audit log: an append-only, hash-chained table.
+"""The tamper-evident audit log: an append-only, hash-chained record (the pure part).
 
 Each record's ``hash`` is the digest (SHA-256 or SM3, chosen once per journal and recorded
-in ``journal_meta``) of its canonical content — sequence number, time, operator, system,
+by the journal) of its canonical content — sequence number, time, operator, system,
 run, action, result, details — followed by the previous record's hash::
 
     hash[n] = H( canonical_json(content[n]) || "\\n" || hash[n-1] )      hash[0] = "0" * 64
 
-The chain head (last sequence number and hash) is also kept in ``journal_meta``, so that a
-deleted *last* record is caught too. :func:`verify` recomputes the chain and names the
+The chain head (last sequence number and hash) is also kept by the journal, so that a
+deleted *last* record is caught too. :func:`check_chain` recomputes the chain and names the
 first record whose content or link does not match: an edited, deleted or reordered record
 breaks either its own hash or the next record's link.
 
 A hash chain proves that nothing was changed *unless everything after the change was
 recomputed, head included*; to defend against that, copy the head hash (``shangyun audit
 verify`` prints it) somewhere the journal's writers cannot change (a signed runbook).
+
+This module computes and checks the chain; a journal store (``connectors/journal/audit.py``)
+persists it.
 
 Details never hold secrets: values under keys named like password, secret, token, api key,
 private key or credential are replaced by ``"***"`` before they are hashed and stored.
@@ -28,22 +31,32 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from shangyun.digest import Digest, check_algorithm
-from shangyun.journal.models import AuditRow, Meta
+from shangyun.digest import Digest
 
 GENESIS = "0" * 64
-META_ALGORITHM = "audit_algorithm"
-META_HEAD = "audit_head"
 REDACTED = "***"
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?$|pwd|secret|token|api[-_]?key|private[-_]?key|credential|"
     r"^auth(orization)?$|session[-_]?key|access[-_]?key[-_]?secret",
     re.IGNORECASE)
+
+
+class AuditRecord(Protocol):
+    """One stored audit record, as a journal store holds it (``details`` is the canonical
+    JSON text that was hashed)."""
+
+    seq: int
+    ts: str
+    operator: str
+    system: str | None
+    run_id: str | None
+    action: str
+    result: str
+    details: str
+    prev_hash: str
+    hash: str
 
 
 def operator_name(explicit: str | None = None) -> str:
@@ -80,7 +93,7 @@ def utc_now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def record_hash(algorithm: str, row: AuditRow | Mapping[str, Any], prev_hash: str) -> str:
+def record_hash(algorithm: str, row: AuditRecord | Mapping[str, Any], prev_hash: str) -> str:
     """The chain hash of one audit record's content linked to ``prev_hash``."""
     get = row.get if isinstance(row, Mapping) else lambda k: getattr(row, k)
     content = {k: get(k) for k in ("seq", "ts", "operator", "system", "run_id", "action",
@@ -108,8 +121,8 @@ class AuditEntry:
     hash: str
 
     @classmethod
-    def from_row(cls, row: AuditRow) -> AuditEntry:
-        """Build an entry from a stored row."""
+    def from_row(cls, row: AuditRecord) -> AuditEntry:
+        """Build an entry from a stored record."""
         try:
             details = json.loads(row.details)
         except ValueError:
@@ -120,44 +133,6 @@ class AuditEntry:
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-able data."""
         return asdict(self)
-
-
-def get_algorithm(session: Session) -> str | None:
-    """The audit algorithm recorded in this journal, or None if none is recorded yet."""
-    meta = session.get(Meta, META_ALGORITHM)
-    return meta.value if meta else None
-
-
-def set_algorithm(session: Session, algorithm: str) -> None:
-    """Record the audit algorithm of a new journal (call once, at creation)."""
-    session.add(Meta(key=META_ALGORITHM, value=check_algorithm(algorithm)))
-    session.add(Meta(key=META_HEAD, value=canonical_json({"seq": 0, "hash": GENESIS})))
-
-
-def append(session: Session, *, action: str, result: str, operator: str,
-           system: str | None = None, run_id: str | None = None,
-           details: Mapping[str, Any] | None = None,
-           algorithm: str | None = None) -> AuditRow:
-    """Append one record to the chain inside ``session``'s transaction.
-
-    The chain head row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write
-    transaction is already exclusive), so concurrent writers never fork the chain. The
-    caller commits. ``algorithm`` saves a lookup when the caller knows the journal's.
-    """
-    algorithm = algorithm or get_algorithm(session)
-    if algorithm is None:
-        raise RuntimeError("journal has no audit algorithm recorded")
-    head = session.execute(
-        select(Meta).where(Meta.key == META_HEAD).with_for_update()).scalar_one()
-    state = json.loads(head.value)
-    row = AuditRow(seq=int(state["seq"]) + 1, ts=utc_now_text(), operator=operator,
-                   system=system, run_id=run_id, action=action, result=result,
-                   details=canonical_json(redact(dict(details or {}))),
-                   prev_hash=state["hash"], hash="")
-    row.hash = record_hash(algorithm, row, state["hash"])
-    session.add(row)
-    head.value = canonical_json({"seq": row.seq, "hash": row.hash})
-    return row
 
 
 @dataclass(frozen=True)
@@ -177,7 +152,7 @@ class AuditProblem:
 
 @dataclass
 class VerifyReport:
-    """The result of :func:`verify`: ok, or the first broken record (and all problems)."""
+    """A journal's ``verify_audit``: ok, or the first broken record (and all problems)."""
 
     algorithm: str
     records: int
@@ -203,17 +178,17 @@ class VerifyReport:
                 "problems": [p.to_dict() for p in self.problems]}
 
 
-def _where(row: AuditRow) -> str:
+def _where(row: AuditRecord) -> str:
     return f"record {row.seq} ({row.ts}, {row.action})"
 
 
-def check_chain(algorithm: str, rows: Iterable[AuditRow], head_seq: int,
+def check_chain(algorithm: str, rows: Iterable[AuditRecord], head_seq: int,
                 head_hash: str) -> tuple[list[AuditProblem], int]:
     """Every problem of the chain ``rows`` (in stored ``seq`` order) against its head, and
     the number of records read."""
     problems: list[AuditProblem] = []
     prev_hash, prev_seq, count = GENESIS, 0, 0
-    last: AuditRow | None = None
+    last: AuditRecord | None = None
     for row in rows:
         last, count = row, count + 1
         if row.seq != prev_seq + 1:
@@ -252,27 +227,3 @@ def parse_anchor(text: str) -> tuple[int, str]:
         raise ValueError(f"anchor {text!r} is not SEQ:HASH (a record number and its "
                          f"64-hex-digit hash)")
     return int(seq), digest.lower()
-
-
-def verify(session: Session, anchor: tuple[int, str] | None = None) -> VerifyReport:
-    """Recompute the whole chain and report every record whose content or link is broken.
-
-    ``anchor`` = ``(seq, hash)`` noted earlier outside the journal (e.g. in a signed
-    runbook): record ``seq`` must still have that hash, which a rewrite of the whole chain
-    from there on cannot fake.
-    """
-    algorithm = get_algorithm(session) or "sha256"
-    head = session.get(Meta, META_HEAD)
-    state = json.loads(head.value) if head else {"seq": 0, "hash": GENESIS}
-    rows = session.scalars(select(AuditRow).order_by(AuditRow.seq)
-                           .execution_options(yield_per=2000))  # streamed, not all in memory
-    problems, count = check_chain(algorithm, rows, int(state["seq"]), state["hash"])
-    if anchor is not None:
-        seq, want = anchor
-        row = session.get(AuditRow, seq)
-        if row is None or row.hash != want:
-            got = "is missing" if row is None else f"has hash {row.hash}"
-            problems.append(AuditProblem(
-                seq, row.ts if row else None, row.action if row else None, "anchor",
-                f"record {seq} {got}, but {want} was noted for it: the chain was rewritten"))
-    return VerifyReport(algorithm, count, int(state["seq"]), state["hash"], problems)

@@ -9,6 +9,7 @@ from typing import Any
 
 from shangyun import charts
 from shangyun.errors import EstateError
+from shangyun.journal.ports import JournalReader
 from shangyun.runbook.context import build_context
 from shangyun.runbook.i18n import translator
 from shangyun.runbook.render import render
@@ -16,9 +17,12 @@ from shangyun.runbook.render import render
 CHARTS = ("gantt", "graph", "progress")
 
 
-def runbook_context(estate_dir: str | Path, number: int, lang: str = "zh") -> dict[str, Any]:
-    """Everything the runbook of wave ``number`` shows, as plain JSON-able data."""
-    return build_context(estate_dir, number, translator(lang))
+def runbook_context(estate_dir: str | Path, number: int, lang: str = "zh", *,
+                    journal: JournalReader | None = None) -> dict[str, Any]:
+    """Everything the runbook of wave ``number`` shows, as plain JSON-able data; what
+    happened comes from ``journal`` (``connectors.journal.history.open_reader``; None:
+    the wave has not run)."""
+    return build_context(estate_dir, number, translator(lang), journal=journal)
 
 
 def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:
@@ -68,10 +72,11 @@ def runbook_charts(ctx: dict[str, Any], lang: str = "zh") -> dict[str, bytes]:
 
 
 def render_runbook(estate_dir: str | Path, number: int, fmt: str = "md",
-                   lang: str = "zh", *, image_prefix: str = "") -> tuple[str, dict[str, bytes]]:
+                   lang: str = "zh", *, image_prefix: str = "",
+                   journal: JournalReader | None = None) -> tuple[str, dict[str, bytes]]:
     """The runbook text and its PNG charts. HTML embeds the charts (base64); Markdown links
     ``<image_prefix><chart>.png`` files that the caller writes beside it."""
-    ctx = runbook_context(estate_dir, number, lang)
+    ctx = runbook_context(estate_dir, number, lang, journal=journal)
     pngs = runbook_charts(ctx, lang)
     images = ({k: charts.data_uri(v) for k, v in pngs.items()} if fmt == "html"
               else {k: f"{image_prefix}{k}.png" for k in pngs})
@@ -119,14 +124,16 @@ def _atomic(path: Path, data: bytes) -> None:
 
 
 def write_runbook(estate_dir: str | Path, number: int, fmt: str = "md", lang: str = "zh",
-                  out: str | Path | None = None) -> Path:
+                  out: str | Path | None = None, *,
+                  journal: JournalReader | None = None) -> Path:
     """Render and write the runbook of wave ``number``; returns the file written.
 
     Default: ``<estate>/runbooks/wave-N.<lang>.<fmt>``; Markdown gets its charts as PNG
     files beside it (``wave-N.<lang>.gantt.png`` …), HTML is self-contained.
     """
     path = Path(out) if out else default_path(estate_dir, number, fmt, lang)
-    text, pngs = render_runbook(estate_dir, number, fmt, lang, image_prefix=f"{path.stem}.")
+    text, pngs = render_runbook(estate_dir, number, fmt, lang, image_prefix=f"{path.stem}.",
+                                journal=journal)
     return write_document(path, text, pngs if fmt == "md" else None)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
 from shangyun.estate.names import label
+from shangyun.journal.ports import JournalReader
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.runbook.estimate import (
     DEFAULT_LINK_MBPS,
@@ -96,8 +97,10 @@ def _undo_text(t: Any, step: Step) -> str:
 
 
 def build_context(estate_dir: str | Path, number: int, t: Any,
-                  options: RunOptions | None = None) -> dict[str, Any]:
-    """The whole runbook of wave ``number`` as plain data; ``t`` is the translator."""
+                  options: RunOptions | None = None,
+                  journal: JournalReader | None = None) -> dict[str, Any]:
+    """The whole runbook of wave ``number`` as plain data; ``t`` is the translator.
+    ``journal`` (None: the wave never ran) says what happened."""
     root = Path(estate_dir)
     estate = Estate.load(root, check=False)
     plan = read_plan_meta(root)
@@ -114,7 +117,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     reasons = {r["system"]: r.get("reasons", "") for r in pf["systems"]}
     waves_of = wave_of_systems(pf)
     excluded = {r["system"]: r.get("reason", "") for r in pf["excluded"]}
-    history = wave_history(root, number)
+    history = wave_history(journal, number)
     warnings: list[dict[str, str]] = []
     if wave.plan_fingerprint != wave.estate_fingerprint:
         warnings.append({"system": "", "text": t("warn_fingerprint")})

@@ -1,31 +1,23 @@
 """What the journal says happened in a wave: runs, every step's latest record, rollbacks.
 
-Read-only: the journal is opened with ``create=False`` and nothing is written (no
-``reconcile``), so a runbook can be rendered while a wave runs.
+Read-only: the caller (the CLI: ``connectors.journal.history.open_reader``) passes a
+:class:`shangyun.journal.JournalReader` opened with ``create=False``, and nothing is written
+(no ``reconcile``), so a runbook can be rendered while a wave runs.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from shangyun.journal import open_journal
+from shangyun.journal.ports import JournalReader
+from shangyun.journal.records import StepEntry
+from shangyun.journal.status import UNDO_FAILED, UNDOING, UNDONE
 from shangyun.runbook.estimate import human_duration
 from shangyun.wave.state import system_state
 
 VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
                "checksum", "compare", "verified", "state")
 """Result keys that are verification evidence (digests, row counts, comparisons)."""
-
-
-def journal_target(estate_dir: str | Path) -> str | None:
-    """The journal to read: ``$SHANGYUN_JOURNAL`` or ``<estate>/journal.db`` (None: none)."""
-    url = os.environ.get("SHANGYUN_JOURNAL")
-    if url:
-        return url
-    path = Path(estate_dir) / "journal.db"
-    return str(estate_dir) if path.is_file() else None
 
 
 def _verification(result: dict[str, Any]) -> dict[str, Any]:
@@ -38,14 +30,13 @@ def _verification(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def wave_history(estate_dir: str | Path, number: int) -> dict[str, Any]:
-    """Runs and per-system step history of wave ``number`` (empty when it never ran)."""
-    target = journal_target(estate_dir)
-    if target is None:
+def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
+    """Runs and per-system step history of wave ``number`` (empty when it never ran, or
+    when there is no journal: ``journal`` None)."""
+    if journal is None:
         return {"runs": [], "systems": {}}
-    with open_journal(target, create=False) as j:
-        runs = j.runs(wave=number)
-        entries = j.wave_steps(number)
+    runs = journal.runs(wave=number)
+    entries = journal.wave_steps(number)
     run_rows = []
     for r in runs:
         secs = (r.ended_at - r.started_at).total_seconds() if r.ended_at else None
@@ -54,7 +45,7 @@ def wave_history(estate_dir: str | Path, number: int) -> dict[str, Any]:
                          "ended": r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at
                          else "", "seconds": secs, "duration": human_duration(secs),
                          "reason": r.reason or "", "resumes": r.resumes})
-    latest: dict[tuple[str, str], Any] = {}
+    latest: dict[tuple[str, str], StepEntry] = {}
     for e in entries:
         latest[(e.system, e.step)] = e
     systems: dict[str, dict[str, Any]] = {}
@@ -66,7 +57,7 @@ def wave_history(estate_dir: str | Path, number: int) -> dict[str, Any]:
                "seconds": e.seconds, "duration": human_duration(e.seconds),
                "started_ts": e.started_at.timestamp() if e.started_at else None,
                "error": e.error or "", "verification": _verification(result),
-               "undone": e.status in ("undone", "undo_failed", "undoing"),
+               "undone": e.status in (UNDONE, UNDO_FAILED, UNDOING),
                "undo_result": undo_result}
         systems.setdefault(sid, {"steps": []})["steps"].append(rec)
     for s in systems.values():
@@ -78,4 +69,4 @@ def wave_history(estate_dir: str | Path, number: int) -> dict[str, Any]:
     return {"runs": run_rows, "systems": systems}
 
 
-__all__ = ["VERIFY_KEYS", "journal_target", "system_state", "wave_history"]
+__all__ = ["VERIFY_KEYS", "wave_history"]

@@ -7,8 +7,9 @@ paths, digests) before :func:`execute` returns. :func:`undo_system` reads only t
 (never process memory) and undoes a system's steps in reverse order, so it works after a
 crash, on command, and twice in a row.
 
-The journal itself belongs to :mod:`shangyun.journal`; this module needs only the small
-:class:`StepJournal` surface below (see :mod:`shangyun.wave.journal_port`).
+The journal itself belongs to :mod:`shangyun.journal` (statuses, records) and its SQL store
+to ``connectors/journal``; this module needs only the small :class:`StepJournal` surface
+below (the whole wave run's is :class:`shangyun.wave.journal_port.WaveJournal`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shangyun.errors import ShangyunError, StepError, TransientError
+from shangyun.journal.status import DONE, FAILED, NEEDS_UNDO, STARTED, UNDO_FAILED, UNDOING, UNDONE
 from shangyun.wave.steps import Step
-
-STARTED, DONE, FAILED, UNDOING, UNDONE, UNDO_FAILED = (
-    "started", "done", "failed", "undoing", "undone", "undo_failed")
-NEEDS_UNDO = (STARTED, DONE, FAILED, UNDOING, UNDO_FAILED)
 
 
 @dataclass(frozen=True)

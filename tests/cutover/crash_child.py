@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from actions.context import RunContext
 from actions.registry import actions_for
 from actions.rollback import run_system_steps
-from shangyun.wave.journal_port import open_journal
+from connectors.journal.wave import open_journal
 from shangyun.wave.steps import RunOptions, Step
 
 

@@ -24,8 +24,8 @@ from click.testing import CliRunner
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal.wave import open_journal
 from shangyun.cli import main
-from shangyun.wave.journal_port import open_journal
 from tests.cutover.test_crash import hanging_endpoint  # noqa: F401  (fixture)
 from tests.data.conftest import pg_exec
 from tests.wave.conftest import (  # noqa: F401  (fixtures)

@@ -25,8 +25,8 @@ from actions.rollback import run_system_steps
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal.wave import open_journal
 from shangyun.wave.engine import undo_system
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.stepargs import DnsArgs, HealthArgs
 from shangyun.wave.steps import RunOptions, Step
 from tests.cutover.test_cutover_run import _setup

@@ -18,9 +18,10 @@ from actions.rollback import run_system_steps
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal.wave import open_journal
+from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.wave.cutover import cutover_steps, parse_cutover
-from shangyun.wave.engine import UNDO_FAILED, UNDONE
-from shangyun.wave.journal_port import WaveJournal, open_journal
+from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.model import HostWork, SystemWork, WaveWork
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec

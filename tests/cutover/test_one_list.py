@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.dns import Route53Dns
+from connectors.journal.wave import open_journal
 from flows.wave import run_wave
 from shangyun.runbook.api import runbook_context
 from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.cutover import write_cutover
 from shangyun.wave.dryrun import dry_run
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions, Step
 from tests.wave.conftest import Cloud, bucket, build_estate, cloud, moto_endpoint  # noqa: F401

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError
+from shangyun.journal.status import NEEDS_UNDO
 from shangyun.wave.builder import build_steps
 from shangyun.wave.cutover import (
     CUTOVER_KINDS,
@@ -21,7 +22,7 @@ from shangyun.wave.cutover import (
     rollback_order,
     write_cutover,
 )
-from shangyun.wave.engine import NEEDS_UNDO, StepRecord
+from shangyun.wave.engine import StepRecord
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.stepargs import DnsArgs, FreezeArgs
 from shangyun.wave.steps import RunOptions, Step

@@ -18,8 +18,8 @@ from connectors.database import DbEndpoint
 from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal.wave import open_journal
 from flows.wave import run_wave
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec
 from tests.discovery.sshd import SshdFarm

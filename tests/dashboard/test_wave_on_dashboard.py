@@ -15,6 +15,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from connectors import prefect_server
+from connectors.journal.history import open_reader
 from shangyun.cli import main
 from shangyun.runbook import render_runbook
 from tests.dashboard.conftest import api
@@ -51,7 +52,8 @@ def test_wave_run_reports_to_the_dashboard(server: prefect_server.ServerInfo,
     names = {t["name"] for t in tasks}  # type: ignore[union-attr]
     assert any(n.startswith("wave-1 · bureau-01 · 审批系统 · convert") for n in names), names
     assert any("档案系统" in n and "launch" in n for n in names), names
-    text, _ = render_runbook(est.root, 1, "md", "en")
+    with open_reader(est.root) as history:
+        text, _ = render_runbook(est.root, 1, "md", "en", journal=history)
     assert "| **done** |" in text and "sys-02/launch/host-02" in text
     r2 = CliRunner().invoke(main, ["status", "--estate", str(est.root), "--json"],
                             env={"PREFECT_API_URL": server.api_url})

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _journal(estate: Path) -> list:
-    from shangyun.wave.journal_port import open_journal
+    from connectors.journal.wave import open_journal
 
     with open_journal(estate) as j:
         return j.records(1)

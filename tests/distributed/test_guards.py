@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
-from shangyun.wave.journal_port import open_journal
 from tests.distributed.conftest import (
     ROOT,
     SHANGYUN,
@@ -100,7 +100,7 @@ time.sleep(120)
 
 BEGIN_RUN = """
 import sys, time
-from shangyun.wave.journal_port import open_journal
+from connectors.journal.wave import open_journal
 with open_journal(sys.argv[1]) as j:
     print(j.begin_run(1, {"bureau": sys.argv[2]}), flush=True)
     time.sleep(120)

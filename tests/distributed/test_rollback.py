@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
-from shangyun.wave.journal_port import open_journal
 from tests.distributed.conftest import ROOT, Programme, SharedCloud, kill_tree
 from tests.support import moto_server
 from tests.wave.conftest import FORMATS, build_estate

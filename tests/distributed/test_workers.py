@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
-from shangyun.wave.journal_port import open_journal
 from tests.distributed.conftest import (
     SHANGYUN,
     Programme,

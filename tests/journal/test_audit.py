@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
+from connectors.journal import Journal, open_journal
+from connectors.journal.store import resolve
 from shangyun.cli import main
-from shangyun.journal import Journal, open_journal, operator_name, redact
-from shangyun.journal.store import resolve
+from shangyun.journal import operator_name, redact
 
 ALGORITHMS = ["sha256", "sm3"]
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from connectors.journal import open_journal
+from connectors.journal.store import resolve
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import (
     DONE,
@@ -23,9 +25,7 @@ from shangyun.journal import (
     UNDO_FAILED,
     UNDONE,
     JournalError,
-    open_journal,
 )
-from shangyun.journal.store import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_missing_journal_and_wrong_schema(tmp_path: Path, journal_target: str) -
 def test_killed_run_is_reconciled_as_crashed_and_resumed(journal_target: str) -> None:
     child = _child(f"""
         import sys, time
-        from shangyun.journal import open_journal
+        from connectors.journal import open_journal
         j = open_journal({journal_target!r}, operator="night-shift")
         run = j.begin_run(7)
         j.step_started(run, "sys-1", "upload", undo={{"upload_id": "u-7"}})
@@ -200,7 +200,7 @@ def test_two_processes_write_one_journal(journal_target: str) -> None:
         run = j.begin_run(9)
     code = """
         import sys
-        from shangyun.journal import open_journal
+        from connectors.journal import open_journal
         j = open_journal({target!r})
         for i in range(25):
             s = j.step_started({run!r}, "sys-{who}-" + str(i), "sync")
@@ -242,7 +242,7 @@ def test_keepalive_beats_from_a_thread(journal_target: str) -> None:
 
 def test_many_processes_create_one_journal_at_once(journal_target: str) -> None:
     code = f"""
-        from shangyun.journal import open_journal
+        from connectors.journal import open_journal
         with open_journal({journal_target!r}, algorithm="sm3") as j:
             j.audit("hello", "ok")
         print("ok", flush=True)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from connectors.journal import open_journal
+from connectors.journal.liveness import this_host
+from connectors.journal.wave import SqlWaveJournal
 from shangyun.errors import StepError
-from shangyun.journal import open_journal
-from shangyun.journal.liveness import this_host
 from shangyun.wave.journal_port import WaveJournal, wave_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ def wj(journal_target: str) -> Iterator[WaveJournal]:
     """A wave journal over a fresh journal (SQLite estate or PostgreSQL database)."""
     j = open_journal(journal_target)
     try:
-        yield WaveJournal(j)
+        yield SqlWaveJournal(j)
     finally:
         j.close()
 
@@ -37,10 +38,10 @@ def _bureau(b: str) -> dict[str, object]:
 def _dead_run(target: str, wave: int, bureau: str) -> str:
     """A run of ``bureau`` begun by a process that then exited (left ``running``)."""
     code = f"""
-        from shangyun.journal import open_journal
-        from shangyun.wave.journal_port import WaveJournal
+        from connectors.journal import open_journal
+        from connectors.journal.wave import SqlWaveJournal
         with open_journal({target!r}) as j:
-            print(WaveJournal(j).begin_run({wave}, {{"bureau": {bureau!r}}}), flush=True)
+            print(SqlWaveJournal(j).begin_run({wave}, {{"bureau": {bureau!r}}}), flush=True)
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,

@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from shangyun.journal import DONE, JournalError, open_journal
-from shangyun.journal import journal as journal_mod
-from shangyun.journal.models import Base
-from shangyun.journal.store import resolve
+from connectors.journal import journal as journal_mod
+from connectors.journal import open_journal
+from connectors.journal.models import Base
+from connectors.journal.store import resolve
+from shangyun.journal import DONE, JournalError
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_PROCESS = 200
@@ -129,7 +130,7 @@ def _race(url: str, go: Path, writers: list[str], per: int) -> None:
     done) to one run of their own, all starting together; then check every record."""
     code = """
         import pathlib, time
-        from shangyun.journal import open_journal
+        from connectors.journal import open_journal
         j = open_journal({url!r})
         run = j.begin_run(5, note={who!r})
         print(run.id, flush=True)

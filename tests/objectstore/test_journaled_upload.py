@@ -10,15 +10,16 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from connectors.journal import open_journal
 from connectors.objectstore import MiB, ObjectStore
 from shangyun.digest import digest_bytes
-from shangyun.journal import DONE, RUN_CRASHED, UNDONE, open_journal
+from shangyun.journal import DONE, RUN_CRASHED, UNDONE
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
     from connectors.objectstore import ObjectStore
-    from shangyun.journal import open_journal
+    from connectors.journal import open_journal
     j = open_journal({estate!r}, algorithm="sm3", operator="night-shift")
     run = j.begin_run(2)
     start = j.step_started(run, "sys-1", "upload", undo={{"bucket": {bucket!r},

@@ -15,10 +15,10 @@ import pytest
 
 from actions.context import RunContext
 from actions.registry import actions_for
+from connectors.journal.wave import open_journal
 from shangyun.errors import StepError
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.engine import execute, undo_system
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import CLOUD_NODE, build_estate, moto_endpoint, s3_client  # noqa: F401

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.journal.history import open_reader
 from shangyun import charts
 from shangyun.runbook import write_runbook
 from tests.runbook.conftest import RanWave
@@ -30,7 +31,9 @@ def test_chinese_renders_with_a_cjk_font() -> None:
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="Debian's chromium is not installed (apt-get install -y chromium)")
 def test_html_runbook_prints_to_several_pages(ran_wave: RanWave, tmp_path: Path) -> None:
-    html = write_runbook(ran_wave.root, 1, "html", "zh", tmp_path / "wave-1.html")
+    with open_reader(ran_wave.root) as history:
+        html = write_runbook(ran_wave.root, 1, "html", "zh", tmp_path / "wave-1.html",
+                             journal=history)
     pdf = tmp_path / "wave-1.pdf"
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
                     "--no-first-run", "--disable-background-networking",

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.journal.history import open_reader
 from shangyun.cli import main
 from shangyun.report import programme_status, render_report
 from tests.runbook.conftest import RanWave
 
 
 def test_report_progress_from_the_journal(ran_wave: RanWave) -> None:
-    data = programme_status(ran_wave.root)
+    with open_reader(ran_wave.root) as history:
+        data = programme_status(ran_wave.root, journal=history)
     states = {s["id"]: s["state"] for s in data["systems"]}
     assert states == {"sys-01": "done", "sys-02": "rolled_back"}
     assert data["totals"] == {"systems": 2, "moved": 1, "pending": 0, "failed": 1,
@@ -31,7 +33,8 @@ def test_report_progress_from_the_journal(ran_wave: RanWave) -> None:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_report_renders_every_system(ran_wave: RanWave, fmt: str, lang: str) -> None:
-    text, pngs = render_report(ran_wave.root, fmt, lang)
+    with open_reader(ran_wave.root) as history:
+        text, pngs = render_report(ran_wave.root, fmt, lang, journal=history)
     for sid, name in (("sys-01", "审批系统"), ("sys-02", "档案系统")):
         assert sid in text and name in text
     assert ("迁移进展报告" if lang == "zh" else "Migration progress report") in text

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.journal.history import open_reader
+from connectors.journal.wave import open_journal
 from shangyun.cli import main
 from shangyun.runbook import render_runbook, runbook_context, write_runbook
-from shangyun.wave.journal_port import open_journal
 from tests.runbook.conftest import RanWave
 
 
 def test_context_before_and_after(ran_wave: RanWave) -> None:
-    ctx = runbook_context(ran_wave.root, 1, "en")
+    with open_reader(ran_wave.root) as history:
+        ctx = runbook_context(ran_wave.root, 1, "en", journal=history)
     assert ctx["ran"] and [r["id"] for r in ctx["runs"]] == [ran_wave.run_id]
     states = {s["id"]: s["state"] for s in ctx["systems"]}
     assert states == {"sys-01": "done", "sys-02": "rolled_back"}
@@ -38,7 +40,8 @@ def test_context_before_and_after(ran_wave: RanWave) -> None:
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_every_system_step_and_verification_present(ran_wave: RanWave, fmt: str,
                                                     lang: str) -> None:
-    text, pngs = render_runbook(ran_wave.root, 1, fmt, lang)
+    with open_reader(ran_wave.root) as history:
+        text, pngs = render_runbook(ran_wave.root, 1, fmt, lang, journal=history)
     with open_journal(ran_wave.root) as j:
         records = j.records(1)
     for sid, keys in ran_wave.steps.items():
@@ -119,4 +122,6 @@ def test_unknown_wave_is_one_clear_error(ran_wave: RanWave, tmp_path: Path) -> N
                                   "--out", str(tmp_path / "x.html")])
     assert r.exit_code == 1 and "no wave 7" in r.output
     assert not (tmp_path / "x.html").exists()
-    assert write_runbook(ran_wave.root, 1, "md", "en", tmp_path / "o.md").is_file()
+    with open_reader(ran_wave.root) as history:
+        assert write_runbook(ran_wave.root, 1, "md", "en", tmp_path / "o.md",
+                             journal=history).is_file()

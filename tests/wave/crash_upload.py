@@ -14,8 +14,8 @@ import time
 
 from actions.context import RunContext
 from actions.registry import actions_for
+from connectors.journal.wave import open_journal
 from shangyun.wave.engine import execute
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions, Step, system_steps
 

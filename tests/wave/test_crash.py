@@ -14,9 +14,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
 from shangyun.cli import main
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import FORMATS, Cloud, build_estate, s3_client
 

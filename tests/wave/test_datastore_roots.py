@@ -15,9 +15,9 @@ import pytest
 from actions.context import RunContext
 from actions.images import ConvertAction, PrecheckAction
 from connectors import qemu
+from connectors.journal.wave import open_journal
 from shangyun.errors import StepError
 from shangyun.wave.engine import execute
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
 from shangyun.wave.stepargs import ConvertArgs, ConvertPlanned, PrecheckArgs
 from shangyun.wave.steps import RunOptions, Step, system_steps

@@ -19,11 +19,11 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
 from actions.context import TargetFactories
+from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
 from connectors.targets.ec2 import Ec2Target
 from flows.wave import run_wave
 from shangyun.cli import main
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import FORMATS, REGION, build_estate
 

@@ -11,9 +11,10 @@ import pytest
 from actions.context import RunContext
 from actions.images import ConvertAction, PrecheckAction
 from actions.registry import actions_for
+from connectors.journal.wave import open_journal
 from shangyun.errors import StepError
 from shangyun.wave.engine import execute, undo_system
-from shangyun.wave.journal_port import open_journal, wave_status
+from shangyun.wave.journal_port import wave_status
 from shangyun.wave.plan import load_wave
 from shangyun.wave.stepargs import PrecheckArgs
 from shangyun.wave.steps import RunOptions, system_steps

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from actions.context import RunContext
 from actions.images import ConvertAction, PrecheckAction
 from connectors import qemu
+from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
 from flows.wave import GLOBAL_LIMIT, bureau_limit_name, run_wave
 from shangyun.cli import main
 from shangyun.wave.engine import execute
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions, system_steps
 from tests.wave.conftest import Cloud, WaveEstate, build_estate, s3_client

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from connectors import qemu
+from connectors.journal.wave import open_journal
 from flows.wave import run_wave
 from lab import LabState
 from shangyun.estate import Estate
-from shangyun.wave.journal_port import open_journal
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import write_plan
 

@@ -68,7 +68,7 @@ def main() -> None:
         j.finish_run(old, "done", note="rolled back by hand")
         j.audit("cutover approve", "ok", system="sys-01", details={"token": "t0k", "n": 1})
     # a run whose process died: begun in a child that exits without finishing it
-    code = ("import sys; sys.path.insert(0, %r)\n"
+    code = ("import sys; sys.path.insert(0, %r)\n"  # noqa: UP031
             "from shangyun.journal import open_journal\n"
             "from shangyun.wave.journal_port import WaveJournal\n"
             "with open_journal(%r) as j:\n"

@@ -3,12 +3,13 @@
 ::
 
     journal_meta   key/value: schema version, audit algorithm, audit chain head
-    runs           one row per run of a wave (who, where, heartbeat, status)
+    runs           one row per run of a wave (who, where, heartbeat, status: see
+                   :mod:`shangyun.journal.status`)
     steps          one row per step per system per run (status, attempt, undo, result)
     audit_log      append-only, hash-chained record of every action
 
 Times of runs and steps are naive UTC ``DateTime`` columns (SQLite has no time zones);
-:mod:`shangyun.journal.journal` turns them into aware UTC datetimes. The audit log keeps its
+:mod:`connectors.journal.journal` turns them into aware UTC datetimes. The audit log keeps its
 time as ISO-8601 text, because the text itself is hashed into the chain.
 """
 
@@ -31,16 +32,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
-
-RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CRASHED, RUN_ABORTED = (
-    "running", "done", "failed", "crashed", "aborted")
-RUN_STATUSES = (RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CRASHED, RUN_ABORTED)
-
-STARTED, DONE, FAILED, UNDOING, UNDONE, UNDO_FAILED = (
-    "started", "done", "failed", "undoing", "undone", "undo_failed")
-STEP_STATUSES = (STARTED, DONE, FAILED, UNDOING, UNDONE, UNDO_FAILED)
-#: statuses of a step that may have left something behind, so a rollback must undo it
-NEEDS_UNDO = (STARTED, DONE, FAILED, UNDOING, UNDO_FAILED)
 
 
 class Base(DeclarativeBase):

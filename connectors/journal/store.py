@@ -32,16 +32,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
-from shangyun.errors import ShangyunError
+from shangyun.journal.records import JournalError
 
 JOURNAL_FILE = "journal.db"
 BUSY_TIMEOUT_MS = 30_000
 PG_ISOLATION = "SERIALIZABLE"
 """The isolation level of every PostgreSQL journal transaction."""
-
-
-class JournalError(ShangyunError):
-    """The journal cannot be opened, or a step/run transition is not allowed."""
 
 
 def resolve(target: str | os.PathLike[str]) -> tuple[str, Path | None]:

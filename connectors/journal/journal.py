@@ -2,7 +2,7 @@
 
 Every public method is one database transaction, committed before it returns, so what a
 step recorded survives ``kill -9`` of the orchestrator. Every change of a run or a step
-is also appended to the audit log (:mod:`shangyun.journal.audit`) in the same transaction.
+is also appended to the audit log (:mod:`connectors.journal.audit`) in the same transaction.
 See ``docs/journal.md`` for how the wave flow uses it.
 """
 
@@ -16,42 +16,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from connectors.journal import audit as audit_store
+from connectors.journal.liveness import is_alive, process_start, this_host
+from connectors.journal.models import SCHEMA_VERSION, AuditRow, Base, Meta, RunRow, StepRow
+from connectors.journal.store import display, lock_for_write, make_engine, resolve
 from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import audit as audit_log
-from shangyun.journal.liveness import is_alive, process_start, this_host
-from shangyun.journal.models import (
+from shangyun.journal.records import JournalError, Run, StepEntry, StepStart
+from shangyun.journal.status import (
     DONE,
     FAILED,
     NEEDS_UNDO,
     RUN_CRASHED,
     RUN_DONE,
-    RUN_FAILED,
     RUN_RUNNING,
     RUN_STATUSES,
-    SCHEMA_VERSION,
     STARTED,
     UNDO_FAILED,
     UNDOING,
     UNDONE,
-    Base,
-    Meta,
-    RunRow,
-    StepRow,
-)
-from shangyun.journal.store import (
-    JournalError,
-    display,
-    lock_for_write,
-    make_engine,
-    resolve,
 )
 
 T = TypeVar("T")
@@ -83,88 +73,19 @@ def _aware(t: dt.datetime | None) -> dt.datetime | None:
     return t.replace(tzinfo=dt.UTC) if t is not None else None
 
 
-@dataclass(frozen=True)
-class Run:
-    """One run of a wave, as recorded."""
-
-    id: str
-    wave: int
-    status: str
-    operator: str
-    host: str
-    pid: int
-    started_at: dt.datetime
-    heartbeat_at: dt.datetime
-    ended_at: dt.datetime | None
-    resumes: int
-    note: str | None = None
-    reason: str | None = None
-
-    @classmethod
-    def from_row(cls, r: RunRow) -> Run:
-        """Build from a stored row."""
-        return cls(r.id, r.wave, r.status, r.operator, r.host, r.pid,
-                   _aware(r.started_at), _aware(r.heartbeat_at),  # type: ignore[arg-type]
-                   _aware(r.ended_at), r.resumes, r.note, r.reason)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able data."""
-        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v)
-                for k, v in asdict(self).items()}
+def _run(r: RunRow) -> Run:
+    """The record of a stored run."""
+    return Run(r.id, r.wave, r.status, r.operator, r.host, r.pid,
+               _aware(r.started_at), _aware(r.heartbeat_at),  # type: ignore[arg-type]
+               _aware(r.ended_at), r.resumes, r.note, r.reason)
 
 
-@dataclass(frozen=True)
-class StepEntry:
-    """One step of one system in one run, as recorded."""
-
-    id: int
-    run_id: str
-    wave: int
-    system: str
-    step: str
-    status: str
-    attempt: int
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    updated_at: dt.datetime
-    error: str | None
-    undo: dict[str, Any] = field(default_factory=dict)
-    result: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, r: StepRow) -> StepEntry:
-        """Build from a stored row."""
-        return cls(r.id, r.run_id, r.wave, r.system, r.step, r.status, r.attempt,
-                   _aware(r.started_at), _aware(r.ended_at),  # type: ignore[arg-type]
-                   _aware(r.updated_at), r.error, dict(r.undo or {}),  # type: ignore[arg-type]
-                   dict(r.result or {}))
-
-    @property
-    def seconds(self) -> float | None:
-        """How long the last attempt took (None while it runs)."""
-        if self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able data."""
-        d = {k: (v.isoformat() if isinstance(v, dt.datetime) else v)
-             for k, v in asdict(self).items()}
-        d["seconds"] = self.seconds
-        return d
-
-
-@dataclass(frozen=True)
-class StepStart:
-    """What :meth:`Journal.step_started` found: ``skip`` is True when the step is done."""
-
-    entry: StepEntry
-    skip: bool
-
-    @property
-    def result(self) -> dict[str, Any]:
-        """The recorded result of a step that is already done (empty otherwise)."""
-        return self.entry.result
+def _entry(r: StepRow) -> StepEntry:
+    """The record of a stored step."""
+    return StepEntry(r.id, r.run_id, r.wave, r.system, r.step, r.status, r.attempt,
+                     _aware(r.started_at), _aware(r.ended_at),  # type: ignore[arg-type]
+                     _aware(r.updated_at), r.error, dict(r.undo or {}),  # type: ignore[arg-type]
+                     dict(r.result or {}))
 
 
 def _run_id(r: Run | str) -> str:
@@ -177,9 +98,12 @@ class Journal:
     Open it with :meth:`open`; every method commits before returning.
     """
 
-    def __init__(self, engine: Engine, url: str, *, operator: str | None = None) -> None:
+    def __init__(self, engine: Engine, url: str, *, operator: str | None = None,
+                 target: str | None = None) -> None:
         self.engine = engine
         self.url = display(url)
+        #: what it was opened with (an estate folder, a ``.db`` file or a URL)
+        self.target = target or url
         self.operator = audit_log.operator_name(operator)
         self.algorithm = DEFAULT_ALGORITHM
 
@@ -197,7 +121,7 @@ class Journal:
             raise JournalError(f"no journal at {path}")
         alg = check_algorithm(algorithm) if algorithm else None
         engine = make_engine(url)
-        journal = cls(engine, url, operator=operator)
+        journal = cls(engine, url, operator=operator, target=os.fspath(target))
         try:
             journal._init_schema(alg, create)
         except BaseException:
@@ -219,13 +143,13 @@ class Journal:
             version = s.get(Meta, "schema_version")
             if version is None:
                 s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-                audit_log.set_algorithm(s, algorithm or DEFAULT_ALGORITHM)
+                audit_store.set_algorithm(s, algorithm or DEFAULT_ALGORITHM)
                 return algorithm or DEFAULT_ALGORITHM
             if int(version.value) != SCHEMA_VERSION:
                 raise SchemaVersionError(
                     f"journal {self.url} has schema version {version.value}; this shangyun "
                     f"reads version {SCHEMA_VERSION}")
-            recorded = audit_log.get_algorithm(s) or DEFAULT_ALGORITHM
+            recorded = audit_store.get_algorithm(s) or DEFAULT_ALGORITHM
             if algorithm and algorithm != recorded:
                 raise JournalError(
                     f"journal {self.url} chains its audit log with {recorded}, not "
@@ -292,8 +216,8 @@ class Journal:
 
     def _audit(self, s: Session, action: str, result: str, *, system: str | None = None,
                run_id: str | None = None, details: Mapping[str, Any] | None = None,
-               operator: str | None = None) -> audit_log.AuditRow:
-        return audit_log.append(s, action=action, result=result,
+               operator: str | None = None) -> AuditRow:
+        return audit_store.append(s, action=action, result=result,
                                 operator=operator or self.operator, system=system,
                                 run_id=run_id, details=details, algorithm=self.algorithm)
 
@@ -314,7 +238,7 @@ class Journal:
             s.add(row)
             self._audit(s, "run begin", RUN_RUNNING, run_id=run_id, operator=who,
                         details={"wave": wave, "host": row.host, "pid": pid, "note": note})
-            return Run.from_row(row)
+            return _run(row)
 
         return self._tx(go)
 
@@ -345,7 +269,7 @@ class Journal:
             self._audit(s, "run resume", RUN_RUNNING, run_id=run_id, operator=who,
                         details={"wave": row.wave, "was": before, "host": row.host,
                                  "pid": pid, "resumes": row.resumes})
-            return Run.from_row(row)
+            return _run(row)
 
         return self._tx(go)
 
@@ -393,13 +317,13 @@ class Journal:
                 row.reason = note
             self._audit(s, "run end", status, run_id=row.id,
                         details={"wave": row.wave, "note": note})
-            return Run.from_row(row)
+            return _run(row)
 
         return self._tx(go)
 
     def get_run(self, run_id: str) -> Run:
         """The run ``run_id``; :class:`JournalError` if there is none."""
-        return self._tx(lambda s: Run.from_row(self._run_row(s, run_id)), write=False)
+        return self._tx(lambda s: _run(self._run_row(s, run_id)), write=False)
 
     def runs(self, wave: int | None = None, status: str | None = None) -> list[Run]:
         """Runs, oldest first, optionally of one wave and/or one status."""
@@ -410,7 +334,7 @@ class Journal:
                 q = q.where(RunRow.wave == wave)
             if status is not None:
                 q = q.where(RunRow.status == status)
-            return [Run.from_row(r) for r in s.execute(q).scalars()]
+            return [_run(r) for r in s.execute(q).scalars()]
 
         return self._tx(go, write=False)
 
@@ -444,7 +368,7 @@ class Journal:
                     row.status, row.ended_at, row.reason = RUN_CRASHED, now, why
                     self._audit(s, "run crashed", RUN_CRASHED, run_id=row.id,
                                 details={"wave": row.wave, "reason": why})
-                    crashed.append(Run.from_row(row))
+                    crashed.append(_run(row))
             return crashed
 
         return self._tx(go)
@@ -503,7 +427,7 @@ class Journal:
                 s.add(row)
                 s.flush()
             elif row.status == DONE:
-                return StepStart(StepEntry.from_row(row), True)
+                return StepStart(_entry(row), True)
             elif row.status in (UNDOING, UNDO_FAILED):
                 raise JournalError(f"run {rid}, system {system}: step {step!r} is "
                                    f"{row.status}; finish its undo before starting it again")
@@ -514,7 +438,7 @@ class Journal:
                 row.error = None
                 row.undo = {**(row.undo or {}), **(undo or {})}
             self._step_audit(s, row, undo=row.undo)
-            return StepStart(StepEntry.from_row(row), False)
+            return StepStart(_entry(row), False)
 
         return self._tx(go)
 
@@ -538,7 +462,7 @@ class Journal:
             if result:
                 row.result = {**(row.result or {}), **result}
             row.updated_at = _now()
-            return StepEntry.from_row(row)
+            return _entry(row)
 
         return self._tx(go)
 
@@ -555,7 +479,7 @@ class Journal:
             self._live_run(s, rid)
             row = self._need_step(s, rid, system, step)
             if row.status == DONE:
-                return StepEntry.from_row(row)
+                return _entry(row)
             if row.status != STARTED:
                 raise JournalError(f"run {rid}, system {system}: step {step!r} is "
                                    f"{row.status}; only a started step can be done")
@@ -565,7 +489,7 @@ class Journal:
             row.result = {**(row.result or {}), **(result or {})}
             self._step_audit(s, row, result=row.result,
                              seconds=(now - row.started_at).total_seconds())
-            return StepEntry.from_row(row)
+            return _entry(row)
 
         return self._tx(go)
 
@@ -584,7 +508,7 @@ class Journal:
             now = _now()
             row.status, row.ended_at, row.updated_at, row.error = FAILED, now, now, text
             self._step_audit(s, row, error=text)
-            return StepEntry.from_row(row)
+            return _entry(row)
 
         return self._tx(go)
 
@@ -595,7 +519,7 @@ class Journal:
             q = select(StepRow).where(StepRow.run_id == _run_id(run), StepRow.system == system,
                                       StepRow.step == step)
             row = s.execute(q).scalar_one_or_none()
-            return StepEntry.from_row(row) if row else None
+            return _entry(row) if row else None
 
         return self._tx(go, write=False)
 
@@ -606,7 +530,7 @@ class Journal:
             q = select(StepRow).where(StepRow.run_id == _run_id(run)).order_by(StepRow.id)
             if system is not None:
                 q = q.where(StepRow.system == system)
-            return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
+            return [_entry(r) for r in s.execute(q).scalars()]
 
         return self._tx(go, write=False)
 
@@ -617,7 +541,7 @@ class Journal:
             q = select(StepRow).where(StepRow.wave == wave).order_by(StepRow.id)
             if system is not None:
                 q = q.where(StepRow.system == system)
-            return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
+            return [_entry(r) for r in s.execute(q).scalars()]
 
         return self._tx(go, write=False)
 
@@ -629,7 +553,7 @@ class Journal:
                  .where(StepRow.wave == wave, StepRow.system == system, StepRow.step == step)
                  .order_by(StepRow.updated_at.desc(), StepRow.id.desc()).limit(1))
             row = s.execute(q).scalar_one_or_none()
-            return StepEntry.from_row(row) if row else None
+            return _entry(row) if row else None
 
         return self._tx(go, write=False)
 
@@ -645,7 +569,7 @@ class Journal:
                  .where(StepRow.run_id == _run_id(run), StepRow.system == system,
                         StepRow.status.in_(NEEDS_UNDO))
                  .order_by(StepRow.id.desc()))
-            return [StepEntry.from_row(r) for r in s.execute(q).scalars()]
+            return [_entry(r) for r in s.execute(q).scalars()]
 
         return self._tx(go, write=False)
 
@@ -657,7 +581,7 @@ class Journal:
         def go(s: Session) -> StepEntry:
             row = self._need_step(s, rid, system, step)
             if row.status == status == UNDONE:
-                return StepEntry.from_row(row)
+                return _entry(row)
             if row.status not in NEEDS_UNDO:
                 raise JournalError(f"run {rid}, system {system}: step {step!r} is "
                                    f"{row.status}; it cannot become {status}")
@@ -670,7 +594,7 @@ class Journal:
             if result:
                 row.result = {**(row.result or {}), "undo": dict(result)}
             self._step_audit(s, row, **({"error": error} if error else {}))
-            return StepEntry.from_row(row)
+            return _entry(row)
 
         return self._tx(go)
 
@@ -708,11 +632,11 @@ class Journal:
         """Audit records in chain order (the last ``limit`` ones when given)."""
 
         def go(s: Session) -> list[audit_log.AuditEntry]:
-            q = select(audit_log.AuditRow).order_by(audit_log.AuditRow.seq.desc())
+            q = select(AuditRow).order_by(AuditRow.seq.desc())
             if system is not None:
-                q = q.where(audit_log.AuditRow.system == system)
+                q = q.where(AuditRow.system == system)
             if run is not None:
-                q = q.where(audit_log.AuditRow.run_id == _run_id(run))
+                q = q.where(AuditRow.run_id == _run_id(run))
             if limit is not None:
                 q = q.limit(limit)
             rows = list(s.execute(q).scalars())
@@ -723,9 +647,10 @@ class Journal:
     def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit_log.VerifyReport:
         """Recompute the audit chain; the report names the first broken record, if any.
 
-        ``anchor`` = ``(seq, hash)`` noted outside the journal; see :func:`audit.verify`.
+        ``anchor`` = ``(seq, hash)`` noted outside the journal; see
+        :func:`connectors.journal.audit.verify`.
         """
-        return self._tx(lambda s: audit_log.verify(s, anchor), write=False)
+        return self._tx(lambda s: audit_store.verify(s, anchor), write=False)
 
 
 def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None,
@@ -734,4 +659,4 @@ def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None
     return Journal.open(target, algorithm=algorithm, create=create, operator=operator)
 
 
-__all__ = ["RUN_FAILED", "Journal", "Run", "StepEntry", "StepStart", "open_journal"]
+__all__ = ["Journal", "open_journal"]

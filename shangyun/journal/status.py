@@ -1,0 +1,38 @@
+"""The statuses of runs and steps, and the kinds of runs: defined here once.
+
+A step of a system in a run goes ``started`` → ``done`` (or ``failed``), and a rollback
+takes it ``undoing`` → ``undone`` (or ``undo_failed``). A run is ``running`` until it ends
+``done``, ``failed`` or ``aborted``, or a dead orchestrator's run is found ``crashed``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+STARTED: Final = "started"
+DONE: Final = "done"
+FAILED: Final = "failed"
+UNDOING: Final = "undoing"
+UNDONE: Final = "undone"
+UNDO_FAILED: Final = "undo_failed"
+STEP_STATUSES: Final = (STARTED, DONE, FAILED, UNDOING, UNDONE, UNDO_FAILED)
+"""Every status a step record can have."""
+NEEDS_UNDO: Final = (STARTED, DONE, FAILED, UNDOING, UNDO_FAILED)
+"""Statuses of a step that may have left something behind, so a rollback must undo it."""
+
+RUN_RUNNING: Final = "running"
+RUN_DONE: Final = "done"
+RUN_FAILED: Final = "failed"
+RUN_CRASHED: Final = "crashed"
+RUN_ABORTED: Final = "aborted"
+RUN_STATUSES: Final = (RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CRASHED, RUN_ABORTED)
+"""Every status a run can have."""
+
+RUN_KINDS: Final = ("run", "rollback", "finalize")
+"""What a journaled run did: moved systems (``run``, the only kind ``wave resume`` takes up),
+undid them (``rollback``), or closed the wave (``finalize``)."""
+
+
+__all__ = ["DONE", "FAILED", "NEEDS_UNDO", "RUN_ABORTED", "RUN_CRASHED", "RUN_DONE",
+           "RUN_FAILED", "RUN_KINDS", "RUN_RUNNING", "RUN_STATUSES", "STARTED", "STEP_STATUSES",
+           "UNDOING", "UNDONE", "UNDO_FAILED"]
