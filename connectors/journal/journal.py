@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from connectors.journal import audit as audit_store
 from connectors.journal.liveness import is_alive, process_start, this_host
+from connectors.journal.migrate import migrate
 from connectors.journal.models import SCHEMA_VERSION, AuditRow, Base, Meta, RunRow, StepRow
 from connectors.journal.store import display, lock_for_write, make_engine, resolve
 from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
@@ -36,6 +37,7 @@ from shangyun.journal.status import (
     NEEDS_UNDO,
     RUN_CRASHED,
     RUN_DONE,
+    RUN_KINDS,
     RUN_RUNNING,
     RUN_STATUSES,
     STARTED,
@@ -77,7 +79,9 @@ def _run(r: RunRow) -> Run:
     """The record of a stored run."""
     return Run(r.id, r.wave, r.status, r.operator, r.host, r.pid,
                _aware(r.started_at), _aware(r.heartbeat_at),  # type: ignore[arg-type]
-               _aware(r.ended_at), r.resumes, r.note, r.reason)
+               _aware(r.ended_at), r.resumes, r.note, r.reason, r.kind or "run", r.bureau,
+               dict(r.options) if r.options is not None else None, r.only, r.flow_run_id,
+               dict(r.params or {}))
 
 
 def _entry(r: StepRow) -> StepEntry:
@@ -145,15 +149,22 @@ class Journal:
                 s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                 audit_store.set_algorithm(s, algorithm or DEFAULT_ALGORITHM)
                 return algorithm or DEFAULT_ALGORITHM
-            if int(version.value) != SCHEMA_VERSION:
+            found = int(version.value)
+            if found > SCHEMA_VERSION:
                 raise SchemaVersionError(
-                    f"journal {self.url} has schema version {version.value}; this shangyun "
-                    f"reads version {SCHEMA_VERSION}")
+                    f"journal {self.url} has schema version {found}, newer than this "
+                    f"shangyun reads ({SCHEMA_VERSION}): upgrade shangyun to open it")
             recorded = audit_store.get_algorithm(s) or DEFAULT_ALGORITHM
             if algorithm and algorithm != recorded:
                 raise JournalError(
                     f"journal {self.url} chains its audit log with {recorded}, not "
                     f"{algorithm}; the algorithm is fixed when a journal is created")
+            if found < SCHEMA_VERSION:
+                migrate(s, found)
+                version.value = str(SCHEMA_VERSION)
+                audit_store.append(s, action="journal migrate", result="done",
+                                   operator=self.operator, algorithm=recorded,
+                                   details={"from": found, "to": SCHEMA_VERSION})
             return recorded
 
         self.algorithm = self._tx(init)
@@ -222,9 +233,21 @@ class Journal:
                                 run_id=run_id, details=details, algorithm=self.algorithm)
 
     # -- runs --------------------------------------------------------------------------
-    def begin_run(self, wave: int, operator: str | None = None,
-                  note: str | None = None) -> Run:
-        """Start a new run of ``wave`` owned by this process; returns it ``running``."""
+    def begin_run(self, wave: int, operator: str | None = None, note: str | None = None, *,
+                  kind: str = "run", bureau: str | None = None,
+                  options: Mapping[str, Any] | None = None, only: str | None = None,
+                  flow_run_id: str | None = None,
+                  params: Mapping[str, Any] | None = None) -> Run:
+        """Start a new run of ``wave`` owned by this process; returns it ``running``.
+
+        ``kind`` (one of :data:`shangyun.journal.RUN_KINDS`), ``bureau`` (None: the whole
+        wave), ``options``, ``only``, ``flow_run_id`` and any other ``params`` are recorded
+        in their columns; ``note`` is free text. None of them is rewritten later."""
+        if kind not in RUN_KINDS:
+            raise JournalError(f"run kind {kind!r}: choose one of {', '.join(RUN_KINDS)}")
+        begun = {"kind": kind, "bureau": bureau,
+                 "options": dict(options) if options is not None else None,
+                 "only": only, "flow_run_id": flow_run_id, "params": dict(params or {})}
         who = audit_log.operator_name(operator or self.operator)
         now = _now()
         run_id = f"w{wave}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
@@ -234,10 +257,12 @@ class Journal:
             row = RunRow(id=run_id, wave=wave, status=RUN_RUNNING, operator=who,
                          host=this_host(), pid=pid, pid_start=process_start(pid),
                          started_at=now, heartbeat_at=now, ended_at=None, resumes=0,
-                         note=note)
+                         note=note, **begun)
             s.add(row)
+            given = {k: v for k, v in begun.items() if v not in (None, {})}
             self._audit(s, "run begin", RUN_RUNNING, run_id=run_id, operator=who,
-                        details={"wave": wave, "host": row.host, "pid": pid, "note": note})
+                        details={"wave": wave, "host": row.host, "pid": pid, "note": note,
+                                 **given})
             return _run(row)
 
         return self._tx(go)

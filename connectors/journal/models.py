@@ -31,7 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: a run's kind, bureau, options, ``only`` and flow run id were JSON in ``note``;
+2: they are columns of ``runs`` (:mod:`connectors.journal.migrate` upgrades 1 → 2)."""
 
 
 class Base(DeclarativeBase):
@@ -66,7 +68,19 @@ class RunRow(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     resumes: Mapped[int] = mapped_column(Integer, default=0)
-    #: what the run was begun with (``begin_run(note=…)``); never rewritten
+    #: what it did: ``run``, ``rollback`` or ``finalize`` (:data:`shangyun.journal.RUN_KINDS`)
+    kind: Mapped[str] = mapped_column(String(16), default="run", server_default="run")
+    #: the bureau a distributed run was scoped to (None: the whole wave)
+    bureau: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: the run options (``RunOptions.to_dict()``) it was begun with
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the system(s) it was limited to (``wave run --only``)
+    only: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the Prefect flow run that ran it
+    flow_run_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: any other parameter it was begun with (e.g. a rollback's ``system``)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: free text it was begun with (``begin_run(note=…)``); never rewritten
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: why it ended: the crash found by ``reconcile``, or ``finish_run(note=…)``
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

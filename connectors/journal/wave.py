@@ -7,13 +7,12 @@ and scopes) over :class:`connectors.journal.Journal`, which records steps per ru
 so this adapter answers per *wave*: the latest record of each step key over every run, and
 it marks an undo on the run that made the record.
 
-A run's params are kept in its ``begin_run`` note (JSON) and read back from the
-append-only audit record of the run's start.
+A run's kind, bureau, options, ``only``, flow run id and other params are columns of its
+row (schema version 2; older journals are migrated on open).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -34,8 +33,13 @@ from shangyun.journal.status import (
     UNDONE,
 )
 from shangyun.wave.engine import StepRecord
-from shangyun.wave.journal_port import ANY_SCOPE, AnyScope, overlaps, run_kind, run_scope
+from shangyun.wave.journal_port import ANY_SCOPE, AnyScope, overlaps, run_scope
 from shangyun.wave.steps import Step
+
+_LISTED = ("id", "wave", "status", "operator", "host", "pid", "started_at", "heartbeat_at",
+           "ended_at", "resumes", "note", "reason")
+"""The fields of a run that :meth:`SqlWaveJournal.runs` lists (its params are asked
+for with :meth:`SqlWaveJournal.run_params`)."""
 
 
 def _kind(key: str, payload: Mapping[str, Any]) -> str:
@@ -55,12 +59,17 @@ class SqlWaveJournal:
         return [r.id for r in self.j.reconcile()]
 
     def begin_run(self, wave: int, params: Mapping[str, Any], *, kind: str = "run") -> str:
-        """A new run of ``wave`` recording ``params`` (options, only) and its ``kind`` (one
-        of :data:`RUN_KINDS`: only ``run`` runs are resumed); returns its id."""
+        """A new run of ``wave`` recording ``params`` (options, only, bureau, flow run id,
+        anything else) and its ``kind`` (one of :data:`RUN_KINDS`: only ``run`` runs are
+        resumed); returns its id."""
         if kind not in RUN_KINDS:
             raise ValueError(f"run kind {kind!r}: choose one of {', '.join(RUN_KINDS)}")
-        note = json.dumps({**dict(params), "kind": kind}, ensure_ascii=False)
-        return self.j.begin_run(wave, note=note).id
+        p = dict(params)
+        named = {k: p.pop(k, None) for k in ("options", "only", "bureau", "flow_run_id")}
+        p.pop("kind", None)
+        return self.j.begin_run(
+            wave, kind=kind, bureau=run_scope(named), options=named["options"],
+            only=named["only"], flow_run_id=named["flow_run_id"], params=p).id
 
     def resume_run(self, run_id: str) -> str:
         """Take over a crashed or failed run (same id)."""
@@ -90,13 +99,11 @@ class SqlWaveJournal:
         up one bureau's run as if it were the whole wave's).
         """
         for run in reversed(self.j.runs(wave)):
-            params = self.run_params(run.id)
-            if run_kind(params) != "run":
+            if run.kind != "run":
                 continue
-            if not (any_scope or isinstance(bureau, AnyScope)) \
-                    and run_scope(params) != bureau:
+            if not (any_scope or isinstance(bureau, AnyScope)) and run.bureau != bureau:
                 continue
-            return {"id": run.id, "status": run.status, **params}
+            return {"id": run.id, "status": run.status, **run.begun_with()}
         return None
 
     def last_runs_by_bureau(self, wave: int) -> dict[str | None, dict[str, Any]]:
@@ -104,23 +111,14 @@ class SqlWaveJournal:
         whole-wave runs), each with its recorded params, in the order of those runs."""
         latest: dict[str | None, dict[str, Any]] = {}
         for run in self.j.runs(wave):
-            params = self.run_params(run.id)
-            if run_kind(params) == "run":
-                scope = run_scope(params)
-                latest.pop(scope, None)
-                latest[scope] = {"id": run.id, "status": run.status, **params}
+            if run.kind == "run":
+                latest.pop(run.bureau, None)
+                latest[run.bureau] = {"id": run.id, "status": run.status, **run.begun_with()}
         return latest
 
     def run_params(self, run_id: str) -> dict[str, Any]:
-        """The params a run began with (from the audit log, which is never rewritten)."""
-        for e in self.j.audit_entries(run=run_id):
-            if e.action == "run begin":
-                note = e.details.get("note")
-                try:
-                    return dict(json.loads(note)) if note else {}
-                except (TypeError, ValueError):
-                    return {}
-        return {}
+        """The params a run began with (its columns, never rewritten)."""
+        return self.j.get_run(run_id).begun_with()
 
     def ensure_idle(self, wave: int, bureau: str | None = None) -> None:
         """Refuse (:class:`StepError`) while a live process runs ``wave`` in a scope that
@@ -129,7 +127,7 @@ class SqlWaveJournal:
         processes' runs are reconciled (marked crashed) first."""
         self.reconcile()
         for r in self.j.runs(wave, status="running"):
-            scope = run_scope(self.run_params(r.id))
+            scope = r.bureau
             if not overlaps(scope, bureau):
                 continue
             held = f"bureau {scope}" if scope else "the whole wave"
@@ -143,11 +141,10 @@ class SqlWaveJournal:
         ``bureau``/``flow_run_id`` when it was a bureau's run)."""
         out = []
         for r in self.j.runs(wave):
-            params = self.run_params(r.id)
-            d = {**r.to_dict(), "kind": run_kind(params)}
-            if run_scope(params) is not None:
-                d["bureau"] = run_scope(params)
-                d["flow_run_id"] = params.get("flow_run_id")
+            d = {k: v for k, v in r.to_dict().items() if k in _LISTED}
+            d["kind"] = r.kind
+            if r.bureau is not None:
+                d["bureau"], d["flow_run_id"] = r.bureau, r.flow_run_id
             out.append(d)
         return out
 

@@ -37,6 +37,20 @@ class Run:
     resumes: int
     note: str | None = None
     reason: str | None = None
+    kind: str = "run"
+    bureau: str | None = None
+    options: dict[str, Any] | None = None
+    only: str | None = None
+    flow_run_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def begun_with(self) -> dict[str, Any]:
+        """What the run was begun with, as one mapping: its other ``params``, then
+        ``options``, ``only``, ``bureau`` and ``flow_run_id`` when set, and its ``kind``."""
+        given = {"options": self.options, "only": self.only, "bureau": self.bureau,
+                 "flow_run_id": self.flow_run_id}
+        return {**self.params, **{k: v for k, v in given.items() if v is not None},
+                "kind": self.kind}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able data."""
