@@ -58,7 +58,7 @@ def _v1_to_v2(session: Session) -> None:
         select(AuditRow.run_id, AuditRow.details).where(AuditRow.action == "run begin"))}
     for rid, note in session.execute(select(table.c.id, table.c.note)).all():
         params = _legacy_params(begun.get(rid), note)
-        session.execute(update(table).where(table.c.id == rid).values(**_columns(params)))
+        session.execute(update(table).where(table.c.id == rid).values(**v1_columns(params)))
 
 
 def _legacy_params(audit_details: str | None, note: str | None) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def _begin_note(details: str | None) -> str | None:
     return note if isinstance(note, str) else None
 
 
-def _columns(params: dict[str, Any]) -> dict[str, Any]:
+def v1_columns(params: dict[str, Any]) -> dict[str, Any]:
     """Version-2 column values from version-1 params."""
     bureau, only, flow = params.get("bureau"), params.get("only"), params.get("flow_run_id")
     options = params.get("options")
@@ -95,4 +95,4 @@ def _columns(params: dict[str, Any]) -> dict[str, Any]:
             "params": {k: v for k, v in params.items() if k not in _NAMED}}
 
 
-__all__ = ["RUN_COLUMNS_V2", "migrate"]
+__all__ = ["RUN_COLUMNS_V2", "migrate", "v1_columns"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.journal.migrate import v1_columns
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
 from shangyun.wave.steps import Step
@@ -59,7 +60,8 @@ def test_finalize_and_rollback_runs_have_their_kind(tmp_path: Path) -> None:
     with open_journal(root) as j:
         first = j.last_run(1)
         assert first is not None and first["kind"] == "run"
-        old = j.j.begin_run(1, note='{"rollback": true}')  # before run kinds existed
+        # before run kinds existed (its note), as migrated from journal schema version 1
+        old = j.j.begin_run(1, note='{"rollback": true}', **v1_columns({"rollback": True}))
         j.finish_run(old.id, "done")
         with pytest.raises(ValueError, match="run kind 'undo'"):
             j.begin_run(1, {}, kind="undo")
