@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.journal.wave import open_journal
 from shangyun.cli import main
-from shangyun.wave.journal_port import open_journal
 
 
 def files(root: Path) -> list[str]:
