@@ -26,6 +26,15 @@ class Fact:
         raise NotImplementedError
 
 
+def shell_lines_starting(path: str, keys: tuple[str, ...]) -> str:
+    """A shell loop printing the lines of ``path`` that start with ``KEY:`` for one of
+    ``keys``, unchanged, with built-ins only (what ``grep -E '^(K1|K2):'`` prints, without
+    a process)."""
+    pattern = "|".join(f"{k}:*" for k in keys)
+    return (f"while IFS= read -r _l; do case $_l in {pattern}) printf '%s\\n' \"$_l\";; "
+            f"esac; done < {path}")
+
+
 def split_format(lines: list[str], default: str = "") -> tuple[str, list[str]]:
     """Split a leading ``#fmt <name>`` line off ``lines``: ``(name, rest)``."""
     if lines and lines[0].startswith("#fmt "):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shangyun.facts.base import Fact, split_format, to_int
+from shangyun.facts.base import Fact, shell_lines_starting, split_format, to_int
 
 
 class Cpu(Fact):
@@ -72,7 +72,8 @@ class Memory(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return "grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached|SwapTotal):' /proc/meminfo"
+        return shell_lines_starting("/proc/meminfo", ("MemTotal", "MemFree", "MemAvailable",
+                                                      "Buffers", "Cached", "SwapTotal"))
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, int]:

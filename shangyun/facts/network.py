@@ -28,8 +28,8 @@ class Interfaces(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return ('for d in /sys/class/net/*; do echo "link ${d##*/} $(cat "$d/address")"; done; '
-                "ip -o addr show")
+        return ('for d in /sys/class/net/*; do a=; read -r a < "$d/address"; '
+                'echo "link ${d##*/} $a"; done; ip -o addr show')
 
     @classmethod
     def process(cls, lines: list[str]) -> list[dict[str, Any]]:

@@ -1,14 +1,20 @@
 """Utilisation sampled over a short interval: CPU from ``/proc/stat``, memory from
-``/proc/meminfo``, both read twice in the same script."""
+``/proc/meminfo``, both read twice in the same script.
+
+In the gather script the interval overlaps the other facts: :meth:`Utilisation.start_command`
+takes the first sample and starts the interval's ``sleep`` in the background at the top of
+the script, :meth:`Utilisation.finish_command` waits for it and takes the second sample at
+the end. Both samples are read with shell built-ins (no process per sample)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shangyun.facts.base import Fact
+from shangyun.facts.base import Fact, shell_lines_starting
 from shangyun.facts.hardware import meminfo
 
 SAMPLE_SECONDS = 1.0
+_MEM_KEYS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached")
 
 
 class Utilisation(Fact):
@@ -34,14 +40,29 @@ class Utilisation(Fact):
 
     @classmethod
     def sample_command(cls) -> str:
-        """One sample: the ``cpu`` line of ``/proc/stat`` and the memory lines."""
-        return ("head -n 1 /proc/stat; grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|"
-                "Cached):' /proc/meminfo")
+        """One sample: the ``cpu`` line of ``/proc/stat`` and the memory lines, printed by
+        shell built-ins only (the same lines ``head -n 1`` and ``grep`` would print)."""
+        return ("IFS= read -r _l < /proc/stat; printf '%s\\n' \"$_l\"; "
+                + shell_lines_starting("/proc/meminfo", _MEM_KEYS))
 
     @classmethod
     def command(cls) -> str:
         read = cls.sample_command()
         return f"{read}; echo '#sample'; sleep {cls.seconds:g}; {read}"
+
+    @classmethod
+    def start_command(cls, seconds: float) -> str:
+        """Top of the gather script: the first sample into ``$_sy_u1`` and the interval's
+        ``sleep`` started in the background (``$_sy_w``), so it runs beside the other facts."""
+        return (f"_sy_u1=$({cls.sample_command()}); "
+                f"sleep {seconds:g} </dev/null >/dev/null 2>&1 & _sy_w=$!")
+
+    @classmethod
+    def finish_command(cls) -> str:
+        """The section itself, at the end: the first sample, ``#sample``, then the second one
+        once the interval has passed (the same output as :meth:`command`)."""
+        return (f"printf '%s\\n' \"$_sy_u1\"; echo '#sample'; wait $_sy_w; "
+                f"{cls.sample_command()}")
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, Any]:

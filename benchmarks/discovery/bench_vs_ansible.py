@@ -1,0 +1,267 @@
+"""Discovery vs ``ansible -m setup``, side by side in one run, on plain sshd hosts.
+
+    .venv/bin/python benchmarks/discovery/bench_vs_ansible.py --hosts 30 --rounds 3 \\
+        [--before DIR] [--ansible /tmp/inv-ansible/bin/ansible]
+
+Needs root. Starts ``--hosts`` network namespaces (``sybench<N>``, veth pairs on one bridge
+``sybenchbr``, addresses 10.231.0.0/16), each running one plain ``sshd`` (its own host key,
+key-only root login; no databases, no lab), then runs each configuration in turn, round
+after round (A B A B …), and prints every run, the medians and the load average:
+
+* ``shangyun``: ``run_discovery`` of this checkout (SSH, parse, dependency map, merge and
+  atomic save of the estate, facts JSON), 1 s utilisation sample, concurrency = hosts;
+* ``before`` (with ``--before DIR``): the same from another checkout (an export of the
+  commit before a change), to measure the change itself;
+* ``ansible``: ``ansible all -m setup`` with ansible-core (``--ansible``: its executable, a
+  separate venv, not a project dependency), forks = hosts, pipelining on,
+  ``interpreter_python`` set, ``host_key_checking = True`` against the same known_hosts.
+
+Each measurement runs in its own process (client CPU = that process tree's). Every
+namespace, veth, bridge and sshd it started is removed at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TAG = "sybench"
+BRIDGE = f"{TAG}br"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+@dataclass
+class Farm:
+    """The started hosts: addresses, sshd processes, and the client's key and known_hosts."""
+
+    root: Path
+    addresses: list[str]
+    procs: list[subprocess.Popen[bytes]]
+    client_key: Path
+    known_hosts: Path
+
+
+def _ip_batch(cmds: list[str], check: bool = True, netns: str = "") -> None:
+    subprocess.run(["ip", *(["-n", netns] if netns else []), "-force", "-batch", "-"],
+                   input="\n".join(cmds) + "\n", text=True, check=check, capture_output=True)
+
+
+def _address(i: int) -> str:
+    return f"10.231.{i // 250}.{i % 250 + 1}"
+
+
+def _keygen(path: Path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
+                   check=True)
+    return Path(f"{path}.pub").read_text().strip()
+
+
+def start_farm(n: int, root: Path) -> Farm:
+    """``n`` namespaces on one bridge, one sshd each; returns when every sshd accepts."""
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+    cmds = [f"link add {BRIDGE} type bridge", f"addr add 10.231.255.254/16 dev {BRIDGE}",
+            f"link set {BRIDGE} up"]
+    for i in range(n):
+        ns, veth = f"{TAG}{i}", f"{TAG}v{i}"
+        cmds += [f"netns add {ns}", f"link add {veth} type veth peer name eth0 netns {ns}",
+                 f"link set {veth} master {BRIDGE} up"]
+    _ip_batch(cmds)
+    for i in range(n):
+        _ip_batch([f"addr add {_address(i)}/16 dev eth0", "link set eth0 up", "link set lo up"],
+                  netns=f"{TAG}{i}")
+    client_key = root / "id_client"
+    (root / "authorized_keys").write_text(_keygen(client_key) + "\n")
+    known, procs, addresses = [], [], []
+    for i in range(n):
+        folder, addr = root / f"h{i}", _address(i)
+        folder.mkdir()
+        known.append(f"{addr} {_keygen(folder / 'host_ed25519')}")
+        cfg = folder / "sshd_config"
+        cfg.write_text("\n".join([
+            "Port 22", f"ListenAddress {addr}", f"HostKey {folder / 'host_ed25519'}",
+            f"PidFile {folder / 'sshd.pid'}", f"AuthorizedKeysFile {root / 'authorized_keys'}",
+            "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password", "UsePAM no", "MaxStartups 1000",
+            "MaxSessions 50", "LogLevel ERROR", ""]))
+        procs.append(subprocess.Popen(["ip", "netns", "exec", f"{TAG}{i}", SSHD, "-D", "-e",
+                                       "-f", str(cfg)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        addresses.append(addr)
+    known_hosts = root / "known_hosts"
+    known_hosts.write_text("\n".join(known) + "\n")
+    farm = Farm(root, addresses, procs, client_key, known_hosts)
+    deadline = time.monotonic() + 120
+    for i, (addr, proc) in enumerate(zip(addresses, procs, strict=True)):
+        while subprocess.run(["ip", "netns", "exec", f"{TAG}{i}", "ss",
+                              "-Htln", "sport = :22"], capture_output=True,
+                             text=True).stdout.strip() == "":
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sshd on {addr} did not start")
+            time.sleep(0.1)
+    return farm
+
+
+def stop_farm(n: int, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop our sshd (by pid) and delete our namespaces, veths and bridge."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+    _ip_batch([f"netns del {TAG}{i}" for i in range(n)
+               if Path("/run/netns", f"{TAG}{i}").exists()] + [f"link del {BRIDGE}"],
+              check=False)
+
+
+# ---------------------------------------------------------------- one measurement (child)
+def measure_shangyun(spec: dict[str, object]) -> dict[str, float]:
+    """One discovery of the farm by the checkout ``spec["checkout"]`` (in a child process:
+    the editable install's finder is dropped so that checkout's packages are imported)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, str(spec["checkout"]))
+    from connectors.ssh import discovery_pool
+    from shangyun.discovery.engine import run_discovery
+    from shangyun.discovery.model import Defaults, SSHOptions
+    from shangyun.estate import Estate
+
+    addrs = list(spec["addresses"])  # type: ignore[call-overload]
+    estate_dir = Path(str(spec["work"])) / f"estate-{time.monotonic_ns()}"
+    Estate.from_records({"name": "bench"}, {
+        "bureaus": [{"kind": "bureau", "id": "B01", "name": "bench"}],
+        "hosts": [{"id": f"h{i:03d}", "hostname": f"h{i}", "ip": a, "bureau_id": "B01"}
+                  for i, a in enumerate(addrs)],
+    }).save(estate_dir)
+    opts = SSHOptions(str(spec["key"]), str(spec["known_hosts"]), Defaults(user="root"),
+                      concurrency=len(addrs), connect_timeout=60, retries=1,
+                      sample_seconds=1.0)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    c0, t0 = usage.ru_utime + usage.ru_stime, time.perf_counter()
+    run = run_discovery(str(estate_dir), opts, discovery_pool)
+    wall = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    shutil.rmtree(estate_dir, ignore_errors=True)
+    assert Path(sys.modules["shangyun"].__file__ or "").is_relative_to(str(spec["checkout"]))
+    return {"wall": wall, "ok": sum(1 for r in run.results if r.ok),
+            "cpu": usage.ru_utime + usage.ru_stime - c0,
+            "host_max": max(r.seconds for r in run.results)}
+
+
+def run_ansible(ansible: str, farm: Farm, work: Path) -> dict[str, float]:
+    """``ansible all -m setup`` at forks = hosts, pipelining, interpreter set, keys checked."""
+    n = len(farm.addresses)
+    inv = work / "inventory.ini"
+    inv.write_text("[bench]\n" + "".join(f"h{i} ansible_host={a}\n"
+                                         for i, a in enumerate(farm.addresses)))
+    cfg = work / "ansible.cfg"
+    cfg.write_text("\n".join([
+        "[defaults]", f"forks = {n}", "host_key_checking = True",
+        "interpreter_python = /usr/bin/python3", "gathering = explicit", "remote_user = root",
+        f"private_key_file = {farm.client_key}", f"local_tmp = {work / 'ansible-tmp'}",
+        "nocolor = True", "",
+        "[ssh_connection]", "pipelining = True", f"control_path_dir = {work / 'cp'}",
+        f"ssh_args = -o ControlMaster=no -o UserKnownHostsFile="
+        f"{farm.known_hosts} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes "
+        "-o ForwardAgent=no", ""]))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(cfg)}
+    t0 = time.perf_counter()
+    cp = subprocess.run([ansible, "all", "-i", str(inv), "-m", "setup"], capture_output=True,
+                        text=True, env=env, timeout=1800, cwd=work)
+    wall = time.perf_counter() - t0
+    ok = cp.stdout.count("| SUCCESS")
+    if ok != n:
+        print(cp.stdout[-1500:], cp.stderr[-1500:], file=sys.stderr)
+    return {"wall": wall, "ok": ok}
+
+
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def one_run(config: str, farm: Farm, work: Path, args: argparse.Namespace) -> dict[str, float]:
+    """One measurement of ``config`` (its wall time, hosts ok, client CPU, load average)."""
+    if config == "ansible":
+        c0 = _child_cpu()
+        res = run_ansible(args.ansible, farm, work)
+        res["cpu"] = _child_cpu() - c0
+    else:
+        checkout = ROOT if config == "shangyun" else Path(args.before)
+        spec = {"addresses": farm.addresses, "key": str(farm.client_key),
+                "known_hosts": str(farm.known_hosts), "work": str(work),
+                "checkout": str(checkout)}
+        cp = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                            capture_output=True, text=True, timeout=1800)
+        if cp.returncode:
+            raise RuntimeError(cp.stderr[-2000:])
+        res = json.loads(cp.stdout.strip().splitlines()[-1])
+    res["load"] = os.getloadavg()[0]
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hosts", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", help="another checkout to measure as 'before'")
+    ap.add_argument("--ansible", default="/tmp/inv-ansible/bin/ansible")
+    ap.add_argument("--no-ansible", action="store_true")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(measure_shangyun(json.loads(args.child))))
+        return 0
+    if os.geteuid() != 0:
+        print("needs root (network namespaces)", file=sys.stderr)
+        return 2
+    configs = (["before"] if args.before else []) + ["shangyun"]
+    configs += [] if args.no_ansible else ["ansible"]
+    root = Path(tempfile.mkdtemp(prefix="shangyun-bench-vs-ansible-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        t0 = time.perf_counter()
+        farm = start_farm(args.hosts, root)
+        procs = farm.procs
+        print(f"{args.hosts} sshd hosts up in {time.perf_counter() - t0:.1f} s; "
+              f"configs {configs}; load average {os.getloadavg()}", flush=True)
+        runs: dict[str, list[dict[str, float]]] = {c: [] for c in configs}
+        for rnd in range(args.rounds):
+            for c in configs:
+                r = one_run(c, farm, root, args)
+                runs[c].append(r)
+                print(f"round {rnd + 1} {c:<9} ok {int(r['ok']):>4}/{args.hosts}  wall "
+                      f"{r['wall']:7.2f} s  client CPU {r['cpu']:6.2f} s  load1 "
+                      f"{r['load']:.1f}" + (f"  slowest host {r['host_max']:.2f} s"
+                                            if "host_max" in r else ""), flush=True)
+        med = {c: statistics.median(r["wall"] for r in rs) for c, rs in runs.items()}
+        for c, rs in runs.items():
+            print(f"median {c:<9} wall {med[c]:7.2f} s  ({args.hosts / med[c]:.1f} hosts/s)  "
+                  f"client CPU {statistics.median(r['cpu'] for r in rs):6.2f} s")
+        if "ansible" in med:
+            print(f"ansible / shangyun (medians): {med['ansible'] / med['shangyun']:.1f}x")
+        if "before" in med:
+            print(f"before / shangyun (medians): {med['before'] / med['shangyun']:.2f}x")
+        print(f"load average at the end: {os.getloadavg()}")
+    finally:
+        stop_farm(args.hosts, procs)
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
