@@ -5,8 +5,11 @@
 
 Needs root. Starts ``--hosts`` network namespaces (``sybench<N>``, veth pairs on one bridge
 ``sybenchbr``, addresses 10.231.0.0/16), each running one plain ``sshd`` (its own host key,
-key-only root login; no databases, no lab), then runs each configuration in turn, round
-after round (A B A B …), and prints every run, the medians and the load average:
+key-only root login; no databases, no lab) in its own PID namespace with its own ``/proc``
+(as on a real host, ``ps`` and ``ss -p`` there see that host's processes only, not every
+other host's sshd sessions: without it their cost grows with the number of hosts), then
+runs each configuration in turn, round after round (A B A B …), and prints every run,
+the medians and the load average:
 
 * ``shangyun``: ``run_discovery`` of this checkout (SSH, parse, dependency map, merge and
   atomic save of the estate, facts JSON), 1 s utilisation sample, concurrency = hosts;
@@ -95,8 +98,9 @@ def start_farm(n: int, root: Path) -> Farm:
             "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password", "UsePAM no", "MaxStartups 1000",
             "MaxSessions 50", "LogLevel ERROR", ""]))
-        procs.append(subprocess.Popen(["ip", "netns", "exec", f"{TAG}{i}", SSHD, "-D", "-e",
-                                       "-f", str(cfg)], stdout=subprocess.DEVNULL,
+        procs.append(subprocess.Popen(["ip", "netns", "exec", f"{TAG}{i}", "unshare", "--pid",
+                                       "--fork", "--kill-child", "--mount-proc", SSHD, "-D",
+                                       "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         addresses.append(addr)
     known_hosts = root / "known_hosts"
@@ -180,12 +184,19 @@ def run_ansible(ansible: str, farm: Farm, work: Path) -> dict[str, float]:
         "-o ForwardAgent=no", ""]))
     env = {**os.environ, "ANSIBLE_CONFIG": str(cfg)}
     t0 = time.perf_counter()
-    cp = subprocess.run([ansible, "all", "-i", str(inv), "-m", "setup"], capture_output=True,
-                        text=True, env=env, timeout=1800, cwd=work)
+    proc = subprocess.Popen([ansible, "all", "-i", str(inv), "-m", "setup"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=work,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=1800)
+    except BaseException:  # interrupted or too slow: stop Ansible's forks too (its group)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     wall = time.perf_counter() - t0
-    ok = cp.stdout.count("| SUCCESS")
+    ok = out.count("| SUCCESS")
     if ok != n:
-        print(cp.stdout[-1500:], cp.stderr[-1500:], file=sys.stderr)
+        print(out[-1500:], err[-1500:], file=sys.stderr)
     return {"wall": wall, "ok": ok}
 
 
