@@ -119,17 +119,14 @@ def start_farm(n: int, root: Path) -> Farm:
 
 def stop_farm(n: int, procs: list[subprocess.Popen[bytes]]) -> None:
     """Stop our sshd (by pid) and delete our namespaces, veths and bridge."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+    for p in procs:  # unshare ignores SIGTERM; SIGKILL it and --kill-child ends its sshd,
+        if p.poll() is None:  # whose PID namespace (with every session in it) goes too
             p.kill()
-            p.wait(timeout=5)
+    for p in procs:
+        p.wait(timeout=30)
     _ip_batch([f"netns del {TAG}{i}" for i in range(n)
-               if Path("/run/netns", f"{TAG}{i}").exists()] + [f"link del {BRIDGE}"],
+               if Path("/run/netns", f"{TAG}{i}").exists()]
+              + [f"link del {TAG}v{i}" for i in range(n)] + [f"link del {BRIDGE}"],
               check=False)
 
 
