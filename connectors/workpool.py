@@ -20,13 +20,26 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.flows import load_flow_from_entrypoint
+from prefect.settings import PREFECT_API_URL
+from prefect.states import Cancelled, Crashed
+
+from connectors.journal.store import display
+from connectors.locks import check_redis, redis_url
 from shangyun.errors import ConnectorError
 from shangyun.wave.partition import POOL, queue_name
 
@@ -41,8 +54,6 @@ class WorkPoolError(ConnectorError):
 
 def api_url() -> str:
     """The Prefect API every worker shares; a clear error when none is configured."""
-    from prefect.settings import PREFECT_API_URL
-
     url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
     if not url:
         raise WorkPoolError(
@@ -52,15 +63,11 @@ def api_url() -> str:
 
 
 def _client() -> Any:
-    from prefect.client.orchestration import get_client
-
     api_url()
     return get_client(sync_client=True)
 
 
 def _missing(exc: BaseException) -> bool:
-    from prefect.exceptions import ObjectNotFound
-
     return isinstance(exc, ObjectNotFound)
 
 
@@ -68,12 +75,8 @@ def check_distributed(journal: bool = True) -> None:
     """Distributed mode needs a journal every worker shares (PostgreSQL; not for a dry run,
     which journals nothing) and Redis for the system locks; a clear error otherwise, before
     anything is touched."""
-    from connectors.locks import check_redis, redis_url
-
     url = os.environ.get("SHANGYUN_JOURNAL", "")
     if journal and not url.startswith(("postgresql", "postgres")):
-        from connectors.journal.store import display
-
         shown = "unset, i.e. SQLite in the estate"
         if url:
             try:
@@ -91,8 +94,6 @@ def ensure_pool(bureaus: Iterable[str], pool: str = POOL,
                 queue_limit: int | None = None) -> list[str]:
     """Create the ``process`` work pool and one queue per bureau when missing; return the
     queue names. An existing pool of another type is an error (workers could not run it)."""
-    from prefect.client.schemas.actions import WorkPoolCreate
-
     names = [queue_name(b) for b in sorted(set(bureaus))]
     with _client() as client:
         try:
@@ -222,8 +223,6 @@ def deploy(project: str | Path | None = None, prefect_file: str = "prefect.yaml"
 
 
 def _names_in(file: Path) -> list[str]:
-    import yaml
-
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     out = []
     for d in data.get("deployments") or []:
@@ -233,8 +232,6 @@ def _names_in(file: Path) -> list[str]:
 
 
 def _flow_name(entrypoint: str) -> str:
-    from prefect.flows import load_flow_from_entrypoint
-
     return str(load_flow_from_entrypoint(entrypoint).name)
 
 
@@ -261,8 +258,6 @@ def submit(deployment: str, parameters: Mapping[str, Any], *, queue: str, name: 
            tags: Sequence[str] = (), idempotency_key: str | None = None) -> str:
     """Create a flow run of ``deployment`` on work queue ``queue``; return its id at once
     (the bureau's worker picks it up)."""
-    from prefect.deployments import run_deployment
-
     api_url()
     try:
         fr = run_deployment(deployment, parameters=dict(parameters), timeout=0,
@@ -300,8 +295,6 @@ class FlowRunState:
 
 def states(flow_run_ids: Iterable[str]) -> dict[str, FlowRunState]:
     """The current state of each flow run."""
-    from uuid import UUID
-
     out = {}
     with _client() as client:
         for fid in flow_run_ids:
@@ -316,20 +309,12 @@ def states(flow_run_ids: Iterable[str]) -> dict[str, FlowRunState]:
 
 def mark_crashed(flow_run_id: str, message: str) -> None:
     """Force a flow run whose process is gone into Crashed (the dashboard tells the truth)."""
-    from uuid import UUID
-
-    from prefect.states import Crashed
-
     with _client() as client:
         client.set_flow_run_state(UUID(flow_run_id), Crashed(message=message), force=True)
 
 
 def cancel(flow_run_id: str, message: str) -> None:
     """Cancel a flow run no worker has started (e.g. the submitter gave up on it)."""
-    from uuid import UUID
-
-    from prefect.states import Cancelled
-
     with _client() as client:
         client.set_flow_run_state(UUID(flow_run_id), Cancelled(message=message), force=True)
 
@@ -352,6 +337,4 @@ def worker_command(bureaus: Sequence[str], *, pool: str = POOL, name: str | None
 
 def worker_name(bureaus: Sequence[str]) -> str:
     """A worker's default name: its bureaus and host (``shangyun-b01-host``)."""
-    import socket
-
     return f"shangyun-{'+'.join(sorted(bureaus))}-{socket.gethostname()}"
