@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,7 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
+from shangyun.estate.model import META_FILE
 from shangyun.estate.names import resolve_in
 from shangyun.journal.audit import parse_anchor
 
@@ -94,7 +96,8 @@ def verify_cmd(estate_dir: str | None, journal_url: str | None, anchor: str | No
 def show_cmd(estate_dir: str | None, journal_url: str | None, system: str | None,
              run_id: str | None, limit: int, as_json: bool) -> None:
     """Show the last audit records: time (UTC), operator, system, action, result."""
-    if system is not None and estate_dir:
+    if system is not None and estate_dir and (Path(estate_dir) / META_FILE).is_file():
+        # a name needs the estate; a folder that holds only a journal takes the id as given
         system = resolve_in(estate_dir, "system", system)
     with open_journal(_target(estate_dir, journal_url), create=False) as j:
         entries = j.audit_entries(system=system, run=run_id, limit=limit)

@@ -125,7 +125,13 @@ def test_cli_needs_a_key(tmp_path: Path) -> None:
 def test_cli_bad_estate_is_one_clear_error(tmp_path: Path, sshd_hosts: Hosts) -> None:
     res = CliRunner().invoke(main, ["discover", "--estate", str(tmp_path / "none"),
                                     "--key", str(sshd_hosts.key)])
+    assert res.exit_code == 1 and "no such estate folder" in res.output
+    assert not (tmp_path / "none").exists()  # nothing created
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(main, ["discover", "--estate", str(tmp_path / "empty"),
+                                    "--key", str(sshd_hosts.key)])
     assert res.exit_code == 1 and "not an estate" in res.output
+    assert list((tmp_path / "empty").iterdir()) == []
 
 
 def test_flow(tmp_path: Path, sshd_hosts: Hosts, prefect_harness: None, dead_port: int) -> None:
