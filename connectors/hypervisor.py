@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import libvirt
 
@@ -35,7 +35,8 @@ libvirt.registerErrorHandler(lambda *a: None, None)  # libvirt prints every erro
 
 __all__ = [
     "Domain", "DomainDisk", "DomainNic", "HypervisorAuthError", "HypervisorError",
-    "HypervisorUnreachable", "PowerSession", "connect", "esx_uri", "kvm_ssh_uri",
+    "HypervisorUnreachable", "PowerSession", "connect", "esx_uri", "host_key_checked",
+    "kvm_ssh_uri",
     "list_domains", "missing_domains", "test_uri", "xen_ssh_uri",
 ]
 
@@ -121,6 +122,32 @@ def esx_uri(host: str, *, user: str | None = None, no_verify: bool = False,
     return f"{scheme}://{hostpart}{path}?no_verify={1 if no_verify else 0}"
 
 
+_SSH_TRANSPORTS = ("ssh", "libssh", "libssh2")
+
+
+def host_key_checked(uri: str) -> str:
+    """The URI libvirt is given for ``uri``: an SSH transport (``qemu+ssh://``,
+    ``xen+ssh://``, ``+libssh2``) becomes libvirt's own libssh client checking the host key
+    against the URI's ``known_hosts`` file only (``known_hosts_verify=normal``: an unknown
+    or changed key is refused, there is no one to ask), never the user's ssh config or
+    ``~/.ssh/known_hosts``. Without ``known_hosts`` no host is trusted (``/dev/null``).
+    ``no_verify``/``command`` are dropped. Other URIs are returned unchanged.
+
+    >>> host_key_checked("qemu+ssh://root@h/system?keyfile=/k/id&known_hosts=/k/kh&no_verify=0")
+    'qemu+libssh://root@h/system?keyfile=/k/id&known_hosts=/k/kh&known_hosts_verify=normal'
+    """
+    parts = urlsplit(uri)
+    driver, _, transport = parts.scheme.partition("+")
+    if transport not in _SSH_TRANSPORTS:
+        return uri
+    params = {k: v for k, v in parse_qsl(parts.query, keep_blank_values=True)
+              if k not in ("no_verify", "command", "known_hosts_verify")}
+    params["known_hosts"] = params.get("known_hosts") or "/dev/null"
+    params["known_hosts_verify"] = "normal"
+    return urlunsplit((f"{driver}+libssh", parts.netloc, parts.path, _query(params)[1:],
+                       parts.fragment))
+
+
 def test_uri(node_xml: str | Path) -> str:
     """The libvirt test-driver URI of a node definition file (used by the lab)."""
     return f"test://{Path(node_xml).resolve()}"
@@ -170,9 +197,9 @@ def connect(uri: str, *, username: str | None = None,
     try:
         if username or password:
             auth = [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], _answer, None]
-            conn = libvirt.openAuth(uri, auth, libvirt.VIR_CONNECT_RO)
+            conn = libvirt.openAuth(host_key_checked(uri), auth, libvirt.VIR_CONNECT_RO)
         else:
-            conn = libvirt.openReadOnly(uri)
+            conn = libvirt.openReadOnly(host_key_checked(uri))
     except libvirt.libvirtError as exc:
         raise _wrap(uri, exc) from None
     if conn is None:
@@ -282,7 +309,7 @@ def missing_domains(uri: str, names: Iterable[str]) -> str | None:
     """Why the hypervisor at ``uri`` cannot serve a system (None when it can): it must open
     read-only and know every one of ``names`` as a domain."""
     try:
-        conn = libvirt.openReadOnly(uri)
+        conn = libvirt.openReadOnly(host_key_checked(uri))
     except libvirt.libvirtError as exc:
         return str(exc)
     try:
@@ -302,7 +329,7 @@ class PowerSession:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         try:
-            self._conn: libvirt.virConnect | None = libvirt.open(uri)
+            self._conn: libvirt.virConnect | None = libvirt.open(host_key_checked(uri))
         except libvirt.libvirtError as exc:
             raise HypervisorError(uri, exc.get_error_message()) from None
 
@@ -319,9 +346,11 @@ class PowerSession:
         """Whether domain ``name`` runs (running, blocked or paused)."""
         return bool(self._domain(name).isActive())
 
-    def shut_down(self, name: str, *, polls: int, poll_seconds: float) -> None:
-        """Shut ``name`` down, forced off when it still runs after ``polls`` waits of
-        ``poll_seconds`` (no-op when it is off)."""
+    def shut_down(self, name: str, *, polls: int, poll_seconds: float,
+                  force: bool = False) -> None:
+        """Shut ``name`` down and wait ``polls`` times ``poll_seconds`` for it to stop
+        (no-op when it is off). When it still runs: forced off only with ``force``, else a
+        :class:`HypervisorError` (a guest killed mid-write can lose what it was writing)."""
         dom = self._domain(name)
         if not dom.isActive():
             return
@@ -331,6 +360,10 @@ class PowerSession:
             if not dom.isActive():
                 break
             time.sleep(poll_seconds)
+        if dom.isActive() and not force:
+            raise HypervisorError(self.uri, f"domain {name} still runs "
+                                            f"{polls * poll_seconds:g} s after its shutdown; "
+                                            "not forced off (force_off: true forces it)")
         if dom.isActive():
             try:
                 dom.destroy()
