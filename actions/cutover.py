@@ -11,6 +11,7 @@ undo); its data is only read.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -20,7 +21,6 @@ from typing import Any
 from actions.context import RunContext, labels
 from actions.data import database_sides
 from connectors import health
-from connectors.database import postgres
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.targets.base import ImportedDisk, Instance, InstanceSpec, InstanceState
 from shangyun.errors import StepError
@@ -36,14 +36,15 @@ from shangyun.wave.stepargs import (
 )
 from shangyun.wave.steps import Step
 
-FREEZE_POLLS, FREEZE_POLL_SECONDS = 150, 0.2
+FREEZE_POLL_SECONDS = 0.2
 START_POLLS, START_POLL_SECONDS = 60, 1.0
 
 # ------------------------------------------------------------------------ the source
 
 @dataclass
 class FreezeAction:
-    """Stop the source: shut its domains down (forced off after a bounded wait)."""
+    """Stop the source: shut its domains down (a bounded wait, then the step fails unless
+    ``force_off``) and make its databases read-only."""
 
     ctx: RunContext
 
@@ -60,10 +61,11 @@ class FreezeAction:
         self.ctx.save_state(step, "frozen", frozen)
         for d in running:
             self.ctx.hypervisor(d.hypervisor).shut_down(
-                d.name, polls=FREEZE_POLLS, poll_seconds=FREEZE_POLL_SECONDS)
+                d.name, polls=max(1, math.ceil(a.shutdown_seconds / FREEZE_POLL_SECONDS)),
+                poll_seconds=FREEZE_POLL_SECONDS, force=a.force_off)
         for item in a.databases:
-            _, src, _ = database_sides(item)
-            postgres.freeze(src)
+            engine, src, _ = database_sides(item)
+            engine.freeze(src)
         return {"frozen": frozen}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
@@ -74,8 +76,8 @@ class FreezeAction:
         """Make the frozen databases writable again and restart the domains that ran
         before the freeze (no-op for those that run)."""
         for item in payload.get("databases") or []:
-            _, src, _ = database_sides(from_record(DataItem, item))
-            postgres.unfreeze(src)
+            engine, src, _ = database_sides(from_record(DataItem, item))
+            engine.unfreeze(src)
         for d in (payload.get("frozen") or {}).get("was_running", []):
             ref = from_record(DomainRef, d)
             self.ctx.hypervisor(ref.hypervisor).start(ref.name)

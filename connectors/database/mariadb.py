@@ -21,6 +21,7 @@ the same major version (as a migration onto the cloud's managed MariaDB does).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -216,3 +217,31 @@ def verify(source: DbEndpoint, target: DbEndpoint) -> dict[str, TableDigest]:
     src = digests(source)
     require_same(f"MariaDB {source.where()} → {target.where()}", src, digests(target))
     return src
+
+
+def freeze(ep: DbEndpoint) -> None:
+    """Freeze a source database for cutover: the server is made read-only
+    (``read_only`` is server-wide in MariaDB; accounts with ``READ_ONLY ADMIN``/``SUPER``
+    can still write) and the other sessions on ``ep``'s database are ended. Undone by
+    :func:`unfreeze`; no data is touched."""
+    conn = connect(ep, None)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL read_only = ON")
+            cur.execute("SELECT id FROM information_schema.processlist "
+                        "WHERE db = %s AND id <> CONNECTION_ID()", (ep.dbname,))
+            for (pid,) in cur.fetchall():
+                with contextlib.suppress(pymysql.err.MySQLError):  # it may end meanwhile
+                    cur.execute("KILL CONNECTION %s", (int(pid),))
+    finally:
+        conn.close()
+
+
+def unfreeze(ep: DbEndpoint) -> None:
+    """Undo :func:`freeze`: the server is writable again (safe to run twice)."""
+    conn = connect(ep, None)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL read_only = OFF")
+    finally:
+        conn.close()

@@ -4,8 +4,10 @@ rollback order and the finalize rule. No I/O except reading the cutover file.
 Per system, after part 1's steps (precheck → convert → upload → import → launch)::
 
     copy/<item>…      initial copy of each database and file set while the source runs
-    freeze            stop the source (shut its libvirt domains down; with
-                      freeze_databases, PostgreSQL sources made read-only)  undo: restart
+    freeze            stop the source (shut its libvirt domains down, fail if one still
+                      runs after shutdown_seconds unless force_off; its PostgreSQL and
+                      MariaDB sources made read-only unless freeze_databases: false)
+                                                                            undo: restart
     delta/<item>…     final delta of each item (the source is frozen)
     verify            every item compared (row counts + checksums, SHA-256)  refuses cutover
     start             the production instance(s) on the target              undo: stop+remove
@@ -25,7 +27,9 @@ or with another, is a :class:`SchemaVersionError` naming the file)::
     systems:
       sys-001:
         freeze: true                      # shut the system's hosts' domains down (default)
-        freeze_databases: true            # also make its PostgreSQL sources read-only
+        freeze_databases: true            # also make its database sources read-only (default)
+        shutdown_seconds: 30              # a domain still running after this fails the freeze
+        force_off: false                  # true: force it off instead (may lose its writes)
         databases:
           - id: main
             engine: postgresql            # or mariadb
@@ -95,7 +99,9 @@ class SystemCutover:
     dns_zone: str = ""
     dns_records: tuple[DnsRecordArg, ...] = ()
     health: tuple[dict[str, Any], ...] = ()
-    freeze_databases: bool = False
+    freeze_databases: bool = True
+    shutdown_seconds: float = 30.0
+    force_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,10 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
                                           str(dns.get("zone", "") or ""), records,
                                           tuple(checks),
                                           freeze_databases=bool(spec.get("freeze_databases",
-                                                                         False)))
+                                                                         True)),
+                                          shutdown_seconds=float(spec.get("shutdown_seconds",
+                                                                          30.0)),
+                                          force_off=bool(spec.get("force_off", False)))
     return CutoverPlan(systems, float(data.get("soak_hours", DEFAULT_SOAK_HOURS)))
 
 
@@ -242,10 +251,11 @@ def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
                   args=it, planned=CopyPlanned(it)) for it in spec.data]
     domains = [DomainRef(h.hypervisor, h.hostname) for h in system.hosts if h.hypervisor]
     dbs = [it for it in spec.data
-           if spec.freeze_databases and it.kind == "db" and it.engine == "postgresql"]
+           if spec.freeze_databases and it.kind == "db"]
     if spec.freeze and (domains or dbs):
         what = [d.name for d in domains] + [f"database {d.id} read-only" for d in dbs]
-        frozen = FreezeArgs(domains=domains, databases=dbs)
+        frozen = FreezeArgs(domains=domains, databases=dbs,
+                            shutdown_seconds=spec.shutdown_seconds, force_off=spec.force_off)
         steps.append(Step("freeze", sid, f"{sid}/freeze", f"freeze {system.name}: "
                           + ", ".join(what), args=frozen, planned=frozen))
     steps += [Step("delta", sid, f"{sid}/delta/{it.id}", f"final delta of {it.kind} {it.id}",

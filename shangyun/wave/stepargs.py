@@ -191,11 +191,14 @@ class DomainRef:
 
 @dataclass(frozen=True)
 class FreezeArgs:
-    """Stop the source: its domains, and (``freeze_databases``) its PostgreSQL databases
-    made read-only."""
+    """Stop the source: its domains (each given ``shutdown_seconds`` to stop; forced off
+    after that only with ``force_off``, else the step fails), and (``freeze_databases``)
+    its PostgreSQL and MariaDB databases made read-only."""
 
     domains: list[DomainRef]
     databases: list[DataItem]
+    shutdown_seconds: float = 30.0
+    force_off: bool = False
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,23 @@ def test_freeze_databases_adds_postgresql_sources_to_the_freeze() -> None:
     assert "database main read-only" in freeze.title
 
 
+def test_freeze_is_on_by_default_with_a_bounded_wait_and_no_force() -> None:
+    spec = parse_cutover(_spec()).systems["sys-1"]
+    assert spec.freeze and spec.freeze_databases and not spec.force_off
+    wave, system = _wave()
+    maria = {**DB, "id": "crm", "engine": "mariadb"}
+    for extra, seconds, force, dbs in (({}, 30.0, False, ["main"]),
+                                       ({"databases": [DB, maria], "shutdown_seconds": 5,
+                                         "force_off": True}, 5.0, True, ["main", "crm"]),
+                                       ({"freeze_databases": False}, 30.0, False, [])):
+        plan = parse_cutover(_spec(**extra))
+        freeze = next(s for s in cutover_steps(wave, system, plan.systems["sys-1"])
+                      if s.kind == "freeze")
+        a = freeze.args_as(FreezeArgs)
+        assert (a.shutdown_seconds, a.force_off) == (seconds, force)
+        assert [d.id for d in a.databases] == dbs
+
+
 def test_steps_read_back_from_their_json_typed() -> None:
     wave, _ = _wave()
     plan = parse_cutover(_spec(freeze_databases=True))

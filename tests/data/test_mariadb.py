@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from connectors.database import DbEndpoint
@@ -66,3 +67,37 @@ def test_defaults_file_is_private_and_removed() -> None:
         assert 'password="p\\"w\\\\d"' in Path(path).read_text()
     assert not os.path.exists(path)
     assert "p\"w" not in repr(ep)
+
+
+def _write(ep: DbEndpoint, name: str) -> None:
+    conn = my.connect(ep)
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO people (name) VALUES (%s)", (name,))
+
+
+def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
+        my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    """The cutover freeze of a MariaDB source (real server): an ordinary account can no
+    longer write, a session open on the database is ended; unfreeze makes it writable."""
+    src, _ = my_pair
+    user, pw = f"w{os.getpid()}", "freeze-test"
+    my_exec(src, f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{pw}'")
+    try:
+        my_exec(src, f"GRANT ALL ON `{src.dbname}`.* TO '{user}'@'127.0.0.1'")
+        writer = DbEndpoint(src.host, src.port, user, src.dbname, pw)
+        open_session = pymysql.connect(host=src.host, user=user, password=pw,
+                                       database=src.dbname, autocommit=True)
+        try:
+            my.freeze(src)
+            with pytest.raises(pymysql.err.MySQLError, match=r"read-only|read_only"):
+                _write(writer, "after the freeze")
+            with pytest.raises(pymysql.err.MySQLError), open_session.cursor() as cur:
+                cur.execute("SELECT 1")  # its session was ended
+        finally:
+            my.unfreeze(src)
+            my.unfreeze(src)  # twice: no-op
+        _write(writer, "after the undo")
+        assert my_exec(src, "SELECT COUNT(*) FROM people WHERE name = 'after the undo'") \
+            == [(1,)]
+    finally:
+        my_exec(src, f"DROP USER '{user}'@'127.0.0.1'")
