@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import click
 
-from shangyun.cli.output import (
-    Table,
-    console,
-    escape,
-    estate_option,
-    handle_errors,
-    json_option,
-    print_json,
-)
+from shangyun.cli import output as out
 
 
 @click.command("assess")
-@estate_option
+@out.estate_option
 @click.option("--target", "target", type=click.FloatRange(0.05, 1.0), default=0.70,
               show_default=True, help="Utilisation to size for (0.05–1).")
 @click.option("--headroom", type=click.FloatRange(0, 5), default=0.10, show_default=True,
@@ -24,8 +16,8 @@ from shangyun.cli.output import (
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="A folder with support_matrix.yaml, flavours.csv, prices.yaml, layout.yaml "
                    "(default: the ones shipped with shangyun).")
-@json_option
-@handle_errors
+@out.json_option
+@out.handle_errors
 def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None,
            as_json: bool) -> None:
     """Assess every host and system and write ESTATE/assessment/.
@@ -43,22 +35,22 @@ def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None
     result = run_assess(estate, load_catalog(data_dir), target=target, headroom=headroom)
     path = write_assessment(result, estate_dir)
     if as_json:
-        print_json({"path": str(path), "summary": result.summary,
-                    "systems": result.systems.to_dict(orient="records")})
+        out.print_json({"path": str(path), "summary": result.summary,
+                        "systems": result.systems.to_dict(orient="records")})
         return
     s = result.summary
-    console.print(f"[bold]assessment[/] written to {escape(path)}")
-    t = Table("systems", "ready", "conditional", "not ready", "excluded", "moving")
+    out.console.print(f"[bold]assessment[/] written to {out.escape(path)}")
+    t = out.Table("systems", "ready", "conditional", "not ready", "excluded", "moving")
     c = s["systems"]
     t.add_row(str(sum(c[k] for k in ("ready", "conditional", "not ready"))), str(c["ready"]),
               str(c["conditional"]), str(c["not ready"]), str(c["excluded"]), str(c["moving"]))
-    console.print(t)
-    m = Table("moving hosts", "vCPU", "memory GB", "servers", "CPU util", "monthly")
+    out.console.print(t)
+    m = out.Table("moving hosts", "vCPU", "memory GB", "servers", "CPU util", "monthly")
     for label in ("before", "after"):
         x = s[label]
         util = "-" if x["cpu_utilisation"] is None else f"{100 * x['cpu_utilisation']:.0f} %"
         m.add_row(label, str(x["vcpu"]), f"{x['memory_gb']:,.0f}", str(x["physical_servers"]),
                   util, f"{x['monthly_cny']:,.0f} {s['currency']}")
-    console.print(m)
+    out.console.print(m)
     if s["saving_pct"] is not None:
-        console.print(f"monthly cost change: [bold]{-s['saving_pct']:+.1f} %[/]")
+        out.console.print(f"monthly cost change: [bold]{-s['saving_pct']:+.1f} %[/]")

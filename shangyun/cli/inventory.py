@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import click
 
+from shangyun.cli import output as out
 from shangyun.cli.lazy import LazyGroup
-from shangyun.cli.output import (
-    Table,
-    console,
-    escape,
-    estate_option,
-    handle_errors,
-    json_option,
-    print_json,
-)
 from shangyun.estate import Estate
 
 SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample",
@@ -28,35 +20,36 @@ def inventory() -> None:
 
 
 @inventory.command("validate")
-@estate_option
-@json_option
-@handle_errors
+@out.estate_option
+@out.json_option
+@out.handle_errors
 def validate_cmd(estate_dir: str, as_json: bool) -> None:
     """Check the estate and list every problem (file, row, column); exit 1 if any."""
     Estate.load(estate_dir, check=True)
     if as_json:
-        print_json({"ok": True, "problems": []})
+        out.print_json({"ok": True, "problems": []})
     else:
-        console.print(f"[green]ok[/]: {escape(estate_dir)} is a valid estate")
+        out.console.print(f"[green]ok[/]: {out.escape(estate_dir)} is a valid estate")
 
 
 @inventory.command("show")
-@estate_option
-@json_option
-@handle_errors
+@out.estate_option
+@out.json_option
+@out.handle_errors
 def show_cmd(estate_dir: str, as_json: bool) -> None:
     """Show counts per table and per bureau."""
     summary = Estate.load(estate_dir, check=False).summary()
     if as_json:
-        print_json(summary)
+        out.print_json(summary)
         return
-    console.print(f"[bold]{escape(summary['name'])}[/]  (schema {summary['schema_version']})")
-    t = Table("table", "rows")
+    out.console.print(f"[bold]{out.escape(summary['name'])}[/]  "
+                      f"(schema {summary['schema_version']})")
+    t = out.Table("table", "rows")
     for name, n in summary["counts"].items():
         t.add_row(name, str(n))
-    console.print(t)
-    b = Table("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB")
+    out.console.print(t)
+    b = out.Table("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB")
     for bid, e in summary["per_bureau"].items():
         b.add_row(bid, e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
                   str(e["physical"]), str(e["databases"]), f"{e['disk_gb']:,.0f}")
-    console.print(b)
+    out.console.print(b)

@@ -6,21 +6,13 @@ from typing import Any
 
 import click
 
-from shangyun.cli.output import (
-    Table,
-    console,
-    escape,
-    estate_option,
-    handle_errors,
-    json_option,
-    print_json,
-)
+from shangyun.cli import output as out
 
 
 @click.command("status")
-@estate_option
-@json_option
-@handle_errors
+@out.estate_option
+@out.json_option
+@out.handle_errors
 def status(estate_dir: str, as_json: bool) -> None:
     """Estate counts, assessment, plan waves, and each wave's runs from the journal."""
     from connectors.dashboard import dashboard_status
@@ -32,39 +24,40 @@ def status(estate_dir: str, as_json: bool) -> None:
     data["dashboard"] = dashboard_status(estate_dir, data["waves"])
     if as_json:
         data.pop("systems")
-        print_json(data)
+        out.print_json(data)
         return
     c = data["counts"]
-    console.print(f"[bold]{escape(data['estate'])}[/] ({escape(data['path'])})")
-    console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, {c['hosts']} hosts, "
-                  f"{c['disks']} disks ({data['disk_gb']} GB), {c['databases']} databases, "
-                  f"{c['dependencies']} dependencies")
+    out.console.print(f"[bold]{out.escape(data['estate'])}[/] ({out.escape(data['path'])})")
+    out.console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, "
+                      f"{c['hosts']} hosts, {c['disks']} disks ({data['disk_gb']} GB), "
+                      f"{c['databases']} databases, {c['dependencies']} dependencies")
     a = data["assessment"]
     if a:
         s = a["systems"]
-        console.print(f"assessment: {s['ready']} ready, {s['conditional']} conditional, "
-                      f"{s['not ready']} not ready, {s['excluded']} excluded; servers "
-                      f"{a['before']['physical_servers']} → {a['after']['physical_servers']}, "
-                      f"cost {a['before']['monthly_cny']:,.0f} → {a['after']['monthly_cny']:,.0f}"
-                      f" {a.get('currency', 'CNY')}/month")
+        out.console.print(f"assessment: {s['ready']} ready, {s['conditional']} conditional, "
+                          f"{s['not ready']} not ready, {s['excluded']} excluded; servers "
+                          f"{a['before']['physical_servers']} → {a['after']['physical_servers']}, "
+                          f"cost {a['before']['monthly_cny']:,.0f} → "
+                          f"{a['after']['monthly_cny']:,.0f} {a.get('currency', 'CNY')}/month")
     else:
-        console.print("assessment: none (run shangyun assess)")
+        out.console.print("assessment: none (run shangyun assess)")
     t = data["totals"]
-    console.print(f"systems: {t['moved']} moved, {t['pending']} pending, {t['failed']} failed or "
-                  f"rolled back, {t['excluded']} excluded (of {t['systems']})")
+    out.console.print(f"systems: {t['moved']} moved, {t['pending']} pending, "
+                      f"{t['failed']} failed or rolled back, {t['excluded']} excluded "
+                      f"(of {t['systems']})")
     if data["waves"]:
-        table = Table("wave", "start", "systems", "bureaus", "runs", "state", "moved",
+        table = out.Table("wave", "start", "systems", "bureaus", "runs", "state", "moved",
                           "failed", "last run")
         for w in data["waves"]:
             table.add_row(str(w["wave"]), w["start"], str(w["systems"]),
                           str(len(w["bureaus"])), str(w["runs"]), w["state"], str(w["moved"]),
                           str(w["failed"]), w["last_run"] or "-")
-        console.print(table)
+        out.console.print(table)
     else:
-        console.print("plan: none (run shangyun plan)")
+        out.console.print("plan: none (run shangyun plan)")
     if data["dashboard"]:
-        console.print(f"dashboard: {data['dashboard']['url']}  ({data['dashboard']['export']})")
+        out.console.print(f"dashboard: {data['dashboard']['url']}  ({data['dashboard']['export']})")
         for w in data["waves"]:
             if w.get("flow_run"):
-                console.print(f"  wave {w['wave']}: {w['flow_run']['name']} "
-                              f"[{w['flow_run']['state']}] {w['flow_run']['url']}")
+                out.console.print(f"  wave {w['wave']}: {w['flow_run']['name']} "
+                                  f"[{w['flow_run']['state']}] {w['flow_run']['url']}")
