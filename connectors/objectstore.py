@@ -485,6 +485,19 @@ class ObjectStore:
         """Read parts in order (hashing them), send them concurrently; yield as they finish."""
         done_bytes = 0
         pending: set[Future[tuple[int, str, str, bytes, int]]] = set()
+
+        def drain(keep: int) -> Iterator[tuple[int, str, str, bytes]]:
+            """Wait for sent parts until at most ``keep`` are in flight; yield each finished."""
+            nonlocal pending, done_bytes
+            while len(pending) > keep:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    n, kind, etag, md5, length = fut.result()
+                    done_bytes += length
+                    if progress is not None:
+                        progress(done_bytes, size)
+                    yield n, kind, etag, md5
+
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part") as pool:
             try:
                 for number in range(1, nparts + 1):
@@ -492,22 +505,8 @@ class ObjectStore:
                     d.update(data)
                     pending.add(pool.submit(self._send_part, bucket, key, state.upload_id,
                                             number, data, existing.get(number)))
-                    while len(pending) >= self.concurrency:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            n, kind, etag, md5, length = fut.result()
-                            done_bytes += length
-                            if progress is not None:
-                                progress(done_bytes, size)
-                            yield n, kind, etag, md5
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        n, kind, etag, md5, length = fut.result()
-                        done_bytes += length
-                        if progress is not None:
-                            progress(done_bytes, size)
-                        yield n, kind, etag, md5
+                    yield from drain(self.concurrency - 1)
+                yield from drain(0)
             except BaseException:
                 for fut in pending:
                     fut.cancel()

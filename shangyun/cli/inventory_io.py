@@ -11,12 +11,12 @@ import click
 from shangyun.cli.output import (
     Table,
     console,
-    err_console,
     escape,
     estate_option,
     handle_errors,
     json_option,
     print_json,
+    progress_bars,
 )
 
 
@@ -26,16 +26,7 @@ def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
     if not enabled:
         yield (lambda name: None), (lambda n=1: None)
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=False) as bar:
+    with progress_bars() as bar:
         ftask = bar.add_task("files", total=files)
         rtask = bar.add_task("rows", total=None)
         started = [0]

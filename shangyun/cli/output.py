@@ -123,12 +123,11 @@ def escape(text: object) -> str:
     return _escape("" if text is None else str(text))
 
 
-@contextmanager
-def progress(description: str, total: int | None, *, enabled: bool = True) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``advance(n=1)``. Silent when not enabled."""
-    if not enabled:
-        yield lambda n=1: None
-        return
+def progress_bars() -> Any:
+    """A rich ``Progress`` on stderr (description, bar, done/total, elapsed); add tasks to it.
+
+    rich.progress is imported here, not at the top: most commands never show a bar
+    (start-up cost)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -137,7 +136,16 @@ def progress(description: str, total: int | None, *, enabled: bool = True) -> It
         TimeElapsedColumn,
     )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=False) as bar:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=False)
+
+
+@contextmanager
+def progress(description: str, total: int | None, *, enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields ``advance(n=1)``. Silent when not enabled."""
+    if not enabled:
+        yield lambda n=1: None
+        return
+    with progress_bars() as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)

@@ -5,26 +5,12 @@ from __future__ import annotations
 
 import click
 
-from shangyun.cli.output import (
-    console,
-    err_console,
-    estate_option,
-    handle_errors,
-    json_option,
-    print_json,
-)
-from shangyun.cli.runbook import FORMAT, LANG, PUBLISH
+from shangyun.cli.output import console, err_console, print_json
+from shangyun.cli.runbook import document_options
 
 
 @click.command("report")
-@estate_option
-@FORMAT
-@LANG
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Output file (default: <estate>/runbooks/report.<lang>.<format>).")
-@PUBLISH
-@json_option
-@handle_errors
+@document_options("<estate>/runbooks/report.<lang>.<format>")
 def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
            as_json: bool) -> None:
     """Write the estate report (--json: print its data instead of writing a file)."""

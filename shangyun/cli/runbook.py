@@ -3,6 +3,8 @@ after: what ran, verification, failures), Markdown or self-contained HTML, zh or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from shangyun.cli.output import (
@@ -24,16 +26,24 @@ PUBLISH = click.option("--publish", is_flag=True, help="Also publish it (Markdow
                        "artifact on the running dashboard ('shangyun server start').")
 
 
+def document_options(default_out: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options of a written document (runbook, report): --estate, --format, --lang, --out
+    (``default_out`` names the default file in its help), --publish, --json; errors handled."""
+    out_option = click.option("--out", type=click.Path(dir_okay=False), default=None,
+                              help=f"Output file (default: {default_out}).")
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in (handle_errors, json_option, PUBLISH, out_option, LANG, FORMAT,
+                       estate_option):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @click.command("runbook")
 @click.argument("number", type=click.IntRange(1))
-@estate_option
-@FORMAT
-@LANG
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Output file (default: <estate>/runbooks/wave-N.<lang>.<format>).")
-@PUBLISH
-@json_option
-@handle_errors
+@document_options("<estate>/runbooks/wave-N.<lang>.<format>")
 def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
             publish: bool, as_json: bool) -> None:
     """Write the runbook of wave NUMBER (before the wave, and what happened once it ran)."""
