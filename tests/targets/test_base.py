@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from connectors.targets import Capacity, ImportedDisk, Instance, Labels
+from connectors.targets.base import Capacity, ImportedDisk, Instance, Labels
 
 
 def test_slug_is_safe_and_distinct() -> None:

@@ -15,16 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
-from connectors.targets import (
-    CapacityRequest,
-    ImportedDisk,
-    Instance,
-    InstanceSpec,
-    InstanceState,
-    Labels,
-    ObjectRef,
-    TargetError,
-)
+from connectors.targets import base
 from connectors.targets.ec2 import Ec2Target
 from shangyun.errors import TransientError
 from tests.targets.conftest import Converted
@@ -42,9 +33,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def labels() -> Labels:
+def labels() -> base.Labels:
     """Labels unique to one test (moto's state is shared by the whole session)."""
-    return Labels(wave="7", bureau="b-sz", system=f"sys-{uuid.uuid4().hex[:8]}")
+    return base.Labels(wave="7", bureau="b-sz", system=f"sys-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
@@ -96,7 +87,7 @@ def _stub_import(stub: Stubber, bucket: str, key: str | Any, fmt: str, snapshot:
 
 
 def test_full_path_upload_import_test_launch_and_idempotent_undo(
-        target: tuple[Ec2Target, Stubber], bucket: str, labels: Labels,
+        target: tuple[Ec2Target, Stubber], bucket: str, labels: base.Labels,
         converted_disks: dict[str, Converted]) -> None:
     t, stub = target
     src = converted_disks["vmdk"]
@@ -127,7 +118,7 @@ def test_full_path_upload_import_test_launch_and_idempotent_undo(
     assert again.disk_id == disk.disk_id and again.format == "vmdk"
     assert not again.verified and "reused" in again.verification
 
-    spec = InstanceSpec(name="tax-app", vcpus=2, memory_mb=4096, labels=labels)
+    spec = base.InstanceSpec(name="tax-app", vcpus=2, memory_mb=4096, labels=labels)
     inst = t.create_instance(spec, [disk], test_mode=True)
     assert inst.name == "tax-app-test" and inst.test_mode
     assert t.create_instance(spec, [disk], test_mode=True).instance_id == inst.instance_id
@@ -146,20 +137,20 @@ def test_full_path_upload_import_test_launch_and_idempotent_undo(
     # (moto makes its own root snapshot for register_image, so the mapping is not checked)
     assert image["Name"] == "shangyun-tax-app-test" and image["RootDeviceName"] == "/dev/sda1"
 
-    assert t.status(inst) in (InstanceState.PENDING, InstanceState.RUNNING)
+    assert t.status(inst) in (base.InstanceState.PENDING, base.InstanceState.RUNNING)
     t.start(inst)
     t.stop(inst)
-    assert t.status(inst) == InstanceState.STOPPED
+    assert t.status(inst) == base.InstanceState.STOPPED
     t.start(inst)
-    assert t.status(inst) in (InstanceState.PENDING, InstanceState.RUNNING)
+    assert t.status(inst) in (base.InstanceState.PENDING, base.InstanceState.RUNNING)
 
-    rebuilt_inst = Instance.from_record(inst.to_record())
-    rebuilt_disk = ImportedDisk.from_record(disk.to_record())
+    rebuilt_inst = base.Instance.from_record(inst.to_record())
+    rebuilt_disk = base.ImportedDisk.from_record(disk.to_record())
     assert t.has_disk(rebuilt_disk) and not t.takes_local_files
     for _ in range(2):  # undo twice: the second finds everything gone
         t.delete_instance(rebuilt_inst)
         t.delete_disk(rebuilt_disk)
-    assert t.status(inst) == InstanceState.ABSENT
+    assert t.status(inst) == base.InstanceState.ABSENT
     assert not t.has_disk(rebuilt_disk)
     assert t.ec2.describe_images(Owners=["self"], Filters=[
         {"Name": "name", "Values": ["shangyun-tax-app-test"]}])["Images"] == []
@@ -168,19 +159,19 @@ def test_full_path_upload_import_test_launch_and_idempotent_undo(
     listed = t.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
     assert listed == []
     t.stop(inst)  # stopping a terminated instance is fine
-    with pytest.raises(TargetError, match="does not exist"):
+    with pytest.raises(base.TargetError, match="does not exist"):
         t.start(inst)
 
 
 def test_object_ref_import_keeps_the_staged_object(
-        target: tuple[Ec2Target, Stubber], bucket: str, labels: Labels,
+        target: tuple[Ec2Target, Stubber], bucket: str, labels: base.Labels,
         converted_disks: dict[str, Converted]) -> None:
     t, stub = target
     src = converted_disks["raw"]
     t.s3.put_object(Bucket=bucket, Key="staged/disk.raw", Body=src.path.read_bytes())
     snapshot = _moto_snapshot(t.ec2, src.size)
     _stub_import(stub, bucket, "staged/disk.raw", "RAW", snapshot)
-    disk = t.import_disk(ObjectRef(bucket, "staged/disk.raw"), name="root", fmt="raw",
+    disk = t.import_disk(base.ObjectRef(bucket, "staged/disk.raw"), name="root", fmt="raw",
                          digest=src.digest, labels=labels)
     assert disk.extra["uploaded"] == "false" and disk.size_bytes == 1 << 30
     assert not disk.verified and "not verifiable by the target" in disk.verification
@@ -191,70 +182,70 @@ def test_object_ref_import_keeps_the_staged_object(
 
 
 def test_production_launch_uses_production_subnet(
-        target: tuple[Ec2Target, Stubber], labels: Labels) -> None:
+        target: tuple[Ec2Target, Stubber], labels: base.Labels) -> None:
     t, _ = target
     vpc = t.ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
     subnet = t.ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
     snap = _moto_snapshot(t.ec2, 1)
-    disk = ImportedDisk("ec2", snap, "root", "raw", 1 << 30, "sha256:" + "1" * 64, labels)
-    spec = InstanceSpec(name="tax-db", vcpus=1, memory_mb=1024, labels=labels, network=subnet)
+    disk = base.ImportedDisk("ec2", snap, "root", "raw", 1 << 30, "sha256:" + "1" * 64, labels)
+    spec = base.InstanceSpec(name="tax-db", vcpus=1, memory_mb=1024, labels=labels, network=subnet)
     inst = t.create_instance(spec, [disk], test_mode=False)
     assert inst.name == "tax-db" and inst.extra["subnet"] == subnet
     assert inst.extra["security_groups"] == ""
     t.delete_instance(inst)
-    assert t.status(inst) == InstanceState.ABSENT
+    assert t.status(inst) == base.InstanceState.ABSENT
 
 
 def test_failed_import_task_is_named(target: tuple[Ec2Target, Stubber], bucket: str,
-                                     labels: Labels) -> None:
+                                     labels: base.Labels) -> None:
     t, stub = target
     task = "import-snap-00000000000000bad"
     stub.add_response("import_snapshot", {"ImportTaskId": task})
     stub.add_response("describe_import_snapshot_tasks", {"ImportSnapshotTasks": [
         {"ImportTaskId": task, "SnapshotTaskDetail": {
             "Status": "deleted", "StatusMessage": "ClientError: Unsupported VMDK"}}]})
-    with pytest.raises(TargetError, match=f"{task}.*Unsupported VMDK"):
-        t.import_disk(ObjectRef(bucket, "x.vmdk"), name="d", fmt="vmdk",
+    with pytest.raises(base.TargetError, match=f"{task}.*Unsupported VMDK"):
+        t.import_disk(base.ObjectRef(bucket, "x.vmdk"), name="d", fmt="vmdk",
                       digest="sha256:" + "2" * 64, labels=labels)
 
 
 def test_throttled_import_is_transient(target: tuple[Ec2Target, Stubber], bucket: str,
-                                       labels: Labels) -> None:
+                                       labels: base.Labels) -> None:
     t, stub = target
     stub.add_client_error("import_snapshot", service_error_code="RequestLimitExceeded",
                           http_status_code=503)
     with pytest.raises(TransientError, match="RequestLimitExceeded"):
-        t.import_disk(ObjectRef(bucket, "x.raw"), name="d", fmt="raw",
+        t.import_disk(base.ObjectRef(bucket, "x.raw"), name="d", fmt="raw",
                       digest="sha256:" + "3" * 64, labels=labels)
 
 
-def test_refuses_formats_it_cannot_import(target: tuple[Ec2Target, Stubber], labels: Labels,
+def test_refuses_formats_it_cannot_import(target: tuple[Ec2Target, Stubber], labels: base.Labels,
                                           converted_disks: dict[str, Converted]) -> None:
     t, _ = target
     q = converted_disks["qcow2"]
-    with pytest.raises(TargetError, match="not qcow2"):
+    with pytest.raises(base.TargetError, match="not qcow2"):
         t.import_disk(q.path, name="d", fmt="qcow2", digest=q.digest, labels=labels)
-    with pytest.raises(TargetError, match="at least one disk"):
-        t.create_instance(InstanceSpec("x", 1, 512, labels), [], test_mode=True)
+    with pytest.raises(base.TargetError, match="at least one disk"):
+        t.create_instance(base.InstanceSpec("x", 1, 512, labels), [], test_mode=True)
 
 
 def test_capacity(moto_endpoint: str, bucket: str) -> None:
     t = Ec2Target(moto_endpoint, REGION, bucket=bucket)
-    cap = t.check_capacity(CapacityRequest(instances=1))
+    cap = t.check_capacity(base.CapacityRequest(instances=1))
     assert cap.ok and cap.free_instances is not None and cap.free_instances <= 20
-    over = t.check_capacity(CapacityRequest(instances=10_000))
+    over = t.check_capacity(base.CapacityRequest(instances=10_000))
     assert not over.ok and "quota" in over.reasons[0]
     missing = Ec2Target(moto_endpoint, REGION, bucket="no-such-bucket-here", max_instances="5")
-    cap2 = missing.check_capacity(CapacityRequest(instances=1))
+    cap2 = missing.check_capacity(base.CapacityRequest(instances=1))
     assert not cap2.ok and any("no-such-bucket-here" in r for r in cap2.reasons)
     # non-AWS endpoint: boto3's default checksums are off
     assert t.s3.meta.config.request_checksum_calculation == "when_required"
     assert t.s3.meta.config.response_checksum_validation == "when_required"
 
 
-def test_upload_without_bucket_is_refused(moto_endpoint: str, labels: Labels,
+def test_upload_without_bucket_is_refused(moto_endpoint: str, labels: base.Labels,
                                           converted_disks: dict[str, Converted]) -> None:
     t = Ec2Target(moto_endpoint, REGION)
     raw = converted_disks["raw"]
-    with pytest.raises(TargetError, match="no staging bucket"):
+    with pytest.raises(base.TargetError, match="no staging bucket"):
         t.import_disk(Path(raw.path), name="d", fmt="raw", digest=raw.digest, labels=labels)

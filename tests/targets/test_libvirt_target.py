@@ -12,21 +12,12 @@ import pytest
 
 from connectors import qemu
 from connectors.objectstore import ObjectStore
-from connectors.targets import (
-    CapacityRequest,
-    ImportedDisk,
-    Instance,
-    InstanceSpec,
-    InstanceState,
-    Labels,
-    ObjectRef,
-    TargetError,
-)
+from connectors.targets import base
 from connectors.targets.libvirt import NS, LibvirtTarget
 from shangyun.errors import VerificationError
 from tests.targets.conftest import Cloud, Converted
 
-LABELS = Labels(wave="3", bureau="b-hz", system="sys-tax")
+LABELS = base.Labels(wave="3", bureau="b-hz", system="sys-tax")
 
 
 def _target(cloud: Cloud) -> LibvirtTarget:
@@ -34,16 +25,16 @@ def _target(cloud: Cloud) -> LibvirtTarget:
                          production_network="cloud-prod", stop_timeout=2)
 
 
-def _spec(name: str = "tax-app") -> InstanceSpec:
-    return InstanceSpec(name=name, vcpus=2, memory_mb=1024, labels=LABELS)
+def _spec(name: str = "tax-app") -> base.InstanceSpec:
+    return base.InstanceSpec(name=name, vcpus=2, memory_mb=1024, labels=LABELS)
 
 
 def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
                                                    converted_disks: dict[str, Converted]) -> None:
     src = converted_disks["qcow2"]
     with _target(libvirt_cloud) as target:
-        cap = target.check_capacity(CapacityRequest(vcpus=2, memory_mb=1024,
-                                                    disk_bytes=src.size))
+        cap = target.check_capacity(base.CapacityRequest(vcpus=2, memory_mb=1024,
+                                                         disk_bytes=src.size))
         assert cap.ok and cap.free_disk_bytes == 100 << 30
 
         disk = target.import_disk(src.path, name="disk0", fmt="qcow2", digest=src.digest,
@@ -56,7 +47,7 @@ def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
         assert disk.verified
         assert disk.verification == f"verified: content digest of {vol_path} read back"
         # a journal round trip gives back an equal record
-        assert ImportedDisk.from_record(disk.to_record()) == disk
+        assert base.ImportedDisk.from_record(disk.to_record()) == disk
         # the wave's import step hands it local files, and a resume asks it for the disk
         assert target.takes_local_files and target.has_disk(disk)
 
@@ -67,7 +58,7 @@ def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
 
         inst = target.create_instance(_spec(), [disk], test_mode=True)
         assert inst.name == "tax-app-test" and inst.test_mode
-        assert target.status(inst) == InstanceState.STOPPED
+        assert target.status(inst) == base.InstanceState.STOPPED
         xml = ET.fromstring(target.domain_xml(inst))
         nets = [s.get("network") for s in xml.findall("./devices/interface/source")]
         assert nets == ["cloud-isolated"]  # never the production network
@@ -77,24 +68,24 @@ def test_full_path_test_launch_and_idempotent_undo(libvirt_cloud: Cloud,
         assert target.create_instance(_spec(), [disk], test_mode=True) == inst
 
         target.start(inst)
-        assert target.status(inst) == InstanceState.RUNNING
+        assert target.status(inst) == base.InstanceState.RUNNING
         target.start(inst)  # already running: no-op
-        used = target.check_capacity(CapacityRequest(memory_mb=1))
+        used = target.check_capacity(base.CapacityRequest(memory_mb=1))
         assert used.free_memory_mb == cap.free_memory_mb - 1024
         target.stop(inst)
-        assert target.status(inst) == InstanceState.STOPPED
+        assert target.status(inst) == base.InstanceState.STOPPED
         target.start(inst)
 
-        rebuilt = Instance.from_record(inst.to_record())
+        rebuilt = base.Instance.from_record(inst.to_record())
         for _ in range(2):  # undo twice: the second finds nothing and is fine
             target.delete_instance(rebuilt)
-            target.delete_disk(ImportedDisk.from_record(disk.to_record()))
-        assert target.status(inst) == InstanceState.ABSENT
+            target.delete_disk(base.ImportedDisk.from_record(disk.to_record()))
+        assert target.status(inst) == base.InstanceState.ABSENT
         assert not vol_path.exists()
         assert target.conn.storagePoolLookupByName("cloud-pool").listVolumes() == []
         assert not target.has_disk(disk)
         target.stop(inst)  # stopping something gone is fine too
-        with pytest.raises(TargetError, match="does not exist"):
+        with pytest.raises(base.TargetError, match="does not exist"):
             target.start(inst)
 
 
@@ -126,7 +117,7 @@ def test_test_mode_without_isolated_network_has_no_nic(
 
 
 def test_forwarding_network_refused_as_isolated(libvirt_cloud: Cloud) -> None:
-    with pytest.raises(TargetError, match="forwards traffic"):
+    with pytest.raises(base.TargetError, match="forwards traffic"):
         LibvirtTarget(libvirt_cloud.uri, pool=libvirt_cloud.pool, isolated_network="cloud-prod")
 
 
@@ -145,17 +136,17 @@ def test_rejects_formats_and_objects_it_cannot_take(
         libvirt_cloud: Cloud, converted_disks: dict[str, Converted]) -> None:
     vmdk = converted_disks["vmdk"]
     with _target(libvirt_cloud) as target:
-        with pytest.raises(TargetError, match="not vmdk"):
+        with pytest.raises(base.TargetError, match="not vmdk"):
             target.import_disk(vmdk.path, name="d", fmt="vmdk", digest=vmdk.digest,
                                labels=LABELS)
-        with pytest.raises(TargetError, match="at least one disk"):
+        with pytest.raises(base.TargetError, match="at least one disk"):
             target.create_instance(_spec(), [], test_mode=True)
 
 
 def test_capacity_lists_every_reason(libvirt_cloud: Cloud) -> None:
     with _target(libvirt_cloud) as target:
-        cap = target.check_capacity(CapacityRequest(vcpus=10_000, memory_mb=10**9,
-                                                    disk_bytes=10**15))
+        cap = target.check_capacity(base.CapacityRequest(vcpus=10_000, memory_mb=10**9,
+                                                         disk_bytes=10**15))
         assert not cap.ok and len(cap.reasons) == 3
         assert any("cloud-pool" in r for r in cap.reasons)
 
@@ -169,8 +160,8 @@ def test_state_lives_in_the_connection(libvirt_cloud: Cloud,
                                labels=LABELS)
         inst = first.create_instance(_spec(), [d0], test_mode=True)
         with _target(libvirt_cloud) as second:
-            assert second.status(inst) == InstanceState.ABSENT
-        assert first.status(inst) == InstanceState.STOPPED
+            assert second.status(inst) == base.InstanceState.ABSENT
+        assert first.status(inst) == base.InstanceState.STOPPED
 
 
 def test_name_taken_by_someone_else_is_refused(libvirt_cloud: Cloud,
@@ -181,12 +172,12 @@ def test_name_taken_by_someone_else_is_refused(libvirt_cloud: Cloud,
                               "<memory>1024</memory><os><type>hvm</type></os></domain>")
         d0 = target.import_disk(raw.path, name="root", fmt="raw", digest=raw.digest,
                                 labels=LABELS)
-        with pytest.raises(TargetError, match="not this run's"):
+        with pytest.raises(base.TargetError, match="not this run's"):
             target.create_instance(_spec(), [d0], test_mode=True)
 
 
 def test_bad_uri_is_a_connector_error() -> None:
-    with pytest.raises(TargetError, match="cannot connect"):
+    with pytest.raises(base.TargetError, match="cannot connect"):
         LibvirtTarget("test:///nonexistent/node.xml", pool="p")
     assert libvirt is not None
 
@@ -213,7 +204,7 @@ def test_import_from_s3_staging(libvirt_cloud: Cloud, moto_endpoint: str,
     src = converted_disks["qcow2"]
     with LibvirtTarget(libvirt_cloud.uri, pool=libvirt_cloud.pool,
                        s3_endpoint=moto_endpoint) as target:
-        ref = ObjectRef(bucket, key, size=src.path.stat().st_size, digest=object_digest)
+        ref = base.ObjectRef(bucket, key, size=src.path.stat().st_size, digest=object_digest)
         disk = target.import_disk(ref, name="disk0", fmt="qcow2", digest=src.digest,
                                   labels=LABELS)
         path = Path(disk.extra["path"])
@@ -221,12 +212,12 @@ def test_import_from_s3_staging(libvirt_cloud: Cloud, moto_endpoint: str,
         assert path.read_bytes() == src.path.read_bytes()  # renamed into place, not rewritten
         assert [p.name for p in libvirt_cloud.pool_path.iterdir()] == [path.name]
 
-        bad = ObjectRef(bucket, key, digest="sha256:" + "f" * 64)
+        bad = base.ObjectRef(bucket, key, digest="sha256:" + "f" * 64)
         with pytest.raises(VerificationError, match="downloaded bytes"):
             target.import_disk(bad, name="disk1", fmt="qcow2", digest=src.digest,
                                labels=LABELS)
         assert [p.name for p in libvirt_cloud.pool_path.iterdir()] == [path.name]
-        with pytest.raises(TargetError, match="cannot download"):
-            target.import_disk(ObjectRef(bucket, "missing.qcow2"), name="disk2", fmt="qcow2",
+        with pytest.raises(base.TargetError, match="cannot download"):
+            target.import_disk(base.ObjectRef(bucket, "missing.qcow2"), name="disk2", fmt="qcow2",
                                digest=src.digest, labels=LABELS)
         assert target.conn.storagePoolLookupByName("cloud-pool").listVolumes() == [path.name]
