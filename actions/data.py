@@ -17,6 +17,7 @@ from actions.context import RunContext
 from connectors import files
 from connectors.database import DbEndpoint, mariadb, postgres
 from shangyun.errors import StepError, VerificationError
+from shangyun.wave.engine import refuse_in_production
 from shangyun.wave.stepargs import CopyDone, DataItem, VerifyArgs, as_record, from_record
 from shangyun.wave.steps import Step
 
@@ -42,6 +43,15 @@ def database_sides(item: DataItem) -> tuple[Any, DbEndpoint, DbEndpoint]:
     return module, db_endpoint(item.source, where), db_endpoint(item.target, where)
 
 
+def refuse_production_target(ctx: RunContext, step: Step) -> None:
+    """Refuse (:class:`shangyun.errors.InProductionError`) to copy, reload or verify into a
+    target that is in production: the journal says the system is cut over. Its target
+    holds writes the frozen source never saw; a delta would reload stale tables, drop
+    target-only ones and ``rsync --delete`` new files."""
+    if ctx.journal is not None:
+        refuse_in_production(ctx.journal, ctx.wave, step.system_id, f"{step.kind} {step.key}")
+
+
 def ssh_source(item: DataItem) -> files.SshSource:
     """The SSH source of a file set."""
     s = item.source
@@ -56,7 +66,8 @@ class CopyAction:
     ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        """Copy; returns what was copied."""
+        """Copy; returns what was copied. Refused when the system is cut over."""
+        refuse_production_target(self.ctx, step)
         a = step.args_as(DataItem)
         if a.kind == "db":
             mod, src, dst = database_sides(a)
@@ -90,7 +101,9 @@ class DeltaAction:
     ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        """Re-copy what changed since the initial copy."""
+        """Re-copy what changed since the initial copy. Refused when the system is cut
+        over (the target, not the frozen source, holds the newest data)."""
+        refuse_production_target(self.ctx, step)
         a = step.args_as(DataItem)
         if a.kind == "db":
             mod, src, dst = database_sides(a)
@@ -112,7 +125,9 @@ class VerifyAction:
     ctx: RunContext
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        """Verify all items; one VerificationError naming every item and table that differs."""
+        """Verify all items; one VerificationError naming every item and table that differs.
+        Refused when the system is cut over (the target has moved on from the source)."""
+        refuse_production_target(self.ctx, step)
         out: dict[str, Any] = {}
         problems: list[str] = []
         for item in step.args_as(VerifyArgs).items:

@@ -10,7 +10,8 @@ from typing import Any
 from actions.context import RunContext, TargetFactories
 from actions.registry import actions_for
 from connectors.journal.wave import open_journal
-from shangyun.wave.engine import StepAction, UndoReport, execute, undo_system
+from shangyun.errors import InProductionError, StepError
+from shangyun.wave.engine import StepAction, UndoReport, cut_over, execute, undo_system
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
 
@@ -18,14 +19,25 @@ from shangyun.wave.steps import RunOptions, Step
 def rollback(estate_dir: str, number: int, system: str | None = None, *,
              systems: list[str] | None = None, bureau: str | None = None,
              lock: Callable[[str], AbstractContextManager[Any]] | None = None,
-             targets: TargetFactories | None = None) -> list[UndoReport]:
+             targets: TargetFactories | None = None,
+             discard_production_writes: bool = False) -> list[UndoReport]:
     """Undo wave ``number`` (or one system) from the journal alone, newest step first.
 
     ``systems`` limits the undo to those systems (a bureau's share, journaled as that
     bureau's run); ``lock(system_id)`` is held around each system's undo (the distributed
-    system lock); ``targets``: target factories by kind (the built-in ones otherwise)."""
+    system lock); ``targets``: target factories by kind (the built-in ones otherwise).
+
+    Refused (:class:`StepError`, nothing undone, no run journaled) once the wave is
+    finalized, and (:class:`InProductionError`) when a system to undo is cut over — its
+    target holds production writes the source never saw — unless
+    ``discard_production_writes``: then each such system's discard is audited
+    (``wave.rollback.discard_production_writes``) before it is undone."""
     with open_journal(estate_dir) as journal:
         journal.ensure_idle(number, bureau=bureau)
+        todo = [system] if system else journal.systems(number)
+        if systems is not None:
+            todo = [s for s in todo if s in set(systems)]
+        live = refuse_rollback(journal, number, todo, discard_production_writes)
         last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict(),
@@ -34,12 +46,13 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
         actions = actions_for(ctx)
         reports = []
         try:
-            todo = [system] if system else journal.systems(number)
-            if systems is not None:
-                todo = [s for s in todo if s in set(systems)]
             for sid in todo:
+                if sid in live:
+                    journal.audit("wave.rollback.discard_production_writes", sid, "ok",
+                                  {"wave": number, "run": run_id})
                 with lock(sid) if lock else nullcontext():
-                    reports.append(undo_system(journal, run_id, number, sid, actions))
+                    reports.append(undo_system(journal, run_id, number, sid, actions,
+                                               discard_production=sid in live))
         finally:
             ctx.close()
             journal.finish_run(run_id, "rolled_back" if all(r.ok for r in reports)
@@ -47,11 +60,35 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
     return reports
 
 
+def finalized(journal: WaveJournal, number: int) -> bool:
+    """Whether wave ``number`` has a ``finalize`` run that ended ``done``."""
+    return any(r["kind"] == "finalize" and r["status"] == "done" for r in journal.runs(number))
+
+
+def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
+                    discard_production_writes: bool) -> set[str]:
+    """Check a rollback of ``todo`` before anything is undone: refused after finalize,
+    and for cut-over systems unless ``discard_production_writes``. Returns the cut-over
+    systems of ``todo`` (those whose production writes the rollback will discard)."""
+    if finalized(journal, number):
+        raise StepError(f"wave {number} is finalized: rollback refused (its systems run in "
+                        "production on the target; the source is no longer the fallback)")
+    live = {sid for sid in todo if cut_over(journal, number, sid)}
+    if live and not discard_production_writes:
+        raise InProductionError(
+            f"wave {number}: {', '.join(sorted(live))} cut over (in production): rollback "
+            "would drop the writes made on the target since; nothing was undone. Carry them "
+            "back with a fail-back, or discard them on purpose with "
+            "--discard-production-writes (audited)")
+    return live
+
+
 def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[Step],
                      actions: Mapping[str, StepAction],
                      done: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run ``steps`` of one system in order through the journal; on the first failure undo
-    the whole system from the journal (newest first). Returns ``state`` (``done``,
+    the whole system from the journal (newest first) — unless it is cut over (state
+    ``cut_over``, nothing undone). Returns ``state`` (``done``, ``cut_over``,
     ``rolled_back`` or ``rollback_failed``), ``error`` and ``undo_failed`` (step key →
     error: reported as failed, never as rolled back)."""
     done = {} if done is None else done
@@ -61,6 +98,8 @@ def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[S
                                      done).payload
     except Exception as exc:
         system = steps[0].system_id
+        if cut_over(journal, wave, system):  # its target is production: never undone here
+            return {"state": "cut_over", "error": str(exc), "undone": [], "undo_failed": {}}
         report = undo_system(journal, run_id, wave, system, actions)
         return {"state": "rolled_back" if report.ok else "rollback_failed",
                 "error": str(exc), "undone": report.undone, "undo_failed": report.failed}

@@ -55,7 +55,7 @@ from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import StepError, TransientError
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
-from shangyun.wave.engine import StepAction, execute, undo_system
+from shangyun.wave.engine import StepAction, cut_over, execute, undo_system
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
@@ -66,6 +66,11 @@ from shangyun.wave.steps import RunOptions, Step
 GLOBAL_LIMIT = "shangyun-wave-global"
 GLOBAL_SLOTS = 4
 HEARTBEAT_SECONDS = 5.0
+CUT_OVER = "cut_over"
+"""A system's state in a run's result when its cutover was already done: left alone."""
+FINISHED = ("done", CUT_OVER)
+"""The states of a system that count as done for the wave."""
+LEFT_ALONE = "cut over (left alone): its target is in production"
 
 
 def bureau_limit_name(bureau: str) -> str:
@@ -161,14 +166,24 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
 
     ``distributed``: the transaction is SERIALIZABLE on the system's Redis lock, and the
     undo after a failure takes that lock again. A system whose lock another worker holds
-    is reported ``busy`` and left alone (nothing undone: it is not ours)."""
+    is reported ``busy`` and left alone (nothing undone: it is not ours).
+
+    A system whose ``cutover`` the journal records done (a resume, a second run, ``--only``)
+    is not touched at all: state ``cut_over``, no step runs (its target is production)."""
     name = run_name(wave.number, system.bureau_id, system.name)
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
-    progress_id = _progress_artifact(wave.number, system.id)
     done: dict[str, dict[str, Any]] = {}
     result: dict[str, Any] = {"id": system.id, "name": system.name, "bureau": system.bureau_id,
                               "move_group": system.move_group, "state": "running",
                               "steps": 0, "of": len(steps), "verified": []}
+    if cut_over(journal, wave.number, system.id):
+        for step in steps:
+            ctx.step_ended(step, "skipped")
+        result.update(state=CUT_OVER, note=LEFT_ALONE)
+        journal.audit("wave.system.left_alone", system.id, "skipped",
+                      {"wave": wave.number, "reason": "cut over"})
+        return result
+    progress_id = _progress_artifact(wave.number, system.id)
     try:
         with system_lock(system.id, distributed):
             for i, step in enumerate(steps, 1):
@@ -187,6 +202,10 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         result.update(state="busy", error=str(exc))
         journal.audit("wave.system.busy", system.id, "skipped", {"error": str(exc)[:2000]})
     except Exception as exc:
+        if cut_over(journal, wave.number, system.id):  # failed after its cutover: keep it
+            result.update(state=CUT_OVER, note=LEFT_ALONE, error=" ".join(str(exc).split())[:1000])
+            journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
+            return result
         with system_lock(system.id, distributed):
             report = undo_system(journal, run_id, wave.number, system.id, actions)
         result.update(state="rolled_back" if report.ok else "rollback_failed",
@@ -240,7 +259,9 @@ def _progress_artifact(number: int, system_id: str) -> Any:
 def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                system_ids: list[str], steps: Mapping[str, list[Step]], ctx: RunContext,
                actions: Registry, distributed: bool = False) -> list[dict[str, Any]]:
-    """Move the systems of one move group; if one fails, undo them all (they move together)."""
+    """Move the systems of one move group; if one fails, undo them all (they move together)
+    — except a member that is cut over: its target is production, it is left alone and
+    reported ``cut_over`` (roll it back by hand: ``wave rollback --fail-back``)."""
     results: list[dict[str, Any]] = []
     for sid in system_ids:
         system = wave.system(sid)
@@ -252,12 +273,15 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
             results.append({"id": sid, "name": system.name, "bureau": system.bureau_id,
                             "move_group": group, "state": "failed", "error": str(exc),
                             "steps": 0, "of": 0, "verified": []})
-        if results[-1]["state"] != "done":
+        if results[-1]["state"] not in FINISHED:
             break
-    failed = next((r for r in results if r["state"] != "done"), None)
+    failed = next((r for r in results if r["state"] not in FINISHED), None)
     if failed is not None:
         for r in results:
-            if r["state"] == "done":
+            if r["state"] in FINISHED and cut_over(journal, wave.number, r["id"]):
+                r.update(state=CUT_OVER, note=LEFT_ALONE + f"; move group {group}: "
+                         f"{failed['id']} failed")
+            elif r["state"] == "done":
                 with system_lock(r["id"], distributed):
                     rep = undo_system(journal, run_id, wave.number, r["id"], actions)
                 r.update(state="rolled_back" if rep.ok else "rollback_failed",
@@ -354,7 +378,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                           actions, distributed)
                     for gid, sids in wave.move_groups.items()]
                 systems = [r for f in futures for r in f.result()]
-            state = "done" if all(s["state"] == "done" for s in systems) else "failed"
+            state = "done" if all(s["state"] in FINISHED for s in systems) else "failed"
         finally:
             journal.finish_run(run_id, state)
             ctx.close()
@@ -364,7 +388,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     if distributed and state != "done":
         # a bureau's flow run is Failed in the dashboard when a system of it is not done
         # (a local call keeps returning the result: the CLI reads it)
-        bad = [f"{s['id']} {s['state']}" for s in systems if s["state"] != "done"]
+        bad = [f"{s['id']} {s['state']}" for s in systems if s["state"] not in FINISHED]
         return Failed(message=f"wave {number} · {bureau}: {', '.join(bad[:10])}",  # type: ignore[return-value]
                       data=result)
     return result

@@ -115,5 +115,10 @@ class StepError(ShangyunError):
     """A wave step failed on a system."""
 
 
+class InProductionError(StepError):
+    """A system is cut over: its target is production. A run never copies, reloads or
+    verifies into it again, and only an explicit fail-back or an audited discard undoes it."""
+
+
 class VerificationError(StepError):
     """What arrived differs from what left: a digest, a row count or an image comparison."""

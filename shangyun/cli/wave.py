@@ -240,11 +240,17 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
 @click.option("--system", "system", help="Roll back only this system (id or name).")
 @click.option("--distributed", is_flag=True,
               help="Undo each bureau's share on its worker (each system under its lock).")
+@click.option("--discard-production-writes", "discard", is_flag=True,
+              help="Roll back cut-over systems too, dropping every write made on their "
+                   "targets since the cutover (audited).")
 @json_option
 @handle_errors
 def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: bool,
-                 as_json: bool) -> None:
-    """Undo wave NUMBER (or one system) from the journal alone, newest step first."""
+                 discard: bool, as_json: bool) -> None:
+    """Undo wave NUMBER (or one system) from the journal alone, newest step first.
+
+    Refused after finalize, and for a cut-over system (its target is production) unless
+    --discard-production-writes."""
     from actions.rollback import rollback
 
     status = _journaled_wave(estate_dir, number)
@@ -263,7 +269,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         _rollback_distributed(estate_dir, number, as_json)
         return
 
-    reports = rollback(estate_dir, number, system)
+    reports = rollback(estate_dir, number, system, discard_production_writes=discard)
     data = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
     if as_json:
         print_json({"wave": number, "ok": all(r.ok for r in reports), "systems": data})
@@ -320,9 +326,10 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     else:
         console.print(f"[bold]wave {result['wave']}[/]: {result['state']}")
         for s in result["systems"]:
-            colour = {"done": "green", "failed": "red", "rolled_back": "yellow"}.get(
-                s["state"], "white")
-            console.print(f"  {escape(s['id'])}: [{colour}]{s['state']}[/] "
+            colour = {"done": "green", "failed": "red", "rolled_back": "yellow",
+                      "cut_over": "cyan"}.get(s["state"], "white")
+            label = "cut over (left alone)" if s["state"] == "cut_over" else s["state"]
+            console.print(f"  {escape(s['id'])}: [{colour}]{label}[/] "
                           f"{escape(s.get('error'))}")
     if result["state"] != "done":
         raise SystemExit(1)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shangyun.errors import ShangyunError, StepError, TransientError
+from shangyun.errors import InProductionError, ShangyunError, StepError, TransientError
 from shangyun.journal.status import DONE, FAILED, NEEDS_UNDO, STARTED, UNDO_FAILED, UNDOING, UNDONE
 from shangyun.wave.steps import Step
 
@@ -71,6 +71,22 @@ class StepAction(Protocol):
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Undo from the journaled payload alone; safe to call twice."""
         ...
+
+
+def cut_over(journal: StepJournal, wave: int, system_id: str) -> bool:
+    """Whether ``system_id``'s ``cutover`` step is done in the journal: its target is in
+    production and takes writes that exist nowhere else."""
+    rec = journal.last(wave, system_id, f"{system_id}/cutover")
+    return rec is not None and rec.status == DONE
+
+
+def refuse_in_production(journal: StepJournal, wave: int, system_id: str, what: str) -> None:
+    """Raise :class:`InProductionError` when ``system_id`` is cut over (``what``: the
+    refused action, e.g. ``delta sys-1/delta/pg``)."""
+    if cut_over(journal, wave, system_id):
+        raise InProductionError(
+            f"system {system_id} is cut over (its target is in production): {what} refused; "
+            "a run leaves it alone")
 
 
 @dataclass
@@ -127,8 +143,14 @@ class UndoReport:
 
 def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
                 actions: Mapping[str, StepAction],
-                on_step: Callable[[StepRecord], None] | None = None) -> UndoReport:
+                on_step: Callable[[StepRecord], None] | None = None, *,
+                discard_production: bool = False) -> UndoReport:
     """Undo every step of ``system_id`` that left something behind, newest first.
+
+    A cut-over system (:func:`cut_over`) is refused with :class:`InProductionError`
+    before anything is undone: undoing it would drop the production writes made on its
+    target. ``discard_production=True`` (``wave rollback --discard-production-writes``,
+    audited by the caller) undoes it all the same.
 
     Reads only the journal. Steps ``started``, ``done``, ``failed``, ``undoing`` or
     ``undo_failed`` (a crash or failure may leave partial output) are marked ``undoing``,
@@ -136,6 +158,8 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
     ``undone``; an undo that raises is journaled ``undo_failed`` and reported, never as
     undone. Steps already ``undone`` are left alone, so running it twice is safe.
     """
+    if not discard_production:
+        refuse_in_production(journal, wave, system_id, "undo (it would drop production writes)")
     report = UndoReport(system_id)
     for rec in reversed(journal.records(wave, system_id)):
         if rec.status not in NEEDS_UNDO:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from connectors.journal.migrate import v1_columns
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
+from shangyun.errors import StepError
 from shangyun.wave.steps import Step
 
 
@@ -68,8 +69,9 @@ def test_finalize_and_rollback_runs_have_their_kind(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
                                     "--soak-hours", "1", "--json"])
     assert res.exit_code == 0, res.output
-    assert all(r.ok for r in rollback(str(root), 1))
+    with pytest.raises(StepError, match="wave 1 is finalized: rollback refused"):
+        rollback(str(root), 1, discard_production_writes=True)  # nothing journaled
     with open_journal(root) as j:
-        assert [r["kind"] for r in j.runs(1)] == ["run", "rollback", "finalize", "rollback"]
+        assert [r["kind"] for r in j.runs(1)] == ["run", "rollback", "finalize"]
         last = j.last_run(1)
         assert last is not None and last["id"] == first["id"]

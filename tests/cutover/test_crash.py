@@ -124,7 +124,8 @@ def test_kill_9_mid_cutover(
                     "recopied"] == []
                 prev = journal.last(1, "sys-1", "sys-1/dns").payload["previous"]
                 assert prev["records"][0]["previous"]["values"] == ["127.0.0.10"]
-            report = undo_system(journal, run_id, 1, "sys-1", actions)
+            report = undo_system(journal, run_id, 1, "sys-1", actions,
+                                 discard_production=after == "resume")  # cut over then
             assert report.ok, report.failed
             assert dns.get(zid, name, "A") == old
             assert not pg.database_exists(pg_pair[1]) and pg.database_exists(pg_pair[0])

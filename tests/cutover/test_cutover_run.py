@@ -19,6 +19,7 @@ from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.journal.wave import open_journal
+from shangyun.errors import InProductionError
 from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.wave.cutover import cutover_steps, parse_cutover
 from shangyun.wave.journal_port import WaveJournal
@@ -147,6 +148,19 @@ def test_cutover_succeeds_and_verification_gap_refuses(
     ctx, run_id = _ctx(journal)
     actions = actions_for(ctx)
     try:
+        # a target that drifts from the source before the switch is caught: verify refuses
+        upto = [s for s in steps if s.kind in ("copy", "freeze", "delta")]
+        assert run_system_steps(journal, run_id, 1, upto, actions)["state"] == "done"
+        pg_exec(pg_pair[1], "DELETE FROM log WHERE line = 'line 9'")
+        verify = next(s for s in steps if s.kind == "verify")
+        refused = run_system_steps(journal, run_id, 1, [verify], actions)
+        assert refused["state"] == "rolled_back"
+        assert "cutover refused" in refused["error"] and "public.log" in refused["error"]
+        assert "299 on the target" in refused["error"]
+        assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.10"], 300)
+        assert _vm_running(ctx) and not pg.database_exists(pg_pair[1])
+        pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'writable again')")
+        # run again from the start: cut over
         out = run_system_steps(journal, run_id, 1, steps, actions)
         assert out["state"] == "done", out
         assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.20"], 60)
@@ -158,16 +172,22 @@ def test_cutover_succeeds_and_verification_gap_refuses(
         dns_rec = journal.last(1, "sys-1", "sys-1/dns")
         assert dns_rec is not None
         assert dns_rec.payload["previous"]["records"][0]["previous"]["values"] == ["127.0.0.10"]
-        # a target that drifts from the source is caught: the verify step refuses
-        pg_exec(pg_pair[1], "DELETE FROM log WHERE line = 'line 9'")
-        verify = next(s for s in steps if s.kind == "verify")
-        refused = run_system_steps(journal, run_id, 1, [verify], actions)
-        assert refused["state"] == "rolled_back"
-        assert "cutover refused" in refused["error"] and "public.log" in refused["error"]
-        assert "299 on the target" in refused["error"]
-        assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.10"], 300)
-        assert _vm_running(ctx)
-        pg_exec(pg_pair[0], "INSERT INTO log VALUES (now(), 'writable again')")
+        # once cut over, the target is production: verify, delta and copy refuse to run
+        # against it, and the failure undoes nothing
+        pg_exec(pg_pair[1], "INSERT INTO log VALUES (now(), 'production write')")
+        for kind in ("verify", "delta"):
+            st = next(s for s in steps if s.kind == kind)
+            again = run_system_steps(journal, run_id, 1, [st], actions)
+            assert again["state"] == "cut_over" and again["undone"] == [], again
+            assert "is cut over (its target is in production)" in again["error"]
+        # a copy journaled done is reused (nothing run); one that must run again refuses
+        copy = next(s for s in steps if s.kind == "copy")
+        with pytest.raises(InProductionError, match="copy sys-1/copy/pg refused"):
+            actions["copy"].do(copy, {})
+        assert pg_exec(pg_pair[1], "SELECT count(*) FROM log WHERE line = 'production write'"
+                       ) == [(1,)]
+        assert dns.get(zid, name, "A") == DnsRecord.make(name, "A", ["127.0.0.20"], 60)
+        assert not _vm_running(ctx)
     finally:
         ctx.close()
 

@@ -20,6 +20,7 @@ from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.journal.wave import open_journal
 from flows.wave import run_wave
+from shangyun.errors import InProductionError
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec
 from tests.discovery.sshd import SshdFarm
@@ -104,8 +105,14 @@ def test_wave_of_three_cut_over_then_rolled_back(
             assert dns.get(zid, f"db.{zone}", "A").values == ("127.0.2.2",)
             assert not my.database_exists(my_pair[1])
             assert not (tmp_path / "landing" / "share").exists()
-    # the whole wave rolled back from the journal: the bureau is as before
-    reports = rollback(str(root), 1)
+    # cut-over systems are production: a plain rollback is refused, nothing undone
+    with pytest.raises(InProductionError, match=r"sys-01, sys-02.*--discard-production"):
+        rollback(str(root), 1)
+    with open_journal(root) as j:
+        assert j.last(1, "sys-02", "sys-02/cutover").status == "done"
+    assert pg.database_exists(pg_pair[1])
+    # the whole wave rolled back from the journal, on purpose: the bureau is as before
+    reports = rollback(str(root), 1, discard_production_writes=True)
     assert all(r.ok for r in reports), [r.failed for r in reports]
     with Route53Dns(moto_endpoint) as dns:
         for n, rec in old.items():
@@ -115,4 +122,8 @@ def test_wave_of_three_cut_over_then_rolled_back(
     assert my_exec(my_pair[0], "SELECT COUNT(*) FROM people") == [(400,)]
     assert (share / "sub" / "档案.pdf").exists()
     assert list(cloud.pool_path.iterdir()) == []
+    with open_journal(root) as j:
+        discarded = [e for e in j.j.audit_entries()
+                     if e.action == "wave.rollback.discard_production_writes"]
+    assert {e.system for e in discarded} >= {"sys-01", "sys-02"}
     assert {d: p.exists() for d, p in est.images.items()} == {d: True for d in est.images}
