@@ -53,7 +53,9 @@ def _kill_during(estate: Path, steps: list[Step], key: str) -> None:
                                      if proc.stderr else "child ended early")
             time.sleep(0.05)
         else:
-            raise AssertionError(f"the child never reached {key}")
+            with open_journal(estate) as j:
+                seen = [(r.key, r.status, r.error) for r in j.records(1, "sys-1")]
+            raise AssertionError(f"the child never reached {key}; journal: {seen}")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:
