@@ -141,7 +141,11 @@ def test_cli_run_killed_before_dns_then_reconciled(
         with Route53Dns(moto_endpoint) as dns:
             assert dns.get(zid, f"app.{zone}", "A").values == ("127.0.2.1",)
         pg.verify(*pg_pair)
-    rb = _cli("wave", "rollback", "1", "--estate", str(root), "--json")
+        refused = _cli("wave", "rollback", "1", "--estate", str(root), "--json")
+        assert refused.exit_code == 1 and "cut over (in production)" in refused.output
+    # cut over after the resume: going back drops its production writes, on purpose only
+    discard = ["--discard-production-writes"] if after == "resume" else []
+    rb = _cli("wave", "rollback", "1", "--estate", str(root), "--json", *discard)
     assert rb.exit_code == 0, rb.output
     assert json.loads(rb.stdout)["ok"]
     with Route53Dns(moto_endpoint) as dns:
