@@ -503,6 +503,15 @@ def system_lock_store(url: str | None = None) -> ResultStore:
         return store
 
 
+def system_fence(store: ResultStore, key: str) -> int:
+    """The fencing token of ``key``'s lock that ``store``'s manager holds (taken by a
+    SERIALIZABLE transaction on ``store``, see :func:`system_lock_store`)."""
+    manager = store.lock_manager
+    if not isinstance(manager, LeasedRedisLockManager):
+        raise LockConfigError(f"lock {key}: the store's lock manager gives no fencing tokens")
+    return manager.fencing_token(key)
+
+
 def lock_holder(key: str, url: str | None = None) -> str | None:
     """Who holds ``key``'s lock (``<transaction holder>|<host>:pid <pid>``), or None."""
     url = check_url(url) if url else redis_url()

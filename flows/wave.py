@@ -50,9 +50,10 @@ from actions.context import RunContext, StepListener, TargetFactories
 from actions.registry import Registry, actions_for
 from actions.rollback import rollback
 from connectors.journal.wave import open_journal
-from connectors.locks import SystemBusyError, system_lock_key, system_lock_store
+from connectors.locks import SystemBusyError, system_fence, system_lock_key, system_lock_store
 from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import StepError, TransientError
+from shangyun.journal.fence import FencedWriteError, fenced
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import StepAction, cut_over, execute, undo_system
@@ -127,14 +128,17 @@ def system_slots(system: SystemWork) -> Iterator[None]:
 def system_lock(system_id: str, distributed: bool) -> Iterator[Transaction]:
     """In distributed mode, a SERIALIZABLE Prefect transaction keyed on the system whose
     lock lives in Redis (:mod:`connectors.locks`): no two workers anywhere run the same
-    system's steps. Locally, a plain transaction (one process owns the wave)."""
+    system's steps, and the journal writes for its steps carry the lock's fencing token
+    (:func:`shangyun.journal.fence.fenced`: a stale holder's write is refused). Locally,
+    a plain transaction (one process owns the wave) and no token."""
     if not distributed:
         with transaction() as txn:
             yield txn
         return
-    with transaction(key=system_lock_key(system_id), store=system_lock_store(),
-                     isolation_level=IsolationLevel.SERIALIZABLE, write_on_commit=False,
-                     overwrite=True) as txn:
+    key, store = system_lock_key(system_id), system_lock_store()
+    with transaction(key=key, store=store, isolation_level=IsolationLevel.SERIALIZABLE,
+                     write_on_commit=False, overwrite=True) as txn, \
+            fenced(system_id, system_fence(store, key)):
         yield txn
 
 
@@ -166,7 +170,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
 
     ``distributed``: the transaction is SERIALIZABLE on the system's Redis lock, and the
     undo after a failure takes that lock again. A system whose lock another worker holds
-    is reported ``busy`` and left alone (nothing undone: it is not ours).
+    (or took over: the journal refused our fenced write) is reported ``busy`` and left
+    alone (nothing undone: it is not ours).
 
     A system whose ``cutover`` the journal records done (a resume, a second run, ``--only``)
     is not touched at all: state ``cut_over``, no step runs (its target is production)."""
@@ -198,7 +203,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                 if progress_id is not None:
                     update_progress_artifact(progress_id, 100.0 * i / len(steps))
         result["state"] = "done"
-    except SystemBusyError as exc:
+    except (SystemBusyError, FencedWriteError) as exc:  # not ours (any more): leave it
         result.update(state="busy", error=str(exc))
         journal.audit("wave.system.busy", system.id, "skipped", {"error": str(exc)[:2000]})
     except Exception as exc:

@@ -25,11 +25,20 @@ from sqlalchemy.orm import Session
 from connectors.journal import audit as audit_store
 from connectors.journal.liveness import is_alive, process_start, this_host
 from connectors.journal.migrate import migrate
-from connectors.journal.models import SCHEMA_VERSION, AuditRow, Base, Meta, RunRow, StepRow
+from connectors.journal.models import (
+    SCHEMA_VERSION,
+    AuditRow,
+    Base,
+    FenceRow,
+    Meta,
+    RunRow,
+    StepRow,
+)
 from connectors.journal.store import display, lock_for_write, make_engine, resolve
 from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import audit as audit_log
+from shangyun.journal.fence import FencedWriteError, fence_of
 from shangyun.journal.records import JournalError, Run, StepEntry, StepStart
 from shangyun.journal.status import (
     DONE,
@@ -426,6 +435,22 @@ class Journal:
         run.heartbeat_at = _now()
         return run
 
+    def _fence(self, s: Session, system: str) -> None:
+        """Check the fencing token this write for ``system`` carries (none: not fenced)
+        against the newest seen, and keep it as the newest; an older one is refused with
+        :class:`FencedWriteError` (the transaction rolls back: nothing written)."""
+        token = fence_of(system)
+        if token is None:
+            return
+        row = s.get(FenceRow, system)
+        if row is None:
+            s.add(FenceRow(system=system, token=token))
+        elif token < row.token:
+            raise FencedWriteError(system, token, row.token)
+        else:
+            row.token = token
+        s.flush()
+
     def _step_audit(self, s: Session, row: StepRow, **details: Any) -> None:
         self._audit(s, f"step {row.step}", row.status, system=row.system, run_id=row.run_id,
                     details={"wave": row.wave, "attempt": row.attempt, **details})
@@ -442,6 +467,7 @@ class Journal:
         rid = _run_id(run)
 
         def go(s: Session) -> StepStart:
+            self._fence(s, system)
             run_row = self._live_run(s, rid)
             row = self._step_row(s, rid, system, step)
             now = _now()
@@ -477,6 +503,7 @@ class Journal:
         rid = _run_id(run)
 
         def go(s: Session) -> StepEntry:
+            self._fence(s, system)
             self._live_run(s, rid)
             row = self._need_step(s, rid, system, step)
             if row.status != STARTED:
@@ -501,6 +528,7 @@ class Journal:
         rid = _run_id(run)
 
         def go(s: Session) -> StepEntry:
+            self._fence(s, system)
             self._live_run(s, rid)
             row = self._need_step(s, rid, system, step)
             if row.status == DONE:
@@ -525,6 +553,7 @@ class Journal:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
 
         def go(s: Session) -> StepEntry:
+            self._fence(s, system)
             self._run_row(s, rid).heartbeat_at = _now()
             row = self._need_step(s, rid, system, step)
             if row.status not in (STARTED, FAILED):
@@ -604,6 +633,7 @@ class Journal:
         rid = _run_id(run)
 
         def go(s: Session) -> StepEntry:
+            self._fence(s, system)
             row = self._need_step(s, rid, system, step)
             if row.status == status == UNDONE:
                 return _entry(row)

@@ -11,6 +11,8 @@ free-text ``note`` column (and, since ``note`` was once rewritten, re-read from 
 ``run begin`` audit record). Version 2 gives them columns; the migration adds the columns
 and fills them from each run's ``run begin`` audit record (or its note), leaving the note
 and the audit chain as they were.
+
+Version 2 → 3: the ``fences`` table (the newest fencing token per system) is created empty.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from connectors.journal.models import SCHEMA_VERSION, AuditRow, RunRow
+from connectors.journal.models import SCHEMA_VERSION, AuditRow, FenceRow, RunRow
 from shangyun.journal.records import JournalError
 from shangyun.wave.journal_port import run_kind
 
@@ -37,6 +39,8 @@ def migrate(session: Session, found: int) -> None:
         raise JournalError(f"cannot migrate a journal of schema version {found}")
     if found < 2:
         _v1_to_v2(session)
+    if found < 3:
+        FenceRow.__table__.create(session.connection(), checkfirst=True)
 
 
 def _v1_to_v2(session: Session) -> None:

@@ -6,6 +6,7 @@
     runs           one row per run of a wave (who, where, heartbeat, status: see
                    :mod:`shangyun.journal.status`)
     steps          one row per step per system per run (status, attempt, undo, result)
+    fences         the newest fencing token seen per system (distributed runs)
     audit_log      append-only, hash-chained record of every action
 
 Times of runs and steps are naive UTC ``DateTime`` columns (SQLite has no time zones);
@@ -31,9 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: a run's kind, bureau, options, ``only`` and flow run id were JSON in ``note``;
-2: they are columns of ``runs`` (:mod:`connectors.journal.migrate` upgrades 1 → 2)."""
+2: they are columns of ``runs`` (:mod:`connectors.journal.migrate` upgrades 1 → 2);
+3: the ``fences`` table (the newest fencing token per system; 2 → 3 creates it)."""
 
 
 class Base(DeclarativeBase):
@@ -125,3 +127,12 @@ class AuditRow(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class FenceRow(Base):
+    """The newest fencing token a journal write for ``system``'s steps carried."""
+
+    __tablename__ = "fences"
+
+    system: Mapped[str] = mapped_column(String(255), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)

@@ -3,13 +3,15 @@
 The journal is the durable record of every run and step, and the tamper-evident audit log
 (see ``docs/journal.md``). The core defines here, once, the statuses
 (:mod:`shangyun.journal.status`), the records (:mod:`shangyun.journal.records`), the audit
-chain's pure computation (:mod:`shangyun.journal.audit`) and the Protocols that the
+chain's pure computation (:mod:`shangyun.journal.audit`), the fencing tokens writes
+carry (:mod:`shangyun.journal.fence`) and the Protocols that the
 runbook and the CLI read through (:mod:`shangyun.journal.ports`; the wave engine's are in
 :mod:`shangyun.wave.engine` and :mod:`shangyun.wave.journal_port`). The SQL store that
 implements them is ``connectors/journal``.
 """
 
 from shangyun.journal.audit import AuditEntry, AuditProblem, VerifyReport, operator_name, redact
+from shangyun.journal.fence import FencedWriteError, fence_of, fenced
 from shangyun.journal.ports import AuditLog, JournalReader
 from shangyun.journal.records import JournalError, Run, StepEntry, StepStart
 from shangyun.journal.status import (
@@ -49,12 +51,15 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditProblem",
+    "FencedWriteError",
     "JournalError",
     "JournalReader",
     "Run",
     "StepEntry",
     "StepStart",
     "VerifyReport",
+    "fence_of",
+    "fenced",
     "operator_name",
     "redact",
 ]

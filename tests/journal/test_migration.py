@@ -1,5 +1,6 @@
 """A journal written by schema version 1 (run params as JSON in ``note``) is migrated on
-open and reads back as that code read it: runs, params, step records, audit chain.
+open and reads back as that code read it: runs, params, step records, audit chain; one of
+version 2 (no ``fences`` table) gains the table and takes fenced writes.
 
 ``data/journal-v1.db`` and ``data/journal-v1.json`` were made by the version-1 code
 (``data/make_v1_journal.py``); ``data/journal-v1.postgresql.sql`` is that code's schema on
@@ -25,6 +26,7 @@ from connectors.journal.store import resolve
 from connectors.journal.wave import SqlWaveJournal
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import JournalError
+from shangyun.journal.fence import FencedWriteError, fenced
 from shangyun.wave.journal_port import run_kind
 
 DATA = Path(__file__).parent / "data"
@@ -71,7 +73,7 @@ def v1_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url: str = request.getfixturevalue("pg_url")
     _pg_v1(url)
     yield url
-    _sql(url, "DROP TABLE IF EXISTS " + ", ".join(reversed(TABLES)))
+    _sql(url, "DROP TABLE IF EXISTS " + ", ".join(["fences", *reversed(TABLES)]))
 
 
 def _jsonable(value: Any) -> Any:
@@ -110,7 +112,7 @@ def _version(target: str) -> int:
 def test_a_version_1_journal_reads_back_unchanged(v1_target: str) -> None:
     assert _version(v1_target) == 1
     got = _read(v1_target)
-    assert _version(v1_target) == SCHEMA_VERSION == 2
+    assert _version(v1_target) == SCHEMA_VERSION == 3
     assert got["runs"] == WANT["runs"]
     assert got["records"] == WANT["records"] and got["steps"] == WANT["steps"]
     assert got["params"] == {rid: _params(p) for rid, p in WANT["params"].items()}
@@ -121,7 +123,7 @@ def test_a_version_1_journal_reads_back_unchanged(v1_target: str) -> None:
     old = WANT["audit"]
     assert got["audit"][:len(old)] == old  # the chain is kept as it was, and continued
     [migrated] = got["audit"][len(old):]
-    assert (migrated["action"], migrated["details"]) == ("journal migrate", {"from": 1, "to": 2})
+    assert (migrated["action"], migrated["details"]) == ("journal migrate", {"from": 1, "to": 3})
     report = got["verify"]
     assert report["ok"] and report["algorithm"] == "sm3"
     assert report["records"] == WANT["verify"]["records"] + 1
@@ -168,7 +170,40 @@ def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_a_journal_of_a_newer_version_is_refused(v1_target: str) -> None:
-    _sql(v1_target, "UPDATE journal_meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaVersionError, match="schema version 3, newer than this"):
+    _sql(v1_target, "UPDATE journal_meta SET value = '4' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaVersionError, match="schema version 4, newer than this"):
         open_journal(v1_target, create=False)
-    assert _version(v1_target) == 3
+    assert _version(v1_target) == 4
+
+
+def _v2(target: str) -> str:
+    """A version-2 journal with one run and step: what version 2 wrote is today's schema
+    without the ``fences`` table (version 3 added only that)."""
+    with open_journal(target) as j:
+        run = j.begin_run(1, bureau="b1")
+        j.step_started(run, "s1", "copy")
+        j.step_done(run, "s1", "copy", result={"bytes": 1})
+    _sql(target, "DROP TABLE fences")
+    _sql(target, "UPDATE journal_meta SET value = '2' WHERE key = 'schema_version'")
+    return run.id
+
+
+def test_a_version_2_journal_gains_the_fences_table(journal_target: str) -> None:
+    rid = _v2(journal_target)
+    assert _version(journal_target) == 2
+    with open_journal(journal_target, create=False) as j:
+        assert _version(journal_target) == SCHEMA_VERSION == 3
+        [step] = j.steps(rid)
+        assert (step.system, step.step, step.status, step.result) == (
+            "s1", "copy", "done", {"bytes": 1})
+        migrated = j.audit_entries()[-1].to_dict()
+        assert (migrated["action"], migrated["details"]) == (
+            "journal migrate", {"from": 2, "to": 3})
+        assert j.verify_audit().ok
+        with fenced("s1", 5):  # the new table takes fenced writes
+            j.step_started(rid, "s1", "convert")
+        with fenced("s1", 4), pytest.raises(FencedWriteError, match="newest 5"):
+            j.step_done(rid, "s1", "convert")
+    assert _sql(journal_target, "SELECT system, token FROM fences") == [("s1", 5)]
+    with open_journal(journal_target, create=False) as j:  # idempotent: migrates nothing
+        assert j.audit_entries()[-1].to_dict()["action"] == "step convert"
