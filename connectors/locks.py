@@ -48,6 +48,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -166,6 +167,16 @@ def _env_seconds(name: str, default: float) -> float:
     return value
 
 
+@contextlib.contextmanager
+def _closing(client: redis.Redis) -> Iterator[redis.Redis]:
+    """Close ``client`` when the block ends, ignoring whatever closing raises."""
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
 def check_redis(url: str, timeout: float = 2.0) -> None:
     """PING Redis at ``url`` within ``timeout`` seconds; :class:`LockServerError` if not."""
     try:
@@ -173,14 +184,12 @@ def check_redis(url: str, timeout: float = 2.0) -> None:
     except ValueError as exc:
         raise LockServerError(f"Redis URL {hide_password(url)} ({URL_ENV}) is malformed: "
                               f"{exc}") from None
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        raise LockServerError(f"Redis at {hide_password(url)} ({URL_ENV}) is not reachable: "
-                              f"{exc}") from None
-    finally:
-        with contextlib.suppress(Exception):
-            client.close()
+    with _closing(client):
+        try:
+            client.ping()
+        except (redis.RedisError, OSError) as exc:
+            raise LockServerError(f"Redis at {hide_password(url)} ({URL_ENV}) is not reachable: "
+                                  f"{exc}") from None
 
 
 def system_lock_key(system_id: str) -> str:
@@ -516,12 +525,10 @@ def lock_holder(key: str, url: str | None = None) -> str | None:
     """Who holds ``key``'s lock (``<transaction holder>|<host>:pid <pid>``), or None."""
     url = check_url(url) if url else redis_url()
     client = redis_from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
-    try:
-        value = client.get(RedisLockManager._lock_name_for_key(key))
-    except (redis.RedisError, OSError) as exc:
-        raise LockServerError(f"Redis at {hide_password(url)} failed on lock {key}: "
-                              f"{exc}") from None
-    finally:
-        with contextlib.suppress(Exception):
-            client.close()
+    with _closing(client):
+        try:
+            value = client.get(RedisLockManager._lock_name_for_key(key))
+        except (redis.RedisError, OSError) as exc:
+            raise LockServerError(f"Redis at {hide_password(url)} failed on lock {key}: "
+                                  f"{exc}") from None
     return value.decode() if isinstance(value, bytes) else value

@@ -295,6 +295,19 @@ def source_path(path: str | os.PathLike[str], roots: Sequence[str | os.PathLike[
     return resolved
 
 
+def _info_json(p: Path, fmt: str | None, timeout: float, *options: str) -> str:
+    """The JSON text ``qemu-img info [options] --output=json`` prints for ``p`` (``fmt``
+    pinned if given); :class:`ImageUnreadable` if the file is missing or qemu-img fails."""
+    _require_file(p, fmt)
+    args = [QEMU_IMG, "info", *options, "--output=json"]
+    if fmt:
+        args += ["-f", qemu_format(fmt)]
+    proc = _run([*args, str(p)], p, timeout)
+    if proc.returncode != 0:
+        raise ImageUnreadable(p, f"qemu-img info failed: {_last_line(proc.stderr)}")
+    return proc.stdout
+
+
 def admit(path: str | os.PathLike[str], fmt: str | None = None, *,
           roots: Sequence[str | os.PathLike[str]] | None = None,
           timeout: float = _SHORT_TIMEOUT) -> ImageInfo:
@@ -306,15 +319,9 @@ def admit(path: str | os.PathLike[str], fmt: str | None = None, *,
     the chain, every extent and data file inside the folder). :class:`ImageRefused`
     otherwise, naming the file and what it points to."""
     p = source_path(path, roots) if roots is not None else Path(path)
-    _require_file(p, fmt)
-    args = [QEMU_IMG, "info", "--backing-chain", "--output=json"]
-    if fmt:
-        args += ["-f", qemu_format(fmt)]
-    proc = _run([*args, str(p)], p, timeout)
-    if proc.returncode != 0:
-        raise ImageUnreadable(p, f"qemu-img info failed: {_last_line(proc.stderr)}")
+    output = _info_json(p, fmt, timeout, "--backing-chain")
     try:
-        chain = json.loads(proc.stdout)
+        chain = json.loads(output)
         chain = chain if isinstance(chain, list) else [chain]
         for layer in chain:
             names = [("backing file", layer.get("backing-filename") or ""),
@@ -339,15 +346,9 @@ def info(path: str | os.PathLike[str], fmt: str | None = None, *,
     ``fmt`` pins the format (recommended once known: probing a raw image is guesswork).
     """
     p = Path(path)
-    _require_file(p, fmt)
-    args = [QEMU_IMG, "info", "--output=json"]
-    if fmt:
-        args += ["-f", qemu_format(fmt)]
-    proc = _run([*args, str(p)], p, timeout)
-    if proc.returncode != 0:
-        raise ImageUnreadable(p, f"qemu-img info failed: {_last_line(proc.stderr)}")
+    output = _info_json(p, fmt, timeout)
     try:
-        return ImageInfo.from_qemu_json(json.loads(proc.stdout), path=str(p))
+        return ImageInfo.from_qemu_json(json.loads(output), path=str(p))
     except (ValueError, KeyError) as exc:
         raise ImageUnreadable(p, f"qemu-img info gave output we cannot read: {exc}") from exc
 
