@@ -47,6 +47,18 @@ def _child(code: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _all_print_ok(kids: list[subprocess.Popen[str]]) -> None:
+    """Wait for each child (120 s each): it exits 0 having printed ``ok``; kill any left."""
+    try:
+        for kid in kids:
+            out, err = kid.communicate(timeout=120)
+            assert kid.returncode == 0 and out.strip() == "ok", err
+    finally:
+        for kid in kids:
+            if kid.poll() is None:
+                kid.kill()
+
+
 def test_step_lifecycle_and_idempotence(journal_target: str) -> None:
     with open_journal(journal_target, operator="li.na") as j:
         run = j.begin_run(3)
@@ -210,14 +222,7 @@ def test_two_processes_write_one_journal(journal_target: str) -> None:
         print("ok", flush=True)
     """
     kids = [_child(code.format(target=journal_target, run=run.id, who=w)) for w in "ab"]
-    try:
-        for kid in kids:
-            out, err = kid.communicate(timeout=120)
-            assert kid.returncode == 0 and out.strip() == "ok", err
-    finally:
-        for kid in kids:
-            if kid.poll() is None:
-                kid.kill()
+    _all_print_ok(kids)
     with open_journal(journal_target) as j:
         steps = j.steps(run)
         assert sum(1 for e in steps if e.status == DONE) == 50
@@ -248,14 +253,7 @@ def test_many_processes_create_one_journal_at_once(journal_target: str) -> None:
         print("ok", flush=True)
     """
     kids = [_child(code) for _ in range(4)]
-    try:
-        for kid in kids:
-            out, err = kid.communicate(timeout=120)
-            assert kid.returncode == 0 and out.strip() == "ok", err
-    finally:
-        for kid in kids:
-            if kid.poll() is None:
-                kid.kill()
+    _all_print_ok(kids)
     with open_journal(journal_target) as j:
         report = j.verify_audit()
         assert report.ok and report.records == 4 and j.algorithm == "sm3"
