@@ -4,24 +4,18 @@ estate folder."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.data.conftest import my_pair, pg_pair  # noqa: F401  (fixtures)
 from tests.data.test_dns import dns  # noqa: F401  (fixture)
 from tests.data.test_health import web  # noqa: F401  (fixture)
-from tests.discovery.sshd import SshdFarm
+from tests.discovery.sshd import SshdFarm, one_sshd
 
 
 @pytest.fixture(scope="module")
 def farm() -> Iterator[SshdFarm]:
     """One real sshd on 127.0.0.1 for the module."""
-    root = Path(tempfile.mkdtemp(prefix="sy-cutover-sshd-"))
-    f = SshdFarm(root)
-    f.start(1)
-    f.write_known_hosts(f.servers)
-    yield f
-    f.stop()
+    with one_sshd("sy-cutover-sshd-") as f:
+        yield f

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,18 +12,14 @@ import pytest
 
 from connectors import files
 from shangyun.errors import HostKeyError, StepError, VerificationError
-from tests.discovery.sshd import SshdFarm, keygen
+from tests.discovery.sshd import SshdFarm, keygen, one_sshd
 
 
 @pytest.fixture(scope="module")
 def farm() -> Iterator[SshdFarm]:
     """One sshd for this module."""
-    root = Path(tempfile.mkdtemp(prefix="sy-files-sshd-"))
-    f = SshdFarm(root)
-    f.start(1)
-    f.write_known_hosts(f.servers)
-    yield f
-    f.stop()
+    with one_sshd("sy-files-sshd-") as f:
+        yield f
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +125,15 @@ def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"sshd on {address}:{port} did not start in 10 s")
+
+
+@contextmanager
+def one_sshd(prefix: str) -> Iterator[SshdFarm]:
+    """One real sshd on 127.0.0.1 (known_hosts written) in a fresh ``prefix…`` folder."""
+    farm = SshdFarm(Path(tempfile.mkdtemp(prefix=prefix)))
+    farm.start(1)
+    farm.write_known_hosts(farm.servers)
+    try:
+        yield farm
+    finally:
+        farm.stop()
