@@ -2,4 +2,5 @@
 
 from demo.cli import main
 
-main()
+if __name__ == "__main__":  # wave 1 runs in a spawned child, which imports this module too
+    main()

@@ -5,10 +5,12 @@ process, pointed at the dashboard."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +45,14 @@ def stage_dashboard(st: DemoState) -> str:
     return f"dashboard {info.ui_url} (pid {info.pid}, {info.database}, log {info.log})"
 
 
+def run_wave_in_child(estate_dir: str, options: dict[str, Any], api_url: str | None,
+                      ) -> dict[str, Any]:
+    """Wave 1 — the library call ``shangyun wave run 1`` makes — with Prefect pointed at the
+    dashboard and its console logs quiet (run in a child process by :func:`stage_wave`)."""
+    with prefect_settings(api_url), quiet_prefect_console():
+        return run_wave(estate_dir, 1, options=options)
+
+
 def stage_wave(st: DemoState) -> str:
     """Run wave 1 onto the lab's libvirt cloud through the lab's S3 object store."""
     state = st.the_lab
@@ -54,8 +64,12 @@ def stage_wave(st: DemoState) -> str:
     opts = RunOptions(target="libvirt", target_options={"uri": state.cloud_uri, "pool": pool},
                       staging_dir=str((st.estate_dir / "staging").resolve()),
                       s3_endpoint=endpoint, bucket=BUCKET)
-    with prefect_settings(st.api_url), quiet_prefect_console():
-        data = run_wave(str(st.estate_dir), 1, options=opts.to_dict())
+    # a fresh process, as `shangyun wave run` is: Prefect's clients and concurrency-slot
+    # services start clean there, pointed at the dashboard, whatever Prefect settings this
+    # process holds (a test harness's server, slots leaked by a killed run on it, ...)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        data = pool.submit(run_wave_in_child, str(st.estate_dir), opts.to_dict(),
+                           st.api_url).result()
     st.results["wave"] = data
     states = {str(s["id"]): str(s["state"]) for s in data["systems"]}
     _wave_table(data)
