@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -240,27 +241,36 @@ class Estate:
         return problems
 
     def _cross_checks(self) -> list[Problem]:
+        """Rules across columns; each found with column masks (only flagged rows are
+        visited), in the order a row-by-row check would report them."""
         problems: list[Problem] = []
         disks = self.tables["disks"]
-        for i, (size, used) in enumerate(zip(disks["size_gb"], disks["used_gb"], strict=True)):
-            if pd.notna(size) and pd.notna(used) and used > size * 1.0001:
-                problems.append(Problem("disks.csv", i + 2, "used_gb",
-                                        f"used {used:g} GB is more than the size {size:g} GB"))
+        size = pd.to_numeric(disks["size_gb"], errors="coerce")
+        used = pd.to_numeric(disks["used_gb"], errors="coerce")
+        over = (size.notna() & used.notna() & (used > size * 1.0001)).to_numpy(bool)
+        for i in over.nonzero()[0].tolist():
+            problems.append(Problem("disks.csv", i + 2, "used_gb",
+                                    f"used {used.iat[i]:g} GB is more than the size "
+                                    f"{size.iat[i]:g} GB"))
         deps = self.tables["dependencies"]
-        for i, r in enumerate(deps.to_dict(orient="records")):
-            if not (r["source_system"] or r["source_host"]):
+        no_src = ~(_truthy(deps["source_system"]) | _truthy(deps["source_host"]))
+        no_dst = ~(_truthy(deps["target_system"]) | _truthy(deps["target_host"])
+                   | _truthy(deps["external"]))
+        for i in (no_src | no_dst).nonzero()[0].tolist():
+            if no_src[i]:
                 problems.append(Problem("dependencies.csv", i + 2, "source_system",
                                         "a dependency needs a source system or host"))
-            if not (r["target_system"] or r["target_host"] or r["external"]):
+            if no_dst[i]:
                 problems.append(Problem("dependencies.csv", i + 2, "target_system",
                                         "a dependency needs a target system, host or external"))
         bureaus = self.tables["bureaus"]
-        for i, r in enumerate(bureaus.to_dict(orient="records")):
-            has = [bool(r["window_day"]), bool(r["window_start"]), pd.notna(r["window_hours"])]
-            if any(has) and not all(has):
-                problems.append(Problem("bureaus.csv", i + 2, "window_start",
-                                        "a maintenance window needs window_day, window_start "
-                                        "and window_hours together"))
+        has = [_truthy(bureaus["window_day"]), _truthy(bureaus["window_start"]),
+               bureaus["window_hours"].notna().to_numpy(bool)]
+        partial = (has[0] | has[1] | has[2]) & ~(has[0] & has[1] & has[2])
+        for i in partial.nonzero()[0].tolist():
+            problems.append(Problem("bureaus.csv", i + 2, "window_start",
+                                    "a maintenance window needs window_day, window_start "
+                                    "and window_hours together"))
         return problems
 
     def check(self) -> None:
@@ -462,6 +472,13 @@ def _recover_save(root: Path) -> None:
     (root / (_COMMIT_MARKER + ".tmp")).unlink(missing_ok=True)
     for leftover in root.glob(_STAGE_PREFIX + "*"):
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _truthy(s: pd.Series) -> Any:
+    """A boolean array: which values of ``s`` are true (as ``bool(v)``; NA is false)."""
+    if s.dtype == object:
+        return np.fromiter((v is not pd.NA and bool(v) for v in s.tolist()), bool, len(s))
+    return (s.notna() & (s != 0)).to_numpy(bool)
 
 
 def _blank_bureau(bid: str) -> dict[str, Any]:

@@ -106,6 +106,7 @@ class Collector:
         #: waits for the other files) instead of adding a new row to the given bureau
         self.defer_unknown = False
         self._anywhere: dict[str, str] = {}  # name -> the one system of that name (found)
+        self._hosts_anywhere: dict[str, str] = {}  # text -> the one host (while no host added)
 
     @property
     def known(self) -> KnownIndex:
@@ -195,7 +196,14 @@ class Collector:
                        " add a 单位 column to say which")
 
     def host_anywhere(self, text: str) -> str:
-        """The id of the one host named (or addressed) ``text`` in any bureau."""
+        """The id of the one host named (or addressed) ``text`` in any bureau (each text
+        looked up once until a host is added)."""
+        hit = self._hosts_anywhere.get(text)
+        if hit is None:
+            hit = self._hosts_anywhere[text] = self._host_anywhere(text)
+        return hit
+
+    def _host_anywhere(self, text: str) -> str:
         key = text.strip()
         name = host_key_name(key)
         for k in (key, name):
@@ -219,6 +227,7 @@ class Collector:
         ip = str(row.get("ip") or "")
         hid = _sid("h", b, name or ip)
         row["id"] = hid
+        self._hosts_anywhere.clear()  # a new name or address may make one ambiguous
         row["bureau_id"] = self.bureau(bureau)
         row.setdefault("source", self.source)
         self.rows["hosts"].append(row)

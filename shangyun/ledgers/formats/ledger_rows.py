@@ -105,7 +105,7 @@ def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     for k in ("external", "service", "type", "process"):
         if dep.get(k):
             out[k] = dep[k]
-    ports = _parse_ports(str(dep["port"])) if dep.get("port") is not None else [None]
+    ports = _ports(str(dep["port"])) if dep.get("port") is not None else (None,)
     for port in ports:
         if port is not None and not 0 <= port <= 65535:
             raise BadValue(f"port {port} is not between 0 and 65535", "dependencies.port")
@@ -116,6 +116,20 @@ def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
             "source_system", "target_system", "source_host", "target_host", "external")),
             port if port is not None else "")
         col.rows["dependencies"].append(row)
+
+
+_PORTS: dict[str, tuple[int, ...]] = {}
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    """:func:`parse_ports` of ``text``, each distinct text parsed once (a port column
+    repeats a few values over many rows); raises :class:`BadValue`."""
+    got = _PORTS.get(text)
+    if got is None:
+        got = tuple(_parse_ports(text))
+        if len(_PORTS) < 4096:
+            _PORTS[text] = got
+    return got
 
 
 def _disk_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
