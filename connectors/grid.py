@@ -15,18 +15,20 @@ what Chinese Excel saves as "CSV"); the delimiter is sniffed among ``, ; tab |``
 
 from __future__ import annotations
 
+import codecs
 import csv
 import html
-import io
 import re
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
 from shangyun.errors import LedgerError
-from shangyun.ledgers.grid import Grid
+from shangyun.ledgers.grid import Grid, LazyRows
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -74,9 +76,12 @@ def _read_excel(path: Path) -> list[Grid]:
     finally:
         wb.close()
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        blanks = formula_blanks(path)
+        facts = sheet_xml(path)
         for g in grids:
-            g.formula_blanks = blanks.get(g.sheet or "", [])
+            f = facts.get(g.sheet or "")
+            if f is not None:
+                g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks, f.hidden_rows,
+                                                               f.filtered)
     return grids
 
 
@@ -85,34 +90,82 @@ _FORMULA_NO_VALUE = re.compile(
     rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>\s*<f\b[^>]*(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
 
 
+@dataclass
+class SheetXml:
+    """What only a sheet's XML tells (calamine does not): formula cells saved without a
+    value, rows hidden in Excel (0-based), and whether the sheet has an AutoFilter."""
+
+    formula_blanks: list[tuple[int, int]] = field(default_factory=list)
+    hidden_rows: list[int] = field(default_factory=list)
+    filtered: bool = False
+
+
+_XML_CHUNK = 4 << 20
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\bhidden="(?:1|true)"[^>]*>')
+
+
+def sheet_xml(path: Path) -> dict[str, SheetXml]:
+    """Per sheet name, what its XML says beyond the cells (:class:`SheetXml`); sheets with
+    nothing to say are left out.
+
+    Each sheet part is streamed in 4 MiB pieces (memory stays small whatever the size),
+    and the pieces are searched with ``bytes.find`` for ``<f`` and ``hidden=``: a
+    regular expression runs only where one of them occurs."""
+    out: dict[str, SheetXml] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name, part in _sheet_parts(z).items():
+                try:
+                    stream = z.open(part)
+                except KeyError:
+                    continue
+                facts = SheetXml()
+                with stream:
+                    carry = b""
+                    while True:
+                        piece = stream.read(_XML_CHUNK)
+                        data = carry + piece
+                        if not piece:
+                            _scan(data, facts)
+                            break
+                        cut = data.rfind(b"<row")  # scan whole rows only; the rest waits
+                        if cut <= 0:
+                            carry = data
+                            continue
+                        _scan(data[:cut], facts)
+                        carry = data[cut:]
+                if facts.formula_blanks or facts.hidden_rows or facts.filtered:
+                    out[name] = facts
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return out
+    return out
+
+
+def _scan(data: bytes, facts: SheetXml) -> None:
+    if b"<f" in data:
+        for m in _FORMULA_NO_VALUE.finditer(data):
+            ref = _CELL_REF.fullmatch(m.group(1).decode())
+            if ref:
+                col = 0
+                for ch in ref.group(1):
+                    col = col * 26 + ord(ch) - 64
+                facts.formula_blanks.append((int(ref.group(2)) - 1, col - 1))
+    if b"hidden=" in data:
+        for m in _HIDDEN_ROW.finditer(data):
+            num = _ROW_NUMBER.search(m.group(0))
+            if num:
+                facts.hidden_rows.append(int(num.group(1)) - 1)
+    if b"<autoFilter" in data:
+        facts.filtered = True
+
+
 def formula_blanks(path: Path) -> dict[str, list[tuple[int, int]]]:
     """Per sheet name, the 0-based ``(row, col)`` of formula cells saved with no cached value
     (a workbook written by a program that does not calculate: Excel would show a result,
-    every reader sees a blank). Only sheets containing formulas are scanned."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = _sheet_parts(z)
-            for name, part in names.items():
-                try:
-                    data = z.read(part)
-                except KeyError:
-                    continue
-                if b"<f" not in data:
-                    continue
-                cells = []
-                for m in _FORMULA_NO_VALUE.finditer(data):
-                    ref = _CELL_REF.fullmatch(m.group(1).decode())
-                    if ref:
-                        col = 0
-                        for ch in ref.group(1):
-                            col = col * 26 + ord(ch) - 64
-                        cells.append((int(ref.group(2)) - 1, col - 1))
-                if cells:
-                    out[name] = cells
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return {}
-    return out
+    every reader sees a blank)."""
+    return {name: f.formula_blanks for name, f in sheet_xml(path).items()
+            if f.formula_blanks}
 
 
 def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
@@ -163,22 +216,71 @@ def decode(data: bytes, file: str) -> tuple[str, str]:
         raise LedgerError(file, "is neither UTF-8 nor GBK/GB18030 text", row=line) from exc
 
 
+def detect_encoding(path: Path) -> str:
+    """The encoding of a CSV file, as :func:`decode` would choose it, read in 1 MiB pieces
+    (memory stays small however large the file): UTF-8(-BOM), UTF-16 BOM, else GB18030.
+    Raises :class:`LedgerError` naming the line of the first byte neither can decode."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    else:
+        encoding = "utf-8"
+    if _decodes(path, encoding) is None:
+        return encoding
+    line = _decodes(path, "gb18030")
+    if line is None:
+        return "gb18030"
+    raise LedgerError(str(path), "is neither UTF-8 nor GBK/GB18030 text", row=line)
+
+
+def _decodes(path: Path, encoding: str) -> int | None:
+    """``None`` when the whole file decodes as ``encoding``, else the line of the first
+    byte that does not."""
+    dec = codecs.getincrementaldecoder(encoding)(errors="strict")
+    lines = 0
+    with path.open("rb") as f:
+        while True:
+            piece = f.read(1 << 20)
+            try:
+                dec.decode(piece, final=not piece)
+            except UnicodeDecodeError as exc:
+                return lines + piece[:max(exc.start, 0)].count(b"\n") + 1
+            if not piece:
+                return None
+            lines += piece.count(b"\n")
+
+
 def _read_csv(path: Path) -> Grid:
-    text, encoding = decode(path.read_bytes(), str(path))
-    sample = text[:8192]
+    """A CSV file as a grid whose rows are read as the reader asks for them
+    (:class:`~shangyun.ledgers.grid.LazyRows`): a reader that stops early — a file of junk
+    stops at the problems cap — never reads the rest, and one going through the file
+    keeps only the stretch it is working on."""
+    encoding = detect_encoding(path)
+    with path.open(encoding=encoding, newline="") as f:
+        sample = f.read(8192)
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-    try:
-        rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
-    except csv.Error as exc:
-        raise LedgerError(str(path), f"is not valid CSV: {exc}") from exc
-    width = max((len(r) for r in rows), default=0)
-    for r in rows:
-        if len(r) < width:
-            r.extend([""] * (width - len(r)))
-    return Grid(str(path), None, rows, encoding=encoding)
+    return Grid(str(path), None, LazyRows(_csv_rows(path, encoding, dialect)),
+                encoding=encoding)
 
 
-__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "decode", "formula_blanks", "read_grids"]
+def _csv_rows(path: Path, encoding: str, dialect: Any) -> Iterator[list[Any]]:
+    with path.open(encoding=encoding, newline="") as f:
+        reader = csv.reader(f, dialect)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise LedgerError(str(path), f"is not valid CSV: {exc}",
+                              row=reader.line_num) from exc
+        except UnicodeDecodeError as exc:
+            raise LedgerError(str(path), f"is not {encoding} text: {exc}",
+                              row=reader.line_num + 1) from exc
+
+
+__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "SheetXml", "decode", "detect_encoding",
+           "formula_blanks", "read_grids", "sheet_xml"]

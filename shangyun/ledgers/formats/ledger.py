@@ -16,7 +16,7 @@ others.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from shangyun.ledgers import headers as H
 from shangyun.ledgers.collector import Collector, Unresolved
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.formats.ledger_rows import ROW_READERS
-from shangyun.ledgers.grid import Grid, column_letter
+from shangyun.ledgers.grid import Grid, LazyRows, column_letter, rows_upto
 from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
 from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner
 
@@ -85,7 +85,7 @@ def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
             header = top
             break
     last = best
-    for below_idx in range(best + 1, min(best + 4, len(grid.rows))):
+    for below_idx in range(best + 1, rows_upto(grid.rows, best + 1, best + 4)):
         combined = _combine(header, grid.rows[below_idx], mapping)
         if combined is None:
             break
@@ -138,7 +138,7 @@ _BUREAU_LABEL = re.compile(r"^\s*(?:填报单位|单位名称|填报部门|报�
 _NEXT_LABEL = re.compile(r"\s{2,}|\s+\S{1,8}[:：]|[,，;；]")
 
 
-def bureau_line(rows: list[list[Any]], header_idx: int) -> str | None:
+def bureau_line(rows: Sequence[list[Any]], header_idx: int) -> str | None:
     """The bureau named above the header (``填报单位：湖北直属局`` in one cell, or
     ``填报单位`` with the name in the next cell), else ``None``."""
     for row in rows[:header_idx]:
@@ -419,8 +419,6 @@ def _read_sheet(
                      "no bureau: the sheet has no 单位/所属单位 column and no 填报单位 line "
                      "above the header; pass --bureau NAME")
         return report
-    rows = grid.rows
-    keep, report.skipped = _data_rows(rows, header_idx + 1, grid.merged)
     for r, c in grid.formula_blanks:
         if r > header_idx and any(x.index == c for x in cols):
             report.warnings.append(
@@ -431,23 +429,39 @@ def _read_sheet(
     layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
     doubts: dict[tuple[str, str], list[int]] = {}
     filled = report.filled
-    for start in range(0, len(keep), _CHUNK):
-        chunk = keep[start:start + _CHUNK]
+    hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
+    hidden_skipped: list[int] = []
+    lazy = isinstance(grid.rows, LazyRows)
+    pos = header_idx + 1
+    while True:  # block by block: a lazily read CSV is read only as far as it is used
+        stop = rows_upto(grid.rows, pos, pos + _CHUNK)
+        if stop <= pos:
+            break
+        # rows: the grid's rows (base 0), or this block of a lazy grid (base = pos)
+        base = pos if lazy else 0
+        rows: Sequence[list[Any]] = grid.rows[pos:stop] if lazy else grid.rows
+        chunk, skipped = _data_rows(rows, pos - base, grid.merged, stop - base)
+        report.skipped += skipped
+        pos = stop
+        if hidden:
+            hidden_skipped += [r + 1 for r in chunk if r in hidden]
+            chunk = [r for r in chunk if r not in hidden]
         cells = [_clean_column(rows, chunk, c) for c in cols]
         for j, r in enumerate(chunk):
             parts: dict[str, Row] = {}
             bad = False
+            row_no = r + base + 1
             for (table, column, is_engine, c), values in zip(layout, cells, strict=True):
                 v = values[j]
                 if v is None:
                     continue
                 tv = type(v)
                 if tv is BadValue:
-                    problems.add(grid.sheet, r + 1, c.label, str(v))
+                    problems.add(grid.sheet, row_no, c.label, str(v))
                     bad = True
                     continue
                 if tv is Doubtful:
-                    doubts.setdefault((c.label, v.kind), []).append(r + 1)
+                    doubts.setdefault((c.label, v.kind), []).append(row_no)
                     v = v.value
                 part = parts.get(table)
                 if part is None:
@@ -463,16 +477,16 @@ def _read_sheet(
                 continue
             bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
             if not bname and not by_name:
-                problems.add(grid.sheet, r + 1, labels.get("bureaus.name", "单位"),
+                problems.add(grid.sheet, row_no, labels.get("bureaus.name", "单位"),
                              "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
                 continue
             try:
                 reader(col, str(bname or ""), parts)
             except Unresolved:
-                report.deferred.append(Deferred(grid.sheet, r + 1, kind, str(bname or ""),
+                report.deferred.append(Deferred(grid.sheet, row_no, kind, str(bname or ""),
                                                 parts, labels))
             except BadValue as exc:
-                problems.add(grid.sheet, r + 1, _label(labels, exc.target), str(exc))
+                problems.add(grid.sheet, row_no, _label(labels, exc.target), str(exc))
                 continue
             report.rows += 1
         for c, values in zip(cols, cells, strict=True):  # rows giving each field a value
@@ -480,6 +494,21 @@ def _read_sheet(
             filled[c.target] = filled.get(c.target, 0) + n
         if advance is not None:
             advance(len(chunk))
+        if lazy:
+            grid.rows.forget_before(pos)  # type: ignore[attr-defined]
+    if hidden_skipped:
+        report.skipped += len(hidden_skipped)
+        shown = ", ".join(str(x) for x in hidden_skipped[:10])
+        more = f" and {len(hidden_skipped) - 10} more" if len(hidden_skipped) > 10 else ""
+        report.warnings.append(
+            f"{len(hidden_skipped)} hidden row(s) skipped (row {shown}{more}): rows hidden in "
+            "Excel are usually retired entries; unhide them to import them")
+    if grid.filtered and grid.hidden_rows:
+        n = sum(1 for r in grid.hidden_rows if r > header_idx)
+        if n:
+            report.warnings.append(
+                f"{n} row(s) hidden by the sheet's filter were read like the others (a "
+                "filter hides data from view; it does not retire it)")
     for (label, what), at in doubts.items():
         rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
         report.warnings.append(f"column {label!r}: {len(at)} cell(s) {what} (row {rows_text})")
@@ -496,20 +525,21 @@ def _label(labels: dict[str, str], target: str | None) -> str:
 _CHUNK = 5000
 
 
-def _data_rows(rows: list[list[Any]], first: int,
+def _data_rows(rows: Sequence[list[Any]], first: int,
                merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
-               ) -> tuple[list[int], int]:
-    """The indexes of the data rows from ``first`` on, and how many rows were skipped as
-    totals (合计 …) or notes (注：…). Blank rows are dropped without counting — including a
-    row whose only values were filled in from merged cells (a separator row inside a 单位
-    or 系统名称 merged over the table is not a host).
+               stop: int | None = None) -> tuple[list[int], int]:
+    """The indexes of the data rows from ``first`` up to ``stop`` (the end), and how many
+    rows were skipped as totals (合计 …) or notes (注：…). Blank rows are dropped without
+    counting — including a row whose only values were filled in from merged cells (a
+    separator row inside a 单位 or 系统名称 merged over the table is not a host).
 
     Each distinct value of the first four columns is tested once (a totals row has its
     label there; a note row its text in the first cell and nothing else).
     """
-    data = [r for r in range(first, len(rows))
+    end = len(rows) if stop is None else stop
+    data = [r for r in range(first, end)
             if any(rows[r]) or any(c is not None and c != "" for c in rows[r])]
-    if merged:
+    if merged and data:
         data = _drop_fill_only(rows, data, merged)
     skip: set[int] = set()
     for j in range(4):
@@ -532,15 +562,17 @@ def _data_rows(rows: list[list[Any]], first: int,
     return [r for r in data if r not in skip], len(skip)
 
 
-def _drop_fill_only(rows: list[list[Any]], data: list[int],
+def _drop_fill_only(rows: Sequence[list[Any]], data: list[int],
                     merged: list[tuple[tuple[int, int], tuple[int, int]]]) -> list[int]:
-    """``data`` without the rows whose every non-empty cell was filled from a merged range."""
+    """``data`` (ascending) without the rows whose every non-empty cell was filled from a
+    merged range."""
     filled: dict[int, set[int]] = {}
+    lo, hi = data[0], data[-1]
     for (r0, c0), (r1, c1) in merged:
-        if r1 == r0:
-            continue  # merged across one row only: that row holds the value itself
+        if r1 == r0 or r1 < lo or r0 >= hi:
+            continue  # merged across one row only (that row holds the value), or elsewhere
         cols = set(range(c0, c1 + 1))
-        for r in range(r0 + 1, r1 + 1):
+        for r in range(max(r0 + 1, lo), min(r1, hi) + 1):
             got = filled.get(r)
             if got is None:
                 filled[r] = set(cols)
@@ -558,7 +590,7 @@ def _drop_fill_only(rows: list[list[Any]], data: list[int],
     return out
 
 
-def _clean_column(rows: list[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
+def _clean_column(rows: Sequence[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
     """The cleaned values of column ``c`` for the rows ``chunk`` (``None`` when blank; a
     :class:`BadValue` when bad), each distinct raw value cleaned once.
 
