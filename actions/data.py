@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from actions.context import RunContext
 from connectors import files
@@ -64,6 +64,8 @@ class CopyAction:
     """Initial copy of a database or a file set while the source runs."""
 
     ctx: RunContext
+    #: its undo drops/deletes: the engine first checks the step's audit record
+    destructive_undo: ClassVar[bool] = True
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Copy; returns what was copied. Refused when the system is cut over."""

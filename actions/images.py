@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from actions.context import RunContext, labels, make_store
 from connectors import qemu
@@ -219,6 +219,8 @@ class ImportAction:
     """The target imports the staged disk, verified against the content digest."""
 
     ctx: RunContext
+    #: its undo drops/deletes: the engine first checks the step's audit record
+    destructive_undo: ClassVar[bool] = True
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Import and return the target's disk record."""
@@ -274,6 +276,8 @@ class LaunchAction:
     """The test launch: create the instance isolated and start it."""
 
     ctx: RunContext
+    #: its undo drops/deletes: the engine first checks the step's audit record
+    destructive_undo: ClassVar[bool] = True
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Create (test mode), start, and check it runs."""

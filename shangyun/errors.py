@@ -120,5 +120,9 @@ class InProductionError(StepError):
     verifies into it again, and only an explicit fail-back or an audited discard undoes it."""
 
 
+class AuditRecordError(StepError):
+    """A destructive undo refused: its step's audit record is missing or not intact."""
+
+
 class VerificationError(StepError):
     """What arrived differs from what left: a digest, a row count or an image comparison."""

@@ -5,7 +5,9 @@ Area-specific fixtures live in each test folder's own ``conftest.py``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -16,6 +18,13 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 _PREFECT_HOME = tempfile.mkdtemp(prefix="shangyun-test-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+# The audit key and head logs (connectors/journal/heads.py) live outside every estate, in a
+# folder of this test session; the head logs are not made append-only (chattr +a) so the
+# folder can be removed (tests/journal/test_audit_heads.py sets the flag where it checks it).
+_AUDIT_HOME = tempfile.mkdtemp(prefix="shangyun-test-audit-")
+atexit.register(shutil.rmtree, _AUDIT_HOME, True)
+os.environ.setdefault("SHANGYUN_AUDIT_KEY", os.path.join(_AUDIT_HOME, "audit.key"))
+os.environ.setdefault("SHANGYUN_AUDIT_HEADS_APPEND_ONLY", "0")
 
 
 @pytest.fixture(scope="session")

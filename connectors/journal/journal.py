@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from connectors.journal import audit as audit_store
+from connectors.journal.heads import HeadKeeper
 from connectors.journal.liveness import is_alive, process_start, this_host
 from connectors.journal.migrate import migrate
 from connectors.journal.models import (
@@ -34,7 +35,7 @@ from connectors.journal.models import (
     RunRow,
     StepRow,
 )
-from connectors.journal.store import display, lock_for_write, make_engine, resolve
+from connectors.journal.store import JOURNAL_FILE, display, lock_for_write, make_engine, resolve
 from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import audit as audit_log
@@ -112,8 +113,10 @@ class Journal:
     """
 
     def __init__(self, engine: Engine, url: str, *, operator: str | None = None,
-                 target: str | None = None) -> None:
+                 target: str | None = None, keeper: HeadKeeper | None = None) -> None:
         self.engine = engine
+        #: the audit key and head log (outside the journal) that key and publish the head
+        self.keeper = keeper or HeadKeeper.from_env()
         self.url = display(url)
         #: what it was opened with (an estate folder, a ``.db`` file or a URL)
         self.target = target or url
@@ -123,18 +126,24 @@ class Journal:
     # -- opening -----------------------------------------------------------------------
     @classmethod
     def open(cls, target: str | os.PathLike[str], *, algorithm: str | None = None,
-             create: bool = True, operator: str | None = None) -> Journal:
+             create: bool = True, operator: str | None = None,
+             keeper: HeadKeeper | None = None) -> Journal:
         """Open (and, with ``create``, create) the journal of an estate folder or URL.
 
         ``algorithm`` (``sha256`` or ``sm3``) chooses the audit chain's hash when the
         journal is created; opening an existing journal with a different one is an error.
+        ``keeper``: the audit key and head log (default: the environment's,
+        :meth:`HeadKeeper.from_env`); a key inside the estate is refused.
         """
         url, path = resolve(target)
         if not create and path is not None and not path.exists():
             raise JournalError(f"no journal at {path}")
         alg = check_algorithm(algorithm) if algorithm else None
+        keeper = keeper or HeadKeeper.from_env()
+        if path is not None and path.name == JOURNAL_FILE:
+            keeper.refuse_inside(path.parent)
         engine = make_engine(url)
-        journal = cls(engine, url, operator=operator, target=os.fspath(target))
+        journal = cls(engine, url, operator=operator, target=os.fspath(target), keeper=keeper)
         try:
             journal._init_schema(alg, create)
         except BaseException:
@@ -173,6 +182,7 @@ class Journal:
                 version.value = str(SCHEMA_VERSION)
                 audit_store.append(s, action="journal migrate", result="done",
                                    operator=self.operator, algorithm=recorded,
+                                   keeper=self.keeper,
                                    details={"from": found, "to": SCHEMA_VERSION})
             return recorded
 
@@ -227,10 +237,15 @@ class Journal:
         """
 
         def once() -> T:
-            with Session(self.engine, expire_on_commit=False) as s, s.begin():
-                if write:
-                    lock_for_write(s)
-                return fn(s)
+            with Session(self.engine, expire_on_commit=False) as s:
+                with s.begin():
+                    if write:
+                        lock_for_write(s)
+                    result = fn(s)
+                # committed: publish the new heads (a crash before this leaves the head
+                # log one record behind, which the keyed head still covers)
+                audit_store.publish_pending(s, self.keeper)
+                return result
 
         return self._retry(once)
 
@@ -239,7 +254,8 @@ class Journal:
                operator: str | None = None) -> AuditRow:
         return audit_store.append(s, action=action, result=result,
                                 operator=operator or self.operator, system=system,
-                                run_id=run_id, details=details, algorithm=self.algorithm)
+                                run_id=run_id, details=details, algorithm=self.algorithm,
+                                keeper=self.keeper)
 
     # -- runs --------------------------------------------------------------------------
     def begin_run(self, wave: int, operator: str | None = None, note: str | None = None, *,
@@ -705,7 +721,18 @@ class Journal:
         ``anchor`` = ``(seq, hash)`` noted outside the journal; see
         :func:`connectors.journal.audit.verify`.
         """
-        return self._tx(lambda s: audit_store.verify(s, anchor), write=False)
+        return self._tx(lambda s: audit_store.verify(s, anchor, self.keeper), write=False)
+
+    def step_audit_problem(self, run: Run | str, system: str, step: str,
+                           status: str) -> str | None:
+        """Why the audit record of ``step`` (journaled ``status``) cannot be trusted, or
+        None when it is present and intact; see
+        :func:`connectors.journal.audit.step_record_problem`. A destructive undo asks this
+        first."""
+        run_id = _run_id(run)
+        return self._tx(lambda s: audit_store.step_record_problem(
+            s, self.keeper, run_id=run_id, system=system, step=step, status=status),
+            write=False)
 
 
 def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None,

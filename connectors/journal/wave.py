@@ -186,6 +186,11 @@ class SqlWaveJournal:
             else:
                 raise ValueError(f"unknown step status {status!r}")
 
+    def audit_problem(self, run_id: str, system_id: str, key: str,
+                      status: str) -> str | None:
+        """Why the audit record of step ``key`` is missing or not intact (None: intact)."""
+        return self.j.step_audit_problem(run_id, system_id, key, status)
+
     def progress(self, run_id: str, step: Step, undo: Mapping[str, Any]) -> None:
         """Merge ``undo`` data into the running ``step`` (e.g. a multipart upload's state)."""
         self.j.step_progress(run_id, step.system_id, step.key, undo=dict(undo))

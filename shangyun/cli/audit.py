@@ -55,9 +55,11 @@ def verify_cmd(estate_dir: str | None, journal_url: str | None, anchor: str | No
                as_json: bool) -> None:
     """Recompute the audit chain; name the first altered, deleted or reordered record.
 
-    Exits 1 when the chain is broken. Keep the printed head (SEQ:HASH) somewhere the
-    journal's writers cannot change (e.g. the signed runbook) and pass it back as
-    --anchor: that detects even a rewrite of the whole chain.
+    Also checks the head's HMAC under the audit key ($SHANGYUN_AUDIT_KEY) and compares
+    the journal with the heads published to this host's append-only head log: records
+    cut from the tail (named), rewritten records and forged heads are caught. Exits 1
+    when anything does not hold. The printed head (SEQ:HASH) can also be kept (e.g. in
+    the signed runbook) and passed back as --anchor.
     """
     try:
         pinned = parse_anchor(anchor) if anchor else None
@@ -69,9 +71,13 @@ def verify_cmd(estate_dir: str | None, journal_url: str | None, anchor: str | No
     if as_json:
         print_json({"journal": where, **report.to_dict()})
     elif report.ok:
+        keyed = "keyed head" if report.keyed else "head not keyed"
         console.print(f"[green]ok[/]: {report.records} audit record(s) in {escape(where)}, "
-                      f"chain {report.algorithm}, head {report.head_seq}:{report.head_hash}",
+                      f"chain {report.algorithm}, head {report.head_seq}:{report.head_hash} "
+                      f"({keyed}, {report.published} published head(s) checked)",
                       soft_wrap=True)
+        for note in report.notes:
+            console.print(f"  note: {escape(note)}", soft_wrap=True)
     else:
         first = report.first
         assert first is not None

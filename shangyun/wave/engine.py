@@ -20,7 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shangyun.errors import InProductionError, ShangyunError, StepError, TransientError
+from shangyun.errors import (
+    AuditRecordError,
+    InProductionError,
+    ShangyunError,
+    StepError,
+    TransientError,
+)
 from shangyun.journal.status import DONE, FAILED, NEEDS_UNDO, STARTED, UNDO_FAILED, UNDOING, UNDONE
 from shangyun.wave.steps import Step
 
@@ -53,6 +59,12 @@ class StepJournal(Protocol):
         """The latest record of every step of the wave (or one system), oldest first."""
         ...
 
+    def audit_problem(self, run_id: str, system_id: str, key: str,
+                      status: str) -> str | None:
+        """Why the audit record of step ``key`` (journaled ``status`` in ``run_id``) is
+        missing or not intact, or None when it is present and intact."""
+        ...
+
 
 class StepAction(Protocol):
     """How one kind of step is done, checked and undone (see ``actions/``)."""
@@ -69,8 +81,22 @@ class StepAction(Protocol):
         ...
 
     def undo(self, payload: Mapping[str, Any]) -> None:
-        """Undo from the journaled payload alone; safe to call twice."""
+        """Undo from the journaled payload alone; safe to call twice.
+
+        An action whose undo drops or deletes data sets ``destructive_undo = True``: its
+        undo runs only after :func:`require_audit_record` passed."""
         ...
+
+
+def require_audit_record(journal: StepJournal, run_id: str, rec: StepRecord) -> None:
+    """Refuse (:class:`AuditRecordError`) a destructive undo of ``rec`` whose audit record
+    is missing or not intact: a cut or rewritten audit log must not be followed by
+    dropping what it recorded. ``run_id``: the run that journaled ``rec``."""
+    problem = journal.audit_problem(run_id, rec.system_id, rec.key, rec.status)
+    if problem is not None:
+        raise AuditRecordError(
+            f"undo of {rec.key} refused: {problem}; run 'shangyun audit verify' and restore "
+            f"the journal before undoing (nothing was dropped)")
 
 
 def cut_over(journal: StepJournal, wave: int, system_id: str) -> bool:
@@ -181,9 +207,12 @@ def undo_record(journal: StepJournal, run_id: str, wave: int, rec: StepRecord,
     A step whose undo fails is journaled ``undo_failed``, never ``undone``.
     """
     step = Step(rec.kind, rec.system_id, rec.key, f"undo {rec.key}")
+    action = actions[rec.kind]
     try:
+        if getattr(action, "destructive_undo", False):
+            require_audit_record(journal, str(rec.payload.get("_run_id") or run_id), rec)
         journal.record(run_id, wave, step, UNDOING, rec.payload)
-        actions[rec.kind].undo(rec.payload)
+        action.undo(rec.payload)
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(Exception):

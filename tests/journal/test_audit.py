@@ -209,7 +209,10 @@ def test_anchor_catches_a_rewrite_of_the_whole_chain(tmp_path: Path) -> None:
                             "WHERE seq = :s", r=result, h=h, p=p, s=seq)
     head = canonical_json({"seq": 5, "hash": prev})
     _sql(str(tmp_path), "UPDATE journal_meta SET value = :v WHERE key = 'audit_head'", v=head)
-    assert runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path)]).exit_code == 0
+    # the keyed head and the published heads catch it without the anchor
+    plain = runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path)])
+    assert plain.exit_code == 1 and "without the key" in plain.output
+    assert "rewritten" in plain.output
     caught = runner.invoke(main, ["audit", "verify", "--estate", str(tmp_path),
                                   "--anchor", anchor])
     assert caught.exit_code == 1 and "record 5 has hash" in caught.output
