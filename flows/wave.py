@@ -369,7 +369,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             journal.ensure_idle(number, bureau=bureau)
             run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only,
                                                 "bureau": bureau,
-                                                "flow_run_id": _flow_run_id()})
+                                                "flow_run_id": _flow_run_id()},
+                                       exclusive=True)  # two racing runs: one refused
         ctx.bind(journal, run_id, number)
         actions = actions_for(ctx)
         state, systems = "failed", []

@@ -40,7 +40,7 @@ from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import audit as audit_log
 from shangyun.journal.fence import FencedWriteError, fence_of
-from shangyun.journal.records import JournalError, Run, StepEntry, StepStart
+from shangyun.journal.records import JournalError, Run, RunBusyError, StepEntry, StepStart
 from shangyun.journal.status import (
     DONE,
     FAILED,
@@ -262,12 +262,18 @@ class Journal:
                   kind: str = "run", bureau: str | None = None,
                   options: Mapping[str, Any] | None = None, only: str | None = None,
                   flow_run_id: str | None = None,
-                  params: Mapping[str, Any] | None = None) -> Run:
+                  params: Mapping[str, Any] | None = None, exclusive: bool = False) -> Run:
         """Start a new run of ``wave`` owned by this process; returns it ``running``.
 
         ``kind`` (one of :data:`shangyun.journal.RUN_KINDS`), ``bureau`` (None: the whole
         wave), ``options``, ``only``, ``flow_run_id`` and any other ``params`` are recorded
-        in their columns; ``note`` is free text. None of them is rewritten later."""
+        in their columns; ``note`` is free text. None of them is rewritten later.
+
+        ``exclusive``: in the same transaction (under the journal's write lock, so two
+        processes cannot both pass), refuse with :class:`RunBusyError` while a live
+        process runs the wave in an overlapping scope (a whole-wave run overlaps every
+        run; bureau runs overlap when the bureau is the same), naming its run, pid and
+        host."""
         if kind not in RUN_KINDS:
             raise JournalError(f"run kind {kind!r}: choose one of {', '.join(RUN_KINDS)}")
         begun = {"kind": kind, "bureau": bureau,
@@ -279,6 +285,8 @@ class Journal:
         pid = os.getpid()
 
         def go(s: Session) -> Run:
+            if exclusive:
+                self._refuse_busy(s, wave, bureau)
             row = RunRow(id=run_id, wave=wave, status=RUN_RUNNING, operator=who,
                          host=this_host(), pid=pid, pid_start=process_start(pid),
                          started_at=now, heartbeat_at=now, ended_at=None, resumes=0,
@@ -291,6 +299,26 @@ class Journal:
             return _run(row)
 
         return self._tx(go)
+
+    def _refuse_busy(self, s: Session, wave: int, bureau: str | None) -> None:
+        host, now = this_host(), _now()
+        rows = s.scalars(select(RunRow).where(RunRow.wave == wave,
+                                              RunRow.status == RUN_RUNNING))
+        for r in rows:
+            if r.bureau is not None and bureau is not None and r.bureau != bureau:
+                continue
+            if r.host == host:
+                alive = is_alive(r.pid, r.pid_start)
+            else:
+                alive = (now - _aware(r.heartbeat_at)).total_seconds() <= 120.0  # type: ignore[operator]
+            if not alive:
+                continue
+            held = f"bureau {r.bureau}" if r.bureau else "the whole wave"
+            asked = f"bureau {bureau}" if bureau else "the whole wave"
+            raise RunBusyError(
+                f"wave {wave} is being run right now for {held} (run {r.id}, pid {r.pid} on "
+                f"host {r.host}, since {_aware(r.started_at):%Y-%m-%dT%H:%M:%S}Z), which "
+                f"overlaps {asked}; wait for it, or stop it and 'wave resume'")
 
     def resume_run(self, run_id: str, operator: str | None = None) -> Run:
         """Take over a run that crashed, failed or was left ``running`` by a dead process.

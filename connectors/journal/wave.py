@@ -58,10 +58,12 @@ class SqlWaveJournal:
         """Mark runs whose orchestrator died as crashed; return their ids."""
         return [r.id for r in self.j.reconcile()]
 
-    def begin_run(self, wave: int, params: Mapping[str, Any], *, kind: str = "run") -> str:
+    def begin_run(self, wave: int, params: Mapping[str, Any], *, kind: str = "run",
+                  exclusive: bool = False) -> str:
         """A new run of ``wave`` recording ``params`` (options, only, bureau, flow run id,
         anything else) and its ``kind`` (one of :data:`RUN_KINDS`: only ``run`` runs are
-        resumed); returns its id."""
+        resumed); returns its id. ``exclusive``: refuse (``RunBusyError``) in the same
+        transaction while a live process runs an overlapping scope of the wave."""
         if kind not in RUN_KINDS:
             raise ValueError(f"run kind {kind!r}: choose one of {', '.join(RUN_KINDS)}")
         p = dict(params)
@@ -69,7 +71,8 @@ class SqlWaveJournal:
         p.pop("kind", None)
         return self.j.begin_run(
             wave, kind=kind, bureau=run_scope(named), options=named["options"],
-            only=named["only"], flow_run_id=named["flow_run_id"], params=p).id
+            only=named["only"], flow_run_id=named["flow_run_id"], params=p,
+            exclusive=exclusive).id
 
     def resume_run(self, run_id: str) -> str:
         """Take over a crashed or failed run (same id)."""

@@ -17,6 +17,10 @@ class JournalError(ShangyunError):
     """The journal cannot be opened, or a step/run transition is not allowed."""
 
 
+class RunBusyError(JournalError):
+    """A live process already runs the wave in an overlapping scope (named in the text)."""
+
+
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in d.items()}
 

@@ -70,8 +70,10 @@ class WaveJournal(StepJournal, Protocol):
         """Mark runs whose orchestrator died as crashed; return their ids."""
         ...
 
-    def begin_run(self, wave: int, params: Mapping[str, Any], *, kind: str = "run") -> str:
-        """A new run of ``wave`` recording ``params`` and its ``kind``; returns its id."""
+    def begin_run(self, wave: int, params: Mapping[str, Any], *, kind: str = "run",
+                  exclusive: bool = False) -> str:
+        """A new run of ``wave`` recording ``params`` and its ``kind``; returns its id.
+        ``exclusive``: refused, atomically, while a live run of an overlapping scope exists."""
         ...
 
     def resume_run(self, run_id: str) -> str:
