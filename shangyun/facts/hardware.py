@@ -26,9 +26,13 @@ class Cpu(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return ("echo \"processors $(grep -c '^processor' /proc/cpuinfo)\"; "
+        # one awk instead of grep -c, grep and sort (the old pipeline where awk is missing)
+        return ("awk '/^processor/ {n++} /^(model name|physical id|flags|vendor_id|Model|"
+                "CPU part)/ && !seen[$0]++ {print} END {print \"processors \" n+0}' "
+                "/proc/cpuinfo 2>/dev/null || { "
+                "echo \"processors $(grep -c '^processor' /proc/cpuinfo)\"; "
                 "grep -E '^(model name|physical id|flags|vendor_id|Model|CPU part)' "
-                "/proc/cpuinfo | sort -u")
+                "/proc/cpuinfo | sort -u; }")
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ RELEASE_FILES = ("/etc/os-release", "/etc/redhat-release", "/etc/SuSE-release",
 
 
 class Hostname(Fact):
-    """The host's name (``uname -n``).
+    """The host's name (``/proc/sys/kernel/hostname`` read by the shell, else ``uname -n``).
 
     Sample output::
 
@@ -23,7 +23,8 @@ class Hostname(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return "uname -n"
+        return ("{ IFS= read -r _h < /proc/sys/kernel/hostname && printf '%s\\n' \"$_h\"; } "
+                "|| uname -n")
 
     @classmethod
     def process(cls, lines: list[str]) -> str:
@@ -31,7 +32,8 @@ class Hostname(Fact):
 
 
 class Kernel(Fact):
-    """Kernel release and machine architecture (``uname -r; uname -m``).
+    """Kernel release and machine architecture (``/proc/sys/kernel/osrelease`` read by the
+    shell, else ``uname -r``; ``uname -m``).
 
     Sample output::
 
@@ -43,7 +45,8 @@ class Kernel(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return "uname -r; uname -m"
+        return ("{ IFS= read -r _r < /proc/sys/kernel/osrelease && printf '%s\\n' \"$_r\"; } "
+                "|| uname -r; uname -m")
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, str]:
@@ -69,7 +72,10 @@ class OsRelease(Fact):
     @classmethod
     def command(cls) -> str:
         files = " ".join(RELEASE_FILES)
-        return f'for f in {files}; do [ -r "$f" ] && {{ echo "#file $f"; cat "$f"; }}; done'
+        # the files are read by the shell itself (no process per file)
+        return (f'for f in {files}; do [ -r "$f" ] && {{ echo "#file $f"; '
+                'while IFS= read -r _l || [ -n "$_l" ]; do printf \'%s\\n\' "$_l"; done < "$f"; '
+                '}; done')
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, str]:
