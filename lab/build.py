@@ -16,16 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from lab import hosts as hx
-from lab import objectstore
+from lab import objectstore, qemulab
 from lab.databases import init_datadir, seed_postgres
+from lab.guests import ensure_guest_image
 from lab.hypervisors import build_bureau, build_cloud
 from lab.keys import ensure_keypair, known_hosts_lines
 from lab.ledgers import write_ledgers
-from lab.state import STATE_FILE, LabError, LabHost, LabState
+from lab.state import STATE_FILE, LabError, LabHost, LabService, LabState
 from lab.topology import plan_bureaus, plan_hosts
 
 DEFAULT_NET = 213
-LAB_ENTRIES = ("hosts", "hypervisors", "cloud", "ledgers", "client", "authorized_keys",
+GUEST_BOOT_TIMEOUT = 300.0  # TCG boot of the legacy guest to its sshd, on a loaded machine
+LAB_ENTRIES = ("hosts", "hypervisors", "cloud", "guests", "ledgers", "client",
+               "authorized_keys",
                "known_hosts", STATE_FILE, STATE_FILE + ".tmp", objectstore.LOG_FILE,
                objectstore.PID_FILE)
 
@@ -152,7 +155,7 @@ def _wait_ports(targets: list[tuple[str, str, int]], timeout: float) -> None:
 
 
 def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = None,
-       *, net: int | None = None, mode: str | None = None) -> LabState:
+       *, net: int | None = None, mode: str | None = None, guests: int = 0) -> LabState:
     """Bring the lab up in ``lab_dir`` and return its state; idempotent.
 
     A second call with the same arguments changes nothing that is running: it restarts only
@@ -164,12 +167,20 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     ``mode`` is ``"netns"`` (root: hosts are network namespaces) or ``"loopback"`` (the
     fallback without root: sshd and services on ``127.<net>.<b>.<n>``, no namespaces, so no
     per-host hostname, OS look, process view or ``ss`` view). Default: netns when root.
+
+    ``guests`` (0 or 1; netns mode only) adds the real legacy guest (:mod:`lab.guests`):
+    built or reused from the cache, booted under QEMU on a private libvirtd on the lab
+    network, plus the cloud's QEMU node that runs migrated guests (:mod:`lab.qemulab`).
     """
+    if guests not in (0, 1):
+        raise LabError(f"guests={guests}: the lab has one real legacy guest (0 or 1)")
     if mode is None:
         mode = "netns" if os.geteuid() == 0 else "loopback"
     if mode not in ("netns", "loopback"):
         raise LabError(f"unknown lab mode {mode!r}; use netns or loopback")
     _check_privileges(mode)
+    if guests and mode != "netns":
+        raise LabError("the real legacy guest needs the netns mode (root, a lab bridge)")
     lab = Path(lab_dir).resolve() if lab_dir else default_lab_dir()
     plan_hosts(bureaus, hosts, tag="check", net=0)  # bad arguments fail before any change
     lab.mkdir(parents=True, exist_ok=True)
@@ -188,6 +199,9 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     if net is None:
         net = int(old.net.split(".")[1]) if old else _choose_net(lab, tag)
     bl, sl = plan_bureaus(bureaus)
+    if guests:
+        sl.append({"id": qemulab.GUEST_SYSTEM, "name": f"{bl[0]['name']}旧门户网站",
+                   "bureau_id": "B01", "kind": "business"})
     loop = mode == "loopback"
     planned = plan_hosts(bureaus, hosts, tag=tag, net=net, loopback=loop)
     client_key = lab / "client" / "id_ed25519"
@@ -201,6 +215,9 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     if old and (old.net != state.net or old.tag != tag or old.mode != mode):
         _stop_all(old)
         old = None
+    if old and old.guests and not guests:
+        qemulab.down_daemons(old.daemons, lab)
+        old.daemons = {}
     # keep the pids of hosts that still run exactly as planned; stop the others
     old_hosts = {h.id: h for h in old.hosts} if old else {}
     index = {h.id: i for i, h in enumerate(planned)}
@@ -245,6 +262,7 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
             hv, imgs = f.result()
             state.hypervisors.append(hv)
             state.images.extend(imgs)
+    guest_image = ensure_guest_image() if guests else None  # cached: free after the first
     state.cloud_uri, state.cloud_node_xml, state.cloud_pool = build_cloud(lab)
     state.s3_endpoint, state.s3_pid = objectstore.ensure(
         lab, old.s3_endpoint if old else "", old.s3_pid if old else 0)
@@ -253,16 +271,39 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
         hx.network_up(state, to_start)
     for _, h in to_start:
         h.pid = hx.start_host(state, h)
+    if guest_image is not None:
+        if not Path("/sys/class/net", state.bridge).exists():
+            hx.network_up(state, [])
+        olds = old.daemons if old else {}
+        qemulab.up_cloud(state, olds.get(str(lab / "cloud" / "qemu"), 0))
+        qemulab.up_guest(state, guest_image, pub,
+                         olds.get(str(lab / "hypervisors" / "b01-qemu"), 0))
+        g = state.guests[0]
+        with open(state.known_hosts, "a") as kh:
+            kh.write(f"{g.hostname},{g.ip} {g.host_key}\n")
     state.save()  # early: `down` finds every pid even if the waiting below fails
     ports = [(h.id, h.ip, s.port) for h in planned for s in h.services]
     _wait_ports(ports, timeout=60 + 0.3 * len(planned))
+    if state.guests:
+        g = state.guests[0]
+        _wait_ports([(g.id, g.ip, 22), (g.id, g.ip, g.app_port)], timeout=GUEST_BOOT_TIMEOUT)
     for _, h in to_start:
         if h.database and h.database.engine == "postgresql":
             seed_postgres(h)
             h.database.tables = {"orders": 1000}
-    state.ledgers = write_ledgers(lab / "ledgers", bl, sl, planned)
+    state.ledgers = write_ledgers(lab / "ledgers", bl, sl, planned + _guest_rows(state))
     state.save()
     return state
+
+
+def _guest_rows(state: LabState) -> list[LabHost]:
+    """The real guests as ledger rows (hosts the lab does not start as namespaces)."""
+    return [LabHost(id=g.id, hostname=g.hostname, ip=g.ip, port=22, bureau=g.bureau,
+                    system=g.system, role="guest", netns="", os="debian12",
+                    os_pretty="Debian GNU/Linux 12 (bookworm)",
+                    services=[LabService("legacy-app", g.app_port, "python3")],
+                    mac=g.mac, cpu_cores=g.vcpus, memory_gb=g.memory_mib / 1024)
+            for g in state.guests]
 
 
 def _bare_state(lab: Path, tag: str) -> LabState:
@@ -285,15 +326,16 @@ def _stop_host(h: LabHost, mode: str) -> None:
 
 def _stop_all(state: LabState) -> list[int]:
     objectstore.stop(state.s3_pid)
+    vm_left = qemulab.down_daemons(state.daemons, Path(state.lab_dir))
     if state.mode == "loopback":
-        return hx.stop_groups([h.pid for h in state.hosts if h.pid])
+        return vm_left + hx.stop_groups([h.pid for h in state.hosts if h.pid])
     hx.stop_pids([h.pid for h in state.hosts if h.pid])  # each takes its PID namespace along
     prefix = f"sy{state.tag}-"
     names = [n for n in os.listdir("/run/netns")
              if n.startswith(prefix)] if Path("/run/netns").is_dir() else []
     left = hx.stop_pids(hx.netns_pids(names))  # anything else still in the lab's namespaces
     hx.network_down(state.tag, state.bridge)
-    return left
+    return vm_left + left
 
 
 def down(lab_dir: Path | str | None = None) -> dict[str, Any]:

@@ -120,6 +120,58 @@ class LabHypervisor:
 
 
 @dataclass
+class LabGuest:
+    """A real legacy guest (see :mod:`lab.guests`) running under QEMU on a lab hypervisor.
+
+    ``host_key`` is its own ed25519 public key line (made when the image was built),
+    ``console`` the file its serial console writes to, ``disk`` the lab's copy of its disk,
+    ``hypervisor_uri`` the private libvirtd (QEMU driver) it runs on.
+    """
+
+    id: str
+    hostname: str
+    ip: str
+    prefix: int
+    gateway: str
+    mac: str
+    nic: str
+    bureau: str
+    system: str
+    domain: str
+    uuid: str
+    hypervisor_uri: str
+    disk: str
+    disk_format: str
+    console: str
+    host_key: str
+    app_port: int
+    image: str
+    recipe_hash: str
+    memory_mib: int = 512
+    vcpus: int = 1
+
+
+@dataclass
+class LabQemuCloud:
+    """The cloud's QEMU-backed libvirt node (beside the test-driver one): runs guests.
+
+    ``production_network`` bridges onto the lab network (a guest keeps its old address);
+    ``isolated_network`` has no ``<forward>`` and reaches nothing but ``probe_netns``, a
+    network namespace on it (address ``probe_ip``) from which a test launch is checked.
+    """
+
+    uri: str
+    pool: str
+    pool_path: str
+    production_network: str
+    isolated_network: str
+    isolated_bridge: str
+    probe_netns: str
+    probe_ip: str
+    console_dir: str
+
+
+@dataclass
 class LabState:
     """Everything the lab is: hosts, keys, hypervisors, cloud, images, ledgers."""
 
@@ -144,6 +196,9 @@ class LabState:
     ledgers: list[str] = field(default_factory=list)
     s3_endpoint: str = ""  # the lab's object store (moto on 127.0.0.1): wave staging
     s3_pid: int = 0
+    guests: list[LabGuest] = field(default_factory=list)
+    qemu_cloud: LabQemuCloud | None = None
+    daemons: dict[str, int] = field(default_factory=dict)  # private libvirtd folder -> pid
     version: int = STATE_VERSION
 
     # -- lookups -----------------------------------------------------------------------
@@ -157,6 +212,13 @@ class LabState:
     def hosts_with_role(self, role: str) -> list[LabHost]:
         """The hosts of one role (``app``, ``db``, ``fs``, ``auth``, ``light``)."""
         return [h for h in self.hosts if h.role == role]
+
+    def guest(self, key: str) -> LabGuest:
+        """The real guest whose id, hostname or IP is ``key``."""
+        for g in self.guests:
+            if key in (g.id, g.hostname, g.ip):
+                return g
+        raise LabError(f"{self.lab_dir}: no lab guest {key!r}")
 
     @property
     def hypervisor_uris(self) -> list[str]:
@@ -204,6 +266,8 @@ class LabState:
             for hv in d.get("hypervisors", [])
         ]
         d["images"] = [LabImage(**i) for i in d.get("images", [])]
+        d["guests"] = [LabGuest(**g) for g in d.get("guests", [])]
+        d["qemu_cloud"] = LabQemuCloud(**d["qemu_cloud"]) if d.get("qemu_cloud") else None
         return cls(**d)
 
 

@@ -37,12 +37,12 @@ def can_run_lab() -> str | None:
 
 @contextmanager
 def lab_session(tmp_dir: Path | str | None = None, bureaus: int = 2,
-                hosts: int | None = None) -> Iterator[LabState]:
+                hosts: int | None = None, guests: int = 0) -> Iterator[LabState]:
     """Bring a lab up in a new folder (under ``tmp_dir`` or /tmp), yield it, tear it down."""
     parent = Path(tmp_dir) if tmp_dir else Path(tempfile.gettempdir())
     lab_dir = Path(tempfile.mkdtemp(prefix="shangyun-lab-", dir=parent))
     lab_dir.chmod(0o755)
     try:
-        yield up(lab_dir, bureaus=bureaus, hosts=hosts)
+        yield up(lab_dir, bureaus=bureaus, hosts=hosts, guests=guests)
     finally:
         down(lab_dir)

@@ -159,7 +159,8 @@ class InstanceSpec:
     """The shape of an instance to create.
 
     ``flavour`` is the target's instance type (EC2) when it has named sizes; ``network`` is
-    the production network/subnet, used only when *not* in test mode.
+    the production network/subnet, used only when *not* in test mode. ``macs``: the source
+    NICs' MACs, kept by targets that can (libvirt), so a guest's MAC-pinned NIC names hold.
     """
 
     name: str
@@ -170,6 +171,7 @@ class InstanceSpec:
     arch: str = "x86_64"
     flavour: str | None = None
     network: str | None = None
+    macs: tuple[str, ...] = ()   # keep the source's NIC MACs where the target allows it
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,10 @@ class LibvirtTarget(CloudTarget):
     ``isolated_network`` is used for test launches; ``production_network`` (or the spec's
     ``network``) for real ones. ``cpu_overcommit`` is the vCPU:core ratio the cloud allows.
     ``s3_endpoint``/``s3_region`` (or an ``ObjectStore`` as ``object_store``) say where
-    staged objects are read from (credentials from the environment). String values are
+    staged objects are read from (credentials from the environment). ``domain_type`` is
+    ``kvm`` (default) or ``qemu`` (TCG, no hardware virtualisation); ``console_dir`` (a
+    folder on the libvirt host) makes each domain write its serial console to
+    ``<console_dir>/<name>.console.log``, which the boot proof reads. String values are
     accepted for every option, so options journaled as strings rebuild the same target.
     """
 
@@ -109,6 +112,8 @@ class LibvirtTarget(CloudTarget):
         s3_endpoint: str | None = None,
         s3_region: str = "us-east-1",
         object_store: Any = None,
+        domain_type: str | None = None,
+        console_dir: str | None = None,
     ) -> None:
         if conn is None and uri is None:
             raise ValueError("give a libvirt URI or an open connection")
@@ -126,7 +131,11 @@ class LibvirtTarget(CloudTarget):
         self.stop_timeout = float(stop_timeout)
         self.s3_endpoint, self.s3_region = s3_endpoint, s3_region
         self._objects = object_store
-        self._domain_type = "test" if self._conn.getType().upper() == "TEST" else "kvm"
+        if self._conn.getType().upper() == "TEST":
+            self._domain_type = "test"
+        else:  # "qemu" (TCG) where KVM cannot run guests, as in the lab
+            self._domain_type = domain_type or "kvm"
+        self.console_dir = console_dir or None
         self._upload_supported: bool | None = None
         if isolated_network:
             try:
@@ -418,18 +427,28 @@ class LibvirtTarget(CloudTarget):
             return self._instance(dom, name, spec, disks, test_mode)
         network = (self.isolated_network if test_mode
                    else spec.network or self.production_network)
-        xml = _domain_xml(self._domain_type, name, spec, disks, network, test_mode)
+        xml = _domain_xml(self._domain_type, name, spec, disks, network, test_mode,
+                          console=self.console_path(name))
         try:
             dom = self._conn.defineXML(xml)
         except libvirt.libvirtError as exc:
             raise _error(f"cannot define domain {name}", exc) from exc
         return self._instance(dom, name, spec, disks, test_mode)
 
+    def console_path(self, name: str) -> str:
+        """Where domain ``name`` writes its serial console ("" without ``console_dir``)."""
+        if not self.console_dir or self._domain_type == "test":
+            return ""
+        return str(Path(self.console_dir) / f"{name}.console.log")
+
     def _instance(self, dom: libvirt.virDomain, name: str, spec: InstanceSpec,
                   disks: list[ImportedDisk], test_mode: bool) -> Instance:
+        extra = {"uri": self.uri}
+        if self.console_path(name):
+            extra["console"] = self.console_path(name)
         return Instance(target=self.name, instance_id=dom.UUIDString(), name=name,
                         test_mode=test_mode, labels=spec.labels,
-                        disk_ids=tuple(d.disk_id for d in disks), extra={"uri": self.uri})
+                        disk_ids=tuple(d.disk_id for d in disks), extra=extra)
 
     def start(self, instance: Instance) -> None:
         """Start the domain; no-op when it runs."""
@@ -519,7 +538,7 @@ def _labels_of(dom: libvirt.virDomain) -> tuple[Labels | None, bool]:
 
 
 def _domain_xml(dom_type: str, name: str, spec: InstanceSpec, disks: list[ImportedDisk],
-                network: str | None, test_mode: bool) -> str:
+                network: str | None, test_mode: bool, *, console: str = "") -> str:
     root = ET.Element("domain", type=dom_type)
     ET.SubElement(root, "name").text = name
     meta = ET.SubElement(root, "metadata")
@@ -535,6 +554,8 @@ def _domain_xml(dom_type: str, name: str, spec: InstanceSpec, disks: list[Import
         os_el.set("firmware", "efi")
     ET.SubElement(os_el, "type", arch=spec.arch).text = "hvm"
     ET.SubElement(os_el, "boot", dev="hd")
+    if dom_type != "test":  # ACPI: the guest hears a clean shutdown request
+        ET.SubElement(ET.SubElement(root, "features"), "acpi")
     devices = ET.SubElement(root, "devices")
     for i, disk in enumerate(disks):
         d = ET.SubElement(devices, "disk", type="file", device="disk")
@@ -543,8 +564,16 @@ def _domain_xml(dom_type: str, name: str, spec: InstanceSpec, disks: list[Import
         ET.SubElement(d, "target", dev=f"vd{chr(ord('a') + i)}", bus="virtio")
     if network:
         nic = ET.SubElement(devices, "interface", type="network")
+        if spec.macs:
+            ET.SubElement(nic, "mac", address=spec.macs[0])
         ET.SubElement(nic, "source", network=network)
         ET.SubElement(nic, "model", type="virtio")
+    if console:
+        for tag in ("serial", "console"):
+            el = ET.SubElement(devices, tag, type="file")
+            ET.SubElement(el, "source", path=console)
+            ET.SubElement(el, "target", **({"port": "0"} if tag == "serial"
+                                           else {"type": "serial"}))
     ET.register_namespace("shangyun", NS)
     return ET.tostring(root, encoding="unicode")
 

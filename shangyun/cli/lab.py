@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -37,16 +38,26 @@ def lab() -> None:
 @click.option("--mode", type=click.Choice(["netns", "loopback"]), default=None,
               help="netns (needs root; the default as root) or loopback (no namespaces: "
                    "sshd on 127.x addresses, port 2222; the default without root).")
+@click.option("--guests", type=click.IntRange(0, 1), default=None,
+              help="Real legacy guests booted under QEMU (default: 1 in netns mode, 0 in "
+                   "loopback). The first build takes ~5 min; it is cached in "
+                   "/var/cache/shangyun/guests.")
 @json_option
 @handle_errors
 def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | None,
-           as_json: bool) -> None:
+           guests: int | None, as_json: bool) -> None:
     """Bring the lab up (idempotent: a second run only repairs what died)."""
+    if guests is None:
+        netns = mode == "netns" or (mode is None and os.geteuid() == 0)
+        guests = 1 if netns else 0
     if as_json:
-        state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
+        state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode, guests=guests)
     else:
-        with err_console.status("bringing the lab up (hosts, databases, images, ledgers)…"):
-            state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode)
+        with err_console.status("bringing the lab up (hosts, databases, images, ledgers"
+                                + (", the legacy guest under QEMU" if guests else "")
+                                + ")…"):
+            state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode,
+                              guests=guests)
     if as_json:
         print_json(state.to_dict())
         return
@@ -54,6 +65,9 @@ def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | No
     console.print(f"[green]lab up[/] ({state.mode}): {len(state.hosts)} hosts on {state.net} "
                   f"({where}), {len(state.hypervisors)} hypervisor(s), "
                   f"{len(state.images)} images, ledgers in {state.ledgers_dir}")
+    for g in state.guests:
+        console.print(f"guest {g.id}: {g.hostname} at {g.ip} ({g.nic}, e1000, SATA) on "
+                      f"{g.hypervisor_uri}; app http://{g.ip}:{g.app_port}/")
     console.print(f"ssh: ssh -i {state.client_key} -o UserKnownHostsFile={state.known_hosts} "
                   f"-o StrictHostKeyChecking=yes {state.user}@<ip>")
 
