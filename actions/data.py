@@ -68,12 +68,14 @@ class CopyAction:
     destructive_undo: ClassVar[bool] = True
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        """Copy; returns what was copied. Refused when the system is cut over."""
+        """Copy; returns what was copied and (databases) the source's server identity, the
+        only database a fail-back may write into. Refused when the system is cut over."""
         refuse_production_target(self.ctx, step)
         a = step.args_as(DataItem)
         if a.kind == "db":
             mod, src, dst = database_sides(a)
-            return as_record(CopyDone(mod.initial_copy(src, dst).to_dict()))
+            done_copy = mod.initial_copy(src, dst).to_dict()
+            return as_record(CopyDone(done_copy, mod.source_identity(src)))
         return as_record(CopyDone(files.sync(ssh_source(a), a.target).to_dict()))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
@@ -130,23 +132,8 @@ class VerifyAction:
         """Verify all items; one VerificationError naming every item and table that differs.
         Refused when the system is cut over (the target has moved on from the source)."""
         refuse_production_target(self.ctx, step)
-        out: dict[str, Any] = {}
-        problems: list[str] = []
-        for item in step.args_as(VerifyArgs).items:
-            try:
-                if item.kind == "db":
-                    mod, src, dst = database_sides(item)
-                    found = mod.verify(src, dst)
-                    out[item.id] = {t: d.to_dict() for t, d in sorted(found.items())}
-                else:
-                    manifest = files.verify(ssh_source(item), item.target)
-                    out[item.id] = {"files": len(manifest)}
-            except VerificationError as exc:
-                problems.append(str(exc))
-        if problems:
-            raise VerificationError(f"system {step.system_id}: cutover refused: "
-                                    + " | ".join(problems))
-        return {"verified": out}
+        return {"verified": verify_items(step.args_as(VerifyArgs).items,
+                                         f"system {step.system_id}: cutover refused")}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Never trusted on resume: verify again."""
@@ -154,3 +141,27 @@ class VerifyAction:
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo."""
+
+
+def verify_items(items: list[DataItem], refusal: str, *,
+                 reverse: bool = False) -> dict[str, Any]:
+    """Compare every item end to end — databases by per-table row count and checksum,
+    file sets by rsync's checksum dry run and both SHA-256 manifests — and return what
+    was verified; one :class:`VerificationError` (``refusal: …``) naming every item and
+    table that differs. ``reverse``: a fail-back's check, named target → source."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for item in items:
+        try:
+            if item.kind == "db":
+                mod, src, dst = database_sides(item)
+                found = mod.verify(dst, src) if reverse else mod.verify(src, dst)
+                out[item.id] = {t: d.to_dict() for t, d in sorted(found.items())}
+            else:
+                manifest = files.verify(ssh_source(item), item.target)
+                out[item.id] = {"files": len(manifest)}
+        except VerificationError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise VerificationError(f"{refusal}: " + " | ".join(problems))
+    return out

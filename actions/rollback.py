@@ -1,5 +1,6 @@
-"""The journal-driven undo: a whole wave (``wave rollback``) or one system's steps run
-without Prefect, undone newest first from the journal alone on the first failure."""
+"""The journal-driven undo: a whole wave (``wave rollback``), a fail-back of its cut-over
+systems (``wave rollback --fail-back``, :mod:`actions.failback`), or one system's steps
+run without Prefect, undone newest first from the journal alone on the first failure."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from actions.context import RunContext, TargetFactories
+from actions.failback import FAILED_BACK, fail_back_system, failing_back
 from actions.registry import actions_for
 from connectors.journal.wave import open_journal
 from shangyun.errors import InProductionError, StepError
 from shangyun.wave.engine import StepAction, UndoReport, cut_over, execute, undo_system
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
+
+HEARTBEAT_SECONDS = 5.0
 
 
 def rollback(estate_dir: str, number: int, system: str | None = None, *,
@@ -60,6 +64,50 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
     return reports
 
 
+def fail_back(estate_dir: str, number: int, system: str | None = None, *,
+              targets: TargetFactories | None = None) -> list[dict[str, Any]]:
+    """Fail back ``system`` (or every cut-over system of wave ``number``) from the journal.
+
+    Refused (:class:`StepError`, nothing journaled) once the wave is finalized, and for a
+    system that is neither cut over nor in the middle of a fail-back. Returns one result
+    per system: ``state`` ``failed_back``, ``refused`` (the target stays live; ``undone``
+    lists the fail-back steps undone) or ``failed`` (past the point of no return: run the
+    command again), with ``error``."""
+    with open_journal(estate_dir) as journal:
+        journal.ensure_idle(number)
+        if finalized(journal, number):
+            raise StepError(f"wave {number} is finalized: fail-back refused (its systems run "
+                            "in production on the target; the source is no longer the "
+                            "fallback)")
+        todo = [system] if system else [
+            s for s in journal.systems(number)
+            if cut_over(journal, number, s) or failing_back(journal, number, s)]
+        if not todo:
+            raise StepError(f"wave {number}: no system is cut over: nothing to fail back "
+                            "(a system that is not cut over is rolled back without "
+                            "--fail-back)")
+        for sid in todo:
+            if not (cut_over(journal, number, sid) or failing_back(journal, number, sid)):
+                raise StepError(f"system {sid} is not cut over in wave {number}: nothing to "
+                                "fail back (roll it back without --fail-back)")
+        last = journal.last_run(number)
+        opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
+        run_id = journal.begin_run(number, {"system": system, "systems": todo,
+                                            "options": opts.to_dict()}, kind="failback")
+        ctx = RunContext(opts, targets=targets or {}).bind(journal, run_id, number)
+        actions = actions_for(ctx)
+        results: list[dict[str, Any]] = []
+        try:
+            with journal.keepalive(run_id, HEARTBEAT_SECONDS):
+                for sid in todo:
+                    results.append(fail_back_system(journal, run_id, number, sid, actions))
+        finally:
+            ctx.close()
+            journal.finish_run(run_id, "done" if results and all(
+                r["state"] == FAILED_BACK for r in results) else "failed")
+    return results
+
+
 def finalized(journal: WaveJournal, number: int) -> bool:
     """Whether wave ``number`` has a ``finalize`` run that ended ``done``."""
     return any(r["kind"] == "finalize" and r["status"] == "done" for r in journal.runs(number))
@@ -78,7 +126,7 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
         raise InProductionError(
             f"wave {number}: {', '.join(sorted(live))} cut over (in production): rollback "
             "would drop the writes made on the target since; nothing was undone. Carry them "
-            "back with a fail-back, or discard them on purpose with "
+            "back with 'wave rollback --fail-back', or discard them on purpose with "
             "--discard-production-writes (audited)")
     return live
 

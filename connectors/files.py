@@ -138,10 +138,14 @@ def _fail(what: str, proc: subprocess.CompletedProcess[bytes]) -> ConnectorError
 
 
 def _rsync(src: SshSource, target: Path, extra: list[str], what: str,
-           timeout: float | None) -> list[str]:
+           timeout: float | None, *, push: bool = False) -> list[str]:
+    """rsync the source folder into ``target`` (``push``: the other way, ``target`` into
+    the source folder) with the same plain-data options, ``--delete`` and our marker
+    neither sent nor deleted."""
+    ends = [src.rsync_remote(), str(target).rstrip("/") + "/"]
     argv = ["rsync", *_PLAIN_DATA, "--checksum", "--delete", "--itemize-changes",
             "--out-format=%i %n", *_FILTER, *extra, "-e", shlex.join(src.ssh_argv()),
-            "--", src.rsync_remote(), str(target).rstrip("/") + "/"]
+            "--", *(reversed(ends) if push else ends)]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -185,6 +189,26 @@ def sync(src: SshSource, target: str | os.PathLike[str], *,
         files += 1
         size += path.stat().st_size
     return FileSyncResult(str(dest), files, size,
+                          [c.split(" ", 1)[1] for c in changed if " " in c], skipped)
+
+
+def push_back(target: str | os.PathLike[str], src: SshSource, *,
+              timeout: float | None = None) -> FileSyncResult:
+    """A fail-back's reverse delta: bring the source folder level with the local
+    ``target`` copy (which took the production writes) — the same plain-data rsync
+    options the other way, ``--delete`` included (a file the source still has but the
+    target does not was deleted on the target after the cutover, when both were verified
+    equal). Only a folder that carries our marker is pushed; the marker never is."""
+    dest = Path(target)
+    if not (dest / MARKER).exists():
+        raise StepError(f"{dest} has no {MARKER} marker: not a shangyun copy, not pushed back")
+    changed, skipped = _split_skipped(
+        _rsync(src, dest, [], f"rsync {dest} → {src.where()}", timeout, push=True))
+    files, size = 0, 0
+    for path in _walk(dest):
+        files += 1
+        size += path.stat().st_size
+    return FileSyncResult(src.where(), files, size,
                           [c.split(" ", 1)[1] for c in changed if " " in c], skipped)
 
 

@@ -131,6 +131,44 @@ def same_server(a: DbEndpoint, b: DbEndpoint) -> bool:
     return bool(got and got[0] == 1 and holder and holder[0] == got[1])
 
 
+def server_uid(ep: DbEndpoint) -> str:
+    """The server's own identity: MariaDB's ``@@server_uid`` (MySQL: ``@@server_uuid``)."""
+    with connect(ep, None) as conn, conn.cursor() as cur:
+        for var in ("@@server_uid", "@@server_uuid"):
+            try:
+                cur.execute(f"SELECT {var}")
+            except pymysql.err.MySQLError:
+                continue
+            row = cur.fetchone()
+            if row and row[0]:
+                return str(row[0])
+    raise StepError(f"MariaDB {ep.where()}: the server has neither @@server_uid nor "
+                    "@@server_uuid (its identity cannot be read)")
+
+
+def source_identity(ep: DbEndpoint) -> dict[str, object]:
+    """What the journal keeps of a source database's identity (at its copy): the server's
+    ``@@server_uid`` and the schema name. A fail-back writes only into that schema of
+    the server that still has that identity."""
+    if not database_exists(ep):
+        raise StepError(f"MariaDB {ep.where()}: database {ep.dbname!r} does not exist")
+    return {"engine": "mariadb", "server_uid": server_uid(ep), "schema": ep.dbname}
+
+
+def require_identity(ep: DbEndpoint, journaled: dict[str, object] | None, what: str) -> None:
+    """Refuse to ``what`` into ``ep`` unless it is the schema the journal names, on the
+    server with the journaled ``@@server_uid``."""
+    if not journaled or journaled.get("engine") != "mariadb":
+        raise StepError(f"MariaDB {ep.where()}: the journal holds no identity of the "
+                        f"source (copied by an older shangyun?); refusing to {what} it")
+    uid = server_uid(ep)
+    if uid != journaled["server_uid"] or ep.dbname != journaled["schema"] \
+            or not database_exists(ep):
+        raise StepError(f"MariaDB {ep.where()} is not the source the journal names (server "
+                        f"{journaled['server_uid']}, schema {journaled['schema']}; found "
+                        f"server {uid}); refusing to {what} it")
+
+
 def refuse_same_database(source: DbEndpoint, target: DbEndpoint) -> None:
     """Refuse when ``target`` is the source schema on the same server (server identity by
     :func:`same_server`, not host strings; schema names compared case-insensitively)."""
@@ -190,14 +228,21 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
     return MyCopyResult(target, digests(target), recopied=tables(target))
 
 
-def final_delta(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
+def final_delta(source: DbEndpoint, target: DbEndpoint, *,
+                into_source: dict[str, object] | None = None) -> MyCopyResult:
     """Bring the target level with the (frozen) source: every table whose row count or
     checksum differs (or that is missing) is dumped again and replaces the target's
     (``DROP TABLE``/``CREATE``/``INSERT`` in the dump, foreign-key checks off); tables only
     on the target are dropped. Returns the target's digests afterwards. The target must be
-    ours (ownership marker)."""
+    ours (ownership marker) — or, for a fail-back's reverse delta (roles swapped), the
+    source the journal names by identity (``into_source``, :func:`require_identity`).
+    The frozen server's ``read_only`` stops ordinary accounts, not the account shangyun
+    writes with (it needs ``READ_ONLY ADMIN`` for the reverse delta into a frozen source)."""
     refuse_same_database(source, target)
-    require_ours(target, ownership(target), "reload")
+    if into_source is not None:
+        require_identity(target, into_source, "write the reverse delta into")
+    else:
+        require_ours(target, ownership(target), "reload")
     diffs = compare_digests(digests(source), digests(target))
     recopy = [d.table for d in diffs if d.source is not None]
     extra = [d.table for d in diffs if d.source is None]

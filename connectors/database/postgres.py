@@ -72,12 +72,20 @@ PgCopyResult = CopyResult
 """What a PostgreSQL copy or delta did (the engine-neutral :class:`CopyResult`)."""
 
 
-def connect(ep: DbEndpoint, dbname: str | None = None) -> psycopg.Connection:
-    """An autocommit psycopg connection to ``ep`` (or another database of its server)."""
+WRITER_OPTIONS = "-c default_transaction_read_only=off"
+"""Session options of shangyun's own writes (a delta's reload, a fail-back's reverse
+delta): they go through a database frozen read-only by shangyun (:func:`freeze`)."""
+
+
+def connect(ep: DbEndpoint, dbname: str | None = None, *,
+            writer: bool = False) -> psycopg.Connection:
+    """An autocommit psycopg connection to ``ep`` (or another database of its server);
+    ``writer``: one that writes through shangyun's own freeze (:data:`WRITER_OPTIONS`)."""
     try:
         return psycopg.connect(host=ep.host, port=ep.port, user=ep.user,
                                dbname=dbname or ep.dbname, password=ep.password,
-                               autocommit=True, connect_timeout=10)
+                               autocommit=True, connect_timeout=10,
+                               **({"options": WRITER_OPTIONS} if writer else {}))
     except psycopg.OperationalError as exc:
         text = str(exc).split("\n")[0]
         if "password" in text or "authentication" in text:
@@ -168,6 +176,29 @@ def identity(ep: DbEndpoint) -> tuple[str, int | None]:
                            (ep.dbname,)).fetchone()
     assert sysid is not None
     return str(sysid[0]), (int(row[0]) if row else None)
+
+
+def source_identity(ep: DbEndpoint) -> dict[str, object]:
+    """What the journal keeps of a source database's identity (at its copy): the server's
+    ``system_identifier`` and the database's OID. A fail-back writes only into the
+    database that still has both."""
+    sysid, oid = identity(ep)
+    if oid is None:
+        raise ConnectorError(f"PostgreSQL {ep.where()}: database {ep.dbname!r} does not exist")
+    return {"engine": "postgresql", "system_identifier": sysid, "oid": oid}
+
+
+def require_identity(ep: DbEndpoint, journaled: dict[str, object] | None, what: str) -> None:
+    """Refuse to ``what`` into ``ep`` unless it is the database the journal names by
+    identity (:func:`source_identity` at the copy): same ``system_identifier``, same OID."""
+    if not journaled or journaled.get("engine") != "postgresql":
+        raise StepError(f"PostgreSQL {ep.where()}: the journal holds no identity of the "
+                        f"source (copied by an older shangyun?); refusing to {what} it")
+    sysid, oid = identity(ep)
+    if (sysid, oid) != (str(journaled["system_identifier"]), journaled["oid"]):
+        raise StepError(f"PostgreSQL {ep.where()} is not the source the journal names "
+                        f"(system identifier {journaled['system_identifier']}, database OID "
+                        f"{journaled['oid']}; found {sysid}, {oid}); refusing to {what} it")
 
 
 def refuse_same_database(source: DbEndpoint, target: DbEndpoint) -> None:
@@ -299,7 +330,8 @@ def _snapshot_digest(ep: DbEndpoint, snapshot: str, table: str) -> TableDigest:
 
 
 def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
-                no_owner: bool = True) -> PgCopyResult:
+                no_owner: bool = True,
+                into_source: dict[str, object] | None = None) -> PgCopyResult:
     """Bring the target level with the (frozen) source: compare every table's digest and
     re-copy each table that differs, in one transaction per batch.
 
@@ -307,9 +339,18 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     emptied and reloaded with foreign-key triggers off (``session_replication_role =
     replica``) so tables that reference it are untouched; a table only on the target is
     dropped. Returns the target's digests afterwards (only re-copied tables are read again;
-    call :func:`verify` for an independent comparison). The target must be ours (marker)."""
+    call :func:`verify` for an independent comparison). The target must be ours (marker).
+
+    A fail-back's reverse delta passes the system's target as ``source``, its source as
+    ``target`` and ``into_source``: the source identity its copy journaled; then the
+    database written into must have that identity (:func:`require_identity`) instead of
+    the marker (a source was not made by shangyun). Writes go through shangyun's own
+    read-only freeze of the database written into."""
     refuse_same_database(source, target)
-    require_ours(target, ownership(target), "reload")
+    if into_source is not None:
+        require_identity(target, into_source, "write the reverse delta into")
+    else:
+        require_ours(target, ownership(target), "reload")
     src = digests(source, jobs)
     dst = digests(target, jobs)
     diffs: list[TableDiff] = compare_digests(src, dst)
@@ -320,6 +361,7 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     if missing:
         picks = [a for t in missing for a in ("-t", _pattern(t))]
         with _env(source, target) as env:
+            env["PGOPTIONS"] = WRITER_OPTIONS
             run_pipe(["pg_dump", *_conn_args(source), "-Fc", "-Z", "0", *owner, *picks],
                      ["pg_restore", *_conn_args(target), "--exit-on-error",
                       "--single-transaction", *owner],
@@ -327,7 +369,7 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     if changed:
         _reload(source, target, changed)
     if extra:
-        with connect(target) as conn:
+        with connect(target, writer=True) as conn:
             for t in extra:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(_ident(t)))
     after = {k: v for k, v in dst.items() if k not in extra}
@@ -350,7 +392,8 @@ def _reload(source: DbEndpoint, target: DbEndpoint, changed: list[str]) -> None:
     """Empty and reload ``changed`` on the target from the source in one transaction, rows
     streamed by ``COPY`` (data only: nothing in it is ever run), foreign-key triggers off,
     owned sequences set to the source's values."""
-    with connect(source) as src, connect(target) as dst, src.transaction(), dst.transaction():
+    with connect(source) as src, connect(target, writer=True) as dst, src.transaction(), \
+            dst.transaction():
         src.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         dst.execute("SET LOCAL session_replication_role = replica")
         for t in changed:

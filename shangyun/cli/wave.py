@@ -240,18 +240,29 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
 @click.option("--system", "system", help="Roll back only this system (id or name).")
 @click.option("--distributed", is_flag=True,
               help="Undo each bureau's share on its worker (each system under its lock).")
+@click.option("--fail-back", "fail_back", is_flag=True,
+              help="Put cut-over systems (--system, or every cut-over system of the wave) "
+                   "back on their sources WITH the writes made on their targets: freeze "
+                   "the target, reverse delta target → source, verify, then DNS back, "
+                   "source writable and restarted. Resumable: run it again after a crash.")
 @click.option("--discard-production-writes", "discard", is_flag=True,
               help="Roll back cut-over systems too, dropping every write made on their "
                    "targets since the cutover (audited).")
 @json_option
 @handle_errors
 def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: bool,
-                 discard: bool, as_json: bool) -> None:
+                 fail_back: bool, discard: bool, as_json: bool) -> None:
     """Undo wave NUMBER (or one system) from the journal alone, newest step first.
 
     Refused after finalize, and for a cut-over system (its target is production) unless
-    --discard-production-writes."""
+    --fail-back (its production writes carried back to the source, verified) or
+    --discard-production-writes (dropped, audited)."""
+    from actions.rollback import fail_back as run_fail_back
     from actions.rollback import rollback
+
+    if fail_back and (discard or distributed):
+        raise click.UsageError("--fail-back carries production writes back locally: not "
+                               "with --discard-production-writes or --distributed")
 
     status = _journaled_wave(estate_dir, number)
     if not [r for r in status["runs"] if r.get("kind") != "rollback"]:
@@ -268,6 +279,9 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                                    "locally (the journal and locks are shared)")
         _rollback_distributed(estate_dir, number, as_json)
         return
+    if fail_back:
+        _fail_back(run_fail_back(estate_dir, number, system), number, as_json)
+        return
 
     reports = rollback(estate_dir, number, system, discard_production_writes=discard)
     data = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
@@ -280,6 +294,27 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
             for key, err in r.failed.items():
                 console.print(f"  [red]failed[/] {escape(key)}: {escape(err)}")
     if not all(r.ok for r in reports):
+        raise SystemExit(1)
+
+
+def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool) -> None:
+    """Print a fail-back's results; exit 1 unless every system failed back."""
+    ok = all(r["state"] == "failed_back" for r in results)
+    if as_json:
+        print_json({"wave": number, "ok": ok, "systems": results})
+    else:
+        for r in results:
+            if r["state"] == "failed_back":
+                console.print(f"{escape(r['system'])}: [green]failed back[/] (production "
+                              "writes carried back to the source, verified; DNS back, "
+                              "source writable and restarted)")
+            elif r["state"] == "refused":
+                console.print(f"{escape(r['system'])}: [red]fail-back refused[/] — the "
+                              f"target stays in production: {escape(r['error'])}")
+            else:
+                console.print(f"{escape(r['system'])}: [red]fail-back stopped[/] past its "
+                              f"point of no return: {escape(r['error'])}")
+    if not ok:
         raise SystemExit(1)
 
 

@@ -28,9 +28,10 @@ RUN_ABORTED: Final = "aborted"
 RUN_STATUSES: Final = (RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CRASHED, RUN_ABORTED)
 """Every status a run can have."""
 
-RUN_KINDS: Final = ("run", "rollback", "finalize")
+RUN_KINDS: Final = ("run", "rollback", "finalize", "failback")
 """What a journaled run did: moved systems (``run``, the only kind ``wave resume`` takes up),
-undid them (``rollback``), or closed the wave (``finalize``)."""
+undid them (``rollback``), closed the wave (``finalize``), or carried cut-over systems
+back to their sources with their production writes (``failback``)."""
 
 
 __all__ = ["DONE", "FAILED", "NEEDS_UNDO", "RUN_ABORTED", "RUN_CRASHED", "RUN_DONE",

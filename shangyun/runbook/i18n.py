@@ -112,6 +112,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "excluded_list": ("不迁移的系统", "Systems that do not move"),
     "state_done": ("完成", "done"),
     "state_rolled_back": ("已回退", "rolled back"),
+    "state_failed_back": ("已回切（生产写入已带回源端）",
+                          "failed back (production writes carried back to the source)"),
     "state_refused": ("预检查拒绝（未改动）", "refused by the pre-check (untouched)"),
     "state_rollback_failed": ("回退失败", "rollback failed"),
     "state_failed": ("失败", "failed"),
@@ -178,6 +180,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "put the journaled previous DNS records back ({zone})"),
     "undo_health": ("无需回退", "nothing to undo"),
     "undo_cutover": ("无需回退", "nothing to undo"),
+    "kind_failback-freeze": ("回切：冻结目标端", "fail-back: freeze the target"),
+    "kind_failback-delta": ("回切：反向增量同步（目标→源）",
+                            "fail-back: reverse delta (target → source)"),
+    "kind_failback-verify": ("回切：数据校验", "fail-back: verify the data"),
+    "kind_failback": ("标记已回切", "mark failed back"),
+    "undo_failback-freeze": ("目标端恢复：数据库可写，生产实例重新启动",
+                             "the target back: databases writable, production instances "
+                             "started"),
+    "undo_failback-delta": ("无需回退（源端仍冻结，下次回切再同步）",
+                            "nothing to undo (the source stays frozen; the next fail-back "
+                            "syncs again)"),
+    "undo_failback-verify": ("无需回退", "nothing to undo"),
+    "undo_failback": ("无需回退", "nothing to undo"),
     "rollback_intro": (
         "按相反顺序执行，每一步都从日志读取（进程崩溃后同样适用）：`shangyun wave rollback {n} "
         "--system {sid}`。源系统在批次完成前从不修改。",

@@ -71,17 +71,28 @@ from shangyun.wave.stepargs import (
     DnsPlanned,
     DnsRecordArg,
     DomainRef,
+    FailbackFreezeArgs,
+    FailbackItem,
     FreezeArgs,
     HealthArgs,
+    InstanceRef,
     StartArgs,
     StartHost,
     VerifyArgs,
+    from_record,
 )
 from shangyun.wave.steps import Step
 
 CUTOVER_FILE = Path("plan") / "cutover.yaml"
 SCHEMA_VERSION = 1
 CUTOVER_KINDS = ("copy", "freeze", "delta", "verify", "start", "dns", "health", "cutover")
+FAILBACK_KINDS = ("failback-freeze", "failback-delta", "failback-verify", "failback")
+"""The fail-back's own steps (``wave rollback --fail-back``), in order."""
+HOMEWARD_KINDS = ("cutover", "health", "dns", "start", "verify", "delta", "freeze")
+"""The cutover steps a fail-back undoes (newest first, through their own undo) once the
+target's writes are on the source and verified: DNS back, the production instance
+removed, the source databases writable and its domains restarted. The copies and part 1
+stay (the target keeps its data; a plain rollback removes it)."""
 ENGINES = ("postgresql", "mariadb")
 DEFAULT_SOAK_HOURS = 72.0
 _DB_KEYS = {"host", "port", "user", "dbname", "password_env"}
@@ -324,3 +335,41 @@ def require_spec(plan: CutoverPlan | None, system_id: str) -> SystemCutover:
     if plan is None or system_id not in plan.systems:
         raise StepError(f"system {system_id}: no entry in {CUTOVER_FILE}")
     return plan.systems[system_id]
+
+
+def failback_steps(wave: int, system_id: str, records: Iterable[Any]) -> list[Step]:
+    """The fail-back's own steps for ``system_id``, from its journal ``records`` alone
+    (:class:`shangyun.wave.engine.StepRecord`: the latest record of each step key):
+
+    ``failback-freeze`` (stop the production instances the ``start`` step journaled, make
+    the target databases read-only), one ``failback-delta`` per item the ``copy`` steps
+    journaled done (target → source, into the database whose identity the copy
+    journaled), ``failback-verify`` (every item compared), then — after the caller has
+    undone :data:`HOMEWARD_KINDS` — the ``failback`` mark.
+    """
+    sid = system_id
+    recs = list(records)
+    items = [from_record(DataItem, r.payload["item"]) for r in recs
+             if r.kind == "copy" and r.status == "done" and r.payload.get("item")]
+    identity = {str(r.payload["item"]["id"]): r.payload.get("source_identity")
+                for r in recs if r.kind == "copy" and r.payload.get("item")}
+    start = next((r for r in recs if r.kind == "start" and r.status == "done"), None)
+    instances = [InstanceRef(dict(i)) for i in
+                 ((start.payload.get("started") or {}).get("instances") or [])] if start else []
+    dbs = [it for it in items if it.kind == "db"]
+    freeze = FailbackFreezeArgs(instances, dbs)
+    what = [f"stop {len(instances)} production instance(s)"] if instances else []
+    what += [f"database {d.id} read-only" for d in dbs]
+    steps = [Step("failback-freeze", sid, f"{sid}/failback/freeze",
+                  "freeze the target: " + (", ".join(what) or "nothing running"),
+                  args=freeze, planned=freeze)]
+    steps += [Step("failback-delta", sid, f"{sid}/failback/delta/{it.id}",
+                   f"reverse delta of {it.kind} {it.id}, target → source",
+                   args=FailbackItem(it, identity.get(it.id))) for it in items]
+    if items:
+        steps.append(Step("failback-verify", sid, f"{sid}/failback/verify",
+                          f"verify {len(items)} item(s), target against source",
+                          args=VerifyArgs(items)))
+    steps.append(Step("failback", sid, f"{sid}/failback", f"mark {sid} failed back",
+                      args=CutoverArgs(wave=wave)))
+    return steps

@@ -106,6 +106,18 @@ def cut_over(journal: StepJournal, wave: int, system_id: str) -> bool:
     return rec is not None and rec.status == DONE
 
 
+FAILBACK_MARK = "failback"
+"""The kind of the step that marks a system failed back (``S/failback``)."""
+
+
+def failed_back(journal: StepJournal, wave: int, system_id: str) -> bool:
+    """Whether ``system_id`` was failed back (``wave rollback --fail-back``): its fail-back
+    mark is done and its ``cutover`` step is not (a later run that cuts it over again
+    makes it cut over, not failed back)."""
+    mark = journal.last(wave, system_id, f"{system_id}/{FAILBACK_MARK}")
+    return mark is not None and mark.status == DONE and not cut_over(journal, wave, system_id)
+
+
 def refuse_in_production(journal: StepJournal, wave: int, system_id: str, what: str) -> None:
     """Raise :class:`InProductionError` when ``system_id`` is cut over (``what``: the
     refused action, e.g. ``delta sys-1/delta/pg``)."""
@@ -178,6 +190,9 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
     target. ``discard_production=True`` (``wave rollback --discard-production-writes``,
     audited by the caller) undoes it all the same.
 
+    A failed-back system's fail-back steps (kinds ``failback…``) are journaled ``undone``
+    without running their undo: the fail-back is over, the source is live.
+
     Reads only the journal. Steps ``started``, ``done``, ``failed``, ``undoing`` or
     ``undo_failed`` (a crash or failure may leave partial output) are marked ``undoing``,
     undone with their journaled payload and journaled
@@ -186,9 +201,18 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
     """
     if not discard_production:
         refuse_in_production(journal, wave, system_id, "undo (it would drop production writes)")
+    home = failed_back(journal, wave, system_id)
     report = UndoReport(system_id)
     for rec in reversed(journal.records(wave, system_id)):
         if rec.status not in NEEDS_UNDO:
+            continue
+        if home and rec.kind.startswith(FAILBACK_MARK):
+            # a finished fail-back's own steps brought the system home: their effects are
+            # the source's live state and the target's freeze, which the target's removal
+            # ends; nothing of them is undone, they are only closed
+            step = Step(rec.kind, rec.system_id, rec.key, f"close {rec.key}")
+            journal.record(run_id, wave, step, UNDONE, rec.payload)
+            report.undone.append(rec.key)
             continue
         err = undo_record(journal, run_id, wave, rec, actions)
         if err is not None:

@@ -10,23 +10,27 @@ up after a crash; the payload a step journals when done is its planned outputs p
 its action returns (:class:`ConvertDone`, :class:`ImportDone`, :class:`LaunchDone`,
 :class:`CopyDone`; ``upload`` journals the object store connector's own record).
 
-======== ===================== ==================
-kind     args                  planned
-======== ===================== ==================
-precheck :class:`PrecheckArgs`  —
-convert  :class:`ConvertArgs`   :class:`ConvertPlanned`
-upload   :class:`UploadArgs`    :class:`UploadPlanned`
-import   :class:`ImportArgs`    :class:`ImportPlanned`
-launch   :class:`LaunchArgs`    :class:`LaunchPlanned`
-copy     :class:`DataItem`      :class:`CopyPlanned`
-freeze   :class:`FreezeArgs`    :class:`FreezeArgs` (what to bring back)
-delta    :class:`DataItem`      —
-verify   :class:`VerifyArgs`    —
-start    :class:`StartArgs`     —
-dns      :class:`DnsArgs`       :class:`DnsPlanned`
-health   :class:`HealthArgs`    —
-cutover  :class:`CutoverArgs`   —
-======== ===================== ==================
+=============== =========================== ==========================================
+kind            args                        planned
+=============== =========================== ==========================================
+precheck        :class:`PrecheckArgs`       —
+convert         :class:`ConvertArgs`        :class:`ConvertPlanned`
+upload          :class:`UploadArgs`         :class:`UploadPlanned`
+import          :class:`ImportArgs`         :class:`ImportPlanned`
+launch          :class:`LaunchArgs`         :class:`LaunchPlanned`
+copy            :class:`DataItem`           :class:`CopyPlanned`
+freeze          :class:`FreezeArgs`         :class:`FreezeArgs` (what to bring back)
+delta           :class:`DataItem`           —
+verify          :class:`VerifyArgs`         —
+start           :class:`StartArgs`          —
+dns             :class:`DnsArgs`            :class:`DnsPlanned`
+health          :class:`HealthArgs`         —
+cutover         :class:`CutoverArgs`        —
+failback-freeze :class:`FailbackFreezeArgs` :class:`FailbackFreezeArgs`
+failback-delta  :class:`FailbackItem`       —
+failback-verify :class:`VerifyArgs`         —
+failback        :class:`CutoverArgs`        —
+=============== =========================== ==========================================
 """
 
 from __future__ import annotations
@@ -316,6 +320,38 @@ class CopyDone:
     account of the copy."""
 
     result: dict[str, Any]
+    source_identity: dict[str, Any] | None = None
+    """The source's server identity read at the copy (PostgreSQL ``system_identifier`` +
+    database OID, MariaDB ``@@server_uid``; files: none, the host key pins the host):
+    a fail-back writes only into the database that still has it."""
+
+
+# ------------------------------------------------------------------ fail-back
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """One production instance of the target, as the ``start`` step journaled it."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FailbackFreezeArgs:
+    """Freeze the target for a fail-back: stop its production instances and make its
+    databases read-only (undo: writable again, instances started)."""
+
+    instances: list[InstanceRef]
+    databases: list[DataItem]
+
+
+@dataclass(frozen=True)
+class FailbackItem:
+    """One item to carry back, target → source, and the source identity journaled by its
+    ``copy`` step (the only database the reverse delta may write into)."""
+
+    item: DataItem
+    source_identity: dict[str, Any] | None = None
 
 
 Payload = ConvertDone | ImportDone | LaunchDone | CopyDone
@@ -323,11 +359,12 @@ Payload = ConvertDone | ImportDone | LaunchDone | CopyDone
 
 
 StepArgs = (PrecheckArgs | ConvertArgs | UploadArgs | ImportArgs | LaunchArgs | DataItem
-            | FreezeArgs | VerifyArgs | StartArgs | DnsArgs | HealthArgs | CutoverArgs)
+            | FreezeArgs | VerifyArgs | StartArgs | DnsArgs | HealthArgs | CutoverArgs
+            | FailbackFreezeArgs | FailbackItem)
 """The args of any step."""
 
 Planned = (ConvertPlanned | UploadPlanned | ImportPlanned | LaunchPlanned | CopyPlanned
-           | FreezeArgs | DnsPlanned)
+           | FreezeArgs | DnsPlanned | FailbackFreezeArgs)
 """The planned outputs of any step that creates something."""
 
 
@@ -335,12 +372,14 @@ ARGS: dict[str, type[Any]] = {
     "precheck": PrecheckArgs, "convert": ConvertArgs, "upload": UploadArgs,
     "import": ImportArgs, "launch": LaunchArgs, "copy": DataItem, "freeze": FreezeArgs,
     "delta": DataItem, "verify": VerifyArgs, "start": StartArgs, "dns": DnsArgs,
-    "health": HealthArgs, "cutover": CutoverArgs}
+    "health": HealthArgs, "cutover": CutoverArgs, "failback-freeze": FailbackFreezeArgs,
+    "failback-delta": FailbackItem, "failback-verify": VerifyArgs, "failback": CutoverArgs}
 """Step kind -> the class of its args."""
 
 PLANNED: dict[str, type[Any]] = {
     "convert": ConvertPlanned, "upload": UploadPlanned, "import": ImportPlanned,
-    "launch": LaunchPlanned, "copy": CopyPlanned, "freeze": FreezeArgs, "dns": DnsPlanned}
+    "launch": LaunchPlanned, "copy": CopyPlanned, "freeze": FreezeArgs, "dns": DnsPlanned,
+    "failback-freeze": FailbackFreezeArgs}
 """Step kind -> the class of its planned outputs (kinds that create nothing have none)."""
 
 

@@ -20,6 +20,13 @@ from shangyun.wave.state import system_state
     ([("precheck", "done"), ("convert", "undo_failed")], "rollback_failed"),
     ([("precheck", "failed"), ("convert", "done")], "failed"),
     ([("precheck", "done"), ("convert", "started")], "partial"),
+    # fail-back: home once its mark is done and the cutover is not; a refused fail-back
+    # leaves a cut-over system done; a later cutover makes it cut over again
+    ([("copy", "done"), ("cutover", "undone"), ("failback-freeze", "done"),
+      ("failback", "done")], "failed_back"),
+    ([("copy", "done"), ("cutover", "done"), ("failback-freeze", "undone")], "done"),
+    ([("copy", "done"), ("cutover", "done"), ("failback", "done")], "done"),
+    ([("copy", "undone"), ("cutover", "undone"), ("failback", "undone")], "rolled_back"),
 ])
 def test_system_state(steps: list[tuple[str, str]], state: str) -> None:
     assert system_state(steps) == state

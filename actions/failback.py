@@ -1,0 +1,217 @@
+"""Fail-back: put a cut-over system back on its source *with* the writes made on its
+target since the cutover (``wave rollback N [--system S] --fail-back``, issue #13 item 2).
+
+Per system, each step journaled with its undo, resumable after ``kill -9`` (running the
+command again continues from the journal)::
+
+    failback-freeze      stop the production instances, target databases read-only
+                                              undo: databases writable, instances started
+    failback-delta/…     reverse delta per item, target → source: the forward delta's
+                         machinery with the roles swapped (PostgreSQL, MariaDB), rsync
+                         back over SSH with the same options; only into the database the
+                         copy step journaled by identity, only while the system is cut over
+    failback-verify      the same row counts/checksums and SHA-256 manifests; a difference
+                         refuses the fail-back: the steps above are undone, target live
+    ── point of no return ──
+    the cutover's own undo, newest first (HOMEWARD_KINDS): cutover mark, DNS back to the
+    journaled previous records, the production instance removed, the source databases
+    writable and its domains restarted
+    failback             mark the system failed back
+
+Until the point of no return the target stays production (a refusal or a crash leaves
+it so); after it, a crash or a failed undo leaves the rest to the next run of the
+command, which never redoes the reverse delta (the source may be taking writes by then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from actions.context import RunContext
+from actions.data import database_sides, ssh_source, verify_items
+from connectors import files
+from connectors.targets.base import Instance, InstanceState
+from shangyun.errors import StepError
+from shangyun.journal.status import DONE, NEEDS_UNDO
+from shangyun.wave.cutover import FAILBACK_KINDS, HOMEWARD_KINDS, failback_steps
+from shangyun.wave.engine import StepAction, cut_over, execute, undo_record
+from shangyun.wave.journal_port import WaveJournal
+from shangyun.wave.stepargs import (
+    CopyDone,
+    DataItem,
+    FailbackFreezeArgs,
+    FailbackItem,
+    VerifyArgs,
+    as_record,
+    from_record,
+)
+from shangyun.wave.steps import Step
+
+FAILED_BACK = "failed_back"
+
+
+@dataclass
+class FailbackFreezeAction:
+    """Freeze the target: stop its production instances (which ones ran is journaled
+    before any is stopped) and make its databases read-only."""
+
+    ctx: RunContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Journal the running instances, stop them, freeze the target databases."""
+        a = step.args_as(FailbackFreezeArgs)
+        saved = self.ctx.saved_state(step, "stopped")
+        if saved is None:
+            t = self.ctx.target() if a.instances else None
+            running = [i.record for i in a.instances if t is not None and t.status(
+                Instance.from_record(dict(i.record))) == InstanceState.RUNNING]
+            saved = {"was_running": running}
+            self.ctx.save_state(step, "stopped", saved)
+        for rec in saved["was_running"]:
+            self.ctx.target().stop(Instance.from_record(dict(rec)))
+        for item in a.databases:
+            engine, _, dst = database_sides(item)
+            engine.freeze(dst)
+        return {"stopped": saved}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Never trusted on resume: freezing again is cheap and idempotent."""
+        return False
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """The target back in production: its databases writable, the instances that ran
+        started again."""
+        for item in payload.get("databases") or []:
+            engine, _, dst = database_sides(from_record(DataItem, item))
+            engine.unfreeze(dst)
+        for rec in (payload.get("stopped") or {}).get("was_running", []):
+            self.ctx.target().start(Instance.from_record(dict(rec)))
+
+
+@dataclass
+class FailbackDeltaAction:
+    """The reverse delta of one item, target → source."""
+
+    ctx: RunContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Bring the source level with the (frozen) target. Refused unless the journal
+        shows the system cut over; a database is written only when it has the identity
+        its copy journaled."""
+        if self.ctx.journal is not None and not cut_over(self.ctx.journal, self.ctx.wave,
+                                                         step.system_id):
+            raise StepError(f"system {step.system_id} is not cut over: reverse delta "
+                            f"{step.key} refused (only a cut-over system's target holds "
+                            "writes the source lacks)")
+        a = step.args_as(FailbackItem)
+        if a.item.kind == "db":
+            mod, src, dst = database_sides(a.item)
+            result = mod.final_delta(dst, src, into_source=a.source_identity)
+            return as_record(CopyDone(result.to_dict()))
+        return as_record(CopyDone(files.push_back(a.item.target, ssh_source(a.item)).to_dict()))
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Never trusted on resume: cheap when nothing differs."""
+        return False
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Nothing: the source stays frozen and out of service; what the target had is a
+        superset of it (the source was frozen and verified equal at the cutover), and the
+        next fail-back brings it level again."""
+
+
+@dataclass
+class FailbackVerifyAction:
+    """Every item compared, target against source; any difference refuses the fail-back."""
+
+    ctx: RunContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Verify all items (one VerificationError naming every difference)."""
+        items = step.args_as(VerifyArgs).items
+        return {"verified": verify_items(items, f"system {step.system_id}: fail-back refused",
+                                         reverse=True)}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Never trusted on resume: verify again."""
+        return False
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Nothing to undo."""
+
+
+@dataclass
+class FailbackMarkAction:
+    """Mark the system failed back."""
+
+    ctx: RunContext
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Record the time."""
+        return {"failed_back_at": datetime.now(UTC).isoformat(timespec="microseconds")}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        """Marked again by every fail-back."""
+        return False
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        """Nothing to undo."""
+
+
+def failing_back(journal: WaveJournal, wave: int, system_id: str) -> bool:
+    """Whether a fail-back of ``system_id`` passed its point of no return and was not
+    finished (a crash, a failed undo): its freeze and verify are done, its cutover is
+    not any more, its mark is not done."""
+    def status(key: str) -> str | None:
+        rec = journal.last(wave, system_id, f"{system_id}/{key}")
+        return rec.status if rec else None
+
+    return (status("failback/freeze") == DONE and status("failback") != DONE
+            and not cut_over(journal, wave, system_id))
+
+
+def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: str,
+                     actions: Mapping[str, StepAction]) -> dict[str, Any]:
+    """Fail back one system (see the module docstring); audited ``wave.failback``."""
+    sid = system_id
+    steps = failback_steps(wave, sid, journal.records(wave, sid))
+    before, mark = steps[:-1], steps[-1]
+    done: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {"system": sid, "state": FAILED_BACK, "error": None,
+                           "undone": [], "undo_failed": {}, "verified": None}
+    if cut_over(journal, wave, sid):
+        try:
+            for step in before:
+                done[step.key] = execute(journal, run_id, wave, step, actions[step.kind],
+                                         done).payload
+        except Exception as exc:
+            for rec in reversed(journal.records(wave, sid)):
+                if rec.kind in FAILBACK_KINDS and rec.status in NEEDS_UNDO:
+                    err = undo_record(journal, run_id, wave, rec, actions)
+                    if err is None:
+                        out["undone"].append(rec.key)
+                    else:
+                        out["undo_failed"][rec.key] = err
+            out.update(state="refused", error=str(exc))
+            journal.audit("wave.failback", sid, "refused",
+                          {"wave": wave, "run": run_id, "error": str(exc)[:2000]})
+            return out
+        out["verified"] = done.get(f"{sid}/failback/verify", {}).get("verified")
+    # the point of no return: the cutover's own undo carries the system home
+    for rec in reversed(journal.records(wave, sid)):
+        if rec.kind in HOMEWARD_KINDS and rec.status in NEEDS_UNDO:
+            err = undo_record(journal, run_id, wave, rec, actions)
+            if err is not None:
+                out.update(state="failed", error=f"{rec.key}: {err} (run the fail-back "
+                                                 "again to continue)")
+                out["undo_failed"][rec.key] = err
+                journal.audit("wave.failback", sid, "failed",
+                              {"wave": wave, "run": run_id, "error": err[:2000]})
+                return out
+            out["undone"].append(rec.key)
+    execute(journal, run_id, wave, mark, actions[mark.kind], done)
+    journal.audit("wave.failback", sid, "ok", {"wave": wave, "run": run_id})
+    return out
