@@ -93,7 +93,8 @@ def fail_back(estate_dir: str, number: int, system: str | None = None, *,
         last = journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "systems": todo,
-                                            "options": opts.to_dict()}, kind="failback")
+                                            "options": opts.to_dict()}, kind="failback",
+                                    exclusive=True)
         ctx = RunContext(opts, targets=targets or {}).bind(journal, run_id, number)
         actions = actions_for(ctx)
         results: list[dict[str, Any]] = []

@@ -65,8 +65,11 @@ def _db(ep: DbEndpoint) -> dict[str, Any]:
 
 def make_estate(tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str, web: str,
                 farm: SshdFarm, pg_pair: tuple[DbEndpoint, DbEndpoint],
-                my_pair: tuple[DbEndpoint, DbEndpoint] | None) -> CutOver:
-    """The estate, its cutover file, the source share and the bureau's DNS record."""
+                my_pair: tuple[DbEndpoint, DbEndpoint] | None,
+                dns_endpoint: str | None = None) -> CutOver:
+    """The estate, its cutover file, the source share and the bureau's DNS record (on
+    ``dns_endpoint``, else on ``moto_endpoint``)."""
+    dns_at = dns_endpoint or moto_endpoint
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=1, formats=FORMATS[:1], mib=4)
     share = tmp_path / "share"
@@ -77,7 +80,7 @@ def make_estate(tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str, w
     landing = tmp_path / "landing" / "share"
     zone = f"f{secrets.token_hex(3)}.gov.cn"
     name = f"app.{zone}"
-    with Route53Dns(moto_endpoint) as dns:
+    with Route53Dns(dns_at) as dns:
         zid = dns.zone_id(zone, create=True)
         dns.switch(zid, DnsRecord.make(name, "A", [OLD_IP], 300))
     srv = farm.servers[0]
@@ -93,7 +96,7 @@ def make_estate(tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str, w
                               "key_file": str(farm.client_key),
                               "known_hosts": str(farm.root / "known_hosts"),
                               "path": str(share)}}],
-        "dns": {"endpoint": moto_endpoint, "zone": zone,
+        "dns": {"endpoint": dns_at, "zone": zone,
                 "records": [{"name": name, "type": "A", "values": [NEW_IP]}]},
         "health": [{"kind": "http", "url": f"{web}/ok", "expect_body": "UP"}]}}}
     (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True),
@@ -101,7 +104,7 @@ def make_estate(tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str, w
     opts = RunOptions(target="libvirt", target_options={"uri": cloud.uri, "pool": cloud.pool},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * MIB)
-    return CutOver(root, share, landing, pg_pair, my_pair, zid, name, moto_endpoint, opts)
+    return CutOver(root, share, landing, pg_pair, my_pair, zid, name, dns_at, opts)
 
 
 def cut_over(c: CutOver) -> None:
