@@ -27,7 +27,7 @@ from demo.cutover import (
     use_lab_credentials,
 )
 from demo.state import DemoState, console
-from flows.wave import run_wave
+from flows.wave import move_wave
 from shangyun.errors import ShangyunError
 from shangyun.wave.steps import RunOptions
 
@@ -50,7 +50,7 @@ def run_wave_in_child(estate_dir: str, options: dict[str, Any], api_url: str | N
     """Wave 1 — the library call ``shangyun wave run 1`` makes — with Prefect pointed at the
     dashboard and its console logs quiet (run in a child process by :func:`stage_wave`)."""
     with prefect_settings(api_url), quiet_prefect_console():
-        return run_wave(estate_dir, 1, options=options)
+        return move_wave(estate_dir=estate_dir, number=1, options=options)
 
 
 def stage_wave(st: DemoState) -> str:

@@ -42,7 +42,7 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
-from prefect.states import Failed
+from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, Transaction, transaction
 
@@ -61,16 +61,27 @@ from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
+from shangyun.wave.state import (
+    BUSY,
+    CUT_OVER,
+    FINISHED,
+    PRECHECK,
+    REFUSED,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    SKIPPED,
+    SYSTEM_DONE,
+    SYSTEM_FAILED,
+    WAVE_DONE,
+    WAVE_FAILED,
+    run_state,
+)
 from shangyun.wave.stepargs import ConvertDone, ImportArgs, from_record
 from shangyun.wave.steps import RunOptions, Step
 
 GLOBAL_LIMIT = "shangyun-wave-global"
 GLOBAL_SLOTS = 4
 HEARTBEAT_SECONDS = 5.0
-CUT_OVER = "cut_over"
-"""A system's state in a run's result when its cutover was already done: left alone."""
-FINISHED = ("done", CUT_OVER)
-"""The states of a system that count as done for the wave."""
 LEFT_ALONE = "cut over (left alone): its target is in production"
 
 
@@ -188,10 +199,12 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         journal.audit("wave.system.left_alone", system.id, "skipped",
                       {"wave": wave.number, "reason": "cut over"})
         return result
-    progress_id = _progress_artifact(wave.number, system.id)
+    progress_id = _progress_artifact(wave.number, system)
+    current: Step | None = None
     try:
         with system_lock(system.id, distributed):
             for i, step in enumerate(steps, 1):
+                current = step
                 payload = step_task.with_options(
                     task_run_name=" ".join([f"{name} · {step.kind}", *step.key.split("/")[2:]]),
                     tags=[*tags, step.kind],
@@ -202,9 +215,9 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                 _record_verification(result["verified"], step, payload)
                 if progress_id is not None:
                     update_progress_artifact(progress_id, 100.0 * i / len(steps))
-        result["state"] = "done"
+        result["state"] = SYSTEM_DONE
     except (SystemBusyError, FencedWriteError) as exc:  # not ours (any more): leave it
-        result.update(state="busy", error=str(exc))
+        result.update(state=BUSY, error=str(exc))
         journal.audit("wave.system.busy", system.id, "skipped", {"error": str(exc)[:2000]})
     except Exception as exc:
         if cut_over(journal, wave.number, system.id):  # failed after its cutover: keep it
@@ -213,7 +226,9 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
             return result
         with system_lock(system.id, distributed):
             report = undo_system(journal, run_id, wave.number, system.id, actions)
-        result.update(state="rolled_back" if report.ok else "rollback_failed",
+        refused = current is not None and current.kind == PRECHECK
+        result.update(state=(ROLLBACK_FAILED if not report.ok else
+                             REFUSED if refused else ROLLED_BACK),
                       error=" ".join(str(exc).split())[:1000], undo_failed=report.failed)
         journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
     return result
@@ -250,12 +265,13 @@ def verification_page(number: int, systems: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _progress_artifact(number: int, system_id: str) -> Any:
-    key = f"wave-{number}-{system_id}-progress".lower()
+def _progress_artifact(number: int, system: SystemWork) -> Any:
+    key = f"wave-{number}-{system.id}-progress".lower()
     safe = "".join(c if c.isalnum() or c == "-" else "-" for c in key)
     try:
-        return create_progress_artifact(0.0, key=safe,
-                                        description=f"wave {number}: {system_id}")
+        return create_progress_artifact(
+            0.0, key=safe, description=f"wave {number} · {system.name} · progress "
+                                       f"({system.id})")
     except Exception:  # artifacts are a view; a failure to draw one never stops a wave
         return None
 
@@ -276,7 +292,7 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                                            actions, distributed))
         except StepError as exc:  # a missing limit: nothing of this system ran
             results.append({"id": sid, "name": system.name, "bureau": system.bureau_id,
-                            "move_group": group, "state": "failed", "error": str(exc),
+                            "move_group": group, "state": SYSTEM_FAILED, "error": str(exc),
                             "steps": 0, "of": 0, "verified": []})
         if results[-1]["state"] not in FINISHED:
             break
@@ -285,19 +301,58 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
         for r in results:
             if r["state"] in FINISHED and cut_over(journal, wave.number, r["id"]):
                 r.update(state=CUT_OVER, note=LEFT_ALONE + f"; move group {group}: "
-                         f"{failed['id']} failed")
-            elif r["state"] == "done":
+                         f"{_who(failed)} failed")
+            elif r["state"] == SYSTEM_DONE:
                 with system_lock(r["id"], distributed):
                     rep = undo_system(journal, run_id, wave.number, r["id"], actions)
-                r.update(state="rolled_back" if rep.ok else "rollback_failed",
-                         error=f"move group {group}: {failed['id']} failed",
+                r.update(state=ROLLED_BACK if rep.ok else ROLLBACK_FAILED,
+                         error=f"move group {group}: {_who(failed)} failed",
                          undo_failed=rep.failed)
         for sid in system_ids[len(results):]:
-            results.append({"id": sid, "name": wave.system(sid).name, "state": "skipped",
+            results.append({"id": sid, "name": wave.system(sid).name, "state": SKIPPED,
                             "bureau": wave.system(sid).bureau_id, "move_group": group,
-                            "error": f"move group {group}: {failed['id']} failed",
+                            "error": f"move group {group}: {_who(failed)} failed",
                             "steps": 0, "of": 0, "verified": []})
+    for r in results:
+        system_outcome.with_options(
+            task_run_name=f"{run_name(wave.number, r['bureau'], r['name'])} · outcome: "
+                          f"{OUTCOME_LABELS.get(r['state'], r['state'])}",
+            tags=[f"wave-{wave.number}", r["bureau"], r["id"], "outcome"],
+        )(r, return_state=True)
     return results
+
+
+OUTCOME_LABELS = {SYSTEM_DONE: "moved", CUT_OVER: "cut over (left alone)",
+                  ROLLED_BACK: "rolled back", REFUSED: "refused by the pre-check",
+                  ROLLBACK_FAILED: "rollback failed", SYSTEM_FAILED: "failed", BUSY: "busy",
+                  SKIPPED: "skipped (its move group failed)"}
+"""What a person reads for each system outcome of a run (task-run names, flow-run message)."""
+_OUTCOME_STATES = {SYSTEM_DONE: "Moved", CUT_OVER: "CutOver", ROLLED_BACK: "RolledBack",
+                   REFUSED: "Refused", ROLLBACK_FAILED: "RollbackFailed",
+                   SYSTEM_FAILED: "Failed", BUSY: "Busy", SKIPPED: "Skipped"}
+
+
+def _who(r: Mapping[str, Any]) -> str:
+    """``name (id)`` of a system in a run's result, for log lines and messages."""
+    return f"{r['name']} ({r['id']})" if r.get("name") and r["name"] != r["id"] else r["id"]
+
+
+@task(name="system-outcome", cache_policy=NO_CACHE, persist_result=False)
+def system_outcome(result: dict[str, Any]) -> Any:
+    """One task run per system carrying its outcome on the dashboard: Completed ("Moved",
+    "CutOver") when it counts as done for the wave, else Failed named for what happened
+    ("RolledBack", "Refused", "RollbackFailed", "Failed", "Busy", "Skipped"), with the
+    error as its message. The journal is the record; this is the view."""
+    state = result["state"]
+    name = _OUTCOME_STATES.get(state, state)
+    label = OUTCOME_LABELS.get(state, state)
+    message = f"{_who(result)}: {label}"
+    if result.get("error"):
+        message += f": {result['error']}"
+    get_run_logger().info("%s", message)
+    if state in FINISHED:
+        return Completed(name=name, message=message, data=dict(result))
+    return Failed(name=name, message=message[:2000], data=dict(result))
 
 
 class _ProgressLog:
@@ -340,7 +395,11 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     uses the built-in targets.
 
     Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
-    every system is, else ``failed``.
+    every system is (the flow run ends Completed), else ``failed``: then the flow run ends
+    Failed with that result as its data and a message naming each system not done (call
+    :func:`move_wave`, or :func:`wave_result` on the returned state, to get the result).
+    Each system's outcome is a task run of its own (``system-outcome``: Completed "Moved",
+    Failed "RolledBack", "Refused", …).
     """
     if distributed:
         check_distributed(journal=not dry_run)
@@ -373,7 +432,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                                        exclusive=True)  # two racing runs: one refused
         ctx.bind(journal, run_id, number)
         actions = actions_for(ctx)
-        state, systems = "failed", []
+        state, systems = WAVE_FAILED, []
         try:
             with journal.keepalive(run_id, HEARTBEAT_SECONDS):
                 _limits(wave, distributed)
@@ -384,20 +443,51 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                           actions, distributed)
                     for gid, sids in wave.move_groups.items()]
                 systems = [r for f in futures for r in f.result()]
-            state = "done" if all(s["state"] in FINISHED for s in systems) else "failed"
+            state = run_state({s["id"]: s["state"] for s in systems})
         finally:
             journal.finish_run(run_id, state)
             ctx.close()
     _artifacts(number, systems, bureau)
     result = {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
               "systems": systems}
-    if distributed and state != "done":
-        # a bureau's flow run is Failed in the dashboard when a system of it is not done
-        # (a local call keeps returning the result: the CLI reads it)
-        bad = [f"{s['id']} {s['state']}" for s in systems if s["state"] not in FINISHED]
-        return Failed(message=f"wave {number} · {bureau}: {', '.join(bad[:10])}",  # type: ignore[return-value]
-                      data=result)
+    if state != WAVE_DONE:
+        # the flow run is Failed on the dashboard when a system of it is not done, its
+        # message naming each one and its outcome (:func:`wave_result` gives callers the
+        # result either way)
+        return Failed(message=failed_message(result), data=result)  # type: ignore[return-value]
     return result
+
+
+def failed_message(result: Mapping[str, Any]) -> str:
+    """The message of a run's Failed state: which systems are not done, and what each is."""
+    scope = f"wave {result['wave']}" + (f" · {result['bureau']}" if result.get("bureau")
+                                        else "")
+    bad = [r for r in result["systems"] if r["state"] not in FINISHED]
+    listed = "; ".join(f"{_who(r)}: {OUTCOME_LABELS.get(r['state'], r['state'])}"
+                       for r in bad[:10])
+    more = f"; … {len(bad) - 10} more" if len(bad) > 10 else ""
+    return (f"{scope}: {len(bad)} of {len(result['systems'])} system(s) not done — "
+            f"{listed}{more}")
+
+
+def wave_result(state: State) -> dict[str, Any]:
+    """The result of a ``run_wave`` flow run from its final state (``return_state=True``):
+    a done run's Completed state and a not-done run's Failed state both carry it; a run
+    that failed with an exception (before or outside the systems) raises it."""
+    data = state.result(raise_on_failure=False)
+    if isinstance(data, BaseException):
+        raise data
+    if not isinstance(data, dict) or "systems" not in data:
+        state.result()  # raises why the run failed
+        raise StepError(f"run_wave ended {state.name} without a result: {state.message}")
+    return data
+
+
+def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run the ``run_wave`` flow (same arguments) and return its result whether the run
+    ends Completed or Failed (a wave with a system not done): what the CLI, the demo and
+    tests call."""
+    return wave_result(run_wave(*args, **kwargs, return_state=True))
 
 
 def _share(wave: WaveWork, bureau: str | None) -> WaveWork:

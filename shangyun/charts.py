@@ -29,7 +29,12 @@ from matplotlib import font_manager
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei",
                 "WenQuanYi Micro Hei", "Source Han Sans SC", "SimHei", "Microsoft YaHei")
 KIND_COLOURS = {"precheck": "#8da0cb", "convert": "#66c2a5", "upload": "#fc8d62",
-                "import": "#e78ac3", "launch": "#a6d854"}
+                "import": "#e78ac3", "launch": "#a6d854", "copy": "#1f78b4",
+                "freeze": "#6a3d9a", "delta": "#33a02c", "verify": "#b15928",
+                "start": "#ffd92f", "dns": "#17becf", "health": "#e5c494",
+                "cutover": "#000000"}
+"""The colour of each step kind in the Gantt chart (the legend names each one drawn)."""
+OTHER_COLOUR = "#999999"
 STATE_COLOURS = {"moved": "#4daf4a", "pending": "#bdbdbd", "failed": "#e41a1c",
                  "excluded": "#984ea3"}
 
@@ -68,25 +73,66 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def gantt_png(rows: Sequence[dict[str, Any]], title: str, xlabel: str) -> bytes:
+MARK_FAILED = "failed"
+"""A Gantt row's ``mark``: the step failed (drawn hatched, red edge)."""
+MARK_UNDONE = "undone"
+"""A Gantt row's ``mark``: the step ran and was undone later (drawn pale)."""
+ROLLBACK = "rollback"
+"""A Gantt row's ``kind`` for the undo of a step (drawn in :data:`ROLLBACK_COLOUR`)."""
+ROLLBACK_COLOUR = "#7f0000"
+FAILED_EDGE = "#e41a1c"
+
+
+def gantt_png(rows: Sequence[dict[str, Any]], title: str, xlabel: str,
+              legend: dict[str, str] | None = None) -> bytes:
     """A Gantt chart. ``rows``: ``{"label", "kind", "start", "seconds"}`` (start and
-    seconds in seconds from the wave's start); one lane per label, coloured by kind."""
+    seconds in seconds from the wave's start) and an optional ``mark``
+    (:data:`MARK_FAILED`, :data:`MARK_UNDONE`); kind :data:`ROLLBACK` is an undo. One lane
+    per label, coloured by kind; the legend names every colour and mark drawn, in the
+    words of ``legend`` (kind or mark → text; the key itself otherwise)."""
     cjk_font()
+    words = legend or {}
     labels = list(dict.fromkeys(r["label"] for r in rows))
     fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(labels), 2) + 1.4))
     total = max((r["start"] + r["seconds"] for r in rows), default=0.0)
     scale, unit = _time_scale(total)
+    kinds: list[str] = []
+    marks: set[str] = set()
     for r in rows:
         y = labels.index(r["label"])
-        ax.barh(y, max(r["seconds"], total * 0.004) / scale, left=r["start"] / scale, height=0.6,
-                color=KIND_COLOURS.get(r["kind"], "#999999"), linewidth=0)
+        mark = r.get("mark") or ""
+        colour = ROLLBACK_COLOUR if r["kind"] == ROLLBACK else KIND_COLOURS.get(
+            r["kind"], OTHER_COLOUR)
+        if r["kind"] not in kinds:
+            kinds.append(r["kind"])
+        style: dict[str, Any] = {"linewidth": 0}
+        if mark == MARK_FAILED:
+            style = {"edgecolor": FAILED_EDGE, "hatch": "xxx", "linewidth": 1.5}
+        elif mark == MARK_UNDONE:
+            style["alpha"] = 0.4
+        if mark:
+            marks.add(mark)
+        ax.barh(y, max(r["seconds"], total * 0.004) / scale, left=r["start"] / scale,
+                height=0.6 if r["kind"] != ROLLBACK else 0.3, color=colour, **style)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(f"{xlabel} ({unit})")
     ax.set_title(title)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLOURS.values()]
-    ax.legend(handles, list(KIND_COLOURS), loc="upper left", bbox_to_anchor=(1.0, 1.0),
-              fontsize=8)
+    handles, names = [], []
+    for k in [k for k in KIND_COLOURS if k in kinds] + [k for k in kinds
+                                                         if k not in KIND_COLOURS]:
+        colour = ROLLBACK_COLOUR if k == ROLLBACK else KIND_COLOURS.get(k, OTHER_COLOUR)
+        handles.append(plt.Rectangle((0, 0), 1, 1, color=colour))
+        names.append(words.get(k, k))
+    if MARK_FAILED in marks:
+        handles.append(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor=FAILED_EDGE,
+                                     hatch="xxx", linewidth=1.5))
+        names.append(words.get(MARK_FAILED, MARK_FAILED))
+    if MARK_UNDONE in marks:
+        handles.append(plt.Rectangle((0, 0), 1, 1, color=OTHER_COLOUR, alpha=0.4))
+        names.append(words.get(MARK_UNDONE, MARK_UNDONE))
+    if handles:
+        ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 

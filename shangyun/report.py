@@ -24,14 +24,24 @@ from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import translator
 from shangyun.runbook.render import render
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
+from shangyun.wave.state import (
+    FINISHED,
+    PENDING,
+    REFUSED,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    SYSTEM_FAILED,
+    latest_runs,
+    wave_state,
+)
 
 
 def _bucket(state: str) -> str:
-    if state == "done":
+    if state in FINISHED:
         return "moved"
-    if state in ("failed", "rolled_back", "rollback_failed"):
+    if state in (SYSTEM_FAILED, ROLLED_BACK, ROLLBACK_FAILED, REFUSED):
         return "failed"
-    return "pending"
+    return PENDING
 
 
 def programme_status(estate_dir: str | Path, *,
@@ -81,7 +91,9 @@ def programme_status(estate_dir: str | Path, *,
                       "hosts": int(to_float(w.get("hosts"))),
                       "data_gb": to_float(w.get("data_gb")),
                       "bureaus": [b for b in str(w.get("bureaus", "")).split(";") if b],
-                      "runs": len(runs), "state": runs[-1]["status"] if runs else "never run",
+                      "runs": len(runs),
+                      "state": wave_state((r["status"] for r in latest_runs(runs).values()),
+                                          {s["id"]: s["state"] for s in members}),
                       "last_run": runs[-1]["id"] if runs else None,
                       "moved": sum(s["state"] == "done" for s in members),
                       "failed": sum(_bucket(s["state"]) == "failed" for s in members)})

@@ -52,6 +52,7 @@ from shangyun.journal.status import (
     RUN_STATUSES,
     STARTED,
     UNDO_FAILED,
+    UNDO_TIMING,
     UNDOING,
     UNDONE,
 )
@@ -685,13 +686,19 @@ class Journal:
                 raise JournalError(f"run {rid}, system {system}: step {step!r} is "
                                    f"{row.status}; it cannot become {status}")
             now = _now()
+            timing = dict((row.result or {}).get(UNDO_TIMING) or {})
+            if status == UNDOING:
+                timing = {"started": now.isoformat()}
+            else:  # the step's own end stays: its duration is the step's, not the undo's
+                timing.setdefault("started", now.isoformat())
+                timing["ended"] = now.isoformat()
+                if row.ended_at is None:
+                    row.ended_at = now
             row.status, row.updated_at = status, now
-            if status != UNDOING:
-                row.ended_at = now
             if error is not None:
                 row.error = error
-            if result:
-                row.result = {**(row.result or {}), "undo": dict(result)}
+            row.result = {**(row.result or {}), UNDO_TIMING: timing,
+                          **({"undo": dict(result)} if result else {})}
             self._step_audit(s, row, **({"error": error} if error else {}))
             return _entry(row)
 

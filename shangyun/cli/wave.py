@@ -181,14 +181,14 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:
     """Call ``run_wave(**kwargs)`` with a progress bar of finished steps on stderr."""
-    from flows.wave import run_wave
+    from flows.wave import move_wave
     from shangyun.cli.output import progress
 
     with progress(f"{label}: steps", total, enabled=enabled) as advance:
         def listener(step: Any, outcome: str) -> None:
             advance(1)
 
-        return run_wave(**kwargs, on_step=listener)
+        return move_wave(**kwargs, on_step=listener)
 
 
 @wave.command("resume")
@@ -217,20 +217,44 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
 @json_option
 @handle_errors
 def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
-    """Show every step of wave NUMBER as the journal records it."""
+    """Show wave NUMBER as the journal records it: the wave's state, each system's state
+    (by name) and every step."""
     status = _journaled_wave(estate_dir, number)
     if as_json:
         print_json(status)
         return
-    console.print(f"[bold]wave {number}[/]: {status['state']}  (runs: {len(status['runs'])})")
+    names = names_of(Estate.load(estate_dir, check=False), "system")
+    if not status["runs"]:
+        planned = status.get("pending") or []
+        console.print(f"[bold]wave {number}[/]: never run — the journal has no run of it; "
+                      f"{len(planned)} system(s) planned"
+                      + (f": {escape(', '.join(names.get(s) or s for s in planned[:10]))}"
+                         + (" …" if len(planned) > 10 else "") if planned else "")
+                      + f". Start it with 'shangyun wave run {number}'.")
+        return
+    counts: dict[str, int] = {}
+    for s in status["systems"]:
+        counts[s["state"]] = counts.get(s["state"], 0) + 1
+    if status.get("pending"):
+        counts["pending"] = len(status["pending"])
+    summary = ", ".join(f"{n} {st.replace('_', ' ')}" for st, n in sorted(counts.items()))
+    console.print(f"[bold]wave {number}[/]: {status['state']}  ({summary}; "
+                  f"runs: {len(status['runs'])})")
     for bureau, b in (status.get("bureaus") or {}).items():
         console.print(f"  {escape(bureau)}: {b['status']} (run {b['run']}, flow run "
                       f"{b.get('flow_run_id') or '-'})")
-    names = names_of(Estate.load(estate_dir, check=False), "system")
+    systems = Table("system", "state", "steps")
+    for s in status["systems"]:
+        systems.add_row(label(s["id"], names), s["state"].replace("_", " "),
+                        str(len(s["steps"])))
+    for sid in status.get("pending") or []:
+        systems.add_row(label(sid, names), "pending", "0")
+    console.print(systems)
     t = Table("system", "step", "status", "detail")
     for s in status["systems"]:
         for st in s["steps"]:
-            t.add_row(label(s["id"], names), st["key"], st["status"], st.get("error") or "")
+            t.add_row(names.get(s["id"]) or s["id"], st["key"], st["status"],
+                      st.get("error") or "")
     console.print(t)
 
 
@@ -324,18 +348,23 @@ def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
     from connectors.journal.wave import open_journal
     from shangyun.estate.model import META_FILE  # (pandas: start-up cost)
     from shangyun.journal import JournalError
+    from shangyun.runbook.sources import plan_files, wave_of_systems
     from shangyun.wave.journal_port import wave_status
+    from shangyun.wave.state import NEVER_RUN
 
     if not (Path(estate_dir) / META_FILE).is_file():
         raise EstateError(f"{estate_dir}: no estate here (no {META_FILE}); check --estate "
                           "or $SHANGYUN_ESTATE")
+    root = Path(estate_dir)
+    planned = sorted(sid for sid, n in wave_of_systems(plan_files(root)).items() if n == number)
     try:
         with open_journal(estate_dir, create=False) as journal:
-            return wave_status(journal, number)
+            return wave_status(journal, number, planned)
     except JournalError:  # no journal yet: nothing ever ran (and status writes nothing)
         if os.environ.get("SHANGYUN_JOURNAL"):
             raise
-        return {"wave": number, "state": "never run", "runs": [], "systems": []}
+        return {"wave": number, "state": NEVER_RUN, "runs": [], "systems": [],
+                "pending": planned, "bureaus": {}}
 
 
 def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:

@@ -19,6 +19,9 @@ STEP_STATUSES: Final = (STARTED, DONE, FAILED, UNDOING, UNDONE, UNDO_FAILED)
 """Every status a step record can have."""
 NEEDS_UNDO: Final = (STARTED, DONE, FAILED, UNDOING, UNDO_FAILED)
 """Statuses of a step that may have left something behind, so a rollback must undo it."""
+UNDO_TIMING: Final = "undo_timing"
+"""The key of an undone step's result that holds when its undo began and ended (ISO times):
+the step's own ``ended_at`` stays the step's, so its duration is the step's, not the undo's."""
 
 RUN_RUNNING: Final = "running"
 RUN_DONE: Final = "done"
@@ -36,4 +39,4 @@ back to their sources with their production writes (``failback``)."""
 
 __all__ = ["DONE", "FAILED", "NEEDS_UNDO", "RUN_ABORTED", "RUN_CRASHED", "RUN_DONE",
            "RUN_FAILED", "RUN_KINDS", "RUN_RUNNING", "RUN_STATUSES", "STARTED", "STEP_STATUSES",
-           "UNDOING", "UNDONE", "UNDO_FAILED"]
+           "UNDOING", "UNDONE", "UNDO_FAILED", "UNDO_TIMING"]

@@ -10,8 +10,9 @@ from typing import Any
 from shangyun import charts
 from shangyun.errors import EstateError
 from shangyun.journal.ports import JournalReader
+from shangyun.journal.status import UNDO_FAILED
 from shangyun.runbook.context import build_context
-from shangyun.runbook.i18n import translator
+from shangyun.runbook.i18n import MESSAGES, translator
 from shangyun.runbook.render import render
 
 CHARTS = ("gantt", "graph", "progress")
@@ -32,8 +33,15 @@ def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:
                  if st["started_ts"] is not None]
         t0 = min((st["started_ts"] for _, st in steps), default=0.0)
         for s, st in steps:
-            rows.append({"label": s["name"], "kind": st["kind"],
+            mark = (charts.MARK_FAILED if st["error"] and st["status"] != UNDO_FAILED else
+                    charts.MARK_UNDONE if st["undone"] else "")
+            rows.append({"label": s["name"], "kind": st["kind"], "mark": mark,
                          "start": st["started_ts"] - t0, "seconds": st["seconds"] or 0.0})
+            if st.get("undo_started_ts") is not None:
+                rows.append({"label": s["name"], "kind": charts.ROLLBACK,
+                             "mark": charts.MARK_FAILED if st["status"] == UNDO_FAILED
+                             else "", "start": st["undo_started_ts"] - t0,
+                             "seconds": st.get("undo_seconds") or 0.0})
         return rows
     for s in ctx["systems"]:
         at = s["offset"]
@@ -44,11 +52,19 @@ def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def gantt_legend(t: Any) -> dict[str, str]:
+    """The Gantt legend's words: each step kind, the rollback bar, failed and undone."""
+    words = {k[len("kind_"):]: t(k) for k in MESSAGES if k.startswith("kind_")}
+    words.update({charts.ROLLBACK: t("legend_rollback"), charts.MARK_FAILED: t("legend_failed"),
+                  charts.MARK_UNDONE: t("legend_undone")})
+    return words
+
+
 def runbook_charts(ctx: dict[str, Any], lang: str = "zh") -> dict[str, bytes]:
     """PNG charts of a runbook context: ``gantt``, ``graph`` (dependencies), ``progress``."""
     t = translator(lang)
     gantt = charts.gantt_png(_gantt_rows(ctx), f"{t('runbook_title', n=ctx['wave'])} · "
-                             f"{t('gantt')}", t("duration"))
+                             f"{t('gantt')}", t("duration"), gantt_legend(t))
     nodes = {s["id"]: {"id": s["id"], "label": s["name"], "inside": True}
              for s in ctx["systems"]}
     edges = []

@@ -19,6 +19,7 @@ from shangyun.errors import EstateError
 from shangyun.estate import Estate
 from shangyun.estate.names import label
 from shangyun.journal.ports import JournalReader
+from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.runbook.estimate import (
     DEFAULT_LINK_MBPS,
@@ -29,10 +30,23 @@ from shangyun.runbook.estimate import (
     step_seconds,
 )
 from shangyun.runbook.history import wave_history
+from shangyun.runbook.i18n import MESSAGES
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import csv_groups, wave_groups
+from shangyun.wave.state import (
+    FINISHED,
+    PARTIAL,
+    PENDING,
+    REFUSED,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    SYSTEM_FAILED,
+    WAVE_DONE,
+    latest_runs,
+    wave_state,
+)
 from shangyun.wave.stepargs import DataItem
 from shangyun.wave.steps import RunOptions, Step
 
@@ -190,11 +204,86 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "move_groups": wave.move_groups, "runs": history["runs"],
         "ran": bool(history["runs"]),
         "step_count": sum(len(s["steps"]) for s in systems),
-        "failures": [{"system": s["id"], "name": s["name"], **f} for s in systems
+        "failures": [{"system": s["id"], "name": s["name"], **f,
+                      "error": _one_line(f["error"], 600)} for s in systems
                      for f in s["history"].get("failures", [])],
-        "rollbacks": [{"system": s["id"], "name": s["name"], **r} for s in systems
-                      for r in s["history"].get("rolled_back", [])],
+        "rollbacks": _rollbacks(systems, t),
+        "outcome": outcome(number, systems, history["runs"], t),
     }
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut at ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def _rollbacks(systems: list[dict[str, Any]], t: Any) -> list[dict[str, Any]]:
+    """One entry per system with undone steps: how many, of which kinds, and any undo
+    that failed (not one line per step)."""
+    out = []
+    for s in systems:
+        undone = s["history"].get("rolled_back", [])
+        if not undone:
+            continue
+        return_kinds: dict[str, int] = {}
+        for st in undone:
+            return_kinds[st["kind"]] = return_kinds.get(st["kind"], 0) + 1
+        failed = [st for st in undone if st["status"] == UNDO_FAILED]
+        secs = sum(st.get("undo_seconds") or 0.0 for st in undone)
+        out.append({"system": s["id"], "name": s["name"], "state": s["state"],
+                    "undone": sum(st["status"] == UNDONE for st in undone),
+                    "steps": len(undone),
+                    "kinds": ", ".join(f"{t('kind_' + k) if ('kind_' + k) in MESSAGES else k}"
+                                       f" ×{n}" for k, n in return_kinds.items()),
+                    "undo_failed": [{"key": st["key"], "error": _one_line(st["error"])}
+                                    for st in failed],
+                    "duration": human_duration(secs) if secs >= 0.1 else ""})
+    return out
+
+
+def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any]],
+            t: Any) -> dict[str, Any]:
+    """What the wave did, for the runbook's first screen: the wave's one state
+    (:func:`shangyun.wave.state.wave_state`), what moved, what rolled back (or was refused)
+    and why, and what needs a decision, each with the command to take it up."""
+    latest = latest_runs(runs)
+    state = wave_state((r["status"] for r in latest.values()),
+                       {s["id"]: s["state"] for s in systems})
+
+    def why(s: dict[str, Any]) -> str:
+        errors = [f for f in s["history"].get("failures", []) if f["status"] != UNDO_FAILED]
+        if errors:
+            f = errors[0]
+            return f"{t('kind_' + f['kind']) if ('kind_' + f['kind']) in MESSAGES else f['kind']}" \
+                   f" `{f['key']}`: {_one_line(f['error'])}"
+        return t("why_group")
+
+    moved = [s for s in systems if s["state"] in FINISHED]
+    back = [{"name": s["name"], "id": s["id"], "state": s["state"], "why": why(s)}
+            for s in systems if s["state"] in (ROLLED_BACK, REFUSED)]
+    decide = []
+    for s in systems:
+        st = s["state"]
+        if st in (ROLLED_BACK, REFUSED):
+            action = t("decide_rerun", n=number, sid=s["id"])
+        elif st == ROLLBACK_FAILED:
+            keys = ", ".join(f"`{x['key']}`" for x in s["history"]["steps"]
+                             if x["status"] == UNDO_FAILED)
+            action = t("decide_undo_failed", keys=keys, n=number, sid=s["id"])
+        elif st in (SYSTEM_FAILED, PARTIAL):
+            action = t("decide_resume", n=number, sid=s["id"])
+        else:
+            continue
+        decide.append({"name": s["name"], "id": s["id"], "state": st, "action": action})
+    pending = [s for s in systems if s["state"] == PENDING]
+    return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
+            "ok": state == WAVE_DONE, "ran": bool(runs),
+            "summary": t("outcome_summary", moved=len(moved), total=len(systems),
+                         back=len(back), decide=len(decide), pending=len(pending)),
+            "moved": [{"name": s["name"], "id": s["id"]} for s in moved],
+            "rolled_back": back, "decide": decide,
+            "pending": [{"name": s["name"], "id": s["id"]} for s in pending]}
 
 
 def _label(ident: str, rows: dict[str, Any]) -> str:

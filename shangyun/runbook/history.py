@@ -7,11 +7,12 @@ Read-only: the caller (the CLI: ``connectors.journal.history.open_reader``) pass
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.records import StepEntry
-from shangyun.journal.status import UNDO_FAILED, UNDOING, UNDONE
+from shangyun.journal.status import UNDO_FAILED, UNDO_TIMING, UNDOING, UNDONE
 from shangyun.runbook.estimate import human_duration
 from shangyun.wave.state import system_state
 
@@ -30,6 +31,23 @@ def _verification(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _undo_timing(timing: Any) -> tuple[float | None, float | None]:
+    """When an undo began (a timestamp) and how long it took, from a step's journaled
+    :data:`shangyun.journal.status.UNDO_TIMING` (None, None: not recorded)."""
+    if not isinstance(timing, dict) or not timing.get("started"):
+        return None, None
+    def utc(text: Any) -> dt.datetime:  # the journal writes naive UTC
+        t = dt.datetime.fromisoformat(str(text))
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+    try:
+        start = utc(timing["started"])
+        end = utc(timing["ended"]) if timing.get("ended") else None
+    except ValueError:
+        return None, None
+    return start.timestamp(), (end - start).total_seconds() if end else None
+
+
 def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     """Runs and per-system step history of wave ``number`` (empty when it never ran, or
     when there is no journal: ``journal`` None)."""
@@ -44,7 +62,8 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
                          "host": r.host, "started": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                          "ended": r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at
                          else "", "seconds": secs, "duration": human_duration(secs),
-                         "reason": r.reason or "", "resumes": r.resumes})
+                         "reason": r.reason or "", "resumes": r.resumes, "kind": r.kind,
+                         "bureau": r.bureau})
     latest: dict[tuple[str, str], StepEntry] = {}
     for e in entries:
         latest[(e.system, e.step)] = e
@@ -52,16 +71,18 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     for (sid, key), e in latest.items():
         result = dict(e.result or {})
         undo_result = result.pop("undo", None)
+        undo_start, undo_secs = _undo_timing(result.pop(UNDO_TIMING, None))
         rec = {"key": key, "kind": key.split("/")[1] if "/" in key else key,
                "status": e.status, "attempt": e.attempt, "run_id": e.run_id,
                "seconds": e.seconds, "duration": human_duration(e.seconds),
                "started_ts": e.started_at.timestamp() if e.started_at else None,
                "error": e.error or "", "verification": _verification(result),
                "undone": e.status in (UNDONE, UNDO_FAILED, UNDOING),
-               "undo_result": undo_result}
+               "undo_result": undo_result, "undo_started_ts": undo_start,
+               "undo_seconds": undo_secs}
         systems.setdefault(sid, {"steps": []})["steps"].append(rec)
     for s in systems.values():
-        s["state"] = system_state((st["kind"], st["status"]) for st in s["steps"])
+        s["state"] = system_state((st["kind"], st["status"], st["error"]) for st in s["steps"])
         s["seconds"] = sum(st["seconds"] or 0.0 for st in s["steps"])
         s["duration"] = human_duration(s["seconds"])
         s["failures"] = [st for st in s["steps"] if st["error"]]

@@ -224,6 +224,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "digest": ("摘要", "Digest"),
     "rows": ("行数", "Rows"),
     "ran_steps": ("已执行步骤", "Steps that ran"),
+    # the outcome (the runbook's first screen once the wave ran)
+    "outcome": ("执行结果", "Outcome"),
+    "wave_state": ("批次状态", "Wave state"),
+    "wave_never_run": ("尚未执行", "not run yet"),
+    "wave_running": ("执行中", "running"),
+    "wave_crashed": ("中断（编排进程已退出，可续跑或回退）",
+                     "crashed (the orchestrator died: resume or roll back)"),
+    "wave_done": ("完成：全部系统已迁移", "done: every system moved"),
+    "wave_failed": ("失败：有系统未完成迁移", "failed: a system did not move"),
+    "wave_partial": ("部分执行：有系统尚未执行", "partial: some systems have not run"),
+    "outcome_summary": ("{total} 个系统中 {moved} 个已迁移，{back} 个已回退或被拒绝，"
+                        "{decide} 个需要决定，{pending} 个尚未执行。",
+                        "{moved} of {total} systems moved, {back} rolled back or refused, "
+                        "{decide} need a decision, {pending} not run yet."),
+    "moved_list": ("已迁移", "Moved"),
+    "back_list": ("已回退或被拒绝（原因）", "Rolled back or refused (why)"),
+    "decide_list": ("需要决定", "Needs a decision"),
+    "pending_list": ("尚未执行", "Not run yet"),
+    "why_group": ("同一迁移组的其他系统失败，或由 `wave rollback` 回退",
+                  "another system of its move group failed, or `wave rollback` undid it"),
+    "decide_rerun": ("排除原因后重新执行：`shangyun wave run {n} --only {sid}`",
+                     "fix the cause, then run it again: `shangyun wave run {n} --only {sid}`"),
+    "decide_undo_failed": ("回退未完成（{keys}）：请人工清理后执行 "
+                           "`shangyun wave rollback {n} --system {sid}`",
+                           "the rollback did not finish ({keys}): clean up by hand, then "
+                           "`shangyun wave rollback {n} --system {sid}`"),
+    "decide_resume": ("续跑 `shangyun wave resume {n}` 或回退 "
+                      "`shangyun wave rollback {n} --system {sid}`",
+                      "resume (`shangyun wave resume {n}`) or roll back "
+                      "(`shangyun wave rollback {n} --system {sid}`)"),
+    "rollback_line": ("{undone}/{steps} 个步骤已撤销（{kinds}）", "{undone} of {steps} steps "
+                      "undone ({kinds})"),
+    "undo_took": ("撤销耗时 {d}", "undo took {d}"),
+    "rollbacks": ("回退", "Rollbacks"),
+    "legend_rollback": ("回退（撤销）", "rollback (undo)"),
+    "legend_failed": ("失败的步骤", "failed step"),
+    "legend_undone": ("已撤销的步骤", "undone step"),
+    "failed_steps": ("失败的步骤", "Failed steps"),
     "export_line": ("仪表盘", "Dashboard"),
 }
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from shangyun.errors import ShangyunError
 from shangyun.runbook.i18n import state_label, translator
@@ -28,10 +29,18 @@ def _md_cell(value: Any) -> str:
     return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+def _ticks(value: Any) -> markupsafe.Markup:
+    """HTML: ``text`` escaped, with each `` `command` `` in it set as ``<code>``."""
+    parts = str(markupsafe.escape(value)).split("`")
+    out = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return markupsafe.Markup(out)  # every part was escaped above
+
+
 def render(template: str, fmt: str, lang: str, context: dict[str, Any]) -> str:
     """Render ``<template>.<fmt>.j2`` in ``lang`` with ``context``."""
     env = environment(fmt)
     env.filters["cell"] = _md_cell
+    env.filters["ticks"] = _ticks if fmt == "html" else str
     t = translator(lang)
     return env.get_template(f"{template}.{fmt}.j2").render(
         t=t, lang=lang, state=lambda s: state_label(lang, s), **context)

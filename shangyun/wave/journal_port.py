@@ -20,12 +20,12 @@ whole-wave runs only); :meth:`WaveJournal.last_runs_by_bureau` gives the latest 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
 from shangyun.wave.engine import StepJournal
-from shangyun.wave.state import system_state
+from shangyun.wave.state import PENDING, latest_runs, system_state, wave_state
 from shangyun.wave.steps import Step
 
 
@@ -132,8 +132,11 @@ class WaveJournal(StepJournal, Protocol):
         ...
 
 
-def wave_status(journal: WaveJournal, wave: int) -> dict[str, Any]:
-    """The wave as the journal records it: runs, and per system its steps' latest state."""
+def wave_status(journal: WaveJournal, wave: int,
+                planned: Iterable[str] = ()) -> dict[str, Any]:
+    """The wave as the journal records it: runs, per system its steps' latest state, and
+    the wave's one state (:func:`shangyun.wave.state.wave_state`; ``planned``: the ids of
+    the systems the plan puts in the wave, so one that never ran counts as pending)."""
     journal.reconcile()
     runs = journal.runs(wave)
     systems: dict[str, list[dict[str, Any]]] = {}
@@ -142,29 +145,18 @@ def wave_status(journal: WaveJournal, wave: int) -> dict[str, Any]:
             {"key": r.key, "kind": r.kind, "status": r.status, "error": r.error})
     out = []
     for sid, steps in systems.items():
-        state = system_state((s["kind"], s["status"]) for s in steps)
+        state = system_state((s["kind"], s["status"], s["error"]) for s in steps)
         out.append({"id": sid, "state": state, "steps": steps})
-    state, bureaus = _scoped_state(runs)
-    return {"wave": wave, "state": state, "runs": runs, "systems": out, "bureaus": bureaus}
-
-
-def _scoped_state(runs: list[dict[str, Any]]) -> tuple[str, dict[str, dict[str, Any]]]:
-    """The wave's state over the latest run of each scope since (and including) the last
-    whole-wave run, and each bureau's latest run of that span (the whole-wave scope is not
-    listed: it is the last whole-wave run in ``runs``)."""
-    if not runs:
-        return "never run", {}
-    start = max((i for i, r in enumerate(runs) if not r.get("bureau")), default=0)
-    latest: dict[str | None, dict[str, Any]] = {}
-    for r in runs[start:]:
-        latest[r.get("bureau") or None] = r
-    statuses = {r["status"] for r in latest.values()}
-    state = next((s for s in ("running", "crashed", "failed", "aborted") if s in statuses),
-                 "done" if statuses == {"done"} else runs[-1]["status"])
+    states = {sid: PENDING for sid in planned}
+    states.update((s["id"], s["state"]) for s in out)
+    latest = latest_runs(runs)
+    state = wave_state((r["status"] for r in latest.values()), states)
     bureaus = {str(b): {"run": r["id"], "status": r["status"], "kind": r["kind"],
                         "flow_run_id": r.get("flow_run_id")}
                for b, r in latest.items() if b is not None}
-    return state, dict(sorted(bureaus.items()))
+    return {"wave": wave, "state": state, "runs": runs, "systems": out,
+            "pending": sorted(sid for sid, st in states.items() if st == PENDING),
+            "bureaus": dict(sorted(bureaus.items()))}
 
 
 __all__ = ["ANY_SCOPE", "AnyScope", "WaveJournal", "overlaps", "run_kind", "run_scope",

@@ -21,7 +21,7 @@ from connectors.database import DbEndpoint
 from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave
+from flows.wave import move_wave
 from shangyun.cli import main
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec
@@ -75,7 +75,7 @@ def test_production_writes_survive_resume_only_rerun_and_group_failure(
                       bucket=bucket, part_size=5 * MIB)
 
     # 1. the move group fails on sys-02 after sys-01 cut over: sys-01 is left alone
-    first = run_wave(str(root), 1, options=opts.to_dict())
+    first = move_wave(str(root), 1, options=opts.to_dict())
     states = {s["id"]: s["state"] for s in first["systems"]}
     assert states == {"sys-01": "cut_over", "sys-02": "rolled_back"}, first
     assert first["state"] == "failed"
@@ -112,7 +112,7 @@ def test_production_writes_survive_resume_only_rerun_and_group_failure(
     survived()
 
     # 3. --only the cut-over system: nothing to do, the run is done
-    only = run_wave(str(root), 1, only="sys-01", options=opts.to_dict())
+    only = move_wave(str(root), 1, only="sys-01", options=opts.to_dict())
     assert only["state"] == "done" and [s["state"] for s in only["systems"]] == ["cut_over"]
     survived()
 
@@ -124,7 +124,7 @@ def test_production_writes_survive_resume_only_rerun_and_group_failure(
 
     # 5. a second wave run, sys-02's health now good: sys-02 cuts over, sys-01 untouched
     _cutover(root, web, "/ok", pg_pair, my_pair, farm, share, landing)
-    second = run_wave(str(root), 1, options=opts.to_dict())
+    second = move_wave(str(root), 1, options=opts.to_dict())
     assert {s["id"]: s["state"] for s in second["systems"]} == {
         "sys-01": "cut_over", "sys-02": "done"}, second
     assert second["state"] == "done"

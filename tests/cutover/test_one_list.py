@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.dns import Route53Dns
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave
+from flows.wave import move_wave
 from shangyun.runbook.api import runbook_context
 from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.cutover import write_cutover
@@ -53,7 +53,7 @@ def test_the_run_executes_the_dry_run_list(
     def listener(step: Step, outcome: str) -> None:
         ran.setdefault(step.system_id, []).append(step.to_dict())
 
-    result = run_wave(str(root), 1, options=opts.to_dict(), on_step=listener)
+    result = move_wave(str(root), 1, options=opts.to_dict(), on_step=listener)
     assert result["state"] == "done", result
     # every step the flow ran, with its args and planned outputs, is the dry run's
     assert ran == dry
@@ -67,7 +67,7 @@ def test_the_run_executes_the_dry_run_list(
                 assert r.payload.items() >= st["planned"].items(), r.key
 
     # the rehearsal, the runbook and the progress bar's total take the same list
-    rehearsed = run_wave(str(root), 1, options=opts.to_dict(), dry_run=True)
+    rehearsed = move_wave(str(root), 1, options=opts.to_dict(), dry_run=True)
     assert {s["id"]: s["steps"] for s in rehearsed["systems"]} == \
         {k: len(v) for k, v in dry.items()}
     book = runbook_context(root, 1, "en")  # its own options: the keys do not depend on them

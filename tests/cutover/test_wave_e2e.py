@@ -19,7 +19,7 @@ from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave
+from flows.wave import move_wave
 from shangyun.errors import InProductionError
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec
@@ -82,7 +82,7 @@ def test_wave_of_three_cut_over_then_rolled_back(
     opts = RunOptions(target="libvirt", target_options={"uri": cloud.uri, "pool": cloud.pool},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * MIB)
-    result = run_wave(str(root), 1, options=opts.to_dict())
+    result = move_wave(str(root), 1, options=opts.to_dict())
     states = {s["id"]: s["state"] for s in result["systems"]}
     with Route53Dns(moto_endpoint) as dns, open_journal(root) as j:
         recs = {r.key: r for r in j.records(1)}

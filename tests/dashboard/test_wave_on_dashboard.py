@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from connectors import prefect_server
 from connectors.journal.history import open_reader
 from shangyun.cli import main
-from shangyun.runbook import render_runbook
+from shangyun.runbook import render_runbook, runbook_context
 from tests.dashboard.conftest import api
 from tests.wave.conftest import CLOUD_NODE, build_estate, moto_endpoint, s3_client  # noqa: F401
 
@@ -61,3 +61,72 @@ def test_wave_run_reports_to_the_dashboard(server: prefect_server.ServerInfo,
     wave1 = json.loads(r2.output)["waves"][0]
     assert wave1["flow_run"]["id"] == link["id"]
     assert wave1["flow_run"]["url"] == server.flow_run_url(link["id"])
+
+
+def test_a_failed_wave_reads_the_same_everywhere(server: prefect_server.ServerInfo,
+                                                 moto_endpoint: str,  # noqa: F811
+                                                 tmp_path: Path) -> None:
+    """The demo's shape — one system moves, one does not — run for real through Prefect:
+    the wave's flow run ends FAILED, each system's outcome task run carries its own state
+    (Moved; Refused — never RolledBack — for a pre-check refusal), and the runbook's
+    outcome, ``wave status 1``, ``status`` and the dashboard all say the same (#17)."""
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2, mib=4)
+    est.images["disk-02-1"].unlink()  # sys-02's pre-check refuses: nothing of it is touched
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    node = tmp_path / "cloud.xml"
+    node.write_text(CLOUD_NODE.format(pool_uuid=uuid.uuid4(), pool_path=pool))
+    bucket = f"dash-{uuid.uuid4().hex[:10]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    env = {**os.environ, "PREFECT_API_URL": server.api_url,
+           "PREFECT_HOME": str(tmp_path / "client-home"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    r = subprocess.run([str(Path(sys.executable).parent / "shangyun"), "wave", "run", "1",
+                        "--estate", str(est.root), "--target-uri", f"test://{node}",
+                        "--pool", "cloud-pool", "--s3-endpoint", moto_endpoint,
+                        "--bucket", bucket, "--json"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr[-3000:]
+    result = json.loads(r.stdout)
+    assert result["state"] == "failed"
+    assert {s["id"]: s["state"] for s in result["systems"]} == {"sys-01": "done",
+                                                               "sys-02": "refused"}
+    # the dashboard: the journal's run names its flow run, which ended FAILED
+    with open_reader(est.root) as history:
+        (run,) = history.runs(wave=1)
+        ctx_outcome = runbook_context(est.root, 1, "en", journal=history)["outcome"]
+        text, _ = render_runbook(est.root, 1, "md", "en", journal=history)
+    assert run.flow_run_id
+    (flow_run,) = api(server, "/flow_runs/filter",  # type: ignore[misc]
+                      {"flow_runs": {"id": {"any_": [run.flow_run_id]}}})
+    assert flow_run["state_type"] == "FAILED", flow_run["state"]
+    assert "档案系统 (sys-02): refused by the pre-check" in flow_run["state"]["message"]
+    tasks = api(server, "/task_runs/filter",
+                {"flow_runs": {"id": {"any_": [run.flow_run_id]}}})
+    outcomes = {t["name"]: (t["state_type"], t["state_name"])  # type: ignore[index]
+                for t in tasks if "outcome:" in t["name"]}  # type: ignore[union-attr]
+    assert outcomes == {
+        "wave-1 · bureau-01 · 审批系统 · outcome: moved": ("COMPLETED", "Moved"),
+        "wave-1 · bureau-02 · 档案系统 · outcome: refused by the pre-check": ("FAILED",
+                                                                             "Refused")}, outcomes
+    # wave status, status and the runbook: one state, the same per system
+    st = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(est.root), "--json"])
+    assert st.exit_code == 0, st.output
+    status = json.loads(st.output)
+    assert status["state"] == "failed"
+    assert {s["id"]: s["state"] for s in status["systems"]} == {"sys-01": "done",
+                                                               "sys-02": "refused"}
+    text_status = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(est.root)])
+    assert "wave 1: failed" in text_status.output and "档案系统 (sys-02)" in text_status.output
+    r2 = CliRunner().invoke(main, ["status", "--estate", str(est.root), "--json"],
+                            env={"PREFECT_API_URL": server.api_url})
+    assert r2.exit_code == 0, r2.output
+    wave1 = json.loads(r2.output)["waves"][0]
+    assert wave1["state"] == "failed"
+    assert ctx_outcome["state"] == "failed"
+    assert [(s["id"], s["state"]) for s in ctx_outcome["rolled_back"]] == [("sys-02",
+                                                                            "refused")]
+    assert [s["id"] for s in ctx_outcome["moved"]] == ["sys-01"]
+    head = text[:text.index("## Before the wave")]
+    assert "failed: a system did not move" in head and "refused by the pre-check" in head
+    assert "rolled back" not in head.split("Rolled back or refused")[1].split("\n")[1]

@@ -71,3 +71,18 @@ def test_status_of_a_wave_never_run_still_says_so(estate: Path) -> None:
     code, out, _exc = invoke("wave", "status", "3", "--json", "--estate", str(estate))
     assert code == 0 and json.loads(out)["state"] == "never run"
     assert files(estate) == before
+
+
+def test_status_of_a_planned_wave_never_run_is_a_sentence_not_an_empty_table(
+        estate: Path) -> None:
+    for cmd in ("assess", "plan"):
+        r = CliRunner().invoke(main, [cmd, "--estate", str(estate)])
+        assert r.exit_code == 0, r.output
+    before = files(estate)
+    code, out, _exc = invoke("wave", "status", "1", "--estate", str(estate))
+    assert code == 0, out
+    assert "wave 1: never run" in out and "shangyun wave run 1" in out
+    assert "system(s) planned" in out and "┃" not in out and "step" not in out.split(".")[0]
+    data = json.loads(invoke("wave", "status", "1", "--json", "--estate", str(estate))[1])
+    assert data["state"] == "never run" and data["pending"], data
+    assert files(estate) == before

@@ -32,8 +32,48 @@ def test_context_before_and_after(ran_wave: RanWave) -> None:
             assert st["verification"]["content_digest"] == recs[st["key"]].payload[
                 "content_digest"]
     assert ctx["failures"] and ctx["failures"][0]["key"] == "sys-02/convert/disk-02-1"
-    assert {r["key"] for r in ctx["rollbacks"]} >= {"sys-02/precheck",
-                                                    "sys-02/convert/disk-02-0"}
+    # rollbacks: one entry per system, not one line per step (#17)
+    assert [r["system"] for r in ctx["rollbacks"]] == ["sys-02"]
+    back = ctx["rollbacks"][0]
+    assert back["state"] == "rolled_back" and back["steps"] >= 3 and back["undone"] >= 2
+    assert back["undo_failed"] == []
+
+
+def test_the_outcome_leads_and_names_what_needs_a_decision(ran_wave: RanWave) -> None:
+    with open_reader(ran_wave.root) as history:
+        ctx = runbook_context(ran_wave.root, 1, "en", journal=history)
+        text, _ = render_runbook(ran_wave.root, 1, "md", "en", journal=history)
+    out = ctx["outcome"]
+    assert out["state"] == "failed" and not out["ok"]
+    assert [s["id"] for s in out["moved"]] == ["sys-01"]
+    assert [(s["id"], s["state"]) for s in out["rolled_back"]] == [("sys-02", "rolled_back")]
+    assert "sys-02/convert/disk-02-1" in out["rolled_back"][0]["why"]
+    assert [d["id"] for d in out["decide"]] == ["sys-02"]
+    assert "wave run 1 --only sys-02" in out["decide"][0]["action"]
+    # the outcome comes before the plan, and the rollback is one line for the system
+    assert text.index("## Outcome") < text.index("## Before the wave")
+    head = text[:text.index("## Before the wave")]
+    assert "failed: a system did not move" in head and "1 of 2 systems moved" in head
+    assert "档案系统" in head and "审批系统" in head
+    assert text.count("Rollbacks **") == 1
+
+
+def test_undone_steps_keep_their_own_duration(ran_wave: RanWave) -> None:
+    """An undone step's duration is the step's (start to its end), not start to the undo;
+    the undo's own time is recorded beside it (#17: 11 s per undone step against 0.1 s)."""
+    with open_reader(ran_wave.root) as history:
+        ctx = runbook_context(ran_wave.root, 1, "en", journal=history)
+    failed = next(s for s in ctx["systems"] if s["id"] == "sys-02")
+    undone = [st for st in failed["history"]["steps"] if st["status"] == "undone"]
+    assert undone
+    for st in undone:
+        assert st["undo_started_ts"] is not None and st["undo_seconds"] is not None
+        # the step ended before its undo began
+        assert st["started_ts"] + st["seconds"] <= st["undo_started_ts"] + 1e-3, st
+    precheck = next(st for st in undone if st["kind"] == "precheck")
+    moved = next(s for s in ctx["systems"] if s["id"] == "sys-01")
+    twin = next(st for st in moved["history"]["steps"] if st["kind"] == "precheck")
+    assert precheck["seconds"] < max(5.0, 20 * twin["seconds"]), (precheck, twin)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

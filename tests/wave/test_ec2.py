@@ -22,7 +22,7 @@ from actions.context import TargetFactories
 from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
 from connectors.targets.ec2 import Ec2Target
-from flows.wave import run_wave
+from flows.wave import move_wave
 from shangyun.cli import main
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import FORMATS, REGION, build_estate
@@ -91,7 +91,7 @@ def test_wave_onto_ec2_target_verified_and_rolled_back(
                                                     "region": REGION},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * 2**20)
-    result = run_wave(str(est.root), 1, options=opts.to_dict(), targets=factories)
+    result = move_wave(str(est.root), 1, options=opts.to_dict(), targets=factories)
     assert result["state"] == "done", result
     with open_journal(est.root) as j, ObjectStore(moto_endpoint) as store:
         recs = {r.key: r for r in j.records(1)}

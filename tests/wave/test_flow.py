@@ -14,7 +14,7 @@ from actions.images import ConvertAction, PrecheckAction
 from connectors import qemu
 from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
-from flows.wave import GLOBAL_LIMIT, bureau_limit_name, run_wave
+from flows.wave import GLOBAL_LIMIT, bureau_limit_name, move_wave
 from shangyun.cli import main
 from shangyun.wave.engine import execute
 from shangyun.wave.plan import load_wave
@@ -39,7 +39,7 @@ def test_wave_replicates_every_format_to_libvirt_through_s3_and_rolls_back(
         bucket: str, tmp_path: Path) -> None:
     opts = _opts(tmp_path, cloud, moto_endpoint, bucket)
     sources = {d: _sha(p) for d, p in wave_estate.images.items()}
-    result = run_wave(str(wave_estate.root), 1, options=opts.to_dict())
+    result = move_wave(str(wave_estate.root), 1, options=opts.to_dict())
     assert result["state"] == "done", result
     assert [s["state"] for s in result["systems"]] == ["done"] * 3
     # every disk: staged object digest = converted file digest; pool volume content = source
@@ -101,10 +101,10 @@ def test_failed_system_undone_alone_and_its_move_group_with_it(
                        groups=[["sys-01", "sys-02"], ["sys-03"]])
     est.images["disk-02-1"].unlink()  # sys-02's second disk is gone: its pre-check refuses
     opts = _opts(tmp_path, cloud, moto_endpoint, bucket)
-    result = run_wave(str(est.root), 1, options=opts.to_dict())
+    result = move_wave(str(est.root), 1, options=opts.to_dict())
     states = {s["id"]: s["state"] for s in result["systems"]}
     assert result["state"] == "failed"
-    assert states == {"sys-01": "rolled_back", "sys-02": "rolled_back", "sys-03": "done"}
+    assert states == {"sys-01": "rolled_back", "sys-02": "refused", "sys-03": "done"}
     by_id = {s["id"]: s for s in result["systems"]}
     assert "disk-02-1" in by_id["sys-02"]["error"] or "not readable" in by_id["sys-02"]["error"]
     assert "move group mg-1-0" in by_id["sys-01"]["error"]

@@ -13,7 +13,7 @@ import pytest
 
 from connectors import qemu
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave
+from flows.wave import move_wave
 from lab import LabState
 from shangyun.estate import Estate
 from shangyun.wave.steps import RunOptions
@@ -70,7 +70,7 @@ def test_lab_wave_every_legacy_format_onto_libvirt_cloud_through_s3(
                       target_options={"uri": lab.cloud_uri, "pool": pool.text},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * 2**20)
-    result = run_wave(str(root), 1, options=opts.to_dict())
+    result = move_wave(str(root), 1, options=opts.to_dict())
     assert result["state"] == "done", result
     est = Estate.load(root, check=False)
     with open_journal(root) as j:

@@ -7,7 +7,7 @@ import pytest
 
 from shangyun.runbook import history
 from shangyun.wave import journal_port
-from shangyun.wave.state import system_state
+from shangyun.wave.state import latest_runs, run_state, system_state, wave_state
 
 
 @pytest.mark.parametrize(("steps", "state"), [
@@ -15,6 +15,10 @@ from shangyun.wave.state import system_state
     ([("precheck", "done"), ("convert", "done")], "done"),
     ([("precheck", "failed")], "refused"),
     ([("precheck", "failed"), ("convert", "undone")], "refused"),
+    # the rollback marks the failed pre-check undone too: its error still says refused
+    ([("precheck", "undone", "disk-02-1: not readable")], "refused"),
+    ([("precheck", "undone", "not readable"), ("convert", "undone", None)], "refused"),
+    ([("precheck", "undone", None), ("convert", "undone", "boom")], "rolled_back"),
     ([("precheck", "undone"), ("convert", "undone")], "rolled_back"),
     ([("precheck", "undone"), ("convert", "failed")], "failed"),
     ([("precheck", "done"), ("convert", "undo_failed")], "rollback_failed"),
@@ -28,10 +32,50 @@ from shangyun.wave.state import system_state
     ([("copy", "done"), ("cutover", "done"), ("failback", "done")], "done"),
     ([("copy", "undone"), ("cutover", "undone"), ("failback", "undone")], "rolled_back"),
 ])
-def test_system_state(steps: list[tuple[str, str]], state: str) -> None:
+def test_system_state(steps: list[tuple[str, ...]], state: str) -> None:
     assert system_state(steps) == state
 
 
 def test_wave_status_and_the_runbook_history_use_the_one_function() -> None:
     assert history.system_state is system_state
     assert journal_port.system_state is system_state
+
+
+@pytest.mark.parametrize(("runs", "systems", "state"), [
+    ([], {"a": "pending"}, "never run"),
+    (["running"], {"a": "done"}, "running"),
+    (["crashed"], {"a": "partial"}, "crashed"),
+    (["done"], {"a": "done", "b": "cut_over"}, "done"),
+    (["failed"], {"a": "done", "b": "rolled_back"}, "failed"),
+    (["failed"], {"a": "done", "b": "refused"}, "failed"),
+    (["done"], {"a": "done", "b": "pending"}, "partial"),
+    (["done", "failed"], {"a": "done", "b": "rollback_failed"}, "failed"),
+    (["failed"], {}, "failed"),
+])
+def test_wave_state(runs: list[str], systems: dict[str, str], state: str) -> None:
+    assert wave_state(runs, systems) == state
+
+
+def test_a_run_is_done_only_when_every_system_it_ran_is() -> None:
+    assert run_state({"a": "done", "b": "cut_over"}) == "done"
+    for label in ("busy", "skipped", "refused", "rolled_back", "failed"):
+        assert run_state({"a": "done", "b": label}) == "failed"
+
+
+def test_the_latest_run_of_each_scope_since_the_last_whole_wave_run() -> None:
+    runs = [{"id": "r1", "status": "failed"}, {"id": "r2", "status": "done"},
+            {"id": "r3", "status": "failed", "bureau": "b1"},
+            {"id": "r4", "status": "done", "bureau": "b2"}]
+    assert {k: v["id"] for k, v in latest_runs(runs).items()} == {
+        None: "r2", "b1": "r3", "b2": "r4"}
+
+
+def test_every_reader_takes_the_wave_state_from_the_one_function() -> None:
+    from flows import wave as flow
+    from shangyun import report
+    from shangyun.runbook import context
+
+    assert journal_port.wave_state is wave_state
+    assert report.wave_state is wave_state
+    assert context.wave_state is wave_state
+    assert flow.run_state is run_state
