@@ -16,10 +16,12 @@ the medians and the load average:
 * ``before`` (with ``--before DIR``): the same from another checkout (an export of the
   commit before a change), to measure the change itself;
 * ``ansible``: ``ansible all -m setup`` with ansible-core (``--ansible``: its executable, a
-  separate venv, not a project dependency), forks = hosts, pipelining on,
+  separate venv, not a project dependency), forks = hosts (or ``--concurrency``, which sets
+  shangyun's concurrency too), pipelining on,
   ``interpreter_python`` set, ``host_key_checking = True`` against the same known_hosts.
 
-Each measurement runs in its own process (client CPU = that process tree's). Every
+Each measurement runs in its own process (client CPU = that process tree's; hosts' CPU =
+what every host's sshd, its sessions and their commands used during the measurement). Every
 namespace, veth, bridge and sshd it started is removed at the end, also on failure.
 """
 
@@ -149,7 +151,8 @@ def measure_shangyun(spec: dict[str, object]) -> dict[str, float]:
                   for i, a in enumerate(addrs)],
     }).save(estate_dir)
     opts = SSHOptions(str(spec["key"]), str(spec["known_hosts"]), Defaults(user="root"),
-                      concurrency=len(addrs), connect_timeout=60, retries=1,
+                      concurrency=int(spec.get("concurrency") or len(addrs)),  # type: ignore[call-overload]
+                      connect_timeout=60, retries=1,
                       sample_seconds=1.0)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     c0, t0 = usage.ru_utime + usage.ru_stime, time.perf_counter()
@@ -163,15 +166,16 @@ def measure_shangyun(spec: dict[str, object]) -> dict[str, float]:
             "host_max": max(r.seconds for r in run.results)}
 
 
-def run_ansible(ansible: str, farm: Farm, work: Path) -> dict[str, float]:
-    """``ansible all -m setup`` at forks = hosts, pipelining, interpreter set, keys checked."""
+def run_ansible(ansible: str, farm: Farm, work: Path, forks: int = 0) -> dict[str, float]:
+    """``ansible all -m setup`` at ``forks`` (default: hosts), pipelining, interpreter set,
+    keys checked."""
     n = len(farm.addresses)
     inv = work / "inventory.ini"
     inv.write_text("[bench]\n" + "".join(f"h{i} ansible_host={a}\n"
                                          for i, a in enumerate(farm.addresses)))
     cfg = work / "ansible.cfg"
     cfg.write_text("\n".join([
-        "[defaults]", f"forks = {n}", "host_key_checking = True",
+        "[defaults]", f"forks = {forks or n}", "host_key_checking = True",
         "interpreter_python = /usr/bin/python3", "gathering = explicit", "remote_user = root",
         f"private_key_file = {farm.client_key}", f"local_tmp = {work / 'ansible-tmp'}",
         "nocolor = True", "",
@@ -197,27 +201,46 @@ def run_ansible(ansible: str, farm: Farm, work: Path) -> dict[str, float]:
     return {"wall": wall, "ok": ok}
 
 
+def hosts_cpu(farm: Farm) -> float:
+    """CPU seconds the hosts have used so far: each host's sshd (the child of its
+    ``unshare``) with its reaped sessions and their scripts (utime+stime+cutime+cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in farm.procs:
+        try:
+            kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+            for k in kids:
+                fields = Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(x) for x in fields[11:15])
+        except OSError:
+            continue
+    return total / tick
+
+
 def _child_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
 
 def one_run(config: str, farm: Farm, work: Path, args: argparse.Namespace) -> dict[str, float]:
-    """One measurement of ``config`` (its wall time, hosts ok, client CPU, load average)."""
+    """One measurement of ``config`` (its wall time, hosts ok, client CPU, the hosts' CPU,
+    load average)."""
+    h0 = hosts_cpu(farm)
     if config == "ansible":
         c0 = _child_cpu()
-        res = run_ansible(args.ansible, farm, work)
+        res = run_ansible(args.ansible, farm, work, args.concurrency)
         res["cpu"] = _child_cpu() - c0
     else:
         checkout = ROOT if config == "shangyun" else Path(args.before)
         spec = {"addresses": farm.addresses, "key": str(farm.client_key),
                 "known_hosts": str(farm.known_hosts), "work": str(work),
-                "checkout": str(checkout)}
+                "checkout": str(checkout), "concurrency": args.concurrency}
         cp = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
                             capture_output=True, text=True, timeout=1800)
         if cp.returncode:
             raise RuntimeError(cp.stderr[-2000:])
         res = json.loads(cp.stdout.strip().splitlines()[-1])
+    res["hosts_cpu"] = hosts_cpu(farm) - h0
     res["load"] = os.getloadavg()[0]
     return res
 
@@ -226,6 +249,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hosts", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=0,
+                    help="shangyun's concurrency and Ansible's forks (default: hosts)")
     ap.add_argument("--before", help="another checkout to measure as 'before'")
     ap.add_argument("--ansible", default="/tmp/inv-ansible/bin/ansible")
     ap.add_argument("--no-ansible", action="store_true")
@@ -246,20 +271,23 @@ def main() -> int:
         farm = start_farm(args.hosts, root)
         procs = farm.procs
         print(f"{args.hosts} sshd hosts up in {time.perf_counter() - t0:.1f} s; "
-              f"configs {configs}; load average {os.getloadavg()}", flush=True)
+              f"configs {configs}; concurrency/forks {args.concurrency or args.hosts}; "
+              f"load average {os.getloadavg()}", flush=True)
         runs: dict[str, list[dict[str, float]]] = {c: [] for c in configs}
         for rnd in range(args.rounds):
             for c in configs:
                 r = one_run(c, farm, root, args)
                 runs[c].append(r)
                 print(f"round {rnd + 1} {c:<9} ok {int(r['ok']):>4}/{args.hosts}  wall "
-                      f"{r['wall']:7.2f} s  client CPU {r['cpu']:6.2f} s  load1 "
+                      f"{r['wall']:7.2f} s  client CPU {r['cpu']:6.2f} s  hosts' CPU "
+                      f"{r['hosts_cpu']:6.2f} s  load1 "
                       f"{r['load']:.1f}" + (f"  slowest host {r['host_max']:.2f} s"
                                             if "host_max" in r else ""), flush=True)
         med = {c: statistics.median(r["wall"] for r in rs) for c, rs in runs.items()}
         for c, rs in runs.items():
             print(f"median {c:<9} wall {med[c]:7.2f} s  ({args.hosts / med[c]:.1f} hosts/s)  "
-                  f"client CPU {statistics.median(r['cpu'] for r in rs):6.2f} s")
+                  f"client CPU {statistics.median(r['cpu'] for r in rs):6.2f} s  hosts' CPU "
+                  f"{statistics.median(r['hosts_cpu'] for r in rs):6.2f} s")
         if "ansible" in med:
             print(f"ansible / shangyun (medians): {med['ansible'] / med['shangyun']:.1f}x")
         if "before" in med:

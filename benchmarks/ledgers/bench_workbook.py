@@ -11,7 +11,10 @@ Timed: the bare read (``pandas.read_excel(path, sheet_name=None, engine="calamin
 The ratio import / bare read is printed; the goal is <= 1.5x at both sizes, i.e. an
 import cost linear in rows (a quadratic name lookup never finished at 100,000 hosts).
 
-Run:  .venv/bin/python benchmarks/ledgers/bench_workbook.py --hosts 10000 [--repeat 3]
+With ``--phases`` one more import is timed phase by phase (the grid reader, the sheet XML
+scan, reading the sheets into rows, merge, typed frames, validation, save).
+
+Run:  .venv/bin/python benchmarks/ledgers/bench_workbook.py --hosts 10000 [--repeat 3] [--phases]
       .venv/bin/python benchmarks/ledgers/bench_workbook.py --hosts 100000 --repeat 1
 """
 
@@ -82,10 +85,52 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def phases(book: Path, work: Path) -> dict[str, float]:
+    """Seconds per phase of one import of ``book`` (each phase's function wrapped with a
+    timer for the duration of the call; the wrappers are removed afterwards)."""
+    import connectors.grid as grid
+    import shangyun.estate.merge as merge
+    import shangyun.estate.model as model
+    import shangyun.ledgers.formats.ledger as ledger
+    import shangyun.ledgers.read as read
+
+    spent: dict[str, float] = {}
+    wrapped = [(grid, "_read_excel", "read workbook (calamine + XML scan)"),
+               (grid, "sheet_xml", "  of which sheet XML scan"),
+               (ledger, "_read_sheet", "sheets -> rows (clean, ids, names)"),
+               (read, "check_ids", "check ids"), (merge.Merger, "merge", "merge"),
+               (merge.Merger, "finish", "typed frames"),
+               (model.Estate, "validate", "validate"), (model.Estate, "save", "save")]
+    originals = []
+    for owner, name, label in wrapped:
+        fn = getattr(owner, name)
+        originals.append((owner, name, fn))
+
+        def timer(*a: object, _fn: Callable[..., object] = fn, _label: str = label,
+                  **k: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - t0
+
+        setattr(owner, name, timer)
+    try:
+        est = work / "est-phases"
+        t0 = time.perf_counter()
+        import_ledgers([book], est, reader=read_grids)
+        spent["whole import"] = time.perf_counter() - t0
+    finally:
+        for owner, name, fn in originals:
+            setattr(owner, name, fn)
+    return spent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hosts", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--phases", action="store_true", help="time one more import by phase")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shangyun-bench-workbook-"))
     try:
@@ -114,6 +159,9 @@ def main() -> None:
         name = "shangyun import_ledgers (whole import)"
         print(f"{name:44s} {t_ours:8.2f} {rows / t_ours:10,.0f}")
         print(f"ratio import / bare read: {t_ours / t_bare:.2f}x (goal <= 1.5x)")
+        if args.phases:
+            for label, sec in phases(book, work).items():
+                print(f"  {label:42s} {sec:8.3f} s  {sec / t_bare:5.2f}x bare read")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
