@@ -6,11 +6,14 @@ Excel: python-calamine (Rust) reads the cells — several times faster than open
 reports merged ranges; every cell of a merged range gets the range's top-left value (so a
 单位 or 系统名称 merged down over many rows is filled down) and the ranges are kept on the
 grid. Hidden sheets are listed without their rows (the reader warns that it skipped them).
-Formula cells saved without a cached value (calamine reads them as blank) are found by a
-scan of the sheet's XML, only in sheets that hold formulas.
+What calamine does not report is found by one streamed pass over each sheet's XML
+(:func:`sheet_xml`, .xlsx/.xlsm): formula cells saved without a cached value (calamine
+reads them as blank), rows hidden in Excel, and whether the sheet has an AutoFilter.
 
 CSV: UTF-8 (with or without BOM), UTF-16 with BOM, otherwise GB18030 (a superset of GBK,
-what Chinese Excel saves as "CSV"); the delimiter is sniffed among ``, ; tab |``.
+what Chinese Excel saves as "CSV"), decided in one pass over the file in 1 MiB pieces; the
+delimiter is sniffed among ``, ; tab |``. The rows are parsed as the reader asks for them
+(:class:`~shangyun.ledgers.grid.LazyRows`), never all at once.
 """
 
 from __future__ import annotations
