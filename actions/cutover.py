@@ -58,6 +58,14 @@ class FreezeAction:
         running = [from_record(DomainRef, d) for d in saved["was_running"]] if saved else [
             d for d in a.domains if self._is_active(d)]
         frozen = {"was_running": [asdict(d) for d in running]}
+        # each database's read-only setting before the freeze, journaled before anything
+        # is changed (a resumed freeze keeps the first reading: the second would see ours)
+        before = self.ctx.saved_state(step, "before") or {}
+        for item in a.databases:
+            if item.id not in before:
+                engine, src, _ = database_sides(item)
+                before[item.id] = engine.frozen_state(src)
+        self.ctx.save_state(step, "before", before)
         self.ctx.save_state(step, "frozen", frozen)
         for d in running:
             self.ctx.hypervisor(d.hypervisor).shut_down(
@@ -66,18 +74,21 @@ class FreezeAction:
         for item in a.databases:
             engine, src, _ = database_sides(item)
             engine.freeze(src)
-        return {"frozen": frozen}
+        return {"frozen": frozen, "before": before}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Every domain is still off."""
         return not any(self._is_active(d) for d in step.args_as(FreezeArgs).domains)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
-        """Make the frozen databases writable again and restart the domains that ran
-        before the freeze (no-op for those that run)."""
+        """Put the frozen databases' read-only settings back as they were before the freeze
+        (journaled ``before``: a source that was read-only stays so) and restart the domains
+        that ran before the freeze (no-op for those that run)."""
+        before = payload.get("before") or {}
         for item in payload.get("databases") or []:
-            engine, src, _ = database_sides(from_record(DataItem, item))
-            engine.unfreeze(src)
+            data = from_record(DataItem, item)
+            engine, src, _ = database_sides(data)
+            engine.unfreeze(src, before.get(data.id))
         for d in (payload.get("frozen") or {}).get("was_running", []):
             ref = from_record(DomainRef, d)
             self.ctx.hypervisor(ref.hypervisor).start(ref.name)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import pymysql
@@ -264,11 +265,35 @@ def verify(source: DbEndpoint, target: DbEndpoint) -> dict[str, TableDigest]:
     return src
 
 
+READ_ONLY_VARIABLES = ("read_only", "super_read_only")
+"""The server-wide switches a freeze may turn on (``super_read_only`` exists on MySQL
+servers only); their values before the freeze are what :func:`unfreeze` restores."""
+
+
+_SWITCH = re.compile(r"[A-Z_]{2,20}")
+"""A read-only switch's value (``ON``, ``OFF``, MariaDB 11's ``NO_LOCK`` …)."""
+
+
+def frozen_state(ep: DbEndpoint) -> dict[str, str]:
+    """The server's read-only switches as they are now (``{"read_only": "OFF", …}``, only
+    the variables the server has): journal this before :func:`freeze` and give it to
+    :func:`unfreeze`, so a server that was read-only before stays read-only."""
+    conn = connect(ep, None)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT variable_name, global_value FROM "
+                        "information_schema.system_variables WHERE variable_name IN "
+                        "('READ_ONLY', 'SUPER_READ_ONLY')")
+            return {str(name).lower(): str(value).upper() for name, value in cur.fetchall()}
+    finally:
+        conn.close()
+
+
 def freeze(ep: DbEndpoint) -> None:
     """Freeze a source database for cutover: the server is made read-only
     (``read_only`` is server-wide in MariaDB; accounts with ``READ_ONLY ADMIN``/``SUPER``
     can still write) and the other sessions on ``ep``'s database are ended. Undone by
-    :func:`unfreeze`; no data is touched."""
+    :func:`unfreeze` with the :func:`frozen_state` read before; no data is touched."""
     conn = connect(ep, None)
     try:
         with conn.cursor() as cur:
@@ -282,11 +307,21 @@ def freeze(ep: DbEndpoint) -> None:
         conn.close()
 
 
-def unfreeze(ep: DbEndpoint) -> None:
-    """Undo :func:`freeze`: the server is writable again (safe to run twice)."""
+def unfreeze(ep: DbEndpoint, before: Mapping[str, str] | None = None) -> None:
+    """Undo :func:`freeze`: the read-only switches go back to ``before`` (what
+    :func:`frozen_state` read before the freeze: a server that was read-only stays so;
+    ``super_read_only`` restored where the server has it). Without ``before`` (a journal
+    older than this) the server is made writable. Safe to run twice."""
+    state = {k: v for k, v in (before or {"read_only": "OFF"}).items()
+             if k in READ_ONLY_VARIABLES}
     conn = connect(ep, None)
     try:
         with conn.cursor() as cur:
-            cur.execute("SET GLOBAL read_only = OFF")
+            # super_read_only=ON implies read_only=ON: lower it first, raise it last
+            order = sorted(state, key=lambda k: (state[k] != "OFF", k == "super_read_only"))
+            for name in order:
+                value = state[name] if _SWITCH.fullmatch(state[name]) else "OFF"
+                # name from READ_ONLY_VARIABLES, value a bare word: nothing else reaches SQL
+                cur.execute(f"SET GLOBAL {name} = {value}")
     finally:
         conn.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -427,9 +427,27 @@ def verify(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2) -> dict[str
     return src
 
 
+def frozen_state(ep: DbEndpoint) -> dict[str, str]:
+    """The database's own ``default_transaction_read_only`` setting now (``{}`` when it
+    has none): journal this before :func:`freeze` and give it to :func:`unfreeze`, so a
+    database that was read-only before stays read-only."""
+    with connect(ep, "postgres") as conn:
+        rows = conn.execute(
+            "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_database d "
+            "ON d.oid = s.setdatabase WHERE d.datname = %s AND s.setrole = 0",
+            (ep.dbname,)).fetchall()
+    out: dict[str, str] = {}
+    for (item,) in rows:
+        name, _, value = str(item).partition("=")
+        if name == "default_transaction_read_only":
+            out[name] = value
+    return out
+
+
 def freeze(ep: DbEndpoint) -> None:
     """Freeze a source database for cutover: new transactions are read-only and the
-    sessions open now are ended. Undone by :func:`unfreeze`; no data is touched."""
+    sessions open now are ended. Undone by :func:`unfreeze` with the :func:`frozen_state`
+    read before; no data is touched."""
     with connect(ep, "postgres") as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")
                      .format(sql.Identifier(ep.dbname)))
@@ -437,8 +455,14 @@ def freeze(ep: DbEndpoint) -> None:
                      "WHERE datname = %s AND pid <> pg_backend_pid()", (ep.dbname,))
 
 
-def unfreeze(ep: DbEndpoint) -> None:
-    """Undo :func:`freeze` (safe to run twice)."""
+def unfreeze(ep: DbEndpoint, before: Mapping[str, str] | None = None) -> None:
+    """Undo :func:`freeze` (safe to run twice): the database's setting goes back to
+    ``before`` — reset when it had none, left read-only when it was so before."""
+    prior = (before or {}).get("default_transaction_read_only")
     with connect(ep, "postgres") as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only")
-                     .format(sql.Identifier(ep.dbname)))
+        if prior is None:
+            conn.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only")
+                         .format(sql.Identifier(ep.dbname)))
+        else:
+            conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = {}")
+                         .format(sql.Identifier(ep.dbname), sql.Literal(prior)))

@@ -101,3 +101,29 @@ def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
             == [(1,)]
     finally:
         my_exec(src, f"DROP USER '{user}'@'127.0.0.1'")
+
+
+def test_unfreeze_restores_the_read_only_state_the_server_had(
+        my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    """A server that was read-only before the freeze stays read-only after its undo; one
+    that was writable is writable again (real MariaDB; ``super_read_only`` only where the
+    server has it)."""
+    src, _ = my_pair
+    writable = my.frozen_state(src)
+    assert writable["read_only"] == "OFF"
+    assert set(writable) <= set(my.READ_ONLY_VARIABLES)
+    try:
+        my.freeze(src)
+        assert my_exec(src, "SELECT @@global.read_only") == [(1,)]
+        my.unfreeze(src, writable)
+        assert my_exec(src, "SELECT @@global.read_only") == [(0,)]
+        my_exec(src, "SET GLOBAL read_only = ON")  # the operator's own read-only server
+        before = my.frozen_state(src)
+        assert before["read_only"] == "ON"
+        my.freeze(src)
+        my.unfreeze(src, before)
+        my.unfreeze(src, before)  # twice: no-op
+        assert my_exec(src, "SELECT @@global.read_only") == [(1,)], \
+            "a server read-only before the freeze was made writable by its undo"
+    finally:
+        my_exec(src, "SET GLOBAL read_only = OFF")

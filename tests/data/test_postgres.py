@@ -126,3 +126,27 @@ def test_streamed_copy_with_one_job(pg_pair: tuple[DbEndpoint, DbEndpoint]) -> N
     result = pg.initial_copy(src, dst, jobs=1, verify=True)
     assert pg_exec(dst, "SELECT count(*) FROM orders") == [(2000,)]
     assert result.digests["public.people"].rows == 500
+
+
+def test_unfreeze_restores_the_read_only_setting_the_database_had(
+        pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+    """A database read-only by its own setting before the freeze stays so after the undo;
+    one without the setting gets none back (real PostgreSQL)."""
+    src, _ = pg_pair
+    setting = "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d " \
+              f"ON d.oid = s.setdatabase WHERE d.datname = '{src.dbname}' AND s.setrole = 0"
+    admin = DbEndpoint(src.host, src.port, src.user, "postgres", src.password)
+    none = pg.frozen_state(src)
+    assert none == {}
+    pg.freeze(src)
+    pg.unfreeze(src, none)
+    assert pg_exec(admin, setting) in ([], [(None,)], [([],)])
+    pg_exec(admin, f'ALTER DATABASE "{src.dbname}" SET default_transaction_read_only = on')
+    try:
+        before = pg.frozen_state(src)
+        assert before == {"default_transaction_read_only": "on"}
+        pg.freeze(src)
+        pg.unfreeze(src, before)
+        assert pg_exec(admin, setting) == [(["default_transaction_read_only=on"],)]
+    finally:
+        pg_exec(admin, f'ALTER DATABASE "{src.dbname}" RESET default_transaction_read_only')
