@@ -60,6 +60,9 @@ from shangyun.wave.stepargs import (
 from shangyun.wave.steps import Step
 
 LAUNCH_POLLS, LAUNCH_POLL_SECONDS = 60, 1.0
+NO_ROOTS = ("no datastore roots are configured for this system's bureau, so no source image "
+            "is read: set datastore_roots in estate.yaml (a list, or per bureau id) or give "
+            "'wave run --datastore-root DIR'")
 
 
 # --------------------------------------------------------------------------- precheck
@@ -81,11 +84,13 @@ class PrecheckAction:
                 obs.unreachable_hypervisors[uri] = why
         needed = 0
         fmt = self.ctx.opts.target_format
-        roots = self.ctx.opts.datastore_roots
+        roots = a.datastore_roots
         for d in a.disks:
-            try:
-                if roots:  # under the datastore roots, no backing/extent outside
-                    qemu.admit(d.path, d.format, roots=roots)
+            if not roots:
+                obs.unreadable_disks[d.path] = NO_ROOTS
+                continue
+            try:  # under the datastore roots, no backing/extent outside
+                qemu.admit(d.path, d.format, roots=roots)
                 needed += qemu.measure(d.path, fmt, d.format)
             except ConnectorError as exc:
                 obs.unreadable_disks[d.path] = str(exc)
@@ -125,8 +130,9 @@ class ConvertAction:
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Convert, verify, and return the staged image's path and digests."""
         a = step.args_as(ConvertArgs)
-        if self.ctx.opts.datastore_roots:  # refused before anything is read or written
-            qemu.source_path(a.source, self.ctx.opts.datastore_roots)
+        if not a.datastore_roots:
+            raise StepError(f"system {step.system_id}: {a.source}: {NO_ROOTS}")
+        qemu.source_path(a.source, a.datastore_roots)  # refused before anything is read
         dst = Path(step.planned_as(ConvertPlanned).path)
         dst.parent.mkdir(parents=True, exist_ok=True)
         algo = a.digest

@@ -4,8 +4,9 @@ One connector for every hypervisor libvirt speaks to: KVM over SSH (``qemu+ssh:/
 VMware ESXi/vCenter (``esx://``, ``vpx://``), Xen (``xen+ssh://``) and the ``test://``
 driver the lab uses for bureau hypervisors. Listing connections are read-only; only
 :class:`PowerSession`, the cutover's power control, changes anything (it stops a source's
-domains and starts them again on undo). Disk capacity and allocation come from libvirt when
-the driver knows them and from ``qemu-img info`` when the image file is on this machine.
+domains and starts them again on undo). Disk capacity and allocation come from
+``qemu-img info`` when the hypervisor is on this machine and the image lies under the
+datastore roots (a path outside them is refused), else from libvirt's block info.
 
 Errors (all name the URI)::
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -36,7 +37,7 @@ libvirt.registerErrorHandler(lambda *a: None, None)  # libvirt prints every erro
 __all__ = [
     "Domain", "DomainDisk", "DomainNic", "HypervisorAuthError", "HypervisorError",
     "HypervisorUnreachable", "PowerSession", "connect", "esx_uri", "host_key_checked",
-    "kvm_ssh_uri",
+    "is_local", "kvm_ssh_uri",
     "list_domains", "missing_domains", "test_uri", "xen_ssh_uri",
 ]
 
@@ -224,22 +225,34 @@ def _firmware(os_el: ET.Element | None) -> str:
     return "bios"
 
 
-def _image_sizes(path: str, fmt: str) -> tuple[int | None, int | None, str]:
-    """(virtual size, bytes on disk, format) of a local image file, via qemu-img.
+def is_local(uri: str) -> bool:
+    """Whether the hypervisor at ``uri`` runs on this machine (no host in the URI:
+    ``qemu:///system``, ``test:///…``): only then is a disk path in its XML a local file."""
+    return not urlsplit(uri).hostname
 
-    Sizes are ``None`` when the file is not here; an empty ``fmt`` is probed by qemu-img.
-    """
-    if not path or not Path(path).is_file():
-        return None, None, fmt
+
+def _image_sizes(uri: str, dom: str, disk: DomainDisk,
+                 roots: Sequence[str]) -> tuple[int | None, int | None, str]:
+    """(virtual size, bytes on disk, format) of a local domain's image, via qemu-img.
+
+    The path comes from the hypervisor's XML, so it is read only under the datastore
+    ``roots`` (:func:`connectors.qemu.admit`: no ``..``, no ``/dev``, no backing file or
+    extent outside its folder); a path outside them is refused with
+    :class:`HypervisorError` naming the domain and the disk, nothing read. Sizes are
+    ``None`` when the file is not there (an empty format is probed by qemu-img)."""
     try:
-        info = qemu.info(path, fmt or None)
+        info = qemu.admit(disk.path, disk.format or None, roots=roots)
+    except qemu.ImageRefused as exc:
+        raise HypervisorError(uri, f"domain {dom}, disk {disk.target or disk.path}: {exc} "
+                              "(the datastore roots decide which image files may be "
+                              "read)") from None
     except ConnectorError:
-        return None, None, fmt
-    return info.virtual_size, info.actual_size, fmt or info.format
+        return None, None, disk.format
+    return info.virtual_size, info.actual_size, disk.format or info.format
 
 
 def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
-    """A :class:`Domain` from libvirt domain XML (pure, apart from local image sizes)."""
+    """A :class:`Domain` from libvirt domain XML (pure: no image is read here)."""
     root = ET.fromstring(xml)
     mem_el = root.find("memory")
     mem_kib = int(mem_el.text or 0) if mem_el is not None else 0
@@ -266,8 +279,6 @@ def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
                           device=d.get("device", "disk"),
                           bus=tgt.get("bus", "") if tgt is not None else "",
                           path=path, format=fmt, readonly=d.find("readonly") is not None)
-        if disk.device == "disk":
-            disk.capacity, disk.allocation, disk.format = _image_sizes(path, fmt)
         dom.disks.append(disk)
     for n in root.iterfind("devices/interface"):
         mac, src, model = n.find("mac"), n.find("source"), n.find("model")
@@ -280,12 +291,18 @@ def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
     return dom
 
 
-def list_domains(uri: str, *, username: str | None = None,
-                 password: str | None = None) -> list[Domain]:
+def list_domains(uri: str, *, datastore_roots: Sequence[str] = (),
+                 username: str | None = None, password: str | None = None) -> list[Domain]:
     """Every domain on the hypervisor at ``uri`` (running and shut off), sorted by name.
+
+    Disk sizes come from the image files (``qemu-img info``) only for a hypervisor on this
+    machine (:func:`is_local`) and only under ``datastore_roots``: a disk path in the XML
+    outside them is refused (:class:`HypervisorError`, nothing read); with no roots, or
+    for a remote hypervisor, no local file is read and libvirt's own block info is used.
 
     Implements :class:`shangyun.discovery.ports.HypervisorLister`; the domains' estate rows
     come from :func:`shangyun.discovery.domains.to_estate_rows`."""
+    local = is_local(uri) and bool(datastore_roots)
     with connect(uri, username=username, password=password) as conn:
         try:
             doms = conn.listAllDomains(0)
@@ -295,6 +312,9 @@ def list_domains(uri: str, *, username: str | None = None,
                 dom = parse_domain_xml(d.XMLDesc(0), state, hypervisor=uri)
                 dom.vcpus = max(dom.vcpus, 1)
                 for disk in dom.disks:
+                    if local and disk.device == "disk" and disk.path:
+                        disk.capacity, disk.allocation, disk.format = _image_sizes(
+                            uri, dom.name, disk, datastore_roots)
                     if disk.device == "disk" and disk.capacity is None and disk.target:
                         with contextlib.suppress(libvirt.libvirtError):
                             disk.capacity, disk.allocation, _ = d.blockInfo(disk.target)

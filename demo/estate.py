@@ -20,7 +20,8 @@ from shangyun.discovery.engine import run_discovery
 from shangyun.discovery.hypervisors import inventory_rows
 from shangyun.discovery.model import Defaults, SSHOptions
 from shangyun.errors import ShangyunError
-from shangyun.estate import Estate
+from shangyun.estate import Estate, datastores
+from shangyun.estate.lock import estate_lock
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
@@ -104,14 +105,20 @@ def _link_dashboard_state(st: DemoState) -> None:
 def stage_discover(st: DemoState) -> str:
     """Discover every host over SSH and every bureau hypervisor over libvirt, and merge."""
     state = st.the_lab
-    est = Estate.load(st.estate_dir, check=False)
-    ids = {r["name"]: r["id"] for r in est.rows("bureaus")}
-    names = {b["id"]: b["name"] for b in state.bureaus}
+    with estate_lock(st.estate_dir, "demo: datastore roots"):
+        est = Estate.load(st.estate_dir, check=False)
+        ids = {r["name"]: r["id"] for r in est.rows("bureaus")}
+        names = {b["id"]: b["name"] for b in state.bureaus}
+        # each bureau's images may be read from its own datastore folder only
+        est.meta[datastores.KEY] = {ids[names[b]]: folders
+                                    for b, folders in state.datastore_roots().items()}
+        est.save(st.estate_dir)
+    roots = datastores.estate_roots(st.estate_dir)
     uris = [f"{ids[names[hv.bureau]]}={hv.uri}" for hv in state.hypervisors]
     options = SSHOptions(str(state.client_key), str(state.known_hosts),
                          Defaults(user=state.user))
     data = run_discovery(str(st.estate_dir), options, discovery_pool,
-                         hypervisor_rows=inventory_rows(uris, list_domains)).to_dict()
+                         hypervisor_rows=inventory_rows(uris, list_domains, roots)).to_dict()
     st.results["discover"] = data
     est = Estate.load(st.estate_dir, check=False)
     vms = sum(1 for h in est.rows("hosts") if h.get("hypervisor"))

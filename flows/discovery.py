@@ -31,6 +31,7 @@ from shangyun.discovery.hypervisors import inventory_rows
 from shangyun.discovery.model import Applied, Defaults, HostResult, SSHOptions, Target
 from shangyun.discovery.ports import Runner
 from shangyun.estate import Estate
+from shangyun.estate.datastores import estate_roots
 
 
 @task(name="load-targets", cache_policy=NO_CACHE)
@@ -49,9 +50,10 @@ def discover_host(target: Target, runner: Runner) -> HostResult:
 
 
 @task(name="hypervisor-inventory", cache_policy=NO_CACHE)
-def hypervisor_inventory(uris: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Estate rows (hosts, disks) of every domain of the given libvirt URIs."""
-    return inventory_rows(uris, list_domains)
+def hypervisor_inventory(estate_dir: str, uris: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Estate rows (hosts, disks) of every domain of the given libvirt URIs (local images
+    read only under the estate's datastore roots)."""
+    return inventory_rows(uris, list_domains, estate_roots(estate_dir))
 
 
 @task(name="merge-and-save", cache_policy=NO_CACHE)
@@ -84,7 +86,7 @@ def discovery_flow(estate_dir: str, key_file: str, known_hosts: str, user: str =
             runner = script_runner(pool, options.sample_seconds)
             futures = discover_host.map(hosts, unmapped(runner))
             results = [f.result() for f in futures]
-    hv_rows = hypervisor_inventory(list(hypervisors)) if hypervisors else {}
+    hv_rows = hypervisor_inventory(estate_dir, list(hypervisors)) if hypervisors else {}
     applied = merge_and_save(estate_dir, results, hv_rows)
     create_markdown_artifact(markdown_summary(results, applied), key="discovery-summary",
                              description="Discovery: status per host")

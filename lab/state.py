@@ -202,6 +202,15 @@ class LabState:
     version: int = STATE_VERSION
 
     # -- lookups -----------------------------------------------------------------------
+    def datastore_roots(self) -> dict[str, list[str]]:
+        """Lab bureau -> the folders its hypervisor's images are in (its datastores)."""
+        out: dict[str, list[str]] = {}
+        for img in self.images:
+            folder = str(Path(img.path).parent)
+            if folder not in out.setdefault(img.bureau, []):
+                out[img.bureau].append(folder)
+        return out
+
     def host(self, key: str) -> LabHost:
         """The host whose id, hostname or IP is ``key``."""
         for h in self.hosts:

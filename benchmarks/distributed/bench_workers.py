@@ -75,7 +75,8 @@ def build(root: Path, n: int) -> None:
             disks.append({"id": f"disk-{i:04d}-{j}", "host_id": f"host-{i:04d}",
                           "size_gb": 40, "format": fmts[(i + j) % 5],
                           "path": f"/srv/images/{b}/vm{i:04d}-{j}.img"})
-    est = Estate.from_records({"name": "bench-distributed"},
+    est = Estate.from_records({"name": "bench-distributed",
+                               "datastore_roots": ["/srv/images"]},
                               {"bureaus": bureaus, "systems": systems, "hosts": hosts,
                                "disks": disks})
     est.save(root)

@@ -94,7 +94,7 @@ def ours(src: Path, work: Path, endpoint: str, bucket: str, gib: int) -> tuple[f
                         (HostWork("host-0", "vm0", "", 2, 4.0, (disk,)),))
     wave = WaveWork(1, str(estate), "x", "x", (system,))
     opts = RunOptions(target="ec2", staging_dir=str(work / "staging"), s3_endpoint=endpoint,
-                      bucket=bucket)
+                      bucket=bucket, datastore_roots=[str(src.parent)])
     steps = {s.kind: s for s in system_steps(wave, system, opts)}
     t0 = time.perf_counter()
     with open_journal(estate) as j:

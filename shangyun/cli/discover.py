@@ -39,7 +39,9 @@ from shangyun.errors import ShangyunError
               "(bureaus.ssh_jump) does not set one.")
 @click.option("--hypervisor", "hypervisors", multiple=True, metavar="[BUREAU=]URI",
               help="libvirt URI to inventory too (qemu+ssh://, esx://, xen+ssh://, "
-              "test://), optionally prefixed with the bureau id; repeatable.")
+              "test://), optionally prefixed with the bureau id; repeatable. A local "
+              "hypervisor's image files are read (for disk sizes) only under the bureau's "
+              "datastore_roots in estate.yaml; a disk path outside them is refused.")
 @click.option("--target", "targets", multiple=True, metavar="HOST[:PORT]",
               help="Extra host to discover besides the estate's; repeatable.")
 @click.option("--concurrency", default=20, show_default=True, type=click.IntRange(1, 512),
@@ -80,7 +82,7 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
     from shangyun.discovery.engine import run_discovery
     from shangyun.discovery.model import Defaults, SSHOptions
 
-    hv_rows = _hypervisor_rows(hypervisors)
+    hv_rows = _hypervisor_rows(estate_dir, hypervisors)
     options = SSHOptions(key_file, known_hosts, Defaults(user=user, jump=jump),
                          concurrency=concurrency, per_bureau=per_bureau,
                          connect_timeout=timeout, retries=retries,
@@ -111,13 +113,15 @@ def nobody_reached(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _hypervisor_rows(uris: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+def _hypervisor_rows(estate_dir: str,
+                     uris: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
     if not uris:
         return {}
     from connectors.hypervisor import list_domains
     from shangyun.discovery.hypervisors import inventory_rows
+    from shangyun.estate.datastores import estate_roots
 
-    return inventory_rows(list(uris), list_domains)
+    return inventory_rows(list(uris), list_domains, estate_roots(estate_dir))
 
 
 def _run_flow(estate_dir: str, user: str, key_file: str, known_hosts: str, jump: str,

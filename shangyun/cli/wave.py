@@ -67,9 +67,11 @@ _run_opts = [
                  show_default=True, help="Digest used to verify every image end to end."),
     click.option("--datastore-root", "datastore_roots", multiple=True,
                  type=click.Path(file_okay=False), envvar="SHANGYUN_DATASTORE_ROOTS",
-                 help="A folder source images may be read from (repeatable); when given, "
-                      "a disk path outside every root (or with '..', or under /dev) is "
-                      "refused by the pre-check and the convert."),
+                 help="A folder source images may be read from (repeatable); replaces "
+                      "estate.yaml's datastore_roots for this run. A disk path outside "
+                      "every root (or with '..', or under /dev) is refused by the "
+                      "pre-check and the convert; with no root configured anywhere, every "
+                      "disk is."),
 ]
 
 

@@ -9,11 +9,13 @@ URI given without a bureau go to the ``unassigned`` bureau unless the merge matc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shangyun.discovery.domains import to_estate_rows
 from shangyun.discovery.model import UNASSIGNED_BUREAU
 from shangyun.discovery.ports import HypervisorLister
+from shangyun.estate.datastores import roots_for
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -24,13 +26,18 @@ def split_spec(spec: str) -> tuple[str, str]:
     return "", spec
 
 
-def inventory_rows(specs: list[str],
-                   lister: HypervisorLister) -> dict[str, list[dict[str, Any]]]:
-    """``{table: rows}`` for every domain ``lister`` finds at every ``[BUREAU=]URI``."""
+def inventory_rows(specs: list[str], lister: HypervisorLister,
+                   roots: Mapping[str, tuple[str, ...]] | None = None
+                   ) -> dict[str, list[dict[str, Any]]]:
+    """``{table: rows}`` for every domain ``lister`` finds at every ``[BUREAU=]URI``.
+
+    ``roots`` (bureau id -> folders, ``"*"`` every bureau; :mod:`shangyun.estate.datastores`)
+    are the datastore roots the lister may read a local image under, per bureau."""
     out: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         bureau, uri = split_spec(spec)
-        rows = to_estate_rows(lister(uri), bureau_id=bureau or UNASSIGNED_BUREAU,
+        domains = lister(uri, datastore_roots=roots_for(roots or {}, bureau))
+        rows = to_estate_rows(domains, bureau_id=bureau or UNASSIGNED_BUREAU,
                               hypervisor=uri)
         for table, table_rows in rows.items():
             out.setdefault(table, []).extend(table_rows)

@@ -16,7 +16,7 @@ test) passes in something that implements these Protocols.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -52,8 +52,9 @@ class Runner(Protocol):
 class HypervisorLister(Protocol):
     """Lists every domain (VM) of the hypervisor at a URI, sorted by name."""
 
-    def __call__(self, uri: str, /) -> list[Domain]:
-        """The domains of ``uri``; raises a :class:`~shangyun.errors.ConnectorError`."""
+    def __call__(self, uri: str, /, *, datastore_roots: Sequence[str] = ()) -> list[Domain]:
+        """The domains of ``uri``; raises a :class:`~shangyun.errors.ConnectorError`. A
+        local image file is read (for its sizes) only under ``datastore_roots``."""
         ...
 
 

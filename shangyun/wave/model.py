@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shangyun.estate.datastores import roots_for
+
 
 @dataclass(frozen=True)
 class DiskWork:
@@ -60,6 +62,13 @@ class WaveWork:
     plan_fingerprint: str
     estate_fingerprint: str
     systems: tuple[SystemWork, ...] = field(default_factory=tuple)
+    datastore_roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Bureau id (``"*"``: every bureau) -> the folders its source images may be read from
+    (``estate.yaml``, :mod:`shangyun.estate.datastores`)."""
+
+    def roots_of(self, system: SystemWork) -> list[str]:
+        """The datastore roots configured for ``system``'s bureau."""
+        return roots_for(self.datastore_roots, system.bureau_id)
 
     def system(self, system_id: str) -> SystemWork:
         """The system ``system_id`` of this wave (KeyError if it is not in the wave)."""

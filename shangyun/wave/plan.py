@@ -26,6 +26,7 @@ import pandas as pd
 
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
+from shangyun.estate.datastores import roots_by_bureau
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 
@@ -138,7 +139,8 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
     return WaveWork(number=number, estate_dir=str(root),
                     plan_fingerprint=str(plan.get("estate_fingerprint")
                                          or plan.get("fingerprint") or ""),
-                    estate_fingerprint=estate.fingerprint(), systems=tuple(out))
+                    estate_fingerprint=estate.fingerprint(), systems=tuple(out),
+                    datastore_roots=roots_by_bureau(estate.meta, root))
 
 
 def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],

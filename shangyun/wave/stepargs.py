@@ -69,6 +69,7 @@ class PrecheckArgs:
     plan_fingerprint: str
     estate_fingerprint: str
     hosts: list[str]
+    datastore_roots: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class ConvertArgs:
     digest: str
     subformat: str | None
     staging_dir: str
+    datastore_roots: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,10 @@ class RunOptions:
     (e.g. ``uri``/``pool`` for libvirt, ``endpoint``/``region`` for ec2) — never secrets,
     which come from the environment. ``staging_dir`` holds converted images;
     ``s3_endpoint``/``bucket``/``prefix`` name the S3 staging area. ``datastore_roots``:
-    the folders source images may be read from (docs/safety.md); when given, the pre-check
-    and the convert refuse a disk path outside them (``..``, ``/dev``, symlinks resolved).
+    the folders source images may be read from (docs/safety.md); when given, they replace
+    the estate's (``estate.yaml`` ``datastore_roots``, per bureau). The pre-check and the
+    convert refuse a disk path outside the roots (``..``, ``/dev``, symlinks resolved), and
+    every disk when no root is configured.
     """
 
     target: str = "libvirt"
@@ -138,6 +140,7 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
     """The ordered part 1 steps that move ``system`` in this wave."""
     fmt = opts.target_format
     sid = system.id
+    roots = list(opts.datastore_roots) or wave.roots_of(system)
     steps = [Step("precheck", sid, f"{sid}/precheck", f"pre-check {system.name}",
                   args=PrecheckArgs(
                       disks=[DiskArg(d.id, d.path, d.format) for d in system.disks],
@@ -148,7 +151,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                       staging_dir=opts.staging_dir,
                       plan_fingerprint=wave.plan_fingerprint,
                       estate_fingerprint=wave.estate_fingerprint,
-                      hosts=[h.hostname for h in system.hosts]))]
+                      hosts=[h.hostname for h in system.hosts],
+                      datastore_roots=roots))]
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
         staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
@@ -157,7 +161,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                           args=ConvertArgs(source=d.path, source_format=d.format,
                                            target_format=fmt, digest=opts.digest,
                                            subformat=TARGET_SUBFORMATS.get(opts.target),
-                                           staging_dir=opts.staging_dir),
+                                           staging_dir=opts.staging_dir,
+                                           datastore_roots=roots),
                           planned=ConvertPlanned(path=staged)))
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)

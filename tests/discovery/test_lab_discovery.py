@@ -66,7 +66,9 @@ def discovered(lab: Any, tmp_path_factory: pytest.TempPathFactory
     lab_estate(lab, estate_dir)
     truth = established_lab_connections(lab)
     assert len(truth) >= 3, "the lab set up almost none of its connections"
-    hv = inventory_rows([f"{hv.bureau}={hv.uri}" for hv in lab.hypervisors], list_domains)
+    roots = {b: tuple(folders) for b, folders in lab.datastore_roots().items()}
+    hv = inventory_rows([f"{hv.bureau}={hv.uri}" for hv in lab.hypervisors], list_domains,
+                        roots)
     options = SSHOptions(lab.client_key, lab.known_hosts, Defaults(user=lab.user),
                          concurrency=8, connect_timeout=5.0, retries=1, sample_seconds=0.2)
     run = run_discovery(str(estate_dir), options, discovery_pool, hypervisor_rows=hv)

@@ -44,7 +44,8 @@ def test_connector_disk_sizes_and_formats_come_from_the_images(lab: LabState) ->
     images = {i.path: i for i in lab.images}
     seen_formats = set()
     for hyp in lab.hypervisors:
-        for d in hv.list_domains(hyp.uri):
+        roots = lab.datastore_roots()[hyp.bureau]  # the images are read under these only
+        for d in hv.list_domains(hyp.uri, datastore_roots=roots):
             for disk in d.disks:
                 img = images[disk.path]
                 assert disk.format == img.format
@@ -98,8 +99,9 @@ def test_cloud_is_an_empty_hypervisor_with_a_pool(lab: LabState) -> None:
 
 def test_estate_rows_use_schema_columns(lab: LabState) -> None:
     hyp = lab.hypervisors[0]
-    rows = to_estate_rows(hv.list_domains(hyp.uri), bureau_id=hyp.bureau,
-                          hypervisor=hyp.name, system_id="SYS-X")
+    domains = hv.list_domains(hyp.uri, datastore_roots=lab.datastore_roots()[hyp.bureau])
+    rows = to_estate_rows(domains, bureau_id=hyp.bureau, hypervisor=hyp.name,
+                          system_id="SYS-X")
     assert len(rows["hosts"]) == len(hyp.domains) == len(rows["disks"])
     for r in rows["hosts"]:
         assert set(r) <= set(HOSTS.column_names)

@@ -109,7 +109,9 @@ def build_estate(root: Path, images_dir: Path, n_systems: int = 3,
         domains.append((f"vm{i + 1:02d}", paths))
     node_xml(xml, domains)
     out.node_xml = xml
-    est = Estate.from_records({"name": "wave-test"}, {
+    # the images may be read from their folder only (docs/safety.md Q4): per bureau
+    roots = {b["id"]: [str(images_dir)] for b in bureaus}
+    est = Estate.from_records({"name": "wave-test", "datastore_roots": roots}, {
         "bureaus": bureaus, "systems": systems, "hosts": hosts, "disks": disks})
     est.save(root)
     write_plan(root, {1: groups or [[s["id"]] for s in systems]})

@@ -51,8 +51,9 @@ def _estate_from_lab(lab: LabState, root: Path) -> dict[str, str]:
         for j, img in enumerate(imgs):
             disks.append({"id": f"disk-{i:02d}-{j}", "host_id": hid, "format": img.format,
                           "size_gb": img.virtual_size / 2**30, "path": img.path})
-    Estate.from_records({"name": "lab-wave"}, {"bureaus": bureaus, "systems": systems,
-                                               "hosts": hosts, "disks": disks}).save(root)
+    meta = {"name": "lab-wave", "datastore_roots": lab.datastore_roots()}
+    Estate.from_records(meta, {"bureaus": bureaus, "systems": systems, "hosts": hosts,
+                               "disks": disks}).save(root)
     write_plan(root, {1: [[s["id"]] for s in systems]})
     return digests
 
