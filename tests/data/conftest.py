@@ -4,14 +4,20 @@ local servers, dropped after each test."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pymysql
 import pytest
 
 from connectors.database import DbEndpoint
+from tests.discovery.sshd import free_port
 
 
 def _name(kind: str) -> str:
@@ -91,3 +97,48 @@ def my_exec(ep: DbEndpoint, statement: str) -> list[tuple[object, ...]]:
     with conn, conn.cursor() as cur:
         cur.execute(statement)
         return list(cur.fetchall())
+
+
+@pytest.fixture(scope="module")
+def private_mariadb() -> Iterator[DbEndpoint]:
+    """A MariaDB server of this module's own (a fresh data folder, a free port on
+    127.0.0.1, root without password): for tests that change server-wide settings
+    (``read_only``), which would disturb every other test on the shared server. Stopped by
+    pid and removed after. Yields an endpoint with a source database like :func:`my_pair`'s."""
+    folder = Path(tempfile.mkdtemp(prefix="sy-mariadb-"))
+    port = free_port()
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={folder / 'data'}",
+                    "--user=root", "--auth-root-authentication-method=normal",
+                    "--skip-test-db"], check=True, capture_output=True, timeout=120)
+    server = subprocess.Popen(
+        ["mariadbd", "--no-defaults", f"--datadir={folder / 'data'}", f"--port={port}",
+         "--bind-address=127.0.0.1", f"--socket={folder / 'sock'}",
+         f"--pid-file={folder / 'pid'}", "--user=root", "--skip-log-bin",
+         "--innodb-buffer-pool-size=16M", f"--log-error={folder / 'error.log'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ep = DbEndpoint("127.0.0.1", port, "root", "frozen_src")
+    try:
+        for _ in range(150):
+            try:
+                conn = pymysql.connect(host=ep.host, port=port, user="root", autocommit=True)
+                break
+            except pymysql.err.OperationalError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"mariadbd exited: {(folder / 'error.log').read_text()}"
+                                       ) from None
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("mariadbd did not accept connections in 30 s")
+        with conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{ep.dbname}`")
+            cur.execute(f"CREATE TABLE `{ep.dbname}`.people (id INT AUTO_INCREMENT "
+                        "PRIMARY KEY, name VARCHAR(100) NOT NULL)")
+        yield ep
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -76,16 +76,17 @@ def _write(ep: DbEndpoint, name: str) -> None:
 
 
 def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
-        my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
-    """The cutover freeze of a MariaDB source (real server): an ordinary account can no
-    longer write, a session open on the database is ended; unfreeze makes it writable."""
-    src, _ = my_pair
+        private_mariadb: DbEndpoint) -> None:
+    """The cutover freeze of a MariaDB source (a real server of the module's own: read_only
+    is server-wide): an ordinary account can no longer write, a session open on the
+    database is ended; unfreeze makes it writable."""
+    src = private_mariadb
     user, pw = f"w{os.getpid()}", "freeze-test"
     my_exec(src, f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{pw}'")
     try:
         my_exec(src, f"GRANT ALL ON `{src.dbname}`.* TO '{user}'@'127.0.0.1'")
         writer = DbEndpoint(src.host, src.port, user, src.dbname, pw)
-        open_session = pymysql.connect(host=src.host, user=user, password=pw,
+        open_session = pymysql.connect(host=src.host, port=src.port, user=user, password=pw,
                                        database=src.dbname, autocommit=True)
         try:
             my.freeze(src)
@@ -104,11 +105,11 @@ def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
 
 
 def test_unfreeze_restores_the_read_only_state_the_server_had(
-        my_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+        private_mariadb: DbEndpoint) -> None:
     """A server that was read-only before the freeze stays read-only after its undo; one
-    that was writable is writable again (real MariaDB; ``super_read_only`` only where the
-    server has it)."""
-    src, _ = my_pair
+    that was writable is writable again (a real MariaDB server of the module's own;
+    ``super_read_only`` only where the server has it)."""
+    src = private_mariadb
     writable = my.frozen_state(src)
     assert writable["read_only"] == "OFF"
     assert set(writable) <= set(my.READ_ONLY_VARIABLES)
