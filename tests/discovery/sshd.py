@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +62,13 @@ class SshdFarm:
         self.servers: list[Sshd] = []
 
     def start(self, n: int, address: str = "127.0.0.1", *, authorized_keys: Path | None = None,
-              forwarding: bool = True) -> list[Sshd]:
+              forwarding: bool = True, wrapper: Sequence[str] = ()) -> list[Sshd]:
         """Start ``n`` sshd on free ports of ``address`` and wait until each accepts.
 
         ``authorized_keys`` replaces the farm's (to make a host refuse the client key);
-        ``forwarding=False`` forbids TCP forwarding (a jump host that cannot tunnel)."""
+        ``forwarding=False`` forbids TCP forwarding (a jump host that cannot tunnel);
+        ``wrapper`` runs sshd through a command that execs it (e.g. ``nsenter`` into a
+        mount namespace, so its sessions see that namespace's files)."""
         new: list[Sshd] = []
         for _ in range(n):
             port = free_port(address)
@@ -84,7 +86,7 @@ class SshdFarm:
                 "AllowAgentForwarding no", f"AllowTcpForwarding {'yes' if forwarding else 'no'}",
                 f"MaxStartups {self.max_startups}", "MaxSessions 50", "LogLevel ERROR", "",
             ]))
-            proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)],
+            proc = subprocess.Popen([*wrapper, SSHD, "-D", "-e", "-f", str(cfg)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             srv = Sshd(address, port, folder, proc, pub)
             new.append(srv)
