@@ -22,6 +22,7 @@ from connectors.hypervisor import PowerSession
 from connectors.objectstore import ObjectStore
 from connectors.targets.base import CloudTarget, Labels
 from connectors.targets.ec2 import Ec2Target
+from connectors.targets.fenced import FencedTarget
 from connectors.targets.libvirt import LibvirtTarget
 from shangyun.errors import StepError
 from shangyun.wave.journal_port import WaveJournal
@@ -95,8 +96,10 @@ class RunContext:
 
     def make_target(self, kind: str, options: Mapping[str, str]) -> CloudTarget:
         """A new target of ``kind`` (an undo's, from its journaled options), made with this
-        run's factories; the caller closes it."""
-        return make_target(kind, options, self.targets)
+        run's factories; the caller closes it. Its writes are fenced
+        (:class:`connectors.targets.fenced.FencedTarget`: in a distributed run a holder
+        whose system lock was taken over is stopped before it writes)."""
+        return FencedTarget(make_target(kind, options, self.targets))
 
     def store(self) -> ObjectStore:
         """The run's S3 staging store."""

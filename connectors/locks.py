@@ -42,13 +42,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import ipaddress
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -519,6 +520,17 @@ def system_fence(store: ResultStore, key: str) -> int:
     if not isinstance(manager, LeasedRedisLockManager):
         raise LockConfigError(f"lock {key}: the store's lock manager gives no fencing tokens")
     return manager.fencing_token(key)
+
+
+def fence_guard(store: ResultStore, key: str, token: int) -> Callable[[], None]:
+    """A check to run before each write the holder of ``key``'s lock (fencing ``token``,
+    from :func:`system_fence`) makes outside the journal: it raises
+    :class:`LeaseLostError` when a newer holder exists or the lease was lost
+    (:func:`shangyun.journal.fence.guard_writes` runs it)."""
+    manager = store.lock_manager
+    if not isinstance(manager, LeasedRedisLockManager):
+        raise LockConfigError(f"lock {key}: the store's lock manager gives no fencing tokens")
+    return functools.partial(manager.check_fence, key, token)
 
 
 def lock_holder(key: str, url: str | None = None) -> str | None:

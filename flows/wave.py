@@ -50,7 +50,13 @@ from actions.context import RunContext, StepListener, TargetFactories
 from actions.registry import Registry, actions_for
 from actions.rollback import rollback
 from connectors.journal.wave import open_journal
-from connectors.locks import SystemBusyError, system_fence, system_lock_key, system_lock_store
+from connectors.locks import (
+    SystemBusyError,
+    fence_guard,
+    system_fence,
+    system_lock_key,
+    system_lock_store,
+)
 from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import StepError, TransientError
 from shangyun.journal.fence import FencedWriteError, fenced
@@ -140,7 +146,9 @@ def system_lock(system_id: str, distributed: bool) -> Iterator[Transaction]:
     """In distributed mode, a SERIALIZABLE Prefect transaction keyed on the system whose
     lock lives in Redis (:mod:`connectors.locks`): no two workers anywhere run the same
     system's steps, and the journal writes for its steps carry the lock's fencing token
-    (:func:`shangyun.journal.fence.fenced`: a stale holder's write is refused). Locally,
+    (:func:`shangyun.journal.fence.fenced`: a stale holder's write is refused), and every
+    target write checks the token against Redis first (a stale holder is stopped before
+    it). Locally,
     a plain transaction (one process owns the wave) and no token."""
     if not distributed:
         with transaction() as txn:
@@ -148,9 +156,10 @@ def system_lock(system_id: str, distributed: bool) -> Iterator[Transaction]:
         return
     key, store = system_lock_key(system_id), system_lock_store()
     with transaction(key=key, store=store, isolation_level=IsolationLevel.SERIALIZABLE,
-                     write_on_commit=False, overwrite=True) as txn, \
-            fenced(system_id, system_fence(store, key)):
-        yield txn
+                     write_on_commit=False, overwrite=True) as txn:
+        token = system_fence(store, key)
+        with fenced(system_id, token, fence_guard(store, key, token)):
+            yield txn
 
 
 def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -224,13 +233,18 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
             result.update(state=CUT_OVER, note=LEFT_ALONE, error=" ".join(str(exc).split())[:1000])
             journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
             return result
-        with system_lock(system.id, distributed):
-            report = undo_system(journal, run_id, wave.number, system.id, actions)
-        refused = current is not None and current.kind == PRECHECK
-        result.update(state=(ROLLBACK_FAILED if not report.ok else
-                             REFUSED if refused else ROLLED_BACK),
-                      error=" ".join(str(exc).split())[:1000], undo_failed=report.failed)
-        journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
+        try:
+            with system_lock(system.id, distributed):  # the audit record fenced like the undo
+                report = undo_system(journal, run_id, wave.number, system.id, actions)
+                refused = current is not None and current.kind == PRECHECK
+                result.update(state=(ROLLBACK_FAILED if not report.ok else
+                                     REFUSED if refused else ROLLED_BACK),
+                              error=" ".join(str(exc).split())[:1000],
+                              undo_failed=report.failed)
+                journal.audit("wave.system.failed", system.id, "failed",
+                              {"error": str(exc)[:2000]})
+        except (SystemBusyError, FencedWriteError) as busy:  # another worker has it now
+            result.update(state=BUSY, error=f"{exc}; then: {busy}")
     return result
 
 

@@ -723,9 +723,13 @@ class Journal:
     def audit(self, action: str, result: str, *, system: str | None = None,
               run: Run | str | None = None, details: Mapping[str, Any] | None = None,
               operator: str | None = None) -> audit_log.AuditEntry:
-        """Append one record to the audit log (secrets in ``details`` are redacted)."""
+        """Append one record to the audit log (secrets in ``details`` are redacted). A
+        record about a ``system`` written where its steps are fenced carries the fencing
+        token like a step write (:class:`FencedWriteError` for a stale one: nothing written)."""
 
         def go(s: Session) -> audit_log.AuditEntry:
+            if system is not None:
+                self._fence(s, system)
             row = self._audit(s, action, result, system=system,
                               run_id=_run_id(run) if run is not None else None,
                               details=details, operator=operator)
