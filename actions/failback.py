@@ -70,23 +70,33 @@ class FailbackFreezeAction:
                 Instance.from_record(dict(i.record))) == InstanceState.RUNNING]
             saved = {"was_running": running}
             self.ctx.save_state(step, "stopped", saved)
+        # each target database's read-only setting before the freeze, journaled first
+        # (a resumed freeze keeps the first reading: the second would see ours)
+        before = self.ctx.saved_state(step, "before") or {}
+        for item in a.databases:
+            if item.id not in before:
+                engine, _, dst = database_sides(item)
+                before[item.id] = engine.frozen_state(dst)
+        self.ctx.save_state(step, "before", before)
         for rec in saved["was_running"]:
             self.ctx.target().stop(Instance.from_record(dict(rec)))
         for item in a.databases:
             engine, _, dst = database_sides(item)
             engine.freeze(dst)
-        return {"stopped": saved}
+        return {"stopped": saved, "before": before}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Never trusted on resume: freezing again is cheap and idempotent."""
         return False
 
     def undo(self, payload: Mapping[str, Any]) -> None:
-        """The target back in production: its databases writable, the instances that ran
-        started again."""
+        """The target back in production: its databases' read-only settings as they were
+        before the freeze (journaled ``before``), the instances that ran started again."""
+        before = payload.get("before") or {}
         for item in payload.get("databases") or []:
-            engine, _, dst = database_sides(from_record(DataItem, item))
-            engine.unfreeze(dst)
+            data = from_record(DataItem, item)
+            engine, _, dst = database_sides(data)
+            engine.unfreeze(dst, before.get(data.id))
         for rec in (payload.get("stopped") or {}).get("was_running", []):
             self.ctx.target().start(Instance.from_record(dict(rec)))
 

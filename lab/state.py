@@ -203,12 +203,15 @@ class LabState:
 
     # -- lookups -----------------------------------------------------------------------
     def datastore_roots(self) -> dict[str, list[str]]:
-        """Lab bureau -> the folders its hypervisor's images are in (its datastores)."""
+        """Lab bureau -> the folders its hypervisors' disk images are in (its datastores:
+        the test-driver images and the real guests' disks)."""
         out: dict[str, list[str]] = {}
-        for img in self.images:
-            folder = str(Path(img.path).parent)
-            if folder not in out.setdefault(img.bureau, []):
-                out[img.bureau].append(folder)
+        disks = [(i.bureau, i.path) for i in self.images] + [(g.bureau, g.disk)
+                                                             for g in self.guests]
+        for bureau, path in disks:
+            folder = str(Path(path).parent)
+            if folder not in out.setdefault(bureau, []):
+                out[bureau].append(folder)
         return out
 
     def host(self, key: str) -> LabHost:
