@@ -4,8 +4,8 @@ its shutdown (the libvirt test driver restarts it on power-off) for the configur
 since ``force_off`` was not asked — and the system is rolled back from the journal:
 the target databases and instances are gone, the source databases keep their rows and
 their read-only settings as they were (journaled before the freeze), the source images
-untouched. Real
-``run_wave`` (Prefect), PostgreSQL, MariaDB, qemu-img, libvirt test driver, moto S3."""
+untouched. Real ``move_wave`` (the run_wave flow on Prefect), PostgreSQL, MariaDB,
+qemu-img, libvirt test driver, moto S3."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from connectors.database import DbEndpoint
 from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave
+from flows.wave import move_wave
 from shangyun.journal.status import UNDONE
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec
@@ -63,7 +63,7 @@ def test_a_source_vm_that_ignores_shutdown_fails_the_freeze_and_the_system_rolls
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket, part_size=5 * MIB)
 
-    result = run_wave(str(root), 1, options=opts.to_dict())
+    result = move_wave(str(root), 1, options=opts.to_dict())
 
     assert result["state"] == "failed"
     (system,) = result["systems"]
