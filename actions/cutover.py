@@ -114,7 +114,8 @@ class StartAction:
             disks = [ImportedDisk.from_record(from_record(ImportDone, done[k]).disk)
                      for k in h.import_keys]
             spec = InstanceSpec(name=h.name, vcpus=h.cpus, memory_mb=h.memory_mb,
-                                labels=labels(h.wave, h.bureau, step.system_id))
+                                labels=labels(h.wave, h.bureau, step.system_id),
+                                macs=(h.mac,) if h.mac else ())
             inst = t.create_instance(spec, disks, test_mode=False)
             made.append(inst.to_record())
             self.ctx.save_state(step, "started", {"instances": made})

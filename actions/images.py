@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from actions.context import RunContext, labels, make_store
-from connectors import qemu
+from connectors import bootproof, qemu
 from connectors.hypervisor import missing_domains
 from connectors.targets.base import (
     CapacityRequest,
@@ -277,6 +277,14 @@ class ImportAction:
 
 # --------------------------------------------------------------------------- launch
 
+def _size(path: str) -> int:
+    """The size of a console file now (the boot proof reads only what comes after)."""
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
 @dataclass
 class LaunchAction:
     """The test launch: create the instance isolated and start it."""
@@ -292,9 +300,14 @@ class LaunchAction:
                  for k in a.import_keys]
         spec = InstanceSpec(name=a.name, vcpus=int(a.cpus),
                             memory_mb=int(a.memory_mb),
-                            labels=labels(a.wave, a.bureau, step.system_id))
+                            labels=labels(a.wave, a.bureau, step.system_id),
+                            macs=(a.mac,) if a.mac else ())
         t = self.ctx.target()
         inst = t.create_instance(spec, disks, test_mode=True)
+        self.ctx.save_state(step, "instance", inst.to_record())  # a failed boot is undone
+        console = inst.extra.get("console", "")
+        since = _size(console)
+        started = time.monotonic()
         t.start(inst)
         state = t.status(inst)
         for _ in range(LAUNCH_POLLS):  # bounded wait while it boots
@@ -305,7 +318,35 @@ class LaunchAction:
         if state != InstanceState.RUNNING:
             raise StepError(f"system {step.system_id}: test launch of {a.name} is "
                             f"{state}, not running")
-        return as_record(LaunchDone(inst.to_record(), str(state)))
+        boot: dict[str, Any] = {}
+        if a.boot_verify:
+            boot = self._prove(step, a, console, since, started)
+        return as_record(LaunchDone(inst.to_record(), str(state), boot))
+
+    def _prove(self, step: Step, a: LaunchArgs, console: str, since: int,
+               started: float) -> dict[str, Any]:
+        """The boot proof (console, original host key, hostname, app); StepError with the
+        console excerpt if the guest did not boot to a working system."""
+        bv = a.boot_verify
+        if not console:
+            raise StepError(f"system {step.system_id}: boot proof of {a.name} asked for, but "
+                            f"the target gives no console (set its console_dir)")
+        try:
+            host_key = bootproof.original_host_key(bv["known_hosts"], a.ip, a.hostname)
+            ports = tuple(int(p) for p in str(bv.get("app_ports") or "").split(",") if p)
+            ev = bootproof.prove_boot(bootproof.BootTarget(
+                name=a.name, console=console, ip=a.ip, hostname=a.hostname,
+                host_key=host_key, key_file=bv["key_file"], user=bv.get("user") or "root",
+                app_ports=ports, app_path=bv.get("app_path") or "/",
+                via_netns=bv.get("via_netns") or "",
+                console_timeout=float(bv.get("timeout") or 300)),
+                started=started, console_since=since)
+        except bootproof.BootFailed as exc:
+            self.ctx.save_state(step, "boot", {"failed": str(exc), **exc.evidence})
+            shown = str(exc.evidence.get("console_excerpt") or "")[-1500:]
+            raise StepError(f"system {step.system_id}: test launch of {a.hostname or a.name} "
+                            f"did not boot: {exc}\n--- console ---\n{shown}") from exc
+        return ev.to_dict()
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The test instance still exists in the target."""
@@ -315,7 +356,7 @@ class LaunchAction:
         return bool(self.ctx.target().status(inst) != InstanceState.ABSENT)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
-        """Stop and delete the test instance."""
+        """Stop and delete the test instance (also one whose boot proof failed)."""
         if "instance" not in payload:
             return
         with self.ctx.make_target(str(payload["target"]), payload.get("target_options") or {}) as t:

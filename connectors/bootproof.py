@@ -131,6 +131,33 @@ def watch_console(path: Path, timeout: float, *, since: int = 0) -> tuple[str, f
         time.sleep(0.5)
 
 
+KEY_PREFERENCE = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "ssh-rsa")
+
+
+def original_host_key(known_hosts: str, *names: str) -> str:
+    """The host's key line as the operator's ``known_hosts`` has it (looked up by each of
+    ``names``: address, hostname), ed25519 first. :class:`BootFailed` if there is none:
+    without the original key there is nothing to prove the guest against."""
+    try:
+        keys = paramiko.HostKeys(known_hosts)
+    except OSError as exc:
+        raise BootFailed(f"known_hosts {known_hosts}: {exc}", {"failure": "no host key"}) \
+            from exc
+    for name in names:
+        if not name:
+            continue
+        found = keys.lookup(name)
+        if found:
+            for kind in KEY_PREFERENCE:
+                if kind in found:
+                    return f"{kind} {found[kind].get_base64()}"
+            kind = next(iter(found.keys()))
+            return f"{kind} {found[kind].get_base64()}"
+    raise BootFailed(f"known_hosts {known_hosts} has no key for {', '.join(n for n in names if n)}"
+                     "; the boot proof needs the guest's original host key",
+                     {"failure": "no host key"})
+
+
 def _trust_only(client: paramiko.SSHClient, host_key: str, ip: str, port: int) -> None:
     """Make the original host key the only one ``client`` accepts for ``ip:port``."""
     kind, b64 = host_key.split()[:2]
@@ -242,5 +269,5 @@ def prove_boot(t: BootTarget, *, started: float | None = None,
     return evidence
 
 
-__all__ = ["BootEvidence", "BootFailed", "BootTarget", "excerpt", "fingerprint", "prove_boot",
-           "watch_console"]
+__all__ = ["BootEvidence", "BootFailed", "BootTarget", "excerpt", "fingerprint",
+           "original_host_key", "prove_boot", "watch_console"]

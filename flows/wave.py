@@ -259,6 +259,10 @@ def _record_verification(verified: list[dict[str, Any]], step: Step,
                          "source_digest": conv.source_digest,
                          "content_digest": conv.content_digest, "compare": conv.compare,
                          "target": "not imported"})
+    elif step.kind == "launch" and payload.get("boot"):
+        boot = dict(payload["boot"])
+        verified.append({"disk": step.key.rsplit("/", 1)[-1], "convert_key": step.key,
+                         "boot": boot})
     elif step.kind == "import":
         convert_key = step.args_as(ImportArgs).convert_key
         disk = payload.get("disk") or {}
@@ -272,10 +276,26 @@ def verification_page(number: int, systems: list[dict[str, Any]]) -> str:
     lines = [f"# wave {number}: verification", "",
              "| system | disk | source content digest | copy content digest | "
              "qemu-img compare | target |", "|---|---|---|---|---|---|"]
+    boots = []
     for s in systems:
         for v in s["verified"]:
+            if "boot" in v:
+                boots.append((s["id"], v["disk"], v["boot"]))
+                continue
             lines.append(f"| {s['id']} | {v['disk']} | `{v['source_digest']}` | "
                          f"`{v['content_digest']}` | {v['compare']} | {v['target']} |")
+    if boots:
+        lines += ["", "## boot proof (test launch, isolated network)", "",
+                  "| system | host | hostname | host key (original) | console login | SSH | "
+                  "app |", "|---|---|---|---|---|---|---|"]
+        for sid, host, b in boots:
+            apps = ", ".join(f"{a.get('port')}: {a.get('status', '?')}" for a in b.get("app", []))
+            lines.append(f"| {sid} | {host} | {b.get('hostname')} | "
+                         f"`{b.get('host_key_fingerprint')}` | {b.get('login_prompt_seconds')} s"
+                         f" | {b.get('ssh_seconds')} s | {apps} |")
+        for sid, host, b in boots:
+            lines += ["", f"### {sid} / {host}: console", "", "```",
+                      str(b.get("console_excerpt") or ""), "```"]
     return "\n".join(lines)
 
 

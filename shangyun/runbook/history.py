@@ -28,6 +28,30 @@ def _verification(result: dict[str, Any]) -> dict[str, Any]:
             for k in VERIFY_KEYS:
                 if k in result[nested]:
                     out[f"{nested}.{k}"] = result[nested][k]
+    out.update(boot_evidence(result.get("boot")))
+    return out
+
+
+def boot_evidence(boot: object) -> dict[str, Any]:
+    """A test launch's boot proof, flattened for the runbook (console: its last lines)."""
+    if not isinstance(boot, dict) or not boot:
+        return {}
+    out: dict[str, Any] = {}
+    if boot.get("failed"):
+        out["boot.failed"] = boot["failed"]
+    for key, label in (("hostname", "boot.hostname"),
+                       ("host_key_fingerprint", "boot.host_key"),
+                       ("login_prompt_seconds", "boot.login_prompt_s"),
+                       ("ssh_seconds", "boot.ssh_s"), ("via", "boot.via")):
+        if boot.get(key) not in (None, ""):
+            out[label] = boot[key]
+    apps = boot.get("app") or []
+    if apps:
+        out["boot.app"] = ", ".join(f"{a.get('port')}: {a.get('status', a.get('error', '?'))}"
+                                    for a in apps)
+    console = str(boot.get("console_excerpt") or "").splitlines()
+    if console:
+        out["boot.console"] = " ⏎ ".join(console[-3:])
     return out
 
 

@@ -257,7 +257,7 @@ def cutover_steps(wave: WaveWork, system: SystemWork, spec: SystemCutover, *,
     hosts = [StartHost(launch_key=f"{sid}/launch/{h.id}", name=f"w{n}-{sid}-{h.id}",
                        import_keys=[f"{sid}/import/{d.id}" for d in h.disks],
                        cpus=h.cpu_cores, memory_mb=int(h.memory_gb * 1024), wave=n,
-                       bureau=system.bureau_id) for h in system.hosts if h.disks]
+                       bureau=system.bureau_id, mac=h.mac) for h in system.hosts if h.disks]
     steps = [Step("copy", sid, f"{sid}/copy/{it.id}", f"initial copy of {it.kind} {it.id}",
                   args=it, planned=CopyPlanned(it)) for it in spec.data]
     domains = [DomainRef(h.hypervisor, h.hostname) for h in system.hosts if h.hypervisor]

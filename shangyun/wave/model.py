@@ -33,6 +33,8 @@ class HostWork:
     cpu_cores: int
     memory_gb: float
     disks: tuple[DiskWork, ...] = ()
+    ip: str = ""
+    mac: str = ""
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
                                   hypervisor=h.get("hypervisor") or "",
                                   cpu_cores=int(h.get("cpu_cores") or 1),
                                   memory_gb=float(h.get("memory_gb") or 1),
-                                  disks=tuple(disks)))
+                                  disks=tuple(disks), ip=str(h.get("ip") or ""),
+                                  mac=str(h.get("mac") or "")))
     link = bureau.get("link_mbps")
     return SystemWork(id=row["id"], name=row["name"], bureau_id=row["bureau_id"],
                       bureau_name=bureau.get("name") or row["bureau_id"], move_group=group,

@@ -152,6 +152,12 @@ class LaunchArgs:
     import_keys: list[str]
     target: str
     target_options: dict[str, str]
+    hostname: str = ""
+    ip: str = ""
+    mac: str = ""
+    boot_verify: dict[str, str] = field(default_factory=dict)
+    """When set (``RunOptions.boot_verify``), the launch proves the guest booted: console
+    login, SSH with its original host key (from ``known_hosts``), its hostname, its app."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,7 @@ class StartHost:
     memory_mb: int
     wave: int
     bureau: str
+    mac: str = ""  # the source NIC's MAC, kept on the production instance
 
 
 @dataclass(frozen=True)
@@ -314,6 +321,8 @@ class LaunchDone:
 
     instance: dict[str, Any]
     state: str
+    boot: dict[str, Any] = field(default_factory=dict)
+    """The boot proof's evidence (``connectors.bootproof.BootEvidence``), when asked for."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,10 @@ class RunOptions:
     the estate's (``estate.yaml`` ``datastore_roots``, per bureau). The pre-check and the
     convert refuse a disk path outside the roots (``..``, ``/dev``, symlinks resolved), and
     every disk when no root is configured.
+    ``boot_verify``: when set, each test launch of a host with an address proves the guest
+    booted (:mod:`connectors.bootproof`): ``key_file`` (our key, authorised in the guest),
+    ``known_hosts`` (its original host keys), ``user`` (root), ``app_ports`` (comma
+    list), ``app_path``, ``via_netns`` (a namespace on the isolated network), ``timeout``.
     """
 
     target: str = "libvirt"
@@ -73,6 +77,7 @@ class RunOptions:
     digest: str = "sha256"
     part_size: int = 16 * 2**20
     datastore_roots: list[str] = field(default_factory=list)
+    boot_verify: dict[str, str] = field(default_factory=dict)
 
     @property
     def target_format(self) -> str:
@@ -207,7 +212,10 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                           import_keys=[f"{sid}/import/{d.id}"
                                                        for d in h.disks],
                                           target=opts.target,
-                                          target_options=opts.target_options),
+                                          target_options=opts.target_options,
+                                          hostname=h.hostname, ip=h.ip, mac=h.mac,
+                                          boot_verify=dict(opts.boot_verify) if h.ip
+                                          else {}),
                           planned=LaunchPlanned(target=opts.target,
                                                 target_options=opts.target_options,
                                                 name=name)))
