@@ -83,13 +83,22 @@ class RunContext:
     run_id: str = ""
     wave: int = 0
     _target: CloudTarget | None = None
+    _others: dict[tuple[tuple[str, str], ...], CloudTarget] = field(default_factory=dict)
     _store: ObjectStore | None = None
     _hv: dict[str, PowerSession] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def target(self) -> CloudTarget:
-        """The run's :class:`connectors.targets.base.CloudTarget` (one per run)."""
+    def target(self, options: Mapping[str, str] | None = None) -> CloudTarget:
+        """The run's :class:`connectors.targets.base.CloudTarget` (one per run); with
+        ``options`` (a step's journaled ``target_options``) that differ from the run's —
+        a system placed elsewhere by ``RunOptions.system_target_options`` — the run's one
+        target for those options."""
         with self._lock:
+            if options is not None and dict(options) != dict(self.opts.target_options):
+                key = tuple(sorted(dict(options).items()))
+                if key not in self._others:
+                    self._others[key] = self.make_target(self.opts.target, options)
+                return self._others[key]
             if self._target is None:
                 self._target = self.make_target(self.opts.target, self.opts.target_options)
             return self._target
@@ -147,3 +156,6 @@ class RunContext:
             if self._target is not None:
                 self._target.close()
                 self._target = None
+            for other in self._others.values():
+                other.close()
+            self._others.clear()

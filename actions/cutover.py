@@ -105,9 +105,13 @@ class StartAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Create and start one production instance per host."""
-        t = self.ctx.target()
         made: list[dict[str, Any]] = []
-        for h in step.args_as(StartArgs).hosts:
+        hosts = step.args_as(StartArgs).hosts
+        # the target the test launches used (a system may be placed on its own node)
+        topts = next((done.get(h.launch_key, {}).get("target_options") for h in hosts
+                      if done.get(h.launch_key, {}).get("target_options")), None)
+        t = self.ctx.target(topts)
+        for h in hosts:
             test = done.get(h.launch_key, {}).get("instance")
             if test:
                 t.stop(Instance.from_record(dict(test)))
@@ -118,7 +122,8 @@ class StartAction:
                                 macs=(h.mac,) if h.mac else ())
             inst = t.create_instance(spec, disks, test_mode=False)
             made.append(inst.to_record())
-            self.ctx.save_state(step, "started", {"instances": made})
+            self.ctx.save_state(step, "started", {"instances": made,
+                                                  "target_options": dict(topts or {})})
             t.start(inst)
             state = t.status(inst)
             for _ in range(START_POLLS):
@@ -128,22 +133,25 @@ class StartAction:
                 state = t.status(inst)
             if state != InstanceState.RUNNING:
                 raise StepError(f"system {step.system_id}: {inst.name} is {state}, not running")
-        return {"started": {"instances": made}}
+        return {"started": {"instances": made, "target_options": dict(topts or {})}}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Every production instance still runs."""
-        recs = (payload.get("started") or {}).get("instances") or []
-        t = self.ctx.target()
+        started = payload.get("started") or {}
+        recs = started.get("instances") or []
+        t = self.ctx.target(started.get("target_options") or None)
         return bool(recs) and all(t.status(Instance.from_record(dict(r)))
                                   == InstanceState.RUNNING for r in recs)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Stop and remove the production instances (the imported disks stay for part 1's
         undo)."""
-        recs = (payload.get("started") or {}).get("instances") or []
+        started = payload.get("started") or {}
+        recs = started.get("instances") or []
         if not recs:
             return
-        t = self.ctx.target()  # the run's options are the journaled run's options
+        # the run's options are the journaled run's options; the node the system was on
+        t = self.ctx.target(started.get("target_options") or None)
         for r in recs:
             inst = Instance.from_record(dict(r))
             t.stop(inst)

@@ -100,7 +100,7 @@ class PrecheckAction:
         problems = precheck_problems(obs)
         capacity: dict[str, Any] = {}
         if not problems:
-            cap = self.ctx.target().check_capacity(CapacityRequest(
+            cap = self.ctx.target(a.target_options).check_capacity(CapacityRequest(
                 vcpus=int(a.cpus), memory_mb=int(float(a.memory_gb) * 1024),
                 disk_bytes=needed, instances=len(a.hosts)))
             capacity = cap.to_dict()
@@ -232,7 +232,7 @@ class ImportAction:
         """Import and return the target's disk record."""
         a = step.args_as(ImportArgs)
         up, conv = done[a.upload_key], from_record(ConvertDone, done[a.convert_key])
-        target = self.ctx.target()
+        target = self.ctx.target(a.target_options)
         source: DiskSource = ObjectRef(bucket=up["bucket"], key=up["key"], size=int(up["size"]),
                                 digest=up["digest"])
         landing = Path(step.planned_as(ImportPlanned).landing)
@@ -262,7 +262,8 @@ class ImportAction:
         """The imported disk is still in the target (as far as the target can tell)."""
         if "disk" not in payload:
             return False
-        return self.ctx.target().has_disk(ImportedDisk.from_record(dict(payload["disk"])))
+        t = self.ctx.target(step.args_as(ImportArgs).target_options)
+        return t.has_disk(ImportedDisk.from_record(dict(payload["disk"])))
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Delete the imported disk from the target."""
@@ -302,7 +303,7 @@ class LaunchAction:
                             memory_mb=int(a.memory_mb),
                             labels=labels(a.wave, a.bureau, step.system_id),
                             macs=(a.mac,) if a.mac else ())
-        t = self.ctx.target()
+        t = self.ctx.target(a.target_options)
         inst = t.create_instance(spec, disks, test_mode=True)
         self.ctx.save_state(step, "instance", inst.to_record())  # a failed boot is undone
         console = inst.extra.get("console", "")
@@ -321,7 +322,8 @@ class LaunchAction:
         boot: dict[str, Any] = {}
         if a.boot_verify:
             boot = self._prove(step, a, console, since, started)
-        return as_record(LaunchDone(inst.to_record(), str(state), boot))
+        return as_record(LaunchDone(inst.to_record(), str(state), boot,
+                                    dict(a.target_options)))
 
     def _prove(self, step: Step, a: LaunchArgs, console: str, since: int,
                started: float) -> dict[str, Any]:
@@ -353,7 +355,8 @@ class LaunchAction:
         if "instance" not in payload:
             return False
         inst = Instance.from_record(dict(payload["instance"]))
-        return bool(self.ctx.target().status(inst) != InstanceState.ABSENT)
+        t = self.ctx.target(step.args_as(LaunchArgs).target_options)
+        return bool(t.status(inst) != InstanceState.ABSENT)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Stop and delete the test instance (also one whose boot proof failed)."""

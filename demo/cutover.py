@@ -56,7 +56,11 @@ def cutover_spec(st: DemoState, systems: list[dict[str, Any]], dns_endpoint: str
     bureau_names = {r["id"]: r["name"] for r in est.rows("bureaus")}
     lab_bureaus = {b["name"]: b["id"] for b in state.bureaus}
     out: dict[str, Any] = {}
+    guest_sid = st.guest_system_id()
     for n, sysw in enumerate(systems, start=1):
+        if sysw["id"] == guest_sid:
+            out[sysw["id"]] = guest_cutover(st, dns_endpoint, fail=sysw["id"] == fail)
+            continue
         lab_bureau = lab_bureaus[bureau_names[sysw["bureau"]]]
         app = next(h for h in state.hosts if h.bureau == lab_bureau and h.role == "app")
         port = 1 if sysw["id"] == fail else 8080  # port 1: refused
@@ -78,6 +82,22 @@ def cutover_spec(st: DemoState, systems: list[dict[str, Any]], dns_endpoint: str
                         "backoff": 0.2, "timeout": 3}],
         }
     return {"schema_version": 1, "soak_hours": 72, "systems": out}
+
+
+def guest_cutover(st: DemoState, dns_endpoint: str, *, fail: bool) -> dict[str, Any]:
+    """The real guest's cutover: freeze (its domain is shut down), its DNS name kept on its
+    old address (the moved guest keeps it on the cloud's production network), and the
+    health check hits its real app there."""
+    g = st.the_lab.guests[0]
+    return {
+        "freeze": True, "databases": [],
+        "dns": {"endpoint": dns_endpoint, "zone": DNS_ZONE,
+                "records": [{"name": f"{g.hostname}.{DNS_ZONE}", "type": "A",
+                             "values": [g.ip], "ttl": 60}]},
+        "health": [{"kind": "http", "url": f"http://{g.ip}:{1 if fail else g.app_port}/",
+                    "expect_body": '"legacy-app"', "attempts": 30, "backoff": 2.0,
+                    "timeout": 5}],
+    }
 
 
 def target_dbname(state: LabState, lab_bureau: str, name: str) -> str:
@@ -108,8 +128,10 @@ def _dns_name(lab_bureau: str) -> str:
 def _failing_system(st: DemoState, systems: list[dict[str, Any]]) -> str | None:
     """The id of the system whose health check ``--fail-health`` makes fail, if any."""
     choice = (st.fail_health or "none").strip()
-    if choice == AUTO:
-        return str(systems[-1]["id"])
+    if choice == AUTO:  # the last VM system (the real guest's move is shown succeeding)
+        guest = st.guest_system_id()
+        others = [s for s in systems if s["id"] != guest] or systems
+        return str(others[-1]["id"])
     if choice == "none":
         return None
     match = [s for s in systems if choice in (s["id"], s["name"])]

@@ -39,14 +39,16 @@ KEEP = ".shangyun"
 
 def stage_lab(st: DemoState) -> str:
     """Bring the lab up (a running lab is reused)."""
-    st.lab = lab.up(st.lab_dir, bureaus=st.bureaus)
+    st.lab = lab.up(st.lab_dir, bureaus=st.bureaus, guests=1 if st.guest else 0)
     health = lab.status(st.lab_dir)
     st.results["lab"] = {"up": health["up"], "total": health["total"]}
     if health["up"] != health["total"]:
         raise ShangyunError(f"lab: only {health['up']} of {health['total']} hosts are up")
+    guest = "".join(f"; real guest {g.hostname} ({g.ip}, e1000/SATA, QEMU) running"
+                    for g in st.lab.guests)
     return (f"{len(st.lab.hosts)} hosts in {len(st.lab.bureaus)} bureaus ({st.lab.mode}), "
             f"{len(st.lab.hypervisors)} hypervisors, {len(st.lab.images)} disk images, "
-            f"cloud {st.lab.cloud_uri} → {st.lab.lab_dir}")
+            f"cloud {st.lab.cloud_uri} → {st.lab.lab_dir}{guest}")
 
 
 def write_vm_ledger(state: LabState, path: Path, per_bureau: int | None) -> list[str]:
@@ -54,6 +56,7 @@ def write_vm_ledger(state: LabState, path: Path, per_bureau: int | None) -> list
     hypervisor's VMs, by hostname (= domain name, which the hypervisor inventory merges on).
     Returns the system names. The lab's own ledgers list only its sshd hosts."""
     names = {b["id"]: b["name"] for b in state.bureaus}
+    guests = {g.domain for g in state.guests}  # in the lab's own ledger, with their system
     systems: list[str] = []
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
@@ -62,7 +65,9 @@ def write_vm_ledger(state: LabState, path: Path, per_bureau: int | None) -> list
         for hv in sorted(state.hypervisors, key=lambda h: h.bureau):
             bureau = names[hv.bureau]
             system = VM_SYSTEM.format(bureau=bureau)
-            domains = sorted(d.name for d in hv.domains)
+            domains = sorted(d.name for d in hv.domains if d.name not in guests)
+            if not domains:
+                continue
             if per_bureau is not None:  # rotate so the bureaus together show more formats
                 k = len(systems) * per_bureau % max(1, len(domains))
                 domains = (domains[k:] + domains[:k])[:per_bureau]
@@ -157,6 +162,8 @@ def stage_plan(st: DemoState) -> str:
     """Plan move groups and waves: the systems on the bureau hypervisors are the pilot."""
     est = Estate.load(st.estate_dir, check=True)
     vm_names = set(st.results["vm_systems"])
+    vm_names |= {s["name"] for g in st.the_lab.guests for s in st.the_lab.systems
+                 if s["id"] == g.system}  # the real guest moves in wave 1 too
     # Lab sshd hosts are namespaces of this machine: their discovered disk is the machine's
     # own /dev/vda, which no wave should copy; they wait in wave 2.
     pins = {r["id"]: 1 if r["name"] in vm_names else 2 for r in est.rows("systems")}

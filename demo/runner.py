@@ -61,9 +61,10 @@ def run(out: Path, bureaus: int = 35, systems: int = 120, seed: int = 0) -> Demo
 
 
 def run_lab(out: Path, bureaus: int = 2, *, lab_dir: Path | None = None, quick: bool = False,
-            fail_health: str | None = None) -> DemoState:
-    """The full pipeline on the lab (see the package's docstring)."""
+            fail_health: str | None = None, guest: bool = False) -> DemoState:
+    """The full pipeline on the lab (see the package's docstring); ``guest``: the lab's
+    real legacy guest is moved in wave 1 too."""
     st = DemoState(out=out.resolve(), bureaus=bureaus, systems=0, seed=0,
                    lab_dir=lab_dir.resolve() if lab_dir else None, quick=quick,
-                   fail_health=fail_health)
+                   fail_health=fail_health, guest=guest)
     return run_stages(st, LAB_STAGES)

@@ -35,9 +35,19 @@ class DemoState:
     lab_dir: Path | None = None
     quick: bool = False
     fail_health: str | None = None
+    guest: bool = False
     lab: LabState | None = None
     results: dict[str, Any] = field(default_factory=dict)
     api_url: str | None = None
+
+    def guest_system_id(self) -> str | None:
+        """The estate id of the real legacy guest's system (``--guest``), else None."""
+        if not self.guest or self.lab is None or not self.lab.guests:
+            return None
+        g = self.lab.guests[0]
+        name = next(s["name"] for s in self.lab.systems if s["id"] == g.system)
+        est = Estate.load(self.estate_dir, check=False)
+        return next((str(r["id"]) for r in est.rows("systems") if r["name"] == name), None)
 
     @property
     def estate_dir(self) -> Path:

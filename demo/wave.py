@@ -18,6 +18,7 @@ from prefect.logging.handlers import PrefectConsoleHandler
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 from rich.table import Table
 
+from connectors.hypervisor import PowerSession
 from connectors.objectstore import ObjectStore
 from connectors.prefect_server import default_state_dir, free_port, start, status
 from demo.cutover import (
@@ -64,6 +65,9 @@ def stage_wave(st: DemoState) -> str:
     opts = RunOptions(target="libvirt", target_options={"uri": state.cloud_uri, "pool": pool},
                       staging_dir=str((st.estate_dir / "staging").resolve()),
                       s3_endpoint=endpoint, bucket=BUCKET)
+    guest_sid = st.guest_system_id()
+    if guest_sid:
+        guest_options(st, opts, guest_sid)
     # a fresh process, as `shangyun wave run` is: Prefect's clients and concurrency-slot
     # services start clean there, pointed at the dashboard, whatever Prefect settings this
     # process holds (a test harness's server, slots leaked by a killed run on it, ...)
@@ -90,6 +94,33 @@ def stage_wave(st: DemoState) -> str:
         raise ShangyunError(f"wave 1 ended {data['state']!r}" + _errors(data))
     what = "with cutover (DNS switched, health checked)" if cutover else "part 1 only"
     return f"wave 1 {data['state']} ({what}): {_wave_counts(states)}"
+
+
+def guest_options(st: DemoState, opts: RunOptions, system_id: str) -> None:
+    """The real guest's system goes to the cloud's QEMU node (a real libvirt running
+    guests), and its test launch must prove the boot from the isolated network. A cold
+    move: the legacy VM is shut off first (its disk is read whole while nothing writes)."""
+    state = st.the_lab
+    cloud = state.qemu_cloud
+    if cloud is None:
+        raise ShangyunError("the lab has no QEMU cloud node: bring it up with --guests 1")
+    opts.system_target_options[system_id] = {
+        "uri": cloud.uri, "pool": cloud.pool, "isolated_network": cloud.isolated_network,
+        "production_network": cloud.production_network, "domain_type": "qemu",
+        "console_dir": cloud.console_dir}
+    opts.boot_verify.update({"key_file": state.client_key, "known_hosts": state.known_hosts,
+                             "app_ports": str(state.guests[0].app_port),
+                             "via_netns": cloud.probe_netns, "timeout": "600"})
+    g = state.guests[0]
+    hv = PowerSession(g.hypervisor_uri)
+    try:
+        if hv.is_active(g.domain):
+            hv.shut_down(g.domain, polls=240, poll_seconds=0.5, force=True)
+    finally:
+        hv.close()
+    console.print(f"real guest {g.hostname}: shut off on {g.hypervisor_uri} for a cold move; "
+                  f"its system goes to the QEMU node {cloud.uri}, its test launch proves the "
+                  f"boot (console, host key, hostname, app on :{g.app_port})")
 
 
 @contextmanager

@@ -101,7 +101,9 @@ def up_guest(state: LabState, image: GuestImage, pub: str, old_pid: int = 0) -> 
     g = LabGuest(
         id=GUEST_ID, hostname=image.hostname, ip=f"10.{net}.1.{GUEST_HOST_OCTET}",
         prefix=PREFIX_LEN, gateway=state.gateway, mac=guest_mac(state.tag), nic=image.nic,
-        bureau="B01", system=GUEST_SYSTEM, domain=f"{GUEST_ID}",
+        # the domain is named as the machine (as VMware-era inventories name their VMs):
+        # discovery merges the hypervisor's view and the SSH view of it on that name
+        bureau="B01", system=GUEST_SYSTEM, domain=image.hostname,
         uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"shangyun-lab/{state.tag}/{GUEST_ID}")),
         hypervisor_uri=libvirtd.uri(folder), disk=str(gdir / f"{GUEST_ID}.qcow2"),
         disk_format="qcow2", console=str(gdir / f"{GUEST_ID}.console.log"),
@@ -109,7 +111,7 @@ def up_guest(state: LabState, image: GuestImage, pub: str, old_pid: int = 0) -> 
         image=image.path, recipe_hash=image.recipe_hash)
     pid = libvirtd.start(folder, old_pid)
     uri = g.hypervisor_uri
-    running = GUEST_ID in virsh(uri, "list", "--name").split()
+    running = g.domain in virsh(uri, "list", "--name").split()
     if not running:
         place_guest(image, Path(g.disk), ip=g.ip, prefix=g.prefix, gateway=g.gateway,
                     authorized_key=pub)

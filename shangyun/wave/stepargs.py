@@ -323,6 +323,8 @@ class LaunchDone:
     state: str
     boot: dict[str, Any] = field(default_factory=dict)
     """The boot proof's evidence (``connectors.bootproof.BootEvidence``), when asked for."""
+    target_options: dict[str, str] = field(default_factory=dict)
+    """The target the instance is in (``start`` makes the production one there too)."""
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class RunOptions:
     booted (:mod:`connectors.bootproof`): ``key_file`` (our key, authorised in the guest),
     ``known_hosts`` (its original host keys), ``user`` (root), ``app_ports`` (comma
     list), ``app_path``, ``via_netns`` (a namespace on the isolated network), ``timeout``.
+    ``system_target_options``: system id -> target options replacing ``target_options``
+    for that system's steps (same target kind).
     """
 
     target: str = "libvirt"
@@ -78,6 +80,12 @@ class RunOptions:
     part_size: int = 16 * 2**20
     datastore_roots: list[str] = field(default_factory=list)
     boot_verify: dict[str, str] = field(default_factory=dict)
+    system_target_options: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def target_options_for(self, system_id: str) -> dict[str, str]:
+        """The target options of one system (``system_target_options`` overrides the run's:
+        e.g. the cloud's node that runs real guests for the system that has one)."""
+        return dict(self.system_target_options.get(system_id) or self.target_options)
 
     @property
     def target_format(self) -> str:
@@ -146,13 +154,14 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
     fmt = opts.target_format
     sid = system.id
     roots = list(opts.datastore_roots) or wave.roots_of(system)
+    topts = opts.target_options_for(sid)
     steps = [Step("precheck", sid, f"{sid}/precheck", f"pre-check {system.name}",
                   args=PrecheckArgs(
                       disks=[DiskArg(d.id, d.path, d.format) for d in system.disks],
                       hypervisors=sorted({h.hypervisor for h in system.hosts if h.hypervisor}),
                       cpus=sum(h.cpu_cores for h in system.hosts),
                       memory_gb=sum(h.memory_gb for h in system.hosts),
-                      target=opts.target, target_options=opts.target_options,
+                      target=opts.target, target_options=topts,
                       staging_dir=opts.staging_dir,
                       plan_fingerprint=wave.plan_fingerprint,
                       estate_fingerprint=wave.estate_fingerprint,
@@ -194,9 +203,9 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                               convert_key=f"{sid}/convert/{d.id}",
                                               wave=wave.number, bureau=system.bureau_id,
                                               target=opts.target,
-                                              target_options=opts.target_options),
+                                              target_options=topts),
                               planned=ImportPlanned(
-                                  target=opts.target, target_options=opts.target_options,
+                                  target=opts.target, target_options=topts,
                                   volume=vol, landing=str(
                                       PurePosixPath(opts.staging_dir or ".") / "landing"
                                       / f"{vol}.{fmt}"))))
@@ -212,11 +221,11 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                           import_keys=[f"{sid}/import/{d.id}"
                                                        for d in h.disks],
                                           target=opts.target,
-                                          target_options=opts.target_options,
+                                          target_options=topts,
                                           hostname=h.hostname, ip=h.ip, mac=h.mac,
                                           boot_verify=dict(opts.boot_verify) if h.ip
                                           else {}),
                           planned=LaunchPlanned(target=opts.target,
-                                                target_options=opts.target_options,
+                                                target_options=topts,
                                                 name=name)))
     return steps
