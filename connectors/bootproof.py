@@ -113,6 +113,8 @@ def watch_console(path: Path, timeout: float, *, since: int = 0) -> tuple[str, f
     text = ""
     while True:
         if path.exists():
+            if path.stat().st_size < since:  # the hypervisor truncated it at start
+                since = 0
             with open(path, "rb") as fh:
                 fh.seek(since)
                 text = fh.read().decode("utf-8", errors="replace")
