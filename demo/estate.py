@@ -125,6 +125,8 @@ def stage_discover(st: DemoState) -> str:
     data = run_discovery(str(st.estate_dir), options, discovery_pool,
                          hypervisor_rows=inventory_rows(uris, list_domains, roots)).to_dict()
     st.results["discover"] = data
+    if state.guests:
+        _guest_disks_from_hypervisor(st)
     est = Estate.load(st.estate_dir, check=False)
     vms = sum(1 for h in est.rows("hosts") if h.get("hypervisor"))
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
@@ -142,6 +144,23 @@ def stage_discover(st: DemoState) -> str:
             f"{a['disks']} disks, {a['databases']} databases, "
             f"{a['observed_dependencies']} observed dependencies; {a['conflicts']} conflicts "
             "(ledger vs discovered: `shangyun inventory conflicts`)")
+
+
+def _guest_disks_from_hypervisor(st: DemoState) -> None:
+    """The real guest is seen twice: over SSH (its block device ``/dev/sda``, a path inside
+    the guest) and by its hypervisor (the disk image file). What moves is the image: drop
+    the in-guest device rows of hosts whose hypervisor gave their disks."""
+    est = Estate.load(st.estate_dir, check=False)
+    disks = est.rows("disks")
+    imaged = {d["host_id"] for d in disks if d.get("path") and
+              not str(d["path"]).startswith("/dev/")}
+    guests = {h["id"] for h in est.rows("hosts")
+              if h.get("hostname") in {g.hostname for g in st.the_lab.guests}}
+    keep = [d for d in disks if not (d["host_id"] in guests & imaged
+                                     and str(d.get("path") or "").startswith("/dev/"))]
+    if len(keep) != len(disks):
+        est.set_rows("disks", keep)
+        est.save(st.estate_dir)
 
 
 def stage_assess(st: DemoState) -> str:

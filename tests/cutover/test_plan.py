@@ -64,7 +64,8 @@ def test_sequence_is_the_runbook_order() -> None:
     start = next(s for s in steps if s.kind == "start")
     assert start.to_dict()["args"]["hosts"][0] == {
         "launch_key": "sys-1/launch/h1", "name": "w3-sys-1-h1", "import_keys":
-        ["sys-1/import/d1"], "cpus": 2, "memory_mb": 4096, "wave": 3, "bureau": "b-01"}
+        ["sys-1/import/d1"], "cpus": 2, "memory_mb": 4096, "wave": 3, "bureau": "b-01",
+        "mac": ""}
     assert steps[2].to_dict()["args"]["domains"] == [{"hypervisor": "test:///default",
                                                       "name": "app-vm"}]
     dns = next(s for s in steps if s.kind == "dns")
