@@ -13,6 +13,7 @@ from typing import Any
 
 import libvirt
 import pytest
+import yaml
 
 from actions.rollback import rollback
 from connectors.bootproof import fingerprint
@@ -124,8 +125,11 @@ def test_a_guest_that_cannot_boot_is_rolled_back_cleanly(
     power_off_source(guest_lab)
     root = tmp_path / "estate"
     guest_estate(guest_lab, root)
+    # the plan switches adaptation off for it (cutover.yaml's guest: adapt: off)
+    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump({
+        "schema_version": 1,
+        "systems": {SYSTEM: {"freeze": False, "guest": {"adapt": "off"}}}}))
     opts = wave_options(guest_lab, tmp_path, s3)
-    opts.boot_verify["timeout"] = "420"
     result = run_wave(str(root), 1, options=opts.to_dict())
     (sysres,) = result["systems"]
     assert sysres["state"] == "rolled_back", sysres
