@@ -167,8 +167,8 @@ def test_vm_ledger_names_each_bureau_system(tmp_path: Path) -> None:
 
     from lab.state import LabDomain, LabHypervisor
 
-    lab = SimpleNamespace(  # the two LabState fields write_vm_ledger reads
-        bureaus=[{"id": "B01", "name": "福州局"}, {"id": "B02", "name": "厦门局"}],
+    lab = SimpleNamespace(  # the three LabState fields write_vm_ledger reads
+        bureaus=[{"id": "B01", "name": "福州局"}, {"id": "B02", "name": "厦门局"}], guests=[],
         hypervisors=[
             LabHypervisor(bureau=b, name=b, uri=f"test:///{b}", node_xml="",
                           domains=[LabDomain(name=f"{b.lower()}-vm-{k}", uuid="", state="",
