@@ -46,7 +46,8 @@ SYSTEM = "SYS-B01-LEGACY"
 def estate(state: lab.LabState, root: Path) -> None:
     """One system, one VM: the guest as discovery records it."""
     g = state.guests[0]
-    Estate.from_records({"name": "bench-guest"}, {
+    roots = {"B01": [str(Path(g.disk).parent)]}  # its datastore: the disk's folder
+    Estate.from_records({"name": "bench-guest", "datastore_roots": roots}, {
         "bureaus": [{"id": "B01", "name": "B01", "kind": "bureau", "link_mbps": 1000}],
         "systems": [{"id": SYSTEM, "name": "旧门户网站", "bureau_id": "B01"}],
         "hosts": [{"id": g.id, "hostname": g.hostname, "ip": g.ip, "mac": g.mac,

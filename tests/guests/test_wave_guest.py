@@ -39,7 +39,8 @@ def guest_estate(lab: LabState, root: Path) -> None:
     """The estate as discovery sees the guest: one system, one VM on the bureau's QEMU
     hypervisor, its address and MAC, its disk (the lab's copy)."""
     g = lab.guest("b01-legacy01")
-    Estate.from_records({"name": "guest-wave"}, {
+    roots = {"B01": [str(Path(g.disk).parent)]}  # its datastore: the disk's folder
+    Estate.from_records({"name": "guest-wave", "datastore_roots": roots}, {
         "bureaus": [{"id": "B01", "name": "B01", "kind": "bureau", "link_mbps": 1000}],
         "systems": [{"id": SYSTEM, "name": "旧门户网站", "bureau_id": "B01"}],
         "hosts": [{"id": g.id, "hostname": g.hostname, "ip": g.ip, "mac": g.mac,
