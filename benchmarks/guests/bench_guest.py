@@ -33,7 +33,7 @@ import libvirt
 
 import lab
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave
+from flows.wave import move_wave
 from lab.guests import guestfs_env
 from shangyun.estate import Estate
 from shangyun.wave.steps import RunOptions
@@ -88,7 +88,7 @@ def ours(state: lab.LabState, work: Path, s3: str) -> dict[str, Any]:
                      "app_ports": str(state.guests[0].app_port),
                      "via_netns": cloud.probe_netns, "timeout": "900"})
     t0 = time.monotonic()
-    result = run_wave(str(root), 1, options=opts.to_dict())
+    result = move_wave(str(root), 1, options=opts.to_dict())
     wall = time.monotonic() - t0
     with open_journal(root) as j:
         recs = j.records(1)

@@ -18,7 +18,7 @@ import yaml
 from actions.rollback import rollback
 from connectors.bootproof import fingerprint
 from connectors.journal.wave import open_journal
-from flows.wave import run_wave, verification_page
+from flows.wave import move_wave, verification_page
 from lab import LabState
 from shangyun.estate import Estate
 from shangyun.wave.steps import RunOptions
@@ -100,7 +100,7 @@ def test_the_adapted_guest_boots_on_virtio_and_proves_it(
     g = guest_lab.guest("b01-legacy01")
     root = tmp_path / "estate"
     guest_estate(guest_lab, root)
-    result = run_wave(str(root), 1, options=wave_options(guest_lab, tmp_path, s3).to_dict())
+    result = move_wave(str(root), 1, options=wave_options(guest_lab, tmp_path, s3).to_dict())
     (sysres,) = result["systems"]
     assert sysres["state"] == "done", sysres
     with open_journal(root) as j:
@@ -131,7 +131,7 @@ def test_a_guest_that_cannot_boot_is_rolled_back_cleanly(
         "schema_version": 1,
         "systems": {SYSTEM: {"freeze": False, "guest": {"adapt": "off"}}}}))
     opts = wave_options(guest_lab, tmp_path, s3)
-    result = run_wave(str(root), 1, options=opts.to_dict())
+    result = move_wave(str(root), 1, options=opts.to_dict())
     (sysres,) = result["systems"]
     assert sysres["state"] == "rolled_back", sysres
     assert "did not boot" in sysres["error"]
