@@ -30,10 +30,12 @@ def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None
     from shangyun.assess import assess as run_assess
     from shangyun.assess import load_catalog, write_assessment
     from shangyun.estate import Estate
+    from shangyun.estate.lock import estate_lock
 
-    estate = Estate.load(estate_dir, check=True)
-    result = run_assess(estate, load_catalog(data_dir), target=target, headroom=headroom)
-    path = write_assessment(result, estate_dir)
+    with estate_lock(estate_dir, "assess"):  # one writer of the estate
+        estate = Estate.load(estate_dir, check=True)
+        result = run_assess(estate, load_catalog(data_dir), target=target, headroom=headroom)
+        path = write_assessment(result, estate_dir)
     if as_json:
         out.print_json({"path": str(path), "summary": result.summary,
                         "systems": result.systems.to_dict(orient="records")})

@@ -74,6 +74,11 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
     if not key_file:
         raise ShangyunError("--key FILE is required: the private key to log in with "
                             "(the SSH agent and ~/.ssh keys are never used)")
+    from shangyun.estate.lock import estate_lock
+
+    # one writer of the estate (discovery merges into it and writes facts/), held until
+    # the command ends
+    click.get_current_context().with_resource(estate_lock(estate_dir, "discover"))
     if use_flow:
         _run_flow(estate_dir, user, key_file, known_hosts, jump, hypervisors, targets,
                   concurrency, per_bureau, timeout, retries, sample_seconds, as_json)

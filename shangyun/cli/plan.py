@@ -102,6 +102,10 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     from shangyun.estate.names import names_of, resolve, resolve_all
     from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
+    if not dry_run:  # one writer of the estate, held until the command ends
+        from shangyun.estate.lock import estate_lock
+
+        ctx.with_resource(estate_lock(estate_dir, "plan"))
     first = start.date() if start else next_monday()
     estate = Estate.load(estate_dir, check=True)
     names = names_of(estate, "system")

@@ -15,8 +15,11 @@ def report(estate_dir: str, fmt: str, lang: str, out: str | None, publish: bool,
            as_json: bool) -> None:
     """Write the estate report (--json: print its data instead of writing a file)."""
     from connectors.journal.history import open_reader
+    from shangyun.estate.lock import estate_lock
     from shangyun.report import programme_status, write_report
 
+    if not as_json:  # it writes <estate>/runbooks/ (--json only prints)
+        click.get_current_context().with_resource(estate_lock(estate_dir, "report"))
     with open_reader(estate_dir) as journal:
         if publish:
             from connectors.dashboard import publish_report

@@ -48,8 +48,10 @@ def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
             publish: bool, as_json: bool) -> None:
     """Write the runbook of wave NUMBER (before the wave, and what happened once it ran)."""
     from connectors.journal.history import open_reader
+    from shangyun.estate.lock import estate_lock
     from shangyun.runbook import runbook_context, write_runbook
 
+    click.get_current_context().with_resource(estate_lock(estate_dir, "runbook"))
     with open_reader(estate_dir) as journal:
         path = write_runbook(estate_dir, number, fmt, lang, out, journal=journal)
         if publish:
