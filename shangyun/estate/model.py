@@ -57,12 +57,15 @@ def parse_bool(value: str) -> bool | None:
 
 
 def coerce_table(
-    table: Table, raw: pd.DataFrame, file: str
+    table: Table, raw: pd.DataFrame, file: str,
+    kept: dict[tuple[int, str], tuple[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Turn a frame of strings into the table's typed frame, collecting every problem.
 
     ``raw`` holds strings ('' for empty). Unknown extra columns are kept as strings. Row
-    numbers in problems are spreadsheet rows (header = row 1).
+    numbers in problems are spreadsheet rows (header = row 1). A value that does not parse
+    is empty in the typed frame; with ``kept``, its text and problem are recorded there
+    under ``(row index, column)``.
     """
     problems: list[Problem] = []
     out: dict[str, pd.Series] = {}
@@ -88,6 +91,8 @@ def coerce_table(
             value, err = _parse(col, v)
             if err:
                 problems.append(Problem(file, row, col.name, err))
+                if kept is not None:
+                    kept[(i, col.name)] = (v, err)
                 parsed.append(math.nan if col.kind == "float" else
                               (pd.NA if col.kind in ("int", "bool") else ""))
             else:
@@ -161,6 +166,13 @@ class Estate:
 
     meta: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Hand-typed cells that did not parse when the estate was loaded (``cpu_cores = '8
+    #: cores'``): table -> {(row id, column): (text, problem)}. They are empty in
+    #: ``tables``; :meth:`save` writes each text back while its cell is still empty, so a
+    #: command that did not change the cell never blanks it (one that set a valid value
+    #: replaces it).
+    kept: dict[str, dict[tuple[str, str], tuple[str, str]]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, table in TABLES.items():
@@ -205,6 +217,21 @@ class Estate:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.tables)
+
+    def kept_cells(self) -> list[str]:
+        """The invalid hand-typed cells :attr:`kept` holds that are still empty (so
+        :meth:`save` writes them back), one sentence each."""
+        out = []
+        for name, cells in self.kept.items():
+            df = self.tables[name]
+            for (key, col), (_, problem) in cells.items():
+                if col not in df.columns:
+                    continue
+                values = df.loc[df["id"] == key, col].tolist()
+                if values and all(_plain(v) in (None, "") for v in values):
+                    out.append(f"{TABLES[name].file} {key} {col}: {problem}; kept as typed "
+                               f"(fix it by hand)")
+        return out
 
     # ----------------------------------------------------------------- validation
     def validate(self) -> list[Problem]:
@@ -374,9 +401,14 @@ class Estate:
                 continue
             except pd.errors.EmptyDataError:
                 continue
-            typed, probs = coerce_table(table, raw, table.file)
+            kept: dict[tuple[int, str], tuple[str, str]] = {}
+            typed, probs = coerce_table(table, raw, table.file, kept)
             est.tables[name] = typed
             problems += probs
+            if kept:
+                ids = typed["id"].tolist()
+                est.kept[name] = {(str(ids[i]), c): v for (i, c), v in kept.items()
+                                  if isinstance(ids[i], str) and ids[i]}
         if unreadable and not check:  # never hand on (and so never save) a table as empty
             raise EstateError(f"{root}: " + "; ".join(f"{p.file} {p.message}" for p in unreadable)
                               + " — fix or restore the file; nothing was read or written")
@@ -405,7 +437,7 @@ class Estate:
             (stage / META_FILE).write_text(
                 yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
             for name, table in TABLES.items():
-                _to_csv(self.tables[name], table, stage / table.file)
+                _to_csv(self.tables[name], table, stage / table.file, self.kept.get(name))
             for f in stage.iterdir():
                 _fsync(f)
             marker_tmp = root / (_COMMIT_MARKER + ".tmp")
@@ -510,9 +542,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _to_csv(df: pd.DataFrame, table: Table, path: Path) -> None:
+def _to_csv(df: pd.DataFrame, table: Table, path: Path,
+            kept: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> None:
     cols = table.column_names + [c for c in df.columns if c not in table.column_names]
     text = pd.DataFrame({c: _text_column(df[c]) for c in cols}, columns=cols)
+    if kept:  # invalid hand-typed cells nobody changed: written back as they were typed
+        for (key, col), (value, _) in kept.items():
+            if col in text.columns:
+                text.loc[(text["id"] == key) & (text[col] == ""), col] = value
     text.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 

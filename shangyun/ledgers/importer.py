@@ -253,9 +253,13 @@ def import_ledgers(
                          for t, r in rows.items() if r or entry["read"].get(t)}
     report.counts = _counts(touched, estate, created, merger)
     if not changed:
+        report.warnings += estate.kept_cells()
         report.totals = {name: len(df) for name, df in estate.tables.items()}
         return report
+    kept = estate.kept
     estate, problems = merger.finish()
+    estate.kept = kept  # invalid hand-typed cells the import did not set: written back
+    report.warnings += estate.kept_cells()
     estate.meta["sources"] = sources
     problems += estate.validate()
     if problems:
