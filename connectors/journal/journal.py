@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import random
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, inspect, select
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from connectors.journal import audit as audit_store
@@ -64,6 +65,22 @@ _BACKOFF = 0.01
 _BACKOFF_MAX = 0.5
 SERIALIZATION_SQLSTATES = frozenset({"40001", "40P01"})
 """PostgreSQL's serialization failure and deadlock: the transaction is simply retried."""
+
+
+_FULL = "disk is full"
+"""SQLite's (and the OS's) words for a full disk: never retried."""
+
+
+def _full_hint(target: str) -> str:
+    """`` (the disk holding it is full)`` when the journal's folder has no space left."""
+    if "://" in target:
+        return ""
+    folder = target if os.path.isdir(target) else os.path.dirname(target) or "."
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return " (the disk holding it is full)" if free < 64 * 1024 else ""
 
 
 def _backoff(attempt: int) -> float:
@@ -156,7 +173,11 @@ class Journal:
         try:
             exists = inspect(self.engine).has_table(Meta.__tablename__)
         except OperationalError as exc:
-            raise JournalError(f"cannot open journal {self.url}: {exc.orig}") from None
+            raise JournalError(f"cannot open journal {self.url}: {exc.orig}"
+                               f"{_full_hint(self.target)}") from None
+        except DatabaseError as exc:  # e.g. garbage bytes in journal.db
+            raise JournalError(f"journal {self.url} is not a readable journal database "
+                               f"({exc.orig}); restore it from a backup") from None
         if not exists:
             if not create:
                 raise JournalError(f"no journal at {self.url}")
@@ -221,12 +242,18 @@ class Journal:
             try:
                 return fn()
             except (IntegrityError, OperationalError) as exc:
+                if _FULL in str(exc.orig).lower():  # a full disk does not clear by retrying
+                    raise JournalError(f"journal {self.url}: the disk is full ({exc.orig}); "
+                                       f"nothing of this change was written") from None
                 if attempt == _RETRIES - 1:
                     what = ("could not serialize the transaction"
                             if _sqlstate(exc) in SERIALIZATION_SQLSTATES else "failed")
                     raise JournalError(f"journal {self.url}: {what} after {_RETRIES} "
                                        f"attempts: {exc.orig}") from None
                 time.sleep(_backoff(attempt))
+            except DatabaseError as exc:  # corrupt ("malformed"), not a conflict
+                raise JournalError(f"journal {self.url} is damaged ({exc.orig}); restore it "
+                                   f"from a backup") from None
         raise AssertionError("unreachable")
 
     def _tx(self, fn: Callable[[Session], T], *, write: bool = True) -> T:

@@ -73,7 +73,13 @@ def display(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the journal's durability and concurrency settings."""
+    """An engine for ``url`` with the journal's durability and concurrency settings
+    (:class:`JournalError` for a URL of a kind the journal cannot use)."""
+    kind = make_url(url).drivername
+    if not (kind.startswith("sqlite") or kind.startswith("postgresql")):
+        raise JournalError(f"journal URL {display(url)}: {kind.split('+')[0]!r} databases "
+                           f"cannot hold a journal; give an estate folder, a .db file or a "
+                           f"postgresql:// URL")
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_connect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -104,8 +105,26 @@ def handle_errors(fn: F) -> F:
                 raise
             print_json({"ok": False, "error": exc.format_message()})
             sys.exit(exc.exit_code or 1)
+        except OSError as exc:  # a full disk, a read-only folder, a missing file: no traceback
+            message = os_error_text(exc)
+            if as_json:
+                print_json({"ok": False, "error": message})
+            else:
+                fail(message)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def os_error_text(exc: OSError) -> str:
+    """One sentence for an :class:`OSError`: the file and the system's reason, and for a
+    full disk that the command's writes are all-or-nothing."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    text = f"{where}{exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += " (the disk is full: nothing of this change was kept; free space and run " \
+                "the command again)"
+    return text
 
 
 def fail(message: str) -> None:

@@ -349,7 +349,6 @@ def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
     :class:`EstateError` when ``estate_dir`` is not an estate. Creates nothing."""
     from connectors.journal.wave import open_journal
     from shangyun.estate.model import META_FILE  # (pandas: start-up cost)
-    from shangyun.journal import JournalError
     from shangyun.runbook.sources import plan_files, wave_of_systems
     from shangyun.wave.journal_port import wave_status
     from shangyun.wave.state import NEVER_RUN
@@ -359,14 +358,13 @@ def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
                           "or $SHANGYUN_ESTATE")
     root = Path(estate_dir)
     planned = sorted(sid for sid, n in wave_of_systems(plan_files(root)).items() if n == number)
-    try:
-        with open_journal(estate_dir, create=False) as journal:
-            return wave_status(journal, number, planned)
-    except JournalError:  # no journal yet: nothing ever ran (and status writes nothing)
-        if os.environ.get("SHANGYUN_JOURNAL"):
-            raise
+    if not os.environ.get("SHANGYUN_JOURNAL") and not (root / "journal.db").exists():
+        # no journal yet: nothing ever ran (and status writes nothing)
         return {"wave": number, "state": NEVER_RUN, "runs": [], "systems": [],
                 "pending": planned, "bureaus": {}}
+    # a journal that cannot be opened (damaged, a bad URL) is an error, not "never run"
+    with open_journal(estate_dir, create=False) as journal:
+        return wave_status(journal, number, planned)
 
 
 def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
