@@ -196,11 +196,13 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
         "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),
         "relaxed_order": sum(len(u.relaxed) for u in units),
     }
-    systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates)
+    system_names = names_of(estate, "system")
+    systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
+                           system_names)
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
         raise PlanError("internal: a wave breaks a limit; this is a bug, please report it")
     return Plan(waves, mg, excluded, metrics, systems, opts.to_dict(), estate.fingerprint(),
-                names={"system": names_of(estate, "system"),
+                names={"system": system_names,
                        "bureau": names_of(estate, "bureau")})
 
 
@@ -231,8 +233,11 @@ def _neighbours(inp: PlanInput, wave_sys: np.ndarray, g_of: np.ndarray
 
 def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], units: list[Unit],
                  u_of_sys: list[int], sched: Schedule, wave_sys: np.ndarray, g_of: np.ndarray,
-                 dates: dict[int, tuple[dt.date, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    names = inp.systems
+                 dates: dict[int, tuple[dt.date, list[dict[str, Any]]]],
+                 system_names: dict[str, str]) -> list[dict[str, Any]]:
+    ids = inp.systems
+    # Reasons are read by people: a system is named by its name (its id when it has none).
+    names = [system_names.get(x) or x for x in ids]
     near, cross = _neighbours(inp, wave_sys, g_of)
     strong = inp.pairs[inp.pairs["strong"]]
     strong_deg: dict[int, int] = {}
@@ -240,7 +245,7 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
         strong_deg[x] = strong_deg.get(x, 0) + 1
     crit_words = {0: "low", 1: "medium", 2: "high", 3: "critical"}
     out: list[dict[str, Any]] = []
-    for i, sid in enumerate(names):
+    for i, sid in enumerate(ids):
         g = groups[int(g_of[i])]
         u = units[u_of_sys[i]]
         k = int(wave_sys[i])
@@ -292,7 +297,8 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
         if cross.get(i):
             r.append(f"{cross[i]} dependencies cross to systems in other waves")
         for e, c in sorted(inp.to_excluded.get(sid, {}).items()):
-            r.append(f"{c} dependencies on {e}, which does not move ({inp.excluded[e]})")
+            r.append(f"{c} dependencies on {system_names.get(e) or e}, which does not move "
+                     f"({inp.excluded[e]})")
         c = crit_words[int(inp.crit[i])]
         r.append(f"criticality {c}" + (": critical systems are scheduled after less critical "
                                        "ones where dependencies allow" if inp.crit[i] >= 2

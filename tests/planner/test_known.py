@@ -40,7 +40,7 @@ def test_chain_of_shared_services_strictly_in_order(opts: PlanOptions) -> None:
     assert w["S1"] < w["S2"] < w["S3"] < w["APP"]
     assert plan.metrics["lower_bound_waves"] == 4 == plan.metrics["waves"]
     reasons = next(s for s in plan.systems if s["system"] == "S3")["reasons"]
-    assert any("uses shared service S2" in r for r in reasons)
+    assert any("uses shared service system S2" in r for r in reasons)
     # before-or-with lets the whole chain share one wave
     plan2 = make_plan(est, opts)
     assert plan2.metrics["waves"] == 1 and plan2.metrics["cut_dependencies"] == 0
@@ -215,3 +215,21 @@ def test_dependencies_from_hosts_and_db_ports_count(opts: PlanOptions) -> None:
                                    "port": 5432, "origin": "observed"}])
     plan = make_plan(est, opts)
     assert [g["systems"] for g in plan.move_groups] == [["A", "B"]]
+
+
+def test_reasons_name_systems_by_their_names_not_their_ids(opts: PlanOptions) -> None:
+    """``plan explain`` read "pulled in by dependencies on s-7365abf92e" for a ledger whose
+    system is called 统一身份认证: every reason names a system by its name."""
+    named = {"s-7365abf92e": "统一身份认证", "s-0b6f192884": "行政审批 (一期)",
+             "s-4f1f97f93a": "【统一门户】网站", "s-secret0001": "涉密 系统"}
+    rows = [system(sid) for sid in named]
+    for r in rows:
+        r["name"] = named[r["id"]]
+    rows[-1]["classified"] = True
+    est = make_estate(rows, [("s-4f1f97f93a", "s-0b6f192884", "async"),
+                             ("s-0b6f192884", "s-7365abf92e", "async"),
+                             ("s-0b6f192884", "s-secret0001", "async")])
+    plan = make_plan(est, opts)
+    reasons = [r for s in plan.systems for r in s["reasons"]]
+    assert reasons
+    assert not [r for r in reasons if any(sid in r for sid in named)], reasons
