@@ -118,7 +118,7 @@ def stage_discover(st: DemoState) -> str:
         est.meta[datastores.KEY] = {ids[names[b]]: folders
                                     for b, folders in state.datastore_roots().items()}
         est.save(st.estate_dir)
-    roots = datastores.estate_roots(st.estate_dir)
+    roots = Estate.load(st.estate_dir, check=False).datastore_roots(st.estate_dir)
     uris = [f"{ids[names[hv.bureau]]}={hv.uri}" for hv in state.hypervisors]
     options = SSHOptions(str(state.client_key), str(state.known_hosts),
                          Defaults(user=state.user))

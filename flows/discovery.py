@@ -31,7 +31,6 @@ from shangyun.discovery.hypervisors import inventory_rows
 from shangyun.discovery.model import Applied, Defaults, HostResult, SSHOptions, Target
 from shangyun.discovery.ports import Runner
 from shangyun.estate import Estate
-from shangyun.estate.datastores import estate_roots
 
 
 @task(name="load-targets", cache_policy=NO_CACHE)
@@ -53,7 +52,8 @@ def discover_host(target: Target, runner: Runner) -> HostResult:
 def hypervisor_inventory(estate_dir: str, uris: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Estate rows (hosts, disks) of every domain of the given libvirt URIs (local images
     read only under the estate's datastore roots)."""
-    return inventory_rows(uris, list_domains, estate_roots(estate_dir))
+    roots = Estate.load(estate_dir, check=False).datastore_roots(estate_dir)
+    return inventory_rows(uris, list_domains, roots)
 
 
 @task(name="merge-and-save", cache_policy=NO_CACHE)

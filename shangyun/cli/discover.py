@@ -124,9 +124,10 @@ def _hypervisor_rows(estate_dir: str,
         return {}
     from connectors.hypervisor import list_domains
     from shangyun.discovery.hypervisors import inventory_rows
-    from shangyun.estate.datastores import estate_roots
+    from shangyun.estate import Estate
 
-    return inventory_rows(list(uris), list_domains, estate_roots(estate_dir))
+    roots = Estate.load(estate_dir, check=False).datastore_roots(estate_dir)
+    return inventory_rows(list(uris), list_domains, roots)
 
 
 def _run_flow(estate_dir: str, user: str, key_file: str, known_hosts: str, jump: str,

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from shangyun.errors import EstateError
-from shangyun.estate.model import Estate
 
 KEY = "datastore_roots"
 """The ``estate.yaml`` key."""
@@ -57,9 +56,15 @@ def roots_by_bureau(meta: Mapping[str, Any], estate_dir: str | Path) -> RootsByB
     return {EVERY_BUREAU: _folders(value, where, Path(estate_dir))}
 
 
-def estate_roots(estate_dir: str | Path) -> RootsByBureau:
-    """The datastore roots configured in the estate at ``estate_dir`` (``{}``: none)."""
-    return roots_by_bureau(Estate.load(estate_dir, check=False).meta, estate_dir)
+def setting_problems(meta: Mapping[str, Any], bureaus: set[str]) -> list[str]:
+    """What is wrong with the ``datastore_roots`` setting of ``meta`` (``[]``: nothing): not
+    a list or a mapping of folders, or a bureau id that is not one of ``bureaus``."""
+    try:
+        roots = roots_by_bureau(meta, "/")
+    except EstateError as exc:
+        return [str(exc).split(": ", 1)[-1]]
+    return [f"{KEY}: refers to unknown bureau {b!r}" for b in sorted(roots)
+            if b != EVERY_BUREAU and b not in bureaus]
 
 
 def roots_for(roots: Mapping[str, tuple[str, ...]], bureau: str) -> list[str]:
@@ -67,5 +72,5 @@ def roots_for(roots: Mapping[str, tuple[str, ...]], bureau: str) -> list[str]:
     return list(dict.fromkeys([*roots.get(EVERY_BUREAU, ()), *roots.get(bureau, ())]))
 
 
-__all__ = ["EVERY_BUREAU", "KEY", "RootsByBureau", "estate_roots", "roots_by_bureau",
-           "roots_for"]
+__all__ = ["EVERY_BUREAU", "KEY", "RootsByBureau", "roots_by_bureau", "roots_for",
+           "setting_problems"]

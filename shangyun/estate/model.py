@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from shangyun.errors import EstateError, Problem, SchemaVersionError, ValidationFailed
+from shangyun.estate import datastores
 from shangyun.estate.schema import SCHEMA_VERSION, TABLES, Column, Table
 
 META_FILE = "estate.yaml"
@@ -265,7 +266,15 @@ class Estate:
                         problems.append(Problem(table.file, i + 2, col.name,
                                                 f"refers to unknown {col.ref[:-1]} {v!r}"))
         problems += self._cross_checks()
+        problems += [Problem(META_FILE, None, datastores.KEY, why) for why in
+                     datastores.setting_problems(self.meta, ids["bureaus"])]
         return problems
+
+    def datastore_roots(self, root: str | os.PathLike[str]) -> datastores.RootsByBureau:
+        """Bureau id (``"*"``: every bureau) -> the folders source images may be read from
+        (``estate.yaml`` ``datastore_roots``, relative ones from the estate folder ``root``;
+        :mod:`shangyun.estate.datastores`); :class:`EstateError` for a bad setting."""
+        return datastores.roots_by_bureau(self.meta, root)
 
     def _cross_checks(self) -> list[Problem]:
         """Rules across columns; each found with column masks (only flagged rows are

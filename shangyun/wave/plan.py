@@ -26,7 +26,6 @@ import pandas as pd
 
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
-from shangyun.estate.datastores import roots_by_bureau
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 
@@ -140,7 +139,7 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
                     plan_fingerprint=str(plan.get("estate_fingerprint")
                                          or plan.get("fingerprint") or ""),
                     estate_fingerprint=estate.fingerprint(), systems=tuple(out),
-                    datastore_roots=roots_by_bureau(estate.meta, root))
+                    datastore_roots=estate.datastore_roots(root))
 
 
 def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],

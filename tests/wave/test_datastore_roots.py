@@ -135,3 +135,19 @@ def test_datastore_roots_setting_is_checked(tmp_path: Path) -> None:
     for bad in ({"B1": 3}, 7, [""], {"B1": [None]}):
         with pytest.raises(EstateError, match="datastore_roots"):
             datastores.roots_by_bureau({"datastore_roots": bad}, tmp_path)
+
+
+def test_inventory_validate_names_a_bad_datastore_roots_setting(tmp_path: Path) -> None:
+    """``inventory validate`` (``Estate.validate``) reports a malformed setting or an
+    unknown bureau in it, naming estate.yaml and the key."""
+    bureaus = {"bureaus": [{"id": "B1", "name": "一局", "kind": "bureau"}]}
+    good = Estate.from_records({"name": "x", "datastore_roots": {"*": ["/a"], "B1": "/b"}},
+                               bureaus)
+    assert good.validate() == []
+    for bad, why in (({"B9": ["/a"]}, "unknown bureau 'B9'"),
+                     ({"B1": [3]}, "datastore_roots.B1: expected a folder"),
+                     (7, "datastore_roots: expected a folder")):
+        problems = Estate.from_records({"name": "x", "datastore_roots": bad},
+                                       bureaus).validate()
+        assert [(p.file, p.column) for p in problems] == [("estate.yaml", "datastore_roots")]
+        assert why in problems[0].message
