@@ -46,7 +46,7 @@ from connectors.database import DbEndpoint
 from connectors.journal.wave import open_journal
 from shangyun.errors import InProductionError, StepError
 from shangyun.wave.cutover import FAILBACK_KINDS, HOMEWARD_KINDS, cutover_steps, parse_cutover
-from shangyun.wave.engine import StepAction, cut_over
+from shangyun.wave.engine import StepAction, cut_over, failed_back
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.model import HostWork, SystemWork, WaveWork
 from shangyun.wave.steps import RunOptions, Step
@@ -191,8 +191,12 @@ class Lifecycle(RuleBasedStateMachine):
     def run(self, kill: tuple[str, str, bool] | None) -> None:
         """``wave run`` / ``wave resume``: the system's steps through the journal (done
         ones skipped; a cut-over system is left alone); a step may be killed."""
+        with self._journal() as j:
+            home = failed_back(j, 1, SID)
         self._command("run", kill, lambda j, run_id, actions: run_system_steps(
             j, run_id, 1, self.steps, actions))
+        if home:
+            event(f"run after a fail-back: live side now the {self._live()}")
 
     @rule()
     def plain_rollback(self) -> None:
