@@ -79,6 +79,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hosts.mac": ("MAC地址", "mac", "mac address", "物理地址", "网卡mac", "网卡地址", "硬件地址",
                   "mac地址1"),
     "hosts.kind": ("主机类型", "host kind", "服务器类型", "设备类型", "物理机/虚拟机", "虚拟/物理",
+                   "虚拟机/物理机", "物理/虚拟",
                    "host type", "server type", "machine type", "设备形态", "资源类型", "服务器形态",
                    "部署形态", "虚拟化类型"),
     "hosts.role": ("角色", "role", "用途", "服务器用途", "主机用途", "部署内容", "功能", "purpose",

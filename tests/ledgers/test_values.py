@@ -116,6 +116,9 @@ def test_engine_and_version() -> None:
     ("版本", "hosts", "hosts.os_version", ""),
     ("序号", None, "ignore", ""),
     ("机房位置", None, None, ""),
+    # a Hunan ledger wrote the kind column the other way round: it was ignored (no vm/physical)
+    ("虚拟机/物理机", None, "hosts.kind", ""),
+    ("物理/虚拟", None, "hosts.kind", ""),
 ])
 def test_header_lookup(header: str, kind: str | None, target: str | None, unit: str) -> None:
     assert lookup(header, kind) == (target, unit)
