@@ -23,7 +23,7 @@ def runbook_context(estate_dir: str | Path, number: int, lang: str = "zh", *,
     """Everything the runbook of wave ``number`` shows, as plain JSON-able data; what
     happened comes from ``journal`` (``connectors.journal.history.open_reader``; None:
     the wave has not run)."""
-    return build_context(estate_dir, number, translator(lang), journal=journal)
+    return build_context(estate_dir, number, translator(lang), journal=journal, lang=lang)
 
 
 def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:

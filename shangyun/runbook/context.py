@@ -12,7 +12,7 @@ and the final state per system.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shangyun.errors import EstateError
@@ -30,7 +30,7 @@ from shangyun.runbook.estimate import (
     step_seconds,
 )
 from shangyun.runbook.history import wave_history
-from shangyun.runbook.i18n import MESSAGES
+from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, reason_text
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
@@ -47,7 +47,19 @@ from shangyun.wave.state import (
     latest_runs,
     wave_state,
 )
-from shangyun.wave.stepargs import DataItem
+from shangyun.wave.stepargs import (
+    ConvertArgs,
+    DataItem,
+    DnsArgs,
+    FreezeArgs,
+    HealthArgs,
+    ImportArgs,
+    LaunchArgs,
+    StartArgs,
+    UploadArgs,
+    UploadPlanned,
+    VerifyArgs,
+)
 from shangyun.wave.steps import RunOptions, Step
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
@@ -110,10 +122,51 @@ def _undo_text(t: Any, step: Step) -> str:
     return str(t(f"undo_{step.kind}", **fields))
 
 
+def step_title(lang: str, t: Any, step: Step, system: SystemWork) -> str:
+    """A step's title for a reader in ``lang``, from :data:`STEP_TITLES` and the step's
+    args (the engine's own title, English, serves logs and Prefect)."""
+    a, p = step.args, step.planned
+    kind = step.kind
+    hosts = {h.id: h.hostname for h in system.hosts}
+    fields: dict[str, Any]
+    if kind == "precheck" or kind == "cutover":
+        fields = {"name": system.name}
+    elif isinstance(a, ConvertArgs):
+        fields = {"src": a.source, "fmt": a.source_format, "to": a.target_format}
+    elif isinstance(a, UploadArgs) and isinstance(p, UploadPlanned):
+        fields = {"file": PurePosixPath(a.path).name, "bucket": p.bucket, "key": p.key}
+    elif isinstance(a, ImportArgs):
+        fields = {"bucket": a.bucket, "key": a.key, "target": a.target, "volume": a.volume}
+    elif isinstance(a, LaunchArgs):
+        host_id = step.key.rsplit("/", 1)[-1]
+        fields = {"host": hosts.get(host_id, host_id), "target": a.target, "name": a.name}
+    elif isinstance(a, DataItem):
+        fields = {"kind": a.kind, "item": a.id}
+    elif isinstance(a, FreezeArgs):
+        what = []
+        if a.domains:
+            what.append(t("freeze_domains", names=", ".join(d.name for d in a.domains)))
+        if a.databases:
+            what.append(t("freeze_dbs", names=", ".join(d.id for d in a.databases)))
+        fields = {"name": system.name, "what": "; ".join(what)}
+    elif isinstance(a, VerifyArgs):
+        fields = {"n": len(a.items)}
+    elif isinstance(a, StartArgs):
+        fields = {"hosts": ", ".join(h.name for h in a.hosts)}
+    elif isinstance(a, DnsArgs):
+        fields = {"zone": a.zone}
+    elif isinstance(a, HealthArgs):
+        fields = {"n": len(a.checks)}
+    else:  # a kind the catalogue does not title: the engine's words
+        return step.title
+    return STEP_TITLES[kind][LANGS.index(lang)].format(**fields)
+
+
 def build_context(estate_dir: str | Path, number: int, t: Any,
                   options: RunOptions | None = None,
-                  journal: JournalReader | None = None) -> dict[str, Any]:
-    """The whole runbook of wave ``number`` as plain data; ``t`` is the translator.
+                  journal: JournalReader | None = None, lang: str = "en") -> dict[str, Any]:
+    """The whole runbook of wave ``number`` as plain data; ``t`` is the translator of
+    ``lang``.
     ``journal`` (None: the wave never ran) says what happened."""
     root = Path(estate_dir)
     estate = Estate.load(root, check=False)
@@ -152,7 +205,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         for st in wave_plan[s.id]:
             secs = step_seconds(st.kind, _step_data_gb(st, used, s), rates)
             steps.append({"key": st.key, "kind": st.kind, "kind_label": t(f"kind_{st.kind}"),
-                          "title": st.title, "seconds": secs, "estimate": human_duration(secs),
+                          "title": step_title(lang, t, st, s), "seconds": secs,
+                          "estimate": human_duration(secs),
                           "undo": _undo_text(t, st)})
         for d in s.disks:
             if not d.path:
@@ -161,7 +215,9 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         a = readiness.get(s.id, {})
         if a.get("readiness") in ("conditional", "not ready") and a.get("reasons"):
             for reason in str(a["reasons"]).split(" | "):
-                warnings.append({"system": s.id, "text": f"{a['readiness']}: {reason}"})
+                warnings.append({"system": s.id, "text": f"{_readiness(t, a['readiness'])}："
+                                 f"{reason_text(lang, reason)}" if lang == "zh" else
+                                 f"{a['readiness']}: {reason}"})
         deps = _dependencies(estate, s.id, ids, sys_rows, hosts, waves_of, excluded, number, t)
         warnings.extend({"system": s.id, "text": d["warning"]} for d in deps if d["warning"])
         hist = history["systems"].get(s.id, {"steps": [], "state": "pending"})
@@ -177,6 +233,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                        "disks": len(h.disks)} for h in s.hosts],
             "data_gb": round(sum(used.get(d.id, d.size_gb) for d in s.disks), 1),
             "link_mbps": link, "readiness": a.get("readiness", ""),
+            "readiness_label": _readiness(t, a.get("readiness", "")),
             "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
             "estimate": human_duration(total), "rollback": list(reversed(steps)),
             "slots": bureau_slots(link), "offset": 0.0,
@@ -284,6 +341,13 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
             "moved": [{"name": s["name"], "id": s["id"]} for s in moved],
             "rolled_back": back, "decide": decide,
             "pending": [{"name": s["name"], "id": s["id"]} for s in pending]}
+
+
+def _readiness(t: Any, readiness: str) -> str:
+    """A readiness (``ready``, ``conditional``, ``not ready``) for a reader; as stored when
+    the catalogue lacks it."""
+    key = f"readiness_{readiness}"
+    return t(key) if key in MESSAGES else readiness
 
 
 def _label(ident: str, rows: dict[str, Any]) -> str:

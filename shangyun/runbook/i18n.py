@@ -6,6 +6,7 @@ from the catalogue is a programming error and raises ``KeyError`` so it is caugh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 LANGS = ("zh", "en")
@@ -263,7 +264,92 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "legend_undone": ("已撤销的步骤", "undone step"),
     "failed_steps": ("失败的步骤", "Failed steps"),
     "export_line": ("仪表盘", "Dashboard"),
+    "readiness_ready": ("就绪", "ready"),
+    "readiness_conditional": ("有条件就绪", "conditional"),
+    "readiness_not ready": ("不可迁移", "not ready"),
+    "freeze_domains": ("关闭虚拟机 {names}", "shut down {names}"),
+    "freeze_dbs": ("数据库只读 {names}", "databases read-only: {names}"),
 }
+
+
+STEP_TITLES: dict[str, tuple[str, str]] = {
+    # a step's title in the runbook (the engine's own title is English, for logs and Prefect)
+    "precheck": ("预检查 {name}", "pre-check {name}"),
+    "convert": ("转换 {src}（{fmt}）→ {to}", "convert {src} ({fmt}) → {to}"),
+    "upload": ("上传 {file} → s3://{bucket}/{key}", "upload {file} → s3://{bucket}/{key}"),
+    "import": ("将 s3://{bucket}/{key} 导入 {target}，卷 {volume}",
+               "import s3://{bucket}/{key} into {target} as {volume}"),
+    "launch": ("在 {target} 上隔离测试启动 {host}，实例 {name}",
+               "test-launch {host} on {target} as {name} (isolated)"),
+    "copy": ("初始复制 {kind} {item}", "initial copy of {kind} {item}"),
+    "freeze": ("冻结 {name}：{what}", "freeze {name}: {what}"),
+    "delta": ("最终增量同步 {kind} {item}", "final delta of {kind} {item}"),
+    "verify": ("校验 {n} 项数据", "verify {n} item(s)"),
+    "start": ("在生产环境启动目标：{hosts}", "start the target in production: {hosts}"),
+    "dns": ("切换 {zone} 中的 DNS 记录", "switch DNS in {zone}"),
+    "health": ("{n} 项健康检查", "{n} health check(s)"),
+    "cutover": ("标记 {name} 已割接", "mark {name} cut over"),
+}
+"""A step's title per kind, with ``str.format`` fields from its args (see
+:func:`shangyun.runbook.context.step_title`)."""
+
+REASONS: tuple[tuple[str, str, str], ...] = (
+    # the assessment's readiness reasons (stored in English in assessment/systems.csv):
+    # (regex over the stored text, zh, en) — groups become {0}, {1} …
+    (r"physical server: needs a P2V conversion", "物理服务器：需要 P2V 转换",
+     "physical server: needs a P2V conversion"),
+    (r"OS unknown: discover the host before moving it", "操作系统未知：迁移前请先发现该主机",
+     "OS unknown: discover the host before moving it"),
+    (r"OS (.+) is not in the support matrix: check with the cloud",
+     "操作系统 {0} 不在支持列表中：请与云平台确认",
+     "OS {0} is not in the support matrix: check with the cloud"),
+    (r"OS (.+) \((.+)\) cannot run on the target cloud", "操作系统 {0}（{1}）无法在目标云上运行",
+     "OS {0} ({1}) cannot run on the target cloud"),
+    (r"(\S+) version unknown \(the target needs ≥ (.+)\)", "{0} 版本未知（目标云要求 ≥ {1}）",
+     "{0} version unknown (the target needs ≥ {1})"),
+    (r"(\S+) (\S+) is older than the supported (.+)", "{0} {1} 低于支持的版本 {2}",
+     "{0} {1} is older than the supported {2}"),
+    (r"UEFI boot is not supported for (\S+) on the target: convert to BIOS",
+     "目标云不支持 {0} 的 UEFI 启动：请转换为 BIOS 启动",
+     "UEFI boot is not supported for {0} on the target: convert to BIOS"),
+    (r"CPU architecture unknown", "CPU 架构未知", "CPU architecture unknown"),
+    (r"CPU architecture (\S+) is not offered by the target cloud", "目标云不提供 CPU 架构 {0}",
+     "CPU architecture {0} is not offered by the target cloud"),
+    (r"CPU architecture (\S+) is not in the support matrix", "CPU 架构 {0} 不在支持列表中",
+     "CPU architecture {0} is not in the support matrix"),
+    (r"system disk (\S+) GB exceeds the import limit (.*)", "系统盘 {0} GB 超过导入上限 {1}",
+     "system disk {0} GB exceeds the import limit {1}"),
+    (r"(\d+) data disk\(s\) exceed (\S+) GB: (.*)", "{0} 块数据盘超过 {1} GB：{2}",
+     "{0} data disk(s) exceed {1} GB: {2}"),
+    (r"(\d+) disks exceed the (\d+) a VM may have", "{0} 块磁盘超过单台虚拟机上限 {1} 块",
+     "{0} disks exceed the {1} a VM may have"),
+    (r"supported OS, architecture and disks", "操作系统、架构和磁盘均受支持",
+     "supported OS, architecture and disks"),
+    (r"all hosts ready", "所有主机均已就绪", "all hosts ready"),
+    (r"needs (\d+) vCPU / (\d+) GB: larger than any flavour, plan a dedicated host",
+     "需要 {0} vCPU / {1} GB：超过所有云主机规格，请规划专属主机",
+     "needs {0} vCPU / {1} GB: larger than any flavour, plan a dedicated host"),
+    (r"classified \(涉密\) system: never moves to the cloud", "涉密系统：永不上云",
+     "classified (涉密) system: never moves to the cloud"),
+)
+
+
+def reason_text(lang: str, text: str) -> str:
+    """An assessment reason (as stored, English) in ``lang``: each ``; ``-separated part
+    that matches :data:`REASONS` is translated, keeping any ``host (id): `` prefix; a part
+    that matches none is kept as stored."""
+    idx = LANGS.index(lang) + 1
+    out = []
+    for part in str(text).split("; "):
+        head, _, rest = part.rpartition("): ")
+        prefix, body = (head + "): ", rest) if head else ("", part)
+        for pattern, *texts in REASONS:
+            m = re.fullmatch(pattern, body.strip())
+            if m:
+                body = texts[idx - 1].format(*m.groups())
+                break
+        out.append(prefix + body)
+    return ("；" if lang == "zh" else "; ").join(out)
 
 
 def translator(lang: str) -> Callable[..., str]:
@@ -285,4 +371,5 @@ def state_label(lang: str, state: str) -> str:
     return pair[LANGS.index(lang)] if pair else state
 
 
-__all__ = ["LANGS", "MESSAGES", "state_label", "translator"]
+__all__ = ["LANGS", "MESSAGES", "REASONS", "STEP_TITLES", "reason_text", "state_label",
+           "translator"]

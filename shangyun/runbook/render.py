@@ -10,7 +10,7 @@ import jinja2
 import markupsafe
 
 from shangyun.errors import ShangyunError
-from shangyun.runbook.i18n import state_label, translator
+from shangyun.runbook.i18n import reason_text, state_label, translator
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "runbooks"
 FORMATS = ("md", "html")
@@ -41,6 +41,7 @@ def render(template: str, fmt: str, lang: str, context: dict[str, Any]) -> str:
     env = environment(fmt)
     env.filters["cell"] = _md_cell
     env.filters["ticks"] = _ticks if fmt == "html" else str
+    env.filters["reason"] = lambda text: reason_text(lang, text)
     t = translator(lang)
     return env.get_template(f"{template}.{fmt}.j2").render(
         t=t, lang=lang, state=lambda s: state_label(lang, s), **context)
