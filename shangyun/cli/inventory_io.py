@@ -183,6 +183,13 @@ def export_cmd(estate_dir: str, xlsx: str, lang: str, as_json: bool) -> None:
                       f"{len(counts)} sheets, {lang})")
 
 
+#: The name kind of each named table's rows, and of each reference column's values.
+_TABLE_KIND = {"systems": "system", "hosts": "host", "bureaus": "bureau"}
+_REF_KIND = {"system_id": "system", "bureau_id": "bureau", "host_id": "host",
+             "source_system": "system", "target_system": "system", "source_host": "host",
+             "target_host": "host"}
+
+
 @click.command("conflicts")
 @estate_option
 @json_option
@@ -191,8 +198,21 @@ def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
     """List values that two sources disagree on (current vs incoming, and their sources)."""
     from shangyun.estate import Estate
     from shangyun.estate.merge import conflicts
+    from shangyun.estate.names import label, names_of
 
-    rows = conflicts(Estate.load(estate_dir, check=False))
+    est = Estate.load(estate_dir, check=False)
+    rows = conflicts(est)
+    # People read names: the key of a host/system/bureau row and a value that is a
+    # reference (system_id, bureau_id, host_id …) are shown as ``name (id)``.
+    names = {kind: names_of(est, kind) for kind in ("system", "host", "bureau")}
+    for c in rows:
+        key_kind = _TABLE_KIND.get(str(c.get("table") or ""))
+        c["key_label"] = label(str(c.get("key") or ""), names[key_kind]) if key_kind else \
+            str(c.get("key") or "")
+        ref_kind = _REF_KIND.get(str(c.get("column") or ""))
+        for side in ("current", "incoming"):
+            v = str(c.get(side) or "")
+            c[f"{side}_label"] = label(v, names[ref_kind]) if ref_kind and v else v
     if as_json:
         print_json({"count": len(rows), "conflicts": rows})
         return
@@ -203,8 +223,8 @@ def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
                   "incoming source")
     for c in rows:
         t.add_row(*(str(c.get(k) or "") for k in (
-            "table", "key", "column", "current", "incoming", "current_source",
-            "incoming_source")))
+            "table", "key_label", "column", "current_label", "incoming_label",
+            "current_source", "incoming_source")))
     console.print(t)
     console.print(f"{len(rows)} conflict(s)")
 

@@ -231,3 +231,30 @@ def test_manifest_imports_each_file_with_its_bureau(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["inventory", "import", str(manifest), "--estate",
                                     str(tmp_path / "est2")])
     assert res.exit_code == 1 and "missing.csv" in res.stderr
+
+
+def test_conflicts_name_hosts_and_systems_not_only_their_ids(tmp_path: Path) -> None:
+    """A host shared by two systems (hn-shared01 in 行政审批 (一期) and 【统一门户】网站) is a
+    system_id conflict; `inventory conflicts` showed only h-…/s-… ids for it."""
+    book = tmp_path / "hunan.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "服务器清单"
+    ws.append(["填报单位：湖南局"])
+    ws.append(["序号", "所属业务系统", "服务器主机名", "服务器IP地址", "操作系统"])
+    ws.append([1, "【统一门户】网站", "hn-shared01", "10.20.3.5", "UOS 20"])
+    ws.append([2, "行政审批 (一期)", "hn-shared01", "10.20.3.5", "UOS 20"])
+    wb.save(book)
+    est = str(tmp_path / "est")
+    runner = CliRunner()
+    res = runner.invoke(main, ["inventory", "import", str(book), "--estate", est, "--json"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est, "--json"])
+    c = json.loads(res.stdout)["conflicts"][0]
+    assert c["column"] == "system_id" and c["key"].startswith("h-")
+    assert c["key_label"] == f"hn-shared01 ({c['key']})"
+    assert c["current_label"] == f"【统一门户】网站 ({c['current']})"
+    assert c["incoming_label"] == f"行政审批 (一期) ({c['incoming']})"
+    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est])
+    assert res.exit_code == 0
+    assert "hn-shared01" in res.stdout and "行政审批 (一期)" in res.stdout
