@@ -9,8 +9,10 @@ alone (a new process after a crash can run it) and is safe to call twice.
   capacity, plan fingerprint; refuses with every problem at once.
 * ``convert`` — ``qemu-img convert`` into the staging folder (never touching the source),
   verified by ``qemu-img compare`` and the content digest of source and copy.
+* (``adapt``, the guest made to boot on the target, is in :mod:`actions.adapt`.)
 * ``upload`` — resumable multipart upload to S3 staging; the staged file's digest must equal
-  the one journaled by ``convert`` (a byte changed in staging fails here, before import).
+  the one journaled by ``convert`` (or ``adapt``, for its adapted copy): a byte changed in
+  staging fails here, before import.
 * ``import`` — the target takes the staged object, verified against the content digest.
 * ``launch`` — the test launch: the instance is created isolated (``test_mode``) and started.
 """
@@ -56,6 +58,7 @@ from shangyun.wave.stepargs import (
     UploadPlanned,
     as_record,
     from_record,
+    staged_image,
 )
 from shangyun.wave.steps import Step
 
@@ -187,7 +190,8 @@ class UploadAction:
         before it completes (a byte changed in staging never reaches the target).
         """
         planned = step.planned_as(UploadPlanned)
-        conv = from_record(ConvertDone, done[step.args_as(UploadArgs).convert_key])
+        ua = step.args_as(UploadArgs)
+        conv = staged_image(done, ua.convert_key, ua.adapt_key, ua.disk_id)
         bucket, key = planned.bucket, planned.key
         store = self.ctx.store()
         store.ensure_bucket(bucket)
@@ -231,7 +235,8 @@ class ImportAction:
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Import and return the target's disk record."""
         a = step.args_as(ImportArgs)
-        up, conv = done[a.upload_key], from_record(ConvertDone, done[a.convert_key])
+        up = done[a.upload_key]
+        conv = staged_image(done, a.convert_key, a.adapt_key, a.disk_id)
         target = self.ctx.target(a.target_options)
         source: DiskSource = ObjectRef(bucket=up["bucket"], key=up["key"], size=int(up["size"]),
                                 digest=up["digest"])

@@ -8,6 +8,7 @@ adding it here.
 
 from __future__ import annotations
 
+from actions.adapt import AdaptAction
 from actions.context import RunContext
 from actions.cutover import DnsAction, FreezeAction, HealthAction, MarkAction, StartAction
 from actions.data import CopyAction, DeltaAction, VerifyAction
@@ -29,7 +30,7 @@ def actions_for(ctx: RunContext) -> Registry:
     sharing ``ctx``
     (so a freeze and its undo in one process use the same hypervisor session)."""
     return {"precheck": PrecheckAction(ctx), "convert": ConvertAction(ctx),
-            "upload": UploadAction(ctx), "import": ImportAction(ctx),
+            "adapt": AdaptAction(ctx), "upload": UploadAction(ctx), "import": ImportAction(ctx),
             "launch": LaunchAction(ctx), "copy": CopyAction(ctx), "freeze": FreezeAction(ctx),
             "delta": DeltaAction(ctx), "verify": VerifyAction(ctx), "start": StartAction(ctx),
             "dns": DnsAction(ctx), "health": HealthAction(ctx), "cutover": MarkAction(ctx),

@@ -29,7 +29,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import guestfs  # type: ignore[import-not-found]  # python3-guestfs, see module docstring
+try:  # python3-guestfs, see the module docstring; without it only image_head works
+    import guestfs  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the machine
+    guestfs = None
 
 from shangyun.errors import ConnectorError
 from shangyun.guests.model import AdaptPlan, EditRecord, GuestFacts
@@ -79,6 +82,9 @@ class GuestSession:
         self._root = ""
 
     def __enter__(self) -> GuestSession:
+        if guestfs is None:
+            raise GuestfsError("libguestfs' Python binding is not importable: install "
+                               "python3-guestfs and run scripts/setup (docs/guests.md)")
         env = environment()
         g = guestfs.GuestFS(python_return_dict=True)
         try:
@@ -324,3 +330,21 @@ def image_head(path: str | os.PathLike[str], fmt: str, size: int = 1 << 20) -> b
         if res.returncode:
             raise GuestfsError(f"qemu-img dd {path}: {res.stderr.strip()[-500:]}")
         return out.read_bytes()
+
+
+def create_overlay(base: str | os.PathLike[str], base_format: str,
+                   out: str | os.PathLike[str]) -> Path:
+    """A new qcow2 ``out`` whose backing file is ``base`` (read-only through it): edits go
+    to ``out``, ``base`` is never written. ``out`` must sit in ``base``'s folder (the image
+    containment rule of :mod:`connectors.qemu` reads backing files only there)."""
+    tool = shutil.which("qemu-img")
+    if tool is None:
+        raise GuestfsError("qemu-img is not installed (Debian: qemu-utils)")
+    b, o = Path(base), Path(out)
+    if b.resolve().parent != o.resolve().parent:
+        raise GuestfsError(f"overlay {o} must be in the folder of {b}")
+    res = subprocess.run([tool, "create", "-q", "-f", "qcow2", "-b", b.name, "-F", base_format,
+                          str(o)], capture_output=True, text=True, timeout=120, check=False)
+    if res.returncode:
+        raise GuestfsError(f"qemu-img create {o}: {res.stderr.strip()[-500:]}")
+    return o

@@ -250,8 +250,9 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
 
 def _record_verification(verified: list[dict[str, Any]], step: Step,
                          payload: Mapping[str, Any]) -> None:
-    """Add what a ``convert`` or ``import`` step journaled about its checks to a system's
-    ``verified`` list: the convert's digests and qemu-img compare result, then the
+    """Add what a ``convert``, ``adapt`` or ``import`` step journaled about its checks to a
+    system's ``verified`` list: the convert's digests and qemu-img compare result, the
+    adapted copy's digest (it replaces the copy's: that is what the target gets), then the
     target's own account (``ImportedDisk.verification``) on the same disk's entry."""
     if step.kind == "convert":
         conv = from_record(ConvertDone, payload)
@@ -263,6 +264,12 @@ def _record_verification(verified: list[dict[str, Any]], step: Step,
         boot = dict(payload["boot"])
         verified.append({"disk": step.key.rsplit("/", 1)[-1], "convert_key": step.key,
                          "boot": boot})
+    elif step.kind == "adapt":  # the adapted copy is what goes on: its digest and account
+        for v in verified:
+            rec = (payload.get("disks") or {}).get(v["disk"])
+            if rec and payload.get("state") == "adapted" and "compare" in v:
+                v["content_digest"] = rec.get("content_digest", v["content_digest"])
+                v["compare"] = f"{v['compare']}; {payload.get('adaptation', 'adapted')}"
     elif step.kind == "import":
         convert_key = step.args_as(ImportArgs).convert_key
         disk = payload.get("disk") or {}

@@ -34,7 +34,7 @@ from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, reason_text
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
-from shangyun.wave.plan import csv_groups, wave_groups
+from shangyun.wave.plan import csv_groups, host_os, wave_groups
 from shangyun.wave.state import (
     FINISHED,
     PARTIAL,
@@ -48,6 +48,8 @@ from shangyun.wave.state import (
     wave_state,
 )
 from shangyun.wave.stepargs import (
+    AdaptArgs,
+    AdaptPlanned,
     ConvertArgs,
     DataItem,
     DnsArgs,
@@ -94,7 +96,8 @@ def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int) ->
                 disks=tuple(DiskWork(id=d["id"], host_id=h["id"], name=d.get("name") or d["id"],
                                      path=d.get("path") or "", format=d.get("format") or "raw",
                                      size_gb=float(d["size_gb"]))
-                            for d in disks.get(h["id"], [])))
+                            for d in disks.get(h["id"], [])),
+                os=host_os(h), mac=str(h.get("mac") or ""))
                 for h in hosts.get(sid, []))
             link = b.get("link_mbps")
             out.append(SystemWork(id=sid, name=row["name"], bureau_id=row["bureau_id"],
@@ -118,6 +121,8 @@ def _undo_text(t: Any, step: Step) -> str:
     p = step.planned
     fields = {name: str(getattr(p, name, "")) for name in
               ("path", "bucket", "key", "volume", "name", "zone")}
+    if isinstance(p, AdaptPlanned):
+        fields["path"] = ", ".join(p.paths)
     fields["item"] = step.args.id if isinstance(step.args, DataItem) else ""
     return str(t(f"undo_{step.kind}", **fields))
 
@@ -131,6 +136,8 @@ def step_title(lang: str, t: Any, step: Step, system: SystemWork) -> str:
     fields: dict[str, Any]
     if kind == "precheck" or kind == "cutover":
         fields = {"name": system.name}
+    elif isinstance(a, AdaptArgs):
+        fields = {"host": a.hostname, "mode": a.mode}
     elif isinstance(a, ConvertArgs):
         fields = {"src": a.source, "fmt": a.source_format, "to": a.target_format}
     elif isinstance(a, UploadArgs) and isinstance(p, UploadPlanned):

@@ -13,7 +13,7 @@ DISK_MBPS = 150.0
 """Megabytes per second a local ``qemu-img convert`` / import sustains (conservative)."""
 DEFAULT_LINK_MBPS = 100.0
 """Assumed link when a bureau has none recorded (a warning says so)."""
-FIXED_SECONDS = {"precheck": 60.0, "launch": 180.0, "copy": 600.0, "freeze": 120.0,
+FIXED_SECONDS = {"precheck": 60.0, "adapt": 180.0, "launch": 180.0, "copy": 600.0, "freeze": 120.0,
                  "delta": 300.0, "verify": 120.0, "start": 180.0, "dns": 60.0,
                  "health": 120.0, "cutover": 10.0}
 """Steps estimated by a fixed allowance: pre-checks and booting instances; and the cutover

@@ -17,7 +17,7 @@ from shangyun.runbook.estimate import human_duration
 from shangyun.wave.state import system_state
 
 VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
-               "checksum", "compare", "verified", "state")
+               "checksum", "compare", "verified", "state", "adaptation")
 """Result keys that are verification evidence (digests, row counts, comparisons)."""
 
 
@@ -72,6 +72,19 @@ def _undo_timing(timing: Any) -> tuple[float | None, float | None]:
     return start.timestamp(), (end - start).total_seconds() if end else None
 
 
+def guest_edits(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The edits an ``adapt`` step made inside a guest, one row per file: path, why, and
+    its SHA-256 before and after (empty for other steps)."""
+    rows = []
+    for e in result.get("edits") or []:
+        if not isinstance(e, dict):
+            continue
+        for f in e.get("files") or []:
+            rows.append({"path": str(f.get("path", "")), "why": str(e.get("why", "")),
+                         "before": str(f.get("before", "")), "after": str(f.get("after", ""))})
+    return rows
+
+
 def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     """Runs and per-system step history of wave ``number`` (empty when it never ran, or
     when there is no journal: ``journal`` None)."""
@@ -103,7 +116,7 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
                "error": e.error or "", "verification": _verification(result),
                "undone": e.status in (UNDONE, UNDO_FAILED, UNDOING),
                "undo_result": undo_result, "undo_started_ts": undo_start,
-               "undo_seconds": undo_secs}
+               "undo_seconds": undo_secs, "guest_edits": guest_edits(result)}
         systems.setdefault(sid, {"steps": []})["steps"].append(rec)
     for s in systems.values():
         s["state"] = system_state((st["kind"], st["status"], st["error"]) for st in s["steps"])
@@ -114,4 +127,4 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     return {"runs": run_rows, "systems": systems}
 
 
-__all__ = ["VERIFY_KEYS", "wave_history"]
+__all__ = ["VERIFY_KEYS", "guest_edits", "wave_history"]

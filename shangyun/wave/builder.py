@@ -3,7 +3,8 @@
 The real run (``flows/wave.py``), its rehearsal through Prefect, the dry run, the CLI's
 progress bar and the runbook all take their list from :func:`wave_steps`, so what a
 person reads before the window is, by construction, what the run does. Per system:
-part 1's steps (:func:`shangyun.wave.steps.system_steps`), then, when the estate's
+part 1's steps (:func:`shangyun.wave.steps.system_steps`, with the cutover file's
+``guests:`` settings for the ``adapt`` step), then, when the estate's
 ``plan/cutover.yaml`` lists the system, its cutover steps
 (:func:`shangyun.wave.cutover.cutover_steps`). The cutover file is read once per call.
 Pure: no connector, no Prefect.
@@ -22,7 +23,8 @@ def build_steps(wave: WaveWork, opts: RunOptions,
     the estate's cutover file (``None``: there is none, part 1 only)."""
     out: dict[str, list[Step]] = {}
     for system in wave.systems:
-        steps = system_steps(wave, system, opts)
+        guest = cutover.guests.get(system.id) if cutover is not None else None
+        steps = system_steps(wave, system, opts, guest)
         if cutover is not None and system.id in cutover.systems:
             steps += cutover_steps(wave, system, cutover.systems[system.id])
         out[system.id] = steps

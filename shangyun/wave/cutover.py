@@ -49,6 +49,11 @@ or with another, is a :class:`SchemaVersionError` naming the file)::
           - {kind: http, url: "http://10.9.0.5/health", expect_body: UP, attempts: 5}
           - {kind: tcp, host: 10.9.0.5, port: 5432}
     soak_hours: 72
+    guests:                               # guest adaptation (docs/guests.md); any system of
+      sys-001:                            # the plan, listed in systems or not
+        adapt: auto                       # auto | required | off
+        nics: {ens192: "00:50:56:aa:bb:01"}
+        readdress: {ens192: {address: 10.9.0.5/24, gateway: 10.9.0.1, dns: [10.9.0.2]}}
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from typing import Any
 import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError, StepError
+from shangyun.guests.plan import GuestPlan, parse_guest_plan
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.stepargs import (
     CopyPlanned,
@@ -121,6 +127,8 @@ class CutoverPlan:
 
     systems: dict[str, SystemCutover] = field(default_factory=dict)
     soak_hours: float = DEFAULT_SOAK_HOURS
+    guests: dict[str, GuestPlan] = field(default_factory=dict)
+    """System id -> how its guests are adapted (``guests:``; absent: the defaults)."""
 
 
 def _need(where: str, data: Any, keys: Iterable[str]) -> dict[str, Any]:
@@ -218,7 +226,12 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
                                           shutdown_seconds=float(spec.get("shutdown_seconds",
                                                                           30.0)),
                                           force_off=bool(spec.get("force_off", False)))
-    return CutoverPlan(systems, float(data.get("soak_hours", DEFAULT_SOAK_HOURS)))
+    raw_guests = data.get("guests") or {}
+    if not isinstance(raw_guests, dict):
+        raise EstateError(f"{file}: 'guests' must map system ids to their guest settings")
+    guests = {str(sid): parse_guest_plan(g, f"{file}: guests.{sid}")
+              for sid, g in raw_guests.items()}
+    return CutoverPlan(systems, float(data.get("soak_hours", DEFAULT_SOAK_HOURS)), guests)
 
 
 def load_cutover(estate_dir: str | Path) -> CutoverPlan | None:

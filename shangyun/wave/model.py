@@ -25,7 +25,8 @@ class DiskWork:
 
 @dataclass(frozen=True)
 class HostWork:
-    """One VM of a system: its hypervisor URI, size, and disks (in the estate's order)."""
+    """One VM of a system: its hypervisor URI, size, and disks (in the estate's order);
+    ``os`` and ``mac`` as the estate records them (guest adaptation reads them)."""
 
     id: str
     hostname: str
@@ -34,6 +35,7 @@ class HostWork:
     memory_gb: float
     disks: tuple[DiskWork, ...] = ()
     ip: str = ""
+    os: str = ""
     mac: str = ""
 
 

@@ -142,6 +142,11 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
                     datastore_roots=estate.datastore_roots(root))
 
 
+def host_os(row: dict[str, Any]) -> str:
+    """What an estate host row says it runs (``os`` and ``os_version``), for the record."""
+    return " ".join(str(row.get(k) or "") for k in ("os", "os_version")).strip()
+
+
 def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
             hosts: list[dict[str, Any]], disks_by_host: dict[str, list[dict[str, Any]]],
             group: str) -> SystemWork:
@@ -161,7 +166,7 @@ def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
                                   cpu_cores=int(h.get("cpu_cores") or 1),
                                   memory_gb=float(h.get("memory_gb") or 1),
                                   disks=tuple(disks), ip=str(h.get("ip") or ""),
-                                  mac=str(h.get("mac") or "")))
+                                  os=host_os(h), mac=str(h.get("mac") or "")))
     link = bureau.get("link_mbps")
     return SystemWork(id=row["id"], name=row["name"], bureau_id=row["bureau_id"],
                       bureau_name=bureau.get("name") or row["bureau_id"], move_group=group,

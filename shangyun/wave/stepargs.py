@@ -10,28 +10,7 @@ up after a crash; the payload a step journals when done is its planned outputs p
 its action returns (:class:`ConvertDone`, :class:`ImportDone`, :class:`LaunchDone`,
 :class:`CopyDone`; ``upload`` journals the object store connector's own record).
 
-=============== =========================== ==========================================
-kind            args                        planned
-=============== =========================== ==========================================
-precheck        :class:`PrecheckArgs`       —
-convert         :class:`ConvertArgs`        :class:`ConvertPlanned`
-upload          :class:`UploadArgs`         :class:`UploadPlanned`
-import          :class:`ImportArgs`         :class:`ImportPlanned`
-launch          :class:`LaunchArgs`         :class:`LaunchPlanned`
-copy            :class:`DataItem`           :class:`CopyPlanned`
-freeze          :class:`FreezeArgs`         :class:`FreezeArgs` (what to bring back)
-delta           :class:`DataItem`           —
-verify          :class:`VerifyArgs`         —
-start           :class:`StartArgs`          —
-dns             :class:`DnsArgs`            :class:`DnsPlanned`
-health          :class:`HealthArgs`         —
-cutover         :class:`CutoverArgs`        —
-failback-freeze :class:`FailbackFreezeArgs` :class:`FailbackFreezeArgs`
-failback-delta  :class:`FailbackItem`       —
-failback-verify :class:`VerifyArgs`         —
-failback        :class:`CutoverArgs`        —
-=============== =========================== ==========================================
-"""
+=============== =========================== ==================================="""
 
 from __future__ import annotations
 
@@ -93,14 +72,58 @@ class ConvertPlanned:
 
 
 @dataclass(frozen=True)
+class AdaptDisk:
+    """One converted disk of the host being adapted, and where its adapted copy goes."""
+
+    id: str
+    convert_key: str
+    adapted: str
+
+
+@dataclass(frozen=True)
+class AdaptArgs:
+    """Adapt one host's converted disks (guest OS inspected with libguestfs; see
+    ``docs/guests.md``) into adapted copies, in the target's format.
+
+    ``mode``: ``auto`` (an image without an OS is skipped, recorded), ``required`` (it
+    fails) or ``off``; ``nics``: interface name -> MAC the plan pins; ``macs``: what the
+    estate knows of the host's MACs; ``readdress``: interface -> new address (plan);
+    ``os``: what the estate says the host runs (recorded beside what inspection finds).
+    """
+
+    host_id: str
+    hostname: str
+    disks: list[AdaptDisk]
+    target_format: str
+    subformat: str | None
+    digest: str
+    mode: str = "auto"
+    nics: dict[str, str] = field(default_factory=dict)
+    macs: list[str] = field(default_factory=list)
+    readdress: dict[str, dict[str, Any]] = field(default_factory=dict)
+    os: str = ""
+
+
+@dataclass(frozen=True)
+class AdaptPlanned:
+    """The adapted copies (and their overlays while the step runs): all an undo deletes.
+    The converted images are never among them."""
+
+    paths: list[str]
+
+
+@dataclass(frozen=True)
 class UploadArgs:
-    """Upload one converted image (the ``convert`` step ``convert_key``) to S3 staging."""
+    """Upload one converted image (the ``convert`` step ``convert_key``, or the adapted
+    copy the ``adapt`` step ``adapt_key`` made of it, disk ``disk_id``) to S3 staging."""
 
     path: str
     endpoint: str
     bucket: str
     digest: str
     convert_key: str
+    adapt_key: str = ""
+    disk_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +151,8 @@ class ImportArgs:
     bureau: str
     target: str
     target_options: dict[str, str]
+    adapt_key: str = ""
+    disk_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,6 +332,24 @@ class ConvertDone:
 
 
 @dataclass(frozen=True)
+class AdaptDone:
+    """What an ``adapt`` step journals: ``state`` ``adapted`` or ``skipped`` (with the
+    ``reason``), what inspection found (``guest``), every edit made inside the guest with
+    each file's SHA-256 before and after (``edits``), the policy's ``notes``, and per disk
+    id the staged image ``upload`` and ``import`` take (:class:`ConvertDone` records: the
+    adapted copy, or the converted image itself when skipped)."""
+
+    state: str
+    reason: str
+    adaptation: str
+    guest: dict[str, Any]
+    edits: list[dict[str, Any]]
+    notes: list[str]
+    disks: dict[str, dict[str, Any]]
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class ImportDone:
     """What an ``import`` step journals: the target's record of the imported disk (read
     by ``launch`` and ``start``; the target connector knows its fields)."""
@@ -367,22 +410,23 @@ class FailbackItem:
     source_identity: dict[str, Any] | None = None
 
 
-Payload = ConvertDone | ImportDone | LaunchDone | CopyDone
+Payload = ConvertDone | AdaptDone | ImportDone | LaunchDone | CopyDone
 """The typed part of what a step journals (the rest is its planned outputs)."""
 
 
-StepArgs = (PrecheckArgs | ConvertArgs | UploadArgs | ImportArgs | LaunchArgs | DataItem
+StepArgs = (PrecheckArgs | ConvertArgs | AdaptArgs | UploadArgs | ImportArgs | LaunchArgs | DataItem
             | FreezeArgs | VerifyArgs | StartArgs | DnsArgs | HealthArgs | CutoverArgs
             | FailbackFreezeArgs | FailbackItem)
 """The args of any step."""
 
-Planned = (ConvertPlanned | UploadPlanned | ImportPlanned | LaunchPlanned | CopyPlanned
-           | FreezeArgs | DnsPlanned | FailbackFreezeArgs)
+Planned = (ConvertPlanned | AdaptPlanned | UploadPlanned | ImportPlanned | LaunchPlanned
+           | CopyPlanned | FreezeArgs | DnsPlanned | FailbackFreezeArgs)
 """The planned outputs of any step that creates something."""
 
 
 ARGS: dict[str, type[Any]] = {
-    "precheck": PrecheckArgs, "convert": ConvertArgs, "upload": UploadArgs,
+    "precheck": PrecheckArgs, "convert": ConvertArgs, "adapt": AdaptArgs,
+    "upload": UploadArgs,
     "import": ImportArgs, "launch": LaunchArgs, "copy": DataItem, "freeze": FreezeArgs,
     "delta": DataItem, "verify": VerifyArgs, "start": StartArgs, "dns": DnsArgs,
     "health": HealthArgs, "cutover": CutoverArgs, "failback-freeze": FailbackFreezeArgs,
@@ -390,10 +434,24 @@ ARGS: dict[str, type[Any]] = {
 """Step kind -> the class of its args."""
 
 PLANNED: dict[str, type[Any]] = {
-    "convert": ConvertPlanned, "upload": UploadPlanned, "import": ImportPlanned,
+    "convert": ConvertPlanned, "adapt": AdaptPlanned, "upload": UploadPlanned,
+    "import": ImportPlanned,
     "launch": LaunchPlanned, "copy": CopyPlanned, "freeze": FreezeArgs, "dns": DnsPlanned,
     "failback-freeze": FailbackFreezeArgs}
 """Step kind -> the class of its planned outputs (kinds that create nothing have none)."""
+
+
+def staged_image(done: Mapping[str, Mapping[str, Any]], convert_key: str, adapt_key: str = "",
+                 disk_id: str = "") -> ConvertDone:
+    """The staged image of one disk that ``upload`` and ``import`` take: the adapted copy
+    the ``adapt`` step ``adapt_key`` journaled for ``disk_id`` (or the converted image it
+    passed on when it skipped), else — no adapt step, an older journal — the ``convert``
+    step's image."""
+    if adapt_key and adapt_key in done:
+        rec = (done[adapt_key].get("disks") or {}).get(disk_id)
+        if rec:
+            return from_record(ConvertDone, rec)
+    return from_record(ConvertDone, done[convert_key])
 
 
 def as_record(value: StepArgs | Planned | Payload | None) -> dict[str, Any]:

@@ -8,9 +8,10 @@ middle of the step). This module builds part 1's steps of one system
 the one builder, :func:`shangyun.wave.builder.wave_steps`, which the run, the dry run,
 the progress bar, the runbook and the rehearsal all call.
 
-Part 1 kinds, in order per system: ``precheck`` → ``convert`` (per disk) → ``upload`` (per
-disk, to S3 staging) → ``import`` (per disk, into the target) → ``launch`` (per host, the
-isolated "test launch").
+Part 1 kinds, in order per system: ``precheck`` → ``convert`` (per disk) → ``adapt`` (per
+host with disks: the guest OS made to boot on virtio and keep its network, on adapted
+copies of the converted disks; docs/guests.md) → ``upload`` (per disk, to S3 staging) →
+``import`` (per disk, into the target) → ``launch`` (per host, the isolated "test launch").
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from shangyun.errors import StepError
+from shangyun.guests.plan import GuestPlan
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.stepargs import (
+    AdaptArgs,
+    AdaptDisk,
+    AdaptPlanned,
     ConvertArgs,
     ConvertPlanned,
     DiskArg,
@@ -47,7 +52,7 @@ TARGET_FORMATS = {"libvirt": "qcow2", "ec2": "vmdk"}
 EC2 one stream-optimized, i.e. compressed) so the link carries as few bytes as possible."""
 TARGET_SUBFORMATS = {"ec2": "streamOptimized"}
 
-KINDS = ("precheck", "convert", "upload", "import", "launch")
+KINDS = ("precheck", "convert", "adapt", "upload", "import", "launch")
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,16 @@ def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
     return str(PurePosixPath(f"wave-{wave}") / system.id / f"{disk_id}.{fmt}")
 
 
-def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[Step]:
-    """The ordered part 1 steps that move ``system`` in this wave."""
+def adapted_name(staged: str) -> str:
+    """The adapted copy of a staged image: ``…/disk.qcow2`` -> ``…/disk.adapted.qcow2``."""
+    p = PurePosixPath(staged)
+    return str(p.with_name(f"{p.stem}.adapted{p.suffix}"))
+
+
+def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
+                 guest: GuestPlan | None = None) -> list[Step]:
+    """The ordered part 1 steps that move ``system`` in this wave; ``guest``: the plan's
+    adaptation settings for it (``cutover.yaml`` ``guests:``; None: the defaults)."""
     fmt = opts.target_format
     sid = system.id
     roots = list(opts.datastore_roots) or wave.roots_of(system)
@@ -178,6 +191,27 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                            staging_dir=opts.staging_dir,
                                            datastore_roots=roots),
                           planned=ConvertPlanned(path=staged)))
+    adapt_keys: dict[str, str] = {}
+    for h in system.hosts:
+        if not h.disks:
+            continue
+        g = (guest or GuestPlan()).for_host(h.id, h.hostname)
+        key = f"{sid}/adapt/{h.id}"
+        disks = []
+        for d in h.disks:
+            name = staged_name(wave.number, system, d.id, fmt)
+            staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
+            disks.append(AdaptDisk(d.id, f"{sid}/convert/{d.id}", adapted_name(staged)))
+            adapt_keys[d.id] = key
+        steps.append(Step("adapt", sid, key, f"adapt the guest of {h.hostname} "
+                          f"({g.mode}: virtio, UUIDs, tools, network)",
+                          args=AdaptArgs(host_id=h.id, hostname=h.hostname, disks=disks,
+                                         target_format=fmt,
+                                         subformat=TARGET_SUBFORMATS.get(opts.target),
+                                         digest=opts.digest, mode=g.mode, nics=g.nics,
+                                         macs=[h.mac] if h.mac else [],
+                                         readdress=g.readdress, os=h.os),
+                          planned=AdaptPlanned(paths=[x.adapted for x in disks])))
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
         key = f"{opts.prefix.rstrip('/')}/{name}" if opts.prefix else name
@@ -186,7 +220,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                           f"upload {name} → s3://{opts.bucket}/{key}",
                           args=UploadArgs(path=staged, endpoint=opts.s3_endpoint,
                                           bucket=opts.bucket, digest=opts.digest,
-                                          convert_key=f"{sid}/convert/{d.id}"),
+                                          convert_key=f"{sid}/convert/{d.id}",
+                                          adapt_key=adapt_keys.get(d.id, ""), disk_id=d.id),
                           planned=UploadPlanned(endpoint=opts.s3_endpoint, bucket=opts.bucket,
                                                 key=key)))
     for h in system.hosts:
@@ -203,7 +238,9 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions) -> list[S
                                               convert_key=f"{sid}/convert/{d.id}",
                                               wave=wave.number, bureau=system.bureau_id,
                                               target=opts.target,
-                                              target_options=topts),
+                                              target_options=topts,
+                                              adapt_key=adapt_keys.get(d.id, ""),
+                                              disk_id=d.id),
                               planned=ImportPlanned(
                                   target=opts.target, target_options=topts,
                                   volume=vol, landing=str(

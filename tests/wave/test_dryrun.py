@@ -16,7 +16,13 @@ from shangyun.errors import EstateError, PlanError
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.plan import load_wave
 from shangyun.wave.precheck import Observations, precheck_problems
-from shangyun.wave.stepargs import ConvertArgs, ConvertPlanned
+from shangyun.wave.stepargs import (
+    AdaptArgs,
+    AdaptPlanned,
+    ConvertArgs,
+    ConvertPlanned,
+    UploadArgs,
+)
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import WaveEstate, write_plan
 
@@ -53,8 +59,17 @@ def test_steps_are_ordered_and_keys_unique(wave_estate: WaveEstate) -> None:
     wave = load_wave(wave_estate.root, 1)
     steps = wave_steps(wave, RunOptions(staging_dir="/stage"))
     kinds = [s.kind for s in steps["sys-01"]]
-    assert kinds == ["precheck", "convert", "convert", "upload", "upload", "import", "import",
-                     "launch"]
+    assert kinds == ["precheck", "convert", "convert", "adapt", "upload", "upload", "import",
+                     "import", "launch"]
+    adapt = steps["sys-01"][3]
+    assert adapt.key == "sys-01/adapt/host-01"
+    aa = adapt.args_as(AdaptArgs)
+    assert aa.mode == "auto" and [d.adapted for d in aa.disks] == [
+        "/stage/wave-1/sys-01/disk-01-0.adapted.qcow2",
+        "/stage/wave-1/sys-01/disk-01-1.adapted.qcow2"]
+    assert adapt.planned_as(AdaptPlanned).paths == [d.adapted for d in aa.disks]
+    up = steps["sys-01"][4].args_as(UploadArgs)
+    assert (up.adapt_key, up.disk_id) == (adapt.key, "disk-01-0")
     keys = [s.key for ss in steps.values() for s in ss]
     assert len(keys) == len(set(keys))
     conv = steps["sys-01"][1]
@@ -86,7 +101,7 @@ def test_dry_run_cli_prints_every_step_and_touches_nothing(wave_estate: WaveEsta
                                   "--dry-run", "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
-    assert data["dry_run"] and data["step_count"] == 3 * 8
+    assert data["dry_run"] and data["step_count"] == 3 * 9
     assert data["systems"][0]["run_name"] == "wave-1 · bureau-01 · 审批系统"
     assert _snapshot(wave_estate.root) == before
     assert {p: p.stat().st_mtime_ns for p in wave_estate.images.values()} == images_before
@@ -94,7 +109,7 @@ def test_dry_run_cli_prints_every_step_and_touches_nothing(wave_estate: WaveEsta
                                      "--dry-run", "--only", "sys-02"])
     assert text.exit_code == 0
     assert "[convert]" in text.output and "sys-01" not in text.output
-    assert "1 system(s), 8 step(s)" in text.output
+    assert "1 system(s), 9 step(s)" in text.output
 
 
 def test_dry_run_warns_when_estate_changed(wave_estate: WaveEstate) -> None:
@@ -158,19 +173,19 @@ def test_dry_run_and_runbook_list_the_cutover_steps(wave_estate: WaveEstate) -> 
     data = json.loads(r.stdout)
     kinds = [st["kind"] for st in data["systems"][0]["steps"]]
     cut = ["copy", "freeze", "delta", "verify", "start", "dns", "health", "cutover"]
-    assert kinds[8:] == cut  # part 1's eight, then the cutover's, in order
-    assert [len(s["steps"]) for s in data["systems"]] == [16, 8, 8]
-    assert data["step_count"] == 32
+    assert kinds[9:] == cut  # part 1's nine, then the cutover's, in order
+    assert [len(s["steps"]) for s in data["systems"]] == [17, 9, 9]
+    assert data["step_count"] == 35
     text = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
                                      "--dry-run", "--only", "sys-01"])
     assert "[dns] switch DNS in b.gov.cn" in text.output
-    assert "1 system(s), 16 step(s)" in text.output
+    assert "1 system(s), 17 step(s)" in text.output
     for lang, label, undo in (("zh", "切换 DNS", "恢复日志中记录的原 DNS 记录（b.gov.cn）"),
                               ("en", "switch DNS", "put the journaled previous DNS records "
                                                    "back (b.gov.cn)")):
         ctx = runbook_context(wave_estate.root, 1, lang)
         steps = ctx["systems"][0]["steps"]
-        assert [s["kind"] for s in steps][8:] == cut
+        assert [s["kind"] for s in steps][9:] == cut
         dns = next(s for s in steps if s["kind"] == "dns")
         assert dns["kind_label"] == label and dns["undo"] == undo
         assert all(s["seconds"] > 0 for s in steps[8:])
