@@ -233,7 +233,7 @@ def network_edits(facts: GuestFacts,
     if facts.init == "systemd":
         for name, mac in sorted(macs.items()):
             edits.append(Edit("write", f"pin NIC {name} to {mac}",
-                              path=f"/etc/systemd/network/10-shangyun-{name}.link",
+                              path=f"/etc/systemd/network/05-shangyun-{name}.link",
                               text=link_file(name, mac)))
     else:
         edits.append(Edit("write", "pin NIC names to their MACs (" + ", ".join(

@@ -50,7 +50,8 @@ or with another, is a :class:`SchemaVersionError` naming the file)::
           - {kind: tcp, host: 10.9.0.5, port: 5432}
     soak_hours: 72
     guests:                               # guest adaptation (docs/guests.md); any system of
-      sys-001:                            # the plan, listed in systems or not
+      sys-001:                            # the plan, listed in systems or not (or as
+                                          # systems.<id>.guest for a system cut over)
         adapt: auto                       # auto | required | off
         nics: {ens192: "00:50:56:aa:bb:01"}
         readdress: {ens192: {address: 10.9.0.5/24, gateway: 10.9.0.1, dns: [10.9.0.2]}}
@@ -231,6 +232,12 @@ def parse_cutover(data: Any, file: str = str(CUTOVER_FILE)) -> CutoverPlan:
         raise EstateError(f"{file}: 'guests' must map system ids to their guest settings")
     guests = {str(sid): parse_guest_plan(g, f"{file}: guests.{sid}")
               for sid, g in raw_guests.items()}
+    for sid, spec in raw.items():  # systems.<id>.guest: the same, for a system cut over
+        if isinstance(spec, dict) and spec.get("guest") is not None:
+            if str(sid) in guests:
+                raise EstateError(f"{file}: system {sid}'s guest settings are given twice "
+                                  "(systems.<id>.guest and guests.<id>): keep one")
+            guests[str(sid)] = parse_guest_plan(spec["guest"], f"{file}: systems.{sid}.guest")
     return CutoverPlan(systems, float(data.get("soak_hours", DEFAULT_SOAK_HOURS)), guests)
 
 

@@ -106,7 +106,7 @@ def test_debian_guest_adapted_journaled_and_undone(tmp_path: Path) -> None:
     assert payload["state"] == "adapted" and payload["guest"]["distro"] == "debian"
     assert payload["guest"]["estate_os"] == "Debian 12"
     paths = [f["path"] for e in payload["edits"] for f in e["files"]]
-    assert "/etc/fstab" in paths and "/etc/systemd/network/10-shangyun-ens192.link" in paths
+    assert "/etc/fstab" in paths and "/etc/systemd/network/05-shangyun-ens192.link" in paths
     assert any(p.startswith("/boot/initrd.img-") for p in paths)
     assert all(len(f["after"]) == 64 for e in payload["edits"] for f in e["files"])
     new = payload["disks"]["d0"]

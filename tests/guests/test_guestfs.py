@@ -65,7 +65,7 @@ def adapted_debian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         after_facts = s.inspect()
         files = {p: bytes(s.g.read_file(p)).decode() for p in (
             "/etc/fstab", "/boot/grub/grub.cfg", "/etc/network/interfaces",
-            "/etc/systemd/network/10-shangyun-ens192.link")}
+            "/etc/systemd/network/05-shangyun-ens192.link")}
         digests = {r.files[0][0]: s.digest(r.files[0][0]) for r in records}
     yield {"facts": facts, "plan": plan, "records": records, "listing": listing,
            "after": after_facts, "files": files, "digests": digests, "base": base,
@@ -82,15 +82,15 @@ def test_debian_adapted(adapted_debian: dict[str, Any]) -> None:
     assert f"UUID={uuid} / ext4" in files["/etc/fstab"]
     assert f"root=UUID={uuid}" in files["/boot/grub/grub.cfg"]
     assert "/dev/sda1" not in files["/boot/grub/grub.cfg"]
-    assert f"MACAddress={MAC}" in files["/etc/systemd/network/10-shangyun-ens192.link"]
-    assert "Name=ens192" in files["/etc/systemd/network/10-shangyun-ens192.link"]
+    assert f"MACAddress={MAC}" in files["/etc/systemd/network/05-shangyun-ens192.link"]
+    assert "Name=ens192" in files["/etc/systemd/network/05-shangyun-ens192.link"]
     (nic,) = parse_interfaces(files["/etc/network/interfaces"], "i")  # network kept
     assert (nic.name, nic.addresses, nic.gateway) == ("ens192", ("192.168.50.10/24",),
                                                        "192.168.50.1")
     names = adapted_debian["listing"]
     for mod in ("virtio_blk.ko", "virtio_pci.ko", "virtio_net.ko", "virtio_scsi.ko"):
         assert any(n.endswith(f"/{mod}") for n in names), mod
-    assert any(n.endswith("10-shangyun-ens192.link") for n in names)
+    assert any(n.endswith("05-shangyun-ens192.link") for n in names)
 
 
 @pytest.mark.slow
@@ -129,7 +129,7 @@ def test_rhel_ifcfg_network_and_boot(tmp_path: Path) -> None:
         boot, _ = boot_edits(facts)
         records = s.apply(AdaptPlan(tuple(boot + net[0])))
         ifcfg = bytes(s.g.read_file("/etc/sysconfig/network-scripts/ifcfg-eth0")).decode()
-        link = bytes(s.g.read_file("/etc/systemd/network/10-shangyun-eth0.link")).decode()
+        link = bytes(s.g.read_file("/etc/systemd/network/05-shangyun-eth0.link")).decode()
         fstab = bytes(s.g.read_file("/etc/fstab")).decode()
         grub = bytes(s.g.read_file("/boot/grub2/grub.cfg")).decode()
     uuid = facts.devices["/dev/sda1"]
@@ -140,7 +140,7 @@ def test_rhel_ifcfg_network_and_boot(tmp_path: Path) -> None:
     assert (nic.mac, nic.addresses, nic.gateway, nic.dns) == (
         "00:50:56:aa:bb:01", ("10.30.0.15/24",), "10.30.0.1", ("10.30.0.2",))
     assert {r.files[0][0] for r in records} == {
-        "/etc/fstab", "/boot/grub2/grub.cfg", "/etc/systemd/network/10-shangyun-eth0.link",
+        "/etc/fstab", "/boot/grub2/grub.cfg", "/etc/systemd/network/05-shangyun-eth0.link",
         "/etc/sysconfig/network-scripts/ifcfg-eth0"}
     assert all(len(r.files[0][2]) == 64 for r in records)
     assert sha256(image) == before

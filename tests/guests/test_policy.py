@@ -55,13 +55,13 @@ def test_debian_plan_in_order() -> None:
     kinds = [(e.kind, e.path or e.argv[0]) for e in plan.edits]
     assert kinds == [("command", "dpkg"), ("write", "/etc/fstab"),
                      ("write", "/boot/grub/grub.cfg"),
-                     ("write", "/etc/systemd/network/10-shangyun-ens192.link"),
+                     ("write", "/etc/systemd/network/05-shangyun-ens192.link"),
                      ("write", "/etc/initramfs-tools/modules"),
                      ("command", "update-initramfs")]
     by = {e.path: e.text for e in plan.edits if e.kind == "write"}
     assert by["/etc/fstab"].startswith(f"UUID={UUID} / ext4")
     assert f"root=UUID={UUID}" in by["/boot/grub/grub.cfg"]
-    assert f"MACAddress={MAC}" in by["/etc/systemd/network/10-shangyun-ens192.link"]
+    assert f"MACAddress={MAC}" in by["/etc/systemd/network/05-shangyun-ens192.link"]
     assert "virtio_blk\n" in by["/etc/initramfs-tools/modules"]
     assert plan.verify_modules == ("virtio_pci", "virtio_blk")
     assert any("192.168.50.10/24 via 192.168.50.1" in n for n in plan.notes)
@@ -155,3 +155,28 @@ def test_probe_signatures() -> None:
     luks = bytearray(1 << 20)
     luks[0:6] = b"LUKS\xba\xbe"
     assert signatures(bytes(luks)) == ["LUKS"]
+
+
+def test_guest_settings_from_the_cutover_file() -> None:
+    import pytest
+
+    from shangyun.errors import EstateError
+    from shangyun.wave.cutover import parse_cutover
+
+    plan = parse_cutover({"schema_version": 1,
+                          "systems": {"s1": {"guest": {"adapt": "required"}}},
+                          "guests": {"s2": {"adapt": "off", "nics": {"eth0": "00-50-56-AA-BB-01"},
+                                            "hosts": {"h9": {"readdress": {"eth0": {
+                                                "address": "10.0.0.9/24"}}}}}}})
+    assert plan.guests["s1"].mode == "required"
+    h9 = plan.guests["s2"].for_host("h9", "vm9")
+    assert (h9.mode, h9.nics, h9.readdress["eth0"]["address"]) == (
+        "off", {"eth0": "00:50:56:aa:bb:01"}, "10.0.0.9/24")
+    for bad, needle in (({"adapt": "maybe"}, "adapt"), ({"nics": {"e": "xx"}}, "MAC"),
+                        ({"readdress": {"e": {"address": "10.0.0.300/24"}}}, "readdress"),
+                        ({"colour": 1}, "unknown key")):
+        with pytest.raises(EstateError, match=needle):
+            parse_cutover({"schema_version": 1, "guests": {"s": bad}})
+    with pytest.raises(EstateError, match="given twice"):
+        parse_cutover({"schema_version": 1, "systems": {"s": {"guest": {}}},
+                       "guests": {"s": {}}})
