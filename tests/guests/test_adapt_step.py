@@ -40,7 +40,8 @@ def sha256(path: Path) -> str:
 def convert(ctx: RunContext, source: Path, fmt: str, staging: Path) -> dict[str, Any]:
     """The convert step's payload for ``source`` (the real action)."""
     step = Step("convert", "sys-1", "sys-1/convert/d0", "convert",
-                args=ConvertArgs(str(source), fmt, "qcow2", "sha256", None, str(staging)),
+                args=ConvertArgs(str(source), fmt, "qcow2", "sha256", None, str(staging),
+                                 datastore_roots=[str(source.parent)]),
                 planned=ConvertPlanned(str(staging / "d0.qcow2")))
     return {**step.planned_record(), **ConvertAction(ctx).do(step, {})}
 
