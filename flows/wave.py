@@ -289,7 +289,7 @@ def verification_page(number: int, systems: list[dict[str, Any]]) -> str:
             if "boot" in v:
                 boots.append((s["id"], v["disk"], v["boot"]))
                 continue
-            lines.append(f"| {s['id']} | {v['disk']} | `{v['source_digest']}` | "
+            lines.append(f"| {_who(s)} | {v['disk']} | `{v['source_digest']}` | "
                          f"`{v['content_digest']}` | {v['compare']} | {v['target']} |")
     if boots:
         lines += ["", "## boot proof (test launch, isolated network)", "",

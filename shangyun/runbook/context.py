@@ -36,6 +36,7 @@ from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import csv_groups, host_os, wave_groups
 from shangyun.wave.state import (
+    FAILED_BACK,
     FINISHED,
     PARTIAL,
     PENDING,
@@ -324,8 +325,9 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
         return t("why_group")
 
     moved = [s for s in systems if s["state"] in FINISHED]
-    back = [{"name": s["name"], "id": s["id"], "state": s["state"], "why": why(s)}
-            for s in systems if s["state"] in (ROLLED_BACK, REFUSED)]
+    back = [{"name": s["name"], "id": s["id"], "state": s["state"],
+             "why": t("why_failed_back") if s["state"] == FAILED_BACK else why(s)}
+            for s in systems if s["state"] in (ROLLED_BACK, REFUSED, FAILED_BACK)]
     decide = []
     for s in systems:
         st = s["state"]

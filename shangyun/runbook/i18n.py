@@ -254,6 +254,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pending_list": ("尚未执行", "Not run yet"),
     "why_group": ("同一迁移组的其他系统失败，或由 `wave rollback` 回退",
                   "another system of its move group failed, or `wave rollback` undid it"),
+    "why_failed_back": ("由 `wave rollback --fail-back` 连同生产写入一起迁回源端",
+                        "carried home with its production writes by "
+                        "`wave rollback --fail-back`"),
     "decide_rerun": ("排除原因后重新执行：`shangyun wave run {n} --only {sid}`",
                      "fix the cause, then run it again: `shangyun wave run {n} --only {sid}`"),
     "decide_undo_failed": ("回退未完成（{keys}）：请人工清理后执行 "

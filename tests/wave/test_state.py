@@ -79,3 +79,12 @@ def test_every_reader_takes_the_wave_state_from_the_one_function() -> None:
     assert report.wave_state is wave_state
     assert context.wave_state is wave_state
     assert flow.run_state is run_state
+
+
+def test_the_verification_artifact_names_each_system() -> None:
+    from flows.wave import verification_page
+
+    page = verification_page(1, [{"id": "sys-01", "name": "审批系统", "verified": [
+        {"disk": "d1", "source_digest": "a", "content_digest": "b", "compare": "identical",
+         "target": "ok"}]}])
+    assert "| 审批系统 (sys-01) | d1 |" in page
