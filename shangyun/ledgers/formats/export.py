@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from shangyun.errors import LedgerError, Problem
+from shangyun.estate.merge import stable_id
 from shangyun.estate.model import Estate, coerce_table
 from shangyun.estate.schema import TABLES, Table
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
@@ -71,6 +72,7 @@ def read_export(file: str, grids: list[Grid]) -> dict[str, list[dict[str, Any]]]
         if raw.empty:
             out[table.name] = []
             continue
+        _fill_new_ids(table, raw)
         typed, problems = coerce_table(table, raw, table.file)
         if problems:
             p: Problem = problems[0]
@@ -79,6 +81,26 @@ def read_export(file: str, grids: list[Grid]) -> dict[str, list[dict[str, Any]]]
             raise LedgerError(file, p.message, sheet=grid.sheet, row=p.row, column=col)
         out[table.name] = Estate(tables={table.name: typed}).rows(table.name)
     return out
+
+
+#: The id prefix of rows added by hand to an exported workbook (as the ledger reader's).
+_PREFIX = {"bureaus": "b", "systems": "s", "hosts": "h", "disks": "d", "databases": "db",
+           "dependencies": "dep", "conflicts": "c"}
+
+
+def _fill_new_ids(table: Table, raw: pd.DataFrame) -> None:
+    """Give a row added in the workbook with its id cell left blank a stable id from its
+    values (a team adding a host types its name and IP, not an id); the merge still matches
+    it to an existing row by its natural keys (name, IP, MAC …)."""
+    if "id" not in raw.columns:
+        return
+    blank = raw["id"].isna() | (raw["id"].astype(str).str.strip() == "")
+    for i in raw.index[blank]:
+        parts = [str(v) for c, v in raw.loc[i].items()
+                 if c != "id" and v is not None and str(v).strip() not in ("", "nan")]
+        if parts:
+            raw.at[i, "id"] = stable_id(_PREFIX.get(table.name, table.name[:1]),
+                                        table.name, *parts)
 
 
 def _read(inp: LedgerInput) -> FormatRead:
