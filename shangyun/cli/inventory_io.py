@@ -101,7 +101,7 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     if dry_run:
         _print_preview(report.files)
     if report.edits:
-        _print_edits(report.edits)
+        _print_edits(report.edits, estate_dir)
     what = ("dry run: nothing written" if dry_run
             else f"{len(report.edits)} edit(s) shown, nothing written: run again with --apply"
             if report.edits and not report.applied
@@ -133,11 +133,18 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             console.print(f"[yellow]… and {len(report.warnings) - 200} more (--json)[/]")
 
 
-def _print_edits(edits: list[dict[str, Any]]) -> None:
-    """The cells an edited export changes: table, id, column, current → edited."""
+def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
+    """The cells an edited export changes: table, row (``name (id)``), column, current →
+    edited."""
+    from shangyun.estate import Estate
+    from shangyun.estate.names import label, names_of
+
+    est = Estate.load(estate_dir, check=False)
+    names = {t: names_of(est, k) for t, k in _TABLE_KIND.items()}
     t = Table("table", "id", "column", "current", "edited", title="edits")
     for e in edits[:500]:
-        t.add_row(*(str(x) for x in (e["table"], e["id"], e["column"],
+        row = label(str(e["id"]), names.get(str(e["table"]), {}))
+        t.add_row(*(str(x) for x in (e["table"], row, e["column"],
                                              "" if e["current"] is None else e["current"],
                                              "" if e["edited"] is None else e["edited"])))
     console.print(t)

@@ -292,3 +292,26 @@ def test_a_host_added_to_an_export_without_an_id_is_added(tmp_path: Path) -> Non
     before = Estate.load(est).fingerprint()
     import_ledgers([out], est, reader=read_grids)  # the same workbook again: no new row
     assert Estate.load(est).fingerprint() == before
+
+
+def test_edits_of_an_export_name_the_host_edited(tmp_path: Path) -> None:
+    """The edits table of `inventory import EDITED.xlsx` showed only h-d7e7b7126f."""
+    book = tmp_path / "hunan.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["填报单位：湖南局"])
+    ws.append(["所属业务系统", "服务器主机名", "服务器IP地址", "内存大小"])
+    ws.append(["行政审批 (一期)", "hn-sp-app01", "10.20.1.11", "16 GB"])
+    wb.save(book)
+    est = tmp_path / "est"
+    import_ledgers([book], est, reader=read_grids)
+    out = tmp_path / "out.xlsx"
+    export_xlsx(Estate.load(est), out, lang="zh")
+    wb = openpyxl.load_workbook(out)
+    ws = wb["主机"]
+    ws.cell(2, [c.value for c in ws[1]].index("内存(GB)") + 1).value = 24
+    wb.save(out)
+    res = CliRunner().invoke(main, ["inventory", "import", str(out), "--estate", str(est),
+                                    "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "hn-sp-app01 (h-" in res.stdout and "memory_gb" in res.stdout
