@@ -180,4 +180,4 @@ def test_a_failed_system_fails_only_its_bureau_and_is_not_resubmitted(
     assert by_bureau[B2]["prefect_state"] == "FAILED" and "sys-02" in by_bureau[B2]["message"]
     assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
     assert {s["id"]: s["state"] for s in out["systems"]} == {"sys-01": "done",
-                                                             "sys-02": "rolled_back"}
+                                                             "sys-02": "refused"}
