@@ -65,15 +65,21 @@ def holder(root: str | os.PathLike[str]) -> str:
 
 @contextlib.contextmanager
 def estate_lock(root: str | os.PathLike[str], command: str,
-                wait: float | None = None) -> Iterator[Path]:
-    """Hold the write lock of the estate folder ``root`` (created if missing) for ``command``.
+                wait: float | None = None, *, create: bool = False) -> Iterator[Path]:
+    """Hold the write lock of the estate folder ``root`` for ``command``.
 
-    Raises :class:`EstateLockedError` ("estate … is locked by pid N on host H since T
-    (command C)") when another process still holds it after ``wait`` seconds. A folder this
-    call created is removed again if nothing but the lock file is left in it at the end.
+    A missing folder is an :class:`EstateError` ("no such estate folder"), or is created
+    when ``create`` is true (an import makes the estate). Raises
+    :class:`EstateLockedError` ("estate … is locked by pid N on host H since T (command
+    C)") when another process still holds it after ``wait`` seconds. If nothing but the
+    lock file is left in the folder at the end, the lock file goes (and the folder too, if
+    this call created it): a command refused on a folder that is not an estate leaves it
+    as it was.
     """
     folder = Path(root)
     created = not folder.exists()
+    if created and not create:
+        raise EstateError(f"{folder}: no such estate folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -91,10 +97,11 @@ def estate_lock(root: str | os.PathLike[str], command: str,
     finally:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-        if created and {p.name for p in folder.iterdir()} == {LOCK_FILE}:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if {p.name for p in folder.iterdir()} == {LOCK_FILE}:
                 path.unlink()  # while still locked: a waiter sees the inode change
-                folder.rmdir()
+                if created:
+                    folder.rmdir()
         os.close(fd)
 
 
@@ -142,7 +149,7 @@ def writes_estate(command: str, *, folder: str = "estate_dir", unless: str | Non
             bound.apply_defaults()
             if unless is not None and bound.arguments.get(unless):
                 return fn(*args, **kwargs)
-            with estate_lock(bound.arguments[folder], command):
+            with estate_lock(bound.arguments[folder], command, create=True):
                 return fn(*args, **kwargs)
 
         return wrapper

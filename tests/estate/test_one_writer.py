@@ -73,7 +73,7 @@ def test_concurrent_imports_land_or_are_refused_naming_the_holder(tmp_path: Path
 
 def test_refusal_names_pid_host_time_and_command(tmp_path: Path) -> None:
     estate = tmp_path / "estate"
-    with estate_lock(estate, "inventory import"):
+    with estate_lock(estate, "inventory import", create=True):
         env = {**os.environ, "SHANGYUN_ESTATE_LOCK_WAIT": "0.2"}
         p = subprocess.run([SHANGYUN, "inventory", "import", str(ledger(tmp_path, 1)),
                             "--estate", str(estate), "--no-progress"], env=env,
