@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions.context import RunContext, labels
-from actions.data import database_sides
+from actions.data import database_sides, read_only_before
 from connectors import health
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.targets.base import ImportedDisk, Instance, InstanceSpec, InstanceState
@@ -58,14 +58,7 @@ class FreezeAction:
         running = [from_record(DomainRef, d) for d in saved["was_running"]] if saved else [
             d for d in a.domains if self._is_active(d)]
         frozen = {"was_running": [asdict(d) for d in running]}
-        # each database's read-only setting before the freeze, journaled before anything
-        # is changed (a resumed freeze keeps the first reading: the second would see ours)
-        before = self.ctx.saved_state(step, "before") or {}
-        for item in a.databases:
-            if item.id not in before:
-                engine, src, _ = database_sides(item)
-                before[item.id] = engine.frozen_state(src)
-        self.ctx.save_state(step, "before", before)
+        before = read_only_before(self.ctx, step, a.databases, of_target=False)
         self.ctx.save_state(step, "frozen", frozen)
         for d in running:
             self.ctx.hypervisor(d.hypervisor).shut_down(

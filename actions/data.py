@@ -8,7 +8,7 @@ read, never changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,6 +41,20 @@ def database_sides(item: DataItem) -> tuple[Any, DbEndpoint, DbEndpoint]:
     module = postgres if item.engine == "postgresql" else mariadb
     where = f"{item.engine} {item.id}"
     return module, db_endpoint(item.source, where), db_endpoint(item.target, where)
+
+
+def read_only_before(ctx: RunContext, step: Step, items: Sequence[DataItem], *,
+                     of_target: bool) -> dict[str, Any]:
+    """Each database's read-only setting before a freeze — of its source, or of its target
+    with ``of_target`` — journaled under ``before`` before anything is changed. A resumed
+    freeze keeps the first reading: a second would see the freeze's own."""
+    before: dict[str, Any] = ctx.saved_state(step, "before") or {}
+    for item in items:
+        if item.id not in before:
+            engine, src, dst = database_sides(item)
+            before[item.id] = engine.frozen_state(dst if of_target else src)
+    ctx.save_state(step, "before", before)
+    return before
 
 
 def refuse_production_target(ctx: RunContext, step: Step) -> None:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions.context import RunContext
-from actions.data import database_sides, ssh_source, verify_items
+from actions.data import database_sides, read_only_before, ssh_source, verify_items
 from connectors import files
 from connectors.targets.base import Instance, InstanceState
 from shangyun.errors import StepError
@@ -70,14 +70,7 @@ class FailbackFreezeAction:
                 Instance.from_record(dict(i.record))) == InstanceState.RUNNING]
             saved = {"was_running": running}
             self.ctx.save_state(step, "stopped", saved)
-        # each target database's read-only setting before the freeze, journaled first
-        # (a resumed freeze keeps the first reading: the second would see ours)
-        before = self.ctx.saved_state(step, "before") or {}
-        for item in a.databases:
-            if item.id not in before:
-                engine, _, dst = database_sides(item)
-                before[item.id] = engine.frozen_state(dst)
-        self.ctx.save_state(step, "before", before)
+        before = read_only_before(self.ctx, step, a.databases, of_target=True)
         for rec in saved["was_running"]:
             self.ctx.target().stop(Instance.from_record(dict(rec)))
         for item in a.databases:
