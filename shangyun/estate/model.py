@@ -11,6 +11,7 @@ renames, so a failure (or a crash) never leaves a half-written estate.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -553,32 +554,61 @@ def _plain(v: Any) -> Any:
 
 def _to_csv(df: pd.DataFrame, table: Table, path: Path,
             kept: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> None:
+    """Write ``df`` as the table's CSV file (UTF-8 with BOM, ``\\n`` line ends, quoting
+    as :mod:`csv` does by default): columns as text (:func:`_text_list`), written by the
+    C ``csv`` writer — the same bytes ``DataFrame.to_csv`` writes, without a frame of
+    text built first."""
     cols = table.column_names + [c for c in df.columns if c not in table.column_names]
-    text = pd.DataFrame({c: _text_column(df[c]) for c in cols}, columns=cols)
+    n = len(df)
+    text = {c: (_text_list(df[c]) if c in df.columns else [""] * n) for c in cols}
     if kept:  # invalid hand-typed cells nobody changed: written back as they were typed
+        at: dict[str, list[int]] = {}
+        for i, key in enumerate(text["id"]):
+            at.setdefault(key, []).append(i)
         for (key, col), (value, _) in kept.items():
-            if col in text.columns:
-                text.loc[(text["id"] == key) & (text[col] == ""), col] = value
-    text.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+            column = text.get(col)
+            if column is None:
+                continue
+            for i in at.get(key, ()):
+                if column[i] == "":
+                    column[i] = value
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    w.writerows(zip(*(text[c] for c in cols), strict=True))
+    path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
 
 
 def _text_column(s: pd.Series) -> pd.Series:
-    """A column as the text written to CSV (vectorised; same result as ``_to_text``)."""
-    s = s.reset_index(drop=True)
+    """A column as the text written to CSV (same result as ``_to_text`` of each value)."""
+    return pd.Series(_text_list(s), dtype=object)
+
+
+def _text_list(s: pd.Series) -> list[str]:
+    """A column as the list of texts written to CSV (``_to_text`` of each value, computed
+    once per distinct value)."""
     if s.dtype == "float64":
-        out = pd.Series([""] * len(s), dtype=object)
-        ok = s.notna() & ~s.isin([float("inf"), float("-inf")])
-        whole = ok & (s == s.round()) & (s.abs() < 1e15)
-        out[whole] = s[whole].astype("int64").astype(str)
-        rest = ok & ~whole
-        out[rest] = s[rest].map(repr)
-        return out
+        arr = s.to_numpy()
+        if not len(arr):
+            return []
+        uniq, inverse = np.unique(arr, return_inverse=True)
+        texts = np.array([_float_text(float(v)) for v in uniq.tolist()], dtype=object)
+        return texts[inverse.reshape(-1)].tolist()
     if str(s.dtype) == "Int64":
-        return s.astype(object).where(s.notna(), "").map(
-            lambda v: v if v == "" else str(int(v)))
+        return ["" if v is pd.NA else str(int(v)) for v in s.tolist()]
     if str(s.dtype) == "boolean":
-        return s.map({True: "true", False: "false"}).astype(object).where(s.notna(), "")
+        return ["" if v is pd.NA else ("true" if v else "false") for v in s.tolist()]
     values = s.tolist()
-    if all(type(v) is str for v in values):
-        return pd.Series(values, dtype=object)
-    return pd.Series([_to_text(_plain(v)) for v in values], dtype=object)
+    if set(map(type, values)) <= {str}:
+        return values
+    return [_to_text(_plain(v)) for v in values]
+
+
+def _float_text(v: float) -> str:
+    """A float as written to CSV: empty for NaN and ±inf, whole numbers below 1e15 without
+    ``.0``, others as ``repr``."""
+    if math.isnan(v) or math.isinf(v):
+        return ""
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
