@@ -343,7 +343,10 @@ def create_overlay(base: str | os.PathLike[str], base_format: str,
     b, o = Path(base), Path(out)
     if b.resolve().parent != o.resolve().parent:
         raise GuestfsError(f"overlay {o} must be in the folder of {b}")
-    res = subprocess.run([tool, "create", "-q", "-f", "qcow2", "-b", b.name, "-F", base_format,
+    # a name with a colon ("legacy-web01:sda.qcow2", as discovery names a domain's disk)
+    # would read as a protocol: "./" keeps it a file beside the overlay
+    backing = f"./{b.name}" if ":" in b.name else b.name
+    res = subprocess.run([tool, "create", "-q", "-f", "qcow2", "-b", backing, "-F", base_format,
                           str(o)], capture_output=True, text=True, timeout=120, check=False)
     if res.returncode:
         raise GuestfsError(f"qemu-img create {o}: {res.stderr.strip()[-500:]}")
