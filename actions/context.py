@@ -29,10 +29,12 @@ from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
 
 Progress = Callable[[Step, float], None]
-"""Called with (step, percent) while a long step (convert, upload) runs."""
+"""Called with (step, percent) while a long step (convert, upload, adapt, the test launch's
+boot proof) runs."""
 
 StepListener = Callable[[Step, str], None]
-"""Called with (step, ``"done"``) as a step ends: the CLI draws its progress bar."""
+"""Called with (step, outcome) as a step ends (``"done"``, ``"skipped"``, or ``"failed"``
+before its system rolls back): the CLI draws its progress bar."""
 
 TargetFactory = Callable[[Mapping[str, str]], CloudTarget]
 """Makes a target of one kind from its journaled options (e.g. an EC2 target whose VM

@@ -335,6 +335,11 @@ class LaunchAction:
         """The boot proof (console, original host key, hostname, app); StepError with the
         console excerpt if the guest did not boot to a working system."""
         bv = a.boot_verify
+
+        def report(pct: float) -> None:
+            if self.ctx.progress is not None:
+                self.ctx.progress(step, pct)
+
         if not console:
             raise StepError(f"system {step.system_id}: boot proof of {a.name} asked for, but "
                             f"the target gives no console (set its console_dir)")
@@ -347,7 +352,7 @@ class LaunchAction:
                 app_ports=ports, app_path=bv.get("app_path") or "/",
                 via_netns=bv.get("via_netns") or "",
                 console_timeout=float(bv.get("timeout") or 300)),
-                started=started, console_since=since)
+                started=started, console_since=since, progress=report)
         except bootproof.BootFailed as exc:
             self.ctx.save_state(step, "boot", {"failed": str(exc), **exc.evidence})
             shown = str(exc.evidence.get("console_excerpt") or "")[-1500:]

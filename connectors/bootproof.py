@@ -23,6 +23,7 @@ import hashlib
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ FAILURES = (
     ("You are in emergency mode", "systemd emergency mode"),
 )
 EXCERPT_LINES = 25
+#: How far a boot has come, by what its console shows (percent of the proof, for a progress
+#: bar): kernel, initramfs, systemd, its targets; the login prompt, SSH and the app follow.
+MILESTONES = (("Linux version", 10.0), ("Run /init", 20.0), ("Loading, please wait", 20.0),
+              ("Welcome to", 35.0), ("Reached target", 50.0))
+LOGIN_PCT, SSH_PCT = 75.0, 90.0
+#: Told the percent of the proof reached (:data:`MILESTONES`, then login, SSH, the app).
+ProofProgress = Callable[[float], None]
 
 
 class BootFailed(ConnectorError):
@@ -102,15 +110,23 @@ def excerpt(text: str, lines: int = EXCERPT_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def watch_console(path: Path, timeout: float, *, since: int = 0) -> tuple[str, float]:
+def milestone(text: str) -> float:
+    """The percent of the proof a console ``text`` shows reached (:data:`MILESTONES`)."""
+    return max((pct for needle, pct in MILESTONES if needle in text), default=0.0)
+
+
+def watch_console(path: Path, timeout: float, *, since: int = 0,
+                  progress: ProofProgress | None = None) -> tuple[str, float]:
     """Wait for the login prompt on the console file; (console text, seconds waited).
 
     Raises :class:`BootFailed` as soon as a failure line appears, or at the timeout.
-    ``since`` skips bytes written before (a console file of an earlier boot).
+    ``since`` skips bytes written before (a console file of an earlier boot); ``progress``
+    is told each new :func:`milestone` the console shows.
     """
     t0 = time.monotonic()
     deadline = t0 + timeout
     text = ""
+    shown = 0.0
     while True:
         if path.exists():
             if path.stat().st_size < since:  # the hypervisor truncated it at start
@@ -118,6 +134,10 @@ def watch_console(path: Path, timeout: float, *, since: int = 0) -> tuple[str, f
             with open(path, "rb") as fh:
                 fh.seek(since)
                 text = fh.read().decode("utf-8", errors="replace")
+            reached = milestone(text)
+            if progress is not None and reached > shown:
+                shown = reached
+                progress(reached)
             if LOGIN.search(text.replace("\r", "")):
                 return text, time.monotonic() - t0
             for needle, why in FAILURES:
@@ -238,16 +258,24 @@ def _http_via(client: paramiko.SSHClient, ip: str, port: int, path: str) -> dict
             "body": body[:200], "seconds": round(time.monotonic() - t0, 3)}
 
 
-def prove_boot(t: BootTarget, *, started: float | None = None,
-               console_since: int = 0) -> BootEvidence:
+def prove_boot(t: BootTarget, *, started: float | None = None, console_since: int = 0,
+               progress: ProofProgress | None = None) -> BootEvidence:
     """Console → SSH with the original host key → hostname → app. :class:`BootFailed` if any
-    part fails (its ``evidence`` holds the console excerpt)."""
+    part fails (its ``evidence`` holds the console excerpt). ``progress`` is told the
+    percent reached (console milestones, login prompt, SSH, app: 100)."""
+    def told(pct: float) -> None:
+        if progress is not None:
+            progress(pct)
+
     t0 = started if started is not None else time.monotonic()
-    text, _ = watch_console(Path(t.console), t.console_timeout, since=console_since)
+    text, _ = watch_console(Path(t.console), t.console_timeout, since=console_since,
+                            progress=progress)
     login_at = time.monotonic() - t0
+    told(LOGIN_PCT)
     client = _connect(t, time.monotonic() + t.ssh_timeout)
     try:
         ssh_at = time.monotonic() - t0
+        told(SSH_PCT)
         transport = client.get_transport()
         served = transport.get_remote_server_key() if transport else None
         got_fp = fingerprint(f"{served.get_name()} {served.get_base64()}") if served else ""
@@ -268,8 +296,9 @@ def prove_boot(t: BootTarget, *, started: float | None = None,
     if bad:
         raise BootFailed(f"{t.name}: app on port(s) {', '.join(str(a['port']) for a in bad)}"
                          " does not answer", {"failure": "app", **evidence.to_dict()})
+    told(100.0)
     return evidence
 
 
-__all__ = ["BootEvidence", "BootFailed", "BootTarget", "excerpt", "fingerprint",
+__all__ = ["BootEvidence", "BootFailed", "BootTarget", "excerpt", "fingerprint", "milestone",
            "original_host_key", "prove_boot", "watch_console"]

@@ -46,7 +46,7 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, Transaction, transaction
 
-from actions.context import RunContext, StepListener, TargetFactories
+from actions.context import Progress, RunContext, StepListener, TargetFactories
 from actions.registry import Registry, actions_for
 from actions.rollback import rollback
 from connectors.journal.wave import open_journal
@@ -229,6 +229,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         result.update(state=BUSY, error=str(exc))
         journal.audit("wave.system.busy", system.id, "skipped", {"error": str(exc)[:2000]})
     except Exception as exc:
+        if current is not None:
+            ctx.step_ended(current, "failed")
         if cut_over(journal, wave.number, system.id):  # failed after its cutover: keep it
             result.update(state=CUT_OVER, note=LEFT_ALONE, error=" ".join(str(exc).split())[:1000])
             journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
@@ -397,13 +399,18 @@ def system_outcome(result: dict[str, Any]) -> Any:
 
 
 class _ProgressLog:
-    """Log each step's progress (convert, upload) at every quarter, once per step."""
+    """Log each step's progress (convert, upload, adapt, boot proof) at every quarter, once
+    per step; pass every report on to ``also`` (the CLI's and the demo's progress bars)."""
 
-    def __init__(self) -> None:
+    def __init__(self, also: Progress | None = None) -> None:
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._also = also
 
     def __call__(self, step: Step, pct: float) -> None:
+        if self._also is not None:
+            with contextlib.suppress(Exception):  # a view must never fail the wave
+                self._also(step, pct)
         quarter = min(4, int(pct // 25))
         with self._lock:
             if quarter <= self._seen.get(step.key, 0):
@@ -422,7 +429,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
              options: dict[str, Any] | None = None, resume: bool = False,
              bureau: str | None = None, distributed: bool = False,
              dry_run: bool = False, targets: TargetFactories | None = None,
-             on_step: StepListener | None = None) -> dict[str, Any]:
+             on_step: StepListener | None = None,
+             on_progress: Progress | None = None) -> dict[str, Any]:
     """Run wave ``number`` of the estate's plan (``resume``: take over its latest unfinished
     run with that run's options); steps already done and still valid are skipped.
 
@@ -432,7 +440,9 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     Redis lock. ``dry_run``: a rehearsal through Prefect — every step is a task run, slots
     and locks are taken, nothing is touched and nothing is journaled. ``targets``: target
     factories by kind (the built-in ones otherwise); ``on_step``: told as each step ends
-    (the CLI's progress bar). Neither is journaled: a resume or rollback in another process
+    (the CLI's progress bar); ``on_progress``: told (step, percent) while a long step runs
+    (convert, upload, adapt, the boot proof: the CLI's and the demo's bars). None is
+    journaled: a resume or rollback in another process
     uses the built-in targets.
 
     Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
@@ -461,7 +471,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
         opts, steps = _run_steps(wave, options, distributed)
-        ctx = RunContext(opts, progress=_ProgressLog(), targets=targets or {},
+        ctx = RunContext(opts, progress=_ProgressLog(on_progress), targets=targets or {},
                          on_step=on_step)
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]

@@ -182,15 +182,22 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:
-    """Call ``run_wave(**kwargs)`` with a progress bar of finished steps on stderr."""
+    """Call ``run_wave(**kwargs)`` with progress bars on stderr: finished steps, and one
+    per long step while it runs (convert, upload, adapt, the boot proof of a test launch;
+    :mod:`shangyun.cli.bars`)."""
     from flows.wave import move_wave
-    from shangyun.cli.output import progress
 
-    with progress(f"{label}: steps", total, enabled=enabled) as advance:
-        def listener(step: Any, outcome: str) -> None:
-            advance(1)
+    if not enabled:
+        return move_wave(**kwargs)
+    from shangyun.cli.bars import StepBars, wave_progress
+    from shangyun.cli.output import err_console
 
-        return move_wave(**kwargs, on_step=listener)
+    with wave_progress(err_console) as bar:
+        bars = StepBars(bar, label, total)
+        try:
+            return move_wave(**kwargs, on_step=bars.on_step, on_progress=bars.on_progress)
+        finally:
+            bars.close()
 
 
 @wave.command("resume")
