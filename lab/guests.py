@@ -45,7 +45,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -156,6 +156,35 @@ class GuestImage:
         return asdict(self)
 
 
+#: What running the legacy guest needs on this machine (building it also needs debootstrap).
+RUN_TOOLS = ("qemu-system-x86_64", "qemu-img", "guestfish", "virsh", "socat")
+LIBVIRTD = "/usr/sbin/libvirtd"
+
+
+def why_no_guest() -> str | None:
+    """Why this machine cannot run the real legacy guest (``None`` if it can): it needs
+    root (the lab's netns mode, a private libvirtd), QEMU, libguestfs, virsh, socat and
+    libvirtd, and ``debootstrap`` too unless the image is already cached."""
+    if os.geteuid() != 0:
+        return "it needs root (the lab's network namespaces and a private libvirtd)"
+    tools = RUN_TOOLS if cached_image() else (*RUN_TOOLS, "debootstrap")
+    missing = [t for t in tools if not shutil.which(t)]
+    if not os.path.exists(LIBVIRTD):
+        missing.append("libvirtd")
+    if missing:
+        return f"{', '.join(missing)} not installed (./scripts/setup installs them)"
+    return None
+
+
+def cached_image() -> GuestImage | None:
+    """The legacy guest image if it is already built for the current recipe, else None."""
+    h = recipe_hash()
+    img, meta = cache_dir() / f"{h}.qcow2", cache_dir() / f"{h}.json"
+    if img.exists() and meta.exists():
+        return GuestImage(**json.loads(meta.read_text()))
+    return None
+
+
 def mirror() -> str:
     """The Debian mirror the guests are built from (``$SHANGYUN_GUEST_MIRROR``)."""
     return os.environ.get("SHANGYUN_GUEST_MIRROR", DEFAULT_MIRROR)
@@ -187,28 +216,47 @@ def guestfs_env() -> dict[str, str]:
     return env
 
 
+#: Told (what the build is doing, percent done) while the guest image is built.
+BuildProgress = Callable[[str, float], None]
+#: The build's phases and the percent each starts at (debootstrap takes most of it).
+PHASES = {"debootstrap": 0.0, "initramfs": 55.0, "tar": 62.0, "disk": 68.0, "done": 100.0}
+
+
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` (concurrent builders of one recipe wait)."""
+def _locked(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (concurrent builders of one recipe wait;
+    ``on_wait`` is called first if another holds it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def ensure_guest_image(*, log: Path | None = None) -> GuestImage:
-    """Return the cached legacy guest disk, building it first if missing (~4–5 min).
+def ensure_guest_image(*, log: Path | None = None,
+                       progress: BuildProgress | None = None) -> GuestImage:
+    """Return the cached legacy guest disk, building it first if missing (~4–6 min).
 
     Concurrent callers serialise on a lock file next to the image; the second one finds
-    the finished disk and returns at once.
+    the finished disk and returns at once. ``progress`` is told each phase of a build
+    (:data:`PHASES`) and of a wait for another builder.
     """
     h = recipe_hash()
     cache = cache_dir()
     img, meta = cache / f"{h}.qcow2", cache / f"{h}.json"
-    with _locked(cache / f"{h}.lock"):
+
+    def waiting() -> None:
+        if progress is not None:
+            progress("waiting for another build of the guest image", 0.0)
+
+    with _locked(cache / f"{h}.lock", waiting):
         if img.exists() and meta.exists():
             return GuestImage(**json.loads(meta.read_text()))
         if os.geteuid() != 0:
@@ -222,7 +270,7 @@ def ensure_guest_image(*, log: Path | None = None) -> GuestImage:
             shutil.rmtree(work)
         work.mkdir(parents=True)
         try:
-            guest = _build(work, h, img, log or cache / f"{h}.build.log")
+            guest = _build(work, h, img, log or cache / f"{h}.build.log", progress)
         finally:
             _unmount_under(work)
             if not _mounts_under(work):  # never delete through a mount (/proc, /dev, ...)
@@ -266,10 +314,17 @@ def _logrun(cmd: list[str], *, what: str, log: Path, timeout: float,
     return cp.stdout
 
 
-def _build(work: Path, h: str, out: Path, log: Path) -> GuestImage:
+def _build(work: Path, h: str, out: Path, log: Path,
+           progress: BuildProgress | None = None) -> GuestImage:
     """debootstrap, configure in a chroot, then make the bootable disk with libguestfs."""
+    def phase(name: str, what: str) -> None:
+        if progress is not None:
+            progress(what, PHASES[name])
+
     t0 = time.monotonic()
     root = work / "root"
+    phase("debootstrap", f"debootstrap of Debian 12 ({len(PACKAGES)} packages and their "
+          "dependencies)")
     _logrun(["debootstrap", "--variant=minbase", "--components=main",
              f"--include={','.join(PACKAGES)}", "bookworm", str(root), mirror()],
             what="debootstrap of the legacy guest", log=log, timeout=1800)
@@ -294,6 +349,7 @@ def _build(work: Path, h: str, out: Path, log: Path) -> GuestImage:
     if len(kernels) != 1:
         raise LabError(f"legacy guest build: expected one kernel in /boot, found {kernels}")
     kernel = kernels[0]
+    phase("initramfs", "update-initramfs without virtio")
     run(["mount", "-t", "proc", "proc", str(root / "proc")], what="mount /proc (chroot)")
     try:
         _logrun(["chroot", str(root), "update-initramfs", "-u", "-k", kernel],
@@ -320,6 +376,7 @@ def _build(work: Path, h: str, out: Path, log: Path) -> GuestImage:
                     shutil.rmtree(child)
                 elif child.name != "lock":
                     child.unlink()
+    phase("tar", "packing the root file system")
     tarball = work / "root.tar"
     _logrun(["tar", "--numeric-owner", "--xattrs", "--acls", "-C", str(root), "-cf",
              str(tarball), "."], what="tar of the legacy guest", log=log, timeout=600)
@@ -341,12 +398,14 @@ def _build(work: Path, h: str, out: Path, log: Path) -> GuestImage:
         "shutdown",
         "",
     ])
+    phase("disk", "disk, ext4 and GRUB (libguestfs)")
     script_file = work / "disk.guestfish"
     script_file.write_text(script)
     _logrun(["guestfish", "-f", str(script_file)], what="guestfish (disk, GRUB) for the "
             "legacy guest", log=log, timeout=1800, env=guestfs_env())
     tmp.chmod(0o644)
     tmp.replace(out)
+    phase("done", "guest image built")
     size = json.loads(run(["qemu-img", "info", "--output=json", str(out)],
                           what="qemu-img info").stdout)["virtual-size"]
     return GuestImage(path=str(out), recipe_hash=h, hostname=GUEST_HOSTNAME, nic=GUEST_NIC,

@@ -53,6 +53,8 @@ def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | No
     if as_json:
         state = labmod.up(lab_dir, bureaus=bureaus, hosts=hosts, mode=mode, guests=guests)
     else:
+        if guests:
+            _guest_image_with_bar()
         with err_console.status("bringing the lab up (hosts, databases, images, ledgers"
                                 + (", the legacy guest under QEMU" if guests else "")
                                 + ")…"):
@@ -70,6 +72,16 @@ def up_cmd(lab_dir: Path | None, bureaus: int, hosts: int | None, mode: str | No
                       f"{g.hypervisor_uri}; app http://{g.ip}:{g.app_port}/")
     console.print(f"ssh: ssh -i {state.client_key} -o UserKnownHostsFile={state.known_hosts} "
                   f"-o StrictHostKeyChecking=yes {state.user}@<ip>")
+
+
+def _guest_image_with_bar() -> None:
+    """Build the legacy guest image (once; then cached) with a progress bar on stderr."""
+    from lab.guests import cached_image, ensure_guest_image
+    from shangyun.cli.bars import phase_bar
+
+    if cached_image() is None:
+        with phase_bar(err_console, "legacy guest image (first use, ~5 min)") as told:
+            ensure_guest_image(progress=told)
 
 
 @lab.command("status")
