@@ -29,6 +29,28 @@ def _verification(result: dict[str, Any]) -> dict[str, Any]:
                 if k in result[nested]:
                     out[f"{nested}.{k}"] = result[nested][k]
     out.update(boot_evidence(result.get("boot")))
+    out.update(cutover_evidence(result))
+    return out
+
+
+def cutover_evidence(result: dict[str, Any]) -> dict[str, Any]:
+    """A production start (the instances started, on which network) and the health checks
+    (each check, passed or not, after how many attempts), flattened for the runbook."""
+    out: dict[str, Any] = {}
+    started = result.get("started")
+    if isinstance(started, dict) and started.get("instances"):
+        out["start.instances"] = ", ".join(str(i.get("name", "?"))
+                                           for i in started["instances"]
+                                           if isinstance(i, dict))
+        network = (started.get("target_options") or {}).get("production_network")
+        if network:
+            out["start.network"] = network
+    checks = [c for c in result.get("health") or [] if isinstance(c, dict)]
+    if checks:
+        out["health"] = "; ".join(
+            f"{c.get('check', '?')}: {'ok' if c.get('ok') else 'FAILED'} after "
+            f"{c.get('attempts', '?')} attempt(s), {c.get('seconds', '?')} s"
+            + ("" if c.get("ok") else f" ({c.get('detail', '')})") for c in checks)
     return out
 
 
