@@ -15,7 +15,9 @@ from connectors.hypervisor import list_domains
 from connectors.ssh import discovery_pool
 from demo.state import DemoState, console
 from lab import LabState
+from lab.guests import cached_image, ensure_guest_image
 from shangyun.assess import assess, load_catalog, write_assessment
+from shangyun.cli.bars import phase_bar
 from shangyun.discovery.engine import run_discovery
 from shangyun.discovery.hypervisors import inventory_rows
 from shangyun.discovery.model import Defaults, SSHOptions
@@ -39,6 +41,9 @@ KEEP = ".shangyun"
 
 def stage_lab(st: DemoState) -> str:
     """Bring the lab up (a running lab is reused)."""
+    if st.guest and cached_image() is None:  # its first use: a bar while it is built
+        with phase_bar(console, "legacy guest image (first use, ~6 min)") as told:
+            ensure_guest_image(progress=told)
     st.lab = lab.up(st.lab_dir, bureaus=st.bureaus, guests=1 if st.guest else 0)
     health = lab.status(st.lab_dir)
     st.results["lab"] = {"up": health["up"], "total": health["total"]}

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
+import subprocess
 import tempfile
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -29,10 +33,17 @@ from demo.cutover import (
 )
 from demo.state import DemoState, console
 from flows.wave import move_wave
+from shangyun.cli.bars import StepBars, step_label, wave_progress
 from shangyun.errors import ShangyunError
-from shangyun.wave.steps import RunOptions
+from shangyun.wave.builder import step_count, wave_steps
+from shangyun.wave.plan import load_wave
+from shangyun.wave.steps import RunOptions, Step
 
 BUCKET = "shangyun-demo-staging"
+#: Seconds the cloud waits for the guest to shut down before forcing it off (the production
+#: start stops its test launch first). The lab guest (minbase: no logind, no acpid) ignores
+#: the ACPI power button, so without this every stop would wait the target's default 60 s.
+GUEST_STOP_TIMEOUT = "15"
 
 
 def stage_dashboard(st: DemoState) -> str:
@@ -47,11 +58,76 @@ def stage_dashboard(st: DemoState) -> str:
 
 
 def run_wave_in_child(estate_dir: str, options: dict[str, Any], api_url: str | None,
-                      ) -> dict[str, Any]:
+                      events: Any = None) -> dict[str, Any]:
     """Wave 1 — the library call ``shangyun wave run 1`` makes — with Prefect pointed at the
-    dashboard and its console logs quiet (run in a child process by :func:`stage_wave`)."""
+    dashboard and its console logs quiet (run in a child process by :func:`stage_wave`).
+    ``events``: a queue the steps' progress goes to (the parent draws the bars)."""
+    sender = _EventSender(events) if events is not None else None
     with prefect_settings(api_url), quiet_prefect_console():
-        return move_wave(estate_dir=estate_dir, number=1, options=options)
+        return move_wave(estate_dir=estate_dir, number=1, options=options,
+                         on_step=sender.on_step if sender else None,
+                         on_progress=sender.on_progress if sender else None)
+
+
+class _EventSender:
+    """Puts a wave's step events on a queue as plain tuples (:meth:`StepBars.apply`); a
+    long step's percent only when it moved by a whole percent."""
+
+    def __init__(self, events: Any) -> None:
+        self.events = events
+        self._last: dict[str, int] = {}
+
+    def on_progress(self, step: Step, pct: float) -> None:
+        whole = int(pct)
+        if self._last.get(step.key) == whole:
+            return
+        self._last[step.key] = whole
+        self.events.put(("progress", step.key, step_label(step), pct))
+
+    def on_step(self, step: Step, outcome: str) -> None:
+        self.events.put(("ended", step.key, outcome))
+
+
+def _drain(events: Any, bars: StepBars, stop: threading.Event) -> None:
+    """Apply the child's events to the bars until ``stop`` is set and the queue is empty."""
+    while True:
+        try:
+            event = events.get(timeout=0.2)
+        except queue.Empty:
+            if stop.is_set():
+                return
+            continue
+        except (EOFError, OSError):  # the manager went away
+            return
+        bars.apply(event)
+
+
+def run_wave_with_bars(st: DemoState, opts: RunOptions) -> dict[str, Any]:
+    """Run wave 1 in a fresh process (as ``shangyun wave run`` is) with the progress bars
+    of ``shangyun wave run`` on the demo's console: finished steps, and one bar per long
+    step (convert, upload, the guest's adaptation, its boot proof)."""
+    total = step_count(wave_steps(load_wave(str(st.estate_dir), 1), opts))
+    # a fresh process, as `shangyun wave run` is: Prefect's clients and concurrency-slot
+    # services start clean there, pointed at the dashboard, whatever Prefect settings this
+    # process holds (a test harness's server, slots leaked by a killed run on it, ...)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, wave_progress(console) as bar:
+        events = manager.Queue()
+        bars = StepBars(bar, "wave 1", total)
+        stop = threading.Event()
+        drain = threading.Thread(target=_drain, args=(events, bars, stop), daemon=True)
+        drain.start()
+        try:
+            with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                data = pool.submit(run_wave_in_child, str(st.estate_dir), opts.to_dict(),
+                                   st.api_url, events).result()
+        finally:
+            stop.set()
+            drain.join(timeout=10)
+            bars.close()
+    st.results["long_steps"] = [{"step": label, "seconds": secs, "outcome": outcome}
+                                for label, secs, outcome in bars.timings]
+    return data
 
 
 def stage_wave(st: DemoState) -> str:
@@ -68,12 +144,7 @@ def stage_wave(st: DemoState) -> str:
     guest_sid = st.guest_system_id()
     if guest_sid:
         guest_options(st, opts, guest_sid)
-    # a fresh process, as `shangyun wave run` is: Prefect's clients and concurrency-slot
-    # services start clean there, pointed at the dashboard, whatever Prefect settings this
-    # process holds (a test harness's server, slots leaked by a killed run on it, ...)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        data = pool.submit(run_wave_in_child, str(st.estate_dir), opts.to_dict(),
-                           st.api_url).result()
+    data = run_wave_with_bars(st, opts)
     st.results["wave"] = data
     states = {str(s["id"]): str(s["state"]) for s in data["systems"]}
     _wave_table(data)
@@ -107,18 +178,27 @@ def guest_options(st: DemoState, opts: RunOptions, system_id: str) -> None:
     opts.system_target_options[system_id] = {
         "uri": cloud.uri, "pool": cloud.pool, "isolated_network": cloud.isolated_network,
         "production_network": cloud.production_network, "domain_type": "qemu",
-        "console_dir": cloud.console_dir}
+        "console_dir": cloud.console_dir, "stop_timeout": GUEST_STOP_TIMEOUT}
     opts.boot_verify.update({"key_file": state.client_key, "known_hosts": state.known_hosts,
                              "app_ports": str(state.guests[0].app_port),
                              "via_netns": cloud.probe_netns, "timeout": "600"})
     g = state.guests[0]
+    started = time.monotonic()
     hv = PowerSession(g.hypervisor_uri)
     try:
         if hv.is_active(g.domain):
+            # a clean shutdown from inside: the minbase guest has no logind/acpid, so it
+            # ignores the hypervisor's ACPI power button (that wait would end forced off)
+            subprocess.run(["ssh", "-i", state.client_key, "-o", "BatchMode=yes",
+                            "-o", f"UserKnownHostsFile={state.known_hosts}",
+                            "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
+                            f"root@{g.ip}", "systemctl poweroff --no-block"],
+                           capture_output=True, timeout=30, check=False)
             hv.shut_down(g.domain, polls=240, poll_seconds=0.5, force=True)
     finally:
         hv.close()
-    console.print(f"real guest {g.hostname}: shut off on {g.hypervisor_uri} for a cold move; "
+    console.print(f"real guest {g.hostname}: shut down on {g.hypervisor_uri} for a cold move "
+                  f"({time.monotonic() - started:.0f} s); "
                   f"its system goes to the QEMU node {cloud.uri}, its test launch proves the "
                   f"boot (console, host key, hostname, app on :{g.app_port})")
 

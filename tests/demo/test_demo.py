@@ -110,7 +110,7 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     # the CLI's default --fail-health auto: with cutover in the wave run, wave 1's last
     # system fails its health check and rolls back cleanly, the others are cut over
     res = CliRunner().invoke(demo.cli, ["--out", str(out), "--lab-dir", str(lab_dir),
-                                        "--quick"])
+                                        "--quick", "--no-guest"])
     assert res.exit_code == 0, res.output
     assert "demo finished" in res.output
     recs = _journal(out / "estate")
@@ -145,8 +145,8 @@ def test_quick_lab_demo_goes_through_every_stage_twice(demo_dirs: tuple[Path, Pa
     cut_over = (out / "estate" / "plan" / "cutover.yaml").exists()
     assert postgres.database_exists(pg_copy) == cut_over  # B01 was cut over, its copy stays
     res = CliRunner().invoke(demo.cli, ["--out", str(out), "--lab-dir", str(lab_dir),
-                                        "--quick", "--fail-health", "no-such-system",
-                                        "--lab-down"])
+                                        "--quick", "--no-guest", "--fail-health",
+                                        "no-such-system", "--lab-down"])
     assert res.exit_code == 1
     assert "no-such-system" in res.output and "not a system of wave 1" in res.output
     assert "lab down" in res.output and not (lab_dir / "lab.json").exists()
