@@ -120,7 +120,8 @@ def conflicts(estate: Estate) -> list[Row]:
 
 def stable_id(prefix: str, *parts: object) -> str:
     """A short id that is always the same for the same parts: ``prefix-<10 hex>``."""
-    text = "\x1f".join(match_key(p) for p in parts)
+    text = "\x1f".join([p.strip().lower() if type(p) is str and p.isascii() else match_key(p)
+                        for p in parts])  # (match_key's own fast path, inlined)
     return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 

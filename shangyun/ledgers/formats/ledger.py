@@ -447,29 +447,15 @@ def _read_sheet(
             hidden_skipped += [r + 1 for r in chunk if r in hidden]
             chunk = [r for r in chunk if r not in hidden]
         cells = [_clean_column(rows, chunk, c) for c in cols]
+        fast = _fast_parts(layout, cells, len(chunk))
         for j, r in enumerate(chunk):
-            parts: dict[str, Row] = {}
-            bad = False
             row_no = r + base + 1
-            for (table, column, is_engine, c), values in zip(layout, cells, strict=True):
-                v = values[j]
-                if v is None:
-                    continue
-                tv = type(v)
-                if tv is BadValue:
-                    problems.add(grid.sheet, row_no, c.label, str(v))
-                    bad = True
-                    continue
-                if tv is Doubtful:
-                    doubts.setdefault((c.label, v.kind), []).append(row_no)
-                    v = v.value
-                part = parts.get(table)
-                if part is None:
-                    part = parts[table] = {}
-                if column not in part:
-                    part[column] = v
-                    if is_engine:
-                        parts["_"] = {"engine_text": clean_text(rows[r][c.index])}
+            if fast is not None:
+                parts = fast[j]
+                bad = False
+            else:
+                parts, bad = _slow_parts(layout, cells, j, rows[r], grid.sheet, row_no,
+                                         problems, doubts)
             if bad:
                 continue
             if not parts:
@@ -490,7 +476,9 @@ def _read_sheet(
                 continue
             report.rows += 1
         for c, values in zip(cols, cells, strict=True):  # rows giving each field a value
-            n = sum(1 for v in values if v is not None and type(v) is not BadValue)
+            n = len(values) - values.count(None)
+            if fast is None:
+                n -= sum(1 for v in values if type(v) is BadValue)
             filled[c.target] = filled.get(c.target, 0) + n
         if advance is not None:
             advance(len(chunk))
@@ -520,6 +508,70 @@ def _label(labels: dict[str, str], target: str | None) -> str:
     if not target:
         return "?"
     return labels.get(target) or H.canonical_header(target)
+
+
+_Layout = list[tuple[str, str, bool, _Col]]
+
+
+def _fast_parts(layout: _Layout, cells: list[list[Any]], n: int) -> list[dict[str, Row]] | None:
+    """Each row's values grouped by table (``{"hosts": {...}, "systems": {...}}``, blank
+    cells left out, tables with no value left out), built column-wise; ``None`` when a
+    cell needs the row-by-row path (:func:`_slow_parts`): a bad or doubtful value, a
+    database engine (its text is kept), or two columns meaning the same field."""
+    targets = [(table, column) for table, column, _e, _c in layout]
+    if len(set(targets)) < len(targets) or any(e for _t, _c, e, _x in layout):
+        return None
+    for values in cells:
+        types = set(map(type, values))
+        if BadValue in types or Doubtful in types:
+            return None
+    by_table: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    for (table, column, _e, _c), values in zip(layout, cells, strict=True):
+        names, lists = by_table.setdefault(table, ([], []))
+        names.append(column)
+        lists.append(values)
+    if not by_table:
+        return [{} for _ in range(n)]
+    tables = []
+    for table, (names, lists) in by_table.items():
+        tables.append((table, [{k: v for k, v in zip(names, vs, strict=True) if v is not None}
+                               for vs in zip(*lists, strict=True)]))
+    if len(tables) == 1:
+        (table, dicts), = tables
+        return [{table: d} if d else {} for d in dicts]
+    order = [t for t, _ in tables]
+    return [{t: d for t, d in zip(order, row, strict=True) if d}
+            for row in zip(*(dicts for _, dicts in tables), strict=True)]
+
+
+def _slow_parts(layout: _Layout, cells: list[list[Any]], j: int, raw: list[Any],
+                sheet: str | None, row_no: int, problems: _Problems,
+                doubts: dict[tuple[str, str], list[int]]) -> tuple[dict[str, Row], bool]:
+    """Row ``j``'s values grouped by table, cell by cell: a bad value is a problem naming
+    the cell (the row is then left out: ``True``), a doubtful one a warning; the first
+    column of two meaning the same field wins."""
+    parts: dict[str, Row] = {}
+    bad = False
+    for (table, column, is_engine, c), values in zip(layout, cells, strict=True):
+        v = values[j]
+        if v is None:
+            continue
+        tv = type(v)
+        if tv is BadValue:
+            problems.add(sheet, row_no, c.label, str(v))
+            bad = True
+            continue
+        if tv is Doubtful:
+            doubts.setdefault((c.label, v.kind), []).append(row_no)
+            v = v.value
+        part = parts.get(table)
+        if part is None:
+            part = parts[table] = {}
+        if column not in part:
+            part[column] = v
+            if is_engine:
+                parts["_"] = {"engine_text": clean_text(raw[c.index])}
+    return parts, bad
 
 
 _CHUNK = 5000

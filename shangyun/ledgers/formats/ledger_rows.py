@@ -92,30 +92,35 @@ def _database_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
 def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     dep = parts.get("dependencies", {})
     out: Row = {"origin": "declared", "source": col.source}
-    for end in ("source", "target"):
-        for what, ref in (("system", col.system_ref), ("host", col.host_ref)):
-            name = dep.get(f"{end}_{what}")
-            if not name:
-                continue
-            try:
-                out[f"{end}_{what}"] = ref(bureau, str(name))
-            except BadValue as exc:
-                exc.target = exc.target or f"dependencies.{end}_{what}"
-                raise
+    for key, is_system in _ENDS:
+        name = dep.get(key)
+        if not name:
+            continue
+        try:
+            out[key] = (col.system_ref if is_system else col.host_ref)(bureau, str(name))
+        except BadValue as exc:
+            exc.target = exc.target or f"dependencies.{key}"
+            raise
     for k in ("external", "service", "type", "process"):
         if dep.get(k):
             out[k] = dep[k]
     ports = _ports(str(dep["port"])) if dep.get("port") is not None else (None,)
+    ends = [out.get(k) or "" for k in _ID_PARTS]
     for port in ports:
         if port is not None and not 0 <= port <= 65535:
             raise BadValue(f"port {port} is not between 0 and 65535", "dependencies.port")
         row = dict(out)
         if port is not None:
             row["port"] = port
-        row["id"] = stable_id("dep", *(row.get(k) or "" for k in (
-            "source_system", "target_system", "source_host", "target_host", "external")),
-            port if port is not None else "")
+        row["id"] = stable_id("dep", *ends, port if port is not None else "")
         col.rows["dependencies"].append(row)
+
+
+#: The reference columns of a dependency row, in the order read (and whether a system).
+_ENDS = (("source_system", True), ("source_host", False), ("target_system", True),
+         ("target_host", False))
+#: The columns a dependency's id is made of (then the port).
+_ID_PARTS = ("source_system", "target_system", "source_host", "target_host", "external")
 
 
 _PORTS: dict[str, tuple[int, ...]] = {}
