@@ -7,9 +7,16 @@ off first), onto the lab's QEMU cloud node: ``convert`` (qemu-img, verified), ``
 static address kept, VMware Tools removed), ``upload``/``import`` (S3 staging), ``launch``
 with the boot proof (console login, SSH with the original host key, hostname, app). The
 figure compared is convert + adapt + launch (the journal's step seconds); the whole part 1
-is printed too. virt-v2v 2.2 converts the same source disk to a local qcow2 (no boot, and
-its output keeps ``ens192`` in /etc/network/interfaces: the network is lost). Both run
-libguestfs under TCG (LIBGUESTFS_BACKEND=direct, force_tcg: KVM is unusable here).
+is printed too. virt-v2v 2.2 converts the same source disk to a local qcow2 (no boot).
+
+The network is checked on both outputs (read-only libguestfs, outside the timings): it is
+kept when /etc/network/interfaces has the static address on the NIC name (``ens192``) and
+a ``.link`` or udev rule gives the NIC with the source's MAC that name. Ours must keep it
+(and the boot proof reaches the guest at its old address); virt-v2v's output loses it (the
+guest's only ``.link`` matches the ``e1000`` driver, so a virtio NIC gets another name).
+The exit status is 0 only when both hold. Both run libguestfs under TCG
+(LIBGUESTFS_BACKEND=direct, force_tcg: KVM is unusable here); the load average is printed
+(the machine is shared).
 
     .venv/bin/python benchmarks/guests/bench_guest.py [--skip-v2v] [--keep-lab]
 
