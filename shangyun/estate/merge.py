@@ -204,6 +204,10 @@ class MergeStep:
     counts: dict[str, TableCounts]
     conflicts: list[Row]
     id_map: dict[str, dict[str, str]]
+    #: systems whose id changed (a placeholder a definition took over): old id -> new id
+    renamed: dict[str, str] = field(default_factory=dict)
+    #: what a person should know (a placeholder taken over …), one line each
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -217,6 +221,15 @@ class Merger:
     ``Merger(estate)`` copies the estate's rows; each :meth:`merge` brings in one source's
     rows (see :func:`merge`); :meth:`finish` builds the merged :class:`Estate`. ``rows``
     holds the current rows per table at any time (what readers resolve names against).
+
+    **Placeholders.** A dependency row may name a system no ledger has defined yet; the
+    ledger reader then adds it to the row's bureau, and the estate records it in
+    ``estate.yaml`` ``placeholders`` (id -> where it was named). When a later source
+    *defines* a system of that name (``merge(..., defines=True)``) in another bureau, the
+    definition takes the placeholder over: the row gets the definition's id and bureau
+    and every reference to the old id (hosts, databases, dependencies, conflicts) is
+    re-pointed, so the estate is the same whichever ledger was imported first. A
+    definition in the placeholder's own bureau matches it by name and ends it.
     """
 
     def __init__(self, estate: Estate) -> None:
@@ -229,19 +242,63 @@ class Merger:
         self.counts: dict[str, TableCounts] = {name: TableCounts() for name in ORDER}
         self.new_conflicts: list[Row] = []
         self.keys: dict[str, dict[Any, Row]] = {}
+        #: every system id a placeholder had, across merges: old id -> new id
+        self.renamed: dict[str, str] = {}
+        self._defines = True
+        self._step_renamed: dict[str, str] = {}
+        self._notes: list[str] = []
         self._index_all()
 
-    def merge(self, incoming: Mapping[str, Iterable[Row]], source: str) -> MergeStep:
-        """Merge one source's rows (typed values, ``None`` for empty) into the rows."""
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """The systems known only by a row naming them: id -> where (``estate.yaml``)."""
+        ph = self.meta.get("placeholders")
+        if not isinstance(ph, dict):
+            ph = self.meta["placeholders"] = {}
+        return ph
+
+    def add_placeholders(self, found: Mapping[str, str],
+                         id_map: Mapping[str, str]) -> list[str]:
+        """Record systems added only because a row names them (incoming id -> where),
+        ``id_map`` giving their estate ids (:attr:`MergeStep.id_map`); returns a line for
+        each new one."""
+        out: list[str] = []
+        for sid, where in found.items():
+            eid = id_map.get(sid, sid)
+            row = self.by_id["systems"].get(eid)
+            if row is not None and eid not in self.placeholders:
+                self.placeholders[eid] = where
+                out.append(f"system {row.get('name')!r} ({where}) is defined by no ledger of "
+                           f"this import or the estate: added to "
+                           f"{self._bureau_name(row.get('bureau_id'))} as a placeholder; "
+                           "importing the ledger that defines it (any bureau) merges it there")
+        if not self.placeholders:
+            self.meta.pop("placeholders", None)
+        return out
+
+    def merge(self, incoming: Mapping[str, Iterable[Row]], source: str,
+              defines: bool = True) -> MergeStep:
+        """Merge one source's rows (typed values, ``None`` for empty) into the rows.
+
+        ``defines=False`` says the source's systems are only names rows referred to (the
+        deferred rows of a ledger): they never take a placeholder over."""
         self.source = source
         self.id_map = {name: {} for name in TABLES}
         self.counts = {name: TableCounts() for name in ORDER}
         self.new_conflicts = []
+        self._defines = defines
+        self._step_renamed = {}
+        self._notes = []
         for name in ORDER:
             self.merge_table(name, incoming.get(name, ()))
+            if name == "systems" and self._step_renamed:
+                self._repoint(self._step_renamed)
         for c in incoming.get("conflicts", ()):
             self.add_conflict_row(dict(c))
-        return MergeStep(source, self.counts, self.new_conflicts, self.id_map)
+        if "placeholders" in self.meta and not self.meta["placeholders"]:
+            del self.meta["placeholders"]
+        return MergeStep(source, self.counts, self.new_conflicts, self.id_map,
+                         dict(self._step_renamed), list(self._notes))
 
     # ----------------------------------------------------------------- indexes
     def _natural_keys(self, name: str, r: Row) -> list[Any]:
@@ -293,12 +350,16 @@ class Merger:
         id_map, by_id, index, rows = (self.id_map[name], self.by_id[name], self.keys[name],
                                       self.rows[name])
         natural_keys = self._natural_keys
+        renamed = self.renamed
+        placeholders = self.meta.get("placeholders") if name == "systems" else None
         for raw in incoming:
             r = dict(raw)
             for column, ref in refs:
                 v = r.get(column)
                 if v:
-                    r[column] = self.id_map[ref].get(v, v)
+                    v = r[column] = self.id_map[ref].get(v, v)
+                    if renamed and v in renamed:
+                        r[column] = renamed[v]
             if has_source and _empty(r.get("source")):
                 r["source"] = self.source
             keys = natural_keys(name, r)
@@ -308,6 +369,15 @@ class Merger:
                     cur = index.get(k)
                     if cur is not None:
                         break
+            if placeholders:
+                if cur is None and self._defines:
+                    cur = self._take_over(r)
+                    if cur is not None:
+                        id_map[raw["id"]] = cur["id"]
+                        counts.updated += 1
+                        continue
+                elif cur is not None and self._defines:
+                    placeholders.pop(cur["id"], None)  # defined in its own bureau now
             if cur is None:
                 if r["id"] in by_id:  # pragma: no cover - defensive
                     r["id"] = stable_id(r["id"], self.source)
@@ -325,6 +395,69 @@ class Merger:
                     index.setdefault(k, cur)
             else:
                 counts.unchanged += 1
+
+    def _take_over(self, r: Row) -> Row | None:
+        """The one placeholder system called like ``r`` in another bureau, taken over by
+        ``r`` (a definition): given ``r``'s id, bureau and values; ``None`` when there is
+        no such placeholder (or several)."""
+        placeholders = self.placeholders
+        by_id = self.by_id["systems"]
+        key = match_key(r.get("name"))
+        found = [by_id[p] for p in placeholders if p in by_id
+                 and match_key(by_id[p].get("name")) == key
+                 and by_id[p].get("bureau_id") != r.get("bureau_id")]
+        if len(found) != 1:
+            return None
+        cur = found[0]
+        old, new = cur["id"], r["id"]
+        index = self.keys["systems"]
+        for k in self._natural_keys("systems", cur):
+            if index.get(k) is cur:
+                del index[k]
+        old_bureau = self._bureau_name(cur.get("bureau_id"))
+        del by_id[old]
+        cur["id"] = new
+        cur["bureau_id"] = r.get("bureau_id")
+        by_id[new] = cur
+        self._merge_row("systems", cur, r, True)
+        for k in self._natural_keys("systems", cur):
+            index.setdefault(k, cur)
+        where = placeholders.pop(old, "")
+        self.renamed = {o: (new if n == old else n) for o, n in self.renamed.items()}
+        self.renamed[old] = new
+        self._step_renamed[old] = new
+        self._notes.append(
+            f"system {cur.get('name')!r} was named by a row of {old_bureau}"
+            f"{' (' + where + ')' if where else ''} before any ledger defined it, and kept "
+            f"there as a placeholder; {self.source} defines it in "
+            f"{self._bureau_name(cur.get('bureau_id'))}: the placeholder is merged into it "
+            "(its dependencies now point there)")
+        return cur
+
+    def _bureau_name(self, bid: Any) -> str:
+        row = self.by_id["bureaus"].get(bid or "")
+        return repr(row.get("name")) if row else repr(bid)
+
+    def _repoint(self, renamed: Mapping[str, str]) -> None:
+        """Re-point every reference to a renamed system id, and re-index what keys on it."""
+        for table in ("hosts", "databases", "dependencies"):
+            cols = [c for c, ref in _REFS[table] if ref == "systems"]
+            touched = False
+            for row in self.rows[table]:
+                for c in cols:
+                    v = row.get(c)
+                    if v and v in renamed:
+                        row[c] = renamed[v]
+                        touched = True
+            if touched and table != "hosts":
+                idx: dict[Any, Row] = {}
+                for r in self.rows[table]:
+                    for k in self._natural_keys(table, r):
+                        idx.setdefault(k, r)
+                self.keys[table] = idx
+        for c in self.rows["conflicts"]:
+            if c.get("table") == "systems" and c.get("key") in renamed:
+                c["key"] = renamed[c["key"]]
 
     def _merge_row(self, name: str, cur: Row, inc: Row, has_source: bool) -> bool:
         changed = False

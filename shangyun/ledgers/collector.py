@@ -82,6 +82,25 @@ class KnownIndex:
         self.done["hosts"] = len(hosts)
         return self
 
+    def rename_systems(self, renamed: dict[str, str], rows: dict[str, Row]) -> None:
+        """Forget the systems ``renamed`` (old id -> new id: a placeholder a definition
+        took over, :class:`~shangyun.estate.merge.Merger`) and index their new rows
+        (``rows`` by id), so later files resolve the name to the new id."""
+        if not renamed:
+            return
+        for key in [k for k, v in self.systems.items() if v in renamed]:
+            del self.systems[key]
+        for old, new in renamed.items():
+            row = rows.get(new)
+            for ids in self.system_names.values():
+                ids.pop(old, None)
+            if row is None:
+                continue
+            bureau = self.bureaus.get(row.get("bureau_id") or "", "")
+            key = (_key(bureau), _key(row.get("name")))
+            self.systems[key] = new
+            self.system_names.setdefault(key[1], {})[new] = bureau
+
 
 class Collector:
     """Estate rows of one file, with indexes to resolve names to ids.
@@ -106,6 +125,11 @@ class Collector:
         #: waits for the other files) instead of adding a new row to the given bureau
         self.defer_unknown = False
         self._anywhere: dict[str, str] = {}  # name -> the one system of that name (found)
+        #: systems added only because a row names them and no bureau has them (yet): id ->
+        #: where they were first named (``where`` as the row was read); see
+        #: :class:`~shangyun.estate.merge.Merger` for how a later definition takes them over
+        self.placeholders: dict[str, str] = {}
+        self.where = ""
         self._hosts_anywhere: dict[str, str] = {}  # text -> the one host (while no host added)
 
     @property
@@ -174,8 +198,12 @@ class Collector:
         there = self.known.system_names.get(key[1], {})
         if len(there) == 1:
             return next(iter(there))
-        if self.defer_unknown and not here and not there:
-            raise Unresolved(f"system {name!r} is not known yet")
+        if not here and not there:
+            if self.defer_unknown:
+                raise Unresolved(f"system {name!r} is not known yet")
+            sid = self.system(bureau, name)
+            self.placeholders.setdefault(sid, self.where)
+            return sid
         return self.system(bureau, name)
 
     def system_anywhere(self, name: str) -> str:

@@ -224,7 +224,9 @@ def import_ledgers(
                 for e in edits:
                     merger.by_id[e["table"]][e["id"]][e["column"]] = e["edited"]
                 changed = changed or bool(edits)
-        step = merger.merge(read.rows, p.name)
+        step = merger.merge(read.rows, p.name, defines=read.kind != "export")
+        names.rename_systems(step.renamed, merger.by_id["systems"])
+        report.warnings += step.notes
         _touch(touched, step)
         if not (read.kind == "export" and report.edits and not apply):
             report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
@@ -244,8 +246,9 @@ def import_ledgers(
         if read.deferred:
             waiting.append((read, p.name, entry))
     for read, name, entry in waiting:  # every system is known now: any file order works
-        rows = resolve_deferred(read, names, name)
-        step = merger.merge(rows, name)
+        rows, placeholders = resolve_deferred(read, names, name)
+        step = merger.merge(rows, name, defines=False)
+        report.warnings += merger.add_placeholders(placeholders, step.id_map["systems"])
         _touch(touched, step)
         report.conflicts += step.conflicts
         changed = changed or step.changed

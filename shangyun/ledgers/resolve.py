@@ -22,13 +22,17 @@ from shangyun.ledgers.model import LedgerRead, Row
 from shangyun.ledgers.values import BadValue
 
 
-def resolve_deferred(read: LedgerRead, known: KnownIndex,
-                     source: str | None = None) -> dict[str, list[Row]]:
+def resolve_deferred(read: LedgerRead, known: KnownIndex, source: str | None = None,
+                     ) -> tuple[dict[str, list[Row]], dict[str, str]]:
     """The estate rows of ``read``'s deferred rows, names resolved against
-    ``known`` (every system and host of the import by now).
+    ``known`` (every system and host of the import by now), and the *placeholders*: the
+    systems added because a row names them and no bureau has them (id -> the file, sheet
+    and row that named it first).
 
     A name no bureau has is an error for a row without a bureau; a row with a bureau adds
-    it as a new system (or host) of its bureau, as a one-file read does. Raises
+    it as a new system (or host) of its bureau, as a one-file read does; such a system is
+    a placeholder that a later import defining the name takes over
+    (:class:`~shangyun.estate.merge.Merger`). Raises
     :class:`LedgerError` naming the file, sheet, row and column of each name that no bureau
     has, or that several have (listing the candidates)."""
     col = Collector(source or Path(read.file).name, known)
@@ -36,6 +40,8 @@ def resolve_deferred(read: LedgerRead, known: KnownIndex,
     count = 0
     for d in read.deferred:
         parts = {t: dict(v) for t, v in d.parts.items()}
+        col.where = (f"{col.source}, " + (f"sheet {d.sheet!r}, " if d.sheet else "")
+                     + f"row {d.row}")
         try:
             ROW_READERS[d.kind](col, d.bureau, parts)
         except BadValue as exc:
@@ -52,7 +58,7 @@ def resolve_deferred(read: LedgerRead, known: KnownIndex,
             if count - 1 > 30:
                 msg += f"\n  … and {count - 31} more"
         raise LedgerError(read.file, msg, sheet=sheet, row=row, column=column)
-    return col.rows
+    return col.rows, col.placeholders
 
 
 __all__ = ["resolve_deferred"]
