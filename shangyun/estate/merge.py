@@ -434,6 +434,36 @@ class Merger:
             "(its dependencies now point there)")
         return cur
 
+    def _shared_host(self, host: Row, owner: str, other: str, owner_source: str) -> None:
+        """Host ``host`` of system ``owner`` listed under system ``other`` too (a shared
+        database server): it stays in ``owner``, and ``other`` gets a declared dependency on
+        the host (``source_system`` = other, ``target_host`` = host), so a plan moves them
+        together or in order. Noted once, when the dependency is new."""
+        dep: Row = {"source_system": other, "target_host": host["id"], "origin": "declared",
+                    "service": "shared host", "source": self.source}
+        dep["id"] = stable_id("dep", other, "", "", host["id"], "", "")
+        index = self.keys["dependencies"]
+        keys = self._natural_keys("dependencies", dep)
+        if any(k in index for k in keys) or dep["id"] in self.by_id["dependencies"]:
+            return
+        self.rows["dependencies"].append(dep)
+        self.by_id["dependencies"][dep["id"]] = dep
+        for k in keys:
+            index.setdefault(k, dep)
+        self.counts["dependencies"].added += 1
+        self.id_map["dependencies"][dep["id"]] = dep["id"]
+        systems = self.by_id["systems"]
+        first = systems.get(owner, {}).get("name", owner)
+        second = systems.get(other, {}).get("name", other)
+        where = (f"in {self.source}" if self.source in owner_source.split(";")
+                 else f"in {owner_source or 'the estate'} and {self.source}")
+        ip = f" ({host.get('ip')})" if host.get("ip") else ""
+        self._notes.append(
+            f"host {host.get('hostname')!r}{ip} is listed under two systems {where}: "
+            f"{first!r} and {second!r}; it stays in {first!r} (listed first) and {second!r} "
+            "gets a declared dependency on it (shared use). To move the host, edit its "
+            "所属系统 in an `inventory export --xlsx` workbook and import it with --apply")
+
     def _bureau_name(self, bid: Any) -> str:
         row = self.by_id["bureaus"].get(bid or "")
         return repr(row.get("name")) if row else repr(bid)
@@ -476,6 +506,8 @@ class Merger:
                 if value > old:
                     cur[col] = value
                     changed = True
+            elif name == "hosts" and col == "system_id":
+                self._shared_host(cur, old, value, cur_source)
             else:
                 self._conflict(name, cur["id"], col, old, value, cur_source)
         if has_source:

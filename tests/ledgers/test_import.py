@@ -233,31 +233,70 @@ def test_manifest_imports_each_file_with_its_bureau(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "missing.csv" in res.stderr
 
 
-def test_conflicts_name_hosts_and_systems_not_only_their_ids(tmp_path: Path) -> None:
-    """A host shared by two systems (hn-shared01 in 行政审批 (一期) and 【统一门户】网站) is a
-    system_id conflict; `inventory conflicts` showed only h-…/s-… ids for it."""
-    book = tmp_path / "hunan.xlsx"
+def test_conflicts_name_hosts_not_only_their_ids(tmp_path: Path) -> None:
+    """`inventory conflicts` showed only h-… ids for a host whose OS two ledgers disagree
+    on."""
+    est = str(tmp_path / "est")
+    runner = CliRunner()
+    for name, os_name in (("hunan.xlsx", "UOS 20"), ("hunan-2.xlsx", "CentOS 7.9")):
+        book = tmp_path / name
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "服务器清单"
+        ws.append(["填报单位：湖南局"])
+        ws.append(["序号", "所属业务系统", "服务器主机名", "服务器IP地址", "操作系统"])
+        ws.append([1, "【统一门户】网站", "hn-shared01", "10.20.3.5", os_name])
+        wb.save(book)
+        res = runner.invoke(main, ["inventory", "import", str(book), "--estate", est, "--json"])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est, "--json"])
+    c = json.loads(res.stdout)["conflicts"][0]
+    assert c["column"] == "os" and c["key"].startswith("h-")
+    assert c["key_label"] == f"hn-shared01 ({c['key']})"
+    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est])
+    assert res.exit_code == 0
+    assert "hn-shared01" in res.stdout and "CentOS 7.9" in res.stdout
+
+
+def _shared_host_book(path: Path, systems: tuple[str, ...]) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "服务器清单"
     ws.append(["填报单位：湖南局"])
     ws.append(["序号", "所属业务系统", "服务器主机名", "服务器IP地址", "操作系统"])
-    ws.append([1, "【统一门户】网站", "hn-shared01", "10.20.3.5", "UOS 20"])
-    ws.append([2, "行政审批 (一期)", "hn-shared01", "10.20.3.5", "UOS 20"])
-    wb.save(book)
-    est = str(tmp_path / "est")
-    runner = CliRunner()
-    res = runner.invoke(main, ["inventory", "import", str(book), "--estate", est, "--json"])
-    assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est, "--json"])
-    c = json.loads(res.stdout)["conflicts"][0]
-    assert c["column"] == "system_id" and c["key"].startswith("h-")
-    assert c["key_label"] == f"hn-shared01 ({c['key']})"
-    assert c["current_label"] == f"【统一门户】网站 ({c['current']})"
-    assert c["incoming_label"] == f"行政审批 (一期) ({c['incoming']})"
-    res = runner.invoke(main, ["inventory", "conflicts", "--estate", est])
-    assert res.exit_code == 0
-    assert "hn-shared01" in res.stdout and "行政审批 (一期)" in res.stdout
+    for i, system in enumerate(systems, start=1):
+        ws.append([i, system, "hn-shared01", "10.20.3.5", "UOS 20"])
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_host_shared_by_two_systems_stays_in_the_first(tmp_path: Path, split: bool) -> None:
+    """A shared DB server listed under two 所属业务系统 (in one ledger, or in two ledgers
+    imported one after the other) was a system_id conflict. It stays in the system that
+    listed it first; the other system gets a declared dependency on the host; a warning
+    names the host and both systems; nothing is lost, no conflict."""
+    est = tmp_path / "est"
+    if split:
+        import_ledgers([_shared_host_book(tmp_path / "a.xlsx", ("【统一门户】网站",))], est,
+                       reader=read_grids)
+        report = import_ledgers([_shared_host_book(tmp_path / "b.xlsx", ("行政审批 (一期)",))],
+                                est, reader=read_grids)
+    else:
+        report = import_ledgers([_shared_host_book(tmp_path / "a.xlsx", (
+            "【统一门户】网站", "行政审批 (一期)"))], est, reader=read_grids)
+    got = Estate.load(est, check=True)
+    systems = {s["id"]: s["name"] for s in got.rows("systems")}
+    hosts = got.rows("hosts")
+    assert len(hosts) == 1 and systems[hosts[0]["system_id"]] == "【统一门户】网站"
+    deps = got.rows("dependencies")
+    assert [(systems[d["source_system"]], d["target_host"], d["origin"]) for d in deps] == [
+        ("行政审批 (一期)", hosts[0]["id"], "declared")]
+    assert not got.rows("conflicts")
+    shared = [w for w in report.warnings if "two systems" in w]
+    assert len(shared) == 1 and "'hn-shared01' (10.20.3.5)" in shared[0]
+    assert "'【统一门户】网站'" in shared[0] and "'行政审批 (一期)'" in shared[0]
+    assert ("a.xlsx and b.xlsx" if split else "in a.xlsx") in shared[0]
 
 
 def test_a_host_added_to_an_export_without_an_id_is_added(tmp_path: Path) -> None:
