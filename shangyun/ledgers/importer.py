@@ -49,6 +49,9 @@ class ImportReport:
     edits: list[dict[str, Any]] = field(default_factory=list)
     #: the edits were written (``apply``); without it an import with edits writes nothing
     applied: bool = False
+    #: estate rows a file brought before that the file no longer lists (kept, not deleted):
+    #: {file, table, id, name, bureau}
+    missing: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""
@@ -57,7 +60,7 @@ class ImportReport:
                 "files": self.files, "counts": {t: c.to_dict() for t, c in self.counts.items()},
                 "conflicts": self.conflicts, "new_conflicts": len(self.conflicts),
                 "totals": self.totals, "warnings": self.warnings, "edits": self.edits,
-                "applied": self.applied}
+                "applied": self.applied, "missing": self.missing}
 
 
 def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
@@ -209,6 +212,7 @@ def import_ledgers(
         else:
             items.append((item, bureau))
     touched: dict[str, set[str]] = {t: set() for t in ORDER}
+    by_file: dict[str, dict[str, set[str]]] = {}  # ledger file name -> table -> ids it gave
     waiting: list[tuple[LedgerRead, str, dict[str, Any]]] = []
     for f, file_bureau in items:
         p = Path(f)
@@ -228,6 +232,8 @@ def import_ledgers(
         names.rename_systems(step.renamed, merger.by_id["systems"])
         report.warnings += step.notes
         _touch(touched, step)
+        if read.kind != "export":
+            _touch(by_file.setdefault(p.name, {t: set() for t in ORDER}), step)
         if not (read.kind == "export" and report.edits and not apply):
             report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
         changed = changed or step.changed
@@ -250,11 +256,15 @@ def import_ledgers(
         step = merger.merge(rows, name, defines=False)
         report.warnings += merger.add_placeholders(placeholders, step.id_map["systems"])
         _touch(touched, step)
+        _touch(by_file.setdefault(name, {t: set() for t in ORDER}), step)
         report.conflicts += step.conflicts
         changed = changed or step.changed
         entry["read"] = {t: entry["read"].get(t, 0) + len(r)
                          for t, r in rows.items() if r or entry["read"].get(t)}
     report.counts = _counts(touched, estate, created, merger)
+    if not created:
+        report.missing = no_longer_listed(by_file, merger)
+        report.warnings += _missing_lines(report.missing, estate_dir)
     if not changed:
         report.warnings += estate.kept_cells()
         report.totals = {name: len(df) for name, df in estate.tables.items()}
@@ -303,6 +313,54 @@ def export_edits(rows: dict[str, list[dict[str, Any]]],
     return edits
 
 
+def no_longer_listed(by_file: dict[str, dict[str, set[str]]],
+                     merger: Merger) -> list[dict[str, Any]]:
+    """The hosts and systems of the estate that a file of this import brought before
+    (its name in their ``source``) but no longer lists, in the bureaus the file gave now
+    (so two bureaus' files of one name do not report each other's rows).
+
+    ``by_file``: ledger file name -> table -> ids the file gave in this import. One pass
+    over the rows: {file, table, id, name, bureau} each."""
+    out: list[dict[str, Any]] = []
+    if not by_file:
+        return out
+    bureaus = merger.by_id["bureaus"]
+    for table, label in (("systems", "name"), ("hosts", "hostname")):
+        for row in merger.rows[table]:
+            src = row.get("source")
+            if not src or not isinstance(src, str):
+                continue
+            for f in src.split(";"):
+                gave = by_file.get(f)
+                if (gave is None or row["id"] in gave[table]
+                        or row.get("bureau_id") not in gave["bureaus"]):
+                    continue
+                b = bureaus.get(row.get("bureau_id") or "", {})
+                out.append({"file": f, "table": table, "id": row["id"],
+                            "name": row.get(label), "bureau": b.get("name"),
+                            "ip": row.get("ip") if table == "hosts" else None})
+    return out
+
+
+def _missing_lines(missing: list[dict[str, Any]], estate_dir: str | Path) -> list[str]:
+    """One warning per file and table listing the rows it no longer lists."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in missing:
+        groups.setdefault((m["file"], m["table"]), []).append(m)
+    lines = []
+    for (f, table), rows in groups.items():
+        what = "host(s)" if table == "hosts" else "system(s)"
+        shown = ", ".join(f"{r['name']}" + (f" ({r['ip']})" if r.get("ip") else "")
+                          + f" [{r['bureau']}]" for r in rows[:20])
+        more = f" … and {len(rows) - 20} more (--json lists all)" if len(rows) > 20 else ""
+        lines.append(
+            f"{f} no longer lists {len(rows)} {what} the estate has from it: {shown}{more}. "
+            f"They are kept (an import never deletes); shangyun has no remove command: to "
+            f"remove them, delete their rows (and the rows referring to them) from "
+            f"{Path(estate_dir) / (table + '.csv')} and run `shangyun inventory validate`")
+    return lines
+
+
 def _touch(touched: dict[str, set[str]], step: MergeStep) -> None:
     for t, ids in step.id_map.items():
         if t in touched:
@@ -349,5 +407,6 @@ __all__ = [
     "expand_manifest",
     "export_edits",
     "import_ledgers",
+    "no_longer_listed",
     "open_or_new",
 ]

@@ -354,3 +354,36 @@ def test_edits_of_an_export_name_the_host_edited(tmp_path: Path) -> None:
                                     "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "hn-sp-app01 (h-" in res.stdout and "memory_gb" in res.stdout
+
+
+def test_a_reimported_ledger_without_some_hosts_names_them(tmp_path: Path) -> None:
+    """湖南局 re-imports its ledger with a host removed: the estate keeps the host (an
+    import never deletes) and the import says which hosts the file no longer lists; another
+    bureau's rows are not listed even if its ledger has the same file name."""
+    def book(folder: str, bureau: str, hosts: list[tuple[str, str]]) -> Path:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        path = tmp_path / folder / "台账.xlsx"
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append([f"填报单位：{bureau}"])
+        ws.append(["系统名称", "主机名", "IP地址"])
+        for name, ip in hosts:
+            ws.append(["行政审批", name, ip])
+        wb.save(path)
+        return path
+
+    est = tmp_path / "est"
+    full = [("hn-app01", "10.20.1.11"), ("hn-app02", "10.20.1.12")]
+    import_ledgers([book("hn", "湖南局", full), book("hb", "湖北局", [("hb-app01", "10.30.1.1")])],
+                   est, reader=read_grids)
+    report = import_ledgers([book("hn", "湖南局", full[:1])], est, reader=read_grids)
+    assert [(m["table"], m["name"], m["bureau"]) for m in report.missing] == [
+        ("hosts", "hn-app02", "湖南局")]
+    line = next(w for w in report.warnings if "no longer lists" in w)
+    assert "台账.xlsx no longer lists 1 host(s)" in line and "hn-app02 (10.20.1.12)" in line
+    assert "They are kept" in line and "hosts.csv" in line
+    assert {h["hostname"] for h in Estate.load(est).rows("hosts")} == {
+        "hn-app01", "hn-app02", "hb-app01"}
+    res = CliRunner().invoke(main, ["inventory", "import", str(tmp_path / "hn" / "台账.xlsx"),
+                                    "--estate", str(est), "--no-progress"])
+    assert res.exit_code == 0 and "no longer lists" in res.stdout and "hn-app02" in res.stdout
