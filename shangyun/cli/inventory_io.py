@@ -135,18 +135,25 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
 
 def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
     """The cells an edited export changes: table, row (``name (id)``), column, current →
-    edited."""
+    edited (a reference as ``name (id)``)."""
     from shangyun.estate import Estate
     from shangyun.estate.names import label, names_of
 
     est = Estate.load(estate_dir, check=False)
     names = {t: names_of(est, k) for t, k in _TABLE_KIND.items()}
+    by_kind = {k: names[t] for t, k in _TABLE_KIND.items()}
+
+    def shown(column: str, value: Any) -> str:
+        if value is None:
+            return ""
+        kind = _REF_KIND.get(column)
+        return label(str(value), by_kind[kind]) if kind else str(value)
+
     t = Table("table", "id", "column", "current", "edited", title="edits")
     for e in edits[:500]:
         row = label(str(e["id"]), names.get(str(e["table"]), {}))
-        t.add_row(*(str(x) for x in (e["table"], row, e["column"],
-                                             "" if e["current"] is None else e["current"],
-                                             "" if e["edited"] is None else e["edited"])))
+        t.add_row(str(e["table"]), row, str(e["column"]), shown(e["column"], e["current"]),
+                  shown(e["column"], e["edited"]))
     console.print(t)
     if len(edits) > 500:
         console.print(f"… and {len(edits) - 500} more (--json lists all)")

@@ -387,3 +387,78 @@ def test_a_reimported_ledger_without_some_hosts_names_them(tmp_path: Path) -> No
     res = CliRunner().invoke(main, ["inventory", "import", str(tmp_path / "hn" / "台账.xlsx"),
                                     "--estate", str(est), "--no-progress"])
     assert res.exit_code == 0 and "no longer lists" in res.stdout and "hn-app02" in res.stdout
+
+
+def test_export_speaks_names_and_an_edited_name_is_applied(tmp_path: Path) -> None:
+    """`inventory export --xlsx` wrote 所属系统/所属单位 as ids. It writes names, the ids in
+    grey 所属系统编号/所属单位编号 columns at the end; the team moves a host to another
+    system by typing that system's name, and the import applies it by name."""
+    book = _shared_host_book(tmp_path / "a.xlsx", ("【统一门户】网站",))
+    wb = openpyxl.load_workbook(book)
+    wb.active.append([2, "行政审批 (一期)", "hn-app01", "10.20.3.6", "UOS 20"])
+    wb.save(book)
+    est = tmp_path / "est"
+    import_ledgers([book], est, reader=read_grids)
+    out = export_xlsx(Estate.load(est), tmp_path / "out.xlsx", lang="zh")
+    wb = openpyxl.load_workbook(out)
+    ws = wb["主机"]
+    head = [c.value for c in ws[1]]
+    assert head[-2:] == ["所属系统编号", "所属单位编号"]
+    rows = {r[1]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    app = rows["hn-app01"]
+    assert app[head.index("所属系统")] == "行政审批 (一期)"
+    assert app[head.index("所属单位")] == "湖南局"
+    assert app[head.index("所属系统编号")].startswith("s-")
+    assert [c.value for c in wb["依赖关系"][1]][-4:] == [
+        "源系统编号", "目标系统编号", "源主机编号", "目标主机编号"]
+    row_no = 2 + list(rows).index("hn-app01")
+    ws.cell(row_no, head.index("所属系统") + 1).value = "【统一门户】网站"  # the id left as is
+    wb.save(out)
+
+    res = CliRunner().invoke(main, ["inventory", "import", str(out), "--estate", str(est),
+                                    "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "system_id" in res.stdout and "【统一门户】网站 (s-" in res.stdout
+    assert "nothing written" in res.stdout
+    systems = {s["name"]: s["id"] for s in Estate.load(est).rows("systems")}
+    report = import_ledgers([out], est, reader=read_grids, apply=True)
+    assert [(e["column"], e["edited"]) for e in report.edits] == [
+        ("system_id", systems["【统一门户】网站"])]
+    hosts = {h["hostname"]: h for h in Estate.load(est, check=True).rows("hosts")}
+    assert hosts["hn-app01"]["system_id"] == systems["【统一门户】网站"]
+    assert len(systems) == 2  # no system made of the name
+
+    # a name no system has: refused naming the sheet, row and column; nothing written
+    before = Estate.load(est).fingerprint()
+    wb = openpyxl.load_workbook(out)
+    wb["主机"].cell(row_no, head.index("所属系统") + 1).value = "没有这个系统"
+    wb.save(out)
+    with pytest.raises(LedgerError) as exc:
+        import_ledgers([out], est, reader=read_grids, apply=True)
+    text = str(exc.value)
+    assert "没有这个系统" in text and "主机" in text and f"row {row_no}" in text
+    assert "所属系统" in text
+    assert Estate.load(est).fingerprint() == before
+
+
+def test_a_workbook_exported_with_ids_still_imports(tmp_path: Path, bureau_ledger: Path) -> None:
+    """A workbook exported before names were written (ids in 所属系统, no id columns)."""
+    est = tmp_path / "est"
+    import_ledgers([bureau_ledger], est, reader=read_grids)
+    original = Estate.load(est)
+    out = export_xlsx(original, tmp_path / "out.xlsx", lang="zh")
+    wb = openpyxl.load_workbook(out)
+    for ws in wb.worksheets:  # back to the old layout: ids in the columns, no id columns
+        head = [c.value for c in ws[1]]
+        ids = [i for i, h in enumerate(head) if str(h).endswith("编号") and i > 0
+               and head[: i].count(str(h)[:-2]) == 1]
+        for i in ids:
+            src = head.index(str(head[i])[:-2])
+            for r in range(2, ws.max_row + 1):
+                ws.cell(r, src + 1).value = ws.cell(r, i + 1).value
+        for i in sorted(ids, reverse=True):
+            ws.delete_cols(i + 1)
+    wb.save(out)
+    back = tmp_path / "back"
+    import_ledgers([out], back, reader=read_grids)
+    assert Estate.load(back).fingerprint() == original.fingerprint()
