@@ -183,7 +183,11 @@ def _print_preview(files: list[dict[str, Any]]) -> None:
 @json_option
 @handle_errors
 def export_cmd(estate_dir: str, xlsx: str, lang: str, as_json: bool) -> None:
-    """Export the estate to one Excel workbook, a sheet per table, headers in zh or en."""
+    """Export the estate to one Excel workbook, a sheet per table, headers in zh or en.
+
+    References (所属系统, 所属单位, 源系统 …) are written as names, their ids in grey
+    columns at the end (所属系统编号 …); edit the names and import the workbook back
+    (`inventory import F`, then `--apply`)."""
     from shangyun.estate import Estate
     from shangyun.ledgers.export import export_xlsx
 
