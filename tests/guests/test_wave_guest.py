@@ -1,12 +1,17 @@
 """A wave moves the real legacy guest onto the lab's QEMU cloud and proves the move by
 booting it (issue 15, items 3 and 4): the test launch on the isolated network must reach a
 console login, answer SSH with the guest's *original* host key and hostname, and serve its
-app. Without adaptation (the control, or a sabotaged adaptation) the boot proof fails and
-the system is rolled back cleanly: no test instance, no volume, no staged file left.
+app; then the cutover starts it in production on the cloud's production network at its
+old address, where the health check hits its real app. Without adaptation (the control,
+or a sabotaged adaptation) the boot proof fails and the system is rolled back cleanly: no
+test instance, no volume, no staged file left.
 """
 
 from __future__ import annotations
 
+import json
+import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +52,8 @@ def guest_estate(lab: LabState, root: Path) -> None:
                    "system_id": SYSTEM, "bureau_id": "B01", "kind": "vm",
                    "hypervisor": g.hypervisor_uri, "cpu_cores": g.vcpus,
                    "memory_gb": g.memory_mib / 1024, "os": "Debian GNU/Linux 12"}],
-        "disks": [{"id": f"{g.id}-sda", "host_id": g.id, "format": g.disk_format,
+        # named as hypervisor discovery names a domain's disk (<domain>:<target dev>)
+        "disks": [{"id": f"{g.domain}:sda", "host_id": g.id, "format": g.disk_format,
                    "size_gb": 4.0, "path": g.disk}],
     }).save(root)
     write_plan(root, {1: [[SYSTEM]]})
@@ -62,7 +68,10 @@ def wave_options(lab: LabState, tmp: Path, s3: str) -> RunOptions:
         target_options={"uri": cloud.uri, "pool": cloud.pool,
                         "isolated_network": cloud.isolated_network,
                         "production_network": cloud.production_network,
-                        "domain_type": "qemu", "console_dir": cloud.console_dir},
+                        "domain_type": "qemu", "console_dir": cloud.console_dir,
+                        # the lab guest ignores ACPI: the production start's stop of the
+                        # test launch would wait the default 60 s before forcing it off
+                        "stop_timeout": "15"},
         staging_dir=str(tmp / "staging"), s3_endpoint=s3, bucket="guest-wave",
         boot_verify={"key_file": lab.client_key, "known_hosts": lab.known_hosts,
                      "app_ports": "8080", "via_netns": cloud.probe_netns, "timeout": "420"})
@@ -91,15 +100,39 @@ def left_in_cloud(lab: LabState) -> dict[str, Any]:
         conn.close()
 
 
-def test_the_adapted_guest_boots_on_virtio_and_proves_it(
+def source_active(lab: LabState) -> bool:
+    """Whether the legacy VM runs on its bureau hypervisor."""
+    g = lab.guest("b01-legacy01")
+    conn = libvirt.open(g.hypervisor_uri)
+    try:
+        return bool(conn.lookupByName(g.domain).isActive())
+    finally:
+        conn.close()
+
+
+def the_app_at(ip: str, port: int) -> dict[str, Any]:
+    """The guest app's answer at ``ip:port`` (what the health check fetched)."""
+    with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=10) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def test_the_adapted_guest_boots_on_virtio_proves_it_and_serves_at_its_old_address(
         prefect_harness: None, guest_lab: LabState, tmp_path: Path, s3: str) -> None:
-    """CI's one real migrated guest, end to end through part 1: converted, adapted,
-    staged, imported and test-launched on the isolated network, where it reaches a login
-    prompt, answers SSH with its original host key and name, and serves its app."""
+    """CI's one real migrated guest, end to end: converted, adapted, staged, imported and
+    test-launched on the isolated network, where it reaches a login prompt, answers SSH
+    with its original host key and name, and serves its app; then cut over — the source
+    frozen, the guest started in production on the cloud's production network at its old
+    address, and the health check hits its real app there."""
     power_off_source(guest_lab)
     g = guest_lab.guest("b01-legacy01")
     root = tmp_path / "estate"
     guest_estate(guest_lab, root)
+    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump({
+        "schema_version": 1, "systems": {SYSTEM: {
+            "freeze": True, "force_off": True,
+            "health": [{"kind": "http", "url": f"http://{g.ip}:{g.app_port}/",
+                        "expect_body": '"legacy-app"', "attempts": 30, "backoff": 2.0,
+                        "timeout": 5}]}}}))
     result = move_wave(str(root), 1, options=wave_options(guest_lab, tmp_path, s3).to_dict())
     (sysres,) = result["systems"]
     assert sysres["state"] == "done", sysres
@@ -113,8 +146,29 @@ def test_the_adapted_guest_boots_on_virtio_and_proves_it(
     assert "login:" in boot["console_excerpt"] and boot["via"].startswith("netns ")
     page = verification_page(1, result["systems"])
     assert "boot proof" in page and boot["host_key_fingerprint"] in page
-    # and the wave's rollback takes it all back
-    rollback(str(root), 1)
+    # production start: one domain on the production network with the source's MAC
+    (started,) = recs[f"{SYSTEM}/start"].payload["started"]["instances"]
+    cloud = guest_lab.qemu_cloud
+    assert cloud is not None
+    conn = libvirt.open(cloud.uri)
+    try:
+        dom = conn.lookupByUUIDString(started["instance_id"])
+        assert dom.isActive() and not dom.name().endswith("-test")
+        xml = ET.fromstring(dom.XMLDesc(0))
+    finally:
+        conn.close()
+    (nic,) = xml.findall("devices/interface")
+    assert nic.find("source").get("network") == cloud.production_network  # type: ignore[union-attr]
+    assert nic.find("mac").get("address") == g.mac  # type: ignore[union-attr]
+    # the health check passed against the guest's app at its old address, and what
+    # answers there is the moved guest: the source is off
+    (check,) = recs[f"{SYSTEM}/health"].payload["health"]
+    assert check["ok"] and f"{g.ip}:{g.app_port}" in check["check"], check
+    assert not source_active(guest_lab)
+    assert the_app_at(g.ip, g.app_port) == {"app": "legacy-app", "hostname": g.hostname,
+                                            "ok": True}
+    # and the wave's rollback takes it all back: the source runs again, the cloud is empty
+    rollback(str(root), 1, discard_production_writes=True)
     assert left_in_cloud(guest_lab) == {"domains": [], "volumes": []}
 
 
