@@ -73,8 +73,29 @@ def _keygen(path: Path) -> str:
     return Path(f"{path}.pub").read_text().strip()
 
 
-def start_farm(n: int, root: Path) -> Farm:
-    """``n`` namespaces on one bridge, one sshd each; returns when every sshd accepts."""
+#: a stock root account's dot-files (Debian's base-files; /etc/skel elsewhere)
+STOCK_HOME = [Path("/usr/share/base-files/dot.bashrc"), Path("/usr/share/base-files/dot.profile")]
+
+
+def _stock_home(folder: Path) -> Path:
+    """A root home as a fresh install has it (``.bashrc``, ``.profile``), for one host."""
+    home = folder / "root"
+    home.mkdir(mode=0o700)
+    for src in STOCK_HOME:
+        if src.is_file():
+            (home / src.name.replace("dot", "", 1)).write_bytes(src.read_bytes())
+        elif (skel := Path("/etc/skel", src.name.replace("dot", "", 1))).is_file():
+            (home / skel.name).write_bytes(skel.read_bytes())
+    return home
+
+
+def start_farm(n: int, root: Path, shared_home: bool = False) -> Farm:
+    """``n`` namespaces on one bridge, one sshd each; returns when every sshd accepts.
+
+    Each host's sshd sees its own ``/root`` (a stock ``.bashrc`` and ``.profile``, as on a
+    fresh install), bind-mounted in its own mount namespace, unless ``shared_home``: then
+    the hosts log in to this machine's own ``/root``, whose ``.bashrc`` (run by bash for
+    every SSH command) is whatever this machine's admin put there."""
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     cmds = [f"link add {BRIDGE} type bridge", f"addr add 10.231.255.254/16 dev {BRIDGE}",
             f"link set {BRIDGE} up"]
@@ -100,10 +121,13 @@ def start_farm(n: int, root: Path) -> Farm:
             "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password", "UsePAM no", "MaxStartups 1000",
             "MaxSessions 50", "LogLevel ERROR", ""]))
+        sshd = [SSHD, "-D", "-e", "-f", str(cfg)]
+        if not shared_home:  # sh binds the host's own /root, then becomes sshd (same pid)
+            sshd = ["sh", "-c", 'mount --bind "$0" /root && exec "$@"',
+                    str(_stock_home(folder)), *sshd]
         procs.append(subprocess.Popen(["ip", "netns", "exec", f"{TAG}{i}", "unshare", "--pid",
-                                       "--fork", "--kill-child", "--mount-proc", SSHD, "-D",
-                                       "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+                                       "--fork", "--kill-child", "--mount-proc", *sshd],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         addresses.append(addr)
     known_hosts = root / "known_hosts"
     known_hosts.write_text("\n".join(known) + "\n")
@@ -254,6 +278,9 @@ def main() -> int:
     ap.add_argument("--before", help="another checkout to measure as 'before'")
     ap.add_argument("--ansible", default="/tmp/inv-ansible/bin/ansible")
     ap.add_argument("--no-ansible", action="store_true")
+    ap.add_argument("--shared-home", action="store_true",
+                    help="hosts log in to this machine's own /root (its .bashrc runs for "
+                         "every SSH command) instead of a stock root home each")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -268,7 +295,7 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         t0 = time.perf_counter()
-        farm = start_farm(args.hosts, root)
+        farm = start_farm(args.hosts, root, args.shared_home)
         procs = farm.procs
         print(f"{args.hosts} sshd hosts up in {time.perf_counter() - t0:.1f} s; "
               f"configs {configs}; concurrency/forks {args.concurrency or args.hosts}; "
