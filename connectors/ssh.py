@@ -20,6 +20,7 @@ immediate ACKs (``TCP_QUICKACK``, re-armed before every read): an SSH handshake 
 string of small request/answer packets, and otherwise a server packet held back by Nagle
 waits for our ACK, which the kernel delays by up to 40 ms — twice per connection
 (authentication, and the session channel, where OpenSSH sends its host-keys notice first).
+Quick ACKs stop once the session channel is open.
 
 Limits: :class:`SSHPool` holds at most ``max_connections`` target connections at once and at
 most ``per_bureau`` per bureau; each target gets exactly one connection, used for one
@@ -82,12 +83,16 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class _LowLatencySocket(socket.socket):
-    """A TCP socket that acknowledges at once: ``TCP_QUICKACK`` is not sticky (the kernel
-    drops back to delayed ACKs), so it is re-armed before each read paramiko makes."""
+    """A TCP socket that acknowledges at once during the handshake: ``TCP_QUICKACK`` is not
+    sticky (the kernel drops back to delayed ACKs), so it is re-armed before each read
+    paramiko makes, until ``quick_ack`` is turned off (once the session channel is open,
+    the script's output needs no extra ACK packets)."""
+
+    quick_ack = True
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Read, asking the kernel to ACK what arrives without delay."""
-        if _QUICKACK is not None:
+        """Read, asking the kernel to ACK what arrives without delay (while ``quick_ack``)."""
+        if _QUICKACK is not None and self.quick_ack:
             with suppress(OSError):
                 self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
         return super().recv(bufsize, flags)
@@ -264,6 +269,8 @@ class SSHPool:
             transport = client.get_transport()
             assert transport is not None
             chan = transport.open_session(timeout=s.connect_timeout)
+            if isinstance(transport.sock, _LowLatencySocket):
+                transport.sock.quick_ack = False
             chan.settimeout(min(5.0, s.command_timeout))
             chan.exec_command("/bin/sh -s")
             chan.sendall(script.encode())

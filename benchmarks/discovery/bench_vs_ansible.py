@@ -1,13 +1,15 @@
 """Discovery vs ``ansible -m setup``, side by side in one run, on plain sshd hosts.
 
     .venv/bin/python benchmarks/discovery/bench_vs_ansible.py --hosts 30 --rounds 3 \\
-        [--before DIR] [--ansible /tmp/inv-ansible/bin/ansible]
+        [--before DIR] [--concurrency N] [--shared-home] [--ansible /tmp/inv-ansible/bin/ansible]
 
 Needs root. Starts ``--hosts`` network namespaces (``sybench<N>``, veth pairs on one bridge
 ``sybenchbr``, addresses 10.231.0.0/16), each running one plain ``sshd`` (its own host key,
 key-only root login; no databases, no lab) in its own PID namespace with its own ``/proc``
 (as on a real host, ``ps`` and ``ss -p`` there see that host's processes only, not every
-other host's sshd sessions: without it their cost grows with the number of hosts), then
+other host's sshd sessions: without it their cost grows with the number of hosts) and its
+own stock root home bind-mounted on ``/root`` (``--shared-home``: this machine's own
+``/root``, whose ``.bashrc`` bash runs for every SSH command), then
 runs each configuration in turn, round after round (A B A B …), and prints every run,
 the medians and the load average:
 
