@@ -245,6 +245,7 @@ class Merger:
         #: every system id a placeholder had, across merges: old id -> new id
         self.renamed: dict[str, str] = {}
         self._defines = True
+        self._shared_hosts = True
         self._step_renamed: dict[str, str] = {}
         self._notes: list[str] = []
         self._index_all()
@@ -277,16 +278,19 @@ class Merger:
         return out
 
     def merge(self, incoming: Mapping[str, Iterable[Row]], source: str,
-              defines: bool = True) -> MergeStep:
+              defines: bool = True, shared_hosts: bool = True) -> MergeStep:
         """Merge one source's rows (typed values, ``None`` for empty) into the rows.
 
         ``defines=False`` says the source's systems are only names rows referred to (the
-        deferred rows of a ledger): they never take a placeholder over."""
+        deferred rows of a ledger): they never take a placeholder over.
+        ``shared_hosts=False`` makes a host's different ``system_id`` a conflict, not a
+        shared use (an edited export: the move is an edit)."""
         self.source = source
         self.id_map = {name: {} for name in TABLES}
         self.counts = {name: TableCounts() for name in ORDER}
         self.new_conflicts = []
         self._defines = defines
+        self._shared_hosts = shared_hosts
         self._step_renamed = {}
         self._notes = []
         for name in ORDER:
@@ -506,7 +510,7 @@ class Merger:
                 if value > old:
                     cur[col] = value
                     changed = True
-            elif name == "hosts" and col == "system_id":
+            elif name == "hosts" and col == "system_id" and self._shared_hosts:
                 self._shared_host(cur, old, value, cur_source)
             else:
                 self._conflict(name, cur["id"], col, old, value, cur_source)

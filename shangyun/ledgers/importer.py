@@ -228,7 +228,8 @@ def import_ledgers(
                 for e in edits:
                     merger.by_id[e["table"]][e["id"]][e["column"]] = e["edited"]
                 changed = changed or bool(edits)
-        step = merger.merge(read.rows, p.name, defines=read.kind != "export")
+        step = merger.merge(read.rows, p.name, defines=read.kind != "export",
+                            shared_hosts=read.kind != "export")
         names.rename_systems(step.renamed, merger.by_id["systems"])
         report.warnings += step.notes
         _touch(touched, step)

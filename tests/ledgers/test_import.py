@@ -420,13 +420,16 @@ def test_export_speaks_names_and_an_edited_name_is_applied(tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     assert "system_id" in res.stdout and "【统一门户】网站 (s-" in res.stdout
     assert "nothing written" in res.stdout
+    assert "two systems" not in res.stdout  # the move is an edit, not a shared host
     systems = {s["name"]: s["id"] for s in Estate.load(est).rows("systems")}
     report = import_ledgers([out], est, reader=read_grids, apply=True)
     assert [(e["column"], e["edited"]) for e in report.edits] == [
         ("system_id", systems["【统一门户】网站"])]
-    hosts = {h["hostname"]: h for h in Estate.load(est, check=True).rows("hosts")}
+    moved = Estate.load(est, check=True)
+    hosts = {h["hostname"]: h for h in moved.rows("hosts")}
     assert hosts["hn-app01"]["system_id"] == systems["【统一门户】网站"]
     assert len(systems) == 2  # no system made of the name
+    assert not moved.rows("dependencies") and not moved.rows("conflicts")
 
     # a name no system has: refused naming the sheet, row and column; nothing written
     before = Estate.load(est).fingerprint()
