@@ -35,6 +35,8 @@ from shangyun.estate.schema import TABLES, Column
 
 #: Merge order: referenced tables before the tables that refer to them.
 ORDER = ("bureaus", "systems", "hosts", "disks", "databases", "dependencies")
+#: The columns a dependency is matched by (with its port).
+_DEP_ENDS = ("source_system", "target_system", "source_host", "target_host", "external")
 #: Columns merged by rule instead of conflict: keep the first value / keep the largest.
 _KEEP_CURRENT = {("dependencies", "origin")}
 _KEEP_MAX = {("dependencies", "seen_count")}
@@ -314,8 +316,8 @@ class Merger:
             return [("name", r.get("bureau_id") or "", match_key(r.get("name")))]
         if name == "hosts":
             keys: list[Any] = []
-            mac = normalize_mac(r.get("mac"))
-            if mac:
+            mac = r.get("mac")
+            if mac and (mac := normalize_mac(mac)):
                 keys.append(("mac", mac))
             b = r.get("bureau_id") or ""
             if r.get("ip"):
@@ -331,9 +333,9 @@ class Merger:
             return [("db", r.get("system_id") or "", match_key(r.get("engine")),
                      match_key(r.get("name")), r.get("host_id") or "")]
         if name == "dependencies":
-            return [("dep", *(match_key(r.get(c)) for c in (
-                "source_system", "target_system", "source_host", "target_host",
-                "external")), _text(r.get("port")))]
+            ends = [r.get(c) for c in _DEP_ENDS]
+            return [("dep", *[v.strip().lower() if type(v) is str and v.isascii()
+                              else match_key(v) for v in ends], _text(r.get("port")))]
         return []
 
     def _index_all(self) -> None:
