@@ -71,7 +71,7 @@ def merge_and_save(estate_dir: str, results: list[HostResult],
 @flow(name="discovery", log_prints=True)
 def discovery_flow(estate_dir: str, key_file: str, known_hosts: str, user: str = "root",
                    jump: str = "", targets: list[str] | None = None,
-                   hypervisors: list[str] | None = None, concurrency: int = 20,
+                   hypervisors: list[str] | None = None, concurrency: int = 50,
                    per_bureau: int | None = None, connect_timeout: float = 10.0,
                    retries: int = 2, sample_seconds: float = 1.0) -> dict[str, Any]:
     """Discover the estate's hosts over SSH (and hypervisors over libvirt), merge, report."""
@@ -97,7 +97,7 @@ def discovery_flow(estate_dir: str, key_file: str, known_hosts: str, user: str =
             "observed_dependencies": applied.dependencies}
 
 
-def run_flow(concurrency: int = 20, **params: Any) -> dict[str, Any]:
+def run_flow(concurrency: int = 50, **params: Any) -> dict[str, Any]:
     """Run :func:`discovery_flow` with a thread pool as wide as ``concurrency``."""
     runner = ThreadPoolTaskRunner(max_workers=max(1, concurrency))  # type: ignore[call-arg]
     return discovery_flow.with_options(task_runner=runner)(concurrency=concurrency, **params)

@@ -44,8 +44,10 @@ from shangyun.errors import ShangyunError
               "datastore_roots in estate.yaml; a disk path outside them is refused.")
 @click.option("--target", "targets", multiple=True, metavar="HOST[:PORT]",
               help="Extra host to discover besides the estate's; repeatable.")
-@click.option("--concurrency", default=20, show_default=True, type=click.IntRange(1, 512),
-              help="Hosts discovered at once (and SSH connections open at most).")
+@click.option("--concurrency", default=50, show_default=True, type=click.IntRange(1, 512),
+              help="Hosts discovered at once (and SSH connections open at most); each "
+                   "holds its connection about a second (the utilisation sample), so this "
+                   "sets the hosts per second.")
 @click.option("--per-bureau", type=click.IntRange(1, 512), default=None,
               help="At most this many hosts of one bureau at once (default: no extra limit).")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),

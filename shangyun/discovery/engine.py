@@ -122,7 +122,7 @@ def discover_one(target: Target, runner: Runner) -> HostResult:
                           int(getattr(exc, "attempts", 1) or 1), _now())
 
 
-def discover_hosts(targets: list[Target], runner: Runner, *, concurrency: int = 20,
+def discover_hosts(targets: list[Target], runner: Runner, *, concurrency: int = 50,
                    on_result: Callable[[HostResult], None] | None = None) -> list[HostResult]:
     """Discover ``targets`` with at most ``concurrency`` at once; results in target order."""
     results: dict[int, HostResult] = {}

@@ -124,7 +124,7 @@ class SSHOptions:
     key_file: str
     known_hosts: str
     defaults: Defaults = Defaults()
-    concurrency: int = 20
+    concurrency: int = 50
     per_bureau: int | None = None
     connect_timeout: float = 10.0
     command_timeout: float = 120.0
