@@ -15,7 +15,8 @@ from shangyun.report import programme_status, render_report
 from shangyun.runbook import render_runbook
 
 #: The bureau columns of the report's table artifact.
-REPORT_COLUMNS = ("id", "name", "systems", "moved", "pending", "failed", "excluded")
+REPORT_COLUMNS = ("id", "name", "systems", "moved", "pending", "failed", "excluded",
+                  "failed_back")
 
 
 def publish_markdown(estate_dir: str | Path, key: str, text: str, description: str,

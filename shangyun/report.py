@@ -24,24 +24,11 @@ from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import translator
 from shangyun.runbook.render import render
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
-from shangyun.wave.state import (
-    FINISHED,
-    PENDING,
-    REFUSED,
-    ROLLBACK_FAILED,
-    ROLLED_BACK,
-    SYSTEM_FAILED,
-    latest_runs,
-    wave_state,
-)
+from shangyun.wave.state import FAILED_BACK, latest_runs, progress_bucket, wave_state
 
 
 def _bucket(state: str) -> str:
-    if state in FINISHED:
-        return "moved"
-    if state in (SYSTEM_FAILED, ROLLED_BACK, ROLLBACK_FAILED, REFUSED):
-        return "failed"
-    return PENDING
+    return progress_bucket(state)
 
 
 def programme_status(estate_dir: str | Path, *,
@@ -75,9 +62,10 @@ def programme_status(estate_dir: str | Path, *,
         b = per_bureau.setdefault(s["bureau_id"], {
             "id": s["bureau_id"], "name": (bureaus.get(s["bureau_id"]) or {}).get(
                 "name", s["bureau_id"]), "systems": 0, "moved": 0, "pending": 0,
-            "failed": 0, "excluded": 0})
+            "failed": 0, "excluded": 0, "failed_back": 0})
         b["systems"] += 1
         b[bucket] += 1
+        b["failed_back"] += state == FAILED_BACK
         systems.append({"id": sid, "name": s["name"], "bureau": s["bureau_id"],
                         "wave": waves_of.get(sid), "state": state,
                         "excluded_reason": excluded.get(sid, "")})
@@ -96,9 +84,10 @@ def programme_status(estate_dir: str | Path, *,
                                           {s["id"]: s["state"] for s in members}),
                       "last_run": runs[-1]["id"] if runs else None,
                       "moved": sum(s["state"] == "done" for s in members),
-                      "failed": sum(_bucket(s["state"]) == "failed" for s in members)})
+                      "failed": sum(_bucket(s["state"]) == "failed" for s in members),
+                      "failed_back": sum(s["state"] == FAILED_BACK for s in members)})
     totals = {k: sum(b[k] for b in per_bureau.values())
-              for k in ("systems", "moved", "pending", "failed", "excluded")}
+              for k in ("systems", "moved", "pending", "failed", "excluded", "failed_back")}
     meta = af["meta"] or {}
     return {
         "estate": summary["name"] or root.name, "path": str(root),

@@ -42,7 +42,8 @@ def status(estate_dir: str, as_json: bool) -> None:
     else:
         out.console.print("assessment: none (run shangyun assess)")
     t = data["totals"]
-    out.console.print(f"systems: {t['moved']} moved, {t['pending']} pending, "
+    back = f" ({t['failed_back']} failed back)" if t.get("failed_back") else ""
+    out.console.print(f"systems: {t['moved']} moved, {t['pending']} pending{back}, "
                       f"{t['failed']} failed or rolled back, {t['excluded']} excluded "
                       f"(of {t['systems']})")
     if data["waves"]:
@@ -50,8 +51,9 @@ def status(estate_dir: str, as_json: bool) -> None:
                           "failed", "last run")
         for w in data["waves"]:
             table.add_row(str(w["wave"]), w["start"], str(w["systems"]),
-                          str(len(w["bureaus"])), str(w["runs"]), w["state"], str(w["moved"]),
-                          str(w["failed"]), w["last_run"] or "-")
+                          str(len(w["bureaus"])), str(w["runs"]),
+                          w["state"].replace("_", " "), str(w["moved"]), str(w["failed"]),
+                          w["last_run"] or "-")
         out.console.print(table)
     else:
         out.console.print("plan: none (run shangyun plan)")

@@ -14,6 +14,7 @@ from shangyun.journal.status import UNDO_FAILED
 from shangyun.runbook.context import build_context
 from shangyun.runbook.i18n import MESSAGES, translator
 from shangyun.runbook.render import render
+from shangyun.wave.state import progress_bucket
 
 CHARTS = ("gantt", "graph", "progress")
 
@@ -79,9 +80,7 @@ def runbook_charts(ctx: dict[str, Any], lang: str = "zh") -> dict[str, bytes]:
     for s in ctx["systems"]:
         b = per.setdefault(s["bureau"], {"label": s["bureau_name"], "moved": 0, "pending": 0,
                                          "failed": 0, "excluded": 0})
-        key = ("moved" if s["state"] == "done" else
-               "pending" if s["state"] in ("pending", "partial") else "failed")
-        b[key] += 1
+        b[progress_bucket(s["state"])] += 1
     labels = {k: t(k) for k in ("moved", "pending", "failed", "excluded")}
     progress = charts.progress_png(list(per.values()), labels, t("progress"))
     return {"gantt": gantt, "graph": graph, "progress": progress}

@@ -45,6 +45,8 @@ from shangyun.wave.state import (
     ROLLED_BACK,
     SYSTEM_FAILED,
     WAVE_DONE,
+    WAVE_FAILED_BACK,
+    WAVE_PARTLY_FAILED_BACK,
     latest_runs,
     wave_state,
 )
@@ -345,6 +347,7 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     pending = [s for s in systems if s["state"] == PENDING]
     return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
             "ok": state == WAVE_DONE, "ran": bool(runs),
+            "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK),
             "summary": t("outcome_summary", moved=len(moved), total=len(systems),
                          back=len(back), decide=len(decide), pending=len(pending)),
             "moved": [{"name": s["name"], "id": s["id"]} for s in moved],

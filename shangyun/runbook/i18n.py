@@ -119,6 +119,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state_rollback_failed": ("回退失败", "rollback failed"),
     "state_failed": ("失败", "failed"),
     "state_partial": ("部分完成", "partial"),
+    "state_partly_failed_back": ("部分已回切", "partly failed back"),
     "state_pending": ("未执行", "not run"),
     "state_running": ("执行中", "running"),
     "state_crashed": ("中断", "crashed"),
@@ -244,12 +245,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "wave_done": ("完成：全部系统已迁移", "done: every system moved"),
     "wave_failed": ("失败：有系统未完成迁移", "failed: a system did not move"),
     "wave_partial": ("部分执行：有系统尚未执行", "partial: some systems have not run"),
-    "outcome_summary": ("{total} 个系统中 {moved} 个已迁移，{back} 个已回退或被拒绝，"
+    "wave_failed_back": ("已回切：未迁移的系统均由操作员回切至源端（非故障）",
+                         "failed back: every system not moved was carried home on purpose "
+                         "(not a failure)"),
+    "wave_partly_failed_back": ("部分已回切：其余系统已迁移，回切的系统已回到源端（非故障）",
+                                "partly failed back: the others moved, the failed-back "
+                                "systems are home on their sources (not a failure)"),
+    "outcome_summary": ("{total} 个系统中 {moved} 个已迁移，{back} 个已回退、被拒绝或已回切，"
                         "{decide} 个需要决定，{pending} 个尚未执行。",
-                        "{moved} of {total} systems moved, {back} rolled back or refused, "
+                        "{moved} of {total} systems moved, {back} rolled back, refused or "
+                        "failed back, "
                         "{decide} need a decision, {pending} not run yet."),
     "moved_list": ("已迁移", "Moved"),
-    "back_list": ("已回退或被拒绝（原因）", "Rolled back or refused (why)"),
+    "back_list": ("已回退、被拒绝或已回切（原因）", "Rolled back, refused or failed back (why)"),
     "decide_list": ("需要决定", "Needs a decision"),
     "pending_list": ("尚未执行", "Not run yet"),
     "why_group": ("同一迁移组的其他系统失败，或由 `wave rollback` 回退",

@@ -12,8 +12,11 @@ change the state: a refused fail-back leaves a cut-over system ``done``.
 
 Wave states: ``never run`` (no run in the journal), ``running``, ``crashed`` (the newest
 run's orchestrator died), ``done`` (every system of the wave is done), ``failed`` (a system
-of the wave is not done after its runs: failed, rolled back, refused …), ``partial`` (no
-system failed but some were not run: an ``--only`` run).
+of the wave is not done after its runs: failed, rolled back, refused …), ``failed_back``
+(no system failed, and every system not done was failed back: a fail-back is a deliberate
+operator action, not a failure), ``partly_failed_back`` (the same, with some systems done
+or cut over beside the failed-back ones), ``partial`` (no system failed but some were not
+run: an ``--only`` run).
 """
 
 from __future__ import annotations
@@ -61,8 +64,10 @@ WAVE_CRASHED: Final = RUN_CRASHED
 WAVE_DONE: Final = DONE
 WAVE_FAILED: Final = FAILED
 WAVE_PARTIAL: Final = PARTIAL
+WAVE_FAILED_BACK: Final = FAILED_BACK
+WAVE_PARTLY_FAILED_BACK: Final = "partly_failed_back"
 WAVE_STATES: Final = (NEVER_RUN, WAVE_RUNNING, WAVE_CRASHED, WAVE_DONE, WAVE_FAILED,
-                      WAVE_PARTIAL)
+                      WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK, WAVE_PARTIAL)
 """Every state :func:`wave_state` gives."""
 
 
@@ -111,14 +116,17 @@ def wave_state(run_statuses: Iterable[str], systems: Mapping[str, str]) -> str:
         return WAVE_DONE if statuses == {RUN_DONE} else WAVE_FAILED
     if states <= set(FINISHED):
         return WAVE_DONE
-    if states - set(FINISHED) - {PENDING}:
+    bad = states - set(FINISHED) - {PENDING}
+    if bad - {FAILED_BACK}:
         return WAVE_FAILED
+    if bad:  # only fail-backs: deliberate, not a failure
+        return WAVE_PARTLY_FAILED_BACK if states & set(FINISHED) else WAVE_FAILED_BACK
     return WAVE_PARTIAL
 
 
 def run_state(systems: Mapping[str, str]) -> str:
     """The state a finished run ends in over the systems it ran (id → state or a run's
-    label): :func:`wave_state` of that one run — ``done`` when every one is, else
+    label): ``done`` when every one is (:func:`wave_state` of that one run), else
     ``failed``."""
     state = wave_state((RUN_DONE,), systems)
     return WAVE_DONE if state == WAVE_DONE else WAVE_FAILED
@@ -137,6 +145,18 @@ def latest_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str | None, Mapping[s
     return latest
 
 
+def progress_bucket(state: str) -> str:
+    """Where a system in ``state`` counts in a progress table or chart: ``moved`` (done or
+    cut over), ``failed`` (failed, rolled back, refused, rollback failed) or ``pending``
+    (not run, partial, or failed back: home on its source, to be moved again — counted
+    apart as well, never as a failure)."""
+    if state in FINISHED:
+        return "moved"
+    if state in (SYSTEM_FAILED, ROLLED_BACK, ROLLBACK_FAILED, REFUSED):
+        return "failed"
+    return PENDING
+
+
 def is_settled(state: str) -> bool:
     """Whether a system in ``state`` needs nobody's decision: done (or cut over and left
     alone), or not run yet."""
@@ -146,5 +166,7 @@ def is_settled(state: str) -> bool:
 __all__ = ["BUSY", "CUTOVER", "CUT_OVER", "FAILBACK", "FAILED_BACK", "FINISHED", "NEVER_RUN",
            "PARTIAL", "PENDING", "PRECHECK", "REFUSED", "ROLLBACK_FAILED", "ROLLED_BACK",
            "SKIPPED", "SYSTEM_DONE", "SYSTEM_FAILED", "SYSTEM_STATES", "WAVE_CRASHED",
-           "WAVE_DONE", "WAVE_FAILED", "WAVE_PARTIAL", "WAVE_RUNNING", "WAVE_STATES",
-           "is_settled", "latest_runs", "run_state", "system_state", "wave_state"]
+           "WAVE_DONE", "WAVE_FAILED", "WAVE_FAILED_BACK", "WAVE_PARTIAL",
+           "WAVE_PARTLY_FAILED_BACK", "WAVE_RUNNING", "WAVE_STATES",
+           "is_settled", "latest_runs", "progress_bucket", "run_state", "system_state",
+           "wave_state"]
