@@ -64,7 +64,7 @@ class AdaptAction:
                  for d in a.disks}
         if not any(found.values()):
             if a.mode == "required":
-                raise StepError(f"system {step.system_id}: the guest of {a.hostname} cannot "
+                raise StepError(f"system {self.ctx.who(step)}: the guest of {a.hostname} cannot "
                                 f"be adapted: no partition table or filesystem on its disks, "
                                 "and the plan requires it to boot (guest.adapt: required)")
             return self._skipped(a, convs, NO_OS, t0,
@@ -85,7 +85,7 @@ class AdaptAction:
                                          macs=tuple(a.macs), readdress=dict(a.readdress))
                 decision = decide(facts, settings)
                 if isinstance(decision, Refused):
-                    raise StepError(f"system {step.system_id}: the guest of {a.hostname} "
+                    raise StepError(f"system {self.ctx.who(step)}: the guest of {a.hostname} "
                                     f"cannot be adapted: {decision.reason}")
                 if not isinstance(decision, AdaptPlan):
                     return self._skipped(a, convs, decision.reason, t0,
@@ -119,8 +119,7 @@ class AdaptAction:
             disks={k: as_record(v) for k, v in convs.items()},
             seconds=time.monotonic() - t0))
 
-    @staticmethod
-    def _verify_initrds(step: Step, session: GuestSession, facts: GuestFacts,
+    def _verify_initrds(self, step: Step, session: GuestSession, facts: GuestFacts,
                         plan: AdaptPlan) -> None:
         """Every rebuilt initramfs holds the virtio drivers the guest needs to find its
         root disk (listed from the image itself, after the rebuild)."""
@@ -134,7 +133,7 @@ class AdaptAction:
             missing = [m for m in needed if m not in names]
             if missing:
                 raise VerificationError(
-                    f"system {step.system_id}: the rebuilt initramfs {initrd} lacks "
+                    f"system {self.ctx.who(step)}: the rebuilt initramfs {initrd} lacks "
                     f"{', '.join(missing)}: the guest would not find its root disk")
 
     def _flatten(self, a: AdaptArgs, overlay: str, adapted: str, conv: ConvertDone,

@@ -25,6 +25,7 @@ from connectors.targets.ec2 import Ec2Target
 from connectors.targets.fenced import FencedTarget
 from connectors.targets.libvirt import LibvirtTarget
 from shangyun.errors import StepError
+from shangyun.estate.names import readable
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
 
@@ -81,6 +82,8 @@ class RunContext:
     progress: Progress | None = None
     targets: TargetFactories = field(default_factory=dict)
     on_step: StepListener | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    """System id -> name, for the messages a person reads (:meth:`who`)."""
     journal: WaveJournal | None = None
     run_id: str = ""
     wave: int = 0
@@ -125,6 +128,11 @@ class RunContext:
             if uri not in self._hv:
                 self._hv[uri] = PowerSession(uri)
             return self._hv[uri]
+
+    def who(self, system: str | Step) -> str:
+        """How a message names a system (its id, or a step of it): its name (``name (id)``
+        when another system of :attr:`names` has the same one; the id when it has none)."""
+        return readable(system.system_id if isinstance(system, Step) else system, self.names)
 
     def bind(self, journal: WaveJournal, run_id: str, wave: int) -> RunContext:
         """Attach the run's journal (for resumable state written while a step runs)."""

@@ -125,7 +125,7 @@ class StartAction:
                 time.sleep(START_POLL_SECONDS)
                 state = t.status(inst)
             if state != InstanceState.RUNNING:
-                raise StepError(f"system {step.system_id}: {inst.name} is {state}, not running")
+                raise StepError(f"system {self.ctx.who(step)}: {inst.name} is {state}, not running")
         return {"started": {"instances": made, "target_options": dict(topts or {})}}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:

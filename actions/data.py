@@ -147,7 +147,7 @@ class VerifyAction:
         Refused when the system is cut over (the target has moved on from the source)."""
         refuse_production_target(self.ctx, step)
         return {"verified": verify_items(step.args_as(VerifyArgs).items,
-                                         f"system {step.system_id}: cutover refused")}
+                                         f"system {self.ctx.who(step)}: cutover refused")}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """Never trusted on resume: verify again."""

@@ -106,7 +106,7 @@ class FailbackDeltaAction:
         its copy journaled."""
         if self.ctx.journal is not None and not cut_over(self.ctx.journal, self.ctx.wave,
                                                          step.system_id):
-            raise StepError(f"system {step.system_id} is not cut over: reverse delta "
+            raise StepError(f"system {self.ctx.who(step)} is not cut over: reverse delta "
                             f"{step.key} refused (only a cut-over system's target holds "
                             "writes the source lacks)")
         a = step.args_as(FailbackItem)
@@ -135,7 +135,7 @@ class FailbackVerifyAction:
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Verify all items (one VerificationError naming every difference)."""
         items = step.args_as(VerifyArgs).items
-        return {"verified": verify_items(items, f"system {step.system_id}: fail-back refused",
+        return {"verified": verify_items(items, f"system {self.ctx.who(step)}: fail-back refused",
                                          reverse=True)}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:

@@ -107,7 +107,7 @@ class PrecheckAction:
                 vcpus=int(a.cpus), memory_mb=int(float(a.memory_gb) * 1024),
                 disk_bytes=needed, instances=len(a.hosts)))
             capacity = cap.to_dict()
-            problems += [f"system {step.system_id}: target: {r}" for r in cap.reasons]
+            problems += [f"system {self.ctx.who(step)}: target: {r}" for r in cap.reasons]
         if problems:
             raise StepError("pre-check refused:\n  - " + "\n  - ".join(problems))
         return {"staging_needed": needed, "staging_free": obs.staging_free,
@@ -134,7 +134,7 @@ class ConvertAction:
         """Convert, verify, and return the staged image's path and digests."""
         a = step.args_as(ConvertArgs)
         if not a.datastore_roots:
-            raise StepError(f"system {step.system_id}: {a.source}: {NO_ROOTS}")
+            raise StepError(f"system {self.ctx.who(step)}: {a.source}: {NO_ROOTS}")
         qemu.source_path(a.source, a.datastore_roots)  # refused before anything is read
         dst = Path(step.planned_as(ConvertPlanned).path)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,7 @@ class ImportAction:
             landing.parent.mkdir(parents=True, exist_ok=True)
             got = self.ctx.store().download_file(up["bucket"], up["key"], landing)
             if got != up["digest"]:
-                raise VerificationError(f"system {step.system_id}: s3://{up['bucket']}/"
+                raise VerificationError(f"system {self.ctx.who(step)}: s3://{up['bucket']}/"
                                         f"{up['key']} downloaded as {got}, uploaded as "
                                         f"{up['digest']}")
             source = landing
@@ -258,7 +258,7 @@ class ImportAction:
             with contextlib.suppress(FileNotFoundError):
                 landing.unlink()
         if disk.digest != conv.content_digest:
-            raise VerificationError(f"system {step.system_id}: imported disk {a.volume} "
+            raise VerificationError(f"system {self.ctx.who(step)}: imported disk {a.volume} "
                                     f"has digest {disk.digest}, expected "
                                     f"{conv.content_digest}")
         return as_record(ImportDone(disk.to_record()))
@@ -322,7 +322,7 @@ class LaunchAction:
             time.sleep(LAUNCH_POLL_SECONDS)
             state = t.status(inst)
         if state != InstanceState.RUNNING:
-            raise StepError(f"system {step.system_id}: test launch of {a.name} is "
+            raise StepError(f"system {self.ctx.who(step)}: test launch of {a.name} is "
                             f"{state}, not running")
         boot: dict[str, Any] = {}
         if a.boot_verify:
@@ -341,7 +341,7 @@ class LaunchAction:
                 self.ctx.progress(step, pct)
 
         if not console:
-            raise StepError(f"system {step.system_id}: boot proof of {a.name} asked for, but "
+            raise StepError(f"system {self.ctx.who(step)}: boot proof of {a.name} asked for, but "
                             f"the target gives no console (set its console_dir)")
         try:
             host_key = bootproof.original_host_key(bv["known_hosts"], a.ip, a.hostname)
@@ -356,7 +356,7 @@ class LaunchAction:
         except bootproof.BootFailed as exc:
             self.ctx.save_state(step, "boot", {"failed": str(exc), **exc.evidence})
             shown = str(exc.evidence.get("console_excerpt") or "")[-1500:]
-            raise StepError(f"system {step.system_id}: test launch of {a.hostname or a.name} "
+            raise StepError(f"system {self.ctx.who(step)}: test launch of {a.hostname or a.name} "
                             f"did not boot: {exc}\n--- console ---\n{shown}") from exc
         return ev.to_dict()
 

@@ -12,7 +12,9 @@ from actions.context import RunContext, TargetFactories
 from actions.failback import FAILED_BACK, fail_back_system, failing_back
 from actions.registry import actions_for
 from connectors.journal.wave import open_journal
-from shangyun.errors import InProductionError, StepError
+from shangyun.errors import InProductionError, ShangyunError, StepError
+from shangyun.estate import Estate
+from shangyun.estate.names import names_of, readable
 from shangyun.wave.engine import StepAction, UndoReport, cut_over, execute, undo_system
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
@@ -41,12 +43,14 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
         todo = [system] if system else journal.systems(number)
         if systems is not None:
             todo = [s for s in todo if s in set(systems)]
-        live = refuse_rollback(journal, number, todo, discard_production_writes)
+        names = system_names(estate_dir)
+        live = refuse_rollback(journal, number, todo, discard_production_writes, names)
         last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict(),
                                             "bureau": bureau}, kind="rollback")
-        ctx = RunContext(opts, targets=targets or {}).bind(journal, run_id, number)
+        ctx = RunContext(opts, targets=targets or {}, names=names).bind(journal, run_id,
+                                                                        number)
         actions = actions_for(ctx)
         reports = []
         try:
@@ -86,16 +90,19 @@ def fail_back(estate_dir: str, number: int, system: str | None = None, *,
             raise StepError(f"wave {number}: no system is cut over: nothing to fail back "
                             "(a system that is not cut over is rolled back without "
                             "--fail-back)")
+        names = system_names(estate_dir)
         for sid in todo:
             if not (cut_over(journal, number, sid) or failing_back(journal, number, sid)):
-                raise StepError(f"system {sid} is not cut over in wave {number}: nothing to "
-                                "fail back (roll it back without --fail-back)")
+                raise StepError(f"system {readable(sid, names)} is not cut over in wave "
+                                f"{number}: nothing to fail back (roll it back without "
+                                "--fail-back)")
         last = journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "systems": todo,
                                             "options": opts.to_dict()}, kind="failback",
                                     exclusive=True)
-        ctx = RunContext(opts, targets=targets or {}).bind(journal, run_id, number)
+        ctx = RunContext(opts, targets=targets or {}, names=names).bind(journal, run_id,
+                                                                        number)
         actions = actions_for(ctx)
         results: list[dict[str, Any]] = []
         try:
@@ -114,18 +121,30 @@ def finalized(journal: WaveJournal, number: int) -> bool:
     return any(r["kind"] == "finalize" and r["status"] == "done" for r in journal.runs(number))
 
 
+def system_names(estate_dir: str) -> dict[str, str]:
+    """System id -> name of the estate in ``estate_dir``, for messages (empty when the
+    estate cannot be read: the messages then name the ids)."""
+    try:
+        return names_of(Estate.load(estate_dir, check=False), "system")
+    except ShangyunError:
+        return {}
+
+
 def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
-                    discard_production_writes: bool) -> set[str]:
+                    discard_production_writes: bool,
+                    names: Mapping[str, str] | None = None) -> set[str]:
     """Check a rollback of ``todo`` before anything is undone: refused after finalize,
     and for cut-over systems unless ``discard_production_writes``. Returns the cut-over
-    systems of ``todo`` (those whose production writes the rollback will discard)."""
+    systems of ``todo`` (those whose production writes the rollback will discard);
+    ``names`` (id -> name) name the systems in the refusal."""
     if finalized(journal, number):
         raise StepError(f"wave {number} is finalized: rollback refused (its systems run in "
                         "production on the target; the source is no longer the fallback)")
     live = {sid for sid in todo if cut_over(journal, number, sid)}
     if live and not discard_production_writes:
         raise InProductionError(
-            f"wave {number}: {', '.join(sorted(live))} cut over (in production): rollback "
+            f"wave {number}: {', '.join(sorted(readable(s, names or {}) for s in live))} "
+            f"{'is' if len(live) == 1 else 'are'} cut over (in production): rollback "
             "would drop the writes made on the target since; nothing was undone. Carry them "
             "back with 'wave rollback --fail-back', or discard them on purpose with "
             "--discard-production-writes (audited)")

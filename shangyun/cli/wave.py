@@ -23,7 +23,7 @@ from shangyun.cli.output import (
 )
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
-from shangyun.estate.names import label, names_of, resolve_in
+from shangyun.estate.names import label, names_of, readable, resolve_in
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -106,11 +106,14 @@ def _distributed(estate_dir: str, number: int, as_json: bool, **kwargs: Any) -> 
         print_json(result)
     else:
         console.print(f"[bold]wave {number}[/] (distributed): {result['state']}")
+        bureaus = _names(estate_dir, "bureau")
         for b in result["bureaus"]:
-            console.print(f"  {escape(b['bureau'])}: {b['outcome']} (journal: "
-                          f"{b.get('journal_state', '-')}, resumes {b['resumes']})")
+            console.print(f"  {escape(readable(b['bureau'], bureaus))}: {b['outcome']} "
+                          f"(journal: {b.get('journal_state', '-')}, resumes {b['resumes']})")
+        systems = _names(estate_dir, "system")
         for s in result["systems"]:
-            console.print(f"  {escape(s['id'])}: {s['state']} {escape(s.get('error'))}")
+            console.print(f"  {escape(readable(s['id'], systems))}: "
+                          f"{s['state'].replace('_', ' ')} {escape(s.get('error'))}")
     if result["state"] != "done":
         raise SystemExit(1)
 
@@ -247,10 +250,12 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     if status.get("pending"):
         counts["pending"] = len(status["pending"])
     summary = ", ".join(f"{n} {st.replace('_', ' ')}" for st, n in sorted(counts.items()))
-    console.print(f"[bold]wave {number}[/]: {status['state']}  ({summary}; "
+    console.print(f"[bold]wave {number}[/]: {status['state'].replace('_', ' ')}  ({summary}; "
                   f"runs: {len(status['runs'])})")
+    bureaus = _names(estate_dir, "bureau")
     for bureau, b in (status.get("bureaus") or {}).items():
-        console.print(f"  {escape(bureau)}: {b['status']} (run {b['run']}, flow run "
+        console.print(f"  {escape(label(bureau, bureaus))}: {b['status']} (run {b['run']}, "
+                      f"flow run "
                       f"{b.get('flow_run_id') or '-'})")
     systems = Table("system", "state", "steps")
     for s in status["systems"]:
@@ -259,11 +264,12 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     for sid in status.get("pending") or []:
         systems.add_row(label(sid, names), "pending", "0")
     console.print(systems)
+    hosts = _names(estate_dir, "host")
     t = Table("system", "step", "status", "detail")
     for s in status["systems"]:
         for st in s["steps"]:
-            t.add_row(names.get(s["id"]) or s["id"], st["key"], st["status"],
-                      st.get("error") or "")
+            t.add_row(names.get(s["id"]) or s["id"], _step_label(st["key"], hosts),
+                      st["status"], st.get("error") or "")
     console.print(t)
 
 
@@ -303,9 +309,11 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                         "of it): nothing to roll back")
     if system is not None:
         system = resolve_in(estate_dir, "system", system)
+    names = _names(estate_dir, "system")
     if system and system not in {s["id"] for s in status["systems"]}:
-        raise PlanError(f"system {system} has no step in wave {number}: nothing to roll back "
-                        f"(its systems: {', '.join(s['id'] for s in status['systems']) or '-'})")
+        listed = ", ".join(readable(s["id"], names) for s in status["systems"]) or "-"
+        raise PlanError(f"system {readable(system, names)} has no step in wave {number}: "
+                        f"nothing to roll back (its systems: {listed})")
     if distributed:
         if system:
             raise click.UsageError("--system and --distributed: roll one system back "
@@ -313,42 +321,68 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         _rollback_distributed(estate_dir, number, as_json)
         return
     if fail_back:
-        _fail_back(run_fail_back(estate_dir, number, system), number, as_json)
+        _fail_back(run_fail_back(estate_dir, number, system), number, as_json, names)
         return
 
     reports = rollback(estate_dir, number, system, discard_production_writes=discard)
-    data = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
+    hosts = _names(estate_dir, "host")
+    data = [{"system": r.system_id, "name": names.get(r.system_id, ""), "undone": r.undone,
+             "failed": r.failed} for r in reports]
     if as_json:
         print_json({"wave": number, "ok": all(r.ok for r in reports), "systems": data})
     else:
         for r in reports:
             mark = "[green]rolled back[/]" if r.ok else "[red]ROLLBACK FAILED[/]"
-            console.print(f"{escape(r.system_id)}: {mark} ({len(r.undone)} step(s) undone)")
+            console.print(f"{escape(readable(r.system_id, names))}: {mark} "
+                          f"({len(r.undone)} step(s) undone)")
             for key, err in r.failed.items():
-                console.print(f"  [red]failed[/] {escape(key)}: {escape(err)}")
+                console.print(f"  [red]failed[/] {escape(_step_label(key, hosts))}: "
+                              f"{escape(err)}")
     if not all(r.ok for r in reports):
         raise SystemExit(1)
 
 
-def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool) -> None:
-    """Print a fail-back's results; exit 1 unless every system failed back."""
+def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool,
+               names: dict[str, str]) -> None:
+    """Print a fail-back's results (systems by name); exit 1 unless every system failed
+    back."""
     ok = all(r["state"] == "failed_back" for r in results)
     if as_json:
-        print_json({"wave": number, "ok": ok, "systems": results})
+        print_json({"wave": number, "ok": ok, "systems": [
+            {**r, "name": names.get(r["system"], "")} for r in results]})
     else:
         for r in results:
+            who = escape(readable(r["system"], names))
             if r["state"] == "failed_back":
-                console.print(f"{escape(r['system'])}: [green]failed back[/] (production "
+                console.print(f"{who}: [green]failed back[/] (production "
                               "writes carried back to the source, verified; DNS back, "
                               "source writable and restarted)")
             elif r["state"] == "refused":
-                console.print(f"{escape(r['system'])}: [red]fail-back refused[/] — the "
+                console.print(f"{who}: [red]fail-back refused[/] — the "
                               f"target stays in production: {escape(r['error'])}")
             else:
-                console.print(f"{escape(r['system'])}: [red]fail-back stopped[/] past its "
+                console.print(f"{who}: [red]fail-back stopped[/] past its "
                               f"point of no return: {escape(r['error'])}")
     if not ok:
         raise SystemExit(1)
+
+
+def _step_label(key: str, hosts: dict[str, str]) -> str:
+    """A journal key (``s-…/adapt/h-…``) as a person reads it: ``adapt b01-vm`` (the
+    system is in its own column; a host by its hostname; the key itself is in --json)."""
+    parts = key.split("/")[1:] or [key]
+    return " ".join(hosts.get(p) or p for p in parts)
+
+
+def _names(estate_dir: str, kind: Any) -> dict[str, str]:
+    """Id -> name of the estate's systems or bureaus, for what a person reads (empty when
+    the estate cannot be read: the ids are shown)."""
+    from shangyun.errors import ShangyunError
+
+    try:
+        return names_of(Estate.load(estate_dir, check=False), kind)
+    except ShangyunError:
+        return {}
 
 
 def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
@@ -383,10 +417,11 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
     if as_json:
         print_json(out)
     else:
+        names = _names(estate_dir, "system")
         for s in out["systems"]:
             mark = "[green]rolled back[/]" if s["state"] == "rolled_back" else \
                 f"[red]{s['state']}[/]"
-            console.print(f"{escape(s['id'])}: {mark}")
+            console.print(f"{escape(readable(s['id'], names))}: {mark}")
     if not out["ok"]:
         raise SystemExit(1)
 
@@ -399,8 +434,10 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         for s in result["systems"]:
             colour = {"done": "green", "failed": "red", "rolled_back": "yellow",
                       "cut_over": "cyan"}.get(s["state"], "white")
-            label = "cut over (left alone)" if s["state"] == "cut_over" else s["state"]
-            console.print(f"  {escape(s['id'])}: [{colour}]{label}[/] "
+            word = ("cut over (left alone)" if s["state"] == "cut_over" else
+                    s["state"].replace("_", " "))
+            console.print(f"  {escape(s.get('label') or s.get('name') or s['id'])}: "
+                          f"[{colour}]{word}[/] "
                           f"{escape(s.get('error'))}")
     if result["state"] != "done":
         raise SystemExit(1)

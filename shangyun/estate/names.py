@@ -101,3 +101,14 @@ def _text(value: object) -> str:
 def resolve_in(estate_dir: str | os.PathLike[str], kind: Kind, text: str) -> str:
     """:func:`resolve` ``text`` against the estate in ``estate_dir`` (loaded unchecked)."""
     return resolve(kind, text, names_of(Estate.load(estate_dir, check=False), kind))
+
+
+def readable(ident: str, names: Mapping[str, str]) -> str:
+    """How a sentence names ``ident``: its name alone when no other id of ``names`` shares
+    it, ``name (id)`` when one does (the id disambiguates), the id when it has no name."""
+    name = names.get(ident, "")
+    if not name or name == ident:
+        return ident
+    if sum(1 for n in names.values() if n == name) > 1:
+        return f"{name} ({ident})"
+    return name

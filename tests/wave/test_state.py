@@ -87,4 +87,9 @@ def test_the_verification_artifact_names_each_system() -> None:
     page = verification_page(1, [{"id": "sys-01", "name": "审批系统", "verified": [
         {"disk": "d1", "source_digest": "a", "content_digest": "b", "compare": "identical",
          "target": "ok"}]}])
+    assert "| 审批系统 | d1 |" in page  # by name; the id only when the name is shared
+    page = verification_page(1, [{"id": "sys-01", "name": "审批系统", "label": "审批系统 (sys-01)",
+                                  "verified": [{"disk": "d1", "source_digest": "a",
+                                                "content_digest": "b", "compare": "identical",
+                                                "target": "ok"}]}])
     assert "| 审批系统 (sys-01) | d1 |" in page
