@@ -30,7 +30,9 @@ from connectors import workpool
 from connectors.journal.wave import open_journal
 from connectors.workpool import check_distributed
 from flows.wave import wave_limits
-from shangyun.errors import StepError
+from shangyun.errors import ShangyunError, StepError
+from shangyun.estate import Estate
+from shangyun.estate.names import names_of
 from shangyun.wave.journal_port import WaveJournal, wave_status
 from shangyun.wave.partition import partition, queue_name
 from shangyun.wave.plan import load_wave
@@ -120,6 +122,14 @@ def _to_resume(estate_dir: str, number: int, bureaus: list[str]) -> list[str]:
     return out
 
 
+def _bureau_name(estate_dir: str, bureau: str) -> str:
+    """The bureau's name for a flow-run name a person reads (its id if it has none)."""
+    try:
+        return names_of(Estate.load(estate_dir, check=False), "bureau").get(bureau) or bureau
+    except ShangyunError:
+        return bureau
+
+
 def _submit(r: BureauRun, number: int, params: dict[str, Any], *, resume: bool,
             deployment: str = workpool.WAVE_DEPLOYMENT) -> None:
     attempt = len(r.flow_run_ids)
@@ -131,7 +141,8 @@ def _submit(r: BureauRun, number: int, params: dict[str, Any], *, resume: bool,
     dry = " (dry run)" if params.get("dry_run") else ""
     fid = workpool.submit(
         deployment, {**params, "bureau": r.bureau, **extra},
-        queue=queue_name(r.bureau), name=f"wave-{number} · {r.bureau}{suffix}{dry}",
+        queue=queue_name(r.bureau),
+        name=f"wave-{number} · {_bureau_name(params['estate_dir'], r.bureau)}{suffix}{dry}",
         tags=["shangyun", f"wave-{number}", r.bureau],
         idempotency_key=f"wave-{number}-{r.bureau}-{time.time_ns()}-{attempt}")
     r.flow_run_ids.append(fid)

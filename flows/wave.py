@@ -59,7 +59,10 @@ from connectors.locks import (
 )
 from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import StepError, TransientError
+from shangyun.estate.names import readable
 from shangyun.journal.fence import FencedWriteError, fenced
+from shangyun.runbook.context import step_title
+from shangyun.runbook.i18n import LANGS, state_label, translator
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import StepAction, cut_over, execute, undo_system
@@ -195,11 +198,9 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
 
     A system whose ``cutover`` the journal records done (a resume, a second run, ``--only``)
     is not touched at all: state ``cut_over``, no step runs (its target is production)."""
-    name = run_name(wave.number, system.bureau_id, system.name)
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
     done: dict[str, dict[str, Any]] = {}
-    result: dict[str, Any] = {"id": system.id, "name": system.name, "bureau": system.bureau_id,
-                              "move_group": system.move_group, "state": "running",
+    result: dict[str, Any] = {**_identity(system), "state": "running",
                               "steps": 0, "of": len(steps), "verified": []}
     if cut_over(journal, wave.number, system.id):
         for step in steps:
@@ -215,7 +216,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
             for i, step in enumerate(steps, 1):
                 current = step
                 payload = step_task.with_options(
-                    task_run_name=" ".join([f"{name} · {step.kind}", *step.key.split("/")[2:]]),
+                    task_run_name=step_run_name(wave.number, system, step),
                     tags=[*tags, step.kind],
                 )(journal, run_id, wave.number, step, actions[step.kind], done)
                 ctx.step_ended(step, "done")
@@ -289,7 +290,7 @@ def verification_page(number: int, systems: list[dict[str, Any]]) -> str:
     for s in systems:
         for v in s["verified"]:
             if "boot" in v:
-                boots.append((s["id"], v["disk"], v["boot"]))
+                boots.append((_who(s), v["disk"], v["boot"]))
                 continue
             lines.append(f"| {_who(s)} | {v['disk']} | `{v['source_digest']}` | "
                          f"`{v['content_digest']}` | {v['compare']} | {v['target']} |")
@@ -334,8 +335,8 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                 results.append(move_system(journal, run_id, wave, system, steps[sid], ctx,
                                            actions, distributed))
         except StepError as exc:  # a missing limit: nothing of this system ran
-            results.append({"id": sid, "name": system.name, "bureau": system.bureau_id,
-                            "move_group": group, "state": SYSTEM_FAILED, "error": str(exc),
+            results.append({**_identity(wave, system), "state": SYSTEM_FAILED,
+                            "error": str(exc),
                             "steps": 0, "of": 0, "verified": []})
         if results[-1]["state"] not in FINISHED:
             break
@@ -352,14 +353,12 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                          error=f"move group {group}: {_who(failed)} failed",
                          undo_failed=rep.failed)
         for sid in system_ids[len(results):]:
-            results.append({"id": sid, "name": wave.system(sid).name, "state": SKIPPED,
-                            "bureau": wave.system(sid).bureau_id, "move_group": group,
+            results.append({**_identity(wave, wave.system(sid)), "state": SKIPPED,
                             "error": f"move group {group}: {_who(failed)} failed",
                             "steps": 0, "of": 0, "verified": []})
     for r in results:
         system_outcome.with_options(
-            task_run_name=f"{run_name(wave.number, r['bureau'], r['name'])} · outcome: "
-                          f"{OUTCOME_LABELS.get(r['state'], r['state'])}",
+            task_run_name=outcome_run_name(wave.number, wave.system(r["id"]), r["state"]),
             tags=[f"wave-{wave.number}", r["bureau"], r["id"], "outcome"],
         )(r, return_state=True)
     return results
@@ -370,14 +369,63 @@ OUTCOME_LABELS = {SYSTEM_DONE: "moved", CUT_OVER: "cut over (left alone)",
                   ROLLBACK_FAILED: "rollback failed", SYSTEM_FAILED: "failed", BUSY: "busy",
                   SKIPPED: "skipped (its move group failed)"}
 """What a person reads for each system outcome of a run (task-run names, flow-run message)."""
+OUTCOME_LABELS_ZH = {SYSTEM_DONE: "已迁移", CUT_OVER: "已割接（保持不动）",
+                     REFUSED: "预检查拒绝", BUSY: "被其他执行节点占用",
+                     SKIPPED: "已跳过（同迁移组的系统失败）"}
+"""The zh words of :data:`OUTCOME_LABELS` the state catalogue does not have."""
 _OUTCOME_STATES = {SYSTEM_DONE: "Moved", CUT_OVER: "CutOver", ROLLED_BACK: "RolledBack",
                    REFUSED: "Refused", ROLLBACK_FAILED: "RollbackFailed",
                    SYSTEM_FAILED: "Failed", BUSY: "Busy", SKIPPED: "Skipped"}
 
 
 def _who(r: Mapping[str, Any]) -> str:
-    """``name (id)`` of a system in a run's result, for log lines and messages."""
-    return f"{r['name']} ({r['id']})" if r.get("name") and r["name"] != r["id"] else r["id"]
+    """How a log line or message names a system of a run's result: its name (``name (id)``
+    only when another system of the wave has the same name; the id when it has none)."""
+    return str(r.get("label") or r.get("name") or r["id"])
+
+
+def _identity(wave: WaveWork, system: SystemWork) -> dict[str, Any]:
+    """The fields naming ``system`` in a run's result: ids for machines (``id``,
+    ``bureau``), names for people (``name``, ``label``, ``bureau_name``)."""
+    names = {s.id: s.name for s in wave.systems}
+    return {"id": system.id, "name": system.name, "label": readable(system.id, names),
+            "bureau": system.bureau_id, "bureau_name": system.bureau_name or system.bureau_id,
+            "move_group": system.move_group}
+
+
+def lang() -> str:
+    """The language of what the dashboard shows (task-run names): ``$SHANGYUN_LANG``,
+    ``zh`` (the default) or ``en``."""
+    value = (os.environ.get("SHANGYUN_LANG") or "zh").strip().lower()
+    return value if value in LANGS else "zh"
+
+
+def system_run_name(number: int, system: SystemWork) -> str:
+    """``wave-1 · 北京局 · 审批系统``: one system's work, by the names a person knows."""
+    return run_name(number, system.bureau_name or system.bureau_id, system.name)
+
+
+def step_run_name(number: int, system: SystemWork, step: Step) -> str:
+    """A step's task-run name: the system's run name and the step's title from the
+    catalogue in :func:`lang` (``wave-1 · 北京局 · 审批系统 · 预检查 审批系统``); the
+    journal keeps the step's key (``s-…/precheck``) as it is."""
+    language = lang()
+    return f"{system_run_name(number, system)} · " + step_title(
+        language, translator(language), step, system)
+
+
+def outcome_run_name(number: int, system: SystemWork, state: str) -> str:
+    """A system's outcome task-run name: ``wave-1 · 北京局 · 审批系统 · 结果：已回退``."""
+    language = lang()
+    word = "结果：" if language == "zh" else "outcome: "
+    return f"{system_run_name(number, system)} · {word}{outcome_label(state, language)}"
+
+
+def outcome_label(state: str, language: str = "en") -> str:
+    """What a person reads for a system's outcome of a run, in ``language``."""
+    if language == "zh":
+        return OUTCOME_LABELS_ZH.get(state) or state_label("zh", state)
+    return OUTCOME_LABELS.get(state, state)
 
 
 @task(name="system-outcome", cache_policy=NO_CACHE, persist_result=False)
@@ -388,14 +436,38 @@ def system_outcome(result: dict[str, Any]) -> Any:
     error as its message. The journal is the record; this is the view."""
     state = result["state"]
     name = _OUTCOME_STATES.get(state, state)
-    label = OUTCOME_LABELS.get(state, state)
+    label = outcome_label(state)
     message = f"{_who(result)}: {label}"
     if result.get("error"):
         message += f": {result['error']}"
-    get_run_logger().info("%s", message)
     if state in FINISHED:
+        get_run_logger().info("%s", message)
         return Completed(name=name, message=message, data=dict(result))
+    get_run_logger().warning("%s", message)  # the one line: Prefect's own are filtered out
     return Failed(name=name, message=message[:2000], data=dict(result))
+
+
+class _OutcomeLogFilter(logging.Filter):
+    """Drop Prefect's own lines about a ``system-outcome`` task run that ends Failed: an
+    ERROR "Task run failed with state …" with an empty traceback (``NoneType: None``) and
+    an ERROR "Finished in state Failed". The task logs one line itself (the system's name
+    and what happened); a Failed state here is an outcome, not a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "task_name", None) != "system-outcome":
+            return True
+        text = str(record.msg)
+        return not (text.startswith("Task run failed with state")
+                    or text.startswith("Finished in state"))
+
+
+def _install_outcome_filter() -> None:
+    logger = logging.getLogger("prefect.task_runs")
+    if not any(isinstance(f, _OutcomeLogFilter) for f in logger.filters):
+        logger.addFilter(_OutcomeLogFilter())
+
+
+_install_outcome_filter()
 
 
 class _ProgressLog:
@@ -472,7 +544,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
         opts, steps = _run_steps(wave, options, distributed)
         ctx = RunContext(opts, progress=_ProgressLog(on_progress), targets=targets or {},
-                         on_step=on_step)
+                         on_step=on_step, names={s.id: s.name for s in wave.systems})
         if resume:
             run_id = journal.resume_run(last["id"])  # type: ignore[index]
         else:
@@ -511,10 +583,13 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
 
 def failed_message(result: Mapping[str, Any]) -> str:
     """The message of a run's Failed state: which systems are not done, and what each is."""
-    scope = f"wave {result['wave']}" + (f" · {result['bureau']}" if result.get("bureau")
-                                        else "")
+    bureau = result.get("bureau")
+    if bureau:
+        bureau = next((r.get("bureau_name") for r in result["systems"]
+                       if r.get("bureau") == bureau and r.get("bureau_name")), bureau)
+    scope = f"wave {result['wave']}" + (f" · {bureau}" if bureau else "")
     bad = [r for r in result["systems"] if r["state"] not in FINISHED]
-    listed = "; ".join(f"{_who(r)}: {OUTCOME_LABELS.get(r['state'], r['state'])}"
+    listed = "; ".join(f"{_who(r)}: {outcome_label(r['state'])}"
                        for r in bad[:10])
     more = f"; … {len(bad) - 10} more" if len(bad) > 10 else ""
     return (f"{scope}: {len(bad)} of {len(result['systems'])} system(s) not done — "
@@ -585,15 +660,14 @@ def rehearse_group(wave: WaveWork, system_ids: list[str], steps: dict[str, list[
     out = []
     for sid in system_ids:
         system = wave.system(sid)
-        result = {"id": sid, "name": system.name, "bureau": system.bureau_id,
-                  "move_group": system.move_group, "state": "rehearsed",
+        result = {**_identity(wave, system), "state": "rehearsed",
                   "steps": 0, "of": len(steps[sid]), "verified": []}
         try:
             with system_slots(system), system_lock(sid, distributed):
                 for st in steps[sid]:
                     rehearse_step.with_options(
-                        task_run_name=f"{run_name(wave.number, system.bureau_id, system.name)}"
-                                      f" · {st.kind} (dry run)")(st)
+                        task_run_name=f"{step_run_name(wave.number, system, st)}"
+                                      + (" （演练）" if lang() == "zh" else " (dry run)"))(st)
                     result["steps"] += 1
         except (StepError, SystemBusyError) as exc:
             result.update(state="failed", error=str(exc))
@@ -614,7 +688,7 @@ def _rehearse(estate_dir: str, number: int, only: str | None,
     failed = [s for s in systems if s["state"] != "rehearsed"]
     if failed:  # the flow run fails, so the dashboard and the follower both see it
         raise StepError(f"wave {number} dry run: {len(failed)} system(s) could not be "
-                        "rehearsed: " + "; ".join(f"{s['id']}: {s.get('error', '')}"
+                        "rehearsed: " + "; ".join(f"{_who(s)}: {s.get('error', '')}"
                                                   for s in failed[:5]))
     return {"wave": number, "run_id": None, "state": "done", "bureau": bureau,
             "dry_run": True, "systems": systems}
@@ -640,7 +714,7 @@ def rollback_wave(estate_dir: str, number: int, bureau: str | None = None,
 def _group_name(wave: WaveWork, gid: str, sids: list[str]) -> str:
     first = wave.system(sids[0])
     more = f" +{len(sids) - 1}" if len(sids) > 1 else ""
-    return run_name(wave.number, first.bureau_id, first.name) + more
+    return system_run_name(wave.number, first) + more
 
 
 def _artifacts(number: int, systems: list[dict[str, Any]], bureau: str | None = None) -> None:
@@ -649,9 +723,10 @@ def _artifacts(number: int, systems: list[dict[str, Any]], bureau: str | None = 
     suffix = "".join(c if c.isalnum() or c == "-" else "-" for c in suffix)
     create_table_artifact(
         key=f"wave-{number}-systems{suffix}",
-        table=[{"system": s["id"], "name": s["name"], "bureau": s["bureau"],
+        table=[{"system": s["name"] or s["id"], "bureau": s.get("bureau_name") or s["bureau"],
                 "move group": s["move_group"], "state": s["state"],
-                "steps": f"{s['steps']}/{s['of']}", "error": s.get("error", "")}
+                "steps": f"{s['steps']}/{s['of']}", "error": s.get("error", ""),
+                "id": s["id"]}
                for s in systems],
         description=f"wave {number}: per-system progress")
     create_markdown_artifact(verification_page(number, systems),

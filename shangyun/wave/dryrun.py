@@ -22,8 +22,9 @@ def dry_run(wave: WaveWork, opts: RunOptions) -> dict[str, Any]:
         "fingerprint_matches": wave.plan_fingerprint == wave.estate_fingerprint,
         "move_groups": wave.move_groups,
         "systems": [{
-            "id": s.id, "name": s.name, "bureau": s.bureau_id, "move_group": s.move_group,
-            "run_name": run_name(wave.number, s.bureau_id, s.name),
+            "id": s.id, "name": s.name, "bureau": s.bureau_id,
+            "bureau_name": s.bureau_name or s.bureau_id, "move_group": s.move_group,
+            "run_name": run_name(wave.number, s.bureau_name or s.bureau_id, s.name),
             "steps": [st.to_dict() for st in steps[s.id]],
         } for s in wave.systems],
         "step_count": step_count(steps),
@@ -31,7 +32,8 @@ def dry_run(wave: WaveWork, opts: RunOptions) -> dict[str, Any]:
 
 
 def run_name(wave: int, bureau: str, system_name: str) -> str:
-    """The readable run name of one system's work: ``wave-1 · bureau-03 · 审批系统``."""
+    """The readable run name of one system's work (``bureau``: the bureau's name):
+    ``wave-1 · 北京局 · 审批系统``."""
     return f"wave-{wave} · {bureau} · {system_name}"
 
 
@@ -46,7 +48,8 @@ def render_text(plan: dict[str, Any]) -> str:
                      "will stop every system")
     n = 0
     for s in plan["systems"]:
-        lines.append(f"\n{s['run_name']}  [{s['id']}, move group {s['move_group']}]")
+        lines.append(f"\n{s['run_name']}  [system {s['id']}, bureau {s['bureau']}, "
+                     f"move group {s['move_group']}]")
         for st in s["steps"]:
             n += 1
             lines.append(f"  {n:4d}. {_line(st)}")

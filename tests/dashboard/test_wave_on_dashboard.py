@@ -100,15 +100,17 @@ def test_a_failed_wave_reads_the_same_everywhere(server: prefect_server.ServerIn
     (flow_run,) = api(server, "/flow_runs/filter",  # type: ignore[misc]
                       {"flow_runs": {"id": {"any_": [run.flow_run_id]}}})
     assert flow_run["state_type"] == "FAILED", flow_run["state"]
-    assert "档案系统 (sys-02): refused by the pre-check" in flow_run["state"]["message"]
+    assert "档案系统: refused by the pre-check" in flow_run["state"]["message"]
     tasks = api(server, "/task_runs/filter",
                 {"flow_runs": {"id": {"any_": [run.flow_run_id]}}})
     outcomes = {t["name"]: (t["state_type"], t["state_name"])  # type: ignore[index]
-                for t in tasks if "outcome:" in t["name"]}  # type: ignore[union-attr]
-    assert outcomes == {
-        "wave-1 · bureau-01 · 审批系统 · outcome: moved": ("COMPLETED", "Moved"),
-        "wave-1 · bureau-02 · 档案系统 · outcome: refused by the pre-check": ("FAILED",
-                                                                             "Refused")}, outcomes
+                for t in tasks if " · 结果：" in t["name"]}  # type: ignore[union-attr]
+    assert outcomes == {  # by the bureau's and the system's names, in zh (the default)
+        "wave-1 · 一局 · 审批系统 · 结果：已迁移": ("COMPLETED", "Moved"),
+        "wave-1 · 二局 · 档案系统 · 结果：预检查拒绝": ("FAILED", "Refused")}, outcomes
+    names = {t["name"] for t in tasks}  # type: ignore[index]
+    assert "wave-1 · 一局 · 审批系统 · 预检查 审批系统" in names, names
+    assert not any("sys-0" in n or "bureau-0" in n for n in names), names
     # wave status, status and the runbook: one state, the same per system
     st = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(est.root), "--json"])
     assert st.exit_code == 0, st.output
@@ -129,4 +131,5 @@ def test_a_failed_wave_reads_the_same_everywhere(server: prefect_server.ServerIn
     assert [s["id"] for s in ctx_outcome["moved"]] == ["sys-01"]
     head = text[:text.index("## Before the wave")]
     assert "failed: a system did not move" in head and "refused by the pre-check" in head
-    assert "rolled back" not in head.split("Rolled back or refused")[1].split("\n")[1]
+    assert "rolled back" not in head.split("Rolled back, refused or failed back")[1].split(
+        "\n")[1]

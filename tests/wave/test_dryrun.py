@@ -102,13 +102,19 @@ def test_dry_run_cli_prints_every_step_and_touches_nothing(wave_estate: WaveEsta
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["dry_run"] and data["step_count"] == 3 * 9
-    assert data["systems"][0]["run_name"] == "wave-1 · bureau-01 · 审批系统"
+    # the bureau by its name (#17); its id only in the small print and the JSON
+    assert data["systems"][0]["run_name"] == "wave-1 · 一局 · 审批系统"
+    assert data["systems"][0]["bureau"] == "bureau-01"
+    assert data["systems"][0]["bureau_name"] == "一局"
     assert _snapshot(wave_estate.root) == before
     assert {p: p.stat().st_mtime_ns for p in wave_estate.images.values()} == images_before
     text = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
                                      "--dry-run", "--only", "sys-02"])
     assert text.exit_code == 0
     assert "[convert]" in text.output and "sys-01" not in text.output
+    head = next(line for line in text.output.splitlines() if line.startswith("wave-1 · "))
+    assert head.startswith("wave-1 · 二局 · 档案系统  [system sys-02, bureau bureau-02, "
+                           "move group "), head
     assert "1 system(s), 9 step(s)" in text.output
 
 
