@@ -3,10 +3,13 @@ on the dashboard), then where to look."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Any
 
 from connectors.dashboard import dashboard_status, publish_report, publish_runbook
 from connectors.journal.history import open_reader
+from demo.cutover import S3_ENV
 from demo.state import DemoState, console
 from shangyun.errors import ShangyunError
 from shangyun.report import programme_status, write_report
@@ -64,5 +67,30 @@ def stage_where(st: DemoState) -> str:
         lines.insert(3, f"dashboard:  {dashboard['url']}  (stop: .venv/bin/shangyun "
                         f"server stop --estate {st.estate_dir})")
     for line in lines:
-        console.print(f"  {line}")
+        console.print(f"  {line}", markup=False)
+    for line in follow_up(st, data):
+        console.print(line, markup=False)
     return "see above"
+
+
+def follow_up(st: DemoState, data: dict[str, Any]) -> list[str]:
+    """The commands a team runs next, and the lab endpoint's credentials they need: the
+    fail-back and the DNS switch back talk to the lab's moto server, which reads
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from the environment like any S3/Route 53
+    client. Moto checks none: these are dummy values, not secrets (nothing is written to a
+    file)."""
+    env = " ".join(f"{k}={v}" for k, v in S3_ENV.items())
+    cut = [s["name"] for s in data["systems"] if s["wave"] == 1 and s["state"] == "done"]
+    estate = shlex.quote(str(st.estate_dir))
+    lines = ["follow-up commands (in this shell):",
+             f"  export SHANGYUN_ESTATE={estate}",
+             "  .venv/bin/shangyun wave status 1",
+             "  .venv/bin/shangyun runbook 1          # or: report, plan explain NAME"]
+    if cut:
+        lines += ["the lab cloud's endpoint (its object store and DNS: fail-back, DNS switch "
+                  "back) needs credentials in the environment; the lab's moto server checks "
+                  "none, so these are dummy values, not secrets:",
+                  f"  export {env}",
+                  f"  .venv/bin/shangyun wave rollback 1 --system {shlex.quote(cut[0])} "
+                  "--fail-back"]
+    return lines

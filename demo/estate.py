@@ -7,6 +7,7 @@ import csv
 import shutil
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 import lab
@@ -24,6 +25,7 @@ from shangyun.discovery.model import Defaults, SSHOptions
 from shangyun.errors import ShangyunError
 from shangyun.estate import Estate, datastores
 from shangyun.estate.lock import estate_lock
+from shangyun.estate.names import label, names_of, readable
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
@@ -136,10 +138,12 @@ def stage_discover(st: DemoState) -> str:
     vms = sum(1 for h in est.rows("hosts") if h.get("hypervisor"))
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
     a = data["applied"]
-    t = Table("host", "address", "status", "s", title="discovery")
+    hostnames = names_of(est, "host")
+    t = Table("host", "address", "status", "seconds", title="discovery")
     for h in data["hosts"]:
         colour = "green" if h["status"] == "ok" else "red"
-        t.add_row(h["host_id"], h["address"], f"[{colour}]{h['status']}[/]", f"{h['seconds']}")
+        t.add_row(escape(label(h["host_id"], hostnames)), h["address"],
+                  f"[{colour}]{escape(h['status'])}[/]", f"{h['seconds']}")
     console.print(t)
     if data["counts"].get("ok", 0) != data["total"]:
         raise ShangyunError(f"discovery: not every host answered ({statuses})")
@@ -193,10 +197,12 @@ def stage_plan(st: DemoState) -> str:
     pins = {r["id"]: 1 if r["name"] in vm_names else 2 for r in est.rows("systems")}
     plan = make_plan(est, PlanOptions(start=next_monday(), pins=pins))
     path = write_plan(plan, st.estate_dir)
+    bureau_names = names_of(est, "bureau")
     t = Table("wave", "start", "systems", "hosts", "bureaus", title="waves")
     for w in plan.waves:
         t.add_row(str(w["number"]) + (" (pilot)" if w["pilot"] else ""), w["start"],
-                  str(len(w["systems"])), str(w["hosts"]), ", ".join(w["bureaus"]))
+                  str(len(w["systems"])), str(w["hosts"]),
+                  escape(", ".join(readable(b, bureau_names) for b in w["bureaus"])))
     console.print(t)
     waves = sorted({int(g["wave"]) for g in plan.move_groups})
     st.results["plan"] = {"waves": waves, "move_groups": len(plan.move_groups)}

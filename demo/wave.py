@@ -20,6 +20,7 @@ from typing import Any
 
 from prefect.logging.handlers import PrefectConsoleHandler
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.hypervisor import PowerSession
@@ -247,7 +248,8 @@ def object_store(st: DemoState) -> str:
 
 
 def _errors(data: dict[str, Any]) -> str:
-    errors = [f"{s['id']}: {s['error']}" for s in data["systems"] if s.get("error")]
+    errors = [f"{s.get('label') or s.get('name') or s['id']}: {s['error']}"
+              for s in data["systems"] if s.get("error")]
     return ("; " + "; ".join(errors)) if errors else ""
 
 
@@ -259,5 +261,5 @@ def _wave_counts(states: dict[str, str]) -> str:
 def _wave_table(data: dict[str, Any]) -> None:
     t = Table("system", "state", title="wave 1")
     for s in data["systems"]:
-        t.add_row(str(s.get("name", s["id"])), str(s["state"]))
+        t.add_row(escape(str(s.get("name") or s["id"])), str(s["state"]).replace("_", " "))
     console.print(t)
