@@ -208,7 +208,7 @@ class HealthAction:
         for c in step.args_as(HealthArgs).checks:
             res = health.run_check(health.HealthCheck.from_dict(dict(c)))
             results.append(res.to_dict())
-            health.require(res, step.system_id)
+            health.require(res, self.ctx.who(step))
         return {"health": results}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:

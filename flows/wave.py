@@ -200,7 +200,7 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
     is not touched at all: state ``cut_over``, no step runs (its target is production)."""
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
     done: dict[str, dict[str, Any]] = {}
-    result: dict[str, Any] = {**_identity(system), "state": "running",
+    result: dict[str, Any] = {**_identity(wave, system), "state": "running",
                               "steps": 0, "of": len(steps), "verified": []}
     if cut_over(journal, wave.number, system.id):
         for step in steps:

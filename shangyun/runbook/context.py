@@ -17,7 +17,7 @@ from typing import Any
 
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
-from shangyun.estate.names import label
+from shangyun.estate.names import readable
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
@@ -322,8 +322,9 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
         errors = [f for f in s["history"].get("failures", []) if f["status"] != UNDO_FAILED]
         if errors:
             f = errors[0]
+            step = f["key"].split("/", 1)[-1]  # the system is named already: its step
             return f"{t('kind_' + f['kind']) if ('kind_' + f['kind']) in MESSAGES else f['kind']}" \
-                   f" `{f['key']}`: {_one_line(f['error'])}"
+                   f" `{step}`: {_unprefixed(_one_line(f['error']), s, f['key'])}"
         return t("why_group")
 
     moved = [s for s in systems if s["state"] in FINISHED]
@@ -355,6 +356,17 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
             "pending": [{"name": s["name"], "id": s["id"]} for s in pending]}
 
 
+def _unprefixed(error: str, system: dict[str, Any], key: str) -> str:
+    """``error`` without a leading ``system <id or name>[, step <key>]: `` (the outcome
+    line names the system and the step already)."""
+    for who in (system["id"], system.get("name") or "", f"{system.get('name')} "
+                f"({system['id']})"):
+        for head in (f"system {who}, step {key}: ", f"system {who}: ", f"{who}: "):
+            if who and error.startswith(head):
+                return error[len(head):]
+    return error
+
+
 def _readiness(t: Any, readiness: str) -> str:
     """A readiness (``ready``, ``conditional``, ``not ready``) for a reader; as stored when
     the catalogue lacks it."""
@@ -363,8 +375,9 @@ def _readiness(t: Any, readiness: str) -> str:
 
 
 def _label(ident: str, rows: dict[str, Any]) -> str:
-    """``name (id)`` of a system or bureau for a reader (the id alone when it has no name)."""
-    return label(ident, {ident: str((rows.get(ident) or {}).get("name") or "")})
+    """A system or bureau for a reader: its name (``name (id)`` when another row of
+    ``rows`` has the same name; the id alone when it has none)."""
+    return readable(ident, {k: str((r or {}).get("name") or "") for k, r in rows.items()})
 
 
 def _dependencies(estate: Estate, sid: str, ids: set[str], sys_rows: dict[str, Any],
@@ -489,13 +502,15 @@ def _window_check(windows: list[dict[str, Any]], t: Any) -> dict[str, Any]:
     to fill in) or OK; never OK while a window is unknown."""
     bad = [w for w in windows if w["ok"] is False]
     unknown = [w for w in windows if w["ok"] is None]
+    names = {w["bureau"]: w["name"] for w in windows}
     if bad:
         result = t("attention") + ": " + "; ".join(
-            f"{w['name']} ({w['bureau']}): " + ", ".join(t(f"window_{x}") for x in w["why"])
+            f"{readable(w['bureau'], names)}: " + ", ".join(t(f"window_{x}") for x in w["why"])
             for w in bad)
     elif unknown:
         result = t("unknown_fill", what="; ".join(
-            f"{w['name']} ({w['bureau']}): " + ", ".join(f"bureaus.{m}" for m in w["missing"])
+            f"{readable(w['bureau'], names)}: " + ", ".join(f"bureaus.{m}"
+                                                            for m in w["missing"])
             for w in unknown))
     else:
         result = t("ok")

@@ -47,7 +47,9 @@ def test_the_outcome_leads_and_names_what_needs_a_decision(ran_wave: RanWave) ->
     assert out["state"] == "failed" and not out["ok"]
     assert [s["id"] for s in out["moved"]] == ["sys-01"]
     assert [(s["id"], s["state"]) for s in out["rolled_back"]] == [("sys-02", "rolled_back")]
-    assert "sys-02/convert/disk-02-1" in out["rolled_back"][0]["why"]
+    why = out["rolled_back"][0]["why"]  # the step, without the system named already
+    assert "`convert/disk-02-1`: " in why, why
+    assert not why.split("`: ", 1)[1].startswith(("system sys-02", "sys-02")), why
     assert [d["id"] for d in out["decide"]] == ["sys-02"]
     assert "wave run 1 --only sys-02" in out["decide"][0]["action"]
     # the outcome comes before the plan, and the rollback is one line for the system
