@@ -81,7 +81,7 @@ def follow_up(st: DemoState, data: dict[str, Any]) -> list[str]:
     file)."""
     env = " ".join(f"{k}={v}" for k, v in S3_ENV.items())
     cut = [s["name"] for s in data["systems"] if s["wave"] == 1 and s["state"] == "done"]
-    estate = shlex.quote(str(st.estate_dir))
+    estate = _arg(str(st.estate_dir))
     lines = ["follow-up commands (in this shell):",
              f"  export SHANGYUN_ESTATE={estate}",
              "  .venv/bin/shangyun wave status 1",
@@ -91,6 +91,14 @@ def follow_up(st: DemoState, data: dict[str, Any]) -> list[str]:
                   "back) needs credentials in the environment; the lab's moto server checks "
                   "none, so these are dummy values, not secrets:",
                   f"  export {env}",
-                  f"  .venv/bin/shangyun wave rollback 1 --system {shlex.quote(cut[0])} "
+                  f"  .venv/bin/shangyun wave rollback 1 --system {_arg(cut[0])} "
                   "--fail-back"]
     return lines
+
+
+def _arg(text: str) -> str:
+    """``text`` as one shell word: as is when every character is a letter or digit (any
+    script: a Chinese name stays readable) or one of ``-_./:``, else quoted."""
+    if text and all(c.isalnum() or c in "-_./:" for c in text):
+        return text
+    return shlex.quote(text)
