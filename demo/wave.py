@@ -255,7 +255,8 @@ def _errors(data: dict[str, Any]) -> str:
 
 def _wave_counts(states: dict[str, str]) -> str:
     counts = Counter(states.values())
-    return ", ".join(f"{n} system(s) {s}" for s, n in sorted(counts.items())) or "no systems"
+    return ", ".join(f"{n} system(s) {s.replace('_', ' ')}"
+                     for s, n in sorted(counts.items())) or "no systems"
 
 
 def _wave_table(data: dict[str, Any]) -> None:

@@ -437,14 +437,29 @@ def system_outcome(result: dict[str, Any]) -> Any:
     state = result["state"]
     name = _OUTCOME_STATES.get(state, state)
     label = outcome_label(state)
-    message = f"{_who(result)}: {label}"
+    who = _who(result)
+    message = f"{who}: {label}"
     if result.get("error"):
-        message += f": {result['error']}"
+        message += f": {_unprefixed(str(result['error']), result)}"
     if state in FINISHED:
         get_run_logger().info("%s", message)
         return Completed(name=name, message=message, data=dict(result))
     get_run_logger().warning("%s", message)  # the one line: Prefect's own are filtered out
     return Failed(name=name, message=message[:2000], data=dict(result))
+
+
+def _unprefixed(error: str, result: Mapping[str, Any]) -> str:
+    """``error`` without a leading ``[system ]<the system>[, step <key>]: `` (the outcome
+    line names the system already)."""
+    for who in {_who(result), str(result.get("name") or ""), str(result["id"])}:
+        if not who:
+            continue
+        for head in (f"system {who}, step ", f"system {who}: ", f"{who}: "):
+            if error.startswith(head):
+                rest = error[len(head):]
+                return rest.split(": ", 1)[1] if head.endswith("step ") and ": " in rest \
+                    else rest
+    return error
 
 
 class _OutcomeLogFilter(logging.Filter):

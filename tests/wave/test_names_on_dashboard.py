@@ -94,3 +94,15 @@ def test_a_failed_outcome_logs_one_clear_line(prefect_harness: None, task_logs: 
     assert not any("Task run failed with state" in t or "Finished in state Failed" in t
                    for t in text), text
     assert any(t == "审批系统: moved" for t in text), text
+
+
+def test_the_outcome_line_does_not_repeat_the_system() -> None:
+    from flows.wave import _unprefixed
+
+    r = {"id": "sys-02", "name": "档案系统", "label": "档案系统"}
+    assert _unprefixed("档案系统: health check x failed", r) == "health check x failed"
+    assert _unprefixed("system sys-02, step sys-02/convert/d1: OSError: gone", r) == \
+        "OSError: gone"
+    assert _unprefixed("system 档案系统: test launch of vm02 did not boot", r) == \
+        "test launch of vm02 did not boot"
+    assert _unprefixed("move group mg-1: 审批系统 failed", r) == "move group mg-1: 审批系统 failed"
