@@ -353,6 +353,7 @@ def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool,
     else:
         for r in results:
             who = escape(readable(r["system"], names))
+            r = {**r, "error": _readable_error(str(r.get("error") or ""), r["system"])}
             if r["state"] == "failed_back":
                 console.print(f"{who}: [green]failed back[/] (production "
                               "writes carried back to the source, verified; DNS back, "
@@ -365,6 +366,18 @@ def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool,
                               f"point of no return: {escape(r['error'])}")
     if not ok:
         raise SystemExit(1)
+
+
+def _readable_error(error: str, system_id: str) -> str:
+    """An error as a person reads it beside the system's name: a leading journal key's
+    system id dropped (``s-…/dns: …`` -> ``dns: …``), and a missing-credentials error
+    says which variables an S3/Route 53 endpoint reads."""
+    if error.startswith(f"{system_id}/"):
+        error = error[len(system_id) + 1:]
+    if "locate credentials" in error or "no credentials" in error:
+        error += (" — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the endpoint "
+                  "(the demo prints the lab's: dummy values its moto server does not check)")
+    return error
 
 
 def _step_label(key: str, hosts: dict[str, str]) -> str:

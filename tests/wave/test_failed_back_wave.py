@@ -133,3 +133,14 @@ def test_rollback_refusals_name_the_systems(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "system 档案系统 has no step in wave 1" in res.output, res.output
     assert "(its systems: 审批系统)" in res.output and "sys-0" not in res.output
+
+
+def test_a_stopped_fail_back_reads_by_step_and_says_which_credentials() -> None:
+    from shangyun.cli.wave import _readable_error
+
+    text = _readable_error("s-9e/dns: ConnectorError: DNS http://127.0.0.1:1: read x. A: "
+                           "Unable to locate credentials (run the fail-back again to "
+                           "continue)", "s-9e")
+    assert text.startswith("dns: ConnectorError") and "s-9e" not in text
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in text
+    assert _readable_error("verify: differs", "s-9e") == "verify: differs"
