@@ -67,6 +67,7 @@ def programme_status(estate_dir: str | Path, *,
         b[bucket] += 1
         b["failed_back"] += state == FAILED_BACK
         systems.append({"id": sid, "name": s["name"], "bureau": s["bureau_id"],
+                        "bureau_name": per_bureau[s["bureau_id"]]["name"],
                         "wave": waves_of.get(sid), "state": state,
                         "excluded_reason": excluded.get(sid, "")})
     waves = []
@@ -79,6 +80,8 @@ def programme_status(estate_dir: str | Path, *,
                       "hosts": int(to_float(w.get("hosts"))),
                       "data_gb": to_float(w.get("data_gb")),
                       "bureaus": [b for b in str(w.get("bureaus", "")).split(";") if b],
+                      "bureau_names": [str((bureaus.get(b) or {}).get("name") or b)
+                                       for b in str(w.get("bureaus", "")).split(";") if b],
                       "runs": len(runs),
                       "state": wave_state((r["status"] for r in latest_runs(runs).values()),
                                           {s["id"]: s["state"] for s in members}),
