@@ -92,12 +92,11 @@ class KnownIndex:
             del self.systems[key]
         for old, new in renamed.items():
             row = rows.get(new)
-            for ids in self.system_names.values():
-                ids.pop(old, None)
-            if row is None:
+            if row is None:  # pragma: no cover - a renamed row is in the rows
                 continue
             bureau = self.bureaus.get(row.get("bureau_id") or "", "")
-            key = (_key(bureau), _key(row.get("name")))
+            key = (_key(bureau), _key(row.get("name")))  # the name is the placeholder's
+            self.system_names.get(key[1], {}).pop(old, None)
             self.systems[key] = new
             self.system_names.setdefault(key[1], {})[new] = bureau
 
