@@ -1,7 +1,7 @@
 """The ``adapt`` wave step (actions/adapt.py) on real converted images: skipped with its
 reason for a disk without an OS, refused with its reason (nothing left behind), and — the
-slow one — a VMware-era Debian guest adapted from its converted copy, journaled, undone,
-the source and the converted image untouched."""
+slow one — the lab's VMware-era Debian guest (``lab.guests``, from its cache) adapted from
+its converted copy, journaled, undone, the source and the converted image untouched."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from actions.adapt import NO_OS, AdaptAction, overlay_path
 from actions.context import RunContext
 from actions.images import ConvertAction
+from lab.guests import GuestImage
 from lab.images import write_raw
 from shangyun.errors import StepError
 from shangyun.wave.stepargs import (
@@ -34,7 +35,11 @@ pytestmark = pytest.mark.skipif(shutil.which("guestfish") is None,
 
 def sha256(path: Path) -> str:
     """The file's SHA-256."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def convert(ctx: RunContext, source: Path, fmt: str, staging: Path) -> dict[str, Any]:
@@ -93,8 +98,9 @@ def test_refused_guest_fails_and_leaves_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_debian_guest_adapted_journaled_and_undone(tmp_path: Path) -> None:
-    source = guestimages.debian_guest()
+def test_debian_guest_adapted_journaled_and_undone(tmp_path: Path,
+                                                   guest_image: GuestImage) -> None:
+    source = Path(guest_image.path)  # the lab's legacy guest, from its cache
     src_digest = sha256(source)
     ctx = RunContext(RunOptions(staging_dir=str(tmp_path / "stage")))
     conv = convert(ctx, source, "qcow2", tmp_path / "stage")
