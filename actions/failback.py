@@ -35,9 +35,9 @@ from actions.data import database_sides, read_only_before, ssh_source, verify_it
 from connectors import files
 from connectors.targets.base import Instance, InstanceState
 from shangyun.errors import StepError
-from shangyun.journal.status import DONE, NEEDS_UNDO
+from shangyun.journal.status import DONE, NEEDS_UNDO, UNDOING, UNDONE
 from shangyun.wave.cutover import FAILBACK_KINDS, HOMEWARD_KINDS, failback_steps
-from shangyun.wave.engine import StepAction, cut_over, execute, undo_record
+from shangyun.wave.engine import StepAction, cut_over, execute, failed_back, undo_record
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.stepargs import (
     CopyDone,
@@ -92,6 +92,16 @@ class FailbackFreezeAction:
             engine.unfreeze(dst, before.get(data.id))
         for rec in (payload.get("stopped") or {}).get("was_running", []):
             self.ctx.target().start(Instance.from_record(dict(rec)))
+
+    def lift(self, payload: Mapping[str, Any]) -> None:
+        """Only the databases of the undo: their read-only settings put back as they were
+        before the freeze (a ``wave run`` after a finished fail-back: the instances the
+        freeze stopped were removed by it, the run's ``start`` makes new ones)."""
+        before = payload.get("before") or {}
+        for item in payload.get("databases") or []:
+            data = from_record(DataItem, item)
+            engine, _, dst = database_sides(data)
+            engine.unfreeze(dst, before.get(data.id))
 
 
 @dataclass
@@ -218,3 +228,49 @@ def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: st
     execute(journal, run_id, wave, mark, actions[mark.kind], done)
     journal.audit("wave.failback", sid, "ok", {"wave": wave, "run": run_id})
     return out
+
+
+def refuse_mid_failback(journal: WaveJournal, wave: int, systems: Mapping[str, str]) -> None:
+    """Refuse (:class:`StepError`, nothing run) a ``wave run`` or ``wave resume`` of
+    ``systems`` (id → name) while one of them is in the middle of a fail-back
+    (:func:`failing_back`: past its point of no return, not finished): the run would
+    start from a half-undone cutover. The message names each such system and the command
+    that finishes its fail-back."""
+    stuck = [sid for sid in systems if failing_back(journal, wave, sid)]
+    if stuck:
+        who = ", ".join(f"{systems[s]} ({s})" if systems[s] and systems[s] != s else s
+                        for s in stuck)
+        cmds = "; ".join(f"'shangyun wave rollback {wave} --system {s} --fail-back'"
+                         for s in stuck)
+        raise StepError(f"wave {wave}: {who} in the middle of a fail-back (stopped past its "
+                        f"point of no return): finish it first with {cmds}, then run the "
+                        "wave again; nothing was run")
+
+
+def reopen_failed_back(journal: WaveJournal, run_id: str, wave: int, system_id: str,
+                       actions: Mapping[str, StepAction]) -> list[str]:
+    """Before a run cuts a failed-back system over again: lift the fail-back's freeze of
+    the target databases (their read-only settings as journaled before it: the target is
+    to be production again, and a fresh copy is writable too) and close the fail-back's
+    steps (journaled ``undone``; the freeze's lift journaled ``undoing`` first). The
+    mark is closed last, so a crash in between leaves the system failed back and the next
+    run lifts again. Returns the keys closed (none unless :func:`failed_back`)."""
+    if not failed_back(journal, wave, system_id):
+        return []
+    recs = [r for r in journal.records(wave, system_id)
+            if r.kind in FAILBACK_KINDS and r.status in NEEDS_UNDO]
+    recs.sort(key=lambda r: r.kind == FAILBACK_KINDS[-1])  # the mark last
+    closed: list[str] = []
+    for rec in recs:
+        step = Step(rec.kind, rec.system_id, rec.key, f"close {rec.key} (cut over again)")
+        if rec.kind == FAILBACK_KINDS[0]:
+            journal.record(run_id, wave, step, UNDOING, rec.payload)
+            lift = getattr(actions[rec.kind], "lift", None)
+            if lift is not None:
+                lift(rec.payload)
+        journal.record(run_id, wave, step, UNDONE, rec.payload)
+        closed.append(rec.key)
+    if closed:
+        journal.audit("wave.failback.reopened", system_id, "ok",
+                      {"wave": wave, "run": run_id, "closed": closed})
+    return closed

@@ -9,7 +9,13 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from actions.context import RunContext, TargetFactories
-from actions.failback import FAILED_BACK, fail_back_system, failing_back
+from actions.failback import (
+    FAILED_BACK,
+    fail_back_system,
+    failing_back,
+    refuse_mid_failback,
+    reopen_failed_back,
+)
 from actions.registry import actions_for
 from connectors.journal.wave import open_journal
 from shangyun.errors import InProductionError, ShangyunError, StepError
@@ -158,14 +164,17 @@ def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[S
     the whole system from the journal (newest first) — unless it is cut over (state
     ``cut_over``, nothing undone). Returns ``state`` (``done``, ``cut_over``,
     ``rolled_back`` or ``rollback_failed``), ``error`` and ``undo_failed`` (step key →
-    error: reported as failed, never as rolled back)."""
+    error: reported as failed, never as rolled back). As a run does, refuses a system in
+    the middle of a fail-back and lifts a failed-back system's target freeze first."""
     done = {} if done is None else done
+    system = steps[0].system_id
+    refuse_mid_failback(journal, wave, {system: system})
     try:
+        reopen_failed_back(journal, run_id, wave, system, actions)
         for step in steps:
             done[step.key] = execute(journal, run_id, wave, step, actions[step.kind],
                                      done).payload
     except Exception as exc:
-        system = steps[0].system_id
         if cut_over(journal, wave, system):  # its target is production: never undone here
             return {"state": "cut_over", "error": str(exc), "undone": [], "undo_failed": {}}
         report = undo_system(journal, run_id, wave, system, actions)

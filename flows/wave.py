@@ -47,6 +47,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, Transaction, transaction
 
 from actions.context import Progress, RunContext, StepListener, TargetFactories
+from actions.failback import refuse_mid_failback, reopen_failed_back
 from actions.registry import Registry, actions_for
 from actions.rollback import rollback
 from connectors.journal.wave import open_journal
@@ -197,7 +198,9 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
     alone (nothing undone: it is not ours).
 
     A system whose ``cutover`` the journal records done (a resume, a second run, ``--only``)
-    is not touched at all: state ``cut_over``, no step runs (its target is production)."""
+    is not touched at all: state ``cut_over``, no step runs (its target is production).
+    A failed-back system is cut over again: the fail-back's freeze of its target
+    databases is lifted first (:func:`actions.failback.reopen_failed_back`)."""
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
     done: dict[str, dict[str, Any]] = {}
     result: dict[str, Any] = {**_identity(wave, system), "state": "running",
@@ -213,6 +216,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
     current: Step | None = None
     try:
         with system_lock(system.id, distributed):
+            # failed back: the target's freeze lifted, the fail-back closed (journaled)
+            reopen_failed_back(journal, run_id, wave.number, system.id, actions)
             for i, step in enumerate(steps, 1):
                 current = step
                 payload = step_task.with_options(
@@ -557,6 +562,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                                 "nothing to resume")
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
+        refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
         opts, steps = _run_steps(wave, options, distributed)
         ctx = RunContext(opts, progress=_ProgressLog(on_progress), targets=targets or {},
                          on_step=on_step, names={s.id: s.name for s in wave.systems})

@@ -5,12 +5,15 @@ included), finalize, and application writes on the source and on the target at a
 
 Invariant: every write accepted by the side that is live at that moment (the target
 while the journal shows the system cut over, else the source) exists on the live side
-from then on. A crash is a ``kill -9`` at a step: the step's action is wrapped in the
-real registry so that it raises :class:`Killed` (a ``BaseException``, which neither the
-engine nor the runners catch: nothing is journaled after it, nothing is undone) before
-or after it does its work; the next command is a new context, as a new process is, and
-the dead run is ended as ``wave status`` would find it. ``tests/cutover/
-test_failback_crash.py`` kills real processes; this machine explores the orders.
+from then on; and a run that cuts the system over (uninterrupted) leaves its target
+PostgreSQL accepting an ordinary write (a fail-back's freeze of the target is lifted by
+the next run; a run in the middle of a fail-back is refused). A crash is a ``kill -9``
+at a step: the step's action is wrapped in the real registry so that it raises
+:class:`Killed` (a ``BaseException``, which neither the engine nor the runners catch:
+nothing is journaled after it, nothing is undone) before or after it does its work; the
+next command is a new context, as a new process is, and the dead run is ended as ``wave
+status`` would find it. ``tests/cutover/test_failback_crash.py`` kills real processes;
+this machine explores the orders.
 
 CI cost: ``MAX_EXAMPLES`` = 25 sequences of at most ``STEPS`` = 20 commands each,
 derandomized (the same sequences every run): about 1 minute on the shared 2-core
@@ -193,10 +196,24 @@ class Lifecycle(RuleBasedStateMachine):
         ones skipped; a cut-over system is left alone); a step may be killed."""
         with self._journal() as j:
             home = failed_back(j, 1, SID)
+            stuck = failing_back(j, 1, SID)
+            was_live = cut_over(j, 1, SID)
+        if stuck:  # a fail-back past its point of no return: finish it first
+            event("run: refused (in the middle of a fail-back)")
+            with pytest.raises(StepError, match="--fail-back"):
+                self._command("run", kill, lambda j, run_id, actions: run_system_steps(
+                    j, run_id, 1, self.steps, actions))
+            return
         self._command("run", kill, lambda j, run_id, actions: run_system_steps(
             j, run_id, 1, self.steps, actions))
         if home:
             event(f"run after a fail-back: live side now the {self._live()}")
+        if kill is None and not was_live and self._live() == "target":
+            # cut over by this run: production, so an application's ordinary write is
+            # accepted (a fail-back's freeze of the target must not be left behind)
+            probe = f"probe-{self.n}"
+            _pg(self.pg[1], f"INSERT INTO people (name) VALUES ('{probe}')")
+            _pg(self.pg[1], f"DELETE FROM people WHERE name = '{probe}'")
 
     @rule()
     def plain_rollback(self) -> None:
