@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from connectors.journal.wave import open_journal
 from shangyun.errors import StepError
+from shangyun.runbook.sources import plan_files, wave_of_systems
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, finalize_verdict, load_cutover
 
 
@@ -14,7 +16,8 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
                   soak_hours: float | None = None) -> dict[str, Any]:
     """Close wave ``number`` once every system is cut over and the soak period is over.
 
-    Reads the journal (each system's ``cutover`` step and its time) and the soak period of
+    Reads the journal (each system's ``cutover`` step and its time; a system the plan puts
+    in the wave that never ran counts as not cut over) and the soak period of
     ``plan/cutover.yaml``; refuses with a :class:`StepError` listing every reason. Closing
     writes a ``finalize`` run and an audit record. The source systems are never deleted or
     changed: decommissioning them is a separate, human decision."""
@@ -31,10 +34,16 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
             if rec is not None and rec.payload.get("cut_over_at"):
                 at = datetime.fromisoformat(str(rec.payload["cut_over_at"]))
             systems[sid] = {"cutover": rec.status if rec else None, "at": at}
+        # a system the plan puts in the wave that never ran (an --only run moved the
+        # others) is not cut over: the wave is not closed over it
+        for sid, n in wave_of_systems(plan_files(Path(estate_dir))).items():
+            if n == number and sid not in systems:
+                systems[sid] = {"cutover": "never run", "at": None}
         verdict = finalize_verdict(systems, now, soak)
         if not verdict.ok:
             raise StepError(f"wave {number} cannot be finalized: " + "; ".join(verdict.reasons))
-        run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize")
+        run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize",
+                                   exclusive=True)
         journal.audit("wave.finalized", None, "ok",
                       {"wave": number, "systems": sorted(systems), "soak_hours": soak,
                        "last_cutover": verdict.cut_over_at.isoformat()

@@ -75,3 +75,20 @@ def test_finalize_and_rollback_runs_have_their_kind(tmp_path: Path) -> None:
         assert [r["kind"] for r in j.runs(1)] == ["run", "rollback", "finalize"]
         last = j.last_run(1)
         assert last is not None and last["id"] == first["id"]
+
+
+def test_finalize_refused_while_a_planned_system_never_ran(tmp_path: Path) -> None:
+    """Wave 1 plans sys-1 and sys-2; only sys-1 ran (``wave run 1 --only sys-1``) and is
+    cut over: finalize is refused naming sys-2 (it closed the wave over it, and every
+    later rollback or fail-back of the wave was then refused), nothing journaled."""
+    root = _estate(tmp_path, "2020-01-01T00:00:00+00:00")
+    (root / "plan" / "move_groups.csv").write_text(
+        "id,wave,systems\nmg-1,1,sys-1\nmg-2,1,sys-2\n", encoding="utf-8-sig")
+    res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
+                                    "--soak-hours", "0", "--json"])
+    assert res.exit_code == 1, res.output
+    err = json.loads(res.output)["error"]
+    assert "sys-2: not cut over (cutover step: never run)" in err, err
+    assert "sys-1" not in err.replace("sys-1/", ""), err
+    with open_journal(root) as j:
+        assert [r["kind"] for r in j.runs(1)] == ["run"]
