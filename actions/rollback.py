@@ -54,7 +54,8 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
         last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict(),
-                                            "bureau": bureau}, kind="rollback")
+                                            "bureau": bureau}, kind="rollback",
+                                   exclusive=True)  # a run started meanwhile: refused
         ctx = RunContext(opts, targets=targets or {}, names=names).bind(journal, run_id,
                                                                         number)
         actions = actions_for(ctx)

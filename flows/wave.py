@@ -28,6 +28,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -59,7 +60,7 @@ from connectors.locks import (
     system_lock_store,
 )
 from connectors.workpool import check_distributed, check_limits
-from shangyun.errors import StepError, TransientError
+from shangyun.errors import ShangyunError, StepError, TransientError
 from shangyun.estate.names import readable
 from shangyun.journal.fence import FencedWriteError, fenced
 from shangyun.runbook.context import step_title
@@ -67,7 +68,7 @@ from shangyun.runbook.i18n import LANGS, state_label, translator
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import StepAction, cut_over, execute, undo_system
-from shangyun.wave.journal_port import WaveJournal
+from shangyun.wave.journal_port import WaveJournal, held_elsewhere
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
@@ -563,17 +564,24 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
         refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
+        refuse_held_elsewhere(journal, wave)
         opts, steps = _run_steps(wave, options, distributed)
         ctx = RunContext(opts, progress=_ProgressLog(on_progress), targets=targets or {},
                          on_step=on_step, names={s.id: s.name for s in wave.systems})
-        if resume:
-            run_id = journal.resume_run(last["id"])  # type: ignore[index]
-        else:
-            journal.ensure_idle(number, bureau=bureau)
-            run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only,
-                                                "bureau": bureau,
-                                                "flow_run_id": _flow_run_id()},
-                                       exclusive=True)  # two racing runs: one refused
+        try:
+            if resume:
+                # a rollback, fail-back or finalize of the wave may be live: never alongside
+                journal.ensure_idle(number, bureau=bureau)
+                run_id = journal.resume_run(last["id"])  # type: ignore[index]
+            else:
+                journal.ensure_idle(number, bureau=bureau)
+                run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only,
+                                                    "bureau": bureau,
+                                                    "flow_run_id": _flow_run_id()},
+                                           exclusive=True)  # two racing runs: one refused
+        except ShangyunError as busy:  # refused, nothing begun: the flow run fails with it
+            ctx.close()                # as its message (no traceback); move_wave raises it
+            return Failed(message=str(busy), data=busy)  # type: ignore[return-value]
         ctx.bind(journal, run_id, number)
         actions = actions_for(ctx)
         state, systems = WAVE_FAILED, []
@@ -600,6 +608,19 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         # result either way)
         return Failed(message=failed_message(result), data=result)  # type: ignore[return-value]
     return result
+
+
+def refuse_held_elsewhere(journal: WaveJournal, wave: WaveWork) -> None:
+    """Refuse (:class:`StepError`, nothing run) a run of ``wave`` whose systems another
+    wave of the journal still holds (:func:`held_elsewhere`: a re-plan moved a system that
+    was cut over, failed back or left unfinished in its first wave), naming each one and
+    the command that frees it."""
+    held = [(s, why) for s in wave.systems
+            if (why := held_elsewhere(journal, wave.number, s.id)) is not None]
+    if held:
+        raise StepError(f"wave {wave.number}: " + "; ".join(
+            f"{_who({'id': s.id, 'name': s.name})} is {why}" for s, why in held)
+            + "; nothing was run")
 
 
 def failed_message(result: Mapping[str, Any]) -> str:
@@ -633,8 +654,33 @@ def wave_result(state: State) -> dict[str, Any]:
 def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Run the ``run_wave`` flow (same arguments) and return its result whether the run
     ends Completed or Failed (a wave with a system not done): what the CLI, the demo and
-    tests call."""
+    tests call. The run's refusals (:func:`preflight`) come first, before Prefect starts:
+    one clear error, no flow run failed with a traceback."""
+    call = dict(zip(("estate_dir", "number", "only"), args, strict=False)) | kwargs
+    if not call.get("dry_run") and not call.get("distributed") and "number" in call:
+        preflight(str(call["estate_dir"]), int(call["number"]), only=call.get("only"),
+                  resume=bool(call.get("resume")), bureau=call.get("bureau"))
     return wave_result(run_wave(*args, **kwargs, return_state=True))
+
+
+def preflight(estate_dir: str, number: int, *, only: str | None = None,
+              resume: bool = False, bureau: str | None = None) -> None:
+    """The refusals ``run_wave`` makes before it starts (it makes them again, atomically
+    with beginning its run): another run, rollback, fail-back or finalize of the wave
+    live; a system in the middle of a fail-back; a system another wave holds. Nothing is
+    written; an estate without a journal has nothing to refuse."""
+    if not os.environ.get("SHANGYUN_JOURNAL") and not (Path(estate_dir) / "journal.db").exists():
+        return
+    with open_journal(estate_dir, create=False) as journal:
+        journal.ensure_idle(number, bureau=bureau)
+        if resume:
+            last = journal.last_run(number, bureau=bureau)
+            if last is None or last["status"] == "done":
+                return  # the flow says why there is nothing to resume
+            only = last.get("only")
+        wave = _share(load_wave(estate_dir, number, only=only), bureau)
+        refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
+        refuse_held_elsewhere(journal, wave)
 
 
 def _share(wave: WaveWork, bureau: str | None) -> WaveWork:

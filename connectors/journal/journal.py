@@ -671,6 +671,16 @@ class Journal:
 
         return self._tx(go, write=False)
 
+    def system_waves(self, system: str) -> list[int]:
+        """Every wave in which ``system`` has a step record, lowest first."""
+
+        def go(s: Session) -> list[int]:
+            q = (select(StepRow.wave).where(StepRow.system == system).distinct()
+                 .order_by(StepRow.wave))
+            return [int(w) for w in s.execute(q).scalars()]
+
+        return self._tx(go, write=False)
+
     def latest_step(self, wave: int, system: str, step: str) -> StepEntry | None:
         """The most recently updated record of ``step`` in any run of ``wave``, or None."""
 

@@ -24,8 +24,9 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
+from shangyun.journal.status import DONE, NEEDS_UNDO
 from shangyun.wave.engine import StepJournal
-from shangyun.wave.state import PENDING, latest_runs, system_state, wave_state
+from shangyun.wave.state import CUTOVER, PENDING, latest_runs, system_state, wave_state
 from shangyun.wave.steps import Step
 
 
@@ -131,6 +132,37 @@ class WaveJournal(StepJournal, Protocol):
         """Every system that has a step record in ``wave``, in first-start order."""
         ...
 
+    def system_waves(self, system_id: str) -> list[int]:
+        """Every wave in which ``system_id`` has a step record, lowest first."""
+        ...
+
+
+def held_elsewhere(journal: WaveJournal, wave: int, system_id: str) -> str | None:
+    """Why ``system_id`` may not run in ``wave``: another wave of the journal still holds
+    it — cut over there (its target is production), failed back there (its target copies
+    are that wave's), or with steps there that are not undone (a failed or crashed run) —
+    with the command that frees it; None when no other wave does. A re-plan can put a
+    system that already ran into another wave; running it there would copy over its
+    production target, and a later rollback of the first wave would drop what the second
+    made."""
+    for other in journal.system_waves(system_id):
+        if other == wave:
+            continue
+        recs = journal.records(other, system_id)
+        if not any(r.status in NEEDS_UNDO for r in recs):
+            continue  # rolled back (or refused) there: free
+        state = system_state((r.kind, r.status, r.error) for r in recs)
+        if any(r.kind == CUTOVER and r.status == DONE for r in recs):
+            return (f"cut over in wave {other} (its target is in production); it cannot "
+                    f"move again in wave {wave}: take it out of wave {wave} "
+                    f"(shangyun plan --pin {system_id}={other}, or --exclude), or fail it "
+                    f"back first (shangyun wave rollback {other} --system {system_id} "
+                    "--fail-back), then roll it back there")
+        return (f"{state.replace('_', ' ')} in wave {other}, whose steps are not undone; "
+                f"roll it back there first (shangyun wave rollback {other} --system "
+                f"{system_id}), or take it out of wave {wave}")
+    return None
+
 
 def wave_status(journal: WaveJournal, wave: int,
                 planned: Iterable[str] = ()) -> dict[str, Any]:
@@ -159,5 +191,5 @@ def wave_status(journal: WaveJournal, wave: int,
             "bureaus": dict(sorted(bureaus.items()))}
 
 
-__all__ = ["ANY_SCOPE", "AnyScope", "WaveJournal", "overlaps", "run_kind", "run_scope",
-           "wave_status"]
+__all__ = ["ANY_SCOPE", "AnyScope", "WaveJournal", "held_elsewhere", "overlaps", "run_kind",
+           "run_scope", "wave_status"]
