@@ -108,7 +108,10 @@ def test_production_writes_survive_resume_only_rerun_and_group_failure(
     # 2. wave resume (the CLI, as a user types it): sys-01 left alone, sys-02 fails again
     res = CliRunner().invoke(main, ["wave", "resume", "1", "--estate", str(root)])
     assert res.exit_code == 1, res.output
-    assert "sys-01: cut over (left alone)" in res.output, res.output
+    shown = next(s.get("label") or s.get("name") or s["id"]
+                 for s in first["systems"] if s["id"] == "sys-01")
+    assert shown != "sys-01"  # a person reads the system's name, not its id
+    assert f"{shown}: cut over (left alone)" in res.output, res.output
     survived()
 
     # 3. --only the cut-over system: nothing to do, the run is done
