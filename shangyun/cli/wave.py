@@ -232,6 +232,8 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     """Show wave NUMBER as the journal records it: the wave's state, each system's state
     (by name) and every step."""
     status = _journaled_wave(estate_dir, number)
+    if not status["runs"] and not status.get("pending"):
+        _refuse_unplanned(estate_dir, number)
     if as_json:
         print_json(status)
         return
@@ -396,6 +398,18 @@ def _names(estate_dir: str, kind: Any) -> dict[str, str]:
         return names_of(Estate.load(estate_dir, check=False), kind)
     except ShangyunError:
         return {}
+
+
+def _refuse_unplanned(estate_dir: str, number: int) -> None:
+    """Raise :class:`PlanError` when the estate has a plan and wave ``number`` is not in it
+    (``wave status 99`` on a plan of 7 waves is a typo, not a wave waiting to run)."""
+    from shangyun.runbook.sources import plan_files, wave_of_systems
+
+    waves = sorted(set(wave_of_systems(plan_files(Path(estate_dir))).values()))
+    if waves and number not in waves:
+        shown = ", ".join(str(n) for n in waves[:12]) + (" …" if len(waves) > 12 else "")
+        raise PlanError(f"there is no wave {number} in the plan (its waves: {shown}); "
+                        "check the number, or re-plan with 'shangyun plan'")
 
 
 def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:

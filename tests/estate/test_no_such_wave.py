@@ -86,3 +86,18 @@ def test_status_of_a_planned_wave_never_run_is_a_sentence_not_an_empty_table(
     data = json.loads(invoke("wave", "status", "1", "--json", "--estate", str(estate))[1])
     assert data["state"] == "never run" and data["pending"], data
     assert files(estate) == before
+
+
+def test_status_of_a_wave_not_in_the_plan_is_an_error(estate: Path) -> None:
+    for cmd in ("assess", "plan"):
+        r = CliRunner().invoke(main, [cmd, "--estate", str(estate)])
+        assert r.exit_code == 0, r.output
+    code, out, exc = invoke("wave", "status", "99", "--estate", str(estate))
+    assert code == 1 and exc is None, out
+    assert "there is no wave 99 in the plan" in out and "wave run 99" not in out
+    code, out, exc = invoke("wave", "status", "99", "--json", "--estate", str(estate))
+    assert code == 1 and exc is None, out
+    doc = json.loads(out)
+    assert doc["ok"] is False and "no wave 99" in doc["error"]
+    code, out, _ = invoke("wave", "status", "1", "--estate", str(estate))
+    assert code == 0 and "never run" in out, out
