@@ -486,6 +486,11 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     """
     from actions.finalize import finalize_wave
 
+    if (not os.environ.get("SHANGYUN_JOURNAL") and (Path(estate_dir) / "estate.yaml").is_file()
+            and not (Path(estate_dir) / "journal.db").exists()):
+        _refuse_unplanned(estate_dir, number)
+        raise PlanError(f"wave {number} was never run (the estate {estate_dir} has no journal "
+                        f"yet): nothing to finalize; run it with 'shangyun wave run {number}'")
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
     if as_json:
         print_json(out)

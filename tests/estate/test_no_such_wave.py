@@ -101,3 +101,12 @@ def test_status_of_a_wave_not_in_the_plan_is_an_error(estate: Path) -> None:
     assert doc["ok"] is False and "no wave 99" in doc["error"]
     code, out, _ = invoke("wave", "status", "1", "--estate", str(estate))
     assert code == 0 and "never run" in out, out
+
+
+def test_finalize_of_a_wave_never_run_says_so_and_creates_nothing(estate: Path) -> None:
+    before = files(estate)
+    code, out, exc = invoke("wave", "finalize", "2", "--estate", str(estate))
+    assert code == 1 and exc is None, out
+    assert "wave 2 was never run" in out and "nothing to finalize" in out, out
+    assert "no journal at" not in out
+    assert files(estate) == before
