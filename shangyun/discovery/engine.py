@@ -106,15 +106,28 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def partial_note(target: Target, facts: dict[str, Any]) -> str:
+    """The note of a host discovered without root (``ok``, but partial facts), else ``""``."""
+    uid = (facts.get("session") or {}).get("uid")
+    if not uid:
+        return ""
+    return (f"partial facts: logged in as {target.user or 'a user'} (uid {uid}), not root — "
+            "the processes behind other users' sockets are not visible, so dependencies "
+            "and databases may be missing; log in as root for complete facts")
+
+
 def discover_one(target: Target, runner: Runner) -> HostResult:
     """Discover one host; every failure becomes a status, never an exception."""
     start = time.monotonic()
     try:
         stdout, attempts = runner(target)
         facts = parse_output(stdout)
-        status, reason = OK, ""
+        status, reason = OK, partial_note(target, facts)
         if not facts["_complete"]:
-            status, reason = "error", "the gather script did not run to its end"
+            status, reason = "error", (f"{target.hostname or target.host_id} ({target.address}:"
+                                       f"{target.port}): the gather script did not run to "
+                                       "its end (the connection dropped or the shell "
+                                       "stopped it)")
         return HostResult(target, status, reason, facts, time.monotonic() - start, attempts,
                           _now())
     except Exception as exc:
@@ -277,6 +290,6 @@ def run_discovery(estate_dir: str, options: SSHOptions, connect: OpenScriptRunne
 
 __all__ = [
     "DiscoveryRun", "apply_results", "discover_hosts", "discover_one", "markdown_summary",
-    "parse_target", "run_discovery", "script_runner", "status_of", "summary",
+    "parse_target", "partial_note", "run_discovery", "script_runner", "status_of", "summary",
     "targets_from_estate", "write_facts",
 ]

@@ -43,12 +43,18 @@ def gather_script(facts: Iterable[type[Fact]] = ALL_FACTS, sample_seconds: float
 
 
 def split_sections(text: str) -> dict[str, list[str]]:
-    """The script's output as ``{fact name: output lines}``; ``end`` marks completeness."""
+    """The script's output as ``{fact name: output lines}``; ``end`` marks completeness.
+    Whatever the login shell printed before the first marker (motd, ``.bashrc`` echoes)
+    is ignored."""
     sections: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in text.splitlines():
-        if line.startswith(MARKER) and line.endswith("@@"):
-            current = sections.setdefault(line[len(MARKER):-2], [])
+        line = line.rstrip("\r")
+        at = line.rfind(MARKER)
+        if at >= 0 and line.endswith("@@") and (at == 0 or current is None):
+            # a marker glued to noise a login shell printed without a newline (a banner,
+            # a .bashrc ``printf``) still opens its section
+            current = sections.setdefault(line[at + len(MARKER):-2], [])
             continue
         if current is not None:
             current.append(line.rstrip("\r"))

@@ -12,7 +12,8 @@ from shangyun.facts.base import Fact, split_format, to_int
 
 
 class Interfaces(Fact):
-    """Network interfaces with their MAC and IP addresses (``/sys/class/net``, ``ip -o addr``).
+    """Network interfaces with their MAC and IP addresses (``/sys/class/net``, ``ip -o addr``,
+    else ``ifconfig -a`` where ``ip`` is missing: net-tools' new or old format, busybox).
 
     Sample output::
 
@@ -29,14 +30,28 @@ class Interfaces(Fact):
     @classmethod
     def command(cls) -> str:
         return ('for d in /sys/class/net/*; do a=; read -r a < "$d/address"; '
-                'echo "link ${d##*/} $a"; done; ip -o addr show')
+                'echo "link ${d##*/} $a"; done; '
+                'if o=$(ip -o addr show 2>/dev/null) && [ -n "$o" ]; then echo "$o"; '
+                'else echo \'#fmt ifconfig\'; ifconfig -a; fi')
 
     @classmethod
     def process(cls, lines: list[str]) -> list[dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
+        ifconfig: str | None = None  # the interface of the ifconfig block being read
         for line in lines:
             parts = line.split()
-            if len(parts) >= 2 and parts[0] == "link":
+            if line == "#fmt ifconfig":
+                ifconfig = ""
+            elif ifconfig is not None and parts:
+                if not line[0].isspace():  # "eth0: flags=…" or "eth0      Link encap:…"
+                    ifconfig = parts[0].rstrip(":").split("@")[0]
+                    continue
+                addr = _ifconfig_address(parts)
+                if ifconfig and addr:
+                    entry = found.setdefault(ifconfig, {"name": ifconfig, "mac": "",
+                                                        "addresses": []})
+                    entry["addresses"].append(addr)
+            elif len(parts) >= 2 and parts[0] == "link":
                 entry = found.setdefault(parts[1], {"name": parts[1], "mac": "", "addresses": []})
                 entry["mac"] = parts[2].lower() if len(parts) > 2 else ""
             elif len(parts) >= 4 and parts[0].endswith(":") and parts[2] in ("inet", "inet6"):
@@ -44,6 +59,18 @@ class Interfaces(Fact):
                 entry = found.setdefault(name, {"name": name, "mac": "", "addresses": []})
                 entry["addresses"].append(parts[3].split("/")[0])
         return list(found.values())
+
+
+def _ifconfig_address(parts: list[str]) -> str:
+    """The address of an ``ifconfig`` line: ``inet 10.0.0.2  netmask …`` (net-tools 2),
+    ``inet addr:10.0.0.2  Bcast:…`` (net-tools 1, busybox), ``inet6 addr: fe80::1/64 …``."""
+    if len(parts) < 2 or parts[0] not in ("inet", "inet6"):
+        return ""
+    value = parts[1]
+    if value == "addr:" and len(parts) > 2:
+        value = parts[2]
+    value = value.removeprefix("addr:").split("/")[0].split("%")[0]
+    return value if re.fullmatch(r"[0-9A-Fa-f.:]+", value) else ""
 
 
 def primary_ip_mac(interfaces: list[dict[str, Any]], prefer_ip: str = "") -> tuple[str, str]:
@@ -62,29 +89,35 @@ def primary_ip_mac(interfaces: list[dict[str, Any]], prefer_ip: str = "") -> tup
 
 class Session(Fact):
     """The SSH session as the host sees it (``$SSH_CONNECTION``), to leave it out of the
-    dependencies.
+    dependencies, and the login's user id (``id -u``: not 0 means partial facts).
 
     Sample output::
 
         10.0.0.1 50122 10.3.1.21 22
+        1000
 
     Result: ``{"client_ip": "10.0.0.1", "client_port": 50122, "server_ip": "10.3.1.21",
-    "server_port": 22}`` (empty dict outside SSH).
+    "server_port": 22, "uid": 1000}`` (no connection keys outside SSH; no ``uid`` where
+    ``id`` printed nothing).
     """
 
     name = "session"
 
     @classmethod
     def command(cls) -> str:
-        return 'echo "$SSH_CONNECTION"'
+        return 'echo "$SSH_CONNECTION"; id -u'
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, Any]:
-        parts = " ".join(lines).split()
-        if len(parts) != 4:
-            return {}
-        return {"client_ip": normalise_ip(parts[0]), "client_port": to_int(parts[1], 0),
-                "server_ip": normalise_ip(parts[2]), "server_port": to_int(parts[3], 0)}
+        parts = lines[0].split() if lines else []
+        out: dict[str, Any] = {}
+        if len(parts) == 4:
+            out = {"client_ip": normalise_ip(parts[0]), "client_port": to_int(parts[1], 0),
+                   "server_ip": normalise_ip(parts[2]), "server_port": to_int(parts[3], 0)}
+        uid = to_int(lines[1], None) if len(lines) > 1 else None
+        if uid is not None:
+            out["uid"] = uid
+        return out
 
 
 class TcpConnections(Fact):

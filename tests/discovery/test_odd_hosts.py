@@ -1,0 +1,112 @@
+"""Discovery against hosts not shaped like the lab's: real sshd, each in its own mount
+namespace where ``ss``, ``netstat``, ``ip`` and ``lsblk`` are missing (a stub that exits 127
+is bind-mounted over each) and ``/etc/passwd`` adds login users whose shell is dash, bash
+with a ``.bashrc`` that prints a banner without a newline, or one that drops the connection
+in the middle of the run. The real CLI discovers them all in one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.estate import Estate
+from tests.discovery.sshd import SshdFarm
+
+MISSING = ("ss", "netstat", "ip", "lsblk")
+
+
+@pytest.fixture(scope="module")
+def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
+    """Four sshd (root, noisy bash user, dash user, dropping user), one port each."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (mount namespaces)")
+    root = Path(tempfile.mkdtemp(prefix="sy-odd-"))
+    os.chmod(root, 0o755)  # the login users read authorized_keys and their home here
+    farm = SshdFarm(root / "farm")
+    try:
+        os.chmod(root / "farm", 0o755)
+        os.chmod(root / "farm" / "authorized_keys", 0o644)
+        home = root / "home"
+        home.mkdir(mode=0o755)
+        (home / ".bashrc").write_text("printf 'Welcome to PROD-7, authorised use only. '\n")
+        (home / ".profile").write_text("echo 'You have new mail.'\n")
+        stub = root / "missing"
+        stub.write_text("#!/bin/sh\nexit 127\n")
+        dropper = root / "dropsh"  # a shell that starts answering, then kills its session
+        dropper.write_text("#!/bin/sh\necho '@@shangyun:hostname@@'\nkill -9 $PPID\n")
+        for f in (stub, dropper):
+            os.chmod(f, 0o755)
+        passwd = root / "passwd"
+        passwd.write_text(Path("/etc/passwd").read_text()
+                          + f"syodd:x:54321:54321::{home}:/bin/bash\n"
+                          + f"sydash:x:54322:54322::{home}:/bin/dash\n"
+                          + f"sydrop:x:54323:54323::{home}:{dropper}\n")
+        binds = [(passwd, "/etc/passwd")]
+        for cmd in MISSING:
+            binds += [(stub, p) for p in (shutil.which(cmd) or "",) if p]
+        mounts = "; ".join(f"mount --bind {a} {b}" for a, b in binds)
+        wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   f'{mounts} && exec "$@"', "sh"]
+        servers = farm.start(4, wrapper=wrapper)
+        farm.write_known_hosts(servers)
+        users = ("root", "syodd", "sydash", "sydrop")
+        yield farm, {u: s.port for u, s in zip(users, servers, strict=True)}
+    finally:
+        farm.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_odd_hosts_each_end_with_facts_or_one_clear_error(
+        tmp_path: Path, odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
+    farm, ports = odd_farm
+    names = {"root": "bare", "syodd": "noisy", "sydash": "dashy", "sydrop": "dropper"}
+    est = Estate.from_records({"name": "odd"}, {
+        "bureaus": [{"id": f"b-{u}", "name": f"局{u}", "kind": "bureau", "ssh_user": u}
+                    for u in ports],
+        "systems": [{"id": "s1", "name": "办公", "bureau_id": "b-root"}],
+        "hosts": [{"id": names[u], "hostname": names[u], "ip": "127.0.0.1", "ssh_port": p,
+                   "bureau_id": f"b-{u}", "system_id": "s1"} for u, p in ports.items()],
+    })
+    est.save(tmp_path / "estate")
+    res = CliRunner().invoke(main, [
+        "discover", "--estate", str(tmp_path / "estate"), "--key", str(farm.client_key),
+        "--known-hosts", str(farm.root / "known_hosts"), "--timeout", "5", "--retries", "0",
+        "--sample-seconds", "0.1", "--json"])
+    assert res.exit_code == 0, res.output            # three hosts gave facts
+    data = json.loads(res.output)
+    hosts = {h["host_id"]: h for h in data["hosts"]}
+    assert {k: h["status"] for k, h in hosts.items() if k != "dropper"} == {
+        "bare": "ok", "noisy": "ok", "dashy": "ok"}
+    # a connection dropped mid-run: one error naming the host, not a hang or a crash
+    # (a reset seen first by the transport, or the session's end before the script's)
+    assert hosts["dropper"]["status"] in ("error", "unreachable")
+    assert "dropper (127.0.0.1:" in hosts["dropper"]["reason"]
+    assert hosts["dropper"]["seconds"] < 5
+    # not root: ok, with a note saying the facts are partial
+    assert hosts["bare"]["reason"] == ""
+    for hid in ("noisy", "dashy"):
+        assert "partial facts" in hosts[hid]["reason"] and "not root" in hosts[hid]["reason"]
+
+    facts = {hid: json.loads((tmp_path / "estate" / "facts" / f"{hid}.json").read_text())
+             ["facts"] for hid in ("bare", "noisy", "dashy")}
+    for hid, f in facts.items():
+        assert f["_errors"] == {}, hid
+        # the banner printed without a newline does not swallow the first section
+        assert f["hostname"] == os.uname().nodename, hid
+        # no `ip`: addresses come from ifconfig
+        lo = next(i for i in f["interfaces"] if i["name"] == "lo")
+        assert "127.0.0.1" in lo["addresses"], hid
+        # no ss/netstat: sockets from /proc; no lsblk: disks from /proc/partitions
+        assert any(c["state"] == "listen" and c["local_port"] == ports["root"]
+                   for c in f["tcp"]), hid
+        assert f["block"], hid
+    assert facts["noisy"]["session"]["uid"] == 54321
+    assert facts["bare"]["session"]["uid"] == 0
