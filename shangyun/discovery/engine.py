@@ -40,7 +40,7 @@ from shangyun.discovery.model import (
     Target,
 )
 from shangyun.discovery.ports import OpenScriptRunner, Runner, ScriptRunner
-from shangyun.discovery.script import gather_script, parse_output
+from shangyun.discovery.script import MARKER, gather_script, parse_output
 from shangyun.errors import AuthError, HostKeyError, ShangyunError, TransientError
 from shangyun.estate import Estate
 
@@ -116,6 +116,18 @@ def partial_note(target: Target, facts: dict[str, Any]) -> str:
             "and databases may be missing; log in as root for complete facts")
 
 
+def _incomplete(target: Target, stdout: str) -> str:
+    """Why a host's output is not a whole gather run, naming the host."""
+    name = f"{target.hostname or target.host_id} ({target.address}:{target.port})"
+    if MARKER not in stdout:
+        said = next((ln.strip() for ln in stdout.splitlines() if ln.strip()), "")
+        return (f"{name}: the login shell of {target.user or 'the user'} ran no discovery "
+                "script" + (f" (it said: {said[:200]!r})" if said else "")
+                + " — a nologin/restricted shell? log in as a user with a POSIX shell")
+    return (f"{name}: the gather script did not run to its end (the connection dropped "
+            "or the shell stopped it)")
+
+
 def discover_one(target: Target, runner: Runner) -> HostResult:
     """Discover one host; every failure becomes a status, never an exception."""
     start = time.monotonic()
@@ -124,10 +136,7 @@ def discover_one(target: Target, runner: Runner) -> HostResult:
         facts = parse_output(stdout)
         status, reason = OK, partial_note(target, facts)
         if not facts["_complete"]:
-            status, reason = "error", (f"{target.hostname or target.host_id} ({target.address}:"
-                                       f"{target.port}): the gather script did not run to "
-                                       "its end (the connection dropped or the shell "
-                                       "stopped it)")
+            status, reason = "error", _incomplete(target, stdout)
         return HostResult(target, status, reason, facts, time.monotonic() - start, attempts,
                           _now())
     except Exception as exc:

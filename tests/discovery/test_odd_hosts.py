@@ -25,7 +25,8 @@ MISSING = ("ss", "netstat", "ip", "lsblk")
 
 @pytest.fixture(scope="module")
 def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
-    """Four sshd (root, noisy bash user, dash user, dropping user), one port each."""
+    """Five sshd (root, noisy bash user, dash user, dropping user, nologin user), one port
+    each."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare (mount namespaces)")
     root = Path(tempfile.mkdtemp(prefix="sy-odd-"))
@@ -48,16 +49,19 @@ def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
         passwd.write_text(Path("/etc/passwd").read_text()
                           + f"syodd:x:54321:54321::{home}:/bin/bash\n"
                           + f"sydash:x:54322:54322::{home}:/bin/dash\n"
-                          + f"sydrop:x:54323:54323::{home}:{dropper}\n")
+                          + f"sydrop:x:54323:54323::{home}:{dropper}\n"
+                          + f"synologin:x:54324:54324::{home}:/usr/sbin/nologin\n")
         binds = [(passwd, "/etc/passwd")]
         for cmd in MISSING:
             binds += [(stub, p) for p in (shutil.which(cmd) or "",) if p]
-        mounts = "; ".join(f"mount --bind {a} {b}" for a, b in binds)
+        # and /tmp read-only (the homes are root's: not writable by the login users)
+        mounts = " && ".join([*(f"mount --bind {a} {b}" for a, b in binds),
+                              "mount --bind /tmp /tmp", "mount -o remount,bind,ro /tmp"])
         wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                    f'{mounts} && exec "$@"', "sh"]
-        servers = farm.start(4, wrapper=wrapper)
+        servers = farm.start(5, wrapper=wrapper)
         farm.write_known_hosts(servers)
-        users = ("root", "syodd", "sydash", "sydrop")
+        users = ("root", "syodd", "sydash", "sydrop", "synologin")
         yield farm, {u: s.port for u, s in zip(users, servers, strict=True)}
     finally:
         farm.stop()
@@ -67,7 +71,8 @@ def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
 def test_odd_hosts_each_end_with_facts_or_one_clear_error(
         tmp_path: Path, odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
     farm, ports = odd_farm
-    names = {"root": "bare", "syodd": "noisy", "sydash": "dashy", "sydrop": "dropper"}
+    names = {"root": "bare", "syodd": "noisy", "sydash": "dashy", "sydrop": "dropper",
+             "synologin": "locked"}
     est = Estate.from_records({"name": "odd"}, {
         "bureaus": [{"id": f"b-{u}", "name": f"局{u}", "kind": "bureau", "ssh_user": u}
                     for u in ports],
@@ -84,7 +89,11 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
     data = json.loads(res.output)
     hosts = {h["host_id"]: h for h in data["hosts"]}
     assert {k: h["status"] for k, h in hosts.items() if k != "dropper"} == {
-        "bare": "ok", "noisy": "ok", "dashy": "ok"}
+        "bare": "ok", "noisy": "ok", "dashy": "ok", "locked": "error"}
+    # a nologin shell: one error naming the host and quoting what the shell said
+    assert "locked (127.0.0.1:" in hosts["locked"]["reason"]
+    assert "synologin ran no discovery script" in hosts["locked"]["reason"]
+    assert "currently not available" in hosts["locked"]["reason"]
     # a connection dropped mid-run: one error naming the host, not a hang or a crash
     # (a reset seen first by the transport, or the session's end before the script's)
     assert hosts["dropper"]["status"] in ("error", "unreachable")
