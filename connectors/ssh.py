@@ -227,6 +227,11 @@ class SSHPool:
             client.close()
             if sock is not None:
                 sock.close()
+            if isinstance(cause, paramiko.AuthenticationException):
+                raise AuthError(f"{target.label}: authentication refused for user "
+                                f"{target.user!r} with the key {Path(s.key_file).name} "
+                                f"({cause}) — is its public key in that user's "
+                                "authorized_keys (and may that user log in)?") from exc
             raise _translate(cause, target.label) from exc
         return client
 

@@ -72,7 +72,8 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
         tmp_path: Path, odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
     farm, ports = odd_farm
     names = {"root": "bare", "syodd": "noisy", "sydash": "dashy", "sydrop": "dropper",
-             "synologin": "locked"}
+             "synologin": "locked", "syghost": "ghost"}
+    ports = {**ports, "syghost": ports["root"]}
     est = Estate.from_records({"name": "odd"}, {
         "bureaus": [{"id": f"b-{u}", "name": f"局{u}", "kind": "bureau", "ssh_user": u}
                     for u in ports],
@@ -89,11 +90,15 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
     data = json.loads(res.output)
     hosts = {h["host_id"]: h for h in data["hosts"]}
     assert {k: h["status"] for k, h in hosts.items() if k != "dropper"} == {
-        "bare": "ok", "noisy": "ok", "dashy": "ok", "locked": "error"}
+        "bare": "ok", "noisy": "ok", "dashy": "ok", "locked": "error", "ghost": "auth-failed"}
     # a nologin shell: one error naming the host and quoting what the shell said
     assert "locked (127.0.0.1:" in hosts["locked"]["reason"]
     assert "synologin ran no discovery script" in hosts["locked"]["reason"]
     assert "currently not available" in hosts["locked"]["reason"]
+    # a user that does not exist there: refused, naming the host, the user and the key
+    assert hosts["ghost"]["status"] == "auth-failed"
+    assert "ghost (127.0.0.1:" in hosts["ghost"]["reason"]
+    assert "user 'syghost'" in hosts["ghost"]["reason"] and "id_client" in hosts["ghost"]["reason"]
     # a connection dropped mid-run: one error naming the host, not a hang or a crash
     # (a reset seen first by the transport, or the session's end before the script's)
     assert hosts["dropper"]["status"] in ("error", "unreachable")
