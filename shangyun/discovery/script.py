@@ -15,6 +15,7 @@ from shangyun.facts.utilisation import Utilisation
 
 MARKER = "@@shangyun:"
 END = "end"
+BOUND_SECONDS = 10  # a command that can hang (see gather_script) is killed after this
 
 
 def gather_script(facts: Iterable[type[Fact]] = ALL_FACTS, sample_seconds: float = 1.0) -> str:
@@ -30,6 +31,10 @@ def gather_script(facts: Iterable[type[Fact]] = ALL_FACTS, sample_seconds: float
     lines = [
         "LC_ALL=C; export LC_ALL; LANG=C; export LANG",
         "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"; export PATH",
+        # commands that can hang on a sick host (df on a dead NFS mount, systemctl with a
+        # stuck D-Bus) run under $_sy_t: killed after BOUND_SECONDS where `timeout` works
+        f"if timeout -s KILL {BOUND_SECONDS} true 2>/dev/null; then "
+        f"_sy_t='timeout -s KILL {BOUND_SECONDS}'; else _sy_t=; fi",
     ]
     sampled = [f for f in facts if issubclass(f, Utilisation)]
     if sampled:

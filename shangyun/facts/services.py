@@ -9,8 +9,8 @@ from shangyun.facts.base import Fact, split_format, to_int
 
 
 class Services(Fact):
-    """Running services: ``systemctl``, else SysV init scripts' locks/pidfiles and
-    ``chkconfig``.
+    """Running services: ``systemctl`` (killed after ten seconds where ``timeout`` exists:
+    a stuck D-Bus), else SysV init scripts' locks/pidfiles and ``chkconfig``.
 
     Without systemd, each ``/etc/init.d`` script is reported running when its
     ``/var/lock/subsys`` lock or a pidfile with a live pid exists — printed like Debian's
@@ -33,7 +33,7 @@ class Services(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return ("if o=$(systemctl list-units --type=service --state=running --no-pager "
+        return ("if o=$($_sy_t systemctl list-units --type=service --state=running --no-pager "
                 "--no-legend --plain 2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt systemd'; "
                 f"echo \"$o\"; else echo '#fmt sysv'; {_SYSV_STATUS}; "
                 "if command -v chkconfig >/dev/null; then echo '#chkconfig'; chkconfig --list; "

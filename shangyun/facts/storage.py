@@ -123,7 +123,9 @@ def _from_partitions(lines: list[str]) -> list[dict[str, Any]]:
 
 
 class Filesystems(Fact):
-    """Mounted filesystems and their usage (``df -P -k -T``, else ``df -P -k``).
+    """Mounted filesystems and their usage (``df -P -k -T``, else ``df -P -k``; killed after
+    ten seconds where ``timeout`` exists: a df hung on a dead NFS mount gives no rows, not
+    a hung host).
 
     Sample output::
 
@@ -139,7 +141,9 @@ class Filesystems(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return "df -P -k -T 2>/dev/null || df -P -k"
+        # $_sy_t (the gather script's) kills a df hung on a dead network mount; a killed
+        # df (status 137) is not run again without -T
+        return "$_sy_t df -P -k -T 2>/dev/null || { [ $? -ne 137 ] && $_sy_t df -P -k; }"
 
     @classmethod
     def process(cls, lines: list[str]) -> list[dict[str, Any]]:

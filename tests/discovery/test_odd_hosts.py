@@ -25,8 +25,8 @@ MISSING = ("ss", "netstat", "ip", "lsblk")
 
 @pytest.fixture(scope="module")
 def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
-    """Five sshd (root, noisy bash user, dash user, dropping user, nologin user), one port
-    each."""
+    """Six sshd (root, noisy bash user, dash user, dropping user, nologin user, a user on
+    a host where df hangs), one port each."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare (mount namespaces)")
     root = Path(tempfile.mkdtemp(prefix="sy-odd-"))
@@ -50,7 +50,8 @@ def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
                           + f"syodd:x:54321:54321::{home}:/bin/bash\n"
                           + f"sydash:x:54322:54322::{home}:/bin/dash\n"
                           + f"sydrop:x:54323:54323::{home}:{dropper}\n"
-                          + f"synologin:x:54324:54324::{home}:/usr/sbin/nologin\n")
+                          + f"synologin:x:54324:54324::{home}:/usr/sbin/nologin\n"
+                          + f"syhang:x:54325:54325::{home}:/bin/sh\n")
         binds = [(passwd, "/etc/passwd")]
         for cmd in MISSING:
             binds += [(stub, p) for p in (shutil.which(cmd) or "",) if p]
@@ -60,8 +61,15 @@ def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
         wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                    f'{mounts} && exec "$@"', "sh"]
         servers = farm.start(5, wrapper=wrapper)
+        # one more where df hangs (as on a dead NFS mount)
+        hang = root / "hang"
+        hang.write_text("#!/bin/sh\nexec sleep 600\n")
+        os.chmod(hang, 0o755)
+        df = shutil.which("df") or "/usr/bin/df"
+        servers += farm.start(1, wrapper=[*wrapper[:-2], f'mount --bind {hang} {df} && '
+                                          + wrapper[-2], "sh"])
         farm.write_known_hosts(servers)
-        users = ("root", "syodd", "sydash", "sydrop", "synologin")
+        users = ("root", "syodd", "sydash", "sydrop", "synologin", "syhang")
         yield farm, {u: s.port for u, s in zip(users, servers, strict=True)}
     finally:
         farm.stop()
@@ -72,7 +80,7 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
         tmp_path: Path, odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
     farm, ports = odd_farm
     names = {"root": "bare", "syodd": "noisy", "sydash": "dashy", "sydrop": "dropper",
-             "synologin": "locked", "syghost": "ghost"}
+             "synologin": "locked", "syghost": "ghost", "syhang": "deadnfs"}
     ports = {**ports, "syghost": ports["root"]}
     est = Estate.from_records({"name": "odd"}, {
         "bureaus": [{"id": f"b-{u}", "name": f"局{u}", "kind": "bureau", "ssh_user": u}
@@ -90,7 +98,10 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
     data = json.loads(res.output)
     hosts = {h["host_id"]: h for h in data["hosts"]}
     assert {k: h["status"] for k, h in hosts.items() if k != "dropper"} == {
-        "bare": "ok", "noisy": "ok", "dashy": "ok", "locked": "error", "ghost": "auth-failed"}
+        "bare": "ok", "noisy": "ok", "dashy": "ok", "locked": "error", "ghost": "auth-failed",
+        "deadnfs": "ok"}
+    # df hung: killed after its bound, the host's other facts kept
+    assert hosts["deadnfs"]["seconds"] < 30
     # a nologin shell: one error naming the host and quoting what the shell said
     assert "locked (127.0.0.1:" in hosts["locked"]["reason"]
     assert "synologin ran no discovery script" in hosts["locked"]["reason"]
@@ -110,7 +121,8 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
         assert "partial facts" in hosts[hid]["reason"] and "not root" in hosts[hid]["reason"]
 
     facts = {hid: json.loads((tmp_path / "estate" / "facts" / f"{hid}.json").read_text())
-             ["facts"] for hid in ("bare", "noisy", "dashy")}
+             ["facts"] for hid in ("bare", "noisy", "dashy", "deadnfs")}
+    assert facts["deadnfs"]["filesystems"] == [] and facts["bare"]["filesystems"]
     for hid, f in facts.items():
         assert f["_errors"] == {}, hid
         # the banner printed without a newline does not swallow the first section
