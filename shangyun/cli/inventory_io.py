@@ -95,6 +95,8 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
         report = import_ledgers([(f, b or bureau) for f, b in paths], estate_dir, reader=read_grids,
                                 mapping_file=mapping_file, bureau=bureau, on_file=on_file,
                                 advance=advance, dry_run=dry_run, apply=apply)
+    if report.edits:
+        report.warnings.extend(_held_edit_warnings(report.edits, estate_dir))
     if as_json:
         print_json(report.to_dict())
         return
@@ -131,6 +133,30 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             console.print(f"[yellow]- {escape(w)}[/]")
         if len(report.warnings) > 200:
             console.print(f"[yellow]… and {len(report.warnings) - 200} more (--json)[/]")
+
+
+def _held_edit_warnings(edits: list[dict[str, Any]], estate_dir: str) -> list[str]:
+    """Warnings for the edits that touch a system a wave has already moved (the journal
+    says which; an estate without a journal has none)."""
+    from connectors.journal.history import open_reader
+    from connectors.journal.wave import SqlWaveJournal
+    from shangyun.estate import Estate
+    from shangyun.ledgers.importer import held_edits
+    from shangyun.wave.journal_port import holding_wave
+
+    with open_reader(estate_dir) as journal:
+        if journal is None:
+            return []
+        wj = SqlWaveJournal(journal)
+        est = Estate.load(estate_dir, check=False)
+        sids = {str(r["id"]) for r in est.rows("systems")}
+        held: dict[str, str] = {}
+        for sid in sorted(sids):
+            at = holding_wave(wj, sid)
+            if at is not None:
+                state = "moved" if at[1] == "done" else at[1].replace("_", " ")
+                held[sid] = f"{state} in wave {at[0]}"
+        return held_edits(edits, est, held)
 
 
 def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:

@@ -314,6 +314,35 @@ def export_edits(rows: dict[str, list[dict[str, Any]]],
     return edits
 
 
+def held_edits(edits: list[dict[str, Any]], estate: Estate,
+               held: dict[str, str]) -> list[str]:
+    """One warning per row of an edited export (a system, or a host, disk or database of a
+    system) whose system a wave has already moved: the edit changes the estate, not the
+    machine on the cloud. ``held``: system id -> what holds it (``moved in wave 1``)."""
+    hosts = {str(r["id"]): r for r in estate.rows("hosts")}
+    names = {str(r["id"]): str(r.get("name") or r["id"]) for r in estate.rows("systems")}
+    disks = {str(r["id"]): str(r.get("host_id") or "") for r in estate.rows("disks")}
+    dbs = {str(r["id"]): r for r in estate.rows("databases")}
+    out: dict[tuple[str, str], list[str]] = {}
+    for e in edits:
+        table, rid = str(e["table"]), str(e["id"])
+        host = hosts.get(disks.get(rid, "") if table == "disks" else
+                         str(dbs.get(rid, {}).get("host_id") or "") if table == "databases"
+                         else rid if table == "hosts" else "")
+        sid = (rid if table == "systems" else
+               str(dbs.get(rid, {}).get("system_id") or "") if table == "databases" else "")
+        sid = sid or str((host or {}).get("system_id") or "")
+        if sid not in held:
+            continue
+        hn = str((host or {}).get("hostname") or (host or {}).get("id") or "")
+        what = {"hosts": f"host {hn}", "disks": f"disk {rid} of host {hn}",
+                "databases": f"database {rid} on host {hn}"}.get(table, "system")
+        out.setdefault((sid, what), []).append(str(e["column"]))
+    return [f"{what} ({', '.join(cols)}): {names.get(sid, sid)} ({sid}) is {held[sid]}; "
+            "the edit changes the estate, not the machine already on the cloud"
+            for (sid, what), cols in out.items()]
+
+
 def no_longer_listed(by_file: dict[str, dict[str, set[str]]],
                      merger: Merger) -> list[dict[str, Any]]:
     """The hosts and systems of the estate that a file of this import brought before
@@ -407,6 +436,7 @@ __all__ = [
     "expand_inputs",
     "expand_manifest",
     "export_edits",
+    "held_edits",
     "import_ledgers",
     "no_longer_listed",
     "open_or_new",

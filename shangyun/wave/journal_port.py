@@ -164,6 +164,17 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str) -> str | Non
     return None
 
 
+def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None:
+    """The wave that holds ``system_id`` — it ran there and its steps are not undone (cut
+    over, moved, failed back, failed or crashed) — and its state there; None when no wave
+    does (never run, or rolled back or refused everywhere)."""
+    for wave in journal.system_waves(system_id):
+        recs = journal.records(wave, system_id)
+        if any(r.status in NEEDS_UNDO for r in recs):
+            return wave, system_state((r.kind, r.status, r.error) for r in recs)
+    return None
+
+
 def wave_status(journal: WaveJournal, wave: int,
                 planned: Iterable[str] = ()) -> dict[str, Any]:
     """The wave as the journal records it: runs, per system its steps' latest state, and
@@ -191,5 +202,5 @@ def wave_status(journal: WaveJournal, wave: int,
             "bureaus": dict(sorted(bureaus.items()))}
 
 
-__all__ = ["ANY_SCOPE", "AnyScope", "WaveJournal", "held_elsewhere", "overlaps", "run_kind",
-           "run_scope", "wave_status"]
+__all__ = ["ANY_SCOPE", "AnyScope", "WaveJournal", "held_elsewhere", "holding_wave",
+           "overlaps", "run_kind", "run_scope", "wave_status"]

@@ -1,0 +1,91 @@
+"""A programme's sequence across inventory, plan and waves: wave 1 has moved a system, then
+an edited ``inventory export`` workbook changes that system's host. The edit is still
+shown and can be applied, but it is flagged — naming the host, the system and the wave
+that moved it — before ``--apply`` and after. The wave's run is journal-level (the real
+SQLite journal, every step of the system recorded done, as the runbook tests do); the
+estate is the shipped sample, the CLI is the real one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+from click.testing import CliRunner
+
+from connectors.journal.wave import open_journal
+from shangyun.cli import main
+from shangyun.wave.builder import wave_steps
+from shangyun.wave.plan import load_wave
+from shangyun.wave.steps import RunOptions
+from tests.wave.conftest import write_plan
+
+SAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "sample"
+MOVED, OTHER = "s0006", "s0001"  # 电子证照库 moves in wave 1; 统一身份认证平台 is left home
+
+
+def _ran_wave_1(root: Path) -> None:
+    """Wave 1 (the moved system alone) recorded done in the journal, step by step."""
+    write_plan(root, {1: [[MOVED]], 2: [[OTHER]]})
+    opts = RunOptions(target="libvirt", target_options={"uri": "test:///default",
+                                                        "pool": "p"},
+                      staging_dir=str(root / "staging"), bucket="b")
+    steps = wave_steps(load_wave(root, 1), opts)
+    with open_journal(root) as j:
+        run = j.begin_run(1, {"options": opts.to_dict()})
+        for st in steps[MOVED]:
+            j.record(run, 1, st, "started", {})
+            j.record(run, 1, st, "done", {"ok": True})
+        j.finish_run(run, "done")
+
+
+def _edit_ip(src: Path, dst: Path, hostnames: dict[str, str]) -> None:
+    """The exported workbook with the ip of each named host changed."""
+    wb = openpyxl.load_workbook(src)
+    ws = wb["hosts"]
+    header = [c.value for c in ws[1]]
+    name_col, ip_col = header.index("hostname"), header.index("ip")
+    for row in ws.iter_rows(min_row=2):
+        new = hostnames.get(str(row[name_col].value))
+        if new:
+            row[ip_col].value = new
+    wb.save(dst)
+
+
+def test_an_edit_to_a_moved_systems_host_is_flagged(tmp_path: Path) -> None:
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    _ran_wave_1(root)
+    r = CliRunner()
+    exported = tmp_path / "export.xlsx"
+    res = r.invoke(main, ["inventory", "export", "--estate", str(root), "--xlsx",
+                          str(exported), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    edited = tmp_path / "edited.xlsx"
+    # hq-license-db11 is a host of the moved system; hq-auth-* of the one still home
+    hosts = {h["hostname"]: h for h in _hosts(root)}
+    home_host = next(n for n, h in hosts.items() if h["system_id"] == OTHER)
+    _edit_ip(exported, edited, {"hq-license-db11": "10.99.99.99", home_host: "10.99.99.98"})
+
+    shown = r.invoke(main, ["inventory", "import", str(edited), "--estate", str(root),
+                            "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert len(data["edits"]) == 2 and not data["applied"], data
+    flagged = [w for w in data["warnings"] if "moved" in w or "wave 1" in w]
+    assert len(flagged) == 1, data["warnings"]
+    assert "hq-license-db11" in flagged[0] and "电子证照库" in flagged[0], flagged
+    assert "wave 1" in flagged[0] and home_host not in flagged[0], flagged
+
+    applied = r.invoke(main, ["inventory", "import", str(edited), "--estate", str(root),
+                              "--apply"])
+    assert applied.exit_code == 0, applied.output
+    text = " ".join(applied.output.split())
+    assert "hq-license-db11" in text and "wave 1" in text, applied.output
+
+
+def _hosts(root: Path) -> list[dict[str, str]]:
+    import csv
+    with (root / "hosts.csv").open(encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
