@@ -13,7 +13,8 @@ Security rules, all enforced here:
   by every target behind that jump host.
 
 Errors name the host: :class:`AuthError` (never retried), :class:`TransientError`
-(timeouts, refused or reset connections, a silent server; retried ``retries`` times).
+(timeouts, refused or reset connections, a silent server; retried ``retries`` times —
+except :class:`CommandTimeoutError`, a script that ran past the command timeout).
 
 Latency: each target's TCP socket has Nagle off (``TCP_NODELAY``) and, on Linux, asks for
 immediate ACKs (``TCP_QUICKACK``, re-armed before every read): an SSH handshake is a
@@ -44,8 +45,8 @@ from shangyun.discovery.model import ScriptResult, SSHOptions, SSHSettings, SSHT
 from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
 
 __all__ = [
-    "ChangedHostKeyError", "SSHPool", "SSHSettings", "SSHTarget", "SSHTimeoutError",
-    "ScriptResult", "UnknownHostKeyError", "UnreachableError", "discovery_pool",
+    "ChangedHostKeyError", "CommandTimeoutError", "SSHPool", "SSHSettings", "SSHTarget",
+    "SSHTimeoutError", "ScriptResult", "UnknownHostKeyError", "UnreachableError", "discovery_pool",
     "known_hosts_name", "parse_jump",
 ]
 
@@ -72,6 +73,11 @@ class SSHTimeoutError(TransientError):
     """The host did not answer in time (connect, SSH banner, or the command itself)."""
 
     status = "timeout"
+
+
+class CommandTimeoutError(SSHTimeoutError):
+    """The script ran past the command timeout: not retried (it would hang again, and each
+    try holds a connection slot for the whole timeout)."""
 
 
 def known_hosts_name(host: str, port: int) -> str:
@@ -157,7 +163,7 @@ class SSHPool:
                 result.attempts = attempt
                 return result
             except TransientError as exc:
-                if attempt > self.settings.retries:
+                if attempt > self.settings.retries or isinstance(exc, CommandTimeoutError):
                     exc.attempts = attempt  # type: ignore[attr-defined]
                     raise
                 time.sleep(self.settings.retry_delay * attempt)
@@ -283,8 +289,8 @@ class SSHPool:
             out, err = bytearray(), bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise SSHTimeoutError(f"{target.label}: the command did not finish within "
-                                         f"{s.command_timeout:g} s")
+                    raise CommandTimeoutError(f"{target.label}: the command did not finish "
+                                              f"within {s.command_timeout:g} s (not retried)")
                 try:
                     chunk = chan.recv(65536)
                 except TimeoutError:

@@ -90,6 +90,17 @@ def test_silent_host_times_out(sshd_hosts: Hosts, silent_port: int) -> None:
     assert time.monotonic() - start < 5
 
 
+def test_command_timeout_is_not_retried(sshd_hosts: Hosts) -> None:
+    s = sshd_hosts.good[0]
+    start = time.monotonic()
+    with _pool(sshd_hosts, cmd=0.5, r=2) as pool, pytest.raises(SSHTimeoutError) as err:
+        pool.run_script(SSHTarget(s.address, s.port, name="stuck"), "sleep 5")
+    assert "stuck" in str(err.value) and "not retried" in str(err.value)
+    assert err.value.attempts == 1  # type: ignore[attr-defined]
+    assert err.value.status == "timeout"
+    assert time.monotonic() - start < 1.5   # one try, not three
+
+
 def test_command_timeout(sshd_hosts: Hosts) -> None:
     s = sshd_hosts.good[0]
     with _pool(sshd_hosts, cmd=0.5, r=0) as pool, pytest.raises(SSHTimeoutError) as err:
