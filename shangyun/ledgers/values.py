@@ -215,11 +215,32 @@ _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
 
 
-def parse_mlps(text: str) -> int:
-    """An MLPS (等保) level 1–5: "3", "三级", "等保3级", "第三级", "III", "L3", "等保2.0三级".
+_UNGRADED = re.compile(r"(?:未|暂未|尚未|没有|无需|不需|不)(?:定级|评级|备案|测评|涉及|需要|需)"
+                       r"|^(?:无|未定|待定级|待定|待评|待评定|无等级|不定级|未分级|n/?a|none)$")
+_SAG = re.compile(r"s\s*([1-5])\s*a\s*([1-5])\s*g\s*([1-5])")
+
+
+def parse_mlps(text: str) -> int | None:
+    """An MLPS (等保) level 1–5: "3", "三级", "等保3级", "第三级", "III", "L3", "等保2.0三级";
+    the 2008 notation S3A3G3 (and "三级（S2A3G3）") gives its overall level G (the higher of
+    S and A); "未定级", "未备案", "不涉及", "待定级" give no level (blank).
 
     A cell naming several levels ("二级/三级") is refused: the level decides controls."""
-    t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?", "", text.strip().lower())
+    low = text.strip().lower()
+    sag = _SAG.search(low)
+    if sag:  # S: business information, A: service, G: overall = max(S, A)
+        s_, a_, g_ = (int(x) for x in sag.groups())
+        if g_ != max(s_, a_):
+            raise BadValue(f"{text!r}: the overall level G{g_} should be the higher of S{s_} "
+                           f"and A{a_}; give one level (1-5)")
+        rest = parse_mlps(low[:sag.start()] + low[sag.end():]) if (
+            low[:sag.start()] + low[sag.end():]).strip("()（） ") else None
+        if rest is not None and rest != g_:
+            raise BadValue(f"{text!r} names several MLPS levels; give one (1-5)")
+        return g_
+    if _UNGRADED.search(low):
+        return None
+    t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?", "", low)
     levels = {int(d) for d in re.findall(r"\d", t)} | {
         _CN_DIGITS[ch] for ch in t if ch in _CN_DIGITS}
     if len(levels) > 1:

@@ -34,6 +34,12 @@ _TOTALS = re.compile(
     r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand |sub)?totals?[:：]?|sum[:：]?)$", re.I)
 _TOTAL_FIRST = frozenset("合总小共汇tTsSgG")
 _NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
+# a signature line below the table: 制表人：张三  审核人：李四  填表日期：2026-03-01 (in one
+# cell or spread over several, starting in any of the first four columns)
+_SIGN = re.compile(
+    r"^(?:制表|填表|填报|审核|审批|复核|核对|校对|批准|签字|签发|盖章|单位盖章|负责人|单位负责人|"
+    r"部门负责人|分管领导|主管领导|联系人|联系电话|日期)[^:：\d]{0,6}[:：]")
+_SIGN_FIRST = frozenset("制填审复核校批签盖负单部分主联日")
 _KIND_ORDER = {"bureaus": 0, "hosts": 1, "systems": 2, "disks": 3, "databases": 4,
                "dependencies": 5}
 _NAME_HINTS = (
@@ -442,6 +448,11 @@ def _read_sheet(
         rows: Sequence[list[Any]] = grid.rows[pos:stop] if lazy else grid.rows
         chunk, skipped = _data_rows(rows, pos - base, grid.merged, stop - base)
         report.skipped += skipped
+        if chunk and len(cols) >= 2:
+            repeats = _header_repeats(rows, chunk, header, cols, kind)
+            if repeats:  # a second table of the same columns lower in the sheet
+                report.skipped += len(repeats)
+                chunk = [r for r in chunk if r not in repeats]
         pos = stop
         if hidden:
             hidden_skipped += [r + 1 for r in chunk if r in hidden]
@@ -501,6 +512,41 @@ def _read_sheet(
         rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
         report.warnings.append(f"column {label!r}: {len(at)} cell(s) {what} (row {rows_text})")
     return report
+
+
+def _is_header_cell(value: Any, col: _Col, header: list[Any], kind: str) -> bool:
+    """Whether ``value`` heads the column ``col``: the sheet's own header text for it, or
+    another alias of the same field."""
+    if type(value) is not str or not value.strip():
+        return False
+    own = header[col.index] if col.index < len(header) else None
+    if H.normalize_header(value) == H.normalize_header(own):
+        return True
+    return H.lookup(value, kind)[0] == col.target
+
+
+def _header_repeats(rows: Sequence[list[Any]], chunk: list[int], header: list[Any],
+                    cols: list[_Col], kind: str) -> set[int]:
+    """The rows of ``chunk`` that repeat the header (a second block of the same table lower
+    in the sheet, under its own header row): at least two and at least half of the mapped
+    columns hold a header of their own field. Only rows whose first mapped cell is the
+    header's own text are looked at (a copied header block), so data costs one comparison
+    per row."""
+    idx = cols[0].index
+    own = header[idx] if idx < len(header) else None
+    if type(own) is not str or not own.strip():
+        return set()
+    firsts = {own, own.strip()}
+    out: set[int] = set()
+    for r in chunk:
+        row = rows[r]
+        if idx >= len(row) or row[idx] not in firsts:
+            continue
+        hits = sum(1 for c in cols
+                   if c.index < len(row) and _is_header_cell(row[c.index], c, header, kind))
+        if hits >= 2 and 2 * hits >= len(cols):
+            out.add(r)
+    return out
 
 
 def _label(labels: dict[str, str], target: str | None) -> str:
@@ -606,9 +652,14 @@ def _data_rows(rows: Sequence[list[Any]], first: int,
         if j == 0:
             notes = {v for v in dict.fromkeys(values)
                      if type(v) is str and _NOTE.match(v.strip())}
-            if notes:
+            if notes:  # the note alone in its row (or filled over it from a merged range)
                 skip.update(r for r, v in zip(data, values, strict=True) if v in notes
-                            and sum(1 for c in rows[r] if c is not None and c != "") == 1)
+                            and all(c == v for c in rows[r] if c is not None and c != ""))
+        signs = {v for v in dict.fromkeys(values) if type(v) is str
+                 and v.lstrip()[:1] in _SIGN_FIRST and _SIGN.match(v.strip())}
+        if signs:  # a signature line: the first non-empty cell of its row is 制表人：…
+            skip.update(r for r, v in zip(data, values, strict=True) if v in signs
+                        and all(c is None or c == "" for c in rows[r][:j]))
     if not skip:
         return data, 0
     return [r for r in data if r not in skip], len(skip)

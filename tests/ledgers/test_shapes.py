@@ -1,0 +1,180 @@
+"""Shapes of ledgers filled by hand in bureaus, written by the tests (issue 16, round 3).
+
+Signature lines under the table (制表人/审核人/填表日期, in one cell or spread over several),
+a merged 备注 row, a second block of the same table lower in a sheet under a copy of the
+header, MLPS written as S2A3G3 or 未定级, and values with units as people type them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.grid import read_grids
+from shangyun.cli import main
+from shangyun.errors import LedgerError
+from shangyun.ledgers.read import read_ledger
+from shangyun.ledgers.values import BadValue, parse_mlps
+
+from .conftest import write_xlsx
+
+HEAD = ["序号", "单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU", "内存", "磁盘",
+        "等保级别"]
+
+
+def _row(i: int, **kw: Any) -> list[Any]:
+    values = dict(zip(HEAD, [i, "甲局", "OA系统", f"host{i:02d}", f"10.1.1.{i + 4}",
+                             "CentOS 7.9", 8, 16, 500, "三级"], strict=True))
+    values.update(kw)
+    return [values[h] for h in HEAD]
+
+
+def _read(path: Path) -> Any:
+    return read_ledger(path, reader=read_grids)  # type: ignore[arg-type]
+
+
+def _hosts(path: Path) -> list[str]:
+    return sorted(h["hostname"] for h in _read(path).rows["hosts"])
+
+
+SIGNATURES = [
+    [["制表人：张三      审核人：李四      填表日期：2026-03-01"]],
+    [["制表人：张三", None, "审核人：李四", None, "填表日期：2026年3月1日"]],
+    [[None, "制表人：", "张三", None, "审核人：", "李四", None, "填表日期：", "2026-03-01"]],
+    [[None, "填表人:王五", None, "联系电话：010-12345678", "10.1.1.200"]],
+    [["单位负责人：赵六", "部门负责人：钱七", "填报日期：", dt.datetime(2026, 3, 1)]],
+    [["审核：李四", None, None, "日期：2026.3.1"]],
+]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 6), sign=st.sampled_from(SIGNATURES),
+       notes=st.lists(st.sampled_from(["备注：本表每季度更新", "说明：CPU单位为核",
+                                       "注：IP为业务地址"]), max_size=2),
+       totals=st.sampled_from([[], ["合计"], ["小计"], ["总计"]]))
+def test_totals_notes_and_signature_lines_below_the_table_are_skipped(
+        tmp_path: Path, n: int, sign: list[list[Any]], notes: list[str],
+        totals: list[str]) -> None:
+    rows: list[list[Any]] = [["XX局信息系统资产台账（2026年）"], HEAD]
+    rows += [_row(i) for i in range(1, n + 1)]
+    if totals:
+        rows.append([totals[0], None, None, None, None, None, 8 * n, 16 * n, 500 * n])
+    rows += [[t] for t in notes] + sign
+    path = write_xlsx(tmp_path / "sig.xlsx", {"主机": rows}, {"主机": ["A1:J1"]})
+    read = _read(path)
+    assert sorted(h["hostname"] for h in read.rows["hosts"]) == [
+        f"host{i:02d}" for i in range(1, n + 1)]
+    assert read.sheets[0].skipped == len(totals) + len(notes) + len(sign)
+
+
+def test_a_note_merged_across_the_table_is_skipped(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "note.xlsx", {"主机": [
+        HEAD, _row(1), _row(2), ["备注：本表由信息中心填报，每季度更新一次"]]}, {"主机": ["A4:J4"]})
+    assert _hosts(path) == ["host01", "host02"]
+
+
+def test_a_host_row_with_a_person_s_name_is_still_a_host(tmp_path: Path) -> None:
+    # only a label with a colon (制表人：) makes a signature line; a bureau named 审核中心 is data
+    path = write_xlsx(tmp_path / "data.xlsx", {"主机": [
+        HEAD, _row(1, 单位="审核中心"), _row(2, 单位="制表人：张三", IP地址="10.1.1.300")]})
+    with pytest.raises(LedgerError) as info:
+        _read(path)
+    err = info.value
+    assert (err.sheet, err.row, err.column) == ("主机", 3, "IP地址 (E)")
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blocks=st.lists(st.integers(1, 4), min_size=2, max_size=4),
+       title=st.sampled_from([None, "二、测试环境", "（二）灾备中心"]),
+       blank=st.booleans())
+def test_a_second_block_under_a_copy_of_the_header_is_read(
+        tmp_path: Path, blocks: list[int], title: str | None, blank: bool) -> None:
+    rows: list[list[Any]] = [["一、生产环境"], HEAD]
+    i = 0
+    for b, size in enumerate(blocks):
+        if b:
+            rows += ([[]] if blank else []) + ([[title]] if title else []) + [HEAD]
+        for _ in range(size):
+            i += 1
+            rows.append(_row(i))
+    path = write_xlsx(tmp_path / "blocks.xlsx", {"主机": rows})
+    read = _read(path)
+    assert len(read.rows["hosts"]) == i == sum(blocks)
+
+
+def test_a_header_copy_with_other_columns_is_refused_naming_the_row(tmp_path: Path) -> None:
+    other = ["序号", "单位", "系统名称", "IP地址", "主机名", "操作系统"]  # IP and name swapped
+    path = write_xlsx(tmp_path / "other.xlsx", {"主机": [HEAD, _row(1), other, _row(2)]})
+    with pytest.raises(LedgerError) as info:
+        _read(path)
+    err = info.value
+    assert (err.sheet, err.row) == ("主机", 3)
+
+
+@pytest.mark.parametrize("text, level", [
+    ("第三级", 3), ("三级", 3), ("3级", 3), ("等保三级", 3), ("S3A3G3", 3), ("S2A3G3", 3),
+    ("s3a2g3", 3), ("二级（S2A2G2）", 2), ("第二级(S2A1G2)", 2), ("未定级", None),
+    ("未定", None), ("待定级", None), ("不涉及", None), ("未备案", None), ("暂未定级", None),
+])
+def test_mlps_as_bureaus_write_it(tmp_path: Path, text: str, level: int | None) -> None:
+    assert parse_mlps(text) == level
+    path = write_xlsx(tmp_path / "m.xlsx", {"主机": [HEAD, _row(1, 等保级别=text)]})
+    [system] = _read(path).rows["systems"]
+    assert system.get("mlps_level") == level
+
+
+@pytest.mark.parametrize("text, why", [
+    ("S2A3G2", "should be the higher"), ("三级（S2A2G2）", "several"), ("二级/三级", "several"),
+])
+def test_contradictory_mlps_is_refused(tmp_path: Path, text: str, why: str) -> None:
+    with pytest.raises(BadValue, match=why):
+        parse_mlps(text)
+    path = write_xlsx(tmp_path / "m.xlsx", {"主机": [HEAD, _row(1, 等保级别=text)]})
+    with pytest.raises(LedgerError) as info:
+        _read(path)
+    err = info.value
+    assert (err.sheet, err.row, err.column) == ("主机", 2, "等保级别 (J)")
+
+
+@given(s=st.integers(1, 5), a=st.integers(1, 5), cn=st.booleans())
+def test_sag_notation_gives_the_overall_level(s: int, a: int, cn: bool) -> None:
+    g = max(s, a)
+    prefix = "一二三四五"[g - 1] + "级" if cn else ""
+    assert parse_mlps(f"{prefix}S{s}A{a}G{g}") == g
+
+
+@pytest.mark.parametrize("cpu, mem, disk, want", [
+    ("8核", "16G", "500G", (8, 16, 500)), ("8 核", "16GB", "2T", (8, 16, 2048)),
+    ("8C", "16 G", "500GB+1T", (8, 16, 1524)), ("8vCPU", "16384MB", "1.5TB", (8, 16, 1536)),
+    ("8 vCPU", "0.5T", "500G+500G", (8, 512, 1000)),
+])
+def test_units_as_typed(tmp_path: Path, cpu: str, mem: str, disk: str,
+                        want: tuple[int, int, int]) -> None:
+    path = write_xlsx(tmp_path / "u.xlsx", {"主机": [HEAD, _row(1, CPU=cpu, 内存=mem, 磁盘=disk)]})
+    [h] = _read(path).rows["hosts"]
+    assert (h["cpu_cores"], h["memory_gb"], h["disk_gb"]) == want
+
+
+def test_the_cli_imports_a_signed_ledger_with_two_blocks(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "台账.xlsx", {"主机": [
+        ["XX局信息系统资产台账（2026年）"], HEAD, _row(1), _row(2, 等保级别="S2A3G3"),
+        ["小计"], [], ["二、测试环境"], HEAD, _row(3, 等保级别="第三级"), ["合计"],
+        ["备注：无"], ["制表人：张三", None, "审核人：李四", None, "填表日期：2026年3月1日"]]},
+        {"主机": ["A1:J1"]})
+    estate = tmp_path / "estate"
+    got = CliRunner().invoke(main, ["inventory", "import", str(path), "--estate", str(estate),
+                                    "--dry-run"])
+    assert got.exit_code == 0, got.output
+    assert not estate.exists() or not (estate / "hosts.csv").exists()
+    got = CliRunner().invoke(main, ["inventory", "import", str(path), "--estate", str(estate)])
+    assert got.exit_code == 0, got.output
+    hosts = (estate / "hosts.csv").read_text(encoding="utf-8")
+    assert all(f"host0{i}" in hosts for i in (1, 2, 3)) and "制表人" not in hosts
