@@ -24,7 +24,15 @@ from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import translator
 from shangyun.runbook.render import render
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
-from shangyun.wave.state import FAILED_BACK, latest_runs, progress_bucket, wave_state
+from shangyun.wave.state import (
+    FAILED_BACK,
+    PENDING,
+    REFUSED,
+    ROLLED_BACK,
+    latest_runs,
+    progress_bucket,
+    wave_state,
+)
 
 
 def _bucket(state: str) -> str:
@@ -45,12 +53,23 @@ def programme_status(estate_dir: str | Path, *,
     for r in af["systems"]:
         if r.get("excluded") and r["system_id"] not in excluded:
             excluded[r["system_id"]] = r["excluded"]
-    histories = {n: wave_history(journal, n) for n in sorted(set(waves_of.values()))}
+    ran = {r.wave for r in journal.runs()} if journal is not None else set()
+    histories = {n: wave_history(journal, n) for n in sorted(set(waves_of.values()) | ran)}
     state_of: dict[str, str] = {}
     for n, h in histories.items():
         for sid, s in h["systems"].items():
             if waves_of.get(sid) == n:
                 state_of[sid] = s["state"]
+    # A re-plan may put a system that already ran into another wave (or none): while the
+    # wave that ran it still holds it (moved, cut over, failed, …), it counts there, as
+    # ``wave status`` of that wave shows it, never as pending in the new one.
+    ran_in: dict[str, int] = {}
+    for n, h in histories.items():
+        for sid, s in h["systems"].items():
+            if (waves_of.get(sid) != n and state_of.get(sid, PENDING) == PENDING
+                    and s["state"] not in (PENDING, ROLLED_BACK, REFUSED)):
+                state_of[sid], ran_in[sid] = s["state"], n
+    waves_of = {**waves_of, **ran_in}
     bureaus = {b["id"]: b for b in estate.rows("bureaus")}
     per_bureau: dict[str, dict[str, Any]] = {}
     systems = []

@@ -14,8 +14,10 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
+from connectors.journal.history import open_reader
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
+from shangyun.report import programme_status
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions
@@ -89,3 +91,25 @@ def _hosts(root: Path) -> list[dict[str, str]]:
     import csv
     with (root / "hosts.csv").open(encoding="utf-8-sig") as f:
         return list(csv.DictReader(f))
+
+
+def test_a_moved_system_replanned_elsewhere_still_counts_as_moved(tmp_path: Path) -> None:
+    """run 1 → re-plan (the moved system pinned to wave 2): ``status`` and the report must
+    agree with ``wave status 1`` — the system moved in wave 1 — not call it pending."""
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    _ran_wave_1(root)
+    write_plan(root, {1: [["s0003"]], 2: [[OTHER], [MOVED]]})  # the re-plan
+    r = CliRunner()
+    ws = json.loads(r.invoke(main, ["wave", "status", "1", "--estate", str(root),
+                                    "--json"]).stdout)
+    assert {s["id"]: s["state"] for s in ws["systems"]} == {MOVED: "done"}, ws
+    st = json.loads(r.invoke(main, ["status", "--estate", str(root), "--json"]).stdout)
+    assert st["totals"]["moved"] == 1, st["totals"]
+    with open_reader(root) as journal:
+        data = programme_status(root, journal=journal)
+    by_id = {s["id"]: s for s in data["systems"]}
+    assert by_id[MOVED]["state"] == "done" and by_id[MOVED]["wave"] == 1, by_id[MOVED]
+    waves = {w["wave"]: w for w in st["waves"]}
+    assert waves[1]["moved"] == 1 and waves[1]["state"] == ws["state"], waves[1]
+    assert waves[2]["moved"] == 0 and waves[2]["state"] == "never run", waves[2]
