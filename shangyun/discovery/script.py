@@ -32,9 +32,10 @@ def gather_script(facts: Iterable[type[Fact]] = ALL_FACTS, sample_seconds: float
         "LC_ALL=C; export LC_ALL; LANG=C; export LANG",
         "PATH=\"$PATH:/sbin:/usr/sbin:/usr/local/sbin\"; export PATH",
         # commands that can hang on a sick host (df on a dead NFS mount, systemctl with a
-        # stuck D-Bus) run under $_sy_t: killed after BOUND_SECONDS where `timeout` works
-        f"if timeout -s KILL {BOUND_SECONDS} true 2>/dev/null; then "
-        f"_sy_t='timeout -s KILL {BOUND_SECONDS}'; else _sy_t=; fi",
+        # stuck D-Bus) run under $_sy_t: killed after BOUND_SECONDS where `timeout` exists
+        # (an old busybox `timeout` without -s fails, and the fact takes its fallback)
+        f"_sy_t=; command -v timeout >/dev/null 2>&1 && _sy_t='timeout -s KILL "
+        f"{BOUND_SECONDS}'",
     ]
     sampled = [f for f in facts if issubclass(f, Utilisation)]
     if sampled:

@@ -13,7 +13,8 @@ from shangyun.facts.base import Fact, split_format, to_int
 
 class Interfaces(Fact):
     """Network interfaces with their MAC and IP addresses (``/sys/class/net``, ``ip -o addr``,
-    else ``ifconfig -a`` where ``ip`` is missing: net-tools' new or old format, busybox).
+    else ``ifconfig -a`` where ``ip`` is missing: net-tools' new or old format, busybox;
+    else ``/proc/net/fib_trie``, ``route`` and ``if_inet6`` where both are).
 
     Sample output::
 
@@ -32,12 +33,21 @@ class Interfaces(Fact):
         return ('for d in /sys/class/net/*; do a=; read -r a < "$d/address"; '
                 'echo "link ${d##*/} $a"; done; '
                 'if o=$(ip -o addr show 2>/dev/null) && [ -n "$o" ]; then echo "$o"; '
-                'else echo \'#fmt ifconfig\'; ifconfig -a; fi')
+                'elif o=$(ifconfig -a 2>/dev/null) && [ -n "$o" ]; then '
+                'echo \'#fmt ifconfig\'; echo "$o"; '
+                'else echo \'#fmt proc\'; cat /proc/net/fib_trie; echo \'#route\'; '
+                'cat /proc/net/route; echo \'#inet6\'; cat /proc/net/if_inet6; fi')
 
     @classmethod
     def process(cls, lines: list[str]) -> list[dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         ifconfig: str | None = None  # the interface of the ifconfig block being read
+        if "#fmt proc" in lines:
+            at = lines.index("#fmt proc")
+            lines, proc = lines[:at], lines[at + 1:]
+            for name, addr in _proc_addresses(proc):
+                entry = found.setdefault(name, {"name": name, "mac": "", "addresses": []})
+                entry["addresses"].append(addr)
         for line in lines:
             parts = line.split()
             if line == "#fmt ifconfig":
@@ -59,6 +69,44 @@ class Interfaces(Fact):
                 entry = found.setdefault(name, {"name": name, "mac": "", "addresses": []})
                 entry["addresses"].append(parts[3].split("/")[0])
         return list(found.values())
+
+
+def _proc_addresses(lines: list[str]) -> list[tuple[str, str]]:
+    """``(interface, address)`` from ``/proc`` where neither ``ip`` nor ``ifconfig`` exists:
+    IPv4 local addresses (``/32 host LOCAL`` in ``fib_trie``) put on the interface whose
+    route (``/proc/net/route``) holds them (``lo`` for 127/8), IPv6 from ``if_inet6``."""
+    part = "fib"
+    last = ""
+    local: list[str] = []
+    routes: list[tuple[str, int, int]] = []
+    out: list[tuple[str, str]] = []
+    for line in lines:
+        if line in ("#route", "#inet6"):
+            part = line[1:]
+            continue
+        parts = line.split()
+        if part == "fib":
+            if len(parts) == 2 and parts[0] == "|--":
+                last = parts[1]
+            elif parts[:3] == ["/32", "host", "LOCAL"] and last and last not in local:
+                local.append(last)
+        elif part == "route" and len(parts) >= 8 and parts[0] != "Iface":
+            try:  # the address's network-order bytes read as a little-endian number
+                dest, mask = int(parts[1], 16), int(parts[7], 16)
+            except ValueError:
+                continue
+            routes.append((parts[0], dest, mask))
+        elif part == "inet6" and len(parts) >= 6 and len(parts[0]) == 32:
+            with_colons = ":".join(parts[0][i:i + 4] for i in range(0, 32, 4))
+            out.append((parts[5], str(ipaddress.IPv6Address(with_colons))))
+    for addr in local:
+        value = struct.unpack("<I", socket.inet_aton(addr))[0]
+        names = ["lo"] if addr.startswith("127.") else [
+            name for name, dest, mask in sorted(routes, key=lambda r: -bin(r[2]).count("1"))
+            if mask and value & mask == dest]
+        if names:
+            out.append((names[0], addr))
+    return out
 
 
 def _ifconfig_address(parts: list[str]) -> str:
@@ -89,7 +137,8 @@ def primary_ip_mac(interfaces: list[dict[str, Any]], prefer_ip: str = "") -> tup
 
 class Session(Fact):
     """The SSH session as the host sees it (``$SSH_CONNECTION``), to leave it out of the
-    dependencies, and the login's user id (``id -u``: not 0 means partial facts).
+    dependencies, and the login's user id (``/proc/self/status``, else ``id -u``: not 0
+    means partial facts).
 
     Sample output::
 
@@ -105,7 +154,10 @@ class Session(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return 'echo "$SSH_CONNECTION"; id -u'
+        # the real uid from /proc/self/status with built-ins (no process), else id -u
+        return ('echo "$SSH_CONNECTION"; _u=; while read -r _k _v _r; do '
+                'case $_k in Uid:) _u=$_v; break;; esac; done < /proc/self/status; '
+                'echo "${_u:-$(id -u)}"')
 
     @classmethod
     def process(cls, lines: list[str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -61,13 +62,14 @@ def odd_farm() -> Iterator[tuple[SshdFarm, dict[str, int]]]:
         wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                    f'{mounts} && exec "$@"', "sh"]
         servers = farm.start(5, wrapper=wrapper)
-        # one more where df hangs (as on a dead NFS mount)
+        # one more where df hangs (as on a dead NFS mount) and ifconfig is missing too
         hang = root / "hang"
         hang.write_text("#!/bin/sh\nexec sleep 600\n")
         os.chmod(hang, 0o755)
         df = shutil.which("df") or "/usr/bin/df"
-        servers += farm.start(1, wrapper=[*wrapper[:-2], f'mount --bind {hang} {df} && '
-                                          + wrapper[-2], "sh"])
+        more = f"mount --bind {hang} {df} && " + "".join(
+            f"mount --bind {stub} {p} && " for p in (shutil.which("ifconfig"),) if p)
+        servers += farm.start(1, wrapper=[*wrapper[:-2], more + wrapper[-2], "sh"])
         farm.write_known_hosts(servers)
         users = ("root", "syodd", "sydash", "sydrop", "synologin", "syhang")
         yield farm, {u: s.port for u, s in zip(users, servers, strict=True)}
@@ -123,6 +125,10 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
     facts = {hid: json.loads((tmp_path / "estate" / "facts" / f"{hid}.json").read_text())
              ["facts"] for hid in ("bare", "noisy", "dashy", "deadnfs")}
     assert facts["deadnfs"]["filesystems"] == [] and facts["bare"]["filesystems"]
+    # no ip and no ifconfig: the same IPv4 addresses, from /proc
+    def v4(f: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(i["name"], a) for i in f["interfaces"] for a in i["addresses"] if "." in a}
+    assert v4(facts["deadnfs"]) == v4(facts["bare"])
     for hid, f in facts.items():
         assert f["_errors"] == {}, hid
         # the banner printed without a newline does not swallow the first section
