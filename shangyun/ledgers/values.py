@@ -127,16 +127,34 @@ def _number(text: str) -> float:
     return float(m.group("num"))
 
 
+_SIZE_NOTE = re.compile(r"\((?:ssd|hdd|sas|sata|san|nas|本地盘?|共享|存储|云盘)\)"
+                        r"|\s*(?:ram|memory|mem|内存|硬盘|磁盘|空间)$")
+_SIZE_DETAIL = re.compile(r"\(([^()]*\d[^()]*)\)$")
+# a disk's label before its size: 系统盘40G, 数据盘:500G, C:100G, /data 500G
+_SIZE_LABEL = re.compile(r"^(?:[a-z]:|/[\w/]*\s|[\u4e00-\u9fff]+:?)\s*(?=\d)")
+
+
 def parse_size_gb(text: str, unit: str = "g") -> float:
     """A size in GB: "16G", "2 TB" (2048), "512MB", "2*300G", "100G+500G", "16" (in the
     header's ``unit``, default GB). Binary units: 1 TB = 1024 GB. Ranges and negative
     sizes are refused."""
     t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower())
     _refuse_range_or_sign(t, "size")
-    t = t.replace("（", "(").replace("）", ")")
+    t = t.replace("（", "(").replace("）", ")").replace("：", ":")
+    t = _SIZE_NOTE.sub("", t).strip()  # (ssd), (san), 内存, ram: words that are not sizes
+    inner = _SIZE_DETAIL.search(t)
+    if inner:  # "16G(2*8G)": the detail must add up to the total written before it
+        try:
+            outer = parse_size_gb(t[:inner.start()] + t[inner.end():], unit)
+            detail = parse_size_gb(inner.group(1), unit)
+        except BadValue:
+            raise BadValue(f"{text!r} is not a size (like 16G, 2 TB or 512MB)") from None
+        if detail != outer:
+            raise BadValue(f"{text!r}: the size in brackets does not add up to the total")
+        return outer
     total = 0.0
-    for term in re.split(r"\s*[+;；、]\s*", t.strip()):
-        term = term.strip().removesuffix("(ssd)").removesuffix("(hdd)").strip()
+    for term in re.split(r"\s*[+＋;；、,，]\s*|(?<=[a-z])\s+(?=[a-z\u4e00-\u9fff]+:?\s*\d)", t):
+        term = _SIZE_LABEL.sub("", term.strip()).strip()
         m = _SIZE_TERM.match(term)
         if not m:
             raise BadValue(f"{text!r} is not a size (like 16G, 2 TB or 512MB)")
@@ -152,15 +170,23 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
 _COUNT_UNIT = r"(?:核心?|c|cores?|vcpus?|cpus?|个|颗|u)?"
 _COUNT = re.compile(rf"^(?P<a>{_NUM})\s*{_COUNT_UNIT}$")
 _COUNT_PROD = re.compile(
-    rf"^(?P<a>{_NUM})\s*(?:[*x×]|路|颗|sockets?)\s*(?P<b>{_NUM})\s*{_COUNT_UNIT}$")
+    rf"^(?P<a>{_NUM})\s*(?:[*x×]|(?:路|颗|个|sockets?)\s*[*x×]?)\s*(?P<b>{_NUM})\s*{_COUNT_UNIT}$")
+_THREADS = re.compile(r"^(\d+)\s*(?:核心?|c|cores?)\s*[/,，]?\s*\d+\s*(?:线程|t|threads?)$")
 
 
-def parse_count(text: str) -> int:
+def parse_count(text: str) -> int | Doubtful:
     """A count such as CPU cores: "8", "8核", "8C", "8 vCPU", "2*8" / "2路8核" (16).
 
     Ranges ("4-8"), negative numbers and garbled text ("abc8") are refused."""
-    t = text.lower().strip()
+    t = text.lower().strip().replace("（", "(").replace("）", ")")
     _refuse_range_or_sign(t, "count")
+    t = re.sub(r"^(\d+)\s*\((\D+)\)$", r"\1\2", t)  # 8(vCPU)
+    threads = _THREADS.match(t)
+    if threads:  # 8核16线程, 4C8T: the column counts cores
+        cores = int(threads.group(1))
+        if cores < 1:
+            raise BadValue(f"{text!r} is below the minimum 1")
+        return Doubtful(cores, "gives cores and threads; the cores are used")
     m = _COUNT.match(t)
     if m:
         value = float(m.group("a"))
@@ -447,7 +473,7 @@ def parse_ip(text: str) -> str | Doubtful:
     if quick_ip(text):
         return text
     t = re.sub(r"\s*([.:/])\s*(?=[\da-f])", r"\1", text.strip().lower())
-    parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D)|[()（）]", t) if p]
+    parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D|\d+\.\d+\.)|[()（）]", t) if p]
     found: list[str] = []
     refused: list[BadValue] = []
     for part in parts:

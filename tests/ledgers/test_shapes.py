@@ -178,3 +178,55 @@ def test_the_cli_imports_a_signed_ledger_with_two_blocks(tmp_path: Path) -> None
     assert got.exit_code == 0, got.output
     hosts = (estate / "hosts.csv").read_text(encoding="utf-8")
     assert all(f"host0{i}" in hosts for i in (1, 2, 3)) and "制表人" not in hosts
+
+
+# ------------------------------------------------------------------ values as typed, round 2
+DISK_LABELS = ["", "系统盘", "数据盘", "C:", "D:", "数据盘：", "/data "]
+
+
+@given(disks=st.lists(st.tuples(st.sampled_from(DISK_LABELS), st.integers(1, 4000),
+                                st.sampled_from(["G", "GB", "T", " TB"])), min_size=1, max_size=4),
+       sep=st.sampled_from(["+", "＋", "，", "、", ";"]))
+def test_several_labelled_disks_in_one_cell_add_up(
+        disks: list[tuple[str, int, str]], sep: str) -> None:
+    from shangyun.ledgers.values import parse_size_gb
+    text = sep.join(f"{label}{n}{unit}" for label, n, unit in disks)
+    want = sum(n * (1024 if "T" in unit else 1) for _label, n, unit in disks)
+    assert parse_size_gb(text) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("C:100G D:500G", 600), ("2TB(SAN)", 2048), ("16G（2*8G）", 16), ("16 GB RAM", 16),
+    ("16G内存", 16), ("500G(SSD)", 500),
+])
+def test_sizes_with_words_and_details(text: str, want: float) -> None:
+    from shangyun.ledgers.values import parse_size_gb
+    assert parse_size_gb(text) == want
+
+
+@pytest.mark.parametrize("text", ["16G(2*4G)", "500G*2（RAID1）", "40G/500G", "1.2T SAS*4"])
+def test_doubtful_disk_arithmetic_is_refused_naming_the_cell(tmp_path: Path, text: str) -> None:
+    path = write_xlsx(tmp_path / "d.xlsx", {"主机": [HEAD, _row(1), _row(2, 磁盘=text)]})
+    with pytest.raises(LedgerError) as info:
+        _read(path)
+    err = info.value
+    assert (err.sheet, err.row, err.column) == ("主机", 3, "磁盘 (I)")
+    assert repr(text.replace("（", "(").replace("）", ")"))[1:-1] in str(err) or text in str(err)
+
+
+@pytest.mark.parametrize("text, cores, warned", [
+    ("8核16线程", 8, True), ("4C8T", 4, True), ("4核/8线程", 4, True), ("2颗*8核", 16, False),
+    ("8(vCPU)", 8, False), ("8（核）", 8, False),
+])
+def test_cpu_cells_as_typed(tmp_path: Path, text: str, cores: int, warned: bool) -> None:
+    path = write_xlsx(tmp_path / "c.xlsx", {"主机": [HEAD, _row(1, CPU=text)]})
+    read = _read(path)
+    assert read.rows["hosts"][0]["cpu_cores"] == cores
+    assert any("cores and threads" in w for w in read.warnings) == warned
+
+
+@given(a=st.integers(1, 254), b=st.integers(1, 254))
+def test_two_addresses_separated_by_a_slash_give_the_first_with_a_warning(a: int, b: int) -> None:
+    from shangyun.ledgers.values import Doubtful, parse_ip
+    got = parse_ip(f"10.1.1.{a}/10.1.2.{b}")
+    assert type(got) is Doubtful and got.value == f"10.1.1.{a}"
