@@ -142,3 +142,24 @@ def test_odd_hosts_each_end_with_facts_or_one_clear_error(
         assert f["block"], hid
     assert facts["noisy"]["session"]["uid"] == 54321
     assert facts["bare"]["session"]["uid"] == 0
+
+
+def test_nothing_useful_exits_1_naming_each_host(
+        tmp_path: Path, odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
+    farm, ports = odd_farm
+    bad = {"sydrop": "dropper", "synologin": "locked"}
+    est = Estate.from_records({"name": "odd-bad"}, {
+        "bureaus": [{"id": f"b-{u}", "name": f"局{u}", "kind": "bureau", "ssh_user": u}
+                    for u in bad],
+        "systems": [{"id": "s1", "name": "办公", "bureau_id": "b-sydrop"}],
+        "hosts": [{"id": hid, "hostname": hid, "ip": "127.0.0.1", "ssh_port": ports[u],
+                   "bureau_id": f"b-{u}", "system_id": "s1"} for u, hid in bad.items()],
+    })
+    est.save(tmp_path / "estate")
+    res = CliRunner().invoke(main, [
+        "discover", "--estate", str(tmp_path / "estate"), "--key", str(farm.client_key),
+        "--known-hosts", str(farm.root / "known_hosts"), "--timeout", "5", "--retries", "0",
+        "--sample-seconds", "0.1"])
+    assert res.exit_code == 1
+    assert "none of the 2 host(s) could be discovered" in res.output
+    assert "dropper" in res.output and "locked" in res.output
