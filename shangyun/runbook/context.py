@@ -72,11 +72,15 @@ MANUAL_CHECKS = ("chk_backup", "chk_notice", "chk_contacts", "chk_target")
 SIGNERS = ("role_bureau", "role_owner", "role_change", "role_engineer", "role_security")
 
 
-def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int) -> WaveWork:
-    """The wave as the engine sees it, tolerating disks without a path (warned instead)."""
+def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int,
+               ran_here: tuple[str, ...] = ()) -> WaveWork:
+    """The wave as the engine sees it, tolerating disks without a path (warned instead);
+    ``ran_here``: systems the journal holds in this wave that the plan now puts elsewhere
+    (each shown as its own group)."""
     groups = csv_groups(root, number)
     if groups is None:
         groups = wave_groups(plan, number, str(root / PLAN_FILE))
+    groups = [*groups, *(("-", [sid]) for sid in ran_here)]
     systems = {r["id"]: r for r in estate.rows("systems")}
     bureaus = {r["id"]: r for r in estate.rows("bureaus")}
     hosts: dict[str, list[dict[str, Any]]] = {}
@@ -181,8 +185,16 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     root = Path(estate_dir)
     estate = Estate.load(root, check=False)
     plan = read_plan_meta(root)
-    wave = _wave_work(root, estate, plan, number)
     pf, af = plan_files(root), assessment_files(root)
+    waves_of = wave_of_systems(pf)
+    history = wave_history(journal, number)
+    known = {str(r["id"]) for r in estate.rows("systems")}
+    # a re-plan put a system that ran here into another wave (or none): while this wave
+    # still holds it (moved, cut over, failed …) it is shown here, as `wave status` does
+    ran_here = tuple(sid for sid, h in history["systems"].items()
+                     if waves_of.get(sid) != number and sid in known
+                     and h["state"] not in (PENDING, ROLLED_BACK, REFUSED))
+    wave = _wave_work(root, estate, plan, number, ran_here)
     opts = options or RunOptions(staging_dir=str(root / "staging"))
     eff = to_float((plan.get("options") or {}).get("link_efficiency"), 0.8) or 0.8
     sys_rows = {r["id"]: r for r in estate.rows("systems")}
@@ -192,10 +204,10 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             if d.get("used_gb") is not None}
     readiness = {r["system_id"]: r for r in af["systems"]}
     reasons = {r["system"]: r.get("reasons", "") for r in pf["systems"]}
-    waves_of = wave_of_systems(pf)
     excluded = {r["system"]: r.get("reason", "") for r in pf["excluded"]}
-    history = wave_history(journal, number)
-    warnings: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = [
+        {"system": sid, "text": t("warn_replanned", n=number, w=waves_of[sid])
+         if sid in waves_of else t("warn_unplanned", n=number)} for sid in ran_here]
     if wave.plan_fingerprint != wave.estate_fingerprint:
         warnings.append({"system": "", "text": t("warn_fingerprint")})
     ids = {s.id for s in wave.systems}

@@ -214,6 +214,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "warn_fingerprint": ("资产清单在制定计划后已变更：预检查将阻止所有系统，请重新制定计划。",
                          "The estate changed since the plan was made: the pre-check will stop "
                          "every system; re-plan."),
+    "warn_replanned": ("此系统已在第 {n} 波次运行，但新计划把它放到了第 {w} 波次：此处按日志显示；"
+                       "第 {n} 波次仍持有它（见 `shangyun wave status {n}`）。",
+                       "This system ran in wave {n}, but the plan now puts it in wave {w}: "
+                       "shown here from the journal; wave {n} still holds it (see `shangyun "
+                       "wave status {n}`)."),
+    "warn_unplanned": ("此系统已在第 {n} 波次运行，但新计划不再包含它：此处按日志显示；"
+                       "第 {n} 波次仍持有它（见 `shangyun wave status {n}`）。",
+                       "This system ran in wave {n}, but the plan no longer includes it: "
+                       "shown here from the journal; wave {n} still holds it (see "
+                       "`shangyun wave status {n}`)."),
     "warn_no_path": ("磁盘 {disk}（主机 {host}）没有镜像路径：预检查将阻止该系统。",
                      "Disk {disk} (host {host}) has no image path: the pre-check will stop "
                      "this system."),

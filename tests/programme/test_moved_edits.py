@@ -18,6 +18,7 @@ from connectors.journal.history import open_reader
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
 from shangyun.report import programme_status
+from shangyun.runbook.api import runbook_context
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions
@@ -113,3 +114,24 @@ def test_a_moved_system_replanned_elsewhere_still_counts_as_moved(tmp_path: Path
     waves = {w["wave"]: w for w in st["waves"]}
     assert waves[1]["moved"] == 1 and waves[1]["state"] == ws["state"], waves[1]
     assert waves[2]["moved"] == 0 and waves[2]["state"] == "never run", waves[2]
+
+
+def test_the_runbook_of_a_wave_shows_a_system_replanned_out_of_it(tmp_path: Path) -> None:
+    """run 1 → re-plan (the moved system pinned to wave 2): the runbook of wave 1 still
+    shows it moved there, with a warning that the plan no longer puts it in wave 1, and
+    counts what ``wave status 1`` counts."""
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    _ran_wave_1(root)
+    write_plan(root, {1: [["s0003"]], 2: [[OTHER], [MOVED]]})
+    with open_reader(root) as journal:
+        ctx = runbook_context(root, 1, "en", journal=journal)
+    states = {s["id"]: s["state"] for s in ctx["systems"]}
+    assert states == {"s0003": "pending", MOVED: "done"}, states
+    assert ctx["outcome"]["state"] == "partial", ctx["outcome"]
+    assert [s["id"] for s in ctx["outcome"]["moved"]] == [MOVED], ctx["outcome"]
+    warned = [w["text"] for w in ctx["warnings"] if "电子证照库" in w["system"]]
+    assert any("wave 2" in w for w in warned), ctx["warnings"]
+    res = CliRunner().invoke(main, ["runbook", "1", "--estate", str(root), "--lang", "en",
+                                    "--format", "md"])
+    assert res.exit_code == 0, res.output
