@@ -222,18 +222,23 @@ def parse_ports(text: str) -> list[int]:
 
 
 # --------------------------------------------------------------------------- words
-_TRUE = {"true", "t", "1", "yes", "y", "是", "√", "✓", "✔", "on", "有", "涉密", "对", "共享"}
+_TRUE = {"true", "t", "1", "yes", "y", "是", "√", "✓", "✔", "on", "有", "涉密", "对", "共享",
+         "v", "☑", "●"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "×", "✗", "✘", "x", "off", "无", "非涉密",
-          "不涉密", "错", "不共享", "独享", "独占"}
+          "不涉密", "错", "不共享", "独享", "独占", "不是", "☐", "☒", "○"}
 
 
 def parse_bool(text: str) -> bool:
-    """是/否, Y/N, yes/no, true/false, 1/0, √/×, 有/无, 涉密/非涉密."""
+    """是/否, Y/N, yes/no, true/false, 1/0, √/×, v (a typed tick), ☑/☐, ●/○, 有/无,
+    涉密/非涉密; a word with a note in brackets (是（涉密）) is the word."""
     t = text.strip().lower()
     if t in _TRUE:
         return True
     if t in _FALSE:
         return False
+    m = re.fullmatch(r"(.+?)\s*[(（](.*)[)）]", t)
+    if m and m.group(1) in _TRUE | _FALSE:
+        return m.group(1) in _TRUE
     raise BadValue(f"{text!r} is not yes/no (是/否, Y/N)")
 
 

@@ -230,3 +230,22 @@ def test_two_addresses_separated_by_a_slash_give_the_first_with_a_warning(a: int
     from shangyun.ledgers.values import Doubtful, parse_ip
     got = parse_ip(f"10.1.1.{a}/10.1.2.{b}")
     assert type(got) is Doubtful and got.value == f"10.1.1.{a}"
+
+
+TICKS = {"√": True, "×": False, "是": True, "否": False, "v": True, "V": True, "☑": True,
+         "☐": False, "●": True, "○": False, "不是": False, "是（涉密）": True,
+         "否(非涉密)": False, "Y": True, "N": False}
+
+
+@given(cells=st.lists(st.sampled_from(sorted(TICKS)), min_size=1, max_size=6))
+def test_yes_no_columns_as_ticked(cells: list[str]) -> None:
+    from shangyun.ledgers.values import clean
+    assert [clean("systems.classified", c) for c in cells] == [TICKS[c] for c in cells]
+
+
+def test_a_yes_no_cell_that_says_something_else_is_refused(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "b.xlsx", {"主机": [
+        [*HEAD, "是否涉密"], [*_row(1), "√"], [*_row(2), "见附件"]]})
+    with pytest.raises(LedgerError) as info:
+        _read(path)
+    assert (info.value.sheet, info.value.row, info.value.column) == ("主机", 3, "是否涉密 (K)")
