@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,17 +89,34 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
               catalog: Catalog | None = None) -> Plan:
     """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible."""
     opts = options or PlanOptions()
-    inp = build_input(estate, opts, catalog)
-    if not inp.systems and not inp.excluded:
-        raise PlanError("nothing to plan: the estate has no systems (import ledgers with "
-                        "'shangyun inventory import' or run 'shangyun discover')")
-    limits = Limits(inp, opts)
-    groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
-    units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
-    apply_pins(inp, units, u_of_sys, groups, opts.pins)
-    adj = unit_adjacency(inp, u_of_sys)
-    sched = schedule(inp, units, limits, opts, adj)
+    try:
+        inp = build_input(estate, opts, catalog)
+        if not inp.systems and not inp.excluded:
+            raise PlanError("nothing to plan: the estate has no systems (import ledgers with "
+                            "'shangyun inventory import' or run 'shangyun discover')")
+        limits = Limits(inp, opts)
+        groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
+        units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
+        apply_pins(inp, units, u_of_sys, groups, opts.pins)
+        adj = unit_adjacency(inp, u_of_sys)
+        sched = schedule(inp, units, limits, opts, adj)
+    except PlanError as e:
+        raise PlanError(_named(str(e), estate)) from None
     return _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched)
+
+
+def _named(message: str, estate: Estate) -> str:
+    """``message`` with each system and bureau id a person reads shown as ``name (id)``
+    (a ledger's ids are hashes: ``s-1f0681c919``); an id in a command (``--pin ID=W``) or
+    one that is its own name stays as it is."""
+    names = {str(r["id"]): str(r.get(col) or "") for table, col in
+             (("systems", "name"), ("bureaus", "name")) for r in estate.rows(table)}
+    names = {i: n for i, n in names.items() if n and n != i}
+    if not names:
+        return message
+    ids = "|".join(re.escape(i) for i in sorted(names, key=len, reverse=True))
+    return re.sub(rf"(?<![\w=-])({ids})(?![\w=-])",
+                  lambda m: f"{names[m.group(1)]} ({m.group(1)})", message)
 
 
 def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],

@@ -121,7 +121,7 @@ def test_cli_limits_and_cycles(tmp_path: Path) -> None:
     root = est.save(tmp_path / "e")
     res = CliRunner().invoke(main, ["plan", "--estate", str(root), "--max-hosts", "4",
                                     "--pilot-systems", "0", "--cycles", "error"])
-    assert res.exit_code == 1 and "cycle (S1, S2" in res.output
+    assert res.exit_code == 1 and "cycle (system S1 (S1), system S2 (S2)" in res.output
     res = _run("plan", "--estate", str(root), "--max-hosts", "4", "--pilot-systems", "0",
                "--max-bureaus", "1", "--json")
     data = json.loads(res.output)

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
 from connectors.journal.history import open_reader
@@ -135,3 +136,33 @@ def test_the_runbook_of_a_wave_shows_a_system_replanned_out_of_it(tmp_path: Path
     res = CliRunner().invoke(main, ["runbook", "1", "--estate", str(root), "--lang", "en",
                                     "--format", "md"])
     assert res.exit_code == 0, res.output
+
+
+def test_an_impossible_plan_names_bureaus_and_systems_by_name(tmp_path: Path) -> None:
+    """import → plan on a ledger estate (ids made from hashes): the constraint that stops
+    the plan names the bureau and the system a person knows, not ``b-9cf560da52`` and
+    ``s-1f0681c919`` alone; a ``--pin ID=W`` hint keeps its id."""
+    from shangyun.errors import PlanError
+    from shangyun.planner import PlanOptions, make_plan
+    from tests.planner.build import bureau, make_estate, system
+
+    big = system("s-1f0681c919", "b-9cf560da52", data_gb=50)
+    big["name"] = "电子证照库"
+    slow = bureau("b-9cf560da52", link_mbps=10, window_hours=2)
+    slow["name"] = "宁夏直属局"
+    est = make_estate([big, system("s-0000000001", "b-0000000001")],
+                      bureaus=[bureau("b-0000000001"), slow])
+    try:
+        make_plan(est, PlanOptions())
+    except PlanError as e:
+        msg = str(e)
+    else:
+        raise AssertionError("the plan should be impossible")
+    assert "宁夏直属局 (b-9cf560da52) window" in msg, msg
+    assert "电子证照库 (s-1f0681c919)" in msg, msg
+    one = system("s-0000000001", "b-0000000001")
+    one["name"] = "统一门户"
+    with pytest.raises(PlanError) as err:
+        make_plan(make_estate([one], bureaus=[bureau("b-0000000001")]),
+                  PlanOptions(pins={"s-0000000001": 0}))
+    assert "--pin s-0000000001=0" in str(err.value), str(err.value)
