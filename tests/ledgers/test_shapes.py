@@ -249,3 +249,14 @@ def test_a_yes_no_cell_that_says_something_else_is_refused(tmp_path: Path) -> No
     with pytest.raises(LedgerError) as info:
         _read(path)
     assert (info.value.sheet, info.value.row, info.value.column) == ("主机", 3, "是否涉密 (K)")
+
+
+@pytest.mark.parametrize("label", [
+    "合  计", "合 计", "小　计", "总 计：", "Grand Total", "备 注：无", "制 表 人：张三"])
+def test_labels_spread_with_spaces_are_still_totals_notes_and_signatures(
+        tmp_path: Path, label: str) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        HEAD, _row(1), _row(2), [label, None, None, None, None, None, 16, 32, 1000]
+        if "计" in label or "otal" in label else [label]]})
+    read = _read(path)
+    assert len(read.rows["hosts"]) == 2 and read.sheets[0].skipped == 1

@@ -31,7 +31,7 @@ from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner
 
 HEADER_SCAN_ROWS = 30
 _TOTALS = re.compile(
-    r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand |sub)?totals?[:：]?|sum[:：]?)$", re.I)
+    r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand\s*|sub)?totals?[:：]?|sum[:：]?)$", re.I)
 _TOTAL_FIRST = frozenset("合总小共汇tTsSgG")
 _NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
 # a signature line below the table: 制表人：张三  审核人：李四  填表日期：2026-03-01 (in one
@@ -646,23 +646,31 @@ def _data_rows(rows: Sequence[list[Any]], first: int,
         except IndexError:
             values = [rows[r][j] if j < len(rows[r]) else "" for r in data]
         totals = {v for v in dict.fromkeys(values) if type(v) is str
-                  and v.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(v.strip())}
+                  and v.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(_squeeze(v))}
         if totals:
             skip.update(r for r, v in zip(data, values, strict=True) if v in totals)
         if j == 0:
             notes = {v for v in dict.fromkeys(values)
-                     if type(v) is str and _NOTE.match(v.strip())}
+                     if type(v) is str and _NOTE.match(_squeeze(v))}
             if notes:  # the note alone in its row (or filled over it from a merged range)
                 skip.update(r for r, v in zip(data, values, strict=True) if v in notes
                             and all(c == v for c in rows[r] if c is not None and c != ""))
         signs = {v for v in dict.fromkeys(values) if type(v) is str
-                 and v.lstrip()[:1] in _SIGN_FIRST and _SIGN.match(v.strip())}
+                 and v.lstrip()[:1] in _SIGN_FIRST and _SIGN.match(_squeeze(v))}
         if signs:  # a signature line: the first non-empty cell of its row is 制表人：…
             skip.update(r for r, v in zip(data, values, strict=True) if v in signs
                         and all(c is None or c == "" for c in rows[r][:j]))
     if not skip:
         return data, 0
     return [r for r in data if r not in skip], len(skip)
+
+
+def _squeeze(text: str) -> str:
+    """``text`` without the spaces people type to spread a short label (合  计, 备 注：)."""
+    return _SPACES.sub("", text) if " " in text or "\u3000" in text else text.strip()
+
+
+_SPACES = re.compile(r"[\s\u3000]+")
 
 
 def _drop_fill_only(rows: Sequence[list[Any]], data: list[int],
