@@ -99,6 +99,7 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     if not estate_dir:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
     from shangyun.estate import Estate
+    from shangyun.estate.names import label as name_label
     from shangyun.estate.names import names_of, resolve, resolve_all
     from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
 
@@ -142,7 +143,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
                   f"{m['dependencies']} dependencies cross waves, "
                   f"{m['systems_excluded']} systems excluded")
     for e in result.excluded[:20]:
-        console.print(f"  excluded {escape(e['system'])}: {escape(e['reason'])}")
+        who = name_label(str(e["system"]), result.names.get("system", {}))
+        console.print(f"  excluded {escape(who)}: {escape(e['reason'])}")
     if path:
         console.print(f"plan written to {escape(path)}")
     for w in warnings:

@@ -166,3 +166,22 @@ def test_an_impossible_plan_names_bureaus_and_systems_by_name(tmp_path: Path) ->
         make_plan(make_estate([one], bureaus=[bureau("b-0000000001")]),
                   PlanOptions(pins={"s-0000000001": 0}))
     assert "--pin s-0000000001=0" in str(err.value), str(err.value)
+
+
+def test_plan_names_excluded_systems_by_name(tmp_path: Path) -> None:
+    """``plan`` lists the systems it excluded as ``name (id)``, not ``s0083`` alone."""
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    res = CliRunner().invoke(main, ["plan", "--estate", str(root), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    lines = [x for x in res.output.splitlines() if x.strip().startswith("excluded ")]
+    names = {str(r["id"]): r["name"] for r in _rows(root, "systems")}
+    shown = [x.split(":")[0].split("excluded ", 1)[1] for x in lines]
+    assert shown and all(f"{names[w.rsplit('(', 1)[1].rstrip(')')]} (" in w
+                         for w in shown), lines
+
+
+def _rows(root: Path, table: str) -> list[dict[str, str]]:
+    import csv
+    with (root / f"{table}.csv").open(encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
