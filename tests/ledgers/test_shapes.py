@@ -116,7 +116,8 @@ def test_a_header_copy_with_other_columns_is_refused_naming_the_row(tmp_path: Pa
     with pytest.raises(LedgerError) as info:
         _read(path)
     err = info.value
-    assert (err.sheet, err.row) == ("主机", 3)
+    assert (err.sheet, err.row, err.column) == ("主机", 3, "主机名 (D)")
+    assert "header of another table" in str(err) and "'IP地址'" not in str(err)
 
 
 @pytest.mark.parametrize("text, level", [

@@ -465,6 +465,11 @@ def _read_sheet(
                 parts = fast[j]
                 bad = False
             else:
+                first_bad = next((c for c, values in zip(cols, cells, strict=True)
+                                  if type(values[j]) is BadValue), None)
+                if first_bad is not None and _other_header(rows[r], kind):
+                    problems.add(grid.sheet, row_no, first_bad.label, _OTHER_HEADER)
+                    continue
                 parts, bad = _slow_parts(layout, cells, j, rows[r], grid.sheet, row_no,
                                          problems, doubts)
             if bad:
@@ -547,6 +552,20 @@ def _header_repeats(rows: Sequence[list[Any]], chunk: list[int], header: list[An
         if hits >= 2 and 2 * hits >= len(cols):
             out.add(r)
     return out
+
+
+_OTHER_HEADER = ("this row is the header of another table (its cells are column names, in "
+                 "other columns than the header above): a second table in a sheet must have "
+                 "the header's columns, or go to a sheet of its own")
+
+
+def _other_header(row: list[Any], kind: str) -> bool:
+    """Whether a row that did not read as data is a header row of its own: at least two
+    known headers, and they are most of its text cells. (Asked only of rows with a bad
+    cell, so data costs nothing.)"""
+    texts = [v for v in row if type(v) is str and v.strip()]
+    known = sum(1 for v in texts if H.lookup(v, kind)[0] not in (None, H.IGNORE))
+    return known >= 2 and 2 * known > len(texts)
 
 
 def _label(labels: dict[str, str], target: str | None) -> str:
