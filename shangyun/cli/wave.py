@@ -171,7 +171,7 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
         from shangyun.wave.dryrun import dry_run as make_dry_run
         from shangyun.wave.dryrun import render_text
 
-        plan = make_dry_run(work, opts)
+        plan = make_dry_run(work, opts, _held(estate_dir, work))
         if as_json:
             print_json(plan)
         else:
@@ -182,6 +182,21 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
     total = step_count(wave_steps(work, opts))
     _report(_run_with_bar(f"wave {number}", total, not as_json, estate_dir=estate_dir,
                           number=number, only=only, options=opts.to_dict()), as_json)
+
+
+def _held(estate_dir: str, work: Any) -> dict[str, str]:
+    """System id → why another wave still holds it (the run refuses the wave for it);
+    read-only: an estate without a journal has none."""
+    from connectors.journal.history import open_reader
+    from connectors.journal.wave import SqlWaveJournal
+    from shangyun.wave.journal_port import held_elsewhere
+
+    with open_reader(estate_dir) as journal:
+        if journal is None:
+            return {}
+        j = SqlWaveJournal(journal)
+        return {s.id: why for s in work.systems
+                if (why := held_elsewhere(j, work.number, s.id)) is not None}
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shangyun.wave.builder import step_count, wave_steps
@@ -9,11 +10,18 @@ from shangyun.wave.model import WaveWork
 from shangyun.wave.steps import RunOptions, Step
 
 
-def dry_run(wave: WaveWork, opts: RunOptions) -> dict[str, Any]:
+def dry_run(wave: WaveWork, opts: RunOptions,
+            held: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The whole wave as plain data: options, systems (with group and bureau) and steps
-    (the run's own list: :func:`shangyun.wave.builder.wave_steps`)."""
+    (the run's own list: :func:`shangyun.wave.builder.wave_steps`); ``held``: system id →
+    why another wave of the journal still holds it
+    (:func:`shangyun.wave.journal_port.held_elsewhere`), for which the run would refuse the
+    whole wave."""
     steps = wave_steps(wave, opts)
+    held = held or {}
     return {
+        "held": [{"id": s.id, "name": s.name, "why": held[s.id]}
+                 for s in wave.systems if s.id in held],
         "wave": wave.number,
         "dry_run": True,
         "options": opts.to_dict(),
@@ -46,6 +54,9 @@ def render_text(plan: dict[str, Any]) -> str:
     if not plan["fingerprint_matches"]:
         lines.append("WARNING: the estate changed since the plan was made; the pre-check "
                      "will stop every system")
+    for h in plan.get("held", []):
+        lines.append(f"REFUSED: the run would refuse the whole wave, nothing run: "
+                     f"{h['name']} ({h['id']}) is {h['why']}")
     n = 0
     for s in plan["systems"]:
         lines.append(f"\n{s['run_name']}  [system {s['id']}, bureau {s['bureau']}, "

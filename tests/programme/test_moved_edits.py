@@ -185,3 +185,27 @@ def _rows(root: Path, table: str) -> list[dict[str, str]]:
     import csv
     with (root / f"{table}.csv").open(encoding="utf-8-sig") as f:
         return list(csv.DictReader(f))
+
+
+def test_the_dry_run_says_the_run_would_refuse_a_system_held_by_another_wave(
+        tmp_path: Path) -> None:
+    """run 1 → re-plan (the moved system now in wave 2) → ``wave run 2 --dry-run``: the dry
+    run is what the run would do, and the run refuses (nothing run) while wave 1 holds the
+    system; so the dry run says so, naming it, instead of listing its steps as if they
+    would run."""
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    _ran_wave_1(root)
+    write_plan(root, {2: [[OTHER], [MOVED]]})
+    r = CliRunner()
+    res = r.invoke(main, ["wave", "run", "2", "--estate", str(root), "--dry-run", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [h["id"] for h in data["held"]] == [MOVED], data["held"]
+    assert "wave 1" in data["held"][0]["why"], data["held"]
+    text = r.invoke(main, ["wave", "run", "2", "--estate", str(root), "--dry-run"]).output
+    head = " ".join(text.split("\n\n")[0].split())
+    assert "电子证照库" in head and "refuse" in head and "wave 1" in head, head
+    st = json.loads(r.invoke(main, ["wave", "status", "2", "--estate", str(root),
+                                    "--json"]).stdout)
+    assert st["runs"] == [] and st["systems"] == [], st  # the dry run began nothing
