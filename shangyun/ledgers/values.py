@@ -134,6 +134,9 @@ _SIZE_DETAIL = re.compile(r"\(([^()]*\d[^()]*)\)$")
 _SIZE_LABEL = re.compile(r"^(?:[a-z]:|/[\w/]*\s|[\u4e00-\u9fff]+:?)\s*(?=\d)")
 
 
+_BARE = re.compile(r"\d+(?:\.\d+)?")
+
+
 def parse_size_gb(text: str, unit: str = "g") -> float:
     """A size in GB: "16G", "2 TB" (2048), "512MB", "2*300G", "100G+500G", "16" (in the
     header's ``unit``, default GB). Binary units: 1 TB = 1024 GB. Ranges and negative
@@ -622,6 +625,13 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
     elif col.kind == "float" and column.endswith("_gb"):
         factor_unit = unit if unit in SIZE_UNITS else "g"
         result = parse_size_gb(text, factor_unit)
+        if (target == "hosts.memory_gb" and unit not in SIZE_UNITS and result >= 1024
+                and _BARE.fullmatch(text)):  # 16384 under 内存: MB, most likely
+            if col.high is not None and result > col.high:
+                raise BadValue(f"{text!r} is above the maximum {col.high:g} GB (if it is MB, "
+                               f"write {text}MB or head the column 内存(MB))")
+            return Doubtful(result, "has no unit and is 1024 or more: read as GB (if it is "
+                                    "MB, write it as 16384MB or head the column 内存(MB))")
     elif col.kind == "float" and column.endswith("_pct"):
         result = parse_percent(text)
     elif col.kind == "float":

@@ -261,3 +261,22 @@ def test_labels_spread_with_spaces_are_still_totals_notes_and_signatures(
         if "计" in label or "otal" in label else [label]]})
     read = _read(path)
     assert len(read.rows["hosts"]) == 2 and read.sheets[0].skipped == 1
+
+
+@given(mb=st.sampled_from([1024, 2048, 4096, 8192, 16384, 32768, 65536]))
+def test_memory_in_mb_without_a_unit_is_read_as_gb_with_a_warning(mb: int) -> None:
+    from shangyun.ledgers.values import Doubtful, clean_or_doubt
+    got = clean_or_doubt("hosts.memory_gb", mb, "")
+    assert type(got) is Doubtful and got.value == mb and "内存(MB)" in got.kind
+    assert clean_or_doubt("hosts.memory_gb", mb, "mb") == mb / 1024  # the header says MB
+    assert clean_or_doubt("hosts.memory_gb", f"{mb}MB", "") == mb / 1024
+    assert clean_or_doubt("hosts.memory_gb", mb // 1024, "") == mb // 1024  # no doubt
+
+
+def test_memory_column_in_mb_without_a_unit_warns_once_listing_rows(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "m.xlsx", {"主机": [
+        HEAD, _row(1, 内存=16384), _row(2, 内存=16), _row(3, 内存="8192")]})
+    read = _read(path)
+    assert [h["memory_gb"] for h in read.rows["hosts"]] == [16384, 16, 8192]
+    [w] = [w for w in read.warnings if "no unit" in w]
+    assert "'内存 (H)'" in w and "2 cell(s)" in w and "row 2, 4" in w
