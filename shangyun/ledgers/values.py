@@ -472,6 +472,9 @@ def quick_ip(text: str) -> bool:
     return 0 < first < 224 and first != 127 and not text.startswith("169.254.")
 
 
+_IP_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})\s*[:：]\s*\d{1,5}")
+
+
 def parse_ip(text: str) -> str | Doubtful:
     """The IP address in the cell ("10.0.0.5", "10.0.0.5/24", "10. 0. 0. 5").
 
@@ -480,6 +483,10 @@ def parse_ip(text: str) -> str | Doubtful:
     "管理:10.0.0.5 业务:10.0.0.6") give the first, as a :class:`Doubtful` value."""
     if quick_ip(text):
         return text
+    port = _IP_PORT.fullmatch(text.strip())
+    if port:  # 10.0.0.5:8080
+        return Doubtful(_one_ip(port.group(1), text),
+                        "has a port after the address: the address is used, the port dropped")
     t = re.sub(r"\s*([.:/])\s*(?=[\da-f])", r"\1", text.strip().lower())
     parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D|\d+\.\d+\.)|[()（）]", t) if p]
     found: list[str] = []

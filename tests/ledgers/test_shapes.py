@@ -280,3 +280,18 @@ def test_memory_column_in_mb_without_a_unit_warns_once_listing_rows(tmp_path: Pa
     assert [h["memory_gb"] for h in read.rows["hosts"]] == [16384, 16, 8192]
     [w] = [w for w in read.warnings if "no unit" in w]
     assert "'内存 (H)'" in w and "2 cell(s)" in w and "row 2, 4" in w
+
+
+@given(last=st.integers(1, 254), port=st.integers(1, 65535), colon=st.sampled_from([":", "："]))
+def test_an_address_with_a_port_gives_the_address_with_a_warning(
+        last: int, port: int, colon: str) -> None:
+    from shangyun.ledgers.values import Doubtful, parse_ip
+    got = parse_ip(f"10.2.3.{last}{colon}{port}")
+    assert type(got) is Doubtful and got.value == f"10.2.3.{last}" and "port" in got.kind
+
+
+def test_a_labelled_address_is_not_taken_for_a_port() -> None:
+    from shangyun.ledgers.values import parse_ip, value_of
+    assert value_of(parse_ip("管理:10.0.0.5")) == "10.0.0.5"
+    with pytest.raises(BadValue):
+        parse_ip("0.0.0.0:22")  # an unusable address stays refused
