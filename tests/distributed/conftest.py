@@ -7,6 +7,8 @@ stopped (their whole process trees), the two databases dropped, the Redis keys d
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -50,14 +52,40 @@ class Programme:
         return proc
 
 
+@contextlib.contextmanager
+def _private_redis_db() -> Iterator[int]:
+    """A Redis database number (9–15) no other test session on this machine is using.
+
+    Lock keys name only the system (``shangyun/system/sys-02``), so two test sessions on one
+    machine sharing a database would take and flush each other's locks (a lease 'lost'
+    mid-step). A flock per number, held for the programme's life, keeps them apart."""
+    deadline = time.monotonic() + 600
+    while True:
+        for n in range(9, 16):
+            fh = open(f"/tmp/shangyun-test-redis-db-{n}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                continue
+            try:
+                yield n
+            finally:
+                fh.close()
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("no free Redis test database (9–15) for 600 s")
+        time.sleep(1)
+
+
 @pytest.fixture(scope="module")
 def programme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Programme]:
     """A Prefect server on PostgreSQL, a PostgreSQL journal and a Redis lock database."""
     from connectors import prefect_server
 
     base = tmp_path_factory.mktemp("programme")
-    redis_db = 9
-    with pg_database("shangyun_prefect") as pdb, pg_database("shangyun_journal") as jdb:
+    with (_private_redis_db() as redis_db, pg_database("shangyun_prefect") as pdb,
+          pg_database("shangyun_journal") as jdb):
         home = base / "prefect-home"
         home.mkdir()
         saved = {k: os.environ.get(k) for k in ("PREFECT_HOME",
