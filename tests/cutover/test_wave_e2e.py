@@ -21,6 +21,8 @@ from connectors.dns import DnsRecord, Route53Dns
 from connectors.journal.wave import open_journal
 from flows.wave import move_wave
 from shangyun.errors import InProductionError
+from shangyun.estate import Estate
+from shangyun.estate.names import names_of
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec
 from tests.discovery.sshd import SshdFarm
@@ -106,8 +108,13 @@ def test_wave_of_three_cut_over_then_rolled_back(
             assert not my.database_exists(my_pair[1])
             assert not (tmp_path / "landing" / "share").exists()
     # cut-over systems are production: a plain rollback is refused, nothing undone
-    with pytest.raises(InProductionError, match=r"sys-01, sys-02.*--discard-production"):
+    with pytest.raises(InProductionError, match=r"cut over \(in production\).*--discard-prod"
+                       ) as refused:
         rollback(str(root), 1)
+    names = names_of(Estate.load(root), "system")
+    # the refusal names the cut-over systems by name (a person reads it), not by id
+    assert all(names[s] in str(refused.value) for s in ("sys-01", "sys-02")), refused.value
+    assert "sys-01" not in str(refused.value)
     with open_journal(root) as j:
         assert j.last(1, "sys-02", "sys-02/cutover").status == "done"
     assert pg.database_exists(pg_pair[1])
