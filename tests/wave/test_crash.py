@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
 from shangyun.cli import main
+from shangyun.estate import Estate
+from shangyun.estate.names import names_of
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import FORMATS, Cloud, build_estate, s3_client
 
@@ -77,7 +79,8 @@ def test_kill_during_upload_then_resume_sends_only_missing_parts(
 
     r = CliRunner().invoke(main, ["wave", "resume", "1", "--estate", str(est.root)])
     assert r.exit_code == 0, r.output  # (with the progress bar of steps on stderr)
-    assert "wave 1: done" in r.output and "sys-01: done" in r.output
+    name = names_of(Estate.load(est.root), "system")["sys-01"]  # a person reads the name
+    assert "wave 1: done" in r.output and f"{name}: done" in r.output, r.output
     with open_journal(est.root) as j:
         recs = {r.key: r for r in j.records(1)}
         first = recs["sys-01/upload/disk-01-0"].payload
