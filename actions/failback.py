@@ -37,7 +37,14 @@ from connectors.targets.base import Instance, InstanceState
 from shangyun.errors import StepError
 from shangyun.journal.status import DONE, NEEDS_UNDO, UNDOING, UNDONE
 from shangyun.wave.cutover import FAILBACK_KINDS, HOMEWARD_KINDS, failback_steps
-from shangyun.wave.engine import StepAction, cut_over, execute, failed_back, undo_record
+from shangyun.wave.engine import (
+    StepAction,
+    cut_over,
+    execute,
+    failed_back,
+    record_step,
+    undo_record,
+)
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.stepargs import (
     CopyDone,
@@ -262,7 +269,7 @@ def reopen_failed_back(journal: WaveJournal, run_id: str, wave: int, system_id: 
     recs.sort(key=lambda r: r.kind == FAILBACK_KINDS[-1])  # the mark last
     closed: list[str] = []
     for rec in recs:
-        step = Step(rec.kind, rec.system_id, rec.key, f"close {rec.key} (cut over again)")
+        step = record_step(rec, f"close {rec.key} (cut over again)")
         if rec.kind == FAILBACK_KINDS[0]:
             journal.record(run_id, wave, step, UNDOING, rec.payload)
             lift = getattr(actions[rec.kind], "lift", None)

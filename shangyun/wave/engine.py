@@ -210,7 +210,7 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
             # a finished fail-back's own steps brought the system home: their effects are
             # the source's live state and the target's freeze, which the target's removal
             # ends; nothing of them is undone, they are only closed
-            step = Step(rec.kind, rec.system_id, rec.key, f"close {rec.key}")
+            step = record_step(rec, f"close {rec.key}")
             journal.record(run_id, wave, step, UNDONE, rec.payload)
             report.undone.append(rec.key)
             continue
@@ -224,13 +224,19 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
     return report
 
 
+def record_step(rec: StepRecord, title: str) -> Step:
+    """The step a journal record stands for, titled ``title`` (to journal its undo or its
+    closing: the engine's one place where a record is turned back into a step)."""
+    return Step(rec.kind, rec.system_id, rec.key, title)
+
+
 def undo_record(journal: StepJournal, run_id: str, wave: int, rec: StepRecord,
                 actions: Mapping[str, StepAction]) -> str | None:
     """Undo one journaled step (``undoing`` → ``undone``); the error text if it failed.
 
     A step whose undo fails is journaled ``undo_failed``, never ``undone``.
     """
-    step = Step(rec.kind, rec.system_id, rec.key, f"undo {rec.key}")
+    step = record_step(rec, f"undo {rec.key}")
     action = actions[rec.kind]
     try:
         if getattr(action, "destructive_undo", False):
