@@ -284,8 +284,7 @@ class SSHPool:
                 transport.sock.quick_ack = False
             chan.settimeout(min(5.0, s.command_timeout))
             chan.exec_command("/bin/sh -s")
-            chan.sendall(script.encode())
-            chan.shutdown_write()
+            sent = _send_script(chan, script)
             out, err = bytearray(), bytearray()
             while True:
                 if time.monotonic() > deadline:
@@ -301,13 +300,32 @@ class SSHPool:
                 break
             while chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
-            status = chan.recv_exit_status()
+            if sent is not None and not out:
+                raise sent  # the shell was gone before it said anything: the send's error
+            # a shell that exits before reading the script (a nologin shell) closes the
+            # session; what it printed is still the evidence the caller reports
+            status = chan.recv_exit_status() if sent is None else (
+                chan.exit_status if chan.exit_status_ready() else -1)
             chan.close()
         except ConnectorError:
             raise
         except Exception as exc:
             raise _translate(exc, target.label) from exc
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status
+
+
+def _send_script(chan: paramiko.Channel, script: str) -> BaseException | None:
+    """Write ``script`` to the session's stdin and close it; ``None`` when sent, else the
+    send's error. A login shell that does not read stdin (nologin, a restricted shell) may
+    end the session, and the server its connection, while the script is still being sent:
+    the connection is then reset, but what the shell printed is already in the channel's
+    buffer and tells why — so the caller reads it before deciding."""
+    try:
+        chan.sendall(script.encode())
+        chan.shutdown_write()
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        return exc
+    return None
 
 
 def discovery_pool(options: SSHOptions) -> SSHPool:

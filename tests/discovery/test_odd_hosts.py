@@ -163,3 +163,23 @@ def test_nothing_useful_exits_1_naming_each_host(
     assert res.exit_code == 1
     assert "none of the 2 host(s) could be discovered" in res.output
     assert "dropper" in res.output and "locked" in res.output
+
+
+def test_a_shell_that_exits_before_reading_the_script_is_quoted_not_called_unreachable(
+        odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
+    """A nologin shell ends the session without reading stdin; a script larger than the
+    channel's window cannot be sent whole, so the send fails (a reset or a closed channel,
+    as a loaded machine sees with any script). The shell's own words still come back."""
+    from connectors.ssh import SSHPool
+    from shangyun.discovery.model import SSHSettings, SSHTarget
+
+    farm, ports = odd_farm
+    settings = SSHSettings(key_file=str(farm.client_key),
+                           known_hosts=str(farm.root / "known_hosts"),
+                           command_timeout=20, retries=0)
+    big = "# filler\n" * 1_000_000  # ~9 MB: far past the SSH channel window
+    with SSHPool(settings) as pool:
+        res = pool.run_script(SSHTarget("127.0.0.1", ports["synologin"], "synologin",
+                                        name="locked"), big)
+    assert "currently not available" in res.stdout
+    assert res.exit_status != 0
