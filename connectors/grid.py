@@ -41,24 +41,81 @@ def read_grids(path: Path) -> list[Grid]:
     """Every sheet of ``path`` as a :class:`~shangyun.ledgers.grid.Grid` (one for a CSV
     file); implements :class:`shangyun.ledgers.grid.GridReader`.
 
+    A workbook is read by what its bytes are, not by its name: an .xlsx saved as ``.xls``
+    (or the other way round) and a WPS ``.et`` file are read like the workbook they are; a
+    web page or a text file named ``.xls``/``.xlsx`` is refused saying what it is.
+
     Raises :class:`LedgerError` naming the file when it cannot be opened or decoded.
     """
     suffix = path.suffix.lower()
     if not path.is_file():
         raise LedgerError(str(path), "no such file")
-    if suffix in EXCEL_SUFFIXES:
-        return _read_excel(path)
+    if suffix in EXCEL_SUFFIXES or suffix in WPS_SUFFIXES:
+        return _read_excel(path, _content(path))
     if suffix in CSV_SUFFIXES:
         return [_read_csv(path)]
     raise LedgerError(str(path), f"unsupported file type {suffix!r}; use .xlsx or .csv "
                                  "(RVTools exports are .xlsx)")
 
 
-def _read_excel(path: Path) -> list[Grid]:
+#: WPS Office spreadsheets (read like the Excel file they are inside).
+WPS_SUFFIXES = (".et", ".ett")
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+_SAVE_AS = "open it in Excel or WPS and save it as an Excel workbook (.xlsx)"
+
+
+def _content(path: Path) -> str:
+    """What a workbook file is by its first bytes: ``"zip"`` (.xlsx/.xlsm/.ods),
+    ``"ole"`` (Excel 97 .xls, WPS .et, or an encrypted workbook); anything else is refused
+    with a :class:`LedgerError` saying what it looks like."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head.startswith(_OLE):
+        return "ole"
+    if not head.strip():
+        raise LedgerError(str(path), f"is empty (0 bytes of a workbook): {_SAVE_AS}")
+    text = head.lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n").lower().replace(b"\x00", b"")
+    if text.startswith((b"<html", b"<!doctype", b"<table", b"<meta")) or b"<table" in text:
+        raise LedgerError(str(path), "is a web page (HTML) saved with a spreadsheet name, "
+                                     f"not a workbook (an 'export to Excel' of a web system): "
+                                     f"{_SAVE_AS}")
+    if text.startswith(b"<?xml"):
+        raise LedgerError(str(path), "is an XML file (an 'XML Spreadsheet 2003'?), not a "
+                                     f"workbook: {_SAVE_AS}")
+    raise LedgerError(str(path), "is not a workbook (neither .xlsx nor Excel 97 .xls "
+                                 "inside; a text file? if it is CSV, rename it .csv): "
+                                 f"{_SAVE_AS}")
+
+
+def _open_workbook(path: Path, content: str) -> CalamineWorkbook:
+    """The calamine workbook of ``path``: by its name when the name says what the bytes are,
+    else by its bytes (an .xlsx named .xls, a WPS .et)."""
+    suffix = path.suffix.lower()
+    by_name = (content == "zip" and suffix in (".xlsx", ".xlsm", ".xlsb", ".ods")) or \
+        (content == "ole" and suffix == ".xls")
     try:
-        wb = CalamineWorkbook.from_path(str(path))
+        if by_name:
+            return CalamineWorkbook.from_path(str(path))
+        with path.open("rb") as f:
+            return CalamineWorkbook.from_filelike(f)
     except (CalamineError, ValueError, OSError) as exc:
+        if content == "ole":
+            with path.open("rb") as f:
+                if _ENCRYPTED in f.read(1 << 20):
+                    raise LedgerError(str(path), "is password-protected (encrypted): save a "
+                                                 "copy without a password (File → Info → "
+                                                 "Protect Workbook) and import that") from exc
+        if suffix in WPS_SUFFIXES:
+            raise LedgerError(str(path), f"is a WPS spreadsheet that cannot be read ({exc}): "
+                                         f"{_SAVE_AS}") from exc
         raise LedgerError(str(path), f"cannot be read as a workbook: {exc}") from exc
+
+
+def _read_excel(path: Path, content: str) -> list[Grid]:
+    wb = _open_workbook(path, content)
     grids = []
     try:
         for meta in wb.sheets_metadata:
@@ -78,7 +135,7 @@ def _read_excel(path: Path) -> list[Grid]:
                               merged=[(tuple(a), tuple(b)) for a, b in merged]))
     finally:
         wb.close()
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if content == "zip" and path.suffix.lower() != ".ods":
         facts = sheet_xml(path)
         for g in grids:
             f = facts.get(g.sheet or "")
@@ -285,5 +342,5 @@ def _csv_rows(path: Path, encoding: str, dialect: Any) -> Iterator[list[Any]]:
                               row=reader.line_num + 1) from exc
 
 
-__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "SheetXml", "decode", "detect_encoding",
-           "formula_blanks", "read_grids", "sheet_xml"]
+__all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "WPS_SUFFIXES", "SheetXml", "decode",
+           "detect_encoding", "formula_blanks", "read_grids", "sheet_xml"]

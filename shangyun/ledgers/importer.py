@@ -76,7 +76,7 @@ def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 #: Files a folder given to ``import`` contributes (Office lock files ``~$…`` excepted).
-LEDGER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv")
+LEDGER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".csv", ".tsv")
 MANIFEST_NAME = "manifest.yaml"
 
 

@@ -69,7 +69,9 @@ def clean_text(value: Any) -> str:
     words.
 
     ``None``/NaN give ``""``; whole floats lose their ``.0`` (Excel stores phone numbers
-    and ids as numbers); dates become ISO text.
+    and ids as numbers); dates become ISO text. A leading apostrophe (Excel's "keep this as
+    text" prefix, written into the cell by programs that export to Excel: ``'8``,
+    ``'13800000000``) is dropped.
     """
     if value is None:
         return ""
@@ -89,7 +91,8 @@ def clean_text(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    return _SPACES.sub(" ", str(value)).strip()
+    text = _SPACES.sub(" ", str(value)).strip()
+    return text[1:].lstrip() if text[:1] == "'" else text
 
 
 def fold(text: str) -> str:
@@ -463,6 +466,17 @@ def _one_ip(part: str, text: str) -> str:
     return str(addr)
 
 
+def _is_address(part: str) -> bool:
+    """``True`` when ``part`` (an address, maybe with a prefix) is an IP address as it
+    stands: an IPv6 address starting with letters (``fd00::15``) is not a label ``fd``
+    before ``00::15``."""
+    try:
+        ipaddress.ip_interface(part)
+    except ValueError:
+        return False
+    return True
+
+
 def quick_ip(text: str) -> bool:
     """``True`` for a plain dotted IPv4 text that is a usable unicast host address (the
     fast path; anything else goes through :func:`parse_ip`)."""
@@ -492,7 +506,8 @@ def parse_ip(text: str) -> str | Doubtful:
     found: list[str] = []
     refused: list[BadValue] = []
     for part in parts:
-        p = re.sub(r"^[^\d:]*?[:：=]?(?=\d|::)", "", part) if not part[:1].isdigit() else part
+        p = part if part[:1].isdigit() or _is_address(part) else \
+            re.sub(r"^[^\d:]*?[:：=]?(?=\d|::)", "", part)
         if not re.search(r"\d", p):
             continue  # a label such as 管理 or 业务
         try:
@@ -514,6 +529,9 @@ def value_of(value: Any) -> Any:
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.I)
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
 def parse_hostname(text: str) -> str:
     """A host name as RFC 1123 allows: labels of letters, digits and hyphens (and ``_``,
     common in Windows names), 1–63 characters each, 253 in all, separated by dots."""
@@ -524,8 +542,10 @@ def parse_hostname(text: str) -> str:
     for label in labels:
         if not _LABEL.fullmatch(label):
             shown = t if len(t) <= 60 else t[:57] + "…"
+            hint = ("; a name in Chinese is a description: put it in a 用途 column and the "
+                    "machine's host name (hostname) here") if _CJK.search(t) else ""
             raise BadValue(f"{shown!r} is not a host name (RFC 1123: letters, digits and "
-                           "hyphens, labels of 1-63 characters separated by dots)")
+                           f"hyphens, labels of 1-63 characters separated by dots){hint}")
     return t
 
 
@@ -680,7 +700,7 @@ def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any]
     if kind == "str" and target not in _FOLDED:
         def plain(value: Any) -> Any:
             text = value.strip() if type(value) is str and value.isascii() else clean_text(value)
-            if " " in text or "\t" in text:
+            if " " in text or "\t" in text or text[:1] == "'":
                 text = clean_text(text)
             return None if text.lower() in BLANKS else text
 
@@ -706,7 +726,7 @@ def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any]
         def folded(value: Any) -> Any:
             if type(value) is str and value.isascii():
                 text = value.strip()
-                if " " not in text and "\t" not in text:
+                if " " not in text and "\t" not in text and text[:1] != "'":
                     return None if text.lower() in BLANKS else text
             return checked(value)
 

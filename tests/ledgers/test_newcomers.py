@@ -1,0 +1,128 @@
+"""Ledgers shaped by people who did not write the code (a new user's first imports): files
+with the wrong extension, cells written by export programs, IPv6 addresses, RVTools
+exports of several versions, a bureau re-submitting its ledger. Every file is written by
+the test; refusals name the file (and sheet, row, column where there is one)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from openpyxl.comments import Comment
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from connectors.grid import read_grids
+from shangyun.cli import main
+from shangyun.errors import LedgerError
+from shangyun.estate import Estate
+from shangyun.ledgers.read import read_ledger
+
+from .conftest import write_xlsx
+
+HEAD = ["序号", "单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)",
+        "磁盘(GB)", "等保级别"]
+
+
+def _row(n: int, host: str, ip: object, cpu: object = 4, mem: object = 8, disk: object = 100,
+         bureau: str = "湖北局", system: str = "OA系统") -> list[object]:
+    return [n, bureau, system, host, ip, "CentOS 7.9", cpu, mem, disk, "三级"]
+
+
+def _hosts(path: Path, **kw: object) -> dict[str, dict[str, object]]:
+    read = read_ledger(path, reader=read_grids, **kw)  # type: ignore[arg-type]
+    return {str(h["hostname"]): h for h in read.rows["hosts"]}
+
+
+# -- files named for what they are not ------------------------------------------------------
+
+def test_an_xlsx_named_xls_or_a_wps_et_file_is_read_by_its_bytes(tmp_path: Path) -> None:
+    good = write_xlsx(tmp_path / "real.xlsx", {"主机": [HEAD, _row(1, "oa01", "10.1.1.1")]})
+    for name in ("saved-as.xls", "wps.et", "upper.XLS"):
+        shutil.copy(good, tmp_path / name)
+        hosts = _hosts(tmp_path / name)
+        assert hosts["oa01"]["ip"] == "10.1.1.1", name
+
+
+def test_a_folder_import_picks_up_wps_et_files(tmp_path: Path) -> None:
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    write_xlsx(folder / "湖北局.et", {"主机": [HEAD, _row(1, "oa01", "10.1.1.1")]})
+    res = CliRunner().invoke(main, ["inventory", "import", str(folder), "--estate",
+                                    str(tmp_path / "est")])
+    assert res.exit_code == 0, res.output
+    assert [h["hostname"] for h in Estate.load(tmp_path / "est").rows("hosts")] == ["oa01"]
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("web.xls", b"<html><body><table><tr><td>\xe4\xb8\xbb\xe6\x9c\xba\xe5\x90\x8d</td></tr>"
+                b"</table></body></html>", "is a web page (HTML)"),
+    ("text.xlsx", "主机名,IP地址\nx,10.1.1.1\n".encode(), "rename it .csv"),
+    ("x2003.xls", b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:'
+                  b'office:spreadsheet"></Workbook>', "XML Spreadsheet 2003"),
+    ("empty.xlsx", b"", "is empty"),
+])
+def test_a_file_that_is_no_workbook_is_refused_saying_what_it_is(
+        tmp_path: Path, name: str, content: bytes, says: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(LedgerError) as exc:
+        read_grids(tmp_path / name)
+    assert name in str(exc.value) and says in str(exc.value)
+    assert "save it as an Excel workbook (.xlsx)" in str(exc.value)
+    assert "Cfb error" not in str(exc.value) and "EOCD" not in str(exc.value)
+
+
+def test_a_password_protected_workbook_is_refused_saying_so(tmp_path: Path) -> None:
+    # An encrypted .xlsx is an OLE container holding an 'EncryptedPackage' stream.
+    blob = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+            + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 1024)
+    (tmp_path / "locked.xlsx").write_bytes(blob)
+    with pytest.raises(LedgerError) as exc:
+        read_grids(tmp_path / "locked.xlsx")
+    assert "locked.xlsx" in str(exc.value) and "password-protected" in str(exc.value)
+
+
+# -- cells as export programs and people write them ------------------------------------------
+
+def test_apostrophes_comments_dropdowns_line_breaks_and_ipv6(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "主机"
+    for r in [HEAD,
+              [1, "湖北局 ", "OA系统 ", "oa01 ", "'10.1.1.1", "CentOS 7.9 ", "'4", "'8", "'100",
+               "三级 "],
+              _row(2, "oa02", "10.1.1.2\n10.1.1.3"),
+              _row(3, "oa03", "2001:db8::10"),
+              _row(4, "oa04", "fd00::10"),
+              _row(5, "oa05", "FD00::11/64"),
+              _row(6, "oa06", "10.1.1.6\r\n10.1.1.7")]:
+        ws.append(r)
+    ws["D2"].comment = Comment("老服务器", "张三")
+    ws.freeze_panes = "A2"
+    dv = DataValidation(type="list", formula1='"一级,二级,三级"')
+    ws.add_data_validation(dv)
+    dv.add("J2:J100")
+    wb.save(tmp_path / "cells.xlsx")
+    read = read_ledger(tmp_path / "cells.xlsx", reader=read_grids)
+    hosts = {str(h["hostname"]): h for h in read.rows["hosts"]}
+    assert (hosts["oa01"]["ip"], hosts["oa01"]["cpu_cores"], hosts["oa01"]["memory_gb"],
+            hosts["oa01"]["disk_gb"]) == ("10.1.1.1", 4, 8, 100)
+    assert [b["name"] for b in read.rows["bureaus"]] == ["湖北局"]
+    assert hosts["oa02"]["ip"] == "10.1.1.2" and hosts["oa06"]["ip"] == "10.1.1.6"
+    assert hosts["oa03"]["ip"] == "2001:db8::10"
+    assert hosts["oa04"]["ip"] == "fd00::10"  # not 'fd' (a label) + '00::10' = ::10
+    assert hosts["oa05"]["ip"] == "fd00::11"
+    warned = " ".join(w for s in read.sheets for w in s.warnings)
+    assert "several IP addresses" in warned and "row 3, 7" in warned
+
+
+def test_a_chinese_host_name_is_refused_saying_where_a_description_goes(
+        tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "cjk.xlsx", {"主机": [HEAD, _row(1, "办公服务器01", "10.1.1.9")]})
+    with pytest.raises(LedgerError) as exc:
+        _hosts(path)
+    msg = str(exc.value)
+    assert "cjk.xlsx" in msg and "'主机'" in msg and "row 2" in msg and "主机名 (D)" in msg
+    assert "用途" in msg
