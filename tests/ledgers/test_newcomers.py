@@ -126,3 +126,69 @@ def test_a_chinese_host_name_is_refused_saying_where_a_description_goes(
     msg = str(exc.value)
     assert "cjk.xlsx" in msg and "'主机'" in msg and "row 2" in msg and "主机名 (D)" in msg
     assert "用途" in msg
+
+
+# -- RVTools exports --------------------------------------------------------------------------
+
+_VINFO4 = [
+    ["VM", "Powerstate", "Template", "SRM Placeholder", "DNS Name", "CPUs", "Memory", "NICs",
+     "Disks", "Provisioned MiB", "In Use MiB", "Primary IP Address", "Firmware",
+     "OS according to the configuration file", "OS according to the VMware Tools",
+     "Datacenter", "Cluster", "Host", "VM ID", "VI SDK Server"],
+    ["web01", "poweredOn", "False", "False", "web01.hb.local", 4, 8192, 1, 1, 102400, 40960,
+     "10.5.1.11", "bios", "CentOS 7 (64-bit)", "CentOS 7 (64-bit)", "DC-HB", "CL1", "esx01",
+     "vm-101", "vc.hb.local"],
+    ["db01", "poweredOff", "False", "False", "", 8, 16384, 1, 2, 512000, 0, "", "efi",
+     "Microsoft Windows Server 2016 (64-bit)", "", "DC-HB", "CL1", "esx02", "vm-102",
+     "vc.hb.local"],
+    ["tpl-rhel", "poweredOff", "True", "False", "", 2, 2048, 1, 1, 20480, 0, "", "bios",
+     "Red Hat Enterprise Linux 8 (64-bit)", "", "DC-HB", "CL1", "esx01", "vm-103",
+     "vc.hb.local"],
+    ["v6only", "poweredOn", "False", "False", "v6only", 2, 4096, 1, 1, 40960, 1000,
+     "fd00::15", "bios", "Ubuntu Linux (64-bit)", "", "DC-HB", "CL1", "esx01", "vm-104",
+     "vc.hb.local"],
+]
+_VDISK4 = [["VM", "Powerstate", "Template", "Disk", "Disk Key", "Disk Path", "Capacity MiB",
+            "Disk Mode", "Thin", "Host"],
+           ["web01", "poweredOn", "False", "Hard disk 1", 2000, "[ds1] web01/web01.vmdk", 102400,
+            "persistent", "True", "esx01"]]
+
+
+def _write_csv(path: Path, rows: list[list[object]]) -> Path:
+    import csv
+    with path.open("w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def test_rvtools_4_templates_skipped_powered_off_kept_with_a_note_ipv6(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "rv4.xlsx", {"vInfo": _VINFO4, "vDisk": _VDISK4,
+                                              "vHost": [["Host", "# CPU"], ["esx01", 2]]})
+    read = read_ledger(path, reader=read_grids, bureau="湖北局")
+    hosts = {str(h["hostname"]): h for h in read.rows["hosts"]}
+    assert set(hosts) == {"web01.hb.local", "db01", "v6only"}  # no template
+    assert hosts["db01"]["power_state"] == "off" and hosts["db01"]["memory_gb"] == 16
+    assert hosts["v6only"]["ip"] == "fd00::15"
+    warned = [w for s in read.sheets for w in s.warnings]
+    assert any("1 template(s) skipped" in w for w in warned)
+    assert any("1 VM(s) powered off" in w and "db01 (row 3)" in w for w in warned)
+
+
+def test_an_rvtools_csv_export_is_read_as_rvtools_not_as_a_ledger(tmp_path: Path) -> None:
+    """RVTools 'export to csv' writes RVTools_tabvInfo.csv …: read as a generic ledger,
+    Memory 8192 (MiB) became 8192 GB, Disks (a count) became disk_gb and templates hosts."""
+    folder = tmp_path / "rv"
+    folder.mkdir()
+    _write_csv(folder / "RVTools_tabvInfo.csv", _VINFO4)
+    _write_csv(folder / "RVTools_tabvDisk.csv", _VDISK4)
+    read = read_ledger(folder / "RVTools_tabvInfo.csv", reader=read_grids, bureau="湖北局")
+    assert read.kind == "rvtools"
+    hosts = {str(h["hostname"]): h for h in read.rows["hosts"]}
+    assert set(hosts) == {"web01.hb.local", "db01", "v6only"}
+    assert (hosts["web01.hb.local"]["memory_gb"], hosts["web01.hb.local"]["disk_gb"]) == (8, 100)
+    assert hosts["web01.hb.local"]["os"] == "CentOS"
+    res = CliRunner().invoke(main, ["inventory", "import", str(folder), "--estate",
+                                    str(tmp_path / "est"), "--bureau", "湖北局"])
+    assert res.exit_code == 0, res.output
+    assert "vDisk tab exported as CSV without its VMs: skipped" in " ".join(res.output.split())
+    assert len(Estate.load(tmp_path / "est").rows("hosts")) == 3

@@ -25,14 +25,37 @@ from shangyun.ledgers.values import BadValue, clean, clean_text, value_of
 REQUIRED = {"vInfo": ("VM",)}
 
 
+#: Columns only RVTools writes, per tab: a CSV file (RVTools "export to csv" writes one
+#: file per tab, ``RVTools_tabvInfo.csv`` …) has no sheet name, so its header tells the tab.
+_TAB_COLUMNS = {
+    "vInfo": ("OS according to the configuration file", "Provisioned MiB", "Provisioned MB",
+              "VI SDK Server", "VM ID"),
+    "vDisk": ("Capacity MiB", "Capacity MB", "Disk Key", "Disk Mode"),
+    "vNetwork": ("NIC label", "Mac Address"),
+}
+
+
+def rvtools_tab(grid: Grid) -> str | None:
+    """Which RVTools tab a grid is (``"vInfo"``, ``"vDisk"``, ``"vNetwork"``) or ``None``:
+    by its sheet name in a workbook; for a CSV file by its header (first column ``VM`` and
+    a column only that tab has) or its file name (``RVTools_tabvInfo.csv``)."""
+    if not grid.rows or not grid.rows[0] or clean_text(grid.rows[0][0]).lower() != "vm":
+        return None
+    if grid.sheet is not None:
+        return next((t for t in _TAB_COLUMNS if grid.sheet.lower() == t.lower()), None)
+    header = {clean_text(h) for h in grid.rows[0]}
+    name = grid.file.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for tab, cols in _TAB_COLUMNS.items():
+        if f"tab{tab.lower()}" in name or header & set(cols):
+            return tab
+    return None
+
+
 def is_rvtools(grids: list[Grid]) -> bool:
-    """``True`` when the workbook is an RVTools export (it has a ``vInfo`` sheet whose first
-    row starts with a ``VM`` column)."""
-    for g in grids:
-        if (g.sheet or "").lower() == "vinfo" and g.rows and g.rows[0] and \
-                clean_text(g.rows[0][0]).lower() == "vm":
-            return True
-    return False
+    """``True`` when the workbook is an RVTools export: it has a ``vInfo`` sheet whose first
+    row starts with a ``VM`` column, or it is one tab of an RVTools CSV export."""
+    return any(rvtools_tab(g) is not None for g in grids
+               if g.sheet is None or g.sheet.lower() == "vinfo")
 
 
 _GUEST = re.compile(r"^(?P<os>.*?)(?:\s+(?P<ver>\d[\w.]*(?:\s+(?:SP|R)\d+)?))?"
@@ -55,7 +78,7 @@ def split_guest_os(text: str) -> tuple[str, str, str]:
 
 
 def _sheet(grids: list[Grid], name: str) -> Grid | None:
-    return next((g for g in grids if (g.sheet or "").lower() == name.lower()), None)
+    return next((g for g in grids if rvtools_tab(g) == name), None)
 
 
 class _Table:
@@ -101,7 +124,12 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     file, grids, bureau = inp.file, inp.grids, inp.bureau
     col = Collector(inp.source, None)
     info_grid = _sheet(grids, "vInfo")
-    assert info_grid is not None
+    if info_grid is None:  # a vDisk or vNetwork tab exported alone as CSV
+        tab = next((rvtools_tab(g) for g in grids), None)
+        return col.rows, [SheetReport(tab, "rvtools", 1, 0, 0, warnings=[
+            f"an RVTools {tab} tab exported as CSV without its VMs: skipped (its rows "
+            "belong to the VMs of the vInfo tab; import the RVTools .xlsx export, or "
+            "RVTools_tabvInfo.csv for the VMs alone)"])]
     info = _Table(file, info_grid)
     c_vm = info.need("VM")
     c_power = info.col("Powerstate", "Power state")
@@ -121,7 +149,8 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     c_dc = info.col("Datacenter")
     vm_ids: dict[str, str] = {}
     vm_rows: dict[str, Row] = {}
-    report = SheetReport(info_grid.sheet, "hosts", 1, 0, 0, columns={})
+    off: list[str] = []
+    report = SheetReport(info_grid.sheet or "vInfo", "hosts", 1, 0, 0, columns={})
     for r, row in enumerate(info_grid.rows[1:], start=2):
         vm = clean_text(_cell(row, c_vm))
         if not vm:
@@ -166,10 +195,19 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
             if clean_text(_cell(row, c)):
                 host[key] = clean_text(_cell(row, c))
         host = {k: v for k, v in host.items() if v is not None}
+        if host.get("power_state") == "off":
+            off.append(f"{vm} (row {r})")
         vm_ids[vm] = col.host(bname, host)
         vm_rows[vm] = host
         report.rows += 1
     inp.progress(report.rows + report.skipped)
+    if report.skipped:
+        report.warnings.append(f"{report.skipped} template(s) skipped (Template = True: a "
+                               "template is not a machine to move)")
+    if off:
+        shown = ", ".join(off[:20]) + (f" … and {len(off) - 20} more" if len(off) > 20 else "")
+        report.warnings.append(f"{len(off)} VM(s) powered off, kept with power_state off "
+                               f"(retired, or needed? ask the bureau): {shown}")
     reports = [report]
     disk_grid = _sheet(grids, "vDisk")
     if disk_grid is not None and disk_grid.rows:
