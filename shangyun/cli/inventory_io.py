@@ -125,8 +125,11 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             line += f"; ignored headers: {escape(', '.join(unmapped))}"
         console.print(line)
     if report.conflicts:
-        console.print(f"[yellow]{len(report.conflicts)} new conflict(s)[/]; list them with "
-                      "'shangyun inventory conflicts'")
+        _print_conflicts(report.conflicts, estate_dir)
+        console.print(f"[yellow]{len(report.conflicts)} new conflict(s)[/]: the estate's "
+                      "values are kept; list them with 'shangyun inventory conflicts'; to "
+                      "take the new values, `inventory export --xlsx F`, type them in F and "
+                      "`inventory import F --apply`")
     if report.warnings:
         console.print(f"[yellow bold]{len(report.warnings)} warning(s):[/]")
         for w in report.warnings[:200]:
@@ -183,6 +186,40 @@ def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
     console.print(t)
     if len(edits) > 500:
         console.print(f"… and {len(edits) - 500} more (--json lists all)")
+
+
+def _print_conflicts(rows: list[dict[str, Any]], estate_dir: str) -> None:
+    """The values this import brought that differ from the estate's (a bureau's corrected,
+    re-submitted ledger shows its corrections here): table, row (``name (id)``), column,
+    the estate's value and source, the incoming value and source."""
+    from pathlib import Path
+
+    from shangyun.estate import Estate
+    from shangyun.estate.names import label, names_of
+
+    names: dict[str, dict[str, str]] = {}
+    if (Path(estate_dir) / "estate.yaml").is_file():
+        est = Estate.load(estate_dir, check=False)
+        names = {t: names_of(est, k) for t, k in _TABLE_KIND.items()}
+    by_kind = {k: names.get(t, {}) for t, k in _TABLE_KIND.items()}
+
+    def shown(column: str, value: Any) -> str:
+        if value is None:
+            return ""
+        kind = _REF_KIND.get(column)
+        return label(str(value), by_kind[kind]) if kind else str(value)
+
+    t = Table("table", "row", "column", "estate (kept)", "incoming", "estate's source",
+              "incoming source", title="values that differ from the estate's")
+    for c in rows[:50]:
+        column = str(c.get("column") or "")
+        t.add_row(str(c.get("table") or ""),
+                  label(str(c.get("key") or ""), names.get(str(c.get("table")), {})), column,
+                  shown(column, c.get("current")), shown(column, c.get("incoming")),
+                  str(c.get("current_source") or ""), str(c.get("incoming_source") or ""))
+    console.print(t)
+    if len(rows) > 50:
+        console.print(f"… and {len(rows) - 50} more (`inventory conflicts` lists all)")
 
 
 def _print_preview(files: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ imported_at) once per content: importing the same file again changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import glob
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -349,44 +350,99 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]],
     (its name in their ``source``) but no longer lists, in the bureaus the file gave now
     (so two bureaus' files of one name do not report each other's rows).
 
-    ``by_file``: ledger file name -> table -> ids the file gave in this import. One pass
-    over the rows: {file, table, id, name, bureau} each."""
+    A file re-submitted under another name (``台账.xlsx`` a month later as
+    ``台账-12月修订.xlsx``) is a new version of the earlier file when it lists rows of a
+    table the earlier file brought, and either at least half of them (in the bureaus it
+    gives) or its name is the earlier one's with something added or changed
+    (:func:`_same_ledger_name`): the earlier file's rows it does not list are reported too,
+    with ``earlier`` naming that file and ``listed`` giving how many of how many rows the
+    new file lists.
+
+    ``by_file``: ledger file name -> table -> ids the file gave in this import. Two passes
+    over the rows: {file, table, id, name, bureau, ip, earlier, listed} each."""
     out: list[dict[str, Any]] = []
     if not by_file:
         return out
     bureaus = merger.by_id["bureaus"]
     for table, label in (("systems", "name"), ("hosts", "hostname")):
-        for row in merger.rows[table]:
-            src = row.get("source")
-            if not src or not isinstance(src, str):
+        rows = [r for r in merger.rows[table] if r.get("source")
+                and isinstance(r.get("source"), str)]
+        # earlier files a file of this import continues: (file, earlier) -> (listed, of)
+        shared: dict[tuple[str, str, str], int] = {}
+        total: dict[tuple[str, str], int] = {}
+        for row in rows:
+            files = row["source"].split(";")
+            old = [f for f in files if f not in by_file]
+            if not old:
                 continue
-            for f in src.split(";"):
+            bid = str(row.get("bureau_id") or "")
+            for e in old:
+                total[(e, bid)] = total.get((e, bid), 0) + 1
+                for f in files:
+                    if f in by_file and row["id"] in by_file[f][table]:
+                        shared[(f, e, bid)] = shared.get((f, e, bid), 0) + 1
+        continues: dict[str, list[tuple[str, int, int]]] = {}  # earlier -> [(file, listed, of)]
+        for (f, e) in {(f, e) for f, e, _b in shared}:
+            gave_b = by_file[f]["bureaus"]
+            listed = sum(n for (ff, ee, b), n in shared.items() if ff == f and ee == e
+                         and b in gave_b)
+            of = sum(n for (ee, b), n in total.items() if ee == e and b in gave_b)
+            if of and (2 * listed >= of or _same_ledger_name(f, e)):
+                continues.setdefault(e, []).append((f, listed, of))
+        for row in rows:
+            files = row["source"].split(";")
+            b = bureaus.get(row.get("bureau_id") or "", {})
+            item = {"table": table, "id": row["id"], "name": row.get(label),
+                    "bureau": b.get("name"), "ip": row.get("ip") if table == "hosts" else None}
+            for f in files:
                 gave = by_file.get(f)
                 if (gave is None or row["id"] in gave[table]
                         or row.get("bureau_id") not in gave["bureaus"]):
                     continue
-                b = bureaus.get(row.get("bureau_id") or "", {})
-                out.append({"file": f, "table": table, "id": row["id"],
-                            "name": row.get(label), "bureau": b.get("name"),
-                            "ip": row.get("ip") if table == "hosts" else None})
+                out.append({"file": f, **item})
+            if any(f in by_file for f in files):
+                continue  # a file of this import lists it (or reported it above)
+            for e in files:
+                for f, listed, of in continues.get(e, []):
+                    if row.get("bureau_id") in by_file[f]["bureaus"]:
+                        out.append({"file": f, **item, "earlier": e,
+                                    "listed": f"{listed} of {of}"})
+                        break
     return out
 
 
+def _same_ledger_name(a: str, b: str) -> bool:
+    """``True`` when two file names look like versions of one ledger: one stem begins with
+    the other (``台账`` / ``台账-12月修订``) or they are mostly alike (``台账2026-11`` /
+    ``台账2026-12``)."""
+    sa, sb = (Path(x).stem.lower().strip() for x in (a, b))
+    if not sa or not sb:
+        return False
+    return sa.startswith(sb) or sb.startswith(sa) or \
+        difflib.SequenceMatcher(None, sa, sb).ratio() >= 0.8
+
+
 def _missing_lines(missing: list[dict[str, Any]], estate_dir: str | Path) -> list[str]:
-    """One warning per file and table listing the rows it no longer lists."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """One warning per file (and earlier file) and table listing the rows it no longer
+    lists."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for m in missing:
-        groups.setdefault((m["file"], m["table"]), []).append(m)
+        groups.setdefault((m["file"], m.get("earlier") or "", m["table"]), []).append(m)
     lines = []
-    for (f, table), rows in groups.items():
+    for (f, earlier, table), rows in groups.items():
         what = "host(s)" if table == "hosts" else "system(s)"
         shown = ", ".join(f"{r['name']}" + (f" ({r['ip']})" if r.get("ip") else "")
                           + f" [{r['bureau']}]" for r in rows[:20])
         more = f" … and {len(rows) - 20} more (--json lists all)" if len(rows) > 20 else ""
+        if earlier:
+            head = (f"{f} lists {rows[0]['listed']} {what} the estate has from {earlier} "
+                    f"(a new version of it?) but not these {len(rows)}: {shown}{more}. ")
+        else:
+            head = (f"{f} no longer lists {len(rows)} {what} the estate has from it: "
+                    f"{shown}{more}. ")
         lines.append(
-            f"{f} no longer lists {len(rows)} {what} the estate has from it: {shown}{more}. "
-            f"They are kept (an import never deletes); shangyun has no remove command: to "
-            f"remove them, delete their rows (and the rows referring to them) from "
+            head + "They are kept (an import never deletes); shangyun has no remove command: "
+            "to remove them, delete their rows (and the rows referring to them) from "
             f"{Path(estate_dir) / (table + '.csv')} and run `shangyun inventory validate`")
     return lines
 

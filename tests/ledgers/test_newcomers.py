@@ -192,3 +192,49 @@ def test_an_rvtools_csv_export_is_read_as_rvtools_not_as_a_ledger(tmp_path: Path
     assert res.exit_code == 0, res.output
     assert "vDisk tab exported as CSV without its VMs: skipped" in " ".join(res.output.split())
     assert len(Estate.load(tmp_path / "est").rows("hosts")) == 3
+
+
+# -- a bureau re-submits its ledger a month later -------------------------------------------
+
+_V1 = [HEAD, _row(1, "oa01", "10.1.1.1"), _row(2, "oa02", "10.1.1.2"),
+       _row(3, "fin01", "10.1.2.1", 8, 16, 200, system="财务系统")]
+_V2 = [HEAD, _row(1, "oa01", "10.1.1.1", cpu=8, mem=16), _row(2, "oa03", "10.1.1.3")]
+
+
+def _import(*args: str) -> str:
+    res = CliRunner().invoke(main, ["inventory", "import", *args])
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("second", ["v2/湖北局台账.xlsx", "湖北局台账-202612修订.xlsx"])
+def test_a_resubmitted_ledger_shows_its_corrections_and_flags_removed_hosts(
+        tmp_path: Path, second: str) -> None:
+    """Same name or a new one: the corrected values are printed as a diff (estate value
+    kept), the hosts and systems the new version dropped are listed, nothing is deleted."""
+    first = write_xlsx(tmp_path / "湖北局台账.xlsx", {"主机": _V1})
+    (tmp_path / "v2").mkdir()
+    again = write_xlsx(tmp_path / second, {"主机": _V2})
+    est = str(tmp_path / "est")
+    _import(str(first), "--estate", est)
+    out = _import(str(again), "--estate", est)
+    assert "values that differ from the estate's" in out
+    assert "oa01 (h-" in out and "cpu_cores │ 4 │ 8" in out and "memory_gb │ 8 │ 16" in out
+    assert "2 new conflict(s)" in out
+    assert "oa02 (10.1.1.2) [湖北局], fin01 (10.1.2.1) [湖北局]" in out
+    assert "财务系统 [湖北局]" in out
+    if "修订" in second:
+        assert "lists 1 of 3 host(s) the estate has from 湖北局台账.xlsx (a new version of it?)" \
+            in out
+    hosts = {h["hostname"]: h for h in Estate.load(est).rows("hosts")}
+    assert set(hosts) == {"oa01", "oa02", "oa03", "fin01"}  # flagged, not dropped
+    assert hosts["oa01"]["cpu_cores"] == 4  # kept, the new value is a conflict
+
+
+def test_a_second_ledger_of_the_same_bureau_is_no_new_version(tmp_path: Path) -> None:
+    """Two different ledgers of one bureau (no row in common) report nothing missing."""
+    est = str(tmp_path / "est")
+    _import(str(write_xlsx(tmp_path / "湖北局主机台账.xlsx", {"主机": _V1})), "--estate", est)
+    out = _import(str(write_xlsx(tmp_path / "湖北局主机台账2.xlsx", {"主机": [
+        HEAD, _row(1, "web09", "10.1.9.9", system="门户")]})), "--estate", est)
+    assert "new version" not in out and "no longer lists" not in out
