@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from shangyun.digest import check_algorithm
 from shangyun.journal.audit import (
     GENESIS,
     AuditProblem,
+    PublishedHead,
     VerifyReport,
     canonical_json,
     check_chain,
@@ -109,6 +111,45 @@ def publish_pending(session: Session, keeper: HeadKeeper) -> None:
         keeper.publish(algorithm, jid, rows)
 
 
+@dataclass(frozen=True)
+class HeadLog:
+    """A journal's head log as read *before* the transaction that checks the journal
+    against it takes its snapshot.
+
+    Why before: a record is published only after its transaction committed, so every
+    record in a head log read before the snapshot is in that snapshot unless it was
+    deleted. Read after the snapshot (on PostgreSQL a pure read takes no lock while
+    another worker writes), the log can already hold records committed after the
+    snapshot, and a check would call them "published but not in the journal (deleted)"
+    — a false alarm that refused destructive undos during distributed rollbacks."""
+
+    journal_id: str
+    heads: dict[int, PublishedHead] = field(default_factory=dict)
+    problems: list[AuditProblem] = field(default_factory=list)
+    note: str | None = None
+
+
+def read_head_log(session: Session, keeper: HeadKeeper) -> HeadLog | None:
+    """The head log of ``session``'s journal, read now (None: the journal has no id yet).
+
+    Give ``session`` a transaction of its own that has ended before the checking one
+    begins (see :class:`HeadLog`); the journal's id and algorithm never change."""
+    jid = journal_id(session)
+    if jid is None:
+        return None
+    heads, problems, note = keeper.published(get_algorithm(session) or "sha256", jid)
+    return HeadLog(jid, heads, problems, note)
+
+
+def _head_log(keeper: HeadKeeper, algorithm: str, jid: str, log: HeadLog | None) -> HeadLog:
+    """``log`` when it is this journal's; otherwise the head log read now (only for a
+    journal that got its id between the two reads, once in its life)."""
+    if log is not None and log.journal_id == jid:
+        return log
+    heads, problems, note = keeper.published(algorithm, jid)
+    return HeadLog(jid, heads, problems, note)
+
+
 def _head_state(session: Session) -> dict[str, Any]:
     head = session.get(Meta, META_HEAD)
     return json.loads(head.value) if head else {"seq": 0, "hash": GENESIS}
@@ -145,14 +186,15 @@ def check_head_key(session: Session, algorithm: str, state: Mapping[str, Any],
 
 
 def verify(session: Session, anchor: tuple[int, str] | None = None,
-           keeper: HeadKeeper | None = None) -> VerifyReport:
+           keeper: HeadKeeper | None = None, log: HeadLog | None = None) -> VerifyReport:
     """Recompute the whole chain and report every record whose content or link is broken.
 
     ``anchor`` = ``(seq, hash)`` noted earlier outside the journal (e.g. in a signed
     runbook): record ``seq`` must still have that hash, which a rewrite of the whole chain
     from there on cannot fake. With ``keeper``, the head's MAC is checked under the audit
-    key and the journal is compared with the heads published to this host's head log:
-    published records that are gone are named, rewritten ones too.
+    key and the journal is compared with the heads published to this host's head log
+    (``log``, read by :func:`read_head_log` before this transaction: see
+    :class:`HeadLog`): published records that are gone are named, rewritten ones too.
     """
     algorithm = get_algorithm(session) or "sha256"
     state = _head_state(session)
@@ -162,9 +204,10 @@ def verify(session: Session, anchor: tuple[int, str] | None = None,
     notes: list[str] = []
     where = ""
     if keeper is not None and jid is not None:
-        published, log_problems, note = keeper.published(algorithm, jid)
+        read = _head_log(keeper, algorithm, jid, log)
+        published, log_problems = read.heads, read.problems
         where = str(keeper.head_log(jid))
-        notes += [note] if note else []
+        notes += [read.note] if read.note else []
     stored: dict[int, str] = {}
 
     def rows() -> Any:
@@ -195,14 +238,16 @@ def verify(session: Session, anchor: tuple[int, str] | None = None,
 
 
 def step_record_problem(session: Session, keeper: HeadKeeper | None, *, run_id: str,
-                        system: str, step: str, status: str) -> str | None:
+                        system: str, step: str, status: str,
+                        log: HeadLog | None = None) -> str | None:
     """Why the audit record of ``step`` of ``system`` in ``run_id`` cannot be trusted, or
     None when it is present and intact. Called before a destructive undo.
 
     The newest audit record ``step <step>`` of that system and run must say ``status`` (the
     step's journaled status), recompute to its hash, link to the record before it and be
     linked by the one after it, match the head published for it (if any), and the chain
-    head must carry the audit key's MAC (when the head is keyed).
+    head must carry the audit key's MAC (when the head is keyed). ``log``: the head log
+    read by :func:`read_head_log` before this transaction (see :class:`HeadLog`).
     """
     algorithm = get_algorithm(session) or "sha256"
     what = f"step {step} of system {system} (run {run_id})"
@@ -232,7 +277,8 @@ def step_record_problem(session: Session, keeper: HeadKeeper | None, *, run_id: 
         return None
     jid = journal_id(session)
     if jid is not None:
-        published, log_problems, _ = keeper.published(algorithm, jid)
+        read = _head_log(keeper, algorithm, jid, log)
+        published, log_problems = read.heads, read.problems
         if log_problems:
             return log_problems[0].message
         if published:

@@ -797,7 +797,9 @@ class Journal:
         ``anchor`` = ``(seq, hash)`` noted outside the journal; see
         :func:`connectors.journal.audit.verify`.
         """
-        return self._tx(lambda s: audit_store.verify(s, anchor, self.keeper), write=False)
+        log = self._head_log()
+        return self._tx(lambda s: audit_store.verify(s, anchor, self.keeper, log),
+                        write=False)
 
     def step_audit_problem(self, run: Run | str, system: str, step: str,
                            status: str) -> str | None:
@@ -806,9 +808,17 @@ class Journal:
         :func:`connectors.journal.audit.step_record_problem`. A destructive undo asks this
         first."""
         run_id = _run_id(run)
+        log = self._head_log()
         return self._tx(lambda s: audit_store.step_record_problem(
-            s, self.keeper, run_id=run_id, system=system, step=step, status=status),
-            write=False)
+            s, self.keeper, run_id=run_id, system=system, step=step, status=status,
+            log=log), write=False)
+
+    def _head_log(self) -> audit_store.HeadLog | None:
+        """This journal's head log, read in a transaction of its own — *before* the
+        snapshot of the transaction that checks the journal against it, so a record
+        another process commits and publishes meanwhile is never taken for a deleted
+        one (:class:`connectors.journal.audit.HeadLog`)."""
+        return self._tx(lambda s: audit_store.read_head_log(s, self.keeper), write=False)
 
 
 def open_journal(target: str | os.PathLike[str], *, algorithm: str | None = None,

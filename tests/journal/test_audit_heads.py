@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -308,6 +310,49 @@ def test_destructive_undo_runs_when_its_audit_record_is_intact(journal_target: s
         action = _Dropper()
         report = undo_system(wj, run, 1, "s1", {"copy": action})
         assert report.ok and len(action.undone) == 2
+        assert j.verify_audit().ok
+
+
+CHECKS = 150
+
+
+def test_audit_checks_beside_a_busy_writer_take_no_new_record_for_a_deleted_one(
+        journal_target: str, keydir: Path) -> None:
+    """Two workers on one journal: one keeps writing (each record committed, then
+    published to the head log), the other checks a step's audit record before a
+    destructive undo, and verifies the chain. A record committed after the checker's
+    snapshot but published before it read the head log was taken for a deleted one
+    ("published … but not in the journal"): the undo was refused and the system ended
+    ``rollback_failed`` (tests/distributed/test_rollback, CI under load). The head log is
+    now read before the snapshot, so no check here finds a problem."""
+    with open_journal(journal_target) as j, open_journal(journal_target) as other:
+        _, run = _copied(j)
+        stop = threading.Event()
+        written: list[int] = []
+
+        def write() -> None:
+            deadline = time.monotonic() + 120
+            while not stop.is_set() and time.monotonic() < deadline:
+                other.audit("step s2/copy/pg", "done", system="s2", run="r2")
+                written.append(1)
+
+        writer = threading.Thread(target=write, name="busy-writer", daemon=True)
+        writer.start()
+        problems: list[str] = []
+        try:
+            for _ in range(CHECKS):
+                problem = j.step_audit_problem(run, "s1", "s1/copy/files", DONE)
+                if problem is not None:
+                    problems.append(problem)
+                time.sleep(0.002)  # SQLite's checks take its write lock: let the writer in
+            reports = [j.verify_audit() for _ in range(10)]
+        finally:
+            stop.set()
+            writer.join(60)
+        assert not writer.is_alive()
+        assert len(written) >= 10, f"the writer wrote only {len(written)} record(s)"
+        assert problems == [], f"{len(problems)} of {CHECKS} checks: {problems[:3]}"
+        assert [r.problems for r in reports if not r.ok] == []
         assert j.verify_audit().ok
 
 
