@@ -32,7 +32,7 @@ from connectors.workpool import check_distributed
 from flows.wave import wave_limits
 from shangyun.errors import ShangyunError, StepError
 from shangyun.estate import Estate
-from shangyun.estate.names import names_of
+from shangyun.estate.names import Kind, names_of
 from shangyun.wave.journal_port import WaveJournal, wave_status
 from shangyun.wave.partition import partition, queue_name
 from shangyun.wave.plan import load_wave
@@ -124,10 +124,16 @@ def _to_resume(estate_dir: str, number: int, bureaus: list[str]) -> list[str]:
 
 def _bureau_name(estate_dir: str, bureau: str) -> str:
     """The bureau's name for a flow-run name a person reads (its id if it has none)."""
+    return _names(estate_dir, "bureau").get(bureau) or bureau
+
+
+def _names(estate_dir: str, kind: Kind) -> dict[str, str]:
+    """Id -> name of the estate's ``kind`` (``system``, ``bureau``) for what a person
+    reads (empty when the estate cannot be read: the ids are shown)."""
     try:
-        return names_of(Estate.load(estate_dir, check=False), "bureau").get(bureau) or bureau
+        return names_of(Estate.load(estate_dir, check=False), kind)
     except ShangyunError:
-        return bureau
+        return {}
 
 
 def _submit(r: BureauRun, number: int, params: dict[str, Any], *, resume: bool,
@@ -282,10 +288,33 @@ def rollback_distributed(estate_dir: str, number: int, *, max_retries: int = 1,
     _follow(estate_dir, number, runs, params, dry_run=True, max_resumes=max_retries,
             start_timeout=start_timeout, follow_timeout=follow_timeout, poll=poll, tell=tell,
             deployment=workpool.ROLLBACK_DEPLOYMENT)
+    bureaus_out = [r.to_dict() for r in runs.values()]
     with open_journal(estate_dir) as journal:
         status = wave_status(journal, number)
-    systems = [{"id": s["id"], "state": s["state"]} for s in status["systems"]]
+        for d in bureaus_out:
+            last = journal.last_run(number, bureau=d["bureau"])
+            d["journal_run"] = last["id"] if last else None
+            d["journal_state"] = last["status"] if last else "never run"
+            d["journal_reason"] = (last.get("reason") or "") if last else ""
+    names = _names(estate_dir, "system")
+    systems = [{"id": s["id"], "name": names.get(s["id"], ""), "state": s["state"],
+                **not_rolled_back(s["steps"])} for s in status["systems"]]
     ok = all(r.outcome == "completed" for r in runs.values()) and all(
         s["state"] == "rolled_back" for s in systems)
-    return {"wave": number, "ok": ok, "bureaus": [r.to_dict() for r in runs.values()],
-            "systems": systems}
+    return {"wave": number, "ok": ok, "bureaus": bureaus_out, "systems": systems}
+
+
+def not_rolled_back(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Why a system's rollback is not complete, from its steps' latest journal records:
+    ``failed_steps`` (each step left not ``undone``: key, status, the journaled error)
+    and ``error`` (the first such step's error, or its status; "" when every step was
+    undone)."""
+    left = [{"key": st["key"], "status": st["status"], "error": st.get("error") or ""}
+            for st in steps if st["status"] != "undone"
+            and not str(st.get("kind", "")).startswith("failback")]
+    failed = sorted(left, key=lambda st: not st["error"])  # the ones with a reason first
+    error = ""
+    if failed:
+        first = failed[0]
+        error = f"{first['key']}: {first['error'] or 'left ' + first['status'] + ', not undone'}"
+    return {"error": error, "failed_steps": failed}

@@ -773,6 +773,13 @@ def rollback_wave(estate_dir: str, number: int, bureau: str | None = None,
         systems = [s.id for s in _share(load_wave(estate_dir, number), bureau).systems]
     reports = rollback(estate_dir, number, system, systems=systems, bureau=bureau,
                        lock=(lambda sid: system_lock(sid, distributed)))
+    log = get_run_logger()
+    for r in reports:  # the worker's log says why, not only the journal
+        if r.ok:
+            log.info("system %s: rolled back (%d step(s) undone)", r.system_id,
+                     len(r.undone))
+        for key, err in r.failed.items():
+            log.error("system %s: undo of %s failed: %s", r.system_id, key, err)
     out = [{"system": r.system_id, "undone": r.undone, "failed": r.failed} for r in reports]
     return {"wave": number, "bureau": bureau, "ok": all(r.ok for r in reports),
             "systems": out}

@@ -460,10 +460,21 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
         print_json(out)
     else:
         names = _names(estate_dir, "system")
+        hosts = _names(estate_dir, "host")
         for s in out["systems"]:
-            mark = "[green]rolled back[/]" if s["state"] == "rolled_back" else \
-                f"[red]{s['state']}[/]"
-            console.print(f"{escape(readable(s['id'], names))}: {mark}")
+            if s["state"] == "rolled_back":
+                console.print(f"{escape(readable(s['id'], names))}: [green]rolled back[/]")
+                continue
+            console.print(f"{escape(readable(s['id'], names))}: "
+                          f"[red]{s['state'].replace('_', ' ')}[/]")
+            for st in s.get("failed_steps") or []:
+                why = _readable_error(st["error"], s["id"]) or f"left {st['status']}"
+                console.print(f"  [red]{escape(st['status'])}[/] "
+                              f"{escape(_step_label(st['key'], hosts))}: {escape(why)}")
+        for b in out["bureaus"]:
+            if b["outcome"] != "completed":
+                console.print(f"bureau {escape(b['bureau'])}: [red]{escape(b['outcome'])}[/] "
+                              f"{escape(b.get('message') or '')}")
     if not out["ok"]:
         raise SystemExit(1)
 

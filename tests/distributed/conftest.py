@@ -140,6 +140,50 @@ def journal_env(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> Iterat
             flush_lock_keys(programme.redis_url)
 
 
+LOG_TAIL = 12_000
+"""Characters of each worker log shown when a test fails (its end: the failure is there)."""
+
+
+def diagnosis(logs: Path, estate: str | Path | None = None, wave: int = 1) -> str:
+    """What a failed distributed test leaves to read, for the CI log: the end of every log
+    in ``logs`` (worker-*.log, follower.err …) and, with ``estate``, the journal's runs of
+    ``wave`` (kind, bureau, status, reason) and every step record that is not ``done`` or
+    ``undone`` or carries an error (system, key, status, error)."""
+    out = []
+    for log in sorted(logs.glob("*")) if logs.is_dir() else []:
+        text = log.read_text(errors="replace")
+        cut = f"[… {len(text) - LOG_TAIL} characters before]\n" if len(text) > LOG_TAIL else ""
+        out.append(f"===== {log.name} =====\n{cut}{text[-LOG_TAIL:]}")
+    if estate is not None:
+        from connectors.journal.wave import open_journal
+
+        try:
+            with open_journal(str(estate)) as j:
+                runs, records = j.runs(wave), j.records(wave)
+        except Exception as exc:  # the diagnosis must not hide the failure it explains
+            out.append(f"===== journal =====\ncannot read it: {type(exc).__name__}: {exc}")
+        else:
+            lines = [f"run {r['id']} {r['kind']} bureau={r.get('bureau')} "
+                     f"status={r['status']} reason={r.get('reason')}" for r in runs]
+            lines += [f"step {r.system_id} {r.key} {r.status}"
+                      + (f" error: {r.error}" if r.error else "")
+                      for r in records if r.error or r.status not in ("done", "undone")]
+            shown = "\n".join(lines)
+            out.append(f"===== journal (wave {wave}) =====\n{shown}")
+    return "\n".join(out)
+
+
+@contextlib.contextmanager
+def diagnosed(logs: Path, estate: str | Path | None = None, wave: int = 1) -> Iterator[None]:
+    """On any failure inside, print :func:`diagnosis` (pytest shows it with the failure,
+    so a flaky CI run can be explained from its log alone), then let the failure go on."""
+    try:
+        yield
+    except BaseException:
+        print(diagnosis(logs, estate, wave))
+        raise
+
+
 def wait_for(predicate: object, timeout: float, what: str, every: float = 0.2) -> None:
     """Poll ``predicate()`` until true (bounded); fail naming ``what``."""
     deadline = time.monotonic() + timeout

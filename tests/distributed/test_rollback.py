@@ -16,7 +16,8 @@ import pytest
 
 from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
-from tests.distributed.conftest import ROOT, Programme, SharedCloud, kill_tree
+from flows.distributed import not_rolled_back
+from tests.distributed.conftest import ROOT, Programme, SharedCloud, diagnosed, kill_tree
 from tests.support import moto_server
 from tests.wave.conftest import FORMATS, build_estate
 
@@ -81,59 +82,83 @@ def test_distributed_rollback_undoes_everything_on_each_bureau_queue(
     assert deploy.returncode == 0, deploy.stderr
     logs = tmp_path / "logs"
     logs.mkdir()
-    w1 = prog.start_worker(B1, logs / "worker-1.log")
-    w2 = prog.start_worker(B2, logs / "worker-2.log")
-    # moto keeps its buckets for the whole test process: a bucket of this test's own
-    bucket = f"rollback-{secrets.token_hex(4)}"
-    with moto_server() as s3, ObjectStore(s3) as store:
-        store.ensure_bucket(bucket)
-        run = prog.run("wave", "run", "1", "--estate", estate, "--distributed", "--json",
-                       "--target", "libvirt", "--target-uri", shared_cloud.uri,
-                       "--pool", shared_cloud.pool, "--s3-endpoint", s3,
-                       "--bucket", bucket, "--start-timeout", "120", timeout=300)
-        assert run.returncode == 0, run.stderr + run.stdout
-        moved = json.loads(run.stdout)
-        assert moved["state"] == "done"
-        assert {s["id"]: s["state"] for s in moved["systems"]} == {
-            "sys-01": "done", "sys-02": "done"}
-        # the wave left something to undo: launched domains, imported volumes, S3 objects
-        domains, volumes = _cloud(shared_cloud.uri)
-        assert len(domains) == 2 and len(volumes) == 4, (domains, volumes)
-        assert len(_objects(store, bucket)) == 4
+    # a failure prints the worker logs and the journal's runs and step records
+    with diagnosed(logs, estate):
+        w1 = prog.start_worker(B1, logs / "worker-1.log")
+        w2 = prog.start_worker(B2, logs / "worker-2.log")
+        # moto keeps its buckets for the whole test process: a bucket of this test's own
+        bucket = f"rollback-{secrets.token_hex(4)}"
+        with moto_server() as s3, ObjectStore(s3) as store:
+            store.ensure_bucket(bucket)
+            run = prog.run("wave", "run", "1", "--estate", estate, "--distributed", "--json",
+                           "--target", "libvirt", "--target-uri", shared_cloud.uri,
+                           "--pool", shared_cloud.pool, "--s3-endpoint", s3,
+                           "--bucket", bucket, "--start-timeout", "120", timeout=300)
+            assert run.returncode == 0, run.stderr + run.stdout
+            moved = json.loads(run.stdout)
+            assert moved["state"] == "done"
+            assert {s["id"]: s["state"] for s in moved["systems"]} == {
+                "sys-01": "done", "sys-02": "done"}
+            # the wave left something to undo: launched domains, imported volumes, S3 objects
+            domains, volumes = _cloud(shared_cloud.uri)
+            assert len(domains) == 2 and len(volumes) == 4, (domains, volumes)
+            assert len(_objects(store, bucket)) == 4
 
-        back = prog.run("wave", "rollback", "1", "--estate", estate, "--distributed",
-                        "--json", timeout=300)
-        assert back.returncode == 0, back.stderr + back.stdout
-        out = json.loads(back.stdout)
-        assert out["ok"] is True
-        assert {s["id"]: s["state"] for s in out["systems"]} == {
-            "sys-01": "rolled_back", "sys-02": "rolled_back"}
-        assert _cloud(shared_cloud.uri) == ([], [])
-        assert list(shared_cloud.pool_path.iterdir()) == []
-        assert _objects(store, bucket) == []
+            back = prog.run("wave", "rollback", "1", "--estate", estate, "--distributed",
+                            "--json", timeout=300)
+            assert back.returncode == 0, back.stderr + back.stdout
+            out = json.loads(back.stdout)
+            assert out["ok"] is True
+            assert {s["id"]: s["state"] for s in out["systems"]} == {
+                "sys-01": "rolled_back", "sys-02": "rolled_back"}
+            # nothing is left to explain: no reason, no step left not undone
+            assert {s["id"]: (s["error"], s["failed_steps"]) for s in out["systems"]} == {
+                "sys-01": ("", []), "sys-02": ("", [])}
+            assert _cloud(shared_cloud.uri) == ([], [])
+            assert list(shared_cloud.pool_path.iterdir()) == []
+            assert _objects(store, bucket) == []
 
-    # each bureau's rollback: one flow run of the rollback deployment on its own queue,
-    # picked up by that bureau's worker
-    bureaus = {b["bureau"]: b for b in out["bureaus"]}
-    assert set(bureaus) == {B1, B2}
-    ids = {b: d["flow_run_ids"] for b, d in bureaus.items()}
-    assert all(len(v) == 1 for v in ids.values()), ids
-    runs = _flow_runs(prog, [ids[B1][0], ids[B2][0]])
-    for b in (B1, B2):
-        assert bureaus[b]["outcome"] == "completed"
-        assert runs[ids[b][0]] == {"queue": f"bureau-{b}", "state": "COMPLETED",
-                                   "deployment": "rollback_wave/wave-rollback", "bureau": b}
-    log1, log2 = (logs / "worker-1.log").read_text(), (logs / "worker-2.log").read_text()
-    assert ids[B1][0] in log1 and ids[B1][0] not in log2
-    assert ids[B2][0] in log2 and ids[B2][0] not in log1
-    # the journal: one rollback run per bureau, each ended "rolled_back" (the journal keeps
-    # done/failed as a run's status and the outcome as its reason)
-    with open_journal(estate) as j:
-        rollbacks = [r for r in j.runs(1) if r["kind"] == "rollback"]
-        records = j.records(1)
-    assert sorted((r["bureau"], r["reason"]) for r in rollbacks) == [
-        (B1, "rolled_back"), (B2, "rolled_back")], rollbacks
-    assert records and {r.status for r in records} <= {"undone"}, \
-        sorted({r.status for r in records})
+        # each bureau's rollback: one flow run of the rollback deployment on its own queue,
+        # picked up by that bureau's worker
+        bureaus = {b["bureau"]: b for b in out["bureaus"]}
+        assert set(bureaus) == {B1, B2}
+        ids = {b: d["flow_run_ids"] for b, d in bureaus.items()}
+        assert all(len(v) == 1 for v in ids.values()), ids
+        runs = _flow_runs(prog, [ids[B1][0], ids[B2][0]])
+        for b in (B1, B2):
+            assert bureaus[b]["outcome"] == "completed"
+            assert runs[ids[b][0]] == {"queue": f"bureau-{b}", "state": "COMPLETED",
+                                       "deployment": "rollback_wave/wave-rollback", "bureau": b}
+        log1, log2 = (logs / "worker-1.log").read_text(), (logs / "worker-2.log").read_text()
+        assert ids[B1][0] in log1 and ids[B1][0] not in log2
+        assert ids[B2][0] in log2 and ids[B2][0] not in log1
+        # the journal: one rollback run per bureau, each ended "rolled_back" (the journal keeps
+        # done/failed as a run's status and the outcome as its reason)
+        with open_journal(estate) as j:
+            rollbacks = [r for r in j.runs(1) if r["kind"] == "rollback"]
+            records = j.records(1)
+        assert sorted((r["bureau"], r["reason"]) for r in rollbacks) == [
+            (B1, "rolled_back"), (B2, "rolled_back")], rollbacks
+        assert records and {r.status for r in records} <= {"undone"}, \
+            sorted({r.status for r in records})
     kill_tree(w1)
     kill_tree(w2)
+
+
+def test_a_system_not_rolled_back_says_why_naming_the_step() -> None:
+    """``wave rollback --distributed`` (JSON and plain) says, for a system that did not roll
+    back, which step was left and the journal's error — not only its state."""
+    steps = [{"key": "sys-02/precheck", "kind": "precheck", "status": "undone", "error": None},
+             {"key": "sys-02/upload/d1", "kind": "upload", "status": "done", "error": None},
+             {"key": "sys-02/import/d1", "kind": "import", "status": "undo_failed",
+              "error": "AuditRecordError: undo of sys-02/import/d1 refused: record(s) 7 "
+                       "were published …"}]
+    why = not_rolled_back(steps)
+    assert why["error"].startswith("sys-02/import/d1: AuditRecordError: undo of")
+    assert why["failed_steps"] == [
+        {"key": "sys-02/import/d1", "status": "undo_failed",
+         "error": steps[2]["error"]},
+        {"key": "sys-02/upload/d1", "status": "done", "error": ""}]
+    left = not_rolled_back(steps[:2])
+    assert left["error"] == "sys-02/upload/d1: left done, not undone"
+    assert not_rolled_back(steps[:1]) == {"error": "", "failed_steps": []}

@@ -20,6 +20,7 @@ from tests.distributed.conftest import (
     SHANGYUN,
     Programme,
     SharedCloud,
+    diagnosed,
     kill_tree,
     wait_for,
 )
@@ -71,78 +72,79 @@ def test_two_workers_split_a_wave_and_a_killed_worker_resumes(
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    w1 = prog.start_worker(B1, logs / "worker-1.log")
-    w2 = prog.start_worker(B2, logs / "worker-2.log")
-    with moto_server() as s3:
-        with ObjectStore(s3) as store:
-            store.ensure_bucket("staging")
-        env = {**prog.env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-        follower = subprocess.Popen(
-            [SHANGYUN, "wave", "run", "1", "--estate", str(est.root), "--distributed",
-             "--json", "--target", "libvirt", "--target-uri", uri, "--pool", "cloud-pool",
-             "--s3-endpoint", s3, "--bucket", "staging", "--start-timeout", "300"],
-            env=env, stdout=subprocess.PIPE, stderr=(logs / "follower.err").open("wb"),
-            text=True)
-        try:
-            # mid-wave: bureau-01's first system is done and its second has begun
-            b1 = {"sys-01", "sys-03", "sys-05", "sys-07"}
-            wait_for(lambda: follower.poll() is not None or _midway(est.root, b1), 300,
-                     "bureau-01 to be half-way through wave 1", every=0.1)
-            assert follower.poll() is None, (logs / "follower.err").read_text()
-            with open_journal(est.root) as j:
-                before = {(r.system_id, r.key): r.status for r in j.records(1)}
-            kill_tree(w1)  # the machine of bureau-01's worker dies (worker + flow run)
+    with diagnosed(logs, est.root):  # a failure prints the logs, the journal
+        w1 = prog.start_worker(B1, logs / "worker-1.log")
+        w2 = prog.start_worker(B2, logs / "worker-2.log")
+        with moto_server() as s3:
+            with ObjectStore(s3) as store:
+                store.ensure_bucket("staging")
+            env = {**prog.env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+            follower = subprocess.Popen(
+                [SHANGYUN, "wave", "run", "1", "--estate", str(est.root), "--distributed",
+                 "--json", "--target", "libvirt", "--target-uri", uri, "--pool", "cloud-pool",
+                 "--s3-endpoint", s3, "--bucket", "staging", "--start-timeout", "300"],
+                env=env, stdout=subprocess.PIPE, stderr=(logs / "follower.err").open("wb"),
+                text=True)
+            try:
+                # mid-wave: bureau-01's first system is done and its second has begun
+                b1 = {"sys-01", "sys-03", "sys-05", "sys-07"}
+                wait_for(lambda: follower.poll() is not None or _midway(est.root, b1), 300,
+                         "bureau-01 to be half-way through wave 1", every=0.1)
+                assert follower.poll() is None, (logs / "follower.err").read_text()
+                with open_journal(est.root) as j:
+                    before = {(r.system_id, r.key): r.status for r in j.records(1)}
+                kill_tree(w1)  # the machine of bureau-01's worker dies (worker + flow run)
 
-            wait_for(lambda: "resubmitted" in (logs / "follower.err").read_text(), 120,
-                     "the follower to resubmit bureau-01's share")
-            w1 = prog.start_worker(B1, logs / "worker-1b.log")
-            stdout, _ = follower.communicate(timeout=600)
-        finally:
-            if follower.poll() is None:
-                follower.kill()
-                follower.wait(timeout=30)
-    err = (logs / "follower.err").read_text()
-    assert follower.returncode == 0, err + stdout
-    result = json.loads(stdout)
-    assert result["state"] == "done"
-    by_bureau = {b["bureau"]: b for b in result["bureaus"]}
-    assert by_bureau[B1]["resumes"] == 1 and len(by_bureau[B1]["flow_run_ids"]) == 2
-    assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
-    assert {s["id"]: s["state"] for s in result["systems"]} == {
-        f"sys-{i:02d}": "done" for i in range(1, 9)}
+                wait_for(lambda: "resubmitted" in (logs / "follower.err").read_text(), 120,
+                         "the follower to resubmit bureau-01's share")
+                w1 = prog.start_worker(B1, logs / "worker-1b.log")
+                stdout, _ = follower.communicate(timeout=600)
+            finally:
+                if follower.poll() is None:
+                    follower.kill()
+                    follower.wait(timeout=30)
+        err = (logs / "follower.err").read_text()
+        assert follower.returncode == 0, err + stdout
+        result = json.loads(stdout)
+        assert result["state"] == "done"
+        by_bureau = {b["bureau"]: b for b in result["bureaus"]}
+        assert by_bureau[B1]["resumes"] == 1 and len(by_bureau[B1]["flow_run_ids"]) == 2
+        assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
+        assert {s["id"]: s["state"] for s in result["systems"]} == {
+            f"sys-{i:02d}": "done" for i in range(1, 9)}
 
-    with open_journal(est.root) as j:
-        runs = j.runs(1)
-        entries = j.j.audit_entries()
-        params = {r["id"]: j.run_params(r["id"]) for r in runs}
-    # split: one journal run per bureau (bureau-01's resumed in place), each recording the
-    # Prefect flow run that made it
-    assert sorted(p["bureau"] for p in params.values()) == [B1, B2]
-    assert {p["bureau"]: p["flow_run_id"] for p in params.values()} == {
-        B1: by_bureau[B1]["flow_run_ids"][0], B2: by_bureau[B2]["flow_run_ids"][0]}
-    assert all(r["status"] == "done" for r in runs)
-    # nothing done twice: every step is recorded done exactly once over all runs
-    done = Counter((e.system, e.action) for e in entries
-                   if e.action.startswith("step ") and e.result == "done")
-    assert done and max(done.values()) == 1, [k for k, n in done.items() if n > 1]
-    # the steps done before the kill were skipped after it (not started again)
-    started = Counter((e.system, e.action[5:]) for e in entries
-                      if e.action.startswith("step ") and e.result == "started")
-    for (sid, key), status in before.items():
-        if status == "done":
-            assert started[(sid, key)] == 1, (sid, key)
-    assert any(e.action == "run crashed" for e in entries)
-    assert any(e.action == "run resume" for e in entries)
-    # the target holds exactly one volume per disk (16), none left over from the kill
-    vols = sorted(p.name for p in pool_dir.iterdir())
-    assert len(vols) == 16, vols
-    # bureau-02's flow run ran on worker 2 and was never disturbed
-    log2 = (logs / "worker-2.log").read_text()
-    assert by_bureau[B2]["flow_run_ids"][0] in log2
-    assert by_bureau[B1]["flow_run_ids"][1] in (logs / "worker-1b.log").read_text()
-    kill_tree(w2)
-    kill_tree(w1)
-    assert not os.path.exists(est.root / "journal.db")  # the journal lived in PostgreSQL
+        with open_journal(est.root) as j:
+            runs = j.runs(1)
+            entries = j.j.audit_entries()
+            params = {r["id"]: j.run_params(r["id"]) for r in runs}
+        # split: one journal run per bureau (bureau-01's resumed in place), each recording the
+        # Prefect flow run that made it
+        assert sorted(p["bureau"] for p in params.values()) == [B1, B2]
+        assert {p["bureau"]: p["flow_run_id"] for p in params.values()} == {
+            B1: by_bureau[B1]["flow_run_ids"][0], B2: by_bureau[B2]["flow_run_ids"][0]}
+        assert all(r["status"] == "done" for r in runs)
+        # nothing done twice: every step is recorded done exactly once over all runs
+        done = Counter((e.system, e.action) for e in entries
+                       if e.action.startswith("step ") and e.result == "done")
+        assert done and max(done.values()) == 1, [k for k, n in done.items() if n > 1]
+        # the steps done before the kill were skipped after it (not started again)
+        started = Counter((e.system, e.action[5:]) for e in entries
+                          if e.action.startswith("step ") and e.result == "started")
+        for (sid, key), status in before.items():
+            if status == "done":
+                assert started[(sid, key)] == 1, (sid, key)
+        assert any(e.action == "run crashed" for e in entries)
+        assert any(e.action == "run resume" for e in entries)
+        # the target holds exactly one volume per disk (16), none left over from the kill
+        vols = sorted(p.name for p in pool_dir.iterdir())
+        assert len(vols) == 16, vols
+        # bureau-02's flow run ran on worker 2 and was never disturbed
+        log2 = (logs / "worker-2.log").read_text()
+        assert by_bureau[B2]["flow_run_ids"][0] in log2
+        assert by_bureau[B1]["flow_run_ids"][1] in (logs / "worker-1b.log").read_text()
+        kill_tree(w2)
+        kill_tree(w1)
+        assert not os.path.exists(est.root / "journal.db")  # the journal lived in PostgreSQL
 
 
 def test_a_failed_system_fails_only_its_bureau_and_is_not_resubmitted(
@@ -158,29 +160,30 @@ def test_a_failed_system_fails_only_its_bureau_and_is_not_resubmitted(
     assert prog.run("worker", "deploy", "--estate", str(est.root)).returncode == 0
     logs = tmp_path / "logs"
     logs.mkdir()
-    workers = [prog.start_worker(B1, logs / "w1.log"), prog.start_worker(B2, logs / "w2.log")]
-    try:
-        with moto_server() as s3:
-            with ObjectStore(s3) as store:
-                store.ensure_bucket("staging")
-            r = subprocess.run(
-                [SHANGYUN, "wave", "run", "1", "--estate", str(est.root), "--distributed",
-                 "--json", "--target", "libvirt", "--target-uri", shared_cloud.uri,
-                 "--pool", shared_cloud.pool, "--s3-endpoint", s3, "--bucket", "staging",
-                 "--start-timeout", "120"],
-                env={**prog.env, "AWS_ACCESS_KEY_ID": "testing",
-                     "AWS_SECRET_ACCESS_KEY": "testing"},
-                capture_output=True, text=True, timeout=400)
-    finally:
-        for w in workers:
-            kill_tree(w)
-    assert r.returncode == 1, r.stderr
-    out = json.loads(r.stdout)
-    assert out["state"] == "failed"
-    by_bureau = {b["bureau"]: b for b in out["bureaus"]}
-    assert by_bureau[B1]["prefect_state"] == "COMPLETED"
-    name = names_of(Estate.load(est.root), "system")["sys-02"]  # a person reads the name
-    assert by_bureau[B2]["prefect_state"] == "FAILED" and name in by_bureau[B2]["message"]
-    assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
-    assert {s["id"]: s["state"] for s in out["systems"]} == {"sys-01": "done",
-                                                             "sys-02": "refused"}
+    with diagnosed(logs, est.root):  # a failure prints the logs, the journal
+        workers = [prog.start_worker(B1, logs / "w1.log"), prog.start_worker(B2, logs / "w2.log")]
+        try:
+            with moto_server() as s3:
+                with ObjectStore(s3) as store:
+                    store.ensure_bucket("staging")
+                r = subprocess.run(
+                    [SHANGYUN, "wave", "run", "1", "--estate", str(est.root), "--distributed",
+                     "--json", "--target", "libvirt", "--target-uri", shared_cloud.uri,
+                     "--pool", shared_cloud.pool, "--s3-endpoint", s3, "--bucket", "staging",
+                     "--start-timeout", "120"],
+                    env={**prog.env, "AWS_ACCESS_KEY_ID": "testing",
+                         "AWS_SECRET_ACCESS_KEY": "testing"},
+                    capture_output=True, text=True, timeout=400)
+        finally:
+            for w in workers:
+                kill_tree(w)
+        assert r.returncode == 1, r.stderr
+        out = json.loads(r.stdout)
+        assert out["state"] == "failed"
+        by_bureau = {b["bureau"]: b for b in out["bureaus"]}
+        assert by_bureau[B1]["prefect_state"] == "COMPLETED"
+        name = names_of(Estate.load(est.root), "system")["sys-02"]  # a person reads the name
+        assert by_bureau[B2]["prefect_state"] == "FAILED" and name in by_bureau[B2]["message"]
+        assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
+        assert {s["id"]: s["state"] for s in out["systems"]} == {"sys-01": "done",
+                                                                 "sys-02": "refused"}
