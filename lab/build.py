@@ -6,14 +6,19 @@ import contextlib
 import fcntl
 import getpass
 import hashlib
+import ipaddress
 import os
 import shutil
 import socket
 import tempfile
 import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import libvirt
 
 from lab import hosts as hx
 from lab import objectstore, qemulab
@@ -46,23 +51,91 @@ def lab_tag(lab_dir: Path) -> str:
     return hashlib.sha1(str(lab_dir.resolve()).encode()).hexdigest()[:5]
 
 
-def _nets_in_use() -> set[int]:
+#: Where the machine's own libvirt keeps its networks (``virsh net-list``): checked when
+#: its socket exists (a libvirt network's bridge may be down, so ``ip`` alone misses it).
+SYSTEM_LIBVIRT = ("qemu:///system", ("/run/libvirt/libvirt-sock",
+                                     "/run/libvirt/virtnetworkd-sock"))
+#: Words ``ip route`` puts before a route's destination (a route type).
+_ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "anycast", "unreachable",
+                "blackhole", "prohibit", "throw", "nat"}
+
+
+def _second_octets(net: ipaddress.IPv4Network) -> set[int]:
+    """The ``10.<n>.0.0/16`` networks ``net`` overlaps (none for ``10.0.0.0/8`` or wider: a
+    lab's /16 is more specific and wins, as it would against a default route)."""
+    if net.prefixlen <= 8 or not net.subnet_of(ipaddress.IPv4Network("10.0.0.0/8")):
+        return set()
+    if net.prefixlen >= 16:
+        return {int(net.network_address.packed[1])}
+    return {int(s.network_address.packed[1]) for s in net.subnets(new_prefix=16)}
+
+
+def _ip_nets() -> dict[int, str]:
+    """Nets used by this machine's addresses and routes (every routing table), each with
+    what uses it (``route 10.5.0.0/16 dev wg0``)."""
+    used: dict[int, str] = {}
+    found: list[tuple[str, str]] = []  # (network, how a person reads it)
     cp = hx.run(["ip", "-4", "-o", "addr", "show"], what="ip addr", check=False)
-    used = set()
-    for word in cp.stdout.split():
-        parts = word.split(".")
-        if len(parts) == 4 and parts[0] == "10" and parts[1].isdigit():
-            used.add(int(parts[1]))
+    for line in cp.stdout.splitlines():  # "2: eth0    inet 10.1.2.3/24 brd … eth0"
+        words = line.split()
+        if "inet" in words[:-1]:
+            w = words[words.index("inet") + 1]
+            found.append((w, f"address {w} on {words[1]}"))
+    cp = hx.run(["ip", "-4", "route", "show", "table", "all"], what="ip route", check=False)
+    for line in cp.stdout.splitlines():  # "[type] 10.1.0.0/16 dev br0 …"
+        words = line.split()
+        if words and words[0] in _ROUTE_TYPES:
+            words = words[1:]
+        if words:
+            dev = f" dev {words[words.index('dev') + 1]}" if "dev" in words[:-1] else ""
+            found.append((words[0], f"route {words[0]}{dev}"))
+    for w, what in found:
+        try:
+            net = ipaddress.IPv4Network(w, strict=False)
+        except ValueError:  # "default", a gateway-only line
+            continue
+        for n in _second_octets(net):
+            used.setdefault(n, what)
+    return used
+
+
+def _libvirt_nets(uris: Sequence[str] | None = None) -> dict[int, str]:
+    """Nets of the libvirt networks (active or not) at ``uris`` (default: the machine's
+    own libvirt, when its socket exists); an unreachable libvirt is skipped."""
+    if uris is None:
+        uri, sockets = SYSTEM_LIBVIRT
+        uris = [uri] if any(os.path.exists(s) for s in sockets) else []
+    used: dict[int, str] = {}
+    libvirt.registerErrorHandler(lambda *_: None, None)
+    for uri in uris:
+        try:
+            conn = libvirt.openReadOnly(uri)
+        except libvirt.libvirtError:
+            continue
+        try:
+            for netw in conn.listAllNetworks():
+                root = ET.fromstring(netw.XMLDesc(0))
+                for ip in root.findall("ip"):
+                    addr, mask = ip.get("address"), ip.get("prefix") or ip.get("netmask")
+                    if not addr or ":" in addr or ip.get("family") == "ipv6":
+                        continue
+                    net = ipaddress.IPv4Network(f"{addr}/{mask or 24}", strict=False)
+                    for n in _second_octets(net):
+                        used.setdefault(n, f"libvirt network {netw.name()} ({net}, {uri})")
+        except libvirt.libvirtError:
+            pass
+        finally:
+            conn.close()
     return used
 
 
 NET_RESERVATIONS = Path(tempfile.gettempdir()) / "shangyun-lab-nets"
 
 
-def _reserved_nets(lab_dir: Path) -> set[int]:
+def _reserved_nets(lab_dir: Path, reservations: Path = NET_RESERVATIONS) -> dict[int, str]:
     """Nets reserved by other labs whose folders still exist (stale ones are dropped)."""
-    out = set()
-    for f in NET_RESERVATIONS.glob("*"):
+    out: dict[int, str] = {}
+    for f in reservations.glob("*"):
         try:
             owner = Path(f.read_text().strip())
         except OSError:
@@ -70,42 +143,70 @@ def _reserved_nets(lab_dir: Path) -> set[int]:
         if owner == lab_dir or not f.name.isdigit():
             continue
         if (owner / STATE_FILE).exists() or time.time() - f.stat().st_mtime < 600:
-            out.add(int(f.name))  # a running lab, or one still being built
+            out[int(f.name)] = f"the lab in {owner}"  # a running lab, or one being built
         else:
             f.unlink(missing_ok=True)
     return out
 
 
-def _choose_net(lab_dir: Path, tag: str) -> int:
-    """Pick and reserve a free 10.<n>.0.0/16 for a lab (machine-wide, under a file lock).
+def net_candidates(lab_dir: Path) -> list[int]:
+    """The nets a lab in ``lab_dir`` tries, in order: the same order every time for one
+    folder (its tag picks where it starts in 100–199), led by 213 for the default lab
+    (:func:`default_lab_dir`); 213 is never tried by another folder."""
+    start = int(lab_tag(lab_dir), 16) % 100
+    spread = [100 + (start + k) % 100 for k in range(100)]
+    return [DEFAULT_NET, *spread] if lab_dir == default_lab_dir() else spread
 
-    Labs started at the same moment (parallel test sessions) must not pick the same net
-    before either has created its bridge, so the choice is recorded in a reservation file
-    that ``down`` removes.
+
+def choose_net(lab_dir: Path, *, libvirt_uris: Sequence[str] | None = None,
+               reservations: Path = NET_RESERVATIONS) -> int:
+    """Pick and reserve a free ``10.<n>.0.0/16`` for the lab in ``lab_dir``.
+
+    Free means: no address or route of this machine in it (``ip addr``, ``ip route``, all
+    tables), no libvirt network of the machine's libvirt (``libvirt_uris``, default
+    ``qemu:///system`` when it runs) and no other lab's reservation. The first free one of
+    :func:`net_candidates` wins, so a folder gets the same net each time unless it is
+    taken. Labs started at the same moment (parallel test sessions, two checkouts) must not
+    pick the same net before either has created its bridge: the choice is made under a
+    file lock and recorded in ``reservations/<n>`` (the lab's folder), which ``down``
+    removes. :class:`LabError` naming what holds each net when none is free.
     """
-    if lab_dir == default_lab_dir():
-        return DEFAULT_NET
-    NET_RESERVATIONS.mkdir(exist_ok=True)
-    with open(NET_RESERVATIONS.with_suffix(".lock"), "a") as lk:
+    lab_dir = lab_dir.resolve()
+    reservations.mkdir(exist_ok=True)
+    with open(reservations.with_suffix(".lock"), "a") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         try:
-            used = _nets_in_use() | _reserved_nets(lab_dir) | {DEFAULT_NET}
-            start = int(tag, 16) % 100
-            for k in range(100):
-                n = 100 + (start + k) % 100
+            used = {**_libvirt_nets(libvirt_uris), **_ip_nets(),
+                    **_reserved_nets(lab_dir, reservations)}
+            candidates = net_candidates(lab_dir)
+            for n in candidates:
                 if n not in used:
-                    (NET_RESERVATIONS / str(n)).write_text(str(lab_dir))
+                    _reserve(lab_dir, n, reservations)
                     return n
         finally:
             fcntl.flock(lk, fcntl.LOCK_UN)
-    raise LabError("no free 10.<n>.0.0/16 network for the lab (10.100–10.199 all in use)")
+    held = "; ".join(f"10.{n}: {used[n]}" for n in candidates[:8])
+    raise LabError(f"no free 10.<n>.0.0/16 network for the lab in {lab_dir}: all "
+                   f"{len(candidates)} it may use (10.{min(candidates)}–10.{max(candidates)}) "
+                   f"are taken — {held}{' …' if len(candidates) > 8 else ''}; take a lab "
+                   "down (`shangyun lab down --dir DIR`) or remove the route or libvirt "
+                   "network holding one")
 
 
-def _release_net(lab_dir: Path) -> None:
-    """Drop every net reservation held by the lab in ``lab_dir`` (state file or not)."""
-    for f in NET_RESERVATIONS.glob("*"):
+def _reserve(lab_dir: Path, net: int, reservations: Path = NET_RESERVATIONS) -> None:
+    """Record that the lab in ``lab_dir`` holds ``net`` (dropping its other reservations)."""
+    reservations.mkdir(exist_ok=True)
+    _release_net(lab_dir, reservations, keep=net)
+    (reservations / str(net)).write_text(str(lab_dir))
+
+
+def _release_net(lab_dir: Path, reservations: Path = NET_RESERVATIONS,
+                 keep: int | None = None) -> None:
+    """Drop every net reservation held by the lab in ``lab_dir`` (state file or not), but
+    ``keep``."""
+    for f in reservations.glob("*"):
         with contextlib.suppress(OSError):
-            if Path(f.read_text().strip()) == lab_dir:
+            if f.name != str(keep) and Path(f.read_text().strip()) == lab_dir:
                 f.unlink()
 
 
@@ -162,7 +263,8 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     hosts whose processes or namespace died and recreates only missing files. Called with a
     different ``bureaus``/``hosts``, it stops the hosts that no longer fit and starts the
     new ones (images and keys are kept). ``net`` picks the lab network ``10.<net>.0.0/16``
-    (default: 213 for the project's own lab, a free one in 100–199 for any other dir).
+    (default: the one the lab had, else :func:`choose_net`'s: 213 for the default lab dir
+    when free, else a free one in 100–199, the same for a folder each time).
 
     ``mode`` is ``"netns"`` (root: hosts are network namespaces) or ``"loopback"`` (the
     fallback without root: sshd and services on ``127.<net>.<b>.<n>``, no namespaces, so no
@@ -196,8 +298,12 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
             _stop_all(_bare_state(lab, tag))
             objectstore.stop_recorded(lab)
             old = None
+    if net is None and old is not None:
+        net = int(old.net.split(".")[1])
     if net is None:
-        net = int(old.net.split(".")[1]) if old else _choose_net(lab, tag)
+        net = choose_net(lab)
+    else:  # kept or given: reserved all the same, so no other lab picks it
+        _reserve(lab, net)
     bl, sl = plan_bureaus(bureaus)
     if guests:
         sl.append({"id": qemulab.GUEST_SYSTEM, "name": f"{bl[0]['name']}旧门户网站",
