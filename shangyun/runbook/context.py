@@ -30,7 +30,7 @@ from shangyun.runbook.estimate import (
     step_seconds,
 )
 from shangyun.runbook.history import wave_history
-from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, reason_text
+from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, failure_text, reason_text
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
@@ -284,7 +284,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "ran": bool(history["runs"]),
         "step_count": sum(len(s["steps"]) for s in systems),
         "failures": [{"system": s["id"], "name": s["name"], **f,
-                      "error": _one_line(f["error"], 600)} for s in systems
+                      "error": failure_text(t, _one_line(f["error"], 600))} for s in systems
                      for f in s["history"].get("failures", [])],
         "rollbacks": _rollbacks(systems, t),
         "outcome": outcome(number, systems, history["runs"], t),
@@ -315,7 +315,8 @@ def _rollbacks(systems: list[dict[str, Any]], t: Any) -> list[dict[str, Any]]:
                     "steps": len(undone),
                     "kinds": ", ".join(f"{t('kind_' + k) if ('kind_' + k) in MESSAGES else k}"
                                        f" ×{n}" for k, n in return_kinds.items()),
-                    "undo_failed": [{"key": st["key"], "error": _one_line(st["error"])}
+                    "undo_failed": [{"key": st["key"],
+                                     "error": failure_text(t, _one_line(st["error"]))}
                                     for st in failed],
                     "duration": human_duration(secs) if secs >= 0.1 else ""})
     return out
@@ -335,8 +336,9 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
         if errors:
             f = errors[0]
             step = f["key"].split("/", 1)[-1]  # the system is named already: its step
-            return f"{t('kind_' + f['kind']) if ('kind_' + f['kind']) in MESSAGES else f['kind']}" \
-                   f" `{step}`: {_unprefixed(_one_line(f['error']), s, f['key'])}"
+            kind = t("kind_" + f["kind"]) if ("kind_" + f["kind"]) in MESSAGES else f["kind"]
+            error = failure_text(t, _unprefixed(_one_line(f["error"]), s, f["key"]))
+            return f"{kind} `{step}`: {error}"
         return t("why_group")
 
     moved = [s for s in systems if s["state"] in FINISHED]

@@ -299,6 +299,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "readiness_not ready": ("不可迁移", "not ready"),
     "freeze_domains": ("关闭虚拟机 {names}", "shut down {names}"),
     "freeze_dbs": ("数据库只读 {names}", "databases read-only: {names}"),
+    # a failed step's common causes (FAILURE_CLASSES), said before the tool's own text
+    "fail_no_space": ("磁盘空间不足：请释放暂存区或目标端的空间后重新执行。",
+                      "No space left: free space in the staging area or on the target, then "
+                      "run again."),
+    "fail_host_key": ("主机密钥未知或已变更，连接已被拒绝：请线下核实该主机的密钥后再更新 "
+                      "known_hosts。",
+                      "Host key unknown or changed, the connection was refused: check the "
+                      "host's key out of band before updating known_hosts."),
+    "fail_checksum": ("校验不一致：到达的数据与源端不同（摘要、校验和或行数不符），结果未被采用。",
+                      "Verification mismatch: what arrived differs from the source (digest, "
+                      "checksum or row count); it was not used."),
+    "fail_auth": ("认证失败：用户名、密钥、密码或访问凭据被拒绝，请核对凭据及其权限。",
+                  "Authentication refused: the user, key, password or access key was not "
+                  "accepted; check the credentials and their rights."),
+    "fail_timeout": ("超时：对方在限定时间内没有应答或操作没有完成，请检查网络与对方负载后重试。",
+                     "Timed out: no answer, or the operation did not finish in time; check the "
+                     "network and the other side's load, then retry."),
+    "fail_unreachable": ("无法连接：连接被拒绝、无路由或名称无法解析，请检查地址、端口、网络及服务"
+                         "是否在运行。",
+                         "Could not connect: refused, no route or an unknown name; check the "
+                         "address, the port, the network path and that the service runs."),
+    "raw_error": ("原始错误：", "Raw error: "),
 }
 
 
@@ -366,6 +388,50 @@ REASONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+FAILURE_CLASSES: tuple[tuple[str, str], ...] = (
+    # (class, regex over a journaled error text, case-insensitive), first match wins: the
+    # message ``fail_<class>`` leads the raw text in the runbook. Order matters: a refused
+    # host key is not an auth failure, a digest that differs after a retry is no timeout.
+    ("no_space", r"no space left|ENOSPC|EDQUOT|disk (?:is )?full|not enough (?:free )?space|"
+                 r"quota exceeded|staging (?:area )?(?:is )?full"),
+    ("host_key", r"host key|known_hosts|remote host identification"),
+    ("checksum", r"checksums? differ|digest \S+ differs|content differs|table\(s\) differ|"
+                 r"differs from the source|has digest .*, expected|downloaded as .*, "
+                 r"uploaded as|downloaded bytes have digest|checksum mismatch|digest mismatch|"
+                 r"BadDigest|does not match its hash"),
+    ("auth", r"authentication (?:refused|failed)|access denied|permission denied \(publickey|"
+             r"InvalidAccessKeyId|SignatureDoesNotMatch|no credentials|not authori[sz]ed"),
+    ("timeout", r"timed out|time-?out|did not finish within|did not complete in time|"
+                r"no SSH banner|deadline exceeded"),
+    ("unreachable", r"connection refused|unreachable|no route to host|could not connect|"
+                    r"name or service not known|temporary failure in name resolution|"
+                    r"could not translate host name|network error|not reachable|"
+                    r"connection reset|could not open a channel"),
+)
+"""The common causes of a failed step, recognised in its journaled error text (the
+connectors' messages are English)."""
+
+
+def failure_class(text: str) -> str | None:
+    """The :data:`FAILURE_CLASSES` class of an error text, or ``None`` (no common cause)."""
+    for name, pattern in FAILURE_CLASSES:
+        if re.search(pattern, str(text), re.IGNORECASE):
+            return name
+    return None
+
+
+def failure_text(t: Callable[..., str], text: str) -> str:
+    """A failed step's error for a reader: the catalogue's sentence for its common cause
+    (:func:`failure_class`) in ``t``'s language, then the tool's own text kept verbatim
+    as evidence; only the text when the cause is none of the common ones."""
+    cls = failure_class(text)
+    if cls is None:
+        return str(text)
+    lead = t("fail_" + cls)
+    sep = "" if lead.endswith("。") else " "  # no space after a full-width full stop
+    return f"{lead}{sep}{t('raw_error')}{text}"
+
+
 def reason_text(lang: str, text: str) -> str:
     """An assessment reason (as stored, English) in ``lang``: each ``; ``-separated part
     that matches :data:`REASONS` is translated, keeping any ``host (id): `` prefix; a part
@@ -403,5 +469,5 @@ def state_label(lang: str, state: str) -> str:
     return pair[LANGS.index(lang)] if pair else state
 
 
-__all__ = ["LANGS", "MESSAGES", "REASONS", "STEP_TITLES", "reason_text", "state_label",
-           "translator"]
+__all__ = ["FAILURE_CLASSES", "LANGS", "MESSAGES", "REASONS", "STEP_TITLES", "failure_class",
+           "failure_text", "reason_text", "state_label", "translator"]
