@@ -14,7 +14,8 @@ Security rules, all enforced here:
 
 Errors name the host: :class:`AuthError` (never retried), :class:`TransientError`
 (timeouts, refused or reset connections, a silent server; retried ``retries`` times —
-except :class:`CommandTimeoutError`, a script that ran past the command timeout).
+except :class:`CommandTimeoutError`, a script that ran past the command timeout, which
+carries the output received until then).
 
 Latency: each target's TCP socket has Nagle off (``TCP_NODELAY``) and, on Linux, asks for
 immediate ACKs (``TCP_QUICKACK``, re-armed before every read): an SSH handshake is a
@@ -77,7 +78,10 @@ class SSHTimeoutError(TransientError):
 
 class CommandTimeoutError(SSHTimeoutError):
     """The script ran past the command timeout: not retried (it would hang again, and each
-    try holds a connection slot for the whole timeout)."""
+    try holds a connection slot for the whole timeout). ``partial_output``: what the
+    script printed before it was stopped (discovery keeps the facts in it)."""
+
+    partial_output: str = ""
 
 
 def known_hosts_name(host: str, port: int) -> str:
@@ -288,8 +292,10 @@ class SSHPool:
             out, err = bytearray(), bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise CommandTimeoutError(f"{target.label}: the command did not finish "
-                                              f"within {s.command_timeout:g} s (not retried)")
+                    late = CommandTimeoutError(f"{target.label}: the command did not finish "
+                                               f"within {s.command_timeout:g} s (not retried)")
+                    late.partial_output = out.decode("utf-8", "replace")
+                    raise late
                 try:
                     chunk = chan.recv(65536)
                 except TimeoutError:

@@ -73,12 +73,13 @@ def discovery_flow(estate_dir: str, key_file: str, known_hosts: str, user: str =
                    jump: str = "", targets: list[str] | None = None,
                    hypervisors: list[str] | None = None, concurrency: int = 50,
                    per_bureau: int | None = None, connect_timeout: float = 10.0,
-                   retries: int = 2, sample_seconds: float = 1.0) -> dict[str, Any]:
+                   retries: int = 2, sample_seconds: float = 1.0,
+                   command_timeout: float = 120.0) -> dict[str, Any]:
     """Discover the estate's hosts over SSH (and hypervisors over libvirt), merge, report."""
     options = SSHOptions(key_file, known_hosts, Defaults(user=user, jump=jump),
                          concurrency=concurrency, per_bureau=per_bureau,
                          connect_timeout=connect_timeout, retries=retries,
-                         sample_seconds=sample_seconds)
+                         sample_seconds=sample_seconds, command_timeout=command_timeout)
     hosts = load_targets(estate_dir, options.defaults, list(targets or []))
     results: list[HostResult] = []
     if hosts:

@@ -52,6 +52,11 @@ from shangyun.errors import ShangyunError
               help="At most this many hosts of one bureau at once (default: no extra limit).")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Connect/banner/auth timeout in seconds.")
+@click.option("--command-timeout", default=120.0, show_default=True,
+              type=click.FloatRange(1, 3600),
+              help="Seconds the gather script may run on one host; a host past it ends "
+                   "'timeout', keeping the facts of the sections it finished (the reason "
+                   "names the section that was still running).")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10),
               help="Retries of transient failures (timeouts, refused); never auth/host key.")
 @click.option("--sample-seconds", default=1.0, show_default=True,
@@ -62,8 +67,8 @@ from shangyun.errors import ShangyunError
 @handle_errors
 def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str, jump: str,
              hypervisors: tuple[str, ...], targets: tuple[str, ...], concurrency: int,
-             per_bureau: int | None, timeout: float, retries: int, sample_seconds: float,
-             use_flow: bool, as_json: bool) -> None:
+             per_bureau: int | None, timeout: float, command_timeout: float, retries: int,
+             sample_seconds: float, use_flow: bool, as_json: bool) -> None:
     """Discover every host of the estate over SSH and merge what was found.
 
     Hosts are reached at their estate IP (port 22 unless hosts.ssh_port or
@@ -83,7 +88,8 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
     click.get_current_context().with_resource(estate_lock(estate_dir, "discover"))
     if use_flow:
         _run_flow(estate_dir, user, key_file, known_hosts, jump, hypervisors, targets,
-                  concurrency, per_bureau, timeout, retries, sample_seconds, as_json)
+                  concurrency, per_bureau, timeout, command_timeout, retries, sample_seconds,
+                  as_json)
         return
     from connectors.ssh import discovery_pool
     from shangyun.discovery.engine import run_discovery
@@ -92,8 +98,8 @@ def discover(estate_dir: str, user: str, key_file: str | None, known_hosts: str,
     hv_rows = _hypervisor_rows(estate_dir, hypervisors)
     options = SSHOptions(key_file, known_hosts, Defaults(user=user, jump=jump),
                          concurrency=concurrency, per_bureau=per_bureau,
-                         connect_timeout=timeout, retries=retries,
-                         sample_seconds=sample_seconds)
+                         connect_timeout=timeout, command_timeout=command_timeout,
+                         retries=retries, sample_seconds=sample_seconds)
     with _Bar(enabled=not as_json) as bar:
         run = run_discovery(estate_dir, options, discovery_pool, extra_targets=targets,
                             hypervisor_rows=hv_rows, on_start=bar.start,
@@ -134,14 +140,15 @@ def _hypervisor_rows(estate_dir: str,
 
 def _run_flow(estate_dir: str, user: str, key_file: str, known_hosts: str, jump: str,
               hypervisors: tuple[str, ...], targets: tuple[str, ...], concurrency: int,
-              per_bureau: int | None, timeout: float, retries: int, sample_seconds: float,
-              as_json: bool) -> None:
+              per_bureau: int | None, timeout: float, command_timeout: float, retries: int,
+              sample_seconds: float, as_json: bool) -> None:
     from flows.discovery import run_flow
 
     out = run_flow(concurrency=concurrency, estate_dir=estate_dir, key_file=key_file,
                    known_hosts=known_hosts, user=user, jump=jump, targets=list(targets),
                    hypervisors=list(hypervisors), per_bureau=per_bureau,
-                   connect_timeout=timeout, retries=retries, sample_seconds=sample_seconds)
+                   connect_timeout=timeout, command_timeout=command_timeout, retries=retries,
+                   sample_seconds=sample_seconds)
     nobody = nobody_reached(out)
     if as_json:
         print_json({**out, "ok": False, "error": nobody} if nobody else out)

@@ -40,7 +40,7 @@ from shangyun.discovery.model import (
     Target,
 )
 from shangyun.discovery.ports import OpenScriptRunner, Runner, ScriptRunner
-from shangyun.discovery.script import MARKER, gather_script, parse_output
+from shangyun.discovery.script import MARKER, gather_script, parse_output, split_sections
 from shangyun.errors import AuthError, HostKeyError, ShangyunError, TransientError
 from shangyun.estate import Estate
 
@@ -128,8 +128,27 @@ def _incomplete(target: Target, stdout: str) -> str:
             "or the shell stopped it)")
 
 
+def cut_short(exc: BaseException, partial: str) -> tuple[dict[str, Any], str]:
+    """The facts of the sections a gather run stopped at its command timeout had finished
+    (``partial``: its output until then) and the reason: ``exc``'s text (naming the host)
+    and the section that was still running. The running section's output is cut, so it is
+    not kept: it and every later section are listed under ``_errors``."""
+    sections = list(split_sections(partial))
+    if not sections:
+        return {}, str(exc)
+    running = sections[-1]
+    facts = parse_output(partial)
+    facts.pop(running, None)
+    facts["_errors"][running] = "still running at the command timeout: output cut, not kept"
+    done = len(sections) - 1
+    return facts, (f"{exc}; stopped in the '{running}' section (still running), the facts "
+                   f"of the {done} section(s) before it are kept, the later ones are missing")
+
+
 def discover_one(target: Target, runner: Runner) -> HostResult:
-    """Discover one host; every failure becomes a status, never an exception."""
+    """Discover one host; every failure becomes a status, never an exception. A host whose
+    gather script ran past the command timeout ends ``timeout`` with the facts of the
+    sections it finished (:func:`cut_short`)."""
     start = time.monotonic()
     try:
         stdout, attempts = runner(target)
@@ -140,7 +159,8 @@ def discover_one(target: Target, runner: Runner) -> HostResult:
         return HostResult(target, status, reason, facts, time.monotonic() - start, attempts,
                           _now())
     except Exception as exc:
-        return HostResult(target, status_of(exc), str(exc), {}, time.monotonic() - start,
+        facts, reason = cut_short(exc, str(getattr(exc, "partial_output", "") or ""))
+        return HostResult(target, status_of(exc), reason, facts, time.monotonic() - start,
                           int(getattr(exc, "attempts", 1) or 1), _now())
 
 
@@ -298,7 +318,7 @@ def run_discovery(estate_dir: str, options: SSHOptions, connect: OpenScriptRunne
 
 
 __all__ = [
-    "DiscoveryRun", "apply_results", "discover_hosts", "discover_one", "markdown_summary",
-    "parse_target", "partial_note", "run_discovery", "script_runner", "status_of", "summary",
-    "targets_from_estate", "write_facts",
+    "DiscoveryRun", "apply_results", "cut_short", "discover_hosts", "discover_one",
+    "markdown_summary", "parse_target", "partial_note", "run_discovery", "script_runner",
+    "status_of", "summary", "targets_from_estate", "write_facts",
 ]

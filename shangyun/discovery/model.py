@@ -76,7 +76,9 @@ class Applied:
 
 @dataclass(frozen=True)
 class SSHSettings:
-    """How to reach hosts: the private key, the known_hosts file and the timeouts (seconds)."""
+    """How to reach hosts: the private key, the known_hosts file and the timeouts (seconds;
+    ``command_timeout``: the whole gather script on one host, after which the host ends
+    ``timeout`` with the facts of the sections it finished)."""
 
     key_file: str
     known_hosts: str
@@ -119,7 +121,9 @@ class ScriptResult:
 
 @dataclass(frozen=True)
 class SSHOptions:
-    """Key, known_hosts, login defaults, timeouts and limits of one discovery run."""
+    """Key, known_hosts, login defaults, timeouts and limits of one discovery run
+    (``command_timeout``: seconds the gather script may run on one host; ``shangyun
+    discover --command-timeout``)."""
 
     key_file: str
     known_hosts: str

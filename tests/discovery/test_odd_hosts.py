@@ -183,3 +183,44 @@ def test_a_shell_that_exits_before_reading_the_script_is_quoted_not_called_unrea
                                         name="locked"), big)
     assert "currently not available" in res.stdout
     assert res.exit_status != 0
+
+
+def test_a_host_past_the_command_timeout_keeps_the_facts_it_gave(
+        tmp_path: Path, odd_farm: tuple[SshdFarm, dict[str, int]]) -> None:
+    """df hangs for its 10 s bound; a 4 s --command-timeout stops the script inside the
+    filesystems section: the host ends ``timeout``, its reason names it and the section,
+    and the sections before it (hostname … block) are kept in its facts file."""
+    farm, ports = odd_farm
+    users = {"root": "bare", "syhang": "deadnfs"}
+    est = Estate.from_records({"name": "slow"}, {
+        "bureaus": [{"id": f"b-{u}", "name": f"局{u}", "kind": "bureau", "ssh_user": u}
+                    for u in users],
+        "systems": [{"id": "s1", "name": "办公", "bureau_id": "b-root"}],
+        "hosts": [{"id": h, "hostname": h, "ip": "127.0.0.1", "ssh_port": ports[u],
+                   "bureau_id": f"b-{u}", "system_id": "s1"} for u, h in users.items()],
+    })
+    est.save(tmp_path / "estate")
+    res = CliRunner().invoke(main, [
+        "discover", "--estate", str(tmp_path / "estate"), "--key", str(farm.client_key),
+        "--known-hosts", str(farm.root / "known_hosts"), "--timeout", "5", "--retries", "2",
+        "--command-timeout", "4", "--sample-seconds", "0.1", "--json"])
+    assert res.exit_code == 0, res.output
+    hosts = {h["host_id"]: h for h in json.loads(res.output)["hosts"]}
+    assert hosts["bare"]["status"] == "ok"
+    slow = hosts["deadnfs"]
+    assert slow["status"] == "timeout"
+    assert 4 <= slow["seconds"] < 10  # stopped at the command timeout, tried once
+    assert slow["reason"].startswith("deadnfs (127.0.0.1:"), slow["reason"]
+    assert "did not finish within 4 s" in slow["reason"]
+    assert "stopped in the 'filesystems' section (still running)" in slow["reason"]
+    doc = json.loads((tmp_path / "estate" / "facts" / "deadnfs.json").read_text())
+    facts = doc["facts"]
+    assert doc["status"] == "timeout" and doc["attempts"] == 1
+    assert facts["hostname"] == os.uname().nodename and facts["block"]
+    assert facts["memory"] and facts["cpu"]
+    assert "filesystems" not in facts and "interfaces" not in facts
+    assert facts["_errors"]["filesystems"].startswith("still running at the command timeout")
+    assert facts["_errors"]["interfaces"] == "section missing from the output"
+    # not merged: the estate's row says only that the host timed out
+    row = next(h for h in Estate.load(tmp_path / "estate").rows("hosts") if h["id"] == "deadnfs")
+    assert row["discovery_status"] == "timeout"

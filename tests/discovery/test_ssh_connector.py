@@ -10,6 +10,7 @@ import pytest
 
 from connectors.ssh import (
     ChangedHostKeyError,
+    CommandTimeoutError,
     SSHPool,
     SSHSettings,
     SSHTarget,
@@ -104,8 +105,10 @@ def test_command_timeout_is_not_retried(sshd_hosts: Hosts) -> None:
 def test_command_timeout(sshd_hosts: Hosts) -> None:
     s = sshd_hosts.good[0]
     with _pool(sshd_hosts, cmd=0.5, r=0) as pool, pytest.raises(SSHTimeoutError) as err:
-        pool.run_script(SSHTarget(s.address, s.port), "sleep 5")
+        pool.run_script(SSHTarget(s.address, s.port), "echo before; sleep 5; echo after")
     assert "did not finish" in str(err.value)
+    assert isinstance(err.value, CommandTimeoutError)
+    assert err.value.partial_output == "before\n"  # what came before the timeout is kept
 
 
 def test_jump_host_tunnels_and_is_verified(sshd_hosts: Hosts) -> None:
