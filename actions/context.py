@@ -35,7 +35,10 @@ boot proof) runs."""
 
 StepListener = Callable[[Step, str], None]
 """Called with (step, outcome) as a step ends (``"done"``, ``"skipped"``, or ``"failed"``
-before its system rolls back): the CLI draws its progress bar."""
+before its system rolls back), then, when its system stopped, ``"undone"``
+(:data:`~shangyun.wave.steps.UNDONE`) for each step the rollback undid and ``"not run"``
+(:data:`~shangyun.wave.steps.NOT_RUN`) for each step that will not run: the CLI draws its
+progress bar."""
 
 TargetFactory = Callable[[Mapping[str, str]], CloudTarget]
 """Makes a target of one kind from its journaled options (e.g. an EC2 target whose VM

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,14 @@ from shangyun.runbook.context import step_title
 from shangyun.runbook.i18n import LANGS, state_label, translator
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.dryrun import run_name
-from shangyun.wave.engine import StepAction, cut_over, execute, undo_system
+from shangyun.wave.engine import (
+    StepAction,
+    StepRecord,
+    cut_over,
+    execute,
+    record_step,
+    undo_system,
+)
 from shangyun.wave.journal_port import WaveJournal, held_elsewhere
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
@@ -88,7 +95,7 @@ from shangyun.wave.state import (
     run_state,
 )
 from shangyun.wave.stepargs import ConvertDone, ImportArgs, from_record
-from shangyun.wave.steps import RunOptions, Step
+from shangyun.wave.steps import NOT_RUN, UNDONE, RunOptions, Step
 
 GLOBAL_LIMIT = "shangyun-wave-global"
 GLOBAL_SLOTS = 4
@@ -215,17 +222,20 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         return result
     progress_id = _progress_artifact(wave.number, system)
     current: Step | None = None
+    told = 0  # how many of `steps` the listener heard end; the rest will not run
     try:
         with system_lock(system.id, distributed):
             # failed back: the target's freeze lifted, the fail-back closed (journaled)
             reopen_failed_back(journal, run_id, wave.number, system.id, actions)
             for i, step in enumerate(steps, 1):
                 current = step
+                told = i - 1
                 payload = step_task.with_options(
                     task_run_name=step_run_name(wave.number, system, step),
                     tags=[*tags, step.kind],
                 )(journal, run_id, wave.number, step, actions[step.kind], done)
                 ctx.step_ended(step, "done")
+                told = i
                 done[step.key] = payload
                 result["steps"] = i
                 _record_verification(result["verified"], step, payload)
@@ -236,15 +246,18 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         result.update(state=BUSY, error=str(exc))
         journal.audit("wave.system.busy", system.id, "skipped", {"error": str(exc)[:2000]})
     except Exception as exc:
-        if current is not None:
+        if current is not None and told < len(steps) and steps[told] is current:
             ctx.step_ended(current, "failed")
+            told += 1
         if cut_over(journal, wave.number, system.id):  # failed after its cutover: keep it
             result.update(state=CUT_OVER, note=LEFT_ALONE, error=" ".join(str(exc).split())[:1000])
             journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
+            _not_run(ctx, steps[told:])
             return result
         try:
             with system_lock(system.id, distributed):  # the audit record fenced like the undo
-                report = undo_system(journal, run_id, wave.number, system.id, actions)
+                report = undo_system(journal, run_id, wave.number, system.id, actions,
+                                     on_step=_undone_to(ctx))
                 refused = current is not None and current.kind == PRECHECK
                 result.update(state=(ROLLBACK_FAILED if not report.ok else
                                      REFUSED if refused else ROLLED_BACK),
@@ -254,7 +267,19 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                               {"error": str(exc)[:2000]})
         except (SystemBusyError, FencedWriteError) as busy:  # another worker has it now
             result.update(state=BUSY, error=f"{exc}; then: {busy}")
+    _not_run(ctx, steps[told:])
     return result
+
+
+def _not_run(ctx: RunContext, steps: list[Step]) -> None:
+    """Tell the run's listener that ``steps`` will not run (their system stopped)."""
+    for step in steps:
+        ctx.step_ended(step, NOT_RUN)
+
+
+def _undone_to(ctx: RunContext) -> Callable[[StepRecord], None]:
+    """An :func:`undo_system` listener telling the run's listener of each undone step."""
+    return lambda rec: ctx.step_ended(record_step(rec, f"undo {rec.key}"), UNDONE)
 
 
 def _record_verification(verified: list[dict[str, Any]], step: Step,
@@ -344,6 +369,7 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
             results.append({**_identity(wave, system), "state": SYSTEM_FAILED,
                             "error": str(exc),
                             "steps": 0, "of": 0, "verified": []})
+            _not_run(ctx, list(steps[sid]))
         if results[-1]["state"] not in FINISHED:
             break
     failed = next((r for r in results if r["state"] not in FINISHED), None)
@@ -354,7 +380,8 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                          f"{_who(failed)} failed")
             elif r["state"] == SYSTEM_DONE:
                 with system_lock(r["id"], distributed):
-                    rep = undo_system(journal, run_id, wave.number, r["id"], actions)
+                    rep = undo_system(journal, run_id, wave.number, r["id"], actions,
+                                      on_step=_undone_to(ctx))
                 r.update(state=ROLLED_BACK if rep.ok else ROLLBACK_FAILED,
                          error=f"move group {group}: {_who(failed)} failed",
                          undo_failed=rep.failed)
@@ -362,6 +389,7 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
             results.append({**_identity(wave, wave.system(sid)), "state": SKIPPED,
                             "error": f"move group {group}: {_who(failed)} failed",
                             "steps": 0, "of": 0, "verified": []})
+            _not_run(ctx, list(steps[sid]))
     for r in results:
         system_outcome.with_options(
             task_run_name=outcome_run_name(wave.number, wave.system(r["id"]), r["state"]),

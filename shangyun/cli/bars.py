@@ -29,7 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from shangyun.wave.steps import Step
+from shangyun.wave.steps import NOT_RUN, UNDONE, Step
 
 #: The steps that report a percentage while they run, and what their bars are called.
 LONG_STEPS = {"convert": "convert", "upload": "upload", "adapt": "adapt",
@@ -67,13 +67,21 @@ def step_label(step: Step) -> str:
 
 class StepBars:
     """The bars of one wave run on ``bar``: finished steps (of ``total``, if known) and one
-    bar per long step while it runs. Thread-safe (steps of several systems run at once)."""
+    bar per long step while it runs. Thread-safe (steps of several systems run at once).
+
+    When a system stops (a failure and its rollback, a refusal, a failed move group), each
+    of its steps that will not run is told :data:`NOT_RUN` and leaves the total, and each
+    step its rollback undid is told :data:`UNDONE` and counted apart; so the steps bar
+    still ends full, saying ``wave 1: steps 9/9 (3 undone, 5 not run)`` of the 14 planned.
+    """
 
     def __init__(self, bar: Progress, label: str, total: int | None) -> None:
         self.bar = bar
         self.label = label
         self.total = total
         self.finished = 0
+        self.undone = 0
+        self.not_run = 0
         self.steps = bar.add_task(self._steps_text(), total=total)
         self._long: dict[str, tuple[TaskID, float, str]] = {}
         self._ended: set[str] = set()
@@ -82,8 +90,11 @@ class StepBars:
         self.timings: list[tuple[str, float, str]] = []
 
     def _steps_text(self) -> str:
-        of = f"/{self.total}" if self.total else ""
-        return f"{self.label}: steps {self.finished}{of}"
+        of = f"/{self.total}" if self.total is not None else ""
+        extra = [f"{n} {what}" for n, what in ((self.undone, UNDONE), (self.not_run, NOT_RUN))
+                 if n]
+        return f"{self.label}: steps {self.finished}{of}" + (
+            f" ({', '.join(extra)})" if extra else "")
 
     def progress(self, key: str, label: str, pct: float) -> None:
         """Step ``key`` (its bar called ``label``) is ``pct`` percent done."""
@@ -97,11 +108,23 @@ class StepBars:
             self.bar.update(task, completed=max(0.0, min(100.0, pct)))
 
     def ended(self, key: str, outcome: str) -> None:
-        """Step ``key`` ended (``done``, ``skipped``, ``failed``): count it, drop its bar."""
+        """Step ``key`` ended (``done``, ``skipped``, ``failed``): count it, drop its bar.
+        :data:`NOT_RUN`: it never will, the total drops by one; :data:`UNDONE`: a rollback
+        undid it (counted apart, the finished count stays)."""
         with self._lock:
-            self.finished += 1
+            if outcome == UNDONE:
+                self.undone += 1
+                self.bar.update(self.steps, description=self._steps_text())
+                return
             self._ended.add(key)
-            self.bar.update(self.steps, advance=1, description=self._steps_text())
+            if outcome == NOT_RUN:
+                self.not_run += 1
+                if self.total is not None:
+                    self.total = max(self.finished, self.total - 1)
+                self.bar.update(self.steps, total=self.total, description=self._steps_text())
+            else:
+                self.finished += 1
+                self.bar.update(self.steps, advance=1, description=self._steps_text())
             long = self._long.pop(key, None)
         if long is None:
             return

@@ -54,6 +54,12 @@ TARGET_SUBFORMATS = {"ec2": "streamOptimized"}
 
 KINDS = ("precheck", "convert", "adapt", "upload", "import", "launch")
 
+NOT_RUN = "not run"
+"""A run's step listener hears this for each step that will not run because its system
+stopped (failed and rolled back, refused, busy, or its move group failed)."""
+UNDONE = "undone"
+"""A run's step listener hears this for each step a rollback of the run undid."""
+
 
 @dataclass(frozen=True)
 class RunOptions:

@@ -1,5 +1,6 @@
 """The progress bars of a wave run (``shangyun/cli/bars.py``) and what feeds the boot proof's
-bar (console milestones): fast, no lab, no Prefect."""
+bar (console milestones): fast, no lab, no Prefect — but for one real wave run whose
+system fails and rolls back, whose steps bar still ends full."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from pathlib import Path
 from rich.console import Console
 
 from connectors.bootproof import LOGIN_PCT, milestone, watch_console
+from connectors.journal.wave import open_journal
 from shangyun.cli.bars import StepBars, phase_bar, step_label, wave_progress
+from shangyun.wave.builder import step_count, wave_steps
+from shangyun.wave.plan import load_wave
 from shangyun.wave.stepargs import AdaptArgs
-from shangyun.wave.steps import Step
+from shangyun.wave.steps import NOT_RUN, UNDONE, RunOptions, Step
+from tests.wave.conftest import Cloud, build_estate
 
 BOOT = ("SeaBIOS\nLinux version 6.1.0-28-amd64\nRun /init as init process\n"
         "Welcome to Debian GNU/Linux 12 (bookworm)!\n[  OK  ] Reached target basic.target\n")
@@ -87,3 +92,57 @@ def test_console_milestones_feed_the_boot_proof_bar(tmp_path: Path) -> None:
     told: list[float] = []
     text, _ = watch_console(console, 10, progress=told.append)
     assert "login:" in text and told == [50.0]  # each new milestone once, highest reached
+
+
+def test_a_rolled_back_system_still_ends_the_bar_full() -> None:
+    console, _ = _console()
+    with wave_progress(console) as bar:
+        bars = StepBars(bar, "wave 1", 8)  # two systems of four steps
+        for k in ("a/precheck", "a/convert/d", "b/precheck"):
+            bars.ended(k, "done")
+        bars.ended("b/convert/d", "failed")
+        for k in ("b/convert/d", "b/precheck"):
+            bars.ended(k, UNDONE)  # its rollback: listed, not counted again
+        for k in ("b/upload/d", "b/import/d"):
+            bars.ended(k, NOT_RUN)
+        bars.ended("a/upload/d", "done")
+        bars.ended("a/import/d", "done")
+        (task,) = bar.tasks
+        assert task.total == 6 and task.completed == 6 and task.finished
+        assert task.description == "wave 1: steps 6/6 (2 undone, 2 not run)"
+    assert (bars.finished, bars.undone, bars.not_run) == (6, 2, 2)
+
+
+def test_a_wave_whose_move_group_rolls_back_ends_its_bar_full(
+        prefect_harness: None, tmp_path: Path, cloud: Cloud, moto_endpoint: str,
+        bucket: str) -> None:
+    """sys-01 moves, then sys-02 of its move group is refused by the pre-check: sys-02's
+    other steps never run and sys-01 is undone; the bar ends at the steps that ran."""
+    from flows.wave import move_wave
+
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2, mib=1,
+                       groups=[["sys-01", "sys-02"]])
+    est.images["disk-02-1"].unlink()
+    opts = RunOptions(target="libvirt", target_options={"uri": cloud.uri, "pool": cloud.pool},
+                      staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
+                      bucket=bucket, part_size=5 * 2**20)
+    steps = wave_steps(load_wave(est.root, 1), opts)
+    planned = step_count(steps)
+    console, _ = _console()
+    with wave_progress(console) as bar:
+        bars = StepBars(bar, "wave 1", planned)
+        result = move_wave(str(est.root), 1, options=opts.to_dict(), on_step=bars.on_step,
+                           on_progress=bars.on_progress)
+        bars.close()
+        (task,) = bar.tasks
+    assert {s["id"]: s["state"] for s in result["systems"]} == {
+        "sys-01": "rolled_back", "sys-02": "refused"}
+    ran = len(steps["sys-01"]) + 1  # sys-01's steps and sys-02's pre-check
+    assert bars.not_run == len(steps["sys-02"]) - 1
+    with open_journal(est.root) as j:
+        undone = sum(r.status == "undone" for r in j.records(1))
+    assert undone >= len(steps["sys-01"]) and bars.undone == undone
+    assert bars.total == ran == bars.finished
+    assert task.total == task.completed == ran and task.finished
+    assert task.description == (f"wave 1: steps {ran}/{ran} ({undone} undone, "
+                                f"{bars.not_run} not run)")
