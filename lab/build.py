@@ -119,7 +119,10 @@ def _libvirt_nets(uris: Sequence[str] | None = None) -> dict[int, str]:
                     addr, mask = ip.get("address"), ip.get("prefix") or ip.get("netmask")
                     if not addr or ":" in addr or ip.get("family") == "ipv6":
                         continue
-                    net = ipaddress.IPv4Network(f"{addr}/{mask or 24}", strict=False)
+                    try:
+                        net = ipaddress.IPv4Network(f"{addr}/{mask or 24}", strict=False)
+                    except ValueError:  # an address libvirt itself would refuse
+                        continue
                     for n in _second_octets(net):
                         used.setdefault(n, f"libvirt network {netw.name()} ({net}, {uri})")
         except libvirt.libvirtError:
