@@ -265,7 +265,9 @@ def import_ledgers(
                          for t, r in rows.items() if r or entry["read"].get(t)}
     report.counts = _counts(touched, estate, created, merger)
     if not created:
-        report.missing = no_longer_listed(by_file, merger)
+        kinds = {Path(str(x.get("path", ""))).name: str(x.get("kind", "")) for x in sources
+                 if isinstance(x, dict)}
+        report.missing = no_longer_listed(by_file, merger, kinds)
         report.warnings += _missing_lines(report.missing, estate_dir)
     if not changed:
         report.warnings += estate.kept_cells()
@@ -344,8 +346,8 @@ def held_edits(edits: list[dict[str, Any]], estate: Estate,
             for (sid, what), cols in out.items()]
 
 
-def no_longer_listed(by_file: dict[str, dict[str, set[str]]],
-                     merger: Merger) -> list[dict[str, Any]]:
+def no_longer_listed(by_file: dict[str, dict[str, set[str]]], merger: Merger,
+                     kinds: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The hosts and systems of the estate that a file of this import brought before
     (its name in their ``source``) but no longer lists, in the bureaus the file gave now
     (so two bureaus' files of one name do not report each other's rows).
@@ -356,7 +358,8 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]],
     gives) or its name is the earlier one's with something added or changed
     (:func:`_same_ledger_name`): the earlier file's rows it does not list are reported too,
     with ``earlier`` naming that file and ``listed`` giving how many of how many rows the
-    new file lists.
+    new file lists. ``kinds`` (file name -> the format that read it: ledger, rvtools …) keeps
+    a ledger from passing for a new version of an RVTools export, and the other way round.
 
     ``by_file``: ledger file name -> table -> ids the file gave in this import. Two passes
     over the rows: {file, table, id, name, bureau, ip, earlier, listed} each."""
@@ -387,6 +390,8 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]],
             listed = sum(n for (ff, ee, b), n in shared.items() if ff == f and ee == e
                          and b in gave_b)
             of = sum(n for (ee, b), n in total.items() if ee == e and b in gave_b)
+            if kinds and kinds.get(f, "") != kinds.get(e, kinds.get(f, "")):
+                continue  # a ledger is no new version of an RVTools export
             if of and (2 * listed >= of or _same_ledger_name(f, e)):
                 continues.setdefault(e, []).append((f, listed, of))
         for row in rows:

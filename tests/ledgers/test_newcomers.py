@@ -238,3 +238,24 @@ def test_a_second_ledger_of_the_same_bureau_is_no_new_version(tmp_path: Path) ->
     out = _import(str(write_xlsx(tmp_path / "湖北局主机台账2.xlsx", {"主机": [
         HEAD, _row(1, "web09", "10.1.9.9", system="门户")]})), "--estate", est)
     assert "new version" not in out and "no longer lists" not in out
+
+
+def test_rvtools_vms_get_their_systems_from_the_ledger_and_no_new_version_is_claimed(
+        tmp_path: Path) -> None:
+    """RVTools first (VMs without a system: said so), then the bureau's ledger naming two of
+    the three VMs: they get their systems; the third is not 'no longer listed' (a ledger
+    is no new version of an RVTools export)."""
+    est = str(tmp_path / "est")
+    out = _import(str(write_xlsx(tmp_path / "rv4.xlsx", {"vInfo": _VINFO4})), "--estate", est,
+                  "--bureau", "湖北局")
+    assert "names no system: its 3 VM(s) belong to none" in out
+    ledger = write_xlsx(tmp_path / "hb.xlsx", {"主机": [
+        ["单位", "系统名称", "主机名", "IP地址", "CPU", "内存"],
+        ["湖北局", "门户", "web01", "10.5.1.11", 4, "8G"],
+        ["湖北局", "数据库", "DB01", "", 8, "16G"]]})
+    out = _import(str(ledger), "--estate", est)
+    assert "new version" not in out and "no longer lists" not in out
+    e = Estate.load(est)
+    systems = {s["id"]: s["name"] for s in e.rows("systems")}
+    got = {h["hostname"]: systems.get(h["system_id"] or "") for h in e.rows("hosts")}
+    assert got == {"web01.hb.local": "门户", "db01": "数据库", "v6only": None}
