@@ -24,7 +24,7 @@ from shangyun.errors import LedgerError
 from shangyun.ledgers import headers as H
 from shangyun.ledgers.collector import Collector, Unresolved
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
-from shangyun.ledgers.formats.ledger_rows import ROW_READERS
+from shangyun.ledgers.formats.ledger_rows import COLUMN_READERS, ROW_READERS
 from shangyun.ledgers.grid import Grid, LazyRows, column_letter, rows_upto
 from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
 from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner
@@ -433,6 +433,13 @@ def _read_sheet(
                 "in Excel to calculate it)")
     reader = ROW_READERS[kind]
     layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
+    # a sheet naming no bureau whose columns a column reader knows: chunks of plain cells
+    # are read column by column (each name resolved once), the rest row by row
+    column_reader = None
+    if kind in COLUMN_READERS and not has_bureau and not file_bureau:
+        tables, fn = COLUMN_READERS[kind]
+        if {c.table for c in cols} <= tables:
+            column_reader = fn
     doubts: dict[tuple[str, str], list[int]] = {}
     filled = report.filled
     hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
@@ -458,10 +465,23 @@ def _read_sheet(
             hidden_skipped += [r + 1 for r in chunk if r in hidden]
             chunk = [r for r in chunk if r not in hidden]
         cells = [_clean_column(rows, chunk, c) for c in cols]
-        fast = _fast_parts(layout, cells, len(chunk))
+        status = None
+        if column_reader is not None and _plain(layout, cells):
+            status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
+                                         in zip(layout, cells, strict=True)}, len(chunk))
+        fast = _fast_parts(layout, cells, len(chunk)) if status is None else None
         for j, r in enumerate(chunk):
             row_no = r + base + 1
-            if fast is not None:
+            if status is not None:  # the chunk was read column by column
+                done = status[j]
+                if done is None:
+                    report.skipped += 1
+                    continue
+                if done:
+                    report.rows += 1
+                    continue
+                parts, bad = _row_parts(layout, cells, j), False  # for the row reader
+            elif fast is not None:
                 parts = fast[j]
                 bad = False
             else:
@@ -493,7 +513,7 @@ def _read_sheet(
             report.rows += 1
         for c, values in zip(cols, cells, strict=True):  # rows giving each field a value
             n = len(values) - values.count(None)
-            if fast is None:
+            if fast is None and status is None:
                 n -= sum(1 for v in values if type(v) is BadValue)
             filled[c.target] = filled.get(c.target, 0) + n
         if advance is not None:
@@ -583,13 +603,8 @@ def _fast_parts(layout: _Layout, cells: list[list[Any]], n: int) -> list[dict[st
     cells left out, tables with no value left out), built column-wise; ``None`` when a
     cell needs the row-by-row path (:func:`_slow_parts`): a bad or doubtful value, a
     database engine (its text is kept), or two columns meaning the same field."""
-    targets = [(table, column) for table, column, _e, _c in layout]
-    if len(set(targets)) < len(targets) or any(e for _t, _c, e, _x in layout):
+    if not _plain(layout, cells):
         return None
-    for values in cells:
-        types = set(map(type, values))
-        if BadValue in types or Doubtful in types:
-            return None
     by_table: dict[str, tuple[list[str], list[list[Any]]]] = {}
     for (table, column, _e, _c), values in zip(layout, cells, strict=True):
         names, lists = by_table.setdefault(table, ([], []))
@@ -607,6 +622,33 @@ def _fast_parts(layout: _Layout, cells: list[list[Any]], n: int) -> list[dict[st
     order = [t for t, _ in tables]
     return [{t: d for t, d in zip(order, row, strict=True) if d}
             for row in zip(*(dicts for _, dicts in tables), strict=True)]
+
+
+def _plain(layout: _Layout, cells: list[list[Any]]) -> bool:
+    """Whether a chunk's cells can be read column-wise: no bad or doubtful value, no
+    database engine (its text is kept), no two columns meaning the same field."""
+    targets = [(table, column) for table, column, _e, _c in layout]
+    if len(set(targets)) < len(targets) or any(e for _t, _c, e, _x in layout):
+        return False
+    for values in cells:
+        types = set(map(type, values))
+        if BadValue in types or Doubtful in types:
+            return False
+    return True
+
+
+def _row_parts(layout: _Layout, cells: list[list[Any]], j: int) -> dict[str, Row]:
+    """Row ``j``'s values grouped by table, as :func:`_fast_parts` gives them (plain
+    cells: none bad or doubtful)."""
+    parts: dict[str, Row] = {}
+    for (table, column, _e, _c), values in zip(layout, cells, strict=True):
+        v = values[j]
+        if v is not None:
+            part = parts.get(table)
+            if part is None:
+                part = parts[table] = {}
+            part[column] = v
+    return parts
 
 
 def _slow_parts(layout: _Layout, cells: list[list[Any]], j: int, raw: list[Any],

@@ -10,6 +10,7 @@ cannot use (the sheet reader reports it with the row number).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from shangyun.estate.merge import stable_id
 from shangyun.ledgers.collector import Collector
@@ -101,10 +102,16 @@ def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
         except BadValue as exc:
             exc.target = exc.target or f"dependencies.{key}"
             raise
-    for k in ("external", "service", "type", "process"):
+    for k in _EXTRAS:
         if dep.get(k):
             out[k] = dep[k]
     ports = _ports(str(dep["port"])) if dep.get("port") is not None else (None,)
+    _add_dependencies(col, out, ports)
+
+
+def _add_dependencies(col: Collector, out: Row, ports: tuple[int | None, ...]) -> None:
+    """One dependency row per port of ``out`` (its ends resolved); raises
+    :class:`BadValue` for a port out of range (the rows of the ports before it are added)."""
     ends = [out.get(k) or "" for k in _ID_PARTS]
     for port in ports:
         if port is not None and not 0 <= port <= 65535:
@@ -119,6 +126,8 @@ def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
 #: The reference columns of a dependency row, in the order read (and whether a system).
 _ENDS = (("source_system", True), ("source_host", False), ("target_system", True),
          ("target_host", False))
+#: The dependency columns copied as they are (when not empty).
+_EXTRAS = ("external", "service", "type", "process")
 #: The columns a dependency's id is made of (then the port).
 _ID_PARTS = ("source_system", "target_system", "source_host", "target_host", "external")
 
@@ -150,6 +159,10 @@ def _disk_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     except BadValue as exc:
         exc.target = exc.target or "hosts.hostname"
         raise
+    _add_disk(col, hid, disk)
+
+
+def _add_disk(col: Collector, hid: str, disk: Row) -> None:
     disk["host_id"] = hid
     disk["id"] = stable_id("d", hid, disk.get("name") or "")
     disk["source"] = col.source
@@ -177,4 +190,122 @@ ROW_READERS: dict[str, Callable[[Collector, str, dict[str, Row]], None]] = {
 }
 
 
-__all__ = ["ROW_READERS"]
+# ------------------------------------------------------------ column by column
+#: ``(table, column) -> the chunk's cleaned values`` (``None`` for a blank cell)
+Columns = dict[tuple[str, str], list[Any]]
+#: Per row of a chunk: ``True`` added, ``None`` blank (skipped), ``False`` for the row
+#: reader (the row names what no bureau has yet, or is bad: the reader says which)
+Status = list[bool | None]
+_FAILED = object()
+
+
+def _memo(values: list[Any], fn: Callable[[str], Any]) -> dict[str, Any]:
+    """``fn(str(v))`` per distinct ``v`` but ``None`` (``_FAILED`` where it raised
+    :class:`BadValue`), keyed by ``str(v)`` as the row readers use it."""
+    out: dict[str, Any] = {}
+    for v in dict.fromkeys(values):
+        if v is None:
+            continue
+        key = str(v)
+        if key not in out:
+            try:
+                out[key] = fn(key)
+            except BadValue:
+                out[key] = _FAILED
+    return out
+
+
+def _blank_rows(columns: Columns, n: int) -> list[bool]:
+    """Per row, whether every cell is blank."""
+    blank = [True] * n
+    for values in columns.values():
+        for j, v in enumerate(values):
+            if v is not None:
+                blank[j] = False
+    return blank
+
+
+def _dependency_columns(col: Collector, columns: Columns, n: int) -> Status:
+    """:func:`_dependency_row` for a chunk of a sheet that names no bureau (names resolve
+    across the bureaus, which adds nothing, so each distinct name is resolved once): the
+    rows are added in order, the same as row by row."""
+    ends = []
+    for key, is_system in _ENDS:
+        values = columns.get(("dependencies", key))
+        if values is not None:
+            ref = col.system_ref if is_system else col.host_ref
+            ends.append((key, values, _memo(values, lambda t, f=ref: f("", t))))
+    extras = [(k, columns[("dependencies", k)]) for k in _EXTRAS
+              if ("dependencies", k) in columns]
+    port_values = columns.get(("dependencies", "port"))
+    ports = _memo(port_values or [], _checked_ports)
+    status: Status = []
+    for j, blank in enumerate(_blank_rows(columns, n)):
+        if blank:
+            status.append(None)
+            continue
+        out: Row = {"origin": "declared", "source": col.source}
+        ok = True
+        for key, values, ids in ends:
+            name = values[j]
+            if name:
+                hit = ids[str(name)]
+                if hit is _FAILED:
+                    ok = False
+                    break
+                out[key] = hit
+        port: Any = port_values[j] if port_values is not None else None
+        row_ports: Any = (None,) if port is None else ports.get(str(port), _FAILED)
+        if not ok or row_ports is _FAILED:
+            status.append(False)
+            continue
+        for k, values in extras:
+            if values[j]:
+                out[k] = values[j]
+        _add_dependencies(col, out, row_ports)
+        status.append(True)
+    return status
+
+
+def _checked_ports(text: str) -> tuple[int, ...]:
+    ports = _ports(text)
+    for port in ports:
+        if not 0 <= port <= 65535:
+            raise BadValue(f"port {port} is not between 0 and 65535", "dependencies.port")
+    return ports
+
+
+def _disk_columns(col: Collector, columns: Columns, n: int) -> Status:
+    """:func:`_disk_row` for a chunk of a sheet that names no bureau (each distinct host
+    name resolved once, across the bureaus): the rows are added in order, the same as
+    row by row."""
+    names = columns.get(("hosts", "hostname")) or [None] * n
+    ips = columns.get(("hosts", "ip")) or [None] * n
+    sizes = columns.get(("disks", "size_gb"))
+    disk_cols = [(c, values) for (t, c), values in columns.items() if t == "disks"]
+    texts = [str(h or ip) if h or ip else None for h, ip in zip(names, ips, strict=True)]
+    hids = _memo(texts, lambda t: col.host_ref("", t))
+    status: Status = []
+    for j, blank in enumerate(_blank_rows(columns, n)):
+        if blank:
+            status.append(None)
+            continue
+        text = texts[j]
+        hid = hids.get(text, _FAILED) if text else _FAILED
+        if hid is _FAILED or sizes is None or sizes[j] is None:
+            status.append(False)
+            continue
+        _add_disk(col, hid, {c: values[j] for c, values in disk_cols if values[j] is not None})
+        status.append(True)
+    return status
+
+
+#: Sheet kinds whose chunks can be read column by column when the sheet names no bureau:
+#: the tables their columns may belong to, and the column reader.
+COLUMN_READERS: dict[str, tuple[frozenset[str], Callable[[Collector, Columns, int], Status]]] = {
+    "dependencies": (frozenset({"dependencies"}), _dependency_columns),
+    "disks": (frozenset({"hosts", "disks"}), _disk_columns),
+}
+
+
+__all__ = ["COLUMN_READERS", "ROW_READERS", "Columns", "Status"]
