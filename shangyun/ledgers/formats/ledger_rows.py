@@ -217,6 +217,8 @@ def _memo(values: list[Any], fn: Callable[[str], Any]) -> dict[str, Any]:
 
 def _blank_rows(columns: Columns, n: int) -> list[bool]:
     """Per row, whether every cell is blank."""
+    if any(None not in values for values in columns.values()):
+        return [False] * n  # a column full in every row: no row is blank
     blank = [True] * n
     for values in columns.values():
         for j, v in enumerate(values):
