@@ -44,8 +44,8 @@ DEP_HEADER = ["源系统", "目标系统", "源主机", "端口", "服务"]
 def _sheet(header: list[str], rows: list[tuple[str | None, list[Any]]],
            bureau: bool) -> list[list[Any]]:
     if not bureau:
-        return [header] + [cells for _b, cells in rows]
-    return [["单位", *header]] + [[b, *cells] for b, cells in rows]
+        return [header, *(cells for _b, cells in rows)]
+    return [["单位", *header], *([b, *cells] for b, cells in rows)]
 
 
 def _estate(tmp_path: Path, name: str, bureau: bool) -> dict[str, list[dict[str, Any]]]:
@@ -97,8 +97,8 @@ def test_a_name_defined_by_a_later_file_waits_for_it(tmp_path: Path) -> None:
 def test_a_refusal_still_names_file_sheet_row_and_column(
         tmp_path: Path, sheet: str, rows: list[list[Any]], row: int, column: str,
         text: str) -> None:
-    hosts = HOSTS + [["甲局", "统一认证", "web01", "10.0.1.30", "CentOS 7.9"],
-                     ["乙局", "门户网站", "web01", "10.0.2.30", "UOS 20"]]
+    hosts = [*HOSTS, ["甲局", "统一认证", "web01", "10.0.1.30", "CentOS 7.9"],
+             ["乙局", "门户网站", "web01", "10.0.2.30", "UOS 20"]]
     book = write_xlsx(tmp_path / "book.xlsx", {"主机": hosts, sheet: rows})
     est = tmp_path / "est"
     with pytest.raises(LedgerError) as err:
