@@ -384,6 +384,8 @@ def _build(work: Path, h: str, out: Path, log: Path,
     tmp = work / "disk.qcow2"
     _logrun(["qemu-img", "create", "-q", "-f", "qcow2", str(tmp), DISK_SIZE],
             what="qemu-img create", log=log, timeout=60)
+    grub_script = work / "grub-setup.sh"
+    grub_script.write_text(GRUB_SETUP)
     script = "\n".join([
         f"add {tmp} format:qcow2",
         "run",
@@ -392,8 +394,8 @@ def _build(work: Path, h: str, out: Path, log: Path,
         "mkfs ext4 /dev/sda1",
         "mount /dev/sda1 /",
         f"tar-in {tarball} / xattrs:true acls:true",
-        "command \"grub-install --target=i386-pc /dev/sda\"",
-        "command update-grub",
+        f"upload {grub_script} /root/.grub-setup.sh",
+        "command \"/bin/sh /root/.grub-setup.sh\"",
         "umount-all",
         "shutdown",
         "",
@@ -412,6 +414,24 @@ def _build(work: Path, h: str, out: Path, log: Path,
                       app_port=APP_PORT, kernel=kernel, host_keys=host_keys,
                       virtio_in_initramfs=virtio, build_seconds=round(time.monotonic() - t0, 1),
                       virtual_size=int(size))
+
+
+# GRUB goes onto the disk holding the guest's root, named as the appliance's kernel names
+# it: libguestfs translates "/dev/sda" in its own calls, but a command run in the guest
+# sees the kernel's names, and the appliance's disks are probed in no fixed order (its
+# own disk was /dev/sda in some runs, and GRUB then refused: "embedding is not possible …
+# cross-disk install"). The device map makes GRUB's hd0 that disk, then goes.
+GRUB_SETUP = """\
+set -eu
+src=$(awk '$2 == "/" { print $1 }' /proc/mounts | tail -n 1)
+disk=$(printf '%s\\n' "$src" | sed 's/[0-9]*$//')
+test -b "$disk"
+mkdir -p /boot/grub
+printf '(hd0) %s\\n' "$disk" > /boot/grub/device.map
+grub-install --target=i386-pc "$disk"
+update-grub
+rm -f /boot/grub/device.map /root/.grub-setup.sh
+"""
 
 
 def host_key_fingerprint(pub_line: str) -> str:
