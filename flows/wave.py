@@ -40,6 +40,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
@@ -130,6 +131,25 @@ def ensure_limits(wave: WaveWork, global_slots: int = GLOBAL_SLOTS) -> dict[str,
         for name, slots in limits.items():
             client.upsert_global_concurrency_limit_by_name(name, slots)
     return limits
+
+
+def free_orphaned_slots(limits: Mapping[str, int]) -> dict[str, int]:
+    """Set the taken slots of ``limits`` back to 0; returns the slots freed per limit.
+
+    Called only when the journal shows no other live run (:func:`_limits`): then every
+    taken slot is an orphan of a run killed while it held it (``kill -9``). Its lease died
+    with it when the Prefect server was the ephemeral one of the killed process (the
+    lease storage is in memory), so Prefect never gives the slot back and a ``wave
+    resume`` of that bureau would wait for it forever."""
+    freed: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name in limits:
+            taken = client.read_global_concurrency_limit_by_name(name).active_slots
+            if taken:
+                client.update_global_concurrency_limit(
+                    name, GlobalConcurrencyLimitUpdate(active_slots=0))
+                freed[name] = taken
+    return freed
 
 
 SLOT_LEASE_SECONDS = 60.0
@@ -615,7 +635,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         state, systems = WAVE_FAILED, []
         try:
             with journal.keepalive(run_id, HEARTBEAT_SECONDS):
-                _limits(wave, distributed)
+                _limits(wave, distributed, journal, run_id)
                 futures = [move_group.with_options(
                     task_run_name=_group_name(wave, gid, sids),
                     tags=[f"wave-{number}", *sorted({wave.system(s).bureau_id for s in sids})],
@@ -734,12 +754,25 @@ def _flow_run_id() -> str | None:
     return str(fid) if fid else None
 
 
-def _limits(wave: WaveWork, distributed: bool) -> None:
-    """Locally the flow creates its limits; a worker only checks that the submitter did."""
+def _limits(wave: WaveWork, distributed: bool, journal: WaveJournal | None = None,
+            run_id: str | None = None) -> None:
+    """Locally the flow creates its limits; a worker only checks that the submitter did.
+
+    Locally, with ``journal`` and no other live run of any wave in it (only ``run_id``),
+    the slots a killed run left taken are given back (:func:`free_orphaned_slots`,
+    logged and audited): nothing else can hold them."""
     if distributed:
         check_limits(wave_limits(wave))
-    else:
-        ensure_limits(wave)
+        return
+    limits = ensure_limits(wave)
+    if journal is None or set(journal.live_runs()) - {run_id}:
+        return
+    freed = free_orphaned_slots(limits)
+    if freed:
+        get_run_logger().warning(
+            "concurrency slots left taken by a killed run given back: %s",
+            ", ".join(f"{name} ({n})" for name, n in sorted(freed.items())))
+        journal.audit("wave.slots.freed", None, "ok", {"wave": wave.number, "freed": freed})
 
 
 @task(name="rehearse-step", cache_policy=NO_CACHE, persist_result=False)

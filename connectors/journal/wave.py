@@ -139,6 +139,12 @@ class SqlWaveJournal:
                             f"pid {r.pid} on host {r.host}), which overlaps {asked}; wait "
                             "for it, or stop it and 'wave resume'")
 
+    def live_runs(self) -> list[str]:
+        """The ids of every ``run``-kind run, of any wave, that a live process holds
+        (dead processes' runs are reconciled first)."""
+        self.reconcile()
+        return [r.id for r in self.j.runs(status="running") if r.kind == "run"]
+
     def runs(self, wave: int) -> list[dict[str, Any]]:
         """Every run of ``wave``, oldest first, as plain data (with its ``kind``, and its
         ``bureau``/``flow_run_id`` when it was a bureau's run)."""

@@ -114,6 +114,10 @@ class WaveJournal(StepJournal, Protocol):
         """Every run of ``wave``, oldest first, as plain data (with its ``kind``)."""
         ...
 
+    def live_runs(self) -> list[str]:
+        """The ids of every ``run``-kind run, of any wave, a live process holds."""
+        ...
+
     def audit(self, action: str, system: str | None, result: str,
               details: Mapping[str, Any]) -> None:
         """Append an audit record."""
