@@ -600,15 +600,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     with open_journal(estate_dir) as journal:
         journal.reconcile()
         if resume:
-            last = journal.last_run(number, bureau=bureau)
-            if last is None:
-                scope = f" for bureau {bureau}" if bureau else " as a whole"
-                hint = ("; it was run distributed: use 'wave resume --distributed'"
-                        if not bureau and journal.last_run(number) else "; use 'wave run'")
-                raise StepError(f"wave {number} has never run{scope} in {estate_dir}{hint}")
-            if last["status"] == "done":
-                raise StepError(f"wave {number}: its last run {last['id']} is done; "
-                                "nothing to resume")
+            last = resumable_run(journal, estate_dir, number, bureau)
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
         refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
@@ -656,6 +648,23 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         # result either way)
         return Failed(message=failed_message(result), data=result)  # type: ignore[return-value]
     return result
+
+
+def resumable_run(journal: WaveJournal, estate_dir: str, number: int,
+                  bureau: str | None) -> dict[str, Any]:
+    """The run ``wave resume`` takes over: the latest ``run``-kind run of the wave (of
+    ``bureau``'s scope), with its params; :class:`StepError` when there is none or it is
+    done (nothing to resume)."""
+    last = journal.last_run(number, bureau=bureau)
+    if last is None:
+        scope = f" for bureau {bureau}" if bureau else " as a whole"
+        hint = ("; it was run distributed: use 'wave resume --distributed'"
+                if not bureau and journal.last_run(number) else "; use 'wave run'")
+        raise StepError(f"wave {number} has never run{scope} in {estate_dir}{hint}")
+    if last["status"] == "done":
+        raise StepError(f"wave {number}: its last run {last['id']} is done; "
+                        "nothing to resume")
+    return last
 
 
 def refuse_held_elsewhere(journal: WaveJournal, wave: WaveWork) -> None:
@@ -718,14 +727,14 @@ def preflight(estate_dir: str, number: int, *, only: str | None = None,
     live; a system in the middle of a fail-back; a system another wave holds. Nothing is
     written; an estate without a journal has nothing to refuse."""
     if not os.environ.get("SHANGYUN_JOURNAL") and not (Path(estate_dir) / "journal.db").exists():
+        if resume:
+            raise StepError(f"wave {number} has never run in {estate_dir} (no journal yet); "
+                            "use 'wave run'")
         return
     with open_journal(estate_dir, create=False) as journal:
         journal.ensure_idle(number, bureau=bureau)
-        if resume:
-            last = journal.last_run(number, bureau=bureau)
-            if last is None or last["status"] == "done":
-                return  # the flow says why there is nothing to resume
-            only = last.get("only")
+        if resume:  # nothing to resume: said here, before Prefect starts
+            only = resumable_run(journal, estate_dir, number, bureau).get("only")
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
         refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
         refuse_held_elsewhere(journal, wave)
