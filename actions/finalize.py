@@ -7,9 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from connectors.journal.wave import open_journal
-from shangyun.errors import StepError
+from shangyun.errors import ShangyunError, StepError
+from shangyun.estate import Estate
+from shangyun.estate.names import names_of
 from shangyun.runbook.sources import plan_files, wave_of_systems
-from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, finalize_verdict, load_cutover
+from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
+
+
+def _system_names(estate_dir: str) -> dict[str, str]:
+    """Id -> name of the estate's systems for the refusal a person reads (empty when the
+    estate cannot be read: the ids are shown)."""
+    try:
+        return names_of(Estate.load(estate_dir, check=False), "system")
+    except ShangyunError:
+        return {}
 
 
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
@@ -33,13 +44,15 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
             at = None
             if rec is not None and rec.payload.get("cut_over_at"):
                 at = datetime.fromisoformat(str(rec.payload["cut_over_at"]))
-            systems[sid] = {"cutover": rec.status if rec else None, "at": at}
+            status = rec.status if rec else (
+                "never run" if plan is not None and sid in plan.systems else UNLISTED)
+            systems[sid] = {"cutover": status, "at": at}
         # a system the plan puts in the wave that never ran (an --only run moved the
         # others) is not cut over: the wave is not closed over it
         for sid, n in wave_of_systems(plan_files(Path(estate_dir))).items():
             if n == number and sid not in systems:
                 systems[sid] = {"cutover": "never run", "at": None}
-        verdict = finalize_verdict(systems, now, soak)
+        verdict = finalize_verdict(systems, now, soak, _system_names(estate_dir))
         if not verdict.ok:
             raise StepError(f"wave {number} cannot be finalized: " + "; ".join(verdict.reasons))
         run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize",

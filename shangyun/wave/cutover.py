@@ -68,6 +68,7 @@ from typing import Any
 import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError, StepError
+from shangyun.estate.names import readable
 from shangyun.guests.plan import GuestPlan, parse_guest_plan
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.stepargs import (
@@ -325,15 +326,26 @@ class FinalizeVerdict:
     cut_over_at: datetime | None
 
 
+UNLISTED = "unlisted"
+"""A system's cutover status for :func:`finalize_verdict` when ``plan/cutover.yaml`` does
+not list it: its run moves the disks only and never cuts it over."""
+
+
 def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
-                     soak_hours: float) -> FinalizeVerdict:
+                     soak_hours: float, names: Mapping[str, str] | None = None
+                     ) -> FinalizeVerdict:
     """A wave may be finalized when every system has its ``cutover`` step done (``at`` =
     when) and the last one was cut over at least ``soak_hours`` ago. ``systems`` maps each
-    system of the wave to ``{"cutover": status or None, "at": datetime or None}``."""
+    system of the wave to ``{"cutover": status, "never run" or UNLISTED, "at": datetime or
+    None}``; ``names`` (id -> name): the reasons name the systems (:func:`readable`)."""
     reasons, times = [], []
     for sid, info in sorted(systems.items()):
-        if info.get("cutover") != "done" or info.get("at") is None:
-            reasons.append(f"{sid}: not cut over (cutover step: {info.get('cutover')})")
+        who = readable(sid, names or {})
+        if info.get("cutover") == UNLISTED:
+            reasons.append(f"{who}: not cut over ({CUTOVER_FILE} does not list it: its "
+                           "runs move its disks, never cut it over)")
+        elif info.get("cutover") != "done" or info.get("at") is None:
+            reasons.append(f"{who}: not cut over (cutover step: {info.get('cutover')})")
         else:
             times.append(info["at"])
     last = max(times) if times else None
