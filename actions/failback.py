@@ -35,6 +35,7 @@ from actions.data import database_sides, read_only_before, ssh_source, verify_it
 from connectors import files
 from connectors.targets.base import Instance, InstanceState
 from shangyun.errors import StepError
+from shangyun.estate.names import command_arg
 from shangyun.journal.status import DONE, NEEDS_UNDO, UNDOING, UNDONE
 from shangyun.wave.cutover import FAILBACK_KINDS, HOMEWARD_KINDS, failback_steps
 from shangyun.wave.engine import (
@@ -247,8 +248,8 @@ def refuse_mid_failback(journal: WaveJournal, wave: int, systems: Mapping[str, s
     if stuck:
         who = ", ".join(f"{systems[s]} ({s})" if systems[s] and systems[s] != s else s
                         for s in stuck)
-        cmds = "; ".join(f"'shangyun wave rollback {wave} --system {s} --fail-back'"
-                         for s in stuck)
+        cmds = "; ".join(f"shangyun wave rollback {wave} --system "
+                         f"{command_arg('system', s, systems)} --fail-back" for s in stuck)
         raise StepError(f"wave {wave}: {who} in the middle of a fail-back (stopped past its "
                         f"point of no return): finish it first with {cmds}, then run the "
                         "wave again; nothing was run")

@@ -195,8 +195,9 @@ def _held(estate_dir: str, work: Any) -> dict[str, str]:
         if journal is None:
             return {}
         j = SqlWaveJournal(journal)
+        names = _names(estate_dir, "system")
         return {s.id: why for s in work.systems
-                if (why := held_elsewhere(j, work.number, s.id)) is not None}
+                if (why := held_elsewhere(j, work.number, s.id, names)) is not None}
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:

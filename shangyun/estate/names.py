@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -101,6 +103,32 @@ def _text(value: object) -> str:
 def resolve_in(estate_dir: str | os.PathLike[str], kind: Kind, text: str) -> str:
     """:func:`resolve` ``text`` against the estate in ``estate_dir`` (loaded unchecked)."""
     return resolve(kind, text, names_of(Estate.load(estate_dir, check=False), kind))
+
+
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+")
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a POSIX shell command a person copies: as it is when every
+    character is a letter or digit of any script (a Chinese name stays readable) or one of
+    ``@%+=:,./-_``, else :func:`shlex.quote` d (spaces, quotes, brackets …)."""
+    return text if _SHELL_SAFE.fullmatch(text) else shlex.quote(text)
+
+
+def command_arg(kind: Kind, ident: str, names: Mapping[str, str], suffix: str = "") -> str:
+    """How a command printed for a person names ``ident`` (``--only``, ``--system``,
+    ``--pin NAME=W`` with ``suffix`` ``=W``): its name when :func:`resolve` gives the id
+    back — the CLI takes names — else the id (a name shared by several, or none), as one
+    shell word (:func:`shell_word`)."""
+    name = names.get(ident, "")
+    word = ident
+    if name and name != ident:
+        try:
+            if resolve(kind, name, names) == ident:
+                word = name
+        except EstateError:  # ambiguous: the id it is
+            pass
+    return shell_word(word + suffix)
 
 
 def readable(ident: str, names: Mapping[str, str]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
-from shangyun.estate.names import readable
+from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
@@ -198,6 +198,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     opts = options or RunOptions(staging_dir=str(root / "staging"))
     eff = to_float((plan.get("options") or {}).get("link_efficiency"), 0.8) or 0.8
     sys_rows = {r["id"]: r for r in estate.rows("systems")}
+    names = names_of(estate, "system")  # commands a person copies name systems by name
     bureaus = {r["id"]: r for r in estate.rows("bureaus")}
     hosts = {r["id"]: r for r in estate.rows("hosts")}
     used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
@@ -246,6 +247,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         total = sum(x["seconds"] for x in steps)
         systems.append({
             "id": s.id, "name": s.name, "bureau": s.bureau_id, "bureau_name": s.bureau_name,
+            "cmd": command_arg("system", s.id, names),
             "owner": row.get("owner") or "", "phone": row.get("phone") or "",
             "criticality": row.get("criticality") or "", "move_group": s.move_group,
             "hosts": [{"hostname": h.hostname, "ip": hosts[h.id].get("ip") or "",
@@ -349,13 +351,13 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     for s in systems:
         st = s["state"]
         if st in (ROLLED_BACK, REFUSED):
-            action = t("decide_rerun", n=number, sid=s["id"])
+            action = t("decide_rerun", n=number, sid=s.get("cmd") or s["id"])
         elif st == ROLLBACK_FAILED:
             keys = ", ".join(f"`{x['key']}`" for x in s["history"]["steps"]
                              if x["status"] == UNDO_FAILED)
-            action = t("decide_undo_failed", keys=keys, n=number, sid=s["id"])
+            action = t("decide_undo_failed", keys=keys, n=number, sid=s.get("cmd") or s["id"])
         elif st in (SYSTEM_FAILED, PARTIAL):
-            action = t("decide_resume", n=number, sid=s["id"])
+            action = t("decide_resume", n=number, sid=s.get("cmd") or s["id"])
         else:
             continue
         decide.append({"name": s["name"], "id": s["id"], "state": st, "action": action})

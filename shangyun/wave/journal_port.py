@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
+from shangyun.estate.names import command_arg
 from shangyun.journal.status import DONE, NEEDS_UNDO
 from shangyun.wave.engine import StepJournal
 from shangyun.wave.state import CUTOVER, PENDING, latest_runs, system_state, wave_state
@@ -141,14 +142,17 @@ class WaveJournal(StepJournal, Protocol):
         ...
 
 
-def held_elsewhere(journal: WaveJournal, wave: int, system_id: str) -> str | None:
+def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
+                   names: Mapping[str, str] | None = None) -> str | None:
     """Why ``system_id`` may not run in ``wave``: another wave of the journal still holds
     it — cut over there (its target is production), failed back there (its target copies
     are that wave's), or with steps there that are not undone (a failed or crashed run) —
     with the command that frees it; None when no other wave does. A re-plan can put a
     system that already ran into another wave; running it there would copy over its
     production target, and a later rollback of the first wave would drop what the second
-    made."""
+    made. ``names`` (id → name of the estate's systems) lets the commands name the system
+    by its name, as a person types it (:func:`shangyun.estate.names.command_arg`)."""
+    who = command_arg("system", system_id, names or {})
     for other in journal.system_waves(system_id):
         if other == wave:
             continue
@@ -159,12 +163,13 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str) -> str | Non
         if any(r.kind == CUTOVER and r.status == DONE for r in recs):
             return (f"cut over in wave {other} (its target is in production); it cannot "
                     f"move again in wave {wave}: take it out of wave {wave} "
-                    f"(shangyun plan --pin {system_id}={other}, or --exclude), or fail it "
-                    f"back first (shangyun wave rollback {other} --system {system_id} "
-                    "--fail-back), then roll it back there")
+                    f"(shangyun plan --pin "
+                    f"{command_arg('system', system_id, names or {}, f'={other}')}, or "
+                    f"--exclude), or fail it back first (shangyun wave rollback {other} "
+                    f"--system {who} --fail-back), then roll it back there")
         return (f"{state.replace('_', ' ')} in wave {other}, whose steps are not undone; "
                 f"roll it back there first (shangyun wave rollback {other} --system "
-                f"{system_id}), or take it out of wave {wave}")
+                f"{who}), or take it out of wave {wave}")
     return None
 
 

@@ -111,7 +111,7 @@ def test_run_in_the_middle_of_a_failback_is_refused_naming_the_command(
     err = json.loads(res.stdout)
     assert not err["ok"], err
     assert "sys-01" in err["error"] and "--fail-back" in err["error"], err
-    assert "wave rollback 1 --system sys-01 --fail-back" in err["error"], err
+    assert "wave rollback 1 --system 审批系统 --fail-back" in err["error"], err
     # nothing was run: no new run, the system as the fail-back left it
     assert c.dns_values() == (OLD_IP,) and pg_writable(ps) and not pg_writable(pt)
     with open_journal(c.root) as j:

@@ -51,7 +51,8 @@ def test_the_outcome_leads_and_names_what_needs_a_decision(ran_wave: RanWave) ->
     assert "`convert/disk-02-1`: " in why, why
     assert not why.split("`: ", 1)[1].startswith(("system sys-02", "sys-02")), why
     assert [d["id"] for d in out["decide"]] == ["sys-02"]
-    assert "wave run 1 --only sys-02" in out["decide"][0]["action"]
+    # the command names the system as a person types it: by its name (档案系统)
+    assert "wave run 1 --only 档案系统`" in out["decide"][0]["action"], out["decide"]
     # the outcome comes before the plan, and the rollback is one line for the system
     assert text.index("## Outcome") < text.index("## Before the wave")
     head = text[:text.index("## Before the wave")]
