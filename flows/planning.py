@@ -8,15 +8,21 @@ markdown summary with the metrics and the excluded systems.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from connectors.journal.history import open_reader
 from shangyun.assess import assess, write_assessment
+from shangyun.errors import EstateError
 from shangyun.estate import Estate
+from shangyun.journal.records import NoJournal
 from shangyun.planner import Plan, PlanOptions, make_plan, write_plan
+from shangyun.planner.history import RanWaves, ran_waves
+from shangyun.runbook.sources import plan_files
 
 
 @task(name="load-estate", cache_policy=NO_CACHE)
@@ -33,10 +39,27 @@ def assess_estate(estate: Estate, estate_dir: str) -> dict[str, Any]:
     return result.summary
 
 
+@task(name="ran-waves", cache_policy=NO_CACHE)
+def read_ran_waves(estate_dir: str) -> RanWaves:
+    """What the journal says ran (read only; nothing when the estate has no journal), with
+    the plan it ran under: a re-plan keeps those waves as they ran."""
+    try:
+        previous = plan_files(Path(estate_dir))
+    except EstateError:
+        previous = None
+    try:
+        with open_reader(estate_dir) as journal:
+            return ran_waves(journal, previous)
+    except NoJournal:  # $SHANGYUN_JOURNAL: a database no wave has written to yet
+        return ran_waves(None)
+
+
 @task(name="plan", cache_policy=NO_CACHE)
-def plan_estate(estate: Estate, options: PlanOptions) -> Plan:
-    """Run the pure planner (raises PlanError, which fails the flow, when infeasible)."""
-    return make_plan(estate, options)
+def plan_estate(estate: Estate, options: PlanOptions,
+                history: RanWaves | None = None) -> Plan:
+    """Run the pure planner (raises PlanError, which fails the flow, when infeasible);
+    ``history``: the waves that ran, kept as they ran."""
+    return make_plan(estate, options, history=history)
 
 
 @task(name="write-plan", cache_policy=NO_CACHE)
@@ -75,7 +98,7 @@ def planning(estate_dir: str, options: dict[str, Any] | None = None,
     opts = PlanOptions.from_dict(options or {})
     estate = load_estate(estate_dir)
     summary = assess_estate(estate, estate_dir) if run_assessment else None
-    plan = plan_estate(estate, opts)
+    plan = plan_estate(estate, opts, read_ran_waves(estate_dir))
     path = save_plan(plan, estate_dir)
     create_table_artifact(
         key="plan-waves", description="Waves of the plan",

@@ -62,8 +62,10 @@ from connectors.locks import (
 )
 from connectors.workpool import check_distributed, check_limits
 from shangyun.errors import ShangyunError, StepError, TransientError
-from shangyun.estate.names import readable
+from shangyun.estate import Estate
+from shangyun.estate.names import names_of, readable
 from shangyun.journal.fence import FencedWriteError, fenced
+from shangyun.journal.records import NoJournal
 from shangyun.runbook.context import step_title
 from shangyun.runbook.i18n import LANGS, state_label, translator
 from shangyun.wave.builder import wave_steps
@@ -672,8 +674,9 @@ def refuse_held_elsewhere(journal: WaveJournal, wave: WaveWork) -> None:
     wave of the journal still holds (:func:`held_elsewhere`: a re-plan moved a system that
     was cut over, failed back or left unfinished in its first wave), naming each one and
     the command that frees it."""
+    names = names_of(Estate.load(wave.estate_dir, check=False), "system")
     held = [(s, why) for s in wave.systems
-            if (why := held_elsewhere(journal, wave.number, s.id)) is not None]
+            if (why := held_elsewhere(journal, wave.number, s.id, names)) is not None]
     if held:
         raise StepError(f"wave {wave.number}: " + "; ".join(
             f"{_who({'id': s.id, 'name': s.name})} is {why}" for s, why in held)
@@ -731,7 +734,11 @@ def preflight(estate_dir: str, number: int, *, only: str | None = None,
             raise StepError(f"wave {number} has never run in {estate_dir} (no journal yet); "
                             "use 'wave run'")
         return
-    with open_journal(estate_dir, create=False) as journal:
+    with contextlib.ExitStack() as stack:
+        try:
+            journal = stack.enter_context(open_journal(estate_dir, create=False))
+        except NoJournal:  # $SHANGYUN_JOURNAL: a database no run has written to yet
+            return
         journal.ensure_idle(number, bureau=bureau)
         if resume:  # nothing to resume: said here, before Prefect starts
             only = resumable_run(journal, estate_dir, number, bureau).get("only")

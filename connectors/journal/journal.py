@@ -41,7 +41,14 @@ from shangyun.digest import DEFAULT_ALGORITHM, check_algorithm
 from shangyun.errors import SchemaVersionError
 from shangyun.journal import audit as audit_log
 from shangyun.journal.fence import FencedWriteError, fence_of
-from shangyun.journal.records import JournalError, Run, RunBusyError, StepEntry, StepStart
+from shangyun.journal.records import (
+    JournalError,
+    NoJournal,
+    Run,
+    RunBusyError,
+    StepEntry,
+    StepStart,
+)
 from shangyun.journal.status import (
     DONE,
     FAILED,
@@ -155,7 +162,7 @@ class Journal:
         """
         url, path = resolve(target)
         if not create and path is not None and not path.exists():
-            raise JournalError(f"no journal at {path}")
+            raise NoJournal(f"no journal at {path}")
         alg = check_algorithm(algorithm) if algorithm else None
         keeper = keeper or HeadKeeper.from_env()
         if path is not None and path.name == JOURNAL_FILE:
@@ -180,7 +187,7 @@ class Journal:
                                f"({exc.orig}); restore it from a backup") from None
         if not exists:
             if not create:
-                raise JournalError(f"no journal at {self.url}")
+                raise NoJournal(f"no journal at {self.url}")
             self._create_tables()
 
         def init(s: Session) -> str:

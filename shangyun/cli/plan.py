@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -48,7 +49,8 @@ def _limit(v: float | None) -> float | None:
 @click.option("--link-efficiency", type=click.FloatRange(0.01, 1.0), default=0.8,
               show_default=True, help="Share of a bureau's link a copy gets in its window.")
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="First wave's week (YYYY-MM-DD; default: next Monday).")
+              help="First wave's week (YYYY-MM-DD; default: next Monday); after waves have "
+                   "run, the week of the first new wave.")
 @click.option("--cadence-days", type=click.IntRange(1, 365), default=7, show_default=True,
               help="Days between waves.")
 @click.option("--blackout", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
@@ -69,7 +71,8 @@ def _limit(v: float | None) -> float | None:
 @click.option("--no-split", is_flag=True, help="Fail instead of splitting a move group that "
               "does not fit one wave.")
 @click.option("--pin", "pins", multiple=True, metavar="SYSTEM=WAVE",
-              help="Put SYSTEM (id or name; and its move group) in WAVE (repeatable).")
+              help="Put SYSTEM (id or name; and its move group) in WAVE (repeatable); not "
+                   "a wave that has run.")
 @click.option("--exclude", multiple=True, metavar="SYSTEM",
               help="Leave SYSTEM (id or name) out (repeatable).")
 @click.option("--include-not-ready", is_flag=True,
@@ -92,16 +95,27 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     with their consumers, few bureaus per wave, and --pin/--exclude. Classified systems are
     excluded with the reason. Impossible constraints stop with an error naming them.
     `shangyun plan explain SYSTEM` tells why a system is in its wave.
+
+    A re-plan reads the journal: every wave that has run keeps the systems it ran (done,
+    cut over, failed …) and takes nothing new; new systems, systems not run yet and those
+    rolled back or refused where they ran go into waves after the last wave that ran
+    (--start is then that wave's week, there is no pilot, and --pin into a wave that ran
+    is an error).
     """
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"estate_dir": estate_dir}
         return
     if not estate_dir:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
+    from connectors.journal.history import open_reader
+    from shangyun.errors import EstateError
     from shangyun.estate import Estate
     from shangyun.estate.names import label as name_label
     from shangyun.estate.names import names_of, resolve, resolve_all
+    from shangyun.journal.records import NoJournal
     from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
+    from shangyun.planner.history import ran_waves
+    from shangyun.runbook.sources import plan_files
 
     if not dry_run:  # one writer of the estate, held until the command ends
         from shangyun.estate.lock import estate_lock
@@ -123,15 +137,27 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
             exclude=excluded, include_not_ready=include_not_ready)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    result = make_plan(estate, opts)
+    try:  # the plan the waves that ran ran under: their dates, pilot mark, move groups
+        previous = plan_files(Path(estate_dir))
+    except EstateError:
+        previous = None
+    try:  # what ran: kept as it ran
+        with open_reader(estate_dir) as journal:
+            history = ran_waves(journal, previous)
+    except NoJournal:  # $SHANGYUN_JOURNAL: a database no wave has written to yet
+        history = ran_waves(None)
+    result = make_plan(estate, opts, history=history)
     path = None if dry_run else write_plan(result, estate_dir)
     warnings = result.warnings(dt.date.today())
     if as_json:
         print_json({**result.to_json(), "warnings": warnings})
         return
+    for note in result.notes:
+        console.print(escape(note))
     t = Table("wave", "start", "systems", "hosts", "data GB", "bureaus", title="waves")
     for w in result.waves:
-        label = f"{w['number']}" + (" (pilot)" if w["pilot"] else "")
+        label = f"{w['number']}" + (" (pilot)" if w["pilot"] else "") + \
+            (" (ran)" if w.get("ran") else "")
         t.add_row(label, w["start"], str(len(w["systems"])), str(w["hosts"]),
                   f"{w['data_gb']:,.1f}",
                   ", ".join(result.names["bureau"].get(b) or b for b in w["bureaus"][:6])

@@ -17,6 +17,11 @@ class JournalError(ShangyunError):
     """The journal cannot be opened, or a step/run transition is not allowed."""
 
 
+class NoJournal(JournalError):
+    """Opened for reading only, the target holds no journal yet (no file, or a reachable
+    database without the journal's tables): nothing has run there."""
+
+
 class RunBusyError(JournalError):
     """A live process already runs the wave in an overlapping scope (named in the text)."""
 
@@ -104,4 +109,4 @@ class StepStart:
         return self.entry.result
 
 
-__all__ = ["JournalError", "Run", "StepEntry", "StepStart"]
+__all__ = ["JournalError", "NoJournal", "Run", "StepEntry", "StepStart"]

@@ -1,8 +1,10 @@
 """The plan as files in the estate's ``plan/`` folder, and ``explain`` that reads them.
 
-``plan.yaml`` (schema_version, options, the estate fingerprint, metrics, waves),
-``waves.csv``, ``windows.csv``, ``move_groups.csv``, ``systems.csv`` (wave, group, reasons
-joined with `` | ``) and ``excluded.csv``. Written all-or-nothing.
+``plan.yaml`` (schema_version, options, the estate fingerprint, metrics, waves, the
+waves that had run when it was made and its notes), ``waves.csv`` (``ran``: a wave the
+journal records as run, kept as it ran), ``windows.csv``, ``move_groups.csv``,
+``systems.csv`` (wave, group, reasons joined with `` | ``) and ``excluded.csv``. Written
+all-or-nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
     """Write ``plan`` into ``estate_dir/plan/`` (replacing an older plan atomically)."""
     meta = {"schema_version": PLAN_SCHEMA_VERSION, "created": plan.created,
             "estate_fingerprint": plan.fingerprint, "options": plan.options,
-            "metrics": plan.metrics,
+            "metrics": plan.metrics, "ran_waves": list(plan.ran), "notes": list(plan.notes),
             "waves": [{k: w[k] for k in ("number", "start", "hosts", "data_gb", "bureaus",
-                                         "pilot")} | {"systems": len(w["systems"])}
+                                         "pilot")} | {"systems": len(w["systems"]),
+                                                      "ran": bool(w.get("ran"))}
                       for w in plan.waves]}
     sname, bname = plan.names.get("system", {}), plan.names.get("bureau", {})
 
@@ -36,13 +39,15 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
         return ";".join(names.get(i) or i for i in ids)
 
     waves = pd.DataFrame([{"wave": w["number"], "start": w["start"], "pilot": w["pilot"],
+                           "ran": bool(w.get("ran")),
                            "systems": len(w["systems"]), "hosts": w["hosts"],
                            "data_gb": w["data_gb"], "bureaus": ";".join(w["bureaus"]),
                            "bureau_names": named(w["bureaus"], bname),
                            "move_groups": ";".join(w["move_groups"]),
                            "system_names": named(w["systems"], sname)} for w in plan.waves],
-                         columns=["wave", "start", "pilot", "systems", "hosts", "data_gb",
-                                  "bureaus", "bureau_names", "move_groups", "system_names"])
+                         columns=["wave", "start", "pilot", "ran", "systems", "hosts",
+                                  "data_gb", "bureaus", "bureau_names", "move_groups",
+                                  "system_names"])
     windows = pd.DataFrame([{"wave": w["number"], **win,
                              "bureau_name": bname.get(win["bureau_id"], "")}
                             for w in plan.waves for win in w["windows"]],

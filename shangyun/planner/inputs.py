@@ -8,6 +8,7 @@ its reason (classified, no security zone, not ready, or excluded by the user).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ class PlanInput:
     excluded: dict[str, str]
     to_excluded: dict[str, dict[str, int]] = field(default_factory=dict)
     dependency_rows: int = 0
+    #: systems a wave that already ran holds (system → wave): not planned again; a
+    #: planned system's dependencies on them are counted in ``to_excluded``
+    moved: dict[str, int] = field(default_factory=dict)
 
 
 def window_capacity_gb(link_mbps: float, hours: float, efficiency: float) -> float:
@@ -106,8 +110,11 @@ def _not_ready(hosts: pd.DataFrame, catalog: Catalog) -> set[str]:
     return set(hosts.loc[mask, "system_id"].dropna()) - {""}
 
 
-def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = None) -> PlanInput:
-    """Collect everything the planner needs from ``estate`` under ``opts``."""
+def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = None,
+                moved: Mapping[str, int] | None = None) -> PlanInput:
+    """Collect everything the planner needs from ``estate`` under ``opts``; ``moved``
+    (system → wave) are the systems waves that already ran hold: they are not planned."""
+    held = {str(k): int(v) for k, v in (moved or {}).items()}
     cat = catalog or load_catalog()
     sysdf = estate.tables["systems"]
     all_ids = sysdf["id"].astype(str).tolist()
@@ -144,7 +151,9 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
         if sid in excluded:
             raise PlanError(f"constraint pins: --pin {sid}={opts.pins[sid]}: {sid} cannot be "
                             f"planned: {excluded[sid]}")
-    planned = [s for s in all_ids if s not in excluded]
+    for sid in held:  # it ran: the wave that holds it keeps it, whatever rule now excludes it
+        excluded.pop(sid, None)
+    planned = [s for s in all_ids if s not in excluded and s not in held]
     index = {s: i for i, s in enumerate(planned)}
     n = len(planned)
     sub = sysdf[sysdf["id"].isin(index)]
@@ -180,10 +189,12 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
         i = index[sid]
         by_bureau[i][bureau[i]] = by_bureau[i].get(bureau[i], 0.0) + float(gb)
         data[i] += float(gb)
-    pairs, prec, to_excl, rows = _dependencies(estate, index, excluded, kinds, opts)
+    outside = {**excluded, **{s: f"moved in wave {w}" for s, w in held.items() if s in known}}
+    pairs, prec, to_excl, rows = _dependencies(estate, index, outside, kinds, opts)
     return PlanInput(planned, index, bureau, hcount, data, by_bureau, crit, crit_name, kinds,
                      [zones_of[s] for s in planned], [sites_of[s] for s in planned], pairs, prec,
-                     _bureaus(estate, opts), excluded, to_excl, rows)
+                     _bureaus(estate, opts), excluded, to_excl, rows,
+                     {s: w for s, w in held.items() if s in known})
 
 
 def _dependencies(
@@ -225,3 +236,33 @@ def _dependencies(
              ["w"].sum())
         prec = list(zip(p["c"].tolist(), p["p"].tolist(), p["w"].tolist(), strict=True))
     return pairs, prec, to_excl, len(frame)
+
+
+def held_facts(estate: Estate, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per system of ``ids`` (those a wave that ran holds): its bureau, hosts, data (GB,
+    and per bureau) and criticality rank, as :func:`build_input` counts them."""
+    if not ids:
+        return {}
+    wanted = set(ids)
+    sysdf = estate.tables["systems"]
+    out: dict[str, dict[str, Any]] = {}
+    for sid, bid, c in sysdf[["id", "bureau_id", "criticality"]].itertuples(index=False,
+                                                                           name=None):
+        if sid in wanted:
+            out[sid] = {"bureau_id": bid, "hosts": 0, "data_gb": 0.0, "by_bureau": {},
+                        "crit": CRITICALITY_RANK.get(c, 1) if isinstance(c, str) else 1}
+    hosts = _host_data(estate)
+    h = hosts[hosts["system_id"].isin(wanted)]
+    for sid, count in h["system_id"].value_counts().items():
+        out[str(sid)]["hosts"] = int(count)
+    for (sid, bid), gb in h.groupby(["system_id", "bureau_id"])["data_gb"].sum().items():
+        f = out[str(sid)]
+        f["by_bureau"][bid] = f["by_bureau"].get(bid, 0.0) + float(gb)
+        f["data_gb"] += float(gb)
+    dbs = estate.tables["databases"]
+    loose = dbs[(dbs["host_id"].fillna("") == "") & dbs["system_id"].isin(wanted)]
+    for sid, gb in loose.groupby("system_id")["size_gb"].sum().items():
+        f = out[str(sid)]
+        f["by_bureau"][f["bureau_id"]] = f["by_bureau"].get(f["bureau_id"], 0.0) + float(gb)
+        f["data_gb"] += float(gb)
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,12 @@ import pandas as pd
 from shangyun.assess.catalog import Catalog
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
-from shangyun.estate.names import names_of
+from shangyun.estate.names import command_arg, names_of
 from shangyun.planner.calendar import schedule_dates
 from shangyun.planner.capacity import Limits
 from shangyun.planner.groups import MoveGroup, move_groups
-from shangyun.planner.inputs import PlanInput, build_input
+from shangyun.planner.history import RanWaves
+from shangyun.planner.inputs import CRITICALITY_RANK, PlanInput, build_input, held_facts
 from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
@@ -48,12 +49,20 @@ class Plan:
     names: dict[str, dict[str, str]] = field(default_factory=dict)
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC)
                          .replace(microsecond=0).isoformat())
+    #: the waves the journal records as run (kept as they ran; new systems come after)
+    ran: list[int] = field(default_factory=list)
+    #: what a reader of the plan must know about it as a whole (a re-plan: which waves
+    #: ran, where new systems start, which systems are planned again)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` shape: waves, move_groups, excluded, metrics."""
+        """The ``--json`` shape: waves (``ran``: a wave the journal records as run),
+        move_groups, excluded, metrics, the waves that ran and the plan's notes."""
         return {
             "waves": [{k: w[k] for k in ("number", "start", "systems", "hosts", "data_gb",
-                                         "bureaus")} for w in self.waves],
+                                         "bureaus")} | {"ran": bool(w.get("ran"))}
+                      for w in self.waves],
+            "ran_waves": list(self.ran), "notes": list(self.notes),
             "move_groups": [{"id": g["id"], "systems": g["systems"]} for g in self.move_groups],
             "excluded": [{"system": e["system"], "reason": e["reason"]} for e in self.excluded],
             "metrics": {k: self.metrics[k] for k in ("waves", "cut_dependencies",
@@ -65,12 +74,18 @@ class Plan:
         wave numbers that are skipped (a pin names a wave number, so pinning past the last
         wave leaves empty waves in between)."""
         out: list[str] = []
-        past = [w for w in self.waves if dt.date.fromisoformat(w["start"]) < today]
+        past = [w for w in self.waves if not w.get("ran") and w["start"]
+                and dt.date.fromisoformat(w["start"]) < today]
         if past:
             out.append(f"{len(past)} wave(s) start in the past (wave {past[0]['number']} on "
                        f"{past[0]['start']}, today is {today.isoformat()}); pass --start")
         numbers = [w["number"] for w in self.waves]
-        gaps = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+        last_ran = max(self.ran, default=0)
+        never = sorted(set(range(1, last_ran)) - set(numbers))
+        if never:
+            out.append(f"wave(s) {', '.join(map(str, never))} never ran but wave {last_ran} "
+                       f"did: they stay empty, new systems start at wave {last_ran + 1}")
+        gaps = sorted(set(range(last_ran + 1, max(numbers, default=0) + 1)) - set(numbers))
         if gaps:
             pinned = sorted(f"{s}={n}" for s, n in (self.options.get("pins") or {}).items())
             span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]}–{gaps[-1]}" \
@@ -86,29 +101,91 @@ class Plan:
 
 
 def make_plan(estate: Estate, options: PlanOptions | None = None,
-              catalog: Catalog | None = None) -> Plan:
-    """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible."""
+              catalog: Catalog | None = None, history: RanWaves | None = None) -> Plan:
+    """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible.
+
+    ``history`` (:func:`shangyun.planner.history.ran_waves`: the journal) makes this a
+    re-plan: every wave that has run keeps the systems it holds and takes nothing new;
+    every other system — new, never run, or rolled back or refused where it ran — goes
+    into waves numbered on from the last wave that ran."""
     opts = options or PlanOptions()
+    ran = history or RanWaves()
+    known = {str(r["id"]) for r in estate.rows("systems")}
+    held = {s: w for s, w in ran.held().items() if s in known}
     try:
-        inp = build_input(estate, opts, catalog)
-        if not inp.systems and not inp.excluded:
+        run_opts = _check_ran(estate, opts, ran, held)
+        inp = build_input(estate, run_opts, catalog, held)
+        if not inp.systems and not inp.excluded and not held:
             raise PlanError("nothing to plan: the estate has no systems (import ledgers with "
                             "'shangyun inventory import' or run 'shangyun discover')")
-        limits = Limits(inp, opts)
+        limits = Limits(inp, run_opts)
         groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
         units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
-        apply_pins(inp, units, u_of_sys, groups, opts.pins)
+        apply_pins(inp, units, u_of_sys, groups, run_opts.pins)
         adj = unit_adjacency(inp, u_of_sys)
-        sched = schedule(inp, units, limits, opts, adj)
+        sched = schedule(inp, units, limits, run_opts, adj, first_wave=ran.last + 1,
+                         ran_note=_ran_sentence(ran))
     except PlanError as e:
         raise PlanError(_named(str(e), estate)) from None
-    return _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched)
+    return _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched, ran)
+
+
+def _ran_sentence(ran: RanWaves) -> str:
+    """``waves 1–2 have run; new systems start at wave 3`` ("" when nothing ran)."""
+    if not ran.waves:
+        return ""
+    verb = "has" if len(ran.waves) == 1 else "have"
+    return f"{ran.span()} {verb} run; new systems start at wave {ran.last + 1}"
+
+
+def _check_ran(estate: Estate, opts: PlanOptions, ran: RanWaves,
+               held: dict[str, int]) -> PlanOptions:
+    """The options a re-plan runs with: a pin of a system a wave that ran holds, to that
+    very wave, is dropped (it stays there anyway); any other pin into a wave that ran, a
+    pin moving a held system, or an exclusion of one is a :class:`PlanError` naming the
+    system and the wave."""
+    if not ran.waves:
+        return opts
+    names = names_of(estate, "system")
+    first = ran.last + 1
+    pins: dict[str, int] = {}
+    for sid, wave in opts.pins.items():
+        arg = command_arg("system", sid, names, f"={wave}")
+        if sid in held:
+            if wave == held[sid]:
+                continue
+            state = ran.waves[held[sid]].systems[sid].replace("_", " ")
+            raise PlanError(
+                f"constraint pins: --pin {arg}: {sid} ran in wave {held[sid]} ({state}) and "
+                f"stays there: a wave that has run keeps its systems; drop the pin (to move "
+                f"it again, roll it back first: shangyun wave rollback {held[sid]} --system "
+                f"{command_arg('system', sid, names)})")
+        if wave <= ran.last:
+            raise PlanError(
+                f"constraint pins: --pin {arg}: {sid} cannot go into wave {wave}: "
+                f"{_ran_sentence(ran)} (a wave that has run takes nothing new): pin it to "
+                f"wave {first} or later")
+        pins[sid] = wave
+    for sid in opts.exclude:
+        if sid in held:
+            state = ran.waves[held[sid]].systems[sid].replace("_", " ")
+            raise PlanError(
+                f"constraint exclusions: --exclude {command_arg('system', sid, names)}: "
+                f"{sid} ran in wave {held[sid]} ({state}); a wave that has run keeps its "
+                f"systems (roll it back first: shangyun wave rollback {held[sid]} --system "
+                f"{command_arg('system', sid, names)})")
+    return opts if pins == opts.pins else replace(opts, pins=pins)
 
 
 def _named(message: str, estate: Estate) -> str:
     """``message`` with each system and bureau id a person reads shown as ``name (id)``
-    (a ledger's ids are hashes: ``s-1f0681c919``); an id in a command (``--pin ID=W``) or
-    one that is its own name stays as it is."""
+    (a ledger's ids are hashes: ``s-1f0681c919``); a ``--pin ID=W`` it echoes names the
+    system as the CLI takes it (:func:`command_arg`: its name, quoted for a shell); an id
+    that is its own name stays as it is."""
+    systems = names_of(estate, "system")
+    message = re.sub(r"--pin (\S+)=(-?\d+)", lambda m: "--pin " + (
+        command_arg("system", m.group(1), systems, f"={m.group(2)}")
+        if m.group(1) in systems else m.group(0)[6:]), message)
     names = {str(r["id"]): str(r.get(col) or "") for table, col in
              (("systems", "name"), ("bureaus", "name")) for r in estate.rows(table)}
     names = {i: n for i, n in names.items() if n and n != i}
@@ -166,7 +243,7 @@ def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
 
 def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
               groups: list[MoveGroup], units: list[Unit], u_of_sys: list[int],
-              sched: Schedule) -> Plan:
+              sched: Schedule, ran: RanWaves) -> Plan:
     names = inp.systems
     n = len(names)
     g_of = np.zeros(n, dtype=np.int64)
@@ -206,22 +283,93 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
            "split_from": g.split_from, "cut": g.cut} for g in groups]
     excluded = [{"system": s, "reason": r} for s, r in sorted(inp.excluded.items())]
     pilot_members = {m for uid in sched.pilot for m in units[uid].members}
+    system_names = names_of(estate, "system")
+    ran_waves, ran_groups, ran_systems = _ran_part(estate, ran, inp.moved)
+    waves = sorted([*ran_waves, *waves], key=lambda x: int(x["number"]))
+    mg = [*ran_groups, *mg]
     metrics = {
-        "waves": len(waves), "cut_dependencies": cut,
-        "lower_bound_waves": lower_bound_waves(inp, opts, units, pilot_members),
+        "waves": len(waves), "cut_dependencies": cut, "waves_run": len(ran.waves),
+        "lower_bound_waves": ran.last + lower_bound_waves(inp, opts, units, pilot_members),
         "cut_strong_dependencies": cut_strong, "dependencies": int(w.sum()) if len(w) else 0,
-        "systems_planned": n, "systems_excluded": len(excluded),
+        "systems_planned": n, "systems_excluded": len(excluded), "systems_held": len(inp.moved),
         "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),
         "relaxed_order": sum(len(u.relaxed) for u in units),
     }
-    system_names = names_of(estate, "system")
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
-                           system_names)
+                           system_names, ran)
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
         raise PlanError("internal: a wave breaks a limit; this is a bug, please report it")
-    return Plan(waves, mg, excluded, metrics, systems, opts.to_dict(), estate.fingerprint(),
-                names={"system": system_names,
-                       "bureau": names_of(estate, "bureau")})
+    return Plan(waves, mg, excluded, metrics, [*ran_systems, *systems], opts.to_dict(),
+                estate.fingerprint(), names={"system": system_names,
+                                             "bureau": names_of(estate, "bureau")},
+                ran=sorted(ran.waves), notes=_ran_notes(ran, inp, wave_sys, system_names))
+
+
+def _ran_part(estate: Estate, ran: RanWaves, held: dict[str, int]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The waves that ran as they ran: each with the systems it holds (``held``), its
+    date and pilot mark from the plan it ran under, its move groups as they were (ids
+    ``W<n>-<old id>``, so they never clash with the new ones), and one explanation per
+    held system."""
+    facts = held_facts(estate, list(held))
+    waves: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    systems: list[dict[str, Any]] = []
+    crit_words = {v: k for k, v in CRITICALITY_RANK.items()}
+    for n in sorted(ran.waves):
+        rw = ran.waves[n]
+        members = [s for s in rw.held if held.get(s) == n]
+        start = rw.planned_start or rw.first_run
+        bureaus = sorted({b for s in members
+                          for b in [facts[s]["bureau_id"], *facts[s]["by_bureau"]]})
+        placed: set[str] = set()
+        wave_groups: list[tuple[str, list[str]]] = []
+        for gid, sids in rw.groups:
+            kept = [s for s in sids if s in members and s not in placed]
+            if kept:
+                wave_groups.append((f"W{n}-{gid}", kept))
+                placed.update(kept)
+        wave_groups += [(f"W{n}-{s}", [s]) for s in members if s not in placed]
+        waves.append({
+            "number": n, "start": start, "systems": members, "ran": True,
+            "hosts": sum(int(facts[s]["hosts"]) for s in members),
+            "data_gb": round(sum(float(facts[s]["data_gb"]) for s in members), 1),
+            "bureaus": bureaus, "pilot": rw.pilot,
+            "move_groups": [g for g, _ in wave_groups],
+            "windows": [dict(w) for w in rw.windows if w["bureau_id"] in bureaus]})
+        for gid, sids in wave_groups:
+            groups.append({"id": gid, "systems": sids, "wave": n,
+                           "hosts": sum(int(facts[s]["hosts"]) for s in sids),
+                           "data_gb": round(sum(float(facts[s]["data_gb"]) for s in sids), 1),
+                           "split_from": None, "cut": 0})
+            for sid in sids:
+                f = facts[sid]
+                state = rw.systems[sid].replace("_", " ")
+                systems.append({
+                    "system": sid, "wave": n, "start": start, "move_group": gid,
+                    "bureau_id": f["bureau_id"], "hosts": int(f["hosts"]),
+                    "data_gb": round(float(f["data_gb"]), 1),
+                    "criticality": crit_words.get(int(f["crit"]), "medium"), "zones": "",
+                    "placement": "", "strong_dependencies": 0,
+                    "reasons": [f"ran in wave {n} ({state}, the journal): a wave that has run "
+                                "keeps its systems, so the re-plan leaves it there and moves "
+                                "it nowhere else"]})
+    return waves, groups, systems
+
+
+def _ran_notes(ran: RanWaves, inp: PlanInput, wave_sys: np.ndarray,
+               names: dict[str, str]) -> list[str]:
+    """The plan's notes on what ran: which waves, where new systems start, and each system
+    rolled back or refused where it ran that this plan puts into a later wave."""
+    if not ran.waves:
+        return []
+    out = [_ran_sentence(ran) + " (the journal): a wave that has run keeps its systems and "
+           "takes nothing new"]
+    for sid, (n, state) in sorted(ran.freed().items()):
+        if sid in inp.index:
+            out.append(f"{names.get(sid) or sid} was {state.replace('_', ' ')} in wave {n}; "
+                       f"planned again in wave {int(wave_sys[inp.index[sid]])}")
+    return out
 
 
 def _cap(inp: PlanInput, bureau: str) -> float | None:
@@ -252,7 +400,8 @@ def _neighbours(inp: PlanInput, wave_sys: np.ndarray, g_of: np.ndarray
 def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], units: list[Unit],
                  u_of_sys: list[int], sched: Schedule, wave_sys: np.ndarray, g_of: np.ndarray,
                  dates: dict[int, tuple[dt.date, list[dict[str, Any]]]],
-                 system_names: dict[str, str]) -> list[dict[str, Any]]:
+                 system_names: dict[str, str], ran: RanWaves | None = None
+                 ) -> list[dict[str, Any]]:
     ids = inp.systems
     # Reasons are read by people: a system is named by its name (its id when it has none).
     names = [system_names.get(x) or x for x in ids]
@@ -262,12 +411,20 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
     for x in (strong["a"].tolist() + strong["b"].tolist()):
         strong_deg[x] = strong_deg.get(x, 0) + 1
     crit_words = {0: "low", 1: "medium", 2: "high", 3: "critical"}
+    ran = ran or RanWaves()
+    freed = ran.freed()
     out: list[dict[str, Any]] = []
     for i, sid in enumerate(ids):
         g = groups[int(g_of[i])]
         u = units[u_of_sys[i]]
         k = int(wave_sys[i])
         r: list[str] = []
+        if ran.waves:
+            r.append(_ran_sentence(ran) + " (a wave that has run takes nothing new)")
+        if sid in freed:
+            n, state = freed[sid]
+            r.append(f"{state.replace('_', ' ')} in wave {n}, which has run: planned again "
+                     f"in wave {k}")
         if len(g.members) > 1:
             others = [names[m] for m in g.members if m != i]
             r.append(f"move group {g.id}: moves with {', '.join(others[:8])}"
@@ -315,8 +472,12 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
         if cross.get(i):
             r.append(f"{cross[i]} dependencies cross to systems in other waves")
         for e, c in sorted(inp.to_excluded.get(sid, {}).items()):
-            r.append(f"{c} dependencies on {system_names.get(e) or e}, which does not move "
-                     f"({inp.excluded[e]})")
+            if e in inp.moved:
+                r.append(f"{c} dependencies on {system_names.get(e) or e}, which moved in "
+                         f"wave {inp.moved[e]} (it ran there)")
+            else:
+                r.append(f"{c} dependencies on {system_names.get(e) or e}, which does not "
+                         f"move ({inp.excluded[e]})")
         c = crit_words[int(inp.crit[i])]
         r.append(f"criticality {c}" + (": critical systems are scheduled after less critical "
                                        "ones where dependencies allow" if inp.crit[i] >= 2

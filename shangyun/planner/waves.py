@@ -123,19 +123,24 @@ def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanO
 
 
 def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOptions,
-             adj: list[dict[int, float]]) -> Schedule:
-    """Place every unit into a wave; raises :class:`PlanError` when a pin cannot be met."""
+             adj: list[dict[int, float]], first_wave: int = 1, ran_note: str = "") -> Schedule:
+    """Place every unit into a wave; raises :class:`PlanError` when a pin cannot be met.
+
+    ``first_wave`` is the first wave number to fill (a re-plan: the one after the last
+    wave that ran, ``ran_note`` saying so); there is no pilot wave then."""
     delta = 1 if opts.order == "before" else 0
-    bound(inp, units, delta, first=1)
+    bound(inp, units, delta, first=first_wave)
     pilot: set[int] = set()
     note = "no pilot wave (--pilot-systems 0)"
-    if opts.pilot_systems > 0:
+    if first_wave > 1:
+        note = f"no pilot wave: {ran_note or f'waves before {first_wave} have run'}"
+    elif opts.pilot_systems > 0:
         pilot, note = _choose_pilot(inp, units, limits, opts, adj)
         for uid in pilot:
             u = units[uid]
             if u.pin is None:
                 u.pin, u.pin_reason = 1, "chosen for the pilot wave"
-    first = 2 if pilot else 1
+    first = first_wave + 1 if pilot else first_wave
     bound(inp, units, delta, first=first)
     wave_of = [0] * len(units)
     loads: dict[int, Load] = defaultdict(Load)
@@ -173,7 +178,7 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
     best.attempts = attempts
     if not any(u.pin is not None and u.id not in pilot for u in units):
         _reorder(units, best, first)
-    _compact(units, best)
+    _compact(units, best, first_wave - 1)
     return best
 
 
@@ -500,8 +505,10 @@ def _swaps(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched
     return swapped
 
 
-def _compact(units: list[Unit], sched: Schedule) -> None:
-    fixed = max([u.pin or 0 for u in units], default=0)
+def _compact(units: list[Unit], sched: Schedule, ran: int = 0) -> None:
+    """Number the waves without gaps after the highest pin (or ``ran``, the last wave
+    that has run)."""
+    fixed = max([u.pin or 0 for u in units] + [ran])
     used = sorted(set(sched.wave_of))
     mapping: dict[int, int] = {}
     nxt = fixed + 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from shangyun.journal.records import StepEntry
 from shangyun.journal.status import (
     DONE,
     FAILED,
@@ -99,6 +100,20 @@ def system_state(steps: Iterable[tuple[str, str] | tuple[str, str, str | None]])
     return PARTIAL
 
 
+def recorded_states(entries: Iterable[StepEntry]) -> dict[str, str]:
+    """System id → :func:`system_state` of a wave's step records (``entries``, oldest
+    first, as ``JournalReader.wave_steps`` returns them): the latest record of each step
+    counts, as in the runbook's history and ``status``."""
+    latest: dict[tuple[str, str], StepEntry] = {}
+    for e in entries:
+        latest[(e.system, e.step)] = e
+    steps: dict[str, list[tuple[str, str, str | None]]] = {}
+    for (sid, key), e in latest.items():
+        kind = key.split("/")[1] if "/" in key else key
+        steps.setdefault(sid, []).append((kind, e.status, e.error or ""))
+    return {sid: system_state(rows) for sid, rows in steps.items()}
+
+
 def wave_state(run_statuses: Iterable[str], systems: Mapping[str, str]) -> str:
     """The wave's one state from the statuses of its latest runs (one per scope: the whole
     wave, or each bureau of a distributed run) and the state of every system planned in it
@@ -168,5 +183,6 @@ __all__ = ["BUSY", "CUTOVER", "CUT_OVER", "FAILBACK", "FAILED_BACK", "FINISHED",
            "SKIPPED", "SYSTEM_DONE", "SYSTEM_FAILED", "SYSTEM_STATES", "WAVE_CRASHED",
            "WAVE_DONE", "WAVE_FAILED", "WAVE_FAILED_BACK", "WAVE_PARTIAL",
            "WAVE_PARTLY_FAILED_BACK", "WAVE_RUNNING", "WAVE_STATES",
-           "is_settled", "latest_runs", "progress_bucket", "run_state", "system_state",
+           "is_settled", "latest_runs", "progress_bucket", "recorded_states", "run_state",
+           "system_state",
            "wave_state"]

@@ -1,5 +1,5 @@
-"""A re-plan after a wave has run (the sequence run 1 → plan → run 2): the planner knows
-nothing of the journal, so a system cut over in wave 1 can land in wave 2. ``wave run 2``
+"""A plan that puts a system cut over in wave 1 into wave 2 (hand-made, or made before the
+planner read the journal: ``tests/planner/test_replan.py``). ``wave run 2``
 must not move it again — its copy step would drop and re-create the production target
 database from the frozen source, losing every write made since the cutover — so the run is
 refused before anything runs, naming the system, the wave that holds it and the command
@@ -38,7 +38,7 @@ def test_a_cut_over_system_replanned_into_another_wave_is_not_moved_again(
     assert res.exit_code == 1, res.output
     err = json.loads(res.stdout)["error"]
     assert "sys-01" in err and "cut over in wave 1" in err, err
-    assert "--pin sys-01=1" in err and "nothing was run" in err, err
+    assert "--pin 审批系统=1" in err and "nothing was run" in err, err
     st = json.loads(CliRunner().invoke(
         main, ["wave", "status", "2", "--estate", str(c.root), "--json"]).stdout)
     assert st["runs"] == [] and st["systems"] == [], st

@@ -32,16 +32,17 @@ def test_plan_json_has_exactly_the_documented_shape(estate_dir: Path) -> None:
     res = _run("plan", "--estate", str(estate_dir), "--start", "2027-01-04", "--json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert set(data) == {"waves", "move_groups", "excluded", "metrics", "warnings"}
-    assert data["warnings"] == []
-    assert all(set(w) == {"number", "start", "systems", "hosts", "data_gb", "bureaus"}
+    assert set(data) == {"waves", "move_groups", "excluded", "metrics", "warnings",
+                         "ran_waves", "notes"}
+    assert data["warnings"] == [] and data["ran_waves"] == [] and data["notes"] == []
+    assert all(set(w) == {"number", "start", "systems", "hosts", "data_gb", "bureaus", "ran"}
                for w in data["waves"])
     assert all(set(g) == {"id", "systems"} for g in data["move_groups"])
     assert set(data["metrics"]) == {"waves", "cut_dependencies", "lower_bound_waves"}
     assert data["excluded"] == [{"system": "SECRET",
                                  "reason": "classified (涉密) system: never moves to the cloud"}]
     assert data["waves"][0] == {"number": 1, "start": "2027-01-09", "systems": ["LOW"],
-                                "hosts": 1, "data_gb": 10.0, "bureaus": ["B1"]}
+                                "hosts": 1, "data_gb": 10.0, "bureaus": ["B1"], "ran": False}
     meta = yaml.safe_load((estate_dir / "plan" / "plan.yaml").read_text(encoding="utf-8"))
     assert meta["schema_version"] == 1
     assert meta["estate_fingerprint"] == Estate.load(estate_dir).fingerprint()

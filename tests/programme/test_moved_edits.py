@@ -141,7 +141,7 @@ def test_the_runbook_of_a_wave_shows_a_system_replanned_out_of_it(tmp_path: Path
 def test_an_impossible_plan_names_bureaus_and_systems_by_name(tmp_path: Path) -> None:
     """import → plan on a ledger estate (ids made from hashes): the constraint that stops
     the plan names the bureau and the system a person knows, not ``b-9cf560da52`` and
-    ``s-1f0681c919`` alone; a ``--pin ID=W`` hint keeps its id."""
+    ``s-1f0681c919`` alone; a ``--pin ID=W`` hint names the system as the CLI takes it."""
     from shangyun.errors import PlanError
     from shangyun.planner import PlanOptions, make_plan
     from tests.planner.build import bureau, make_estate, system
@@ -165,7 +165,7 @@ def test_an_impossible_plan_names_bureaus_and_systems_by_name(tmp_path: Path) ->
     with pytest.raises(PlanError) as err:
         make_plan(make_estate([one], bureaus=[bureau("b-0000000001")]),
                   PlanOptions(pins={"s-0000000001": 0}))
-    assert "--pin s-0000000001=0" in str(err.value), str(err.value)
+    assert "--pin 统一门户=0" in str(err.value), str(err.value)
 
 
 def test_plan_names_excluded_systems_by_name(tmp_path: Path) -> None:
