@@ -259,3 +259,34 @@ def test_rvtools_vms_get_their_systems_from_the_ledger_and_no_new_version_is_cla
     systems = {s["id"]: s["name"] for s in e.rows("systems")}
     got = {h["hostname"]: systems.get(h["system_id"] or "") for h in e.rows("hosts")}
     assert got == {"web01.hb.local": "门户", "db01": "数据库", "v6only": None}
+
+
+# -- workbooks with more than the table -----------------------------------------------------
+
+def test_instruction_and_summary_sheets_beside_hosts_in_another_column_order(
+        tmp_path: Path) -> None:
+    """填表说明 (a field table) is no ledger; 汇总 (systems with totals) beside the host sheet
+    is skipped with a warning, not read as systems (a misspelt 'OA' would be a new system);
+    two host sheets with the same headers in another order are both read."""
+    head2 = ["主机名", "IP地址", "单位", "系统名称", "CPU(核)", "内存(GB)", "操作系统", "磁盘(GB)"]
+    path = write_xlsx(tmp_path / "book.xlsx", {
+        "填表说明": [["填表说明"], ["字段", "说明", "示例"], ["主机名", "服务器主机名", "oa-web01"],
+                 ["IP地址", "管理IP", "10.0.0.1"]],
+        "汇总": [["湖北局资源汇总表"], ["单位", "系统名称", "服务器数量", "CPU(核)", "内存(GB)"],
+               ["湖北局", "OA", 2, 8, 16], ["合计", "", 3, 16, 32]],
+        "主机": [HEAD, _row(1, "oa01", "10.1.1.1"), _row(2, "oa02", "10.1.1.2")],
+        "主机(2)": [head2, ["fin01", "10.1.2.1", "湖北局", "财务系统", 8, 16, "CentOS 7.9", 200]],
+    })
+    read = read_ledger(path, reader=read_grids)
+    assert sorted(h["hostname"] for h in read.rows["hosts"]) == ["fin01", "oa01", "oa02"]
+    assert sorted(s["name"] for s in read.rows["systems"]) == ["OA系统", "财务系统"]
+    summary = next(s for s in read.sheets if s.sheet == "汇总")
+    assert summary.kind == "summary" and "a summary sheet" in summary.warnings[0]
+
+
+def test_a_sheet_named_summary_list_of_systems_alone_is_still_read(tmp_path: Path) -> None:
+    """Without a host sheet beside it, a 系统汇总表 is the bureau's list of systems."""
+    path = write_xlsx(tmp_path / "sys.xlsx", {"系统汇总表": [
+        ["单位", "系统名称", "等保级别"], ["湖北局", "OA系统", "三级"]]})
+    read = read_ledger(path, reader=read_grids)
+    assert [s["name"] for s in read.rows["systems"]] == ["OA系统"]

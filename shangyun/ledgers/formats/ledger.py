@@ -265,6 +265,8 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         if kind is None:
             continue
         plans.append((_KIND_ORDER[kind], grid, header_idx, header, kind))
+    summaries = _summary_sheets(plans)
+    plans = [p for p in plans if id(p[1]) not in summaries]
     file_line = next((b for b in (bureau_line(g.rows, h) for _o, g, h, _hd, _k in plans) if b),
                      None)
     if not plans:
@@ -274,7 +276,10 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
                                     f"{HEADER_SCAN_ROWS} rows ({names}); add a --mapping "
                                     "file for other headers")
     plans.sort(key=lambda x: x[0])
-    reports = []
+    reports = [SheetReport(g.sheet, "summary", h + 1, 0, 0, warnings=[
+        f"a summary sheet ({k} totals beside the sheet of hosts): skipped — its rows "
+        "count the other sheets' rows (rename the sheet if it lists systems of its own)"])
+        for _o, g, h, _hd, k in summaries.values()]
     for _order, grid, header_idx, header, kind in plans:
         # the sheet's own 填报单位 line, else --bureau, else the file's one bureau so far,
         # else a 填报单位 line on another sheet of the file
@@ -292,6 +297,20 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     problems.raise_if_any()
     _file_warnings(reports)
     return col.rows, reports
+
+
+_SUMMARY_NAME = re.compile(r"汇总|统计|合计|总表|summary|overview", re.I)
+_DETAIL_NAME = re.compile(r"台账|清单|明细|列表|list|detail", re.I)
+
+
+def _summary_sheets(plans: list[Any]) -> dict[int, Any]:
+    """The sheets of a workbook that summarise its host sheet (named 汇总/统计/合计/summary,
+    not 台账/清单/明细, without host columns, beside a sheet of hosts): ``id(grid)`` → its
+    plan. Read as systems they would add every system again, or a misspelt one as new."""
+    if not any(p[4] == "hosts" for p in plans):
+        return {}
+    return {id(p[1]): p for p in plans if p[4] != "hosts" and p[1].sheet
+            and _SUMMARY_NAME.search(p[1].sheet) and not _DETAIL_NAME.search(p[1].sheet)}
 
 
 def _resolve_here(col: Collector, reports: list[SheetReport], problems: _Problems) -> None:
