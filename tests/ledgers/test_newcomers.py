@@ -290,3 +290,13 @@ def test_a_sheet_named_summary_list_of_systems_alone_is_still_read(tmp_path: Pat
         ["单位", "系统名称", "等保级别"], ["湖北局", "OA系统", "三级"]]})
     read = read_ledger(path, reader=read_grids)
     assert [s["name"] for s in read.rows["systems"]] == ["OA系统"]
+
+
+def test_an_rvtools_refusal_names_file_sheet_row_and_column(tmp_path: Path) -> None:
+    info = [list(r) for r in _VINFO4]
+    info[2][5] = "eight"  # CPUs of db01
+    path = write_xlsx(tmp_path / "rvbad.xlsx", {"vInfo": info})
+    with pytest.raises(LedgerError) as exc:
+        read_ledger(path, reader=read_grids, bureau="湖北局")
+    msg = str(exc.value)
+    assert "rvbad.xlsx" in msg and "'vInfo'" in msg and "row 3" in msg and "CPUs (F)" in msg

@@ -18,7 +18,7 @@ from shangyun.errors import LedgerError
 from shangyun.estate.merge import stable_id
 from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
-from shangyun.ledgers.grid import Grid
+from shangyun.ledgers.grid import Grid, column_letter
 from shangyun.ledgers.model import Row, SheetReport
 from shangyun.ledgers.values import BadValue, clean, clean_text, value_of
 
@@ -102,6 +102,13 @@ class _Table:
         return i
 
 
+def _header(table: _Table, i: int | None) -> str:
+    """The header of column ``i`` with its letter, as refusals name it (``CPUs (J)``)."""
+    if i is None:
+        return ""
+    return f"{clean_text(table.grid.rows[0][i])} ({column_letter(i)})"
+
+
 def _cell(row: list[Any], i: int | None) -> Any:
     if i is None or i >= len(row):
         return ""
@@ -165,23 +172,21 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
                               row=r, column="Datacenter")
         dns = clean_text(_cell(row, c_dns))
         host: Row = {"hostname": dns or vm, "kind": "vm"}
-        try:
-            if c_power is not None and clean_text(_cell(row, c_power)):
-                host["power_state"] = clean("hosts.power_state", _cell(row, c_power))
-            if clean_text(_cell(row, c_cpu)):
-                host["cpu_cores"] = clean("hosts.cpu_cores", _cell(row, c_cpu))
-            ip = clean_text(_cell(row, c_ip))
-            if ip:
-                host["ip"] = value_of(clean("hosts.ip", ip))
-            fw = clean_text(_cell(row, c_fw))
-            if fw:
-                host["firmware"] = clean("hosts.firmware", fw)
-        except BadValue as exc:
-            raise LedgerError(file, str(exc), sheet=info_grid.sheet, row=r) from exc
-        mem = _mib_to_gb(_cell(row, c_mem), file, str(info_grid.sheet), r, "Memory")
+        for key, target, c in (("power_state", "hosts.power_state", c_power),
+                               ("cpu_cores", "hosts.cpu_cores", c_cpu),
+                               ("ip", "hosts.ip", c_ip), ("firmware", "hosts.firmware", c_fw)):
+            text = clean_text(_cell(row, c))
+            if not text:
+                continue
+            try:
+                host[key] = value_of(clean(target, text))
+            except BadValue as exc:
+                raise LedgerError(file, str(exc), sheet=info_grid.sheet, row=r,
+                                  column=_header(info, c)) from exc
+        mem = _mib_to_gb(_cell(row, c_mem), file, info_grid.sheet or "", r, "Memory")
         if mem:
             host["memory_gb"] = mem
-        prov = _mib_to_gb(_cell(row, c_prov), file, str(info_grid.sheet), r, "Provisioned MiB")
+        prov = _mib_to_gb(_cell(row, c_prov), file, info_grid.sheet or "", r, "Provisioned MiB")
         if prov is not None:
             host["disk_gb"] = prov
         os_name = clean_text(_cell(row, c_os)) or clean_text(_cell(row, c_os_cfg))
@@ -266,15 +271,15 @@ def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport
         host = vm_rows.get(clean_text(_cell(row, c_vm)))
         if host is None:
             continue
-        try:
-            mac = clean_text(_cell(row, c_mac))
-            if mac and not host.get("mac"):
-                host["mac"] = clean("hosts.mac", mac)
-            ip = clean_text(_cell(row, c_ip))
-            if ip and not host.get("ip"):
-                host["ip"] = value_of(clean("hosts.ip", ip))
-        except BadValue as exc:
-            raise LedgerError(file, str(exc), sheet=grid.sheet, row=r) from exc
+        for key, target, c in (("mac", "hosts.mac", c_mac), ("ip", "hosts.ip", c_ip)):
+            text = clean_text(_cell(row, c))
+            if not text or host.get(key):
+                continue
+            try:
+                host[key] = value_of(clean(target, text))
+            except BadValue as exc:
+                raise LedgerError(file, str(exc), sheet=grid.sheet, row=r,
+                                  column=_header(t, c)) from exc
         report.rows += 1
     return report
 
