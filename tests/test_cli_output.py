@@ -144,7 +144,15 @@ def test_a_pin_past_the_last_wave_is_explained_and_past_dates_warned() -> None:
     warnings = plan.warnings(dt.date(2027, 1, 1))
     assert len(warnings) == 1
     gap = f"{numbers[-2] + 1}–8"
-    assert f"wave(s) {gap} are empty" in warnings[0] and "C=9" in warnings[0]
+    assert f"wave(s) {gap} are empty" in warnings[0]
+    # the pin is named by the system's name (a ledger's ids are hashes), not its id
+    assert "system C → wave 9" in warnings[0] and "C=9" not in warnings[0]
+    hashed = make_estate([system("s-1f0681c919", name="电子证照库"), system("s-77aa00bb11")],
+                         bureaus=[bureau("B1", 1000, 8, "sat")])
+    hashed_plan = make_plan(hashed, PlanOptions(pins={"s-1f0681c919": 6},
+                                                start=dt.date(2027, 1, 4)))
+    gap_warning = hashed_plan.warnings(dt.date(2027, 1, 1))[0]
+    assert "电子证照库 → wave 6" in gap_warning and "s-1f0681c919" not in gap_warning
     past = plan.warnings(dt.date(2030, 1, 1))
     assert any("start in the past" in w for w in past)
     plain = make_plan(est, PlanOptions(start=dt.date(2027, 1, 4)))

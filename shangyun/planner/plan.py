@@ -21,7 +21,7 @@ import pandas as pd
 from shangyun.assess.catalog import Catalog
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
-from shangyun.estate.names import command_arg, names_of
+from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.planner.calendar import schedule_dates
 from shangyun.planner.capacity import Limits
 from shangyun.planner.groups import MoveGroup, move_groups
@@ -87,7 +87,9 @@ class Plan:
                        f"did: they stay empty, new systems start at wave {last_ran + 1}")
         gaps = sorted(set(range(last_ran + 1, max(numbers, default=0) + 1)) - set(numbers))
         if gaps:
-            pinned = sorted(f"{s}={n}" for s, n in (self.options.get("pins") or {}).items())
+            names = self.names.get("system", {})
+            pinned = sorted(f"{readable(s, names)} → wave {n}"
+                            for s, n in (self.options.get("pins") or {}).items())
             span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]}–{gaps[-1]}" \
                 if gaps[-1] - gaps[0] + 1 == len(gaps) else ", ".join(map(str, gaps))
             out.append(f"wave(s) {span} are empty because of the pins "
