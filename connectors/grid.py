@@ -10,8 +10,10 @@ What calamine does not report is found by one streamed pass over each sheet's XM
 (:func:`sheet_xml`, .xlsx/.xlsm): formula cells saved without a cached value (calamine
 reads them as blank), rows hidden in Excel, and whether the sheet has an AutoFilter.
 
-CSV: UTF-8 (with or without BOM), UTF-16 with BOM, otherwise GB18030 (a superset of GBK,
-what Chinese Excel saves as "CSV"), decided in one pass over the file in 1 MiB pieces; the
+CSV: UTF-8 (with or without BOM), UTF-16 with BOM, UTF-16 without one (Excel's "Unicode
+text" as some tools save it: recognised by its NUL bytes, which no UTF-8 or GBK text has; a
+file with NULs in no UTF-16 pattern is refused, never read as garbled text), otherwise
+GB18030 (a superset of GBK, what Chinese Excel saves as "CSV"), decided in one pass over the file in 1 MiB pieces; the
 delimiter is sniffed among ``, ; tab |``. The rows are parsed as the reader asks for them
 (:class:`~shangyun.ledgers.grid.LazyRows`), never all at once.
 """
@@ -260,11 +262,19 @@ def _fill_merged(rows: list[list[Any]], merged: list[tuple[tuple[int, int], ...]
 
 
 def decode(data: bytes, file: str) -> tuple[str, str]:
-    """``(text, encoding)`` of a CSV file's bytes: UTF-8(-BOM), UTF-16 BOM, else GB18030."""
+    """``(text, encoding)`` of a CSV file's bytes: UTF-8(-BOM), UTF-16 BOM, UTF-16 without
+    a BOM (recognised by its NUL bytes), else GB18030."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), "utf-16"
+    wide = utf16_without_bom(data[:_NUL_SCAN], file)
+    if wide is not None:
+        try:
+            return data.decode(wide), wide
+        except UnicodeDecodeError as exc:
+            raise LedgerError(file, _not_utf16(wide),
+                              row=_line16(data, exc.start, wide)) from exc
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -276,17 +286,59 @@ def decode(data: bytes, file: str) -> tuple[str, str]:
         raise LedgerError(file, "is neither UTF-8 nor GBK/GB18030 text", row=line) from exc
 
 
+#: How much of a CSV file's head is looked at for the NUL bytes of UTF-16 without a BOM.
+_NUL_SCAN = 64 * 1024
+
+
+def utf16_without_bom(head: bytes, file: str) -> str | None:
+    """``"utf-16-le"`` / ``"utf-16-be"`` when ``head`` (a CSV file's first bytes, no BOM)
+    is UTF-16 text — Excel's "Unicode text" saved without its byte-order mark: its line
+    breaks, delimiters, digits and Latin letters each hold a NUL byte, at odd offsets
+    (little-endian) or even ones (big-endian) — else ``None`` (no NUL byte at all).
+
+    Text in UTF-8 or GB18030 never holds a NUL byte, so NULs in no UTF-16 pattern are a
+    :class:`LedgerError` naming ``file`` (not a text file), never read as garbled text."""
+    if b"\x00" not in head:
+        return None
+    odd = head[1::2].count(0)
+    even = head[0::2].count(0)
+    if odd >= 9 * even and odd * 8 >= len(head) // 2:
+        return "utf-16-le"
+    if even >= 9 * odd and even * 8 >= len(head) // 2:
+        return "utf-16-be"
+    raise LedgerError(file, "holds NUL bytes but is not UTF-16 text: it is not a CSV text "
+                            "file (save it from Excel as \"CSV UTF-8\" or as .xlsx)")
+
+
+def _not_utf16(encoding: str) -> str:
+    return (f"looks like {encoding.upper()} text without a byte-order mark (Excel's \"Unicode "
+            "text\") but does not decode as it; save it from Excel as \"CSV UTF-8\" or as "
+            ".xlsx")
+
+
+def _line16(data: bytes, at: int, encoding: str) -> int:
+    """The line of byte offset ``at`` of UTF-16 ``data``."""
+    return data[:at - at % 2].decode(encoding, errors="replace").count("\n") + 1
+
+
 def detect_encoding(path: Path) -> str:
     """The encoding of a CSV file, as :func:`decode` would choose it, read in 1 MiB pieces
-    (memory stays small however large the file): UTF-8(-BOM), UTF-16 BOM, else GB18030.
-    Raises :class:`LedgerError` naming the line of the first byte neither can decode."""
+    (memory stays small however large the file): UTF-8(-BOM), UTF-16 BOM, UTF-16 without a
+    BOM (:func:`utf16_without_bom`), else GB18030.
+    Raises :class:`LedgerError` naming the line of the first byte none can decode."""
     with path.open("rb") as f:
-        head = f.read(4)
+        head = f.read(_NUL_SCAN)
     if head.startswith(b"\xef\xbb\xbf"):
         encoding = "utf-8-sig"
     elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     else:
+        wide = utf16_without_bom(head, str(path))
+        if wide is not None:
+            line = _decodes(path, wide)
+            if line is not None:
+                raise LedgerError(str(path), _not_utf16(wide), row=line)
+            return wide
         encoding = "utf-8"
     if _decodes(path, encoding) is None:
         return encoding
@@ -300,17 +352,20 @@ def _decodes(path: Path, encoding: str) -> int | None:
     """``None`` when the whole file decodes as ``encoding``, else the line of the first
     byte that does not."""
     dec = codecs.getincrementaldecoder(encoding)(errors="strict")
+    wide = encoding.startswith("utf-16")
     lines = 0
     with path.open("rb") as f:
         while True:
             piece = f.read(1 << 20)
             try:
-                dec.decode(piece, final=not piece)
+                text = dec.decode(piece, final=not piece)
             except UnicodeDecodeError as exc:
+                if wide:
+                    return lines + _line16(piece, max(exc.start, 0), encoding)
                 return lines + piece[:max(exc.start, 0)].count(b"\n") + 1
             if not piece:
                 return None
-            lines += piece.count(b"\n")
+            lines += text.count("\n") if wide else piece.count(b"\n")
 
 
 def _read_csv(path: Path) -> Grid:
@@ -343,4 +398,4 @@ def _csv_rows(path: Path, encoding: str, dialect: Any) -> Iterator[list[Any]]:
 
 
 __all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "WPS_SUFFIXES", "SheetXml", "decode",
-           "detect_encoding", "formula_blanks", "read_grids", "sheet_xml"]
+           "detect_encoding", "formula_blanks", "read_grids", "sheet_xml", "utf16_without_bom"]
