@@ -81,7 +81,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hosts.kind": ("主机类型", "host kind", "服务器类型", "设备类型", "物理机/虚拟机", "虚拟/物理",
                    "虚拟机/物理机", "物理/虚拟",
                    "host type", "server type", "machine type", "设备形态", "资源类型", "服务器形态",
-                   "部署形态", "虚拟化类型"),
+                   "部署形态", "虚拟化类型",
+                   # yes/no questions (是/否): the header says which kind 是 means
+                   "是否虚拟机", "是否为虚拟机", "是否虚拟化", "是否虚机", "虚拟机", "虚机",
+                   "是否物理机", "是否为物理机", "物理机", "is vm", "is virtual", "virtual",
+                   "virtualized", "is physical", "physical"),
     "hosts.role": ("角色", "role", "用途", "服务器用途", "主机用途", "部署内容", "功能", "purpose",
                    "usage", "host role", "服务器角色", "应用角色", "承载应用", "部署应用",
                    "主机角色"),

@@ -326,8 +326,35 @@ def _word_map(table: tuple[tuple[str, tuple[str, ...]], ...], what: str) -> Call
 
 parse_host_kind = _word_map((
     ("vm", ("虚拟", "虚机", "云主机", "virtual", "vm", "guest", "ecs")),
-    ("physical", ("物理", "实体", "physical", "bare", "pm", "服务器", "server", "小型机")),
+    ("physical", ("物理", "实体", "physical", "bare", "pm", "服务器", "server", "小型机",
+                  "机架", "刀片", "塔式", "rack", "blade", "一体机", "工作站")),
 ), "a host kind (物理机/虚拟机, physical/vm)")
+def kind_question(header: str) -> str:
+    """The kind a yes (是) means under a yes/no host-kind header: ``"vm"`` for 是否虚拟机 /
+    虚拟机 / is VM, ``"physical"`` for 是否物理机 / 物理机 / physical, ``""`` for a header
+    naming both or neither (设备类型, 物理机/虚拟机: the cells hold kinds, not yes/no)."""
+    h = header.lower()
+    vm = any(w in h for w in ("虚拟", "虚机", "virtual", "vm"))
+    phys = any(w in h for w in ("物理", "physical", "实体"))
+    return "vm" if vm and not phys else "physical" if phys and not vm else ""
+
+
+def parse_host_kind_answer(text: str, yes: str) -> str:
+    """A host kind in a yes/no column whose header asks "is it ``yes``?" (是否虚拟机: yes
+    is ``"vm"``): a kind word (物理机, VM …) is the kind; 是/否, Y/N, √/× … answer the
+    question. Anything else is refused."""
+    try:
+        return parse_host_kind(text)
+    except BadValue:
+        pass
+    try:
+        answer = parse_bool(text)
+    except BadValue:
+        raise BadValue(f"{text!r} is neither yes/no (是/否) nor a host kind "
+                       "(物理机/虚拟机, physical/vm)") from None
+    return yes if answer else ("physical" if yes == "vm" else "vm")
+
+
 parse_power = _word_map((
     ("suspended", ("挂起", "暂停", "suspend")),
     ("off", ("poweredoff", "关机", "停机", "下线", "stopped", "down", "离线", "shutoff",
@@ -647,7 +674,9 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
         engine, _version = parse_engine(text)
         return engine
     parser = _SPECIAL.get(target)
-    if parser is not None:
+    if target == "hosts.kind" and unit in ("vm", "physical"):  # 是否虚拟机: 是/否
+        result = parse_host_kind_answer(text, unit)
+    elif parser is not None:
         result = parser(text)
     elif col.kind == "float" and column.endswith("_gb"):
         factor_unit = unit if unit in SIZE_UNITS else "g"
@@ -745,10 +774,12 @@ __all__ = [
     "excel_date",
     "fold",
     "is_blank",
+    "kind_question",
     "parse_bool",
     "parse_count",
     "parse_dates",
     "parse_engine",
+    "parse_host_kind_answer",
     "parse_hostname",
     "parse_ip",
     "parse_mac",

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from connectors.grid import read_grids
+from shangyun.assess.catalog import load_catalog
+from shangyun.assess.readiness import host_readiness
+from shangyun.estate import Estate
 from shangyun.errors import LedgerError
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.read import read_ledger
@@ -94,3 +97,47 @@ def test_a_csv_with_nul_bytes_in_no_utf16_pattern_is_refused(tmp_path: Path) -> 
     assert info.value.file == str(path) and "NUL bytes" in str(info.value)
     utf8 = write_csv(tmp_path / "plain.csv", _U16_ROWS, "utf-8")  # still read as UTF-8
     assert set(_hosts(_read(utf8))) == {"hb-app01", "hb-db01", "hb-zz01"}
+
+
+# ------------------------------------------------------------------ physical or virtual
+@pytest.mark.parametrize("header, cells, kinds", [
+    ("是否虚拟机", ["是", "否", "Y", "×"], ["vm", "physical", "vm", "physical"]),
+    ("是否为虚拟机", ["√", "N", "是（VMware）", "否"], ["vm", "physical", "vm", "physical"]),
+    ("虚拟机", ["是", "否", None, "物理机"], ["vm", "physical", None, "physical"]),
+    ("是否物理机", ["是", "否", "yes", "no"], ["physical", "vm", "physical", "vm"]),
+    ("物理机", ["否", "是", "VM", "-"], ["vm", "physical", "vm", None]),
+    ("设备类型", ["虚拟机", "物理服务器", "VM", "刀片服务器"], ["vm", "physical", "vm", "physical"]),
+    ("物理机/虚拟机", ["physical", "云主机", "机架式", "虚机"], ["physical", "vm", "physical", "vm"]),
+])
+def test_a_physical_or_virtual_column_sets_the_host_kind(
+        tmp_path: Path, header: str, cells: list[Any], kinds: list[str | None]) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址", header]]
+    rows += [["湖南局", "门户", f"hn-{i}", f"10.9.0.{i + 1}", c] for i, c in enumerate(cells)]
+    read = _read(write_xlsx(tmp_path / "kind.xlsx", {"服务器": rows}))
+    hosts = _hosts(read)
+    assert [hosts[f"hn-{i}"].get("kind") for i in range(len(cells))] == kinds
+    assert read.sheets[0].columns[f"{header} (E)"] == "hosts.kind"
+
+
+def test_a_physical_host_from_a_yes_no_column_needs_p2v_in_the_assessment(
+        tmp_path: Path) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址", "操作系统", "架构", "是否虚拟机"],
+            ["湖南局", "门户", "hn-pm", "10.9.1.1", "CentOS 7.9", "x86_64", "否"],
+            ["湖南局", "门户", "hn-vm", "10.9.1.2", "CentOS 7.9", "x86_64", "是"]]
+    _import([write_csv(tmp_path / "k.csv", rows)], tmp_path / "est")
+    est = Estate.load(tmp_path / "est")
+    catalog = load_catalog()
+    verdicts = {h["hostname"]: host_readiness(h, [], catalog) for h in est.rows("hosts")}
+    assert "physical server: needs a P2V conversion" in verdicts["hn-pm"][1]
+    assert verdicts["hn-vm"] == ("ready", ["supported OS, architecture and disks"])
+
+
+def test_a_yes_no_kind_cell_that_is_neither_is_refused_naming_the_cell(tmp_path: Path) -> None:
+    rows = [["单位", "主机名", "IP地址", "是否虚拟机"],
+            ["湖南局", "a1", "10.9.2.1", "是"], ["湖南局", "a2", "10.9.2.2", "待迁移"]]
+    path = write_xlsx(tmp_path / "bad.xlsx", {"主机": rows})
+    with pytest.raises(LedgerError) as info:
+        _read(path)
+    err = info.value
+    assert (err.sheet, err.row, err.column) == ("主机", 3, "是否虚拟机 (D)")
+    assert "neither yes/no" in str(err)

@@ -27,7 +27,7 @@ from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.formats.ledger_rows import COLUMN_READERS, ROW_READERS
 from shangyun.ledgers.grid import Grid, LazyRows, column_letter, rows_upto
 from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
-from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner
+from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner, kind_question
 
 HEADER_SCAN_ROWS = 30
 _TOTALS = re.compile(
@@ -372,6 +372,8 @@ def _columns(header: list[Any], kind: str, mapping: Mapping
             continue
         if target == H.IGNORE:
             continue
+        if target == "hosts.kind" and not unit:  # 是否虚拟机 (是/否): which kind 是 means
+            unit = kind_question(H.normalize_header(text))
         c = _Col(i, text, target, unit)
         first = seen.get(target)
         if first is not None:
