@@ -13,9 +13,10 @@ reads them as blank), rows hidden in Excel, and whether the sheet has an AutoFil
 CSV: UTF-8 (with or without BOM), UTF-16 with BOM, UTF-16 without one (Excel's "Unicode
 text" as some tools save it: recognised by its NUL bytes, which no UTF-8 or GBK text has; a
 file with NULs in no UTF-16 pattern is refused, never read as garbled text), otherwise
-GB18030 (a superset of GBK, what Chinese Excel saves as "CSV"), decided in one pass over the file in 1 MiB pieces; the
-delimiter is sniffed among ``, ; tab |``. The rows are parsed as the reader asks for them
-(:class:`~shangyun.ledgers.grid.LazyRows`), never all at once.
+GB18030 (a superset of GBK, what Chinese Excel saves as "CSV"), decided in one pass over
+the file in 1 MiB pieces; the delimiter is sniffed among ``, ; tab |``. The rows are
+parsed as the reader asks for them (:class:`~shangyun.ledgers.grid.LazyRows`), never all
+at once.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import pytest
 from connectors.grid import read_grids
 from shangyun.assess.catalog import load_catalog
 from shangyun.assess.readiness import host_readiness
-from shangyun.estate import Estate
 from shangyun.errors import LedgerError
+from shangyun.estate import Estate
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.read import read_ledger
 
@@ -106,8 +106,10 @@ def test_a_csv_with_nul_bytes_in_no_utf16_pattern_is_refused(tmp_path: Path) -> 
     ("虚拟机", ["是", "否", None, "物理机"], ["vm", "physical", None, "physical"]),
     ("是否物理机", ["是", "否", "yes", "no"], ["physical", "vm", "physical", "vm"]),
     ("物理机", ["否", "是", "VM", "-"], ["vm", "physical", "vm", None]),
-    ("设备类型", ["虚拟机", "物理服务器", "VM", "刀片服务器"], ["vm", "physical", "vm", "physical"]),
-    ("物理机/虚拟机", ["physical", "云主机", "机架式", "虚机"], ["physical", "vm", "physical", "vm"]),
+    ("设备类型", ["虚拟机", "物理服务器", "VM", "刀片服务器"],
+     ["vm", "physical", "vm", "physical"]),
+    ("物理机/虚拟机", ["physical", "云主机", "机架式", "虚机"],
+     ["physical", "vm", "physical", "vm"]),
 ])
 def test_a_physical_or_virtual_column_sets_the_host_kind(
         tmp_path: Path, header: str, cells: list[Any], kinds: list[str | None]) -> None:
