@@ -99,7 +99,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hosts.os": ("操作系统", "os", "operating system", "操作系统类型", "os type", "os name",
                  "操作系统名称", "系统平台", "操作系统及版本", "os及版本", "操作系统类型及版本",
                  "os名称"),
-    "hosts.os_version": ("系统版本", "os version", "操作系统版本", "内核版本", "os版本",
+    "hosts.os_version": ("系统版本", "os version", "操作系统版本", "os版本",
                          "操作系统版本号", "系统版本号", "os release", "发行版本"),
     "hosts.arch": ("架构", "arch", "cpu架构", "体系结构", "architecture", "cpu arch", "处理器架构",
                    "芯片架构", "硬件架构", "平台架构", "cpu类型"),
@@ -201,6 +201,8 @@ IGNORED: tuple[str, ...] = (
     "机柜", "机柜位置", "机架", "u位", "资产编号", "资产标签", "序列号", "sn", "品牌", "型号",
     "设备型号", "厂商", "生产厂商", "维保到期", "保修期", "填报人", "填报日期", "审核人",
     "更新日期",
+    # a kernel version is not the OS version (3.10.0 is CentOS 7): dropped, not read as it
+    "内核版本", "kernel", "kernel version",
 )
 
 #: Units that may follow a header in brackets, as a factor to GB (sizes), or a marker.

@@ -255,7 +255,7 @@ def test_conflicts_name_hosts_not_only_their_ids(tmp_path: Path) -> None:
     assert c["key_label"] == f"hn-shared01 ({c['key']})"
     res = runner.invoke(main, ["inventory", "conflicts", "--estate", est])
     assert res.exit_code == 0
-    assert "hn-shared01" in res.stdout and "CentOS 7.9" in res.stdout
+    assert "hn-shared01" in res.stdout and "CentOS" in res.stdout and "UOS" in res.stdout
 
 
 def _shared_host_book(path: Path, systems: tuple[str, ...]) -> Path:

@@ -9,10 +9,12 @@ cannot use (the sheet reader reports it with the row number).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from shangyun.estate.merge import stable_id
+from shangyun.estate.osname import os_name_key, split_os
 from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.model import Row
 from shangyun.ledgers.values import BadValue, parse_engine
@@ -41,6 +43,8 @@ def _host_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
                        "hosts.hostname")
     host.setdefault("hostname", host.get("ip"))
     host["hostname"] = str(host["hostname"])
+    if host.get("os") or host.get("os_version"):
+        _os_fields(host)
     if sid:
         host["system_id"] = sid
     hid = col.host(bureau, host)
@@ -50,6 +54,40 @@ def _host_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
             raise BadValue("a database (数据库类型) needs a 系统名称 on the same row",
                            "systems.name")
         _add_database(col, sid, hid, db, _engine_text(parts))
+
+
+#: OS cells that name only a family; the version column then names the OS itself
+_GENERIC_OS = frozenset({"linux", "windows", "unix", "其他", "other", "其它", "国产", "信创"})
+
+
+def _os_fields(host: Row) -> None:
+    """The OS as the estate keeps it (name in ``os``, version in ``os_version``) whichever
+    way the ledger wrote it: one cell "CentOS 7.9" is split (a version column, when filled,
+    keeps its own value); a version column naming the OS ("CentOS 7.9" beside an 操作系统
+    of "Linux", or of "CentOS") gives the name too. An architecture written with the OS
+    ("Ubuntu 18.04 aarch64") fills an empty 架构."""
+    os_text = str(host.get("os") or "")
+    version = str(host.get("os_version") or "")
+    if version and not re.match(r"\s*[vV]?\d", version):  # "CentOS 7.9" in 版本
+        vname, vver, varch = split_os(version)
+        letters = len(re.findall(r"[A-Za-z\u4e00-\u9fff]", vname))
+        if vver and letters >= 3 and (
+                not os_text or os_text.lower() in _GENERIC_OS
+                or os_name_key(vname).startswith(os_name_key(os_text))):
+            host["os"], host["os_version"] = vname, vver
+            if varch and not host.get("arch"):
+                host["arch"] = varch
+            return
+    if not os_text:
+        return
+    name, ver, arch = split_os(os_text)
+    if not ver:
+        return
+    host["os"] = name
+    if not version:
+        host["os_version"] = ver
+    if arch and not host.get("arch"):
+        host["arch"] = arch
 
 
 def _add_database(col: Collector, sid: str, hid: str | None, db: Row, text: str) -> None:
