@@ -97,6 +97,10 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
                                 advance=advance, dry_run=dry_run, apply=apply)
     if report.edits:
         report.warnings.extend(_held_edit_warnings(report.edits, estate_dir))
+    if report.conflicts and not dry_run:
+        report.warnings.extend(_held_edit_warnings(
+            _conflict_cells(report.conflicts), estate_dir,
+            "a conflict on a moved system: resolving it"))
     if as_json:
         print_json(report.to_dict())
         return
@@ -138,9 +142,16 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             console.print(f"[yellow]… and {len(report.warnings) - 200} more (--json)[/]")
 
 
-def _held_edit_warnings(edits: list[dict[str, Any]], estate_dir: str) -> list[str]:
-    """Warnings for the edits that touch a system a wave has already moved (the journal
-    says which; an estate without a journal has none)."""
+def _conflict_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Conflict rows as the cells they are about (table, id, column), as edits are."""
+    return [{"table": c.get("table"), "id": c.get("key"), "column": c.get("column")}
+            for c in rows]
+
+
+def _held_edit_warnings(edits: list[dict[str, Any]], estate_dir: str,
+                        what_changes: str = "the edit") -> list[str]:
+    """Warnings for the edits (or conflicts) that touch a system a wave has already moved
+    (the journal says which; an estate without a journal has none)."""
     from connectors.journal.history import open_reader
     from connectors.journal.wave import SqlWaveJournal
     from shangyun.estate import Estate
@@ -159,7 +170,7 @@ def _held_edit_warnings(edits: list[dict[str, Any]], estate_dir: str) -> list[st
             if at is not None:
                 state = "moved" if at[1] == "done" else at[1].replace("_", " ")
                 held[sid] = f"{state} in wave {at[0]}"
-        return held_edits(edits, est, held)
+        return held_edits(edits, est, held, what_changes)
 
 
 def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
@@ -276,7 +287,11 @@ _REF_KIND = {"system_id": "system", "bureau_id": "bureau", "host_id": "host",
 @json_option
 @handle_errors
 def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
-    """List values that two sources disagree on (current vs incoming, and their sources)."""
+    """List values that two sources disagree on (current vs incoming, and their sources).
+
+    A conflict on a system a wave has already moved (the journal says so), or on one of
+    its hosts, disks or databases, is flagged below the table (in --json: moved):
+    resolving it changes the estate, not the machine already on the cloud."""
     from shangyun.estate import Estate
     from shangyun.estate.merge import conflicts
     from shangyun.estate.names import label, names_of
@@ -294,8 +309,10 @@ def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
         for side in ("current", "incoming"):
             v = str(c.get(side) or "")
             c[f"{side}_label"] = label(v, names[ref_kind]) if ref_kind and v else v
+    moved = _held_edit_warnings(_conflict_cells(rows), estate_dir,
+                                "resolving the conflict") if rows else []
     if as_json:
-        print_json({"count": len(rows), "conflicts": rows})
+        print_json({"count": len(rows), "conflicts": rows, "moved": moved})
         return
     if not rows:
         console.print("no conflicts")
@@ -308,6 +325,8 @@ def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
             "current_source", "incoming_source")))
     console.print(t)
     console.print(f"{len(rows)} conflict(s)")
+    for line in moved:  # a moved system's facts: the cloud copy is what runs now
+        console.print(f"[yellow]- {escape(line)}[/]")
 
 
 __all__ = ["conflicts_cmd", "export_cmd", "import_cmd"]

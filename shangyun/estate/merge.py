@@ -31,6 +31,7 @@ import pandas as pd
 
 from shangyun.errors import Problem
 from shangyun.estate.model import Estate, empty_frame
+from shangyun.estate.osname import split_os
 from shangyun.estate.schema import TABLES, Column
 
 #: Merge order: referenced tables before the tables that refer to them.
@@ -168,6 +169,17 @@ def _looks_like_ip(h: str) -> bool:
     return h.replace(".", "").isdigit() or ":" in h
 
 
+def standin_host(row: Row) -> bool:
+    """Whether a host row is known only by its address: its host name is an IP (a
+    dependency row naming ``10.1.1.5``, or a ledger row with an IP and no 主机名) and its
+    ``ip`` is that address or empty."""
+    name = host_key_name(row.get("hostname"))
+    if not name or not _looks_like_ip(name):
+        return False
+    ip = row.get("ip")
+    return _empty(ip) or match_key(ip) == name
+
+
 def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
 
@@ -185,6 +197,9 @@ def _same_in_column(col: str, a: Any, b: Any) -> bool:
         return host_key_name(a) == host_key_name(b)
     if col == "mac":
         return normalize_mac(a) == normalize_mac(b) != ""
+    if col == "os":  # "CentOS 7.9" (one cell, an older import) and "CentOS" (+ os_version)
+        (na, va, _), (nb, vb, _) = split_os(str(a)), split_os(str(b))
+        return na.casefold() == nb.casefold() and (not va or not vb or va == vb)
     return False
 
 
@@ -250,6 +265,8 @@ class Merger:
         self._shared_hosts = True
         self._step_renamed: dict[str, str] = {}
         self._notes: list[str] = []
+        #: what :meth:`finish` folded (:meth:`fold_standins`), one line each
+        self.fold_notes: list[str] = []
         self._index_all()
 
     @property
@@ -512,6 +529,10 @@ class Merger:
                 if value > old:
                     cur[col] = value
                     changed = True
+            elif (name == "hosts" and col == "hostname" and standin_host(cur)
+                  and not _looks_like_ip(host_key_name(value))):
+                cur[col] = value  # a host known by its address now has its name
+                changed = True
             elif name == "hosts" and col == "system_id" and self._shared_hosts:
                 self._shared_host(cur, old, value, cur_source)
             else:
@@ -544,6 +565,69 @@ class Merger:
         self.rows["conflicts"].append(row)
         self.new_conflicts.append(row)
 
+    def fold_standins(self) -> list[str]:
+        """Fold each host known only by its address (a dependency row naming ``10.1.1.5``:
+        its host name is its IP, :func:`standin_host`) into the one named host of the same
+        bureau with that IP (a host sheet of a later import): the named host gets the
+        stand-in's empty facts (a different value is a conflict), every reference (disks,
+        databases, dependencies, conflicts) is re-pointed to it, a dependency that becomes
+        a copy of another is dropped, and the stand-in row goes. Returns a line for each
+        host folded. Called by :meth:`finish`; safe to call again (nothing left to fold)."""
+        hosts = self.rows["hosts"]
+        named: dict[tuple[str, str], list[Row]] = {}
+        for h in hosts:
+            if h.get("ip") and not standin_host(h):
+                named.setdefault((h.get("bureau_id") or "", match_key(h["ip"])), []).append(h)
+        into: dict[str, Row] = {}
+        for h in hosts:
+            if standin_host(h):
+                cands = named.get((h.get("bureau_id") or "", host_key_name(h.get("hostname"))))
+                if cands and len(cands) == 1:
+                    into[h["id"]] = cands[0]
+        if not into:
+            return []
+        notes = []
+        source = self.source
+        for h in hosts:
+            target = into.get(h["id"])
+            if target is None:
+                continue
+            self.source = _text(h.get("source")) or source
+            facts = {k: v for k, v in h.items() if k not in ("hostname", "ip", "id")}
+            self._merge_row("hosts", target, facts, True)
+            notes.append(f"host {h.get('hostname')!r} (named by its address in "
+                         f"{_text(h.get('source')) or 'the estate'}) is "
+                         f"{target.get('hostname')!r} of {self._bureau_name(h.get('bureau_id'))}"
+                         ": merged into it")
+        self.source = source
+        ids = {old: t["id"] for old, t in into.items()}
+        self.rows["hosts"] = [h for h in hosts if h["id"] not in ids]
+        for old in ids:
+            self.by_id["hosts"].pop(old, None)
+        for table in ("disks", "databases", "dependencies"):
+            cols = [c for c, ref in _REFS[table] if ref == "hosts"]
+            for row in self.rows[table]:
+                for c in cols:
+                    if row.get(c) in ids:
+                        row[c] = ids[row[c]]
+        kept: dict[Any, Row] = {}
+        deps = []
+        for d in self.rows["dependencies"]:
+            key = self._natural_keys("dependencies", d)[0]
+            first = kept.get(key)
+            if first is None:
+                kept[key] = d
+                deps.append(d)
+            else:  # the same dependency, named once by address and once by name
+                self._merge_row("dependencies", first, d, True)
+                self.by_id["dependencies"].pop(d["id"], None)
+        self.rows["dependencies"] = deps
+        for c in self.rows["conflicts"]:
+            if c.get("table") == "hosts" and c.get("key") in ids:
+                c["key"] = ids[c["key"]]
+        self._index_all()
+        return notes
+
     def finish(self) -> tuple[Estate, list[Problem]]:
         """The merged estate, and the coercion problems of its rows (normally none).
 
@@ -551,6 +635,7 @@ class Merger:
         built directly; a table whose values do not fit their columns' types goes through
         :meth:`Estate.set_rows`, which reports every such value as a problem.
         """
+        self.fold_notes = self.fold_standins()
         est = Estate(meta=dict(self.meta))
         problems: list[Problem] = []
         for name in TABLES:
@@ -638,8 +723,16 @@ def _in_bounds(col: Column, v: float) -> bool:
 
 
 __all__ = [
-    "MergeReport", "MergeStep", "Merger", "TableCounts", "conflicts", "host_key_name",
-    "match_key", "merge", "merge_rows",
+    "MergeReport",
+    "MergeStep",
+    "Merger",
+    "TableCounts",
+    "conflicts",
+    "host_key_name",
+    "match_key",
+    "merge",
+    "merge_rows",
     "normalize_mac",
     "stable_id",
+    "standin_host",
 ]

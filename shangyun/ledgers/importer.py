@@ -263,6 +263,9 @@ def import_ledgers(
         changed = changed or step.changed
         entry["read"] = {t: entry["read"].get(t, 0) + len(r)
                          for t, r in rows.items() if r or entry["read"].get(t)}
+    folded = merger.fold_standins()  # hosts named by address only, now known by name
+    report.warnings += folded
+    changed = changed or bool(folded)
     report.counts = _counts(touched, estate, created, merger)
     if not created:
         kinds = {Path(str(x.get("path", ""))).name: str(x.get("kind", "")) for x in sources
@@ -318,7 +321,7 @@ def export_edits(rows: dict[str, list[dict[str, Any]]],
 
 
 def held_edits(edits: list[dict[str, Any]], estate: Estate,
-               held: dict[str, str]) -> list[str]:
+               held: dict[str, str], what_changes: str = "the edit") -> list[str]:
     """One warning per row of an edited export (a system, or a host, disk or database of a
     system) whose system a wave has already moved: the edit changes the estate, not the
     machine on the cloud. ``held``: system id -> what holds it (``moved in wave 1``)."""
@@ -342,7 +345,7 @@ def held_edits(edits: list[dict[str, Any]], estate: Estate,
                 "databases": f"database {rid} on host {hn}"}.get(table, "system")
         out.setdefault((sid, what), []).append(str(e["column"]))
     return [f"{what} ({', '.join(cols)}): {names.get(sid, sid)} ({sid}) is {held[sid]}; "
-            "the edit changes the estate, not the machine already on the cloud"
+            f"{what_changes} changes the estate, not the machine already on the cloud"
             for (sid, what), cols in out.items()]
 
 

@@ -14,9 +14,10 @@ import pytest
 
 from connectors.grid import read_grids
 from shangyun.assess.catalog import load_catalog
-from shangyun.assess.readiness import host_readiness
+from shangyun.assess.readiness import host_readiness, os_family
 from shangyun.errors import LedgerError
 from shangyun.estate import Estate
+from shangyun.estate.merge import merge_rows
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.read import read_ledger
 
@@ -143,3 +144,140 @@ def test_a_yes_no_kind_cell_that_is_neither_is_refused_naming_the_cell(tmp_path:
     err = info.value
     assert (err.sheet, err.row, err.column) == ("主机", 3, "是否虚拟机 (D)")
     assert "neither yes/no" in str(err)
+
+
+# ------------------------------------------------------------------ the OS in one cell or two
+@pytest.mark.parametrize("cells, os, version, family", [
+    (["CentOS 7.9", None], "CentOS", "7.9", "centos"),
+    (["CentOS", "7.9"], "CentOS", "7.9", "centos"),
+    (["RHEL7.6", None], "RHEL", "7.6", "rhel"),
+    (["Windows Server 2012 R2", None], "Windows Server", "2012 R2", "windows"),
+    (["Windows Server", "2012 R2"], "Windows Server", "2012 R2", "windows"),
+    (["麒麟V10", None], "麒麟", "V10", "kylin"),
+    (["银河麒麟 V10 SP1 64位", None], "银河麒麟", "V10 SP1", "kylin"),
+    (["Linux", "CentOS 6.5"], "CentOS", "6.5", "centos"),
+    (["CentOS", "CentOS 7.6"], "CentOS", "7.6", "centos"),
+    (["CentOS 7", "7.9"], "CentOS", "7.9", "centos"),
+    (["CentOS Linux release 7.9.2009 (Core)", None], "CentOS Linux", "7.9.2009 (Core)",
+     "centos"),
+    (["Kylin", "V10 SP2"], "Kylin", "V10 SP2", "kylin"),
+])
+def test_the_os_in_one_cell_or_two_gives_the_same_name_and_version(
+        tmp_path: Path, cells: list[Any], os: str, version: str, family: str) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址", "操作系统", "系统版本", "架构"],
+            ["湖南局", "门户", "hn-os", "10.9.3.1", *cells, "x86_64"]]
+    read = _read(write_xlsx(tmp_path / "os.xlsx", {"服务器": rows}))
+    host = _hosts(read)["hn-os"]
+    assert (host["os"], host.get("os_version")) == (os, version)
+    catalog = load_catalog()
+    assert os_family(host["os"], catalog) == family
+    status, reasons = host_readiness(host, [], catalog)
+    assert status == "ready", reasons
+
+
+def test_one_cell_and_two_cells_give_equal_readiness_and_no_conflict(tmp_path: Path) -> None:
+    one = write_csv(tmp_path / "one.csv", [
+        ["单位", "主机名", "IP地址", "操作系统", "架构"],
+        ["湖南局", "hn-a", "10.9.4.1", "CentOS 6.4", "x86_64"],
+        ["湖南局", "hn-b", "10.9.4.2", "Ubuntu 18.04 aarch64", None]])
+    two = write_csv(tmp_path / "two.csv", [
+        ["单位", "主机名", "IP地址", "操作系统", "操作系统版本"],
+        ["湖南局", "hn-a", "10.9.4.1", "centos", "6.4"],
+        ["湖南局", "hn-b", "10.9.4.2", "Ubuntu", "18.04"]], "gbk")
+    est = tmp_path / "est"
+    _import([one], est)
+    report = _import([two], est)
+    assert report.conflicts == []
+    hosts = {h["hostname"]: h for h in Estate.load(est).rows("hosts")}
+    assert (hosts["hn-a"]["os"], hosts["hn-a"]["os_version"]) == ("CentOS", "6.4")
+    assert hosts["hn-b"]["arch"] == "aarch64"
+    status, reasons = host_readiness(hosts["hn-a"], [], load_catalog())
+    assert status == "conditional" and any("older than the supported" in r for r in reasons)
+
+
+def test_an_estate_holding_the_os_in_one_cell_does_not_conflict_with_the_split_form(
+        tmp_path: Path) -> None:
+    est = Estate.new("e")
+    est.set_rows("bureaus", [{"id": "b1", "name": "湖南局", "kind": "bureau"}])
+    est.set_rows("hosts", [{"id": "h1", "hostname": "hn-a", "bureau_id": "b1",
+                            "os": "CentOS 7.9"}])
+    same = merge_rows(est, {"hosts": [{"id": "h1", "hostname": "hn-a", "bureau_id": "b1",
+                                       "os": "CentOS", "os_version": "7.9"}]}, "new.xlsx")
+    assert same.conflicts == []
+    other = merge_rows(est, {"hosts": [{"id": "h1", "hostname": "hn-a", "bureau_id": "b1",
+                                        "os": "CentOS 6.5"}]}, "old.xlsx")
+    assert [c["column"] for c in other.conflicts] == ["os"]
+
+
+def test_a_kernel_version_column_is_not_read_as_the_os_version(tmp_path: Path) -> None:
+    rows = [["单位", "主机名", "操作系统", "内核版本"],
+            ["湖南局", "hn-k", "CentOS 7.9", "3.10.0-1160.el7.x86_64"]]
+    read = _read(write_xlsx(tmp_path / "k.xlsx", {"主机": rows}))
+    host = _hosts(read)["hn-k"]
+    assert (host["os"], host["os_version"]) == ("CentOS", "7.9")
+
+
+# ------------------------------------------------------------------ hosts named by dependencies
+_DEP_HEAD = ["单位", "源系统", "源主机", "目标系统", "目标主机", "端口"]
+_HOST_HEAD = ["单位", "系统名称", "主机名", "IP地址", "操作系统"]
+
+
+def _hosts_of(est: Path) -> list[dict[str, Any]]:
+    return Estate.load(est).rows("hosts")
+
+
+@pytest.mark.parametrize("order", ["a-b-c", "a-c-b", "c-a-b", "ab-c", "abc"])
+def test_a_host_named_by_address_and_by_name_in_separate_imports_is_one_host(
+        tmp_path: Path, order: str) -> None:
+    a = write_csv(tmp_path / "a.csv", [_DEP_HEAD, ["湖北局", "OA", "APP01", "门户", "10.1.1.5",
+                                                   "8080"]])
+    b = write_xlsx(tmp_path / "b.xlsx", {"依赖": [
+        _DEP_HEAD, ["湖北局", "OA", "app01.hb.gov", "门户", "WEB01", "443"],
+        ["湖北局", "OA", "10.1.1.9", "门户", "Web01.hb.gov", "8080"]]})
+    c = write_csv(tmp_path / "c.csv", [
+        _HOST_HEAD, ["湖北局", "门户", "web01", "10.1.1.5", "CentOS 7.9"],
+        ["湖北局", "OA", "App01", "10.1.1.9", "麒麟V10"]], "gbk")
+    files = {"a": a, "b": b, "c": c}
+    est = tmp_path / "est"
+    warnings: list[str] = []
+    for step in order.split("-"):
+        warnings = _import([files[x] for x in step], est).warnings
+    if order == "a-b-c":  # a.csv's 10.1.1.5 and b.xlsx's WEB01 were two hosts until c.csv
+        assert any("'10.1.1.5' (named by its address in a.csv) is 'WEB01'" in w
+                   for w in warnings), warnings
+    hosts = _hosts_of(est)
+    assert sorted(h["hostname"].lower() for h in hosts) == ["app01", "web01"], hosts
+    by_name = {h["hostname"].lower(): h for h in hosts}
+    assert by_name["web01"]["ip"] == "10.1.1.5" and by_name["app01"]["ip"] == "10.1.1.9"
+    deps = Estate.load(est).rows("dependencies")
+    ids = {h["id"] for h in hosts}
+    assert all(d.get("target_host") in ids and d.get("source_host") in ids for d in deps)
+    # a.csv's 10.1.1.5:8080 and b.xlsx's Web01:8080 (from 10.1.1.9 = App01) are one
+    assert sorted((d["port"]) for d in deps) == [443, 8080]
+    assert Estate.load(est).rows("conflicts") == []
+
+
+def test_a_host_named_by_address_is_not_folded_into_another_bureaus_host(
+        tmp_path: Path) -> None:
+    est = tmp_path / "est"
+    _import([write_csv(tmp_path / "a.csv", [_DEP_HEAD, ["湖北局", "OA", "10.7.0.1", "门户",
+                                                         "10.7.0.2", "80"]])], est)
+    report = _import([write_csv(tmp_path / "h.csv", [
+        _HOST_HEAD, ["湖南局", "门户", "hn-web", "10.7.0.2", "CentOS 7.9"]])], est)
+    assert not any("named by its address" in w for w in report.warnings)
+    assert sorted(h["hostname"] for h in _hosts_of(est)) == ["10.7.0.1", "10.7.0.2", "hn-web"]
+    report = _import([write_csv(tmp_path / "h2.csv", [
+        _HOST_HEAD, ["湖北局", "门户", "hb-web", "10.7.0.2", "UOS 20"]])], est)
+    assert report.conflicts == []  # the host known by its address there takes the name
+    assert sorted(h["hostname"] for h in _hosts_of(est)) == ["10.7.0.1", "hb-web", "hn-web"]
+
+
+def test_a_host_listed_by_ip_only_takes_its_name_from_a_later_ledger(tmp_path: Path) -> None:
+    est = tmp_path / "est"
+    _import([write_csv(tmp_path / "ip.csv", [
+        ["单位", "IP地址", "CPU(核)"], ["湖北局", "10.3.0.8", "8"]])], est)
+    report = _import([write_csv(tmp_path / "n.csv", [
+        ["单位", "主机名", "IP地址", "内存"], ["湖北局", "hb-file01", "10.3.0.8", "16G"]])], est)
+    assert report.conflicts == []
+    (host,) = _hosts_of(est)
+    assert (host["hostname"], host["cpu_cores"], host["memory_gb"]) == ("hb-file01", 8, 16)

@@ -209,3 +209,33 @@ def test_the_dry_run_says_the_run_would_refuse_a_system_held_by_another_wave(
     st = json.loads(r.invoke(main, ["wave", "status", "2", "--estate", str(root),
                                     "--json"]).stdout)
     assert st["runs"] == [] and st["systems"] == [], st  # the dry run began nothing
+
+
+def test_a_conflict_on_a_moved_system_is_flagged_at_import_and_in_conflicts(
+        tmp_path: Path) -> None:
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    _ran_wave_1(root)
+    hosts = {h["hostname"]: h for h in _hosts(root)}
+    home = next(h for h in hosts.values() if h["system_id"] == OTHER)
+    ledger = tmp_path / "总部-复核.csv"
+    cpu = int(hosts["hq-license-db11"]["cpu_cores"]) + 8
+    ledger.write_text("单位,主机名,IP地址,操作系统,系统版本,CPU(核)\n"
+                      f"总部,hq-license-db11,10.0.1.146,UOS,20,{cpu}\n"
+                      f"总部,{home['hostname']},{home['ip']},UOS,20,\n", encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(main, ["inventory", "import", str(ledger), "--estate", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["conflicts"], data
+    flagged = [w for w in data["warnings"] if "moved in wave 1" in w]
+    assert len(flagged) == 1, data["warnings"]
+    assert "host hq-license-db11" in flagged[0] and "电子证照库" in flagged[0]
+    assert "cpu_cores" in flagged[0] and "not the machine already on the cloud" in flagged[0]
+    assert home["hostname"] not in " ".join(flagged)
+    res = r.invoke(main, ["inventory", "conflicts", "--estate", str(root), "--json"])
+    moved = json.loads(res.stdout)["moved"]
+    assert len(moved) == 1 and "hq-license-db11" in moved[0] and "resolving the conflict" \
+        in moved[0]
+    res = r.invoke(main, ["inventory", "conflicts", "--estate", str(root)])
+    assert res.exit_code == 0 and "moved in wave 1" in " ".join(res.output.split())
