@@ -19,7 +19,6 @@ from connectors.journal.history import open_reader
 from shangyun.assess import assess, write_assessment
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
-from shangyun.journal.records import NoJournal
 from shangyun.planner import Plan, PlanOptions, make_plan, write_plan
 from shangyun.planner.history import RanWaves, ran_waves
 from shangyun.runbook.sources import plan_files
@@ -47,11 +46,8 @@ def read_ran_waves(estate_dir: str) -> RanWaves:
         previous = plan_files(Path(estate_dir))
     except EstateError:
         previous = None
-    try:
-        with open_reader(estate_dir) as journal:
-            return ran_waves(journal, previous)
-    except NoJournal:  # $SHANGYUN_JOURNAL: a database no wave has written to yet
-        return ran_waves(None)
+    with open_reader(estate_dir) as journal:  # None: no journal, or no journal tables yet
+        return ran_waves(journal, previous)
 
 
 @task(name="plan", cache_policy=NO_CACHE)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from connectors.journal.journal import Journal, open_journal
 from connectors.journal.store import JOURNAL_FILE
+from shangyun.journal.records import NoJournal
 
 
 def journal_target(estate_dir: str | Path) -> str | None:
@@ -28,7 +29,9 @@ def journal_target(estate_dir: str | Path) -> str | None:
 
 @contextmanager
 def open_reader(estate_dir: str | Path) -> Iterator[Journal | None]:
-    """The estate's journal opened without creating it, or None when there is none yet.
+    """The estate's journal opened without creating it, or None when there is none yet: no
+    ``<estate>/journal.db``, or a ``$SHANGYUN_JOURNAL`` database no run has written to (no
+    journal tables). A journal that cannot be opened (damaged, a bad URL) is an error.
 
     Only reads are made through it (no ``reconcile``), so a runbook can be rendered while a
     wave runs."""
@@ -36,7 +39,11 @@ def open_reader(estate_dir: str | Path) -> Iterator[Journal | None]:
     if target is None:
         yield None
         return
-    with open_journal(target, create=False) as journal:
+    with ExitStack() as stack:
+        try:
+            journal = stack.enter_context(open_journal(target, create=False))
+        except NoJournal:
+            journal = None
         yield journal
 
 

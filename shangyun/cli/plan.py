@@ -112,7 +112,6 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     from shangyun.estate import Estate
     from shangyun.estate.names import label as name_label
     from shangyun.estate.names import names_of, resolve, resolve_all
-    from shangyun.journal.records import NoJournal
     from shangyun.planner import PlanOptions, make_plan, next_monday, write_plan
     from shangyun.planner.history import ran_waves
     from shangyun.runbook.sources import plan_files
@@ -141,11 +140,9 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
         previous = plan_files(Path(estate_dir))
     except EstateError:
         previous = None
-    try:  # what ran: kept as it ran
-        with open_reader(estate_dir) as journal:
-            history = ran_waves(journal, previous)
-    except NoJournal:  # $SHANGYUN_JOURNAL: a database no wave has written to yet
-        history = ran_waves(None)
+    # what ran: kept as it ran (no journal yet, or a database no wave wrote to: nothing)
+    with open_reader(estate_dir) as journal:
+        history = ran_waves(journal, previous)
     result = make_plan(estate, opts, history=history)
     path = None if dry_run else write_plan(result, estate_dir)
     warnings = result.warnings(dt.date.today())

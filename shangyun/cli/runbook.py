@@ -4,6 +4,7 @@ after: what ran, verification, failures), Markdown or self-contained HTML, zh or
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -42,7 +43,7 @@ def document_options(default_out: str) -> Callable[[Callable[..., None]], Callab
 
 
 @click.command("runbook")
-@click.argument("number", type=click.IntRange(1))
+@click.argument("number", type=int)
 @document_options("<estate>/runbooks/wave-N.<lang>.<format>")
 def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
             publish: bool, as_json: bool) -> None:
@@ -50,7 +51,11 @@ def runbook(number: int, estate_dir: str, fmt: str, lang: str, out: str | None,
     from connectors.journal.history import open_reader
     from shangyun.estate.lock import estate_lock
     from shangyun.runbook import runbook_context, write_runbook
+    from shangyun.runbook.sources import refuse_unplanned
 
+    refuse_unplanned(Path(estate_dir), number)  # a wave the plan does not have: its waves
+    if number < 1:
+        raise click.BadParameter(f"{number}: waves are numbered from 1", param_hint="NUMBER")
     click.get_current_context().with_resource(estate_lock(estate_dir, "runbook"))
     with open_reader(estate_dir) as journal:
         path = write_runbook(estate_dir, number, fmt, lang, out, journal=journal)

@@ -6,7 +6,6 @@ run would do. The other commands import the flow or the step actions only when c
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +230,7 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
 
     With --distributed, every bureau whose last run is not done is resubmitted to its
     worker with its own options."""
+    _refuse_unplanned_unless_ran(estate_dir, number)
     if distributed:
         _distributed(estate_dir, number, as_json, resume=True, max_resumes=max_resumes,
                      start_timeout=start_timeout)
@@ -322,6 +322,8 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                                "with --discard-production-writes or --distributed")
 
     status = _journaled_wave(estate_dir, number)
+    if not status["runs"]:
+        _refuse_unplanned(estate_dir, number)
     if not [r for r in status["runs"] if r.get("kind") != "rollback"]:
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
                         "of it): nothing to roll back")
@@ -418,20 +420,26 @@ def _names(estate_dir: str, kind: Any) -> dict[str, str]:
 
 def _refuse_unplanned(estate_dir: str, number: int) -> None:
     """Raise :class:`PlanError` when the estate has a plan and wave ``number`` is not in it
-    (``wave status 99`` on a plan of 7 waves is a typo, not a wave waiting to run)."""
-    from shangyun.runbook.sources import plan_files, wave_of_systems
+    (:func:`shangyun.runbook.sources.refuse_unplanned`, the one check of every wave
+    command)."""
+    from shangyun.runbook.sources import refuse_unplanned
 
-    waves = sorted(set(wave_of_systems(plan_files(Path(estate_dir))).values()))
-    if waves and number not in waves:
-        shown = ", ".join(str(n) for n in waves[:12]) + (" …" if len(waves) > 12 else "")
-        raise PlanError(f"there is no wave {number} in the plan (its waves: {shown}); "
-                        "check the number, or re-plan with 'shangyun plan'")
+    refuse_unplanned(Path(estate_dir), number)
+
+
+def _refuse_unplanned_unless_ran(estate_dir: str, number: int) -> None:
+    """:func:`_refuse_unplanned` for a wave the journal has no run of (a wave that ran stays
+    answerable whatever the plan says now); raises :class:`EstateError` when
+    ``estate_dir`` is not an estate."""
+    if not _journaled_wave(estate_dir, number)["runs"]:
+        _refuse_unplanned(estate_dir, number)
 
 
 def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
     """Wave ``number`` as the journal records it (``never run`` without a journal); raises
     :class:`EstateError` when ``estate_dir`` is not an estate. Creates nothing."""
-    from connectors.journal.wave import open_journal
+    from connectors.journal.history import open_reader
+    from connectors.journal.wave import SqlWaveJournal
     from shangyun.estate.model import META_FILE  # (pandas: start-up cost)
     from shangyun.runbook.sources import plan_files, wave_of_systems
     from shangyun.wave.journal_port import wave_status
@@ -442,13 +450,12 @@ def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
                           "or $SHANGYUN_ESTATE")
     root = Path(estate_dir)
     planned = sorted(sid for sid, n in wave_of_systems(plan_files(root)).items() if n == number)
-    if not os.environ.get("SHANGYUN_JOURNAL") and not (root / "journal.db").exists():
-        # no journal yet: nothing ever ran (and status writes nothing)
-        return {"wave": number, "state": NEVER_RUN, "runs": [], "systems": [],
-                "pending": planned, "bureaus": {}}
     # a journal that cannot be opened (damaged, a bad URL) is an error, not "never run"
-    with open_journal(estate_dir, create=False) as journal:
-        return wave_status(journal, number, planned)
+    with open_reader(estate_dir) as journal:
+        if journal is None:  # no journal yet: nothing ever ran (and status writes nothing)
+            return {"wave": number, "state": NEVER_RUN, "runs": [], "systems": [],
+                    "pending": planned, "bureaus": {}}
+        return wave_status(SqlWaveJournal(journal), number, planned)
 
 
 def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
@@ -513,11 +520,10 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     """
     from actions.finalize import finalize_wave
 
-    if (not os.environ.get("SHANGYUN_JOURNAL") and (Path(estate_dir) / "estate.yaml").is_file()
-            and not (Path(estate_dir) / "journal.db").exists()):
+    if not _journaled_wave(estate_dir, number)["runs"]:
         _refuse_unplanned(estate_dir, number)
-        raise PlanError(f"wave {number} was never run (the estate {estate_dir} has no journal "
-                        f"yet): nothing to finalize; run it with 'shangyun wave run {number}'")
+        raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
+                        f"of it): nothing to finalize; run it with 'shangyun wave run {number}'")
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
     if as_json:
         print_json(out)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from shangyun.assess.assessment import ASSESSMENT_SCHEMA_VERSION
 from shangyun.assess.folder import read_meta
-from shangyun.errors import EstateError
+from shangyun.errors import EstateError, PlanError
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 
 
@@ -69,5 +69,16 @@ def wave_of_systems(plan: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-__all__ = ["assessment_files", "plan_files", "read_csv_rows", "to_float",
+def refuse_unplanned(root: Path, number: int) -> None:
+    """Raise :class:`PlanError` when the estate at ``root`` has a plan and wave ``number`` is
+    not in it, naming the plan's waves (``wave status 99`` or ``wave finalize 0`` on a plan
+    of 7 waves is a typo, not a wave waiting to run). Without a plan, nothing is said."""
+    waves = sorted(set(wave_of_systems(plan_files(Path(root))).values()))
+    if waves and number not in waves:
+        shown = ", ".join(str(n) for n in waves[:12]) + (" …" if len(waves) > 12 else "")
+        raise PlanError(f"there is no wave {number} in the plan (its waves: {shown}); "
+                        "check the number, or re-plan with 'shangyun plan'")
+
+
+__all__ = ["assessment_files", "plan_files", "read_csv_rows", "refuse_unplanned", "to_float",
            "wave_of_systems"]

@@ -110,3 +110,48 @@ def test_finalize_of_a_wave_never_run_says_so_and_creates_nothing(estate: Path) 
     assert "wave 2 was never run" in out and "nothing to finalize" in out, out
     assert "no journal at" not in out
     assert files(estate) == before
+
+
+def _planned(estate: Path) -> None:
+    for cmd in ("assess", "plan"):
+        r = CliRunner().invoke(main, [cmd, "--estate", str(estate)])
+        assert r.exit_code == 0, r.output
+
+
+def test_every_wave_command_on_a_wave_not_in_the_plan_names_the_plans_waves(
+        estate: Path) -> None:
+    _planned(estate)
+    with open_journal(estate) as journal:  # wave 1 ran: the journal exists
+        journal.finish_run(journal.begin_run(1, {}), "failed")
+    before = files(estate)
+    for args in (["wave", "finalize", "0"], ["wave", "finalize", "99"],
+                 ["wave", "rollback", "0"], ["wave", "resume", "0"], ["runbook", "0"]):
+        code, out, exc = invoke(*args, "--estate", str(estate))
+        assert code == 1 and exc is None, (args, out)
+        assert f"there is no wave {args[-1]} in the plan (its waves: 1" in out, (args, out)
+        assert "no system of the wave" not in out and "never run" not in out, (args, out)
+    assert files(estate) == before, "nothing created"
+    with open_journal(estate) as journal:
+        assert [r["kind"] for r in journal.runs(0)] == [], "nothing journaled"
+
+
+def test_status_on_a_fresh_postgresql_journal_is_nothing_ran(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import pg_database
+
+    _planned(estate)
+    with pg_database("shangyun_fresh") as db:
+        monkeypatch.setenv("SHANGYUN_JOURNAL", f"postgresql://postgres@127.0.0.1:5432/{db}")
+        code, out, exc = invoke("wave", "status", "1", "--estate", str(estate))
+        assert code == 0 and exc is None, out
+        assert "wave 1: never run" in out and "no journal at" not in out, out
+        code, out, exc = invoke("wave", "status", "1", "--json", "--estate", str(estate))
+        assert code == 0 and json.loads(out)["state"] == "never run", out
+        code, out, exc = invoke("wave", "status", "99", "--estate", str(estate))
+        assert code == 1 and "there is no wave 99 in the plan" in out, out
+        code, out, exc = invoke("status", "--json", "--estate", str(estate))
+        assert code == 0 and exc is None, out
+        doc = json.loads(out)
+        assert doc["waves"] and all(w["runs"] == 0 for w in doc["waves"]), doc
+        code, out, exc = invoke("status", "--estate", str(estate))
+        assert code == 0 and "no journal at" not in out, out
