@@ -281,3 +281,32 @@ def test_a_host_listed_by_ip_only_takes_its_name_from_a_later_ledger(tmp_path: P
     assert report.conflicts == []
     (host,) = _hosts_of(est)
     assert (host["hostname"], host["cpu_cores"], host["memory_gb"]) == ("hb-file01", 8, 16)
+
+
+# ------------------------------------------------------------------ a clerk's workbook
+def test_a_sheet_per_bureau_with_subtotals_and_media_words_beside_sizes(tmp_path: Path) -> None:
+    head = ["序号", "系统名称", "主机名", "IP地址", "操作系统", "CPU", "内存", "硬盘", "上线时间"]
+    sheets: dict[str, list[list[Any]]] = {}
+    for b, n in (("湖北局", 10), ("武汉海关", 11)):
+        sheets[b] = [[f"{b}服务器资产台账"], head,
+                     [1, "OA", f"h{n}-oa1", f"10.{n}.0.1", "CentOS 7.9", "8核", "16384M",
+                      "2*600G SAS", "2019年3月"],
+                     [2, "OA", f"h{n}-oa2", f"10.{n}.0.2", "RHEL7.6", 4, "16 GB", "500G SSD",
+                      "2021.06"],
+                     ["小计", None, None, None, None, 12, "32G", None, None],
+                     [3, "门户", f"h{n}-web", f"10.{n}.0.3", "麒麟V10", 2, "8G", "1T nvme", None],
+                     ["合计", None, None, None, None, 14, "40G", None, None]]
+    read = _read(write_xlsx(tmp_path / "台账.xlsx", sheets))
+    hosts = _hosts(read)
+    bureaus = {b["id"]: b["name"] for b in read.rows["bureaus"]}
+    assert {h: bureaus[v["bureau_id"]] for h, v in hosts.items()} == {
+        "h10-oa1": "湖北局", "h10-oa2": "湖北局", "h10-web": "湖北局",
+        "h11-oa1": "武汉海关", "h11-oa2": "武汉海关", "h11-web": "武汉海关"}
+    assert [hosts["h10-oa1"][k] for k in ("memory_gb", "disk_gb", "cpu_cores")] == [16, 1200, 8]
+    assert hosts["h11-oa2"]["disk_gb"] == 500 and hosts["h11-web"]["disk_gb"] == 1024
+    assert sum(s.skipped for s in read.sheets) == 4
+    assert any("sheet's name '武汉海关' is taken as its bureau" in w for w in read.warnings)
+    other = write_xlsx(tmp_path / "清单.xlsx",
+                       {"服务器清单": [head[1:4], ["OA", "x1", "10.1.0.1"]]})
+    with pytest.raises(LedgerError):  # a sheet not named like a bureau still needs one
+        _read(other)

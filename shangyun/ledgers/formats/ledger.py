@@ -144,6 +144,10 @@ _BUREAU_LABEL = re.compile(r"^\s*(?:填报单位|单位名称|填报部门|报�
 _NEXT_LABEL = re.compile(r"\s{2,}|\s+\S{1,8}[:：]|[,，;；]")
 
 
+#: A sheet named like a bureau (a workbook with a sheet per bureau: 湖北局, 武汉海关)
+_BUREAU_SHEET = re.compile(r"^\s*[\u4e00-\u9fff]{2,20}(?:局|海关|厅|办事处)\s*$")
+
+
 def bureau_line(rows: Sequence[list[Any]], header_idx: int) -> str | None:
     """The bureau named above the header (``填报单位：湖北直属局`` in one cell, or
     ``填报单位`` with the name in the next cell), else ``None``."""
@@ -285,9 +289,14 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         # else a 填报单位 line on another sheet of the file
         line = bureau_line(grid.rows, header_idx)
         single = next(iter(col.bureaus)) if len(col.bureaus) == 1 else None
+        named = (None if line or inp.bureau or not _BUREAU_SHEET.match(grid.sheet or "")
+                 else (grid.sheet or "").strip())
         report = _read_sheet(grid, header_idx, header, kind, mapping,
-                             line or inp.bureau or single or file_line, col, problems,
+                             line or inp.bureau or named or single or file_line, col, problems,
                              inp.advance)
+        if named and "bureaus.name" not in report.columns.values():
+            report.warnings.append(f"no 单位 column or 填报单位 line: the sheet's name "
+                                   f"{named!r} is taken as its bureau")
         if line and inp.bureau and _norm(line) != _norm(inp.bureau):
             report.warnings.append(f"the line above the header names the bureau {line!r}; "
                                    f"it is used instead of --bureau {inp.bureau!r}")
