@@ -80,7 +80,9 @@ class PrecheckAction:
         """Observe and decide; raise :class:`StepError` listing every problem."""
         a = step.args_as(PrecheckArgs)
         obs = Observations(step.system_id, a.plan_fingerprint, a.estate_fingerprint,
-                           tools={t: shutil.which(t) for t in REQUIRED_TOOLS})
+                           tools={t: shutil.which(t) for t in REQUIRED_TOOLS},
+                           who=self.ctx.who(step),
+                           disk_where={d.path: d.where for d in a.disks if d.where})
         for uri in a.hypervisors:
             why = missing_domains(uri, a.hosts)
             if why:
@@ -95,8 +97,9 @@ class PrecheckAction:
             try:  # under the datastore roots, no backing/extent outside
                 qemu.admit(d.path, d.format, roots=roots)
                 needed += qemu.measure(d.path, fmt, d.format)
-            except ConnectorError as exc:
-                obs.unreadable_disks[d.path] = str(exc)
+            except ConnectorError as exc:  # the path is said once, beside the disk
+                same = isinstance(exc, qemu.QemuImgError) and exc.path == d.path
+                obs.unreadable_disks[d.path] = exc.reason if same else str(exc)
         staging = Path(a.staging_dir)
         staging.mkdir(parents=True, exist_ok=True)
         obs.staging_free, obs.staging_needed = qemu.free_bytes(staging), needed

@@ -87,7 +87,7 @@ class QemuImgError(ConnectorError):
     """qemu-img failed on a file; ``path`` names it and the message says what happened."""
 
     def __init__(self, path: str | os.PathLike[str], message: str) -> None:
-        self.path = str(path)
+        self.path, self.reason = str(path), message
         super().__init__(f"{self.path}: {message}")
 
 
@@ -291,7 +291,10 @@ def source_path(path: str | os.PathLike[str], roots: Sequence[str | os.PathLike[
         raise ImageRefused(given, f"resolves to {resolved}, outside the datastore roots "
                            f"({', '.join(str(r) for r in allowed)}); refused")
     if not resolved.is_file():
-        raise ImageUnreadable(given, f"{resolved} is not a regular file")
+        raise ImageUnreadable(given, ("the file does not exist" if not resolved.exists()
+                                      else "not a regular file")
+                              + ("" if str(resolved) == str(given) else
+                                 f" (it resolves to {resolved})"))
     return resolved
 
 

@@ -26,11 +26,13 @@ class Observations:
     staging_needed: int = 0
     target_free: dict[str, float] = field(default_factory=dict)
     target_needed: dict[str, float] = field(default_factory=dict)
+    who: str = ""  # how a message names the system (its name; empty: the id)
+    disk_where: dict[str, str] = field(default_factory=dict)  # path -> "vm01 disk0"
 
 
 def precheck_problems(obs: Observations) -> list[str]:
     """Every reason not to start ``obs.system_id`` (empty: go)."""
-    s = obs.system_id
+    s = obs.who or obs.system_id
     out: list[str] = []
     if not obs.plan_fingerprint:
         out.append(f"system {s}: the plan records no estate fingerprint; re-run 'shangyun plan'")
@@ -44,7 +46,9 @@ def precheck_problems(obs: Observations) -> list[str]:
     for uri, why in sorted(obs.unreachable_hypervisors.items()):
         out.append(f"system {s}: hypervisor {uri} is not reachable: {why}")
     for path, why in sorted(obs.unreadable_disks.items()):
-        out.append(f"system {s}: disk image {path} is not readable: {why}")
+        where = obs.disk_where.get(path)
+        disk = f"disk {where} ({path})" if where else f"disk image {path}"
+        out.append(f"system {s}: {disk} is not readable: {why}")
     if obs.staging_needed > obs.staging_free:
         out.append(f"system {s}: staging needs {_gib(obs.staging_needed)} but has "
                    f"{_gib(obs.staging_free)} free")

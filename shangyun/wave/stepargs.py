@@ -31,6 +31,7 @@ class DiskArg:
     id: str
     path: str
     format: str
+    where: str = ""  # host and disk as a person reads them: "vm01 disk0"
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,12 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
     sid = system.id
     roots = list(opts.datastore_roots) or wave.roots_of(system)
     topts = opts.target_options_for(sid)
+    hostnames = {h.id: h.hostname for h in system.hosts}
     steps = [Step("precheck", sid, f"{sid}/precheck", f"pre-check {system.name}",
                   args=PrecheckArgs(
-                      disks=[DiskArg(d.id, d.path, d.format) for d in system.disks],
+                      disks=[DiskArg(d.id, d.path, d.format,
+                                     f"{hostnames.get(d.host_id, d.host_id)} {d.name or d.id}")
+                             for d in system.disks],
                       hypervisors=sorted({h.hypervisor for h in system.hosts if h.hypervisor}),
                       cpus=sum(h.cpu_cores for h in system.hosts),
                       memory_gb=sum(h.memory_gb for h in system.hosts),

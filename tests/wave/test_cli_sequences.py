@@ -15,7 +15,7 @@ from flows.wave import preflight
 from shangyun.cli import main
 from shangyun.errors import StepError
 from shangyun.wave.steps import Step
-from tests.wave.conftest import FORMATS, build_estate
+from tests.wave.conftest import FORMATS, Cloud, build_estate
 
 
 def _cli(*args: str) -> Any:
@@ -66,3 +66,23 @@ def test_finalize_of_a_wave_without_cutover_names_why_by_name(tmp_path: Path) ->
     assert "None" not in err and "sys-01" not in err, err
     with open_journal(root) as j:
         assert [r["kind"] for r in j.runs(1)] == ["run"]  # nothing journaled
+
+
+def test_a_disk_image_deleted_after_the_plan_is_one_sentence_by_name(
+        prefect_harness: None, tmp_path: Path, cloud: Cloud, moto_endpoint: str,
+        bucket: str) -> None:
+    """The pre-check refusal of a system whose disk image file was deleted between plan and
+    run names the system by name, its host and disk, and the path once."""
+    root = tmp_path / "estate"
+    est = build_estate(root, tmp_path / "images", n_systems=1, formats=FORMATS[:1], mib=1)
+    gone = est.images["disk-01-1"]
+    gone.unlink()
+    res = _cli("wave", "run", "1", "--estate", str(root), "--target", "libvirt",
+               "--target-uri", cloud.uri, "--pool", cloud.pool,
+               "--staging", str(tmp_path / "staging"), "--s3-endpoint", moto_endpoint,
+               "--bucket", bucket, "--json")
+    assert res.exit_code == 1, res.output
+    error = json.loads(res.stdout)["systems"][0]["error"]
+    assert error.count(str(gone)) == 1, error
+    assert "审批系统" in error and "vm01" in error and "disk1" in error, error
+    assert "sys-01" not in error, error
