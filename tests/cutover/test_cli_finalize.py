@@ -13,12 +13,19 @@ from connectors.journal.migrate import v1_columns
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
 from shangyun.errors import StepError
+from shangyun.estate import Estate
 from shangyun.wave.steps import Step
 
 
 def _estate(tmp_path: Path, at: str) -> Path:
+    """An estate (bureau, sys-1 and sys-2 named as their ids) whose journal has one run of
+    wave 1 that cut sys-1 over at ``at``."""
     root = tmp_path / "estate"
-    (root / "plan").mkdir(parents=True)
+    Estate.from_records({"name": "finalize"}, {
+        "bureaus": [{"id": "b-1", "name": "局一", "kind": "bureau"}],
+        "systems": [{"id": s, "name": s, "bureau_id": "b-1"} for s in ("sys-1", "sys-2")],
+    }).save(root)
+    (root / "plan").mkdir(parents=True, exist_ok=True)
     (root / "plan" / "cutover.yaml").write_text("schema_version: 1\nsoak_hours: 24\n"
                                                 "systems: {}\n")
     with open_journal(root) as j:
