@@ -248,7 +248,7 @@ def test_rvtools_vms_get_their_systems_from_the_ledger_and_no_new_version_is_cla
     est = str(tmp_path / "est")
     out = _import(str(write_xlsx(tmp_path / "rv4.xlsx", {"vInfo": _VINFO4})), "--estate", est,
                   "--bureau", "湖北局")
-    assert "names no system: its 3 VM(s) belong to none" in out
+    assert "names no system for its 3 VM(s): a VM no bureau ledger lists" in out
     ledger = write_xlsx(tmp_path / "hb.xlsx", {"主机": [
         ["单位", "系统名称", "主机名", "IP地址", "CPU", "内存"],
         ["湖北局", "门户", "web01", "10.5.1.11", 4, "8G"],

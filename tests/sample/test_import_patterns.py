@@ -33,7 +33,12 @@ def test_readme_pattern_imports_the_shipped_sample(tmp_path: Path) -> None:
     # dependency workbooks name in them are placeholders, each named in a warning
     warnings = report["warnings"]
     assert isinstance(warnings, list) and warnings
-    assert all("as a placeholder" in w and "sheet '依赖关系', row " in w for w in warnings)
+    # (and the RVTools exports' own notes: they name no system, some VMs are off)
+    rvtools = [w for w in warnings if w.startswith("RVTools_export_")]
+    assert any("names no system" in w for w in rvtools)
+    warnings = [w for w in warnings if w not in rvtools]
+    assert warnings and all("as a placeholder" in w and "sheet '依赖关系', row " in w
+                            for w in warnings)
     counts = report["counts"]
     assert isinstance(counts, dict)
     for table, c in counts.items():  # the counts add up: every touched row once
