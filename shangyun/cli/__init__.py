@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from shangyun import __version__
 from shangyun.cli.lazy import LazyGroup
+
+# A run without a dashboard starts Prefect's temporary server; on a loaded machine it can
+# take longer than Prefect's 20 s default to answer, and the run then died before its first
+# step ("Timed out while attempting to connect to ephemeral Prefect API server"). Set before
+# any command module imports Prefect (its settings are read once): wait up to 2 min unless
+# the environment says otherwise.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 COMMANDS = {
     "lab": "shangyun.cli.lab:lab",
