@@ -82,6 +82,7 @@ def test_disk_without_os_is_skipped_and_passed_on(tmp_path: Path) -> None:
     assert Path(conv["path"]).is_file()  # the converted image is never an undo's
 
 
+@pytest.mark.slow  # TCG boots / lab bring-up: kept out of the 45-min suite
 def test_refused_guest_fails_and_leaves_nothing(tmp_path: Path) -> None:
     """A guest the policy refuses (the RHEL-shaped tree has no kernel): the step fails
     with the reason; no overlay or adapted copy is left; the converted image is intact."""

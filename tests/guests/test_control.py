@@ -19,6 +19,7 @@ from lab.guests import GuestImage, copy_disk
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 
+@pytest.mark.slow  # TCG boots / lab bring-up: kept out of the 45-min suite
 def test_unadapted_guest_does_not_boot_on_virtio(guest_lab: LabState, guest_image: GuestImage,
                                                 tmp_path: Path) -> None:
     cloud = guest_lab.qemu_cloud

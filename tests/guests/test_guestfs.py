@@ -123,6 +123,7 @@ def test_debian_source_untouched(adapted_debian: dict[str, Any]) -> None:
     assert sha256(adapted_debian["base"]) == adapted_debian["before"]
 
 
+@pytest.mark.slow  # TCG boots / lab bring-up: kept out of the 45-min suite
 def test_rhel_ifcfg_network_and_boot(tmp_path: Path) -> None:
     image = guestimages.rhel_tree_guest(tmp_path)
     before = sha256(image)
@@ -156,6 +157,7 @@ def test_rhel_ifcfg_network_and_boot(tmp_path: Path) -> None:
     assert sha256(image) == before
 
 
+@pytest.mark.slow  # TCG boots / lab bring-up: kept out of the 45-min suite
 def test_luks_and_data_disks(tmp_path: Path) -> None:
     luks = guestimages.luks_guest(tmp_path)
     data = guestimages.plain_data_disk(tmp_path)

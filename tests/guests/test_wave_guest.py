@@ -172,6 +172,7 @@ def test_the_adapted_guest_boots_on_virtio_proves_it_and_serves_at_its_old_addre
     assert left_in_cloud(guest_lab) == {"domains": [], "volumes": []}
 
 
+@pytest.mark.slow  # TCG boots / lab bring-up: kept out of the 45-min suite
 def test_a_guest_that_cannot_boot_is_rolled_back_cleanly(
         prefect_harness: None, guest_lab: LabState, tmp_path: Path, s3: str) -> None:
     """Moved without adaptation (the ``adapt`` step switched off, as a sabotaged

@@ -119,6 +119,7 @@ def test_down_without_state_file_still_cleans(lab_dir: Path) -> None:
     assert not lab_dir.exists()
 
 
+@pytest.mark.slow  # TCG boots / lab bring-up: kept out of the 45-min suite
 def test_cli_up_status_down(lab_dir: Path) -> None:
     r = CliRunner()
     res = r.invoke(main, ["lab", "up", "--dir", str(lab_dir), "--bureaus", "1", "--json"])
