@@ -115,6 +115,16 @@ def _cell(row: list[Any], i: int | None) -> Any:
     return row[i]
 
 
+def _cleaned(target: str, text: str, file: str, sheet: str | None, row: int,
+             column: str) -> Any:
+    """``text`` cleaned as the estate column ``target`` wants it; a bad value is a
+    :class:`LedgerError` naming the file, sheet, row and column."""
+    try:
+        return value_of(clean(target, text))
+    except BadValue as exc:
+        raise LedgerError(file, str(exc), sheet=sheet, row=row, column=column) from exc
+
+
 def _mib_to_gb(value: Any, file: str, sheet: str, r: int, column: str) -> float | None:
     text = clean_text(value)
     if not text:
@@ -178,11 +188,7 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
             text = clean_text(_cell(row, c))
             if not text:
                 continue
-            try:
-                host[key] = value_of(clean(target, text))
-            except BadValue as exc:
-                raise LedgerError(file, str(exc), sheet=info_grid.sheet, row=r,
-                                  column=_header(info, c)) from exc
+            host[key] = _cleaned(target, text, file, info_grid.sheet, r, _header(info, c))
         mem = _mib_to_gb(_cell(row, c_mem), file, info_grid.sheet or "", r, "Memory")
         if mem:
             host["memory_gb"] = mem
@@ -276,11 +282,7 @@ def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport
             text = clean_text(_cell(row, c))
             if not text or host.get(key):
                 continue
-            try:
-                host[key] = value_of(clean(target, text))
-            except BadValue as exc:
-                raise LedgerError(file, str(exc), sheet=grid.sheet, row=r,
-                                  column=_header(t, c)) from exc
+            host[key] = _cleaned(target, text, file, grid.sheet, r, _header(t, c))
         report.rows += 1
     return report
 
