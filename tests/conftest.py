@@ -40,3 +40,29 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Give every later test the environment this one started with.
+
+    A test that leaves a variable behind changes what every later test's child processes
+    inherit (a ``PREFECT_API_URL`` of a stopped server made a CLI child fail "Failed to
+    reach API" minutes later, in another folder). What a test leaves is put back and named
+    in a warning, so the leak is found where it happens."""
+    own = "PYTEST_CURRENT_TEST"  # pytest's own, set and removed around each phase
+    before = {k: v for k, v in os.environ.items() if k != own}
+    yield
+    changed = sorted(k for k in before.keys() | os.environ.keys()
+                     if k != own and before.get(k) != os.environ.get(k))
+    if not changed:
+        return
+    for k in changed:
+        if k in before:
+            os.environ[k] = before[k]
+        else:
+            del os.environ[k]
+    import warnings
+
+    warnings.warn(f"{request.node.nodeid} left environment variables changed: "
+                  f"{', '.join(changed)} (put back)", stacklevel=1)

@@ -38,7 +38,12 @@ def pg_database() -> Iterator[str]:
 
 def test_server_on_postgresql(pg_database: str, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    # set, then removed: monkeypatch records the variable as unset and removes what
+    # configure_env sets below after the test (a delenv of an absent variable records
+    # nothing, and the URL of this stopped server then leaked into every later test's
+    # child processes: "Failed to reach API" in tests/wave/test_cli_killed_slots.py)
+    monkeypatch.setenv("PREFECT_API_URL", "")
+    monkeypatch.delenv("PREFECT_API_URL")
     url = f"postgresql://postgres@127.0.0.1:5432/{pg_database}"
     port = prefect_server.free_port()
     runner = CliRunner()
