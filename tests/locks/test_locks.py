@@ -49,6 +49,9 @@ def test_one_key_serialises_processes_other_keys_do_not_wait(
     # the two other systems are both inside at once, while neither has left
     wait_note(m1, "enter")
     wait_note(m2, "enter")
+    deadline = time.monotonic() + 30                    # one of the two is inside (which
+    while not any("enter" in notes(n) for n in (n1, n2)) and time.monotonic() < deadline:
+        time.sleep(0.05)                                # one is not known until it enters)
     first, second = (n1, n2) if "enter" in notes(n1) else (n2, n1)
     wait_note(first, "enter")
     wait_note(second, "ready")
