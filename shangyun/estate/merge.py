@@ -180,6 +180,18 @@ def standin_host(row: Row) -> bool:
     return _empty(ip) or match_key(ip) == name
 
 
+def _maybe_standin(row: Row) -> bool:
+    """``False`` when :func:`standin_host` is surely ``False`` for ``row``, told from the
+    host name's text alone: an ASCII name that (trimmed) starts with neither a digit nor a
+    ``.`` and holds no ``:`` does not match as an address. ``True`` means "ask
+    :func:`standin_host`"."""
+    name = row.get("hostname")
+    if type(name) is not str or not name.isascii():
+        return True
+    first = name.lstrip()[:1]
+    return not first or first in "0123456789." or ":" in name
+
+
 def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
 
@@ -574,13 +586,16 @@ class Merger:
         a copy of another is dropped, and the stand-in row goes. Returns a line for each
         host folded. Called by :meth:`finish`; safe to call again (nothing left to fold)."""
         hosts = self.rows["hosts"]
+        standins = [_maybe_standin(h) and standin_host(h) for h in hosts]
+        if not any(standins):
+            return []  # the usual case: every host has a name (one cheap pass)
         named: dict[tuple[str, str], list[Row]] = {}
-        for h in hosts:
-            if h.get("ip") and not standin_host(h):
+        for h, standin in zip(hosts, standins, strict=True):
+            if h.get("ip") and not standin:
                 named.setdefault((h.get("bureau_id") or "", match_key(h["ip"])), []).append(h)
         into: dict[str, Row] = {}
-        for h in hosts:
-            if standin_host(h):
+        for h, standin in zip(hosts, standins, strict=True):
+            if standin:
                 cands = named.get((h.get("bureau_id") or "", host_key_name(h.get("hostname"))))
                 if cands and len(cands) == 1:
                     into[h["id"]] = cands[0]

@@ -7,6 +7,7 @@ support matrix reads a host the same whichever way its ledger wrote the OS.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # the name, then the version: the first number (or V and a number: V10) after it
 _SPLIT = re.compile(r"^(?P<name>.*?[^\d\s._\-(（])[\s_\-]*(?P<ver>(?:[vV](?=\d))?\d.*)$")
@@ -16,6 +17,7 @@ _ARCH = re.compile(r"[\s(（]*(?:(?P<arch>x86_64|amd64|aarch64|arm64)|64\s*位|3
                    r"64-?bit|32-?bit|x64)[)）]?", re.I)
 
 
+@lru_cache(maxsize=4096)  # an OS column repeats a few texts over many rows
 def split_os(text: str) -> tuple[str, str, str]:
     """``(name, version, arch)`` of an OS written in one cell: "CentOS 7.9" → ("CentOS",
     "7.9", ""); "RHEL7.6" → ("RHEL", "7.6", ""); "麒麟V10 SP1" → ("麒麟", "V10 SP1", "");
