@@ -387,16 +387,19 @@ class Merger:
         natural_keys = self._natural_keys
         renamed = self.renamed
         placeholders = self.meta.get("placeholders") if name == "systems" else None
+        ref_maps = [(column, self.id_map[ref]) for column, ref in refs]
         for raw in incoming:
             r = dict(raw)
-            for column, ref in refs:
+            for column, ref_map in ref_maps:
                 v = r.get(column)
                 if v:
-                    v = r[column] = self.id_map[ref].get(v, v)
+                    v = r[column] = ref_map.get(v, v)
                     if renamed and v in renamed:
                         r[column] = renamed[v]
-            if has_source and _empty(r.get("source")):
-                r["source"] = self.source
+            if has_source:
+                src = r.get("source")
+                if not (type(src) is str and src) and _empty(src):
+                    r["source"] = self.source
             keys = natural_keys(name, r)
             cur = by_id.get(r.get("id"))
             if cur is None:
