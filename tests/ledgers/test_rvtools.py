@@ -76,6 +76,31 @@ def test_rvtools_hosts_and_disks(xlsx: Callable[..., Path], unit: str) -> None:
     ])
     assert {d["format"] for d in read.rows["disks"]} == {"vmdk"}
     assert read.rows["bureaus"][0]["name"] == "武汉局"
+    # vInfo's In Use (40960: 40 GB) is what the VM's disks hold, spread by capacity; an In
+    # Use of 0 is not reported (the disks count in full, no used value)
+    used = {(d["host_id"], d["name"]): d.get("used_gb") for d in read.rows["disks"]}
+    assert used == {(app["id"], "Hard disk 1"): 13.3, (app["id"], "Hard disk 2"): 26.7,
+                    (db["id"], "Hard disk 1"): None}
+
+
+@pytest.mark.parametrize(("sizes", "in_use"), [((100, 100, 100), 47.2), ((40, 500), 90.0),
+                                              ((10,), 12.5), ((2048, 1, 300), 0.4)])
+def test_rvtools_in_use_is_spread_over_the_vms_disks(xlsx: Callable[..., Path],
+                                                     sizes: tuple[int, ...],
+                                                     in_use: float) -> None:
+    path = xlsx("rvuse.xlsx", {
+        "vInfo": [["VM", "Powerstate", "CPUs", "Memory", "Provisioned MiB", "In Use MiB",
+                   "Datacenter"],
+                  ["vm1", "poweredOn", 2, 4096, sum(sizes) * 1024, in_use * 1024, "DC"]],
+        "vDisk": [["VM", "Disk", "Capacity MiB"],
+                  *[["vm1", f"Hard disk {i}", s * 1024] for i, s in enumerate(sizes, 1)]],
+    })
+    disks = read_ledger(path, reader=read_grids).rows["disks"]
+    assert [d["size_gb"] for d in disks] == [float(s) for s in sizes]
+    assert all(0 <= d["used_gb"] <= d["size_gb"] for d in disks)
+    # the whole In Use, within rounding; a VM holding more than its disks (snapshots,
+    # swap) counts each disk in full
+    assert abs(sum(d["used_gb"] for d in disks) - min(in_use, sum(sizes))) <= 0.05 * len(sizes)
 
 
 def test_rvtools_datacenter_is_the_bureau_without_option(xlsx: Callable[..., Path]) -> None:

@@ -156,6 +156,7 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     c_mem = info.col("Memory", "Memory MiB", "Memory MB")
     c_prov = info.col("Provisioned MiB", "Provisioned MB", "Total disk capacity MiB",
                       "Total disk capacity MB")
+    c_used = info.col("In Use MiB", "In Use MB")
     c_ip = info.col("Primary IP Address", "IP Address")
     c_os = info.col("OS according to the VMware Tools", "OS according to the configuration file",
                     "OS")
@@ -166,6 +167,7 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     c_dc = info.col("Datacenter")
     vm_ids: dict[str, str] = {}
     vm_rows: dict[str, Row] = {}
+    in_use: dict[str, float] = {}  # VM -> GB its disks hold (vInfo In Use)
     off: list[str] = []
     report = SheetReport(info_grid.sheet or "vInfo", "hosts", 1, 0, 0, columns={})
     for r, row in enumerate(info_grid.rows[1:], start=2):
@@ -195,6 +197,9 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
         prov = _mib_to_gb(_cell(row, c_prov), file, info_grid.sheet or "", r, "Provisioned MiB")
         if prov is not None:
             host["disk_gb"] = prov
+        used = _mib_to_gb(_cell(row, c_used), file, info_grid.sheet or "", r, "In Use MiB")
+        if used:  # (0: not reported, e.g. an inaccessible VM; its disks count in full)
+            in_use[vm] = used
         os_name = clean_text(_cell(row, c_os)) or clean_text(_cell(row, c_os_cfg))
         if os_name:
             host["os"], version, arch = split_guest_os(os_name)
@@ -229,20 +234,26 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     reports = [report]
     disk_grid = _sheet(grids, "vDisk")
     if disk_grid is not None and disk_grid.rows:
-        reports.append(_read_disks(file, disk_grid, vm_ids, col))
+        reports.append(_read_disks(file, disk_grid, vm_ids, col, in_use))
     net_grid = _sheet(grids, "vNetwork")
     if net_grid is not None and net_grid.rows:
         reports.append(_read_network(file, net_grid, vm_rows))
     return col.rows, reports
 
 
-def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector) -> SheetReport:
+def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector,
+                in_use: dict[str, float]) -> SheetReport:
+    """The vDisk rows of the VMs of vInfo (``vm_ids``) as disks. RVTools gives a VM's used
+    space only in all (vInfo In Use, ``in_use``): it is spread over the VM's disks by
+    capacity (at most each disk's size), so a system's data to copy is what its VMs hold,
+    not their provisioned size (a thin 100 GB disk holding 15 GB moves 15 GB)."""
     t = _Table(file, grid)
     c_vm = t.need("VM")
     c_disk = t.need("Disk", "Label")
     c_cap = t.need("Capacity MiB", "Capacity MB")
     c_path = t.col("Path", "Disk Path")
     report = SheetReport(grid.sheet, "disks", 1, 0, 0)
+    by_vm: dict[str, list[Row]] = {}
     for r, row in enumerate(grid.rows[1:], start=2):
         vm = clean_text(_cell(row, c_vm))
         if not vm:
@@ -264,7 +275,14 @@ def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector) -
             if dpath.startswith("[") and "]" in dpath:
                 disk["datastore"] = dpath[1:dpath.index("]")]
         col.rows["disks"].append(disk)
+        by_vm.setdefault(vm, []).append(disk)
         report.rows += 1
+    for vm, disks in by_vm.items():
+        used, total = in_use.get(vm), sum(d["size_gb"] for d in disks)
+        if used is None or not total:
+            continue
+        for d in disks:
+            d["used_gb"] = round(min(d["size_gb"], used * d["size_gb"] / total), 1)
     return report
 
 
