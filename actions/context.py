@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.hypervisor import PowerSession
-from connectors.objectstore import ObjectStore
+from connectors.objectstore import ObjectStore, ObjectStoreError
 from connectors.targets.base import CloudTarget, Labels
 from connectors.targets.ec2 import Ec2Target
 from connectors.targets.fenced import FencedTarget
@@ -64,6 +64,20 @@ def make_target(kind: str, options: Mapping[str, str],
 def make_store(endpoint: str, part_size: int = 16 * 2**20) -> ObjectStore:
     """The S3 staging store at ``endpoint`` (credentials from the environment)."""
     return ObjectStore(endpoint_url=endpoint or None, part_size=part_size)
+
+
+def store_problem(endpoint: str, bucket: str) -> str:
+    """Why the S3 staging area at ``endpoint`` cannot take uploads into ``bucket`` (it does
+    not answer, or refuses us), or ``""``: looked at, nothing written (a missing bucket is
+    fine: the first upload makes it). Few retries and a short connect timeout: a
+    pre-check's question, not a transfer."""
+    try:
+        with ObjectStore(endpoint_url=endpoint or None, connect_timeout=5.0,
+                         read_timeout=30.0, max_attempts=2) as store:
+            store.check_bucket(bucket)
+    except ObjectStoreError as exc:
+        return " ".join(exc.reason.split())
+    return ""
 
 
 def labels(wave: int | str, bureau: str, system: str) -> Labels:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from actions.context import RunContext, labels, make_store
+from actions.context import RunContext, labels, make_store, store_problem
 from connectors import bootproof, qemu
 from connectors.hypervisor import missing_domains
 from connectors.targets.base import (
@@ -101,16 +102,27 @@ class PrecheckAction:
                 same = isinstance(exc, qemu.QemuImgError) and exc.path == d.path
                 obs.unreadable_disks[d.path] = exc.reason if same else str(exc)
         staging = Path(a.staging_dir)
-        staging.mkdir(parents=True, exist_ok=True)
-        obs.staging_free, obs.staging_needed = qemu.free_bytes(staging), needed
+        obs.staging_unwritable = staging_problem(staging)
+        if not obs.staging_unwritable:
+            obs.staging_free, obs.staging_needed = qemu.free_bytes(staging), needed
+        if a.bucket:
+            why = store_problem(a.s3_endpoint, a.bucket)
+            if why:
+                obs.unusable_services[f"the S3 staging endpoint {a.s3_endpoint or 'aws'} "
+                                      f"(bucket {a.bucket})"] = why
         problems = precheck_problems(obs)
         capacity: dict[str, Any] = {}
-        if not problems:
-            cap = self.ctx.target(a.target_options).check_capacity(CapacityRequest(
-                vcpus=int(a.cpus), memory_mb=int(float(a.memory_gb) * 1024),
-                disk_bytes=needed, instances=len(a.hosts)))
-            capacity = cap.to_dict()
-            problems += [f"system {self.ctx.who(step)}: target: {r}" for r in cap.reasons]
+        try:  # the target cloud answers (its connection is made here), then its capacity
+            target = self.ctx.target(a.target_options)
+            if not problems:
+                cap = target.check_capacity(CapacityRequest(
+                    vcpus=int(a.cpus), memory_mb=int(float(a.memory_gb) * 1024),
+                    disk_bytes=needed, instances=len(a.hosts)))
+                capacity = cap.to_dict()
+                problems += [f"system {self.ctx.who(step)}: target: {r}" for r in cap.reasons]
+        except ConnectorError as exc:
+            problems.append(f"system {self.ctx.who(step)}: the target cloud ({a.target}) "
+                            f"cannot be used: {' '.join(str(exc).split())}")
         if problems:
             raise StepError("pre-check refused:\n  - " + "\n  - ".join(problems))
         return {"staging_needed": needed, "staging_free": obs.staging_free,
@@ -123,6 +135,21 @@ class PrecheckAction:
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo: a pre-check only looks."""
+
+
+def staging_problem(staging: Path) -> str:
+    """Why the staging folder cannot take converted images (made if missing; a probe file
+    written and removed), or ``""``: a read-only or full file system is said here, by the
+    pre-check, before anything is converted."""
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".shangyun-probe-", dir=staging)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return (f"the staging folder {staging} cannot be written: "
+                f"{exc.strerror or exc}")
+    return ""
 
 
 # --------------------------------------------------------------------------- convert

@@ -18,7 +18,7 @@ from actions.failback import (
 )
 from actions.registry import actions_for
 from connectors.journal.wave import open_journal
-from shangyun.errors import InProductionError, ShangyunError, StepError
+from shangyun.errors import InProductionError, LockLostError, ShangyunError, StepError
 from shangyun.estate import Estate
 from shangyun.estate.names import names_of, readable
 from shangyun.wave.engine import StepAction, UndoReport, cut_over, execute, undo_system
@@ -65,9 +65,13 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
                 if sid in live:
                     journal.audit("wave.rollback.discard_production_writes", sid, "ok",
                                   {"wave": number, "run": run_id})
-                with lock(sid) if lock else nullcontext():
-                    reports.append(undo_system(journal, run_id, number, sid, actions,
-                                               discard_production=sid in live))
+                try:
+                    with lock(sid) if lock else nullcontext():
+                        reports.append(undo_system(journal, run_id, number, sid, actions,
+                                                   discard_production=sid in live))
+                except LockLostError as exc:  # lost between two undos: the rest is not ours
+                    reports.append(UndoReport(sid, failed={sid: str(exc)},
+                                              lock_lost=str(exc)))
         finally:
             ctx.close()
             journal.finish_run(run_id, "rolled_back" if all(r.ok for r in reports)

@@ -61,7 +61,7 @@ from prefect_redis import RedisLockManager
 from prefect_redis.connection import redis_from_url
 from redis.lock import Lock
 
-from shangyun.errors import ConnectorError, ShangyunError
+from shangyun.errors import ConnectorError, LockLostError, ShangyunError
 
 URL_ENV = "SHANGYUN_REDIS_URL"
 LEASE_ENV = "SHANGYUN_LOCK_LEASE"
@@ -93,7 +93,7 @@ class SystemBusyError(ShangyunError):
                          f"held by {who}) — waited {waited:g} s")
 
 
-class LeaseLostError(SystemBusyError):
+class LeaseLostError(SystemBusyError, LockLostError):
     """This worker's lease on a system lock was lost: its step was stopped, and another
     worker may be moving the system now (so nothing of it is undone here)."""
 

@@ -98,7 +98,7 @@ class ObjectStoreError(ConnectorError):
     def __init__(self, message: str, *, endpoint: str, bucket: str, key: str | None = None,
                  operation: str | None = None, code: str | None = None) -> None:
         self.endpoint, self.bucket, self.key = endpoint, bucket, key
-        self.operation, self.code = operation, code
+        self.operation, self.code, self.reason = operation, code, message
         op = f"{operation}: " if operation else ""
         super().__init__(f"{_where(endpoint, bucket, key)}: {op}{message}")
 
@@ -315,6 +315,17 @@ class ObjectStore:
             if exc.code not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             self._call("CreateBucket", bucket, None, self.client.create_bucket, Bucket=bucket)
+
+    def check_bucket(self, bucket: str) -> None:
+        """Look, without writing, that the endpoint answers and ``bucket`` is usable: it
+        exists, or may be created by the first upload (a 404). Raises
+        :class:`ObjectStoreError` (:class:`ObjectStoreTransientError` when the endpoint does
+        not answer) naming the endpoint and bucket."""
+        try:
+            self._call("HeadBucket", bucket, None, self.client.head_bucket, Bucket=bucket)
+        except ObjectStoreError as exc:
+            if exc.code not in ("404", "NoSuchBucket", "NotFound"):
+                raise
 
     def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         """Size, ETag and recorded digest of an object, or None if there is none."""

@@ -106,6 +106,41 @@ HEARTBEAT_SECONDS = 5.0
 LEFT_ALONE = "cut over (left alone): its target is in production"
 
 
+_RUN_FIELDS = ("flow_run_id", "flow_run_name", "flow_name", "task_run_id", "task_run_name",
+               "task_name", "worker_id", "send_to_api")
+
+
+class OwnErrorsWithoutTraceback(logging.Filter):
+    """A step's or a run's failure with one of our own errors (:class:`ShangyunError`, whose
+    message is written for a person: it names the system, the host, the endpoint) is
+    logged as that message: the Python traceback Prefect attaches goes to the DEBUG level
+    (``PREFECT_LOGGING_LEVEL=DEBUG`` shows it) instead of the terminal and the dashboard.
+    Any other exception keeps its traceback (a bug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the traceback of a record about one of our errors; log it at DEBUG."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, ShangyunError) and not getattr(record, "shangyun_details", False):
+            run = {k: getattr(record, k) for k in _RUN_FIELDS if hasattr(record, k)}
+            logging.getLogger(record.name).debug(
+                "details of: %s", record.getMessage(), exc_info=record.exc_info,
+                extra={**run, "shangyun_details": True})
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_own_errors() -> None:
+    """Install :class:`OwnErrorsWithoutTraceback` on Prefect's flow-run and task-run loggers
+    (once; a logging re-configuration keeps a logger's filters)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OwnErrorsWithoutTraceback) for f in logger.filters):
+            logger.addFilter(OwnErrorsWithoutTraceback())
+
+
+_quiet_own_errors()
+
+
 def bureau_limit_name(bureau: str) -> str:
     """The global concurrency limit of one bureau's link."""
     return f"shangyun-bureau-{bureau}"
@@ -281,7 +316,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
                 report = undo_system(journal, run_id, wave.number, system.id, actions,
                                      on_step=_undone_to(ctx))
                 refused = current is not None and current.kind == PRECHECK
-                result.update(state=(ROLLBACK_FAILED if not report.ok else
+                result.update(state=(BUSY if report.lock_lost else
+                                     ROLLBACK_FAILED if not report.ok else
                                      REFUSED if refused else ROLLED_BACK),
                               error=" ".join(str(exc).split())[:1000],
                               undo_failed=report.failed)

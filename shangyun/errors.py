@@ -11,6 +11,7 @@
     │   ├── TransientError        worth retrying (timeouts, refused connections, 5xx)
     │   ├── HostKeyError          unknown or changed SSH host key: never retried
     │   └── AuthError             authentication refused: never retried
+    ├── LockLostError             a system's lock lost while its steps or undo ran
     ├── PlanError                 infeasible constraints (names the constraint and systems)
     └── StepError                 a wave step failed (names the system and the step)
         └── VerificationError     a digest, a row count or a comparison differs
@@ -105,6 +106,12 @@ class HostKeyError(ConnectorError):
 
 class AuthError(ConnectorError):
     """Authentication was refused. Never retried."""
+
+
+class LockLostError(ShangyunError):
+    """This worker lost its lock on a system while the system's steps (or their undo) ran:
+    another worker may be moving it now, so this one stopped and leaves the system alone.
+    Never retried; an undo that meets it stops (the rest is the new holder's)."""
 
 
 class PlanError(ShangyunError):

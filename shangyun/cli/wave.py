@@ -488,8 +488,11 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
 
 
 def _report(result: dict[str, Any], as_json: bool) -> None:
+    """Print a run's result (``--json``: the result with ``ok`` and, when a system is not
+    done, ``error`` naming each one and why); exit 1 unless the wave is done."""
     if as_json:
-        print_json(result)
+        ok = result["state"] == "done"
+        print_json({"ok": ok, **({} if ok else {"error": _run_error(result)}), **result})
     else:
         console.print(f"[bold]wave {result['wave']}[/]: {result['state']}")
         for s in result["systems"]:
@@ -504,6 +507,19 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         raise SystemExit(1)
 
 
+
+
+def _run_error(result: dict[str, Any]) -> str:
+    """One text for a run whose wave is not done: which systems are not, and each one's
+    error (the run's error when it failed before its systems)."""
+    from flows.wave import failed_message
+    from shangyun.wave.state import FINISHED
+
+    bad = [s for s in result.get("systems") or [] if s["state"] not in FINISHED]
+    if not bad:
+        return str(result.get("error") or f"wave {result['wave']}: {result['state']}")
+    why = "; ".join(" ".join(str(s["error"]).split()) for s in bad[:10] if s.get("error"))
+    return failed_message(result) + (f" ({why})" if why else "")
 
 
 @wave.command("finalize")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from shangyun.errors import (
     AuditRecordError,
     InProductionError,
+    LockLostError,
     ShangyunError,
     StepError,
     TransientError,
@@ -172,6 +173,9 @@ class UndoReport:
     system_id: str
     undone: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    lock_lost: str = ""
+    """Why the undo stopped early: the system's lock was lost (another worker may hold it;
+    the steps not undone are left to it). Empty: it went through every step."""
 
     @property
     def ok(self) -> bool:
@@ -198,6 +202,9 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
     undone with their journaled payload and journaled
     ``undone``; an undo that raises is journaled ``undo_failed`` and reported, never as
     undone. Steps already ``undone`` are left alone, so running it twice is safe.
+
+    A :class:`LockLostError` (the system's distributed lock lost mid-undo) stops the undo
+    at that step: it is reported (``failed`` and ``lock_lost``), nothing more is undone.
     """
     if not discard_production:
         refuse_in_production(journal, wave, system_id, "undo (it would drop production writes)")
@@ -214,7 +221,11 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
             journal.record(run_id, wave, step, UNDONE, rec.payload)
             report.undone.append(rec.key)
             continue
-        err = undo_record(journal, run_id, wave, rec, actions)
+        try:
+            err = undo_record(journal, run_id, wave, rec, actions)
+        except LockLostError as exc:  # not ours any more: the rest is the new holder's
+            report.failed[rec.key] = report.lock_lost = str(exc)
+            break
         if err is not None:
             report.failed[rec.key] = err
             continue
@@ -243,6 +254,10 @@ def undo_record(journal: StepJournal, run_id: str, wave: int, rec: StepRecord,
             require_audit_record(journal, str(rec.payload.get("_run_id") or run_id), rec)
         journal.record(run_id, wave, step, UNDOING, rec.payload)
         action.undo(rec.payload)
+    except LockLostError as exc:  # the undo stops here: journaled (if we still may) and said
+        with contextlib.suppress(Exception):
+            journal.record(run_id, wave, step, UNDO_FAILED, rec.payload, error=str(exc))
+        raise
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(Exception):

@@ -22,6 +22,10 @@ class Observations:
     tools: dict[str, str | None] = field(default_factory=dict)
     unreadable_disks: dict[str, str] = field(default_factory=dict)
     unreachable_hypervisors: dict[str, str] = field(default_factory=dict)
+    unusable_services: dict[str, str] = field(default_factory=dict)
+    """What the run needs and cannot use (the S3 staging area, the target cloud) -> why."""
+    staging_unwritable: str = ""
+    """Why the staging folder cannot be written (empty: it can)."""
     staging_free: int = 0
     staging_needed: int = 0
     target_free: dict[str, float] = field(default_factory=dict)
@@ -49,7 +53,11 @@ def precheck_problems(obs: Observations) -> list[str]:
         where = obs.disk_where.get(path)
         disk = f"disk {where} ({path})" if where else f"disk image {path}"
         out.append(f"system {s}: {disk} is not readable: {why}")
-    if obs.staging_needed > obs.staging_free:
+    for what, why in sorted(obs.unusable_services.items()):
+        out.append(f"system {s}: {what} cannot be used: {why}")
+    if obs.staging_unwritable:
+        out.append(f"system {s}: {obs.staging_unwritable}")
+    elif obs.staging_needed > obs.staging_free:
         out.append(f"system {s}: staging needs {_gib(obs.staging_needed)} but has "
                    f"{_gib(obs.staging_free)} free")
     for what, need in sorted(obs.target_needed.items()):

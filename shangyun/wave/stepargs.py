@@ -50,6 +50,9 @@ class PrecheckArgs:
     estate_fingerprint: str
     hosts: list[str]
     datastore_roots: list[str] = field(default_factory=list)
+    s3_endpoint: str = ""
+    bucket: str = ""
+    """The S3 staging area the system's disks are uploaded to (no bucket: no upload)."""
 
 
 @dataclass(frozen=True)

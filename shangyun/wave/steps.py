@@ -188,7 +188,9 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
                       plan_fingerprint=wave.plan_fingerprint,
                       estate_fingerprint=wave.estate_fingerprint,
                       hosts=[h.hostname for h in system.hosts],
-                      datastore_roots=roots))]
+                      datastore_roots=roots,
+                      s3_endpoint=opts.s3_endpoint if system.disks else "",
+                      bucket=opts.bucket if system.disks else ""))]
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
         staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
