@@ -105,10 +105,10 @@ class PrecheckAction:
         obs.staging_unwritable = staging_problem(staging)
         if not obs.staging_unwritable:
             obs.staging_free, obs.staging_needed = qemu.free_bytes(staging), needed
-        if a.bucket:
+        if a.bucket and a.s3_endpoint:  # (AWS itself, no endpoint given, is not asked)
             why = store_problem(a.s3_endpoint, a.bucket)
             if why:
-                obs.unusable_services[f"the S3 staging endpoint {a.s3_endpoint or 'aws'} "
+                obs.unusable_services[f"the S3 staging endpoint {a.s3_endpoint} "
                                       f"(bucket {a.bucket})"] = why
         problems = precheck_problems(obs)
         capacity: dict[str, Any] = {}

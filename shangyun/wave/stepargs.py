@@ -52,7 +52,8 @@ class PrecheckArgs:
     datastore_roots: list[str] = field(default_factory=list)
     s3_endpoint: str = ""
     bucket: str = ""
-    """The S3 staging area the system's disks are uploaded to (no bucket: no upload)."""
+    """The S3 staging area the system's disks are uploaded to (no bucket: no upload); the
+    pre-check asks an endpoint given explicitly whether it answers (not AWS itself)."""
 
 
 @dataclass(frozen=True)
