@@ -11,14 +11,16 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from prefect.results import ResultStore
 from prefect.transactions import IsolationLevel, transaction
 
+from connectors.journal.wave import open_journal
 from connectors.locks import (
     LeasedRedisLockManager,
     LeaseLostError,
@@ -29,6 +31,9 @@ from connectors.locks import (
     fence_name,
     system_lock_key,
 )
+from shangyun.errors import LockLostError
+from shangyun.wave.engine import execute, undo_system
+from shangyun.wave.steps import Step
 from tests.support import free_port
 
 
@@ -205,3 +210,60 @@ def test_tls_url_against_a_real_redis(tmp_path: Path) -> None:
                                        lease_seconds=5, wait_seconds=1)
         with pytest.raises(LockServerError):
             clear.acquire_lock(lock, "h")
+
+
+class _SlowUndo:
+    """A step action whose undo takes ``seconds`` (long enough to lose a lease in); it
+    notes each payload it finished undoing."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.undone = seconds, []  # type: ignore[var-annotated]
+
+    def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        return {"n": step.key}
+
+    def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
+        return False
+
+    def undo(self, payload: Mapping[str, Any]) -> None:
+        _step([], stop_after=self.seconds)
+        self.undone.append(payload["n"])
+
+
+def test_lease_lost_in_the_middle_of_an_undo_stops_it_with_a_clear_error(
+        redis_url: str, system_id: Callable[[str], str], tmp_path: Path) -> None:
+    """The lock lost while a system's undo runs: the undo stops at that step (journaled
+    ``undo_failed`` with one sentence naming the system and the lock), the older steps are
+    left to the new holder, and the error is the core's :class:`LockLostError`."""
+    sid = system_id("undo")
+    key = system_lock_key(sid)
+    ours = LeasedRedisLockManager(connection_url=redis_url, lease_seconds=1.5, wait_seconds=0)
+    slow = _SlowUndo(15.0)
+    steps = [Step("slow", sid, f"{sid}/slow/{i}", f"slow {i}") for i in range(3)]
+    client = redis.Redis.from_url(redis_url)
+    with open_journal(tmp_path) as j:
+        run = j.begin_run(1, {})
+        for st in steps:
+            execute(j, run, 1, st, slow, {})
+
+        def other_worker() -> None:  # the lock expires under us mid-undo
+            time.sleep(0.5)
+            client.delete(ours._lock_name_for_key(key))
+
+        with transaction(key=key, store=ResultStore(lock_manager=ours),
+                         isolation_level=IsolationLevel.SERIALIZABLE, write_on_commit=False,
+                         overwrite=True):
+            threading.Thread(target=other_worker, daemon=True).start()
+            t0 = time.monotonic()
+            report = undo_system(j, run, 1, sid, {"slow": slow})
+        assert time.monotonic() - t0 < 5.0  # stopped, not the 15 s undo (nor three)
+        newest = steps[-1].key
+        assert not report.ok and report.undone == [] and slow.undone == []
+        assert list(report.failed) == [newest] and report.lock_lost == report.failed[newest]
+        assert f"system {sid}" in report.lock_lost and "was lost" in report.lock_lost
+        status = {r.key: r.status for r in j.records(1, sid)}
+        assert status == {newest: "undo_failed", steps[0].key: "done", steps[1].key: "done"}
+        assert "was lost" in (j.last(1, sid, newest).error or "")  # type: ignore[union-attr]
+    with pytest.raises(LockLostError):  # the core's type (SystemBusyError too: left alone)
+        ours.fencing_token(key)
+    client.delete(fence_name(ours._lock_name_for_key(key)))
