@@ -15,6 +15,7 @@ import click
 from shangyun.cli.output import (
     Table,
     console,
+    escape,
     estate_option,
     handle_errors,
     json_option,
@@ -41,8 +42,9 @@ def worker() -> None:
 
 @worker.command("deploy")
 @estate_option
-@click.option("--bureau", "bureaus", multiple=True, metavar="ID",
-              help="Make queues for these bureaus only [default: every bureau of the estate].")
+@click.option("--bureau", "bureaus", multiple=True, metavar="NAME|ID",
+              help="Make queues for these bureaus only (name or id) [default: every bureau "
+                   "of the estate].")
 @click.option("--project", type=click.Path(file_okay=False, exists=True), default=None,
               help="The folder with prefect.yaml [default: the installed shangyun source].")
 @json_option
@@ -55,34 +57,48 @@ def deploy_cmd(estate_dir: str, bureaus: tuple[str, ...], project: str | None,
     from connectors import workpool
     from flows.wave import GLOBAL_LIMIT, GLOBAL_SLOTS
     from shangyun.estate.model import Estate
+    from shangyun.estate.names import names_of, readable, resolve_all
 
+    names = names_of(Estate.load(Path(estate_dir), check=False), "bureau")
+    ids = resolve_all("bureau", bureaus, names) if bureaus else sorted(names)
     url = _api(estate_dir)
-    ids = list(bureaus) or [r["id"] for r in Estate.load(Path(estate_dir), check=False)
-                            .rows("bureaus")]
     queues = workpool.ensure_pool(ids)
     limits = workpool.ensure_limits({GLOBAL_LIMIT: GLOBAL_SLOTS})
-    names = workpool.deploy(project)
+    deployments = workpool.deploy(project)
+    workers = {b: f"shangyun worker start --bureau {b}" for b in ids}
     out = {"api_url": url, "pool": "shangyun", "queues": queues, "limits": limits,
-           "deployments": names}
+           "deployments": deployments,
+           "workers": [{"bureau": b, "name": names.get(b, ""), "command": c}
+                       for b, c in workers.items()]}
     if as_json:
         print_json(out)
         return
-    console.print(f"[bold]work pool[/] shangyun on {url}: {len(queues)} bureau queue(s)")
-    console.print(f"deployments: {', '.join(names)}")
-    console.print("start one worker per bureau with: shangyun worker start --bureau <id>")
+    console.print(f"[bold]work pool[/] shangyun on {escape(url)}: {len(queues)} bureau "
+                  f"queue(s)")
+    console.print(f"deployments: {escape(', '.join(deployments))}")
+    console.print("start one worker per bureau, on a machine next to its server room:")
+    t = Table("bureau", "command")
+    for b, cmd in workers.items():
+        t.add_row(readable(b, names), cmd)
+    console.print(t)
 
 
 @worker.command("start")
-@click.option("--bureau", "bureaus", multiple=True, required=True, metavar="ID",
-              help="The bureau(s) whose queue this worker serves (repeat for several).")
+@click.option("--bureau", "bureaus", multiple=True, required=True, metavar="ID|NAME",
+              help="The bureau(s) whose queue this worker serves (repeat for several); a "
+                   "name needs --estate.")
+@click.option("--estate", "estate_dir", default=None, envvar="SHANGYUN_ESTATE",
+              show_envvar=True, type=click.Path(file_okay=False, path_type=str),
+              help="The estate folder, to take bureau names (a bureau's machine may have "
+                   "none: then give ids).")
 @click.option("--name", default=None, help="Worker name [default: shangyun-<bureaus>-<host>].")
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="At most this many flow runs at once on this worker.")
 @click.option("--dry-run", "show", is_flag=True,
               help="Print the 'prefect worker start' line instead of running it.")
 @handle_errors
-def start_cmd(bureaus: tuple[str, ...], name: str | None, limit: int | None,
-              show: bool) -> None:
+def start_cmd(bureaus: tuple[str, ...], estate_dir: str | None, name: str | None,
+              limit: int | None, show: bool) -> None:
     """Run a Prefect process worker for BUREAU's queue (bureau-<id>) in the foreground.
 
     It needs PREFECT_API_URL (the shared server), SHANGYUN_JOURNAL (the PostgreSQL journal)
@@ -90,6 +106,12 @@ def start_cmd(bureaus: tuple[str, ...], name: str | None, limit: int | None,
     """
     from connectors.workpool import worker_command
 
+    if estate_dir is not None:
+        from shangyun.estate.model import Estate
+        from shangyun.estate.names import names_of, resolve_all
+
+        bureaus = tuple(resolve_all("bureau", bureaus, names_of(
+            Estate.load(Path(estate_dir), check=False), "bureau")))
     cmd = worker_command(list(bureaus), name=name, limit=limit)
     if show:
         click.echo(" ".join(cmd))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -289,3 +290,24 @@ def test_worker_start_refuses_without_a_journal_url_and_shows_its_command() -> N
     assert line.split()[0].endswith("prefect")
     assert ("worker start --pool shangyun --type process --work-queue bureau-X "
             "--name shangyun-X-") in line
+
+
+def test_worker_start_takes_a_bureau_by_name_with_the_estate(tmp_path: Path) -> None:
+    """``--bureau 北京直属局 --estate DIR`` serves the bureau's queue (by id, as the pool
+    names it); a typo is one error with a "did you mean"; a missing estate folder is one
+    error."""
+    estate = tmp_path / "estate"
+    shutil.copytree(ROOT / "inventories" / "sample", estate,
+                    ignore=shutil.ignore_patterns("ledgers"))
+    env = _bare_env()
+    shown = _cli(env, "worker", "start", "--bureau", "北京直属局", "--bureau", "hq",
+                 "--estate", str(estate), "--dry-run")
+    assert shown.returncode == 0, shown.stderr
+    assert "--work-queue bureau-b01 --work-queue bureau-hq" in shown.stdout, shown.stdout
+    typo = _cli(env, "worker", "start", "--bureau", "北京直辖局", "--estate", str(estate),
+                "--dry-run")
+    msg = _one_error(typo)
+    assert "unknown bureau '北京直辖局'" in msg and "北京直属局 (b01)" in msg
+    missing = _cli(env, "worker", "start", "--bureau", "b01", "--estate",
+                   str(tmp_path / "nowhere"), "--dry-run")
+    assert "no such estate folder" in _one_error(missing)
