@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from actions.context import RunContext
 from connectors import files
 from connectors.database import DbEndpoint, mariadb, postgres
-from shangyun.errors import StepError, VerificationError
+from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
 from shangyun.wave.engine import refuse_in_production
 from shangyun.wave.stepargs import CopyDone, DataItem, VerifyArgs, as_record, from_record
 from shangyun.wave.steps import Step
@@ -88,6 +88,20 @@ class CopyAction:
         a = step.args_as(DataItem)
         if a.kind == "db":
             mod, src, dst = database_sides(a)
+            # journaled first: until the target's server answers, nothing is made there
+            # (the undo then has nothing to drop, and does not need the server) — unless
+            # an earlier attempt of this step (a crashed run) may have made something
+            if not (self.ctx.saved_state(step, "target") or {}).get("touched"):
+                self.ctx.save_state(step, "target", {"touched": False})
+            try:
+                mod.database_exists(dst)
+            except ConnectorError as exc:
+                why = " ".join(str(exc).split())
+                cls = TransientError if isinstance(exc, TransientError) else StepError
+                raise cls(f"system {self.ctx.who(step)}: {a.engine} {a.id}: the target "
+                          f"database server does not answer; nothing was created there: "
+                          f"{why}") from exc
+            self.ctx.save_state(step, "target", {"touched": True})
             done_copy = mod.initial_copy(src, dst).to_dict()
             return as_record(CopyDone(done_copy, mod.source_identity(src)))
         return as_record(CopyDone(files.sync(ssh_source(a), a.target).to_dict()))
@@ -106,6 +120,8 @@ class CopyAction:
             return
         item = from_record(DataItem, payload["item"])
         if item.kind == "db":
+            if (payload.get("target") or {}).get("touched") is False:
+                return  # stopped before its target's server answered: nothing was made
             mod, src, dst = database_sides(item)
             mod.drop_database(dst, source=src)
         else:
