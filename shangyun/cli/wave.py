@@ -22,7 +22,7 @@ from shangyun.cli.output import (
 )
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
-from shangyun.estate.names import label, names_of, readable, resolve_in
+from shangyun.estate.names import label, names_of, readable, resolve_in, shell_word
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -260,7 +260,8 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                       f"{len(planned)} system(s) planned"
                       + (f": {escape(', '.join(names.get(s) or s for s in planned[:10]))}"
                          + (" …" if len(planned) > 10 else "") if planned else "")
-                      + f". Start it with 'shangyun wave run {number}'.")
+                      + (f". Start it with 'shangyun wave run {number}'." if planned else
+                         _no_plan_hint(estate_dir)))
         return
     counts: dict[str, int] = {}
     for s in status["systems"]:
@@ -416,6 +417,16 @@ def _names(estate_dir: str, kind: Any) -> dict[str, str]:
         return names_of(Estate.load(estate_dir, check=False), kind)
     except ShangyunError:
         return {}
+
+
+def _no_plan_hint(estate_dir: str) -> str:
+    """What to do next when a wave has no planned system: plan first, if there is no plan."""
+    from shangyun.planner.files import PLAN_FILE
+
+    if (Path(estate_dir) / PLAN_FILE).is_file():
+        return "."
+    return (f"; there is no plan yet: run 'shangyun plan --estate "
+            f"{escape(shell_word(estate_dir))}' first.")
 
 
 def _refuse_unplanned(estate_dir: str, number: int) -> None:

@@ -9,6 +9,7 @@ all-or-nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,15 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
     return write_folder(Path(estate_dir) / FOLDER, {
         "plan.yaml": meta, "waves.csv": waves, "windows.csv": windows,
         "move_groups.csv": groups, "systems.csv": systems, "excluded.csv": excluded})
+
+
+def no_such_wave(number: int, waves: Iterable[int]) -> PlanError:
+    """The one error for a wave number the plan does not have (``wave run 0``, ``wave
+    status 99``, ``runbook 8`` on a plan of 7 waves): it names the plan's waves."""
+    known = sorted(set(waves))
+    shown = ", ".join(str(n) for n in known[:12]) + (" …" if len(known) > 12 else "")
+    return PlanError(f"there is no wave {number} in the plan (its waves: {shown or 'none'}); "
+                     "check the number, or re-plan with 'shangyun plan'")
 
 
 def read_plan_meta(estate_dir: str | Path) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import pandas as pd
 
 from shangyun.assess.assessment import ASSESSMENT_SCHEMA_VERSION
 from shangyun.assess.folder import read_meta
-from shangyun.errors import EstateError, PlanError
-from shangyun.planner.files import PLAN_FILE, read_plan_meta
+from shangyun.errors import EstateError
+from shangyun.planner.files import PLAN_FILE, no_such_wave, read_plan_meta
 
 
 def read_csv_rows(path: Path) -> list[dict[str, Any]]:
@@ -75,9 +75,7 @@ def refuse_unplanned(root: Path, number: int) -> None:
     of 7 waves is a typo, not a wave waiting to run). Without a plan, nothing is said."""
     waves = sorted(set(wave_of_systems(plan_files(Path(root))).values()))
     if waves and number not in waves:
-        shown = ", ".join(str(n) for n in waves[:12]) + (" …" if len(waves) > 12 else "")
-        raise PlanError(f"there is no wave {number} in the plan (its waves: {shown}); "
-                        "check the number, or re-plan with 'shangyun plan'")
+        raise no_such_wave(number, waves)
 
 
 __all__ = ["assessment_files", "plan_files", "read_csv_rows", "refuse_unplanned", "to_float",

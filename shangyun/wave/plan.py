@@ -26,7 +26,7 @@ import pandas as pd
 
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
-from shangyun.planner.files import PLAN_FILE, read_plan_meta
+from shangyun.planner.files import PLAN_FILE, no_such_wave, read_plan_meta
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 
 
@@ -72,7 +72,7 @@ def wave_groups(plan: dict[str, Any], number: int, file: str = "plan.yaml") -> l
                 groups.append((owner, [sid]))
         return groups
     known = [_wave_number(e, i) for i, e in enumerate(plan["waves"]) if isinstance(e, dict)]
-    raise PlanError(f"{file}: there is no wave {number} (the plan has waves {known})")
+    raise no_such_wave(number, known)
 
 
 def csv_groups(estate_dir: str | Path, number: int) -> list[tuple[str, list[str]]] | None:
@@ -97,8 +97,7 @@ def csv_groups(estate_dir: str | Path, number: int) -> list[tuple[str, list[str]
         if w == number:
             groups.append((row["id"], [s for s in row["systems"].split(";") if s]))
     if not groups:
-        raise PlanError(f"{path}: there is no wave {number} (the plan has waves "
-                        f"{sorted(waves)})")
+        raise no_such_wave(number, waves)
     return groups
 
 

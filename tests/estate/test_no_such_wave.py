@@ -155,3 +155,25 @@ def test_status_on_a_fresh_postgresql_journal_is_nothing_ran(
         assert doc["waves"] and all(w["runs"] == 0 for w in doc["waves"]), doc
         code, out, exc = invoke("status", "--estate", str(estate))
         assert code == 0 and "no journal at" not in out, out
+
+
+def test_run_of_a_wave_not_in_the_plan_is_the_same_sentence(estate: Path) -> None:
+    """``wave run 0`` (and ``--dry-run``) say what ``wave status 0`` says: the plan's waves,
+    one error, nothing created."""
+    _planned(estate)
+    before = files(estate)
+    said = set()
+    for args in (["wave", "run", "0", "--dry-run"], ["wave", "run", "99", "--dry-run"],
+                 ["wave", "status", "0"]):
+        code, out, exc = invoke(*args, "--estate", str(estate))
+        assert code == 1 and exc is None, (args, out)
+        assert out.startswith(f"error: there is no wave {args[2]} in the plan (its waves: 1"), out
+        said.add(out.replace(args[2], "N", 1))
+    assert len(said) == 1, said
+    assert files(estate) == before
+
+
+def test_status_before_any_plan_says_to_plan_not_to_run(estate: Path) -> None:
+    code, out, _exc = invoke("wave", "status", "2", "--estate", str(estate))
+    assert code == 0 and "never run" in out, out
+    assert "wave run 2" not in out and "no plan yet" in out and "shangyun plan" in out, out
