@@ -113,6 +113,10 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
             if report.edits and not report.applied
             else "created" if report.created else ("updated" if report.saved else "unchanged"))
     console.print(f"[bold]{escape(estate_dir)}[/]: {what}")
+    if report.settled:
+        console.print(f"{len(report.settled)} conflict(s) "
+                      + ("settled by the edits (dropped from `inventory conflicts`)"
+                         if report.applied else "the edits settle when applied"))
     t = Table("table", "added", "updated", "unchanged", "estate total",
                   title="rows this import touched (each once)")
     for name, c in report.counts.items():

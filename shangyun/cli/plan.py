@@ -184,22 +184,26 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
 def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json: bool) -> None:
     """Say why SYSTEM (its id or its name) is in its wave: which constraint bound, which
     dependencies pulled it."""
-    from shangyun.estate.names import resolve_in
+    from shangyun.estate.model import Estate
+    from shangyun.estate.names import names_of, resolve
     from shangyun.planner import explain, read_plan_meta
 
     folder = estate_dir or (ctx.obj or {}).get("estate_dir")
     if not folder:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
     read_plan_meta(folder)  # "no plan yet" comes before an unknown name
-    info = explain(folder, resolve_in(folder, "system", system))
+    names = names_of(Estate.load(folder, check=False), "system")
+    info = explain(folder, resolve("system", system, names))
+    # the system found, by its name (SYSTEM may be an id or a part of the name)
+    info["name"] = names.get(info["system"]) or info["system"]
     if as_json:
         print_json(info)
         return
+    name = escape(info["name"])
     if info["excluded"]:
-        console.print(f"[bold]{escape(system)}[/] is not in any wave: "
-                      f"{escape(info['reasons'][0])}")
+        console.print(f"[bold]{name}[/] is not in any wave: {escape(info['reasons'][0])}")
     else:
-        console.print(f"[bold]{escape(system)}[/]: wave {info['wave']} (starts {info['start']}), "
+        console.print(f"[bold]{name}[/]: wave {info['wave']} (starts {info['start']}), "
                       f"move group {info['move_group']}")
         for r in info["reasons"]:
             console.print(f"  - {escape(r)}")

@@ -53,6 +53,9 @@ class ImportReport:
     #: estate rows a file brought before that the file no longer lists (kept, not deleted):
     #: {file, table, id, name, bureau}
     missing: list[dict[str, Any]] = field(default_factory=list)
+    #: the recorded conflicts on the cells the edits change: the edit decides them, so
+    #: they are dropped from the estate when the edits are applied
+    settled: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""
@@ -61,7 +64,7 @@ class ImportReport:
                 "files": self.files, "counts": {t: c.to_dict() for t, c in self.counts.items()},
                 "conflicts": self.conflicts, "new_conflicts": len(self.conflicts),
                 "totals": self.totals, "warnings": self.warnings, "edits": self.edits,
-                "applied": self.applied, "missing": self.missing}
+                "applied": self.applied, "missing": self.missing, "settled": self.settled}
 
 
 def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
@@ -215,6 +218,7 @@ def import_ledgers(
     touched: dict[str, set[str]] = {t: set() for t in ORDER}
     by_file: dict[str, dict[str, set[str]]] = {}  # ledger file name -> table -> ids it gave
     waiting: list[tuple[LedgerRead, str, dict[str, Any]]] = []
+    vms: list[tuple[str, list[str]]] = []  # RVTools export -> the estate ids of its VMs
     for f, file_bureau in items:
         p = Path(f)
         if on_file is not None:
@@ -225,12 +229,22 @@ def import_ledgers(
         if read.kind == "export":
             edits = export_edits(read.rows, merger.by_id, p.name)
             report.edits += edits
+            settled = settled_conflicts(edits, merger.rows["conflicts"])
+            report.settled += settled
             if apply:
                 for e in edits:
                     merger.by_id[e["table"]][e["id"]][e["column"]] = e["edited"]
                 changed = changed or bool(edits)
         step = merger.merge(read.rows, p.name, defines=read.kind != "export",
                             shared_hosts=read.kind != "export")
+        if read.kind == "export" and apply and report.settled:
+            # (after the merge: the workbook's own conflicts sheet lists them too)
+            gone = {c["id"] for c in report.settled}
+            merger.rows["conflicts"][:] = [c for c in merger.rows["conflicts"]
+                                           if c["id"] not in gone]
+            for cid in gone:
+                merger.by_id.get("conflicts", {}).pop(cid, None)
+            merger.conflict_ids -= gone  # the same disagreement again is a new conflict
         names.rename_systems(step.renamed, merger.by_id["systems"])
         report.warnings += step.notes
         _touch(touched, step)
@@ -253,6 +267,9 @@ def import_ledgers(
         report.warnings += [f"{p.name}: {w}" for w in read.warnings]
         if read.deferred:
             waiting.append((read, p.name, entry))
+        if read.kind == "rvtools" and read.rows.get("hosts"):
+            vms.append((p.name, [step.id_map["hosts"].get(str(h["id"]), str(h["id"]))
+                                 for h in read.rows["hosts"]]))
     for read, name, entry in waiting:  # every system is known now: any file order works
         rows, placeholders = resolve_deferred(read, names, name)
         step = merger.merge(rows, name, defines=False)
@@ -265,6 +282,7 @@ def import_ledgers(
                          for t, r in rows.items() if r or entry["read"].get(t)}
     folded = merger.fold_standins()  # hosts named by address only, now known by name
     report.warnings += folded
+    report.warnings += systemless_vms(vms, merger.by_id["hosts"])
     changed = changed or bool(folded)
     report.counts = _counts(touched, estate, created, merger)
     if not created:
@@ -318,6 +336,38 @@ def export_edits(rows: dict[str, list[dict[str, Any]]],
                 edits.append({"table": table, "id": row["id"], "column": column,
                               "current": cur.get(column), "edited": value, "file": file})
     return edits
+
+
+def systemless_vms(vms: list[tuple[str, list[str]]],
+                   hosts: dict[str, dict[str, Any]]) -> list[str]:
+    """One warning per RVTools export (file, the estate ids of its VMs) whose VMs no ledger
+    of the estate or of this import gives a system: RVTools names none, and assess and plan
+    work on systems. VMs a bureau ledger lists (by host name or IP, with its 系统名称) have
+    theirs, so the README pattern (ledgers and exports in one import) warns of none."""
+    out: list[str] = []
+    for file, ids in vms:
+        alone = [hosts[i] for i in dict.fromkeys(ids) if i in hosts
+                 and not hosts[i].get("system_id")]
+        if not alone:
+            continue
+        shown = ", ".join(str(h.get("hostname") or h["id"]) for h in alone[:10])
+        more = f" … and {len(alone) - 10} more" if len(alone) > 10 else ""
+        out.append(f"{file}: an RVTools export names no system, and no ledger gives one to "
+                   f"{len(alone)} of its {len(set(ids))} VM(s): {shown}{more} — assess and "
+                   "plan work on systems: import the bureau's ledger listing them (by host "
+                   "name or IP, with its 系统名称) too, or `inventory export --xlsx F`, type "
+                   "each VM's 所属系统 in F and `inventory import F --apply`")
+    return out
+
+
+def settled_conflicts(edits: list[dict[str, Any]],
+                      conflicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conflict rows on a cell (table, row id, column) that one of ``edits`` changes:
+    typing a value in an exported workbook is how a conflict is resolved (docs/ledgers.md),
+    so the edit settles it, whichever value it keeps."""
+    cells = {(str(e["table"]), str(e["id"]), str(e["column"])) for e in edits}
+    return [c for c in conflicts
+            if (str(c.get("table")), str(c.get("key")), str(c.get("column"))) in cells]
 
 
 def held_edits(edits: list[dict[str, Any]], estate: Estate,

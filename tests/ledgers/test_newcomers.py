@@ -248,13 +248,18 @@ def test_rvtools_vms_get_their_systems_from_the_ledger_and_no_new_version_is_cla
     est = str(tmp_path / "est")
     out = _import(str(write_xlsx(tmp_path / "rv4.xlsx", {"vInfo": _VINFO4})), "--estate", est,
                   "--bureau", "湖北局")
-    assert "names no system for its 3 VM(s): a VM no bureau ledger lists" in out
+    assert ("names no system, and no ledger gives one to 3 of its 3 VM(s): web01.hb.local, "
+            "db01, v6only" in out)
     ledger = write_xlsx(tmp_path / "hb.xlsx", {"主机": [
         ["单位", "系统名称", "主机名", "IP地址", "CPU", "内存"],
         ["湖北局", "门户", "web01", "10.5.1.11", 4, "8G"],
         ["湖北局", "数据库", "DB01", "", 8, "16G"]]})
     out = _import(str(ledger), "--estate", est)
     assert "new version" not in out and "no longer lists" not in out
+    # both in one import (the README pattern): only the VM no ledger lists is named
+    both = _import(str(tmp_path / "rv4.xlsx"), str(ledger), "--estate",
+                   str(tmp_path / "one"), "--bureau", "湖北局")
+    assert "no ledger gives one to 1 of its 3 VM(s): v6only —" in both
     e = Estate.load(est)
     systems = {s["id"]: s["name"] for s in e.rows("systems")}
     got = {h["hostname"]: systems.get(h["system_id"] or "") for h in e.rows("hosts")}

@@ -128,3 +128,18 @@ def test_cli_limits_and_cycles(tmp_path: Path) -> None:
     data = json.loads(res.output)
     assert all(len(w["bureaus"]) == 1 for w in data["waves"])
     assert sorted(s for w in data["waves"] for s in w["systems"]) == ["A", "B", "S1", "S2"]
+
+
+@pytest.mark.parametrize(("typed", "name"), [("A", "system A"), ("ystem LO", "system LOW"),
+                                             ("SYSTEM b", "system B"),
+                                             ("SECRET", "system SECRET")])
+def test_explain_heads_its_answer_with_the_name_of_the_system_found(
+        estate_dir: Path, typed: str, name: str) -> None:
+    """SYSTEM may be an id or a part of a name: the answer names the system it found (it
+    echoed what was typed, so a half-typed name read as if it were the system's)."""
+    assert _run("plan", "--estate", str(estate_dir)).exit_code == 0
+    text = _run("plan", "explain", typed, "--estate", str(estate_dir)).output
+    assert text.startswith(f"{name}: wave ") or text.startswith(f"{name} is not in any wave")
+    info = json.loads(_run("plan", "explain", typed, "--estate", str(estate_dir),
+                           "--json").output)
+    assert info["name"] == name and info["system"] == name.split()[-1]

@@ -220,13 +220,8 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     if report.skipped:
         report.warnings.append(f"{report.skipped} template(s) skipped (Template = True: a "
                                "template is not a machine to move)")
-    if report.rows:
-        report.warnings.append(
-            f"an RVTools export names no system for its {report.rows} VM(s): a VM no "
-            "bureau ledger lists (by host name or IP, with its 系统名称) belongs to no "
-            "system, and assess and plan work on systems — import the bureau's ledger too, "
-            "or `inventory export --xlsx F`, type each VM's 所属系统 in F and "
-            "`inventory import F --apply`")
+    # (that the VMs name no system is said by the import, once every file is merged: a
+    # bureau ledger of the same import usually gives each VM its system)
     if off:
         shown = ", ".join(off[:20]) + (f" … and {len(off) - 20} more" if len(off) > 20 else "")
         report.warnings.append(f"{len(off)} VM(s) powered off, kept with power_state off "
