@@ -132,7 +132,12 @@ def _with_run_opts(fn: Any) -> Any:
 
 @click.group("wave")
 def wave() -> None:
-    """Run a wave of the plan: pre-checks → convert → replicate (upload, import, test launch)."""
+    """Run, watch, resume, roll back and finalize a wave of the plan.
+
+    A run goes: pre-checks → convert → replicate (upload, import, test launch with a boot
+    proof) → data moves, each verified → cut over (DNS, health checks) → soak; any failure
+    rolls the system (and its move group) back from the journal. 'finalize' closes the
+    wave after the soak; only then is a source touched."""
 
 
 @wave.command("run")
