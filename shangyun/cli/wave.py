@@ -355,7 +355,11 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
     data = [{"system": r.system_id, "name": names.get(r.system_id, ""), "undone": r.undone,
              "failed": r.failed} for r in reports]
     if as_json:
-        print_json({"wave": number, "ok": all(r.ok for r in reports), "systems": data})
+        ok = all(r.ok for r in reports)
+        why = "; ".join(f"{readable(r.system_id, names)}: undo of {_step_label(key, hosts)} "
+                        f"failed: {err}" for r in reports for key, err in r.failed.items())
+        print_json({"wave": number, "ok": ok, **({} if ok else {"error": why}),
+                    "systems": data})
     else:
         for r in reports:
             mark = "[green]rolled back[/]" if r.ok else "[red]ROLLBACK FAILED[/]"

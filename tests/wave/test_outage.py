@@ -195,6 +195,13 @@ def test_s3_gone_in_the_middle_of_an_upload_rollback_then_resume(
     st = _statuses(root)
     assert {k for k, v in st.items() if v == "undo_failed"} == set(undo), st
     assert _staged(tmp_path) == []  # what could be undone was (the converted images)
+    # a rollback while S3 is still down: refused the same way, nothing marked undone
+    down = CliRunner().invoke(main, ["wave", "rollback", "1", "--estate", str(root),
+                                     "--json"])
+    assert down.exit_code == 1, down.output
+    doc = json.loads(down.stdout)
+    assert doc["ok"] is False and endpoint in doc["error"] and "审批系统" in doc["error"], doc
+    assert {k for k, v in _statuses(root).items() if v == "undo_failed"} == set(undo)
     with moto_on(port):
         s3 = s3_client(endpoint)
         assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # type: ignore
