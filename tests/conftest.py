@@ -6,6 +6,8 @@ Area-specific fixtures live in each test folder's own ``conftest.py``.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import inspect
 import os
 import secrets
 import shutil
@@ -13,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+from tests.support import free_port, pg_database
 
 # Prefect must never phone home (no network here) and must not touch ~/.prefect.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -35,11 +39,61 @@ os.environ.setdefault("SHANGYUN_AUDIT_HEADS_APPEND_ONLY", "0")
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect API (SQLite in a temp dir) for flow tests; started once."""
-    from prefect.testing.utilities import prefect_test_harness
+    """A temporary Prefect API for flow tests, started once: Prefect's test harness
+    (``prefect.testing.utilities.prefect_test_harness``) on a throw-away PostgreSQL
+    database instead of its SQLite file.
 
-    with prefect_test_harness(server_startup_timeout=120):
+    On SQLite, a task run's tag-concurrency call (``increment-with-lease``, one per step)
+    collides with the server's other writes: the server answers 503 (SQLITE_BUSY) and the
+    client waits 2 s before trying again — 22 times in one run of
+    tests/cutover/test_left_alone.py, half its time. PostgreSQL does not refuse them."""
+    with (pg_database("shangyun_test_prefect") as db,
+          _harness(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}")):
         yield
+
+
+@contextlib.contextmanager
+def _harness(database_url: str, startup_timeout: int = 120) -> Iterator[None]:
+    """``prefect_test_harness`` with ``database_url`` (it hard-codes a SQLite file)."""
+    import prefect.context
+    import prefect.settings
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.server.database.dependencies import temporary_database_interface
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(temporary_database_interface())
+        stack.enter_context(prefect.settings.temporary_settings(updates={
+            prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url}))
+        server = SubprocessASGIServer(port=free_port())
+        prior = SubprocessASGIServer._instances.get(None)
+        SubprocessASGIServer._instances[None] = server  # flows find this one, start none
+        server.start(timeout=startup_timeout)
+        try:
+            stack.enter_context(prefect.settings.temporary_settings(updates={
+                prefect.settings.PREFECT_API_URL: server.api_url}))
+            stack.enter_context(prefect.context._temporary_global_settings_context(
+                prefect.context.get_settings_context()))
+            yield
+
+            async def drain() -> None:  # the logs and events, before the server stops
+                with contextlib.suppress(RuntimeError):  # never started
+                    done = APILogWorker.instance().drain()
+                    if inspect.isawaitable(done):
+                        await done
+                done = EventsWorker.drain_all()
+                if inspect.isawaitable(done):
+                    await done
+
+            run_coro_as_sync(drain())
+        finally:
+            server.stop()
+            if prior is not None:
+                SubprocessASGIServer._instances[None] = prior
+            else:
+                SubprocessASGIServer._instances.pop(None, None)
 
 
 @pytest.fixture(autouse=True)
