@@ -267,9 +267,86 @@ class Estate:
                         problems.append(Problem(table.file, i + 2, col.name,
                                                 f"refers to unknown {col.ref[:-1]} {v!r}"))
         problems += self._cross_checks()
+        problems += self._duplicate_ips()[0]
         problems += [Problem(META_FILE, None, datastores.KEY, why) for why in
                      datastores.setting_problems(self.meta, ids["bureaus"])]
         return problems
+
+    def warnings(self) -> list[Problem]:
+        """What is doubtful but not wrong (``inventory validate`` lists them and still
+        passes): an address a powered-off host shares with another host of its bureau, or
+        one two bureaus' hosts share in the same network zone (see :meth:`_duplicate_ips`)."""
+        return self._duplicate_ips()[1]
+
+    def _duplicate_ips(self) -> tuple[list[Problem], list[Problem]]:
+        """Hosts sharing an IP address: ``(errors, warnings)``.
+
+        Two hosts of one bureau with the same IP, neither powered off, are an **error**: a
+        copied ledger row, and the cut-over's DNS cannot point one name at two machines. If
+        one of them is powered off (a retired copy kept in RVTools) it is a **warning**, as
+        is the same IP in two bureaus whose systems are in the same network zone (a shared
+        network such as 政务外网: one of the two is wrong, or NAT hides the clash). Each
+        message names both hosts, the bureau(s), the address and the files they came from.
+        """
+        hosts = self.tables["hosts"]
+        if hosts.empty:
+            return [], []
+        bureau_names = dict(zip(self.tables["bureaus"]["id"].tolist(),
+                                self.tables["bureaus"]["name"].tolist(), strict=True))
+        zones = dict(zip(self.tables["systems"]["id"].tolist(),
+                         self.tables["systems"]["network_zone"].tolist(), strict=True))
+        by_ip: dict[str, list[int]] = {}
+        ips = hosts["ip"].tolist()
+        for i, ip in enumerate(ips):
+            if isinstance(ip, str) and ip.strip():
+                by_ip.setdefault(ip.strip().lower(), []).append(i)
+        errors: list[Problem] = []
+        warnings: list[Problem] = []
+        names = hosts["hostname"].tolist()
+        bureaus = hosts["bureau_id"].tolist()
+        systems = hosts["system_id"].tolist()
+        power = hosts["power_state"].tolist()
+        sources = hosts["source"].tolist() if "source" in hosts.columns else [""] * len(hosts)
+
+        def who(i: int) -> str:
+            src = sources[i] if isinstance(sources[i], str) and sources[i] else "estate"
+            return f"{names[i]!r} (hosts.csv row {i + 2}, from {src.replace(';', ', ')})"
+
+        def bureau(i: int) -> str:
+            b = bureaus[i]
+            return str(bureau_names.get(b) or b)
+
+        for ip, rows in by_ip.items():
+            if len(rows) < 2:
+                continue
+            for n, j in enumerate(rows[1:], 1):
+                same = [i for i in rows[:n] if bureaus[i] == bureaus[j]]
+                if same:
+                    i = same[0]
+                    off = [h for h in (i, j) if power[h] == "off"]
+                    text = (f"hosts {who(i)} and {who(j)} of bureau {bureau(i)} have the "
+                            f"same IP {ip}")
+                    if off:
+                        warnings.append(Problem(
+                            "hosts.csv", j + 2, "ip",
+                            text + f" ({', '.join(repr(names[h]) for h in off)} is powered "
+                            "off: a retired copy? give it no IP or remove it)"))
+                    else:
+                        errors.append(Problem(
+                            "hosts.csv", j + 2, "ip",
+                            text + ": one address per host (a copied ledger row?); the "
+                            "cut-over's DNS cannot point two hosts at one address"))
+                    continue
+                zj = zones.get(systems[j])
+                for i in rows[:n]:
+                    if isinstance(zj, str) and zj and zones.get(systems[i]) == zj:
+                        warnings.append(Problem(
+                            "hosts.csv", j + 2, "ip",
+                            f"hosts {who(i)} of bureau {bureau(i)} and {who(j)} of bureau "
+                            f"{bureau(j)} have the same IP {ip} in network zone {zj}: one of "
+                            "them is wrong, unless NAT separates them"))
+                        break
+        return errors, warnings
 
     def datastore_roots(self, root: str | os.PathLike[str]) -> datastores.RootsByBureau:
         """Bureau id (``"*"``: every bureau) -> the folders source images may be read from

@@ -302,6 +302,7 @@ def import_ledgers(
     problems += estate.validate()
     if problems:
         raise ValidationFailed(problems, what=f"import into {estate_dir}")
+    report.warnings += [str(w) for w in estate.warnings()]
     if dry_run or (report.edits and not apply):
         report.totals = {name: len(df) for name, df in estate.tables.items()}
         return report
