@@ -234,6 +234,7 @@ def markdown_summary(results: list[HostResult], applied: Applied | None = None) 
         lines += [f"Hosts updated {applied.hosts_updated}, added {applied.hosts_added}; "
                   f"disks {applied.disks}; databases {applied.databases}; observed "
                   f"dependencies {applied.dependencies}; conflicts {applied.conflicts}.", ""]
+        lines += [f"- {n}" for n in applied.notes] + ([""] if applied.notes else [])
     lines += ["| host | id | address | status | seconds | reason |", "|---|---|---|---|---|---|"]
     for h in s["hosts"]:
         reason = str(h["reason"]).replace("|", "\\|").replace("\n", " ")
@@ -272,7 +273,7 @@ class DiscoveryRun:
                 "applied": {"hosts_updated": a.hosts_updated, "hosts_added": a.hosts_added,
                             "disks": a.disks, "databases": a.databases,
                             "observed_dependencies": a.dependencies,
-                            "conflicts": a.conflicts}}
+                            "conflicts": a.conflicts, "notes": a.notes}}
 
 
 def script_runner(ssh: ScriptRunner, sample_seconds: float = 1.0) -> Runner:

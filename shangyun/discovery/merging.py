@@ -115,4 +115,5 @@ def merge_discovered(estate: Estate, results: list[HostResult],
         hosts_updated=counts["hosts"].updated + counts["hosts"].unchanged,
         hosts_added=counts["hosts"].added, disks=len(disks), databases=len(dbs),
         dependencies=sum(1 for d in deps if d.get("origin") == "observed"),
-        conflicts=len(report.conflicts), matched=dict(host_ids), depmap=depmap)
+        conflicts=len(report.conflicts), matched=dict(host_ids), depmap=depmap,
+        notes=list(report.notes))

@@ -72,6 +72,9 @@ class Applied:
     conflicts: int = 0
     matched: dict[str, str] = field(default_factory=dict)
     depmap: DependencyMap | None = None
+    #: what the merge says a person should know ("os_version '7.9' and '7.9.2009' agree;
+    #: kept '7.9.2009', the more precise"), one line each
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

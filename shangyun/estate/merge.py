@@ -31,7 +31,7 @@ import pandas as pd
 
 from shangyun.errors import Problem
 from shangyun.estate.model import Estate, empty_frame
-from shangyun.estate.osname import split_os
+from shangyun.estate.osname import more_precise_version, os_family, split_os, versions_agree
 from shangyun.estate.schema import TABLES, Column
 
 #: Merge order: referenced tables before the tables that refer to them.
@@ -76,6 +76,8 @@ class MergeReport:
     conflicts: list[Row] = field(default_factory=list)
     id_map: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: what a person should know (a value replaced by a more precise one …), one line each
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -88,6 +90,7 @@ class MergeReport:
             "source": self.source,
             "counts": {t: c.to_dict() for t, c in self.counts.items()},
             "conflicts": self.conflicts,
+            "notes": self.notes,
         }
 
 
@@ -112,7 +115,8 @@ def merge_rows(estate: Estate, incoming: Mapping[str, Iterable[Row]], source: st
     step = m.merge(incoming, source)
     est, problems = m.finish()
     return MergeReport(source=source, estate=est, counts=step.counts,
-                       conflicts=step.conflicts, id_map=step.id_map, problems=problems)
+                       conflicts=step.conflicts, id_map=step.id_map, problems=problems,
+                       notes=step.notes)
 
 
 def conflicts(estate: Estate) -> list[Row]:
@@ -211,8 +215,28 @@ def _same_in_column(col: str, a: Any, b: Any) -> bool:
         return normalize_mac(a) == normalize_mac(b) != ""
     if col == "os":  # "CentOS 7.9" (one cell, an older import) and "CentOS" (+ os_version)
         (na, va, _), (nb, vb, _) = split_os(str(a)), split_os(str(b))
-        return na.casefold() == nb.casefold() and (not va or not vb or va == vb)
+        return os_family(na) == os_family(nb) and versions_agree(va, vb)
     return False
+
+
+def _os_precise(cur: Row, inc: Row, col: str, old: Any, value: Any) -> Any:
+    """For a host's ``os``/``os_version`` that differ in writing only ("CentOS" / "7.9" in
+    a ledger, "CentOS Linux" / "7.9.2009" from discovery: the same family, one version a
+    prefix of the other), the value to keep — the more precise; ``None`` when they really
+    differ (CentOS 7 and 6, Ubuntu and CentOS: a conflict)."""
+    if col == "os":
+        if not _same_in_column("os", old, value):
+            return None
+        (_, va, _), (_, vb, _) = split_os(str(old)), split_os(str(value))
+        if va or vb:
+            return old
+        return value if len(str(value).split()) > len(str(old).split()) else old
+    cur_os, inc_os = cur.get("os"), inc.get("os")
+    if not _empty(cur_os) and not _empty(inc_os) and not _same_in_column("os", cur_os, inc_os):
+        return None
+    if not versions_agree(old, value):
+        return None
+    return more_precise_version(str(old), str(value))
 
 
 def _text(v: Any) -> str:
@@ -537,6 +561,15 @@ class Merger:
             if _empty(old):
                 cur[col] = value
                 changed = True
+            elif (name == "hosts" and col in ("os", "os_version")
+                  and (keep := _os_precise(cur, inc, col, old, value)) is not None):
+                if keep != old:  # the same OS, said more precisely: say so
+                    self._notes.append(
+                        f"host {cur.get('hostname')!r}: {col} {_text(old)!r} "
+                        f"({cur_source or 'estate'}) and {_text(value)!r} ({self.source}) "
+                        f"agree; kept {_text(keep)!r}, the more precise")
+                    cur[col] = keep
+                    changed = True
             elif (_same(old, value) or _same_in_column(col, old, value)
                   or (name, col) in _KEEP_CURRENT):
                 continue

@@ -7,6 +7,7 @@ support matrix reads a host the same whichever way its ledger wrote the OS.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 # the name, then the version: the first number (or V and a number: V10) after it
@@ -46,4 +47,66 @@ def os_name_key(text: object) -> str:
     return split_os(str(text or ""))[0].casefold()
 
 
-__all__ = ["os_name_key", "split_os"]
+#: words that say nothing about which OS it is ("CentOS Linux" is CentOS)
+_NOISE = re.compile(r"gnu/linux|linux|gnu|server|enterprise|edition|microsoft|release|"
+                    r"操作系统|系统|高级服务器版|服务器版|[\s._\-/()（）®™]+", re.I)
+#: a family's other names, after :data:`_NOISE` is dropped
+_FAMILY = {"redhat": "rhel", "rhel": "rhel", "redhatenterprise": "rhel", "rhes": "rhel",
+           "红帽": "rhel", "sles": "suse", "suse": "suse", "opensuse": "suse",
+           "银河麒麟": "kylin", "麒麟": "kylin", "kylin": "kylin", "kylinadvanced": "kylin",
+           "中标麒麟": "neokylin", "neokylin": "neokylin", "统信": "uos", "统信uos": "uos",
+           "uos": "uos", "uniontechos": "uos", "oracle": "oracle", "ol": "oracle",
+           "win": "windows", "windows": "windows", "欧拉": "openeuler",
+           "openeuler": "openeuler", "deepin": "deepin", "深度": "deepin"}
+
+
+def os_family(name: object) -> str:
+    """The family an OS name names, in comparing form: "CentOS Linux", "centos" and
+    "CentOS" → "centos"; "Red Hat Enterprise Linux Server" and "RHEL" → "rhel";
+    "Debian GNU/Linux" → "debian"; "Microsoft Windows Server" → "windows". A name that is
+    only noise ("Linux") keeps its folded text ("linux"): it names no family."""
+    text = unicodedata.normalize("NFKC", str(name or "")).casefold().strip()
+    key = _NOISE.sub("", text)
+    if not key:
+        return re.sub(r"\s+", "", text)
+    return _FAMILY.get(key, key)
+
+
+def version_parts(version: object) -> tuple[str, ...]:
+    """A version in comparing form: its numbers and words, without a leading V, brackets
+    or separators: "7.9.2009 (Core)" → ("7", "9", "2009"); "V10 SP1" → ("10", "sp1");
+    "2012 R2" → ("2012", "r2"); "18.04.6 LTS" → ("18", "04", "6", "lts")."""
+    text = unicodedata.normalize("NFKC", str(version or "")).casefold()
+    text = re.sub(r"[(（][^)）]*[)）]?", " ", text)
+    parts = [p for p in re.split(r"[\s._\-/,]+", text) if p]
+    if parts and re.fullmatch(r"v\d+", parts[0]):
+        parts[0] = parts[0][1:]
+    return tuple(p.lstrip("0") or "0" if p.isdigit() else p for p in parts)
+
+
+def versions_agree(a: object, b: object) -> bool:
+    """``True`` when one version is the other written less precisely ("7.9" and
+    "7.9.2009", "7" and "7.9", "V10" and "V10 SP1") or either is empty; "7.9" and "7.10",
+    "7" and "6.10" disagree."""
+    pa, pb = version_parts(a), version_parts(b)
+    n = min(len(pa), len(pb))
+    return pa[:n] == pb[:n]
+
+
+def more_precise_version(a: str, b: str) -> str:
+    """Of two agreeing versions (:func:`versions_agree`), the one that says more (``a``
+    when they say as much)."""
+    return b if len(version_parts(b)) > len(version_parts(a)) else a
+
+
+def os_agrees(name_a: object, version_a: object, name_b: object, version_b: object) -> bool:
+    """``True`` when two sources describe the same OS: the same family (:func:`os_family`)
+    and versions that agree (:func:`versions_agree`); a name with the version in it
+    ("CentOS 7.9", an older import) is split first."""
+    (na, va, _), (nb, vb, _) = split_os(str(name_a or "")), split_os(str(name_b or ""))
+    va, vb = str(version_a or "") or va, str(version_b or "") or vb
+    return os_family(na) == os_family(nb) and versions_agree(va, vb)
+
+
+__all__ = ["more_precise_version", "os_agrees", "os_family", "os_name_key", "split_os",
+           "version_parts", "versions_agree"]
