@@ -139,6 +139,37 @@ _SIZE_LABEL = re.compile(r"^(?:[a-z]:|/[\w/]*\s|[\u4e00-\u9fff]+:?)\s*(?=\d)")
 
 
 _BARE = re.compile(r"\d+(?:\.\d+)?")
+#: a RAID level written beside disks: "RAID5", "raid 10", "RAID1+0", "(RAID-6)"
+_RAID = re.compile(r"[(（]?\s*\braid\s*-?\s*(?:\d{1,2}(?:\s*\+\s*\d)?)?\s*[)）]?", re.I)
+_MEDIUM = re.compile(r"(?<![a-z])(?:nl-sas|sas|sata|ssd|hdd|nvme)(?![a-z])", re.I)
+#: the columns of disk space (a RAID note is read there, nowhere else)
+_DISK_SIZES = frozenset({"hosts.disk_gb", "disks.size_gb"})
+
+
+def parse_raid_disks(text: str, unit: str = "g") -> Doubtful | None:
+    """Disks with a RAID level ("4*1.2T SAS RAID5", "500G*2(RAID1)"): their **raw** size
+    (4 × 1.2 TB = 4.8 TB), with a doubt saying RAID overhead is not deducted; ``None`` when
+    the text names no RAID level. A RAID note beside one size ("1T RAID5": raw or usable?)
+    is refused with the forms that are read."""
+    found = _RAID.search(text)
+    if not found:
+        return None
+    rest = _MEDIUM.sub(" ", text[:found.start()] + " " + text[found.end():])
+    rest = re.sub(r"\s+", " ", rest).strip().replace(" *", "*").replace("* ", "*")
+    accepted = ("write the disks and their count (4*1.2T RAID5: the raw size, 4.8 TB) or "
+                "the usable size alone (3.6T)")
+    if not re.search(r"\d", rest):
+        raise BadValue(f"{text!r} gives a RAID level and no size; {accepted}")
+    if not re.search(r"[*x×]", rest):
+        raise BadValue(f"{text!r}: one size with a RAID level — is it the raw or the usable "
+                       f"size? {accepted}")
+    try:
+        raw = parse_size_gb(rest, unit)
+    except BadValue:
+        raise BadValue(f"{text!r} is not a size with a RAID level; {accepted}") from None
+    return Doubtful(raw, "with a RAID level: the raw size of the disks is recorded (RAID "
+                         "overhead is not deducted; write the usable size alone to record it)")
+
 
 
 def parse_size_gb(text: str, unit: str = "g") -> float:
@@ -681,6 +712,11 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
         result = parser(text)
     elif col.kind == "float" and column.endswith("_gb"):
         factor_unit = unit if unit in SIZE_UNITS else "g"
+        raid = parse_raid_disks(text, factor_unit) if target in _DISK_SIZES else None
+        if raid is not None:
+            if col.high is not None and raid.value > col.high:
+                raise BadValue(f"{text!r} is above the maximum {col.high:g}")
+            return raid
         result = parse_size_gb(text, factor_unit)
         if (target == "hosts.memory_gb" and unit not in SIZE_UNITS and result >= 1024
                 and _BARE.fullmatch(text)):  # 16384 under 内存: MB, most likely
@@ -787,6 +823,7 @@ __all__ = [
     "parse_mlps",
     "parse_percent",
     "parse_ports",
+    "parse_raid_disks",
     "parse_size_gb",
     "parse_time",
     "parse_weekday",

@@ -205,7 +205,7 @@ def test_sizes_with_words_and_details(text: str, want: float) -> None:
     assert parse_size_gb(text) == want
 
 
-@pytest.mark.parametrize("text", ["16G(2*4G)", "500G*2（RAID1）", "40G/500G", "1.2T SAS*4"])
+@pytest.mark.parametrize("text", ["16G(2*4G)", "1T（RAID1）", "40G/500G", "1.2T SAS*4", "RAID5"])
 def test_doubtful_disk_arithmetic_is_refused_naming_the_cell(tmp_path: Path, text: str) -> None:
     path = write_xlsx(tmp_path / "d.xlsx", {"主机": [HEAD, _row(1), _row(2, 磁盘=text)]})
     with pytest.raises(LedgerError) as info:
