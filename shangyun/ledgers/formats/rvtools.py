@@ -20,7 +20,7 @@ from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.grid import Grid, column_letter
 from shangyun.ledgers.model import Row, SheetReport
-from shangyun.ledgers.values import BadValue, clean, clean_text, value_of
+from shangyun.ledgers.values import BadValue, clean, clean_text, parse_hostname, value_of
 
 REQUIRED = {"vInfo": ("VM",)}
 
@@ -136,6 +136,27 @@ def _mib_to_gb(value: Any, file: str, sheet: str, r: int, column: str) -> float 
                           column=column) from None
 
 
+def _valid_hostname(text: str) -> str | None:
+    """``text`` when it is a host name RFC 1123 allows (as a ledger's 主机名 must be)."""
+    try:
+        return parse_hostname(text) if text else None
+    except BadValue:
+        return None
+
+
+def _vm_names(vm: str, dns: str, ip: str) -> tuple[str | None, str]:
+    """A VM's host name and the display name kept beside it (``""`` for none).
+
+    The DNS Name when it is a valid host name, else the VM name when it is one (vCenter
+    shows VMs by a display name, often the host name), else the IP — a host known by its
+    address, which a bureau ledger listing it gives its name — or ``None`` without one. A
+    display name that is no host name ("审批系统-DB (旧)", "web 01") is kept in ``role``
+    (用途, where a ledger keeps such a name), as the display name."""
+    valid_vm = _valid_hostname(vm)
+    display = "" if valid_vm else vm
+    return (_valid_hostname(dns) or valid_vm or ip or None), display
+
+
 def read_rvtools(inp: LedgerInput) -> FormatRead:
     """Read an RVTools export's vInfo/vDisk/vNetwork sheets into hosts and disks."""
     file, grids, bureau = inp.file, inp.grids, inp.bureau
@@ -169,6 +190,8 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     vm_rows: dict[str, Row] = {}
     in_use: dict[str, float] = {}  # VM -> GB its disks hold (vInfo In Use)
     off: list[str] = []
+    by_address: list[str] = []  # VMs whose display name is no host name, named by IP
+    nameless: list[str] = []  # … and without an IP: not imported
     report = SheetReport(info_grid.sheet or "vInfo", "hosts", 1, 0, 0, columns={})
     for r, row in enumerate(info_grid.rows[1:], start=2):
         vm = clean_text(_cell(row, c_vm))
@@ -183,7 +206,7 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
                                     "Datacenter column is empty)", sheet=info_grid.sheet,
                               row=r, column="Datacenter")
         dns = clean_text(_cell(row, c_dns))
-        host: Row = {"hostname": dns or vm, "kind": "vm"}
+        host: Row = {"kind": "vm"}
         for key, target, c in (("power_state", "hosts.power_state", c_power),
                                ("cpu_cores", "hosts.cpu_cores", c_cpu),
                                ("ip", "hosts.ip", c_ip), ("firmware", "hosts.firmware", c_fw)):
@@ -211,15 +234,39 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
             if clean_text(_cell(row, c)):
                 host[key] = clean_text(_cell(row, c))
         host = {k: v for k, v in host.items() if v is not None}
+        name, display = _vm_names(vm, dns, str(host.get("ip") or ""))
+        if name is None:
+            nameless.append(f"{vm!r} (row {r})")
+            report.skipped += 1
+            continue
+        host["hostname"] = name
+        if display:
+            host["role"] = display
+            if name == host.get("ip"):
+                by_address.append(f"{vm!r} (row {r}) as {name}")
         if host.get("power_state") == "off":
             off.append(f"{vm} (row {r})")
         vm_ids[vm] = col.host(bname, host)
         vm_rows[vm] = host
         report.rows += 1
     inp.progress(report.rows + report.skipped)
-    if report.skipped:
-        report.warnings.append(f"{report.skipped} template(s) skipped (Template = True: a "
+    templates = report.skipped - len(nameless)
+    if templates:
+        report.warnings.append(f"{templates} template(s) skipped (Template = True: a "
                                "template is not a machine to move)")
+    sheet = info_grid.sheet or "vInfo"
+    if by_address:
+        report.warnings.append(
+            f"{len(by_address)} VM name(s) of {sheet} are no host names (RFC 1123: letters, "
+            "digits, hyphens) and have no DNS Name: each kept as the host's 用途 (role) "
+            "and the host named by its IP until a bureau ledger gives its 主机名: "
+            + _first(by_address))
+    if nameless:
+        report.warnings.append(
+            f"{len(nameless)} VM(s) of {sheet} not imported: the VM name is no host name "
+            "(RFC 1123) and there is neither a DNS Name nor an IP address (VMware Tools not "
+            "running?) — list them in the bureau's ledger with 主机名 and IP地址: "
+            + _first(nameless))
     # (that the VMs name no system is said by the import, once every file is merged: a
     # bureau ledger of the same import usually gives each VM its system)
     if off:
@@ -234,6 +281,10 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     if net_grid is not None and net_grid.rows:
         reports.append(_read_network(file, net_grid, vm_rows))
     return col.rows, reports
+
+
+def _first(items: list[str], n: int = 20) -> str:
+    return ", ".join(items[:n]) + (f" … and {len(items) - n} more" if len(items) > n else "")
 
 
 def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector,
