@@ -44,7 +44,8 @@ def validate_cmd(estate_dir: str, as_json: bool) -> None:
 @out.json_option
 @out.handle_errors
 def show_cmd(estate_dir: str, as_json: bool) -> None:
-    """Show counts per table and per bureau."""
+    """Show counts per table and per bureau (with the oldest and newest go-live date of
+    the bureau's hosts, 上线时间)."""
     summary = Estate.load(estate_dir, check=False).summary()
     if as_json:
         out.print_json(summary)
@@ -55,8 +56,12 @@ def show_cmd(estate_dir: str, as_json: bool) -> None:
     for name, n in summary["counts"].items():
         t.add_row(name, str(n))
     out.console.print(t)
-    b = out.Table("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB")
+    b = out.Table("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB",
+                  "hosts live since")
     for bid, e in summary["per_bureau"].items():
+        live = e.get("go_live")
         b.add_row(bid, e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
-                  str(e["physical"]), str(e["databases"]), f"{e['disk_gb']:,.0f}")
+                  str(e["physical"]), str(e["databases"]), f"{e['disk_gb']:,.0f}",
+                  f"{live[0]} … {live[1]}" if live and live[0] != live[1] else
+                  (live[0] if live else ""))
     out.console.print(b)

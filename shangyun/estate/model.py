@@ -31,12 +31,13 @@ import yaml
 
 from shangyun.errors import EstateError, Problem, SchemaVersionError, ValidationFailed
 from shangyun.estate import datastores
-from shangyun.estate.schema import SCHEMA_VERSION, TABLES, Column, Table
+from shangyun.estate.schema import LATER_COLUMNS, SCHEMA_VERSION, TABLES, Column, Table
 
 META_FILE = "estate.yaml"
 TRUE_WORDS = {"true", "1", "yes", "y", "是", "t", "on", "√", "✓"}
 FALSE_WORDS = {"false", "0", "no", "n", "否", "f", "off", "×", "✗"}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_MONTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
@@ -138,6 +139,15 @@ def _parse(col: Column, v: str) -> tuple[Any, str | None]:
             return None, f"{v!r} is not a time HH:MM"
         hh, mm = v.split(":")
         return f"{int(hh):02d}:{mm}", None
+    if col.kind == "month":
+        m = _MONTH.match(v)
+        try:
+            if not m:
+                raise ValueError(v)
+            dt.date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
+        except ValueError:
+            return None, f"{v!r} is not a date YYYY-MM-DD, YYYY-MM or YYYY"
+        return v, None
     if col.kind == "dates":
         days = [d.strip() for d in re.split(r"[;,；，\s]+", v) if d.strip()]
         for d in days:
@@ -405,8 +415,10 @@ class Estate:
             if name == "conflicts":
                 continue
             df = self.tables[name]
-            cols = sorted(df.columns)
-            text = [_text_column(df[c]).tolist() for c in cols]
+            text_of = {c: _text_column(df[c]).tolist() for c in df.columns}
+            cols = sorted(c for c in df.columns if (name, c) not in LATER_COLUMNS
+                          or any(text_of[c]))
+            text = [text_of[c] for c in cols]
             lines = sorted("\x1f".join(row) for row in zip(*text, strict=True))
             h.update(f"{name}\x1e{','.join(cols)}\x1e".encode())
             h.update("\n".join(lines).encode())
@@ -429,6 +441,9 @@ class Estate:
             e["vms"] = int((grp["kind"] == "vm").sum())
             e["physical"] = int((grp["kind"] == "physical").sum())
             e["disk_gb"] = round(float(grp["disk_gb"].fillna(0).sum()), 1)
+            live = sorted(v for v in grp["go_live"].tolist() if isinstance(v, str) and v)
+            if live:
+                e["go_live"] = [live[0], live[-1]]
         sys_bureau = dict(zip(systems["id"], systems["bureau_id"], strict=True))
         for sid in dbs["system_id"].tolist():
             b = sys_bureau.get(sid)

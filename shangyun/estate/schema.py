@@ -25,7 +25,8 @@ DISK_FORMATS = ("raw", "qcow2", "vmdk", "vhd", "vhdx")
 class Column:
     """One column of a table.
 
-    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``enum``, ``time``, ``dates``.
+    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``enum``, ``time``, ``dates``,
+    ``month`` (a date as precise as it is known: ``2019``, ``2019-03`` or ``2019-03-01``).
     ``low``/``high`` bound numbers (inclusive); ``choices`` lists the allowed enum values;
     ``ref`` names the table whose ``id`` this column refers to; ``zh``/``en`` are the headers
     used by ``inventory export``.
@@ -101,6 +102,7 @@ SYSTEMS = Table("systems", "业务系统", (
     _c("criticality", "enum", zh="重要程度", choices=CRITICALITY),
     _c("description", zh="系统描述"),
     _c("source", zh="来源"),
+    _c("go_live", "month", zh="上线时间", en="go-live date"),
 ))
 
 HOSTS = Table("hosts", "主机", (
@@ -130,7 +132,13 @@ HOSTS = Table("hosts", "主机", (
     _c("source", zh="来源"),
     _c("discovery_status", zh="发现状态"),
     _c("discovered_at", zh="发现时间"),
+    _c("go_live", "month", zh="上线时间", en="go-live date"),
 ))
+
+#: Columns added after estates were first written: left out of the fingerprint while empty,
+#: so an estate (and the plan made from it) keeps its fingerprint until one is filled.
+LATER_COLUMNS: frozenset[tuple[str, str]] = frozenset({("hosts", "go_live"),
+                                                       ("systems", "go_live")})
 
 DISKS = Table("disks", "磁盘", (
     _c("id", required=True, zh="磁盘编号"),

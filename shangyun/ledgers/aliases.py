@@ -126,6 +126,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hosts.mem_p95_pct": ("内存 P95(%)", "mem p95 pct", "内存峰值利用率", "内存峰值", "mem p95",
                           "memory p95", "memory peak"),
     "hosts.ssh_port": ("SSH端口", "ssh port", "远程端口", "管理端口"),
+    "hosts.go_live": ("上线时间", "go live date", "go live", "上线日期", "投运时间", "投运日期",
+                      "启用时间", "启用日期", "投入使用时间", "投产时间", "投产日期",
+                      "上线年份", "go-live date", "in service since"),
     # ---------------------------------------------------------------- databases
     "databases.engine": ("数据库类型", "database engine", "数据库", "数据库产品", "数据库软件",
                          "db type", "database type", "database", "engine", "dbms", "db",
@@ -173,7 +176,10 @@ CONTEXT_ALIASES: dict[str, dict[str, str]] = {
               "名称": "hosts.hostname", "name": "hosts.hostname",
               "状态": "hosts.power_state", "系统类型": "hosts.os",
               "数据库名": "databases.name", "存储": "hosts.disk_gb"},
-    "systems": {"名称": "systems.name", "name": "systems.name", "类型": "systems.kind",
+    "systems": {"上线时间": "systems.go_live", "上线日期": "systems.go_live",
+                "投运时间": "systems.go_live", "投产时间": "systems.go_live",
+                "启用时间": "systems.go_live", "go live date": "systems.go_live",
+                "名称": "systems.name", "name": "systems.name", "类型": "systems.kind",
                 "type": "systems.kind", "kind": "systems.kind", "级别": "systems.mlps_level",
                 "描述": "systems.description", "说明": "systems.description"},
     "databases": {"类型": "databases.engine", "type": "databases.engine",
@@ -196,8 +202,8 @@ CONTEXT_ALIASES: dict[str, dict[str, str]] = {
 IGNORED: tuple[str, ...] = (
     "序号", "编号", "no", "no.", "#", "num", "index", "备注", "备注说明", "说明", "remark",
     "remarks", "note", "notes", "comment", "comments", "填表人", "更新时间", "录入时间",
-    # known, but the estate has no column for them (yet): 上线时间, 机房, asset data …
-    "上线时间", "投运时间", "启用时间", "采购时间", "购置日期", "机房", "所在机房",
+    # known, but the estate has no column for them (yet): 机房, asset data …
+    "采购时间", "购置日期", "机房", "所在机房",
     "机柜", "机柜位置", "机架", "u位", "资产编号", "资产标签", "序列号", "sn", "品牌", "型号",
     "设备型号", "厂商", "生产厂商", "维保到期", "保修期", "填报人", "填报日期", "审核人",
     "更新日期",

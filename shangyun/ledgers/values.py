@@ -644,6 +644,31 @@ def parse_dates(text: str) -> str:
     return ";".join(out)
 
 
+_GO_LIVE = re.compile(r"^(?P<y>(?:19|20)\d{2})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*(?:月\s*)?"
+                      r"(?:[-/.]?\s*(?P<d>\d{1,2})\s*日?)?)?\s*年?(?:\s+0?0:00(?::00)?)?$")
+
+
+def parse_go_live(text: str) -> str:
+    """A go-live date (上线时间) as precise as it is written: "2019-03-01", "2019/3/1",
+    "2019年3月1日" → "2019-03-01"; "2019.3", "2019年3月", "2019-03" → "2019-03"; "2019",
+    "2019年" → "2019"; an Excel serial day number (43525) → its date. Anything else is
+    refused naming the forms that are read."""
+    t = text.strip()
+    if re.fullmatch(r"\d{5}(?:\.\d+)?", t) and 20000 <= float(t) < 80000:
+        return excel_date(float(t)).isoformat()  # a date cell saved as its serial number
+    m = _GO_LIVE.match(t)
+    if m:
+        y, mo, d = int(m.group("y")), m.group("m"), m.group("d")
+        try:
+            day = dt.date(y, int(mo or 1), int(d or 1))
+        except ValueError:
+            day = None
+        if day is not None:
+            return day.isoformat() if d else (f"{y}-{int(mo):02d}" if mo else str(y))
+    raise BadValue(f"{text!r} is not a go-live date (like 2019-03-01, 2019.3, 2019年3月 or "
+                   "2019)")
+
+
 # --------------------------------------------------------------------------- dispatch
 _SPECIAL: dict[str, Callable[[str], Any]] = {
     "systems.mlps_level": parse_mlps,
@@ -661,6 +686,8 @@ _SPECIAL: dict[str, Callable[[str], Any]] = {
     "bureaus.window_day": parse_weekday,
     "bureaus.window_start": parse_time,
     "bureaus.blackout_dates": parse_dates,
+    "hosts.go_live": parse_go_live,
+    "systems.go_live": parse_go_live,
     "dependencies.type": parse_dep_type,
     "dependencies.origin": parse_origin,
     "disks.format": parse_disk_format,
@@ -816,6 +843,7 @@ __all__ = [
     "parse_count",
     "parse_dates",
     "parse_engine",
+    "parse_go_live",
     "parse_host_kind_answer",
     "parse_hostname",
     "parse_ip",
