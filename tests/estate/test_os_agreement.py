@@ -38,7 +38,7 @@ def discover(est: Estate, os: str, version: str) -> MergeReport:
                       "discovery")
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(families, st.data(), numbers, st.integers(0, 3))
 def test_a_prefix_of_the_discovered_version_agrees(family: str, data: st.DataObject,
                                                   parts: list[str], extra: int) -> None:
