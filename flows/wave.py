@@ -747,6 +747,28 @@ def wave_result(state: State) -> dict[str, Any]:
     return data
 
 
+def start_temporary_server() -> None:
+    """Start this process's temporary Prefect server (when no ``PREFECT_API_URL`` names
+    one) while holding a lock file in ``PREFECT_HOME``.
+
+    Two commands started at once on one Prefect home (two operators' ``wave run 1``) would
+    otherwise create its one SQLite database at the same moment; the loser's server died
+    with a ``database is locked`` traceback on the terminal before its run was refused
+    cleanly. The lock is held only while the server starts (its migrations)."""
+    import fcntl
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    if PREFECT_API_URL.value():
+        return
+    home = Path(PREFECT_HOME.value())
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "shangyun-server-start.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes (or the process dies)
+        SubprocessASGIServer().start()    # the instance get_client() uses in this process
+
+
 def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Run the ``run_wave`` flow (same arguments) and return its result whether the run
     ends Completed or Failed (a wave with a system not done): what the CLI, the demo and
@@ -756,6 +778,7 @@ def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
     if not call.get("dry_run") and not call.get("distributed") and "number" in call:
         preflight(str(call["estate_dir"]), int(call["number"]), only=call.get("only"),
                   resume=bool(call.get("resume")), bureau=call.get("bureau"))
+    start_temporary_server()
     return wave_result(run_wave(*args, **kwargs, return_state=True))
 
 
