@@ -65,7 +65,7 @@ from shangyun.wave.stepargs import (
     UploadPlanned,
     VerifyArgs,
 )
-from shangyun.wave.steps import RunOptions, Step
+from shangyun.wave.steps import RunOptions, Step, disk_source
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
 MANUAL_CHECKS = ("chk_backup", "chk_notice", "chk_contacts", "chk_target")
@@ -146,7 +146,9 @@ def step_title(lang: str, t: Any, step: Step, system: SystemWork) -> str:
     elif isinstance(a, AdaptArgs):
         fields = {"host": a.hostname, "mode": a.mode}
     elif isinstance(a, ConvertArgs):
-        fields = {"src": a.source, "fmt": a.source_format, "to": a.target_format}
+        disk_host = {d.id: d.host_id for d in system.disks}.get(step.key.rsplit("/", 1)[-1])
+        fields = {"src": disk_source(a.source, hosts.get(disk_host or "", "")),
+                  "fmt": a.source_format, "to": a.target_format}
     elif isinstance(a, UploadArgs) and isinstance(p, UploadPlanned):
         fields = {"file": PurePosixPath(a.path).name, "bucket": p.bucket, "key": p.key}
     elif isinstance(a, ImportArgs):

@@ -155,6 +155,12 @@ def _typed(step: Step, what: str, value: object, kind: type[A]) -> A:
     return value
 
 
+def disk_source(path: str, hostname: str) -> str:
+    """A disk to convert as a person reads it: its path, after its host's name when the path
+    does not say which host (``db01:/dev/sda``, a physical server's raw disk)."""
+    return path if not hostname or hostname in path else f"{hostname}:{path}"
+
+
 def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
     """The file/object name of a converted disk: ``wave-N/<system>/<disk>.<fmt>``."""
     return str(PurePosixPath(f"wave-{wave}") / system.id / f"{disk_id}.{fmt}")
@@ -195,7 +201,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
         name = staged_name(wave.number, system, d.id, fmt)
         staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name
         steps.append(Step("convert", sid, f"{sid}/convert/{d.id}",
-                          f"convert {d.path} ({d.format}) → {fmt}",
+                          f"convert {disk_source(d.path, hostnames.get(d.host_id, ''))} "
+                          f"({d.format}) → {fmt}",
                           args=ConvertArgs(source=d.path, source_format=d.format,
                                            target_format=fmt, digest=opts.digest,
                                            subformat=TARGET_SUBFORMATS.get(opts.target),

@@ -195,3 +195,31 @@ def test_dry_run_and_runbook_list_the_cutover_steps(wave_estate: WaveEstate) -> 
         dns = next(s for s in steps if s["kind"] == "dns")
         assert dns["kind_label"] == label and dns["undo"] == undo
         assert all(s["seconds"] > 0 for s in steps[8:])
+
+
+
+def test_a_physical_servers_raw_disks_are_named_with_their_host(tmp_path: Path) -> None:
+    """The sample's wave 1 converts several servers' ``/dev/sda``: each convert step of the
+    dry run (and the runbook) says whose disk it is; a VM's datastore path, which names its
+    VM, stays as it is."""
+    import shutil
+
+    root = tmp_path / "estate"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "inventories" / "sample", root,
+                    ignore=shutil.ignore_patterns("ledgers"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["plan", "--estate", str(root)]).exit_code == 0
+    r = runner.invoke(main, ["wave", "run", "1", "--dry-run", "--json", "--estate", str(root)])
+    assert r.exit_code == 0, r.output
+    converts = [st for s in json.loads(r.output)["systems"] for st in s["steps"]
+                if st["kind"] == "convert"]
+    raw = [st for st in converts if st["args"]["source"].startswith("/dev/")]
+    assert len(raw) >= 2 and len({st["title"] for st in raw}) == len(raw), raw[:3]
+    assert all(f":{st['args']['source']} (raw)" in st["title"] for st in raw), raw[:3]
+    vmdk = [st for st in converts if st["args"]["source"].endswith(".vmdk")]
+    assert vmdk and all(f"convert {st['args']['source']} (vmdk)" in st["title"] for st in vmdk)
+    r = runner.invoke(main, ["runbook", "1", "--estate", str(root), "--format", "md",
+                             "--out", str(tmp_path / "rb.md")])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "rb.md").read_text()
+    assert all(st["title"].split(" ", 1)[1].split(" (")[0] in text for st in raw)
