@@ -26,9 +26,11 @@ from shangyun.runbook.render import render
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.state import (
     FAILED_BACK,
+    FINISHED,
     PENDING,
     REFUSED,
     ROLLED_BACK,
+    ROLLED_BACK_BY_OPERATOR,
     latest_runs,
     progress_bucket,
     wave_state,
@@ -67,7 +69,8 @@ def programme_status(estate_dir: str | Path, *,
     for n, h in histories.items():
         for sid, s in h["systems"].items():
             if (waves_of.get(sid) != n and state_of.get(sid, PENDING) == PENDING
-                    and s["state"] not in (PENDING, ROLLED_BACK, REFUSED)):
+                    and s["state"] not in (PENDING, ROLLED_BACK, ROLLED_BACK_BY_OPERATOR,
+                                           REFUSED)):
                 state_of[sid], ran_in[sid] = s["state"], n
     waves_of = {**waves_of, **ran_in}
     bureaus = {b["id"]: b for b in estate.rows("bureaus")}
@@ -81,10 +84,11 @@ def programme_status(estate_dir: str | Path, *,
         b = per_bureau.setdefault(s["bureau_id"], {
             "id": s["bureau_id"], "name": (bureaus.get(s["bureau_id"]) or {}).get(
                 "name", s["bureau_id"]), "systems": 0, "moved": 0, "pending": 0,
-            "failed": 0, "excluded": 0, "failed_back": 0})
+            "failed": 0, "excluded": 0, "failed_back": 0, "rolled_back_by_operator": 0})
         b["systems"] += 1
         b[bucket] += 1
         b["failed_back"] += state == FAILED_BACK
+        b["rolled_back_by_operator"] += state == ROLLED_BACK_BY_OPERATOR
         systems.append({"id": sid, "name": s["name"], "bureau": s["bureau_id"],
                         "bureau_name": per_bureau[s["bureau_id"]]["name"],
                         "wave": waves_of.get(sid), "state": state,
@@ -105,11 +109,14 @@ def programme_status(estate_dir: str | Path, *,
                       "state": wave_state((r["status"] for r in latest_runs(runs).values()),
                                           {s["id"]: s["state"] for s in members}),
                       "last_run": runs[-1]["id"] if runs else None,
-                      "moved": sum(s["state"] == "done" for s in members),
+                      "moved": sum(s["state"] in FINISHED for s in members),
                       "failed": sum(_bucket(s["state"]) == "failed" for s in members),
-                      "failed_back": sum(s["state"] == FAILED_BACK for s in members)})
+                      "failed_back": sum(s["state"] == FAILED_BACK for s in members),
+                      "rolled_back_by_operator": sum(s["state"] == ROLLED_BACK_BY_OPERATOR
+                                                     for s in members)})
     totals = {k: sum(b[k] for b in per_bureau.values())
-              for k in ("systems", "moved", "pending", "failed", "excluded", "failed_back")}
+              for k in ("systems", "moved", "pending", "failed", "excluded", "failed_back",
+                        "rolled_back_by_operator")}
     meta = af["meta"] or {}
     return {
         "estate": summary["name"] or root.name, "path": str(root),

@@ -59,6 +59,7 @@ from shangyun.journal.status import (
     RUN_RUNNING,
     RUN_STATUSES,
     STARTED,
+    UNDO_BY,
     UNDO_FAILED,
     UNDO_TIMING,
     UNDOING,
@@ -718,8 +719,10 @@ class Journal:
 
     def _undo_mark(self, run: Run | str, system: str, step: str, status: str,
                    error: str | None = None,
-                   result: Mapping[str, Any] | None = None) -> StepEntry:
+                   result: Mapping[str, Any] | None = None,
+                   by: Run | str | None = None) -> StepEntry:
         rid = _run_id(run)
+        by_id = _run_id(by) if by is not None else None
 
         def go(s: Session) -> StepEntry:
             self._fence(s, system)
@@ -738,6 +741,10 @@ class Journal:
                 timing["ended"] = now.isoformat()
                 if row.ended_at is None:
                     row.ended_at = now
+            if by_id is not None:  # which run undid it: a rollback command, or a run
+                undoer = s.get(RunRow, by_id)
+                timing[UNDO_BY] = {"run": by_id,
+                                   "kind": undoer.kind if undoer is not None else None}
             row.status, row.updated_at = status, now
             if error is not None:
                 row.error = error
@@ -748,20 +755,26 @@ class Journal:
 
         return self._tx(go)
 
-    def mark_undoing(self, run: Run | str, system: str, step: str) -> StepEntry:
-        """Record that the undo of a step begins (a crash now leaves it ``undoing``)."""
-        return self._undo_mark(run, system, step, UNDOING)
+    def mark_undoing(self, run: Run | str, system: str, step: str, *,
+                     by: Run | str | None = None) -> StepEntry:
+        """Record that the undo of a step begins (a crash now leaves it ``undoing``).
+        ``by``: the run doing the undo (a ``rollback`` command's, or the failing run's),
+        journaled with the undo's timing (``UNDO_TIMING``'s ``by``: run id and kind)."""
+        return self._undo_mark(run, system, step, UNDOING, by=by)
 
     def mark_undone(self, run: Run | str, system: str, step: str,
-                    result: Mapping[str, Any] | None = None) -> StepEntry:
-        """Record that a step was undone (again: no change). ``result`` notes what was done."""
-        return self._undo_mark(run, system, step, UNDONE, result=result)
+                    result: Mapping[str, Any] | None = None, *,
+                    by: Run | str | None = None) -> StepEntry:
+        """Record that a step was undone (again: no change). ``result`` notes what was done;
+        ``by`` as for :meth:`mark_undoing`."""
+        return self._undo_mark(run, system, step, UNDONE, result=result, by=by)
 
     def mark_undo_failed(self, run: Run | str, system: str, step: str,
-                         error: str | BaseException) -> StepEntry:
+                         error: str | BaseException, *,
+                         by: Run | str | None = None) -> StepEntry:
         """Record that undoing a step failed; it is reported as failed, never as undone."""
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        return self._undo_mark(run, system, step, UNDO_FAILED, error=text)
+        return self._undo_mark(run, system, step, UNDO_FAILED, error=text, by=by)
 
     # -- audit -------------------------------------------------------------------------
     def audit(self, action: str, result: str, *, system: str | None = None,

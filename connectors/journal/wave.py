@@ -187,11 +187,11 @@ class SqlWaveJournal:
         else:
             owner = payload.get("_run_id") or run_id
             if status == UNDOING:
-                self.j.mark_undoing(owner, sys_, key)
+                self.j.mark_undoing(owner, sys_, key, by=run_id)
             elif status == UNDONE:
-                self.j.mark_undone(owner, sys_, key)
+                self.j.mark_undone(owner, sys_, key, by=run_id)
             elif status == UNDO_FAILED:
-                self.j.mark_undo_failed(owner, sys_, key, error or "undo failed")
+                self.j.mark_undo_failed(owner, sys_, key, error or "undo failed", by=run_id)
             else:
                 raise ValueError(f"unknown step status {status!r}")
 

@@ -42,7 +42,11 @@ def status(estate_dir: str, as_json: bool) -> None:
     else:
         out.console.print("assessment: none (run shangyun assess)")
     t = data["totals"]
-    back = f" ({t['failed_back']} failed back)" if t.get("failed_back") else ""
+    home = [f"{t[k]} {what}" for k, what in (("failed_back", "failed back"),
+                                               ("rolled_back_by_operator",
+                                                "rolled back by the operator"))
+            if t.get(k)]
+    back = f" ({', '.join(home)})" if home else ""
     out.console.print(f"systems: {t['moved']} moved, {t['pending']} pending{back}, "
                       f"{t['failed']} failed or rolled back, {t['excluded']} excluded "
                       f"(of {t['systems']})")

@@ -273,8 +273,8 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
         counts[s["state"]] = counts.get(s["state"], 0) + 1
     if status.get("pending"):
         counts["pending"] = len(status["pending"])
-    summary = ", ".join(f"{n} {st.replace('_', ' ')}" for st, n in sorted(counts.items()))
-    console.print(f"[bold]wave {number}[/]: {status['state'].replace('_', ' ')}  ({summary}; "
+    summary = ", ".join(f"{n} {_state_words(st)}" for st, n in sorted(counts.items()))
+    console.print(f"[bold]wave {number}[/]: {escape(_wave_words(status))}  ({summary}; "
                   f"runs: {len(status['runs'])})")
     bureaus = _names(estate_dir, "bureau")
     for bureau, b in (status.get("bureaus") or {}).items():
@@ -283,7 +283,7 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                       f"{b.get('flow_run_id') or '-'})")
     systems = Table("system", "state", "steps")
     for s in status["systems"]:
-        systems.add_row(label(s["id"], names), s["state"].replace("_", " "),
+        systems.add_row(label(s["id"], names), _state_words(s["state"]),
                         str(len(s["steps"])))
     for sid in status.get("pending") or []:
         systems.add_row(label(sid, names), "pending", "0")
@@ -294,7 +294,34 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
         for st in s["steps"]:
             t.add_row(names.get(s["id"]) or s["id"], _step_label(st["key"], hosts),
                       st["status"], st.get("error") or "")
+    if status["state"] == "cut_over":  # the wave's last step, not a system's
+        t.add_row(f"wave {number}", "finalize", "pending",
+                  f"shangyun wave finalize {number} after the soak period")
     console.print(t)
+
+
+def _state_words(state: str) -> str:
+    """A system's state as ``wave status`` prints it."""
+    return {"cut_over": "cut over — awaiting finalize",
+            "rolled_back_by_operator": "rolled back by the operator"}.get(
+                state, state.replace("_", " "))
+
+
+def _wave_words(status: dict[str, Any]) -> str:
+    """The wave's state as ``wave status`` prints it, with what it means when the word
+    alone would not say: cut over (awaiting finalize, the source kept for fail-back), or
+    rolled back by the operator's command (who, when)."""
+    state, number = status["state"], status["wave"]
+    words = state.replace("_", " ")
+    if state == "cut_over":
+        return (f"{words} — awaiting finalize (the source is kept for fail-back; next: "
+                f"shangyun wave finalize {number} after the soak period)")
+    by = status.get("rolled_back_by")
+    if by and state in ("rolled_back", "partly_rolled_back"):
+        return (f"{words} by the operator's 'shangyun wave rollback {number}' "
+                f"({by.get('operator') or '?'}, {by.get('at') or '?'}; not a failure, "
+                "nothing to decide)")
+    return words
 
 
 @wave.command("rollback")

@@ -22,6 +22,10 @@ NEEDS_UNDO: Final = (STARTED, DONE, FAILED, UNDOING, UNDO_FAILED)
 UNDO_TIMING: Final = "undo_timing"
 """The key of an undone step's result that holds when its undo began and ended (ISO times):
 the step's own ``ended_at`` stays the step's, so its duration is the step's, not the undo's."""
+UNDO_BY: Final = "by"
+"""The key, in an undone step's ``UNDO_TIMING``, of the run that undid it: ``{"run": id,
+"kind": kind}`` — a ``rollback`` run is the operator's ``wave rollback`` command, a ``run``
+is the automatic rollback of a failing run."""
 
 RUN_RUNNING: Final = "running"
 RUN_DONE: Final = "done"
@@ -32,11 +36,15 @@ RUN_STATUSES: Final = (RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CRASHED, RUN_ABORT
 """Every status a run can have."""
 
 RUN_KINDS: Final = ("run", "rollback", "finalize", "failback")
+ROLLBACK_KIND: Final = "rollback"
+"""The kind of the operator's ``wave rollback`` command's run."""
+FINALIZE_KIND: Final = "finalize"
+"""The kind of ``wave finalize``'s run."""
 """What a journaled run did: moved systems (``run``, the only kind ``wave resume`` takes up),
 undid them (``rollback``), closed the wave (``finalize``), or carried cut-over systems
 back to their sources with their production writes (``failback``)."""
 
 
-__all__ = ["DONE", "FAILED", "NEEDS_UNDO", "RUN_ABORTED", "RUN_CRASHED", "RUN_DONE",
-           "RUN_FAILED", "RUN_KINDS", "RUN_RUNNING", "RUN_STATUSES", "STARTED", "STEP_STATUSES",
-           "UNDOING", "UNDONE", "UNDO_FAILED", "UNDO_TIMING"]
+__all__ = ["DONE", "FAILED", "FINALIZE_KIND", "NEEDS_UNDO", "ROLLBACK_KIND", "RUN_ABORTED",
+           "RUN_CRASHED", "RUN_DONE", "RUN_FAILED", "RUN_KINDS", "RUN_RUNNING", "RUN_STATUSES",
+           "STARTED", "STEP_STATUSES", "UNDOING", "UNDONE", "UNDO_BY", "UNDO_FAILED", "UNDO_TIMING"]

@@ -27,9 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shangyun.journal.ports import JournalReader
-from shangyun.wave.state import PENDING, REFUSED, ROLLED_BACK, recorded_states
+from shangyun.wave.state import (
+    PENDING,
+    REFUSED,
+    ROLLED_BACK,
+    ROLLED_BACK_BY_OPERATOR,
+    recorded_states,
+)
 
-FREE_STATES = (PENDING, ROLLED_BACK, REFUSED)
+FREED_STATES = (ROLLED_BACK, ROLLED_BACK_BY_OPERATOR, REFUSED)
+"""States of a system that ran in a wave and was undone there (or refused, untouched)."""
+FREE_STATES = (PENDING, *FREED_STATES)
 """States of a system in a wave that ran that leave nothing of it there."""
 
 
@@ -54,7 +62,7 @@ class RanWave:
     @property
     def freed(self) -> dict[str, str]:
         """System → state of the systems that ran here and were rolled back or refused."""
-        return {s: st for s, st in self.systems.items() if st in (ROLLED_BACK, REFUSED)}
+        return {s: st for s, st in self.systems.items() if st in FREED_STATES}
 
 
 @dataclass(frozen=True)

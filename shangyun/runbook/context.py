@@ -43,10 +43,15 @@ from shangyun.wave.state import (
     REFUSED,
     ROLLBACK_FAILED,
     ROLLED_BACK,
+    ROLLED_BACK_BY_OPERATOR,
     SYSTEM_FAILED,
+    WAVE_CUT_OVER,
     WAVE_DONE,
     WAVE_FAILED_BACK,
     WAVE_PARTLY_FAILED_BACK,
+    WAVE_PARTLY_ROLLED_BACK,
+    WAVE_ROLLED_BACK,
+    last_rollback,
     latest_runs,
     wave_state,
 )
@@ -343,12 +348,18 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
             kind = t("kind_" + f["kind"]) if ("kind_" + f["kind"]) in MESSAGES else f["kind"]
             error = failure_text(t, _unprefixed(_one_line(f["error"]), s, f["key"]))
             return f"{kind} `{step}`: {error}"
-        return t("why_group")
+        undoers = {st.get("undone_by") for st in s["history"].get("rolled_back", [])}
+        return t("why_group") if undoers == {"run"} else t("why_undone")
 
+    rollback = last_rollback(runs) or {}
+    by_operator = t("why_operator", at=rollback.get("ended") or rollback.get("started") or "?",
+                    who=rollback.get("operator") or "?")
+    whys = {FAILED_BACK: t("why_failed_back"), ROLLED_BACK_BY_OPERATOR: by_operator}
     moved = [s for s in systems if s["state"] in FINISHED]
     back = [{"name": s["name"], "id": s["id"], "state": s["state"],
-             "why": t("why_failed_back") if s["state"] == FAILED_BACK else why(s)}
-            for s in systems if s["state"] in (ROLLED_BACK, REFUSED, FAILED_BACK)]
+             "why": whys.get(s["state"]) or why(s)}
+            for s in systems
+            if s["state"] in (ROLLED_BACK, REFUSED, FAILED_BACK, ROLLED_BACK_BY_OPERATOR)]
     decide = []
     for s in systems:
         st = s["state"]
@@ -365,8 +376,10 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
         decide.append({"name": s["name"], "id": s["id"], "state": st, "action": action})
     pending = [s for s in systems if s["state"] == PENDING]
     return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
-            "ok": state == WAVE_DONE, "ran": bool(runs),
-            "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK),
+            "ok": state in (WAVE_DONE, WAVE_CUT_OVER), "ran": bool(runs),
+            "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK,
+                                     WAVE_ROLLED_BACK, WAVE_PARTLY_ROLLED_BACK),
+            "finalize": t("pending_finalize", n=number) if state == WAVE_CUT_OVER else "",
             "summary": t("outcome_summary", moved=len(moved), total=len(systems),
                          back=len(back), decide=len(decide), pending=len(pending)),
             "moved": [{"name": s["name"], "id": s["id"]} for s in moved],

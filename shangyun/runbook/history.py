@@ -14,7 +14,7 @@ from shangyun.journal.ports import JournalReader
 from shangyun.journal.records import StepEntry
 from shangyun.journal.status import UNDO_FAILED, UNDO_TIMING, UNDOING, UNDONE
 from shangyun.runbook.estimate import human_duration
-from shangyun.wave.state import system_state
+from shangyun.wave.state import is_finalized, system_state, undone_by
 
 VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
                "checksum", "compare", "verified", "state", "adaptation")
@@ -130,18 +130,21 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     for (sid, key), e in latest.items():
         result = dict(e.result or {})
         undo_result = result.pop("undo", None)
+        by = undone_by(result)
         undo_start, undo_secs = _undo_timing(result.pop(UNDO_TIMING, None))
         rec = {"key": key, "kind": key.split("/")[1] if "/" in key else key,
                "status": e.status, "attempt": e.attempt, "run_id": e.run_id,
                "seconds": e.seconds, "duration": human_duration(e.seconds),
                "started_ts": e.started_at.timestamp() if e.started_at else None,
                "error": e.error or "", "verification": _verification(result),
-               "undone": e.status in (UNDONE, UNDO_FAILED, UNDOING),
+               "undone": e.status in (UNDONE, UNDO_FAILED, UNDOING), "undone_by": by,
                "undo_result": undo_result, "undo_started_ts": undo_start,
                "undo_seconds": undo_secs, "guest_edits": guest_edits(result)}
         systems.setdefault(sid, {"steps": []})["steps"].append(rec)
+    finalized = is_finalized(run_rows)
     for s in systems.values():
-        s["state"] = system_state((st["kind"], st["status"], st["error"]) for st in s["steps"])
+        s["state"] = system_state(((st["kind"], st["status"], st["error"], st["undone_by"])
+                                   for st in s["steps"]), finalized=finalized)
         s["seconds"] = sum(st["seconds"] or 0.0 for st in s["steps"])
         s["duration"] = human_duration(s["seconds"])
         s["failures"] = [st for st in s["steps"] if st["error"]]

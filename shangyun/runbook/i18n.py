@@ -113,6 +113,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "excluded_list": ("不迁移的系统", "Systems that do not move"),
     "state_done": ("完成", "done"),
     "state_rolled_back": ("已回退", "rolled back"),
+    "state_rolled_back_by_operator": ("已由操作员回退（非故障）",
+                                      "rolled back by the operator (not a failure)"),
+    "state_partly_rolled_back": ("部分已由操作员回退", "partly rolled back by the operator"),
+    "state_cut_over": ("已割接，待收尾（源端保留以备回切）",
+                       "cut over — awaiting finalize (source kept for fail-back)"),
     "state_failed_back": ("已回切（生产写入已带回源端）",
                           "failed back (production writes carried back to the source)"),
     "state_refused": ("预检查拒绝（未改动）", "refused by the pre-check (untouched)"),
@@ -258,6 +263,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "wave_failed_back": ("已回切：未迁移的系统均由操作员回切至源端（非故障）",
                          "failed back: every system not moved was carried home on purpose "
                          "(not a failure)"),
+    "wave_cut_over": ("已割接，待收尾：全部系统已在目标端生产运行，源端保留以备回切，"
+                      "直到 `wave finalize`",
+                      "cut over — awaiting finalize: every system runs in production on the "
+                      "target; the source is kept for fail-back until `wave finalize`"),
+    "wave_rolled_back": ("已回退：未迁移的系统均由操作员以 `wave rollback` 回退（非故障）",
+                         "rolled back: every system not moved was rolled back by the "
+                         "operator's `wave rollback` (not a failure)"),
+    "wave_partly_rolled_back": ("部分已回退：其余系统已迁移，回退的系统由操作员以 "
+                                "`wave rollback` 回退（非故障）",
+                                "partly rolled back: the others moved, the rest were rolled "
+                                "back by the operator's `wave rollback` (not a failure)"),
     "wave_partly_failed_back": ("部分已回切：其余系统已迁移，回切的系统已回到源端（非故障）",
                                 "partly failed back: the others moved, the failed-back "
                                 "systems are home on their sources (not a failure)"),
@@ -270,8 +286,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "back_list": ("已回退、被拒绝或已回切（原因）", "Rolled back, refused or failed back (why)"),
     "decide_list": ("需要决定", "Needs a decision"),
     "pending_list": ("尚未执行", "Not run yet"),
-    "why_group": ("同一迁移组的其他系统失败，或由 `wave rollback` 回退",
-                  "another system of its move group failed, or `wave rollback` undid it"),
+    "why_group": ("同一迁移组的其他系统失败，随之回退",
+                  "another system of its move group failed, so it was undone with it"),
+    "why_undone": ("同一迁移组的其他系统失败，或由 `wave rollback` 回退",
+                   "another system of its move group failed, or `wave rollback` undid it"),
+    "why_operator": ("由操作员执行 `wave rollback` 回退（{at}，{who}），无步骤失败",
+                     "rolled back by the operator's `wave rollback` ({at}, {who}); no step "
+                     "failed"),
+    "pending_finalize": ("待收尾：浸泡期结束后执行 `shangyun wave finalize {n}`；在此之前源端"
+                         "保留，可回切 `shangyun wave rollback {n} --fail-back`",
+                         "Pending: `shangyun wave finalize {n}` after the soak period; until "
+                         "then the source is kept and `shangyun wave rollback {n} --fail-back` "
+                         "can carry it home"),
     "why_failed_back": ("由 `wave rollback --fail-back` 连同生产写入一起迁回源端",
                         "carried home with its production writes by "
                         "`wave rollback --fail-back`"),

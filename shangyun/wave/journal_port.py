@@ -27,7 +27,17 @@ from typing import Any, Final, Protocol
 from shangyun.estate.names import command_arg
 from shangyun.journal.status import DONE, NEEDS_UNDO
 from shangyun.wave.engine import StepJournal
-from shangyun.wave.state import CUTOVER, PENDING, latest_runs, system_state, wave_state
+from shangyun.wave.state import (
+    CUTOVER,
+    PENDING,
+    ROLLED_BACK_BY_OPERATOR,
+    is_finalized,
+    last_rollback,
+    latest_runs,
+    system_state,
+    undone_by,
+    wave_state,
+)
 from shangyun.wave.steps import Step
 
 
@@ -159,7 +169,7 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
         recs = journal.records(other, system_id)
         if not any(r.status in NEEDS_UNDO for r in recs):
             continue  # rolled back (or refused) there: free
-        state = system_state((r.kind, r.status, r.error) for r in recs)
+        state = system_state((r.kind, r.status, r.error, undone_by(r.payload)) for r in recs)
         if any(r.kind == CUTOVER and r.status == DONE for r in recs):
             return (f"cut over in wave {other} (its target is in production); it cannot "
                     f"move again in wave {wave}: take it out of wave {wave} "
@@ -180,7 +190,8 @@ def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None
     for wave in journal.system_waves(system_id):
         recs = journal.records(wave, system_id)
         if any(r.status in NEEDS_UNDO for r in recs):
-            return wave, system_state((r.kind, r.status, r.error) for r in recs)
+            return wave, system_state((r.kind, r.status, r.error, undone_by(r.payload))
+                                      for r in recs)
     return None
 
 
@@ -194,10 +205,13 @@ def wave_status(journal: WaveJournal, wave: int,
     systems: dict[str, list[dict[str, Any]]] = {}
     for r in journal.records(wave):
         systems.setdefault(r.system_id, []).append(
-            {"key": r.key, "kind": r.kind, "status": r.status, "error": r.error})
+            {"key": r.key, "kind": r.kind, "status": r.status, "error": r.error,
+             "undone_by": undone_by(r.payload)})
+    finalized = is_finalized(runs)
     out = []
     for sid, steps in systems.items():
-        state = system_state((s["kind"], s["status"], s["error"]) for s in steps)
+        state = system_state(((s["kind"], s["status"], s["error"], s.pop("undone_by"))
+                              for s in steps), finalized=finalized)
         out.append({"id": sid, "state": state, "steps": steps})
     states = {sid: PENDING for sid in planned}
     states.update((s["id"], s["state"]) for s in out)
@@ -206,7 +220,12 @@ def wave_status(journal: WaveJournal, wave: int,
     bureaus = {str(b): {"run": r["id"], "status": r["status"], "kind": r["kind"],
                         "flow_run_id": r.get("flow_run_id")}
                for b, r in latest.items() if b is not None}
+    rollback = last_rollback(runs) if ROLLED_BACK_BY_OPERATOR in states.values() else None
     return {"wave": wave, "state": state, "runs": runs, "systems": out,
+            "finalized": is_finalized(runs),
+            "rolled_back_by": None if rollback is None else {
+                "run": rollback["id"], "operator": rollback.get("operator"),
+                "at": rollback.get("ended_at") or rollback.get("started_at")},
             "pending": sorted(sid for sid, st in states.items() if st == PENDING),
             "bureaus": dict(sorted(bureaus.items()))}
 

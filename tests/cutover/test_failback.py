@@ -105,7 +105,7 @@ def test_failback_carries_production_writes_home_verified(
     assert not pg.database_exists(pt) and not my.database_exists(mt)
     assert pg_exec(ps, "SELECT count(*) FROM people WHERE name = 'production write'") == [(1,)]
     assert pg_writable(ps) and c.dns_values() == (OLD_IP,)
-    assert c.state() == "rolled_back"
+    assert c.state() == "rolled_back_by_operator"  # his fail-back, then his rollback
 
 
 def test_sabotaged_verify_refuses_the_failback_and_the_target_stays_live(
@@ -130,7 +130,7 @@ def test_sabotaged_verify_refuses_the_failback_and_the_target_stays_live(
     # the target stays live: writable, DNS on it, the system cut over; the source frozen
     assert pg_writable(pt) and not pg_writable(ps)
     assert c.dns_values() == (NEW_IP,)
-    assert c.step_status("cutover") == "done" and c.state() == "done"
+    assert c.step_status("cutover") == "done" and c.state() == "cut_over"
     assert c.step_status("failback/freeze") == "undone"
     assert c.step_status("failback") is None
     pg_write(pt, "INSERT INTO people (name) VALUES ('written after the refusal')")

@@ -66,7 +66,7 @@ def test_run_after_failback_cuts_over_with_a_writable_target(
     res = _cli("wave", "run", "1", *_run_args(c), "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["state"] == "done"
-    assert c.state() == "done" and c.step_status("cutover") == "done"
+    assert c.state() == "cut_over" and c.step_status("cutover") == "done"
     assert c.dns_values() == (NEW_IP,)
     pg.verify(ps, pt)
     assert _people(pt, "written after the fail-back") == 1
@@ -78,7 +78,7 @@ def test_run_after_failback_cuts_over_with_a_writable_target(
         closed = j.last(1, "sys-01", "sys-01/failback/freeze")
     assert closed is not None and closed.status == "undone"  # lifted, journaled
     st = json.loads(_cli("wave", "status", "1", "--estate", str(c.root), "--json").output)
-    assert st["systems"][0]["state"] == "done"
+    assert st["systems"][0]["state"] == "cut_over"  # not finalized: source kept
 
     # a second fail-back carries what production wrote since the second cutover
     pg_write(pt, "INSERT INTO people (name) VALUES ('second production write')")

@@ -22,7 +22,7 @@ def test_report_progress_from_the_journal(ran_wave: RanWave) -> None:
     states = {s["id"]: s["state"] for s in data["systems"]}
     assert states == {"sys-01": "done", "sys-02": "rolled_back"}
     assert data["totals"] == {"systems": 2, "moved": 1, "pending": 0, "failed": 1,
-                              "excluded": 0, "failed_back": 0}
+                              "excluded": 0, "failed_back": 0, "rolled_back_by_operator": 0}
     [wave] = data["waves"]
     assert (wave["wave"], wave["runs"], wave["state"]) == (1, 1, "failed")
     assert (wave["moved"], wave["failed"], wave["systems"]) == (1, 1, 2)

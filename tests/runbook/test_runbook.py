@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from connectors.journal.history import open_reader
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
+from shangyun.report import programme_status, render_report
 from shangyun.runbook import render_runbook, runbook_context, write_runbook
 from tests.runbook.conftest import RanWave
 
@@ -59,6 +61,34 @@ def test_the_outcome_leads_and_names_what_needs_a_decision(ran_wave: RanWave) ->
     assert "failed: a system did not move" in head and "1 of 2 systems moved" in head
     assert "档案系统" in head and "审批系统" in head
     assert text.count("Rollbacks **") == 1
+    assert "1 need a decision" in head and "by the operator" not in head
+
+
+def test_a_failures_rollback_reads_failed_on_every_surface(ran_wave: RanWave) -> None:
+    """The failing run undid sys-02 itself (its undo marks name that run, not the
+    operator's ``wave rollback``): ``wave status``, ``status``, the runbook and the report
+    all say failed / rolled back with the cause, and that it needs a decision."""
+    root = str(ran_wave.root)
+    res = CliRunner().invoke(main, ["wave", "status", "1", "--estate", root, "--json"])
+    wave = json.loads(res.stdout)
+    assert wave["state"] == "failed" and wave["rolled_back_by"] is None
+    assert {s["id"]: s["state"] for s in wave["systems"]} == {"sys-01": "done",
+                                                              "sys-02": "rolled_back"}
+    text = CliRunner().invoke(main, ["wave", "status", "1", "--estate", root]).output
+    assert "wave 1: failed" in text and "by the operator" not in text, text
+    res = CliRunner().invoke(main, ["status", "--estate", root, "--json"])
+    status = json.loads(res.stdout)
+    assert status["waves"][0]["state"] == "failed" and status["waves"][0]["failed"] == 1
+    assert status["totals"]["rolled_back_by_operator"] == 0
+    with open_reader(root) as history:
+        ctx = runbook_context(root, 1, "zh", journal=history)
+        data = programme_status(root, journal=history)
+        report, _ = render_report(root, "md", "en", journal=history)
+    back = next(s for s in ctx["systems"] if s["id"] == "sys-02")
+    assert {st["undone_by"] for st in back["history"]["rolled_back"]} == {"run"}
+    assert ctx["outcome"]["state"] == "failed" and ctx["outcome"]["label"].startswith("失败")
+    assert [d["id"] for d in ctx["outcome"]["decide"]] == ["sys-02"]
+    assert data["waves"][0]["state"] == "failed" and "| rolled back |" in report
 
 
 def test_undone_steps_keep_their_own_duration(ran_wave: RanWave) -> None:

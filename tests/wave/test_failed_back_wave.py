@@ -83,7 +83,7 @@ def test_every_reader_says_the_same(tmp_path: Path, back: list[str], moved: list
     wave = _cli("wave", "status", "1", "--estate", root)
     assert wave["state"] == state
     assert {s["id"]: s["state"] for s in wave["systems"]} == {
-        **{s: "failed_back" for s in back}, **{s: "done" for s in moved}}
+        **{s: "failed_back" for s in back}, **{s: "cut_over" for s in moved}}  # not final
     status = _cli("status", "--estate", root)
     assert status["waves"][0]["state"] == state
     assert status["waves"][0]["failed"] == 0 and status["waves"][0]["failed_back"] == len(back)

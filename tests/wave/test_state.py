@@ -4,10 +4,20 @@ never "rolled back"; ``wave status`` and the runbook read the same function."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shangyun.runbook import history
 from shangyun.wave import journal_port
-from shangyun.wave.state import latest_runs, run_state, system_state, wave_state
+from shangyun.wave.state import (
+    is_finalized,
+    is_settled,
+    latest_runs,
+    progress_bucket,
+    run_state,
+    system_state,
+    wave_state,
+)
 
 
 @pytest.mark.parametrize(("steps", "state"), [
@@ -25,15 +35,65 @@ from shangyun.wave.state import latest_runs, run_state, system_state, wave_state
     ([("precheck", "failed"), ("convert", "done")], "failed"),
     ([("precheck", "done"), ("convert", "started")], "partial"),
     # fail-back: home once its mark is done and the cutover is not; a refused fail-back
-    # leaves a cut-over system done; a later cutover makes it cut over again
+    # leaves a cut-over system cut over; a later cutover makes it cut over again
     ([("copy", "done"), ("cutover", "undone"), ("failback-freeze", "done"),
       ("failback", "done")], "failed_back"),
-    ([("copy", "done"), ("cutover", "done"), ("failback-freeze", "undone")], "done"),
-    ([("copy", "done"), ("cutover", "done"), ("failback", "done")], "done"),
+    ([("copy", "done"), ("cutover", "done"), ("failback-freeze", "undone")], "cut_over"),
+    ([("copy", "done"), ("cutover", "done"), ("failback", "done")], "cut_over"),
+    ([("copy", "done"), ("cutover", "done")], "cut_over"),  # not finalized: source kept
     ([("copy", "undone"), ("cutover", "undone"), ("failback", "undone")], "rolled_back"),
 ])
 def test_system_state(steps: list[tuple[str, ...]], state: str) -> None:
     assert system_state(steps) == state
+
+
+def test_a_cut_over_system_is_done_once_the_wave_is_finalized() -> None:
+    steps = [("precheck", "done"), ("copy", "done"), ("cutover", "done")]
+    assert system_state(steps) == "cut_over"
+    assert system_state(steps, finalized=True) == "done"
+    assert system_state(steps[:2]) == "done"  # no cutover step: nothing to finalize
+    assert is_finalized([{"kind": "run", "status": "done"},
+                         {"kind": "finalize", "status": "done"}])
+    assert not is_finalized([{"kind": "run", "status": "done"},
+                             {"kind": "finalize", "status": "failed"}])
+
+
+@given(kinds=st.lists(st.sampled_from(["convert", "upload", "import", "launch", "copy",
+                                       "freeze", "start", "dns", "cutover"]),
+                      min_size=1, max_size=8, unique=True),
+       by=st.lists(st.sampled_from(["rollback", "run", "failback", None]), min_size=9,
+                   max_size=9),
+       failed_at=st.none() | st.integers(min_value=1, max_value=8))
+def test_a_rollback_is_the_operators_only_when_his_command_undid_every_step(
+        kinds: list[str], by: list[str | None], failed_at: int | None) -> None:
+    """Every step undone: ``rolled_back_by_operator`` exactly when the operator's
+    ``wave rollback`` run undid them (his fail-back perhaps some before it) and none of
+    them failed; otherwise (a failing run's automatic rollback, a failed step, a journal
+    that does not say who) the failure's ``rolled_back``."""
+    rows = [("precheck", "undone", None, by[0])]
+    rows += [(k, "undone", "boom" if failed_at == i else None, by[i])
+             for i, k in enumerate(kinds, start=1)]
+    undoers = {r[3] for r in rows}
+    deliberate = ((failed_at is None or failed_at > len(kinds)) and "rollback" in undoers
+                  and undoers <= {"rollback", "failback"})
+    state = system_state(rows)
+    assert state == ("rolled_back_by_operator" if deliberate else "rolled_back")
+    assert is_settled(state) is deliberate  # nothing to decide only for his own rollback
+    assert progress_bucket(state) == ("pending" if deliberate else "failed")
+
+
+@pytest.mark.parametrize(("systems", "state"), [
+    ({"a": "rolled_back_by_operator"}, "rolled_back"),
+    ({"a": "rolled_back_by_operator", "b": "pending"}, "rolled_back"),
+    ({"a": "done", "b": "rolled_back_by_operator"}, "partly_rolled_back"),
+    ({"a": "failed_back", "b": "rolled_back_by_operator"}, "rolled_back"),
+    ({"a": "rolled_back", "b": "rolled_back_by_operator"}, "failed"),  # a failure stays one
+    ({"a": "cut_over", "b": "done"}, "cut_over"),
+    ({"a": "done", "b": "done"}, "done"),
+])
+def test_the_operators_rollback_and_a_cut_over_wave(systems: dict[str, str],
+                                                     state: str) -> None:
+    assert wave_state(["rolled_back"], systems) == state
 
 
 def test_wave_status_and_the_runbook_history_use_the_one_function() -> None:
@@ -45,7 +105,8 @@ def test_wave_status_and_the_runbook_history_use_the_one_function() -> None:
     ([], {"a": "pending"}, "never run"),
     (["running"], {"a": "done"}, "running"),
     (["crashed"], {"a": "partial"}, "crashed"),
-    (["done"], {"a": "done", "b": "cut_over"}, "done"),
+    (["done"], {"a": "done", "b": "cut_over"}, "cut_over"),  # awaiting finalize
+    (["done"], {"a": "done", "b": "done"}, "done"),
     (["failed"], {"a": "done", "b": "rolled_back"}, "failed"),
     (["failed"], {"a": "done", "b": "refused"}, "failed"),
     (["done"], {"a": "done", "b": "pending"}, "partial"),
