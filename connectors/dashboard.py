@@ -16,7 +16,7 @@ from shangyun.runbook import render_runbook
 
 #: The bureau columns of the report's table artifact.
 REPORT_COLUMNS = ("id", "name", "systems", "moved", "pending", "failed", "excluded",
-                  "failed_back")
+                  "failed_back", "rolled_back_by_operator")
 
 
 def publish_markdown(estate_dir: str | Path, key: str, text: str, description: str,
