@@ -14,6 +14,7 @@ from demo.state import DemoState, console
 from shangyun.errors import ShangyunError
 from shangyun.report import programme_status, write_report
 from shangyun.runbook import write_runbook
+from shangyun.wave.state import CUT_OVER
 
 
 def stage_documents(st: DemoState) -> str:
@@ -80,7 +81,8 @@ def follow_up(st: DemoState, data: dict[str, Any]) -> list[str]:
     client. Moto checks none: these are dummy values, not secrets (nothing is written to a
     file)."""
     env = " ".join(f"{k}={v}" for k, v in S3_ENV.items())
-    cut = [s["name"] for s in data["systems"] if s["wave"] == 1 and s["state"] == "done"]
+    cut = [s["name"] for s in data["systems"]  # cut over, not finalized: fail-back possible
+           if s["wave"] == 1 and s["state"] == CUT_OVER]
     estate = _arg(str(st.estate_dir))
     lines = ["follow-up commands (in this shell):",
              f"  export SHANGYUN_ESTATE={estate}",

@@ -13,7 +13,8 @@ from demo.state import DemoState
 
 def test_follow_up_prints_the_exact_exports(tmp_path: Path) -> None:
     st = DemoState(out=tmp_path / "demo out", bureaus=2, systems=0, seed=0)
-    data = {"systems": [{"name": "福州局虚拟化业务系统", "wave": 1, "state": "done"},
+    data = {"systems": [{"name": "福州局虚拟化业务系统", "wave": 1, "state": "cut_over"},
+                        {"name": "泉州局虚拟化业务系统", "wave": 1, "state": "done"},
                         {"name": "厦门局虚拟化业务系统", "wave": 1, "state": "rolled_back"}]}
     lines = follow_up(st, data)
     text = "\n".join(lines)
@@ -23,6 +24,7 @@ def test_follow_up_prints_the_exact_exports(tmp_path: Path) -> None:
     assert "dummy values, not secrets" in text and "checks none" in text
     assert f"  export SHANGYUN_ESTATE='{st.estate_dir}'" in lines
     assert "  .venv/bin/shangyun wave rollback 1 --system 福州局虚拟化业务系统 --fail-back" in lines
+    assert "泉州局" not in text  # moved without a cutover (or finalized): nothing to fail back
     # nothing cut over: no fail-back to offer, no credentials to explain
     quiet = follow_up(st, {"systems": [{"name": "x", "wave": 1, "state": "rolled_back"}]})
     assert not any("AWS_" in line for line in quiet)
