@@ -22,9 +22,11 @@ from shangyun.cli.output import (
 
 @contextmanager
 def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
-    """Two progress bars on stderr: files, and rows read. Yields (on_file, advance)."""
+    """Two progress bars on stderr: files, and rows read. Yields (on_file, advance, done):
+    ``done(rows)`` ends the rows bar full at the import's own count of rows (the number
+    the summary prints), so the bar and the summary never disagree."""
     if not enabled:
-        yield (lambda name: None), (lambda n=1: None)
+        yield (lambda name: None), (lambda n=1: None), (lambda rows: None)
         return
     with progress_bars() as bar:
         ftask = bar.add_task("files", total=files)
@@ -40,7 +42,10 @@ def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
         def advance(n: int = 1) -> None:
             bar.advance(rtask, n)
 
-        yield on_file, advance
+        def done(rows: int) -> None:
+            bar.update(rtask, total=rows, completed=rows)
+
+        yield on_file, advance, done
         bar.update(ftask, completed=files, description="files")
 
 
@@ -91,10 +96,11 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     paths = expand_inputs(files)
     count = sum(len(expand_manifest(f)) if f.suffix.lower() in MANIFEST_SUFFIXES else 1
                 for f, _b in paths)
-    with _bars(count, show_progress and not as_json) as (on_file, advance):
+    with _bars(count, show_progress and not as_json) as (on_file, advance, done):
         report = import_ledgers([(f, b or bureau) for f, b in paths], estate_dir, reader=read_grids,
                                 mapping_file=mapping_file, bureau=bureau, on_file=on_file,
                                 advance=advance, dry_run=dry_run, apply=apply)
+        done(sum(f["rows"] for f in report.files))
     if report.edits:
         report.warnings.extend(_held_edit_warnings(report.edits, estate_dir))
     if report.conflicts and not dry_run:

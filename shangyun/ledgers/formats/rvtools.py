@@ -249,7 +249,7 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
         vm_ids[vm] = col.host(bname, host)
         vm_rows[vm] = host
         report.rows += 1
-    inp.progress(report.rows + report.skipped)
+    inp.progress(report.rows)  # (the rows the import counts: templates are not)
     templates = report.skipped - len(nameless)
     if templates:
         report.warnings.append(f"{templates} template(s) skipped (Template = True: a "
@@ -277,9 +277,11 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     disk_grid = _sheet(grids, "vDisk")
     if disk_grid is not None and disk_grid.rows:
         reports.append(_read_disks(file, disk_grid, vm_ids, col, in_use))
+        inp.progress(reports[-1].rows)
     net_grid = _sheet(grids, "vNetwork")
     if net_grid is not None and net_grid.rows:
         reports.append(_read_network(file, net_grid, vm_rows))
+        inp.progress(reports[-1].rows)
     return col.rows, reports
 
 
