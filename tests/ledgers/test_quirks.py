@@ -156,7 +156,7 @@ def test_several_ips_full_width_and_spaces(tmp_path: Path) -> None:
     got = {h["hostname"]: h["ip"] for h in read.rows["hosts"]}  # type: ignore[attr-defined]
     assert got == {"a": "10.8.0.1", "b": "10.8.0.2", "c": "10.8.0.3", "d": "10.8.0.4"}
     [w] = [w for w in read.warnings if "IP addresses" in w]  # type: ignore[attr-defined]
-    assert "2 cell(s) holds several IP addresses" in w and "row 2, 5" in w
+    assert "2 cells hold several IP addresses" in w and "(rows 2, 5)" in w
 
 
 def test_formula_without_cached_value_is_warned(tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ def test_hidden_rows_are_skipped_with_a_warning_naming_them(tmp_path: Path) -> N
     assert names == ["web-1", "web-3", "web-5", "web-6"]
     sheet = read.sheets[0]  # type: ignore[attr-defined]
     assert sheet.rows == 4 and sheet.skipped == 2
-    assert any("2 hidden row(s) skipped (row 4, 6)" in w
+    assert any("2 hidden rows skipped (rows 4, 6)" in w
                for w in read.warnings)  # type: ignore[attr-defined]
 
 
@@ -212,7 +212,7 @@ def test_rows_hidden_by_a_filter_are_read_with_a_warning(tmp_path: Path) -> None
     read = _read(path)
     names = [h["hostname"] for h in read.rows["hosts"]]  # type: ignore[attr-defined]
     assert names == ["web-1", "web-2", "web-3", "web-4"]
-    assert any("1 row(s) hidden by the sheet's filter were read" in w
+    assert any("1 row hidden by the sheet's filter was read" in w
                for w in read.warnings)  # type: ignore[attr-defined]
 
 

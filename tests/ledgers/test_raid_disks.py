@@ -35,7 +35,7 @@ def test_raid_cells_give_the_raw_size_with_one_warning(tmp_path: Path) -> None:
                    "db04": 8 * 4 * 1024}
     raid = [w for w in read.warnings if "RAID" in w]
     assert len(raid) == 1, read.warnings
-    assert "(row 2, 4, 5)" in raid[0] and "3 cell(s) with a RAID level" in raid[0]
+    assert "(rows 2, 4, 5)" in raid[0] and "3 cells with a RAID level" in raid[0]
     assert "not deducted" in raid[0] and "磁盘" in raid[0]
 
 

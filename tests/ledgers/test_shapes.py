@@ -279,7 +279,7 @@ def test_memory_column_in_mb_without_a_unit_warns_once_listing_rows(tmp_path: Pa
     read = _read(path)
     assert [h["memory_gb"] for h in read.rows["hosts"]] == [16384, 16, 8192]
     [w] = [w for w in read.warnings if "no unit" in w]
-    assert "'内存 (H)'" in w and "2 cell(s)" in w and "row 2, 4" in w
+    assert "'内存 (H)'" in w and "2 cells have no unit" in w and "(rows 2, 4)" in w
 
 
 @given(last=st.integers(1, 254), port=st.integers(1, 65535), colon=st.sampled_from([":", "："]))

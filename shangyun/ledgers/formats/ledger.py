@@ -245,7 +245,9 @@ class _Problems:
             tail = f"\n  … and {hidden} more" if hidden > 0 else ""
             if stopped:
                 tail += f" (reading stopped after {MAX_PROBLEMS} problems)"
-            msg += f"\n  {self.count - 1} more problem(s) in this file:\n  - " + "\n  - ".join(
+            msg += (f"\n  {self.count - 1} more "
+                    f"{'problem' if self.count == 2 else 'problems'} in this file:\n  - ")
+            msg += "\n  - ".join(
                 more) + tail
         raise LedgerError(self.file, msg, sheet=sheet, row=row, column=column)
 
@@ -555,18 +557,45 @@ def _read_sheet(
         shown = ", ".join(str(x) for x in hidden_skipped[:10])
         more = f" and {len(hidden_skipped) - 10} more" if len(hidden_skipped) > 10 else ""
         report.warnings.append(
-            f"{len(hidden_skipped)} hidden row(s) skipped (row {shown}{more}): rows hidden in "
+            f"{_counted(len(hidden_skipped), 'hidden row')} skipped "
+            f"({_rows_word(len(hidden_skipped))} {shown}{more}): rows hidden in "
             "Excel are usually retired entries; unhide them to import them")
     if grid.filtered and grid.hidden_rows:
         n = sum(1 for r in grid.hidden_rows if r > header_idx)
         if n:
             report.warnings.append(
-                f"{n} row(s) hidden by the sheet's filter were read like the others (a "
+                f"{_counted(n, 'row')} hidden by the sheet's filter "
+                f"{'was' if n == 1 else 'were'} read like the others (a "
                 "filter hides data from view; it does not retire it)")
     for (label, what), at in doubts.items():
         rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
-        report.warnings.append(f"column {label!r}: {len(at)} cell(s) {what} (row {rows_text})")
+        report.warnings.append(f"column {label!r}: {_counted(len(at), 'cell')} "
+                               f"{_agree(what, len(at))} ({_rows_word(len(at))} {rows_text})")
     return report
+
+
+#: The verbs a doubt's text starts with (``Doubtful.kind``: "holds several IP addresses
+#: …"), as they read after several cells.
+_PLURAL_VERBS = {"holds": "hold", "has": "have", "gives": "give", "is": "are"}
+
+
+def _counted(n: int, noun: str) -> str:
+    """``1 cell``, ``2 cells``: a count and its noun, in the number the count calls for."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _rows_word(n: int) -> str:
+    """``row`` before one row number, ``rows`` before several."""
+    return "row" if n == 1 else "rows"
+
+
+def _agree(what: str, n: int) -> str:
+    """A doubt's text (written for one cell: "holds …") with its first verb agreeing with
+    ``n`` cells ("hold …")."""
+    first, sep, rest = what.partition(" ")
+    if n == 1 or first not in _PLURAL_VERBS:
+        return what
+    return _PLURAL_VERBS[first] + sep + rest
 
 
 def _is_header_cell(value: Any, col: _Col, header: list[Any], kind: str) -> bool:
