@@ -34,7 +34,7 @@ def test_a_cut_over_system_replanned_into_another_wave_is_not_moved_again(
     # the production write survives: the target was not copied over from the source
     assert _people(pt, "production write") == 1, res.output
     assert pg_writable(pt) and not pg_writable(ps)
-    assert c.dns_values() == (NEW_IP,) and c.state() == "done"
+    assert c.dns_values() == (NEW_IP,) and c.state() == "cut_over"  # not finalized: the source kept
     assert res.exit_code == 1, res.output
     err = json.loads(res.stdout)["error"]
     assert "审批系统 is cut over in wave 1" in err, err  # sys-01, by its name
