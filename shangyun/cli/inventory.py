@@ -56,12 +56,12 @@ def show_cmd(estate_dir: str, as_json: bool) -> None:
     for name, n in summary["counts"].items():
         t.add_row(name, str(n))
     out.console.print(t)
-    b = out.Table("bureau", "name", "systems", "hosts", "vms", "physical", "databases", "disk GB",
+    b = out.Table("bureau", "id", "systems", "hosts", "vms", "physical", "databases", "disk GB",
                   "hosts live since")
     for bid, e in summary["per_bureau"].items():
         live = e.get("go_live")
-        b.add_row(bid, e["name"], str(e["systems"]), str(e["hosts"]), str(e["vms"]),
-                  str(e["physical"]), str(e["databases"]), f"{e['disk_gb']:,.0f}",
+        b.add_row(e["name"], bid, str(e["systems"]), str(e["hosts"]), str(e["vms"]),
+                  str(e["physical"]), str(e["databases"]), out.gb(e["disk_gb"]),
                   f"{live[0]} … {live[1]}" if live and live[0] != live[1] else
                   (live[0] if live else ""))
     out.console.print(b)

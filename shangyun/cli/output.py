@@ -137,6 +137,12 @@ def warn(message: str) -> None:
     err_console.print(Text.assemble(styled("warning:", "yellow"), " ", message), soft_wrap=True)
 
 
+def gb(value: float | None) -> str:
+    """A size in GB as every table and line prints one: whole GB with thousands
+    separators (``521,406``); ``-`` when unknown."""
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def escape(text: object) -> str:
     """Escape rich markup in user text (any value; ``None`` becomes an empty string)."""
     return _escape("" if text is None else str(text))

@@ -29,7 +29,7 @@ def status(estate_dir: str, as_json: bool) -> None:
     c = data["counts"]
     out.console.print(f"[bold]{out.escape(data['estate'])}[/] ({out.escape(data['path'])})")
     out.console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, "
-                      f"{c['hosts']} hosts, {c['disks']} disks ({data['disk_gb']} GB), "
+                      f"{c['hosts']} hosts, {c['disks']} disks ({out.gb(data['disk_gb'])} GB), "
                       f"{c['databases']} databases, {c['dependencies']} dependencies")
     a = data["assessment"]
     if a:
