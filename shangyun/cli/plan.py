@@ -59,6 +59,8 @@ def _limit(v: float | None) -> float | None:
               help="Systems in the low-risk pilot wave 1 (0 = no pilot).")
 @click.option("--pilot-hosts", type=click.IntRange(1), default=10, show_default=True,
               help="Hosts in the pilot wave at most.")
+@click.option("--pilot-tb", type=click.FloatRange(0), default=2.0, show_default=True,
+              help="TB of data in the pilot wave at most (0 = no limit).")
 @click.option("--order", type=click.Choice(["before-or-with", "before", "off"]),
               default="before-or-with", show_default=True,
               help="Shared services move before or with their consumers, strictly before, or "
@@ -84,7 +86,8 @@ def _limit(v: float | None) -> float | None:
 def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems: int,
          max_tb: float, max_bureaus: int, link_efficiency: float, start: dt.datetime | None,
          cadence_days: int, blackout: tuple[dt.datetime, ...], pilot_systems: int,
-         pilot_hosts: int, order: str, cycles: str, strong: tuple[str, ...], no_split: bool,
+         pilot_hosts: int, pilot_tb: float, order: str, cycles: str, strong: tuple[str, ...],
+         no_split: bool,
          pins: tuple[str, ...], exclude: tuple[str, ...], include_not_ready: bool,
          dry_run: bool, as_json: bool) -> None:
     """Plan move groups and waves for the estate and write ESTATE/plan/.
@@ -131,7 +134,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
             max_systems=int(_limit(max_systems) or 0) or None, max_tb=_limit(max_tb),
             max_bureaus=int(_limit(max_bureaus) or 0) or None, link_efficiency=link_efficiency,
             start=first, cadence_days=cadence_days, blackout=tuple(b.date() for b in blackout),
-            pilot_systems=pilot_systems, pilot_hosts=pilot_hosts, order=order, cycles=cycles,
+            pilot_systems=pilot_systems, pilot_hosts=pilot_hosts,
+            pilot_tb=_limit(pilot_tb), order=order, cycles=cycles,
             strong_types=tuple(strong), allow_split=not no_split, pins=pinned,
             exclude=excluded, include_not_ready=include_not_ready)
     except ValueError as exc:

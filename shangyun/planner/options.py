@@ -27,7 +27,9 @@ class PlanOptions:
       in one wave must fit ``link_mbps × window_hours × efficiency``;
     - ``start``, ``cadence_days``, ``blackout``: the wave calendar (one wave per cadence,
       a wave never lands on a bureau's blackout date, nor on a global ``blackout`` date);
-    - ``pilot_systems``, ``pilot_hosts``: the size of the low-risk pilot wave (0 = none);
+    - ``pilot_systems``, ``pilot_hosts``, ``pilot_tb``: the size of the low-risk pilot wave
+      (``pilot_systems=0``: none; ``pilot_tb=None``: no data limit); the planner never puts
+      more than this into it, and says so when nothing qualifies;
     - ``order``: shared services ``before-or-with`` their consumers (default), strictly
       ``before``, or ``off``;
     - ``cycles``: shared services that use each other in a cycle too large for one wave:
@@ -48,6 +50,7 @@ class PlanOptions:
     blackout: tuple[dt.date, ...] = ()
     pilot_systems: int = 3
     pilot_hosts: int = 10
+    pilot_tb: float | None = 2.0
     order: str = "before-or-with"
     cycles: str = "relax"
     strong_types: tuple[str, ...] = ("database", "sync")
@@ -72,6 +75,10 @@ class PlanOptions:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_tb is not None and self.max_tb <= 0:
             raise ValueError("max_tb must be positive")
+        if self.pilot_systems < 0 or self.pilot_hosts < 0:
+            raise ValueError("pilot_systems and pilot_hosts must be 0 or more")
+        if self.pilot_tb is not None and self.pilot_tb <= 0:
+            raise ValueError("pilot_tb must be positive")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as plain YAML/JSON-able data (recorded in ``plan.yaml``)."""

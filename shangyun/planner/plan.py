@@ -51,8 +51,9 @@ class Plan:
                          .replace(microsecond=0).isoformat())
     #: the waves the journal records as run (kept as they ran; new systems come after)
     ran: list[int] = field(default_factory=list)
-    #: what a reader of the plan must know about it as a whole (a re-plan: which waves
-    #: ran, where new systems start, which systems are planned again)
+    #: what a reader of the plan must know about it as a whole (no pilot wave, or pins
+    #: beyond its size; a re-plan: which waves ran, where new systems start, which
+    #: systems are planned again)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -297,6 +298,9 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
         "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),
         "relaxed_order": sum(len(u.relaxed) for u in units),
     }
+    # the pilot's sentences name systems as people read them (a ledger's ids are hashes)
+    sched.pilot_note = _named(sched.pilot_note, estate)
+    notice = [_named(sched.pilot_notice, estate)] if sched.pilot_notice else []
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
                            system_names, ran)
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
@@ -304,7 +308,8 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
     return Plan(waves, mg, excluded, metrics, [*ran_systems, *systems], opts.to_dict(),
                 estate.fingerprint(), names={"system": system_names,
                                              "bureau": names_of(estate, "bureau")},
-                ran=sorted(ran.waves), notes=_ran_notes(ran, inp, wave_sys, system_names))
+                ran=sorted(ran.waves),
+                notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names)])
 
 
 def _ran_part(estate: Estate, ran: RanWaves, held: dict[str, int]
@@ -442,6 +447,8 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
                      + ": shared services in a dependency cycle move together")
         if u.id in sched.pilot:
             r.append(f"wave 1 is the pilot — {sched.pilot_note}")
+        elif k == 1 and not sched.pilot:
+            r.append(sched.pilot_note)
         if sid in opts.pins:
             r.append(f"pinned to wave {opts.pins[sid]} (--pin)")
         elif u.pin is not None and u.pin_reason and u.id not in sched.pilot:

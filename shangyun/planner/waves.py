@@ -1,8 +1,10 @@
 """Waves: place units (move groups) into numbered waves under every limit.
 
 1. Pins and the pilot are placed first. The pilot (wave 1) takes the smallest, least
-   critical units that use no shared service and are not one, up to ``pilot_systems`` and
-   ``pilot_hosts``; a unit whose consumer is pinned to wave 1 joins it.
+   critical units that use no shared service and are not one, never beyond
+   ``pilot_systems``, ``pilot_hosts`` and ``pilot_tb`` together; a unit whose consumer is
+   pinned to wave 1 joins it. When nothing qualifies there is no pilot and the plan says
+   why (its notes and each wave-1 system's reasons).
 2. Waves are then filled one after another (list scheduling). A unit is eligible once its
    shared services are placed (same wave allowed with ``before-or-with``) and its ``lo``
    allows. Units that must move by this wave (a pinned consumer) go first; then the unit
@@ -55,13 +57,15 @@ class Schedule:
     moved: dict[int, tuple[int, int, float]] = field(default_factory=dict)
     loads: dict[int, Load] = field(default_factory=dict)
     attempts: int = 1
+    #: what the plan's notes must say of the pilot ("" when it is as asked)
+    pilot_notice: str = ""
 
     def copy(self) -> Schedule:
         """An independent copy (for restarts)."""
         return Schedule(list(self.wave_of), set(self.pilot), self.pilot_note,
                         dict(self.blocked), dict(self.moved),
                         defaultdict(Load, {k: v.copy() for k, v in self.loads.items()}),
-                        self.attempts)
+                        self.attempts, self.pilot_notice)
 
     def why_blocked(self, uid: int) -> str | None:
         """Why an earlier wave could not take unit ``uid`` (final wave numbers)."""
@@ -98,28 +102,79 @@ def unit_adjacency(inp: PlanInput, u_of_sys: list[int]) -> list[dict[int, float]
     return adj
 
 
+def pilot_size(opts: PlanOptions) -> str:
+    """The pilot's size limits in words: ``3 systems, 10 hosts, 2 TB``."""
+    data = "no data limit" if opts.pilot_tb is None else f"{opts.pilot_tb:g} TB"
+    return f"{opts.pilot_systems} systems, {opts.pilot_hosts} hosts, {data}"
+
+
+def pilot_excess(load: Load, opts: PlanOptions) -> str | None:
+    """What ``load`` holds beyond the pilot size, in words; None when it fits."""
+    over = []
+    if load.systems > opts.pilot_systems:
+        over.append(f"{load.systems} systems > {opts.pilot_systems}")
+    if load.hosts > opts.pilot_hosts:
+        over.append(f"{load.hosts} hosts > {opts.pilot_hosts}")
+    if opts.pilot_tb is not None and load.data_gb > opts.pilot_tb * 1000 + 1e-6:
+        over.append(f"{load.data_gb:,.1f} GB > {opts.pilot_tb * 1000:,.0f} GB")
+    return ", ".join(over) or None
+
+
 def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOptions,
-                  adj: list[dict[int, float]]) -> tuple[set[int], str]:
+                  adj: list[dict[int, float]]) -> tuple[set[int], str, str]:
+    """The pilot's units, the sentence each of its systems' reasons carries (or why there
+    is none) and a note for the plan as a whole ("" when the pilot is as asked)."""
     pilot = {u.id for u in units if u.hi <= 1}
+    pinned = bool(pilot)
     load = Load()
     for uid in pilot:
         load.add(units[uid].load)
-    cands = [u for u in units if u.pin is None and u.id not in pilot and not u.preds
-             and not u.shared and u.crit <= 1 and u.load.systems <= opts.pilot_systems]
+    size = pilot_size(opts)
+    if pilot:  # the user's pins (and what they pull along) are the pilot as chosen
+        over = pilot_excess(load, opts)
+        if over:
+            systems = sorted(m for uid in pilot for m in units[uid].members)
+            why = (f"pilot wave: the systems pinned to wave 1 ({_names(inp, systems, 5)}) "
+                   f"are beyond the pilot size ({over}); the planner adds nothing to them")
+            return pilot, why, why
+    why_not: dict[str, int] = defaultdict(int)
+    cands = []
+    for u in units:
+        if u.pin is not None or u.id in pilot:
+            continue
+        if u.crit > 1:
+            why_not["are high or critical"] += 1
+        elif u.shared:
+            why_not["are shared services"] += 1
+        elif u.preds:
+            why_not["use a shared service (it must move before or with them)"] += 1
+        elif pilot_excess(u.load, opts):
+            why_not[f"are larger than the pilot ({size})"] += 1
+        elif not limits.fits(Load(), u.load):
+            why_not["do not fit one wave"] += 1
+        else:
+            cands.append(u)
     cands.sort(key=lambda u: (u.crit, sum(adj[u.id].values()), u.load.hosts, u.load.data_gb,
                               u.members[0]))
     for u in cands:
-        if load.systems + u.load.systems > opts.pilot_systems:
-            continue
-        if load.hosts + u.load.hosts > opts.pilot_hosts or not limits.fits(load, u.load):
+        both = load.copy()
+        both.add(u.load)
+        if pilot_excess(both, opts) or not limits.fits(load, u.load):
             continue
         pilot.add(u.id)
-        load.add(u.load)
+        load = both
     if not pilot:
-        return pilot, ("no pilot wave: no system qualifies (low or medium criticality, "
-                       "no shared service used or provided, within the pilot size)")
-    return pilot, (f"pilot wave: {load.systems} low-risk system(s), {load.hosts} host(s) — "
-                   "low criticality first, no shared service used or provided, few dependencies")
+        tally = "; ".join(f"{n} {what}" for what, n in
+                          sorted(why_not.items(), key=lambda x: (-x[1], x[0])))
+        why = ("no pilot wave: no move group is small and low-risk enough for one (low or "
+               f"medium criticality, no shared service used or provided, at most {size})"
+               + (f" — of {sum(why_not.values())} move group(s): {tally}" if tally else "")
+               + "; wave 1 is an ordinary wave")
+        return pilot, why, why
+    chosen = "the systems pinned to wave 1, then " if pinned else ""
+    return pilot, (f"pilot wave: {load.systems} system(s), {load.hosts} host(s), "
+                   f"{load.data_gb:,.1f} GB within the pilot size ({size}) — {chosen}low "
+                   "criticality first, no shared service used or provided, few dependencies"), ""
 
 
 def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOptions,
@@ -131,11 +186,12 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
     delta = 1 if opts.order == "before" else 0
     bound(inp, units, delta, first=first_wave)
     pilot: set[int] = set()
-    note = "no pilot wave (--pilot-systems 0)"
+    note = "no pilot wave (--pilot-systems 0): wave 1 is an ordinary wave"
+    notice = ""
     if first_wave > 1:
         note = f"no pilot wave: {ran_note or f'waves before {first_wave} have run'}"
     elif opts.pilot_systems > 0:
-        pilot, note = _choose_pilot(inp, units, limits, opts, adj)
+        pilot, note, notice = _choose_pilot(inp, units, limits, opts, adj)
         for uid in pilot:
             u = units[uid]
             if u.pin is None:
@@ -157,7 +213,7 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
             what = "the pilot and pins" if w == 1 and pilot else "pins"
             raise PlanError(f"constraint {why}: {what} put too much into wave {w} "
                             f"({_names(inp, systems)})")
-    base = Schedule(wave_of, pilot, note, loads=loads)
+    base = Schedule(wave_of, pilot, note, loads=loads, pilot_notice=notice)
     attempts = min(RESTARTS, RESTART_WORK // max(len(units), 1)) \
         if len(units) <= RESTART_UNITS else 1
     attempts = max(attempts, 1)

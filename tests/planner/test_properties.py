@@ -122,6 +122,7 @@ def _check(est: Any, opts: PlanOptions, plan: Any, deps: list[tuple[str, str, st
     if plan.waves and plan.waves[0]["pilot"] and not any(w == 1 for w in opts.pins.values()):
         p = plan.waves[0]
         assert len(p["systems"]) <= opts.pilot_systems and p["hosts"] <= opts.pilot_hosts
+        assert opts.pilot_tb is None or p["data_gb"] <= opts.pilot_tb * 1000 + 0.1
         assert all(sysrows[s]["criticality"] in ("low", "medium") for s in p["systems"])
     # metrics
     cut = sum(1 for a, b, _t in deps if a in wave and b in wave and wave[a] != wave[b])
