@@ -757,8 +757,9 @@ def start_temporary_server() -> None:
     cleanly. The lock is held only while the server starts (its migrations)."""
     import fcntl
 
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    from flows.tempserver import TemporaryServer
 
     if PREFECT_API_URL.value():
         return
@@ -766,7 +767,7 @@ def start_temporary_server() -> None:
     home.mkdir(parents=True, exist_ok=True)
     with (home / "shangyun-server-start.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes (or the process dies)
-        SubprocessASGIServer().start()    # the instance get_client() uses in this process
+        TemporaryServer().start()         # the instance get_client() uses in this process
 
 
 def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
