@@ -184,8 +184,9 @@ def _held_edit_warnings(edits: list[dict[str, Any]], estate_dir: str,
 
 
 def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
-    """The cells an edited export changes: table, row (``name (id)``), column, current →
-    edited (a reference as ``name (id)``)."""
+    """The cells an edited export changes: table, row (``name (id)``), column (the
+    workbook's header the team edited: ``迁移窗口开始`` in a zh workbook), current → edited
+    (a reference as ``name (id)``)."""
     from shangyun.estate import Estate
     from shangyun.estate.names import label, names_of
 
@@ -202,7 +203,8 @@ def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
     t = Table("table", "id", "column", "current", "edited", title="edits")
     for e in edits[:500]:
         row = label(str(e["id"]), names.get(str(e["table"]), {}))
-        t.add_row(str(e["table"]), row, str(e["column"]), shown(e["column"], e["current"]),
+        t.add_row(str(e["table"]), row, str(e.get("header") or e["column"]),
+                  shown(e["column"], e["current"]),
                   shown(e["column"], e["edited"]))
     console.print(t)
     if len(edits) > 500:

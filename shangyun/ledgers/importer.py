@@ -227,7 +227,8 @@ def import_ledgers(
                                        bureau=file_bureau, known=names, advance=advance,
                                        defer=True)
         if read.kind == "export":
-            edits = export_edits(read.rows, merger.by_id, p.name)
+            typed = {target: header for sh in read.sheets for header, target in sh.columns.items()}
+            edits = export_edits(read.rows, merger.by_id, p.name, typed)
             report.edits += edits
             settled = settled_conflicts(edits, merger.rows["conflicts"])
             report.settled += settled
@@ -319,9 +320,13 @@ _NOT_EDITED = frozenset({"id", "source"})
 
 def export_edits(rows: dict[str, list[dict[str, Any]]],
                  current: dict[str, dict[str, dict[str, Any]]],
-                 file: str) -> list[dict[str, Any]]:
+                 file: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The cells of an exported workbook's rows (by id) that differ from ``current``
-    (the estate's rows by table and id); new rows and the conflicts table are not edits."""
+    (the estate's rows by table and id); new rows and the conflicts table are not edits.
+
+    Each edit names its field (``column``) and the workbook's header of it (``header``,
+    from ``headers``: ``"hosts.window_start"`` → ``"迁移窗口开始"``; the field name when the
+    workbook's header is not known)."""
     edits: list[dict[str, Any]] = []
     for table, table_rows in rows.items():
         if table == "conflicts" or table not in current:
@@ -335,6 +340,7 @@ def export_edits(rows: dict[str, list[dict[str, Any]]],
                 if column in _NOT_EDITED or _eq(cur.get(column), value):
                     continue
                 edits.append({"table": table, "id": row["id"], "column": column,
+                              "header": (headers or {}).get(f"{table}.{column}", column),
                               "current": cur.get(column), "edited": value, "file": file})
     return edits
 

@@ -353,7 +353,7 @@ def test_edits_of_an_export_name_the_host_edited(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["inventory", "import", str(out), "--estate", str(est),
                                     "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert "hn-sp-app01 (h-" in res.stdout and "memory_gb" in res.stdout
+    assert "hn-sp-app01 (h-" in res.stdout and "内存(GB)" in res.stdout
 
 
 def test_a_reimported_ledger_without_some_hosts_names_them(tmp_path: Path) -> None:
@@ -418,7 +418,7 @@ def test_export_speaks_names_and_an_edited_name_is_applied(tmp_path: Path) -> No
     res = CliRunner().invoke(main, ["inventory", "import", str(out), "--estate", str(est),
                                     "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert "system_id" in res.stdout and "【统一门户】网站 (s-" in res.stdout
+    assert "所属系统" in res.stdout and "【统一门户】网站 (s-" in res.stdout
     assert "nothing written" in res.stdout
     assert "two systems" not in res.stdout  # the move is an edit, not a shared host
     systems = {s["name"]: s["id"] for s in Estate.load(est).rows("systems")}

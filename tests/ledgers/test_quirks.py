@@ -469,7 +469,7 @@ def test_excel_round_trip_shows_a_diff_then_applies(tmp_path: Path) -> None:
                                     "--no-progress"])
     assert run.exit_code == 0, run.output
     out = " ".join(run.output.split())
-    assert "cpu_cores │ 8 │ 16" in out and "王五" in out and "--apply" in out
+    assert "CPU(核) │ 8 │ 16" in out and "王五" in out and "--apply" in out
     assert Estate.load(est).fingerprint() == before
     run = CliRunner().invoke(main, ["inventory", "import", str(book), "--estate", str(est),
                                     "--apply", "--json"])

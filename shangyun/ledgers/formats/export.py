@@ -277,8 +277,15 @@ def _read(inp: LedgerInput) -> FormatRead:
     else:
         tables = known or {}
     rows = read_export(inp.file, inp.grids, tables)
-    sheets = [SheetReport(g.sheet, t, 1, len(rows.get(t, [])), 0)
-              for g, t in zip(inp.grids, rows, strict=False)]
+    sheets = []
+    for g in inp.grids:  # each sheet with its table and the headers it has (zh or en)
+        found = _match(g)
+        if found is None:  # pragma: no cover - read_export refused it
+            continue
+        table, lang, _named = found
+        sheets.append(SheetReport(g.sheet, table.name, 1, len(rows.get(table.name, [])), 0,
+                                  columns={h: f"{table.name}.{c}" for h, c in zip(
+                                      headers(table, lang), table.column_names, strict=True)}))
     inp.progress(sum(len(r) for r in rows.values()))
     return rows, sheets
 
