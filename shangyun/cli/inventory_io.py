@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
+from rich.text import Text
 
 from shangyun.cli.output import (
     Table,
     console,
+    err_console,
     escape,
     estate_option,
     handle_errors,
     json_option,
     print_json,
     progress_bars,
+    styled,
 )
 
 
@@ -84,6 +88,10 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     The round trip: `inventory export --xlsx F`, edit F in Excel (corrections, owners,
     windows …), `inventory import F` shows the edits as a diff and writes nothing;
     `inventory import F --apply` writes them.
+
+    Ctrl-C: before the estate is saved nothing is written (exit 1, "Aborted!"); once it is
+    saved (while the summary and warnings print) the import stands, and the command says
+    "interrupted: the import was saved in ESTATE" and exits 130.
     """
     from connectors.grid import read_grids
     from shangyun.ledgers.importer import (
@@ -101,6 +109,32 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
                                 mapping_file=mapping_file, bureau=bureau, on_file=on_file,
                                 advance=advance, dry_run=dry_run, apply=apply)
         done(sum(f["rows"] for f in report.files))
+    with saved_on_interrupt(estate_dir, report.saved):
+        _print_import(report, estate_dir, dry_run=dry_run, as_json=as_json)
+
+
+@contextmanager
+def saved_on_interrupt(estate_dir: str, saved: bool) -> Iterator[None]:
+    """After the import's atomic save, a Ctrl-C (while the summary or the warnings print)
+    does not claim the import failed (click's ``Aborted!``, exit 1): it says the import
+    was saved and exits 130 (interrupted). Before the save, or when nothing was saved, the
+    interrupt is click's as always: nothing was written."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not saved:
+            raise
+        err_console.print(Text.assemble(
+            styled("interrupted:", "yellow"), " the import was saved in ", estate_dir,
+            " (only the rest of this summary was not printed: `shangyun inventory show "
+            "--estate ", estate_dir, "` and `shangyun inventory conflicts --estate ",
+            estate_dir, "` show it)"), soft_wrap=True)
+        sys.exit(130)
+
+
+def _print_import(report: Any, estate_dir: str, *, dry_run: bool, as_json: bool) -> None:
+    """The import's summary: edits, counts, files, conflicts and warnings (``--json``: the
+    report as JSON)."""
     if report.edits:
         report.warnings.extend(_held_edit_warnings(report.edits, estate_dir))
     if report.conflicts and not dry_run:
