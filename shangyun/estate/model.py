@@ -293,6 +293,7 @@ class Estate:
 
         Two hosts of one bureau with the same IP, neither powered off, are an **error**: a
         copied ledger row, and the cut-over's DNS cannot point one name at two machines. If
+        each has its own SSH port on that address (port forwarding: NAT, a jump host) or
         one of them is powered off (a retired copy kept in RVTools) it is a **warning**, as
         is the same IP in two bureaus whose systems are in the same network zone (a shared
         network such as 政务外网: one of the two is wrong, or NAT hides the clash). Each
@@ -317,6 +318,14 @@ class Estate:
         systems = hosts["system_id"].tolist()
         power = hosts["power_state"].tolist()
         sources = hosts["source"].tolist() if "source" in hosts.columns else [""] * len(hosts)
+        ports = (hosts["ssh_port"].tolist() if "ssh_port" in hosts.columns
+                 else [None] * len(hosts))
+
+        def forwarded(i: int, j: int) -> bool:
+            """Both hosts have their own SSH port on the shared address: port forwarding
+            (NAT, a jump host, a lab), not a copied row."""
+            a, b = ports[i], ports[j]
+            return bool(pd.notna(a) and pd.notna(b) and a != b)
 
         def who(i: int) -> str:
             src = sources[i] if isinstance(sources[i], str) and sources[i] else "estate"
@@ -336,7 +345,13 @@ class Estate:
                     off = [h for h in (i, j) if power[h] == "off"]
                     text = (f"hosts {who(i)} and {who(j)} of bureau {bureau(i)} have the "
                             f"same IP {ip}")
-                    if off:
+                    if forwarded(i, j):
+                        warnings.append(Problem(
+                            "hosts.csv", j + 2, "ip",
+                            text + f" on SSH ports {int(ports[i])} and {int(ports[j])}: "
+                            "forwarded ports of one address (NAT, a jump host)? the "
+                            "cut-over's DNS must name each host's own address"))
+                    elif off:
                         warnings.append(Problem(
                             "hosts.csv", j + 2, "ip",
                             text + f" ({', '.join(repr(names[h]) for h in off)} is powered "

@@ -104,3 +104,16 @@ def test_an_address_typed_over_another_is_one_error(tmp_path: Path, order: int) 
     problems = est.validate()
     assert len(problems) == 1 and "'app01'" in problems[0].message
     assert "'db01'" in problems[0].message
+
+
+def test_one_address_with_a_port_per_host_is_forwarding_a_warning_not_an_error() -> None:
+    """Hosts reached through one address on their own SSH ports (NAT, a jump host, a lab)
+    are not a copied row: a warning naming the ports; the same port twice stays an error."""
+    fwd = estate([host("h1", "app01", "10.9.0.1", "b1", ssh_port=2201),
+                  host("h2", "db01", "10.9.0.1", "b1", ssh_port=2202)])
+    assert fwd.validate() == [] or all("same IP" not in p.message for p in fwd.validate())
+    (warn,) = [w for w in fwd.warnings() if "same IP" in w.message]
+    assert "2201" in warn.message and "2202" in warn.message and "'db01'" in warn.message
+    same = estate([host("h1", "app01", "10.9.0.1", "b1", ssh_port=22),
+                   host("h2", "db01", "10.9.0.1", "b1", ssh_port=22)])
+    assert [p for p in same.validate() if "same IP" in p.message]
