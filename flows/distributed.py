@@ -36,6 +36,7 @@ from shangyun.estate.names import Kind, names_of
 from shangyun.wave.journal_port import WaveJournal, wave_status
 from shangyun.wave.partition import partition, queue_name
 from shangyun.wave.plan import load_wave
+from shangyun.wave.state import ROLLED_BACK, ROLLED_BACK_BY_OPERATOR
 
 START_TIMEOUT = 600.0
 FOLLOW_TIMEOUT = 48 * 3600.0
@@ -300,7 +301,7 @@ def rollback_distributed(estate_dir: str, number: int, *, max_retries: int = 1,
     systems = [{"id": s["id"], "name": names.get(s["id"], ""), "state": s["state"],
                 **not_rolled_back(s["steps"])} for s in status["systems"]]
     ok = all(r.outcome == "completed" for r in runs.values()) and all(
-        s["state"] == "rolled_back" for s in systems)
+        s["state"] in (ROLLED_BACK, ROLLED_BACK_BY_OPERATOR) for s in systems)
     return {"wave": number, "ok": ok, "bureaus": bureaus_out, "systems": systems}
 
 

@@ -517,7 +517,7 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
         names = _names(estate_dir, "system")
         hosts = _names(estate_dir, "host")
         for s in out["systems"]:
-            if s["state"] == "rolled_back":
+            if s["state"] in ("rolled_back", "rolled_back_by_operator"):
                 console.print(f"{escape(readable(s['id'], names))}: [green]rolled back[/]")
                 continue
             console.print(f"{escape(readable(s['id'], names))}: "
