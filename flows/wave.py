@@ -23,6 +23,7 @@ Retries are declared only for :class:`shangyun.errors.TransientError`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import threading
@@ -44,6 +45,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, Transaction, transaction
@@ -61,6 +63,7 @@ from connectors.locks import (
     system_lock_store,
 )
 from connectors.workpool import check_distributed, check_limits
+from flows.tempserver import TemporaryServer
 from shangyun.errors import ShangyunError, StepError, TransientError
 from shangyun.estate import Estate
 from shangyun.estate.names import names_of, readable
@@ -755,12 +758,6 @@ def start_temporary_server() -> None:
     otherwise create its one SQLite database at the same moment; the loser's server died
     with a ``database is locked`` traceback on the terminal before its run was refused
     cleanly. The lock is held only while the server starts (its migrations)."""
-    import fcntl
-
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
-
-    from flows.tempserver import TemporaryServer
-
     if PREFECT_API_URL.value():
         return
     home = Path(PREFECT_HOME.value())
