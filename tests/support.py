@@ -28,6 +28,41 @@ def free_port() -> int:
 
 
 @contextmanager
+def tmpfs_mounted(mnt: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted on ``mnt`` (made here) with ``options`` (``size=8m``, ``ro,size=4m``)
+    for the test, unmounted after; the test is skipped where mounting is not allowed."""
+    import pytest
+
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@contextmanager
+def moto_env() -> Iterator[None]:
+    """The dummy AWS credentials moto accepts (and no AWS_PROFILE) for the duration; the
+    environment is restored afterwards."""
+    keys = [*MOTO_ENV, "AWS_PROFILE"]
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(MOTO_ENV)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
 def moto_server() -> Iterator[str]:
     """moto's ThreadedMotoServer (S3, EC2, Route53) on 127.0.0.1; yields its URL.
 
@@ -37,22 +72,14 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    keys = [*MOTO_ENV, "AWS_PROFILE"]
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(MOTO_ENV)
-    os.environ.pop("AWS_PROFILE", None)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with moto_env():
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.stop()
 
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -17,6 +17,7 @@ from connectors.journal.wave import open_journal
 from shangyun.journal.records import JournalError
 from shangyun.wave.steps import Step
 from tests.ledgers.conftest import HOST_HEADER, write_csv
+from tests.support import tmpfs_mounted
 
 SHANGYUN = str(Path(sys.executable).with_name("shangyun"))
 
@@ -62,16 +63,8 @@ def journal_with_a_run(estate: Path) -> None:
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """An 8 MiB tmpfs mounted for this test; unmounted after."""
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with tmpfs_mounted(tmp_path / "small-disk", "size=8m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def fill(disk: Path) -> None:

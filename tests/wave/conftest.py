@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from shangyun.estate import Estate
-from tests.support import moto_server
+from tests.support import moto_server, tmpfs_mounted
 
 MIB = 1024 * 1024
 IMAGE_MIB = 12
@@ -182,16 +182,8 @@ def cloud(tmp_path: Path) -> Cloud:
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 24 MiB tmpfs mounted for the test (staging that fills up); unmounted after."""
-    mnt = tmp_path / "tmpfs-staging"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with tmpfs_mounted(tmp_path / "tmpfs-staging", "size=24m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 REGION = "us-east-1"

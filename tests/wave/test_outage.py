@@ -28,7 +28,7 @@ from connectors.journal.wave import open_journal
 from flows.wave import move_wave
 from shangyun.cli import main
 from shangyun.wave.steps import RunOptions, Step
-from tests.support import MOTO_ENV, free_port
+from tests.support import MOTO_ENV, free_port, moto_env, tmpfs_mounted
 from tests.wave.conftest import FORMATS, Cloud, build_estate, s3_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +39,13 @@ MIB = 2**20
 def moto_on(port: int) -> Iterator[ThreadedMotoServer]:
     """moto's server on ``port`` (its buckets live in this process: a server started again
     on the port finds what the stopped one held)."""
-    saved = {k: os.environ.get(k) for k in MOTO_ENV}
-    os.environ.update(MOTO_ENV)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with moto_env():
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def _opts(tmp: Path, cloud: Cloud, endpoint: str, bucket: str, **kw: Any) -> RunOptions:
@@ -135,16 +129,8 @@ def test_target_cloud_unreachable_is_refused_by_the_pre_check(
 @pytest.fixture
 def read_only_staging(tmp_path: Path) -> Iterator[Path]:
     """A read-only tmpfs mounted for the test (a staging folder nothing can be written to)."""
-    mnt = tmp_path / "ro-staging"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=4m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with tmpfs_mounted(tmp_path / "ro-staging", "ro,size=4m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_read_only_staging_is_refused_by_the_pre_check_naming_the_folder(
