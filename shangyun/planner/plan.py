@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -199,6 +200,16 @@ def _named(message: str, estate: Estate) -> str:
                   lambda m: f"{names[m.group(1)]} ({m.group(1)})", message)
 
 
+def _bureau_namer(bureau_names: dict[str, str]) -> Callable[[str], str]:
+    """A function showing each bureau id in a text as ``name (id)`` (one regex for all)."""
+    names = {i: n for i, n in bureau_names.items() if n and n != i}
+    if not names:
+        return lambda text: text
+    pattern = re.compile(r"(?<![\w=(-])(" + "|".join(
+        re.escape(i) for i in sorted(names, key=len, reverse=True)) + r")(?![\w=-])")
+    return lambda text: pattern.sub(lambda m: f"{names[m.group(1)]} ({m.group(1)})", text)
+
+
 def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
                       pilot: set[int]) -> int:
     """A lower bound on the number of (non-empty) waves: capacity per measure, windows,
@@ -303,6 +314,11 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
     notice = [_named(sched.pilot_notice, estate)] if sched.pilot_notice else []
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
                            system_names, ran)
+    # a limit's words name a bureau by its id (``bureau b-17b0f7f758 window: …``): people
+    # read the reasons, so every bureau id there is shown as ``name (id)``
+    named_bureaus = _bureau_namer(names_of(estate, "bureau"))
+    for row in systems:
+        row["reasons"] = [named_bureaus(x) for x in row["reasons"]]
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
         raise PlanError("internal: a wave breaks a limit; this is a bug, please report it")
     return Plan(waves, mg, excluded, metrics, [*ran_systems, *systems], opts.to_dict(),

@@ -108,7 +108,9 @@ def test_bureau_window_spreads_its_systems_over_waves(opts: PlanOptions) -> None
         assert win["data_gb"] <= win["capacity_gb"] == 7.2
         assert win["date"] >= "2027-01-09" and win["start"] == "22:00"
     later = next(s for s in plan.systems if s["wave"] == 2)
-    assert any("binding constraint" in r and "SLOW window" in r for r in later["reasons"])
+    # the reason names the bureau as people read it (its name), with its id
+    assert any("binding constraint" in r and "bureau bureau SLOW (SLOW) window" in r
+               for r in later["reasons"]), later["reasons"]
 
 
 def test_contradictory_pins(opts: PlanOptions) -> None:
