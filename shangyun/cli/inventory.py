@@ -11,12 +11,14 @@ from shangyun.estate import Estate
 SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample",
                                "import": "shangyun.cli.inventory_io:import_cmd",
                                "export": "shangyun.cli.inventory_io:export_cmd",
-                               "conflicts": "shangyun.cli.inventory_io:conflicts_cmd"}
+                               "conflicts": "shangyun.cli.inventory_io:conflicts_cmd",
+                               "resolve": "shangyun.cli.inventory_resolve:resolve_cmd"}
 
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def inventory() -> None:
-    """Build and review the estate: import ledgers, validate, show, export, generate samples."""
+    """Build and review the estate: import ledgers, validate, show, export, settle conflicts,
+    generate samples."""
 
 
 @inventory.command("validate")

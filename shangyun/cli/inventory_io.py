@@ -175,9 +175,10 @@ def _print_import(report: Any, estate_dir: str, *, dry_run: bool, as_json: bool)
     if report.conflicts:
         _print_conflicts(report.conflicts, estate_dir)
         console.print(f"[yellow]{len(report.conflicts)} new conflict(s)[/]: the estate's "
-                      "values are kept; list them with 'shangyun inventory conflicts'; to "
-                      "take the new values, `inventory export --xlsx F`, type them in F and "
-                      "`inventory import F --apply`")
+                      "values are kept; list them with 'shangyun inventory conflicts'; "
+                      "settle them with `inventory resolve ROW --keep current|incoming "
+                      "--apply` (or type values in an exported workbook and import it with "
+                      "--apply)")
     if report.warnings:
         console.print(f"[yellow bold]{len(report.warnings)} warning(s):[/]")
         for w in report.warnings[:200]:

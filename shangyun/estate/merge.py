@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from shangyun.errors import Problem
+from shangyun.estate.decisions import rejected_cells
 from shangyun.estate.model import Estate, empty_frame
 from shangyun.estate.osname import more_precise_version, os_family, split_os, versions_agree
 from shangyun.estate.schema import TABLES, Column
@@ -399,6 +400,7 @@ class Merger:
                     idx.setdefault(k, r)
             self.keys[name] = idx
         self.conflict_ids = {c["id"] for c in self.rows["conflicts"]}
+        self.rejected = rejected_cells(self.meta)
 
     # ----------------------------------------------------------------- merging
     def merge_table(self, name: str, incoming: Iterable[Row]) -> None:
@@ -599,6 +601,8 @@ class Merger:
         cid = stable_id("c", table, key, column, _text(incoming))
         if cid in self.conflict_ids:
             return
+        if (table, key, column, _text(current), _text(incoming)) in self.rejected:
+            return  # decided before (`inventory resolve`): this value was rejected
         row = {"id": cid, "table": table, "key": key, "column": column,
                "current": _text(current), "incoming": _text(incoming),
                "current_source": current_source or "estate",
