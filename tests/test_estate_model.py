@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shangyun.errors import EstateError, SchemaVersionError, ValidationFailed
 from shangyun.estate import Estate
+from shangyun.estate.model import _csv_lines
 
 
 def small_estate() -> Estate:
@@ -118,3 +123,35 @@ def test_save_keeps_other_stage_files_and_rolls_a_committed_save_forward(
     Estate.load(root).save(root)
     assert Estate.load(root).rows("systems")[0]["name"] == "新名字"
     assert not (root / ".estate-staging-half").exists()
+
+
+def test_duplicates_and_unknown_references_each_named_in_row_order() -> None:
+    est = small_estate()
+    est.set_rows("disks", [{"id": i, "host_id": h, "size_gb": 10} for i, h in [
+        ("d1", "h1"), ("d2", "hx"), ("d1", "h1"), ("d3", "hy"), ("d2", "hx"), ("d1", "h1")]])
+    found = [(p.row, p.column, p.message) for p in est.validate() if p.file == "disks.csv"]
+    assert found == [
+        (4, "id", "duplicate id 'd1' (first at row 2)"),
+        (6, "id", "duplicate id 'd2' (first at row 3)"),
+        (7, "id", "duplicate id 'd1' (first at row 2)"),
+        (3, "host_id", "refers to unknown host 'hx'"),
+        (5, "host_id", "refers to unknown host 'hy'"),
+        (6, "host_id", "refers to unknown host 'hx'"),
+    ]
+
+
+_FIELD = st.text(alphabet=st.sampled_from(["a", "是", ",", '"', "\n", "\r", " ", "x"]),
+                 max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda n: st.lists(
+    st.one_of(st.lists(_FIELD, min_size=n, max_size=n),
+              _FIELD.map(lambda v, n=n: [v] * n)),  # a column holding one value throughout
+    min_size=1, max_size=6)))
+def test_csv_lines_are_what_the_csv_module_writes(columns: list[list[str]]) -> None:
+    """The table writer quotes and joins column by column; the text is csv.writer's."""
+    n = len(columns[0])
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(zip(*columns, strict=True))
+    assert _csv_lines(columns, n) == buf.getvalue()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import math
@@ -20,14 +21,17 @@ import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
+from pandas.api.types import infer_dtype
 
 from shangyun.errors import EstateError, Problem, SchemaVersionError, ValidationFailed
 from shangyun.estate import datastores
@@ -41,7 +45,13 @@ _MONTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
-    """An empty frame with the table's columns and dtypes."""
+    """An empty frame with the table's columns and dtypes (a new one each call)."""
+    return _empty_template(table).copy()
+
+
+@functools.cache
+def _empty_template(table: Table) -> pd.DataFrame:
+    """The empty frame of ``table``, built once (building one costs ~100 times a copy)."""
     return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c)) for c in table.columns})
 
 
@@ -255,25 +265,35 @@ class Estate:
         problems: list[Problem] = []
         ids: dict[str, set[str]] = {}
         for name, table in TABLES.items():
-            df = self.tables[name]
-            seen: dict[str, int] = {}
-            for i, key in enumerate(df["id"].tolist()):
-                if key == "" or key is None:
-                    continue
-                if key in seen:
-                    problems.append(Problem(table.file, i + 2, "id",
-                                            f"duplicate id {key!r} (first at row {seen[key]})"))
-                else:
-                    seen[key] = i + 2
-            ids[name] = set(seen)
+            keys = self.tables[name]["id"].tolist()
+            distinct = set(keys)
+            if len(distinct) < len(keys):  # some id repeats: name each repetition
+                repeated = {k for k, count in Counter(keys).items()
+                            if count > 1 and not (k == "" or k is None)}
+                first: dict[str, int] = {}
+                for i, key in enumerate(keys):
+                    if key not in repeated:
+                        continue
+                    if key in first:
+                        problems.append(Problem(
+                            table.file, i + 2, "id",
+                            f"duplicate id {key!r} (first at row {first[key]})"))
+                    else:
+                        first[key] = i + 2
+            distinct.discard("")
+            distinct.discard(None)
+            ids[name] = distinct
         for name, table in TABLES.items():
             df = self.tables[name]
             for col in table.columns:
                 if not col.ref:
                     continue
-                known = ids[col.ref]
-                for i, v in enumerate(df[col.name].tolist()):
-                    if v and v not in known:
+                values = df[col.name].tolist()
+                unknown = {v for v in set(values).difference(ids[col.ref]) if v}
+                if not unknown:
+                    continue
+                for i, v in enumerate(values):  # the rows holding an unknown one, in order
+                    if v in unknown:
                         problems.append(Problem(table.file, i + 2, col.name,
                                                 f"refers to unknown {col.ref[:-1]} {v!r}"))
         problems += self._cross_checks()
@@ -302,15 +322,20 @@ class Estate:
         hosts = self.tables["hosts"]
         if hosts.empty:
             return [], []
+        keys = [ip.strip().lower() if isinstance(ip, str) else "" for ip in hosts["ip"].tolist()]
+        distinct = set(keys)
+        distinct.discard("")
+        if len(distinct) == len(keys) - keys.count(""):  # no address held twice (the usual
+            return [], []  # case): nothing to tell
+        shared = {k for k, count in Counter(keys).items() if count > 1 and k}
+        by_ip: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key in shared:
+                by_ip.setdefault(key, []).append(i)
         bureau_names = dict(zip(self.tables["bureaus"]["id"].tolist(),
                                 self.tables["bureaus"]["name"].tolist(), strict=True))
         zones = dict(zip(self.tables["systems"]["id"].tolist(),
                          self.tables["systems"]["network_zone"].tolist(), strict=True))
-        by_ip: dict[str, list[int]] = {}
-        ips = hosts["ip"].tolist()
-        for i, ip in enumerate(ips):
-            if isinstance(ip, str) and ip.strip():
-                by_ip.setdefault(ip.strip().lower(), []).append(i)
         errors: list[Problem] = []
         warnings: list[Problem] = []
         names = hosts["hostname"].tolist()
@@ -626,7 +651,11 @@ def _recover_save(root: Path) -> None:
 def _truthy(s: pd.Series) -> Any:
     """A boolean array: which values of ``s`` are true (as ``bool(v)``; NA is false)."""
     if s.dtype == object:
-        return np.fromiter((v is not pd.NA and bool(v) for v in s.tolist()), bool, len(s))
+        values = s.tolist()
+        try:
+            return np.fromiter(map(bool, values), bool, len(values))
+        except TypeError:  # bool(pd.NA) raises: NA is false here, so value by value
+            return np.fromiter((v is not pd.NA and bool(v) for v in values), bool, len(s))
     return (s.notna() & (s != 0)).to_numpy(bool)
 
 
@@ -662,9 +691,9 @@ def _plain(v: Any) -> Any:
 def _to_csv(df: pd.DataFrame, table: Table, path: Path,
             kept: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> None:
     """Write ``df`` as the table's CSV file (UTF-8 with BOM, ``\\n`` line ends, quoting
-    as :mod:`csv` does by default): columns as text (:func:`_text_list`), written by the
-    C ``csv`` writer — the same bytes ``DataFrame.to_csv`` writes, without a frame of
-    text built first."""
+    as :mod:`csv` does by default): columns as text (:func:`_text_list`), quoted column by
+    column and joined into lines (:func:`_csv_lines`) — the bytes ``csv.writer`` (and
+    ``DataFrame.to_csv``) would write."""
     cols = table.column_names + [c for c in df.columns if c not in table.column_names]
     n = len(df)
     text = {c: (_text_list(df[c]) if c in df.columns else [""] * n) for c in cols}
@@ -679,11 +708,57 @@ def _to_csv(df: pd.DataFrame, table: Table, path: Path,
             for i in at.get(key, ()):
                 if column[i] == "":
                     column[i] = value
+    lines = _csv_lines([[c] for c in cols], 1) + _csv_lines([text[c] for c in cols], n)
+    # the BOM as bytes: a table of ASCII text stays one byte a character, encoded by a copy
+    path.write_bytes(b"\xef\xbb\xbf" + lines.encode("utf-8"))
+
+
+def _csv_quotes(char: str) -> bool:
+    """Whether ``csv.writer`` (default dialect, ``\\n`` line ends) quotes a field holding
+    ``char`` (asked once at import: the rule is the running Python's own)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
-    w.writerows(zip(*(text[c] for c in cols), strict=True))
-    path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
+    csv.writer(buf, lineterminator="\n").writerow(["a" + char, "b"])
+    return buf.getvalue().startswith('"')
+
+
+#: The characters that make ``csv.writer`` quote a field.
+_CSV_SPECIAL = "".join(c for c in ',"\n\r' if _csv_quotes(c))
+
+
+def _csv_field(value: str) -> str:
+    """One field as ``csv.writer`` writes it (minimal quoting, quotes doubled)."""
+    if any(c in value for c in _CSV_SPECIAL):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_lines(columns: list[list[str]], n: int) -> str:
+    """``n`` CSV lines (each ending in ``\\n``) of the text ``columns`` (``n`` values each),
+    the text ``csv.writer.writerows`` writes, built column by column: a column is quoted
+    only where a value needs it (one scan of the column for a special character), columns
+    holding one value in every row (often empty) are joined once into one constant field,
+    and the fields are joined row by row with ``str.join``."""
+    if not n:
+        return ""
+    if len(columns) == 1:  # csv writes a record of one empty field as '""'
+        return "".join((_csv_field(v) or '""') + "\n" for v in columns[0])
+    fields: list[Iterable[str]] = []
+    constant: list[str] = []  # the constant columns since the last varying one
+    for values in columns:
+        if values.count(values[0]) == n:
+            constant.append(_csv_field(values[0]))
+            continue
+        if constant:
+            fields.append(repeat(",".join(constant), n))
+            constant = []
+        if any(c in "".join(values) for c in _CSV_SPECIAL):
+            values = [_csv_field(v) for v in values]
+        fields.append(values)
+    if not fields:
+        return (",".join(constant) + "\n") * n
+    if constant:
+        fields.append(repeat(",".join(constant), n))
+    return "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
 
 
 def _text_column(s: pd.Series) -> pd.Series:
@@ -701,12 +776,23 @@ def _text_list(s: pd.Series) -> list[str]:
         uniq, inverse = np.unique(arr, return_inverse=True)
         texts = np.array([_float_text(float(v)) for v in uniq.tolist()], dtype=object)
         return texts[inverse.reshape(-1)].tolist()
-    if str(s.dtype) == "Int64":
-        return ["" if v is pd.NA else str(int(v)) for v in s.tolist()]
-    if str(s.dtype) == "boolean":
-        return ["" if v is pd.NA else ("true" if v else "false") for v in s.tolist()]
+    if str(s.dtype) in ("Int64", "boolean"):  # a masked array: texts per distinct value
+        values = s.array
+        if not len(values):
+            return []
+        absent = values.isna()
+        if str(s.dtype) == "Int64":
+            uniq, inverse = np.unique(values.to_numpy("int64", na_value=0),
+                                      return_inverse=True)
+            texts = np.array([str(v) for v in uniq.tolist()], dtype=object)
+        else:
+            inverse = values.to_numpy(bool, na_value=False).astype(np.intp)
+            texts = np.array(["false", "true"], dtype=object)
+        out = texts[inverse.reshape(-1)]
+        out[absent] = ""
+        return out.tolist()
     values = s.tolist()
-    if set(map(type, values)) <= {str}:
+    if infer_dtype(s.to_numpy(), skipna=False) == "string":  # every value a str (usually)
         return values
     return [_to_text(_plain(v)) for v in values]
 

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import re
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -105,14 +106,18 @@ _IDS_JOINED = re.compile(r"[A-Za-z0-9._-]{1,128}(?:\n[A-Za-z0-9._-]{1,128})*")
 
 
 def _ids_ok(table_rows: list[Row], cols: list[str]) -> bool:
-    """``True`` when every id of ``cols`` in ``table_rows`` is well made: each column's ids
-    are checked at once (joined by newlines, one regular expression and one ``..`` search)."""
+    """``True`` when every id of ``cols`` in ``table_rows`` is well made: each column's
+    distinct ids are checked at once (joined by newlines, one regular expression and one
+    ``..`` search)."""
     for c in cols:
-        values = [v for v in (r.get(c) for r in table_rows) if v is not None and v != ""]
+        column = list(map(dict.get, table_rows, repeat(c)))
+        if not set(map(type, column)) <= {str, type(None)}:
+            return False
+        values = set(column)
+        values.discard(None)
+        values.discard("")
         if not values:
             continue
-        if not set(map(type, values)) <= {str}:
-            return False
         joined = "\n".join(values)
         if (".." in joined or joined.count("\n") != len(values) - 1  # no newline inside
                 or not _IDS_JOINED.fullmatch(joined)):
