@@ -238,10 +238,19 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                           "title": step_title(lang, t, st, s), "seconds": secs,
                           "estimate": human_duration(secs),
                           "undo": _undo_text(t, st)})
+        hostnames = {h.id: h.hostname for h in s.hosts}
         for d in s.disks:
             if not d.path:
-                warnings.append({"system": s.id, "text": t("warn_no_path", disk=d.id,
-                                                            host=d.host_id)})
+                warnings.append({"system": s.id, "text": t(
+                    "warn_no_path", disk=d.name or d.id,
+                    host=hostnames.get(d.host_id) or d.host_id)})
+        # a host with no disk in the estate (a ledger gives its size, not its disks): the
+        # wave converts nothing for it; the plan counted its disk_gb, and so does this
+        bare = [h for h in s.hosts if not h.disks]
+        for h in bare:
+            warnings.append({"system": s.id, "text": t(
+                "warn_no_disks", host=h.hostname,
+                gb=f"{to_float(hosts[h.id].get('disk_gb')) or 0:,.0f}")})
         a = readiness.get(s.id, {})
         if a.get("readiness") in ("conditional", "not ready") and a.get("reasons"):
             for reason in str(a["reasons"]).split(" | "):
@@ -262,7 +271,10 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                                                   hosts[h.id].get("os_version") or "") if x),
                        "cpu": h.cpu_cores, "memory_gb": h.memory_gb,
                        "disks": len(h.disks)} for h in s.hosts],
-            "data_gb": round(sum(used.get(d.id, d.size_gb) for d in s.disks), 1),
+            "data_gb": round(sum(used.get(d.id, d.size_gb) for d in s.disks)
+                             + sum(to_float(hosts[h.id].get("disk_gb")) or 0.0 for h in bare),
+                             1),
+            "hosts_without_disks": [h.hostname for h in bare],
             "link_mbps": link, "readiness": a.get("readiness", ""),
             "readiness_label": _readiness(t, a.get("readiness", "")),
             "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
@@ -560,7 +572,8 @@ def _checks(wave: WaveWork, systems: list[dict[str, Any]], windows: list[dict[st
             warnings: list[dict[str, str]], t: Any) -> list[dict[str, Any]]:
     results = {
         "chk_fingerprint": wave.plan_fingerprint == wave.estate_fingerprint,
-        "chk_paths": all(d.path for s in wave.systems for d in s.disks),
+        "chk_paths": all(d.path for s in wave.systems for d in s.disks)
+        and not any(s["hosts_without_disks"] for s in systems),
         "chk_ready": all(s["readiness"] != "not ready" for s in systems),
     }
     out = [{"text": t(k), "auto": True, "ok": v,

@@ -138,7 +138,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # go/no-go checks
     "chk_fingerprint": ("计划与资产清单一致（指纹相同）",
                         "The plan matches the estate (fingerprint)"),
-    "chk_paths": ("每块磁盘都有镜像路径", "Every disk has an image path"),
+    "chk_paths": ("每台主机的磁盘都已登记，且每块磁盘都有镜像路径",
+                  "Every host's disks are known, each with an image path"),
     "chk_ready": ("没有“不可迁移”的系统", "No system is 'not ready'"),
     "chk_window": ("每个单位的数据量和预计用时都在维护窗口之内",
                    "Each bureau's data and estimated time fit its window"),
@@ -232,6 +233,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "warn_no_path": ("磁盘 {disk}（主机 {host}）没有镜像路径：预检查将阻止该系统。",
                      "Disk {disk} (host {host}) has no image path: the pre-check will stop "
                      "this system."),
+    "warn_no_disks": ("主机 {host} 在资产清单中没有磁盘（台账只登记了 {gb} GB 容量）："
+                      "本批次不会为它转换任何镜像。请对其宿主机运行 "
+                      "`shangyun discover --hypervisor`，或登记其磁盘。",
+                      "Host {host} has no disk in the estate (the ledger gives only its {gb} GB): "
+                      "the wave converts nothing for it. Run `shangyun discover --hypervisor` "
+                      "against its hypervisor, or add its disks."),
     "warn_no_link": ("单位 {bureau} 未登记专线带宽：按 {mbps} Mbps 估算。",
                      "Bureau {bureau} has no link bandwidth recorded: estimated at {mbps} "
                      "Mbps."),

@@ -168,10 +168,11 @@ def test_before_the_wave_runbook_without_journal(ran_wave: RanWave, tmp_path: Pa
     est.save(copy)
     ctx = runbook_context(copy, 1, "en")
     checks = {c["text"]: c["ok"] for c in ctx["checks"]}
-    assert checks["Every disk has an image path"] is False
+    assert checks["Every host's disks are known, each with an image path"] is False
     assert checks["The plan matches the estate (fingerprint)"] is False
     text = " ".join(w["text"] for w in ctx["warnings"])
-    assert "disk-02-1" in text and "estate changed" in text
+    # the disk and its host by name, as the team reads them (ids before: disk-02-1, h-…)
+    assert "Disk disk1 (host vm02) has no image path" in text and "estate changed" in text
 
 
 def test_cli_writes_default_paths_and_pngs(ran_wave: RanWave) -> None:
