@@ -50,7 +50,8 @@ _run_opts = [
     click.option("--target", type=click.Choice(sorted(TARGET_FORMATS)), default="libvirt",
                  show_default=True, help="The target cloud kind."),
     click.option("--target-uri", "uri", envvar="SHANGYUN_TARGET_URI",
-                 help="libvirt: the target cloud's connection URI."),
+                 help="libvirt: the target cloud's connection URI (a libvirt run "
+                      "without it is refused before anything starts)."),
     click.option("--pool", help="libvirt: the storage pool for imported disks."),
     click.option("--ec2-endpoint", "endpoint", envvar="SHANGYUN_EC2_ENDPOINT",
                  help="ec2: the EC2-compatible endpoint URL."),
@@ -166,6 +167,12 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
         only = resolve_in(estate_dir, "system", only)
     opts = run_options(estate_dir, target, uri, pool, endpoint, region, staging,
                        s3_endpoint, bucket, digest, datastore_roots)
+    if target == "libvirt" and not uri and not dry_run:
+        # refused here, before Prefect starts: otherwise every system's pre-check failed a
+        # minute later with "ValueError: give a libvirt URI or an open connection"
+        raise click.UsageError("--target libvirt needs --target-uri URI (or "
+                               "$SHANGYUN_TARGET_URI): the target cloud's libvirt connection "
+                               "URI, e.g. qemu+ssh://cloud01/system; nothing was run")
     if distributed:
         _distributed(estate_dir, number, as_json, options=opts.to_dict(), only=only,
                      dry_run=dry_run, max_resumes=max_resumes, start_timeout=start_timeout)
