@@ -33,7 +33,7 @@ from demo.cutover import (
     use_lab_credentials,
 )
 from demo.state import DemoState, console
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.cli.bars import StepBars, step_label, wave_progress
 from shangyun.errors import ShangyunError
 from shangyun.wave.builder import step_count, wave_steps

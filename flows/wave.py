@@ -23,7 +23,6 @@ Retries are declared only for :class:`shangyun.errors.TransientError`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -45,7 +44,6 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import IsolationLevel, Transaction, transaction
@@ -63,7 +61,6 @@ from connectors.locks import (
     system_lock_store,
 )
 from connectors.workpool import check_distributed, check_limits
-from flows.tempserver import TemporaryServer
 from shangyun.errors import ShangyunError, StepError, TransientError
 from shangyun.estate import Estate
 from shangyun.estate.names import names_of, readable
@@ -630,7 +627,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
     every system is (the flow run ends Completed), else ``failed``: then the flow run ends
     Failed with that result as its data and a message naming each system not done (call
-    :func:`move_wave`, or :func:`wave_result` on the returned state, to get the result).
+    :func:`flows.move.move_wave`, or :func:`wave_result` on the returned state, to get
+    the result).
     Each system's outcome is a task run of its own (``system-outcome``: Completed "Moved",
     Failed "RolledBack", "Refused", …).
     """
@@ -748,36 +746,6 @@ def wave_result(state: State) -> dict[str, Any]:
         state.result()  # raises why the run failed
         raise StepError(f"run_wave ended {state.name} without a result: {state.message}")
     return data
-
-
-def start_temporary_server() -> None:
-    """Start this process's temporary Prefect server (when no ``PREFECT_API_URL`` names
-    one) while holding a lock file in ``PREFECT_HOME``.
-
-    Two commands started at once on one Prefect home (two operators' ``wave run 1``) would
-    otherwise create its one SQLite database at the same moment; the loser's server died
-    with a ``database is locked`` traceback on the terminal before its run was refused
-    cleanly. The lock is held only while the server starts (its migrations)."""
-    if PREFECT_API_URL.value():
-        return
-    home = Path(PREFECT_HOME.value())
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / "shangyun-server-start.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes (or the process dies)
-        TemporaryServer().start()         # the instance get_client() uses in this process
-
-
-def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run the ``run_wave`` flow (same arguments) and return its result whether the run
-    ends Completed or Failed (a wave with a system not done): what the CLI, the demo and
-    tests call. The run's refusals (:func:`preflight`) come first, before Prefect starts:
-    one clear error, no flow run failed with a traceback."""
-    call = dict(zip(("estate_dir", "number", "only"), args, strict=False)) | kwargs
-    if not call.get("dry_run") and not call.get("distributed") and "number" in call:
-        preflight(str(call["estate_dir"]), int(call["number"]), only=call.get("only"),
-                  resume=bool(call.get("resume")), bureau=call.get("bureau"))
-    start_temporary_server()
-    return wave_result(run_wave(*args, **kwargs, return_state=True))
 
 
 def preflight(estate_dir: str, number: int, *, only: str | None = None,

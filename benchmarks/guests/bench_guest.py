@@ -42,7 +42,7 @@ import libvirt
 import lab
 from connectors.guestfs import GuestSession
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from lab.guests import guestfs_env
 from shangyun.estate import Estate
 from shangyun.wave.steps import RunOptions

@@ -215,7 +215,7 @@ def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -
     """Call ``run_wave(**kwargs)`` with progress bars on stderr: finished steps, and one
     per long step while it runs (convert, upload, adapt, the boot proof of a test launch;
     :mod:`shangyun.cli.bars`)."""
-    from flows.wave import move_wave
+    from flows.move import move_wave
 
     if not enabled:
         return move_wave(**kwargs)

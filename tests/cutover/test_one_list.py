@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.dns import Route53Dns
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.runbook.api import runbook_context
 from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.cutover import write_cutover

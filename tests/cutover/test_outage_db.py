@@ -14,7 +14,7 @@ import yaml
 from connectors.database import DbEndpoint
 from connectors.database import postgres as pg
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.wave.steps import RunOptions
 from tests.support import free_port
 from tests.wave.conftest import (  # noqa: F401  (fixtures)

@@ -18,7 +18,7 @@ from connectors.database import DbEndpoint
 from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.journal.status import UNDONE
 from shangyun.wave.steps import RunOptions
 from tests.data.conftest import my_exec, pg_exec

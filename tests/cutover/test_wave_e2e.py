@@ -19,7 +19,7 @@ from connectors.database import mariadb as my
 from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.errors import InProductionError
 from shangyun.estate import Estate
 from shangyun.estate.names import names_of

@@ -23,7 +23,8 @@ import yaml
 from actions.rollback import rollback
 from connectors.bootproof import fingerprint
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave, verification_page
+from flows.move import move_wave
+from flows.wave import verification_page
 from lab import LabState
 from shangyun.estate import Estate
 from shangyun.wave.steps import RunOptions

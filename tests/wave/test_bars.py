@@ -118,7 +118,7 @@ def test_a_wave_whose_move_group_rolls_back_ends_its_bar_full(
         bucket: str) -> None:
     """sys-01 moves, then sys-02 of its move group is refused by the pre-check: sys-02's
     other steps never run and sys-01 is undone; the bar ends at the steps that ran."""
-    from flows.wave import move_wave
+    from flows.move import move_wave
 
     est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2, mib=1,
                        groups=[["sys-01", "sys-02"]])

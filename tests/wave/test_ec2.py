@@ -22,7 +22,7 @@ from actions.context import TargetFactories
 from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
 from connectors.targets.ec2 import Ec2Target
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.cli import main
 from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import FORMATS, REGION, build_estate

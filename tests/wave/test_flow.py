@@ -14,7 +14,8 @@ from actions.images import ConvertAction, PrecheckAction
 from connectors import qemu
 from connectors.journal.wave import open_journal
 from connectors.objectstore import ObjectStore
-from flows.wave import GLOBAL_LIMIT, bureau_limit_name, move_wave
+from flows.move import move_wave
+from flows.wave import GLOBAL_LIMIT, bureau_limit_name
 from shangyun.cli import main
 from shangyun.wave.engine import execute
 from shangyun.wave.plan import load_wave

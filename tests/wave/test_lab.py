@@ -13,7 +13,7 @@ import pytest
 
 from connectors import qemu
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from lab import LabState
 from shangyun.estate import Estate
 from shangyun.wave.steps import RunOptions

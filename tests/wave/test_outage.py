@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
 from connectors.journal.wave import open_journal
-from flows.wave import move_wave
+from flows.move import move_wave
 from shangyun.cli import main
 from shangyun.wave.steps import RunOptions, Step
 from tests.support import MOTO_ENV, free_port, moto_env, tmpfs_mounted

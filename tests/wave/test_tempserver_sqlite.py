@@ -8,6 +8,8 @@ commit. Real SQLite files through Prefect's own database configuration."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,3 +92,18 @@ def test_the_factory_is_the_immediate_app() -> None:
     module, _, name = FACTORY.partition(":")
     assert getattr(importlib.import_module(module), name) is create_immediate_app
     assert issubclass(TemporaryServer, SubprocessASGIServer)
+
+
+def test_the_flow_module_does_not_import_the_server() -> None:
+    """A process that imports the wave flow only (a worker, a deployment's run) does not
+    pay for Prefect's server application (~1.3 s): the temporary server is started, and
+    imported, by :mod:`flows.move` alone."""
+    probe = ("import sys, flows.wave; "
+             "print(sorted(m for m in ('flows.tempserver', 'flows.move', "
+             "'prefect.server.api.server') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    assert out.strip() == "[]", out
+    out = subprocess.run([sys.executable, "-c", probe.replace("flows.wave;", "flows.move;")],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "flows.tempserver" in out and "prefect.server.api.server" in out, out
