@@ -1,9 +1,11 @@
 """A persistent Prefect server (``prefect server start``) for the dashboard.
 
 The ephemeral server Prefect starts by itself loses most task-run records at exit, so the
-dashboard needs a server that outlives each flow. This connector starts one as its own
-process group, with ``PREFECT_HOME`` under ``state_dir`` (the estate's ``.shangyun/server``
-or ``~/.shangyun/server``), SQLite by default or PostgreSQL by URL
+dashboard needs a server that outlives each flow. This connector starts one — Prefect's own
+``prefect server start``, run by :mod:`connectors.prefect_dashboard` so its SQLite
+transactions begin ``IMMEDIATE`` as the CLI's temporary server's do — as its own process
+group, with ``PREFECT_HOME`` under ``state_dir`` (the estate's ``.shangyun/server`` or
+``~/.shangyun/server``), SQLite by default or PostgreSQL by URL
 (``PREFECT_API_DATABASE_CONNECTION_URL``), analytics off, logs to ``server.log``, and records
 ``server.json`` (pid, port, URLs, database kind — never the database URL, which may carry a
 password). Flows report to it when ``PREFECT_API_URL`` is set to :attr:`ServerInfo.api_url`.
@@ -52,6 +54,8 @@ AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"
 """Where the server's basic-auth ``user:password`` comes from (Prefect 3's own setting)."""
 CLIENT_AUTH_ENV = "PREFECT_API_AUTH_STRING"
 """What clients (flows, workers, this module's API calls) send as basic auth."""
+DASHBOARD_MODULE = "connectors.prefect_dashboard"
+"""What the server process runs (``python -m``): Prefect's CLI, SQLite begun IMMEDIATE."""
 _ENV_KEEP = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
                        "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR"})
 _PREFECT_CLIENT_SECRETS = frozenset({"PREFECT_API_KEY", CLIENT_AUTH_ENV, "PREFECT_API_URL"})
@@ -275,8 +279,11 @@ def start(state_dir: str | Path, *, port: int = 4200, host: str = "127.0.0.1",
         if url.startswith("postgresql://"):
             url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
-    prefect = Path(sys.executable).parent / "prefect"
-    cmd = [str(prefect) if prefect.exists() else "prefect", "server", "start",
+    # Prefect's own `prefect server start`, its SQLite transactions begun IMMEDIATE as the
+    # CLI's temporary server's are (connectors/prefect_app.py): no 503 and 2 s retry on
+    # concurrent writes
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # a checkout, not installed
+    cmd = [sys.executable, "-m", DASHBOARD_MODULE, "server", "start",
            "--host", host, "--port", str(port)]
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -3,9 +3,14 @@ it, headless Chromium shows it on the dashboard, and stopping leaves no process.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,6 +53,40 @@ def test_status_cli_and_second_start_reuses(server: prefect_server.ServerInfo,
     assert again.pid == server.pid
     r = CliRunner().invoke(main, ["server", "status", "--estate", str(tmp_path)])
     assert r.exit_code == 1 and "no server recorded" in r.output
+
+
+def _post(server: prefect_server.ServerInfo, path: str, body: object) -> int:
+    req = urllib.request.Request(f"{server.api_url}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_the_server_begins_its_sqlite_transactions_immediate(
+        server: prefect_server.ServerInfo) -> None:
+    """``server start`` runs Prefect's own ``prefect server start`` through
+    connectors/prefect_dashboard.py (SQLite transactions begun IMMEDIATE, as the CLI's
+    temporary server's): the concurrency-slot calls every tagged step makes (read, then
+    write), side by side with log writes, all answer — none is refused 503 "database is
+    locked" (which the client answered by sleeping 2 s)."""
+    cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
+    assert prefect_server.DASHBOARD_MODULE.encode() in cmdline, cmdline
+    assert server.database == "sqlite"
+    now = datetime.now(UTC).isoformat()
+
+    def call(i: int) -> int:
+        if i % 2:
+            return _post(server, "/logs/", [{"name": "probe", "level": 20, "message": f"m{i}",
+                                             "timestamp": now} for _ in range(20)])
+        return _post(server, "/v2/concurrency_limits/increment-with-lease",
+                     {"slots": 1, "names": [f"tag:probe-{i % 3}"], "mode": "concurrency"})
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(call, range(64)))
+    assert 503 not in codes and set(codes) <= {200, 201}, codes
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "

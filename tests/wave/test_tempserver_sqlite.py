@@ -1,4 +1,5 @@
-"""The temporary Prefect server's SQLite transactions (flows/tempserver.py): two
+"""The Prefect servers' SQLite transactions (connectors/prefect_app.py: the CLI's temporary
+server and the dashboard's ``shangyun server start`` run it): two
 read-then-write transactions that overlap, as the concurrency-slot calls of two step
 tasks and the server's own writes do. Begun as Prefect begins them (``DEFERRED``), the
 later writer gets ``database is locked`` at once (what the server answered with a 503 and
@@ -23,7 +24,8 @@ from prefect.server.database.configurations import AioSqliteConfiguration
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from flows.tempserver import FACTORY, TemporaryServer, _begin_immediate, create_immediate_app
+from connectors.prefect_app import FACTORY, _begin_immediate, create_immediate_app
+from flows.tempserver import TemporaryServer
 
 Begin = Callable[..., Any]
 
