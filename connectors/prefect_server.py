@@ -360,6 +360,26 @@ def publish_artifact(info: ServerInfo, key: str, data: str | list[dict[str, Any]
     return str(_api(info, "/artifacts/", body)["id"])
 
 
+def dashboard(estate_dir: str | Path | None = None) -> ServerInfo | None:
+    """The server this process reports to: the one ``$PREFECT_API_URL`` names when it is
+    set (if it answers), else :func:`find_server`'s; None when there is none."""
+    if os.environ.get("PREFECT_API_URL"):
+        return _from_env()
+    return find_server(estate_dir)
+
+
+def set_flow_run_state(info: ServerInfo, flow_run_id: str, kind: str, name: str,
+                       message: str) -> None:
+    """Give a flow run a new state (``kind``: ``COMPLETED``, ``FAILED`` …; ``name`` and
+    ``message`` what the dashboard shows), forced over the one it ended in: a finished
+    run's state, changed after the fact (``wave finalize``)."""
+    out = _api(info, f"/flow_runs/{flow_run_id}/set_state",
+               {"state": {"type": kind, "name": name, "message": message}, "force": True})
+    if not isinstance(out, dict) or out.get("status") != "ACCEPT":
+        raise ServerError(f"Prefect API {info.api_url}: flow run {flow_run_id} kept its "
+                          f"state: {out}")
+
+
 def latest_flow_run(info: ServerInfo, wave: int) -> dict[str, Any] | None:
     """The newest flow run of wave ``wave`` — named ``wave-N`` (the wave flow) or tagged
     ``wave-N`` — with its dashboard ``url``; None when there is none."""
@@ -375,5 +395,6 @@ def latest_flow_run(info: ServerInfo, wave: int) -> dict[str, Any] | None:
 
 
 __all__ = ["AUTH_ENV", "CLIENT_AUTH_ENV", "ServerError", "ServerInfo", "configure_env",
-           "default_state_dir", "find_server", "free_port", "healthy", "is_loopback",
-           "latest_flow_run", "publish_artifact", "server_env", "start", "status", "stop"]
+           "dashboard", "default_state_dir", "find_server", "free_port", "healthy",
+           "is_loopback", "latest_flow_run", "publish_artifact", "server_env",
+           "set_flow_run_state", "start", "status", "stop"]

@@ -67,8 +67,10 @@ from shangyun.estate.names import names_of, readable
 from shangyun.journal.fence import FencedWriteError, fenced
 from shangyun.journal.records import NoJournal
 from shangyun.runbook.context import step_title
-from shangyun.runbook.i18n import LANGS, state_label, translator
+from shangyun.runbook.i18n import state_label, translator
 from shangyun.wave.builder import wave_steps
+from shangyun.wave.dashboard import AWAITING_FINALIZE as AWAITING_FINALIZE_NAME
+from shangyun.wave.dashboard import dashboard_lang, flow_run_state, system_words
 from shangyun.wave.dryrun import run_name
 from shangyun.wave.engine import (
     StepAction,
@@ -78,13 +80,14 @@ from shangyun.wave.engine import (
     record_step,
     undo_system,
 )
-from shangyun.wave.journal_port import WaveJournal, held_elsewhere
+from shangyun.wave.journal_port import WaveJournal, held_elsewhere, wave_status
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
 from shangyun.wave.state import (
     BUSY,
     CUT_OVER,
+    CUTOVER,
     FINISHED,
     PRECHECK,
     REFUSED,
@@ -449,23 +452,32 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
                             "steps": 0, "of": 0, "verified": []})
             _not_run(ctx, list(steps[sid]))
     for r in results:
+        shown = (AWAITING_FINALIZE if r["state"] == SYSTEM_DONE
+                 and any(st.kind == CUTOVER for st in steps[r["id"]]) else r["state"])
         system_outcome.with_options(
-            task_run_name=outcome_run_name(wave.number, wave.system(r["id"]), r["state"]),
+            task_run_name=outcome_run_name(wave.number, wave.system(r["id"]), shown),
             tags=[f"wave-{wave.number}", r["bureau"], r["id"], "outcome"],
-        )(r, return_state=True)
+        )(r, shown, return_state=True)
     return results
 
 
+AWAITING_FINALIZE = "awaiting_finalize"
+"""The outcome shown for a system a run moved through its ``cutover`` step: the journal's
+state is ``cut_over`` (:func:`shangyun.wave.state.system_state`) until ``wave finalize``;
+the run's result says ``done`` (it counts as moved)."""
 OUTCOME_LABELS = {SYSTEM_DONE: "moved", CUT_OVER: "cut over (left alone)",
+                  AWAITING_FINALIZE: "cut over — awaiting finalize",
                   ROLLED_BACK: "rolled back", REFUSED: "refused by the pre-check",
                   ROLLBACK_FAILED: "rollback failed", SYSTEM_FAILED: "failed", BUSY: "busy",
                   SKIPPED: "skipped (its move group failed)"}
 """What a person reads for each system outcome of a run (task-run names, flow-run message)."""
 OUTCOME_LABELS_ZH = {SYSTEM_DONE: "已迁移", CUT_OVER: "已割接（保持不动）",
+                     AWAITING_FINALIZE: "已割接，待收尾",
                      REFUSED: "预检查拒绝", BUSY: "被其他执行节点占用",
                      SKIPPED: "已跳过（同迁移组的系统失败）"}
 """The zh words of :data:`OUTCOME_LABELS` the state catalogue does not have."""
-_OUTCOME_STATES = {SYSTEM_DONE: "Moved", CUT_OVER: "CutOver", ROLLED_BACK: "RolledBack",
+_OUTCOME_STATES = {SYSTEM_DONE: "Moved", CUT_OVER: "CutOver",
+                   AWAITING_FINALIZE: AWAITING_FINALIZE_NAME, ROLLED_BACK: "RolledBack",
                    REFUSED: "Refused", ROLLBACK_FAILED: "RollbackFailed",
                    SYSTEM_FAILED: "Failed", BUSY: "Busy", SKIPPED: "Skipped"}
 
@@ -488,8 +500,7 @@ def _identity(wave: WaveWork, system: SystemWork) -> dict[str, Any]:
 def lang() -> str:
     """The language of what the dashboard shows (task-run names): ``$SHANGYUN_LANG``,
     ``zh`` (the default) or ``en``."""
-    value = (os.environ.get("SHANGYUN_LANG") or "zh").strip().lower()
-    return value if value in LANGS else "zh"
+    return dashboard_lang(os.environ)
 
 
 def system_run_name(number: int, system: SystemWork) -> str:
@@ -521,19 +532,21 @@ def outcome_label(state: str, language: str = "en") -> str:
 
 
 @task(name="system-outcome", cache_policy=NO_CACHE, persist_result=False)
-def system_outcome(result: dict[str, Any]) -> Any:
+def system_outcome(result: dict[str, Any], shown: str | None = None) -> Any:
     """One task run per system carrying its outcome on the dashboard: Completed ("Moved",
-    "CutOver") when it counts as done for the wave, else Failed named for what happened
-    ("RolledBack", "Refused", "RollbackFailed", "Failed", "Busy", "Skipped"), with the
-    error as its message. The journal is the record; this is the view."""
-    state = result["state"]
+    "AwaitingFinalize" for a system this run cut over, "CutOver" for one left alone) when
+    it counts as done for the wave, else Failed named for what happened ("RolledBack",
+    "Refused", "RollbackFailed", "Failed", "Busy", "Skipped"), with the error as its
+    message. ``shown``: the outcome to show when it is not the result's state
+    (:data:`AWAITING_FINALIZE`). The journal is the record; this is the view."""
+    state = shown or result["state"]
     name = _OUTCOME_STATES.get(state, state)
     label = outcome_label(state)
     who = _who(result)
     message = f"{who}: {label}"
     if result.get("error"):
         message += f": {_unprefixed(str(result['error']), result)}"
-    if state in FINISHED:
+    if result["state"] in FINISHED:
         get_run_logger().info("%s", message)
         return Completed(name=name, message=message, data=dict(result))
     get_run_logger().warning("%s", message)  # the one line: Prefect's own are filtered out
@@ -625,12 +638,14 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     uses the built-in targets.
 
     Returns ``{"wave", "run_id", "state", "systems": [...]}``; ``state`` is ``done`` when
-    every system is (the flow run ends Completed), else ``failed``: then the flow run ends
+    every system is (the flow run ends Completed, named and worded after the wave's one
+    state: ``AwaitingFinalize`` while it is cut over, :mod:`shangyun.wave.dashboard`), else
+    ``failed``: then the flow run ends
     Failed with that result as its data and a message naming each system not done (call
     :func:`flows.move.move_wave`, or :func:`wave_result` on the returned state, to get
     the result).
     Each system's outcome is a task run of its own (``system-outcome``: Completed "Moved",
-    Failed "RolledBack", "Refused", …).
+    "AwaitingFinalize", Failed "RolledBack", "Refused", …).
     """
     if distributed:
         check_distributed(journal=not dry_run)
@@ -678,7 +693,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         finally:
             journal.finish_run(run_id, state)
             ctx.close()
-    _artifacts(number, systems, bureau)
+        now = wave_status(journal, number, [s.id for s in load_wave(estate_dir, number).systems])
+    _artifacts(number, systems, bureau, {s["id"]: s["state"] for s in now["systems"]})
     result = {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
               "systems": systems}
     if state != WAVE_DONE:
@@ -686,7 +702,10 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
         # message naming each one and its outcome (:func:`wave_result` gives callers the
         # result either way)
         return Failed(message=failed_message(result), data=result)  # type: ignore[return-value]
-    return result
+    # Completed in the words of the wave's one state: a wave cut over is not finished
+    # ("AwaitingFinalize": the source kept for fail-back until 'wave finalize')
+    name, message = flow_run_state(number, now["state"], lang())
+    return Completed(name=name, message=message, data=result)  # type: ignore[return-value]
 
 
 def resumable_run(journal: WaveJournal, estate_dir: str, number: int,
@@ -893,14 +912,20 @@ def _group_name(wave: WaveWork, gid: str, sids: list[str]) -> str:
     return system_run_name(wave.number, first) + more
 
 
-def _artifacts(number: int, systems: list[dict[str, Any]], bureau: str | None = None) -> None:
-    """The wave's table of systems and a markdown page of verification results."""
+def _artifacts(number: int, systems: list[dict[str, Any]], bureau: str | None = None,
+               recorded: Mapping[str, str] | None = None) -> None:
+    """The wave's table of systems and a markdown page of verification results; a system's
+    state in the words of its journal state (``recorded``: id →
+    :func:`shangyun.wave.state.system_state`; cut over — awaiting finalize, not done)."""
+    language, recorded = lang(), recorded or {}
     suffix = f"-{bureau}".lower() if bureau else ""
     suffix = "".join(c if c.isalnum() or c == "-" else "-" for c in suffix)
     create_table_artifact(
         key=f"wave-{number}-systems{suffix}",
         table=[{"system": s["name"] or s["id"], "bureau": s.get("bureau_name") or s["bureau"],
-                "move group": s["move_group"], "state": s["state"],
+                "move group": s["move_group"],
+                "state": system_words(s["state"], language,
+                                      cut_over=recorded.get(s["id"]) == CUT_OVER),
                 "steps": f"{s['steps']}/{s['of']}", "error": s.get("error", ""),
                 "id": s["id"]}
                for s in systems],

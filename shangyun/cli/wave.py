@@ -6,6 +6,7 @@ run would do. The other commands import the flow or the step actions only when c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import click
 from shangyun.cli.output import (
     Table,
     console,
+    err_console,
     escape,
     estate_option,
     handle_errors,
@@ -595,9 +597,39 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
                         f"of it): nothing to finalize; run it with 'shangyun wave run {number}'")
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
+    out["dashboard"] = _finalized_on_dashboard(estate_dir, number)
     if as_json:
         print_json(out)
-    else:
-        console.print(f"[bold]wave {number}[/]: [green]finalized[/] ({len(out['systems'])} "
-                      f"system(s), last cutover {out['last_cutover']}, soak "
-                      f"{out['soak_hours']:g} h); the source systems were not touched")
+        return
+    console.print(f"[bold]wave {number}[/]: [green]finalized[/] ({len(out['systems'])} "
+                  f"system(s), last cutover {out['last_cutover']}, soak "
+                  f"{out['soak_hours']:g} h); the source systems were not touched")
+    if out["dashboard"].get("error"):
+        err_console.print(f"warning: {out['dashboard']['error']}")
+
+
+def _finalized_on_dashboard(estate_dir: str, number: int) -> dict[str, Any]:
+    """Rename the wave's finished flow runs ``Finalized`` on the dashboard (they ended
+    ``AwaitingFinalize``: cut over, the source kept for fail-back), in the wave state's
+    words. The journal is the record: a dashboard that is not running is skipped, one that
+    fails is a warning (``error``), never a failed finalize."""
+    from connectors.journal.history import open_reader
+    from connectors.prefect_server import ServerError, dashboard, set_flow_run_state
+    from shangyun.wave.dashboard import dashboard_lang, flow_run_state
+    from shangyun.wave.state import WAVE_DONE
+
+    info = dashboard(estate_dir)
+    if info is None:
+        return {"flow_runs": []}
+    with open_reader(estate_dir) as history:
+        ids = [r.flow_run_id for r in (history.runs(wave=number) if history else [])
+               if r.kind == "run" and r.status == "done" and r.flow_run_id]
+    name, message = flow_run_state(number, WAVE_DONE, dashboard_lang(os.environ),
+                                   finalized=True)
+    try:
+        for flow_run_id in ids:
+            set_flow_run_state(info, flow_run_id, "COMPLETED", name, message)
+    except ServerError as exc:
+        return {"flow_runs": ids, "error": f"the dashboard ({info.ui_url}) still shows wave "
+                f"{number} awaiting finalize: {exc}"}
+    return {"flow_runs": ids, "state": name}

@@ -12,13 +12,24 @@ import sys
 import uuid
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from connectors import prefect_server
 from connectors.journal.history import open_reader
 from shangyun.cli import main
 from shangyun.runbook import render_runbook, runbook_context
 from tests.dashboard.conftest import api
+from tests.data.test_health import web  # noqa: F401  (fixture)
 from tests.wave.conftest import CLOUD_NODE, build_estate, moto_endpoint, s3_client  # noqa: F401
 
 
@@ -136,3 +147,76 @@ def test_a_failed_wave_reads_the_same_everywhere(server: prefect_server.ServerIn
     assert "failed: a system did not move" in head and "refused by the pre-check" in head
     assert "rolled back" not in head.split("Rolled back, refused or failed back")[1].split(
         "\n")[1]
+
+
+def test_a_cut_over_wave_awaits_finalize_on_the_dashboard(
+        server: prefect_server.ServerInfo, moto_endpoint: str, web: str,  # noqa: F811
+        tmp_path: Path) -> None:
+    """A wave whose systems cut over is not finished: its flow run ends Completed named
+    ``AwaitingFinalize`` with the wave state's words (已割接，待收尾 — what ``wave status``,
+    the runbook and the report say), its system's outcome and the systems table say the
+    same; ``wave finalize`` renames the flow run ``Finalized`` (done). Read back through
+    Prefect's own client."""
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=1, mib=4)
+    (est.root / "plan" / "cutover.yaml").write_text(yaml.safe_dump(
+        {"schema_version": 1, "systems": {"sys-01": {"health": [
+            {"kind": "http", "url": f"{web}/ok", "expect_body": "UP"}]}}}), encoding="utf-8")
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    node = tmp_path / "cloud.xml"
+    node.write_text(CLOUD_NODE.format(pool_uuid=uuid.uuid4(), pool_path=pool))
+    bucket = f"dash-{uuid.uuid4().hex[:10]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    env = {**os.environ, "PREFECT_API_URL": server.api_url,
+           "PREFECT_HOME": str(tmp_path / "client-home"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    r = subprocess.run([str(Path(sys.executable).parent / "shangyun"), "wave", "run", "1",
+                        "--estate", str(est.root), "--target-uri", f"test://{node}",
+                        "--pool", "cloud-pool", "--s3-endpoint", moto_endpoint,
+                        "--bucket", bucket, "--json"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    st = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(est.root), "--json"])
+    assert json.loads(st.output)["state"] == "cut_over", st.output
+    with open_reader(est.root) as history:
+        (run,) = history.runs(wave=1)
+    assert run.flow_run_id
+
+    def flow_run() -> object:
+        with temporary_settings({PREFECT_API_URL: server.api_url}), \
+                get_client(sync_client=True) as client:
+            return client.read_flow_run(uuid.UUID(run.flow_run_id))
+
+    before = flow_run()
+    assert before.state.type.value == "COMPLETED"  # type: ignore[attr-defined]
+    assert before.state.name == "AwaitingFinalize"  # type: ignore[attr-defined]
+    message = before.state.message  # type: ignore[attr-defined]
+    assert message.startswith("wave 1: 已割接，待收尾"), message
+    assert "源端保留以备回切" in message and "shangyun wave finalize 1" in message, message
+    with temporary_settings({PREFECT_API_URL: server.api_url}), \
+            get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[before.id])))  # type: ignore[attr-defined]
+        (table,) = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["wave-1-systems"]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[before.id])))  # type: ignore[attr-defined]
+    outcomes = {t.name: (t.state.type.value, t.state.name)  # type: ignore[union-attr]
+                for t in tasks if " · 结果：" in t.name}
+    assert outcomes == {"wave-1 · 一局 · 审批系统 · 结果：已割接，待收尾":
+                        ("COMPLETED", "AwaitingFinalize")}, outcomes
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [row["state"] for row in rows] == ["已割接，待收尾（源端保留以备回切）"], rows
+
+    fin = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(est.root),
+                                    "--soak-hours", "0", "--json"],
+                             env={"PREFECT_API_URL": server.api_url})
+    assert fin.exit_code == 0, fin.output
+    assert json.loads(fin.output)["dashboard"] == {"flow_runs": [run.flow_run_id],
+                                                   "state": "Finalized"}
+    after = flow_run()
+    assert after.state.type.value == "COMPLETED"  # type: ignore[attr-defined]
+    assert after.state.name == "Finalized"  # type: ignore[attr-defined]
+    assert after.state.message.startswith(  # type: ignore[attr-defined]
+        "wave 1: 完成：全部系统已迁移"), after.state.message  # type: ignore[attr-defined]
+    st = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(est.root), "--json"])
+    assert json.loads(st.output)["state"] == "done", st.output
