@@ -26,7 +26,9 @@ import csv
 import html
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,34 +120,83 @@ def _open_workbook(path: Path, content: str) -> CalamineWorkbook:
 
 
 def _read_excel(path: Path, content: str) -> list[Grid]:
+    """The grids of a workbook. An .xlsx/.xlsm is read by two threads at once: the sheet
+    XML scan (:func:`sheet_xml`) runs on a helper thread, which then reads sheets too, from
+    a workbook object of its own (calamine parses with the GIL released, and one workbook
+    object cannot be used by two threads); the caller's thread reads sheets from the start.
+    Other workbooks (.xls, .ods: calamine parses every sheet when it opens them) are read
+    by the caller's thread alone."""
     wb = _open_workbook(path, content)
-    grids = []
     try:
-        for meta in wb.sheets_metadata:
-            if not str(meta.typ).endswith("WorkSheet"):
-                continue
-            if str(meta.visible).endswith("Hidden") or str(meta.visible).endswith("VeryHidden"):
-                grids.append(Grid(str(path), meta.name, [], hidden=True))
-                continue
-            try:
-                sheet = wb.get_sheet_by_name(meta.name)
-                rows = sheet.to_python(skip_empty_area=False)
-                merged = sheet.merged_cell_ranges or []
-            except (CalamineError, ValueError) as exc:
-                raise LedgerError(str(path), f"cannot be read: {exc}", sheet=meta.name) from exc
-            _fill_merged(rows, merged)
-            grids.append(Grid(str(path), meta.name, rows,
-                              merged=[(tuple(a), tuple(b)) for a, b in merged]))
+        sheets = [(m.name, str(m.visible).endswith(("Hidden", "VeryHidden")))
+                  for m in wb.sheets_metadata if str(m.typ).endswith("WorkSheet")]
+        todo = deque(name for name, hidden in sheets if not hidden)
+        done: dict[str, Grid | LedgerError] = {}
+        facts: dict[str, SheetXml] = {}
+        if content == "zip" and path.suffix.lower() != ".ods":
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                helper = pool.submit(_helper, path, content, todo, done, facts)
+                try:
+                    _read_sheets(wb, path, todo, done)
+                finally:
+                    todo.clear()  # on an error, the helper stops after its sheet
+                helper.result()
+        else:
+            _read_sheets(wb, path, todo, done)
     finally:
         wb.close()
-    if content == "zip" and path.suffix.lower() != ".ods":
-        facts = sheet_xml(path)
-        for g in grids:
-            f = facts.get(g.sheet or "")
-            if f is not None:
-                g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks, f.hidden_rows,
-                                                               f.filtered)
+    grids = []
+    for name, hidden in sheets:
+        got = Grid(str(path), name, [], hidden=True) if hidden else done[name]
+        if isinstance(got, LedgerError):
+            raise got  # the first sheet (in the workbook's order) that cannot be read
+        f = facts.get(name)
+        if f is not None:
+            got.formula_blanks, got.hidden_rows, got.filtered = (f.formula_blanks,
+                                                                 f.hidden_rows, f.filtered)
+        grids.append(got)
     return grids
+
+
+def _helper(path: Path, content: str, todo: deque[str], done: dict[str, Grid | LedgerError],
+            facts: dict[str, SheetXml]) -> None:
+    """The helper thread of :func:`_read_excel`: the sheet XML scan, then the sheets still
+    waiting in ``todo`` (from its own workbook object, opened only if any are left)."""
+    facts.update(sheet_xml(path))
+    if not todo:
+        return
+    try:
+        wb = _open_workbook(path, content)
+    except LedgerError:
+        return  # the caller's thread reads the rest
+    try:
+        _read_sheets(wb, path, todo, done)
+    finally:
+        wb.close()
+
+
+def _read_sheets(wb: CalamineWorkbook, path: Path, todo: deque[str],
+                 done: dict[str, Grid | LedgerError]) -> None:
+    """Read the sheets named in ``todo`` (taken one at a time, so two threads share the
+    work) into ``done``: a :class:`Grid` with its merged cells filled, or the
+    :class:`LedgerError` saying why the sheet cannot be read."""
+    while True:
+        try:
+            name = todo.popleft()
+        except IndexError:
+            return
+        try:
+            sheet = wb.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+            merged = sheet.merged_cell_ranges or []
+        except (CalamineError, ValueError) as exc:
+            err = LedgerError(str(path), f"cannot be read: {exc}", sheet=name)
+            err.__cause__ = exc
+            done[name] = err
+            continue
+        _fill_merged(rows, merged)
+        done[name] = Grid(str(path), name, rows,
+                          merged=[(tuple(a), tuple(b)) for a, b in merged])
 
 
 _CELL_REF = re.compile(r"([A-Z]+)(\d+)")
