@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter, not_
 from typing import Any
 
 from shangyun.errors import LedgerError
@@ -751,38 +753,62 @@ def _data_rows(rows: Sequence[list[Any]], first: int,
     counting — including a row whose only values were filled in from merged cells (a
     separator row inside a 单位 or 系统名称 merged over the table is not a host).
 
-    Each distinct value of the first four columns is tested once (a totals row has its
-    label there; a note row its text in the first cell and nothing else).
+    Each distinct text of the first four columns whose first character can start a totals
+    label, a note or a signature is tested (a totals row has its label there; a note row its
+    text in the first cell and nothing else); the rows and columns are walked by C loops
+    (``map``, ``compress``), Python only looks at those few texts.
     """
     end = len(rows) if stop is None else stop
-    data = [r for r in range(first, end)
-            if any(rows[r]) or any(c is not None and c != "" for c in rows[r])]
+    span = rows[first:end]
+    truthy = list(map(any, span))
+    data = list(compress(range(first, end), truthy))
+    if len(data) < len(truthy):  # rows without a truthy cell: blank unless they hold 0/False
+        zeros = [r for r in compress(range(first, end), map(not_, truthy))
+                 if any(c is not None and c != "" for c in rows[r])]
+        if zeros:
+            data = sorted(data + zeros)
     if merged and data:
         data = _drop_fill_only(rows, data, merged)
+    picked = list(map(rows.__getitem__, data))
     skip: set[int] = set()
     for j in range(4):
         try:
-            values = [rows[r][j] for r in data]
+            values = list(map(itemgetter(j), picked))
         except IndexError:
-            values = [rows[r][j] if j < len(rows[r]) else "" for r in data]
-        totals = {v for v in dict.fromkeys(values) if type(v) is str
-                  and v.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(_squeeze(v))}
+            values = [row[j] if j < len(row) else "" for row in picked]
+        distinct = dict.fromkeys(values)
+        if set(map(type, distinct)) != {str}:
+            distinct = dict.fromkeys(v for v in distinct if type(v) is str)
+        labels = list(filter((_LABEL_START if j == 0 else _LABEL_START_LATER).match, distinct))
+        if not labels:
+            continue
+        totals = {v for v in labels
+                  if v.lstrip()[:1] in _TOTAL_FIRST and _TOTALS.match(_squeeze(v))}
         if totals:
             skip.update(r for r, v in zip(data, values, strict=True) if v in totals)
         if j == 0:
-            notes = {v for v in dict.fromkeys(values)
-                     if type(v) is str and _NOTE.match(_squeeze(v))}
+            notes = {v for v in labels if _NOTE.match(_squeeze(v))}
             if notes:  # the note alone in its row (or filled over it from a merged range)
                 skip.update(r for r, v in zip(data, values, strict=True) if v in notes
                             and all(c == v for c in rows[r] if c is not None and c != ""))
-        signs = {v for v in dict.fromkeys(values) if type(v) is str
-                 and v.lstrip()[:1] in _SIGN_FIRST and _SIGN.match(_squeeze(v))}
+        signs = {v for v in labels
+                 if v.lstrip()[:1] in _SIGN_FIRST and _SIGN.match(_squeeze(v))}
         if signs:  # a signature line: the first non-empty cell of its row is 制表人：…
             skip.update(r for r, v in zip(data, values, strict=True) if v in signs
                         and all(c is None or c == "" for c in rows[r][:j]))
     if not skip:
         return data, 0
     return [r for r in data if r not in skip], len(skip)
+
+
+#: A text whose first non-blank character can start a totals label (:data:`_TOTALS`), a
+#: signature (:data:`_SIGN`) or, in the first column, a note (:data:`_NOTE`, ``re.I``):
+#: the only texts :func:`_data_rows` looks at closer. (``\s`` is what ``str.lstrip``
+#: strips, and :func:`_squeeze` keeps the first non-blank character first.)
+_LABEL_START_LATER = re.compile(
+    r"\s*[" + "".join(sorted(_TOTAL_FIRST | _SIGN_FIRST)) + "]")
+_LABEL_START = re.compile(
+    r"\s*[" + "".join(sorted(_TOTAL_FIRST | _SIGN_FIRST | set("注说备填制审nNrR"))) + "]")
 
 
 def _squeeze(text: str) -> str:
