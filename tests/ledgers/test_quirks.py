@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+import connectors.grid as grid_module
 from connectors.grid import read_grids
 from shangyun.cli import main
 from shangyun.errors import LedgerError
@@ -199,6 +201,33 @@ def test_hidden_rows_are_skipped_with_a_warning_naming_them(tmp_path: Path) -> N
     assert sheet.rows == 4 and sheet.skipped == 2
     assert any("2 hidden rows skipped (rows 4, 6)" in w
                for w in read.warnings)  # type: ignore[attr-defined]
+
+
+def test_sheets_read_on_two_threads_keep_their_order_rows_and_facts(tmp_path: Path) -> None:
+    """An .xlsx is read by two threads (the caller's, and a helper that scans the sheet XML
+    and then reads the sheets left, from a workbook object of its own): whichever thread
+    reads a sheet, the grids come in the workbook's order with their own rows, filled
+    merged cells, hidden rows and formula blanks; the helper's path alone gives the same."""
+    sheets = {f"S{i}": [["单位", "主机名", "内存(GB)"]] + [[f"局{i}", f"h{i}-{r}", r]
+                                                       for r in range(300)]
+              for i in range(6)}
+    sheets["S2"].append(["局2", "f", "=C2*2"])
+    path = write_xlsx(tmp_path / "many.xlsx", sheets)
+    wb = openpyxl.load_workbook(path)
+    wb["S4"].row_dimensions[5].hidden = True
+    wb["S5"].merge_cells("A2:A4")
+    wb.save(path)
+    grids = read_grids(path)
+    assert [g.sheet for g in grids] == list(sheets)
+    assert [g.rows[1][:2] for g in grids] == [[f"局{i}", f"h{i}-0"] for i in range(6)]
+    assert grids[2].formula_blanks == [(301, 2)] and grids[4].hidden_rows == [4]
+    assert grids[5].merged == [((1, 0), (3, 0))] and grids[5].rows[3][0] == "局5"
+    todo: deque[str] = deque(sheets)
+    done: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
+    grid_module._helper(path, "zip", todo, done, facts)
+    assert not todo and [done[n].rows for n in sheets] == [g.rows for g in grids]
+    assert facts["S4"].hidden_rows == [4] and facts["S2"].formula_blanks == [(301, 2)]
 
 
 def test_rows_hidden_by_a_filter_are_read_with_a_warning(tmp_path: Path) -> None:
