@@ -29,7 +29,9 @@ def status(estate_dir: str, as_json: bool) -> None:
     c = data["counts"]
     out.console.print(f"[bold]{out.escape(data['estate'])}[/] ({out.escape(data['path'])})")
     out.console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, "
-                      f"{c['hosts']} hosts, {c['disks']} disks ({out.gb(data['disk_gb'])} GB), "
+                      f"{c['hosts']} hosts, {c['disks']} disks ({out.gb(data['disk_gb'])} GB"
+                      + (f", {out.gb(data['disk_gb_unlisted'])} GB of it the sizes of hosts "
+                         "no disk row lists" if data.get("disk_gb_unlisted") else "") + "), "
                       f"{c['databases']} databases, {c['dependencies']} dependencies")
     a = data["assessment"]
     if a:

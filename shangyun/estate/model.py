@@ -465,10 +465,22 @@ class Estate:
         return h.hexdigest()
 
     def summary(self) -> dict[str, Any]:
-        """Counts per table and per bureau (systems, hosts, disks, databases, data)."""
+        """Counts per table and per bureau (systems, hosts, disks, databases, data).
+
+        Disk space (``disk_gb``, per bureau and in all) counts each host once: its disk
+        rows' sizes, or the host's own size when no disk row lists it (a ledger giving
+        磁盘(GB) per host, before discovery); ``disk_gb_unlisted`` is that second part."""
         counts = {name: len(df) for name, df in self.tables.items()}
         hosts, systems = self.tables["hosts"], self.tables["systems"]
         dbs, disks = self.tables["databases"], self.tables["disks"]
+        # a host's disk space: its disk rows' sizes when it has any, else the size the
+        # ledger gives the host (what the planner counts too) — one rule for the bureau
+        # lines and the total
+        listed = disks["size_gb"].fillna(0).groupby(disks["host_id"]).sum()
+        host_gb = hosts["id"].map(listed)
+        unlisted = host_gb.isna()
+        host_gb = host_gb.where(~unlisted, hosts["disk_gb"]).fillna(0).astype(float)
+        hosts = hosts.assign(_disk_gb=host_gb)
         per: dict[str, dict[str, Any]] = {}
         for b in self.rows("bureaus"):
             per[b["id"]] = {"name": b["name"], "systems": 0, "hosts": 0, "vms": 0,
@@ -480,7 +492,7 @@ class Estate:
             e["hosts"] = len(grp)
             e["vms"] = int((grp["kind"] == "vm").sum())
             e["physical"] = int((grp["kind"] == "physical").sum())
-            e["disk_gb"] = round(float(grp["disk_gb"].fillna(0).sum()), 1)
+            e["disk_gb"] = round(float(grp["_disk_gb"].sum()), 1)
             live = sorted(v for v in grp["go_live"].tolist() if isinstance(v, str) and v)
             if live:
                 e["go_live"] = [live[0], live[-1]]
@@ -494,7 +506,9 @@ class Estate:
             "schema_version": SCHEMA_VERSION,
             "counts": counts,
             "classified_systems": int(systems["classified"].fillna(False).sum()),
-            "disk_gb": round(float(disks["size_gb"].fillna(0).sum()), 1),
+            "disk_gb": round(float(host_gb.sum()), 1),
+            #: the part of ``disk_gb`` from host sizes (hosts no disk row lists)
+            "disk_gb_unlisted": round(float(host_gb[unlisted].sum()), 1),
             "per_bureau": per,
         }
 

@@ -44,3 +44,25 @@ def test_inventory_show_heads_the_id_column_as_an_id(tmp_path: Path) -> None:
     row = next(line for line in res.stdout.splitlines() if "宁波直属局" in line)
     cells = [c.strip() for c in row.strip("┃│ ").split("│")]
     assert cells[:2] == ["宁波直属局", "B1"] and "1,500" in cells, row
+
+
+def test_disk_space_is_one_rule_for_bureaus_and_total(tmp_path: Path) -> None:
+    """A ledger-only estate (host sizes, no disk rows) showed its bureaus' disk space in
+    `inventory show` and '0 disks (0 GB)' in `status` and `report --json`: each host now
+    counts its disk rows, else its own size, in the bureau lines and the total alike."""
+    b = bureau("B1")
+    b["name"] = "宁波直属局"
+    est = make_estate([system("S1", hosts=3, data_gb=3_000.0)], bureaus=[b])
+    hosts = est.rows("hosts")
+    est.set_rows("disks", [{"id": "d0", "host_id": hosts[0]["id"], "size_gb": 250.0}])
+    root = est.save(tmp_path / "estate")
+    summary = est.summary()
+    unlisted = sum(float(h["disk_gb"] or 0) for h in hosts[1:])
+    assert summary["disk_gb"] == round(250.0 + unlisted, 1)
+    assert summary["disk_gb_unlisted"] == round(unlisted, 1)
+    assert summary["per_bureau"][b["id"]]["disk_gb"] == summary["disk_gb"]
+    res = CliRunner().invoke(main, ["status", "--estate", str(root)])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.stdout.split())
+    assert f"1 disks ({summary['disk_gb']:,.0f} GB, {unlisted:,.0f} GB of it the sizes of " \
+           "hosts no disk row lists)" in flat, flat
