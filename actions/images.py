@@ -83,7 +83,8 @@ class PrecheckAction:
         obs = Observations(step.system_id, a.plan_fingerprint, a.estate_fingerprint,
                            tools={t: shutil.which(t) for t in REQUIRED_TOOLS},
                            who=self.ctx.who(step),
-                           disk_where={d.path: d.where for d in a.disks if d.where})
+                           disk_where={d.path: d.where for d in a.disks if d.where},
+                           diskless_hosts=list(a.diskless_hosts))
         for uri in a.hypervisors:
             why = missing_domains(uri, a.hosts)
             if why:

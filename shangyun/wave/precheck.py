@@ -31,6 +31,8 @@ class Observations:
     target_free: dict[str, float] = field(default_factory=dict)
     target_needed: dict[str, float] = field(default_factory=dict)
     who: str = ""  # how a message names the system (its name; empty: the id)
+    diskless_hosts: list[str] = field(default_factory=list)
+    """Hosts no disk row lists (a ledger-only estate before discovery)."""
     disk_where: dict[str, str] = field(default_factory=dict)  # path -> "vm01 disk0"
 
 
@@ -44,6 +46,10 @@ def precheck_problems(obs: Observations) -> list[str]:
         out.append(f"system {s}: the estate changed since the plan was made (fingerprint "
                    f"{obs.estate_fingerprint[:12]} ≠ plan {obs.plan_fingerprint[:12]}); "
                    "re-run 'shangyun plan'")
+    for host in obs.diskless_hosts:
+        out.append(f"system {s}: host {host} has no disks in the estate, so nothing of it "
+                   "would be copied: run 'shangyun discover' with --hypervisor for its "
+                   "bureau, or list its disks (a 磁盘 sheet) and plan again")
     for tool in REQUIRED_TOOLS:
         if not obs.tools.get(tool):
             out.append(f"system {s}: tool {tool!r} is not installed (not on PATH)")

@@ -54,6 +54,8 @@ class PrecheckArgs:
     bucket: str = ""
     """The S3 staging area the system's disks are uploaded to (no bucket: no upload); the
     pre-check asks an endpoint given explicitly whether it answers (not AWS itself)."""
+    diskless_hosts: list[str] = field(default_factory=list)
+    """Hosts of the system no disk row lists: nothing of them would be copied."""
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,8 @@ def system_steps(wave: WaveWork, system: SystemWork, opts: RunOptions,
                       hosts=[h.hostname for h in system.hosts],
                       datastore_roots=roots,
                       s3_endpoint=opts.s3_endpoint if system.disks else "",
-                      bucket=opts.bucket if system.disks else ""))]
+                      bucket=opts.bucket if system.disks else "",
+                      diskless_hosts=[h.hostname for h in system.hosts if not h.disks]))]
     for d in system.disks:
         name = staged_name(wave.number, system, d.id, fmt)
         staged = str(PurePosixPath(opts.staging_dir) / name) if opts.staging_dir else name

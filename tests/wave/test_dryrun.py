@@ -94,6 +94,16 @@ def test_precheck_logic_names_every_problem() -> None:
         assert needle in text
 
 
+def test_precheck_refuses_a_host_no_disk_row_lists() -> None:
+    """A ledger-only estate (host sizes, no disk rows): the wave had a pre-check step only
+    for such a system and would have recorded it moved with nothing copied."""
+    obs = Observations("sys-01", "abc", "abc", tools={"qemu-img": "/usr/bin/qemu-img"},
+                       who="档案管理系统", diskless_hosts=["hb-da01"])
+    (problem,) = precheck_problems(obs)
+    assert "档案管理系统" in problem and "host hb-da01 has no disks" in problem
+    assert "shangyun discover" in problem
+
+
 def test_dry_run_cli_prints_every_step_and_touches_nothing(wave_estate: WaveEstate) -> None:
     before = _snapshot(wave_estate.root)
     images_before = {p: p.stat().st_mtime_ns for p in wave_estate.images.values()}
