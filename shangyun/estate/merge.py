@@ -22,8 +22,12 @@ import hashlib
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -102,7 +106,7 @@ def merge(estate: Estate, incoming: Estate, source: str) -> MergeReport:
     incoming rows came from (a ledger file name, ``"discovery"`` …) and is recorded in the
     rows' ``source`` columns and in new conflicts. See the module docstring for matching.
     """
-    return merge_rows(estate, {name: incoming.rows(name) for name in TABLES}, source)
+    return _merged(estate, {name: incoming.rows(name) for name in TABLES}, source)
 
 
 def merge_rows(estate: Estate, incoming: Mapping[str, Iterable[Row]], source: str) -> MergeReport:
@@ -110,8 +114,15 @@ def merge_rows(estate: Estate, incoming: Mapping[str, Iterable[Row]], source: st
 
     Values must already be typed (numbers, bools, ``None`` for empty), as
     :meth:`Estate.rows` gives them. Several rows may share an id (the same host on two
-    rows of one ledger): the later ones merge into the first.
+    rows of one ledger): the later ones merge into the first. The given rows are not
+    changed (the merge works on copies).
     """
+    return _merged(estate, {name: [dict(r) for r in rows] for name, rows in incoming.items()},
+                   source)
+
+
+def _merged(estate: Estate, incoming: Mapping[str, list[Row]], source: str) -> MergeReport:
+    """:func:`merge_rows` of rows the merge may keep and change."""
     m = Merger(estate)
     step = m.merge(incoming, source)
     est, problems = m.finish()
@@ -197,6 +208,26 @@ def _maybe_standin(row: Row) -> bool:
     return not first or first in "0123456789." or ":" in name
 
 
+#: What a line of host names (each after a newline) has where a name may read as an
+#: address: a newline then a digit, a dot or white space (a blank or indented name).
+_ADDRESS_START = re.compile("\n[0-9." + re.escape(
+    "".join(c for c in map(chr, range(128)) if c.isspace())) + "]")
+
+
+def _maybe_standins(hosts: list[Row]) -> bool:
+    """``False`` when :func:`_maybe_standin` is ``False`` for every host, told from the
+    host name column at once: ASCII text names joined by newlines, none of them starting
+    (after white space) with a digit or ``.`` and no ``:`` anywhere. ``True`` means "ask
+    each host"."""
+    names = [h.get("hostname") for h in hosts]
+    if not names:
+        return False
+    if set(map(type, names)) != {str}:
+        return True
+    text = "\n" + "\n".join(names) + "\n"
+    return not text.isascii() or ":" in text or _ADDRESS_START.search(text) is not None
+
+
 def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
 
@@ -248,6 +279,121 @@ def _text(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _or_empty(v: Any) -> Any:
+    return v or ""
+
+
+#: The types whose equal values are written alike (not 1, 1.0 and True; not 0.0 and -0.0).
+_ONE_WRITING = frozenset({str, int, type(None)})
+
+
+def _per_distinct(fn: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value (a column
+    repeats a few OS, bureau or system texts). Values of other types than text, integers
+    and ``None`` are done one by one: 1, 1.0 and ``True`` are one dict key but
+    ``match_key`` writes them differently."""
+    distinct = set(values)
+    if set(map(type, distinct)) <= _ONE_WRITING:
+        if len(distinct) == 1:  # (one value, or a column no row has)
+            return [fn(values[0])] * len(values)
+        done = {v: fn(v) for v in distinct}
+        return list(map(done.__getitem__, values))
+    return [fn(v) for v in values]
+
+
+def _column(rows: list[Row], key: str) -> list[Any]:
+    """The values of ``key`` in ``rows``, ``None`` where a row lacks it."""
+    try:  # (a key every row has: read by the C getter)
+        return list(map(itemgetter(key), rows))
+    except KeyError:
+        return [r.get(key) for r in rows]
+
+
+def _match_keys(values: list[Any]) -> list[str]:
+    """``[match_key(v) for v in values]``: a column of ASCII texts trimmed and lower-cased
+    at C speed; other columns per distinct value."""
+    if set(map(type, values)) == {str} and "".join(values).isascii():
+        return list(map(str.lower, map(str.strip, values)))
+    return _per_distinct(match_key, values)
+
+
+def _host_key_names(values: list[Any]) -> list[str]:
+    """``[host_key_name(v) for v in values]``: the match keys themselves when none has a
+    dot (nothing to shorten); otherwise per distinct value."""
+    keys = _match_keys(values)
+    if "." not in "".join(keys):
+        return keys
+    return _per_distinct(host_key_name, values)
+
+
+def _or_empties(values: list[Any]) -> list[Any]:
+    """``[v or "" for v in values]`` (a reference column: usually every cell filled)."""
+    return values if all(values) else [v or "" for v in values]
+
+
+#: How a column is formed at once, where that is quicker than per distinct value.
+_COLUMN_FORMS: dict[Callable[[Any], Any], Callable[[list[Any]], list[Any]]] = {
+    match_key: _match_keys, host_key_name: _host_key_names, _or_empty: _or_empties}
+
+
+#: What a column's value becomes in a natural key: ``None`` for the value itself.
+_Form = Callable[[Any], Any] | None
+#: The natural keys of each table, in matching order: (tag, when, parts). A row has the
+#: key when ``when`` is ``None`` or its (column, form) is not empty (a MAC must also be a
+#: well-formed address); the key is the tag and the formed values of ``parts``.
+_KEYS: dict[str, tuple[tuple[str, tuple[str, _Form] | None, tuple[tuple[str, _Form], ...]],
+                       ...]] = {
+    "bureaus": (("name", ("name", None), (("name", match_key),)),),
+    "systems": (("name", ("name", None), (("bureau_id", _or_empty), ("name", match_key))),),
+    "hosts": (("mac", ("mac", normalize_mac), (("mac", normalize_mac),)),
+              ("ip", ("ip", None), (("bureau_id", _or_empty), ("ip", match_key))),
+              ("hostname", ("hostname", None),
+               (("bureau_id", _or_empty), ("hostname", host_key_name)))),
+    "disks": (("name", ("name", None), (("host_id", _or_empty), ("name", match_key))),),
+    "databases": (("db", None, (("system_id", _or_empty), ("engine", match_key),
+                                ("name", match_key), ("host_id", _or_empty))),),
+    "dependencies": (("dep", None, (*((c, match_key) for c in _DEP_ENDS), ("port", _text))),),
+}
+
+
+def _natural_keys(name: str, r: Row) -> list[Any]:
+    """The natural keys of one row of table ``name`` (:data:`_KEYS`), in matching order."""
+    keys = []
+    for tag, when, parts in _KEYS.get(name, ()):
+        if when is not None:
+            column, form = when
+            v = r.get(column)
+            if not (v if form is None else form(v)):
+                continue
+        keys.append((tag, *[r.get(c) if f is None else f(r.get(c)) for c, f in parts]))
+    return keys
+
+
+def _key_columns(name: str, rows: list[Row],
+                 columns: dict[str, list[Any]] | None = None) -> list[list[Any]]:
+    """The natural keys of ``rows`` (table ``name``) column by column: one list per key of
+    :data:`_KEYS`, holding each row's key or ``None`` where the row has none. Each column
+    is read once (``columns``: the ones read already) and formed a column at a time."""
+    columns = {} if columns is None else columns
+    formed: dict[tuple[str, _Form], list[Any]] = {}
+
+    def form(column: str, f: _Form) -> list[Any]:
+        if (column, f) not in formed:
+            if column not in columns:
+                columns[column] = _column(rows, column)
+            formed[column, f] = (columns[column] if f is None else
+                                 _COLUMN_FORMS.get(f, partial(_per_distinct, f))(columns[column]))
+        return formed[column, f]
+
+    out = []
+    for tag, when, parts in _KEYS.get(name, ()):
+        keys: list[Any] = list(zip(repeat(tag), *[form(c, f) for c, f in parts]))
+        if when is not None and not all(filled := form(*when)):
+            keys = [k if w else None for k, w in zip(keys, filled, strict=True)]
+        out.append(keys)
+    return out
 
 
 @dataclass
@@ -361,73 +507,65 @@ class Merger:
                          dict(self._step_renamed), list(self._notes))
 
     # ----------------------------------------------------------------- indexes
-    def _natural_keys(self, name: str, r: Row) -> list[Any]:
-        if name == "bureaus":
-            return [("name", match_key(r.get("name")))] if r.get("name") else []
-        if name == "systems":
-            if not r.get("name"):
-                return []
-            return [("name", r.get("bureau_id") or "", match_key(r.get("name")))]
-        if name == "hosts":
-            keys: list[Any] = []
-            mac = r.get("mac")
-            if mac and (mac := normalize_mac(mac)):
-                keys.append(("mac", mac))
-            b = r.get("bureau_id") or ""
-            if r.get("ip"):
-                keys.append(("ip", b, match_key(r.get("ip"))))
-            if r.get("hostname"):
-                keys.append(("hostname", b, host_key_name(r.get("hostname"))))
-            return keys
-        if name == "disks":
-            if not r.get("name"):
-                return []
-            return [("name", r.get("host_id") or "", match_key(r.get("name")))]
-        if name == "databases":
-            return [("db", r.get("system_id") or "", match_key(r.get("engine")),
-                     match_key(r.get("name")), r.get("host_id") or "")]
-        if name == "dependencies":
-            ends = [r.get(c) for c in _DEP_ENDS]
-            return [("dep", *[v.strip().lower() if type(v) is str and v.isascii()
-                              else match_key(v) for v in ends], _text(r.get("port")))]
-        return []
-
     def _index_all(self) -> None:
         for name in ORDER:
-            idx: dict[Any, Row] = {}
-            for r in self.rows[name]:
-                for k in self._natural_keys(name, r):
-                    idx.setdefault(k, r)
-            self.keys[name] = idx
+            self._index_table(name)
         self.conflict_ids = {c["id"] for c in self.rows["conflicts"]}
         self.rejected = rejected_cells(self.meta)
 
+    def _index_table(self, name: str) -> None:
+        """Index table ``name``'s rows by natural key (the first row with a key has it)."""
+        rows = self.rows[name]
+        index: dict[Any, Row] = {}
+        for keys in _key_columns(name, rows):
+            # (earlier rows overwrite later ones: the first row with a key has it)
+            first = dict(zip(reversed(keys), reversed(rows), strict=True))
+            first.pop(None, None)
+            index.update(first)  # (keys of different kinds never meet: their tags differ)
+        self.keys[name] = index
+
     # ----------------------------------------------------------------- merging
     def merge_table(self, name: str, incoming: Iterable[Row]) -> None:
-        """Merge one table's incoming rows (see :func:`merge` for matching)."""
+        """Merge one table's incoming rows (see :func:`merge` for matching). The rows
+        become the merger's: they are changed (references re-pointed, empty sources
+        filled) and kept as the rows they add.
+
+        The work is done column by column where rows cannot meet: a row whose id and
+        natural keys are in neither the indexes nor another incoming row (nor name a
+        placeholder) is added together with its neighbours of the same kind; the others
+        are matched one by one, in order, since each may meet a row added or filled just
+        before it."""
+        rows = incoming if type(incoming) is list else list(incoming)
+        if not rows:
+            return
+        columns: dict[str, list[Any]] = {}
+        self._prepare(name, rows, columns)
+        keycols = [c for c in _key_columns(name, rows, columns) if c.count(None) < len(c)]
+        ids = list(map(itemgetter("id"), rows))
         has_source = "source" in TABLES[name].column_names
         counts = self.counts[name]
-        refs = _REFS[name]
-        id_map, by_id, index, rows = (self.id_map[name], self.by_id[name], self.keys[name],
-                                      self.rows[name])
-        natural_keys = self._natural_keys
-        renamed = self.renamed
+        id_map, by_id, index, table = (self.id_map[name], self.by_id[name], self.keys[name],
+                                       self.rows[name])
         placeholders = self.meta.get("placeholders") if name == "systems" else None
-        ref_maps = [(column, self.id_map[ref]) for column, ref in refs]
-        for raw in incoming:
-            r = dict(raw)
-            for column, ref_map in ref_maps:
-                v = r.get(column)
-                if v:
-                    v = r[column] = ref_map.get(v, v)
-                    if renamed and v in renamed:
-                        r[column] = renamed[v]
-            if has_source:
-                src = r.get("source")
-                if not (type(src) is str and src) and _empty(src):
-                    r["source"] = self.source
-            keys = natural_keys(name, r)
-            cur = by_id.get(r.get("id"))
+        #: keys and ids a row matched one by one put in the indexes (a filled row's new
+        #: keys): a row of a later run that has one is matched one by one too
+        met: set[Any] = set()
+
+        def add_run(lo: int, hi: int) -> None:
+            run = rows[lo:hi]
+            run_ids = ids[lo:hi]
+            table.extend(run)
+            by_id.update(zip(run_ids, run, strict=True))
+            id_map.update(zip(run_ids, run_ids, strict=True))
+            for keys in keycols:
+                index.update(zip(keys[lo:hi], run, strict=True))
+            index.pop(None, None)
+            counts.added += hi - lo
+
+        def one(i: int) -> None:
+            r = rows[i]
+            keys = [c[i] for c in keycols if c[i] is not None]
+            cur = by_id.get(r["id"])
             if cur is None:
                 for k in keys:
                     cur = index.get(k)
@@ -437,28 +575,102 @@ class Merger:
                 if cur is None and self._defines:
                     cur = self._take_over(r)
                     if cur is not None:
-                        id_map[raw["id"]] = cur["id"]
+                        id_map[ids[i]] = cur["id"]
                         counts.updated += 1
-                        continue
+                        return
                 elif cur is not None and self._defines:
                     placeholders.pop(cur["id"], None)  # defined in its own bureau now
             if cur is None:
                 if r["id"] in by_id:  # pragma: no cover - defensive
                     r["id"] = stable_id(r["id"], self.source)
-                rows.append(r)
+                    met.add(r["id"])
+                table.append(r)
                 by_id[r["id"]] = r
                 for k in keys:
                     index.setdefault(k, r)
-                id_map[raw["id"]] = r["id"]
+                id_map[ids[i]] = r["id"]
                 counts.added += 1
-                continue
-            id_map[raw["id"]] = cur["id"]
+                return
+            id_map[ids[i]] = cur["id"]
             if self._merge_row(name, cur, r, has_source):
                 counts.updated += 1
-                for k in natural_keys(name, cur):
-                    index.setdefault(k, cur)
+                for k in _natural_keys(name, cur):
+                    if k not in index:
+                        index[k] = cur
+                        met.add(k)
             else:
                 counts.unchanged += 1
+
+        start = 0
+        for stop in [*self._one_by_one(name, rows, ids, keycols), len(rows)]:
+            while start < stop:  # rows start..stop-1 meet nothing known at the start
+                hit = stop
+                if met:  # (rare: a row filled above got a key or id one of them has)
+                    hit = next((i for i in range(start, stop) if ids[i] in met
+                                or any(c[i] in met for c in keycols)), stop)
+                add_run(start, hit)
+                if hit < stop:
+                    one(hit)
+                start = hit + 1
+            if stop < len(rows):
+                one(stop)
+            start = stop + 1
+
+    def _prepare(self, name: str, rows: list[Row], columns: dict[str, list[Any]]) -> None:
+        """Re-point ``rows``' references to the estate ids of the rows they name (and
+        system ids to where a placeholder went), and fill empty ``source`` cells; column
+        by column, per distinct value. ``columns`` gets the reference columns read."""
+        for column, ref in _REFS[name]:
+            id_map = self.id_map[ref]
+            renamed = self.renamed if ref == "systems" else {}
+            values = columns[column] = _column(rows, column)
+            distinct = list(set(values))
+            mapped = list(map(id_map.get, distinct, distinct))
+            if renamed:
+                mapped = list(map(renamed.get, mapped, mapped))
+            if mapped == distinct:  # (the usual case: every id is kept as it came)
+                continue
+            moved = {v: w for v, w in zip(distinct, mapped, strict=True) if v and w != v}
+            if moved:
+                for r, v in zip(rows, values, strict=True):
+                    if v in moved:
+                        r[column] = moved[v]
+                columns[column] = _column(rows, column)
+        if "source" in TABLES[name].column_names:
+            values = _column(rows, "source")
+            if not all(type(v) is str and v for v in set(values)):
+                for r, v in zip(rows, values, strict=True):
+                    if not (type(v) is str and v) and _empty(v):
+                        r["source"] = self.source
+
+    def _one_by_one(self, name: str, rows: list[Row], ids: list[Any],
+                    keycols: list[list[Any]]) -> list[int]:
+        """The positions of the incoming ``rows`` that must be matched one by one, in
+        order: their id or a natural key is known already (a row of the estate or an
+        earlier source) or shared with another incoming row, or (systems of a defining
+        source) their name is a placeholder's."""
+        by_id, index = self.by_id[name], self.keys[name]
+        distinct_ids = set(ids)
+        met_ids = distinct_ids & by_id.keys()
+        if len(distinct_ids) < len(ids):
+            met_ids |= {v for v, n in Counter(ids).items() if n > 1}
+        met_keys: set[Any] = set()
+        for keys in keycols:
+            distinct = set(keys)
+            distinct.discard(None)
+            met_keys |= distinct & index.keys()
+            if len(distinct) < len(keys) - keys.count(None):
+                met_keys |= {k for k, n in Counter(keys).items() if n > 1 and k is not None}
+        out = {i for i, v in enumerate(ids) if v in met_ids} if met_ids else set()
+        if met_keys:
+            for keys in keycols:
+                out.update(i for i, k in enumerate(keys) if k in met_keys)
+        placeholders = self.meta.get("placeholders") if name == "systems" else None
+        if placeholders and self._defines:  # a definition may take a placeholder over
+            named = {match_key(by_id[p].get("name")) for p in placeholders if p in by_id}
+            out.update(i for i, k in enumerate(_match_keys(_column(rows, "name")))
+                       if k in named)
+        return sorted(out)
 
     def _take_over(self, r: Row) -> Row | None:
         """The one placeholder system called like ``r`` in another bureau, taken over by
@@ -475,7 +687,7 @@ class Merger:
         cur = found[0]
         old, new = cur["id"], r["id"]
         index = self.keys["systems"]
-        for k in self._natural_keys("systems", cur):
+        for k in _natural_keys("systems", cur):
             if index.get(k) is cur:
                 del index[k]
         old_bureau = self._bureau_name(cur.get("bureau_id"))
@@ -484,7 +696,7 @@ class Merger:
         cur["bureau_id"] = r.get("bureau_id")
         by_id[new] = cur
         self._merge_row("systems", cur, r, True)
-        for k in self._natural_keys("systems", cur):
+        for k in _natural_keys("systems", cur):
             index.setdefault(k, cur)
         where = placeholders.pop(old, "")
         self.renamed = {o: (new if n == old else n) for o, n in self.renamed.items()}
@@ -507,7 +719,7 @@ class Merger:
                     "service": "shared host", "source": self.source}
         dep["id"] = stable_id("dep", other, "", "", host["id"], "", "")
         index = self.keys["dependencies"]
-        keys = self._natural_keys("dependencies", dep)
+        keys = _natural_keys("dependencies", dep)
         if any(k in index for k in keys) or dep["id"] in self.by_id["dependencies"]:
             return
         self.rows["dependencies"].append(dep)
@@ -544,11 +756,7 @@ class Merger:
                         row[c] = renamed[v]
                         touched = True
             if touched and table != "hosts":
-                idx: dict[Any, Row] = {}
-                for r in self.rows[table]:
-                    for k in self._natural_keys(table, r):
-                        idx.setdefault(k, r)
-                self.keys[table] = idx
+                self._index_table(table)
         for c in self.rows["conflicts"]:
             if c.get("table") == "systems" and c.get("key") in renamed:
                 c["key"] = renamed[c["key"]]
@@ -626,9 +834,11 @@ class Merger:
         a copy of another is dropped, and the stand-in row goes. Returns a line for each
         host folded. Called by :meth:`finish`; safe to call again (nothing left to fold)."""
         hosts = self.rows["hosts"]
+        if not _maybe_standins(hosts):
+            return []  # the usual case: no host name reads as an address
         standins = [_maybe_standin(h) and standin_host(h) for h in hosts]
         if not any(standins):
-            return []  # the usual case: every host has a name (one cheap pass)
+            return []
         named: dict[tuple[str, str], list[Row]] = {}
         for h, standin in zip(hosts, standins, strict=True):
             if h.get("ip") and not standin:
@@ -667,8 +877,8 @@ class Merger:
                         row[c] = ids[row[c]]
         kept: dict[Any, Row] = {}
         deps = []
-        for d in self.rows["dependencies"]:
-            key = self._natural_keys("dependencies", d)[0]
+        (dep_keys,) = _key_columns("dependencies", self.rows["dependencies"])
+        for d, key in zip(self.rows["dependencies"], dep_keys, strict=True):
             first = kept.get(key)
             if first is None:
                 kept[key] = d
@@ -703,73 +913,132 @@ class Merger:
 
 
 _DTYPES = {"int": "Int64", "float": "float64", "bool": "boolean"}
+_NONE = type(None)
+#: The masked array of an ``Int64`` / ``boolean`` column, and its numpy values' type.
+_MASKED: dict[str, tuple[Any, Any]] = {"int": (pd.arrays.IntegerArray, np.int64),
+                                       "bool": (pd.arrays.BooleanArray, np.bool_)}
 
 
 def _typed_frame(name: str, rows: list[Row]) -> pd.DataFrame | None:
-    """A typed frame of ``rows`` for table ``name``, or ``None`` when a value does not fit."""
+    """A typed frame of ``rows`` for table ``name``, or ``None`` when a value does not fit.
+
+    Column by column, on whole arrays: a column of the usual types (texts and ``None``;
+    numbers and ``None``) is converted at once and its bounds, enum choices and required
+    cells are checked on the array (or its distinct values); a column holding other types
+    (a number in a text column, a text in a number column) goes value by value, as each
+    may need writing or may not fit."""
     table = TABLES[name]
     if not rows:
         return empty_frame(table)
+    n = len(rows)
     columns = _columns_of(rows, table.column_names)
     extra = [k for k in columns if k not in table.column_names]
-    absent: list[Any] = [None] * len(rows)  # a column no row has
-    out: dict[str, Any] = {}
+    texts_of: dict[str, list[Any] | None] = {}  # (None: a column no row has)
+    numbers: dict[str, Any] = {}
     for col in table.columns:
-        values = columns.get(col.name, absent)
+        values = columns.get(col.name)
         kind = col.kind
         try:
-            if values is absent and kind not in ("int", "bool"):
-                series = pd.Series(np.full(len(rows), np.nan), dtype="float64")
-                if kind != "float":
-                    if col.required:
-                        return None
-                    out[col.name] = pd.Series([""] * len(rows), dtype="object")
-                    continue
-            elif kind == "float":
-                series = pd.Series([math.nan if v is None or v == "" else v for v in values],
-                                   dtype="float64")
-            elif kind in ("int", "bool"):
-                if kind == "bool" and any(type(v) not in (bool, type(None)) for v in values):
+            if kind in ("float", "int", "bool"):
+                typed = _number_array(kind, values, n)
+                if typed is None:
                     return None
-                series = pd.Series(pd.array([None if v == "" else v for v in values],
-                                            dtype=_DTYPES[kind]))
+                array, data, missing = typed
+                if kind != "bool" and not missing.all() and (
+                        (col.low is not None and bool((data[~missing] < col.low).any()))
+                        or (col.high is not None and bool((data[~missing] > col.high).any()))):
+                    return None
+                if col.required and missing.any():
+                    return None
+                numbers[col.name] = array
+                continue
+            if values is None:  # a column no row has
+                if col.required:
+                    return None
+                texts_of[col.name] = None
+                continue
+            types = set(map(type, values))
+            if types <= {str}:
+                texts = values
+            elif types <= {str, _NONE}:
+                texts = [v if v is not None else "" for v in values]
             else:
                 texts = [v if type(v) is str else ("" if v is None else _text(v))
                          for v in values]
-                distinct = set(texts)
-                if kind == "enum" and distinct - set(col.choices) - {""}:
-                    return None
-                if col.required and "" in distinct:
-                    return None
-                out[col.name] = pd.Series(texts, dtype="object")
-                continue
+            if kind == "enum" and set(texts) - set(col.choices) - {""}:
+                return None
+            if col.required and "" in texts:
+                return None
+            texts_of[col.name] = texts
         except (TypeError, ValueError):
             return None
-        if kind in ("int", "float") and series.notna().any() and (
-                (col.low is not None and bool((series < col.low).any()))
-                or (col.high is not None and bool((series > col.high).any()))):
-            return None
-        if col.required and series.isna().any():
-            return None
-        out[col.name] = series
     for k in extra:
-        out[k] = pd.Series(["" if v is None else str(v) for v in columns[k]], dtype="object")
-    return pd.DataFrame(out)
+        texts_of[k] = ["" if v is None else str(v) for v in columns[k]]
+    # the text columns as one block of objects (not a Series each: pandas would read
+    # them as strings, and a frame of many Series costs more than the values), then the
+    # number columns beside them, in the table's order
+    block = np.empty((len(texts_of), n), dtype=object)
+    for i, texts in enumerate(texts_of.values()):
+        block[i] = "" if texts is None else texts
+    frame = pd.DataFrame(block.T, columns=list(texts_of), dtype=object, copy=False)
+    if numbers:
+        frame = pd.concat([frame, pd.DataFrame(numbers)], axis=1)
+    return frame[[*table.column_names, *extra]]
+
+
+def _number_array(kind: str, values: list[Any] | None, n: int) -> tuple[Any, Any, Any] | None:
+    """A number or bool column (``values``; ``None``: no row has it) as its ``float64``
+    array or ``Int64`` / ``boolean`` masked array, with its values as a numpy array and
+    where it is empty; ``None`` for a bool column holding something else than bools.
+    Plain numbers and ``None`` are converted at once; other values (texts, a bool among
+    numbers …) one by one, as the cleaning left them."""
+    if values is None:  # (no row has the column)
+        if kind == "float":
+            array = np.full(n, np.nan)
+            return array, array, np.ones(n, dtype=bool)
+        masked, dtype = _MASKED[kind]
+        data, missing = np.zeros(n, dtype=dtype), np.ones(n, dtype=bool)
+        return masked(data, missing), data, missing
+    types = set(map(type, values))
+    if kind == "float":
+        if types <= {float, int, _NONE}:
+            array = np.array(values, dtype="float64")
+        else:
+            array = pd.Series([math.nan if v is None or v == "" else v for v in values],
+                              dtype="float64").to_numpy()
+        return array, array, np.isnan(array)
+    if kind == "bool" and not types <= {bool, _NONE}:
+        return None
+    masked, dtype = _MASKED[kind]
+    if types <= {int if kind == "int" else bool, _NONE}:
+        data = np.array(values, dtype=object)
+        missing = np.equal(data, None)
+        data[missing] = 0
+        try:
+            data = data.astype(dtype)
+        except OverflowError:  # (an integer beyond Int64: pandas says why, below)
+            pass
+        else:
+            return masked(data, missing), data, missing
+    array = pd.array([None if v == "" else v for v in values], dtype=_DTYPES[kind])
+    missing = np.asarray(array.isna())
+    return array, array.to_numpy(dtype=dtype, na_value=0), missing
 
 
 def _columns_of(rows: list[Row], names: Iterable[str]) -> dict[str, list[Any]]:
     """``rows`` turned into columns (``None`` where a row lacks the key) for the keys some
     row has: the schema's ``names`` first, then other keys in the order they first appear."""
-    n = len(rows)
     present: set[str] = set().union(*rows)
     order = [k for k in names if k in present]
     if len(order) < len(present):
         known = set(order)
         order += dict.fromkeys(k for r in rows for k in r if k not in known)
-    columns: dict[str, list[Any]] = {k: [None] * n for k in order}
-    for i, r in enumerate(rows):
-        for k, v in r.items():
-            columns[k][i] = v
+    columns: dict[str, list[Any]] = {}
+    for k in order:
+        try:  # (a key every row has: read by the C getter; else row by row with None)
+            columns[k] = list(map(itemgetter(k), rows))
+        except KeyError:
+            columns[k] = [r.get(k) for r in rows]
     return columns
 
 
