@@ -483,6 +483,9 @@ class Merger:
               defines: bool = True, shared_hosts: bool = True) -> MergeStep:
         """Merge one source's rows (typed values, ``None`` for empty) into the rows.
 
+        The rows become the merger's (not copied: they are changed and kept); pass copies
+        to keep them as they were.
+
         ``defines=False`` says the source's systems are only names rows referred to (the
         deferred rows of a ledger): they never take a placeholder over.
         ``shared_hosts=False`` makes a host's different ``system_id`` a conflict, not a
