@@ -294,8 +294,8 @@ def _per_distinct(fn: Callable[[Any], Any], values: list[Any]) -> list[Any]:
     repeats a few OS, bureau or system texts). Values of other types than text, integers
     and ``None`` are done one by one: 1, 1.0 and ``True`` are one dict key but
     ``match_key`` writes them differently."""
-    distinct = set(values)
-    if set(map(type, distinct)) <= _ONE_WRITING:
+    if set(map(type, values)) <= _ONE_WRITING:  # (of the values: a set keeps 1 or True)
+        distinct = set(values)
         if len(distinct) == 1:  # (one value, or a column no row has)
             return [fn(values[0])] * len(values)
         done = {v: fn(v) for v in distinct}
