@@ -467,12 +467,13 @@ def _read_sheet(
                 "in Excel to calculate it)")
     reader = ROW_READERS[kind]
     layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
-    # a sheet naming no bureau whose columns a column reader knows: chunks of plain cells
-    # are read column by column (each name resolved once), the rest row by row
+    # a sheet whose columns a column reader knows (for dependencies and disks: naming no
+    # bureau, so each name resolves once across the bureaus): chunks of plain cells are
+    # read column by column, the rows the reader leaves (False) row by row
     column_reader = None
-    if kind in COLUMN_READERS and not has_bureau and not file_bureau:
-        tables, fn = COLUMN_READERS[kind]
-        if {c.table for c in cols} <= tables:
+    if kind in COLUMN_READERS:
+        tables, fn, anywhere = COLUMN_READERS[kind]
+        if {c.table for c in cols} <= tables and not (anywhere and (has_bureau or file_bureau)):
             column_reader = fn
     doubts: dict[tuple[str, str], list[int]] = {}
     filled = report.filled
@@ -502,7 +503,8 @@ def _read_sheet(
         status = None
         if column_reader is not None and _plain(layout, cells):
             status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
-                                         in zip(layout, cells, strict=True)}, len(chunk))
+                                         in zip(layout, cells, strict=True)}, len(chunk),
+                                   file_bureau)
         fast = _fast_parts(layout, cells, len(chunk)) if status is None else None
         for j, r in enumerate(chunk):
             row_no = r + base + 1

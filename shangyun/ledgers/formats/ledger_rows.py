@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from shangyun.estate.merge import stable_id
+from shangyun.estate.merge import match_key, stable_id
 from shangyun.estate.osname import os_name_key, split_os
-from shangyun.ledgers.collector import Collector
+from shangyun.ledgers.collector import Collector, _sid
 from shangyun.ledgers.model import Row
 from shangyun.ledgers.values import BadValue, parse_engine
 from shangyun.ledgers.values import parse_ports as _parse_ports
@@ -265,31 +265,41 @@ def _blank_rows(columns: Columns, n: int) -> list[bool]:
     return blank
 
 
-def _dependency_columns(col: Collector, columns: Columns, n: int) -> Status:
+def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str | None) -> Status:
     """:func:`_dependency_row` for a chunk of a sheet that names no bureau (names resolve
-    across the bureaus, which adds nothing, so each distinct name is resolved once): the
-    rows are added in order, the same as row by row."""
+    across the bureaus, which adds nothing, so each distinct name is resolved once, and
+    each distinct id and text put in matching form once): the rows are added in order,
+    the same as row by row."""
     ends = []
+    id_keys: dict[str, str] = {}  # a resolved id (or an external) -> its matching form
     for key, is_system in _ENDS:
         values = columns.get(("dependencies", key))
         if values is not None:
             ref = col.system_ref if is_system else col.host_ref
-            ends.append((key, values, _memo(values, lambda t, f=ref: f("", t))))
+            ids = _memo(values, lambda t, f=ref: f("", t))
+            for hit in ids.values():
+                if hit is not _FAILED and hit not in id_keys:
+                    id_keys[hit] = match_key(hit)
+            ends.append((key, [ids[v if type(v) is str else str(v)] if v else None
+                               for v in values]))
     extras = [(k, columns[("dependencies", k)]) for k in _EXTRAS
               if ("dependencies", k) in columns]
+    external = columns.get(("dependencies", "external"))
+    ext_keys = {v: match_key(v) for v in dict.fromkeys(external or ()) if v}
     port_values = columns.get(("dependencies", "port"))
     ports = _memo(port_values or [], _checked_ports)
+    rows = col.rows["dependencies"]
+    source = col.source
     status: Status = []
     for j, blank in enumerate(_blank_rows(columns, n)):
         if blank:
             status.append(None)
             continue
-        out: Row = {"origin": "declared", "source": col.source}
+        out: Row = {"origin": "declared", "source": source}
         ok = True
-        for key, values, ids in ends:
-            name = values[j]
-            if name:
-                hit = ids[str(name)]
+        for key, hits in ends:
+            hit = hits[j]
+            if hit is not None:
                 if hit is _FAILED:
                     ok = False
                     break
@@ -297,12 +307,21 @@ def _dependency_columns(col: Collector, columns: Columns, n: int) -> Status:
         port: Any = port_values[j] if port_values is not None else None
         row_ports: Any = (None,) if port is None else ports.get(str(port), _FAILED)
         if not ok or row_ports is _FAILED:
-            status.append(False)
-            continue
+            status.append(False)  # a name no bureau has (or several), a bad port: the
+            continue              # row reader says which
         for k, values in extras:
             if values[j]:
                 out[k] = values[j]
-        _add_dependencies(col, out, row_ports)
+        # the id as _add_dependencies makes it: stable_id of the ends and the port
+        ext = out.get("external")
+        head = "\x1f".join([id_keys[out[k]] if out.get(k) else "" for k in _ID_PARTS[:4]]
+                           + [ext_keys[ext] if ext else ""])
+        for p in row_ports:
+            row = dict(out)
+            if p is not None:
+                row["port"] = p
+            row["id"] = _sid("dep", head, str(p) if p is not None else "")
+            rows.append(row)
         status.append(True)
     return status
 
@@ -315,16 +334,26 @@ def _checked_ports(text: str) -> tuple[int, ...]:
     return ports
 
 
-def _disk_columns(col: Collector, columns: Columns, n: int) -> Status:
+def _disk_columns(col: Collector, columns: Columns, n: int, _bureau: str | None) -> Status:
     """:func:`_disk_row` for a chunk of a sheet that names no bureau (each distinct host
-    name resolved once, across the bureaus): the rows are added in order, the same as
-    row by row."""
+    name resolved once, across the bureaus; each distinct disk name and path looked at
+    once): the rows are added in order, the same as row by row."""
     names = columns.get(("hosts", "hostname")) or [None] * n
     ips = columns.get(("hosts", "ip")) or [None] * n
     sizes = columns.get(("disks", "size_gb"))
-    disk_cols = [(c, values) for (t, c), values in columns.items() if t == "disks"]
+    disk_names = [c for t, c in columns if t == "disks"]
+    disk_lists = [v for (t, _c), v in columns.items() if t == "disks"]
     texts = [str(h or ip) if h or ip else None for h, ip in zip(names, ips, strict=True)]
     hids = _memo(texts, lambda t: col.host_ref("", t))
+    hid_keys = {h: match_key(h) for h in hids.values() if h is not _FAILED}
+    name_values = columns.get(("disks", "name"))
+    name_keys = {v: match_key(v) for v in dict.fromkeys(name_values or ()) if v}
+    paths = columns.get(("disks", "path"))
+    path_fields = {v: _path_fields(v) for v in dict.fromkeys(paths or ()) if v is not None}
+    rows = col.rows["disks"]
+    source = col.source
+    disks = ([{k: v for k, v in zip(disk_names, vs, strict=True) if v is not None}
+              for vs in zip(*disk_lists, strict=True)] if disk_lists else [{} for _ in range(n)])
     status: Status = []
     for j, blank in enumerate(_blank_rows(columns, n)):
         if blank:
@@ -333,18 +362,113 @@ def _disk_columns(col: Collector, columns: Columns, n: int) -> Status:
         text = texts[j]
         hid = hids.get(text, _FAILED) if text else _FAILED
         if hid is _FAILED or sizes is None or sizes[j] is None:
-            status.append(False)
-            continue
-        _add_disk(col, hid, {c: values[j] for c, values in disk_cols if values[j] is not None})
+            status.append(False)  # no host (or an unknown one), no size: the row reader
+            continue              # says which
+        disk = disks[j]
+        # _add_disk, with the id's parts and the path's fields looked up
+        disk["host_id"] = hid
+        name = disk.get("name")
+        disk["id"] = _sid("d", hid_keys[hid], name_keys[name] if name else "")
+        disk["source"] = source
+        path = disk.get("path")
+        if path is not None:
+            store, fmt = path_fields[path]
+            if store is not None and not disk.get("datastore"):
+                disk["datastore"] = store
+            if fmt is not None and not disk.get("format"):
+                disk["format"] = fmt
+        rows.append(disk)
         status.append(True)
     return status
 
 
-#: Sheet kinds whose chunks can be read column by column when the sheet names no bureau:
-#: the tables their columns may belong to, and the column reader.
-COLUMN_READERS: dict[str, tuple[frozenset[str], Callable[[Collector, Columns, int], Status]]] = {
-    "dependencies": (frozenset({"dependencies"}), _dependency_columns),
-    "disks": (frozenset({"hosts", "disks"}), _disk_columns),
+def _path_fields(path: Any) -> tuple[str | None, str | None]:
+    """The datastore and format a disk's path gives (``[ds1] vm/vm.vmdk``: ``ds1``,
+    ``vmdk``), as :func:`_add_disk` reads them."""
+    text = str(path)
+    store = text[1:text.index("]")] if text.startswith("[") and "]" in text else None
+    return store, "vmdk" if text.lower().endswith(".vmdk") else None
+
+
+def _host_columns(col: Collector, columns: Columns, n: int, bureau: str | None) -> Status:
+    """:func:`_host_row` for a chunk of a host sheet: each row's host dict built by one
+    comprehension, the system of a row looked up only when it differs from the row
+    before's (the same call again adds nothing), each distinct OS text split once. The
+    rows are added in order, the same as row by row."""
+    if any(t == "bureaus" and c != "name" for t, c in columns):
+        return [False] * n  # bureau details (their own rows): the row reader adds them
+    bnames = columns.get(("bureaus", "name")) or [None] * n
+    snames = columns.get(("systems", "name")) or [None] * n
+    sys_names = [c for t, c in columns if t == "systems" and c != "name"]
+    sys_lists = [v for (t, c), v in columns.items() if t == "systems" and c != "name"]
+    host_names = [c for t, c in columns if t == "hosts"]
+    host_lists = [v for (t, _c), v in columns.items() if t == "hosts"]
+    hosts = ([{k: v for k, v in zip(host_names, vs, strict=True) if v is not None}
+              for vs in zip(*host_lists, strict=True)] if host_lists else [{} for _ in range(n)])
+    sys_rows = list(zip(*sys_lists, strict=True)) if sys_lists else [()] * n
+    has_os = ("hosts", "os") in columns or ("hosts", "os_version") in columns
+    os_memo: dict[tuple[Any, Any, Any], list[tuple[str, Any]]] = {}
+    status: Status = []
+    last: tuple[str, str, tuple[Any, ...]] | None = None
+    sid = ""
+    for j, blank in enumerate(_blank_rows(columns, n)):
+        if blank:
+            status.append(None)
+            continue
+        b = bnames[j] or bureau
+        name = snames[j]
+        host = hosts[j]
+        fields = sys_rows[j]
+        if not b or (not name and any(v is not None for v in fields)) or (
+                not host.get("hostname") and not host.get("ip") and (not name or host)):
+            status.append(False)  # no bureau, system details without a name, no host
+            continue              # name or IP: the row reader says which
+        b = str(b)
+        if name:
+            key = (b, str(name), fields)
+            if key != last:  # the same call as the row before's adds nothing
+                given = {k: v for k, v in zip(sys_names, fields, strict=True)
+                         if v is not None}
+                sid = col.system(b, key[1], given or None)
+                last = key
+            if not host:
+                status.append(True)  # a system's row without a host
+                continue
+        host.setdefault("hostname", host.get("ip"))
+        host["hostname"] = str(host["hostname"])
+        if has_os and (host.get("os") or host.get("os_version")):
+            os_key = (host.get("os"), host.get("os_version"), host.get("arch"))
+            changes = os_memo.get(os_key)
+            if changes is None:
+                changes = os_memo[os_key] = _os_changes(os_key)
+            for k, v in changes:
+                host[k] = v
+        if name:
+            host["system_id"] = sid
+        col.host(b, host)
+        status.append(True)
+    return status
+
+
+def _os_changes(key: tuple[Any, Any, Any]) -> list[tuple[str, Any]]:
+    """What :func:`_os_fields` sets on a host of OS, version and architecture ``key``,
+    in the order it sets them."""
+    before = {k: v for k, v in zip(("os", "os_version", "arch"), key, strict=True)
+              if v is not None}
+    after = dict(before)
+    _os_fields(after)
+    return [(k, v) for k, v in after.items() if k not in before or before[k] is not v]
+
+
+#: Sheet kinds whose chunks can be read column by column: the tables their columns may
+#: belong to, the column reader, and whether only a sheet naming no bureau (no 单位
+#: column, no 填报单位 line: its names resolve across the bureaus) is read so.
+COLUMN_READERS: dict[str, tuple[frozenset[str],
+                                Callable[[Collector, Columns, int, str | None], Status],
+                                bool]] = {
+    "hosts": (frozenset({"hosts", "systems", "bureaus"}), _host_columns, False),
+    "dependencies": (frozenset({"dependencies"}), _dependency_columns, True),
+    "disks": (frozenset({"hosts", "disks"}), _disk_columns, True),
 }
 
 
