@@ -232,9 +232,11 @@ class Collector:
 
     def _host_anywhere(self, text: str) -> str:
         key = text.strip()
-        name = host_key_name(key)
-        for k in (key, name):
-            for index in (self.hosts_any, self.known.hosts_any):
+        indexes = (self.hosts_any, self.known.hosts_any)
+        for k in (key, None):
+            if k is None:  # the text as a host name (short, lower case), once needed
+                k = host_key_name(key)
+            for index in indexes:
                 hid = index.get(k)
                 if hid:
                     return hid
@@ -254,14 +256,21 @@ class Collector:
         ip = str(row.get("ip") or "")
         hid = _sid("h", b, name or ip)
         row["id"] = hid
-        self._hosts_anywhere.clear()  # a new name or address may make one ambiguous
-        row["bureau_id"] = self.bureau(bureau)
-        row.setdefault("source", self.source)
+        if self._hosts_anywhere:
+            self._hosts_anywhere.clear()  # a new name or address may make one ambiguous
+        row["bureau_id"] = self.bureaus.get(bureau) or self.bureau(bureau)
+        if "source" not in row:
+            row["source"] = self.source
         self.rows["hosts"].append(row)
+        hosts, hosts_any = self.hosts, self.hosts_any
         for key in (name, ip):
             if key:
-                self.hosts[(b, key)] = hid
-                _add_any(self.hosts_any, key, hid)
+                hosts[(b, key)] = hid
+                prev = hosts_any.get(key)  # _add_any, inlined (once per host and key)
+                if prev is None:
+                    hosts_any[key] = hid
+                elif prev != hid:
+                    hosts_any[key] = ""
         return hid
 
     def host_ref(self, bureau: str, text: str) -> str:

@@ -271,21 +271,25 @@ def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str |
     each distinct id and text put in matching form once): the rows are added in order,
     the same as row by row."""
     ends = []
-    id_keys: dict[str, str] = {}  # a resolved id (or an external) -> its matching form
+    # per row, the matching form of each part of the id (_add_dependencies's stable_id)
+    id_parts: dict[str, list[str]] = {k: [""] * n for k in _ID_PARTS}
     for key, is_system in _ENDS:
         values = columns.get(("dependencies", key))
         if values is not None:
             ref = col.system_ref if is_system else col.host_ref
             ids = _memo(values, lambda t, f=ref: f("", t))
-            for hit in ids.values():
-                if hit is not _FAILED and hit not in id_keys:
-                    id_keys[hit] = match_key(hit)
-            ends.append((key, [ids[v if type(v) is str else str(v)] if v else None
-                               for v in values]))
+            hits = [ids[v if type(v) is str else str(v)] if v else None for v in values]
+            ends.append((key, hits))
+            keys = {h: match_key(h) for h in dict.fromkeys(hits)
+                    if h is not None and h is not _FAILED}
+            id_parts[key] = [keys.get(h, "") for h in hits]
+    external = columns.get(("dependencies", "external"))
+    if external is not None:
+        ext_keys = {v: match_key(v) for v in dict.fromkeys(external) if v}
+        id_parts["external"] = [ext_keys[v] if v else "" for v in external]
+    heads = ["\x1f".join(t) for t in zip(*(id_parts[k] for k in _ID_PARTS), strict=True)]
     extras = [(k, columns[("dependencies", k)]) for k in _EXTRAS
               if ("dependencies", k) in columns]
-    external = columns.get(("dependencies", "external"))
-    ext_keys = {v: match_key(v) for v in dict.fromkeys(external or ()) if v}
     port_values = columns.get(("dependencies", "port"))
     ports = _memo(port_values or [], _checked_ports)
     rows = col.rows["dependencies"]
@@ -312,12 +316,10 @@ def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str |
         for k, values in extras:
             if values[j]:
                 out[k] = values[j]
-        # the id as _add_dependencies makes it: stable_id of the ends and the port
-        ext = out.get("external")
-        head = "\x1f".join([id_keys[out[k]] if out.get(k) else "" for k in _ID_PARTS[:4]]
-                           + [ext_keys[ext] if ext else ""])
-        for p in row_ports:
-            row = dict(out)
+        head = heads[j]
+        last = len(row_ports) - 1
+        for i, p in enumerate(row_ports):  # _add_dependencies: one row per port
+            row = out if i == last else dict(out)
             if p is not None:
                 row["port"] = p
             row["id"] = _sid("dep", head, str(p) if p is not None else "")
