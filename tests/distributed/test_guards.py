@@ -266,13 +266,15 @@ def _one_error(done: subprocess.CompletedProcess[str]) -> str:
 def test_distributed_run_refuses_a_sqlite_journal_and_a_dead_redis(tmp_path: Path) -> None:
     estate = str(_estate(tmp_path, 2))
     msg = _one_error(_cli(_bare_env(SHANGYUN_REDIS_URL="redis://127.0.0.1:6379/9"),
-                          "wave", "run", "1", "--estate", estate, "--distributed"))
+                          "wave", "run", "1", "--estate", estate, "--distributed",
+                          "--target-uri", "test:///default"))
     assert "journal on PostgreSQL" in msg and "SHANGYUN_JOURNAL" in msg
     assert "SQLite" in msg
     port = free_port()
     msg = _one_error(_cli(_bare_env(SHANGYUN_JOURNAL="postgresql://postgres@127.0.0.1/x",
                                     SHANGYUN_REDIS_URL=f"redis://127.0.0.1:{port}/0"),
-                          "wave", "run", "1", "--estate", estate, "--distributed"))
+                          "wave", "run", "1", "--estate", estate, "--distributed",
+                          "--target-uri", "test:///default"))
     assert f"127.0.0.1:{port}" in msg and "not reachable" in msg
     assert not (Path(estate) / "journal.db").exists()  # nothing was written
 
