@@ -217,7 +217,8 @@ def import_ledgers(
             items.append((item, bureau))
     touched: dict[str, set[str]] = {t: set() for t in ORDER}
     by_file: dict[str, dict[str, set[str]]] = {}  # ledger file name -> table -> ids it gave
-    waiting: list[tuple[LedgerRead, str, dict[str, Any]]] = []
+    gave: dict[int, dict[str, set[str]]] = {}  # report.files index -> table -> estate ids
+    waiting: list[tuple[LedgerRead, str, dict[str, set[str]]]] = []
     vms: list[tuple[str, list[str]]] = []  # RVTools export -> the estate ids of its VMs
     for f, file_bureau in items:
         p = Path(f)
@@ -249,6 +250,8 @@ def import_ledgers(
         names.rename_systems(step.renamed, merger.by_id["systems"])
         report.warnings += step.notes
         _touch(touched, step)
+        gave[len(report.files)] = mine = {t: set() for t in ORDER}
+        _touch(mine, step)
         if read.kind != "export":
             _touch(by_file.setdefault(p.name, {t: set() for t in ORDER}), step)
         if not (read.kind == "export" and report.edits and not apply):
@@ -260,18 +263,18 @@ def import_ledgers(
             known.add(read.sha256)
             changed = True
         entry = {"file": str(f), "kind": read.kind, "sha256": read.sha256,
-                 "rows": read.data_rows, "read": read.counts(),
+                 "rows": read.data_rows, "read": {},
                  "merge": {t: c.to_dict() for t, c in step.counts.items()},
                  "conflicts": len(step.conflicts),
                  "sheets": [s.to_dict() for s in read.sheets]}
         report.files.append(entry)
         report.warnings += [f"{p.name}: {w}" for w in read.warnings]
         if read.deferred:
-            waiting.append((read, p.name, entry))
+            waiting.append((read, p.name, mine))
         if read.kind == "rvtools" and read.rows.get("hosts"):
             vms.append((p.name, [step.id_map["hosts"].get(str(h["id"]), str(h["id"]))
                                  for h in read.rows["hosts"]]))
-    for read, name, entry in waiting:  # every system is known now: any file order works
+    for read, name, mine in waiting:  # every system is known now: any file order works
         rows, placeholders = resolve_deferred(read, names, name)
         step = merger.merge(rows, name, defines=False)
         report.warnings += merger.add_placeholders(placeholders, step.id_map["systems"])
@@ -279,8 +282,9 @@ def import_ledgers(
         _touch(by_file.setdefault(name, {t: set() for t in ORDER}), step)
         report.conflicts += step.conflicts
         changed = changed or step.changed
-        entry["read"] = {t: entry["read"].get(t, 0) + len(r)
-                         for t, r in rows.items() if r or entry["read"].get(t)}
+        _touch(mine, step)
+    for i, mine in gave.items():  # distinct estate rows per table, as the estate gets them
+        report.files[i]["read"] = {t: len(ids) for t, ids in mine.items() if ids}
     folded = merger.fold_standins()  # hosts named by address only, now known by name
     report.warnings += folded
     report.warnings += systemless_vms(vms, merger.by_id["hosts"])

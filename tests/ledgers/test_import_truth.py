@@ -1,0 +1,57 @@
+"""What ``inventory import`` says is true: the dry run's per-table figures count distinct
+estate rows (not rows read), an edited export's whole numbers print as whole numbers, and
+re-importing an older ledger after its corrected version is not called a new version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+from shangyun.cli import main
+
+
+def _ledger(path: Path, *, corrected: bool = False) -> Path:
+    """A bureau's ledger as bureaus write it: a title row, the 单位 column merged down,
+    a dependency sheet naming systems of the file, and a 单位信息 sheet (one bureau)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "服务器台账"
+    ws.append(["甲局信息系统资产台账"])
+    ws.append(["单位", "业务系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存"])
+    rows = [["甲局", "审批系统", "jia-sp-app01", "10.42.1.11", "CentOS 7.9", 8, "16G"],
+            [None, "审批系统", "jia-sp-app02", "10.42.1.12", "CentOS 7.9", 8, "16G"],
+            [None, "审批系统", "jia-sp-db01", "10.42.1.21", "CentOS 7.9", 16, "64G"],
+            [None, "档案系统", "jia-da-app01", "10.42.2.11", "CentOS 7.6", 4, "8G"],
+            [None, "档案系统", "jia-da-db01", "10.42.2.21", "CentOS 7.6", 8, "32G"],
+            [None, "公文系统", "jia-gw-app01", "10.42.9.11", "CentOS 7.6", 8, "16G"]]
+    if corrected:
+        rows[0][6] = "32G"
+        rows.append([None, "档案系统", "jia-da-web01", "10.42.2.31", "CentOS 7.9", 2, "4G"])
+    for r in rows:
+        ws.append(r)
+    ws.merge_cells(start_row=3, start_column=1, end_row=2 + len(rows), end_column=1)
+    deps = wb.create_sheet("系统依赖")
+    deps.append(["源系统", "目标系统", "端口"])
+    deps.append(["审批系统", "档案系统", 443])
+    deps.append(["审批系统", "公文系统", 8080])
+    deps.append(["档案系统", "公文系统", 443])
+    info = wb.create_sheet("单位信息")
+    info.append(["单位名称", "地区", "专线带宽(Mbps)"])
+    info.append(["甲局", "武汉", 200])
+    wb.save(path)
+    return path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, ["inventory", "import", *args, "--no-progress"])
+    return res.exit_code, " ".join(res.output.split())
+
+
+def test_dry_run_counts_distinct_rows_per_table(tmp_path: Path) -> None:
+    path = _ledger(tmp_path / "甲局台账.xlsx")
+    code, out = _run(str(path), "--estate", str(tmp_path / "e"), "--dry-run")
+    assert code == 0, out
+    # one bureau (named on 7 rows), 3 systems (named on 6 host rows and 3 dependencies)
+    assert "10 rows → bureaus 1, dependencies 3, hosts 6, systems 3" in out, out
