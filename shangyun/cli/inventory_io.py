@@ -222,7 +222,7 @@ def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
     """The cells an edited export changes: table, row (``name (id)``), column (the
     workbook's header the team edited: ``迁移窗口开始`` in a zh workbook), current → edited
     (a reference as ``name (id)``)."""
-    from shangyun.estate import Estate
+    from shangyun.estate import Estate, cell_text
     from shangyun.estate.names import label, names_of
 
     est = Estate.load(estate_dir, check=False)
@@ -233,7 +233,7 @@ def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
         if value is None:
             return ""
         kind = _REF_KIND.get(column)
-        return label(str(value), by_kind[kind]) if kind else str(value)
+        return label(str(value), by_kind[kind]) if kind else cell_text(value)
 
     t = Table("table", "id", "column", "current", "edited", title="edits")
     for e in edits[:500]:
@@ -252,7 +252,7 @@ def _print_conflicts(rows: list[dict[str, Any]], estate_dir: str) -> None:
     the estate's value and source, the incoming value and source."""
     from pathlib import Path
 
-    from shangyun.estate import Estate
+    from shangyun.estate import Estate, cell_text
     from shangyun.estate.names import label, names_of
 
     names: dict[str, dict[str, str]] = {}
@@ -265,7 +265,7 @@ def _print_conflicts(rows: list[dict[str, Any]], estate_dir: str) -> None:
         if value is None:
             return ""
         kind = _REF_KIND.get(column)
-        return label(str(value), by_kind[kind]) if kind else str(value)
+        return label(str(value), by_kind[kind]) if kind else cell_text(value)
 
     t = Table("table", "row", "column", "estate (kept)", "incoming", "estate's source",
               "incoming source", title="values that differ from the estate's")

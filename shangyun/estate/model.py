@@ -702,6 +702,12 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def cell_text(v: Any) -> str:
+    """``v`` as the estate's CSV files write it: whole-number floats without ``.0``
+    (``200.0`` → ``200``), booleans as ``true``/``false``, empty for ``None`` and NaN."""
+    return _to_text(_plain(v))
+
+
 def _to_csv(df: pd.DataFrame, table: Table, path: Path,
             kept: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> None:
     """Write ``df`` as the table's CSV file (UTF-8 with BOM, ``\\n`` line ends, quoting

@@ -55,3 +55,29 @@ def test_dry_run_counts_distinct_rows_per_table(tmp_path: Path) -> None:
     assert code == 0, out
     # one bureau (named on 7 rows), 3 systems (named on 6 host rows and 3 dependencies)
     assert "10 rows → bureaus 1, dependencies 3, hosts 6, systems 3" in out, out
+
+
+def test_edited_export_prints_whole_numbers_as_whole_numbers(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    est = tmp_path / "e"
+    code, out = _run(str(_ledger(tmp_path / "甲局台账.xlsx")), "--estate", str(est))
+    assert code == 0, out
+    book = tmp_path / "export.xlsx"
+    res = CliRunner().invoke(main, ["inventory", "export", "--estate", str(est),
+                                    "--xlsx", str(book)])
+    assert res.exit_code == 0, res.output
+    wb = load_workbook(book)
+    ws = wb["单位"]
+    col = [c.value for c in ws[1]].index("专线带宽(Mbps)") + 1
+    assert ws.cell(2, col).value == 200
+    ws.cell(2, col).value = 1000
+    hosts = wb["主机"]
+    mem = [c.value for c in hosts[1]].index("内存(GB)") + 1
+    hosts.cell(2, mem).value = 12.5
+    wb.save(book)
+    code, out = _run(str(book), "--estate", str(est))
+    assert code == 0, out
+    assert "专线带宽(Mbps) │ 200 │ 1000 │" in out, out
+    assert "200.0" not in out and "1000.0" not in out
+    assert "12.5 │" in out, out  # other numbers as the estate's CSV writes them
