@@ -203,6 +203,8 @@ def import_ledgers(
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     sources: list[dict[str, Any]] = list(estate.meta.get("sources") or [])
     known = {s.get("sha256") for s in sources if isinstance(s, dict)}
+    recorded = len(sources)  # the sources recorded before this import
+    again: dict[str, str] = {}  # file name -> SHA-256 of a file of this import seen before
     merger = Merger(estate)
     names = KnownIndex(merger.rows)
     changed = created
@@ -257,7 +259,9 @@ def import_ledgers(
         if not (read.kind == "export" and report.edits and not apply):
             report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
         changed = changed or step.changed
-        if read.sha256 not in known:
+        if read.sha256 in known:
+            again[p.name] = read.sha256
+        else:
             sources.append({"path": str(f), "sha256": read.sha256, "rows": read.data_rows,
                             "kind": read.kind, "imported_at": stamp})
             known.add(read.sha256)
@@ -293,7 +297,8 @@ def import_ledgers(
     if not created:
         kinds = {Path(str(x.get("path", ""))).name: str(x.get("kind", "")) for x in sources
                  if isinstance(x, dict)}
-        report.missing = no_longer_listed(by_file, merger, kinds)
+        report.missing = no_longer_listed(by_file, merger, kinds,
+                                          _older(again, sources[:recorded]))
         report.warnings += _missing_lines(report.missing, estate_dir)
     if not changed:
         report.warnings += estate.kept_cells()
@@ -410,8 +415,23 @@ def held_edits(edits: list[dict[str, Any]], estate: Estate,
             for (sid, what), cols in out.items()]
 
 
+def _older(again: dict[str, str], sources: list[Any]) -> dict[str, set[str]]:
+    """File name of this import -> the names of the files the estate recorded after it: a
+    file whose content (SHA-256) was imported before is older than every file recorded after
+    its first record (``sources``: the estate's records before this import, oldest first)."""
+    out: dict[str, set[str]] = {}
+    for name, sha in again.items():
+        first = next((i for i, x in enumerate(sources)
+                      if isinstance(x, dict) and x.get("sha256") == sha), None)
+        if first is not None:
+            out[name] = {Path(str(x.get("path", ""))).name for x in sources[first + 1:]
+                         if isinstance(x, dict) and x.get("sha256") != sha}
+    return out
+
+
 def no_longer_listed(by_file: dict[str, dict[str, set[str]]], merger: Merger,
-                     kinds: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                     kinds: dict[str, str] | None = None,
+                     older: dict[str, set[str]] | None = None) -> list[dict[str, Any]]:
     """The hosts and systems of the estate that a file of this import brought before
     (its name in their ``source``) but no longer lists, in the bureaus the file gave now
     (so two bureaus' files of one name do not report each other's rows).
@@ -424,6 +444,9 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]], merger: Merger,
     with ``earlier`` naming that file and ``listed`` giving how many of how many rows the
     new file lists. ``kinds`` (file name -> the format that read it: ledger, rvtools …) keeps
     a ledger from passing for a new version of an RVTools export, and the other way round.
+    ``older`` (file name -> files recorded after its content was first imported,
+    :func:`_older`): a file re-imported after its newer version is no new version of it;
+    its rows are reported with ``older`` set (the newer file brought them).
 
     ``by_file``: ledger file name -> table -> ids the file gave in this import. Two passes
     over the rows: {file, table, id, name, bureau, ip, earlier, listed} each."""
@@ -475,7 +498,8 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]], merger: Merger,
                 for f, listed, of in continues.get(e, []):
                     if row.get("bureau_id") in by_file[f]["bureaus"]:
                         out.append({"file": f, **item, "earlier": e,
-                                    "listed": f"{listed} of {of}"})
+                                    "listed": f"{listed} of {of}",
+                                    "older": e in (older or {}).get(f, set())})
                         break
     return out
 
@@ -503,6 +527,13 @@ def _missing_lines(missing: list[dict[str, Any]], estate_dir: str | Path) -> lis
         shown = ", ".join(f"{r['name']}" + (f" ({r['ip']})" if r.get("ip") else "")
                           + f" [{r['bureau']}]" for r in rows[:20])
         more = f" … and {len(rows) - 20} more (--json lists all)" if len(rows) > 20 else ""
+        if earlier and rows[0].get("older"):
+            lines.append(
+                f"{f} was imported before (the same content, by SHA-256) and is older than "
+                f"{earlier}, imported since: it lists {rows[0]['listed']} {what} the estate "
+                f"has from {earlier} but not these {len(rows)}: {shown}{more}. They are kept "
+                "(an import never deletes).")
+            continue
         if earlier:
             head = (f"{f} lists {rows[0]['listed']} {what} the estate has from {earlier} "
                     f"(a new version of it?) but not these {len(rows)}: {shown}{more}. ")

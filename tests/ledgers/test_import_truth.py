@@ -12,13 +12,13 @@ from openpyxl import Workbook
 from shangyun.cli import main
 
 
-def _ledger(path: Path, *, corrected: bool = False) -> Path:
+def _ledger(path: Path, *, corrected: bool = False, title: str = "甲局信息系统资产台账") -> Path:
     """A bureau's ledger as bureaus write it: a title row, the 单位 column merged down,
     a dependency sheet naming systems of the file, and a 单位信息 sheet (one bureau)."""
     wb = Workbook()
     ws = wb.active
     ws.title = "服务器台账"
-    ws.append(["甲局信息系统资产台账"])
+    ws.append([title])
     ws.append(["单位", "业务系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存"])
     rows = [["甲局", "审批系统", "jia-sp-app01", "10.42.1.11", "CentOS 7.9", 8, "16G"],
             [None, "审批系统", "jia-sp-app02", "10.42.1.12", "CentOS 7.9", 8, "16G"],
@@ -81,3 +81,30 @@ def test_edited_export_prints_whole_numbers_as_whole_numbers(tmp_path: Path) -> 
     assert "专线带宽(Mbps) │ 200 │ 1000 │" in out, out
     assert "200.0" not in out and "1000.0" not in out
     assert "12.5 │" in out, out  # other numbers as the estate's CSV writes them
+
+
+def test_reimported_original_is_not_called_a_new_version_of_its_correction(
+        tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    original = _ledger(tmp_path / "old" / "甲局台账.xlsx")
+    corrected = _ledger(tmp_path / "new" / "甲局台账-202612修订.xlsx", corrected=True)
+    est = str(tmp_path / "e")
+    for path in (original, corrected):
+        code, out = _run(str(path), "--estate", est)
+        assert code == 0, out
+    code, out = _run(str(original), "--estate", est)
+    assert code == 0, out
+    assert "new version" not in out, out
+    assert ("甲局台账.xlsx was imported before (the same content, by SHA-256) and is older "
+            "than 甲局台账-202612修订.xlsx, imported since: it lists 6 of 7 host(s)") in out, out
+    assert "jia-da-web01 (10.42.2.31) [甲局]" in out
+    # a file of new content is still taken for a new version of the correction
+    est2 = str(tmp_path / "e2")
+    assert _run(str(original), "--estate", est2)[0] == 0
+    assert _run(str(corrected), "--estate", est2)[0] == 0
+    (tmp_path / "newer").mkdir()
+    newer = _ledger(tmp_path / "newer" / "甲局台账-202701.xlsx", title="甲局台账 2027年1月")
+    code, out = _run(str(newer), "--estate", est2)
+    assert code == 0, out
+    assert "甲局台账-202701.xlsx lists 6 of 7 host(s)" in out and "(a new version of it?)" in out
