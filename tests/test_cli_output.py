@@ -102,8 +102,8 @@ def test_plan_on_an_empty_estate_is_an_error_not_an_empty_plan(tmp_path: Path) -
 
 def test_piped_output_is_not_cut_at_80_columns(hostile: Path) -> None:
     res = _run("plan", "--estate", str(hostile))
-    summary = next(line for line in res.output.splitlines() if "move groups" in line)
-    assert len(summary) > 80 and summary.endswith("systems excluded")
+    summary = next(line for line in res.output.splitlines() if "move group" in line)
+    assert len(summary) > 80 and summary.endswith("0 systems excluded"), summary
 
 
 def _commands(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):
@@ -237,3 +237,12 @@ def test_files_people_open_carry_names_beside_ids(named: Path) -> None:
     assert assessed["s2"]["name"] == "邮件系统"
     hosts = rows("assessment/hosts.csv")
     assert all(h["hostname"] for h in hosts)
+
+
+def test_plan_summary_counts_in_number(tmp_path: Path) -> None:
+    est = make_estate([system("A"), system("S", classified=True)]).save(tmp_path / "e")
+    res = _run("plan", "--estate", str(est))
+    assert res.exit_code == 0, res.output
+    summary = next(line for line in res.output.splitlines() if "move group" in line)
+    assert summary.startswith("1 wave (lower bound") and "1 move group," in summary, summary
+    assert summary.endswith("1 system excluded"), summary

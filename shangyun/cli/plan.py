@@ -165,10 +165,13 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
                   + (" …" if len(w["bureaus"]) > 6 else ""))
     console.print(t)
     m = result.metrics
-    console.print(f"{m['waves']} waves (lower bound {m['lower_bound_waves']}), "
-                  f"{m['move_groups']} move groups, {m['cut_dependencies']} of "
+    def n(count: int, noun: str) -> str:
+        return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+    console.print(f"{n(m['waves'], 'wave')} (lower bound {m['lower_bound_waves']}), "
+                  f"{n(m['move_groups'], 'move group')}, {m['cut_dependencies']} of "
                   f"{m['dependencies']} dependencies cross waves, "
-                  f"{m['systems_excluded']} systems excluded")
+                  f"{n(m['systems_excluded'], 'system')} excluded")
     for e in result.excluded[:20]:
         who = name_label(str(e["system"]), result.names.get("system", {}))
         console.print(f"  excluded {escape(who)}: {escape(e['reason'])}")
