@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from rich.console import Console, ConsoleDimensions, RenderableType
 from rich.markup import escape as _escape
 from rich.table import Table as _RichTable
@@ -69,6 +70,18 @@ estate_option = click.option(
     "--estate", "estate_dir", required=True,
     type=click.Path(file_okay=False, path_type=str), envvar="SHANGYUN_ESTATE",
     show_envvar=True, help="The estate folder (an inventory).")
+
+
+def estate_words(estate_dir: str) -> str:
+    """`` --estate DIR`` (plain text, DIR one shell word) for a command the CLI suggests,
+    when this command's estate came from ``--estate`` (a person copying the suggestion needs
+    it); empty when it came from ``SHANGYUN_ESTATE`` (the suggestion works as printed)."""
+    from shangyun.estate.names import shell_word
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.get_parameter_source("estate_dir") is ParameterSource.ENVIRONMENT:
+        return ""
+    return f" --estate {shell_word(estate_dir)}"
 
 
 def print_json(data: Any) -> None:

@@ -18,6 +18,7 @@ from shangyun.cli.output import (
     err_console,
     escape,
     estate_option,
+    estate_words,
     handle_errors,
     json_option,
     print_json,
@@ -274,7 +275,9 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                       f"{len(planned)} system(s) planned"
                       + (f": {escape(', '.join(names.get(s) or s for s in planned[:10]))}"
                          + (" …" if len(planned) > 10 else "") if planned else "")
-                      + (f". Start it with 'shangyun wave run {number}'." if planned else
+                      + (f". Start it with 'shangyun wave run {number}"
+                            f"{escape(estate_words(estate_dir))}'."
+                         if planned else
                          _no_plan_hint(estate_dir)))
         return
     counts: dict[str, int] = {}
@@ -595,7 +598,8 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     if not _journaled_wave(estate_dir, number)["runs"]:
         _refuse_unplanned(estate_dir, number)
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
-                        f"of it): nothing to finalize; run it with 'shangyun wave run {number}'")
+                        f"of it): nothing to finalize; run it with 'shangyun wave run {number}"
+                        f"{estate_words(estate_dir)}'")
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
     out["dashboard"] = _finalized_on_dashboard(estate_dir, number)
     if as_json:

@@ -81,10 +81,16 @@ def test_status_of_a_planned_wave_never_run_is_a_sentence_not_an_empty_table(
     before = files(estate)
     code, out, _exc = invoke("wave", "status", "1", "--estate", str(estate))
     assert code == 0, out
-    assert "wave 1: never run" in out and "shangyun wave run 1" in out
+    assert "wave 1: never run" in out
+    # the estate came from --estate: the suggested command carries it
+    assert f"Start it with 'shangyun wave run 1 --estate {estate}'." in out, out
     assert "system(s) planned" in out and "┃" not in out and "step" not in out.split(".")[0]
     data = json.loads(invoke("wave", "status", "1", "--json", "--estate", str(estate))[1])
     assert data["state"] == "never run" and data["pending"], data
+    # from SHANGYUN_ESTATE: the command as printed works, without --estate
+    r = CliRunner().invoke(main, ["wave", "status", "1"], env={"SHANGYUN_ESTATE": str(estate)})
+    assert r.exit_code == 0, r.output
+    assert "Start it with 'shangyun wave run 1'." in " ".join(r.output.split()), r.output
     assert files(estate) == before
 
 
@@ -108,6 +114,7 @@ def test_finalize_of_a_wave_never_run_says_so_and_creates_nothing(estate: Path) 
     code, out, exc = invoke("wave", "finalize", "2", "--estate", str(estate))
     assert code == 1 and exc is None, out
     assert "wave 2 was never run" in out and "nothing to finalize" in out, out
+    assert f"run it with 'shangyun wave run 2 --estate {estate}'" in out, out
     assert "no journal at" not in out
     assert files(estate) == before
 
