@@ -246,3 +246,17 @@ def test_plan_summary_counts_in_number(tmp_path: Path) -> None:
     summary = next(line for line in res.output.splitlines() if "move group" in line)
     assert summary.startswith("1 wave (lower bound") and "1 move group," in summary, summary
     assert summary.endswith("1 system excluded"), summary
+
+
+def test_json_failures_exit_as_the_readme_says(hostile: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "`{\"ok\": false, \"error\": \"…\"}` on stdout and exits 1" in readme
+    assert "A usage error exits 2" in readme
+    monkeypatch.delenv("SHANGYUN_ESTATE", raising=False)
+    res = _run("wave", "status", "1", "--json", "--estate", str(tmp_path / "none"))
+    assert res.exit_code == 1 and json.loads(res.stdout)["ok"] is False
+    res = _run("wave", "status", "x", "--json", "--estate", str(hostile))  # click's usage error
+    assert res.exit_code == 2 and res.stdout == "" and "Usage:" in res.stderr
+    res = _run("plan", "--json")  # a usage error the command finds: JSON, exit 2
+    assert res.exit_code == 2 and json.loads(res.stdout)["ok"] is False
