@@ -33,24 +33,31 @@ from tests.data.test_health import web  # noqa: F401  (fixture)
 from tests.wave.conftest import CLOUD_NODE, build_estate, moto_endpoint, s3_client  # noqa: F401
 
 
-def test_wave_run_reports_to_the_dashboard(server: prefect_server.ServerInfo,
-                                           moto_endpoint: str,  # noqa: F811
-                                           tmp_path: Path) -> None:
-    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2, mib=4)
+def _run_wave_1(server: prefect_server.ServerInfo, endpoint: str, tmp_path: Path,
+                root: Path) -> subprocess.CompletedProcess[str]:
+    """`shangyun wave run 1 --json` as a child process reporting to ``server``, onto a
+    libvirt test cloud with its own pool and a new bucket on moto."""
     pool = tmp_path / "pool"
     pool.mkdir()
     node = tmp_path / "cloud.xml"
     node.write_text(CLOUD_NODE.format(pool_uuid=uuid.uuid4(), pool_path=pool))
     bucket = f"dash-{uuid.uuid4().hex[:10]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    s3_client(endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
     env = {**os.environ, "PREFECT_API_URL": server.api_url,
            "PREFECT_HOME": str(tmp_path / "client-home"),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    r = subprocess.run([str(Path(sys.executable).parent / "shangyun"), "wave", "run", "1",
-                        "--estate", str(est.root), "--target-uri", f"test://{node}",
-                        "--pool", "cloud-pool", "--s3-endpoint", moto_endpoint,
-                        "--bucket", bucket, "--json"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(Path(sys.executable).parent / "shangyun"), "wave", "run", "1",
+                           "--estate", str(root), "--target-uri", f"test://{node}",
+                           "--pool", "cloud-pool", "--s3-endpoint", endpoint,
+                           "--bucket", bucket, "--json"],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_wave_run_reports_to_the_dashboard(server: prefect_server.ServerInfo,
+                                           moto_endpoint: str,  # noqa: F811
+                                           tmp_path: Path) -> None:
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2, mib=4)
+    r = _run_wave_1(server, moto_endpoint, tmp_path, est.root)
     assert r.returncode == 0, r.stderr[-3000:]
     result = json.loads(r.stdout)
     assert result["state"] == "done"
@@ -83,20 +90,7 @@ def test_a_failed_wave_reads_the_same_everywhere(server: prefect_server.ServerIn
     outcome, ``wave status 1``, ``status`` and the dashboard all say the same (#17)."""
     est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2, mib=4)
     est.images["disk-02-1"].unlink()  # sys-02's pre-check refuses: nothing of it is touched
-    pool = tmp_path / "pool"
-    pool.mkdir()
-    node = tmp_path / "cloud.xml"
-    node.write_text(CLOUD_NODE.format(pool_uuid=uuid.uuid4(), pool_path=pool))
-    bucket = f"dash-{uuid.uuid4().hex[:10]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    env = {**os.environ, "PREFECT_API_URL": server.api_url,
-           "PREFECT_HOME": str(tmp_path / "client-home"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    r = subprocess.run([str(Path(sys.executable).parent / "shangyun"), "wave", "run", "1",
-                        "--estate", str(est.root), "--target-uri", f"test://{node}",
-                        "--pool", "cloud-pool", "--s3-endpoint", moto_endpoint,
-                        "--bucket", bucket, "--json"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = _run_wave_1(server, moto_endpoint, tmp_path, est.root)
     assert r.returncode == 1, r.stderr[-3000:]
     result = json.loads(r.stdout)
     assert result["state"] == "failed"
@@ -161,20 +155,7 @@ def test_a_cut_over_wave_awaits_finalize_on_the_dashboard(
     (est.root / "plan" / "cutover.yaml").write_text(yaml.safe_dump(
         {"schema_version": 1, "systems": {"sys-01": {"health": [
             {"kind": "http", "url": f"{web}/ok", "expect_body": "UP"}]}}}), encoding="utf-8")
-    pool = tmp_path / "pool"
-    pool.mkdir()
-    node = tmp_path / "cloud.xml"
-    node.write_text(CLOUD_NODE.format(pool_uuid=uuid.uuid4(), pool_path=pool))
-    bucket = f"dash-{uuid.uuid4().hex[:10]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    env = {**os.environ, "PREFECT_API_URL": server.api_url,
-           "PREFECT_HOME": str(tmp_path / "client-home"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    r = subprocess.run([str(Path(sys.executable).parent / "shangyun"), "wave", "run", "1",
-                        "--estate", str(est.root), "--target-uri", f"test://{node}",
-                        "--pool", "cloud-pool", "--s3-endpoint", moto_endpoint,
-                        "--bucket", bucket, "--json"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = _run_wave_1(server, moto_endpoint, tmp_path, est.root)
     assert r.returncode == 0, r.stderr[-3000:]
     st = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(est.root), "--json"])
     assert json.loads(st.output)["state"] == "cut_over", st.output
