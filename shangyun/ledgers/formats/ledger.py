@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, zip_longest
 from operator import itemgetter, not_
 from typing import Any
 
@@ -499,7 +499,8 @@ def _read_sheet(
         if hidden:
             hidden_skipped += [r + 1 for r in chunk if r in hidden]
             chunk = [r for r in chunk if r not in hidden]
-        cells = [_clean_column(rows, chunk, c) for c in cols]
+        table = _transposed(rows, chunk)
+        cells = [_clean_column(table, len(chunk), c) for c in cols]
         status = None
         if column_reader is not None and _plain(layout, cells):
             status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
@@ -849,29 +850,35 @@ def _drop_fill_only(rows: Sequence[list[Any]], data: list[int],
     return out
 
 
-def _clean_column(rows: Sequence[list[Any]], chunk: list[int], c: _Col) -> list[Any]:
-    """The cleaned values of column ``c`` for the rows ``chunk`` (``None`` when blank; a
-    :class:`BadValue` when bad), each distinct raw value cleaned once.
+def _transposed(rows: Sequence[list[Any]], chunk: list[int]) -> list[tuple[Any, ...]]:
+    """The columns of the rows ``chunk`` (a short row's missing cells blank: ``""``),
+    transposed in C (``zip_longest``) rather than gathered cell by cell."""
+    return list(zip_longest(*map(rows.__getitem__, chunk), fillvalue=""))
 
-    The column is gathered in one pass, its distinct values cleaned (through the column's
-    memo), then mapped back. A column holding booleans (or values equal to them: 0, 1,
-    0.0, 1.0) takes the value-by-value path, since ``True == 1`` would share a memo key.
+
+def _clean_column(table: list[tuple[Any, ...]], n: int, c: _Col) -> list[Any]:
+    """The cleaned values of column ``c`` of a chunk of ``n`` rows whose columns are
+    ``table`` (:func:`_transposed`): ``None`` when blank, a :class:`BadValue` when bad,
+    each distinct raw value cleaned once.
+
+    The column's distinct values are cleaned (through the column's memo), then mapped
+    back. A column holding booleans (or values equal to them: 0, 1, 0.0, 1.0) takes the
+    value-by-value path, since ``True == 1`` would share a memo key.
     """
     idx, memo, fn = c.index, c.memo, c.clean
-    try:
-        raw = [rows[r][idx] for r in chunk]
-    except IndexError:  # a short row: its missing cells are blank
-        raw = [rows[r][idx] if idx < len(rows[r]) else "" for r in chunk]
+    if idx >= len(table):  # no row of the chunk reaches the column: all blank
+        return [None] * n
+    raw = table[idx]
     distinct = dict.fromkeys(raw)
     if True in distinct or False in distinct:
         return _clean_each(raw, memo, fn)
     for key in distinct:
         if key not in memo:
             memo[key] = None if key == "" or key is None else fn(key)
-    return [memo[v] for v in raw]
+    return list(map(memo.__getitem__, raw))
 
 
-def _clean_each(raw: list[Any], memo: dict[Any, Any], fn: Callable[[Any], Any]) -> list[Any]:
+def _clean_each(raw: Sequence[Any], memo: dict[Any, Any], fn: Callable[[Any], Any]) -> list[Any]:
     """Value by value, with booleans keyed apart from the numbers equal to them."""
     out: list[Any] = []
     append = out.append
