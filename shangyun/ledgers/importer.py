@@ -6,7 +6,9 @@ understood raises :class:`LedgerError`; a merged estate with problems raises
 :class:`ValidationFailed` listing all of them; in both cases nothing is written.
 
 Each imported file is recorded in ``estate.yaml`` ``sources`` (path, sha256, rows,
-imported_at) once per content: importing the same file again changes nothing.
+imported_at) once per name and content: importing the same file again changes nothing; the
+same content under a new name (the ledger renamed or copied) is recorded again with
+``same_as`` naming the file it was first recorded as, and a warning says so.
 """
 
 from __future__ import annotations
@@ -203,7 +205,15 @@ def import_ledgers(
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     sources: list[dict[str, Any]] = list(estate.meta.get("sources") or [])
     known = {s.get("sha256") for s in sources if isinstance(s, dict)}
+    # the name each content was first recorded under, and the (name, content) pairs
+    first_name: dict[Any, str] = {}
+    pairs: set[tuple[str, Any]] = set()
+    for s in sources:
+        if isinstance(s, dict):
+            first_name.setdefault(s.get("sha256"), Path(str(s.get("path", ""))).name)
+            pairs.add((Path(str(s.get("path", ""))).name, s.get("sha256")))
     recorded = len(sources)  # the sources recorded before this import
+    renamed: dict[str, str] = {}  # file name -> the name its content was first recorded as
     again: dict[str, str] = {}  # file name -> SHA-256 of a file of this import seen before
     merger = Merger(estate)
     names = KnownIndex(merger.rows)
@@ -259,12 +269,30 @@ def import_ledgers(
         if not (read.kind == "export" and report.edits and not apply):
             report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
         changed = changed or step.changed
+        record = {"path": str(f), "sha256": read.sha256, "rows": read.data_rows,
+                  "kind": read.kind, "imported_at": stamp}
         if read.sha256 in known:
             again[p.name] = read.sha256
+            first = first_name.get(read.sha256, "")
+            if (p.name, read.sha256) not in pairs and first != p.name:
+                # the same ledger renamed (or copied): recorded under this name too, so
+                # the rows citing it in `source` have a record, and said
+                renamed[p.name] = first
+                sources.append({**record, "same_as": first})
+                pairs.add((p.name, read.sha256))
+                changed = True
+                when = ("imported before" if any(
+                    isinstance(x, dict) and x.get("sha256") == read.sha256
+                    for x in sources[:recorded]) else "also in this import")
+                report.warnings.append(
+                    f"{p.name} has the same content (by SHA-256) as {first}, {when}: the "
+                    "same ledger under another name; nothing in it is new (it is recorded "
+                    "as a source under this name too)")
         else:
-            sources.append({"path": str(f), "sha256": read.sha256, "rows": read.data_rows,
-                            "kind": read.kind, "imported_at": stamp})
+            sources.append(record)
             known.add(read.sha256)
+            first_name[read.sha256] = p.name
+            pairs.add((p.name, read.sha256))
             changed = True
         entry = {"file": str(f), "kind": read.kind, "sha256": read.sha256,
                  "rows": read.data_rows, "read": {},
@@ -299,6 +327,9 @@ def import_ledgers(
                  if isinstance(x, dict)}
         report.missing = no_longer_listed(by_file, merger, kinds,
                                           _older(again, sources[:recorded]))
+        for m in report.missing:
+            if m.get("older") and m["file"] in renamed:
+                m["same_as"] = renamed[m["file"]]
         report.warnings += _missing_lines(report.missing, estate_dir)
     if not changed:
         report.warnings += estate.kept_cells()
@@ -528,9 +559,12 @@ def _missing_lines(missing: list[dict[str, Any]], estate_dir: str | Path) -> lis
                           + f" [{r['bureau']}]" for r in rows[:20])
         more = f" … and {len(rows) - 20} more (--json lists all)" if len(rows) > 20 else ""
         if earlier and rows[0].get("older"):
+            was = (f"has the content of {rows[0]['same_as']}, imported before (by SHA-256), "
+                   "and" if rows[0].get("same_as") else
+                   "was imported before (the same content, by SHA-256) and")
             lines.append(
-                f"{f} was imported before (the same content, by SHA-256) and is older than "
-                f"{earlier}, imported since: it lists {rows[0]['listed']} {what} the estate "
+                f"{f} {was} is older than {earlier}, imported since: it lists "
+                f"{rows[0]['listed']} {what} the estate "
                 f"has from {earlier} but not these {len(rows)}: {shown}{more}. They are kept "
                 "(an import never deletes).")
             continue

@@ -108,3 +108,40 @@ def test_reimported_original_is_not_called_a_new_version_of_its_correction(
     code, out = _run(str(newer), "--estate", est2)
     assert code == 0, out
     assert "甲局台账-202701.xlsx lists 6 of 7 host(s)" in out and "(a new version of it?)" in out
+
+
+def test_the_same_ledger_under_a_new_name_is_recorded_and_said(tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    original = _ledger(tmp_path / "old" / "甲局台账.xlsx")
+    est = tmp_path / "e"
+    assert _run(str(original), "--estate", str(est))[0] == 0
+    renamed = tmp_path / "甲局资产清单.xlsx"
+    shutil.copy(original, renamed)
+    code, out = _run(str(renamed), "--estate", str(est))
+    assert code == 0, out
+    assert ("甲局资产清单.xlsx has the same content (by SHA-256) as 甲局台账.xlsx, imported "
+            "before: the same ledger under another name; nothing in it is new") in out, out
+    sources = yaml.safe_load((est / "estate.yaml").read_text(encoding="utf-8"))["sources"]
+    assert [(Path(s["path"]).name, s.get("same_as")) for s in sources] == [
+        ("甲局台账.xlsx", None), ("甲局资产清单.xlsx", "甲局台账.xlsx")]
+    assert sources[0]["sha256"] == sources[1]["sha256"]
+    # imported again under that name: nothing new to say or record
+    code, out = _run(str(renamed), "--estate", str(est))
+    assert code == 0 and "same content" not in out, out
+    # a renamed copy of the original, after its corrected version: older, and said so
+    corrected = _ledger(tmp_path / "new" / "甲局台账-202612修订.xlsx", corrected=True)
+    assert _run(str(corrected), "--estate", str(est))[0] == 0
+    copy = tmp_path / "甲局台账(备份).xlsx"
+    shutil.copy(original, copy)
+    code, out = _run(str(copy), "--estate", str(est))
+    assert code == 0, out
+    assert "new version" not in out, out
+    assert ("甲局台账(备份).xlsx has the content of 甲局台账.xlsx, imported before (by "
+            "SHA-256), and is older than 甲局台账-202612修订.xlsx, imported since: it lists "
+            "6 of 7 host(s)") in out, out
+    assert "jia-da-web01 (10.42.2.31) [甲局]" in out
