@@ -77,6 +77,9 @@ def _content(path: Path) -> str:
     with path.open("rb") as f:
         head = f.read(4096)
     if head.startswith(b"PK\x03\x04"):
+        # an OpenDocument file stores its "mimetype" member first, uncompressed
+        if head[30:38] == b"mimetype" and b"opendocument.spreadsheet" in head[38:120]:
+            return "ods"
         return "zip"
     if head.startswith(_OLE):
         return "ole"
@@ -100,7 +103,7 @@ def _open_workbook(path: Path, content: str) -> CalamineWorkbook:
     else by its bytes (an .xlsx named .xls, a WPS .et)."""
     suffix = path.suffix.lower()
     by_name = (content == "zip" and suffix in (".xlsx", ".xlsm", ".xlsb", ".ods")) or \
-        (content == "ole" and suffix == ".xls")
+        (content == "ods" and suffix == ".ods") or (content == "ole" and suffix == ".xls")
     try:
         if by_name:
             return CalamineWorkbook.from_path(str(path))
@@ -113,10 +116,24 @@ def _open_workbook(path: Path, content: str) -> CalamineWorkbook:
                     raise LedgerError(str(path), "is password-protected (encrypted): save a "
                                                  "copy without a password (File → Info → "
                                                  "Protect Workbook) and import that") from exc
+        if content == "zip" and not _has_workbook_xml(path):
+            raise LedgerError(str(path), _ZIP_NOT_WORKBOOK) from exc
         if suffix in WPS_SUFFIXES:
             raise LedgerError(str(path), f"is a WPS spreadsheet that cannot be read ({exc}): "
                                          f"{_SAVE_AS}") from exc
         raise LedgerError(str(path), f"cannot be read as a workbook: {exc}") from exc
+
+
+_ZIP_NOT_WORKBOOK = ("is a zip archive, not a workbook (no xl/workbook.xml inside: a .zip, "
+                     f".docx or other file renamed?): {_SAVE_AS}")
+
+
+def _has_workbook_xml(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "xl/workbook.xml" in z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return True  # a damaged zip: calamine's own message says more
 
 
 def _read_excel(path: Path, content: str) -> list[Grid]:
@@ -225,7 +242,9 @@ def sheet_xml(path: Path) -> dict[str, SheetXml]:
 
     Each sheet part is streamed in 4 MiB pieces (memory stays small whatever the size),
     and the pieces are searched with ``bytes.find`` for ``<f`` and ``hidden=``: a
-    regular expression runs only where one of them occurs."""
+    regular expression runs only where one of them occurs. A zip without
+    ``xl/workbook.xml`` (any zip renamed .xlsx) raises :class:`LedgerError` naming the
+    file."""
     out: dict[str, SheetXml] = {}
     try:
         with zipfile.ZipFile(path) as z:
@@ -251,6 +270,8 @@ def sheet_xml(path: Path) -> dict[str, SheetXml]:
                         carry = data[cut:]
                 if facts.formula_blanks or facts.hidden_rows or facts.filtered:
                     out[name] = facts
+    except KeyError as exc:  # no xl/workbook.xml or its rels: an .ods or a zip renamed
+        raise LedgerError(str(path), _ZIP_NOT_WORKBOOK) from exc
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return out
     return out

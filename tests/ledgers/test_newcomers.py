@@ -74,6 +74,60 @@ def test_a_file_that_is_no_workbook_is_refused_saying_what_it_is(
     assert "Cfb error" not in str(exc.value) and "EOCD" not in str(exc.value)
 
 
+def _write_ods(path: Path, rows: list[list[str]]) -> Path:
+    """A minimal OpenDocument spreadsheet (as LibreOffice writes it: ``mimetype`` stored
+    first, then content.xml and the manifest), written by hand: no ODS writer is
+    installed."""
+    import zipfile
+
+    cells = "".join("<table:table-row>" + "".join(
+        f'<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>'
+        for v in r) + "</table:table-row>" for r in rows)
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} '
+               'office:version="1.2"><office:body><office:spreadsheet>'
+               f'<table:table table:name="主机">{cells}</table:table>'
+               "</office:spreadsheet></office:body></office:document-content>")
+    mime = "application/vnd.oasis.opendocument.spreadsheet"
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+                '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" '
+                'manifest:media-type="text/xml"/></manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), mime)
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return path
+
+
+@pytest.mark.parametrize("name", ["calc.ods", "calc-renamed.xls", "calc-renamed.xlsx"])
+def test_an_ods_file_is_read_by_its_bytes_whatever_its_name(tmp_path: Path, name: str) -> None:
+    path = _write_ods(tmp_path / name, [["单位", "主机名", "IP地址", "操作系统"],
+                                        ["湖北局", "oa01", "10.1.1.1", "CentOS 7.9"]])
+    hosts = _hosts(path)
+    assert hosts["oa01"]["ip"] == "10.1.1.1" and hosts["oa01"]["os"] == "CentOS"
+
+
+@pytest.mark.parametrize("name", ["docs.xlsx", "docs.xls"])
+def test_a_zip_that_is_no_workbook_is_one_error_naming_the_file(
+        tmp_path: Path, name: str) -> None:
+    import zipfile
+
+    from connectors.grid import sheet_xml
+
+    with zipfile.ZipFile(tmp_path / name, "w") as z:
+        z.writestr("readme.txt", "not a workbook")
+    for call in (read_grids, sheet_xml):
+        with pytest.raises(LedgerError) as exc:
+            call(tmp_path / name)
+        text = str(exc.value)
+        assert name in text and "is a zip archive, not a workbook" in text, text
+        assert "xl/workbook.xml" in text and "_rels" not in text.replace("xl/_rels", "")
+
+
 def test_a_password_protected_workbook_is_refused_saying_so(tmp_path: Path) -> None:
     # An encrypted .xlsx is an OLE container holding an 'EncryptedPackage' stream.
     blob = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
