@@ -368,9 +368,12 @@ def _always(_grids: list[Grid]) -> bool:
 LEDGER = LedgerFormat("ledger", _always, read_sheets)
 
 
-def _columns(header: list[Any], kind: str, mapping: Mapping
+def _columns(header: list[Any], kind: str, mapping: Mapping,
+             values: Callable[[int], list[Any]] | None = None,
              ) -> tuple[list[_Col], list[tuple[int, str]], list[str]]:
-    """The mapped columns, the unmapped ``(index, header)`` and warnings about duplicates."""
+    """The mapped columns, the unmapped ``(index, header)`` and warnings about duplicates.
+    ``values(i)`` gives the first cells of column ``i`` (to decide a header by its values:
+    :func:`_system_type`)."""
     cols: list[_Col] = []
     unmapped: list[tuple[int, str]] = []
     seen: dict[str, _Col] = {}
@@ -385,6 +388,21 @@ def _columns(header: list[Any], kind: str, mapping: Mapping
             continue
         if target == H.IGNORE:
             continue
+        if (kind == "hosts" and target == "hosts.os" and values is not None
+                and H.normalize_header(text) == _SYSTEM_TYPE
+                and H.normalize_header(text) not in mapping):
+            other_os = any(j != i and _lookup(h, kind, mapping)[0] == "hosts.os"
+                           for j, h in enumerate(header))
+            target, note = _system_type(values(i), other_os, f"{text} ({column_letter(i)})")
+            if target == "systems.kind" and not any(
+                    _lookup(h, kind, mapping)[0] == "systems.name" for h in header):
+                target, note = None, (
+                    f"column '{text} ({column_letter(i)})' holds system kinds (业务系统/共享服务) "
+                    "but the sheet names no system (no 系统名称 column): not imported")
+            if note:
+                warnings.append(note)
+            if target is None:
+                continue
         if target == "hosts.kind" and not unit:  # 是否虚拟机 (是/否): which kind 是 means
             unit = kind_question(H.normalize_header(text))
         c = _Col(i, text, target, unit)
@@ -406,6 +424,33 @@ def _columns(header: list[Any], kind: str, mapping: Mapping
     return cols, unmapped, warnings
 
 
+_SYSTEM_TYPE = H.normalize_header("系统类型")
+_KIND_OF_SYSTEM = cleaner("systems.kind", "")
+
+
+def _system_type(values: list[Any], other_os: bool, label: str) -> tuple[str | None, str]:
+    """What a 系统类型 column of a host sheet holds, by its values: ``hosts.os`` when most
+    look like operating systems (CentOS 7.9, Windows …) — or when it is empty and the
+    sheet has no other OS column —, ``systems.kind`` when each is a system kind (业务系统,
+    基础设施, shared-service …); else nothing, with a warning (never dropped silently)."""
+    texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    os_like = _LOOKS_LIKE[1][2]
+    if not texts:
+        return ("systems.kind" if other_os else "hosts.os"), ""
+    if 2 * sum(1 for t in texts if os_like.search(t)) > len(texts):
+        return "hosts.os", ""
+    kinds = [_KIND_OF_SYSTEM(t) for t in texts]
+    if not any(type(k) is BadValue for k in kinds):
+        return "systems.kind", ""
+    odd = list(dict.fromkeys(t for t, k in zip(texts, kinds, strict=True)
+                             if type(k) is BadValue))
+    shown = ", ".join(repr(t) for t in odd[:5]) + (" …" if len(odd) > 5 else "")
+    return None, (f"column {label!r} is not imported: its values ({shown}) are neither "
+                  "operating systems (hosts.os) nor system kinds (业务系统/共享服务, "
+                  "systems.kind); if it is one of them, add to a --mapping file the line  "
+                  f"{label.rsplit(' (', 1)[0]}: hosts.os  (or systems.kind)")
+
+
 _LOOKS_LIKE: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("IP addresses", "hosts.ip", re.compile(r"^\s*(?:\d{1,3}\.){3}\d{1,3}")),
     ("operating systems", "hosts.os", re.compile(
@@ -415,6 +460,11 @@ _LOOKS_LIKE: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("sizes", "hosts.disk_gb", re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:[kmgt]i?b?|[kmgt])\s*$",
                                           re.I)),
 )
+
+
+def _first_values(grid: Grid, first: int, index: int) -> list[Any]:
+    """The first (up to 200) cells of column ``index`` below row ``first``."""
+    return [row[index] for row in grid.rows[first:first + 200] if index < len(row)]
 
 
 def suggest(grid: Grid, first: int, index: int, header: str) -> str | None:
@@ -442,7 +492,8 @@ def _read_sheet(
     default_bureau: str | None, col: Collector, problems: _Problems,
     advance: Callable[[int], None] | None,
 ) -> SheetReport:
-    cols, unmapped, dup_warnings = _columns(header, kind, mapping)
+    cols, unmapped, dup_warnings = _columns(
+        header, kind, mapping, lambda i: _first_values(grid, header_idx + 1, i))
     report = SheetReport(grid.sheet, kind, header_idx + 1, 0, 0,
                          columns={c.label: c.target for c in cols},
                          unmapped=[h for _i, h in unmapped], warnings=dup_warnings)

@@ -1,0 +1,70 @@
+"""Ledgers as teams that did not write the code make them: a 系统类型 column holding the
+system's kind on a host sheet, and the shapes found by writing such ledgers by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.grid import read_grids
+from shangyun.ledgers.read import read_ledger
+
+from .conftest import write_xlsx
+
+
+def _read(path: Path, **kw: object) -> object:
+    return read_ledger(path, reader=read_grids, **kw)  # type: ignore[arg-type]
+
+
+HEAD = ["单位", "系统名称", "系统类型", "主机名", "IP地址", "操作系统"]
+
+
+def test_system_type_holding_system_kinds_on_a_host_sheet_is_the_system_kind(
+        tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "k.xlsx", {"服务器": [
+        HEAD,
+        ["甲局", "审批", "业务系统", "sp01", "10.6.0.1", "CentOS 7.9"],
+        ["甲局", "统一认证", "shared-service", "uc01", "10.6.0.2", "Kylin V10"],
+        ["甲局", "存储平台", "基础设施", "st01", "10.6.0.3", "CentOS 7.6"]]})
+    read = _read(path)
+    systems = {s["name"]: s.get("kind") for s in read.rows["systems"]}  # type: ignore[attr-defined]
+    assert systems == {"审批": "business", "统一认证": "shared-service",
+                       "存储平台": "shared-service"}
+    hosts = {h["hostname"]: h["os"] for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert hosts == {"sp01": "CentOS", "uc01": "Kylin", "st01": "CentOS"}
+    assert not [w for w in read.warnings if "both mean" in w]  # type: ignore[attr-defined]
+    [sheet] = read.sheets  # type: ignore[attr-defined]
+    assert sheet.columns["系统类型 (C)"] == "systems.kind"
+
+
+def test_system_type_holding_operating_systems_is_still_the_os(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "o.xlsx", {"服务器": [
+        ["单位", "主机名", "IP地址", "系统类型"],
+        ["甲局", "a1", "10.6.0.1", "CentOS 7.9"], ["甲局", "a2", "10.6.0.2", "Windows Server 2012"],
+        ["甲局", "a3", "10.6.0.3", "银河麒麟V10"]]})
+    read = _read(path)
+    hosts = {h["hostname"]: h["os"] for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert hosts == {"a1": "CentOS", "a2": "Windows Server", "a3": "银河麒麟"}
+
+
+def test_system_type_holding_neither_is_not_dropped_silently(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "n.xlsx", {"服务器": [
+        HEAD,
+        ["甲局", "审批", "政务服务类", "sp01", "10.6.0.1", "CentOS 7.9"],
+        ["甲局", "门户", "对外门户类", "mh01", "10.6.0.2", "CentOS 7.9"]]})
+    read = _read(path)
+    hosts = {h["hostname"]: h["os"] for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert hosts == {"sp01": "CentOS", "mh01": "CentOS"}  # the OS column is untouched
+    [w] = [w for w in read.warnings if "系统类型" in w]  # type: ignore[attr-defined]
+    assert "'系统类型 (C)'" in w and "not imported" in w and "政务服务类" in w, w
+    assert "systems.kind" in w and "hosts.os" in w, w
+
+
+def test_system_kinds_on_a_host_sheet_without_systems_are_said_not_imported(
+        tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "s.xlsx", {"服务器": [
+        ["单位", "主机名", "IP地址", "操作系统", "系统类型"],
+        ["甲局", "a1", "10.6.0.1", "CentOS 7.9", "业务系统"]]})
+    read = _read(path)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["a1"]  # type: ignore[attr-defined]
+    [w] = [w for w in read.warnings if "系统类型" in w]  # type: ignore[attr-defined]
+    assert "no 系统名称 column" in w and "not imported" in w, w
