@@ -25,18 +25,38 @@ _UNASSIGNED_ROW = {"id": "unassigned", "name": "未分配 (unassigned: found by 
                    "kind": "bureau"}
 
 
-def _place_extra_targets(estate: Estate, hosts: list[dict[str, Any]]) -> None:
-    """Give an extra target (no bureau known) the bureau of the one estate host with the
-    same short hostname, so the merge can match it by hostname."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for h in estate.rows("hosts"):
-        by_name.setdefault(host_key_name(h["hostname"]), []).append(h)
+def _place_extra_targets(estate: Estate, hosts: list[dict[str, Any]],
+                         results: list[HostResult]) -> None:
+    """Give an extra target (no bureau known) the bureau of the one estate host it is: the
+    one with the same short hostname, else the one whose IP, else MAC, the machine carries
+    (a host reached at its second address). When the machine carries that host's IP, the
+    row takes it (and leaves its SSH port out): the address discovery used is one of the
+    host's own, not a value that differs from the ledger's."""
+    rows = estate.rows("hosts")
+    index: dict[str, dict[str, list[dict[str, Any]]]] = {"name": {}, "ip": {}, "mac": {}}
+    for h in rows:
+        for kind, value in (("name", host_key_name(h["hostname"])), ("ip", h.get("ip")),
+                            ("mac", str(h.get("mac") or "").lower())):
+            if value:
+                index[kind].setdefault(str(value), []).append(h)
+    facts = {r.target.host_id: r.facts for r in results if r.ok}
     for row in hosts:
         if row["bureau_id"] != UNASSIGNED_BUREAU:
             continue
-        same = by_name.get(host_key_name(row.get("hostname")), [])
-        if len(same) == 1:
-            row["bureau_id"] = same[0]["bureau_id"]
+        ifaces = (facts.get(row["id"]) or {}).get("interfaces", [])
+        own_ips = {str(a) for i in ifaces for a in i.get("addresses", [])}
+        macs = {str(i.get("mac") or "").lower() for i in ifaces} - {"", "00:00:00:00:00:00"}
+        wanted = [("name", {host_key_name(row.get("hostname"))} - {""}), ("ip", own_ips),
+                  ("mac", macs)]
+        for kind, values in wanted:
+            found = {h["id"]: h for v in values for h in index[kind].get(v, [])}
+            if len(found) == 1:
+                (same,) = found.values()
+                row["bureau_id"] = same["bureau_id"]
+                if same.get("ip") and str(same["ip"]) in own_ips:
+                    row["ip"] = same["ip"]
+                    row.pop("ssh_port", None)
+                break
 
 
 def _jump_traffic(results: list[HostResult], hosts: list[dict[str, Any]],
@@ -64,7 +84,7 @@ def merge_discovered(estate: Estate, results: list[HostResult],
                      hypervisor_rows: dict[str, list[dict[str, Any]]]) -> Applied:
     """Merge ``results`` (and hypervisor rows) into ``estate`` in place; see the module."""
     hosts, disks, dbs = discovered_rows(results)
-    _place_extra_targets(estate, hosts)
+    _place_extra_targets(estate, hosts, results)
     volatile = {h["id"]: {k: h.pop(k, None) for k in _VOLATILE_HOST} for h in hosts}
     used = {d["id"]: d.pop("used_gb", None) for d in disks}
     records: dict[str, list[dict[str, Any]]] = {"hosts": hosts, "disks": disks,
