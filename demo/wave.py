@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from shangyun.cli.bars import StepBars, step_label, wave_progress
 from shangyun.errors import ShangyunError
 from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.plan import load_wave
+from shangyun.wave.state import counts_words, state_counts, state_words
 from shangyun.wave.steps import RunOptions, Step
 
 BUCKET = "shangyun-demo-staging"
@@ -159,13 +159,15 @@ def stage_wave(st: DemoState) -> str:
         check_dns_restored(st)
         undone = check_all_undone(st, failing)
         name = st.results.get("fail_health_name") or failing
-        return (f"wave 1 {data['state']}: {_wave_counts(states)} — {name}'s health check "
+        wave, counts = _wave_words(data)
+        return (f"{wave}: {counts} — {name}'s health check "
                 f"failed and it was rolled back cleanly (DNS restored; all {undone} of its "
                 "journaled steps undone, newest first)")
     if data["state"] != "done":
         raise ShangyunError(f"wave 1 ended {data['state']!r}" + _errors(data))
     what = "with cutover (DNS switched, health checked)" if cutover else "part 1 only"
-    return f"wave 1 {data['state']} ({what}): {_wave_counts(states)}"
+    wave, counts = _wave_words(data)
+    return f"{wave} ({what}): {counts}"
 
 
 def guest_options(st: DemoState, opts: RunOptions, system_id: str) -> None:
@@ -253,14 +255,18 @@ def _errors(data: dict[str, Any]) -> str:
     return ("; " + "; ".join(errors)) if errors else ""
 
 
-def _wave_counts(states: dict[str, str]) -> str:
-    counts = Counter(states.values())
-    return ", ".join(f"{n} system(s) {s.replace('_', ' ')}"
-                     for s, n in sorted(counts.items())) or "no systems"
+def _wave_words(data: dict[str, Any]) -> tuple[str, str]:
+    """Wave 1's one state and its systems counted, in the words of ``wave status`` and
+    ``wave run`` (:mod:`shangyun.wave.state`): a wave cut over is awaiting finalize, not
+    done."""
+    return (f"wave 1 {state_words(str(data.get('wave_state') or data['state']))}",
+            str(data.get("summary") or counts_words(state_counts(
+                {str(s["id"]): str(s["state"]) for s in data["systems"]}))))
 
 
 def _wave_table(data: dict[str, Any]) -> None:
     t = Table("system", "state", title="wave 1")
     for s in data["systems"]:
-        t.add_row(escape(str(s.get("name") or s["id"])), str(s["state"]).replace("_", " "))
+        shown = s.get("journal_state") if s["state"] == "done" else s["state"]
+        t.add_row(escape(str(s.get("name") or s["id"])), state_words(str(shown or s["state"])))
     console.print(t)

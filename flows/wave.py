@@ -89,6 +89,7 @@ from shangyun.wave.state import (
     CUT_OVER,
     CUTOVER,
     FINISHED,
+    PENDING,
     PRECHECK,
     REFUSED,
     ROLLBACK_FAILED,
@@ -98,7 +99,10 @@ from shangyun.wave.state import (
     SYSTEM_FAILED,
     WAVE_DONE,
     WAVE_FAILED,
+    counted,
+    counts_words,
     run_state,
+    state_counts,
 )
 from shangyun.wave.stepargs import ConvertDone, ImportArgs, from_record
 from shangyun.wave.steps import NOT_RUN, UNDONE, RunOptions, Step
@@ -695,7 +699,12 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             ctx.close()
         now = wave_status(journal, number, [s.id for s in load_wave(estate_dir, number).systems])
     _artifacts(number, systems, bureau, {s["id"]: s["state"] for s in now["systems"]})
+    journaled = {s["id"]: s["state"] for s in now["systems"]}
+    for s in systems:  # the journal's state of each system after the run (the wave's words)
+        s["journal_state"] = journaled.get(s["id"], PENDING)
+    counts = state_counts({**dict.fromkeys(now["pending"], PENDING), **journaled})
     result = {"wave": number, "run_id": run_id, "state": state, "bureau": bureau,
+              "wave_state": now["state"], "counts": counts, "summary": counts_words(counts),
               "systems": systems}
     if state != WAVE_DONE:
         # the flow run is Failed on the dashboard when a system of it is not done, its
@@ -750,7 +759,7 @@ def failed_message(result: Mapping[str, Any]) -> str:
     listed = "; ".join(f"{_who(r)}: {outcome_label(r['state'])}"
                        for r in bad[:10])
     more = f"; … {len(bad) - 10} more" if len(bad) > 10 else ""
-    return (f"{scope}: {len(bad)} of {len(result['systems'])} system(s) not done — "
+    return (f"{scope}: {len(bad)} of {counted(len(result['systems']), 'system')} not done — "
             f"{listed}{more}")
 
 
@@ -875,7 +884,7 @@ def _rehearse(estate_dir: str, number: int, only: str | None,
     systems = [r for f in futures for r in f.result()]
     failed = [s for s in systems if s["state"] != "rehearsed"]
     if failed:  # the flow run fails, so the dashboard and the follower both see it
-        raise StepError(f"wave {number} dry run: {len(failed)} system(s) could not be "
+        raise StepError(f"wave {number} dry run: {counted(len(failed), 'system')} could not be "
                         "rehearsed: " + "; ".join(f"{_who(s)}: {s.get('error', '')}"
                                                   for s in failed[:5]))
     return {"wave": number, "run_id": None, "state": "done", "bureau": bureau,

@@ -26,6 +26,7 @@ from shangyun.cli.output import (
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
 from shangyun.estate.names import label, names_of, readable, resolve_in, shell_word
+from shangyun.wave.state import counted, counts_words, state_counts, state_words
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -195,7 +196,7 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
 
     total = step_count(wave_steps(work, opts))
     _report(_run_with_bar(f"wave {number}", total, not as_json, estate_dir=estate_dir,
-                          number=number, only=only, options=opts.to_dict()), as_json)
+                          number=number, only=only, options=opts.to_dict()), as_json, estate_dir)
 
 
 def _held(estate_dir: str, work: Any) -> dict[str, str]:
@@ -251,7 +252,8 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
                      start_timeout=start_timeout)
         return
     _report(_run_with_bar(f"wave {number} (resume)", None, not as_json,
-                          estate_dir=estate_dir, number=number, resume=True), as_json)
+                          estate_dir=estate_dir, number=number, resume=True), as_json,
+            estate_dir)
 
 
 @wave.command("status")
@@ -272,7 +274,7 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     if not status["runs"]:
         planned = status.get("pending") or []
         console.print(f"[bold]wave {number}[/]: never run — the journal has no run of it; "
-                      f"{len(planned)} system(s) planned"
+                      f"{counted(len(planned), 'system')} planned"
                       + (f": {escape(', '.join(names.get(s) or s for s in planned[:10]))}"
                          + (" …" if len(planned) > 10 else "") if planned else "")
                       + (f". Start it with 'shangyun wave run {number}"
@@ -280,13 +282,10 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                          if planned else
                          _no_plan_hint(estate_dir)))
         return
-    counts: dict[str, int] = {}
-    for s in status["systems"]:
-        counts[s["state"]] = counts.get(s["state"], 0) + 1
-    if status.get("pending"):
-        counts["pending"] = len(status["pending"])
-    summary = ", ".join(f"{n} {_state_words(st)}" for st, n in sorted(counts.items()))
-    console.print(f"[bold]wave {number}[/]: {escape(_wave_words(status))}  ({summary}; "
+    counts = state_counts({**dict.fromkeys(status.get("pending") or [], "pending"),
+                           **{s["id"]: s["state"] for s in status["systems"]}})
+    summary = counts_words(counts)
+    console.print(f"[bold]wave {number}[/]: {escape(_wave_words(status, estate_dir))}  ({summary}; "
                   f"runs: {len(status['runs'])})")
     bureaus = _names(estate_dir, "bureau")
     for bureau, b in (status.get("bureaus") or {}).items():
@@ -313,13 +312,11 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
 
 
 def _state_words(state: str) -> str:
-    """A system's state as ``wave status`` prints it."""
-    return {"cut_over": "cut over — awaiting finalize",
-            "rolled_back_by_operator": "rolled back by the operator"}.get(
-                state, state.replace("_", " "))
+    """A system's state as ``wave status`` prints it (:func:`state_words`)."""
+    return state_words(state)
 
 
-def _wave_words(status: dict[str, Any]) -> str:
+def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     """The wave's state as ``wave status`` prints it, with what it means when the word
     alone would not say: cut over (awaiting finalize, the source kept for fail-back), or
     rolled back by the operator's command (who, when)."""
@@ -327,7 +324,8 @@ def _wave_words(status: dict[str, Any]) -> str:
     words = state.replace("_", " ")
     if state == "cut_over":
         return (f"{words} — awaiting finalize (the source is kept for fail-back; next: "
-                f"shangyun wave finalize {number} after the soak period)")
+                f"shangyun wave finalize {number}"
+                f"{estate_words(estate_dir) if estate_dir else ''} after the soak period)")
     by = status.get("rolled_back_by")
     if by and state in ("rolled_back", "partly_rolled_back"):
         return (f"{words} by the operator's 'shangyun wave rollback {number}' "
@@ -403,7 +401,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         for r in reports:
             mark = "[green]rolled back[/]" if r.ok else "[red]ROLLBACK FAILED[/]"
             console.print(f"{escape(readable(r.system_id, names))}: {mark} "
-                          f"({len(r.undone)} step(s) undone)")
+                          f"({counted(len(r.undone), 'step')} undone)")
             for key, err in r.failed.items():
                 console.print(f"  [red]failed[/] {escape(_step_label(key, hosts))}: "
                               f"{escape(err)}")
@@ -546,19 +544,26 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-def _report(result: dict[str, Any], as_json: bool) -> None:
+def _report(result: dict[str, Any], as_json: bool, estate_dir: str | None = None) -> None:
     """Print a run's result (``--json``: the result with ``ok`` and, when a system is not
     done, ``error`` naming each one and why); exit 1 unless the wave is done."""
     if as_json:
         ok = result["state"] == "done"
         print_json({"ok": ok, **({} if ok else {"error": _run_error(result)}), **result})
     else:
-        console.print(f"[bold]wave {result['wave']}[/]: {result['state']}")
+        # the wave's one state and counts, as 'wave status' says them (the run's own
+        # "done" would call a wave done that is cut over, awaiting finalize)
+        words = _wave_words({"state": result.get("wave_state") or result["state"],
+                             "wave": result["wave"]}, estate_dir)
+        summary = f"  ({escape(result['summary'])})" if result.get("summary") else ""
+        console.print(f"[bold]wave {result['wave']}[/]: {escape(words)}{summary}")
         for s in result["systems"]:
+            shown = (s["journal_state"] if s["state"] == "done" and s.get("journal_state")
+                     else s["state"])
             colour = {"done": "green", "failed": "red", "rolled_back": "yellow",
-                      "cut_over": "cyan"}.get(s["state"], "white")
+                      "cut_over": "cyan"}.get(shown, "white")
             word = ("cut over (left alone)" if s["state"] == "cut_over" else
-                    s["state"].replace("_", " "))
+                    _state_words(shown))
             console.print(f"  {escape(s.get('label') or s.get('name') or s['id'])}: "
                           f"[{colour}]{word}[/] "
                           f"{escape(s.get('error'))}")
@@ -605,8 +610,9 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     if as_json:
         print_json(out)
         return
-    console.print(f"[bold]wave {number}[/]: [green]finalized[/] ({len(out['systems'])} "
-                  f"system(s), last cutover {out['last_cutover']}, soak "
+    console.print(f"[bold]wave {number}[/]: [green]finalized[/] ("
+                  f"{counted(len(out['systems']), 'system')}, last cutover "
+                  f"{out['last_cutover']}, soak "
                   f"{out['soak_hours']:g} h); the source systems were not touched")
     if out["dashboard"].get("error"):
         err_console.print(f"warning: {out['dashboard']['error']}")

@@ -7,6 +7,7 @@ from typing import Any
 
 from shangyun.wave.builder import step_count, wave_steps
 from shangyun.wave.model import WaveWork
+from shangyun.wave.state import counted
 from shangyun.wave.steps import RunOptions, Step
 
 
@@ -64,7 +65,8 @@ def render_text(plan: dict[str, Any]) -> str:
         for st in s["steps"]:
             n += 1
             lines.append(f"  {n:4d}. {_line(st)}")
-    lines.append(f"\n{len(plan['systems'])} system(s), {plan['step_count']} step(s)")
+    lines.append(f"\n{counted(len(plan['systems']), 'system')}, "
+                 f"{counted(plan['step_count'], 'step')}")
     return "\n".join(lines)
 
 

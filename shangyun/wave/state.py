@@ -51,6 +51,7 @@ from shangyun.journal.status import (
     UNDO_TIMING,
     UNDONE,
 )
+from shangyun.words import counted
 
 PRECHECK: Final = "precheck"
 FAILBACK: Final = "failback"
@@ -229,6 +230,33 @@ def latest_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str | None, Mapping[s
     return latest
 
 
+STATE_WORDS: Final = {CUT_OVER: "cut over — awaiting finalize",
+                      ROLLED_BACK_BY_OPERATOR: "rolled back by the operator"}
+"""A system's (or the wave's) state in words where the bare word would not say enough; the
+others read as the state with spaces (``rolled back``, ``never run``)."""
+
+
+def state_words(state: str) -> str:
+    """A system's or the wave's state in English words, as ``wave status`` and ``wave run``
+    print it (``cut_over``: cut over — awaiting finalize)."""
+    return STATE_WORDS.get(state, state.replace("_", " "))
+
+
+def state_counts(states: Mapping[str, str]) -> dict[str, int]:
+    """State → how many systems of ``states`` (id → state) are in it, sorted by state."""
+    counts: dict[str, int] = {}
+    for st in states.values():
+        counts[st] = counts.get(st, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def counts_words(counts: Mapping[str, int]) -> str:
+    """``{"cut_over": 2, "pending": 1}`` in words: ``2 systems cut over — awaiting
+    finalize, 1 system pending`` (``no systems`` when empty)."""
+    return ", ".join(f"{counted(n, 'system')} {state_words(st)}"
+                     for st, n in sorted(counts.items()) if n) or "no systems"
+
+
 def progress_bucket(state: str) -> str:
     """Where a system in ``state`` counts in a progress table or chart: ``moved`` (done or
     cut over), ``failed`` (failed, rolled back after a failure, refused, rollback failed)
@@ -264,6 +292,7 @@ __all__ = [
     "ROLLED_BACK",
     "ROLLED_BACK_BY_OPERATOR",
     "SKIPPED",
+    "STATE_WORDS",
     "SYSTEM_DONE",
     "SYSTEM_FAILED",
     "SYSTEM_STATES",
@@ -279,6 +308,8 @@ __all__ = [
     "WAVE_RUNNING",
     "WAVE_STATES",
     "StepRow",
+    "counted",
+    "counts_words",
     "is_finalized",
     "is_settled",
     "last_rollback",
@@ -286,6 +317,8 @@ __all__ = [
     "progress_bucket",
     "recorded_states",
     "run_state",
+    "state_counts",
+    "state_words",
     "system_state",
     "undone_by",
     "wave_state",

@@ -84,7 +84,7 @@ def test_status_of_a_planned_wave_never_run_is_a_sentence_not_an_empty_table(
     assert "wave 1: never run" in out
     # the estate came from --estate: the suggested command carries it
     assert f"Start it with 'shangyun wave run 1 --estate {estate}'." in out, out
-    assert "system(s) planned" in out and "┃" not in out and "step" not in out.split(".")[0]
+    assert "systems planned" in out and "┃" not in out and "step" not in out.split(".")[0]
     data = json.loads(invoke("wave", "status", "1", "--json", "--estate", str(estate))[1])
     assert data["state"] == "never run" and data["pending"], data
     # from SHANGYUN_ESTATE: the command as printed works, without --estate

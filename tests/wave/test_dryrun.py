@@ -125,7 +125,7 @@ def test_dry_run_cli_prints_every_step_and_touches_nothing(wave_estate: WaveEsta
     head = next(line for line in text.output.splitlines() if line.startswith("wave-1 · "))
     assert head.startswith("wave-1 · 二局 · 档案系统  [system sys-02, bureau bureau-02, "
                            "move group "), head
-    assert "1 system(s), 9 step(s)" in text.output
+    assert "1 system, 9 steps" in text.output
 
 
 def test_dry_run_warns_when_estate_changed(wave_estate: WaveEstate) -> None:
@@ -195,7 +195,7 @@ def test_dry_run_and_runbook_list_the_cutover_steps(wave_estate: WaveEstate) -> 
     text = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(wave_estate.root),
                                      "--dry-run", "--only", "sys-01"])
     assert "[dns] switch DNS in b.gov.cn" in text.output
-    assert "1 system(s), 17 step(s)" in text.output
+    assert "1 system, 17 steps" in text.output
     for lang, label, undo in (("zh", "切换 DNS", "恢复日志中记录的原 DNS 记录（b.gov.cn）"),
                               ("en", "switch DNS", "put the journaled previous DNS records "
                                                    "back (b.gov.cn)")):

@@ -1,0 +1,71 @@
+"""``wave run`` ends with the wave's one state and its systems counted in the words of
+``wave status`` (:mod:`shangyun.wave.state`): a wave whose systems are cut over is
+"cut over — awaiting finalize", not "done" (the run's own outcome), and counts are in number
+("1 system", "2 systems"), never "system(s)". Real CLI, real Prefect, libvirt test driver,
+moto S3 and a real HTTP health check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from tests.wave.conftest import FORMATS, Cloud, bucket, build_estate, cloud, moto_endpoint  # noqa: F401
+
+
+def _health(root: Path, web: str, sys02: str) -> None:
+    spec = {"schema_version": 1, "systems": {
+        "sys-01": {"health": [{"kind": "http", "url": f"{web}/ok", "expect_body": "UP"}]},
+        "sys-02": {"health": [{"kind": "http", "url": f"{web}{sys02}", "expect_body": "UP",
+                               "attempts": 2, "backoff": 0.05}]}}}
+    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+
+
+def test_run_summary_says_the_wave_state_and_counts_in_number(
+        prefect_harness: None, tmp_path: Path, cloud: Cloud,  # noqa: F811
+        moto_endpoint: str, bucket: str, web: str) -> None:  # noqa: F811
+    root = tmp_path / "estate"
+    build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1)
+    _health(root, web, "/broken")
+    run = ["wave", "run", "1", "--estate", str(root), "--target", "libvirt",
+           "--target-uri", cloud.uri, "--pool", cloud.pool,
+           "--staging", str(tmp_path / "staging"), "--s3-endpoint", moto_endpoint,
+           "--bucket", bucket]
+
+    # 1. sys-02's health check fails: it rolls back, sys-01 is cut over (not "done")
+    res = CliRunner().invoke(main, run)
+    assert res.exit_code == 1, res.output
+    assert ("\nwave 1: failed  (1 system cut over — awaiting finalize, 1 system rolled back)\n"
+            in res.output), res.output
+    assert "审批系统: cut over — awaiting finalize" in res.output, res.output
+    assert "审批系统: done" not in res.output and "system(s)" not in res.output, res.output
+
+    # 2. the health check is good again: sys-02 cuts over, sys-01 is left alone
+    _health(root, web, "/ok")
+    res = CliRunner().invoke(main, [*run, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["state"] == "done" and out["ok"] is True  # the run's own outcome
+    assert out["wave_state"] == "cut_over", out
+    assert out["counts"] == {"cut_over": 2}, out
+    assert out["summary"] == "2 systems cut over — awaiting finalize", out
+    assert {s["id"]: s["journal_state"] for s in out["systems"]} == {
+        "sys-01": "cut_over", "sys-02": "cut_over"}, out
+
+    # the same words as 'wave status' (the journal's one wave state)
+    res = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root)])
+    assert res.exit_code == 0, res.output
+    assert "wave 1: cut over — awaiting finalize" in res.output, res.output
+    assert f"wave finalize 1 --estate {root}" in res.output, res.output
+    assert "(2 systems cut over — awaiting finalize; runs: 2)" in res.output, res.output
+    res = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root), "--json"])
+    assert json.loads(res.stdout)["state"] == out["wave_state"]
+
+    # 3. finalized: the next run (of a system) says the wave is done
+    res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
+                                    "--soak-hours", "0"])
+    assert res.exit_code == 0, res.output
+    assert "(2 systems, last cutover" in res.output, res.output
