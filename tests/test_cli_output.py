@@ -144,7 +144,7 @@ def test_a_pin_past_the_last_wave_is_explained_and_past_dates_warned() -> None:
     warnings = plan.warnings(dt.date(2027, 1, 1))
     assert len(warnings) == 1
     gap = f"{numbers[-2] + 1}–8"
-    assert f"wave(s) {gap} are empty" in warnings[0]
+    assert f"waves {gap} are empty" in warnings[0]
     # the pin is named by the system's name (a ledger's ids are hashes), not its id
     assert "system C → wave 9" in warnings[0] and "C=9" not in warnings[0]
     hashed = make_estate([system("s-1f0681c919", name="电子证照库"), system("s-77aa00bb11")],
@@ -260,3 +260,18 @@ def test_json_failures_exit_as_the_readme_says(hostile: Path, tmp_path: Path,
     assert res.exit_code == 2 and res.stdout == "" and "Usage:" in res.stderr
     res = _run("plan", "--json")  # a usage error the command finds: JSON, exit 2
     assert res.exit_code == 2 and json.loads(res.stdout)["ok"] is False
+
+
+def test_plan_summary_counts_one_crossing_dependency_in_number(tmp_path: Path) -> None:
+    """One dependency across waves (A pinned to wave 1, B to wave 2; a weak 'async' one,
+    so they are no move group): "1 of 1 dependency crosses waves", not "dependencies
+    cross"."""
+    est = make_estate([system("A"), system("B")], deps=[("A", "B", "async")])
+    root = est.save(tmp_path / "e")
+    res = _run("plan", "--estate", str(root), "--pin", "A=1", "--pin", "B=2",
+               "--start", "2027-01-04")
+    assert res.exit_code == 0, res.output
+    summary = next(line for line in res.output.splitlines() if "move group" in line)
+    assert "2 waves (lower bound" in summary and "2 move groups," in summary, summary
+    assert "1 of 1 dependency crosses waves" in summary, summary
+    assert "(s)" not in res.output, res.output

@@ -16,6 +16,7 @@ from shangyun.cli.output import (
     print_json,
     warn,
 )
+from shangyun.words import counted, verb
 
 
 def _pin(values: tuple[str, ...]) -> dict[str, int]:
@@ -165,13 +166,12 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
                   + (" …" if len(w["bureaus"]) > 6 else ""))
     console.print(t)
     m = result.metrics
-    def n(count: int, noun: str) -> str:
-        return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-    console.print(f"{n(m['waves'], 'wave')} (lower bound {m['lower_bound_waves']}), "
-                  f"{n(m['move_groups'], 'move group')}, {m['cut_dependencies']} of "
-                  f"{m['dependencies']} dependencies cross waves, "
-                  f"{n(m['systems_excluded'], 'system')} excluded")
+    cut = m["cut_dependencies"]
+    console.print(f"{counted(m['waves'], 'wave')} (lower bound {m['lower_bound_waves']}), "
+                  f"{counted(m['move_groups'], 'move group')}, {cut} of "
+                  f"{counted(m['dependencies'], 'dependency')} "
+                  f"{verb(cut, 'crosses', 'cross')} waves, "
+                  f"{counted(m['systems_excluded'], 'system')} excluded")
     for e in result.excluded[:20]:
         who = name_label(str(e["system"]), result.names.get("system", {}))
         console.print(f"  excluded {escape(who)}: {escape(e['reason'])}")

@@ -20,6 +20,7 @@ import numpy as np
 from shangyun.errors import PlanError
 from shangyun.planner.capacity import Limits, load_of
 from shangyun.planner.inputs import PlanInput
+from shangyun.words import counted, verb
 
 MAX_SPLIT_DEPTH = 64
 SPLIT_SCALE = 0.5
@@ -87,8 +88,10 @@ def move_groups(inp: PlanInput, limits: Limits, *, allow_split: bool = True,
             groups.append(MoveGroup("", sorted(part), split_from=len(members), cut=int(cut[j]),
                                     why=[f"split from {len(members)} strongly bound systems "
                                          f"({why}) into {len(parts)} parts by Louvain/"
-                                         f"Kernighan–Lin ({total} dependencies cut in all, "
-                                         f"{int(cut[j])} touch this part)"]))
+                                         f"Kernighan–Lin ({counted(total, 'dependency')} "
+                                         f"cut in all, {int(cut[j])} "
+                                         f"{verb(int(cut[j]), 'touches', 'touch')} this "
+                                         "part)"]))
     groups.sort(key=lambda g: names[g.members[0]])
     width = len(str(len(groups)))
     for k, g in enumerate(groups, 1):

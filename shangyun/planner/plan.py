@@ -31,6 +31,7 @@ from shangyun.planner.inputs import CRITICALITY_RANK, PlanInput, build_input, he
 from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
+from shangyun.words import counted, verb
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -79,14 +80,17 @@ class Plan:
         past = [w for w in self.waves if not w.get("ran") and w["start"]
                 and dt.date.fromisoformat(w["start"]) < today]
         if past:
-            out.append(f"{len(past)} wave(s) start in the past (wave {past[0]['number']} on "
+            out.append(f"{counted(len(past), 'wave')} {verb(len(past), 'starts', 'start')} "
+                       f"in the past (wave {past[0]['number']} on "
                        f"{past[0]['start']}, today is {today.isoformat()}); pass --start")
         numbers = [w["number"] for w in self.waves]
         last_ran = max(self.ran, default=0)
         never = sorted(set(range(1, last_ran)) - set(numbers))
         if never:
-            out.append(f"wave(s) {', '.join(map(str, never))} never ran but wave {last_ran} "
-                       f"did: they stay empty, new systems start at wave {last_ran + 1}")
+            out.append(f"{verb(len(never), 'wave', 'waves')} {', '.join(map(str, never))} "
+                       f"never ran but wave {last_ran} did: "
+                       f"{verb(len(never), 'it stays', 'they stay')} empty, new systems start "
+                       f"at wave {last_ran + 1}")
         gaps = sorted(set(range(last_ran + 1, max(numbers, default=0) + 1)) - set(numbers))
         if gaps:
             names = self.names.get("system", {})
@@ -94,7 +98,8 @@ class Plan:
                             for s, n in (self.options.get("pins") or {}).items())
             span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]}–{gaps[-1]}" \
                 if gaps[-1] - gaps[0] + 1 == len(gaps) else ", ".join(map(str, gaps))
-            out.append(f"wave(s) {span} are empty because of the pins "
+            out.append(f"{verb(len(gaps), 'wave', 'waves')} {span} "
+                       f"{verb(len(gaps), 'is', 'are')} empty because of the pins "
                        f"({', '.join(pinned) or 'none'}): a pin names a wave number; pin to "
                        f"wave {gaps[0]} or lower to close the gap")
         return out
@@ -480,7 +485,8 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
                      "wave (--cycles relax)")
         if u.succs:
             waves = sorted({sched.wave_of[s] for s in u.succs})
-            r.append(f"shared service for {len(u.succs)} consumer group(s), in wave(s) "
+            r.append(f"shared service for {counted(len(u.succs), 'consumer group')}, in "
+                     f"{verb(len(waves), 'wave', 'waves')} "
                      f"{', '.join(map(str, waves[:10]))}{' …' if len(waves) > 10 else ''}")
         if u.lo_why and u.pin is None:
             r.append(f"not before wave {u.lo}: {u.lo_why}")
@@ -495,13 +501,16 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
             r.append("pulled in by dependencies on " + ", ".join(
                 f"{names[o]} ({x})" for o, x in near[i]) + " in the same wave")
         if cross.get(i):
-            r.append(f"{cross[i]} dependencies cross to systems in other waves")
+            r.append(f"{counted(cross[i], 'dependency')} "
+                     f"{verb(cross[i], 'crosses', 'cross')} to systems in other waves")
         for e, c in sorted(inp.to_excluded.get(sid, {}).items()):
             if e in inp.moved:
-                r.append(f"{c} dependencies on {system_names.get(e) or e}, which moved in "
+                r.append(f"{counted(c, 'dependency')} on {system_names.get(e) or e}, "
+                         "which moved in "
                          f"wave {inp.moved[e]} (it ran there)")
             else:
-                r.append(f"{c} dependencies on {system_names.get(e) or e}, which does not "
+                r.append(f"{counted(c, 'dependency')} on {system_names.get(e) or e}, "
+                         "which does not "
                          f"move ({inp.excluded[e]})")
         c = crit_words[int(inp.crit[i])]
         r.append(f"criticality {c}" + (": critical systems are scheduled after less critical "

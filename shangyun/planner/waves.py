@@ -36,6 +36,7 @@ from shangyun.planner.groups import _names
 from shangyun.planner.inputs import PlanInput
 from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, bound
+from shangyun.words import counted, verb
 
 IMPROVE_PASSES = 3
 RESTARTS = 32  # packing restarts with varied tie-breaks, for estates of few units
@@ -79,8 +80,9 @@ class Schedule:
         if uid not in self.moved:
             return None
         a, b, gain = self.moved[uid]
-        return (f"moved from wave {a} to wave {b} by the local search: {gain:g} fewer "
-                "dependencies cross waves")
+        return (f"moved from wave {a} to wave {b} by the local search: "
+                f"{counted(gain, 'fewer dependency', 'fewer dependencies')} "
+                f"{verb(gain, 'crosses', 'cross')} waves")
 
 
 def unit_adjacency(inp: PlanInput, u_of_sys: list[int]) -> list[dict[int, float]]:
@@ -105,16 +107,17 @@ def unit_adjacency(inp: PlanInput, u_of_sys: list[int]) -> list[dict[int, float]
 def pilot_size(opts: PlanOptions) -> str:
     """The pilot's size limits in words: ``3 systems, 10 hosts, 2 TB``."""
     data = "no data limit" if opts.pilot_tb is None else f"{opts.pilot_tb:g} TB"
-    return f"{opts.pilot_systems} systems, {opts.pilot_hosts} hosts, {data}"
+    return (f"{counted(opts.pilot_systems, 'system')}, {counted(opts.pilot_hosts, 'host')}, "
+            f"{data}")
 
 
 def pilot_excess(load: Load, opts: PlanOptions) -> str | None:
     """What ``load`` holds beyond the pilot size, in words; None when it fits."""
     over = []
     if load.systems > opts.pilot_systems:
-        over.append(f"{load.systems} systems > {opts.pilot_systems}")
+        over.append(f"{counted(load.systems, 'system')} > {opts.pilot_systems}")
     if load.hosts > opts.pilot_hosts:
-        over.append(f"{load.hosts} hosts > {opts.pilot_hosts}")
+        over.append(f"{counted(load.hosts, 'host')} > {opts.pilot_hosts}")
     if opts.pilot_tb is not None and load.data_gb > opts.pilot_tb * 1000 + 1e-6:
         over.append(f"{load.data_gb:,.1f} GB > {opts.pilot_tb * 1000:,.0f} GB")
     return ", ".join(over) or None
@@ -137,21 +140,23 @@ def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanO
             why = (f"pilot wave: the systems pinned to wave 1 ({_names(inp, systems, 5)}) "
                    f"are beyond the pilot size ({over}); the planner adds nothing to them")
             return pilot, why, why
-    why_not: dict[str, int] = defaultdict(int)
+    why_not: dict[tuple[str, str], int] = defaultdict(int)  # (one, many) → how many
     cands = []
     for u in units:
         if u.pin is not None or u.id in pilot:
             continue
         if u.crit > 1:
-            why_not["are high or critical"] += 1
+            why_not[("is high or critical", "are high or critical")] += 1
         elif u.shared:
-            why_not["are shared services"] += 1
+            why_not[("is a shared service", "are shared services")] += 1
         elif u.preds:
-            why_not["use a shared service (it must move before or with them)"] += 1
+            why_not[("uses a shared service (it must move before or with it)",
+                     "use a shared service (it must move before or with them)")] += 1
         elif pilot_excess(u.load, opts):
-            why_not[f"are larger than the pilot ({size})"] += 1
+            why_not[(f"is larger than the pilot ({size})",
+                     f"are larger than the pilot ({size})")] += 1
         elif not limits.fits(Load(), u.load):
-            why_not["do not fit one wave"] += 1
+            why_not[("does not fit one wave", "do not fit one wave")] += 1
         else:
             cands.append(u)
     cands.sort(key=lambda u: (u.crit, sum(adj[u.id].values()), u.load.hosts, u.load.data_gb,
@@ -164,15 +169,17 @@ def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanO
         pilot.add(u.id)
         load = both
     if not pilot:
-        tally = "; ".join(f"{n} {what}" for what, n in
-                          sorted(why_not.items(), key=lambda x: (-x[1], x[0])))
+        tally = "; ".join(f"{n} {verb(n, *what)}" for what, n in
+                          sorted(why_not.items(), key=lambda x: (-x[1], x[0][1])))
         why = ("no pilot wave: no move group is small and low-risk enough for one (low or "
                f"medium criticality, no shared service used or provided, at most {size})"
-               + (f" — of {sum(why_not.values())} move group(s): {tally}" if tally else "")
+               + (f" — of {counted(sum(why_not.values()), 'move group')}: {tally}"
+                  if tally else "")
                + "; wave 1 is an ordinary wave")
         return pilot, why, why
     chosen = "the systems pinned to wave 1, then " if pinned else ""
-    return pilot, (f"pilot wave: {load.systems} system(s), {load.hosts} host(s), "
+    return pilot, (f"pilot wave: {counted(load.systems, 'system')}, "
+                   f"{counted(load.hosts, 'host')}, "
                    f"{load.data_gb:,.1f} GB within the pilot size ({size}) — {chosen}low "
                    "criticality first, no shared service used or provided, few dependencies"), ""
 

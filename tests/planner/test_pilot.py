@@ -137,7 +137,7 @@ def test_a_big_low_risk_system_is_no_pilot_and_the_plan_says_why() -> None:
     note = plan.notes[0]
     assert note.startswith("no pilot wave: no move group is small and low-risk enough"), note
     assert "at most 3 systems, 10 hosts, 2 TB" in note
-    assert "2 are larger than the pilot" in note and "1 are high or critical" in note, note
+    assert "2 are larger than the pilot" in note and "1 is high or critical" in note, note
     w1 = plan.waves[0]["systems"]
     for s in w1:
         assert note in _reasons(plan)[s]
@@ -146,7 +146,7 @@ def test_a_big_low_risk_system_is_no_pilot_and_the_plan_says_why() -> None:
     assert loose.waves[0]["pilot"] and loose.waves[0]["systems"] == ["HUGE"], loose.waves
     assert loose.notes == []
     why = _reasons(loose)["HUGE"]
-    assert any(r.startswith("wave 1 is the pilot — pilot wave: 1 system(s), 2 host(s), "
+    assert any(r.startswith("wave 1 is the pilot — pilot wave: 1 system, 2 hosts, "
                             "2,500.0 GB within the pilot size (3 systems, 10 hosts, no data "
                             "limit)") for r in why), why
 

@@ -277,5 +277,5 @@ def test_a_wave_that_never_ran_below_one_that_did_stays_empty(tmp_path: Path) ->
     assert plan.waves[0]["start"] == "2027-01-18" and plan.waves[1]["start"] >= "2027-02-01"
     assert not plan.waves[1]["pilot"], plan.waves[1]
     warned = plan.warnings(dt.date(2027, 1, 1))
-    assert any("wave(s) 1, 2 never ran but wave 3 did" in w for w in warned), warned
+    assert any("waves 1, 2 never ran but wave 3 did: they stay empty" in w for w in warned), warned
     assert plan.metrics["waves_run"] == 1 and plan.metrics["lower_bound_waves"] >= 4
