@@ -193,27 +193,43 @@ class LibvirtTarget(CloudTarget):
 
     # ------------------------------------------------------------------ capacity
     def check_capacity(self, request: CapacityRequest) -> Capacity:
-        """Free pool bytes, node memory and vCPUs (with overcommit) against ``request``."""
+        """Free pool bytes, node memory and vCPUs (with overcommit) against ``request``.
+
+        Free memory is the node's memory less the maximum memory of its running domains;
+        when those maxima add up to more than the node has (balloon ceilings above the
+        node, as the libvirt test driver's default domain: 8 GiB on a 3 GiB node), less
+        what they hold now (their current memory) instead. Never negative: when even that
+        is more than the node has, the figures are inconsistent (or the memory
+        overcommitted), free memory is 0 and a request for any is refused saying so,
+        naming the target."""
         pool = self._pool()
         try:
             with contextlib.suppress(libvirt.libvirtError):
                 pool.refresh(0)
             free_disk = int(pool.info()[3])
             node = self._conn.getInfo()
-            used_mem = used_cpu = 0
+            max_mem = held_mem = used_cpu = 0
             for dom in self._conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-                _, max_kib, _, vcpus, _ = dom.info()
-                used_mem += max_kib // 1024
+                _, max_kib, now_kib, vcpus, _ = dom.info()
+                max_mem += max_kib // 1024
+                held_mem += now_kib // 1024
                 used_cpu += vcpus
         except libvirt.libvirtError as exc:
             raise _error("capacity query", exc) from exc
-        free_mem = int(node[1]) - used_mem
-        free_cpu = int(int(node[2]) * self.cpu_overcommit) - used_cpu
+        node_mem = int(node[1])
+        used_mem = max_mem if max_mem <= node_mem else held_mem
+        free_mem = max(node_mem - used_mem, 0)
+        free_cpu = max(int(int(node[2]) * self.cpu_overcommit) - used_cpu, 0)
         reasons = []
         if request.disk_bytes > free_disk:
             reasons.append(f"pool {self.pool_name}: needs {request.disk_bytes:,} bytes, "
                            f"{free_disk:,} free")
-        if request.memory_mb > free_mem:
+        if request.memory_mb > free_mem and used_mem > node_mem:
+            reasons.append(f"memory: needs {request.memory_mb} MiB, but the running domains "
+                           f"of {self.uri} hold {used_mem} MiB, more than its {node_mem} MiB "
+                           "(the hypervisor's figures are inconsistent, or its memory is "
+                           "overcommitted): no free memory can be counted on")
+        elif request.memory_mb > free_mem:
             reasons.append(f"memory: needs {request.memory_mb} MiB, {free_mem} MiB free")
         if request.vcpus > free_cpu:
             reasons.append(f"vCPUs: needs {request.vcpus}, {free_cpu} free "

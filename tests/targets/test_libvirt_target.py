@@ -221,3 +221,52 @@ def test_import_from_s3_staging(libvirt_cloud: Cloud, moto_endpoint: str,
             target.import_disk(base.ObjectRef(bucket, "missing.qcow2"), name="disk2", fmt="qcow2",
                                digest=src.digest, labels=LABELS)
         assert target.conn.storagePoolLookupByName("cloud-pool").listVolumes() == [path.name]
+
+
+def test_free_memory_of_the_default_test_node_is_not_negative() -> None:
+    """test:///default: a 3072 MiB node running one domain of 8192 MiB maximum memory,
+    2048 MiB of it current. The pre-check said "memory: needs 1024 MiB, -5120 MiB free"
+    (node less the maxima); the maxima are more than the node, so what the domains hold
+    now counts: 1024 MiB free."""
+    with LibvirtTarget("test:///default", pool="default-pool") as target:
+        cap = target.check_capacity(base.CapacityRequest(vcpus=1, memory_mb=1024))
+        assert cap.free_memory_mb == 1024 and cap.ok, cap
+        over = target.check_capacity(base.CapacityRequest(memory_mb=1025))
+        assert not over.ok and over.reasons == ("memory: needs 1025 MiB, 1024 MiB free",)
+
+
+def test_domains_holding_more_than_the_node_is_one_sentence_naming_the_target(
+        tmp_path: Path) -> None:
+    """A node of 1 GiB whose running domain holds 2 GiB now: free memory is 0 (not
+    -1024), and a request for memory is refused in one sentence naming the target's URI
+    and both figures."""
+    pool_path = tmp_path / "pool"
+    pool_path.mkdir()
+    node = tmp_path / "small-node.xml"
+    node.write_text(f"""<node>
+  <cpu><mhz>2000</mhz><model>i686</model><nodes>1</nodes><sockets>1</sockets>
+    <cores>2</cores><threads>1</threads><active>2</active></cpu>
+  <memory>1048576</memory>
+  <domain type='test'>
+    <name>big</name>
+    <memory>2097152</memory><currentMemory>2097152</currentMemory><vcpu>1</vcpu>
+    <os><type>hvm</type></os>
+  </domain>
+  <pool type='dir'>
+    <name>cloud-pool</name><uuid>{uuid.uuid4()}</uuid>
+    <capacity unit='GiB'>10</capacity><allocation>0</allocation>
+    <available unit='GiB'>10</available><source/><target><path>{pool_path}</path></target>
+  </pool>
+</node>""")
+    uri = f"test://{node}"
+    with LibvirtTarget(uri, pool="cloud-pool") as target:
+        none = target.check_capacity(base.CapacityRequest(vcpus=1))
+        assert none.ok and none.free_memory_mb == 0, none
+        cap = target.check_capacity(base.CapacityRequest(vcpus=1, memory_mb=512))
+        assert not cap.ok and cap.free_memory_mb == 0, cap
+        (why,) = cap.reasons
+        assert why == (f"memory: needs 512 MiB, but the running domains of {uri} hold 2048 "
+                       "MiB, more than its 1024 MiB (the hypervisor's figures are "
+                       "inconsistent, or its memory is overcommitted): no free memory can be "
+                       "counted on"), why
+        assert "-" not in why.split(uri)[1], why
