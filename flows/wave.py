@@ -670,7 +670,8 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             if resume:
                 # a rollback, fail-back or finalize of the wave may be live: never alongside
                 journal.ensure_idle(number, bureau=bureau)
-                run_id = journal.resume_run(last["id"])  # type: ignore[index]
+                run_id = journal.resume_run(last["id"],  # type: ignore[index]
+                                            flow_run_id=_flow_run_id())
             else:
                 journal.ensure_idle(number, bureau=bureau)
                 run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only,

@@ -356,10 +356,14 @@ class Journal:
                 f"host {r.host}, since {_aware(r.started_at):%Y-%m-%dT%H:%M:%S}Z), which "
                 f"overlaps {asked}; wait for it, or stop it and 'wave resume'")
 
-    def resume_run(self, run_id: str, operator: str | None = None) -> Run:
+    def resume_run(self, run_id: str, operator: str | None = None,
+                   flow_run_id: str | None = None) -> Run:
         """Take over a run that crashed, failed or was left ``running`` by a dead process.
 
         A run still owned by a live process, or a run that is done, cannot be resumed.
+        ``flow_run_id``: the Prefect flow run that resumes it, recorded as the run's (the
+        flow run that finishes it is the one ``wave finalize`` renames and ``status``
+        links; the earlier attempt's stays as it ended, in the audit log's details).
         """
         who = audit_log.operator_name(operator or self.operator)
         self.reconcile(run_id=run_id)
@@ -380,9 +384,13 @@ class Journal:
             row.pid_start, row.heartbeat_at, row.ended_at = process_start(pid), now, None
             row.reason = None
             row.resumes += 1
+            details = {"wave": row.wave, "was": before, "host": row.host, "pid": pid,
+                       "resumes": row.resumes}
+            if flow_run_id and flow_run_id != row.flow_run_id:
+                details.update(flow_run_id=flow_run_id, was_flow_run_id=row.flow_run_id)
+                row.flow_run_id = flow_run_id
             self._audit(s, "run resume", RUN_RUNNING, run_id=run_id, operator=who,
-                        details={"wave": row.wave, "was": before, "host": row.host,
-                                 "pid": pid, "resumes": row.resumes})
+                        details=details)
             return _run(row)
 
         return self._tx(go)

@@ -74,9 +74,10 @@ class SqlWaveJournal:
             only=named["only"], flow_run_id=named["flow_run_id"], params=p,
             exclusive=exclusive).id
 
-    def resume_run(self, run_id: str) -> str:
-        """Take over a crashed or failed run (same id)."""
-        return self.j.resume_run(run_id).id
+    def resume_run(self, run_id: str, flow_run_id: str | None = None) -> str:
+        """Take over a crashed or failed run (same id); ``flow_run_id``: the flow run that
+        resumes it, from now on the run's."""
+        return self.j.resume_run(run_id, flow_run_id=flow_run_id).id
 
     def heartbeat(self, run_id: str) -> None:
         """The run's orchestrator is alive."""

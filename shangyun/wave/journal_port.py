@@ -88,8 +88,9 @@ class WaveJournal(StepJournal, Protocol):
         ``exclusive``: refused, atomically, while a live run of an overlapping scope exists."""
         ...
 
-    def resume_run(self, run_id: str) -> str:
-        """Take over a crashed or failed run (same id)."""
+    def resume_run(self, run_id: str, flow_run_id: str | None = None) -> str:
+        """Take over a crashed or failed run (same id); ``flow_run_id``: the flow run that
+        resumes it, from now on the run's (the one ``wave finalize`` renames)."""
         ...
 
     def heartbeat(self, run_id: str) -> None:
