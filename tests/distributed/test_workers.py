@@ -118,10 +118,14 @@ def test_two_workers_split_a_wave_and_a_killed_worker_resumes(
             entries = j.j.audit_entries()
             params = {r["id"]: j.run_params(r["id"]) for r in runs}
         # split: one journal run per bureau (bureau-01's resumed in place), each recording the
-        # Prefect flow run that made it
+        # Prefect flow run that finished it (bureau-01's: the resubmitted one, which 'wave
+        # finalize' renames; the killed worker's is in the audit log)
         assert sorted(p["bureau"] for p in params.values()) == [B1, B2]
         assert {p["bureau"]: p["flow_run_id"] for p in params.values()} == {
-            B1: by_bureau[B1]["flow_run_ids"][0], B2: by_bureau[B2]["flow_run_ids"][0]}
+            B1: by_bureau[B1]["flow_run_ids"][1], B2: by_bureau[B2]["flow_run_ids"][0]}
+        resumed = [e for e in entries if e.action == "run resume"]
+        assert [e.details.get("was_flow_run_id") for e in resumed] == [
+            by_bureau[B1]["flow_run_ids"][0]], resumed
         assert all(r["status"] == "done" for r in runs)
         # nothing done twice: every step is recorded done exactly once over all runs
         done = Counter((e.system, e.action) for e in entries
