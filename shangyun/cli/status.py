@@ -18,6 +18,7 @@ def status(estate_dir: str, as_json: bool) -> None:
     from connectors.dashboard import dashboard_status
     from connectors.journal.history import open_reader
     from shangyun.report import programme_status
+    from shangyun.wave.state import state_words
 
     with open_reader(estate_dir) as journal:
         data: dict[str, Any] = programme_status(estate_dir, journal=journal)
@@ -58,7 +59,7 @@ def status(estate_dir: str, as_json: bool) -> None:
         for w in data["waves"]:
             table.add_row(str(w["wave"]), w["start"], str(w["systems"]),
                           str(len(w["bureaus"])), str(w["runs"]),
-                          w["state"].replace("_", " "), str(w["moved"]), str(w["failed"]),
+                          state_words(w["state"]), str(w["moved"]), str(w["failed"]),
                           w["last_run"] or "-")
         out.console.print(table)
     else:

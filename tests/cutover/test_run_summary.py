@@ -63,6 +63,11 @@ def test_run_summary_says_the_wave_state_and_counts_in_number(
     assert "(2 systems cut over — awaiting finalize; runs: 2)" in res.output, res.output
     res = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root), "--json"])
     assert json.loads(res.stdout)["state"] == out["wave_state"]
+    # and 'status' (its waves table said "cut over", the words cut short)
+    res = CliRunner().invoke(main, ["status", "--estate", str(root)])
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if line.startswith("│ 1 "))
+    assert "cut over — awaiting finalize" in row, res.output
 
     # 3. finalized: the next run (of a system) says the wave is done
     res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
