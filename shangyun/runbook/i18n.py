@@ -288,7 +288,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "{decide} 个需要决定，{pending} 个尚未执行。",
                         "{moved} of {total} systems moved, {back} rolled back, refused or "
                         "failed back, "
-                        "{decide} need a decision, {pending} not run yet."),
+                        "{decide} needing a decision, {pending} not run yet."),
     "moved_list": ("已迁移", "Moved"),
     "back_list": ("已回退、被拒绝或已回切（原因）", "Rolled back, refused or failed back (why)"),
     "decide_list": ("需要决定", "Needs a decision"),

@@ -61,7 +61,7 @@ def test_the_outcome_leads_and_names_what_needs_a_decision(ran_wave: RanWave) ->
     assert "failed: a system did not move" in head and "1 of 2 systems moved" in head
     assert "档案系统" in head and "审批系统" in head
     assert text.count("Rollbacks **") == 1
-    assert "1 need a decision" in head and "by the operator" not in head
+    assert "1 needing a decision" in head and "by the operator" not in head
 
 
 def test_a_failures_rollback_reads_failed_on_every_surface(ran_wave: RanWave) -> None:

@@ -86,7 +86,7 @@ def test_the_operators_rollback_of_a_moved_wave_is_no_failure(
     for s in outcome["rolled_back"]:
         assert "`wave rollback`" in s["why"] and "no step failed" in s["why"], s
         assert by["operator"] in s["why"]
-    assert "0 need a decision" in outcome["summary"], outcome["summary"]
+    assert "0 needing a decision" in outcome["summary"], outcome["summary"]
     head = seen["runbook"][:seen["runbook"].index("## Before the wave")]
     assert "rolled back: every system not moved was rolled back by the operator" in head
     assert "Needs a decision" not in head and "a system did not move" not in head
