@@ -169,6 +169,8 @@ def _print_import(report: Any, estate_dir: str, *, dry_run: bool, as_json: bool)
     for f in report.files if len(report.files) <= 10 and not dry_run else []:
         unmapped = sorted({u for s in f["sheets"] for u in s.get("unmapped", [])})
         line = f"{escape(f['file'])}: {f['rows']} rows ({f['kind']})"
+        if f.get("conflicts_sheet"):
+            line += "; " + _conflicts_sheet(f["conflicts_sheet"])
         if unmapped:
             line += f"; ignored headers: {escape(', '.join(unmapped))}"
         console.print(line)
@@ -280,11 +282,22 @@ def _print_conflicts(rows: list[dict[str, Any]], estate_dir: str) -> None:
         console.print(f"… and {len(rows) - 50} more (`inventory conflicts` lists all)")
 
 
+def _conflicts_sheet(c: dict[str, int]) -> str:
+    """What an export's conflicts sheet brought: ``its conflicts sheet: 2 rows, 2 already
+    recorded`` (``…, 1 new``)."""
+    parts = [f"{c['recorded']} already recorded" if c["recorded"] else "",
+             f"{c['new']} new" if c["new"] else ""]
+    rows = f"{c['rows']} row" + ("" if c["rows"] == 1 else "s")
+    return f"its conflicts sheet: {rows}, " + ", ".join(p for p in parts if p)
+
+
 def _print_preview(files: list[dict[str, Any]]) -> None:
     """Per file and sheet: which column became which field, what was ignored, the counts."""
     for f in files:
         console.print(f"[bold]{escape(f['file'])}[/] ({f['kind']}): {f['rows']} rows → "
-                      + ", ".join(f"{t} {n}" for t, n in sorted(f["read"].items())))
+                      + ", ".join(f"{t} {n}" for t, n in sorted(f["read"].items()))
+                      + (f" ({_conflicts_sheet(f['conflicts_sheet'])})"
+                         if f.get("conflicts_sheet") else ""))
         for s in f["sheets"]:
             name = s["sheet"] or "(csv)"
             console.print(f"  sheet {escape(str(name))}: {s['kind']}, header row "

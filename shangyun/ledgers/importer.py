@@ -249,6 +249,10 @@ def import_ledgers(
                 for e in edits:
                     merger.by_id[e["table"]][e["id"]][e["column"]] = e["edited"]
                 changed = changed or bool(edits)
+        # an export's conflicts sheet: its rows, those the estate records already
+        sheet_conflicts = list(dict.fromkeys(str(c.get("id")) for c in
+                                             read.rows.get("conflicts", ())))
+        recorded_conflicts = sum(1 for c in sheet_conflicts if c in merger.conflict_ids)
         step = merger.merge(read.rows, p.name, defines=read.kind != "export",
                             shared_hosts=read.kind != "export")
         if read.kind == "export" and apply and report.settled:
@@ -299,6 +303,10 @@ def import_ledgers(
                  "merge": {t: c.to_dict() for t, c in step.counts.items()},
                  "conflicts": len(step.conflicts),
                  "sheets": [s.to_dict() for s in read.sheets]}
+        if sheet_conflicts:
+            entry["conflicts_sheet"] = {"rows": len(sheet_conflicts),
+                                        "recorded": recorded_conflicts,
+                                        "new": len(sheet_conflicts) - recorded_conflicts}
         report.files.append(entry)
         report.warnings += [f"{p.name}: {w}" for w in read.warnings]
         if read.deferred:
@@ -317,6 +325,8 @@ def import_ledgers(
         _touch(mine, step)
     for i, mine in gave.items():  # distinct estate rows per table, as the estate gets them
         report.files[i]["read"] = {t: len(ids) for t, ids in mine.items() if ids}
+        if "conflicts_sheet" in report.files[i]:  # an export's conflicts sheet
+            report.files[i]["read"]["conflicts"] = report.files[i]["conflicts_sheet"]["rows"]
     folded = merger.fold_standins()  # hosts named by address only, now known by name
     report.warnings += folded
     report.warnings += systemless_vms(vms, merger.by_id["hosts"])

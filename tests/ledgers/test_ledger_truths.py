@@ -3,12 +3,16 @@ system's kind on a host sheet, and the shapes found by writing such ledgers by h
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from connectors.grid import read_grids
+from shangyun.cli import main
 from shangyun.ledgers.read import read_ledger
 
-from .conftest import write_xlsx
+from .conftest import write_csv, write_xlsx
 
 
 def _read(path: Path, **kw: object) -> object:
@@ -68,3 +72,37 @@ def test_system_kinds_on_a_host_sheet_without_systems_are_said_not_imported(
     assert [h["hostname"] for h in read.rows["hosts"]] == ["a1"]  # type: ignore[attr-defined]
     [w] = [w for w in read.warnings if "系统类型" in w]  # type: ignore[attr-defined]
     assert "no 系统名称 column" in w and "not imported" in w, w
+
+
+def test_an_export_reimported_counts_its_conflicts_sheet(tmp_path: Path) -> None:
+    est = str(tmp_path / "e")
+    ledger = write_xlsx(tmp_path / "甲局.xlsx", {"服务器": [
+        ["单位", "系统名称", "主机名", "IP地址", "操作系统", "内存(GB)"],
+        ["甲局", "审批", "sp01", "10.6.0.1", "CentOS 7.9", 16],
+        ["甲局", "审批", "sp02", "10.6.0.2", "CentOS 7.9", 16]]})
+    cmdb = write_csv(tmp_path / "cmdb.csv", [["单位", "主机名", "IP地址", "内存(GB)"],
+                                             ["甲局", "sp01", "10.6.0.1", "32"],
+                                             ["甲局", "sp02", "10.6.0.2", "64"]])
+    run = CliRunner().invoke
+    for f in (ledger, cmdb):
+        assert run(main, ["inventory", "import", str(f), "--estate", est]).exit_code == 0
+    book = tmp_path / "export.xlsx"
+    assert run(main, ["inventory", "export", "--estate", est, "--xlsx", str(book)]).exit_code == 0
+    for target, recorded, new in ((est, 2, 0), (str(tmp_path / "fresh"), 0, 2)):
+        res = run(main, ["inventory", "import", str(book), "--estate", target, "--dry-run",
+                         "--json"])
+        assert res.exit_code == 0, res.output
+        [f] = json.loads(res.output)["files"]
+        # bureau 1 + system 1 + hosts 2 + conflicts 2: every row of the workbook counted
+        assert f["read"] == {"bureaus": 1, "systems": 1, "hosts": 2, "conflicts": 2}, f
+        assert sum(f["read"].values()) == f["rows"] == 6
+        assert f["conflicts_sheet"] == {"rows": 2, "recorded": recorded, "new": new}
+    res = run(main, ["inventory", "import", str(book), "--estate", est, "--no-progress"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert ("export.xlsx: 6 rows (export); its conflicts sheet: 2 rows, 2 already "
+            "recorded") in out, out
+    res = run(main, ["inventory", "import", str(book), "--estate", est, "--dry-run",
+                     "--no-progress"])
+    out = " ".join(res.output.split())
+    assert "6 rows → bureaus 1, conflicts 2, hosts 2, systems 1" in out, out
