@@ -3,8 +3,11 @@ benchmark. Key-only login with one client key; everything lives under one temp f
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -15,6 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+
+
+def _die_with_parent(parent: int) -> None:
+    """``preexec_fn`` of every sshd: the kernel sends it SIGTERM when the process that
+    started it dies, however it dies (a ``kill -9`` of pytest included), so no listener
+    outlives its test session. The signal survives the exec of sshd (and of a wrapper
+    that execs it: ``unshare``, ``sh -c 'exec …'``); it is tied to the starting thread,
+    and the farm is started from pytest's main thread. Should the parent be gone already
+    (before the flag was set), the child ends at once."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -87,7 +104,8 @@ class SshdFarm:
                 f"MaxStartups {self.max_startups}", "MaxSessions 50", "LogLevel ERROR", "",
             ]))
             proc = subprocess.Popen([*wrapper, SSHD, "-D", "-e", "-f", str(cfg)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    preexec_fn=functools.partial(_die_with_parent, os.getpid()))
             srv = Sshd(address, port, folder, proc, pub)
             new.append(srv)
             self.servers.append(srv)
