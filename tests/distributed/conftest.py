@@ -78,6 +78,19 @@ def _private_redis_db() -> Iterator[int]:
         time.sleep(1)
 
 
+SERVER_SETTINGS = {
+    # expired leases (a killed worker's concurrency slots) are given back within 2 s
+    "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
+    # a task waiting for a concurrency slot asks again within ~2 s, not after up to 30 s:
+    # the server's Retry-After is the limit's average slot occupancy times the waiters,
+    # capped by this (default 30 s). A killed worker's slot, held until its 60 s lease
+    # expires, makes that average large, and each later system of the bureau then waited
+    # 18-24 s after the slot was free (tests/distributed/test_workers.py). The limits
+    # themselves are unchanged: this is only how often a waiter polls.
+    "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+}
+
+
 @pytest.fixture(scope="module")
 def programme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Programme]:
     """A Prefect server on PostgreSQL, a PostgreSQL journal and a Redis lock database."""
@@ -88,9 +101,8 @@ def programme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Programme]:
           pg_database("shangyun_journal") as jdb):
         home = base / "prefect-home"
         home.mkdir()
-        saved = {k: os.environ.get(k) for k in ("PREFECT_HOME",
-                                                "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS")}
-        os.environ["PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS"] = "2"
+        saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", *SERVER_SETTINGS)}
+        os.environ.update(SERVER_SETTINGS)
         try:
             info = prefect_server.start(
                 base / "server", port=free_port(),
