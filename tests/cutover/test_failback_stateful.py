@@ -24,11 +24,12 @@ them for a longer search.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from actions.finalize import finalize_wave
 from actions.registry import actions_for
 from actions.rollback import fail_back, finalized, rollback, run_system_steps
 from connectors.database import DbEndpoint
+from connectors.database.mariadb import Connection as MariaDbConnection
 from connectors.journal.wave import open_journal
 from shangyun.errors import InProductionError, StepError
 from shangyun.wave.cutover import FAILBACK_KINDS, HOMEWARD_KINDS, cutover_steps, parse_cutover
@@ -105,11 +107,28 @@ def _pg(ep: DbEndpoint, sql: str, *, admin: bool = False) -> list[tuple[Any, ...
 
 
 def _my(ep: DbEndpoint | None, sql: str) -> list[tuple[Any, ...]]:
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True,
-                           database=ep.dbname if ep else None)
+    # the connector's connection class: pymysql's, its TLS context made once, not per
+    # connection (connectors/database/mariadb.py)
+    conn = MariaDbConnection(host="127.0.0.1", port=3306, user="root", autocommit=True,
+                             database=ep.dbname if ep else None)
     with conn, conn.cursor() as cur:
         cur.execute(sql)
         return list(cur.fetchall())
+
+
+def _changes_journal(rule_body: Callable[..., None]) -> Callable[..., None]:
+    """A rule that may change the journal: the machine's cached reading of it
+    (:meth:`Lifecycle._state`) is dropped before and after it."""
+
+    @functools.wraps(rule_body)
+    def wrapped(self: Lifecycle, *args: Any, **kwargs: Any) -> None:
+        self._seen = None
+        try:
+            rule_body(self, *args, **kwargs)
+        finally:
+            self._seen = None
+
+    return wrapped
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -127,6 +146,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.accepted: dict[str, list[str]] = {"pg": [], "my": []}
         self.n = 0
         self.is_final = False
+        self._seen: tuple[bool, bool, bool] | None = None
 
     @initialize()
     def make_sources(self) -> None:
@@ -161,9 +181,18 @@ class Lifecycle(RuleBasedStateMachine):
         with open_journal(self.estate) as j:
             yield j
 
+    def _state(self) -> tuple[bool, bool, bool]:
+        """(cut over, failing back, finalized) as the journal shows them. Read once
+        between two commands: the preconditions ask it for every rule hypothesis draws
+        (and redraws), the invariant after every rule, and only the commands (the rules
+        marked :func:`_changes_journal`) change the journal."""
+        if self._seen is None:
+            with self._journal() as j:
+                self._seen = (cut_over(j, 1, SID), failing_back(j, 1, SID), finalized(j, 1))
+        return self._seen
+
     def _live(self) -> str:
-        with self._journal() as j:
-            return "target" if cut_over(j, 1, SID) else "source"
+        return "target" if self._state()[0] else "source"
 
     def _command(self, kind: str, kill: tuple[str, str, bool] | None,
                  body: Any) -> None:
@@ -187,10 +216,12 @@ class Lifecycle(RuleBasedStateMachine):
             finally:
                 ctx.close()
                 j.finish_run(run_id, status)
+                self._seen = None
 
     # ------------------------------------------------------------------ commands
 
     @rule(kill=st.none() | st.tuples(st.sampled_from(RUN_KINDS), st.just("do"), st.booleans()))
+    @_changes_journal
     def run(self, kill: tuple[str, str, bool] | None) -> None:
         """``wave run`` / ``wave resume``: the system's steps through the journal (done
         ones skipped; a cut-over system is left alone); a step may be killed."""
@@ -216,6 +247,7 @@ class Lifecycle(RuleBasedStateMachine):
             _pg(self.pg[1], f"DELETE FROM people WHERE name = '{probe}'")
 
     @rule()
+    @_changes_journal
     def plain_rollback(self) -> None:
         """``wave rollback --system``: refused for a cut-over system and after finalize."""
         with self._journal() as j:
@@ -236,12 +268,12 @@ class Lifecycle(RuleBasedStateMachine):
         """Cut over, a fail-back unfinished, or finalized (to be refused): the states in
         which a fail-back is worth trying (its refusal when never cut over is
         ``test_failback.py``'s)."""
-        with self._journal() as j:
-            return cut_over(j, 1, SID) or failing_back(j, 1, SID) or finalized(j, 1)
+        return any(self._state())
 
     @precondition(lambda self: self._may_fail_back())
     @rule(kill=st.sampled_from([None] * 8 + [(k, b) for k in FAILBACK_KILLS
                                              for b in (True, False)]))
+    @_changes_journal
     def fail_back(self, kill: tuple[tuple[str, str], bool] | None) -> None:
         """``wave rollback --system --fail-back``: refused unless cut over (or a fail-back
         is unfinished) and after finalize; a step (or an undo) may be killed."""
@@ -264,6 +296,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @precondition(lambda self: self._live() == "target")
     @rule()
+    @_changes_journal
     def finalize(self) -> None:
         """``wave finalize --soak-hours 0``: done only when cut over."""
         with self._journal() as j:
