@@ -70,9 +70,11 @@ def wave_options(lab: LabState, tmp: Path, s3: str) -> RunOptions:
                         "isolated_network": cloud.isolated_network,
                         "production_network": cloud.production_network,
                         "domain_type": "qemu", "console_dir": cloud.console_dir,
-                        # the lab guest ignores ACPI: the production start's stop of the
-                        # test launch would wait the default 60 s before forcing it off
-                        "stop_timeout": "15"},
+                        # the lab guest (minbase: no logind, no acpid) ignores the ACPI
+                        # power button, so every stop (the production start's of the test
+                        # launch, the rollback's of the production instance) waits this
+                        # out in full before forcing it off: the default 60 s, here 3 s
+                        "stop_timeout": "3"},
         staging_dir=str(tmp / "staging"), s3_endpoint=s3, bucket="guest-wave",
         boot_verify={"key_file": lab.client_key, "known_hosts": lab.known_hosts,
                      "app_ports": "8080", "via_netns": cloud.probe_netns, "timeout": "420"})
@@ -131,9 +133,11 @@ def test_the_adapted_guest_boots_on_virtio_proves_it_and_serves_at_its_old_addre
     (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump({
         "schema_version": 1, "systems": {SYSTEM: {
             "freeze": True, "force_off": True,
+            # polled every 2 s while the guest boots under TCG (~25 s), not at 2, 4, 8,
+            # then every 10 s (the default max_backoff): the same 4+ minutes allowed
             "health": [{"kind": "http", "url": f"http://{g.ip}:{g.app_port}/",
-                        "expect_body": '"legacy-app"', "attempts": 30, "backoff": 2.0,
-                        "timeout": 5}]}}}))
+                        "expect_body": '"legacy-app"', "attempts": 120, "backoff": 1.0,
+                        "max_backoff": 2.0, "timeout": 5}]}}}))
     result = move_wave(str(root), 1, options=wave_options(guest_lab, tmp_path, s3).to_dict())
     (sysres,) = result["systems"]
     assert sysres["state"] == "done", sysres
