@@ -46,8 +46,9 @@ from shangyun.discovery.model import ScriptResult, SSHOptions, SSHSettings, SSHT
 from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
 
 __all__ = [
-    "ChangedHostKeyError", "CommandTimeoutError", "SSHPool", "SSHSettings", "SSHTarget",
-    "SSHTimeoutError", "ScriptResult", "UnknownHostKeyError", "UnreachableError", "discovery_pool",
+    "ChangedHostKeyError", "CommandTimeoutError", "RevokedHostKeyError", "SSHPool",
+    "SSHSettings", "SSHTarget", "SSHTimeoutError", "ScriptResult", "UnknownHostKeyError",
+    "UnreachableError", "discovery_pool",
     "known_hosts_name", "parse_jump",
 ]
 
@@ -62,6 +63,11 @@ class ChangedHostKeyError(HostKeyError):
     """The host presented a key different from the one in known_hosts: refused."""
 
     status = "changed-host-key"
+
+
+class RevokedHostKeyError(ChangedHostKeyError):
+    """The host presented a key that known_hosts marks ``@revoked``: refused, whatever
+    else the file says about it (as OpenSSH does)."""
 
 
 class UnreachableError(TransientError):
@@ -119,10 +125,18 @@ def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
 
 
 class _Reject(paramiko.RejectPolicy):
-    """Refuse unknown host keys with our own error naming the host."""
+    """Refuse unknown (and revoked) host keys with our own error naming the host."""
+
+    def __init__(self, revoked: frozenset[bytes] = frozenset()) -> None:
+        self.revoked = revoked
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
+        if key.asbytes() in self.revoked:
+            rev = RevokedHostKeyError(f"{hostname}: host key REVOKED ({_describe(key)} is "
+                                      "marked @revoked in known_hosts); refused")
+            rev.key = key  # type: ignore[attr-defined]
+            raise rev
         exc = UnknownHostKeyError(f"{hostname}: host key unknown ({_describe(key)}) — not "
                                   "in known_hosts; refused")
         exc.key = key  # type: ignore[attr-defined]
@@ -150,7 +164,7 @@ class SSHPool:
         self._jumps: dict[tuple[str, str, int], _Jump] = {}
         self._lock = threading.Lock()
         self._pkey = _load_key(settings.key_file)
-        self._known = _load_known_hosts(settings.known_hosts)
+        self._known, self._revoked = _load_known_hosts(settings.known_hosts)
 
     # ------------------------------------------------------------------ public
     def run_script(self, target: SSHTarget, script: str) -> ScriptResult:
@@ -213,10 +227,11 @@ class SSHPool:
 
     def _client(self, host: str, port: int) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(_Reject())
+        client.set_missing_host_key_policy(_Reject(self._revoked))
         name = known_hosts_name(host, port)
         for keytype, key in (self._known.lookup(name) or {}).items():
-            client.get_host_keys().add(name, keytype, key)
+            if key.asbytes() not in self._revoked:
+                client.get_host_keys().add(name, keytype, key)
         return client
 
     def _connect(self, target: SSHTarget) -> paramiko.SSHClient:
@@ -376,20 +391,53 @@ def _load_key(path: str) -> paramiko.PKey:
         raise AuthError(f"{p}: not a usable private key ({exc})") from exc
 
 
-def _load_known_hosts(path: str) -> paramiko.HostKeys:
+def _load_known_hosts(path: str) -> tuple[paramiko.HostKeys, frozenset[bytes]]:
+    """The host keys of a known_hosts file and the keys it marks ``@revoked``.
+
+    Read line by line (paramiko's own reader raises on any marker line): hashed names are
+    kept as they are (matched by hashing), ``@cert-authority`` lines are skipped (host
+    certificates are not checked here: a host known only through its CA is refused as
+    unknown), a key type paramiko does not know is skipped; a line that cannot be read is
+    one error naming the file and the line."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise HostKeyError(f"{p}: known_hosts file not found (host keys must be known)")
     try:
-        return paramiko.HostKeys(str(p))
-    except (OSError, paramiko.SSHException) as exc:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
         raise HostKeyError(f"{p}: cannot read known_hosts ({exc})") from exc
+    keys = paramiko.HostKeys()
+    revoked: set[bytes] = set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        marker = ""
+        if line.startswith("@"):
+            marker, _, line = line.replace("\t", " ").partition(" ")
+            line = line.strip()
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+        except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError) as exc:
+            raise HostKeyError(f"{p}, line {number}: not a known_hosts entry "
+                               f"({raw.strip()[:80]!r}); fix or delete the line") from exc
+        if entry is None or entry.key is None:
+            continue
+        if marker == "@revoked":
+            revoked.add(entry.key.asbytes())
+        elif not marker:
+            for name in entry.hostnames:
+                keys.add(name, entry.key.get_name(), entry.key)
+    return keys, frozenset(revoked)
 
 
 def _translate(exc: BaseException, label: str) -> BaseException:
     """Turn a paramiko/socket failure into our error naming the host."""
     if isinstance(exc, ConnectorError):
         key = getattr(exc, "key", None)
+        if isinstance(exc, RevokedHostKeyError) and key is not None:
+            return RevokedHostKeyError(f"{label}: host key REVOKED ({_describe(key)} is "
+                                       "marked @revoked in known_hosts); refused")
         if isinstance(exc, UnknownHostKeyError) and key is not None:
             return UnknownHostKeyError(f"{label}: host key unknown ({_describe(key)}) — not "
                                        "in known_hosts; refused")
