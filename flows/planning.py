@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.journal.history import open_reader
-from shangyun.assess import assess, write_assessment
+from shangyun.assess import assess, assessment_data_dir, load_catalog, write_assessment
 from shangyun.errors import EstateError
 from shangyun.estate import Estate
 from shangyun.planner import Plan, PlanOptions, make_plan, write_plan
@@ -52,10 +52,11 @@ def read_ran_waves(estate_dir: str) -> RanWaves:
 
 @task(name="plan", cache_policy=NO_CACHE)
 def plan_estate(estate: Estate, options: PlanOptions,
-                history: RanWaves | None = None) -> Plan:
+                history: RanWaves | None = None, data_dir: str | None = None) -> Plan:
     """Run the pure planner (raises PlanError, which fails the flow, when infeasible);
-    ``history``: the waves that ran, kept as they ran."""
-    return make_plan(estate, options, history=history)
+    ``history``: the waves that ran, kept as they ran; ``data_dir``: the data files the
+    assessment read (``assess --data``; None: the packaged ones)."""
+    return make_plan(estate, options, catalog=load_catalog(data_dir), history=history)
 
 
 @task(name="write-plan", cache_policy=NO_CACHE)
@@ -94,7 +95,8 @@ def planning(estate_dir: str, options: dict[str, Any] | None = None,
     opts = PlanOptions.from_dict(options or {})
     estate = load_estate(estate_dir)
     summary = assess_estate(estate, estate_dir) if run_assessment else None
-    plan = plan_estate(estate, opts, read_ran_waves(estate_dir))
+    plan = plan_estate(estate, opts, read_ran_waves(estate_dir),
+                       assessment_data_dir(estate_dir))
     path = save_plan(plan, estate_dir)
     create_table_artifact(
         key="plan-waves", description="Waves of the plan",

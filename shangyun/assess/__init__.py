@@ -4,6 +4,7 @@ from shangyun.assess.assessment import (
     ASSESSMENT_SCHEMA_VERSION,
     Assessment,
     assess,
+    assessment_data_dir,
     read_assessment,
     write_assessment,
 )
@@ -14,6 +15,7 @@ from shangyun.assess.sizing import Sizing, right_size
 
 __all__ = [
     "ASSESSMENT_SCHEMA_VERSION", "CLASSIFIED_REASON", "CONDITIONAL", "NOT_READY", "READY",
-    "Assessment", "Catalog", "CatalogError", "Placement", "Sizing", "assess", "host_readiness",
-    "load_catalog", "placement", "read_assessment", "right_size", "write_assessment",
+    "Assessment", "Catalog", "CatalogError", "Placement", "Sizing", "assess",
+    "assessment_data_dir", "host_readiness", "load_catalog", "placement", "read_assessment",
+    "right_size", "write_assessment",
 ]

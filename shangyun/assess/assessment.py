@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from shangyun.assess.catalog import Catalog, load_catalog
+from shangyun.assess.catalog import Catalog, CatalogError, load_catalog
 from shangyun.assess.constraints import placement
 from shangyun.assess.folder import read_meta, write_folder
 from shangyun.assess.readiness import CONDITIONAL, NOT_READY, READY, host_readiness, worst
@@ -201,3 +201,21 @@ def read_assessment(estate_dir: str | Path) -> Assessment:
     return Assessment(hosts=hosts, systems=systems, summary=dict(meta["summary"]),  # type: ignore[arg-type]
                       options=dict(meta["options"]),  # type: ignore[arg-type]
                       fingerprint=str(meta["estate_fingerprint"]))
+
+
+def assessment_data_dir(estate_dir: str | Path) -> str | None:
+    """The data folder ``estate_dir``'s assessment was made with (``assess --data``), so a
+    plan reads the same zones and support matrix; None for the packaged files or when
+    there is no assessment. A folder that no longer exists is a :class:`CatalogError`."""
+    path = Path(estate_dir) / FOLDER / "assessment.yaml"
+    if not path.is_file():
+        return None
+    data = (read_meta(path, ASSESSMENT_SCHEMA_VERSION).get("options") or {}).get("data")
+    if not data or data == "shangyun/data":
+        return None
+    if not Path(str(data)).is_dir():
+        raise CatalogError(f"{path}: the assessment was made with the data files in {data}, "
+                           "which no longer exists: pass --data FOLDER (the target's "
+                           "layout.yaml and support_matrix.yaml) or run 'shangyun assess' "
+                           "again")
+    return str(data)

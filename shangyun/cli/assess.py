@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from shangyun.cli import output as out
@@ -34,7 +36,9 @@ def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None
 
     with estate_lock(estate_dir, "assess"):  # one writer of the estate
         estate = Estate.load(estate_dir, check=True)
-        result = run_assess(estate, load_catalog(data_dir), target=target, headroom=headroom)
+        # recorded absolute: a plan made from another folder reads the same files
+        catalog = load_catalog(str(Path(data_dir).resolve()) if data_dir else None)
+        result = run_assess(estate, catalog, target=target, headroom=headroom)
         path = write_assessment(result, estate_dir)
     if as_json:
         out.print_json({"path": str(path), "summary": result.summary,

@@ -80,6 +80,10 @@ def _limit(v: float | None) -> float | None:
               help="Leave SYSTEM (id or name) out (repeatable).")
 @click.option("--include-not-ready", is_flag=True,
               help="Plan systems whose OS or architecture the target cannot run, too.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="A folder with the target's data files (layout.yaml: security zones; "
+                   "support_matrix.yaml: readiness) (default: the folder the assessment was "
+                   "made with, 'assess --data', else the ones shipped with shangyun).")
 @click.option("--dry-run", is_flag=True, help="Print the plan without writing ESTATE/plan/.")
 @json_option
 @click.pass_context
@@ -90,7 +94,7 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
          pilot_hosts: int, pilot_tb: float, order: str, cycles: str, strong: tuple[str, ...],
          no_split: bool,
          pins: tuple[str, ...], exclude: tuple[str, ...], include_not_ready: bool,
-         dry_run: bool, as_json: bool) -> None:
+         data_dir: str | None, dry_run: bool, as_json: bool) -> None:
     """Plan move groups and waves for the estate and write ESTATE/plan/.
 
     Systems bound by strong dependencies move together (move groups); waves respect the
@@ -112,6 +116,7 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     if not estate_dir:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
     from connectors.journal.history import open_reader
+    from shangyun.assess import assessment_data_dir, load_catalog
     from shangyun.errors import EstateError
     from shangyun.estate import Estate
     from shangyun.estate.names import label as name_label
@@ -148,7 +153,10 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     # what ran: kept as it ran (no journal yet, or a database no wave wrote to: nothing)
     with open_reader(estate_dir) as journal:
         history = ran_waves(journal, previous)
-    result = make_plan(estate, opts, history=history)
+    # the zones and support matrix the assessment read (assess --data), unless --data
+    catalog = load_catalog(str(Path(data_dir).resolve()) if data_dir
+                           else assessment_data_dir(estate_dir))
+    result = make_plan(estate, opts, catalog=catalog, history=history)
     path = None if dry_run else write_plan(result, estate_dir)
     warnings = result.warnings(dt.date.today())
     if as_json:

@@ -29,7 +29,8 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
     """Write ``plan`` into ``estate_dir/plan/`` (replacing an older plan atomically)."""
     meta = {"schema_version": PLAN_SCHEMA_VERSION, "created": plan.created,
             "estate_fingerprint": plan.fingerprint, "options": plan.options,
-            "metrics": plan.metrics, "ran_waves": list(plan.ran), "notes": list(plan.notes),
+            "data": plan.data, "metrics": plan.metrics, "ran_waves": list(plan.ran),
+            "notes": list(plan.notes),
             "waves": [{k: w[k] for k in ("number", "start", "hosts", "data_gb", "bureaus",
                                          "pilot")} | {"systems": len(w["systems"]),
                                                       "ran": bool(w.get("ran"))}

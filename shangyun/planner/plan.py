@@ -57,6 +57,9 @@ class Plan:
     #: beyond its size; a re-plan: which waves ran, where new systems start, which
     #: systems are planned again)
     notes: list[str] = field(default_factory=list)
+    #: the data files (security zones, support matrix) the plan read: a folder, or the
+    #: packaged ``shangyun/data``
+    data: str = "shangyun/data"
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` shape: waves (``ran``: a wave the journal records as run),
@@ -136,7 +139,9 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
                          ran_note=_ran_sentence(ran))
     except PlanError as e:
         raise PlanError(_named(str(e), estate)) from None
-    return _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched, ran)
+    plan = _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched, ran)
+    plan.data = catalog.source if catalog is not None else "shangyun/data"
+    return plan
 
 
 def _ran_sentence(ran: RanWaves) -> str:

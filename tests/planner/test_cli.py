@@ -143,3 +143,52 @@ def test_explain_heads_its_answer_with_the_name_of_the_system_found(
     info = json.loads(_run("plan", "explain", typed, "--estate", str(estate_dir),
                            "--json").output)
     assert info["name"] == name and info["system"] == name.split()[-1]
+
+
+def _layout_without_extranet_l3(folder: Path) -> Path:
+    """A copy of the packaged data files whose target has no MLPS-3 extranet zone."""
+    from importlib import resources
+    folder.mkdir()
+    for name in ("support_matrix.yaml", "flavours.csv", "prices.yaml", "layout.yaml"):
+        text = (resources.files("shangyun") / "data" / name).read_text(encoding="utf-8")
+        if name == "layout.yaml":
+            text = "\n".join(line for line in text.splitlines() if "extranet-l3" not in line)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_plan_uses_the_data_files_of_the_assessment(tmp_path: Path) -> None:
+    """A target described with `assess --data` (no MLPS-3 extranet zone) excludes the same
+    systems from the plan as from the assessment; `plan --data` chooses the files itself."""
+    est = make_estate([system("L3", mlps_level=3, network_zone="extranet"),
+                       system("L2", mlps_level=2, network_zone="extranet")])
+    folder = est.save(tmp_path / "estate")
+    data = _layout_without_extranet_l3(tmp_path / "data")
+    res = _run("assess", "--estate", str(folder), "--data", str(data), "--json")
+    assert res.exit_code == 0, res.output
+    res = _run("plan", "--estate", str(folder), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["excluded"] == [{"system": "L3", "reason": "no security zone accepts MLPS "
+                                "level 3 in network zone extranet"}]
+    assert [s for w in out["waves"] for s in w["systems"]] == ["L2"]
+    meta = yaml.safe_load((folder / "plan" / "plan.yaml").read_text(encoding="utf-8"))
+    assert meta["data"] == str(data)
+    # --data names the files for this plan (here: the packaged ones)
+    from importlib import resources
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in ("support_matrix.yaml", "flavours.csv", "prices.yaml", "layout.yaml"):
+        (shipped / name).write_text((resources.files("shangyun") / "data" / name)
+                                    .read_text(encoding="utf-8"), encoding="utf-8")
+    res = _run("plan", "--estate", str(folder), "--data", str(shipped), "--json")
+    assert json.loads(res.output)["excluded"] == []
+    # the assessment's folder gone: an error naming it, nothing planned against other files
+    (folder / "plan").rename(tmp_path / "old-plan")
+    for p in data.iterdir():
+        p.unlink()
+    data.rmdir()
+    res = _run("plan", "--estate", str(folder))
+    assert res.exit_code != 0
+    assert str(data) in res.output and "--data" in res.output
+    assert not (folder / "plan").exists()
