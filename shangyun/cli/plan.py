@@ -172,7 +172,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
                   f"{w['data_gb']:,.1f}",
                   ", ".join(result.names["bureau"].get(b) or b for b in w["bureaus"][:6])
                   + (" …" if len(w["bureaus"]) > 6 else ""))
-    console.print(t)
+    if result.waves:
+        console.print(t)
     m = result.metrics
     cut = m["cut_dependencies"]
     console.print(f"{counted(m['waves'], 'wave')} (lower bound {m['lower_bound_waves']}), "

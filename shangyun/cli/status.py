@@ -29,11 +29,18 @@ def status(estate_dir: str, as_json: bool) -> None:
         return
     c = data["counts"]
     out.console.print(f"[bold]{out.escape(data['estate'])}[/] ({out.escape(data['path'])})")
-    out.console.print(f"estate: {c['bureaus']} bureaus, {c['systems']} systems, "
-                      f"{c['hosts']} hosts, {c['disks']} disks ({out.gb(data['disk_gb'])} GB"
+
+    def n(count: int, noun: str) -> str:
+        return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+    out.console.print(f"estate: {n(c['bureaus'], 'bureau')}, {n(c['systems'], 'system')}, "
+                      f"{n(c['hosts'], 'host')}, {n(c['disks'], 'disk')} "
+                      f"({out.gb(data['disk_gb'])} GB"
                       + (f", {out.gb(data['disk_gb_unlisted'])} GB of it the sizes of hosts "
                          "no disk row lists" if data.get("disk_gb_unlisted") else "") + "), "
-                      f"{c['databases']} databases, {c['dependencies']} dependencies")
+                      f"{n(c['databases'], 'database')}, "
+                      + (f"{c['dependencies']} dependency" if c["dependencies"] == 1
+                         else f"{c['dependencies']} dependencies"))
     a = data["assessment"]
     if a:
         s = a["systems"]
@@ -62,6 +69,8 @@ def status(estate_dir: str, as_json: bool) -> None:
                           state_words(w["state"]), str(w["moved"]), str(w["failed"]),
                           w["last_run"] or "-")
         out.console.print(table)
+    elif data.get("plan"):  # a plan with no wave: every system is excluded
+        out.console.print("plan: no wave (every system is excluded)")
     else:
         out.console.print("plan: none (run shangyun plan)")
     if data["dashboard"]:

@@ -322,6 +322,9 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
     # the pilot's sentences name systems as people read them (a ledger's ids are hashes)
     sched.pilot_note = _named(sched.pilot_note, estate)
     notice = [_named(sched.pilot_notice, estate)] if sched.pilot_notice else []
+    if not n and not ran.waves:  # nothing moves: say why, not that there is no pilot
+        sched.pilot_note = ""
+        notice = [_nothing_moves(excluded, system_names)]
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
                            system_names, ran)
     # a limit's words name a bureau by its id (``bureau b-17b0f7f758 window: …``): people
@@ -336,6 +339,15 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
                                              "bureau": names_of(estate, "bureau")},
                 ran=sorted(ran.waves),
                 notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names)])
+
+
+def _nothing_moves(excluded: list[dict[str, str]], names: dict[str, str]) -> str:
+    """The plan's note when every system is excluded: each one (5 at most) and why."""
+    count = len(excluded)
+    each = "; ".join(f"{names.get(e['system']) or e['system']} — {e['reason']}"
+                     for e in excluded[:5]) + (f"; and {count - 5} more" if count > 5 else "")
+    return (f"nothing to move: every system is excluded ({count} "
+            f"{'system' if count == 1 else 'systems'}: {each}); the plan has no wave")
 
 
 def _ran_part(estate: Estate, ran: RanWaves, held: dict[str, int]

@@ -192,3 +192,26 @@ def test_plan_uses_the_data_files_of_the_assessment(tmp_path: Path) -> None:
     assert res.exit_code != 0
     assert str(data) in res.output and "--data" in res.output
     assert not (folder / "plan").exists()
+
+
+def test_an_estate_where_nothing_moves_says_so(tmp_path: Path) -> None:
+    """Every system excluded (classified; no zone for MLPS 4 on the extranet): the plan
+    says nothing moves and why — not that there is "no pilot wave" — and status reports
+    the plan it wrote instead of "plan: none (run shangyun plan)"."""
+    est = make_estate([system("SECRET", classified=True),
+                       system("L4", mlps_level=4, network_zone="extranet")])
+    folder = est.save(tmp_path / "estate")
+    res = _run("plan", "--estate", str(folder), "--json")
+    assert res.exit_code == 0, res.output
+    notes = json.loads(res.output)["notes"]
+    assert notes == ["nothing to move: every system is excluded (2 systems: system L4 — no "
+                     "security zone accepts MLPS level 4 in network zone extranet; system "
+                     "SECRET — classified (涉密) system: never moves to the cloud); the plan "
+                     "has no wave"], notes
+    res = _run("plan", "--estate", str(folder))
+    assert "no pilot wave" not in res.output and "nothing to move" in res.output
+    res = _run("status", "--estate", str(folder))
+    assert res.exit_code == 0, res.output
+    assert "run shangyun plan" not in res.output
+    assert "plan: no wave (every system is excluded)" in res.output
+    assert "estate: 1 bureau, 2 systems, 2 hosts" in res.output
