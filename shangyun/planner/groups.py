@@ -44,16 +44,49 @@ def _graph(nodes: list[int], a: np.ndarray, b: np.ndarray, w: np.ndarray) -> nx.
     return g
 
 
+def _too_big(inp: PlanInput, limits: Limits, too_big: list[tuple[int, str]]) -> str:
+    """The error for systems that alone break a per-wave limit: every one of them (a team
+    fixes its ledgers once, not once per run); for a window, how long its copy takes."""
+    names = inp.systems
+    first, why = too_big[0]
+    if len(too_big) == 1:
+        head = (f"constraint {why}: system {names[first]} alone does not fit one wave "
+                "(a system is never split)")
+    else:
+        head = (f"constraint {why}: {len(too_big)} systems each alone does not fit one wave "
+                "(a system is never split)")
+    lines, windows = [], False
+    for i, why in too_big:
+        load = load_of(inp, [i])  # the bureau whose window it breaks (its hosts' bureau)
+        b, gb = next(((b, gb) for b, gb in load.by_bureau.items()
+                      if gb > limits.window.get(b, float("inf")) + 1e-6), (inp.bureau[i], 0.0))
+        bur = inp.bureaus.get(b)
+        if why.startswith("bureau ") and bur is not None and bur.link_mbps \
+                and bur.window_hours and bur.capacity_gb is not None:
+            windows = True
+            eff = limits.opts.link_efficiency
+            hours = gb * 8000 / (bur.link_mbps * eff) / 3600
+            lines.append(f"system {names[i]} of bureau {b}: {gb:,.1f} GB take {hours:.1f} h "
+                         f"over {bur.link_mbps:g} Mbps at {eff * 100:g} % efficiency; the "
+                         f"window is {bur.window_hours:g} h ({bur.capacity_gb:,.1f} GB)")
+        else:
+            lines.append(f"system {names[i]}: {why}")
+    if len(too_big) == 1 and not windows:
+        return head
+    hint = ("; give the bureau a longer window (维护窗口时长) or a faster link (专线带宽) in "
+            "its ledger, or raise --link-efficiency, or --exclude the system"
+            if windows else "")
+    return head + ": " + "; ".join(lines) + hint
+
+
 def move_groups(inp: PlanInput, limits: Limits, *, allow_split: bool = True,
                 seed: int = 0) -> list[MoveGroup]:
     """The move groups of ``inp``; raises :class:`PlanError` for a system too big for a wave."""
     names = inp.systems
     n = len(names)
-    for i in range(n):
-        why = limits.violation(load_of(inp, [i]))
-        if why:
-            raise PlanError(f"constraint {why}: system {names[i]} alone does not fit one wave "
-                            "(a system is never split)")
+    too_big = [(i, why) for i in range(n) if (why := limits.violation(load_of(inp, [i])))]
+    if too_big:
+        raise PlanError(_too_big(inp, limits, too_big))
     pa, pb = inp.pairs["a"].to_numpy(), inp.pairs["b"].to_numpy()
     pw, ps = inp.pairs["weight"].to_numpy(), inp.pairs["strong"].to_numpy(dtype=bool)
     strong = _graph(list(range(n)), pa[ps], pb[ps], pw[ps])

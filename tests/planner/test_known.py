@@ -96,6 +96,30 @@ def test_bureau_window_too_small_for_a_system_is_an_error(opts: PlanOptions) -> 
         make_plan(est, opts)
 
 
+def test_every_system_too_big_for_its_window_is_named_with_its_copy_time(
+        opts: PlanOptions) -> None:
+    """A team fixing its ledgers sees every system its link cannot copy in one window (not
+    one per run), each with how long the copy takes and what would make it fit."""
+    # 100 Mbit/s × 6 h × 0.8 = 216 GB a window; 400 GB take 11.1 h, 300 GB 8.3 h
+    est = make_estate([system("IAM", "HB", data_gb=400), system("DOC", "HB", data_gb=300),
+                       system("OK", "HB", data_gb=100), system("BIG", "YC", data_gb=50)],
+                      bureaus=[bureau("HB", link_mbps=100, window_hours=6),
+                               bureau("YC", link_mbps=10, window_hours=2)])
+    with pytest.raises(PlanError) as err:
+        make_plan(est, opts)
+    text = str(err.value)
+    # (the test estate names system X "system X" and bureau B "bureau B")
+    assert text.startswith("constraint bureau bureau HB (HB) window: 400.0 GB > 216.0 GB"), text
+    assert "3 systems each alone does not fit one wave (a system is never split)" in text
+    assert ("system system IAM (IAM) of bureau bureau HB (HB): 400.0 GB take 11.1 h over "
+            "100 Mbps at 80 % efficiency; the window is 6 h (216.0 GB)") in text
+    assert "system system DOC (DOC) of bureau bureau HB (HB): 300.0 GB take 8.3 h" in text
+    assert ("system system BIG (BIG) of bureau bureau YC (YC): 50.0 GB take 13.9 h over "
+            "10 Mbps at 80 % efficiency; the window is 2 h (7.2 GB)") in text
+    assert "(OK)" not in text
+    assert "a longer window (维护窗口时长) or a faster link (专线带宽)" in text
+
+
 def test_bureau_window_spreads_its_systems_over_waves(opts: PlanOptions) -> None:
     est = make_estate([system("P", "SLOW", data_gb=5), system("Q", "SLOW", data_gb=5),
                        system("R", "SLOW", data_gb=2)],
