@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +98,10 @@ class PrecheckAction:
                 continue
             try:  # under the datastore roots, no backing/extent outside
                 qemu.admit(d.path, d.format, roots=roots)
+                found = header_format(d.path, d.format, roots)
+                if found:
+                    obs.wrong_formats[d.path] = (d.format, found)
+                    continue
                 needed += qemu.measure(d.path, fmt, d.format)
             except ConnectorError as exc:  # the path is said once, beside the disk
                 same = isinstance(exc, qemu.QemuImgError) and exc.path == d.path
@@ -138,6 +142,18 @@ class PrecheckAction:
         """Nothing to undo: a pre-check only looks."""
 
 
+def header_format(path: str, fmt: str, roots: Sequence[str]) -> str:
+    """The format the image's header shows when it is not ``fmt`` (the estate's; a disk
+    without one is read as raw), else ``""``. Probed by qemu-img only after
+    :func:`connectors.qemu.admit` has read the header itself and found no file named
+    outside the image's folder. Read as raw, a qcow2 or vhd file would be copied as its
+    container bytes (and verified equal to them): the guest would get a disk it cannot use."""
+    found = qemu.admit(path, None, roots=roots).format
+    if found == fmt or (fmt == "vhd" and found == "raw"):  # a fixed VHD probes as raw
+        return ""
+    return found
+
+
 def staging_problem(staging: Path) -> str:
     """Why the staging folder cannot take converted images (made if missing; a probe file
     written and removed), or ``""``: a read-only or full file system is said here, by the
@@ -167,6 +183,11 @@ class ConvertAction:
         if not a.datastore_roots:
             raise StepError(f"system {self.ctx.who(step)}: {a.source}: {NO_ROOTS}")
         qemu.source_path(a.source, a.datastore_roots)  # refused before anything is read
+        found = header_format(a.source, a.source_format, a.datastore_roots)
+        if found:  # (the pre-check refuses it too; a resumed run may skip the pre-check)
+            raise StepError(f"system {self.ctx.who(step)}: {a.source} is a {found} image but "
+                            f"the estate gives its format as {a.source_format}: set the "
+                            f"disk's format (格式) to {found} and plan again")
         dst = Path(step.planned_as(ConvertPlanned).path)
         dst.parent.mkdir(parents=True, exist_ok=True)
         algo = a.digest

@@ -34,6 +34,8 @@ class Observations:
     diskless_hosts: list[str] = field(default_factory=list)
     """Hosts no disk row lists (a ledger-only estate before discovery)."""
     disk_where: dict[str, str] = field(default_factory=dict)  # path -> "vm01 disk0"
+    wrong_formats: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """path -> (the estate's format, the format the file's header shows), when they differ."""
 
 
 def precheck_problems(obs: Observations) -> list[str]:
@@ -59,6 +61,13 @@ def precheck_problems(obs: Observations) -> list[str]:
         where = obs.disk_where.get(path)
         disk = f"disk {where} ({path})" if where else f"disk image {path}"
         out.append(f"system {s}: {disk} is not readable: {why}")
+    for path, (said, found) in sorted(obs.wrong_formats.items()):
+        where = obs.disk_where.get(path)
+        disk = f"disk {where} ({path})" if where else f"disk image {path}"
+        out.append(f"system {s}: {disk} is a {found} image but the estate gives its format "
+                   f"as {said} (a disk without a format is read as raw), so its copy would "
+                   f"hold the wrong bytes: set the disk's format (格式) to {found} or run "
+                   "'shangyun discover --hypervisor', then plan again")
     for what, why in sorted(obs.unusable_services.items()):
         out.append(f"system {s}: {what} cannot be used: {why}")
     if obs.staging_unwritable:
