@@ -14,11 +14,13 @@ import yaml
 from shangyun.errors import EstateError, SchemaVersionError
 
 
-def write_folder(root: Path, files: dict[str, str | pd.DataFrame | dict[str, object]]) -> Path:
+def write_folder(root: Path, files: dict[str, str | pd.DataFrame | dict[str, object]],
+                 keep: tuple[str, ...] = ()) -> Path:
     """Write ``files`` (name → text, DataFrame as CSV, or dict as YAML) as folder ``root``.
 
     The folder is written beside ``root`` and swapped in with renames: a crash leaves
-    either the old folder or the new one, never a mix.
+    either the old folder or the new one, never a mix. ``keep``: files of the old folder
+    that a person wrote (not in ``files``), carried into the new one unchanged.
     """
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=root.parent))
@@ -32,6 +34,9 @@ def write_folder(root: Path, files: dict[str, str | pd.DataFrame | dict[str, obj
                                 encoding="utf-8")
             else:
                 path.write_text(content, encoding="utf-8")
+        for name in keep:
+            if name not in files and (root / name).is_file():
+                shutil.copy2(root / name, tmp / name)
         old = root.parent / f".{root.name}.old"
         if old.exists():
             shutil.rmtree(old)

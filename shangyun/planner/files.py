@@ -4,7 +4,7 @@
 waves that had run when it was made and its notes), ``waves.csv`` (``ran``: a wave the
 journal records as run, kept as it ran), ``windows.csv``, ``move_groups.csv``,
 ``systems.csv`` (wave, group, reasons joined with `` | ``) and ``excluded.csv``. Written
-all-or-nothing.
+all-or-nothing; the person-written ``cutover.yaml`` beside them is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from shangyun.planner.plan import PLAN_SCHEMA_VERSION, Plan
 FOLDER = "plan"
 PLAN_FILE = Path(FOLDER) / "plan.yaml"
 SEP = " | "
+KEPT = ("cutover.yaml",)
+"""Files a person writes into ``plan/`` (the cutover file, docs/cutover.md): a new plan
+keeps them. Replaced with the folder, a re-plan deleted the cutover file, and the next
+``wave run`` moved the disks only — no freeze, no data copy, no DNS — and read done."""
 
 
 def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
@@ -70,7 +74,8 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
                             columns=["system", "name", "reason"])
     return write_folder(Path(estate_dir) / FOLDER, {
         "plan.yaml": meta, "waves.csv": waves, "windows.csv": windows,
-        "move_groups.csv": groups, "systems.csv": systems, "excluded.csv": excluded})
+        "move_groups.csv": groups, "systems.csv": systems, "excluded.csv": excluded},
+        keep=KEPT)
 
 
 def no_such_wave(number: int, waves: Iterable[int]) -> PlanError:

@@ -215,3 +215,17 @@ def test_an_estate_where_nothing_moves_says_so(tmp_path: Path) -> None:
     assert "run shangyun plan" not in res.output
     assert "plan: no wave (every system is excluded)" in res.output
     assert "estate: 1 bureau, 2 systems, 2 hosts" in res.output
+
+
+def test_a_new_plan_keeps_the_cutover_file(estate_dir: Path) -> None:
+    """``plan/cutover.yaml`` is written by a person (databases, DNS, health checks); the
+    plan folder was replaced whole by a re-plan, deleting it, and the next ``wave run``
+    then moved the disks only and read done."""
+    assert _run("plan", "--estate", str(estate_dir)).exit_code == 0
+    cutover = estate_dir / "plan" / "cutover.yaml"
+    text = "schema_version: 1\nsoak_hours: 24\nsystems:\n  A:\n    freeze: true\n"
+    cutover.write_text(text, encoding="utf-8")
+    res = _run("plan", "--estate", str(estate_dir), "--pin", "A=3")
+    assert res.exit_code == 0, res.output
+    assert cutover.read_text(encoding="utf-8") == text
+    assert not list(estate_dir.glob(".plan*")), "the old plan folder was left behind"
