@@ -131,12 +131,14 @@ class PrecheckAction:
         if problems:
             raise StepError("pre-check refused:\n  - " + "\n  - ".join(problems))
         return {"staging_needed": needed, "staging_free": obs.staging_free,
-                "capacity": capacity, "estate_fingerprint": a.estate_fingerprint}
+                "capacity": capacity, "estate_fingerprint": a.estate_fingerprint,
+                "steps": list(a.steps)}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """A passed pre-check holds while the estate is the one it checked."""
         a = step.args_as(PrecheckArgs)
-        return payload.get("estate_fingerprint") == a.estate_fingerprint == a.plan_fingerprint
+        return (payload.get("estate_fingerprint") == a.estate_fingerprint == a.plan_fingerprint
+                and list(payload.get("steps") or []) == list(a.steps))
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo: a pre-check only looks."""

@@ -14,7 +14,7 @@ from shangyun.journal.ports import JournalReader
 from shangyun.journal.records import StepEntry
 from shangyun.journal.status import UNDO_FAILED, UNDO_TIMING, UNDOING, UNDONE
 from shangyun.runbook.estimate import human_duration
-from shangyun.wave.state import is_finalized, system_state, undone_by
+from shangyun.wave.state import is_finalized, system_state, undone_by, unfinished
 
 VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
                "checksum", "compare", "verified", "state", "adaptation")
@@ -127,7 +127,9 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     for e in entries:
         latest[(e.system, e.step)] = e
     systems: dict[str, dict[str, Any]] = {}
+    recorded: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for (sid, key), e in latest.items():
+        recorded.setdefault(sid, []).append((key, e.status, e.result or {}))
         result = dict(e.result or {})
         undo_result = result.pop("undo", None)
         by = undone_by(result)
@@ -142,9 +144,10 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
                "undo_seconds": undo_secs, "guest_edits": guest_edits(result)}
         systems.setdefault(sid, {"steps": []})["steps"].append(rec)
     finalized = is_finalized(run_rows)
-    for s in systems.values():
+    for sid, s in systems.items():
         s["state"] = system_state(((st["kind"], st["status"], st["error"], st["undone_by"])
-                                   for st in s["steps"]), finalized=finalized)
+                                   for st in s["steps"]), finalized=finalized,
+                                  stopped=unfinished(recorded[sid]))
         s["seconds"] = sum(st["seconds"] or 0.0 for st in s["steps"])
         s["duration"] = human_duration(s["seconds"])
         s["failures"] = [st for st in s["steps"] if st["error"]]

@@ -12,8 +12,11 @@ Pure: no connector, no Prefect.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shangyun.wave.cutover import CutoverPlan, cutover_steps, load_cutover
 from shangyun.wave.model import WaveWork
+from shangyun.wave.stepargs import PrecheckArgs
 from shangyun.wave.steps import RunOptions, Step, system_steps
 
 
@@ -27,8 +30,16 @@ def build_steps(wave: WaveWork, opts: RunOptions,
         steps = system_steps(wave, system, opts, guest)
         if cutover is not None and system.id in cutover.systems:
             steps += cutover_steps(wave, system, cutover.systems[system.id])
-        out[system.id] = steps
+        out[system.id] = with_step_list(steps)
     return out
+
+
+def with_step_list(steps: list[Step]) -> list[Step]:
+    """``steps`` with the pre-check's ``steps`` set to every key of them, in order: what
+    the system's run must do before the system is done (journaled by the pre-check)."""
+    keys = [s.key for s in steps]
+    return [replace(s, args=replace(s.args, steps=keys))
+            if isinstance(s.args, PrecheckArgs) else s for s in steps]
 
 
 def wave_steps(wave: WaveWork, opts: RunOptions) -> dict[str, list[Step]]:

@@ -36,6 +36,7 @@ from shangyun.wave.state import (
     latest_runs,
     system_state,
     undone_by,
+    unfinished,
     wave_state,
 )
 from shangyun.wave.steps import Step
@@ -170,7 +171,8 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
         recs = journal.records(other, system_id)
         if not any(r.status in NEEDS_UNDO for r in recs):
             continue  # rolled back (or refused) there: free
-        state = system_state((r.kind, r.status, r.error, undone_by(r.payload)) for r in recs)
+        state = system_state(((r.kind, r.status, r.error, undone_by(r.payload)) for r in recs),
+                             stopped=unfinished((r.key, r.status, r.payload) for r in recs))
         if any(r.kind == CUTOVER and r.status == DONE for r in recs):
             return (f"cut over in wave {other} (its target is in production); it cannot "
                     f"move again in wave {wave}: take it out of wave {wave} "
@@ -191,8 +193,10 @@ def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None
     for wave in journal.system_waves(system_id):
         recs = journal.records(wave, system_id)
         if any(r.status in NEEDS_UNDO for r in recs):
-            return wave, system_state((r.kind, r.status, r.error, undone_by(r.payload))
-                                      for r in recs)
+            return wave, system_state(((r.kind, r.status, r.error, undone_by(r.payload))
+                                       for r in recs),
+                                      stopped=unfinished((r.key, r.status, r.payload)
+                                                         for r in recs))
     return None
 
 
@@ -204,15 +208,18 @@ def wave_status(journal: WaveJournal, wave: int,
     journal.reconcile()
     runs = journal.runs(wave)
     systems: dict[str, list[dict[str, Any]]] = {}
+    stopped: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for r in journal.records(wave):
         systems.setdefault(r.system_id, []).append(
             {"key": r.key, "kind": r.kind, "status": r.status, "error": r.error,
              "undone_by": undone_by(r.payload)})
+        stopped.setdefault(r.system_id, []).append((r.key, r.status, r.payload))
     finalized = is_finalized(runs)
     out = []
     for sid, steps in systems.items():
         state = system_state(((s["kind"], s["status"], s["error"], s.pop("undone_by"))
-                              for s in steps), finalized=finalized)
+                              for s in steps), finalized=finalized,
+                             stopped=unfinished(stopped[sid]))
         out.append({"id": sid, "state": state, "steps": steps})
     states = {sid: PENDING for sid in planned}
     states.update((s["id"], s["state"]) for s in out)

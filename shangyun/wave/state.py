@@ -128,14 +128,32 @@ def last_rollback(runs: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None
     return next((r for r in reversed(list(runs)) if r.get("kind") == ROLLBACK_KIND), None)
 
 
-def system_state(steps: Iterable[StepRow], *, finalized: bool = False) -> str:
+def unfinished(records: Iterable[tuple[str, str, Mapping[str, Any] | None]]) -> bool:
+    """Whether a system's run stopped between two of its steps: ``(key, status, payload)``
+    of each step's latest record; its pre-check journals every key the run must do (the
+    builder's list) and one of them has no record. A run killed there left every recorded
+    step done: without this the system read ``done`` with its source frozen and its DNS
+    not switched. (Journals written before the pre-check listed its steps: False.)"""
+    keys: set[str] = set()
+    listed: list[str] = []
+    for key, status, payload in records:
+        keys.add(key)
+        if key.rsplit("/", 1)[-1] == PRECHECK and status == DONE and payload:
+            listed = list(payload.get("steps") or [])
+    return any(k not in keys for k in listed)
+
+
+def system_state(steps: Iterable[StepRow], *, finalized: bool = False,
+                 stopped: bool = False) -> str:
     """A system's state from ``(kind, status)`` — or ``(kind, status, error)``, or
     ``(kind, status, error, undone_by)`` — of each of its steps' latest record. With the
     error, a pre-check that failed and was then undone (the rollback marks every step it
     visits ``undone``) still reads as a refusal; with who undid each step
     (:func:`undone_by`), a rollback the operator's command made, no step having failed,
     reads ``rolled_back_by_operator``. ``finalized``: the wave is finalized, so a cut-over
-    system is ``done``, not ``cut_over`` awaiting finalize."""
+    system is ``done``, not ``cut_over`` awaiting finalize. ``stopped``: the journal lacks
+    steps the system's pre-check listed (:func:`unfinished`): every step recorded done
+    then reads ``partial``, not ``done``."""
     rows = [(s[0], s[1], bool(s[2]) if len(s) > 2 else False,
              s[3] if len(s) > 3 else None) for s in steps]  # type: ignore[misc]
     pairs = {(kind, status) for kind, status, _, _ in rows}
@@ -147,6 +165,8 @@ def system_state(steps: Iterable[StepRow], *, finalized: bool = False) -> str:
         return PENDING
     if UNDO_FAILED in statuses:
         return ROLLBACK_FAILED
+    if statuses == {DONE} and stopped:
+        return PARTIAL
     if statuses == {DONE}:
         cut = any(kind == CUTOVER for kind, _, _, _ in rows)
         return CUT_OVER if cut and not finalized else SYSTEM_DONE
@@ -174,10 +194,13 @@ def recorded_states(entries: Iterable[StepEntry], *, finalized: bool = False) ->
     for e in entries:
         latest[(e.system, e.step)] = e
     steps: dict[str, list[StepRow]] = {}
+    keyed: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
     for (sid, key), e in latest.items():
         kind = key.split("/")[1] if "/" in key else key
         steps.setdefault(sid, []).append((kind, e.status, e.error or "", undone_by(e.result)))
-    return {sid: system_state(rows, finalized=finalized) for sid, rows in steps.items()}
+        keyed.setdefault(sid, []).append((key, e.status, e.result))
+    return {sid: system_state(rows, finalized=finalized, stopped=unfinished(keyed[sid]))
+            for sid, rows in steps.items()}
 
 
 def wave_state(run_statuses: Iterable[str], systems: Mapping[str, str]) -> str:
@@ -321,5 +344,6 @@ __all__ = [
     "state_words",
     "system_state",
     "undone_by",
+    "unfinished",
     "wave_state",
 ]

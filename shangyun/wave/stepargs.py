@@ -56,6 +56,10 @@ class PrecheckArgs:
     pre-check asks an endpoint given explicitly whether it answers (not AWS itself)."""
     diskless_hosts: list[str] = field(default_factory=list)
     """Hosts of the system no disk row lists: nothing of them would be copied."""
+    steps: list[str] = field(default_factory=list)
+    """Every step key of the system, in order (the builder's list, this one first): the
+    pre-check journals it, so a run killed between two steps leaves a system that reads
+    ``partial``, not ``done`` (:func:`shangyun.wave.state.unfinished`)."""
 
 
 @dataclass(frozen=True)
