@@ -12,9 +12,22 @@ from typing import Any
 
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.records import StepEntry
-from shangyun.journal.status import UNDO_FAILED, UNDO_TIMING, UNDOING, UNDONE
+from shangyun.journal.status import (
+    FAILED,
+    ROLLBACK_KIND,
+    UNDO_FAILED,
+    UNDO_TIMING,
+    UNDOING,
+    UNDONE,
+)
 from shangyun.runbook.estimate import human_duration
-from shangyun.wave.state import is_finalized, system_state, undone_by, unfinished
+from shangyun.wave.state import (
+    ROLLED_BACK,
+    is_finalized,
+    system_state,
+    undone_by,
+    unfinished,
+)
 
 VERIFY_KEYS = ("content_digest", "file_digest", "digest", "rows", "row_count", "row_counts",
                "checksum", "compare", "verified", "state", "adaptation")
@@ -107,6 +120,15 @@ def guest_edits(result: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def run_status(kind: str, status: str, reason: str | None) -> str:
+    """A run's status as the runbook shows it: the operator's ``wave rollback`` that undid
+    everything is journaled ``failed`` with the reason ``rolled_back`` (a run ends done or
+    failed); the runbook says ``rolled_back``, as its outcome says "not a failure"."""
+    if kind == ROLLBACK_KIND and status == FAILED and reason == ROLLED_BACK:
+        return ROLLED_BACK
+    return status
+
+
 def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     """Runs and per-system step history of wave ``number`` (empty when it never ran, or
     when there is no journal: ``journal`` None)."""
@@ -117,7 +139,8 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     run_rows = []
     for r in runs:
         secs = (r.ended_at - r.started_at).total_seconds() if r.ended_at else None
-        run_rows.append({"id": r.id, "status": r.status, "operator": r.operator,
+        run_rows.append({"id": r.id, "status": run_status(r.kind, r.status, r.reason),
+                         "operator": r.operator,
                          "host": r.host, "started": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                          "ended": r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at
                          else "", "seconds": secs, "duration": human_duration(secs),
