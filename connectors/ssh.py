@@ -46,7 +46,8 @@ from shangyun.discovery.model import ScriptResult, SSHOptions, SSHSettings, SSHT
 from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
 
 __all__ = [
-    "ChangedHostKeyError", "CommandTimeoutError", "RevokedHostKeyError", "SSHPool",
+    "ChangedHostKeyError", "CommandTimeoutError", "NotSSHError", "RevokedHostKeyError",
+    "SSHPool",
     "SSHSettings", "SSHTarget", "SSHTimeoutError", "ScriptResult", "UnknownHostKeyError",
     "UnreachableError", "discovery_pool",
     "known_hosts_name", "parse_jump",
@@ -68,6 +69,13 @@ class ChangedHostKeyError(HostKeyError):
 class RevokedHostKeyError(ChangedHostKeyError):
     """The host presented a key that known_hosts marks ``@revoked``: refused, whatever
     else the file says about it (as OpenSSH does)."""
+
+
+class NotSSHError(ConnectorError):
+    """Something other than an SSH server answered the host's SSH port (a web or FTP
+    server: the port is wrong, or the service moved). Not retried."""
+
+    status = "error"
 
 
 class UnreachableError(TransientError):
@@ -105,13 +113,18 @@ class _LowLatencySocket(socket.socket):
     the script's output needs no extra ACK packets)."""
 
     quick_ack = True
+    #: the first bytes the server sent (up to 256): what answered, when it is not SSH
+    first_bytes = b""
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Read, asking the kernel to ACK what arrives without delay (while ``quick_ack``)."""
         if _QUICKACK is not None and self.quick_ack:
             with suppress(OSError):
                 self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-        return super().recv(bufsize, flags)
+        data = super().recv(bufsize, flags)
+        if len(self.first_bytes) < 256:
+            self.first_bytes += data[:256 - len(self.first_bytes)]
+        return data
 
 
 def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
@@ -252,6 +265,11 @@ class SSHPool:
             client.close()
             if sock is not None:
                 sock.close()
+            said = _not_ssh(sock)
+            if said:
+                raise NotSSHError(f"{target.label}: does not speak SSH on this port — it said "
+                                  f"{said!r} (another service: check the host's SSH port, "
+                                  "hosts.ssh_port or bureaus.ssh_port)") from exc
             if isinstance(cause, paramiko.AuthenticationException):
                 raise AuthError(f"{target.label}: authentication refused for user "
                                 f"{target.user!r} with the key {Path(s.key_file).name} "
@@ -354,6 +372,17 @@ def discovery_pool(options: SSHOptions) -> SSHPool:
     connections at most, ``per_bureau`` per bureau)."""
     return SSHPool(options.settings(), max_connections=options.concurrency,
                    per_bureau=options.per_bureau)
+
+
+def _not_ssh(sock: object) -> str:
+    """What the server sent, when it sent something and none of it is an SSH banner (the
+    protocol allows text lines before ``SSH-``); else ``""``."""
+    data = getattr(sock, "first_bytes", b"") if isinstance(sock, _LowLatencySocket) else b""
+    lines = data.decode("utf-8", "replace").splitlines()
+    if not data or any(line.startswith("SSH-") for line in lines) or (
+            len(lines) == 1 and "SSH-".startswith(lines[0])):
+        return ""
+    return " ".join(line.strip() for line in lines if line.strip())[:120]
 
 
 def _root_cause(client: paramiko.SSHClient, exc: Exception) -> BaseException:
