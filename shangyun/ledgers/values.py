@@ -57,7 +57,7 @@ _SPACES = re.compile(r"\s+")
 _NUM = r"\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d])")
 _SIZE_TERM = re.compile(
-    rf"^(?:(?P<mul>{_NUM})\s*[*x×]\s*)?(?P<num>{_NUM})\s*(?P<unit>[a-z兆吉]*)"
+    rf"^(?:(?P<mul>{_NUM})\s*(?:[*x×]|块|个|片)\s*)?(?P<num>{_NUM})\s*(?P<unit>[a-z兆吉]*)"
     rf"(?:\s*[*x×]\s*(?P<mul2>{_NUM})(?:\s*(?:块|个|盘|disks?))?)?$")
 
 
@@ -180,6 +180,8 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
     _refuse_range_or_sign(t, "size")
     t = t.replace("（", "(").replace("）", ")").replace("：", ":")
     t = _SIZE_NOTE.sub("", t).strip()  # (ssd), (san), 内存, ram: words that are not sizes
+    # a count of disks in Chinese before the size (两块600G): a number, not a label
+    t = _CN_COUNT.sub(lambda m: str(_CN_COUNTS[m.group(1)]), t)
     inner = _SIZE_DETAIL.search(t)
     if inner:  # "16G(2*8G)": the detail must add up to the total written before it
         try:
@@ -191,7 +193,8 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
             raise BadValue(f"{text!r}: the size in brackets does not add up to the total")
         return outer
     total = 0.0
-    for term in re.split(r"\s*[+＋;；、,，]\s*|(?<=[a-z])\s+(?=[a-z\u4e00-\u9fff]+:?\s*\d)", t):
+    for term in re.split(r"\s*[+＋;；、,，]\s*|(?<=[a-z])\s+(?!x\s*\d)"
+                         r"(?=[a-z\u4e00-\u9fff]+:?\s*\d)", t):
         term = _SIZE_LABEL.sub("", term.strip()).strip()
         m = _SIZE_TERM.match(term)
         if not m:
@@ -203,6 +206,11 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
         n = float(m.group("num")) * float(m.group("mul") or 1) * float(m.group("mul2") or 1)
         total += n * factor
     return round(total, 6)
+
+
+#: 两块600G: a count of disks written in Chinese before their size
+_CN_COUNT = re.compile(r"(?<![\u4e00-\u9fff])([一二两三四五六七八九十])(?=\s*[块个片]\s*\d)")
+_CN_COUNTS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 
 
 _COUNT_UNIT = r"(?:核心?|c|cores?|vcpus?|cpus?|个|颗|u)?"
@@ -357,7 +365,7 @@ def _word_map(table: tuple[tuple[str, tuple[str, ...]], ...], what: str) -> Call
 
 
 parse_host_kind = _word_map((
-    ("vm", ("虚拟", "虚机", "云主机", "virtual", "vm", "guest", "ecs")),
+    ("vm", ("虚拟", "虚机", "云主机", "云服务器", "virtual", "vm", "guest", "ecs")),
     ("physical", ("物理", "实体", "physical", "bare", "pm", "服务器", "server", "小型机",
                   "机架", "刀片", "塔式", "rack", "blade", "一体机", "工作站")),
 ), "a host kind (物理机/虚拟机, physical/vm)")
@@ -390,8 +398,9 @@ def parse_host_kind_answer(text: str, yes: str) -> str:
 parse_power = _word_map((
     ("suspended", ("挂起", "暂停", "suspend")),
     ("off", ("poweredoff", "关机", "停机", "下线", "stopped", "down", "离线", "shutoff",
-             "off")),
-    ("on", ("poweredon", "开机", "运行", "running", "在线", "online", "up", "正常", "on")),
+             "停用", "报废", "退役", "off")),
+    ("on", ("poweredon", "开机", "运行", "running", "在线", "online", "up", "正常", "在用",
+            "在运", "使用中", "on")),
 ), "a power state (on/off/suspended, 开机/关机)")
 parse_criticality = _word_map((
     ("critical", ("核心", "关键", "critical", "极高", "特别重要")),

@@ -106,3 +106,24 @@ def test_an_export_reimported_counts_its_conflicts_sheet(tmp_path: Path) -> None
                      "--no-progress"])
     out = " ".join(res.output.split())
     assert "6 rows → bureaus 1, conflicts 2, hosts 2, systems 1" in out, out
+
+
+def test_an_outside_teams_host_sheet_disks_states_and_cloud_servers(tmp_path: Path) -> None:
+    """Cells as a bureau writes them, found by writing ledgers by hand: disks counted
+    before their size (2块600G, 两块600G: 两 is two, not a label) or after it with a
+    spaced x (600G x 2); 运行状态 as in service / retired (在用, 在运, 停用, 报废); a
+    云服务器 is a cloud VM, not a physical server."""
+    head = ["单位", "系统名称", "服务器名称", "IP地址", "操作系统", "硬盘", "运行状态",
+            "设备类型"]
+    rows = [["甲局", "审批", "h1", "10.7.0.1", "CentOS 7.9", "2块600G", "在用", "云服务器"],
+            ["甲局", "审批", "h2", "10.7.0.2", "CentOS 7.9", "两块600G", "在运", "物理服务器"],
+            ["甲局", "审批", "h3", "10.7.0.3", "CentOS 7.9", "600G x 2", "停用", "虚拟机"],
+            ["甲局", "审批", "h4", "10.7.0.4", "CentOS 7.9", "500G X2", "已停用", "云主机"],
+            ["甲局", "审批", "h5", "10.7.0.5", "CentOS 7.9", "3个1.2T", "报废", "云服务器ECS"],
+            ["甲局", "审批", "h6", "10.7.0.6", "CentOS 7.9", "六块600G", "使用中", "物理机"]]
+    read = _read(write_xlsx(tmp_path / "t.xlsx", {"服务器": [head, *rows]}))
+    got = {h["hostname"]: (h["disk_gb"], h["power_state"], h["kind"])
+           for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert got == {"h1": (1200, "on", "vm"), "h2": (1200, "on", "physical"),
+                   "h3": (1200, "off", "vm"), "h4": (1000, "off", "vm"),
+                   "h5": (3686.4, "off", "vm"), "h6": (3600, "on", "physical")}
