@@ -299,7 +299,7 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     for sid in status.get("pending") or []:
         systems.add_row(label(sid, names), "pending", "0")
     console.print(systems)
-    hosts = _names(estate_dir, "host")
+    hosts = _part_names(estate_dir)
     t = Table("system", "step", "status", "detail")
     for s in status["systems"]:
         for st in s["steps"]:
@@ -388,7 +388,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         return
 
     reports = rollback(estate_dir, number, system, discard_production_writes=discard)
-    hosts = _names(estate_dir, "host")
+    hosts = _part_names(estate_dir)
     data = [{"system": r.system_id, "name": names.get(r.system_id, ""), "undone": r.undone,
              "failed": r.failed} for r in reports]
     if as_json:
@@ -449,9 +449,31 @@ def _readable_error(error: str, system_id: str) -> str:
 
 def _step_label(key: str, hosts: dict[str, str]) -> str:
     """A journal key (``s-…/adapt/h-…``) as a person reads it: ``adapt b01-vm`` (the
-    system is in its own column; a host by its hostname; the key itself is in --json)."""
+    system is in its own column; a host by its hostname, a disk by its host's and its own
+    name: ``convert vm01 系统盘``; the key itself is in --json)."""
     parts = key.split("/")[1:] or [key]
     return " ".join(hosts.get(p) or p for p in parts)
+
+
+def _part_names(estate_dir: str) -> dict[str, str]:
+    """Id -> how a person names each host (its hostname) and disk (``vm01 系统盘``: its
+    host's name and its own) in a step key (empty when the estate cannot be read)."""
+    from shangyun.errors import ShangyunError
+
+    try:
+        est = Estate.load(estate_dir, check=False)
+    except ShangyunError:
+        return {}
+    hosts = names_of(est, "host")
+    out = {i: n for i, n in hosts.items() if n}
+    for d in est.rows("disks"):
+        host = hosts.get(str(d.get("host_id") or "")) or ""
+        raw = d.get("name")
+        name = "" if raw is None or raw != raw else str(raw).strip()  # (NaN: no name)
+        label = " ".join(x for x in (host, name) if x)
+        if label:
+            out[str(d["id"])] = label
+    return out
 
 
 def _names(estate_dir: str, kind: Any) -> dict[str, str]:
@@ -525,7 +547,7 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
         print_json(out)
     else:
         names = _names(estate_dir, "system")
-        hosts = _names(estate_dir, "host")
+        hosts = _part_names(estate_dir)
         for s in out["systems"]:
             if s["state"] in ("rolled_back", "rolled_back_by_operator"):
                 console.print(f"{escape(readable(s['id'], names))}: [green]rolled back[/]")

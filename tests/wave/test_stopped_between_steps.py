@@ -69,4 +69,8 @@ def test_a_run_stopped_between_two_steps_leaves_the_system_partial_not_done(
         run = j.begin_run(1, {"options": opts.to_dict()})
         assert run_system_steps(j, run, 1, steps[3:], actions_for(ctx), done)["state"] == "done"
     assert _states(root) == ("done", 1, "done")
+    text = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root)]).output
+    # a step names its disk as a person does (host and disk name), not by the disk's id
+    assert "convert vm01 disk0" in " ".join(text.split()), text
+    assert "disk-01-0" not in text, text
     ctx.close()
