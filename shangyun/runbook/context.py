@@ -307,6 +307,10 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "failures": [{"system": s["id"], "name": s["name"], **f,
                       "error": failure_text(t, _one_line(f["error"], 600))} for s in systems
                      for f in s["history"].get("failures", [])],
+        "earlier_failures": [{"system": s["id"], "name": s["name"], **f,
+                              "error": failure_text(t, _one_line(f["error"], 600))}
+                             for s in systems
+                             for f in s["history"].get("earlier_failures", [])],
         "rollbacks": _rollbacks(systems, t),
         "outcome": outcome(number, systems, history["runs"], t),
     }

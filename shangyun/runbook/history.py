@@ -13,6 +13,7 @@ from typing import Any
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.records import StepEntry
 from shangyun.journal.status import (
+    DONE,
     FAILED,
     ROLLBACK_KIND,
     UNDO_FAILED,
@@ -175,7 +176,38 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
         s["duration"] = human_duration(s["seconds"])
         s["failures"] = [st for st in s["steps"] if st["error"]]
         s["rolled_back"] = [st for st in s["steps"] if st["undone"]]
+        s["earlier_failures"] = []
+    for sid, failure in _earlier_failures(journal, runs, entries, latest):
+        systems[sid]["earlier_failures"].append(failure)
     return {"runs": run_rows, "systems": systems}
+
+
+def _earlier_failures(journal: JournalReader, runs: list[Any], entries: list[StepEntry],
+                      latest: dict[tuple[str, str], StepEntry]) -> list[tuple[str, dict[str, Any]]]:
+    """``(system, {key, error, attempt, run_id})`` of each failure of a step that was done
+    again since — its latest record is done, but the journal keeps the failure, and so
+    does the runbook: in an earlier run's record (failed, or undone by its rollback), or,
+    when the same run was resumed (its record is reused by the next attempt), in the audit
+    log's ``step`` entry of the failed attempt."""
+    out: dict[tuple[str, str, str, int], str] = {}
+    for e in entries:
+        now = latest[(e.system, e.step)]
+        if e.error and e.status != DONE and now is not e and not now.error:
+            out[(e.system, e.step, e.run_id, e.attempt)] = e.error
+    for r in runs:
+        if not r.resumes:
+            continue
+        for a in journal.audit_entries(run=r.id):
+            key = a.action.removeprefix("step ")
+            details = a.details if isinstance(a.details, dict) else {}
+            now = latest.get((a.system or "", key))
+            attempt = int(details.get("attempt") or 0)
+            if (a.action.startswith("step ") and a.result == FAILED and details.get("error")
+                    and now is not None and not now.error and now.status == DONE
+                    and (now.run_id != r.id or now.attempt > attempt)):
+                out.setdefault((now.system, key, r.id, attempt), str(details["error"]))
+    return [(sid, {"key": key, "error": error, "attempt": attempt, "run_id": run_id})
+            for (sid, key, run_id, attempt), error in out.items()]
 
 
 __all__ = ["VERIFY_KEYS", "guest_edits", "wave_history"]

@@ -81,6 +81,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "verification": ("校验结果", "Verification"),
     "failures": ("失败与回退", "Failures and rollbacks"),
     "no_failures": ("无失败。", "No failures."),
+    "earlier_failure": ("第 {attempt} 次执行失败（已回退，之后重做成功）",
+                        "failed on attempt {attempt} (rolled back, done again since)"),
     "error": ("错误", "Error"),
     "final_state": ("最终状态", "Final state"),
     "charts": ("图表", "Charts"),

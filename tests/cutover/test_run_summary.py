@@ -69,6 +69,19 @@ def test_run_summary_says_the_wave_state_and_counts_in_number(
     row = next(line for line in res.output.splitlines() if line.startswith("│ 1 "))
     assert "cut over — awaiting finalize" in row, res.output
 
+    # the runbook (after) keeps sys-02's failed health check and its rollback, though the
+    # step is done now (it said "No failures.": only each step's latest record counted)
+    for lang, said in (("en", "failed on attempt 1 (rolled back, done again since)"),
+                       ("zh", "第 1 次执行失败（已回退，之后重做成功）")):
+        path = tmp_path / f"runbook.{lang}.md"
+        res = CliRunner().invoke(main, ["runbook", "1", "--estate", str(root), "--format",
+                                        "md", "--lang", lang, "--out", str(path)])
+        assert res.exit_code == 0, res.output
+        failures = path.read_text(encoding="utf-8").split("### ")[-1]
+        assert f"**档案系统 (sys-02)** `sys-02/health` {said}: " in failures, failures
+        assert "/broken" in failures and "No failures" not in failures, failures
+        assert "审批系统" not in failures, failures
+
     # 3. finalized: the next run (of a system) says the wave is done
     res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
                                     "--soak-hours", "0"])
