@@ -265,7 +265,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "id": s.id, "name": s.name, "bureau": s.bureau_id, "bureau_name": s.bureau_name,
             "cmd": command_arg("system", s.id, names),
             "owner": row.get("owner") or "", "phone": row.get("phone") or "",
-            "criticality": row.get("criticality") or "", "move_group": s.move_group,
+            "criticality": _criticality(t, row.get("criticality") or ""),
+            "move_group": s.move_group,
             "hosts": [{"hostname": h.hostname, "ip": hosts[h.id].get("ip") or "",
                        "os": " ".join(x for x in (hosts[h.id].get("os") or "",
                                                   hosts[h.id].get("os_version") or "") if x),
@@ -412,6 +413,13 @@ def _unprefixed(error: str, system: dict[str, Any], key: str) -> str:
             if who and error.startswith(head):
                 return error[len(head):]
     return error
+
+
+def _criticality(t: Any, criticality: str) -> str:
+    """A criticality (``low`` … ``critical``) in the document's language; as stored when
+    the catalogue lacks it."""
+    key = f"criticality_{criticality}"
+    return t(key) if key in MESSAGES else criticality
 
 
 def _readiness(t: Any, readiness: str) -> str:
