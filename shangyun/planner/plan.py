@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shangyun.assess.catalog import Catalog
+from shangyun.assess.constraints import CLASSIFIED_REASON
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
 from shangyun.estate.names import command_arg, names_of, readable
@@ -338,7 +339,30 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
                 estate.fingerprint(), names={"system": system_names,
                                              "bureau": names_of(estate, "bureau")},
                 ran=sorted(ran.waves),
-                notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names)])
+                notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names),
+                       *_staying_dependencies(inp, system_names)])
+
+
+def _staying_dependencies(inp: PlanInput, names: dict[str, str]) -> list[str]:
+    """The plan's note on systems that move but depend on (or are used by) systems that
+    stay — classified, no zone, not ready, excluded: after the move those dependencies
+    cross from the cloud to the bureau's network (for a classified system, an isolated
+    one). Up to 5 pairs are named."""
+    pairs = sorted((names.get(s) or s, names.get(e) or e, inp.excluded[e])
+                   for s, others in inp.to_excluded.items() for e in others
+                   if e in inp.excluded and e not in inp.moved)
+    if not pairs:
+        return []
+    count = len({p[0] for p in pairs})
+    secret = any(reason == CLASSIFIED_REASON for *_x, reason in pairs)
+    each = "; ".join(f"{a} — {b} ({why})" for a, b, why in pairs[:5])
+    if len(pairs) > 5:
+        each += f"; and {counted(len(pairs) - 5, 'more dependency', 'more dependencies')}"
+    return [f"{counted(count, 'system')} that {verb(count, 'moves has', 'move have')} "
+            "dependencies on systems that stay (after the move they cross from the cloud to "
+            "the bureau's network"
+            + ("; a classified (涉密) system's network is isolated: settle these with the "
+               "security officer first" if secret else "") + f"): {each}"]
 
 
 def _nothing_moves(excluded: list[dict[str, str]], names: dict[str, str]) -> str:

@@ -34,7 +34,14 @@ def test_plan_json_has_exactly_the_documented_shape(estate_dir: Path) -> None:
     data = json.loads(res.output)
     assert set(data) == {"waves", "move_groups", "excluded", "metrics", "warnings",
                          "ran_waves", "notes"}
-    assert data["warnings"] == [] and data["ran_waves"] == [] and data["notes"] == []
+    assert data["warnings"] == [] and data["ran_waves"] == []
+    # A uses SECRET, which never moves: the plan says so up front (the dependency will
+    # cross from the cloud to the bureau's network)
+    assert data["notes"] == [
+        "1 system that moves has dependencies on systems that stay (after the move they "
+        "cross from the cloud to the bureau's network; a classified (涉密) system's network "
+        "is isolated: settle these with the security officer first): system A — system "
+        "SECRET (classified (涉密) system: never moves to the cloud)"], data["notes"]
     assert all(set(w) == {"number", "start", "systems", "hosts", "data_gb", "bureaus", "ran"}
                for w in data["waves"])
     assert all(set(g) == {"id", "systems"} for g in data["move_groups"])
