@@ -154,7 +154,7 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
             if not _local(ip):
                 ip_host.setdefault(ip, hid)
     edges: dict[tuple[str, str, int], Edge] = {}
-    external_clients: dict[str, list[dict[str, Any]]] = {}
+    clients: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
     for hid, facts in observed.items():
         conns = facts.get("tcp", [])
         own = _own_ips(facts)
@@ -174,9 +174,12 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 client_ip, client_port = c["peer_ip"], c["peer_port"]
                 server_ip, server_port = c["local_ip"], c["local_port"]
                 client = ip_host.get(client_ip)
-                if client is None:
-                    external_clients.setdefault(hid, []).append(
-                        {"client": client_ip, "port": server_port, "process": c["process"]})
+                if client is None:  # one entry per (address, port), not per socket
+                    seen = clients.setdefault(hid, {}).setdefault(
+                        (client_ip, server_port), {"client": client_ip, "port": server_port,
+                                                   "process": "", "connections": 0})
+                    seen["connections"] += 1
+                    seen["process"] = seen["process"] or c["process"]
                 src, src_ext = (client, False) if client else (client_ip, True)
                 tgt, tgt_ext = hid, False
             else:
@@ -194,6 +197,8 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 edge.server_process = c["process"]
             elif not inbound and c["process"]:
                 edge.client_process = c["process"]
+    external_clients = {hid: sorted(found.values(), key=lambda e: (e["client"], e["port"]))
+                        for hid, found in clients.items()}
     used = {(e.target, e.port) for e in edges.values() if not e.target_external}
     unused: dict[str, list[dict[str, Any]]] = {}
     for hid, facts in observed.items():

@@ -76,7 +76,7 @@ def test_edges_hosts_and_externals() -> None:
 def test_external_clients_session_and_loopback() -> None:
     dm = map_dependencies(OBSERVED, ESTATE)
     assert dm.external_clients == {"app": [{"client": "198.51.100.7", "port": 8080,
-                                            "process": "java"}]}
+                                            "process": "java", "connections": 1}]}
     assert all(r["port"] not in (22, 6379) for r in dm.host_rows())
 
 
