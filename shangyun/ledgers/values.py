@@ -444,6 +444,11 @@ _ENGINES = (
 )
 
 
+#: A 数据库 cell saying there is none.
+_NO_DATABASE = frozenset({"无", "没有", "不涉及", "未部署", "未使用", "不使用", "无数据库", "否",
+                          "no", "nil", "none"})
+
+
 def parse_engine(text: str) -> tuple[str, str]:
     """A database engine and the version written with it: "Oracle 11g" → ("oracle", "11g"),
     "达梦DM8" → ("dm", "8"), "MySQL" → ("mysql", ""). Unknown products are "other"."""
@@ -739,6 +744,8 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
     if is_blank(text):
         return None
     if target == "databases.engine":
+        if text.lower() in _NO_DATABASE:
+            return None  # 无: the host has no database (not a database of engine 'other')
         engine, _version = parse_engine(text)
         return engine
     parser = _SPECIAL.get(target)

@@ -127,3 +127,18 @@ def test_an_outside_teams_host_sheet_disks_states_and_cloud_servers(tmp_path: Pa
     assert got == {"h1": (1200, "on", "vm"), "h2": (1200, "on", "physical"),
                    "h3": (1200, "off", "vm"), "h4": (1000, "off", "vm"),
                    "h5": (3686.4, "off", "vm"), "h6": (3600, "on", "physical")}
+
+
+def test_no_database_written_as_a_word_is_no_database(tmp_path: Path) -> None:
+    """A 数据库 column on a host sheet saying there is none (无, 不涉及, none): no database
+    row — it was added as a database of engine 'other'."""
+    head = ["单位", "系统名称", "主机名", "IP地址", "操作系统", "数据库"]
+    rows = [["乙局", "社保", "s1", "10.8.0.1", "CentOS 7.9", "Oracle 11g"],
+            ["乙局", "社保", "s2", "10.8.0.2", "CentOS 7.9", "无"],
+            ["乙局", "社保", "s3", "10.8.0.3", "CentOS 7.9", "不涉及"],
+            ["乙局", "社保", "s4", "10.8.0.4", "CentOS 7.9", "None"],
+            ["乙局", "社保", "s5", "10.8.0.5", "CentOS 7.9", "没有"]]
+    read = _read(write_xlsx(tmp_path / "d.xlsx", {"服务器": [head, *rows]}))
+    dbs = read.rows["databases"]  # type: ignore[attr-defined]
+    assert [(d["engine"], d.get("version")) for d in dbs] == [("oracle", "11g")]
+    assert len(read.rows["hosts"]) == 5  # type: ignore[attr-defined]
