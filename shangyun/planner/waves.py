@@ -140,23 +140,24 @@ def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanO
             why = (f"pilot wave: the systems pinned to wave 1 ({_names(inp, systems, 5)}) "
                    f"are beyond the pilot size ({over}); the planner adds nothing to them")
             return pilot, why, why
-    why_not: dict[tuple[str, str], int] = defaultdict(int)  # (one, many) → how many
+    # (one, many) → how many move groups (a unit of shared services in a cycle holds several)
+    why_not: dict[tuple[str, str], int] = defaultdict(int)
     cands = []
     for u in units:
         if u.pin is not None or u.id in pilot:
             continue
         if u.crit > 1:
-            why_not[("is high or critical", "are high or critical")] += 1
+            why_not[("is high or critical", "are high or critical")] += len(u.groups)
         elif u.shared:
-            why_not[("is a shared service", "are shared services")] += 1
+            why_not[("is a shared service", "are shared services")] += len(u.groups)
         elif u.preds:
             why_not[("uses a shared service (it must move before or with it)",
-                     "use a shared service (it must move before or with them)")] += 1
+                     "use a shared service (it must move before or with them)")] += len(u.groups)
         elif pilot_excess(u.load, opts):
             why_not[(f"is larger than the pilot ({size})",
-                     f"are larger than the pilot ({size})")] += 1
+                     f"are larger than the pilot ({size})")] += len(u.groups)
         elif not limits.fits(Load(), u.load):
-            why_not[("does not fit one wave", "do not fit one wave")] += 1
+            why_not[("does not fit one wave", "do not fit one wave")] += len(u.groups)
         else:
             cands.append(u)
     cands.sort(key=lambda u: (u.crit, sum(adj[u.id].values()), u.load.hosts, u.load.data_gb,

@@ -172,3 +172,16 @@ def test_pins_beyond_the_pilot_size_are_said_so() -> None:
     assert "beyond the pilot size (12 hosts > 10)" in plan.notes[0], plan.notes
     assert "pinned to wave 1 (system BIG (BIG))" in plan.notes[0], plan.notes  # named
     assert any("beyond the pilot size" in r for r in _reasons(plan)["BIG"])
+
+
+def test_no_pilot_note_counts_move_groups_as_the_plan_does() -> None:
+    """Two shared services using each other move together (one unit of 2 move groups):
+    the note's tally counts them as 2 move groups, as the plan's summary does (it said
+    'of 3 move groups' beside '4 move groups')."""
+    est = make_estate([system("IAM", kind="shared-service"), system("SEAL", kind="shared-service"),
+                       system("C"), system("D")],
+                      [("IAM", "SEAL"), ("SEAL", "IAM"), ("C", "IAM"), ("D", "SEAL")])
+    plan = make_plan(est, PlanOptions(start=START))
+    assert plan.metrics["move_groups"] == 4
+    note = plan.notes[0]
+    assert "of 4 move groups: 2 are shared services; 2 use a shared service" in note, note
