@@ -94,3 +94,29 @@ def test_a_port_that_is_not_ssh_says_what_answered(tmp_path: Path, sshd_hosts: H
         assert h["reason"].startswith(f"{hid} (127.0.0.1:{ports[hid]})"), h["reason"]
         assert "does not speak SSH" in h["reason"] and said in h["reason"], h["reason"]
         assert "did not speak SSH in time" not in h["reason"]
+
+
+def test_the_cli_prints_no_paramiko_traceback(tmp_path: Path, sshd_hosts: Hosts,
+                                              web_port: int) -> None:
+    """The real command (its own process, no test logging): a bad host is one line of the
+    table, not also paramiko's thread traceback on stderr for each."""
+    import subprocess
+    import sys
+
+    ports = {"app": sshd_hosts.good[1].port, "webbox": web_port}
+    Estate.from_records({"name": "not-ssh-cli"}, {
+        "bureaus": [{"id": "b1", "name": "一局", "kind": "bureau"}],
+        "hosts": [{"id": h, "hostname": h, "ip": "127.0.0.1", "ssh_port": p,
+                   "bureau_id": "b1"} for h, p in ports.items()],
+    }).save(tmp_path / "estate")
+    res = subprocess.run(
+        [sys.executable, "-c", "from shangyun.cli import main; main()", "discover",
+         "--estate", str(tmp_path / "estate"), "--key", str(sshd_hosts.key),
+         "--known-hosts", str(sshd_hosts.known_hosts), "--timeout", "3", "--retries", "0",
+         "--sample-seconds", "0.1", "--json"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    hosts = {h["host_id"]: h for h in json.loads(res.stdout)["hosts"]}
+    assert hosts["app"]["status"] == "ok" and hosts["webbox"]["status"] == "error"
+    assert "Traceback" not in res.stderr and "SSH protocol banner" not in res.stderr, \
+        res.stderr
