@@ -31,6 +31,7 @@ most ``per_bureau`` per bureau; each target gets exactly one connection, used fo
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -52,6 +53,12 @@ __all__ = [
     "UnreachableError", "discovery_pool",
     "known_hosts_name", "parse_jump",
 ]
+
+
+# paramiko's transport thread logs each failed handshake with its traceback; without a
+# handler anywhere, Python's last-resort handler prints that on stderr, once per bad host.
+# Every failure reaches the caller as one of our errors naming the host: that is the report.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class UnknownHostKeyError(HostKeyError):
