@@ -48,3 +48,14 @@ def test_the_other_problems_are_counted_in_number(tmp_path: Path, bad: int,
     assert code == 1
     assert wording in " ".join(err.split()), err
     assert "problem(s)" not in err
+
+
+def test_one_row_is_one_row_in_the_file_lines(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "one.csv", [["单位", "主机名", "IP地址", "操作系统"],
+                                            ["癸局", "h1", "10.3.0.1", "CentOS 7.9"]])
+    res = CliRunner().invoke(main, ["inventory", "import", str(path), "--estate",
+                                    str(tmp_path / "e"), "--dry-run", "--no-progress"])
+    out = " ".join(res.stdout.split())
+    assert "(ledger): 1 row → " in out and "header row 1, 1 row, 0 skipped" in out, out
+    code, out, _err = _import(path, tmp_path / "e")
+    assert code == 0 and "one.csv: 1 row (ledger)" in " ".join(out.split()), out
