@@ -132,17 +132,35 @@ class Processes(Fact):
 
 
 _SECRET_OPT = re.compile(
-    r"(?i)(?P<k>(?:--?|\b)[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|"
-    r"access[_-]?key|credential)[\w.-]*)(?P<sep>[=:]|\s+)(?P<v>\S+)")
+    r"(?i)(?P<k>(?:--?|\b)[\w.-]*(?:pass|pwd|secret|token|api[_-]?key|access[_-]?key|"
+    r"credential|masterauth)[\w.-]*)(?P<sep>[=:]|\s+)(?P<v>\S+)")
 _MYSQL_P = re.compile(r"(?<=\s)-p(?!\s)\S+")
 _URL_CRED = re.compile(r"(?P<pre>://[^/\s:@]+:)[^@\s/]+(?=@)")
+# Oracle / 达梦 / Kingbase connect strings: user/password@service
+_CONNECT = re.compile(r"(?P<pre>(?:^|\s)[A-Za-z_][\w$#]*/)[^\s/@]+(?=@)")
+# curl -u / --user user:password
+_USER_COLON = re.compile(r"(?P<pre>(?:^|\s)(?:-u|--user)\s*[^\s:]+:)\S+")
+# programs whose password flag is a bare letter: redis-cli -a, sshpass -p
+_FLAG_BY_PROGRAM = {"redis-cli": "-a", "sshpass": "-p"}
 
 
 def redact(args: str) -> str:
     """A command line with secrets replaced by ``***``: ``--password=x``, ``password x``,
-    ``PGPASSWORD=x``, MySQL's ``-px`` and ``scheme://user:x@host``. Facts are written to
-    the estate; passwords must never be."""
+    ``--requirepass x``, ``--db-pass=x``, ``PGPASSWORD=x``, MySQL's ``-px``,
+    ``scheme://user:x@host``, ``user/x@service`` (sqlplus, disql), ``-u user:x`` (curl),
+    ``redis-cli -a x`` and ``sshpass -p x``. Facts are written to the estate; passwords
+    must never be."""
     args = _URL_CRED.sub(r"\g<pre>***", args)
+    args = _CONNECT.sub(r"\g<pre>***", args)
+    args = _USER_COLON.sub(r"\g<pre>***", args)
+    words = args.split(" ")
+    for i, word in enumerate(words[:-1]):
+        flag = _FLAG_BY_PROGRAM.get(word.rsplit("/", 1)[-1])
+        if flag:
+            for j in range(i + 1, len(words) - 1):
+                if words[j] == flag:
+                    words[j + 1] = "***"
+    args = " ".join(words)
     args = _SECRET_OPT.sub(lambda m: f"{m['k']}{m['sep']}***", args)
     return _MYSQL_P.sub("-p***", args)
 
