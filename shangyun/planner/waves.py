@@ -194,12 +194,16 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
     delta = 1 if opts.order == "before" else 0
     bound(inp, units, delta, first=first_wave)
     pilot: set[int] = set()
+    along: dict[int, str] = {}
     note = "no pilot wave (--pilot-systems 0): wave 1 is an ordinary wave"
     notice = ""
     if first_wave > 1:
         note = f"no pilot wave: {ran_note or f'waves before {first_wave} have run'}"
     elif opts.pilot_systems > 0:
         pilot, note, notice = _choose_pilot(inp, units, limits, opts, adj)
+        # shared services a consumer pinned to wave 1 brings along (they were not pinned)
+        along = {uid: units[uid].hi_why for uid in pilot
+                 if units[uid].pin is None and units[uid].hi <= 1 and units[uid].hi_why}
         for uid in pilot:
             u = units[uid]
             if u.pin is None:
@@ -219,8 +223,10 @@ def schedule(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanOption
         if why:
             systems = sorted(m for uid in ids for m in units[uid].members)
             what = "the pilot and pins" if w == 1 and pilot else "pins"
+            came = "".join(f"; {_names(inp, units[uid].members, 3)} comes along: "
+                           f"{along[uid]}" for uid in sorted(ids) if uid in along)
             raise PlanError(f"constraint {why}: {what} put too much into wave {w} "
-                            f"({_names(inp, systems)})")
+                            f"({_names(inp, systems)}){came}")
     base = Schedule(wave_of, pilot, note, loads=loads, pilot_notice=notice)
     attempts = min(RESTARTS, RESTART_WORK // max(len(units), 1)) \
         if len(units) <= RESTART_UNITS else 1

@@ -259,3 +259,19 @@ def test_reasons_name_systems_by_their_names_not_their_ids(opts: PlanOptions) ->
     reasons = [r for s in plan.systems for r in s["reasons"]]
     assert reasons
     assert not [r for r in reasons if any(sid in r for sid in named)], reasons
+
+
+def test_pins_overloading_wave_1_say_which_systems_they_pulled_along(
+        opts: PlanOptions) -> None:
+    """Pinning two consumers to wave 1 brings their shared service along: the error says
+    the shared service came with them, not only that wave 1 holds too much."""
+    est = make_estate([system("S", kind="shared-service"), system("C1"), system("C2")],
+                      [("C1", "S"), ("C2", "S")])
+    with pytest.raises(PlanError) as err:
+        make_plan(est, dataclasses.replace(opts, max_systems=2, pilot_systems=3,
+                                           pins={"C1": 1, "C2": 1}))
+    text = str(err.value)
+    assert text.startswith("constraint systems per wave: 3 > 2: the pilot and pins put too "
+                           "much into wave 1"), text
+    assert ("system S (S) comes along: its consumer system C1 (C1) must move by wave 1 "
+            "(pinned to wave 1)") in text, text
