@@ -100,8 +100,8 @@ def _sysv_running(line: str) -> str:
 
 
 class Processes(Fact):
-    """Every process (``ps -eo pid,user,comm,args``); arguments cut at 300 characters and
-    passwords in them masked (see :func:`redact`).
+    """Every process (``ps -eo pid,user,comm,args``, else BusyBox's ``ps -o …``);
+    arguments cut at 300 characters and passwords in them masked (see :func:`redact`).
 
     Sample output::
 
@@ -116,7 +116,9 @@ class Processes(Fact):
 
     @classmethod
     def command(cls) -> str:
-        return "ps -eo pid,user,comm,args"
+        # BusyBox's ps refuses -e (it lists every process without it) and takes -o
+        return ("if o=$(ps -eo pid,user,comm,args 2>/dev/null) && [ -n \"$o\" ]; then "
+                "echo \"$o\"; else ps -o pid,user,comm,args 2>/dev/null; fi")
 
     @classmethod
     def process(cls, lines: list[str]) -> list[dict[str, Any]]:
