@@ -142,3 +142,23 @@ def test_no_database_written_as_a_word_is_no_database(tmp_path: Path) -> None:
     dbs = read.rows["databases"]  # type: ignore[attr-defined]
     assert [(d["engine"], d.get("version")) for d in dbs] == [("oracle", "11g")]
     assert len(read.rows["hosts"]) == 5  # type: ignore[attr-defined]
+
+
+def test_a_file_named_after_its_bureau_gives_the_bureau(tmp_path: Path) -> None:
+    """A bureau's file with no 单位 column, no 填报单位 line and a sheet named Sheet1:
+    the file's name (湖北局服务器台账.xlsx) names the bureau, with a warning — it was
+    refused ('no bureau … pass --bureau NAME'), though a sheet so named was read."""
+    rows = [["主机名", "IP地址", "操作系统"], ["hb-a1", "10.9.0.1", "CentOS 7.9"]]
+    read = _read(write_xlsx(tmp_path / "湖北局服务器台账(2026).xlsx", {"Sheet1": rows}))
+    assert {b["name"] for b in read.rows["bureaus"]} == {"湖北局"}  # type: ignore[attr-defined]
+    [w] = [w for w in read.warnings if "file's name" in w]  # type: ignore[attr-defined]
+    assert "'湖北局'" in w, w
+    # --bureau wins over the name, and a name naming no bureau is still refused
+    read = _read(tmp_path / "湖北局服务器台账(2026).xlsx", bureau="湖南局")
+    assert {b["name"] for b in read.rows["bureaus"]} == {"湖南局"}  # type: ignore[attr-defined]
+    import pytest
+
+    from shangyun.errors import LedgerError
+
+    with pytest.raises(LedgerError, match="no bureau"):
+        _read(write_xlsx(tmp_path / "服务器台账.xlsx", {"Sheet1": rows}))

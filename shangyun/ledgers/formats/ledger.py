@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, zip_longest
 from operator import itemgetter, not_
+from pathlib import PurePath
 from typing import Any
 
 from shangyun.errors import LedgerError
@@ -295,9 +296,15 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         single = next(iter(col.bureaus)) if len(col.bureaus) == 1 else None
         named = (None if line or inp.bureau or not _BUREAU_SHEET.match(grid.sheet or "")
                  else (grid.sheet or "").strip())
+        # the last resort: a file named after its bureau (湖北局服务器台账.xlsx)
+        by_file = (None if line or inp.bureau or named or single or file_line
+                   else _bureau_of_file(inp.file))
         report = _read_sheet(grid, header_idx, header, kind, mapping,
-                             line or inp.bureau or named or single or file_line, col, problems,
-                             inp.advance)
+                             line or inp.bureau or named or single or file_line or by_file,
+                             col, problems, inp.advance)
+        if by_file and "bureaus.name" not in report.columns.values():
+            report.warnings.append(f"no 单位 column, 填报单位 line or --bureau: the file's "
+                                   f"name gives the bureau {by_file!r}")
         if named and "bureaus.name" not in report.columns.values():
             report.warnings.append(f"no 单位 column or 填报单位 line: the sheet's name "
                                    f"{named!r} is taken as its bureau")
@@ -314,6 +321,16 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
 
 _SUMMARY_NAME = re.compile(r"汇总|统计|合计|总表|summary|overview", re.I)
 _DETAIL_NAME = re.compile(r"台账|清单|明细|列表|list|detail", re.I)
+
+
+#: A file named after its bureau: 湖北局服务器台账.xlsx, 武汉海关-资产清单.csv
+_BUREAU_FILE = re.compile(r"^\s*([\u4e00-\u9fff]{2,20}(?:局|海关|厅|办事处))")
+
+
+def _bureau_of_file(file: str) -> str | None:
+    """The bureau a file's name begins with (湖北局服务器台账 → 湖北局), else ``None``."""
+    m = _BUREAU_FILE.match(PurePath(file).stem)
+    return m.group(1) if m else None
 
 
 def _summary_sheets(plans: list[Any]) -> dict[int, Any]:
