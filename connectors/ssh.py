@@ -43,7 +43,7 @@ from pathlib import Path
 import paramiko
 
 from shangyun.discovery.jump import parse_jump
-from shangyun.discovery.model import ScriptResult, SSHOptions, SSHSettings, SSHTarget
+from shangyun.discovery.model import ScriptResult, SSHOptions, SSHSettings, SSHTarget, host_port
 from shangyun.errors import AuthError, ConnectorError, HostKeyError, TransientError
 
 __all__ = [
@@ -291,7 +291,7 @@ class SSHPool:
         with self._lock:
             jump = self._jumps.get(key)
         if jump is None or not _alive(jump.client):
-            label = f"jump host {host}:{port} (for {target.label})"
+            label = f"jump host {host_port(host, port)} (for {target.label})"
             client = self._client(host, port)
             s = self.settings
             try:
@@ -314,7 +314,7 @@ class SSHPool:
             return transport.open_channel("direct-tcpip", (target.host, target.port),
                                           ("127.0.0.1", 0), timeout=self.settings.connect_timeout)
         except Exception as exc:
-            raise _translate(exc, f"{target.label} via jump host {host}:{port}") from exc
+            raise _translate(exc, f"{target.label} via jump host {host_port(host, port)}") from exc
 
     def _exec(self, client: paramiko.SSHClient, target: SSHTarget,
               script: str) -> tuple[str, str, int]:

@@ -38,6 +38,7 @@ from shangyun.discovery.model import (
     SSHOptions,
     SSHTarget,
     Target,
+    host_port,
 )
 from shangyun.discovery.ports import OpenScriptRunner, Runner, ScriptRunner
 from shangyun.discovery.script import MARKER, gather_script, parse_output, split_sections
@@ -118,7 +119,7 @@ def partial_note(target: Target, facts: dict[str, Any]) -> str:
 
 def _incomplete(target: Target, stdout: str) -> str:
     """Why a host's output is not a whole gather run, naming the host."""
-    name = f"{target.hostname or target.host_id} ({target.address}:{target.port})"
+    name = f"{target.hostname or target.host_id} ({host_port(target.address, target.port)})"
     if MARKER not in stdout:
         said = next((ln.strip() for ln in stdout.splitlines() if ln.strip()), "")
         return (f"{name}: the login shell of {target.user or 'the user'} ran no discovery "
@@ -218,8 +219,8 @@ def summary(results: list[HostResult]) -> dict[str, Any]:
         counts[r.status] = counts.get(r.status, 0) + 1
     return {"total": len(results), "counts": counts,
             "hosts": [{"host_id": r.target.host_id, "hostname": r.target.hostname,
-                       "address": f"{r.target.address}:"
-                       f"{r.target.port}", "status": r.status, "reason": r.reason,
+                       "address": host_port(r.target.address, r.target.port),
+                       "status": r.status, "reason": r.reason,
                        "seconds": round(r.seconds, 3), "attempts": r.attempts}
                       for r in results]}
 

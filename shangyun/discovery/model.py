@@ -93,6 +93,11 @@ class SSHSettings:
     retry_delay: float = 0.5
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port``, or ``[host]:port`` for an IPv6 address (``::1:22`` reads as one)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass(frozen=True)
 class SSHTarget:
     """One host to reach: its address, port, login user, optional jump host and labels."""
@@ -106,8 +111,9 @@ class SSHTarget:
 
     @property
     def label(self) -> str:
-        """How messages name this host: ``name (host:port)`` or ``host:port``."""
-        addr = f"{self.host}:{self.port}"
+        """How messages name this host: ``name (host:port)`` or ``host:port``
+        (``[v6]:port`` for an IPv6 address)."""
+        addr = host_port(self.host, self.port)
         return f"{self.name} ({addr})" if self.name and self.name != self.host else addr
 
 
@@ -148,4 +154,4 @@ class SSHOptions:
 
 
 __all__ = ["OK", "UNASSIGNED_BUREAU", "Applied", "Defaults", "HostResult", "SSHOptions",
-           "SSHSettings", "SSHTarget", "ScriptResult", "Target"]
+           "SSHSettings", "SSHTarget", "ScriptResult", "Target", "host_port"]
