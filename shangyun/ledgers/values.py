@@ -132,7 +132,8 @@ def _number(text: str) -> float:
 
 _SIZE_NOTE = re.compile(r"\((?:ssd|hdd|sas|sata|san|nas|本地盘?|共享|存储|云盘)\)"
                         r"|\s*(?:ram|memory|mem|内存|硬盘|磁盘|空间)$"
-                        r"|(?<=[\dbgkmt])\s+(?:ssd|hdd|sas|sata|nvme|nl-sas)$")
+                        r"|(?<=[\dbgkmt])\s+(?:ssd|hdd|sas|sata|nvme|nl-sas)$"
+                        r"|(?<=[\dbgkmt])\s*(?:ddr[2-5]?(?:\s*ecc)?|ecc)$")
 _SIZE_DETAIL = re.compile(r"\(([^()]*\d[^()]*)\)$")
 # a disk's label before its size: 系统盘40G, 数据盘:500G, C:100G, /data 500G
 _SIZE_LABEL = re.compile(r"^(?:[a-z]:|/[\w/]*\s|[\u4e00-\u9fff]+:?)\s*(?=\d)")

@@ -162,3 +162,26 @@ def test_a_file_named_after_its_bureau_gives_the_bureau(tmp_path: Path) -> None:
 
     with pytest.raises(LedgerError, match="no bureau"):
         _read(write_xlsx(tmp_path / "服务器台账.xlsx", {"Sheet1": rows}))
+
+
+def test_an_outside_teams_gbk_csv_with_title_lines_totals_and_signatures(
+        tmp_path: Path) -> None:
+    """A GBK CSV as a bureau exports it: a title, 填报单位 and 填报日期 above the header,
+    sizes and levels as people write them (16G*2, 500G×2, 1.5 TB, 64GB DDR4 — the
+    memory's type after its size was refused —, S3A3G3), a 合计 row and a signature line."""
+    lines = ["辽宁局服务器资产台账,,,,,,,,", "填报单位：辽宁局,,,,填报日期：2026-11-30,,,,",
+             "序号,应用系统,服务器名称,IP地址,操作系统及版本,CPU核数,内存(GB),硬盘(TB),安全等级",
+             "1,医保结算,ln-yb01,10.40.1.5（业务）,CentOS 7.9,2*8核,16G*2,1.5 TB,三级（等保）",
+             "2,医保结算,ln-yb02,10.40.1.6/24,CentOS 7.9,16,32,500G×2,S3A3G3",
+             "3,医保结算,ln-yb03,10.40.1.7,CentOS 7.9,16,64GB DDR4,2,第三级",
+             "合计,,,,,48,128,,", "制表人：张三,,审核人：李四,,,,,,"]
+    path = tmp_path / "辽宁局.csv"
+    path.write_bytes("\r\n".join(lines).encode("gbk"))
+    read = _read(path)
+    got = {h["hostname"]: (h["ip"], h["cpu_cores"], h["memory_gb"], h["disk_gb"])
+           for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert got == {"ln-yb01": ("10.40.1.5", 16, 32, 1536), "ln-yb02": ("10.40.1.6", 16, 32, 1000),
+                   "ln-yb03": ("10.40.1.7", 16, 64, 2048)}
+    [system] = read.rows["systems"]  # type: ignore[attr-defined]
+    assert system["name"] == "医保结算" and system["mlps_level"] == 3
+    assert {b["name"] for b in read.rows["bureaus"]} == {"辽宁局"}  # type: ignore[attr-defined]
