@@ -36,7 +36,13 @@ from shangyun.estate.names import Kind, names_of
 from shangyun.wave.journal_port import WaveJournal, wave_status
 from shangyun.wave.partition import partition, queue_name
 from shangyun.wave.plan import load_wave
-from shangyun.wave.state import ROLLED_BACK, ROLLED_BACK_BY_OPERATOR
+from shangyun.wave.state import (
+    PENDING,
+    ROLLED_BACK,
+    ROLLED_BACK_BY_OPERATOR,
+    counts_words,
+    state_counts,
+)
 
 START_TIMEOUT = 600.0
 FOLLOW_TIMEOUT = 48 * 3600.0
@@ -248,15 +254,20 @@ def _outcome(estate_dir: str, number: int, runs: dict[str, BureauRun], dry_run: 
         state = "done" if all(r.outcome == "completed" for r in runs.values()) else "failed"
         return {"wave": number, "state": state, "dry_run": True, "bureaus": bureaus,
                 "systems": []}
+    planned = [s.id for s in load_wave(estate_dir, number).systems]
     with open_journal(estate_dir) as journal:
-        status = wave_status(journal, number)
+        status = wave_status(journal, number, planned)
         for d in bureaus:
             last = journal.last_run(number, bureau=d["bureau"])
             d["journal_run"] = last["id"] if last else None
             d["journal_state"] = last["status"] if last else "never run"
     systems = [s for s in status["systems"] if s["id"] in wave_systems]
     ok = all(d["journal_state"] == "done" for d in bureaus)
+    # the wave's one state and its systems counted, as 'wave status' says them
+    counts = state_counts({**dict.fromkeys(status["pending"], PENDING),
+                           **{s["id"]: s["state"] for s in status["systems"]}})
     return {"wave": number, "state": "done" if ok else "failed", "bureaus": bureaus,
+            "wave_state": status["state"], "counts": counts, "summary": counts_words(counts),
             "systems": [{"id": s["id"], "state": s["state"],
                          "error": next((st["error"] for st in s["steps"] if st.get("error")),
                                        "")} for s in systems]}

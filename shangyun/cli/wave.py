@@ -109,7 +109,10 @@ def _distributed(estate_dir: str, number: int, as_json: bool, **kwargs: Any) -> 
     if as_json:
         print_json(result)
     else:
-        console.print(f"[bold]wave {number}[/] (distributed): {result['state']}")
+        words = _wave_words({"state": result.get("wave_state") or result["state"],
+                             "wave": number}, estate_dir)
+        summary = f"  ({escape(result['summary'])})" if result.get("summary") else ""
+        console.print(f"[bold]wave {number}[/] (distributed): {escape(words)}{summary}")
         bureaus = _names(estate_dir, "bureau")
         for b in result["bureaus"]:
             console.print(f"  {escape(readable(b['bureau'], bureaus))}: {b['outcome']} "
@@ -117,7 +120,7 @@ def _distributed(estate_dir: str, number: int, as_json: bool, **kwargs: Any) -> 
         systems = _names(estate_dir, "system")
         for s in result["systems"]:
             console.print(f"  {escape(readable(s['id'], systems))}: "
-                          f"{s['state'].replace('_', ' ')} {escape(s.get('error'))}")
+                          f"{_state_words(s['state'])} {escape(s.get('error'))}")
     if result["state"] != "done":
         raise SystemExit(1)
 

@@ -112,6 +112,8 @@ def test_two_workers_split_a_wave_and_a_killed_worker_resumes(
         assert by_bureau[B2]["resumes"] == 0 and len(by_bureau[B2]["flow_run_ids"]) == 1
         assert {s["id"]: s["state"] for s in result["systems"]} == {
             f"sys-{i:02d}": "done" for i in range(1, 9)}
+        # the wave state's words and counts, as 'wave status' and a one-process run say them
+        assert result["wave_state"] == "done" and result["summary"] == "8 systems done", result
 
         with open_journal(est.root) as j:
             runs = j.runs(1)
