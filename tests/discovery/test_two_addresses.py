@@ -109,6 +109,9 @@ def test_a_host_at_two_addresses_is_one_host_with_only_real_conflicts(
     est = Estate.load(estate_dir)
     (host,) = est.rows("hosts")
     found = json.loads((estate_dir / "facts" / f"{host['id']}.json").read_text())
+    # the host's facts file is the one of its estate address, not overwritten by the
+    # same machine reached at its second address
+    assert found["target"]["address"] == "127.0.0.1", found["target"]
     assert host["cpu_cores"] == found["facts"]["cpu"]["cores"]
     assert host["memory_gb"] == 512                   # not settled: the ledger's stays
     assert "cpu_cores" not in {c["column"] for c in est.rows("conflicts")}
