@@ -196,12 +196,17 @@ def apply_results(estate: Estate, results: list[HostResult],
 def write_facts(estate_dir: str | os.PathLike[str], results: list[HostResult],
                 depmap: DependencyMap, renamed: dict[str, str] | None = None) -> Path:
     """Raw facts per host as ``facts/<host id>.json`` (each written atomically) and
-    ``facts/discovery.json`` (the run's statuses). Returns the facts folder."""
+    ``facts/discovery.json`` (the run's statuses). An extra target found to be an estate
+    host discovered in the same run (``renamed`` to its id) does not overwrite that host's
+    file; ``discovery.json`` lists both. Returns the facts folder."""
     folder = Path(estate_dir) / "facts"
     folder.mkdir(parents=True, exist_ok=True)
     renamed = renamed or {}
+    estate_ids = {r.target.host_id for r in results if r.target.in_estate}
     for r in results:
         hid = renamed.get(r.target.host_id, r.target.host_id)
+        if not r.target.in_estate and hid in estate_ids:
+            continue  # the estate host reached again at another address: its own run's file
         doc = {"host_id": hid, "target": asdict(r.target), "status": r.status,
                "reason": r.reason, "discovered_at": r.at, "seconds": round(r.seconds, 3),
                "attempts": r.attempts, "facts": r.facts,
