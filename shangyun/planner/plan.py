@@ -340,7 +340,43 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
                                              "bureau": names_of(estate, "bureau")},
                 ran=sorted(ran.waves),
                 notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names),
-                       *_staying_dependencies(inp, system_names)])
+                       *_staying_dependencies(inp, system_names),
+                       *(_named(x, estate) for x in _unchecked(inp, opts, waves))])
+
+
+def _unchecked(inp: PlanInput, opts: PlanOptions, waves: list[dict[str, Any]]) -> list[str]:
+    """The plan's note on bureaus with data to copy whose window cannot be checked (no link
+    bandwidth or no maintenance window in the ledgers): each one, its data per wave and,
+    with a known link, how long the copy takes."""
+    per: dict[str, list[str]] = {}
+    for w in waves:
+        if w.get("ran"):
+            continue
+        for win in w.get("windows", []):
+            bur = inp.bureaus.get(win["bureau_id"])
+            if bur is None or bur.capacity_gb is not None or not win.get("data_gb"):
+                continue
+            gb = float(win["data_gb"])
+            text = f"{gb:,.1f} GB in wave {w['number']}"
+            if bur.link_mbps:
+                hours = gb * 8000 / (bur.link_mbps * opts.link_efficiency) / 3600
+                text += (f" take {hours:.1f} h over {bur.link_mbps:g} Mbps at "
+                         f"{opts.link_efficiency * 100:g} % efficiency")
+            per.setdefault(bur.id, []).append(text)
+    if not per:
+        return []
+    each = []
+    for b, texts in sorted(per.items()):
+        bur = inp.bureaus[b]
+        what = ("no link bandwidth (专线带宽)" if not bur.link_mbps
+                else "no maintenance window (维护窗口)")
+        each.append(f"{b}: {what} in the ledgers; " + ", ".join(texts[:5])
+                    + (f" and {counted(len(texts) - 5, 'more wave')}" if len(texts) > 5 else ""))
+    count = len(per)
+    whose = "bureau's window is" if count == 1 else "bureaus' windows are"
+    return [f"{count} {whose} not checked: " + "; ".join(each)
+            + " — add the link bandwidth and the window to the bureau's ledger so the plan "
+            "checks each wave's copy"]
 
 
 def _staying_dependencies(inp: PlanInput, names: dict[str, str]) -> list[str]:

@@ -275,3 +275,22 @@ def test_pins_overloading_wave_1_say_which_systems_they_pulled_along(
                            "much into wave 1"), text
     assert ("system S (S) comes along: its consumer system C1 (C1) must move by wave 1 "
             "(pinned to wave 1)") in text, text
+
+
+def test_a_bureau_without_link_or_window_is_named_in_the_notes(opts: PlanOptions) -> None:
+    """A bureau whose ledger lacks its link bandwidth or its window hours cannot be
+    checked: the plan says so, with how long the copy takes when the link is known —
+    before, 3,000 GB over 100 Mbps (83 h) were planned into one wave without a word."""
+    est = make_estate([system("A", "NOLINK", data_gb=5000), system("B", "NOWIN", data_gb=3000),
+                       system("C", "OK", data_gb=10)],
+                      bureaus=[{**bureau("NOLINK", 100, 4, "sun"), "link_mbps": None},
+                               {**bureau("NOWIN"), "link_mbps": 100},
+                               bureau("OK", 100, 4)])
+    plan = make_plan(est, opts)
+    note = next(n for n in plan.notes if "not checked" in n)
+    assert note.startswith("2 bureaus' windows are not checked: "), note
+    assert ("bureau NOLINK (NOLINK): no link bandwidth (专线带宽) in the ledgers; 5,000.0 GB "
+            "in wave 1") in note, note
+    assert ("bureau NOWIN (NOWIN): no maintenance window (维护窗口) in the ledgers; 3,000.0 "
+            "GB in wave 1 take 83.3 h over 100 Mbps at 80 % efficiency") in note, note
+    assert "bureau OK" not in note
