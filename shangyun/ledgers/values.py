@@ -318,7 +318,8 @@ def parse_mlps(text: str) -> int | None:
         return g_
     if _UNGRADED.search(low):
         return None
-    t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?", "", low)
+    t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?"
+               r"|(?<![\d.])2\.0(?:\s*版)?(?![\d.])", "", low)  # 三级(2.0): the standard
     levels = {int(d) for d in re.findall(r"\d", t)} | {
         _CN_DIGITS[ch] for ch in t if ch in _CN_DIGITS}
     if len(levels) > 1:

@@ -185,3 +185,16 @@ def test_an_outside_teams_gbk_csv_with_title_lines_totals_and_signatures(
     [system] = read.rows["systems"]  # type: ignore[attr-defined]
     assert system["name"] == "医保结算" and system["mlps_level"] == 3
     assert {b["name"] for b in read.rows["bureaus"]} == {"辽宁局"}  # type: ignore[attr-defined]
+
+
+def test_an_mlps_level_with_the_standard_in_brackets(tmp_path: Path) -> None:
+    """三级(2.0), 三级（等保2.0）: the level under MLPS 2.0 — it was refused as naming
+    several levels (2 and 3); 二级/三级 still is."""
+    import pytest
+
+    from shangyun.ledgers.values import BadValue, parse_mlps
+
+    assert [parse_mlps(t) for t in ("三级(2.0)", "三级（等保2.0）", "第三级（2.0版）",
+                                    "2.0三级")] == [3, 3, 3, 3]
+    with pytest.raises(BadValue, match="several"):
+        parse_mlps("二级/三级")
