@@ -198,3 +198,18 @@ def test_an_mlps_level_with_the_standard_in_brackets(tmp_path: Path) -> None:
                                     "2.0三级")] == [3, 3, 3, 3]
     with pytest.raises(BadValue, match="several"):
         parse_mlps("二级/三级")
+
+
+def test_a_display_name_column_beside_the_host_name_is_the_role(tmp_path: Path) -> None:
+    """服务器名称 holding Chinese display names before a 主机名 column of host names: the
+    host names name the hosts and the display names are their 用途 — the file was refused
+    ('审批应用服务器1' is not a host name) though its 主机名 column was right."""
+    path = write_xlsx(tmp_path / "j.xlsx", {"服务器": [
+        ["单位", "系统名称", "服务器名称", "主机名", "IP地址", "操作系统"],
+        ["吉林局", "审批", "审批应用服务器1", "jl-sp-app01", "10.50.1.5", "CentOS 7.9"],
+        ["吉林局", "审批", "审批数据库服务器", "jl-sp-db01", "10.50.1.6", "CentOS 7.9"]]})
+    read = _read(path)
+    got = {h["hostname"]: h.get("role") for h in read.rows["hosts"]}  # type: ignore[attr-defined]
+    assert got == {"jl-sp-app01": "审批应用服务器1", "jl-sp-db01": "审批数据库服务器"}
+    [w] = [w for w in read.warnings if "服务器名称" in w]  # type: ignore[attr-defined]
+    assert "hosts.role" in w and "'主机名 (D)'" in w and "both mean" not in w, w

@@ -432,6 +432,8 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
         else:
             seen[target] = c
         cols.append(c)
+    if kind == "hosts" and values is not None:
+        cols, warnings = _display_names(cols, seen, warnings, values)
     if kind == "hosts" and "hosts.os" not in seen and "hosts.os_version" in seen:
         # a sheet whose only OS column is headed OS版本/系统版本: it holds the OS itself
         # ("CentOS 7.9"), not a bare version
@@ -439,6 +441,47 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
         seen["hosts.os"] = new = _Col(old.index, old.header, "hosts.os", old.unit)
         cols = [new if c is old else c for c in cols]
     return cols, unmapped, warnings
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _display_names(cols: list[_Col], seen: dict[str, _Col], warnings: list[str],
+                   values: Callable[[int], list[Any]]) -> tuple[list[_Col], list[str]]:
+    """Two host-name columns (服务器名称 and 主机名), one holding names in Chinese (display
+    names: 审批应用服务器1), the other host names: the Chinese one is the 用途 (hosts.role)
+    when the sheet has none, else it is not used as host names — with a warning."""
+    names = [c for c in cols if c.target == "hosts.hostname"]
+    if len(names) < 2:
+        return cols, warnings
+
+    def chinese(c: _Col) -> bool:
+        texts = [str(v) for v in values(c.index) if v is not None and str(v).strip()]
+        return bool(texts) and 2 * sum(1 for t in texts if _CJK.search(t)) > len(texts)
+
+    display = [c for c in names if chinese(c)]
+    plain = [c for c in names if c not in display]
+    if not display or not plain:
+        return cols, warnings
+    labels = {c.label for c in display}
+    warnings = [w for w in warnings if not ("both mean hosts.hostname" in w
+                                            and any(repr(x) in w for x in labels))]
+    seen["hosts.hostname"] = plain[0]
+    out = []
+    for c in cols:
+        if c not in display:
+            out.append(c)
+            continue
+        if "hosts.role" not in seen:
+            seen["hosts.role"] = role = _Col(c.index, c.header, "hosts.role", c.unit)
+            out.append(role)
+            warnings.append(f"column {c.label!r} holds names in Chinese beside the host "
+                            f"names of {plain[0].label!r}: read as 用途 (hosts.role)")
+        else:
+            warnings.append(f"column {c.label!r} holds names in Chinese beside the host "
+                            f"names of {plain[0].label!r}: not imported (the sheet has a "
+                            "用途 column)")
+    return out, warnings
 
 
 _SYSTEM_TYPE = H.normalize_header("系统类型")
