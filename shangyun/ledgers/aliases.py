@@ -167,6 +167,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "disks.used_gb": ("已用(GB)", "used gb", "已用容量", "已使用", "used", "in use"),
     "disks.datastore": ("数据存储", "datastore", "存储池"),
     "disks.path": ("路径", "path", "磁盘路径", "disk path"),
+    "disks.format": ("格式", "disk format", "磁盘格式", "镜像格式", "文件格式",
+                     "image format"),
 }
 
 #: Short headers whose meaning depends on the sheet kind; they win over :data:`ALIASES`.

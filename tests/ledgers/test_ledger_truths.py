@@ -213,3 +213,24 @@ def test_a_display_name_column_beside_the_host_name_is_the_role(tmp_path: Path) 
     assert got == {"jl-sp-app01": "审批应用服务器1", "jl-sp-db01": "审批数据库服务器"}
     [w] = [w for w in read.warnings if "服务器名称" in w]  # type: ignore[attr-defined]
     assert "hosts.role" in w and "'主机名 (D)'" in w and "both mean" not in w, w
+
+
+def test_a_disk_format_column_and_the_format_a_path_names(tmp_path: Path) -> None:
+    """A bureau's 格式 column sets the disk's format (it was ignored: a qcow2 disk then read
+    as raw); without it the path's ending names it (.vmdk, .qcow2, .vhd, .vhdx), and a path
+    that says nothing (.img) leaves it unset."""
+    path = write_xlsx(tmp_path / "d.xlsx", {
+        "主机": [["单位", "系统名称", "主机名", "IP地址", "操作系统"],
+                 ["甲局", "审批", "sp01", "10.6.0.1", "CentOS 7.9"]],
+        "磁盘": [["主机名", "磁盘名称", "容量(GB)", "路径", "磁盘格式"],
+                 ["sp01", "a", 40, "/data/sp01-a.img", "QCOW2"],
+                 ["sp01", "b", 40, "/data/sp01-b.qcow2", None],
+                 ["sp01", "c", 40, "/data/sp01-c.VHDX", None],
+                 ["sp01", "d", 40, "[ds1] sp01/sp01.vmdk", None],
+                 ["sp01", "e", 40, "/data/sp01-e.img", None]]})
+    read = _read(path)
+    formats = {d["name"]: d.get("format") for d in read.rows["disks"]}  # type: ignore[attr-defined]
+    assert formats == {"a": "qcow2", "b": "qcow2", "c": "vhdx", "d": "vmdk", "e": None}
+    disk_sheet = next(s for s in read.sheets if s.sheet == "磁盘")  # type: ignore[attr-defined]
+    assert disk_sheet.columns["磁盘格式 (E)"] == "disks.format"
+    assert not disk_sheet.unmapped

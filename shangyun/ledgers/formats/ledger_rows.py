@@ -208,8 +208,10 @@ def _add_disk(col: Collector, hid: str, disk: Row) -> None:
         path = str(disk["path"])
         if "]" in path:
             disk["datastore"] = path[1:path.index("]")]
-    if not disk.get("format") and str(disk.get("path", "")).lower().endswith(".vmdk"):
-        disk["format"] = "vmdk"
+    if not disk.get("format"):
+        fmt = format_of_path(disk.get("path"))
+        if fmt is not None:
+            disk["format"] = fmt
     col.rows["disks"].append(disk)
 
 
@@ -389,7 +391,22 @@ def _path_fields(path: Any) -> tuple[str | None, str | None]:
     ``vmdk``), as :func:`_add_disk` reads them."""
     text = str(path)
     store = text[1:text.index("]")] if text.startswith("[") and "]" in text else None
-    return store, "vmdk" if text.lower().endswith(".vmdk") else None
+    return store, format_of_path(text)
+
+
+#: A disk file's format by its name's ending (``.img`` says nothing: raw or qcow2).
+_FORMAT_SUFFIXES = {".vmdk": "vmdk", ".qcow2": "qcow2", ".vhd": "vhd", ".vhdx": "vhdx"}
+
+
+def format_of_path(path: Any) -> str | None:
+    """The disk format a disk file's path names by its ending (``…/vm.vmdk``: ``vmdk``;
+    ``.qcow2``, ``.vhd``, ``.vhdx`` likewise), ``None`` for any other path. A wave's
+    pre-check still compares it with what the file's header says."""
+    if path is None:
+        return None
+    text = str(path).strip().lower()
+    dot = text.rfind(".")
+    return _FORMAT_SUFFIXES.get(text[dot:]) if dot >= 0 else None
 
 
 def _host_columns(col: Collector, columns: Columns, n: int, bureau: str | None) -> Status:
