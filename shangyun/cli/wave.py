@@ -587,8 +587,10 @@ def _report(result: dict[str, Any], as_json: bool, estate_dir: str | None = None
                      else s["state"])
             colour = {"done": "green", "failed": "red", "rolled_back": "yellow",
                       "cut_over": "cyan"}.get(shown, "white")
-            word = ("cut over (left alone)" if s["state"] == "cut_over" else
-                    _state_words(shown))
+            word = _state_words(shown)
+            if s["state"] == "cut_over":  # this run did not touch it: say what it is now
+                word = ("done (finalized; left alone)" if s.get("journal_state") == "done"
+                        else "cut over (left alone)")
             console.print(f"  {escape(s.get('label') or s.get('name') or s['id'])}: "
                           f"[{colour}]{word}[/] "
                           f"{escape(s.get('error'))}")
