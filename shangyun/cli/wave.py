@@ -254,6 +254,9 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
         _distributed(estate_dir, number, as_json, resume=True, max_resumes=max_resumes,
                      start_timeout=start_timeout)
         return
+    from flows.wave import preflight
+
+    preflight(estate_dir, number, resume=True)  # nothing to resume: said before any bar
     _report(_run_with_bar(f"wave {number} (resume)", None, not as_json,
                           estate_dir=estate_dir, number=number, resume=True), as_json,
             estate_dir)

@@ -41,6 +41,9 @@ def test_resume_with_nothing_to_resume_is_refused_before_prefect(tmp_path: Path)
     res = _cli("wave", "resume", "1", "--estate", str(root), "--json")
     assert res.exit_code == 1, res.output
     assert "nothing to resume" in json.loads(res.stdout)["error"], res.output
+    text = _cli("wave", "resume", "1", "--estate", str(root))  # as a person types it
+    assert text.exit_code == 1 and "nothing to resume" in text.output, text.output
+    assert "steps" not in text.output, text.output  # no progress bar before the refusal
     with open_journal(root) as j:
         assert [r["status"] for r in j.runs(1)] == ["done"]
 
