@@ -36,6 +36,7 @@ from shangyun.wave.builder import wave_steps
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import csv_groups, host_os, wave_groups
 from shangyun.wave.state import (
+    CUT_OVER,
     FAILED_BACK,
     FINISHED,
     PARTIAL,
@@ -399,7 +400,8 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
             "finalize": t("pending_finalize", n=number) if state == WAVE_CUT_OVER else "",
             "summary": t("outcome_summary", moved=len(moved), total=len(systems),
                          back=len(back), decide=len(decide), pending=len(pending)),
-            "moved": [{"name": s["name"], "id": s["id"]} for s in moved],
+            "moved": [{"name": s["name"], "id": s["id"],
+                       "cut_over": s["state"] == CUT_OVER} for s in moved],
             "rolled_back": back, "decide": decide,
             "pending": [{"name": s["name"], "id": s["id"]} for s in pending]}
 

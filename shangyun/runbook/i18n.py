@@ -292,6 +292,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "failed back, "
                         "{decide} needing a decision, {pending} not run yet."),
     "moved_list": ("已迁移", "Moved"),
+    "moved_cut_over": ("已割接，待收尾", "cut over — awaiting finalize"),
     "back_list": ("已回退、被拒绝或已回切（原因）", "Rolled back, refused or failed back (why)"),
     "decide_list": ("需要决定", "Needs a decision"),
     "pending_list": ("尚未执行", "Not run yet"),

@@ -148,6 +148,8 @@ def test_a_cut_over_wave_awaits_finalize_then_is_done(tmp_path: Path) -> None:
     head = seen["runbook"][:seen["runbook"].index("## Before the wave")]
     assert "cut over — awaiting finalize" in head and "wave finalize 1" in head
     assert "done: every system moved" not in head
+    moved = next(line for line in head.splitlines() if line.startswith("- **Moved**"))
+    assert moved.count("(cut over — awaiting finalize)") == 2, moved  # each system says so
     assert seen["data"]["waves"][0]["state"] == "cut_over"
     assert "cut over — awaiting finalize" in seen["report"]
     zh = _surfaces(root, "zh")
@@ -165,3 +167,4 @@ def test_a_cut_over_wave_awaits_finalize_then_is_done(tmp_path: Path) -> None:
     assert not done["outcome"]["finalize"]
     assert done["data"]["waves"][0]["state"] == "done"
     assert "awaiting finalize" not in done["report"] + done["runbook"]
+    assert "- **Moved**" in done["runbook"]  # the same list, now without the note
