@@ -53,7 +53,9 @@ def _limit(v: float | None) -> float | None:
               help="First wave's week (YYYY-MM-DD; default: next Monday); after waves have "
                    "run, the week of the first new wave.")
 @click.option("--cadence-days", type=click.IntRange(1, 365), default=7, show_default=True,
-              help="Days between waves.")
+              help="Length of each wave's slot in days: wave N takes slot N, and each "
+                   "bureau moves on its window day within it (so two waves' first days can "
+                   "be fewer days apart).")
 @click.option("--blackout", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
               help="A date no wave may use, for every bureau (repeatable).")
 @click.option("--pilot-systems", type=click.IntRange(0), default=3, show_default=True,
