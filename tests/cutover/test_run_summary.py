@@ -9,19 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 
 from shangyun.cli import main
+from tests.cutover.conftest import write_health
 from tests.wave.conftest import FORMATS, Cloud, bucket, build_estate, cloud, moto_endpoint  # noqa: F401
-
-
-def _health(root: Path, web: str, sys02: str) -> None:
-    spec = {"schema_version": 1, "systems": {
-        "sys-01": {"health": [{"kind": "http", "url": f"{web}/ok", "expect_body": "UP"}]},
-        "sys-02": {"health": [{"kind": "http", "url": f"{web}{sys02}", "expect_body": "UP",
-                               "attempts": 2, "backoff": 0.05}]}}}
-    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
 
 
 def test_run_summary_says_the_wave_state_and_counts_in_number(
@@ -29,7 +21,7 @@ def test_run_summary_says_the_wave_state_and_counts_in_number(
         moto_endpoint: str, bucket: str, web: str) -> None:  # noqa: F811
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1)
-    _health(root, web, "/broken")
+    write_health(root, web, "/broken")
     run = ["wave", "run", "1", "--estate", str(root), "--target", "libvirt",
            "--target-uri", cloud.uri, "--pool", cloud.pool,
            "--staging", str(tmp_path / "staging"), "--s3-endpoint", moto_endpoint,
@@ -44,7 +36,7 @@ def test_run_summary_says_the_wave_state_and_counts_in_number(
     assert "审批系统: done" not in res.output and "system(s)" not in res.output, res.output
 
     # 2. the health check is good again: sys-02 cuts over, sys-01 is left alone
-    _health(root, web, "/ok")
+    write_health(root, web, "/ok")
     res = CliRunner().invoke(main, [*run, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

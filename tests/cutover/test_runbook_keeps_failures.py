@@ -7,20 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 
 from connectors.journal.wave import open_journal
 from shangyun.cli import main
+from tests.cutover.conftest import write_health
 from tests.wave.conftest import FORMATS, Cloud, bucket, build_estate, cloud, moto_endpoint  # noqa: F401
-
-
-def _health(root: Path, web: str, sys02: str) -> None:
-    spec = {"schema_version": 1, "systems": {
-        "sys-01": {"health": [{"kind": "http", "url": f"{web}/ok", "expect_body": "UP"}]},
-        "sys-02": {"health": [{"kind": "http", "url": f"{web}{sys02}", "expect_body": "UP",
-                               "attempts": 2, "backoff": 0.05}]}}}
-    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
 
 
 def test_a_resumed_failure_stays_in_the_runbook(
@@ -28,13 +20,13 @@ def test_a_resumed_failure_stays_in_the_runbook(
         moto_endpoint: str, bucket: str, web: str) -> None:  # noqa: F811
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1)
-    _health(root, web, "/broken")
+    write_health(root, web, "/broken")
     res = CliRunner().invoke(main, [
         "wave", "run", "1", "--estate", str(root), "--target", "libvirt",
         "--target-uri", cloud.uri, "--pool", cloud.pool, "--staging", str(tmp_path / "st"),
         "--s3-endpoint", moto_endpoint, "--bucket", bucket])
     assert res.exit_code == 1, res.output
-    _health(root, web, "/ok")
+    write_health(root, web, "/ok")
     res = CliRunner().invoke(main, ["wave", "resume", "1", "--estate", str(root)])
     assert res.exit_code == 0, res.output
     assert "\nwave 1: cut over — awaiting finalize" in res.output, res.output
