@@ -64,5 +64,5 @@ def test_disk_space_is_one_rule_for_bureaus_and_total(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["status", "--estate", str(root)])
     assert res.exit_code == 0, res.output
     flat = " ".join(res.stdout.split())
-    assert f"1 disks ({summary['disk_gb']:,.0f} GB, {unlisted:,.0f} GB of it the sizes of " \
+    assert f"1 disk ({summary['disk_gb']:,.0f} GB, {unlisted:,.0f} GB of it the sizes of " \
            "hosts no disk row lists)" in flat, flat
