@@ -22,6 +22,7 @@ from shangyun.cli.output import (
     progress_bars,
     styled,
 )
+from shangyun.words import counted
 
 
 @contextmanager
@@ -164,11 +165,11 @@ def _print_import(report: Any, estate_dir: str, *, dry_run: bool, as_json: bool)
                   str(report.totals.get(name, 0)))
     console.print(t)
     if len(report.files) > 10:
-        console.print(f"{len(report.files)} files, "
-                      f"{_rows(sum(f['rows'] for f in report.files))} (--json lists each file)")
+        rows = counted(sum(f["rows"] for f in report.files), "row")
+        console.print(f"{len(report.files)} files, {rows} (--json lists each file)")
     for f in report.files if len(report.files) <= 10 and not dry_run else []:
         unmapped = sorted({u for s in f["sheets"] for u in s.get("unmapped", [])})
-        line = f"{escape(f['file'])}: {_rows(f['rows'])} ({f['kind']})"
+        line = f"{escape(f['file'])}: {counted(f['rows'], 'row')} ({f['kind']})"
         if f.get("conflicts_sheet"):
             line += "; " + _conflicts_sheet(f["conflicts_sheet"])
         if unmapped:
@@ -282,30 +283,25 @@ def _print_conflicts(rows: list[dict[str, Any]], estate_dir: str) -> None:
         console.print(f"… and {len(rows) - 50} more (`inventory conflicts` lists all)")
 
 
-def _rows(n: int) -> str:
-    """``1 row``, ``2 rows``."""
-    return f"{n} row" if n == 1 else f"{n} rows"
-
-
 def _conflicts_sheet(c: dict[str, int]) -> str:
     """What an export's conflicts sheet brought: ``its conflicts sheet: 2 rows, 2 already
     recorded`` (``…, 1 new``)."""
     parts = [f"{c['recorded']} already recorded" if c["recorded"] else "",
              f"{c['new']} new" if c["new"] else ""]
-    return f"its conflicts sheet: {_rows(c['rows'])}, " + ", ".join(p for p in parts if p)
+    return f"its conflicts sheet: {counted(c['rows'], 'row')}, " + ", ".join(p for p in parts if p)
 
 
 def _print_preview(files: list[dict[str, Any]]) -> None:
     """Per file and sheet: which column became which field, what was ignored, the counts."""
     for f in files:
-        console.print(f"[bold]{escape(f['file'])}[/] ({f['kind']}): {_rows(f['rows'])} → "
+        console.print(f"[bold]{escape(f['file'])}[/] ({f['kind']}): {counted(f['rows'], 'row')} → "
                       + ", ".join(f"{t} {n}" for t, n in sorted(f["read"].items()))
                       + (f" ({_conflicts_sheet(f['conflicts_sheet'])})"
                          if f.get("conflicts_sheet") else ""))
         for s in f["sheets"]:
             name = s["sheet"] or "(csv)"
             console.print(f"  sheet {escape(str(name))}: {s['kind']}, header row "
-                          f"{s['header_row']}, {_rows(s['rows'])}, {s['skipped']} skipped")
+                          f"{s['header_row']}, {counted(s['rows'], 'row')}, {s['skipped']} skipped")
             for header, target in s["columns"].items():
                 console.print(f"    {escape(header)} → {target}")
             if s["unmapped"]:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from shangyun.cli import output as out
+from shangyun.words import counted
 
 
 @click.command("status")
@@ -29,18 +30,14 @@ def status(estate_dir: str, as_json: bool) -> None:
         return
     c = data["counts"]
     out.console.print(f"[bold]{out.escape(data['estate'])}[/] ({out.escape(data['path'])})")
-
-    def n(count: int, noun: str) -> str:
-        return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-    out.console.print(f"estate: {n(c['bureaus'], 'bureau')}, {n(c['systems'], 'system')}, "
-                      f"{n(c['hosts'], 'host')}, {n(c['disks'], 'disk')} "
+    out.console.print(f"estate: {counted(c['bureaus'], 'bureau')}, "
+                      f"{counted(c['systems'], 'system')}, "
+                      f"{counted(c['hosts'], 'host')}, {counted(c['disks'], 'disk')} "
                       f"({out.gb(data['disk_gb'])} GB"
                       + (f", {out.gb(data['disk_gb_unlisted'])} GB of it the sizes of hosts "
                          "no disk row lists" if data.get("disk_gb_unlisted") else "") + "), "
-                      f"{n(c['databases'], 'database')}, "
-                      + (f"{c['dependencies']} dependency" if c["dependencies"] == 1
-                         else f"{c['dependencies']} dependencies"))
+                      f"{counted(c['databases'], 'database')}, "
+                      f"{counted(c['dependencies'], 'dependency')}")
     a = data["assessment"]
     if a:
         s = a["systems"]

@@ -31,6 +31,7 @@ from shangyun.ledgers.formats.ledger_rows import COLUMN_READERS, ROW_READERS
 from shangyun.ledgers.grid import Grid, LazyRows, column_letter, rows_upto
 from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
 from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner, kind_question
+from shangyun.words import counted
 
 HEADER_SCAN_ROWS = 30
 _TOTALS = re.compile(
@@ -673,19 +674,19 @@ def _read_sheet(
         shown = ", ".join(str(x) for x in hidden_skipped[:10])
         more = f" and {len(hidden_skipped) - 10} more" if len(hidden_skipped) > 10 else ""
         report.warnings.append(
-            f"{_counted(len(hidden_skipped), 'hidden row')} skipped "
+            f"{counted(len(hidden_skipped), 'hidden row')} skipped "
             f"({_rows_word(len(hidden_skipped))} {shown}{more}): rows hidden in "
             "Excel are usually retired entries; unhide them to import them")
     if grid.filtered and grid.hidden_rows:
         n = sum(1 for r in grid.hidden_rows if r > header_idx)
         if n:
             report.warnings.append(
-                f"{_counted(n, 'row')} hidden by the sheet's filter "
+                f"{counted(n, 'row')} hidden by the sheet's filter "
                 f"{'was' if n == 1 else 'were'} read like the others (a "
                 "filter hides data from view; it does not retire it)")
     for (label, what), at in doubts.items():
         rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
-        report.warnings.append(f"column {label!r}: {_counted(len(at), 'cell')} "
+        report.warnings.append(f"column {label!r}: {counted(len(at), 'cell')} "
                                f"{_agree(what, len(at))} ({_rows_word(len(at))} {rows_text})")
     return report
 
@@ -693,11 +694,6 @@ def _read_sheet(
 #: The verbs a doubt's text starts with (``Doubtful.kind``: "holds several IP addresses
 #: …"), as they read after several cells.
 _PLURAL_VERBS = {"holds": "hold", "has": "have", "gives": "give", "is": "are"}
-
-
-def _counted(n: int, noun: str) -> str:
-    """``1 cell``, ``2 cells``: a count and its noun, in the number the count calls for."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _rows_word(n: int) -> str:
