@@ -51,7 +51,7 @@ def resolve_cmd(row: str | None, estate_dir: str, keep: str, column: str | None,
     `inventory resolve --source discovery --keep current --apply`."""
     from shangyun.cli.inventory_io import _conflict_cells, _held_edit_warnings
     from shangyun.estate import Estate
-    from shangyun.estate.decisions import key_labels, resolve_conflicts, row_label
+    from shangyun.estate.decisions import key_labels, resolve_conflicts, settled_row_label
 
     if not (row or column or source or table or all_):
         raise click.UsageError("say which conflicts to settle: a ROW, --column, --source, "
@@ -59,15 +59,17 @@ def resolve_cmd(row: str | None, estate_dir: str, keep: str, column: str | None,
     if all_ and (row or column or source or table):
         raise click.UsageError("--all settles every conflict: give it alone, or choose with "
                            "ROW/--column/--source/--table instead")
+    # the rows are named as the estate knew them before settling (a settled hostname
+    # reads ``old → new``)
+    labels = key_labels(Estate.load(estate_dir, check=False))
     settled = resolve_conflicts(estate_dir, keep, row=row, column=column,  # type: ignore[arg-type]
                                 source=source, table=table, dry_run=not apply)
-    labels = key_labels(Estate.load(estate_dir, check=False))
     moved = _held_edit_warnings(_conflict_cells(settled.conflicts), estate_dir,
                                 "resolving the conflict")
     has_plan = (Path(estate_dir) / "plan").is_dir()
     if as_json:
         print_json({"ok": True, "applied": apply, "keep": keep,
-                    "conflicts": [{**c, "key_label": row_label(c, labels)}
+                    "conflicts": [{**c, "key_label": settled_row_label(c, labels, keep)}
                                   for c in settled.conflicts],
                     "changes": settled.changes, "decisions": settled.decisions,
                     "moved": moved})
@@ -77,7 +79,8 @@ def resolve_cmd(row: str | None, estate_dir: str, keep: str, column: str | None,
     for c in settled.conflicts:
         after = (f"{c.get('incoming') or ''}" if keep == "incoming"
                  else f"{c.get('current') or ''} (kept)")
-        t.add_row(str(c.get("table") or ""), row_label(c, labels), str(c.get("column") or ""),
+        t.add_row(str(c.get("table") or ""), settled_row_label(c, labels, keep),
+                  str(c.get("column") or ""),
                   str(c.get("current") or ""), str(c.get("incoming") or ""),
                   str(c.get("incoming_source") or ""), after)
     console.print(t)

@@ -23,7 +23,14 @@ from typing import Any, Literal
 from shangyun.errors import EstateError, ValidationFailed
 from shangyun.estate.lock import writes_estate
 from shangyun.estate.model import Estate, Problem
-from shangyun.estate.names import AmbiguousName, NameNotFound, label, names_of, resolve
+from shangyun.estate.names import (
+    NAME_COLUMNS,
+    AmbiguousName,
+    NameNotFound,
+    label,
+    names_of,
+    resolve,
+)
 
 Keep = Literal["current", "incoming"]
 Row = dict[str, Any]
@@ -191,6 +198,22 @@ def row_label(conflict: Row, labels: Mapping[str, Mapping[str, str]]) -> str:
     """A conflict's row as a person reads it: ``name (id)`` for a named table, else its id."""
     key = str(conflict.get("key") or "")
     return label(key, labels.get(str(conflict.get("table")), {}))
+
+
+def settled_row_label(conflict: Row, labels: Mapping[str, Mapping[str, str]],
+                      keep: str) -> str:
+    """A settled conflict's row for a person, with ``labels`` taken from the estate *before*
+    the settlement: ``name (id)``; when the cell settled is the row's own name and the
+    incoming name is taken, ``old → new (id)`` (the name the estate knew it by, and the one
+    it has now)."""
+    table, key, column = _cell(conflict)
+    kind = NAMED_TABLES.get(table)
+    old = str(conflict.get("current") or "")
+    new = str(conflict.get("incoming") or "")
+    if (kind and keep == "incoming" and NAME_COLUMNS[kind][1] == column and new
+            and new != old):
+        return f"{old or labels.get(table, {}).get(key) or '(no name)'} → {new} ({key})"
+    return row_label(conflict, labels)
 
 
 def _cell(c: Row) -> tuple[str, str, str]:

@@ -198,3 +198,33 @@ def test_after_a_decision_no_reimport_of_the_same_values_brings_a_conflict_back(
              for i, n in enumerate(reversed(cpus))]
     _run("inventory", "import", *map(str, again), "--estate", est, "--no-progress")
     assert _conflicts(est) == []
+
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize("apply", [False, True])
+@pytest.mark.parametrize("keep", ["incoming", "current"])
+def test_settling_a_hostname_labels_the_row_by_the_estates_name_and_the_new_one(
+        tmp_path: Path, keep: str, apply: bool, as_json: bool) -> None:
+    """The hostname is the very cell being settled: the row is the host the estate knows
+    as web01 (the name the operator typed), before and after --apply — never only the
+    incoming name, which the estate does not know the host by yet (or no more)."""
+    est = str(tmp_path / "est")
+    a = _ledger(tmp_path / "a.csv", [["湖北局", "审批系统", "web01", "10.1.1.5", "CentOS 7.9",
+                                      4, 16]])
+    b = _ledger(tmp_path / "b.csv", [["湖北局", "审批系统", "WEB-PROD-1", "10.1.1.5",
+                                      "CentOS 7.9", 4, 16]])
+    _run("inventory", "import", str(a), str(b), "--estate", est, "--no-progress")
+    (c,) = _conflicts(est)
+    assert (c["column"], c["current"], c["incoming"]) == ("hostname", "web01", "WEB-PROD-1")
+    hid = c["key"]
+    out = _run("inventory", "resolve", "web01", "--keep", keep, "--estate", est,
+               *(["--apply"] if apply else []), *(["--json"] if as_json else []))
+    want = f"web01 → WEB-PROD-1 ({hid})" if keep == "incoming" else f"web01 ({hid})"
+    if as_json:
+        assert [x["key_label"] for x in json.loads(out)["conflicts"]] == [want]
+        return
+    text = " ".join(out.split())
+    assert want in text and "│ hostname │" in text, text
+    if keep == "incoming":
+        assert f"│ WEB-PROD-1 ({hid})" not in text   # not the incoming name alone
