@@ -57,7 +57,7 @@ _SPACES = re.compile(r"\s+")
 _NUM = r"\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d])")
 _SIZE_TERM = re.compile(
-    rf"^(?:(?P<mul>{_NUM})\s*(?:[*x×]|块|个|片)\s*)?(?P<num>{_NUM})\s*(?P<unit>[a-z兆吉]*)"
+    rf"^(?:(?P<mul>{_NUM})\s*(?:[*x×]|(?:块|个|片)\s*[*x×]?)\s*)?(?P<num>{_NUM})\s*(?P<unit>[a-z兆吉]*)"
     rf"(?:\s*[*x×]\s*(?P<mul2>{_NUM})(?:\s*(?:块|个|盘|disks?))?)?$")
 
 
@@ -183,6 +183,7 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
     t = _SIZE_NOTE.sub("", t).strip()  # (ssd), (san), 内存, ram: words that are not sizes
     # a count of disks in Chinese before the size (两块600G): a number, not a label
     t = _CN_COUNT.sub(lambda m: str(_CN_COUNTS[m.group(1)]), t)
+    t = _PER_PIECE.sub("", t)  # 300G/块*2: the size of each disk, then their count
     inner = _SIZE_DETAIL.search(t)
     if inner:  # "16G(2*8G)": the detail must add up to the total written before it
         try:
@@ -209,6 +210,8 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
     return round(total, 6)
 
 
+#: "/块" after a disk's size (300G/块*2: 300 GB each, two of them)
+_PER_PIECE = re.compile(r"\s*/\s*(?:块|个|盘|片|disk)(?=\s*(?:[*x×]|$))")
 #: 两块600G: a count of disks written in Chinese before their size
 _CN_COUNT = re.compile(r"(?<![\u4e00-\u9fff])([一二两三四五六七八九十])(?=\s*[块个片]\s*\d)")
 _CN_COUNTS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
@@ -218,33 +221,67 @@ _COUNT_UNIT = r"(?:核心?|c|cores?|vcpus?|cpus?|个|颗|u)?"
 _COUNT = re.compile(rf"^(?P<a>{_NUM})\s*{_COUNT_UNIT}$")
 _COUNT_PROD = re.compile(
     rf"^(?P<a>{_NUM})\s*(?:[*x×]|(?:路|颗|个|sockets?)\s*[*x×]?)\s*(?P<b>{_NUM})\s*{_COUNT_UNIT}$")
-_THREADS = re.compile(r"^(\d+)\s*(?:核心?|c|cores?)\s*[/,，]?\s*\d+\s*(?:线程|t|threads?)$")
+_THREADS = re.compile(r"^\d+\s*(?:核心?|c|cores?)\s*[/,，]?\s*(\d+)\s*(?:线程|t|threads?)$")
+_THREADS_ONLY = re.compile(r"^(\d+)\s*(?:线程|threads?)$")
+#: a count of cores (or vCPUs) inside other words: "Intel Xeon 8核", "E5-2650 v4 10C"
+_CORES_IN = re.compile(r"(?<![\d.a-z])(\d+)\s*(?:核心?|cores?|c(?![a-z])|vcpus?)", re.I)
+#: a count of processors (sockets) inside other words: "2颗 E5-2650 10核"
+_SOCKETS_IN = re.compile(r"(?<![\d.a-z])(\d+)\s*(?:颗|路|sockets?)", re.I)
+#: a CPU and memory written together (8C16G, 4核8G): the CPU count comes first
+_CPU_MEM = re.compile(r"^(\d+)\s*(?:核心?|c|vcpus?|cpus?)\s*[/,，+]?\s*\d+(?:\.\d+)?\s*(?:gb?|g)"
+                      r"(?:\s*[/,，+]?\s*\d+(?:\.\d+)?\s*(?:[gt]b?))?$", re.I)
+_THREAD_DOUBT = ("gives threads: the threads are the vCPU count (a cloud vCPU is one "
+                 "thread, and the OS schedules on threads)")
 
 
 def parse_count(text: str) -> int | Doubtful:
-    """A count such as CPU cores: "8", "8核", "8C", "8 vCPU", "2*8" / "2路8核" (16).
+    """A count such as CPU cores: "8", "8核", "8C", "8 vCPU", "2*8" / "2路8核" / "2颗8核" (16).
 
-    Ranges ("4-8"), negative numbers and garbled text ("abc8") are refused."""
+    The count is of the CPUs the host's OS schedules on, which is what a cloud sells as
+    vCPUs: threads, when given, are the count ("8核16线程" and "32线程": 16 and 32, with a
+    warning). A cell naming the processor model ("Intel Xeon 8核", "Xeon Gold 6248 20核",
+    "2颗 E5-2650 10核") gives its count written with 核/cores/C (times the processors
+    counted with 颗/路), with a warning; "8C16G" gives its CPU count. Ranges ("4-8"),
+    negative numbers and garbled text ("abc8", "Xeon 8 16") are refused."""
     t = text.lower().strip().replace("（", "(").replace("）", ")")
     _refuse_range_or_sign(t, "count")
     t = re.sub(r"^(\d+)\s*\((\D+)\)$", r"\1\2", t)  # 8(vCPU)
-    threads = _THREADS.match(t)
-    if threads:  # 8核16线程, 4C8T: the column counts cores
-        cores = int(threads.group(1))
-        if cores < 1:
+    threads = _THREADS.match(t) or _THREADS_ONLY.match(t)
+    if threads:  # 8核16线程, 4C8T, 32线程: the threads are the vCPUs
+        count = int(threads.group(1))
+        if count < 1:
             raise BadValue(f"{text!r} is below the minimum 1")
-        return Doubtful(cores, "gives cores and threads; the cores are used")
+        return Doubtful(count, _THREAD_DOUBT)
     m = _COUNT.match(t)
     if m:
         value = float(m.group("a"))
-    else:
+    elif _COUNT_PROD.match(t):
         m = _COUNT_PROD.match(t)
-        if not m:
-            raise BadValue(f"{text!r} is not a whole number (like 8, 8核, 2*8 or 2路8核)")
+        assert m is not None
         value = float(m.group("a")) * float(m.group("b"))
+    elif _CPU_MEM.match(t):
+        return Doubtful(int(_CPU_MEM.match(t).group(1)),  # type: ignore[union-attr]
+                        "gives the memory (or disk) too, like 8C16G: the CPU count is used")
+    else:
+        return _count_in_words(text, t)
     if not value.is_integer():
         raise BadValue(f"{text!r} is not a whole number")
     return int(value)
+
+
+def _count_in_words(text: str, low: str) -> Doubtful:
+    """The count of a cell naming the processor model ("Intel Xeon 8核"): its one number
+    written with 核/cores/C/vCPU, times its one count of processors (颗/路) if any."""
+    cores = _CORES_IN.findall(low)
+    sockets = _SOCKETS_IN.findall(low)
+    model = _CORES_IN.sub("", _SOCKETS_IN.sub("", low))  # the words left: the model
+    if len(cores) != 1 or len(sockets) > 1 or not re.search(r"[a-z\u4e00-\u9fff]", model):
+        raise BadValue(f"{text!r} is not a whole number (like 8, 8核, 2*8 or 2路8核)")
+    count = int(cores[0]) * (int(sockets[0]) if sockets else 1)
+    if count < 1:
+        raise BadValue(f"{text!r} is below the minimum 1")
+    return Doubtful(count, "names the processor model: the count written with 核/cores is "
+                           "used (times the processors, 颗/路, when given)")
 
 
 def parse_percent(text: str) -> float:
@@ -318,6 +355,8 @@ def parse_mlps(text: str) -> int | None:
         return g_
     if _UNGRADED.search(low):
         return None
+    if re.fullmatch(r"\s*[1-5]\.0+\s*", low):  # 2.0: a level saved as a decimal number
+        return int(float(low))
     t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?"
                r"|(?<![\d.])2\.0(?:\s*版)?(?![\d.])", "", low)  # 三级(2.0): the standard
     levels = {int(d) for d in re.findall(r"\d", t)} | {
@@ -329,6 +368,9 @@ def parse_mlps(text: str) -> int | None:
         if not 1 <= level <= 5:
             raise BadValue(f"{text!r} is not an MLPS level (1-5)")
         return level
+    if not t.strip(" ()（）") and low.strip():
+        raise BadValue(f"{text!r} names the MLPS standard (等保2.0), not a level; give the "
+                       "level (1-5, 三级, 等保3级)")
     roman = re.sub(r"[^iv]", "", t.replace("级", ""))
     if roman in _ROMAN and re.fullmatch(r"(等保|level|l)?\s*[iv]+\s*(级)?", t):
         return _ROMAN[roman]

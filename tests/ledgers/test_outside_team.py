@@ -1,0 +1,84 @@
+"""Ledgers an outside migration team brought from bureaus the project had never seen: CPU
+cells naming the processor or its threads, a 配置 column (8C16G), disks per piece (300G/块*2),
+MLPS levels saved as decimals (2.0), OS names written together (win2012, CentOS7.9),
+business and management IP columns side by side, a sheet of test hosts. Every file is
+written by the test; refusals name the file, sheet, row and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.grid import read_grids
+from shangyun.errors import LedgerError
+from shangyun.ledgers.read import read_ledger
+
+from .conftest import write_csv, write_xlsx
+
+HEAD = ["序号", "单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU", "内存", "磁盘",
+        "等保级别"]
+
+
+def _row(n: int, host: str, **cells: Any) -> list[Any]:
+    values = {"os": "CentOS 7.9", "cpu": 4, "mem": "8G", "disk": "100G", "mlps": "三级"} | cells
+    return [n, "湖北局", cells.get("system", "OA系统"), host, f"10.1.1.{n}", values["os"],
+            values["cpu"], values["mem"], values["disk"], values["mlps"]]
+
+
+def _read(path: Path) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, list[Any]]]:
+    read = read_ledger(path, reader=read_grids)
+    hosts = {str(h["hostname"]): h for h in read.rows["hosts"]}
+    return hosts, read.warnings, read.rows
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_cpu_cells_naming_the_processor_sockets_or_threads(tmp_path: Path, suffix: str) -> None:
+    rows = [HEAD, _row(1, "a1", cpu="Intel Xeon 8核"), _row(2, "a2", cpu="2颗8核"),
+            _row(3, "a3", cpu="32线程"), _row(4, "a4", cpu="Xeon Gold 6248 20核"),
+            _row(5, "a5", cpu="8核16线程"), _row(6, "a6", cpu="4vCPU"),
+            _row(7, "a7", cpu="2颗 E5-2650 v4 10核")]
+    path = (write_xlsx(tmp_path / "t.xlsx", {"主机": rows}) if suffix == "xlsx"
+            else write_csv(tmp_path / "t.csv", rows, "gbk"))
+    hosts, warnings, _ = _read(path)
+    got = {h: hosts[h]["cpu_cores"] for h in hosts}
+    assert got == {"a1": 8, "a2": 16, "a3": 32, "a4": 20, "a5": 16, "a6": 4, "a7": 20}
+    text = "\n".join(warnings)
+    assert "threads" in text and "vCPU" in text  # threads are read as vCPUs, said once
+    assert "processor model" in text  # the model's digits are not the count
+
+
+def test_a_cpu_cell_with_two_counts_and_no_unit_is_refused_naming_the_cell(
+        tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [HEAD, _row(1, "a1", cpu="Xeon 8 16")]})
+    with pytest.raises(LedgerError) as err:
+        _read(path)
+    assert "t.xlsx" in str(err.value) and "'主机'" in str(err.value)
+    assert "row 2" in str(err.value) and "CPU (G)" in str(err.value)
+
+
+@pytest.mark.parametrize(("cell", "gb"), [
+    ("300G/块*2", 600.0), ("300G/块×2", 600.0), ("2*300G", 600.0), ("300GB×2", 600.0),
+    ("每块300G*2", 600.0), ("300G*2块", 600.0), ("1T", 1024.0), ("1.5TB", 1536.0),
+    ("500G+1T", 1524.0), ("2块*600G", 1200.0)])
+def test_disk_cells_per_piece_and_count(tmp_path: Path, cell: str, gb: float) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [HEAD, _row(1, "a1", disk=cell)]})
+    hosts, _, _ = _read(path)
+    assert hosts["a1"]["disk_gb"] == gb
+
+
+@pytest.mark.parametrize(("cell", "level"), [
+    ("2.0", 2), ("3.0", 3), ("2", 2), (" 3 ", 3), (2.0, 2), ("三级", 3), ("等保2.0三级", 3)])
+def test_mlps_cells_saved_as_numbers_in_text(tmp_path: Path, cell: Any, level: int) -> None:
+    rows = [["单位", "系统名称", "等保级别"], ["湖北局", "OA系统", cell]]
+    _, _, got = _read(write_csv(tmp_path / "s.csv", rows) if isinstance(cell, str)
+                      else write_xlsx(tmp_path / "s.xlsx", {"系统": rows}))
+    assert got["systems"][0]["mlps_level"] == level
+
+
+def test_an_mlps_cell_naming_only_the_standard_is_refused_saying_so(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", [["单位", "系统名称", "等保级别"],
+                                          ["湖北局", "OA系统", "等保2.0"]])
+    with pytest.raises(LedgerError, match=r"s\.csv, row 2, column '等保级别 \(C\)'.*standard"):
+        _read(path)
