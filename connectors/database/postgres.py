@@ -44,12 +44,18 @@ from connectors.database.common import (
     run_pipe,
     secret_file,
 )
-from shangyun.errors import ConnectorError, StepError, TransientError
+from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
 
 _TABLES = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+ORDER BY 1, 2
+"""
+_SEQUENCES = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_temp%'
 ORDER BY 1, 2
 """
 
@@ -134,6 +140,63 @@ def tables(ep: DbEndpoint) -> list[str]:
     """Every ordinary table of the database as ``schema.table``."""
     with connect(ep) as conn:
         return [f"{s}.{t}" for s, t in conn.execute(_TABLES).fetchall()]
+
+
+def sequences(ep: DbEndpoint) -> dict[str, tuple[int, bool]]:
+    """Every sequence of the database, owned by a table or not, as ``schema.name`` →
+    (``last_value``, ``is_called``): where its next number comes from. Tables' digests do
+    not show it: a sequence handed numbers out (or a standalone one behind a column
+    default) moves without a row of a copied table changing."""
+    with connect(ep) as conn:
+        out: dict[str, tuple[int, bool]] = {}
+        for schema, name in conn.execute(_SEQUENCES).fetchall():
+            row = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
+                sql.Identifier(schema, name))).fetchone()
+            assert row is not None
+            out[f"{schema}.{name}"] = (int(row[0]), bool(row[1]))
+        return out
+
+
+def _position(pos: tuple[int, bool] | None) -> str:
+    if pos is None:
+        return "missing"
+    return str(pos[0]) if pos[1] else f"unused (starts at {pos[0]})"
+
+
+def sequence_diffs(source: Mapping[str, tuple[int, bool]],
+                   target: Mapping[str, tuple[int, bool]]) -> list[str]:
+    """Every sequence whose position differs, or that exists on one side only, in words
+    (``sequence public.invoice_no: 1009 on the source, 1001 on the target``)."""
+    return [f"sequence {name}: {_position(source.get(name))} on the source, "
+            f"{_position(target.get(name))} on the target"
+            for name in sorted(set(source) | set(target))
+            if source.get(name) != target.get(name)]
+
+
+def _sync_sequences(source: DbEndpoint, target: DbEndpoint, owner: list[str]) -> list[str]:
+    """Bring every sequence of the target to the source's position: missing ones copied
+    (``pg_dump -t`` → ``pg_restore``), ones only on the target dropped, the others set
+    with ``setval``. Returns the sequences changed."""
+    src, dst = sequences(source), sequences(target)
+    missing = [n for n in src if n not in dst]
+    if missing:
+        picks = [a for n in missing for a in ("-t", _pattern(n))]
+        with _env(source, target) as env:
+            env["PGOPTIONS"] = WRITER_OPTIONS
+            run_pipe(["pg_dump", *_conn_args(source), "-Fc", "-Z", "0", *owner, *picks],
+                     ["pg_restore", *_conn_args(target), "--exit-on-error",
+                      "--single-transaction", *owner],
+                     f"copy new sequences into {target.where()}", env=env)
+    changed = [n for n in src if n in dst and src[n] != dst[n]]
+    extra = [n for n in dst if n not in src]
+    if changed or extra:
+        with connect(target, writer=True) as conn, conn.transaction():
+            for n in changed:
+                conn.execute(sql.SQL("SELECT setval({}, %s, %s)").format(
+                    sql.Literal(_pattern(n))), src[n])
+            for n in extra:
+                conn.execute(sql.SQL("DROP SEQUENCE IF EXISTS {}").format(_ident(n)))
+    return missing + changed + extra
 
 
 def table_digest(ep: DbEndpoint, table: str, checksum: str = "hash") -> TableDigest:
@@ -372,6 +435,9 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
         with connect(target, writer=True) as conn:
             for t in extra:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(_ident(t)))
+    # every sequence level too (a standalone one behind a column default, or one that
+    # handed numbers out, moved without a table above changing)
+    _sync_sequences(source, target, owner)
     after = {k: v for k, v in dst.items() if k not in extra}
     after.update(digests(target, jobs, only=missing + changed))
     return PgCopyResult(target, after, recopied=missing + changed, dropped=extra)
@@ -416,14 +482,22 @@ def _reload(source: DbEndpoint, target: DbEndpoint, changed: list[str]) -> None:
 
 
 def verify(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2) -> dict[str, TableDigest]:
-    """Compare every table's row count and checksum; raise VerificationError naming the
-    tables that differ. Returns the (equal) digests for the journal."""
+    """Compare every table's row count and checksum, and every sequence's position; raise
+    VerificationError naming the tables and sequences that differ. Returns the (equal)
+    digests for the journal."""
     work = [(source, t) for t in tables(source)] + [(target, t) for t in tables(target)]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # one queue for both sides
         found = list(pool.map(lambda w: (w[0] is source, table_digest(w[0], w[1])), work))
     src = {d.table: d for is_src, d in found if is_src}
     dst = {d.table: d for is_src, d in found if not is_src}
-    require_same(f"PostgreSQL {source.where()} → {target.where()}", src, dst)
+    what = f"PostgreSQL {source.where()} → {target.where()}"
+    seqs = sequence_diffs(sequences(source), sequences(target))
+    try:
+        require_same(what, src, dst)
+    except VerificationError as exc:
+        raise VerificationError("; ".join([str(exc), *seqs])) from None
+    if seqs:
+        raise VerificationError(f"{what}: {len(seqs)} sequence(s) differ: " + "; ".join(seqs))
     return src
 
 
