@@ -41,6 +41,29 @@ def split_os(text: str) -> tuple[str, str, str]:
     return name, version, {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
 
 
+#: Windows names written short or run together (win2012, WindowsServer2016, Win Server)
+_WINDOWS = re.compile(r"^(?:microsoft\s*)?(?:win|windows)\s*(?:server|svr|srv)?$", re.I)
+#: Windows Server releases (a version that is a year is a server's: Windows 2012)
+_SERVER_YEAR = re.compile(r"^(?:2003|2008|2012|2016|2019|2022|2025)\b")
+#: R2 and SP1 written onto the version (2008R2, 2008R2SP1): split off by a space
+_VERSION_WORD = re.compile(r"(?<=\d)(?=r2)|(?<=[0-9a-z])(?=sp\d)", re.I)
+
+
+def tidy_os(name: str, version: str) -> tuple[str, str]:
+    """An OS name and version as people write them in full: ``win``/``Win``/
+    ``WindowsServer``/``Windows`` with a server year ("2012", "2008R2") → "Windows
+    Server" and "2012" / "2008 R2"; ``win``/``windows`` with another version ("10", "7")
+    → "Windows"; R2 and SP written onto the version are set apart ("2008R2SP1" → "2008
+    R2 SP1"). Other names and versions are returned as they are."""
+    version = _VERSION_WORD.sub(" ", version).replace("r2", "R2") if version else version
+    if version:
+        version = re.sub(r"\bsp(?=\d)", "SP", version)
+    if _WINDOWS.match(name.strip()):
+        name = "Windows Server" if (_SERVER_YEAR.match(version) or re.search(
+            r"server|svr|srv", name, re.I)) else "Windows"
+    return name, version
+
+
 def os_name_key(text: object) -> str:
     """An OS name in comparing form: the name of :func:`split_os`, case-folded ("CentOS
     7.9" and "centos" compare equal)."""
@@ -109,4 +132,4 @@ def os_agrees(name_a: object, version_a: object, name_b: object, version_b: obje
 
 
 __all__ = ["more_precise_version", "os_agrees", "os_family", "os_name_key", "split_os",
-           "version_parts", "versions_agree"]
+           "tidy_os", "version_parts", "versions_agree"]

@@ -82,3 +82,38 @@ def test_an_mlps_cell_naming_only_the_standard_is_refused_saying_so(tmp_path: Pa
                                           ["湖北局", "OA系统", "等保2.0"]])
     with pytest.raises(LedgerError, match=r"s\.csv, row 2, column '等保级别 \(C\)'.*standard"):
         _read(path)
+
+
+@pytest.mark.parametrize(("cell", "os", "version", "family"), [
+    ("win2012", "Windows Server", "2012", "windows"),
+    ("Win2008R2", "Windows Server", "2008 R2", "windows"),
+    ("WindowsServer2016", "Windows Server", "2016", "windows"),
+    ("Windows2019", "Windows Server", "2019", "windows"),
+    ("win10", "Windows", "10", "windows"),
+    ("CentOS7.9", "CentOS", "7.9", "centos"),
+    ("银河麒麟V10", "银河麒麟", "V10", "kylin"),
+    ("统信UOS", "统信UOS", None, "uos"),
+    ("统信UOS20", "统信UOS", "20", "uos"),
+])
+def test_os_cells_written_together(tmp_path: Path, cell: str, os: str, version: str | None,
+                                   family: str) -> None:
+    from shangyun.assess import load_catalog
+    from shangyun.assess.readiness import host_readiness, os_family
+    path = write_csv(tmp_path / "t.csv", [HEAD, _row(1, "a1", os=cell)], "gbk")
+    host = _read(path)[0]["a1"]
+    assert (host["os"], host.get("os_version")) == (os, version)
+    catalog = load_catalog()
+    assert os_family(str(host["os"]), catalog) == family
+    _verdict, reasons = host_readiness(host, [], catalog)
+    assert not any("not in the support matrix" in r for r in reasons), reasons
+
+
+def test_an_os_and_its_version_in_two_columns_are_written_in_full(tmp_path: Path) -> None:
+    head = ["单位", "系统名称", "主机名", "IP地址", "操作系统", "系统版本"]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        head, ["湖北局", "OA", "a1", "10.1.1.1", "win", "2008R2SP1"],
+        ["湖北局", "OA", "a2", "10.1.1.2", "CentOS", "7.9"],
+        ["湖北局", "OA", "a3", "10.1.1.3", "CentOS 7.9", "7.9.2009"]]})
+    hosts = _read(path)[0]
+    assert [(h["os"], h["os_version"]) for h in hosts.values()] == [
+        ("Windows Server", "2008 R2 SP1"), ("CentOS", "7.9"), ("CentOS", "7.9.2009")]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shangyun.estate.merge import match_key, stable_id
-from shangyun.estate.osname import os_name_key, split_os
+from shangyun.estate.osname import os_name_key, split_os, tidy_os
 from shangyun.ledgers.collector import Collector, _sid
 from shangyun.ledgers.model import Row
 from shangyun.ledgers.values import BadValue, parse_engine
@@ -82,9 +82,11 @@ def _os_fields(host: Row) -> None:
         return
     name, ver, arch = split_os(os_text)
     if not ver:
+        if version:  # Win + 2008R2 in two columns: written in full
+            host["os"], host["os_version"] = tidy_os(os_text, version)
         return
-    host["os"] = name
-    if not version:
+    host["os"], ver = tidy_os(name, version or ver)
+    if not version or ver != version:
         host["os_version"] = ver
     if arch and not host.get("arch"):
         host["arch"] = arch
