@@ -186,9 +186,11 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     c_cluster = info.col("Cluster")
     c_host = info.col("Host")
     c_dc = info.col("Datacenter")
-    vm_ids: dict[str, str] = {}
-    vm_rows: dict[str, Row] = {}
-    in_use: dict[str, float] = {}  # VM -> GB its disks hold (vInfo In Use)
+    vms = _VmIndex(info)
+    vm_ids: dict[tuple[str, ...], str] = {}  # vInfo key (see _VmIndex) -> host id
+    vm_rows: dict[tuple[str, ...], Row] = {}
+    in_use: dict[tuple[str, ...], float] = {}  # VM -> GB its disks hold (vInfo In Use)
+    bad_ips: list[str] = []  # VMs whose reported address is no usable host address
     off: list[str] = []
     by_address: list[str] = []  # VMs whose display name is no host name, named by IP
     nameless: list[str] = []  # … and without an IP: not imported
@@ -213,6 +215,9 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
             text = clean_text(_cell(row, c))
             if not text:
                 continue
+            if key == "ip":
+                host[key] = _address(text, f"{vm} (row {r})", bad_ips)
+                continue
             host[key] = _cleaned(target, text, file, info_grid.sheet, r, _header(info, c))
         mem = _mib_to_gb(_cell(row, c_mem), file, info_grid.sheet or "", r, "Memory")
         if mem:
@@ -221,8 +226,9 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
         if prov is not None:
             host["disk_gb"] = prov
         used = _mib_to_gb(_cell(row, c_used), file, info_grid.sheet or "", r, "In Use MiB")
+        vm_key = vms.key(info, row, c_vm)
         if used:  # (0: not reported, e.g. an inaccessible VM; its disks count in full)
-            in_use[vm] = used
+            in_use[vm_key] = used
         os_name = clean_text(_cell(row, c_os)) or clean_text(_cell(row, c_os_cfg))
         if os_name:
             host["os"], version, arch = split_guest_os(os_name)
@@ -246,8 +252,10 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
                 by_address.append(f"{vm!r} (row {r}) as {name}")
         if host.get("power_state") == "off":
             off.append(f"{vm} (row {r})")
-        vm_ids[vm] = col.host(bname, host)
-        vm_rows[vm] = host
+        vm_ids[vm_key] = col.host(bname, host)
+        vm_rows[vm_key] = host
+        vms.keys.append(vm_key)
+        vms.rows[vm_key] = r
         report.rows += 1
     inp.progress(report.rows)  # (the rows the import counts: templates are not)
     templates = report.skipped - len(nameless)
@@ -269,6 +277,12 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
             + _first(nameless))
     # (that the VMs name no system is said by the import, once every file is merged: a
     # bureau ledger of the same import usually gives each VM its system)
+    if bad_ips:
+        report.warnings.append(
+            f"{len(bad_ips)} VM address(es) of {sheet} are no usable host address (VMware "
+            "Tools reports what the guest has: a Windows 169.254.x.x when DHCP failed, an "
+            "IPv6 fe80:: link-local address): not kept as the host's IP — the bureau's "
+            "ledger or discovery gives it: " + _first(bad_ips))
     if off:
         shown = ", ".join(off[:20]) + (f" … and {len(off) - 20} more" if len(off) > 20 else "")
         report.warnings.append(f"{len(off)} VM(s) powered off, kept with power_state off "
@@ -276,21 +290,93 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     reports = [report]
     disk_grid = _sheet(grids, "vDisk")
     if disk_grid is not None and disk_grid.rows:
-        reports.append(_read_disks(file, disk_grid, vm_ids, col, in_use))
+        reports.append(_read_disks(file, disk_grid, vms, vm_ids, col, in_use))
         inp.progress(reports[-1].rows)
     net_grid = _sheet(grids, "vNetwork")
     if net_grid is not None and net_grid.rows:
-        reports.append(_read_network(file, net_grid, vm_rows))
+        reports.append(_read_network(file, net_grid, vms, vm_rows))
         inp.progress(reports[-1].rows)
     return col.rows, reports
+
+
+#: The columns (besides ``VM``) that tell two VMs of one name apart: RVTools writes them on
+#: every tab, and a VM name is unique only within one folder of one vCenter.
+_VM_KEY_COLUMNS = ("VI SDK Server", "Datacenter", "VM UUID")
+
+
+def _vm_key(table: _Table, row: list[Any], c_vm: int, parts: tuple[int, ...]) -> tuple[str, ...]:
+    """A VM's key in ``table``: its name and the values of the key columns ``parts``."""
+    return (clean_text(_cell(row, c_vm)), *(clean_text(_cell(row, i)) for i in parts))
+
+
+class _VmIndex:
+    """The VMs of vInfo, found from another tab's row by VM name and whichever of
+    :data:`_VM_KEY_COLUMNS` both tabs have — so the disks and NICs of two VMs of one name
+    (``web01`` in two datacenters, or two vCenters) are never mixed up."""
+
+    def __init__(self, info: _Table) -> None:
+        self.names = tuple(n for n in _VM_KEY_COLUMNS if info.col(n) is not None)
+        self._info_cols = tuple(info.index[n] for n in self.names)
+        self.keys: list[tuple[str, ...]] = []  # full keys of vInfo, in row order
+        self.rows: dict[tuple[str, ...], int] = {}  # full key -> vInfo row number
+
+    def key(self, info: _Table, row: list[Any], c_vm: int) -> tuple[str, ...]:
+        """The full key of a vInfo row."""
+        return _vm_key(info, row, c_vm, self._info_cols)
+
+    def finder(self, file: str, table: _Table, c_vm: int) -> _VmFinder:
+        """A lookup of ``table``'s rows (a vDisk or vNetwork tab) into vInfo."""
+        shared = [k for k, n in enumerate(self.names) if table.col(n) is not None]
+        by: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for full in self.keys:
+            by.setdefault((full[0], *(full[1 + k] for k in shared)), []).append(full)
+        cols = tuple(table.index[self.names[k]] for k in shared)
+        return _VmFinder(file, table, c_vm, cols, by, self.rows)
+
+
+class _VmFinder:
+    """Finds the vInfo VM of a row of another tab (see :class:`_VmIndex`)."""
+
+    def __init__(self, file: str, table: _Table, c_vm: int, cols: tuple[int, ...],
+                 by: dict[tuple[str, ...], list[tuple[str, ...]]],
+                 info_rows: dict[tuple[str, ...], int]) -> None:
+        self.file, self.table, self.c_vm, self.cols = file, table, c_vm, cols
+        self.by, self.info_rows = by, info_rows
+
+    def __call__(self, row: list[Any], r: int) -> tuple[str, ...] | None:
+        """The full vInfo key of the VM of ``row`` (spreadsheet row ``r``), ``None`` when
+        vInfo has no such VM; two candidates are an error naming both."""
+        found = self.by.get(_vm_key(self.table, row, self.c_vm, self.cols))
+        if not found:
+            return None
+        if len(found) > 1:
+            where = "; ".join(f"row {self.info_rows[k]} ({', '.join(k[1:]) or k[0]})"
+                              for k in found)
+            raise LedgerError(self.file, f"VM {found[0][0]!r} is in vInfo more than once "
+                              f"({where}) and this sheet has no "
+                              f"{' / '.join(_VM_KEY_COLUMNS)} column to tell which: export "
+                              "the RVTools workbook again with all its columns",
+                              sheet=self.table.grid.sheet, row=r, column="VM")
+        return found[0]
 
 
 def _first(items: list[str], n: int = 20) -> str:
     return ", ".join(items[:n]) + (f" … and {len(items) - n} more" if len(items) > n else "")
 
 
-def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector,
-                in_use: dict[str, float]) -> SheetReport:
+def _address(text: str, vm: str, bad: list[str]) -> str | None:
+    """The host address in an RVTools cell, or ``None`` (and ``vm``: why, added to ``bad``)
+    when it is no usable host address: RVTools writes what VMware Tools saw in the guest,
+    which a bureau cannot correct in the export."""
+    try:
+        return str(value_of(clean("hosts.ip", text)))
+    except BadValue as exc:
+        bad.append(f"{vm}: {exc}")
+        return None
+
+
+def _read_disks(file: str, grid: Grid, vms: _VmIndex, vm_ids: dict[tuple[str, ...], str],
+                col: Collector, in_use: dict[tuple[str, ...], float]) -> SheetReport:
     """The vDisk rows of the VMs of vInfo (``vm_ids``) as disks. RVTools gives a VM's used
     space only in all (vInfo In Use, ``in_use``): it is spread over the VM's disks by
     capacity (at most each disk's size), so a system's data to copy is what its VMs hold,
@@ -301,13 +387,14 @@ def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector,
     c_cap = t.need("Capacity MiB", "Capacity MB")
     c_path = t.col("Path", "Disk Path")
     report = SheetReport(grid.sheet, "disks", 1, 0, 0)
-    by_vm: dict[str, list[Row]] = {}
+    find = vms.finder(file, t, c_vm)
+    by_vm: dict[tuple[str, ...], list[Row]] = {}
     for r, row in enumerate(grid.rows[1:], start=2):
-        vm = clean_text(_cell(row, c_vm))
-        if not vm:
+        if not clean_text(_cell(row, c_vm)):
             continue
-        hid = vm_ids.get(vm)
-        if hid is None:  # a template's disk, or a VM not in vInfo
+        vm = find(row, r)
+        hid = None if vm is None else vm_ids.get(vm)
+        if vm is None or hid is None:  # a template's disk, or a VM not in vInfo
             report.skipped += 1
             continue
         name = clean_text(_cell(row, c_disk))
@@ -334,22 +421,39 @@ def _read_disks(file: str, grid: Grid, vm_ids: dict[str, str], col: Collector,
     return report
 
 
-def _read_network(file: str, grid: Grid, vm_rows: dict[str, Row]) -> SheetReport:
+def _read_network(file: str, grid: Grid, vms: _VmIndex,
+                  vm_rows: dict[tuple[str, ...], Row]) -> SheetReport:
+    """The vNetwork rows: each VM's first MAC address, and its IP when vInfo had none (an
+    address that is no usable host address is skipped with a warning)."""
     t = _Table(file, grid)
     c_vm = t.need("VM")
     c_mac = t.col("Mac Address", "MAC Address")
     c_ip = t.col("IPv4 Address", "IP Address")
     report = SheetReport(grid.sheet, "network", 1, 0, 0)
+    find = vms.finder(file, t, c_vm)
+    bad_ips: list[str] = []
     for r, row in enumerate(grid.rows[1:], start=2):
-        host = vm_rows.get(clean_text(_cell(row, c_vm)))
+        if not clean_text(_cell(row, c_vm)):
+            continue
+        vm = find(row, r)
+        host = None if vm is None else vm_rows.get(vm)
         if host is None:
             continue
         for key, target, c in (("mac", "hosts.mac", c_mac), ("ip", "hosts.ip", c_ip)):
             text = clean_text(_cell(row, c))
             if not text or host.get(key):
                 continue
+            if key == "ip":
+                ip = _address(text, f"{vm[0]} (row {r})", bad_ips)
+                if ip is not None:
+                    host[key] = ip
+                continue
             host[key] = _cleaned(target, text, file, grid.sheet, r, _header(t, c))
         report.rows += 1
+    if bad_ips:
+        report.warnings.append(
+            f"{len(bad_ips)} address(es) of {grid.sheet or 'vNetwork'} are no usable host "
+            "address (link-local, loopback …): skipped: " + _first(bad_ips))
     return report
 
 
