@@ -96,6 +96,9 @@ def merge_discovered(estate: Estate, results: list[HostResult],
     if any(h.get("bureau_id") == UNASSIGNED_BUREAU for h in records["hosts"]) and \
             UNASSIGNED_BUREAU not in known_bureaus:
         records["bureaus"] = [*records.get("bureaus", []), _UNASSIGNED_ROW]
+    before = {t: {str(r["id"]) for r in estate.rows(t)} for t in ("hosts", "disks",
+                                                                  "databases")}
+    brought = {t: [str(r["id"]) for r in records.get(t, [])] for t in before}
     incoming = Estate.from_records({"name": SOURCE}, records)
     report = merge(estate, incoming, SOURCE)
     merged = report.estate
@@ -130,10 +133,14 @@ def merge_discovered(estate: Estate, results: list[HostResult],
 
     estate.meta = merged.meta
     estate.tables = merged.tables
-    counts = report.counts
+    # each estate row counted once, however many incoming rows met it (one machine
+    # reached at two addresses is one host, its disks one set)
+    rows_met = {t: {report.id_map[t].get(i, i) for i in ids} for t, ids in brought.items()}
     return Applied(
-        hosts_updated=counts["hosts"].updated + counts["hosts"].unchanged,
-        hosts_added=counts["hosts"].added, disks=len(disks), databases=len(dbs),
+        hosts_updated=len(rows_met["hosts"] & before["hosts"]),
+        hosts_added=len(rows_met["hosts"] - before["hosts"]),
+        disks=len(rows_met["disks"]),
+        databases=len(rows_met["databases"]),
         dependencies=sum(1 for d in deps if d.get("origin") == "observed"),
         conflicts=len(report.conflicts), matched=dict(host_ids), depmap=depmap,
         notes=list(report.notes))

@@ -86,6 +86,10 @@ def test_a_host_at_two_addresses_is_one_host_with_only_real_conflicts(
 
     est = Estate.load(estate_dir)
     (host,) = est.rows("hosts")                       # one machine: one host
+    # ... and counted once: one estate host updated, none added; its disks once each
+    applied = run["applied"]
+    assert (applied["hosts_updated"], applied["hosts_added"]) == (1, 0), applied
+    assert applied["disks"] == len(est.rows("disks")) > 0, applied
     assert host["hostname"] == "web" and host["ip"] == "127.0.0.1"
     bureau = host["bureau_id"]
     assert {b["id"] for b in est.rows("bureaus")} == {bureau}  # no 'unassigned' left over
