@@ -44,6 +44,7 @@ from connectors.targets.base import (
 )
 from shangyun.digest import digest_file
 from shangyun.errors import ConnectorError, StepError, VerificationError
+from shangyun.journal.status import DONE
 from shangyun.wave.precheck import REQUIRED_TOOLS, Observations, precheck_problems
 from shangyun.wave.stepargs import (
     ConvertArgs,
@@ -115,6 +116,7 @@ class PrecheckAction:
             if why:
                 obs.unusable_services[f"the S3 staging endpoint {a.s3_endpoint} "
                                       f"(bucket {a.bucket})"] = why
+        obs.changed_disks = self._changed_since_copied(step, a)
         problems = precheck_problems(obs)
         capacity: dict[str, Any] = {}
         try:  # the target cloud answers (its connection is made here), then its capacity
@@ -133,6 +135,23 @@ class PrecheckAction:
         return {"staging_needed": needed, "staging_free": obs.staging_free,
                 "capacity": capacity, "estate_fingerprint": a.estate_fingerprint,
                 "steps": list(a.steps)}
+
+    def _changed_since_copied(self, step: Step, a: PrecheckArgs) -> list[tuple[str, str, str]]:
+        """The disks of the system whose copy the journal holds (a ``convert`` step done in
+        an earlier run) made from another image than the estate names now (a re-import
+        changed its path or format): (where, what it was copied from, what it is now)."""
+        if self.ctx.journal is None:
+            return []
+        out = []
+        for d in a.disks:
+            rec = self.ctx.journal.last(self.ctx.wave, step.system_id,
+                                        f"{step.system_id}/convert/{d.id}")
+            if rec is None or rec.status != DONE or not rec.payload.get("source"):
+                continue  # never copied (or an older journal: nothing to compare)
+            was = (str(rec.payload["source"]), str(rec.payload.get("source_format") or ""))
+            if was != (d.path, d.format):
+                out.append((d.where or d.id, f"{was[0]} ({was[1]})", f"{d.path} ({d.format})"))
+        return out
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """A passed pre-check holds while the estate is the one it checked."""
@@ -214,7 +233,8 @@ class ConvertAction:
         return as_record(ConvertDone(path=str(dst), format=a.target_format,
                                      content_digest=got, source_digest=src_digest,
                                      file_digest=file_digest, size=dst.stat().st_size,
-                                     algorithm=algo, compare="identical"))
+                                     algorithm=algo, compare="identical",
+                                     source=a.source, source_format=a.source_format))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
         """The staged image is still there with its size (its bytes are checked on upload)."""

@@ -36,6 +36,9 @@ class Observations:
     disk_where: dict[str, str] = field(default_factory=dict)  # path -> "vm01 disk0"
     wrong_formats: dict[str, tuple[str, str]] = field(default_factory=dict)
     """path -> (the estate's format, the format the file's header shows), when they differ."""
+    changed_disks: list[tuple[str, str, str]] = field(default_factory=list)
+    """Disks copied by an earlier run from another image than the estate names now (a
+    re-import changed them): (host and disk, copied from, now)."""
 
 
 def precheck_problems(obs: Observations) -> list[str]:
@@ -68,6 +71,10 @@ def precheck_problems(obs: Observations) -> list[str]:
                    f"as {said} (a disk without a format is read as raw), so its copy would "
                    f"hold the wrong bytes: set the disk's format (格式) to {found} or run "
                    "'shangyun discover --hypervisor', then plan again")
+    for where, was, now in obs.changed_disks:
+        out.append(f"system {s}: disk {where} was copied from {was} by an earlier run but "
+                   f"the estate now names {now}: that copy is not moved — the system's "
+                   "copies are rolled back; run the wave again to copy the disk it names now")
     for what, why in sorted(obs.unusable_services.items()):
         out.append(f"system {s}: {what} cannot be used: {why}")
     if obs.staging_unwritable:

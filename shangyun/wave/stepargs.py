@@ -340,6 +340,10 @@ class ConvertDone:
     compare: str = "not recorded"
     """What ``qemu-img compare`` of source and copy said (``identical``: it ran and found
     no difference; a difference fails the step). ``not recorded`` in older journals."""
+    source: str = ""
+    source_format: str = ""
+    """The source image the copy was made from, and its format (empty in older journals):
+    a pre-check after a re-import compares them with the estate's disk."""
 
 
 @dataclass(frozen=True)
