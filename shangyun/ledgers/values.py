@@ -284,6 +284,49 @@ def _count_in_words(text: str, low: str) -> Doubtful:
                            "used (times the processors, 颗/路, when given)")
 
 
+#: headers of a column giving a host's CPU, memory and disk in one cell (8C16G500G)
+SPEC_HEADERS = frozenset({"配置", "规格", "配置信息", "服务器配置", "主机配置", "硬件配置",
+                          "资源配置", "规格配置", "虚拟机配置", "配置规格", "spec", "specs",
+                          "flavor", "flavour", "configuration", "config"})
+#: what a spec column gives: the unit marking its columns, and the targets it fills
+SPEC = "spec"
+SPEC_TARGETS = ("hosts.cpu_cores", "hosts.memory_gb", "hosts.disk_gb")
+_SPEC_CPU = re.compile(r"(?<![\d.])(\d+)\s*(?:核心?|c|vcpus?|cpus?)(?![a-z])", re.I)
+_SPEC_LABEL = re.compile(
+    r"(?:cpu|vcpu|处理器|内存|memory|mem|ram|硬盘|磁盘|存储|disk|hdd)\s*[:：]?", re.I)
+_SPEC_SIZE = re.compile(r"\d+(?:\.\d+)?\s*(?:[kmgt]i?b|[kmgt])(?![a-z])", re.I)
+
+
+def parse_spec(text: str) -> tuple[int, float, float | None]:
+    """A host's configuration in one cell (配置/规格): "8C16G", "4核8G500G", "8C/16G/1T",
+    "CPU:4核 内存:8G 硬盘:100G+200G", "16vCPU 64GB" → (CPU count, memory GB, disk GB or
+    ``None``): the CPU count written with C/核/vCPU, then the first size (the memory),
+    then the sum of the others (the disks)."""
+    t = fold(text).lower().strip()
+    cpu = _SPEC_CPU.findall(t)
+    rest = _SPEC_LABEL.sub(" ", _SPEC_CPU.sub(" ", t, count=1))
+    sizes = _SPEC_SIZE.findall(rest)
+    left = _SPEC_SIZE.sub(" ", rest)
+    if len(cpu) != 1 or not sizes or re.search(r"[^\s/,，;；+、|]", left):
+        raise BadValue(f"{text!r} is not a configuration (配置) like 8C16G or 4核8G500G (CPU "
+                       "cores, memory, disk)")
+    memory = parse_size_gb(sizes[0])
+    disk = round(sum(parse_size_gb(x) for x in sizes[1:]), 6) if len(sizes) > 1 else None
+    return int(cpu[0]), memory, disk
+
+
+def _spec_part(target: str, text: str) -> Any:
+    """The part of a spec cell (:func:`parse_spec`) that ``target`` takes; only the CPU
+    column of the three reports a bad cell (one problem per cell)."""
+    try:
+        cpu, memory, disk = parse_spec(text)
+    except BadValue:
+        if target == SPEC_TARGETS[0]:
+            raise
+        return None
+    return {SPEC_TARGETS[0]: cpu, SPEC_TARGETS[1]: memory, SPEC_TARGETS[2]: disk}[target]
+
+
 def parse_percent(text: str) -> float:
     """A percentage: "15%", "15", "15.5 %"."""
     return _number(text.replace("%", ""))
@@ -787,6 +830,15 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
         return parse_bool(text)
     if is_blank(text):
         return None
+    if unit == SPEC:  # a 配置 column (8C16G500G): this target's part of it
+        result = _spec_part(target, text)
+        if result is None:
+            return None
+        if (col.low is not None and result < col.low) or (
+                col.high is not None and result > col.high):
+            raise BadValue(f"{text!r}: {result:g} is outside {col.low:g}-{col.high:g} for "
+                           f"{column}")
+        return result
     if target == "databases.engine":
         if text.lower() in _NO_DATABASE:
             return None  # 无: the host has no database (not a database of engine 'other')
@@ -890,6 +942,9 @@ def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any]
 __all__ = [
     "BLANKS",
     "DB_ENGINES",
+    "SPEC",
+    "SPEC_HEADERS",
+    "SPEC_TARGETS",
     "BadValue",
     "Doubtful",
     "clean",
@@ -913,6 +968,7 @@ __all__ = [
     "parse_ports",
     "parse_raid_disks",
     "parse_size_gb",
+    "parse_spec",
     "parse_time",
     "parse_weekday",
     "parse_zone",

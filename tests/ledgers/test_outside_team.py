@@ -117,3 +117,40 @@ def test_an_os_and_its_version_in_two_columns_are_written_in_full(tmp_path: Path
     hosts = _read(path)[0]
     assert [(h["os"], h["os_version"]) for h in hosts.values()] == [
         ("Windows Server", "2008 R2 SP1"), ("CentOS", "7.9"), ("CentOS", "7.9.2009")]
+
+
+def test_a_spec_column_gives_cpu_memory_and_disk(tmp_path: Path) -> None:
+    head = ["单位", "系统名称", "主机名", "IP地址", "配置"]
+    path = write_csv(tmp_path / "t.csv", [
+        head, ["湖北局", "OA", "a1", "10.1.1.1", "8C16G"],
+        ["湖北局", "OA", "a2", "10.1.1.2", "4核8G500G"],
+        ["湖北局", "OA", "a3", "10.1.1.3", "8C/16G/1T"],
+        ["湖北局", "OA", "a4", "10.1.1.4", "CPU:4核 内存:8G 硬盘:100G+200G"],
+        ["湖北局", "OA", "a5", "10.1.1.5", "16vCPU 64GB"],
+        ["湖北局", "OA", "a6", "10.1.1.6", ""]], "gbk")
+    hosts = _read(path)[0]
+    got = {h: (v.get("cpu_cores"), v.get("memory_gb"), v.get("disk_gb"))
+           for h, v in hosts.items()}
+    assert got == {"a1": (8, 16.0, None), "a2": (4, 8.0, 500.0), "a3": (8, 16.0, 1024.0),
+                   "a4": (4, 8.0, 300.0), "a5": (16, 64.0, None), "a6": (None, None, None)}
+
+
+def test_a_spec_column_fills_only_what_other_columns_leave(tmp_path: Path) -> None:
+    head = ["单位", "系统名称", "主机名", "IP地址", "CPU(核)", "规格"]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        head, ["湖北局", "OA", "a1", "10.1.1.1", 12, "8C16G"]]})
+    hosts, warnings, _ = _read(path)
+    assert (hosts["a1"]["cpu_cores"], hosts["a1"]["memory_gb"]) == (12, 16.0)
+    assert not any("both mean" in w for w in warnings)
+
+
+def test_a_bad_spec_cell_is_one_error_naming_the_cell(tmp_path: Path) -> None:
+    head = ["单位", "系统名称", "主机名", "IP地址", "配置"]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        head, ["湖北局", "OA", "a1", "10.1.1.1", "8C16G"], ["湖北局", "OA", "a2", "10.1.1.2",
+                                                           "高配"]]})
+    with pytest.raises(LedgerError) as err:
+        _read(path)
+    text = str(err.value)
+    assert "sheet '主机', row 3, column '配置 (E)'" in text and "8C16G" in text
+    assert "more problem" not in text  # one cell, one problem

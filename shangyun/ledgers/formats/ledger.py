@@ -30,7 +30,16 @@ from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.formats.ledger_rows import COLUMN_READERS, ROW_READERS
 from shangyun.ledgers.grid import Grid, LazyRows, column_letter, rows_upto
 from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
-from shangyun.ledgers.values import BadValue, Doubtful, clean_text, cleaner, kind_question
+from shangyun.ledgers.values import (
+    SPEC,
+    SPEC_HEADERS,
+    SPEC_TARGETS,
+    BadValue,
+    Doubtful,
+    clean_text,
+    cleaner,
+    kind_question,
+)
 from shangyun.words import counted
 
 HEADER_SCAN_ROWS = 30
@@ -396,11 +405,15 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
     unmapped: list[tuple[int, str]] = []
     seen: dict[str, _Col] = {}
     warnings: list[str] = []
+    specs: list[tuple[int, str]] = []
     for i, cell in enumerate(header):
         text = clean_text(cell)
         if not text:
             continue
         target, unit = _lookup(cell, kind, mapping)
+        if target is None and kind == "hosts" and H.normalize_header(text) in SPEC_HEADERS:
+            specs.append((i, text))  # 配置 (8C16G500G): fills what other columns leave
+            continue
         if target is None:
             unmapped.append((i, text))
             continue
@@ -433,6 +446,12 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
         else:
             seen[target] = c
         cols.append(c)
+    for i, text in specs[:1]:
+        for target in SPEC_TARGETS:
+            if target not in seen:
+                seen[target] = c = _Col(i, text, target, SPEC)
+                c.label += "" if target == SPEC_TARGETS[0] else f" {target.split('.')[1]}"
+                cols.append(c)
     if kind == "hosts" and values is not None:
         cols, warnings = _display_names(cols, seen, warnings, values)
     if kind == "hosts" and "hosts.os" not in seen and "hosts.os_version" in seen:
