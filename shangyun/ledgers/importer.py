@@ -389,6 +389,14 @@ def export_edits(rows: dict[str, list[dict[str, Any]]],
             for column, value in row.items():
                 if column in _NOT_EDITED or _eq(cur.get(column), value):
                     continue
+                if (table, column) == ("systems", "classified") and cur.get(column) is True \
+                        and value in (None, ""):
+                    header = (headers or {}).get("systems.classified", "是否涉密")
+                    raise LedgerError(file, f"{header} of system {cur.get('name')!r} "
+                                      f"({row['id']}) is emptied: it is classified (涉密), "
+                                      "and a classified system never moves — emptied, it "
+                                      "would be planned like any other; type 否 (false) if "
+                                      "it is not classified", column=header)
                 edits.append({"table": table, "id": row["id"], "column": column,
                               "header": (headers or {}).get(f"{table}.{column}", column),
                               "current": cur.get(column), "edited": value, "file": file})

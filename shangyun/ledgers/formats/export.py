@@ -117,6 +117,7 @@ def read_export(file: str, grids: list[Grid],
     names_of = _Names(known or {})
     for grid, table, lang, named in found_all:
         head = [clean_text(h) for h in grid.rows[0]]
+        _refuse_uncalculated(file, grid, head)
         refs = ref_columns(table) if named else []
         id_cols = [f"{c.name}\x00id" for c in refs]
         names = table.column_names + id_cols + head[len(table.columns) + len(refs):]
@@ -150,6 +151,23 @@ def read_export(file: str, grids: list[Grid],
         if table.name in NAME_COLUMN:
             names_of.add_workbook(table.name, out[table.name])
     return out
+
+
+def _refuse_uncalculated(file: str, grid: Grid, head: list[str]) -> None:
+    """Refuse a sheet with formula cells saved without their values: in an edited export a
+    blank cell is an edit (it empties the value), and a formula's blank is no edit anyone
+    made — a workbook saved by a program that does not calculate (a script, some online
+    editors; LibreOffice writes 是/否 as =TRUE() formulas) would empty every such cell."""
+    if not grid.formula_blanks:
+        return
+    r, c = min(grid.formula_blanks)
+    column = head[c] if c < len(head) else ""
+    more = len(grid.formula_blanks) - 1
+    raise LedgerError(file, f"a formula cell saved without its value"
+                      f"{f' (and {more} more on this sheet)' if more else ''}: read as "
+                      "blank it would empty the estate's value — open the workbook in Excel, "
+                      "WPS or LibreOffice, save it (which calculates the formulas) and import "
+                      "it again", sheet=grid.sheet, row=r + 1, column=column)
 
 
 class _BadRef(Exception):
