@@ -44,7 +44,7 @@ def discover_host(target: Target, runner: Runner) -> HostResult:
     """Run the gather script on one host; a failure is a status, not an exception."""
     result = discover_one(target, runner)
     if not result.ok:
-        get_run_logger().warning("%s: %s — %s", target.host_id, result.status, result.reason)
+        get_run_logger().warning("%s: %s", result.status, result.reason)
     return result
 
 

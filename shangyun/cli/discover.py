@@ -215,8 +215,12 @@ class _Bar:
         if self._progress is not None:
             self._progress.advance(self._task)
             if not result.ok:
+                from shangyun.discovery.engine import who
+                from shangyun.discovery.model import host_port
+
+                t = result.target
                 self._progress.console.print(
-                    f"[red]{escape(result.target.host_id)}[/]: {result.status}")
+                    f"[red]{escape(who(t) or host_port(t.address, t.port))}[/]: {result.status}")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

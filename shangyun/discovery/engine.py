@@ -107,6 +107,12 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def who(target: Target) -> str:
+    """How a person knows ``target``: its host name; an estate host without one by its id;
+    an extra target (``--target``, no name yet) by nothing but its address."""
+    return target.hostname or (target.host_id if target.in_estate else "")
+
+
 def partial_note(target: Target, facts: dict[str, Any]) -> str:
     """The note of a host discovered without root (``ok``, but partial facts), else ``""``."""
     uid = (facts.get("session") or {}).get("uid")
@@ -119,7 +125,7 @@ def partial_note(target: Target, facts: dict[str, Any]) -> str:
 
 def _incomplete(target: Target, stdout: str) -> str:
     """Why a host's output is not a whole gather run, naming the host."""
-    name = f"{target.hostname or target.host_id} ({host_port(target.address, target.port)})"
+    name = f"{who(target) or target.host_id} ({host_port(target.address, target.port)})"
     if MARKER not in stdout:
         said = next((ln.strip() for ln in stdout.splitlines() if ln.strip()), "")
         return (f"{name}: the login shell of {target.user or 'the user'} ran no discovery "
@@ -287,7 +293,7 @@ def script_runner(ssh: ScriptRunner, sample_seconds: float = 1.0) -> Runner:
     script = gather_script(sample_seconds=sample_seconds)
 
     def run(t: Target) -> tuple[str, int]:
-        res = ssh.run_script(SSHTarget(t.address, t.port, t.user, t.jump, t.host_id,
+        res = ssh.run_script(SSHTarget(t.address, t.port, t.user, t.jump, who(t),
                                        t.bureau), script)
         return res.stdout, res.attempts
 
