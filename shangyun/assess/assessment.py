@@ -168,6 +168,8 @@ def _summary(hosts: pd.DataFrame, sysdf: pd.DataFrame, moving: set[str],
                     "excluded": int((sysdf["excluded"] != "").sum()) if len(sysdf) else 0,
                     "moving": len(moving)},
         "hosts_moving": len(h),
+        # hosts no system claims: assess and plan work on systems, so these move nowhere
+        "hosts_without_system": int((hosts["system_id"] == "").sum()) if len(hosts) else 0,
         "before": {"vcpu": int(h["vcpu_before"].sum()) if len(h) else 0,
                    "memory_gb": round(float(h["memory_gb_before"].sum()), 1) if len(h) else 0.0,
                    "physical_servers": before_servers, "disk_gb": round(disk, 1),

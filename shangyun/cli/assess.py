@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from shangyun.cli import output as out
+from shangyun.words import counted, verb
 
 
 @click.command("assess")
@@ -60,3 +61,15 @@ def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None
     out.console.print(m)
     if s["saving_pct"] is not None:
         out.console.print(f"monthly cost change: [bold]{-s['saving_pct']:+.1f} %[/]")
+    alone = result.hosts[result.hosts["system_id"] == ""]
+    if len(alone):
+        names = [str(n or i) for n, i in zip(alone["hostname"], alone["host_id"], strict=True)]
+        shown = ", ".join(names[:10]) + (f" … and {len(names) - 10} more"
+                                         if len(names) > 10 else "")
+        out.err_console.print(
+            f"[yellow]warning:[/] {counted(len(names), 'host')} "
+            f"{verb(len(names), 'belongs', 'belong')} to no system and "
+            f"{verb(len(names), 'is', 'are')} not assessed for a move (assess and plan "
+            f"work on systems): {out.escape(shown)} — give each its 所属系统 (a bureau "
+            "ledger listing it, or `inventory export --xlsx F`, type it, `inventory import F "
+            "--apply`)")

@@ -161,3 +161,24 @@ def test_custom_data_folder_and_bad_data(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["assess", "--estate", str(root), "--data", str(data)])
     assert res.exit_code == 1 and "layout.yaml" in res.output
     assert not (root / "assessment").exists()
+
+
+@pytest.mark.parametrize("alone", [1, 12])
+def test_hosts_no_system_claims_are_named(tmp_path: Path, alone: int) -> None:
+    """Hosts without a system (an RVTools export no ledger completes) move nowhere: assess
+    says so, naming them (the first ten), instead of leaving them out in silence."""
+    ledger = tmp_path / "ledger.csv"
+    rows = ["单位,系统名称,主机名,IP地址", "湖北局,门户,hb-mh01,10.7.0.1"]
+    rows += [f"湖北局,,hb-vm{i:02d},10.7.1.{i + 1}" for i in range(alone)]
+    ledger.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    est = str(tmp_path / "est")
+    res = CliRunner().invoke(main, ["inventory", "import", str(ledger), "--estate", est])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["assess", "--estate", est])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    noun = "1 host belongs" if alone == 1 else f"{alone} hosts belong"
+    assert f"{noun} to no system" in text
+    assert "hb-vm00" in text and "hb-mh01" not in text.split("belong")[-1]
+    assert ("… and 2 more" in text) == (alone == 12)
+    assert read_assessment(est).summary["hosts_without_system"] == alone
