@@ -154,3 +154,24 @@ def test_a_bad_spec_cell_is_one_error_naming_the_cell(tmp_path: Path) -> None:
     text = str(err.value)
     assert "sheet '主机', row 3, column '配置 (E)'" in text and "8C16G" in text
     assert "more problem" not in text  # one cell, one problem
+
+
+@pytest.mark.parametrize("mgmt_first", [True, False])
+def test_business_and_management_ip_columns_keep_the_business_ip(tmp_path: Path,
+                                                                 mgmt_first: bool) -> None:
+    ips = (["管理IP", "业务IP"], ["192.168.9.1", "10.1.1.1"], ["", "10.1.1.2"],
+           ["192.168.9.3", ""])
+    if not mgmt_first:
+        ips = tuple(list(reversed(x)) for x in ips)
+    head = ["单位", "系统名称", "主机名", *ips[0]]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        head, ["湖北局", "OA", "a1", *ips[1]], ["湖北局", "OA", "a2", *ips[2]],
+        ["湖北局", "OA", "a3", *ips[3]]]})
+    hosts, warnings, _ = _read(path)
+    assert {h: v.get("ip") for h, v in hosts.items()} == {
+        "a1": "10.1.1.1", "a2": "10.1.1.2", "a3": "192.168.9.3"}
+    biz, mgmt = ("业务IP (E)", "管理IP (D)") if mgmt_first else ("业务IP (D)", "管理IP (E)")
+    said = [w for w in warnings if "业务IP" in w and "管理IP" in w]
+    assert len(said) == 1, warnings
+    assert f"the business IP column {biz!r} is kept" in said[0]
+    assert f"management IP column {mgmt!r} is used only where" in said[0]

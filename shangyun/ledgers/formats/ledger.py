@@ -438,6 +438,17 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
             unit = kind_question(H.normalize_header(text))
         c = _Col(i, text, target, unit)
         first = seen.get(target)
+        if first is not None and target == "hosts.ip" and (
+                _MGMT_IP.search(first.header) or _MGMT_IP.search(c.header)):
+            biz, mgmt = (c, first) if _MGMT_IP.search(first.header) else (first, c)
+            warnings.append(
+                f"columns {biz.label!r} and {mgmt.label!r} both give the host's IP: the "
+                f"business IP column {biz.label!r} is kept (the address DNS and the cut-over "
+                f"use); the management IP column {mgmt.label!r} is used only where "
+                f"{biz.label!r} is empty (the estate keeps one IP per host)")
+            seen[target] = biz
+            cols.insert(cols.index(first) if biz is c else len(cols), c)  # the first wins
+            continue
         if first is not None:
             warnings.append(
                 f"columns {first.label!r} and {c.label!r} both mean {target}: the first "
@@ -464,6 +475,8 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+#: the header of a management (not business) IP column: 管理IP, 运维地址, BMC IP, mgmt ip
+_MGMT_IP = re.compile(r"管理|运维|带外|mgmt|manage|oob|bmc|ipmi|ilo", re.I)
 
 
 def _display_names(cols: list[_Col], seen: dict[str, _Col], warnings: list[str],
