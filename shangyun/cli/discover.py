@@ -173,7 +173,9 @@ def _print_report(data: dict[str, Any]) -> None:
     console.print(
         f"{data['total']} host(s) in {data['seconds']:.1f} s: "
         + ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
-        + f". Hosts updated {a['hosts_updated']}, added {a['hosts_added']}; disks "
+        + f". Hosts updated {a['hosts_updated']}, added {a['hosts_added']}"
+        + (f", {a['hosts_not_reached']} not reached (status recorded)"
+           if a.get("hosts_not_reached") else "") + "; disks "
         f"{a['disks']}; databases {a['databases']}; observed dependencies "
         f"{a['observed_dependencies']}; new conflicts {a['conflicts']}"
         + (" (see 'shangyun inventory conflicts')" if a["conflicts"] else "") + ".")

@@ -243,7 +243,9 @@ def markdown_summary(results: list[HostResult], applied: Applied | None = None) 
              "Status counts: " + ", ".join(f"{k} {v}" for k, v in sorted(s["counts"].items())),
              ""]
     if applied is not None:
-        lines += [f"Hosts updated {applied.hosts_updated}, added {applied.hosts_added}; "
+        lines += [f"Hosts updated {applied.hosts_updated}, added {applied.hosts_added}"
+                  + (f", {applied.hosts_not_reached} not reached (status recorded)"
+                     if applied.hosts_not_reached else "") + "; "
                   f"disks {applied.disks}; databases {applied.databases}; observed "
                   f"dependencies {applied.dependencies}; conflicts {applied.conflicts}.", ""]
         lines += [f"- {n}" for n in applied.notes] + ([""] if applied.notes else [])
@@ -283,6 +285,7 @@ class DiscoveryRun:
         return {"estate": self.estate_dir, "seconds": round(self.seconds, 3),
                 "facts_dir": self.facts_dir, **summary(self.results),
                 "applied": {"hosts_updated": a.hosts_updated, "hosts_added": a.hosts_added,
+                            "hosts_not_reached": a.hosts_not_reached,
                             "disks": a.disks, "databases": a.databases,
                             "observed_dependencies": a.dependencies,
                             "conflicts": a.conflicts, "notes": a.notes}}

@@ -98,7 +98,10 @@ def merge_discovered(estate: Estate, results: list[HostResult],
         records["bureaus"] = [*records.get("bureaus", []), _UNASSIGNED_ROW]
     before = {t: {str(r["id"]) for r in estate.rows(t)} for t in ("hosts", "disks",
                                                                   "databases")}
-    brought = {t: [str(r["id"]) for r in records.get(t, [])] for t in before}
+    # a host not reached brings its status only: it is not "updated"
+    unreached = {r.target.host_id for r in results if not r.ok}
+    brought = {t: [str(r["id"]) for r in records.get(t, [])
+                   if t != "hosts" or r["id"] not in unreached] for t in before}
     incoming = Estate.from_records({"name": SOURCE}, records)
     report = merge(estate, incoming, SOURCE)
     merged = report.estate
@@ -139,6 +142,7 @@ def merge_discovered(estate: Estate, results: list[HostResult],
     return Applied(
         hosts_updated=len(rows_met["hosts"] & before["hosts"]),
         hosts_added=len(rows_met["hosts"] - before["hosts"]),
+        hosts_not_reached=len({host_ids.get(i, i) for i in unreached} - rows_met["hosts"]),
         disks=len(rows_met["disks"]),
         databases=len(rows_met["databases"]),
         dependencies=sum(1 for d in deps if d.get("origin") == "observed"),

@@ -64,12 +64,15 @@ class HostResult:
 class Applied:
     """What :func:`shangyun.discovery.engine.apply_results` changed in the estate."""
 
+    #: estate hosts whose facts were merged (each once), and hosts new to the estate
     hosts_updated: int = 0
     hosts_added: int = 0
     disks: int = 0
     databases: int = 0
     dependencies: int = 0
     conflicts: int = 0
+    #: hosts tried but not reached (not ``ok``): their status and time recorded, nothing else
+    hosts_not_reached: int = 0
     matched: dict[str, str] = field(default_factory=dict)
     depmap: DependencyMap | None = None
     #: what the merge says a person should know ("os_version '7.9' and '7.9.2009' agree;

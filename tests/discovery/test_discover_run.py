@@ -113,7 +113,17 @@ def test_cli_json(tmp_path: Path, sshd_hosts: Hosts, silent_port: int,
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert {h["host_id"]: h["status"] for h in data["hosts"]} == EXPECTED, data["hosts"]
-    assert data["applied"]["hosts_updated"] == 7
+    # updated = the hosts whose facts were merged (app1, app2); the five others were not
+    # reached (their status is recorded, nothing else): "Hosts updated 7" beside "ok 2"
+    # told an operator every host had been refreshed
+    assert data["applied"]["hosts_updated"] == 2, data["applied"]
+    res = CliRunner().invoke(main, [
+        "discover", "--estate", str(estate_dir), "--key", str(sshd_hosts.key),
+        "--known-hosts", str(sshd_hosts.known_hosts), "--timeout", "1", "--retries", "0",
+        "--sample-seconds", "0", "--concurrency", "4"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "Hosts updated 2, added 0" in said and "5 not reached" in said, said
 
 
 def test_cli_needs_a_key(tmp_path: Path) -> None:
