@@ -197,11 +197,29 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
                      {s: w for s, w in held.items() if s in known})
 
 
+def _without_rollups(deps: pd.DataFrame) -> pd.DataFrame:
+    """``deps`` without discovery's system roll-up rows (observed, no host columns) whose
+    (source system, target system, port) its host→host rows already give: the roll-up sums
+    them up for a reader, and counted beside them every observed link counted twice."""
+    if not len(deps):
+        return deps
+    hosted = (deps["source_host"].fillna("") != "") | (deps["target_host"].fillna("") != "")
+    observed = deps["origin"].fillna("") == "observed"
+    roll = observed & ~hosted & (deps["external"].fillna("") == "")
+    if not roll.any():
+        return deps
+    key = (deps["source_system"].fillna("").astype(str) + "\0"
+           + deps["target_system"].fillna("").astype(str) + "\0"
+           + deps["port"].astype(str))
+    covered = key.isin(set(key[observed & hosted]))
+    return deps[~(roll & covered)]
+
+
 def _dependencies(
     estate: Estate, index: dict[str, int], excluded: dict[str, str], shared: np.ndarray,
     opts: PlanOptions,
 ) -> tuple[pd.DataFrame, list[tuple[int, int, int]], dict[str, dict[str, int]], int]:
-    deps = estate.tables["dependencies"]
+    deps = _without_rollups(estate.tables["dependencies"])
     hosts = estate.tables["hosts"]
     host_sys = pd.Series(hosts["system_id"].to_numpy(), index=hosts["id"].to_numpy())
     src = deps["source_system"].where(deps["source_system"] != "",
