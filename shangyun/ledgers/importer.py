@@ -104,6 +104,16 @@ def expand_inputs(items: Sequence[str | Path]) -> list[tuple[Path, str | None]]:
     return [(f, listed.get(f.resolve())) for f in files]
 
 
+def _leftover(f: Path, top: Path | None = None) -> bool:
+    """``True`` for a file an office program or an OS leaves beside a ledger, never a ledger
+    itself: Excel's owner file ``~$台账.xlsx`` (while the ledger is open), LibreOffice's
+    ``.~lock.台账.xlsx#``, macOS's ``._台账.xlsx`` (copied to a USB disk) and the
+    ``__MACOSX`` folder of a zip made on a Mac, hidden files and folders (below ``top``)."""
+    parts = f.relative_to(top).parts if top is not None else (f.name,)
+    return f.name.startswith("~$") or any(
+        p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
 def _expand_paths(items: Sequence[str | Path]) -> list[Path]:
     out: list[Path] = []
     for item in items:
@@ -112,14 +122,20 @@ def _expand_paths(items: Sequence[str | Path]) -> list[Path]:
             if (p / MANIFEST_NAME).is_file():
                 out.append(p / MANIFEST_NAME)
                 continue
-            out += sorted(f for f in p.rglob("*") if f.is_file()
-                          and f.suffix.lower() in LEDGER_SUFFIXES
-                          and not f.name.startswith("~$"))
+            found = sorted(f for f in p.rglob("*") if f.is_file()
+                           and f.suffix.lower() in LEDGER_SUFFIXES and not _leftover(f, p))
+            if not found:
+                raise LedgerError(str(p), "the folder holds no ledger file (" + ", ".join(
+                    LEDGER_SUFFIXES) + "; Excel/macOS leftovers such as ~$… and ._… "
+                    "are not ledgers)")
+            out += found
         elif p.exists():
-            out.append(p)
+            if not p.name.startswith(("~$", "._")):  # (a shell's `*.xlsx` passes them too)
+                out.append(p)
         elif any(ch in str(item) for ch in "*?["):
             found = sorted(Path(x) for x in glob.glob(str(item), recursive=True))
-            found = [f for f in found if f.is_file() and not f.name.startswith("~$")]
+            found = [f for f in found if f.is_file() and not _leftover(f)
+                     and "__MACOSX" not in f.parts]
             if not found:
                 raise LedgerError(str(item), "the pattern matches no file")
             out += found
