@@ -175,3 +175,22 @@ def test_business_and_management_ip_columns_keep_the_business_ip(tmp_path: Path,
     assert len(said) == 1, warnings
     assert f"the business IP column {biz!r} is kept" in said[0]
     assert f"management IP column {mgmt!r} is used only where" in said[0]
+
+
+@pytest.mark.parametrize("sheet", ["测试环境", "测试", "开发环境", "UAT", "dev hosts"])
+def test_hosts_on_a_test_environment_sheet_are_named_in_a_warning(tmp_path: Path,
+                                                                   sheet: str) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {
+        "生产环境": [HEAD, _row(1, "oa01"), _row(2, "oa02")],
+        sheet: [HEAD, _row(3, "oa-t1"), _row(4, "oa-t2")]})
+    hosts, warnings, _ = _read(path)
+    assert sorted(hosts) == ["oa-t1", "oa-t2", "oa01", "oa02"]
+    said = [w for w in warnings if "environment" in w]
+    assert len(said) == 1 and said[0].startswith(f"sheet {sheet!r}:"), warnings
+    assert "2 hosts" in said[0] and "oa-t1" in said[0] and "OA系统" in said[0]
+
+
+def test_a_production_sheet_gets_no_environment_warning(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"生产环境": [HEAD, _row(1, "oa01")],
+                                            "设备清单": [HEAD, _row(2, "oa02")]})
+    assert not any("environment" in w for w in _read(path)[1])

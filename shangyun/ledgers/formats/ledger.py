@@ -309,9 +309,12 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         # the last resort: a file named after its bureau (湖北局服务器台账.xlsx)
         by_file = (None if line or inp.bureau or named or single or file_line
                    else _bureau_of_file(inp.file))
+        hosts_before = len(col.rows["hosts"])
         report = _read_sheet(grid, header_idx, header, kind, mapping,
                              line or inp.bureau or named or single or file_line or by_file,
                              col, problems, inp.advance)
+        if _TEST_SHEET.search(grid.sheet or "") and len(col.rows["hosts"]) > hosts_before:
+            report.warnings.append(_test_sheet_warning(col, col.rows["hosts"][hosts_before:]))
         if by_file and "bureaus.name" not in report.columns.values():
             report.warnings.append(f"no 单位 column, 填报单位 line or --bureau: the file's "
                                    f"name gives the bureau {by_file!r}")
@@ -327,6 +330,26 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     problems.raise_if_any()
     _file_warnings(reports)
     return col.rows, reports
+
+
+#: A sheet of test or development hosts: 测试环境, 测试, 开发环境, UAT, dev
+_TEST_SHEET = re.compile(r"测试|开发|预发|演练|准生产|仿真|(?<![a-z])(?:test|testing|dev|uat|sit|"
+                         r"staging|pre-?prod)(?![a-z])", re.I)
+
+
+def _test_sheet_warning(col: Collector, hosts: list[Row]) -> str:
+    """The warning of a sheet named as a test or development environment: its hosts (and
+    the systems they joined) named."""
+    names = list(dict.fromkeys(str(h.get("hostname")) for h in hosts))
+    sids = {h.get("system_id") for h in hosts if h.get("system_id")}
+    systems = [str(s["name"]) for s in col.rows["systems"] if s["id"] in sids]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    joined = (f" into their systems ({', '.join(dict.fromkeys(systems))})" if systems else "")
+    return (f"the sheet's name says a test or development environment: its "
+            f"{counted(len(names), 'host')} ({shown}) were imported{joined} like production "
+            "hosts — the estate records no environment, so they are assessed, planned and "
+            "moved with them; delete them from the sheet (or the estate's hosts.csv) if they "
+            "are not to move")
 
 
 _SUMMARY_NAME = re.compile(r"汇总|统计|合计|总表|summary|overview", re.I)
