@@ -16,8 +16,11 @@ from typing import Any, ClassVar
 from actions.context import RunContext
 from connectors import files
 from connectors.database import DbEndpoint, mariadb, postgres
+from connectors.database.common import TableDigest
 from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
-from shangyun.wave.engine import refuse_in_production
+from shangyun.journal.status import DONE, UNDONE
+from shangyun.wave.engine import cut_over, refuse_in_production
+from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.stepargs import CopyDone, DataItem, VerifyArgs, as_record, from_record
 from shangyun.wave.steps import Step
 
@@ -64,6 +67,56 @@ def refuse_production_target(ctx: RunContext, step: Step) -> None:
     target-only ones and ``rsync --delete`` new files."""
     if ctx.journal is not None:
         refuse_in_production(ctx.journal, ctx.wave, step.system_id, f"{step.kind} {step.key}")
+
+
+def reused_after_switch(ctx: RunContext, step: Step) -> bool:
+    """Whether a journaled ``delta`` or ``verify`` is reused rather than run again: DNS
+    was switched to the target (:func:`traffic_switched`) and the system is not cut over
+    (a cut-over system's steps refuse to run: :func:`refuse_production_target`)."""
+    return (traffic_switched(ctx.journal, ctx.wave, step.system_id) and ctx.journal is not None
+            and not cut_over(ctx.journal, ctx.wave, step.system_id))
+
+
+def traffic_switched(journal: WaveJournal | None, wave: int, system_id: str) -> bool:
+    """Whether the system's ``dns`` step was started and not undone: from then on users
+    may reach the target and write there, although the system is not cut over yet (a run
+    killed, or failed, between the DNS switch and the ``cutover`` mark)."""
+    if journal is None:
+        return False
+    rec = journal.last(wave, system_id, f"{system_id}/dns")
+    return rec is not None and rec.status != UNDONE
+
+
+def target_writes_since_verify(journal: WaveJournal, wave: int, system_id: str) -> list[str]:
+    """The target tables that changed since the ``verify`` step of a system whose DNS was
+    switched to the target (:func:`traffic_switched`): writes its users made there, which
+    a delta would overwrite and a rollback would drop. Empty when DNS was not switched.
+    Each is said as ``postgresql main: public.people (500 rows at the verify, 501 now)``."""
+    if not traffic_switched(journal, wave, system_id):
+        return []
+    verify = journal.last(wave, system_id, f"{system_id}/verify")
+    if verify is None or verify.status != DONE:
+        return []
+    verified = verify.payload.get("verified") or {}
+    out: list[str] = []
+    for rec in journal.records(wave, system_id):
+        if rec.kind != "copy" or rec.status != DONE or not rec.payload.get("item"):
+            continue
+        item = from_record(DataItem, rec.payload["item"])
+        if item.kind != "db" or item.id not in verified:
+            continue
+        mod, _, dst = database_sides(item)
+        then = {t: TableDigest.from_dict(d) for t, d in verified[item.id].items()}
+        now = mod.digests(dst)
+        for table in sorted(set(then) | set(now)):
+            a, b = then.get(table), now.get(table)
+            if a is not None and b is not None and (a.rows, a.checksum) == (b.rows, b.checksum):
+                continue
+            how = ("new since the verify" if a is None else "dropped since the verify"
+                   if b is None else f"{a.rows} rows at the verify, {b.rows} now"
+                   if a.rows != b.rows else "changed since the verify")
+            out.append(f"{item.engine} {item.id}: {table} ({how})")
+    return out
 
 
 def ssh_source(item: DataItem) -> files.SshSource:
@@ -145,8 +198,10 @@ class DeltaAction:
         return as_record(CopyDone(files.sync(ssh_source(a), a.target).to_dict()))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
-        """Never trusted on resume: the delta is cheap when nothing changed."""
-        return False
+        """Never trusted on resume (the delta is cheap when nothing changed) — unless DNS
+        was switched to the target since: its users may have written there, and a delta
+        would reload those tables from the frozen source."""
+        return reused_after_switch(self.ctx, step)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing: the copy's undo removes the target data."""
@@ -166,8 +221,9 @@ class VerifyAction:
                                          f"system {self.ctx.who(step)}: cutover refused")}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
-        """Never trusted on resume: verify again."""
-        return False
+        """Never trusted on resume: verify again — unless DNS was switched to the target
+        since (its users' writes there are no difference to refuse the cutover for)."""
+        return reused_after_switch(self.ctx, step)
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo."""

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from actions.context import RunContext, TargetFactories
+from actions.data import target_writes_since_verify, traffic_switched
 from actions.failback import (
     FAILED_BACK,
     fail_back_system,
@@ -152,6 +153,20 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
         raise StepError(f"wave {number} is finalized: rollback refused (its systems run in "
                         "production on the target; the source is no longer the fallback)")
     live = {sid for sid in todo if cut_over(journal, number, sid)}
+    switched = {sid: target_writes_since_verify(journal, number, sid)
+                for sid in todo if sid not in live and not discard_production_writes
+                and traffic_switched(journal, number, sid)}
+    if any(switched.values()):
+        raise InProductionError(
+            f"wave {number}: " + "; ".join(
+                f"{readable(sid, names or {})}: DNS was switched to its target before it was "
+                f"cut over, and the target took writes since the verify — "
+                + ", ".join(found) for sid, found in switched.items() if found)
+            + ": rollback would drop them; nothing was undone. Finish the cutover with "
+            f"'wave resume {number}' (the writes kept), or discard them on purpose with "
+            "--discard-production-writes (audited)")
+    if discard_production_writes:  # the discard is audited for these too
+        live |= {sid for sid in todo if traffic_switched(journal, number, sid)}
     if live and not discard_production_writes:
         raise InProductionError(
             f"wave {number}: {', '.join(sorted(readable(s, names or {}) for s in live))} "

@@ -353,7 +353,8 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
                    "source writable and restarted. Resumable: run it again after a crash.")
 @click.option("--discard-production-writes", "discard", is_flag=True,
               help="Roll back cut-over systems too, dropping every write made on their "
-                   "targets since the cutover (audited).")
+                   "targets since the cutover — or since the DNS switch of a system "
+                   "stopped before its cutover (audited).")
 @json_option
 @handle_errors
 def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: bool,
@@ -362,7 +363,9 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
 
     Refused after finalize, and for a cut-over system (its target is production) unless
     --fail-back (its production writes carried back to the source, verified) or
-    --discard-production-writes (dropped, audited)."""
+    --discard-production-writes (dropped, audited); likewise for a system whose DNS was
+    switched before its cutover and whose target took writes since the verify (finish
+    it with 'wave resume', or --discard-production-writes)."""
     from actions.rollback import fail_back as run_fail_back
     from actions.rollback import rollback
 
