@@ -59,8 +59,16 @@ def read_grids(path: Path) -> list[Grid]:
         return _read_excel(path, _content(path))
     if suffix in CSV_SUFFIXES:
         return [_read_csv(path)]
+    if suffix in ARCHIVE_SUFFIXES:
+        raise LedgerError(str(path), "is an archive, not a ledger: unpack it and import the "
+                                     "folder (`shangyun inventory import FOLDER`: every "
+                                     "ledger under it)")
     raise LedgerError(str(path), f"unsupported file type {suffix!r}; use .xlsx or .csv "
                                  "(RVTools exports are .xlsx)")
+
+
+#: Archives a bureau mails its ledgers in.
+ARCHIVE_SUFFIXES = (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz")
 
 
 #: WPS Office spreadsheets (read like the Excel file they are inside).

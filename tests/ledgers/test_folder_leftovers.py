@@ -69,3 +69,14 @@ def test_a_leftover_alone_is_still_named(folder: Path, tmp_path: Path) -> None:
     assert f"{folder}: the folder holds no ledger file (.xlsx, .xlsm" in \
         " ".join(res.output.split())
     assert not (tmp_path / "est").exists()
+
+
+@pytest.mark.parametrize("name", ["湖北局台账.zip", "ledgers.rar", "l.7z", "l.tar.gz"])
+def test_an_archive_says_to_unpack_it(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / name
+    archive.write_bytes(os.urandom(64))
+    res = CliRunner().invoke(main, ["inventory", "import", str(archive), "--estate",
+                                    str(tmp_path / "est"), "--no-progress"])
+    assert res.exit_code != 0
+    assert f"{name}: is an archive, not a ledger: unpack it and import the folder" in \
+        " ".join(res.output.split())
