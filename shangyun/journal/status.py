@@ -40,11 +40,14 @@ ROLLBACK_KIND: Final = "rollback"
 """The kind of the operator's ``wave rollback`` command's run."""
 FINALIZE_KIND: Final = "finalize"
 """The kind of ``wave finalize``'s run."""
+FAILBACK_KIND: Final = "failback"
+"""The kind of ``wave rollback --fail-back``'s run."""
 """What a journaled run did: moved systems (``run``, the only kind ``wave resume`` takes up),
 undid them (``rollback``), closed the wave (``finalize``), or carried cut-over systems
 back to their sources with their production writes (``failback``)."""
 
 
-__all__ = ["DONE", "FAILED", "FINALIZE_KIND", "NEEDS_UNDO", "ROLLBACK_KIND", "RUN_ABORTED",
-           "RUN_CRASHED", "RUN_DONE", "RUN_FAILED", "RUN_KINDS", "RUN_RUNNING", "RUN_STATUSES",
-           "STARTED", "STEP_STATUSES", "UNDOING", "UNDONE", "UNDO_BY", "UNDO_FAILED", "UNDO_TIMING"]
+__all__ = ["DONE", "FAILBACK_KIND", "FAILED", "FINALIZE_KIND", "NEEDS_UNDO", "ROLLBACK_KIND",
+           "RUN_ABORTED", "RUN_CRASHED", "RUN_DONE", "RUN_FAILED", "RUN_KINDS", "RUN_RUNNING",
+           "RUN_STATUSES", "STARTED", "STEP_STATUSES", "UNDOING", "UNDONE", "UNDO_BY",
+           "UNDO_FAILED", "UNDO_TIMING"]

@@ -15,7 +15,6 @@ from shangyun.journal.records import StepEntry
 from shangyun.journal.status import (
     DONE,
     FAILED,
-    ROLLBACK_KIND,
     UNDO_FAILED,
     UNDO_TIMING,
     UNDOING,
@@ -23,8 +22,8 @@ from shangyun.journal.status import (
 )
 from shangyun.runbook.estimate import human_duration
 from shangyun.wave.state import (
-    ROLLED_BACK,
     is_finalized,
+    run_outcome,
     system_state,
     undone_by,
     unfinished,
@@ -121,13 +120,10 @@ def guest_edits(result: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
-def run_status(kind: str, status: str, reason: str | None) -> str:
-    """A run's status as the runbook shows it: the operator's ``wave rollback`` that undid
-    everything is journaled ``failed`` with the reason ``rolled_back`` (a run ends done or
-    failed); the runbook says ``rolled_back``, as its outcome says "not a failure"."""
-    if kind == ROLLBACK_KIND and status == FAILED and reason == ROLLED_BACK:
-        return ROLLED_BACK
-    return status
+def _reason(reason: str | None, status: str, shown: str) -> str:
+    """A run's reason as the runs table shows it: empty when it only repeats the status
+    (the journal notes the state a run ended in: ``done``, ``failed``, ``rolled_back``)."""
+    return "" if not reason or reason in (status, shown) else reason
 
 
 def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
@@ -140,13 +136,14 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
     run_rows = []
     for r in runs:
         secs = (r.ended_at - r.started_at).total_seconds() if r.ended_at else None
-        run_rows.append({"id": r.id, "status": run_status(r.kind, r.status, r.reason),
+        shown = run_outcome(r.kind, r.status, r.reason)
+        run_rows.append({"id": r.id, "status": shown,
                          "operator": r.operator,
                          "host": r.host, "started": r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                          "ended": r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at
                          else "", "seconds": secs, "duration": human_duration(secs),
-                         "reason": r.reason or "", "resumes": r.resumes, "kind": r.kind,
-                         "bureau": r.bureau})
+                         "reason": _reason(r.reason, r.status, shown),
+                         "resumes": r.resumes, "kind": r.kind, "bureau": r.bureau})
     latest: dict[tuple[str, str], StepEntry] = {}
     for e in entries:
         latest[(e.system, e.step)] = e

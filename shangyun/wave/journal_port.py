@@ -34,6 +34,7 @@ from shangyun.wave.state import (
     is_finalized,
     last_rollback,
     latest_runs,
+    run_outcome,
     system_state,
     undone_by,
     unfinished,
@@ -202,11 +203,17 @@ def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None
 
 def wave_status(journal: WaveJournal, wave: int,
                 planned: Iterable[str] = ()) -> dict[str, Any]:
-    """The wave as the journal records it: runs, per system its steps' latest state, and
+    """The wave as the journal records it: runs (each run's ``status`` as it reads,
+    :func:`shangyun.wave.state.run_outcome`), per system its steps' latest state, and
     the wave's one state (:func:`shangyun.wave.state.wave_state`; ``planned``: the ids of
     the systems the plan puts in the wave, so one that never ran counts as pending)."""
     journal.reconcile()
-    runs = journal.runs(wave)
+    # each run's status as it reads (:func:`run_outcome`: the operator's rollback
+    # "rolled_back", a fail-back "failed_back"); the journal's own in ``journal_status``
+    runs = [{**r, "journal_status": r["status"],
+             "status": run_outcome(str(r.get("kind") or "run"), str(r["status"]),
+                                   r.get("reason"))}
+            for r in journal.runs(wave)]
     systems: dict[str, list[dict[str, Any]]] = {}
     stopped: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for r in journal.records(wave):

@@ -40,6 +40,7 @@ from typing import Any, Final
 from shangyun.journal.records import StepEntry
 from shangyun.journal.status import (
     DONE,
+    FAILBACK_KIND,
     FAILED,
     FINALIZE_KIND,
     ROLLBACK_KIND,
@@ -232,6 +233,21 @@ def wave_state(run_statuses: Iterable[str], systems: Mapping[str, str]) -> str:
     return WAVE_PARTIAL
 
 
+def run_outcome(kind: str, status: str, reason: str | None) -> str:
+    """A run's status as every reader shows it (``wave status``, its ``--json``, the
+    runbook's runs table): the journal ends a run ``done`` or ``failed`` (``reason``: the
+    state it ended in), which says too little for two kinds — the operator's ``wave
+    rollback`` that undid everything is journaled ``failed`` with the reason
+    ``rolled_back`` and reads ``rolled_back`` (not a failure), and a fail-back run that
+    carried every system home is journaled ``done`` and reads ``failed_back`` (not a wave
+    done). Every other run reads its journaled status."""
+    if kind == ROLLBACK_KIND and status == FAILED and reason == ROLLED_BACK:
+        return ROLLED_BACK
+    if kind == FAILBACK_KIND and status == RUN_DONE:
+        return FAILED_BACK
+    return status
+
+
 def run_state(systems: Mapping[str, str]) -> str:
     """The state a finished run ends in over the systems it ran (id → state or a run's
     label): ``done`` when every one is (:func:`wave_state` of that one run), else
@@ -339,6 +355,7 @@ __all__ = [
     "latest_runs",
     "progress_bucket",
     "recorded_states",
+    "run_outcome",
     "run_state",
     "state_counts",
     "state_words",

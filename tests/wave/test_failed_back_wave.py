@@ -82,6 +82,10 @@ def test_every_reader_says_the_same(tmp_path: Path, back: list[str], moved: list
 
     wave = _cli("wave", "status", "1", "--estate", root)
     assert wave["state"] == state
+    # the fail-back's run reads what it did, not "done" (the journal's run status)
+    fb_run = next(r for r in wave["runs"] if r["kind"] == "failback")
+    assert fb_run["status"] == "failed_back", wave["runs"]
+    assert [r["status"] for r in wave["runs"] if r["kind"] == "run"] == ["done"]
     assert {s["id"]: s["state"] for s in wave["systems"]} == {
         **{s: "failed_back" for s in back}, **{s: "cut_over" for s in moved}}  # not final
     status = _cli("status", "--estate", root)
@@ -99,6 +103,12 @@ def test_every_reader_says_the_same(tmp_path: Path, back: list[str], moved: list
         html, _ = render_runbook(root, 1, "html", "zh", journal=journal)
         report, _ = render_report(root, "md", "zh", journal=journal)
     assert ctx["outcome"]["state"] == state and ctx["outcome"]["failed_back"]
+    assert [r["status"] for r in ctx["runs"]] == ["done", "failed_back"], ctx["runs"]
+    with open_reader(root) as journal:
+        md, _ = render_runbook(root, 1, "md", "en", journal=journal)
+    runs_table = md[md.index("### Runs"):md.index("### Final state")]
+    fb_row = next(line for line in runs_table.splitlines() if fb_run["id"] in line)
+    assert "| failed back" in fb_row and "| done |" not in fb_row, fb_row
     assert ctx["outcome"]["label"].startswith(zh) and not ctx["outcome"]["ok"]
     assert 'class="outcome back"' in html and "失败：有系统未完成迁移" not in html
     assert data["waves"][0]["state"] == state

@@ -71,6 +71,8 @@ def test_the_operators_rollback_of_a_moved_wave_is_no_failure(
         "sys-01": "rolled_back_by_operator", "sys-02": "rolled_back_by_operator"}
     by = wave["rolled_back_by"]  # which command, who, when: from the rollback's run
     rollback_run = next(r for r in wave["runs"] if r["kind"] == "rollback")
+    # the rollback's run reads as the runbook and the text say it: rolled back, not failed
+    assert rollback_run["status"] == "rolled_back", wave["runs"]
     assert by["run"] == rollback_run["id"] and by["operator"] == rollback_run["operator"]
     assert datetime.fromisoformat(by["at"]).replace(tzinfo=UTC) >= before
     assert "wave 1: rolled back by the operator's 'shangyun wave rollback 1'" in " ".join(

@@ -14,6 +14,7 @@ from shangyun.wave.state import (
     is_settled,
     latest_runs,
     progress_bucket,
+    run_outcome,
     run_state,
     system_state,
     wave_state,
@@ -115,6 +116,26 @@ def test_wave_status_and_the_runbook_history_use_the_one_function() -> None:
 ])
 def test_wave_state(runs: list[str], systems: dict[str, str], state: str) -> None:
     assert wave_state(runs, systems) == state
+
+
+@pytest.mark.parametrize(("kind", "status", "reason", "shown"), [
+    ("rollback", "failed", "rolled_back", "rolled_back"),  # the operator's, every undo ok
+    ("rollback", "failed", "failed", "failed"),            # an undo failed
+    ("failback", "done", "done", "failed_back"),
+    ("failback", "failed", "failed", "failed"),
+    ("run", "failed", "failed", "failed"),
+    ("run", "done", "done", "done"),
+    ("finalize", "done", "done", "done"),
+    ("run", "crashed", None, "crashed"),
+])
+def test_a_run_reads_as_what_it_did(kind: str, status: str, reason: str | None,
+                                    shown: str) -> None:
+    assert run_outcome(kind, status, reason) == shown
+
+
+def test_every_reader_takes_a_runs_status_from_the_one_function() -> None:
+    assert history.run_outcome is run_outcome
+    assert journal_port.run_outcome is run_outcome
 
 
 def test_a_run_is_done_only_when_every_system_it_ran_is() -> None:
