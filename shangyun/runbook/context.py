@@ -25,6 +25,7 @@ from shangyun.runbook.estimate import (
     DEFAULT_LINK_MBPS,
     Rates,
     bureau_slots,
+    copy_seconds,
     human_duration,
     schedule,
     step_seconds,
@@ -246,12 +247,22 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                     "warn_no_path", disk=d.name or d.id,
                     host=hostnames.get(d.host_id) or d.host_id)})
         # a host with no disk in the estate (a ledger gives its size, not its disks): the
-        # wave converts nothing for it; the plan counted its disk_gb, and so does this
+        # wave converts nothing for it; the plan counted its disk_gb and its copy time, and
+        # so does this (its size unknown: the estimate is unknown, never a guess)
         bare = [h for h in s.hosts if not h.disks]
+        bare_gb = {h.id: to_float(hosts[h.id].get("disk_gb")) or 0.0 for h in bare}
+        unsized = [h.hostname for h in bare if not bare_gb[h.id]]
+        bare_seconds = 0.0
         for h in bare:
+            if not bare_gb[h.id]:
+                warnings.append({"system": s.id, "text": t("warn_no_disks_unsized",
+                                                            host=h.hostname)})
+                continue
+            secs = copy_seconds(bare_gb[h.id], rates)
+            bare_seconds += secs
             warnings.append({"system": s.id, "text": t(
-                "warn_no_disks", host=h.hostname,
-                gb=f"{to_float(hosts[h.id].get('disk_gb')) or 0:,.0f}")})
+                "warn_no_disks", host=h.hostname, gb=f"{bare_gb[h.id]:,.0f}",
+                est=human_duration(secs))})
         a = readiness.get(s.id, {})
         if a.get("readiness") in ("conditional", "not ready") and a.get("reasons"):
             for reason in str(a["reasons"]).split(" | "):
@@ -261,7 +272,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         deps = _dependencies(estate, s.id, ids, sys_rows, hosts, waves_of, excluded, number, t)
         warnings.extend({"system": s.id, "text": d["warning"]} for d in deps if d["warning"])
         hist = history["systems"].get(s.id, {"steps": [], "state": "pending"})
-        total = sum(x["seconds"] for x in steps)
+        total = sum(x["seconds"] for x in steps) + bare_seconds
         systems.append({
             "id": s.id, "name": s.name, "bureau": s.bureau_id, "bureau_name": s.bureau_name,
             "cmd": command_arg("system", s.id, names),
@@ -280,7 +291,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "link_mbps": link, "readiness": a.get("readiness", ""),
             "readiness_label": _readiness(t, a.get("readiness", "")),
             "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
-            "estimate": human_duration(total), "rollback": list(reversed(steps)),
+            "estimate": t("unknown") if unsized else human_duration(total),
+            "unsized": unsized, "rollback": list(reversed(steps)),
             "slots": bureau_slots(link), "offset": 0.0,
             "dependencies": deps, "history": hist, "state": hist["state"]})
     # bureaus whose windows fall on the same date share the run's global slots
@@ -476,8 +488,11 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
              warnings: list[dict[str, str]]) -> list[dict[str, Any]]:
     data: dict[str, float] = {}
     est: dict[str, float] = {}
+    unsized: set[str] = set()  # bureaus with a host of no known size: estimate unknown
     for s in systems:
         data[s["bureau"]] = data.get(s["bureau"], 0.0) + s["data_gb"]
+        if s["unsized"]:
+            unsized.add(s["bureau"])
         # the bureau's part of the schedule: first start to last end
         end = s["offset"] + s["seconds"]
         first, last = est.get(s["bureau"] + "/first", s["offset"]), est.get(s["bureau"], 0.0)
@@ -495,11 +510,11 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         fits = not cap or gb <= cap
         span = est.get(bid, 0.0) - est.get(bid + "/first", 0.0)
         link = (bureaus.get(bid) or {}).get("link_mbps")
-        verdict = window_verdict(link, hours, cap, gb, span)
+        verdict = window_verdict(link, hours, cap, gb, span, sized=bid not in unsized)
         if verdict["missing"]:
             warnings.append({"system": "", "text": t(
                 "warn_unknown", bureau=_label(bid, bureaus),
-                what=", ".join(f"bureaus.{m}" for m in verdict["missing"]))})
+                what=", ".join(_column(m) for m in verdict["missing"]))})
         if not fits:
             warnings.append({"system": "", "text": t("warn_window",
                                                      bureau=_label(bid, bureaus),
@@ -510,34 +525,41 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         out.append({"bureau": bid, "name": (bureaus.get(bid) or {}).get("name", bid),
                     "date": r.get("date", ""), "start": r.get("start", ""), "hours": hours,
                     "capacity_gb": cap, "data_gb": round(gb, 1), "fits": verdict["ok"] is True,
-                    "link_mbps": link, "estimate": human_duration(span), **verdict,
+                    "link_mbps": link,
+                    "estimate": t("unknown") if bid in unsized else human_duration(span),
+                    **verdict,
                     **_window_texts(t, link, hours, cap)})
     for bid in sorted(set(data) - seen):
         b = bureaus.get(bid) or {}
         hours = to_float(b.get("window_hours")) or None
         verdict = window_verdict(b.get("link_mbps"), hours, None, data[bid],
-                                 est[bid] - est[bid + "/first"])
+                                 est[bid] - est[bid + "/first"], sized=bid not in unsized)
         verdict["missing"] = sorted({*verdict["missing"], "window_day"})
         verdict["ok"] = None
         warnings.append({"system": "", "text": t(
             "warn_unknown", bureau=_label(bid, bureaus),
-            what=", ".join(f"bureaus.{m}" for m in verdict["missing"]))})
+            what=", ".join(_column(m) for m in verdict["missing"]))})
         out.append({"bureau": bid, "name": b.get("name", bid), "date": "",
                     "start": str(b.get("window_start") or ""),
                     "hours": hours or 0.0, "capacity_gb": 0.0,
                     "data_gb": round(data[bid], 1), "fits": False,
                     "link_mbps": b.get("link_mbps"),
-                    "estimate": human_duration(est[bid] - est[bid + "/first"]), **verdict,
+                    "estimate": t("unknown") if bid in unsized
+                    else human_duration(est[bid] - est[bid + "/first"]), **verdict,
                     **_window_texts(t, b.get("link_mbps"), hours, None)})
     return out
 
 
 def window_verdict(link_mbps: Any, hours: float | None, capacity_gb: float | None,
-                   data_gb: float, estimate_seconds: float) -> dict[str, Any]:
+                   data_gb: float, estimate_seconds: float, *,
+                   sized: bool = True) -> dict[str, Any]:
     """One bureau's window in a wave: ``ok`` True (the data and the estimated time fit),
     False (they do not: ``why`` says which), or None (unknown: ``missing`` names the bureau
-    columns to fill in). Unknown is never OK."""
+    columns to fill in — and ``hosts.disk_gb`` when not ``sized``: a host of the bureau has
+    neither disks nor a size, so the estimate is unknown). Unknown is never OK."""
     missing = [c for c, v in (("link_mbps", link_mbps), ("window_hours", hours)) if not v]
+    if not sized:
+        missing.append("hosts.disk_gb")
     why = []
     if capacity_gb and data_gb > capacity_gb:
         why.append("data")
@@ -545,6 +567,11 @@ def window_verdict(link_mbps: Any, hours: float | None, capacity_gb: float | Non
         why.append("time")
     ok: bool | None = False if why else (None if missing else True)
     return {"ok": ok, "missing": missing, "why": why}
+
+
+def _column(missing: str) -> str:
+    """The estate column a window's ``missing`` entry names (a bare name is the bureau's)."""
+    return missing if "." in missing else f"bureaus.{missing}"
 
 
 def _window_texts(t: Any, link: Any, hours: float | None, cap: float | None) -> dict[str, str]:
@@ -566,8 +593,7 @@ def _window_check(windows: list[dict[str, Any]], t: Any) -> dict[str, Any]:
             for w in bad)
     elif unknown:
         result = t("unknown_fill", what="; ".join(
-            f"{readable(w['bureau'], names)}: " + ", ".join(f"bureaus.{m}"
-                                                            for m in w["missing"])
+            f"{readable(w['bureau'], names)}: " + ", ".join(_column(m) for m in w["missing"])
             for w in unknown))
     else:
         result = t("ok")

@@ -39,6 +39,13 @@ def step_seconds(kind: str, data_gb: float, rates: Rates) -> float:
     return megabytes / max(rates.disk_mbps, 1e-6)
 
 
+def copy_seconds(data_gb: float, rates: Rates) -> float:
+    """Estimated seconds to move ``data_gb`` gigabytes of a host whose disks the estate does
+    not list (a ledger gives only its size): what its disks' steps would take — convert,
+    upload over the link (the plan's copy-time figure), import."""
+    return sum(step_seconds(kind, data_gb, rates) for kind in ("convert", "upload", "import"))
+
+
 GLOBAL_SLOTS = 4
 """Systems a wave run moves at once (``flows.wave.GLOBAL_SLOTS``)."""
 
@@ -85,4 +92,4 @@ def human_duration(seconds: float | None) -> str:
 
 
 __all__ = ["DEFAULT_LINK_MBPS", "DISK_MBPS", "GLOBAL_SLOTS", "Rates", "bureau_slots",
-           "human_duration", "schedule", "step_seconds"]
+           "copy_seconds", "human_duration", "schedule", "step_seconds"]

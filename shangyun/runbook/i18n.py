@@ -235,12 +235,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "warn_no_path": ("磁盘 {disk}（主机 {host}）没有镜像路径：预检查将阻止该系统。",
                      "Disk {disk} (host {host}) has no image path: the pre-check will stop "
                      "this system."),
-    "warn_no_disks": ("主机 {host} 在资产清单中没有磁盘（台账只登记了 {gb} GB 容量）："
-                      "本批次不会为它转换任何镜像。请对其宿主机运行 "
-                      "`shangyun discover --hypervisor`，或登记其磁盘。",
-                      "Host {host} has no disk in the estate (the ledger gives only its {gb} GB): "
-                      "the wave converts nothing for it. Run `shangyun discover --hypervisor` "
-                      "against its hypervisor, or add its disks."),
+    "warn_no_disks": ("主机 {host} 在资产清单中没有磁盘（台账只登记了 {gb} GB 容量，按此估算"
+                      "转换、上传、导入约 {est}，已计入下方估算）：本批次不会为它转换任何镜像。"
+                      "请对其宿主机运行 `shangyun discover --hypervisor`，或登记其磁盘。",
+                      "Host {host} has no disk in the estate (the ledger gives only its {gb} GB, "
+                      "estimated at {est} to convert, upload and import, counted in the "
+                      "estimates below): the wave converts nothing for it. Run "
+                      "`shangyun discover --hypervisor` against its hypervisor, or add its "
+                      "disks."),
+    "warn_no_disks_unsized": ("主机 {host} 在资产清单中没有磁盘，也没有容量（hosts.disk_gb）："
+                              "其复制时长未知，本批次不会为它转换任何镜像。请对其宿主机运行 "
+                              "`shangyun discover --hypervisor`，或登记其磁盘。",
+                              "Host {host} has neither disks nor a size in the estate "
+                              "(hosts.disk_gb): its copy time is unknown, and the wave "
+                              "converts nothing for it. Run `shangyun discover --hypervisor` "
+                              "against its hypervisor, or add its disks."),
     "warn_no_link": ("单位 {bureau} 未登记专线带宽：按 {mbps} Mbps 估算。",
                      "Bureau {bureau} has no link bandwidth recorded: estimated at {mbps} "
                      "Mbps."),
