@@ -115,7 +115,9 @@ def apply_pins(inp: PlanInput, units: list[Unit], u_of_sys: list[int],
     for uid, pinned in by_unit.items():
         if len(set(pinned.values())) > 1:
             u = units[uid]
-            what = ", ".join(f"{s}={w}" for s, w in sorted(pinned.items()))
+            # as the operator typed them (the plan names each: its name, for a shell)
+            given = [f"--pin {s}={w}" for s, w in sorted(pinned.items())]
+            what = ", ".join(given[:-1]) + " and " + given[-1]
             gids = ", ".join(groups[k].id for k in u.groups)
             raise PlanError(f"constraint pins: contradictory pins {what}: these systems must "
                             f"move in one wave (move group {gids}: "

@@ -92,7 +92,9 @@ def test_plan_errors_are_one_clear_message(estate_dir: Path) -> None:
     res = CliRunner().invoke(main, ["plan", "--estate", str(estate_dir), "--pin", "A=1",
                                     "--pin", "B=2"])
     assert res.exit_code == 1
-    assert "contradictory pins A=1, B=2" in res.output and "Traceback" not in res.output
+    said = " ".join(res.output.split())
+    assert "contradictory pins --pin 'system A=1' and --pin 'system B=2'" in said, said
+    assert "Traceback" not in res.output
     assert not (estate_dir / "plan").exists()
     res = CliRunner().invoke(main, ["plan", "--estate", str(estate_dir), "--pin", "A"])
     assert res.exit_code == 2 and "not SYSTEM=WAVE" in res.output

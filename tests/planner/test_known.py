@@ -141,7 +141,8 @@ def test_contradictory_pins(opts: PlanOptions) -> None:
     est = make_estate([system("A"), system("B"), system("SH", kind="shared-service"),
                        system("C")],
                       [("A", "B", "database"), ("C", "SH", "async")])
-    with pytest.raises(PlanError, match=r"contradictory pins A=2, B=3.*move group MG-1"):
+    with pytest.raises(PlanError, match=r"contradictory pins --pin 'system A=2' and "
+                                        r"--pin 'system B=3'.*move group MG-1"):
         make_plan(est, dataclasses.replace(opts, pins={"A": 2, "B": 3}))
     with pytest.raises(PlanError, match=r"pins vs dependency order.*SH.*wave ≥ 3.*≤ 1"):
         make_plan(est, dataclasses.replace(opts, pins={"C": 1, "SH": 3}))
@@ -294,3 +295,16 @@ def test_a_bureau_without_link_or_window_is_named_in_the_notes(opts: PlanOptions
     assert ("bureau NOWIN (NOWIN): no maintenance window (维护窗口) in the ledgers; 3,000.0 "
             "GB in wave 1 take 83.3 h over 100 Mbps at 80 % efficiency") in note, note
     assert "bureau OK" not in note
+
+
+def test_contradictory_pins_name_the_systems_as_the_cli_takes_them(opts: PlanOptions) -> None:
+    """A ledger's ids are hashes: the refusal echoes the pins as the operator typed them
+    (names), not ``s-0376574aea=1``."""
+    est = make_estate([{**system("s-0376574aea"), "name": "审批系统"},
+                       {**system("s-12e73d1d12"), "name": "数据中心库"}],
+                      [("s-0376574aea", "s-12e73d1d12", "database")])
+    with pytest.raises(PlanError) as err:
+        make_plan(est, dataclasses.replace(opts, pins={"s-0376574aea": 1, "s-12e73d1d12": 2}))
+    said = str(err.value)
+    assert "contradictory pins --pin 审批系统=1 and --pin 数据中心库=2" in said, said
+    assert "s-0376574aea=1" not in said and "MG-1: 审批系统" in said, said
