@@ -44,7 +44,8 @@ START_POLLS, START_POLL_SECONDS = 60, 1.0
 @dataclass
 class FreezeAction:
     """Stop the source: shut its domains down (a bounded wait, then the step fails unless
-    ``force_off``) and make its databases read-only."""
+    ``force_off``) and make its databases read-only (each on its own: MariaDB by revoking
+    the other accounts' write privileges on it, PostgreSQL by the database's setting)."""
 
     ctx: RunContext
 
@@ -52,7 +53,9 @@ class FreezeAction:
         return self.ctx.hypervisor(d.hypervisor).is_active(d.name)
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        """Journal which domains run, then shut them down."""
+        """Journal which domains run and what each database's freeze changes (a database
+        only a server-wide read-only could freeze is refused here, before anything is
+        stopped), then shut the domains down and freeze the databases."""
         a = step.args_as(FreezeArgs)
         saved = self.ctx.saved_state(step, "frozen")
         running = [from_record(DomainRef, d) for d in saved["was_running"]] if saved else [
@@ -66,7 +69,7 @@ class FreezeAction:
                 poll_seconds=FREEZE_POLL_SECONDS, force=a.force_off)
         for item in a.databases:
             engine, src, _ = database_sides(item)
-            engine.freeze(src)
+            engine.freeze(src, before.get(item.id))
         return {"frozen": frozen, "before": before}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:

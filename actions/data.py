@@ -48,9 +48,13 @@ def database_sides(item: DataItem) -> tuple[Any, DbEndpoint, DbEndpoint]:
 
 def read_only_before(ctx: RunContext, step: Step, items: Sequence[DataItem], *,
                      of_target: bool) -> dict[str, Any]:
-    """Each database's read-only setting before a freeze — of its source, or of its target
-    with ``of_target`` — journaled under ``before`` before anything is changed. A resumed
-    freeze keeps the first reading: a second would see the freeze's own."""
+    """What each database's freeze changes, read before it — of its source, or of its
+    target with ``of_target`` — journaled under ``before`` before anything is changed
+    (PostgreSQL: the database's read-only setting; MariaDB: the write privileges the
+    freeze revokes, :func:`connectors.database.mariadb.frozen_state`, which refuses a
+    database only a server-wide read-only could freeze). The freeze revokes exactly that
+    and its undo grants exactly that back, after a crash too. A resumed freeze keeps the
+    first reading: a second would see the freeze's own."""
     before: dict[str, Any] = ctx.saved_state(step, "before") or {}
     for item in items:
         if item.id not in before:

@@ -83,7 +83,7 @@ class FailbackFreezeAction:
             self.ctx.target().stop(Instance.from_record(dict(rec)))
         for item in a.databases:
             engine, _, dst = database_sides(item)
-            engine.freeze(dst)
+            engine.freeze(dst, before.get(item.id))
         return {"stopped": saved, "before": before}
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:

@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from actions.context import RunContext, labels, make_store, store_problem
+from actions.data import database_sides
 from connectors import bootproof, qemu
+from connectors.database import mariadb
 from connectors.hypervisor import missing_domains
 from connectors.targets.base import (
     CapacityRequest,
@@ -50,6 +52,7 @@ from shangyun.wave.stepargs import (
     ConvertArgs,
     ConvertDone,
     ConvertPlanned,
+    DataItem,
     ImportArgs,
     ImportDone,
     ImportPlanned,
@@ -117,7 +120,8 @@ class PrecheckAction:
                 obs.unusable_services[f"the S3 staging endpoint {a.s3_endpoint} "
                                       f"(bucket {a.bucket})"] = why
         obs.changed_disks = self._changed_since_copied(step, a)
-        problems = precheck_problems(obs)
+        problems = precheck_problems(obs) + freeze_problems(self.ctx.who(step),
+                                                            a.frozen_databases)
         capacity: dict[str, Any] = {}
         try:  # the target cloud answers (its connection is made here), then its capacity
             target = self.ctx.target(a.target_options)
@@ -161,6 +165,23 @@ class PrecheckAction:
 
     def undo(self, payload: Mapping[str, Any]) -> None:
         """Nothing to undo: a pre-check only looks."""
+
+
+def freeze_problems(who: str, databases: Sequence[DataItem]) -> list[str]:
+    """Why a database the freeze step will make read-only cannot be frozen on its own
+    (MariaDB: :func:`connectors.database.mariadb.freeze_problems`; a PostgreSQL database
+    always can), each naming the system; a server that does not answer is one too."""
+    out: list[str] = []
+    for item in databases:
+        if item.engine != "mariadb":
+            continue
+        try:
+            _, src, _ = database_sides(item)
+            out += [f"system {who}: {p}" for p in mariadb.freeze_problems(src)]
+        except (ConnectorError, StepError) as exc:
+            out.append(f"system {who}: database {item.id}: the source server cannot be "
+                       f"asked whether it can be frozen: {' '.join(str(exc).split())}")
+    return out
 
 
 def header_format(path: str, fmt: str, roots: Sequence[str]) -> str:

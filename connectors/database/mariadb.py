@@ -27,8 +27,10 @@ import os
 import re
 import secrets
 import ssl
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 
 import pymysql
 
@@ -288,54 +290,437 @@ def verify(source: DbEndpoint, target: DbEndpoint) -> dict[str, TableDigest]:
     return src
 
 
+# --------------------------------------------------------------------------- the freeze
+#
+# A freeze is per database (the server's other databases keep taking writes): every write
+# privilege another account holds on the database — by a grant on the database, one of its
+# tables, columns or routines — is read (:func:`frozen_state`, journaled before anything
+# changes), revoked (:func:`freeze`), and granted back exactly by :func:`unfreeze`. The
+# sessions that could still write are ended: privileges on a database reach a session
+# whose default database it is only at its next ``USE``, and an open transaction would
+# commit its writes after the revoke.
+
 READ_ONLY_VARIABLES = ("read_only", "super_read_only")
-"""The server-wide switches a freeze may turn on (``super_read_only`` exists on MySQL
-servers only); their values before the freeze are what :func:`unfreeze` restores."""
+"""The server-wide switches an older shangyun's freeze turned on (``super_read_only`` on
+MySQL only); a freeze journaled by it is undone by putting them back (:func:`unfreeze`)."""
 
 
 _SWITCH = re.compile(r"[A-Z_]{2,20}")
 """A read-only switch's value (``ON``, ``OFF``, MariaDB 11's ``NO_LOCK`` …)."""
 
+_DB_WRITES = {"Insert_priv": "INSERT", "Update_priv": "UPDATE", "Delete_priv": "DELETE",
+              "Create_priv": "CREATE", "Drop_priv": "DROP", "Index_priv": "INDEX",
+              "Alter_priv": "ALTER", "Lock_tables_priv": "LOCK TABLES",
+              "Create_view_priv": "CREATE VIEW", "Create_routine_priv": "CREATE ROUTINE",
+              "Alter_routine_priv": "ALTER ROUTINE", "Execute_priv": "EXECUTE",
+              "Event_priv": "EVENT", "Trigger_priv": "TRIGGER",
+              "Delete_history_priv": "DELETE HISTORY"}
+"""The privileges a freeze takes (``mysql.db``/``mysql.user`` column → SQL name): every one
+that changes a table, a routine or an event, or runs a routine (which may write as its
+definer). SELECT, SHOW VIEW, REFERENCES, GRANT OPTION and temporary tables stay."""
 
-def frozen_state(ep: DbEndpoint) -> dict[str, str]:
-    """The server's read-only switches as they are now (``{"read_only": "OFF", …}``, only
-    the variables the server has): journal this before :func:`freeze` and give it to
-    :func:`unfreeze`, so a server that was read-only before stays read-only."""
+_TABLE_WRITES = {"Insert": "INSERT", "Update": "UPDATE", "Delete": "DELETE",
+                 "Create": "CREATE", "Drop": "DROP", "Index": "INDEX", "Alter": "ALTER",
+                 "Create View": "CREATE VIEW", "Trigger": "TRIGGER",
+                 "Delete versioning rows": "DELETE HISTORY"}
+_COLUMN_WRITES = {"Insert": "INSERT", "Update": "UPDATE"}
+_ROUTINE_WRITES = {"Execute": "EXECUTE", "Alter Routine": "ALTER ROUTINE"}
+_ROUTINE_TYPES = ("PROCEDURE", "FUNCTION", "PACKAGE", "PACKAGE BODY")
+_LEVELS = {"database": set(_DB_WRITES.values()), "table": set(_TABLE_WRITES.values()),
+           "column": set(_COLUMN_WRITES.values()), "routine": set(_ROUTINE_WRITES.values())}
+
+KILL_WAIT_SECONDS = 30.0
+"""How long :func:`freeze` waits for the sessions it ended to be gone (an ended session
+rolls its open transaction back first); then the freeze fails, naming them."""
+
+_NO_SUCH_GRANT = (1141, 1147, 1403)
+"""REVOKE of a grant already gone (a resumed freeze): nothing left to take."""
+_GONE = (1133, 1146, 1054, 1305, 1049)
+"""GRANT to an account, table, column, routine or database dropped during the freeze."""
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """The write privileges one grant gives on the frozen database, taken by the freeze and
+    given back by its undo: on the database (``db`` as ``mysql.db`` stores it, a name
+    pattern that covers only this database), a table, a column or a routine of it."""
+
+    user: str
+    host: str
+    role: bool
+    level: str
+    db: str
+    privileges: tuple[str, ...]
+    table: str = ""
+    column: str = ""
+    routine_type: str = ""
+
+    def account(self) -> str:
+        """How a message names the grantee: ``user@host`` or ``role name``."""
+        return f"role {self.user}" if self.role else f"{self.user}@{self.host}"
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the journal."""
+        d = asdict(self)
+        d["privileges"] = list(self.privileges)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Revoked:
+        """Read back :meth:`to_dict`; a privilege, level or routine type outside the known
+        ones (a damaged journal) is refused: only known words reach SQL."""
+        level = str(data.get("level"))
+        privs = tuple(str(p) for p in data.get("privileges") or ())  # type: ignore[attr-defined]
+        rtype = str(data.get("routine_type") or "")
+        if level not in _LEVELS or not set(privs) <= _LEVELS[level] \
+                or (level == "routine") != (rtype in _ROUTINE_TYPES):
+            raise StepError(f"journaled MariaDB grant {dict(data)!r} is not one a freeze "
+                            "makes; refusing to run it")
+        return cls(str(data["user"]), str(data["host"]), bool(data.get("role")), level,
+                   str(data["db"]), privs, str(data.get("table") or ""),
+                   str(data.get("column") or ""), rtype)
+
+    def _target(self) -> str:
+        if self.level == "database":
+            return f"{_q(self.db)}.*"
+        if self.level == "routine":
+            return f"{self.routine_type} {_q(self.db)}.{_q(self.table)}"
+        return f"{_q(self.db)}.{_q(self.table)}"
+
+    def _privileges(self) -> str:
+        if self.level == "column":
+            return ", ".join(f"{p} ({_q(self.column)})" for p in self.privileges)
+        return ", ".join(self.privileges)
+
+    def _grantee(self, conn: pymysql.connections.Connection) -> str:
+        if self.role:
+            return str(conn.escape(self.user))
+        return f"{conn.escape(self.user)}@{conn.escape(self.host)}"
+
+    def revoke_sql(self, conn: pymysql.connections.Connection) -> str:
+        """The REVOKE of these privileges (names quoted by ``conn``)."""
+        return f"REVOKE {self._privileges()} ON {self._target()} FROM {self._grantee(conn)}"
+
+    def grant_sql(self, conn: pymysql.connections.Connection) -> str:
+        """The GRANT that gives them back."""
+        return f"GRANT {self._privileges()} ON {self._target()} TO {self._grantee(conn)}"
+
+
+@dataclass
+class FreezePlan:
+    """What a per-database freeze of ``database`` would do: the grants it revokes, the
+    administrators it cannot stop (global write privileges that also pass a server-wide
+    ``read_only``: no freeze ever stopped them), and ``problems``: writers only the whole
+    server's ``read_only`` could stop (the freeze refuses them, naming each)."""
+
+    database: str
+    revoke: list[Revoked] = field(default_factory=list)
+    administrators: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """What the journal keeps under the freeze's ``before`` (no password)."""
+        return {"database": self.database, "revoke": [r.to_dict() for r in self.revoke],
+                "administrators": list(self.administrators)}
+
+
+def _like(pattern: str, name: str, fold: bool) -> bool:
+    """SQL ``LIKE`` as grant tables use it (``%``, ``_``, ``\\`` escapes)."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+        i += 1
+    return re.fullmatch("".join(out), name, re.S | (re.I if fold else 0)) is not None
+
+
+def _set(value: object) -> set[str]:
+    """A ``SET`` column's members (pymysql gives a set or a comma-joined string)."""
+    if isinstance(value, (set, frozenset)):
+        return {str(v) for v in value}
+    return {v for v in str(value or "").split(",") if v}
+
+
+def _columns(cur: pymysql.cursors.Cursor, table: str) -> list[str]:
+    cur.execute(f"SHOW COLUMNS FROM mysql.{table}")  # table: a fixed name of ours
+    return [str(r[0]) for r in cur.fetchall()]
+
+
+def _account(text: str) -> tuple[str, str]:
+    user, _, host = text.rpartition("@")
+    return user.strip("`'"), host.strip("`'")
+
+
+def _passes_read_only(cur: pymysql.cursors.Cursor, user: str, host: str, role: bool) -> bool:
+    """True when the account's global privileges let it write through ``read_only`` too
+    (ALL PRIVILEGES, READ_ONLY ADMIN; SUPER before MariaDB 10.11 and on MySQL)."""
+    cur.execute("SELECT VERSION()")
+    version = str((cur.fetchone() or ("",))[0])
+    nums = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    super_passes = "mariadb" not in version.lower() or nums < (10, 11)
+    cur.execute("SHOW GRANTS FOR %s" if role else "SHOW GRANTS FOR %s@%s",
+                (user,) if role else (user, host))
+    for (line,) in cur.fetchall():
+        m = re.match(r"GRANT (.*) ON \*\.\* TO ", str(line))
+        if not m:
+            continue
+        privs = {p.strip() for p in m.group(1).split(",")}
+        if privs & {"ALL PRIVILEGES", "READ_ONLY ADMIN", "CONNECTION_ADMIN"} \
+                or (super_passes and "SUPER" in privs):
+            return True
+    return False
+
+
+def freeze_plan(ep: DbEndpoint) -> FreezePlan:
+    """Read, without changing anything, what a per-database freeze of ``ep.dbname`` must
+    revoke and what it cannot stop (:class:`FreezePlan`). The account of ``ep`` itself
+    (``CURRENT_USER()``) keeps its privileges: shangyun writes the reverse delta with it."""
+    db = ep.dbname
+    plan = FreezePlan(db)
     conn = connect(ep, None)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT variable_name, global_value FROM "
-                        "information_schema.system_variables WHERE variable_name IN "
-                        "('READ_ONLY', 'SUPER_READ_ONLY')")
-            return {str(name).lower(): str(value).upper() for name, value in cur.fetchall()}
+            try:
+                _read_plan(cur, plan)
+            except pymysql.err.MySQLError as exc:
+                raise StepError(f"MariaDB {ep.where()}: the grants on {db!r} cannot be read "
+                                f"({exc.args[-1]}): a per-database freeze needs SELECT on "
+                                "the mysql schema and the right to revoke them") from exc
+    finally:
+        conn.close()
+    return plan
+
+
+def _read_plan(cur: pymysql.cursors.Cursor, plan: FreezePlan) -> None:
+    db = plan.database
+    cur.execute("SELECT CURRENT_USER(), @@lower_case_table_names")
+    me, lctn = cur.fetchone()
+    own, fold = _account(str(me)), int(lctn) != 0
+    key = db.lower() if fold else db
+    user_cols = _columns(cur, "user")
+    roles: set[tuple[str, str]] = set()
+    if "is_role" in user_cols:
+        cur.execute("SELECT User, Host FROM mysql.user WHERE is_role = 'Y'")
+        roles = {(str(u), str(h)) for u, h in cur.fetchall()}
+    cur.execute("SELECT schema_name FROM information_schema.schemata")
+    others = sorted(str(r[0]) for r in cur.fetchall() if str(r[0]) != db)
+
+    def problem(user: str, host: str, what: str) -> None:
+        who = f"role {user}" if (user, host) in roles else f"{user}@{host}"
+        if user == "PUBLIC" and host == "":
+            who = "PUBLIC (every account)"
+        plan.problems.append(f"{who} {what}")
+
+    writers = [c for c in _DB_WRITES if c in user_cols]
+    cur.execute("SELECT User, Host FROM mysql.user WHERE "
+                + " OR ".join(f"{c} = 'Y'" for c in writers))
+    global_writers = {(str(u), str(h)) for u, h in cur.fetchall()} - {own}
+    for user, host in sorted(global_writers):
+        if _passes_read_only(cur, user, host, (user, host) in roles):
+            plan.administrators.append(f"{user}@{host}" if (user, host) not in roles
+                                       else f"role {user}")
+        else:
+            problem(user, host, "may write into every database (a grant ON *.*): a "
+                    f"per-database freeze cannot take that from {db!r} alone, and a "
+                    "read-only server would stop every other system on it"
+                    + (f" ({', '.join(others)})" if others else "")
+                    + "; grant it its write privileges on its own databases instead")
+
+    def add(user: str, host: str, level: str, where: str, privs: list[str], **kw: str) -> None:
+        if not privs or (user, host) == own:
+            return
+        if user == "PUBLIC" and host == "":
+            problem(user, host, f"holds {', '.join(privs)} on {where}: a freeze would have "
+                    "to end every session on the server; grant them to the accounts that "
+                    "need them instead")
+            return
+        plan.revoke.append(Revoked(user, host, (user, host) in roles, level,
+                                   kw.pop("db", key), tuple(privs), **kw))
+
+    db_cols = [c for c in _DB_WRITES if c in _columns(cur, "db")]
+    cur.execute("SELECT User, Host, Db, " + ", ".join(db_cols) + " FROM mysql.db")
+    for user, host, pattern, *flags in cur.fetchall():
+        user, host, pattern = str(user), str(host), str(pattern)
+        if not _like(pattern, db, fold):
+            continue
+        privs = [_DB_WRITES[c] for c, f in zip(db_cols, flags, strict=True) if f == "Y"]
+        wide = [o for o in others if _like(pattern, o, fold)]
+        if wide and privs and (user, host) != own:
+            problem(user, host, f"holds {', '.join(privs)} on `{pattern}`.*, a name pattern "
+                    f"that also covers {', '.join(wide)}: a freeze cannot take them from "
+                    f"{db!r} alone; grant them on each database by its own name instead")
+            continue
+        add(user, host, "database", f"`{pattern}`.*", privs, db=pattern)
+    cur.execute("SELECT User, Host, Table_name, Table_priv FROM mysql.tables_priv "
+                "WHERE Db = %s", (key,))
+    for user, host, table, tp in cur.fetchall():
+        privs = [v for k, v in _TABLE_WRITES.items() if k in _set(tp)]
+        add(str(user), str(host), "table", f"`{db}`.`{table}`", privs, table=str(table))
+    cur.execute("SELECT User, Host, Table_name, Column_name, Column_priv "
+                "FROM mysql.columns_priv WHERE Db = %s", (key,))
+    for user, host, table, column, cp in cur.fetchall():
+        privs = [v for k, v in _COLUMN_WRITES.items() if k in _set(cp)]
+        add(str(user), str(host), "column", f"`{db}`.`{table}`.`{column}`", privs,
+            table=str(table), column=str(column))
+    cur.execute("SELECT User, Host, Routine_name, Routine_type, Proc_priv "
+                "FROM mysql.procs_priv WHERE Db = %s", (key,))
+    for user, host, name, rtype, pp in cur.fetchall():
+        privs = [v for k, v in _ROUTINE_WRITES.items() if k in _set(pp)]
+        if str(rtype) in _ROUTINE_TYPES:
+            add(str(user), str(host), "routine", f"{rtype} `{db}`.`{name}`", privs,
+                table=str(name), routine_type=str(rtype))
+    cur.execute("SELECT event_name, definer FROM information_schema.events "
+                "WHERE event_schema = %s AND status = 'ENABLED'", (db,))
+    for name, definer in cur.fetchall():
+        if _account(str(definer)) in global_writers | {own}:
+            plan.problems.append(
+                f"event `{db}`.`{name}` is enabled and runs as {definer}, whose writes the "
+                "freeze does not stop: it could change the database after its copy; "
+                "disable it for the wave (ALTER EVENT … DISABLE) or drop its definer's "
+                "global write privileges")
+    plan.administrators.sort()
+
+
+def freeze_problems(ep: DbEndpoint) -> list[str]:
+    """Why ``ep.dbname`` cannot be frozen on its own (empty: it can), each naming the
+    account, event or grant and what to do — what the wave's pre-check refuses."""
+    return _named(ep, freeze_plan(ep))
+
+
+def _named(ep: DbEndpoint, plan: FreezePlan) -> list[str]:
+    return [f"MariaDB {ep.host}:{ep.port}/{ep.dbname}: {p}" for p in plan.problems]
+
+
+def frozen_state(ep: DbEndpoint) -> dict[str, object]:
+    """What :func:`freeze` will revoke, read before anything changes (:meth:`FreezePlan.
+    to_dict`): journal it, give it to :func:`freeze` and to :func:`unfreeze`, which
+    grants exactly that back. Refuses (:class:`StepError`) a database with writers only a
+    server-wide ``read_only`` could stop (:func:`freeze_problems`)."""
+    plan = freeze_plan(ep)
+    if plan.problems:
+        raise StepError("a per-database freeze cannot stop every writer (the server's other "
+                        "databases are not made read-only):\n  - "
+                        + "\n  - ".join(_named(ep, plan)))
+    return plan.to_dict()
+
+
+def _entries(before: Mapping[str, object]) -> list[Revoked]:
+    return [Revoked.from_dict(d) for d in before.get("revoke") or ()]  # type: ignore[attr-defined]
+
+
+def freeze(ep: DbEndpoint, before: Mapping[str, object] | None = None) -> None:
+    """Freeze ``ep.dbname`` for cutover, and only it: revoke the write privileges
+    ``before`` lists (what :func:`frozen_state` read and the journal keeps; read now when
+    not given), then end every session that could still write — the sessions on the
+    database and every session of an account (or of a user of a role) whose grants were
+    revoked — and wait until they are gone. Safe to run again (a resumed freeze); no data
+    is touched. Undone by :func:`unfreeze` with the same ``before``."""
+    plan = before if before is not None and "revoke" in before else frozen_state(ep)
+    entries = _entries(plan)
+    conn = connect(ep, None)
+    try:
+        with conn.cursor() as cur:
+            for e in sorted(entries, key=lambda e: ("column", "table", "routine",
+                                                    "database").index(e.level)):
+                try:
+                    cur.execute(e.revoke_sql(conn))
+                except pymysql.err.MySQLError as exc:
+                    if exc.args and exc.args[0] in _NO_SUCH_GRANT:
+                        continue  # taken already (a resumed freeze)
+                    raise StepError(f"MariaDB {ep.where()}: cannot revoke "
+                                    f"{', '.join(e.privileges)} from {e.account()}: "
+                                    f"{exc.args[-1]}") from exc
+            _end_sessions(cur, ep, _users_of(cur, entries))
     finally:
         conn.close()
 
 
-def freeze(ep: DbEndpoint) -> None:
-    """Freeze a source database for cutover: the server is made read-only
-    (``read_only`` is server-wide in MariaDB; accounts with ``READ_ONLY ADMIN``/``SUPER``
-    can still write) and the other sessions on ``ep``'s database are ended. Undone by
-    :func:`unfreeze` with the :func:`frozen_state` read before; no data is touched."""
-    conn = connect(ep, None)
+def _users_of(cur: pymysql.cursors.Cursor, entries: list[Revoked]) -> set[str]:
+    """The user names whose sessions may hold a revoked privilege: the accounts' own and
+    those of every account granted a revoked role (through roles of roles too) — never the
+    user name shangyun connects with (a role's creator holds it: shangyun's own sessions
+    on the database are ended all the same)."""
+    cur.execute("SELECT CURRENT_USER()")
+    own = _account(str((cur.fetchone() or ("",))[0]))[0]
+    users = {e.user for e in entries if not e.role}
+    todo = {e.user for e in entries if e.role}
+    seen: set[str] = set()
     try:
-        with conn.cursor() as cur:
-            cur.execute("SET GLOBAL read_only = ON")
-            cur.execute("SELECT id FROM information_schema.processlist "
-                        "WHERE db = %s AND id <> CONNECTION_ID()", (ep.dbname,))
-            for (pid,) in cur.fetchall():
-                with contextlib.suppress(pymysql.err.MySQLError):  # it may end meanwhile
-                    cur.execute("KILL CONNECTION %s", (int(pid),))
-    finally:
-        conn.close()
+        cur.execute("SELECT User, Host, Role FROM mysql.roles_mapping")
+        edges = [(str(u), str(h), str(r)) for u, h, r in cur.fetchall()]
+    except pymysql.err.MySQLError:
+        edges = []  # a server without roles_mapping (MySQL)
+    while todo:
+        role = todo.pop()
+        seen.add(role)
+        for user, host, r in edges:
+            if r == role:
+                users.add(user)
+                if host == "" and user not in seen:
+                    todo.add(user)
+    return users - {own}
 
 
-def unfreeze(ep: DbEndpoint, before: Mapping[str, str] | None = None) -> None:
-    """Undo :func:`freeze`: the read-only switches go back to ``before`` (what
-    :func:`frozen_state` read before the freeze: a server that was read-only stays so;
-    ``super_read_only`` restored where the server has it). Without ``before`` (a journal
-    older than this) the server is made writable. Safe to run twice."""
-    state = {k: v for k, v in (before or {"read_only": "OFF"}).items()
+def _end_sessions(cur: pymysql.cursors.Cursor, ep: DbEndpoint, users: set[str]) -> None:
+    cur.execute("SELECT id, user, db FROM information_schema.processlist "
+                "WHERE id <> CONNECTION_ID() AND user NOT IN ('system user', "
+                "'event_scheduler')")
+    ended = [int(pid) for pid, user, db in cur.fetchall()
+             if db == ep.dbname or str(user) in users]
+    for pid in ended:
+        with contextlib.suppress(pymysql.err.MySQLError):  # it may end meanwhile
+            cur.execute("KILL CONNECTION %s", (pid,))
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while ended:
+        cur.execute("SELECT id FROM information_schema.processlist WHERE id IN ("
+                    + ", ".join(str(p) for p in ended) + ")")
+        ended = [int(r[0]) for r in cur.fetchall()]
+        if not ended:
+            return
+        if time.monotonic() > deadline:
+            raise StepError(f"MariaDB {ep.where()}: session(s) {ended} were ended but are "
+                            f"still there after {KILL_WAIT_SECONDS:.0f} s (rolling back?); "
+                            "the freeze is not complete")
+        time.sleep(0.1)
+
+
+def unfreeze(ep: DbEndpoint, before: Mapping[str, object] | None = None) -> list[str]:
+    """Undo :func:`freeze`: grant back exactly the privileges ``before`` lists (the
+    journaled :func:`frozen_state`); safe to run twice (a GRANT of what is held changes
+    nothing). An account, table or routine dropped meanwhile is skipped: returns what was
+    skipped, each named. A ``before`` journaled by an older shangyun (server-wide
+    ``read_only``: its switches, or ``None``) puts the switches back as they were."""
+    if before is not None and "revoke" in before:
+        skipped: list[str] = []
+        conn = connect(ep, None)
+        try:
+            with conn.cursor() as cur:
+                for e in _entries(before):
+                    try:
+                        cur.execute(e.grant_sql(conn))
+                    except pymysql.err.MySQLError as exc:
+                        if exc.args and exc.args[0] in _GONE:
+                            skipped.append(f"{e.account()}: {', '.join(e.privileges)} on "
+                                           f"{e.level} {e.table or e.db}: {exc.args[-1]}")
+                            continue
+                        raise StepError(f"MariaDB {ep.where()}: cannot grant "
+                                        f"{', '.join(e.privileges)} back to {e.account()}: "
+                                        f"{exc.args[-1]}") from exc
+        finally:
+            conn.close()
+        return skipped
+    _restore_read_only(ep, before)  # type: ignore[arg-type]
+    return []
+
+
+def _restore_read_only(ep: DbEndpoint, before: Mapping[str, str] | None) -> None:
+    """An older freeze's undo: the read-only switches back to ``before`` (without it the
+    server is made writable)."""
+    state = {k: str(v) for k, v in (before or {"read_only": "OFF"}).items()
              if k in READ_ONLY_VARIABLES}
     conn = connect(ep, None)
     try:

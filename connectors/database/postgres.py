@@ -518,10 +518,11 @@ def frozen_state(ep: DbEndpoint) -> dict[str, str]:
     return out
 
 
-def freeze(ep: DbEndpoint) -> None:
+def freeze(ep: DbEndpoint, before: Mapping[str, str] | None = None) -> None:
     """Freeze a source database for cutover: new transactions are read-only and the
     sessions open now are ended. Undone by :func:`unfreeze` with the :func:`frozen_state`
-    read before; no data is touched."""
+    read before (``before``, the same for both engines' callers, is not needed here: the
+    setting is the database's own); no data is touched."""
     with connect(ep, "postgres") as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")
                      .format(sql.Identifier(ep.dbname)))

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from shangyun.wave.cutover import CutoverPlan, cutover_steps, load_cutover
 from shangyun.wave.model import WaveWork
-from shangyun.wave.stepargs import PrecheckArgs
+from shangyun.wave.stepargs import FreezeArgs, PrecheckArgs
 from shangyun.wave.steps import RunOptions, Step, system_steps
 
 
@@ -36,9 +36,12 @@ def build_steps(wave: WaveWork, opts: RunOptions,
 
 def with_step_list(steps: list[Step]) -> list[Step]:
     """``steps`` with the pre-check's ``steps`` set to every key of them, in order: what
-    the system's run must do before the system is done (journaled by the pre-check)."""
+    the system's run must do before the system is done (journaled by the pre-check), and
+    its ``frozen_databases`` to the freeze step's databases (the pre-check asks whether
+    each can be frozen on its own)."""
     keys = [s.key for s in steps]
-    return [replace(s, args=replace(s.args, steps=keys))
+    frozen = [db for s in steps if isinstance(s.args, FreezeArgs) for db in s.args.databases]
+    return [replace(s, args=replace(s.args, steps=keys, frozen_databases=frozen))
             if isinstance(s.args, PrecheckArgs) else s for s in steps]
 
 

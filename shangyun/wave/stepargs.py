@@ -60,6 +60,10 @@ class PrecheckArgs:
     """Every step key of the system, in order (the builder's list, this one first): the
     pre-check journals it, so a run killed between two steps leaves a system that reads
     ``partial``, not ``done`` (:func:`shangyun.wave.state.unfinished`)."""
+    frozen_databases: list[DataItem] = field(default_factory=list)
+    """The databases the system's freeze step will make read-only (the builder's copy of
+    its list): the pre-check refuses one that cannot be frozen on its own (a MariaDB
+    database an account may write through a grant on every database)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from shangyun.wave.cutover import (
 )
 from shangyun.wave.engine import StepRecord
 from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
-from shangyun.wave.stepargs import DnsArgs, FreezeArgs
+from shangyun.wave.stepargs import DnsArgs, FreezeArgs, PrecheckArgs
 from shangyun.wave.steps import RunOptions, Step
 
 DB = {"id": "main", "engine": "postgresql",
@@ -180,3 +180,19 @@ def test_steps_read_back_from_their_json_typed() -> None:
     again = [Step.from_dict(json.loads(json.dumps(s.to_dict()))) for s in steps]
     assert again == steps  # typed args and planned outputs, same JSON both ways
     assert [s.to_dict() for s in again] == [s.to_dict() for s in steps]
+
+
+def test_the_precheck_is_given_the_databases_the_freeze_will_make_read_only() -> None:
+    """The pre-check asks each database the freeze step lists whether it can be frozen on
+    its own (MariaDB), so a refusal comes before anything is copied or stopped."""
+    wave, _ = _wave()
+    maria = {**DB, "id": "crm", "engine": "mariadb"}
+    for extra, expected in (({"databases": [DB, maria]}, ["main", "crm"]),
+                            ({"databases": [DB, maria], "freeze_databases": False}, []),
+                            ({"freeze": False}, [])):
+        steps = build_steps(wave, RunOptions(staging_dir="/stage"),
+                            parse_cutover(_spec(**extra)))["sys-1"]
+        pre = next(s for s in steps if s.kind == "precheck").args_as(PrecheckArgs)
+        assert [d.id for d in pre.frozen_databases] == expected
+        freeze = [s.args_as(FreezeArgs) for s in steps if s.kind == "freeze"]
+        assert pre.frozen_databases == (freeze[0].databases if freeze else [])

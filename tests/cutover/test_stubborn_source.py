@@ -3,7 +3,7 @@ its shutdown (the libvirt test driver restarts it on power-off) for the configur
 ``shutdown_seconds``. The ``freeze`` step fails naming it — the guest is not forced off,
 since ``force_off`` was not asked — and the system is rolled back from the journal:
 the target databases and instances are gone, the source databases keep their rows and
-their read-only settings as they were (journaled before the freeze), the source images
+their read-only settings and grants as they were (journaled before the freeze), the source images
 untouched. Real ``move_wave`` (the run_wave flow on Prefect), PostgreSQL, MariaDB,
 qemu-img, libvirt test driver, moto S3."""
 
@@ -75,7 +75,9 @@ def test_a_source_vm_that_ignores_shutdown_fails_the_freeze_and_the_system_rolls
         assert freeze.payload["force_off"] is False and freeze.payload["shutdown_seconds"] == 1
         assert [d["name"] for d in freeze.payload["frozen"]["was_running"]] == ["vm01"]
         assert freeze.payload["before"]["pg"] == {}  # read before anything changed
-        assert freeze.payload["before"]["my"]["read_only"] in ("ON", "OFF")
+        # per database (the grants it revokes), never the server's read_only switch
+        assert freeze.payload["before"]["my"]["database"] == my_pair[0].dbname
+        assert "read_only" not in freeze.payload["before"]["my"]
         # every step that left something behind was undone, the freeze included
         assert {k: r.status for k, r in recs.items() if k != "sys-01/precheck"} == \
             {k: UNDONE for k in recs if k != "sys-01/precheck"}
@@ -85,8 +87,7 @@ def test_a_source_vm_that_ignores_shutdown_fails_the_freeze_and_the_system_rolls
     assert my_exec(my_pair[0], "SELECT COUNT(*) FROM people") == my_rows
     assert pg.frozen_state(pg_pair[0]) == {}  # writable: no read-only setting left
     pg_exec(pg_pair[0], "INSERT INTO people (name) VALUES ('after the rollback')")
-    # (MariaDB's read_only is server-wide and other tests share the server: its restore is
-    # checked in tests/data/test_mariadb.py, not here)
+    my_exec(my_pair[0], "INSERT INTO people (name) VALUES ('after the rollback')")
     assert not pg.database_exists(pg_pair[1]) and not my.database_exists(my_pair[1])
     assert list(cloud.pool_path.iterdir()) == []
     assert {d: p.exists() for d, p in est.images.items()} == {d: True for d in est.images}

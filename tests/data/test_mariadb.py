@@ -75,11 +75,12 @@ def _write(ep: DbEndpoint, name: str) -> None:
         cur.execute("INSERT INTO people (name) VALUES (%s)", (name,))
 
 
-def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
+def test_freeze_stops_the_databases_writers_and_ends_their_sessions(
         private_mariadb: DbEndpoint) -> None:
-    """The cutover freeze of a MariaDB source (a real server of the module's own: read_only
-    is server-wide): an ordinary account can no longer write, a session open on the
-    database is ended; unfreeze makes it writable."""
+    """The cutover freeze of a MariaDB source: an ordinary account can no longer write
+    the database, a session open on it is ended, the server itself is not made
+    read-only; unfreeze gives the account its writes back (twice: no-op). (The shared
+    server's two-database case: tests/data/test_mariadb_freeze.py.)"""
     src = private_mariadb
     user, pw = f"w{os.getpid()}", "freeze-test"
     my_exec(src, f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{pw}'")
@@ -88,15 +89,17 @@ def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
         writer = DbEndpoint(src.host, src.port, user, src.dbname, pw)
         open_session = pymysql.connect(host=src.host, port=src.port, user=user, password=pw,
                                        database=src.dbname, autocommit=True)
+        before = my.frozen_state(src)
         try:
-            my.freeze(src)
-            with pytest.raises(pymysql.err.MySQLError, match=r"read-only|read_only"):
+            my.freeze(src, before)
+            with pytest.raises(pymysql.err.MySQLError, match="denied"):
                 _write(writer, "after the freeze")
             with pytest.raises(pymysql.err.MySQLError), open_session.cursor() as cur:
                 cur.execute("SELECT 1")  # its session was ended
+            assert my_exec(src, "SELECT @@global.read_only") == [(0,)]
         finally:
-            my.unfreeze(src)
-            my.unfreeze(src)  # twice: no-op
+            my.unfreeze(src, before)
+            my.unfreeze(src, before)  # twice: no-op
         _write(writer, "after the undo")
         assert my_exec(src, "SELECT COUNT(*) FROM people WHERE name = 'after the undo'") \
             == [(1,)]
@@ -104,27 +107,28 @@ def test_freeze_makes_the_source_read_only_and_ends_its_sessions(
         my_exec(src, f"DROP USER '{user}'@'127.0.0.1'")
 
 
-def test_unfreeze_restores_the_read_only_state_the_server_had(
+def test_a_freeze_journaled_by_an_older_shangyun_is_undone_by_its_read_only_switches(
         private_mariadb: DbEndpoint) -> None:
-    """A server that was read-only before the freeze stays read-only after its undo; one
-    that was writable is writable again (a real MariaDB server of the module's own;
-    ``super_read_only`` only where the server has it)."""
+    """An older shangyun froze with the server-wide ``read_only`` and journaled the
+    switches it found: its undo puts them back (read-only before stays read-only; no
+    ``before`` at all: writable). A per-database freeze never touches the switches: a
+    server read-only before it stays so (a real MariaDB server of the module's own)."""
     src = private_mariadb
-    writable = my.frozen_state(src)
-    assert writable["read_only"] == "OFF"
-    assert set(writable) <= set(my.READ_ONLY_VARIABLES)
     try:
-        my.freeze(src)
-        assert my_exec(src, "SELECT @@global.read_only") == [(1,)]
-        my.unfreeze(src, writable)
+        my_exec(src, "SET GLOBAL read_only = ON")  # what the older freeze did
+        assert my.unfreeze(src, {"read_only": "OFF"}) == []
+        assert my_exec(src, "SELECT @@global.read_only") == [(0,)]
+        my_exec(src, "SET GLOBAL read_only = ON")
+        my.unfreeze(src, {"read_only": "ON"})
+        assert my_exec(src, "SELECT @@global.read_only") == [(1,)], \
+            "a server read-only before the freeze was made writable by its undo"
+        my.unfreeze(src, None)
         assert my_exec(src, "SELECT @@global.read_only") == [(0,)]
         my_exec(src, "SET GLOBAL read_only = ON")  # the operator's own read-only server
         before = my.frozen_state(src)
-        assert before["read_only"] == "ON"
-        my.freeze(src)
+        assert "read_only" not in before
+        my.freeze(src, before)
         my.unfreeze(src, before)
-        my.unfreeze(src, before)  # twice: no-op
-        assert my_exec(src, "SELECT @@global.read_only") == [(1,)], \
-            "a server read-only before the freeze was made writable by its undo"
+        assert my_exec(src, "SELECT @@global.read_only") == [(1,)]
     finally:
         my_exec(src, "SET GLOBAL read_only = OFF")
