@@ -612,14 +612,21 @@ def _entries(before: Mapping[str, object]) -> list[Revoked]:
     return [Revoked.from_dict(d) for d in before.get("revoke") or ()]  # type: ignore[attr-defined]
 
 
-def freeze(ep: DbEndpoint, before: Mapping[str, object] | None = None) -> None:
+def freeze(ep: DbEndpoint, before: Mapping[str, object] | None = None) -> Mapping[str, object]:
     """Freeze ``ep.dbname`` for cutover, and only it: revoke the write privileges
     ``before`` lists (what :func:`frozen_state` read and the journal keeps; read now when
     not given), then end every session that could still write — the sessions on the
     database and every session of an account (or of a user of a role) whose grants were
     revoked — and wait until they are gone. Safe to run again (a resumed freeze); no data
-    is touched. Undone by :func:`unfreeze` with the same ``before``."""
-    plan = before if before is not None and "revoke" in before else frozen_state(ep)
+    is touched. Returns the state it applied: undone by :func:`unfreeze` with it.
+
+    A ``before`` journaled by an older shangyun (the ``read_only`` switches: a freeze it
+    began, resumed after an upgrade) is carried on as it began — server-wide — so that
+    its undo, which puts the switches back, undoes all of it."""
+    if before is not None and "revoke" not in before:
+        _freeze_server_wide(ep)
+        return before
+    plan = before if before is not None else frozen_state(ep)
     entries = _entries(plan)
     conn = connect(ep, None)
     try:
@@ -635,6 +642,19 @@ def freeze(ep: DbEndpoint, before: Mapping[str, object] | None = None) -> None:
                                     f"{', '.join(e.privileges)} from {e.account()}: "
                                     f"{exc.args[-1]}") from exc
             _end_sessions(cur, ep, _users_of(cur, entries))
+    finally:
+        conn.close()
+    return plan
+
+
+def _freeze_server_wide(ep: DbEndpoint) -> None:
+    """An older shangyun's freeze: the server read-only, the sessions on the database
+    ended (only to finish a freeze journaled by it)."""
+    conn = connect(ep, None)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL read_only = ON")
+            _end_sessions(cur, ep, set())
     finally:
         conn.close()
 

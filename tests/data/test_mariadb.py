@@ -89,9 +89,9 @@ def test_freeze_stops_the_databases_writers_and_ends_their_sessions(
         writer = DbEndpoint(src.host, src.port, user, src.dbname, pw)
         open_session = pymysql.connect(host=src.host, port=src.port, user=user, password=pw,
                                        database=src.dbname, autocommit=True)
-        before = my.frozen_state(src)
+        before = my.freeze(src)  # read now (not journaled): returned for the undo
+        assert [r["user"] for r in before["revoke"]] == [user]  # type: ignore[attr-defined]
         try:
-            my.freeze(src, before)
             with pytest.raises(pymysql.err.MySQLError, match="denied"):
                 _write(writer, "after the freeze")
             with pytest.raises(pymysql.err.MySQLError), open_session.cursor() as cur:
@@ -115,7 +115,9 @@ def test_a_freeze_journaled_by_an_older_shangyun_is_undone_by_its_read_only_swit
     server read-only before it stays so (a real MariaDB server of the module's own)."""
     src = private_mariadb
     try:
-        my_exec(src, "SET GLOBAL read_only = ON")  # what the older freeze did
+        # an older freeze resumed after an upgrade goes on as it began: server-wide
+        assert my.freeze(src, {"read_only": "OFF"}) == {"read_only": "OFF"}
+        assert my_exec(src, "SELECT @@global.read_only") == [(1,)]
         assert my.unfreeze(src, {"read_only": "OFF"}) == []
         assert my_exec(src, "SELECT @@global.read_only") == [(0,)]
         my_exec(src, "SET GLOBAL read_only = ON")
