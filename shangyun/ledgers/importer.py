@@ -308,6 +308,8 @@ def import_ledgers(
                     f"{p.name} has the same content (by SHA-256) as {first}, {when}: the "
                     "same ledger under another name; nothing in it is new (it is recorded "
                     "as a source under this name too)")
+        elif read.kind == "export" and not step.changed and not (apply and edits):
+            pass  # an export that changes nothing (the estate's own rows): not recorded
         else:
             sources.append(record)
             known.add(read.sha256)

@@ -194,3 +194,36 @@ def test_a_production_sheet_gets_no_environment_warning(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "t.xlsx", {"生产环境": [HEAD, _row(1, "oa01")],
                                             "设备清单": [HEAD, _row(2, "oa02")]})
     assert not any("environment" in w for w in _read(path)[1])
+
+
+def test_re_importing_an_unchanged_export_says_unchanged_and_writes_nothing(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from shangyun.cli import main
+    est = tmp_path / "est"
+    ledger = write_xlsx(tmp_path / "台账.xlsx", {"主机": [HEAD, _row(1, "oa01"), _row(2, "oa02")]})
+    run = CliRunner().invoke
+    assert run(main, ["inventory", "import", str(ledger), "--estate", str(est)]).exit_code == 0
+    book = tmp_path / "export.xlsx"
+    assert run(main, ["inventory", "export", "--estate", str(est), "--xlsx",
+                      str(book)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in est.iterdir() if p.is_file()}
+    res = run(main, ["inventory", "import", str(book), "--estate", str(est)])
+    assert res.exit_code == 0, res.output
+    assert f"{est}: unchanged" in res.output
+    assert {p.name: p.read_bytes() for p in est.iterdir() if p.is_file()} == before
+    # an export with a row typed in is recorded, and says so
+    import openpyxl
+    wb = openpyxl.load_workbook(book)
+    ws = wb[next(n for n in wb.sheetnames if "主机" in n)]
+    header = [c.value for c in ws[1]]
+    row = [None] * len(header)
+    row[header.index("主机名")], row[header.index("IP地址")] = "oa03", "10.1.1.3"
+    row[header.index("所属单位")] = "湖北局"
+    ws.append(row)
+    wb.save(book)
+    res = run(main, ["inventory", "import", str(book), "--estate", str(est)])
+    assert res.exit_code == 0, res.output
+    assert f"{est}: updated" in res.output
+    assert "export.xlsx" in (est / "estate.yaml").read_text(encoding="utf-8")
