@@ -44,6 +44,49 @@ def _host_label(row: dict[str, Any]) -> str:
     return f"{name} ({ident})" if name and name != ident else ident
 
 
+#: host columns whose utilisation discovery measures (the share is of its own count)
+_MEASURED = {"cpu_cores": ("cpu_util_pct", "cpu_p95_pct"),
+             "memory_gb": ("mem_util_pct", "mem_p95_pct")}
+
+
+def _measured(estate: Estate) -> dict[str, dict[str, Any]]:
+    """Per host with an open conflict between the estate's CPU count or memory and
+    discovery's, and a utilisation measured for it: ``{column: discovery's value}``."""
+    util = {h["id"]: h for h in estate.rows("hosts")}
+    out: dict[str, dict[str, Any]] = {}
+    for c in estate.rows("conflicts"):
+        col, key = str(c.get("column") or ""), str(c.get("key") or "")
+        if (c.get("table") != "hosts" or col not in _MEASURED or key not in util
+                or str(c.get("incoming_source") or "") != "discovery"):
+            continue
+        if all(util[key].get(u) is None for u in _MEASURED[col]):
+            continue
+        try:
+            value = float(c.get("incoming") or "")
+        except ValueError:
+            continue
+        if value > 0:
+            out.setdefault(key, {})[col] = int(value) if col == "cpu_cores" else value
+    return out
+
+
+def _measured_note(h: dict[str, Any], found: dict[str, Any]) -> str:
+    """Why a host is sized on discovery's figures, and how to settle it."""
+    def num(v: Any) -> str:
+        return f"{float(v):g}"
+    parts = []
+    if "cpu_cores" in found:
+        parts.append(f"{found['cpu_cores']} CPUs (the ledger says {num(h['cpu_cores'])})")
+    if "memory_gb" in found:
+        parts.append(f"{num(found['memory_gb'])} GB memory (the ledger says "
+                     f"{num(h['memory_gb'])} GB)")
+    name = h.get("hostname") or h["id"]
+    return ("sized on what discovery measured: " + " and ".join(parts)
+            + ", since the utilisation is a share of the machine's own; settle the conflict "
+            f"with `shangyun inventory resolve {name} --column "
+            + next(iter(found)) + " --keep incoming|current --apply`")
+
+
 def _ceil(x: float) -> int:
     return math.ceil(x - 1e-9)
 
@@ -64,9 +107,16 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
     places = {sid: placement(s, cat) for sid, s in systems.items()}
     prices = cat.prices
     host_rows: list[dict[str, Any]] = []
+    measured = _measured(estate)
     for h in estate.rows("hosts"):
         disks = disks_by_host.get(h["id"], [])
         status, reasons = host_readiness(h, disks, cat)
+        # utilisation is a share of what discovery counted: a disputed size is sized on it
+        found = measured.get(h["id"], {})
+        row = h
+        if found:
+            reasons.append(_measured_note(h, found))
+            h = {**h, **found}
         size = right_size(h, cat, target=target, headroom=headroom)
         disk_gb = sum(float(d["size_gb"]) for d in disks) if disks else float(h["disk_gb"] or 0)
         if size.note:
@@ -78,7 +128,7 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
             "system_id": h["system_id"] or "", "bureau_id": h["bureau_id"],
             "kind": h["kind"] or "", "hypervisor": h["hypervisor"] or "",
             "readiness": status, "reasons": "; ".join(reasons), "basis": size.basis,
-            "vcpu_before": int(h["cpu_cores"] or 0), "memory_gb_before": h["memory_gb"] or 0.0,
+            "vcpu_before": int(row["cpu_cores"] or 0), "memory_gb_before": row["memory_gb"] or 0.0,
             "disk_gb": round(disk_gb, 3),
             "vcpu_need": size.vcpu_need, "memory_gb_need": size.memory_need_gb,
             "flavour": fl.name if fl else "", "vcpu_after": fl.vcpu if fl else 0,
@@ -124,6 +174,9 @@ def assess(estate: Estate, catalog: Catalog | None = None, *, target: float = 0.
         "vcpu_after", "memory_gb_before", "memory_gb_after", "cloud_monthly_cny"])
     moving = set(sysdf.loc[sysdf["moves"], "system_id"]) if len(sysdf) else set()
     summary = _summary(hosts, sysdf, moving, cat)
+    # hosts whose disputed CPU count or memory was sized on discovery's figures
+    summary["sized_on_discovery"] = sorted(
+        str(h.get("hostname") or h["id"]) for h in estate.rows("hosts") if h["id"] in measured)
     opts = {"target_utilisation": target, "headroom": headroom, "data": cat.source}
     return Assessment(hosts=hosts.drop(columns=["cpu_used"]), systems=sysdf, summary=summary,
                       options=opts, fingerprint=estate.fingerprint())

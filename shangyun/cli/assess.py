@@ -61,6 +61,17 @@ def assess(estate_dir: str, target: float, headroom: float, data_dir: str | None
     out.console.print(m)
     if s["saving_pct"] is not None:
         out.console.print(f"monthly cost change: [bold]{-s['saving_pct']:+.1f} %[/]")
+    disputed = s.get("sized_on_discovery") or []
+    if disputed:
+        shown = ", ".join(disputed[:10]) + (f" … and {len(disputed) - 10} more"
+                                            if len(disputed) > 10 else "")
+        out.err_console.print(
+            f"[yellow]warning:[/] {counted(len(disputed), 'host')} "
+            f"{verb(len(disputed), 'is', 'are')} sized on what discovery measured, not on "
+            "the ledger's CPU count or memory (the utilisation is a share of the machine's "
+            f"own; the conflict is open): {out.escape(shown)} — settle it with `shangyun "
+            "inventory resolve HOST --column cpu_cores|memory_gb --keep incoming|current "
+            "--apply` (each host's reasons in assessment/hosts.csv give the figures)")
     alone = result.hosts[result.hosts["system_id"] == ""]
     if len(alone):
         names = [str(n or i) for n, i in zip(alone["hostname"], alone["host_id"], strict=True)]
