@@ -53,6 +53,7 @@ from shangyun.wave.state import (
     WAVE_PARTLY_FAILED_BACK,
     WAVE_PARTLY_ROLLED_BACK,
     WAVE_ROLLED_BACK,
+    is_finalized,
     last_rollback,
     latest_runs,
     wave_state,
@@ -311,7 +312,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "start": wrow.get("start", ""), "pilot": str(wrow.get("pilot", "")).lower() == "true",
         "windows": windows, "bureaus": sorted({s["bureau"] for s in systems}),
-        "systems": systems, "checks": checks, "verdict": verdict(checks, t),
+        "systems": systems, "checks": checks,
+        "verdict": verdict(checks, t, number if is_finalized(history["runs"]) else None),
         "warnings": [{**w, "system": _label(w["system"], sys_rows)} if w["system"] else w
                      for w in warnings],
         "signers": [t(r) for r in SIGNERS], "efficiency": eff,
@@ -601,10 +603,17 @@ def _window_check(windows: list[dict[str, Any]], t: Any) -> dict[str, Any]:
             "result": result}
 
 
-def verdict(checks: list[dict[str, Any]], t: Any) -> dict[str, Any]:
-    """GO when every automatic check passed, else NO-GO with the checks that did not."""
+def verdict(checks: list[dict[str, Any]], t: Any, closed: int | None = None) -> dict[str, Any]:
+    """GO when every automatic check passed, else NO-GO with the checks that did not.
+    ``closed``: the number of a finalized wave — nothing of it will run again, so its
+    runbook reads as what happened: no go/no-go (``go`` None, ``closed`` True), the
+    checklist kept below as what was checked before its runs."""
+    if closed is not None:
+        return {"go": None, "closed": True, "label": t("verdict_closed", n=closed),
+                "reasons": []}
     failed = [c for c in checks if c["auto"] and not c["ok"]]
-    return {"go": not failed, "label": t("go") if not failed else t("no_go"),
+    return {"go": not failed, "closed": False,
+            "label": t("go") if not failed else t("no_go"),
             "reasons": [f"{c['text']}: {c['result']}" for c in failed]}
 
 

@@ -154,6 +154,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "go": ("可以实施（GO）", "GO"),
     "no_go": ("暂不实施（NO-GO）", "NO-GO"),
     "verdict": ("结论", "Verdict"),
+    "verdict_closed": ("已收尾 — 第 {n} 批已完成收尾：本手册记录实际经过，不再是放行结论；"
+                       "下方的放行检查清单是执行前所作的检查",
+                       "closed — wave {n} is finalized: this runbook records what happened, "
+                       "not a go/no-go; the go/no-go checklist below is what was checked "
+                       "before its runs"),
     "chk_backup": ("源系统已完成备份并验证可恢复", "Source systems backed up and restore tested"),
     "chk_notice": ("已通知用户停机时间", "Users notified of the downtime"),
     "chk_contacts": ("系统负责人在窗口内可联系", "System owners reachable during the window"),

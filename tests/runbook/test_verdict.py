@@ -41,4 +41,15 @@ def test_the_window_check_and_the_verdict() -> None:
         v = verdict([check, manual], t)
         assert v["go"] is False and "NO-GO" in v["label"] and len(v["reasons"]) == 1
         v = verdict([_window_check([ok], t), manual], t)
-        assert v == {"go": True, "label": t("go"), "reasons": []}
+        assert v == {"go": True, "closed": False, "label": t("go"), "reasons": []}
+
+
+def test_a_finalized_wave_has_no_go_no_go() -> None:
+    for lang, words in (("en", "closed — wave 3 is finalized"), ("zh", "已收尾 — 第 3 批")):
+        t = translator(lang)
+        failing = _window_check([_window("b2", **window_verdict(None, None, None, 1.0, 6.0))],
+                                t)
+        v = verdict([failing], t, closed=3)
+        assert v["go"] is None and v["closed"] is True and v["reasons"] == []
+        assert v["label"].startswith(words) and "NO-GO" not in v["label"], v
+        assert verdict([failing], t)["go"] is False  # not finalized: the checks decide

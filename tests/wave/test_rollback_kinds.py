@@ -170,3 +170,13 @@ def test_a_cut_over_wave_awaits_finalize_then_is_done(tmp_path: Path) -> None:
     assert done["data"]["waves"][0]["state"] == "done"
     assert "awaiting finalize" not in done["report"] + done["runbook"]
     assert "- **Moved**" in done["runbook"]  # the same list, now without the note
+    # a finalized wave's runbook reads as what happened: no go/no-go for a run long done
+    # (the bureaus' windows are unknown here: before finalize it read NO-GO)
+    assert "**Verdict: NO-GO**" in seen["runbook"]
+    head = done["runbook"][:done["runbook"].index("## Before the wave")]
+    assert "NO-GO" not in head and "GO" not in head.replace("GOV", ""), head
+    assert "**Verdict: closed — wave 1 is finalized" in head, head
+    assert "NO-GO" not in done["html"].split('id="outcome"')[0]
+    assert "Go/no-go checklist" in done["runbook"]  # what was checked before, still there
+    zh = _surfaces(root, "zh")
+    assert "暂不实施" not in zh["runbook"].split("## 迁移前")[0], zh["runbook"][:400]
