@@ -473,12 +473,12 @@ OUTCOME_LABELS = {SYSTEM_DONE: "moved", CUT_OVER: "cut over (left alone)",
                   AWAITING_FINALIZE: "cut over — awaiting finalize",
                   ROLLED_BACK: "rolled back", REFUSED: "refused by the pre-check",
                   ROLLBACK_FAILED: "rollback failed", SYSTEM_FAILED: "failed", BUSY: "busy",
-                  SKIPPED: "skipped (its move group failed)"}
+                  SKIPPED: "pending — not started (its move group failed)"}
 """What a person reads for each system outcome of a run (task-run names, flow-run message)."""
 OUTCOME_LABELS_ZH = {SYSTEM_DONE: "已迁移", CUT_OVER: "已割接（保持不动）",
                      AWAITING_FINALIZE: "已割接，待收尾",
                      REFUSED: "预检查拒绝", BUSY: "被其他执行节点占用",
-                     SKIPPED: "已跳过（同迁移组的系统失败）"}
+                     SKIPPED: "未执行 — 未开始（同迁移组的系统失败）"}
 """The zh words of :data:`OUTCOME_LABELS` the state catalogue does not have."""
 _OUTCOME_STATES = {SYSTEM_DONE: "Moved", CUT_OVER: "CutOver",
                    AWAITING_FINALIZE: AWAITING_FINALIZE_NAME, ROLLED_BACK: "RolledBack",

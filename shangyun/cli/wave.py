@@ -26,7 +26,14 @@ from shangyun.cli.output import (
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
 from shangyun.estate.names import label, names_of, readable, resolve_in, shell_word
-from shangyun.wave.state import counted, counts_words, state_counts, state_words
+from shangyun.wave.state import (
+    PENDING,
+    SKIPPED,
+    counted,
+    counts_words,
+    state_counts,
+    state_words,
+)
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
 
 
@@ -594,12 +601,17 @@ def _report(result: dict[str, Any], as_json: bool, estate_dir: str | None = None
             colour = {"done": "green", "failed": "red", "rolled_back": "yellow",
                       "cut_over": "cyan"}.get(shown, "white")
             word = _state_words(shown)
+            error = s.get("error")
             if s["state"] == "cut_over":  # this run did not touch it: say what it is now
                 word = ("done (finalized; left alone)" if s.get("journal_state") == "done"
                         else "cut over (left alone)")
+            if s["state"] == SKIPPED:  # never started: the journal's word, as the summary
+                word = (f"{_state_words(s.get('journal_state') or PENDING)} — not started"
+                        + (f" ({error})" if error else ""))
+                error = None
             console.print(f"  {escape(s.get('label') or s.get('name') or s['id'])}: "
-                          f"[{colour}]{word}[/] "
-                          f"{escape(s.get('error'))}")
+                          f"[{colour}]{escape(word)}[/] "
+                          f"{escape(error)}")
     if result["state"] != "done":
         raise SystemExit(1)
 
