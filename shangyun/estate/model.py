@@ -232,6 +232,8 @@ class Estate:
     def rows(self, name: str) -> list[dict[str, Any]]:
         """Table ``name`` as a list of dicts with plain Python values (None for empty)."""
         df = self.tables[name]
+        if not len(df):  # (an empty table: pandas' own to_dict costs ~0.4 ms)
+            return []
         out = []
         for rec in df.to_dict(orient="records"):
             out.append({k: _plain(v) for k, v in rec.items()})
