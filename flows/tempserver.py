@@ -9,8 +9,11 @@ client retry on concurrent writes)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +29,34 @@ class TemporaryServer(SubprocessASGIServer):
     running :func:`connectors.prefect_app.create_immediate_app`."""
 
     def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-        """Prefect's own command and environment, with our app factory."""
-        return subprocess.Popen(
-            args=[sys.executable, "-m", "uvicorn",
-                  "--app-dir", str(prefect.__module_path__.parent),
-                  "--factory", FACTORY,
-                  "--host", "127.0.0.1", "--port", str(self.port),
-                  "--log-level", "error", "--lifespan", "on"],
-            env={**_python_path(), **_server_env()},
-        )
+        """Prefect's own command and environment, with our app factory; started with
+        SIGINT blocked (:func:`sigint_blocked`)."""
+        with sigint_blocked():
+            return subprocess.Popen(
+                args=[sys.executable, "-m", "uvicorn",
+                      "--app-dir", str(prefect.__module_path__.parent),
+                      "--factory", FACTORY,
+                      "--host", "127.0.0.1", "--port", str(self.port),
+                      "--log-level", "error", "--lifespan", "on"],
+                env={**_python_path(), **_server_env()},
+            )
+
+
+@contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread for the duration, so a process started meanwhile
+    inherits it blocked. A Ctrl-C on the terminal signals the whole foreground process
+    group — the command and its temporary server: the server died at once, and the
+    command, stopping its run, then waited for it forever (its state reports retried
+    against a dead port). Blocked (not ignored: uvicorn sets its own handler), the signal
+    never reaches the server; the command stops it as it exits (SIGTERM), and a SIGKILL of
+    the group still ends both. In this process a Ctrl-C meanwhile is delivered once
+    unblocked."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _python_path() -> dict[str, str]:
