@@ -30,14 +30,23 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     Reads the journal (each system's ``cutover`` step and its time; a system the plan puts
     in the wave that never ran counts as not cut over) and the soak period of
     ``plan/cutover.yaml``; refuses with a :class:`StepError` listing every reason. Closing
-    writes a ``finalize`` run and an audit record. The source systems are never deleted or
-    changed: decommissioning them is a separate, human decision."""
+    writes a ``finalize`` run and an audit record. A wave finalized before is not closed
+    again: the result says so (``already``, ``finalized_at``) and nothing is journaled.
+    The source systems are never deleted or changed: decommissioning them is a separate,
+    human decision."""
     plan = load_cutover(estate_dir)
     soak = soak_hours if soak_hours is not None else (
         plan.soak_hours if plan else DEFAULT_SOAK_HOURS)
     now = now or datetime.now(UTC)
     with open_journal(estate_dir, create=False) as journal:
         journal.ensure_idle(number)
+        closed = [r for r in journal.runs(number)
+                  if r["kind"] == "finalize" and r["status"] == "done"]
+        if closed:  # finalized before: said so, nothing journaled again
+            return {"wave": number, "finalized": True, "already": True,
+                    "finalized_at": closed[0].get("ended_at") or closed[0].get("started_at"),
+                    "systems": sorted(journal.systems(number)), "soak_hours": soak,
+                    "last_cutover": None, "source_deleted": False}
         systems: dict[str, dict[str, Any]] = {}
         for sid in journal.systems(number):
             rec = journal.last(number, sid, f"{sid}/cutover")
@@ -62,6 +71,7 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
                        "last_cutover": verdict.cut_over_at.isoformat()
                        if verdict.cut_over_at else None})
         journal.finish_run(run_id, "done")
-    return {"wave": number, "finalized": True, "systems": sorted(systems), "soak_hours": soak,
+    return {"wave": number, "finalized": True, "already": False, "finalized_at": None,
+            "systems": sorted(systems), "soak_hours": soak,
             "last_cutover": verdict.cut_over_at.isoformat() if verdict.cut_over_at else None,
             "source_deleted": False}

@@ -655,6 +655,10 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     if as_json:
         print_json(out)
         return
+    if out["already"]:
+        console.print(f"[bold]wave {number}[/]: already finalized at {out['finalized_at']} "
+                      f"({counted(len(out['systems']), 'system')}); nothing was done")
+        return
     console.print(f"[bold]wave {number}[/]: [green]finalized[/] ("
                   f"{counted(len(out['systems']), 'system')}, last cutover "
                   f"{out['last_cutover']}, soak "

@@ -99,3 +99,25 @@ def test_finalize_refused_while_a_planned_system_never_ran(tmp_path: Path) -> No
     assert "sys-1" not in err.replace("sys-1/", ""), err
     with open_journal(root) as j:
         assert [r["kind"] for r in j.runs(1)] == ["run"]
+
+
+def test_finalize_twice_says_so_and_journals_once(tmp_path: Path) -> None:
+    """A second ``wave finalize`` (an operator who was not sure it went through) wrote a
+    second finalize run and a second ``wave.finalized`` audit record, printing
+    'finalized' again as if it closed the wave now: it says when the wave was finalized
+    and journals nothing."""
+    root = _estate(tmp_path, "2020-01-01T00:00:00+00:00")
+    args = ["wave", "finalize", "1", "--estate", str(root), "--soak-hours", "1"]
+    first = CliRunner().invoke(main, [*args, "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output).get("already") is False
+    again = CliRunner().invoke(main, [*args, "--json"])
+    assert again.exit_code == 0, again.output
+    out = json.loads(again.output)
+    assert out["finalized"] and out["already"] is True and out["finalized_at"], out
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0 and "already finalized at" in text.output, text.output
+    with open_journal(root) as j:
+        assert [r["kind"] for r in j.runs(1)] == ["run", "finalize"]
+        audits = [e for e in j.j.audit_entries() if e.action == "wave.finalized"]
+    assert len(audits) == 1, audits
