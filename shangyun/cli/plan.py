@@ -221,7 +221,13 @@ def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json
     if info["excluded"]:
         console.print(f"[bold]{name}[/] is not in any wave: {escape(info['reasons'][0])}")
     else:
-        console.print(f"[bold]{name}[/]: wave {info['wave']} (starts {info['start']}), "
+        w = info.get("window")
+        own = ""
+        if w:  # the system's own day: its bureau's window, not the wave's first day
+            own = (f"; moves {w['date']}" + (f" {w['start']}" if w["start"] else "")
+                   + f" in {escape(w['bureau'])}'s window"
+                   + (f" ({w['hours']:g} h)" if w["hours"] else ""))
+        console.print(f"[bold]{name}[/]: wave {info['wave']} (starts {info['start']}{own}), "
                       f"move group {info['move_group']}")
         for r in info["reasons"]:
             console.print(f"  - {escape(r)}")

@@ -105,11 +105,28 @@ def plan_matches(estate: Estate, estate_dir: str | Path) -> bool:
     return read_plan_meta(estate_dir).get("estate_fingerprint") == estate.fingerprint()
 
 
+def _window(root: Path, row: pd.Series) -> dict[str, Any] | None:
+    """The window ``row``'s system moves in (its bureau's in its wave, ``windows.csv``):
+    ``{"bureau", "date", "start", "hours"}``, or None when the plan has none for it."""
+    path = root / "windows.csv"
+    if not path.exists() or "bureau_id" not in row:
+        return None
+    wins = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    hit = wins[(wins["wave"] == str(row["wave"])) & (wins["bureau_id"] == row["bureau_id"])]
+    if not len(hit):
+        return None
+    w = hit.iloc[0]
+    return {"bureau": w.get("bureau_name") or w["bureau_id"], "date": w["date"],
+            "start": w["start"], "hours": float(w["hours"]) if w["hours"] else None}
+
+
 def explain(estate_dir: str | Path, system: str) -> dict[str, Any]:
     """Why ``system`` is in its wave (or why it is excluded), read from the plan files.
 
-    Returns ``{"system", "wave", "start", "move_group", "reasons": [...], "excluded": bool,
-    "stale": bool}``; ``stale`` is true when the estate changed since the plan was made.
+    Returns ``{"system", "wave", "start", "window", "move_group", "reasons": [...],
+    "excluded": bool, "stale": bool}`` (``start``: the wave's first day; ``window``: the
+    system's own, its bureau's window in that wave: ``{"bureau", "date", "start",
+    "hours"}``); ``stale`` is true when the estate changed since the plan was made.
     """
     meta = read_plan_meta(estate_dir)
     root = Path(estate_dir) / FOLDER
@@ -121,13 +138,15 @@ def explain(estate_dir: str | Path, system: str) -> dict[str, Any]:
     if len(hit):
         row = hit.iloc[0]
         return {"system": system, "wave": int(row["wave"]), "start": row["start"],
-                "move_group": row["move_group"], "excluded": False, "stale": stale,
+                "window": _window(root, row), "move_group": row["move_group"],
+                "excluded": False, "stale": stale,
                 "reasons": [x for x in row["reasons"].split(SEP) if x]}
     excluded = pd.read_csv(root / "excluded.csv", dtype=str, keep_default_na=False,
                            encoding="utf-8-sig")
     hit = excluded[excluded["system"] == system]
     if len(hit):
-        return {"system": system, "wave": None, "start": None, "move_group": None,
+        return {"system": system, "wave": None, "start": None, "window": None,
+                "move_group": None,
                 "excluded": True, "stale": stale, "reasons": [hit.iloc[0]["reason"]]}
     raise PlanError(f"{root / 'systems.csv'}: system {system!r} is not in the plan "
                     "(unknown system, or added after the plan was made)")

@@ -327,7 +327,7 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
         sched.pilot_note = ""
         notice = [_nothing_moves(excluded, system_names)]
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
-                           system_names, ran)
+                           system_names, ran, names_of(estate, "bureau"))
     # a limit's words name a bureau by its id (``bureau b-17b0f7f758 window: …``): people
     # read the reasons, so every bureau id there is shown as ``name (id)``
     named_bureaus = _bureau_namer(names_of(estate, "bureau"))
@@ -502,11 +502,52 @@ def _neighbours(inp: PlanInput, wave_sys: np.ndarray, g_of: np.ndarray
     return near, {int(k): int(v) for k, v in cross.items()}
 
 
+def _window_span(win: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    """A bureau's window in a wave as (start, end); a window with no time or hours is the
+    whole day."""
+    start = dt.datetime.fromisoformat(f"{win['date']}T{win.get('start') or '00:00'}")
+    hours = float(win.get("hours") or 24) if win.get("start") else 24.0
+    return start, start + dt.timedelta(hours=hours)
+
+
+def _windows_apart(inp: PlanInput, members: list[int], i: int,
+                   windows: list[dict[str, Any]], names: list[str],
+                   bureau_names: dict[str, str]) -> str:
+    """The warning for system ``i`` when its move group's bureaus move in windows that do
+    not meet (the group must move together, but each bureau moves on its own window day):
+    each bureau's window with its systems, and how far apart they are; else ``""``."""
+    wins = {w["bureau_id"]: w for w in windows}
+    own = inp.bureau[i]
+    by_bureau: dict[str, list[str]] = {}
+    for m in sorted(members, key=lambda m: (inp.bureau[m] != own, m)):
+        if inp.bureau[m] in wins:
+            by_bureau.setdefault(inp.bureau[m], []).append(names[m])
+    if len(by_bureau) < 2:
+        return ""
+    spans = {b: _window_span(wins[b]) for b in by_bureau}
+    first_end = min(e for _, e in spans.values())
+    last_start = max(s for s, _ in spans.values())
+    if last_start < first_end:  # the windows meet: one cutover can hold them all
+        return ""
+    gap = max(s for s, _ in spans.values()) - min(s for s, _ in spans.values())
+    days = gap / dt.timedelta(days=1)
+    how_far = (f"{counted(round(days, 1), 'day')} apart" if days >= 1
+               else f"{gap / dt.timedelta(hours=1):g} h apart")
+    parts = [f"{bureau_names.get(b) or b} {wins[b]['date']}"
+             + (f" {wins[b]['start']}" if wins[b].get("start") else "")
+             + f" ({', '.join(ns[:3])}{' …' if len(ns) > 3 else ''})"
+             for b, ns in by_bureau.items()]
+    return ("its move group moves in different windows: " + ", ".join(parts)
+            + f" — {how_far}: until the last, systems that must move together run apart, "
+            "across the bureaus' link; give the bureaus one window (维护窗口) or cut the "
+            "group over in one of them")
+
+
 def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], units: list[Unit],
                  u_of_sys: list[int], sched: Schedule, wave_sys: np.ndarray, g_of: np.ndarray,
                  dates: dict[int, tuple[dt.date, list[dict[str, Any]]]],
-                 system_names: dict[str, str], ran: RanWaves | None = None
-                 ) -> list[dict[str, Any]]:
+                 system_names: dict[str, str], ran: RanWaves | None = None,
+                 bureau_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
     ids = inp.systems
     # Reasons are read by people: a system is named by its name (its id when it has none).
     names = [system_names.get(x) or x for x in ids]
@@ -539,6 +580,9 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
             r.append(f"move group {g.id}: moves alone (no strong dependency"
                      + (" left after the split" if g.split_from else "") + ")")
         r += g.why
+        apart = _windows_apart(inp, g.members, i, dates[k][1], names, bureau_names or {})
+        if apart:
+            r.append(apart)
         if len(u.groups) > 1:
             r.append("shares the wave with move groups "
                      + ", ".join(groups[x].id for x in u.groups if x != g_of[i])
