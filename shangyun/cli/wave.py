@@ -7,6 +7,7 @@ run would do. The other commands import the flow or the step actions only when c
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,14 @@ from shangyun.cli.output import (
 )
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
-from shangyun.estate.names import label, names_of, readable, resolve_in, shell_word
+from shangyun.estate.names import (
+    command_arg,
+    label,
+    names_of,
+    readable,
+    resolve_in,
+    shell_word,
+)
 from shangyun.wave.state import (
     PENDING,
     SKIPPED,
@@ -341,10 +349,27 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
                 f"{estate_words(estate_dir) if estate_dir else ''} after the soak period)")
     by = status.get("rolled_back_by")
     if by and state in ("rolled_back", "partly_rolled_back"):
-        return (f"{words} by the operator's 'shangyun wave rollback {number}' "
-                f"({by.get('operator') or '?'}, {by.get('at') or '?'}; not a failure, "
+        system = by.get("system")
+        names = _names(estate_dir, "system") if system and estate_dir else {}
+        command = f"shangyun wave rollback {number}" + (
+            f" --system {command_arg('system', system, names)}" if system else "")
+        return (f"{words} by the operator's '{command}' "
+                f"({by.get('operator') or '?'}, {_utc(by.get('at'))}; not a failure, "
                 "nothing to decide)")
     return words
+
+
+def _utc(at: object) -> str:
+    """A journal time as the runbook prints it, in UTC (``2026-12-07 13:41:07 UTC``);
+    ``?`` when there is none."""
+    if not at:
+        return "?"
+    try:
+        t = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    except ValueError:
+        return str(at)
+    t = t.astimezone(UTC) if t.tzinfo else t  # the journal writes naive UTC
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @wave.command("rollback")

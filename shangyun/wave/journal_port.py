@@ -240,7 +240,8 @@ def wave_status(journal: WaveJournal, wave: int,
             "finalized": is_finalized(runs),
             "rolled_back_by": None if rollback is None else {
                 "run": rollback["id"], "operator": rollback.get("operator"),
-                "at": rollback.get("ended_at") or rollback.get("started_at")},
+                "at": rollback.get("ended_at") or rollback.get("started_at"),
+                "system": journal.run_params(rollback["id"]).get("system")},
             "pending": sorted(sid for sid, st in states.items() if st == PENDING),
             "bureaus": dict(sorted(bureaus.items()))}
 

@@ -8,6 +8,7 @@ beside it is in ``tests/runbook`` (its ``ran_wave`` wave) and still reads failed
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,38 @@ def test_a_cut_over_wave_awaits_finalize_then_is_done(tmp_path: Path) -> None:
     assert "Go/no-go checklist" in done["runbook"]  # what was checked before, still there
     zh = _surfaces(root, "zh")
     assert "暂不实施" not in zh["runbook"].split("## 迁移前")[0], zh["runbook"][:400]
+
+
+def test_the_operators_rollback_of_one_system_is_named_as_he_typed_it(tmp_path: Path) -> None:
+    """``wave status`` said "rolled back by the operator's 'shangyun wave rollback 1' (root,
+    2026-12-07T13:41:07.463924+00:00 …)" after ``wave rollback 1 --system 审批系统``: the
+    command he typed (the system by name) and the time as the runbook prints it."""
+    est = build_estate(tmp_path / "estate", tmp_path / "images", n_systems=2,
+                       formats=FORMATS[:1], mib=1)
+    root = str(est.root)
+    with open_journal(est.root) as j:
+        run = j.begin_run(1, {"options": {}})
+        steps = {sid: [Step(k, sid, f"{sid}/{k}", k) for k in ("precheck", "copy")]
+                 for sid in ("sys-01", "sys-02")}
+        for sid in steps:
+            for step in steps[sid]:
+                j.record(run, 1, step, "started", {})
+                j.record(run, 1, step, "done", {})
+        j.finish_run(run, "done")
+        rb = j.begin_run(1, {"system": "sys-01", "options": {}}, kind="rollback")
+        for step in reversed(steps["sys-01"]):
+            j.record(rb, 1, step, "undoing", {"_run_id": run})
+            j.record(rb, 1, step, "undone", {"_run_id": run})
+        j.finish_run(rb, "rolled_back")
+    seen = _surfaces(root, "en")
+    text = " ".join(seen["wave_text"].split())
+    assert seen["wave"]["state"] == "partly_rolled_back", seen["wave"]
+    assert seen["wave"]["rolled_back_by"]["system"] == "sys-01", seen["wave"]
+    assert ("wave 1: partly rolled back by the operator's 'shangyun wave rollback 1 "
+            "--system 审批系统'") in text, text
+    rollback_run = next(r for r in seen["wave"]["runs"] if r["kind"] == "rollback")
+    (why,) = [s["why"] for s in seen["outcome"]["rolled_back"]]
+    at = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", why)
+    assert at is not None, why
+    assert f"(root, {at.group()} UTC;" in text, (why, text)  # the runbook's time, in UTC
+    assert rollback_run["status"] == "rolled_back"
