@@ -38,6 +38,7 @@ from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
 from shangyun.wave.plan import csv_groups, host_os, wave_groups
 from shangyun.wave.state import (
     CUT_OVER,
+    FAILBACK,
     FAILED_BACK,
     FINISHED,
     PARTIAL,
@@ -74,6 +75,7 @@ from shangyun.wave.stepargs import (
     VerifyArgs,
 )
 from shangyun.wave.steps import RunOptions, Step, disk_source
+from shangyun.words import counted
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
 MANUAL_CHECKS = ("chk_backup", "chk_notice", "chk_contacts", "chk_target")
@@ -273,6 +275,16 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         deps = _dependencies(estate, s.id, ids, sys_rows, hosts, waves_of, excluded, number, t)
         warnings.extend({"system": s.id, "text": d["warning"]} for d in deps if d["warning"])
         hist = history["systems"].get(s.id, {"steps": [], "state": "pending"})
+        # the steps that ran out of the plan's (n/m), and beside them those it does not
+        # list: a fail-back's, or a step a re-plan dropped — never "15/13 steps"
+        keys = {st["key"] for st in steps}
+        ran = [st for st in hist["steps"] if st["key"] in keys]
+        others = [st for st in hist["steps"] if st["key"] not in keys]
+        back = sum(1 for st in others if st["kind"].startswith(FAILBACK))
+        extra = " ".join(x for x in (
+            t("failback_steps", n=back, what=counted(back, "fail-back step")) if back else "",
+            t("unplanned_steps", n=len(others) - back,
+              what=counted(len(others) - back, "step")) if len(others) > back else "") if x)
         total = sum(x["seconds"] for x in steps) + bare_seconds
         systems.append({
             "id": s.id, "name": s.name, "bureau": s.bureau_id, "bureau_name": s.bureau_name,
@@ -295,7 +307,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "estimate": t("unknown") if unsized else human_duration(total),
             "unsized": unsized, "rollback": list(reversed(steps)),
             "slots": bureau_slots(link), "offset": 0.0,
-            "dependencies": deps, "history": hist, "state": hist["state"]})
+            "dependencies": deps, "history": hist, "state": hist["state"],
+            "ran_steps": len(ran), "other_steps": extra})
     # bureaus whose windows fall on the same date share the run's global slots
     day = {r.get("bureau_id"): r.get("date", "") for r in pf["windows"]
            if str(r.get("wave")) == str(number)}

@@ -120,6 +120,11 @@ def guest_edits(result: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+RUN_COMMANDS = {"run": "wave run", "rollback": "wave rollback",
+                "failback": "wave rollback --fail-back", "finalize": "wave finalize"}
+"""The command that makes a run of each kind, as the runs table names it."""
+
+
 def _reason(reason: str | None, status: str, shown: str) -> str:
     """A run's reason as the runs table shows it: empty when it only repeats the status
     (the journal notes the state a run ended in: ``done``, ``failed``, ``rolled_back``)."""
@@ -143,7 +148,8 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
                          "ended": r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at
                          else "", "seconds": secs, "duration": human_duration(secs),
                          "reason": _reason(r.reason, r.status, shown),
-                         "resumes": r.resumes, "kind": r.kind, "bureau": r.bureau})
+                         "resumes": r.resumes, "kind": r.kind, "bureau": r.bureau,
+                         "command": RUN_COMMANDS.get(r.kind, r.kind)})
     latest: dict[tuple[str, str], StepEntry] = {}
     for e in entries:
         latest[(e.system, e.step)] = e
@@ -207,4 +213,4 @@ def _earlier_failures(journal: JournalReader, runs: list[Any], entries: list[Ste
             for (sid, key, run_id, attempt), error in out.items()]
 
 
-__all__ = ["VERIFY_KEYS", "guest_edits", "wave_history"]
+__all__ = ["RUN_COMMANDS", "VERIFY_KEYS", "guest_edits", "wave_history"]

@@ -6,6 +6,7 @@ table — and a real failure beside a fail-back still reads ``failed``."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,18 @@ def test_every_reader_says_the_same(tmp_path: Path, back: list[str], moved: list
     runs_table = md[md.index("### Runs"):md.index("### Final state")]
     fb_row = next(line for line in runs_table.splitlines() if fb_run["id"] in line)
     assert "| failed back" in fb_row and "| done |" not in fb_row, fb_row
+    # each run says which command made it (three of them read "done" alike)
+    assert "| `wave rollback --fail-back` |" in fb_row, fb_row
+    run_row = next(line for line in runs_table.splitlines() if wave["runs"][0]["id"] in line)
+    assert "| `wave run` |" in run_row, run_row
+    # a failed-back system ran its fail-back's steps beside the wave's: never "3/2 steps"
+    final = md[md.index("### Final state"):].split("\n\n")[1]
+    for row in final.splitlines()[2:]:
+        ran, planned = re.search(r"\| (\d+)/(\d+)", row).groups()  # type: ignore[union-attr]
+        assert int(ran) <= int(planned), row
+    for sid in back:
+        row = next(line for line in final.splitlines() if f"({sid})" in line)
+        assert "+ 1 fail-back step" in row, row
     assert ctx["outcome"]["label"].startswith(zh) and not ctx["outcome"]["ok"]
     assert 'class="outcome back"' in html and "失败：有系统未完成迁移" not in html
     assert data["waves"][0]["state"] == state

@@ -94,7 +94,8 @@ def test_the_operators_rollback_of_a_moved_wave_is_no_failure(
     assert "rolled back: every system not moved was rolled back by the operator" in head
     assert "Needs a decision" not in head and "a system did not move" not in head
     runs_table = seen["runbook"][seen["runbook"].index("### Runs"):]
-    assert f"| `{rollback_run['id']}` | rolled back |" in runs_table, runs_table[:600]
+    assert (f"| `{rollback_run['id']}` | `wave rollback` | rolled back |"
+            in runs_table), runs_table[:600]
     assert "| failed |" not in runs_table  # the outcome says "not a failure": so do the runs
     assert 'class="outcome back"' in seen["html"]
     assert seen["data"]["waves"][0]["state"] == "rolled_back"
