@@ -262,8 +262,8 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *,
     on the target are dropped. Returns the target's digests afterwards. The target must be
     ours (ownership marker) — or, for a fail-back's reverse delta (roles swapped), the
     source the journal names by identity (``into_source``, :func:`require_identity`).
-    The frozen server's ``read_only`` stops ordinary accounts, not the account shangyun
-    writes with (it needs ``READ_ONLY ADMIN`` for the reverse delta into a frozen source)."""
+    A frozen database keeps the privileges of the account shangyun writes with (the
+    freeze revokes only the other accounts'): the reverse delta writes into a frozen source."""
     refuse_same_database(source, target)
     if into_source is not None:
         require_identity(target, into_source, "write the reverse delta into")

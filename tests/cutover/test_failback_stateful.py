@@ -312,9 +312,10 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(side=st.sampled_from(["source", "target"]))
     def write(self, side: str) -> None:
         """An application writes one row into each database of ``side``. PostgreSQL: an
-        ordinary session (a frozen database refuses it); MariaDB: as root, which a
-        frozen (``read_only``) server still lets write — the harder case: such a write
-        to a frozen live side must be carried over too. A missing database refuses it.
+        ordinary session (a frozen database refuses it); MariaDB: as root, the account
+        shangyun itself connects with, which a frozen database still lets write (the
+        freeze revokes only the other accounts' privileges) — the harder case: such a
+        write to a frozen live side must be carried over too. A missing database refuses it.
         A write accepted by the live side must never be lost."""
         self.n += 1
         name = f"w{self.n}-{side}"
