@@ -455,15 +455,23 @@ def _account(text: str) -> tuple[str, str]:
     return user.strip("`'"), host.strip("`'")
 
 
-def _passes_read_only(cur: pymysql.cursors.Cursor, user: str, host: str, role: bool) -> bool:
+def _passes_read_only(cur: pymysql.cursors.Cursor, user: str, host: str,
+                      role: bool) -> bool | None:
     """True when the account's global privileges let it write through ``read_only`` too
-    (ALL PRIVILEGES, READ_ONLY ADMIN; SUPER before MariaDB 10.11 and on MySQL)."""
+    (ALL PRIVILEGES, READ_ONLY ADMIN; SUPER before MariaDB 10.11 and on MySQL); None when
+    the server did not load the account (a host name under ``skip-name-resolve``, such as
+    ``mariadb-install-db``'s ``root@<hostname>``): it can never log in."""
     cur.execute("SELECT VERSION()")
     version = str((cur.fetchone() or ("",))[0])
     nums = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
     super_passes = "mariadb" not in version.lower() or nums < (10, 11)
-    cur.execute("SHOW GRANTS FOR %s" if role else "SHOW GRANTS FOR %s@%s",
-                (user,) if role else (user, host))
+    try:
+        cur.execute("SHOW GRANTS FOR %s" if role else "SHOW GRANTS FOR %s@%s",
+                    (user,) if role else (user, host))
+    except pymysql.err.MySQLError as exc:
+        if exc.args and exc.args[0] in _NO_SUCH_GRANT:
+            return None
+        raise
     for (line,) in cur.fetchall():
         m = re.match(r"GRANT (.*) ON \*\.\* TO ", str(line))
         if not m:
@@ -520,7 +528,10 @@ def _read_plan(cur: pymysql.cursors.Cursor, plan: FreezePlan) -> None:
                 + " OR ".join(f"{c} = 'Y'" for c in writers))
     global_writers = {(str(u), str(h)) for u, h in cur.fetchall()} - {own}
     for user, host in sorted(global_writers):
-        if _passes_read_only(cur, user, host, (user, host) in roles):
+        passes = _passes_read_only(cur, user, host, (user, host) in roles)
+        if passes is None:
+            continue  # never loaded: it cannot log in
+        if passes:
             plan.administrators.append(f"{user}@{host}" if (user, host) not in roles
                                        else f"role {user}")
         else:

@@ -104,7 +104,9 @@ def private_mariadb() -> Iterator[DbEndpoint]:
     """A MariaDB server of this module's own (a fresh data folder, a free port on
     127.0.0.1, root without password): for tests that change server-wide settings
     (``read_only``), which would disturb every other test on the shared server. Stopped by
-    pid and removed after. Yields an endpoint with a source database like :func:`my_pair`'s."""
+    pid and removed after. Yields an endpoint with a source database like :func:`my_pair`'s.
+    It resolves no names, as the lab's servers: its ``root@<hostname>`` account, made by
+    ``mariadb-install-db``, is in ``mysql.user`` but never loaded (it cannot log in)."""
     folder = Path(tempfile.mkdtemp(prefix="sy-mariadb-"))
     port = free_port()
     subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={folder / 'data'}",
@@ -112,7 +114,7 @@ def private_mariadb() -> Iterator[DbEndpoint]:
                     "--skip-test-db"], check=True, capture_output=True, timeout=120)
     server = subprocess.Popen(
         ["mariadbd", "--no-defaults", f"--datadir={folder / 'data'}", f"--port={port}",
-         "--bind-address=127.0.0.1", f"--socket={folder / 'sock'}",
+         "--bind-address=127.0.0.1", f"--socket={folder / 'sock'}", "--skip-name-resolve",
          f"--pid-file={folder / 'pid'}", "--user=root", "--skip-log-bin",
          "--innodb-buffer-pool-size=16M", f"--log-error={folder / 'error.log'}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
