@@ -187,7 +187,9 @@ def test_hosts_on_a_test_environment_sheet_are_named_in_a_warning(tmp_path: Path
     assert sorted(hosts) == ["oa-t1", "oa-t2", "oa01", "oa02"]
     said = [w for w in warnings if "environment" in w]
     assert len(said) == 1 and said[0].startswith(f"sheet {sheet!r}:"), warnings
-    assert "2 hosts" in said[0] and "oa-t1" in said[0] and "OA系统" in said[0]
+    assert "2 hosts (oa-t1, oa-t2) were imported" in said[0] and "OA系统" in said[0]
+    one = write_xlsx(tmp_path / "one.xlsx", {sheet: [HEAD, _row(3, "oa-t1")]})
+    assert any("1 host (oa-t1) was imported" in w for w in _read(one)[1])
 
 
 def test_a_production_sheet_gets_no_environment_warning(tmp_path: Path) -> None:
@@ -227,3 +229,44 @@ def test_re_importing_an_unchanged_export_says_unchanged_and_writes_nothing(
     assert res.exit_code == 0, res.output
     assert f"{est}: updated" in res.output
     assert "export.xlsx" in (est / "estate.yaml").read_text(encoding="utf-8")
+
+
+def test_a_signature_line_at_the_right_of_the_sheet_is_skipped(tmp_path: Path) -> None:
+    head = [*HEAD, "上线时间", "备注"]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        head, [*_row(1, "oa01"), "2019.3", "前端"],
+        [None] * 10 + ["制表人：张三", "审核人：李四"],
+        [None] * 11 + ["填报日期：2026年11月"]]})
+    hosts, _, _ = _read(path)
+    assert list(hosts) == ["oa01"]
+
+
+def test_a_second_table_with_its_own_header_below_the_first_is_read(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"资产": [
+        ["湖南局 服务器及数据库清单"],
+        ["单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)"],
+        ["湖南局", "不动产登记", "hn-web", "10.30.1.11", "银河麒麟V10", 8],
+        ["湖南局", "不动产登记", "hn-db", "10.30.1.12", "CentOS7.9", 16],
+        [], [],
+        ["数据库清单"],
+        ["单位", "系统名称", "数据库类型", "库名", "所在主机", "数据量(GB)"],
+        ["湖南局", "不动产登记", "Oracle 11g", "BDCDB", "hn-db", 800],
+        ["湖南局", "不动产登记", "MySQL 5.7", "BDCWEB", "hn-web", "bad"]]})
+    with pytest.raises(LedgerError) as err:  # rows of the second table are named as such
+        _read(path)
+    assert "row 10, column '数据量(GB) (F)'" in str(err.value)
+    path = write_xlsx(tmp_path / "t.xlsx", {"资产": [
+        ["单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)"],
+        ["湖南局", "不动产登记", "hn-web", "10.30.1.11", "银河麒麟V10", 8],
+        ["湖南局", "不动产登记", "hn-db", "10.30.1.12", "CentOS7.9", 16],
+        [],
+        ["单位", "系统名称", "数据库类型", "库名", "所在主机", "数据量(GB)"],
+        ["湖南局", "不动产登记", "Oracle 11g", "BDCDB", "hn-db", 800]]})
+    read = read_ledger(path, reader=read_grids)
+    assert sorted(h["hostname"] for h in read.rows["hosts"]) == ["hn-db", "hn-web"]
+    (db,) = read.rows["databases"]
+    assert (db["engine"], db["name"], db["size_gb"]) == ("oracle", "BDCDB", 800.0)
+    assert db["host_id"] == next(h["id"] for h in read.rows["hosts"] if h["hostname"] == "hn-db")
+    kinds = [(s.sheet, s.kind, s.header_row) for s in read.sheets]
+    assert kinds == [("资产", "hosts", 1), ("资产", "databases", 5)]
+    assert any("a second table" in w and "row 5" in w for w in read.warnings)

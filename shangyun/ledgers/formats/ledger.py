@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import compress, zip_longest
 from operator import itemgetter, not_
 from pathlib import PurePath
@@ -274,16 +274,20 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     col = Collector(inp.source, inp.known)
     col.defer_unknown = True
     plans = []
-    for grid in inp.grids:
-        found = find_header(grid, mapping)
+    second: dict[int, str] = {}  # id(grid) of a second table on a sheet -> its warning
+    for whole in inp.grids:
+        found = find_header(whole, mapping)
         if found is None:
             continue
-        header_idx, header = found
-        targets = {t for t, _u in (_lookup(c, None, mapping) for c in header) if t}
-        kind = detect_kind(targets, grid.sheet)
-        if kind is None:
-            continue
-        plans.append((_KIND_ORDER[kind], grid, header_idx, header, kind))
+        for n, (grid, header_idx, header) in enumerate(_tables(whole, *found, mapping)):
+            targets = {t for t, _u in (_lookup(c, None, mapping) for c in header) if t}
+            kind = detect_kind(targets, grid.sheet)
+            if kind is None:
+                continue
+            if n:
+                second[id(grid)] = (f"a second table below the first, with its own header "
+                                    f"(row {header_idx + 1}): read as {kind}")
+            plans.append((_KIND_ORDER[kind], grid, header_idx, header, kind))
     summaries = _summary_sheets(plans)
     plans = [p for p in plans if id(p[1]) not in summaries]
     file_line = next((b for b in (bureau_line(g.rows, h) for _o, g, h, _hd, _k in plans) if b),
@@ -313,6 +317,8 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         report = _read_sheet(grid, header_idx, header, kind, mapping,
                              line or inp.bureau or named or single or file_line or by_file,
                              col, problems, inp.advance)
+        if id(grid) in second:
+            report.warnings.insert(0, second[id(grid)])
         if _TEST_SHEET.search(grid.sheet or "") and len(col.rows["hosts"]) > hosts_before:
             report.warnings.append(_test_sheet_warning(col, col.rows["hosts"][hosts_before:]))
         if by_file and "bureaus.name" not in report.columns.values():
@@ -332,6 +338,46 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     return col.rows, reports
 
 
+def _tables(grid: Grid, header_idx: int, header: list[Any], mapping: Mapping,
+            ) -> list[tuple[Grid, int, list[Any]]]:
+    """The tables of a sheet: ``(grid, header index, header)`` of the first, and of each
+    table below it with a header of its own (other columns: a list of databases under
+    the hosts), found after a blank row (and title rows: 数据库清单). Each table's grid ends
+    where the next one's blank and title rows begin; row numbers stay the sheet's. A CSV
+    (read lazily) is one table."""
+    rows = grid.rows
+    if isinstance(rows, LazyRows) or len(rows) < header_idx + 3:
+        return [(grid, header_idx, header)]
+    own = {t for t, _u in (_lookup(c, None, mapping) for c in header) if t}
+    out: list[tuple[int, int, list[Any]]] = []  # (end of the table before, header, cells)
+    start = header_idx + 1
+    for b in compress(range(start, len(rows)), map(not_, map(any, rows[start:]))):
+        if b < start:
+            continue  # inside a table found below an earlier blank row
+        r = b + 1
+        while r < len(rows) and len(list(filter(None, rows[r]))) <= 1:
+            r += 1  # blank rows and title rows (数据库清单)
+        if r >= len(rows):
+            break
+        found = find_header(replace(grid, rows=rows[r:r + 4]), mapping)
+        if found is None or not _other_header(rows[r + found[0]], None):
+            continue
+        targets = {t for t, _u in (_lookup(c, None, mapping) for c in found[1]) if t}
+        if targets == own:
+            continue  # the same table again (a repeated header: read as one)
+        out.append((b, r + found[0], found[1]))
+        start = r + found[0] + 1
+    if not out:
+        return [(grid, header_idx, header)]
+    tables = []
+    first_idx, first_header = header_idx, header
+    for end, idx, cells in out:
+        tables.append((replace(grid, rows=rows[:end]), first_idx, first_header))
+        first_idx, first_header = idx, cells
+    tables.append((replace(grid), first_idx, first_header))
+    return tables
+
+
 #: A sheet of test or development hosts: 测试环境, 测试, 开发环境, UAT, dev
 _TEST_SHEET = re.compile(r"测试|开发|预发|演练|准生产|仿真|(?<![a-z])(?:test|testing|dev|uat|sit|"
                          r"staging|pre-?prod)(?![a-z])", re.I)
@@ -346,7 +392,8 @@ def _test_sheet_warning(col: Collector, hosts: list[Row]) -> str:
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     joined = (f" into their systems ({', '.join(dict.fromkeys(systems))})" if systems else "")
     return (f"the sheet's name says a test or development environment: its "
-            f"{counted(len(names), 'host')} ({shown}) were imported{joined} like production "
+            f"{counted(len(names), 'host')} ({shown}) "
+            f"{'was' if len(names) == 1 else 'were'} imported{joined} like production "
             "hosts — the estate records no environment, so they are assessed, planned and "
             "moved with them; delete them from the sheet (or the estate's hosts.csv) if they "
             "are not to move")
@@ -694,6 +741,9 @@ def _read_sheet(
                 if first_bad is not None and _other_header(rows[r], kind):
                     problems.add(grid.sheet, row_no, first_bad.label, _OTHER_HEADER)
                     continue
+                if first_bad is not None and _signature(rows[r]):
+                    report.skipped += 1  # 制表人：… in a column right of the first four
+                    continue
                 parts, bad = _slow_parts(layout, cells, j, rows[r], grid.sheet, row_no,
                                          problems, doubts)
             if bad:
@@ -712,6 +762,9 @@ def _read_sheet(
                 report.deferred.append(Deferred(grid.sheet, row_no, kind, str(bname or ""),
                                                 parts, labels))
             except BadValue as exc:
+                if _signature(rows[r]):
+                    report.skipped += 1
+                    continue
                 problems.add(grid.sheet, row_no, _label(labels, exc.target), str(exc))
                 continue
             report.rows += 1
@@ -805,7 +858,15 @@ _OTHER_HEADER = ("this row is the header of another table (its cells are column 
                  "the header's columns, or go to a sheet of its own")
 
 
-def _other_header(row: list[Any], kind: str) -> bool:
+def _signature(row: list[Any]) -> bool:
+    """Whether a row that did not read as data is a signature line in any columns (制表人：
+    张三 … 审核人：李四, 填报日期：…): every non-empty cell a signature label. (Asked only
+    of rows that did not read, so data costs nothing.)"""
+    cells = [v for v in row if v is not None and v != ""]
+    return bool(cells) and all(type(v) is str and _SIGN.match(_squeeze(v)) for v in cells)
+
+
+def _other_header(row: list[Any], kind: str | None) -> bool:
     """Whether a row that did not read as data is a header row of its own: at least two
     known headers, and they are most of its text cells. (Asked only of rows with a bad
     cell, so data costs nothing.)"""
