@@ -268,13 +268,13 @@ def sheet_xml(path: Path) -> dict[str, SheetXml]:
                         piece = stream.read(_XML_CHUNK)
                         data = carry + piece
                         if not piece:
-                            _scan(data, facts)
+                            _scan(data, len(data), facts)
                             break
                         cut = data.rfind(b"<row")  # scan whole rows only; the rest waits
                         if cut <= 0:
                             carry = data
                             continue
-                        _scan(data[:cut], facts)
+                        _scan(data, cut, facts)  # (data[:cut], without copying it)
                         carry = data[cut:]
                 if facts.formula_blanks or facts.hidden_rows or facts.filtered:
                     out[name] = facts
@@ -293,24 +293,25 @@ _ANY_HIDDEN = re.compile(rb"hidden=")
 _AUTOFILTER = re.compile(rb"<autoFilter")
 
 
-def _scan(data: bytes, facts: SheetXml) -> None:
-    """Add what ``data`` (whole rows of a sheet's XML, or its head or tail) says to
+def _scan(data: bytes, end: int, facts: SheetXml) -> None:
+    """Add what ``data[:end]`` (whole rows of a sheet's XML, or its head or tail) says to
     ``facts``. An ``<autoFilter>`` comes after ``<sheetData>`` (the schema's order), so
-    it is looked for only after the last ``</row>`` of ``data``."""
-    if _ANY_FORMULA.search(data):
-        for m in _FORMULA_NO_VALUE.finditer(data):
+    it is looked for only after the last ``</row>`` before ``end``."""
+    if _ANY_FORMULA.search(data, 0, end):
+        for m in _FORMULA_NO_VALUE.finditer(data, 0, end):
             ref = _CELL_REF.fullmatch(m.group(1).decode())
             if ref:
                 col = 0
                 for ch in ref.group(1):
                     col = col * 26 + ord(ch) - 64
                 facts.formula_blanks.append((int(ref.group(2)) - 1, col - 1))
-    if _ANY_HIDDEN.search(data):
-        for m in _HIDDEN_ROW.finditer(data):
+    if _ANY_HIDDEN.search(data, 0, end):
+        for m in _HIDDEN_ROW.finditer(data, 0, end):
             num = _ROW_NUMBER.search(m.group(0))
             if num:
                 facts.hidden_rows.append(int(num.group(1)) - 1)
-    if not facts.filtered and _AUTOFILTER.search(data, max(data.rfind(b"</row>"), 0)):
+    if not facts.filtered and _AUTOFILTER.search(data, max(data.rfind(b"</row>", 0, end), 0),
+                                                  end):
         facts.filtered = True
 
 
