@@ -73,9 +73,10 @@ def _too_big(inp: PlanInput, limits: Limits, too_big: list[tuple[int, str]]) -> 
             lines.append(f"system {names[i]}: {why}")
     if len(too_big) == 1 and not windows:
         return head
+    # (each --exclude ID is shown as the CLI takes it, the system's name, by the plan)
     hint = ("; give the bureau a longer window (维护窗口时长) or a faster link (专线带宽) in "
-            "its ledger, or raise --link-efficiency, or --exclude the system"
-            if windows else "")
+            "its ledger, or raise --link-efficiency, or "
+            + " ".join(f"--exclude {names[i]}" for i, _ in too_big) if windows else "")
     return head + ": " + "; ".join(lines) + hint
 
 

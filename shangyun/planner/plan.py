@@ -192,23 +192,39 @@ def _check_ran(estate: Estate, opts: PlanOptions, ran: RanWaves,
     return opts if pins == opts.pins else replace(opts, pins=pins)
 
 
+_COMMAND = re.compile(r"--pin (\S+)=(-?\d+)|--exclude (\S+)")
+
+
 def _named(message: str, estate: Estate) -> str:
     """``message`` with each system and bureau id a person reads shown as ``name (id)``
-    (a ledger's ids are hashes: ``s-1f0681c919``); a ``--pin ID=W`` it echoes names the
-    system as the CLI takes it (:func:`command_arg`: its name, quoted for a shell); an id
-    that is its own name stays as it is."""
+    (a ledger's ids are hashes: ``s-1f0681c919``); a ``--pin ID=W`` or ``--exclude ID`` it
+    echoes names the system as the CLI takes it (:func:`command_arg`: its name, quoted for
+    a shell); an id that is its own name stays as it is."""
     systems = names_of(estate, "system")
-    message = re.sub(r"--pin (\S+)=(-?\d+)", lambda m: "--pin " + (
-        command_arg("system", m.group(1), systems, f"={m.group(2)}")
-        if m.group(1) in systems else m.group(0)[6:]), message)
+
+    def command(m: re.Match[str]) -> str:
+        ident, wave, excluded = m.group(1), m.group(2), m.group(3)
+        if excluded is not None:
+            return "--exclude " + (command_arg("system", excluded, systems)
+                                   if excluded in systems else excluded)
+        return "--pin " + (command_arg("system", ident, systems, f"={wave}")
+                           if ident in systems else f"{ident}={wave}")
+
     names = {str(r["id"]): str(r.get(col) or "") for table, col in
              (("systems", "name"), ("bureaus", "name")) for r in estate.rows(table)}
     names = {i: n for i, n in names.items() if n and n != i}
-    if not names:
-        return message
     ids = "|".join(re.escape(i) for i in sorted(names, key=len, reverse=True))
-    return re.sub(rf"(?<![\w=-])({ids})(?![\w=-])",
-                  lambda m: f"{names[m.group(1)]} ({m.group(1)})", message)
+    pattern = re.compile(rf"(?<![\w=-])({ids})(?![\w=-])") if names else None
+
+    def plain(text: str) -> str:
+        return pattern.sub(lambda m: f"{names[m.group(1)]} ({m.group(1)})", text) \
+            if pattern else text
+
+    out, pos = [], 0
+    for m in _COMMAND.finditer(message):  # a command's words are not named again
+        out += [plain(message[pos:m.start()]), command(m)]
+        pos = m.end()
+    return "".join([*out, plain(message[pos:])])
 
 
 def _bureau_namer(bureau_names: dict[str, str]) -> Callable[[str], str]:

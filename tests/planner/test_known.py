@@ -118,6 +118,9 @@ def test_every_system_too_big_for_its_window_is_named_with_its_copy_time(
             "10 Mbps at 80 % efficiency; the window is 2 h (7.2 GB)") in text
     assert "(OK)" not in text
     assert "a longer window (维护窗口时长) or a faster link (专线带宽)" in text
+    # the way out is a command the operator can type: each system by its name
+    assert ("or --exclude 'system IAM' --exclude 'system DOC' --exclude 'system BIG'"
+            in text), text
 
 
 def test_bureau_window_spreads_its_systems_over_waves(opts: PlanOptions) -> None:
