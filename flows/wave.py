@@ -80,6 +80,7 @@ from shangyun.wave.engine import (
     record_step,
     undo_system,
 )
+from shangyun.wave.estimate import GLOBAL_SLOTS, bureau_slots
 from shangyun.wave.journal_port import WaveJournal, held_elsewhere, wave_status
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
@@ -108,7 +109,6 @@ from shangyun.wave.stepargs import ConvertDone, ImportArgs, from_record
 from shangyun.wave.steps import NOT_RUN, UNDONE, RunOptions, Step
 
 GLOBAL_LIMIT = "shangyun-wave-global"
-GLOBAL_SLOTS = 4
 HEARTBEAT_SECONDS = 5.0
 LEFT_ALONE = "cut over (left alone): its target is in production"
 
@@ -151,13 +151,6 @@ _quiet_own_errors()
 def bureau_limit_name(bureau: str) -> str:
     """The global concurrency limit of one bureau's link."""
     return f"shangyun-bureau-{bureau}"
-
-
-def bureau_slots(link_mbps: float | None) -> int:
-    """Systems a bureau's link carries at once: one per 100 Mbps, between 1 and 4."""
-    if not link_mbps:
-        return 1
-    return max(1, min(4, int(link_mbps // 100)))
 
 
 def wave_limits(wave: WaveWork, global_slots: int = GLOBAL_SLOTS) -> dict[str, int]:

@@ -21,21 +21,21 @@ from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
-from shangyun.runbook.estimate import (
-    DEFAULT_LINK_MBPS,
-    Rates,
-    bureau_slots,
-    copy_seconds,
-    human_duration,
-    schedule,
-    step_seconds,
-)
 from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, failure_text, reason_text
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.builder import wave_steps
-from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
-from shangyun.wave.plan import csv_groups, host_os, wave_groups
+from shangyun.wave.estimate import (
+    DEFAULT_LINK_MBPS,
+    DISK_MBPS,
+    LINK_EFFICIENCY,
+    bureau_slots,
+    estimate_wave,
+    human_duration,
+    window_verdict,
+)
+from shangyun.wave.model import SystemWork, WaveWork, system_work
+from shangyun.wave.plan import csv_groups, wave_groups
 from shangyun.wave.state import (
     CUT_OVER,
     FAILBACK,
@@ -82,6 +82,15 @@ MANUAL_CHECKS = ("chk_backup", "chk_notice", "chk_contacts", "chk_target")
 SIGNERS = ("role_bureau", "role_owner", "role_change", "role_engineer", "role_security")
 
 
+def plan_rates(plan: dict[str, Any]) -> tuple[float, float]:
+    """The estimate's rates a plan recorded (``plan.yaml`` options): the link efficiency
+    and the local disk speed (MB/s); the defaults for a plan written before they were
+    options."""
+    opts = plan.get("options") or {}
+    return (to_float(opts.get("link_efficiency"), LINK_EFFICIENCY) or LINK_EFFICIENCY,
+            to_float(opts.get("disk_mbps"), DISK_MBPS) or DISK_MBPS)
+
+
 def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int,
                ran_here: tuple[str, ...] = ()) -> WaveWork:
     """The wave as the engine sees it, tolerating disks without a path (warned instead);
@@ -105,33 +114,11 @@ def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int,
             if sid not in systems:
                 raise EstateError(f"{root / 'plan' / 'move_groups.csv'}: wave {number} names "
                                   f"system {sid!r}, which is not in systems.csv")
-            row = systems[sid]
-            b = bureaus.get(row["bureau_id"], {})
-            hw = tuple(HostWork(
-                id=h["id"], hostname=h["hostname"], hypervisor=h.get("hypervisor") or "",
-                cpu_cores=int(h.get("cpu_cores") or 1), memory_gb=float(h.get("memory_gb") or 1),
-                disks=tuple(DiskWork(id=d["id"], host_id=h["id"], name=d.get("name") or d["id"],
-                                     path=d.get("path") or "", format=d.get("format") or "raw",
-                                     size_gb=float(d["size_gb"]))
-                            for d in disks.get(h["id"], [])),
-                os=host_os(h), mac=str(h.get("mac") or ""))
-                for h in hosts.get(sid, []))
-            link = b.get("link_mbps")
-            out.append(SystemWork(id=sid, name=row["name"], bureau_id=row["bureau_id"],
-                                  bureau_name=b.get("name") or row["bureau_id"], move_group=gid,
-                                  link_mbps=float(link) if link is not None else None,
-                                  hosts=hw))
+            out.append(system_work(systems[sid], bureaus, hosts.get(sid, []), disks, gid,
+                                   strict=False))
     return WaveWork(number=number, estate_dir=str(root),
                     plan_fingerprint=str(plan.get("estate_fingerprint") or ""),
                     estate_fingerprint=estate.fingerprint(), systems=tuple(out))
-
-
-def _step_data_gb(step: Step, used: dict[str, float], system: SystemWork) -> float:
-    disk_id = step.key.split("/")[-1]
-    for d in system.disks:
-        if d.id == disk_id:
-            return used.get(d.id, d.size_gb) if step.kind != "convert" else d.size_gb
-    return 0.0
 
 
 def _undo_text(t: Any, step: Step) -> str:
@@ -208,7 +195,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                      and h["state"] not in (PENDING, ROLLED_BACK, REFUSED))
     wave = _wave_work(root, estate, plan, number, ran_here)
     opts = options or RunOptions(staging_dir=str(root / "staging"))
-    eff = to_float((plan.get("options") or {}).get("link_efficiency"), 0.8) or 0.8
+    eff, disk_mbps = plan_rates(plan)
     sys_rows = {r["id"]: r for r in estate.rows("systems")}
     names = names_of(estate, "system")  # commands a person copies name systems by name
     bureaus = {r["id"]: r for r in estate.rows("bureaus")}
@@ -225,6 +212,11 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         warnings.append({"system": "", "text": t("warn_fingerprint")})
     ids = {s.id for s in wave.systems}
     wave_plan = wave_steps(wave, opts)
+    # bureaus whose windows fall on the same date share the run's workers
+    day = {r.get("bureau_id"): r.get("date", "") for r in pf["windows"]
+           if str(r.get("wave")) == str(number)}
+    estimate = estimate_wave(wave, wave_plan, used, day, eff, disk_mbps,
+                             {h: to_float(r.get("disk_gb")) for h, r in hosts.items()})
     systems = []
     for s in wave.systems:
         row = sys_rows[s.id]
@@ -234,11 +226,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             warnings.append({"system": s.id, "text": t("warn_no_link",
                                                         bureau=_label(s.bureau_id, bureaus),
                                                         mbps=DEFAULT_LINK_MBPS)})
-        # concurrent systems of one bureau share its link
-        rates = Rates(link_mbps=link / bureau_slots(link), efficiency=eff)
         steps = []
-        for st in wave_plan[s.id]:
-            secs = step_seconds(st.kind, _step_data_gb(st, used, s), rates)
+        for st, secs in zip(wave_plan[s.id], estimate.steps[s.id], strict=True):
             steps.append({"key": st.key, "kind": st.kind, "kind_label": t(f"kind_{st.kind}"),
                           "title": step_title(lang, t, st, s), "seconds": secs,
                           "estimate": human_duration(secs),
@@ -253,19 +242,16 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
         # wave converts nothing for it; the plan counted its disk_gb and its copy time, and
         # so does this (its size unknown: the estimate is unknown, never a guess)
         bare = [h for h in s.hosts if not h.disks]
-        bare_gb = {h.id: to_float(hosts[h.id].get("disk_gb")) or 0.0 for h in bare}
-        unsized = [h.hostname for h in bare if not bare_gb[h.id]]
-        bare_seconds = 0.0
+        unsized = estimate.unsized.get(s.id, [])
         for h in bare:
-            if not bare_gb[h.id]:
+            if h.id not in estimate.bare:
                 warnings.append({"system": s.id, "text": t("warn_no_disks_unsized",
                                                             host=h.hostname)})
                 continue
-            secs = copy_seconds(bare_gb[h.id], rates)
-            bare_seconds += secs
             warnings.append({"system": s.id, "text": t(
-                "warn_no_disks", host=h.hostname, gb=f"{bare_gb[h.id]:,.0f}",
-                est=human_duration(secs))})
+                "warn_no_disks", host=h.hostname,
+                gb=f"{to_float(hosts[h.id].get('disk_gb')) or 0:,.0f}",
+                est=human_duration(estimate.bare[h.id]))})
         a = readiness.get(s.id, {})
         if a.get("readiness") in ("conditional", "not ready") and a.get("reasons"):
             for reason in str(a["reasons"]).split(" | "):
@@ -285,7 +271,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             t("failback_steps", n=back, what=counted(back, "fail-back step")) if back else "",
             t("unplanned_steps", n=len(others) - back,
               what=counted(len(others) - back, "step")) if len(others) > back else "") if x)
-        total = sum(x["seconds"] for x in steps) + bare_seconds
+        total = estimate.seconds(s.id)
         systems.append({
             "id": s.id, "name": s.name, "bureau": s.bureau_id, "bureau_name": s.bureau_name,
             "cmd": command_arg("system", s.id, names),
@@ -306,18 +292,10 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
             "estimate": t("unknown") if unsized else human_duration(total),
             "unsized": unsized, "rollback": list(reversed(steps)),
-            "slots": bureau_slots(link), "offset": 0.0,
+            "slots": bureau_slots(link), "offset": estimate.offsets[s.id],
             "dependencies": deps, "history": hist, "state": hist["state"],
             "ran_steps": len(ran), "other_steps": extra})
-    # bureaus whose windows fall on the same date share the run's global slots
-    day = {r.get("bureau_id"): r.get("date", "") for r in pf["windows"]
-           if str(r.get("wave")) == str(number)}
-    for d in sorted({day.get(s["bureau"], "") for s in systems}):
-        starts = schedule([(s["id"], s["bureau"], s["seconds"], s["slots"]) for s in systems
-                           if day.get(s["bureau"], "") == d])
-        for sid, start in starts.items():
-            next(x for x in systems if x["id"] == sid)["offset"] = start
-    windows = _windows(pf["windows"], number, bureaus, systems, t, warnings)
+    windows = _windows(pf["windows"], number, bureaus, systems, estimate.spans, t, warnings)
     wrow = next((w for w in pf["waves"] if str(w.get("wave")) == str(number)), {})
     checks = _checks(wave, systems, windows, warnings, t)
     return {
@@ -499,20 +477,14 @@ def _dependencies(estate: Estate, sid: str, ids: set[str], sys_rows: dict[str, A
 
 
 def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
-             systems: list[dict[str, Any]], t: Any,
+             systems: list[dict[str, Any]], spans: dict[str, float], t: Any,
              warnings: list[dict[str, str]]) -> list[dict[str, Any]]:
     data: dict[str, float] = {}
-    est: dict[str, float] = {}
     unsized: set[str] = set()  # bureaus with a host of no known size: estimate unknown
     for s in systems:
         data[s["bureau"]] = data.get(s["bureau"], 0.0) + s["data_gb"]
         if s["unsized"]:
             unsized.add(s["bureau"])
-        # the bureau's part of the schedule: first start to last end
-        end = s["offset"] + s["seconds"]
-        first, last = est.get(s["bureau"] + "/first", s["offset"]), est.get(s["bureau"], 0.0)
-        est[s["bureau"] + "/first"] = min(first, s["offset"])
-        est[s["bureau"]] = max(last, end)
     out = []
     seen = set()
     for r in rows:
@@ -523,7 +495,7 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         cap, hours = to_float(r.get("capacity_gb")), to_float(r.get("hours"))
         gb = data.get(bid, to_float(r.get("data_gb")))
         fits = not cap or gb <= cap
-        span = est.get(bid, 0.0) - est.get(bid + "/first", 0.0)
+        span = spans.get(bid, 0.0)  # the bureau's part of the schedule
         link = (bureaus.get(bid) or {}).get("link_mbps")
         verdict = window_verdict(link, hours, cap, gb, span, sized=bid not in unsized)
         if verdict["missing"]:
@@ -548,7 +520,7 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
         b = bureaus.get(bid) or {}
         hours = to_float(b.get("window_hours")) or None
         verdict = window_verdict(b.get("link_mbps"), hours, None, data[bid],
-                                 est[bid] - est[bid + "/first"], sized=bid not in unsized)
+                                 spans[bid], sized=bid not in unsized)
         verdict["missing"] = sorted({*verdict["missing"], "window_day"})
         verdict["ok"] = None
         warnings.append({"system": "", "text": t(
@@ -560,28 +532,9 @@ def _windows(rows: list[dict[str, Any]], number: int, bureaus: dict[str, Any],
                     "data_gb": round(data[bid], 1), "fits": False,
                     "link_mbps": b.get("link_mbps"),
                     "estimate": t("unknown") if bid in unsized
-                    else human_duration(est[bid] - est[bid + "/first"]), **verdict,
+                    else human_duration(spans[bid]), **verdict,
                     **_window_texts(t, b.get("link_mbps"), hours, None)})
     return out
-
-
-def window_verdict(link_mbps: Any, hours: float | None, capacity_gb: float | None,
-                   data_gb: float, estimate_seconds: float, *,
-                   sized: bool = True) -> dict[str, Any]:
-    """One bureau's window in a wave: ``ok`` True (the data and the estimated time fit),
-    False (they do not: ``why`` says which), or None (unknown: ``missing`` names the bureau
-    columns to fill in — and ``hosts.disk_gb`` when not ``sized``: a host of the bureau has
-    neither disks nor a size, so the estimate is unknown). Unknown is never OK."""
-    missing = [c for c, v in (("link_mbps", link_mbps), ("window_hours", hours)) if not v]
-    if not sized:
-        missing.append("hosts.disk_gb")
-    why = []
-    if capacity_gb and data_gb > capacity_gb:
-        why.append("data")
-    if hours and estimate_seconds > hours * 3600:
-        why.append("time")
-    ok: bool | None = False if why else (None if missing else True)
-    return {"ok": ok, "missing": missing, "why": why}
 
 
 def _column(missing: str) -> str:

@@ -20,7 +20,7 @@ from shangyun.journal.status import (
     UNDOING,
     UNDONE,
 )
-from shangyun.runbook.estimate import human_duration
+from shangyun.wave.estimate import human_duration
 from shangyun.wave.state import (
     is_finalized,
     run_outcome,

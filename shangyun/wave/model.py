@@ -7,7 +7,9 @@ builds them from files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from shangyun.errors import EstateError
 from shangyun.estate.datastores import roots_for
 
 
@@ -88,3 +90,39 @@ class WaveWork:
         for s in self.systems:
             out.setdefault(s.move_group, []).append(s.id)
         return out
+
+
+def host_os(row: dict[str, Any]) -> str:
+    """What an estate host row says it runs (``os`` and ``os_version``), for the record."""
+    return " ".join(str(row.get(k) or "") for k in ("os", "os_version")).strip()
+
+
+def system_work(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
+                hosts: list[dict[str, Any]], disks_by_host: dict[str, list[dict[str, Any]]],
+                group: str, strict: bool = True) -> SystemWork:
+    """One system of the estate (its ``systems.csv`` row, its host rows, every host's disk
+    rows) as a wave moves it, in move group ``group``. ``strict``: a disk without a path is
+    an error (a run needs it); otherwise its path is left empty (the runbook warns, the
+    plan only estimates)."""
+    bureau = bureaus.get(row["bureau_id"], {})
+    host_work = []
+    for h in hosts:
+        disks = []
+        for d in disks_by_host.get(h["id"], []):
+            if not d.get("path") and strict:
+                raise EstateError(f"disks.csv: disk {d['id']!r} of host {h['id']!r} has no "
+                                  "path, column path (where its image lives)")
+            disks.append(DiskWork(id=d["id"], host_id=h["id"], name=d.get("name") or d["id"],
+                                  path=d.get("path") or "", format=d.get("format") or "raw",
+                                  size_gb=float(d["size_gb"])))
+        host_work.append(HostWork(id=h["id"], hostname=h["hostname"],
+                                  hypervisor=h.get("hypervisor") or "",
+                                  cpu_cores=int(h.get("cpu_cores") or 1),
+                                  memory_gb=float(h.get("memory_gb") or 1),
+                                  disks=tuple(disks), ip=str(h.get("ip") or ""),
+                                  os=host_os(h), mac=str(h.get("mac") or "")))
+    link = bureau.get("link_mbps")
+    return SystemWork(id=row["id"], name=row["name"], bureau_id=row["bureau_id"],
+                      bureau_name=bureau.get("name") or row["bureau_id"], move_group=group,
+                      link_mbps=float(link) if link is not None else None,
+                      hosts=tuple(host_work))

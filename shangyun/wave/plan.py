@@ -27,7 +27,7 @@ import pandas as pd
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
 from shangyun.planner.files import PLAN_FILE, no_such_wave, read_plan_meta
-from shangyun.wave.model import DiskWork, HostWork, SystemWork, WaveWork
+from shangyun.wave.model import SystemWork, WaveWork, system_work
 
 
 def _wave_number(entry: dict[str, Any], index: int) -> int:
@@ -128,8 +128,8 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
             if sid not in systems:
                 raise PlanError(f"{file}: wave {number} names system {sid!r}, "
                                 "which is not in systems.csv")
-            out.append(_system(systems[sid], bureaus, hosts_by_sys.get(sid, []),
-                               disks_by_host, gid))
+            out.append(system_work(systems[sid], bureaus, hosts_by_sys.get(sid, []),
+                                   disks_by_host, gid))
     if only is not None:
         out = [s for s in out if only in (s.id, s.name)]
         if not out:
@@ -139,35 +139,3 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
                                          or plan.get("fingerprint") or ""),
                     estate_fingerprint=estate.fingerprint(), systems=tuple(out),
                     datastore_roots=estate.datastore_roots(root))
-
-
-def host_os(row: dict[str, Any]) -> str:
-    """What an estate host row says it runs (``os`` and ``os_version``), for the record."""
-    return " ".join(str(row.get(k) or "") for k in ("os", "os_version")).strip()
-
-
-def _system(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
-            hosts: list[dict[str, Any]], disks_by_host: dict[str, list[dict[str, Any]]],
-            group: str) -> SystemWork:
-    bureau = bureaus.get(row["bureau_id"], {})
-    host_work = []
-    for h in hosts:
-        disks = []
-        for d in disks_by_host.get(h["id"], []):
-            if not d.get("path"):
-                raise EstateError(f"disks.csv: disk {d['id']!r} of host {h['id']!r} has no "
-                                  "path, column path (where its image lives)")
-            disks.append(DiskWork(id=d["id"], host_id=h["id"], name=d.get("name") or d["id"],
-                                  path=d["path"], format=d.get("format") or "raw",
-                                  size_gb=float(d["size_gb"])))
-        host_work.append(HostWork(id=h["id"], hostname=h["hostname"],
-                                  hypervisor=h.get("hypervisor") or "",
-                                  cpu_cores=int(h.get("cpu_cores") or 1),
-                                  memory_gb=float(h.get("memory_gb") or 1),
-                                  disks=tuple(disks), ip=str(h.get("ip") or ""),
-                                  os=host_os(h), mac=str(h.get("mac") or "")))
-    link = bureau.get("link_mbps")
-    return SystemWork(id=row["id"], name=row["name"], bureau_id=row["bureau_id"],
-                      bureau_name=bureau.get("name") or row["bureau_id"], move_group=group,
-                      link_mbps=float(link) if link is not None else None,
-                      hosts=tuple(host_work))

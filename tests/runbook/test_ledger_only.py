@@ -16,8 +16,8 @@ from shangyun.planner import make_plan
 from shangyun.planner.files import write_plan
 from shangyun.runbook import render_runbook
 from shangyun.runbook.context import build_context
-from shangyun.runbook.estimate import Rates, bureau_slots, copy_seconds, human_duration
 from shangyun.runbook.i18n import translator
+from shangyun.wave.estimate import Rates, copy_seconds, human_duration
 from tests.planner.build import bureau, make_estate, system
 
 
@@ -85,7 +85,8 @@ def test_the_estimate_copies_the_ledgers_size_as_the_plan_does(
         else:
             assert w["ok"] is True and window["ok"] is True, (w, window)
         texts = [x["text"] for x in ctx["warnings"]]
-        host = human_duration(copy_seconds(gb, Rates(link_mbps=link / bureau_slots(link))))
+        # the system is alone on its bureau's link: it gets the whole of it
+        host = human_duration(copy_seconds(gb, Rates(link_mbps=link)))
         assert any("oa-h0" in x and host in x for x in texts), (host, texts)
 
 

@@ -3,8 +3,9 @@ fails visibly, and the runbook's first screen says GO or NO-GO and why. Pure fun
 
 from __future__ import annotations
 
-from shangyun.runbook.context import _window_check, verdict, window_verdict
+from shangyun.runbook.context import _window_check, verdict
 from shangyun.runbook.i18n import translator
+from shangyun.wave.estimate import window_verdict
 
 
 def test_a_window_without_link_or_hours_is_unknown_and_names_what_to_fill_in() -> None:
