@@ -48,7 +48,11 @@ def _limit(v: float | None) -> float | None:
 @click.option("--max-bureaus", type=click.IntRange(0), default=0, show_default=True,
               help="Bureaus per wave (field teams; 0 = no hard limit, fewer still preferred).")
 @click.option("--link-efficiency", type=click.FloatRange(0.01, 1.0), default=0.8,
-              show_default=True, help="Share of a bureau's link a copy gets in its window.")
+              show_default=True, help="Share of a bureau's link a copy gets in its window "
+              "(the window's capacity and the upload's estimated time).")
+@click.option("--disk-mbps", type=click.FloatRange(1.0), default=150.0, show_default=True,
+              help="MB/s a local convert or import sustains (the estimated time each "
+                   "bureau's window is checked against; the runbook uses the same).")
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="First wave's week (YYYY-MM-DD; default: next Monday); after waves have "
                    "run, the week of the first new wave.")
@@ -91,7 +95,8 @@ def _limit(v: float | None) -> float | None:
 @click.pass_context
 @handle_errors
 def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems: int,
-         max_tb: float, max_bureaus: int, link_efficiency: float, start: dt.datetime | None,
+         max_tb: float, max_bureaus: int, link_efficiency: float, disk_mbps: float,
+         start: dt.datetime | None,
          cadence_days: int, blackout: tuple[dt.datetime, ...], pilot_systems: int,
          pilot_hosts: int, pilot_tb: float, order: str, cycles: str, strong: tuple[str, ...],
          no_split: bool,
@@ -104,7 +109,10 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     dates, a small pilot first, criticality (critical later), shared services before or
     with their consumers, few bureaus per wave, and --pin/--exclude. Classified systems are
     excluded with the reason. Impossible constraints stop with an error naming them.
-    `shangyun plan explain SYSTEM` tells why a system is in its wave.
+    `shangyun plan explain SYSTEM` tells why a system is in its wave. Each wave's time per
+    bureau is estimated as the runbook estimates it (--disk-mbps, --link-efficiency; a
+    system's hosts and disks move one after another): windows.csv gives estimated_hours
+    and fits, and a window the estimate overruns is named (the runbook's NO-GO).
 
     A re-plan reads the journal: every wave that has run keeps the systems it ran (done,
     cut over, failed …) and takes nothing new; new systems, systems not run yet and those
@@ -141,7 +149,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
             max_hosts=int(_limit(max_hosts) or 0) or None,
             max_systems=int(_limit(max_systems) or 0) or None, max_tb=_limit(max_tb),
             max_bureaus=int(_limit(max_bureaus) or 0) or None, link_efficiency=link_efficiency,
-            start=first, cadence_days=cadence_days, blackout=tuple(b.date() for b in blackout),
+            disk_mbps=disk_mbps, start=first, cadence_days=cadence_days,
+            blackout=tuple(b.date() for b in blackout),
             pilot_systems=pilot_systems, pilot_hosts=pilot_hosts,
             pilot_tb=_limit(pilot_tb), order=order, cycles=cycles,
             strong_types=tuple(strong), allow_split=not no_split, pins=pinned,
@@ -158,7 +167,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     # the zones and support matrix the assessment read (assess --data), unless --data
     catalog = load_catalog(str(Path(data_dir).resolve()) if data_dir
                            else assessment_data_dir(estate_dir))
-    result = make_plan(estate, opts, catalog=catalog, history=history)
+    result = make_plan(estate, opts, catalog=catalog, history=history,
+                       estate_dir=estate_dir)
     path = None if dry_run else write_plan(result, estate_dir)
     warnings = result.warnings(dt.date.today())
     if as_json:

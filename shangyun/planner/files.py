@@ -58,7 +58,7 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
                              "bureau_name": bname.get(win["bureau_id"], "")}
                             for w in plan.waves for win in w["windows"]],
                            columns=["wave", "bureau_id", "bureau_name", "date", "start", "hours",
-                                    "capacity_gb", "data_gb"])
+                                    "capacity_gb", "data_gb", "estimated_hours", "fits"])
     groups = pd.DataFrame([{**g, "systems": ";".join(g["systems"]),
                             "system_names": named(g["systems"], sname)}
                            for g in plan.move_groups],

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shangyun.wave.estimate import DISK_MBPS, LINK_EFFICIENCY
+
 ORDER_MODES = ("before-or-with", "before", "off")
 CYCLE_MODES = ("relax", "error")
 
@@ -25,6 +27,9 @@ class PlanOptions:
       preferred even without a limit;
     - ``link_efficiency``: the share of a bureau's link a copy really gets; a bureau's data
       in one wave must fit ``link_mbps × window_hours × efficiency``;
+    - ``disk_mbps``: MB/s a local convert or import sustains; with ``link_efficiency`` the
+      rates of the wave's time estimate (:mod:`shangyun.wave.estimate`), which the plan
+      checks against each bureau's window and the runbook reads from ``plan.yaml``;
     - ``start``, ``cadence_days``, ``blackout``: the wave calendar (one wave per cadence,
       a wave never lands on a bureau's blackout date, nor on a global ``blackout`` date);
     - ``pilot_systems``, ``pilot_hosts``, ``pilot_tb``: the size of the low-risk pilot wave
@@ -44,7 +49,8 @@ class PlanOptions:
     max_systems: int | None = 40
     max_tb: float | None = 50.0
     max_bureaus: int | None = None
-    link_efficiency: float = 0.8
+    link_efficiency: float = LINK_EFFICIENCY
+    disk_mbps: float = DISK_MBPS
     start: dt.date = field(default_factory=lambda: dt.date(2027, 1, 4))
     cadence_days: int = 7
     blackout: tuple[dt.date, ...] = ()
@@ -69,6 +75,8 @@ class PlanOptions:
             raise ValueError("cadence_days must be at least 1")
         if not 0 < self.link_efficiency <= 1:
             raise ValueError("link_efficiency must be in (0, 1]")
+        if not self.disk_mbps > 0:
+            raise ValueError("disk_mbps must be positive")
         for name in ("max_hosts", "max_systems", "max_bureaus"):
             v = getattr(self, name)
             if v is not None and v < 1:

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,10 @@ from shangyun.planner.inputs import CRITICALITY_RANK, PlanInput, build_input, he
 from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
+from shangyun.wave.builder import wave_steps
+from shangyun.wave.estimate import estimate_wave, human_duration, window_verdict
+from shangyun.wave.model import WaveWork, system_work
+from shangyun.wave.steps import RunOptions
 from shangyun.words import counted, verb
 
 PLAN_SCHEMA_VERSION = 1
@@ -114,13 +119,21 @@ class Plan:
 
 
 def make_plan(estate: Estate, options: PlanOptions | None = None,
-              catalog: Catalog | None = None, history: RanWaves | None = None) -> Plan:
+              catalog: Catalog | None = None, history: RanWaves | None = None,
+              estate_dir: str | Path | None = None) -> Plan:
     """Plan the migration of ``estate``; raises :class:`PlanError` when infeasible.
 
     ``history`` (:func:`shangyun.planner.history.ran_waves`: the journal) makes this a
     re-plan: every wave that has run keeps the systems it holds and takes nothing new;
     every other system — new, never run, or rolled back or refused where it ran — goes
-    into waves numbered on from the last wave that ran."""
+    into waves numbered on from the last wave that ran.
+
+    Each wave's time per bureau is estimated as the runbook estimates it
+    (:func:`shangyun.wave.estimate.estimate_wave` on the wave engine's steps; with
+    ``estate_dir``, the folder ``estate`` was read from, the steps of its
+    ``plan/cutover.yaml`` count too): every window gets
+    ``estimated_hours`` and ``fits``, and a window the estimate overruns is named in the
+    plan's notes."""
     opts = options or PlanOptions()
     ran = history or RanWaves()
     known = {str(r["id"]) for r in estate.rows("systems")}
@@ -140,7 +153,8 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
                          ran_note=_ran_sentence(ran))
     except PlanError as e:
         raise PlanError(_named(str(e), estate)) from None
-    plan = _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched, ran)
+    plan = _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched, ran,
+                     str(estate_dir or ""))
     plan.data = catalog.source if catalog is not None else "shangyun/data"
     return plan
 
@@ -284,7 +298,7 @@ def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
 
 def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
               groups: list[MoveGroup], units: list[Unit], u_of_sys: list[int],
-              sched: Schedule, ran: RanWaves) -> Plan:
+              sched: Schedule, ran: RanWaves, estate_dir: str = "") -> Plan:
     names = inp.systems
     n = len(names)
     g_of = np.zeros(n, dtype=np.int64)
@@ -322,6 +336,7 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
            "wave": int(wave_sys[g.members[0]]), "hosts": int(inp.hosts[g.members].sum()),
            "data_gb": round(float(inp.data_gb[g.members].sum()), 1),
            "split_from": g.split_from, "cut": g.cut} for g in groups]
+    overrun = _estimate_windows(estate, inp, opts, waves, mg, estate_dir)
     excluded = [{"system": s, "reason": r} for s, r in sorted(inp.excluded.items())]
     pilot_members = {m for uid in sched.pilot for m in units[uid].members}
     system_names = names_of(estate, "system")
@@ -347,7 +362,14 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
     # a limit's words name a bureau by its id (``bureau b-17b0f7f758 window: …``): people
     # read the reasons, so every bureau id there is shown as ``name (id)``
     named_bureaus = _bureau_namer(names_of(estate, "bureau"))
+    short = {(w["number"], win["bureau_id"]): win for w in waves if not w.get("ran")
+             for win in w["windows"] if win.get("fits") == "no"}
     for row in systems:
+        win = short.get((row["wave"], row["bureau_id"]))
+        if win is not None:  # the runbook's NO-GO, said where the system's placement is
+            row["reasons"].append(f"bureau {win['bureau_id']} window too short: estimated "
+                                  f"{win['estimate']} for its {win['hours']:g} h window "
+                                  f"(wave {row['wave']}; the runbook says NO-GO until it fits)")
         row["reasons"] = [named_bureaus(x) for x in row["reasons"]]
     if any(not limits.fits(sched.loads[k]) for k in by_wave):  # pragma: no cover - guard
         raise PlanError("internal: a wave breaks a limit; this is a bug, please report it")
@@ -356,8 +378,71 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
                                              "bureau": names_of(estate, "bureau")},
                 ran=sorted(ran.waves),
                 notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names),
+                       *(_named(x, estate) for x in overrun),
                        *_staying_dependencies(inp, system_names),
                        *(_named(x, estate) for x in _unchecked(inp, opts, waves))])
+
+
+FITS_WORDS = {True: "yes", False: "no", None: "unknown"}
+"""A window's ``fits`` in the plan's files (``windows.csv``)."""
+
+
+def _estimate_windows(estate: Estate, inp: PlanInput, opts: PlanOptions,
+                      waves: list[dict[str, Any]], groups: list[dict[str, Any]],
+                      estate_dir: str) -> list[str]:
+    """Set each window's ``estimated_hours`` and ``fits`` (the runbook's window check:
+    :func:`shangyun.wave.estimate.window_verdict` on the same estimate) and return the
+    plan's note on the windows the estimate overruns."""
+    systems = {r["id"]: r for r in estate.rows("systems")}
+    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
+    hosts: dict[str, list[dict[str, Any]]] = {}
+    for h in estate.rows("hosts"):
+        hosts.setdefault(h["system_id"] or "", []).append(h)
+    disks: dict[str, list[dict[str, Any]]] = {}
+    for d in estate.rows("disks"):
+        disks.setdefault(d["host_id"], []).append(d)
+    used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
+            if d.get("used_gb") is not None}
+    host_gb = {h["id"]: h.get("disk_gb") for rows in hosts.values() for h in rows}
+    late: list[str] = []
+    for w in waves:
+        # the wave as the runbook reads it: move groups in file order, systems in group order
+        members = tuple(system_work(systems[sid], bureaus, hosts.get(sid, []), disks, g["id"],
+                                    strict=False)
+                        for g in groups if g["wave"] == w["number"] for sid in g["systems"])
+        wave = WaveWork(number=w["number"], estate_dir=estate_dir, plan_fingerprint="",
+                        estate_fingerprint="", systems=members)
+        est = estimate_wave(wave, wave_steps(wave, RunOptions()), used,
+                            {win["bureau_id"]: win["date"] for win in w["windows"]},
+                            opts.link_efficiency, opts.disk_mbps, host_gb)
+        for win in w["windows"]:
+            b = win["bureau_id"]
+            span = est.spans.get(b, 0.0)
+            bur = inp.bureaus.get(b)
+            known = est.sized(b, wave)  # a host of no size: the estimate is unknown
+            win["estimated_hours"] = round(span / 3600, 2) if known else None
+            win["estimate"] = human_duration(span) if known else "unknown"
+            verdict = window_verdict(bur.link_mbps if bur else None, win["hours"],
+                                     win["capacity_gb"], win["data_gb"], span,
+                                     sized=known)
+            win["fits"] = FITS_WORDS[verdict["ok"]]
+            if "time" in verdict["why"]:
+                late.append(f"wave {w['number']} {b}: estimated {win['estimate']} for "
+                            f"a {win['hours']:g} h window")
+    if not late:
+        return []
+    total = sum(len(w["windows"]) for w in waves)
+    more = f" and {len(late) - SHOWN} more" if len(late) > SHOWN else ""
+    return [f"{len(late)} of {counted(total, 'window')} {verb(len(late), 'is', 'are')} too "
+            "short for the estimated time (the runbook's go/no-go says NO-GO until they fit: "
+            "split the wave's systems over more windows, lengthen the window or raise the "
+            f"rates, --disk-mbps {opts.disk_mbps:g}, --link-efficiency "
+            f"{opts.link_efficiency:g}; a system's hosts and disks move one after another): "
+            + "; ".join(late[:SHOWN]) + more + " (plan/windows.csv: estimated_hours, fits)"]
+
+
+SHOWN = 8
+"""Windows the plan's note names one by one (the rest: ``windows.csv``)."""
 
 
 def _unchecked(inp: PlanInput, opts: PlanOptions, waves: list[dict[str, Any]]) -> list[str]:

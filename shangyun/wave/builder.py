@@ -47,8 +47,9 @@ def with_step_list(steps: list[Step]) -> list[Step]:
 
 def wave_steps(wave: WaveWork, opts: RunOptions) -> dict[str, list[Step]]:
     """System id -> its ordered steps: :func:`build_steps` with the estate's cutover file
-    (``<wave.estate_dir>/plan/cutover.yaml``, read once)."""
-    return build_steps(wave, opts, load_cutover(wave.estate_dir))
+    (``<wave.estate_dir>/plan/cutover.yaml``, read once; a wave with no ``estate_dir``, made
+    from an estate in memory, has none)."""
+    return build_steps(wave, opts, load_cutover(wave.estate_dir) if wave.estate_dir else None)
 
 
 def step_count(steps: dict[str, list[Step]]) -> int:

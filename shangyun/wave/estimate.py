@@ -175,7 +175,7 @@ def estimate_wave(wave: WaveWork, steps: Mapping[str, list[Step]],
             if h.disks:
                 continue
             gb = (host_gb or {}).get(h.id) or 0.0
-            if not gb:
+            if not gb or gb != gb:  # none, 0 or NaN: no size
                 unsized.setdefault(s.id, []).append(h.hostname)
                 continue
             bare[h.id] = copy_seconds(gb, rates)

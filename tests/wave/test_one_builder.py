@@ -1,7 +1,8 @@
 """One step builder: the product's code builds a wave's steps only in
 :mod:`shangyun.wave.builder`, and every path that needs the list — the run, its
-rehearsal, the dry run, the progress bar, the runbook — asks it. (The run executing
-exactly the dry run's list is shown for real in ``tests/cutover/test_one_list.py``.)"""
+rehearsal, the dry run, the progress bar, the runbook, the plan's time estimate — asks
+it. (The run executing exactly the dry run's list is shown for real in
+``tests/cutover/test_one_list.py``.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ MAKERS = {"shangyun/wave/steps.py", "shangyun/wave/cutover.py", "shangyun/wave/e
 """Where a ``Step`` may be made: part 1's steps, the cutover's, and the engine's undo
 (a journal record turned back into a step to undo it)."""
 USERS = {"flows/wave.py", "shangyun/wave/dryrun.py", "shangyun/cli/wave.py",
-         "shangyun/runbook/context.py"}
+         "shangyun/runbook/context.py", "shangyun/planner/plan.py"}
 
 
 def _calls(path: Path) -> set[str]:
