@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -329,8 +329,24 @@ def run_discovery(estate_dir: str, options: SSHOptions, connect: OpenScriptRunne
     estate.save(estate_dir)
     assert applied.depmap is not None
     folder = write_facts(estate_dir, results, applied.depmap, applied.matched)
-    return DiscoveryRun(str(estate_dir), results, applied, str(folder),
-                        time.monotonic() - start)
+    return DiscoveryRun(str(estate_dir), as_found(results, applied.matched, estate), applied,
+                        str(folder), time.monotonic() - start)
+
+
+def as_found(results: list[HostResult], matched: dict[str, str],
+             estate: Estate) -> list[HostResult]:
+    """``results`` with each extra target (``--target``) that turned out to be an estate
+    host named as that host (its id and host name), so the run's table says which host a
+    second address reached; the others as they are."""
+    names = {str(h["id"]): str(h.get("hostname") or "") for h in estate.rows("hosts")}
+    out = []
+    for r in results:
+        t = r.target
+        hid = matched.get(t.host_id, t.host_id)
+        if not t.in_estate and hid != t.host_id and hid in names:
+            r = replace(r, target=replace(t, host_id=hid, hostname=names[hid]))
+        out.append(r)
+    return out
 
 
 __all__ = [

@@ -87,6 +87,10 @@ def test_a_host_at_two_addresses_is_one_host_with_only_real_conflicts(
     est = Estate.load(estate_dir)
     (host,) = est.rows("hosts")                       # one machine: one host
     # ... and counted once: one estate host updated, none added; its disks once each
+    # the run's table names the second address's row by the host it turned out to be
+    assert [(h["host_id"], h["hostname"], h["address"]) for h in run["hosts"]] == [
+        (host["id"], "web", f"127.0.0.1:{srv.port}"),
+        (host["id"], "web", f"127.0.0.2:{srv.port}")], run["hosts"]
     applied = run["applied"]
     assert (applied["hosts_updated"], applied["hosts_added"]) == (1, 0), applied
     assert applied["disks"] == len(est.rows("disks")) > 0, applied
