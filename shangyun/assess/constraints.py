@@ -43,6 +43,9 @@ def placement(system: dict[str, Any], catalog: Catalog) -> Placement:
     elif not zones:
         excluded = (f"no security zone accepts MLPS level {level}"
                     + (f" in network zone {network}" if network else ""))
-    note = f"MLPS {level} → {', '.join(zones) or 'none'}; DR tier {tier} → " \
+    given = "MLPS {level}" if system.get("mlps_level") else (
+        "MLPS unknown (no 等保级别 in the ledgers): level {level} assumed (layout.yaml "
+        "default_mlps_level)")
+    note = f"{given.format(level=level)} → {', '.join(zones) or 'none'}; DR tier {tier} → " \
            f"{' + '.join(catalog.sites[s]['name'] for s in sites)} ({rule.get('note', '')})"
     return Placement(excluded, level, zones, tier, sites, note)

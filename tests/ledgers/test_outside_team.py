@@ -270,3 +270,23 @@ def test_a_second_table_with_its_own_header_below_the_first_is_read(tmp_path: Pa
     kinds = [(s.sheet, s.kind, s.header_row) for s in read.sheets]
     assert kinds == [("资产", "hosts", 1), ("资产", "databases", 5)]
     assert any("a second table" in w and "row 5" in w for w in read.warnings)
+
+
+def test_a_system_without_an_mlps_level_is_placed_saying_the_level_is_assumed(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from shangyun.cli import main
+    est = tmp_path / "est"
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": [
+        HEAD, _row(1, "oa01", mlps=None), _row(2, "fin01", system="财务", mlps="三级")]})
+    run = CliRunner().invoke
+    assert run(main, ["inventory", "import", str(path), "--estate", str(est)]).exit_code == 0
+    res = run(main, ["assess", "--estate", str(est)])
+    assert res.exit_code == 0, res.output
+    import csv
+    with open(est / "assessment" / "systems.csv", encoding="utf-8-sig") as fh:
+        notes = {r["name"]: r["placement_note"] for r in csv.DictReader(fh)}
+    assert notes["OA系统"].startswith("MLPS unknown (no 等保级别 in the ledgers): level 2 "
+                                      "assumed (layout.yaml default_mlps_level) →"), notes
+    assert notes["财务"].startswith("MLPS 3 →")
