@@ -253,7 +253,8 @@ def step_task(journal: WaveJournal, run_id: str, wave: int, step: Step, action: 
 
 def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: SystemWork,
                 steps: list[Step], ctx: RunContext, actions: Registry,
-                distributed: bool = False) -> dict[str, Any]:
+                distributed: bool = False, *, first: int = 0, last: int | None = None,
+                done: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Move one system (``steps``: its list from :func:`wave_steps`) inside its own
     transaction; undo it alone if any step fails.
 
@@ -265,11 +266,15 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
     A system whose ``cutover`` the journal records done (a resume, a second run, ``--only``)
     is not touched at all: state ``cut_over``, no step runs (its target is production).
     A failed-back system is cut over again: the fail-back's freeze of its target
-    databases is lifted first (:func:`actions.failback.reopen_failed_back`)."""
+    databases is lifted first (:func:`actions.failback.reopen_failed_back`).
+
+    ``first``/``last``: run only ``steps[first:last]`` (a move group's phases,
+    :func:`move_group`); ``done`` holds the payloads of the steps before ``first`` (the
+    earlier phase's, filled in place)."""
     tags = [f"wave-{wave.number}", system.bureau_id, system.id]
-    done: dict[str, dict[str, Any]] = {}
+    done = {} if done is None else done
     result: dict[str, Any] = {**_identity(wave, system), "state": "running",
-                              "steps": 0, "of": len(steps), "verified": []}
+                              "steps": first, "of": len(steps), "verified": []}
     if cut_over(journal, wave.number, system.id):
         for step in steps:
             ctx.step_ended(step, "skipped")
@@ -279,12 +284,16 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         return result
     progress_id = _progress_artifact(wave.number, system)
     current: Step | None = None
-    told = 0  # how many of `steps` the listener heard end; the rest will not run
+    told = first  # how many of `steps` the listener heard end; the rest will not run
     try:
         with system_lock(system.id, distributed):
             # failed back: the target's freeze lifted, the fail-back closed (journaled)
             reopen_failed_back(journal, run_id, wave.number, system.id, actions)
             for i, step in enumerate(steps, 1):
+                if i <= first:
+                    continue  # done in an earlier phase of this run (`done` has it)
+                if last is not None and i > last:
+                    break
                 current = step
                 told = i - 1
                 payload = step_task.with_options(
@@ -417,18 +426,40 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
     — except a member that is cut over: its target is production, it is left alone and
     reported ``cut_over`` (roll it back by hand: ``wave rollback --fail-back``)."""
     results: list[dict[str, Any]] = []
-    for sid in system_ids:
-        system = wave.system(sid)
-        try:
-            with system_slots(system):
-                results.append(move_system(journal, run_id, wave, system, steps[sid], ctx,
-                                           actions, distributed))
-        except StepError as exc:  # a missing limit: nothing of this system ran
-            results.append({**_identity(wave, system), "state": SYSTEM_FAILED,
-                            "error": str(exc),
-                            "steps": 0, "of": 0, "verified": []})
-            _not_run(ctx, list(steps[sid]))
-        if results[-1]["state"] not in FINISHED:
+    # more than one member: every member first goes through its steps before the freeze,
+    # then each is frozen and cut over — a member refused or failing early rolls the
+    # group back before any member is frozen or cut over (they move together)
+    cuts = {sid: (_freeze_at(steps[sid]) if len(system_ids) > 1 else len(steps[sid]))
+            for sid in system_ids}
+    done: dict[str, dict[str, dict[str, Any]]] = {sid: {} for sid in system_ids}
+    for phase in (0, 1):
+        by_id = {r["id"]: r for r in results}
+        for sid in system_ids:
+            first, last = (0, cuts[sid]) if phase == 0 else (cuts[sid], None)
+            if phase == 1 and (first >= len(steps[sid])
+                               or by_id[sid]["state"] == CUT_OVER):
+                continue  # nothing from the freeze on, or cut over before: left as it is
+            system = wave.system(sid)
+            try:
+                with system_slots(system):
+                    r = move_system(journal, run_id, wave, system, steps[sid], ctx, actions,
+                                    distributed, first=first, last=last, done=done[sid])
+            except StepError as exc:  # a missing limit: nothing more of this system ran
+                r = {**_identity(wave, system), "state": SYSTEM_FAILED, "error": str(exc),
+                     "steps": first, "of": len(steps[sid]), "verified": []}
+                _not_run(ctx, list(steps[sid][first:]))
+            if sid in by_id:  # its first phase's checks stay in its result
+                r["verified"] = by_id[sid]["verified"] + r["verified"]
+                results[results.index(by_id[sid])] = r
+            else:
+                results.append(r)
+            if r["state"] not in FINISHED:
+                break
+        if any(r["state"] not in FINISHED for r in results):
+            if phase == 0:  # the members that went through the first phase go no further
+                for r in results:
+                    if r["state"] in FINISHED:
+                        _not_run(ctx, list(steps[r["id"]][cuts[r["id"]]:]))
             break
     failed = next((r for r in results if r["state"] not in FINISHED), None)
     if failed is not None:
@@ -456,6 +487,16 @@ def move_group(journal: WaveJournal, run_id: str, wave: WaveWork, group: str,
             tags=[f"wave-{wave.number}", r["bureau"], r["id"], "outcome"],
         )(r, shown, return_state=True)
     return results
+
+
+FROM_FREEZE = ("freeze", "delta", "verify", "start", "dns", "health", "cutover")
+"""The cutover steps from the freeze on: a move group's members each go through every
+step before them first (:func:`move_group`)."""
+
+
+def _freeze_at(steps: list[Step]) -> int:
+    """The index of the system's first step from the freeze on (``len(steps)``: none)."""
+    return next((i for i, s in enumerate(steps) if s.kind in FROM_FREEZE), len(steps))
 
 
 AWAITING_FINALIZE = "awaiting_finalize"

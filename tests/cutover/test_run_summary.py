@@ -84,30 +84,33 @@ def test_run_summary_says_the_wave_state_and_counts_in_number(
 def test_a_system_its_move_group_stopped_reads_pending_on_its_line_as_in_the_summary(
         prefect_harness: None, tmp_path: Path, cloud: Cloud,  # noqa: F811
         moto_endpoint: str, bucket: str, web: str) -> None:  # noqa: F811
-    """档案系统 fails its health check first in its move group, so 审批系统 never starts:
-    the journal has nothing of it — pending in the summary, in 'wave status' and in the
-    runbook — and its line said "skipped"."""
+    """档案系统 is refused by its pre-check first in its move group (its disk image was
+    deleted), so 审批系统 never starts: the journal has nothing of it — pending in the
+    summary, in 'wave status' and in the runbook — and its line said "skipped". (A member
+    failing from its freeze on — a health check — comes after every member's first phase:
+    the others are rolled back, not pending: tests/cutover/test_move_group_together.py.)"""
     root = tmp_path / "estate"
-    build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1,
-                 groups=[["sys-02", "sys-01"]])
+    est = build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1,
+                       groups=[["sys-02", "sys-01"]])
     write_health(root, web, "/broken")
+    est.images["disk-02-1"].unlink()
     run = ["wave", "run", "1", "--estate", str(root), "--target", "libvirt",
            "--target-uri", cloud.uri, "--pool", cloud.pool,
            "--staging", str(tmp_path / "staging"), "--s3-endpoint", moto_endpoint,
            "--bucket", bucket]
     res = CliRunner().invoke(main, run)
     assert res.exit_code == 1, res.output
-    assert "\nwave 1: failed  (1 system pending, 1 system rolled back)\n" in res.output, \
+    assert "\nwave 1: failed  (1 system pending, 1 system refused)\n" in res.output, \
         res.output
     line = next(x for x in res.output.splitlines() if x.startswith("  审批系统: "))
     assert line.startswith("  审批系统: pending — not started"), line
     assert "move group mg-1-0: 档案系统 failed" in line and "skipped" not in line, line
     status = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root), "--json"])
     states = {s["id"]: s["state"] for s in json.loads(status.stdout)["systems"]}
-    assert states == {"sys-02": "rolled_back"}, states  # 审批系统: nothing journaled
+    assert states == {"sys-02": "refused"}, states  # 审批系统: nothing journaled
     assert json.loads(status.stdout)["pending"] == ["sys-01"]
     res = CliRunner().invoke(main, [*run, "--json"])
     out = json.loads(res.stdout)
-    assert out["counts"] == {"pending": 1, "rolled_back": 1}, out
+    assert out["counts"] == {"pending": 1, "refused": 1}, out
     assert "审批系统: pending — not started (its move group failed)" in out["error"], out
     assert "skipped" not in out["error"], out
