@@ -121,6 +121,21 @@ def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int,
                     estate_fingerprint=estate.fingerprint(), systems=tuple(out))
 
 
+def _run_options(journal: JournalReader | None, number: int) -> RunOptions | None:
+    """The options of the wave's latest ``run``-kind run, so its steps read as the run did
+    them (its bucket, staging folder, target; the journal's step keys name them); None when
+    it never ran (or its options cannot be read: the defaults then)."""
+    if journal is None:
+        return None
+    runs = [r for r in journal.runs(wave=number) if r.kind == "run"]
+    if not runs:
+        return None
+    try:
+        return RunOptions(**(runs[-1].begun_with().get("options") or {}))
+    except TypeError:  # options of another version: the defaults
+        return None
+
+
 def _undo_text(t: Any, step: Step) -> str:
     p = step.planned
     fields = {name: str(getattr(p, name, "")) for name in
@@ -194,7 +209,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                      if waves_of.get(sid) != number and sid in known
                      and h["state"] not in (PENDING, ROLLED_BACK, REFUSED))
     wave = _wave_work(root, estate, plan, number, ran_here)
-    opts = options or RunOptions(staging_dir=str(root / "staging"))
+    opts = options or _run_options(journal, number) or RunOptions(
+        staging_dir=str(root / "staging"))
     eff, disk_mbps = plan_rates(plan)
     sys_rows = {r["id"]: r for r in estate.rows("systems")}
     names = names_of(estate, "system")  # commands a person copies name systems by name

@@ -69,7 +69,10 @@ def test_run_summary_says_the_wave_state_and_counts_in_number(
         res = CliRunner().invoke(main, ["runbook", "1", "--estate", str(root), "--format",
                                         "md", "--lang", lang, "--out", str(path)])
         assert res.exit_code == 0, res.output
-        failures = path.read_text(encoding="utf-8").split("### ")[-1]
+        text = path.read_text(encoding="utf-8")
+        # its steps as the run did them (the run's bucket), not the default options'
+        assert f"s3://{bucket}/wave-1/sys-01/" in text and "s3://shangyun-staging" not in text
+        failures = text.split("### ")[-1]
         assert f"**档案系统 (sys-02)** `sys-02/health` {said}: " in failures, failures
         assert "/broken" in failures and "No failures" not in failures, failures
         assert "审批系统" not in failures, failures
