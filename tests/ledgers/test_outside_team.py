@@ -290,3 +290,18 @@ def test_a_system_without_an_mlps_level_is_placed_saying_the_level_is_assumed(
     assert notes["OA系统"].startswith("MLPS unknown (no 等保级别 in the ledgers): level 2 "
                                       "assumed (layout.yaml default_mlps_level) →"), notes
     assert notes["财务"].startswith("MLPS 3 →")
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_an_environment_column_naming_test_hosts_is_warned_about(tmp_path: Path,
+                                                                 suffix: str) -> None:
+    head = ["Bureau", "System", "Hostname", "IP Address", "环境"]
+    rows = [head, ["武汉海关", "报关", "app1", "10.4.1.1", "生产"],
+            ["武汉海关", "报关", "app-t", "10.4.9.1", "测试"],
+            ["武汉海关", "报关", "app-d", "10.4.9.2", "开发环境"]]
+    path = (write_xlsx(tmp_path / "t.xlsx", {"Servers": rows}) if suffix == "xlsx"
+            else write_csv(tmp_path / "t.csv", rows))
+    hosts, warnings, _ = _read(path)
+    assert sorted(hosts) == ["app-d", "app-t", "app1"]
+    said = [w for w in warnings if "环境 (E)" in w]
+    assert len(said) == 1 and "2 rows (rows 3, 4)" in said[0], warnings

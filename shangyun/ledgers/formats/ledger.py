@@ -378,6 +378,25 @@ def _tables(grid: Grid, header_idx: int, header: list[Any], mapping: Mapping,
     return tables
 
 
+#: The header of a column saying which environment a host is in (环境: 生产/测试)
+_ENV_HEADER = re.compile(r"(?:所属|运行|部署|所在)?环境|环境类型|env|environment")
+
+
+def _test_rows(grid: Grid, first: int, index: int, label: str) -> list[str]:
+    """A warning when the environment column ``index`` (not imported) says test or
+    development in some rows (of the first 5,000 of a CSV read lazily)."""
+    rows = grid.rows[first:first + 5000] if isinstance(grid.rows, LazyRows) else grid.rows[first:]
+    hits = [first + k + 1 for k, row in enumerate(rows) if index < len(row)
+            and type(row[index]) is str and _TEST_SHEET.search(row[index])]
+    if not hits:
+        return []
+    shown = ", ".join(map(str, hits[:10])) + (" …" if len(hits) > 10 else "")
+    return [f"column {label!r} says a test or development environment in "
+            f"{counted(len(hits), 'row')} ({_rows_word(len(hits))} {shown}): they were "
+            "imported like production hosts — the estate records no environment; delete "
+            "those rows if they are not to move"]
+
+
 #: A sheet of test or development hosts: 测试环境, 测试, 开发环境, UAT, dev
 _TEST_SHEET = re.compile(r"测试|开发|预发|演练|准生产|仿真|(?<![a-z])(?:test|testing|dev|uat|sit|"
                          r"staging|pre-?prod)(?![a-z])", re.I)
@@ -664,6 +683,8 @@ def _read_sheet(
         hint = suggest(grid, header_idx + 1, i, h)
         if hint:
             report.warnings.append(hint)
+        if kind == "hosts" and _ENV_HEADER.fullmatch(H.normalize_header(h)):
+            report.warnings += _test_rows(grid, header_idx + 1, i, f"{h} ({column_letter(i)})")
     labels = {c.target: c.label for c in reversed(cols)}
     has_bureau = "bureaus.name" in labels
     file_bureau = default_bureau or (next(iter(col.bureaus)) if len(col.bureaus) == 1 else None)
