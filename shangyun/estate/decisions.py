@@ -84,7 +84,8 @@ def find_conflicts(estate: Estate, row: str | None = None, column: str | None = 
         chosen = [c for c in chosen if str(c.get("column") or "") in wanted
                   and (c.get("table") == "hosts" or str(c.get("column")) == column.strip())]
     if source:
-        chosen = [c for c in chosen if _same_source(source, c)]
+        names = _same_content(estate, source)
+        chosen = [c for c in chosen if any(_same_source(n, c) for n in names)]
     if not chosen:
         asked = ", ".join(f"{k} {v!r}" for k, v in (("table", table), ("row", row),
                           ("column", column), ("source", source)) if v)
@@ -218,6 +219,19 @@ def settled_row_label(conflict: Row, labels: Mapping[str, Mapping[str, str]],
 
 def _cell(c: Row) -> tuple[str, str, str]:
     return str(c.get("table") or ""), str(c.get("key") or ""), str(c.get("column") or "")
+
+
+def _same_content(estate: Estate, source: str) -> set[str]:
+    """``source`` and the file it was recorded as the same content of (``same_as`` in the
+    estate's sources: a ledger imported again under another name brings no conflict of its
+    own — its values are the first file's, whose name the conflicts cite)."""
+    given = Path(source.strip()).name
+    names = {source}
+    for rec in estate.meta.get("sources") or []:
+        if isinstance(rec, dict) and rec.get("same_as") and \
+                Path(str(rec.get("path") or "")).name == given:
+            names.add(str(rec["same_as"]))
+    return names
 
 
 def _same_source(source: str, c: Row) -> bool:
