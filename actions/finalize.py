@@ -30,8 +30,10 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     Reads the journal (each system's ``cutover`` step and its time; a system the plan puts
     in the wave that never ran counts as not cut over) and the soak period of
     ``plan/cutover.yaml``; refuses with a :class:`StepError` listing every reason. Closing
-    writes a ``finalize`` run and an audit record. A wave finalized before is not closed
-    again: the result says so (``already``, ``finalized_at``) and nothing is journaled.
+    writes a ``finalize`` run and an audit record. A wave finalized before, with no run
+    since, is not closed again: the result says so (``already``, ``finalized_at``) and
+    nothing is journaled; after a run since (a re-plan put another system into the wave)
+    the wave is judged again, that system included.
     The source systems are never deleted or changed: decommissioning them is a separate,
     human decision."""
     plan = load_cutover(estate_dir)
@@ -40,9 +42,13 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     now = now or datetime.now(UTC)
     with open_journal(estate_dir, create=False) as journal:
         journal.ensure_idle(number)
-        closed = [r for r in journal.runs(number)
-                  if r["kind"] == "finalize" and r["status"] == "done"]
-        if closed:  # finalized before: said so, nothing journaled again
+        runs = journal.runs(number)  # oldest first
+        last = max((i for i, r in enumerate(runs)
+                    if r["kind"] == "finalize" and r["status"] == "done"), default=None)
+        closed = [] if last is None else [runs[last]]
+        if closed and any(r["kind"] != "finalize" for r in runs[last + 1:]):
+            closed = []  # a run since (a re-plan added a system): finalize it, or say why not
+        if closed:  # finalized before, nothing run since: said so, nothing journaled again
             return {"wave": number, "finalized": True, "already": True,
                     "finalized_at": closed[0].get("ended_at") or closed[0].get("started_at"),
                     "systems": sorted(journal.systems(number)), "soak_hours": soak,
