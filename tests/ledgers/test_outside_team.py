@@ -305,3 +305,28 @@ def test_an_environment_column_naming_test_hosts_is_warned_about(tmp_path: Path,
     assert sorted(hosts) == ["app-d", "app-t", "app1"]
     said = [w for w in warnings if "环境 (E)" in w]
     assert len(said) == 1 and "2 rows (rows 3, 4)" in said[0], warnings
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_remarks_saying_a_host_is_retired_are_warned_about(tmp_path: Path, suffix: str) -> None:
+    head = ["Bureau", "System", "Hostname", "IP Address", "备注"]
+    rows = [head, ["武汉海关", "报关", "app1", "10.4.1.1", "主库"],
+            ["武汉海关", "报关", "app2", "10.4.1.2", "2025年计划下线，暂不迁移"],
+            ["武汉海关", "报关", "app3", "10.4.1.3", "不停机迁移"],
+            ["武汉海关", "报关", "app4", "10.4.1.4", "已停用"]]
+    path = (write_xlsx(tmp_path / "t.xlsx", {"Servers": rows}) if suffix == "xlsx"
+            else write_csv(tmp_path / "t.csv", rows))
+    hosts, warnings, _ = _read(path)
+    assert sorted(hosts) == ["app1", "app2", "app3", "app4"]
+    said = [w for w in warnings if "备注 (E)" in w]
+    assert len(said) == 1, warnings
+    assert "2 rows (rows 3, 5; 下线, 暂不迁移, 停用)" in said[0], said
+
+
+def test_a_system_sheet_remark_saying_retired_is_warned_about(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "t.xlsx", {"系统": [
+        ["单位", "系统名称", "等保级别", "说明"], ["湖北局", "OA系统", "二级", "办公"],
+        ["湖北局", "旧门户", "二级", "已报废，不上云"]]})
+    warnings = read_ledger(path, reader=read_grids).warnings
+    said = [w for w in warnings if "说明 (D)" in w]
+    assert len(said) == 1 and "row 3" in said[0] and "报废" in said[0], warnings

@@ -397,6 +397,53 @@ def _test_rows(grid: Grid, first: int, index: int, label: str) -> list[str]:
             "those rows if they are not to move"]
 
 
+#: The headers of a free-text remarks column (备注, 说明 …), read for :data:`RETIRED_WORDS`
+_REMARK_HEADERS = frozenset(H.normalize_header(h) for h in (
+    "备注", "备注说明", "说明", "备注信息", "其他说明", "remark", "remarks", "note", "notes",
+    "comment", "comments"))
+
+#: Words in a remark saying the host or system is retired, to be retired, stopped or not to
+#: move (docs/ledgers.md). Kept conservative: each says so on its own ("不停机迁移" is none).
+RETIRED_WORDS = ("暂不迁移", "不迁移", "无需迁移", "不需迁移", "不上云", "下线", "停用", "停运",
+                 "报废", "废弃", "退役", "淘汰", "decommission", "retired", "do not migrate")
+_RETIRED = re.compile("|".join(map(re.escape, sorted(RETIRED_WORDS, key=len, reverse=True))),
+                      re.I)
+
+
+def _retired_rows(grid: Grid, first: int, header: list[Any], kind: str) -> list[str]:
+    """One warning when the remarks columns (:data:`_REMARK_HEADERS`, imported or not) of a
+    host or system sheet say a row's host or system is retired or not to move (of the first
+    5,000 rows of a CSV read lazily): naming the columns, the rows and the words."""
+    if kind not in ("hosts", "systems"):
+        return []
+    cols = [(i, f"{clean_text(h)} ({column_letter(i)})") for i, h in enumerate(header)
+            if H.normalize_header(clean_text(h)) in _REMARK_HEADERS]
+    if not cols:
+        return []
+    rows = grid.rows[first:first + 5000] if isinstance(grid.rows, LazyRows) else grid.rows[first:]
+    hits: list[int] = []
+    words: dict[str, None] = {}
+    labels: dict[str, None] = {}
+    for k, row in enumerate(rows):
+        found = [(label, _RETIRED.findall(row[i])) for i, label in cols
+                 if i < len(row) and type(row[i]) is str]
+        found = [(label, w) for label, w in found if w]
+        if found:
+            hits.append(first + k + 1)
+            for label, w in found:
+                labels[label] = None
+                words.update(dict.fromkeys(w))
+    if not hits:
+        return []
+    what = "host" if kind == "hosts" else "system"
+    shown = ", ".join(map(str, hits[:10])) + (" …" if len(hits) > 10 else "")
+    return [f"{'column' if len(labels) == 1 else 'columns'} "
+            f"{', '.join(map(repr, labels))} {'says' if len(labels) == 1 else 'say'} the "
+            f"{what} is retired or not to move in {counted(len(hits), 'row')} "
+            f"({_rows_word(len(hits))} {shown}; {', '.join(words)}): they were imported like "
+            f"the others — delete those rows if they are not to move"]
+
+
 #: A sheet of test or development hosts: 测试环境, 测试, 开发环境, UAT, dev
 _TEST_SHEET = re.compile(r"测试|开发|预发|演练|准生产|仿真|(?<![a-z])(?:test|testing|dev|uat|sit|"
                          r"staging|pre-?prod)(?![a-z])", re.I)
@@ -685,6 +732,7 @@ def _read_sheet(
             report.warnings.append(hint)
         if kind == "hosts" and _ENV_HEADER.fullmatch(H.normalize_header(h)):
             report.warnings += _test_rows(grid, header_idx + 1, i, f"{h} ({column_letter(i)})")
+    report.warnings += _retired_rows(grid, header_idx + 1, header, kind)
     labels = {c.target: c.label for c in reversed(cols)}
     has_bureau = "bureaus.name" in labels
     file_bureau = default_bureau or (next(iter(col.bureaus)) if len(col.bureaus) == 1 else None)
