@@ -39,6 +39,12 @@ BASE = {"os": "CentOS Linux", "os_version": "7.9", "arch": "x86_64", "firmware":
     ({"os": "Windows Server", "os_version": "2012 R2", "firmware": "uefi"}, [], CONDITIONAL,
      "UEFI"),
     ({"os": "银河麒麟 Kylin", "os_version": "V10 SP2"}, [], READY, "supported"),
+    # NeoKylin (中标麒麟) is its own family, built on CentOS/RHEL: 7.0 is no Kylin "older than 10"
+    ({"os": "中标麒麟", "os_version": "7.0"}, [], READY, "supported"),
+    ({"os": "中标麒麟 7.0", "os_version": ""}, [], READY, "supported"),
+    ({"os": "NeoKylin Linux Advanced Server", "os_version": "7.0"}, [], READY, "supported"),
+    ({"os": "NeoKylin", "os_version": "6.0"}, [], CONDITIONAL,
+     "neokylin 6.0 is older than the supported 6.5"),
     ({"os": ""}, [], CONDITIONAL, "OS unknown"),
     ({"os": "Plan9"}, [], CONDITIONAL, "not in the support matrix"),
     ({"kind": "physical"}, [], CONDITIONAL, "P2V"),
