@@ -447,8 +447,9 @@ SHOWN = 8
 
 def _unchecked(inp: PlanInput, opts: PlanOptions, waves: list[dict[str, Any]]) -> list[str]:
     """The plan's note on bureaus with data to copy whose window cannot be checked (no link
-    bandwidth or no maintenance window in the ledgers): each one, its data per wave and,
-    with a known link, how long the copy takes."""
+    bandwidth or no maintenance window in the ledgers): each one (the first :data:`SHOWN`,
+    then how many more), its data per wave and, with a known link, how long the copy
+    takes."""
     per: dict[str, list[str]] = {}
     for w in waves:
         if w.get("ran"):
@@ -475,7 +476,9 @@ def _unchecked(inp: PlanInput, opts: PlanOptions, waves: list[dict[str, Any]]) -
                     + (f" and {counted(len(texts) - 5, 'more wave')}" if len(texts) > 5 else ""))
     count = len(per)
     whose = "bureau's window is" if count == 1 else "bureaus' windows are"
-    return [f"{count} {whose} not checked: " + "; ".join(each)
+    more = (f"; and {counted(count - SHOWN, 'more bureau')} (plan/windows.csv)"
+            if count > SHOWN else "")
+    return [f"{count} {whose} not checked: " + "; ".join(each[:SHOWN]) + more
             + " — add the link bandwidth and the window to the bureau's ledger so the plan "
             "checks each wave's copy"]
 

@@ -311,3 +311,16 @@ def test_contradictory_pins_name_the_systems_as_the_cli_takes_them(opts: PlanOpt
     said = str(err.value)
     assert "contradictory pins --pin 审批系统=1 and --pin 数据中心库=2" in said, said
     assert "s-0376574aea=1" not in said and "MG-1: 审批系统" in said, said
+
+
+def test_many_bureaus_without_link_are_named_up_to_a_few(opts: PlanOptions) -> None:
+    """Twelve bureaus without a link bandwidth: the note names the first eight and counts
+    the rest (it was one line naming all twelve)."""
+    names = [f"B{n:02d}" for n in range(12)]
+    est = make_estate([system(f"S{b}", b, data_gb=100) for b in names],
+                      bureaus=[{**bureau(b, 100, 4, "sun"), "link_mbps": None} for b in names])
+    plan = make_plan(est, opts)
+    note = next(n for n in plan.notes if "not checked" in n)
+    assert note.startswith("12 bureaus' windows are not checked: "), note
+    assert "bureau B07 (B07)" in note and "bureau B08" not in note, note
+    assert "; and 4 more bureaus (plan/windows.csv)" in note, note
