@@ -681,12 +681,12 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
         print_json(out)
         return
     if out["already"]:
-        console.print(f"[bold]wave {number}[/]: already finalized at {out['finalized_at']} "
+        console.print(f"[bold]wave {number}[/]: already finalized at {_utc(out['finalized_at'])} "
                       f"({counted(len(out['systems']), 'system')}); nothing was done")
         return
     console.print(f"[bold]wave {number}[/]: [green]finalized[/] ("
                   f"{counted(len(out['systems']), 'system')}, last cutover "
-                  f"{out['last_cutover']}, soak "
+                  f"{_utc(out['last_cutover'])}, soak "
                   f"{out['soak_hours']:g} h); the source systems were not touched")
     if out["dashboard"].get("error"):
         err_console.print(f"warning: {out['dashboard']['error']}")

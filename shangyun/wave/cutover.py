@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -354,8 +354,13 @@ def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
     if last is not None and now - last < timedelta(hours=soak_hours):
         left = timedelta(hours=soak_hours) - (now - last)
         reasons.append(f"soak period of {soak_hours:g} h not over: {_hours(left)} left "
-                       f"(last cutover {last.isoformat(timespec='seconds')})")
+                       f"(last cutover {_utc(last)})")
     return FinalizeVerdict(not reasons, tuple(reasons), last)
+
+
+def _utc(at: datetime) -> str:
+    """``at`` as the runbook prints times, in UTC (``2026-12-07 13:41:07 UTC``)."""
+    return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _hours(delta: timedelta) -> str:

@@ -4,6 +4,7 @@ journal; no servers needed: the cutover step's record is what finalize reads).""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def test_finalize_refused_during_soak_then_closes(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root)])
     assert res.exit_code == 1
     assert "soak period of 24 h not over: 22.0 h left" in res.output
+    assert re.search(r"\(last cutover \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", res.output), res.output
     res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
                                     "--soak-hours", "1", "--json"])
     assert res.exit_code == 0, res.output
@@ -121,3 +123,21 @@ def test_finalize_twice_says_so_and_journals_once(tmp_path: Path) -> None:
         assert [r["kind"] for r in j.runs(1)] == ["run", "finalize"]
         audits = [e for e in j.j.audit_entries() if e.action == "wave.finalized"]
     assert len(audits) == 1, audits
+
+
+@pytest.mark.parametrize("at,shown", [
+    ("2020-01-01T00:00:00+00:00", "2020-01-01 00:00:00 UTC"),
+    ("2021-06-30T23:59:58+08:00", "2021-06-30 15:59:58 UTC"),
+])
+def test_finalize_says_times_in_utc_as_the_runbook(tmp_path: Path, at: str, shown: str) -> None:
+    """The last cutover and, asked again, when the wave was finalized, read as the runbook
+    and ``wave status`` print times (``2020-01-01 00:00:00 UTC``), not ISO strings."""
+    root = _estate(tmp_path, at)
+    args = ["wave", "finalize", "1", "--estate", str(root), "--soak-hours", "1"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert f"last cutover {shown}," in res.output, res.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert re.search(r"already finalized at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(",
+                     again.output), again.output
