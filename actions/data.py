@@ -70,7 +70,8 @@ def refuse_production_target(ctx: RunContext, step: Step) -> None:
     holds writes the frozen source never saw; a delta would reload stale tables, drop
     target-only ones and ``rsync --delete`` new files."""
     if ctx.journal is not None:
-        refuse_in_production(ctx.journal, ctx.wave, step.system_id, f"{step.kind} {step.key}")
+        refuse_in_production(ctx.journal, ctx.wave, step.system_id, f"{step.kind} {step.key}",
+                             ctx.names)
 
 
 def reused_after_switch(ctx: RunContext, step: Step) -> bool:

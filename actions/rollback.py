@@ -69,7 +69,8 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
                 try:
                     with lock(sid) if lock else nullcontext():
                         reports.append(undo_system(journal, run_id, number, sid, actions,
-                                                   discard_production=sid in live))
+                                                   discard_production=sid in live,
+                                                   names=names))
                 except LockLostError as exc:  # lost between two undos: the rest is not ours
                     reports.append(UndoReport(sid, failed={sid: str(exc)},
                                               lock_lost=str(exc)))

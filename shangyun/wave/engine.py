@@ -28,6 +28,7 @@ from shangyun.errors import (
     StepError,
     TransientError,
 )
+from shangyun.estate.names import readable
 from shangyun.journal.status import DONE, FAILED, NEEDS_UNDO, STARTED, UNDO_FAILED, UNDOING, UNDONE
 from shangyun.wave.steps import Step
 
@@ -119,12 +120,15 @@ def failed_back(journal: StepJournal, wave: int, system_id: str) -> bool:
     return mark is not None and mark.status == DONE and not cut_over(journal, wave, system_id)
 
 
-def refuse_in_production(journal: StepJournal, wave: int, system_id: str, what: str) -> None:
+def refuse_in_production(journal: StepJournal, wave: int, system_id: str, what: str,
+                         names: Mapping[str, str] | None = None) -> None:
     """Raise :class:`InProductionError` when ``system_id`` is cut over (``what``: the
-    refused action, e.g. ``delta sys-1/delta/pg``)."""
+    refused action, e.g. ``delta sys-1/delta/pg``; ``names``: system id -> name, so the
+    refusal a person reads names the system: :func:`readable`)."""
     if cut_over(journal, wave, system_id):
         raise InProductionError(
-            f"system {system_id} is cut over (its target is in production): {what} refused; "
+            f"system {readable(system_id, names or {})} is cut over (its target is in "
+            f"production): {what} refused; "
             "a run leaves it alone")
 
 
@@ -186,13 +190,15 @@ class UndoReport:
 def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
                 actions: Mapping[str, StepAction],
                 on_step: Callable[[StepRecord], None] | None = None, *,
-                discard_production: bool = False) -> UndoReport:
+                discard_production: bool = False,
+                names: Mapping[str, str] | None = None) -> UndoReport:
     """Undo every step of ``system_id`` that left something behind, newest first.
 
     A cut-over system (:func:`cut_over`) is refused with :class:`InProductionError`
     before anything is undone: undoing it would drop the production writes made on its
     target. ``discard_production=True`` (``wave rollback --discard-production-writes``,
-    audited by the caller) undoes it all the same.
+    audited by the caller) undoes it all the same. ``names`` (system id -> name): the
+    refusal names the system.
 
     A failed-back system's fail-back steps (kinds ``failback…``) are journaled ``undone``
     without running their undo: the fail-back is over, the source is live.
@@ -207,7 +213,8 @@ def undo_system(journal: StepJournal, run_id: str, wave: int, system_id: str,
     at that step: it is reported (``failed`` and ``lock_lost``), nothing more is undone.
     """
     if not discard_production:
-        refuse_in_production(journal, wave, system_id, "undo (it would drop production writes)")
+        refuse_in_production(journal, wave, system_id, "undo (it would drop production writes)",
+                             names)
     home = failed_back(journal, wave, system_id)
     report = UndoReport(system_id)
     for rec in reversed(journal.records(wave, system_id)):

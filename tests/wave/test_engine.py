@@ -150,3 +150,32 @@ def test_rollback_refused_while_the_wave_is_running(wave_estate: WaveEstate) -> 
             rollback(str(wave_estate.root), 1)
         j.finish_run(run, "done")
     assert rollback(str(wave_estate.root), 1) == []  # idle now: nothing to undo
+
+
+@pytest.mark.parametrize("names,said", [
+    ({"sys-1": "审批系统", "sys-2": "档案系统"}, "system 审批系统 is cut over"),
+    ({"sys-1": "同名", "sys-2": "同名"}, "system 同名 (sys-1) is cut over"),
+    ({}, "system sys-1 is cut over"),
+])
+def test_in_production_refusal_names_the_system(tmp_path: Path, names: dict[str, str],
+                                                said: str) -> None:
+    """The refusal a person reads in a run's output names the system by its name (``name
+    (id)`` when two share it; the id when the caller has no names), for a step and for an
+    undo alike."""
+    from shangyun.errors import InProductionError
+    from shangyun.wave.engine import refuse_in_production
+    from shangyun.wave.steps import Step
+
+    (tmp_path / "estate").mkdir()
+    with open_journal(tmp_path / "estate") as j:
+        run = j.begin_run(1, {"options": {}})
+        step = Step("cutover", "sys-1", "sys-1/cutover", "mark")
+        j.record(run, 1, step, "started", {})
+        j.record(run, 1, step, "done", {"cut_over_at": "2020-01-01T00:00:00+00:00"})
+        with pytest.raises(InProductionError) as exc:
+            refuse_in_production(j, 1, "sys-1", "delta sys-1/delta/pg", names)
+        assert str(exc.value).startswith(said), exc.value
+        with pytest.raises(InProductionError) as exc:
+            undo_system(j, run, 1, "sys-1", {}, names=names)
+        assert str(exc.value).startswith(said), exc.value
+        refuse_in_production(j, 1, "sys-2", "delta sys-2/delta/pg", names)  # not cut over
