@@ -179,6 +179,8 @@ def _print_report(data: dict[str, Any]) -> None:
         f"{a['disks']}; databases {a['databases']}; observed dependencies "
         f"{a['observed_dependencies']}; new conflicts {a['conflicts']}"
         + (" (see 'shangyun inventory conflicts')" if a["conflicts"] else "") + ".")
+    for note in a.get("notes") or []:
+        console.print(escape(note))
     console.print(f"facts: {escape(data['facts_dir'])}")
 
 

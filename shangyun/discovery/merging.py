@@ -18,6 +18,7 @@ from shangyun.discovery.model import UNASSIGNED_BUREAU, Applied, HostResult
 from shangyun.discovery.rows import discovered_rows
 from shangyun.estate import Estate
 from shangyun.estate.merge import host_key_name, merge
+from shangyun.words import counted
 
 SOURCE = "discovery"
 _VOLATILE_HOST = ("discovery_status", "discovered_at", "cpu_util_pct", "mem_util_pct")
@@ -84,6 +85,11 @@ def merge_discovered(estate: Estate, results: list[HostResult],
                      hypervisor_rows: dict[str, list[dict[str, Any]]]) -> Applied:
     """Merge ``results`` (and hypervisor rows) into ``estate`` in place; see the module."""
     hosts, disks, dbs = discovered_rows(results)
+    # an extra target (--target) never reached is no host: it does not join the estate
+    known = {str(h["id"]) for h in estate.rows("hosts")}
+    dropped = {r.target.host_id: r.target.address for r in results if not r.ok
+               and not r.target.in_estate and r.target.host_id not in known}
+    hosts = [h for h in hosts if h["id"] not in dropped]
     _place_extra_targets(estate, hosts, results)
     volatile = {h["id"]: {k: h.pop(k, None) for k in _VOLATILE_HOST} for h in hosts}
     used = {d["id"]: d.pop("used_gb", None) for d in disks}
@@ -147,4 +153,6 @@ def merge_discovered(estate: Estate, results: list[HostResult],
         databases=len(rows_met["databases"]),
         dependencies=sum(1 for d in deps if d.get("origin") == "observed"),
         conflicts=len(report.conflicts), matched=dict(host_ids), depmap=depmap,
-        notes=list(report.notes))
+        notes=list(report.notes) + ([
+            f"{counted(len(dropped), 'extra target')} (--target) not reached: not added to "
+            f"the estate ({', '.join(sorted(dropped.values()))})"] if dropped else []))

@@ -84,7 +84,7 @@ def test_every_host_ends_in_its_own_status(tmp_path: Path, sshd_hosts: Hosts,
     assert len(Estate.load(estate_dir).rows("hosts")) == 7
 
 
-def test_extra_target_and_bad_target(tmp_path: Path, sshd_hosts: Hosts) -> None:
+def test_extra_target_and_bad_target(tmp_path: Path, sshd_hosts: Hosts, dead_port: int) -> None:
     estate_dir = tmp_path / "estate"
     Estate.from_records({"name": "x"}, {"bureaus": [{"id": "b1", "name": "B",
                                                      "kind": "bureau"}]}).save(estate_dir)
@@ -96,6 +96,12 @@ def test_extra_target_and_bad_target(tmp_path: Path, sshd_hosts: Hosts) -> None:
     (host,) = est.rows("hosts")
     assert host["bureau_id"] == "unassigned" and host["discovery_status"] == "ok"
     assert {b["id"] for b in est.rows("bureaus")} == {"b1", "unassigned"}
+    # a target never reached is no host: the estate keeps the one it had
+    run = run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool,
+                        extra_targets=[f"127.0.0.1:{dead_port}"])
+    assert [r.status for r in run.results] != ["ok"]
+    assert [h["id"] for h in Estate.load(estate_dir).rows("hosts")] == [host["id"]]
+    assert "not added to the estate (127.0.0.1)" in run.applied.notes[-1]
 
     with pytest.raises(ShangyunError, match="not a port"):
         run_discovery(str(estate_dir), _options(sshd_hosts), discovery_pool,

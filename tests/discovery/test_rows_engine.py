@@ -117,6 +117,28 @@ def test_engine_statuses_order_and_merge() -> None:
     est.check()
 
 
+def test_an_extra_target_never_reached_does_not_join_the_estate() -> None:
+    """A ``--target`` address that never answered is no host: it is not added under the
+    ``unassigned`` bureau (it was, named by its address), and the run says so."""
+    est = _estate()
+    targets = targets_from_estate(est, Defaults(), ["10.9.9.9", "10.9.9.8"])
+
+    def runner(t: Target) -> tuple[str, int]:
+        if t.address.startswith("10.9.9."):
+            raise TransientError(f"{t.address}: connection refused")
+        return centos6_output(), 1
+
+    results = discover_hosts(targets, runner, concurrency=2)
+    applied = apply_results(est, results)
+    assert sorted(h["id"] for h in est.rows("hosts")) == ["h1", "h2", "h3"]
+    assert "unassigned" not in {b["id"] for b in est.rows("bureaus")}
+    assert applied.hosts_added == 0 and applied.hosts_not_reached == 2
+    said = [n for n in applied.notes if "not added to the estate" in n]
+    assert said == ["2 extra targets (--target) not reached: not added to the estate "
+                    "(10.9.9.8, 10.9.9.9)"], applied.notes
+    est.check()
+
+
 @pytest.mark.parametrize(("exc", "status"), [
     (HostKeyError("x"), "host-key"), (AuthError("x"), "auth-failed"),
     (TransientError("x"), "unreachable"), (ValueError("x"), "error")])
