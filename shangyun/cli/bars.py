@@ -72,13 +72,15 @@ class StepBars:
     When a system stops (a failure and its rollback, a refusal, a failed move group), each
     of its steps that will not run is told :data:`NOT_RUN` and leaves the total, and each
     step its rollback undid is told :data:`UNDONE` and counted apart; so the steps bar
-    still ends full, saying ``wave 1: steps 9/9 (3 undone, 5 not run)`` of the 14 planned.
+    still ends full, saying ``wave 1: steps 9/9 (14 planned: 9 run, 5 not run; 3 undone by
+    rollback)``.
     """
 
     def __init__(self, bar: Progress, label: str, total: int | None) -> None:
         self.bar = bar
         self.label = label
         self.total = total
+        self.planned = total
         self.finished = 0
         self.undone = 0
         self.not_run = 0
@@ -90,11 +92,21 @@ class StepBars:
         self.timings: list[tuple[str, float, str]] = []
 
     def _steps_text(self) -> str:
+        """``wave 1: steps 3/14``; once steps will not run or were undone, the shares of
+        the planned steps that add up to it, and the undone ones (of those run) apart:
+        ``wave 1: steps 9/9 (14 planned: 9 run, 5 not run; 3 undone by rollback)``."""
         of = f"/{self.total}" if self.total is not None else ""
-        extra = [f"{n} {what}" for n, what in ((self.undone, UNDONE), (self.not_run, NOT_RUN))
-                 if n]
-        return f"{self.label}: steps {self.finished}{of}" + (
-            f" ({', '.join(extra)})" if extra else "")
+        text = f"{self.label}: steps {self.finished}{of}"
+        if not (self.undone or self.not_run):
+            return text
+        shares = [f"{self.finished} run"]
+        if self.planned is not None:
+            to_go = self.planned - self.finished - self.not_run
+            shares += [f"{to_go} to run"] if to_go > 0 else []
+        shares += [f"{self.not_run} {NOT_RUN}"] if self.not_run else []
+        head = f"{self.planned} planned: " if self.planned is not None else ""
+        undone = f"; {self.undone} {UNDONE} by rollback" if self.undone else ""
+        return f"{text} ({head}{', '.join(shares)}{undone})"
 
     def progress(self, key: str, label: str, pct: float) -> None:
         """Step ``key`` (its bar called ``label``) is ``pct`` percent done."""

@@ -5,9 +5,12 @@ system fails and rolls back, whose steps bar still ends full."""
 from __future__ import annotations
 
 import io
+import re
 import threading
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from connectors.bootproof import LOGIN_PCT, milestone, watch_console
@@ -109,7 +112,8 @@ def test_a_rolled_back_system_still_ends_the_bar_full() -> None:
         bars.ended("a/import/d", "done")
         (task,) = bar.tasks
         assert task.total == 6 and task.completed == 6 and task.finished
-        assert task.description == "wave 1: steps 6/6 (2 undone, 2 not run)"
+        assert task.description == ("wave 1: steps 6/6 (8 planned: 6 run, 2 not run; "
+                                    "2 undone by rollback)")
     assert (bars.finished, bars.undone, bars.not_run) == (6, 2, 2)
 
 
@@ -144,5 +148,31 @@ def test_a_wave_whose_move_group_rolls_back_ends_its_bar_full(
     assert undone >= len(steps["sys-01"]) and bars.undone == undone
     assert bars.total == ran == bars.finished
     assert task.total == task.completed == ran and task.finished
-    assert task.description == (f"wave 1: steps {ran}/{ran} ({undone} undone, "
-                                f"{bars.not_run} not run)")
+    assert task.description == (f"wave 1: steps {ran}/{ran} ({planned} planned: {ran} run, "
+                                f"{bars.not_run} not run; {undone} undone by rollback)")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["done", "skipped", "failed", NOT_RUN, UNDONE]),
+                max_size=40), st.integers(min_value=0, max_value=10))
+def test_the_steps_bar_words_add_up_to_the_planned_steps(outcomes: list[str],
+                                                         spare: int) -> None:
+    """Whatever the order of ends, not-runs and undos, the bar's words add up: the steps
+    run, to run and not run make the planned count (a wave of 39 read "steps 25/25 (12
+    undone, 14 not run)", its 39 said nowhere, its undone ones read as a third share)."""
+    ends = [o for o in outcomes if o != UNDONE]
+    planned = len(ends) + spare
+    console, _ = _console()
+    with wave_progress(console) as bar:
+        bars = StepBars(bar, "wave 1", planned)
+        for i, outcome in enumerate(outcomes):
+            bars.ended(f"s/{i}", outcome)
+            (task,) = bar.tasks
+            text = task.description
+            ran = len([o for o in outcomes[:i + 1] if o not in (UNDONE, NOT_RUN)])
+            assert text.startswith(f"wave 1: steps {ran}/"), text
+            if {NOT_RUN, UNDONE} & set(outcomes[:i + 1]):
+                said = dict((w, int(n)) for n, w in re.findall(
+                    r"(\d+) (run|to run|not run)(?=[,;)])", text.split("planned:")[1]))
+                assert sum(said.values()) == planned, text
+                assert said["run"] == ran, text
