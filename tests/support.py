@@ -11,6 +11,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,15 @@ from pathlib import Path
 # moto accepts any credentials; these are not secrets.
 MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def cli_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """``shangyun ARGS`` started as a terminal starts a command: its own process group (so
+    a test's SIGINT or SIGKILL reaches it and what it started), output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from shangyun.cli import main; main()", *args],
+        cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def free_port() -> int:

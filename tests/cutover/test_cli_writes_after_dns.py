@@ -17,7 +17,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from connectors.database import postgres as pg
 from connectors.dns import DnsRecord, Route53Dns
 from connectors.journal.wave import open_journal
 from tests.data.conftest import pg_exec
+from tests.support import cli_process as _cli
 from tests.wave.conftest import (  # noqa: F401  (fixtures)
     FORMATS,
     Cloud,
@@ -54,13 +54,6 @@ def _cutover(src: DbEndpoint, dst: DbEndpoint, moto: str, zone: str, health: str
                 "records": [{"name": f"app.{zone}", "type": "A", "values": ["127.0.2.1"]}]},
         "health": [{"kind": "http", "url": health, "expect_body": "UP", "attempts": attempts,
                     "backoff": 0.5, "timeout": 1}]}}}
-
-
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from shangyun.cli import main; main()", *args], cwd=ROOT,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
 
 
 def _done(p: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str, str]:

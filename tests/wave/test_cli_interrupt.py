@@ -11,11 +11,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from connectors.journal.wave import open_journal
+from tests.support import cli_process as _cli
 from tests.support import descendants
 from tests.wave.conftest import (  # noqa: F401  (fixtures)
     FORMATS,
@@ -27,13 +27,6 @@ from tests.wave.conftest import (  # noqa: F401  (fixtures)
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from shangyun.cli import main; main()", *args], cwd=ROOT,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)  # its own group, as a terminal's foreground job
 
 
 def test_ctrl_c_stops_the_run_promptly_and_the_wave_runs_again(

@@ -12,11 +12,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from connectors.journal.wave import open_journal
+from tests.support import cli_process as _cli
 from tests.wave.conftest import (  # noqa: F401  (fixtures)
     FORMATS,
     Cloud,
@@ -29,13 +29,7 @@ from tests.wave.conftest import (  # noqa: F401  (fixtures)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from shangyun.cli import main; main()", *args], cwd=ROOT,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
-def _reap(p: subprocess.Popen[bytes]) -> None:
+def _reap(p: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(p.pid, signal.SIGKILL)
     with contextlib.suppress(Exception):
