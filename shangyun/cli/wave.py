@@ -39,6 +39,7 @@ from shangyun.wave.state import (
     SKIPPED,
     counted,
     counts_words,
+    not_finalizable,
     state_counts,
     state_words,
 )
@@ -327,7 +328,9 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
             t.add_row(names.get(s["id"]) or s["id"], _step_label(st["key"], hosts),
                       st["status"], st.get("error") or "")
     if status["state"] == "cut_over":  # the wave's last step, not a system's
+        refused = not_finalizable({s["id"]: s["state"] for s in status["systems"]})
         t.add_row(f"wave {number}", "finalize", "pending",
+                  _not_finalizable_words(number, refused, estate_dir) if refused else
                   f"shangyun wave finalize {number} after the soak period")
     console.print(t)
 
@@ -343,6 +346,9 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     rolled back by the operator's command (who, when)."""
     state, number = status["state"], status["wave"]
     words = state.replace("_", " ")
+    refused = not_finalizable({s["id"]: s["state"] for s in status.get("systems") or []})
+    if state == "cut_over" and refused:
+        return f"{words} — " + _not_finalizable_words(number, refused, estate_dir)
     if state == "cut_over":
         return (f"{words} — awaiting finalize (the source is kept for fail-back; next: "
                 f"shangyun wave finalize {number}"
@@ -357,6 +363,20 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
                 f"({by.get('operator') or '?'}, {_utc(by.get('at'))}; not a failure, "
                 "nothing to decide)")
     return words
+
+
+def _not_finalizable_words(number: int, refused: list[str], estate_dir: str | None) -> str:
+    """Why ``wave finalize`` would refuse a cut-over wave and what to do instead
+    (:func:`not_finalizable`: systems moved disks-only, each named)."""
+    names = _names(estate_dir, "system") if estate_dir else {}
+    who = ", ".join(readable(s, names) for s in refused[:10]) + (" …" if len(refused) > 10
+                                                                   else "")
+    where = estate_words(estate_dir) if estate_dir else ""
+    return (f"finalize would refuse {who}: moved disks-only (plan/cutover.yaml does not "
+            f"list it, nothing of it was switched: its source is still production). List "
+            f"it in plan/cutover.yaml and run 'shangyun wave run {number}{where}' again to "
+            f"cut it over, or take it out of the wave (re-plan); then 'shangyun wave "
+            f"finalize {number}{where}' after the soak period")
 
 
 def _utc(at: object) -> str:
@@ -617,7 +637,10 @@ def _report(result: dict[str, Any], as_json: bool, estate_dir: str | None = None
         # the wave's one state and counts, as 'wave status' says them (the run's own
         # "done" would call a wave done that is cut over, awaiting finalize)
         words = _wave_words({"state": result.get("wave_state") or result["state"],
-                             "wave": result["wave"]}, estate_dir)
+                             "wave": result["wave"],
+                             "systems": [{"id": s["id"], "state": s.get("journal_state")
+                                          or s["state"]} for s in result["systems"]]},
+                            estate_dir)
         summary = f"  ({escape(result['summary'])})" if result.get("summary") else ""
         console.print(f"[bold]wave {result['wave']}[/]: {escape(words)}{summary}")
         for s in result["systems"]:

@@ -57,6 +57,7 @@ from shangyun.wave.state import (
     is_finalized,
     last_rollback,
     latest_runs,
+    not_finalizable,
     wave_state,
 )
 from shangyun.wave.stepargs import (
@@ -414,11 +415,16 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
             continue
         decide.append({"name": s["name"], "id": s["id"], "state": st, "action": action})
     pending = [s for s in systems if s["state"] == PENDING]
+    refused = not_finalizable({s["id"]: s["state"] for s in systems}) \
+        if state == WAVE_CUT_OVER else []  # moved disks-only: finalize would refuse them
     return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
             "ok": state in (WAVE_DONE, WAVE_CUT_OVER), "ran": bool(runs),
             "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK,
                                      WAVE_ROLLED_BACK, WAVE_PARTLY_ROLLED_BACK),
-            "finalize": t("pending_finalize", n=number) if state == WAVE_CUT_OVER else "",
+            "finalize": (t("finalize_refused", n=number, names=", ".join(
+                             s["name"] or s["id"] for s in systems if s["id"] in refused))
+                         if refused else
+                         t("pending_finalize", n=number) if state == WAVE_CUT_OVER else ""),
             "summary": t("outcome_summary", moved=len(moved), total=len(systems),
                          back=len(back), decide=len(decide), pending=len(pending)),
             "moved": [{"name": s["name"], "id": s["id"],

@@ -321,6 +321,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "why_operator": ("由操作员执行 `wave rollback` 回退（{at}，{who}），无步骤失败",
                      "rolled back by the operator's `wave rollback` ({at}, {who}); no step "
                      "failed"),
+    "finalize_refused": ("暂不能收尾：`shangyun wave finalize {n}` 会拒绝 {names}——仅迁移了磁盘"
+                         "（`plan/cutover.yaml` 未列出，未做任何切换，其源端仍在生产）。请将其"
+                         "列入 `plan/cutover.yaml` 并再次执行 `shangyun wave run {n}` 完成割接，"
+                         "或将其移出本批次（重新规划）；之后在浸泡期结束后执行 "
+                         "`shangyun wave finalize {n}`",
+                         "Not ready to finalize: `shangyun wave finalize {n}` would refuse "
+                         "{names}, moved disks-only (`plan/cutover.yaml` does not list it, "
+                         "nothing of it was switched: its source is still production). List "
+                         "it in `plan/cutover.yaml` and run `shangyun wave run {n}` again to "
+                         "cut it over, or take it out of the wave (re-plan); then "
+                         "`shangyun wave finalize {n}` after the soak period"),
     "pending_finalize": ("待收尾：浸泡期结束后执行 `shangyun wave finalize {n}`；在此之前源端"
                          "保留，可回切 `shangyun wave rollback {n} --fail-back`",
                          "Pending: `shangyun wave finalize {n}` after the soak period; until "

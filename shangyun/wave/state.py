@@ -233,6 +233,19 @@ def wave_state(run_statuses: Iterable[str], systems: Mapping[str, str]) -> str:
     return WAVE_PARTIAL
 
 
+def not_finalizable(systems: Mapping[str, str]) -> list[str]:
+    """The systems (ids, sorted) ``wave finalize`` would refuse in a wave that reads cut
+    over (``systems``: id -> :func:`system_state`): beside its cut-over ones, those that
+    read ``done`` though not finalized were moved disks-only — ``plan/cutover.yaml`` does
+    not list them, nothing of them was switched, their source is still production — so
+    the wave's next step is to list them there and run again, or to take them out of the
+    wave, not to finalize. Empty when no system is cut over (a finalized wave, or one
+    moved disks-only alone: nothing awaits finalize)."""
+    if CUT_OVER not in systems.values():
+        return []
+    return sorted(sid for sid, st in systems.items() if st == SYSTEM_DONE)
+
+
 def run_outcome(kind: str, status: str, reason: str | None) -> str:
     """A run's status as every reader shows it (``wave status``, its ``--json``, the
     runbook's runs table): the journal ends a run ``done`` or ``failed`` (``reason``: the
@@ -353,6 +366,7 @@ __all__ = [
     "is_settled",
     "last_rollback",
     "latest_runs",
+    "not_finalizable",
     "progress_bucket",
     "recorded_states",
     "run_outcome",

@@ -141,3 +141,53 @@ def test_finalize_says_times_in_utc_as_the_runbook(tmp_path: Path, at: str, show
     assert again.exit_code == 0, again.output
     assert re.search(r"already finalized at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(",
                      again.output), again.output
+
+
+@pytest.mark.parametrize("name", ["sys-2", "档案系统"])
+def test_status_does_not_suggest_a_finalize_that_would_refuse(tmp_path: Path,
+                                                              name: str) -> None:
+    """sys-1 is cut over; sys-2 of the same wave was moved disks-only (plan/cutover.yaml
+    does not list it: every step of it done, no cutover): it reads done, the wave cut over
+    — and 'wave status' said "next: shangyun wave finalize 1", which refuses it. The
+    status names it and what to do instead; finalize still refuses."""
+    root = _estate(tmp_path, "2020-01-01T00:00:00+00:00")
+    if name != "sys-2":
+        Estate.from_records({"name": "finalize"}, {
+            "bureaus": [{"id": "b-1", "name": "局一", "kind": "bureau"}],
+            "systems": [{"id": "sys-1", "name": "sys-1", "bureau_id": "b-1"},
+                        {"id": "sys-2", "name": name, "bureau_id": "b-1"}],
+        }).save(root)
+    with open_journal(root) as j:
+        run = j.begin_run(1, {"options": {}})
+        for kind in ("precheck", "convert"):
+            step = Step(kind, "sys-2", f"sys-2/{kind}", kind)
+            j.record(run, 1, step, "started", {})
+            j.record(run, 1, step, "done", {})
+        j.finish_run(run, "done")
+    out = json.loads(CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root),
+                                               "--json"]).output)
+    assert {s["id"]: s["state"] for s in out["systems"]} == {"sys-1": "cut_over",
+                                                              "sys-2": "done"}, out
+    res = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "next: shangyun wave finalize" not in text, res.output
+    assert f"finalize would refuse {name}" in text, res.output
+    assert "plan/cutover.yaml does not list it" in text, res.output
+    assert "take it out of the wave" in text, res.output
+    fin = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
+                                    "--soak-hours", "0"])
+    assert fin.exit_code == 1 and f"{name}: not cut over" in fin.output, fin.output
+    # the runbook's first screen says the same (its 'Pending: finalize' line)
+    from shangyun.runbook.context import outcome
+    from shangyun.runbook.i18n import translator
+
+    systems = [{"id": sid, "name": n, "state": st, "history": {"steps": []}}
+               for sid, n, st in (("sys-1", "sys-1", "cut_over"), ("sys-2", name, "done"))]
+    runs = [{"status": "done", "kind": "run"}]
+    for lang, said in (("en", "would refuse"), ("zh", "会拒绝")):
+        line = outcome(1, systems, runs, translator(lang))["finalize"]
+        assert f"`shangyun wave finalize 1` {said} {name}" in line, line
+    cut = [{**s, "state": "cut_over"} for s in systems]  # both cut over: finalize is next
+    assert outcome(1, cut, runs, translator("en"))["finalize"].startswith(
+        "Pending: `shangyun wave finalize 1` after the soak period")
