@@ -66,6 +66,7 @@ from shangyun.estate import Estate
 from shangyun.estate.names import names_of, readable
 from shangyun.journal.fence import FencedWriteError, fenced
 from shangyun.journal.records import NoJournal
+from shangyun.journal.status import RUN_INTERRUPTED
 from shangyun.runbook.context import step_title
 from shangyun.runbook.i18n import state_label, translator
 from shangyun.wave.builder import wave_steps
@@ -729,6 +730,10 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                     for gid, sids in wave.move_groups.items()]
                 systems = [r for f in futures for r in f.result()]
             state = run_state({s["id"]: s["state"] for s in systems})
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C, a stop signal: said as such
+                state = RUN_INTERRUPTED
+            raise
         finally:
             journal.finish_run(run_id, state)
             ctx.close()

@@ -55,6 +55,7 @@ from shangyun.journal.status import (
     NEEDS_UNDO,
     RUN_CRASHED,
     RUN_DONE,
+    RUN_INTERRUPTED,
     RUN_KINDS,
     RUN_RUNNING,
     RUN_STATUSES,
@@ -517,6 +518,10 @@ class Journal:
 
     def _live_run(self, s: Session, run_id: str) -> RunRow:
         run = self._run_row(s, run_id)
+        if run.status != RUN_RUNNING and run.reason == RUN_INTERRUPTED:
+            raise JournalError(f"run {run_id} was interrupted (Ctrl-C or a stop signal): "
+                               "its steps stop here; 'wave run' or 'wave resume' takes the "
+                               "wave up again")
         if run.status != RUN_RUNNING:
             raise JournalError(f"run {run_id} is {run.status}, not running: resume it "
                                f"before doing steps")

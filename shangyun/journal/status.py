@@ -34,6 +34,9 @@ RUN_CRASHED: Final = "crashed"
 RUN_ABORTED: Final = "aborted"
 RUN_STATUSES: Final = (RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CRASHED, RUN_ABORTED)
 """Every status a run can have."""
+RUN_INTERRUPTED: Final = "interrupted"
+"""The reason of a run ended ``failed`` because its process was interrupted (Ctrl-C, a
+stop signal): a step of it that tries to go on after is told so, not "not running"."""
 
 RUN_KINDS: Final = ("run", "rollback", "finalize", "failback")
 ROLLBACK_KIND: Final = "rollback"

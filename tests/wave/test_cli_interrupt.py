@@ -74,6 +74,13 @@ def test_ctrl_c_stops_the_run_promptly_and_the_wave_runs_again(
         assert [r["status"] for r in runs if r["status"] == "running"] == [], runs
         left = [(r.key, r.status) for r in j.records(1, "sys-01") if r.status == "started"]
     assert left == [], left  # every step ended: done, or undone by the rollback
+    # the run and the system stopped by it say it was interrupted (the system's reason
+    # read "run … is failed, not running: resume it before doing steps")
+    with open_journal(root, create=False) as j:
+        assert [r["reason"] for r in j.runs(1)] == ["interrupted"], j.runs(1)
+        whys = [str(e.details.get("error")) for e in j.j.audit_entries()
+                if e.action == "wave.system.failed"]
+    assert all("not running" not in w and "interrupted" in w for w in whys), whys
 
     again = _cli(args, env)
     out, err = again.communicate(timeout=240)
