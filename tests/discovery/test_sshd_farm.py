@@ -69,6 +69,10 @@ def test_a_killed_test_process_takes_its_sshd_with_it(wrapper: list[str]) -> Non
         while time.monotonic() < deadline and any(_alive(pid) for pid, _ in servers):
             time.sleep(0.05)
         assert not [pid for pid, _ in servers if _alive(pid)], "an sshd outlived its parent"
+        # a connection the check above made is served by a child sshd forked from the
+        # listener, which may hold the listening socket a moment longer: wait for it too
+        while time.monotonic() < deadline and any(_listening(p) for _, p in servers):
+            time.sleep(0.05)
         assert not [port for _, port in servers if _listening(port)]
     finally:
         if starter.poll() is None:
