@@ -35,7 +35,7 @@ from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.estimate import estimate_wave, human_duration, window_verdict
-from shangyun.wave.model import WaveWork, system_work
+from shangyun.wave.model import WaveWork, estate_index, system_work
 from shangyun.wave.steps import RunOptions
 from shangyun.words import counted, verb
 
@@ -393,14 +393,8 @@ def _estimate_windows(estate: Estate, inp: PlanInput, opts: PlanOptions,
     """Set each window's ``estimated_hours`` and ``fits`` (the runbook's window check:
     :func:`shangyun.wave.estimate.window_verdict` on the same estimate) and return the
     plan's note on the windows the estimate overruns."""
-    systems = {r["id"]: r for r in estate.rows("systems")}
-    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
-    hosts: dict[str, list[dict[str, Any]]] = {}
-    for h in estate.rows("hosts"):
-        hosts.setdefault(h["system_id"] or "", []).append(h)
-    disks: dict[str, list[dict[str, Any]]] = {}
-    for d in estate.rows("disks"):
-        disks.setdefault(d["host_id"], []).append(d)
+    ix = estate_index(estate)
+    systems, bureaus, hosts, disks = ix.systems, ix.bureaus, ix.hosts, ix.disks
     used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
             if d.get("used_gb") is not None}
     host_gb = {h["id"]: h.get("disk_gb") for rows in hosts.values() for h in rows}

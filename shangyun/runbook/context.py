@@ -34,7 +34,7 @@ from shangyun.wave.estimate import (
     human_duration,
     window_verdict,
 )
-from shangyun.wave.model import SystemWork, WaveWork, system_work
+from shangyun.wave.model import SystemWork, WaveWork, estate_index, system_work
 from shangyun.wave.plan import csv_groups, wave_groups
 from shangyun.wave.state import (
     CUT_OVER,
@@ -101,14 +101,8 @@ def _wave_work(root: Path, estate: Estate, plan: dict[str, Any], number: int,
     if groups is None:
         groups = wave_groups(plan, number, str(root / PLAN_FILE))
     groups = [*groups, *(("-", [sid]) for sid in ran_here)]
-    systems = {r["id"]: r for r in estate.rows("systems")}
-    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
-    hosts: dict[str, list[dict[str, Any]]] = {}
-    for h in estate.rows("hosts"):
-        hosts.setdefault(h["system_id"] or "", []).append(h)
-    disks: dict[str, list[dict[str, Any]]] = {}
-    for d in estate.rows("disks"):
-        disks.setdefault(d["host_id"], []).append(d)
+    ix = estate_index(estate)
+    systems, bureaus, hosts, disks = ix.systems, ix.bureaus, ix.hosts, ix.disks
     out = []
     for gid, sids in groups:
         for sid in sids:

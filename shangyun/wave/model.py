@@ -97,6 +97,30 @@ def host_os(row: dict[str, Any]) -> str:
     return " ".join(str(row.get(k) or "") for k in ("os", "os_version")).strip()
 
 
+@dataclass(frozen=True)
+class EstateIndex:
+    """The estate rows :func:`system_work` takes, indexed once: systems and bureaus by id,
+    host rows by system id (``""`` for hosts of no system), disk rows by host id."""
+
+    systems: dict[str, dict[str, Any]]
+    bureaus: dict[str, dict[str, Any]]
+    hosts: dict[str, list[dict[str, Any]]]
+    disks: dict[str, list[dict[str, Any]]]
+
+
+def estate_index(rows: Any) -> EstateIndex:
+    """Index an estate (anything with ``rows(table)``: an :class:`~shangyun.estate.Estate`)
+    for :func:`system_work`."""
+    hosts: dict[str, list[dict[str, Any]]] = {}
+    for h in rows.rows("hosts"):
+        hosts.setdefault(h["system_id"] or "", []).append(h)
+    disks: dict[str, list[dict[str, Any]]] = {}
+    for d in rows.rows("disks"):
+        disks.setdefault(d["host_id"], []).append(d)
+    return EstateIndex({r["id"]: r for r in rows.rows("systems")},
+                       {r["id"]: r for r in rows.rows("bureaus")}, hosts, disks)
+
+
 def system_work(row: dict[str, Any], bureaus: dict[str, dict[str, Any]],
                 hosts: list[dict[str, Any]], disks_by_host: dict[str, list[dict[str, Any]]],
                 group: str, strict: bool = True) -> SystemWork:

@@ -27,7 +27,7 @@ import pandas as pd
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
 from shangyun.planner.files import PLAN_FILE, no_such_wave, read_plan_meta
-from shangyun.wave.model import SystemWork, WaveWork, system_work
+from shangyun.wave.model import SystemWork, WaveWork, estate_index, system_work
 
 
 def _wave_number(entry: dict[str, Any], index: int) -> int:
@@ -114,14 +114,8 @@ def load_wave(estate_dir: str | Path, number: int, *, only: str | None = None) -
     groups = csv_groups(root, number)
     if groups is None:
         groups = wave_groups(plan, number, file)
-    systems = {r["id"]: r for r in estate.rows("systems")}
-    bureaus = {r["id"]: r for r in estate.rows("bureaus")}
-    hosts_by_sys: dict[str, list[dict[str, Any]]] = {}
-    for h in estate.rows("hosts"):
-        hosts_by_sys.setdefault(h["system_id"] or "", []).append(h)
-    disks_by_host: dict[str, list[dict[str, Any]]] = {}
-    for d in estate.rows("disks"):
-        disks_by_host.setdefault(d["host_id"], []).append(d)
+    ix = estate_index(estate)
+    systems, bureaus, hosts_by_sys, disks_by_host = ix.systems, ix.bureaus, ix.hosts, ix.disks
     out: list[SystemWork] = []
     for gid, sids in groups:
         for sid in sids:
