@@ -38,6 +38,7 @@ from shangyun.errors import (
     StepError,
     TransientError,
     VerificationError,
+    interruption,
 )
 
 MARKER = ".shangyun-sync"
@@ -125,6 +126,8 @@ class FileSyncResult:
 
 
 def _fail(what: str, proc: subprocess.CompletedProcess[bytes]) -> ConnectorError:
+    if (stop := interruption(proc.returncode, what)) is not None:
+        return stop
     err = proc.stderr.decode(errors="replace").strip()
     low = err.lower()
     if "host key verification failed" in low or "host key for" in low \

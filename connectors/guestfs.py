@@ -34,7 +34,7 @@ try:  # python3-guestfs, see the module docstring; without it only image_head wo
 except ImportError:  # pragma: no cover - depends on the machine
     guestfs = None
 
-from shangyun.errors import ConnectorError
+from shangyun.errors import ConnectorError, check_not_interrupted
 from shangyun.guests.model import AdaptPlan, EditRecord, GuestFacts
 from shangyun.guests.policy import (
     NETWORK_DIRS,
@@ -311,6 +311,7 @@ class GuestSession:
             self.g.download(path, str(local))
             res = subprocess.run([tool, str(local)], capture_output=True, text=True,
                                  timeout=COMMAND_TIMEOUT, check=False)
+        check_not_interrupted(res.returncode, f"{tool} {path}")
         if res.returncode:
             raise GuestfsError(f"lsinitramfs {path}: {res.stderr.strip()[-500:]}")
         return res.stdout.splitlines()
@@ -327,6 +328,7 @@ def image_head(path: str | os.PathLike[str], fmt: str, size: int = 1 << 20) -> b
         res = subprocess.run([tool, "dd", "-f", fmt, "-O", "raw", f"if={path}", f"of={out}",
                               f"bs={size}", "count=1"], capture_output=True, text=True,
                              timeout=120, check=False)
+        check_not_interrupted(res.returncode, f"qemu-img dd {path}")
         if res.returncode:
             raise GuestfsError(f"qemu-img dd {path}: {res.stderr.strip()[-500:]}")
         return out.read_bytes()
@@ -348,6 +350,7 @@ def create_overlay(base: str | os.PathLike[str], base_format: str,
     backing = f"./{b.name}" if ":" in b.name else b.name
     res = subprocess.run([tool, "create", "-q", "-f", "qcow2", "-b", backing, "-F", base_format,
                           str(o)], capture_output=True, text=True, timeout=120, check=False)
+    check_not_interrupted(res.returncode, f"qemu-img create {o}")
     if res.returncode:
         raise GuestfsError(f"qemu-img create {o}: {res.stderr.strip()[-500:]}")
     return o

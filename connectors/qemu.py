@@ -59,7 +59,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from shangyun.digest import Digest
-from shangyun.errors import ConnectorError, VerificationError
+from shangyun.errors import ConnectorError, VerificationError, check_not_interrupted
 from shangyun.images import (
     ImageInfo,
     estate_format,
@@ -151,10 +151,12 @@ def _last_line(text: str) -> str:
 def _run(args: list[str], path: str | os.PathLike[str], timeout: float) -> \
         subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run([_tool(args[0]), *args[1:]], capture_output=True, text=True,
+        proc = subprocess.run([_tool(args[0]), *args[1:]], capture_output=True, text=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise QemuTimeout(path, f"{args[0]} {args[1]} took longer than {timeout:.0f} s") from exc
+    check_not_interrupted(proc.returncode, f"{args[0]} {args[1]} {path}")
+    return proc
 
 
 def _require_file(path: Path, fmt: str | None = None) -> None:
@@ -554,6 +556,7 @@ def _run_with_progress(args: list[str], dst: Path, timeout: float,
             proc.kill()
             proc.wait()
     text = b"".join(err).decode("utf-8", "replace")
+    check_not_interrupted(rc, f"qemu-img convert to {dst}")
     if rc != 0:
         if "No space left on device" in text or "ENOSPC" in text:
             raise StagingFullError(dst, "no space left on device while converting "
@@ -861,6 +864,7 @@ def _nbd_export(path: Path, fmt: str, deadline: float) -> Iterator[_NbdReader]:
             start_by = min(deadline, time.monotonic() + 30.0)
             while True:
                 if proc.poll() is not None:
+                    check_not_interrupted(proc.returncode, f"qemu-nbd {path}")
                     err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
                     raise ImageUnreadable(path, f"qemu-nbd cannot serve it: {_last_line(err)}")
                 try:

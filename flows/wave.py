@@ -61,7 +61,7 @@ from connectors.locks import (
     system_lock_store,
 )
 from connectors.workpool import check_distributed, check_limits
-from shangyun.errors import ShangyunError, StepError, TransientError
+from shangyun.errors import Interrupted, ShangyunError, StepError, TransientError
 from shangyun.estate import Estate
 from shangyun.estate.names import names_of, readable
 from shangyun.journal.fence import FencedWriteError, fenced
@@ -325,7 +325,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
             with system_lock(system.id, distributed):  # the audit record fenced like the undo
                 report = undo_system(journal, run_id, wave.number, system.id, actions,
                                      on_step=_undone_to(ctx))
-                refused = current is not None and current.kind == PRECHECK
+                refused = current is not None and current.kind == PRECHECK \
+                    and not _interrupted(exc)  # Ctrl-C killed its qemu-img: not refused
                 result.update(state=(BUSY if report.lock_lost else
                                      ROLLBACK_FAILED if not report.ok else
                                      REFUSED if refused else ROLLED_BACK),
@@ -337,6 +338,19 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
             result.update(state=BUSY, error=f"{exc}; then: {busy}")
     _not_run(ctx, steps[told:])
     return result
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """``exc`` (or an error it was raised from) is a tool stopped by Ctrl-C or a stop
+    signal (:class:`Interrupted`; the journal wraps a step's error in a StepError)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a bounded walk down the cause chain
+        if seen is None:
+            return False
+        if isinstance(seen, Interrupted):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def _not_run(ctx: RunContext, steps: list[Step]) -> None:

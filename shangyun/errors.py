@@ -11,6 +11,7 @@
     │   ├── TransientError        worth retrying (timeouts, refused connections, 5xx)
     │   ├── HostKeyError          unknown or changed SSH host key: never retried
     │   └── AuthError             authentication refused: never retried
+    ├── Interrupted               a tool stopped by Ctrl-C or a stop signal: never retried
     ├── LockLostError             a system's lock lost while its steps or undo ran
     ├── PlanError                 infeasible constraints (names the constraint and systems)
     └── StepError                 a wave step failed (names the system and the step)
@@ -106,6 +107,35 @@ class HostKeyError(ConnectorError):
 
 class AuthError(ConnectorError):
     """Authentication was refused. Never retried."""
+
+
+class Interrupted(ShangyunError):
+    """A tool a step ran (qemu-img, rsync, pg_dump …) was stopped by Ctrl-C or a stop signal
+    (SIGINT, SIGTERM, SIGHUP, SIGQUIT): the command is being interrupted, the tool did not
+    fail on its own. Not a :class:`ConnectorError` (a step that lists a connector's failures
+    as problems does not list this one). Never retried; the step's system is rolled back as
+    interrupted, not as refused or failed (Ctrl-C reaches the terminal's whole process
+    group, so the tool may die before the command hears it)."""
+
+
+STOP_SIGNALS: frozenset[int] = frozenset({2, 15, 1, 3})
+"""SIGINT, SIGTERM, SIGHUP, SIGQUIT: the signals a person (or a service manager) stops a
+command with."""
+
+
+def interruption(returncode: int | None, what: str) -> Interrupted | None:
+    """The :class:`Interrupted` naming ``what`` if a child process ended by a stop signal
+    (``returncode`` is the negative signal number, as :mod:`subprocess` reports it)."""
+    if returncode is None or returncode >= 0 or -returncode not in STOP_SIGNALS:
+        return None
+    name = {2: "SIGINT", 15: "SIGTERM", 1: "SIGHUP", 3: "SIGQUIT"}[-returncode]
+    return Interrupted(f"{what}: interrupted ({name}: Ctrl-C or a stop signal)")
+
+
+def check_not_interrupted(returncode: int | None, what: str) -> None:
+    """Raise :func:`interruption`'s error if a child process ended by a stop signal."""
+    if (stop := interruption(returncode, what)) is not None:
+        raise stop
 
 
 class LockLostError(ShangyunError):

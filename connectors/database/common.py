@@ -15,7 +15,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
+from shangyun.errors import (
+    ConnectorError,
+    StepError,
+    TransientError,
+    VerificationError,
+    check_not_interrupted,
+)
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ def run_checked(argv: Sequence[str], what: str, *, env: dict[str, str] | None = 
         raise TransientError(f"{what}: timed out after {timeout} s") from exc
     except FileNotFoundError as exc:
         raise ConnectorError(f"{what}: {argv[0]} is not installed") from exc
+    check_not_interrupted(proc.returncode, f"{what}: {argv[0]}")
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()[-2000:]
         raise ConnectorError(f"{what}: {argv[0]} exited {proc.returncode}: {err}")
@@ -201,6 +208,8 @@ def run_pipe(producer: Sequence[str], consumer: Sequence[str], what: str, *,
     prod.wait()
     cons_err = cons.stderr.read() if cons.stderr else b""
     cons.wait()
+    check_not_interrupted(prod.returncode, f"{what}: {producer[0]}")
+    check_not_interrupted(cons.returncode, f"{what}: {consumer[0]}")
     if prod.returncode != 0 or cons.returncode != 0 or broken:
         err = (prod_err + b"\n" + cons_err).decode(errors="replace").strip()[-2000:]
         raise ConnectorError(f"{what}: {producer[0]} exited {prod.returncode}, "
