@@ -8,6 +8,14 @@ of the estate become external dependencies (``external`` = ``ip:port``) when the
 host is the client; external *clients* cannot be a dependencies row (it needs a source host or
 system), so they are kept as facts with the listening ports nobody was seen using.
 The discovery's own SSH session (``session`` fact) and loopback/self traffic are ignored.
+A connection closing or closed a moment ago (``time-wait`` …) counts like an established
+one: a client connecting briefly and often has most of its sockets in those states.
+
+Cron jobs (``cron`` fact: tool, host and port named by a crontab line) add edges too: the
+host named (an estate host's IP or host name, full or short; else external when the port
+is known) is the server, the host running the job the client. Their evidence (file and
+line, never the line) goes into the row's ``process`` as ``cron: pg_dump
+/etc/cron.d/backup:2``; they add no ``seen_count`` (no socket was seen).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ SERVICES = {
 _TYPES = {
     "database": {"mysql", "postgresql", "oracle", "sqlserver", "dm", "kingbase", "redis",
                  "mongodb", "memcached"},
-    "file": {"nfs", "smb", "ftp", "ftp-data", "rsync", "netbios"},
+    "file": {"nfs", "smb", "ftp", "ftp-data", "rsync", "netbios", "scp", "sftp"},
     "async": {"amqp", "kafka", "activemq"},
     "sync": {"http", "https", "ldap", "ldaps", "dns", "smtp"},
 }
@@ -56,6 +64,7 @@ class Edge:
     server_process: str = ""
     client_process: str = ""
     sockets: set[tuple[str, int, str, int]] = field(default_factory=set)
+    scheduled: list[tuple[str, str]] = field(default_factory=list)  # (tool, file:line)
 
     @property
     def seen_count(self) -> int:
@@ -64,13 +73,24 @@ class Edge:
 
     @property
     def service(self) -> str:
-        """The service name (port map, else the server's process)."""
+        """The service name (port map, else the server's process; for a cron job's rsync
+        or scp over SSH, the tool)."""
+        if self.scheduled and not self.sockets:
+            tool = self.scheduled[0][0]
+            if tool in ("rsync", "scp", "sftp") or not (self.port in SERVICES or
+                                                          self.server_process):
+                return tool
         return service_of(self.port, self.server_process)
 
     @property
     def process(self) -> str:
-        """The server's process when known, else the client's."""
-        return self.server_process or self.client_process
+        """The server's process when known, else the client's; else, for an edge known
+        from cron jobs only, ``cron: <tool> <file>:<line>`` (two at most, then a count)."""
+        if self.server_process or self.client_process or not self.scheduled:
+            return self.server_process or self.client_process
+        jobs = [f"{tool} {where}" for tool, where in self.scheduled]
+        more = f" (+{len(jobs) - 2} more)" if len(jobs) > 2 else ""
+        return "cron: " + "; ".join(jobs[:2]) + more
 
 
 @dataclass
@@ -134,11 +154,69 @@ def _own_ips(facts: Mapping[str, Any]) -> set[str]:
     return {a for i in facts.get("interfaces", []) for a in i.get("addresses", [])}
 
 
+#: The TCP states that show a connection (being or just been) made
+CONNECTED = frozenset({"established", "time-wait", "close-wait", "fin-wait", "last-ack",
+                       "closing"})
+
+
+def _names(hosts: list[Mapping[str, Any]]) -> tuple[dict[str, str], set[str]]:
+    """Host name (lower case; full, else short) → host id, and the names of more than one
+    host (a short name two hosts share: such a name says no host)."""
+    full: dict[str, set[str]] = {}
+    short: dict[str, set[str]] = {}
+    for h in hosts:
+        name = str(h.get("hostname") or "").strip().lower()
+        if name and not _is_ip(name):
+            full.setdefault(name, set()).add(str(h["id"]))
+            short.setdefault(name.split(".", 1)[0], set()).add(str(h["id"]))
+    out = {n: next(iter(ids)) for n, ids in short.items() if len(ids) == 1}
+    out.update({n: next(iter(ids)) for n, ids in full.items() if len(ids) == 1})
+    many = {n for table in (full, short) for n, ids in table.items() if len(ids) > 1}
+    return out, many - set(out)
+
+
+def _scheduled(edges: dict[tuple[str, str, int], Edge], observed: Mapping[str, Mapping[str, Any]],
+               ip_host: Mapping[str, str], names: tuple[dict[str, str], set[str]]) -> None:
+    """Add each discovered host's cron jobs (``cron`` fact) to ``edges``: the host a job
+    names (by IP, else host name) is the server; an unknown one is external when the job
+    says its port. A job naming the host itself (or localhost), or a name several estate
+    hosts share, is no dependency."""
+    known, many = names
+    for hid, facts in observed.items():
+        own = _own_ips(facts)
+        me = {str(facts.get("hostname") or "").lower(), "localhost", "localhost.localdomain"}
+        for job in facts.get("cron") or []:
+            host, port = str(job.get("host") or "").lower(), int(job.get("port") or 0)
+            if not host or host in own or _local(host) or host in me or \
+                    host.split(".", 1)[0] in me:
+                continue
+            target = ip_host.get(host) or known.get(host) or (
+                "" if _is_ip(host) else known.get(host.split(".", 1)[0], ""))
+            if target == hid or (not target and (host in many or
+                                                host.split(".", 1)[0] in many)):
+                continue
+            if not target and not port:
+                continue  # an address outside the estate, port unknown: nothing to say
+            tgt, ext = (target, False) if target else (host, True)
+            edge = edges.setdefault((hid, tgt, port), Edge(hid, tgt, port, False, ext))
+            edge.scheduled.append((str(job.get("tool") or ""),
+                                   f"{job.get('file')}:{job.get('line')}"))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                      hosts: Iterable[Mapping[str, Any]],
                      ignore: Iterable[tuple[str, str, int]] = ()) -> DependencyMap:
     """Map the ``tcp`` facts of the discovered hosts (``{host id: facts}``) against the
-    estate's ``hosts`` rows (id, ip, system_id) into a :class:`DependencyMap`.
+    estate's ``hosts`` rows (id, ip, hostname, system_id) into a :class:`DependencyMap`
+    (cron jobs naming a host by its name find it by ``hostname``).
 
     Discovery's own traffic is left out: each host's SSH session (``session`` fact), any
     other connection from that same client to the host's SSH port (a jump host's tunnel),
@@ -162,7 +240,7 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
         ports = {p for _, p in listening}
         sess = facts.get("session") or {}
         for c in conns:
-            if c["state"] != "established" or _local(c["peer_ip"]) or c["peer_ip"] in own:
+            if c["state"] not in CONNECTED or _local(c["peer_ip"]) or c["peer_ip"] in own:
                 continue
             if (sess and c["local_port"] == sess.get("server_port")
                     and c["peer_ip"] == sess.get("client_ip")):
@@ -197,6 +275,7 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 edge.server_process = c["process"]
             elif not inbound and c["process"]:
                 edge.client_process = c["process"]
+    _scheduled(edges, observed, ip_host, _names(host_list))
     external_clients = {hid: sorted(found.values(), key=lambda e: (e["client"], e["port"]))
                         for hid, found in clients.items()}
     used = {(e.target, e.port) for e in edges.values() if not e.target_external}

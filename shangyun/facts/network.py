@@ -184,7 +184,9 @@ class TcpConnections(Fact):
         tcp        0      0 0.0.0.0:5432      0.0.0.0:*          LISTEN      1520/postmaster
         tcp        0      0 10.3.1.21:41022   10.3.1.30:5432     ESTABLISHED 2211/java
 
-    Result: one dict per socket: ``state`` (``listen``/``established``), ``local_ip``,
+    Result: one dict per socket: ``state`` (``listen``, ``established``, or one of a
+    connection closing or just closed: ``time-wait``, ``close-wait``, ``fin-wait``,
+    ``last-ack``, ``closing``; connections being opened are left out), ``local_ip``,
     ``local_port``, ``peer_ip``, ``peer_port``, ``process`` and ``pid`` ('' / 0 if unknown).
     """
 
@@ -203,7 +205,15 @@ class TcpConnections(Fact):
         return [c for c in (parser(line) for line in rest) if c is not None]
 
 
-_STATES = {"LISTEN": "listen", "ESTAB": "established", "ESTABLISHED": "established"}
+_STATES = {"LISTEN": "listen", "ESTAB": "established", "ESTABLISHED": "established",
+           # a connection closing or closed a moment ago (TIME_WAIT lasts 60 s): a client
+           # that connects briefly and often is seen in these states only
+           "TIME-WAIT": "time-wait", "TIME_WAIT": "time-wait", "CLOSE-WAIT": "close-wait",
+           "CLOSE_WAIT": "close-wait", "FIN-WAIT-1": "fin-wait", "FIN_WAIT1": "fin-wait",
+           "FIN-WAIT-2": "fin-wait", "FIN_WAIT2": "fin-wait", "LAST-ACK": "last-ack",
+           "LAST_ACK": "last-ack", "CLOSING": "closing"}
+_PROC_STATES = {"0A": "listen", "01": "established", "06": "time-wait", "08": "close-wait",
+                "04": "fin-wait", "05": "fin-wait", "09": "last-ack", "0B": "closing"}
 
 
 def normalise_ip(text: str) -> str:
@@ -269,7 +279,7 @@ def _from_proc(line: str) -> dict[str, Any] | None:
     parts = line.split()
     if len(parts) < 4 or not parts[0].rstrip(":").isdigit():
         return None
-    state = {"0A": "listen", "01": "established"}.get(parts[3].upper())
+    state = _PROC_STATES.get(parts[3].upper())
     if state is None:
         return None
     (lh, lp), (ph, pp) = parts[1].split(":"), parts[2].split(":")

@@ -145,3 +145,62 @@ def test_jump_specs() -> None:
     assert parse_jump("ops@[fd00::1]:2200", "root") == ("ops", "fd00::1", 2200)
     with pytest.raises(ShangyunError, match="jump host"):
         parse_jump("jump:notaport", "root")
+
+
+def test_connections_seen_only_closing_still_map() -> None:
+    """A client connecting briefly and often shows in TIME_WAIT (and the other closing
+    states) between its connections: still a dependency, each socket counted once."""
+    observed = {
+        "app": host("10.0.0.1",
+                    conn("time-wait", "10.0.0.1", 40100, "10.0.0.2", 5432),
+                    conn("time-wait", "10.0.0.1", 40101, "10.0.0.2", 5432),
+                    conn("fin-wait", "10.0.0.1", 40102, "10.0.0.3", 8443, "java")),
+        "db": host("10.0.0.2", conn("listen", "0.0.0.0", 5432, proc="postgres"),
+                   conn("close-wait", "10.0.0.2", 5432, "10.0.0.1", 40101, "postgres")),
+    }
+    rows = {(r["source_host"], r["target_host"], r["port"]): r
+            for r in map_dependencies(observed, ESTATE).host_rows()}
+    assert {k: r["seen_count"] for k, r in rows.items()} == {
+        ("app", "db", 5432): 2, ("app", "auth", 8443): 1}
+    assert rows[("app", "db", 5432)]["process"] == "postgres"
+
+
+def job(host_: str, port: int, tool: str = "pg_dump", line: int = 3,
+        file: str = "/etc/cron.d/backup") -> dict[str, Any]:
+    return {"file": file, "line": line, "schedule": "0 2 * * *", "tool": tool,
+            "host": host_, "port": port}
+
+
+def test_cron_jobs_map_by_address_and_name() -> None:
+    hosts = [{**h, "hostname": {"app": "app.b3.gov.cn", "db": "DB01", "auth": "auth.b3.gov.cn",
+                                "app2": "auth.other.gov.cn"}[h["id"]]} for h in ESTATE]
+    app = {**host("10.0.0.1"), "hostname": "app.b3.gov.cn", "cron": [
+        job("db01", 5432), job("10.0.0.2", 5432, "psql", 4),       # same edge: one row
+        job("10.0.0.4", 0, "sync.sh", 5),                          # estate IP, no port
+        job("auth", 22, "rsync", 6),                               # short name of two: none
+        job("AUTH.b3.gov.cn", 22, "scp", 12),                      # full name: that one
+        job("backup.example.org", 873, "rsync", 7),                # outside: external
+        job("10.9.9.9", 0, "sync.sh", 8),                          # outside, no port: none
+        job("app", 5432, "pg_dump", 9), job("localhost", 6379, "redis-cli", 10),
+        job("127.0.0.1", 3306, "mysqldump", 11)]}                  # itself: none
+    rows = {(r["source_host"], r["target_host"] or r["external"], r["port"]): r
+            for r in map_dependencies({"app": app}, hosts).host_rows()}
+    assert set(rows) == {("app", "db", 5432), ("app", "app2", 0), ("app", "auth", 22),
+                         ("app", "backup.example.org:873", 873)}
+    pg = rows[("app", "db", 5432)]
+    assert (pg["service"], pg["type"], pg["seen_count"], pg["process"]) == (
+        "postgresql", "database", 0,
+        "cron: pg_dump /etc/cron.d/backup:3; psql /etc/cron.d/backup:4")
+    assert (rows[("app", "app2", 0)]["service"], rows[("app", "app2", 0)]["type"]) == (
+        "sync.sh", "other")
+    ext = rows[("app", "backup.example.org:873", 873)]
+    assert (ext["service"], ext["type"], ext["target_system"]) == ("rsync", "file", "")
+
+
+def test_cron_job_beside_a_connection_keeps_the_connection_s_figures() -> None:
+    observed = {"app": {**OBSERVED["app"], "cron": [job("10.0.0.2", 5432)]},
+                "db": OBSERVED["db"]}
+    rows = {(r["source_host"], r["target_host"], r["port"]): r
+            for r in map_dependencies(observed, ESTATE).host_rows()}
+    assert (rows[("app", "db", 5432)]["seen_count"], rows[("app", "db", 5432)]["process"]
+            ) == (2, "postgres")

@@ -33,6 +33,7 @@ def centos6_output() -> str:
              "interfaces": "interfaces/centos6", "session": "session/ssh",
              "tcp": "tcp/centos6_netstat", "services": "services/centos6_sysv_chkconfig",
              "processes": "processes/centos6", "db_binaries": "db_binaries/debian",
+             "cron": "cron/rhel_spool",
              "utilisation": "utilisation/centos6_no_memavailable"}
     out = []
     for name, path in parts.items():
@@ -46,7 +47,7 @@ def test_script_has_one_section_per_fact() -> None:
     script = gather_script(sample_seconds=0.5)
     assert "sleep 0.5" in script and "sleep 1" not in script
     sections = split_sections(centos6_output())
-    assert "end" in sections and len(sections) == 17
+    assert "end" in sections and len(sections) == 18
 
 
 def test_host_and_disk_rows_from_centos6() -> None:
