@@ -11,7 +11,9 @@ from shangyun.errors import ShangyunError, StepError
 from shangyun.estate import Estate
 from shangyun.estate.names import names_of
 from shangyun.runbook.sources import plan_files, wave_of_systems
+from shangyun.wave.classified import classified_ids, classified_refusal
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
+from shangyun.wave.journal_port import holding_wave
 
 
 def _system_names(estate_dir: str) -> dict[str, str]:
@@ -21,6 +23,15 @@ def _system_names(estate_dir: str) -> dict[str, str]:
         return names_of(Estate.load(estate_dir, check=False), "system")
     except ShangyunError:
         return {}
+
+
+def _classified(estate_dir: str) -> set[str]:
+    """The ids of the systems the estate marks classified (涉密); empty when the estate
+    cannot be read."""
+    try:
+        return classified_ids(Estate.load(estate_dir, check=False))
+    except ShangyunError:
+        return set()
 
 
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
@@ -33,7 +44,9 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     writes a ``finalize`` run and an audit record. A wave finalized before, with no run
     since, is not closed again: the result says so (``already``, ``finalized_at``) and
     nothing is journaled; after a run since (a re-plan put another system into the wave)
-    the wave is judged again, that system included.
+    the wave is judged again, that system included. A system the estate marks classified
+    (涉密) is refused with the commands that bring it home
+    (:func:`shangyun.wave.classified.classified_refusal`).
     The source systems are never deleted or changed: decommissioning them is a separate,
     human decision."""
     plan = load_cutover(estate_dir)
@@ -67,9 +80,16 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
         for sid, n in wave_of_systems(plan_files(Path(estate_dir))).items():
             if n == number and sid not in systems:
                 systems[sid] = {"cutover": "never run", "at": None}
-        verdict = finalize_verdict(systems, now, soak, _system_names(estate_dir))
-        if not verdict.ok:
-            raise StepError(f"wave {number} cannot be finalized: " + "; ".join(verdict.reasons))
+        names, classified = _system_names(estate_dir), _classified(estate_dir)
+        verdict = finalize_verdict(systems, now, soak, names)
+        # a classified (涉密) system — a re-imported ledger may mark one after its wave
+        # ran — never gets the cloud as its home: after a finalize no fail-back is possible
+        secret = [f"{names.get(sid) or sid} is "
+                  + classified_refusal(sid, number, holding_wave(journal, sid), names)
+                  for sid in sorted(systems) if sid in classified]
+        if secret or not verdict.ok:
+            raise StepError(f"wave {number} cannot be finalized: "
+                            + "; ".join([*secret, *(verdict.reasons if not verdict.ok else [])]))
         run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize",
                                    exclusive=True)
         journal.audit("wave.finalized", None, "ok",

@@ -70,6 +70,7 @@ from shangyun.journal.status import RUN_INTERRUPTED
 from shangyun.runbook.context import step_title
 from shangyun.runbook.i18n import state_label, translator
 from shangyun.wave.builder import wave_steps
+from shangyun.wave.classified import classified_ids
 from shangyun.wave.dashboard import AWAITING_FINALIZE as AWAITING_FINALIZE_NAME
 from shangyun.wave.dashboard import dashboard_lang, flow_run_state, system_words
 from shangyun.wave.dryrun import run_name
@@ -82,7 +83,7 @@ from shangyun.wave.engine import (
     undo_system,
 )
 from shangyun.wave.estimate import GLOBAL_SLOTS, bureau_slots
-from shangyun.wave.journal_port import WaveJournal, held_elsewhere, wave_status
+from shangyun.wave.journal_port import WaveJournal, run_refusal, wave_status
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.partition import bureau_share
 from shangyun.wave.plan import load_wave
@@ -789,13 +790,16 @@ def resumable_run(journal: WaveJournal, estate_dir: str, number: int,
 
 
 def refuse_held_elsewhere(journal: WaveJournal, wave: WaveWork) -> None:
-    """Refuse (:class:`StepError`, nothing run) a run of ``wave`` whose systems another
-    wave of the journal still holds (:func:`held_elsewhere`: a re-plan moved a system that
-    was cut over, failed back or left unfinished in its first wave), naming each one and
-    the command that frees it."""
-    names = names_of(Estate.load(wave.estate_dir, check=False), "system")
+    """Refuse (:class:`StepError`, nothing run) a run of ``wave`` with a system the run
+    may not move (:func:`run_refusal`): one the estate marks classified (涉密) — a re-plan
+    keeps a system that ran in its wave, whatever the ledger says now — or one another
+    wave of the journal still holds (a re-plan moved a system that was cut over, failed
+    back or left unfinished in its first wave), naming each one and the command that
+    frees it."""
+    estate = Estate.load(wave.estate_dir, check=False)
+    names, secret = names_of(estate, "system"), classified_ids(estate)
     held = [(s, why) for s in wave.systems
-            if (why := held_elsewhere(journal, wave.number, s.id, names)) is not None]
+            if (why := run_refusal(journal, wave.number, s.id, names, secret)) is not None]
     if held:
         raise StepError(f"wave {wave.number}: " + "; ".join(
             f"{_who({'id': s.id, 'name': s.name})} is {why}" for s, why in held)

@@ -219,19 +219,24 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
 
 
 def _held(estate_dir: str, work: Any) -> dict[str, str]:
-    """System id → why another wave still holds it (the run refuses the wave for it);
-    read-only: an estate without a journal has none."""
+    """System id → why the run refuses the wave for it (classified, or another wave still
+    holds it: :func:`shangyun.wave.journal_port.run_refusal`); read-only: an estate
+    without a journal has none."""
     from connectors.journal.history import open_reader
     from connectors.journal.wave import SqlWaveJournal
-    from shangyun.wave.journal_port import held_elsewhere
+    from shangyun.estate import Estate
+    from shangyun.wave.classified import classified_ids, classified_refusal
+    from shangyun.wave.journal_port import run_refusal
 
+    secret = classified_ids(Estate.load(estate_dir, check=False))
+    names = _names(estate_dir, "system")
     with open_reader(estate_dir) as journal:
         if journal is None:
-            return {}
+            return {s.id: classified_refusal(s.id, work.number, None, names)
+                    for s in work.systems if s.id in secret}
         j = SqlWaveJournal(journal)
-        names = _names(estate_dir, "system")
         return {s.id: why for s in work.systems
-                if (why := held_elsewhere(j, work.number, s.id, names)) is not None}
+                if (why := run_refusal(j, work.number, s.id, names, secret)) is not None}
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:

@@ -34,6 +34,7 @@ from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
 from shangyun.wave.builder import wave_steps
+from shangyun.wave.classified import classified_ids, way_home
 from shangyun.wave.estimate import estimate_wave, human_duration, window_verdict
 from shangyun.wave.model import WaveWork, estate_index, system_work
 from shangyun.wave.steps import RunOptions
@@ -378,6 +379,7 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
                                              "bureau": names_of(estate, "bureau")},
                 ran=sorted(ran.waves),
                 notes=[*notice, *_ran_notes(ran, inp, wave_sys, system_names),
+                       *_classified_notes(estate, ran, inp.moved, system_names),
                        *(_named(x, estate) for x in overrun),
                        *_staying_dependencies(inp, system_names),
                        *(_named(x, estate) for x in _unchecked(inp, opts, waves))])
@@ -515,6 +517,7 @@ def _ran_part(estate: Estate, ran: RanWaves, held: dict[str, int]
     ``W<n>-<old id>``, so they never clash with the new ones), and one explanation per
     held system."""
     facts = held_facts(estate, list(held))
+    secret, names = classified_ids(estate), names_of(estate, "system")
     waves: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
     systems: list[dict[str, Any]] = []
@@ -556,7 +559,9 @@ def _ran_part(estate: Estate, ran: RanWaves, held: dict[str, int]
                     "placement": "", "strong_dependencies": 0,
                     "reasons": [f"ran in wave {n} ({state}, the journal): a wave that has run "
                                 "keeps its systems, so the re-plan leaves it there and moves "
-                                "it nowhere else"]})
+                                "it nowhere else",
+                                *([_classified_note(sid, n, rw.systems[sid], names)]
+                                  if sid in secret else [])]})
     return waves, groups, systems
 
 
@@ -573,6 +578,24 @@ def _ran_notes(ran: RanWaves, inp: PlanInput, wave_sys: np.ndarray,
             out.append(f"{names.get(sid) or sid} was {state.replace('_', ' ')} in wave {n}; "
                        f"planned again in wave {int(wave_sys[inp.index[sid]])}")
     return out
+
+
+def _classified_note(sid: str, wave: int, state: str, names: dict[str, str]) -> str:
+    """What the plan says of a system a wave that ran holds and the estate now marks
+    classified (涉密): the wave keeps it, but it must come home."""
+    return (f"{names.get(sid) or sid} is classified (涉密) in the estate now, yet "
+            f"{state.replace('_', ' ')} in wave {wave}: a classified system never moves to "
+            f"the cloud — {way_home(wave, state, sid, names)}, then plan again; 'wave run "
+            f"{wave}' and 'wave finalize {wave}' refuse it until then")
+
+
+def _classified_notes(estate: Estate, ran: RanWaves, held: dict[str, int],
+                      names: dict[str, str]) -> list[str]:
+    """One note per system a wave that ran holds (``held``: system → wave) that the
+    estate now marks classified (a re-imported ledger): :func:`_classified_note`."""
+    secret = classified_ids(estate)
+    return [_classified_note(sid, n, ran.waves[n].systems[sid], names)
+            for sid, n in sorted(held.items()) if sid in secret]
 
 
 def _cap(inp: PlanInput, bureau: str) -> float | None:

@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 
 from shangyun.estate.names import command_arg
 from shangyun.journal.status import DONE, NEEDS_UNDO
+from shangyun.wave.classified import classified_refusal
 from shangyun.wave.engine import StepJournal
 from shangyun.wave.state import (
     CUTOVER,
@@ -187,6 +188,18 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
     return None
 
 
+def run_refusal(journal: WaveJournal, wave: int, system_id: str, names: Mapping[str, str],
+                classified: Iterable[str] = ()) -> str | None:
+    """Why a run of ``wave`` refuses ``system_id`` before anything runs (the words after
+    ``NAME is``), None when it does not: the estate marks it classified (涉密) —
+    ``classified``, the ids :func:`shangyun.wave.classified.classified_ids` gives; a re-plan
+    keeps a system that ran in its wave whatever the ledger says now — or another wave
+    still holds it (:func:`held_elsewhere`)."""
+    if system_id in set(classified):
+        return classified_refusal(system_id, wave, holding_wave(journal, system_id), names)
+    return held_elsewhere(journal, wave, system_id, names)
+
+
 def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None:
     """The wave that holds ``system_id`` — it ran there and its steps are not undone (cut
     over, moved, failed back, failed or crashed) — and its state there; None when no wave
@@ -247,4 +260,4 @@ def wave_status(journal: WaveJournal, wave: int,
 
 
 __all__ = ["ANY_SCOPE", "AnyScope", "WaveJournal", "held_elsewhere", "holding_wave",
-           "overlaps", "run_kind", "run_scope", "wave_status"]
+           "overlaps", "run_kind", "run_refusal", "run_scope", "wave_status"]
