@@ -20,7 +20,7 @@ from lab.guests import why_no_guest
 @click.option("--bureaus", default=None, type=click.IntRange(1, 254),
               help="Bureaus of the lab (default 2) or, with --sample, of the sample (35).")
 @click.option("--lab-dir", default=None, type=click.Path(file_okay=False),
-              envvar="SHANGYUN_LAB", help="The lab's folder (default: .lab/).")
+              envvar="SHANGYUN_LAB", show_envvar=True, help="The lab's folder (default: .lab/).")
 @click.option("--quick", is_flag=True,
               help="The shortened form for CI: fewest hosts and VMs, still every stage.")
 @click.option("--keep-lab/--lab-down", default=True, show_default=True,

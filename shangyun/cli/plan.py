@@ -205,7 +205,7 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
 @plan.command("explain")
 @click.argument("system")
 @click.option("--estate", "estate_dir", type=click.Path(file_okay=False), envvar="SHANGYUN_ESTATE",
-              help="The estate folder (an inventory).")
+              show_envvar=True, help="The estate folder (an inventory).")
 @json_option
 @click.pass_context
 @handle_errors

@@ -26,7 +26,8 @@ def server() -> None:
 
 @server.command("start")
 @ESTATE
-@click.option("--port", type=click.IntRange(1, 65535), default=4200, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=4200, show_default=True,
+              help="TCP port the server listens on (the dashboard's and the API's).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: reachable by workers on other machines; "
                    "then PREFECT_SERVER_API_AUTH_STRING=user:password must be set, and "
@@ -35,7 +36,7 @@ def server() -> None:
               help="Host name in the URLs printed and given to the dashboard [default: "
                    "--host, or this machine's name with 0.0.0.0].")
 @click.option("--database-url", default=None, envvar="SHANGYUN_PREFECT_DATABASE_URL",
-              help="PostgreSQL URL for the server's database (default: SQLite).")
+              show_envvar=True, help="PostgreSQL URL for the server's database (default: SQLite).")
 @click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
               help="Seconds to wait for the server to answer.")
 @json_option

@@ -69,16 +69,17 @@ def run_options(estate_dir: str, target: str, uri: str | None, pool: str | None,
 _run_opts = [
     click.option("--target", type=click.Choice(sorted(TARGET_FORMATS)), default="libvirt",
                  show_default=True, help="The target cloud kind."),
-    click.option("--target-uri", "uri", envvar="SHANGYUN_TARGET_URI",
+    click.option("--target-uri", "uri", envvar="SHANGYUN_TARGET_URI", show_envvar=True,
                  help="libvirt: the target cloud's connection URI (a libvirt run "
                       "without it is refused before anything starts)."),
     click.option("--pool", help="libvirt: the storage pool for imported disks."),
-    click.option("--ec2-endpoint", "endpoint", envvar="SHANGYUN_EC2_ENDPOINT",
+    click.option("--ec2-endpoint", "endpoint", envvar="SHANGYUN_EC2_ENDPOINT", show_envvar=True,
                  help="ec2: the EC2-compatible endpoint URL."),
-    click.option("--region", envvar="AWS_DEFAULT_REGION", help="ec2: the region."),
+    click.option("--region", envvar="AWS_DEFAULT_REGION", show_envvar=True,
+                 help="ec2: the region."),
     click.option("--staging", type=click.Path(file_okay=False),
                  help="Folder for converted images [default: <estate>/staging]."),
-    click.option("--s3-endpoint", envvar="SHANGYUN_S3_ENDPOINT",
+    click.option("--s3-endpoint", envvar="SHANGYUN_S3_ENDPOINT", show_envvar=True,
                  help="S3-compatible staging endpoint URL (credentials from the "
                       "environment)."),
     click.option("--bucket", default="shangyun-staging", show_default=True,
@@ -87,7 +88,9 @@ _run_opts = [
                  show_default=True, help="Digest used to verify every image end to end."),
     click.option("--datastore-root", "datastore_roots", multiple=True,
                  type=click.Path(file_okay=False), envvar="SHANGYUN_DATASTORE_ROOTS",
-                 help="A folder source images may be read from (repeatable); replaces "
+                 show_envvar=True,
+                 help="A folder source images may be read from (repeatable; in the "
+                      "environment variable, folders separated by ':'); replaces "
                       "estate.yaml's datastore_roots for this run. A disk path outside "
                       "every root (or with '..', or under /dev) is refused by the "
                       "pre-check and the convert; with no root configured anywhere, every "
