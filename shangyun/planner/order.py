@@ -151,7 +151,7 @@ def bound(inp: PlanInput, units: list[Unit], delta: int, first: int) -> None:
         if u.pin is not None:
             u.hi, u.hi_why = u.pin, u.pin_reason or f"pinned to wave {u.pin}"
         for s in u.succs:
-            if units[s].hi - delta < u.hi:
+            if units[s].hi < INF and units[s].hi - delta < u.hi:
                 u.hi = units[s].hi - delta
                 u.hi_why = (f"its consumer {_names(inp, units[s].members, 3)} must move by wave "
                             f"{units[s].hi}" + (f" ({units[s].hi_why})" if units[s].hi_why else ""))

@@ -41,6 +41,9 @@ def test_chain_of_shared_services_strictly_in_order(opts: PlanOptions) -> None:
     assert plan.metrics["lower_bound_waves"] == 4 == plan.metrics["waves"]
     reasons = next(s for s in plan.systems if s["system"] == "S3")["reasons"]
     assert any("uses shared service system S2" in r for r in reasons)
+    # no pin bounds the chain: no reason gives a latest wave (each shared service's read
+    # "by wave 999999999 at the latest: its consumer … must move by wave 1000000000")
+    assert not [r for s in plan.systems for r in s["reasons"] if "at the latest" in r]
     # before-or-with lets the whole chain share one wave
     plan2 = make_plan(est, opts)
     assert plan2.metrics["waves"] == 1 and plan2.metrics["cut_dependencies"] == 0
