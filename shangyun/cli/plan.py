@@ -32,6 +32,17 @@ def _pin(values: tuple[str, ...]) -> dict[str, int]:
     return pins
 
 
+def _dr_pair(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``STANDBY=PRIMARY`` pairs as given (names or ids, resolved by the caller)."""
+    out: list[tuple[str, str]] = []
+    for v in values:
+        standby, sep, primary = v.partition("=")
+        if not sep or not standby.strip() or not primary.strip():
+            raise click.BadParameter(f"{v!r} is not STANDBY=PRIMARY", param_hint="--dr-pair")
+        out.append((standby.strip(), primary.strip()))
+    return out
+
+
 def _limit(v: float | None) -> float | None:
     return None if v is None or v == 0 else v
 
@@ -84,6 +95,10 @@ def _limit(v: float | None) -> float | None:
                    "a wave that has run.")
 @click.option("--exclude", multiple=True, metavar="SYSTEM",
               help="Leave SYSTEM (id or name) out (repeatable).")
+@click.option("--dr-pair", "dr_pairs", multiple=True, metavar="STANDBY=PRIMARY",
+              help="STANDBY (id or name) is the disaster-recovery standby of PRIMARY: the two "
+                   "never share a wave (repeatable; beside the pairs the ledgers give, "
+                   "对应主系统/灾备系统).")
 @click.option("--include-not-ready", is_flag=True,
               help="Plan systems whose OS or architecture the target cannot run, too.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True), default=None,
@@ -100,15 +115,17 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
          cadence_days: int, blackout: tuple[dt.datetime, ...], pilot_systems: int,
          pilot_hosts: int, pilot_tb: float, order: str, cycles: str, strong: tuple[str, ...],
          no_split: bool,
-         pins: tuple[str, ...], exclude: tuple[str, ...], include_not_ready: bool,
-         data_dir: str | None, dry_run: bool, as_json: bool) -> None:
+         pins: tuple[str, ...], exclude: tuple[str, ...], dr_pairs: tuple[str, ...],
+         include_not_ready: bool, data_dir: str | None, dry_run: bool, as_json: bool) -> None:
     """Plan move groups and waves for the estate and write ESTATE/plan/.
 
     Systems bound by strong dependencies move together (move groups); waves respect the
     capacity per wave, each bureau's link × maintenance window, the calendar and blackout
     dates, a small pilot first, criticality (critical later), shared services before or
-    with their consumers, few bureaus per wave, and --pin/--exclude. Classified systems are
-    excluded with the reason. Impossible constraints stop with an error naming them.
+    with their consumers, few bureaus per wave, and --pin/--exclude. A DR standby and its
+    primary (the ledgers' 对应主系统, or --dr-pair) never share a wave: the standby moves
+    first. Classified systems are excluded with the reason. Impossible constraints stop
+    with an error naming them.
     `shangyun plan explain SYSTEM` tells why a system is in its wave. Each wave's time per
     bureau is estimated as the runbook estimates it (--disk-mbps, --link-efficiency; a
     system's hosts and disks move one after another): windows.csv gives estimated_hours
@@ -144,6 +161,8 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     names = names_of(estate, "system")
     pinned = {resolve("system", s, names): w for s, w in _pin(pins).items()}
     excluded = tuple(resolve_all("system", exclude, names))
+    declared = tuple((resolve("system", a, names), resolve("system", b, names))
+                     for a, b in _dr_pair(dr_pairs))
     try:
         opts = PlanOptions(
             max_hosts=int(_limit(max_hosts) or 0) or None,
@@ -154,7 +173,7 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
             pilot_systems=pilot_systems, pilot_hosts=pilot_hosts,
             pilot_tb=_limit(pilot_tb), order=order, cycles=cycles,
             strong_types=tuple(strong), allow_split=not no_split, pins=pinned,
-            exclude=excluded, include_not_ready=include_not_ready)
+            exclude=excluded, dr_pairs=declared, include_not_ready=include_not_ready)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:  # the plan the waves that ran ran under: their dates, pilot mark, move groups

@@ -437,6 +437,12 @@ class Estate:
             problems.append(Problem("bureaus.csv", i + 2, "window_start",
                                     "a maintenance window needs window_day, window_start "
                                     "and window_hours together"))
+        systems = self.tables["systems"]
+        own = systems["id"].astype(str).to_numpy()
+        primary = systems["dr_primary"].fillna("").astype(str).to_numpy()
+        for i in (primary == own).nonzero()[0].tolist():
+            problems.append(Problem("systems.csv", i + 2, "dr_primary",
+                                    "a system cannot be the DR standby of itself"))
         return problems
 
     def check(self) -> None:

@@ -103,6 +103,9 @@ SYSTEMS = Table("systems", "业务系统", (
     _c("description", zh="系统描述"),
     _c("source", zh="来源"),
     _c("go_live", "month", zh="上线时间", en="go-live date"),
+    # a DR standby's row names its primary (the system it stands in for): the planner
+    # never puts the two in one wave (docs/planning.md, "DR pairs")
+    _c("dr_primary", ref="systems", zh="对应主系统", en="DR primary"),
 ))
 
 HOSTS = Table("hosts", "主机", (
@@ -138,7 +141,8 @@ HOSTS = Table("hosts", "主机", (
 #: Columns added after estates were first written: left out of the fingerprint while empty,
 #: so an estate (and the plan made from it) keeps its fingerprint until one is filled.
 LATER_COLUMNS: frozenset[tuple[str, str]] = frozenset({("hosts", "go_live"),
-                                                       ("systems", "go_live")})
+                                                       ("systems", "go_live"),
+                                                       ("systems", "dr_primary")})
 
 DISKS = Table("disks", "磁盘", (
     _c("id", required=True, zh="磁盘编号"),

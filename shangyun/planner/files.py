@@ -3,8 +3,8 @@
 ``plan.yaml`` (schema_version, options, the estate fingerprint, metrics, waves, the
 waves that had run when it was made and its notes), ``waves.csv`` (``ran``: a wave the
 journal records as run, kept as it ran), ``windows.csv``, ``move_groups.csv``,
-``systems.csv`` (wave, group, reasons joined with `` | ``) and ``excluded.csv``. Written
-all-or-nothing; the person-written ``cutover.yaml`` beside them is kept.
+``systems.csv`` (wave, group, reasons joined with `` | ``, DR partners) and
+``excluded.csv``. Written all-or-nothing; the person-written ``cutover.yaml`` beside them is kept.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def write_plan(plan: Plan, estate_dir: str | Path) -> Path:
                              "reasons": SEP.join(s["reasons"])} for s in plan.systems],
                            columns=["system", "name", "wave", "start", "move_group", "bureau_id",
                                     "bureau_name", "hosts", "data_gb", "criticality", "zones",
-                                    "placement", "strong_dependencies", "reasons"])
+                                    "placement", "strong_dependencies", "reasons",
+                                    "dr_partners"])
     excluded = pd.DataFrame([{**e, "name": sname.get(e["system"], "")} for e in plan.excluded],
                             columns=["system", "name", "reason"])
     return write_folder(Path(estate_dir) / FOLDER, {
@@ -124,9 +125,11 @@ def explain(estate_dir: str | Path, system: str) -> dict[str, Any]:
     """Why ``system`` is in its wave (or why it is excluded), read from the plan files.
 
     Returns ``{"system", "wave", "start", "window", "move_group", "reasons": [...],
-    "excluded": bool, "stale": bool}`` (``start``: the wave's first day; ``window``: the
-    system's own, its bureau's window in that wave: ``{"bureau", "date", "start",
-    "hours"}``); ``stale`` is true when the estate changed since the plan was made.
+    "excluded": bool, "stale": bool, "dr_partners"}`` (``dr_partners``: its DR pairs in a
+    few words, ``standby of 统一身份认证平台 (wave 3)``, "" when none; ``start``: the
+    wave's first day; ``window``: the system's own, its bureau's window in that wave:
+    ``{"bureau", "date", "start", "hours"}``); ``stale`` is true when the estate changed
+    since the plan was made.
     """
     meta = read_plan_meta(estate_dir)
     root = Path(estate_dir) / FOLDER
@@ -140,13 +143,15 @@ def explain(estate_dir: str | Path, system: str) -> dict[str, Any]:
         return {"system": system, "wave": int(row["wave"]), "start": row["start"],
                 "window": _window(root, row), "move_group": row["move_group"],
                 "excluded": False, "stale": stale,
-                "reasons": [x for x in row["reasons"].split(SEP) if x]}
+                "reasons": [x for x in row["reasons"].split(SEP) if x],
+                "dr_partners": row.get("dr_partners", "")}
     excluded = pd.read_csv(root / "excluded.csv", dtype=str, keep_default_na=False,
                            encoding="utf-8-sig")
     hit = excluded[excluded["system"] == system]
     if len(hit):
         return {"system": system, "wave": None, "start": None, "window": None,
                 "move_group": None,
-                "excluded": True, "stale": stale, "reasons": [hit.iloc[0]["reason"]]}
+                "excluded": True, "stale": stale, "reasons": [hit.iloc[0]["reason"]],
+                "dr_partners": ""}
     raise PlanError(f"{root / 'systems.csv'}: system {system!r} is not in the plan "
                     "(unknown system, or added after the plan was made)")

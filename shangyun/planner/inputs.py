@@ -63,6 +63,12 @@ class PlanInput:
     #: systems a wave that already ran holds (system → wave): not planned again; a
     #: planned system's dependencies on them are counted in ``to_excluded``
     moved: dict[str, int] = field(default_factory=dict)
+    #: DR pairs of planned systems: ``(standby, primary)`` indices, and where each was
+    #: declared (``systems.dr_primary``: the ledgers; ``--dr-pair``)
+    dr: list[tuple[int, int, str]] = field(default_factory=list)
+    #: a planned system's DR partners that are not planned (excluded, or held by a wave
+    #: that ran): system → ``[(partner, "standby" | "primary")]``
+    dr_outside: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def window_capacity_gb(link_mbps: float, hours: float, efficiency: float) -> float:
@@ -122,6 +128,14 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
     for sid in [*opts.exclude, *opts.pins]:
         if sid not in known:
             raise PlanError(f"constraint pins/exclusions: unknown system {sid!r}")
+    for standby, primary in opts.dr_pairs:
+        for sid in (standby, primary):
+            if sid not in known:
+                raise PlanError(f"constraint DR pairs: --dr-pair {standby}={primary}: "
+                                f"unknown system {sid!r}")
+        if standby == primary:
+            raise PlanError(f"constraint DR pairs: --dr-pair {standby}={primary}: a system "
+                            "cannot be the DR standby of itself")
     both = sorted(set(opts.exclude) & set(opts.pins))
     if both:
         raise PlanError(f"constraint pins/exclusions: {', '.join(both)} both pinned and "
@@ -191,10 +205,46 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
         data[i] += float(gb)
     outside = {**excluded, **{s: f"moved in wave {w}" for s, w in held.items() if s in known}}
     pairs, prec, to_excl, rows = _dependencies(estate, index, outside, kinds, opts)
+    dr, dr_outside = _dr_pairs(sysdf, opts, index)
     return PlanInput(planned, index, bureau, hcount, data, by_bureau, crit, crit_name, kinds,
                      [zones_of[s] for s in planned], [sites_of[s] for s in planned], pairs, prec,
                      _bureaus(estate, opts), excluded, to_excl, rows,
-                     {s: w for s, w in held.items() if s in known})
+                     {s: w for s, w in held.items() if s in known}, dr, dr_outside)
+
+
+def dr_pairs_of(sysdf: pd.DataFrame, opts: PlanOptions) -> list[tuple[str, str, str]]:
+    """Every DR pair ``(standby, primary, declared where)``: the estate's
+    (``systems.dr_primary``) then ``--dr-pair``'s, each pair once (a pair both rows
+    declare, each naming the other, keeps the first direction read)."""
+    out: list[tuple[str, str, str]] = []
+    seen: set[frozenset[str]] = set()
+    col = sysdf["dr_primary"] if "dr_primary" in sysdf.columns else pd.Series([], dtype=object)
+    given = [(str(s), str(p), "the estate (对应主系统)")
+             for s, p in zip(sysdf["id"].tolist(), col.tolist(), strict=False)
+             if isinstance(p, str) and p and p != s]
+    given += [(s, p, "--dr-pair") for s, p in opts.dr_pairs]
+    for standby, primary, where in given:
+        key = frozenset((standby, primary))
+        if key not in seen:
+            seen.add(key)
+            out.append((standby, primary, where))
+    return out
+
+
+def _dr_pairs(sysdf: pd.DataFrame, opts: PlanOptions, index: dict[str, int]
+              ) -> tuple[list[tuple[int, int, str]], dict[str, list[tuple[str, str]]]]:
+    """The DR pairs of planned systems (indices), and each planned system's partners
+    that are not planned."""
+    dr: list[tuple[int, int, str]] = []
+    outside: dict[str, list[tuple[str, str]]] = {}
+    for standby, primary, where in dr_pairs_of(sysdf, opts):
+        if standby in index and primary in index:
+            dr.append((index[standby], index[primary], where))
+        elif standby in index:
+            outside.setdefault(standby, []).append((primary, "primary"))
+        elif primary in index:
+            outside.setdefault(primary, []).append((standby, "standby"))
+    return dr, outside
 
 
 def _without_rollups(deps: pd.DataFrame) -> pd.DataFrame:

@@ -42,6 +42,8 @@ class PlanOptions:
     - ``strong_types``: dependency types that bind systems into one move group;
     - ``allow_split``: split move groups too large for a wave (community detection);
     - ``pins`` (system → wave), ``exclude`` (systems kept out, with "excluded by the user");
+    - ``dr_pairs``: ``(standby, primary)`` system ids declared DR pairs (``--dr-pair``), on
+      top of those the estate records (``systems.dr_primary``); the two never share a wave;
     - ``include_not_ready``: plan systems the assessment finds "not ready" too.
     """
 
@@ -63,6 +65,7 @@ class PlanOptions:
     allow_split: bool = True
     pins: dict[str, int] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
+    dr_pairs: tuple[tuple[str, str], ...] = ()
     include_not_ready: bool = False
     seed: int = 0
 
@@ -95,6 +98,7 @@ class PlanOptions:
         d["blackout"] = [x.isoformat() for x in self.blackout]
         d["strong_types"] = list(self.strong_types)
         d["exclude"] = list(self.exclude)
+        d["dr_pairs"] = [list(p) for p in self.dr_pairs]
         return d
 
     @classmethod
@@ -109,6 +113,8 @@ class PlanOptions:
         for key in ("strong_types", "exclude"):
             if key in d:
                 d[key] = tuple(d[key])
+        if "dr_pairs" in d:
+            d["dr_pairs"] = tuple((str(a), str(b)) for a, b in d["dr_pairs"])
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown plan option(s): {', '.join(sorted(unknown))}")

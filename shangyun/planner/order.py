@@ -37,6 +37,10 @@ class Unit:
     preds: set[int] = field(default_factory=set)
     succs: set[int] = field(default_factory=set)
     relaxed: set[int] = field(default_factory=set)
+    #: DR pairs (:mod:`shangyun.planner.drpairs`): units that must move in an earlier wave
+    #: than this one (strictly), and units that must move in a later one
+    dr_preds: set[int] = field(default_factory=set)
+    dr_succs: set[int] = field(default_factory=set)
     lo: int = 1
     hi: int = INF
     lo_why: str = ""
@@ -73,7 +77,7 @@ def build_units(inp: PlanInput, groups: list[MoveGroup], limits: Limits, order: 
             continue
         systems = sorted(m for k in comp for m in groups[k].members)
         why = "a strict order is impossible in a cycle" if order == "before" else \
-            limits.violation(load_of(inp, systems))
+            limits.violation(load_of(inp, systems)) or _dr_inside(inp, systems)
         if why is None:
             comps.append(comp)
             continue
@@ -102,6 +106,29 @@ def build_units(inp: PlanInput, groups: list[MoveGroup], limits: Limits, order: 
         units[u_of_group[gc]].relaxed.add(u_of_group[gp])
     u_of_sys = [u_of_group[g_of[i]] for i in range(n)]
     return units, u_of_sys
+
+
+def _dr_inside(inp: PlanInput, systems: list[int]) -> str | None:
+    """Why ``systems`` cannot share a wave because of a DR pair among them (else None)."""
+    inside = set(systems)
+    for standby, primary, _where in inp.dr:
+        if standby in inside and primary in inside:
+            return (f"DR pair: {inp.systems[standby]} is the DR standby of "
+                    f"{inp.systems[primary]}, and a DR pair never shares a wave")
+    return None
+
+
+def earliest(u: Unit, wave_of: list[int], delta: int) -> int:
+    """The earliest wave the placed predecessors of ``u`` allow (0: none): a shared service's
+    wave + ``delta``, a DR partner that moves first's wave + 1."""
+    return max([*(wave_of[p] + delta for p in u.preds),
+                *(wave_of[p] + 1 for p in u.dr_preds)], default=0)
+
+
+def latest(u: Unit, wave_of: list[int], delta: int) -> int:
+    """The latest wave the placed successors of ``u`` allow (:data:`INF`: none)."""
+    return min([*(wave_of[s] - delta for s in u.succs),
+                *(wave_of[s] - 1 for s in u.dr_succs)], default=INF)
 
 
 def apply_pins(inp: PlanInput, units: list[Unit], u_of_sys: list[int],
@@ -146,6 +173,12 @@ def bound(inp: PlanInput, units: list[Unit], delta: int, first: int) -> None:
                 u.lo_why = (f"its shared service {_names(inp, units[p].members, 3)} cannot move "
                             f"before wave {units[p].lo}"
                             + (f" ({units[p].lo_why})" if units[p].lo_why else ""))
+        for p in u.dr_preds:
+            if units[p].lo + 1 > u.lo:
+                u.lo = units[p].lo + 1
+                u.lo_why = (f"its DR partner in {_names(inp, units[p].members, 3)} moves in an "
+                            f"earlier wave and cannot move before wave {units[p].lo}"
+                            + (f" ({units[p].lo_why})" if units[p].lo_why else ""))
     for uid in reversed(topo):
         u = units[uid]
         if u.pin is not None:
@@ -155,6 +188,12 @@ def bound(inp: PlanInput, units: list[Unit], delta: int, first: int) -> None:
                 u.hi = units[s].hi - delta
                 u.hi_why = (f"its consumer {_names(inp, units[s].members, 3)} must move by wave "
                             f"{units[s].hi}" + (f" ({units[s].hi_why})" if units[s].hi_why else ""))
+        for s in u.dr_succs:
+            if units[s].hi < INF and units[s].hi - 1 < u.hi:
+                u.hi = units[s].hi - 1
+                u.hi_why = (f"its DR partner in {_names(inp, units[s].members, 3)} moves in a "
+                            f"later wave and must move by wave {units[s].hi}"
+                            + (f" ({units[s].hi_why})" if units[s].hi_why else ""))
     for uid in topo:
         u = units[uid]
         if u.lo > u.hi or u.hi < 1:
@@ -167,7 +206,7 @@ def bound(inp: PlanInput, units: list[Unit], delta: int, first: int) -> None:
 def _topo(units: list[Unit]) -> list[int]:
     g = nx.DiGraph()
     g.add_nodes_from(range(len(units)))
-    g.add_edges_from((p, u.id) for u in units for p in u.preds)
+    g.add_edges_from((p, u.id) for u in units for p in (*u.preds, *u.dr_preds))
     return list(nx.lexicographical_topological_sort(g))
 
 

@@ -27,6 +27,8 @@ from shangyun.estate import Estate
 from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.planner.calendar import schedule_dates
 from shangyun.planner.capacity import Limits
+from shangyun.planner.drpairs import DrOrder, check_groups, order_pairs, partners
+from shangyun.planner.drpairs import reasons as dr_reasons
 from shangyun.planner.groups import MoveGroup, move_groups
 from shangyun.planner.history import RanWaves
 from shangyun.planner.inputs import CRITICALITY_RANK, PlanInput, build_input, held_facts
@@ -147,15 +149,17 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
                             "'shangyun inventory import' or run 'shangyun discover')")
         limits = Limits(inp, run_opts)
         groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
+        check_groups(inp, groups, opts.strong_types)
         units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
         apply_pins(inp, units, u_of_sys, groups, run_opts.pins)
+        dr_orders = order_pairs(inp, units, u_of_sys, ran.last + 1)
         adj = unit_adjacency(inp, u_of_sys)
         sched = schedule(inp, units, limits, run_opts, adj, first_wave=ran.last + 1,
                          ran_note=_ran_sentence(ran))
     except PlanError as e:
         raise PlanError(_named(str(e), estate)) from None
     plan = _assemble(estate, inp, opts, limits, groups, units, u_of_sys, sched, ran,
-                     str(estate_dir or ""))
+                     str(estate_dir or ""), dr_orders)
     plan.data = catalog.source if catalog is not None else "shangyun/data"
     return plan
 
@@ -287,10 +291,14 @@ def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
     if opts.max_bureaus:
         lb = max(lb, math.ceil(len(per) / opts.max_bureaus))
     total = lb + (1 if pilot else 0)
-    if opts.order == "before" and units:
+    delta = 1 if opts.order == "before" else 0
+    if units and (delta or any(u.dr_succs for u in units)):
+        # the chain of strict orders: shared services strictly before, DR pairs apart
         depth = [1] * len(units)
         for uid in _topo(units):
             for s in units[uid].succs:
+                depth[s] = max(depth[s], depth[uid] + delta)
+            for s in units[uid].dr_succs:
                 depth[s] = max(depth[s], depth[uid] + 1)
         total = max(total, max(depth))
     pinned = {u.pin for u in units if u.pin is not None}
@@ -299,7 +307,8 @@ def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
 
 def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
               groups: list[MoveGroup], units: list[Unit], u_of_sys: list[int],
-              sched: Schedule, ran: RanWaves, estate_dir: str = "") -> Plan:
+              sched: Schedule, ran: RanWaves, estate_dir: str = "",
+              dr_orders: list[DrOrder] | None = None) -> Plan:
     names = inp.systems
     n = len(names)
     g_of = np.zeros(n, dtype=np.int64)
@@ -359,7 +368,7 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
         sched.pilot_note = ""
         notice = [_nothing_moves(excluded, system_names)]
     systems = _explain_all(inp, opts, groups, units, u_of_sys, sched, wave_sys, g_of, dates,
-                           system_names, ran, names_of(estate, "bureau"))
+                           system_names, ran, names_of(estate, "bureau"), dr_orders or [])
     # a limit's words name a bureau by its id (``bureau b-17b0f7f758 window: …``): people
     # read the reasons, so every bureau id there is shown as ``name (id)``
     named_bureaus = _bureau_namer(names_of(estate, "bureau"))
@@ -668,10 +677,13 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
                  u_of_sys: list[int], sched: Schedule, wave_sys: np.ndarray, g_of: np.ndarray,
                  dates: dict[int, tuple[dt.date, list[dict[str, Any]]]],
                  system_names: dict[str, str], ran: RanWaves | None = None,
-                 bureau_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                 bureau_names: dict[str, str] | None = None,
+                 dr_orders: list[DrOrder] | None = None) -> list[dict[str, Any]]:
     ids = inp.systems
     # Reasons are read by people: a system is named by its name (its id when it has none).
     names = [system_names.get(x) or x for x in ids]
+    dr_why = dr_reasons(inp, dr_orders or [], wave_sys, names, system_names)
+    dr_with = partners(inp, dr_orders or [], wave_sys, names, system_names)
     near, cross = _neighbours(inp, wave_sys, g_of)
     strong = inp.pairs[inp.pairs["strong"]]
     strong_deg: dict[int, int] = {}
@@ -725,6 +737,7 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
                      f"{', '.join(names[m] for m in units[p].members[:3])} (wave "
                      f"{sched.wave_of[p]}) in a cycle of shared services too large for one "
                      "wave (--cycles relax)")
+        r += dr_why.get(i, [])
         if u.succs:
             waves = sorted({sched.wave_of[s] for s in u.succs})
             r.append(f"shared service for {counted(len(u.succs), 'consumer group')}, in "
@@ -764,5 +777,6 @@ def _explain_all(inp: PlanInput, opts: PlanOptions, groups: list[MoveGroup], uni
                     "bureau_id": inp.bureau[i], "hosts": int(inp.hosts[i]),
                     "data_gb": round(float(inp.data_gb[i]), 1), "criticality": c,
                     "zones": inp.zones[i], "placement": inp.sites[i],
-                    "strong_dependencies": strong_deg.get(i, 0), "reasons": r})
+                    "strong_dependencies": strong_deg.get(i, 0), "reasons": r,
+                    "dr_partners": dr_with.get(i, "")})
     return out

@@ -35,7 +35,7 @@ from shangyun.planner.capacity import Limits, Load
 from shangyun.planner.groups import _names
 from shangyun.planner.inputs import PlanInput
 from shangyun.planner.options import PlanOptions
-from shangyun.planner.order import INF, Unit, bound
+from shangyun.planner.order import INF, Unit, bound, earliest, latest
 from shangyun.words import counted, verb
 
 IMPROVE_PASSES = 3
@@ -153,6 +153,9 @@ def _choose_pilot(inp: PlanInput, units: list[Unit], limits: Limits, opts: PlanO
         elif u.preds:
             why_not[("uses a shared service (it must move before or with it)",
                      "use a shared service (it must move before or with them)")] += len(u.groups)
+        elif u.dr_preds:
+            why_not[("moves after its DR partner", "move after their DR partners")] \
+                += len(u.groups)
         elif pilot_excess(u.load, opts):
             why_not[(f"is larger than the pilot ({size})",
                      f"are larger than the pilot ({size})")] += len(u.groups)
@@ -278,8 +281,8 @@ def _unit_cut(adj: list[dict[int, float]], wave_of: list[int]) -> float:
 
 
 def _bounds(u: Unit, wave_of: list[int], delta: int, first: int) -> tuple[int, int]:
-    lo = max([u.lo, first, *(wave_of[p] + delta for p in u.preds)])
-    hi = min([u.hi, *(wave_of[x] - delta for x in u.succs)])
+    lo = max(u.lo, first, earliest(u, wave_of, delta))
+    hi = min(u.hi, latest(u, wave_of, delta))
     return lo, hi
 
 
@@ -337,7 +340,7 @@ def _reorder(units: list[Unit], sched: Schedule, first: int) -> None:
     edges: dict[int, set[int]] = defaultdict(set)
     indeg = dict.fromkeys(waves, 0)
     for u in units:
-        for p in u.preds:
+        for p in (*u.preds, *u.dr_preds):
             a, b = sched.wave_of[p], sched.wave_of[u.id]
             if a != b and a >= first and b not in edges[a]:
                 edges[a].add(b)
@@ -365,12 +368,12 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
           rank: dict[int, tuple[int, float, float, int]]) -> None:
     wave_of, loads = sched.wave_of, sched.loads
     remaining = {u.id for u in units if u.pin is None}
-    left = {u.id: sum(1 for p in u.preds if p in remaining) for u in units}
+    left = {u.id: sum(1 for p in (*u.preds, *u.dr_preds) if p in remaining) for u in units}
     ready: dict[int, int] = {}
 
     def release(uid: int) -> None:
         u = units[uid]
-        ready[uid] = max([u.lo, *(wave_of[p] + delta for p in u.preds)])
+        ready[uid] = max(u.lo, earliest(u, wave_of, delta))
 
     for uid in remaining:
         if left[uid] == 0:
@@ -434,7 +437,7 @@ def _fill(inp: PlanInput, units: list[Unit], limits: Limits, adj: list[dict[int,
                 if v in remaining:
                     aff[v] += x
                     heapq.heappush(heap, (-aff[v], rank[v], v))
-            for s in units[pick].succs:
+            for s in (*units[pick].succs, *units[pick].dr_succs):
                 if s in remaining:
                     left[s] -= 1
                     if left[s] == 0:
@@ -489,8 +492,7 @@ def _improve(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sch
             if u.pin is not None:
                 continue
             a = wave_of[u.id]
-            lo = max([u.lo, first, *(wave_of[p] + delta for p in u.preds)])
-            hi = min([u.hi, *(wave_of[s] - delta for s in u.succs)])
+            lo, hi = _bounds(u, wave_of, delta, first)
             per: dict[int, float] = defaultdict(float)
             for v, x in adj[u.id].items():
                 per[wave_of[v]] += x
@@ -543,7 +545,8 @@ def _swaps(units: list[Unit], limits: Limits, adj: list[dict[int, float]], sched
                 budget -= 1
                 v = units[vid]
                 base = per_u[b] - per_u.get(a, 0.0) - 2 * adj[u.id].get(vid, 0.0)
-                if vid in u.preds or vid in u.succs or base + degree[vid] <= 0:
+                if vid in u.preds or vid in u.succs or vid in u.dr_preds \
+                        or vid in u.dr_succs or base + degree[vid] <= 0:
                     continue
                 per_v = _per_wave(adj, wave_of, vid)
                 gain = (per_u[b] - per_u.get(a, 0.0) + per_v.get(a, 0.0) - per_v.get(b, 0.0)

@@ -1,19 +1,35 @@
-"""Property tests: every plan respects every constraint and never splits a move group."""
+"""Property tests: every plan respects every constraint and never splits a move group.
+
+Generated estates of 1–12 systems in 1–3 bureaus (windows, blackout dates), with
+dependencies of every type, shared services, classified systems, MLPS levels and network
+zones, DR pairs (the estate's ``dr_primary`` and ``--dr-pair``), pins and every order mode:
+for every plan the planner makes, classified systems are never planned, every planned
+system's zones are those its MLPS level and network zone allow (``layout.yaml``, read here
+independently), a DR pair never shares a wave (nor a move group), move groups are whole in
+one wave, the dependency order holds as documented, capacities, windows and pins hold.
+A refusal must be a ``constraint …`` error naming what made it infeasible.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import shangyun
 from shangyun.errors import PlanError
 from shangyun.planner import PlanOptions, make_plan, window_capacity_gb
 from tests.planner.build import bureau, make_estate, system
 
 TYPES = ["database", "sync", "async", "file", "other"]
+LAYOUT = yaml.safe_load((Path(shangyun.__file__).parent / "data" / "layout.yaml")
+                        .read_text(encoding="utf-8"))
+ZONES = ["internet", "extranet", "intranet", "dmz", "management", None]
 
 
 @st.composite
@@ -37,7 +53,20 @@ def scenarios(draw: Any) -> tuple[Any, PlanOptions, dict[str, Any]]:
             data_gb=draw(st.sampled_from([0, 1, 5, 20, 60])),
             criticality=draw(st.sampled_from(["low", "medium", "high", "critical"])),
             kind=draw(st.sampled_from(["business", "business", "shared-service"])),
-            classified=draw(st.sampled_from([False, False, False, True]))))
+            classified=draw(st.sampled_from([False, False, False, True])),
+            mlps_level=draw(st.sampled_from([None, 1, 2, 3, 4, 5])),
+            network_zone=draw(st.sampled_from(ZONES))))
+    # DR pairs: a standby names its primary in the estate, or the user declares the pair
+    standbys = draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True))
+    declared: list[tuple[str, str]] = []
+    for s_ in standbys:
+        p_ = draw(st.integers(0, n - 1))
+        if p_ == s_:
+            continue
+        if draw(st.booleans()):
+            systems[s_]["dr_primary"] = f"S{p_}"
+        else:
+            declared.append((f"S{s_}", f"S{p_}"))
     deps = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
                                    st.sampled_from(TYPES)), max_size=24))
     dep_rows = [(f"S{a}", f"S{b}", t) for a, b, t in deps if a != b]
@@ -52,8 +81,24 @@ def scenarios(draw: Any) -> tuple[Any, PlanOptions, dict[str, Any]]:
         max_bureaus=draw(st.sampled_from([None, 1, 2])),
         order=draw(st.sampled_from(["before-or-with", "before", "off"])),
         pilot_systems=draw(st.integers(0, 3)), pilot_hosts=draw(st.sampled_from([2, 10])),
-        start=dt.date(2027, 1, 4), pins=pins)
+        start=dt.date(2027, 1, 4), pins=pins, dr_pairs=tuple(declared))
+    if declared or any(s.get("dr_primary") for s in systems):
+        event("DR pairs")
     return make_estate(systems, dep_rows, bureaus), opts, {"deps": dep_rows}
+
+
+def _allowed_zones(row: dict[str, Any]) -> set[str]:
+    """The security zones ``layout.yaml`` allows a system row (MLPS level, network zone)."""
+    level = int(row["mlps_level"] or LAYOUT["default_mlps_level"])
+    net = row["network_zone"] or None
+    return {z["id"] for z in LAYOUT["zones"]
+            if level in z["levels"] and (net is None or net in z["networks"])}
+
+
+def _dr_pairs(est: Any, opts: PlanOptions) -> set[frozenset[str]]:
+    pairs = {frozenset((s["id"], s["dr_primary"])) for s in est.rows("systems")
+             if s["dr_primary"]}
+    return pairs | {frozenset(p) for p in opts.dr_pairs}
 
 
 def _check(est: Any, opts: PlanOptions, plan: Any, deps: list[tuple[str, str, str]]) -> None:
@@ -66,6 +111,23 @@ def _check(est: Any, opts: PlanOptions, plan: Any, deps: list[tuple[str, str, st
     assert set(wave) | excluded == set(sysrows) and not set(wave) & excluded
     assert all(e["reason"] for e in plan.excluded)
     assert all(s in excluded for s, r in sysrows.items() if r["classified"])
+    # security zones: exactly those the MLPS level and network zone allow; none → excluded
+    for row in plan.systems:
+        allowed = _allowed_zones(sysrows[row["system"]])
+        assert allowed and set(row["zones"].split(";")) == allowed, row["system"]
+    for s, r in sysrows.items():
+        if not _allowed_zones(r):
+            assert s in excluded
+    # DR pairs: never in one wave, never in one move group; the plan names the partner
+    group_id = {s: g["id"] for g in plan.move_groups for s in g["systems"]}
+    for pair in _dr_pairs(est, opts):
+        a, b = sorted(pair)
+        if a in wave and b in wave:
+            assert wave[a] != wave[b], (a, b, wave[a])
+            assert group_id[a] != group_id[b]
+            dr_of = {r["system"]: r["dr_partners"] for r in plan.systems}
+            assert f"system {b} (wave {wave[b]})" in dr_of[a]
+            assert f"system {a} (wave {wave[a]})" in dr_of[b]
     # capacity, bureaus and windows per wave
     hosts = {}
     data: dict[tuple[int, str], float] = {}
@@ -143,8 +205,13 @@ def test_every_plan_respects_every_constraint(case: tuple[Any, PlanOptions, dict
         text = str(exc)
         assert text.startswith("constraint")
         if not opts.pins:
-            # without pins the only infeasibility is a system too big for any wave
-            assert "alone does not fit one wave" in text
+            # without pins the only infeasibilities are a system too big for any wave and a
+            # DR pair that strong dependencies bind into one move group (or a cycle with
+            # --cycles error, not generated)
+            assert "alone does not fit one wave" in text or (
+                text.startswith("constraint DR pair") and "bind them into move group" in text)
+        if text.startswith("constraint DR pair"):
+            event("refused: DR pair")
         return
     event("planned")
     _check(est, opts, plan, extra["deps"])
