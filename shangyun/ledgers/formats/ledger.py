@@ -760,6 +760,12 @@ def _read_sheet(
             column_reader = fn
     doubts: dict[tuple[str, str], list[int]] = {}
     filled = report.filled
+    # a host sheet's 系统名称 written once per group, blank below ("same as above")
+    system_cols = [k for k, c in enumerate(cols) if c.target == "systems.name"]
+    above = system_cols[0] if kind == "hosts" and len(system_cols) == 1 else None
+    host_keys = [k for k, c in enumerate(cols) if c.target in ("hosts.hostname", "hosts.ip")]
+    last_system: Any = None
+    same_rows: list[int] = []
     hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
     hidden_skipped: list[int] = []
     lazy = isinstance(grid.rows, LazyRows)
@@ -784,6 +790,10 @@ def _read_sheet(
             chunk = [r for r in chunk if r not in hidden]
         table = _transposed(rows, chunk)
         cells = [_clean_column(table, len(chunk), c) for c in cols]
+        if above is not None:
+            last_system = _same_as_above(table, cells[above], cols[above].index,
+                                         [cells[k] for k in host_keys], chunk, base,
+                                         last_system, same_rows)
         status = None
         if column_reader is not None and _plain(layout, cells):
             status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
@@ -861,6 +871,14 @@ def _read_sheet(
                 f"{counted(n, 'row')} hidden by the sheet's filter "
                 f"{'was' if n == 1 else 'were'} read like the others (a "
                 "filter hides data from view; it does not retire it)")
+    if same_rows and above is not None:
+        shown = ", ".join(str(x) for x in same_rows[:10])
+        more = f" and {len(same_rows) - 10} more" if len(same_rows) > 10 else ""
+        report.warnings.append(
+            f"column {cols[above].label!r}: {counted(len(same_rows), 'empty cell')} read as "
+            f"the system named above (same as above; {_rows_word(len(same_rows))} {shown}"
+            f"{more}): a grouped ledger writes a system's name once over its hosts — if a "
+            "host belongs to no system, write - in its cell")
     for (label, what), at in doubts.items():
         rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
         report.warnings.append(f"column {label!r}: {counted(len(at), 'cell')} "
@@ -1140,6 +1158,32 @@ def _drop_fill_only(rows: Sequence[list[Any]], data: list[int],
             continue
         out.append(r)
     return out
+
+
+def _same_as_above(table: list[tuple[Any, ...]], values: list[Any], index: int,
+                   keys: list[list[Any]], chunk: list[int], base: int, last: Any,
+                   at: list[int]) -> Any:
+    """Fill the empty cells of a host sheet's 系统名称 column (``values``, cleaned; raw
+    cells in ``table[index]``) with the system named above them — a grouped ledger
+    writes the name once over its hosts and leaves the cells below blank, unmerged — and
+    note their sheet rows in ``at``. Only a truly empty cell is filled (a placeholder such
+    as ``-`` says no system, for the blanks below it too), only below a named one
+    (``last`` carries over from the previous chunk), and only in a row naming a host (a
+    value in one of ``keys``, the host name and IP columns: a signature line is no host).
+    Returns the last system name seen."""
+    if None not in values:
+        return values[-1] if values and type(values[-1]) is str else last
+    raw = table[index] if index < len(table) else ("",) * len(values)
+    for j, v in enumerate(values):
+        if v is None:
+            if raw[j] != "" and raw[j] is not None:
+                last = None  # '-': no system, nor for the blanks below it
+            elif last is not None and any(k[j] is not None for k in keys):
+                values[j] = last
+                at.append(chunk[j] + base + 1)
+        elif type(v) is str:
+            last = v
+    return last
 
 
 def _transposed(rows: Sequence[list[Any]], chunk: list[int]) -> list[tuple[Any, ...]]:

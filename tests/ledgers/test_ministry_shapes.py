@@ -1,0 +1,76 @@
+"""Ledgers of the shapes a ministry's bureaus really send, which the project read wrongly:
+a grouped host sheet whose 系统名称 is written once per system and left blank below it
+("same as above", without merged cells). Every file is written by the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.grid import read_grids
+from shangyun.ledgers.read import read_ledger
+
+from .conftest import write_csv, write_xlsx
+
+HEAD = ["序号", "系统名称", "主机名", "IP地址", "操作系统", "CPU", "内存"]
+
+
+def _systems_of(path: Path) -> tuple[dict[str, str | None], list[str]]:
+    read = read_ledger(path, reader=read_grids, bureau="湖北局")
+    names = {s["id"]: s["name"] for s in read.rows["systems"]}
+    return ({h["hostname"]: names.get(h.get("system_id")) for h in read.rows["hosts"]},
+            read.warnings)
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_a_blank_system_name_below_a_filled_one_means_same_as_above(
+        tmp_path: Path, suffix: str) -> None:
+    rows: list[list[Any]] = [
+        HEAD,
+        [1, "行政审批系统", "sp-app01", "10.1.1.11", "CentOS 7.9", 8, "16G"],
+        [2, "", "sp-app02", "10.1.1.12", "CentOS 7.9", 8, "16G"],
+        [3, None, "sp-db01", "10.1.1.13", "CentOS 7.9", 16, "64G"],
+        [4, "门户网站", "mh-web01", "10.1.1.21", "CentOS 7.9", 4, "8G"],
+        [5, "", "mh-web02", "10.1.1.22", "CentOS 7.9", 4, "8G"],
+        ["合计", "", "", "", "", 40, ""],
+    ]
+    path = (write_xlsx(tmp_path / "t.xlsx", {"主机": rows}) if suffix == "xlsx"
+            else write_csv(tmp_path / "t.csv", rows, "gbk"))
+    hosts, warnings = _systems_of(path)
+    assert hosts == {"sp-app01": "行政审批系统", "sp-app02": "行政审批系统",
+                     "sp-db01": "行政审批系统", "mh-web01": "门户网站", "mh-web02": "门户网站"}
+    said = [w for w in warnings if "same as above" in w]
+    assert len(said) == 1, warnings
+    assert "系统名称 (B)" in said[0] and "rows 3, 4, 6" in said[0]
+
+
+def test_a_merged_system_name_then_blanks_below_the_next_one(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [
+        HEAD,
+        [1, "财务系统", "cw-app01", "10.2.1.11", "CentOS 7.9", 4, "8G"],
+        [2, None, "cw-app02", "10.2.1.12", "CentOS 7.9", 4, "8G"],
+        [3, "社保系统", "sb-app01", "10.2.1.21", "CentOS 7.9", 4, "8G"],
+        [4, None, "sb-db01", "10.2.1.22", "CentOS 7.9", 4, "8G"],
+    ]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": rows}, {"主机": ["B2:B3"]})
+    hosts, warnings = _systems_of(path)
+    assert hosts["cw-app02"] == "财务系统" and hosts["sb-db01"] == "社保系统"
+    said = [w for w in warnings if "same as above" in w]
+    assert len(said) == 1 and "row 5" in said[0]  # the merged cell is no blank
+
+
+def test_a_placeholder_or_a_blank_first_row_is_not_filled_from_above(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [
+        HEAD,
+        [1, "", "free01", "10.3.1.10", "CentOS 7.9", 4, "8G"],
+        [2, "财务系统", "cw-app01", "10.3.1.11", "CentOS 7.9", 4, "8G"],
+        [3, "-", "cw-tool01", "10.3.1.12", "CentOS 7.9", 4, "8G"],
+        [4, "", "cw-tool02", "10.3.1.13", "CentOS 7.9", 4, "8G"],
+    ]
+    hosts, warnings = _systems_of(write_xlsx(tmp_path / "t.xlsx", {"主机": rows}))
+    assert hosts == {"free01": None, "cw-app01": "财务系统", "cw-tool01": None,
+                     "cw-tool02": None}
+    assert not [w for w in warnings if "same as above" in w]
+
