@@ -1,6 +1,7 @@
 """Ledgers of the shapes a ministry's bureaus really send, which the project read wrongly:
 a grouped host sheet whose 系统名称 is written once per system and left blank below it
-("same as above", without merged cells). Every file is written by the test."""
+("same as above", without merged cells), a database sheet naming its host by IP under
+所在主机IP. Every file is written by the test."""
 
 from __future__ import annotations
 
@@ -74,3 +75,39 @@ def test_a_placeholder_or_a_blank_first_row_is_not_filled_from_above(tmp_path: P
                      "cw-tool02": None}
     assert not [w for w in warnings if "same as above" in w]
 
+
+HOSTS = [["单位", "系统名称", "主机名", "IP地址", "操作系统"],
+         ["江苏局", "电子发票系统", "js-fp-db01", "10.5.1.21", "银河麒麟V10"],
+         ["江苏局", "电子发票系统", "js-fp-db02", "10.5.1.22", "银河麒麟V10"],
+         ["江苏局", "统一认证平台", "js-rz-db01", "10.5.1.31", "Windows Server 2016"]]
+
+
+@pytest.mark.parametrize("header", ["所在主机IP", "数据库服务器IP", "部署服务器IP", "Host IP"])
+def test_a_database_sheet_naming_its_host_by_ip_gives_the_database_its_host(
+        tmp_path: Path, header: str) -> None:
+    dbs = [["单位", "所属系统", "数据库类型", "版本", "实例名", header, "端口", "数据量"],
+           ["江苏局", "电子发票系统", "达梦DM8", "8.1", "FPDB", "10.5.1.21", 5236, "300G"],
+           ["江苏局", "电子发票系统", "人大金仓 KingbaseES", "V8R6", "FPLOG", "10.5.1.22",
+            54321, "50G"],
+           ["江苏局", "统一认证平台", "SQL Server", "2016", "AUTHDB", "10.5.1.31", 1433, "80G"]]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": HOSTS, "数据库": dbs})
+    read = read_ledger(path, reader=read_grids)
+    host = {h["id"]: h["hostname"] for h in read.rows["hosts"]}
+    got = {d["name"]: (d["engine"], host.get(d.get("host_id"))) for d in read.rows["databases"]}
+    assert got == {"FPDB": ("dm", "js-fp-db01"), "FPLOG": ("kingbase", "js-fp-db02"),
+                   "AUTHDB": ("sqlserver", "js-rz-db01")}
+    assert len(read.rows["hosts"]) == 3  # no host made of an address
+    sheet = next(s for s in read.sheets if s.sheet == "数据库")
+    assert sheet.columns[f"{header} (F)"] == "hosts.ip"
+    # the estate keeps no database port: the column is said to be ignored, not mapped
+    assert "端口" in sheet.unmapped or "端口 (G)" not in sheet.columns
+    assert not [w for w in read.warnings if "look like IP addresses" in w]
+
+
+def test_a_database_sheet_naming_its_host_by_name_under_所在服务器(tmp_path: Path) -> None:
+    dbs = [["单位", "所属系统", "数据库类型", "实例名", "所在服务器"],
+           ["江苏局", "统一认证平台", "MySQL 5.7", "sso", "js-rz-db01"]]
+    read = read_ledger(write_xlsx(tmp_path / "t.xlsx", {"主机": HOSTS, "数据库": dbs}),
+                       reader=read_grids)
+    hid = {h["hostname"]: h["id"] for h in read.rows["hosts"]}
+    assert read.rows["databases"][0]["host_id"] == hid["js-rz-db01"]
