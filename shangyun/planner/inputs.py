@@ -212,9 +212,10 @@ def build_input(estate: Estate, opts: PlanOptions, catalog: Catalog | None = Non
                      {s: w for s, w in held.items() if s in known}, dr, dr_outside)
 
 
-def dr_pairs_of(sysdf: pd.DataFrame, opts: PlanOptions) -> list[tuple[str, str, str]]:
+def dr_pairs_of(sysdf: pd.DataFrame, declared: tuple[tuple[str, str], ...]
+                ) -> list[tuple[str, str, str]]:
     """Every DR pair ``(standby, primary, declared where)``: the estate's
-    (``systems.dr_primary``) then ``--dr-pair``'s, each pair once (a pair both rows
+    (``systems.dr_primary``) then ``declared`` (``--dr-pair``), each pair once (a pair both rows
     declare, each naming the other, keeps the first direction read)."""
     out: list[tuple[str, str, str]] = []
     seen: set[frozenset[str]] = set()
@@ -222,7 +223,7 @@ def dr_pairs_of(sysdf: pd.DataFrame, opts: PlanOptions) -> list[tuple[str, str, 
     given = [(str(s), str(p), "the estate (对应主系统)")
              for s, p in zip(sysdf["id"].tolist(), col.tolist(), strict=False)
              if isinstance(p, str) and p and p != s]
-    given += [(s, p, "--dr-pair") for s, p in opts.dr_pairs]
+    given += [(s, p, "--dr-pair") for s, p in declared]
     for standby, primary, where in given:
         key = frozenset((standby, primary))
         if key not in seen:
@@ -237,7 +238,7 @@ def _dr_pairs(sysdf: pd.DataFrame, opts: PlanOptions, index: dict[str, int]
     that are not planned."""
     dr: list[tuple[int, int, str]] = []
     outside: dict[str, list[tuple[str, str]]] = {}
-    for standby, primary, where in dr_pairs_of(sysdf, opts):
+    for standby, primary, where in dr_pairs_of(sysdf, opts.dr_pairs):
         if standby in index and primary in index:
             dr.append((index[standby], index[primary], where))
         elif standby in index:

@@ -21,6 +21,7 @@ from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.status import UNDO_FAILED, UNDONE
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
+from shangyun.planner.inputs import dr_pairs_of
 from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, failure_text, reason_text
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
@@ -185,6 +186,24 @@ def step_title(lang: str, t: Any, step: Step, system: SystemWork) -> str:
     return STEP_TITLES[kind][LANGS.index(lang)].format(**fields)
 
 
+def _dr_partners(estate: Estate, plan: dict[str, Any], waves_of: dict[str, int],
+                 names: dict[str, str], t: Any) -> dict[str, list[str]]:
+    """Per system, its DR partners in the reader's language, each with the wave it moves
+    in (the estate's ``dr_primary`` and the plan's ``--dr-pair``s), so the team cutting one
+    over knows where the other one is."""
+    options = plan.get("options") or {}
+    declared = tuple((str(a), str(b)) for a, b in options.get("dr_pairs") or [])
+    sysdf = estate.tables["systems"]
+    out: dict[str, list[str]] = {}
+    for standby, primary in ((s, p) for s, p, _w in dr_pairs_of(sysdf, declared)):
+        for me, other, key in ((standby, primary, "dr_primary_is"),
+                               (primary, standby, "dr_standby_is")):
+            wave = waves_of.get(other)
+            where = t("dr_in_wave", n=wave) if wave is not None else t("not_moving")
+            out.setdefault(me, []).append(t(key, name=names.get(other) or other, where=where))
+    return out
+
+
 def build_context(estate_dir: str | Path, number: int, t: Any,
                   options: RunOptions | None = None,
                   journal: JournalReader | None = None, lang: str = "en") -> dict[str, Any]:
@@ -215,6 +234,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             if d.get("used_gb") is not None}
     readiness = {r["system_id"]: r for r in af["systems"]}
     reasons = {r["system"]: r.get("reasons", "") for r in pf["systems"]}
+    partners = _dr_partners(estate, plan, waves_of, names, t)
     excluded = {r["system"]: r.get("reason", "") for r in pf["excluded"]}
     warnings: list[dict[str, str]] = [
         {"system": sid, "text": t("warn_replanned", n=number, w=waves_of[sid])
@@ -301,6 +321,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "link_mbps": link, "readiness": a.get("readiness", ""),
             "readiness_label": _readiness(t, a.get("readiness", "")),
             "plan_reasons": reasons.get(s.id, ""), "steps": steps, "seconds": total,
+            "dr_partners": partners.get(s.id, []),
             "estimate": t("unknown") if unsized else human_duration(total),
             "unsized": unsized, "rollback": list(reversed(steps)),
             "slots": bureau_slots(link), "offset": estimate.offsets[s.id],

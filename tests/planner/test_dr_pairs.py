@@ -15,6 +15,7 @@ from shangyun.cli import main
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
 from shangyun.planner import PlanOptions, explain, make_plan, write_plan
+from shangyun.runbook import render_runbook
 from tests.planner.build import bureau, make_estate, system
 
 IAM = "统一身份认证平台"
@@ -135,3 +136,17 @@ def test_a_system_cannot_be_its_own_standby() -> None:
     est.set_rows("systems", rows)
     problems = [p for p in est.validate() if p.column == "dr_primary"]
     assert [p.message for p in problems] == ["a system cannot be the DR standby of itself"]
+
+
+def test_the_runbook_names_the_dr_partner_and_its_wave(tmp_path: Path) -> None:
+    est = make_estate(_iam(dr_primary="IAM"), bureaus=[bureau("B1", 1000, 8, "sat")])
+    root = est.save(tmp_path / "e")
+    plan = make_plan(est, PlanOptions(pilot_systems=0))
+    write_plan(plan, root)
+    w = plan.wave_of()
+    standby_md, _ = render_runbook(root, w["IAMDR"], "md", "en")
+    assert f"DR partner: DR standby of {IAM} (in wave {w['IAM']})" in standby_md
+    primary_html, _ = render_runbook(root, w["IAM"], "html", "zh")
+    assert f"灾备对端: 灾备系统 {IAM_DR}（在第 {w['IAMDR']} 波次）" in primary_html
+    other, _ = render_runbook(root, w["OA"], "md", "en")
+    assert other.count("DR partner") == (1 if w["OA"] in (w["IAM"], w["IAMDR"]) else 0)
