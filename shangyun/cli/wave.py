@@ -303,12 +303,15 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     names = names_of(Estate.load(estate_dir, check=False), "system")
     if not status["runs"]:
         planned = status.get("pending") or []
+        where = escape(estate_words(estate_dir))
         console.print(f"[bold]wave {number}[/]: never run — the journal has no run of it; "
                       f"{counted(len(planned), 'system')} planned"
                       + (f": {escape(', '.join(names.get(s) or s for s in planned[:10]))}"
                          + (" …" if len(planned) > 10 else "") if planned else "")
-                      + (f". Start it with 'shangyun wave run {number}"
-                            f"{escape(estate_words(estate_dir))}'."
+                      + (f". Rehearse it with 'shangyun wave run {number}{where} --dry-run', "
+                         f"then start it with 'shangyun wave run {number}{where} --target-uri "
+                         "URI' (the target cloud's libvirt URI; or --target ec2 "
+                         "--ec2-endpoint URL --region R)."
                          if planned else
                          _no_plan_hint(estate_dir)))
         return

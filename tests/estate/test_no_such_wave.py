@@ -82,15 +82,23 @@ def test_status_of_a_planned_wave_never_run_is_a_sentence_not_an_empty_table(
     code, out, _exc = invoke("wave", "status", "1", "--estate", str(estate))
     assert code == 0, out
     assert "wave 1: never run" in out
-    # the estate came from --estate: the suggested command carries it
-    assert f"Start it with 'shangyun wave run 1 --estate {estate}'." in out, out
+    # the estate came from --estate: the suggested commands carry it; the start names the
+    # target cloud it needs (a libvirt run without --target-uri is refused: the bare
+    # 'wave run 1' it suggested before was a usage error)
+    flat = " ".join(out.split())
+    assert (f"Rehearse it with 'shangyun wave run 1 --estate {estate} --dry-run', then start "
+            f"it with 'shangyun wave run 1 --estate {estate} --target-uri URI'") in flat, out
+    r = CliRunner().invoke(main, ["wave", "run", "1", "--estate", str(estate), "--dry-run"],
+                           env={"SHANGYUN_TARGET_URI": None})
+    assert r.exit_code == 0 and "dry run" in r.output, r.output
     assert "systems planned" in out and "┃" not in out and "step" not in out.split(".")[0]
     data = json.loads(invoke("wave", "status", "1", "--json", "--estate", str(estate))[1])
     assert data["state"] == "never run" and data["pending"], data
     # from SHANGYUN_ESTATE: the command as printed works, without --estate
     r = CliRunner().invoke(main, ["wave", "status", "1"], env={"SHANGYUN_ESTATE": str(estate)})
     assert r.exit_code == 0, r.output
-    assert "Start it with 'shangyun wave run 1'." in " ".join(r.output.split()), r.output
+    assert "Rehearse it with 'shangyun wave run 1 --dry-run'" in " ".join(r.output.split()), (
+        r.output)
     assert files(estate) == before
 
 
