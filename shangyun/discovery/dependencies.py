@@ -311,3 +311,25 @@ def merge_observed(existing: Iterable[Mapping[str, Any]], new_host_rows: list[di
             observed_hosts.append(row)
     observed_hosts += new_host_rows
     return kept + observed_hosts + rollup(observed_hosts)
+
+
+_ENDS = ("source_system", "target_system", "source_host", "target_host", "external")
+
+
+def _dep_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (*(str(row.get(c) or "").strip().lower() for c in _ENDS), int(row.get("port") or 0))
+
+
+def meet_declared(rows: list[dict[str, Any]]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split ``rows`` (a dependencies table) into the rows to keep and the observed rows
+    that say the same dependency as a declared one (same ends and port: a ledger's
+    system → system on 5432 and discovery's roll-up of it). Those are to be merged into
+    the declared row through the estate's merge — blanks filled, a differing value a
+    conflict — not kept beside it as a second row with the same key."""
+    declared = {_dep_key(r) for r in rows if r.get("origin") != "observed"}
+    keep, meeting = [], []
+    for r in rows:
+        (meeting if r.get("origin") == "observed" and _dep_key(r) in declared else keep
+         ).append(r)
+    return keep, meeting

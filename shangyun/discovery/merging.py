@@ -5,19 +5,21 @@ MAC, IP or hostname; a value that differs from the ledger is listed as a conflic
 overwritten). Measurements that change from run to run and belong to discovery — the
 discovery status and time, CPU/memory utilisation and disk usage — are then set directly
 (the latest run wins), so re-discovering does not pile up conflicts. Observed dependencies
-of the hosts discovered are replaced and the system roll-up recomputed; declared ones stay.
+of the hosts discovered are replaced and the system roll-up recomputed; declared ones stay,
+and an observed row saying the same dependency as a declared one (same ends and port) is
+merged into it through the same merge (blanks filled, a differing value a conflict).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shangyun.discovery.dependencies import map_dependencies, merge_observed
+from shangyun.discovery.dependencies import map_dependencies, meet_declared, merge_observed
 from shangyun.discovery.jump import parse_jump
 from shangyun.discovery.model import UNASSIGNED_BUREAU, Applied, HostResult
 from shangyun.discovery.rows import discovered_rows
 from shangyun.estate import Estate
-from shangyun.estate.merge import host_key_name, merge
+from shangyun.estate.merge import host_key_name, merge, merge_rows
 from shangyun.words import counted
 
 SOURCE = "discovery"
@@ -138,7 +140,13 @@ def merge_discovered(estate: Estate, results: list[HostResult],
     for d in deps:
         if d.get("origin") == "observed" and not d.get("source"):
             d["source"] = SOURCE
+    deps, meeting = meet_declared(deps)
     merged.set_rows("dependencies", deps)
+    conflicts = list(report.conflicts)
+    if meeting:  # what a ledger declared, seen: one row, differences are conflicts
+        met = merge_rows(merged, {"dependencies": meeting}, SOURCE)
+        merged, conflicts = met.estate, conflicts + met.conflicts
+        deps = merged.rows("dependencies")
 
     estate.meta = merged.meta
     estate.tables = merged.tables
@@ -152,7 +160,7 @@ def merge_discovered(estate: Estate, results: list[HostResult],
         disks=len(rows_met["disks"]),
         databases=len(rows_met["databases"]),
         dependencies=sum(1 for d in deps if d.get("origin") == "observed"),
-        conflicts=len(report.conflicts), matched=dict(host_ids), depmap=depmap,
+        conflicts=len(conflicts), matched=dict(host_ids), depmap=depmap,
         notes=list(report.notes) + ([
             f"{counted(len(dropped), 'extra target')} (--target) not reached: not added to "
             f"the estate ({', '.join(sorted(dropped.values()))})"] if dropped else []))

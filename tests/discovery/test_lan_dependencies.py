@@ -200,3 +200,42 @@ def test_cron_jobs_name_their_hosts_never_their_secrets(tmp_path: Path, lan: Lan
         if path.is_file():
             text = path.read_bytes()
             assert b"Secr3t" not in text and b"TopSecret1" not in text, path
+
+
+def test_observed_meets_the_ledger_s_dependency_with_conflicts_flagged(
+        tmp_path: Path, lan: Lan) -> None:
+    """A ledger's app → db on 5432 said 'sync' (an API call): discovery saw a database
+    connection there. One row stays (the ledger's, now also from discovery), the two
+    differing values are conflicts; a second run adds no row and no conflict."""
+    declared = [{"id": "dep-1", "source_system": "s-app", "target_system": "s-db",
+                 "port": 5432, "type": "sync", "service": "接口", "origin": "declared",
+                 "source": "台账.xlsx"},
+                {"id": "dep-2", "source_system": "s-app", "target_system": "s-files",
+                 "port": 873, "type": "file", "origin": "declared", "source": "台账.xlsx"}]
+    for _ in range(2):
+        est = _discover(tmp_path, lan, declared) if _ == 0 else _rerun(tmp_path, lan)
+        sys_rows = [d for d in est.rows("dependencies") if not d["source_host"]
+                    and not d["external"] and d["source_system"] == "s-app"
+                    and d["target_system"] == "s-db" and int(d["port"]) == 5432]
+        assert len(sys_rows) == 1, sys_rows
+        (row,) = sys_rows
+        assert (row["id"], row["origin"], row["type"], row["service"]) == (
+            "dep-1", "declared", "sync", "接口")
+        assert row["source"] == "台账.xlsx;discovery" and row["seen_count"] == 3
+        conflicts = {(c["key"], c["column"], c["current"], c["incoming"])
+                     for c in est.rows("conflicts")}
+        assert conflicts == {("dep-1", "type", "sync", "database"),
+                             ("dep-1", "service", "接口", "postgresql")}, conflicts
+        dep2 = next(d for d in est.rows("dependencies") if d["id"] == "dep-2")
+        assert (dep2["source"], dep2["seen_count"]) == ("台账.xlsx", None)
+        # the host rows that sum up to it are there
+        assert ("app", "db", 5432) in _rows(est)
+
+
+def _rerun(tmp_path: Path, net: Lan) -> Estate:
+    res = CliRunner().invoke(main, [
+        "discover", "--estate", str(tmp_path / "estate"), "--key", str(net.farm.client_key),
+        "--known-hosts", str(net.known_hosts()), "--timeout", "5", "--retries", "0",
+        "--sample-seconds", "0.1", "--json"])
+    assert res.exit_code == 0, res.output
+    return Estate.load(tmp_path / "estate")
