@@ -251,6 +251,16 @@ def _image_sizes(uri: str, dom: str, disk: DomainDisk,
     return info.virtual_size, info.actual_size, disk.format or info.format
 
 
+def _network_source(src: ET.Element) -> str:
+    """Where a network disk is: ``rbd://mon1:6789/pool/image``, ``iscsi://san1/iqn…/1``
+    (its first host), never a local path."""
+    host = src.find("host")
+    where = ""
+    if host is not None and host.get("name"):
+        where = host.get("name", "") + (f":{host.get('port')}" if host.get("port") else "")
+    return f"{src.get('protocol') or 'network'}://{where}/{src.get('name') or ''}"
+
+
 def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
     """A :class:`Domain` from libvirt domain XML (pure: no image is read here)."""
     root = ET.fromstring(xml)
@@ -269,8 +279,10 @@ def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
         os_type=(type_el.text or "") if type_el is not None else "", hypervisor=hypervisor)
     for d in root.iterfind("devices/disk"):
         src = d.find("source")
-        path = ""
-        if src is not None:
+        path, kind = "", d.get("type", "file")
+        if src is not None and kind == "network":
+            path = _network_source(src)
+        elif src is not None:
             path = src.get("file") or src.get("dev") or src.get("name") or ""
         drv, tgt = d.find("driver"), d.find("target")
         fmt = drv.get("type", "") if drv is not None else ""
@@ -278,7 +290,8 @@ def parse_domain_xml(xml: str, state: str, hypervisor: str = "") -> Domain:
         disk = DomainDisk(target=tgt.get("dev", "") if tgt is not None else "",
                           device=d.get("device", "disk"),
                           bus=tgt.get("bus", "") if tgt is not None else "",
-                          path=path, format=fmt, readonly=d.find("readonly") is not None)
+                          path=path, format=fmt, readonly=d.find("readonly") is not None,
+                          source_type=kind)
         dom.disks.append(disk)
     for n in root.iterfind("devices/interface"):
         mac, src, model = n.find("mac"), n.find("source"), n.find("model")
@@ -296,9 +309,10 @@ def list_domains(uri: str, *, datastore_roots: Sequence[str] = (),
     """Every domain on the hypervisor at ``uri`` (running and shut off), sorted by name.
 
     Disk sizes come from the image files (``qemu-img info``) only for a hypervisor on this
-    machine (:func:`is_local`) and only under ``datastore_roots``: a disk path in the XML
-    outside them is refused (:class:`HypervisorError`, nothing read); with no roots, or
-    for a remote hypervisor, no local file is read and libvirt's own block info is used.
+    machine (:func:`is_local`) and only under ``datastore_roots``: an image file path in the
+    XML outside them is refused (:class:`HypervisorError`, nothing read); with no roots, or
+    for a remote hypervisor, and for network disks (``rbd://…``, ``iscsi://…``) and block
+    devices, no local file is read and libvirt's own block info is used.
 
     Implements :class:`shangyun.discovery.ports.HypervisorLister`; the domains' estate rows
     come from :func:`shangyun.discovery.domains.to_estate_rows`."""
@@ -312,7 +326,10 @@ def list_domains(uri: str, *, datastore_roots: Sequence[str] = (),
                 dom = parse_domain_xml(d.XMLDesc(0), state, hypervisor=uri)
                 dom.vcpus = max(dom.vcpus, 1)
                 for disk in dom.disks:
-                    if local and disk.device == "disk" and disk.path:
+                    # only an image file is read; a network disk (rbd, iscsi …) or a
+                    # block device (a SAN LUN) has libvirt's sizes
+                    if local and disk.device == "disk" and disk.path and \
+                            disk.source_type == "file":
                         disk.capacity, disk.allocation, disk.format = _image_sizes(
                             uri, dom.name, disk, datastore_roots)
                     if disk.device == "disk" and disk.capacity is None and disk.target:

@@ -29,6 +29,9 @@ class DomainDisk:
     capacity: int | None = None
     allocation: int | None = None
     readonly: bool = False
+    #: libvirt's disk type: ``file`` (an image file), ``block`` (a device), ``network``
+    #: (``path`` is then ``rbd://mon:6789/pool/image``, ``iscsi://host/iqn…``), ``volume``
+    source_type: str = "file"
 
 
 @dataclass
@@ -93,9 +96,16 @@ def to_estate_rows(domains: Iterable[Domain], *, bureau_id: str, hypervisor: str
                 "size_gb": round((x.capacity or 0) / GIB, 6) or None,
                 "used_gb": round(x.allocation / GIB, 6) if x.allocation is not None else None,
                 "format": x.format if x.format in _DISK_FORMATS else "", "path": x.path,
-                "datastore": str(PurePath(x.path).parent) if x.path else "",
+                "datastore": _datastore(x.path),
             })
     return {"hosts": hosts, "disks": disks}
+
+
+def _datastore(path: str) -> str:
+    """The folder of an image path; of a network disk, its ``protocol://host/pool``."""
+    if "://" in path:
+        return path.rsplit("/", 1)[0]
+    return str(PurePath(path).parent) if path else ""
 
 
 __all__ = ["POWER", "Domain", "DomainDisk", "DomainNic", "to_estate_rows"]

@@ -16,6 +16,7 @@ import pytest
 
 from connectors import hypervisor as hv
 from connectors.hypervisor import HypervisorError, list_domains
+from shangyun.discovery.domains import to_estate_rows
 from shangyun.estate import Estate
 from tests.discovery.sshd import keygen
 
@@ -112,3 +113,50 @@ def test_discover_cli_reads_images_only_under_the_estate_roots(
     disks = Estate.load(root, check=False).rows("disks")
     assert [(d["path"], d["size_gb"]) for d in disks] == \
         [(str(datastore / "good.raw"), pytest.approx(4 / 1024, abs=1e-3))]
+
+
+ODD = """<node><domain type='test'><name>web server 01</name><memory>1048576</memory>
+<vcpu>1</vcpu><os><type>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{good}'/>
+<target dev='vda' bus='virtio'/></disk>
+<disk type='network' device='disk'><driver name='qemu' type='raw'/>
+<source protocol='rbd' name='rbdpool/vm01-data'><host name='mon1' port='6789'/></source>
+<target dev='vdb' bus='virtio'/></disk>
+<disk type='network' device='disk'><driver name='qemu' type='raw'/>
+<source protocol='iscsi' name='iqn.2013-07.com.example:san/1'><host name='san1'/></source>
+<target dev='vdc' bus='virtio'/></disk>
+<disk type='block' device='disk'><driver name='qemu' type='raw'/>
+<source dev='/dev/mapper/mpatha'/><target dev='vdd' bus='virtio'/></disk>
+<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><target dev='sda' bus='sata'/>
+<readonly/></disk></devices></domain>
+<domain type='test'><name>办公 系统</name><memory>1048576</memory><vcpu>1</vcpu>
+<os><type>hvm</type></os><devices><disk type='file' device='disk'>
+<driver name='qemu' type='raw'/><source file='{good}'/><target dev='vda' bus='virtio'/>
+<shareable/></disk></devices></domain></node>"""
+
+
+def test_network_and_block_disks_are_listed_not_read_and_do_not_fail_the_hypervisor(
+        tmp_path: Path, datastore: Path) -> None:
+    """A local hypervisor whose domain has Ceph RBD and iSCSI disks (no local file) and a
+    multipath LUN (a block device): the listing goes on — those are sized by libvirt, named
+    by where they are (``rbd://mon1:6789/rbdpool/vm01-data``), nothing local read for them
+    — and the file disk under the roots is read. Before, the RBD image name was taken for
+    a local path ('resolves to <cwd>/rbdpool/…, outside the datastore roots') and the
+    whole hypervisor's listing failed."""
+    node = tmp_path / "odd.xml"
+    node.write_text(ODD.format(good=datastore / "good.raw"), encoding="utf-8")
+    doms = {d.name: d for d in list_domains(hv.test_uri(node),
+                                            datastore_roots=[str(datastore)])}
+    assert set(doms) == {"web server 01", "办公 系统"}
+    disks = {d.target: d for d in doms["web server 01"].disks}
+    assert disks["vda"].capacity == 4 * 2**20            # the file under the roots: read
+    assert (disks["vdb"].path, disks["vdc"].path, disks["vdd"].path) == (
+        "rbd://mon1:6789/rbdpool/vm01-data", "iscsi://san1:3260/iqn.2013-07.com.example:san/1",
+        "/dev/mapper/mpatha")
+    for t in ("vdb", "vdc", "vdd"):                      # libvirt's sizes, nothing local
+        assert disks[t].capacity and disks[t].capacity > 0, t
+    assert (disks["sda"].device, disks["sda"].path) == ("cdrom", "")
+    rows = to_estate_rows(doms.values(), bureau_id="B01", hypervisor="test")
+    by_id = {d["id"]: d for d in rows["disks"]}
+    assert by_id["web server 01:vdb"]["datastore"] == "rbd://mon1:6789/rbdpool"
+    assert "web server 01:sda" not in by_id and "办公 系统:vda" in by_id
