@@ -76,6 +76,7 @@ def command_lines() -> list[Line]:
                     continued += 1
                     continue
                 continued = 0
+                text = text.removeprefix("$ ").removeprefix("# ")  # a prompt, a root prompt
                 if text.startswith(".venv/bin/"):
                     text = text[len(".venv/bin/"):]
                 if text.startswith("shangyun "):
