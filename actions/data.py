@@ -152,13 +152,20 @@ class CopyAction:
             if not (self.ctx.saved_state(step, "target") or {}).get("touched"):
                 self.ctx.save_state(step, "target", {"touched": False})
             try:
-                mod.database_exists(dst)
+                exists = mod.database_exists(dst)
             except ConnectorError as exc:
                 why = " ".join(str(exc).split())
                 cls = TransientError if isinstance(exc, TransientError) else StepError
                 raise cls(f"system {self.ctx.who(step)}: {a.engine} {a.id}: the target "
                           f"database server does not answer; nothing was created there: "
                           f"{why}") from exc
+            if exists:  # not ours, or our copy of another source: refused untouched (the
+                # undo then drops nothing — it may be another estate's production)
+                try:
+                    mod.require_replaceable(src, dst)
+                except StepError as exc:
+                    raise StepError(f"system {self.ctx.who(step)}: {a.engine} {a.id}: "
+                                    f"{exc}; nothing was changed there") from exc
             self.ctx.save_state(step, "target", {"touched": True})
             done_copy = mod.initial_copy(src, dst).to_dict()
             return as_record(CopyDone(done_copy, mod.source_identity(src)))

@@ -8,6 +8,7 @@ a message: they go into a 0600 temporary file that is removed when the command e
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -136,20 +137,38 @@ def refuse_source_as_target(source: DbEndpoint, target: DbEndpoint) -> None:
 OWNER_MARK = "shangyun-owned"
 """How the comment on a database shangyun created begins (its ownership marker)."""
 
+_COPY_OF = re.compile(rf"^{OWNER_MARK}: copy of (?P<where>.*?) \[(?P<of>[^\]]+)\] made ")
 
-def ownership_comment(source: DbEndpoint) -> str:
-    """The comment written on a target database when shangyun creates it."""
+
+def ownership_comment(source: DbEndpoint, of: str = "") -> str:
+    """The comment written on a target database when shangyun creates it: the marker, the
+    source as written and ``of``, the source's identity (``[postgresql SYSID/OID]``,
+    ``[mariadb UID/SCHEMA]``), which a later drop or reload must match."""
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{OWNER_MARK}: copy of {source.where()} made {when}"
+    ident = f" [{of}]" if of else ""
+    return f"{OWNER_MARK}: copy of {source.where()}{ident} made {when}"
 
 
-def require_ours(target: DbEndpoint, comment: str | None, what: str) -> None:
-    """Refuse to ``what`` (drop, replace, reload) a database without our ownership marker."""
+def require_ours(target: DbEndpoint, comment: str | None, what: str,
+                 source: DbEndpoint | None = None, of: str = "") -> None:
+    """Refuse to ``what`` (drop, replace, reload) a database without our ownership marker
+    — or, with ``of`` (the identity of ``source``), one whose marker names another
+    source: another system's or another estate's copy on a shared server, perhaps in
+    production there. A marker written before identities were (no ``[…]``) passes."""
     if not (comment or "").startswith(OWNER_MARK):
         raise StepError(f"database {target.dbname!r} on {target.host}:{target.port} was not "
                         f"created by shangyun (no {OWNER_MARK!r} marker in its comment); "
                         f"refusing to {what} it — drop or rename it yourself if it is "
                         "really a leftover")
+    m = _COPY_OF.match(comment or "")
+    if of and m and m.group("of") != of:
+        mine = source.where() if source is not None else of
+        raise StepError(f"database {target.dbname!r} on {target.host}:{target.port} is "
+                        f"shangyun's copy of another source ({m.group('where')}, "
+                        f"{m.group('of')}), not of {mine} ({of}): the target of another "
+                        f"system or another estate sharing the server, perhaps in "
+                        f"production; refusing to {what} it — give this system a target "
+                        "database of its own in plan/cutover.yaml")
 
 
 @contextmanager

@@ -213,14 +213,31 @@ def ownership(ep: DbEndpoint) -> str | None:
     return str(row[0]) if row and row[0] is not None else None
 
 
+def copy_of(source: DbEndpoint) -> str:
+    """``source``'s identity as the ownership marker of its copies names it
+    (``mariadb UID/SCHEMA``): a copy of another source is never dropped or reloaded for
+    this one (:func:`~connectors.database.common.require_ours`)."""
+    return f"mariadb {server_uid(source)}/{source.dbname}"
+
+
+def require_replaceable(source: DbEndpoint, target: DbEndpoint) -> None:
+    """Refuse (:class:`StepError`) when the existing ``target`` may not be replaced by a
+    copy of ``source``: not made by shangyun, or shangyun's copy of another source (another
+    system's or estate's target on a shared server). Reads only."""
+    refuse_same_database(source, target)
+    require_ours(target, ownership(target), "replace", source, copy_of(source))
+
+
 def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bool:
     """Undo of a copy: drop the target database; never the source, never a database
-    shangyun did not create (no ownership marker): both refused. False if already gone."""
+    shangyun did not create (no ownership marker), and — given its ``source`` — never
+    shangyun's copy of another source: all refused. False if already gone."""
     if source is not None:
         refuse_same_database(source, target)
     if not database_exists(target):
         return False
-    require_ours(target, ownership(target), "drop")
+    require_ours(target, ownership(target), "drop", source,
+                 copy_of(source) if source is not None else "")
     with connect(target, None) as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {_q(target.dbname)}")
     return True
@@ -245,7 +262,7 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint) -> MyCopyResult:
     drop_database(target, source=source)
     with connect(target, None) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {_q(target.dbname)} COMMENT %s",
-                    (ownership_comment(source),))
+                    (ownership_comment(source, copy_of(source)),))
     try:
         _copy(source, target, None, f"mariadb-dump {source.where()} → {target.where()}")
     except BaseException:
@@ -268,7 +285,7 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *,
     if into_source is not None:
         require_identity(target, into_source, "write the reverse delta into")
     else:
-        require_ours(target, ownership(target), "reload")
+        require_ours(target, ownership(target), "reload", source, copy_of(source))
     diffs = compare_digests(digests(source), digests(target))
     recopy = [d.table for d in diffs if d.source is not None]
     extra = [d.table for d in diffs if d.source is None]

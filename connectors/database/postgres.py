@@ -287,16 +287,37 @@ def ownership(ep: DbEndpoint) -> str | None:
     return str(row[0]) if row and row[0] is not None else None
 
 
+def copy_of(source: DbEndpoint) -> str:
+    """``source``'s identity as the ownership marker of its copies names it
+    (``postgresql SYSID/OID``): a copy of another source is never dropped or reloaded for
+    this one (:func:`~connectors.database.common.require_ours`)."""
+    sysid, oid = identity(source)
+    if oid is None:
+        raise ConnectorError(f"PostgreSQL {source.where()}: database {source.dbname!r} "
+                             "does not exist")
+    return f"postgresql {sysid}/{oid}"
+
+
+def require_replaceable(source: DbEndpoint, target: DbEndpoint) -> None:
+    """Refuse (:class:`StepError`) when the existing ``target`` may not be replaced by a
+    copy of ``source``: not made by shangyun, or shangyun's copy of another source (another
+    system's or estate's target on a shared server). Reads only."""
+    refuse_same_database(source, target)
+    require_ours(target, ownership(target), "replace", source, copy_of(source))
+
+
 def drop_database(target: DbEndpoint, *, source: DbEndpoint | None = None) -> bool:
     """Undo of a copy: drop the target database (connections forced off). Never the source,
-    and never a database shangyun did not create (no ownership marker): both refused.
+    never a database shangyun did not create (no ownership marker), and — given its
+    ``source`` — never shangyun's copy of another source: all refused.
 
     Returns False when it was already gone (so undo is safe to run twice)."""
     if source is not None:
         refuse_same_database(source, target)
     if not database_exists(target):
         return False
-    require_ours(target, ownership(target), "drop")
+    require_ours(target, ownership(target), "drop", source,
+                 copy_of(source) if source is not None else "")
     with connect(target, "postgres") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                      .format(sql.Identifier(target.dbname)))
@@ -322,7 +343,8 @@ def initial_copy(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0")
                      .format(sql.Identifier(target.dbname)))
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(target.dbname), sql.Literal(ownership_comment(source))))
+            sql.Identifier(target.dbname),
+            sql.Literal(ownership_comment(source, copy_of(source)))))
     folder = tempfile.mkdtemp(prefix="shangyun-pgdump-")
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     holder: psycopg.Connection | None = None
@@ -413,7 +435,7 @@ def final_delta(source: DbEndpoint, target: DbEndpoint, *, jobs: int = 2,
     if into_source is not None:
         require_identity(target, into_source, "write the reverse delta into")
     else:
-        require_ours(target, ownership(target), "reload")
+        require_ours(target, ownership(target), "reload", source, copy_of(source))
     src = digests(source, jobs)
     dst = digests(target, jobs)
     diffs: list[TableDiff] = compare_digests(src, dst)
