@@ -142,6 +142,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
                           "数据库容量", "data size", "db size", "database size", "数据量大小",
                           "数据库数据量", "数据规模", "库大小"),
     "databases.shared": ("是否共享", "shared", "共享", "共享库", "is shared"),
+    # a DR pair: the row's system and the one the cell names. Under these headers the
+    # cell names the row's *primary* (the row is the standby) …
+    "systems.dr_primary": ("对应主系统", "dr primary", "容灾对象", "灾备对象", "standby of",
+                           "primary system", "主用系统", "对应生产系统", "灾备对应系统",
+                           # … and under these its *standby* (:data:`DR_STANDBY_HEADERS`)
+                           "灾备系统", "备份系统", "容灾系统", "备用系统", "主备关系",
+                           "dr pair", "dr standby", "standby system", "dr system",
+                           "灾备端系统"),
     # ---------------------------------------------------------------- dependencies
     "dependencies.source_system": ("源系统", "source system", "调用方", "调用系统", "上游系统",
                                    "from system", "caller", "consumer", "源系统名称", "调用方系统",
@@ -170,6 +178,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "disks.format": ("格式", "disk format", "磁盘格式", "镜像格式", "文件格式",
                      "image format"),
 }
+
+#: Headers of ``systems.dr_primary`` whose cell names the row's DR *standby* (the row's
+#: system is the primary): the pair is kept the other way round, on the standby's row.
+DR_STANDBY_HEADERS: frozenset[str] = frozenset({
+    "灾备系统", "备份系统", "容灾系统", "备用系统", "主备关系", "dr pair", "dr standby",
+    "standby system", "dr system", "灾备端系统"})
 
 #: Short headers whose meaning depends on the sheet kind; they win over :data:`ALIASES`.
 CONTEXT_ALIASES: dict[str, dict[str, str]] = {

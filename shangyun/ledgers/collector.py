@@ -205,6 +205,15 @@ class Collector:
             return sid
         return self.system(bureau, name)
 
+    def system_row(self, sid: str) -> Row:
+        """The row of system ``sid`` (this file's first, else the estate's); ``{}`` if none.
+        A scan: for the few rows that need it (a DR pair's standby)."""
+        for rows in (self.rows["systems"], self.known.tables.get("systems", [])):
+            for r in rows:
+                if r.get("id") == sid:
+                    return r
+        return {}
+
     def system_anywhere(self, name: str) -> str:
         """The id of the one system called ``name`` in any bureau (this file or the estate).
 

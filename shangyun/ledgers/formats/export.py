@@ -135,7 +135,14 @@ def read_export(file: str, grids: list[Grid],
                 if idc not in raw.columns:
                     raw[idc] = ""
             try:
-                names_of.resolve(table, raw, [i for i, _r in body])
+                # a table naming its own rows (a DR standby's 对应主系统): its other
+                # references first, then its rows are known by name, then those
+                own = [c for c in refs if c.ref == table.name]
+                names_of.resolve(table, raw, [i for i, _r in body],
+                                 [c for c in refs if c not in own])
+                if own:
+                    names_of.add_workbook(table.name, raw.to_dict("records"))
+                    names_of.resolve(table, raw, [i for i, _r in body], own)
             except _BadRef as exc:
                 raise LedgerError(file, exc.message, sheet=grid.sheet, row=exc.row,
                                   column=labels.get(exc.column, exc.column)) from None
@@ -220,11 +227,14 @@ class _Names:
         return {k for rows in (self.book[table], self.rows[table]) if ident in rows
                 for k in self._keys(table, rows[ident])}
 
-    def resolve(self, table: Table, raw: pd.DataFrame, rows: list[int]) -> None:
-        """Replace each reference column's names in ``raw`` by ids (see module doc)."""
+    def resolve(self, table: Table, raw: pd.DataFrame, rows: list[int],
+                columns: list[Column] | None = None) -> None:
+        """Replace each reference column's names in ``raw`` by ids (see module doc); only
+        those of ``columns`` when given (the bureau, when one of them, first)."""
         refs = ref_columns(table)
         bureau_col = "bureau_id" if any(c.name == "bureau_id" for c in refs) else None
-        order = sorted(refs, key=lambda c: c.name != "bureau_id")  # the bureau first
+        order = sorted(refs if columns is None else columns,
+                       key=lambda c: c.name != "bureau_id")  # the bureau first
         for i in raw.index:
             for c in order:
                 name = str(raw.at[i, c.name] or "").strip()

@@ -25,6 +25,7 @@ from typing import Any
 
 from shangyun.errors import LedgerError
 from shangyun.ledgers import headers as H
+from shangyun.ledgers.aliases import DR_STANDBY_HEADERS
 from shangyun.ledgers.collector import Collector, Unresolved
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.formats.ledger_rows import COLUMN_READERS, ROW_READERS
@@ -749,6 +750,8 @@ def _read_sheet(
                 ": a formula saved without its value reads as blank (open and save the file "
                 "in Excel to calculate it)")
     reader = ROW_READERS[kind]
+    dr_standby_named = any(c.target == "systems.dr_primary" and H.normalize_header(c.header)
+                           in _DR_STANDBY for c in cols)
     layout = [(c.table, c.column, c.target == "databases.engine", c) for c in cols]
     # a sheet whose columns a column reader knows (for dependencies and disks: naming no
     # bureau, so each name resolves once across the bureaus): chunks of plain cells are
@@ -835,6 +838,18 @@ def _read_sheet(
                 problems.add(grid.sheet, row_no, labels.get("bureaus.name", "单位"),
                              "no bureau for this row: the 单位 cell is empty; pass --bureau NAME")
                 continue
+            partner = parts.get("systems", {}).pop("dr_primary", None)
+            if partner is not None:  # resolved once every file is read (any order works)
+                own = parts["systems"].get("name")
+                if not own:
+                    problems.add(grid.sheet, row_no, labels["systems.dr_primary"],
+                                 f"a DR partner ({partner!r}) needs the row's 系统名称 "
+                                 "(system name)")
+                    continue
+                report.deferred.append(Deferred(
+                    grid.sheet, row_no, "dr_pairs", str(bname or ""),
+                    {"systems": {"name": own, "partner": partner,
+                                 "names_standby": dr_standby_named}}, labels))
             try:
                 reader(col, str(bname or ""), parts)
             except Unresolved:
@@ -960,6 +975,10 @@ def _other_header(row: list[Any], kind: str | None) -> bool:
     texts = [v for v in row if type(v) is str and v.strip()]
     known = sum(1 for v in texts if H.lookup(v, kind)[0] not in (None, H.IGNORE))
     return known >= 2 and 2 * known > len(texts)
+
+
+#: The headers whose DR cell names the row's standby, in comparable form.
+_DR_STANDBY = frozenset(H.normalize_header(h) for h in DR_STANDBY_HEADERS)
 
 
 def _label(labels: dict[str, str], target: str | None) -> str:

@@ -217,6 +217,43 @@ def _add_disk(col: Collector, hid: str, disk: Row) -> None:
     col.rows["disks"].append(disk)
 
 
+def _dr_pair_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
+    """A DR pair a system or host row gives (read once every file is read): the row's
+    system and the partner its DR cell names — its primary (对应主系统 …), or its standby
+    (灾备系统 …, ``names_standby``). The partner is the system of that name in the row's
+    bureau, else the one system of that name in any bureau; none, or several, is an error
+    naming the candidates. The pair is kept on the standby's row (``dr_primary``)."""
+    fields = parts["systems"]
+    own = col.system_ref(bureau, str(fields["name"]))
+    partner = _dr_partner(col, bureau, str(fields["partner"]))
+    if partner == own:
+        raise BadValue("a system cannot be its own DR partner", "systems.dr_primary")
+    standby, primary = (partner, own) if fields.get("names_standby") else (own, partner)
+    row = dict(col.system_row(standby))
+    col.rows["systems"].append({"id": standby, "name": row.get("name"),
+                                "bureau_id": row.get("bureau_id"), "dr_primary": primary,
+                                "source": col.source})
+
+
+def _dr_partner(col: Collector, bureau: str, name: str) -> str:
+    """The id of the system ``name`` a DR cell names (see :func:`_dr_pair_row`)."""
+    key = (match_key(bureau), match_key(name))
+    for index in (col.systems, col.known.systems):
+        if bureau and key in index:
+            return index[key]
+    found = dict(col.known.system_names.get(key[1], {}))
+    found.update(col.system_names.get(key[1], {}))
+    if len(found) == 1:
+        return next(iter(found))
+    if not found:
+        raise BadValue(f"DR partner {name!r} is not a system of any bureau (in this import or "
+                       "the estate): write its 系统名称 as its own ledger does",
+                       "systems.dr_primary")
+    cands = "; ".join(sorted(f"{b or '?'} / {name}" for b in found.values()))
+    raise BadValue(f"DR partner {name!r} is ambiguous: {len(found)} bureaus have a system of "
+                   f"that name ({cands}) and the row's bureau has none", "systems.dr_primary")
+
+
 def _bureau_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     fields = dict(parts.get("bureaus", {}))
     fields.pop("name", None)
@@ -228,7 +265,7 @@ def _bureau_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
 ROW_READERS: dict[str, Callable[[Collector, str, dict[str, Row]], None]] = {
     "hosts": _host_row, "systems": _system_row, "databases": _database_row,
     "disks": _disk_row,
-    "dependencies": _dependency_row, "bureaus": _bureau_row,
+    "dependencies": _dependency_row, "bureaus": _bureau_row, "dr_pairs": _dr_pair_row,
 }
 
 
@@ -416,8 +453,9 @@ def _host_columns(col: Collector, columns: Columns, n: int, bureau: str | None) 
     comprehension, the system of a row looked up only when it differs from the row
     before's (the same call again adds nothing), each distinct OS text split once. The
     rows are added in order, the same as row by row."""
-    if any(t == "bureaus" and c != "name" for t, c in columns):
-        return [False] * n  # bureau details (their own rows): the row reader adds them
+    if any(t == "bureaus" and c != "name" for t, c in columns) \
+            or ("systems", "dr_primary") in columns:
+        return [False] * n  # bureau details (their own rows), a DR pair: the row reader
     bnames = columns.get(("bureaus", "name")) or [None] * n
     snames = columns.get(("systems", "name")) or [None] * n
     sys_names = [c for t, c in columns if t == "systems" and c != "name"]
