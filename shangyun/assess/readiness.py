@@ -104,6 +104,10 @@ def host_readiness(host: dict[str, Any], disks: list[dict[str, Any]],
     if host.get("kind") == "physical":
         verdicts.append(CONDITIONAL)
         reasons.append("physical server: needs a P2V conversion")
+    elif host.get("kind") == "container":
+        verdicts.append(CONDITIONAL)
+        reasons.append("container (docker, lxc …): it has no disk image of its own to "
+                       "move; rebuild it on the target or move the machine it runs on")
     status = worst(verdicts)
     if status == READY:
         reasons.append("supported OS, architecture and disks")

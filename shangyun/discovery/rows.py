@@ -35,7 +35,8 @@ def host_row(facts: dict[str, Any], *, host_id: str, bureau_id: str, ip: str = "
     util = facts.get("utilisation", {})
     virt = facts.get("virt", {})
     main_ip, mac = primary_ip_mac(facts.get("interfaces", []), prefer_ip=ip)
-    kind = {"vm": "vm", "physical": "physical"}.get(virt.get("kind", ""), "")
+    kind = {"vm": "vm", "physical": "physical", "container": "container"}.get(
+        virt.get("kind", ""), "")
     return {
         "id": host_id, "hostname": facts.get("hostname", "") or host_id,
         "ip": ip or main_ip, "mac": mac, "system_id": system_id, "bureau_id": bureau_id,

@@ -115,7 +115,7 @@ HOSTS = Table("hosts", "主机", (
     _c("mac", zh="MAC地址"),
     _c("system_id", ref="systems", zh="所属系统"),
     _c("bureau_id", required=True, ref="bureaus", zh="所属单位"),
-    _c("kind", "enum", zh="类型", choices=("physical", "vm")),
+    _c("kind", "enum", zh="类型", choices=("physical", "vm", "container")),
     _c("role", zh="角色"),
     _c("hypervisor", zh="宿主机"),
     _c("cluster", zh="集群"),

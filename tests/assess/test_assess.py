@@ -48,6 +48,7 @@ BASE = {"os": "CentOS Linux", "os_version": "7.9", "arch": "x86_64", "firmware":
     ({"os": ""}, [], CONDITIONAL, "OS unknown"),
     ({"os": "Plan9"}, [], CONDITIONAL, "not in the support matrix"),
     ({"kind": "physical"}, [], CONDITIONAL, "P2V"),
+    ({"kind": "container"}, [], CONDITIONAL, "container"),
     ({}, [{"size_gb": 2048}], CONDITIONAL, "system disk 2048 GB"),
     ({}, [{"size_gb": 100}, {"size_gb": 40000}], CONDITIONAL, "split the volume"),
 ])

@@ -64,6 +64,9 @@ def test_every_host_ends_in_its_own_status(tmp_path: Path, sshd_hosts: Hosts,
     hosts = {h["id"]: h for h in est.rows("hosts")}
     assert {k: hosts[k]["discovery_status"] for k in EXPECTED} == EXPECTED
     assert hosts["app1"]["memory_gb"] and hosts["app1"]["disk_gb"]
+    # these sshd run in this machine's container: discovery says so in hosts.kind
+    if facts_virt_kind(estate_dir, "app1") == "container":
+        assert hosts["app1"]["kind"] == "container"
     assert hosts["app1"]["cpu_util_pct"] is not None
     # the ledger said CentOS / 64 cores: kept, and listed as conflicts
     assert hosts["app1"]["os"] == "CentOS" and hosts["app1"]["cpu_cores"] == 64
@@ -190,3 +193,9 @@ def test_cli_flow_json(tmp_path: Path, sshd_hosts: Hosts, prefect_harness: None)
     assert res.exit_code == 0, res.output
     data = json.loads(res.output[res.output.index("{"):])
     assert data["counts"] == {"ok": 1, "unknown-host-key": 1}
+
+
+def facts_virt_kind(estate_dir: Path, host_id: str) -> str:
+    """What the ``virt`` fact of ``host_id`` said its kind is (vm, container, physical)."""
+    doc = json.loads((estate_dir / "facts" / f"{host_id}.json").read_text())
+    return str(doc["facts"]["virt"]["kind"])
