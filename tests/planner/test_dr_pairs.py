@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from shangyun.cli import main
@@ -101,6 +102,10 @@ def test_a_pair_declared_on_the_command_line(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     waves = {s: w["number"] for w in json.loads(res.output)["waves"] for s in w["systems"]}
     assert waves["IAMDR"] < waves["IAM"]
+    # recorded in plan.yaml as given, and read back (the Prefect flow takes options so)
+    options = yaml.safe_load((folder / "plan" / "plan.yaml").read_text("utf-8"))["options"]
+    assert options["dr_pairs"] == [["IAMDR", "IAM"]]
+    assert PlanOptions.from_dict(options).dr_pairs == (("IAMDR", "IAM"),)
     res = CliRunner().invoke(main, ["plan", "explain", "IAMDR", "--estate", str(folder)],
                              catch_exceptions=False)
     assert "declared by --dr-pair" in res.output

@@ -95,6 +95,19 @@ def _allowed_zones(row: dict[str, Any]) -> set[str]:
             if level in z["levels"] and (net is None or net in z["networks"])}
 
 
+def _dr_directed(est: Any, opts: PlanOptions) -> list[tuple[str, str]]:
+    """(standby, primary) as the planner reads them: the estate's first, then --dr-pair's,
+    each pair once."""
+    out: list[tuple[str, str]] = []
+    seen: set[frozenset[str]] = set()
+    given = [(s["id"], s["dr_primary"]) for s in est.rows("systems") if s["dr_primary"]]
+    for s_, p_ in [*given, *opts.dr_pairs]:
+        if frozenset((s_, p_)) not in seen:
+            seen.add(frozenset((s_, p_)))
+            out.append((s_, p_))
+    return out
+
+
 def _dr_pairs(est: Any, opts: PlanOptions) -> set[frozenset[str]]:
     pairs = {frozenset((s["id"], s["dr_primary"])) for s in est.rows("systems")
              if s["dr_primary"]}
@@ -128,6 +141,17 @@ def _check(est: Any, opts: PlanOptions, plan: Any, deps: list[tuple[str, str, st
             dr_of = {r["system"]: r["dr_partners"] for r in plan.systems}
             assert f"system {b} (wave {wave[b]})" in dr_of[a]
             assert f"system {a} (wave {wave[a]})" in dr_of[b]
+    reasons_of = {r["system"]: r["reasons"] for r in plan.systems}
+    # no unbounded wave number leaks into a reason ("by wave 999999999 at the latest")
+    assert not [r for rs in reasons_of.values() for r in rs if "99999999" in r]
+    # the standby moves first, unless its reasons say why the primary does
+    for standby, primary in _dr_directed(est, opts):
+        if standby in wave and primary in wave and wave[primary] < wave[standby]:
+            assert any(r.startswith("DR pair:") and "primary first: " in r
+                       for r in reasons_of[standby]), (standby, primary)
+        elif standby in wave and primary in wave:
+            assert any(r.startswith("DR pair:") and "standby first: " in r
+                       for r in reasons_of[standby]), (standby, primary)
     # capacity, bureaus and windows per wave
     hosts = {}
     data: dict[tuple[int, str], float] = {}
