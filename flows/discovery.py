@@ -31,6 +31,7 @@ from shangyun.discovery.hypervisors import inventory_rows
 from shangyun.discovery.model import Applied, Defaults, HostResult, SSHOptions, Target
 from shangyun.discovery.ports import Runner
 from shangyun.estate import Estate
+from shangyun.estate.names import names_of
 
 
 @task(name="load-targets", cache_policy=NO_CACHE)
@@ -52,8 +53,9 @@ def discover_host(target: Target, runner: Runner) -> HostResult:
 def hypervisor_inventory(estate_dir: str, uris: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Estate rows (hosts, disks) of every domain of the given libvirt URIs (local images
     read only under the estate's datastore roots)."""
-    roots = Estate.load(estate_dir, check=False).datastore_roots(estate_dir)
-    return inventory_rows(uris, list_domains, roots)
+    estate = Estate.load(estate_dir, check=False)
+    return inventory_rows(uris, list_domains, estate.datastore_roots(estate_dir),
+                          names_of(estate, "bureau"))
 
 
 @task(name="merge-and-save", cache_policy=NO_CACHE)

@@ -39,7 +39,8 @@ from shangyun.errors import ShangyunError
               "(bureaus.ssh_jump) does not set one.")
 @click.option("--hypervisor", "hypervisors", multiple=True, metavar="[BUREAU=]URI",
               help="libvirt URI to inventory too (qemu+ssh://, esx://, xen+ssh://, "
-              "test://), optionally prefixed with the bureau id; repeatable. A local "
+              "test://), optionally prefixed with its bureau (name or id: 北京局=qemu+ssh://…; "
+              "an unknown one is refused before anything runs); repeatable. A local "
               "hypervisor's image files are read (for disk sizes) only under the bureau's "
               "datastore_roots in estate.yaml; a disk path outside them is refused.")
 @click.option("--target", "targets", multiple=True, metavar="HOST[:PORT]",
@@ -133,9 +134,11 @@ def _hypervisor_rows(estate_dir: str,
     from connectors.hypervisor import list_domains
     from shangyun.discovery.hypervisors import inventory_rows
     from shangyun.estate import Estate
+    from shangyun.estate.names import names_of
 
-    roots = Estate.load(estate_dir, check=False).datastore_roots(estate_dir)
-    return inventory_rows(list(uris), list_domains, roots)
+    estate = Estate.load(estate_dir, check=False)
+    return inventory_rows(list(uris), list_domains, estate.datastore_roots(estate_dir),
+                          names_of(estate, "bureau"))
 
 
 def _run_flow(estate_dir: str, user: str, key_file: str, known_hosts: str, jump: str,

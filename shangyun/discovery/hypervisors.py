@@ -15,7 +15,9 @@ from typing import Any
 from shangyun.discovery.domains import to_estate_rows
 from shangyun.discovery.model import UNASSIGNED_BUREAU
 from shangyun.discovery.ports import HypervisorLister
+from shangyun.errors import EstateError
 from shangyun.estate.datastores import roots_for
+from shangyun.estate.names import resolve
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -26,16 +28,37 @@ def split_spec(spec: str) -> tuple[str, str]:
     return "", spec
 
 
+def bureau_specs(specs: list[str], bureaus: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(bureau id, URI)`` of each ``[BUREAU=]URI``, BUREAU being a bureau's name or id
+    among ``bureaus`` (id → name); a bare URI has bureau ``''``. An unknown or ambiguous
+    bureau raises :class:`~shangyun.errors.EstateError` naming the spec, before any
+    hypervisor is asked."""
+    out = []
+    for spec in specs:
+        bureau, uri = split_spec(spec)
+        if bureau:
+            try:
+                bureau = resolve("bureau", bureau, bureaus)
+            except EstateError as exc:
+                raise EstateError(f"--hypervisor {spec}: {exc}") from None
+        out.append((bureau, uri))
+    return out
+
+
 def inventory_rows(specs: list[str], lister: HypervisorLister,
-                   roots: Mapping[str, tuple[str, ...]] | None = None
+                   roots: Mapping[str, tuple[str, ...]] | None = None,
+                   bureaus: Mapping[str, str] | None = None
                    ) -> dict[str, list[dict[str, Any]]]:
     """``{table: rows}`` for every domain ``lister`` finds at every ``[BUREAU=]URI``.
 
     ``roots`` (bureau id -> folders, ``"*"`` every bureau; :mod:`shangyun.estate.datastores`)
-    are the datastore roots the lister may read a local image under, per bureau."""
+    are the datastore roots the lister may read a local image under, per bureau. With
+    ``bureaus`` (the estate's bureau id → name), BUREAU may be a name (:func:`bureau_specs`);
+    without it, BUREAU is taken as an id."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for spec in specs:
-        bureau, uri = split_spec(spec)
+    pairs = bureau_specs(specs, bureaus) if bureaus is not None else [
+        split_spec(s) for s in specs]
+    for bureau, uri in pairs:
         domains = lister(uri, datastore_roots=roots_for(roots or {}, bureau))
         rows = to_estate_rows(domains, bureau_id=bureau or UNASSIGNED_BUREAU,
                               hypervisor=uri)
