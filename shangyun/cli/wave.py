@@ -208,7 +208,7 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
         from shangyun.wave.dryrun import dry_run as make_dry_run
         from shangyun.wave.dryrun import render_text
 
-        plan = make_dry_run(work, opts, _held(estate_dir, work))
+        plan = make_dry_run(work, opts, _held(estate_dir, work), _left_alone(estate_dir, work))
         if as_json:
             print_json(plan)
         else:
@@ -240,6 +240,20 @@ def _held(estate_dir: str, work: Any) -> dict[str, str]:
         j = SqlWaveJournal(journal)
         return {s.id: why for s in work.systems
                 if (why := run_refusal(j, work.number, s.id, names, secret)) is not None}
+
+
+def _left_alone(estate_dir: str, work: Any) -> list[str]:
+    """The systems of the wave the journal has cut over there: the run leaves them alone
+    (none of their steps runs); read-only: an estate without a journal has none."""
+    from connectors.journal.history import open_reader
+    from connectors.journal.wave import SqlWaveJournal
+    from shangyun.wave.engine import cut_over
+
+    with open_reader(estate_dir) as journal:
+        if journal is None:
+            return []
+        j = SqlWaveJournal(journal)
+        return [s.id for s in work.systems if cut_over(j, work.number, s.id)]
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from shangyun.wave.builder import step_count, wave_steps
@@ -12,17 +12,22 @@ from shangyun.wave.steps import RunOptions, Step
 
 
 def dry_run(wave: WaveWork, opts: RunOptions,
-            held: Mapping[str, str] | None = None) -> dict[str, Any]:
+            held: Mapping[str, str] | None = None,
+            left_alone: Collection[str] = ()) -> dict[str, Any]:
     """The whole wave as plain data: options, systems (with group and bureau) and steps
     (the run's own list: :func:`shangyun.wave.builder.wave_steps`); ``held``: system id →
-    why another wave of the journal still holds it
-    (:func:`shangyun.wave.journal_port.held_elsewhere`), for which the run would refuse the
-    whole wave."""
+    why the run would refuse the whole wave for it
+    (:func:`shangyun.wave.journal_port.run_refusal`); ``left_alone``: the systems the
+    journal has cut over in this wave — the run skips them before their first step (their
+    target is production), so each is marked ``left_alone`` and ``steps_to_run`` counts
+    only the others' steps."""
     steps = wave_steps(wave, opts)
     held = held or {}
+    alone = [s.id for s in wave.systems if s.id in set(left_alone)]
     return {
         "held": [{"id": s.id, "name": s.name, "why": held[s.id]}
                  for s in wave.systems if s.id in held],
+        "left_alone": alone,
         "wave": wave.number,
         "dry_run": True,
         "options": opts.to_dict(),
@@ -35,9 +40,15 @@ def dry_run(wave: WaveWork, opts: RunOptions,
             "bureau_name": s.bureau_name or s.bureau_id, "move_group": s.move_group,
             "run_name": run_name(wave.number, s.bureau_name or s.bureau_id, s.name),
             "steps": [st.to_dict() for st in steps[s.id]],
+            "left_alone": s.id in alone,
         } for s in wave.systems],
         "step_count": step_count(steps),
+        "steps_to_run": step_count({k: v for k, v in steps.items() if k not in alone}),
     }
+
+
+LEFT_ALONE_WORDS = "cut over in this wave (left alone): its target is in production"
+"""Why the run skips a cut-over system, as the dry run says it."""
 
 
 def run_name(wave: int, bureau: str, system_name: str) -> str:
@@ -62,11 +73,18 @@ def render_text(plan: dict[str, Any]) -> str:
     for s in plan["systems"]:
         lines.append(f"\n{s['run_name']}  [system {s['id']}, bureau {s['bureau']}, "
                      f"move group {s['move_group']}]")
+        if s.get("left_alone"):
+            lines.append(f"  LEFT ALONE: {s['name']} is {LEFT_ALONE_WORDS}; the run does "
+                         "none of these steps")
         for st in s["steps"]:
             n += 1
             lines.append(f"  {n:4d}. {_line(st)}")
-    lines.append(f"\n{counted(len(plan['systems']), 'system')}, "
-                 f"{counted(plan['step_count'], 'step')}")
+    total = f"\n{counted(len(plan['systems']), 'system')}, {counted(plan['step_count'], 'step')}"
+    alone = [s["name"] for s in plan["systems"] if s.get("left_alone")]
+    if alone:
+        total += (f" — {plan['steps_to_run']} of them would run: "
+                  + ", ".join(f"{a} is cut over (left alone)" for a in alone))
+    lines.append(total)
     return "\n".join(lines)
 
 
