@@ -16,6 +16,7 @@ from shangyun.cli import main
 from shangyun.errors import PlanError
 from shangyun.estate import Estate
 from shangyun.planner import PlanOptions, explain, make_plan, write_plan
+from shangyun.planner.history import RanWave, RanWaves
 from shangyun.runbook import render_runbook
 from tests.planner.build import bureau, make_estate, system
 
@@ -155,3 +156,16 @@ def test_the_runbook_names_the_dr_partner_and_its_wave(tmp_path: Path) -> None:
     assert f"灾备对端: 灾备系统 {IAM_DR}（在第 {w['IAMDR']} 波次）" in primary_html
     other, _ = render_runbook(root, w["OA"], "md", "en")
     assert other.count("DR partner") == (1 if w["OA"] in (w["IAM"], w["IAMDR"]) else 0)
+
+
+def test_a_re_plan_names_the_partner_that_moved_in_a_wave_that_ran(
+        opts: PlanOptions) -> None:
+    est = make_estate(_iam(dr_primary="IAM"))
+    ran = RanWaves({1: RanWave(1, {"IAMDR": "done"}, planned_start="2027-01-04")})
+    plan = make_plan(est, opts, history=ran)
+    wave = plan.wave_of()
+    assert wave["IAMDR"] == 1 and wave["IAM"] >= 2
+    (iam,) = [s for s in plan.systems if s["system"] == "IAM"]
+    assert iam["dr_partners"] == f"standby {IAM_DR} (wave 1, ran)"
+    assert f"DR pair: its DR standby {IAM_DR}, which moved in wave 1 (it ran there): no " \
+           "wave holds both" in iam["reasons"]
