@@ -171,11 +171,14 @@ def _print_report(data: dict[str, Any]) -> None:
         t.add_row(h.get("hostname") or h["host_id"], h["host_id"], h["address"],
                   styled(h["status"], style),
                   f"{h['seconds']:.1f}", h["reason"] or "")
-    console.print(t)
+    if data["hosts"]:
+        console.print(t)
     a = data["applied"]
     console.print(
-        f"{data['total']} host(s) in {data['seconds']:.1f} s: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
+        (f"{data['total']} host(s) in {data['seconds']:.1f} s: "
+         + ", ".join(f"{k} {v}" for k, v in sorted(data["counts"].items()))
+         if data["hosts"] else  # hypervisors only: no host was logged in to
+         f"0 hosts over SSH in {data['seconds']:.1f} s")
         + f". Hosts updated {a['hosts_updated']}, added {a['hosts_added']}"
         + (f", {a['hosts_not_reached']} not reached (status recorded)"
            if a.get("hosts_not_reached") else "") + "; disks "

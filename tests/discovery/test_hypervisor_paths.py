@@ -110,6 +110,9 @@ def test_discover_cli_reads_images_only_under_the_estate_roots(
     assert secret.stat().st_atime == 0, "the secret was read"
     r = discover(_node(tmp_path / "good.xml", {"vm-good": str(datastore / "good.raw")}))
     assert r.returncode == 0, r.stdout + r.stderr
+    # no host to log in to: the summary says so, and counts the domain it added
+    assert "0 hosts over SSH in" in r.stdout and ": ." not in r.stdout, r.stdout
+    assert "added 1" in r.stdout, r.stdout
     disks = Estate.load(root, check=False).rows("disks")
     assert [(d["path"], d["size_gb"]) for d in disks] == \
         [(str(datastore / "good.raw"), pytest.approx(4 / 1024, abs=1e-3))]
