@@ -29,8 +29,8 @@ from shangyun.errors import ShangyunError
 @click.option("--user", default="root", show_default=True,
               help="Login user where the bureau (bureaus.ssh_user) does not set one.")
 @click.option("--key", "key_file", envvar="SHANGYUN_SSH_KEY", show_envvar=True,
-              type=click.Path(dir_okay=False), help="The private key to log in with (the "
-              "only one used: no agent, no ~/.ssh keys).")
+              type=click.Path(dir_okay=False), help="The private key to log in with "
+              "(required; the only one used: no agent, no ~/.ssh keys).")
 @click.option("--known-hosts", "known_hosts", envvar="SHANGYUN_KNOWN_HOSTS", show_envvar=True,
               default=lambda: os.path.expanduser("~/.ssh/known_hosts"),
               type=click.Path(dir_okay=False), show_default="~/.ssh/known_hosts",

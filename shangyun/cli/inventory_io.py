@@ -66,7 +66,7 @@ def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
 @click.option("--apply", "apply", is_flag=True,
               help="Write the edits of an edited `inventory export` workbook (without it "
                    "they are shown as a diff and nothing is written).")
-@click.option("--progress/--no-progress", "show_progress", default=True,
+@click.option("--progress/--no-progress", "show_progress", default=True, show_default=True,
               help="Show progress bars on stderr.")
 @json_option
 @handle_errors

@@ -34,7 +34,8 @@ def lab() -> None:
 @click.option("--bureaus", type=click.IntRange(1, 35), default=2, show_default=True,
               help="Bureaus, each with an app server, a database host and a file server.")
 @click.option("--hosts", type=click.IntRange(1, 5000), default=None,
-              help="Total hosts; those beyond the bureaus' full roles are light web hosts.")
+              help="Total hosts; those beyond the bureaus' full roles are light web hosts "
+                   "(default: the full roles only, 3 per bureau + 1).")
 @click.option("--mode", type=click.Choice(["netns", "loopback"]), default=None,
               help="netns (needs root; the default as root) or loopback (no namespaces: "
                    "sshd on 127.x addresses, port 2222; the default without root).")

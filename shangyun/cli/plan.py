@@ -64,14 +64,14 @@ def _limit(v: float | None) -> float | None:
 @click.option("--disk-mbps", type=click.FloatRange(1.0), default=150.0, show_default=True,
               help="MB/s a local convert or import sustains (the estimated time each "
                    "bureau's window is checked against; the runbook uses the same).")
-@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
               help="First wave's week (YYYY-MM-DD; default: next Monday); after waves have "
                    "run, the week of the first new wave.")
 @click.option("--cadence-days", type=click.IntRange(1, 365), default=7, show_default=True,
               help="Length of each wave's slot in days: wave N takes slot N, and each "
                    "bureau moves on its window day within it (so two waves' first days can "
                    "be fewer days apart).")
-@click.option("--blackout", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--blackout", multiple=True, type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="A date no wave may use, for every bureau (repeatable).")
 @click.option("--pilot-systems", type=click.IntRange(0), default=3, show_default=True,
               help="Systems in the low-risk pilot wave 1 (0 = no pilot).")

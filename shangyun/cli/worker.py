@@ -93,7 +93,8 @@ def deploy_cmd(estate_dir: str, bureaus: tuple[str, ...], project: str | None,
                    "none: then give ids).")
 @click.option("--name", default=None, help="Worker name [default: shangyun-<bureaus>-<host>].")
 @click.option("--limit", type=click.IntRange(1), default=None,
-              help="At most this many flow runs at once on this worker.")
+              help="At most this many flow runs at once on this worker (default: no limit of its "
+                   "own).")
 @click.option("--dry-run", "show", is_flag=True,
               help="Print the 'prefect worker start' line instead of running it.")
 @handle_errors
