@@ -77,6 +77,7 @@ def command_lines() -> list[Line]:
                     continue
                 continued = 0
                 text = text.removeprefix("$ ").removeprefix("# ")  # a prompt, a root prompt
+                text = text.removeprefix("sudo ")
                 if text.startswith(".venv/bin/"):
                     text = text[len(".venv/bin/"):]
                 if text.startswith("shangyun "):
