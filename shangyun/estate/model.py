@@ -779,7 +779,8 @@ def _csv_lines(columns: list[list[str]], n: int) -> str:
         if constant:
             fields.append(repeat(",".join(constant), n))
             constant = []
-        if any(c in "".join(values) for c in _CSV_SPECIAL):
+        joined = "".join(values)  # (once, not once per special character)
+        if any(c in joined for c in _CSV_SPECIAL):
             values = [_csv_field(v) for v in values]
         fields.append(values)
     if not fields:

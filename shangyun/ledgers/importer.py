@@ -281,11 +281,12 @@ def import_ledgers(
             merger.conflict_ids -= gone  # the same disagreement again is a new conflict
         names.rename_systems(step.renamed, merger.by_id["systems"])
         report.warnings += step.notes
-        _touch(touched, step)
+        given = _given(step)
+        _touch(touched, given)
         gave[len(report.files)] = mine = {t: set() for t in ORDER}
-        _touch(mine, step)
+        _touch(mine, given)
         if read.kind != "export":
-            _touch(by_file.setdefault(p.name, {t: set() for t in ORDER}), step)
+            _touch(by_file.setdefault(p.name, {t: set() for t in ORDER}), given)
         if not (read.kind == "export" and report.edits and not apply):
             report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
         changed = changed or step.changed
@@ -336,11 +337,12 @@ def import_ledgers(
         rows, placeholders = resolve_deferred(read, names, name)
         step = merger.merge(rows, name, defines=False)
         report.warnings += merger.add_placeholders(placeholders, step.id_map["systems"])
-        _touch(touched, step)
-        _touch(by_file.setdefault(name, {t: set() for t in ORDER}), step)
+        given = _given(step)
+        _touch(touched, given)
+        _touch(by_file.setdefault(name, {t: set() for t in ORDER}), given)
         report.conflicts += step.conflicts
         changed = changed or step.changed
-        _touch(mine, step)
+        _touch(mine, given)
     for i, mine in gave.items():  # distinct estate rows per table, as the estate gets them
         report.files[i]["read"] = {t: len(ids) for t, ids in mine.items() if ids}
         if "conflicts_sheet" in report.files[i]:  # an export's conflicts sheet
@@ -617,10 +619,17 @@ def _missing_lines(missing: list[dict[str, Any]], estate_dir: str | Path) -> lis
     return lines
 
 
-def _touch(touched: dict[str, set[str]], step: MergeStep) -> None:
-    for t, ids in step.id_map.items():
+def _given(step: MergeStep) -> dict[str, set[str]]:
+    """The estate ids a merge step gave, per table (made once per step, added to the
+    import's, the file's and the ledger's touched ids by :func:`_touch`)."""
+    return {t: set(ids.values()) for t, ids in step.id_map.items()}
+
+
+def _touch(touched: dict[str, set[str]], given: dict[str, set[str]]) -> None:
+    """Add ``given`` (:func:`_given`) to ``touched`` (tables it does not have skipped)."""
+    for t, got in given.items():
         if t in touched:
-            touched[t].update(ids.values())
+            touched[t] |= got
 
 
 def _counts(touched: dict[str, set[str]], before: Estate, created: bool,
@@ -631,7 +640,9 @@ def _counts(touched: dict[str, set[str]], before: Estate, created: bool,
     for t in ORDER:
         ids = touched.get(t, set())
         c = TableCounts()
-        if ids:
+        if ids and created:  # (a new estate: every row it touched was added)
+            c.added = len(ids)
+        elif ids:
             old = {} if created else {r["id"]: r for r in before.rows(t)}
             for i in ids:
                 prev = old.get(i)
