@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from shangyun.estate.merge import host_key_name, stable_id
+from shangyun.estate.merge import _host_key_names, host_key_name, stable_id
 from shangyun.estate.merge import match_key as _key
 from shangyun.estate.model import Estate
 from shangyun.estate.schema import TABLES
@@ -281,6 +281,39 @@ class Collector:
                 elif prev != hid:
                     hosts_any[key] = ""
         return hid
+
+    def add_hosts(self, bureaus: list[str], rows: list[Row]) -> None:
+        """:meth:`host` for each row of ``rows`` (of bureau ``bureaus[i]``), in order, with
+        the host names put in matching form a column at a time. Each bureau must have its
+        row already (:meth:`bureau`)."""
+        if not rows:
+            return
+        names = _host_key_names([r.get("hostname") for r in rows])
+        ips = [str(r.get("ip") or "") for r in rows]
+        keys = self.bureau_keys
+        for b in dict.fromkeys(bureaus):
+            if b not in keys:
+                keys[b] = _key(b)
+        if self._hosts_anywhere:
+            self._hosts_anywhere.clear()  # a new name or address may make one ambiguous
+        bids, source, sha1 = self.bureaus, self.source, hashlib.sha1
+        hosts, hosts_any = self.hosts, self.hosts_any
+        for bureau, row, name, ip in zip(bureaus, rows, names, ips, strict=True):
+            b = keys[bureau]
+            text = f"{b}\x1f{name or ip}"  # _sid("h", b, name or ip)
+            hid = row["id"] = f"h-{sha1(text.encode('utf-8')).hexdigest()[:10]}"
+            row["bureau_id"] = bids[bureau]
+            if "source" not in row:
+                row["source"] = source
+            for key in (name, ip):
+                if key:
+                    hosts[(b, key)] = hid
+                    prev = hosts_any.get(key)
+                    if prev is None:
+                        hosts_any[key] = hid
+                    elif prev != hid:
+                        hosts_any[key] = ""
+        self.rows["hosts"] += rows
 
     def host_ref(self, bureau: str, text: str) -> str:
         """The id of the host named (or addressed) ``text`` in ``bureau`` (any bureau when

@@ -13,6 +13,7 @@ Every function here is pure; ``clean`` is called once per distinct cell value of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import math
 import re
@@ -639,11 +640,21 @@ def _is_address(part: str) -> bool:
 
 def quick_ip(text: str) -> bool:
     """``True`` for a plain dotted IPv4 text that is a usable unicast host address (the
-    fast path; anything else goes through :func:`parse_ip`)."""
-    if not _IPV4.fullmatch(text):
+    fast path; anything else goes through :func:`parse_ip`). Four parts each an octet as
+    ``str(n)`` writes it are told by set lookups; other texts by :data:`_IPV4`."""
+    parts = text.split(".")
+    if len(parts) == 4 and parts[0] in _OCTETS and parts[1] in _OCTETS and (
+            parts[2] in _OCTETS and parts[3] in _OCTETS):
+        first = int(parts[0])
+    elif _IPV4.fullmatch(text):  # (also non-ASCII digits, which \d matches)
+        first = int(text[: text.index(".")])
+    else:
         return False
-    first = int(text[: text.index(".")])
     return 0 < first < 224 and first != 127 and not text.startswith("169.254.")
+
+
+#: The texts :data:`_OCTET` matches in ASCII digits: 0 to 255 without leading zeros.
+_OCTETS = frozenset(str(n) for n in range(256))
 
 
 _IP_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})\s*[:：]\s*\d{1,5}")
@@ -895,21 +906,28 @@ def _hostname_fast(text: str) -> bool:
 
 
 
+def _plain(value: Any) -> Any:
+    """The cleaner of a free-text column (:func:`cleaner`): tidy text, ``None`` when blank."""
+    text = value.strip() if type(value) is str and value.isascii() else clean_text(value)
+    if " " in text or "\t" in text or text[:1] == "'":
+        text = clean_text(text)
+    return None if text.lower() in BLANKS else text
+
+
+@functools.lru_cache(maxsize=1024)
 def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any], Any]:
     """A one-argument :func:`clean` for ``target`` that returns a :class:`BadValue` instead
     of raising it (what a reader memoises per distinct cell value); with ``doubts`` a value
-    read with a doubt comes as a :class:`Doubtful` (the reader turns it into a warning)."""
+    read with a doubt comes as a :class:`Doubtful` (the reader turns it into a warning).
+
+    The same arguments give the same function, and every free-text column (``str``, not
+    folded) the same one: a reader may share one memo between the columns of one cleaner
+    (a file's 系统名称, 源系统 and 目标系统 hold the same names)."""
     parse = clean_or_doubt if doubts else clean
     table, column = target.split(".", 1)
     kind = TABLES[table].column(column).kind
     if kind == "str" and target not in _FOLDED:
-        def plain(value: Any) -> Any:
-            text = value.strip() if type(value) is str and value.isascii() else clean_text(value)
-            if " " in text or "\t" in text or text[:1] == "'":
-                text = clean_text(text)
-            return None if text.lower() in BLANKS else text
-
-        return plain
+        return _plain
 
     def checked(value: Any) -> Any:
         try:

@@ -300,6 +300,7 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
                                     f"{HEADER_SCAN_ROWS} rows ({names}); add a --mapping "
                                     "file for other headers")
     plans.sort(key=lambda x: x[0])
+    memos: dict[Callable[[Any], Any], dict[Any, Any]] = {}  # cleaner -> its values, cleaned
     reports = [SheetReport(g.sheet, "summary", h + 1, 0, 0, warnings=[
         f"a summary sheet ({k} totals beside the sheet of hosts): skipped — its rows "
         "count the other sheets' rows (rename the sheet if it lists systems of its own)"])
@@ -317,7 +318,7 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         hosts_before = len(col.rows["hosts"])
         report = _read_sheet(grid, header_idx, header, kind, mapping,
                              line or inp.bureau or named or single or file_line or by_file,
-                             col, problems, inp.advance)
+                             col, problems, inp.advance, memos)
         if id(grid) in second:
             report.warnings.insert(0, second[id(grid)])
         if _TEST_SHEET.search(grid.sheet or "") and len(col.rows["hosts"]) > hosts_before:
@@ -721,9 +722,13 @@ def _read_sheet(
     grid: Grid, header_idx: int, header: list[Any], kind: str, mapping: Mapping,
     default_bureau: str | None, col: Collector, problems: _Problems,
     advance: Callable[[int], None] | None,
+    memos: dict[Callable[[Any], Any], dict[Any, Any]] | None = None,
 ) -> SheetReport:
     cols, unmapped, dup_warnings = _columns(
         header, kind, mapping, lambda i: _first_values(grid, header_idx + 1, i))
+    if memos is not None:  # columns of one cleaner share what it made (the file's sheets
+        for c in cols:     # name the same hosts and systems again)
+            c.memo = memos.setdefault(c.clean, c.memo)
     report = SheetReport(grid.sheet, kind, header_idx + 1, 0, 0,
                          columns={c.label: c.target for c in cols},
                          unmapped=[h for _i, h in unmapped], warnings=dup_warnings)

@@ -9,13 +9,14 @@ cannot use (the sheet reader reports it with the row number).
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from shangyun.estate.merge import match_key, stable_id
+from shangyun.estate.merge import _match_keys, match_key, stable_id
 from shangyun.estate.osname import os_name_key, split_os, tidy_os
-from shangyun.ledgers.collector import Collector, _sid
+from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.model import Row
 from shangyun.ledgers.values import BadValue, parse_engine
 from shangyun.ledgers.values import parse_ports as _parse_ports
@@ -294,6 +295,45 @@ def _memo(values: list[Any], fn: Callable[[str], Any]) -> dict[str, Any]:
     return out
 
 
+def _host_memo(col: Collector, values: list[Any]) -> dict[str, Any]:
+    """``_memo(values, lambda t: col.host_ref("", t))``: each distinct text's host in any
+    bureau (:meth:`Collector.host_anywhere`), with the texts it has looked up already and
+    the texts this file's hosts are known by exactly taken without a call."""
+    out: dict[str, Any] = {}
+    distinct = dict.fromkeys(values)
+    distinct.pop(None, None)
+    if not distinct:
+        return out
+    _ = col.known  # (refreshed here, as host_anywhere's first look-up would)
+    cache, here = col._hosts_anywhere, col.hosts_any
+    for v in distinct:
+        key = v if type(v) is str else str(v)
+        if key in out:
+            continue
+        hit = cache.get(key)
+        if hit is None:
+            hit = here.get(key.strip())  # (_host_anywhere's first look)
+            if hit:
+                cache[key] = hit
+            else:
+                try:
+                    hit = col.host_anywhere(key)
+                except BadValue:
+                    hit = _FAILED
+        out[key] = hit
+    return out
+
+
+def _keys_of(ids: Iterable[Any]) -> dict[Any, str]:
+    """:func:`match_key` of each distinct id but ``None`` and ``_FAILED``, a column at a
+    time (:func:`_match_keys`)."""
+    distinct = dict.fromkeys(ids)
+    distinct.pop(None, None)
+    distinct.pop(_FAILED, None)
+    ordered = list(distinct)
+    return dict(zip(ordered, _match_keys(ordered), strict=True))
+
+
 def _blank_rows(columns: Columns, n: int) -> list[bool]:
     """Per row, whether every cell is blank."""
     if any(None not in values for values in columns.values()):
@@ -317,12 +357,11 @@ def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str |
     for key, is_system in _ENDS:
         values = columns.get(("dependencies", key))
         if values is not None:
-            ref = col.system_ref if is_system else col.host_ref
-            ids = _memo(values, lambda t, f=ref: f("", t))
+            ids = (_memo(values, lambda t: col.system_ref("", t)) if is_system
+                   else _host_memo(col, values))
             hits = [ids[v if type(v) is str else str(v)] if v else None for v in values]
             ends.append((key, hits))
-            keys = {h: match_key(h) for h in dict.fromkeys(hits)
-                    if h is not None and h is not _FAILED}
+            keys = _keys_of(hits)
             id_parts[key] = [keys.get(h, "") for h in hits]
     external = columns.get(("dependencies", "external"))
     if external is not None:
@@ -335,6 +374,7 @@ def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str |
     ports = _memo(port_values or [], _checked_ports)
     rows = col.rows["dependencies"]
     source = col.source
+    sha1 = hashlib.sha1
     status: Status = []
     for j, blank in enumerate(_blank_rows(columns, n)):
         if blank:
@@ -363,7 +403,8 @@ def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str |
             row = out if i == last else dict(out)
             if p is not None:
                 row["port"] = p
-            row["id"] = _sid("dep", head, str(p) if p is not None else "")
+            text = f"{head}\x1f{p if p is not None else ''}"  # _sid("dep", head, port)
+            row["id"] = f"dep-{sha1(text.encode('utf-8')).hexdigest()[:10]}"
             rows.append(row)
         status.append(True)
     return status
@@ -387,14 +428,15 @@ def _disk_columns(col: Collector, columns: Columns, n: int, _bureau: str | None)
     disk_names = [c for t, c in columns if t == "disks"]
     disk_lists = [v for (t, _c), v in columns.items() if t == "disks"]
     texts = [str(h or ip) if h or ip else None for h, ip in zip(names, ips, strict=True)]
-    hids = _memo(texts, lambda t: col.host_ref("", t))
-    hid_keys = {h: match_key(h) for h in hids.values() if h is not _FAILED}
+    hids = _host_memo(col, texts)
+    hid_keys = _keys_of(hids.values())
     name_values = columns.get(("disks", "name"))
     name_keys = {v: match_key(v) for v in dict.fromkeys(name_values or ()) if v}
     paths = columns.get(("disks", "path"))
     path_fields = {v: _path_fields(v) for v in dict.fromkeys(paths or ()) if v is not None}
     rows = col.rows["disks"]
     source = col.source
+    sha1 = hashlib.sha1
     disks = ([{k: v for k, v in zip(disk_names, vs, strict=True) if v is not None}
               for vs in zip(*disk_lists, strict=True)] if disk_lists else [{} for _ in range(n)])
     status: Status = []
@@ -411,7 +453,8 @@ def _disk_columns(col: Collector, columns: Columns, n: int, _bureau: str | None)
         # _add_disk, with the id's parts and the path's fields looked up
         disk["host_id"] = hid
         name = disk.get("name")
-        disk["id"] = _sid("d", hid_keys[hid], name_keys[name] if name else "")
+        text = f"{hid_keys[hid]}\x1f{name_keys[name] if name else ''}"  # _sid("d", …)
+        disk["id"] = f"d-{sha1(text.encode('utf-8')).hexdigest()[:10]}"
         disk["source"] = source
         path = disk.get("path")
         if path is not None:
@@ -470,6 +513,9 @@ def _host_columns(col: Collector, columns: Columns, n: int, bureau: str | None) 
     status: Status = []
     last: tuple[str, str, tuple[Any, ...]] | None = None
     sid = ""
+    added: list[Row] = []  # the hosts, added together at the end (Collector.add_hosts)
+    added_bureaus: list[str] = []
+    bureau_ids = col.bureaus
     for j, blank in enumerate(_blank_rows(columns, n)):
         if blank:
             status.append(None)
@@ -493,8 +539,11 @@ def _host_columns(col: Collector, columns: Columns, n: int, bureau: str | None) 
             if not host:
                 status.append(True)  # a system's row without a host
                 continue
-        host.setdefault("hostname", host.get("ip"))
-        host["hostname"] = str(host["hostname"])
+        if "hostname" not in host:
+            host["hostname"] = host.get("ip")
+        hostname = host["hostname"]
+        if type(hostname) is not str:
+            host["hostname"] = str(hostname)
         if has_os and (host.get("os") or host.get("os_version")):
             os_key = (host.get("os"), host.get("os_version"), host.get("arch"))
             changes = os_memo.get(os_key)
@@ -504,8 +553,12 @@ def _host_columns(col: Collector, columns: Columns, n: int, bureau: str | None) 
                 host[k] = v
         if name:
             host["system_id"] = sid
-        col.host(b, host)
+        if b not in bureau_ids:
+            col.bureau(b)  # (the bureau's row where Collector.host would add it)
+        added.append(host)
+        added_bureaus.append(b)
         status.append(True)
+    col.add_hosts(added_bureaus, added)  # (nothing above looks a host up)
     return status
 
 
