@@ -260,6 +260,9 @@ def test_json_failures_exit_as_the_readme_says(hostile: Path, tmp_path: Path,
     assert res.exit_code == 2 and res.stdout == "" and "Usage:" in res.stderr
     res = _run("plan", "--json")  # a usage error the command finds: JSON, exit 2
     assert res.exit_code == 2 and json.loads(res.stdout)["ok"] is False
+    assert "a missing required option (most commands' `--estate`)" in readme
+    res = _run("status", "--json")  # click's: a required option missing
+    assert res.exit_code == 2 and res.stdout == "" and "Missing option '--estate'" in res.stderr
 
 
 def test_plan_summary_counts_one_crossing_dependency_in_number(tmp_path: Path) -> None:
