@@ -8,6 +8,8 @@ of the estate become external dependencies (``external`` = ``ip:port``) when the
 host is the client; external *clients* cannot be a dependencies row (it needs a source host or
 system), so they are kept as facts with the listening ports nobody was seen using.
 The discovery's own SSH session (``session`` fact) and loopback/self traffic are ignored.
+A client's connection to a virtual IP (DNAT) that a discovered server saw from the same
+client address and port is that server's edge, not an external one.
 A connection closing or closed a moment ago (``time-wait`` …) counts like an established
 one: a client connecting briefly and often has most of its sockets in those states.
 
@@ -159,6 +161,20 @@ CONNECTED = frozenset({"established", "time-wait", "close-wait", "fin-wait", "la
                        "closing"})
 
 
+def _through_nat(edges: dict[tuple[str, str, int], Edge],
+                 served: set[tuple[str, int]]) -> None:
+    """Drop from the host → external edges the connections a discovered server saw from
+    the same client address and port: a virtual IP (DNAT: LVS, kube-proxy, iptables) in
+    front of an estate host — the client sees the virtual IP, the server the client; the
+    connection is the server's edge, not a dependency on an outside address."""
+    for key, e in list(edges.items()):
+        if not e.target_external or e.source_external:
+            continue
+        e.sockets = {s for s in e.sockets if (s[0], s[1]) not in served}
+        if not e.sockets:
+            del edges[key]
+
+
 def _names(hosts: list[Mapping[str, Any]]) -> tuple[dict[str, str], set[str]]:
     """Host name (lower case; full, else short) → host id, and the names of more than one
     host (a short name two hosts share: such a name says no host)."""
@@ -233,6 +249,7 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 ip_host.setdefault(ip, hid)
     edges: dict[tuple[str, str, int], Edge] = {}
     clients: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
+    served: set[tuple[str, int]] = set()  # client (ip, port) a discovered server saw
     for hid, facts in observed.items():
         conns = facts.get("tcp", [])
         own = _own_ips(facts)
@@ -250,6 +267,7 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 continue
             if inbound:
                 client_ip, client_port = c["peer_ip"], c["peer_port"]
+                served.add((client_ip, client_port))
                 server_ip, server_port = c["local_ip"], c["local_port"]
                 client = ip_host.get(client_ip)
                 if client is None:  # one entry per (address, port), not per socket
@@ -275,6 +293,7 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 edge.server_process = c["process"]
             elif not inbound and c["process"]:
                 edge.client_process = c["process"]
+    _through_nat(edges, served)
     _scheduled(edges, observed, ip_host, _names(host_list))
     external_clients = {hid: sorted(found.values(), key=lambda e: (e["client"], e["port"]))
                         for hid, found in clients.items()}

@@ -3,13 +3,15 @@ the estate, one outside it), with real TCP connections held open, short-lived on
 leave only TIME_WAIT, listeners on 0.0.0.0, on one address and on ``::``, traffic to the
 host itself (loopback and its own address), a peer outside the estate, UDP, and cron jobs
 (``/etc/crontab``, ``/etc/cron.d``, user crontabs) naming other hosts — one of them with a
-password on its line. The real CLI discovers the three estate hosts in one run."""
+password on its line — and a virtual IP (DNAT) in front of the database. The real CLI
+discovers the three estate hosts in one run."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from click.testing import CliRunner
 
 from shangyun.cli import main
 from shangyun.estate import Estate
-from tests.discovery.netlan import Lan
+from tests.discovery.netlan import Lan, in_ns
 from tests.discovery.sshd import SshdFarm
 
 SERVE = """
@@ -84,8 +86,9 @@ DB_CRON = {"/var/spool/cron/oracle": "0 4 * * * /usr/bin/rsync -az /u01/arch/ fi
 @pytest.fixture(scope="module")
 def lan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lan]:
     """app (.10), db (.20), files (.30) with sshd; outsider (.99) without."""
-    if os.geteuid() != 0 or not all(shutil.which(c) for c in ("unshare", "nsenter", "socat")):
-        pytest.skip("needs root, unshare, nsenter and socat")
+    if os.geteuid() != 0 or not all(shutil.which(c) for c in ("unshare", "nsenter", "socat",
+                                                              "iptables")):
+        pytest.skip("needs root, unshare, nsenter, socat and iptables")
     root = tmp_path_factory.mktemp("lan")
     net = Lan(SshdFarm(root / "farm"), root, "10.202.0")
     try:
@@ -97,10 +100,15 @@ def lan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lan]:
         net.python(files, SERVE, "tcp,::,80", "tcp,0.0.0.0,873")
         net.python(outsider, SERVE, "tcp,0.0.0.0,443")
         net.python(app, SERVE, "tcp,127.0.0.1,6379", "tcp,0.0.0.0,8080")
+        # a virtual IP in front of db (DNAT on app's way out, as LVS-NAT or kube-proxy)
+        subprocess.run(in_ns(app.pid, "iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp",
+                             "-d", "10.202.0.200", "--dport", "5432", "-j", "DNAT",
+                             "--to-destination", "10.202.0.20:5432"), check=True)
         net.python(app, CONNECT, "hold,10.202.0.20,5432,3", "hold,fd00:5959::20,8443,1",
                    "hold,10.202.0.20,3306,1", "churn,10.202.0.30,80,1",
                    "hold,127.0.0.1,6379,2", "hold,10.202.0.10,8080,1",
-                   "hold,10.202.0.99,443,1", "udp,10.202.0.20,514,1")
+                   "hold,10.202.0.99,443,1", "udp,10.202.0.20,514,1",
+                   "hold,10.202.0.200,5432,2")
         net.python(outsider, CONNECT, "hold,10.202.0.20,5432,2")
         net.start_sshd(app, APP_CRON)
         net.start_sshd(db, DB_CRON)
@@ -144,9 +152,11 @@ def test_connections_become_the_right_dependency_rows(tmp_path: Path, lan: Lan) 
     # held open: over IPv4 to a 0.0.0.0 listener (both ends seen: counted once each),
     # to a listener on one address, over IPv6 to a :: listener; short-lived connections
     # seen only in TIME_WAIT still show the dependency; the peer outside the estate is
-    # external; loopback and the host's own address are no dependency; UDP is not mapped
+    # external; loopback and the host's own address are no dependency; UDP is not mapped;
+    # the two connections to db's virtual IP (DNAT) are db's, seen at both ends: no
+    # external row for the virtual IP
     assert net == {
-        ("app", "db", 5432): (3, "database"),
+        ("app", "db", 5432): (5, "database"),
         ("app", "db", 3306): (1, "database"),
         ("app", "db", 8443): (1, "sync"),
         ("app", "10.202.0.99:443", 443): (1, "sync"),
@@ -171,7 +181,7 @@ def test_cron_jobs_name_their_hosts_never_their_secrets(tmp_path: Path, lan: Lan
     rows = _rows(est)
     # pg_dump -h db and mysqldump -h <db's IP>: the rows the held connections gave
     # (the same host, port: one row each), TCP's process kept
-    assert rows[("app", "db", 5432)]["seen_count"] == 3
+    assert rows[("app", "db", 5432)]["seen_count"] == 5
     assert rows[("app", "db", 3306)]["seen_count"] == 1
     # rsync to files' IP over SSH and scp to its full name: one row, a file dependency
     # known from cron only, with the crontab and line as evidence
@@ -221,7 +231,7 @@ def test_observed_meets_the_ledger_s_dependency_with_conflicts_flagged(
         (row,) = sys_rows
         assert (row["id"], row["origin"], row["type"], row["service"]) == (
             "dep-1", "declared", "sync", "接口")
-        assert row["source"] == "台账.xlsx;discovery" and row["seen_count"] == 3
+        assert row["source"] == "台账.xlsx;discovery" and row["seen_count"] == 5
         conflicts = {(c["key"], c["column"], c["current"], c["incoming"])
                      for c in est.rows("conflicts")}
         assert conflicts == {("dep-1", "type", "sync", "database"),
