@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import shangyun
 from shangyun.errors import PlanError
 from shangyun.planner import PlanOptions, make_plan, window_capacity_gb
+from shangyun.planner.history import RanWave, RanWaves
 from tests.planner.build import bureau, make_estate, system
 
 TYPES = ["database", "sync", "async", "file", "other"]
@@ -239,3 +240,43 @@ def test_every_plan_respects_every_constraint(case: tuple[Any, PlanOptions, dict
         return
     event("planned")
     _check(est, opts, plan, extra["deps"])
+
+
+@settings(max_examples=int(os.environ.get("PLANNER_EXAMPLES", "150")) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.sampled_from(["done", "done", "rolled_back"]))
+def test_a_re_plan_after_wave_1_keeps_every_constraint(
+        case: tuple[Any, PlanOptions, dict[str, Any]], state: str) -> None:
+    """Wave 1 of a plan has run (its systems done, or rolled back): the re-plan keeps
+    wave 1's systems there, plans the rest from wave 2 on, and every constraint above
+    holds for the systems it plans (DR pairs too, a partner held in wave 1 included)."""
+    est, opts, _extra = case
+    opts = PlanOptions(**{**opts.__dict__, "pins": {}})
+    try:
+        first = make_plan(est, opts)
+    except PlanError:
+        return
+    if not first.waves:
+        return
+    w1 = first.waves[0]
+    ran = RanWaves({1: RanWave(1, dict.fromkeys(w1["systems"], state),
+                               planned_start=w1["start"])})
+    try:
+        plan = make_plan(est, opts, history=ran)
+    except PlanError as exc:
+        assert str(exc).startswith("constraint")
+        event("re-plan infeasible")
+        return
+    event("re-planned")
+    wave = plan.wave_of()
+    held = set(w1["systems"]) if state == "done" else set()
+    assert {s for s, w in wave.items() if w == 1} == held
+    assert all(w >= 2 for s, w in wave.items() if s not in held)
+    for pair in _dr_pairs(est, opts):
+        a, b = sorted(pair)
+        if a in wave and b in wave:
+            assert wave[a] != wave[b], (a, b)
+    group_of = {s: g["id"] for g in plan.move_groups for s in g["systems"]}
+    for g in plan.move_groups:
+        assert len({wave[s] for s in g["systems"]}) == 1
+    assert set(group_of) == set(wave)
