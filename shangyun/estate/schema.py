@@ -106,6 +106,9 @@ SYSTEMS = Table("systems", "业务系统", (
     # a DR standby's row names its primary (the system it stands in for): the planner
     # never puts the two in one wave (docs/planning.md, "DR pairs")
     _c("dr_primary", ref="systems", zh="对应主系统", en="DR primary"),
+    # the name a bureau's other sheets use for the system (征管 for 税务征管系统): a
+    # dependency or database naming the short name is the system's (shangyun/ledgers)
+    _c("short_name", zh="简称", en="short name"),
 ))
 
 HOSTS = Table("hosts", "主机", (
@@ -142,7 +145,8 @@ HOSTS = Table("hosts", "主机", (
 #: so an estate (and the plan made from it) keeps its fingerprint until one is filled.
 LATER_COLUMNS: frozenset[tuple[str, str]] = frozenset({("hosts", "go_live"),
                                                        ("systems", "go_live"),
-                                                       ("systems", "dr_primary")})
+                                                       ("systems", "dr_primary"),
+                                                       ("systems", "short_name")})
 
 DISKS = Table("disks", "磁盘", (
     _c("id", required=True, zh="磁盘编号"),

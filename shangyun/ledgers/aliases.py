@@ -43,6 +43,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
                      "application", "application name", "app", "business system", "系统名",
                      "业务系统名", "应用系统名", "信息系统名称", "信息系统", "所属应用", "业务名称",
                      "所属信息系统", "系统全称"),
+    "systems.short_name": ("简称", "short name", "系统简称", "系统别名", "别名", "简写",
+                           "系统缩写", "缩写", "abbreviation", "alias"),
     "systems.kind": ("系统类型", "system kind", "system type", "业务类型"),
     "systems.owner": ("负责人", "owner", "系统负责人", "联系人", "责任人", "管理员", "系统管理员",
                       "contact", "responsible", "system owner", "业务负责人", "技术负责人",

@@ -37,6 +37,15 @@ def _sid(prefix: str, *keys: str) -> str:
     return f"{prefix}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 
+def _add_short(systems: dict[tuple[str, str], str], names: dict[str, dict[str, str]],
+               bureau_key: str, short: object, sid: str, bureau: str) -> None:
+    """Index system ``sid`` of ``bureau`` by its short name (简称) ``short``."""
+    key = _key(short)
+    if key:
+        systems.setdefault((bureau_key, key), sid)
+        names.setdefault(key, {})[sid] = bureau
+
+
 class Unresolved(BadValue):
     """A name that no bureau has yet: the row waits until every file is read."""
 
@@ -58,6 +67,9 @@ class KnownIndex:
         self.system_names: dict[str, dict[str, str]] = {}  # name -> {id: bureau name}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
+        #: systems by their short names (简称), looked up only when no system has the name
+        self.short_systems: dict[tuple[str, str], str] = {}
+        self.short_names: dict[str, dict[str, str]] = {}  # short name -> {id: bureau name}
 
     def refresh(self) -> KnownIndex:
         """Index the rows added since the last refresh; returns ``self``."""
@@ -71,6 +83,9 @@ class KnownIndex:
             self.systems.setdefault(key, s["id"])
             self.system_names.setdefault(key[1], {})[s["id"]] = self.bureaus.get(
                 s["bureau_id"] or "", "")
+            if s.get("short_name"):
+                _add_short(self.short_systems, self.short_names, key[0], s["short_name"],
+                           s["id"], self.bureaus.get(s["bureau_id"] or "", ""))
         self.done["systems"] = len(systems)
         hosts = self.tables.get("hosts", [])
         for h in hosts[self.done["hosts"]:]:
@@ -115,6 +130,8 @@ class Collector:
         self.system_fields: dict[tuple[str, str], Row] = {}
         self.system_raw: dict[tuple[str, str], tuple[str, Row]] = {}
         self.system_names: dict[str, dict[str, str]] = {}  # name -> {id: bureau name}
+        self.short_systems: dict[tuple[str, str], str] = {}  # (bureau, 简称) -> id
+        self.short_names: dict[str, dict[str, str]] = {}  # 简称 -> {id: bureau name}
         self.bureau_keys: dict[str, str] = {}
         self.hosts: dict[tuple[str, str], str] = {}
         self.hosts_any: dict[str, str] = {}  # name or IP -> id ("" when several)
@@ -173,6 +190,9 @@ class Collector:
         self.systems[key] = row["id"]
         self.system_names.setdefault(key[1], {})[row["id"]] = bureau
         self.system_raw[(bureau, name)] = (row["id"], dict(fields or {}))
+        if fields and fields.get("short_name"):
+            _add_short(self.short_systems, self.short_names, key[0], fields["short_name"],
+                       row["id"], bureau)
         return row["id"]
 
     def system_ref(self, bureau: str, name: str) -> str:
@@ -198,6 +218,9 @@ class Collector:
         if len(there) == 1:
             return next(iter(there))
         if not here and not there:
+            short = self.by_short_name(key)
+            if short is not None:
+                return short
             if self.defer_unknown:
                 raise Unresolved(f"system {name!r} is not known yet")
             sid = self.system(bureau, name)
@@ -214,6 +237,16 @@ class Collector:
                     return r
         return {}
 
+    def by_short_name(self, key: tuple[str, str]) -> str | None:
+        """The system whose short name (简称) is ``key`` (bureau, name keys): the bureau's
+        own, else the one system of any bureau with it; ``None`` when none (or several)."""
+        for index in (self.short_systems, self.known.short_systems):
+            if key in index:
+                return index[key]
+        found = dict(self.known.short_names.get(key[1], {}))
+        found.update(self.short_names.get(key[1], {}))
+        return next(iter(found)) if len(found) == 1 else None
+
     def system_anywhere(self, name: str) -> str:
         """The id of the one system called ``name`` in any bureau (this file or the estate).
 
@@ -222,6 +255,9 @@ class Collector:
         key = _key(name)
         found = dict(self.known.system_names.get(key, {}))
         found.update(self.system_names.get(key, {}))
+        if not found:  # no system has the name: the one whose short name (简称) it is
+            found = dict(self.known.short_names.get(key, {}))
+            found.update(self.short_names.get(key, {}))
         if len(found) == 1:
             return next(iter(found))
         if not found:

@@ -1,7 +1,8 @@
 """Ledgers of the shapes a ministry's bureaus really send, which the project read wrongly:
 a grouped host sheet whose 系统名称 is written once per system and left blank below it
 ("same as above", without merged cells), a database sheet naming its host by IP under
-所在主机IP. Every file is written by the test."""
+所在主机IP, a dependency sheet naming systems by their short names (简称). Every file is
+written by the test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from connectors.grid import read_grids
+from shangyun.estate.model import Estate
+from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.read import read_ledger
 
 from .conftest import write_csv, write_xlsx
@@ -111,3 +114,57 @@ def test_a_database_sheet_naming_its_host_by_name_under_所在服务器(tmp_path
                        reader=read_grids)
     hid = {h["hostname"]: h["id"] for h in read.rows["hosts"]}
     assert read.rows["databases"][0]["host_id"] == hid["js-rz-db01"]
+
+
+SYSTEMS = [["单位", "系统名称", "简称", "等保级别"],
+           ["江苏局", "税务征管系统", "征管", "三级"],
+           ["江苏局", "电子发票系统", "电子发票", "三级"],
+           ["江苏局", "统一认证平台", "统一认证", "二级"]]
+DEPS = [["源系统", "目标系统", "依赖类型", "端口"],
+        ["征管", "统一认证", "接口", 443],
+        ["电子发票", "征管", "数据库", 1521]]
+
+
+def _deps(est: Path) -> tuple[set[tuple[str, str]], dict[str, str | None]]:
+    estate = Estate.load(est)
+    name = {s["id"]: s["name"] for s in estate.rows("systems")}
+    return ({(name[d["source_system"]], name[d["target_system"]])
+             for d in estate.rows("dependencies")},
+            {s["name"]: s.get("short_name") or None for s in estate.rows("systems")})
+
+
+def test_dependencies_naming_systems_by_their_short_names_join_those_systems(
+        tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "江苏局台账.xlsx", {"主机": HOSTS, "系统": SYSTEMS,
+                                                   "依赖关系": DEPS})
+    report = import_ledgers([path], tmp_path / "est", reader=read_grids)
+    deps, systems = _deps(tmp_path / "est")
+    assert deps == {("税务征管系统", "统一认证平台"), ("电子发票系统", "税务征管系统")}
+    assert systems == {"税务征管系统": "征管", "电子发票系统": "电子发票",
+                       "统一认证平台": "统一认证"}  # no placeholder named by a short name
+    assert not [w for w in report.warnings if "placeholder" in w]
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_short_names_resolve_across_files_and_imports(tmp_path: Path, together: bool) -> None:
+    systems = write_xlsx(tmp_path / "系统清单.xlsx", {"主机": HOSTS, "系统": SYSTEMS})
+    deps = write_xlsx(tmp_path / "依赖.xlsx", {"依赖关系": DEPS})
+    if together:
+        import_ledgers([deps, systems], tmp_path / "est", reader=read_grids)
+    else:
+        import_ledgers([systems], tmp_path / "est", reader=read_grids)
+        import_ledgers([deps], tmp_path / "est", reader=read_grids)
+    deps_got, names = _deps(tmp_path / "est")
+    assert deps_got == {("税务征管系统", "统一认证平台"), ("电子发票系统", "税务征管系统")}
+    assert len(names) == 3
+
+
+def test_a_short_name_never_hides_a_system_of_that_name(tmp_path: Path) -> None:
+    systems = [["单位", "系统名称", "简称"], ["江苏局", "统一认证平台", "门户"],
+               ["江苏局", "门户", None]]
+    deps = [["源系统", "目标系统"], ["门户", "统一认证平台"], ["统一认证平台", "门户"]]
+    path = write_xlsx(tmp_path / "t.xlsx", {"系统": systems, "依赖关系": deps})
+    import_ledgers([path], tmp_path / "est", reader=read_grids)
+    got, names = _deps(tmp_path / "est")
+    assert got == {("门户", "统一认证平台"), ("统一认证平台", "门户")}
+    assert names == {"统一认证平台": "门户", "门户": None}
