@@ -147,6 +147,10 @@ class Collector:
         self.placeholders: dict[str, str] = {}
         self.where = ""
         self._hosts_anywhere: dict[str, str] = {}  # text -> the one host (while no host added)
+        #: systems by id (:meth:`system_row`), for the row counts it was built at
+        self._system_rows: tuple[tuple[int, int], dict[str, Row]] = ((-1, -1), {})
+        #: DR pairs (standby, primary) already given a row (a host sheet repeats them)
+        self.dr_pairs: set[tuple[str, str]] = set()
 
     @property
     def known(self) -> KnownIndex:
@@ -230,12 +234,19 @@ class Collector:
 
     def system_row(self, sid: str) -> Row:
         """The row of system ``sid`` (this file's first, else the estate's); ``{}`` if none.
-        A scan: for the few rows that need it (a DR pair's standby)."""
-        for rows in (self.rows["systems"], self.known.tables.get("systems", [])):
-            for r in rows:
-                if r.get("id") == sid:
-                    return r
-        return {}
+        Indexed by id on first use, again only when rows were added since."""
+        mine, known = self.rows["systems"], self.known.tables.get("systems", [])
+        if self._system_rows[0] != (len(mine), len(known)):
+            index: dict[str, Row] = {}
+            for rows in (known, mine):  # this file's rows win: indexed last, first row kept
+                seen: set[str] = set()
+                for r in rows:
+                    rid = str(r.get("id"))
+                    if rid not in seen:
+                        seen.add(rid)
+                        index[rid] = r
+            self._system_rows = ((len(mine), len(known)), index)
+        return self._system_rows[1].get(sid, {})
 
     def by_short_name(self, key: tuple[str, str]) -> str | None:
         """The system whose short name (简称) is ``key`` (bureau, name keys): the bureau's

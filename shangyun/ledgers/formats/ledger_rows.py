@@ -230,7 +230,10 @@ def _dr_pair_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     if partner == own:
         raise BadValue("a system cannot be its own DR partner", "systems.dr_primary")
     standby, primary = (partner, own) if fields.get("names_standby") else (own, partner)
-    row = dict(col.system_row(standby))
+    if (standby, primary) in col.dr_pairs:  # each host row of a system repeats it
+        return
+    col.dr_pairs.add((standby, primary))
+    row = col.system_row(standby)
     col.rows["systems"].append({"id": standby, "name": row.get("name"),
                                 "bureau_id": row.get("bureau_id"), "dr_primary": primary,
                                 "source": col.source})
