@@ -342,6 +342,21 @@ _REF_KIND = {"system_id": "system", "bureau_id": "bureau", "host_id": "host",
              "target_host": "host"}
 
 
+def _dependency_label(dep: dict[str, Any], names: dict[str, dict[str, str]]) -> str:
+    """A dependency as a person reads it: ``应用 → 数据库 :5432 (dep-1)`` (hosts by name where
+    the row names hosts, an outside address as it is)."""
+    def end(side: str) -> str:
+        host = str(dep.get(f"{side}_host") or "")
+        system = str(dep.get(f"{side}_system") or "")
+        if host:
+            return names["host"].get(host) or host
+        if system:
+            return names["system"].get(system) or system
+        return str(dep.get("external") or "?") if side == "target" else "?"
+    port = f" :{dep['port']}" if dep.get("port") not in (None, "") else ""
+    return f"{end('source')} → {end('target')}{port} ({dep['id']})"
+
+
 @click.command("conflicts")
 @estate_option
 @json_option
@@ -361,10 +376,13 @@ def conflicts_cmd(estate_dir: str, as_json: bool) -> None:
     # People read names: the key of a host/system/bureau row and a value that is a
     # reference (system_id, bureau_id, host_id …) are shown as ``name (id)``.
     names = {kind: names_of(est, kind) for kind in ("system", "host", "bureau")}
+    deps = {str(d["id"]): d for d in est.rows("dependencies")}
     for c in rows:
         key_kind = _TABLE_KIND.get(str(c.get("table") or ""))
         c["key_label"] = label(str(c.get("key") or ""), names[key_kind]) if key_kind else \
             str(c.get("key") or "")
+        if c.get("table") == "dependencies" and str(c.get("key")) in deps:
+            c["key_label"] = _dependency_label(deps[str(c["key"])], names)
         ref_kind = _REF_KIND.get(str(c.get("column") or ""))
         for side in ("current", "incoming"):
             v = str(c.get(side) or "")

@@ -240,6 +240,12 @@ def test_observed_meets_the_ledger_s_dependency_with_conflicts_flagged(
         assert (dep2["source"], dep2["seen_count"]) == ("台账.xlsx", None)
         # the host rows that sum up to it are there
         assert ("app", "db", 5432) in _rows(est)
+    # the conflicts name the dependency as a person knows it, not by its id alone
+    shown = CliRunner().invoke(main, ["inventory", "conflicts", "--estate",
+                                      str(tmp_path / "estate")])
+    assert shown.exit_code == 0, shown.output
+    assert "应用 (app) → 数据库 (db) :5432 (dep-1)" in " ".join(shown.output.split()), \
+        shown.output
 
 
 def _rerun(tmp_path: Path, net: Lan) -> Estate:
