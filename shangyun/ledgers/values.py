@@ -537,6 +537,20 @@ _NO_DATABASE = frozenset({"无", "没有", "不涉及", "未部署", "未使用"
                           "no", "nil", "none"})
 
 
+#: A 数据库 cell saying "another product" without naming it.
+_OTHER_WORDS = frozenset({"other", "其他", "其它", "其他数据库", "其它数据库"})
+#: The doubt of a 数据库 cell naming a product the estate's engine list lacks (its text is
+#: kept as the database's version by the ledger reader).
+OTHER_ENGINE = ("names a database product not in the engine list (" + ", ".join(DB_ENGINES[:-1])
+                + "): read as engine 'other', the product as written kept as its version")
+
+
+def other_product(text: str) -> bool:
+    """Whether a 数据库 cell read as engine 'other' names a product (``DB2 10.5``), not
+    just "other" (其他)."""
+    return bool(text) and text.strip().lower() not in _OTHER_WORDS
+
+
 def parse_engine(text: str) -> tuple[str, str]:
     """A database engine and the version written with it: "Oracle 11g" → ("oracle", "11g"),
     "达梦DM8" → ("dm", "8"), "MySQL" → ("mysql", ""). Unknown products are "other"."""
@@ -854,6 +868,8 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
         if text.lower() in _NO_DATABASE:
             return None  # 无: the host has no database (not a database of engine 'other')
         engine, _version = parse_engine(text)
+        if engine == "other" and other_product(text):
+            return Doubtful(engine, OTHER_ENGINE)
         return engine
     parser = _SPECIAL.get(target)
     if target == "hosts.kind" and unit in ("vm", "physical"):  # 是否虚拟机: 是/否

@@ -168,3 +168,32 @@ def test_a_short_name_never_hides_a_system_of_that_name(tmp_path: Path) -> None:
     got, names = _deps(tmp_path / "est")
     assert got == {("门户", "统一认证平台"), ("统一认证平台", "门户")}
     assert names == {"统一认证平台": "门户", "门户": None}
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_a_database_product_not_in_the_list_keeps_its_name_with_a_warning(
+        tmp_path: Path, suffix: str) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址", "数据库"],
+            ["甲局", "档案", "da01", "10.0.0.1", "神通数据库 7.0"],
+            ["甲局", "档案", "da02", "10.0.0.2", "DB2 10.5"],
+            ["甲局", "门户", "mh01", "10.0.0.3", "Oracle 11g RAC"],
+            ["甲局", "门户", "mh02", "10.0.0.4", "其他"],
+            ["甲局", "门户", "mh03", "10.0.0.5", "无"]]
+    path = (write_xlsx(tmp_path / "t.xlsx", {"主机": rows}) if suffix == "xlsx"
+            else write_csv(tmp_path / "t.csv", rows, "gbk"))
+    read = read_ledger(path, reader=read_grids)
+    got = sorted((d["engine"], d.get("version") or "") for d in read.rows["databases"])
+    assert got == [("oracle", "11g"), ("other", ""), ("other", "DB2 10.5"),
+                   ("other", "神通数据库 7.0")]
+    said = [w for w in read.warnings if "not in the engine list" in w]
+    assert len(said) == 1 and "rows 2, 3" in said[0] and "数据库 (E)" in said[0], read.warnings
+
+
+def test_a_database_sheet_with_an_unlisted_product_and_its_version_apart(tmp_path: Path) -> None:
+    dbs = [["单位", "所属系统", "数据库类型", "版本", "实例名", "所在主机IP"],
+           ["江苏局", "统一认证平台", "DB2", "10.5", "AUTH", "10.5.1.31"],
+           ["江苏局", "统一认证平台", "OceanBase", None, "OB", "10.5.1.31"]]
+    read = read_ledger(write_xlsx(tmp_path / "t.xlsx", {"主机": HOSTS, "数据库": dbs}),
+                       reader=read_grids)
+    got = {d["name"]: (d["engine"], d["version"]) for d in read.rows["databases"]}
+    assert got == {"AUTH": ("other", "DB2 10.5"), "OB": ("other", "OceanBase")}

@@ -18,7 +18,7 @@ from shangyun.estate.merge import _match_keys, match_key, stable_id
 from shangyun.estate.osname import os_name_key, split_os, tidy_os
 from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.model import Row
-from shangyun.ledgers.values import BadValue, parse_engine
+from shangyun.ledgers.values import BadValue, other_product, parse_engine
 from shangyun.ledgers.values import parse_ports as _parse_ports
 
 
@@ -94,7 +94,12 @@ def _os_fields(host: Row) -> None:
 
 
 def _add_database(col: Collector, sid: str, hid: str | None, db: Row, text: str) -> None:
-    if not db.get("version") and text:
+    if db.get("engine") == "other" and other_product(text):
+        # DB2 10.5, 神通数据库: the product is kept, before a version given apart (a warning
+        # says so)
+        given = str(db.get("version") or "")
+        db["version"] = text if given in text else f"{text} {given}"
+    elif not db.get("version") and text:
         _engine, version = parse_engine(text)
         if version:
             db["version"] = version
