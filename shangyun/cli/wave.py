@@ -317,15 +317,11 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     names = names_of(Estate.load(estate_dir, check=False), "system")
     if not status["runs"]:
         planned = status.get("pending") or []
-        where = escape(estate_words(estate_dir))
         console.print(f"[bold]wave {number}[/]: never run — the journal has no run of it; "
                       f"{counted(len(planned), 'system')} planned"
                       + (f": {escape(', '.join(names.get(s) or s for s in planned[:10]))}"
                          + (" …" if len(planned) > 10 else "") if planned else "")
-                      + (f". Rehearse it with 'shangyun wave run {number}{where} --dry-run', "
-                         f"then start it with 'shangyun wave run {number}{where} --target-uri "
-                         "URI' (the target cloud's libvirt URI; or --target ec2 "
-                         "--ec2-endpoint URL --region R)."
+                      + (". R" + escape(start_hint(number, estate_dir))[1:] + "."
                          if planned else
                          _no_plan_hint(estate_dir)))
         return
@@ -704,6 +700,15 @@ def _run_error(result: dict[str, Any]) -> str:
     return failed_message(result) + (f" ({why})" if why else "")
 
 
+def start_hint(number: int, estate_dir: str) -> str:
+    """How to start wave ``number``: its dry run, then the run with the target cloud it needs
+    (a libvirt run without ``--target-uri`` is refused, so the bare command would be)."""
+    where = estate_words(estate_dir)
+    return (f"rehearse it with 'shangyun wave run {number}{where} --dry-run', then start it "
+            f"with 'shangyun wave run {number}{where} --target-uri URI' (the target cloud's "
+            "libvirt URI; or --target ec2 --ec2-endpoint URL --region R)")
+
+
 @wave.command("finalize")
 @click.argument("number", type=int)
 @estate_option
@@ -721,8 +726,7 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     if not _journaled_wave(estate_dir, number)["runs"]:
         _refuse_unplanned(estate_dir, number)
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
-                        f"of it): nothing to finalize; run it with 'shangyun wave run {number}"
-                        f"{estate_words(estate_dir)}'")
+                        f"of it): nothing to finalize; {start_hint(number, estate_dir)}")
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
     out["dashboard"] = _finalized_on_dashboard(estate_dir, number)
     if as_json:
