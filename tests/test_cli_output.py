@@ -278,3 +278,17 @@ def test_plan_summary_counts_one_crossing_dependency_in_number(tmp_path: Path) -
     assert "2 waves (lower bound" in summary and "2 move groups," in summary, summary
     assert "1 of 1 dependency crosses waves" in summary, summary
     assert "(s)" not in res.output, res.output
+
+
+def test_server_status_without_a_server_suggests_the_start_of_that_estate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`server status --estate E` looks under E/.shangyun/server: the start it suggests is
+    E's (a bare 'shangyun server start' records its server under ~/.shangyun/server, and
+    the same status then still found none)."""
+    monkeypatch.delenv("SHANGYUN_ESTATE", raising=False)
+    res = _run("server", "status", "--estate", str(tmp_path))
+    assert res.exit_code == 1
+    assert f"start one with 'shangyun server start --estate {tmp_path}'" in " ".join(
+        res.output.split()), res.output
+    res = CliRunner().invoke(main, ["server", "status"], env={"SHANGYUN_ESTATE": str(tmp_path)})
+    assert "start one with 'shangyun server start'" in res.output, res.output

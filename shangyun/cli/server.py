@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from connectors.prefect_server import default_state_dir, start, status, stop
-from shangyun.cli.output import console, handle_errors, json_option, print_json
+from shangyun.cli.output import console, estate_words, handle_errors, json_option, print_json
 
 ESTATE = click.option("--estate", "estate_dir", type=click.Path(file_okay=False),
                       envvar="SHANGYUN_ESTATE", show_envvar=True, default=None,
@@ -81,7 +81,9 @@ def status_cmd(estate_dir: str | None, as_json: bool) -> None:
     if as_json:
         print_json(info.to_dict() if info else {"running": False})
     elif info is None:
-        console.print("no server recorded; start one with 'shangyun server start'")
+        where = estate_words(estate_dir) if estate_dir else ""
+        console.print(f"no server recorded in {_dir(estate_dir)}; start one with "
+                      f"'shangyun server start{where}'", soft_wrap=True, markup=False)
     else:
         console.print(f"{'running' if info.running else 'not running'}: {info.ui_url} "
                       f"(pid {info.pid}, {info.database})")
