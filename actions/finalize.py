@@ -81,7 +81,7 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
             if n == number and sid not in systems:
                 systems[sid] = {"cutover": "never run", "at": None}
         names, classified = _system_names(estate_dir), _classified(estate_dir)
-        verdict = finalize_verdict(systems, now, soak, names)
+        verdict = finalize_verdict(systems, now, soak, names, number)
         # a classified (涉密) system — a re-imported ledger may mark one after its wave
         # ran — never gets the cloud as its home: after a finalize no fail-back is possible
         secret = [f"{names.get(sid) or sid} is "

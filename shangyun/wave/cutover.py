@@ -68,7 +68,7 @@ from typing import Any
 import yaml
 
 from shangyun.errors import EstateError, SchemaVersionError, StepError
-from shangyun.estate.names import readable
+from shangyun.estate.names import command_arg, readable
 from shangyun.guests.plan import GuestPlan, parse_guest_plan
 from shangyun.wave.model import SystemWork, WaveWork
 from shangyun.wave.stepargs import (
@@ -332,12 +332,14 @@ not list it: its run moves the disks only and never cuts it over."""
 
 
 def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
-                     soak_hours: float, names: Mapping[str, str] | None = None
-                     ) -> FinalizeVerdict:
+                     soak_hours: float, names: Mapping[str, str] | None = None,
+                     wave: int | None = None) -> FinalizeVerdict:
     """A wave may be finalized when every system has its ``cutover`` step done (``at`` =
     when) and the last one was cut over at least ``soak_hours`` ago. ``systems`` maps each
     system of the wave to ``{"cutover": status, "never run" or UNLISTED, "at": datetime or
-    None}``; ``names`` (id -> name): the reasons name the systems (:func:`readable`)."""
+    None}``; ``names`` (id -> name): the reasons name the systems (:func:`readable`);
+    ``wave``: its number — each system not cut over is then told the commands that
+    finish it (:func:`_finish_words`)."""
     reasons, times = [], []
     for sid, info in sorted(systems.items()):
         who = readable(sid, names or {})
@@ -345,7 +347,9 @@ def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
             reasons.append(f"{who}: not cut over ({CUTOVER_FILE} does not list it: its "
                            "runs move its disks, never cut it over)")
         elif info.get("cutover") != "done" or info.get("at") is None:
-            reasons.append(f"{who}: not cut over (cutover step: {info.get('cutover')})")
+            reasons.append(f"{who}: not cut over (cutover step: {info.get('cutover')})"
+                           + (_finish_words(wave, sid, str(info.get("cutover")), names or {})
+                              if wave is not None else ""))
         else:
             times.append(info["at"])
     last = max(times) if times else None
@@ -356,6 +360,19 @@ def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
         reasons.append(f"soak period of {soak_hours:g} h not over: {_hours(left)} left "
                        f"(last cutover {_utc(last)})")
     return FinalizeVerdict(not reasons, tuple(reasons), last)
+
+
+def _finish_words(wave: int, system_id: str, status: str, names: Mapping[str, str]) -> str:
+    """What finishes a system finalize refuses as not cut over (``status``: its cutover
+    step's): run it — or, never run, re-plan it out of the wave; otherwise roll it back
+    there and re-plan."""
+    arg = command_arg("system", system_id, names)
+    run = f"shangyun wave run {wave} --only {arg}"
+    if status == "never run":
+        return (f" — cut it over ({run}), or re-plan (shangyun plan places a system that "
+                "never ran in a later wave)")
+    return (f" — cut it over ({run}), or roll it back (shangyun wave rollback {wave} "
+            f"--system {arg}) and re-plan (shangyun plan)")
 
 
 def _utc(at: datetime) -> str:
