@@ -175,8 +175,11 @@ def test_hosts_no_system_claims_are_named(tmp_path: Path, alone: int) -> None:
     """Hosts without a system (an RVTools export no ledger completes) move nowhere: assess
     says so, naming them (the first ten), instead of leaving them out in silence."""
     ledger = tmp_path / "ledger.csv"
-    rows = ["单位,系统名称,主机名,IP地址", "湖北局,门户,hb-mh01,10.7.0.1"]
+    # the hosts without a system above the one with: a blank 系统名称 below a filled one
+    # reads "same as above" (tests/ledgers: same-as-above)
+    rows = ["单位,系统名称,主机名,IP地址"]
     rows += [f"湖北局,,hb-vm{i:02d},10.7.1.{i + 1}" for i in range(alone)]
+    rows += ["湖北局,门户,hb-mh01,10.7.0.1"]
     ledger.write_text("\n".join(rows) + "\n", encoding="utf-8")
     est = str(tmp_path / "est")
     res = CliRunner().invoke(main, ["inventory", "import", str(ledger), "--estate", est])
