@@ -21,7 +21,8 @@ from shangyun.cli.output import Table, console, handle_errors, json_option, prin
 @click.option("--dependencies", default=None, type=click.IntRange(0),
               help="Dependencies (default: what shared services and links give).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
-              help="Random seed: the same seed writes byte-identical files.")
+              help="Random seed: the same seed writes byte-identical files (but for the "
+              "'updated:' time in estate.yaml).")
 @click.option("--force", is_flag=True, help="Replace a non-empty folder that is not a sample.")
 @json_option
 @handle_errors
