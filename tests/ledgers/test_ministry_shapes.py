@@ -197,3 +197,20 @@ def test_a_database_sheet_with_an_unlisted_product_and_its_version_apart(tmp_pat
                        reader=read_grids)
     got = {d["name"]: (d["engine"], d["version"]) for d in read.rows["databases"]}
     assert got == {"AUTH": ("other", "DB2 10.5"), "OB": ("other", "OceanBase")}
+
+
+def test_a_system_name_saying_none_gives_the_host_no_system(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [
+        HEAD,
+        [1, "财务系统", "cw-app01", "10.3.1.11", "CentOS 7.9", 4, "8G"],
+        [2, "无", "tool01", "10.3.1.12", "CentOS 7.9", 4, "8G"],
+        [3, "", "tool02", "10.3.1.13", "CentOS 7.9", 4, "8G"],
+        [4, "暂无", "tool03", "10.3.1.14", "CentOS 7.9", 4, "8G"],
+        [5, "不涉及", "tool04", "10.3.1.15", "CentOS 7.9", 4, "8G"],
+    ]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": rows})
+    hosts, _ = _systems_of(path)
+    assert hosts == {"cw-app01": "财务系统", "tool01": None, "tool02": None, "tool03": None,
+                     "tool04": None}
+    read = read_ledger(path, reader=read_grids, bureau="湖北局")
+    assert [s["name"] for s in read.rows["systems"]] == ["财务系统"]  # no system named 无

@@ -799,6 +799,8 @@ def _read_sheet(
         table = _transposed(rows, chunk)
         cells = [_clean_column(table, len(chunk), c) for c in cols]
         if above is not None:
+            if not _NO_SYSTEM.isdisjoint(cells[above]):  # 无: no system, not one named 无
+                cells[above] = [None if v in _NO_SYSTEM else v for v in cells[above]]
             last_system = _same_as_above(table, cells[above], cols[above].index,
                                          [cells[k] for k in host_keys], chunk, base,
                                          last_system, same_rows)
@@ -1182,6 +1184,10 @@ def _drop_fill_only(rows: Sequence[list[Any]], data: list[int],
             continue
         out.append(r)
     return out
+
+
+#: A host sheet's 系统名称 cell saying the host belongs to no system (not a system named 无).
+_NO_SYSTEM = frozenset({"无", "没有", "不涉及", "无系统", "未分配", "不属于任何系统"})
 
 
 def _same_as_above(table: list[tuple[Any, ...]], values: list[Any], index: int,
