@@ -272,7 +272,12 @@ def run_state(systems: Mapping[str, str]) -> str:
 def latest_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str | None, Mapping[str, Any]]:
     """The latest run of each scope (``bureau``; None: the whole wave) since, and
     including, the last whole-wave run of ``runs`` (oldest first): the runs whose statuses
-    :func:`wave_state` takes."""
+    :func:`wave_state` takes. A ``finalize`` run that ended neither done nor is running
+    (killed after it began: it changes nothing but the journal) is left out: the wave is
+    as it was before it — cut over, awaiting finalize — not ``crashed`` (whose next step,
+    ``wave resume``, would find nothing to resume)."""
+    runs = [r for r in runs if r.get("kind") != FINALIZE_KIND
+            or r.get("status") in (RUN_DONE, RUN_RUNNING)]
     if not runs:
         return {}
     start = max((i for i, r in enumerate(runs) if not r.get("bureau")), default=0)
