@@ -16,7 +16,24 @@ from shangyun.cli.output import (
     print_json,
     warn,
 )
+from shangyun.estate.schema import DEPENDENCY_TYPES
 from shangyun.words import counted, verb
+
+
+def _strong_types(ctx: click.Context, param: click.Parameter,
+                  values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--strong``: each value one type or several separated by commas; each a known
+    dependency type (an unknown one bound nothing, silently)."""
+    types: list[str] = []
+    for value in values:
+        for word in (w.strip() for w in value.split(",")):
+            if word not in DEPENDENCY_TYPES:
+                raise click.BadParameter(
+                    f"{word!r} is not a dependency type (one of {', '.join(DEPENDENCY_TYPES)})",
+                    ctx=ctx, param=param)
+            if word not in types:
+                types.append(word)
+    return tuple(types)
 
 
 def _pin(values: tuple[str, ...]) -> dict[str, int]:
@@ -87,7 +104,9 @@ def _limit(v: float | None) -> float | None:
               show_default=True, help="Shared services using each other in a cycle too large "
               "for one wave: relax the lightest order edges (named in the plan) or fail.")
 @click.option("--strong", multiple=True, default=("database", "sync"), show_default=True,
-              help="Dependency types that bind systems into one move group (repeatable).")
+              callback=_strong_types, metavar="TYPE[,TYPE…]",
+              help="Dependency types that bind systems into one move group: "
+                   f"{', '.join(DEPENDENCY_TYPES)} (repeatable, or comma-separated).")
 @click.option("--no-split", is_flag=True, help="Fail instead of splitting a move group that "
               "does not fit one wave.")
 @click.option("--pin", "pins", multiple=True, metavar="SYSTEM=WAVE",

@@ -238,3 +238,24 @@ def test_a_new_plan_keeps_the_cutover_file(estate_dir: Path) -> None:
     assert res.exit_code == 0, res.output
     assert cutover.read_text(encoding="utf-8") == text
     assert not list(estate_dir.glob(".plan*")), "the old plan folder was left behind"
+
+
+def test_strong_takes_the_documented_forms_and_refuses_an_unknown_type(
+        estate_dir: Path) -> None:
+    """docs/ledgers.md writes ``plan --strong database,sync``: that form bound nothing (one
+    type named 'database,sync'), and ``--strong foo`` was taken without a word — every
+    system then moved alone."""
+    def groups(*strong: str) -> list[list[str]]:
+        res = _run("plan", "--estate", str(estate_dir), "--dry-run", "--json", *strong)
+        assert res.exit_code == 0, res.output
+        return sorted(sorted(g["systems"]) for g in json.loads(res.output)["move_groups"])
+
+    default = groups()
+    assert ["A", "B", "DB"] in default  # the database dependencies bind them
+    assert groups("--strong", "database,sync") == default
+    assert groups("--strong", "database", "--strong", "sync") == default
+    res = CliRunner().invoke(main, ["plan", "--estate", str(estate_dir), "--dry-run",
+                                    "--strong", "database,foo"])
+    assert res.exit_code == 2, res.output
+    assert "'foo'" in res.output and "database, sync, async, file, other" in res.output, (
+        res.output)
