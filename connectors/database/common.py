@@ -134,6 +134,16 @@ def refuse_source_as_target(source: DbEndpoint, target: DbEndpoint) -> None:
         raise StepError(f"target {target.where()} is the source database; refusing")
 
 
+def source_gone(engine: str, ep: DbEndpoint, what: str) -> StepError:
+    """The refusal of a fail-back (``what``: writing the reverse delta into it) whose
+    source database no longer exists: nowhere to carry the production writes."""
+    return StepError(f"{engine} {ep.where()}: database {ep.dbname!r} no longer exists on "
+                     f"the source server (dropped since the copy?); refusing to {what} "
+                     "it — a fail-back writes only into the very database the system was "
+                     "copied from, so the target stays in production: keep it there "
+                     "(shangyun wave finalize after the soak)")
+
+
 OWNER_MARK = "shangyun-owned"
 """How the comment on a database shangyun created begins (its ownership marker)."""
 

@@ -45,6 +45,7 @@ from connectors.database.common import (
     require_same,
     run_pipe,
     secret_file,
+    source_gone,
 )
 from shangyun.errors import AuthError, StepError, TransientError
 
@@ -188,6 +189,9 @@ def require_identity(ep: DbEndpoint, journaled: dict[str, object] | None, what: 
         raise StepError(f"MariaDB {ep.where()}: the journal holds no identity of the "
                         f"source (copied by an older shangyun?); refusing to {what} it")
     uid = server_uid(ep)
+    if uid == journaled["server_uid"] and ep.dbname == journaled["schema"] \
+            and not database_exists(ep):
+        raise source_gone("MariaDB", ep, what)
     if uid != journaled["server_uid"] or ep.dbname != journaled["schema"] \
             or not database_exists(ep):
         raise StepError(f"MariaDB {ep.where()} is not the source the journal names (server "

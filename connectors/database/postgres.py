@@ -43,6 +43,7 @@ from connectors.database.common import (
     run_checked,
     run_pipe,
     secret_file,
+    source_gone,
 )
 from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
 
@@ -258,6 +259,8 @@ def require_identity(ep: DbEndpoint, journaled: dict[str, object] | None, what: 
         raise StepError(f"PostgreSQL {ep.where()}: the journal holds no identity of the "
                         f"source (copied by an older shangyun?); refusing to {what} it")
     sysid, oid = identity(ep)
+    if oid is None and sysid == str(journaled["system_identifier"]):
+        raise source_gone("PostgreSQL", ep, what)
     if (sysid, oid) != (str(journaled["system_identifier"]), journaled["oid"]):
         raise StepError(f"PostgreSQL {ep.where()} is not the source the journal names "
                         f"(system identifier {journaled['system_identifier']}, database OID "
