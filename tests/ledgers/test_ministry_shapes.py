@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.grid import read_grids
+from shangyun.errors import LedgerError
 from shangyun.estate.model import Estate
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.read import read_ledger
@@ -214,3 +215,34 @@ def test_a_system_name_saying_none_gives_the_host_no_system(tmp_path: Path) -> N
                      "tool04": None}
     read = read_ledger(path, reader=read_grids, bureau="湖北局")
     assert [s["name"] for s in read.rows["systems"]] == ["财务系统"]  # no system named 无
+
+
+def _card(name: str) -> list[list[Any]]:
+    return [["字段", "值"], ["系统名称", name], ["所属单位", "广东局"], ["负责人", "王五"],
+            ["等保级别", "三级"], ["服务器1主机名", "gd-app01"], ["服务器1IP", "10.3.1.11"]]
+
+
+def test_a_workbook_of_system_cards_is_refused_saying_what_it_is(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "广东局-系统信息卡.xlsx",
+                      {"不动产登记系统": _card("不动产登记系统"),
+                       "档案管理系统": _card("档案管理系统")})
+    with pytest.raises(LedgerError) as err:
+        read_ledger(path, reader=read_grids)
+    text = str(err.value)
+    assert "广东局-系统信息卡.xlsx" in text
+    assert "'不动产登记系统'" in text and "'档案管理系统'" in text
+    assert "field | value" in text and "a row per system" in text
+    assert "--mapping" not in text  # a mapping file cannot turn a card into rows
+
+
+def test_a_card_sheet_beside_a_host_sheet_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    hosts = [["单位", "系统名称", "主机名", "IP地址"],
+             ["广东局", "不动产登记系统", "gd-app01", "10.3.1.11"]]
+    fields = [["字段", "说明"], ["系统名称", "业务系统全称"], ["主机名", "服务器主机名"],
+              ["IP地址", "业务IP"], ["负责人", "系统负责人姓名"]]
+    path = write_xlsx(tmp_path / "t.xlsx", {"主机": hosts, "字段": fields, "须知": fields[1:],
+                                            "不动产登记系统": _card("不动产登记系统")})
+    read = read_ledger(path, reader=read_grids)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["gd-app01"]
+    said = [w for w in read.warnings if "field | value" in w]
+    assert len(said) == 1 and said[0].startswith("sheet '不动产登记系统'"), read.warnings

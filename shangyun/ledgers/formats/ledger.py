@@ -76,6 +76,39 @@ def _lookup(cell: Any, kind: str | None, mapping: Mapping) -> tuple[str | None, 
     return H.lookup(cell, kind)
 
 
+#: Sheet names and second-column headers of an instruction sheet (field | explanation).
+_INSTRUCTIONS = re.compile(r"说明|填表|填报要求|须知|readme|instruction|guide", re.I)
+_EXPLAINS = frozenset({"说明", "填写说明", "含义", "要求", "填写要求", "填写示例", "示例",
+                       "description", "explanation", "meaning", "example"})
+
+
+def _is_card(grid: Grid, mapping: Mapping) -> bool:
+    """Whether a sheet without a header row is a *card*: field | value pairs down the
+    sheet (系统名称 | 不动产登记系统, 负责人 | 王五 …), at least 3 of the fields known
+    headers — one system per sheet, as some bureaus fill a 系统信息卡."""
+    if _INSTRUCTIONS.search(grid.sheet or ""):
+        return False  # 填表说明: a field | explanation table, no card
+    known = 0
+    for row in grid.rows[:HEADER_SCAN_ROWS * 2]:
+        cells = [c for c in row if c is not None and c != ""]
+        if len(cells) == 2 and H.normalize_header(cells[1]) in _EXPLAINS:
+            return False
+        if 1 <= len(cells) <= 2:
+            target, _unit = _lookup(cells[0], None, mapping)
+            known += target is not None and target != H.IGNORE
+        elif len(cells) > 2:
+            return False  # a table's row, not a pair
+    return known >= 3
+
+
+def _card_text(cards: list[str], named: bool = True) -> str:
+    """How a refusal or warning names card sheets."""
+    which = ", ".join(repr(c) for c in cards[:5]) + (" …" if len(cards) > 5 else "")
+    return ((f"sheet{'s' if len(cards) > 1 else ''} {which} " if named else "the sheet ")
+            + f"{'are cards' if len(cards) > 1 else 'is a card'} of field | value pairs "
+            "down the sheet (系统名称 | …, 负责人 | …), one system per sheet")
+
+
 def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
     """The 0-based index of the last header row and the (possibly combined) header cells.
 
@@ -276,9 +309,12 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     col.defer_unknown = True
     plans = []
     second: dict[int, str] = {}  # id(grid) of a second table on a sheet -> its warning
+    cards: list[str] = []  # sheets of field | value pairs (one system per sheet)
     for whole in inp.grids:
         found = find_header(whole, mapping)
         if found is None:
+            if _is_card(whole, mapping):
+                cards.append(whole.sheet or "")
             continue
         for n, (grid, header_idx, header) in enumerate(_tables(whole, *found, mapping)):
             targets = {t for t, _u in (_lookup(c, None, mapping) for c in header) if t}
@@ -293,6 +329,11 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     plans = [p for p in plans if id(p[1]) not in summaries]
     file_line = next((b for b in (bureau_line(g.rows, h) for _o, g, h, _hd, _k in plans) if b),
                      None)
+    if not plans and cards:
+        raise LedgerError(inp.file, f"{_card_text(cards)}: a card is not read — put the "
+                                    "systems in one sheet with a header row (系统名称 | 单位 | "
+                                    "负责人 | 等保级别 …) and a row per system, and their "
+                                    "servers in a host sheet (主机名 | IP地址 | 系统名称 …)")
     if not plans:
         names = ", ".join(repr(g.sheet) for g in inp.grids if g.sheet) or "the file"
         raise LedgerError(inp.file, "no ledger found: no sheet has a header row with known "
@@ -305,6 +346,10 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         f"a summary sheet ({k} totals beside the sheet of hosts): skipped — its rows "
         "count the other sheets' rows (rename the sheet if it lists systems of its own)"])
         for _o, g, h, _hd, k in summaries.values()]
+    reports += [SheetReport(c, "card", 0, 0, 0, warnings=[
+        f"{_card_text([c], named=False)}: skipped (its facts are not imported) — put them in "
+        "the system sheet (a row per system) and its servers in the host sheet"])
+        for c in cards]
     for _order, grid, header_idx, header, kind in plans:
         # the sheet's own 填报单位 line, else --bureau, else the file's one bureau so far,
         # else a 填报单位 line on another sheet of the file
