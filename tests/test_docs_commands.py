@@ -257,3 +257,16 @@ def test_every_environment_variable_an_option_reads_is_documented() -> None:
         for var in ([p.envvar] if isinstance(p.envvar, str) else p.envvar)
         if not re.search(rf"\b{re.escape(var)}\b", text)})
     assert undocumented == []
+
+
+def test_every_option_is_named_in_a_document() -> None:
+    """Each option of each command appears in README.md or docs/ (its synopsis or its
+    guide): an option only --help knows is one nobody reading the guides finds."""
+    text = " ".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    nowhere = sorted({
+        f"{path} {'/'.join(p.opts + p.secondary_opts)}"
+        for path, cmd in _all_commands(main, "shangyun")
+        for p in cmd.params if isinstance(p, click.Option) and p.name != "help"
+        if not any(re.search(rf"{re.escape(o)}(?![\w-])", text)
+                   for o in (*p.opts, *p.secondary_opts) if o.startswith("--"))})
+    assert nowhere == []
