@@ -24,7 +24,7 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
-from shangyun.errors import EstateError, PlanError
+from shangyun.errors import EstateError, PlanError, ShangyunError
 from shangyun.estate import Estate
 from shangyun.estate.names import (
     command_arg,
@@ -34,6 +34,7 @@ from shangyun.estate.names import (
     resolve_in,
     shell_word,
 )
+from shangyun.wave.classified import CLASSIFIED_WORDS, classified_ids, way_home
 from shangyun.wave.state import (
     PENDING,
     SKIPPED,
@@ -350,9 +351,10 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                       st["status"], st.get("error") or "")
     if status["state"] == "cut_over":  # the wave's last step, not a system's
         refused = not_finalizable({s["id"]: s["state"] for s in status["systems"]})
+        secret = _classified_words(number, status["systems"], estate_dir)
         t.add_row(f"wave {number}", "finalize", "pending",
-                  _not_finalizable_words(number, refused, estate_dir) if refused else
-                  f"shangyun wave finalize {number} after the soak period")
+                  secret or (_not_finalizable_words(number, refused, estate_dir) if refused
+                             else f"shangyun wave finalize {number} after the soak period"))
     console.print(t)
 
 
@@ -368,6 +370,10 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     state, number = status["state"], status["wave"]
     words = state.replace("_", " ")
     refused = not_finalizable({s["id"]: s["state"] for s in status.get("systems") or []})
+    secret = _classified_words(number, status.get("systems") or [], estate_dir) \
+        if state == "cut_over" else None
+    if secret:
+        return f"{words} — {secret}"
     if state == "cut_over" and refused:
         return f"{words} — " + _not_finalizable_words(number, refused, estate_dir)
     if state == "cut_over":
@@ -384,6 +390,26 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
                 f"({by.get('operator') or '?'}, {_utc(by.get('at'))}; not a failure, "
                 "nothing to decide)")
     return words
+
+
+def _classified_words(number: int, systems: list[dict[str, Any]],
+                      estate_dir: str | None) -> str | None:
+    """Why ``wave finalize`` would refuse the wave for the systems of it the estate marks
+    classified (涉密) — a ledger re-imported after the wave ran — and what brings each one
+    home (:mod:`shangyun.wave.classified`); None when it has none (or no estate)."""
+    if not estate_dir:
+        return None
+    try:
+        estate = Estate.load(estate_dir, check=False)
+    except ShangyunError:
+        return None
+    secret, names = classified_ids(estate), names_of(estate, "system")
+    hit = [s for s in systems if s["id"] in secret]
+    if not hit:
+        return None
+    return "finalize would refuse " + "; ".join(
+        f"{readable(s['id'], names)}: {CLASSIFIED_WORDS} — "
+        f"{way_home(number, s['state'], s['id'], names)}" for s in hit)
 
 
 def _not_finalizable_words(number: int, refused: list[str], estate_dir: str | None) -> str:

@@ -73,6 +73,11 @@ def test_a_system_marked_classified_after_its_cutover_is_never_finalized_nor_mov
         assert [r["kind"] for r in j.runs(1)] == ["run"]  # no finalize journaled
     status = json.loads(_cli("wave", "status", "1", "--estate", root, "--json").stdout)
     assert status["state"] == "cut_over" and not status["finalized"], status
+    # wave status does not suggest the finalize that would refuse: it says why, by name
+    text = " ".join(_cli("wave", "status", "1", "--estate", root).output.split())
+    assert "finalize would refuse 审批系统: classified (涉密)" in text, text
+    assert "--system 审批系统 --fail-back" in text, text
+    assert "next: shangyun wave finalize" not in text and "after the soak period" not in text, text
 
     # the operator brings it home: the fail-back is allowed
     fb = _cli("wave", "rollback", "1", "--estate", root, "--system", "审批系统", "--fail-back",
