@@ -738,7 +738,7 @@ def start_hint(number: int, estate_dir: str) -> str:
 @wave.command("finalize")
 @click.argument("number", type=int)
 @estate_option
-@click.option("--soak-hours", type=float, default=None,
+@click.option("--soak-hours", type=click.FloatRange(min=0), default=None,
               help="Override the soak period of plan/cutover.yaml (default 72 h).")
 @json_option
 @handle_errors

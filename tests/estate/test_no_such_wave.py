@@ -196,3 +196,13 @@ def test_status_before_any_plan_says_to_plan_not_to_run(estate: Path) -> None:
     code, out, _exc = invoke("wave", "status", "2", "--estate", str(estate))
     assert code == 0 and "never run" in out, out
     assert "wave run 2" not in out and "no plan yet" in out and "shangyun plan" in out, out
+
+
+def test_a_negative_soak_period_is_a_usage_error(estate: Path) -> None:
+    """--soak-hours -1 would end the soak before the cutover: refused by click, as any value
+    of the wrong kind is (exit 2, naming the option), before the journal is read."""
+    before = files(estate)
+    r = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(estate),
+                                  "--soak-hours", "-1"])
+    assert r.exit_code == 2 and "--soak-hours" in r.output, r.output
+    assert files(estate) == before
