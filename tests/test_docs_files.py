@@ -19,6 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from shangyun.cli import main
+from shangyun.wave.estimate import DISK_MBPS, FIXED_SECONDS, GLOBAL_SLOTS
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "inventories" / "sample"
@@ -115,3 +116,17 @@ def test_export_writes_names_with_the_ids_at_the_end(planned: Path, tmp_path: Pa
         hosts = wb.worksheets[2]
         header = [c.value for c in next(hosts.iter_rows(max_row=1))]
         assert ref in header and header.index(ref_id) > len(header) - 3, header
+
+
+def test_the_estimate_allowances_are_those_docs_runbooks_md_gives() -> None:
+    """docs/runbooks.md, Estimates: the fixed allowance of each step kind, in seconds."""
+    text = " ".join((ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8").split())
+    words = {"precheck": "pre-check", "adapt": "guest adaptation", "launch": "test launch",
+             "copy": "initial copy", "delta": "final delta", "freeze": "freeze",
+             "verify": "verify", "start": "start", "dns": "DNS", "health": "health",
+             "cutover": "mark"}
+    assert set(words) == set(FIXED_SECONDS)
+    for kind, word in words.items():
+        assert f"{word} {FIXED_SECONDS[kind]:.0f} s" in text, (kind, FIXED_SECONDS[kind])
+    assert f"at most {GLOBAL_SLOTS} move groups at once" in text
+    assert f"({DISK_MBPS:.0f} MB/s;" in text
