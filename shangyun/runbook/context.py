@@ -12,6 +12,7 @@ and the final state per system.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,6 +27,7 @@ from shangyun.runbook.history import wave_history
 from shangyun.runbook.i18n import LANGS, MESSAGES, STEP_TITLES, failure_text, reason_text
 from shangyun.runbook.sources import assessment_files, plan_files, to_float, wave_of_systems
 from shangyun.wave.builder import wave_steps
+from shangyun.wave.classified import classified_ids
 from shangyun.wave.estimate import (
     DEFAULT_LINK_MBPS,
     DISK_MBPS,
@@ -351,7 +353,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                              for s in systems
                              for f in s["history"].get("earlier_failures", [])],
         "rollbacks": _rollbacks(systems, t),
-        "outcome": outcome(number, systems, history["runs"], t),
+        "outcome": outcome(number, systems, history["runs"], t, classified_ids(estate)),
     }
 
 
@@ -387,10 +389,12 @@ def _rollbacks(systems: list[dict[str, Any]], t: Any) -> list[dict[str, Any]]:
 
 
 def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any]],
-            t: Any) -> dict[str, Any]:
+            t: Any, classified: Collection[str] = ()) -> dict[str, Any]:
     """What the wave did, for the runbook's first screen: the wave's one state
     (:func:`shangyun.wave.state.wave_state`), what moved, what rolled back (or was refused)
-    and why, and what needs a decision, each with the command to take it up."""
+    and why, and what needs a decision, each with the command to take it up.
+    ``classified``: the ids the estate marks classified (涉密) — a wave cut over with one
+    of them does not say to finalize (it would refuse) but how to bring it home."""
     latest = latest_runs(runs)
     state = wave_state((r["status"] for r in latest.values()),
                        {s["id"]: s["state"] for s in systems})
@@ -432,11 +436,17 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     pending = [s for s in systems if s["state"] == PENDING]
     refused = not_finalizable({s["id"]: s["state"] for s in systems}) \
         if state == WAVE_CUT_OVER else []  # moved disks-only: finalize would refuse them
+    secret = [s for s in systems if s["id"] in set(classified)] \
+        if state == WAVE_CUT_OVER else []  # classified: finalize would refuse them
     return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
             "ok": state in (WAVE_DONE, WAVE_CUT_OVER), "ran": bool(runs),
             "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK,
                                      WAVE_ROLLED_BACK, WAVE_PARTLY_ROLLED_BACK),
-            "finalize": (t("finalize_refused", n=number, names=", ".join(
+            "finalize": (t("finalize_refused_classified", n=number, names=", ".join(
+                             s["name"] or s["id"] for s in secret), home="; ".join(
+                             _home_commands(number, s) for s in secret))
+                         if secret else
+                         t("finalize_refused", n=number, names=", ".join(
                              s["name"] or s["id"] for s in systems if s["id"] in refused))
                          if refused else
                          t("pending_finalize", n=number) if state == WAVE_CUT_OVER else ""),
@@ -446,6 +456,15 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
                        "cut_over": s["state"] == CUT_OVER} for s in moved],
             "rolled_back": back, "decide": decide,
             "pending": [{"name": s["name"], "id": s["id"]} for s in pending]}
+
+
+def _home_commands(number: int, system: dict[str, Any]) -> str:
+    """The commands that bring a system of wave ``number`` home, as code spans: a cut-over
+    one is failed back, then rolled back; any other rolled back."""
+    arg = system.get("cmd") or system["id"]
+    back = f"shangyun wave rollback {number} --system {arg}"
+    return (f"`{back} --fail-back` → `{back}`" if system["state"] == CUT_OVER
+            else f"`{back}`")
 
 
 def _unprefixed(error: str, system: dict[str, Any], key: str) -> str:

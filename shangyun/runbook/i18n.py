@@ -336,6 +336,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "it in `plan/cutover.yaml` and run `shangyun wave run {n}` again to "
                          "cut it over, or take it out of the wave (re-plan); then "
                          "`shangyun wave finalize {n}` after the soak period"),
+    "finalize_refused_classified": (
+        "暂不能收尾：`shangyun wave finalize {n}` 会拒绝 {names}——台账现标为涉密，"
+        "涉密系统永不上云。请将其迁回：{home}；然后重新规划（`shangyun plan`）。"
+        "若涉密标记有误，请更正台账的“是否涉密”并重新导入",
+        "Not ready to finalize: `shangyun wave finalize {n}` would refuse {names}: "
+        "classified (涉密) in the estate, and a classified system never moves to the cloud. "
+        "Bring it home: {home}; then re-plan (`shangyun plan`). If the 涉密 mark is wrong, "
+        "correct 是否涉密 in the ledger and import it again"),
     "pending_finalize": ("待收尾：浸泡期结束后执行 `shangyun wave finalize {n}`；在此之前源端"
                          "保留，可回切 `shangyun wave rollback {n} --fail-back`",
                          "Pending: `shangyun wave finalize {n}` after the soak period; until "

@@ -78,6 +78,15 @@ def test_a_system_marked_classified_after_its_cutover_is_never_finalized_nor_mov
     assert "finalize would refuse 审批系统: classified (涉密)" in text, text
     assert "--system 审批系统 --fail-back" in text, text
     assert "next: shangyun wave finalize" not in text and "after the soak period" not in text, text
+    # ... nor does the runbook's outcome (en and zh)
+    for lang, words in (("en", "classified (涉密)"), ("zh", "涉密")):
+        book = _cli("runbook", "1", "--estate", root, "--lang", lang, "--format", "md")
+        assert book.exit_code == 0, book.output
+        md = (c.root / "runbooks" / f"wave-1.{lang}.md").read_text(encoding="utf-8")
+        head = md[:md.index("\n## ", md.index("\n## ") + 1)]  # the outcome section
+        assert "审批系统" in head and words in head, head
+        assert "shangyun wave rollback 1 --system 审批系统 --fail-back" in head, head
+        assert "after the soak period" not in head and "浸泡期结束后执行" not in head, head
 
     # the operator brings it home: the fail-back is allowed
     fb = _cli("wave", "rollback", "1", "--estate", root, "--system", "审批系统", "--fail-back",
