@@ -84,8 +84,8 @@ _EXPLAINS = frozenset({"说明", "填写说明", "含义", "要求", "填写要�
 
 def _is_card(grid: Grid, mapping: Mapping) -> bool:
     """Whether a sheet without a header row is a *card*: field | value pairs down the
-    sheet (系统名称 | 不动产登记系统, 负责人 | 王五 …), at least 3 of the fields known
-    headers — one system per sheet, as some bureaus fill a 系统信息卡."""
+    sheet (系统名称 | 不动产登记系统, 负责人 | 王五 …), at least 3 pairs of a known header
+    and a value — one system per sheet, as some bureaus fill a 系统信息卡."""
     if _INSTRUCTIONS.search(grid.sheet or ""):
         return False  # 填表说明: a field | explanation table, no card
     known = 0
@@ -93,7 +93,7 @@ def _is_card(grid: Grid, mapping: Mapping) -> bool:
         cells = [c for c in row if c is not None and c != ""]
         if len(cells) == 2 and H.normalize_header(cells[1]) in _EXPLAINS:
             return False
-        if 1 <= len(cells) <= 2:
+        if len(cells) == 2:
             target, _unit = _lookup(cells[0], None, mapping)
             known += target is not None and target != H.IGNORE
         elif len(cells) > 2:
@@ -330,7 +330,8 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     file_line = next((b for b in (bureau_line(g.rows, h) for _o, g, h, _hd, _k in plans) if b),
                      None)
     if not plans and cards:
-        raise LedgerError(inp.file, f"{_card_text(cards)}: a card is not read — put the "
+        raise LedgerError(inp.file, f"no ledger found: {_card_text(cards)}: a card is not "
+                                    "read — put the "
                                     "systems in one sheet with a header row (系统名称 | 单位 | "
                                     "负责人 | 等保级别 …) and a row per system, and their "
                                     "servers in a host sheet (主机名 | IP地址 | 系统名称 …)")
