@@ -137,7 +137,8 @@ _SIZE_NOTE = re.compile(r"\((?:ssd|hdd|sas|sata|san|nas|本地盘?|共享|存储
                         r"|(?<=[\dbgkmt])\s*(?:ddr[2-5]?(?:\s*ecc)?|ecc)$")
 _SIZE_DETAIL = re.compile(r"\(([^()]*\d[^()]*)\)$")
 # a disk's label before its size: 系统盘40G, 数据盘:500G, C:100G, /data 500G
-_SIZE_LABEL = re.compile(r"^(?:[a-z]:|/[\w/]*\s|[\u4e00-\u9fff]+:?)\s*(?=\d)")
+# (and a drive letter with 盘: C盘100G, d盘:500G)
+_SIZE_LABEL = re.compile(r"^(?:[a-z]:|/[\w/]*\s|[a-z]?[\u4e00-\u9fff]+:?)\s*(?=\d)")
 
 
 _BARE = re.compile(r"\d+(?:\.\d+)?")
@@ -200,6 +201,9 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
                          r"(?=[a-z\u4e00-\u9fff]+:?\s*\d)", t):
         term = _SIZE_LABEL.sub("", term.strip()).strip()
         m = _SIZE_TERM.match(term)
+        if not m:  # each disk with its medium: 500GB SSD + 2TB HDD
+            term = _SIZE_NOTE.sub("", term).strip()
+            m = _SIZE_TERM.match(term)
         if not m:
             raise BadValue(f"{text!r} is not a size (like 16G, 2 TB or 512MB)")
         u = (m.group("unit") or unit or "g").removesuffix("ssd").removesuffix("hdd")

@@ -246,3 +246,14 @@ def test_a_card_sheet_beside_a_host_sheet_is_skipped_with_a_warning(tmp_path: Pa
     assert [h["hostname"] for h in read.rows["hosts"]] == ["gd-app01"]
     said = [w for w in read.warnings if "field | value" in w]
     assert len(said) == 1 and said[0].startswith("sheet '不动产登记系统'"), read.warnings
+
+
+@pytest.mark.parametrize(("cell", "gb"), [
+    ("C盘100G D盘500G", 600.0), ("C盘:100G，D盘:500G", 600.0), ("c盘 100G+d盘 1T", 1124.0),
+    ("500GB SSD + 2TB HDD", 2548.0), ("系统盘40G SSD+数据盘1T SAS", 1064.0)])
+def test_disk_cells_with_drive_letters_and_media_per_disk(tmp_path: Path, cell: str,
+                                                          gb: float) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址", "磁盘"],
+            ["甲局", "OA", "oa01", "10.0.0.1", cell]]
+    read = read_ledger(write_xlsx(tmp_path / "t.xlsx", {"主机": rows}), reader=read_grids)
+    assert read.rows["hosts"][0]["disk_gb"] == gb
