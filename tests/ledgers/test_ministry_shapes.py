@@ -257,3 +257,16 @@ def test_disk_cells_with_drive_letters_and_media_per_disk(tmp_path: Path, cell: 
             ["甲局", "OA", "oa01", "10.0.0.1", cell]]
     read = read_ledger(write_xlsx(tmp_path / "t.xlsx", {"主机": rows}), reader=read_grids)
     assert read.rows["hosts"][0]["disk_gb"] == gb
+
+
+def test_a_formula_in_the_totals_row_is_not_warned_about(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [
+        HEAD,
+        [1, "财务系统", "cw-app01", "10.2.1.11", "CentOS 7.9", 4, "8G"],
+        [2, "财务系统", "cw-app02", "10.2.1.12", "CentOS 7.9", "=F2*2", "8G"],
+        ["合计", None, None, None, None, "=SUM(F2:F3)", None],
+    ]
+    hosts, warnings = _systems_of(write_xlsx(tmp_path / "t.xlsx", {"主机": rows}))
+    assert list(hosts) == ["cw-app01", "cw-app02"]
+    said = [w for w in warnings if "formula saved without its value" in w]
+    assert len(said) == 1 and "row 3," in said[0], warnings  # the host's, not the total's

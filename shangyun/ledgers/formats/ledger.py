@@ -795,7 +795,7 @@ def _read_sheet(
                      "above the header; pass --bureau NAME")
         return report
     for r, c in grid.formula_blanks:
-        if r > header_idx and any(x.index == c for x in cols):
+        if r > header_idx and any(x.index == c for x in cols) and not _totals_row(grid.rows[r]):
             report.warnings.append(
                 f"row {r + 1}, column {labels.get(next(x.target for x in cols if x.index == c))!r}"
                 ": a formula saved without its value reads as blank (open and save the file "
@@ -1234,6 +1234,12 @@ def _drop_fill_only(rows: Sequence[list[Any]], data: list[int],
 
 #: A host sheet's 系统名称 cell saying the host belongs to no system (not a system named 无).
 _NO_SYSTEM = frozenset({"无", "没有", "不涉及", "无系统", "未分配", "不属于任何系统"})
+
+
+def _totals_row(row: list[Any]) -> bool:
+    """Whether a row is a totals row (合计 … in one of its first four cells): skipped, so a
+    formula in it (=SUM(…) saved without its value) is no concern."""
+    return any(type(v) is str and _TOTALS.match(_squeeze(v)) for v in row[:4])
 
 
 def _same_as_above(table: list[tuple[Any, ...]], values: list[Any], index: int,
