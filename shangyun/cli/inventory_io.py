@@ -100,6 +100,7 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
         expand_inputs,
         expand_manifest,
         import_ledgers,
+        text_files_left_out,
     )
 
     paths = expand_inputs(files)
@@ -110,6 +111,7 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
                                 mapping_file=mapping_file, bureau=bureau, on_file=on_file,
                                 advance=advance, dry_run=dry_run, apply=apply)
         done(sum(f["rows"] for f in report.files))
+    report.warnings[:0] = text_files_left_out(files)
     with saved_on_interrupt(estate_dir, report.saved):
         _print_import(report, estate_dir, dry_run=dry_run, as_json=as_json)
 

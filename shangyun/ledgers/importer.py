@@ -104,6 +104,31 @@ def expand_inputs(items: Sequence[str | Path]) -> list[tuple[Path, str | None]]:
     return [(f, listed.get(f.resolve())) for f in files]
 
 
+#: Text files a folder import leaves out (notes and read-me files as often as Excel's
+#: "Unicode text" exports): named in a warning; a file named on the command line is read.
+TEXT_SUFFIXES = (".txt",)
+
+
+def text_files_left_out(items: Sequence[str | Path]) -> list[str]:
+    """One warning per folder of ``items`` (without a manifest) holding ``.txt`` files,
+    which a folder import does not read (a folder's notes would refuse the import), naming
+    them and saying how to import them."""
+    out: list[str] = []
+    for item in items:
+        p = Path(item)
+        if not p.is_dir() or (p / MANIFEST_NAME).is_file():
+            continue
+        left = sorted(str(f.relative_to(p)) for f in p.rglob("*") if f.is_file()
+                      and f.suffix.lower() in TEXT_SUFFIXES and not _leftover(f, p))
+        if left:
+            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5
+                                           else "")
+            out.append(f"{p}: {len(left)} .txt file(s) not imported ({shown}): a folder "
+                       "import reads .xlsx/.xls/.csv/.tsv … only; if one is a ledger (Excel's "
+                       "\"Unicode text\" saves .txt), name it on the command line")
+    return out
+
+
 def _leftover(f: Path, top: Path | None = None) -> bool:
     """``True`` for a file an office program or an OS leaves beside a ledger, never a ledger
     itself: Excel's owner file ``~$台账.xlsx`` (while the ledger is open), LibreOffice's
@@ -677,4 +702,5 @@ __all__ = [
     "import_ledgers",
     "no_longer_listed",
     "open_or_new",
+    "text_files_left_out",
 ]

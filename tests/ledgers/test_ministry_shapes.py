@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from connectors.grid import read_grids
+from shangyun.cli import main
 from shangyun.errors import LedgerError
 from shangyun.estate.model import Estate
 from shangyun.ledgers.importer import import_ledgers
@@ -270,3 +272,23 @@ def test_a_formula_in_the_totals_row_is_not_warned_about(tmp_path: Path) -> None
     assert list(hosts) == ["cw-app01", "cw-app02"]
     said = [w for w in warnings if "formula saved without its value" in w]
     assert len(said) == 1 and "row 3," in said[0], warnings  # the host's, not the total's
+
+
+def test_a_folder_import_names_the_text_files_it_leaves_out(tmp_path: Path) -> None:
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    write_xlsx(folder / "江苏局台账.xlsx", {"主机": HOSTS})
+    text = "\r\n".join("\t".join(r) for r in [["单位", "系统名称", "主机名", "IP地址"],
+                                              ["山东局", "医保系统", "sd-yb-app01", "10.8.1.11"]])
+    (folder / "山东局_unicode.txt").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    est = tmp_path / "est"
+    res = CliRunner().invoke(main, ["inventory", "import", str(folder), "--estate", str(est),
+                                    "--no-progress"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "山东局_unicode.txt" in out and "not imported" in out, out
+    assert len(Estate.load(est).rows("hosts")) == 3
+    res = CliRunner().invoke(main, ["inventory", "import", str(folder / "山东局_unicode.txt"),
+                                    "--estate", str(est), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "sd-yb-app01" in {h["hostname"] for h in Estate.load(est).rows("hosts")}
