@@ -694,20 +694,41 @@ def parse_ip(text: str) -> str | Doubtful:
     parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D|\d+\.\d+\.)|[()（）]", t) if p]
     found: list[str] = []
     refused: list[BadValue] = []
+    virtual: set[int] = set()  # found[i] labelled VIP / 浮动IP: shared, not the host's own
+    label_before = False  # a word of its own before the address: 浮动IP 10.1.1.21
     for part in parts:
         p = part if part[:1].isdigit() or _is_address(part) else \
             re.sub(r"^[^\d:]*?[:：=]?(?=\d|::)", "", part)
         if not re.search(r"\d", p):
+            if _VIRTUAL.search(part):
+                if found and re.search(r"[(（]\s*" + re.escape(part) + r"\s*[)）]", t):
+                    virtual.add(len(found) - 1)  # 10.1.1.10（VIP）: the label after it
+                else:
+                    label_before = True
             continue  # a label such as 管理 or 业务
         try:
             found.append(_one_ip(p, text))
         except BadValue as exc:
             refused.append(exc)
+            continue
+        if label_before or _VIRTUAL.search(part[:len(part) - len(p)]):
+            virtual.add(len(found) - 1)
+        label_before = False
     if not found:
         raise refused[0] if refused else BadValue(f"{text!r} is not an IP address")
+    own = [a for i, a in enumerate(found) if i not in virtual]
+    if own and virtual:
+        return Doubtful(own[0], "holds a virtual address (VIP, 浮动IP) beside the host's "
+                                "own: the host's own (the first) is used")
     if len(found) + len(refused) > 1:
         return Doubtful(found[0], "holds several IP addresses; the first usable one is used")
     return found[0]
+
+
+#: A label saying an address is virtual (shared by a cluster, moved on failover): VIP,
+#: 虚IP, 虚拟IP, 浮动IP, 漂移IP, an Oracle RAC SCAN address (not 虚拟机: a VM's own IP).
+_VIRTUAL = re.compile(r"vip|虚ip|虚拟ip|浮动|漂移|scan|floating", re.I)
+
 
 
 def value_of(value: Any) -> Any:

@@ -292,3 +292,18 @@ def test_a_folder_import_names_the_text_files_it_leaves_out(tmp_path: Path) -> N
                                     "--estate", str(est), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "sd-yb-app01" in {h["hostname"] for h in Estate.load(est).rows("hosts")}
+
+
+def test_a_virtual_ip_beside_the_hosts_own_is_not_taken_for_the_host(tmp_path: Path) -> None:
+    rows = [["单位", "系统名称", "主机名", "IP地址"],
+            ["甲局", "OA", "oa01", "VIP:10.1.1.10 实IP:10.1.1.1"],
+            ["甲局", "OA", "oa02", "VIP:10.1.1.10 实IP:10.1.1.2"],
+            ["甲局", "OA", "oa03", "10.1.1.20（VIP）、10.1.1.3"],
+            ["甲局", "OA", "oa04", "浮动IP 10.1.1.21；10.1.1.4"],
+            ["甲局", "OA", "oa05", "10.1.1.5；10.1.1.6"]]
+    read = read_ledger(write_xlsx(tmp_path / "t.xlsx", {"主机": rows}), reader=read_grids)
+    got = {h["hostname"]: h["ip"] for h in read.rows["hosts"]}
+    assert got == {"oa01": "10.1.1.1", "oa02": "10.1.1.2", "oa03": "10.1.1.3",
+                   "oa04": "10.1.1.4", "oa05": "10.1.1.5"}
+    said = [w for w in read.warnings if "virtual" in w]
+    assert len(said) == 1 and "rows 2, 3, 4, 5" in said[0], read.warnings
