@@ -9,7 +9,7 @@ from typing import Any
 from connectors.journal.wave import open_journal
 from shangyun.errors import ShangyunError, StepError
 from shangyun.estate import Estate
-from shangyun.estate.names import names_of
+from shangyun.estate.names import command_arg, names_of
 from shangyun.runbook.sources import plan_files, wave_of_systems
 from shangyun.wave.classified import classified_ids, classified_refusal
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
@@ -32,6 +32,39 @@ def _classified(estate_dir: str) -> set[str]:
         return classified_ids(Estate.load(estate_dir, check=False))
     except ShangyunError:
         return set()
+
+
+def _hosts_not_moved(journal: Any, estate_dir: str, number: int, cut: list[str],
+                     names: dict[str, str]) -> list[str]:
+    """One reason per cut-over system (``cut``) the estate gives a host its run never
+    moved (no ``launch`` step of it done in wave ``number``, while others are: a ledger
+    re-imported after the cutover added it) — the run leaves a cut-over system alone, so
+    that host would never move; each names the hosts and the commands that move the system
+    whole."""
+    try:
+        hosts = Estate.load(estate_dir, check=False).rows("hosts")
+    except ShangyunError:
+        return []
+    out = []
+    for sid in sorted(cut):
+        launched = {r.key.rsplit("/", 1)[-1] for r in journal.records(number, sid)
+                    if r.kind == "launch" and r.status == "done"}
+        if not launched:  # a journal with no launch step: nothing to compare with
+            continue
+        missing = [h for h in hosts
+                   if str(h.get("system_id") or "") == sid and str(h["id"]) not in launched]
+        if not missing:
+            continue
+        who, arg = names.get(sid) or sid, command_arg("system", sid, names)
+        hostnames = ", ".join(str(h.get("hostname") or h["id"]) for h in missing)
+        out.append(f"{who}: {hostnames} never moved (the estate gives {who} "
+                   f"{'a host' if len(missing) == 1 else 'hosts'} its cutover did not move — "
+                   f"added to the ledgers since?); the run leaves a cut-over system alone, so "
+                   f"move it whole: fail it back (shangyun wave rollback {number} --system "
+                   f"{arg} --fail-back), then run it again (shangyun wave run {number} --only "
+                   f"{arg}); or, if it is not that system's host, correct the ledger and "
+                   "import it again")
+    return out
 
 
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
@@ -87,9 +120,12 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
         secret = [f"{names.get(sid) or sid} is "
                   + classified_refusal(sid, number, holding_wave(journal, sid), names)
                   for sid in sorted(systems) if sid in classified]
-        if secret or not verdict.ok:
-            raise StepError(f"wave {number} cannot be finalized: "
-                            + "; ".join([*secret, *(verdict.reasons if not verdict.ok else [])]))
+        unmoved = _hosts_not_moved(journal, estate_dir, number,
+                                   [sid for sid, v in systems.items() if v["cutover"] == "done"],
+                                   names)
+        if secret or unmoved or not verdict.ok:
+            raise StepError(f"wave {number} cannot be finalized: " + "; ".join(
+                [*secret, *unmoved, *(verdict.reasons if not verdict.ok else [])]))
         run_id = journal.begin_run(number, {"soak_hours": soak}, kind="finalize",
                                    exclusive=True)
         journal.audit("wave.finalized", None, "ok",
