@@ -14,8 +14,18 @@ SUBCOMMANDS: dict[str, str] = {"sample": "shangyun.cli.inventory_sample:sample",
                                "conflicts": "shangyun.cli.inventory_io:conflicts_cmd",
                                "resolve": "shangyun.cli.inventory_resolve:resolve_cmd"}
 
+SUMMARIES = {  # each lazy subcommand's first help sentence, for --help without importing it
+    "conflicts": "List values that two sources disagree on (current vs incoming, and their "
+                 "sources).",
+    "export": "Export the estate to one Excel workbook, a sheet per table, headers in zh or "
+              "en.",
+    "import": "Import ledgers (.xlsx/.csv, RVTools exports) into the estate, merging by host.",
+    "resolve": "Settle conflicts: keep the estate's value (current) or take the incoming one.",
+    "sample": "Generate a realistic sample estate (hq + bureaus) and its per-bureau ledgers.",
+}
 
-@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS, summaries=SUMMARIES)
 def inventory() -> None:
     """Build and review the estate: import ledgers, validate, show, export, settle conflicts,
     generate samples."""
