@@ -9,11 +9,12 @@ from typing import Any
 from connectors.journal.wave import open_journal
 from shangyun.errors import ShangyunError, StepError
 from shangyun.estate import Estate
-from shangyun.estate.names import command_arg, names_of
+from shangyun.estate.names import names_of
 from shangyun.runbook.sources import plan_files, wave_of_systems
 from shangyun.wave.classified import classified_ids, classified_refusal
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
 from shangyun.wave.journal_port import holding_wave
+from shangyun.wave.unmoved import hosts_never_moved, launched_hosts, never_moved_reason
 
 
 def _system_names(estate_dir: str) -> dict[str, str]:
@@ -37,34 +38,16 @@ def _classified(estate_dir: str) -> set[str]:
 def _hosts_not_moved(journal: Any, estate_dir: str, number: int, cut: list[str],
                      names: dict[str, str]) -> list[str]:
     """One reason per cut-over system (``cut``) the estate gives a host its run never
-    moved (no ``launch`` step of it done in wave ``number``, while others are: a ledger
-    re-imported after the cutover added it) — the run leaves a cut-over system alone, so
-    that host would never move; each names the hosts and the commands that move the system
-    whole."""
+    moved (:func:`shangyun.wave.unmoved.hosts_never_moved`, the judgement ``wave status``
+    and the runbook use too), each naming the hosts and the commands that move it whole."""
     try:
         hosts = Estate.load(estate_dir, check=False).rows("hosts")
     except ShangyunError:
         return []
-    out = []
-    for sid in sorted(cut):
-        launched = {r.key.rsplit("/", 1)[-1] for r in journal.records(number, sid)
-                    if r.kind == "launch" and r.status == "done"}
-        if not launched:  # a journal with no launch step: nothing to compare with
-            continue
-        missing = [h for h in hosts
-                   if str(h.get("system_id") or "") == sid and str(h["id"]) not in launched]
-        if not missing:
-            continue
-        who, arg = names.get(sid) or sid, command_arg("system", sid, names)
-        hostnames = ", ".join(str(h.get("hostname") or h["id"]) for h in missing)
-        out.append(f"{who}: {hostnames} never moved (the estate gives {who} "
-                   f"{'a host' if len(missing) == 1 else 'hosts'} its cutover did not move — "
-                   f"added to the ledgers since?); the run leaves a cut-over system alone, so "
-                   f"move it whole: fail it back (shangyun wave rollback {number} --system "
-                   f"{arg} --fail-back), then run it again (shangyun wave run {number} --only "
-                   f"{arg}); or, if it is not that system's host, correct the ledger and "
-                   "import it again")
-    return out
+    launched = {sid: launched_hosts((r.key, r.kind, r.status)
+                                    for r in journal.records(number, sid)) for sid in cut}
+    return [never_moved_reason(number, sid, missing, names)
+            for sid, missing in hosts_never_moved(launched, hosts).items()]
 
 
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,

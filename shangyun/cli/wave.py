@@ -36,6 +36,7 @@ from shangyun.estate.names import (
 )
 from shangyun.wave.classified import CLASSIFIED_WORDS, classified_ids, way_home
 from shangyun.wave.state import (
+    CUT_OVER,
     PENDING,
     SKIPPED,
     counted,
@@ -45,6 +46,7 @@ from shangyun.wave.state import (
     state_words,
 )
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
+from shangyun.wave.unmoved import hosts_never_moved, launched_hosts, never_moved_reason
 
 
 def _target_options(target: str, uri: str | None, pool: str | None, endpoint: str | None,
@@ -350,11 +352,9 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
             t.add_row(names.get(s["id"]) or s["id"], _step_label(st["key"], hosts),
                       st["status"], st.get("error") or "")
     if status["state"] == "cut_over":  # the wave's last step, not a system's
-        refused = not_finalizable({s["id"]: s["state"] for s in status["systems"]})
-        secret = _classified_words(number, status["systems"], estate_dir)
         t.add_row(f"wave {number}", "finalize", "pending",
-                  secret or (_not_finalizable_words(number, refused, estate_dir) if refused
-                             else f"shangyun wave finalize {number} after the soak period"))
+                  _finalize_refusal(number, status["systems"], estate_dir)
+                  or f"shangyun wave finalize {number} after the soak period")
     console.print(t)
 
 
@@ -369,13 +369,10 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     rolled back by the operator's command (who, when)."""
     state, number = status["state"], status["wave"]
     words = state.replace("_", " ")
-    refused = not_finalizable({s["id"]: s["state"] for s in status.get("systems") or []})
-    secret = _classified_words(number, status.get("systems") or [], estate_dir) \
+    refusal = _finalize_refusal(number, status.get("systems") or [], estate_dir) \
         if state == "cut_over" else None
-    if secret:
-        return f"{words} — {secret}"
-    if state == "cut_over" and refused:
-        return f"{words} — " + _not_finalizable_words(number, refused, estate_dir)
+    if refusal:
+        return f"{words} — {refusal}"
     if state == "cut_over":
         return (f"{words} — awaiting finalize (the source is kept for fail-back; next: "
                 f"shangyun wave finalize {number}"
@@ -390,6 +387,45 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
                 f"({by.get('operator') or '?'}, {_utc(by.get('at'))}; not a failure, "
                 "nothing to decide)")
     return words
+
+
+def _finalize_refusal(number: int, systems: list[dict[str, Any]],
+                      estate_dir: str | None) -> str | None:
+    """Why ``wave finalize`` would refuse a wave that reads cut over, as ``wave status``
+    says it (None: it would not): a system the estate marks classified
+    (:func:`_classified_words`), a cut-over system the estate gives a host its run never
+    moved (:func:`_never_moved_words`, the judgement finalize makes), or systems moved
+    disks-only (:func:`_not_finalizable_words`)."""
+    secret = _classified_words(number, systems, estate_dir)
+    if secret:
+        return secret
+    unmoved = _never_moved_words(number, systems, estate_dir)
+    if unmoved:
+        return unmoved
+    refused = not_finalizable({s["id"]: s["state"] for s in systems})
+    return _not_finalizable_words(number, refused, estate_dir) if refused else None
+
+
+def _never_moved_words(number: int, systems: list[dict[str, Any]],
+                       estate_dir: str | None) -> str | None:
+    """Why ``wave finalize`` would refuse the wave for its cut-over systems the estate now
+    gives a host their run never moved (:func:`shangyun.wave.unmoved.hosts_never_moved`,
+    as finalize judges it), with the commands that move each whole; None when none."""
+    if not estate_dir:
+        return None
+    try:
+        estate = Estate.load(estate_dir, check=False)
+    except ShangyunError:
+        return None
+    launched = {s["id"]: launched_hosts((st["key"], st["kind"], st["status"])
+                                        for st in s["steps"])
+                for s in systems if s["state"] == CUT_OVER}
+    missing = hosts_never_moved(launched, estate.rows("hosts"))
+    if not missing:
+        return None
+    names = names_of(estate, "system")
+    return "finalize would refuse " + "; ".join(
+        never_moved_reason(number, sid, hosts, names) for sid, hosts in missing.items())
 
 
 def _classified_words(number: int, systems: list[dict[str, Any]],

@@ -12,7 +12,7 @@ and the final state per system.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -79,6 +79,7 @@ from shangyun.wave.stepargs import (
     VerifyArgs,
 )
 from shangyun.wave.steps import RunOptions, Step, disk_source
+from shangyun.wave.unmoved import hosts_never_moved, launched_hosts
 from shangyun.words import counted
 
 CHECKS = ("chk_fingerprint", "chk_paths", "chk_ready", "chk_window")
@@ -353,7 +354,8 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                              for s in systems
                              for f in s["history"].get("earlier_failures", [])],
         "rollbacks": _rollbacks(systems, t),
-        "outcome": outcome(number, systems, history["runs"], t, classified_ids(estate)),
+        "outcome": outcome(number, systems, history["runs"], t, classified_ids(estate),
+                           _never_moved(systems, estate.rows("hosts"))),
     }
 
 
@@ -388,13 +390,28 @@ def _rollbacks(systems: list[dict[str, Any]], t: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _never_moved(systems: list[dict[str, Any]],
+                 hosts: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Cut-over system id -> the hostnames the estate gives it that its run never moved
+    (:func:`shangyun.wave.unmoved.hosts_never_moved`, the judgement ``wave finalize``
+    makes)."""
+    launched = {s["id"]: launched_hosts((st["key"], st["kind"], st["status"])
+                                        for st in s["history"].get("steps", []))
+                for s in systems if s["state"] == CUT_OVER}
+    return hosts_never_moved(launched, hosts)
+
+
 def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any]],
-            t: Any, classified: Collection[str] = ()) -> dict[str, Any]:
+            t: Any, classified: Collection[str] = (),
+            never_moved: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     """What the wave did, for the runbook's first screen: the wave's one state
     (:func:`shangyun.wave.state.wave_state`), what moved, what rolled back (or was refused)
     and why, and what needs a decision, each with the command to take it up.
     ``classified``: the ids the estate marks classified (涉密) — a wave cut over with one
-    of them does not say to finalize (it would refuse) but how to bring it home."""
+    of them does not say to finalize (it would refuse) but how to bring it home.
+    ``never_moved``: cut-over system id -> hostnames the estate gives it that its run never
+    moved (:func:`_never_moved`) — finalize refuses those too: the runbook says how to move
+    each whole."""
     latest = latest_runs(runs)
     state = wave_state((r["status"] for r in latest.values()),
                        {s["id"]: s["state"] for s in systems})
@@ -438,6 +455,9 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
         if state == WAVE_CUT_OVER else []  # moved disks-only: finalize would refuse them
     secret = [s for s in systems if s["id"] in set(classified)] \
         if state == WAVE_CUT_OVER else []  # classified: finalize would refuse them
+    never_moved = never_moved or {}
+    unmoved = [s for s in systems if s["id"] in never_moved] \
+        if state == WAVE_CUT_OVER else []  # hosts never moved: finalize would refuse them
     return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
             "ok": state in (WAVE_DONE, WAVE_CUT_OVER), "ran": bool(runs),
             "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK,
@@ -446,6 +466,11 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
                              s["name"] or s["id"] for s in secret), home="; ".join(
                              _home_commands(number, s) for s in secret))
                          if secret else
+                         t("finalize_refused_unmoved", n=number, names=", ".join(
+                             f"{s['name'] or s['id']} ({', '.join(never_moved[s['id']])})"
+                             for s in unmoved), home="; ".join(
+                             _move_whole_commands(number, s) for s in unmoved))
+                         if unmoved else
                          t("finalize_refused", n=number, names=", ".join(
                              s["name"] or s["id"] for s in systems if s["id"] in refused))
                          if refused else
@@ -465,6 +490,14 @@ def _home_commands(number: int, system: dict[str, Any]) -> str:
     back = f"shangyun wave rollback {number} --system {arg}"
     return (f"`{back} --fail-back` → `{back}`" if system["state"] == CUT_OVER
             else f"`{back}`")
+
+
+def _move_whole_commands(number: int, system: dict[str, Any]) -> str:
+    """The commands that move a cut-over system of wave ``number`` whole, as code spans:
+    fail it back, then run it again."""
+    arg = system.get("cmd") or system["id"]
+    return (f"`shangyun wave rollback {number} --system {arg} --fail-back` → "
+            f"`shangyun wave run {number} --only {arg}`")
 
 
 def _unprefixed(error: str, system: dict[str, Any], key: str) -> str:

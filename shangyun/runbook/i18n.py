@@ -344,6 +344,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "classified (涉密) in the estate, and a classified system never moves to the cloud. "
         "Bring it home: {home}; then re-plan (`shangyun plan`). If the 涉密 mark is wrong, "
         "correct 是否涉密 in the ledger and import it again"),
+    "finalize_refused_unmoved": (
+        "暂不能收尾：`shangyun wave finalize {n}` 会拒绝 {names}——台账现为其列出割接时未迁移的"
+        "主机（割接后新导入？）；已割接的系统再次执行时不会被处理，该主机永远不会迁移。请整体"
+        "迁移：{home}；若该主机不属于此系统，请更正台账并重新导入",
+        "Not ready to finalize: `shangyun wave finalize {n}` would refuse {names}: the "
+        "estate gives it a host its cutover never moved (added to the ledgers since?), and a "
+        "run leaves a cut-over system alone, so that host would never move. Move it whole: "
+        "{home}; or, if it is not that system's host, correct the ledger and import it again"),
     "pending_finalize": ("待收尾：浸泡期结束后执行 `shangyun wave finalize {n}`；在此之前源端"
                          "保留，可回切 `shangyun wave rollback {n} --fail-back`",
                          "Pending: `shangyun wave finalize {n}` after the soak period; until "

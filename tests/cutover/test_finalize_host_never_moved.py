@@ -56,3 +56,21 @@ def test_finalize_refuses_a_host_of_the_system_its_cutover_never_moved(
     assert "shangyun wave run 1 --only 审批系统" in err, err
     with open_journal(root, create=False) as j:
         assert [r["kind"] for r in j.runs(1)] == ["run"]  # nothing finalized
+
+    # wave status and the runbook judge it as finalize does: no finalize suggested there
+    # (they read 'next: shangyun wave finalize 1 … after the soak period' — the same path)
+    text = " ".join(CliRunner().invoke(main, ["wave", "status", "1", "--estate",
+                                              str(root)]).output.split())
+    assert "finalize would refuse 审批系统: vm09 never moved" in text, text
+    assert "shangyun wave rollback 1 --system 审批系统 --fail-back" in text, text
+    assert "after the soak period" not in text, text
+    for lang, words in (("en", "never move"), ("zh", "永远不会迁移")):
+        book = CliRunner().invoke(main, ["runbook", "1", "--estate", str(root), "--lang", lang,
+                                         "--format", "md"])
+        assert book.exit_code == 0, book.output
+        md = (root / "runbooks" / f"wave-1.{lang}.md").read_text(encoding="utf-8")
+        head = md[:md.index("\n## ", md.index("\n## ") + 1)]  # the outcome section
+        assert "审批系统 (vm09)" in head and words in head, head
+        assert "shangyun wave rollback 1 --system 审批系统 --fail-back" in head, head
+        assert "shangyun wave run 1 --only 审批系统" in head, head
+        assert "after the soak period" not in head and "浸泡期结束后执行" not in head, head
