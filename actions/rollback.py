@@ -33,12 +33,15 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
              systems: list[str] | None = None, bureau: str | None = None,
              lock: Callable[[str], AbstractContextManager[Any]] | None = None,
              targets: TargetFactories | None = None,
-             discard_production_writes: bool = False) -> list[UndoReport]:
+             discard_production_writes: bool = False,
+             group: list[str] | None = None) -> list[UndoReport]:
     """Undo wave ``number`` (or one system) from the journal alone, newest step first.
 
     ``systems`` limits the undo to those systems (a bureau's share, journaled as that
     bureau's run); ``lock(system_id)`` is held around each system's undo (the distributed
-    system lock); ``targets``: target factories by kind (the built-in ones otherwise).
+    system lock); ``targets``: target factories by kind (the built-in ones otherwise);
+    ``group``: the other members of ``system``'s move group, undone with it (a move group
+    moves and comes back together), journaled in the run's ``group``.
 
     Refused (:class:`StepError`, nothing undone, no run journaled) once the wave is
     finalized, and (:class:`InProductionError`) when a system to undo is cut over — its
@@ -47,14 +50,15 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
     (``wave.rollback.discard_production_writes``) before it is undone."""
     with open_journal(estate_dir) as journal:
         journal.ensure_idle(number, bureau=bureau)
-        todo = [system] if system else journal.systems(number)
+        todo = [system, *(group or [])] if system else journal.systems(number)
         if systems is not None:
             todo = [s for s in todo if s in set(systems)]
         names = system_names(estate_dir)
         live = refuse_rollback(journal, number, todo, discard_production_writes, names)
         last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
-        run_id = journal.begin_run(number, {"system": system, "options": opts.to_dict(),
+        run_id = journal.begin_run(number, {"system": system, "group": group or [],
+                                            "options": opts.to_dict(),
                                             "bureau": bureau}, kind="rollback",
                                    exclusive=True)  # a run started meanwhile: refused
         ctx = RunContext(opts, targets=targets or {}, names=names).bind(journal, run_id,

@@ -478,7 +478,8 @@ def _utc(at: object) -> str:
 @wave.command("rollback")
 @click.argument("number", type=int)
 @estate_option
-@click.option("--system", "system", help="Roll back only this system (id or name).")
+@click.option("--system", "system", help="Roll back only this system (id or name), with "
+              "the other members of its move group (a move group comes back together).")
 @click.option("--distributed", is_flag=True,
               help="Undo each bureau's share on its worker (each system under its lock).")
 @click.option("--fail-back", "fail_back", is_flag=True,
@@ -531,7 +532,14 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         _fail_back(run_fail_back(estate_dir, number, system), number, as_json, names)
         return
 
-    reports = rollback(estate_dir, number, system, discard_production_writes=discard)
+    group = _group_members(estate_dir, number, system,
+                           {s["id"] for s in status["systems"]}) if system else []
+    if group and not as_json:
+        console.print(f"{escape(readable(system, names))} moves in one move group with "
+                      f"{escape(', '.join(readable(s, names) for s in group))}: rolling back "
+                      "the whole group (a move group moves and comes back together)")
+    reports = rollback(estate_dir, number, system, discard_production_writes=discard,
+                       group=group)
     hosts = _part_names(estate_dir)
     data = [{"system": r.system_id, "name": names.get(r.system_id, ""), "undone": r.undone,
              "failed": r.failed} for r in reports]
@@ -540,7 +548,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         why = "; ".join(f"{readable(r.system_id, names)}: undo of {_step_label(key, hosts)} "
                         f"failed: {err}" for r in reports for key, err in r.failed.items())
         print_json({"wave": number, "ok": ok, **({} if ok else {"error": why}),
-                    "systems": data})
+                    "group": group, "systems": data})
     else:
         for r in reports:
             mark = "[green]rolled back[/]" if r.ok else "[red]ROLLBACK FAILED[/]"
@@ -551,6 +559,22 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                               f"{escape(err)}")
     if not all(r.ok for r in reports):
         raise SystemExit(1)
+
+
+def _group_members(estate_dir: str, number: int, system: str,
+                   journaled: set[str]) -> list[str]:
+    """The other members of ``system``'s move group in wave ``number`` (the plan's) that
+    have steps in the journal (``journaled``): ``wave rollback --system`` undoes them with
+    it, a move group being moved and brought back together. Empty when the plan cannot be
+    read (the system alone is rolled back)."""
+    from shangyun.wave.plan import load_wave
+
+    try:
+        groups = load_wave(estate_dir, number).move_groups
+    except ShangyunError:
+        return []
+    members = next((g for g in groups.values() if system in g), [])
+    return [s for s in members if s != system and s in journaled]
 
 
 def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool,

@@ -217,3 +217,27 @@ def test_the_operators_rollback_of_one_system_is_named_as_he_typed_it(tmp_path: 
     assert at is not None, why
     assert f"(root, {at.group()} UTC;" in text, (why, text)  # the runbook's time, in UTC
     assert rollback_run["status"] == "rolled_back"
+
+
+def test_rolling_back_one_member_of_a_move_group_rolls_back_the_group_and_says_so(
+        prefect_harness: None, tmp_path: Path, cloud: Cloud, moto_endpoint: str,
+        bucket: str) -> None:
+    """``wave rollback N --system S`` on one member of a move group split the group without
+    a word (the other member stayed moved, though the group only moves together); it now
+    rolls back the whole group and says so, naming the others."""
+    root = str(tmp_path / "estate")
+    build_estate(Path(root), tmp_path / "images", n_systems=2, formats=FORMATS[:2], mib=1,
+                 groups=[["sys-01", "sys-02"]])
+    assert _json("wave", "run", "1", "--estate", root, "--target", "libvirt",
+                 "--target-uri", cloud.uri, "--pool", cloud.pool, "--staging",
+                 str(tmp_path / "staging"), "--s3-endpoint", moto_endpoint, "--bucket",
+                 bucket)["state"] == "done"
+
+    out = " ".join(_cli("wave", "rollback", "1", "--estate", root, "--system",
+                        "审批系统").output.split())
+    assert "审批系统 moves in one move group with 档案系统" in out, out
+    assert "rolling back the whole group" in out, out
+    assert "档案系统: rolled back" in out and "审批系统: rolled back" in out, out
+    wave = _json("wave", "status", "1", "--estate", root)
+    assert {s["id"]: s["state"] for s in wave["systems"]} == {
+        "sys-01": "rolled_back_by_operator", "sys-02": "rolled_back_by_operator"}, wave
