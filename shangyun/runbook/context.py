@@ -332,14 +332,22 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
             "ran_steps": len(ran), "other_steps": extra})
     windows = _windows(pf["windows"], number, bureaus, systems, estimate.spans, t, warnings)
     wrow = next((w for w in pf["waves"] if str(w.get("wave")) == str(number)), {})
-    checks = _checks(wave, systems, windows, warnings, t)
+    # once the wave ran, the pre-run checks judge only what is still to run (not moved:
+    # failed, rolled back, pending …); a moved system's bureau needs no window any more
+    left = [s for s in systems if s["state"] not in FINISHED]
+    judged = left if history["runs"] and left else systems
+    checks = _checks(wave, judged, [w for w in windows if w["bureau"] in
+                                    {s["bureau"] for s in judged}], warnings, t)
+    out = outcome(number, systems, history["runs"], t, classified_ids(estate),
+                  _never_moved(systems, estate.rows("hosts")))
     return {
         "wave": number, "estate": estate.meta.get("name", root.name),
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "start": wrow.get("start", ""), "pilot": str(wrow.get("pilot", "")).lower() == "true",
         "windows": windows, "bureaus": sorted({s["bureau"] for s in systems}),
         "systems": systems, "checks": checks,
-        "verdict": verdict(checks, t, number if is_finalized(history["runs"]) else None),
+        "verdict": verdict(checks, t, number if is_finalized(history["runs"]) else None,
+                           ran=out["label"] if history["runs"] else None, left=len(left)),
         "warnings": [{**w, "system": _label(w["system"], sys_rows)} if w["system"] else w
                      for w in warnings],
         "signers": [t(r) for r in SIGNERS], "efficiency": eff,
@@ -354,8 +362,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
                              for s in systems
                              for f in s["history"].get("earlier_failures", [])],
         "rollbacks": _rollbacks(systems, t),
-        "outcome": outcome(number, systems, history["runs"], t, classified_ids(estate),
-                           _never_moved(systems, estate.rows("hosts"))),
+        "outcome": out,
     }
 
 
@@ -658,25 +665,38 @@ def _window_check(windows: list[dict[str, Any]], t: Any) -> dict[str, Any]:
             "result": result}
 
 
-def verdict(checks: list[dict[str, Any]], t: Any, closed: int | None = None) -> dict[str, Any]:
+def verdict(checks: list[dict[str, Any]], t: Any, closed: int | None = None,
+            ran: str | None = None, left: int = 0) -> dict[str, Any]:
     """GO when every automatic check passed, else NO-GO with the checks that did not.
     ``closed``: the number of a finalized wave — nothing of it will run again, so its
     runbook reads as what happened: no go/no-go (``go`` None, ``closed`` True), the
-    checklist kept below as what was checked before its runs."""
+    checklist kept below as what was checked before its runs. ``ran``: the wave's state in
+    words, once it ran (the journal's, :func:`outcome`), and ``left`` how many of its
+    systems are still to run (not moved): none left, the verdict is what the journal says
+    (``go`` None, no reasons); some left, the journal's state, then GO / NO-GO for them
+    (``checks`` judged on those systems only: a window is a pre-run judgement)."""
     if closed is not None:
         return {"go": None, "closed": True, "label": t("verdict_closed", n=closed),
                 "reasons": []}
+    if ran is not None and not left:
+        return {"go": None, "closed": False, "label": t("verdict_ran", state=ran),
+                "reasons": []}
     failed = [c for c in checks if c["auto"] and not c["ok"]]
+    go = t("go") if not failed else t("no_go")
     return {"go": not failed, "closed": False,
-            "label": t("go") if not failed else t("no_go"),
+            "label": go if ran is None else t("verdict_rest", state=ran, n=left,
+                                              what=counted(left, "system"), go=go),
             "reasons": [f"{c['text']}: {c['result']}" for c in failed]}
 
 
 def _checks(wave: WaveWork, systems: list[dict[str, Any]], windows: list[dict[str, Any]],
             warnings: list[dict[str, str]], t: Any) -> list[dict[str, Any]]:
+    """The go/no-go checklist over ``systems`` (the wave's, or those still to run) and
+    their bureaus' ``windows``."""
+    ids = {s["id"] for s in systems}
     results = {
         "chk_fingerprint": wave.plan_fingerprint == wave.estate_fingerprint,
-        "chk_paths": all(d.path for s in wave.systems for d in s.disks)
+        "chk_paths": all(d.path for s in wave.systems if s.id in ids for d in s.disks)
         and not any(s["hosts_without_disks"] for s in systems),
         "chk_ready": all(s["readiness"] != "not ready" for s in systems),
     }

@@ -167,6 +167,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "closed — wave {n} is finalized: this runbook records what happened, "
                        "not a go/no-go; the go/no-go checklist below is what was checked "
                        "before its runs"),
+    "verdict_ran": ("{state} — 本手册记录日志中的实际经过：本批次已无待执行的系统，不再是放行结论；"
+                    "下方的放行检查清单是执行前的检查",
+                    "{state} — this runbook records what the journal holds: nothing of the "
+                    "wave is left to run, so there is no go/no-go; the checklist below is "
+                    "the pre-run one"),
+    "verdict_rest": ("{state} — 尚有 {n} 个系统待执行，其放行结论：{go}",
+                     "{state} — {what} left to run, whose go/no-go is: {go}"),
     "chk_backup": ("源系统已完成备份并验证可恢复", "Source systems backed up and restore tested"),
     "chk_notice": ("已通知用户停机时间", "Users notified of the downtime"),
     "chk_contacts": ("系统负责人在窗口内可联系", "System owners reachable during the window"),
