@@ -682,8 +682,13 @@ def parse_ip(text: str) -> str | Doubtful:
     """The IP address in the cell ("10.0.0.5", "10.0.0.5/24", "10. 0. 0. 5").
 
     The address must be a usable unicast host address (not 0.0.0.0, loopback, multicast,
-    broadcast, reserved or link-local). Several addresses in one cell ("10.0.0.5；10.0.0.6",
-    "管理:10.0.0.5 业务:10.0.0.6") give the first, as a :class:`Doubtful` value."""
+    broadcast, reserved or link-local). Several addresses in one cell ("10.0.0.5；10.0.0.6")
+    give the first, as a :class:`Doubtful` value; an address labelled virtual (VIP, 浮动IP)
+    or management (管理, 运维, mgmt, BMC) gives way to the host's own business address
+    beside it ("管理:10.8.0.4 业务:10.9.0.4" → 10.9.0.4, as when 业务IP and 管理IP are
+    separate columns). A range ("10.1.1.1-10.1.1.3", "10.1.1.1~3") is several addresses of
+    the host (its NICs or VIPs) when it holds at most :data:`MAX_RANGE` addresses; a larger
+    (or backward) range is refused."""
     if quick_ip(text):
         return text
     port = _IP_PORT.fullmatch(text.strip())
@@ -691,38 +696,127 @@ def parse_ip(text: str) -> str | Doubtful:
         return Doubtful(_one_ip(port.group(1), text),
                         "has a port after the address: the address is used, the port dropped")
     t = re.sub(r"\s*([.:/])\s*(?=[\da-f])", r"\1", text.strip().lower())
+    ranged = "-" in t or "~" in t or "～" in t or "–" in t or "—" in t
+    if ranged:  # 10.1.1.1 - 10.1.1.3, 10.1.1.1～3: one part of the cell
+        t = _RANGE_DASH.sub("~", t)
     parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D|\d+\.\d+\.)|[()（）]", t) if p]
     found: list[str] = []
     refused: list[BadValue] = []
-    virtual: set[int] = set()  # found[i] labelled VIP / 浮动IP: shared, not the host's own
-    label_before = False  # a word of its own before the address: 浮动IP 10.1.1.21
+    #: the label of found[i] when it is not the host's own business address
+    labelled: dict[int, str] = {}
+    label_before: str | None = None  # a word of its own before the address: 浮动IP 10.1.1.21
+    in_range = False
     for part in parts:
         p = part if part[:1].isdigit() or _is_address(part) else \
             re.sub(r"^[^\d:]*?[:：=]?(?=\d|::)", "", part)
         if not re.search(r"\d", p):
-            if _VIRTUAL.search(part):
+            label = _label_of(part)
+            if label is not None or _BUSINESS.search(part):
                 if found and re.search(r"[(（]\s*" + re.escape(part) + r"\s*[)）]", t):
-                    virtual.add(len(found) - 1)  # 10.1.1.10（VIP）: the label after it
+                    if label is not None:  # 10.1.1.10（VIP）: the label after it
+                        labelled[len(found) - 1] = label
                 else:
-                    label_before = True
-            continue  # a label such as 管理 or 业务
-        try:
-            found.append(_one_ip(p, text))
-        except BadValue as exc:
-            refused.append(exc)
-            continue
-        if label_before or _VIRTUAL.search(part[:len(part) - len(p)]):
-            virtual.add(len(found) - 1)
-        label_before = False
+                    label_before = label
+            continue  # a label such as 业务 or 实IP
+        label = label_before or _label_of(part[:len(part) - len(p)])
+        label_before = None
+        addresses = [p]
+        if ranged and "~" in p:
+            got = _range(p, text)
+            if got is None:
+                refused.append(BadValue(f"{text!r} is not an IP address (nor a range of "
+                                        "them like 10.1.1.1-10.1.1.3)"))
+                continue
+            addresses, in_range = got, True
+        for a in addresses:
+            try:
+                found.append(_one_ip(a, text))
+            except BadValue as exc:
+                refused.append(exc)
+                continue
+            if label is not None:
+                labelled[len(found) - 1] = label
     if not found:
         raise refused[0] if refused else BadValue(f"{text!r} is not an IP address")
-    own = [a for i, a in enumerate(found) if i not in virtual]
-    if own and virtual:
-        return Doubtful(own[0], "holds a virtual address (VIP, 浮动IP) beside the host's "
-                                "own: the host's own (the first) is used")
+    if labelled:
+        own = [a for i, a in enumerate(found) if i not in labelled]
+        kinds = set(labelled.values())
+        if own and kinds == {"virtual"}:
+            return Doubtful(own[0], "holds a virtual address (VIP, 浮动IP) beside the host's "
+                                    "own: the host's own (the first) is used")
+        if own and kinds == {"management"}:
+            return Doubtful(own[0], _MANAGEMENT_DROPPED)
+        if own:
+            return Doubtful(own[0], "holds a virtual address (VIP, 浮动IP) and a management "
+                                    "address (管理, 运维, mgmt, BMC) beside the business one: "
+                                    "the business address is used")
+        real = [a for i, a in enumerate(found) if labelled[i] != "virtual"]
+        if real and "virtual" in kinds:
+            return Doubtful(real[0], "holds a virtual address (VIP, 浮动IP) beside the host's "
+                                     "own: the host's own (the first) is used")
+    if in_range:
+        return Doubtful(found[0], _RANGE_USED)
     if len(found) + len(refused) > 1:
         return Doubtful(found[0], "holds several IP addresses; the first usable one is used")
     return found[0]
+
+
+#: The most addresses a range in one host's IP cell may hold (read as that host's NICs or
+#: VIPs); a larger range is a subnet or a pool, not one host, and is refused.
+MAX_RANGE = 16
+
+_RANGE_DASH = re.compile(r"(?<=\d)\s*[-~～–—]\s*(?=\d)")
+_RANGE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})~(\d{1,3}(?:\.\d{1,3}){3}|\d{1,3})")
+
+_RANGE_USED = ("holds an address range (several addresses of one host: its NICs or VIPs); "
+               "the first usable one is used")
+
+_MANAGEMENT_DROPPED = ("holds a management address (管理, 运维, mgmt, BMC) beside the "
+                       "business one: the business address is used, the management one "
+                       "dropped (as when 业务IP and 管理IP are separate columns)")
+
+
+def _range(part: str, text: str) -> list[str] | None:
+    """The addresses of the range ``part`` ("10.1.1.1~10.1.1.3", "10.1.1.1~3") of the cell
+    ``text``, ``None`` when it is not two IPv4 addresses; raises :class:`BadValue` for a
+    range of more than :data:`MAX_RANGE` addresses or a backward one."""
+    m = _RANGE.fullmatch(part)
+    try:
+        first = ipaddress.IPv4Address(m.group(1)) if m else None
+        end = m.group(2) if m else ""
+        last = ipaddress.IPv4Address(end if "." in end else
+                                     m.group(1).rsplit(".", 1)[0] + "." + end) if m else None
+    except ValueError:
+        first = last = None
+    if first is None or last is None:
+        return None
+    n = int(last) - int(first) + 1
+    if n < 1:
+        raise BadValue(f"{text!r} is a range that runs backwards ({first} to {last}): "
+                       "give the host's own address")
+    if n > MAX_RANGE:
+        raise BadValue(f"{text!r} is a range of {n} addresses ({first} to {last}), more "
+                       "than one host has: give the host's own address (a range of at "
+                       f"most {MAX_RANGE} is read as several addresses of one host)")
+    return [str(first + i) for i in range(n)]
+
+
+def _label_of(words: str) -> str | None:
+    """``virtual`` or ``management`` for a label saying an address is one (VIP, 浮动IP;
+    管理, 运维, mgmt, BMC), ``None`` for any other text (业务, 实IP, …)."""
+    if not words:
+        return None
+    if _VIRTUAL.search(words):
+        return "virtual"
+    if _MANAGEMENT.search(words):
+        return "management"
+    return None
+
+
+#: A label saying an address is a management one (what a 管理IP column's header says).
+_MANAGEMENT = re.compile(r"管理|运维|带外|mgmt|manage|oob|bmc|ipmi|ilo", re.I)
+#: A label saying an address is the host's business one.
+_BUSINESS = re.compile(r"业务|应用|服务|business|service|app", re.I)
 
 
 #: A label saying an address is virtual (shared by a cluster, moved on failover): VIP,
