@@ -698,7 +698,7 @@ def parse_ip(text: str) -> str | Doubtful:
     t = re.sub(r"\s*([.:/])\s*(?=[\da-f])", r"\1", text.strip().lower())
     ranged = "-" in t or "~" in t or "～" in t or "–" in t or "—" in t
     if ranged:  # 10.1.1.1 - 10.1.1.3, 10.1.1.1～3: one part of the cell
-        t = _RANGE_DASH.sub("~", t)
+        t = _IP_RANGE_DASH.sub("~", t)
     parts = [p for p in re.split(r"[\s,;；，、|]+|/(?=\D|\d+\.\d+\.)|[()（）]", t) if p]
     found: list[str] = []
     refused: list[BadValue] = []
@@ -765,8 +765,8 @@ def parse_ip(text: str) -> str | Doubtful:
 #: VIPs); a larger range is a subnet or a pool, not one host, and is refused.
 MAX_RANGE = 16
 
-_RANGE_DASH = re.compile(r"(?<=\d)\s*[-~～–—]\s*(?=\d)")
-_RANGE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})~(\d{1,3}(?:\.\d{1,3}){3}|\d{1,3})")
+_IP_RANGE_DASH = re.compile(r"(?<=\d)\s*[-~～–—]\s*(?=\d)")
+_IP_RANGE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})~(\d{1,3}(?:\.\d{1,3}){3}|\d{1,3})")
 
 _RANGE_USED = ("holds an address range (several addresses of one host: its NICs or VIPs); "
                "the first usable one is used")
@@ -780,7 +780,7 @@ def _range(part: str, text: str) -> list[str] | None:
     """The addresses of the range ``part`` ("10.1.1.1~10.1.1.3", "10.1.1.1~3") of the cell
     ``text``, ``None`` when it is not two IPv4 addresses; raises :class:`BadValue` for a
     range of more than :data:`MAX_RANGE` addresses or a backward one."""
-    m = _RANGE.fullmatch(part)
+    m = _IP_RANGE.fullmatch(part)
     try:
         first = ipaddress.IPv4Address(m.group(1)) if m else None
         end = m.group(2) if m else ""
