@@ -465,7 +465,11 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     never_moved = never_moved or {}
     unmoved = [s for s in systems if s["id"] in never_moved] \
         if state == WAVE_CUT_OVER else []  # hosts never moved: finalize would refuse them
-    return {"state": state, "label": t(f"wave_{state.replace(' ', '_')}"),
+    label = (t("wave_cut_over_mixed",
+                 cut=", ".join(s["name"] or s["id"] for s in systems if s["state"] == CUT_OVER),
+                 disks=", ".join(s["name"] or s["id"] for s in systems if s["id"] in refused))
+             if refused else t(f"wave_{state.replace(' ', '_')}"))  # disks-only: not on target
+    return {"state": state, "label": label,
             "ok": state in (WAVE_DONE, WAVE_CUT_OVER), "ran": bool(runs),
             "failed_back": state in (WAVE_FAILED_BACK, WAVE_PARTLY_FAILED_BACK,
                                      WAVE_ROLLED_BACK, WAVE_PARTLY_ROLLED_BACK),

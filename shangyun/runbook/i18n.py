@@ -305,6 +305,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "直到 `wave finalize`",
                       "cut over — awaiting finalize: every system runs in production on the "
                       "target; the source is kept for fail-back until `wave finalize`"),
+    "wave_cut_over_mixed": ("已割接，待收尾：已在目标端生产运行：{cut}（源端保留以备回切，直到 "
+                            "`wave finalize`）；仅迁移了磁盘：{disks}（`plan/cutover.yaml` 未列出，"
+                            "未做任何切换，源端仍在生产）",
+                            "cut over — awaiting finalize: in production on the target: {cut} "
+                            "(the source kept for fail-back until `wave finalize`); moved "
+                            "disks-only: {disks} (not listed in `plan/cutover.yaml`: nothing "
+                            "switched, the source still in production)"),
     "wave_rolled_back": ("已回退：未迁移的系统均由操作员以 `wave rollback` 回退（非故障）",
                          "rolled back: every system not moved was rolled back by the "
                          "operator's `wave rollback` (not a failure)"),
