@@ -130,21 +130,26 @@ def start_cmd(bureaus: tuple[str, ...], estate_dir: str | None, name: str | None
 @json_option
 @handle_errors
 def status_cmd(estate_dir: str, as_json: bool) -> None:
-    """Show the pool's bureau queues (last polled, late runs) and its workers."""
+    """Show the pool's bureau queues (each with its bureau by name; last polled, late
+    runs) and its workers."""
     from connectors import workpool
     from shangyun.estate.model import Estate
+    from shangyun.estate.names import names_of, readable
 
     _api(estate_dir)
-    ids = [r["id"] for r in Estate.load(Path(estate_dir), check=False).rows("bureaus")]
+    names = names_of(Estate.load(Path(estate_dir), check=False), "bureau")
+    ids = list(names)
     queues = workpool.queue_status([workpool.queue_name(b) for b in ids])
     workers = workpool.workers()
     if as_json:
-        print_json({"queues": [q.to_dict() for q in queues], "workers": workers})
+        print_json({"queues": [{"bureau": b, "bureau_name": names.get(b, ""), **q.to_dict()}
+                               for b, q in zip(ids, queues, strict=True)],
+                    "workers": workers})
         return
-    t = Table("queue", "last polled", "ready", "late runs")
-    for q in queues:
-        t.add_row(q.name, q.last_polled or "never", "yes" if q.ready else "no",
-                  str(q.late_runs))
+    t = Table("bureau", "queue", "last polled", "ready", "late runs")
+    for b, q in zip(ids, queues, strict=True):
+        t.add_row(readable(b, names), q.name, q.last_polled or "never",
+                  "yes" if q.ready else "no", str(q.late_runs))
     console.print(t)
     w = Table("worker", "status", "last heartbeat")
     for row in workers:

@@ -1,0 +1,40 @@
+"""``shangyun worker status`` names each bureau queue's bureau (outside team's item 2): it
+listed ``bureau-<id>`` queues alone, and a person reads bureaus by name. Against a real
+Prefect server (the session's :func:`tests.conftest.prefect_harness`, on PostgreSQL) with
+the pool and queues made by our own connector (:func:`connectors.workpool.ensure_pool`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shangyun.cli import main
+from shangyun.estate.model import Estate
+
+
+def test_worker_status_names_each_queues_bureau(prefect_harness: None, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import prefect.settings
+
+    from connectors import workpool
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect.settings.PREFECT_API_URL.value())
+    root = tmp_path / "estate"
+    Estate.from_records({"name": "worker-status"}, {
+        "bureaus": [{"id": "bj-01", "name": "北京局", "kind": "bureau"},
+                    {"id": "sh-02", "name": "上海局", "kind": "bureau"}],
+    }).save(root)
+    workpool.ensure_pool(["bj-01", "sh-02"])
+    res = CliRunner().invoke(main, ["worker", "status", "--estate", str(root)])
+    assert res.exit_code == 0, res.output
+    rows = {line.split("│")[1].strip(): line for line in res.output.splitlines()
+            if "bureau-" in line and "│" in line}
+    assert set(rows) == {"北京局", "上海局"}, res.output
+    assert "bureau-bj-01" in rows["北京局"] and "bureau-sh-02" in rows["上海局"], res.output
+    out = json.loads(CliRunner().invoke(main, ["worker", "status", "--estate", str(root),
+                                               "--json"]).output)
+    assert [(q["bureau"], q["bureau_name"], q["name"]) for q in out["queues"]] == [
+        ("bj-01", "北京局", "bureau-bj-01"), ("sh-02", "上海局", "bureau-sh-02")], out
