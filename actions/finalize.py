@@ -9,7 +9,8 @@ from typing import Any
 from connectors.journal.wave import open_journal
 from shangyun.errors import ShangyunError, StepError
 from shangyun.estate import Estate
-from shangyun.estate.names import names_of
+from shangyun.estate.names import names_of, shell_word
+from shangyun.planner.files import PLAN_FILE
 from shangyun.runbook.sources import plan_files, wave_of_systems
 from shangyun.wave.classified import classified_ids, classified_refusal
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
@@ -50,12 +51,40 @@ def _hosts_not_moved(journal: Any, estate_dir: str, number: int, cut: list[str],
             for sid, missing in hosts_never_moved(launched, hosts).items()]
 
 
+def _members(journal: Any, estate_dir: str, number: int,
+             runs: list[dict[str, Any]]) -> set[str]:
+    """The systems of wave ``number``: the plan's (``plan/``) when the estate has one, else
+    the membership the wave's latest run recorded at its start (``planned``). Without
+    either, a :class:`StepError` says what is missing and what to do: judging only the
+    journal's systems would close the wave over a planned system that never ran."""
+    root = Path(estate_dir)
+    files = plan_files(root)
+    planned = wave_of_systems(files)
+    if files["plan"] is not None or planned:
+        return {sid for sid, n in planned.items() if n == number}
+    for run in reversed(runs):
+        if run["kind"] == "run":
+            members = journal.run_params(run["id"]).get("planned")
+            if members is not None:
+                return {str(m) for m in members}
+    raise StepError(
+        f"wave {number} cannot be finalized: the plan is missing ({root / PLAN_FILE} and "
+        f"{root / 'plan' / 'move_groups.csv'} are gone) and the journal's runs of wave "
+        f"{number} do not record the wave's systems (begun before runs recorded them), so "
+        "finalize cannot tell whether a system planned into the wave never ran. Make the "
+        f"plan again (shangyun plan --estate {shell_word(estate_dir)}, with the options it "
+        f"was made with), then run 'shangyun wave finalize {number}' again; nothing was "
+        "finalized")
+
+
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
                   soak_hours: float | None = None) -> dict[str, Any]:
     """Close wave ``number`` once every system is cut over and the soak period is over.
 
-    Reads the journal (each system's ``cutover`` step and its time; a system the plan puts
-    in the wave that never ran counts as not cut over) and the soak period of
+    Reads the journal (each system's ``cutover`` step and its time; a system of the wave
+    that never ran counts as not cut over — the wave's systems are the plan's, or, with
+    ``plan/`` gone, those its latest run recorded at its start; with neither it refuses:
+    :func:`_members`) and the soak period of
     ``plan/cutover.yaml``; refuses with a :class:`StepError` listing every reason. Closing
     writes a ``finalize`` run and an audit record. A wave finalized before, with no run
     since, is not closed again: the result says so (``already``, ``finalized_at``) and
@@ -91,10 +120,10 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
             status = rec.status if rec else (
                 "never run" if plan is not None and sid in plan.systems else UNLISTED)
             systems[sid] = {"cutover": status, "at": at}
-        # a system the plan puts in the wave that never ran (an --only run moved the
-        # others) is not cut over: the wave is not closed over it
-        for sid, n in wave_of_systems(plan_files(Path(estate_dir))).items():
-            if n == number and sid not in systems:
+        # a system of the wave that never ran (an --only run moved the others) is not
+        # cut over: the wave is not closed over it
+        for sid in sorted(_members(journal, estate_dir, number, runs)):
+            if sid not in systems:
                 systems[sid] = {"cutover": "never run", "at": None}
         names, classified = _system_names(estate_dir), _classified(estate_dir)
         verdict = finalize_verdict(systems, now, soak, names, number)

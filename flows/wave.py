@@ -724,8 +724,12 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
                                             flow_run_id=_flow_run_id())
             else:
                 journal.ensure_idle(number, bureau=bureau)
+                # the wave's membership as planned now (every system, whatever --only or
+                # the bureau): wave finalize judges it should plan/ be gone by then
+                planned = [s.id for s in (load_wave(estate_dir, number).systems
+                                          if only or bureau else wave.systems)]
                 run_id = journal.begin_run(number, {"options": opts.to_dict(), "only": only,
-                                                    "bureau": bureau,
+                                                    "bureau": bureau, "planned": planned,
                                                     "flow_run_id": _flow_run_id()},
                                            exclusive=True)  # two racing runs: one refused
         except ShangyunError as busy:  # refused, nothing begun: the flow run fails with it

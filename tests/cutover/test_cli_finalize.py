@@ -20,7 +20,8 @@ from shangyun.wave.steps import Step
 
 def _estate(tmp_path: Path, at: str) -> Path:
     """An estate (bureau, sys-1 and sys-2 named as their ids) whose journal has one run of
-    wave 1 that cut sys-1 over at ``at``."""
+    wave 1 that cut sys-1 over at ``at``. The run records wave 1's membership (sys-1) as a
+    real run does at its start: the estate has no plan, and finalize judges that."""
     root = tmp_path / "estate"
     Estate.from_records({"name": "finalize"}, {
         "bureaus": [{"id": "b-1", "name": "局一", "kind": "bureau"}],
@@ -30,7 +31,7 @@ def _estate(tmp_path: Path, at: str) -> Path:
     (root / "plan" / "cutover.yaml").write_text("schema_version: 1\nsoak_hours: 24\n"
                                                 "systems: {}\n")
     with open_journal(root) as j:
-        run = j.begin_run(1, {"options": {}})
+        run = j.begin_run(1, {"options": {}, "planned": ["sys-1"]})
         step = Step("cutover", "sys-1", "sys-1/cutover", "mark")
         j.record(run, 1, step, "started", {})
         j.record(run, 1, step, "done", {"cut_over_at": at})

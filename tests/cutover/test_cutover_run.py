@@ -85,7 +85,8 @@ def _setup(tmp_path: Path, dns: Route53Dns, farm: SshdFarm, web: str,
 
 
 def _ctx(journal: WaveJournal) -> tuple[RunContext, str]:
-    run_id = journal.begin_run(1, {"options": {}})
+    # the wave's membership, as a real run records it at its start (no plan here)
+    run_id = journal.begin_run(1, {"options": {}, "planned": ["sys-1"]})
     run = RunContext(RunOptions()).bind(journal, run_id, 1)
     return run, run_id
 

@@ -200,7 +200,9 @@ class Lifecycle(RuleBasedStateMachine):
         own run and context; a :class:`Killed` leaves everything as a dead process does
         (the run then ends as ``wave status`` finds it: crashed)."""
         with self._journal() as j:
-            run_id = j.begin_run(1, {"options": {}}, kind=kind)
+            # a run records the wave's membership at its start, as a real one does
+            run_id = j.begin_run(1, {"options": {}, **(
+                {"planned": [SID]} if kind == "run" else {})}, kind=kind)
             ctx = RunContext(RunOptions()).bind(j, run_id, 1)
             actions = dict(actions_for(ctx))
             if kill is not None:

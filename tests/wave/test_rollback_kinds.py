@@ -232,6 +232,8 @@ def test_rolling_back_one_member_of_a_move_group_rolls_back_the_group_and_says_s
                  "--target-uri", cloud.uri, "--pool", cloud.pool, "--staging",
                  str(tmp_path / "staging"), "--s3-endpoint", moto_endpoint, "--bucket",
                  bucket)["state"] == "done"
+    with open_journal(root, create=False) as j:  # the run recorded the wave's membership
+        assert j.run_params(j.runs(1)[0]["id"])["planned"] == ["sys-01", "sys-02"]
 
     out = " ".join(_cli("wave", "rollback", "1", "--estate", root, "--system",
                         "审批系统").output.split())
