@@ -48,6 +48,20 @@ class Doubtful:
         return f"Doubtful({self.value!r}, {self.kind!r})"
 
 
+class External:
+    """A dependency target the ledger labels external (``外部:税务总局``, ``（外部）…``):
+    the name of a system outside the estate, kept as the dependency's ``external``
+    endpoint (what discovery writes for a peer outside the estate), never a system."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"External({self.name!r})"
+
+
 #: Cell texts that mean "nothing here".
 BLANKS = frozenset({
     "", "-", "--", "---", "—", "——", "/", "\\", "n/a", "na", "null", "none", "nan", "nat",
@@ -914,6 +928,52 @@ def parse_go_live(text: str) -> str:
                    "2019)")
 
 
+#: The label of an external system in a dependency's target: 外部:税务总局,
+#: 外部系统：国家税务总局接口, （外部）国家税务总局, 人社部接口(外部), external: …
+_EXTERNAL_WORD = r"(?:外部(?:系统|单位|接口|机构|平台)?|external(?:\s+system)?)"
+_EXTERNAL = re.compile(
+    rf"^(?:[(（\[【]\s*{_EXTERNAL_WORD}\s*[)）\]】]\s*[:：]?|{_EXTERNAL_WORD}\s*[:：])\s*"
+    rf"(?P<a>.+)$|^(?P<b>.+?)\s*[(（\[【]\s*{_EXTERNAL_WORD}\s*[)）\]】]$", re.I)
+
+#: The warning of a dependency target labelled external (one per column, naming rows).
+EXTERNAL_TARGET = ("names an external system (外部: …): recorded by its name as the "
+                   "dependency's external endpoint (外部地址), as discovery records a peer "
+                   "outside the estate — not a system: it is not planned or moved, and no "
+                   "placeholder system is made")
+
+
+def external_target(text: str) -> str | None:
+    """The name of the external system a dependency's target cell labels
+    (``外部:税务总局`` → ``税务总局``), ``None`` for any other text (a system whose name
+    merely starts with 外部, such as 外部门户, is a system)."""
+    if "外部" not in text and "xternal" not in text and "XTERNAL" not in text:
+        return None
+    m = _EXTERNAL.match(text.strip())
+    if m is None:
+        return None
+    name = (m.group("a") or m.group("b") or "").strip()
+    return name or None
+
+
+def external_targets(values: list[Any]) -> None:
+    """Each cell of a cleaned 目标系统 column (``values``, changed in place) labelled
+    external (:func:`external_target`) as a :class:`Doubtful` :class:`External`. The
+    column's distinct texts are looked at once; only those holding 外部 or external are
+    matched (the column keeps the memo it shares with 系统名称)."""
+    distinct = dict.fromkeys(values)
+    found: dict[str, Doubtful] = {}
+    for v in distinct:
+        if type(v) is str and ("外部" in v or "xternal" in v or "XTERNAL" in v):
+            name = external_target(v)
+            if name is not None:
+                found[v] = Doubtful(External(name), EXTERNAL_TARGET)
+    if found:
+        for j, v in enumerate(values):
+            hit = found.get(v) if type(v) is str else None
+            if hit is not None:
+                values[j] = hit
+
+
 # --------------------------------------------------------------------------- dispatch
 _SPECIAL: dict[str, Callable[[str], Any]] = {
     "systems.mlps_level": parse_mlps,
@@ -1095,15 +1155,19 @@ def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any]
 __all__ = [
     "BLANKS",
     "DB_ENGINES",
+    "EXTERNAL_TARGET",
     "SPEC",
     "SPEC_HEADERS",
     "SPEC_TARGETS",
     "BadValue",
     "Doubtful",
+    "External",
     "clean",
     "clean_text",
     "cleaner",
     "excel_date",
+    "external_target",
+    "external_targets",
     "fold",
     "is_blank",
     "kind_question",

@@ -39,6 +39,7 @@ from shangyun.ledgers.values import (
     Doubtful,
     clean_text,
     cleaner,
+    external_targets,
     kind_question,
 )
 from shangyun.words import counted
@@ -812,6 +813,7 @@ def _read_sheet(
         tables, fn, anywhere = COLUMN_READERS[kind]
         if {c.table for c in cols} <= tables and not (anywhere and (has_bureau or file_bureau)):
             column_reader = fn
+    outside_cols = [k for k, c in enumerate(cols) if c.target == "dependencies.target_system"]
     doubts: dict[tuple[str, str], list[int]] = {}
     filled = report.filled
     # a host sheet's 系统名称 written once per group, blank below ("same as above")
@@ -844,6 +846,8 @@ def _read_sheet(
             chunk = [r for r in chunk if r not in hidden]
         table = _transposed(rows, chunk)
         cells = [_clean_column(table, len(chunk), c) for c in cols]
+        for k in outside_cols:  # 外部:税务总局: an external endpoint, not a system
+            external_targets(cells[k])
         if above is not None:
             if not _NO_SYSTEM.isdisjoint(cells[above]):  # 无: no system, not one named 无
                 cells[above] = [None if v in _NO_SYSTEM else v for v in cells[above]]
@@ -956,7 +960,8 @@ def _read_sheet(
 
 #: The verbs a doubt's text starts with (``Doubtful.kind``: "holds several IP addresses
 #: …"), as they read after several cells.
-_PLURAL_VERBS = {"holds": "hold", "has": "have", "gives": "give", "is": "are"}
+_PLURAL_VERBS = {"holds": "hold", "has": "have", "gives": "give", "is": "are",
+                 "names": "name"}
 
 
 def _rows_word(n: int) -> str:

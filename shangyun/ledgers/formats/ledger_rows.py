@@ -18,7 +18,7 @@ from shangyun.estate.merge import _match_keys, match_key, stable_id
 from shangyun.estate.osname import os_name_key, split_os, tidy_os
 from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.model import Row
-from shangyun.ledgers.values import BadValue, other_product, parse_engine
+from shangyun.ledgers.values import BadValue, External, other_product, parse_engine
 from shangyun.ledgers.values import parse_ports as _parse_ports
 
 
@@ -139,9 +139,12 @@ def _database_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
 def _dependency_row(col: Collector, bureau: str, parts: dict[str, Row]) -> None:
     dep = parts.get("dependencies", {})
     out: Row = {"origin": "declared", "source": col.source}
+    outside = dep.get("target_system")
+    if type(outside) is External:  # 外部:税务总局: an external endpoint, not a system
+        out["external"] = dep.get("external") or outside.name
     for key, is_system in _ENDS:
         name = dep.get(key)
-        if not name:
+        if not name or type(name) is External:
             continue
         try:
             out[key] = (col.system_ref if is_system else col.host_ref)(bureau, str(name))
