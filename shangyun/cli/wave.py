@@ -6,6 +6,7 @@ run would do. The other commands import the flow or the step actions only when c
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,7 +396,14 @@ def _finalize_refusal(number: int, systems: list[dict[str, Any]],
     says it (None: it would not): a system the estate marks classified
     (:func:`_classified_words`), a cut-over system the estate gives a host its run never
     moved (:func:`_never_moved_words`, the judgement finalize makes), or systems moved
-    disks-only (:func:`_not_finalizable_words`)."""
+    disks-only (:func:`_not_finalizable_words`).
+
+    ``systems`` without their steps (a run's own report: ``wave run``/``resume``, a
+    distributed run) are judged as the journal records them, as ``wave status`` judges."""
+    if estate_dir and (not systems or any("steps" not in s for s in systems)):
+        # no estate or journal to read: judged on what the report says
+        with contextlib.suppress(ShangyunError):
+            systems = _journaled_wave(estate_dir, number)["systems"]
     secret = _classified_words(number, systems, estate_dir)
     if secret:
         return secret
