@@ -404,26 +404,34 @@ def _finalize_refusal(number: int, systems: list[dict[str, Any]],
         # no estate or journal to read: judged on what the report says
         with contextlib.suppress(ShangyunError):
             systems = _journaled_wave(estate_dir, number)["systems"]
-    secret = _classified_words(number, systems, estate_dir)
+    estate = _estate_or_none(estate_dir)
+    secret = _classified_words(number, systems, estate)
     if secret:
         return secret
-    unmoved = _never_moved_words(number, systems, estate_dir)
+    unmoved = _never_moved_words(number, systems, estate)
     if unmoved:
         return unmoved
     refused = not_finalizable({s["id"]: s["state"] for s in systems})
     return _not_finalizable_words(number, refused, estate_dir) if refused else None
 
 
-def _never_moved_words(number: int, systems: list[dict[str, Any]],
-                       estate_dir: str | None) -> str | None:
-    """Why ``wave finalize`` would refuse the wave for its cut-over systems the estate now
-    gives a host their run never moved (:func:`shangyun.wave.unmoved.hosts_never_moved`,
-    as finalize judges it), with the commands that move each whole; None when none."""
+def _estate_or_none(estate_dir: str | None) -> Estate | None:
+    """The estate at ``estate_dir`` for a judgement that is said beside a status; None
+    when there is none to read (the status is said without it)."""
     if not estate_dir:
         return None
     try:
-        estate = Estate.load(estate_dir, check=False)
+        return Estate.load(estate_dir, check=False)
     except ShangyunError:
+        return None
+
+
+def _never_moved_words(number: int, systems: list[dict[str, Any]],
+                       estate: Estate | None) -> str | None:
+    """Why ``wave finalize`` would refuse the wave for its cut-over systems the estate now
+    gives a host their run never moved (:func:`shangyun.wave.unmoved.hosts_never_moved`,
+    as finalize judges it), with the commands that move each whole; None when none."""
+    if estate is None:
         return None
     launched = {s["id"]: launched_hosts((st["key"], st["kind"], st["status"])
                                         for st in s["steps"])
@@ -437,15 +445,11 @@ def _never_moved_words(number: int, systems: list[dict[str, Any]],
 
 
 def _classified_words(number: int, systems: list[dict[str, Any]],
-                      estate_dir: str | None) -> str | None:
+                      estate: Estate | None) -> str | None:
     """Why ``wave finalize`` would refuse the wave for the systems of it the estate marks
     classified (涉密) — a ledger re-imported after the wave ran — and what brings each one
     home (:mod:`shangyun.wave.classified`); None when it has none (or no estate)."""
-    if not estate_dir:
-        return None
-    try:
-        estate = Estate.load(estate_dir, check=False)
-    except ShangyunError:
+    if estate is None:
         return None
     secret, names = classified_ids(estate), names_of(estate, "system")
     hit = [s for s in systems if s["id"] in secret]
