@@ -13,12 +13,12 @@ import yaml
 from connectors.database import mariadb, postgres
 from connectors.database.common import DbEndpoint
 from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal import dryrun
 from connectors.journal.wave import open_journal
 from demo.state import DemoState, console
 from lab import LabState
 from shangyun.errors import ShangyunError
 from shangyun.estate import Estate
-from shangyun.wave.dryrun import dry_run
 from shangyun.wave.plan import load_wave
 from shangyun.wave.steps import RunOptions
 
@@ -42,8 +42,8 @@ def use_lab_credentials() -> None:
 
 def wave_dry_run(estate_dir: Path, opts: RunOptions | None = None) -> dict[str, Any]:
     """What ``shangyun wave run 1 --dry-run --json`` prints: wave 1's systems and steps."""
-    return dry_run(load_wave(str(estate_dir), 1),
-                   opts or RunOptions(staging_dir=str((estate_dir / "staging").resolve())))
+    opts = opts or RunOptions(staging_dir=str((estate_dir / "staging").resolve()))
+    return dryrun.wave_dry_run(str(estate_dir), load_wave(str(estate_dir), 1), opts)
 
 
 def cutover_spec(st: DemoState, systems: list[dict[str, Any]], dns_endpoint: str,

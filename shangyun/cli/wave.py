@@ -209,10 +209,10 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
         return
     work = load_wave(estate_dir, number, only=only)
     if dry_run:
-        from shangyun.wave.dryrun import dry_run as make_dry_run
+        from connectors.journal.dryrun import wave_dry_run
         from shangyun.wave.dryrun import render_text
 
-        plan = make_dry_run(work, opts, _held(estate_dir, work), _left_alone(estate_dir, work))
+        plan = wave_dry_run(estate_dir, work, opts)
         if as_json:
             print_json(plan)
         else:
@@ -223,41 +223,6 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
     total = step_count(wave_steps(work, opts))
     _report(_run_with_bar(f"wave {number}", total, not as_json, estate_dir=estate_dir,
                           number=number, only=only, options=opts.to_dict()), as_json, estate_dir)
-
-
-def _held(estate_dir: str, work: Any) -> dict[str, str]:
-    """System id → why the run refuses the wave for it (classified, or another wave still
-    holds it: :func:`shangyun.wave.journal_port.run_refusal`); read-only: an estate
-    without a journal has none."""
-    from connectors.journal.history import open_reader
-    from connectors.journal.wave import SqlWaveJournal
-    from shangyun.estate import Estate
-    from shangyun.wave.classified import classified_ids, classified_refusal
-    from shangyun.wave.journal_port import run_refusal
-
-    secret = classified_ids(Estate.load(estate_dir, check=False))
-    names = _names(estate_dir, "system")
-    with open_reader(estate_dir) as journal:
-        if journal is None:
-            return {s.id: classified_refusal(s.id, work.number, None, names)
-                    for s in work.systems if s.id in secret}
-        j = SqlWaveJournal(journal)
-        return {s.id: why for s in work.systems
-                if (why := run_refusal(j, work.number, s.id, names, secret)) is not None}
-
-
-def _left_alone(estate_dir: str, work: Any) -> list[str]:
-    """The systems of the wave the journal has cut over there: the run leaves them alone
-    (none of their steps runs); read-only: an estate without a journal has none."""
-    from connectors.journal.history import open_reader
-    from connectors.journal.wave import SqlWaveJournal
-    from shangyun.wave.engine import cut_over
-
-    with open_reader(estate_dir) as journal:
-        if journal is None:
-            return []
-        j = SqlWaveJournal(journal)
-        return [s.id for s in work.systems if cut_over(j, work.number, s.id)]
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:
