@@ -182,14 +182,42 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
     return live
 
 
+def writes_on_switched_target(journal: WaveJournal, wave: int, system_id: str,
+                               names: Mapping[str, str] | None = None) -> str | None:
+    """Why a run must not undo ``system_id`` after its failure, or None: DNS was switched
+    to its target (not undone) and the target took writes since the ``verify`` — the
+    users' production writes, which the undo would drop with the target database (the
+    command ``wave rollback`` refuses the same, :func:`refuse_rollback`). A target that
+    cannot be read is left alone too. The sentence names the system, the tables and the
+    commands that go on."""
+    if cut_over(journal, wave, system_id) or not traffic_switched(journal, wave, system_id):
+        return None
+    try:
+        found = target_writes_since_verify(journal, wave, system_id)
+    except (ShangyunError, OSError) as exc:
+        found = [f"the target could not be compared with the verify ({exc})"]
+    if not found:
+        return None
+    who = readable(system_id, names or {})
+    return (f"{who}: DNS was switched to its target before it was cut over, and the target "
+            f"took writes since the verify — {', '.join(found)}: nothing was undone (DNS "
+            f"stays on the target with the writes). Fix what failed and run 'wave resume "
+            f"{wave}' (the writes kept), or discard them on purpose with 'wave rollback "
+            f"{wave} --system {system_id} --discard-production-writes' (audited)")
+
+
 def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[Step],
                      actions: Mapping[str, StepAction],
-                     done: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                     done: dict[str, dict[str, Any]] | None = None, *,
+                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Run ``steps`` of one system in order through the journal; on the first failure undo
     the whole system from the journal (newest first) — unless it is cut over (state
-    ``cut_over``, nothing undone). Returns ``state`` (``done``, ``cut_over``,
-    ``rolled_back`` or ``rollback_failed``), ``error`` and ``undo_failed`` (step key →
-    error: reported as failed, never as rolled back). As a run does, refuses a system in
+    ``cut_over``, nothing undone), or its DNS was switched and its target took writes
+    since the verify (state ``failed``, nothing undone:
+    :func:`writes_on_switched_target`; ``names``, id -> name, name it). Returns
+    ``state`` (``done``, ``cut_over``, ``failed``, ``rolled_back`` or ``rollback_failed``),
+    ``error`` and ``undo_failed`` (step key → error: reported as failed, never as rolled
+    back). As a run does, refuses a system in
     the middle of a fail-back and lifts a failed-back system's target freeze first."""
     done = {} if done is None else done
     system = steps[0].system_id
@@ -202,6 +230,12 @@ def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[S
     except Exception as exc:
         if cut_over(journal, wave, system):  # its target is production: never undone here
             return {"state": "cut_over", "error": str(exc), "undone": [], "undo_failed": {}}
+        kept = writes_on_switched_target(journal, wave, system, names)
+        if kept is not None:  # the users' writes on the target: never dropped here
+            journal.audit("wave.system.failed", system, "failed",
+                          {"error": str(exc)[:2000], "kept": kept[:2000]})
+            return {"state": "failed", "error": f"{exc}; {kept}", "undone": [],
+                    "undo_failed": {}}
         report = undo_system(journal, run_id, wave, system, actions)
         return {"state": "rolled_back" if report.ok else "rollback_failed",
                 "error": str(exc), "undone": report.undone, "undo_failed": report.failed}

@@ -51,7 +51,7 @@ from prefect.transactions import IsolationLevel, Transaction, transaction
 from actions.context import Progress, RunContext, StepListener, TargetFactories
 from actions.failback import refuse_mid_failback, reopen_failed_back
 from actions.registry import Registry, actions_for
-from actions.rollback import rollback
+from actions.rollback import rollback, writes_on_switched_target
 from connectors.journal.wave import open_journal
 from connectors.locks import (
     SystemBusyError,
@@ -320,6 +320,13 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
         if cut_over(journal, wave.number, system.id):  # failed after its cutover: keep it
             result.update(state=CUT_OVER, note=LEFT_ALONE, error=" ".join(str(exc).split())[:1000])
             journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
+            _not_run(ctx, steps[told:])
+            return result
+        kept = writes_on_switched_target(journal, wave.number, system.id, ctx.names)
+        if kept is not None:  # DNS on the target, the users wrote there: never dropped
+            result.update(state=SYSTEM_FAILED, error=" ".join(f"{exc}; {kept}".split())[:2000])
+            journal.audit("wave.system.failed", system.id, "failed",
+                          {"error": str(exc)[:2000], "kept": kept[:2000]})
             _not_run(ctx, steps[told:])
             return result
         try:

@@ -66,7 +66,7 @@ def _done(p: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str, str
     return p.returncode, out, err
 
 
-@pytest.mark.parametrize("after", ["resume", "rollback"])
+@pytest.mark.parametrize("after", ["resume", "rollback", "resume-unhealthy"])
 def test_writes_on_the_target_after_the_dns_switch_survive_resume_and_rollback(
         after: str, tmp_path: Path, cloud: Cloud, moto_endpoint: str,  # noqa: F811
         bucket: str, web: str, pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:  # noqa: F811
@@ -118,6 +118,21 @@ def test_writes_on_the_target_after_the_dns_switch_survive_resume_and_rollback(
         assert pg_exec(dst, "SELECT count(*) FROM people WHERE name = "
                             "'written on the target'") == [(1,)]
         assert pg_exec(dst, "SELECT amount FROM orders WHERE id = 7") == [(0,)]
+        with Route53Dns(moto_endpoint) as dns:
+            assert dns.get(zid, f"app.{zone}", "A").values == ("127.0.2.1",)
+        return
+
+    if after == "resume-unhealthy":  # the app on the target still fails its check: the
+        # resume's failure must not undo the system (seen: the target database dropped with
+        # the users' writes, DNS back on the frozen source)
+        cut.write_text(yaml.safe_dump(_cutover(src, dst, moto_endpoint, zone, f"{web}/broken",
+                                               attempts=2)))
+        rc, out, err = _done(_cli(["wave", "resume", "1", *common], env))
+        assert rc == 1, (out, err[-3000:])
+        system = json.loads(out)["systems"][0]
+        assert system["state"] == "failed", system
+        assert "public.people" in system["error"] and "wave resume 1" in system["error"], system
+        assert pg_exec(dst, "SELECT count(*) FROM people") == [on_target]
         with Route53Dns(moto_endpoint) as dns:
             assert dns.get(zid, f"app.{zone}", "A").values == ("127.0.2.1",)
         return

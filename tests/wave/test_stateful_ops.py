@@ -1,0 +1,406 @@
+"""A migration team's orders of wave operations, the ones no test wrote down: a hypothesis
+state machine over one system with a PostgreSQL database, a DNS record (moto's Route53)
+and an HTTP health check (a real local web server) — ``wave run`` / ``wave resume`` with a
+``kill -9`` before or after any step (its undo included, in ``wave rollback``), the health
+check passing or failing, ``wave rollback``, ``wave rollback --fail-back``, ``wave
+finalize``, and the application writing to whichever side DNS sends it to, at any time.
+
+What a user sees is the promise checked after every command:
+
+- **no production write lost**: every write the application made on the side DNS pointed
+  at is, now, on the side DNS points at;
+- **DNS points at exactly one live copy**: the record is the source's address or the
+  target's, never anything else; once a command finished (not killed) it points at the
+  target exactly when the journal shows the system cut over; and the database it points
+  at exists;
+- **the source is never changed by shangyun** except by a fail-back carrying writes home:
+  every row on it was written there by the application or carried back;
+- **one state**: the journal's (``wave_status``), ``wave status --json``'s (the real CLI)
+  and the runbook's verdict (``runbook_context``) are the same word, and it is
+  ``cut_over`` exactly while the journal shows the system cut over and not finalized.
+
+A ``kill -9`` is a ``BaseException`` raised by a step action wrapped in the real registry
+(``tests/cutover/test_failback_stateful.py``'s :class:`Killing`): nothing is journaled
+after it, nothing undone, the run ends as ``wave status`` finds it. The commands are the
+library calls the CLI makes (``run_system_steps``, ``undo_system`` through
+``refuse_rollback``, ``fail_back``, ``finalize_wave``) without Prefect (~10 s a run).
+
+CI cost: ``SY_OPS_EXAMPLES`` = 6 sequences of at most ``SY_OPS_STEPS`` = 14 commands,
+derandomized, no shrinking: about 2 minutes on the shared 2-core machine. Raise them (e.g.
+``SY_OPS_EXAMPLES=100 SY_OPS_STEPS=30``) for a longer search, and set ``SY_OPS_SHRINK=1``
+to have a failure shrunk (many minutes: every command is real).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, Phase, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from actions.context import RunContext
+from actions.failback import failing_back
+from actions.finalize import finalize_wave
+from actions.registry import actions_for
+from actions.rollback import fail_back, finalized, refuse_rollback, run_system_steps
+from connectors.database import DbEndpoint
+from connectors.dns import DnsRecord, Route53Dns
+from connectors.journal.history import open_reader
+from connectors.journal.wave import open_journal
+from shangyun.cli import main
+from shangyun.errors import InProductionError, StepError
+from shangyun.estate.model import Estate
+from shangyun.runbook.api import runbook_context
+from shangyun.wave.cutover import FAILBACK_KINDS, cutover_steps, parse_cutover
+from shangyun.wave.engine import cut_over, undo_system
+from shangyun.wave.journal_port import wave_status
+from shangyun.wave.model import SystemWork, WaveWork
+from shangyun.wave.steps import RunOptions, Step
+from tests.cutover.test_failback_stateful import Killed, Killing
+from tests.data.test_health import web  # noqa: F401  (fixture)
+from tests.support import moto_server
+from tests.wave.conftest import write_plan
+
+MAX_EXAMPLES = int(os.environ.get("SY_OPS_EXAMPLES", "6"))
+STEPS = int(os.environ.get("SY_OPS_STEPS", "14"))
+SID = "sys-1"
+NAMES = {SID: "审批系统"}
+OLD, NEW = "127.0.1.1", "127.0.2.1"  # the source's address, the target's
+RUN_KINDS = ("copy", "freeze", "delta", "verify", "dns", "health", "cutover")
+UNDO_KINDS = ("dns", "freeze", "copy")
+
+
+def _pg(ep: DbEndpoint, sql: str, *, admin: bool = False) -> list[tuple[Any, ...]]:
+    with psycopg.connect(host=ep.host, port=ep.port, user=ep.user,
+                         dbname="postgres" if admin else ep.dbname, autocommit=True) as c:
+        cur = c.execute(sql)  # type: ignore[arg-type]
+        return list(cur.fetchall()) if cur.description else []
+
+
+def _exists(ep: DbEndpoint) -> bool:
+    return bool(_pg(ep, f"SELECT 1 FROM pg_database WHERE datname = '{ep.dbname}'",
+                    admin=True))
+
+
+class Lab:
+    """One system's world: source and target databases, a DNS zone, a health URL, an
+    estate with a plan and ``plan/cutover.yaml``."""
+
+    dns_url = ""
+    web_url = ""
+
+    def __init__(self) -> None:
+        tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.src = DbEndpoint("127.0.0.1", 5432, "postgres", f"sy_ops_s_{tag}")
+        self.dst = DbEndpoint("127.0.0.1", 5432, "postgres", f"sy_ops_t_{tag}")
+        self.tmp = Path(tempfile.mkdtemp(prefix="sy-ops-"))
+        self.estate = self.tmp / "estate"
+        self.zone = f"o{secrets.token_hex(4)}.gov.cn"
+        self.name = f"app.{self.zone}"
+
+    def make(self) -> None:
+        """Source database with rows, the DNS record on the source, the estate."""
+        _pg(self.src, f'CREATE DATABASE "{self.src.dbname}"', admin=True)
+        _pg(self.src, "CREATE TABLE people (id serial PRIMARY KEY, name text NOT NULL); "
+                      "INSERT INTO people (name) SELECT 'p' || g FROM generate_series(1, 20) g")
+        with Route53Dns(self.dns_url) as dns:
+            self.zid = dns.zone_id(self.zone, create=True)
+            dns.switch(self.zid, DnsRecord.make(self.name, "A", [OLD], 300))
+        est = Estate.from_records({"name": "ops"}, {
+            "bureaus": [{"id": "b-01", "name": "一局", "kind": "bureau", "link_mbps": 100}],
+            "systems": [{"id": SID, "name": "审批系统", "bureau_id": "b-01"}],
+            "hosts": [], "disks": []})
+        est.save(self.estate)
+        write_plan(self.estate, {1: [[SID]]})
+        self.spec(True)
+
+    def spec(self, healthy: bool) -> list[Step]:
+        """Write ``plan/cutover.yaml`` (health passing or failing) and build its steps."""
+        side = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+        raw = {"schema_version": 1, "soak_hours": 0, "systems": {SID: {
+            "databases": [{"id": "pg", "engine": "postgresql",
+                           "source": {**side, "dbname": self.src.dbname},
+                           "target": {**side, "dbname": self.dst.dbname}}],
+            "dns": {"endpoint": self.dns_url, "zone": self.zone,
+                    "records": [{"name": self.name, "type": "A", "values": [NEW], "ttl": 60}]},
+            "health": [{"kind": "http", "url": f"{self.web_url}/{'ok' if healthy else 'broken'}",
+                        "expect_body": "UP", "attempts": 1, "backoff": 0.05}]}}}
+        (self.estate / "plan" / "cutover.yaml").write_text(yaml.safe_dump(raw),
+                                                           encoding="utf-8")
+        plan = parse_cutover(raw)
+        system = SystemWork(SID, "审批系统", "b-01", "一局", "mg-1-0", 100, ())
+        return cutover_steps(WaveWork(1, str(self.estate), "pf", "ef", (system,)),
+                             system, plan.systems[SID])
+
+    def dns(self) -> tuple[str, ...]:
+        """The values the record has now."""
+        with Route53Dns(self.dns_url) as dns:
+            rec = dns.get(self.zid, self.name, "A")
+        return rec.values if rec else ()
+
+    @contextlib.contextmanager
+    def journal(self) -> Iterator[Any]:
+        with open_journal(self.estate) as j:
+            yield j
+
+    def command(self, kind: str, kill: tuple[str, str, bool] | None, body: Any) -> str:
+        """One command (one new process): its own run and context; a :class:`Killed`
+        leaves everything as a dead process does. Returns what happened, for events."""
+        with self.journal() as j:
+            run_id = j.begin_run(1, {"options": {}, **(
+                {"planned": [SID]} if kind == "run" else {})}, kind=kind, exclusive=True)
+            ctx = RunContext(RunOptions()).bind(j, run_id, 1)
+            actions = dict(actions_for(ctx))
+            if kill is not None:
+                actions[kill[0]] = Killing(actions[kill[0]], kill[1], kill[2])
+            status, said = "done", ""
+            try:
+                out = body(j, run_id, actions)
+                said = str(out.get("state") if isinstance(out, dict) else out)
+                if isinstance(out, dict) and out.get("state") not in ("done", "cut_over"):
+                    status = "failed"
+            except Killed:
+                status, said = "failed", f"killed at {kill}"
+            finally:
+                ctx.close()
+                j.finish_run(run_id, status)
+        return said
+
+    def run(self, healthy: bool, kill: tuple[str, str, bool] | None = None) -> str:
+        """``wave run 1`` / ``wave resume 1`` of the system: a cut-over system is left
+        alone before its first step, as ``flows.wave.move_system`` does."""
+        steps = self.spec(healthy)
+        with self.journal() as j:
+            if cut_over(j, 1, SID):
+                return "cut_over"
+        return self.command("run", kill, lambda j, run_id, actions: run_system_steps(
+            j, run_id, 1, steps, actions, names=NAMES))
+
+    def rollback(self, kill: tuple[str, str, bool] | None = None) -> str:
+        """``wave rollback 1 --system S`` (its refusals first, as the command makes them)."""
+        with self.journal() as j:
+            refuse_rollback(j, 1, [SID], False)
+        return self.command("rollback", kill, lambda j, run_id, actions: undo_system(
+            j, run_id, 1, SID, actions).ok)
+
+    def teardown(self) -> None:
+        for ep in (self.src, self.dst):
+            with contextlib.suppress(Exception):
+                _pg(ep, f'DROP DATABASE IF EXISTS "{ep.dbname}" WITH (FORCE)', admin=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _servers(web: str) -> Iterator[None]:  # noqa: F811
+    """moto (Route53) and the health web server for every test of the module."""
+    with moto_server() as url:
+        Lab.dns_url, Lab.web_url = url, web
+        yield
+
+
+def test_resume_failing_its_health_check_keeps_the_writes_made_after_the_dns_switch() -> None:
+    """A run killed right after the DNS switch; the users write on the target; ``wave
+    resume``'s health check fails (the application there is broken). Seen: the run's
+    failure undid the system — DNS back on the source and the target database dropped with
+    the users' writes, which ``wave rollback`` would have refused (N15). Now the run leaves
+    a system whose target took writes since the verify as it is — DNS on the target, the
+    target database with the writes — names the tables, and says what to do."""
+    lab = Lab()
+    try:
+        lab.make()
+        assert lab.run(True, ("dns", "do", False)).startswith("killed")
+        assert lab.dns() == (NEW,)
+        _pg(lab.dst, "INSERT INTO people (name) VALUES ('written on the target')")
+        seen: dict[str, Any] = {}
+        out = lab.command("run", None, lambda j, run_id, actions: seen.update(
+            run_system_steps(j, run_id, 1, lab.spec(False), actions, names=NAMES)) or seen)
+        assert out == "failed", seen
+        error = seen["error"]
+        assert "审批系统" in error and "public.people" in error, error
+        assert "wave resume 1" in error and "--discard-production-writes" in error, error
+        assert seen["undone"] == [], seen
+        assert _exists(lab.dst), "the target database with the users' write was dropped"
+        assert _pg(lab.dst, "SELECT count(*) FROM people WHERE name = "
+                            "'written on the target'") == [(1,)]
+        assert lab.dns() == (NEW,)
+        with lab.journal() as j:
+            status = wave_status(j, 1, [SID])
+        system = status["systems"][0]
+        assert system["state"] == "failed", system
+        assert not any(s["status"] == "undone" for s in system["steps"]), system
+        # the application is fixed: the resume finishes the cutover, the write kept
+        assert lab.run(True) == "done"
+        assert lab.dns() == (NEW,)
+        assert _pg(lab.dst, "SELECT count(*) FROM people WHERE name = "
+                            "'written on the target'") == [(1,)]
+    finally:
+        lab.teardown()
+
+
+class WaveOps(RuleBasedStateMachine):
+    """One system through every order of the wave's commands; see the module's docstring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lab = Lab()
+        self.n = 0
+        self.accepted: list[str] = []  # writes the side DNS pointed at took
+        self.written: set[str] = set()  # every write any side took
+        self.killed = False  # the last command died
+
+    @initialize()
+    def make(self) -> None:
+        """The source, the DNS record on it, the estate."""
+        self.lab.make()
+
+    def _journal_says(self) -> tuple[bool, bool, bool]:
+        """(cut over, failing back, finalized)."""
+        with self.lab.journal() as j:
+            return cut_over(j, 1, SID), failing_back(j, 1, SID), finalized(j, 1)
+
+    def _side(self, values: tuple[str, ...]) -> DbEndpoint:
+        return self.lab.dst if values == (NEW,) else self.lab.src
+
+    # ------------------------------------------------------------------ commands
+
+    @rule(healthy=st.booleans(),
+          kill=st.none() | st.tuples(st.sampled_from(RUN_KINDS), st.just("do"), st.booleans()))
+    def run(self, healthy: bool, kill: tuple[str, str, bool] | None) -> None:
+        """``wave run 1`` / ``wave resume 1`` (the same steps through the journal), the
+        application healthy or not on the target, maybe killed at a step."""
+        live, stuck, final = self._journal_says()
+        if stuck:  # a fail-back past its point of no return: the run refuses
+            with pytest.raises(StepError, match="--fail-back"):
+                self.lab.run(healthy, kill)
+            event("run: refused (mid fail-back)")
+            self.killed = False
+            return
+        said = self.lab.run(healthy, kill)
+        event(f"run{'' if healthy else ' (unhealthy)'}: {said.split(' at ')[0]}")
+        self.killed = said.startswith("killed")
+        if live or final:
+            assert said in ("done", "cut_over") or self.killed, said
+
+    @rule(kill=st.none() | st.tuples(st.sampled_from(UNDO_KINDS), st.just("undo"),
+                                     st.booleans()))
+    def rollback(self, kill: tuple[str, str, bool] | None) -> None:
+        """``wave rollback 1 --system S``: refused after finalize, for a cut-over system,
+        and while DNS sends users to a target that took writes; maybe killed mid-undo."""
+        with self.lab.journal() as j:
+            if SID not in j.systems(1):
+                return
+        try:
+            said = self.lab.rollback(kill)
+        except (InProductionError, StepError) as exc:
+            event(f"rollback: refused ({type(exc).__name__})")
+            self.killed = False
+            return
+        event(f"rollback: {said.split(' at ')[0]}")
+        self.killed = said.startswith("killed")
+
+    @precondition(lambda self: any(self._journal_says()))
+    @rule(kill=st.none() | st.tuples(st.sampled_from(FAILBACK_KINDS), st.just("do"),
+                                     st.booleans()))
+    def fail_back(self, kill: tuple[str, str, bool] | None) -> None:
+        """``wave rollback 1 --system S --fail-back`` (maybe killed at one of its steps)."""
+        from actions.failback import fail_back_system
+
+        live, stuck, final = self._journal_says()
+        if final or not (live or stuck):
+            with pytest.raises(StepError):
+                fail_back(str(self.lab.estate), 1, SID)
+            event("fail-back: refused")
+            self.killed = False
+            return
+        if kill is None:
+            out = fail_back(str(self.lab.estate), 1, SID)
+            event(f"fail-back: {out[0]['state']}")
+            assert out[0]["state"] == "failed_back", out
+            self.killed = False
+            return
+        said = self.lab.command("failback", kill, lambda j, run_id, actions: fail_back_system(
+            j, run_id, 1, SID, actions))
+        self.killed = said.startswith("killed")
+
+    @precondition(lambda self: self._journal_says()[0])
+    @rule()
+    def finalize(self) -> None:
+        """``wave finalize 1`` (soak 0): closes a cut-over wave."""
+        finalize_wave(str(self.lab.estate), 1, soak_hours=0)
+        event("finalized")
+        self.killed = False
+
+    @rule()
+    def write(self) -> None:
+        """The application writes where DNS sends it; a frozen database refuses it."""
+        self.n += 1
+        name = f"w{self.n}"
+        values = self.lab.dns()
+        try:
+            _pg(self._side(values), f"INSERT INTO people (name) VALUES ('{name}')")
+        except psycopg.Error:
+            event("write refused (frozen or gone)")
+            return
+        self.accepted.append(name)
+        self.written.add(name)
+
+    # ------------------------------------------------------------------ the promise
+
+    @invariant()
+    def promises(self) -> None:
+        """No production write lost; DNS on one live copy; the source changed only by a
+        fail-back; one state in the journal, ``wave status`` and the runbook."""
+        if not hasattr(self.lab, "zid"):
+            return
+        values = self.lab.dns()
+        assert values in ((OLD,), (NEW,)), values
+        side = self._side(values)
+        assert _exists(side), f"DNS points at {values}, whose database is gone"
+        names = {r[0] for r in _pg(side, "SELECT name FROM people")}
+        lost = [w for w in self.accepted if w not in names]
+        assert not lost, f"lost on the side DNS points at ({values}): {lost}"
+        src = {r[0] for r in _pg(self.lab.src, "SELECT name FROM people")}
+        strange = {n for n in src if not n.startswith("p")} - self.written
+        assert not strange, f"rows on the source nobody wrote: {strange}"
+        live, stuck, final = self._journal_says()
+        if not self.killed and not stuck:
+            assert (values == (NEW,)) == live, (values, "cut over" if live else "not cut over")
+        with self.lab.journal() as j:
+            journal_state = wave_status(j, 1, [SID])["state"]
+        res = CliRunner().invoke(main, ["wave", "status", "1", "--estate",
+                                        str(self.lab.estate), "--json"])
+        assert res.exit_code == 0, res.output
+        cli_state = json.loads(res.output)["state"]
+        with open_reader(self.lab.estate) as reader:
+            book = runbook_context(self.lab.estate, 1, "en", journal=reader)["outcome"]["state"]
+        assert journal_state == cli_state == book, (journal_state, cli_state, book)
+        if live:
+            assert journal_state == ("done" if final else "cut_over"), journal_state
+
+    def teardown(self) -> None:
+        self.lab.teardown()
+
+
+TestWaveOps = WaveOps.TestCase
+TestWaveOps.settings = settings(max_examples=MAX_EXAMPLES, stateful_step_count=STEPS,
+                                deadline=None, derandomize=True,
+                                # shrinking a sequence of real commands takes many minutes:
+                                # only when asked (SY_OPS_SHRINK=1)
+                                phases=[p for p in Phase if p is not Phase.shrink
+                                        or os.environ.get("SY_OPS_SHRINK")],
+                                suppress_health_check=[HealthCheck.too_slow,
+                                                       HealthCheck.function_scoped_fixture])
