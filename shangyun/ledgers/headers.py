@@ -33,7 +33,7 @@ from shangyun.ledgers.aliases import (
     SIZE_UNITS,
 )
 
-_DROP = re.compile(r"[\s_\-.:：*＊、'\"`‘’“”]+")
+_DROP = re.compile(r"[\s_\-.:：*＊、'\"`‘’“”\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 _UNIT = re.compile(r"^(?P<base>.+?)\s*[(\[{<](?P<unit>[^)\]}>]*)[)\]}>]\s*$")
 _TRAILING_UNIT = re.compile(r"^(?P<base>.+?)(?P<unit>gib|mib|tib|gb|mb|tb|g|m|t|%)$")
 
@@ -110,7 +110,39 @@ def _lookup(header: str, kind: str | None) -> tuple[str | None, str]:
             return ctx[b], m.group("unit")
         if b in _GENERAL:
             return _GENERAL[b], m.group("unit")
-    return None, unit
+    return _bilingual(header, kind) or (None, unit)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD_BREAK = re.compile(r"[\s/|]+")
+
+
+def _bilingual(header: str, kind: str | None) -> tuple[str, str] | None:
+    """A header written in two languages (``Hostname 主机名``, ``主机名 / Hostname``,
+    ``操作系统\nOS``), as vendors' ledgers head their columns: split where the text goes
+    from one script to the other across a space, a slash or a line break, each half looked
+    up alone. The target both halves name (the English half may be unknown: ``Physical
+    host 宿主机``; the Chinese one must be known, so ``OS 许可`` is no OS), or ``None``
+    when they name different fields (``CPU 内存``, ``CPU 型号``)."""
+    words = [w for w in _WORD_BREAK.split(unicodedata.normalize("NFKC", header)) if w]
+    if len(words) < 2:
+        return None
+    halves: list[list[str]] = []
+    for w in words:
+        cjk = bool(_CJK.search(w))
+        if halves and bool(_CJK.search(halves[-1][0])) == cjk:
+            halves[-1].append(w)
+        else:
+            halves.append([w])
+    if len(halves) != 2:
+        return None
+    found = [_lookup(" ".join(h), kind) for h in halves]
+    targets = {t for t, _u in found if t is not None}
+    cjk_known = any(t is not None for (t, _u), h in zip(found, halves, strict=True)
+                    if _CJK.search(h[0]))
+    if len(targets) != 1 or not cjk_known:
+        return None
+    return targets.pop(), next((u for _t, u in found if u), "")
 
 
 def canonical_header(target: str, lang: str = "zh") -> str:

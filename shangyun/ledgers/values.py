@@ -69,6 +69,9 @@ BLANKS = frozenset({
 })
 
 _SPACES = re.compile(r"\s+")
+#: Invisible characters web exports and copy-paste leave in cells (zero-width space,
+#: joiners, word joiner, a BOM): dropped, they made `8\u200b` no number.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _NUM = r"\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d])")
 _SIZE_TERM = re.compile(
@@ -106,7 +109,7 @@ def clean_text(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    text = _SPACES.sub(" ", str(value)).strip()
+    text = _SPACES.sub(" ", _INVISIBLE.sub("", str(value))).strip()
     return text[1:].lstrip() if text[:1] == "'" else text
 
 
