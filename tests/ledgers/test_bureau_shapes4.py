@@ -74,3 +74,52 @@ def test_bilingual_header_lookup(header: str, target: str | None) -> None:
     """Both halves, or the Chinese half with an unknown English one; never two fields."""
     from shangyun.ledgers.headers import lookup
     assert lookup(header, "hosts")[0] == target
+
+
+def _grouped_sheet(n: int, every: int, system: str, net: int) -> tuple[list[list], list[str]]:
+    """A host sheet printed for binding: a title, a grouped two-row header (基本信息 |
+    配置信息 | 网络信息 merged over the names) repeated every ``every`` rows."""
+    top = ["序号", "基本信息", None, None, "配置信息", None, None, None, "网络信息", None, "备注"]
+    sub = [None, "单位", "系统名称", "主机名", "操作系统", "CPU(核)", "内存(GB)", "磁盘(GB)",
+           "IP地址", "网络区域", None]
+    rows: list[list] = [[f"{system}服务器清单"], top, sub]
+    merges = ["A1:K1", "B2:D2", "E2:H2", "I2:J2", "A2:A3", "K2:K3"]
+    for i in range(n):
+        if i and i % every == 0:
+            at = len(rows) + 1
+            rows += [list(top), list(sub)]
+            merges += [f"B{at}:D{at}", f"E{at}:H{at}", f"I{at}:J{at}"]
+        rows.append([i + 1, "湖南局", system, f"hn-{net}-{i:03d}", "CentOS 7.9", 4, 8, 100,
+                     f"10.30.{net}.{i + 1}", "政务外网", None])
+    return rows, merges
+
+
+def test_a_grouped_header_repeated_every_page_is_skipped_each_time(
+        xlsx: Callable[..., Path]) -> None:
+    """A printed ledger repeats its two header rows every 50 rows: the copy of the names
+    row was skipped, but the copy of the group row (基本信息 | 配置信息 | 网络信息) was read
+    as a host and the whole file refused ('基本信息' is not a host name …)."""
+    s1, m1 = _grouped_sheet(120, 50, "行政审批系统", 1)
+    s2, m2 = _grouped_sheet(30, 50, "电子证照系统", 2)
+    path = xlsx("湖南局分系统台账.xlsx", {"填表说明": [["填表说明"], ["1. 每个系统一张表"]],
+                                         "行政审批系统": s1, "电子证照系统": s2},
+                {"行政审批系统": m1, "电子证照系统": m2})
+    read = read_ledger(path, reader=read_grids)
+    hosts = read.rows["hosts"]
+    assert len(hosts) == 150
+    assert {h["hostname"] for h in hosts} >= {"hn-1-000", "hn-1-050", "hn-1-119", "hn-2-029"}
+    sheet = next(s for s in read.sheets if s.sheet == "行政审批系统")
+    assert (sheet.rows, sheet.skipped) == (120, 4)
+
+
+@pytest.mark.parametrize(("text", "gb"), [
+    ("系统盘50G/数据盘500G", 550), ("C:100G/D:500G", 600), ("系统盘 50G / 数据盘 1T", 1074),
+    ("50G/数据盘500G", 550),
+])
+def test_labelled_disks_separated_by_a_slash_add_up(text: str, gb: float) -> None:
+    """An asset system writes 系统盘50G/数据盘500G: two labelled disks. It was refused as
+    no size (like 40G/500G, still refused: used/total or two disks?)."""
+    from shangyun.ledgers.values import BadValue, parse_size_gb
+    assert parse_size_gb(text) == gb
+    with pytest.raises(BadValue):
+        parse_size_gb("40G/500G")

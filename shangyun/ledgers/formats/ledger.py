@@ -825,6 +825,9 @@ def _read_sheet(
     hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
     hidden_skipped: list[int] = []
     lazy = isinstance(grid.rows, LazyRows)
+    # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
+    # their copies above a repeated header (a ledger printed with its header on every page)
+    above_header = [list(grid.rows[i]) for i in range(max(0, header_idx - 3), header_idx)]
     pos = header_idx + 1
     while True:  # block by block: a lazily read CSV is read only as far as it is used
         stop = rows_upto(grid.rows, pos, pos + _CHUNK)
@@ -838,6 +841,7 @@ def _read_sheet(
         if chunk and len(cols) >= 2:
             repeats = _header_repeats(rows, chunk, header, cols, kind)
             if repeats:  # a second table of the same columns lower in the sheet
+                repeats |= _group_rows_above(rows, chunk, repeats, above_header)
                 report.skipped += len(repeats)
                 chunk = [r for r in chunk if r not in repeats]
         pos = stop
@@ -1010,6 +1014,32 @@ def _header_repeats(rows: Sequence[list[Any]], chunk: list[int], header: list[An
                    if c.index < len(row) and _is_header_cell(row[c.index], c, header, kind))
         if hits >= 2 and 2 * hits >= len(cols):
             out.add(r)
+    return out
+
+
+def _group_rows_above(rows: Sequence[list[Any]], chunk: list[int], repeats: set[int],
+                      above_header: list[list[Any]]) -> set[int]:
+    """The rows just above a repeated header row that copy a row above the sheet's header
+    (the group row 基本信息 | 配置信息 | 网络信息 of a two-row header printed on every
+    page): each text cell of the row is the same as that header row's in that column, with
+    at least two."""
+    def text(v: Any) -> str:
+        return v.strip() if isinstance(v, str) else ""
+
+    out: set[int] = set()
+    in_chunk = set(chunk)
+    for r in repeats:
+        for nb in (r - 1, r - 2):
+            if nb not in in_chunk or nb in repeats:
+                break
+            row = rows[nb]
+            cells = [(i, text(v)) for i, v in enumerate(row) if v not in (None, "")]
+            if len(cells) < 2 or any(not t for _i, t in cells):
+                break  # a number or a date: data
+            if not any(all(i < len(b) and text(b[i]) == t for i, t in cells)
+                       for b in above_header):
+                break
+            out.add(nb)
     return out
 
 
