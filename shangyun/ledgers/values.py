@@ -215,7 +215,8 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
         return outer
     total = 0.0
     for term in re.split(r"\s*[+＋;；、,，]\s*|(?<=[a-z])\s+(?!x\s*\d)"
-                         r"(?=[a-z\u4e00-\u9fff]+:?\s*\d)", t):
+                         r"(?=[a-z\u4e00-\u9fff]+:?\s*\d)"
+                         r"|\s*/\s*(?=(?:[a-z]:|[a-z]?[\u4e00-\u9fff]+:?)\s*\d)", t):
         term = _SIZE_LABEL.sub("", term.strip()).strip()
         m = _SIZE_TERM.match(term)
         if not m:  # each disk with its medium: 500GB SSD + 2TB HDD
