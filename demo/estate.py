@@ -46,7 +46,12 @@ def stage_lab(st: DemoState) -> str:
     if st.guest and cached_image() is None:  # its first use: a bar while it is built
         with phase_bar(console, "legacy guest image (first use, ~6 min)") as told:
             ensure_guest_image(progress=told)
-    st.lab = lab.up(st.lab_dir, bureaus=st.bureaus, guests=1 if st.guest else 0)
+    console.print("starting what is not running: sshd hosts, their databases, the bureau "
+                  "hypervisors, the cloud, the object store"
+                  + ("; then the real legacy guest boots under QEMU/TCG (about a minute, up "
+                     "to 5 on a busy machine)" if st.guest else ""))
+    with console.status("lab up …"):
+        st.lab = lab.up(st.lab_dir, bureaus=st.bureaus, guests=1 if st.guest else 0)
     health = lab.status(st.lab_dir)
     st.results["lab"] = {"up": health["up"], "total": health["total"]}
     if health["up"] != health["total"]:

@@ -27,7 +27,7 @@ from lab.guests import ensure_guest_image
 from lab.hypervisors import build_bureau, build_cloud
 from lab.keys import ensure_keypair, known_hosts_lines
 from lab.ledgers import write_ledgers
-from lab.state import STATE_FILE, LabError, LabHost, LabService, LabState
+from lab.state import STATE_FILE, LabError, LabGuest, LabHost, LabService, LabState
 from lab.topology import plan_bureaus, plan_hosts
 
 DEFAULT_NET = 213
@@ -258,6 +258,40 @@ def _wait_ports(targets: list[tuple[str, str, int]], timeout: float) -> None:
                        f"{shown}; see the host folders' *.log files")
 
 
+#: What a guest's console shows when its boot has failed for good (no use waiting on).
+BOOT_FAILED = ("Dropping to a shell", "Gave up waiting for root", "Kernel panic",
+               "grub rescue>")
+
+
+def wait_guest(g: LabGuest, timeout: float, ssh_port: int = 22) -> None:
+    """Wait until the real guest ``g`` answers on SSH and its app port. LabError naming it,
+    its console file and the console's last lines when its boot fails (said on its
+    console: at once) or it does not answer within ``timeout``."""
+    console = Path(g.console)
+    deadline = time.monotonic() + timeout
+    pending = [ssh_port, g.app_port]
+    text = ""
+    while True:
+        for port in list(pending):
+            try:
+                with socket.create_connection((g.ip, port), timeout=0.5):
+                    pending.remove(port)
+            except OSError:
+                pass
+        if not pending:
+            return
+        if console.exists():
+            text = console.read_text(errors="replace")
+        failed = next((m for m in BOOT_FAILED if m in text), None)
+        if failed or time.monotonic() >= deadline:
+            why = (f"its boot failed ({failed!r} on its console)" if failed else
+                   f"ports {', '.join(map(str, pending))} not answering after {timeout:.0f} s")
+            tail = "\n".join(ln for ln in text.splitlines()[-8:] if ln.strip())
+            raise LabError(f"the real legacy guest {g.hostname} ({g.ip}): {why}; its "
+                           f"console {console}, last lines:\n{tail}")
+        time.sleep(1)
+
+
 def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = None,
        *, net: int | None = None, mode: str | None = None, guests: int = 0) -> LabState:
     """Bring the lab up in ``lab_dir`` and return its state; idempotent.
@@ -394,8 +428,7 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     ports = [(h.id, h.ip, s.port) for h in planned for s in h.services]
     _wait_ports(ports, timeout=60 + 0.3 * len(planned))
     if state.guests:
-        g = state.guests[0]
-        _wait_ports([(g.id, g.ip, 22), (g.id, g.ip, g.app_port)], timeout=GUEST_BOOT_TIMEOUT)
+        wait_guest(state.guests[0], timeout=GUEST_BOOT_TIMEOUT)
     for _, h in to_start:
         if h.database and h.database.engine == "postgresql":
             seed_postgres(h)
