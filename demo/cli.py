@@ -8,10 +8,11 @@ from typing import Any
 import click
 
 import lab
-from demo.cutover import AUTO, drop_demo_databases
+from demo.cutover import AUTO, check_local_databases, drop_demo_databases
 from demo.runner import run, run_lab
 from demo.state import DEFAULT_OUT, console
 from lab.guests import why_no_guest
+from shangyun.errors import ShangyunError
 
 
 @click.command()
@@ -46,6 +47,10 @@ def cli(out: str, bureaus: int | None, lab_dir: str | None, quick: bool, keep_la
     """Run the main job: the full pipeline on the lab (or, with --sample, the sample path)."""
     if not sample:
         guest = with_guest(guest)
+        try:
+            check_local_databases()
+        except ShangyunError as exc:
+            raise click.ClickException(str(exc)) from exc
     if sample:
         st = run(Path(out), bureaus=bureaus or 35, systems=systems, seed=seed)
     else:

@@ -105,6 +105,26 @@ def target_dbname(state: LabState, lab_bureau: str, name: str) -> str:
     return f"{DB_PREFIX}{state.tag}_{lab_bureau.lower()}_{name}"[:63]
 
 
+def check_local_databases(servers: dict[str, dict[str, Any]] | None = None) -> None:
+    """Before anything starts: this machine's PostgreSQL and MariaDB (the cloud's database
+    servers in the demo, :data:`LOCAL_DB`) answer and let the demo in — else a ShangyunError
+    naming the server and ``./scripts/setup``, instead of a cutover failing minutes later."""
+    problems = []
+    for engine, where in (servers or LOCAL_DB).items():
+        ep = DbEndpoint(host="127.0.0.1", port=where["port"], user=where["user"],
+                        dbname="postgres" if engine == "postgresql" else "")
+        mod = postgres if engine == "postgresql" else mariadb
+        try:
+            mod.connect(ep).close()
+        except ShangyunError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ShangyunError(
+            "the demo copies wave 1's databases to this machine's PostgreSQL and MariaDB "
+            f"(127.0.0.1), and cannot use them: {'; '.join(problems)}. ./scripts/setup "
+            "starts them and sets their logins (or run ./scripts/demo, which runs it)")
+
+
 def drop_demo_databases(state: LabState) -> list[str]:
     """Drop the cloud-side copies the demo made for the lab ``state`` (what a cut-over system
     keeps until the wave is finalized); returns the names dropped."""
