@@ -199,7 +199,7 @@ def recipe() -> dict[str, object]:
     """Everything that determines the built disk (its hash names the cached file)."""
     return {"version": RECIPE_VERSION, "suite": "bookworm", "variant": "minbase",
             "mirror": mirror(), "packages": list(PACKAGES), "files": FILES,
-            "symlinks": SYMLINKS, "disk_size": DISK_SIZE}
+            "symlinks": SYMLINKS, "disk_size": DISK_SIZE, "grub_setup": GRUB_SETUP}
 
 
 def recipe_hash() -> str:
@@ -430,6 +430,15 @@ mkdir -p /boot/grub
 printf '(hd0) %s\\n' "$disk" > /boot/grub/device.map
 grub-install --target=i386-pc "$disk"
 update-grub
+# update-grub writes root= as the appliance's kernel names the disk (/dev/sdb1 when the
+# appliance's own disk came first: that image could not boot, "ALERT! /dev/sdb1 does not
+# exist"); the VMware-era machine boots from /dev/sda1, its only disk
+sed -i -E "s#root=$src([[:space:]])#root=/dev/sda1\\1#g" /boot/grub/grub.cfg
+bad=$(grep -o 'root=/dev/[^[:space:]]*' /boot/grub/grub.cfg | grep -v '^root=/dev/sda1$' || true)
+if [ -n "$bad" ] || ! grep -q 'root=/dev/sda1' /boot/grub/grub.cfg; then
+  echo "grub.cfg: root= is not /dev/sda1: $bad" >&2
+  exit 1
+fi
 rm -f /boot/grub/device.map /root/.grub-setup.sh
 """
 

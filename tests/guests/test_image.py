@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -36,7 +37,10 @@ def test_the_image_is_a_vmware_era_machine(guest_image: GuestImage, tmp_path: Pa
     assert not [m for m in modules if "virtio" in m.rsplit("/", 1)[-1]]
     # fstab and GRUB's root= by device name, not UUID
     assert "/dev/sda1\t/\text4" in f["fstab"] and "UUID=" not in f["fstab"]
-    assert "root=/dev/sda1" in f["grub"] and "console=ttyS0" in f["grub"]
+    # every kernel line boots /dev/sda1, never the appliance's name for the disk at build
+    # time (a build where it was /dev/sdb wrote root=/dev/sdb1: the guest never booted)
+    assert set(re.findall(r"root=(/dev/\S+)", f["grub"])) == {"/dev/sda1"}
+    assert "console=ttyS0" in f["grub"]
     # the NIC named as VMware names it, pinned to the e1000 driver, with a static address
     assert "Driver=e1000" in f["link"] and "Name=ens192" in f["link"]
     assert "iface ens192 inet static" in f["interfaces"]
