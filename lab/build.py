@@ -258,11 +258,6 @@ def _wait_ports(targets: list[tuple[str, str, int]], timeout: float) -> None:
                        f"{shown}; see the host folders' *.log files")
 
 
-#: What a guest's console shows when its boot has failed for good (no use waiting on).
-BOOT_FAILED = ("Dropping to a shell", "Gave up waiting for root", "Kernel panic",
-               "grub rescue>")
-
-
 def wait_guest(g: LabGuest, timeout: float, ssh_port: int = 22) -> None:
     """Wait until the real guest ``g`` answers on SSH and its app port. LabError naming it,
     its console file and the console's last lines when its boot fails (said on its
@@ -282,7 +277,7 @@ def wait_guest(g: LabGuest, timeout: float, ssh_port: int = 22) -> None:
             return
         if console.exists():
             text = console.read_text(errors="replace")
-        failed = next((m for m in BOOT_FAILED if m in text), None)
+        failed = qemulab.boot_failed(console, text)
         if failed or time.monotonic() >= deadline:
             why = (f"its boot failed ({failed!r} on its console)" if failed else
                    f"ports {', '.join(map(str, pending))} not answering after {timeout:.0f} s")

@@ -467,6 +467,20 @@ def interfaces_file(ip: str, prefix: int, gateway: str, nic: str = GUEST_NIC) ->
             f"    address {ip}/{prefix}\n    gateway {gateway}\n")
 
 
+def _placement(image: GuestImage, *, ip: str, prefix: int, gateway: str,
+               authorized_key: str) -> str:
+    return json.dumps({"image": image.recipe_hash, "ip": ip, "prefix": prefix,
+                       "gateway": gateway, "key": authorized_key}, sort_keys=True)
+
+
+def is_placed(image: GuestImage, dest: Path, *, ip: str, prefix: int, gateway: str,
+              authorized_key: str) -> bool:
+    """Whether ``dest`` is the lab's copy of ``image`` with these settings (its stamp says)."""
+    stamp = dest.with_name(dest.name + ".stamp")
+    return dest.exists() and stamp.exists() and stamp.read_text() == _placement(
+        image, ip=ip, prefix=prefix, gateway=gateway, authorized_key=authorized_key)
+
+
 def place_guest(image: GuestImage, dest: Path, *, ip: str, prefix: int, gateway: str,
                 authorized_key: str) -> Path:
     """The lab's own copy of the guest at ``dest``, addressed for the lab's network.
@@ -475,11 +489,12 @@ def place_guest(image: GuestImage, dest: Path, *, ip: str, prefix: int, gateway:
     root's ``authorized_keys``. Reused as is when ``dest`` was made for the same image and
     settings (a stamp beside it records them), so a second ``lab up`` costs nothing.
     """
-    settings = json.dumps({"image": image.recipe_hash, "ip": ip, "prefix": prefix,
-                           "gateway": gateway, "key": authorized_key}, sort_keys=True)
-    stamp = dest.with_name(dest.name + ".stamp")
-    if dest.exists() and stamp.exists() and stamp.read_text() == settings:
+    settings = _placement(image, ip=ip, prefix=prefix, gateway=gateway,
+                          authorized_key=authorized_key)
+    if is_placed(image, dest, ip=ip, prefix=prefix, gateway=gateway,
+                 authorized_key=authorized_key):
         return dest
+    stamp = dest.with_name(dest.name + ".stamp")
     stamp.unlink(missing_ok=True)
     work = dest.with_name(f".{dest.name}.files")
     work.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from lab import libvirtd
-from lab.guests import GuestImage, place_guest
+from lab.guests import GuestImage, is_placed, place_guest
 from lab.hosts import PREFIX_LEN, netns_exists, run
 from lab.state import LabDomain, LabError, LabGuest, LabHypervisor, LabQemuCloud, LabState
 
@@ -112,6 +112,14 @@ def up_guest(state: LabState, image: GuestImage, pub: str, old_pid: int = 0) -> 
     pid = libvirtd.start(folder, old_pid)
     uri = g.hypervisor_uri
     running = g.domain in virsh(uri, "list", "--name").split()
+    if running and not is_placed(image, Path(g.disk), ip=g.ip, prefix=g.prefix,
+                                 gateway=g.gateway, authorized_key=pub):
+        # a guest from an earlier image (or other settings) is not reused: it is replaced
+        virsh(uri, "destroy", g.domain)
+        running = False
+    if running and boot_failed(Path(g.console)):
+        virsh(uri, "destroy", g.domain)  # stuck in its initramfs or a panic: boot it again
+        running = False
     if not running:
         place_guest(image, Path(g.disk), ip=g.ip, prefix=g.prefix, gateway=g.gateway,
                     authorized_key=pub)
@@ -163,6 +171,18 @@ def up_cloud(state: LabState, old_pid: int = 0) -> int:
         console_dir=str(consoles))
     state.daemons[str(folder)] = pid
     return pid
+
+
+#: What a guest's console shows when its boot has failed for good (no use waiting on).
+BOOT_FAILED = ("Dropping to a shell", "Gave up waiting for root", "Kernel panic",
+               "grub rescue>")
+
+
+def boot_failed(console: Path, text: str | None = None) -> str | None:
+    """The sign of a failed boot on a guest's console (file, or its ``text``), if any."""
+    if text is None:
+        text = console.read_text(errors="replace") if console.exists() else ""
+    return next((m for m in BOOT_FAILED if m in text), None)
 
 
 def wait_console(path: Path, needle: str, timeout: float) -> str:

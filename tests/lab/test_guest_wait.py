@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,27 @@ def test_an_answering_guest_is_not_waited_for(tmp_path: Path, listening: int) ->
         wait_guest(_guest(tmp_path / "not-yet.log", listening), timeout=30,
                    ssh_port=int(ssh.getsockname()[1]))
         assert time.monotonic() - t0 < 5
+
+
+def test_a_running_guest_from_another_image_is_not_taken_as_placed(tmp_path: Path) -> None:
+    """lab up replaces a running guest unless its disk was placed from this image with these
+    settings (a lab whose guest came from a broken image kept it running, stuck)."""
+    from lab.guests import GuestImage, is_placed
+
+    def image(h: str) -> GuestImage:
+        return GuestImage(path="/x.qcow2", recipe_hash=h, hostname="legacy-web01",
+                          nic="ens192", app_port=8080, kernel="6.1", host_keys={},
+                          virtio_in_initramfs=False, build_seconds=1.0, virtual_size=1)
+
+    dest = tmp_path / "b01-legacy01.qcow2"
+    opts: dict[str, Any] = {"ip": "10.213.1.200", "prefix": 24, "gateway": "10.213.1.1",
+            "authorized_key": "ssh-ed25519 AAAA lab"}
+    assert not is_placed(image("new"), dest, **opts)
+    dest.write_bytes(b"disk")
+    stamp = dest.with_name(dest.name + ".stamp")
+    stamp.write_text('{"gateway": "10.213.1.1", "image": "old", "ip": "10.213.1.200", '
+                     '"key": "ssh-ed25519 AAAA lab", "prefix": 24}')
+    assert is_placed(image("old"), dest, **opts)
+    assert not is_placed(image("new"), dest, **opts)
+    assert not is_placed(image("old"), dest,
+                         **{**opts, "ip": "10.213.1.201"})
