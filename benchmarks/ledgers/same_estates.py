@@ -11,10 +11,10 @@ The imports, each into a fresh estate unless said otherwise:
 - the sample's manifest (``inventories/sample/ledgers/manifest.yaml``), and its folders one
   by one onto one estate (docs/sample.md), and every sample ledger file alone with its
   bureau;
-- a few workbooks made here for the reading order: the first sheet's rows read ahead
-  while the others are read, checked against the whole workbook (a 填报单位 line on
-  another sheet, a bureau sheet after the host sheet, a systems sheet first, a hidden
-  first sheet, one sheet only);
+- a few workbooks made here where what one sheet reads depends on another (a 填报单位
+  line on another sheet, a bureau sheet after the host sheet, a systems sheet first, a
+  hidden first sheet, one sheet only, two tables on the first sheet) — round 10 read the
+  first sheet ahead of the others and had to keep these the same;
 - a workbook with bad cells in two sheets (the error's text, word for word).
 
 Compared: every CSV byte for byte, ``estate.yaml`` but its time stamps, name, source
