@@ -17,7 +17,14 @@ from actions.context import RunContext
 from connectors import files
 from connectors.database import DbEndpoint, mariadb, postgres
 from connectors.database.common import TableDigest
-from shangyun.errors import ConnectorError, StepError, TransientError, VerificationError
+from shangyun.errors import (
+    ConnectorError,
+    InProductionError,
+    StepError,
+    TransientError,
+    VerificationError,
+)
+from shangyun.estate.names import readable
 from shangyun.journal.status import DONE, UNDONE
 from shangyun.wave.engine import cut_over, refuse_in_production
 from shangyun.wave.journal_port import WaveJournal
@@ -64,14 +71,75 @@ def read_only_before(ctx: RunContext, step: Step, items: Sequence[DataItem], *,
     return before
 
 
-def refuse_production_target(ctx: RunContext, step: Step) -> None:
+def refuse_production_target(ctx: RunContext, step: Step, *, elsewhere: bool = True) -> None:
     """Refuse (:class:`shangyun.errors.InProductionError`) to copy, reload or verify into a
     target that is in production: the journal says the system is cut over. Its target
     holds writes the frozen source never saw; a delta would reload stale tables, drop
-    target-only ones and ``rsync --delete`` new files."""
+    target-only ones and ``rsync --delete`` new files. With ``elsewhere`` also when
+    another system of the journal is in production on the step's target
+    (:func:`refuse_target_elsewhere`)."""
     if ctx.journal is not None:
         refuse_in_production(ctx.journal, ctx.wave, step.system_id, f"{step.kind} {step.key}",
                              ctx.names)
+    if elsewhere:
+        refuse_target_elsewhere(ctx, step)
+
+
+def refuse_target_elsewhere(ctx: RunContext, step: Step) -> None:
+    """Refuse (:class:`InProductionError`) a ``copy``, ``delta`` or ``verify`` whose target
+    another system of the journal is in production on (:func:`production_elsewhere`)."""
+    if ctx.journal is not None:
+        items = ([step.args_as(DataItem)] if step.kind in ("copy", "delta") else
+                 list(step.args_as(VerifyArgs).items) if step.kind == "verify" else [])
+        for item in items:
+            other = production_elsewhere(ctx.journal, ctx.wave, step.system_id, item)
+            if other is not None:
+                raise InProductionError(
+                    f"{ctx.who(step.system_id)}: {step.kind} {step.key} refused: its "
+                    f"target {_where(item)} is {readable(other[1], ctx.names)}'s in wave "
+                    f"{other[0]}, which is in production there (the journal shows it cut over "
+                    "or its DNS switched to it); a copy would overwrite the writes made there. "
+                    "If the estate renamed that system or moved it to another bureau, it is "
+                    f"the same system: take {ctx.who(step.system_id)} out of wave "
+                    f"{ctx.wave} (shangyun plan --exclude), or give it its own target in "
+                    "plan/cutover.yaml")
+
+
+def _target_key(item: DataItem) -> tuple[str, ...]:
+    """What a copy writes into: the database (engine, host, port, name) or the folder."""
+    if item.kind == "db" and isinstance(item.target, Mapping):
+        t = item.target
+        return (item.engine, str(t.get("host") or "").lower(), str(t.get("port") or ""),
+                str(t.get("dbname") or ""))
+    return (item.kind, str(item.target))
+
+
+def _where(item: DataItem) -> str:
+    key = _target_key(item)
+    return (f"{key[0]} database {key[3]} on {key[1]}:{key[2]}" if item.kind == "db"
+            else f"folder {key[1]}")
+
+
+def production_elsewhere(journal: WaveJournal, wave: int, system_id: str,
+                         item: DataItem) -> tuple[int, str] | None:
+    """(wave, system) of another system of the journal whose copy wrote into ``item``'s
+    target and which is in production there — cut over, or its DNS switched to the target
+    (:func:`traffic_switched`) — or None. The same system under another id (a re-import
+    renamed it, or moved it to another bureau: ids derive from both) would otherwise copy
+    its frozen source over its own production target."""
+    want = _target_key(item)
+    for w in journal.waves():
+        for other in journal.systems(w):
+            if (w, other) == (wave, system_id):
+                continue
+            if not (cut_over(journal, w, other) or traffic_switched(journal, w, other)):
+                continue
+            for rec in journal.records(w, other):
+                if rec.kind != "copy" or rec.status == UNDONE or not rec.payload.get("item"):
+                    continue
+                if _target_key(from_record(DataItem, rec.payload["item"])) == want:
+                    return w, other
+    return None
 
 
 def reused_after_switch(ctx: RunContext, step: Step) -> bool:
@@ -141,16 +209,21 @@ class CopyAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Copy; returns what was copied and (databases) the source's server identity, the
-        only database a fail-back may write into. Refused when the system is cut over."""
-        refuse_production_target(self.ctx, step)
+        only database a fail-back may write into. Refused when the system is cut over, and
+        untouched when another system is in production on its target."""
+        refuse_production_target(self.ctx, step, elsewhere=False)
         a = step.args_as(DataItem)
+        # journaled first: until the target is known to be ours to write, nothing is made
+        # there (the undo then has nothing to drop or remove) — unless an earlier attempt
+        # of this step (a crashed run) may have made something
+        if not (self.ctx.saved_state(step, "target") or {}).get("touched"):
+            self.ctx.save_state(step, "target", {"touched": False})
+        refuse_target_elsewhere(self.ctx, step)  # another system's production: untouched
         if a.kind == "db":
             mod, src, dst = database_sides(a)
             # journaled first: until the target's server answers, nothing is made there
             # (the undo then has nothing to drop, and does not need the server) — unless
             # an earlier attempt of this step (a crashed run) may have made something
-            if not (self.ctx.saved_state(step, "target") or {}).get("touched"):
-                self.ctx.save_state(step, "target", {"touched": False})
             try:
                 exists = mod.database_exists(dst)
             except ConnectorError as exc:
@@ -169,6 +242,7 @@ class CopyAction:
             self.ctx.save_state(step, "target", {"touched": True})
             done_copy = mod.initial_copy(src, dst).to_dict()
             return as_record(CopyDone(done_copy, mod.source_identity(src)))
+        self.ctx.save_state(step, "target", {"touched": True})
         return as_record(CopyDone(files.sync(ssh_source(a), a.target).to_dict()))
 
     def still_valid(self, step: Step, payload: Mapping[str, Any]) -> bool:
@@ -184,9 +258,9 @@ class CopyAction:
         if not payload.get("item"):
             return
         item = from_record(DataItem, payload["item"])
+        if (payload.get("target") or {}).get("touched") is False:
+            return  # stopped before anything was made there (refused, server down)
         if item.kind == "db":
-            if (payload.get("target") or {}).get("touched") is False:
-                return  # stopped before its target's server answered: nothing was made
             mod, src, dst = database_sides(item)
             mod.drop_database(dst, source=src)
         else:

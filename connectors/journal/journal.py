@@ -692,6 +692,15 @@ class Journal:
 
         return self._tx(go, write=False)
 
+    def step_waves(self) -> list[int]:
+        """Every wave that has a step record, lowest first."""
+
+        def go(s: Session) -> list[int]:
+            q = select(StepRow.wave).distinct().order_by(StepRow.wave)
+            return [int(w) for w in s.execute(q).scalars()]
+
+        return self._tx(go, write=False)
+
     def system_waves(self, system: str) -> list[int]:
         """Every wave in which ``system`` has a step record, lowest first."""
 

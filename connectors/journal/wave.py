@@ -224,6 +224,10 @@ class SqlWaveJournal:
         """Every system that has a step record in ``wave``, in first-start order."""
         return list(dict.fromkeys(e.system for e in self.j.wave_steps(wave)))
 
+    def waves(self) -> list[int]:
+        """Every wave that has a step record, lowest first."""
+        return self.j.step_waves()
+
     def system_waves(self, system_id: str) -> list[int]:
         """Every wave in which ``system_id`` has a step record, lowest first."""
         return self.j.system_waves(system_id)

@@ -155,6 +155,10 @@ class WaveJournal(StepJournal, Protocol):
         """Every wave in which ``system_id`` has a step record, lowest first."""
         ...
 
+    def waves(self) -> list[int]:
+        """Every wave that has a step record, lowest first."""
+        ...
+
 
 def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
                    names: Mapping[str, str] | None = None) -> str | None:

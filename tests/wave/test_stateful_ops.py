@@ -404,3 +404,44 @@ TestWaveOps.settings = settings(max_examples=MAX_EXAMPLES, stateful_step_count=S
                                         or os.environ.get("SY_OPS_SHRINK")],
                                 suppress_health_check=[HealthCheck.too_slow,
                                                        HealthCheck.function_scoped_fixture])
+
+
+def test_a_renamed_system_run_again_in_a_later_wave_does_not_copy_over_its_production_target(
+        ) -> None:
+    """A ledger re-imported after the cutover renames the system (or moves it to another
+    bureau): its id is derived from bureau and name, so the estate has a *new* system with
+    the same hosts and databases, which the re-plan puts in wave 2, its cutover entry
+    renamed with it. Seen (by reading the path: N11 refuses only the same id): wave 2's
+    ``copy`` found the target database — a copy of the same source, so "a leftover of an
+    earlier attempt" — dropped it and re-created it from the frozen source: every write
+    made in production since wave 1's cutover gone, DNS still pointing there. Now a copy,
+    delta or verify into a target another system of the journal is in production on (cut
+    over, or DNS switched to it) is refused before anything is touched, naming that
+    system and its wave."""
+    lab = Lab()
+    try:
+        lab.make()
+        assert lab.run(True) == "done"
+        _pg(lab.dst, "INSERT INTO people (name) VALUES ('written in production')")
+        renamed = "sys-2"
+        steps = [Step(s.kind, renamed, s.key.replace(SID, renamed, 1), s.title, s.args,
+                      s.planned) for s in lab.spec(True)]
+        with lab.journal() as j:
+            run_id = j.begin_run(2, {"options": {}, "planned": [renamed]}, exclusive=True)
+            ctx = RunContext(RunOptions(), names={**NAMES, renamed: "审批系统(新)"}).bind(
+                j, run_id, 2)
+            try:
+                out = run_system_steps(j, run_id, 2, steps, actions_for(ctx),
+                                       names=ctx.names)
+            finally:
+                ctx.close()
+                j.finish_run(run_id, "failed")
+        assert out["state"] != "done", out
+        assert "审批系统" in out["error"] and "wave 1" in out["error"], out
+        assert _exists(lab.dst), "wave 2 dropped the production database of wave 1"
+        assert _pg(lab.dst, "SELECT count(*) FROM people WHERE name = "
+                            "'written in production'") == [(1,)]
+        assert lab.dns() == (NEW,)
+    finally:
+        lab.teardown()
+
