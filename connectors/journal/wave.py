@@ -34,6 +34,7 @@ from shangyun.journal.status import (
 )
 from shangyun.wave.engine import StepRecord
 from shangyun.wave.journal_port import ANY_SCOPE, AnyScope, overlaps, run_scope
+from shangyun.wave.state import step_kind
 from shangyun.wave.steps import Step
 
 _LISTED = ("id", "wave", "status", "operator", "host", "pid", "started_at", "heartbeat_at",
@@ -43,7 +44,7 @@ for with :meth:`SqlWaveJournal.run_params`)."""
 
 
 def _kind(key: str, payload: Mapping[str, Any]) -> str:
-    return str(payload.get("_kind") or (key.split("/")[1] if "/" in key else key))
+    return step_kind(key, payload)
 
 
 class SqlWaveJournal:

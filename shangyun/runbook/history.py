@@ -24,6 +24,7 @@ from shangyun.wave.estimate import human_duration
 from shangyun.wave.state import (
     is_finalized,
     run_outcome,
+    step_kind,
     system_state,
     undone_by,
     unfinished,
@@ -161,7 +162,7 @@ def wave_history(journal: JournalReader | None, number: int) -> dict[str, Any]:
         undo_result = result.pop("undo", None)
         by = undone_by(result)
         undo_start, undo_secs = _undo_timing(result.pop(UNDO_TIMING, None))
-        rec = {"key": key, "kind": key.split("/")[1] if "/" in key else key,
+        rec = {"key": key, "kind": step_kind(key, {**(e.undo or {}), **(e.result or {})}),
                "status": e.status, "attempt": e.attempt, "run_id": e.run_id,
                "seconds": e.seconds, "duration": human_duration(e.seconds),
                "started_ts": e.started_at.timestamp() if e.started_at else None,

@@ -129,6 +129,22 @@ def last_rollback(runs: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None
     return next((r for r in reversed(list(runs)) if r.get("kind") == ROLLBACK_KIND), None)
 
 
+def step_kind(key: str, payload: Mapping[str, Any] | None = None) -> str:
+    """A step's kind from its journal key (``S/KIND[/OBJECT]``) — or the ``_kind`` its
+    journaled payload carries: a fail-back's steps are keyed ``S/failback/freeze``,
+    ``S/failback/delta/ITEM``, ``S/failback/verify`` (kinds ``failback-freeze`` …) beside
+    its final mark ``S/failback`` (kind ``failback``), so the key's second part alone
+    took a fail-back's first step for its end."""
+    if payload and payload.get("_kind"):
+        return str(payload["_kind"])
+    parts = key.split("/")
+    if len(parts) < 2:
+        return key
+    if parts[1] == FAILBACK and len(parts) > 2:
+        return f"{FAILBACK}-{parts[2]}"
+    return parts[1]
+
+
 def unfinished(records: Iterable[tuple[str, str, Mapping[str, Any] | None]]) -> bool:
     """Whether a system's run stopped between two of its steps: ``(key, status, payload)``
     of each step's latest record; its pre-check journals every key the run must do (the
@@ -197,7 +213,7 @@ def recorded_states(entries: Iterable[StepEntry], *, finalized: bool = False) ->
     steps: dict[str, list[StepRow]] = {}
     keyed: dict[str, list[tuple[str, str, Mapping[str, Any] | None]]] = {}
     for (sid, key), e in latest.items():
-        kind = key.split("/")[1] if "/" in key else key
+        kind = step_kind(key, e.result)
         steps.setdefault(sid, []).append((kind, e.status, e.error or "", undone_by(e.result)))
         keyed.setdefault(sid, []).append((key, e.status, e.result))
     return {sid: system_state(rows, finalized=finalized, stopped=unfinished(keyed[sid]))
@@ -378,6 +394,7 @@ __all__ = [
     "run_state",
     "state_counts",
     "state_words",
+    "step_kind",
     "system_state",
     "undone_by",
     "unfinished",

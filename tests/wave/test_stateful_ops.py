@@ -445,3 +445,41 @@ def test_a_renamed_system_run_again_in_a_later_wave_does_not_copy_over_its_produ
     finally:
         lab.teardown()
 
+
+@pytest.mark.parametrize("killed_at", ["failback-freeze", "failback"])
+def test_a_fail_back_killed_midway_reads_the_same_everywhere_and_not_failed_back(
+        killed_at: str) -> None:
+    """A fail-back killed after its first step (the target frozen, nothing carried home
+    yet) or after its last one's work (not journaled done). Seen (the state machine):
+    ``wave status`` read ``failed``/``partial``, the runbook ``failed_back`` — its history
+    took a step's kind from the key's second part, so ``sys-1/failback/freeze`` counted
+    as the fail-back's final mark: the runbook said the system was home while it was
+    still on its frozen target. Now every reader takes the kind as the journal does."""
+    from actions.failback import fail_back_system
+
+    lab = Lab()
+    try:
+        lab.make()
+        assert lab.run(True) == "done"
+        said = lab.command("failback", (killed_at, "do", False),
+                           lambda j, run_id, actions: fail_back_system(j, run_id, 1, SID,
+                                                                       actions))
+        assert said.startswith("killed"), said
+        with lab.journal() as j:
+            journal_state = wave_status(j, 1, [SID])["state"]
+        res = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(lab.estate),
+                                        "--json"])
+        cli = json.loads(res.output)
+        with open_reader(lab.estate) as reader:
+            ctx = runbook_context(lab.estate, 1, "en", journal=reader)
+        book = {s["id"]: s["state"] for s in ctx["systems"]}
+        assert journal_state == cli["state"] == ctx["outcome"]["state"], (
+            journal_state, cli["state"], ctx["outcome"]["state"])
+        assert book[SID] == cli["systems"][0]["state"] != "failed_back", (book, cli)
+        # the same command again finishes it (N8): then every reader says failed back
+        assert fail_back(str(lab.estate), 1, SID)[0]["state"] == "failed_back"
+        with open_reader(lab.estate) as reader:
+            ctx = runbook_context(lab.estate, 1, "en", journal=reader)
+        assert ctx["outcome"]["state"] == "failed_back", ctx["outcome"]
+    finally:
+        lab.teardown()
