@@ -123,3 +123,30 @@ def test_labelled_disks_separated_by_a_slash_add_up(text: str, gb: float) -> Non
     assert parse_size_gb(text) == gb
     with pytest.raises(BadValue):
         parse_size_gb("40G/500G")
+
+
+_OA_HEADER = ["资产编号", "资产名称", "设备类型", "使用状态", "所属系统", "主机名", "IP地址",
+              "操作系统", "CPU", "内存", "硬盘", "保修期"]
+
+
+def test_an_asset_systems_use_status_gives_the_power_state_and_warns_of_retired_hosts(
+        xlsx: Callable[..., Path]) -> None:
+    """An OA/asset system's export says 使用状态 在用/停用/报废: the column was ignored
+    without a word, so a scrapped (报废) server was imported like a live one."""
+    path = xlsx("湖北局资产导出.xlsx", {"资产清单": [
+        _OA_HEADER,
+        ["ZC-0001", "应用服务器", "服务器", "在用", "审批", "hb-app01", "10.20.1.11",
+         "CentOS 7.6", 8, "16G", "500G", "3年"],
+        ["ZC-0002", "旧OA", "服务器", "报废", "OA", "hb-oa-old", "10.20.3.5",
+         "Windows Server 2003", 4, "8G", "300G", "已过保"],
+        ["ZC-0003", "备份机", "虚拟机", "停用", "备份", "hb-bak01", "10.20.4.4",
+         "CentOS 7.9", 4, "8G", "1T", "-"],
+    ]})
+    read = read_ledger(path, reader=read_grids)
+    assert {h["hostname"]: h["power_state"] for h in read.rows["hosts"]} == {
+        "hb-app01": "on", "hb-oa-old": "off", "hb-bak01": "off"}
+    sheet = read.sheets[0]
+    assert sheet.columns["使用状态 (D)"] == "hosts.power_state"
+    retired = [w for w in sheet.warnings if "retired or not to move" in w]
+    assert len(retired) == 1 and "rows 3, 4" in retired[0] and "报废" in retired[0]
+    assert "使用状态 (D)" in retired[0]

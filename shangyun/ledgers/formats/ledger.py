@@ -446,10 +446,13 @@ def _test_rows(grid: Grid, first: int, index: int, label: str) -> list[str]:
             "those rows if they are not to move"]
 
 
-#: The headers of a free-text remarks column (备注, 说明 …), read for :data:`RETIRED_WORDS`
+#: The headers of a free-text remarks column (备注, 说明 …) or a status column (使用状态 …),
+#: read for :data:`RETIRED_WORDS`
 _REMARK_HEADERS = frozenset(H.normalize_header(h) for h in (
     "备注", "备注说明", "说明", "备注信息", "其他说明", "remark", "remarks", "note", "notes",
-    "comment", "comments"))
+    "comment", "comments",
+    # an asset system's status column (在用/停用/报废): read as the power state too
+    "使用状态", "设备状态", "资产状态", "在用状态", "使用情况", "运行状态"))
 
 #: Words in a remark saying the host or system is retired, to be retired, stopped or not to
 #: move (docs/ledgers.md). Kept conservative: each says so on its own ("不停机迁移" is none).
