@@ -150,3 +150,34 @@ def test_an_asset_systems_use_status_gives_the_power_state_and_warns_of_retired_
     retired = [w for w in sheet.warnings if "retired or not to move" in w]
     assert len(retired) == 1 and "rows 3, 4" in retired[0] and "报废" in retired[0]
     assert "使用状态 (D)" in retired[0]
+
+
+def test_storage_and_network_devices_of_an_asset_export_are_skipped_with_a_warning(
+        xlsx: Callable[..., Path]) -> None:
+    """An asset system lists every device: 设备类型 存储/网络设备/交换机/防火墙 rows are no
+    hosts to move. The whole file was refused ('存储' is not a host kind); a 存储服务器 is
+    still a (physical) host."""
+    path = xlsx("湖北局资产导出.xlsx", {"资产清单": [
+        _OA_HEADER,
+        ["ZC-1", "应用服务器", "服务器", "在用", "审批", "hb-app01", "10.20.1.11",
+         "CentOS 7.6", 8, "16G", "500G", "3年"],
+        ["ZC-2", "存储阵列", "存储", "在用", "审批", None, "10.20.9.1", None, None, None, "20T",
+         "3年"],
+        ["ZC-3", "核心交换机", "网络设备", "在用", None, "core-sw01", "10.20.0.1", "Comware",
+         None, None, None, None],
+        ["ZC-4", "防火墙", "防火墙", "在用", None, "fw01", "10.20.0.2", None, None, None, None,
+         None],
+        ["ZC-5", "文件服务器", "存储服务器", "在用", "档案", "hb-file01", "10.20.1.30",
+         "CentOS 7.9", 8, "16G", "4T", "3年"],
+        ["ZC-6", "大数据节点", "虚拟机", "在用", "数据共享", "hb-bd01", "10.20.5.1", "麒麟V10",
+         16, "0.5T", "2T", "-"],
+    ]})
+    read = read_ledger(path, reader=read_grids)
+    assert {h["hostname"]: h["kind"] for h in read.rows["hosts"]} == {
+        "hb-app01": "physical", "hb-file01": "physical", "hb-bd01": "vm"}
+    assert {s["name"] for s in read.rows["systems"]} == {"审批", "档案", "数据共享"}
+    sheet = read.sheets[0]
+    assert (sheet.rows, sheet.skipped) == (3, 3)
+    devices = [w for w in sheet.warnings if "not servers" in w]
+    assert len(devices) == 1, sheet.warnings
+    assert "rows 3, 4, 5" in devices[0] and "存储" in devices[0] and "设备类型 (C)" in devices[0]

@@ -827,6 +827,9 @@ def _read_sheet(
     same_rows: list[int] = []
     hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
     hidden_skipped: list[int] = []
+    device_at = next((c.index for c in cols if c.target == "hosts.kind"), None) \
+        if kind == "hosts" else None
+    devices: dict[int, str] = {}  # row number -> the device a 设备类型 cell names
     lazy = isinstance(grid.rows, LazyRows)
     # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
     # their copies above a repeated header (a ledger printed with its header on every page)
@@ -851,6 +854,11 @@ def _read_sheet(
         if hidden:
             hidden_skipped += [r + 1 for r in chunk if r in hidden]
             chunk = [r for r in chunk if r not in hidden]
+        if device_at is not None:  # 设备类型 存储/网络设备: an asset list's other devices
+            others = _devices(rows, chunk, device_at, base, devices)
+            if others:
+                report.skipped += len(others)
+                chunk = [r for r in chunk if r not in others]
         table = _transposed(rows, chunk)
         cells = [_clean_column(table, len(chunk), c) for c in cols]
         for k in outside_cols:  # 外部:税务总局: an external endpoint, not a system
@@ -950,6 +958,13 @@ def _read_sheet(
                 f"{counted(n, 'row')} hidden by the sheet's filter "
                 f"{'was' if n == 1 else 'were'} read like the others (a "
                 "filter hides data from view; it does not retire it)")
+    if devices:
+        shown = ", ".join(map(str, list(devices)[:10])) + (" …" if len(devices) > 10 else "")
+        report.warnings.append(
+            f"column {labels['hosts.kind']!r}: {counted(len(devices), 'row')} "
+            f"{'is' if len(devices) == 1 else 'are'} not servers "
+            f"({', '.join(dict.fromkeys(devices.values()))}; {_rows_word(len(devices))} "
+            f"{shown}): skipped — only servers and virtual machines are hosts to move")
     if same_rows and above is not None:
         shown = ", ".join(str(x) for x in same_rows[:10])
         more = f" and {len(same_rows) - 10} more" if len(same_rows) > 10 else ""
@@ -1017,6 +1032,28 @@ def _header_repeats(rows: Sequence[list[Any]], chunk: list[int], header: list[An
                    if c.index < len(row) and _is_header_cell(row[c.index], c, header, kind))
         if hits >= 2 and 2 * hits >= len(cols):
             out.add(r)
+    return out
+
+
+#: A 设备类型 naming a device that is no server (an asset list's storage, network and
+#: security devices) — unless it names a server too (存储服务器, 网络服务器)
+_NOT_HOST = re.compile(r"存储|阵列|网络设备|交换机|路由器|防火墙|安全设备|网闸|磁带|带库|光纤"
+                       r"|打印机|ups|(?<![a-z])(?:storage|switch|router|firewall|san|nas)"
+                       r"(?![a-z])", re.I)
+_SERVER_WORD = re.compile(r"服务器|主机|虚拟|虚机|server|host|(?<![a-z])vm(?![a-z])", re.I)
+
+
+def _devices(rows: Sequence[list[Any]], chunk: list[int], at: int, base: int,
+             devices: dict[int, str]) -> set[int]:
+    """The rows of ``chunk`` whose 设备类型 cell (column ``at``) names a device that is no
+    server (存储, 网络设备, 交换机, 防火墙 …), recorded in ``devices`` by row number."""
+    out: set[int] = set()
+    for r in chunk:
+        row = rows[r]
+        v = row[at] if at < len(row) else None
+        if type(v) is str and _NOT_HOST.search(v) and not _SERVER_WORD.search(v):
+            out.add(r)
+            devices[r + base + 1] = v.strip()
     return out
 
 
