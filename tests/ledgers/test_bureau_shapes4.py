@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from connectors.grid import read_grids
+from shangyun.estate import Estate
+from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.read import read_ledger
 
 
@@ -181,3 +183,37 @@ def test_storage_and_network_devices_of_an_asset_export_are_skipped_with_a_warni
     devices = [w for w in sheet.warnings if "not servers" in w]
     assert len(devices) == 1, sheet.warnings
     assert "rows 3, 4, 5" in devices[0] and "存储" in devices[0] and "设备类型 (C)" in devices[0]
+
+
+def test_a_host_cell_naming_several_systems_joins_the_first_and_serves_the_others(
+        xlsx: Callable[..., Path], tmp_path: Path) -> None:
+    """An asset export writes every system a server serves in one cell
+    (行政审批系统、电子证照系统): a system of that whole name was made. Now the host joins
+    the first, the others get a declared dependency on it (shared use, as when two rows
+    list the host), with a warning; a name that merely holds 、 stays whole."""
+    path = xlsx("湖北局资产导出.xlsx", {"资产清单": [
+        _OA_HEADER,
+        ["ZC-1", "应用服务器", "服务器", "在用", "行政审批系统、电子证照系统", "hb-app01",
+         "10.20.1.11", "CentOS 7.6", 8, "16G", "2*600G SAS RAID1", "3年"],
+        ["ZC-2", "数据库", "服务器", "在用", "行政审批系统；统一门户平台；档案管理系统", "hb-db01",
+         "10.20.1.12", "CentOS 7.6", 8, "16G", "500G", "3年"],
+        ["ZC-3", "人事服务器", "服务器", "在用", "人事、工资管理系统", "hb-hr01",
+         "10.20.1.13", "CentOS 7.6", 8, "16G", "500G", "3年"],
+    ]})
+    estate = tmp_path / "estate"
+    report = import_ledgers([path], estate, reader=read_grids)
+    est = Estate.load(estate)
+    systems = {s["id"]: s["name"] for s in est.rows("systems")}
+    assert sorted(systems.values()) == ["人事、工资管理系统", "档案管理系统", "电子证照系统",
+                                        "统一门户平台", "行政审批系统"]
+    hosts = {h["hostname"]: systems[h["system_id"]] for h in est.rows("hosts")}
+    assert hosts == {"hb-app01": "行政审批系统", "hb-db01": "行政审批系统",
+                     "hb-hr01": "人事、工资管理系统"}
+    host_names = {h["id"]: h["hostname"] for h in est.rows("hosts")}
+    shared = sorted((systems[d["source_system"]], host_names[d["target_host"]])
+                    for d in est.rows("dependencies") if d.get("service") == "shared host")
+    assert shared == [("档案管理系统", "hb-db01"), ("电子证照系统", "hb-app01"),
+                      ("统一门户平台", "hb-db01")]
+    warned = [w for w in report.warnings if "several systems" in w]
+    assert len(warned) == 1 and "rows 2, 3" in warned[0], report.warnings
+    assert {h["hostname"]: h["disk_gb"] for h in est.rows("hosts")}["hb-app01"] == 1200

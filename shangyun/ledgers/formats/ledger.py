@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import compress, zip_longest
 from operator import itemgetter, not_
@@ -830,6 +831,7 @@ def _read_sheet(
     device_at = next((c.index for c in cols if c.target == "hosts.kind"), None) \
         if kind == "hosts" else None
     devices: dict[int, str] = {}  # row number -> the device a 设备类型 cell names
+    several_rows: dict[int, str] = {}  # row number -> a 系统名称 naming several systems
     lazy = isinstance(grid.rows, LazyRows)
     # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
     # their copies above a repeated header (a ledger printed with its header on every page)
@@ -869,6 +871,9 @@ def _read_sheet(
             last_system = _same_as_above(table, cells[above], cols[above].index,
                                          [cells[k] for k in host_keys], chunk, base,
                                          last_system, same_rows)
+            served = _several_systems(cells[above], chunk, base, several_rows)
+        else:
+            served = {}
         status = None
         if column_reader is not None and _plain(layout, cells):
             status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
@@ -934,6 +939,17 @@ def _read_sheet(
                 problems.add(grid.sheet, row_no, _label(labels, exc.target), str(exc))
                 continue
             report.rows += 1
+        for j, others in served.items():  # 系统A、系统B: the host serves B too (shared use)
+            if any(type(values[j]) is BadValue for values in cells):
+                continue  # a bad row: refused above
+            parts = _row_parts(layout, cells, j)
+            bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
+            for other in others:
+                again = {t: {k: v.value if type(v) is Doubtful else v for k, v in p.items()}
+                         for t, p in parts.items()}
+                again["systems"] = {"name": other}
+                with suppress(Unresolved, BadValue):  # (the row itself says what is wrong)
+                    reader(col, str(bname or ""), again)
         for c, values in zip(cols, cells, strict=True):  # rows giving each field a value
             n = len(values) - values.count(None)
             if fast is None and status is None:
@@ -958,6 +974,16 @@ def _read_sheet(
                 f"{counted(n, 'row')} hidden by the sheet's filter "
                 f"{'was' if n == 1 else 'were'} read like the others (a "
                 "filter hides data from view; it does not retire it)")
+    if several_rows and above is not None:
+        shown = ", ".join(map(str, list(several_rows)[:10])) + (
+            " …" if len(several_rows) > 10 else "")
+        first = next(iter(several_rows.values()))
+        report.warnings.append(
+            f"column {cols[above].label!r}: {counted(len(several_rows), 'cell')} "
+            f"{'names' if len(several_rows) == 1 else 'name'} several systems "
+            f"({_rows_word(len(several_rows))} {shown}; {first!r}): each host joins the "
+            "first system named and the others get a declared dependency on it (shared "
+            "use), so a plan moves them together or in order")
     if devices:
         shown = ", ".join(map(str, list(devices)[:10])) + (" …" if len(devices) > 10 else "")
         report.warnings.append(
@@ -1032,6 +1058,31 @@ def _header_repeats(rows: Sequence[list[Any]], chunk: list[int], header: list[An
                    if c.index < len(row) and _is_header_cell(row[c.index], c, header, kind))
         if hits >= 2 and 2 * hits >= len(cols):
             out.add(r)
+    return out
+
+
+#: Systems named in one cell: 行政审批系统、电子证照系统 (split only where each part ends
+#: like a system's name, so 人事、工资管理系统 stays one name)
+_SYSTEM_LIST = re.compile(r"\s*[、;；,，\n]\s*")
+_SYSTEM_END = re.compile(r"(?:系统|平台|网站|门户|网|库|中心|应用|服务|app|system|platform)$",
+                         re.I)
+
+
+def _several_systems(names: list[Any], chunk: list[int], base: int,
+                     several_rows: dict[int, str]) -> dict[int, list[str]]:
+    """The cells of a host sheet's 系统名称 column naming several systems (``A、B``,
+    ``A；B``): each replaced by the first, the others returned per row index (recorded
+    in ``several_rows`` by row number)."""
+    out: dict[int, list[str]] = {}
+    for j, v in enumerate(names):
+        if type(v) is not str or not _SYSTEM_LIST.search(v):
+            continue
+        parts = [p for p in _SYSTEM_LIST.split(v.strip()) if p]
+        if len(parts) < 2 or not all(_SYSTEM_END.search(p) for p in parts):
+            continue
+        names[j] = parts[0]
+        out[j] = list(dict.fromkeys(p for p in parts[1:] if p != parts[0]))
+        several_rows[chunk[j] + base + 1] = v
     return out
 
 
