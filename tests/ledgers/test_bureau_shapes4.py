@@ -217,3 +217,52 @@ def test_a_host_cell_naming_several_systems_joins_the_first_and_serves_the_other
     warned = [w for w in report.warnings if "several systems" in w]
     assert len(warned) == 1 and "rows 2, 3" in warned[0], report.warnings
     assert {h["hostname"]: h["disk_gb"] for h in est.rows("hosts")}["hb-app01"] == 1200
+
+
+# ---------------------------------------------------------------- the Excel round trip
+def _cli(*args: str) -> str:
+    from click.testing import CliRunner
+
+    from shangyun.cli import main
+    res = CliRunner().invoke(main, list(args))
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def _round_trip_estate(tmp_path: Path, xlsx: Callable[..., Path]) -> tuple[Path, Path]:
+    led = xlsx("江西局台账.xlsx", {"主机": [
+        ["单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)"],
+        ["江西局", "综合办公", "jx-oa-app01", "10.40.1.5", "CentOS 7.9", 8, 16],
+        ["江西局", "综合办公", "jx-oa-db01", "10.40.1.6", "CentOS 7.9", 8, 32],
+        ["江西局", "档案管理", "jx-da-app01", "10.40.2.5", "CentOS 7.9", 4, 8],
+    ]})
+    est = tmp_path / "est"
+    _cli("inventory", "import", str(led), "--estate", str(est), "--no-progress")
+    book = tmp_path / "export.xlsx"
+    _cli("inventory", "export", "--estate", str(est), "--xlsx", str(book))
+    return est, book
+
+
+def test_a_column_of_the_teams_own_in_an_edited_export_is_not_written_into_the_estate(
+        tmp_path: Path, xlsx: Callable[..., Path]) -> None:
+    """A team adds a column of its own (迁移批次) to the exported 主机 sheet: it was shown
+    as an edit of every host and --apply wrote it into hosts.csv as a new estate column.
+    Now it is named in a warning as not imported, and no edit."""
+    import openpyxl
+    est, book = _round_trip_estate(tmp_path, xlsx)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["主机"]
+    col = ws.max_column + 1
+    ws.cell(1, col, "迁移批次")
+    for r in range(2, ws.max_row + 1):
+        ws.cell(r, col, f"第{r}批")
+    wb.save(book)
+    out = _cli("inventory", "import", str(book), "--estate", str(est), "--no-progress",
+               "--json")
+    import json
+    report = json.loads(out)
+    assert report["edits"] == []
+    assert any("迁移批次" in w and "not imported" in w for w in report["warnings"])
+    _cli("inventory", "import", str(book), "--estate", str(est), "--no-progress", "--apply")
+    head = (est / "hosts.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert "迁移批次" not in head

@@ -26,7 +26,7 @@ from shangyun.estate.model import Estate, coerce_table
 from shangyun.estate.schema import TABLES, Column, Table
 from shangyun.ledgers.collector import KnownIndex
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
-from shangyun.ledgers.grid import Grid
+from shangyun.ledgers.grid import Grid, column_letter
 from shangyun.ledgers.model import SheetReport
 from shangyun.ledgers.values import clean_text
 
@@ -120,7 +120,7 @@ def read_export(file: str, grids: list[Grid],
         _refuse_uncalculated(file, grid, head)
         refs = ref_columns(table) if named else []
         id_cols = [f"{c.name}\x00id" for c in refs]
-        names = table.column_names + id_cols + head[len(table.columns) + len(refs):]
+        names = table.column_names + id_cols  # a column the team added after: not read
         body = [(i, r) for i, r in enumerate(grid.rows[1:], start=2)
                 if any(c not in ("", None) for c in r)]
         raw = pd.DataFrame([[clean_text(c) for c in r[: len(names)]] for _i, r in body],
@@ -310,10 +310,22 @@ def _read(inp: LedgerInput) -> FormatRead:
         found = _match(g)
         if found is None:  # pragma: no cover - read_export refused it
             continue
-        table, lang, _named = found
-        sheets.append(SheetReport(g.sheet, table.name, 1, len(rows.get(table.name, [])), 0,
-                                  columns={h: f"{table.name}.{c}" for h, c in zip(
-                                      headers(table, lang), table.column_names, strict=True)}))
+        table, lang, named = found
+        report = SheetReport(g.sheet, table.name, 1, len(rows.get(table.name, [])), 0,
+                             columns={h: f"{table.name}.{c}" for h, c in zip(
+                                 headers(table, lang), table.column_names, strict=True)})
+        own = len(table.columns) + (len(ref_columns(table)) if named else 0)
+        extra = [(i, clean_text(h)) for i, h in enumerate(g.rows[0]) if i >= own
+                 and clean_text(h) and any(i < len(r) and r[i] not in (None, "")
+                                           for r in g.rows[1:])]
+        if extra:
+            report.unmapped = [h for _i, h in extra]
+            report.warnings.append(
+                f"{'column' if len(extra) == 1 else 'columns'} "
+                f"{', '.join(f'{h!r} ({column_letter(i)})' for i, h in extra)} "
+                f"{'is' if len(extra) == 1 else 'are'} not the estate's: not imported (the "
+                "estate keeps its own columns only; keep such notes in a workbook of your own)")
+        sheets.append(report)
     inp.progress(sum(len(r) for r in rows.values()))
     return rows, sheets
 
