@@ -373,7 +373,7 @@ def _finalize_refusal(number: int, systems: list[dict[str, Any]],
     secret = _classified_words(number, systems, estate)
     if secret:
         return secret
-    unmoved = _never_moved_words(number, systems, estate)
+    unmoved = _never_moved_words(number, systems, estate, estate_dir)
     if unmoved:
         return unmoved
     refused = not_finalizable({s["id"]: s["state"] for s in systems})
@@ -392,7 +392,7 @@ def _estate_or_none(estate_dir: str | None) -> Estate | None:
 
 
 def _never_moved_words(number: int, systems: list[dict[str, Any]],
-                       estate: Estate | None) -> str | None:
+                       estate: Estate | None, estate_dir: str | None = None) -> str | None:
     """Why ``wave finalize`` would refuse the wave for its cut-over systems the estate now
     gives a host their run never moved (:func:`shangyun.wave.unmoved.hosts_never_moved`,
     as finalize judges it), with the commands that move each whole; None when none."""
@@ -404,9 +404,10 @@ def _never_moved_words(number: int, systems: list[dict[str, Any]],
     missing = hosts_never_moved(launched, estate.rows("hosts"))
     if not missing:
         return None
-    names = names_of(estate, "system")
+    names, again = names_of(estate, "system"), _again(estate_dir, number)
     return "finalize would refuse " + "; ".join(
-        never_moved_reason(number, sid, hosts, names) for sid, hosts in missing.items())
+        never_moved_reason(number, sid, hosts, names, again)
+        for sid, hosts in missing.items())
 
 
 def _classified_words(number: int, systems: list[dict[str, Any]],
@@ -432,11 +433,29 @@ def _not_finalizable_words(number: int, refused: list[str], estate_dir: str | No
     who = ", ".join(readable(s, names) for s in refused[:10]) + (" …" if len(refused) > 10
                                                                    else "")
     where = estate_words(estate_dir) if estate_dir else ""
+    again = _again(estate_dir, number)
     return (f"finalize would refuse {who}: moved disks-only (plan/cutover.yaml does not "
             f"list it, nothing of it was switched: its source is still production). List "
-            f"it in plan/cutover.yaml and run 'shangyun wave run {number}{where}' again to "
+            f"it in plan/cutover.yaml and run 'shangyun wave run {number}{where}{again}' "
+            f"again to "
             f"cut it over, or take it out of the wave (re-plan); then 'shangyun wave "
             f"finalize {number}{where}' after the soak period")
+
+
+def _again(estate_dir: str | None, number: int) -> str:
+    """The options that repeat wave ``number``'s last run (``--target-uri …``,
+    :func:`shangyun.wave.runwords.run_words`), for a ``wave run`` this command suggests: a
+    libvirt run without them is refused. Empty when there is no such run to read."""
+    from connectors.journal.history import open_reader
+    from shangyun.wave.runwords import run_words
+
+    if not estate_dir:
+        return ""
+    with contextlib.suppress(ShangyunError), open_reader(estate_dir) as history:
+        runs = [r for r in (history.runs(wave=number) if history else []) if r.kind == "run"]
+        if runs:
+            return run_words(runs[-1].begun_with().get("options"), estate_dir)
+    return ""
 
 
 def _utc(at: object) -> str:

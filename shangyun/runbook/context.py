@@ -39,6 +39,7 @@ from shangyun.wave.estimate import (
 )
 from shangyun.wave.model import SystemWork, WaveWork, estate_index, system_work
 from shangyun.wave.plan import csv_groups, wave_groups
+from shangyun.wave.runwords import run_words
 from shangyun.wave.state import (
     CUT_OVER,
     FAILBACK,
@@ -338,8 +339,10 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     judged = left if history["runs"] and left else systems
     checks = _checks(wave, judged, [w for w in windows if w["bureau"] in
                                     {s["bureau"] for s in judged}], warnings, t)
+    ran_with = _run_options(journal, number)
     out = outcome(number, systems, history["runs"], t, classified_ids(estate),
-                  _never_moved(systems, estate.rows("hosts")))
+                  _never_moved(systems, estate.rows("hosts")),
+                  run_words(ran_with.to_dict() if ran_with else None, root))
     return {
         "wave": number, "estate": estate.meta.get("name", root.name),
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -410,7 +413,8 @@ def _never_moved(systems: list[dict[str, Any]],
 
 def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any]],
             t: Any, classified: Collection[str] = (),
-            never_moved: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+            never_moved: Mapping[str, list[str]] | None = None,
+            again: str = "") -> dict[str, Any]:
     """What the wave did, for the runbook's first screen: the wave's one state
     (:func:`shangyun.wave.state.wave_state`), what moved, what rolled back (or was refused)
     and why, and what needs a decision, each with the command to take it up.
@@ -418,7 +422,9 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     of them does not say to finalize (it would refuse) but how to bring it home.
     ``never_moved``: cut-over system id -> hostnames the estate gives it that its run never
     moved (:func:`_never_moved`) — finalize refuses those too: the runbook says how to move
-    each whole."""
+    each whole. ``again``: the options that repeat the wave's last run
+    (:func:`shangyun.wave.runwords.run_words`), given to every ``wave run`` it suggests so
+    the command is accepted as printed (a libvirt run without ``--target-uri`` is not)."""
     latest = latest_runs(runs)
     state = wave_state((r["status"] for r in latest.values()),
                        {s["id"]: s["state"] for s in systems})
@@ -447,7 +453,7 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     for s in systems:
         st = s["state"]
         if st in (ROLLED_BACK, REFUSED):
-            action = t("decide_rerun", n=number, sid=s.get("cmd") or s["id"])
+            action = t("decide_rerun", n=number, sid=s.get("cmd") or s["id"], again=again)
         elif st == ROLLBACK_FAILED:
             keys = ", ".join(f"`{x['key']}`" for x in s["history"]["steps"]
                              if x["status"] == UNDO_FAILED)
@@ -480,9 +486,9 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
                          t("finalize_refused_unmoved", n=number, names=", ".join(
                              f"{s['name'] or s['id']} ({', '.join(never_moved[s['id']])})"
                              for s in unmoved), home="; ".join(
-                             _move_whole_commands(number, s) for s in unmoved))
+                             _move_whole_commands(number, s, again) for s in unmoved))
                          if unmoved else
-                         t("finalize_refused", n=number, names=", ".join(
+                         t("finalize_refused", n=number, again=again, names=", ".join(
                              s["name"] or s["id"] for s in systems if s["id"] in refused))
                          if refused else
                          t("pending_finalize", n=number) if state == WAVE_CUT_OVER else ""),
@@ -503,12 +509,12 @@ def _home_commands(number: int, system: dict[str, Any]) -> str:
             else f"`{back}`")
 
 
-def _move_whole_commands(number: int, system: dict[str, Any]) -> str:
+def _move_whole_commands(number: int, system: dict[str, Any], again: str = "") -> str:
     """The commands that move a cut-over system of wave ``number`` whole, as code spans:
-    fail it back, then run it again."""
+    fail it back, then run it again (with ``again``, the last run's options)."""
     arg = system.get("cmd") or system["id"]
     return (f"`shangyun wave rollback {number} --system {arg} --fail-back` → "
-            f"`shangyun wave run {number} --only {arg}`")
+            f"`shangyun wave run {number} --only {arg}{again}`")
 
 
 def _unprefixed(error: str, system: dict[str, Any], key: str) -> str:

@@ -341,14 +341,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "failed"),
     "finalize_refused": ("暂不能收尾：`shangyun wave finalize {n}` 会拒绝 {names}——仅迁移了磁盘"
                          "（`plan/cutover.yaml` 未列出，未做任何切换，其源端仍在生产）。请将其"
-                         "列入 `plan/cutover.yaml` 并再次执行 `shangyun wave run {n}` 完成割接，"
+                         "列入 `plan/cutover.yaml` 并再次执行 "
+                         "`shangyun wave run {n}{again}` 完成割接，"
                          "或将其移出本批次（重新规划）；之后在浸泡期结束后执行 "
                          "`shangyun wave finalize {n}`",
                          "Not ready to finalize: `shangyun wave finalize {n}` would refuse "
                          "{names}, moved disks-only (`plan/cutover.yaml` does not list it, "
                          "nothing of it was switched: its source is still production). List "
-                         "it in `plan/cutover.yaml` and run `shangyun wave run {n}` again to "
-                         "cut it over, or take it out of the wave (re-plan); then "
+                         "it in `plan/cutover.yaml` and run "
+                         "`shangyun wave run {n}{again}` again to cut it over, or take it "
+                         "out of the wave (re-plan); then "
                          "`shangyun wave finalize {n}` after the soak period"),
     "finalize_refused_classified": (
         "暂不能收尾：`shangyun wave finalize {n}` 会拒绝 {names}——台账现标为涉密，"
@@ -374,8 +376,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "why_failed_back": ("由 `wave rollback --fail-back` 连同生产写入一起迁回源端",
                         "carried home with its production writes by "
                         "`wave rollback --fail-back`"),
-    "decide_rerun": ("排除原因后重新执行：`shangyun wave run {n} --only {sid}`",
-                     "fix the cause, then run it again: `shangyun wave run {n} --only {sid}`"),
+    "decide_rerun": ("排除原因后重新执行：`shangyun wave run {n} --only {sid}{again}`",
+                     "fix the cause, then run it again: "
+                     "`shangyun wave run {n} --only {sid}{again}`"),
     "decide_undo_failed": ("回退未完成（{keys}）：请人工清理后执行 "
                            "`shangyun wave rollback {n} --system {sid}`",
                            "the rollback did not finish ({keys}): clean up by hand, then "
