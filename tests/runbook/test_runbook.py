@@ -53,8 +53,10 @@ def test_the_outcome_leads_and_names_what_needs_a_decision(ran_wave: RanWave) ->
     assert "`convert/disk-02-1`: " in why, why
     assert not why.split("`: ", 1)[1].startswith(("system sys-02", "sys-02")), why
     assert [d["id"] for d in out["decide"]] == ["sys-02"]
-    # the command names the system as a person types it: by its name (档案系统)
-    assert "wave run 1 --only 档案系统`" in out["decide"][0]["action"], out["decide"]
+    # the command names the system as a person types it: by its name (档案系统), with the
+    # options of the run that failed (a libvirt run without --target-uri is refused)
+    assert "wave run 1 --only 档案系统 --target-uri test://" in out["decide"][0]["action"], (
+        out["decide"])
     # the outcome comes before the plan, and the rollback is one line for the system
     assert text.index("## Outcome") < text.index("## Before the wave")
     head = text[:text.index("## Before the wave")]
