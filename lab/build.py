@@ -422,12 +422,15 @@ def up(lab_dir: Path | str | None = None, bureaus: int = 2, hosts: int | None = 
     state.save()  # early: `down` finds every pid even if the waiting below fails
     ports = [(h.id, h.ip, s.port) for h in planned for s in h.services]
     _wait_ports(ports, timeout=60 + 0.3 * len(planned))
-    if state.guests:
-        wait_guest(state.guests[0], timeout=GUEST_BOOT_TIMEOUT)
-    for _, h in to_start:
+    # every PostgreSQL host, running or just started (idempotent, two queries when seeded),
+    # and before the guest's wait: a lab up that failed there used to leave the databases
+    # it had started unseeded for good (no role shangyun: wave 1's copy failed)
+    for h in planned:
         if h.database and h.database.engine == "postgresql":
             seed_postgres(h)
             h.database.tables = {"orders": 1000}
+    if state.guests:
+        wait_guest(state.guests[0], timeout=GUEST_BOOT_TIMEOUT)
     state.ledgers = write_ledgers(lab / "ledgers", bl, sl, planned + _guest_rows(state))
     state.save()
     return state

@@ -180,3 +180,24 @@ def test_loopback_fallback_without_namespaces(lab_dir: Path) -> None:
     ss = subprocess.run(["ss", "-tlnH"], capture_output=True, text=True, check=True,
                         timeout=30).stdout
     assert app.ip not in ss and auth.ip not in ss
+
+
+def test_a_second_up_seeds_a_database_the_first_left_unseeded(lab_dir: Path) -> None:
+    """A lab up that failed after starting its hosts (the real guest's boot) left their
+    PostgreSQL without role shangyun and appdb, and a second up, finding the hosts running,
+    did not seed them: wave 1's database copy failed ('role "shangyun" does not exist')."""
+    import psycopg
+
+    first = up(lab_dir, bureaus=1)
+    db = next(h for h in first.hosts if h.database and h.database.engine == "postgresql")
+    assert db.database is not None
+    with psycopg.connect(host=db.ip, port=db.database.port, user="postgres",
+                         dbname="postgres", autocommit=True, connect_timeout=5) as c:
+        c.execute("drop database appdb with (force)")
+        c.execute("drop role shangyun")
+    second = up(lab_dir, bureaus=1)
+    assert {h.id: h.pid for h in second.hosts} == {h.id: h.pid for h in first.hosts}
+    with psycopg.connect(host=db.ip, port=db.database.port, user="shangyun", dbname="appdb",
+                         autocommit=True, connect_timeout=5) as c:
+        row = c.execute("select count(*) from orders").fetchone()
+    assert row is not None and row[0] == 1000
