@@ -17,6 +17,7 @@ from shangyun.cli.output import (
     console,
     escape,
     estate_option,
+    estate_words,
     handle_errors,
     json_option,
     print_json,
@@ -139,18 +140,34 @@ def status_cmd(estate_dir: str, as_json: bool) -> None:
     _api(estate_dir)
     names = names_of(Estate.load(Path(estate_dir), check=False), "bureau")
     ids = list(names)
-    queues = workpool.queue_status([workpool.queue_name(b) for b in ids])
+    queues: list[workpool.QueueStatus | None] = []
+    for b in ids:  # a bureau added since 'worker deploy' has no queue: its row says so
+        try:
+            queues.extend(workpool.queue_status([workpool.queue_name(b)]))
+        except workpool.WorkPoolError:
+            queues.append(None)
     workers = workpool.workers()
+    deploy = f"shangyun worker deploy{estate_words(estate_dir)}"
     if as_json:
-        print_json({"queues": [{"bureau": b, "bureau_name": names.get(b, ""), **q.to_dict()}
+        print_json({"queues": [{"bureau": b, "bureau_name": names.get(b, ""),
+                                "missing": q is None,
+                                **(q.to_dict() if q else {"name": workpool.queue_name(b)})}
                                for b, q in zip(ids, queues, strict=True)],
                     "workers": workers})
         return
     t = Table("bureau", "queue", "last polled", "ready", "late runs")
     for b, q in zip(ids, queues, strict=True):
+        if q is None:
+            t.add_row(readable(b, names), f"no queue {workpool.queue_name(b)}", "-", "no",
+                      "-")
+            continue
         t.add_row(readable(b, names), q.name, q.last_polled or "never",
                   "yes" if q.ready else "no", str(q.late_runs))
     console.print(t)
+    missing = [names.get(b) or b for b, q in zip(ids, queues, strict=True) if q is None]
+    if missing:
+        console.print(f"no queue for {', '.join(missing)} (added since the pool was made?): "
+                      f"run '{deploy}'", highlight=False)
     w = Table("worker", "status", "last heartbeat")
     for row in workers:
         w.add_row(row["name"], row["status"], row["last_heartbeat"] or "")
