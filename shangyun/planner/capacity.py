@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from shangyun.planner.inputs import PlanInput
 from shangyun.planner.options import PlanOptions
+from shangyun.planner.timing import TimeModel
 
 
 @dataclass
@@ -21,17 +22,20 @@ class Load:
     data_gb: float = 0.0
     by_bureau: dict[str, float] = field(default_factory=dict)
     present: dict[str, int] = field(default_factory=dict)
+    #: the systems (indices into ``PlanInput.systems``): the time check estimates them
+    members: list[int] = field(default_factory=list)
 
     def copy(self) -> Load:
         """An independent copy."""
         return Load(self.hosts, self.systems, self.data_gb, dict(self.by_bureau),
-                    dict(self.present))
+                    dict(self.present), list(self.members))
 
     def add(self, other: Load) -> None:
         """Add ``other`` into this load."""
         self.hosts += other.hosts
         self.systems += other.systems
         self.data_gb += other.data_gb
+        self.members.extend(other.members)
         for b, gb in other.by_bureau.items():
             self.by_bureau[b] = self.by_bureau.get(b, 0.0) + gb
             self.present[b] = self.present.get(b, 0) + other.present.get(b, 1)
@@ -41,6 +45,9 @@ class Load:
         self.hosts -= other.hosts
         self.systems -= other.systems
         self.data_gb -= other.data_gb
+        if other.members:
+            gone = set(other.members)
+            self.members = [m for m in self.members if m not in gone]
         for b, gb in other.by_bureau.items():
             left = self.present.get(b, 0) - other.present.get(b, 1)
             if left <= 0:
@@ -58,6 +65,7 @@ def load_of(inp: PlanInput, members: list[int]) -> Load:
         one = Load(int(inp.hosts[i]), 1, float(inp.data_gb[i]),
                    {inp.bureau[i]: 0.0, **inp.data_by_bureau[i]})
         one.present = dict.fromkeys(one.by_bureau, 1)
+        one.members = [i]
         out.add(one)
     return out
 
@@ -65,8 +73,11 @@ def load_of(inp: PlanInput, members: list[int]) -> Load:
 class Limits:
     """The per-wave limits of one planning run."""
 
-    def __init__(self, inp: PlanInput, opts: PlanOptions, scale: float = 1.0) -> None:
+    def __init__(self, inp: PlanInput, opts: PlanOptions, scale: float = 1.0,
+                 timing: TimeModel | None = None) -> None:
         self.inp = inp
+        #: the estimated time per bureau window (None: data only)
+        self.timing = timing if timing is None or scale == 1.0 else timing.scaled(scale)
         self.scale = scale
         self.opts = opts if scale == 1.0 else replace(
             opts, max_hosts=None if opts.max_hosts is None else max(1, int(opts.max_hosts * scale)),
@@ -78,7 +89,7 @@ class Limits:
 
     def scaled(self, scale: float) -> Limits:
         """The same limits shrunk to ``scale`` (0–1) of a wave: the size of split parts."""
-        return Limits(self.inp, self.opts, scale)
+        return Limits(self.inp, self.opts, scale, self.timing)
 
     def violation(self, load: Load, extra: Load | None = None) -> str | None:
         """The first limit ``load`` (+ ``extra``) breaks, in words; None if it fits."""
@@ -101,6 +112,8 @@ class Limits:
             if cap is not None and gb > cap + 1e-6:
                 return (f"bureau {b} window: {gb:,.1f} GB > {cap:,.1f} GB its link moves in "
                         "one maintenance window")
+        if self.timing is not None:
+            return self.timing.violation(load.members, extra.members if extra else None)
         return None
 
     def fits(self, load: Load, extra: Load | None = None) -> bool:

@@ -34,6 +34,7 @@ from shangyun.planner.history import RanWaves
 from shangyun.planner.inputs import CRITICALITY_RANK, PlanInput, build_input, held_facts
 from shangyun.planner.options import PlanOptions
 from shangyun.planner.order import INF, Unit, _topo, apply_pins, build_units
+from shangyun.planner.timing import TimeModel
 from shangyun.planner.waves import Schedule, schedule, unit_adjacency
 from shangyun.wave.builder import wave_steps
 from shangyun.wave.classified import classified_ids, way_home
@@ -147,8 +148,10 @@ def make_plan(estate: Estate, options: PlanOptions | None = None,
         if not inp.systems and not inp.excluded and not held:
             raise PlanError("nothing to plan: the estate has no systems (import ledgers with "
                             "'shangyun inventory import' or run 'shangyun discover')")
-        limits = Limits(inp, run_opts)
+        timing = TimeModel(estate, inp, run_opts, str(estate_dir or ""))
+        limits = Limits(inp, run_opts, timing=timing)
         groups = move_groups(inp, limits, allow_split=opts.allow_split, seed=opts.seed)
+        timing.set_groups([g.members for g in groups])
         check_groups(inp, groups, opts.strong_types)
         units, u_of_sys = build_units(inp, groups, limits, opts.order, opts.cycles)
         apply_pins(inp, units, u_of_sys, groups, run_opts.pins)
@@ -257,12 +260,13 @@ def _bureau_namer(bureau_names: dict[str, str]) -> Callable[[str], str]:
 
 
 def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
-                      pilot: set[int]) -> int:
+                      pilot: set[int], timing: TimeModel | None = None) -> int:
     """A lower bound on the number of (non-empty) waves: capacity per measure, windows,
     bureaus per wave, the strict dependency chain and the distinct pinned waves.
 
     ``pilot`` holds the systems of the pilot wave; the bound is 1 (the pilot) plus the
-    bound of everything else.
+    bound of everything else. With ``timing``, a bureau's systems too long for its window
+    even alone each need a wave of their own.
     """
     rest = [i for i in range(len(inp.systems)) if i not in pilot]
     hosts = int(inp.hosts[rest].sum()) if rest else 0
@@ -288,6 +292,12 @@ def lower_bound_waves(inp: PlanInput, opts: PlanOptions, units: list[Unit],
         if cap:
             # systems above half a window never share one: each needs its own wave
             lb = max(lb, math.ceil(gb / cap - 1e-6), big.get(b, 0))
+    if timing is not None:
+        alone: dict[str, int] = {}
+        for i in rest:
+            if i in timing.over:
+                alone[inp.bureau[i]] = alone.get(inp.bureau[i], 0) + 1
+        lb = max([lb, *alone.values()])
     if opts.max_bureaus:
         lb = max(lb, math.ceil(len(per) / opts.max_bureaus))
     total = lb + (1 if pilot else 0)
@@ -346,7 +356,7 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
            "wave": int(wave_sys[g.members[0]]), "hosts": int(inp.hosts[g.members].sum()),
            "data_gb": round(float(inp.data_gb[g.members].sum()), 1),
            "split_from": g.split_from, "cut": g.cut} for g in groups]
-    overrun = _estimate_windows(estate, inp, opts, waves, mg, estate_dir)
+    overrun = _estimate_windows(estate, inp, opts, waves, mg, estate_dir, limits.timing)
     excluded = [{"system": s, "reason": r} for s, r in sorted(inp.excluded.items())]
     pilot_members = {m for uid in sched.pilot for m in units[uid].members}
     system_names = names_of(estate, "system")
@@ -355,7 +365,8 @@ def _assemble(estate: Estate, inp: PlanInput, opts: PlanOptions, limits: Limits,
     mg = [*ran_groups, *mg]
     metrics = {
         "waves": len(waves), "cut_dependencies": cut, "waves_run": len(ran.waves),
-        "lower_bound_waves": ran.last + lower_bound_waves(inp, opts, units, pilot_members),
+        "lower_bound_waves": ran.last + lower_bound_waves(inp, opts, units, pilot_members,
+                                                           limits.timing),
         "cut_strong_dependencies": cut_strong, "dependencies": int(w.sum()) if len(w) else 0,
         "systems_planned": n, "systems_excluded": len(excluded), "systems_held": len(inp.moved),
         "move_groups": len(groups), "split_groups": sum(1 for g in groups if g.split_from),
@@ -400,16 +411,20 @@ FITS_WORDS = {True: "yes", False: "no", None: "unknown"}
 
 def _estimate_windows(estate: Estate, inp: PlanInput, opts: PlanOptions,
                       waves: list[dict[str, Any]], groups: list[dict[str, Any]],
-                      estate_dir: str) -> list[str]:
+                      estate_dir: str, timing: TimeModel | None = None) -> list[str]:
     """Set each window's ``estimated_hours`` and ``fits`` (the runbook's window check:
     :func:`shangyun.wave.estimate.window_verdict` on the same estimate) and return the
-    plan's note on the windows the estimate overruns."""
+    plan's note on the windows: all checked ones fit, or those the estimate overruns —
+    a system too long for its window even alone (it has the window to itself), or one
+    the packer's estimate missed (a blackout moved a bureau's day)."""
     ix = estate_index(estate)
     systems, bureaus, hosts, disks = ix.systems, ix.bureaus, ix.hosts, ix.disks
     used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
             if d.get("used_gb") is not None}
     host_gb = {h["id"]: h.get("disk_gb") for rows in hosts.values() for h in rows}
     late: list[str] = []
+    alone: list[str] = []
+    fits: dict[bool | None, int] = {}
     for w in waves:
         # the wave as the runbook reads it: move groups in file order, systems in group order
         members = tuple(system_work(systems[sid], bureaus, hosts.get(sid, []), disks, g["id"],
@@ -431,19 +446,44 @@ def _estimate_windows(estate: Estate, inp: PlanInput, opts: PlanOptions,
                                      win["capacity_gb"], win["data_gb"], span,
                                      sized=known)
             win["fits"] = FITS_WORDS[verdict["ok"]]
+            fits[verdict["ok"]] = fits.get(verdict["ok"], 0) + 1
             if "time" in verdict["why"]:
-                late.append(f"wave {w['number']} {b}: estimated {win['estimate']} for "
-                            f"a {win['hours']:g} h window")
-    if not late:
-        return []
+                mine = [x for x in wave.systems if x.bureau_id == b]
+                one = len(mine) == 1 and timing is not None \
+                    and inp.index[mine[0].id] in timing.over
+                (alone if one else late).append(
+                    f"wave {w['number']} {b}: "
+                    + (f"{mine[0].id} alone estimated " if one else "estimated ")
+                    + f"{win['estimate']} for a {win['hours']:g} h window")
     total = sum(len(w["windows"]) for w in waves)
-    more = f" and {len(late) - SHOWN} more" if len(late) > SHOWN else ""
-    return [f"{len(late)} of {counted(total, 'window')} {verb(len(late), 'is', 'are')} too "
+    rates = (f"--disk-mbps {opts.disk_mbps:g}, --link-efficiency {opts.link_efficiency:g}; "
+             "a system's hosts and disks move one after another")
+    out = []
+    if alone:
+        more = f" and {len(alone) - SHOWN} more" if len(alone) > SHOWN else ""
+        out.append(
+            f"{counted(len(alone), 'system')} {verb(len(alone), 'takes', 'take')} longer than "
+            f"{verb(len(alone), 'its', 'their')} bureau's window even alone in a wave: each "
+            "has the window to itself, and the runbook's go/no-go says NO-GO until it fits "
+            "— give the bureau a longer window "
+            "(维护窗口时长) or a faster link (专线带宽) in its ledger, raise the rates "
+            f"({rates}), or --exclude the system: " + "; ".join(alone[:SHOWN]) + more
+            + " (plan/windows.csv: estimated_hours, fits)")
+    if late:
+        more = f" and {len(late) - SHOWN} more" if len(late) > SHOWN else ""
+        out.append(
+            f"{len(late)} of {counted(total, 'window')} {verb(len(late), 'is', 'are')} too "
             "short for the estimated time (the runbook's go/no-go says NO-GO until they fit: "
             "split the wave's systems over more windows, lengthen the window or raise the "
-            f"rates, --disk-mbps {opts.disk_mbps:g}, --link-efficiency "
-            f"{opts.link_efficiency:g}; a system's hosts and disks move one after another): "
-            + "; ".join(late[:SHOWN]) + more + " (plan/windows.csv: estimated_hours, fits)"]
+            f"rates, {rates}): " + "; ".join(late[:SHOWN]) + more
+            + " (plan/windows.csv: estimated_hours, fits)")
+    if not out and total:
+        unknown = fits.get(None, 0)
+        out.append(f"all {counted(fits.get(True, 0), 'window')} with a known link and "
+                   "window fit the estimated time (the packer packs each wave by it)"
+                   + (f"; {unknown} {verb(unknown, 'is', 'are')} not checked (below)"
+                      if unknown else ""))
+    return out
 
 
 SHOWN = 8

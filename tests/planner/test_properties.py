@@ -175,6 +175,23 @@ def _check(est: Any, opts: PlanOptions, plan: Any, deps: list[tuple[str, str, st
         for b in bureaus:
             if b in caps:
                 assert data.get((w["number"], b), 0.0) <= caps[b] + 1e-6
+    # time: every window whose link and length are known holds the wave's estimated time
+    # (the runbook's estimator, windows.csv) — or holds one system too long even alone,
+    # which the notes name with its figure
+    notes = " ".join(plan.notes)
+    for w in plan.waves:
+        for win in w["windows"]:
+            b, hours, est_h = win["bureau_id"], win["hours"], win["estimated_hours"]
+            if not (hours and b in caps and est_h is not None):
+                continue
+            if est_h <= hours + 1e-9:
+                assert win["fits"] == "yes"
+                continue
+            mine = [s for s in w["systems"] if sysrows[s]["bureau_id"] == b]
+            assert len(mine) == 1, (w["number"], b, est_h, hours, mine)
+            assert f"({mine[0]}) alone estimated {win['estimate']} for a {hours:g} h window" \
+                in notes or " more (plan/windows.csv" in notes, (w["number"], b, notes)
+            event("a system too long even alone")
     # calendar: increasing starts, no window on a blackout date
     starts = [w["start"] for w in plan.waves]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
