@@ -43,6 +43,8 @@ from shangyun.wave.estimate import (
 from shangyun.wave.model import WaveWork, estate_index, system_work
 from shangyun.wave.steps import RunOptions
 
+MEMO = 200_000
+"""Sets of systems whose spans are remembered (then forgotten all at once)."""
 SLACK = 1e-6
 """Relative margin kept below a window (the estimator sums the same terms in another order)."""
 
@@ -102,6 +104,8 @@ class TimeModel:
             self.day[b] = (first - opts.start).days if first is not None else -1
         self.group_of: dict[int, int] = {}
         self.scale = 1.0
+        #: spans per set of systems (the local search asks of the same waves again)
+        self._memo: dict[tuple[int, ...], dict[str, tuple[float, bool]]] = {}
         #: systems that alone overrun their bureau's window: each gets a window of its own
         self.over = {i for i, t in enumerate(self.times) if t.sized
                      and self.bureau[i] in self.window
@@ -117,12 +121,23 @@ class TimeModel:
     def set_groups(self, groups: list[list[int]]) -> None:
         """The move groups (their members, in plan order): a wave runs them in this order."""
         self.group_of = {i: k for k, members in enumerate(groups) for i in members}
+        self._memo.clear()
 
     def spans(self, members: list[int], days: set[int] | None = None
               ) -> dict[str, tuple[float, bool]]:
         """Per bureau of ``members`` (on ``days``; None: all) its span in the wave (first
         start to last end, seconds) and whether it is known (every system sized)."""
-        chosen = [i for i in members if days is None or self.day[self.bureau[i]] in days]
+        chosen = sorted(i for i in members if days is None or self.day[self.bureau[i]] in days)
+        key = tuple(chosen)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if len(self._memo) > MEMO:
+            self._memo.clear()
+        self._memo[key] = out = self._spans(chosen)
+        return out
+
+    def _spans(self, chosen: list[int]) -> dict[str, tuple[float, bool]]:
         groups: dict[int, list[int]] = {}
         sharing: dict[str, set[int]] = {}
         for i in sorted(chosen, key=lambda i: (self.group_of.get(i, -1), i)):
