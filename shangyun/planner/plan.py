@@ -477,7 +477,7 @@ def _estimate_windows(estate: Estate, inp: PlanInput, opts: PlanOptions,
             "split the wave's systems over more windows, lengthen the window or raise the "
             f"rates, {rates}): " + "; ".join(late[:SHOWN]) + more
             + " (plan/windows.csv: estimated_hours, fits)")
-    if not out and total:
+    if not out and fits.get(True):
         unknown = fits.get(None, 0)
         out.append(f"all {counted(fits.get(True, 0), 'window')} with a known link and "
                    "window fit the estimated time (the packer packs each wave by it)"

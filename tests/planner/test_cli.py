@@ -37,7 +37,10 @@ def test_plan_json_has_exactly_the_documented_shape(estate_dir: Path) -> None:
     assert data["warnings"] == [] and data["ran_waves"] == []
     # A uses SECRET, which never moves: the plan says so up front (the dependency will
     # cross from the cloud to the bureau's network)
+    # … and that every checked window holds its wave's estimated time
     assert data["notes"] == [
+        "all 2 windows with a known link and window fit the estimated time (the packer "
+        "packs each wave by it)",
         "1 system that moves has dependencies on systems that stay (after the move they "
         "cross from the cloud to the bureau's network; a classified (涉密) system's network "
         "is isolated: settle these with the security officer first): system A — system "
