@@ -79,8 +79,8 @@ def _limit(v: float | None) -> float | None:
               show_default=True, help="Share of a bureau's link a copy gets in its window "
               "(the window's capacity and the upload's estimated time).")
 @click.option("--disk-mbps", type=click.FloatRange(1.0), default=150.0, show_default=True,
-              help="MB/s a local convert or import sustains (the estimated time each "
-                   "bureau's window is checked against; the runbook uses the same).")
+              help="MB/s a local convert or import sustains (the estimated time the waves "
+                   "are packed by: each bureau's window holds it; the runbook uses the same).")
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
               help="First wave's week (YYYY-MM-DD; default: next Monday); after waves have "
                    "run, the week of the first new wave.")
@@ -147,8 +147,9 @@ def plan(ctx: click.Context, estate_dir: str | None, max_hosts: int, max_systems
     with an error naming them.
     `shangyun plan explain SYSTEM` tells why a system is in its wave. Each wave's time per
     bureau is estimated as the runbook estimates it (--disk-mbps, --link-efficiency; a
-    system's hosts and disks move one after another): windows.csv gives estimated_hours
-    and fits, and a window the estimate overruns is named (the runbook's NO-GO).
+    system's hosts and disks move one after another) and the waves are packed so that every
+    window holds it: windows.csv gives estimated_hours and fits; a system too long for its
+    window even alone has the window to itself and is named (the runbook's NO-GO).
 
     A re-plan reads the journal: every wave that has run keeps the systems it ran (done,
     cut over, failed …) and takes nothing new; new systems, systems not run yet and those
