@@ -165,19 +165,16 @@ class TimeModel:
         overruns its window, in words; None when every checked window fits. Only the days
         ``extra`` touches are estimated again."""
         if extra is not None and self.over:  # a window one system has to itself: no spans
-            mine = {self.bureau[i] for i in extra}
-            for i in members:
-                b = self.bureau[i]
-                if b in mine and i in self.over:
+            touched = {self.bureau[i] for i in extra}
+            mine: dict[str, list[int]] = {}
+            for i in (*members, *extra):
+                if self.bureau[i] in touched:
+                    mine.setdefault(self.bureau[i], []).append(i)
+            for b, these in sorted(mine.items()):
+                big = [i for i in these if i in self.over]
+                if big and len(these) > 1 and all(self.times[i].sized for i in these):
                     return (f"bureau {b} window taken: a system estimated "
-                            f"{human_duration(self.times[i].alone)} alone has the "
-                            f"{self.window[b] * self.scale / 3600:g} h window to itself")
-            theirs = {self.bureau[i] for i in members}
-            for i in extra:
-                b = self.bureau[i]
-                if i in self.over and (b in theirs or sum(self.bureau[j] == b for j in extra) > 1):
-                    return (f"bureau {b} window: a system of it estimated "
-                            f"{human_duration(self.times[i].alone)} alone needs the "
+                            f"{human_duration(self.times[big[0]].alone)} alone has the "
                             f"{self.window[b] * self.scale / 3600:g} h window to itself")
         days = None if extra is None else {self.day[self.bureau[i]] for i in extra}
         both = members if extra is None else [*members, *extra]
