@@ -260,7 +260,7 @@ class WaveOps(RuleBasedStateMachine):
         self.n = 0
         self.accepted: list[str] = []  # writes the side DNS pointed at took
         self.written: set[str] = set()  # every write any side took
-        self.killed = False  # the last command died
+        self.killed = False  # the last command that did something died
 
     @initialize()
     def make(self) -> None:
@@ -286,8 +286,7 @@ class WaveOps(RuleBasedStateMachine):
         if stuck:  # a fail-back past its point of no return: the run refuses
             with pytest.raises(StepError, match="--fail-back"):
                 self.lab.run(healthy, kill)
-            event("run: refused (mid fail-back)")
-            self.killed = False
+            event("run: refused (mid fail-back)")  # a refusal changes nothing: as before
             return
         said = self.lab.run(healthy, kill)
         event(f"run{'' if healthy else ' (unhealthy)'}: {said.split(' at ')[0]}")
@@ -306,8 +305,8 @@ class WaveOps(RuleBasedStateMachine):
         try:
             said = self.lab.rollback(kill)
         except (InProductionError, StepError) as exc:
-            event(f"rollback: refused ({type(exc).__name__})")
-            self.killed = False
+            event(f"rollback: refused ({type(exc).__name__})")  # as before (a run killed
+            # after the DNS switch stays switched, its target's writes kept: N15)
             return
         event(f"rollback: {said.split(' at ')[0]}")
         self.killed = said.startswith("killed")
@@ -324,7 +323,6 @@ class WaveOps(RuleBasedStateMachine):
             with pytest.raises(StepError):
                 fail_back(str(self.lab.estate), 1, SID)
             event("fail-back: refused")
-            self.killed = False
             return
         if kill is None:
             out = fail_back(str(self.lab.estate), 1, SID)
