@@ -168,7 +168,22 @@ def status_cmd(estate_dir: str, as_json: bool) -> None:
     if missing:
         console.print(f"no queue for {', '.join(missing)} (added since the pool was made?): "
                       f"run '{deploy}'", highlight=False)
-    w = Table("worker", "status", "last heartbeat")
+    w = Table("worker", "bureaus", "status", "last heartbeat")
     for row in workers:
-        w.add_row(row["name"], row["status"], row["last_heartbeat"] or "")
+        served = worker_bureaus(row["name"], ids)
+        w.add_row(row["name"], ", ".join(names.get(b) or b for b in served) or "-",
+                  row["status"], row["last_heartbeat"] or "")
     console.print(w)
+
+
+def worker_bureaus(name: str, ids: list[str]) -> list[str]:
+    """The bureaus (ids, of ``ids``) a worker serves, read from its default name
+    (``shangyun-<id>[+<id>…]-<host>``, :func:`connectors.workpool.worker_name`), so
+    ``worker status`` can name them; empty for a name given by hand."""
+    if not name.startswith("shangyun-"):
+        return []
+    *first, last = name.removeprefix("shangyun-").split("+")
+    tail = next((b for b in sorted(ids, key=len, reverse=True) if last.startswith(b + "-")),
+                None)
+    served = [*first, tail] if tail else []
+    return served if served and all(b in ids for b in served) else []

@@ -68,3 +68,18 @@ def test_a_bureau_without_its_queue_is_a_row_by_name_not_an_error(
                                                "--json"]).output)
     assert [(q["bureau_name"], q["missing"]) for q in out["queues"]] == [
         ("北京局", False), ("广州局", True)], out
+
+
+@pytest.mark.parametrize(("name", "served"), [
+    ("shangyun-bj-01-host-a", ["bj-01"]),
+    ("shangyun-bj-01+sh-02-vm-7", ["bj-01", "sh-02"]),
+    ("shangyun-sh-02-x", ["sh-02"]),
+    ("shangyun-zz-99-host", []),
+    ("my-own-worker", []),
+])
+def test_a_workers_bureaus_are_read_from_its_default_name(name: str, served: list[str]) -> None:
+    """``worker status`` names the bureaus each worker serves (its name carries their ids:
+    ``shangyun-<id>[+<id>…]-<host>``); a name given by hand names none."""
+    from shangyun.cli.worker import worker_bureaus
+
+    assert worker_bureaus(name, ["bj-01", "sh-02"]) == served
