@@ -266,3 +266,28 @@ def test_a_column_of_the_teams_own_in_an_edited_export_is_not_written_into_the_e
     _cli("inventory", "import", str(book), "--estate", str(est), "--no-progress", "--apply")
     head = (est / "hosts.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert "迁移批次" not in head
+
+
+def test_chinese_words_typed_in_an_edited_export_are_read_as_a_ledger_reads_them(
+        tmp_path: Path, xlsx: Callable[..., Path]) -> None:
+    """A Chinese team types 周六 in the exported 维护窗口(星期) and 关机 in 电源状态: the import
+    refused the workbook ('周六' is not one of: mon, tue …), though a ledger reads them."""
+    import json
+
+    import openpyxl
+    est, book = _round_trip_estate(tmp_path, xlsx)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["单位"]
+    head = [c.value for c in ws[1]]
+    ws.cell(2, head.index("维护窗口(星期)") + 1, "周六")
+    ws.cell(2, head.index("维护窗口开始") + 1, "22:00")
+    ws.cell(2, head.index("维护窗口时长(小时)") + 1, 6)
+    ws = wb["主机"]
+    head = [c.value for c in ws[1]]
+    ws.cell(2, head.index("电源状态") + 1, "关机")
+    wb.save(book)
+    report = json.loads(_cli("inventory", "import", str(book), "--estate", str(est),
+                             "--no-progress", "--json"))
+    assert sorted((e["column"], e["edited"]) for e in report["edits"]) == [
+        ("power_state", "off"), ("window_day", "sat"), ("window_hours", 6),
+        ("window_start", "22:00")]

@@ -28,7 +28,7 @@ from shangyun.ledgers.collector import KnownIndex
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.grid import Grid, column_letter
 from shangyun.ledgers.model import SheetReport
-from shangyun.ledgers.values import clean_text
+from shangyun.ledgers.values import BadValue, clean_or_doubt, clean_text, value_of
 
 LANGS = ("zh", "en")
 
@@ -148,6 +148,7 @@ def read_export(file: str, grids: list[Grid],
                                   column=labels.get(exc.column, exc.column)) from None
             raw = raw.drop(columns=[f"{c.name}\x00id" for c in refs])
         _fill_new_ids(table, raw)
+        _ledger_words(table, raw)
         typed, problems = coerce_table(table, raw, table.file)
         if problems:
             p: Problem = problems[0]
@@ -158,6 +159,27 @@ def read_export(file: str, grids: list[Grid],
         if table.name in NAME_COLUMN:
             names_of.add_workbook(table.name, out[table.name])
     return out
+
+
+def _ledger_words(table: Table, raw: pd.DataFrame) -> None:
+    """The words a team types in an exported workbook's choice columns (周六 in
+    维护窗口(星期), 关机 in 电源状态, 政务外网 in 网络区域) read as a ledger reads them; a
+    value neither a choice nor such a word is left for the schema to refuse."""
+    for c in table.columns:
+        if c.kind != "enum" or c.name not in raw.columns:
+            continue
+        target = f"{table.name}.{c.name}"
+
+        def word(v: Any, choices: tuple[str, ...] = c.choices, target: str = target) -> Any:
+            if not isinstance(v, str) or not v or v.lower() in choices:
+                return v
+            try:
+                got = value_of(clean_or_doubt(target, v))
+            except BadValue:
+                return v
+            return got if got in choices else v
+
+        raw[c.name] = raw[c.name].map(word)
 
 
 def _refuse_uncalculated(file: str, grid: Grid, head: list[str]) -> None:
