@@ -95,7 +95,8 @@ def init_datadir(h: LabHost, d: Path) -> None:
 
 
 def seed_postgres(h: LabHost, timeout: float = 60.0) -> None:
-    """Create role ``shangyun``, database ``appdb`` and its ``orders`` rows (idempotent)."""
+    """Create role ``shangyun``, database ``appdb`` and its ``orders`` rows where missing
+    (idempotent; a database whose ``orders`` table exists is never written)."""
     assert h.database is not None
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -108,12 +109,16 @@ def seed_postgres(h: LabHost, timeout: float = 60.0) -> None:
                 if not c.execute("select 1 from pg_database where datname='appdb'").fetchone():
                     c.execute("create database appdb owner shangyun")
             with psycopg.connect(host=h.ip, port=h.database.port, user="shangyun",
-                                 dbname="appdb", connect_timeout=3, autocommit=True) as c:
-                c.execute("create table if not exists orders (id int primary key, "
-                          "bureau varchar(8), amount numeric(12,2), note varchar(64))")
-                c.execute("insert into orders select g, %s, g * 1.5, 'order-' || g "
-                          "from generate_series(1, %s) g on conflict do nothing",
-                          (h.bureau, ROWS))
+                                 dbname="appdb", connect_timeout=3) as c:
+                # A seeded database is left alone: a wave may have frozen it read-only, and
+                # rows the application deleted must not come back. Table and rows are made in
+                # one transaction, so a seed cut short leaves no table behind.
+                seeded = c.execute("select to_regclass('public.orders')").fetchone()
+                if seeded is None or seeded[0] is None:
+                    c.execute("create table orders (id int primary key, bureau varchar(8), "
+                              "amount numeric(12,2), note varchar(64))")
+                    c.execute("insert into orders select g, %s, g * 1.5, 'order-' || g "
+                              "from generate_series(1, %s) g", (h.bureau, ROWS))
             return
         except psycopg.OperationalError as exc:
             last = exc
