@@ -227,7 +227,9 @@ def test_a_rolled_back_system_is_planned_again_after_the_wave_that_ran(
         ctx = runbook_context(root, 1, "en", journal=journal)
     rerun = next(d["action"] for d in ctx["outcome"]["decide"] if d["id"] == "sys-01")
     command = rerun.split("`")[1]
-    assert command == "shangyun wave run 1 --only '电子 证照库'", rerun
+    # the run's own target options come along (the journal's run recorded them)
+    assert command == ("shangyun wave run 1 --only '电子 证照库' --target-uri test:///default "
+                       "--pool p --bucket b"), rerun
     res = _cli(*shlex.split(command)[1:], "--estate", str(root), "--dry-run", "--json")
     assert res.exit_code == 0, res.output
     assert [s["id"] for s in json.loads(res.stdout)["systems"]] == ["sys-01"], res.stdout
