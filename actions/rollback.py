@@ -21,7 +21,7 @@ from actions.registry import actions_for
 from connectors.journal.wave import open_journal
 from shangyun.errors import InProductionError, LockLostError, ShangyunError, StepError
 from shangyun.estate import Estate
-from shangyun.estate.names import names_of, readable
+from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.wave.engine import StepAction, UndoReport, cut_over, execute, undo_system
 from shangyun.wave.journal_port import WaveJournal
 from shangyun.wave.steps import RunOptions, Step
@@ -203,7 +203,8 @@ def writes_on_switched_target(journal: WaveJournal, wave: int, system_id: str,
             f"took writes since the verify — {', '.join(found)}: nothing was undone (DNS "
             f"stays on the target with the writes). Fix what failed and run 'wave resume "
             f"{wave}' (the writes kept), or discard them on purpose with 'wave rollback "
-            f"{wave} --system {system_id} --discard-production-writes' (audited)")
+            f"{wave} --system {command_arg('system', system_id, names or {})} "
+            "--discard-production-writes' (audited)")
 
 
 def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[Step],
