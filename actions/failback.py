@@ -31,7 +31,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actions.context import RunContext
-from actions.data import database_sides, read_only_before, ssh_source, verify_items
+from actions.data import (
+    database_sides,
+    read_only_before,
+    ssh_source,
+    traffic_switched,
+    verify_items,
+)
 from connectors import files
 from connectors.targets.base import Instance, InstanceState
 from shangyun.errors import StepError
@@ -120,13 +126,13 @@ class FailbackDeltaAction:
 
     def do(self, step: Step, done: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Bring the source level with the (frozen) target. Refused unless the journal
-        shows the system cut over; a database is written only when it has the identity
-        its copy journaled."""
-        if self.ctx.journal is not None and not cut_over(self.ctx.journal, self.ctx.wave,
-                                                         step.system_id):
+        shows the system in production on the target (cut over, or its DNS switched
+        there); a database is written only when it has the identity its copy journaled."""
+        if self.ctx.journal is not None and not in_production(self.ctx.journal, self.ctx.wave,
+                                                              step.system_id):
             raise StepError(f"system {self.ctx.who(step)} is not cut over: reverse delta "
-                            f"{step.key} refused (only a cut-over system's target holds "
-                            "writes the source lacks)")
+                            f"{step.key} refused (only a target in production — cut over, "
+                            "or DNS switched to it — holds writes the source lacks)")
         a = step.args_as(FailbackItem)
         if a.item.kind == "db":
             mod, src, dst = database_sides(a.item)
@@ -182,16 +188,28 @@ class FailbackMarkAction:
         """Nothing to undo."""
 
 
+def in_production(journal: WaveJournal, wave: int, system_id: str) -> bool:
+    """Whether users may be writing on ``system_id``'s target: it is cut over, or its DNS
+    was switched there and not switched back (a run killed or failed between the DNS
+    switch and the ``cutover`` mark, :func:`actions.data.traffic_switched`). Either is
+    carried home by a fail-back."""
+    return cut_over(journal, wave, system_id) or traffic_switched(journal, wave, system_id)
+
+
 def failing_back(journal: WaveJournal, wave: int, system_id: str) -> bool:
     """Whether a fail-back of ``system_id`` passed its point of no return and was not
-    finished (a crash, a failed undo): its freeze and verify are done, its cutover is
-    not any more, its mark is not done."""
+    finished (a crash, a failed undo): its freeze and verify are done (the verify: when
+    it has items to carry), its cutover is not any more, its mark is not done. (A system
+    only switched, never cut over, is past that point once its verify is done.)"""
     def status(key: str) -> str | None:
         rec = journal.last(wave, system_id, f"{system_id}/{key}")
         return rec.status if rec else None
 
-    return (status("failback/freeze") == DONE and status("failback") != DONE
-            and not cut_over(journal, wave, system_id))
+    if status("failback/freeze") != DONE or status("failback") == DONE \
+            or cut_over(journal, wave, system_id):
+        return False
+    carried = any(r.kind == "failback-delta" for r in journal.records(wave, system_id))
+    return not carried or status("failback/verify") == DONE
 
 
 def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: str,
@@ -203,7 +221,7 @@ def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: st
     done: dict[str, dict[str, Any]] = {}
     out: dict[str, Any] = {"system": sid, "state": FAILED_BACK, "error": None,
                            "undone": [], "undo_failed": {}, "verified": None}
-    if cut_over(journal, wave, sid):
+    if in_production(journal, wave, sid) and not failing_back(journal, wave, sid):
         try:
             for step in before:
                 done[step.key] = execute(journal, run_id, wave, step, actions[step.kind],

@@ -14,6 +14,7 @@ from actions.failback import (
     FAILED_BACK,
     fail_back_system,
     failing_back,
+    in_production,
     refuse_mid_failback,
     reopen_failed_back,
 )
@@ -86,36 +87,44 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
 
 
 def fail_back(estate_dir: str, number: int, system: str | None = None, *,
-              targets: TargetFactories | None = None) -> list[dict[str, Any]]:
+              targets: TargetFactories | None = None,
+              group: list[str] | None = None) -> list[dict[str, Any]]:
     """Fail back ``system`` (or every cut-over system of wave ``number``) from the journal.
 
+    ``group``: the other members of ``system``'s move group; each of them in production on
+    its target (or in the middle of a fail-back) is failed back with it — a move group
+    moves and comes back together — and journaled in the run's ``group``.
+
     Refused (:class:`StepError`, nothing journaled) once the wave is finalized, and for a
-    system that is neither cut over nor in the middle of a fail-back. Returns one result
-    per system: ``state`` ``failed_back``, ``refused`` (the target stays live; ``undone``
-    lists the fail-back steps undone) or ``failed`` (past the point of no return: run the
-    command again), with ``error``."""
+    system that is neither in production on its target (cut over, or its DNS switched
+    there: :func:`actions.failback.in_production`) nor in the middle of a fail-back.
+    Returns one result per system: ``state`` ``failed_back``, ``refused`` (the target
+    stays live; ``undone`` lists the fail-back steps undone) or ``failed`` (past the
+    point of no return: run the command again), with ``error``."""
     with open_journal(estate_dir) as journal:
         journal.ensure_idle(number)
         if finalized(journal, number):
             raise StepError(f"wave {number} is finalized: fail-back refused (its systems run "
                             "in production on the target; the source is no longer the "
                             "fallback)")
-        todo = [system] if system else [
+        todo = [system, *[s for s in group or [] if in_production(journal, number, s)
+                          or failing_back(journal, number, s)]] if system else [
             s for s in journal.systems(number)
-            if cut_over(journal, number, s) or failing_back(journal, number, s)]
+            if in_production(journal, number, s) or failing_back(journal, number, s)]
         if not todo:
             raise StepError(f"wave {number}: no system is cut over: nothing to fail back "
                             "(a system that is not cut over is rolled back without "
                             "--fail-back)")
         names = system_names(estate_dir)
         for sid in todo:
-            if not (cut_over(journal, number, sid) or failing_back(journal, number, sid)):
+            if not (in_production(journal, number, sid) or failing_back(journal, number, sid)):
                 raise StepError(f"system {readable(sid, names)} is not cut over in wave "
                                 f"{number}: nothing to fail back (roll it back without "
                                 "--fail-back)")
         last = journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "systems": todo,
+                                            "group": todo[1:] if system else [],
                                             "options": opts.to_dict()}, kind="failback",
                                     exclusive=True)
         ctx = RunContext(opts, targets=targets or {}, names=names).bind(journal, run_id,
@@ -168,7 +177,8 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
                 f"cut over, and the target took writes since the verify — "
                 + ", ".join(found) for sid, found in switched.items() if found)
             + ": rollback would drop them; nothing was undone. Finish the cutover with "
-            f"'wave resume {number}' (the writes kept), or discard them on purpose with "
+            f"'wave resume {number}' (the writes kept), carry them home with "
+            "--fail-back, or discard them on purpose with "
             "--discard-production-writes (audited)")
     if discard_production_writes:  # the discard is audited for these too
         live |= {sid for sid in todo if traffic_switched(journal, number, sid)}
@@ -202,7 +212,9 @@ def writes_on_switched_target(journal: WaveJournal, wave: int, system_id: str,
     return (f"{who}: DNS was switched to its target before it was cut over, and the target "
             f"took writes since the verify — {', '.join(found)}: nothing was undone (DNS "
             f"stays on the target with the writes). Fix what failed and run 'wave resume "
-            f"{wave}' (the writes kept), or discard them on purpose with 'wave rollback "
+            f"{wave}' (the writes kept), carry them home with 'wave rollback {wave} "
+            f"--system {command_arg('system', system_id, names or {})} --fail-back', or "
+            f"discard them on purpose with 'wave rollback "
             f"{wave} --system {command_arg('system', system_id, names or {})} "
             "--discard-production-writes' (audited)")
 

@@ -474,13 +474,14 @@ def _utc(at: object) -> str:
 @wave.command("rollback")
 @click.argument("number", type=int)
 @estate_option
-@click.option("--system", "system", help="Roll back only this system (id or name), with "
-              "the other members of its move group (a move group comes back together).")
+@click.option("--system", "system", help="Roll (or fail) back only this system (id or name), "
+              "with the other members of its move group (a move group comes back together).")
 @click.option("--distributed", is_flag=True,
               help="Undo each bureau's share on its worker (each system under its lock).")
 @click.option("--fail-back", "fail_back", is_flag=True,
-              help="Put cut-over systems (--system, or every cut-over system of the wave) "
-                   "back on their sources WITH the writes made on their targets: freeze "
+              help="Put cut-over (or DNS-switched) systems (--system and its move group, "
+                   "or every such system of the wave) back on their sources WITH the "
+                   "writes made on their targets: freeze "
                    "the target, reverse delta target → source, verify, then DNS back, "
                    "source writable and restarted. Resumable: run it again after a crash.")
 @click.option("--discard-production-writes", "discard", is_flag=True,
@@ -497,7 +498,8 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
     --fail-back (its production writes carried back to the source, verified) or
     --discard-production-writes (dropped, audited); likewise for a system whose DNS was
     switched before its cutover and whose target took writes since the verify (finish
-    it with 'wave resume', or --discard-production-writes)."""
+    it with 'wave resume', carry them home with --fail-back, or
+    --discard-production-writes)."""
     from actions.rollback import fail_back as run_fail_back
     from actions.rollback import rollback
 
@@ -524,16 +526,17 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                                    "locally (the journal and locks are shared)")
         _rollback_distributed(estate_dir, number, as_json)
         return
-    if fail_back:
-        _fail_back(run_fail_back(estate_dir, number, system), number, as_json, names)
-        return
-
     group = _group_members(estate_dir, number, system,
                            {s["id"] for s in status["systems"]}) if system else []
     if group and not as_json:
         console.print(f"{escape(readable(system, names))} moves in one move group with "
-                      f"{escape(', '.join(readable(s, names) for s in group))}: rolling back "
-                      "the whole group (a move group moves and comes back together)")
+                      f"{escape(', '.join(readable(s, names) for s in group))}: "
+                      f"{'failing' if fail_back else 'rolling'} back the whole group (a move "
+                      "group moves and comes back together)")
+    if fail_back:
+        _fail_back(run_fail_back(estate_dir, number, system, group=group), number, as_json,
+                   names)
+        return
     reports = rollback(estate_dir, number, system, discard_production_writes=discard,
                        group=group)
     hosts = _part_names(estate_dir)

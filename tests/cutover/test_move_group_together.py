@@ -56,3 +56,47 @@ def test_a_member_refused_before_the_freeze_leaves_no_member_cut_over(
     with open_journal(root) as j:
         kinds = {r.kind for r in j.records(1, "sys-01")}
         assert not kinds & {"freeze", "dns", "cutover"}, kinds  # stopped before the freeze
+
+
+def test_failing_back_one_member_fails_back_the_whole_group_and_says_so(
+        prefect_harness: None, tmp_path: Path, cloud: Cloud, moto_endpoint: str,  # noqa: F811
+        bucket: str, web: str) -> None:  # noqa: F811
+    """``wave rollback N --system S --fail-back`` on one member of a cut-over move group.
+    Seen: only S came home — its DNS back on the source, the other member's still on the
+    target — the group that moves together split, without a word (a plain rollback takes
+    the whole group). Now the fail-back takes every member in production, naming them."""
+    from click.testing import CliRunner
+
+    from shangyun.cli import main
+
+    root = tmp_path / "estate"
+    build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1,
+                       groups=[["sys-01", "sys-02"]])
+    zone = f"g{secrets.token_hex(3)}.gov.cn"
+    with Route53Dns(moto_endpoint) as dns:
+        zid = dns.zone_id(zone, create=True)
+        for i in (1, 2):
+            dns.switch(zid, DnsRecord.make(f"a{i}.{zone}", "A", [f"127.0.1.{i}"], 300))
+    port = int(web.rsplit(":", 1)[1])
+    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump({
+        "schema_version": 1, "systems": {
+            f"sys-0{i}": {"dns": {"endpoint": moto_endpoint, "zone": zone, "records": [
+                {"name": f"a{i}.{zone}", "type": "A", "values": [f"127.0.2.{i}"]}]},
+                "health": [{"kind": "tcp", "host": "127.0.0.1", "port": port}]}
+            for i in (1, 2)}}))
+    opts = RunOptions(target="libvirt", target_options={"uri": cloud.uri, "pool": cloud.pool},
+                      staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
+                      bucket=bucket).to_dict()
+    result = move_wave(str(root), 1, options=opts)
+    assert {s["state"] for s in result["systems"]} == {"done"}, result
+    first, second = "审批系统", "档案系统"
+    res = CliRunner().invoke(main, ["wave", "rollback", "1", "--estate", str(root),
+                                    "--system", first, "--fail-back"])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 0, out
+    assert f"{first} moves in one move group with {second}" in out, out
+    assert "failing back the whole group" in out, out
+    assert f"{second}: failed back" in out, out
+    with Route53Dns(moto_endpoint) as dns:
+        for i in (1, 2):
+            assert dns.get(zid, f"a{i}.{zone}", "A").values == (f"127.0.1.{i}",), i

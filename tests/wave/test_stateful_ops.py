@@ -312,14 +312,21 @@ class WaveOps(RuleBasedStateMachine):
         event(f"rollback: {said.split(' at ')[0]}")
         self.killed = said.startswith("killed")
 
-    @precondition(lambda self: any(self._journal_says()))
+    def _switched(self) -> bool:
+        """DNS switched to the target (not undone) although not cut over."""
+        with self.lab.journal() as j:
+            return traffic_switched(j, 1, SID)
+
+    @precondition(lambda self: any(self._journal_says()) or self._switched())
     @rule(kill=st.none() | st.tuples(st.sampled_from(FAILBACK_KINDS), st.just("do"),
                                      st.booleans()))
     def fail_back(self, kill: tuple[str, str, bool] | None) -> None:
-        """``wave rollback 1 --system S --fail-back`` (maybe killed at one of its steps)."""
+        """``wave rollback 1 --system S --fail-back`` (maybe killed at one of its steps):
+        a cut-over system, or one whose DNS was switched before its cutover."""
         from actions.failback import fail_back_system
 
         live, stuck, final = self._journal_says()
+        live = live or self._switched()
         if final or not (live or stuck):
             with pytest.raises(StepError):
                 fail_back(str(self.lab.estate), 1, SID)
@@ -484,5 +491,38 @@ def test_a_fail_back_killed_midway_reads_the_same_everywhere_and_not_failed_back
         with open_reader(lab.estate) as reader:
             ctx = runbook_context(lab.estate, 1, "en", journal=reader)
         assert ctx["outcome"]["state"] == "failed_back", ctx["outcome"]
+    finally:
+        lab.teardown()
+
+
+def test_a_switched_system_whose_health_check_fails_fails_back_with_its_writes() -> None:
+    """DNS switched to the target, the users wrote there, the health check fails (the
+    application on the target is broken): the run keeps the writes (N15) and ``wave
+    rollback`` refuses to drop them. Seen: ``wave rollback --fail-back`` was refused too
+    ("is not cut over: nothing to fail back"), so the only ways on were a resume that
+    kept failing or discarding the users' writes. Now a switched system fails back like a
+    cut-over one: the target frozen, its writes carried home and verified, DNS back."""
+    lab = Lab()
+    try:
+        lab.make()
+        assert lab.run(True, ("dns", "do", False)).startswith("killed")
+        _pg(lab.dst, "INSERT INTO people (name) VALUES ('written on the target')")
+        assert lab.run(False) == "failed"  # the health check fails: kept switched
+        assert lab.dns() == (NEW,)
+        with lab.journal() as j, pytest.raises(InProductionError, match="--fail-back"):
+            refuse_rollback(j, 1, [SID], False, NAMES)
+        out = fail_back(str(lab.estate), 1, SID)
+        assert out[0]["state"] == "failed_back", out
+        assert lab.dns() == (OLD,)
+        assert _pg(lab.src, "SELECT count(*) FROM people WHERE name = "
+                            "'written on the target'") == [(1,)]
+        _pg(lab.src, "INSERT INTO people (name) VALUES ('written at home')")  # writable
+        with lab.journal() as j:
+            assert wave_status(j, 1, [SID])["state"] == "failed_back"
+        # the application fixed: the next run moves it again, the writes with it
+        assert lab.run(True) == "done"
+        assert lab.dns() == (NEW,)
+        assert _pg(lab.dst, "SELECT count(*) FROM people WHERE name IN "
+                            "('written on the target', 'written at home')") == [(2,)]
     finally:
         lab.teardown()
