@@ -361,16 +361,24 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         named = (None if line or inp.bureau or not _BUREAU_SHEET.match(grid.sheet or "")
                  else (grid.sheet or "").strip())
         # the last resort: a file named after its bureau (湖北局服务器台账.xlsx)
-        by_file = (None if line or inp.bureau or named or single or file_line
+        # a title row naming it (湖北局2026年服务器台账), nearer the rows than the file's name
+        title = (None if line or inp.bureau or named or single or file_line
+                 else _bureau_of_title(grid.rows, header_idx))
+        by_file = (None if line or inp.bureau or named or single or file_line or title
                    else _bureau_of_file(inp.file))
         hosts_before = len(col.rows["hosts"])
         report = _read_sheet(grid, header_idx, header, kind, mapping,
-                             line or inp.bureau or named or single or file_line or by_file,
+                             line or inp.bureau or named or single or file_line
+                             or (title[0] if title else None) or by_file,
                              col, problems, inp.advance, memos)
         if id(grid) in second:
             report.warnings.insert(0, second[id(grid)])
         if _TEST_SHEET.search(grid.sheet or "") and len(col.rows["hosts"]) > hosts_before:
             report.warnings.append(_test_sheet_warning(col, col.rows["hosts"][hosts_before:]))
+        if title and "bureaus.name" not in report.columns.values():
+            report.warnings.append(f"no 单位 column, 填报单位 line or --bureau: the title "
+                                   f"{title[1]!r} (row {title[2]}) gives the bureau "
+                                   f"{title[0]!r}")
         if by_file and "bureaus.name" not in report.columns.values():
             report.warnings.append(f"no 单位 column, 填报单位 line or --bureau: the file's "
                                    f"name gives the bureau {by_file!r}")
@@ -522,14 +530,33 @@ _SUMMARY_NAME = re.compile(r"汇总|统计|合计|总表|summary|overview", re.I
 _DETAIL_NAME = re.compile(r"台账|清单|明细|列表|list|detail", re.I)
 
 
-#: A file named after its bureau: 湖北局服务器台账.xlsx, 武汉海关-资产清单.csv
-_BUREAU_FILE = re.compile(r"^\s*([\u4e00-\u9fff]{2,20}(?:局|海关|厅|办事处))")
+#: A file named after its bureau: 湖北局服务器台账.xlsx, 武汉海关-资产清单.csv, and with a
+#: number, a year or 附件N before it (a programme numbers its bureaus' files):
+#: 01_湖北局_服务器台账.xlsx, 附件3-湖北局资产清单.xlsx, （02）湖北局台账, 【湖北局】台账
+_BUREAU_PREFIX = (r"^\s*(?:(?:附件|附表)?\s*[(（【\[]?\s*\d{1,8}\s*(?:年度?)?\s*[)）】\]]?"
+                  r"\s*[._\-、，, ]*)?[(（【\[]?\s*")
+_BUREAU_FILE = re.compile(_BUREAU_PREFIX + r"([\u4e00-\u9fff]{2,20}(?:局|海关|厅|办事处))")
 
 
 def _bureau_of_file(file: str) -> str | None:
-    """The bureau a file's name begins with (湖北局服务器台账 → 湖北局), else ``None``."""
+    """The bureau a file's name begins with (湖北局服务器台账 → 湖北局; after a number, a
+    year or 附件N: 01_湖北局_服务器台账 → 湖北局), else ``None``."""
     m = _BUREAU_FILE.match(PurePath(file).stem)
     return m.group(1) if m else None
+
+
+def _bureau_of_title(rows: Sequence[list[Any]], header_idx: int) -> tuple[str, str, int] | None:
+    """The bureau a title row above the header begins with (a row holding one text, often
+    merged across the table: ``湖北局2026年信息系统服务器台账`` → 湖北局): (bureau, title,
+    row number), else ``None``."""
+    for i, row in enumerate(rows[:header_idx]):
+        texts = list(dict.fromkeys(c.strip() for c in row if isinstance(c, str) and c.strip()))
+        if len(texts) != 1:
+            continue
+        m = _BUREAU_FILE.match(texts[0])
+        if m:
+            return m.group(1), texts[0], i + 1
+    return None
 
 
 def _summary_sheets(plans: list[Any]) -> dict[int, Any]:

@@ -1,0 +1,68 @@
+"""Ledgers from bureaus the project had not seen (outside team, round 5).
+
+Each test writes the file the way a bureau's tool wrote it (openpyxl, csv) and imports it
+through the real reader, and the CLI where the output matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from connectors.grid import read_grids
+from shangyun.errors import LedgerError
+from shangyun.ledgers.read import read_ledger
+
+HEAD = ["序号", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)"]
+
+
+def _hosts(n: int = 2) -> list[list[object]]:
+    return [[i, "OA系统", f"oa0{i}", f"10.31.1.{i}", "CentOS 7.9", 4, 8] for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("name", ["01_湖北局_服务器台账.xlsx", "附件3-湖北局资产清单.xlsx",
+                                  "（02）湖北局台账.xlsx", "2026_湖北局服务器台账.xlsx",
+                                  "【湖北局】服务器台账.xlsx"])
+def test_a_number_before_the_bureau_in_the_file_name_still_gives_the_bureau(
+        xlsx: Callable[..., Path], name: str) -> None:
+    """A programme numbers its 35 bureaus' files (01_湖北局_服务器台账.xlsx): the file's
+    name was the only place naming the bureau, and the import refused it ("no bureau …
+    pass --bureau NAME") because the name did not begin with the bureau."""
+    read = read_ledger(xlsx(name, {"服务器台账": [HEAD, *_hosts()]}), reader=read_grids)
+    assert [b["name"] for b in read.rows["bureaus"]] == ["湖北局"]
+    assert any("file's name gives the bureau '湖北局'" in w for w in read.warnings)
+
+
+def test_a_file_named_with_a_number_and_no_bureau_is_still_refused(
+        xlsx: Callable[..., Path]) -> None:
+    with pytest.raises(LedgerError, match="no bureau"):
+        read_ledger(xlsx("01_服务器台账.xlsx", {"服务器台账": [HEAD, *_hosts()]}),
+                    reader=read_grids)
+
+
+def test_a_title_row_naming_the_bureau_gives_the_bureau(xlsx: Callable[..., Path]) -> None:
+    """The bureau is named only in the merged title above the header
+    (湖北局2026年信息系统服务器台账): it was refused as naming no bureau."""
+    path = xlsx("台账.xlsx", {"Sheet1": [["湖北局2026年信息系统服务器台账"], HEAD, *_hosts()]},
+                merges={"Sheet1": ["A1:G1"]})
+    read = read_ledger(path, reader=read_grids)
+    assert [b["name"] for b in read.rows["bureaus"]] == ["湖北局"]
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["oa01", "oa02"]
+    assert any("the title '湖北局2026年信息系统服务器台账' (row 1) "
+               "gives the bureau '湖北局'" in w for w in read.warnings), read.warnings
+
+
+def test_a_title_naming_no_bureau_is_still_refused(xlsx: Callable[..., Path]) -> None:
+    path = xlsx("台账.xlsx", {"Sheet1": [["2026年信息系统服务器台账"], HEAD, *_hosts()]})
+    with pytest.raises(LedgerError, match="no bureau"):
+        read_ledger(path, reader=read_grids)
+
+
+def test_the_file_name_and_a_title_naming_different_bureaus_take_the_title(
+        xlsx: Callable[..., Path]) -> None:
+    """The sheet's own title is nearer the rows than the file's name."""
+    path = xlsx("01_湖南局_台账.xlsx", {"Sheet1": [["湖北局服务器台账"], HEAD, *_hosts()]})
+    read = read_ledger(path, reader=read_grids)
+    assert [b["name"] for b in read.rows["bureaus"]] == ["湖北局"]
