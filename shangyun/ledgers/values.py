@@ -198,6 +198,10 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
     sizes are refused."""
     t = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text.lower())
     _refuse_range_or_sign(t, "size")
+    if _DECIMAL_COMMA.search(t):  # 1,5 (a European-locale export): 1.5, or 1 and 5?
+        raise BadValue(f"{text!r} has a comma between two digits: a decimal comma (1,5 for "
+                       "1.5) or two sizes (1 and 5)? Write a decimal point (1.5T) or each "
+                       "size with its unit (1T+5T)")
     t = t.replace("（", "(").replace("）", ")").replace("：", ":")
     t = _SIZE_NOTE.sub("", t).strip()  # (ssd), (san), 内存, ram: words that are not sizes
     # a count of disks in Chinese before the size (两块600G): a number, not a label
@@ -233,6 +237,9 @@ def parse_size_gb(text: str, unit: str = "g") -> float:
     return round(total, 6)
 
 
+#: a comma between two digits left after thousands separators were read (1,5 — not
+#: 1,500): a decimal comma or two sizes without units, never guessed
+_DECIMAL_COMMA = re.compile(r"\d\s*[,，]\s*\d")
 #: "/块" after a disk's size (300G/块*2: 300 GB each, two of them)
 _PER_PIECE = re.compile(r"\s*/\s*(?:块|个|盘|片|disk)(?=\s*(?:[*x×]|$))")
 #: 两块600G: a count of disks written in Chinese before their size

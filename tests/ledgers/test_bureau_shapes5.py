@@ -6,6 +6,8 @@ through the real reader, and the CLI where the output matters.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from connectors.grid import read_grids
 from shangyun.errors import LedgerError
 from shangyun.ledgers.read import read_ledger
+from shangyun.ledgers.values import BadValue, parse_size_gb
 
 HEAD = ["序号", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)"]
 
@@ -66,3 +69,29 @@ def test_the_file_name_and_a_title_naming_different_bureaus_take_the_title(
     path = xlsx("01_湖南局_台账.xlsx", {"Sheet1": [["湖北局服务器台账"], HEAD, *_hosts()]})
     read = read_ledger(path, reader=read_grids)
     assert [b["name"] for b in read.rows["bureaus"]] == ["湖北局"]
+
+
+@pytest.mark.parametrize("text", ["1,5", "1,5T", "2，5 TB", "0,5"])
+def test_a_decimal_comma_in_a_size_is_refused_not_read_as_two_disks(text: str) -> None:
+    """A ';'-separated CSV (a European-locale export) writes 1.5 TB as '1,5': it was read
+    as two disks, 1 + 5 (6 TB, or 1 GB + 5 TB = 5121 GB for '1,5T'), silently."""
+    with pytest.raises(BadValue, match="decimal comma"):
+        parse_size_gb(text, "t")
+
+
+@pytest.mark.parametrize(("text", "gb"), [("40G,500G", 540), ("40G，500G", 540),
+                                          ("1,500", 1500), ("1,024G", 1024),
+                                          ("100G, 200G", 300)])
+def test_sizes_with_units_and_thousands_separators_still_read(text: str, gb: float) -> None:
+    assert parse_size_gb(text) == gb
+
+
+def test_a_decimal_comma_in_a_semicolon_csv_names_the_cell(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w.writerow(["单位", "系统名称", "主机名", "IP地址", "磁盘(TB)"])
+    w.writerow(["湖南局", "门户", "hn-web-01", "10.23.1.1", "1,5"])
+    path = tmp_path / "hn.csv"
+    path.write_bytes(buf.getvalue().encode("gbk"))
+    with pytest.raises(LedgerError, match=r"row 2, column '磁盘\(TB\) \(E\)': '1,5'.*decimal"):
+        read_ledger(path, reader=read_grids)
