@@ -15,6 +15,7 @@ from shangyun.runbook.sources import plan_files, wave_of_systems
 from shangyun.wave.classified import classified_ids, classified_refusal
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
 from shangyun.wave.journal_port import holding_wave
+from shangyun.wave.runwords import run_words
 from shangyun.wave.unmoved import hosts_never_moved, launched_hosts, never_moved_reason
 
 
@@ -37,7 +38,7 @@ def _classified(estate_dir: str) -> set[str]:
 
 
 def _hosts_not_moved(journal: Any, estate_dir: str, number: int, cut: list[str],
-                     names: dict[str, str]) -> list[str]:
+                     names: dict[str, str], again: str = "", where: str = "") -> list[str]:
     """One reason per cut-over system (``cut``) the estate gives a host its run never
     moved (:func:`shangyun.wave.unmoved.hosts_never_moved`, the judgement ``wave status``
     and the runbook use too), each naming the hosts and the commands that move it whole."""
@@ -47,7 +48,7 @@ def _hosts_not_moved(journal: Any, estate_dir: str, number: int, cut: list[str],
         return []
     launched = {sid: launched_hosts((r.key, r.kind, r.status)
                                     for r in journal.records(number, sid)) for sid in cut}
-    return [never_moved_reason(number, sid, missing, names)
+    return [never_moved_reason(number, sid, missing, names, again, where)
             for sid, missing in hosts_never_moved(launched, hosts).items()]
 
 
@@ -77,8 +78,18 @@ def _members(journal: Any, estate_dir: str, number: int,
         "finalized")
 
 
+def _run_again(journal: Any, estate_dir: str, runs: list[dict[str, Any]]) -> str:
+    """The options that repeat the wave's last ``run`` (`` --target-uri …``,
+    :func:`shangyun.wave.runwords.run_words`) for the ``wave run`` commands a refusal
+    prints: a libvirt run without them is refused. Empty without such a run."""
+    last = next((r for r in reversed(runs) if r["kind"] == "run"), None)
+    if last is None:
+        return ""
+    return run_words(journal.run_params(last["id"]).get("options"), estate_dir)
+
+
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
-                  soak_hours: float | None = None) -> dict[str, Any]:
+                  soak_hours: float | None = None, where: str = "") -> dict[str, Any]:
     """Close wave ``number`` once every system is cut over and the soak period is over.
 
     Reads the journal (each system's ``cutover`` step and its time; a system of the wave
@@ -93,7 +104,8 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
     (涉密) is refused with the commands that bring it home
     (:func:`shangyun.wave.classified.classified_refusal`).
     The source systems are never deleted or changed: decommissioning them is a separate,
-    human decision."""
+    human decision. The commands a refusal prints repeat the wave's last run's options,
+    and end with ``where`` (`` --estate DIR``, when the command was given one)."""
     plan = load_cutover(estate_dir)
     soak = soak_hours if soak_hours is not None else (
         plan.soak_hours if plan else DEFAULT_SOAK_HOURS)
@@ -126,7 +138,8 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
             if sid not in systems:
                 systems[sid] = {"cutover": "never run", "at": None}
         names, classified = _system_names(estate_dir), _classified(estate_dir)
-        verdict = finalize_verdict(systems, now, soak, names, number)
+        again = _run_again(journal, estate_dir, runs)
+        verdict = finalize_verdict(systems, now, soak, names, number, again, where)
         # a classified (涉密) system — a re-imported ledger may mark one after its wave
         # ran — never gets the cloud as its home: after a finalize no fail-back is possible
         secret = [f"{names.get(sid) or sid} is "
@@ -134,7 +147,7 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
                   for sid in sorted(systems) if sid in classified]
         unmoved = _hosts_not_moved(journal, estate_dir, number,
                                    [sid for sid, v in systems.items() if v["cutover"] == "done"],
-                                   names)
+                                   names, again, where)
         if secret or unmoved or not verdict.ok:
             raise StepError(f"wave {number} cannot be finalized: " + "; ".join(
                 [*secret, *unmoved, *(verdict.reasons if not verdict.ok else [])]))

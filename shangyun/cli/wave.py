@@ -405,8 +405,9 @@ def _never_moved_words(number: int, systems: list[dict[str, Any]],
     if not missing:
         return None
     names, again = names_of(estate, "system"), _again(estate_dir, number)
+    where = estate_words(estate_dir) if estate_dir else ""
     return "finalize would refuse " + "; ".join(
-        never_moved_reason(number, sid, hosts, names, again)
+        never_moved_reason(number, sid, hosts, names, again, where)
         for sid, hosts in missing.items())
 
 
@@ -812,7 +813,8 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
         _refuse_unplanned(estate_dir, number)
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
                         f"of it): nothing to finalize; {start_hint(number, estate_dir)}")
-    out = finalize_wave(estate_dir, number, soak_hours=soak_hours)
+    out = finalize_wave(estate_dir, number, soak_hours=soak_hours,
+                        where=estate_words(estate_dir))
     out["dashboard"] = _finalized_on_dashboard(estate_dir, number)
     if as_json:
         print_json(out)

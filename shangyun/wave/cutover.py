@@ -333,13 +333,16 @@ not list it: its run moves the disks only and never cuts it over."""
 
 def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
                      soak_hours: float, names: Mapping[str, str] | None = None,
-                     wave: int | None = None) -> FinalizeVerdict:
+                     wave: int | None = None, again: str = "",
+                     where: str = "") -> FinalizeVerdict:
     """A wave may be finalized when every system has its ``cutover`` step done (``at`` =
     when) and the last one was cut over at least ``soak_hours`` ago. ``systems`` maps each
     system of the wave to ``{"cutover": status, "never run" or UNLISTED, "at": datetime or
     None}``; ``names`` (id -> name): the reasons name the systems (:func:`readable`);
     ``wave``: its number — each system not cut over is then told the commands that
-    finish it (:func:`_finish_words`)."""
+    finish it (:func:`_finish_words`; ``again``: the options that repeat the wave's last
+    run, :func:`shangyun.wave.runwords.run_words`; ``where``: `` --estate DIR`` when the
+    command was given one)."""
     reasons, times = [], []
     for sid, info in sorted(systems.items()):
         who = readable(sid, names or {})
@@ -348,7 +351,8 @@ def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
                            "runs move its disks, never cut it over)")
         elif info.get("cutover") != "done" or info.get("at") is None:
             reasons.append(f"{who}: not cut over (cutover step: {info.get('cutover')})"
-                           + (_finish_words(wave, sid, str(info.get("cutover")), names or {})
+                           + (_finish_words(wave, sid, str(info.get("cutover")), names or {},
+                                            again, where)
                               if wave is not None else ""))
         else:
             times.append(info["at"])
@@ -362,17 +366,18 @@ def finalize_verdict(systems: dict[str, dict[str, Any]], now: datetime,
     return FinalizeVerdict(not reasons, tuple(reasons), last)
 
 
-def _finish_words(wave: int, system_id: str, status: str, names: Mapping[str, str]) -> str:
+def _finish_words(wave: int, system_id: str, status: str, names: Mapping[str, str],
+                  again: str = "", where: str = "") -> str:
     """What finishes a system finalize refuses as not cut over (``status``: its cutover
     step's): run it — or, never run, re-plan it out of the wave; otherwise roll it back
-    there and re-plan."""
+    there and re-plan. ``again``: the run's options; ``where``: `` --estate DIR``."""
     arg = command_arg("system", system_id, names)
-    run = f"shangyun wave run {wave} --only {arg}"
+    run = f"shangyun wave run {wave} --only {arg}{again}{where}"
     if status == "never run":
-        return (f" — cut it over ({run}), or re-plan (shangyun plan places a system that "
-                "never ran in a later wave)")
+        return (f" — cut it over ({run}), or re-plan (shangyun plan{where} places a system "
+                "that never ran in a later wave)")
     return (f" — cut it over ({run}), or roll it back (shangyun wave rollback {wave} "
-            f"--system {arg}) and re-plan (shangyun plan)")
+            f"--system {arg}{where}) and re-plan (shangyun plan{where})")
 
 
 def _utc(at: datetime) -> str:

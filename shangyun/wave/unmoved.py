@@ -41,17 +41,18 @@ def hosts_never_moved(launched: Mapping[str, set[str]],
 
 
 def never_moved_reason(number: int, system_id: str, hostnames: list[str],
-                       names: Mapping[str, str], again: str = "") -> str:
+                       names: Mapping[str, str], again: str = "", where: str = "") -> str:
     """Why ``wave finalize`` refuses wave ``number`` over ``system_id`` (its
     ``hostnames`` never moved), with the commands that move it whole (``again``: the
-    options that repeat the wave's last run, :func:`shangyun.wave.runwords.run_words`)."""
+    options that repeat the wave's last run, :func:`shangyun.wave.runwords.run_words`;
+    ``where``: `` --estate DIR`` when the command was given one)."""
     who, arg = names.get(system_id) or system_id, command_arg("system", system_id, names)
     return (f"{who}: {', '.join(hostnames)} never moved (the estate gives {who} "
             f"{'a host' if len(hostnames) == 1 else 'hosts'} its cutover did not move — "
             f"added to the ledgers since?); the run leaves a cut-over system alone, so "
             f"move it whole: fail it back (shangyun wave rollback {number} --system "
-            f"{arg} --fail-back), then run it again (shangyun wave run {number} --only "
-            f"{arg}{again}); or, if it is not that system's host, correct the ledger and "
+            f"{arg} --fail-back{where}), then run it again (shangyun wave run {number} --only "
+            f"{arg}{again}{where}); or, if it is not that system's host, correct the ledger and "
             "import it again")
 
 

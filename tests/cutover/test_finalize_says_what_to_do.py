@@ -40,3 +40,25 @@ def test_each_system_not_cut_over_gets_the_command_that_finishes_it(tmp_path: Pa
     assert "shangyun wave run 1 --only sys-2" in two and "shangyun plan" in two, err
     with open_journal(root) as j:
         assert [r["kind"] for r in j.runs(1)] == ["run", "failback"]  # nothing finalized
+
+
+def test_the_commands_finalize_prints_carry_the_runs_options_and_the_estate(
+        tmp_path: Path) -> None:
+    """The run was a libvirt run with ``--target-uri`` and its own ``--pool``, the estate
+    given by ``--estate``. Seen: finalize's refusal said 'shangyun wave run 1 --only sys-2'
+    — refused as printed (a libvirt run without ``--target-uri``), and run from another
+    folder it found no estate — while the other hints carry both."""
+    root = _estate(tmp_path, "2020-01-01T00:00:00+00:00")
+    (root / "plan" / "move_groups.csv").write_text(
+        "id,wave,systems\nmg-1,1,sys-1\nmg-2,1,sys-2\n", encoding="utf-8-sig")
+    with open_journal(root) as j:  # the run's options, as 'wave run' journals them
+        run = j.begin_run(1, {"options": {"target": "libvirt", "target_options": {
+            "uri": "test:///cloud", "pool": "cloudpool"}}, "planned": ["sys-1"]})
+        j.finish_run(run, "done")
+    res = CliRunner().invoke(main, ["wave", "finalize", "1", "--estate", str(root),
+                                    "--soak-hours", "0", "--json"])
+    assert res.exit_code == 1, res.output
+    err = " ".join(json.loads(res.stdout)["error"].split())
+    assert (f"shangyun wave run 1 --only sys-2 --target-uri test:///cloud --pool cloudpool "
+            f"--estate {root}") in err, err
+    assert f"shangyun plan --estate {root}" in err, err
