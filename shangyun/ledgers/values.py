@@ -257,6 +257,11 @@ _THREADS_ONLY = re.compile(r"^(\d+)\s*(?:线程|threads?)$")
 _CORES_IN = re.compile(r"(?<![\d.a-z])(\d+)\s*(?:核心?|cores?|c(?![a-z])|vcpus?)", re.I)
 #: a count of processors (sockets) inside other words: "2颗 E5-2650 10核"
 _SOCKETS_IN = re.compile(r"(?<![\d.a-z])(\d+)\s*(?:颗|路|sockets?)", re.I)
+#: a count of processors written with a times sign before the model or after it (and its
+#: cores): "2×E5-2680 v4 (14核)", "2*Xeon Gold 6248 20核", "Xeon 6248 20核 x2" — 1 to 8
+#: (an "x86" or "x64" is no count)
+_SOCKETS_TIMES = re.compile(r"^([1-8])\s*[*x×]\s*(?=[a-z\u4e00-\u9fff])"
+                            r"|(?<![a-z])[*x×]\s*([1-8])\s*(?:颗|路)?\s*$", re.I)
 #: a CPU and memory written together (8C16G, 4核8G): the CPU count comes first
 _CPU_MEM = re.compile(r"^(\d+)\s*(?:核心?|c|vcpus?|cpus?)\s*[/,，+]?\s*\d+(?:\.\d+)?\s*(?:gb?|g)"
                       r"(?:\s*[/,，+]?\s*\d+(?:\.\d+)?\s*(?:[gt]b?))?$", re.I)
@@ -303,15 +308,21 @@ def _count_in_words(text: str, low: str) -> Doubtful:
     """The count of a cell naming the processor model ("Intel Xeon 8核"): its one number
     written with 核/cores/C/vCPU, times its one count of processors (颗/路) if any."""
     cores = _CORES_IN.findall(low)
-    sockets = _SOCKETS_IN.findall(low)
-    model = _CORES_IN.sub("", _SOCKETS_IN.sub("", low))  # the words left: the model
+    sockets = _SOCKETS_IN.findall(low) + [a or b for a, b in _SOCKETS_TIMES.findall(low)]
+    # the words left: the model
+    model = _CORES_IN.sub("", _SOCKETS_TIMES.sub(" ", _SOCKETS_IN.sub("", low)))
+    if not cores and len(sockets) <= 1 and re.search(r"[a-z]{2}|[a-z]\d|[\u4e00-\u9fff]",
+                                                     model):
+        raise BadValue(f"{text!r} is not a whole number: it names the processor model (its "
+                       "digits are no count) but no count of cores — write the cores, like "
+                       "2颗*12核 or 24")
     if len(cores) != 1 or len(sockets) > 1 or not re.search(r"[a-z\u4e00-\u9fff]", model):
         raise BadValue(f"{text!r} is not a whole number (like 8, 8核, 2*8 or 2路8核)")
     count = int(cores[0]) * (int(sockets[0]) if sockets else 1)
     if count < 1:
         raise BadValue(f"{text!r} is below the minimum 1")
     return Doubtful(count, "names the processor model: the count written with 核/cores is "
-                           "used (times the processors, 颗/路, when given)")
+                           "used (times the processors, 颗/路/×N, when given)")
 
 
 #: headers of a column giving a host's CPU, memory and disk in one cell (8C16G500G)

@@ -16,7 +16,7 @@ import pytest
 from connectors.grid import read_grids
 from shangyun.errors import LedgerError
 from shangyun.ledgers.read import read_ledger
-from shangyun.ledgers.values import BadValue, parse_size_gb
+from shangyun.ledgers.values import BadValue, Doubtful, parse_count, parse_size_gb
 
 HEAD = ["序号", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)"]
 
@@ -95,3 +95,28 @@ def test_a_decimal_comma_in_a_semicolon_csv_names_the_cell(tmp_path: Path) -> No
     path.write_bytes(buf.getvalue().encode("gbk"))
     with pytest.raises(LedgerError, match=r"row 2, column '磁盘\(TB\) \(E\)': '1,5'.*decimal"):
         read_ledger(path, reader=read_grids)
+
+
+@pytest.mark.parametrize(("text", "count"), [("2×E5-2680 v4 (14核)", 28),
+                                             ("2*Xeon Gold 6248 20核", 40),
+                                             ("Xeon Gold 6248 20核 x2", 40),
+                                             ("E5-2650 v4 10核*2", 20),
+                                             ("2颗 E5-2650 v4 10核", 20),
+                                             ("Intel Xeon 8核", 8)])
+def test_a_count_of_processors_written_with_x_before_or_after_the_model_multiplies(
+        text: str, count: int) -> None:
+    """'2×E5-2680 v4 (14核)' is two 14-core processors: it was read as 14 (the 2× was
+    dropped), while '2颗 …' was multiplied."""
+    got = parse_count(text)
+    assert isinstance(got, Doubtful)
+    assert got.value == count
+
+
+@pytest.mark.parametrize("text", ["E5-2650 v4 x2", "2*E5-2650 v4", "Xeon Gold 6248",
+                                  "2颗E5-2650"])
+def test_a_processor_model_without_cores_is_refused_saying_so(text: str) -> None:
+    """'E5-2650 v4 x2' names processors, not their cores: refused with a message saying
+    the model's digits are no count and how to write the cores (it said only 'is not a
+    whole number')."""
+    with pytest.raises(BadValue, match=r"names the processor model.*no count of cores"):
+        parse_count(text)
