@@ -233,7 +233,7 @@ def import_ledgers(
     **edits**: every cell of an existing row (by id) that differs from the estate is listed
     in ``report.edits``; without ``apply`` nothing is written (review the diff), with
     ``apply`` the edited values replace the estate's (rows only in the workbook are added;
-    rows deleted from it are kept).
+    rows deleted from it are kept, and named in a warning and ``report.missing``).
 
     ``on_file(name)`` is called as each file starts, ``advance(n)`` as rows are read (for
     progress bars). Raises :class:`LedgerError`, :class:`ValidationFailed` or
@@ -294,8 +294,14 @@ def import_ledgers(
         sheet_conflicts = list(dict.fromkeys(str(c.get("id")) for c in
                                              read.rows.get("conflicts", ())))
         recorded_conflicts = sum(1 for c in sheet_conflicts if c in merger.conflict_ids)
+        before = ({t: set(merger.by_id[t]) for t in ("systems", "hosts")}
+                  if read.kind == "export" else {})
         step = merger.merge(read.rows, p.name, defines=read.kind != "export",
                             shared_hosts=read.kind != "export")
+        if read.kind == "export":  # rows the team deleted from the workbook: kept, said
+            gone = export_gone(read, step, before, merger, p.name)
+            report.missing += gone
+            report.warnings += _export_gone_lines(gone, estate_dir)
         if read.kind == "export" and apply and report.settled:
             # (after the merge: the workbook's own conflicts sheet lists them too)
             gone = {c["id"] for c in report.settled}
@@ -596,6 +602,52 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]], merger: Merger,
                                     "older": e in (older or {}).get(f, set())})
                         break
     return out
+
+
+def export_gone(read: LedgerRead, step: MergeStep, before: dict[str, set[str]],
+                merger: Merger, file: str) -> list[dict[str, Any]]:
+    """The systems and hosts the estate had before an ``inventory export`` workbook was
+    merged that the workbook does not list (its sheet of that table is there, the row is
+    not: deleted by the team, or brought into the estate after the export), in the
+    bureaus the workbook lists: {file, table, id, name, bureau, ip, export} each. An
+    import never deletes, so they are kept; the caller says so."""
+    out: list[dict[str, Any]] = []
+    tables = {sh.kind for sh in read.sheets}
+    bureaus_given = set(step.id_map.get("bureaus", {}).values())
+    by_bureau = merger.by_id["bureaus"]
+    for table, label in (("systems", "name"), ("hosts", "hostname")):
+        if table not in tables:
+            continue
+        listed = set(step.id_map.get(table, {}).values())
+        for rid in sorted(before.get(table, set()) - listed):
+            row = merger.by_id[table].get(rid)
+            if row is None or ("bureaus" in tables and row.get("bureau_id") not in bureaus_given):
+                continue
+            out.append({"file": file, "table": table, "id": rid, "name": row.get(label),
+                        "bureau": by_bureau.get(row.get("bureau_id") or "", {}).get("name"),
+                        "ip": row.get("ip") if table == "hosts" else None, "export": True})
+    return out
+
+
+def _export_gone_lines(gone: list[dict[str, Any]], estate_dir: str | Path) -> list[str]:
+    """One warning per table naming the rows an exported workbook no longer lists."""
+    lines = []
+    for table in ("systems", "hosts"):
+        rows = [g for g in gone if g["table"] == table]
+        if not rows:
+            continue
+        what = "host(s)" if table == "hosts" else "system(s)"
+        shown = ", ".join(f"{r['name']}" + (f" ({r['ip']})" if r.get("ip") else "")
+                          + f" [{r['bureau']}]" for r in rows[:20])
+        more = f" … and {len(rows) - 20} more (--json lists all)" if len(rows) > 20 else ""
+        lines.append(
+            f"{rows[0]['file']} (an `inventory export` workbook) does not list {len(rows)} "
+            f"{what} the estate has: {shown}{more}. They are kept — deleting a row from an "
+            "exported workbook does not remove it from the estate (or the row came into the "
+            "estate after the export); shangyun has no remove command: to remove them, "
+            "delete their rows (and the rows referring to them) from "
+            f"{Path(estate_dir) / (table + '.csv')} and run `shangyun inventory validate`")
+    return lines
 
 
 def _same_ledger_name(a: str, b: str) -> bool:

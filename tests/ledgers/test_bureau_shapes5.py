@@ -11,9 +11,12 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import openpyxl
 import pytest
+from click.testing import CliRunner
 
 from connectors.grid import read_grids
+from shangyun.cli import main
 from shangyun.errors import LedgerError
 from shangyun.ledgers.read import read_ledger
 from shangyun.ledgers.values import BadValue, Doubtful, parse_count, parse_size_gb
@@ -120,3 +123,49 @@ def test_a_processor_model_without_cores_is_refused_saying_so(text: str) -> None
     whole number')."""
     with pytest.raises(BadValue, match=r"names the processor model.*no count of cores"):
         parse_count(text)
+
+
+def _export_round_trip(tmp_path: Path) -> tuple[Path, Path, Callable[..., object]]:
+    est = tmp_path / "est"
+    ledger = tmp_path / "湖北局台账.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "主机"
+    ws.append(["单位", *HEAD])
+    for r in _hosts(3):
+        ws.append(["湖北局", *r])
+    wb.save(ledger)
+    run = CliRunner().invoke
+    res = run(main, ["inventory", "import", str(ledger), "--estate", str(est), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    book = tmp_path / "export.xlsx"
+    res = run(main, ["inventory", "export", "--estate", str(est), "--xlsx", str(book)])
+    assert res.exit_code == 0, res.output
+    return est, book, run
+
+
+def test_rows_deleted_from_an_exported_workbook_are_named_not_kept_silently(
+        tmp_path: Path) -> None:
+    """The team deleted a host's row in the exported workbook and imported it with
+    --apply, expecting the host gone: the estate kept it without a word."""
+    est, book, run = _export_round_trip(tmp_path)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["主机"]
+    row = next(r[0].row for r in ws.iter_rows(min_row=2) if r[1].value == "oa02")
+    ws.delete_rows(row)
+    wb.save(book)
+    res = run(main, ["inventory", "import", str(book), "--estate", str(est), "--apply",
+                     "--no-progress"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert ("export.xlsx (an `inventory export` workbook) does not list 1 host(s) the estate "
+            "has: oa02 (10.31.1.2) [湖北局]") in out, out
+    assert "hosts.csv" in out
+    assert "oa02" in (est / "hosts.csv").read_text(encoding="utf-8")  # kept
+
+
+def test_an_unchanged_export_names_no_deleted_rows(tmp_path: Path) -> None:
+    est, book, run = _export_round_trip(tmp_path)
+    res = run(main, ["inventory", "import", str(book), "--estate", str(est), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "does not list" not in res.output
