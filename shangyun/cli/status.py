@@ -15,14 +15,23 @@ from shangyun.words import counted
 @out.json_option
 @out.handle_errors
 def status(estate_dir: str, as_json: bool) -> None:
-    """Estate counts, assessment, plan waves, and each wave's runs from the journal."""
+    """Estate counts, assessment, plan waves, and each wave's runs from the journal.
+
+    A wave cut over that ``wave finalize`` would refuse (a classified system, a host its
+    cutover never moved, a system moved disks-only) reads ``cut over — not ready to
+    finalize``, a line under the table says why and what to do, as ``wave status`` does
+    (``--json``: the wave's ``finalize_refused``)."""
     from connectors.dashboard import dashboard_status
     from connectors.journal.history import open_reader
+    from shangyun.cli.wave import _finalize_refusal
     from shangyun.report import programme_status
-    from shangyun.wave.state import state_words
+    from shangyun.wave.state import CUT_OVER, state_words
 
     with open_reader(estate_dir) as journal:
         data: dict[str, Any] = programme_status(estate_dir, journal=journal)
+    for w in data["waves"]:
+        if w["state"] == CUT_OVER:  # judged as 'wave finalize' and 'wave status' judge
+            w["finalize_refused"] = _finalize_refusal(w["wave"], [], estate_dir)
     data["dashboard"] = dashboard_status(estate_dir, data["waves"])
     if as_json:
         data.pop("systems")
@@ -63,9 +72,13 @@ def status(estate_dir: str, as_json: bool) -> None:
         for w in data["waves"]:
             table.add_row(str(w["wave"]), w["start"], str(w["systems"]),
                           str(len(w["bureaus"])), str(w["runs"]),
-                          state_words(w["state"]), str(w["moved"]), str(w["failed"]),
+                          "cut over — not ready to finalize" if w.get("finalize_refused")
+                          else state_words(w["state"]), str(w["moved"]), str(w["failed"]),
                           w["last_run"] or "-")
         out.console.print(table)
+        for w in data["waves"]:
+            if w.get("finalize_refused"):
+                out.console.print(f"wave {w['wave']}: {out.escape(w['finalize_refused'])}")
     elif data.get("plan"):  # a plan with no wave: every system is excluded
         out.console.print("plan: no wave (every system is excluded)")
     else:

@@ -74,3 +74,14 @@ def test_finalize_refuses_a_host_of_the_system_its_cutover_never_moved(
         assert "shangyun wave rollback 1 --system 审批系统 --fail-back" in head, head
         assert "shangyun wave run 1 --only 审批系统" in head, head
         assert "after the soak period" not in head and "浸泡期结束后执行" not in head, head
+    # and so does the one-screen 'shangyun status' (seen: 'cut over — awaiting finalize'
+    # in its waves table, where 'wave finalize' then refused)
+    screen = CliRunner().invoke(main, ["status", "--estate", str(root)])
+    assert screen.exit_code == 0, screen.output
+    flat = " ".join(screen.output.split())
+    assert "awaiting finalize" not in flat, flat
+    assert "wave 1: finalize would refuse 审批系统: vm09 never moved" in flat, flat
+    data = json.loads(CliRunner().invoke(main, ["status", "--estate", str(root),
+                                                "--json"]).stdout)
+    (w,) = data["waves"]
+    assert "vm09 never moved" in (w.get("finalize_refused") or ""), w
