@@ -443,10 +443,11 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     rollback = last_rollback(runs) or {}
     by_operator = t("why_operator", at=rollback.get("ended") or rollback.get("started") or "?",
                     who=rollback.get("operator") or "?")
-    whys = {FAILED_BACK: t("why_failed_back"), ROLLED_BACK_BY_OPERATOR: by_operator}
+    whys = {ROLLED_BACK_BY_OPERATOR: by_operator}
     moved = [s for s in systems if s["state"] in FINISHED]
     back = [{"name": s["name"], "id": s["id"], "state": s["state"],
-             "why": whys.get(s["state"]) or why(s)}
+             "why": t("why_failed_back", n=number, sid=s.get("cmd") or s["id"], again=again)
+             if s["state"] == FAILED_BACK else whys.get(s["state"]) or why(s)}
             for s in systems
             if s["state"] in (ROLLED_BACK, REFUSED, FAILED_BACK, ROLLED_BACK_BY_OPERATOR)]
     decide = []

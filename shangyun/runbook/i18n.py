@@ -373,9 +373,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "Pending: `shangyun wave finalize {n}` after the soak period; until "
                          "then the source is kept and `shangyun wave rollback {n} --fail-back` "
                          "can carry it home"),
-    "why_failed_back": ("由 `wave rollback --fail-back` 连同生产写入一起迁回源端",
+    "why_failed_back": ("由 `wave rollback --fail-back` 连同生产写入一起迁回源端；"
+                        "排除原因后再次迁移："
+                        "`shangyun wave run {n} --only {sid}{again}`（目标端副本先补齐），"
+                        "或清除目标端副本：`shangyun wave rollback {n} --system {sid}`",
                         "carried home with its production writes by "
-                        "`wave rollback --fail-back`"),
+                        "`wave rollback --fail-back`; to move it again once the cause is "
+                        "fixed: `shangyun wave run {n} --only {sid}{again}` (the target's "
+                        "copies are brought level first), or to clear them from the "
+                        "target: `shangyun wave rollback {n} --system {sid}`"),
     "decide_rerun": ("排除原因后重新执行：`shangyun wave run {n} --only {sid}{again}`",
                      "fix the cause, then run it again: "
                      "`shangyun wave run {n} --only {sid}{again}`"),

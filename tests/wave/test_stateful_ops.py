@@ -519,6 +519,12 @@ def test_a_switched_system_whose_health_check_fails_fails_back_with_its_writes()
         _pg(lab.src, "INSERT INTO people (name) VALUES ('written at home')")  # writable
         with lab.journal() as j:
             assert wave_status(j, 1, [SID])["state"] == "failed_back"
+        # the runbook says what comes next for it (seen: only how it came home)
+        with open_reader(lab.estate) as reader:
+            (back,) = runbook_context(lab.estate, 1, "en",
+                                      journal=reader)["outcome"]["rolled_back"]
+        assert "`shangyun wave run 1 --only 审批系统`" in back["why"], back
+        assert "`shangyun wave rollback 1 --system 审批系统`" in back["why"], back
         # the application fixed: the next run moves it again, the writes with it
         assert lab.run(True) == "done"
         assert lab.dns() == (NEW,)
