@@ -19,8 +19,12 @@ WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 MAX_SLOTS = 520
 
 
-def _window_date(slot: dt.date, cadence: int, bureau: Bureau | None,
-                 blocked: set[str]) -> dt.date | None:
+def window_date(slot: dt.date, cadence: int, bureau: Bureau | None,
+                blocked: set[str]) -> dt.date | None:
+    """The date ``bureau`` migrates in the wave slot of ``cadence`` days from ``slot``: the
+    slot's day of its ``window_day`` (``None`` if it is in ``blocked``, ISO dates, or the
+    slot has no such day); ``daily`` or no window: the slot's first day not in ``blocked``
+    (``None`` if every day is)."""
     days = [slot + dt.timedelta(days=i) for i in range(cadence)]
     day = bureau.window_day if bureau else None
     if day and day != "daily":
@@ -44,7 +48,7 @@ def schedule_dates(waves: dict[int, list[str]], bureaus: dict[str, Bureau],
             for b in waves[number]:
                 bur = bureaus.get(b)
                 blocked = glob | (set(bur.blackout) if bur else set())
-                day = _window_date(slot, opts.cadence_days, bur, blocked)
+                day = window_date(slot, opts.cadence_days, bur, blocked)
                 if day is None:
                     break
                 windows.append({"bureau_id": b, "date": day.isoformat(),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shangyun.estate import Estate
-from shangyun.planner.calendar import _window_date
+from shangyun.planner.calendar import window_date
 from shangyun.planner.inputs import PlanInput
 from shangyun.planner.options import PlanOptions
 from shangyun.wave.builder import wave_steps
@@ -100,7 +100,7 @@ class TimeModel:
             bur = inp.bureaus.get(b)
             if bur is not None and bur.link_mbps and bur.window_hours:
                 self.window[b] = bur.window_hours * 3600.0
-            first = _window_date(opts.start, opts.cadence_days, bur, set())
+            first = window_date(opts.start, opts.cadence_days, bur, set())
             self.day[b] = (first - opts.start).days if first is not None else -1
         self.group_of: dict[int, int] = {}
         self.scale = 1.0
