@@ -103,18 +103,29 @@ class Limits:
             return f"systems per wave: {systems} > {o.max_systems}"
         if o.max_tb is not None and data > o.max_tb * 1000 + 1e-6:
             return f"TB per wave: {data / 1000:.2f} > {o.max_tb:g}"
-        bureaus = load.by_bureau if extra is None else {**load.by_bureau, **{
-            b: load.by_bureau.get(b, 0.0) + gb for b, gb in extra.by_bureau.items()}}
-        if o.max_bureaus is not None and len(bureaus) > o.max_bureaus:
-            return f"bureaus per wave: {len(bureaus)} > {o.max_bureaus}"
-        for b, gb in bureaus.items():
-            cap = self.window.get(b)
-            if cap is not None and gb > cap + 1e-6:
-                return (f"bureau {b} window: {gb:,.1f} GB > {cap:,.1f} GB its link moves in "
-                        "one maintenance window")
+        # the bureaus of both, the wave's first (no merged dict: this runs for every try)
+        mine, more = load.by_bureau, extra.by_bureau if extra else {}
+        if o.max_bureaus is not None:
+            count = len(mine) + sum(1 for b in more if b not in mine)
+            if count > o.max_bureaus:
+                return f"bureaus per wave: {count} > {o.max_bureaus}"
+        window = self.window
+        for b, gb in mine.items():
+            cap = window.get(b)
+            if cap is not None and (gb := gb + more[b] if b in more else gb) > cap + 1e-6:
+                return self._window_full(b, gb, cap)
+        for b, gb in more.items():
+            cap = window.get(b)
+            if cap is not None and b not in mine and gb > cap + 1e-6:
+                return self._window_full(b, gb, cap)
         if self.timing is not None:
             return self.timing.violation(load.members, extra.members if extra else None)
         return None
+
+    @staticmethod
+    def _window_full(bureau: str, gb: float, cap: float) -> str:
+        return (f"bureau {bureau} window: {gb:,.1f} GB > {cap:,.1f} GB its link moves in "
+                "one maintenance window")
 
     def fits(self, load: Load, extra: Load | None = None) -> bool:
         """True when ``load`` (+ ``extra``) breaks no limit."""

@@ -166,11 +166,11 @@ class TimeModel:
         ``extra`` touches are estimated again."""
         if extra is not None and self.over:  # a window one system has to itself: no spans
             touched = {self.bureau[i] for i in extra}
-            mine: dict[str, list[int]] = {}
-            for i in (*members, *extra):
-                if self.bureau[i] in touched:
-                    mine.setdefault(self.bureau[i], []).append(i)
-            for b, these in sorted(mine.items()):
+            # only a bureau of the candidate holding such a system can be refused so
+            lone = {self.bureau[i] for i in self.over.intersection(members)} \
+                | {self.bureau[i] for i in self.over.intersection(extra)}
+            for b in sorted(lone & touched):
+                these = [i for i in (*members, *extra) if self.bureau[i] == b]
                 big = [i for i in these if i in self.over]
                 if big and len(these) > 1 and all(self.times[i].sized for i in these):
                     return (f"bureau {b} window taken: a system estimated "

@@ -163,7 +163,10 @@ def disk_source(path: str, hostname: str) -> str:
 
 def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
     """The file/object name of a converted disk: ``wave-N/<system>/<disk>.<fmt>``."""
-    return str(PurePosixPath(f"wave-{wave}") / system.id / f"{disk_id}.{fmt}")
+    leaf = f"{disk_id}.{fmt}"
+    if "/" not in system.id and "/" not in leaf and system.id not in ("", ".") and leaf != ".":
+        return f"wave-{wave}/{system.id}/{leaf}"  # what the path join gives, without it
+    return str(PurePosixPath(f"wave-{wave}") / system.id / leaf)
 
 
 def adapted_name(staged: str) -> str:
