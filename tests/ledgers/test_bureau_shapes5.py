@@ -169,3 +169,72 @@ def test_an_unchanged_export_names_no_deleted_rows(tmp_path: Path) -> None:
     res = run(main, ["inventory", "import", str(book), "--estate", str(est), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "does not list" not in res.output
+
+
+SECTION_HEAD = ["单位", "序号", "主机名", "IP地址", "操作系统", "等保级别"]
+
+
+def test_section_rows_name_the_system_of_the_hosts_below(xlsx: Callable[..., Path]) -> None:
+    """A ledger grouped by system with a numbered heading row per system (一、OA系统
+    merged across the table, （二）审批系统 typed in the first cell) and no 系统名称
+    column: the headings were refused as hosts ('一、OA系统' is not an IP address …) and
+    the 等保 cells as 'system details without a 系统名称'."""
+    path = xlsx("sections.xlsx", {"服务器": [
+        SECTION_HEAD,
+        ["一、OA系统"],
+        ["湖北局", 1, "oa01", "10.22.1.1", "CentOS 7.9", "三级（S3A3G3）"],
+        ["湖北局", 2, "oa02", "10.22.1.2", "CentOS 7.9", "三级"],
+        ["（二）审批系统"],
+        ["湖北局", 3, "sp01", "10.22.2.1", "CentOS 7.9", "二级"],
+    ]}, merges={"服务器": ["A2:F2"]})
+    read = read_ledger(path, reader=read_grids)
+    systems = {s["id"]: s for s in read.rows["systems"]}
+    assert [(h["hostname"], systems[h["system_id"]]["name"]) for h in read.rows["hosts"]] == [
+        ("oa01", "OA系统"), ("oa02", "OA系统"), ("sp01", "审批系统")]
+    assert {s["name"]: s["mlps_level"] for s in systems.values()} == {"OA系统": 3, "审批系统": 2}
+    assert read.sheets[0].skipped == 2
+    assert any("2 section rows" in w and "2 'OA系统', 5 '审批系统'" in w
+               for w in read.warnings), read.warnings
+
+
+def test_section_rows_beside_a_system_column_are_skipped_with_a_warning(
+        xlsx: Callable[..., Path]) -> None:
+    path = xlsx("sections.xlsx", {"服务器": [
+        ["单位", "系统名称", "主机名", "IP地址"],
+        ["一、OA系统"],
+        ["湖北局", "OA系统", "oa01", "10.22.1.1"],
+        ["二、审批系统"],
+        ["湖北局", "审批系统", "sp01", "10.22.2.1"],
+    ]})
+    read = read_ledger(path, reader=read_grids)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["oa01", "sp01"]
+    assert sorted(s["name"] for s in read.rows["systems"]) == ["OA系统", "审批系统"]
+    assert any("section rows" in w and "skipped" in w for w in read.warnings)
+
+
+def test_a_section_naming_an_environment_is_no_system(xlsx: Callable[..., Path]) -> None:
+    """一、物理服务器 / 二、测试环境 head kinds of rows, not systems: skipped with a warning
+    (the heading was refused as 'a host row needs a 主机名'), no system made of it."""
+    path = xlsx("sections.xlsx", {"服务器": [
+        SECTION_HEAD, ["一、OA系统"], ["湖北局", 1, "oa01", "10.22.1.1", "CentOS 7.9", ""],
+        ["二、测试环境"], ["湖北局", 2, "oa-t1", "10.22.9.1", "CentOS 7.9", ""]]})
+    read = read_ledger(path, reader=read_grids)
+    systems = {s["id"]: s["name"] for s in read.rows["systems"]}
+    assert [(h["hostname"], systems.get(h.get("system_id"))) for h in read.rows["hosts"]] == [
+        ("oa01", "OA系统"), ("oa-t1", None)]
+    assert any("1 heading row (row 4 '测试环境')" in w for w in read.warnings), read.warnings
+
+
+def test_a_section_holds_for_the_rows_of_later_blocks_of_a_long_csv(tmp_path: Path) -> None:
+    """A CSV is read in blocks of 5,000 rows: a section's name reaches the rows of the
+    next block too."""
+    rows = [SECTION_HEAD[:5], ["一、OA系统"]]
+    rows += [["湖北局", i, f"oa{i:05d}", f"10.{40 + i // 60000}.{i // 250 % 240}.{i % 250 + 1}",
+              "CentOS 7.9"] for i in range(5100)]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    path = tmp_path / "long.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    read = read_ledger(path, reader=read_grids)
+    assert len(read.rows["hosts"]) == 5100
+    assert {h.get("system_id") for h in read.rows["hosts"]} == {read.rows["systems"][0]["id"]}

@@ -863,6 +863,12 @@ def _read_sheet(
     # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
     # their copies above a repeated header (a ledger printed with its header on every page)
     above_header = [list(grid.rows[i]) for i in range(max(0, header_idx - 3), header_idx)]
+    # section rows (一、OA系统 alone in its row): (row number, name); the rows below each
+    # (by absolute index) get its name as their system when the sheet has no 系统名称
+    section: str | None = None
+    section_rows: list[tuple[int, str]] = []
+    section_of: dict[int, str] = {}
+    headings: list[int] = []  # of those, the rows naming no system (二、测试环境)
     pos = header_idx + 1
     while True:  # block by block: a lazily read CSV is read only as far as it is used
         stop = rows_upto(grid.rows, pos, pos + _CHUNK)
@@ -880,6 +886,21 @@ def _read_sheet(
                 report.skipped += len(repeats)
                 chunk = [r for r in chunk if r not in repeats]
         pos = stop
+        if kind == "hosts" and chunk:  # 一、OA系统: a section row naming the system below
+            found = _section_rows(rows, chunk)
+            if found or section is not None:
+                for r in chunk:
+                    if r in found:
+                        section = found[r]
+                        section_rows.append((r + base + 1, section.lstrip(_HEADING)))
+                        if section[:1] == _HEADING:  # 二、测试环境: a heading, no system
+                            headings.append(r + base + 1)
+                            section = None
+                    elif section is not None:
+                        section_of[r + base] = section
+                if found:
+                    report.skipped += len(found)
+                    chunk = [r for r in chunk if r not in found]
         if hidden:
             hidden_skipped += [r + 1 for r in chunk if r in hidden]
             chunk = [r for r in chunk if r not in hidden]
@@ -902,7 +923,8 @@ def _read_sheet(
         else:
             served = {}
         status = None
-        if column_reader is not None and _plain(layout, cells):
+        if column_reader is not None and _plain(layout, cells) and not (
+                section_of and not system_cols):  # (sections give systems row by row)
             status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
                                          in zip(layout, cells, strict=True)}, len(chunk),
                                    file_bureau)
@@ -937,6 +959,8 @@ def _read_sheet(
             if not parts:
                 report.skipped += 1
                 continue
+            if section_of and not system_cols and (r + base) in section_of:
+                parts.setdefault("systems", {})["name"] = section_of[r + base]
             bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
             if not bname and not by_name:
                 problems.add(grid.sheet, row_no, labels.get("bureaus.name", "单位"),
@@ -1011,6 +1035,25 @@ def _read_sheet(
             f"({_rows_word(len(several_rows))} {shown}; {first!r}): each host joins the "
             "first system named and the others get a declared dependency on it (shared "
             "use), so a plan moves them together or in order")
+    named = [(n, name) for n, name in section_rows if n not in headings]
+    if named:
+        shown = ", ".join(f"{n} {name!r}" for n, name in named[:10]) + (
+            " …" if len(named) > 10 else "")
+        report.warnings.append(
+            f"{counted(len(named), 'section row')} naming a group of hosts (rows "
+            f"{shown}): " + (
+                "skipped — the 系统名称 column names each host's system"
+                if system_cols else
+                "the sheet has no 系统名称 column, so each host below a section row was "
+                "given the section's name as its system (the numbering 一、 dropped); check "
+                "the names, or add a 系统名称 column"))
+    if headings:
+        shown = ", ".join([f"{n} {name!r}" for n, name in section_rows
+                           if n in headings][:10])
+        report.warnings.append(
+            f"{counted(len(headings), 'heading row')} ({_rows_word(len(headings))} {shown}) "
+            "naming a kind of host or an environment, not a system: skipped (the hosts "
+            "below were imported like the others, without a system from the heading)")
     if devices:
         shown = ", ".join(map(str, list(devices)[:10])) + (" …" if len(devices) > 10 else "")
         report.warnings.append(
@@ -1164,6 +1207,42 @@ def _group_rows_above(rows: Sequence[list[Any]], chunk: list[int], repeats: set[
 _OTHER_HEADER = ("this row is the header of another table (its cells are column names, in "
                  "other columns than the header above): a second table in a sheet must have "
                  "the header's columns, or go to a sheet of its own")
+
+
+#: a section row's text: 一、OA系统, （二）审批系统, 3、门户网站 — the numbering, then the name
+_SECTION = re.compile(r"^\s*(?:[一二三四五六七八九十]{1,3}\s*[、.．]"
+                      r"|[(（]\s*[一二三四五六七八九十]{1,3}\s*[)）]|\d{1,2}\s*、)"
+                      r"\s*(?P<name>[^\s:：].*?)\s*$")
+_SECTION_FIRST = frozenset("一二三四五六七八九十(（0123456789 \u3000")
+#: a section naming an environment or a kind of row, not a system (二、测试环境)
+_SECTION_NOT_SYSTEM = re.compile(r"环境|服务器|主机|虚拟机|物理机|设备|清单|台账|明细|列表")
+
+
+def _section_rows(rows: Sequence[list[Any]], chunk: list[int]) -> dict[int, str]:
+    """The rows of ``chunk`` that are section rows of a host sheet grouped by system: one
+    text in the row (typed in its first or second cell, or merged across the table),
+    numbered like a heading (``一、OA系统``, ``（二）审批系统``) → the name after the
+    numbering. A section naming an environment or a kind of row (``二、测试环境``,
+    ``一、物理服务器``) is no system: → its name with :data:`_HEADING` before it."""
+    out: dict[int, str] = {}
+    for r in chunk:
+        row = rows[r]
+        head = row[0] if row else None
+        if head is None or head == "":
+            head = row[1] if len(row) > 1 else None
+        if type(head) is not str or head[:1] not in _SECTION_FIRST or not _SECTION.match(head):
+            continue
+        if any(c is not None and c != "" and c != head for c in row):
+            continue
+        m = _SECTION.match(head)
+        assert m is not None
+        name = m.group("name")
+        out[r] = _HEADING + name if _SECTION_NOT_SYSTEM.search(name) else name
+    return out
+
+
+#: marks a section row naming no system (:func:`_section_rows`)
+_HEADING = "\0"
 
 
 def _signature(row: list[Any]) -> bool:
