@@ -419,8 +419,8 @@ def _estimate_windows(estate: Estate, inp: PlanInput, opts: PlanOptions,
     the packer's estimate missed (a blackout moved a bureau's day)."""
     ix = estate_index(estate)
     systems, bureaus, hosts, disks = ix.systems, ix.bureaus, ix.hosts, ix.disks
-    used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
-            if d.get("used_gb") is not None}
+    used = {d["id"]: float(d["used_gb"]) for rows in disks.values() for d in rows
+            if d.get("used_gb") is not None}  # (the index holds every disk row)
     host_gb = {h["id"]: h.get("disk_gb") for rows in hosts.values() for h in rows}
     late: list[str] = []
     alone: list[str] = []

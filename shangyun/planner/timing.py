@@ -70,8 +70,8 @@ class TimeModel:
     def __init__(self, estate: Estate, inp: PlanInput, opts: PlanOptions,
                  estate_dir: str = "") -> None:
         ix = estate_index(estate)
-        used = {d["id"]: float(d["used_gb"]) for d in estate.rows("disks")
-                if d.get("used_gb") is not None}
+        used = {d["id"]: float(d["used_gb"]) for rows in ix.disks.values() for d in rows
+                if d.get("used_gb") is not None}  # (the index holds every disk row)
         host_gb = {h["id"]: h.get("disk_gb") for rows in ix.hosts.values() for h in rows}
         works = [system_work(ix.systems[sid], ix.bureaus, ix.hosts.get(sid, []), ix.disks,
                              sid, strict=False) for sid in inp.systems]

@@ -171,6 +171,14 @@ def staged_name(wave: int, system: SystemWork, disk_id: str, fmt: str) -> str:
 
 def adapted_name(staged: str) -> str:
     """The adapted copy of a staged image: ``…/disk.qcow2`` -> ``…/disk.adapted.qcow2``."""
+    parts = staged.split("/")
+    name = parts[-1]
+    if name not in ("", "..") and all(parts[1:]) and "." not in parts \
+            and not staged.startswith("//"):
+        # a plain path (what staged_name gives): the path's own rename, without parsing it
+        dot = name.rfind(".")
+        stem, suffix = (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
+        return f"{staged[:len(staged) - len(name)]}{stem}.adapted{suffix}"
     p = PurePosixPath(staged)
     return str(p.with_name(f"{p.stem}.adapted{p.suffix}"))
 
