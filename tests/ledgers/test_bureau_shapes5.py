@@ -238,3 +238,54 @@ def test_a_section_holds_for_the_rows_of_later_blocks_of_a_long_csv(tmp_path: Pa
     read = read_ledger(path, reader=read_grids)
     assert len(read.rows["hosts"]) == 5100
     assert {h.get("system_id") for h in read.rows["hosts"]} == {read.rows["systems"][0]["id"]}
+
+
+@pytest.mark.parametrize(("note", "fields"), [
+    ("系统：OA系统\n负责人：王五", {"name": "OA系统", "owner": "王五"}),
+    ("所属系统: 行政审批系统 负责人: 李四 电话: 123", {"name": "行政审批系统", "owner": "李四"}),
+    ("System=Portal; Owner=Wang Wu", {"name": "Portal", "owner": "Wang Wu"}),
+    ("业务系统：门户网站，联系人：张三", {"name": "门户网站", "owner": "张三"}),
+    ("OA系统 数据库 王五", {}),
+    ("2019年部署，勿删", {}),
+])
+def test_an_rvtools_annotation_gives_its_labelled_system_and_owner(
+        note: str, fields: dict[str, str]) -> None:
+    from shangyun.ledgers.formats.rvtools import annotation_fields
+    assert annotation_fields(note) == fields
+
+
+def _rv_info(extra_head: list[str], rows: list[list[object]]) -> list[list[object]]:
+    head = ["VM", "Powerstate", "Template", "DNS Name", "CPUs", "Memory",
+            "Provisioned MiB", "In Use MiB", "Primary IP Address", "Datacenter",
+            "VI SDK Server", *extra_head]
+    return [head, *[["vm" + str(i), "poweredOn", False, f"vm{i}.js.gov", 4, 8192, 102400,
+                     51200, f"10.13.1.{i}", "江苏局", "vc1", *extra]
+                    for i, extra in enumerate(rows, start=1)]]
+
+
+def test_an_rvtools_export_whose_annotations_name_the_systems_gives_the_vms_systems(
+        xlsx: Callable[..., Path]) -> None:
+    """A vCenter whose admins keep 系统：… 负责人：… in each VM's notes (RVTools'
+    Annotation column): the column was unused, so every VM came in without a system (and
+    assess and plan left them out) though the export said which system each served."""
+    path = xlsx("rv.xlsx", {"vInfo": _rv_info(["Annotation"], [
+        ["系统：OA系统\n负责人：王五"], ["OA系统 数据库"], [""]])})
+    read = read_ledger(path, reader=read_grids)
+    systems = {s["id"]: s for s in read.rows["systems"]}
+    got = {h["hostname"]: systems[h["system_id"]]["name"] if h.get("system_id") else None
+           for h in read.rows["hosts"]}
+    assert got == {"vm1.js.gov": "OA系统", "vm2.js.gov": None, "vm3.js.gov": None}
+    assert [s["owner"] for s in systems.values()] == ["王五"]
+    assert any("1 VM(s) of vInfo given their system" in w and "vm1 → OA系统" in w
+               for w in read.warnings), read.warnings
+    assert any("Annotation of 1 VM(s)" in w and "vm2 (row 3)" in w for w in read.warnings)
+
+
+def test_an_rvtools_custom_attribute_column_names_the_system(xlsx: Callable[..., Path]) -> None:
+    """RVTools writes vCenter's custom attributes as vInfo columns (业务系统, Owner): the
+    system's column wins over the Annotation."""
+    path = xlsx("rv.xlsx", {"vInfo": _rv_info(["Annotation", "业务系统", "Owner"], [
+        ["系统：旧名", "门户网站", "张三"], ["", "门户网站", "张三"]])})
+    read = read_ledger(path, reader=read_grids)
+    assert [(s["name"], s.get("owner")) for s in read.rows["systems"]] == [("门户网站", "张三")]
+    assert all(h.get("system_id") for h in read.rows["hosts"])

@@ -6,7 +6,9 @@ guest OS, CPUs, memory, provisioned disk, firmware, cluster and ESXi host (as
 MAC address (and the IP when vInfo has none). Older RVTools write sizes in columns named
 ``… MB`` and newer ones ``… MiB``; both are read (RVTools means MiB in both).
 
-The bureau is ``--bureau`` when given, otherwise the ``Datacenter`` column.
+The bureau is ``--bureau`` when given, otherwise the ``Datacenter`` column. A VM's system
+(and owner) comes from a custom attribute column naming it (业务系统, Owner) or the labels of
+its ``Annotation`` (系统：OA系统, 负责人：王五); free text there is not read.
 """
 
 from __future__ import annotations
@@ -19,10 +21,44 @@ from shangyun.estate.merge import stable_id
 from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.grid import Grid, column_letter
+from shangyun.ledgers.headers import lookup
 from shangyun.ledgers.model import Row, SheetReport
 from shangyun.ledgers.values import BadValue, clean, clean_text, parse_hostname, value_of
 
 REQUIRED = {"vInfo": ("VM",)}
+
+#: The labels an Annotation (a VM's notes in vCenter) gives its system and owner with:
+#: ``系统：OA系统⏎负责人：王五``, ``System=OA; Owner=Wang``
+_NOTE_LABELS = {
+    "name": ("所属业务系统", "业务系统名称", "所属系统", "业务系统", "系统名称", "应用系统",
+             "所属应用", "应用名称", "系统", "应用", "application", "system", "app"),
+    "owner": ("系统负责人", "负责人", "责任人", "联系人", "管理员", "owner", "contact"),
+}
+_NOTE_LABEL = re.compile(
+    r"(?:^|(?<=[\s;；,，|/]))(?P<label>" + "|".join(
+        re.escape(x) for x in sorted((x for xs in _NOTE_LABELS.values() for x in xs),
+                                     key=len, reverse=True))
+    + r")\s*[:：=]\s*", re.I)
+_NOTE_FIELD = {x.lower(): field for field, xs in _NOTE_LABELS.items() for x in xs}
+
+
+def annotation_fields(text: str) -> dict[str, str]:
+    """The system name and owner an RVTools ``Annotation`` cell gives with labels
+    (``系统：OA系统⏎负责人：王五`` → {"name": "OA系统", "owner": "王五"}; ``System=OA;
+    Owner=Wang``); free text without a label gives nothing (it is not guessed)."""
+    found = list(_NOTE_LABEL.finditer(text))
+    out: dict[str, str] = {}
+    if not found:
+        return out
+    for m, nxt in zip(found, [*found[1:], None], strict=True):
+        value = text[m.end():nxt.start() if nxt else len(text)]
+        # up to a separator or another label (电话：…, 用途: … — known or not)
+        value = re.split(r"[\n;；,，|]|\s+[^\s:：=]{1,12}\s*[:：=]", value,
+                         maxsplit=1)[0].strip(" \t/")
+        field = _NOTE_FIELD[m.group("label").lower()]
+        if value and field not in out:
+            out[field] = value
+    return out
 
 
 #: Columns only RVTools writes, per tab: a CSV file (RVTools "export to csv" writes one
@@ -186,6 +222,15 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
     c_cluster = info.col("Cluster")
     c_host = info.col("Host")
     c_dc = info.col("Datacenter")
+    c_note = info.col("Annotation", "Notes")
+    # custom attribute columns naming the system or its owner (业务系统, System, Owner …)
+    c_attr: dict[str, int] = {}
+    for header, i in info.index.items():
+        target = lookup(header, "hosts")[0]
+        if target in ("systems.name", "systems.owner") and i != c_note:
+            c_attr.setdefault(target.split(".")[1], i)
+    by_note: list[str] = []  # VMs given their system by the Annotation
+    unread_notes: list[str] = []  # VMs whose Annotation is text without a label
     vms = _VmIndex(info)
     vm_ids: dict[tuple[str, ...], str] = {}  # vInfo key (see _VmIndex) -> host id
     vm_rows: dict[tuple[str, ...], Row] = {}
@@ -252,6 +297,19 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
                 by_address.append(f"{vm!r} (row {r}) as {name}")
         if host.get("power_state") == "off":
             off.append(f"{vm} (row {r})")
+        system = {f: clean_text(_cell(row, i)) for f, i in c_attr.items()}
+        system = {f: v for f, v in system.items() if v}
+        note = clean_text(_cell(row, c_note))
+        if note and not system.get("name"):
+            noted = annotation_fields(note)
+            if noted.get("name"):
+                system = {**noted, **system}
+                by_note.append(f"{vm} → {noted['name']}")
+            else:
+                unread_notes.append(f"{vm} (row {r})")
+        if system.get("name"):
+            name_of = system.pop("name")
+            host["system_id"] = col.system(bname, name_of, system or None)
         vm_ids[vm_key] = col.host(bname, host)
         vm_rows[vm_key] = host
         vms.keys.append(vm_key)
@@ -283,6 +341,17 @@ def read_rvtools(inp: LedgerInput) -> FormatRead:
             "Tools reports what the guest has: a Windows 169.254.x.x when DHCP failed, an "
             "IPv6 fe80:: link-local address): not kept as the host's IP — the bureau's "
             "ledger or discovery gives it: " + _first(bad_ips))
+    if by_note:
+        report.warnings.append(
+            f"{len(by_note)} VM(s) of {sheet} given their system (and owner) by the labels "
+            "of their Annotation (系统：…, 负责人：…; RVTools has no system column): "
+            + _first(by_note))
+    if unread_notes:
+        report.warnings.append(
+            f"the Annotation of {len(unread_notes)} VM(s) of {sheet} is text without a "
+            "label (系统：NAME, 负责人：NAME, System=NAME): not read — a note is not "
+            "guessed into a system; write the labels in vCenter's notes, or import the "
+            "bureau's ledger listing the VMs: " + _first(unread_notes))
     if off:
         shown = ", ".join(off[:20]) + (f" … and {len(off) - 20} more" if len(off) > 20 else "")
         report.warnings.append(f"{len(off)} VM(s) powered off, kept with power_state off "
