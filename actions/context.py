@@ -157,10 +157,18 @@ class RunContext:
         return self
 
     def saved_state(self, step: Step, name: str) -> dict[str, Any] | None:
-        """The newest ``name`` a run journaled for ``step`` while it ran (e.g. an upload id)."""
+        """The newest ``name`` a run journaled for ``step`` while it ran (e.g. an upload id),
+        for the running ``step``. A value an earlier attempt journaled is journaled again
+        with this attempt's record: the undo reads the step's newest record, and an attempt
+        that reused the value without it left its undo nothing to put back (seen: a second
+        run killed after its DNS switch, then rolled back — DNS stayed on the target whose
+        database the rollback dropped)."""
         if self.journal is None:
             return None
-        return self.journal.progress_value(self.wave, step.system_id, step.key, name)
+        value = self.journal.progress_value(self.wave, step.system_id, step.key, name)
+        if value is not None:
+            self.journal.progress(self.run_id, step, {name: value})
+        return value
 
     def save_state(self, step: Step, name: str, value: dict[str, Any]) -> None:
         """Journal ``name`` = ``value`` for the running ``step`` (durable before returning)."""

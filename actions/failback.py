@@ -197,19 +197,30 @@ def in_production(journal: WaveJournal, wave: int, system_id: str) -> bool:
 
 
 def failing_back(journal: WaveJournal, wave: int, system_id: str) -> bool:
-    """Whether a fail-back of ``system_id`` passed its point of no return and was not
-    finished (a crash, a failed undo): its freeze and verify are done (the verify: when
-    it has items to carry), its cutover is not any more, its mark is not done. (A system
-    only switched, never cut over, is past that point once its verify is done.)"""
+    """Whether a fail-back of ``system_id`` was begun and not finished, the system no
+    longer cut over (a crash, a failed undo): its freeze is done, its mark is not, its
+    cutover is not done (any more). A cut-over system is then past its point of no return;
+    a system only switched may not be yet (:func:`past_point_of_no_return`) — either way
+    its target is frozen and a run must not start from it: the fail-back finishes it."""
     def status(key: str) -> str | None:
         rec = journal.last(wave, system_id, f"{system_id}/{key}")
         return rec.status if rec else None
 
-    if status("failback/freeze") != DONE or status("failback") == DONE \
-            or cut_over(journal, wave, system_id):
+    return (status("failback/freeze") == DONE and status("failback") != DONE
+            and not cut_over(journal, wave, system_id))
+
+
+def past_point_of_no_return(journal: WaveJournal, wave: int, system_id: str) -> bool:
+    """Whether the fail-back of ``system_id`` passed its point of no return (the cutover's
+    undo may have begun: the reverse delta must never run again): :func:`failing_back`,
+    and its verify is done (when it had items to carry). A system only switched, never
+    cut over, is :func:`failing_back` from its freeze on, but past the point only from
+    its verify on."""
+    if not failing_back(journal, wave, system_id):
         return False
+    verify = journal.last(wave, system_id, f"{system_id}/failback/verify")
     carried = any(r.kind == "failback-delta" for r in journal.records(wave, system_id))
-    return not carried or status("failback/verify") == DONE
+    return not carried or (verify is not None and verify.status == DONE)
 
 
 def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: str,
@@ -221,7 +232,7 @@ def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: st
     done: dict[str, dict[str, Any]] = {}
     out: dict[str, Any] = {"system": sid, "state": FAILED_BACK, "error": None,
                            "undone": [], "undo_failed": {}, "verified": None}
-    if in_production(journal, wave, sid) and not failing_back(journal, wave, sid):
+    if in_production(journal, wave, sid) and not past_point_of_no_return(journal, wave, sid):
         try:
             for step in before:
                 done[step.key] = execute(journal, run_id, wave, step, actions[step.kind],
@@ -259,7 +270,8 @@ def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: st
 def refuse_mid_failback(journal: WaveJournal, wave: int, systems: Mapping[str, str]) -> None:
     """Refuse (:class:`StepError`, nothing run) a ``wave run`` or ``wave resume`` of
     ``systems`` (id → name) while one of them is in the middle of a fail-back
-    (:func:`failing_back`: past its point of no return, not finished): the run would
+    (:func:`failing_back`: its target frozen or past its point of no return, not
+    finished): the run would
     start from a half-undone cutover. The message names each such system and the command
     that finishes its fail-back."""
     stuck = [sid for sid in systems if failing_back(journal, wave, sid)]
@@ -268,8 +280,8 @@ def refuse_mid_failback(journal: WaveJournal, wave: int, systems: Mapping[str, s
                         for s in stuck)
         cmds = "; ".join(f"shangyun wave rollback {wave} --system "
                          f"{command_arg('system', s, systems)} --fail-back" for s in stuck)
-        raise StepError(f"wave {wave}: {who} in the middle of a fail-back (stopped past its "
-                        f"point of no return): finish it first with {cmds}, then run the "
+        raise StepError(f"wave {wave}: {who} in the middle of a fail-back (its target "
+                        f"frozen, or on its way home): finish it first with {cmds}, then run the "
                         "wave again; nothing was run")
 
 
