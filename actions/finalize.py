@@ -143,7 +143,7 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
         # a classified (涉密) system — a re-imported ledger may mark one after its wave
         # ran — never gets the cloud as its home: after a finalize no fail-back is possible
         secret = [f"{names.get(sid) or sid} is "
-                  + classified_refusal(sid, number, holding_wave(journal, sid), names)
+                  + classified_refusal(sid, number, holding_wave(journal, sid), names, where)
                   for sid in sorted(systems) if sid in classified]
         unmoved = _hosts_not_moved(journal, estate_dir, number,
                                    [sid for sid, v in systems.items() if v["cutover"] == "done"],

@@ -370,7 +370,7 @@ def _finalize_refusal(number: int, systems: list[dict[str, Any]],
         with contextlib.suppress(ShangyunError):
             systems = _journaled_wave(estate_dir, number)["systems"]
     estate = _estate_or_none(estate_dir)
-    secret = _classified_words(number, systems, estate)
+    secret = _classified_words(number, systems, estate, estate_dir)
     if secret:
         return secret
     unmoved = _never_moved_words(number, systems, estate, estate_dir)
@@ -412,7 +412,7 @@ def _never_moved_words(number: int, systems: list[dict[str, Any]],
 
 
 def _classified_words(number: int, systems: list[dict[str, Any]],
-                      estate: Estate | None) -> str | None:
+                      estate: Estate | None, estate_dir: str | None = None) -> str | None:
     """Why ``wave finalize`` would refuse the wave for the systems of it the estate marks
     classified (涉密) — a ledger re-imported after the wave ran — and what brings each one
     home (:mod:`shangyun.wave.classified`); None when it has none (or no estate)."""
@@ -422,9 +422,10 @@ def _classified_words(number: int, systems: list[dict[str, Any]],
     hit = [s for s in systems if s["id"] in secret]
     if not hit:
         return None
+    where = estate_words(estate_dir) if estate_dir else ""
     return "finalize would refuse " + "; ".join(
         f"{readable(s['id'], names)}: {CLASSIFIED_WORDS} — "
-        f"{way_home(number, s['state'], s['id'], names)}" for s in hit)
+        f"{way_home(number, s['state'], s['id'], names, where)}" for s in hit)
 
 
 def _not_finalizable_words(number: int, refused: list[str], estate_dir: str | None) -> str:

@@ -32,30 +32,33 @@ def classified_ids(estate: Estate) -> set[str]:
     return {str(r["id"]) for r in estate.rows("systems") if r.get("classified") is True}
 
 
-def way_home(wave: int, state: str, system_id: str, names: Mapping[str, str]) -> str:
+def way_home(wave: int, state: str, system_id: str, names: Mapping[str, str],
+             where: str = "") -> str:
     """The commands that take everything of ``system_id`` off the cloud, where it is
     ``state`` (:func:`shangyun.wave.state.system_state`) in ``wave``: a cut-over system is
     failed back (its production writes carried home) and then rolled back; any other is
-    rolled back."""
+    rolled back. ``where``: `` --estate DIR``, ending each command, when one was given."""
     arg = command_arg("system", system_id, names)
     back = f"shangyun wave rollback {wave} --system {arg}"
     if state == CUT_OVER:
-        return f"fail it back ({back} --fail-back), then roll it back there ({back})"
-    return f"roll it back there ({back})"
+        return (f"fail it back ({back} --fail-back{where}), then roll it back there "
+                f"({back}{where})")
+    return f"roll it back there ({back}{where})"
 
 
 def classified_refusal(system_id: str, wave: int, held: tuple[int, str] | None,
-                       names: Mapping[str, str]) -> str:
+                       names: Mapping[str, str], estate: str = "") -> str:
     """Why a classified system may not run in (or close) ``wave``, after ``NAME is``:
     ``held`` is the wave that holds it and its state there
-    (:func:`shangyun.wave.journal_port.holding_wave`; None: nothing of it on the cloud)."""
+    (:func:`shangyun.wave.journal_port.holding_wave`; None: nothing of it on the cloud);
+    ``estate``: `` --estate DIR`` for the commands, when one was given."""
     if held is None:
-        return (f"{CLASSIFIED_WORDS}: take it out of wave {wave} (shangyun plan excludes "
-                f"it); {MARK_WRONG}")
+        return (f"{CLASSIFIED_WORDS}: take it out of wave {wave} (shangyun plan{estate} "
+                f"excludes it); {MARK_WRONG}")
     where, state = held
     return (f"{CLASSIFIED_WORDS}: it is {state.replace('_', ' ')} in wave {where} — "
-            f"{way_home(where, state, system_id, names)}, then re-plan (shangyun plan); "
-            f"{MARK_WRONG}")
+            f"{way_home(where, state, system_id, names, estate)}, then re-plan (shangyun "
+            f"plan{estate}); {MARK_WRONG}")
 
 
 __all__ = ["CLASSIFIED_WORDS", "classified_ids", "classified_refusal", "way_home"]

@@ -69,6 +69,8 @@ def test_a_system_marked_classified_after_its_cutover_is_never_finalized_nor_mov
     err = _error(_cli("wave", "finalize", "1", "--estate", root, "--soak-hours", "0", "--json"))
     assert "审批系统 is classified (涉密)" in err, err
     assert "shangyun wave rollback 1 --system 审批系统 --fail-back" in err, err
+    # every command carries the --estate it was given (seen: none did)
+    assert f"--fail-back --estate {root})" in err and f"shangyun plan --estate {root})" in err, err
     with open_journal(c.root, create=False) as j:
         assert [r["kind"] for r in j.runs(1)] == ["run"]  # no finalize journaled
     status = json.loads(_cli("wave", "status", "1", "--estate", root, "--json").stdout)
@@ -77,6 +79,7 @@ def test_a_system_marked_classified_after_its_cutover_is_never_finalized_nor_mov
     text = " ".join(_cli("wave", "status", "1", "--estate", root).output.split())
     assert "finalize would refuse 审批系统: classified (涉密)" in text, text
     assert "--system 审批系统 --fail-back" in text, text
+    assert f"--fail-back --estate {root})" in text, text
     assert "next: shangyun wave finalize" not in text and "after the soak period" not in text, text
     # ... nor does the runbook's outcome (en and zh)
     for lang, words in (("en", "classified (涉密)"), ("zh", "涉密")):
