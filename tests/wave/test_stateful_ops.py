@@ -2,8 +2,10 @@
 state machine over one system with a PostgreSQL database, a DNS record (moto's Route53)
 and an HTTP health check (a real local web server) — ``wave run`` / ``wave resume`` with a
 ``kill -9`` before or after any step (its undo included, in ``wave rollback``), the health
-check passing or failing, ``wave rollback``, ``wave rollback --fail-back``, ``wave
-finalize``, and the application writing to whichever side DNS sends it to, at any time.
+check passing or failing, ``wave rollback``, ``wave rollback --fail-back`` (of a cut-over
+system or of one only switched), ``wave rollback --discard-production-writes``, ``wave
+finalize`` (tried in every state), and the application writing to whichever side DNS
+sends it to, at any time.
 
 What a user sees is the promise checked after every command:
 
@@ -312,6 +314,37 @@ class WaveOps(RuleBasedStateMachine):
             return
         event(f"rollback: {said.split(' at ')[0]}")
         self.killed = said.startswith("killed")
+
+    @rule()
+    def discard(self) -> None:
+        """``wave rollback 1 --system S --discard-production-writes`` (the library call the
+        command makes): refused after finalize; otherwise the system comes home whatever
+        state it is in — DNS on the source, the source writable — and only the target's
+        writes are dropped (on purpose: the model forgets the ones the source lacks)."""
+        from actions.rollback import rollback
+
+        _live, stuck, final = self._journal_says()
+        with self.lab.journal() as j:
+            if SID not in j.systems(1):
+                return
+        try:
+            reports = rollback(str(self.lab.estate), 1, SID, discard_production_writes=True)
+        except StepError as exc:
+            assert final, f"discard refused before finalize: {exc}"
+            event("discard: refused (finalized)")
+            return
+        assert not final, "a rollback after finalize was not refused"
+        event(f"discard: {'ok' if all(r.ok for r in reports) else 'undo failed'}"
+              + (" (mid fail-back)" if stuck else ""))
+        self.killed = False
+        if all(r.ok for r in reports):
+            assert self.lab.dns() == (OLD,), self.lab.dns()
+            src = {r[0] for r in _pg(self.lab.src, "SELECT name FROM people")}
+            self.accepted = [w for w in self.accepted if w in src]  # dropped on purpose
+            self.n += 1  # the source takes writes again
+            _pg(self.lab.src, f"INSERT INTO people (name) VALUES ('w{self.n}')")
+            self.accepted.append(f"w{self.n}")
+            self.written.add(f"w{self.n}")
 
     def _switched(self) -> bool:
         """DNS switched to the target (not undone) although not cut over."""
