@@ -75,8 +75,8 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _NUM = r"\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d])")
 _SIZE_TERM = re.compile(
-    rf"^(?:(?P<mul>{_NUM})\s*(?:[*x×]|(?:块|个|片)\s*[*x×]?)\s*)?(?P<num>{_NUM})\s*(?P<unit>[a-z兆吉]*)"
-    rf"(?:\s*[*x×]\s*(?P<mul2>{_NUM})(?:\s*(?:块|个|盘|disks?))?)?$")
+    rf"^(?:(?P<mul>{_NUM})\s*(?:[*x×]|(?:块|个|片|条|根)\s*[*x×]?)\s*)?(?P<num>{_NUM})\s*"
+    rf"(?P<unit>[a-z兆吉]*)(?:\s*[*x×]\s*(?P<mul2>{_NUM})(?:\s*(?:块|个|盘|条|根|disks?))?)?$")
 
 
 def clean_text(value: Any) -> str:
@@ -243,7 +243,7 @@ _DECIMAL_COMMA = re.compile(r"\d\s*[,，]\s*\d")
 #: "/块" after a disk's size (300G/块*2: 300 GB each, two of them)
 _PER_PIECE = re.compile(r"\s*/\s*(?:块|个|盘|片|disk)(?=\s*(?:[*x×]|$))")
 #: 两块600G: a count of disks written in Chinese before their size
-_CN_COUNT = re.compile(r"(?<![\u4e00-\u9fff])([一二两三四五六七八九十])(?=\s*[块个片]\s*\d)")
+_CN_COUNT = re.compile(r"(?<![\u4e00-\u9fff])([一二两三四五六七八九十])(?=\s*[块个片条根]\s*\d)")
 _CN_COUNTS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 
 
@@ -872,6 +872,24 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.I)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+#: a host name with a note in brackets after it: HB-OA-01（主）, db01(备机), web01 (旧)
+_NAME_NOTE = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*[(（](?P<note>[^()（）]{1,20})[)）]$")
+
+
+def parse_hostname_cell(text: str) -> str | Doubtful:
+    """A host sheet's 主机名 cell: :func:`parse_hostname`, or a host name with a short note
+    in brackets after it (``HB-OA-01（主）``, ``db01(备机)``): the name, with a doubt saying
+    the note is dropped (it was refused as no host name)."""
+    m = _NAME_NOTE.match(text.strip())
+    if m is None:
+        return parse_hostname(text)
+    name = parse_hostname(m.group("name"))
+    return Doubtful(name, "holds a note in brackets after the host name (主, 备 …): the "
+                          "host name is used and the note dropped — put it in a 用途 column "
+                          "to keep it")
+
+
 def parse_hostname(text: str) -> str:
     """A host name as RFC 1123 allows: labels of letters, digits and hyphens (and ``_``,
     common in Windows names), 1–63 characters each, 253 in all, separated by dots."""
@@ -1006,7 +1024,7 @@ _SPECIAL: dict[str, Callable[[str], Any]] = {
     "hosts.power_state": parse_power,
     "hosts.firmware": parse_firmware,
     "hosts.ip": parse_ip,
-    "hosts.hostname": parse_hostname,
+    "hosts.hostname": parse_hostname_cell,
     "hosts.mac": parse_mac,
     "hosts.cpu_cores": parse_count,
     "bureaus.kind": parse_bureau_kind,
@@ -1200,6 +1218,7 @@ __all__ = [
     "parse_go_live",
     "parse_host_kind_answer",
     "parse_hostname",
+    "parse_hostname_cell",
     "parse_ip",
     "parse_mac",
     "parse_mlps",

@@ -289,3 +289,37 @@ def test_an_rvtools_custom_attribute_column_names_the_system(xlsx: Callable[...,
     read = read_ledger(path, reader=read_grids)
     assert [(s["name"], s.get("owner")) for s in read.rows["systems"]] == [("门户网站", "张三")]
     assert all(h.get("system_id") for h in read.rows["hosts"])
+
+
+@pytest.mark.parametrize(("text", "gb"), [("4条16G", 64), ("16G*4条", 64), ("两条16G", 32),
+                                          ("16G×4根", 64), ("4根16GB DDR4", 64)])
+def test_memory_written_as_sticks_adds_them_up(text: str, gb: float) -> None:
+    """内存 '4条16G' (four 16 GB sticks) was refused as no size; 块 for disks was read."""
+    assert parse_size_gb(text) == gb
+
+
+def test_a_department_after_the_bureau_and_a_note_after_a_host_name_are_dropped_with_warnings(
+        xlsx: Callable[..., Path]) -> None:
+    """单位 '湖北局（信息中心）' beside '湖北局' made two bureaus (each with its own OA系统)
+    without a word; 主机名 'HB-OA-01（主）' was refused as no host name."""
+    path = xlsx("t.xlsx", {"主机": [
+        ["单位", "系统名称", "主机名", "IP地址"],
+        ["湖北局（信息中心）", "OA系统", "HB-OA-01（主）", "10.41.1.1"],
+        ["湖北局", "OA系统", "hb-oa-02(备机)", "10.41.1.2"],
+        ["湖北局", "OA系统", "hb-oa-03", "10.41.1.3"]]})
+    read = read_ledger(path, reader=read_grids)
+    assert [b["name"] for b in read.rows["bureaus"]] == ["湖北局"]
+    assert len({s["id"] for s in read.rows["systems"]}) == 1
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["HB-OA-01", "hb-oa-02", "hb-oa-03"]
+    assert any("'单位 (A)': 1 cell names a bureau with a note in brackets" in w and "(row 2)" in w
+               for w in read.warnings), read.warnings
+    assert any("'主机名 (C)': 2 cells hold a note in brackets after the host name" in w
+               and "(rows 2, 3)" in w for w in read.warnings), read.warnings
+
+
+@pytest.mark.parametrize("name", ["web 01(主)", "办公服务器（主）", "a(b)c"])
+def test_a_host_name_that_is_no_host_name_is_still_refused_with_a_note(
+        xlsx: Callable[..., Path], name: str) -> None:
+    path = xlsx("t.xlsx", {"主机": [["单位", "主机名", "IP地址"], ["湖北局", name, "10.41.1.1"]]})
+    with pytest.raises(LedgerError, match="is not a host name"):
+        read_ledger(path, reader=read_grids)

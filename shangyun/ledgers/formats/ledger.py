@@ -845,6 +845,8 @@ def _read_sheet(
         if {c.table for c in cols} <= tables and not (anywhere and (has_bureau or file_bureau)):
             column_reader = fn
     outside_cols = [k for k, c in enumerate(cols) if c.target == "dependencies.target_system"]
+    bureau_cols = [k for k, c in enumerate(cols) if c.target == "bureaus.name"]
+    bureau_notes: dict[str, Any] = {}  # a 单位 cell -> itself, or the bureau with a doubt
     doubts: dict[tuple[str, str], list[int]] = {}
     filled = report.filled
     # a host sheet's 系统名称 written once per group, blank below ("same as above")
@@ -911,6 +913,15 @@ def _read_sheet(
                 chunk = [r for r in chunk if r not in others]
         table = _transposed(rows, chunk)
         cells = [_clean_column(table, len(chunk), c) for c in cols]
+        for k in bureau_cols:  # 湖北局（信息中心）: the bureau, its department dropped
+            values = cells[k]
+            for i, v in enumerate(values):
+                if type(v) is str:
+                    got = bureau_notes.get(v)
+                    if got is None:
+                        got = bureau_notes[v] = _bureau_with_note(v)
+                    if got is not v:
+                        values[i] = got
         for k in outside_cols:  # 外部:税务总局: an external endpoint, not a system
             external_targets(cells[k])
         if above is not None:
@@ -1207,6 +1218,23 @@ def _group_rows_above(rows: Sequence[list[Any]], chunk: list[int], repeats: set[
 _OTHER_HEADER = ("this row is the header of another table (its cells are column names, in "
                  "other columns than the header above): a second table in a sheet must have "
                  "the header's columns, or go to a sheet of its own")
+
+
+#: a bureau with a note in brackets: 湖北局（信息中心）, 武汉海关(科技处), 湖北局（筹）
+_BUREAU_NOTE = re.compile(r"^(?P<name>\S{2,30}?(?:局|海关|厅|办事处))\s*[(（][^()（）]{1,20}[)）]$")
+
+
+def _bureau_with_note(text: str) -> Any:
+    """A 单位 cell naming a bureau and, in brackets, a department of it
+    (``湖北局（信息中心）``): the bureau, with a doubt saying the note is dropped (else one
+    ledger made two bureaus, 湖北局 and 湖北局（信息中心）, each with its own systems);
+    any other text as it is."""
+    m = _BUREAU_NOTE.match(text)
+    if m is None:
+        return text
+    return Doubtful(m.group("name"), "names a bureau with a note in brackets (a department: "
+                                     "湖北局（信息中心）): the bureau is used and the note "
+                                     "dropped")
 
 
 #: a section row's text: 一、OA系统, （二）审批系统, 3、门户网站 — the numbering, then the name
