@@ -14,7 +14,8 @@ CSV: UTF-8 (with or without BOM), UTF-16 with BOM, UTF-16 without one (Excel's "
 text" as some tools save it: recognised by its NUL bytes, which no UTF-8 or GBK text has; a
 file with NULs in no UTF-16 pattern is refused, never read as garbled text), otherwise
 GB18030 (a superset of GBK, what Chinese Excel saves as "CSV"), decided in one pass over
-the file in 1 MiB pieces; the delimiter is sniffed among ``, ; tab |``. The rows are
+the file in 1 MiB pieces; the delimiter is the one a first line ``sep=;`` names (Excel's
+hint, which some tools write), else sniffed among ``, ; tab |``. The rows are
 parsed as the reader asks for them (:class:`~shangyun.ledgers.grid.LazyRows`), never all
 at once.
 """
@@ -469,25 +470,38 @@ def _read_csv(path: Path) -> Grid:
     encoding = detect_encoding(path)
     with path.open(encoding=encoding, newline="") as f:
         sample = f.read(8192)
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-    return Grid(str(path), None, LazyRows(_csv_rows(path, encoding, dialect)),
+    hint = _SEP_LINE.match(sample)
+    dialect: Any
+    if hint:  # Excel's "sep=;" first line: the delimiter, said (the line reads as blank)
+        dialect = type("SepHint", (csv.excel,), {"delimiter": hint.group(1)})
+    else:
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+    return Grid(str(path), None, LazyRows(_csv_rows(path, encoding, dialect, bool(hint))),
                 encoding=encoding)
 
 
-def _csv_rows(path: Path, encoding: str, dialect: Any) -> Iterator[list[Any]]:
+#: The first line Excel reads as the delimiter to use (``sep=;``), some tools write it
+_SEP_LINE = re.compile(r"\ufeff?sep=([^\r\n])\r?\n")
+
+
+def _csv_rows(path: Path, encoding: str, dialect: Any,
+              sep_line: bool = False) -> Iterator[list[Any]]:
     with path.open(encoding=encoding, newline="") as f:
+        if sep_line:
+            f.readline()
+            yield []  # (a blank row: the rows keep the file's line numbers)
         reader = csv.reader(f, dialect)
         try:
             yield from reader
         except csv.Error as exc:
             raise LedgerError(str(path), f"is not valid CSV: {exc}",
-                              row=reader.line_num) from exc
+                              row=reader.line_num + sep_line) from exc
         except UnicodeDecodeError as exc:
             raise LedgerError(str(path), f"is not {encoding} text: {exc}",
-                              row=reader.line_num + 1) from exc
+                              row=reader.line_num + 1 + sep_line) from exc
 
 
 __all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "WPS_SUFFIXES", "SheetXml", "decode",

@@ -323,3 +323,21 @@ def test_a_host_name_that_is_no_host_name_is_still_refused_with_a_note(
     path = xlsx("t.xlsx", {"主机": [["单位", "主机名", "IP地址"], ["湖北局", name, "10.41.1.1"]]})
     with pytest.raises(LedgerError, match="is not a host name"):
         read_ledger(path, reader=read_grids)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "utf-16"])
+def test_a_csv_starting_with_excels_sep_line_uses_that_delimiter(
+        tmp_path: Path, encoding: str) -> None:
+    """'sep=;' on the first line tells Excel the delimiter: the sniffer saw a comma-less
+    first line and the file was refused as 'no ledger found'."""
+    path = tmp_path / "hn.csv"
+    path.write_bytes("sep=;\r\n单位;系统名称;主机名;IP地址;内存(GB)\r\n"
+                     "湖南局;门户;hn-web-01;10.23.1.1;8\r\n湖南局;门户;hn-web-02;bad;8\r\n"
+                     .encode(encoding))
+    with pytest.raises(LedgerError, match=r"row 4, column 'IP地址 \(D\)'"):
+        read_ledger(path, reader=read_grids)  # (the rows keep the file's line numbers)
+    path.write_bytes("sep=;\r\n单位;系统名称;主机名;IP地址;内存(GB)\r\n"
+                     "湖南局;门户;hn-web-01;10.23.1.1;8\r\n".encode(encoding))
+    read = read_ledger(path, reader=read_grids)
+    assert [(h["hostname"], h["ip"], h["memory_gb"]) for h in read.rows["hosts"]] == [
+        ("hn-web-01", "10.23.1.1", 8)]
