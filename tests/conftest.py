@@ -13,6 +13,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +95,42 @@ def _harness(database_url: str, startup_timeout: int = 120) -> Iterator[None]:
                 SubprocessASGIServer._instances[None] = prior
             else:
                 SubprocessASGIServer._instances.pop(None, None)
+
+
+_TEMPLATE_SERVER = """
+from flows.move import start_temporary_server
+from prefect.server.api.server import SubprocessASGIServer
+start_temporary_server()
+for server in list(SubprocessASGIServer._instances.values()):
+    server.stop()
+"""
+
+
+@pytest.fixture(scope="session")
+def _prefect_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect home whose SQLite database a temporary server has already made (its
+    migrations, block types): made once, by the command's own code in a child process."""
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("prefect-home-template")
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    subprocess.run([sys.executable, "-c", _TEMPLATE_SERVER], env=env, check=True,
+                   cwd=Path(__file__).resolve().parents[1], timeout=300)
+    return home
+
+
+@pytest.fixture
+def used_prefect_home(tmp_path: Path, _prefect_home_template: Path) -> Path:
+    """A test's own Prefect home (``PREFECT_HOME`` of its CLI processes) as an operator's is
+    after a first command: the database exists. A fresh home costs each test's first CLI
+    process the server's migrations (~4 s on a quiet machine, twice that loaded); tests whose
+    point is the first start on an empty home (tests/cutover/test_cli_concurrent.py) keep
+    their own empty folder."""
+    home = tmp_path / "prefect"
+    shutil.copytree(_prefect_home_template, home)
+    return home
 
 
 @pytest.fixture(autouse=True)
