@@ -71,7 +71,7 @@ def _writable(ep: DbEndpoint) -> bool:
 def test_cli_run_killed_before_dns_then_reconciled(
         after: str, request: pytest.FixtureRequest, tmp_path: Path, cloud: Cloud,  # noqa: F811
         moto_endpoint: str, bucket: str, web: str, hanging_endpoint: str,  # noqa: F811
-        pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:
+        pg_pair: tuple[DbEndpoint, DbEndpoint], used_prefect_home: Path) -> None:
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=1, formats=FORMATS[:1], mib=4)
     zone = f"k{secrets.token_hex(3)}.gov.cn"
@@ -84,7 +84,7 @@ def test_cli_run_killed_before_dns_then_reconciled(
     run_args = ["--estate", str(root), "--target", "libvirt", "--target-uri", cloud.uri,
                 "--pool", cloud.pool, "--staging", str(tmp_path / "staging"),
                 "--s3-endpoint", moto_endpoint, "--bucket", bucket]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(used_prefect_home),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     child = subprocess.Popen(
         [sys.executable, "-c", "from shangyun.cli import main; main()", "wave", "run", "1",

@@ -70,7 +70,8 @@ def _done(p: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str, str
 @pytest.mark.parametrize("after", ["resume", "rollback", "resume-unhealthy"])
 def test_writes_on_the_target_after_the_dns_switch_survive_resume_and_rollback(
         after: str, tmp_path: Path, cloud: Cloud, moto_endpoint: str,  # noqa: F811
-        bucket: str, web: str, pg_pair: tuple[DbEndpoint, DbEndpoint]) -> None:  # noqa: F811
+        bucket: str, web: str, pg_pair: tuple[DbEndpoint, DbEndpoint],  # noqa: F811
+        used_prefect_home: Path) -> None:
     src, dst = pg_pair
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=1, formats=FORMATS[:1], mib=1)
@@ -82,7 +83,7 @@ def test_writes_on_the_target_after_the_dns_switch_survive_resume_and_rollback(
     # the health check keeps failing (the app on the target is still starting) ...
     cut.write_text(yaml.safe_dump(_cutover(src, dst, moto_endpoint, zone, f"{web}/broken",
                                            attempts=200)))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(used_prefect_home),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "SHANGYUN_AUDIT_KEY": str(tmp_path / "audit.key")}
     common = ["--estate", str(root), "--json"]

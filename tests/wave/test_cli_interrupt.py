@@ -31,10 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ctrl_c_stops_the_run_promptly_and_the_wave_runs_again(
-        tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str) -> None:  # noqa: F811
+        tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str,  # noqa: F811
+        used_prefect_home: Path) -> None:
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=1, formats=FORMATS[:1], mib=4)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(used_prefect_home),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "SHANGYUN_AUDIT_KEY": str(tmp_path / "audit.key")}
     args = ["wave", "run", "1", "--estate", str(root), "--json", "--target", "libvirt",

@@ -38,10 +38,11 @@ def _reap(p: subprocess.Popen[str]) -> None:
 
 
 def test_resume_after_kill_gives_back_the_killed_runs_slot(
-        tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str) -> None:  # noqa: F811
+        tmp_path: Path, cloud: Cloud, moto_endpoint: str, bucket: str,  # noqa: F811
+        used_prefect_home: Path) -> None:
     root = tmp_path / "estate"
     build_estate(root, tmp_path / "images", n_systems=1, formats=FORMATS[:1], mib=4)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(used_prefect_home),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
            "SHANGYUN_AUDIT_KEY": str(tmp_path / "audit.key")}

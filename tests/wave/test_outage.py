@@ -65,7 +65,7 @@ def _staged(tmp: Path) -> list[Path]:
 
 
 def test_s3_down_the_cli_refuses_in_one_sentence_then_resume_completes(
-        prefect_harness: None, tmp_path: Path, cloud: Cloud) -> None:
+        prefect_harness: None, tmp_path: Path, cloud: Cloud, used_prefect_home: Path) -> None:
     """S3 staging not answering: the pre-check refuses (not a rollback failure), the CLI
     prints one JSON document naming the endpoint, the bucket and the system, no traceback;
     nothing was converted or imported. With S3 back, ``wave resume`` moves the system."""
@@ -74,7 +74,7 @@ def test_s3_down_the_cli_refuses_in_one_sentence_then_resume_completes(
     port = free_port()
     endpoint, bucket = f"http://127.0.0.1:{port}", f"stage-{port}"
     env = {**os.environ, **MOTO_ENV, "PYTHONPATH": str(ROOT),
-           "PREFECT_HOME": str(tmp_path / "prefect")}
+           "PREFECT_HOME": str(used_prefect_home)}
     env.pop("PREFECT_API_URL", None)  # its own temporary server, as an operator's
     r = subprocess.run(
         [sys.executable, "-c", "from shangyun.cli import main; main()", "wave", "run", "1",
