@@ -537,7 +537,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                       "group moves and comes back together)")
     if fail_back:
         _fail_back(run_fail_back(estate_dir, number, system, group=group), number, as_json,
-                   names)
+                   names, group)
         return
     reports = rollback(estate_dir, number, system, discard_production_writes=discard,
                        group=group)
@@ -579,12 +579,12 @@ def _group_members(estate_dir: str, number: int, system: str,
 
 
 def _fail_back(results: list[dict[str, Any]], number: int, as_json: bool,
-               names: dict[str, str]) -> None:
+               names: dict[str, str], group: list[str] | None = None) -> None:
     """Print a fail-back's results (systems by name); exit 1 unless every system failed
-    back."""
+    back. ``group``: the other members of ``--system``'s move group (``--json``)."""
     ok = all(r["state"] == "failed_back" for r in results)
     if as_json:
-        print_json({"wave": number, "ok": ok, "systems": [
+        print_json({"wave": number, "ok": ok, "group": group or [], "systems": [
             {**r, "name": names.get(r["system"], "")} for r in results]})
     else:
         for r in results:

@@ -100,3 +100,6 @@ def test_failing_back_one_member_fails_back_the_whole_group_and_says_so(
     with Route53Dns(moto_endpoint) as dns:
         for i in (1, 2):
             assert dns.get(zid, f"a{i}.{zone}", "A").values == (f"127.0.1.{i}",), i
+    with open_journal(root) as j:  # the run journals the group it took
+        (fb,) = [r for r in j.runs(1) if r["kind"] == "failback"]
+        assert j.run_params(fb["id"])["group"] == ["sys-02"], j.run_params(fb["id"])
