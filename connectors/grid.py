@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import html
+import multiprocessing
 import re
 import zipfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from python_calamine import CalamineError, CalamineWorkbook
 
@@ -43,9 +45,14 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
-def read_grids(path: Path) -> list[Grid]:
+def read_grids(path: Path, ahead: Any = None) -> list[Grid]:
     """Every sheet of ``path`` as a :class:`~shangyun.ledgers.grid.Grid` (one for a CSV
     file); implements :class:`shangyun.ledgers.grid.GridReader`.
+
+    With ``ahead`` (a :class:`shangyun.ledgers.formats.ledger.ReadAhead`), an .xlsx/.xlsm
+    of :data:`AHEAD_MIN_BYTES` or more with several visible sheets is read by two
+    processes (:func:`_read_excel_ahead`): a forked one reads the sheets after the first
+    and does ``ahead``'s work on them while this one reads the first.
 
     A workbook is read by what its bytes are, not by its name: an .xlsx saved as ``.xls``
     (or the other way round) and a WPS ``.et`` file are read like the workbook they are; a
@@ -57,7 +64,13 @@ def read_grids(path: Path) -> list[Grid]:
     if not path.is_file():
         raise LedgerError(str(path), "no such file")
     if suffix in EXCEL_SUFFIXES or suffix in WPS_SUFFIXES:
-        return _read_excel(path, _content(path))
+        content = _content(path)
+        if ahead is not None and content == "zip" and suffix != ".ods" \
+                and path.stat().st_size >= AHEAD_MIN_BYTES:
+            grids = _read_excel_ahead(path, content, ahead)
+            if grids is not None:
+                return grids
+        return _read_excel(path, content)
     if suffix in CSV_SUFFIXES:
         return [_read_csv(path)]
     if suffix in ARCHIVE_SUFFIXES:
@@ -66,6 +79,217 @@ def read_grids(path: Path) -> list[Grid]:
                                      "ledger under it)")
     raise LedgerError(str(path), f"unsupported file type {suffix!r}; use .xlsx or .csv "
                                  "(RVTools exports are .xlsx)")
+
+
+read_grids.reads_ahead = True  # type: ignore[attr-defined]
+
+
+#: A workbook file this large (bytes; ~15,000 rows of a plain ledger) is read by two
+#: processes when the caller reads ahead: below it, starting a process costs more than it
+#: saves (measured: benchmarks/README.md, ledgers, round 11).
+AHEAD_MIN_BYTES = 512 * 1024
+#: Rows of a sheet read ahead that come back with it (what finding its header looks at).
+_HEAD_ROWS = 64
+
+
+def _read_excel_ahead(path: Path, content: str, ahead: Any) -> list[Grid] | None:
+    """The grids of an .xlsx/.xlsm read by two processes. A forked child scans the sheet
+    XML (:func:`sheet_xml`) and sends its facts; reads every visible sheet after the first
+    and sends, per sheet, its first rows, size, merged ranges and ``ahead.plan(grid)``;
+    then, per sheet, ``ahead.work(grid, plan)`` or (no plan or no work) the whole grid.
+    Meanwhile this process reads the first sheet; it returns the grids once it has the
+    plans: a planned sheet's ``ahead`` is ``ahead.joined(plan, fetch)`` (``fetch`` waits
+    for the work), its rows come from the child only when asked for (:class:`_SheetRows`).
+
+    ``None`` when the workbook has one visible sheet or the child failed before the plans
+    (a sheet that cannot be read included): the caller then reads the workbook itself, so
+    every error is the one it always gives."""
+    wb = _open_workbook(path, content)
+    try:
+        sheets = [(m.name, str(m.visible).endswith(("Hidden", "VeryHidden")))
+                  for m in wb.sheets_metadata if str(m.typ).endswith("WorkSheet")]
+        visible = [name for name, hidden in sheets if not hidden]
+        if len(visible) < 2:
+            return None
+        ctx = multiprocessing.get_context("fork")
+        recv, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_ahead_child, args=(path, content, visible[1:], ahead, send),
+                            daemon=True)
+        child.start()
+        send.close()
+        pending = _Pending(recv, child)
+        done: dict[str, Grid | LedgerError] = {}
+        try:
+            _read_sheets(wb, path, deque(visible[:1]), done)
+            facts: dict[str, SheetXml] | None = pending.receive()
+            heads: dict[str, tuple[Any, ...]] | None = (pending.receive() if facts is not None
+                                                        else None)
+        except BaseException:
+            pending.close()
+            raise
+        if facts is None or heads is None:
+            pending.close()
+            return None
+    finally:
+        wb.close()
+    for name, (head, n, merged, plan) in heads.items():
+        rows = _SheetRows(path, content, name, head, n, pending)
+        done[name] = Grid(str(path), name, rows, merged=merged,
+                          ahead=None if plan is None else ahead.joined(
+                              plan, functools.partial(pending.work, name)))
+    grids = []
+    for name, hidden in sheets:
+        g = Grid(str(path), name, [], hidden=True) if hidden else done[name]
+        if isinstance(g, LedgerError):
+            pending.close()
+            raise g
+        f = facts.get(name)
+        if f is not None:
+            g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks, f.hidden_rows,
+                                                           f.filtered)
+        grids.append(g)
+    return grids
+
+
+def _ahead_child(path: Path, content: str, names: list[str], ahead: Any, send: Any) -> None:
+    """The child process of :func:`_read_excel_ahead`: three messages (facts, heads,
+    work), ``None`` in place of any that failed (and nothing after it)."""
+    try:
+        facts = sheet_xml(path)
+        send.send(facts)
+        wb = _open_workbook(path, content)
+        done: dict[str, Grid | LedgerError] = {}
+        try:
+            _read_sheets(wb, path, deque(names), done)
+        finally:
+            wb.close()
+        grids: dict[str, Grid] = {}
+        for name in names:
+            g = done[name]
+            if isinstance(g, LedgerError):
+                raise g  # (the parent reads the workbook itself and says so)
+            f = facts.get(name)
+            if f is not None:
+                g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks,
+                                                               f.hidden_rows, f.filtered)
+            grids[name] = g
+        plans = {name: ahead.plan(g) for name, g in grids.items()}
+    except BaseException:
+        send.send(None)
+        send.close()
+        return
+    send.send({name: (list(g.rows[:_HEAD_ROWS]), len(g.rows), g.merged, plans[name])
+               for name, g in grids.items()})
+    out: dict[str, tuple[Any, ...]] | None = {}
+    try:
+        for name, g in grids.items():
+            work = None if plans[name] is None else ahead.work(g, plans[name])
+            out[name] = ("grid", g.rows) if work is None else ("work", work)  # type: ignore[index]
+    except BaseException:
+        out = None
+    send.send(out)
+    send.close()
+
+
+class _Pending:
+    """The child of :func:`_read_excel_ahead` and the pipe it answers on: its last
+    message (the work) is received when first asked for, or by :meth:`close`."""
+
+    def __init__(self, recv: Any, child: Any) -> None:
+        self._recv, self._child = recv, child
+        self._work: dict[str, tuple[Any, ...]] | None = None
+        self._got = 0  # messages received
+        self._closed = False
+
+    def receive(self) -> Any:
+        """The child's next message (``None`` when it is gone)."""
+        try:
+            got = self._recv.recv()
+        except (EOFError, OSError):
+            return None
+        self._got += 1
+        if self._got == 3:
+            self._work = got
+        return got
+
+    def _last(self) -> dict[str, tuple[Any, ...]]:
+        self.close()
+        return self._work or {}
+
+    def work(self, name: str) -> Any:
+        """What ``ahead.work`` made of sheet ``name`` (``None``: nothing)."""
+        got = self._last().get(name)
+        return got[1] if got is not None and got[0] == "work" else None
+
+    def rows(self, name: str) -> list[list[Any]] | None:
+        """Sheet ``name``'s rows when the child sent them (``None``: it did not)."""
+        got = self._last().get(name)
+        return got[1] if got is not None and got[0] == "grid" else None
+
+    def close(self) -> None:
+        """Receive what the child has still to send (it may be blocked sending; the work
+        is kept) and wait for it to end."""
+        if self._closed:
+            return
+        self._closed = True
+        while self._got < 3 and self.receive() is not None:
+            pass
+        self._recv.close()
+        self._child.join()
+
+
+class _SheetRows(Sequence[list[Any]]):
+    """The rows of a sheet the child of :func:`_read_excel_ahead` read: its first rows are
+    here; any other row asked for comes from the child (when it sent the grid) or parses
+    the sheet again here (calamine, merged cells filled, as the child read it) — a reader
+    needing a row the work done ahead does not hold (to name a bad cell's row) gets the
+    same rows."""
+
+    def __init__(self, path: Path, content: str, sheet: str, head: list[list[Any]],
+                 n: int, pending: _Pending) -> None:
+        self._path, self._content, self._sheet = path, content, sheet
+        self._head, self._n, self._pending = head, n, pending
+        self._rows: list[list[Any]] | None = None
+
+    def _all(self) -> list[list[Any]]:
+        if self._rows is None:
+            self._rows = self._pending.rows(self._sheet)
+        if self._rows is None:
+            wb = _open_workbook(self._path, self._content)
+            done: dict[str, Grid | LedgerError] = {}
+            try:
+                _read_sheets(wb, self._path, deque([self._sheet]), done)
+            finally:
+                wb.close()
+            got = done[self._sheet]
+            if isinstance(got, LedgerError):
+                raise got
+            self._rows = list(got.rows)
+        return self._rows
+
+    def close(self) -> None:
+        """Let the child go (:meth:`_Pending.close`)."""
+        self._pending.close()
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> list[Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[list[Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> list[Any] | list[list[Any]]:
+        head = self._head
+        if isinstance(i, slice):
+            if i.step in (None, 1) and (i.start or 0) >= 0 and i.stop is not None \
+                    and 0 <= i.stop <= len(head):
+                return head[i]
+            return self._all()[i]
+        if 0 <= i < len(head):
+            return head[i]
+        return self._all()[i]
 
 
 #: Archives a bureau mails its ledgers in.
