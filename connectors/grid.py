@@ -27,10 +27,11 @@ import csv
 import functools
 import html
 import multiprocessing
+import os
 import re
 import zipfile
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,13 +94,15 @@ _HEAD_ROWS = 64
 
 
 def _read_excel_ahead(path: Path, content: str, ahead: Any) -> list[Grid] | None:
-    """The grids of an .xlsx/.xlsm read by two processes. A forked child scans the sheet
-    XML (:func:`sheet_xml`) and sends its facts; reads every visible sheet after the first
-    and sends, per sheet, its first rows, size, merged ranges and ``ahead.plan(grid)``;
-    then, per sheet, ``ahead.work(grid, plan)`` or (no plan or no work) the whole grid.
-    Meanwhile this process reads the first sheet; it returns the grids once it has the
-    plans: a planned sheet's ``ahead`` is ``ahead.joined(plan, fetch)`` (``fetch`` waits
-    for the work), its rows come from the child only when asked for (:class:`_SheetRows`).
+    """The grids of an .xlsx/.xlsm read by two processes. A forked child scans the first
+    visible sheet's XML (:func:`sheet_xml`) and sends its facts; reads every visible sheet
+    after the first and sends, per sheet, its first rows, size, merged ranges and
+    ``ahead.plan(grid)``; then scans those sheets' XML and sends their facts with, per
+    sheet, ``ahead.work(grid, plan)`` or (no plan or no work) the whole grid. Meanwhile
+    this process reads the first sheet; it returns the grids once it has the plans: a
+    planned sheet's ``ahead`` is ``ahead.joined(plan, fetch)`` (``fetch`` waits for the
+    work), its rows come from the child only when asked for (:class:`_SheetRows`). A
+    sheet without a plan waits for the child's last message here (its facts come with it).
 
     ``None`` when the workbook has one visible sheet or the child failed before the plans
     (a sheet that cannot be read included): the caller then reads the workbook itself, so
@@ -113,11 +116,11 @@ def _read_excel_ahead(path: Path, content: str, ahead: Any) -> list[Grid] | None
             return None
         ctx = multiprocessing.get_context("fork")
         recv, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_ahead_child, args=(path, content, visible[1:], ahead, send),
+        child = ctx.Process(target=_ahead_child, args=(path, content, visible, ahead, send),
                             daemon=True)
         child.start()
         send.close()
-        pending = _Pending(recv, child)
+        pending = _Pending(recv, child, path)
         done: dict[str, Grid | LedgerError] = {}
         try:
             _read_sheets(wb, path, deque(visible[:1]), done)
@@ -134,9 +137,12 @@ def _read_excel_ahead(path: Path, content: str, ahead: Any) -> list[Grid] | None
         wb.close()
     for name, (head, n, merged, plan) in heads.items():
         rows = _SheetRows(path, content, name, head, n, pending)
-        done[name] = Grid(str(path), name, rows, merged=merged,
-                          ahead=None if plan is None else ahead.joined(
-                              plan, functools.partial(pending.work, name)))
+        done[name] = pending.grids[name] = Grid(
+            str(path), name, rows, merged=merged,
+            ahead=None if plan is None else ahead.joined(plan, functools.partial(
+                pending.work, name)))
+    if any(plan is None for _h, _n, _m, plan in heads.values()):
+        pending.close()  # (the sheet's facts come with the last message)
     grids = []
     for name, hidden in sheets:
         g = Grid(str(path), name, [], hidden=True) if hidden else done[name]
@@ -151,12 +157,23 @@ def _read_excel_ahead(path: Path, content: str, ahead: Any) -> list[Grid] | None
     return grids
 
 
-def _ahead_child(path: Path, content: str, names: list[str], ahead: Any, send: Any) -> None:
-    """The child process of :func:`_read_excel_ahead`: three messages (facts, heads,
-    work), ``None`` in place of any that failed (and nothing after it)."""
+def _ahead_child(path: Path, content: str, visible: list[str], ahead: Any, send: Any) -> None:
+    """The child process of :func:`_read_excel_ahead`: three messages (the first sheet's
+    facts, the heads, the other sheets' facts and work), ``None`` in place of any that
+    failed (and nothing after it). It ends with ``os._exit``: nothing of the parent's (its
+    output streams, whose locks another thread may have held when it forked) is flushed
+    or cleaned up here."""
     try:
-        facts = sheet_xml(path)
-        send.send(facts)
+        _ahead_messages(path, content, visible, ahead, send)
+    finally:
+        os._exit(0)
+
+
+def _ahead_messages(path: Path, content: str, visible: list[str], ahead: Any,
+                    send: Any) -> None:
+    names = visible[1:]
+    try:
+        send.send(sheet_xml(path, only=visible[:1]))
         wb = _open_workbook(path, content)
         done: dict[str, Grid | LedgerError] = {}
         try:
@@ -168,10 +185,6 @@ def _ahead_child(path: Path, content: str, names: list[str], ahead: Any, send: A
             g = done[name]
             if isinstance(g, LedgerError):
                 raise g  # (the parent reads the workbook itself and says so)
-            f = facts.get(name)
-            if f is not None:
-                g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks,
-                                                               f.hidden_rows, f.filtered)
             grids[name] = g
         plans = {name: ahead.plan(g) for name, g in grids.items()}
     except BaseException:
@@ -180,55 +193,75 @@ def _ahead_child(path: Path, content: str, names: list[str], ahead: Any, send: A
         return
     send.send({name: (list(g.rows[:_HEAD_ROWS]), len(g.rows), g.merged, plans[name])
                for name, g in grids.items()})
-    out: dict[str, tuple[Any, ...]] | None = {}
     try:
+        facts = sheet_xml(path, only=names)
+        for name, f in facts.items():
+            g = grids[name]
+            g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks, f.hidden_rows,
+                                                           f.filtered)
+        out: dict[str, tuple[Any, ...]] = {}
         for name, g in grids.items():
             work = None if plans[name] is None else ahead.work(g, plans[name])
-            out[name] = ("grid", g.rows) if work is None else ("work", work)  # type: ignore[index]
+            out[name] = ("grid", g.rows) if work is None else ("work", work)
+        last: tuple[dict[str, SheetXml], dict[str, tuple[Any, ...]]] | None = (facts, out)
     except BaseException:
-        out = None
-    send.send(out)
+        last = None
+    send.send(last)
     send.close()
 
 
 class _Pending:
     """The child of :func:`_read_excel_ahead` and the pipe it answers on: its last
-    message (the work) is received when first asked for, or by :meth:`close`."""
+    message (the other sheets' facts, set on their ``grids`` when it comes, and the work)
+    is received when first asked for, or by :meth:`close`. Without it (the child failed
+    after the plans) the sheets are read here (:class:`_SheetRows`) with their facts from
+    a scan here."""
 
-    def __init__(self, recv: Any, child: Any) -> None:
-        self._recv, self._child = recv, child
-        self._work: dict[str, tuple[Any, ...]] | None = None
+    def __init__(self, recv: Any, child: Any, path: Path) -> None:
+        self._recv, self._child, self._path = recv, child, path
+        self._work: dict[str, tuple[Any, ...]] = {}
         self._got = 0  # messages received
         self._closed = False
+        self.grids: dict[str, Grid] = {}
 
     def receive(self) -> Any:
         """The child's next message (``None`` when it is gone)."""
         try:
             got = self._recv.recv()
         except (EOFError, OSError):
-            return None
-        self._got += 1
-        if self._got == 3:
-            self._work = got
+            got = None
+        else:
+            self._got += 1
+        if self._got == 3 and got is not None:
+            facts, self._work = got
+            self._facts(facts)
+        elif self._got >= 2 and got is None and self.grids:
+            self._got = 3  # (failed after the plans: the facts are found here)
+            self._facts(sheet_xml(self._path, only=list(self.grids)))
         return got
 
-    def _last(self) -> dict[str, tuple[Any, ...]]:
-        self.close()
-        return self._work or {}
+    def _facts(self, facts: dict[str, SheetXml]) -> None:
+        for name, f in facts.items():
+            g = self.grids.get(name)
+            if g is not None:
+                g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks,
+                                                               f.hidden_rows, f.filtered)
 
     def work(self, name: str) -> Any:
         """What ``ahead.work`` made of sheet ``name`` (``None``: nothing)."""
-        got = self._last().get(name)
+        self.close()
+        got = self._work.get(name)
         return got[1] if got is not None and got[0] == "work" else None
 
     def rows(self, name: str) -> list[list[Any]] | None:
         """Sheet ``name``'s rows when the child sent them (``None``: it did not)."""
-        got = self._last().get(name)
+        self.close()
+        got = self._work.get(name)
         return got[1] if got is not None and got[0] == "grid" else None
 
     def close(self) -> None:
-        """Receive what the child has still to send (it may be blocked sending; the work
-        is kept) and wait for it to end."""
+        """Receive what the child has still to send (it may be blocked sending; the last
+        message is kept) and wait for it to end."""
         if self._closed:
             return
         self._closed = True
@@ -469,7 +502,7 @@ _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\bhidden="(?:1|true)"[^>]*>')
 
 
-def sheet_xml(path: Path) -> dict[str, SheetXml]:
+def sheet_xml(path: Path, only: Collection[str] | None = None) -> dict[str, SheetXml]:
     """Per sheet name, what its XML says beyond the cells (:class:`SheetXml`); sheets with
     nothing to say are left out.
 
@@ -477,11 +510,13 @@ def sheet_xml(path: Path) -> dict[str, SheetXml]:
     and the pieces are searched with ``bytes.find`` for ``<f`` and ``hidden=``: a
     regular expression runs only where one of them occurs. A zip without
     ``xl/workbook.xml`` (any zip renamed .xlsx) raises :class:`LedgerError` naming the
-    file."""
+    file. ``only``: the sheets to scan (all of them by default)."""
     out: dict[str, SheetXml] = {}
     try:
         with zipfile.ZipFile(path) as z:
             for name, part in _sheet_parts(z).items():
+                if only is not None and name not in only:
+                    continue
                 try:
                     stream = z.open(part)
                 except KeyError:

@@ -13,6 +13,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 import connectors.grid as grid
@@ -75,6 +76,37 @@ def test_a_workbook_read_ahead_imports_as_one_process_reads_it(tmp_path: Path) -
     alone = _import(book, tmp_path / "est-alone", _one_process)
     assert ahead == alone
     assert len(ahead["csv"]["dependencies.csv"].splitlines()) == 1 + 5  # (443 and 8443)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("ahead_always")
+def test_what_only_the_sheet_xml_says_of_a_sheet_read_ahead_is_said(tmp_path: Path) -> None:
+    """A hidden row (skipped, with a warning) and a formula saved without its value (a
+    warning) on the sheets read ahead, and a sheet of systems after them (no work ahead:
+    its grid comes whole): the same report as one process gives."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in (("主机", HOSTS), ("磁盘", DISKS), ("依赖关系", DEPS),
+                       ("系统", [["单位", "系统名称", "负责人"], ["甲局", "统一认证", "张三"]])):
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(list(row))
+    wb["磁盘"].row_dimensions[3].hidden = True  # (10.0.1.11's disk)
+    wb["依赖关系"]["E3"] = "=1+1"  # a formula without a cached value
+    book = tmp_path / "ledger.xlsx"
+    wb.save(book)
+    grids = read_grids(book, ahead=ReadAhead({}))
+    for g in grids:
+        close = getattr(g.rows, "close", None)
+        if close is not None:
+            close()
+    assert [type(g.ahead) for g in grids] == [type(None), SheetAhead, SheetAhead, type(None)]
+    assert (grids[1].hidden_rows, grids[2].formula_blanks) == ([2], [(2, 4)])
+    ahead = _import(book, tmp_path / "est-ahead", read_grids)
+    alone = _import(book, tmp_path / "est-alone", _one_process)
+    assert ahead == alone
+    assert "hidden row" in ahead["report"] and "a formula saved without its value" in \
+        ahead["report"]
     assert multiprocessing.active_children() == []
 
 

@@ -935,8 +935,10 @@ def _read_sheet(
     advance: Callable[[int], None] | None,
     memos: dict[Callable[[Any], Any], dict[Any, Any]] | None = None,
 ) -> SheetReport:
-    done = grid.ahead.done() if isinstance(grid.ahead, SheetAhead) and grid.ahead.fits(
-        header_idx, header, kind) else None  # (read ahead by another process)
+    ahead = grid.ahead if isinstance(grid.ahead, SheetAhead) else None
+    done = ahead.done() if ahead is not None else None  # (read ahead by another process)
+    if ahead is not None and not ahead.fits(header_idx, header, kind):
+        done = None
     head = done[0] if done is not None else _sheet_head(grid, header_idx, header, kind,
                                                          mapping)
     cols = head.cols
