@@ -16,6 +16,7 @@ others.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -1176,9 +1177,9 @@ AHEAD_KINDS = frozenset({"disks", "dependencies"})
 #: What another process did ahead on a sheet (:meth:`ReadAhead.work`): its columns as
 #: ``(index, header, target, unit)``, the headers not mapped, the warnings of its
 #: :class:`_Head`, its formula warnings and its chunks as ``(chunk, skipped, hidden,
-#: cells)``.
+#: cells)``, each column of cells packed (:func:`_packed`).
 AheadWork = tuple[list[tuple[int, str, str, str]], list[tuple[int, str]], list[str], list[str],
-                  list[tuple[list[int], int, list[int], list[list[Any]]]]]
+                  list[tuple[list[int], int, list[int], list[tuple[list[Any], array]]]]]
 
 
 @dataclass
@@ -1206,7 +1207,19 @@ class SheetAhead:
         if work is None:
             return None
         cols, unmapped, warnings, formula, pieces = work
-        return _Head([_Col(*c) for c in cols], unmapped, warnings, formula), pieces
+        return _Head([_Col(*c) for c in cols], unmapped, warnings, formula), [
+            (chunk, skipped, hidden, [list(map(distinct.__getitem__, codes))
+                                      for distinct, codes in packed])
+            for chunk, skipped, hidden, packed in pieces]
+
+
+def _packed(values: list[Any]) -> tuple[list[Any], array[int]]:
+    """A column of cleaned values as its distinct values (by type and value: ``1``,
+    ``1.0`` and ``True`` stay apart) and each cell's index among them — sent between
+    processes as bytes, and made a list again by one C ``map`` (:meth:`SheetAhead.done`)."""
+    index: dict[tuple[type, Any], int] = {}
+    codes = array("I", [index.setdefault((v.__class__, v), len(index)) for v in values])
+    return [v for _t, v in index], codes
 
 
 def _ahead_chunks(rows: Sequence[list[Any]],
@@ -1259,7 +1272,8 @@ class ReadAhead:
         for piece in _sheet_chunks(grid, header_idx, header, kind, head.cols, {}):
             if not _plain(layout, piece.cells):
                 return None
-            pieces.append((piece.chunk, piece.skipped, piece.hidden, piece.cells))
+            pieces.append((piece.chunk, piece.skipped, piece.hidden,
+                           [_packed(values) for values in piece.cells]))
         return ([(c.index, c.header, c.target, c.unit) for c in head.cols], head.unmapped,
                 head.warnings, head.formula, pieces)
 
