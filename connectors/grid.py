@@ -85,10 +85,11 @@ def read_grids(path: Path, ahead: Any = None) -> list[Grid]:
 read_grids.reads_ahead = True  # type: ignore[attr-defined]
 
 
-#: A workbook file this large (bytes; ~15,000 rows of a plain ledger) is read by two
-#: processes when the caller reads ahead: below it, starting a process costs more than it
-#: saves (measured: benchmarks/README.md, ledgers, round 11).
-AHEAD_MIN_BYTES = 512 * 1024
+#: A workbook file this large (bytes; ~40,000 hosts / 120,000 rows of a plain ledger) is
+#: read by two processes when the caller reads ahead. Below it the fork's copy-on-write
+#: costs the importing process what the other one takes off it (measured at 10,000 and
+#: 30,000 hosts: no gain; at 100,000: -4 to -8 %; benchmarks/README.md, ledgers, round 11).
+AHEAD_MIN_BYTES = 4 << 20
 #: Rows of a sheet read ahead that come back with it (what finding its header looks at).
 _HEAD_ROWS = 64
 
