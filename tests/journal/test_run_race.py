@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from connectors.journal import open_journal
@@ -19,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 6
 ROUNDS = 3
 
-# each racer waits for the start file, begins a run of wave 1 (bureau from argv, "" =
-# whole wave) and, if it got it, holds it (alive) until the stop file appears
+# each racer says "ready" (journal open), waits for the start file, begins a run of wave 1
+# (bureau from argv, "" = whole wave) and, if it got it, holds it (alive) until the stop
+# file appears
 RACER = r"""
 import json, os, sys, time
 from pathlib import Path
@@ -30,6 +30,7 @@ from shangyun.journal.records import RunBusyError
 target, start, stop, bureau = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 j = open_journal(target)
 wj = SqlWaveJournal(j)
+print("ready", flush=True)
 for _ in range(600):
     if start.exists():
         break
@@ -58,7 +59,9 @@ def _race(target: str, tmp: Path, bureaus: list[str]) -> list[dict[str, object]]
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
              for b in bureaus]
     try:
-        time.sleep(1.5)  # all imported and waiting
+        for p in procs:  # all imported, the journal open, waiting for the start file
+            ready = p.stdout.readline() if p.stdout else ""
+            assert ready == "ready\n", (ready, p.poll())
         start.touch()
         outs: list[dict[str, object]] = []
         for p in procs:  # each prints one line at once: its run, or its refusal (then exits)
