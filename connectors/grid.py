@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import html
-import multiprocessing
-import os
 import re
 import zipfile
 from collections import deque
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
@@ -46,14 +43,9 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
-def read_grids(path: Path, ahead: Any = None) -> list[Grid]:
+def read_grids(path: Path) -> list[Grid]:
     """Every sheet of ``path`` as a :class:`~shangyun.ledgers.grid.Grid` (one for a CSV
     file); implements :class:`shangyun.ledgers.grid.GridReader`.
-
-    With ``ahead`` (a :class:`shangyun.ledgers.formats.ledger.ReadAhead`), an .xlsx/.xlsm
-    of :data:`AHEAD_MIN_BYTES` or more with several visible sheets is read by two
-    processes (:func:`_read_excel_ahead`): a forked one reads the sheets after the first
-    and does ``ahead``'s work on them while this one reads the first.
 
     A workbook is read by what its bytes are, not by its name: an .xlsx saved as ``.xls``
     (or the other way round) and a WPS ``.et`` file are read like the workbook they are; a
@@ -65,13 +57,7 @@ def read_grids(path: Path, ahead: Any = None) -> list[Grid]:
     if not path.is_file():
         raise LedgerError(str(path), "no such file")
     if suffix in EXCEL_SUFFIXES or suffix in WPS_SUFFIXES:
-        content = _content(path)
-        if ahead is not None and content == "zip" and suffix != ".ods" \
-                and path.stat().st_size >= AHEAD_MIN_BYTES:
-            grids = _read_excel_ahead(path, content, ahead)
-            if grids is not None:
-                return grids
-        return _read_excel(path, content)
+        return _read_excel(path, _content(path))
     if suffix in CSV_SUFFIXES:
         return [_read_csv(path)]
     if suffix in ARCHIVE_SUFFIXES:
@@ -80,250 +66,6 @@ def read_grids(path: Path, ahead: Any = None) -> list[Grid]:
                                      "ledger under it)")
     raise LedgerError(str(path), f"unsupported file type {suffix!r}; use .xlsx or .csv "
                                  "(RVTools exports are .xlsx)")
-
-
-read_grids.reads_ahead = True  # type: ignore[attr-defined]
-
-
-#: A workbook file this large (bytes; ~40,000 hosts / 120,000 rows of a plain ledger) is
-#: read by two processes when the caller reads ahead. Below it the fork's copy-on-write
-#: costs the importing process what the other one takes off it (measured at 10,000 and
-#: 30,000 hosts: no gain; at 100,000: -4 to -8 %; benchmarks/README.md, ledgers, round 11).
-AHEAD_MIN_BYTES = 4 << 20
-#: Rows of a sheet read ahead that come back with it (what finding its header looks at).
-_HEAD_ROWS = 64
-
-
-def _read_excel_ahead(path: Path, content: str, ahead: Any) -> list[Grid] | None:
-    """The grids of an .xlsx/.xlsm read by two processes. A forked child scans the first
-    visible sheet's XML (:func:`sheet_xml`) and sends its facts; reads every visible sheet
-    after the first and sends, per sheet, its first rows, size, merged ranges and
-    ``ahead.plan(grid)``; then scans those sheets' XML and sends their facts with, per
-    sheet, ``ahead.work(grid, plan)`` or (no plan or no work) the whole grid. Meanwhile
-    this process reads the first sheet; it returns the grids once it has the plans: a
-    planned sheet's ``ahead`` is ``ahead.joined(plan, fetch)`` (``fetch`` waits for the
-    work), its rows come from the child only when asked for (:class:`_SheetRows`). A
-    sheet without a plan waits for the child's last message here (its facts come with it).
-
-    ``None`` when the workbook has one visible sheet or the child failed before the plans
-    (a sheet that cannot be read included): the caller then reads the workbook itself, so
-    every error is the one it always gives."""
-    wb = _open_workbook(path, content)
-    try:
-        sheets = [(m.name, str(m.visible).endswith(("Hidden", "VeryHidden")))
-                  for m in wb.sheets_metadata if str(m.typ).endswith("WorkSheet")]
-        visible = [name for name, hidden in sheets if not hidden]
-        if len(visible) < 2:
-            return None
-        ctx = multiprocessing.get_context("fork")
-        recv, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_ahead_child, args=(path, content, visible, ahead, send),
-                            daemon=True)
-        child.start()
-        send.close()
-        pending = _Pending(recv, child, path)
-        done: dict[str, Grid | LedgerError] = {}
-        try:
-            _read_sheets(wb, path, deque(visible[:1]), done)
-            facts: dict[str, SheetXml] | None = pending.receive()
-            heads: dict[str, tuple[Any, ...]] | None = (pending.receive() if facts is not None
-                                                        else None)
-        except BaseException:
-            pending.close()
-            raise
-        if facts is None or heads is None:
-            pending.close()
-            return None
-    finally:
-        wb.close()
-    for name, (head, n, merged, plan) in heads.items():
-        rows = _SheetRows(path, content, name, head, n, pending)
-        done[name] = pending.grids[name] = Grid(
-            str(path), name, rows, merged=merged,
-            ahead=None if plan is None else ahead.joined(plan, functools.partial(
-                pending.work, name)))
-    if any(plan is None for _h, _n, _m, plan in heads.values()):
-        pending.close()  # (the sheet's facts come with the last message)
-    grids = []
-    for name, hidden in sheets:
-        g = Grid(str(path), name, [], hidden=True) if hidden else done[name]
-        if isinstance(g, LedgerError):
-            pending.close()
-            raise g
-        f = facts.get(name)
-        if f is not None:
-            g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks, f.hidden_rows,
-                                                           f.filtered)
-        grids.append(g)
-    return grids
-
-
-def _ahead_child(path: Path, content: str, visible: list[str], ahead: Any, send: Any) -> None:
-    """The child process of :func:`_read_excel_ahead`: three messages (the first sheet's
-    facts, the heads, the other sheets' facts and work), ``None`` in place of any that
-    failed (and nothing after it). It ends with ``os._exit``: nothing of the parent's (its
-    output streams, whose locks another thread may have held when it forked) is flushed
-    or cleaned up here."""
-    try:
-        _ahead_messages(path, content, visible, ahead, send)
-    finally:
-        os._exit(0)
-
-
-def _ahead_messages(path: Path, content: str, visible: list[str], ahead: Any,
-                    send: Any) -> None:
-    names = visible[1:]
-    try:
-        send.send(sheet_xml(path, only=visible[:1]))
-        wb = _open_workbook(path, content)
-        done: dict[str, Grid | LedgerError] = {}
-        try:
-            _read_sheets(wb, path, deque(names), done)
-        finally:
-            wb.close()
-        grids: dict[str, Grid] = {}
-        for name in names:
-            g = done[name]
-            if isinstance(g, LedgerError):
-                raise g  # (the parent reads the workbook itself and says so)
-            grids[name] = g
-        plans = {name: ahead.plan(g) for name, g in grids.items()}
-    except BaseException:
-        send.send(None)
-        send.close()
-        return
-    send.send({name: (list(g.rows[:_HEAD_ROWS]), len(g.rows), g.merged, plans[name])
-               for name, g in grids.items()})
-    try:
-        facts = sheet_xml(path, only=names)
-        for name, f in facts.items():
-            g = grids[name]
-            g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks, f.hidden_rows,
-                                                           f.filtered)
-        out: dict[str, tuple[Any, ...]] = {}
-        for name, g in grids.items():
-            work = None if plans[name] is None else ahead.work(g, plans[name])
-            out[name] = ("grid", g.rows) if work is None else ("work", work)
-        last: tuple[dict[str, SheetXml], dict[str, tuple[Any, ...]]] | None = (facts, out)
-    except BaseException:
-        last = None
-    send.send(last)
-    send.close()
-
-
-class _Pending:
-    """The child of :func:`_read_excel_ahead` and the pipe it answers on: its last
-    message (the other sheets' facts, set on their ``grids`` when it comes, and the work)
-    is received when first asked for, or by :meth:`close`. Without it (the child failed
-    after the plans) the sheets are read here (:class:`_SheetRows`) with their facts from
-    a scan here."""
-
-    def __init__(self, recv: Any, child: Any, path: Path) -> None:
-        self._recv, self._child, self._path = recv, child, path
-        self._work: dict[str, tuple[Any, ...]] = {}
-        self._got = 0  # messages received
-        self._closed = False
-        self.grids: dict[str, Grid] = {}
-
-    def receive(self) -> Any:
-        """The child's next message (``None`` when it is gone)."""
-        try:
-            got = self._recv.recv()
-        except (EOFError, OSError):
-            got = None
-        else:
-            self._got += 1
-        if self._got == 3 and got is not None:
-            facts, self._work = got
-            self._facts(facts)
-        elif self._got >= 2 and got is None and self.grids:
-            self._got = 3  # (failed after the plans: the facts are found here)
-            self._facts(sheet_xml(self._path, only=list(self.grids)))
-        return got
-
-    def _facts(self, facts: dict[str, SheetXml]) -> None:
-        for name, f in facts.items():
-            g = self.grids.get(name)
-            if g is not None:
-                g.formula_blanks, g.hidden_rows, g.filtered = (f.formula_blanks,
-                                                               f.hidden_rows, f.filtered)
-
-    def work(self, name: str) -> Any:
-        """What ``ahead.work`` made of sheet ``name`` (``None``: nothing)."""
-        self.close()
-        got = self._work.get(name)
-        return got[1] if got is not None and got[0] == "work" else None
-
-    def rows(self, name: str) -> list[list[Any]] | None:
-        """Sheet ``name``'s rows when the child sent them (``None``: it did not)."""
-        self.close()
-        got = self._work.get(name)
-        return got[1] if got is not None and got[0] == "grid" else None
-
-    def close(self) -> None:
-        """Receive what the child has still to send (it may be blocked sending; the last
-        message is kept) and wait for it to end."""
-        if self._closed:
-            return
-        self._closed = True
-        while self._got < 3 and self.receive() is not None:
-            pass
-        self._recv.close()
-        self._child.join()
-
-
-class _SheetRows(Sequence[list[Any]]):
-    """The rows of a sheet the child of :func:`_read_excel_ahead` read: its first rows are
-    here; any other row asked for comes from the child (when it sent the grid) or parses
-    the sheet again here (calamine, merged cells filled, as the child read it) — a reader
-    needing a row the work done ahead does not hold (to name a bad cell's row) gets the
-    same rows."""
-
-    def __init__(self, path: Path, content: str, sheet: str, head: list[list[Any]],
-                 n: int, pending: _Pending) -> None:
-        self._path, self._content, self._sheet = path, content, sheet
-        self._head, self._n, self._pending = head, n, pending
-        self._rows: list[list[Any]] | None = None
-
-    def _all(self) -> list[list[Any]]:
-        if self._rows is None:
-            self._rows = self._pending.rows(self._sheet)
-        if self._rows is None:
-            wb = _open_workbook(self._path, self._content)
-            done: dict[str, Grid | LedgerError] = {}
-            try:
-                _read_sheets(wb, self._path, deque([self._sheet]), done)
-            finally:
-                wb.close()
-            got = done[self._sheet]
-            if isinstance(got, LedgerError):
-                raise got
-            self._rows = list(got.rows)
-        return self._rows
-
-    def close(self) -> None:
-        """Let the child go (:meth:`_Pending.close`)."""
-        self._pending.close()
-
-    def __len__(self) -> int:
-        return self._n
-
-    @overload
-    def __getitem__(self, i: int) -> list[Any]: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[list[Any]]: ...
-
-    def __getitem__(self, i: int | slice) -> list[Any] | list[list[Any]]:
-        head = self._head
-        if isinstance(i, slice):
-            if i.step in (None, 1) and (i.start or 0) >= 0 and i.stop is not None \
-                    and 0 <= i.stop <= len(head):
-                return head[i]
-            return self._all()[i]
-        if 0 <= i < len(head):
-            return head[i]
-        return self._all()[i]
 
 
 #: Archives a bureau mails its ledgers in.
@@ -503,7 +245,7 @@ _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\bhidden="(?:1|true)"[^>]*>')
 
 
-def sheet_xml(path: Path, only: Collection[str] | None = None) -> dict[str, SheetXml]:
+def sheet_xml(path: Path) -> dict[str, SheetXml]:
     """Per sheet name, what its XML says beyond the cells (:class:`SheetXml`); sheets with
     nothing to say are left out.
 
@@ -511,13 +253,11 @@ def sheet_xml(path: Path, only: Collection[str] | None = None) -> dict[str, Shee
     and the pieces are searched with ``bytes.find`` for ``<f`` and ``hidden=``: a
     regular expression runs only where one of them occurs. A zip without
     ``xl/workbook.xml`` (any zip renamed .xlsx) raises :class:`LedgerError` naming the
-    file. ``only``: the sheets to scan (all of them by default)."""
+    file."""
     out: dict[str, SheetXml] = {}
     try:
         with zipfile.ZipFile(path) as z:
             for name, part in _sheet_parts(z).items():
-                if only is not None and name not in only:
-                    continue
                 try:
                     stream = z.open(part)
                 except KeyError:

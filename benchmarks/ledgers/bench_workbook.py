@@ -96,7 +96,6 @@ def phases(book: Path, work: Path) -> dict[str, float]:
 
     spent: dict[str, float] = {}
     wrapped = [(grid, "_read_excel", "read workbook (calamine + XML scan)"),
-               (grid, "_read_excel_ahead", "read workbook (first sheet; the rest ahead)"),
                (grid, "sheet_xml", "  of which sheet XML scan"),
                (ledger, "_read_sheet", "sheets -> rows (clean, ids, names)"),
                (read, "check_ids", "check ids"), (merge.Merger, "merge", "merge"),

@@ -123,9 +123,7 @@ class Grid:
     value (Excel did not calculate them): they read as blank. ``hidden_rows`` are the
     0-based rows hidden in Excel; ``filtered`` tells that the sheet has an AutoFilter
     (rows it hides are data out of view, read like the others; rows hidden by hand are
-    skipped with a warning). ``ahead``: the work another process did on the sheet while
-    the first sheet was read (:class:`shangyun.ledgers.formats.ledger.SheetAhead`; its
-    ``rows`` then hold the sheet's first rows and parse the rest only if asked for).
+    skipped with a warning).
     """
 
     file: str
@@ -137,16 +135,10 @@ class Grid:
     formula_blanks: list[tuple[int, int]] = field(default_factory=list)
     hidden_rows: list[int] = field(default_factory=list)
     filtered: bool = False
-    ahead: Any = None
 
 
 class GridReader(Protocol):
     """Reads every (visible) sheet of a ledger file into a :class:`Grid` (one for a CSV).
-
-    A reader with ``reads_ahead`` set also takes ``ahead=fn``: a large workbook's sheets
-    after the first are then read by another process, which calls ``fn(grid)`` on each
-    and puts what it returns (when not ``None``) in the grid's ``ahead``
-    (:func:`connectors.grid.read_grids`).
 
     Raises :class:`~shangyun.errors.LedgerError` naming the file when it cannot be read.
     """

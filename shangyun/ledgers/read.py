@@ -22,7 +22,6 @@ from shangyun.errors import LedgerError
 from shangyun.estate.schema import TABLES
 from shangyun.ledgers.collector import KnownIndex
 from shangyun.ledgers.formats import FORMATS, LedgerFormat, LedgerInput, detect_format
-from shangyun.ledgers.formats.ledger import ReadAhead
 from shangyun.ledgers.grid import GridReader
 from shangyun.ledgers.model import Known, LedgerRead, Mapping, Row, SheetReport
 
@@ -84,20 +83,11 @@ def read_ledger(
     this file alone. Raises :class:`~shangyun.errors.LedgerError`.
     """
     p = Path(path)
-    if getattr(reader, "reads_ahead", False):  # a large workbook's later sheets are read
-        all_grids = reader(p, ahead=ReadAhead(mapping or {}))  # type: ignore[call-arg]
-    else:                                      # ahead by another process
-        all_grids = reader(p)
-    try:
-        grids = [g for g in all_grids if not g.hidden]
-        fmt = detect_format(grids, formats)
-        rows, sheets = fmt.read(LedgerInput(str(p), grids, source or p.name, mapping or {},
-                                            bureau, known, advance, defer))
-    finally:
-        for g in all_grids:  # (the other process, if any, is done and waited for)
-            close = getattr(g.rows, "close", None)
-            if close is not None:
-                close()
+    all_grids = reader(p)
+    grids = [g for g in all_grids if not g.hidden]
+    fmt = detect_format(grids, formats)
+    rows, sheets = fmt.read(LedgerInput(str(p), grids, source or p.name, mapping or {},
+                                        bureau, known, advance, defer))
     check_ids(str(p), rows)
     sheets += [SheetReport(g.sheet, "hidden", 0, 0, 0, warnings=[
         "the sheet is hidden in Excel: skipped (unhide it to import it)"])

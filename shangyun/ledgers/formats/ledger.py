@@ -16,8 +16,7 @@ others.
 from __future__ import annotations
 
 import re
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import compress, zip_longest
@@ -30,9 +29,7 @@ from shangyun.ledgers import headers as H
 from shangyun.ledgers.aliases import DR_STANDBY_HEADERS
 from shangyun.ledgers.collector import Collector, Unresolved
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
-from shangyun.ledgers.formats.export import is_export
 from shangyun.ledgers.formats.ledger_rows import COLUMN_READERS, ROW_READERS
-from shangyun.ledgers.formats.rvtools import is_rvtools
 from shangyun.ledgers.grid import Grid, LazyRows, column_letter, rows_upto
 from shangyun.ledgers.model import Deferred, Mapping, Row, SheetReport
 from shangyun.ledgers.values import (
@@ -316,16 +313,12 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
     second: dict[int, str] = {}  # id(grid) of a second table on a sheet -> its warning
     cards: list[str] = []  # sheets of field | value pairs (one system per sheet)
     for whole in inp.grids:
-        ahead = whole.ahead if isinstance(whole.ahead, SheetAhead) else None
-        found = ((ahead.header_idx, ahead.header) if ahead is not None
-                 else find_header(whole, mapping))
+        found = find_header(whole, mapping)
         if found is None:
             if _is_card(whole, mapping):
                 cards.append(whole.sheet or "")
             continue
-        # (a sheet read ahead is one table: the other process looked)
-        tables = [(whole, *found)] if ahead is not None else _tables(whole, *found, mapping)
-        for n, (grid, header_idx, header) in enumerate(tables):
+        for n, (grid, header_idx, header) in enumerate(_tables(whole, *found, mapping)):
             targets = {t for t, _u in (_lookup(c, None, mapping) for c in header) if t}
             kind = detect_kind(targets, grid.sheet)
             if kind is None:
@@ -803,152 +796,27 @@ def suggest(grid: Grid, first: int, index: int, header: str) -> str | None:
     return None
 
 
-@dataclass
-class _Head:
-    """What a sheet says before its rows are read: its columns, the headers not mapped,
-    the warnings about them (duplicate headers, suggested mappings, test and retired
-    rows) and about formula cells saved without a value (``formula``: added once the
-    sheet is known to have a bureau)."""
-
-    cols: list[_Col]
-    unmapped: list[tuple[int, str]]
-    warnings: list[str]
-    formula: list[str]
-
-
-def _sheet_head(grid: Grid, header_idx: int, header: list[Any], kind: str,
-                mapping: Mapping) -> _Head:
-    """The :class:`_Head` of a sheet (no other sheet needed)."""
-    cols, unmapped, warnings = _columns(
-        header, kind, mapping, lambda i: _first_values(grid, header_idx + 1, i))
-    for i, h in unmapped:
-        hint = suggest(grid, header_idx + 1, i, h)
-        if hint:
-            warnings.append(hint)
-        if kind == "hosts" and _ENV_HEADER.fullmatch(H.normalize_header(h)):
-            warnings += _test_rows(grid, header_idx + 1, i, f"{h} ({column_letter(i)})")
-    warnings += _retired_rows(grid, header_idx + 1, header, kind)
-    labels = {c.target: c.label for c in reversed(cols)}
-    formula = []
-    for r, c in grid.formula_blanks:
-        if r > header_idx and any(x.index == c for x in cols) and not _totals_row(grid.rows[r]):
-            formula.append(
-                f"row {r + 1}, column {labels.get(next(x.target for x in cols if x.index == c))!r}"
-                ": a formula saved without its value reads as blank (open and save the file "
-                "in Excel to calculate it)")
-    return _Head(cols, unmapped, warnings, formula)
-
-
-@dataclass
-class _Chunk:
-    """Up to :data:`_CHUNK` rows of a sheet, found and cleaned (no other sheet needed):
-    ``rows`` the grid's rows (or a lazy grid's block starting at ``base``), ``chunk`` the
-    data rows' indexes in ``rows``, ``skipped`` the blank, note, header-repeat, hidden and
-    device rows left out (``hidden``: the hidden ones, 1-based), ``table`` the chunk's
-    columns (:func:`_transposed`) and ``cells`` each column's cleaned values."""
-
-    base: int
-    rows: Sequence[list[Any]]
-    chunk: list[int]
-    skipped: int
-    hidden: list[int]
-    table: list[tuple[Any, ...]] | None
-    cells: list[list[Any]]
-
-
-@dataclass
-class _Sections:
-    """A host sheet's section rows (一、OA系统 alone in its row): ``rows`` (row number,
-    name), ``of`` the system each row below one gets (by absolute index), ``headings``
-    the section rows naming no system (二、测试环境); ``name`` the section read last."""
-
-    name: str | None = None
-    rows: list[tuple[int, str]] = field(default_factory=list)
-    of: dict[int, str] = field(default_factory=dict)
-    headings: list[int] = field(default_factory=list)
-
-
-def _sheet_chunks(grid: Grid, header_idx: int, header: list[Any], kind: str,
-                  cols: list[_Col], devices: dict[int, str],
-                  sections: _Sections | None = None) -> Iterator[_Chunk]:
-    """The sheet's rows below the header, chunk by chunk (:class:`_Chunk`): a lazily read
-    CSV is read only as far as it is used (a block is forgotten once the caller is done
-    with it). ``devices`` gets the rows a 设备类型 cell says are not servers,
-    ``sections`` a host sheet's section rows."""
-    sections = sections if sections is not None else _Sections()
-    hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
-    device_at = next((c.index for c in cols if c.target == "hosts.kind"), None) \
-        if kind == "hosts" else None
-    lazy = isinstance(grid.rows, LazyRows)
-    # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
-    # their copies above a repeated header (a ledger printed with its header on every page)
-    above_header = [list(grid.rows[i]) for i in range(max(0, header_idx - 3), header_idx)]
-    pos = header_idx + 1
-    while True:  # block by block: a lazily read CSV is read only as far as it is used
-        stop = rows_upto(grid.rows, pos, pos + _CHUNK)
-        if stop <= pos:
-            break
-        # rows: the grid's rows (base 0), or this block of a lazy grid (base = pos)
-        base = pos if lazy else 0
-        rows: Sequence[list[Any]] = grid.rows[pos:stop] if lazy else grid.rows
-        chunk, skipped = _data_rows(rows, pos - base, grid.merged, stop - base)
-        if chunk and len(cols) >= 2:
-            repeats = _header_repeats(rows, chunk, header, cols, kind)
-            if repeats:  # a second table of the same columns lower in the sheet
-                repeats |= _group_rows_above(rows, chunk, repeats, above_header)
-                skipped += len(repeats)
-                chunk = [r for r in chunk if r not in repeats]
-        pos = stop
-        if kind == "hosts" and chunk:  # 一、OA系统: a section row naming the system below
-            found = _section_rows(rows, chunk)
-            if found or sections.name is not None:
-                for r in chunk:
-                    if r in found:
-                        sections.name = found[r]
-                        sections.rows.append((r + base + 1, sections.name.lstrip(_HEADING)))
-                        if sections.name[:1] == _HEADING:  # 二、测试环境: a heading, no system
-                            sections.headings.append(r + base + 1)
-                            sections.name = None
-                    elif sections.name is not None:
-                        sections.of[r + base] = sections.name
-                if found:
-                    skipped += len(found)
-                    chunk = [r for r in chunk if r not in found]
-        hidden_skipped: list[int] = []
-        if hidden:
-            hidden_skipped = [r + 1 for r in chunk if r in hidden]
-            chunk = [r for r in chunk if r not in hidden]
-        if device_at is not None:  # 设备类型 存储/网络设备: an asset list's other devices
-            others = _devices(rows, chunk, device_at, base, devices)
-            if others:
-                skipped += len(others)
-                chunk = [r for r in chunk if r not in others]
-        table = _transposed(rows, chunk)
-        cells = [_clean_column(table, len(chunk), c) for c in cols]
-        yield _Chunk(base, rows, chunk, skipped, hidden_skipped, table, cells)
-        if lazy:
-            grid.rows.forget_before(pos)  # type: ignore[attr-defined]
-
-
 def _read_sheet(
     grid: Grid, header_idx: int, header: list[Any], kind: str, mapping: Mapping,
     default_bureau: str | None, col: Collector, problems: _Problems,
     advance: Callable[[int], None] | None,
     memos: dict[Callable[[Any], Any], dict[Any, Any]] | None = None,
 ) -> SheetReport:
-    ahead = grid.ahead if isinstance(grid.ahead, SheetAhead) else None
-    done = ahead.done() if ahead is not None else None  # (read ahead by another process)
-    if ahead is not None and not ahead.fits(header_idx, header, kind):
-        done = None
-    head = done[0] if done is not None else _sheet_head(grid, header_idx, header, kind,
-                                                         mapping)
-    cols = head.cols
+    cols, unmapped, dup_warnings = _columns(
+        header, kind, mapping, lambda i: _first_values(grid, header_idx + 1, i))
     if memos is not None:  # columns of one cleaner share what it made (the file's sheets
         for c in cols:     # name the same hosts and systems again)
             c.memo = memos.setdefault(c.clean, c.memo)
     report = SheetReport(grid.sheet, kind, header_idx + 1, 0, 0,
                          columns={c.label: c.target for c in cols},
-                         unmapped=[h for _i, h in head.unmapped], warnings=head.warnings)
+                         unmapped=[h for _i, h in unmapped], warnings=dup_warnings)
+    for i, h in unmapped:
+        hint = suggest(grid, header_idx + 1, i, h)
+        if hint:
+            report.warnings.append(hint)
+        if kind == "hosts" and _ENV_HEADER.fullmatch(H.normalize_header(h)):
+            report.warnings += _test_rows(grid, header_idx + 1, i, f"{h} ({column_letter(i)})")
+    report.warnings += _retired_rows(grid, header_idx + 1, header, kind)
     labels = {c.target: c.label for c in reversed(cols)}
     has_bureau = "bureaus.name" in labels
     file_bureau = default_bureau or (next(iter(col.bureaus)) if len(col.bureaus) == 1 else None)
@@ -958,7 +826,12 @@ def _read_sheet(
                      "no bureau: the sheet has no 单位/所属单位 column and no 填报单位 line "
                      "above the header; pass --bureau NAME")
         return report
-    report.warnings += head.formula
+    for r, c in grid.formula_blanks:
+        if r > header_idx and any(x.index == c for x in cols) and not _totals_row(grid.rows[r]):
+            report.warnings.append(
+                f"row {r + 1}, column {labels.get(next(x.target for x in cols if x.index == c))!r}"
+                ": a formula saved without its value reads as blank (open and save the file "
+                "in Excel to calculate it)")
     reader = ROW_READERS[kind]
     dr_standby_named = any(c.target == "systems.dr_primary" and H.normalize_header(c.header)
                            in _DR_STANDBY for c in cols)
@@ -982,21 +855,64 @@ def _read_sheet(
     host_keys = [k for k, c in enumerate(cols) if c.target in ("hosts.hostname", "hosts.ip")]
     last_system: Any = None
     same_rows: list[int] = []
+    hidden = set(grid.hidden_rows) if grid.hidden_rows and not grid.filtered else set()
     hidden_skipped: list[int] = []
+    device_at = next((c.index for c in cols if c.target == "hosts.kind"), None) \
+        if kind == "hosts" else None
     devices: dict[int, str] = {}  # row number -> the device a 设备类型 cell names
     several_rows: dict[int, str] = {}  # row number -> a 系统名称 naming several systems
+    lazy = isinstance(grid.rows, LazyRows)
+    # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
+    # their copies above a repeated header (a ledger printed with its header on every page)
+    above_header = [list(grid.rows[i]) for i in range(max(0, header_idx - 3), header_idx)]
     # section rows (一、OA系统 alone in its row): (row number, name); the rows below each
     # (by absolute index) get its name as their system when the sheet has no 系统名称
-    sections = _Sections()
-    section_rows, section_of, headings = (sections.rows, sections.of, sections.headings)
-    chunks = (_ahead_chunks(grid.rows, done[1]) if done is not None
-              else _sheet_chunks(grid, header_idx, header, kind, cols, devices,
-                                sections))
-    for piece in chunks:
-        base, rows, chunk, table, cells = (piece.base, piece.rows, piece.chunk, piece.table,
-                                           piece.cells)
-        report.skipped += piece.skipped
-        hidden_skipped += piece.hidden
+    section: str | None = None
+    section_rows: list[tuple[int, str]] = []
+    section_of: dict[int, str] = {}
+    headings: list[int] = []  # of those, the rows naming no system (二、测试环境)
+    pos = header_idx + 1
+    while True:  # block by block: a lazily read CSV is read only as far as it is used
+        stop = rows_upto(grid.rows, pos, pos + _CHUNK)
+        if stop <= pos:
+            break
+        # rows: the grid's rows (base 0), or this block of a lazy grid (base = pos)
+        base = pos if lazy else 0
+        rows: Sequence[list[Any]] = grid.rows[pos:stop] if lazy else grid.rows
+        chunk, skipped = _data_rows(rows, pos - base, grid.merged, stop - base)
+        report.skipped += skipped
+        if chunk and len(cols) >= 2:
+            repeats = _header_repeats(rows, chunk, header, cols, kind)
+            if repeats:  # a second table of the same columns lower in the sheet
+                repeats |= _group_rows_above(rows, chunk, repeats, above_header)
+                report.skipped += len(repeats)
+                chunk = [r for r in chunk if r not in repeats]
+        pos = stop
+        if kind == "hosts" and chunk:  # 一、OA系统: a section row naming the system below
+            found = _section_rows(rows, chunk)
+            if found or section is not None:
+                for r in chunk:
+                    if r in found:
+                        section = found[r]
+                        section_rows.append((r + base + 1, section.lstrip(_HEADING)))
+                        if section[:1] == _HEADING:  # 二、测试环境: a heading, no system
+                            headings.append(r + base + 1)
+                            section = None
+                    elif section is not None:
+                        section_of[r + base] = section
+                if found:
+                    report.skipped += len(found)
+                    chunk = [r for r in chunk if r not in found]
+        if hidden:
+            hidden_skipped += [r + 1 for r in chunk if r in hidden]
+            chunk = [r for r in chunk if r not in hidden]
+        if device_at is not None:  # 设备类型 存储/网络设备: an asset list's other devices
+            others = _devices(rows, chunk, device_at, base, devices)
+            if others:
+                report.skipped += len(others)
+                chunk = [r for r in chunk if r not in others]
+        table = _transposed(rows, chunk)
+        cells = [_clean_column(table, len(chunk), c) for c in cols]
         for k in bureau_cols:  # 湖北局（信息中心）: the bureau, its department dropped
             values = cells[k]
             for i, v in enumerate(values):
@@ -1103,6 +1019,8 @@ def _read_sheet(
             filled[c.target] = filled.get(c.target, 0) + n
         if advance is not None:
             advance(len(chunk))
+        if lazy:
+            grid.rows.forget_before(pos)  # type: ignore[attr-defined]
     if hidden_skipped:
         report.skipped += len(hidden_skipped)
         shown = ", ".join(str(x) for x in hidden_skipped[:10])
@@ -1167,121 +1085,6 @@ def _read_sheet(
         report.warnings.append(f"column {label!r}: {counted(len(at), 'cell')} "
                                f"{_agree(what, len(at))} ({_rows_word(len(at))} {rows_text})")
     return report
-
-
-#: What a sheet read ahead may list: the sheets naming hosts and systems by name, which
-#: resolve against the sheets read before them.
-AHEAD_KINDS = frozenset({"disks", "dependencies"})
-
-
-#: What another process did ahead on a sheet (:meth:`ReadAhead.work`): its columns as
-#: ``(index, header, target, unit)``, the headers not mapped, the warnings of its
-#: :class:`_Head`, its formula warnings and its chunks as ``(chunk, skipped, hidden,
-#: cells)``, each column of cells packed (:func:`_packed`).
-AheadWork = tuple[list[tuple[int, str, str, str]], list[tuple[int, str]], list[str], list[str],
-                  list[tuple[list[int], int, list[int], list[tuple[list[Any], array]]]]]
-
-
-@dataclass
-class SheetAhead:
-    """A later sheet of a workbook that another process reads ahead while this one reads
-    the first sheet (:class:`ReadAhead`): its header row, header and what it lists are
-    known when the grids are (the plan), the work done on it (:data:`AheadWork`) when
-    ``fetch()`` returns it (``None``: not done, the sheet is read here as usual). The rows
-    are then built here, their names resolved against the sheets read before
-    (:func:`_read_sheet`)."""
-
-    header_idx: int
-    header: list[Any]
-    kind: str
-    fetch: Callable[[], AheadWork | None]
-
-    def fits(self, header_idx: int, header: list[Any], kind: str) -> bool:
-        """Whether the work done ahead is for this table of the sheet."""
-        return (header_idx, kind) == (self.header_idx, self.kind) and header == self.header
-
-    def done(self) -> tuple[_Head, list[tuple[list[int], int, list[int], list[list[Any]]]]] | None:
-        """The sheet's :class:`_Head` (as :func:`_sheet_head` gives it) and its chunks'
-        work, or ``None``."""
-        work = self.fetch()
-        if work is None:
-            return None
-        cols, unmapped, warnings, formula, pieces = work
-        return _Head([_Col(*c) for c in cols], unmapped, warnings, formula), [
-            (chunk, skipped, hidden, [list(map(distinct.__getitem__, codes))
-                                      for distinct, codes in packed])
-            for chunk, skipped, hidden, packed in pieces]
-
-
-def _packed(values: list[Any]) -> tuple[list[Any], array[int]]:
-    """A column of cleaned values as its distinct values (by type and value: ``1``,
-    ``1.0`` and ``True`` stay apart) and each cell's index among them — sent between
-    processes as bytes, and made a list again by one C ``map`` (:meth:`SheetAhead.done`)."""
-    index: dict[tuple[type, Any], int] = {}
-    codes = array("I", [index.setdefault((v.__class__, v), len(index)) for v in values])
-    return [v for _t, v in index], codes
-
-
-def _ahead_chunks(rows: Sequence[list[Any]],
-                  pieces: list[tuple[list[int], int, list[int], list[list[Any]]]],
-                  ) -> Iterator[_Chunk]:
-    """The chunks of a sheet read ahead, as :func:`_sheet_chunks` gives them (``rows``:
-    the grid's)."""
-    for chunk, skipped, hidden, cells in pieces:
-        yield _Chunk(0, rows, chunk, skipped, hidden, None, cells)
-
-
-class ReadAhead:
-    """What a workbook's sheets after the first need that no other sheet gives, done by
-    another process (:func:`connectors.grid.read_grids` ``ahead``) while this one reads the
-    first sheet: :meth:`plan` (the header, one table, a sheet of disks or dependencies),
-    then :meth:`work` (columns, warnings, rows found and cleaned); :meth:`joined` makes
-    the grid's :class:`SheetAhead` here."""
-
-    def __init__(self, mapping: Mapping) -> None:
-        self.mapping = mapping
-        #: the cleaners' memos, shared by the sheets read ahead
-        self.memos: dict[Callable[[Any], Any], dict[Any, Any]] = {}
-
-    def plan(self, grid: Grid) -> tuple[int, list[Any], str] | None:
-        """``(header index, header, kind)`` of a sheet of disks or dependencies that is one
-        table (not an export's or RVTools' sheet: their formats read every row), else
-        ``None`` (the sheet is read here as usual)."""
-        if is_export([grid]) or is_rvtools([grid]):
-            return None
-        found = find_header(grid, self.mapping)
-        if found is None:
-            return None
-        tables = _tables(grid, *found, self.mapping)
-        if len(tables) != 1:
-            return None
-        _g, header_idx, header = tables[0]
-        kind = detect_kind({t for t, _u in (_lookup(c, None, self.mapping) for c in header)
-                            if t}, grid.sheet)
-        return (header_idx, list(header), kind) if kind in AHEAD_KINDS else None
-
-    def work(self, grid: Grid, plan: tuple[int, list[Any], str]) -> AheadWork | None:
-        """The :data:`AheadWork` of a planned sheet; ``None`` when a cell is bad or
-        doubtful (the sheet is then read here, row by row where needed)."""
-        header_idx, header, kind = plan
-        head = _sheet_head(grid, header_idx, header, kind, self.mapping)
-        for c in head.cols:
-            c.memo = self.memos.setdefault(c.clean, c.memo)
-        layout = [(c.table, c.column, c.target == "databases.engine", c) for c in head.cols]
-        pieces = []
-        for piece in _sheet_chunks(grid, header_idx, header, kind, head.cols, {}):
-            if not _plain(layout, piece.cells):
-                return None
-            pieces.append((piece.chunk, piece.skipped, piece.hidden,
-                           [_packed(values) for values in piece.cells]))
-        return ([(c.index, c.header, c.target, c.unit) for c in head.cols], head.unmapped,
-                head.warnings, head.formula, pieces)
-
-    @staticmethod
-    def joined(plan: tuple[int, list[Any], str],
-               fetch: Callable[[], AheadWork | None]) -> SheetAhead:
-        """The :class:`SheetAhead` of a planned sheet whose work ``fetch()`` returns."""
-        return SheetAhead(plan[0], plan[1], plan[2], fetch)
 
 
 #: The verbs a doubt's text starts with (``Doubtful.kind``: "holds several IP addresses
@@ -1772,6 +1575,6 @@ def _clean_each(raw: Sequence[Any], memo: dict[Any, Any], fn: Callable[[Any], An
 _MISSING = object()
 
 
-__all__ = ["AHEAD_KINDS", "HEADER_SCAN_ROWS", "LEDGER", "MAX_PROBLEMS", "MAX_PROBLEMS_KEPT",
-           "REQUIRED_HOST_FIELDS", "ReadAhead", "SheetAhead", "bureau_line", "detect_kind",
-           "find_header", "read_sheets", "suggest"]
+__all__ = ["HEADER_SCAN_ROWS", "LEDGER", "MAX_PROBLEMS", "MAX_PROBLEMS_KEPT",
+           "REQUIRED_HOST_FIELDS", "bureau_line", "detect_kind", "find_header", "read_sheets",
+           "suggest"]
