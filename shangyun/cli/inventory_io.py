@@ -64,8 +64,8 @@ def _bars(files: int, enabled: bool) -> Iterator[tuple[Any, Any]]:
               help="Read, merge and validate; show per file and sheet which column became "
                    "which field, what was ignored, the counts and warnings; write nothing.")
 @click.option("--apply", "apply", is_flag=True,
-              help="Write the edits of an edited `inventory export` workbook (without it "
-                   "they are shown as a diff and nothing is written).")
+              help="Write the edits and added rows of an edited `inventory export` workbook "
+                   "(without it they are shown as a diff and nothing is written).")
 @click.option("--progress/--no-progress", "show_progress", default=True, show_default=True,
               help="Show progress bars on stderr.")
 @json_option
@@ -87,8 +87,8 @@ def import_cmd(files: tuple[str, ...], estate_dir: str, mapping_file: str | None
     nothing is written. Doubtful values that were read anyway are listed as warnings.
 
     The round trip: `inventory export --xlsx F`, edit F in Excel (corrections, owners,
-    windows …), `inventory import F` shows the edits as a diff and writes nothing;
-    `inventory import F --apply` writes them.
+    windows …, new rows), `inventory import F` shows the edits and the added rows as a
+    diff and writes nothing; `inventory import F --apply` writes them.
 
     Ctrl-C: before the estate is saved nothing is written (exit 1, "Aborted!"); once it is
     saved (while the summary and warnings print) the import stands, and the command says
@@ -149,11 +149,13 @@ def _print_import(report: Any, estate_dir: str, *, dry_run: bool, as_json: bool)
         return
     if dry_run:
         _print_preview(report.files)
-    if report.edits:
-        _print_edits(report.edits, estate_dir)
+    if report.edits or report.added:
+        _print_edits(report.edits, estate_dir, report.added)
+    shown = ", ".join(([f"{len(report.edits)} edit(s)"] if report.edits else [])
+                      + ([f"{len(report.added)} added row(s)"] if report.added else []))
     what = ("dry run: nothing written" if dry_run
-            else f"{len(report.edits)} edit(s) shown, nothing written: run again with --apply"
-            if report.edits and not report.applied
+            else f"{shown} shown, nothing written: run again with --apply"
+            if (report.edits or report.added) and not report.applied
             else "created" if report.created else ("updated" if report.saved else "unchanged"))
     console.print(f"[bold]{escape(estate_dir)}[/]: {what}")
     if report.settled:
@@ -223,10 +225,12 @@ def _held_edit_warnings(edits: list[dict[str, Any]], estate_dir: str,
         return held_edits(edits, est, held, what_changes)
 
 
-def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
+def _print_edits(edits: list[dict[str, Any]], estate_dir: str,
+                 added: list[dict[str, Any]] | None = None) -> None:
     """The cells an edited export changes: table, row (``name (id)``), column (the
     workbook's header the team edited: ``迁移窗口开始`` in a zh workbook), current → edited
-    (a reference as ``name (id)``)."""
+    (a reference as ``name (id)``); then the rows typed into it as new, one ``added`` line
+    each (``name (IP)``: the row has no id in the estate yet)."""
     from shangyun.estate import Estate, cell_text
     from shangyun.estate.names import label, names_of
 
@@ -246,9 +250,13 @@ def _print_edits(edits: list[dict[str, Any]], estate_dir: str) -> None:
         t.add_row(str(e["table"]), row, str(e.get("header") or e["column"]),
                   shown(e["column"], e["current"]),
                   shown(e["column"], e["edited"]))
+    for a in (added or [])[:max(0, 500 - len(edits))]:
+        t.add_row(str(a["table"]), str(a["name"]) + (f" ({a['ip']})" if a.get("ip") else ""),
+                  "added", "", "(new row)")
     console.print(t)
-    if len(edits) > 500:
-        console.print(f"… and {len(edits) - 500} more (--json lists all)")
+    more = len(edits) + len(added or []) - 500
+    if more > 0:
+        console.print(f"… and {more} more (--json lists all)")
 
 
 def _print_conflicts(rows: list[dict[str, Any]], estate_dir: str) -> None:

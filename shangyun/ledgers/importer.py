@@ -52,6 +52,9 @@ class ImportReport:
     edits: list[dict[str, Any]] = field(default_factory=list)
     #: the edits were written (``apply``); without it an import with edits writes nothing
     applied: bool = False
+    #: rows an edited export workbook adds (typed as new rows): part of the reviewed diff
+    #: like the edits, written only with ``apply``: {table, id, name, ip, file}
+    added: list[dict[str, Any]] = field(default_factory=list)
     #: estate rows a file brought before that the file no longer lists (kept, not deleted):
     #: {file, table, id, name, bureau}
     missing: list[dict[str, Any]] = field(default_factory=list)
@@ -66,7 +69,8 @@ class ImportReport:
                 "files": self.files, "counts": {t: c.to_dict() for t, c in self.counts.items()},
                 "conflicts": self.conflicts, "new_conflicts": len(self.conflicts),
                 "totals": self.totals, "warnings": self.warnings, "edits": self.edits,
-                "applied": self.applied, "missing": self.missing, "settled": self.settled}
+                "applied": self.applied, "added": self.added, "missing": self.missing,
+                "settled": self.settled}
 
 
 def open_or_new(estate_dir: str | Path) -> tuple[Estate, bool]:
@@ -231,9 +235,11 @@ def import_ledgers(
 
     A workbook written by ``inventory export`` and edited (the round trip) is a set of
     **edits**: every cell of an existing row (by id) that differs from the estate is listed
-    in ``report.edits``; without ``apply`` nothing is written (review the diff), with
-    ``apply`` the edited values replace the estate's (rows only in the workbook are added;
-    rows deleted from it are kept, and named in a warning and ``report.missing``).
+    in ``report.edits``, and every row typed into it as new in ``report.added``; without
+    ``apply`` nothing is written (review the diff), with ``apply`` the edited values
+    replace the estate's and the new rows are added (rows deleted from it are kept, and
+    named in a warning and ``report.missing``). Into a new estate (``estate_dir`` missing)
+    an export is read back whole, written without ``apply``.
 
     ``on_file(name)`` is called as each file starts, ``advance(n)`` as rows are read (for
     progress bars). Raises :class:`LedgerError`, :class:`ValidationFailed` or
@@ -294,7 +300,7 @@ def import_ledgers(
         sheet_conflicts = list(dict.fromkeys(str(c.get("id")) for c in
                                              read.rows.get("conflicts", ())))
         recorded_conflicts = sum(1 for c in sheet_conflicts if c in merger.conflict_ids)
-        before = ({t: set(merger.by_id[t]) for t in ("systems", "hosts")}
+        before = ({t: set(ids) for t, ids in merger.by_id.items()}
                   if read.kind == "export" else {})
         step = merger.merge(read.rows, p.name, defines=read.kind != "export",
                             shared_hosts=read.kind != "export")
@@ -302,6 +308,8 @@ def import_ledgers(
             gone = export_gone(read, step, before, merger, p.name)
             report.missing += gone
             report.warnings += _export_gone_lines(gone, estate_dir)
+            if not created:  # (into a new estate an export is read back whole: no diff)
+                report.added += export_added(step, before, merger, p.name)
         if read.kind == "export" and apply and report.settled:
             # (after the merge: the workbook's own conflicts sheet lists them too)
             gone = {c["id"] for c in report.settled}
@@ -318,7 +326,7 @@ def import_ledgers(
         _touch(mine, given)
         if read.kind != "export":
             _touch(by_file.setdefault(p.name, {t: set() for t in ORDER}), given)
-        if not (read.kind == "export" and report.edits and not apply):
+        if not (read.kind == "export" and (report.edits or report.added) and not apply):
             report.conflicts += step.conflicts  # (unapplied edits are shown as edits)
         changed = changed or step.changed
         record = {"path": str(f), "sha256": read.sha256, "rows": read.data_rows,
@@ -405,11 +413,11 @@ def import_ledgers(
     if problems:
         raise ValidationFailed(problems, what=f"import into {estate_dir}")
     report.warnings += [str(w) for w in estate.warnings()]
-    if dry_run or (report.edits and not apply):
+    if dry_run or ((report.edits or report.added) and not apply):
         report.totals = {name: len(df) for name, df in estate.tables.items()}
         return report
     estate.save(estate_dir)
-    report.applied = bool(report.edits)
+    report.applied = bool(report.edits or report.added)
     report.saved = True
     report.totals = {name: len(df) for name, df in estate.tables.items()}
     return report
@@ -604,6 +612,50 @@ def no_longer_listed(by_file: dict[str, dict[str, set[str]]], merger: Merger,
     return out
 
 
+def export_added(step: MergeStep, before: dict[str, set[str]], merger: Merger,
+                 file: str) -> list[dict[str, Any]]:
+    """The rows merging an ``inventory export`` workbook added to the estate (typed into it
+    as new rows; ``before``: the estate's ids per table before the merge), by name (a
+    host's IP too): {table, id, name, ip, file} each. They are part of the reviewed diff:
+    the caller writes them only with ``apply``."""
+    out: list[dict[str, Any]] = []
+    for table in ORDER:
+        if table == "conflicts":
+            continue
+        for rid in sorted(set(step.id_map.get(table, {}).values()) - before.get(table, set())):
+            row = merger.by_id.get(table, {}).get(rid)
+            if row is None:
+                continue
+            out.append({"table": table, "id": rid, "name": _row_name(table, row, merger),
+                        "ip": row.get("ip") if table == "hosts" else None, "file": file})
+    return out
+
+
+def _row_name(table: str, row: dict[str, Any], merger: Merger) -> str:
+    """A row as a person names it: a host by host name, a system or bureau by name, a disk
+    or database by its name on its host, a dependency as ``source → target:port``."""
+    def named(ref_table: str, rid: Any) -> str:
+        ref = merger.by_id.get(ref_table, {}).get(str(rid or ""), {})
+        return str(ref.get("hostname" if ref_table == "hosts" else "name") or rid or "")
+
+    if table == "hosts":
+        return str(row.get("hostname") or row.get("ip") or row["id"])
+    if table in ("disks", "databases"):
+        what = row.get("name") or row.get("path") or row.get("engine") or row["id"]
+        where = (named("hosts", row["host_id"]) if row.get("host_id")
+                 else named("systems", row.get("system_id")))
+        return f"{what} on {where}" if where else str(what)
+    if table == "dependencies":
+        src = (named("systems", row["source_system"]) if row.get("source_system")
+               else named("hosts", row.get("source_host")))
+        dst = (named("systems", row["target_system"]) if row.get("target_system")
+               else named("hosts", row["target_host"]) if row.get("target_host")
+               else str(row.get("external") or ""))
+        port = "" if _eq(row.get("port"), None) else f":{row['port']}"
+        return f"{src} → {dst}{port}"
+    return str(row.get("name") or row["id"])
+
+
 def export_gone(read: LedgerRead, step: MergeStep, before: dict[str, set[str]],
                 merger: Merger, file: str) -> list[dict[str, Any]]:
     """The systems and hosts the estate had before an ``inventory export`` workbook was
@@ -749,6 +801,7 @@ __all__ = [
     "ImportReport",
     "expand_inputs",
     "expand_manifest",
+    "export_added",
     "export_edits",
     "held_edits",
     "import_ledgers",

@@ -322,15 +322,68 @@ def test_a_host_added_to_an_export_without_an_id_is_added(tmp_path: Path) -> Non
     row[head.index("IP地址")] = "10.20.1.99"
     ws.append(row)
     wb.save(out)
-    import_ledgers([out], est, reader=read_grids)
+    import_ledgers([out], est, reader=read_grids, apply=True)
     hosts = {h["hostname"]: h for h in Estate.load(est).rows("hosts")}
     assert set(hosts) == {"hn-sp-app01", "hn-new01"}
     new = hosts["hn-new01"]
     assert new["id"].startswith("h-") and new["ip"] == "10.20.1.99"
     assert new["system_id"] == hosts["hn-sp-app01"]["system_id"]
     before = Estate.load(est).fingerprint()
-    import_ledgers([out], est, reader=read_grids)  # the same workbook again: no new row
-    assert Estate.load(est).fingerprint() == before
+    again = import_ledgers([out], est, reader=read_grids)  # the same workbook again: no new row
+    assert Estate.load(est).fingerprint() == before and not again.added
+
+
+def _export_with_a_typed_host(tmp_path: Path) -> tuple[Path, Path]:
+    """An estate of one host and its zh export with a host the team typed as a new row
+    (no edited cell)."""
+    book = tmp_path / "hunan.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["填报单位：湖南局"])
+    ws.append(["所属业务系统", "服务器主机名", "服务器IP地址", "操作系统"])
+    ws.append(["行政审批 (一期)", "hn-sp-app01", "10.20.1.11", "CentOS 7.9"])
+    wb.save(book)
+    est = tmp_path / "est"
+    import_ledgers([book], est, reader=read_grids)
+    out = tmp_path / "out.xlsx"
+    export_xlsx(Estate.load(est), out, lang="zh")
+    wb = openpyxl.load_workbook(out)
+    ws = wb["主机"]
+    head = [c.value for c in ws[1]]
+    row = [c.value for c in ws[2]]
+    row[head.index("主机编号")] = None
+    row[head.index("主机名")] = "hn-new01"
+    row[head.index("IP地址")] = "10.20.1.99"
+    ws.append(row)
+    wb.save(out)
+    return est, out
+
+
+def test_a_row_added_to_an_export_is_shown_and_written_only_with_apply(tmp_path: Path) -> None:
+    """A host typed as a new row in an exported workbook (no edited cell) was written by
+    `inventory import F` without --apply and showed only in the counts: the round trip is a
+    reviewed diff, so the added row is shown (by name and IP) and written only with --apply."""
+    est, out = _export_with_a_typed_host(tmp_path)
+    before = snapshot(est)
+    runner = CliRunner()
+    res = runner.invoke(main, ["inventory", "import", str(out), "--estate", str(est),
+                               "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert snapshot(est) == before  # nothing written
+    assert "hn-new01 (10.20.1.99)" in res.stdout and "added" in res.stdout
+    assert "1 added row(s) shown, nothing written: run again with --apply" in res.stdout
+    res = runner.invoke(main, ["inventory", "import", str(out), "--estate", str(est),
+                               "--json"])
+    data = json.loads(res.stdout)
+    assert not data["saved"] and not data["applied"] and snapshot(est) == before
+    assert [(a["table"], a["name"], a["ip"]) for a in data["added"]] == [
+        ("hosts", "hn-new01", "10.20.1.99")]
+    res = runner.invoke(main, ["inventory", "import", str(out), "--estate", str(est),
+                               "--json", "--apply"])
+    data = json.loads(res.stdout)
+    assert data["saved"] and data["applied"]
+    hosts = {h["hostname"]: h["ip"] for h in Estate.load(est).rows("hosts")}
+    assert hosts == {"hn-sp-app01": "10.20.1.11", "hn-new01": "10.20.1.99"}
 
 
 def test_edits_of_an_export_name_the_host_edited(tmp_path: Path) -> None:

@@ -226,6 +226,10 @@ def test_re_importing_an_unchanged_export_says_unchanged_and_writes_nothing(
     ws.append(row)
     wb.save(book)
     res = run(main, ["inventory", "import", str(book), "--estate", str(est)])
+    assert res.exit_code == 0, res.output  # an added row is part of the reviewed diff
+    assert "1 added row(s) shown, nothing written: run again with --apply" in res.output
+    assert {p.name: p.read_bytes() for p in est.iterdir() if p.is_file()} == before
+    res = run(main, ["inventory", "import", str(book), "--estate", str(est), "--apply"])
     assert res.exit_code == 0, res.output
     assert f"{est}: updated" in res.output
     assert "export.xlsx" in (est / "estate.yaml").read_text(encoding="utf-8")

@@ -92,12 +92,17 @@ def test_plan_run_import_replan_run(prefect_harness: None, tmp_path: Path, cloud
     assert json.loads(res.stdout)["state"] == "done", res.stdout
 
     # new ledgers: an export of a four-system estate (same images, same ids for the two
-    # known systems) imported into this one adds sys-03 and sys-04
+    # known systems) imported into this one adds sys-03 and sys-04 (rows an export adds
+    # are a reviewed diff: written with --apply)
     bigger = build_estate(tmp_path / "bigger", images, n_systems=4)
     ledger = tmp_path / "ledger.xlsx"
     assert _cli("inventory", "export", "--estate", str(bigger.root), "--xlsx", str(ledger),
                 "--lang", "en").exit_code == 0
     imp = _cli("inventory", "import", str(ledger), "--estate", str(root), "--json")
+    assert imp.exit_code == 0, imp.output
+    assert {a["id"] for a in json.loads(imp.stdout)["added"] if a["table"] == "systems"} \
+        == {"sys-03", "sys-04"} and not json.loads(imp.stdout)["saved"]
+    imp = _cli("inventory", "import", str(ledger), "--estate", str(root), "--json", "--apply")
     assert imp.exit_code == 0, imp.output
     assert {s["id"] for s in Estate.load(root).rows("systems")} == {
         "sys-01", "sys-02", "sys-03", "sys-04"}
