@@ -17,10 +17,10 @@ from shangyun.words import counted
 def status(estate_dir: str, as_json: bool) -> None:
     """Estate counts, assessment, plan waves, and each wave's runs from the journal.
 
-    A wave cut over that ``wave finalize`` would refuse (a classified system, a host its
-    cutover never moved, a system moved disks-only) reads ``cut over — not ready to
-    finalize``, a line under the table says why and what to do, as ``wave status`` does
-    (``--json``: the wave's ``finalize_refused``)."""
+    A wave cut over that 'wave finalize' would refuse (a classified system, a host its
+    cutover never moved, a system moved disks-only) reads 'cut over — not ready to
+    finalize', and a line under the table says why and what to do, as 'wave status' does
+    (--json: the wave's finalize_refused)."""
     from connectors.dashboard import dashboard_status
     from connectors.journal.history import open_reader
     from shangyun.cli.wave import _finalize_refusal
