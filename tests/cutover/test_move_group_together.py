@@ -18,6 +18,7 @@ from shangyun.wave.steps import RunOptions
 from tests.wave.conftest import (  # noqa: F401  (fixtures)
     FORMATS,
     Cloud,
+    WaveEstate,
     bucket,
     build_estate,
     cloud,
@@ -25,24 +26,34 @@ from tests.wave.conftest import (  # noqa: F401  (fixtures)
 )
 
 
-def test_a_member_refused_before_the_freeze_leaves_no_member_cut_over(
-        prefect_harness: None, tmp_path: Path, cloud: Cloud, moto_endpoint: str,  # noqa: F811
-        bucket: str, web: str) -> None:  # noqa: F811
-    root = tmp_path / "estate"
-    est = build_estate(root, tmp_path / "images", n_systems=3, formats=FORMATS[:1], mib=1,
-                       groups=[["sys-01", "sys-02"], ["sys-03"]])
+def _grouped(root: Path, tmp_path: Path, n: int, groups: list[list[str]], moto: str,
+             web: str) -> tuple[WaveEstate, str, str]:
+    """An estate of ``n`` systems in move ``groups``, each with a DNS record on the source
+    (127.0.1.i) that its cutover switches to the target (127.0.2.i) and a TCP health check
+    on ``web``: the estate, the zone's id and name."""
+    est = build_estate(root, tmp_path / "images", n_systems=n, formats=FORMATS[:1], mib=1,
+                       groups=groups)
     zone = f"g{secrets.token_hex(3)}.gov.cn"
-    with Route53Dns(moto_endpoint) as dns:
+    with Route53Dns(moto) as dns:
         zid = dns.zone_id(zone, create=True)
-        for i in (1, 2, 3):
+        for i in range(1, n + 1):
             dns.switch(zid, DnsRecord.make(f"a{i}.{zone}", "A", [f"127.0.1.{i}"], 300))
     port = int(web.rsplit(":", 1)[1])
     (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump({
         "schema_version": 1, "systems": {
-            f"sys-0{i}": {"dns": {"endpoint": moto_endpoint, "zone": zone, "records": [
+            f"sys-0{i}": {"dns": {"endpoint": moto, "zone": zone, "records": [
                 {"name": f"a{i}.{zone}", "type": "A", "values": [f"127.0.2.{i}"]}]},
                 "health": [{"kind": "tcp", "host": "127.0.0.1", "port": port}]}
-            for i in (1, 2, 3)}}))
+            for i in range(1, n + 1)}}))
+    return est, zid, zone
+
+
+def test_a_member_refused_before_the_freeze_leaves_no_member_cut_over(
+        prefect_harness: None, tmp_path: Path, cloud: Cloud, moto_endpoint: str,  # noqa: F811
+        bucket: str, web: str) -> None:  # noqa: F811
+    root = tmp_path / "estate"
+    est, zid, zone = _grouped(root, tmp_path, 3, [["sys-01", "sys-02"], ["sys-03"]],
+                              moto_endpoint, web)
     est.images["disk-02-1"].unlink()  # sys-02's pre-check refuses it
     opts = RunOptions(target="libvirt", target_options={"uri": cloud.uri, "pool": cloud.pool},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
@@ -70,20 +81,7 @@ def test_failing_back_one_member_fails_back_the_whole_group_and_says_so(
     from shangyun.cli import main
 
     root = tmp_path / "estate"
-    build_estate(root, tmp_path / "images", n_systems=2, formats=FORMATS[:1], mib=1,
-                       groups=[["sys-01", "sys-02"]])
-    zone = f"g{secrets.token_hex(3)}.gov.cn"
-    with Route53Dns(moto_endpoint) as dns:
-        zid = dns.zone_id(zone, create=True)
-        for i in (1, 2):
-            dns.switch(zid, DnsRecord.make(f"a{i}.{zone}", "A", [f"127.0.1.{i}"], 300))
-    port = int(web.rsplit(":", 1)[1])
-    (root / "plan" / "cutover.yaml").write_text(yaml.safe_dump({
-        "schema_version": 1, "systems": {
-            f"sys-0{i}": {"dns": {"endpoint": moto_endpoint, "zone": zone, "records": [
-                {"name": f"a{i}.{zone}", "type": "A", "values": [f"127.0.2.{i}"]}]},
-                "health": [{"kind": "tcp", "host": "127.0.0.1", "port": port}]}
-            for i in (1, 2)}}))
+    _est, zid, zone = _grouped(root, tmp_path, 2, [["sys-01", "sys-02"]], moto_endpoint, web)
     opts = RunOptions(target="libvirt", target_options={"uri": cloud.uri, "pool": cloud.pool},
                       staging_dir=str(tmp_path / "staging"), s3_endpoint=moto_endpoint,
                       bucket=bucket).to_dict()

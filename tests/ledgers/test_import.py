@@ -302,26 +302,7 @@ def test_a_host_shared_by_two_systems_stays_in_the_first(tmp_path: Path, split: 
 def test_a_host_added_to_an_export_without_an_id_is_added(tmp_path: Path) -> None:
     """A team adds a host to the exported workbook by typing its name and IP and leaves
     主机编号 blank: that was refused ("row 11, column '主机编号': a value is required")."""
-    book = tmp_path / "hunan.xlsx"
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["填报单位：湖南局"])
-    ws.append(["所属业务系统", "服务器主机名", "服务器IP地址", "操作系统", "内存大小"])
-    ws.append(["行政审批 (一期)", "hn-sp-app01", "10.20.1.11", "CentOS 7.9", "16 GB"])
-    wb.save(book)
-    est = tmp_path / "est"
-    import_ledgers([book], est, reader=read_grids)
-    out = tmp_path / "out.xlsx"
-    export_xlsx(Estate.load(est), out, lang="zh")
-    wb = openpyxl.load_workbook(out)
-    ws = wb["主机"]
-    head = [c.value for c in ws[1]]
-    row = [c.value for c in ws[2]]
-    row[head.index("主机编号")] = None
-    row[head.index("主机名")] = "hn-new01"
-    row[head.index("IP地址")] = "10.20.1.99"
-    ws.append(row)
-    wb.save(out)
+    est, out = _export_with_a_typed_host(tmp_path)
     import_ledgers([out], est, reader=read_grids, apply=True)
     hosts = {h["hostname"]: h for h in Estate.load(est).rows("hosts")}
     assert set(hosts) == {"hn-sp-app01", "hn-new01"}
