@@ -893,11 +893,11 @@ def _read_sheet(
             if found or section is not None:
                 for r in chunk:
                     if r in found:
-                        section = found[r]
-                        section_rows.append((r + base + 1, section.lstrip(_HEADING)))
-                        if section[:1] == _HEADING:  # 二、测试环境: a heading, no system
+                        name, is_system = found[r]
+                        section_rows.append((r + base + 1, name))
+                        section = name if is_system else None
+                        if not is_system:  # 二、测试环境: a heading, no system
                             headings.append(r + base + 1)
-                            section = None
                     elif section is not None:
                         section_of[r + base] = section
                 if found:
@@ -1246,31 +1246,26 @@ _SECTION_FIRST = frozenset("一二三四五六七八九十(（0123456789 \u3000"
 _SECTION_NOT_SYSTEM = re.compile(r"环境|服务器|主机|虚拟机|物理机|设备|清单|台账|明细|列表")
 
 
-def _section_rows(rows: Sequence[list[Any]], chunk: list[int]) -> dict[int, str]:
+def _section_rows(rows: Sequence[list[Any]], chunk: list[int]) -> dict[int, tuple[str, bool]]:
     """The rows of ``chunk`` that are section rows of a host sheet grouped by system: one
     text in the row (typed in its first or second cell, or merged across the table),
-    numbered like a heading (``一、OA系统``, ``（二）审批系统``) → the name after the
-    numbering. A section naming an environment or a kind of row (``二、测试环境``,
-    ``一、物理服务器``) is no system: → its name with :data:`_HEADING` before it."""
-    out: dict[int, str] = {}
+    numbered like a heading (``一、OA系统``, ``（二）审批系统``) → (the name after the
+    numbering, whether it names a system). A section naming an environment or a kind of
+    row (``二、测试环境``, ``一、物理服务器``) names no system."""
+    out: dict[int, tuple[str, bool]] = {}
     for r in chunk:
         row = rows[r]
         head = row[0] if row else None
         if head is None or head == "":
             head = row[1] if len(row) > 1 else None
-        if type(head) is not str or head[:1] not in _SECTION_FIRST or not _SECTION.match(head):
-            continue
-        if any(c is not None and c != "" and c != head for c in row):
+        if type(head) is not str or head[:1] not in _SECTION_FIRST:
             continue
         m = _SECTION.match(head)
-        assert m is not None
+        if m is None or any(c is not None and c != "" and c != head for c in row):
+            continue
         name = m.group("name")
-        out[r] = _HEADING + name if _SECTION_NOT_SYSTEM.search(name) else name
+        out[r] = (name, not _SECTION_NOT_SYSTEM.search(name))
     return out
-
-
-#: marks a section row naming no system (:func:`_section_rows`)
-_HEADING = "\0"
 
 
 def _signature(row: list[Any]) -> bool:
