@@ -419,10 +419,16 @@ _UNGRADED = re.compile(r"(?:未|暂未|尚未|没有|无需|不需|不)(?:定级
 _SAG = re.compile(r"s\s*([1-5])\s*a\s*([1-5])\s*g\s*([1-5])")
 
 
+#: A year in an MLPS cell (三级（2023年测评）, 等保三级(2022年备案)): when it was assessed
+_YEAR = re.compile(r"(?<![\d.])(?:19|20)\d{2}(?![\d.])\s*年?")
+_LEVEL_WORD = re.compile(r"[1-5一二三四五]|\b[iv]+\b|s\d+a\d+g\d+")
+
+
 def parse_mlps(text: str) -> int | None:
     """An MLPS (等保) level 1–5: "3", "三级", "等保3级", "第三级", "III", "L3", "等保2.0三级";
     the 2008 notation S3A3G3 (and "三级（S2A3G3）") gives its overall level G (the higher of
-    S and A); "未定级", "未备案", "不涉及", "待定级" give no level (blank).
+    S and A); "未定级", "未备案", "不涉及", "待定级" give no level (blank). A year beside
+    the level ("三级（2023年测评）") is when it was assessed, not a level.
 
     A cell naming several levels ("二级/三级") is refused: the level decides controls."""
     low = text.strip().lower()
@@ -443,6 +449,10 @@ def parse_mlps(text: str) -> int | None:
         return int(float(low))
     t = re.sub(r"等保\s*[12]\.0|mlps\s*[12]\.0|gb/?t\s*22239(?:-\d+)?"
                r"|(?<![\d.])2\.0(?:\s*版)?(?![\d.])", "", low)  # 三级(2.0): the standard
+    if _YEAR.search(t):  # 三级（2023年测评）: the year of the assessment, no level
+        t = _YEAR.sub(" ", t)
+        if not _LEVEL_WORD.search(t):
+            raise BadValue(f"{text!r} is not an MLPS level (1-5, 三级, 等保3级)")
     levels = {int(d) for d in re.findall(r"\d", t)} | {
         _CN_DIGITS[ch] for ch in t if ch in _CN_DIGITS}
     if len(levels) > 1:
@@ -945,17 +955,20 @@ def parse_dates(text: str) -> str:
 
 _GO_LIVE = re.compile(r"^(?P<y>(?:19|20)\d{2})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*(?:月\s*)?"
                       r"(?:[-/.]?\s*(?P<d>\d{1,2})\s*日?)?)?\s*年?(?:\s+0?0:00(?::00)?)?$")
+#: 20190301 / 201903: an asset system's compact date (yyyymmdd, yyyymm)
+_GO_LIVE_COMPACT = re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>\d{2})?$")
 
 
 def parse_go_live(text: str) -> str:
     """A go-live date (上线时间) as precise as it is written: "2019-03-01", "2019/3/1",
     "2019年3月1日" → "2019-03-01"; "2019.3", "2019年3月", "2019-03" → "2019-03"; "2019",
-    "2019年" → "2019"; an Excel serial day number (43525) → its date. Anything else is
+    "2019年" → "2019"; an asset system's compact "20190301" / "201903" too; an Excel
+    serial day number (43525) → its date. Anything else is
     refused naming the forms that are read."""
     t = text.strip()
     if re.fullmatch(r"\d{5}(?:\.\d+)?", t) and 20000 <= float(t) < 80000:
         return excel_date(float(t)).isoformat()  # a date cell saved as its serial number
-    m = _GO_LIVE.match(t)
+    m = _GO_LIVE.match(t) or _GO_LIVE_COMPACT.match(t)
     if m:
         y, mo, d = int(m.group("y")), m.group("m"), m.group("d")
         try:
@@ -1121,6 +1134,8 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
         if low not in col.choices:
             raise BadValue(f"{text!r} is not one of: {', '.join(col.choices)}")
         result = low
+    elif target in _SYSTEM_NAMES and " " in text and not text.isascii():
+        return _CJK_GAP.sub("", text)
     else:
         return text
     if isinstance(result, int | float) and not isinstance(result, bool):
@@ -1139,6 +1154,23 @@ _HOSTNAME_RE = re.compile(
 def _hostname_fast(text: str) -> bool:
     return len(text) <= 253 and _HOSTNAME_RE.fullmatch(text) is not None
 
+
+
+#: Columns holding a system's name: a space between two Chinese characters is dropped
+#: (综合 办公系统, typed with a space to align it, is 综合办公系统 of the 系统清单 sheet)
+_SYSTEM_NAMES = frozenset({"systems.name", "dependencies.source_system",
+                           "dependencies.target_system", "systems.dr_primary"})
+_CJK_CHARS = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_CJK_GAP = re.compile(f"(?<=[{_CJK_CHARS}])\\s+(?=[{_CJK_CHARS}])")
+
+
+def _system_name(value: Any) -> Any:
+    """The cleaner of a system-name column: :func:`_plain`, without a space between two
+    Chinese characters (a name's spelling, not a word break)."""
+    text = _plain(value)
+    if text is not None and " " in text and not text.isascii():
+        return _CJK_GAP.sub("", text)
+    return text
 
 
 def _plain(value: Any) -> Any:
@@ -1162,7 +1194,7 @@ def cleaner(target: str, unit: str = "", doubts: bool = False) -> Callable[[Any]
     table, column = target.split(".", 1)
     kind = TABLES[table].column(column).kind
     if kind == "str" and target not in _FOLDED:
-        return _plain
+        return _system_name if target in _SYSTEM_NAMES else _plain
 
     def checked(value: Any) -> Any:
         try:

@@ -46,6 +46,8 @@ from shangyun.ledgers.values import (
 from shangyun.words import counted
 
 HEADER_SCAN_ROWS = 30
+#: How far down a header is looked for when the first HEADER_SCAN_ROWS rows hold none
+HEADER_SCAN_DEEP = 100
 _TOTALS = re.compile(
     r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand\s*|sub)?totals?[:：]?|sum[:：]?)$", re.I)
 _TOTAL_FIRST = frozenset("合总小共汇tTsSgG")
@@ -115,17 +117,25 @@ def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
     """The 0-based index of the last header row and the (possibly combined) header cells.
 
     The header row is the row among the first :data:`HEADER_SCAN_ROWS` with the most cells
-    that are known headers (at least two). Up to three rows below it are header rows too
-    when every text in them is a header: a grouped header (配置 over CPU/内存/磁盘: the row
-    below fills the columns), a header split over two rows (``IP`` over ``地址``, ``内存``
-    over ``(GB)``: the texts are joined), or a second language row repeating the first
-    (主机名 over hostname). The data starts below the last header row.
+    that are known headers (at least two); when none is, among the first
+    :data:`HEADER_SCAN_DEEP` (a template's 填表说明 of many lines above the table). Up to
+    three rows below it are header rows too when every text in them is a header: a
+    grouped header (配置 over CPU/内存/磁盘: the row below fills the columns), a header
+    split over two rows (``IP`` over ``地址``, ``内存`` over ``(GB)``: the texts are
+    joined), or a second language row repeating the first (主机名 over hostname). The
+    data starts below the last header row.
     """
     best, best_score = -1, 1
     for i, row in enumerate(grid.rows[:HEADER_SCAN_ROWS]):
         targets = {t for t, _u in (_lookup(c, None, mapping) for c in row) if t}
         if len(targets) > best_score:
             best, best_score = i, len(targets)
+    if best < 0:  # a template's long 填表说明 above the table: look further down
+        for i, row in enumerate(grid.rows[HEADER_SCAN_ROWS:HEADER_SCAN_DEEP],
+                                start=HEADER_SCAN_ROWS):
+            targets = {t for t, _u in (_lookup(c, None, mapping) for c in row) if t}
+            if len(targets) > best_score:
+                best, best_score = i, len(targets)
     if best < 0:
         return None
     header = list(grid.rows[best])
@@ -341,7 +351,7 @@ def read_sheets(inp: LedgerInput) -> FormatRead:
         names = ", ".join(repr(g.sheet) for g in inp.grids if g.sheet) or "the file"
         raise LedgerError(inp.file, "no ledger found: no sheet has a header row with known "
                                     "headers (主机名, IP地址, 系统名称, 单位 …) in its first "
-                                    f"{HEADER_SCAN_ROWS} rows ({names}); add a --mapping "
+                                    f"{HEADER_SCAN_DEEP} rows ({names}); add a --mapping "
                                     "file for other headers")
     plans.sort(key=lambda x: x[0])
     memos: dict[Callable[[Any], Any], dict[Any, Any]] = {}  # cleaner -> its values, cleaned
@@ -827,7 +837,10 @@ def _read_sheet(
                      "above the header; pass --bureau NAME")
         return report
     for r, c in grid.formula_blanks:
-        if r > header_idx and any(x.index == c for x in cols) and not _totals_row(grid.rows[r]):
+        # a row past the last one read holds nothing but formulas without values (an
+        # Excel table's totals row of SUBTOTALs, no label): blank, nothing to warn of
+        if (header_idx < r < len(grid.rows) and any(x.index == c for x in cols)
+                and not _totals_row(grid.rows[r])):
             report.warnings.append(
                 f"row {r + 1}, column {labels.get(next(x.target for x in cols if x.index == c))!r}"
                 ": a formula saved without its value reads as blank (open and save the file "

@@ -1,0 +1,132 @@
+"""Ledgers from bureaus the project had not seen (outside team, round 6).
+
+Each test writes the file the way a bureau's tool wrote it (openpyxl, csv) and imports it
+through the real reader, and the CLI where the output matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+from openpyxl.worksheet.table import Table, TableStyleInfo
+
+from connectors.grid import read_grids
+from shangyun.cli import main
+from shangyun.errors import LedgerError
+from shangyun.ledgers.read import read_ledger
+from shangyun.ledgers.values import BadValue, parse_go_live, parse_mlps
+
+
+def test_an_excel_table_with_a_totals_row_of_formulas_is_read(tmp_path: Path) -> None:
+    """A bureau formats its host list as an Excel table (插入 → 表格) and ticks 汇总行:
+    the totals row holds SUBTOTAL formulas and no label. Saved by a program that does not
+    calculate, the row has no cells the reader returns, and the import crashed
+    (IndexError in the formula-blank check)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "服务器"
+    for row in [["系统名称", "主机名", "IP地址", "CPU(核)", "内存(GB)", "磁盘(GB)"],
+                ["OA系统", "gx-oa-01", "10.4.1.5", 4, 8, 100],
+                ["OA系统", "gx-oa-02", "10.4.1.6", 4, 8, 100],
+                [None, None, None, "=SUBTOTAL(109,Servers[CPU(核)])",
+                 "=SUBTOTAL(109,Servers[内存(GB)])", "=SUBTOTAL(109,Servers[磁盘(GB)])"]]:
+        ws.append(row)
+    table = Table(displayName="Servers", ref="A1:F4")
+    table.totalsRowCount = 1
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium9", showRowStripes=True)
+    ws.add_table(table)
+    path = tmp_path / "广西局服务器表.xlsx"
+    wb.save(path)
+    read = read_ledger(path, reader=read_grids)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["gx-oa-01", "gx-oa-02"]
+    assert not any("formula" in w for w in read.warnings), read.warnings
+
+
+@pytest.mark.parametrize(("text", "date"), [("20190301", "2019-03-01"), ("201903", "2019-03"),
+                                            ("20191231", "2019-12-31")])
+def test_a_go_live_date_written_as_eight_or_six_digits_is_read(text: str, date: str) -> None:
+    """Asset systems export dates as 20190301 (yyyymmdd): refused as no go-live date."""
+    assert parse_go_live(text) == date
+
+
+@pytest.mark.parametrize("text", ["20191301", "20190230", "201913", "12345678"])
+def test_a_compact_date_that_is_no_date_is_still_refused(text: str) -> None:
+    with pytest.raises(BadValue, match="is not a go-live date"):
+        parse_go_live(text)
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("三级（2023年测评）", 3), ("等保三级(2022年备案)", 3), ("二级（2021）", 2),
+    ("三级，2023年已测评", 3), ("等保三级(已备案)", 3)])
+def test_an_mlps_level_with_the_year_of_its_assessment_is_read(text: str, level: int) -> None:
+    """A year beside the level (三级（2023年测评）) was read as more levels and refused
+    ("names several MLPS levels")."""
+    assert parse_mlps(text) == level
+
+
+@pytest.mark.parametrize("text", ["二级/三级（2023年测评）", "2023年"])
+def test_an_mlps_cell_with_a_year_and_two_levels_or_none_is_still_refused(text: str) -> None:
+    with pytest.raises(BadValue):
+        parse_mlps(text)
+
+
+def test_a_header_below_a_long_instruction_block_is_found(tmp_path: Path) -> None:
+    """A template puts its 填表说明 (38 numbered lines) above the table: the header in row
+    40 was past the first 30 rows searched, and the workbook was refused ("no ledger
+    found")."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "主机清单"
+    ws.append(["填表说明"])
+    for i in range(1, 38):
+        ws.append([f"{i}. 请按照要求填写第{i}项内容，不得留空。"])
+    ws.append([])
+    ws.append(["单位", "系统名称", "主机名", "IP地址", "操作系统", "CPU(核)", "内存(GB)"])
+    ws.append(["江西局", "OA系统", "jx-oa-01", "10.5.1.5", "CentOS 7.9", 4, 8])
+    path = tmp_path / "jiangxi.xlsx"
+    wb.save(path)
+    read = read_ledger(path, reader=read_grids)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["jx-oa-01"]
+    assert read.sheets[0].header_row == 40
+
+
+def test_a_sheet_with_no_header_in_its_first_100_rows_is_still_refused(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    for i in range(120):
+        ws.append([f"说明 {i}"])
+    ws.append(["单位", "系统名称", "主机名", "IP地址"])
+    path = tmp_path / "x.xlsx"
+    wb.save(path)
+    with pytest.raises(LedgerError, match="no ledger found"):
+        read_ledger(path, reader=read_grids)
+
+
+def test_system_names_differing_by_spacing_or_bracket_width_are_one_system(
+        xlsx: Callable[..., Path]) -> None:
+    """The 系统清单 sheet says 综合办公系统 and OA系统（新）; the host sheet, typed by
+    someone else, 综合 办公系统 and OA系统(新): two extra systems were made, and the host
+    was 'listed under two systems'."""
+    path = xlsx("fujian.xlsx", {
+        "系统清单": [["单位", "系统名称", "等保级别", "负责人"],
+                     ["福建局", "OA系统（新）", "三级", "张三"],
+                     ["福建局", "综合办公系统", "二级", "李四"]],
+        "主机清单": [["单位", "系统名称", "主机名", "IP地址", "操作系统"],
+                     ["福建局", "OA系统(新)", "fj-oa-01", "10.7.1.5", "CentOS 7.9"],
+                     ["福建局", "综合 办公系统", "fj-oa-02", "10.7.1.6", "CentOS 7.9"]],
+        "系统-主机对应": [["系统名称", "主机名", "IP地址"],
+                          ["OA系统（新）", "fj-oa-01", "10.7.1.5"],
+                          ["综合办公 系统", "fj-oa-02", "10.7.1.6"]]})
+    est = path.parent / "est"
+    res = CliRunner().invoke(main, ["inventory", "import", str(path), "--estate", str(est),
+                                    "--no-progress"])
+    assert res.exit_code == 0, res.output
+    systems = (est / "systems.csv").read_text(encoding="utf-8").splitlines()
+    assert len(systems) == 3, systems  # the header and two systems
+    assert "listed under two systems" not in res.output
+    hosts = (est / "hosts.csv").read_text(encoding="utf-8")
+    assert hosts.count("s-") >= 2
