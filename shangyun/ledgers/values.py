@@ -37,12 +37,13 @@ class BadValue(ValueError):
 
 class Doubtful:
     """A cell value that is used, with a warning (several IPs in one cell: the first is
-    used). ``kind`` groups the warnings of a column (one line per column and kind)."""
+    used). ``kind`` groups the warnings of a column (one line per column and kind);
+    ``detail`` says what this cell lost, beside its row ("dropped 10.0.0.6")."""
 
-    __slots__ = ("kind", "value")
+    __slots__ = ("detail", "kind", "value")
 
-    def __init__(self, value: Any, kind: str) -> None:
-        self.value, self.kind = value, kind
+    def __init__(self, value: Any, kind: str, detail: str | None = None) -> None:
+        self.value, self.kind, self.detail = value, kind, detail
 
     def __repr__(self) -> str:
         return f"Doubtful({self.value!r}, {self.kind!r})"
@@ -803,8 +804,17 @@ def parse_ip(text: str) -> str | Doubtful:
     if in_range:
         return Doubtful(found[0], _RANGE_USED)
     if len(found) + len(refused) > 1:
-        return Doubtful(found[0], "holds several IP addresses; the first usable one is used")
+        return Doubtful(found[0], "holds several IP addresses; the first usable one is used",
+                        _dropped(found[1:], refused))
     return found[0]
+
+
+def _dropped(others: list[str], refused: list[BadValue]) -> str:
+    """What a cell of several IPs lost: "dropped 10.0.0.6, 10.0.0.7 and 1 unusable"."""
+    parts = [", ".join(others[:5]) + (" …" if len(others) > 5 else "")] if others else []
+    if refused:
+        parts.append(f"{len(refused)} unusable")
+    return "dropped " + " and ".join(parts)
 
 
 #: The most addresses a range in one host's IP cell may hold (read as that host's NICs or

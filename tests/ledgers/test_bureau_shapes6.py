@@ -130,3 +130,17 @@ def test_system_names_differing_by_spacing_or_bracket_width_are_one_system(
     assert "listed under two systems" not in res.output
     hosts = (est / "hosts.csv").read_text(encoding="utf-8")
     assert hosts.count("s-") >= 2
+
+
+def test_the_several_ips_warning_names_the_addresses_dropped(xlsx: Callable[..., Path]) -> None:
+    """A cell with several IPs gave the first with a warning listing the rows only: which
+    addresses were dropped was not said, so nobody could check they were the NICs."""
+    path = xlsx("henan.xlsx", {"主机": [
+        ["单位", "系统名称", "主机名", "IP地址"],
+        ["河南局", "OA系统", "hn2-oa-01", "10.10.1.5,10.10.1.6"],
+        ["河南局", "OA系统", "hn2-oa-02", "10.10.1.7；10.10.1.8、10.10.1.9"],
+        ["河南局", "OA系统", "hn2-oa-03", "10.10.1.10"]]})
+    read = read_ledger(path, reader=read_grids)
+    assert [h["ip"] for h in read.rows["hosts"]] == ["10.10.1.5", "10.10.1.7", "10.10.1.10"]
+    w = next(w for w in read.warnings if "several IP addresses" in w)
+    assert "(rows 2: dropped 10.10.1.6; 3: dropped 10.10.1.8, 10.10.1.9)" in w, w

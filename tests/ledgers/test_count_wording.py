@@ -33,8 +33,8 @@ def test_doubtful_cells_are_counted_in_number(tmp_path: Path, several: int,
     flat = " ".join(out.split())
     assert wording in flat, out
     assert "cell(s)" not in flat
-    where = "(row 2)" if several == 1 else "(rows " + ", ".join(
-        str(r) for r in range(2, 2 + several)) + ")"
+    where = ("(row 2: dropped 10.3.0.2)" if several == 1 else "(rows " + "; ".join(
+        f"{r}: dropped 10.3.{r - 2}.2" for r in range(2, 2 + several)) + ")")
     assert where in flat, out
 
 

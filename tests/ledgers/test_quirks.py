@@ -159,7 +159,7 @@ def test_several_ips_full_width_and_spaces(tmp_path: Path) -> None:
     # d: the business address labelled beside the management one wins, as between columns
     assert got == {"a": "10.8.0.1", "b": "10.8.0.2", "c": "10.8.0.3", "d": "10.9.0.4"}
     [w] = [w for w in read.warnings if "IP addresses" in w]  # type: ignore[attr-defined]
-    assert "1 cell holds several IP addresses" in w and "(row 2)" in w
+    assert "1 cell holds several IP addresses" in w and "(row 2: dropped 10.8.1.1)" in w
     [w] = [w for w in read.warnings if "management" in w]  # type: ignore[attr-defined]
     assert "1 cell holds a management address" in w and "(row 5)" in w
 

@@ -860,7 +860,7 @@ def _read_sheet(
     outside_cols = [k for k, c in enumerate(cols) if c.target == "dependencies.target_system"]
     bureau_cols = [k for k, c in enumerate(cols) if c.target == "bureaus.name"]
     bureau_notes: dict[str, Any] = {}  # a 单位 cell -> itself, or the bureau with a doubt
-    doubts: dict[tuple[str, str], list[int]] = {}
+    doubts: dict[tuple[str, str], list[int | str]] = {}
     filled = report.filled
     # a host sheet's 系统名称 written once per group, blank below ("same as above")
     system_cols = [k for k, c in enumerate(cols) if c.target == "systems.name"]
@@ -1094,7 +1094,8 @@ def _read_sheet(
             f"{more}): a grouped ledger writes a system's name once over its hosts — if a "
             "host belongs to no system, write - in its cell")
     for (label, what), at in doubts.items():
-        rows_text = ", ".join(str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
+        rows_text = ("; " if type(at[0]) is str else ", ").join(
+            str(x) for x in at[:5]) + (" …" if len(at) > 5 else "")
         report.warnings.append(f"column {label!r}: {counted(len(at), 'cell')} "
                                f"{_agree(what, len(at))} ({_rows_word(len(at))} {rows_text})")
     return report
@@ -1367,7 +1368,7 @@ def _row_parts(layout: _Layout, cells: list[list[Any]], j: int) -> dict[str, Row
 
 def _slow_parts(layout: _Layout, cells: list[list[Any]], j: int, raw: list[Any],
                 sheet: str | None, row_no: int, problems: _Problems,
-                doubts: dict[tuple[str, str], list[int]]) -> tuple[dict[str, Row], bool]:
+                doubts: dict[tuple[str, str], list[int | str]]) -> tuple[dict[str, Row], bool]:
     """Row ``j``'s values grouped by table, cell by cell: a bad value is a problem naming
     the cell (the row is then left out: ``True``), a doubtful one a warning; the first
     column of two meaning the same field wins."""
@@ -1383,7 +1384,8 @@ def _slow_parts(layout: _Layout, cells: list[list[Any]], j: int, raw: list[Any],
             bad = True
             continue
         if tv is Doubtful:
-            doubts.setdefault((c.label, v.kind), []).append(row_no)
+            doubts.setdefault((c.label, v.kind), []).append(
+                row_no if v.detail is None else f"{row_no}: {v.detail}")
             v = v.value
         part = parts.get(table)
         if part is None:
