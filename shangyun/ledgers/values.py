@@ -1063,6 +1063,24 @@ _SPECIAL: dict[str, Callable[[str], Any]] = {
 }
 
 
+#: Two sizes split by a slash (16G/32G, 40G/500G): used/total, or two values?
+_SLASH_PAIR = re.compile(rf"\s*({_NUM}\s*[a-zA-Z]*)\s*/\s*({_NUM}\s*[a-zA-Z]*)\s*")
+
+
+def _two_sizes(text: str, target: str, first: str, second: str) -> str:
+    """The refusal of a size cell holding two sizes split by a slash, saying what each
+    reading would be and what to write."""
+    if target == "hosts.memory_gb":
+        return (f"{text!r} gives two sizes: used/total ({first} in use of {second}?) or "
+                f"two values? Give the host's memory alone (its total: {second})")
+    if target in _DISK_SIZES:
+        return (f"{text!r} gives two sizes: used/total ({first} in use of {second}?) or two "
+                f"disks? Give the total size ({second}), or each disk labelled "
+                f"(系统盘{first}+数据盘{second}) or added up ({first}+{second})")
+    return (f"{text!r} gives two sizes: used/total ({first} of {second}?) or two values? "
+            "Give one size")
+
+
 #: Text columns that are identifiers or addresses: full-width characters are folded.
 _FOLDED = frozenset({"hosts.hostname", "hosts.ip", "hosts.mac", "dependencies.external",
                      "bureaus.ssh_user", "bureaus.ssh_jump", "dependencies.source_host",
@@ -1125,7 +1143,13 @@ def clean_or_doubt(target: str, value: Any, unit: str = "") -> Any:
             if col.high is not None and raid.value > col.high:
                 raise BadValue(f"{text!r} is above the maximum {col.high:g}")
             return raid
-        result = parse_size_gb(text, factor_unit)
+        try:
+            result = parse_size_gb(text, factor_unit)
+        except BadValue:
+            pair = _SLASH_PAIR.fullmatch(text)
+            if pair:  # 16G/32G: used/total, or two values?
+                raise BadValue(_two_sizes(text, target, *pair.groups())) from None
+            raise
         if (target == "hosts.memory_gb" and unit not in SIZE_UNITS and result >= 1024
                 and _BARE.fullmatch(text)):  # 16384 under 内存: MB, most likely
             if col.high is not None and result > col.high:

@@ -144,3 +144,20 @@ def test_the_several_ips_warning_names_the_addresses_dropped(xlsx: Callable[...,
     assert [h["ip"] for h in read.rows["hosts"]] == ["10.10.1.5", "10.10.1.7", "10.10.1.10"]
     w = next(w for w in read.warnings if "several IP addresses" in w)
     assert "(rows 2: dropped 10.10.1.6; 3: dropped 10.10.1.8, 10.10.1.9)" in w, w
+
+
+@pytest.mark.parametrize(("header", "cell", "says"), [
+    ("内存", "16G/32G", "'16G/32G' gives two sizes: used/total (16G in use of 32G?) or two "
+                        "values? Give the host's memory alone (its total: 32G)"),
+    ("磁盘", "40G/500G", "'40G/500G' gives two sizes: used/total (40G in use of 500G?) or two "
+                         "disks? Give the total size (500G), or each disk labelled "
+                         "(系统盘40G+数据盘500G) or added up (40G+500G)")])
+def test_two_sizes_split_by_a_slash_are_refused_saying_what_they_may_mean(
+        xlsx: Callable[..., Path], header: str, cell: str, says: str) -> None:
+    """Memory 16G/32G (used of total, as a monitoring export writes it) was refused as
+    "is not a size (like 16G …)": the bureau could not tell what was wrong."""
+    path = xlsx("henan.xlsx", {"主机": [["单位", "主机名", "IP地址", header],
+                                        ["河南局", "hn2-oa-01", "10.10.1.5", cell]]})
+    with pytest.raises(LedgerError) as err:
+        read_ledger(path, reader=read_grids)
+    assert f"row 2, column '{header} (D)': {says}" in str(err.value), str(err.value)
