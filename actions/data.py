@@ -107,11 +107,15 @@ def refuse_target_elsewhere(ctx: RunContext, step: Step) -> None:
 
 def _target_key(item: DataItem) -> tuple[str, ...]:
     """What a copy writes into: the database (engine, host, port, name) or the folder."""
-    if item.kind == "db" and isinstance(item.target, Mapping):
-        t = item.target
-        return (item.engine, str(t.get("host") or "").lower(), str(t.get("port") or ""),
-                str(t.get("dbname") or ""))
-    return (item.kind, str(item.target))
+    return _key_of(item.kind, item.engine, item.target)
+
+
+def _key_of(kind: Any, engine: Any, target: Any) -> tuple[str, ...]:
+    """:func:`_target_key` of an item's fields (as journaled: no record made per copy)."""
+    if kind == "db" and isinstance(target, Mapping):
+        return (str(engine), str(target.get("host") or "").lower(),
+                str(target.get("port") or ""), str(target.get("dbname") or ""))
+    return (str(kind), str(target))
 
 
 def _where(item: DataItem) -> str:
@@ -126,19 +130,17 @@ def production_elsewhere(journal: WaveJournal, wave: int, system_id: str,
     target and which is in production there — cut over, or its DNS switched to the target
     (:func:`traffic_switched`) — or None. The same system under another id (a re-import
     renamed it, or moved it to another bureau: ids derive from both) would otherwise copy
-    its frozen source over its own production target."""
+    its frozen source over its own production target. One read of the journal
+    (:meth:`WaveJournal.production_copies`), whatever the size of the programme."""
     want = _target_key(item)
-    for w in journal.waves():
-        for other in journal.systems(w):
-            if (w, other) == (wave, system_id):
-                continue
-            if not (cut_over(journal, w, other) or traffic_switched(journal, w, other)):
-                continue
-            for rec in journal.records(w, other):
-                if rec.kind != "copy" or rec.status == UNDONE or not rec.payload.get("item"):
-                    continue
-                if _target_key(from_record(DataItem, rec.payload["item"])) == want:
-                    return w, other
+    for w, rec in journal.production_copies():
+        if (w, rec.system_id) == (wave, system_id):
+            continue
+        data = rec.payload.get("item")
+        if rec.kind != "copy" or not data:
+            continue
+        if _key_of(data.get("kind"), data.get("engine"), data.get("target")) == want:
+            return w, rec.system_id
     return None
 
 

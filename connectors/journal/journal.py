@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, and_, exists, func, inspect, or_, select
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from connectors.journal import audit as audit_store
 from connectors.journal.heads import HeadKeeper
@@ -720,6 +720,40 @@ class Journal:
                  .order_by(StepRow.updated_at.desc(), StepRow.id.desc()).limit(1))
             row = s.execute(q).scalar_one_or_none()
             return _entry(row) if row else None
+
+        return self._tx(go, write=False)
+
+    def production_copies(self) -> list[StepEntry]:
+        """In one query: the ``copy`` step records (keys ``S/copy/…``) not undone of every
+        system in production in its wave, by wave, then the system's first start in the
+        wave, then record id. "In production" reads the system's ``S/cutover`` and
+        ``S/dns`` records as :meth:`latest_step` does (the most recently updated record of
+        the key over every run; ``cutover`` done, or ``dns`` anything but undone); a copy
+        counts by its record in the newest run of the key (as :meth:`wave_steps` read
+        oldest first and keyed by step gives it), whichever was updated last."""
+
+        def go(s: Session) -> list[StepEntry]:
+            row, newer, mark, later, first = (StepRow, aliased(StepRow), aliased(StepRow),
+                                              aliased(StepRow), aliased(StepRow))
+            mark_is_latest = ~exists().where(
+                later.wave == mark.wave, later.system == mark.system, later.step == mark.step,
+                or_(later.updated_at > mark.updated_at,
+                    and_(later.updated_at == mark.updated_at, later.id > mark.id)))
+            in_production = exists().where(
+                mark.wave == row.wave, mark.system == row.system,
+                or_(and_(mark.step == row.system + "/cutover", mark.status == DONE),
+                    and_(mark.step == row.system + "/dns", mark.status != UNDONE)),
+                mark_is_latest)
+            newest_of_key = ~exists().where(newer.wave == row.wave, newer.system == row.system,
+                                            newer.step == row.step, newer.id > row.id)
+            system_start = (select(func.min(first.id))
+                            .where(first.wave == row.wave, first.system == row.system)
+                            .scalar_subquery())
+            q = (select(StepRow.__table__)  # plain rows: no ORM identity map to fill
+                 .where(row.step.like("%/copy/%"), row.status != UNDONE, newest_of_key,
+                        in_production)
+                 .order_by(row.wave, system_start, row.id))
+            return [_entry(r) for r in s.execute(q)]  # type: ignore[arg-type]
 
         return self._tx(go, write=False)
 

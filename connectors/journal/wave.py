@@ -229,6 +229,12 @@ class SqlWaveJournal:
         """Every wave that has a step record, lowest first."""
         return self.j.step_waves()
 
+    def production_copies(self) -> list[tuple[int, StepRecord]]:
+        """``(wave, record)`` of every ``copy`` step not undone of every system in
+        production in its wave (:meth:`connectors.journal.Journal.production_copies`:
+        one query)."""
+        return [(e.wave, _record(e)) for e in self.j.production_copies()]
+
     def system_waves(self, system_id: str) -> list[int]:
         """Every wave in which ``system_id`` has a step record, lowest first."""
         return self.j.system_waves(system_id)

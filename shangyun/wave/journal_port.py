@@ -27,7 +27,7 @@ from typing import Any, Final, Protocol
 from shangyun.estate.names import command_arg
 from shangyun.journal.status import DONE, NEEDS_UNDO
 from shangyun.wave.classified import classified_refusal
-from shangyun.wave.engine import StepJournal
+from shangyun.wave.engine import StepJournal, StepRecord
 from shangyun.wave.state import (
     CUTOVER,
     PENDING,
@@ -157,6 +157,15 @@ class WaveJournal(StepJournal, Protocol):
 
     def waves(self) -> list[int]:
         """Every wave that has a step record, lowest first."""
+        ...
+
+    def production_copies(self) -> list[tuple[int, StepRecord]]:
+        """``(wave, record)`` of every ``copy`` step not undone of every system in
+        production in its wave — cut over, or its DNS switched — in one read of the
+        journal: by wave, then the system's first start in the wave. In production as
+        :meth:`last` reads the system's ``cutover`` and ``dns`` steps (:func:`cut_over`,
+        ``traffic_switched``); each copy as :meth:`records` gives it (the newest run's
+        record of its key). The check of N19 (``actions.data.production_elsewhere``)."""
         ...
 
 
