@@ -15,7 +15,7 @@ from shangyun.runbook.sources import plan_files, wave_of_systems
 from shangyun.wave.classified import classified_ids, classified_refusal
 from shangyun.wave.cutover import DEFAULT_SOAK_HOURS, UNLISTED, finalize_verdict, load_cutover
 from shangyun.wave.journal_port import holding_wave
-from shangyun.wave.runwords import run_words
+from shangyun.wave.runwords import last_run_words
 from shangyun.wave.unmoved import hosts_never_moved, launched_hosts, never_moved_reason
 
 
@@ -78,16 +78,6 @@ def _members(journal: Any, estate_dir: str, number: int,
         "finalized")
 
 
-def _run_again(journal: Any, estate_dir: str, runs: list[dict[str, Any]]) -> str:
-    """The options that repeat the wave's last ``run`` (`` --target-uri …``,
-    :func:`shangyun.wave.runwords.run_words`) for the ``wave run`` commands a refusal
-    prints: a libvirt run without them is refused. Empty without such a run."""
-    last = next((r for r in reversed(runs) if r["kind"] == "run"), None)
-    if last is None:
-        return ""
-    return run_words(journal.run_params(last["id"]).get("options"), estate_dir)
-
-
 def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
                   soak_hours: float | None = None, where: str = "") -> dict[str, Any]:
     """Close wave ``number`` once every system is cut over and the soak period is over.
@@ -138,7 +128,7 @@ def finalize_wave(estate_dir: str, number: int, *, now: datetime | None = None,
             if sid not in systems:
                 systems[sid] = {"cutover": "never run", "at": None}
         names, classified = _system_names(estate_dir), _classified(estate_dir)
-        again = _run_again(journal, estate_dir, runs)
+        again = last_run_words(journal, number, estate_dir)
         verdict = finalize_verdict(systems, now, soak, names, number, again, where)
         # a classified (涉密) system — a re-imported ledger may mark one after its wave
         # ran — never gets the cloud as its home: after a finalize no fail-back is possible

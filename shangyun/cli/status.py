@@ -23,7 +23,7 @@ def status(estate_dir: str, as_json: bool) -> None:
     (--json: the wave's finalize_refused)."""
     from connectors.dashboard import dashboard_status
     from connectors.journal.history import open_reader
-    from shangyun.cli.wave import _finalize_refusal
+    from shangyun.cli.wavestatus import finalize_refusal
     from shangyun.report import programme_status
     from shangyun.wave.state import CUT_OVER, state_words
 
@@ -31,7 +31,7 @@ def status(estate_dir: str, as_json: bool) -> None:
         data: dict[str, Any] = programme_status(estate_dir, journal=journal)
     for w in data["waves"]:
         if w["state"] == CUT_OVER:  # judged as 'wave finalize' and 'wave status' judge
-            w["finalize_refused"] = _finalize_refusal(w["wave"], [], estate_dir)
+            w["finalize_refused"] = finalize_refusal(w["wave"], [], estate_dir)
     data["dashboard"] = dashboard_status(estate_dir, data["waves"])
     if as_json:
         data.pop("systems")

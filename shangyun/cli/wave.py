@@ -6,7 +6,6 @@ run would do. The other commands import the flow or the step actions only when c
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,12 @@ from shangyun.cli.output import (
     json_option,
     print_json,
 )
-from shangyun.errors import EstateError, PlanError, ShangyunError
+from shangyun.cli.wavestatus import (
+    estate_names,
+    finalize_refusal,
+    journaled_wave,
+)
+from shangyun.errors import PlanError, ShangyunError
 from shangyun.estate import Estate
 from shangyun.estate.names import (
     command_arg,
@@ -35,19 +39,15 @@ from shangyun.estate.names import (
     resolve_in,
     shell_word,
 )
-from shangyun.wave.classified import CLASSIFIED_WORDS, classified_ids, way_home
 from shangyun.wave.state import (
-    CUT_OVER,
     PENDING,
     SKIPPED,
     counted,
     counts_words,
-    not_finalizable,
     state_counts,
     state_words,
 )
 from shangyun.wave.steps import TARGET_FORMATS, RunOptions
-from shangyun.wave.unmoved import hosts_never_moved, launched_hosts, never_moved_reason
 
 
 def _target_options(target: str, uri: str | None, pool: str | None, endpoint: str | None,
@@ -136,11 +136,11 @@ def _distributed(estate_dir: str, number: int, as_json: bool, **kwargs: Any) -> 
                              "wave": number}, estate_dir)
         summary = f"  ({escape(result['summary'])})" if result.get("summary") else ""
         console.print(f"[bold]wave {number}[/] (distributed): {escape(words)}{summary}")
-        bureaus = _names(estate_dir, "bureau")
+        bureaus = estate_names(estate_dir, "bureau")
         for b in result["bureaus"]:
             console.print(f"  {escape(readable(b['bureau'], bureaus))}: {b['outcome']} "
                           f"(journal: {b.get('journal_state', '-')}, resumes {b['resumes']})")
-        systems = _names(estate_dir, "system")
+        systems = estate_names(estate_dir, "system")
         for s in result["systems"]:
             console.print(f"  {escape(readable(s['id'], systems))}: "
                           f"{_state_words(s['state'])} {escape(s.get('error'))}")
@@ -277,7 +277,7 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
 def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     """Show wave NUMBER as the journal records it: the wave's state, each system's state
     (by name) and every step."""
-    status = _journaled_wave(estate_dir, number)
+    status = journaled_wave(estate_dir, number)
     if not status["runs"] and not status.get("pending"):
         _refuse_unplanned(estate_dir, number)
     if as_json:
@@ -299,7 +299,7 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
     summary = counts_words(counts)
     console.print(f"[bold]wave {number}[/]: {escape(_wave_words(status, estate_dir))}  ({summary}; "
                   f"runs: {len(status['runs'])})")
-    bureaus = _names(estate_dir, "bureau")
+    bureaus = estate_names(estate_dir, "bureau")
     for bureau, b in (status.get("bureaus") or {}).items():
         console.print(f"  {escape(label(bureau, bureaus))}: {b['status']} (run {b['run']}, "
                       f"flow run "
@@ -319,7 +319,7 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                       st["status"], st.get("error") or "")
     if status["state"] == "cut_over":  # the wave's last step, not a system's
         t.add_row(f"wave {number}", "finalize", "pending",
-                  _finalize_refusal(number, status["systems"], estate_dir)
+                  finalize_refusal(number, status["systems"], estate_dir)
                   or f"shangyun wave finalize {number} after the soak period")
     console.print(t)
 
@@ -335,7 +335,7 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     rolled back by the operator's command (who, when)."""
     state, number = status["state"], status["wave"]
     words = state.replace("_", " ")
-    refusal = _finalize_refusal(number, status.get("systems") or [], estate_dir) \
+    refusal = finalize_refusal(number, status.get("systems") or [], estate_dir) \
         if state == "cut_over" else None
     if refusal:
         return f"{words} — {refusal}"
@@ -346,118 +346,13 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     by = status.get("rolled_back_by")
     if by and state in ("rolled_back", "partly_rolled_back"):
         system = by.get("system")
-        names = _names(estate_dir, "system") if system and estate_dir else {}
+        names = estate_names(estate_dir, "system") if system and estate_dir else {}
         command = f"shangyun wave rollback {number}" + (
             f" --system {command_arg('system', system, names)}" if system else "")
         return (f"{words} by the operator's '{command}' "
                 f"({by.get('operator') or '?'}, {_utc(by.get('at'))}; not a failure, "
                 "nothing to decide)")
     return words
-
-
-def _finalize_refusal(number: int, systems: list[dict[str, Any]],
-                      estate_dir: str | None) -> str | None:
-    """Why ``wave finalize`` would refuse a wave that reads cut over, as ``wave status``
-    says it (None: it would not): a system the estate marks classified
-    (:func:`_classified_words`), a cut-over system the estate gives a host its run never
-    moved (:func:`_never_moved_words`, the judgement finalize makes), or systems moved
-    disks-only (:func:`_not_finalizable_words`).
-
-    ``systems`` without their steps (a run's own report: ``wave run``/``resume``, a
-    distributed run) are judged as the journal records them, as ``wave status`` judges."""
-    if estate_dir and (not systems or any("steps" not in s for s in systems)):
-        # no estate or journal to read: judged on what the report says
-        with contextlib.suppress(ShangyunError):
-            systems = _journaled_wave(estate_dir, number)["systems"]
-    estate = _estate_or_none(estate_dir)
-    secret = _classified_words(number, systems, estate, estate_dir)
-    if secret:
-        return secret
-    unmoved = _never_moved_words(number, systems, estate, estate_dir)
-    if unmoved:
-        return unmoved
-    refused = not_finalizable({s["id"]: s["state"] for s in systems})
-    return _not_finalizable_words(number, refused, estate_dir) if refused else None
-
-
-def _estate_or_none(estate_dir: str | None) -> Estate | None:
-    """The estate at ``estate_dir`` for a judgement that is said beside a status; None
-    when there is none to read (the status is said without it)."""
-    if not estate_dir:
-        return None
-    try:
-        return Estate.load(estate_dir, check=False)
-    except ShangyunError:
-        return None
-
-
-def _never_moved_words(number: int, systems: list[dict[str, Any]],
-                       estate: Estate | None, estate_dir: str | None = None) -> str | None:
-    """Why ``wave finalize`` would refuse the wave for its cut-over systems the estate now
-    gives a host their run never moved (:func:`shangyun.wave.unmoved.hosts_never_moved`,
-    as finalize judges it), with the commands that move each whole; None when none."""
-    if estate is None:
-        return None
-    launched = {s["id"]: launched_hosts((st["key"], st["kind"], st["status"])
-                                        for st in s["steps"])
-                for s in systems if s["state"] == CUT_OVER}
-    missing = hosts_never_moved(launched, estate.rows("hosts"))
-    if not missing:
-        return None
-    names, again = names_of(estate, "system"), _again(estate_dir, number)
-    where = estate_words(estate_dir) if estate_dir else ""
-    return "finalize would refuse " + "; ".join(
-        never_moved_reason(number, sid, hosts, names, again, where)
-        for sid, hosts in missing.items())
-
-
-def _classified_words(number: int, systems: list[dict[str, Any]],
-                      estate: Estate | None, estate_dir: str | None = None) -> str | None:
-    """Why ``wave finalize`` would refuse the wave for the systems of it the estate marks
-    classified (涉密) — a ledger re-imported after the wave ran — and what brings each one
-    home (:mod:`shangyun.wave.classified`); None when it has none (or no estate)."""
-    if estate is None:
-        return None
-    secret, names = classified_ids(estate), names_of(estate, "system")
-    hit = [s for s in systems if s["id"] in secret]
-    if not hit:
-        return None
-    where = estate_words(estate_dir) if estate_dir else ""
-    return "finalize would refuse " + "; ".join(
-        f"{readable(s['id'], names)}: {CLASSIFIED_WORDS} — "
-        f"{way_home(number, s['state'], s['id'], names, where)}" for s in hit)
-
-
-def _not_finalizable_words(number: int, refused: list[str], estate_dir: str | None) -> str:
-    """Why ``wave finalize`` would refuse a cut-over wave and what to do instead
-    (:func:`not_finalizable`: systems moved disks-only, each named)."""
-    names = _names(estate_dir, "system") if estate_dir else {}
-    who = ", ".join(readable(s, names) for s in refused[:10]) + (" …" if len(refused) > 10
-                                                                   else "")
-    where = estate_words(estate_dir) if estate_dir else ""
-    again = _again(estate_dir, number)
-    return (f"finalize would refuse {who}: moved disks-only (plan/cutover.yaml does not "
-            f"list it, nothing of it was switched: its source is still production). List "
-            f"it in plan/cutover.yaml and run 'shangyun wave run {number}{where}{again}' "
-            f"again to "
-            f"cut it over, or take it out of the wave (re-plan); then 'shangyun wave "
-            f"finalize {number}{where}' after the soak period")
-
-
-def _again(estate_dir: str | None, number: int) -> str:
-    """The options that repeat wave ``number``'s last run (``--target-uri …``,
-    :func:`shangyun.wave.runwords.run_words`), for a ``wave run`` this command suggests: a
-    libvirt run without them is refused. Empty when there is no such run to read."""
-    from connectors.journal.history import open_reader
-    from shangyun.wave.runwords import run_words
-
-    if not estate_dir:
-        return ""
-    with contextlib.suppress(ShangyunError), open_reader(estate_dir) as history:
-        runs = [r for r in (history.runs(wave=number) if history else []) if r.kind == "run"]
-        if runs:
-            return run_words(runs[-1].begun_with().get("options"), estate_dir)
-    return ""
 
 
 def _utc(at: object) -> str:
@@ -509,7 +404,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
         raise click.UsageError("--fail-back carries production writes back locally: not "
                                "with --discard-production-writes or --distributed")
 
-    status = _journaled_wave(estate_dir, number)
+    status = journaled_wave(estate_dir, number)
     if not status["runs"]:
         _refuse_unplanned(estate_dir, number)
     if not [r for r in status["runs"] if r.get("kind") != "rollback"]:
@@ -517,7 +412,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                         "of it): nothing to roll back")
     if system is not None:
         system = resolve_in(estate_dir, "system", system)
-    names = _names(estate_dir, "system")
+    names = estate_names(estate_dir, "system")
     if system and system not in {s["id"] for s in status["systems"]}:
         listed = ", ".join(readable(s["id"], names) for s in status["systems"]) or "-"
         raise PlanError(f"system {readable(system, names)} has no step in wave {number}: "
@@ -645,17 +540,6 @@ def _part_names(estate_dir: str) -> dict[str, str]:
     return out
 
 
-def _names(estate_dir: str, kind: Any) -> dict[str, str]:
-    """Id -> name of the estate's systems or bureaus, for what a person reads (empty when
-    the estate cannot be read: the ids are shown)."""
-    from shangyun.errors import ShangyunError
-
-    try:
-        return names_of(Estate.load(estate_dir, check=False), kind)
-    except ShangyunError:
-        return {}
-
-
 def _no_plan_hint(estate_dir: str) -> str:
     """What to do next when a wave has no planned system: plan first, if there is no plan."""
     from shangyun.planner.files import PLAN_FILE
@@ -679,31 +563,8 @@ def _refuse_unplanned_unless_ran(estate_dir: str, number: int) -> None:
     """:func:`_refuse_unplanned` for a wave the journal has no run of (a wave that ran stays
     answerable whatever the plan says now); raises :class:`EstateError` when
     ``estate_dir`` is not an estate."""
-    if not _journaled_wave(estate_dir, number)["runs"]:
+    if not journaled_wave(estate_dir, number)["runs"]:
         _refuse_unplanned(estate_dir, number)
-
-
-def _journaled_wave(estate_dir: str, number: int) -> dict[str, Any]:
-    """Wave ``number`` as the journal records it (``never run`` without a journal); raises
-    :class:`EstateError` when ``estate_dir`` is not an estate. Creates nothing."""
-    from connectors.journal.history import open_reader
-    from connectors.journal.wave import SqlWaveJournal
-    from shangyun.estate.model import META_FILE  # (pandas: start-up cost)
-    from shangyun.runbook.sources import plan_files, wave_of_systems
-    from shangyun.wave.journal_port import wave_status
-    from shangyun.wave.state import NEVER_RUN
-
-    if not (Path(estate_dir) / META_FILE).is_file():
-        raise EstateError(f"{estate_dir}: no estate here (no {META_FILE}); check --estate "
-                          "or $SHANGYUN_ESTATE")
-    root = Path(estate_dir)
-    planned = sorted(sid for sid, n in wave_of_systems(plan_files(root)).items() if n == number)
-    # a journal that cannot be opened (damaged, a bad URL) is an error, not "never run"
-    with open_reader(estate_dir) as journal:
-        if journal is None:  # no journal yet: nothing ever ran (and status writes nothing)
-            return {"wave": number, "state": NEVER_RUN, "runs": [], "systems": [],
-                    "pending": planned, "bureaus": {}}
-        return wave_status(SqlWaveJournal(journal), number, planned)
 
 
 def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
@@ -715,7 +576,7 @@ def _rollback_distributed(estate_dir: str, number: int, as_json: bool) -> None:
     if as_json:
         print_json(out)
     else:
-        names = _names(estate_dir, "system")
+        names = estate_names(estate_dir, "system")
         hosts = _part_names(estate_dir)
         for s in out["systems"]:
             if s["state"] in ("rolled_back", "rolled_back_by_operator"):
@@ -810,7 +671,7 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
     """
     from actions.finalize import finalize_wave
 
-    if not _journaled_wave(estate_dir, number)["runs"]:
+    if not journaled_wave(estate_dir, number)["runs"]:
         _refuse_unplanned(estate_dir, number)
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
                         f"of it): nothing to finalize; {start_hint(number, estate_dir)}")

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shangyun.estate.names import shell_word
+
+if TYPE_CHECKING:
+    from shangyun.wave.journal_port import WaveJournal
 
 _TARGET_FLAGS = (("uri", "--target-uri"), ("pool", "--pool"), ("endpoint", "--ec2-endpoint"),
                  ("region", "--region"))
@@ -44,3 +47,15 @@ def run_words(options: Mapping[str, Any] | None, estate_dir: str | Path | None =
     for root in options.get("datastore_roots") or []:
         words += ["--datastore-root", str(root)]
     return "".join(" " + (w if w.startswith("--") else shell_word(w)) for w in words)
+
+
+def last_run_words(journal: WaveJournal | None, wave: int,
+                   estate_dir: str | Path | None = None) -> str:
+    """:func:`run_words` of wave ``wave``'s last ``run``-kind run in ``journal`` (of any
+    scope: :meth:`WaveJournal.last_run`), for a ``wave run`` a refusal, ``wave status`` or
+    the runbook suggests: a libvirt run without them is refused. Empty with no journal or
+    no such run (a wave never run: the caller says what to give)."""
+    if journal is None:
+        return ""
+    last = journal.last_run(wave)
+    return run_words(last.get("options") if last else None, estate_dir)
