@@ -161,3 +161,18 @@ def test_two_sizes_split_by_a_slash_are_refused_saying_what_they_may_mean(
     with pytest.raises(LedgerError) as err:
         read_ledger(path, reader=read_grids)
     assert f"row 2, column '{header} (D)': {says}" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("target", ["systems.name", "systems.owner"])
+def test_an_rvtools_annotation_reads_every_label_the_header_table_knows(target: str) -> None:
+    """The Annotation's labels were a list of their own beside the header alias table:
+    `信息系统：OA系统`, `技术负责人：王五` (headers every ledger reader knows) were not read
+    in a VM's notes. One table now: every header naming the system or its owner is a
+    label."""
+    from shangyun.ledgers.aliases import ALIASES
+    from shangyun.ledgers.formats.rvtools import annotation_fields
+    field = target.split(".")[1]
+    for label in ALIASES[target]:
+        assert annotation_fields(f"{label}：OA系统") == {field: "OA系统"}, label
+    assert annotation_fields("信息系统：OA系统\n技术负责人：王五") == {"name": "OA系统",
+                                                                    "owner": "王五"}

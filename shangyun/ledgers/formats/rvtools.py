@@ -18,6 +18,7 @@ from typing import Any
 
 from shangyun.errors import LedgerError
 from shangyun.estate.merge import stable_id
+from shangyun.ledgers.aliases import ALIASES
 from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.formats.base import FormatRead, LedgerFormat, LedgerInput
 from shangyun.ledgers.grid import Grid, column_letter
@@ -27,12 +28,13 @@ from shangyun.ledgers.values import BadValue, clean, clean_text, parse_hostname,
 
 REQUIRED = {"vInfo": ("VM",)}
 
-#: The labels an Annotation (a VM's notes in vCenter) gives its system and owner with:
-#: ``系统：OA系统⏎负责人：王五``, ``System=OA; Owner=Wang``
+#: The labels an Annotation (a VM's notes in vCenter) gives its system and owner with
+#: (``系统：OA系统⏎负责人：王五``, ``System=OA; Owner=Wang``): the headers of the alias
+#: table naming them, as for a custom attribute column — and 应用, a label in a note only
+#: (a host sheet's 应用 column often lists middleware, not the system)
 _NOTE_LABELS = {
-    "name": ("所属业务系统", "业务系统名称", "所属系统", "业务系统", "系统名称", "应用系统",
-             "所属应用", "应用名称", "系统", "应用", "application", "system", "app"),
-    "owner": ("系统负责人", "负责人", "责任人", "联系人", "管理员", "owner", "contact"),
+    "name": (*ALIASES["systems.name"], "应用"),
+    "owner": ALIASES["systems.owner"],
 }
 _NOTE_LABEL = re.compile(
     r"(?:^|(?<=[\s;；,，|/]))(?P<label>" + "|".join(
