@@ -18,6 +18,10 @@ host named (an estate host's IP or host name, full or short; else external when 
 is known) is the server, the host running the job the client. Their evidence (file and
 line, never the line) goes into the row's ``process`` as ``cron: pg_dump
 /etc/cron.d/backup:2``; they add no ``seen_count`` (no socket was seen).
+
+UDP (``udp`` fact: connected sockets and conntrack flows) gives edges of its own
+(``proto`` ``udp``: row ids end in ``-udp``, services in ``/udp``); the host's listening
+UDP ports are facts (``udp_services``).
 """
 
 from __future__ import annotations
@@ -35,22 +39,34 @@ SERVICES = {
     8080: "http", 8443: "https", 9092: "kafka", 11211: "memcached", 27017: "mongodb",
     54321: "kingbase", 61616: "activemq",
 }
+#: well-known UDP ports (a UDP row's service is ``<name>/udp``)
+UDP_SERVICES = {
+    53: "dns", 67: "dhcp", 69: "tftp", 111: "rpcbind", 123: "ntp", 137: "netbios-ns",
+    138: "netbios-dgm", 161: "snmp", 162: "snmp-trap", 389: "ldap", 500: "isakmp",
+    514: "syslog", 520: "rip", 1812: "radius", 1813: "radius-acct", 2049: "nfs",
+    4789: "vxlan", 5353: "mdns", 6514: "syslog-tls", 8472: "vxlan", 12201: "gelf",
+}
 _TYPES = {
     "database": {"mysql", "postgresql", "oracle", "sqlserver", "dm", "kingbase", "redis",
                  "mongodb", "memcached"},
     "file": {"nfs", "smb", "ftp", "ftp-data", "rsync", "netbios", "scp", "sftp"},
-    "async": {"amqp", "kafka", "activemq"},
-    "sync": {"http", "https", "ldap", "ldaps", "dns", "smtp"},
+    "async": {"amqp", "kafka", "activemq", "syslog", "snmp-trap", "gelf"},
+    "sync": {"http", "https", "ldap", "ldaps", "dns", "smtp", "ntp", "snmp", "radius",
+             "radius-acct"},
 }
 
 
-def service_of(port: int, process: str = "") -> str:
-    """The service name of a server port (well-known ports first, else the process)."""
+def service_of(port: int, process: str = "", proto: str = "tcp") -> str:
+    """The service name of a server port (well-known ports first, else the process);
+    a UDP port's ends in ``/udp`` (``syslog/udp``)."""
+    if proto == "udp":
+        return f"{UDP_SERVICES.get(port, process) or 'udp'}/udp"
     return SERVICES.get(port, process)
 
 
 def type_of(service: str) -> str:
-    """The ``dependencies.type`` for a service name."""
+    """The ``dependencies.type`` for a service name (``/udp`` ignored)."""
+    service = service.removesuffix("/udp")
     return next((t for t, names in _TYPES.items() if service in names), "other")
 
 
@@ -67,6 +83,7 @@ class Edge:
     client_process: str = ""
     sockets: set[tuple[str, int, str, int]] = field(default_factory=set)
     scheduled: list[tuple[str, str]] = field(default_factory=list)  # (tool, file:line)
+    proto: str = "tcp"
 
     @property
     def seen_count(self) -> int:
@@ -82,7 +99,7 @@ class Edge:
             if tool in ("rsync", "scp", "sftp") or not (self.port in SERVICES or
                                                           self.server_process):
                 return tool
-        return service_of(self.port, self.server_process)
+        return service_of(self.port, self.server_process, self.proto)
 
     @property
     def process(self) -> str:
@@ -97,12 +114,15 @@ class Edge:
 
 @dataclass
 class DependencyMap:
-    """The result of mapping: host edges, system roll-up, external clients, unused ports."""
+    """The result of mapping: host edges, system roll-up, external clients, unused ports,
+    and each host's listening UDP services (``udp_services``: port, ip, process, service
+    and ``flows``, the client sockets seen using it)."""
 
     edges: list[Edge]
     host_system: dict[str, str]
     external_clients: dict[str, list[dict[str, Any]]]
     unused_ports: dict[str, list[dict[str, Any]]]
+    udp_services: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def host_rows(self) -> list[dict[str, Any]]:
         """``dependencies`` rows host→host (and host→external), origin ``observed``."""
@@ -112,7 +132,8 @@ class DependencyMap:
                 continue
             tgt = "" if e.target_external else e.target
             ext = f"{e.target}:{e.port}" if e.target_external else ""
-            ident = f"obs-{e.source}-{tgt or 'ext-' + e.target}-{e.port}"
+            ident = f"obs-{e.source}-{tgt or 'ext-' + e.target}-{e.port}" + (
+                "-udp" if e.proto == "udp" else "")
             rows.append({
                 "id": ident, "source_host": e.source, "target_host": tgt,
                 "source_system": self.host_system.get(e.source, ""),
@@ -128,15 +149,17 @@ class DependencyMap:
 
 
 def rollup(host_rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """System→system rows from host-level rows (same-system traffic is not a dependency)."""
-    acc: dict[tuple[str, str, int], dict[str, Any]] = {}
+    """System→system rows from host-level rows (same-system traffic is not a dependency;
+    UDP rows, whose service ends in ``/udp``, roll up apart from TCP on the same port)."""
+    acc: dict[tuple[str, str, int, str], dict[str, Any]] = {}
     for r in host_rows:
         src, tgt = r.get("source_system") or "", r.get("target_system") or ""
         if not src or not tgt or src == tgt or not r.get("source_host"):
             continue
-        key = (src, tgt, int(r["port"] or 0))
+        udp = "-udp" if str(r.get("service") or "").endswith("/udp") else ""
+        key = (src, tgt, int(r["port"] or 0), udp)
         row = acc.setdefault(key, {
-            "id": f"obs-sys-{src}-{tgt}-{key[2]}", "source_host": "", "target_host": "",
+            "id": f"obs-sys-{src}-{tgt}-{key[2]}{udp}", "source_host": "", "target_host": "",
             "source_system": src, "target_system": tgt, "external": "", "port": key[2],
             "service": r.get("service") or "", "process": r.get("process") or "",
             "type": r.get("type") or "other", "origin": "observed", "seen_count": 0})
@@ -227,6 +250,97 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def _not_a_host(ip: str) -> bool:
+    """Multicast, broadcast, loopback or unspecified: no host to depend on."""
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return (a.is_multicast or a.is_loopback or a.is_unspecified or a.is_link_local
+            or str(a) == "255.255.255.255")
+
+
+def _udp_edges(observed: Mapping[str, Mapping[str, Any]], ip_host: Mapping[str, str],
+               clients: dict[str, dict[tuple[str, int], dict[str, Any]]]
+               ) -> tuple[dict[tuple[str, str, int], Edge], dict[str, list[dict[str, Any]]]]:
+    """UDP edges from each host's ``udp`` fact, and its listening UDP services.
+
+    A connected socket (``ss`` ESTAB) is the host sending to its peer; a conntrack flow
+    the host sent is the host → the one who answers (the real server behind a DNAT'd
+    address), a flow it received on a port it listens on is the sender → the host (an
+    outside sender: an external client, ``protocol`` ``udp``). Each client socket counts
+    once, seen from one end or both."""
+    edges: dict[tuple[str, str, int], Edge] = {}
+    listeners: dict[str, dict[int, dict[str, Any]]] = {}
+    for hid, facts in observed.items():
+        socks = facts.get("udp") or []
+        own = _own_ips(facts)
+        served = listeners.setdefault(hid, {})
+        for u in socks:
+            if u["state"] == "listen" and not u.get("ephemeral") and u["local_port"]:
+                served.setdefault(u["local_port"], u)
+        for u in socks:
+            if u["state"] == "established":
+                inbound = u["local_port"] in served and u["peer_port"] not in served
+                client = (u["peer_ip"], u["peer_port"]) if inbound else (
+                    u["local_ip"], u["local_port"])
+                server = (u["local_ip"], u["local_port"]) if inbound else (
+                    u["peer_ip"], u["peer_port"])
+                process = u["process"]
+            elif u["state"] == "flow":
+                inbound = u["dst"] in own and u["src"] not in own
+                if not inbound and u["src"] not in own:
+                    continue  # forwarded through this host: not its own traffic
+                client = (u["src"], u["sport"])
+                server = (u["dst"], u["dport"]) if inbound else (
+                    (u["reply_src"], u["reply_sport"]) if u["reply_src"] not in own
+                    else (u["dst"], u["dport"]))
+                process = ""
+            else:
+                continue
+            peer = client[0] if inbound else server[0]
+            if _not_a_host(peer) or peer in own or not server[1] or (
+                    peer.endswith(".255") and peer not in ip_host):  # a subnet broadcast
+                continue
+            if inbound:
+                src = ip_host.get(client[0])
+                if src is None:
+                    seen = clients.setdefault(hid, {}).setdefault(
+                        (client[0], -server[1]), {
+                            "client": client[0], "port": server[1], "process": "",
+                            "connections": 0, "protocol": "udp"})
+                    seen["connections"] += 1
+                    seen["process"] = seen["process"] or process or str(
+                        (served.get(server[1]) or {}).get("process") or "")
+                    continue
+                key = (src, hid, server[1])
+                edge = edges.setdefault(key, Edge(src, hid, server[1], proto="udp"))
+            else:
+                tgt = ip_host.get(server[0])
+                key = (hid, tgt or server[0], server[1])
+                edge = edges.setdefault(key, Edge(hid, tgt or server[0], server[1],
+                                                  target_external=tgt is None, proto="udp"))
+                if process:
+                    edge.client_process = edge.client_process or process
+            edge.sockets.add((client[0], client[1], "", server[1]))
+    for e in edges.values():  # the server's process: its listening socket's
+        if not e.target_external:
+            e.server_process = str((listeners.get(e.target, {}).get(e.port) or {})
+                                   .get("process") or "")
+    services: dict[str, list[dict[str, Any]]] = {}
+    for hid, served in listeners.items():
+        for port, u in sorted(served.items()):
+            if _local(u["local_ip"]) and u["local_ip"] not in ("0.0.0.0", "::"):
+                continue
+            flows = sum(e.seen_count for e in edges.values() if (e.target, e.port) == (hid, port))
+            flows += sum(c["connections"] for c in clients.get(hid, {}).values()
+                         if c.get("protocol") == "udp" and c["port"] == port)
+            services.setdefault(hid, []).append({
+                "port": port, "ip": u["local_ip"], "process": u["process"],
+                "service": service_of(port, u["process"], "udp"), "flows": flows})
+    return edges, services
+
+
 def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                      hosts: Iterable[Mapping[str, Any]],
                      ignore: Iterable[tuple[str, str, int]] = ()) -> DependencyMap:
@@ -295,8 +409,9 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
                 edge.client_process = c["process"]
     _through_nat(edges, served)
     _scheduled(edges, observed, ip_host, _names(host_list))
-    external_clients = {hid: sorted(found.values(), key=lambda e: (e["client"], e["port"]))
-                        for hid, found in clients.items()}
+    udp_edges, udp_services = _udp_edges(observed, ip_host, clients)
+    external_clients = {hid: sorted(found.values(), key=lambda e: (
+        e["client"], e["port"], e.get("protocol", ""))) for hid, found in clients.items()}
     used = {(e.target, e.port) for e in edges.values() if not e.target_external}
     unused: dict[str, list[dict[str, Any]]] = {}
     for hid, facts in observed.items():
@@ -311,8 +426,9 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
             unused.setdefault(hid, []).append(
                 {"port": c["local_port"], "ip": c["local_ip"], "process": c["process"],
                  "service": service_of(c["local_port"], c["process"])})
-    return DependencyMap(sorted(edges.values(), key=lambda e: (e.source, e.target, e.port)),
-                         host_system, external_clients, unused)
+    return DependencyMap(sorted([*edges.values(), *udp_edges.values()],
+                                key=lambda e: (e.source, e.target, e.port, e.proto)),
+                         host_system, external_clients, unused, udp_services)
 
 
 def merge_observed(existing: Iterable[Mapping[str, Any]], new_host_rows: list[dict[str, Any]],

@@ -217,7 +217,8 @@ def write_facts(estate_dir: str | os.PathLike[str], results: list[HostResult],
                "reason": r.reason, "discovered_at": r.at, "seconds": round(r.seconds, 3),
                "attempts": r.attempts, "facts": r.facts,
                "derived": {"unused_listening_ports": depmap.unused_ports.get(hid, []),
-                           "external_clients": depmap.external_clients.get(hid, [])}}
+                           "external_clients": depmap.external_clients.get(hid, []),
+                           "udp_services": depmap.udp_services.get(hid, [])}}
         _write_json(folder / f"{_safe(hid)}.json", doc)
     _write_json(folder / "discovery.json", summary(results))
     return folder

@@ -285,3 +285,151 @@ def _from_proc(line: str) -> dict[str, Any] | None:
     (lh, lp), (ph, pp) = parts[1].split(":"), parts[2].split(":")
     return {"state": state, "local_ip": _hex_ip(lh), "local_port": int(lp, 16),
             "peer_ip": _hex_ip(ph), "peer_port": int(pp, 16), "process": "", "pid": 0}
+
+
+#: Connected UDP sockets and conntrack flows kept per host at most (a DNS server or a
+#: syslog collector can have thousands): the map needs one per client, not every socket
+MAX_UDP = 2000
+
+
+class UdpSockets(Fact):
+    """UDP sockets and recent UDP flows: ``ss -unap``, else ``netstat -unap``, else
+    ``/proc/net/udp`` and ``udp6`` (no process names there); then the UDP flows of the
+    kernel's connection tracking (``/proc/net/nf_conntrack``, where a firewall or NAT keeps
+    it: 2000 lines at most), and the ephemeral port range.
+
+    A sender that uses ``sendto`` on an unconnected socket (rsyslog, snmptrapd's clients,
+    ntpd) leaves no peer in ``ss``: only conntrack shows its flow (on the client or on the
+    server), for 30 s to 3 min after the last datagram.
+
+    Sample output::
+
+        #fmt ss
+        State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process
+        UNCONN 0      0            0.0.0.0:514        0.0.0.0:*    users:(("rsyslogd",pid=812,fd=3))
+        ESTAB  0      0        10.3.1.21:45639    10.3.1.9:123  users:(("chronyd",pid=640,fd=5))
+        #range 32768 60999
+        #conntrack
+        ipv4 2 udp 17 28 src=10.3.1.21 dst=10.3.1.30 sport=40001 dport=514 [UNREPLIED] …
+          … src=10.3.1.30 dst=10.3.1.21 sport=514 dport=40001 mark=0 use=2  (one line)
+
+    Result: one dict per socket like :class:`TcpConnections`' (``state`` ``listen`` for a
+    bound unconnected socket — with ``ephemeral`` true when its port is in the ephemeral
+    range: a client's ``sendto`` socket, not a service — or ``established`` for a connected
+    one), then one per conntrack flow: ``state`` ``flow``, ``src``, ``sport``, ``dst``,
+    ``dport`` (as sent) and ``reply_src``, ``reply_sport`` (who answers: the real server
+    behind a DNAT'd address).
+    """
+
+    name = "udp"
+
+    @classmethod
+    def command(cls) -> str:
+        return ("if o=$(ss -unap 2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt ss'; "
+                "echo \"$o\"; elif o=$(netstat -unap 2>/dev/null) && [ -n \"$o\" ]; then "
+                "echo '#fmt netstat'; echo \"$o\"; else echo '#fmt proc'; "
+                "cat /proc/net/udp /proc/net/udp6; fi; _lo=; _hi=; "
+                "read -r _lo _hi < /proc/sys/net/ipv4/ip_local_port_range; "
+                "echo \"#range $_lo $_hi\"; [ -r /proc/net/nf_conntrack ] && "
+                f"{{ echo '#conntrack'; grep -m {MAX_UDP} ' udp ' /proc/net/nf_conntrack; }}")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        fmt, rest = split_format(lines, "proc")
+        parser = {"ss": _udp_from_ss, "netstat": _udp_from_netstat}.get(fmt, _udp_from_proc)
+        low, high = 32768, 60999
+        out: list[dict[str, Any]] = []
+        flows: list[dict[str, Any]] = []
+        part = "sockets"
+        connected = 0
+        for line in rest:
+            if line.startswith("#range "):
+                words = line.split()
+                if len(words) == 3 and words[1].isdigit() and words[2].isdigit():
+                    low, high = int(words[1]), int(words[2])
+                continue
+            if line == "#conntrack":
+                part = "conntrack"
+                continue
+            if part == "conntrack":
+                flow = _conntrack(line)
+                if flow is not None and len(flows) < MAX_UDP:
+                    flows.append(flow)
+                continue
+            sock = parser(line)
+            if sock is None:
+                continue
+            if sock["state"] == "established":
+                connected += 1
+                if connected > MAX_UDP:
+                    continue
+            out.append(sock)
+        for sock in out:
+            if sock["state"] == "listen":
+                sock["ephemeral"] = low <= sock["local_port"] <= high
+        return out + flows
+
+
+def _udp_socket(state: str, local: str, peer: str, process: str, pid: int) -> dict[str, Any]:
+    sock = _conn(state, local, peer, process, pid)
+    if state == "listen" and sock["peer_port"]:
+        sock["state"] = "established"  # netstat lists a connected socket without a state
+    return sock
+
+
+def _udp_from_ss(line: str) -> dict[str, Any] | None:
+    parts = line.split()
+    if len(parts) < 5 or parts[0] not in ("UNCONN", "ESTAB"):
+        return None
+    m = _SS_USER.search(line)
+    return _udp_socket("listen" if parts[0] == "UNCONN" else "established", parts[3],
+                       parts[4], m.group("proc") if m else "", int(m.group("pid")) if m else 0)
+
+
+def _udp_from_netstat(line: str) -> dict[str, Any] | None:
+    parts = line.split()
+    if len(parts) < 5 or not parts[0].startswith("udp"):
+        return None
+    rest = parts[5:]
+    if rest and rest[0] == "ESTABLISHED":
+        rest = rest[1:]
+    pid, process = 0, ""
+    if rest and "/" in rest[0]:
+        p, _, process = rest[0].partition("/")
+        pid = to_int(p, 0) or 0
+        process = " ".join([process, *rest[1:]]).strip()
+    return _udp_socket("listen", parts[3], parts[4], process, pid)
+
+
+def _udp_from_proc(line: str) -> dict[str, Any] | None:
+    parts = line.split()
+    if len(parts) < 4 or not parts[0].rstrip(":").isdigit():
+        return None
+    state = {"07": "listen", "01": "established"}.get(parts[3].upper())
+    if state is None:
+        return None
+    (lh, lp), (ph, pp) = parts[1].split(":"), parts[2].split(":")
+    return {"state": state, "local_ip": _hex_ip(lh), "local_port": int(lp, 16),
+            "peer_ip": _hex_ip(ph), "peer_port": int(pp, 16), "process": "", "pid": 0}
+
+
+def _conntrack(line: str) -> dict[str, Any] | None:
+    """One UDP flow of ``/proc/net/nf_conntrack`` (the first tuple as sent, the second
+    the reply's), or ``None``."""
+    parts = line.split()
+    if len(parts) < 4 or parts[2] != "udp":
+        return None
+    first: dict[str, str] = {}
+    reply: dict[str, str] = {}
+    for p in parts:
+        key, eq, value = p.partition("=")
+        if not eq or key not in ("src", "dst", "sport", "dport"):
+            continue
+        (reply if key in first else first)[key] = value
+    if len(first) < 4:
+        return None
+    return {"state": "flow", "src": normalise_ip(first["src"]),
+            "sport": to_int(first["sport"], 0) or 0, "dst": normalise_ip(first["dst"]),
+            "dport": to_int(first["dport"], 0) or 0,
+            "reply_src": normalise_ip(reply.get("src", first["dst"])),
+            "reply_sport": to_int(reply.get("sport", first["dport"]), 0) or 0}

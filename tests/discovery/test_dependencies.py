@@ -204,3 +204,76 @@ def test_cron_job_beside_a_connection_keeps_the_connection_s_figures() -> None:
             for r in map_dependencies(observed, ESTATE).host_rows()}
     assert (rows[("app", "db", 5432)]["seen_count"], rows[("app", "db", 5432)]["process"]
             ) == (2, "postgres")
+
+
+def udp(state: str, lip: str, lport: int, pip: str = "0.0.0.0", pport: int = 0,
+        proc: str = "", ephemeral: bool = False) -> dict[str, Any]:
+    sock = conn(state, lip, lport, pip, pport, proc)
+    return {**sock, "ephemeral": ephemeral} if state == "listen" else sock
+
+
+def flow(src: str, sport: int, dst: str, dport: int, reply_src: str = "",
+         reply_sport: int = 0) -> dict[str, Any]:
+    return {"state": "flow", "src": src, "sport": sport, "dst": dst, "dport": dport,
+            "reply_src": reply_src or dst, "reply_sport": reply_sport or dport}
+
+
+def test_udp_flows_are_dependencies_and_udp_listeners_are_facts() -> None:
+    """A connected UDP socket (chronyd to NTP), a flow conntrack saw on the client
+    (rsyslog's sendto to the log server; DNS to a DNAT'd address: the real server
+    answered) or on the server (an SNMP poller's queries): host → host rows marked UDP,
+    apart from a TCP row on the same port; an outside server is external; multicast,
+    broadcast, loopback and the host itself are none. Listening UDP services are facts."""
+    app = {**host("10.0.0.1",
+                  conn("established", "10.0.0.1", 40001, "10.0.0.2", 53, "java")),
+           "udp": [udp("listen", "0.0.0.0", 49951, proc="rsyslogd", ephemeral=True),
+                   udp("established", "10.0.0.1", 45639, "10.0.0.3", 123, "chronyd"),
+                   udp("established", "10.0.0.1", 45640, "203.0.113.5", 123, "chronyd"),
+                   udp("established", "127.0.0.1", 45641, "127.0.0.53", 53, "java"),
+                   udp("established", "10.0.0.1", 45642, "224.0.0.251", 5353, "avahi"),
+                   flow("10.0.0.1", 41000, "10.0.0.2", 514),
+                   flow("10.0.0.1", 41001, "10.0.0.2", 514),
+                   flow("10.0.0.1", 41002, "10.0.0.200", 53, "10.0.0.2", 53),
+                   flow("10.0.0.1", 41003, "255.255.255.255", 67),
+                   flow("10.0.0.1", 41004, "10.0.0.1", 161)]}
+    db = {**host("10.0.0.2", conn("listen", "0.0.0.0", 53, proc="named")),
+          "udp": [udp("listen", "0.0.0.0", 514, proc="rsyslogd"),
+                  udp("listen", "0.0.0.0", 53, proc="named"),
+                  udp("listen", "127.0.0.1", 953, proc="named"),
+                  udp("listen", "0.0.0.0", 161, proc="snmpd"),
+                  # the same rsyslog flow seen at the server: counted once
+                  flow("10.0.0.1", 41000, "10.0.0.2", 514),
+                  # an SNMP poller in the estate (not discovered) and one outside it
+                  flow("10.0.0.4", 50000, "10.0.0.2", 161),
+                  flow("198.51.100.7", 50001, "10.0.0.2", 161)]}
+    dm = map_dependencies({"app": app, "db": db}, ESTATE)
+    rows = {(r["source_host"], r["target_host"] or r["external"], r["port"], r["id"][-4:]): r
+            for r in dm.host_rows()}
+    got = {k[:3]: (r["service"], r["type"], r["seen_count"], r["process"])
+           for k, r in rows.items() if k[3] == "-udp"}
+    assert got == {
+        ("app", "auth", 123): ("ntp/udp", "sync", 1, "chronyd"),
+        ("app", "203.0.113.5:123", 123): ("ntp/udp", "sync", 1, "chronyd"),
+        ("app", "db", 514): ("syslog/udp", "async", 2, "rsyslogd"),
+        ("app", "db", 53): ("dns/udp", "sync", 1, "named"),
+        ("app2", "db", 161): ("snmp/udp", "sync", 1, "snmpd"),
+    }, got
+    # the TCP connection on 53 stays its own row; ids differ
+    tcp53 = [r for r in dm.host_rows() if r["port"] == 53 and not r["id"].endswith("-udp")]
+    assert [(r["source_host"], r["target_host"], r["service"]) for r in tcp53] == [
+        ("app", "db", "dns")]
+    # the roll-up keeps UDP apart too
+    sys_rows = {r["id"] for r in dm.system_rows()}
+    assert {"obs-sys-web-core-53", "obs-sys-web-core-53-udp", "obs-sys-web-core-514-udp",
+            "obs-sys-web-idp-123-udp"} <= sys_rows, sys_rows
+    # the outside SNMP poller is an external client, marked UDP
+    assert {"client": "198.51.100.7", "port": 161, "process": "snmpd", "connections": 1,
+            "protocol": "udp"} in dm.external_clients["db"]
+    # listening UDP services (not loopback-only, not a client's ephemeral socket) are facts
+    assert dm.udp_services["db"] == [
+        {"port": 53, "ip": "0.0.0.0", "process": "named", "service": "dns/udp", "flows": 1},
+        {"port": 161, "ip": "0.0.0.0", "process": "snmpd", "service": "snmp/udp",
+         "flows": 2},
+        {"port": 514, "ip": "0.0.0.0", "process": "rsyslogd", "service": "syslog/udp",
+         "flows": 2}]
+    assert "app" not in dm.udp_services

@@ -1,7 +1,8 @@
 """Dependencies from a real LAN: four hosts in network namespaces on one bridge (three of
 the estate, one outside it), with real TCP connections held open, short-lived ones that
 leave only TIME_WAIT, listeners on 0.0.0.0, on one address and on ``::``, traffic to the
-host itself (loopback and its own address), a peer outside the estate, UDP, and cron jobs
+host itself (loopback and its own address), a peer outside the estate, UDP (a connected
+socket, and ``sendto`` senders seen only by conntrack at either end), and cron jobs
 (``/etc/crontab``, ``/etc/cron.d``, user crontabs) naming other hosts — one of them with a
 password on its line — and a virtual IP (DNAT) in front of the database. The real CLI
 discovers the three estate hosts in one run."""
@@ -50,6 +51,11 @@ held = []
 def churn(dst, port):
     while True:
         c = socket.create_connection((dst, port)); c.close(); time.sleep(0.3)
+def sendto(dst, port):  # an unconnected sender (rsyslog, an SNMP poller): no peer in ss
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    while True:
+        u.sendto(b"<13>hello", (dst, port)); time.sleep(0.5)
 for spec in sys.argv[1:]:
     kind, dst, port, n = spec.rsplit(",", 3)
     for _ in range(int(n)):
@@ -58,6 +64,8 @@ for spec in sys.argv[1:]:
         elif kind == "udp":
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect((dst, int(port)))
             u.send(b"<13>hello"); held.append(u)
+        elif kind == "sendto":
+            threading.Thread(target=sendto, args=(dst, int(port)), daemon=True).start()
         else:
             c = socket.create_connection((dst, int(port))); c.close()
             threading.Thread(target=churn, args=(dst, int(port)), daemon=True).start()
@@ -96,9 +104,12 @@ def lan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lan]:
         app, db = net.add_host("app", 10), net.add_host("db", 20)
         files, outsider = net.add_host("files", 30), net.add_host("outsider", 99)
         net.python(db, SERVE, "tcp,0.0.0.0,5432", "tcp,10.202.0.20,3306", "tcp,::,8443",
-                   "udp,0.0.0.0,514")
+                   "udp,0.0.0.0,514", "udp,0.0.0.0,161", "udp,127.0.0.1,953")
         net.python(files, SERVE, "tcp,::,80", "tcp,0.0.0.0,873")
-        net.python(outsider, SERVE, "tcp,0.0.0.0,443")
+        net.python(outsider, SERVE, "tcp,0.0.0.0,443", "udp,0.0.0.0,123")
+        # db keeps connection tracking (a stateful firewall): it sees UDP senders
+        subprocess.run(in_ns(db.pid, "iptables", "-A", "INPUT", "-m", "conntrack",
+                             "--ctstate", "NEW,ESTABLISHED", "-j", "ACCEPT"), check=True)
         net.python(app, SERVE, "tcp,127.0.0.1,6379", "tcp,0.0.0.0,8080")
         # a virtual IP in front of db (DNAT on app's way out, as LVS-NAT or kube-proxy)
         subprocess.run(in_ns(app.pid, "iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp",
@@ -108,8 +119,10 @@ def lan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lan]:
                    "hold,10.202.0.20,3306,1", "churn,10.202.0.30,80,1",
                    "hold,127.0.0.1,6379,2", "hold,10.202.0.10,8080,1",
                    "hold,10.202.0.99,443,1", "udp,10.202.0.20,514,1",
-                   "hold,10.202.0.200,5432,2")
-        net.python(outsider, CONNECT, "hold,10.202.0.20,5432,2")
+                   "hold,10.202.0.200,5432,2", "sendto,10.202.0.99,123,1",
+                   "sendto,10.202.0.255,137,1")
+        net.python(outsider, CONNECT, "hold,10.202.0.20,5432,2", "sendto,10.202.0.20,161,1")
+        net.python(files, CONNECT, "sendto,10.202.0.20,514,1")
         net.start_sshd(app, APP_CRON)
         net.start_sshd(db, DB_CRON)
         net.start_sshd(files, {})
@@ -139,9 +152,10 @@ def _discover(tmp_path: Path, net: Lan, declared: list[dict[str, Any]]) -> Estat
     return Estate.load(tmp_path / "estate")
 
 
-def _rows(est: Estate) -> dict[tuple[str, str, int], dict[str, Any]]:
+def _rows(est: Estate, proto: str = "tcp") -> dict[tuple[str, str, int], dict[str, Any]]:
     return {(d["source_host"], d["target_host"] or d["external"], int(d["port"])): d
-            for d in est.rows("dependencies") if d["source_host"]}
+            for d in est.rows("dependencies") if d["source_host"]
+            and str(d["id"]).endswith("-udp") == (proto == "udp")}
 
 
 def test_connections_become_the_right_dependency_rows(tmp_path: Path, lan: Lan) -> None:
@@ -152,7 +166,7 @@ def test_connections_become_the_right_dependency_rows(tmp_path: Path, lan: Lan) 
     # held open: over IPv4 to a 0.0.0.0 listener (both ends seen: counted once each),
     # to a listener on one address, over IPv6 to a :: listener; short-lived connections
     # seen only in TIME_WAIT still show the dependency; the peer outside the estate is
-    # external; loopback and the host's own address are no dependency; UDP is not mapped;
+    # external; loopback and the host's own address are no dependency (UDP: see below);
     # the two connections to db's virtual IP (DNAT) are db's, seen at both ends: no
     # external row for the virtual IP
     assert net == {
@@ -171,9 +185,32 @@ def test_connections_become_the_right_dependency_rows(tmp_path: Path, lan: Lan) 
             ("s-app", "s-files", 80)} <= systems
     doc = json.loads((tmp_path / "estate" / "facts" / "db.json").read_text())
     # the outsider connecting in is an external client of db, not a dependencies row
-    assert doc["derived"]["external_clients"] == [
-        {"client": "10.202.0.99", "port": 5432, "process": doc["derived"]
-         ["external_clients"][0]["process"], "connections": 2}]
+    assert [{k: v for k, v in c.items() if k != "process"}
+            for c in doc["derived"]["external_clients"]] == [
+        {"client": "10.202.0.99", "port": 161, "connections": 1, "protocol": "udp"},
+        {"client": "10.202.0.99", "port": 5432, "connections": 2}]
+
+
+def test_udp_flows_become_dependencies_and_udp_services_facts(tmp_path: Path,
+                                                              lan: Lan) -> None:
+    """app's connected socket to db's syslog (seen by ss), files' sendto to it (seen only
+    by db's conntrack), app's sendto to an NTP server outside the estate (seen by app's
+    conntrack): host rows marked UDP; a subnet broadcast is none; db's UDP listeners
+    (not the loopback one) are facts, with the flows seen using them."""
+    est = _discover(tmp_path, lan, [])
+    rows = {k: (r["service"], r["type"], r["seen_count"], r["id"])
+            for k, r in _rows(est, "udp").items()}
+    assert rows == {
+        ("app", "db", 514): ("syslog/udp", "async", 1, "obs-app-db-514-udp"),
+        ("files", "db", 514): ("syslog/udp", "async", 1, "obs-files-db-514-udp"),
+        ("app", "10.202.0.99:123", 123): ("ntp/udp", "sync", 1,
+                                          "obs-app-ext-10.202.0.99-123-udp"),
+    }, rows
+    systems = {d["id"] for d in est.rows("dependencies") if not d["source_host"]}
+    assert {"obs-sys-s-app-s-db-514-udp", "obs-sys-s-files-s-db-514-udp"} <= systems
+    doc = json.loads((tmp_path / "estate" / "facts" / "db.json").read_text())
+    services = {(u["port"], u["service"], u["flows"]) for u in doc["derived"]["udp_services"]}
+    assert services == {(514, "syslog/udp", 2), (161, "snmp/udp", 1)}, services
 
 
 def test_cron_jobs_name_their_hosts_never_their_secrets(tmp_path: Path, lan: Lan) -> None:
