@@ -82,7 +82,9 @@ class Edge:
     server_process: str = ""
     client_process: str = ""
     sockets: set[tuple[str, int, str, int]] = field(default_factory=set)
-    scheduled: list[tuple[str, str]] = field(default_factory=list)  # (tool, file:line)
+    #: (tool, where, kind): a cron job's ``file:line``, a timer's ``unit (file:line)``;
+    #: kind ``cron`` or ``timer``
+    scheduled: list[tuple[str, str, str]] = field(default_factory=list)
     proto: str = "tcp"
 
     @property
@@ -104,12 +106,16 @@ class Edge:
     @property
     def process(self) -> str:
         """The server's process when known, else the client's; else, for an edge known
-        from cron jobs only, ``cron: <tool> <file>:<line>`` (two at most, then a count)."""
+        from scheduled jobs only, ``cron: <tool> <file>:<line>`` or ``timer: <tool> <unit>
+        (<file>:<line>)`` (two at most, then a count)."""
         if self.server_process or self.client_process or not self.scheduled:
             return self.server_process or self.client_process
-        jobs = [f"{tool} {where}" for tool, where in self.scheduled]
-        more = f" (+{len(jobs) - 2} more)" if len(jobs) > 2 else ""
-        return "cron: " + "; ".join(jobs[:2]) + more
+        jobs, last = [], ""
+        for tool, where, kind in self.scheduled[:2]:
+            jobs.append((f"{kind}: " if kind != last else "") + f"{tool} {where}")
+            last = kind
+        n = len(self.scheduled)
+        return "; ".join(jobs) + (f" (+{n - 2} more)" if n > 2 else "")
 
 
 @dataclass
@@ -216,7 +222,8 @@ def _names(hosts: list[Mapping[str, Any]]) -> tuple[dict[str, str], set[str]]:
 
 def _scheduled(edges: dict[tuple[str, str, int], Edge], observed: Mapping[str, Mapping[str, Any]],
                ip_host: Mapping[str, str], names: tuple[dict[str, str], set[str]]) -> None:
-    """Add each discovered host's cron jobs (``cron`` fact) to ``edges``: the host a job
+    """Add each discovered host's cron jobs (``cron`` fact) and enabled systemd timers'
+    services (``timers`` fact) to ``edges``: the host a job
     names (by IP, else host name) is the server; an unknown one is external when the job
     says its port. A job naming the host itself (or localhost), or a name several estate
     hosts share, is no dependency."""
@@ -224,7 +231,12 @@ def _scheduled(edges: dict[tuple[str, str, int], Edge], observed: Mapping[str, M
     for hid, facts in observed.items():
         own = _own_ips(facts)
         me = {str(facts.get("hostname") or "").lower(), "localhost", "localhost.localdomain"}
-        for job in facts.get("cron") or []:
+        jobs = [(j, "cron", f"{j.get('file')}:{j.get('line')}")
+                for j in facts.get("cron") or []]
+        jobs += [(h, "timer", f"{t.get('unit')} ({t.get('service_file')}:{h.get('line')})")
+                 for t in facts.get("timers") or [] if t.get("enabled")
+                 for h in t.get("hosts") or []]
+        for job, kind, where in jobs:
             host, port = str(job.get("host") or "").lower(), int(job.get("port") or 0)
             if not host or host in own or _local(host) or host in me or \
                     host.split(".", 1)[0] in me:
@@ -238,8 +250,7 @@ def _scheduled(edges: dict[tuple[str, str, int], Edge], observed: Mapping[str, M
                 continue  # an address outside the estate, port unknown: nothing to say
             tgt, ext = (target, False) if target else (host, True)
             edge = edges.setdefault((hid, tgt, port), Edge(hid, tgt, port, False, ext))
-            edge.scheduled.append((str(job.get("tool") or ""),
-                                   f"{job.get('file')}:{job.get('line')}"))
+            edge.scheduled.append((str(job.get("tool") or ""), where, kind))
 
 
 def _is_ip(text: str) -> bool:

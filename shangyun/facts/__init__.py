@@ -14,7 +14,7 @@ from __future__ import annotations
 from shangyun.facts.base import Fact, split_format
 from shangyun.facts.hardware import Cpu, Firmware, Memory, Virtualisation
 from shangyun.facts.network import Interfaces, Session, TcpConnections, UdpSockets
-from shangyun.facts.schedule import ScheduledJobs
+from shangyun.facts.schedule import ScheduledJobs, Timers
 from shangyun.facts.services import DatabaseBinaries, Processes, Services
 from shangyun.facts.storage import BlockDevices, Filesystems
 from shangyun.facts.system import Hostname, Kernel, OsRelease
@@ -23,7 +23,7 @@ from shangyun.facts.utilisation import Utilisation
 ALL_FACTS: tuple[type[Fact], ...] = (
     Hostname, OsRelease, Kernel, Cpu, Memory, Firmware, Virtualisation, BlockDevices,
     Filesystems, Interfaces, Session, TcpConnections, UdpSockets, Services, Processes,
-    DatabaseBinaries, ScheduledJobs, Utilisation,
+    DatabaseBinaries, ScheduledJobs, Timers, Utilisation,
 )
 """Every fact gathered by discovery, in script order (utilisation last: it sleeps)."""
 
@@ -32,7 +32,7 @@ FACTS_BY_NAME: dict[str, type[Fact]] = {f.name: f for f in ALL_FACTS}
 __all__ = [
     "ALL_FACTS", "FACTS_BY_NAME", "BlockDevices", "Cpu", "DatabaseBinaries", "Fact",
     "Filesystems", "Firmware", "Hostname", "Interfaces", "Kernel", "Memory", "OsRelease",
-    "Processes", "ScheduledJobs", "Services", "Session", "TcpConnections", "UdpSockets",
-    "Utilisation", "Virtualisation",
+    "Processes", "ScheduledJobs", "Services", "Session", "TcpConnections", "Timers",
+    "UdpSockets", "Utilisation", "Virtualisation",
     "split_format",
 ]

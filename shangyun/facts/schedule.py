@@ -262,3 +262,117 @@ def host_refs(command: str) -> list[tuple[str, str, int]]:
             refs.append((first_tool, ip, 0))
             taken.add(ip)
     return refs
+
+
+#: Where systemd keeps unit files, highest precedence first (a unit in ``/etc`` hides the
+#: vendor's of the same name; one linked to ``/dev/null`` there is masked). Transient
+#: timers (``systemd-run --on-calendar``) live in ``/run/systemd/transient``: running.
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/transient", "/run/systemd/system",
+             "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+MAX_TIMER_LINES = 2000
+_TIMER_KEYS = ("OnCalendar", "OnBootSec", "OnStartupSec", "OnActiveSec", "OnUnitActiveSec",
+               "OnUnitInactiveSec", "Unit")
+_EXEC_KEYS = ("ExecStart", "ExecStartPre", "ExecStartPost")
+
+
+class Timers(Fact):
+    """systemd timers — scheduled jobs outside the crontabs — read from the unit files
+    with shell built-ins (no ``systemctl``: it needs a running systemd, and a container
+    or a chroot has none): each ``*.timer`` of the unit directories (the first of a name
+    wins; a masked one is skipped), whether it is enabled (a ``*.wants/`` entry, or
+    transient), its ``On…=`` schedule and ``Unit=``, and the ``Exec…=`` lines of the
+    service it starts. 2000 lines at most.
+
+    Like a crontab line, an ``ExecStart=`` can hold a password: only the tool, host and
+    port it names are kept (``shangyun.facts.schedule.host_refs``), never the line.
+
+    Sample output::
+
+        T /etc/systemd/system/backup.timer enabled
+        4 OnCalendar=*-*-* 02:30:00
+        X /etc/systemd/system/backup.service
+        6 ExecStart=/usr/bin/pg_dump -h db -U app -f /b/app.sql appdb
+
+    Result: one entry per timer::
+
+        [{"unit": "backup.timer", "file": "/etc/systemd/system/backup.timer",
+          "enabled": true, "schedule": "OnCalendar=*-*-* 02:30:00",
+          "service": "backup.service", "service_file": "/etc/systemd/system/backup.service",
+          "hosts": [{"tool": "pg_dump", "host": "db", "port": 5432, "line": 6}]}]
+    """
+
+    name = "timers"
+
+    @classmethod
+    def command(cls) -> str:
+        dirs = " ".join(UNIT_DIRS)
+        timer_keys = "|".join(f"{k}=*" for k in _TIMER_KEYS)
+        exec_keys = "|".join(f"{k}=*" for k in _EXEC_KEYS)
+
+        def lines(path: str, pattern: str) -> str:
+            return ("_n=0; while IFS= read -r _l || [ -n \"$_l\" ]; do _n=$((_n+1)); "
+                    f"case $_l in {pattern}) _c=$((_c+1)); [ $_c -gt {MAX_TIMER_LINES} ] && "
+                    "break 3; printf '%s %s\\n' \"$_n\" \"$_l\";; esac; "
+                    f"done < \"{path}\"")
+        return (
+            f"_c=0; _seen=' '; for _d in {dirs}; do for _f in \"$_d\"/*.timer; do "
+            "_t=${_f##*/}; case $_seen in *\" $_t \"*) continue;; esac; "
+            "_seen=\"$_seen$_t \"; [ -f \"$_f\" ] && [ -r \"$_f\" ] || continue; _e=disabled; "
+            "case $_d in */transient) _e=enabled;; esac; "
+            f"for _w in {' '.join(f'{d}/*.wants/$_t' for d in UNIT_DIRS)}; do "
+            "[ -e \"$_w\" ] && _e=enabled && break; done; echo \"T $_f $_e\"; _u=; "
+            f"{lines('$_f', timer_keys)}; "
+            "_u=${_t%.timer}.service; while IFS= read -r _l; do case $_l in Unit=*) "
+            "_u=${_l#Unit=};; esac; done < \"$_f\"; "
+            f"for _s in {' '.join(f'{d}/$_u' for d in UNIT_DIRS)}; do "
+            "[ -f \"$_s\" ] && [ -r \"$_s\" ] || continue; echo \"X $_s\"; "
+            f"{lines('$_s', exec_keys)}; break; done; done; done")
+
+    @classmethod
+    def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        timer: dict[str, Any] | None = None
+        schedule: list[str] = []
+        in_service = False
+        for raw in lines:
+            line = raw.rstrip("\r")
+            if line.startswith("T /"):
+                path, _, state = line[2:].rpartition(" ")
+                name = path.rsplit("/", 1)[-1]
+                schedule = []
+                timer = {"unit": name, "file": path, "enabled": state == "enabled",
+                         "schedule": "", "service": name.removesuffix(".timer") + ".service",
+                         "service_file": "", "hosts": []}
+                out.append(timer)
+                in_service = False
+                continue
+            if timer is None:
+                continue
+            if line.startswith("X /"):
+                timer["service_file"] = line[2:]
+                in_service = True
+                continue
+            number, _, text = line.partition(" ")
+            if not number.isdigit():
+                continue
+            key, _, value = text.partition("=")
+            key, value = key.strip(), value.strip()
+            if not in_service:
+                if key == "Unit":
+                    timer["service"] = value
+                elif key in _TIMER_KEYS and value:
+                    schedule.append(f"{key}={value}")
+                    timer["schedule"] = "; ".join(schedule)
+                continue
+            command = value.lstrip("-@+!:")
+            seen = {(h["tool"], h["host"], h["port"]) for h in timer["hosts"]}
+            refs = host_refs(command)
+            for word in _words(command):  # sh -c '… pg_dump -h db …'
+                if " " in word:
+                    refs += host_refs(word)
+            for tool, host, port in refs:
+                if (tool, host, port) not in seen:
+                    seen.add((tool, host, port))
+                    timer["hosts"].append({"tool": tool, "host": host, "port": port,
+                                           "line": int(number)})
+        return out

@@ -277,3 +277,25 @@ def test_udp_flows_are_dependencies_and_udp_listeners_are_facts() -> None:
         {"port": 514, "ip": "0.0.0.0", "process": "rsyslogd", "service": "syslog/udp",
          "flows": 2}]
     assert "app" not in dm.udp_services
+
+
+def test_enabled_timers_map_like_cron_jobs() -> None:
+    """A systemd timer's service naming a host is a scheduled dependency like a cron
+    job (evidence ``timer: <tool> <unit> (<file>:<line>)``); a disabled timer is none."""
+    def timer(unit: str, enabled: bool, *hosts: tuple[str, str, int, int]) -> dict[str, Any]:
+        return {"unit": unit, "file": f"/etc/systemd/system/{unit}", "enabled": enabled,
+                "schedule": "OnCalendar=daily", "service": "x.service",
+                "service_file": "/etc/systemd/system/x.service",
+                "hosts": [{"tool": t, "host": h, "port": p, "line": n} for t, h, p, n in hosts]}
+    app = {**host("10.0.0.1"), "cron": [job("10.0.0.2", 5432)],
+           "timers": [timer("pg.timer", True, ("pg_dump", "10.0.0.2", 5432, 8),
+                            ("rsync", "10.0.0.3", 22, 9)),
+                      timer("off.timer", False, ("curl", "10.0.0.4", 443, 3))]}
+    rows = {(r["source_host"], r["target_host"], r["port"]): r
+            for r in map_dependencies({"app": app}, ESTATE).host_rows()}
+    assert set(rows) == {("app", "db", 5432), ("app", "auth", 22)}
+    assert rows[("app", "db", 5432)]["process"] == (
+        "cron: pg_dump /etc/cron.d/backup:3; timer: pg_dump pg.timer "
+        "(/etc/systemd/system/x.service:8)")
+    assert (rows[("app", "auth", 22)]["service"], rows[("app", "auth", 22)]["type"]) == (
+        "rsync", "file")

@@ -87,6 +87,17 @@ APP_CRON = {
         "> /b/shop.gz\n"
         "15 3 * * * curl -s https://unknown.example.org/ping >/dev/null\n"
         "@daily scp /x files.example.gov.cn:/y\n",
+    # a systemd timer (enabled: listed in timers.target.wants) whose service names files;
+    # one not enabled, naming db: no dependency
+    "/etc/systemd/system/nightly.timer": "[Unit]\nDescription=nightly\n[Timer]\n"
+                                         "OnCalendar=*-*-* 01:30:00\nPersistent=true\n",
+    "/etc/systemd/system/nightly.service": "[Service]\nType=oneshot\nExecStart=/bin/sh -c "
+                                           "'PGPASSWORD=Timer-S3cret pg_dump -h "
+                                           "files.example.gov.cn -p 5433 app > /b/a'\n",
+    "/etc/systemd/system/timers.target.wants/nightly.timer": "",
+    "/etc/systemd/system/idle.timer": "[Timer]\nOnUnitActiveSec=1h\nUnit=idle-job.service\n",
+    "/etc/systemd/system/idle-job.service": "[Service]\nExecStart=/usr/bin/redis-cli -h db "
+                                            "-a Timer-S3cret bgsave\n",
 }
 DB_CRON = {"/var/spool/cron/oracle": "0 4 * * * /usr/bin/rsync -az /u01/arch/ files::arch\n"}
 
@@ -162,7 +173,7 @@ def test_connections_become_the_right_dependency_rows(tmp_path: Path, lan: Lan) 
     est = _discover(tmp_path, lan, [])
     rows = _rows(est)
     net = {k: (r["seen_count"], r["type"]) for k, r in rows.items()
-           if not str(r["process"]).startswith("cron:")}
+           if not str(r["process"]).startswith(("cron:", "timer:"))}
     # held open: over IPv4 to a 0.0.0.0 listener (both ends seen: counted once each),
     # to a listener on one address, over IPv6 to a :: listener; short-lived connections
     # seen only in TIME_WAIT still show the dependency; the peer outside the estate is
@@ -242,7 +253,19 @@ def test_cron_jobs_name_their_hosts_never_their_secrets(tmp_path: Path, lan: Lan
                     ("/var/spool/cron/crontabs/root", 2, "mysqldump", "10.202.0.20", 3306),
                     ("/var/spool/cron/crontabs/root", 3, "curl", "unknown.example.org", 443),
                     ("/var/spool/cron/crontabs/root", 4, "scp", "files.example.gov.cn", 22)}
-    # the passwords on the crontab lines are nowhere in the estate or the facts
+    # the enabled systemd timer: a scheduled dependency like a cron job; the disabled
+    # one (redis-cli -h db) none
+    assert rows[("app", "files", 5433)]["process"] == (
+        "timer: pg_dump nightly.timer (/etc/systemd/system/nightly.service:3)")
+    assert ("app", "db", 6379) not in rows
+    timers = {t["unit"]: t for t in doc["facts"]["timers"]}
+    assert (timers["nightly.timer"]["enabled"], timers["nightly.timer"]["schedule"],
+            timers["nightly.timer"]["hosts"]) == (
+        True, "OnCalendar=*-*-* 01:30:00",
+        [{"tool": "pg_dump", "host": "files.example.gov.cn", "port": 5433, "line": 3}])
+    assert (timers["idle.timer"]["enabled"], timers["idle.timer"]["service"]) == (
+        False, "idle-job.service")
+    # the passwords on the crontab lines and unit files are nowhere in the estate or facts
     for path in (tmp_path / "estate").rglob("*"):
         if path.is_file():
             text = path.read_bytes()

@@ -34,7 +34,7 @@ def centos6_output() -> str:
              "tcp": "tcp/centos6_netstat", "udp": "udp/centos6_netstat",
              "services": "services/centos6_sysv_chkconfig",
              "processes": "processes/centos6", "db_binaries": "db_binaries/debian",
-             "cron": "cron/rhel_spool",
+             "cron": "cron/rhel_spool", "timers": "timers/rhel8_custom",
              "utilisation": "utilisation/centos6_no_memavailable"}
     out = []
     for name, path in parts.items():
@@ -48,7 +48,7 @@ def test_script_has_one_section_per_fact() -> None:
     script = gather_script(sample_seconds=0.5)
     assert "sleep 0.5" in script and "sleep 1" not in script
     sections = split_sections(centos6_output())
-    assert "end" in sections and len(sections) == 19
+    assert "end" in sections and len(sections) == 20
 
 
 def test_host_and_disk_rows_from_centos6() -> None:
