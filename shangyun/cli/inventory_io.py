@@ -162,10 +162,22 @@ def _print_import(report: Any, estate_dir: str, *, dry_run: bool, as_json: bool)
         console.print(f"{len(report.settled)} conflict(s) "
                       + ("settled by the edits (dropped from `inventory conflicts`)"
                          if report.applied else "the edits settle when applied"))
-    t = Table("table", "added", "updated", "unchanged", "estate total",
-                  title="rows this import touched (each once)")
+    pending = (report.edits or report.added) and not report.applied
+    if dry_run or pending:  # the counts say what writing would do, not what was done
+        title = ("rows this import would touch (each once; dry run: nothing written)"
+                 if dry_run else "rows this import would touch with --apply (each once; "
+                 "nothing written)")
+        total = "estate total if written" if dry_run else "estate total with --apply"
+    else:
+        title, total = "rows this import touched (each once)", "estate total"
+    # an edit held for --apply is not merged: its row counts as updated, as it will be
+    edited: dict[str, set[Any]] = {}
+    for e in report.edits if not report.applied else []:
+        edited.setdefault(e.get("table", ""), set()).add(e.get("id"))
+    t = Table("table", "added", "updated", "unchanged", total, title=title)
     for name, c in report.counts.items():
-        t.add_row(name, str(c.added), str(c.updated), str(c.unchanged),
+        held = min(len(edited.get(name, ())), c.unchanged)
+        t.add_row(name, str(c.added), str(c.updated + held), str(c.unchanged - held),
                   str(report.totals.get(name, 0)))
     console.print(t)
     if len(report.files) > 10:

@@ -176,3 +176,62 @@ def test_an_rvtools_annotation_reads_every_label_the_header_table_knows(target: 
         assert annotation_fields(f"{label}：OA系统") == {field: "OA系统"}, label
     assert annotation_fields("信息系统：OA系统\n技术负责人：王五") == {"name": "OA系统",
                                                                     "owner": "王五"}
+
+
+def _table_row(out: str, name: str) -> list[str]:
+    line = [x for x in out.splitlines() if x.startswith(f"│ {name} ")][-1]  # the counts
+    return [c.strip() for c in line.strip("│").split("│")]
+
+
+def test_an_edited_export_held_for_apply_counts_what_apply_would_do(tmp_path: Path) -> None:
+    """An edited export imported without --apply printed "nothing written: run again with
+    --apply" above a table titled "rows this import touched" counting the added row as
+    added (and the estate's total with it) and the edited row as unchanged: the counts
+    contradicted the line above them."""
+    from openpyxl import load_workbook
+    est, run = tmp_path / "est", CliRunner().invoke
+    ledger = tmp_path / "湖南局台账.xlsx"
+    wb = Workbook()
+    wb.active.append(["单位", "系统名称", "主机名", "IP地址", "内存(GB)"])
+    for i in (1, 2, 3):
+        wb.active.append(["湖南局", "OA系统", f"hn-oa-0{i}", f"10.2.1.{i}", 8])
+    wb.save(ledger)
+    assert run(main, ["inventory", "import", str(ledger), "--estate", str(est),
+                      "--no-progress"]).exit_code == 0
+    book = tmp_path / "export.xlsx"
+    assert run(main, ["inventory", "export", "--estate", str(est), "--xlsx",
+                      str(book)]).exit_code == 0
+    wb = load_workbook(book)
+    ws = wb["主机"]
+    head = [c.value for c in ws[1]]
+    new = [c.value for c in ws[2]]
+    new[head.index("主机编号")] = None
+    new[head.index("主机名")], new[head.index("IP地址")] = "hn-new-01", "10.2.1.99"
+    ws.append(new)
+    ws.cell(row=3, column=head.index("内存(GB)") + 1).value = 16
+    wb.save(book)
+    held = run(main, ["inventory", "import", str(book), "--estate", str(est), "--no-progress"])
+    assert held.exit_code == 0, held.output
+    assert "nothing written: run again with --apply" in held.output
+    assert "rows this import would touch with --apply (each once; nothing written)" in " ".join(
+        held.output.split()), held.output
+    assert "rows this import touched" not in held.output
+    assert _table_row(held.output, "hosts") == ["hosts", "1", "1", "2", "4"]
+    assert (est / "hosts.csv").read_text(encoding="utf-8").count("hn-") == 3  # nothing written
+    done = run(main, ["inventory", "import", str(book), "--estate", str(est), "--no-progress",
+                      "--apply"])
+    assert done.exit_code == 0, done.output
+    assert "rows this import touched (each once)" in done.output
+    assert _table_row(done.output, "hosts") == ["hosts", "1", "1", "2", "4"]
+
+
+def test_a_dry_run_says_its_counts_are_what_would_be_written(xlsx: Callable[..., Path]) -> None:
+    path = xlsx("湖南局台账.xlsx", {"主机": [["单位", "主机名", "IP地址"],
+                                            ["湖南局", "hn-oa-01", "10.2.1.1"]]})
+    res = CliRunner().invoke(main, ["inventory", "import", str(path), "--estate",
+                                    str(path.parent / "est"), "--dry-run", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "rows this import would touch (each once; dry run: nothing written)" in flat, flat
+    assert "estate total if written" in flat
+    assert not (path.parent / "est").exists()
