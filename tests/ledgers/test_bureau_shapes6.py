@@ -235,3 +235,28 @@ def test_a_dry_run_says_its_counts_are_what_would_be_written(xlsx: Callable[...,
     assert "rows this import would touch (each once; dry run: nothing written)" in flat, flat
     assert "estate total if written" in flat
     assert not (path.parent / "est").exists()
+
+
+GZ_HEAD = ["序号", "单位名称", "处室", "系统名称", "系统等保级别", "设备类别", "主机名", "设备IP",
+           "操作系统及版本号", "CPU(个)", "内存（GB）", "所属宿主机", "投入运行时间", "主机状态",
+           "安全区域", "联系人手机"]
+
+
+def test_a_provincial_template_s_headers_are_all_read(xlsx: Callable[..., Path]) -> None:
+    """A provincial template (贵州局) heads its columns 系统等保级别, 设备IP, 操作系统及版本号,
+    所属宿主机, 投入运行时间, 主机状态, 安全区域, 联系人手机, 设备类别: none was known — the
+    hosts came in without IP, OS, MLPS level, hypervisor, go-live date, power state, zone
+    and phone (three of them named in "looks like" warnings, the rest ignored silently)."""
+    path = xlsx("guizhou.xlsx", {"服务器清单": [GZ_HEAD, [
+        1, "贵州局", "科技处", "OA系统", "三级", "虚拟机", "gz-oa-01", "10.14.1.5", "CentOS 7.9",
+        8, 16, "gz-esx-01", "2019/3/1", "运行", "政务外网", "13800000000"]]})
+    read = read_ledger(path, reader=read_grids)
+    [host] = read.rows["hosts"]
+    assert {k: host.get(k) for k in ("ip", "os", "os_version", "kind", "hypervisor", "go_live",
+                                     "power_state")} == {
+        "ip": "10.14.1.5", "os": "CentOS", "os_version": "7.9", "kind": "vm",
+        "hypervisor": "gz-esx-01", "go_live": "2019-03-01", "power_state": "on"}
+    [system] = read.rows["systems"]
+    assert (system["mlps_level"], system["network_zone"], system["phone"]) == (
+        3, "extranet", "13800000000")
+    assert read.sheets[0].unmapped == ["处室"]
