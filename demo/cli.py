@@ -56,7 +56,7 @@ def cli(out: str, bureaus: int | None, lab_dir: str | None, quick: bool, keep_la
     else:
         st = run_lab(Path(out), bureaus=bureaus or 2, lab_dir=Path(lab_dir) if lab_dir else None,
                      quick=quick, fail_health=fail_health, guest=bool(guest))
-        if not keep_lab:
+        if not keep_lab and st.interrupted is None:
             if st.lab is not None:
                 dropped = drop_demo_databases(st.lab)
                 console.print(f"dropped the demo's database copies: {', '.join(dropped) or '-'}")
@@ -67,6 +67,10 @@ def cli(out: str, bureaus: int | None, lab_dir: str | None, quick: bool, keep_la
         console.print(f"  {name:<14} {seconds:>6.1f} s")
     for note in st.notes:
         console.print(f"• {note}")
+    if st.interrupted is not None:
+        console.print(f"[bold yellow]demo interrupted[/] in stage {st.interrupted}: run the "
+                      "demo again to start over")
+        raise SystemExit(130)
     console.print("[bold red]demo failed[/]" if st.failed else "[bold green]demo finished[/]")
     raise SystemExit(1 if st.failed else 0)
 

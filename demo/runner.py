@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from demo.documents import stage_documents, stage_where
 from demo.estate import stage_assess, stage_discover, stage_lab, stage_lab_import, stage_plan
 from demo.sample import SAMPLE_STAGES
@@ -33,6 +35,12 @@ def run_stages(st: DemoState, stages: Stages) -> DemoState:
         started = time.perf_counter()
         try:
             result = fn(st)
+        except KeyboardInterrupt:
+            st.interrupted = f"{number} ({name})"
+            st.failed = True
+            console.print(interrupted_words(st, name, time.perf_counter() - started,
+                                            sample=stages is SAMPLE_STAGES), soft_wrap=True)
+            break
         except StageSkipped as exc:
             console.print(f"[bold yellow]SKIPPED[/]: {exc}")
             st.notes.append(f"{name}: skipped ({exc})")
@@ -52,6 +60,42 @@ def run_stages(st: DemoState, stages: Stages) -> DemoState:
         st.results.setdefault("seconds", {})[name] = round(seconds, 1)
         console.print(f"[green]done[/] in {seconds:.1f} s: {result}")
     return st
+
+
+def interrupted_words(st: DemoState, stage: str, seconds: float, *, sample: bool = False) -> str:
+    """What a Ctrl-C in ``stage`` left, in one paragraph: nothing is half-written (the
+    estate, its plan and the documents are each written whole, the wave's steps are
+    journaled and a stopped wave rolls back what it was moving), and what to do next."""
+    words = (f"[bold yellow]interrupted[/] in stage {st.interrupted} after {seconds:.1f} s "
+             "(Ctrl-C): the stages after it did not run. Nothing is half-written: the "
+             "estate, its plan and the documents are each written whole, ")
+    if stage == "wave 1" and not sample:
+        words += (f"and wave 1 stopped and rolled back the systems it was moving — "
+                  f"{escape(wave_words(st))} (its journal: 'shangyun wave status 1 --estate "
+                  f"{escape(str(st.estate_dir))}'). ")
+    else:
+        words += "and the lab and the dashboard stay as they are. "
+    again = "./scripts/demo --sample" if sample else "./scripts/demo"
+    return words + (f"To start over, run the demo again ({again}): it reuses what is up and "
+                    "builds the estate afresh.")
+
+
+def wave_words(st: DemoState) -> str:
+    """Wave 1's state from its journal, in the words of ``wave status`` (never raises: the
+    journal may not exist yet)."""
+    from connectors.journal.history import open_reader
+    from shangyun.report import programme_status
+    from shangyun.wave.state import state_words
+
+    try:
+        with open_reader(st.estate_dir) as journal:
+            if journal is None:
+                return "its run had not begun"
+            data = programme_status(st.estate_dir, journal=journal)
+        wave = next(w for w in data["waves"] if w["wave"] == 1)
+    except (ShangyunError, OSError, StopIteration) as exc:
+        return f"its state could not be read ({exc})"
+    return f"the wave is {state_words(str(wave['state']))}"
 
 
 def run(out: Path, bureaus: int = 35, systems: int = 120, seed: int = 0) -> DemoState:

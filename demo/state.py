@@ -39,6 +39,8 @@ class DemoState:
     lab: LabState | None = None
     results: dict[str, Any] = field(default_factory=dict)
     api_url: str | None = None
+    #: ``"7 (wave 1)"`` when Ctrl-C stopped the demo in that stage, else None
+    interrupted: str | None = None
 
     def guest_system_id(self) -> str | None:
         """The estate id of the real legacy guest's system (``--guest``), else None."""
