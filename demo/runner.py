@@ -95,7 +95,7 @@ def wave_words(st: DemoState) -> str:
         wave = next(w for w in data["waves"] if w["wave"] == 1)
     except (ShangyunError, OSError, StopIteration) as exc:
         return f"its state could not be read ({exc})"
-    return f"the wave is {state_words(str(wave['state']))}"
+    return f"its state now: {state_words(str(wave['state']))}"
 
 
 def run(out: Path, bureaus: int = 35, systems: int = 120, seed: int = 0) -> DemoState:
