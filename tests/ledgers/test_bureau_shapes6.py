@@ -260,3 +260,30 @@ def test_a_provincial_template_s_headers_are_all_read(xlsx: Callable[..., Path])
     assert (system["mlps_level"], system["network_zone"], system["phone"]) == (
         3, "extranet", "13800000000")
     assert read.sheets[0].unmapped == ["处室"]
+
+
+def test_system_and_data_disk_columns_are_added_up(xlsx: Callable[..., Path]) -> None:
+    """系统盘(G) and 数据盘(G) in two columns, as most templates split them: both were
+    ignored (bare numbers do not "look like" sizes), so the hosts had no disk at all and
+    the plan sized nothing to copy."""
+    head = ["单位", "系统名称", "主机名", "IP地址", "系统盘(G)", "数据盘(G)", "数据盘2(G)"]
+    path = xlsx("guizhou.xlsx", {"服务器清单": [
+        head, ["贵州局", "OA系统", "gz-oa-01", "10.14.1.5", 100, 500, None],
+        ["贵州局", "OA系统", "gz-oa-02", "10.14.1.6", 100, "1T", "2*500G"],
+        ["贵州局", "OA系统", "gz-oa-03", "10.14.1.7", None, 200, None]]})
+    read = read_ledger(path, reader=read_grids)
+    assert [h.get("disk_gb") for h in read.rows["hosts"]] == [600, 2124, 200]
+    assert any("columns '系统盘(G) (E)', '数据盘(G) (F)', '数据盘2(G) (G)' are disks of the "
+               "host" in w for w in read.warnings), read.warnings
+    assert read.sheets[0].columns["数据盘(G) (F)"] == "hosts.disk_gb"
+    assert not read.sheets[0].unmapped
+
+
+def test_a_bad_data_disk_cell_is_named_by_its_own_column(xlsx: Callable[..., Path]) -> None:
+    head = ["单位", "主机名", "IP地址", "系统盘", "数据盘"]
+    path = xlsx("guizhou.xlsx", {"服务器清单": [
+        head, ["贵州局", "gz-oa-01", "10.14.1.5", "100G", "很大"]]})
+    with pytest.raises(LedgerError) as err:
+        read_ledger(path, reader=read_grids)
+    assert "'很大' is not a size" in str(err.value)
+    assert "in column '数据盘 (E)'" in str(err.value), str(err.value)

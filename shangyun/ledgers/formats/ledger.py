@@ -42,6 +42,7 @@ from shangyun.ledgers.values import (
     cleaner,
     external_targets,
     kind_question,
+    value_of,
 )
 from shangyun.words import counted
 
@@ -262,6 +263,8 @@ class _Col:
     target: str
     unit: str
     memo: dict[Any, Any] = field(default_factory=dict)
+    #: more disk columns added up into this one (系统盘 + 数据盘: :data:`_DISK_PART`)
+    adds: list[_Col] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.table, self.column = self.target.split(".", 1)
@@ -632,6 +635,7 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
     seen: dict[str, _Col] = {}
     warnings: list[str] = []
     specs: list[tuple[int, str]] = []
+    part: _Col | None = None  # the first disk column of several (系统盘 of 系统盘 + 数据盘)
     for i, cell in enumerate(header):
         text = clean_text(cell)
         if not text:
@@ -640,6 +644,12 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
         if target is None and kind == "hosts" and H.normalize_header(text) in SPEC_HEADERS:
             specs.append((i, text))  # 配置 (8C16G500G): fills what other columns leave
             continue
+        if target is None and kind == "hosts" and _DISK_PART.fullmatch(
+                H.split_unit(H.normalize_header(text))[0]):
+            if part is not None:  # 数据盘 after 系统盘: added up into the first
+                part.adds.append(_Col(i, text, "hosts.disk_gb", unit))
+                continue
+            target = "hosts.disk_gb"
         if target is None:
             unmapped.append((i, text))
             continue
@@ -663,6 +673,9 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
         if target == "hosts.kind" and not unit:  # 是否虚拟机 (是/否): which kind 是 means
             unit = kind_question(H.normalize_header(text))
         c = _Col(i, text, target, unit)
+        if target == "hosts.disk_gb" and part is None and _DISK_PART.fullmatch(
+                H.split_unit(H.normalize_header(text))[0]):
+            part = c
         first = seen.get(target)
         if first is not None and target == "hosts.ip" and (
                 _MGMT_IP.search(first.header) or _MGMT_IP.search(c.header)):
@@ -683,6 +696,10 @@ def _columns(header: list[Any], kind: str, mapping: Mapping,
         else:
             seen[target] = c
         cols.append(c)
+    if part is not None and part.adds:
+        warnings.append(
+            f"columns {', '.join(repr(x.label) for x in [part, *part.adds])} are disks of "
+            "the host (系统盘, 数据盘 …): added up into its disk size (hosts.disk_gb)")
     for i, text in specs[:1]:
         for target in SPEC_TARGETS:
             if target not in seen:
@@ -818,7 +835,7 @@ def _read_sheet(
         for c in cols:     # name the same hosts and systems again)
             c.memo = memos.setdefault(c.clean, c.memo)
     report = SheetReport(grid.sheet, kind, header_idx + 1, 0, 0,
-                         columns={c.label: c.target for c in cols},
+                         columns={x.label: x.target for c in cols for x in [c, *c.adds]},
                          unmapped=[h for _i, h in unmapped], warnings=dup_warnings)
     for i, h in unmapped:
         hint = suggest(grid, header_idx + 1, i, h)
@@ -864,6 +881,7 @@ def _read_sheet(
     filled = report.filled
     # a host sheet's 系统名称 written once per group, blank below ("same as above")
     system_cols = [k for k, c in enumerate(cols) if c.target == "systems.name"]
+    added_cols = [k for k, c in enumerate(cols) if c.adds]
     above = system_cols[0] if kind == "hosts" and len(system_cols) == 1 else None
     host_keys = [k for k, c in enumerate(cols) if c.target in ("hosts.hostname", "hosts.ip")]
     last_system: Any = None
@@ -926,6 +944,10 @@ def _read_sheet(
                 chunk = [r for r in chunk if r not in others]
         table = _transposed(rows, chunk)
         cells = [_clean_column(table, len(chunk), c) for c in cols]
+        for k in added_cols:  # 系统盘 + 数据盘: one disk size
+            for extra in cols[k].adds:
+                cells[k] = _add_sizes(cells[k], _clean_column(table, len(chunk), extra),
+                                      extra.label)
         for k in bureau_cols:  # 湖北局（信息中心）: the bureau, its department dropped
             values = cells[k]
             for i, v in enumerate(values):
@@ -1311,6 +1333,31 @@ def _label(labels: dict[str, str], target: str | None) -> str:
 
 
 _Layout = list[tuple[str, str, bool, _Col]]
+
+
+#: A column of one of a host's disks (系统盘, 数据盘, 数据盘2, 本地盘容量, data disk …):
+#: several of them are added up into the host's disk size
+_DISK_PART = re.compile(r"(?:系统|数据|本地|附加|共享)盘\d*(?:容量|大小|空间)?"
+                        r"|(?:system|os|data)disk\d*(?:size|capacity)?")
+
+
+def _add_sizes(into: list[Any], extra: list[Any], label: str) -> list[Any]:
+    """The sizes of ``into`` plus those of ``extra`` (another disk column, ``label``), cell
+    by cell: a blank adds nothing; a bad cell of ``extra`` is the row's problem, named by
+    its own column; a doubt is kept."""
+    out: list[Any] = []
+    for a, b in zip(into, extra, strict=True):
+        if b is None or type(a) is BadValue:
+            out.append(a)
+        elif type(b) is BadValue:
+            out.append(BadValue(f"{b} (in column {label!r}, added to this one)"))
+        elif a is None:
+            out.append(b)
+        else:
+            doubt = a if type(a) is Doubtful else b if type(b) is Doubtful else None
+            total = value_of(a) + value_of(b)
+            out.append(total if doubt is None else Doubtful(total, doubt.kind, doubt.detail))
+    return out
 
 
 def _fast_parts(layout: _Layout, cells: list[list[Any]], n: int) -> list[dict[str, Row]] | None:
