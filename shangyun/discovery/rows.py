@@ -19,10 +19,29 @@ def _gib(n_bytes: float) -> float:
     return round(n_bytes / GIB, 2)
 
 
+def _multipath(facts: dict[str, Any]) -> dict[str, str]:
+    """Each path of a multipath device (a SAN LUN seen through two HBAs: ``sdb`` and
+    ``sdc`` under ``mpatha``) → that device's name."""
+    return {d["disk"]: d["name"] for d in facts.get("block", []) if d["type"] == "mpath"}
+
+
 def real_disks(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """The host's physical/virtual disks from the ``block`` fact (no loop, zram, cd-rom)."""
-    return [d for d in facts.get("block", []) if d["type"] == "disk" and d["size_bytes"] > 0
-            and not d["name"].startswith(_NOT_DISKS)]
+    """The host's physical/virtual disks from the ``block`` fact (no loop, zram, cd-rom),
+    each with its ``path``: a LUN seen through several paths is one disk, its multipath
+    device (``mpatha``, ``/dev/mapper/mpatha``), not one per path."""
+    paths = _multipath(facts)
+    out: list[dict[str, Any]] = []
+    mpaths: set[str] = set()
+    for d in facts.get("block", []):
+        if d["size_bytes"] <= 0:
+            continue
+        if d["type"] == "disk" and d["name"] not in paths and \
+                not d["name"].startswith(_NOT_DISKS):
+            out.append({**d, "path": f"/dev/{d['name']}"})
+        elif d["type"] == "mpath" and d["name"] not in mpaths:
+            mpaths.add(d["name"])
+            out.append({**d, "path": f"/dev/mapper/{d['name']}"})
+    return out
 
 
 def host_row(facts: dict[str, Any], *, host_id: str, bureau_id: str, ip: str = "",
@@ -53,14 +72,19 @@ def host_row(facts: dict[str, Any], *, host_id: str, bureau_id: str, ip: str = "
 
 def disk_rows(facts: dict[str, Any], host_id: str) -> list[dict[str, Any]]:
     """The estate ``disks`` rows: size from the block devices, used from ``df`` of the
-    filesystems living on each disk (its partitions and LVM volumes)."""
+    filesystems living on each disk (its partitions and LVM volumes; a multipath LUN's
+    through its device). A filesystem mounted twice (a bind mount: old ``df`` lists
+    both) is counted once."""
+    paths = _multipath(facts)
     by_name: dict[str, str] = {}
     for dev in facts.get("block", []):
-        by_name.setdefault(dev["name"], dev["disk"])
+        by_name.setdefault(dev["name"], paths.get(dev["disk"], dev["disk"]))
     used: dict[str, int] = {}
+    counted: set[str] = set()
     for fs in facts.get("filesystems", []):
-        if fs["pseudo"]:
+        if fs["pseudo"] or fs["device"] in counted:
             continue
+        counted.add(fs["device"])
         base = fs["device"].rsplit("/", 1)[-1]
         disk = by_name.get(base)
         if disk:
@@ -70,7 +94,7 @@ def disk_rows(facts: dict[str, Any], host_id: str) -> list[dict[str, Any]]:
         size = _gib(d["size_bytes"])
         rows.append({"id": f"{host_id}-{d['name']}", "host_id": host_id, "name": d["name"],
                      "size_gb": size, "used_gb": min(size, _gib(used.get(d["name"], 0))),
-                     "path": f"/dev/{d['name']}"})
+                     "path": d["path"]})
     return rows
 
 

@@ -20,6 +20,7 @@ from shangyun.discovery.model import Defaults, Target
 from shangyun.discovery.rows import disk_rows, host_row
 from shangyun.errors import AuthError, HostKeyError, TransientError
 from shangyun.estate import Estate
+from shangyun.facts import FACTS_BY_NAME
 
 DATA = Path(__file__).parent / "data"
 
@@ -158,3 +159,21 @@ def test_truncated_output_is_an_error() -> None:
 
     (res,) = discover_hosts([Target("h", "10.0.0.1")], runner)
     assert res.status == "error" and "end" in res.reason
+
+
+def test_a_multipath_lun_and_a_bind_mount_are_counted_once() -> None:
+    """Two SAN LUNs, each seen through two paths (sdb+sdc → mpatha, sdd+sde → mpathb),
+    and a filesystem mounted twice (a bind mount; old df lists both): the host's disk
+    total counts each LUN once, one disk row per LUN (named by its multipath device),
+    used space counted once per filesystem; NFS is no disk of the host."""
+    read = {n: FACTS_BY_NAME[n].process((DATA / f"{n}/{case}.txt").read_text().splitlines())
+            for n, case in (("block", "multipath_lsblk_json"),
+                            ("filesystems", "centos6_df_bind"))}
+    row = host_row(read, host_id="h1", bureau_id="b1")
+    assert row["disk_gb"] == 40 + 100 + 50
+    disks = {d["name"]: d for d in disk_rows(read, "h1")}
+    assert set(disks) == {"sda", "mpatha", "mpathb"}
+    assert (disks["mpatha"]["size_gb"], disks["mpatha"]["path"]) == (100.0,
+                                                                     "/dev/mapper/mpatha")
+    assert disks["mpatha"]["used_gb"] == 50.0 and disks["mpathb"]["used_gb"] == 10.0
+    assert disks["sda"]["used_gb"] == round((6291456 + 204800) * 1024 / 2**30, 2)
