@@ -17,7 +17,7 @@ from typing import Any
 from shangyun.discovery.dependencies import map_dependencies, meet_declared, merge_observed
 from shangyun.discovery.jump import parse_jump
 from shangyun.discovery.model import UNASSIGNED_BUREAU, Applied, HostResult
-from shangyun.discovery.rows import discovered_rows
+from shangyun.discovery.rows import discovered_rows, shared_luns
 from shangyun.estate import Estate
 from shangyun.estate.merge import host_key_name, merge, merge_rows
 from shangyun.words import counted
@@ -153,6 +153,12 @@ def merge_discovered(estate: Estate, results: list[HostResult],
     # each estate row counted once, however many incoming rows met it (one machine
     # reached at two addresses is one host, its disks one set)
     rows_met = {t: {report.id_map[t].get(i, i) for i in ids} for t, ids in brought.items()}
+    names = {str(h["id"]): str(h.get("hostname") or h["id"]) for h in estate.rows("hosts")}
+    luns = [f"LUN {w} ({lun['size_gb']} GB) is seen by {len(lun['hosts'])} hosts ("
+            + ", ".join(f"{names.get(h, h)}: {dev}" for h, dev in sorted(
+                lun["hosts"].items(), key=lambda x: names.get(x[0], x[0])))
+            + f"): one shared disk — count it once (its disks rows: datastore lun:{w})"
+            for w, lun in sorted(shared_luns(results, host_ids).items())]
     return Applied(
         hosts_updated=len(rows_met["hosts"] & before["hosts"]),
         hosts_added=len(rows_met["hosts"] - before["hosts"]),
@@ -161,6 +167,6 @@ def merge_discovered(estate: Estate, results: list[HostResult],
         databases=len(rows_met["databases"]),
         dependencies=sum(1 for d in deps if d.get("origin") == "observed"),
         conflicts=len(conflicts), matched=dict(host_ids), depmap=depmap,
-        notes=list(report.notes) + ([
+        notes=list(report.notes) + luns + ([
             f"{counted(len(dropped), 'extra target')} (--target) not reached: not added to "
             f"the estate ({', '.join(sorted(dropped.values()))})"] if dropped else []))

@@ -70,11 +70,13 @@ def host_row(facts: dict[str, Any], *, host_id: str, bureau_id: str, ip: str = "
     }
 
 
-def disk_rows(facts: dict[str, Any], host_id: str) -> list[dict[str, Any]]:
+def disk_rows(facts: dict[str, Any], host_id: str,
+              shared: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """The estate ``disks`` rows: size from the block devices, used from ``df`` of the
     filesystems living on each disk (its partitions and LVM volumes; a multipath LUN's
     through its device). A filesystem mounted twice (a bind mount: old ``df`` lists
-    both) is counted once."""
+    both) is counted once. A multipath device, or a disk whose WWID is in ``shared``
+    (seen by another host), says which LUN it is: ``datastore`` ``lun:<wwid>``."""
     paths = _multipath(facts)
     by_name: dict[str, str] = {}
     for dev in facts.get("block", []):
@@ -92,10 +94,32 @@ def disk_rows(facts: dict[str, Any], host_id: str) -> list[dict[str, Any]]:
     rows = []
     for d in real_disks(facts):
         size = _gib(d["size_bytes"])
-        rows.append({"id": f"{host_id}-{d['name']}", "host_id": host_id, "name": d["name"],
-                     "size_gb": size, "used_gb": min(size, _gib(used.get(d["name"], 0))),
-                     "path": d["path"]})
+        row = {"id": f"{host_id}-{d['name']}", "host_id": host_id, "name": d["name"],
+               "size_gb": size, "used_gb": min(size, _gib(used.get(d["name"], 0))),
+               "path": d["path"]}
+        if d.get("wwid") and (d["type"] == "mpath" or d["wwid"] in shared):
+            row["datastore"] = f"lun:{d['wwid']}"
+        rows.append(row)
     return rows
+
+
+def shared_luns(results: list[HostResult], same: dict[str, str] | None = None
+                ) -> dict[str, dict[str, Any]]:
+    """The LUNs (by WWID) that more than one host of ``results`` sees (a cluster's shared
+    disk): ``{wwid: {"size_gb": …, "hosts": {host id: device name}}}``. ``same`` maps a
+    target's id to the host it turned out to be (one machine reached twice is one host)."""
+    same = same or {}
+    seen: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if not r.ok:
+            continue
+        hid = same.get(r.target.host_id, r.target.host_id)
+        for d in real_disks(r.facts):
+            if d.get("wwid"):
+                lun = seen.setdefault(d["wwid"], {"size_gb": _gib(d["size_bytes"]),
+                                                  "hosts": {}})
+                lun["hosts"].setdefault(hid, d["name"])
+    return {w: lun for w, lun in seen.items() if len(lun["hosts"]) > 1}
 
 
 def database_rows(facts: dict[str, Any], host_id: str, system_id: str) -> list[dict[str, Any]]:
@@ -112,12 +136,13 @@ def discovered_rows(results: list[HostResult]) -> tuple[list[dict[str, Any]],
                                                         list[dict[str, Any]]]:
     """Hosts (every target, with its status), disks and databases rows from the results."""
     hosts, disks, dbs = [], [], []
+    shared = frozenset(shared_luns(results))
     for r in results:
         t = r.target
         if r.ok:
             row = host_row(r.facts, host_id=t.host_id, bureau_id=t.bureau, ip=t.address,
                            system_id=t.system_id, ssh_port=t.port)
-            disks += disk_rows(r.facts, t.host_id)
+            disks += disk_rows(r.facts, t.host_id, shared)
             dbs += database_rows(r.facts, t.host_id, t.system_id)
         else:
             row = {"id": t.host_id, "hostname": t.hostname or t.address, "ip": t.address,

@@ -25,8 +25,16 @@ class BlockDevices(Fact):
         NAME="sda" KNAME="sda" TYPE="disk" SIZE="21474836480" FSTYPE="" MOUNTPOINT=""
         NAME="sda1" KNAME="sda1" TYPE="part" SIZE="524288000" FSTYPE="ext4" MOUNTPOINT="/boot"
 
+    Then, read with built-ins from ``/sys/block``, each device's world-wide id (a SCSI
+    disk's ``device/wwid``, a device-mapper device's ``dm/uuid`` under its ``dm/name``)::
+
+        #wwid sdb naa.600508b4000156d700012000000b0000
+        #wwid mpatha mpath-3600508b4000156d700012000000b0000
+
     Result: one dict per device: ``name``, ``type`` (disk/part/lvm/rom/loop …),
-    ``size_bytes``, ``fstype``, ``mountpoint`` and ``disk`` (the top-level disk it sits on).
+    ``size_bytes``, ``fstype``, ``mountpoint``, ``disk`` (the top-level disk it sits on)
+    and, for a disk or multipath device whose id was read, ``wwid`` (``naa.6…`` and
+    ``mpath-36…`` both as ``36…``: the same LUN seen by two hosts has the same one).
     """
 
     name = "block"
@@ -38,16 +46,44 @@ class BlockDevices(Fact):
             "echo '#fmt json'; echo \"$o\"; "
             f"elif o=$(lsblk -P -b -o {_COLS},PKNAME 2>/dev/null || lsblk -P -b -o {_COLS} "
             "2>/dev/null) && [ -n \"$o\" ]; then echo '#fmt pairs'; echo \"$o\"; "
-            "else echo '#fmt partitions'; cat /proc/partitions; fi")
+            "else echo '#fmt partitions'; cat /proc/partitions; fi; "
+            "for _d in /sys/block/*; do _w=; _m=${_d##*/}; if [ -r \"$_d/dm/uuid\" ]; then "
+            "read -r _w < \"$_d/dm/uuid\"; read -r _m < \"$_d/dm/name\"; "
+            "elif [ -r \"$_d/device/wwid\" ]; then read -r _w < \"$_d/device/wwid\"; fi; "
+            "[ -n \"$_w\" ] && echo \"#wwid $_m $_w\"; done")
 
     @classmethod
     def process(cls, lines: list[str]) -> list[dict[str, Any]]:
+        ids: dict[str, str] = {}
+        for line in lines:
+            if line.startswith("#wwid "):
+                _, name, value = [*line.split(None, 2), "", ""][:3]
+                ids[name] = _wwid(value)
+        lines = [line for line in lines if not line.startswith("#wwid ")]
         fmt, rest = split_format(lines, "partitions")
         if fmt == "json":
-            return _from_json("\n".join(rest))
-        if fmt == "pairs":
-            return _from_pairs(rest)
-        return _from_partitions(rest)
+            devices = _from_json("\n".join(rest))
+        elif fmt == "pairs":
+            devices = _from_pairs(rest)
+        else:
+            devices = _from_partitions(rest)
+        for dev in devices:
+            if dev["type"] in ("disk", "mpath") and ids.get(dev["name"]):
+                dev["wwid"] = ids[dev["name"]]
+        return devices
+
+
+def _wwid(value: str) -> str:
+    """A LUN's id as multipath names it: ``naa.6005…`` (sysfs) and ``mpath-36005…``
+    (device-mapper) both ``36005…``; an LVM or other device-mapper id is none."""
+    value = " ".join(value.split())
+    if value.startswith("mpath-"):
+        return value[6:].lower()
+    if value.startswith("naa."):
+        return "3" + value[4:].lower()
+    if value.startswith(("LVM-", "CRYPT-", "part")) or not value:
+        return ""
+    return value
 
 
 def _device(name: str, dtype: str, size: Any, fstype: Any, mount: Any, disk: str) -> dict[str, Any]:

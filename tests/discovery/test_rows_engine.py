@@ -177,3 +177,30 @@ def test_a_multipath_lun_and_a_bind_mount_are_counted_once() -> None:
                                                                      "/dev/mapper/mpatha")
     assert disks["mpatha"]["used_gb"] == 50.0 and disks["mpathb"]["used_gb"] == 10.0
     assert disks["sda"]["used_gb"] == round((6291456 + 204800) * 1024 / 2**30, 2)
+
+
+def test_a_lun_two_hosts_share_is_one_datastore_and_a_note() -> None:
+    """Two cluster nodes (h1, h2) see the same SAN LUN (mpatha: the same WWID): each
+    host's disk row says which LUN it is (datastore lun:<wwid>) and the run notes the
+    LUN is shared, so it is counted once; h1's own disk is no datastore of that kind."""
+    mp = (DATA / "block/multipath_lsblk_json.txt").read_text()
+    df = (DATA / "filesystems/centos6_df_bind.txt").read_text()
+    out = centos6_output()
+    out = out.replace((DATA / "block/centos6_lsblk_pairs.txt").read_text().rstrip("\n"),
+                      mp.rstrip("\n"))
+    out = out.replace((DATA / "filesystems/centos6_df_T.txt").read_text().rstrip("\n"),
+                      df.rstrip("\n"))
+    est = _estate()
+    own = {"h1": out, "h2": out.replace("naa.6000c29123", "naa.6000c29999")}  # own sda
+    results = discover_hosts(targets_from_estate(est, Defaults())[:2],
+                             lambda t: (own[t.host_id], 1), concurrency=2)
+    applied = apply_results(est, results)
+    disks = {(d["host_id"], d["name"]): d for d in est.rows("disks")}
+    lun = "lun:3600508b4000156d700012000000b0000"
+    assert disks[("h1", "mpatha")]["datastore"] == disks[("h2", "mpatha")]["datastore"] == lun
+    assert not disks[("h1", "sda")].get("datastore")
+    notes = [n for n in applied.notes if "3600508b4000156d700012000000b0000" in n]
+    assert notes == ["LUN 3600508b4000156d700012000000b0000 (100.0 GB) is seen by 2 hosts "
+                     "(app01: mpatha, db01: mpatha): one shared disk — count it once (its "
+                     "disks rows: datastore lun:3600508b4000156d700012000000b0000)"], notes
+    est.check()
