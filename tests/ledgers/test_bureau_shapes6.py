@@ -287,3 +287,38 @@ def test_a_bad_data_disk_cell_is_named_by_its_own_column(xlsx: Callable[..., Pat
         read_ledger(path, reader=read_grids)
     assert "'很大' is not a size" in str(err.value)
     assert "in column '数据盘 (E)'" in str(err.value), str(err.value)
+
+
+ASSET_HEAD = ["资产编号", "设备类型", "设备名称", "IP地址", "所属系统", "宿主机", "所属集群", "CPU",
+              "内存", "硬盘", "操作系统", "使用状态", "上线时间"]
+
+
+def test_an_asset_register_of_esxi_hosts_and_their_vms_moves_only_the_vms(
+        xlsx: Callable[..., Path]) -> None:
+    """An asset system's 资产登记表 lists the ESXi servers (设备类型 服务器, 操作系统 VMware
+    ESXi 6.7) beside the VMs they run, the storage and the switches: the ESXi host was
+    imported as a physical host to move (P2V of a hypervisor, and 32 cores / 512 GB of
+    target sized for it); its VMs are what moves."""
+    path = xlsx("01_湖北局_资产登记表.xlsx", {"资产登记表": [ASSET_HEAD, [
+        "ZC-2019-001", "服务器", "hb-esx-01", "10.1.1.10", "虚拟化平台", None, "集群A",
+        "2颗*16核", "512G", "2*960G SSD", "VMware ESXi 6.7", "在用", "2019/3/1"], [
+        "ZC-2019-002", "虚拟机", "hb-oa-01", "10.1.2.5", "OA系统（新）", "hb-esx-01", "集群A",
+        "8 vCPUs", "8192M", "500 GiB", "CentOS 7.9", "在用", "20190301"], [
+        "ZC-2019-003", "虚拟机", "hb-oa-02", "10.1.2.6", "OA系统(新)", "hb-esx-01", "集群A",
+        "8 vCPUs", "16384MB", "1.5T", "CentOS 7.9", "在用", "2019-03-01"], [
+        "ZC-2019-004", "存储", "hb-san-01", "10.1.1.20", None, None, None, None, None, "0.5TB",
+        None, "在用", "2018"], [
+        "ZC-2019-006", "物理机", "hb-db-01", "10.1.3.5", "审批系统", None, None, "32", "256GB",
+        "4*1.2T SAS RAID5", "RHEL 7.6", "在用", "2020年5月"]]})
+    read = read_ledger(path, reader=read_grids)
+    hosts = {h["hostname"]: h for h in read.rows["hosts"]}
+    assert sorted(hosts) == ["hb-db-01", "hb-oa-01", "hb-oa-02"]
+    assert {(h["memory_gb"], h["disk_gb"], h["go_live"], h["cpu_cores"]) for h in
+            hosts.values() if h["kind"] == "vm"} == {(8, 500, "2019-03-01", 8),
+                                                     (16, 1536, "2019-03-01", 8)}
+    assert hosts["hb-oa-01"]["hypervisor"] == "hb-esx-01"
+    assert len({h["system_id"] for h in hosts.values()}) == 2  # OA系统（新） once
+    assert read.sheets[0].skipped == 2
+    assert any("column '操作系统 (K)': 1 row names a hypervisor (VMware ESXi 6.7; row 2): "
+               "skipped — a virtualisation host is not moved" in w for w in read.warnings), \
+        read.warnings

@@ -891,6 +891,9 @@ def _read_sheet(
     device_at = next((c.index for c in cols if c.target == "hosts.kind"), None) \
         if kind == "hosts" else None
     devices: dict[int, str] = {}  # row number -> the device a 设备类型 cell names
+    os_at = next((c.index for c in cols if c.target == "hosts.os"), None) \
+        if kind == "hosts" else None
+    hypervisors: dict[int, str] = {}  # row number -> the hypervisor its 操作系统 names
     several_rows: dict[int, str] = {}  # row number -> a 系统名称 naming several systems
     lazy = isinstance(grid.rows, LazyRows)
     # the rows above the header (a group row 基本信息 | 配置信息 over the names), to know
@@ -939,6 +942,11 @@ def _read_sheet(
             chunk = [r for r in chunk if r not in hidden]
         if device_at is not None:  # 设备类型 存储/网络设备: an asset list's other devices
             others = _devices(rows, chunk, device_at, base, devices)
+            if others:
+                report.skipped += len(others)
+                chunk = [r for r in chunk if r not in others]
+        if os_at is not None:  # 操作系统 VMware ESXi: a virtualisation host, not moved
+            others = _hypervisors(rows, chunk, os_at, base, hypervisors)
             if others:
                 report.skipped += len(others)
                 chunk = [r for r in chunk if r not in others]
@@ -1107,6 +1115,15 @@ def _read_sheet(
             f"{'is' if len(devices) == 1 else 'are'} not servers "
             f"({', '.join(dict.fromkeys(devices.values()))}; {_rows_word(len(devices))} "
             f"{shown}): skipped — only servers and virtual machines are hosts to move")
+    if hypervisors:
+        shown = ", ".join(map(str, list(hypervisors)[:10])) + (
+            " …" if len(hypervisors) > 10 else "")
+        report.warnings.append(
+            f"column {labels['hosts.os']!r}: {counted(len(hypervisors), 'row')} "
+            f"{'names' if len(hypervisors) == 1 else 'name'} a hypervisor "
+            f"({', '.join(dict.fromkeys(hypervisors.values()))}; {_rows_word(len(hypervisors))}"
+            f" {shown}): skipped — a virtualisation host is not moved, its virtual machines "
+            "are (list them as hosts; an RVTools export of its vCenter lists them all)")
     if same_rows and above is not None:
         shown = ", ".join(str(x) for x in same_rows[:10])
         more = f" and {len(same_rows) - 10} more" if len(same_rows) > 10 else ""
@@ -1209,6 +1226,27 @@ _NOT_HOST = re.compile(r"存储|阵列|网络设备|交换机|路由器|防火�
                        r"|打印机|ups|(?<![a-z])(?:storage|switch|router|firewall|san|nas)"
                        r"(?![a-z])", re.I)
 _SERVER_WORD = re.compile(r"服务器|主机|虚拟|虚机|server|host|(?<![a-z])vm(?![a-z])", re.I)
+
+
+#: An operating system that is a hypervisor (a virtualisation host's row on a host sheet:
+#: VMware ESXi 6.7, FusionCompute CNA, XenServer, Proxmox VE, H3C CAS, Hyper-V Server)
+_HYPERVISOR_OS = re.compile(
+    r"esxi|vsphere|fusioncompute|xenserver|citrix\s*hypervisor|proxmox|hyper-?v\s*server"
+    r"|(?<![a-z])(?:cna|cvk|h3c\s*cas)(?![a-z])|^\s*vmware\s*[\d.]*\s*$", re.I)
+
+
+def _hypervisors(rows: Sequence[list[Any]], chunk: list[int], at: int, base: int,
+                 found: dict[int, str]) -> set[int]:
+    """The rows of ``chunk`` whose 操作系统 cell (column ``at``) names a hypervisor (VMware
+    ESXi …): virtualisation hosts, recorded in ``found`` by row number."""
+    out: set[int] = set()
+    for r in chunk:
+        row = rows[r]
+        v = row[at] if at < len(row) else None
+        if type(v) is str and _HYPERVISOR_OS.search(v):
+            out.add(r)
+            found[r + base + 1] = v.strip()
+    return out
 
 
 def _devices(rows: Sequence[list[Any]], chunk: list[int], at: int, base: int,
