@@ -101,6 +101,9 @@ class RunContext:
     on_step: StepListener | None = None
     names: Mapping[str, str] = field(default_factory=dict)
     """System id -> name, for the messages a person reads (:meth:`who`)."""
+    where: str = ""
+    """`` --estate DIR`` for the commands a message suggests, when the command that
+    started the run was given one (empty: the estate came from ``SHANGYUN_ESTATE``)."""
     journal: WaveJournal | None = None
     run_id: str = ""
     wave: int = 0

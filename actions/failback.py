@@ -267,19 +267,21 @@ def fail_back_system(journal: WaveJournal, run_id: str, wave: int, system_id: st
     return out
 
 
-def refuse_mid_failback(journal: WaveJournal, wave: int, systems: Mapping[str, str]) -> None:
+def refuse_mid_failback(journal: WaveJournal, wave: int, systems: Mapping[str, str],
+                        where: str = "") -> None:
     """Refuse (:class:`StepError`, nothing run) a ``wave run`` or ``wave resume`` of
     ``systems`` (id → name) while one of them is in the middle of a fail-back
     (:func:`failing_back`: its target frozen or past its point of no return, not
     finished): the run would
     start from a half-undone cutover. The message names each such system and the command
-    that finishes its fail-back."""
+    that finishes its fail-back (ending with ``where``, `` --estate DIR``, when the
+    command was given one)."""
     stuck = [sid for sid in systems if failing_back(journal, wave, sid)]
     if stuck:
         who = ", ".join(f"{systems[s]} ({s})" if systems[s] and systems[s] != s else s
                         for s in stuck)
         cmds = "; ".join(f"shangyun wave rollback {wave} --system "
-                         f"{command_arg('system', s, systems)} --fail-back" for s in stuck)
+                         f"{command_arg('system', s, systems)} --fail-back{where}" for s in stuck)
         raise StepError(f"wave {wave}: {who} in the middle of a fail-back (its target "
                         f"frozen, or on its way home): finish it first with {cmds}, then run the "
                         "wave again; nothing was run")

@@ -193,13 +193,15 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
 
 
 def writes_on_switched_target(journal: WaveJournal, wave: int, system_id: str,
-                               names: Mapping[str, str] | None = None) -> str | None:
+                               names: Mapping[str, str] | None = None,
+                               where: str = "") -> str | None:
     """Why a run must not undo ``system_id`` after its failure, or None: DNS was switched
     to its target (not undone) and the target took writes since the ``verify`` — the
     users' production writes, which the undo would drop with the target database (the
     command ``wave rollback`` refuses the same, :func:`refuse_rollback`). A target that
     cannot be read is left alone too. The sentence names the system, the tables and the
-    commands that go on."""
+    commands that go on (each ending with ``where``, `` --estate DIR``, when the command
+    was given one)."""
     if cut_over(journal, wave, system_id) or not traffic_switched(journal, wave, system_id):
         return None
     try:
@@ -211,18 +213,19 @@ def writes_on_switched_target(journal: WaveJournal, wave: int, system_id: str,
     who = readable(system_id, names or {})
     return (f"{who}: DNS was switched to its target before it was cut over, and the target "
             f"took writes since the verify — {', '.join(found)}: nothing was undone (DNS "
-            f"stays on the target with the writes). Fix what failed and run 'wave resume "
-            f"{wave}' (the writes kept), carry them home with 'wave rollback {wave} "
-            f"--system {command_arg('system', system_id, names or {})} --fail-back', or "
-            f"discard them on purpose with 'wave rollback "
+            f"stays on the target with the writes). Fix what failed and run 'shangyun wave "
+            f"resume {wave}{where}' (the writes kept), carry them home with 'shangyun wave "
+            f"rollback {wave} --system {command_arg('system', system_id, names or {})} "
+            f"--fail-back{where}', or discard them on purpose with 'shangyun wave rollback "
             f"{wave} --system {command_arg('system', system_id, names or {})} "
-            "--discard-production-writes' (audited)")
+            f"--discard-production-writes{where}' (audited)")
 
 
 def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[Step],
                      actions: Mapping[str, StepAction],
                      done: dict[str, dict[str, Any]] | None = None, *,
-                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
+                     names: Mapping[str, str] | None = None,
+                     where: str = "") -> dict[str, Any]:
     """Run ``steps`` of one system in order through the journal; on the first failure undo
     the whole system from the journal (newest first) — unless it is cut over (state
     ``cut_over``, nothing undone), or its DNS was switched and its target took writes
@@ -243,7 +246,7 @@ def run_system_steps(journal: WaveJournal, run_id: str, wave: int, steps: list[S
     except Exception as exc:
         if cut_over(journal, wave, system):  # its target is production: never undone here
             return {"state": "cut_over", "error": str(exc), "undone": [], "undo_failed": {}}
-        kept = writes_on_switched_target(journal, wave, system, names)
+        kept = writes_on_switched_target(journal, wave, system, names, where)
         if kept is not None:  # the users' writes on the target: never dropped here
             journal.audit("wave.system.failed", system, "failed",
                           {"error": str(exc)[:2000], "kept": kept[:2000]})

@@ -44,7 +44,8 @@ def move_wave(*args: Any, **kwargs: Any) -> dict[str, Any]:
     call = dict(zip(("estate_dir", "number", "only"), args, strict=False)) | kwargs
     if not call.get("dry_run") and not call.get("distributed") and "number" in call:
         preflight(str(call["estate_dir"]), int(call["number"]), only=call.get("only"),
-                  resume=bool(call.get("resume")), bureau=call.get("bureau"))
+                  resume=bool(call.get("resume")), bureau=call.get("bureau"),
+                  where=str(call.get("where") or ""))
     start_temporary_server()
     return wave_result(run_wave(*args, **kwargs, return_state=True))
 

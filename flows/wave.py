@@ -322,7 +322,8 @@ def move_system(journal: WaveJournal, run_id: str, wave: WaveWork, system: Syste
             journal.audit("wave.system.failed", system.id, "failed", {"error": str(exc)[:2000]})
             _not_run(ctx, steps[told:])
             return result
-        kept = writes_on_switched_target(journal, wave.number, system.id, ctx.names)
+        kept = writes_on_switched_target(journal, wave.number, system.id, ctx.names,
+                                         ctx.where)
         if kept is not None:  # DNS on the target, the users wrote there: never dropped
             result.update(state=SYSTEM_FAILED, error=" ".join(f"{exc}; {kept}".split())[:2000])
             journal.audit("wave.system.failed", system.id, "failed",
@@ -683,7 +684,7 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
              bureau: str | None = None, distributed: bool = False,
              dry_run: bool = False, targets: TargetFactories | None = None,
              on_step: StepListener | None = None,
-             on_progress: Progress | None = None) -> dict[str, Any]:
+             on_progress: Progress | None = None, where: str = "") -> dict[str, Any]:
     """Run wave ``number`` of the estate's plan (``resume``: take over its latest unfinished
     run with that run's options); steps already done and still valid are skipped.
 
@@ -694,7 +695,9 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
     and locks are taken, nothing is touched and nothing is journaled. ``targets``: target
     factories by kind (the built-in ones otherwise); ``on_step``: told as each step ends
     (the CLI's progress bar); ``on_progress``: told (step, percent) while a long step runs
-    (convert, upload, adapt, the boot proof: the CLI's and the demo's bars). None is
+    (convert, upload, adapt, the boot proof: the CLI's and the demo's bars); ``where``:
+    `` --estate DIR`` ending the commands its refusals and errors print, when the command
+    that started it was given one. None is
     journaled: a resume or rollback in another process
     uses the built-in targets.
 
@@ -718,11 +721,12 @@ def run_wave(estate_dir: str, number: int, only: str | None = None,
             last = resumable_run(journal, estate_dir, number, bureau)
             only, options = last.get("only"), last.get("options") or {}
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
-        refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
-        refuse_held_elsewhere(journal, wave)
+        refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems}, where)
+        refuse_held_elsewhere(journal, wave, where)
         opts, steps = _run_steps(wave, options, distributed)
         ctx = RunContext(opts, progress=_ProgressLog(on_progress), targets=targets or {},
-                         on_step=on_step, names={s.id: s.name for s in wave.systems})
+                         on_step=on_step, names={s.id: s.name for s in wave.systems},
+                         where=where)
         try:
             if resume:
                 # a rollback, fail-back or finalize of the wave may be live: never alongside
@@ -800,17 +804,18 @@ def resumable_run(journal: WaveJournal, estate_dir: str, number: int,
     return last
 
 
-def refuse_held_elsewhere(journal: WaveJournal, wave: WaveWork) -> None:
+def refuse_held_elsewhere(journal: WaveJournal, wave: WaveWork, where: str = "") -> None:
     """Refuse (:class:`StepError`, nothing run) a run of ``wave`` with a system the run
     may not move (:func:`run_refusal`): one the estate marks classified (涉密) — a re-plan
     keeps a system that ran in its wave, whatever the ledger says now — or one another
     wave of the journal still holds (a re-plan moved a system that was cut over, failed
     back or left unfinished in its first wave), naming each one and the command that
-    frees it."""
+    frees it (ending with ``where``, `` --estate DIR``, when the command was given one)."""
     estate = Estate.load(wave.estate_dir, check=False)
     names, secret = names_of(estate, "system"), classified_ids(estate)
     held = [(s, why) for s in wave.systems
-            if (why := run_refusal(journal, wave.number, s.id, names, secret)) is not None]
+            if (why := run_refusal(journal, wave.number, s.id, names, secret, where))
+            is not None]
     if held:
         raise StepError(f"wave {wave.number}: " + "; ".join(
             f"{_who({'id': s.id, 'name': s.name})} is {why}" for s, why in held)
@@ -846,11 +851,12 @@ def wave_result(state: State) -> dict[str, Any]:
 
 
 def preflight(estate_dir: str, number: int, *, only: str | None = None,
-              resume: bool = False, bureau: str | None = None) -> None:
+              resume: bool = False, bureau: str | None = None, where: str = "") -> None:
     """The refusals ``run_wave`` makes before it starts (it makes them again, atomically
     with beginning its run): another run, rollback, fail-back or finalize of the wave
     live; a system in the middle of a fail-back; a system another wave holds. Nothing is
-    written; an estate without a journal has nothing to refuse."""
+    written; an estate without a journal has nothing to refuse. ``where``: `` --estate
+    DIR`` for the commands the refusals print, when the command was given one."""
     if not os.environ.get("SHANGYUN_JOURNAL") and not (Path(estate_dir) / "journal.db").exists():
         if resume:
             raise StepError(f"wave {number} has never run in {estate_dir} (no journal yet); "
@@ -865,8 +871,8 @@ def preflight(estate_dir: str, number: int, *, only: str | None = None,
         if resume:  # nothing to resume: said here, before Prefect starts
             only = resumable_run(journal, estate_dir, number, bureau).get("only")
         wave = _share(load_wave(estate_dir, number, only=only), bureau)
-        refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems})
-        refuse_held_elsewhere(journal, wave)
+        refuse_mid_failback(journal, number, {s.id: s.name for s in wave.systems}, where)
+        refuse_held_elsewhere(journal, wave, where)
 
 
 def _share(wave: WaveWork, bureau: str | None) -> WaveWork:

@@ -28,6 +28,7 @@ from shangyun.cli.wavestatus import (
     estate_names,
     finalize_refusal,
     journaled_wave,
+    last_run_options,
 )
 from shangyun.errors import PlanError, ShangyunError
 from shangyun.estate import Estate
@@ -40,7 +41,10 @@ from shangyun.estate.names import (
     shell_word,
 )
 from shangyun.wave.state import (
+    FAILED_BACK,
     PENDING,
+    REFUSED,
+    ROLLED_BACK,
     SKIPPED,
     counted,
     counts_words,
@@ -212,7 +216,7 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
         from connectors.journal.dryrun import wave_dry_run
         from shangyun.wave.dryrun import render_text
 
-        plan = wave_dry_run(estate_dir, work, opts)
+        plan = wave_dry_run(estate_dir, work, opts, estate_words(estate_dir))
         if as_json:
             print_json(plan)
         else:
@@ -222,7 +226,8 @@ def run_cmd(number: int, estate_dir: str, dry_run: bool, only: str | None, distr
 
     total = step_count(wave_steps(work, opts))
     _report(_run_with_bar(f"wave {number}", total, not as_json, estate_dir=estate_dir,
-                          number=number, only=only, options=opts.to_dict()), as_json, estate_dir)
+                          number=number, only=only, options=opts.to_dict(),
+                          where=estate_words(estate_dir)), as_json, estate_dir)
 
 
 def _run_with_bar(label: str, total: int | None, enabled: bool, **kwargs: Any) -> Any:
@@ -263,10 +268,11 @@ def resume_cmd(number: int, estate_dir: str, distributed: bool, max_resumes: int
         return
     from flows.wave import preflight
 
-    preflight(estate_dir, number, resume=True)  # nothing to resume: said before any bar
+    where = estate_words(estate_dir)
+    preflight(estate_dir, number, resume=True, where=where)  # said before any bar
     _report(_run_with_bar(f"wave {number} (resume)", None, not as_json,
-                          estate_dir=estate_dir, number=number, resume=True), as_json,
-            estate_dir)
+                          estate_dir=estate_dir, number=number, resume=True, where=where),
+            as_json, estate_dir)
 
 
 @wave.command("status")
@@ -322,6 +328,34 @@ def status_cmd(number: int, estate_dir: str, as_json: bool) -> None:
                   finalize_refusal(number, status["systems"], estate_dir)
                   or f"shangyun wave finalize {number} after the soak period")
     console.print(t)
+    for line in _next_commands(number, status["systems"], names, estate_dir):
+        console.print(escape(line))
+
+
+def _next_commands(number: int, systems: list[dict[str, Any]], names: dict[str, str],
+                   estate_dir: str) -> list[str]:
+    """``next for NAME: …``: the command that takes up each system of the wave that
+    came home — rolled back by its run, refused, or failed back — as the runbook's outcome
+    says it (run again, with the last run's options; or, failed back, clear its target
+    copy), each command accepted as printed (`` --estate DIR`` when it was given one)."""
+    where, again = estate_words(estate_dir), None
+    out = []
+    for s in systems:
+        if s["state"] not in (ROLLED_BACK, REFUSED, FAILED_BACK):
+            continue
+        if again is None:
+            again = last_run_options(estate_dir, number)
+        arg = command_arg("system", s["id"], names)
+        run = f"shangyun wave run {number} --only {arg}{where}{again}"
+        if s["state"] == FAILED_BACK:
+            out.append(f"next for {readable(s['id'], names)} (failed back, its production "
+                       f"writes carried home): fix the cause, then move it again: '{run}' "
+                       f"(its target copy brought up to date first), or clear its target "
+                       f"copy: 'shangyun wave rollback {number} --system {arg}{where}'")
+        else:
+            out.append(f"next for {readable(s['id'], names)} ({state_words(s['state'])}): "
+                       f"fix the cause, then run it again: '{run}'")
+    return out
 
 
 def _state_words(state: str) -> str:
@@ -348,7 +382,8 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
         system = by.get("system")
         names = estate_names(estate_dir, "system") if system and estate_dir else {}
         command = f"shangyun wave rollback {number}" + (
-            f" --system {command_arg('system', system, names)}" if system else "")
+            f" --system {command_arg('system', system, names)}" if system else "") + (
+            estate_words(estate_dir) if estate_dir else "")
         return (f"{words} by the operator's '{command}' "
                 f"({by.get('operator') or '?'}, {_utc(by.get('at'))}; not a failure, "
                 "nothing to decide)")

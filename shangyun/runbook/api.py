@@ -9,6 +9,7 @@ from typing import Any
 
 from shangyun import charts
 from shangyun.errors import EstateError
+from shangyun.estate.names import shell_word
 from shangyun.journal.ports import JournalReader
 from shangyun.journal.status import UNDO_FAILED
 from shangyun.runbook.context import build_context
@@ -19,12 +20,24 @@ from shangyun.wave.state import progress_bucket
 CHARTS = ("gantt", "graph", "progress")
 
 
+def estate_words(estate_dir: str | Path) -> str:
+    """`` --estate DIR`` (DIR absolute, one shell word) ending every command a document
+    suggests: a runbook is read and followed away from the shell that made it, where
+    ``$SHANGYUN_ESTATE`` may be unset or name another estate."""
+    return f" --estate {shell_word(str(Path(estate_dir).resolve()))}"
+
+
 def runbook_context(estate_dir: str | Path, number: int, lang: str = "zh", *,
                     journal: JournalReader | None = None) -> dict[str, Any]:
     """Everything the runbook of wave ``number`` shows, as plain JSON-able data; what
     happened comes from ``journal`` (``connectors.journal.history.open_reader``; None:
-    the wave has not run)."""
-    return build_context(estate_dir, number, translator(lang), journal=journal, lang=lang)
+    the wave has not run). Every command it suggests ends with ``--estate DIR``
+    (:func:`estate_words`; ``where`` in the context)."""
+    where = estate_words(estate_dir)
+    ctx = build_context(estate_dir, number, translator(lang, where), journal=journal,
+                        lang=lang)
+    ctx["where"] = where
+    return ctx
 
 
 def _gantt_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:

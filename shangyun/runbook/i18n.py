@@ -562,15 +562,30 @@ def reason_text(lang: str, text: str) -> str:
     return ("；" if lang == "zh" else "; ").join(out)
 
 
-def translator(lang: str) -> Callable[..., str]:
-    """The ``t(key, **fields)`` function of ``lang`` (``zh`` or ``en``)."""
+COMMAND_SPAN = re.compile(r"`(shangyun [^`]*)`")
+"""A command a document suggests: a code span that starts with ``shangyun``."""
+
+
+def with_estate(text: str, where: str) -> str:
+    """``text`` with ``where`` (`` --estate DIR``) ending every command it suggests
+    (:data:`COMMAND_SPAN`) that has no ``--estate`` yet: a document is read away from the
+    shell that made it, so its commands must work as printed wherever the estate is."""
+    if not where:
+        return text
+    return COMMAND_SPAN.sub(lambda m: m.group(0) if " --estate " in m.group(1)
+                            else f"`{m.group(1)}{where}`", text)
+
+
+def translator(lang: str, where: str = "") -> Callable[..., str]:
+    """The ``t(key, **fields)`` function of ``lang`` (``zh`` or ``en``); ``where``
+    (`` --estate DIR``) ends every command its texts suggest (:func:`with_estate`)."""
     if lang not in LANGS:
         raise ValueError(f"language {lang!r}: choose one of {', '.join(LANGS)}")
     idx = LANGS.index(lang)
 
     def t(msg_id: str, /, **fields: object) -> str:
         text = MESSAGES[msg_id][idx]
-        return text.format(**fields) if fields else text
+        return with_estate(text.format(**fields) if fields else text, where)
 
     return t
 

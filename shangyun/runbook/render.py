@@ -37,12 +37,13 @@ def _ticks(value: Any) -> markupsafe.Markup:
 
 
 def render(template: str, fmt: str, lang: str, context: dict[str, Any]) -> str:
-    """Render ``<template>.<fmt>.j2`` in ``lang`` with ``context``."""
+    """Render ``<template>.<fmt>.j2`` in ``lang`` with ``context`` (its ``where``,
+    `` --estate DIR``, ends every command the template's texts suggest)."""
     env = environment(fmt)
     env.filters["cell"] = _md_cell
     env.filters["ticks"] = _ticks if fmt == "html" else str
     env.filters["reason"] = lambda text: reason_text(lang, text)
-    t = translator(lang)
+    t = translator(lang, str(context.get("where") or ""))
     return env.get_template(f"{template}.{fmt}.j2").render(
         t=t, lang=lang, state=lambda s: state_label(lang, s), **context)
 

@@ -170,7 +170,7 @@ class WaveJournal(StepJournal, Protocol):
 
 
 def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
-                   names: Mapping[str, str] | None = None) -> str | None:
+                   names: Mapping[str, str] | None = None, where: str = "") -> str | None:
     """Why ``system_id`` may not run in ``wave``: another wave of the journal still holds
     it — cut over there (its target is production), failed back there (its target copies
     are that wave's), or with steps there that are not undone (a failed or crashed run) —
@@ -178,7 +178,8 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
     system that already ran into another wave; running it there would copy over its
     production target, and a later rollback of the first wave would drop what the second
     made. ``names`` (id → name of the estate's systems) lets the commands name the system
-    by its name, as a person types it (:func:`shangyun.estate.names.command_arg`)."""
+    by its name, as a person types it (:func:`shangyun.estate.names.command_arg`);
+    ``where`` (`` --estate DIR``, when the command was given one) ends each command."""
     who = command_arg("system", system_id, names or {})
     for other in journal.system_waves(system_id):
         if other == wave:
@@ -192,25 +193,27 @@ def held_elsewhere(journal: WaveJournal, wave: int, system_id: str,
             return (f"cut over in wave {other} (its target is in production); it cannot "
                     f"move again in wave {wave}: take it out of wave {wave} "
                     f"(shangyun plan --pin "
-                    f"{command_arg('system', system_id, names or {}, f'={other}')}, or "
-                    f"--exclude), or fail it back first (shangyun wave rollback {other} "
-                    f"--system {who} --fail-back), then roll it back there")
+                    f"{command_arg('system', system_id, names or {}, f'={other}')}{where}, "
+                    f"or --exclude), or fail it back first (shangyun wave rollback {other} "
+                    f"--system {who} --fail-back{where}), then roll it back there")
         return (f"{state.replace('_', ' ')} in wave {other}, whose steps are not undone; "
                 f"roll it back there first (shangyun wave rollback {other} --system "
-                f"{who}), or take it out of wave {wave}")
+                f"{who}{where}), or take it out of wave {wave}")
     return None
 
 
 def run_refusal(journal: WaveJournal, wave: int, system_id: str, names: Mapping[str, str],
-                classified: Iterable[str] = ()) -> str | None:
+                classified: Iterable[str] = (), where: str = "") -> str | None:
     """Why a run of ``wave`` refuses ``system_id`` before anything runs (the words after
     ``NAME is``), None when it does not: the estate marks it classified (涉密) —
     ``classified``, the ids :func:`shangyun.wave.classified.classified_ids` gives; a re-plan
     keeps a system that ran in its wave whatever the ledger says now — or another wave
-    still holds it (:func:`held_elsewhere`)."""
+    still holds it (:func:`held_elsewhere`). ``where``: `` --estate DIR`` for the commands,
+    when the command was given one."""
     if system_id in set(classified):
-        return classified_refusal(system_id, wave, holding_wave(journal, system_id), names)
-    return held_elsewhere(journal, wave, system_id, names)
+        return classified_refusal(system_id, wave, holding_wave(journal, system_id), names,
+                                  where)
+    return held_elsewhere(journal, wave, system_id, names, where)
 
 
 def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None:

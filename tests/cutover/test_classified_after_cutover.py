@@ -13,6 +13,8 @@ moto (S3, Route53), libvirt test driver, the real CLI."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -28,7 +30,7 @@ from tests.wave.conftest import Cloud, bucket, cloud, moto_endpoint  # noqa: F40
 
 
 def _cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
+    return CliRunner().invoke(main, list(args), env={"SHANGYUN_ESTATE": None})
 
 
 def _error(res: Result) -> str:
@@ -81,26 +83,32 @@ def test_a_system_marked_classified_after_its_cutover_is_never_finalized_nor_mov
     assert "--system 审批系统 --fail-back" in text, text
     assert f"--fail-back --estate {root})" in text, text
     assert "next: shangyun wave finalize" not in text and "after the soak period" not in text, text
-    # ... nor does the runbook's outcome (en and zh)
+    # ... nor does the runbook's outcome (en and zh), whose commands name the estate
+    printed = []
     for lang, words in (("en", "classified (涉密)"), ("zh", "涉密")):
         book = _cli("runbook", "1", "--estate", root, "--lang", lang, "--format", "md")
         assert book.exit_code == 0, book.output
         md = (c.root / "runbooks" / f"wave-1.{lang}.md").read_text(encoding="utf-8")
         head = md[:md.index("\n## ", md.index("\n## ") + 1)]  # the outcome section
         assert "审批系统" in head and words in head, head
-        assert "shangyun wave rollback 1 --system 审批系统 --fail-back" in head, head
+        printed = re.findall(r"`(shangyun wave rollback 1 --system 审批系统 --fail-back[^`]*)`",
+                             head)
+        assert printed == [f"shangyun wave rollback 1 --system 审批系统 --fail-back "
+                           f"--estate {c.root.resolve()}"], head
         assert "after the soak period" not in head and "浸泡期结束后执行" not in head, head
 
-    # the operator brings it home: the fail-back is allowed
-    fb = _cli("wave", "rollback", "1", "--estate", root, "--system", "审批系统", "--fail-back",
-              "--json")
+    # the operator brings it home: the fail-back is allowed, run as the runbook prints it
+    # (no $SHANGYUN_ESTATE: a team whose estate is not the default copies it)
+    fb = _cli(*shlex.split(printed[0])[1:], "--json")
     assert fb.exit_code == 0, fb.output
     assert c.state() == "failed_back" and pg_writable(ps) and c.dns_values() == (OLD_IP,)
 
     # ... and a run of the wave does not cut it over again
     err = _error(_cli("wave", "run", "1", *_run_args(c), "--json"))
     assert "审批系统 is classified (涉密)" in err and "nothing was run" in err, err
-    assert "shangyun wave rollback 1 --system 审批系统" in err, err
+    # its commands name the estate the run was given (seen: they did not)
+    assert f"shangyun wave rollback 1 --system 审批系统 --estate {root})" in err, err
+    assert f"shangyun plan --estate {root})" in err, err
     assert c.state() == "failed_back" and pg_writable(ps) and c.dns_values() == (OLD_IP,)
     assert not pg_writable(pt)  # the fail-back's freeze of the target, not lifted
     with open_journal(c.root, create=False) as j:
@@ -109,7 +117,8 @@ def test_a_system_marked_classified_after_its_cutover_is_never_finalized_nor_mov
     assert "classified (涉密)" in " ".join(dry.output.split()), dry.output
 
     # rolled back there, the re-plan excludes it as any classified system
-    rb = _cli("wave", "rollback", "1", "--estate", root, "--system", "审批系统", "--json")
+    rb = _cli(*shlex.split(f"shangyun wave rollback 1 --system 审批系统 --estate {root}")[1:],
+              "--json")  # as the run's refusal printed it
     assert rb.exit_code == 0, rb.output
     res = _cli("plan", "--estate", root, "--start", "2027-01-04", "--json")
     assert res.exit_code == 0, res.output

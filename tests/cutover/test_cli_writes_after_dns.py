@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
+import shlex
 import signal
 import subprocess
 import time
@@ -134,10 +136,27 @@ def test_writes_on_the_target_after_the_dns_switch_survive_resume_and_rollback(
         assert rc == 1, (out, err[-3000:])
         system = json.loads(out)["systems"][0]
         assert system["state"] == "failed", system
-        assert "public.people" in system["error"] and "wave resume 1" in system["error"], system
+        assert "public.people" in system["error"], system
+        # each command it prints names the estate it was given (seen: none did, and a team
+        # whose estate is not $SHANGYUN_ESTATE's copied a command that failed)
+        printed = re.findall(r"'(shangyun [^']+)'", system["error"])
+        assert f"shangyun wave resume 1 --estate {root}" in printed, system
+        assert (f"shangyun wave rollback 1 --system 审批系统 --fail-back --estate {root}"
+                in printed), system
         assert pg_exec(dst, "SELECT count(*) FROM people") == [on_target]
         with Route53Dns(moto_endpoint) as dns:
             assert dns.get(zid, f"app.{zone}", "A").values == ("127.0.2.1",)
+        # the app is up now: the resume, run as printed with $SHANGYUN_ESTATE naming no
+        # estate, finishes the cutover with the users' writes
+        cut.write_text(yaml.safe_dump(_cutover(src, dst, moto_endpoint, zone, f"{web}/ok",
+                                               attempts=3)))
+        elsewhere = {**env, "SHANGYUN_ESTATE": str(tmp_path / "not-this-estate")}
+        resume = shlex.split(f"shangyun wave resume 1 --estate {root}")[1:]
+        rc, out, err = _done(_cli([*resume, "--json"], elsewhere))
+        assert rc == 0, (out, err[-3000:])
+        assert json.loads(out)["wave_state"] == "cut_over", out
+        assert pg_exec(dst, "SELECT count(*) FROM people WHERE name = "
+                            "'written on the target'") == [(1,)]
         return
 
     rc, out, err = _done(_cli(["wave", "rollback", "1", *common], env))

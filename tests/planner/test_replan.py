@@ -223,10 +223,11 @@ def test_a_rolled_back_system_is_planned_again_after_the_wave_that_ran(
     with open_reader(root) as journal:
         ctx = runbook_context(root, 1, "en", journal=journal)
     decide = {d["id"]: d["action"] for d in ctx["outcome"]["decide"]}
-    assert "(`shangyun wave rollback 1 --system 办公系统`)" in decide["sys-03"], decide
+    where = f" --estate {root.resolve()}"  # a document's commands name their estate
+    assert f"(`shangyun wave rollback 1 --system 办公系统{where}`)" in decide["sys-03"], decide
     write_plan(root, {1: [["sys-01"], ["sys-02"], ["sys-03"]], 2: [["sys-04"]]})
     md, _ = render_runbook(root, 1, "md", "en", journal=None)
-    assert "`shangyun wave rollback 1 --system '电子 证照库'`" in md
+    assert f"`shangyun wave rollback 1 --system '电子 证照库'{where}`" in md
     assert "--system sys-0" not in md and "--only sys-0" not in md
     with open_reader(root) as journal:
         ctx = runbook_context(root, 1, "en", journal=journal)
@@ -234,8 +235,8 @@ def test_a_rolled_back_system_is_planned_again_after_the_wave_that_ran(
     command = rerun.split("`")[1]
     # the run's own target options come along (the journal's run recorded them)
     assert command == ("shangyun wave run 1 --only '电子 证照库' --target-uri test:///default "
-                       "--pool p --bucket b"), rerun
-    res = _cli(*shlex.split(command)[1:], "--estate", str(root), "--dry-run", "--json")
+                       f"--pool p --bucket b{where}"), rerun
+    res = _cli(*shlex.split(command)[1:], "--dry-run", "--json")  # as printed: its estate
     assert res.exit_code == 0, res.output
     assert [s["id"] for s in json.loads(res.stdout)["systems"]] == ["sys-01"], res.stdout
 

@@ -76,7 +76,8 @@ def _suggested(root: Path, texts: list[str]) -> list[str]:
 
 
 def _accepted(root: Path, tmp: Path, cmd: str) -> None:
-    """Run ``cmd`` as printed on a copy of the estate (its journal too): exit 0."""
+    """Run ``cmd`` as printed (its ``--estate`` the copy's) on a copy of the estate (its
+    journal too): exit 0."""
     copy = tmp / f"copy-{abs(hash(cmd)) % 10**8}"
     shutil.copytree(root, copy)
     args = shlex.split(cmd.replace(str(root), str(copy)))[1:]
@@ -86,7 +87,11 @@ def _accepted(root: Path, tmp: Path, cmd: str) -> None:
     # original's next records would clash with the copy's in one log
     heads = Path(os.environ["SHANGYUN_AUDIT_KEY"]).parent / "audit-heads"
     shutil.copytree(heads, f"{copy}.heads")
-    env = {"SHANGYUN_ESTATE": str(copy), "SHANGYUN_TARGET_URI": "",
+    # $SHANGYUN_ESTATE names no estate: a command that does not say which estate (a team
+    # whose estate is not the default copies it) is refused, not run on the right one by luck
+    elsewhere = tmp / "not-this-estate"
+    elsewhere.mkdir(exist_ok=True)
+    env = {"SHANGYUN_ESTATE": str(elsewhere), "SHANGYUN_TARGET_URI": "",
            "SHANGYUN_AUDIT_HEADS": f"{copy}.heads"}
     before = len(_journal(copy)["runs"])
     res = _cli(*args, env=env)
@@ -194,9 +199,15 @@ def test_every_document_agrees_with_the_journal_in_every_state(
 
     res = _cli("wave", "run", "1", "--estate", e, *target)
     assert res.exit_code == 1, res.output
-    _check(root, tmp_path, "partly-failed", "failed",
-           {"sys-01": "cut_over", "sys-02": "rolled_back", "sys-03": "cut_over",
-            "sys-04": "done"})
+    docs = _check(root, tmp_path, "partly-failed", "failed",
+                  {"sys-01": "cut_over", "sys-02": "rolled_back", "sys-03": "cut_over",
+                   "sys-04": "done"})
+    # wave status says what takes the rolled-back system up, as the runbook does (run above)
+    text = " ".join(docs["wave_text"].split())
+    assert (f"next for 档案系统 (rolled back): fix the cause, then run it again: "
+            f"'shangyun wave run 1 --only 档案系统 --estate {e} --target-uri") in text, text
+    assert re.search(rf"`shangyun wave run 1 --only 档案系统 --target-uri [^`]* --estate {e}`",
+                     docs["runbook_en"]), docs["runbook_en"]
 
     _cutover(root, web, set(), listed)
     res = _cli("wave", "resume", "1", "--estate", e)
@@ -206,8 +217,11 @@ def test_every_document_agrees_with_the_journal_in_every_state(
 
     res = _cli("wave", "rollback", "1", "--estate", e, "--system", "办公系统", "--fail-back")
     assert res.exit_code == 0, res.output
-    _check(root, tmp_path, "failed-back", "partly_failed_back",
-           {**cut, "sys-03": "failed_back"})
+    docs = _check(root, tmp_path, "failed-back", "partly_failed_back",
+                  {**cut, "sys-03": "failed_back"})
+    text = " ".join(docs["wave_text"].split())
+    assert "next for 办公系统 (failed back" in text, text
+    assert f"'shangyun wave rollback 1 --system 办公系统 --estate {e}'" in text, text
 
     res = _cli("wave", "rollback", "1", "--estate", e, "--system", "财务系统")
     assert res.exit_code == 0, res.output

@@ -76,8 +76,8 @@ def test_the_operators_rollback_of_a_moved_wave_is_no_failure(
     assert rollback_run["status"] == "rolled_back", wave["runs"]
     assert by["run"] == rollback_run["id"] and by["operator"] == rollback_run["operator"]
     assert datetime.fromisoformat(by["at"]).replace(tzinfo=UTC) >= before
-    assert "wave 1: rolled back by the operator's 'shangyun wave rollback 1'" in " ".join(
-        seen["wave_text"].split()), seen["wave_text"]
+    assert (f"wave 1: rolled back by the operator's 'shangyun wave rollback 1 --estate "
+            f"{root}'") in " ".join(seen["wave_text"].split()), seen["wave_text"]
     assert "nothing to decide" in seen["wave_text"] and "failed" not in seen["wave_text"]
     status = seen["status"]
     assert status["waves"][0]["state"] == "rolled_back" and status["waves"][0]["failed"] == 0
@@ -212,7 +212,7 @@ def test_the_operators_rollback_of_one_system_is_named_as_he_typed_it(tmp_path: 
     assert seen["wave"]["state"] == "partly_rolled_back", seen["wave"]
     assert seen["wave"]["rolled_back_by"]["system"] == "sys-01", seen["wave"]
     assert ("wave 1: partly rolled back by the operator's 'shangyun wave rollback 1 "
-            "--system 审批系统'") in text, text
+            f"--system 审批系统 --estate {root}'") in text, text
     rollback_run = next(r for r in seen["wave"]["runs"] if r["kind"] == "rollback")
     (why,) = [s["why"] for s in seen["outcome"]["rolled_back"]]
     at = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", why)

@@ -582,8 +582,9 @@ def test_a_switched_system_whose_health_check_fails_fails_back_with_its_writes()
         with open_reader(lab.estate) as reader:
             (back,) = runbook_context(lab.estate, 1, "en",
                                       journal=reader)["outcome"]["rolled_back"]
-        assert "`shangyun wave run 1 --only 审批系统`" in back["why"], back
-        assert "`shangyun wave rollback 1 --system 审批系统`" in back["why"], back
+        where = f" --estate {lab.estate.resolve()}"  # a document's commands name the estate
+        assert f"`shangyun wave run 1 --only 审批系统{where}`" in back["why"], back
+        assert f"`shangyun wave rollback 1 --system 审批系统{where}`" in back["why"], back
         # the application fixed: the next run moves it again, the writes with it
         assert lab.run(True) == "done"
         assert lab.dns() == (NEW,)
