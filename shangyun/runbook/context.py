@@ -20,7 +20,7 @@ from shangyun.errors import EstateError
 from shangyun.estate import Estate
 from shangyun.estate.names import command_arg, names_of, readable
 from shangyun.journal.ports import JournalReader
-from shangyun.journal.status import UNDO_FAILED, UNDONE
+from shangyun.journal.status import RUN_INTERRUPTED, UNDO_FAILED, UNDONE
 from shangyun.planner.files import PLAN_FILE, read_plan_meta
 from shangyun.planner.inputs import dr_pairs_of
 from shangyun.runbook.history import wave_history
@@ -429,6 +429,8 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
     state = wave_state((r["status"] for r in latest.values()),
                        {s["id"]: s["state"] for s in systems})
 
+    interrupted = {r["id"] for r in runs if r.get("reason") == RUN_INTERRUPTED}
+
     def why(s: dict[str, Any]) -> str:
         errors = [f for f in s["history"].get("failures", []) if f["status"] != UNDO_FAILED]
         if errors:
@@ -437,7 +439,11 @@ def outcome(number: int, systems: list[dict[str, Any]], runs: list[dict[str, Any
             kind = t("kind_" + f["kind"]) if ("kind_" + f["kind"]) in MESSAGES else f["kind"]
             error = failure_text(t, _unprefixed(_one_line(f["error"]), s, f["key"]))
             return f"{kind} `{step}`: {error}"
-        undoers = {st.get("undone_by") for st in s["history"].get("rolled_back", [])}
+        undone = s["history"].get("rolled_back", [])
+        undoers = {st.get("undone_by") for st in undone}
+        if undoers == {"run"} and undone and all(
+                st.get("run_id") in interrupted for st in undone):
+            return t("why_interrupted")  # Ctrl-C: the run undid what it was moving
         return t("why_group") if undoers == {"run"} else t("why_undone")
 
     rollback = last_rollback(runs) or {}

@@ -334,6 +334,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pending_list": ("尚未执行", "Not run yet"),
     "why_group": ("同一迁移组的其他系统失败，随之回退",
                   "another system of its move group failed, so it was undone with it"),
+    "why_interrupted": ("运行被中断（Ctrl-C 或停止信号），回退了正在迁移的系统；无步骤失败",
+                        "its run was interrupted (Ctrl-C or a stop signal) and rolled back "
+                        "what it was moving; no step failed"),
     "why_undone": ("同一迁移组的其他系统失败，或由 `wave rollback` 回退",
                    "another system of its move group failed, or `wave rollback` undid it"),
     "why_operator": ("由操作员执行 `wave rollback` 回退（{at}，{who}），无步骤失败",
