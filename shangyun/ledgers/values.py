@@ -897,13 +897,21 @@ _NAME_NOTE = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*[(（](?P<note>[^()（）]{1,20})[)）]$")
 
 
+#: The doubt of a host name holding "_" (hb_oa_01): kept, but no RFC 1123 name.
+UNDERSCORE_NAME = ("holds '_' (a Windows name: an RFC 1123 host name has letters, digits and "
+                   "hyphens only): kept as written — check the cut-over's DNS record, which "
+                   "a DNS server may refuse, and the target's host name, which a cloud may "
+                   "rewrite (OpenStack gives hb_oa_01 the host name hb-oa-01)")
+
+
 def parse_hostname_cell(text: str) -> str | Doubtful:
     """A host sheet's 主机名 cell: :func:`parse_hostname`, or a host name with a short note
     in brackets after it (``HB-OA-01（主）``, ``db01(备机)``): the name, with a doubt saying
     the note is dropped (it was refused as no host name)."""
     m = _NAME_NOTE.match(text.strip())
     if m is None:
-        return parse_hostname(text)
+        name = parse_hostname(text)
+        return Doubtful(name, UNDERSCORE_NAME) if "_" in name else name
     name = parse_hostname(m.group("name"))
     return Doubtful(name, "holds a note in brackets after the host name (主, 备 …): the "
                           "host name is used and the note dropped — put it in a 用途 column "
@@ -1186,7 +1194,7 @@ _HOSTNAME_RE = re.compile(
 
 
 def _hostname_fast(text: str) -> bool:
-    return len(text) <= 253 and _HOSTNAME_RE.fullmatch(text) is not None
+    return len(text) <= 253 and "_" not in text and _HOSTNAME_RE.fullmatch(text) is not None
 
 
 
@@ -1265,6 +1273,7 @@ __all__ = [
     "SPEC",
     "SPEC_HEADERS",
     "SPEC_TARGETS",
+    "UNDERSCORE_NAME",
     "BadValue",
     "Doubtful",
     "External",

@@ -322,3 +322,18 @@ def test_an_asset_register_of_esxi_hosts_and_their_vms_moves_only_the_vms(
     assert any("column '操作系统 (K)': 1 row names a hypervisor (VMware ESXi 6.7; row 2): "
                "skipped — a virtualisation host is not moved" in w for w in read.warnings), \
         read.warnings
+
+
+def test_host_names_with_underscores_are_kept_with_a_warning(xlsx: Callable[..., Path]) -> None:
+    """hb_oa_01 (a Windows name) is no RFC 1123 host name: it was taken without a word,
+    though the cut-over's DNS record and the target cloud's host name (OpenStack writes
+    hb-oa-01) may not take it. Kept — discovery connects by IP and the name is the
+    machine's own — with one warning per column naming the rows."""
+    path = xlsx("underscore.xlsx", {"主机": [
+        ["单位", "系统名称", "主机名", "IP地址"], ["湖北局", "OA系统", "hb_oa_01", "10.3.1.5"],
+        ["湖北局", "OA系统", "hb-oa-02", "10.3.1.6"],
+        ["湖北局", "OA系统", "HB_OA_DB", "10.3.1.7"]]})
+    read = read_ledger(path, reader=read_grids)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["hb_oa_01", "hb-oa-02", "HB_OA_DB"]
+    assert any("column '主机名 (C)': 2 cells hold '_'" in w and "(rows 2, 4)" in w
+               and "OpenStack" in w for w in read.warnings), read.warnings
