@@ -337,3 +337,19 @@ def test_host_names_with_underscores_are_kept_with_a_warning(xlsx: Callable[...,
     assert [h["hostname"] for h in read.rows["hosts"]] == ["hb_oa_01", "hb-oa-02", "HB_OA_DB"]
     assert any("column '主机名 (C)': 2 cells hold '_'" in w and "(rows 2, 4)" in w
                and "OpenStack" in w for w in read.warnings), read.warnings
+
+
+def test_a_host_to_system_sheet_beside_the_host_sheet_is_not_warned_of_a_missing_os(
+        xlsx: Callable[..., Path]) -> None:
+    """A 系统-主机对应 sheet (系统名称, 主机名, IP地址) relates the hosts of the 主机清单 to
+    their systems: it was warned about as "no host has a 操作系统 (OS)", though every
+    host has one from the host sheet."""
+    sheets = {"主机清单": [["单位", "系统名称", "主机名", "IP地址", "操作系统"],
+                           ["福建局", "OA系统", "fj-oa-01", "10.7.1.5", "CentOS 7.9"]],
+              "系统-主机对应": [["单位", "系统名称", "主机名", "IP地址"],
+                                ["福建局", "OA系统", "fj-oa-01", "10.7.1.5"]]}
+    read = read_ledger(xlsx("fujian.xlsx", sheets), reader=read_grids)
+    assert not any("no host has a 操作系统" in w for w in read.warnings), read.warnings
+    del sheets["主机清单"]
+    read = read_ledger(xlsx("fujian2.xlsx", sheets), reader=read_grids)
+    assert any("no host has a 操作系统" in w for w in read.warnings), read.warnings

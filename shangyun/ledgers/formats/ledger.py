@@ -603,13 +603,22 @@ def _norm(text: str) -> str:
 REQUIRED_HOST_FIELDS = {"hosts.os": "操作系统 (OS)", "hosts.ip": "IP地址 (IP address)"}
 
 
+#: The columns of a sheet relating hosts to their systems, and nothing else about them
+_RELATION_COLUMNS = frozenset({"hosts.hostname", "hosts.ip", "systems.name", "bureaus.name"})
+
+
 def _file_warnings(reports: list[SheetReport]) -> None:
-    """Warn, on each host sheet, about a required field empty in every row."""
+    """Warn, on each host sheet, about a required field empty in every row — not on a
+    sheet relating hosts to systems (系统-主机对应: only 主机名, IP地址, 系统名称, 单位)
+    when another host sheet of the file gives the field."""
+    given = {t for rep in reports if rep.kind == "hosts" for t in REQUIRED_HOST_FIELDS
+             if rep.filled.get(t, 0)}
     for rep in reports:
         if rep.kind != "hosts" or not rep.rows:
             continue
+        relation = set(rep.columns.values()) <= _RELATION_COLUMNS
         for target, label in REQUIRED_HOST_FIELDS.items():
-            if rep.filled.get(target, 0) == 0:
+            if rep.filled.get(target, 0) == 0 and not (relation and target in given):
                 where = ("no column of this sheet is mapped to it" if target
                          not in rep.columns.values() else "its column is empty in every row")
                 rep.warnings.append(f"no host has a {label}: {where}; the assessment needs it "
