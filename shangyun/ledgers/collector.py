@@ -179,11 +179,15 @@ class Collector:
         seen = self.system_raw.get((bureau, name))
         if seen is not None and (not fields or seen[1] == fields):
             return seen[0]
-        key = (_key(bureau), _key(name))
+        b = self.bureau_keys.get(bureau)
+        if b is None:
+            b = self.bureau_keys[bureau] = _key(bureau)
+        key = (b, _key(name))
         sid = self.systems.get(key)
         if sid is not None and (not fields or self.system_fields.get(key) == fields):
             return sid
-        row: Row = {"id": sid or stable_id("s", bureau, name), "name": name,
+        # (stable_id("s", bureau, name): its parts are the match keys formed above)
+        row: Row = {"id": sid or _sid("s", *key), "name": name,
                     "bureau_id": self.bureau(bureau), "source": self.source}
         if fields:
             row.update(fields)

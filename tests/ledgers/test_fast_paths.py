@@ -1,7 +1,8 @@
 """The import's fast paths (round 9 of the workbook benchmark) give what the plain code
 gives: quick_ip's octet lookups, Collector.add_hosts beside Collector.host row by row,
-the host look-ups of the disk/dependency column readers, and memos shared by columns of
-one cleaner."""
+the host and system look-ups of the disk/dependency column readers, memos shared by
+columns of one cleaner (and a column mapped through its memo at once: round 12), a
+system's id from the match keys formed already."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from openpyxl import Workbook
 
 from connectors.grid import read_grids
 from shangyun.errors import LedgerError
+from shangyun.estate.merge import stable_id
 from shangyun.ledgers.collector import Collector
-from shangyun.ledgers.formats.ledger_rows import _FAILED, _host_memo, _memo
+from shangyun.ledgers.formats.ledger import _clean_column, _clean_each, _Col, _transposed
+from shangyun.ledgers.formats.ledger_rows import _FAILED, _host_memo, _memo, _system_memo
 from shangyun.ledgers.importer import import_ledgers
 from shangyun.ledgers.values import cleaner, quick_ip
 
@@ -135,3 +138,69 @@ def test_a_bad_value_in_two_sheets_is_named_in_each(tmp_path: Path) -> None:
     text = str(err.value)
     assert "主机" in text and "磁盘" in text and text.count("web_01!") >= 2, text
     assert not (tmp_path / "est").exists()
+
+
+def test_system_memo_is_system_ref_per_name() -> None:
+    def collector() -> Collector:
+        col = Collector("f.xlsx", None)
+        for b, name in [("A局", "OA系统"), ("B局", "OA系统"), ("A局", "邮件系统"),
+                        ("B局", "Portal")]:
+            col.bureau(b)
+            col.system(b, name)
+        return col
+
+    names: list[Any] = ["OA系统", "邮件系统", " 邮件系统 ", "PORTAL", "无此系统", None, 7,
+                        "邮件系统", "ＰＯＲＴＡＬ"]
+    by_ref = collector()
+    expected = _memo(names, lambda t: by_ref.system_ref("", t))
+    col = collector()
+    got = _system_memo(col, names)
+    assert got == expected
+    assert got["OA系统"] is _FAILED and got["无此系统"] is _FAILED  # ambiguous, unknown
+    assert got["PORTAL"] == got["ＰＯＲＴＡＬ"] == expected["PORTAL"] != _FAILED
+    assert _system_memo(col, names) == expected  # again, from the collector's cache
+
+
+@pytest.mark.parametrize("bureau,name", [("第1直属局", "OA系统"), ("第1直属局", " ＯＡ系统 "),
+                                         ("Bureau A", "Mail System"), ("总部", "Ｍail　系统"),
+                                         ("Bureau A ", "mail system")])
+def test_a_systems_id_is_its_stable_id(bureau: str, name: str) -> None:
+    col = Collector("f.xlsx", None)
+    col.bureau(bureau)
+    assert col.system(bureau, name) == stable_id("s", bureau, name)
+    assert col.system(bureau, name, {"owner": "张三"}) == stable_id("s", bureau, name)
+
+
+def _clean_column_by_distinct(table: list[tuple[Any, ...]], n: int, c: _Col) -> list[Any]:
+    """_clean_column as it was before round 12: always through the distinct values."""
+    if c.index >= len(table):
+        return [None] * n
+    raw = table[c.index]
+    distinct = dict.fromkeys(raw)
+    if True in distinct or False in distinct:
+        return _clean_each(raw, c.memo, c.clean)
+    for key in distinct:
+        if key not in c.memo:
+            c.memo[key] = None if key == "" or key is None else c.clean(key)
+    return list(map(c.memo.__getitem__, raw))
+
+
+_CELL = st.sampled_from([True, False, 1, 0, 1.0, 0.0, 2, "1", "3", "是", "否", "", None, "x",
+                         "三级", -1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["systems.classified", "systems.mlps_level", "hosts.hostname"]),
+       st.lists(st.lists(_CELL, min_size=1, max_size=8), min_size=1, max_size=4))
+def test_a_column_mapped_through_its_memo_is_the_distinct_path(
+        target: str, chunks: list[list[Any]]) -> None:
+    """Chunk after chunk through one memo (as a file's columns of one cleaner are): the
+    memo shortcut (every value cleaned already, no key equal to a boolean) gives what the
+    distinct-value path gives, booleans and the numbers equal to them kept apart."""
+    new, old = _Col(0, "h", target, ""), _Col(0, "h", target, "")
+    for cells in chunks + chunks:  # (the second pass finds every value in the memo)
+        table = _transposed([[v] for v in cells], list(range(len(cells))))
+        got = _clean_column(table, len(cells), new)
+        want = _clean_column_by_distinct(table, len(cells), old)
+        assert [repr(v) for v in got] == [repr(v) for v in want]
+        assert [type(v) for v in got] == [type(v) for v in want]

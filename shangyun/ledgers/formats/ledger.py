@@ -1645,12 +1645,19 @@ def _clean_column(table: list[tuple[Any, ...]], n: int, c: _Col) -> list[Any]:
 
     The column's distinct values are cleaned (through the column's memo), then mapped
     back. A column holding booleans (or values equal to them: 0, 1, 0.0, 1.0) takes the
-    value-by-value path, since ``True == 1`` would share a memo key.
+    value-by-value path, since ``True == 1`` would share a memo key. A column whose every
+    value the memo holds already (a disk sheet's host names, cleaned on the host sheet)
+    is mapped at once: the memo holds no key equal to a boolean then, so no cell was one.
     """
     idx, memo, fn = c.index, c.memo, c.clean
     if idx >= len(table):  # no row of the chunk reaches the column: all blank
         return [None] * n
     raw = table[idx]
+    if memo and True not in memo and False not in memo:
+        try:
+            return list(map(memo.__getitem__, raw))
+        except KeyError:
+            pass  # a value not cleaned yet
     distinct = dict.fromkeys(raw)
     if True in distinct or False in distinct:
         return _clean_each(raw, memo, fn)

@@ -306,6 +306,28 @@ def _memo(values: list[Any], fn: Callable[[str], Any]) -> dict[str, Any]:
     return out
 
 
+def _system_memo(col: Collector, values: list[Any]) -> dict[str, Any]:
+    """``_memo(values, lambda t: col.system_ref("", t))``: each distinct name's system in
+    any bureau, the names the collector has found already taken from its cache without a
+    call (:meth:`Collector.system_ref`'s first look)."""
+    out: dict[str, Any] = {}
+    cache = col._anywhere
+    for v in dict.fromkeys(values):
+        if v is None:
+            continue
+        key = v if type(v) is str else str(v)
+        if key in out:
+            continue
+        hit = cache.get(key)
+        if hit is None:
+            try:
+                hit = col.system_ref("", key)
+            except BadValue:
+                hit = _FAILED
+        out[key] = hit
+    return out
+
+
 def _host_memo(col: Collector, values: list[Any]) -> dict[str, Any]:
     """``_memo(values, lambda t: col.host_ref("", t))``: each distinct text's host in any
     bureau (:meth:`Collector.host_anywhere`), with the texts it has looked up already and
@@ -368,8 +390,7 @@ def _dependency_columns(col: Collector, columns: Columns, n: int, _bureau: str |
     for key, is_system in _ENDS:
         values = columns.get(("dependencies", key))
         if values is not None:
-            ids = (_memo(values, lambda t: col.system_ref("", t)) if is_system
-                   else _host_memo(col, values))
+            ids = _system_memo(col, values) if is_system else _host_memo(col, values)
             hits = [ids[v if type(v) is str else str(v)] if v else None for v in values]
             ends.append((key, hits))
             keys = _keys_of(hits)
