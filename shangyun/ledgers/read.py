@@ -13,7 +13,9 @@ import functools
 import gc
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -49,11 +51,13 @@ def gc_paused(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
+def sha256_of(path: Path, stop: threading.Event | None = None) -> str:
+    """The SHA-256 of a file's bytes (``""`` if ``stop`` is set before the end)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                return ""
             h.update(chunk)
     return h.hexdigest()
 
@@ -86,13 +90,23 @@ def read_ledger(
     all_grids = reader(p)
     grids = [g for g in all_grids if not g.hidden]
     fmt = detect_format(grids, formats)
-    rows, sheets = fmt.read(LedgerInput(str(p), grids, source or p.name, mapping or {},
-                                        bureau, known, advance, defer))
-    check_ids(str(p), rows)
+    # the file's SHA-256 on a thread while the rows are read (hashing and file reads run
+    # with the GIL released: the reader's Python goes on meanwhile); a file refused stops it
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(sha256_of, p, stop)
+        try:
+            rows, sheets = fmt.read(LedgerInput(str(p), grids, source or p.name,
+                                                mapping or {}, bureau, known, advance, defer))
+            check_ids(str(p), rows)
+        except BaseException:
+            stop.set()
+            raise
+        sha256 = digest.result()
     sheets += [SheetReport(g.sheet, "hidden", 0, 0, 0, warnings=[
         "the sheet is hidden in Excel: skipped (unhide it to import it)"])
         for g in all_grids if g.hidden]
-    return LedgerRead(file=str(p), sha256=sha256_of(p), rows=rows, sheets=sheets,
+    return LedgerRead(file=str(p), sha256=sha256, rows=rows, sheets=sheets,
                       kind=fmt.name)
 
 

@@ -6,6 +6,7 @@ system's id from the match keys formed already."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from shangyun.ledgers.collector import Collector
 from shangyun.ledgers.formats.ledger import _clean_column, _clean_each, _Col, _transposed
 from shangyun.ledgers.formats.ledger_rows import _FAILED, _host_memo, _memo, _system_memo
 from shangyun.ledgers.importer import import_ledgers
+from shangyun.ledgers.read import read_ledger
 from shangyun.ledgers.values import cleaner, quick_ip
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -204,3 +206,17 @@ def test_a_column_mapped_through_its_memo_is_the_distinct_path(
         want = _clean_column_by_distinct(table, len(cells), old)
         assert [repr(v) for v in got] == [repr(v) for v in want]
         assert [type(v) for v in got] == [type(v) for v in want]
+
+
+def test_the_sha256_hashed_beside_the_rows_is_the_files(tmp_path: Path) -> None:
+    """read_ledger hashes the file on a thread while it reads the rows (round 12)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["单位", "系统名称", "主机名", "IP地址"])
+    for i in range(50):
+        ws.append(["第1直属局", "OA系统", f"web{i:02d}", f"10.0.0.{i + 1}"])
+    path = tmp_path / "a.xlsx"
+    wb.save(path)
+    read = read_ledger(path, reader=read_grids)
+    assert read.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(read.rows["hosts"]) == 50
