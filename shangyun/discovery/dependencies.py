@@ -27,6 +27,7 @@ UDP ports are facts (``udp_services``).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,6 +186,20 @@ def _own_ips(facts: Mapping[str, Any]) -> set[str]:
     return {a for i in facts.get("interfaces", []) for a in i.get("addresses", [])}
 
 
+#: Bridges a host keeps for its own containers or guests (Docker's docker0 and br-<id>,
+#: CNI, Podman, libvirt's NAT network, LXC/LXD): traffic over them stays in the host
+_INNER_BRIDGE = re.compile(r"docker0|br-[0-9a-f]{12}|cni\d*|cbr0|podman\d+|virbr\d+|"
+                           r"lxcbr\d+|lxdbr\d+|kube-bridge")
+
+
+def _inner_ips(facts: Mapping[str, Any]) -> set[str]:
+    """The host's addresses on its container/guest bridges: a connection with one of
+    them as its local end (docker-proxy into its container, a container using the
+    host's database) is the host talking to itself, not a dependency."""
+    return {a for i in facts.get("interfaces", []) if _INNER_BRIDGE.fullmatch(i["name"])
+            for a in i.get("addresses", [])}
+
+
 #: The TCP states that show a connection (being or just been) made
 CONNECTED = frozenset({"established", "time-wait", "close-wait", "fin-wait", "last-ack",
                        "closing"})
@@ -286,12 +301,15 @@ def _udp_edges(observed: Mapping[str, Mapping[str, Any]], ip_host: Mapping[str, 
     for hid, facts in observed.items():
         socks = facts.get("udp") or []
         own = _own_ips(facts)
+        inner = _inner_ips(facts)
         served = listeners.setdefault(hid, {})
         for u in socks:
             if u["state"] == "listen" and not u.get("ephemeral") and u["local_port"]:
                 served.setdefault(u["local_port"], u)
         for u in socks:
             if u["state"] == "established":
+                if u["local_ip"] in inner:
+                    continue
                 inbound = u["local_port"] in served and u["peer_port"] not in served
                 client = (u["peer_ip"], u["peer_port"]) if inbound else (
                     u["local_ip"], u["local_port"])
@@ -299,6 +317,8 @@ def _udp_edges(observed: Mapping[str, Mapping[str, Any]], ip_host: Mapping[str, 
                     u["peer_ip"], u["peer_port"])
                 process = u["process"]
             elif u["state"] == "flow":
+                if u["src"] in inner or u["dst"] in inner:
+                    continue
                 inbound = u["dst"] in own and u["src"] not in own
                 if not inbound and u["src"] not in own:
                     continue  # forwarded through this host: not its own traffic
@@ -378,11 +398,13 @@ def map_dependencies(observed: Mapping[str, Mapping[str, Any]],
     for hid, facts in observed.items():
         conns = facts.get("tcp", [])
         own = _own_ips(facts)
+        inner = _inner_ips(facts)
         listening = {(c["local_ip"], c["local_port"]) for c in conns if c["state"] == "listen"}
         ports = {p for _, p in listening}
         sess = facts.get("session") or {}
         for c in conns:
-            if c["state"] not in CONNECTED or _local(c["peer_ip"]) or c["peer_ip"] in own:
+            if c["state"] not in CONNECTED or _local(c["peer_ip"]) or c["peer_ip"] in own \
+                    or c["local_ip"] in inner:
                 continue
             if (sess and c["local_port"] == sess.get("server_port")
                     and c["peer_ip"] == sess.get("client_ip")):
