@@ -12,6 +12,7 @@ and the final state per system.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Collection, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -719,6 +720,9 @@ def _checks(wave: WaveWork, systems: list[dict[str, Any]], windows: list[dict[st
     }
     out = [{"text": t(k), "auto": True, "ok": v,
             "result": t("ok") if v else t("attention")} for k, v in results.items()]
+    if not results["chk_fingerprint"]:  # say what changed and what to do, not "Attention"
+        out[0]["result"] = t("chk_fingerprint_changed",
+                             estate=shlex.quote(str(wave.estate_dir)))
     out.append(_window_check(windows, t))
     out += [{"text": t(k), "auto": False, "ok": None, "result": t("confirm")}
             for k in MANUAL_CHECKS]

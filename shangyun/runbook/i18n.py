@@ -146,6 +146,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state_undoing": ("撤销中", "undoing"),
     "state_undo_failed": ("撤销失败", "undo failed"),
     # go/no-go checks
+    "chk_fingerprint_changed": ("需关注：资产清单在制定计划后已变更，预检查将阻止所有系统；"
+                                "请重新制定计划（`shangyun plan --estate {estate}`）",
+                                "Attention: the estate changed since the plan was made, so "
+                                "the pre-check will stop every system; re-plan "
+                                "(`shangyun plan --estate {estate}`)"),
     "chk_fingerprint": ("计划与资产清单一致（指纹相同）",
                         "The plan matches the estate (fingerprint)"),
     "chk_paths": ("每台主机的磁盘都已登记，且每块磁盘都有镜像路径",

@@ -175,6 +175,17 @@ def test_before_the_wave_runbook_without_journal(ran_wave: RanWave, tmp_path: Pa
     text = " ".join(w["text"] for w in ctx["warnings"])
     # the disk and its host by name, as the team reads them (ids before: disk-02-1, h-…)
     assert "Disk disk1 (host vm02) has no image path" in text and "estate changed" in text
+    # the first screen's NO-GO reason says what changed and what to do, not a bare
+    # "The plan matches the estate (fingerprint): Attention"
+    result = next(c["result"] for c in ctx["checks"]
+                  if c["text"] == "The plan matches the estate (fingerprint)")
+    assert "estate changed since the plan was made" in result, result
+    assert f"shangyun plan --estate {copy}" in result, result
+    assert any(result in r for r in ctx["verdict"]["reasons"]), ctx["verdict"]
+    zh = runbook_context(copy, 1, "zh")
+    zh_result = next(c["result"] for c in zh["checks"]
+                     if c["text"].startswith("计划与资产清单一致"))
+    assert "重新制定计划" in zh_result and "shangyun plan" in zh_result, zh_result
 
 
 def test_cli_writes_default_paths_and_pngs(ran_wave: RanWave) -> None:
