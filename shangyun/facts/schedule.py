@@ -308,23 +308,25 @@ class Timers(Fact):
         dirs = " ".join(UNIT_DIRS)
         timer_keys = "|".join(f"{k}=*" for k in _TIMER_KEYS)
         exec_keys = "|".join(f"{k}=*" for k in _EXEC_KEYS)
+        wants = " ".join(f"{d}/*.wants/*.timer" for d in UNIT_DIRS)
+        services = " ".join(f"{d}/$_u" for d in UNIT_DIRS)
 
-        def lines(path: str, pattern: str) -> str:
+        def lines(path: str, pattern: str, also: str = "") -> str:
             return ("_n=0; while IFS= read -r _l || [ -n \"$_l\" ]; do _n=$((_n+1)); "
-                    f"case $_l in {pattern}) _c=$((_c+1)); [ $_c -gt {MAX_TIMER_LINES} ] && "
-                    "break 3; printf '%s %s\\n' \"$_n\" \"$_l\";; esac; "
-                    f"done < \"{path}\"")
+                    f"case $_l in {pattern}) {also}_c=$((_c+1)); [ $_c -gt "
+                    f"{MAX_TIMER_LINES} ] && break 3; printf '%s %s\\n' \"$_n\" \"$_l\";; "
+                    f"esac; done < \"{path}\"")
+        # the enabled timers (their *.wants/ entries) globbed once, not once per timer
         return (
-            f"_c=0; _seen=' '; for _d in {dirs}; do for _f in \"$_d\"/*.timer; do "
+            f"_c=0; _seen=' '; _on=' '; for _w in {wants}; do _on=\"$_on${{_w##*/}} \"; "
+            f"done; for _d in {dirs}; do for _f in \"$_d\"/*.timer; do "
             "_t=${_f##*/}; case $_seen in *\" $_t \"*) continue;; esac; "
             "_seen=\"$_seen$_t \"; [ -f \"$_f\" ] && [ -r \"$_f\" ] || continue; _e=disabled; "
             "case $_d in */transient) _e=enabled;; esac; "
-            f"for _w in {' '.join(f'{d}/*.wants/$_t' for d in UNIT_DIRS)}; do "
-            "[ -e \"$_w\" ] && _e=enabled && break; done; echo \"T $_f $_e\"; _u=; "
-            f"{lines('$_f', timer_keys)}; "
-            "_u=${_t%.timer}.service; while IFS= read -r _l; do case $_l in Unit=*) "
-            "_u=${_l#Unit=};; esac; done < \"$_f\"; "
-            f"for _s in {' '.join(f'{d}/$_u' for d in UNIT_DIRS)}; do "
+            "case $_on in *\" $_t \"*) _e=enabled;; esac; echo \"T $_f $_e\"; "
+            "_u=${_t%.timer}.service; "
+            f"{lines('$_f', timer_keys, 'case $_l in Unit=*) _u=${_l#Unit=};; esac; ')}; "
+            f"for _s in {services}; do "
             "[ -f \"$_s\" ] && [ -r \"$_s\" ] || continue; echo \"X $_s\"; "
             f"{lines('$_s', exec_keys)}; break; done; done; done")
 
