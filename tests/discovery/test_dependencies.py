@@ -299,3 +299,16 @@ def test_enabled_timers_map_like_cron_jobs() -> None:
         "(/etc/systemd/system/x.service:8)")
     assert (rows[("app", "auth", 22)]["service"], rows[("app", "auth", 22)]["type"]) == (
         "rsync", "file")
+
+
+def test_udp_fact_is_bounded_and_keeps_listeners() -> None:
+    """A DNS server's thousands of connected UDP sockets: 2000 kept, every listener kept."""
+    from shangyun.facts.network import MAX_UDP, UdpSockets
+
+    lines = ["#fmt ss", "State Recv-Q Send-Q Local Address:Port Peer Address:Port Process"]
+    lines += [f"ESTAB 0 0 10.0.0.2:53 10.1.{i // 250}.{i % 250}:{40000 + i}"
+              for i in range(2500)]
+    lines += ["UNCONN 0 0 0.0.0.0:53 0.0.0.0:*", "#range 32768 60999"]
+    socks = UdpSockets.process(lines)
+    assert sum(s["state"] == "established" for s in socks) == MAX_UDP == 2000
+    assert [s["local_port"] for s in socks if s["state"] == "listen"] == [53]
