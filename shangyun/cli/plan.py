@@ -258,8 +258,9 @@ def explain_cmd(ctx: click.Context, system: str, estate_dir: str | None, as_json
     folder = estate_dir or (ctx.obj or {}).get("estate_dir")
     if not folder:
         raise click.UsageError("Missing option '--estate' (or SHANGYUN_ESTATE).")
+    estate = Estate.load(folder, check=False)  # a folder that is no estate says so first
     read_plan_meta(folder)  # "no plan yet" comes before an unknown name
-    names = names_of(Estate.load(folder, check=False), "system")
+    names = names_of(estate, "system")
     info = explain(folder, resolve("system", system, names))
     # the system found, by its name (SYSTEM may be an id or a part of the name)
     info["name"] = names.get(info["system"]) or info["system"]

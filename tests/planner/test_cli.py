@@ -107,6 +107,16 @@ def test_plan_errors_are_one_clear_message(estate_dir: Path) -> None:
     assert res.exit_code == 2 and "--estate" in res.output
 
 
+def test_explain_with_a_folder_that_is_no_estate_says_so(tmp_path: Path) -> None:
+    """``--estate`` at the demo's work folder (the estate is one level down): the answer was
+    "no plan yet; run 'shangyun plan --estate …'", a command that then fails too."""
+    (tmp_path / "estate").mkdir()
+    res = CliRunner().invoke(main, ["plan", "explain", "审批系统", "--estate", str(tmp_path)])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and "not an estate (no estate.yaml)" in said, said
+    assert "no plan yet" not in said, said
+
+
 def test_dry_run_writes_nothing(estate_dir: Path) -> None:
     res = _run("plan", "--estate", str(estate_dir), "--dry-run")
     assert res.exit_code == 0 and "waves" in res.output
