@@ -353,3 +353,36 @@ def test_a_host_to_system_sheet_beside_the_host_sheet_is_not_warned_of_a_missing
     del sheets["主机清单"]
     read = read_ledger(xlsx("fujian2.xlsx", sheets), reader=read_grids)
     assert any("no host has a 操作系统" in w for w in read.warnings), read.warnings
+
+
+def test_a_workbook_with_a_sheet_per_system_gives_each_sheet_s_hosts_its_system(
+        xlsx: Callable[..., Path]) -> None:
+    """青海局 keeps one sheet per system (sheets OA系统 and 门户网站, no 系统名称 column):
+    every host came in without a system, without a word (assess and plan leave such hosts
+    out)."""
+    head = ["主机名", "IP地址", "操作系统", "CPU(核)"]
+    path = xlsx("青海局服务器台账.xlsx", {
+        "OA系统": [head, ["qh-oa-01", "10.16.1.1", "CentOS 7.9", 4],
+                   ["qh-oa-02", "10.16.1.2", "CentOS 7.9", 4]],
+        "门户网站": [head, ["qh-web-01", "10.16.2.1", "CentOS 7.9", 4]],
+        "服务器清单": [head, ["qh-x-01", "10.16.3.1", "CentOS 7.9", 4]]})
+    read = read_ledger(path, reader=read_grids)
+    names = {s["id"]: s["name"] for s in read.rows["systems"]}
+    got = {h["hostname"]: names.get(h.get("system_id")) for h in read.rows["hosts"]}
+    assert got == {"qh-oa-01": "OA系统", "qh-oa-02": "OA系统", "qh-web-01": "门户网站",
+                   "qh-x-01": None}
+    assert any("sheet 'OA系统': no 系统名称 column: the sheet's name gives the system of its "
+               "2 hosts: 'OA系统'" in w for w in read.warnings), read.warnings
+
+
+@pytest.mark.parametrize("label", ["共1台", "共 12 台服务器", "总数：1", "总台数 1"])
+def test_a_totals_row_counting_the_servers_is_skipped(xlsx: Callable[..., Path],
+                                                      label: str) -> None:
+    """宁夏局 ends its list with 共1台 (or 总数：1): the row was refused as a host without a
+    主机名 or an IP, and so the whole workbook."""
+    path = xlsx("ningxia.xlsx", {"Sheet": [["单位", "系统名称", "主机名", "IP地址"],
+                                           ["宁夏局", "OA系统", "nx-oa-01", "10.17.1.5"],
+                                           [label, None, None, None]]})
+    read = read_ledger(path, reader=read_grids)
+    assert [h["hostname"] for h in read.rows["hosts"]] == ["nx-oa-01"]
+    assert read.sheets[0].skipped == 1

@@ -50,7 +50,8 @@ HEADER_SCAN_ROWS = 30
 #: How far down a header is looked for when the first HEADER_SCAN_ROWS rows hold none
 HEADER_SCAN_DEEP = 100
 _TOTALS = re.compile(
-    r"^(?:(?:合计|总计|小计|共计|总和|汇总).*|(?:grand\s*|sub)?totals?[:：]?|sum[:：]?)$", re.I)
+    r"^(?:(?:合计|总计|小计|共计|总和|汇总|总数|总台数).*|共\s*\d+\s*(?:台|个|套|项|条)?.*"
+    r"|(?:grand\s*|sub)?totals?[:：]?|sum[:：]?)$", re.I)
 _TOTAL_FIRST = frozenset("合总小共汇tTsSgG")
 _NOTE = re.compile(r"^(注|说明|备注|填表|制表|审核|填报|note|remark)", re.I)
 # a signature line below the table: 制表人：张三  审核人：李四  填表日期：2026-03-01 (in one
@@ -891,6 +892,7 @@ def _read_sheet(
     # a host sheet's 系统名称 written once per group, blank below ("same as above")
     system_cols = [k for k, c in enumerate(cols) if c.target == "systems.name"]
     added_cols = [k for k, c in enumerate(cols) if c.adds]
+    sheet_system = _sheet_system(grid.sheet) if kind == "hosts" and not system_cols else None
     above = system_cols[0] if kind == "hosts" and len(system_cols) == 1 else None
     host_keys = [k for k, c in enumerate(cols) if c.target in ("hosts.hostname", "hosts.ip")]
     last_system: Any = None
@@ -986,8 +988,8 @@ def _read_sheet(
         else:
             served = {}
         status = None
-        if column_reader is not None and _plain(layout, cells) and not (
-                section_of and not system_cols):  # (sections give systems row by row)
+        if column_reader is not None and _plain(layout, cells) and sheet_system is None and \
+                not (section_of and not system_cols):  # (they give systems row by row)
             status = column_reader(col, {(t, c): v for (t, c, _e, _x), v
                                          in zip(layout, cells, strict=True)}, len(chunk),
                                    file_bureau)
@@ -1024,6 +1026,8 @@ def _read_sheet(
                 continue
             if section_of and not system_cols and (r + base) in section_of:
                 parts.setdefault("systems", {})["name"] = section_of[r + base]
+            elif sheet_system is not None:  # a sheet per system, named after it
+                parts.setdefault("systems", {})["name"] = sheet_system
             bname = parts.get("bureaus", {}).pop("name", None) or file_bureau
             if not bname and not by_name:
                 problems.add(grid.sheet, row_no, labels.get("bureaus.name", "单位"),
@@ -1124,6 +1128,11 @@ def _read_sheet(
             f"{'is' if len(devices) == 1 else 'are'} not servers "
             f"({', '.join(dict.fromkeys(devices.values()))}; {_rows_word(len(devices))} "
             f"{shown}): skipped — only servers and virtual machines are hosts to move")
+    if sheet_system is not None and report.rows:
+        report.warnings.append(
+            f"no 系统名称 column: the sheet's name gives the system of its "
+            f"{counted(report.rows, 'host')}: '{sheet_system}' (a workbook with a sheet per "
+            "system; rename the sheet, or add a 系统名称 column, if that is not the system)")
     if hypervisors:
         shown = ", ".join(map(str, list(hypervisors)[:10])) + (
             " …" if len(hypervisors) > 10 else "")
@@ -1209,6 +1218,17 @@ def _header_repeats(rows: Sequence[list[Any]], chunk: list[int], header: list[An
 _SYSTEM_LIST = re.compile(r"\s*[、;；,，\n]\s*")
 _SYSTEM_END = re.compile(r"(?:系统|平台|网站|门户|网|库|中心|应用|服务|app|system|platform)$",
                          re.I)
+
+
+def _sheet_system(sheet: str | None) -> str | None:
+    """The system a host sheet's name gives (a workbook with a sheet per system: ``OA系统``,
+    ``门户网站``): a name ending like a system's, not naming a kind of row or an
+    environment (服务器清单, 测试环境), nor a header (业务系统, 数据库)."""
+    name = (sheet or "").strip()
+    if (not name or not _SYSTEM_END.search(name) or _SECTION_NOT_SYSTEM.search(name)
+            or _TEST_SHEET.search(name) or H.lookup(name)[0] is not None):
+        return None
+    return name
 
 
 def _several_systems(names: list[Any], chunk: list[int], base: int,
