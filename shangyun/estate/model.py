@@ -641,8 +641,16 @@ def _read_table(f: Path) -> pd.DataFrame:
     data = f.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
         raise ValueError("not UTF-8 text (UTF-16? save it as CSV UTF-8)")
-    return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                       encoding="utf-8-sig")
+    try:
+        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                           encoding="utf-8-sig")
+    except pd.errors.ParserError as exc:
+        # pandas' C reader swallows a KeyboardInterrupt raised inside its read of the
+        # buffer and says "Calling read(nbytes) on source failed": reading memory fails only
+        # so. It is Ctrl-C, never a damaged file ("fix or restore the file" would be false).
+        if "Calling read(nbytes) on source failed" in str(exc):
+            raise KeyboardInterrupt from exc
+        raise
 
 
 def _committed_stage(root: Path) -> Path | None:
