@@ -73,11 +73,16 @@ def interrupted_words(st: DemoState, stage: str, seconds: float, *, sample: bool
         words += (f"and wave 1 stopped and rolled back the systems it was moving — "
                   f"{escape(wave_words(st))} (its journal: 'shangyun wave status 1 --estate "
                   f"{escape(str(st.estate_dir))}'). ")
+    elif sample:
+        words += (f"though the estate in {escape(str(st.imported_dir))} holds only the ledgers "
+                  "imported so far. ")
     else:
         words += "and the lab and the dashboard stay as they are. "
-    again = "./scripts/demo --sample" if sample else "./scripts/demo"
-    return words + (f"To start over, run the demo again ({again}): it reuses what is up and "
-                    "builds the estate afresh.")
+    if sample:
+        return words + ("To start over, run the demo again (./scripts/demo --sample): it "
+                        "generates the sample and imports it afresh.")
+    return words + ("To start over, run the demo again (./scripts/demo): it reuses the lab "
+                    "and the dashboard and builds the estate afresh.")
 
 
 def wave_words(st: DemoState) -> str:
