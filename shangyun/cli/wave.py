@@ -337,24 +337,29 @@ def _next_commands(number: int, systems: list[dict[str, Any]], names: dict[str, 
     """``next for NAME: …``: the command that takes up each system of the wave that
     came home — rolled back by its run, refused, or failed back — as the runbook's outcome
     says it (run again, with the last run's options; or, failed back, clear its target
-    copy), each command accepted as printed (`` --estate DIR`` when it was given one)."""
+    copy), each command accepted as printed (`` --estate DIR`` when it was given one). A
+    system a re-plan put in another wave is run there (none when no wave has it)."""
+    from shangyun.runbook.sources import plan_files, wave_of_systems
+
     where, again = estate_words(estate_dir), None
+    home = [s for s in systems if s["state"] in (ROLLED_BACK, REFUSED, FAILED_BACK)]
+    waves_of = wave_of_systems(plan_files(Path(estate_dir))) if home else {}
     out = []
-    for s in systems:
-        if s["state"] not in (ROLLED_BACK, REFUSED, FAILED_BACK):
-            continue
+    for s in home:
         if again is None:
             again = last_run_options(estate_dir, number)
-        arg = command_arg("system", s["id"], names)
-        run = f"shangyun wave run {number} --only {arg}{where}{again}"
+        arg, planned = command_arg("system", s["id"], names), waves_of.get(s["id"])
+        run = f"shangyun wave run {planned} --only {arg}{where}{again}"
+        back = f"'shangyun wave rollback {number} --system {arg}{where}'"
+        who = readable(s["id"], names)
         if s["state"] == FAILED_BACK:
-            out.append(f"next for {readable(s['id'], names)} (failed back, its production "
-                       f"writes carried home): fix the cause, then move it again: '{run}' "
-                       f"(its target copy brought up to date first), or clear its target "
-                       f"copy: 'shangyun wave rollback {number} --system {arg}{where}'")
-        else:
-            out.append(f"next for {readable(s['id'], names)} ({state_words(s['state'])}): "
-                       f"fix the cause, then run it again: '{run}'")
+            out.append(f"next for {who} (failed back, its production writes carried home): "
+                       + (f"fix the cause, then move it again: '{run}' (its target copy "
+                          "brought up to date first), or clear its target copy: "
+                          if planned == number else "clear its target copy: ") + back)
+        elif planned is not None:
+            out.append(f"next for {who} ({state_words(s['state'])}): fix the cause, then "
+                       f"run it again: '{run}'")
     return out
 
 
