@@ -63,6 +63,7 @@ from shangyun.wave.state import (
     last_rollback,
     latest_runs,
     not_finalizable,
+    stays_in_wave,
     wave_state,
 )
 from shangyun.wave.stepargs import (
@@ -226,7 +227,7 @@ def build_context(estate_dir: str | Path, number: int, t: Any,
     # still holds it (moved, cut over, failed …) it is shown here, as `wave status` does
     ran_here = tuple(sid for sid, h in history["systems"].items()
                      if waves_of.get(sid) != number and sid in known
-                     and h["state"] not in (PENDING, ROLLED_BACK, REFUSED))
+                     and stays_in_wave(h["state"], planned_here=False))
     wave = _wave_work(root, estate, plan, number, ran_here)
     opts = options or _run_options(journal, number) or RunOptions(
         staging_dir=str(root / "staging"))

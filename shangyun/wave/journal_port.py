@@ -36,6 +36,7 @@ from shangyun.wave.state import (
     last_rollback,
     latest_runs,
     run_outcome,
+    stays_in_wave,
     system_state,
     undone_by,
     unfinished,
@@ -231,11 +232,14 @@ def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None
 
 
 def wave_status(journal: WaveJournal, wave: int,
-                planned: Iterable[str] = ()) -> dict[str, Any]:
+                planned: Iterable[str] | None = None) -> dict[str, Any]:
     """The wave as the journal records it: runs (each run's ``status`` as it reads,
     :func:`shangyun.wave.state.run_outcome`), per system its steps' latest state, and
     the wave's one state (:func:`shangyun.wave.state.wave_state`; ``planned``: the ids of
-    the systems the plan puts in the wave, so one that never ran counts as pending)."""
+    the systems the plan puts in the wave, so one that never ran counts as pending, and
+    one a re-plan put elsewhere counts only while the wave holds some of it —
+    :func:`shangyun.wave.state.stays_in_wave`, as the runbook judges it; None: the plan is
+    not known, every system the journal has in the wave counts)."""
     journal.reconcile()
     # each run's status as it reads (:func:`run_outcome`: the operator's rollback
     # "rolled_back", a fail-back "failed_back"); the journal's own in ``journal_status``
@@ -257,8 +261,12 @@ def wave_status(journal: WaveJournal, wave: int,
                               for s in steps), finalized=finalized,
                              stopped=unfinished(stopped[sid]))
         out.append({"id": sid, "state": state, "steps": steps})
-    states = {sid: PENDING for sid in planned}
-    states.update((s["id"], s["state"]) for s in out)
+    states = {sid: PENDING for sid in planned or ()}
+    # a system a re-plan put elsewhere counts here only while the wave holds some of it
+    # (the runbook's rule: :func:`stays_in_wave`); without the plan (None) every one counts
+    here = None if planned is None else set(states)
+    states.update((s["id"], s["state"]) for s in out
+                  if here is None or stays_in_wave(s["state"], s["id"] in here))
     latest = latest_runs(runs)
     state = wave_state((r["status"] for r in latest.values()), states)
     bureaus = {str(b): {"run": r["id"], "status": r["status"], "kind": r["kind"],

@@ -342,6 +342,16 @@ def progress_bucket(state: str) -> str:
     return PENDING
 
 
+def stays_in_wave(state: str, planned_here: bool) -> bool:
+    """Whether a system the journal has in a wave counts in that wave's state (and is
+    shown in its runbook): always when the plan puts it there; when a re-plan put it in
+    another wave (or none), only while the wave still holds something of it (moved, cut
+    over, failed, partly run …) — one that came home there (rolled back by its run,
+    refused) or never ran belongs to the wave the plan gives it now. The one rule of
+    ``wave status`` and the runbook (they disagreed: ``failed`` against ``partial``)."""
+    return planned_here or state not in (PENDING, ROLLED_BACK, REFUSED)
+
+
 def is_settled(state: str) -> bool:
     """Whether a system in ``state`` needs nobody's decision: done (or cut over and left
     alone), not run yet, or failed back / rolled back by the operator's own command."""
@@ -394,6 +404,7 @@ __all__ = [
     "run_state",
     "state_counts",
     "state_words",
+    "stays_in_wave",
     "step_kind",
     "system_state",
     "undone_by",
