@@ -713,8 +713,14 @@ def finalize_cmd(number: int, estate_dir: str, soak_hours: float | None, as_json
 
     if not journaled_wave(estate_dir, number)["runs"]:
         _refuse_unplanned(estate_dir, number)
+        from shangyun.planner.files import PLAN_FILE
+
+        # no plan: plan first (the dry run it would suggest needs a plan too)
+        nxt = (start_hint(number, estate_dir) if (Path(estate_dir) / PLAN_FILE).is_file()
+               else "there is no plan yet: run 'shangyun plan --estate "
+                    f"{shell_word(estate_dir)}' first")
         raise PlanError(f"wave {number} was never run (the journal of {estate_dir} has no run "
-                        f"of it): nothing to finalize; {start_hint(number, estate_dir)}")
+                        f"of it): nothing to finalize; {nxt}")
     out = finalize_wave(estate_dir, number, soak_hours=soak_hours,
                         where=estate_words(estate_dir))
     out["dashboard"] = _finalized_on_dashboard(estate_dir, number)

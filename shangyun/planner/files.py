@@ -18,6 +18,7 @@ import pandas as pd
 from shangyun.assess.folder import read_meta, write_folder
 from shangyun.errors import EstateError, PlanError
 from shangyun.estate import Estate
+from shangyun.estate.model import META_FILE
 from shangyun.planner.plan import PLAN_SCHEMA_VERSION, Plan
 
 FOLDER = "plan"
@@ -94,6 +95,11 @@ def read_plan_meta(estate_dir: str | Path) -> dict[str, Any]:
     checked and it must hold a ``waves`` list; :class:`EstateError` names the file."""
     path = Path(estate_dir) / PLAN_FILE
     if not path.is_file():
+        if not (Path(estate_dir) / META_FILE).is_file():
+            # a folder that is no estate (a wrong --estate) says so, not "run shangyun
+            # plan" — a command that fails there too (a committed save not rolled forward
+            # yet has its estate.yaml staged: the load reads it, then no plan is said)
+            Estate.load(estate_dir, check=False)
         raise EstateError(f"{path}: no plan yet; run 'shangyun plan --estate {estate_dir}'")
     doc = read_meta(path, PLAN_SCHEMA_VERSION)
     if not isinstance(doc.get("waves"), list):

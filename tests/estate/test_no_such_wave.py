@@ -122,10 +122,10 @@ def test_finalize_of_a_wave_never_run_says_so_and_creates_nothing(estate: Path) 
     code, out, exc = invoke("wave", "finalize", "2", "--estate", str(estate))
     assert code == 1 and exc is None, out
     assert "wave 2 was never run" in out and "nothing to finalize" in out, out
-    # the start it suggests names the target cloud a run needs (without --target-uri a
-    # libvirt run is a usage error)
-    assert (f"rehearse it with 'shangyun wave run 2 --estate {estate} --dry-run', then start "
-            f"it with 'shangyun wave run 2 --estate {estate} --target-uri URI'"
+    # the estate has no plan: plan first (the dry run it suggested needs a plan too;
+    # tests/wave/test_wrong_estate.py: once planned, the start it suggests names the
+    # target cloud a run needs)
+    assert (f"there is no plan yet: run 'shangyun plan --estate {estate}' first"
             in " ".join(out.split())), out
     assert "no journal at" not in out
     assert files(estate) == before

@@ -51,5 +51,8 @@ def test_a_plan_without_waves_is_refused_naming_the_file(tmp_path: Path) -> None
 
 def test_no_plan_is_absent_for_the_report_and_an_error_for_the_wave(tmp_path: Path) -> None:
     assert plan_files(tmp_path)["plan"] is None
+    with pytest.raises(EstateError, match="not an estate"):  # a wrong --estate says so
+        load_wave(str(tmp_path), 1)
+    (tmp_path / "estate.yaml").write_text("name: e\n", encoding="utf-8")
     with pytest.raises(EstateError, match="no plan yet"):
         load_wave(str(tmp_path), 1)
