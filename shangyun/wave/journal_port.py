@@ -220,12 +220,14 @@ def run_refusal(journal: WaveJournal, wave: int, system_id: str, names: Mapping[
 def holding_wave(journal: WaveJournal, system_id: str) -> tuple[int, str] | None:
     """The wave that holds ``system_id`` — it ran there and its steps are not undone (cut
     over, moved, failed back, failed or crashed) — and its state there; None when no wave
-    does (never run, or rolled back or refused everywhere)."""
+    does (never run, or rolled back or refused everywhere). A system of a finalized wave
+    reads ``done`` (the cloud is its home), as ``wave status`` reads it, not ``cut_over``."""
     for wave in journal.system_waves(system_id):
         recs = journal.records(wave, system_id)
         if any(r.status in NEEDS_UNDO for r in recs):
             return wave, system_state(((r.kind, r.status, r.error, undone_by(r.payload))
                                        for r in recs),
+                                      finalized=is_finalized(journal.runs(wave)),
                                       stopped=unfinished((r.key, r.status, r.payload)
                                                          for r in recs))
     return None

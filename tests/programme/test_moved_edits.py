@@ -239,3 +239,43 @@ def test_a_conflict_on_a_moved_system_is_flagged_at_import_and_in_conflicts(
         in moved[0]
     res = r.invoke(main, ["inventory", "conflicts", "--estate", str(root)])
     assert res.exit_code == 0 and "moved in wave 1" in " ".join(res.output.split())
+
+
+def test_a_finalized_system_is_called_moved_not_cut_over(tmp_path: Path) -> None:
+    """After ``wave finalize`` the import's warning called a system still "cut over in wave
+    1" (``holding_wave`` read its state as if the wave were not finalized): the cloud is its
+    home now — "moved in wave 1", as ``wave status`` reads it (done)."""
+    from shangyun.wave.steps import Step
+
+    root = tmp_path / "estate"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("ledgers"))
+    _ran_wave_1(root)
+    with open_journal(root) as j:
+        run = j.begin_run(1, {})
+        cut = Step("cutover", MOVED, f"{MOVED}/cutover", "cut over")
+        j.record(run, 1, cut, "started", {})
+        j.record(run, 1, cut, "done", {"ok": True})
+        j.finish_run(run, "done")
+    hosts = {h["hostname"]: h for h in _hosts(root)}
+    ledger = tmp_path / "总部-复核.csv"
+    cpu = int(hosts["hq-license-db11"]["cpu_cores"]) + 8
+    ledger.write_text("单位,主机名,IP地址,操作系统,系统版本,CPU(核)\n"
+                      f"总部,hq-license-db11,10.0.1.146,UOS,20,{cpu}\n", encoding="utf-8")
+
+    closed = tmp_path / "finalized"
+    shutil.copytree(root, closed)
+
+    def flagged(estate: Path) -> list[str]:
+        res = CliRunner().invoke(main, ["inventory", "import", str(ledger), "--estate",
+                                        str(estate), "--json"])
+        assert res.exit_code == 0, res.output
+        return [w for w in json.loads(res.stdout)["warnings"] if "wave 1" in w]
+
+    said = flagged(root)
+    assert len(said) == 1 and "cut over in wave 1" in said[0], said
+    with open_journal(closed) as j:
+        run = j.begin_run(1, {}, kind="finalize")
+        j.finish_run(run, "done")
+    said = flagged(closed)
+    assert len(said) == 1 and "moved in wave 1" in said[0], said
+    assert "cut over" not in said[0], said
