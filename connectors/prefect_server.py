@@ -65,6 +65,11 @@ class ServerError(ConnectorError):
     """The Prefect server cannot be started, reached or stopped (names the port and log)."""
 
 
+class NotOnServer(ServerError):
+    """The server answered 404: what was asked for (a flow run) is not on it — e.g. a
+    flow run made on a command's temporary server, not on the estate's dashboard."""
+
+
 @dataclass(frozen=True)
 class ServerInfo:
     """A recorded server: its process, address and database kind; ``running`` when its
@@ -344,6 +349,9 @@ def _api(info: ServerInfo, path: str, body: dict[str, Any]) -> Any:
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
             return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        kind = NotOnServer if exc.code == 404 else ServerError
+        raise kind(f"Prefect API {info.api_url}{path}: {exc}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ServerError(f"Prefect API {info.api_url}{path}: {exc}") from exc
 
@@ -394,7 +402,8 @@ def latest_flow_run(info: ServerInfo, wave: int) -> dict[str, Any] | None:
             "url": info.flow_run_url(r["id"])}
 
 
-__all__ = ["AUTH_ENV", "CLIENT_AUTH_ENV", "ServerError", "ServerInfo", "configure_env",
+__all__ = ["AUTH_ENV", "CLIENT_AUTH_ENV", "NotOnServer", "ServerError", "ServerInfo",
+           "configure_env",
            "dashboard", "default_state_dir", "find_server", "free_port", "healthy",
            "is_loopback", "latest_flow_run", "publish_artifact", "server_env",
            "set_flow_run_state", "start", "status", "stop"]

@@ -743,9 +743,17 @@ def _finalized_on_dashboard(estate_dir: str, number: int) -> dict[str, Any]:
     """Rename the wave's finished flow runs ``Finalized`` on the dashboard (they ended
     ``AwaitingFinalize``: cut over, the source kept for fail-back), in the wave state's
     words. The journal is the record: a dashboard that is not running is skipped, one that
-    fails is a warning (``error``), never a failed finalize."""
+    fails is a warning (``error``), never a failed finalize; a flow run the dashboard does
+    not have (the run was made on the command's temporary server: no ``PREFECT_API_URL``,
+    no ``shangyun server``) is listed in ``not_on_dashboard``, not a warning — there is
+    nothing there to rename (it was a 404 warning)."""
     from connectors.journal.history import open_reader
-    from connectors.prefect_server import ServerError, dashboard, set_flow_run_state
+    from connectors.prefect_server import (
+        NotOnServer,
+        ServerError,
+        dashboard,
+        set_flow_run_state,
+    )
     from shangyun.wave.dashboard import dashboard_lang, flow_run_state
     from shangyun.wave.state import WAVE_DONE
 
@@ -757,10 +765,18 @@ def _finalized_on_dashboard(estate_dir: str, number: int) -> dict[str, Any]:
                if r.kind == "run" and r.status == "done" and r.flow_run_id]
     name, message = flow_run_state(number, WAVE_DONE, dashboard_lang(os.environ),
                                    finalized=True)
+    elsewhere: list[str] = []
     try:
         for flow_run_id in ids:
-            set_flow_run_state(info, flow_run_id, "COMPLETED", name, message)
+            try:
+                set_flow_run_state(info, flow_run_id, "COMPLETED", name, message)
+            except NotOnServer:
+                elsewhere.append(flow_run_id)
     except ServerError as exc:
         return {"flow_runs": ids, "error": f"the dashboard ({info.ui_url}) still shows wave "
                 f"{number} awaiting finalize: {exc}"}
-    return {"flow_runs": ids, "state": name}
+    shown = [i for i in ids if i not in elsewhere]
+    out: dict[str, Any] = {"flow_runs": shown, "state": name}
+    if elsewhere:
+        out["not_on_dashboard"] = elsewhere
+    return out

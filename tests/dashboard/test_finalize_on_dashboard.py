@@ -12,6 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from prefect.client.orchestration import get_client
@@ -113,3 +114,28 @@ def test_finalize_leaves_no_flow_run_awaiting_finalize_after_only_and_resume(
     assert not [f for f, (_, name) in after.items() if name == "AwaitingFinalize"], after
     st = CliRunner().invoke(main, ["wave", "status", "1", "--estate", str(root), "--json"])
     assert json.loads(st.output)["state"] == "done", st.output
+
+
+def test_a_run_made_on_a_temporary_server_is_no_warning(
+        server: prefect_server.ServerInfo, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wave run by the CLI without ``PREFECT_API_URL`` and without ``shangyun server``
+    reports to the command's temporary server: its flow run is not on the dashboard that
+    is up at finalize. ``wave finalize`` warned "still shows wave 1 awaiting finalize: …
+    404"; the dashboard shows nothing of it — nothing to rename, no warning."""
+    from connectors.journal.wave import open_journal
+    from shangyun.cli.wave import _finalized_on_dashboard
+
+    monkeypatch.setenv("PREFECT_API_URL", server.api_url)
+    root = tmp_path / "estate"
+    root.mkdir()
+    gone = str(uuid.uuid4())
+    with open_journal(root) as j:
+        run = j.begin_run(1, {"flow_run_id": gone})
+        j.finish_run(run, "done")
+    out = _finalized_on_dashboard(str(root), 1)
+    assert out == {"flow_runs": [], "state": "Finalized", "not_on_dashboard": [gone]}, out
+    # a dashboard that fails otherwise is still a warning
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{prefect_server.free_port()}/api")
+    out = _finalized_on_dashboard(str(root), 1)
+    assert "error" in out or out == {"flow_runs": []}, out
