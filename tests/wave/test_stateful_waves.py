@@ -66,6 +66,7 @@ from tests.cutover.test_failback_stateful import Killed, Killing
 from tests.data.test_health import web  # noqa: F401  (fixture)
 from tests.support import moto_server
 from tests.wave.conftest import write_plan
+from tests.wave.test_stateful_ops import RUN_KINDS, UNDO_KINDS, _exists, _pg
 
 MAX_EXAMPLES = int(os.environ.get("SY_WAVES_EXAMPLES", "3"))
 STEPS = int(os.environ.get("SY_WAVES_STEPS", "12"))
@@ -73,20 +74,6 @@ NAMES = {"sys-a": "审批系统", "sys-b": "档案系统"}
 SIDS = tuple(NAMES)
 ADDR = {"sys-a": ("127.0.1.1", "127.0.2.1"), "sys-b": ("127.0.1.2", "127.0.2.2")}
 """system -> (its source's address, its target's)."""
-RUN_KINDS = ("copy", "freeze", "delta", "verify", "dns", "health", "cutover")
-UNDO_KINDS = ("dns", "freeze", "copy")
-
-
-def _pg(ep: DbEndpoint, sql: str, *, admin: bool = False) -> list[tuple[Any, ...]]:
-    with psycopg.connect(host=ep.host, port=ep.port, user=ep.user,
-                         dbname="postgres" if admin else ep.dbname, autocommit=True) as c:
-        cur = c.execute(sql)  # type: ignore[arg-type]
-        return list(cur.fetchall()) if cur.description else []
-
-
-def _exists(ep: DbEndpoint) -> bool:
-    return bool(_pg(ep, f"SELECT 1 FROM pg_database WHERE datname = '{ep.dbname}'",
-                    admin=True))
 
 
 class Lab:
