@@ -35,14 +35,15 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
              lock: Callable[[str], AbstractContextManager[Any]] | None = None,
              targets: TargetFactories | None = None,
              discard_production_writes: bool = False,
-             group: list[str] | None = None) -> list[UndoReport]:
+             group: list[str] | None = None, where: str = "") -> list[UndoReport]:
     """Undo wave ``number`` (or one system) from the journal alone, newest step first.
 
     ``systems`` limits the undo to those systems (a bureau's share, journaled as that
     bureau's run); ``lock(system_id)`` is held around each system's undo (the distributed
     system lock); ``targets``: target factories by kind (the built-in ones otherwise);
     ``group``: the other members of ``system``'s move group, undone with it (a move group
-    moves and comes back together), journaled in the run's ``group``.
+    moves and comes back together), journaled in the run's ``group``; ``where``: `` --estate
+    DIR`` ending the commands a refusal suggests, when the command was given one.
 
     Refused (:class:`StepError`, nothing undone, no run journaled) once the wave is
     finalized, and (:class:`InProductionError`) when a system to undo is cut over — its
@@ -55,7 +56,8 @@ def rollback(estate_dir: str, number: int, system: str | None = None, *,
         if systems is not None:
             todo = [s for s in todo if s in set(systems)]
         names = system_names(estate_dir)
-        live = refuse_rollback(journal, number, todo, discard_production_writes, names)
+        live = refuse_rollback(journal, number, todo, discard_production_writes, names,
+                               system=system, where=where)
         last = journal.last_run(number, bureau=bureau) or journal.last_run(number)
         opts = RunOptions(**(last.get("options") or {})) if last else RunOptions()
         run_id = journal.begin_run(number, {"system": system, "group": group or [],
@@ -158,11 +160,16 @@ def system_names(estate_dir: str) -> dict[str, str]:
 
 def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
                     discard_production_writes: bool,
-                    names: Mapping[str, str] | None = None) -> set[str]:
+                    names: Mapping[str, str] | None = None, *,
+                    system: str | None = None, where: str = "") -> set[str]:
     """Check a rollback of ``todo`` before anything is undone: refused after finalize,
     and for cut-over systems unless ``discard_production_writes``. Returns the cut-over
     systems of ``todo`` (those whose production writes the rollback will discard);
-    ``names`` (id -> name) name the systems in the refusal."""
+    ``names`` (id -> name) name the systems in the refusal. The commands it suggests work
+    as printed: ``system`` is the rollback's ``--system`` (None: the whole wave), ``where``
+    `` --estate DIR`` when the command was given one."""
+    arg = f" --system {command_arg('system', system, names or {})}" if system else ""
+    fail_back = f"'shangyun wave rollback {number}{arg} --fail-back{where}'"
     if finalized(journal, number):
         raise StepError(f"wave {number} is finalized: rollback refused (its systems run in "
                         "production on the target; the source is no longer the fallback)")
@@ -177,8 +184,8 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
                 f"cut over, and the target took writes since the verify — "
                 + ", ".join(found) for sid, found in switched.items() if found)
             + ": rollback would drop them; nothing was undone. Finish the cutover with "
-            f"'wave resume {number}' (the writes kept), carry them home with "
-            "--fail-back, or discard them on purpose with "
+            f"'shangyun wave resume {number}{where}' (the writes kept), carry them home "
+            f"with {fail_back}, or discard them on purpose with "
             "--discard-production-writes (audited)")
     if discard_production_writes:  # the discard is audited for these too
         live |= {sid for sid in todo if traffic_switched(journal, number, sid)}
@@ -187,7 +194,7 @@ def refuse_rollback(journal: WaveJournal, number: int, todo: list[str],
             f"wave {number}: {', '.join(sorted(readable(s, names or {}) for s in live))} "
             f"{'is' if len(live) == 1 else 'are'} cut over (in production): rollback "
             "would drop the writes made on the target since; nothing was undone. Carry them "
-            "back with 'wave rollback --fail-back', or discard them on purpose with "
+            f"back with {fail_back}, or discard them on purpose with "
             "--discard-production-writes (audited)")
     return live
 

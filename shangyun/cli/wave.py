@@ -475,7 +475,7 @@ def rollback_cmd(number: int, estate_dir: str, system: str | None, distributed: 
                    names, group)
         return
     reports = rollback(estate_dir, number, system, discard_production_writes=discard,
-                       group=group)
+                       group=group, where=estate_words(estate_dir))
     hosts = _part_names(estate_dir)
     data = [{"system": r.system_id, "name": names.get(r.system_id, ""), "undone": r.undone,
              "failed": r.failed} for r in reports]

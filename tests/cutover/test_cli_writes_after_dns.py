@@ -164,6 +164,9 @@ def test_writes_on_the_target_after_the_dns_switch_survive_resume_and_rollback(
     error = json.loads(out)["error"]
     assert "审批系统" in error and "public.people" in error and "public.orders" in error, error
     assert "--discard-production-writes" in error and "wave resume" in error, error
+    # the commands it suggests work as printed: whole, with the estate
+    assert f"'shangyun wave resume 1 --estate {root}'" in error, error
+    assert f"'shangyun wave rollback 1 --fail-back --estate {root}'" in error, error
     assert pg.database_exists(dst)  # nothing dropped, nothing undone
     assert pg_exec(dst, "SELECT count(*) FROM people") == [on_target]
     with Route53Dns(moto_endpoint) as dns:

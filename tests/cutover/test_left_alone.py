@@ -123,6 +123,11 @@ def test_production_writes_survive_resume_only_rerun_and_group_failure(
     res = CliRunner().invoke(main, ["wave", "rollback", "1", "--estate", str(root),
                                     "--system", "sys-01"])
     assert res.exit_code == 1 and "--discard-production-writes" in res.output, res.output
+    # the fail-back it suggests is a whole command, as typed (it said 'wave rollback
+    # --fail-back': no shangyun, no wave number, no --system, no --estate)
+    flat = " ".join(res.output.split())
+    assert "'shangyun wave rollback 1 --system " in flat, flat
+    assert f" --fail-back --estate {root}'" in flat, flat
     survived()
 
     # 5. a second wave run, sys-02's health now good: sys-02 cuts over, sys-01 untouched
