@@ -371,7 +371,10 @@ def _state_words(state: str) -> str:
 def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
     """The wave's state as ``wave status`` prints it, with what it means when the word
     alone would not say: cut over (awaiting finalize, the source kept for fail-back), or
-    rolled back by the operator's command (who, when)."""
+    rolled back by the operator's command (who, when), or failed because its last run was
+    interrupted (Ctrl-C, a stop signal: nothing failed — it said "failed" alone)."""
+    from shangyun.journal.status import RUN_INTERRUPTED
+
     state, number = status["state"], status["wave"]
     words = state.replace("_", " ")
     refusal = finalize_refusal(number, status.get("systems") or [], estate_dir) \
@@ -382,6 +385,11 @@ def _wave_words(status: dict[str, Any], estate_dir: str | None = None) -> str:
         return (f"{words} — awaiting finalize (the source is kept for fail-back; next: "
                 f"shangyun wave finalize {number}"
                 f"{estate_words(estate_dir) if estate_dir else ''} after the soak period)")
+    last = next((r for r in reversed(status.get("runs") or [])
+                 if (r.get("kind") or "run") == "run"), None)
+    if state in ("failed", "partial") and last and last.get("reason") == RUN_INTERRUPTED:
+        return (f"{words} — its last run was interrupted (Ctrl-C or a stop signal) and "
+                "rolled back what it was moving")
     by = status.get("rolled_back_by")
     if by and state in ("rolled_back", "partly_rolled_back"):
         system = by.get("system")
