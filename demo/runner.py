@@ -7,12 +7,15 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from connectors.journal.history import open_reader
 from demo.documents import stage_documents, stage_where
 from demo.estate import stage_assess, stage_discover, stage_lab, stage_lab_import, stage_plan
 from demo.sample import SAMPLE_STAGES
 from demo.state import DemoState, Stages, StageSkipped, console
 from demo.wave import stage_dashboard, stage_wave
 from shangyun.errors import ShangyunError
+from shangyun.report import programme_status
+from shangyun.wave.state import state_words
 
 LAB_STAGES: Stages = (
     ("lab up", stage_lab),
@@ -88,10 +91,6 @@ def interrupted_words(st: DemoState, stage: str, seconds: float, *, sample: bool
 def wave_words(st: DemoState) -> str:
     """Wave 1's state from its journal, in the words of ``wave status`` (never raises: the
     journal may not exist yet)."""
-    from connectors.journal.history import open_reader
-    from shangyun.report import programme_status
-    from shangyun.wave.state import state_words
-
     try:
         with open_reader(st.estate_dir) as journal:
             if journal is None:
