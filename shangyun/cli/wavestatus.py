@@ -39,7 +39,7 @@ def finalize_refusal(number: int, systems: list[dict[str, Any]],
     if unmoved:
         return unmoved
     refused = not_finalizable({s["id"]: s["state"] for s in systems})
-    return _not_finalizable_words(number, refused, estate_dir) if refused else None
+    return _not_finalizable_words(number, refused, estate, estate_dir) if refused else None
 
 
 def estate_or_none(estate_dir: str | None) -> Estate | None:
@@ -90,10 +90,12 @@ def _classified_words(number: int, systems: list[dict[str, Any]],
         f"{way_home(number, s['state'], s['id'], names, where)}" for s in hit)
 
 
-def _not_finalizable_words(number: int, refused: list[str], estate_dir: str | None) -> str:
+def _not_finalizable_words(number: int, refused: list[str], estate: Estate | None,
+                           estate_dir: str | None) -> str:
     """Why ``wave finalize`` would refuse a cut-over wave and what to do instead
-    (:func:`not_finalizable`: systems moved disks-only, each named)."""
-    names = estate_names(estate_dir, "system") if estate_dir else {}
+    (:func:`not_finalizable`: systems moved disks-only, each named; by their names in
+    ``estate``, the one :func:`finalize_refusal` loaded)."""
+    names = names_of(estate, "system") if estate is not None else {}
     who = ", ".join(readable(s, names) for s in refused[:10]) + (" …" if len(refused) > 10
                                                                    else "")
     where = estate_words(estate_dir) if estate_dir else ""
@@ -126,8 +128,6 @@ def last_run_options(estate_dir: str | None, number: int) -> str:
 def estate_names(estate_dir: str, kind: Any) -> dict[str, str]:
     """Id -> name of the estate's systems or bureaus, for what a person reads (empty when
     the estate cannot be read: the ids are shown)."""
-    from shangyun.errors import ShangyunError
-
     try:
         return names_of(Estate.load(estate_dir, check=False), kind)
     except ShangyunError:
