@@ -128,16 +128,14 @@ def find_header(grid: Grid, mapping: Mapping) -> tuple[int, list[Any]] | None:
     data starts below the last header row.
     """
     best, best_score = -1, 1
-    for i, row in enumerate(grid.rows[:HEADER_SCAN_ROWS]):
-        targets = {t for t, _u in (_lookup(c, None, mapping) for c in row) if t}
-        if len(targets) > best_score:
-            best, best_score = i, len(targets)
-    if best < 0:  # a template's long 填表说明 above the table: look further down
-        for i, row in enumerate(grid.rows[HEADER_SCAN_ROWS:HEADER_SCAN_DEEP],
-                                start=HEADER_SCAN_ROWS):
+    # the first rows; when they hold none, further down (a template's long 填表说明)
+    for lo, hi in ((0, HEADER_SCAN_ROWS), (HEADER_SCAN_ROWS, HEADER_SCAN_DEEP)):
+        for i, row in enumerate(grid.rows[lo:hi], start=lo):
             targets = {t for t, _u in (_lookup(c, None, mapping) for c in row) if t}
             if len(targets) > best_score:
                 best, best_score = i, len(targets)
+        if best >= 0:
+            break
     if best < 0:
         return None
     header = list(grid.rows[best])
